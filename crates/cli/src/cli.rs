@@ -1,0 +1,108 @@
+//! The command tree: lord's own commands (clap derive) plus one subcommand
+//! per plugin command, built from the store's command table alone. No plugin
+//! is loaded to build `--help`.
+
+use std::process::ExitCode;
+
+use anyhow::Result;
+use clap::{Arg, ArgAction, ArgMatches, CommandFactory, FromArgMatches, Parser, Subcommand};
+use lord_host::{CommandRecord, Framework, PluginState};
+
+use crate::commands;
+use crate::context::Context;
+
+/// A mistake in how lord was invoked (exit code 2).
+#[derive(Debug)]
+pub(crate) struct UsageError(pub(crate) String);
+
+impl std::fmt::Display for UsageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for UsageError {}
+
+/// lord: a command-line toolkit whose features come from sandboxed plugins.
+#[derive(Debug, Parser)]
+#[command(name = "lord", version, propagate_version = true)]
+#[command(
+    after_help = "Plugin commands run in a WebAssembly sandbox with only the permissions you granted.\nState lives in $LORD_HOME."
+)]
+pub(crate) struct Cli {
+    #[command(subcommand)]
+    pub(crate) command: Builtin,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum Builtin {
+    /// Install, inspect, enable, disable and remove plugins.
+    #[command(subcommand)]
+    Plugin(commands::plugin::PluginCommand),
+}
+
+/// Builds the full command tree, parses argv and runs what it names.
+pub(crate) async fn dispatch(ctx: &Context) -> Result<ExitCode> {
+    let mut framework = Framework::open(ctx.host_config())?;
+    let plugin_commands = framework.commands()?;
+    let mut command = Cli::command();
+    for record in &plugin_commands {
+        command = command.subcommand(plugin_subcommand(record));
+    }
+    let matches = match command.try_get_matches() {
+        Ok(m) => m,
+        Err(e) => {
+            // clap prints help/version to stdout (exit 0) and usage errors to
+            // stderr (exit 2).
+            e.print()?;
+            return Ok(ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(2)));
+        }
+    };
+    if let Some((name, sub)) = matches.subcommand()
+        && let Some(record) = plugin_commands.iter().find(|r| r.name == name)
+    {
+        return commands::run::run(&mut framework, record, sub).await;
+    }
+    let cli = Cli::from_arg_matches(&matches).map_err(|e| UsageError(e.to_string()))?;
+    match cli.command {
+        Builtin::Plugin(cmd) => commands::plugin::run(ctx, &mut framework, cmd).await,
+    }
+}
+
+fn plugin_subcommand(record: &CommandRecord) -> clap::Command {
+    let about = match record.state {
+        PluginState::Enabled => format!("{} [{}]", record.about, record.plugin),
+        PluginState::Installed | PluginState::Disabled | PluginState::Failed => {
+            format!("{} [{}, {}]", record.about, record.plugin, record.state)
+        }
+    };
+    let mut cmd = clap::Command::new(record.name.clone()).about(about);
+    for arg in &record.args {
+        let mut a = Arg::new(arg.name.clone())
+            .help(arg.help.clone())
+            .required(arg.required);
+        if arg.multiple {
+            a = a.num_args(1..).action(ArgAction::Append);
+        }
+        cmd = cmd.arg(a);
+    }
+    cmd
+}
+
+/// The values of a plugin command's arguments, in declaration order.
+pub(crate) fn plugin_args(
+    record: &CommandRecord,
+    matches: &ArgMatches,
+) -> Vec<lord_host::CommandArg> {
+    record
+        .args
+        .iter()
+        .filter_map(|arg| {
+            let values: Vec<String> = matches.get_many::<String>(&arg.name)?.cloned().collect();
+            Some(lord_host::CommandArg {
+                name: arg.name.clone(),
+                values,
+            })
+        })
+        .collect()
+}

@@ -1,0 +1,56 @@
+//! The one door for ambient inputs: environment variables, the working
+//! directory, the home directory and whether we talk to a terminal are read
+//! here, once, and passed down. Nothing else in lord reads the environment.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+
+use anyhow::{Context as _, Result};
+use lord_host::HostConfig;
+
+#[derive(Debug, Clone)]
+pub(crate) struct Context {
+    pub(crate) home: PathBuf,
+    pub(crate) cwd: PathBuf,
+    pub(crate) env: Vec<(String, String)>,
+    pub(crate) failpoint: Option<String>,
+    pub(crate) stdin_is_tty: bool,
+    pub(crate) stderr_is_tty: bool,
+}
+
+impl Context {
+    pub(crate) fn from_process() -> Result<Self> {
+        let env: Vec<(String, String)> = std::env::vars().collect();
+        let var = |name: &str| {
+            env.iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.clone())
+                .filter(|v| !v.is_empty())
+        };
+        let home = match var("LORD_HOME") {
+            Some(home) => PathBuf::from(home),
+            None => directories::ProjectDirs::from("dev", "lord-commander", "lord")
+                .map(|dirs| dirs.data_dir().to_path_buf())
+                .context(
+                    "could not find a data directory for this user; set LORD_HOME to a \
+                     folder lord may use",
+                )?,
+        };
+        let cwd = std::env::current_dir().context("could not read the working directory")?;
+        Ok(Self {
+            failpoint: var("LORD_FAILPOINT"),
+            home,
+            cwd,
+            env,
+            stdin_is_tty: std::io::stdin().is_terminal(),
+            stderr_is_tty: std::io::stderr().is_terminal(),
+        })
+    }
+
+    pub(crate) fn host_config(&self) -> HostConfig {
+        let mut config = HostConfig::new(self.home.clone(), self.cwd.clone());
+        config.env = self.env.clone();
+        config.failpoint = self.failpoint.clone();
+        config
+    }
+}

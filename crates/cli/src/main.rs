@@ -1,0 +1,46 @@
+//! `lord`: the reference CLI over lord-host. Each command file parses its
+//! arguments, calls one framework operation and renders the result; no logic
+//! lives here.
+//!
+//! Exit codes: 0 success; 1 lord itself failed (I/O, database); 2 the user
+//! asked for something that cannot be done (bad input, refused plugin,
+//! unknown command); 3 a plugin failed (trap, limit, refused access, or its
+//! own error).
+
+mod cli;
+mod commands;
+mod context;
+mod render;
+
+use std::process::ExitCode;
+
+use lord_host::HostError;
+
+fn main() -> ExitCode {
+    match run() {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("error: {}", render::error_chain(&error));
+            ExitCode::from(exit_code(&error))
+        }
+    }
+}
+
+fn run() -> anyhow::Result<ExitCode> {
+    let ctx = context::Context::from_process()?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()?;
+    runtime.block_on(cli::dispatch(&ctx))
+}
+
+/// Sorts an error into the documented exit codes.
+fn exit_code(error: &anyhow::Error) -> u8 {
+    match error.downcast_ref::<HostError>() {
+        Some(e) if e.is_plugin_failure() => 3,
+        Some(e) if e.is_user_error() => 2,
+        Some(_) => 1,
+        None if error.downcast_ref::<cli::UsageError>().is_some() => 2,
+        None => 1,
+    }
+}

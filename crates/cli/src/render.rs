@@ -1,0 +1,143 @@
+//! How results look: human text for people, JSON for scripts.
+
+use lord_host::{InstalledPlugin, ValidationReport};
+use serde_json::{Value, json};
+
+/// An error and its causes as one sentence-like line, without repeating a
+/// cause that the message already contains.
+pub(crate) fn error_chain(error: &anyhow::Error) -> String {
+    let mut out = error.to_string();
+    for cause in error.chain().skip(1) {
+        let cause = cause.to_string();
+        if !out.contains(&cause) {
+            out.push_str(": ");
+            out.push_str(&cause);
+        }
+    }
+    out
+}
+
+pub(crate) fn plugin_json(p: &InstalledPlugin) -> Value {
+    let m = &p.manifest;
+    json!({
+        "id": m.plugin.id.as_str(),
+        "name": m.plugin.name,
+        "version": m.plugin.version.to_string(),
+        "description": m.plugin.description,
+        "category": m.plugin.category.as_str(),
+        "state": p.state.as_str(),
+        "reason": p.reason,
+        "risk": m.risk_level().as_str(),
+        "permissions_requested": m.permissions.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        "permissions_granted": p.granted.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        "limits": {
+            "max_execution_ms": m.limits.max_execution_ms,
+            "max_memory_mib": m.limits.max_memory_mib,
+            "max_output_kib": m.limits.max_output_kib,
+        },
+        "commands": m.commands.iter().map(|c| c.name.as_str()).collect::<Vec<_>>(),
+        "consecutive_failures": p.consecutive_failures,
+        "last_error": p.last_error,
+        "wasm_sha256": p.wasm_sha256,
+        "installed_at": p.installed_at,
+        "updated_at": p.updated_at,
+    })
+}
+
+pub(crate) fn plugin_table(plugins: &[InstalledPlugin]) -> String {
+    if plugins.is_empty() {
+        return "no plugins installed; install one with `lord plugin install PATH`\n".to_owned();
+    }
+    let rows: Vec<[String; 5]> = plugins
+        .iter()
+        .map(|p| {
+            [
+                p.manifest.plugin.id.to_string(),
+                p.manifest.plugin.version.to_string(),
+                p.state.to_string(),
+                p.manifest.risk_level().to_string(),
+                p.manifest
+                    .commands
+                    .iter()
+                    .map(|c| c.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            ]
+        })
+        .collect();
+    let header = ["ID", "VERSION", "STATE", "RISK", "COMMANDS"].map(String::from);
+    let mut widths = header.clone().map(|h| h.len());
+    for row in &rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let mut out = String::new();
+    for row in std::iter::once(&header).chain(&rows) {
+        let line: Vec<String> = row
+            .iter()
+            .zip(widths)
+            .map(|(cell, w)| format!("{cell:<w$}"))
+            .collect();
+        out.push_str(line.join("  ").trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+pub(crate) fn plugin_info(p: &InstalledPlugin) -> String {
+    let m = &p.manifest;
+    let list = |items: Vec<String>| {
+        if items.is_empty() {
+            "none".to_owned()
+        } else {
+            items.join(", ")
+        }
+    };
+    let mut out = format!(
+        "{} {} ({})\n  {}\n  state:       {}{}\n  risk:        {}\n  granted:     {}\n  limits:      {} ms, {} MiB memory, {} KiB output\n  commands:    {}\n  failures:    {} in a row\n",
+        m.plugin.id,
+        m.plugin.version,
+        m.plugin.name,
+        m.plugin.description,
+        p.state,
+        p.reason
+            .as_deref()
+            .map(|r| format!(" ({r})"))
+            .unwrap_or_default(),
+        m.risk_level(),
+        list(p.granted.iter().map(ToString::to_string).collect()),
+        m.limits.max_execution_ms,
+        m.limits.max_memory_mib,
+        m.limits.max_output_kib,
+        list(m.commands.iter().map(|c| c.name.to_string()).collect()),
+        p.consecutive_failures,
+    );
+    if let Some(last) = &p.last_error {
+        out.push_str(&format!("  last error:  {last}\n"));
+    }
+    out.push_str(&format!("  sha256:      {}\n", p.wasm_sha256));
+    out
+}
+
+pub(crate) fn validation(report: &ValidationReport) -> String {
+    let mut out = String::new();
+    if let Some(id) = &report.plugin {
+        out.push_str(&format!(
+            "{id}: risk {}\n",
+            report.risk.map(|r| r.to_string()).unwrap_or_default()
+        ));
+    }
+    for f in &report.findings {
+        let label = match f.severity {
+            lord_host::Severity::Error => "error",
+            lord_host::Severity::Warning => "warning",
+            lord_host::Severity::Security => "security",
+        };
+        out.push_str(&format!("{label}[{}]: {}\n", f.code, f.message));
+    }
+    if report.is_ok() {
+        out.push_str("ok: the plugin can be installed\n");
+    }
+    out
+}

@@ -1,0 +1,107 @@
+//! Typed errors of the framework, sorted by whose fault they are so the CLI
+//! can choose an exit code.
+
+use std::path::PathBuf;
+
+use lord_manifest::{ManifestError, PluginId};
+use lord_sandbox::{CallError, SandboxError};
+use lord_store::{PluginState, StoreError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum HostError {
+    #[error("{0}")]
+    Manifest(#[from] ManifestError),
+    #[error("could not read `{path}`: {source}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(
+        "`{path}` not found: the plugin's component is missing; build it first (for the \
+         plugins in this repository: `cargo xtask plugins`)"
+    )]
+    MissingComponent { path: PathBuf },
+    #[error(
+        "plugin `{plugin}` requires host API {wants}, but this host provides \
+         lord:plugin@{host}; install a version of the plugin built for {host}"
+    )]
+    Incompatible {
+        plugin: PluginId,
+        wants: semver::VersionReq,
+        host: semver::Version,
+    },
+    #[error(
+        "plugin `{plugin}` declares command `{command}`, a name reserved for lord itself; rename the command in plugin.toml"
+    )]
+    ReservedCommand { plugin: PluginId, command: String },
+    #[error(
+        "no installed plugin provides the command `{0}`; see `lord --help` or `lord plugin list`"
+    )]
+    UnknownCommand(String),
+    #[error("plugin `{plugin}` is {state}{}; {hint}", reason.as_deref().map(|r| format!(": {r}")).unwrap_or_default())]
+    Unavailable {
+        plugin: PluginId,
+        state: PluginState,
+        reason: Option<String>,
+        hint: String,
+    },
+    #[error("installation of `{0}` was cancelled: the permissions were not granted")]
+    ConsentDenied(PluginId),
+    #[error("{0}")]
+    Store(#[from] StoreError),
+    #[error("{0}")]
+    Sandbox(#[from] SandboxError),
+    #[error("{0}")]
+    Call(#[from] CallError),
+}
+
+impl HostError {
+    /// True when the plugin's own code failed (as opposed to bad input, a
+    /// refused plugin, or a host problem).
+    pub fn is_plugin_failure(&self) -> bool {
+        match self {
+            HostError::Call(_) => true,
+            HostError::Manifest(_)
+            | HostError::Read { .. }
+            | HostError::MissingComponent { .. }
+            | HostError::Incompatible { .. }
+            | HostError::ReservedCommand { .. }
+            | HostError::UnknownCommand(_)
+            | HostError::Unavailable { .. }
+            | HostError::ConsentDenied(_)
+            | HostError::Store(_)
+            | HostError::Sandbox(_) => false,
+        }
+    }
+
+    /// True when the user can fix it by changing what they asked for.
+    pub fn is_user_error(&self) -> bool {
+        match self {
+            HostError::Manifest(_)
+            | HostError::MissingComponent { .. }
+            | HostError::Incompatible { .. }
+            | HostError::ReservedCommand { .. }
+            | HostError::UnknownCommand(_)
+            | HostError::Unavailable { .. }
+            | HostError::ConsentDenied(_)
+            | HostError::Sandbox(SandboxError::Contract { .. }) => true,
+            HostError::Store(
+                StoreError::AlreadyInstalled(_)
+                | StoreError::NotInstalled(_)
+                | StoreError::CommandTaken { .. },
+            ) => true,
+            HostError::Read { .. }
+            | HostError::Store(
+                StoreError::Db(_) | StoreError::Io { .. } | StoreError::Corrupt(_),
+            )
+            | HostError::Sandbox(
+                SandboxError::Engine(_)
+                | SandboxError::Compile { .. }
+                | SandboxError::Cache { .. }
+                | SandboxError::Read { .. },
+            )
+            | HostError::Call(_) => false,
+        }
+    }
+}

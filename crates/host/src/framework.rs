@@ -1,0 +1,536 @@
+//! The framework: install, lifecycle, command routing and the breaker.
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use lord_manifest::{Manifest, Permission, PluginId, RiskLevel};
+use lord_sandbox::{Captured, CommandArg, Compiled, Invocation, Limits, PluginInstance, Sandbox};
+use lord_store::{CommandRecord, Failpoint, InstalledPlugin, NewPlugin, PluginState, Store};
+
+use crate::error::HostError;
+use crate::grants::{self, Roots};
+use crate::lifecycle::{self, Event};
+use crate::validate::{self, Severity, ValidationReport};
+
+/// Command names lord keeps for itself; a plugin cannot declare them.
+pub const RESERVED_COMMANDS: &[&str] = &["plugin", "help", "version", "completions", "config"];
+
+/// Failures in a row that disable a plugin.
+const DEFAULT_BREAKER_THRESHOLD: u32 = 3;
+
+/// Everything the framework takes from its surroundings, passed in once so
+/// tests (and embedding CLIs) decide it; nothing here reads the environment.
+#[derive(Debug, Clone)]
+pub struct HostConfig {
+    /// Where all state lives (`$LORD_HOME`).
+    pub home: PathBuf,
+    /// The folder `$PROJECT` grants refer to (usually the working directory).
+    pub project_dir: PathBuf,
+    /// The process environment, from which `env(NAME)` grants take values.
+    pub env: Vec<(String, String)>,
+    /// Where per-load `$TMP` folders are made.
+    pub tmp_root: PathBuf,
+    pub breaker_threshold: u32,
+    /// Crash injection for tests (see `lord_store::Failpoint`).
+    pub failpoint: Option<String>,
+}
+
+impl HostConfig {
+    pub fn new(home: PathBuf, project_dir: PathBuf) -> Self {
+        Self {
+            home,
+            project_dir,
+            env: Vec::new(),
+            tmp_root: std::env::temp_dir(),
+            breaker_threshold: DEFAULT_BREAKER_THRESHOLD,
+            failpoint: None,
+        }
+    }
+}
+
+/// Filters for [`Framework::list`].
+#[derive(Debug, Clone, Default)]
+pub struct PluginFilter {
+    pub state: Option<PluginState>,
+    pub min_risk: Option<RiskLevel>,
+    pub category: Option<String>,
+}
+
+/// What an install would grant, shown to the user before anything is stored.
+/// Made by [`Framework::plan_install`], which has already compiled and
+/// checked the component.
+#[derive(Debug, Clone)]
+pub struct InstallPlan {
+    pub manifest: Manifest,
+    pub risk: RiskLevel,
+    pub permissions: Vec<Permission>,
+    pub wasm_sha256: String,
+    text: String,
+    component: PathBuf,
+}
+
+/// The result of [`Framework::register`].
+#[derive(Debug, Clone)]
+pub struct Registration {
+    pub plugin: InstalledPlugin,
+    /// Set when the plugin installed but its on-enable hook failed.
+    pub enable_error: Option<String>,
+}
+
+/// What a command produced.
+#[derive(Debug, Clone)]
+pub struct CommandOutcome {
+    pub plugin: PluginId,
+    pub text: String,
+    pub captured: Captured,
+}
+
+/// The plugin framework over one store.
+pub struct Framework {
+    config: HostConfig,
+    store: Store,
+    /// Started on first use: `--help` and `plugin list` never pay for an
+    /// engine.
+    sandbox: OnceLock<Sandbox>,
+}
+
+impl std::fmt::Debug for Framework {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Framework")
+            .field("home", &self.config.home)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A plugin folder read from disk, not yet installed.
+struct Candidate {
+    manifest: Manifest,
+    text: String,
+    component: PathBuf,
+}
+
+impl Framework {
+    pub fn open(config: HostConfig) -> Result<Self, HostError> {
+        let store = Store::open(&config.home, Failpoint::new(config.failpoint.clone()))?;
+        Ok(Self {
+            config,
+            store,
+            sandbox: OnceLock::new(),
+        })
+    }
+
+    fn sandbox(&self) -> Result<&Sandbox, HostError> {
+        if let Some(sandbox) = self.sandbox.get() {
+            return Ok(sandbox);
+        }
+        let sandbox = Sandbox::new(&self.store.cache_dir())?;
+        Ok(self.sandbox.get_or_init(|| sandbox))
+    }
+
+    fn read_candidate(dir: &Path) -> Result<Candidate, HostError> {
+        let path = dir.join(lord_manifest::MANIFEST_FILE);
+        let text = std::fs::read_to_string(&path).map_err(|source| HostError::Read {
+            path: path.clone(),
+            source,
+        })?;
+        let manifest = lord_manifest::parse(&path.display().to_string(), &text)?;
+        let component = dir.join(&manifest.plugin.component);
+        if !component.is_file() {
+            return Err(HostError::MissingComponent { path: component });
+        }
+        Ok(Candidate {
+            manifest,
+            text,
+            component,
+        })
+    }
+
+    fn check_host_fit(manifest: &Manifest) -> Result<(), HostError> {
+        let plugin = &manifest.plugin;
+        if !lord_manifest::host_api_satisfied_by(&plugin.host_api) {
+            return Err(HostError::Incompatible {
+                plugin: plugin.id.clone(),
+                wants: plugin.host_api.clone(),
+                host: lord_manifest::host_api_version(),
+            });
+        }
+        for command in &manifest.commands {
+            if RESERVED_COMMANDS.contains(&command.name.as_str()) {
+                return Err(HostError::ReservedCommand {
+                    plugin: plugin.id.clone(),
+                    command: command.name.to_string(),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Checks a plugin folder without installing it: manifest, host fit,
+    /// the component against its requested permissions, and risk.
+    pub fn validate(&self, dir: &Path) -> ValidationReport {
+        let mut report = ValidationReport::default();
+        let candidate = match Self::read_candidate(dir) {
+            Ok(c) => c,
+            Err(e) => {
+                report.push(Severity::Error, "unreadable", e.to_string());
+                return report;
+            }
+        };
+        let manifest = &candidate.manifest;
+        report.plugin = Some(manifest.plugin.id.clone());
+        report.risk = Some(manifest.risk_level());
+        if let Err(e) = Self::check_host_fit(manifest) {
+            report.push(Severity::Error, "host-fit", e.to_string());
+        }
+        for warning in manifest.warnings() {
+            report.push(Severity::Warning, "manifest", warning);
+        }
+        for permission in &manifest.permissions {
+            let risk = permission.risk();
+            if risk >= RiskLevel::High {
+                report.push(
+                    Severity::Security,
+                    "high-risk-permission",
+                    format!("requests `{permission}`, a {risk}-risk permission"),
+                );
+            }
+        }
+        let checked = self
+            .sandbox()
+            .map_err(|e| e.to_string())
+            .and_then(|sandbox| {
+                sandbox
+                    .install_check(
+                        &manifest.plugin.id,
+                        &candidate.component,
+                        &manifest.permissions,
+                    )
+                    .map_err(|e| e.to_string())
+            });
+        match checked {
+            Ok((_, contract)) => {
+                for permission in &manifest.permissions {
+                    let family = permission.family();
+                    if validate::use_is_visible_in_imports(family)
+                        && !contract.families_used.contains(&family)
+                    {
+                        report.push(
+                            Severity::Security,
+                            "unused-permission",
+                            format!(
+                                "requests `{permission}` but the component never imports a \
+                                 `{}` interface; remove the request",
+                                family.as_str()
+                            ),
+                        );
+                    }
+                }
+            }
+            Err(message) => report.push(Severity::Error, "contract", message),
+        }
+        report
+    }
+
+    /// Reads, compiles and checks the plugin in `dir` without storing
+    /// anything. Compiling here (not at first run) fills the cache and
+    /// refuses a component that imports more than it asked for before it is
+    /// stored.
+    pub fn plan_install(&self, dir: &Path) -> Result<InstallPlan, HostError> {
+        let candidate = Self::read_candidate(dir)?;
+        let manifest = candidate.manifest;
+        Self::check_host_fit(&manifest)?;
+        let id = manifest.plugin.id.clone();
+        if self.store.get(&id)?.is_some() {
+            return Err(lord_store::StoreError::AlreadyInstalled(id.to_string()).into());
+        }
+        let (wasm_sha256, _) =
+            self.sandbox()?
+                .install_check(&id, &candidate.component, &manifest.permissions)?;
+        Ok(InstallPlan {
+            risk: manifest.risk_level(),
+            permissions: manifest.permissions.clone(),
+            manifest,
+            wasm_sha256,
+            text: candidate.text,
+            component: candidate.component,
+        })
+    }
+
+    /// Stores a planned plugin with the permissions granted, and enables it.
+    /// An install whose on-enable hook fails stays installed, marked failed.
+    pub async fn install(&mut self, plan: InstallPlan) -> Result<Registration, HostError> {
+        let id = plan.manifest.plugin.id.clone();
+        self.store.install(NewPlugin {
+            manifest: plan.manifest,
+            manifest_text: plan.text,
+            component_source: plan.component,
+            wasm_sha256: plan.wasm_sha256,
+            granted: plan.permissions,
+        })?;
+        let enable_error = match self.enable(&id).await {
+            Ok(()) => None,
+            Err(HostError::Call(e)) => Some(e.to_string()),
+            Err(other) => return Err(other),
+        };
+        Ok(Registration {
+            plugin: self.store.require(&id)?,
+            enable_error,
+        })
+    }
+
+    /// The seed's `registerPlugin`: plan, ask `consent`, install, enable.
+    pub async fn register(
+        &mut self,
+        dir: &Path,
+        consent: impl FnOnce(&InstallPlan) -> bool,
+    ) -> Result<Registration, HostError> {
+        let plan = self.plan_install(dir)?;
+        if !consent(&plan) {
+            return Err(HostError::ConsentDenied(plan.manifest.plugin.id));
+        }
+        self.install(plan).await
+    }
+
+    /// Removes a plugin. Removal runs no plugin code, so a broken or hostile
+    /// plugin can always be removed.
+    pub fn unregister(&mut self, id: &PluginId) -> Result<(), HostError> {
+        self.store.remove(id)?;
+        Ok(())
+    }
+
+    pub fn get(&self, id: &PluginId) -> Result<InstalledPlugin, HostError> {
+        Ok(self.store.require(id)?)
+    }
+
+    pub fn list(&self, filter: &PluginFilter) -> Result<Vec<InstalledPlugin>, HostError> {
+        let mut plugins = self.store.list()?;
+        plugins.retain(|p| {
+            filter.state.is_none_or(|s| p.state == s)
+                && filter.min_risk.is_none_or(|r| p.manifest.risk_level() >= r)
+                && filter
+                    .category
+                    .as_deref()
+                    .is_none_or(|c| p.manifest.plugin.category.as_str() == c)
+        });
+        Ok(plugins)
+    }
+
+    pub fn audit_log(&self, id: &PluginId) -> Result<Vec<lord_store::AuditEntry>, HostError> {
+        Ok(self.store.audit_log(id)?)
+    }
+
+    /// The commands installed plugins declare, for building `--help`.
+    pub fn commands(&self) -> Result<Vec<CommandRecord>, HostError> {
+        Ok(self.store.commands()?)
+    }
+
+    /// Enables a plugin: runs its on-enable hook, then records the state.
+    /// A failing hook marks the plugin failed with the reason.
+    pub async fn enable(&mut self, id: &PluginId) -> Result<(), HostError> {
+        let plugin = self.store.require(id)?;
+        let target = lifecycle::next(plugin.state, Event::Enable)
+            .map_err(|e| self.unavailable(&plugin, e.message))?;
+        let result = async {
+            let mut instance = self.instantiate(&plugin).await?;
+            instance.on_load().await?;
+            instance.on_enable().await?;
+            Ok::<_, HostError>(())
+        }
+        .await;
+        match result {
+            Ok(()) => {
+                self.store.set_state(id, target, None)?;
+                self.store.record_success(id)?;
+                Ok(())
+            }
+            Err(HostError::Call(e)) => {
+                self.hook_failed(&plugin, "on-enable", &e.to_string())
+                    .await?;
+                Err(HostError::Call(e))
+            }
+            Err(other) => Err(other),
+        }
+    }
+
+    /// Disables a plugin. Its on-disable hook runs if the plugin is enabled;
+    /// a failing hook is recorded but does not keep the plugin enabled.
+    pub async fn disable(&mut self, id: &PluginId) -> Result<(), HostError> {
+        let plugin = self.store.require(id)?;
+        let target = lifecycle::next(plugin.state, Event::Disable)
+            .map_err(|e| self.unavailable(&plugin, e.message))?;
+        if plugin.state == PluginState::Enabled {
+            let result = async {
+                let mut instance = self.instantiate(&plugin).await?;
+                instance.on_load().await?;
+                instance.on_disable().await?;
+                Ok::<_, HostError>(())
+            }
+            .await;
+            if let Err(e) = result {
+                self.store.audit(id, "on-disable failed", &e.to_string())?;
+            }
+        }
+        self.store
+            .set_state(id, target, Some("disabled by the user"))?;
+        Ok(())
+    }
+
+    /// Loads a plugin for use in this process: a fresh instance with its
+    /// grants, after its on-load hook.
+    pub async fn load(&mut self, id: &PluginId) -> Result<PluginInstance, HostError> {
+        let plugin = self.store.require(id)?;
+        lifecycle::next(plugin.state, Event::Run)
+            .map_err(|e| self.unavailable(&plugin, e.message))?;
+        let mut instance = self.instantiate(&plugin).await?;
+        if let Err(e) = instance.on_load().await {
+            self.hook_failed(&plugin, "on-load", &e.to_string()).await?;
+            return Err(e.into());
+        }
+        Ok(instance)
+    }
+
+    /// Runs the plugin command `command` with parsed arguments.
+    pub async fn run_command(
+        &mut self,
+        command: &str,
+        args: Vec<CommandArg>,
+    ) -> Result<CommandOutcome, HostError> {
+        let owner = self
+            .store
+            .commands()?
+            .into_iter()
+            .find(|c| c.name == command)
+            .ok_or_else(|| HostError::UnknownCommand(command.to_owned()))?;
+        let id: PluginId = owner
+            .plugin
+            .parse()
+            .map_err(|e| lord_store::StoreError::Corrupt(format!("{e}")))?;
+        let mut instance = self.load(&id).await?;
+        let invocation = Invocation {
+            command: command.to_owned(),
+            args,
+        };
+        match instance.run_command(&invocation).await {
+            Ok((text, captured)) => {
+                self.store.record_success(&id)?;
+                // The unload hook's failure does not undo a command that
+                // succeeded; it is recorded for `plugin info`.
+                if let Err(e) = instance.on_unload().await {
+                    self.store.audit(&id, "on-unload failed", &e.to_string())?;
+                }
+                Ok(CommandOutcome {
+                    plugin: id,
+                    text,
+                    captured,
+                })
+            }
+            Err(e) => {
+                self.command_failed(&id, &e.to_string()).await?;
+                Err(e.into())
+            }
+        }
+    }
+
+    /// Records a failed command and trips the breaker when the failures in a
+    /// row reach the threshold.
+    async fn command_failed(&mut self, id: &PluginId, error: &str) -> Result<(), HostError> {
+        let failures = self.store.record_failure(id, error)?;
+        if failures >= self.config.breaker_threshold {
+            let plugin = self.store.require(id)?;
+            if let Ok(target) = lifecycle::next(plugin.state, Event::BreakerTripped) {
+                let reason = format!(
+                    "breaker tripped after {failures} failures in a row; last: {error}; \
+                     re-enable with `lord plugin enable {id}` once it is fixed"
+                );
+                self.store.set_state(id, target, Some(&reason))?;
+                self.notify_error(&plugin, &reason).await;
+            }
+        }
+        Ok(())
+    }
+
+    /// A lifecycle hook failed: mark the plugin failed with the reason and
+    /// tell its on-error hook, in a fresh instance since the failed one may
+    /// be poisoned.
+    async fn hook_failed(
+        &mut self,
+        plugin: &InstalledPlugin,
+        hook: &str,
+        error: &str,
+    ) -> Result<(), HostError> {
+        let reason = format!("{hook} hook failed: {error}");
+        self.store.record_failure(plugin.id(), &reason)?;
+        if let Ok(target) = lifecycle::next(plugin.state, Event::HookFailed) {
+            self.store.set_state(plugin.id(), target, Some(&reason))?;
+        }
+        self.notify_error(plugin, &reason).await;
+        Ok(())
+    }
+
+    /// Calls the plugin's on-error hook; what that hook does (or how it
+    /// fails) is recorded in the audit log and goes no further.
+    async fn notify_error(&mut self, plugin: &InstalledPlugin, reason: &str) {
+        let outcome = match self.instantiate(plugin).await {
+            Ok(mut instance) => instance.on_error(reason).await.map_err(HostError::from),
+            Err(e) => Err(e),
+        };
+        let detail = match outcome {
+            Ok(captured) => format!(
+                "on-error hook ran{}",
+                captured
+                    .logs
+                    .first()
+                    .map(|l| format!(" and logged: {}", l.message))
+                    .unwrap_or_default()
+            ),
+            Err(e) => format!("on-error hook failed: {e}"),
+        };
+        // The audit write is best effort here: the failure that led here is
+        // already recorded.
+        let _ = self.store.audit(plugin.id(), "on-error", &detail);
+    }
+
+    fn unavailable(&self, plugin: &InstalledPlugin, why: String) -> HostError {
+        let id = plugin.id();
+        let hint = match plugin.state {
+            PluginState::Installed | PluginState::Disabled | PluginState::Failed => {
+                format!("enable it with `lord plugin enable {id}`")
+            }
+            PluginState::Enabled => why,
+        };
+        HostError::Unavailable {
+            plugin: id.clone(),
+            state: plugin.state,
+            reason: plugin.reason.clone(),
+            hint,
+        }
+    }
+
+    fn prepare(&self, plugin: &InstalledPlugin) -> Result<Compiled, HostError> {
+        let compiled = self.sandbox()?.prepare(
+            plugin.id(),
+            &plugin.component,
+            &plugin.wasm_sha256,
+            &plugin.granted,
+        );
+        Ok(compiled?)
+    }
+
+    async fn instantiate(&self, plugin: &InstalledPlugin) -> Result<PluginInstance, HostError> {
+        let compiled = self.prepare(plugin)?;
+        let data = self.store.plugin_data_dir(plugin.id())?;
+        let tmp = self.config.tmp_root.join(format!("lord-{}", plugin.id()));
+        std::fs::create_dir_all(&tmp).map_err(|source| HostError::Read {
+            path: tmp.clone(),
+            source,
+        })?;
+        let roots = Roots {
+            project: &self.config.project_dir,
+            plugin_data: &data,
+            tmp: &tmp,
+        };
+        let grants = grants::to_grants(&plugin.granted, &roots, &self.config.env);
+        let limits = Limits::from_manifest(&plugin.manifest.limits);
+        Ok(compiled.instantiate(&grants, limits).await?)
+    }
+}

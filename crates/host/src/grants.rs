@@ -1,0 +1,144 @@
+//! Turns recorded permissions into the sandbox's concrete grants: real
+//! folders for `$PROJECT`, `$PLUGIN_DATA` and `$TMP`, the values of granted
+//! environment variables, network targets and the terminal.
+
+use std::path::{Path, PathBuf};
+
+use lord_manifest::{FsPath, FsRoot, Permission};
+use lord_sandbox::{Grants, Preopen};
+
+/// The real folders behind the three filesystem roots for one load.
+pub(crate) struct Roots<'a> {
+    pub(crate) project: &'a Path,
+    pub(crate) plugin_data: &'a Path,
+    pub(crate) tmp: &'a Path,
+}
+
+/// Builds grants from the permissions recorded for a plugin. The match is
+/// exhaustive: a new permission does not compile until it is decided here.
+pub(crate) fn to_grants(
+    granted: &[Permission],
+    roots: &Roots<'_>,
+    host_env: &[(String, String)],
+) -> Grants {
+    let mut grants = Grants::default();
+    for permission in granted {
+        match permission {
+            Permission::FsRead(path) => add_preopen(&mut grants, roots, path, false),
+            Permission::FsWrite(path) => add_preopen(&mut grants, roots, path, true),
+            Permission::Env(name) => {
+                if let Some((k, v)) = host_env.iter().find(|(k, _)| k == name.as_str()) {
+                    grants.env.push((k.clone(), v.clone()));
+                }
+            }
+            Permission::Net(target) => grants.net.push(target.clone()),
+            Permission::Tty => grants.tty = true,
+            // These families have no host interface in this version of the
+            // host: the contract check refuses any component importing one,
+            // so a grant of them reaches nothing.
+            Permission::Secret(_)
+            | Permission::Exec(_)
+            | Permission::Db(_)
+            | Permission::Ai(_)
+            | Permission::SysMetrics
+            | Permission::StateShared(_)
+            | Permission::EventsPublish(_)
+            | Permission::EventsSubscribe(_)
+            | Permission::Message(_) => {}
+        }
+    }
+    if grants
+        .preopens
+        .iter()
+        .any(|p| p.guest == FsRoot::Project.guest_dir())
+    {
+        grants.cwd = Some(FsRoot::Project.guest_dir().to_owned());
+    }
+    grants
+}
+
+fn add_preopen(grants: &mut Grants, roots: &Roots<'_>, path: &FsPath, writable: bool) {
+    let base = match path.root {
+        FsRoot::Project => roots.project,
+        FsRoot::PluginData => roots.plugin_data,
+        FsRoot::Tmp => roots.tmp,
+    };
+    let host: PathBuf = path.sub.iter().fold(base.to_path_buf(), |p, s| p.join(s));
+    // A granted sub-folder that does not exist gives nothing to read; it is
+    // skipped rather than failing the plugin's start.
+    if !host.is_dir() {
+        return;
+    }
+    let guest = path.guest_path();
+    match grants.preopens.iter_mut().find(|p| p.guest == guest) {
+        Some(existing) => existing.writable |= writable,
+        None => grants.preopens.push(Preopen {
+            host,
+            guest,
+            writable,
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn grants_follow_permissions_and_nothing_else() {
+        let project = tempfile::tempdir().expect("tempdir");
+        let data = tempfile::tempdir().expect("tempdir");
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let roots = Roots {
+            project: project.path(),
+            plugin_data: data.path(),
+            tmp: tmp.path(),
+        };
+        let granted: Vec<Permission> = [
+            "fs-read($PROJECT)",
+            "fs-write($PLUGIN_DATA)",
+            "env(HOME)",
+            "tty",
+        ]
+        .iter()
+        .map(|p| p.parse().expect("permission"))
+        .collect();
+        let env = vec![
+            ("HOME".to_owned(), "/home/ada".to_owned()),
+            ("AWS_SECRET_ACCESS_KEY".to_owned(), "hunter2".to_owned()),
+        ];
+        let grants = to_grants(&granted, &roots, &env);
+        assert_eq!(
+            grants.env,
+            vec![("HOME".to_owned(), "/home/ada".to_owned())]
+        );
+        assert!(grants.tty);
+        assert!(grants.net.is_empty());
+        assert_eq!(grants.preopens.len(), 2);
+        assert!(
+            grants
+                .preopens
+                .iter()
+                .any(|p| p.guest == "/project" && !p.writable)
+        );
+        assert!(
+            grants
+                .preopens
+                .iter()
+                .any(|p| p.guest == "/data" && p.writable)
+        );
+        assert_eq!(grants.cwd.as_deref(), Some("/project"));
+    }
+
+    #[test]
+    fn nothing_granted_means_nothing_wired() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let roots = Roots {
+            project: dir.path(),
+            plugin_data: dir.path(),
+            tmp: dir.path(),
+        };
+        let env = vec![("HOME".to_owned(), "/home/ada".to_owned())];
+        assert_eq!(to_grants(&[], &roots, &env), Grants::default());
+    }
+}

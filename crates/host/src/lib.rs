@@ -1,0 +1,26 @@
+//! The embedding API: what a Rust CLI uses to get sandboxed plugins.
+//!
+//! [`Framework`] is the seed's `PluginFramework`: register (install),
+//! unregister, load, enable, disable, list and validate, over a persisted
+//! lifecycle state machine ([`lifecycle`]) and a breaker that disables a
+//! plugin that keeps failing.
+//!
+//! Invariant: a plugin's code runs only when its persisted state is
+//! `enabled` (or while a lifecycle hook decides that), only with the grants
+//! recorded at install, and every failure is recorded before it is returned.
+
+mod error;
+mod framework;
+mod grants;
+pub mod lifecycle;
+mod validate;
+
+pub use error::HostError;
+pub use framework::{
+    CommandOutcome, Framework, HostConfig, InstallPlan, PluginFilter, RESERVED_COMMANDS,
+    Registration,
+};
+pub use lifecycle::{Event, InvalidTransition};
+pub use lord_sandbox::{Captured, CommandArg, Failure, LogLevel, LogRecord};
+pub use lord_store::{AuditEntry, CommandRecord, InstalledPlugin, PluginState};
+pub use validate::{Finding, Severity, ValidationReport};

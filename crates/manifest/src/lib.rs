@@ -1,0 +1,37 @@
+//! The contract between lord and its plugins: the `plugin.toml` manifest,
+//! typed ids, permissions with their risk levels, resource limits and the
+//! host API version.
+//!
+//! This crate does no I/O at all (no files, no environment) so that every
+//! other crate can depend on it and tests can exercise it on plain strings.
+//! Parse a manifest with [`parse`]; everything it returns is validated.
+
+mod error;
+#[cfg(test)]
+mod fixtures;
+mod fs;
+mod host_api;
+mod ids;
+mod manifest;
+mod net;
+mod permission;
+mod raw;
+mod risk;
+mod topic;
+mod validate;
+
+// The whole public API, in one place on purpose: anything not listed here is
+// an implementation detail.
+pub use error::{ManifestError, SerializeError};
+pub use fs::{FsPath, FsRoot};
+pub use host_api::{HostApiVersion, host_api_satisfied_by, host_api_supports, host_api_version};
+pub use ids::{CommandName, EnvName, IdError, PluginId};
+pub use manifest::{
+    ArgSpec, Category, CategoryError, CommandSpec, Limits, MANIFEST_FILE, Manifest, PluginMeta,
+};
+pub use net::{NetHost, NetTarget};
+pub use permission::{Permission, PermissionError, PermissionFamily};
+pub use risk::{RiskLevel, RiskLevelError, derive_risk};
+pub use semver::{Version, VersionReq};
+pub use topic::Topic;
+pub use validate::parse;

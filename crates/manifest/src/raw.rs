@@ -1,0 +1,90 @@
+//! The shape of `plugin.toml` exactly as written, before validation.
+//!
+//! Every value keeps its span so that semantic errors found later (a bad
+//! permission, an out-of-range limit) can point at the offending text. Values
+//! are mostly plain strings and integers here, converted to typed values by
+//! `manifest.rs`, because that gives better messages than serde's.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+/// Strings and string lists with their positions.
+pub(crate) type Text = Spanned<String>;
+pub(crate) type TextList = Spanned<Vec<Text>>;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawManifest {
+    pub(crate) plugin: RawPlugin,
+    #[serde(default)]
+    pub(crate) dependencies: BTreeMap<Text, Text>,
+    #[serde(default)]
+    pub(crate) permissions: Option<RawPermissions>,
+    #[serde(default)]
+    pub(crate) limits: Option<RawLimits>,
+    #[serde(default)]
+    pub(crate) commands: Vec<Spanned<RawCommand>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub(crate) struct RawPlugin {
+    pub(crate) id: Text,
+    pub(crate) name: Text,
+    pub(crate) version: Text,
+    #[serde(default)]
+    pub(crate) description: Option<Text>,
+    #[serde(default)]
+    pub(crate) authors: Option<TextList>,
+    #[serde(default)]
+    pub(crate) license: Option<Text>,
+    #[serde(default)]
+    pub(crate) category: Option<Text>,
+    #[serde(default)]
+    pub(crate) keywords: Option<TextList>,
+    pub(crate) host_api: Text,
+    pub(crate) component: Text,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawPermissions {
+    #[serde(default)]
+    pub(crate) request: Option<TextList>,
+}
+
+/// Limits are read as `i64`, TOML's integer type, so that a negative value
+/// gets the same "out of range" message as a too-large one.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub(crate) struct RawLimits {
+    #[serde(default)]
+    pub(crate) max_execution_ms: Option<Spanned<i64>>,
+    #[serde(default)]
+    pub(crate) max_memory_mib: Option<Spanned<i64>>,
+    #[serde(default)]
+    pub(crate) max_output_kib: Option<Spanned<i64>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawCommand {
+    pub(crate) name: Text,
+    pub(crate) about: Text,
+    #[serde(default)]
+    pub(crate) args: Vec<Spanned<RawArg>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawArg {
+    pub(crate) name: Text,
+    #[serde(default)]
+    pub(crate) help: Option<Text>,
+    #[serde(default)]
+    pub(crate) required: Option<Spanned<bool>>,
+    #[serde(default)]
+    pub(crate) multiple: Option<Spanned<bool>>,
+}

@@ -1,0 +1,163 @@
+//! The guest SDK for Rust plugin authors.
+//!
+//! A plugin implements one trait, [`Plugin`], whose hooks all have sensible
+//! defaults, and names its type once with [`export_plugin!`]. The WIT bindings
+//! stay inside this crate, so a plugin never touches the ABI.
+//!
+//! ```ignore
+//! use lord_pdk::{Command, Plugin};
+//!
+//! struct Hello;
+//!
+//! impl Plugin for Hello {
+//!     fn run_command(command: Command) -> Result<String, String> {
+//!         let name = command.arg("name").unwrap_or("world");
+//!         Ok(format!("Hello, {name}!\n"))
+//!     }
+//! }
+//!
+//! lord_pdk::export_plugin!(Hello);
+//! ```
+
+use std::marker::PhantomData;
+
+#[doc(hidden)]
+pub mod bindings {
+    //! Generated from the project's `wit/` folder; not part of the API.
+    #![allow(missing_docs, unreachable_pub, clippy::all, unsafe_op_in_unsafe_fn)]
+    wit_bindgen::generate!({
+        world: "plugin",
+        path: "../../wit",
+        pub_export_macro: true,
+        export_macro_name: "__export_plugin_world",
+        default_bindings_module: "lord_pdk::bindings",
+    });
+}
+
+use bindings::exports::lord::plugin::guest;
+use bindings::lord::plugin::{log as host_log, types};
+
+/// A command invocation, as the host parsed it against the manifest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Command {
+    /// The command's name, as declared in `plugin.toml`.
+    pub name: String,
+    args: Vec<(String, Vec<String>)>,
+}
+
+impl Command {
+    /// The first value of an argument, if the user gave it.
+    pub fn arg(&self, name: &str) -> Option<&str> {
+        self.values(name).first().map(String::as_str)
+    }
+
+    /// Every value of an argument (for arguments declared `multiple`).
+    pub fn values(&self, name: &str) -> &[String] {
+        self.args
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_slice())
+            .unwrap_or(&[])
+    }
+}
+
+/// What a plugin implements. Every hook has a default; only commands must be
+/// written. Returning `Err(reason)` fails the hook or command, and the host
+/// shows the reason to the user.
+pub trait Plugin {
+    /// Runs when the host loads the plugin into a process.
+    fn on_load() -> Result<(), String> {
+        Ok(())
+    }
+
+    /// Runs when the user enables the plugin.
+    fn on_enable() -> Result<(), String> {
+        Ok(())
+    }
+
+    /// Runs when the user disables the plugin.
+    fn on_disable() -> Result<(), String> {
+        Ok(())
+    }
+
+    /// Runs before the host lets the plugin go.
+    fn on_unload() -> Result<(), String> {
+        Ok(())
+    }
+
+    /// Told about a failure the host recorded for this plugin.
+    fn on_error(_message: &str) {}
+
+    /// Runs one of the commands the manifest declares; the text is printed
+    /// to the user's standard output.
+    fn run_command(command: Command) -> Result<String, String>;
+}
+
+/// Log through the host. Records count against the call's output budget.
+pub mod log {
+    use super::{host_log, types};
+
+    pub fn trace(message: &str) {
+        host_log::log(types::Level::Trace, message);
+    }
+    pub fn debug(message: &str) {
+        host_log::log(types::Level::Debug, message);
+    }
+    pub fn info(message: &str) {
+        host_log::log(types::Level::Info, message);
+    }
+    pub fn warn(message: &str) {
+        host_log::log(types::Level::Warn, message);
+    }
+    pub fn error(message: &str) {
+        host_log::log(types::Level::Error, message);
+    }
+}
+
+/// Bridges a [`Plugin`] to the generated export trait.
+#[doc(hidden)]
+pub struct Adapter<T>(PhantomData<T>);
+
+impl<T: Plugin> guest::Guest for Adapter<T> {
+    fn on_load() -> Result<(), String> {
+        T::on_load()
+    }
+
+    fn on_enable() -> Result<(), String> {
+        T::on_enable()
+    }
+
+    fn on_disable() -> Result<(), String> {
+        T::on_disable()
+    }
+
+    fn on_unload() -> Result<(), String> {
+        T::on_unload()
+    }
+
+    fn on_error(message: String) {
+        T::on_error(&message)
+    }
+
+    fn run_command(invocation: guest::Invocation) -> Result<String, String> {
+        T::run_command(Command {
+            name: invocation.command,
+            args: invocation
+                .args
+                .into_iter()
+                .map(|arg| (arg.name, arg.values))
+                .collect(),
+        })
+    }
+}
+
+/// Exports a type implementing [`Plugin`] as this component's plugin.
+#[macro_export]
+macro_rules! export_plugin {
+    ($plugin:ty) => {
+        type __LordPdkExported = $crate::Adapter<$plugin>;
+        $crate::bindings::__export_plugin_world!(
+            __LordPdkExported with_types_in $crate::bindings
+        );
+    };
+}

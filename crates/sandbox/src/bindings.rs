@@ -1,0 +1,10 @@
+//! Host-side bindings generated from `wit/` (the `plugin` world).
+
+wasmtime::component::bindgen!({
+    world: "plugin",
+    path: "../../wit",
+    // Log calls return a trap when the output budget is spent, so a flooding
+    // guest stops at once instead of running on until its deadline.
+    imports: { default: trappable },
+    exports: { default: async },
+});

@@ -1,0 +1,134 @@
+//! Grants become a WASI context: exactly the files, variables, sockets and
+//! terminal a plugin was granted, and nothing inherited from the host.
+
+use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use lord_manifest::{NetHost, NetTarget};
+use wasmtime_wasi::sockets::SocketAddrUse;
+use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder};
+
+use crate::output::{OutputBudget, Stream};
+
+/// Accesses the host refused during a call, in the order they happened.
+pub(crate) type Denials = Arc<Mutex<Vec<String>>>;
+
+/// A host directory made visible to the guest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Preopen {
+    pub host: PathBuf,
+    /// Where the guest sees it, e.g. `/project`.
+    pub guest: String,
+    pub writable: bool,
+}
+
+/// What one instance may touch. Built by the host from the manifest's
+/// requests intersected with what the user or a policy granted.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Grants {
+    pub preopens: Vec<Preopen>,
+    /// Environment variables, with the values the host chose to pass.
+    pub env: Vec<(String, String)>,
+    pub net: Vec<NetTarget>,
+    /// Whether the plugin may read the user's terminal.
+    pub tty: bool,
+    /// The guest's working directory (one of the preopens), if any.
+    pub cwd: Option<String>,
+}
+
+pub(crate) fn build_wasi(
+    grants: &Grants,
+    budget: &OutputBudget,
+    denials: &Denials,
+) -> Result<WasiCtx, String> {
+    let mut builder = WasiCtxBuilder::new();
+    builder
+        .stdout(budget.pipe(Stream::Stdout))
+        .stderr(budget.pipe(Stream::Stderr));
+    if grants.tty {
+        builder.inherit_stdin();
+    }
+    for (name, value) in &grants.env {
+        builder.env(name, value);
+    }
+    for preopen in &grants.preopens {
+        let perms = if preopen.writable {
+            FsPerms::ReadWrite
+        } else {
+            FsPerms::ReadOnly
+        };
+        builder
+            .preopened_dir(&preopen.host, &preopen.guest, perms)
+            .map_err(|e| {
+                format!(
+                    "the granted directory `{}` could not be opened: {e}",
+                    preopen.host.display()
+                )
+            })?;
+    }
+    if let Some(cwd) = &grants.cwd {
+        builder.initial_cwd(cwd);
+    }
+    configure_network(&mut builder, &grants.net, denials.clone());
+    Ok(builder.build())
+}
+
+/// Sockets stay off unless a `net` grant exists; then every address the guest
+/// binds, connects or sends to is checked against the grants, and a refusal is
+/// recorded so the host can name it.
+fn configure_network(builder: &mut WasiCtxBuilder, net: &[NetTarget], denials: Denials) {
+    let enabled = !net.is_empty();
+    builder
+        .allow_tcp(enabled)
+        .allow_udp(enabled)
+        // Lookups are answered by the host resolver; the address check below
+        // still decides what may be reached, so resolving grants nothing.
+        .allow_ip_name_lookup(enabled);
+    let resolved = Arc::new(resolve_names(net));
+    let net: Arc<[NetTarget]> = net.into();
+    builder.socket_addr_check(move |addr: SocketAddr, usage: SocketAddrUse| {
+        let allowed = match usage {
+            // Binding (explicitly, or implicitly before a connect) reaches
+            // nothing by itself; a plugin with any net grant may bind.
+            SocketAddrUse::TcpBind | SocketAddrUse::UdpBind => !net.is_empty(),
+            // Serving is not part of `net(host:port)`, which grants outgoing
+            // connections only.
+            SocketAddrUse::TcpListen | SocketAddrUse::TcpAccept => false,
+            SocketAddrUse::TcpConnect | SocketAddrUse::UdpSend | SocketAddrUse::UdpReceive => {
+                allowed(&net, &resolved, addr)
+            }
+        };
+        if !allowed {
+            let mut list = denials.lock().unwrap_or_else(|p| p.into_inner());
+            list.push(format!("net({addr})"));
+        }
+        Box::pin(async move { allowed })
+    });
+}
+
+fn allowed(net: &[NetTarget], resolved: &[(IpAddr, String)], addr: SocketAddr) -> bool {
+    let ip = addr.ip().to_canonical();
+    let names: Vec<&str> = resolved
+        .iter()
+        .filter(|(resolved_ip, _)| *resolved_ip == ip)
+        .map(|(_, name)| name.as_str())
+        .collect();
+    net.iter()
+        .any(|target| target.allows(ip, addr.port(), &names))
+}
+
+/// Resolves the DNS names in the grants once, when the instance is made, so
+/// the address check can tell which IPs belong to a granted name.
+fn resolve_names(net: &[NetTarget]) -> Vec<(IpAddr, String)> {
+    let mut out = Vec::new();
+    for target in net {
+        if let NetHost::Name(name) = &target.host
+            && name != "localhost"
+            && let Ok(addrs) = (name.as_str(), target.port.unwrap_or(0)).to_socket_addrs()
+        {
+            out.extend(addrs.map(|a| (a.ip().to_canonical(), name.clone())));
+        }
+    }
+    out
+}

@@ -1,0 +1,280 @@
+//! The contract check: before a component first runs, its imports must be
+//! covered by the permissions its manifest requested, and its exports must
+//! speak a host API version this host supports.
+
+use std::fmt;
+use std::str::FromStr;
+
+use lord_manifest::{Permission, PermissionFamily, PluginId};
+
+use crate::error::SandboxError;
+
+/// The interface a plugin must export.
+const GUEST_INTERFACE: &str = "lord:plugin/guest";
+
+/// Interfaces any plugin may import: they carry no authority by themselves
+/// (clocks, randomness, streams), or their authority comes only from grants
+/// the host wires in (filesystem preopens, environment variables). Rust's
+/// standard library imports most of these even when unused.
+const BASELINE: &[&str] = &[
+    "wasi:io/",
+    "wasi:clocks/",
+    "wasi:random/",
+    "wasi:cli/environment",
+    "wasi:cli/exit",
+    "wasi:cli/stdin",
+    "wasi:cli/stdout",
+    "wasi:cli/stderr",
+    "wasi:cli/terminal-input",
+    "wasi:cli/terminal-output",
+    "wasi:cli/terminal-stdin",
+    "wasi:cli/terminal-stdout",
+    "wasi:cli/terminal-stderr",
+    "wasi:filesystem/",
+    "lord:plugin/types",
+    "lord:plugin/log",
+];
+
+/// The interfaces each permission family unlocks. A family whose host
+/// interface has not been built yet unlocks nothing, and a component that
+/// imports such an interface is refused as importing something unknown.
+/// There is no wildcard arm: a new family does not compile until it is
+/// placed here.
+fn interfaces_of(family: PermissionFamily) -> &'static [&'static str] {
+    match family {
+        PermissionFamily::Net => &["wasi:sockets/"],
+        PermissionFamily::FsRead
+        | PermissionFamily::FsWrite
+        | PermissionFamily::Env
+        | PermissionFamily::Tty => &[],
+        PermissionFamily::Secret
+        | PermissionFamily::Exec
+        | PermissionFamily::Db
+        | PermissionFamily::Ai
+        | PermissionFamily::SysMetrics
+        | PermissionFamily::StateShared
+        | PermissionFamily::EventsPublish
+        | PermissionFamily::EventsSubscribe
+        | PermissionFamily::Message => &[],
+    }
+}
+
+/// A parsed component import or export name such as `wasi:io/poll@0.2.6`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImportName {
+    /// Everything before `@`, e.g. `wasi:io/poll`.
+    pub path: String,
+    pub version: Option<semver::Version>,
+}
+
+impl FromStr for ImportName {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.split_once('@') {
+            Some((path, version)) => Ok(Self {
+                path: path.to_owned(),
+                version: Some(
+                    version
+                        .parse()
+                        .map_err(|e| format!("bad version in `{s}`: {e}"))?,
+                ),
+            }),
+            None => Ok(Self {
+                path: s.to_owned(),
+                version: None,
+            }),
+        }
+    }
+}
+
+impl fmt::Display for ImportName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.version {
+            Some(v) => write!(f, "{}@{v}", self.path),
+            None => f.write_str(&self.path),
+        }
+    }
+}
+
+/// What the check learned about a component.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContractReport {
+    /// The host API version the component was built against.
+    pub guest_api: semver::Version,
+    pub imports: Vec<ImportName>,
+    /// Families whose interfaces the component imports: a requested family
+    /// missing here is a permission the plugin never uses.
+    pub families_used: Vec<PermissionFamily>,
+}
+
+pub(crate) fn check<'a>(
+    plugin: &PluginId,
+    imports: impl Iterator<Item = &'a str>,
+    exports: impl Iterator<Item = &'a str>,
+    requested: &[Permission],
+) -> Result<ContractReport, SandboxError> {
+    let refuse = |reason: String| SandboxError::Contract {
+        plugin: plugin.clone(),
+        reason,
+    };
+    let host = lord_manifest::host_api_version();
+
+    let guest_api = exports
+        .filter_map(|name| name.parse::<ImportName>().ok())
+        .find(|name| name.path == GUEST_INTERFACE)
+        .ok_or_else(|| {
+            refuse(format!(
+                "the component does not export `{GUEST_INTERFACE}`; build it against \
+                 lord:plugin@{host} (for example with the lord-pdk crate)"
+            ))
+        })?
+        .version
+        .ok_or_else(|| refuse(format!("its `{GUEST_INTERFACE}` export has no version")))?;
+    check_api_version(&guest_api, &host).map_err(refuse)?;
+
+    let mut parsed = Vec::new();
+    let mut families_used = Vec::new();
+    for raw in imports {
+        let name: ImportName = raw.parse().map_err(refuse)?;
+        if name.path.starts_with("lord:plugin/")
+            && let Some(version) = &name.version
+        {
+            check_api_version(version, &host).map_err(refuse)?;
+        }
+        if BASELINE.iter().any(|prefix| name.path.starts_with(prefix)) {
+            parsed.push(name);
+            continue;
+        }
+        let family = PermissionFamily::ALL.iter().copied().find(|family| {
+            interfaces_of(*family)
+                .iter()
+                .any(|prefix| name.path.starts_with(prefix))
+        });
+        match family {
+            Some(family) if requested.iter().any(|p| p.family() == family) => {
+                if !families_used.contains(&family) {
+                    families_used.push(family);
+                }
+            }
+            Some(family) => {
+                return Err(refuse(format!(
+                    "the component imports `{name}`, which needs a `{}` permission that \
+                     plugin.toml does not request; add it to [permissions] request or \
+                     remove the import",
+                    family.as_str()
+                )));
+            }
+            None => {
+                return Err(refuse(format!(
+                    "the component imports `{name}`, an interface this host does not \
+                     provide to plugins"
+                )));
+            }
+        }
+        parsed.push(name);
+    }
+    Ok(ContractReport {
+        guest_api,
+        imports: parsed,
+        families_used,
+    })
+}
+
+fn check_api_version(plugin: &semver::Version, host: &semver::Version) -> Result<(), String> {
+    if lord_manifest::host_api_supports(plugin) {
+        Ok(())
+    } else {
+        Err(format!(
+            "it was built for host API lord:plugin@{plugin}, but this host supports \
+             lord:plugin@{host}; rebuild the plugin against {host} or upgrade lord"
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(
+        imports: &[&str],
+        exports: &[&str],
+        requested: &[&str],
+    ) -> Result<ContractReport, String> {
+        let plugin: PluginId = "sample".parse().expect("valid id");
+        let requested: Vec<Permission> = requested
+            .iter()
+            .map(|p| p.parse().expect("valid permission"))
+            .collect();
+        check(
+            &plugin,
+            imports.iter().copied(),
+            exports.iter().copied(),
+            &requested,
+        )
+        .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn baseline_imports_need_no_permission() {
+        let report = run(
+            &[
+                "wasi:io/poll@0.2.6",
+                "wasi:filesystem/preopens@0.2.6",
+                "lord:plugin/log@0.1.0",
+            ],
+            &["lord:plugin/guest@0.1.0"],
+            &[],
+        )
+        .expect("accepted");
+        assert_eq!(report.guest_api, semver::Version::new(0, 1, 0));
+        assert!(report.families_used.is_empty());
+    }
+
+    #[test]
+    fn sockets_without_net_are_refused_naming_the_import() {
+        let err = run(
+            &["wasi:sockets/tcp@0.2.6"],
+            &["lord:plugin/guest@0.1.0"],
+            &[],
+        )
+        .expect_err("refused");
+        assert!(err.contains("`wasi:sockets/tcp@0.2.6`"), "{err}");
+        assert!(err.contains("`net` permission"), "{err}");
+    }
+
+    #[test]
+    fn sockets_with_net_are_accepted_and_counted() {
+        let report = run(
+            &["wasi:sockets/tcp@0.2.6"],
+            &["lord:plugin/guest@0.1.0"],
+            &["net(127.0.0.1:80)"],
+        )
+        .expect("accepted");
+        assert_eq!(report.families_used, vec![PermissionFamily::Net]);
+    }
+
+    #[test]
+    fn unknown_interfaces_are_refused() {
+        let err = run(
+            &["evil:backdoor/shell@1.0.0"],
+            &["lord:plugin/guest@0.1.0"],
+            &[],
+        )
+        .expect_err("refused");
+        assert!(err.contains("does not provide"), "{err}");
+    }
+
+    #[test]
+    fn newer_api_is_refused_naming_both_versions() {
+        let err = run(&[], &["lord:plugin/guest@0.2.0"], &[]).expect_err("refused");
+        assert!(err.contains("lord:plugin@0.2.0"), "{err}");
+        assert!(err.contains("lord:plugin@0.1.0"), "{err}");
+    }
+
+    #[test]
+    fn missing_guest_export_is_refused() {
+        let err = run(&[], &["wasi:cli/run@0.2.0"], &[]).expect_err("refused");
+        assert!(err.contains("does not export"), "{err}");
+    }
+}

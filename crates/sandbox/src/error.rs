@@ -1,0 +1,140 @@
+//! Typed errors of the sandbox: what failed to load, and why a call failed.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use lord_manifest::PluginId;
+
+/// Why a component could not be compiled, cached or accepted.
+#[derive(Debug, thiserror::Error)]
+pub enum SandboxError {
+    #[error("could not start the WebAssembly engine: {0}")]
+    Engine(String),
+    #[error("`{path}` is not a valid WebAssembly component: {reason}")]
+    Compile { path: PathBuf, reason: String },
+    #[error("compiled-code cache at `{path}`: {source}")]
+    Cache {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("could not read `{path}`: {source}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The component does not fit the contract: an undeclared import, a
+    /// missing export, or an API version this host does not speak.
+    #[error("plugin `{plugin}` is refused: {reason}")]
+    Contract { plugin: PluginId, reason: String },
+}
+
+/// A call into a plugin that did not complete normally.
+#[derive(Debug, thiserror::Error)]
+#[error("plugin `{plugin}` {failure}")]
+pub struct CallError {
+    pub plugin: PluginId,
+    pub failure: Failure,
+}
+
+impl CallError {
+    pub(crate) fn new(plugin: &PluginId, failure: Failure) -> Self {
+        Self {
+            plugin: plugin.clone(),
+            failure,
+        }
+    }
+}
+
+/// What went wrong in a call, from the host's point of view.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Failure {
+    /// The wall-clock budget ran out (guest code and host calls together).
+    TimeLimit { limit: Duration },
+    /// The guest tried to grow its memory past the budget.
+    MemoryLimit { limit_bytes: u64 },
+    /// The guest's call stack went past the engine's wasm stack limit.
+    StackLimit,
+    /// The guest wrote more than its output budget (stdout, stderr, logs and
+    /// the returned text together).
+    OutputLimit { limit_bytes: u64 },
+    /// The guest tried to reach something it was not granted.
+    Denied { access: String },
+    /// The guest trapped (panic, unreachable, bad memory access...).
+    Trap { message: String },
+    /// The guest returned an error of its own.
+    Returned { message: String },
+    /// The instance failed earlier and cannot be used again.
+    Poisoned,
+    /// The host could not set the instance up (e.g. a preopen is missing).
+    Setup { message: String },
+}
+
+impl Failure {
+    /// True when the failure is the plugin's fault (as opposed to a host
+    /// set-up problem); such failures count towards the breaker.
+    pub fn is_plugin_fault(&self) -> bool {
+        match self {
+            Failure::TimeLimit { .. }
+            | Failure::MemoryLimit { .. }
+            | Failure::StackLimit
+            | Failure::OutputLimit { .. }
+            | Failure::Denied { .. }
+            | Failure::Trap { .. }
+            | Failure::Returned { .. }
+            | Failure::Poisoned => true,
+            Failure::Setup { .. } => false,
+        }
+    }
+
+    /// A short machine-readable name of the failure kind.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Failure::TimeLimit { .. } => "time-limit",
+            Failure::MemoryLimit { .. } => "memory-limit",
+            Failure::StackLimit => "stack-limit",
+            Failure::OutputLimit { .. } => "output-limit",
+            Failure::Denied { .. } => "denied",
+            Failure::Trap { .. } => "trap",
+            Failure::Returned { .. } => "error",
+            Failure::Poisoned => "poisoned",
+            Failure::Setup { .. } => "setup",
+        }
+    }
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Failure::TimeLimit { limit } => write!(
+                f,
+                "exceeded its time limit of {} ms and was stopped",
+                limit.as_millis()
+            ),
+            Failure::MemoryLimit { limit_bytes } => write!(
+                f,
+                "exceeded its memory limit of {} MiB and was stopped",
+                limit_bytes / (1024 * 1024)
+            ),
+            Failure::StackLimit => write!(
+                f,
+                "exceeded the wasm stack limit (runaway recursion) and was stopped"
+            ),
+            Failure::OutputLimit { limit_bytes } => write!(
+                f,
+                "exceeded its output limit of {} KiB and was stopped",
+                limit_bytes / 1024
+            ),
+            Failure::Denied { access } => write!(f, "was refused access: {access} is not granted"),
+            Failure::Trap { message } => write!(f, "crashed: {message}"),
+            Failure::Returned { message } => write!(f, "failed: {message}"),
+            Failure::Poisoned => write!(
+                f,
+                "cannot be called again in this session after an earlier failure"
+            ),
+            Failure::Setup { message } => write!(f, "could not be started: {message}"),
+        }
+    }
+}

@@ -1,0 +1,29 @@
+//! Sandboxed execution of plugin components.
+//!
+//! Boundary: this is the only crate that names wasmtime. Its public API speaks
+//! in the project's own terms ([`Grants`], [`Limits`], [`CallError`]) so the
+//! host and the CLI never see an engine, a store or a linker.
+//!
+//! Invariant: a component runs with no ambient authority. It sees no inherited
+//! environment, arguments or standard streams; files only through preopens
+//! built from its grants; sockets only to granted addresses. Every call runs
+//! under one wall-clock deadline (guest code and host calls alike), a memory
+//! cap and an output budget, and a failure of any kind poisons only that
+//! instance.
+
+mod bindings;
+mod cache;
+mod capability;
+mod contract;
+mod engine;
+mod error;
+mod instance;
+mod limits;
+mod output;
+
+pub use capability::{Grants, Preopen};
+pub use contract::{ContractReport, ImportName};
+pub use engine::{Compiled, Sandbox};
+pub use error::{CallError, Failure, SandboxError};
+pub use instance::{Captured, CommandArg, Invocation, LogLevel, LogRecord, PluginInstance};
+pub use limits::Limits;

@@ -1,0 +1,546 @@
+//! The store itself: opening, reading, and the atomic write operations.
+
+use std::fs::{self, File};
+use std::io;
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use lord_manifest::{Manifest, Permission, PluginId};
+use rusqlite::{Connection, OptionalExtension, params};
+
+use crate::error::StoreError;
+use crate::failpoint::Failpoint;
+use crate::layout::Layout;
+use crate::record::{
+    AuditEntry, CommandArgRecord, CommandRecord, InstalledPlugin, NewPlugin, PluginState,
+};
+
+const SCHEMA_VERSION: i64 = 1;
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS plugins (
+    id            TEXT PRIMARY KEY,
+    version       TEXT NOT NULL,
+    dir           TEXT NOT NULL,
+    component     TEXT NOT NULL,
+    wasm_sha256   TEXT NOT NULL,
+    manifest      TEXT NOT NULL,
+    state         TEXT NOT NULL,
+    reason        TEXT,
+    failures      INTEGER NOT NULL DEFAULT 0,
+    last_error    TEXT,
+    granted       TEXT NOT NULL,
+    installed_at  INTEGER NOT NULL,
+    updated_at    INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS commands (
+    name       TEXT PRIMARY KEY,
+    plugin_id  TEXT NOT NULL REFERENCES plugins(id) ON DELETE CASCADE,
+    about      TEXT NOT NULL,
+    args       TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS audit (
+    seq        INTEGER PRIMARY KEY AUTOINCREMENT,
+    at         INTEGER NOT NULL,
+    plugin_id  TEXT NOT NULL,
+    action     TEXT NOT NULL,
+    detail     TEXT NOT NULL
+);
+";
+
+/// The install store under one home directory.
+#[derive(Debug)]
+pub struct Store {
+    layout: Layout,
+    conn: Connection,
+    failpoint: Failpoint,
+}
+
+impl Store {
+    /// Opens (creating if needed) the store under `home`.
+    pub fn open(home: &Path, failpoint: Failpoint) -> Result<Self, StoreError> {
+        let layout = Layout {
+            home: home.to_path_buf(),
+        };
+        fs::create_dir_all(home).map_err(StoreError::io("create", home))?;
+        let conn = Connection::open(layout.db())?;
+        // WAL lets readers (`--help`, `list`) proceed while a writer works;
+        // FULL sync makes a committed install survive a power cut.
+        conn.execute_batch(
+            "PRAGMA journal_mode = WAL;
+             PRAGMA synchronous = FULL;
+             PRAGMA foreign_keys = ON;
+             PRAGMA busy_timeout = 10000;",
+        )?;
+        let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        if version == 0 {
+            conn.execute_batch(SCHEMA)?;
+            conn.execute_batch(&format!("PRAGMA user_version = {SCHEMA_VERSION}"))?;
+        } else if version > SCHEMA_VERSION {
+            return Err(StoreError::Corrupt(format!(
+                "schema version {version}, this lord understands up to {SCHEMA_VERSION}"
+            )));
+        }
+        Ok(Self {
+            layout,
+            conn,
+            failpoint,
+        })
+    }
+
+    pub fn home(&self) -> &Path {
+        &self.layout.home
+    }
+
+    /// Where the compiled-code cache lives.
+    pub fn cache_dir(&self) -> PathBuf {
+        self.layout.cache()
+    }
+
+    /// A plugin's `$PLUGIN_DATA` folder, created on demand.
+    pub fn plugin_data_dir(&self, id: &PluginId) -> Result<PathBuf, StoreError> {
+        let dir = self.layout.data().join(id.as_str());
+        fs::create_dir_all(&dir).map_err(StoreError::io("create", &dir))?;
+        Ok(dir)
+    }
+
+    /// Every installed plugin, by id.
+    pub fn list(&self) -> Result<Vec<InstalledPlugin>, StoreError> {
+        let mut stmt = self.conn.prepare(&format!("{SELECT_PLUGIN} ORDER BY id"))?;
+        let rows = stmt.query_map([], RawPlugin::from_row)?;
+        let mut out = Vec::new();
+        for row in rows {
+            out.push(row?.decode(&self.layout.home)?);
+        }
+        Ok(out)
+    }
+
+    pub fn get(&self, id: &PluginId) -> Result<Option<InstalledPlugin>, StoreError> {
+        let raw = self
+            .conn
+            .query_row(
+                &format!("{SELECT_PLUGIN} WHERE id = ?1"),
+                [id.as_str()],
+                RawPlugin::from_row,
+            )
+            .optional()?;
+        raw.map(|raw| raw.decode(&self.layout.home)).transpose()
+    }
+
+    pub fn require(&self, id: &PluginId) -> Result<InstalledPlugin, StoreError> {
+        self.get(id)?
+            .ok_or_else(|| StoreError::NotInstalled(id.to_string()))
+    }
+
+    /// Every declared command with its owner's state: one query, no manifest
+    /// parsing, so `--help` stays fast however many plugins are installed.
+    pub fn commands(&self) -> Result<Vec<CommandRecord>, StoreError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT c.name, c.plugin_id, c.about, p.state, c.args
+             FROM commands c JOIN plugins p ON p.id = c.plugin_id ORDER BY c.name",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, String>(3)?,
+                r.get::<_, String>(4)?,
+            ))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (name, plugin, about, state, args) = row?;
+            out.push(CommandRecord {
+                name,
+                plugin,
+                about,
+                state: state.parse().map_err(StoreError::Corrupt)?,
+                args: serde_json::from_str(&args)
+                    .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Installs a plugin atomically; see the crate docs for the invariant.
+    pub fn install(&mut self, new: NewPlugin) -> Result<InstalledPlugin, StoreError> {
+        let _lock = self.lock()?;
+        self.sweep()?;
+        let id = new.manifest.plugin.id.clone();
+        if self.get(&id)?.is_some() {
+            return Err(StoreError::AlreadyInstalled(id.to_string()));
+        }
+        for command in &new.manifest.commands {
+            let owner: Option<String> = self
+                .conn
+                .query_row(
+                    "SELECT plugin_id FROM commands WHERE name = ?1",
+                    [command.name.as_str()],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            if let Some(owner) = owner {
+                return Err(StoreError::CommandTaken {
+                    command: command.name.to_string(),
+                    owner,
+                });
+            }
+        }
+
+        // 1. Stage: copy the files into a private folder and make them durable.
+        let component_name = Path::new(&new.manifest.plugin.component)
+            .file_name()
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from("plugin.wasm"));
+        let staging_root = self.layout.staging();
+        fs::create_dir_all(&staging_root).map_err(StoreError::io("create", &staging_root))?;
+        let staged = tempfile::Builder::new()
+            .prefix("install-")
+            .tempdir_in(&staging_root)
+            .map_err(StoreError::io("create a staging folder in", &staging_root))?;
+        write_durably(
+            &staged.path().join("plugin.toml"),
+            new.manifest_text.as_bytes(),
+        )?;
+        self.failpoint.hit("install:staging");
+        let component_bytes = fs::read(&new.component_source)
+            .map_err(StoreError::io("read", &new.component_source))?;
+        write_durably(&staged.path().join(&component_name), &component_bytes)?;
+        sync_dir(staged.path())?;
+        self.failpoint.hit("install:staged");
+
+        // 2. Move into place. The folder name carries the content hash, and
+        //    nothing refers to it until the row below is committed.
+        let version = new.manifest.plugin.version.to_string();
+        let rel = Layout::version_dir_rel(id.as_str(), &version, &new.wasm_sha256);
+        let dest = self.layout.home.join(&rel);
+        let parent = dest.parent().unwrap_or(&self.layout.home).to_path_buf();
+        fs::create_dir_all(&parent).map_err(StoreError::io("create", &parent))?;
+        if dest.exists() {
+            // Debris of an interrupted install of these very bytes.
+            fs::remove_dir_all(&dest).map_err(StoreError::io("clear", &dest))?;
+        }
+        let staged_path = staged.keep();
+        fs::rename(&staged_path, &dest).map_err(StoreError::io("move into place", &dest))?;
+        sync_dir(&parent)?;
+        self.failpoint.hit("install:moved");
+
+        // 3. Commit: the plugin exists from this instant.
+        let now = now();
+        let granted = serde_json::to_string(
+            &new.granted
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>(),
+        )
+        .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let tx = self.conn.transaction()?;
+        tx.execute(
+            "INSERT INTO plugins (id, version, dir, component, wasm_sha256, manifest, state,
+                                  reason, failures, last_error, granted, installed_at, updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, NULL, 0, NULL, ?8, ?9, ?9)",
+            params![
+                id.as_str(),
+                version,
+                rel.to_string_lossy(),
+                component_name.to_string_lossy(),
+                new.wasm_sha256,
+                new.manifest_text,
+                PluginState::Installed.as_str(),
+                granted,
+                now,
+            ],
+        )?;
+        for command in &new.manifest.commands {
+            let args: Vec<CommandArgRecord> = command
+                .args
+                .iter()
+                .map(|a| CommandArgRecord {
+                    name: a.name.to_string(),
+                    help: a.help.clone(),
+                    required: a.required,
+                    multiple: a.multiple,
+                })
+                .collect();
+            tx.execute(
+                "INSERT INTO commands (name, plugin_id, about, args) VALUES (?1, ?2, ?3, ?4)",
+                params![
+                    command.name.as_str(),
+                    id.as_str(),
+                    command.about,
+                    serde_json::to_string(&args).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+                ],
+            )?;
+        }
+        audit_in(
+            &tx,
+            now,
+            id.as_str(),
+            "installed",
+            &format!("version {version}, sha256 {}", new.wasm_sha256),
+        )?;
+        self.failpoint.hit("install:before-commit");
+        tx.commit()?;
+        self.failpoint.hit("install:committed");
+        self.require(&id)
+    }
+
+    /// Removes a plugin: the row goes first (atomically), then its files.
+    pub fn remove(&mut self, id: &PluginId) -> Result<(), StoreError> {
+        let _lock = self.lock()?;
+        let plugin = self.require(id)?;
+        let tx = self.conn.transaction()?;
+        tx.execute("DELETE FROM plugins WHERE id = ?1", [id.as_str()])?;
+        audit_in(
+            &tx,
+            now(),
+            id.as_str(),
+            "removed",
+            &plugin.manifest.plugin.version.to_string(),
+        )?;
+        tx.commit()?;
+        self.failpoint.hit("remove:committed");
+        self.sweep()
+    }
+
+    /// Moves a plugin to `state`, with the reason shown by `plugin info`.
+    pub fn set_state(
+        &mut self,
+        id: &PluginId,
+        state: PluginState,
+        reason: Option<&str>,
+    ) -> Result<(), StoreError> {
+        let tx = self.conn.transaction()?;
+        let changed = tx.execute(
+            "UPDATE plugins SET state = ?2, reason = ?3, updated_at = ?4 WHERE id = ?1",
+            params![id.as_str(), state.as_str(), reason, now()],
+        )?;
+        if changed == 0 {
+            return Err(StoreError::NotInstalled(id.to_string()));
+        }
+        audit_in(
+            &tx,
+            now(),
+            id.as_str(),
+            state.as_str(),
+            reason.unwrap_or(""),
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Records a failed call and returns the failures in a row so far.
+    pub fn record_failure(&mut self, id: &PluginId, error: &str) -> Result<u32, StoreError> {
+        let tx = self.conn.transaction()?;
+        tx.execute(
+            "UPDATE plugins SET failures = failures + 1, last_error = ?2, updated_at = ?3
+             WHERE id = ?1",
+            params![id.as_str(), error, now()],
+        )?;
+        let failures: u32 = tx.query_row(
+            "SELECT failures FROM plugins WHERE id = ?1",
+            [id.as_str()],
+            |r| r.get(0),
+        )?;
+        audit_in(&tx, now(), id.as_str(), "failure", error)?;
+        tx.commit()?;
+        Ok(failures)
+    }
+
+    /// Resets the breaker's count after a call that succeeded. Writes only
+    /// when there is something to reset, so successful calls stay read-only.
+    pub fn record_success(&mut self, id: &PluginId) -> Result<(), StoreError> {
+        self.conn.execute(
+            "UPDATE plugins SET failures = 0 WHERE id = ?1 AND failures != 0",
+            [id.as_str()],
+        )?;
+        Ok(())
+    }
+
+    pub fn audit(&mut self, id: &PluginId, action: &str, detail: &str) -> Result<(), StoreError> {
+        audit_in(&self.conn, now(), id.as_str(), action, detail)
+    }
+
+    /// The audit log of one plugin, oldest first.
+    pub fn audit_log(&self, id: &PluginId) -> Result<Vec<AuditEntry>, StoreError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT seq, at, plugin_id, action, detail FROM audit WHERE plugin_id = ?1 ORDER BY seq",
+        )?;
+        let rows = stmt.query_map([id.as_str()], |r| {
+            Ok(AuditEntry {
+                seq: r.get(0)?,
+                at: r.get(1)?,
+                plugin: r.get(2)?,
+                action: r.get(3)?,
+                detail: r.get(4)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Takes the writers' lock; it is released when the file is dropped, and
+    /// by the kernel if the process dies.
+    fn lock(&self) -> Result<File, StoreError> {
+        let path = self.layout.lock();
+        let file = File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(StoreError::io("open", &path))?;
+        file.lock().map_err(StoreError::io("lock", &path))?;
+        Ok(file)
+    }
+
+    /// Deletes what interrupted writes left behind: staging folders, and
+    /// version folders no row refers to. Runs under the writers' lock.
+    fn sweep(&self) -> Result<(), StoreError> {
+        let staging = self.layout.staging();
+        if staging.exists() {
+            for entry in read_dir(&staging)? {
+                remove_any(&entry)?;
+            }
+        }
+        let plugins = self.layout.plugins();
+        if !plugins.exists() {
+            return Ok(());
+        }
+        let mut live = std::collections::HashSet::new();
+        let mut stmt = self.conn.prepare("SELECT dir FROM plugins")?;
+        for dir in stmt.query_map([], |r| r.get::<_, String>(0))? {
+            live.insert(self.layout.home.join(dir?));
+        }
+        for plugin_dir in read_dir(&plugins)? {
+            for version_dir in read_dir(&plugin_dir)? {
+                if !live.contains(&version_dir) {
+                    remove_any(&version_dir)?;
+                }
+            }
+            if read_dir(&plugin_dir)?.is_empty() {
+                fs::remove_dir(&plugin_dir).map_err(StoreError::io("remove", &plugin_dir))?;
+            }
+        }
+        Ok(())
+    }
+}
+
+const SELECT_PLUGIN: &str = "SELECT id, dir, component, wasm_sha256, manifest, state, reason,
+    failures, last_error, granted, installed_at, updated_at FROM plugins";
+
+/// A row as stored, before its text columns are parsed.
+struct RawPlugin {
+    id: String,
+    dir: String,
+    component: String,
+    wasm_sha256: String,
+    manifest: String,
+    state: String,
+    reason: Option<String>,
+    failures: u32,
+    last_error: Option<String>,
+    granted: String,
+    installed_at: i64,
+    updated_at: i64,
+}
+
+impl RawPlugin {
+    fn from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        Ok(Self {
+            id: r.get(0)?,
+            dir: r.get(1)?,
+            component: r.get(2)?,
+            wasm_sha256: r.get(3)?,
+            manifest: r.get(4)?,
+            state: r.get(5)?,
+            reason: r.get(6)?,
+            failures: r.get(7)?,
+            last_error: r.get(8)?,
+            granted: r.get(9)?,
+            installed_at: r.get(10)?,
+            updated_at: r.get(11)?,
+        })
+    }
+
+    fn decode(self, home: &Path) -> Result<InstalledPlugin, StoreError> {
+        let manifest: Manifest =
+            lord_manifest::parse(&format!("{} (installed)", self.id), &self.manifest)
+                .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let granted: Vec<String> =
+            serde_json::from_str(&self.granted).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let granted = granted
+            .iter()
+            .map(|p| p.parse::<Permission>())
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let dir = home.join(&self.dir);
+        Ok(InstalledPlugin {
+            component: dir.join(&self.component),
+            dir,
+            manifest,
+            wasm_sha256: self.wasm_sha256,
+            state: self.state.parse().map_err(StoreError::Corrupt)?,
+            reason: self.reason,
+            consecutive_failures: self.failures,
+            last_error: self.last_error,
+            granted,
+            installed_at: self.installed_at,
+            updated_at: self.updated_at,
+        })
+    }
+}
+
+fn audit_in(
+    conn: &Connection,
+    at: i64,
+    plugin: &str,
+    action: &str,
+    detail: &str,
+) -> Result<(), StoreError> {
+    conn.execute(
+        "INSERT INTO audit (at, plugin_id, action, detail) VALUES (?1, ?2, ?3, ?4)",
+        params![at, plugin, action, detail],
+    )?;
+    Ok(())
+}
+
+fn now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+fn write_durably(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
+    use std::io::Write;
+    let mut file = File::create(path).map_err(StoreError::io("create", path))?;
+    file.write_all(bytes)
+        .map_err(StoreError::io("write", path))?;
+    file.sync_all().map_err(StoreError::io("sync", path))?;
+    Ok(())
+}
+
+fn sync_dir(dir: &Path) -> Result<(), StoreError> {
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(StoreError::io("sync", dir))
+}
+
+fn read_dir(dir: &Path) -> Result<Vec<PathBuf>, StoreError> {
+    fs::read_dir(dir)
+        .and_then(|entries| {
+            entries
+                .map(|e| e.map(|e| e.path()))
+                .collect::<io::Result<Vec<_>>>()
+        })
+        .map_err(StoreError::io("read", dir))
+}
+
+fn remove_any(path: &Path) -> Result<(), StoreError> {
+    let result = if path.is_dir() {
+        fs::remove_dir_all(path)
+    } else {
+        fs::remove_file(path)
+    };
+    result.map_err(StoreError::io("remove", path))
+}
