@@ -1,1 +1,132 @@
-fn main() {}
+//! Chores as code. `cargo xtask ci` runs exactly what CI runs.
+//!
+//! - `cargo xtask plugins`: builds every guest under `plugins/` for
+//!   `wasm32-wasip2` and copies each component to the file its `plugin.toml`
+//!   names.
+//! - `cargo xtask bench [--json]`: builds the guests, then runs the benchmark
+//!   harness in release mode; with `--json` it prints one JSON object.
+//! - `cargo xtask ci`: format check, clippy, guests, tests.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context, Result, bail};
+
+const GUEST_TARGET: &str = "wasm32-wasip2";
+
+fn main() -> Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let root = project_root();
+    match args.first().map(String::as_str) {
+        Some("plugins") => build_plugins(&root),
+        Some("bench") => {
+            build_plugins(&root)?;
+            let mut cmd = cargo(&root);
+            cmd.args(["run", "--release", "--quiet", "-p", "lord-bench", "--"]);
+            cmd.args(&args[1..]);
+            run(&mut cmd)
+        }
+        Some("ci") => ci(&root),
+        _ => bail!("usage: cargo xtask <plugins | bench [--json] | ci>"),
+    }
+}
+
+fn project_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."))
+}
+
+fn cargo(dir: &Path) -> Command {
+    let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    cmd.current_dir(dir);
+    cmd
+}
+
+fn run(cmd: &mut Command) -> Result<()> {
+    let status = cmd
+        .status()
+        .with_context(|| format!("could not start {cmd:?}"))?;
+    if !status.success() {
+        bail!("{cmd:?} failed with {status}");
+    }
+    Ok(())
+}
+
+/// Builds all guests in one cargo invocation (they share a target folder),
+/// then copies each component where its manifest says it lives.
+fn build_plugins(root: &Path) -> Result<()> {
+    let plugins = root.join("plugins");
+    run(cargo(&plugins).args(["build", "--release", "--target", GUEST_TARGET]))?;
+    let out = plugins.join("target").join(GUEST_TARGET).join("release");
+    for dir in guest_dirs(&plugins)? {
+        let crate_name = read_toml(&dir.join("Cargo.toml"))?
+            .get("package")
+            .and_then(|p| p.get("name"))
+            .and_then(|n| n.as_str())
+            .map(|n| n.replace('-', "_"))
+            .with_context(|| format!("{}: no [package] name", dir.display()))?;
+        let component = read_toml(&dir.join("plugin.toml"))?
+            .get("plugin")
+            .and_then(|p| p.get("component"))
+            .and_then(|c| c.as_str())
+            .map(str::to_owned)
+            .with_context(|| format!("{}: no [plugin] component", dir.display()))?;
+        let built = out.join(format!("{crate_name}.wasm"));
+        let dest = dir.join(&component);
+        std::fs::copy(&built, &dest)
+            .with_context(|| format!("copying {} to {}", built.display(), dest.display()))?;
+        println!(
+            "built {}",
+            dest.strip_prefix(root).unwrap_or(&dest).display()
+        );
+    }
+    Ok(())
+}
+
+/// Every folder under `plugins/` (one level, or two for `hostile/`) that
+/// holds both a `Cargo.toml` and a `plugin.toml`.
+fn guest_dirs(plugins: &Path) -> Result<Vec<PathBuf>> {
+    let mut dirs = Vec::new();
+    let mut stack = vec![plugins.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in
+            std::fs::read_dir(&dir).with_context(|| format!("reading {}", dir.display()))?
+        {
+            let path = entry?.path();
+            if !path.is_dir() || path.ends_with("target") {
+                continue;
+            }
+            if path.join("plugin.toml").is_file() && path.join("Cargo.toml").is_file() {
+                dirs.push(path);
+            } else {
+                stack.push(path);
+            }
+        }
+    }
+    dirs.sort();
+    Ok(dirs)
+}
+
+fn read_toml(path: &Path) -> Result<toml::Table> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    text.parse::<toml::Table>()
+        .with_context(|| format!("parsing {}", path.display()))
+}
+
+fn ci(root: &Path) -> Result<()> {
+    run(cargo(root).args(["fmt", "--all", "--check"]))?;
+    run(cargo(&root.join("plugins")).args(["fmt", "--all", "--check"]))?;
+    build_plugins(root)?;
+    run(cargo(root).args([
+        "clippy",
+        "--workspace",
+        "--all-targets",
+        "--",
+        "-D",
+        "warnings",
+    ]))?;
+    run(cargo(root).args(["test", "--workspace"]))
+}

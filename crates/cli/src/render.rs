@@ -1,6 +1,6 @@
 //! How results look: human text for people, JSON for scripts.
 
-use lord_host::{InstalledPlugin, ValidationReport};
+use lord_host::{AuditEntry, InstalledPlugin, ValidationReport};
 use serde_json::{Value, json};
 
 /// An error and its causes as one sentence-like line, without repeating a
@@ -138,6 +138,17 @@ pub(crate) fn validation(report: &ValidationReport) -> String {
     }
     if report.is_ok() {
         out.push_str("ok: the plugin can be installed\n");
+    }
+    out
+}
+
+/// The last few audit entries, newest last.
+pub(crate) fn history(entries: &[AuditEntry]) -> String {
+    const SHOWN: usize = 8;
+    let mut out = String::from("  history:\n");
+    let skip = entries.len().saturating_sub(SHOWN);
+    for e in &entries[skip..] {
+        out.push_str(&format!("    #{} {}: {}\n", e.seq, e.action, e.detail));
     }
     out
 }

@@ -28,7 +28,8 @@ pub struct HostConfig {
     pub project_dir: PathBuf,
     /// The process environment, from which `env(NAME)` grants take values.
     pub env: Vec<(String, String)>,
-    /// Where per-load `$TMP` folders are made.
+    /// Where each plugin's `$TMP` scratch folder is made (default:
+    /// `$LORD_HOME/tmp`, so relocating the home relocates it too).
     pub tmp_root: PathBuf,
     pub breaker_threshold: u32,
     /// Crash injection for tests (see `lord_store::Failpoint`).
@@ -38,10 +39,10 @@ pub struct HostConfig {
 impl HostConfig {
     pub fn new(home: PathBuf, project_dir: PathBuf) -> Self {
         Self {
+            tmp_root: home.join("tmp"),
             home,
             project_dir,
             env: Vec::new(),
-            tmp_root: std::env::temp_dir(),
             breaker_threshold: DEFAULT_BREAKER_THRESHOLD,
             failpoint: None,
         }
@@ -519,7 +520,7 @@ impl Framework {
     async fn instantiate(&self, plugin: &InstalledPlugin) -> Result<PluginInstance, HostError> {
         let compiled = self.prepare(plugin)?;
         let data = self.store.plugin_data_dir(plugin.id())?;
-        let tmp = self.config.tmp_root.join(format!("lord-{}", plugin.id()));
+        let tmp = self.config.tmp_root.join(plugin.id().as_str());
         std::fs::create_dir_all(&tmp).map_err(|source| HostError::Read {
             path: tmp.clone(),
             source,

@@ -4,7 +4,7 @@
 //! defaults, and names its type once with [`export_plugin!`]. The WIT bindings
 //! stay inside this crate, so a plugin never touches the ABI.
 //!
-//! ```ignore
+//! ```no_run
 //! use lord_pdk::{Command, Plugin};
 //!
 //! struct Hello;

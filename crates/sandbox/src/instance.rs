@@ -212,14 +212,11 @@ impl PluginInstance {
                     None => Failure::Returned { message },
                 },
             )),
-            Err(failure) => {
+            Err(mut failure) => {
                 self.poisoned = true;
-                let failure = match failure {
-                    Failure::Trap { message } => Failure::Trap {
-                        message: with_panic_message(message, &captured),
-                    },
-                    other => other,
-                };
+                if let Failure::Trap { message } = &mut failure {
+                    *message = with_panic_message(std::mem::take(message), &captured);
+                }
                 Err(CallError::new(&self.plugin, failure))
             }
         }

@@ -89,14 +89,16 @@ pub(crate) async fn run(
             Ok(ExitCode::SUCCESS)
         }
         PluginCommand::Info { id, json } => {
-            let plugin = framework.get(&parse_id(&id)?)?;
+            let id = parse_id(&id)?;
+            let plugin = framework.get(&id)?;
+            let history = framework.audit_log(&id)?;
             if json {
-                println!(
-                    "{}",
-                    serde_json::to_string_pretty(&render::plugin_json(&plugin))?
-                );
+                let mut value = render::plugin_json(&plugin);
+                value["history"] = serde_json::to_value(&history)?;
+                println!("{}", serde_json::to_string_pretty(&value)?);
             } else {
                 print!("{}", render::plugin_info(&plugin));
+                print!("{}", render::history(&history));
             }
             Ok(ExitCode::SUCCESS)
         }

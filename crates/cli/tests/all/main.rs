@@ -1,0 +1,10 @@
+//! End-to-end tests of the `lord` binary: real processes, real SQLite, real
+//! wasmtime, the fixture plugins under `plugins/` (build them first with
+//! `cargo xtask plugins`), and a real TCP listener on loopback.
+
+mod support;
+
+mod crash;
+mod hostile;
+mod lifecycle;
+mod refusals;

@@ -1,0 +1,40 @@
+//! Benchmark fixture: `bench-noop` measures the cost of a call itself;
+//! `bench-work ITERATIONS` does a fixed amount of pure computation, so the
+//! benchmarks can compare a call doing real work through the host and bare.
+
+use lord_pdk::{Command, Plugin};
+
+struct Bench;
+
+/// A splitmix64 round: cheap, and impossible to fold away at compile time
+/// because the count comes from the caller.
+fn mix(iterations: u64) -> u64 {
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    for i in 0..iterations {
+        x = x.wrapping_add(0x9E37_79B9_7F4A_7C15 ^ i);
+        let mut z = x;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        x = z ^ (z >> 31);
+    }
+    x
+}
+
+impl Plugin for Bench {
+    fn run_command(command: Command) -> Result<String, String> {
+        match command.name.as_str() {
+            "bench-noop" => Ok(String::new()),
+            "bench-work" => {
+                let iterations: u64 = command
+                    .arg("iterations")
+                    .ok_or("missing ITERATIONS")?
+                    .parse()
+                    .map_err(|e| format!("ITERATIONS must be a whole number: {e}"))?;
+                Ok(format!("{}\n", mix(iterations)))
+            }
+            other => Err(format!("bench has no command `{other}`")),
+        }
+    }
+}
+
+lord_pdk::export_plugin!(Bench);
