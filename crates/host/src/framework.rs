@@ -1,7 +1,8 @@
 //! The framework: install, lifecycle, command routing and the breaker.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+use std::sync::{Arc, Mutex, OnceLock};
 
 use lord_manifest::{Manifest, Permission, PluginId, RiskLevel};
 use lord_sandbox::{Captured, CommandArg, Compiled, Invocation, Limits, PluginInstance, Sandbox};
@@ -93,6 +94,10 @@ pub struct Framework {
     /// Started on first use: `--help` and `plugin list` never pay for an
     /// engine.
     sandbox: OnceLock<Sandbox>,
+    /// Plugins loaded in this process: compiled, checked and pre-linked
+    /// (`InstancePre`), keyed by id with the hash they were loaded from, so
+    /// later calls only instantiate.
+    loaded: Mutex<HashMap<PluginId, (String, Arc<Compiled>)>>,
 }
 
 impl std::fmt::Debug for Framework {
@@ -117,6 +122,7 @@ impl Framework {
             config,
             store,
             sandbox: OnceLock::new(),
+            loaded: Mutex::new(HashMap::new()),
         })
     }
 
@@ -295,6 +301,7 @@ impl Framework {
     /// Removes a plugin. Removal runs no plugin code, so a broken or hostile
     /// plugin can always be removed.
     pub fn unregister(&mut self, id: &PluginId) -> Result<(), HostError> {
+        self.unload(id);
         self.store.remove(id)?;
         Ok(())
     }
@@ -373,6 +380,7 @@ impl Framework {
         }
         self.store
             .set_state(id, target, Some("disabled by the user"))?;
+        self.unload(id);
         Ok(())
     }
 
@@ -507,14 +515,33 @@ impl Framework {
         }
     }
 
-    fn prepare(&self, plugin: &InstalledPlugin) -> Result<Compiled, HostError> {
-        let compiled = self.sandbox()?.prepare(
+    /// The loaded form of a plugin, reusing this process's `InstancePre`
+    /// unless the installed bytes changed since it was loaded.
+    fn prepare(&self, plugin: &InstalledPlugin) -> Result<Arc<Compiled>, HostError> {
+        let mut loaded = self.loaded.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((sha, compiled)) = loaded.get(plugin.id())
+            && *sha == plugin.wasm_sha256
+        {
+            return Ok(Arc::clone(compiled));
+        }
+        let compiled = Arc::new(self.sandbox()?.prepare(
             plugin.id(),
             &plugin.component,
             &plugin.wasm_sha256,
             &plugin.granted,
+        )?);
+        loaded.insert(
+            plugin.id().clone(),
+            (plugin.wasm_sha256.clone(), Arc::clone(&compiled)),
         );
-        Ok(compiled?)
+        Ok(compiled)
+    }
+
+    /// Forgets a plugin's loaded form in this process; the next call loads
+    /// it again from the compiled cache. Returns whether it was loaded.
+    pub fn unload(&mut self, id: &PluginId) -> bool {
+        let mut loaded = self.loaded.lock().unwrap_or_else(|p| p.into_inner());
+        loaded.remove(id).is_some()
     }
 
     async fn instantiate(&self, plugin: &InstalledPlugin) -> Result<PluginInstance, HostError> {

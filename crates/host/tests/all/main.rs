@@ -1,0 +1,117 @@
+//! The embedding API in one process: what a Rust CLI using `lord-host` sees.
+//! Uses the fixture plugins under `plugins/` (build them with
+//! `cargo xtask plugins`).
+
+use std::path::{Path, PathBuf};
+
+use lord_host::{CommandArg, Failure, Framework, HostConfig, HostError, PluginState};
+
+fn fixture(name: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../plugins")
+        .join(name);
+    assert!(
+        dir.join("plugin.wasm").is_file(),
+        "{} has no plugin.wasm; run `cargo xtask plugins` first",
+        dir.display()
+    );
+    dir
+}
+
+struct Setup {
+    _home: tempfile::TempDir,
+    _project: tempfile::TempDir,
+    framework: Framework,
+}
+
+fn setup(plugins: &[&str]) -> Setup {
+    let home = tempfile::tempdir().expect("home");
+    let project = tempfile::tempdir().expect("project");
+    let framework = Framework::open(HostConfig::new(
+        home.path().to_path_buf(),
+        project.path().to_path_buf(),
+    ))
+    .expect("framework opens");
+    let mut setup = Setup {
+        _home: home,
+        _project: project,
+        framework,
+    };
+    let rt = runtime();
+    for name in plugins {
+        let registration = rt
+            .block_on(setup.framework.register(&fixture(name), |_| true))
+            .expect("installs");
+        assert_eq!(registration.plugin.state, PluginState::Enabled);
+    }
+    setup
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .expect("runtime")
+}
+
+fn arg(name: &str, value: &str) -> Vec<CommandArg> {
+    vec![CommandArg {
+        name: name.to_owned(),
+        values: vec![value.to_owned()],
+    }]
+}
+
+#[test]
+fn no_data_leaks_between_calls_to_the_same_plugin() {
+    let mut s = setup(&["hostile/snoop"]);
+    let rt = runtime();
+    for secret in ["first", "second", "third"] {
+        let out = rt
+            .block_on(s.framework.run_command("snoop", arg("secret", secret)))
+            .expect("runs");
+        assert_eq!(out.text, "earlier calls left: []\n");
+    }
+}
+
+#[test]
+fn the_loaded_form_is_reused_in_process_until_unloaded() {
+    let mut s = setup(&["hello"]);
+    let rt = runtime();
+    let id = "hello".parse().expect("id");
+    s.framework.unload(&id);
+    rt.block_on(s.framework.run_command("hello", arg("name", "a")))
+        .expect("runs");
+    assert!(s.framework.unload(&id), "the first call loaded it");
+    assert!(!s.framework.unload(&id), "unload forgets it");
+}
+
+#[test]
+fn the_process_goes_on_after_each_hostile_plugin_fails() {
+    let mut s = setup(&[
+        "hello",
+        "hostile/spin",
+        "hostile/membomb",
+        "hostile/recurse",
+        "hostile/flood",
+    ]);
+    let rt = runtime();
+    let cases: [(&str, fn(&Failure) -> bool); 4] = [
+        ("spin", |f| matches!(f, Failure::TimeLimit { .. })),
+        ("membomb", |f| matches!(f, Failure::MemoryLimit { .. })),
+        ("recurse", |f| matches!(f, Failure::StackLimit)),
+        ("flood", |f| matches!(f, Failure::OutputLimit { .. })),
+    ];
+    for (command, expected) in cases {
+        match rt.block_on(s.framework.run_command(command, vec![])) {
+            Err(HostError::Call(e)) => {
+                assert!(expected(&e.failure), "{command}: {e}");
+                assert_eq!(e.plugin.as_str(), command);
+            }
+            other => panic!("{command}: expected a typed failure, got {other:?}"),
+        }
+        let hello = rt
+            .block_on(s.framework.run_command("hello", arg("name", "still here")))
+            .expect("hello works after a hostile call");
+        assert_eq!(hello.text, "Hello, still here!\n");
+    }
+}
