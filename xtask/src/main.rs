@@ -38,6 +38,10 @@ fn project_root() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("."))
 }
 
+#[expect(
+    clippy::disallowed_methods,
+    reason = "xtask is a chore runner, not part of lord; it follows the cargo that started it"
+)]
 fn cargo(dir: &Path) -> Command {
     let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
     cmd.current_dir(dir);

@@ -19,6 +19,10 @@ pub(crate) struct Context {
 }
 
 impl Context {
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "this is the one place lord reads its environment and working directory"
+    )]
     pub(crate) fn from_process() -> Result<Self> {
         let env: Vec<(String, String)> = std::env::vars().collect();
         let var = |name: &str| {

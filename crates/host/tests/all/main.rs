@@ -85,6 +85,9 @@ fn the_loaded_form_is_reused_in_process_until_unloaded() {
     assert!(!s.framework.unload(&id), "unload forgets it");
 }
 
+/// Whether a failure is the one a fixture should cause.
+type IsExpected = fn(&Failure) -> bool;
+
 #[test]
 fn the_process_goes_on_after_each_hostile_plugin_fails() {
     let mut s = setup(&[
@@ -95,7 +98,7 @@ fn the_process_goes_on_after_each_hostile_plugin_fails() {
         "hostile/flood",
     ]);
     let rt = runtime();
-    let cases: [(&str, fn(&Failure) -> bool); 4] = [
+    let cases: [(&str, IsExpected); 4] = [
         ("spin", |f| matches!(f, Failure::TimeLimit { .. })),
         ("membomb", |f| matches!(f, Failure::MemoryLimit { .. })),
         ("recurse", |f| matches!(f, Failure::StackLimit)),
