@@ -28,8 +28,10 @@ fn main() -> ExitCode {
 
 fn run() -> anyhow::Result<ExitCode> {
     let ctx = context::Context::from_process()?;
+    // Time for deadlines, I/O for the sockets a `net` grant lets a plugin
+    // open: WASI runs both on this runtime.
     let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_time()
+        .enable_all()
         .build()?;
     runtime.block_on(cli::dispatch(&ctx))
 }

@@ -113,3 +113,18 @@ fn concurrent_installs_of_the_same_plugin_leave_exactly_one() {
     assert!(assert_consistent(&lord).is_some());
     lord.assert_hello_works();
 }
+
+#[test]
+fn killing_a_removal_after_its_commit_leaves_it_removed_and_the_files_are_swept_later() {
+    let lord = Lord::new();
+    lord.install("hello");
+    let mut cmd = lord.command(&["plugin", "remove", "hello"]);
+    cmd.env("LORD_FAILPOINT", "remove:committed");
+    let run = lord.run_cmd(&mut cmd);
+    assert_eq!(run.output.status.signal(), Some(6), "{}", run.stderr());
+    assert!(lord.list().is_empty(), "the removal was committed");
+    // The next writer sweeps the orphaned files and installs cleanly.
+    lord.install("hello");
+    assert!(assert_consistent(&lord).is_some());
+    lord.assert_hello_works();
+}

@@ -5,6 +5,7 @@
 mod support;
 
 mod crash;
+mod grants;
 mod hostile;
 mod lifecycle;
 mod refusals;

@@ -49,7 +49,7 @@ fn setup(plugins: &[&str]) -> Setup {
 
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
-        .enable_time()
+        .enable_all()
         .build()
         .expect("runtime")
 }
