@@ -33,6 +33,14 @@ name = "name"
 help = "who to greet"
 required = false
 multiple = false
+
+[[micro]]
+id = "validate.email"
+kind = "validator"
+description = "Accepts a well-formed e-mail address"
+isolation = "strict"
+input-schema = { type = "string" }
+output-schema = { type = "string", format = "email" }
 "#;
 
 /// The smallest valid manifest, to which each error case adds a line.

@@ -130,6 +130,25 @@ fn check_command_name(value: &str) -> Result<(), IdError> {
     check_kebab("command name", value, CommandName::MAX_LEN)
 }
 
+/// Micro-plugin ids are kebab-case segments joined by dots, so related
+/// handlers group naturally (`validate.email`, `case.upper`).
+fn check_micro_id(value: &str) -> Result<(), IdError> {
+    check_length("micro-plugin id", MICRO_RULES, value, MicroId::MAX_LEN)?;
+    for segment in value.split('.') {
+        check_kebab("micro-plugin id segment", segment, MicroId::MAX_LEN).map_err(|e| {
+            IdError::Invalid {
+                kind: "micro-plugin id",
+                value: value.to_owned(),
+                problem: e.problem(),
+                rules: MICRO_RULES,
+            }
+        })?;
+    }
+    Ok(())
+}
+
+const MICRO_RULES: &str = "kebab-case segments joined by `.` (like `trim` or `validate.email`)";
+
 fn check_env_name(value: &str) -> Result<(), IdError> {
     check_env_like("environment variable name", value, EnvName::MAX_LEN)
 }
@@ -221,6 +240,14 @@ string_id!(
 );
 
 string_id!(
+    /// The id of a micro-plugin: kebab-case segments joined by `.`, 1..=64
+    /// characters, e.g. `trim` or `validate.email`.
+    MicroId,
+    max = 64,
+    check = check_micro_id
+);
+
+string_id!(
     /// An environment variable name: 1..=128 characters of
     /// `[A-Za-z_][A-Za-z0-9_]*`.
     EnvName,
@@ -248,6 +275,30 @@ mod tests {
             .map_err(|e| e.to_string());
         let want = expected.map(str::to_owned).map_err(str::to_owned);
         assert_eq!(got, want, "input {input:?}");
+    }
+
+    #[test]
+    fn micro_ids() {
+        let cases: &[(&str, Result<&str, &str>)] = &[
+            ("trim", Ok("trim")),
+            ("validate.email", Ok("validate.email")),
+            ("case.upper-first", Ok("case.upper-first")),
+            (
+                "validate..email",
+                Err(
+                    "micro-plugin id `validate..email` is not valid: it is empty; expected kebab-case segments joined by `.` (like `trim` or `validate.email`)",
+                ),
+            ),
+            (
+                "Trim",
+                Err(
+                    "micro-plugin id `Trim` is not valid: character `T` is not allowed; expected kebab-case segments joined by `.` (like `trim` or `validate.email`)",
+                ),
+            ),
+        ];
+        for (input, expected) in cases {
+            check::<MicroId>(input, *expected);
+        }
     }
 
     #[test]

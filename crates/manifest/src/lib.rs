@@ -13,6 +13,7 @@ mod fs;
 mod host_api;
 mod ids;
 mod manifest;
+mod micro;
 mod net;
 mod permission;
 mod raw;
@@ -25,10 +26,11 @@ mod validate;
 pub use error::{ManifestError, SerializeError};
 pub use fs::{FsPath, FsRoot};
 pub use host_api::{HostApiVersion, host_api_satisfied_by, host_api_supports, host_api_version};
-pub use ids::{CommandName, EnvName, IdError, PluginId};
+pub use ids::{CommandName, EnvName, IdError, MicroId, PluginId};
 pub use manifest::{
     ArgSpec, Category, CategoryError, CommandSpec, Limits, MANIFEST_FILE, Manifest, PluginMeta,
 };
+pub use micro::{Isolation, MicroKind, MicroSpec};
 pub use net::{NetHost, NetTarget};
 pub use permission::{Permission, PermissionError, PermissionFamily};
 pub use risk::{RiskLevel, RiskLevelError, derive_risk};

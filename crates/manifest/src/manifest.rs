@@ -14,6 +14,7 @@ use serde::{Serialize, Serializer};
 use crate::error::SerializeError;
 use crate::host_api::{host_api_satisfied_by, host_api_version};
 use crate::ids::{CommandName, PluginId};
+use crate::micro::MicroSpec;
 use crate::permission::Permission;
 use crate::risk::{RiskLevel, derive_risk};
 
@@ -38,6 +39,9 @@ pub struct Manifest {
     pub limits: Limits,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub commands: Vec<CommandSpec>,
+    /// Micro-plugins the component exports (through `lord:plugin/micro`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub micro: Vec<MicroSpec>,
 }
 
 /// The `[plugin]` table.

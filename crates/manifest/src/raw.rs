@@ -26,6 +26,23 @@ pub(crate) struct RawManifest {
     pub(crate) limits: Option<RawLimits>,
     #[serde(default)]
     pub(crate) commands: Vec<Spanned<RawCommand>>,
+    #[serde(default)]
+    pub(crate) micro: Vec<Spanned<RawMicro>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub(crate) struct RawMicro {
+    pub(crate) id: Text,
+    pub(crate) kind: Text,
+    #[serde(default)]
+    pub(crate) description: Option<Text>,
+    #[serde(default)]
+    pub(crate) isolation: Option<Text>,
+    #[serde(default)]
+    pub(crate) input_schema: Option<Spanned<toml::Value>>,
+    #[serde(default)]
+    pub(crate) output_schema: Option<Spanned<toml::Value>>,
 }
 
 #[derive(Deserialize)]

@@ -12,10 +12,11 @@ use semver::{Version, VersionReq};
 use toml::Spanned;
 
 use crate::error::{Locator, ManifestError};
-use crate::ids::{CommandName, PluginId};
+use crate::ids::{CommandName, MicroId, PluginId};
 use crate::manifest::{ArgSpec, Category, CommandSpec, Limits, Manifest, PluginMeta};
+use crate::micro::{Isolation, MicroKind, MicroSpec};
 use crate::permission::{Permission, PermissionError};
-use crate::raw::{RawArg, RawCommand, RawLimits, RawManifest, RawPlugin, Text, TextList};
+use crate::raw::{RawArg, RawCommand, RawLimits, RawManifest, RawMicro, RawPlugin, Text, TextList};
 
 /// Parses and validates `plugin.toml` text. `file_label` is only used to
 /// prefix error messages (`{file_label}:{line}:{column}: ...`).
@@ -43,6 +44,7 @@ const MAX_KEYWORD: usize = 32;
 const MAX_COMPONENT: usize = 256;
 /// Most commands, arguments per command, and permissions.
 const MAX_COMMANDS: usize = 64;
+const MAX_MICRO: usize = 64;
 const MAX_ARGS: usize = 16;
 const MAX_PERMISSIONS: usize = 64;
 
@@ -98,12 +100,14 @@ impl Validator<'_> {
             None => Limits::default(),
         };
         let commands = self.commands(raw.commands)?;
+        let micro = self.micro(raw.micro)?;
         Ok(Manifest {
             plugin,
             dependencies,
             permissions,
             limits,
             commands,
+            micro,
         })
     }
 
@@ -469,6 +473,86 @@ impl Validator<'_> {
         Ok(commands)
     }
 
+    fn micro(&self, raw: Vec<Spanned<RawMicro>>) -> Result<Vec<MicroSpec>, ManifestError> {
+        let mut first_seen: BTreeMap<MicroId, usize> = BTreeMap::new();
+        let mut out = Vec::new();
+        for (index, entry) in raw.into_iter().enumerate() {
+            let entry = entry.into_inner();
+            let id_start = entry.id.span().start;
+            if index >= MAX_MICRO {
+                return Err(self.loc.at(
+                    id_start,
+                    format!("too many micro-plugins; allowed at most {MAX_MICRO}"),
+                ));
+            }
+            let id = MicroId::new(entry.id.get_ref().as_str())
+                .map_err(|e| self.loc.at(id_start, e.to_string()))?;
+            if let Some(first) = first_seen.get(&id) {
+                return Err(self.loc.at(
+                    id_start,
+                    format!(
+                        "duplicate micro-plugin `{id}`; it is already declared at line {}",
+                        self.loc.line(*first)
+                    ),
+                ));
+            }
+            first_seen.insert(id.clone(), id_start);
+            let kind = entry
+                .kind
+                .get_ref()
+                .parse::<MicroKind>()
+                .map_err(|e| self.loc.span(entry.kind.span(), e))?;
+            let isolation = match &entry.isolation {
+                Some(text) => text
+                    .get_ref()
+                    .parse::<Isolation>()
+                    .map_err(|e| self.loc.span(text.span(), e))?,
+                None => Isolation::Strict,
+            };
+            let description = match &entry.description {
+                Some(text) => self.text("`description`", text, TextRules::line(MAX_HELP))?,
+                None => String::new(),
+            };
+            out.push(MicroSpec {
+                id,
+                kind,
+                description,
+                isolation,
+                input_schema: self.schema("input-schema", entry.input_schema)?,
+                output_schema: self.schema("output-schema", entry.output_schema)?,
+            });
+        }
+        Ok(out)
+    }
+
+    /// A JSON Schema written as a TOML table. Only its shape is checked here
+    /// (an object); the schema itself is compiled by whoever validates with it.
+    fn schema(
+        &self,
+        label: &str,
+        raw: Option<Spanned<toml::Value>>,
+    ) -> Result<Option<serde_json::Value>, ManifestError> {
+        let Some(raw) = raw else {
+            return Ok(None);
+        };
+        let span = raw.span();
+        let value = serde_json::to_value(raw.into_inner()).map_err(|e| {
+            self.loc.span(
+                span.clone(),
+                format!("`{label}` cannot be read as JSON: {e}"),
+            )
+        })?;
+        if !value.is_object() {
+            return Err(self.loc.span(
+                span,
+                format!(
+                    "`{label}` must be a table (a JSON Schema object), like {{ type = \"string\" }}"
+                ),
+            ));
+        }
+        Ok(Some(value))
+    }
+
     fn args(
         &self,
         command: &CommandName,
@@ -569,11 +653,28 @@ mod tests {
             ),
             (
                 "[extra]\n",
-                "plugin.toml:7:2: unknown key `extra`; allowed keys are `plugin`, `dependencies`, `permissions`, `limits`, `commands`",
+                "plugin.toml:7:2: unknown key `extra`; allowed keys are `plugin`, `dependencies`, `permissions`, `limits`, `commands`, `micro`",
             ),
             (
                 "[permissions]\nrisk = \"low\"\n",
                 "plugin.toml:8:1: `risk` cannot be declared: the risk level is derived from the requested permissions; remove this key",
+            ),
+            // Micro-plugin declarations.
+            (
+                "[[micro]]\nid = \"trim\"\nkind = \"mangler\"\n",
+                "plugin.toml:9:8: unknown micro-plugin kind `mangler`; expected one of: command-enhancer, validator, transformer, formatter, hook, utility",
+            ),
+            (
+                "[[micro]]\nid = \"trim\"\nkind = \"transformer\"\nisolation = \"none\"\n",
+                "plugin.toml:10:13: isolation `none` is only for native handlers compiled into the host; a plugin's micro-plugin is `limited` or `strict`",
+            ),
+            (
+                "[[micro]]\nid = \"trim\"\nkind = \"transformer\"\ninput-schema = \"string\"\n",
+                "plugin.toml:10:16: `input-schema` must be a table (a JSON Schema object), like { type = \"string\" }",
+            ),
+            (
+                "[[micro]]\nid = \"trim\"\nkind = \"transformer\"\n[[micro]]\nid = \"trim\"\nkind = \"utility\"\n",
+                "plugin.toml:11:6: duplicate micro-plugin `trim`; it is already declared at line 8",
             ),
             // Semantic errors point at the value.
             (

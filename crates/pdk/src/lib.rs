@@ -23,7 +23,8 @@ use std::marker::PhantomData;
 
 #[doc(hidden)]
 pub mod bindings {
-    //! Generated from the project's `wit/` folder; not part of the API.
+    //! Generated from the project's `wit/` folder (world `plugin`); not part
+    //! of the API.
     #![allow(missing_docs, unreachable_pub, clippy::all, unsafe_op_in_unsafe_fn)]
     wit_bindgen::generate!({
         world: "plugin",
@@ -32,6 +33,29 @@ pub mod bindings {
         export_macro_name: "__export_plugin_world",
         default_bindings_module: "lord_pdk::bindings",
     });
+}
+
+#[doc(hidden)]
+pub mod micro_bindings {
+    //! World `micro-plugin`; not part of the API.
+    #![allow(missing_docs, unreachable_pub, clippy::all, unsafe_op_in_unsafe_fn)]
+    wit_bindgen::generate!({
+        world: "micro-plugin",
+        path: "../../wit",
+        pub_export_macro: true,
+        export_macro_name: "__export_micro_world",
+        default_bindings_module: "lord_pdk::micro_bindings",
+    });
+}
+
+mod micro;
+
+pub use micro::{Json, Micro, MicroContext};
+
+#[doc(hidden)]
+pub mod micro_adapter {
+    //! Re-exported for the export macros; not part of the API.
+    pub use crate::micro::MicroAdapter;
 }
 
 use bindings::exports::lord::plugin::guest;
@@ -91,6 +115,19 @@ pub trait Plugin {
     /// Runs one of the commands the manifest declares; the text is printed
     /// to the user's standard output.
     fn run_command(command: Command) -> Result<String, String>;
+
+    /// Runs one of the micro-plugins the manifest declares (`[[micro]]`).
+    fn micro(ctx: &MicroContext, input: Json) -> Result<Json, String> {
+        let _ = input;
+        Err(format!("this plugin has no micro-plugin `{}`", ctx.id))
+    }
+
+    /// Checks input for one of the declared micro-plugins; accepts all by
+    /// default.
+    fn micro_validate(ctx: &MicroContext, input: &Json) -> Result<(), String> {
+        let _ = (ctx, input);
+        Ok(())
+    }
 }
 
 /// Log through the host. Records count against the call's output budget.
@@ -137,6 +174,22 @@ impl<T: Plugin> guest::Guest for Adapter<T> {
 
     fn on_error(message: String) {
         T::on_error(&message)
+    }
+
+    fn call_micro(input: String, ctx: types::MicroContext) -> Result<String, String> {
+        let ctx = MicroContext {
+            id: ctx.id,
+            key: ctx.key,
+        };
+        micro::run(&input, |value| T::micro(&ctx, value))
+    }
+
+    fn validate_micro(input: String, ctx: types::MicroContext) -> Result<(), String> {
+        let ctx = MicroContext {
+            id: ctx.id,
+            key: ctx.key,
+        };
+        micro::check(&input, |value| T::micro_validate(&ctx, value))
     }
 
     fn run_command(invocation: guest::Invocation) -> Result<String, String> {

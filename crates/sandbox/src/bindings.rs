@@ -1,4 +1,5 @@
-//! Host-side bindings generated from `wit/` (the `plugin` world).
+//! Host-side bindings generated from `wit/`: the `plugin` world here, the
+//! `micro-plugin` world in `micro_bindings`.
 
 wasmtime::component::bindgen!({
     world: "plugin",

@@ -9,8 +9,23 @@ use lord_manifest::{Permission, PermissionFamily, PluginId};
 
 use crate::error::SandboxError;
 
-/// The interface a plugin must export.
-const GUEST_INTERFACE: &str = "lord:plugin/guest";
+/// What a component must export, by the world it was built for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum World {
+    /// A full plugin: exports `lord:plugin/guest`.
+    Plugin,
+    /// A micro-plugin: exports `lord:plugin/micro`.
+    Micro,
+}
+
+impl World {
+    pub(crate) fn export(self) -> &'static str {
+        match self {
+            World::Plugin => "lord:plugin/guest",
+            World::Micro => "lord:plugin/micro",
+        }
+    }
+}
 
 /// Interfaces any plugin may import: they carry no authority by themselves
 /// (clocks, randomness, streams), or their authority comes only from grants
@@ -100,6 +115,8 @@ impl fmt::Display for ImportName {
 /// What the check learned about a component.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ContractReport {
+    /// Whether the component is a full plugin or a micro-plugin.
+    pub micro: bool,
     /// The host API version the component was built against.
     pub guest_api: semver::Version,
     pub imports: Vec<ImportName>,
@@ -109,6 +126,7 @@ pub struct ContractReport {
 }
 
 pub(crate) fn check<'a>(
+    world: World,
     plugin: &PluginId,
     imports: impl Iterator<Item = &'a str>,
     exports: impl Iterator<Item = &'a str>,
@@ -120,17 +138,18 @@ pub(crate) fn check<'a>(
     };
     let host = lord_manifest::host_api_version();
 
+    let expected = world.export();
     let guest_api = exports
         .filter_map(|name| name.parse::<ImportName>().ok())
-        .find(|name| name.path == GUEST_INTERFACE)
+        .find(|name| name.path == expected)
         .ok_or_else(|| {
             refuse(format!(
-                "the component does not export `{GUEST_INTERFACE}`; build it against \
+                "the component does not export `{expected}`; build it against \
                  lord:plugin@{host} (for example with the lord-pdk crate)"
             ))
         })?
         .version
-        .ok_or_else(|| refuse(format!("its `{GUEST_INTERFACE}` export has no version")))?;
+        .ok_or_else(|| refuse(format!("its `{expected}` export has no version")))?;
     check_api_version(&guest_api, &host).map_err(refuse)?;
 
     let mut parsed = Vec::new();
@@ -175,6 +194,7 @@ pub(crate) fn check<'a>(
         parsed.push(name);
     }
     Ok(ContractReport {
+        micro: world == World::Micro,
         guest_api,
         imports: parsed,
         families_used,
@@ -207,6 +227,7 @@ mod tests {
             .map(|p| p.parse().expect("valid permission"))
             .collect();
         check(
+            World::Plugin,
             &plugin,
             imports.iter().copied(),
             exports.iter().copied(),

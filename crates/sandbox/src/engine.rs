@@ -5,18 +5,19 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use lord_manifest::{Permission, PluginId};
+use lord_manifest::{Isolation, Permission, PluginId};
 use sha2::{Digest, Sha256};
-use wasmtime::component::{HasSelf, Linker};
+use wasmtime::component::{Component, HasSelf, Linker};
 use wasmtime::{Config, Engine, EngineWeak};
 
 use crate::bindings::{Plugin, PluginPre};
 use crate::cache::CompiledCache;
 use crate::capability::Grants;
-use crate::contract::{self, ContractReport};
+use crate::contract::{self, ContractReport, World};
 use crate::error::{CallError, SandboxError};
-use crate::instance::{PluginInstance, StoreState};
+use crate::instance::{MicroInstance, PluginInstance, StoreState};
 use crate::limits::Limits;
+use crate::micro_bindings::MicroPluginPre;
 
 /// How often the epoch advances. The deadline check runs once per tick, so
 /// this is the granularity of the time limit; a tick costs one atomic
@@ -88,8 +89,26 @@ impl Sandbox {
             source,
         })?;
         let sha256 = sha256_hex(&bytes);
-        let compiled = self.prepare(plugin, wasm, &sha256, requested)?;
-        Ok((sha256, compiled.report))
+        let inner = &self.inner;
+        let component = inner
+            .cache
+            .compile_and_store(&inner.engine, wasm, &sha256)?;
+        let world = if component
+            .component_type()
+            .exports(&inner.engine)
+            .any(|(name, _)| name.starts_with(World::Micro.export()))
+        {
+            World::Micro
+        } else {
+            World::Plugin
+        };
+        let report = self.check(world, plugin, &component, requested)?;
+        // Pre-linking proves every import resolves on this host.
+        inner
+            .linker
+            .instantiate_pre(&component)
+            .map_err(|e| link_error(plugin, e))?;
+        Ok((sha256, report))
     }
 
     /// Readies an installed plugin: loads its compiled code (compiling only on
@@ -104,27 +123,126 @@ impl Sandbox {
     ) -> Result<Compiled, SandboxError> {
         let inner = &self.inner;
         let component = inner.cache.load_or_compile(&inner.engine, wasm, sha256)?;
-        let ty = component.component_type();
-        let report = contract::check(
-            plugin,
-            ty.imports(&inner.engine).map(|(name, _)| name),
-            ty.exports(&inner.engine).map(|(name, _)| name),
-            requested,
-        )?;
+        let report = self.check(World::Plugin, plugin, &component, requested)?;
         let pre = inner
             .linker
             .instantiate_pre(&component)
             .and_then(PluginPre::new)
-            .map_err(|e| SandboxError::Contract {
-                plugin: plugin.clone(),
-                reason: format!("it cannot be linked against this host: {e:#}"),
-            })?;
+            .map_err(|e| link_error(plugin, e))?;
         Ok(Compiled {
             plugin: plugin.clone(),
             engine: inner.engine.clone(),
             pre,
             report,
         })
+    }
+
+    /// Readies a micro-plugin component. `Limited` links the host interfaces
+    /// its permissions allow; `Strict` links every import to a trap, so the
+    /// component can compute and reach nothing.
+    pub fn prepare_micro(
+        &self,
+        plugin: &PluginId,
+        wasm: &Path,
+        sha256: &str,
+        requested: &[Permission],
+        isolation: Isolation,
+    ) -> Result<MicroCompiled, SandboxError> {
+        let inner = &self.inner;
+        let component = inner.cache.load_or_compile(&inner.engine, wasm, sha256)?;
+        let report = self.check(World::Micro, plugin, &component, requested)?;
+        let instance_pre = match isolation {
+            Isolation::Limited => inner.linker.instantiate_pre(&component),
+            Isolation::Strict => {
+                let mut strict = Linker::new(&inner.engine);
+                strict
+                    .define_unknown_imports_as_traps(&component)
+                    .and_then(|()| strict.instantiate_pre(&component))
+            }
+            Isolation::None => {
+                return Err(SandboxError::Contract {
+                    plugin: plugin.clone(),
+                    reason: "isolation `none` is for native handlers, not components".into(),
+                });
+            }
+        };
+        let pre = instance_pre
+            .and_then(MicroPluginPre::new)
+            .map_err(|e| link_error(plugin, e))?;
+        Ok(MicroCompiled {
+            plugin: plugin.clone(),
+            engine: inner.engine.clone(),
+            pre,
+            isolation,
+            report,
+        })
+    }
+
+    fn check(
+        &self,
+        world: World,
+        plugin: &PluginId,
+        component: &Component,
+        requested: &[Permission],
+    ) -> Result<ContractReport, SandboxError> {
+        let engine = &self.inner.engine;
+        let ty = component.component_type();
+        contract::check(
+            world,
+            plugin,
+            ty.imports(engine).map(|(name, _)| name),
+            ty.exports(engine).map(|(name, _)| name),
+            requested,
+        )
+    }
+}
+
+fn link_error(plugin: &PluginId, e: wasmtime::Error) -> SandboxError {
+    SandboxError::Contract {
+        plugin: plugin.clone(),
+        reason: format!("it cannot be linked against this host: {e:#}"),
+    }
+}
+
+/// A micro-plugin component ready to instantiate.
+pub struct MicroCompiled {
+    plugin: PluginId,
+    engine: Engine,
+    pre: MicroPluginPre<StoreState>,
+    isolation: Isolation,
+    report: ContractReport,
+}
+
+impl std::fmt::Debug for MicroCompiled {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MicroCompiled")
+            .field("plugin", &self.plugin)
+            .field("isolation", &self.isolation)
+            .finish_non_exhaustive()
+    }
+}
+
+impl MicroCompiled {
+    pub fn report(&self) -> &ContractReport {
+        &self.report
+    }
+
+    pub fn isolation(&self) -> Isolation {
+        self.isolation
+    }
+
+    /// A fresh instance. A strict micro-plugin gets no grants whatever is
+    /// passed: its imports are traps.
+    pub async fn instantiate(
+        &self,
+        grants: &Grants,
+        limits: Limits,
+    ) -> Result<MicroInstance, CallError> {
+        let grants = match self.isolation {
+            Isolation::Strict => &Grants::default(),
+            Isolation::Limited | Isolation::None => grants,
+        };
+        MicroInstance::new(&self.plugin, &self.engine, &self.pre, grants, limits).await
     }
 }
 

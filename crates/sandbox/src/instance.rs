@@ -15,6 +15,8 @@ use crate::bindings::{Plugin, PluginPre};
 use crate::capability::{self, Denials, Grants};
 use crate::error::{CallError, Failure};
 use crate::limits::{Limiter, Limits};
+use crate::micro_bindings::lord::plugin::types as micro_types;
+use crate::micro_bindings::{MicroPlugin, MicroPluginPre};
 use crate::output::{OutputBudget, OutputExceeded};
 
 /// Severity of a plugin's log record.
@@ -75,7 +77,6 @@ impl WasiView for StoreState {
 }
 
 impl types::Host for StoreState {}
-
 impl log::Host for StoreState {
     fn log(&mut self, level: types::Level, message: String) -> wasmtime::Result<()> {
         let level = match level {
@@ -91,32 +92,21 @@ impl log::Host for StoreState {
     }
 }
 
-/// A plugin instance. After any failure other than the guest returning an
-/// error of its own, the instance is poisoned: wasm state after a trap is not
-/// trustworthy, so the host makes a new instance instead.
-pub struct PluginInstance {
+/// One store under limits: what every kind of instance is made of. After
+/// any failure other than the guest returning an error of its own, the
+/// session is poisoned: wasm state after a trap is not trustworthy, so the
+/// host makes a new instance instead.
+pub(crate) struct Session {
     plugin: PluginId,
     store: Store<StoreState>,
-    bindings: Plugin,
     limits: Limits,
     poisoned: bool,
 }
 
-impl std::fmt::Debug for PluginInstance {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PluginInstance")
-            .field("plugin", &self.plugin)
-            .field("limits", &self.limits)
-            .field("poisoned", &self.poisoned)
-            .finish_non_exhaustive()
-    }
-}
-
-impl PluginInstance {
-    pub(crate) async fn new(
+impl Session {
+    pub(crate) fn new(
         plugin: &PluginId,
         engine: &Engine,
-        pre: &PluginPre<StoreState>,
         grants: &Grants,
         limits: Limits,
     ) -> Result<Self, CallError> {
@@ -146,59 +136,38 @@ impl PluginInstance {
             }
         });
         store.set_epoch_deadline(1);
-
-        let bindings = run_guarded(&mut store, limits, async |store| {
-            pre.instantiate_async(store).await
-        })
-        .await
-        .map_err(|failure| CallError::new(plugin, failure))?;
-        // Whatever start-up code printed belongs to no call.
-        store.data().budget.take();
         Ok(Self {
             plugin: plugin.clone(),
             store,
-            bindings,
             limits,
             poisoned: false,
         })
     }
 
-    pub fn plugin(&self) -> &PluginId {
-        &self.plugin
-    }
-
-    pub fn is_poisoned(&self) -> bool {
-        self.poisoned
-    }
-
-    /// Output written so far and not yet taken (e.g. by a failed call).
-    pub fn take_output(&mut self) -> Captured {
-        self.store.data().budget.take()
-    }
-}
-
-/// The guest's answer to a call that completed.
-type GuestResult<T> = Result<T, String>;
-
-impl PluginInstance {
-    /// Runs one guest call under the limits and turns every way it can end
-    /// into a typed result. `Returned` keeps the instance usable; any other
-    /// failure poisons it.
-    async fn call<T>(
+    /// Instantiates under the limits (instantiation runs guest start code).
+    pub(crate) async fn instantiate<B>(
         &mut self,
-        call: impl AsyncFnOnce(
-            &guest::Guest,
-            &mut Store<StoreState>,
-        ) -> wasmtime::Result<GuestResult<T>>,
+        instantiate: impl AsyncFnOnce(&mut Store<StoreState>) -> wasmtime::Result<B>,
+    ) -> Result<B, CallError> {
+        let bindings = run_guarded(&mut self.store, self.limits, instantiate)
+            .await
+            .map_err(|failure| CallError::new(&self.plugin, failure))?;
+        // Whatever start-up code printed belongs to no call.
+        self.store.data().budget.take();
+        Ok(bindings)
+    }
+
+    /// Runs one guest call under the limits and turns every way it can end
+    /// into a typed result. `Returned` keeps the session usable; any other
+    /// failure poisons it.
+    pub(crate) async fn call<T>(
+        &mut self,
+        call: impl AsyncFnOnce(&mut Store<StoreState>) -> wasmtime::Result<GuestResult<T>>,
     ) -> Result<(T, Captured), CallError> {
         if self.poisoned {
             return Err(CallError::new(&self.plugin, Failure::Poisoned));
         }
-        let guest = self.bindings.lord_plugin_guest();
-        let outcome = run_guarded(&mut self.store, self.limits, async |store| {
-            call(guest, store).await
-        })
-        .await;
+        let outcome = run_guarded(&mut self.store, self.limits, call).await;
         let captured = self.store.data().budget.take();
         let denied = take_denial(self.store.data());
         match outcome {
@@ -221,27 +190,78 @@ impl PluginInstance {
             }
         }
     }
+}
+
+/// The guest's answer to a call that completed.
+type GuestResult<T> = Result<T, String>;
+
+/// A full plugin's instance: lifecycle hooks, commands and micro handlers.
+pub struct PluginInstance {
+    session: Session,
+    bindings: Plugin,
+}
+
+impl std::fmt::Debug for PluginInstance {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PluginInstance")
+            .field("plugin", &self.session.plugin)
+            .field("limits", &self.session.limits)
+            .field("poisoned", &self.session.poisoned)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PluginInstance {
+    pub(crate) async fn new(
+        plugin: &PluginId,
+        engine: &Engine,
+        pre: &PluginPre<StoreState>,
+        grants: &Grants,
+        limits: Limits,
+    ) -> Result<Self, CallError> {
+        let mut session = Session::new(plugin, engine, grants, limits)?;
+        let bindings = session
+            .instantiate(async |store| pre.instantiate_async(store).await)
+            .await?;
+        Ok(Self { session, bindings })
+    }
+
+    pub fn plugin(&self) -> &PluginId {
+        &self.session.plugin
+    }
+
+    pub fn is_poisoned(&self) -> bool {
+        self.session.poisoned
+    }
 
     pub async fn on_load(&mut self) -> Result<Captured, CallError> {
-        self.call(async |g, s| g.call_on_load(s).await)
+        let guest = self.bindings.lord_plugin_guest();
+        self.session
+            .call(async |s| guest.call_on_load(s).await)
             .await
             .map(|((), c)| c)
     }
 
     pub async fn on_enable(&mut self) -> Result<Captured, CallError> {
-        self.call(async |g, s| g.call_on_enable(s).await)
+        let guest = self.bindings.lord_plugin_guest();
+        self.session
+            .call(async |s| guest.call_on_enable(s).await)
             .await
             .map(|((), c)| c)
     }
 
     pub async fn on_disable(&mut self) -> Result<Captured, CallError> {
-        self.call(async |g, s| g.call_on_disable(s).await)
+        let guest = self.bindings.lord_plugin_guest();
+        self.session
+            .call(async |s| guest.call_on_disable(s).await)
             .await
             .map(|((), c)| c)
     }
 
     pub async fn on_unload(&mut self) -> Result<Captured, CallError> {
-        self.call(async |g, s| g.call_on_unload(s).await)
+        let guest = self.bindings.lord_plugin_guest();
+        self.session
+            .call(async |s| guest.call_on_unload(s).await)
             .await
             .map(|((), c)| c)
     }
@@ -249,7 +269,9 @@ impl PluginInstance {
     /// Tells the plugin about a failure; the hook's own failure is returned
     /// but has no further consequence.
     pub async fn on_error(&mut self, message: &str) -> Result<Captured, CallError> {
-        self.call(async |g, s| g.call_on_error(s, message).await.map(Ok))
+        let guest = self.bindings.lord_plugin_guest();
+        self.session
+            .call(async |s| guest.call_on_error(s, message).await.map(Ok))
             .await
             .map(|((), c)| c)
     }
@@ -271,22 +293,144 @@ impl PluginInstance {
                 })
                 .collect(),
         };
-        let output_limit = self.limits.output_bytes;
+        let guest = self.bindings.lord_plugin_guest();
         let (text, captured) = self
-            .call(async |g, s| g.call_run_command(s, &wire).await)
+            .session
+            .call(async |s| guest.call_run_command(s, &wire).await)
             .await?;
-        // The returned text counts against the same output budget as
-        // everything else the plugin writes.
+        self.session.check_returned_output(&text, captured)
+    }
+
+    /// Runs one of the plugin's declared micro handlers on JSON text.
+    pub async fn call_micro(
+        &mut self,
+        input: &str,
+        call: &MicroCall,
+    ) -> Result<(String, Captured), CallError> {
+        let ctx = call.to_wire();
+        let guest = self.bindings.lord_plugin_guest();
+        let (text, captured) = self
+            .session
+            .call(async |s| guest.call_call_micro(s, input, &ctx).await)
+            .await?;
+        self.session.check_returned_output(&text, captured)
+    }
+
+    /// Asks one of the plugin's micro handlers whether it accepts `input`.
+    pub async fn validate_micro(
+        &mut self,
+        input: &str,
+        call: &MicroCall,
+    ) -> Result<Captured, CallError> {
+        let ctx = call.to_wire();
+        let guest = self.bindings.lord_plugin_guest();
+        self.session
+            .call(async |s| guest.call_validate_micro(s, input, &ctx).await)
+            .await
+            .map(|((), c)| c)
+    }
+}
+
+/// Which micro handler a call is for, and the caller's routing key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MicroCall {
+    pub id: String,
+    pub key: Option<String>,
+}
+
+impl MicroCall {
+    fn to_wire(&self) -> types::MicroContext {
+        types::MicroContext {
+            id: self.id.clone(),
+            key: self.key.clone(),
+        }
+    }
+
+    fn to_micro_wire(&self) -> micro_types::MicroContext {
+        micro_types::MicroContext {
+            id: self.id.clone(),
+            key: self.key.clone(),
+        }
+    }
+}
+
+/// A micro-plugin component's instance (world `micro-plugin`).
+pub struct MicroInstance {
+    session: Session,
+    bindings: MicroPlugin,
+}
+
+impl std::fmt::Debug for MicroInstance {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MicroInstance")
+            .field("plugin", &self.session.plugin)
+            .field("poisoned", &self.session.poisoned)
+            .finish_non_exhaustive()
+    }
+}
+
+impl MicroInstance {
+    pub(crate) async fn new(
+        plugin: &PluginId,
+        engine: &Engine,
+        pre: &MicroPluginPre<StoreState>,
+        grants: &Grants,
+        limits: Limits,
+    ) -> Result<Self, CallError> {
+        let mut session = Session::new(plugin, engine, grants, limits)?;
+        let bindings = session
+            .instantiate(async |store| pre.instantiate_async(store).await)
+            .await?;
+        Ok(Self { session, bindings })
+    }
+
+    pub fn is_poisoned(&self) -> bool {
+        self.session.poisoned
+    }
+
+    /// Runs the handler on JSON text and returns JSON text.
+    pub async fn execute(
+        &mut self,
+        input: &str,
+        call: &MicroCall,
+    ) -> Result<(String, Captured), CallError> {
+        let ctx = call.to_micro_wire();
+        let micro = self.bindings.lord_plugin_micro();
+        let (text, captured) = self
+            .session
+            .call(async |s| micro.call_execute(s, input, &ctx).await)
+            .await?;
+        self.session.check_returned_output(&text, captured)
+    }
+
+    /// Asks the handler whether it accepts `input`.
+    pub async fn validate(&mut self, input: &str, call: &MicroCall) -> Result<Captured, CallError> {
+        let ctx = call.to_micro_wire();
+        let micro = self.bindings.lord_plugin_micro();
+        self.session
+            .call(async |s| micro.call_validate(s, input, &ctx).await)
+            .await
+            .map(|((), c)| c)
+    }
+}
+
+impl Session {
+    /// The returned text counts against the same output budget as
+    /// everything else the plugin writes.
+    fn check_returned_output(
+        &self,
+        text: &str,
+        captured: Captured,
+    ) -> Result<(String, Captured), CallError> {
+        let limit = self.limits.output_bytes;
         let total = text.len() + captured.stdout.len() + captured.stderr.len();
-        if u64::try_from(total).unwrap_or(u64::MAX) > output_limit {
+        if u64::try_from(total).unwrap_or(u64::MAX) > limit {
             return Err(CallError::new(
                 &self.plugin,
-                Failure::OutputLimit {
-                    limit_bytes: output_limit,
-                },
+                Failure::OutputLimit { limit_bytes: limit },
             ));
         }
-        Ok((text, captured))
+        Ok((text.to_owned(), captured))
     }
 }
 

@@ -19,11 +19,14 @@ mod engine;
 mod error;
 mod instance;
 mod limits;
+mod micro_bindings;
 mod output;
 
 pub use capability::{Grants, Preopen};
 pub use contract::{ContractReport, ImportName};
-pub use engine::{Compiled, Sandbox};
+pub use engine::{Compiled, MicroCompiled, Sandbox};
 pub use error::{CallError, Failure, SandboxError};
-pub use instance::{Captured, CommandArg, Invocation, LogLevel, LogRecord, PluginInstance};
+pub use instance::{
+    Captured, CommandArg, Invocation, LogLevel, LogRecord, MicroCall, MicroInstance, PluginInstance,
+};
 pub use limits::Limits;
