@@ -134,3 +134,17 @@ fn ci(root: &Path) -> Result<()> {
     ]))?;
     run(cargo(root).args(["test", "--workspace"]))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::count;
+
+    #[test]
+    fn counts_come_from_cargo_result_lines() {
+        let line =
+            "FAILED. 30 passed; 2 failed; 1 ignored; 0 measured; 0 filtered out; finished in 3.30s";
+        assert_eq!(count(line, " passed"), 30);
+        assert_eq!(count(line, " failed"), 2);
+        assert_eq!(count("ok. 0 passed; 0 failed;", " passed"), 0);
+    }
+}

@@ -1,0 +1,98 @@
+//! The one trait every micro-plugin handler implements, whatever runs it.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use serde_json::Value;
+
+/// A boxed future, so handlers can be stored as trait objects.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// What a handler knows about the call it serves.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CallContext {
+    /// The routing key (user, session or machine), when there is one.
+    pub key: Option<String>,
+}
+
+/// A handler: `execute` turns input into output; `validate` accepts or
+/// rejects input without acting on it (validators implement it; the default
+/// accepts everything). Errors are plain reasons; the manager adds which
+/// micro-plugin failed.
+pub trait Handler: Send + Sync {
+    fn execute<'a>(
+        &'a self,
+        input: Value,
+        ctx: &'a CallContext,
+    ) -> BoxFuture<'a, Result<Value, String>>;
+
+    fn validate<'a>(
+        &'a self,
+        input: &'a Value,
+        ctx: &'a CallContext,
+    ) -> BoxFuture<'a, Result<(), String>> {
+        let _ = (input, ctx);
+        Box::pin(std::future::ready(Ok(())))
+    }
+}
+
+type ExecuteFn = dyn Fn(Value, &CallContext) -> Result<Value, String> + Send + Sync;
+type ValidateFn = dyn Fn(&Value, &CallContext) -> Result<(), String> + Send + Sync;
+
+/// A native Rust handler, registered by a CLI that embeds the library:
+/// isolation `none`, trusted by construction, called directly.
+#[derive(Clone)]
+pub struct NativeHandler {
+    execute: Arc<ExecuteFn>,
+    validate: Option<Arc<ValidateFn>>,
+}
+
+impl std::fmt::Debug for NativeHandler {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NativeHandler").finish_non_exhaustive()
+    }
+}
+
+impl NativeHandler {
+    pub fn new(
+        execute: impl Fn(Value, &CallContext) -> Result<Value, String> + Send + Sync + 'static,
+    ) -> Self {
+        Self {
+            execute: Arc::new(execute),
+            validate: None,
+        }
+    }
+
+    /// Adds a `validate` to the handler (what makes a validator useful in a
+    /// conditional step).
+    pub fn with_validate(
+        mut self,
+        validate: impl Fn(&Value, &CallContext) -> Result<(), String> + Send + Sync + 'static,
+    ) -> Self {
+        self.validate = Some(Arc::new(validate));
+        self
+    }
+}
+
+impl Handler for NativeHandler {
+    fn execute<'a>(
+        &'a self,
+        input: Value,
+        ctx: &'a CallContext,
+    ) -> BoxFuture<'a, Result<Value, String>> {
+        Box::pin(std::future::ready((self.execute)(input, ctx)))
+    }
+
+    fn validate<'a>(
+        &'a self,
+        input: &'a Value,
+        ctx: &'a CallContext,
+    ) -> BoxFuture<'a, Result<(), String>> {
+        let result = match &self.validate {
+            Some(validate) => validate(input, ctx),
+            None => Ok(()),
+        };
+        Box::pin(std::future::ready(result))
+    }
+}
