@@ -132,7 +132,44 @@ fn ci(root: &Path) -> Result<()> {
         "-D",
         "warnings",
     ]))?;
-    run(cargo(root).args(["test", "--workspace"]))
+    test_with_summary(root)
+}
+
+/// Runs the workspace tests, passing their output through, and ends with one
+/// `N passed, N failed` line over every test binary (cargo prints one result
+/// line per binary, the last of which is often an empty doc-test run).
+fn test_with_summary(root: &Path) -> Result<()> {
+    use std::io::{BufRead, BufReader};
+    let mut child = cargo(root)
+        .args(["test", "--workspace"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .context("could not start cargo test")?;
+    let stdout = child.stdout.take().context("cargo test has no stdout")?;
+    let (mut passed, mut failed) = (0u64, 0u64);
+    for line in BufReader::new(stdout).lines() {
+        let line = line?;
+        println!("{line}");
+        if let Some(rest) = line.strip_prefix("test result: ") {
+            passed += count(rest, " passed");
+            failed += count(rest, " failed");
+        }
+    }
+    let status = child.wait()?;
+    println!("{passed} passed, {failed} failed");
+    if !status.success() {
+        bail!("cargo test failed with {status}");
+    }
+    Ok(())
+}
+
+/// The number before `label` in a cargo test result line.
+fn count(line: &str, label: &str) -> u64 {
+    line.split(';')
+        .find_map(|part| part.trim().strip_suffix(label.trim()))
+        .and_then(|n| n.trim().rsplit(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0)
 }
 
 #[cfg(test)]
