@@ -39,6 +39,11 @@ pub(crate) enum Builtin {
     /// Install, inspect, enable, disable and remove plugins.
     #[command(subcommand)]
     Plugin(commands::plugin::PluginCommand),
+    /// Run a pipeline of micro-plugins over standard input.
+    Pipe(commands::pipe::PipeArgs),
+    /// List the micro-plugins pipelines can use.
+    #[command(subcommand)]
+    Micro(commands::micro::MicroCommand),
 }
 
 /// Builds the full command tree, parses argv and runs what it names.
@@ -66,6 +71,8 @@ pub(crate) async fn dispatch(ctx: &Context) -> Result<ExitCode> {
     let cli = Cli::from_arg_matches(&matches).map_err(|e| UsageError(e.to_string()))?;
     match cli.command {
         Builtin::Plugin(cmd) => commands::plugin::run(ctx, &mut framework, cmd).await,
+        Builtin::Pipe(args) => commands::pipe::run(ctx, &framework, args).await,
+        Builtin::Micro(cmd) => commands::micro::run(&framework, cmd),
     }
 }
 

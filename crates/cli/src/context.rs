@@ -16,6 +16,8 @@ pub(crate) struct Context {
     pub(crate) failpoint: Option<String>,
     pub(crate) stdin_is_tty: bool,
     pub(crate) stderr_is_tty: bool,
+    /// The first command-line argument (the command), if any.
+    pub(crate) command: Option<String>,
 }
 
 impl Context {
@@ -48,7 +50,13 @@ impl Context {
             env,
             stdin_is_tty: std::io::stdin().is_terminal(),
             stderr_is_tty: std::io::stderr().is_terminal(),
+            command: std::env::args().nth(1),
         })
+    }
+
+    /// Whether the command benefits from a multi-threaded runtime.
+    pub(crate) fn wants_parallelism(&self) -> bool {
+        self.command.as_deref() == Some("pipe")
     }
 
     pub(crate) fn host_config(&self) -> HostConfig {

@@ -10,6 +10,7 @@
 mod cli;
 mod commands;
 mod context;
+mod natives;
 mod render;
 
 use std::process::ExitCode;
@@ -29,10 +30,17 @@ fn main() -> ExitCode {
 fn run() -> anyhow::Result<ExitCode> {
     let ctx = context::Context::from_process()?;
     // Time for deadlines, I/O for the sockets a `net` grant lets a plugin
-    // open: WASI runs both on this runtime.
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
+    // open: WASI runs both on this runtime. Pipelines fan out over every
+    // core; everything else runs on one thread and starts faster.
+    let runtime = if ctx.wants_parallelism() {
+        tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()?
+    } else {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?
+    };
     runtime.block_on(cli::dispatch(&ctx))
 }
 
@@ -43,6 +51,12 @@ fn exit_code(error: &anyhow::Error) -> u8 {
         Some(e) if e.is_user_error() => 2,
         Some(_) => 1,
         None if error.downcast_ref::<cli::UsageError>().is_some() => 2,
+        None if error
+            .downcast_ref::<commands::pipe::PipelineFailed>()
+            .is_some() =>
+        {
+            3
+        }
         None => 1,
     }
 }

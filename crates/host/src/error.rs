@@ -46,6 +46,8 @@ pub enum HostError {
         reason: Option<String>,
         hint: String,
     },
+    #[error("plugin `{plugin}` does not fit its component: {reason}")]
+    Mismatch { plugin: PluginId, reason: String },
     #[error("installation of `{0}` was cancelled: the permissions were not granted")]
     ConsentDenied(PluginId),
     #[error("{0}")]
@@ -70,6 +72,7 @@ impl HostError {
             | HostError::UnknownCommand(_)
             | HostError::Unavailable { .. }
             | HostError::ConsentDenied(_)
+            | HostError::Mismatch { .. }
             | HostError::Store(_)
             | HostError::Sandbox(_) => false,
         }
@@ -85,11 +88,13 @@ impl HostError {
             | HostError::UnknownCommand(_)
             | HostError::Unavailable { .. }
             | HostError::ConsentDenied(_)
+            | HostError::Mismatch { .. }
             | HostError::Sandbox(SandboxError::Contract { .. }) => true,
             HostError::Store(
                 StoreError::AlreadyInstalled(_)
                 | StoreError::NotInstalled(_)
-                | StoreError::CommandTaken { .. },
+                | StoreError::CommandTaken { .. }
+                | StoreError::MicroTaken { .. },
             ) => true,
             HostError::Read { .. }
             | HostError::Store(

@@ -4,9 +4,12 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 
-use lord_manifest::{Manifest, Permission, PluginId, RiskLevel};
-use lord_sandbox::{Captured, CommandArg, Compiled, Invocation, Limits, PluginInstance, Sandbox};
-use lord_store::{CommandRecord, Failpoint, InstalledPlugin, NewPlugin, PluginState, Store};
+use lord_manifest::{Isolation, Manifest, Permission, PluginId, RiskLevel};
+use lord_sandbox::{
+    Captured, CommandArg, Compiled, Grants, Invocation, Limits, MicroCompiled, PluginInstance,
+    Sandbox,
+};
+use lord_store::{CommandRecord, Failpoint, InstalledPlugin, NewPlugin, PluginState, Store, World};
 
 use crate::error::HostError;
 use crate::grants::{self, Roots};
@@ -14,7 +17,16 @@ use crate::lifecycle::{self, Event};
 use crate::validate::{self, Severity, ValidationReport};
 
 /// Command names lord keeps for itself; a plugin cannot declare them.
-pub const RESERVED_COMMANDS: &[&str] = &["plugin", "help", "version", "completions", "config"];
+pub const RESERVED_COMMANDS: &[&str] = &[
+    "plugin",
+    "pipe",
+    "micro",
+    "dev",
+    "help",
+    "version",
+    "completions",
+    "config",
+];
 
 /// Failures in a row that disable a plugin.
 const DEFAULT_BREAKER_THRESHOLD: u32 = 3;
@@ -67,6 +79,8 @@ pub struct InstallPlan {
     pub risk: RiskLevel,
     pub permissions: Vec<Permission>,
     pub wasm_sha256: String,
+    /// Whether the component is a full plugin or a micro-plugin package.
+    pub world: World,
     text: String,
     component: PathBuf,
 }
@@ -126,7 +140,7 @@ impl Framework {
         })
     }
 
-    fn sandbox(&self) -> Result<&Sandbox, HostError> {
+    pub(crate) fn sandbox(&self) -> Result<&Sandbox, HostError> {
         if let Some(sandbox) = self.sandbox.get() {
             return Ok(sandbox);
         }
@@ -250,10 +264,17 @@ impl Framework {
         if self.store.get(&id)?.is_some() {
             return Err(lord_store::StoreError::AlreadyInstalled(id.to_string()).into());
         }
-        let (wasm_sha256, _) =
+        let (wasm_sha256, report) =
             self.sandbox()?
                 .install_check(&id, &candidate.component, &manifest.permissions)?;
+        let world = if report.micro {
+            World::Micro
+        } else {
+            World::Plugin
+        };
+        check_world_fit(&manifest, world)?;
         Ok(InstallPlan {
+            world,
             risk: manifest.risk_level(),
             permissions: manifest.permissions.clone(),
             manifest,
@@ -273,6 +294,7 @@ impl Framework {
             component_source: plan.component,
             wasm_sha256: plan.wasm_sha256,
             granted: plan.permissions,
+            world: plan.world,
         })?;
         let enable_error = match self.enable(&id).await {
             Ok(()) => None,
@@ -339,9 +361,20 @@ impl Framework {
         let target = lifecycle::next(plugin.state, Event::Enable)
             .map_err(|e| self.unavailable(&plugin, e.message))?;
         let result = async {
-            let mut instance = self.instantiate(&plugin).await?;
-            instance.on_load().await?;
-            instance.on_enable().await?;
+            match plugin.world {
+                // A micro package has no hooks; enabling proves it still
+                // loads under each isolation it declares.
+                World::Micro => {
+                    for isolation in micro_isolations(&plugin) {
+                        self.prepare_micro(&plugin, isolation)?;
+                    }
+                }
+                World::Plugin => {
+                    let mut instance = self.instantiate(&plugin).await?;
+                    instance.on_load().await?;
+                    instance.on_enable().await?;
+                }
+            }
             Ok::<_, HostError>(())
         }
         .await;
@@ -366,7 +399,7 @@ impl Framework {
         let plugin = self.store.require(id)?;
         let target = lifecycle::next(plugin.state, Event::Disable)
             .map_err(|e| self.unavailable(&plugin, e.message))?;
-        if plugin.state == PluginState::Enabled {
+        if plugin.state == PluginState::Enabled && plugin.world == World::Plugin {
             let result = async {
                 let mut instance = self.instantiate(&plugin).await?;
                 instance.on_load().await?;
@@ -546,6 +579,28 @@ impl Framework {
 
     async fn instantiate(&self, plugin: &InstalledPlugin) -> Result<PluginInstance, HostError> {
         let compiled = self.prepare(plugin)?;
+        let grants = self.grants_for(plugin)?;
+        let limits = Limits::from_manifest(&plugin.manifest.limits);
+        Ok(compiled.instantiate(&grants, limits).await?)
+    }
+
+    /// A micro package's component, compiled and linked for `isolation`.
+    pub(crate) fn prepare_micro(
+        &self,
+        plugin: &InstalledPlugin,
+        isolation: Isolation,
+    ) -> Result<MicroCompiled, HostError> {
+        Ok(self.sandbox()?.prepare_micro(
+            plugin.id(),
+            &plugin.component,
+            &plugin.wasm_sha256,
+            &plugin.granted,
+            isolation,
+        )?)
+    }
+
+    /// The concrete grants of a plugin in this process.
+    pub(crate) fn grants_for(&self, plugin: &InstalledPlugin) -> Result<Grants, HostError> {
         let data = self.store.plugin_data_dir(plugin.id())?;
         let tmp = self.config.tmp_root.join(plugin.id().as_str());
         std::fs::create_dir_all(&tmp).map_err(|source| HostError::Read {
@@ -557,8 +612,39 @@ impl Framework {
             plugin_data: &data,
             tmp: &tmp,
         };
-        let grants = grants::to_grants(&plugin.granted, &roots, &self.config.env);
-        let limits = Limits::from_manifest(&plugin.manifest.limits);
-        Ok(compiled.instantiate(&grants, limits).await?)
+        Ok(grants::to_grants(&plugin.granted, &roots, &self.config.env))
     }
+}
+
+/// A micro-plugin package has handlers and nothing else; a full plugin may
+/// have anything. Refused here, the mismatch never reaches the store.
+fn check_world_fit(manifest: &Manifest, world: World) -> Result<(), HostError> {
+    let plugin = manifest.plugin.id.clone();
+    match world {
+        World::Plugin => Ok(()),
+        World::Micro if !manifest.commands.is_empty() => Err(HostError::Mismatch {
+            plugin,
+            reason: "the component is a micro-plugin (it exports lord:plugin/micro), so it \
+                     cannot serve [[commands]]; remove them or build a full plugin"
+                .to_owned(),
+        }),
+        World::Micro if manifest.micro.is_empty() => Err(HostError::Mismatch {
+            plugin,
+            reason: "the component is a micro-plugin but plugin.toml declares no [[micro]] \
+                     entries; declare the handlers it serves"
+                .to_owned(),
+        }),
+        World::Micro => Ok(()),
+    }
+}
+
+/// The isolations a micro package's entries declare, each once.
+pub(crate) fn micro_isolations(plugin: &InstalledPlugin) -> Vec<Isolation> {
+    let mut out: Vec<Isolation> = Vec::new();
+    for entry in &plugin.manifest.micro {
+        if !out.contains(&entry.isolation) {
+            out.push(entry.isolation);
+        }
+    }
+    out
 }

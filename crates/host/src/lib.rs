@@ -13,6 +13,7 @@ mod error;
 mod framework;
 mod grants;
 pub mod lifecycle;
+mod micro;
 mod validate;
 
 pub use error::HostError;
@@ -21,6 +22,7 @@ pub use framework::{
     Registration,
 };
 pub use lifecycle::{Event, InvalidTransition};
+pub use lord_micro;
 pub use lord_sandbox::{Captured, CommandArg, Failure, LogLevel, LogRecord};
 pub use lord_store::{AuditEntry, CommandRecord, InstalledPlugin, PluginState};
 pub use validate::{Finding, Severity, ValidationReport};

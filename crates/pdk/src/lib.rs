@@ -51,6 +51,8 @@ pub mod micro_bindings {
 mod micro;
 
 pub use micro::{Json, Micro, MicroContext};
+/// Re-exported so micro-plugins can build JSON values without a dependency of their own.
+pub use serde_json;
 
 #[doc(hidden)]
 pub mod micro_adapter {

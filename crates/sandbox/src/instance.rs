@@ -473,6 +473,16 @@ fn classify(state: &StoreState, error: &wasmtime::Error, limits: Limits) -> Fail
     if let Some(access) = peek_denial(state) {
         return Failure::Denied { access };
     }
+    // A strict micro-plugin's imports are all linked to wasmtime's
+    // unknown-import traps; reaching one is a refused access, not a crash.
+    let root = error.root_cause().to_string();
+    if let Some(rest) = root.strip_prefix("unknown import: `")
+        && let Some((import, _)) = rest.split_once('`')
+    {
+        return Failure::Denied {
+            access: format!("host interface `{import}` (strict isolation links none)"),
+        };
+    }
     // The trap code is what a user can act on; the full chain (with a wasm
     // backtrace) stays out of the one-line message.
     let message = match trap {

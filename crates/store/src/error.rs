@@ -22,6 +22,11 @@ pub enum StoreError {
          declare the same command, so remove `{owner}` or pick another plugin"
     )]
     CommandTaken { command: String, owner: String },
+    #[error(
+        "micro-plugin `{micro}` is already provided by plugin `{owner}`; two plugins cannot \
+         declare the same micro-plugin id"
+    )]
+    MicroTaken { micro: String, owner: String },
     #[error("the store holds a record it cannot read ({0}); the database may be from a newer lord")]
     Corrupt(String),
 }

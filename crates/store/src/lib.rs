@@ -26,5 +26,5 @@ mod store;
 
 pub use error::StoreError;
 pub use failpoint::Failpoint;
-pub use record::{AuditEntry, CommandRecord, InstalledPlugin, NewPlugin, PluginState};
+pub use record::{AuditEntry, CommandRecord, InstalledPlugin, NewPlugin, PluginState, World};
 pub use store::Store;

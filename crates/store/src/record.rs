@@ -52,6 +52,37 @@ impl FromStr for PluginState {
     }
 }
 
+/// Which world an installed component was built for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum World {
+    /// A full plugin: lifecycle hooks and commands (and maybe micro handlers).
+    Plugin,
+    /// A micro-plugin package: micro handlers only, no hooks or commands.
+    Micro,
+}
+
+impl World {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            World::Plugin => "plugin",
+            World::Micro => "micro",
+        }
+    }
+}
+
+impl FromStr for World {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "plugin" => Ok(World::Plugin),
+            "micro" => Ok(World::Micro),
+            other => Err(format!("unknown component world `{other}`")),
+        }
+    }
+}
+
 /// An installed plugin, as recorded.
 #[derive(Debug, Clone)]
 pub struct InstalledPlugin {
@@ -72,6 +103,7 @@ pub struct InstalledPlugin {
     /// Unix seconds.
     pub installed_at: i64,
     pub updated_at: i64,
+    pub world: World,
 }
 
 impl InstalledPlugin {
@@ -109,6 +141,7 @@ pub struct NewPlugin {
     pub component_source: PathBuf,
     pub wasm_sha256: String,
     pub granted: Vec<Permission>,
+    pub world: World,
 }
 
 /// One line of the audit log.

@@ -15,7 +15,7 @@ use crate::record::{
     AuditEntry, CommandArgRecord, CommandRecord, InstalledPlugin, NewPlugin, PluginState,
 };
 
-const SCHEMA_VERSION: i64 = 1;
+const SCHEMA_VERSION: i64 = 2;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS plugins (
@@ -30,6 +30,7 @@ CREATE TABLE IF NOT EXISTS plugins (
     failures      INTEGER NOT NULL DEFAULT 0,
     last_error    TEXT,
     granted       TEXT NOT NULL,
+    world         TEXT NOT NULL DEFAULT 'plugin',
     installed_at  INTEGER NOT NULL,
     updated_at    INTEGER NOT NULL
 );
@@ -39,6 +40,10 @@ CREATE TABLE IF NOT EXISTS commands (
     about      TEXT NOT NULL,
     args       TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS micro (
+    id         TEXT PRIMARY KEY,
+    plugin_id  TEXT NOT NULL REFERENCES plugins(id) ON DELETE CASCADE
+);
 CREATE TABLE IF NOT EXISTS audit (
     seq        INTEGER PRIMARY KEY AUTOINCREMENT,
     at         INTEGER NOT NULL,
@@ -47,6 +52,16 @@ CREATE TABLE IF NOT EXISTS audit (
     detail     TEXT NOT NULL
 );
 ";
+
+/// Schema changes after version 1, in order: `MIGRATIONS[n]` takes a store
+/// from version `n + 1` to `n + 2`.
+const MIGRATIONS: &[&str] = &["
+ALTER TABLE plugins ADD COLUMN world TEXT NOT NULL DEFAULT 'plugin';
+CREATE TABLE IF NOT EXISTS micro (
+    id         TEXT PRIMARY KEY,
+    plugin_id  TEXT NOT NULL REFERENCES plugins(id) ON DELETE CASCADE
+);
+"];
 
 /// The install store under one home directory.
 #[derive(Debug)]
@@ -73,9 +88,19 @@ impl Store {
              PRAGMA busy_timeout = 10000;",
         )?;
         let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
-        if version == 0 {
-            conn.execute_batch(SCHEMA)?;
-            conn.execute_batch(&format!("PRAGMA user_version = {SCHEMA_VERSION}"))?;
+        if version < SCHEMA_VERSION {
+            // One transaction per migration run: a crash leaves the old
+            // schema (and version) or the new one.
+            let mut migration = String::from("BEGIN;\n");
+            if version == 0 {
+                migration.push_str(SCHEMA);
+            } else {
+                for step in &MIGRATIONS[usize::try_from(version - 1).unwrap_or(0)..] {
+                    migration.push_str(step);
+                }
+            }
+            migration.push_str(&format!("PRAGMA user_version = {SCHEMA_VERSION};\nCOMMIT;"));
+            conn.execute_batch(&migration)?;
         } else if version > SCHEMA_VERSION {
             return Err(StoreError::Corrupt(format!(
                 "schema version {version}, this lord understands up to {SCHEMA_VERSION}"
@@ -188,6 +213,23 @@ impl Store {
             }
         }
 
+        for micro in &new.manifest.micro {
+            let owner: Option<String> = self
+                .conn
+                .query_row(
+                    "SELECT plugin_id FROM micro WHERE id = ?1",
+                    [micro.id.as_str()],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            if let Some(owner) = owner {
+                return Err(StoreError::MicroTaken {
+                    micro: micro.id.to_string(),
+                    owner,
+                });
+            }
+        }
+
         // 1. Stage: copy the files into a private folder and make them durable.
         let component_name = Path::new(&new.manifest.plugin.component)
             .file_name()
@@ -238,8 +280,9 @@ impl Store {
         let tx = self.conn.transaction()?;
         tx.execute(
             "INSERT INTO plugins (id, version, dir, component, wasm_sha256, manifest, state,
-                                  reason, failures, last_error, granted, installed_at, updated_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, NULL, 0, NULL, ?8, ?9, ?9)",
+                                  reason, failures, last_error, granted, world, installed_at,
+                                  updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, NULL, 0, NULL, ?8, ?10, ?9, ?9)",
             params![
                 id.as_str(),
                 version,
@@ -250,8 +293,15 @@ impl Store {
                 PluginState::Installed.as_str(),
                 granted,
                 now,
+                new.world.as_str(),
             ],
         )?;
+        for micro in &new.manifest.micro {
+            tx.execute(
+                "INSERT INTO micro (id, plugin_id) VALUES (?1, ?2)",
+                params![micro.id.as_str(), id.as_str()],
+            )?;
+        }
         for command in &new.manifest.commands {
             let args: Vec<CommandArgRecord> = command
                 .args
@@ -426,7 +476,7 @@ impl Store {
 }
 
 const SELECT_PLUGIN: &str = "SELECT id, dir, component, wasm_sha256, manifest, state, reason,
-    failures, last_error, granted, installed_at, updated_at FROM plugins";
+    failures, last_error, granted, installed_at, updated_at, world FROM plugins";
 
 /// A row as stored, before its text columns are parsed.
 struct RawPlugin {
@@ -442,6 +492,7 @@ struct RawPlugin {
     granted: String,
     installed_at: i64,
     updated_at: i64,
+    world: String,
 }
 
 impl RawPlugin {
@@ -459,6 +510,7 @@ impl RawPlugin {
             granted: r.get(9)?,
             installed_at: r.get(10)?,
             updated_at: r.get(11)?,
+            world: r.get(12)?,
         })
     }
 
@@ -486,6 +538,7 @@ impl RawPlugin {
             granted,
             installed_at: self.installed_at,
             updated_at: self.updated_at,
+            world: self.world.parse().map_err(StoreError::Corrupt)?,
         })
     }
 }

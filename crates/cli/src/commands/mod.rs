@@ -1,4 +1,6 @@
 //! One file per command family.
 
+pub(crate) mod micro;
+pub(crate) mod pipe;
 pub(crate) mod plugin;
 pub(crate) mod run;

@@ -8,4 +8,5 @@ mod crash;
 mod grants;
 mod hostile;
 mod lifecycle;
+mod micro;
 mod refusals;

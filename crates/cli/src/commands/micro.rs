@@ -1,0 +1,62 @@
+//! `lord micro list`: the micro-plugins pipelines can use.
+
+use std::process::ExitCode;
+
+use anyhow::Result;
+use clap::Subcommand;
+use lord_host::Framework;
+use serde_json::json;
+
+use crate::natives;
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum MicroCommand {
+    /// List the micro-plugins of enabled plugins, and lord's own.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+pub(crate) fn run(framework: &Framework, command: MicroCommand) -> Result<ExitCode> {
+    match command {
+        MicroCommand::List { json } => {
+            let manager = framework.micro_manager()?;
+            natives::register(&manager)?;
+            let rows: Vec<_> = manager
+                .ids()
+                .into_iter()
+                .filter_map(|id| manager.get(&id))
+                .collect();
+            if json {
+                let list: Vec<_> = rows
+                    .iter()
+                    .map(|m| {
+                        json!({
+                            "id": m.id.as_str(),
+                            "kind": m.kind.as_str(),
+                            "isolation": m.security.isolation.as_str(),
+                            "description": m.description,
+                            "input_schema": m.input_schema,
+                            "output_schema": m.output_schema,
+                            "allowed": m.security.allowed.iter().map(ToString::to_string).collect::<Vec<_>>(),
+                        })
+                    })
+                    .collect();
+                println!("{}", serde_json::to_string_pretty(&list)?);
+            } else {
+                let width = rows.iter().map(|m| m.id.as_str().len()).max().unwrap_or(2);
+                for m in &rows {
+                    println!(
+                        "{:<width$}  {:<16}  {:<8}  {}",
+                        m.id.as_str(),
+                        m.kind.as_str(),
+                        m.security.isolation.as_str(),
+                        m.description
+                    );
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}

@@ -1,0 +1,150 @@
+//! `lord pipe`: run a pipeline of micro-plugins over standard input, or
+//! `--check` it: its problems and its effective authority, before anything
+//! runs.
+
+use std::io::{Read, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context as _, Result, bail};
+use clap::Args;
+use lord_host::Framework;
+use lord_host::lord_micro::{CallContext, ChainReport, MicroManager, Pipeline};
+use serde_json::Value;
+
+use crate::cli::UsageError;
+use crate::context::Context;
+use crate::natives;
+
+#[derive(Debug, Args)]
+pub(crate) struct PipeArgs {
+    /// The pipeline, e.g. 'trim | validate.email | lower' (see `lord micro list`).
+    pipeline: Option<String>,
+    /// Read the pipeline from a TOML file instead.
+    #[arg(long, short = 'f', conflicts_with = "pipeline")]
+    file: Option<PathBuf>,
+    /// Only check the pipeline: unknown ids, schema mismatches, authority.
+    #[arg(long)]
+    check: bool,
+    /// Parse standard input as JSON (default: it is one JSON string).
+    #[arg(long)]
+    json_input: bool,
+    /// Print the result as JSON even when it is a string.
+    #[arg(long)]
+    json: bool,
+    /// Routing key for A/B variants (user, session or machine).
+    #[arg(long)]
+    key: Option<String>,
+}
+
+pub(crate) async fn run(ctx: &Context, framework: &Framework, args: PipeArgs) -> Result<ExitCode> {
+    let pipeline = match (&args.pipeline, &args.file) {
+        (Some(text), None) => Pipeline::parse(text).map_err(|e| UsageError(e.to_string()))?,
+        (None, Some(path)) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("could not read `{}`", path.display()))?;
+            Pipeline::from_toml(&text)
+                .map_err(|e| UsageError(format!("{}: {e}", path.display())))?
+        }
+        (None, None) | (Some(_), Some(_)) => bail!(UsageError(
+            "give a pipeline, e.g. `lord pipe 'trim | upper'`, or --file PIPELINE.toml".into()
+        )),
+    };
+    let manager = framework.micro_manager()?;
+    natives::register(&manager)?;
+    let report = manager.validate(&pipeline);
+    if args.check {
+        if args.json {
+            println!("{}", serde_json::to_string_pretty(&report)?);
+        } else {
+            print!("{}", describe(&pipeline, &report));
+        }
+        return Ok(if report.is_ok() {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::from(2)
+        });
+    }
+    if let Some(problem) = report.findings.first() {
+        bail!(UsageError(format!(
+            "the pipeline cannot run: {problem} (see `lord pipe --check`)"
+        )));
+    }
+    if !report.authority.is_empty() && ctx.stderr_is_tty {
+        eprintln!("pipeline authority: {}", report.authority.join(", "));
+    }
+    let input = read_input(args.json_input)?;
+    let call = CallContext { key: args.key };
+    let output = run_pipeline(&manager, &pipeline, input, &call).await?;
+    let mut stdout = std::io::stdout().lock();
+    if let (Value::String(text), false) = (&output, args.json) {
+        stdout.write_all(text.as_bytes())?;
+        if !text.ends_with('\n') {
+            stdout.write_all(b"\n")?;
+        }
+    } else {
+        writeln!(stdout, "{}", serde_json::to_string_pretty(&output)?)?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn run_pipeline(
+    manager: &MicroManager,
+    pipeline: &Pipeline,
+    input: Value,
+    call: &CallContext,
+) -> Result<Value> {
+    manager
+        .run(pipeline, input, call)
+        .await
+        .map_err(|e| anyhow::Error::new(PipelineFailed(e.to_string())))
+}
+
+/// A micro-plugin in the pipeline failed (exit code 3, like any plugin
+/// failure).
+#[derive(Debug)]
+pub(crate) struct PipelineFailed(pub(crate) String);
+
+impl std::fmt::Display for PipelineFailed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for PipelineFailed {}
+
+fn read_input(json: bool) -> Result<Value> {
+    let mut text = String::new();
+    std::io::stdin()
+        .read_to_string(&mut text)
+        .context("could not read standard input")?;
+    if json {
+        serde_json::from_str(&text)
+            .map_err(|e| UsageError(format!("standard input is not JSON: {e}")).into())
+    } else {
+        // A trailing newline is how text arrives from a shell, not content.
+        if text.ends_with('\n') {
+            text.pop();
+        }
+        Ok(Value::String(text))
+    }
+}
+
+fn describe(pipeline: &Pipeline, report: &ChainReport) -> String {
+    let mut out = format!("pipeline: {pipeline}\n");
+    for (id, isolation) in &report.isolation {
+        out.push_str(&format!("  {id}: isolation {isolation}\n"));
+    }
+    if report.authority.is_empty() {
+        out.push_str("authority: none (pure computation)\n");
+    } else {
+        out.push_str(&format!("authority: {}\n", report.authority.join(", ")));
+    }
+    for finding in &report.findings {
+        out.push_str(&format!("error: {finding}\n"));
+    }
+    if report.is_ok() {
+        out.push_str("ok\n");
+    }
+    out
+}

@@ -1,0 +1,241 @@
+//! Micro-plugin pipelines through `lord pipe`, with the micro-plugin
+//! packages under `plugins/micro` running in the sandbox.
+
+use std::io::Write;
+use std::process::Stdio;
+
+use crate::support::{Lord, Run, fixture, variant};
+
+fn with_micro() -> Lord {
+    let lord = Lord::new();
+    for package in ["text", "validate", "format", "redact", "enhance"] {
+        lord.install(&format!("micro/{package}"));
+    }
+    lord
+}
+
+fn pipe(lord: &Lord, args: &[&str], stdin: &str) -> Run {
+    let mut argv = vec!["pipe"];
+    argv.extend_from_slice(args);
+    let start = std::time::Instant::now();
+    let mut child = lord
+        .command(&argv)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(stdin.as_bytes())
+        .expect("write stdin");
+    let output = child.wait_with_output().expect("wait");
+    Run {
+        output,
+        elapsed: start.elapsed(),
+    }
+}
+
+#[test]
+fn a_sequential_pipeline_transforms_stdin() {
+    let lord = with_micro();
+    let run = pipe(&lord, &["trim | slug"], "  My Blog Post: Title!  \n");
+    run.assert_ok();
+    assert_eq!(run.stdout(), "my-blog-post-title\n");
+}
+
+#[test]
+fn a_conditional_step_follows_the_validator() {
+    let lord = with_micro();
+    let p = "trim | if validate.email then upper else lower end";
+    assert_eq!(
+        pipe(&lord, &[p], " ada@example.org ").stdout(),
+        "ADA@EXAMPLE.ORG\n"
+    );
+    assert_eq!(
+        pipe(&lord, &[p], " Not An Address ").stdout(),
+        "not an address\n"
+    );
+}
+
+#[test]
+fn parallel_branches_report_each_result_or_error() {
+    let lord = with_micro();
+    let run = pipe(&lord, &["[upper, validate.email, slug]"], "Hi There");
+    run.assert_ok();
+    let joined: serde_json::Value = serde_json::from_slice(&run.output.stdout).expect("JSON");
+    assert_eq!(joined[0]["ok"], "HI THERE");
+    assert!(
+        joined[1]["error"]
+            .as_str()
+            .expect("error")
+            .contains("no `@`"),
+        "{joined}"
+    );
+    assert_eq!(joined[2]["ok"], "hi-there");
+}
+
+#[test]
+fn error_policies_stop_skip_and_fall_back() {
+    let lord = with_micro();
+    let stop = pipe(&lord, &["validate.email | upper"], "nope");
+    stop.assert_code(3)
+        .assert_stderr_contains("micro-plugin `validate.email` failed");
+    let skip = pipe(&lord, &["validate.email? | upper"], "nope");
+    skip.assert_ok();
+    assert_eq!(skip.stdout(), "NOPE\n");
+    let fallback = pipe(&lord, &["validate.email ?? slug | upper"], "Not An Email");
+    fallback.assert_ok();
+    assert_eq!(fallback.stdout(), "NOT-AN-EMAIL\n");
+}
+
+#[test]
+fn a_pipeline_file_runs_the_same_as_inline() {
+    let lord = with_micro();
+    let file = lord.project.path().join("pipeline.toml");
+    std::fs::write(
+        &file,
+        "[[step]]\nuse = \"trim\"\n\n[[step]]\nuse = \"validate.email\"\non-error = { fallback = \"slug\" }\n\n[[step]]\nuse = \"upper\"\n",
+    )
+    .expect("write");
+    let run = pipe(
+        &lord,
+        &["--file", file.to_str().expect("utf-8")],
+        " Hello World ",
+    );
+    run.assert_ok();
+    assert_eq!(run.stdout(), "HELLO-WORLD\n");
+}
+
+#[test]
+fn check_names_both_neighbours_and_the_field_and_shows_authority() {
+    let lord = with_micro();
+    let bad = lord.run(&["pipe", "--check", "trim | text.count | upper"]);
+    bad.assert_code(2);
+    assert!(
+        bad.stdout()
+            .contains("`text.count` → `upper`: field `(the value)` produces type object but the next step expects string"),
+        "{}",
+        bad.stdout()
+    );
+    let good = lord.run(&["pipe", "--check", "trim | validate.email | lower"]);
+    good.assert_ok();
+    assert!(
+        good.stdout().contains("authority: none (pure computation)"),
+        "{}",
+        good.stdout()
+    );
+    // A pipeline through a micro-plugin with grants shows them.
+    lord.install("hostile/strict-escape");
+    let granted = lord.run(&["pipe", "--check", "--json", "trim | escape.limited"]);
+    granted.assert_ok();
+    let report: serde_json::Value = serde_json::from_slice(&granted.output.stdout).expect("JSON");
+    assert_eq!(
+        report["authority"],
+        serde_json::json!(["env(HOME)", "fs-read($PROJECT)"])
+    );
+    // And running a broken pipeline is refused before anything runs.
+    pipe(&lord, &["trim | text.count | upper"], "x")
+        .assert_code(2)
+        .assert_stderr_contains("cannot run");
+}
+
+#[test]
+fn a_strict_micro_plugin_cannot_reach_any_host_interface() {
+    let lord = Lord::new();
+    std::fs::write(lord.project.path().join("visible.txt"), "x").expect("write");
+    lord.install("hostile/strict-escape");
+    for id in ["escape.log", "escape.env", "escape.files"] {
+        let run = pipe(&lord, &[id], "");
+        run.assert_code(3);
+        let everything = format!("{}{}", run.stdout(), run.stderr());
+        assert!(!everything.contains("ESCAPED"), "{id}: {everything}");
+        assert!(!everything.contains("visible.txt"), "{id}: {everything}");
+        assert!(
+            everything.contains(id),
+            "{id}: the error names it: {everything}"
+        );
+        assert!(
+            everything.contains("was refused access: host interface `")
+                && everything.contains("strict isolation links none"),
+            "{id}: {everything}"
+        );
+    }
+    // The same code, declared limited, gets its grant: the refusal above
+    // came from the isolation, not from a missing folder.
+    let limited = pipe(&lord, &["escape.limited"], "");
+    limited.assert_ok();
+    assert!(
+        limited.stdout().contains("visible.txt"),
+        "{}",
+        limited.stdout()
+    );
+    lord.install("hello");
+    lord.assert_hello_works();
+}
+
+#[test]
+fn redact_and_enhance_work_on_command_output() {
+    let lord = with_micro();
+    let run = pipe(
+        &lord,
+        &["redact.secrets"],
+        "token: ghp_abcdefghijklmnop1234 password=hunter2hunter2",
+    );
+    run.assert_ok();
+    assert_eq!(run.stdout(), "token: ghp_**** password=hunt****\n");
+    let json = pipe(&lord, &["enhance.json"], "name: lord\nversion: 0.1.0\n");
+    json.assert_ok();
+    let value: serde_json::Value = serde_json::from_slice(&json.output.stdout).expect("JSON");
+    assert_eq!(
+        value,
+        serde_json::json!({"name": "lord", "version": "0.1.0"})
+    );
+    let table = pipe(
+        &lord,
+        &["--json-input", "format.table"],
+        r#"[{"id":1,"name":"ada"},{"id":22}]"#,
+    );
+    table.assert_ok();
+    assert_eq!(table.stdout(), "ID  NAME\n1   ada\n22\n");
+}
+
+#[test]
+fn micro_packages_are_checked_at_install() {
+    let lord = Lord::new();
+    lord.install("micro/text");
+    let clash = variant("micro/text", |m| {
+        m.replace("id = \"micro-text\"", "id = \"micro-text-two\"")
+    });
+    lord.run(&[
+        "plugin",
+        "install",
+        clash.path().to_str().expect("utf-8"),
+        "--yes",
+    ])
+    .assert_code(2)
+    .assert_stderr_contains("micro-plugin `trim` is already provided by plugin `micro-text`");
+    let with_commands = variant("micro/validate", |m| {
+        format!("{m}\n[[commands]]\nname = \"check\"\nabout = \"Check things\"\n")
+    });
+    lord.run(&[
+        "plugin",
+        "install",
+        with_commands.path().to_str().expect("utf-8"),
+        "--yes",
+    ])
+    .assert_code(2)
+    .assert_stderr_contains("cannot serve [[commands]]");
+    let listed = lord.run(&["micro", "list", "--json"]);
+    listed.assert_ok();
+    let list: serde_json::Value = serde_json::from_slice(&listed.output.stdout).expect("JSON");
+    assert!(
+        list.as_array()
+            .expect("list")
+            .iter()
+            .any(|m| m["id"] == "slug" && m["isolation"] == "strict")
+    );
+    let _ = fixture("micro/text");
+}
