@@ -44,6 +44,8 @@ pub(crate) enum Builtin {
     /// List the micro-plugins pipelines can use.
     #[command(subcommand)]
     Micro(commands::micro::MicroCommand),
+    /// Build a plugin and swap it in, again on every change to its sources.
+    Dev(commands::dev::DevArgs),
 }
 
 /// Builds the full command tree, parses argv and runs what it names.
@@ -73,6 +75,7 @@ pub(crate) async fn dispatch(ctx: &Context) -> Result<ExitCode> {
         Builtin::Plugin(cmd) => commands::plugin::run(ctx, &mut framework, cmd).await,
         Builtin::Pipe(args) => commands::pipe::run(ctx, &framework, args).await,
         Builtin::Micro(cmd) => commands::micro::run(&framework, cmd),
+        Builtin::Dev(args) => commands::dev::run(ctx, &mut framework, args).await,
     }
 }
 

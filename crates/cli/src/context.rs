@@ -18,6 +18,8 @@ pub(crate) struct Context {
     pub(crate) stderr_is_tty: bool,
     /// The first command-line argument (the command), if any.
     pub(crate) command: Option<String>,
+    /// The cargo that builds Rust plugins (`$CARGO`, else `cargo` on PATH).
+    pub(crate) cargo: PathBuf,
 }
 
 impl Context {
@@ -43,6 +45,7 @@ impl Context {
                 )?,
         };
         let cwd = std::env::current_dir().context("could not read the working directory")?;
+        let cargo = var("CARGO").map_or_else(|| PathBuf::from("cargo"), PathBuf::from);
         Ok(Self {
             failpoint: var("LORD_FAILPOINT"),
             home,
@@ -51,6 +54,7 @@ impl Context {
             stdin_is_tty: std::io::stdin().is_terminal(),
             stderr_is_tty: std::io::stderr().is_terminal(),
             command: std::env::args().nth(1),
+            cargo,
         })
     }
 

@@ -48,6 +48,8 @@ pub enum HostError {
     },
     #[error("plugin `{plugin}` does not fit its component: {reason}")]
     Mismatch { plugin: PluginId, reason: String },
+    #[error("building the plugin in `{dir}` failed:\n{log}")]
+    Build { dir: PathBuf, log: String },
     #[error("installation of `{0}` was cancelled: the permissions were not granted")]
     ConsentDenied(PluginId),
     #[error("{0}")]
@@ -73,6 +75,7 @@ impl HostError {
             | HostError::Unavailable { .. }
             | HostError::ConsentDenied(_)
             | HostError::Mismatch { .. }
+            | HostError::Build { .. }
             | HostError::Store(_)
             | HostError::Sandbox(_) => false,
         }
@@ -89,6 +92,7 @@ impl HostError {
             | HostError::Unavailable { .. }
             | HostError::ConsentDenied(_)
             | HostError::Mismatch { .. }
+            | HostError::Build { .. }
             | HostError::Sandbox(SandboxError::Contract { .. }) => true,
             HostError::Store(
                 StoreError::AlreadyInstalled(_)

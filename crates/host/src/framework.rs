@@ -81,8 +81,26 @@ pub struct InstallPlan {
     pub wasm_sha256: String,
     /// Whether the component is a full plugin or a micro-plugin package.
     pub world: World,
+    /// When the plan replaces an installed build: what that build was
+    /// granted, so a caller can show what the new one adds.
+    pub replaces: Option<Vec<Permission>>,
     text: String,
     component: PathBuf,
+}
+
+impl InstallPlan {
+    /// Permissions this build requests that the build it replaces was not
+    /// granted (empty for a fresh install).
+    pub fn added_permissions(&self) -> Vec<&Permission> {
+        match &self.replaces {
+            Some(old) => self
+                .permissions
+                .iter()
+                .filter(|p| !old.contains(p))
+                .collect(),
+            None => Vec::new(),
+        }
+    }
 }
 
 /// The result of [`Framework::register`].
@@ -257,11 +275,22 @@ impl Framework {
     /// refuses a component that imports more than it asked for before it is
     /// stored.
     pub fn plan_install(&self, dir: &Path) -> Result<InstallPlan, HostError> {
+        self.plan(dir, false)
+    }
+
+    /// Like [`Framework::plan_install`], but an installed plugin of the same
+    /// id is replaced by the new build (what `lord dev` does on each change).
+    pub fn plan_replace(&self, dir: &Path) -> Result<InstallPlan, HostError> {
+        self.plan(dir, true)
+    }
+
+    fn plan(&self, dir: &Path, may_replace: bool) -> Result<InstallPlan, HostError> {
         let candidate = Self::read_candidate(dir)?;
         let manifest = candidate.manifest;
         Self::check_host_fit(&manifest)?;
         let id = manifest.plugin.id.clone();
-        if self.store.get(&id)?.is_some() {
+        let installed = self.store.get(&id)?;
+        if installed.is_some() && !may_replace {
             return Err(lord_store::StoreError::AlreadyInstalled(id.to_string()).into());
         }
         let (wasm_sha256, report) =
@@ -274,6 +303,7 @@ impl Framework {
         };
         check_world_fit(&manifest, world)?;
         Ok(InstallPlan {
+            replaces: installed.map(|p| p.granted),
             world,
             risk: manifest.risk_level(),
             permissions: manifest.permissions.clone(),
@@ -288,14 +318,25 @@ impl Framework {
     /// An install whose on-enable hook fails stays installed, marked failed.
     pub async fn install(&mut self, plan: InstallPlan) -> Result<Registration, HostError> {
         let id = plan.manifest.plugin.id.clone();
-        self.store.install(NewPlugin {
+        let new = NewPlugin {
             manifest: plan.manifest,
             manifest_text: plan.text,
             component_source: plan.component,
             wasm_sha256: plan.wasm_sha256,
             granted: plan.permissions,
             world: plan.world,
-        })?;
+        };
+        match plan.replaces {
+            Some(_) => {
+                self.store.replace(new)?;
+                // Calls already running keep the build they loaded; the next
+                // call loads this one.
+                self.unload(&id);
+            }
+            None => {
+                self.store.install(new)?;
+            }
+        }
         let enable_error = match self.enable(&id).await {
             Ok(()) => None,
             Err(HostError::Call(e)) => Some(e.to_string()),

@@ -9,6 +9,7 @@
 //! `enabled` (or while a lifecycle hook decides that), only with the grants
 //! recorded at install, and every failure is recorded before it is returned.
 
+pub mod dev;
 mod error;
 mod framework;
 mod grants;

@@ -190,18 +190,32 @@ impl Store {
 
     /// Installs a plugin atomically; see the crate docs for the invariant.
     pub fn install(&mut self, new: NewPlugin) -> Result<InstalledPlugin, StoreError> {
+        self.write(new, false)
+    }
+
+    /// Replaces an installed plugin with a new build, atomically: one
+    /// transaction removes the old row (and its commands and micro ids) and
+    /// records the new one, so a reader sees one version or the other. The
+    /// old files become debris for the next sweep; the plugin's data stays.
+    pub fn replace(&mut self, new: NewPlugin) -> Result<InstalledPlugin, StoreError> {
+        self.write(new, true)
+    }
+
+    fn write(&mut self, new: NewPlugin, replace: bool) -> Result<InstalledPlugin, StoreError> {
         let _lock = self.lock()?;
         self.sweep()?;
         let id = new.manifest.plugin.id.clone();
-        if self.get(&id)?.is_some() {
-            return Err(StoreError::AlreadyInstalled(id.to_string()));
+        match (self.get(&id)?.is_some(), replace) {
+            (true, false) => return Err(StoreError::AlreadyInstalled(id.to_string())),
+            (false, true) => return Err(StoreError::NotInstalled(id.to_string())),
+            (true, true) | (false, false) => {}
         }
         for command in &new.manifest.commands {
             let owner: Option<String> = self
                 .conn
                 .query_row(
-                    "SELECT plugin_id FROM commands WHERE name = ?1",
-                    [command.name.as_str()],
+                    "SELECT plugin_id FROM commands WHERE name = ?1 AND plugin_id != ?2",
+                    [command.name.as_str(), id.as_str()],
                     |r| r.get(0),
                 )
                 .optional()?;
@@ -217,8 +231,8 @@ impl Store {
             let owner: Option<String> = self
                 .conn
                 .query_row(
-                    "SELECT plugin_id FROM micro WHERE id = ?1",
-                    [micro.id.as_str()],
+                    "SELECT plugin_id FROM micro WHERE id = ?1 AND plugin_id != ?2",
+                    [micro.id.as_str(), id.as_str()],
                     |r| r.get(0),
                 )
                 .optional()?;
@@ -259,13 +273,22 @@ impl Store {
         let dest = self.layout.home.join(&rel);
         let parent = dest.parent().unwrap_or(&self.layout.home).to_path_buf();
         fs::create_dir_all(&parent).map_err(StoreError::io("create", &parent))?;
-        if dest.exists() {
+        let in_use: bool = self.conn.query_row(
+            "SELECT EXISTS (SELECT 1 FROM plugins WHERE dir = ?1)",
+            [rel.to_string_lossy()],
+            |r| r.get(0),
+        )?;
+        // Replacing a build with the very same bytes keeps the folder the
+        // current row points at; the staged copy is dropped with `staged`.
+        if !in_use && dest.exists() {
             // Debris of an interrupted install of these very bytes.
             fs::remove_dir_all(&dest).map_err(StoreError::io("clear", &dest))?;
         }
-        let staged_path = staged.keep();
-        fs::rename(&staged_path, &dest).map_err(StoreError::io("move into place", &dest))?;
-        sync_dir(&parent)?;
+        if !in_use {
+            let staged_path = staged.keep();
+            fs::rename(&staged_path, &dest).map_err(StoreError::io("move into place", &dest))?;
+            sync_dir(&parent)?;
+        }
         self.failpoint.hit("install:moved");
 
         // 3. Commit: the plugin exists from this instant.
@@ -278,6 +301,9 @@ impl Store {
         )
         .map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let tx = self.conn.transaction()?;
+        if replace {
+            tx.execute("DELETE FROM plugins WHERE id = ?1", [id.as_str()])?;
+        }
         tx.execute(
             "INSERT INTO plugins (id, version, dir, component, wasm_sha256, manifest, state,
                                   reason, failures, last_error, granted, world, installed_at,
@@ -327,7 +353,7 @@ impl Store {
             &tx,
             now,
             id.as_str(),
-            "installed",
+            if replace { "replaced" } else { "installed" },
             &format!("version {version}, sha256 {}", new.wasm_sha256),
         )?;
         self.failpoint.hit("install:before-commit");

@@ -1,5 +1,6 @@
 //! One file per command family.
 
+pub(crate) mod dev;
 pub(crate) mod micro;
 pub(crate) mod pipe;
 pub(crate) mod plugin;

@@ -5,6 +5,7 @@
 mod support;
 
 mod crash;
+mod dev;
 mod grants;
 mod hostile;
 mod lifecycle;
