@@ -462,11 +462,18 @@ impl Framework {
     /// grants, after its on-load hook.
     pub async fn load(&mut self, id: &PluginId) -> Result<PluginInstance, HostError> {
         let plugin = self.store.require(id)?;
+        self.load_installed(&plugin).await
+    }
+
+    async fn load_installed(
+        &mut self,
+        plugin: &InstalledPlugin,
+    ) -> Result<PluginInstance, HostError> {
         lifecycle::next(plugin.state, Event::Run)
-            .map_err(|e| self.unavailable(&plugin, e.message))?;
-        let mut instance = self.instantiate(&plugin).await?;
+            .map_err(|e| self.unavailable(plugin, e.message))?;
+        let mut instance = self.instantiate(plugin).await?;
         if let Err(e) = instance.on_load().await {
-            self.hook_failed(&plugin, "on-load", &e.to_string()).await?;
+            self.hook_failed(plugin, "on-load", &e.to_string()).await?;
             return Err(e.into());
         }
         Ok(instance)
@@ -480,22 +487,23 @@ impl Framework {
     ) -> Result<CommandOutcome, HostError> {
         let owner = self
             .store
-            .commands()?
-            .into_iter()
-            .find(|c| c.name == command)
+            .command_owner(command)?
             .ok_or_else(|| HostError::UnknownCommand(command.to_owned()))?;
         let id: PluginId = owner
-            .plugin
             .parse()
             .map_err(|e| lord_store::StoreError::Corrupt(format!("{e}")))?;
-        let mut instance = self.load(&id).await?;
+        let plugin = self.store.require(&id)?;
+        let mut instance = self.load_installed(&plugin).await?;
         let invocation = Invocation {
             command: command.to_owned(),
             args,
         };
         match instance.run_command(&invocation).await {
             Ok((text, captured)) => {
-                self.store.record_success(&id)?;
+                // Only a plugin with failures on record needs a write.
+                if plugin.consecutive_failures != 0 {
+                    self.store.record_success(&id)?;
+                }
                 // The unload hook's failure does not undo a command that
                 // succeeded; it is recorded for `plugin info`.
                 if let Err(e) = instance.on_unload().await {
@@ -642,12 +650,21 @@ impl Framework {
 
     /// The concrete grants of a plugin in this process.
     pub(crate) fn grants_for(&self, plugin: &InstalledPlugin) -> Result<Grants, HostError> {
-        let data = self.store.plugin_data_dir(plugin.id())?;
+        // Folders are made only for the roots a grant names: a plugin with
+        // no file grants costs no directory syscalls per load.
+        let needs = grants::roots_needed(&plugin.granted);
+        let data = if needs.plugin_data {
+            self.store.plugin_data_dir(plugin.id())?
+        } else {
+            PathBuf::new()
+        };
         let tmp = self.config.tmp_root.join(plugin.id().as_str());
-        std::fs::create_dir_all(&tmp).map_err(|source| HostError::Read {
-            path: tmp.clone(),
-            source,
-        })?;
+        if needs.tmp {
+            std::fs::create_dir_all(&tmp).map_err(|source| HostError::Read {
+                path: tmp.clone(),
+                source,
+            })?;
+        }
         let roots = Roots {
             project: &self.config.project_dir,
             plugin_data: &data,

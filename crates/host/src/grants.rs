@@ -14,6 +14,27 @@ pub(crate) struct Roots<'a> {
     pub(crate) tmp: &'a Path,
 }
 
+/// Which per-plugin folders a set of grants refers to.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct RootsNeeded {
+    pub(crate) plugin_data: bool,
+    pub(crate) tmp: bool,
+}
+
+pub(crate) fn roots_needed(granted: &[Permission]) -> RootsNeeded {
+    let mut needs = RootsNeeded::default();
+    for permission in granted {
+        if let Permission::FsRead(path) | Permission::FsWrite(path) = permission {
+            match path.root {
+                FsRoot::PluginData => needs.plugin_data = true,
+                FsRoot::Tmp => needs.tmp = true,
+                FsRoot::Project => {}
+            }
+        }
+    }
+    needs
+}
+
 /// Builds grants from the permissions recorded for a plugin. The match is
 /// exhaustive: a new permission does not compile until it is decided here.
 pub(crate) fn to_grants(

@@ -141,15 +141,23 @@ impl Store {
     }
 
     pub fn get(&self, id: &PluginId) -> Result<Option<InstalledPlugin>, StoreError> {
+        // Cached statements: this runs on every plugin command.
         let raw = self
             .conn
-            .query_row(
-                &format!("{SELECT_PLUGIN} WHERE id = ?1"),
-                [id.as_str()],
-                RawPlugin::from_row,
-            )
+            .prepare_cached(&format!("{SELECT_PLUGIN} WHERE id = ?1"))?
+            .query_row([id.as_str()], RawPlugin::from_row)
             .optional()?;
         raw.map(|raw| raw.decode(&self.layout.home)).transpose()
+    }
+
+    /// The plugin that declares `command`, by one indexed lookup (the hot
+    /// path of every plugin command).
+    pub fn command_owner(&self, command: &str) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT plugin_id FROM commands WHERE name = ?1")?
+            .query_row([command], |r| r.get(0))
+            .optional()?)
     }
 
     pub fn require(&self, id: &PluginId) -> Result<InstalledPlugin, StoreError> {
@@ -427,10 +435,9 @@ impl Store {
     /// Resets the breaker's count after a call that succeeded. Writes only
     /// when there is something to reset, so successful calls stay read-only.
     pub fn record_success(&mut self, id: &PluginId) -> Result<(), StoreError> {
-        self.conn.execute(
-            "UPDATE plugins SET failures = 0 WHERE id = ?1 AND failures != 0",
-            [id.as_str()],
-        )?;
+        self.conn
+            .prepare_cached("UPDATE plugins SET failures = 0 WHERE id = ?1 AND failures != 0")?
+            .execute([id.as_str()])?;
         Ok(())
     }
 

@@ -1,0 +1,193 @@
+//! Bare wasmtime: the baseline lord's numbers are compared with. The same
+//! component, run with an engine configured exactly like lord-sandbox's but
+//! with none of lord's machinery (no store database, no contract check, no
+//! limits, output budget or deadline timer): deserialise, instantiate, call.
+//!
+//! Boundary exception: lord-sandbox is the only crate of lord that names
+//! wasmtime. This crate names it too, because bare wasmtime is what it
+//! measures lord against; nothing in lord depends on this crate.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context as _, Result, anyhow};
+use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
+use wasmtime::{Config, Engine, Store};
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+use bindings::lord::plugin::{log, types};
+use bindings::{Plugin, PluginPre};
+
+pub(crate) use bindings::exports::lord::plugin::guest::Invocation;
+pub(crate) use bindings::lord::plugin::types::Arg;
+
+/// Typed bindings for the `plugin` world, generated here as lord-sandbox
+/// generates its own, so both sides make the same kind of call.
+mod bindings {
+    wasmtime::component::bindgen!({
+        world: "plugin",
+        path: "../../wit",
+        imports: { default: trappable },
+        exports: { default: async },
+    });
+}
+
+/// lord-sandbox's engine settings (`crates/sandbox/src/engine.rs`), repeated
+/// here because the sandbox does not expose its `Config`. Keep them in step.
+const MAX_WASM_STACK: usize = 1024 * 1024;
+const ASYNC_STACK: usize = MAX_WASM_STACK + 1024 * 1024;
+
+/// Far enough that the deadline never passes: this engine's epoch is never
+/// advanced, and the deadline is added to the current epoch without
+/// saturating, so `u64::MAX` itself would overflow.
+const FAR_DEADLINE: u64 = 1 << 40;
+
+/// The data of a bare store: a default WASI context and nothing else.
+pub(crate) struct BareState {
+    wasi: WasiCtx,
+    table: ResourceTable,
+}
+
+impl WasiView for BareState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+impl types::Host for BareState {}
+
+impl log::Host for BareState {
+    fn log(&mut self, _level: types::Level, _message: String) -> wasmtime::Result<()> {
+        Ok(())
+    }
+}
+
+/// An engine and a linker made once, as any embedder would.
+pub(crate) struct Bare {
+    engine: Engine,
+    linker: Linker<BareState>,
+}
+
+/// One bare instance, kept warm for repeated calls.
+pub(crate) struct BareInstance {
+    store: Store<BareState>,
+    plugin: Plugin,
+}
+
+impl Bare {
+    pub(crate) fn new() -> Result<Self> {
+        let mut config = Config::new();
+        config
+            .wasm_component_model(true)
+            .epoch_interruption(true)
+            .max_wasm_stack(MAX_WASM_STACK)
+            .async_stack_size(ASYNC_STACK);
+        let engine = Engine::new(&config).map_err(|e| anyhow!("starting wasmtime: {e:#}"))?;
+        let mut linker = Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker)
+            .map_err(|e| anyhow!("linking WASI: {e:#}"))?;
+        Plugin::add_to_linker::<_, HasSelf<BareState>>(&mut linker, |state| state)
+            .map_err(|e| anyhow!("linking the log interface: {e:#}"))?;
+        Ok(Self { engine, linker })
+    }
+
+    /// Compiles `wasm` ahead of time into `dir`, as lord's compiled cache
+    /// does at install, and returns the `.cwasm` file.
+    pub(crate) fn precompile(&self, wasm: &Path, dir: &Path) -> Result<PathBuf> {
+        let bytes = std::fs::read(wasm).with_context(|| format!("reading {}", wasm.display()))?;
+        let compiled = self
+            .engine
+            .precompile_component(&bytes)
+            .map_err(|e| anyhow!("compiling {}: {e:#}", wasm.display()))?;
+        let out = dir.join("bare.cwasm");
+        std::fs::write(&out, compiled).with_context(|| format!("writing {}", out.display()))?;
+        Ok(out)
+    }
+
+    /// Loads compiled code from disk.
+    pub(crate) fn load(&self, cwasm: &Path) -> Result<Component> {
+        // SAFETY: the file was written by `precompile` above with this very
+        // engine's settings, into a temporary folder only this process
+        // uses; wasmtime also checks its header.
+        unsafe { Component::deserialize_file(&self.engine, cwasm) }
+            .map_err(|e| anyhow!("loading {}: {e:#}", cwasm.display()))
+    }
+
+    /// A new store with a default WASI context, and the component
+    /// instantiated in it (imports resolved by the linker on the way).
+    pub(crate) async fn instantiate(&self, component: &Component) -> Result<BareInstance> {
+        let mut store = self.store();
+        let plugin = Plugin::instantiate_async(&mut store, component, &self.linker)
+            .await
+            .map_err(|e| anyhow!("instantiating: {e:#}"))?;
+        Ok(BareInstance { store, plugin })
+    }
+
+    /// The component pre-linked once, as an embedder keeps it to make many
+    /// instances.
+    pub(crate) fn pre_link(&self, component: &Component) -> Result<PluginPre<BareState>> {
+        self.linker
+            .instantiate_pre(component)
+            .and_then(PluginPre::new)
+            .map_err(|e| anyhow!("pre-linking: {e:#}"))
+    }
+
+    /// A new store and an instance from pre-linked code.
+    pub(crate) async fn instantiate_pre(&self, pre: &PluginPre<BareState>) -> Result<BareInstance> {
+        let mut store = self.store();
+        let plugin = pre
+            .instantiate_async(&mut store)
+            .await
+            .map_err(|e| anyhow!("instantiating: {e:#}"))?;
+        Ok(BareInstance { store, plugin })
+    }
+
+    fn store(&self) -> Store<BareState> {
+        let state = BareState {
+            wasi: WasiCtx::builder().build(),
+            table: ResourceTable::new(),
+        };
+        let mut store = Store::new(&self.engine, state);
+        store.set_epoch_deadline(FAR_DEADLINE);
+        store
+    }
+
+    /// One iteration of the load benchmark: from compiled code on disk to
+    /// the end of the first call.
+    pub(crate) async fn load_and_call(
+        &self,
+        cwasm: &Path,
+        invocation: &Invocation,
+    ) -> Result<String> {
+        let component = self.load(cwasm)?;
+        let mut instance = self.instantiate(&component).await?;
+        instance.run_command(invocation).await
+    }
+}
+
+impl BareInstance {
+    pub(crate) async fn run_command(&mut self, invocation: &Invocation) -> Result<String> {
+        self.plugin
+            .lord_plugin_guest()
+            .call_run_command(&mut self.store, invocation)
+            .await
+            .map_err(|e| anyhow!("run-command trapped: {e:#}"))?
+            .map_err(|message| anyhow!("run-command failed: {message}"))
+    }
+}
+
+/// A `run-command` invocation with one `iterations` argument, or none.
+pub(crate) fn invocation(command: &str, iterations: Option<u64>) -> Invocation {
+    Invocation {
+        command: command.to_owned(),
+        args: iterations
+            .map(|n| Arg {
+                name: "iterations".to_owned(),
+                values: vec![n.to_string()],
+            })
+            .into_iter()
+            .collect(),
+    }
+}

@@ -1,0 +1,136 @@
+//! Call overhead on a warm instance: `PluginInstance::run_command` (deadline
+//! armed, timeout, output budget, denial check, argument conversion) against
+//! the bare typed call, for a trivial command and for one doing about 10 µs
+//! of guest work.
+
+use std::time::Duration;
+
+use anyhow::{Context as _, Result, ensure};
+use lord_sandbox::{CommandArg, Grants, Invocation, Limits, Sandbox};
+
+use crate::bare::{self, Bare, BareInstance};
+use crate::fixtures::Plugins;
+use crate::timing::{self, Pair, Plan};
+
+/// How much guest work the "real work" call does.
+const WORK_TARGET_NS: f64 = 10_000.0;
+
+#[derive(Debug, Clone)]
+pub(crate) struct CallResults {
+    pub(crate) trivial: Pair,
+    pub(crate) work: Pair,
+    /// The `bench-work` count that makes about 10 µs of guest work.
+    pub(crate) work_iterations: u64,
+    /// What one round of `bench-work` costs, measured at start-up.
+    pub(crate) ns_per_iteration: f64,
+}
+
+pub(crate) async fn measure(plugins: &Plugins, plan: Plan) -> Result<CallResults> {
+    let scratch = tempfile::tempdir()?;
+    let dir = plugins.bench();
+    let manifest_path = dir.join(lord_manifest::MANIFEST_FILE);
+    let text = std::fs::read_to_string(&manifest_path)
+        .with_context(|| format!("reading {}", manifest_path.display()))?;
+    let manifest = lord_manifest::parse(&manifest_path.display().to_string(), &text)?;
+    let wasm = dir.join(&manifest.plugin.component);
+    let id = &manifest.plugin.id;
+
+    let sandbox = Sandbox::new(&scratch.path().join("cache"))?;
+    // Fills the compiled cache, so `prepare` below deserialises as it does
+    // for an installed plugin.
+    let (sha256, _) = sandbox.install_check(id, &wasm, &manifest.permissions)?;
+    let mut ours = sandbox
+        .prepare(id, &wasm, &sha256, &manifest.permissions)?
+        .instantiate(&Grants::default(), Limits::from_manifest(&manifest.limits))
+        .await?;
+
+    let bare = Bare::new()?;
+    let cwasm = bare.precompile(&wasm, scratch.path())?;
+    let component = bare.load(&cwasm)?;
+    let mut theirs = bare.instantiate(&component).await?;
+
+    let (work_iterations, ns_per_iteration) = calibrate(&mut theirs).await?;
+    eprintln!(
+        "lord-bench: one bench-work round takes {ns_per_iteration:.2} ns; \
+         {work_iterations} rounds make ~10 µs"
+    );
+
+    let mut results = Vec::new();
+    for iterations in [None, Some(work_iterations)] {
+        let command = if iterations.is_some() {
+            "bench-work"
+        } else {
+            "bench-noop"
+        };
+        let our_invocation = Invocation {
+            command: command.to_owned(),
+            args: iterations
+                .map(|n| CommandArg {
+                    name: "iterations".to_owned(),
+                    values: vec![n.to_string()],
+                })
+                .into_iter()
+                .collect(),
+        };
+        let bare_invocation = bare::invocation(command, iterations);
+        let (our_text, _) = ours.run_command(&our_invocation).await?;
+        let bare_text = theirs.run_command(&bare_invocation).await?;
+        ensure!(
+            our_text == bare_text,
+            "`{command}` answered {our_text:?} through lord but {bare_text:?} bare"
+        );
+        eprintln!("lord-bench: call: {command} ...");
+        let pair = timing::interleaved(
+            plan,
+            async || {
+                ours.run_command(&our_invocation).await?;
+                Ok(())
+            },
+            async || {
+                theirs.run_command(&bare_invocation).await?;
+                Ok(())
+            },
+        )
+        .await?;
+        results.push(pair);
+    }
+    let work = results.pop().context("no work measurement")?;
+    let trivial = results.pop().context("no trivial measurement")?;
+    Ok(CallResults {
+        trivial,
+        work,
+        work_iterations,
+        ns_per_iteration,
+    })
+}
+
+/// Finds the cost of one `bench-work` round from two counts (so the call's
+/// own cost cancels out) and the count that makes about 10 µs.
+async fn calibrate(instance: &mut BareInstance) -> Result<(u64, f64)> {
+    const SMALL: u64 = 1_000;
+    const LARGE: u64 = 200_000;
+    let plan = Plan {
+        batches: 5,
+        batch_time: Duration::from_millis(20),
+    };
+    let mut median = async |count: u64| -> Result<f64> {
+        let invocation = bare::invocation("bench-work", Some(count));
+        let samples = timing::single(plan, async || {
+            instance.run_command(&invocation).await?;
+            Ok(())
+        })
+        .await?;
+        Ok(samples.median_ns())
+    };
+    let small = median(SMALL).await?;
+    let large = median(LARGE).await?;
+    // The counts are small integers, exactly representable.
+    let per_round = (large - small) / (LARGE - SMALL) as f64;
+    ensure!(
+        per_round.is_finite() && per_round > 0.0,
+        "could not time a bench-work round: {small:.0} ns for {SMALL}, {large:.0} ns for {LARGE}"
+    );
+    let rounds = (WORK_TARGET_NS / per_round).round().max(1.0);
+    // `rounds` is a positive whole number far below 2^53.
+    Ok((rounds as u64, per_round))
+}

@@ -1,0 +1,137 @@
+//! What the benchmarks run against: the guest plugins built by
+//! `cargo xtask plugins`, and throwaway `$LORD_HOME`s with plugins installed
+//! through the framework API.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context as _, Result, bail};
+use lord_host::{Framework, HostConfig};
+
+/// Where the workspace's guest plugins live.
+#[derive(Debug, Clone)]
+pub(crate) struct Plugins {
+    root: PathBuf,
+}
+
+impl Plugins {
+    /// The `plugins/` folder of the workspace this binary was built from;
+    /// fails with the command to run when a component is missing.
+    pub(crate) fn locate() -> Result<Self> {
+        let root = workspace_root().join("plugins");
+        let plugins = Self { root };
+        for dir in [plugins.bench(), plugins.hello()] {
+            let wasm = dir.join("plugin.wasm");
+            if !wasm.is_file() {
+                bail!(
+                    "{} is missing; build the guest plugins with `cargo xtask plugins` \
+                     (or run the benchmarks with `cargo xtask bench`)",
+                    wasm.display()
+                );
+            }
+        }
+        Ok(plugins)
+    }
+
+    /// The benchmark fixture (`bench-noop`, `bench-work ITERATIONS`).
+    pub(crate) fn bench(&self) -> PathBuf {
+        self.root.join("bench")
+    }
+
+    /// The greeting plugin copied 50 times for the `--help` benchmark.
+    pub(crate) fn hello(&self) -> PathBuf {
+        self.root.join("hello")
+    }
+}
+
+/// The workspace root, known at compile time.
+pub(crate) fn workspace_root() -> PathBuf {
+    let crate_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+    crate_dir
+        .ancestors()
+        .nth(2)
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| crate_dir.to_path_buf())
+}
+
+/// A host configuration whose home, project folder and `$TMP` root all sit
+/// under `scratch`, so a run leaves nothing behind.
+pub(crate) fn host_config(scratch: &Path, home: &str) -> Result<HostConfig> {
+    let project = scratch.join("project");
+    let tmp = scratch.join("tmp");
+    for dir in [&project, &tmp] {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    let mut config = HostConfig::new(scratch.join(home), project);
+    config.tmp_root = tmp;
+    Ok(config)
+}
+
+/// Installs (and so enables) each plugin folder, as `lord plugin install
+/// --yes` would.
+pub(crate) async fn install(framework: &mut Framework, dirs: &[PathBuf]) -> Result<()> {
+    for dir in dirs {
+        let plan = framework
+            .plan_install(dir)
+            .with_context(|| format!("planning the install of {}", dir.display()))?;
+        let registration = framework
+            .install(plan)
+            .await
+            .with_context(|| format!("installing {}", dir.display()))?;
+        if let Some(error) = registration.enable_error {
+            bail!("{} installed but did not enable: {error}", dir.display());
+        }
+    }
+    Ok(())
+}
+
+/// Writes `count` plugin folders under `dir`, each the hello component under
+/// a manifest of its own: id `hello-N`, one command `greet-N`.
+pub(crate) fn hello_copies(hello: &Path, dir: &Path, count: usize) -> Result<Vec<PathBuf>> {
+    let wasm = hello.join("plugin.wasm");
+    let mut dirs = Vec::with_capacity(count);
+    for n in 1..=count {
+        let plugin = dir.join(format!("hello-{n}"));
+        std::fs::create_dir_all(&plugin)
+            .with_context(|| format!("creating {}", plugin.display()))?;
+        std::fs::copy(&wasm, plugin.join("plugin.wasm"))
+            .with_context(|| format!("copying {}", wasm.display()))?;
+        std::fs::write(plugin.join("plugin.toml"), hello_manifest(n))
+            .with_context(|| format!("writing {}/plugin.toml", plugin.display()))?;
+        dirs.push(plugin);
+    }
+    Ok(dirs)
+}
+
+/// `plugins/hello/plugin.toml` with the id and command numbered.
+fn hello_manifest(n: usize) -> String {
+    format!(
+        r#"[plugin]
+id = "hello-{n}"
+name = "Hello {n}"
+version = "0.1.0"
+description = "Greets whoever you name (benchmark copy {n})."
+authors = ["lord-commander developers"]
+license = "MIT OR Apache-2.0"
+category = "utility"
+keywords = ["greeting", "example"]
+host-api = "^0.1"
+component = "plugin.wasm"
+
+[permissions]
+request = []
+
+[limits]
+max-execution-ms = 1000
+max-memory-mib = 16
+
+[[commands]]
+name = "greet-{n}"
+about = "Greet someone by name"
+
+[[commands.args]]
+name = "name"
+help = "Who to greet (default: world)"
+required = false
+"#
+    )
+}

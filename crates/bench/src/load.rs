@@ -1,0 +1,90 @@
+//! `load`: an installed plugin, compiled cache warm, to the end of its first
+//! call, as in a fresh `lord` process. Ours is `Framework::run_command`
+//! (command lookup in the store, lifecycle check, cached code deserialised,
+//! contract check, pre-link, fresh instance, on-load, the command,
+//! on-unload); bare is deserialise, instantiate and one call.
+//!
+//! The framework keeps a plugin's loaded form for the rest of the process,
+//! so each timed iteration first `unload`s it: otherwise every iteration
+//! after the first would skip the deserialise and pre-link that a new
+//! process pays. The reuse path is measured too ("reused"), against bare
+//! wasmtime instantiating from a pre-linked component it kept.
+
+use anyhow::{Result, ensure};
+use lord_host::Framework;
+use lord_manifest::PluginId;
+
+use crate::bare::{self, Bare};
+use crate::fixtures::{self, Plugins};
+use crate::timing::{self, Pair, Plan};
+
+const COMMAND: &str = "bench-noop";
+
+#[derive(Debug, Clone)]
+pub(crate) struct LoadResults {
+    /// From the compiled cache on disk, as a new process loads.
+    pub(crate) cold: Pair,
+    /// With the loaded form already in memory, as later calls in one
+    /// process run.
+    pub(crate) reused: Pair,
+}
+
+pub(crate) async fn measure(plugins: &Plugins, plan: Plan) -> Result<LoadResults> {
+    let scratch = tempfile::tempdir()?;
+    let mut framework = Framework::open(fixtures::host_config(scratch.path(), "home")?)?;
+    fixtures::install(&mut framework, &[plugins.bench()]).await?;
+    let id: PluginId = "bench".parse()?;
+
+    let bare = Bare::new()?;
+    let cwasm = bare.precompile(&plugins.bench().join("plugin.wasm"), scratch.path())?;
+    let invocation = bare::invocation(COMMAND, None);
+
+    // One call each, checked, before anything is timed: this also starts
+    // our engine, so the timed iterations find it running.
+    let ours = framework.run_command(COMMAND, Vec::new()).await?;
+    let theirs = bare.load_and_call(&cwasm, &invocation).await?;
+    ensure!(
+        ours.text.is_empty() && theirs.is_empty(),
+        "`{COMMAND}` should print nothing; got {:?} and {:?}",
+        ours.text,
+        theirs
+    );
+    ensure!(
+        framework.unload(&id),
+        "the framework did not keep `{id}` loaded after a call"
+    );
+
+    eprintln!("lord-bench: load: from the compiled cache ...");
+    let cold = timing::interleaved(
+        plan,
+        async || {
+            framework.unload(&id);
+            framework.run_command(COMMAND, Vec::new()).await?;
+            Ok(())
+        },
+        async || {
+            bare.load_and_call(&cwasm, &invocation).await?;
+            Ok(())
+        },
+    )
+    .await?;
+
+    eprintln!("lord-bench: load: loaded form reused ...");
+    let pre = bare.pre_link(&bare.load(&cwasm)?)?;
+    let reused = timing::interleaved(
+        plan,
+        async || {
+            framework.run_command(COMMAND, Vec::new()).await?;
+            Ok(())
+        },
+        async || {
+            bare.instantiate_pre(&pre)
+                .await?
+                .run_command(&invocation)
+                .await?;
+            Ok(())
+        },
+    )
+    .await?;
+    Ok(LoadResults { cold, reused })
+}

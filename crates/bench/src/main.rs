@@ -1,0 +1,123 @@
+//! `lord-bench`: lord's plugin paths measured side by side with bare wasmtime
+//! on the same component, and `lord --help` with 50 plugins installed against
+//! none, all in one run (see `TESTING.md`, "Measuring speed"). Every figure is
+//! a median over batches, the two sides of a comparison measured in
+//! alternating batches.
+//!
+//! Run it with `cargo xtask bench [--json]`, which builds the guest plugins
+//! first; the harness builds `lord` itself (`cargo build --release -p lord`).
+//! Progress goes to stderr; stdout carries only the table, or with `--json`
+//! exactly one JSON object.
+//!
+//! Boundary exception: this crate names wasmtime (in `bare.rs`), because bare
+//! wasmtime is the baseline it measures lord against. lord itself still
+//! reaches wasmtime only through lord-sandbox.
+
+mod bare;
+mod call;
+mod fixtures;
+mod help;
+mod load;
+mod report;
+mod timing;
+
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, Result, bail};
+
+use crate::fixtures::Plugins;
+use crate::report::Results;
+use crate::timing::Plan;
+
+const USAGE: &str = "usage: lord-bench [--json] [--batches N]
+
+  --json         print one JSON object on stdout instead of a table
+  --batches N    batches per side for each figure (default 31)";
+
+#[derive(Debug)]
+struct Options {
+    json: bool,
+    batches: usize,
+}
+
+fn main() -> ExitCode {
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("lord-bench: error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn parse_args() -> Result<Option<Options>> {
+    let mut options = Options {
+        json: false,
+        // Many short batches rather than a few long ones: on a shared
+        // machine, load comes in bursts, and finer alternation spreads a
+        // burst over both sides. Odd, so the median is a measured batch.
+        batches: 31,
+    };
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--json" => options.json = true,
+            "--batches" => {
+                let value = args.next().context("--batches needs a number")?;
+                options.batches =
+                    value.parse().ok().filter(|&n| n > 0).with_context(|| {
+                        format!("--batches wants a positive number, not `{value}`")
+                    })?;
+            }
+            "-h" | "--help" => return Ok(None),
+            other => bail!("unknown argument `{other}`\n{USAGE}"),
+        }
+    }
+    Ok(Some(options))
+}
+
+fn run() -> Result<()> {
+    let Some(options) = parse_args()? else {
+        println!("{USAGE}");
+        return Ok(());
+    };
+    let started = Instant::now();
+    let plugins = Plugins::locate()?;
+    // First, so that a missing or unbuildable `lord` fails before the
+    // minute of measuring.
+    let lord = help::lord_binary()?;
+
+    // The runtime `lord` itself runs plugins on (crates/cli/src/main.rs).
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the tokio runtime")?;
+    let plan = |batch_ms: u64| Plan {
+        batches: options.batches,
+        batch_time: Duration::from_millis(batch_ms),
+    };
+
+    // Each phase owns (and drops) its engines, so no epoch thread from one
+    // phase runs during the next.
+    eprintln!("lord-bench: load ...");
+    let load = runtime.block_on(load::measure(&plugins, plan(100)))?;
+    eprintln!("lord-bench: call overhead ...");
+    let calls = runtime.block_on(call::measure(&plugins, plan(25)))?;
+    eprintln!("lord-bench: lord --help ...");
+    let help = runtime.block_on(help::measure(&plugins, &lord, plan(50)))?;
+
+    let results = Results {
+        load,
+        calls,
+        help,
+        batches: options.batches,
+        elapsed: started.elapsed(),
+    };
+    if options.json {
+        println!("{}", results.json());
+    } else {
+        print!("{}", results.table());
+    }
+    Ok(())
+}

@@ -1,0 +1,229 @@
+//! The results, as a table for people or as one JSON object for scripts,
+//! each figure next to its goal.
+
+use std::time::Duration;
+
+use serde_json::{Map, Value, json};
+
+use crate::call::CallResults;
+use crate::help::PLUGIN_COUNT;
+use crate::load::LoadResults;
+use crate::timing::{Pair, Samples};
+
+/// Everything one run measured.
+#[derive(Debug, Clone)]
+pub(crate) struct Results {
+    pub(crate) load: LoadResults,
+    pub(crate) calls: CallResults,
+    pub(crate) help: Pair,
+    pub(crate) batches: usize,
+    pub(crate) elapsed: Duration,
+}
+
+/// One compared figure and its goal (the figure must be at most `max`).
+struct Row {
+    label: &'static str,
+    subject: String,
+    baseline: String,
+    key: &'static str,
+    value: f64,
+    shown: String,
+    max: f64,
+    goal: &'static str,
+}
+
+impl Row {
+    fn pass(&self) -> bool {
+        self.value <= self.max
+    }
+}
+
+fn us(ns: f64) -> String {
+    format!("{:.1} µs", ns / 1e3)
+}
+
+fn ms(ns: f64) -> String {
+    format!("{:.2} ms", ns / 1e6)
+}
+
+fn ns(ns: f64) -> String {
+    format!("{ns:.0} ns")
+}
+
+fn round(value: f64, digits: i32) -> f64 {
+    let scale = 10f64.powi(digits);
+    (value * scale).round() / scale
+}
+
+impl Results {
+    fn rows(&self) -> [Row; 4] {
+        let calls = &self.calls;
+        let load = &self.load.cold;
+        [
+            Row {
+                label: "load: installed plugin to end of first call",
+                subject: us(load.subject.median_ns()),
+                baseline: us(load.baseline.median_ns()),
+                key: "load_ratio",
+                value: load.ratio(),
+                shown: format!("{:.2}x", load.ratio()),
+                max: 2.0,
+                goal: "<= 2x",
+            },
+            Row {
+                label: "call overhead: trivial command",
+                subject: ns(calls.trivial.subject.median_ns()),
+                baseline: ns(calls.trivial.baseline.median_ns()),
+                key: "call_overhead_trivial_ns",
+                value: calls.trivial.difference_ns(),
+                shown: format!("+{:.0} ns", calls.trivial.difference_ns()),
+                max: 1000.0,
+                goal: "<= +1000 ns",
+            },
+            Row {
+                label: "call overhead: ~10 µs of guest work",
+                subject: ns(calls.work.subject.median_ns()),
+                baseline: ns(calls.work.baseline.median_ns()),
+                key: "call_overhead_10us_ratio",
+                value: calls.work.ratio(),
+                shown: format!("{:.3}x", calls.work.ratio()),
+                max: 1.05,
+                goal: "<= 1.05x",
+            },
+            Row {
+                label: "lord --help: 50 plugins vs none",
+                subject: ms(self.help.subject.median_ns()),
+                baseline: ms(self.help.baseline.median_ns()),
+                key: "help_50_ratio",
+                value: self.help.ratio(),
+                shown: format!("{:.3}x", self.help.ratio()),
+                max: 1.2,
+                goal: "<= 1.2x",
+            },
+        ]
+    }
+
+    /// The table printed by default.
+    pub(crate) fn table(&self) -> String {
+        let mut out = format!(
+            "lord-bench: medians over {} batches per side; ours vs bare wasmtime \
+             (for --help: {PLUGIN_COUNT} plugins vs none)\n\n",
+            self.batches
+        );
+        out.push_str(&format!(
+            "{:<44} {:>12} {:>12} {:>10} {:>12}  {}\n",
+            "measure", "ours", "bare", "result", "goal", "pass"
+        ));
+        for row in self.rows() {
+            out.push_str(&format!(
+                "{:<44} {:>12} {:>12} {:>10} {:>12}  {}\n",
+                row.label,
+                row.subject,
+                row.baseline,
+                row.shown,
+                row.goal,
+                if row.pass() { "pass" } else { "FAIL" }
+            ));
+        }
+        let reused = &self.load.reused;
+        out.push_str(&format!(
+            "{:<44} {:>12} {:>12} {:>10} {:>12}  {}\n",
+            "load, loaded form reused (no deserialise)",
+            us(reused.subject.median_ns()),
+            us(reused.baseline.median_ns()),
+            format!("{:.2}x", reused.ratio()),
+            "-",
+            "info"
+        ));
+        out.push_str(&format!(
+            "\nbench-work: {:.2} ns per round, {} rounds for ~10 µs\n",
+            self.calls.ns_per_iteration, self.calls.work_iterations
+        ));
+        out.push_str("spread (fastest..slowest batch, per iteration):\n");
+        for (name, samples, unit) in self.spreads() {
+            let (low, high) = samples.range_ns();
+            let (low, high) = (low / unit.1, high / unit.1);
+            out.push_str(&format!(
+                "  {name:<20} {low:.2}..{high:.2} {} ({} iterations per batch)\n",
+                unit.0, samples.iterations
+            ));
+        }
+        out.push_str(&format!(
+            "total time: {:.1} s\n",
+            self.elapsed.as_secs_f64()
+        ));
+        out
+    }
+
+    fn spreads(&self) -> [(&'static str, &Samples, (&'static str, f64)); 10] {
+        let us = ("µs", 1e3);
+        let ns = ("ns", 1.0);
+        let ms = ("ms", 1e6);
+        [
+            ("load ours", &self.load.cold.subject, us),
+            ("load bare", &self.load.cold.baseline, us),
+            ("load reused ours", &self.load.reused.subject, us),
+            ("load reused bare", &self.load.reused.baseline, us),
+            ("call trivial ours", &self.calls.trivial.subject, ns),
+            ("call trivial bare", &self.calls.trivial.baseline, ns),
+            ("call 10us ours", &self.calls.work.subject, ns),
+            ("call 10us bare", &self.calls.work.baseline, ns),
+            ("help 50 plugins", &self.help.subject, ms),
+            ("help 0 plugins", &self.help.baseline, ms),
+        ]
+    }
+
+    /// The single JSON object printed with `--json`.
+    pub(crate) fn json(&self) -> Value {
+        let calls = &self.calls;
+        let load = &self.load.cold;
+        let reused = &self.load.reused;
+        let mut goals = Map::new();
+        let mut all_pass = true;
+        for row in self.rows() {
+            all_pass &= row.pass();
+            goals.insert(
+                row.key.to_owned(),
+                json!({ "max": row.max, "value": round(row.value, 3), "pass": row.pass() }),
+            );
+        }
+        let mut spread = Map::new();
+        for (name, samples, (unit, scale)) in self.spreads() {
+            let (low, high) = samples.range_ns();
+            spread.insert(
+                // ASCII keys, for scripts.
+                format!("{}_{}", name.replace(' ', "_"), unit.replace('µ', "u")),
+                json!({
+                    "min": round(low / scale, 3),
+                    "max": round(high / scale, 3),
+                    "iterations_per_batch": samples.iterations,
+                }),
+            );
+        }
+        json!({
+            "load_ratio": round(load.ratio(), 3),
+            "load_ours_us": round(load.subject.median_ns() / 1e3, 2),
+            "load_bare_us": round(load.baseline.median_ns() / 1e3, 2),
+            "load_reused_ratio": round(reused.ratio(), 3),
+            "load_reused_ours_us": round(reused.subject.median_ns() / 1e3, 2),
+            "load_reused_bare_us": round(reused.baseline.median_ns() / 1e3, 2),
+            "call_overhead_trivial_ns": round(calls.trivial.difference_ns(), 1),
+            "call_trivial_ours_ns": round(calls.trivial.subject.median_ns(), 1),
+            "call_trivial_bare_ns": round(calls.trivial.baseline.median_ns(), 1),
+            "call_overhead_10us_ratio": round(calls.work.ratio(), 4),
+            "call_10us_ours_ns": round(calls.work.subject.median_ns(), 1),
+            "call_10us_bare_ns": round(calls.work.baseline.median_ns(), 1),
+            "work_iterations": calls.work_iterations,
+            "work_ns_per_iteration": round(calls.ns_per_iteration, 3),
+            "help_50_ratio": round(self.help.ratio(), 3),
+            "help_0_ms": round(self.help.baseline.median_ns() / 1e6, 3),
+            "help_50_ms": round(self.help.subject.median_ns() / 1e6, 3),
+            "help_plugins": PLUGIN_COUNT,
+            "goals": goals,
+            "all_pass": all_pass,
+            "batches": self.batches,
+            "spread": spread,
+            "elapsed_s": round(self.elapsed.as_secs_f64(), 1),
+        })
+    }
+}
