@@ -81,7 +81,9 @@ fn build_plugins(root: &Path) -> Result<()> {
         let dest = dir.join(&component);
         std::fs::copy(&built, &dest)
             .with_context(|| format!("copying {} to {}", built.display(), dest.display()))?;
-        println!(
+        // Progress goes to stderr: `cargo xtask bench --json` prints one JSON
+        // object on stdout and nothing else.
+        eprintln!(
             "built {}",
             dest.strip_prefix(root).unwrap_or(&dest).display()
         );

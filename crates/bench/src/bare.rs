@@ -39,7 +39,7 @@ const ASYNC_STACK: usize = MAX_WASM_STACK + 1024 * 1024;
 /// Far enough that the deadline never passes: this engine's epoch is never
 /// advanced, and the deadline is added to the current epoch without
 /// saturating, so `u64::MAX` itself would overflow.
-const FAR_DEADLINE: u64 = 1 << 40;
+pub(crate) const FAR_DEADLINE: u64 = 1 << 40;
 
 /// The data of a bare store: a default WASI context and nothing else.
 pub(crate) struct BareState {
@@ -65,6 +65,17 @@ impl log::Host for BareState {
 }
 
 /// An engine and a linker made once, as any embedder would.
+/// The engine configuration lord-sandbox uses.
+pub(crate) fn config() -> Config {
+    let mut config = Config::new();
+    config
+        .wasm_component_model(true)
+        .epoch_interruption(true)
+        .max_wasm_stack(MAX_WASM_STACK)
+        .async_stack_size(ASYNC_STACK);
+    config
+}
+
 pub(crate) struct Bare {
     engine: Engine,
     linker: Linker<BareState>,
@@ -78,13 +89,7 @@ pub(crate) struct BareInstance {
 
 impl Bare {
     pub(crate) fn new() -> Result<Self> {
-        let mut config = Config::new();
-        config
-            .wasm_component_model(true)
-            .epoch_interruption(true)
-            .max_wasm_stack(MAX_WASM_STACK)
-            .async_stack_size(ASYNC_STACK);
-        let engine = Engine::new(&config).map_err(|e| anyhow!("starting wasmtime: {e:#}"))?;
+        let engine = Engine::new(&config()).map_err(|e| anyhow!("starting wasmtime: {e:#}"))?;
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)
             .map_err(|e| anyhow!("linking WASI: {e:#}"))?;

@@ -19,7 +19,7 @@ impl Plugins {
     pub(crate) fn locate() -> Result<Self> {
         let root = workspace_root().join("plugins");
         let plugins = Self { root };
-        for dir in [plugins.bench(), plugins.hello()] {
+        for dir in [plugins.bench(), plugins.hello(), plugins.micro_text()] {
             let wasm = dir.join("plugin.wasm");
             if !wasm.is_file() {
                 bail!(
@@ -40,6 +40,10 @@ impl Plugins {
     /// The greeting plugin copied 50 times for the `--help` benchmark.
     pub(crate) fn hello(&self) -> PathBuf {
         self.root.join("hello")
+    }
+
+    pub(crate) fn micro_text(&self) -> PathBuf {
+        self.root.join("micro").join("text")
     }
 }
 

@@ -1,6 +1,6 @@
 //! `lord-bench`: lord's plugin paths measured side by side with bare wasmtime
-//! on the same component, and `lord --help` with 50 plugins installed against
-//! none, all in one run (see `TESTING.md`, "Measuring speed"). Every figure is
+//! on the same component, `lord --help` with 50 plugins installed against
+//! none, and micro-plugin chains and native calls, all in one run (see `TESTING.md`, "Measuring speed"). Every figure is
 //! a median over batches, the two sides of a comparison measured in
 //! alternating batches.
 //!
@@ -18,6 +18,7 @@ mod call;
 mod fixtures;
 mod help;
 mod load;
+mod micro;
 mod report;
 mod timing;
 
@@ -106,11 +107,14 @@ fn run() -> Result<()> {
     let calls = runtime.block_on(call::measure(&plugins, plan(25)))?;
     eprintln!("lord-bench: lord --help ...");
     let help = runtime.block_on(help::measure(&plugins, &lord, plan(50)))?;
+    eprintln!("lord-bench: micro-plugins ...");
+    let micro = runtime.block_on(micro::measure(&plugins, plan(25)))?;
 
     let results = Results {
         load,
         calls,
         help,
+        micro,
         batches: options.batches,
         elapsed: started.elapsed(),
     };

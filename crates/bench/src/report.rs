@@ -8,6 +8,7 @@ use serde_json::{Map, Value, json};
 use crate::call::CallResults;
 use crate::help::PLUGIN_COUNT;
 use crate::load::LoadResults;
+use crate::micro::{CHAIN, MicroResults};
 use crate::timing::{Pair, Samples};
 
 /// Everything one run measured.
@@ -16,6 +17,7 @@ pub(crate) struct Results {
     pub(crate) load: LoadResults,
     pub(crate) calls: CallResults,
     pub(crate) help: Pair,
+    pub(crate) micro: MicroResults,
     pub(crate) batches: usize,
     pub(crate) elapsed: Duration,
 }
@@ -56,7 +58,7 @@ fn round(value: f64, digits: i32) -> f64 {
 }
 
 impl Results {
-    fn rows(&self) -> [Row; 4] {
+    fn rows(&self) -> [Row; 6] {
         let calls = &self.calls;
         let load = &self.load.cold;
         [
@@ -99,6 +101,27 @@ impl Results {
                 shown: format!("{:.3}x", self.help.ratio()),
                 max: 1.2,
                 goal: "<= 1.2x",
+            },
+            Row {
+                label: "micro: chain of 10 vs 10 bare calls",
+                subject: ns(self.micro.chain10.subject.median_ns()),
+                baseline: ns(self.micro.chain10.baseline.median_ns()),
+                key: "chain10_ratio",
+                value: self.micro.chain10.ratio(),
+                shown: format!("{:.2}x", self.micro.chain10.ratio()),
+                max: 1.2,
+                goal: "<= 1.2x",
+            },
+            Row {
+                label: "micro: native call vs direct Rust call",
+                subject: ns(self.micro.native.subject.median_ns()),
+                baseline: ns(self.micro.native.baseline.median_ns()),
+                key: "native_micro_overhead_ns",
+                value: self.micro.native.difference_ns(),
+                shown: format!("+{:.0} ns", self.micro.native.difference_ns()),
+                // No goal was set; reported for tracking.
+                max: f64::INFINITY,
+                goal: "-",
             },
         ]
     }
@@ -155,7 +178,7 @@ impl Results {
         out
     }
 
-    fn spreads(&self) -> [(&'static str, &Samples, (&'static str, f64)); 10] {
+    fn spreads(&self) -> [(&'static str, &Samples, (&'static str, f64)); 14] {
         let us = ("µs", 1e3);
         let ns = ("ns", 1.0);
         let ms = ("ms", 1e6);
@@ -170,6 +193,10 @@ impl Results {
             ("call 10us bare", &self.calls.work.baseline, ns),
             ("help 50 plugins", &self.help.subject, ms),
             ("help 0 plugins", &self.help.baseline, ms),
+            ("chain10 ours", &self.micro.chain10.subject, ns),
+            ("chain10 bare", &self.micro.chain10.baseline, ns),
+            ("native micro ours", &self.micro.native.subject, ns),
+            ("native micro direct", &self.micro.native.baseline, ns),
         ]
     }
 
@@ -219,6 +246,13 @@ impl Results {
             "help_0_ms": round(self.help.baseline.median_ns() / 1e6, 3),
             "help_50_ms": round(self.help.subject.median_ns() / 1e6, 3),
             "help_plugins": PLUGIN_COUNT,
+            "chain10_ratio": round(self.micro.chain10.ratio(), 3),
+            "chain10_ours_ns": round(self.micro.chain10.subject.median_ns(), 1),
+            "chain10_bare_ns": round(self.micro.chain10.baseline.median_ns(), 1),
+            "chain_length": CHAIN,
+            "native_micro_overhead_ns": round(self.micro.native.difference_ns(), 1),
+            "native_micro_ours_ns": round(self.micro.native.subject.median_ns(), 1),
+            "native_direct_ns": round(self.micro.native.baseline.median_ns(), 1),
             "goals": goals,
             "all_pass": all_pass,
             "batches": self.batches,
