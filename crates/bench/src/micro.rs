@@ -69,7 +69,7 @@ async fn chain(plugins: &Plugins, plan: Plan) -> Result<Pair> {
     let text_dir = plugins.micro_text();
     fixtures::install(&mut framework, std::slice::from_ref(&text_dir)).await?;
     let manager = framework.micro_manager()?;
-    let pipeline = Pipeline::parse(&vec!["trim"; CHAIN].join(" | ")).map_err(|e| anyhow!("{e}"))?;
+    let pipeline = Pipeline::parse(&["trim"; CHAIN].join(" | ")).map_err(|e| anyhow!("{e}"))?;
     let ctx = CallContext::default();
     let ours_out = manager.run(&pipeline, json!(" x "), &ctx).await?;
     ensure!(ours_out == json!("x"), "chain gave {ours_out}");
