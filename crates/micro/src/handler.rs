@@ -35,6 +35,28 @@ pub trait Handler: Send + Sync {
         let _ = (input, ctx);
         Box::pin(std::future::ready(Ok(())))
     }
+
+    /// Whether the handler works on JSON text natively (a sandboxed one
+    /// does: its boundary is text). Between two such steps a pipeline passes
+    /// the text straight through instead of parsing and re-serialising it.
+    fn speaks_text(&self) -> bool {
+        false
+    }
+
+    /// `execute` on JSON text. The default parses and serialises around
+    /// `execute`; handlers that speak text override it.
+    fn execute_text<'a>(
+        &'a self,
+        input: String,
+        ctx: &'a CallContext,
+    ) -> BoxFuture<'a, Result<String, String>> {
+        Box::pin(async move {
+            let value: Value =
+                serde_json::from_str(&input).map_err(|e| format!("input is not JSON: {e}"))?;
+            let output = self.execute(value, ctx).await?;
+            serde_json::to_string(&output).map_err(|e| e.to_string())
+        })
+    }
 }
 
 type ExecuteFn = dyn Fn(Value, &CallContext) -> Result<Value, String> + Send + Sync;

@@ -26,6 +26,6 @@ mod schema;
 
 pub use error::MicroError;
 pub use handler::{BoxFuture, CallContext, Handler, NativeHandler};
-pub use manager::{ChainFinding, ChainReport, MicroManager, MicroPlugin, MicroSecurity};
+pub use manager::{ChainFinding, ChainReport, MicroManager, MicroPlugin, MicroSecurity, Prepared};
 pub use pipeline::{OnError, Pipeline, PipelineError, Step};
 pub use route::{Rollout, RolloutPolicy, Router, Variant, VariantStats};

@@ -2,7 +2,8 @@
 //! validation, hot swap and routing.
 
 use std::collections::{BTreeSet, HashMap};
-use std::sync::{Arc, RwLock};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use lord_manifest::{Isolation, MicroId, MicroKind, Permission};
@@ -127,6 +128,96 @@ pub struct MicroManager {
 struct Inner {
     entries: RwLock<HashMap<MicroId, Arc<Entry>>>,
     routes: RwLock<HashMap<MicroId, Arc<Router>>>,
+    /// Bumped by every registration, swap, removal and route change: what a
+    /// [`Prepared`] pipeline or a cached compatibility answer was computed
+    /// against.
+    generation: AtomicU64,
+    /// `compatible(a, b)` answers for the current generation.
+    compat: Mutex<CompatCache>,
+}
+
+/// Cached `compatible(a, b)` answers, and the generation they hold for.
+type CompatCache = (u64, HashMap<(MicroId, MicroId), bool>);
+
+/// A pipeline validated against the registry as it was; running it skips
+/// the validation until the registry changes (a swap, a new route).
+#[derive(Clone)]
+pub struct Prepared {
+    pipeline: Pipeline,
+    generation: u64,
+    report: ChainReport,
+    /// Per top-level step: what `run` would otherwise look up on every
+    /// call (the entry, and whether the next step is proven compatible).
+    plan: Vec<StepPlan>,
+}
+
+impl std::fmt::Debug for Prepared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Prepared")
+            .field("pipeline", &self.pipeline.to_string())
+            .field("generation", &self.generation)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Clone)]
+struct StepPlan {
+    covered: bool,
+    /// The entry of an unrouted call step, as registered at preparation.
+    entry: Option<Arc<Entry>>,
+}
+
+impl Prepared {
+    pub fn pipeline(&self) -> &Pipeline {
+        &self.pipeline
+    }
+
+    pub fn report(&self) -> &ChainReport {
+        &self.report
+    }
+}
+
+/// A value travelling down a pipeline: parsed, or JSON text straight from a
+/// handler that speaks text (kept as text while the next step does too).
+enum Payload {
+    Value(Value),
+    /// `from` is the entry that produced the text, named if it is not JSON.
+    Text {
+        text: String,
+        from: Arc<Entry>,
+    },
+}
+
+impl Payload {
+    fn into_value(self) -> Result<Value, MicroError> {
+        match self {
+            Payload::Value(v) => Ok(v),
+            Payload::Text { text, from } => {
+                serde_json::from_str(&text).map_err(|e| MicroError::InvalidOutput {
+                    id: from.plugin.id.clone(),
+                    reason: format!("not JSON: {e}"),
+                })
+            }
+        }
+    }
+
+    fn into_text(self) -> Result<String, MicroError> {
+        match self {
+            Payload::Value(v) => serde_json::to_string(&v)
+                .map_err(|e| MicroError::InvalidPipeline(format!("unserialisable value: {e}"))),
+            Payload::Text { text, .. } => Ok(text),
+        }
+    }
+
+    fn duplicate(&self) -> Payload {
+        match self {
+            Payload::Value(v) => Payload::Value(v.clone()),
+            Payload::Text { text, from } => Payload::Text {
+                text: text.clone(),
+                from: Arc::clone(from),
+            },
+        }
+    }
 }
 
 impl std::fmt::Debug for MicroManager {
@@ -172,6 +263,7 @@ impl MicroManager {
             return Err(MicroError::Duplicate(id));
         }
         entries.insert(id, entry);
+        self.bump();
         Ok(())
     }
 
@@ -186,6 +278,7 @@ impl MicroManager {
             .write()
             .unwrap_or_else(|p| p.into_inner());
         entries.insert(entry.plugin.id.clone(), entry);
+        self.bump();
         Ok(())
     }
 
@@ -195,7 +288,17 @@ impl MicroManager {
             .entries
             .write()
             .unwrap_or_else(|p| p.into_inner());
-        entries.remove(id).is_some()
+        let removed = entries.remove(id).is_some();
+        self.bump();
+        removed
+    }
+
+    fn bump(&self) {
+        self.inner.generation.fetch_add(1, Ordering::Release);
+    }
+
+    fn generation(&self) -> u64 {
+        self.inner.generation.load(Ordering::Acquire)
     }
 
     pub fn ids(&self) -> Vec<MicroId> {
@@ -215,12 +318,15 @@ impl MicroManager {
         let router = Arc::new(router);
         let mut routes = self.inner.routes.write().unwrap_or_else(|p| p.into_inner());
         routes.insert(id, Arc::clone(&router));
+        self.bump();
         router
     }
 
     pub fn unroute(&self, id: &MicroId) -> bool {
         let mut routes = self.inner.routes.write().unwrap_or_else(|p| p.into_inner());
-        routes.remove(id).is_some()
+        let removed = routes.remove(id).is_some();
+        self.bump();
+        removed
     }
 
     fn router(&self, id: &MicroId) -> Option<Arc<Router>> {
@@ -258,12 +364,73 @@ impl MicroManager {
         input: Value,
         ctx: &CallContext,
     ) -> Result<Value, MicroError> {
+        let prepared = self.prepare(pipeline)?;
+        self.run_prepared(&prepared, input, ctx).await
+    }
+
+    /// Validates a pipeline once, for running many times.
+    pub fn prepare(&self, pipeline: &Pipeline) -> Result<Prepared, MicroError> {
+        let generation = self.generation();
         let report = self.validate(pipeline);
         if let Some(first) = report.findings.first() {
             return Err(MicroError::InvalidPipeline(first.to_string()));
         }
-        let output = self.run_steps(pipeline, input, ctx, Proof::None).await?;
-        Ok(output)
+        let plan = pipeline
+            .steps
+            .iter()
+            .enumerate()
+            .map(|(index, step)| match step {
+                Step::Call { id, .. } => StepPlan {
+                    covered: pipeline
+                        .steps
+                        .get(index + 1)
+                        .is_some_and(|next| self.compatible(id, next)),
+                    entry: if self.router(id).is_some() {
+                        None
+                    } else {
+                        self.entry(id)
+                    },
+                },
+                Step::Parallel { .. } | Step::If { .. } => StepPlan {
+                    covered: false,
+                    entry: None,
+                },
+            })
+            .collect();
+        Ok(Prepared {
+            pipeline: pipeline.clone(),
+            generation,
+            report,
+            plan,
+        })
+    }
+
+    /// Runs a prepared pipeline; if the registry changed since it was
+    /// prepared, it is validated again first.
+    pub async fn run_prepared(
+        &self,
+        prepared: &Prepared,
+        input: Value,
+        ctx: &CallContext,
+    ) -> Result<Value, MicroError> {
+        // The plan holds entries as registered when it was made: after any
+        // change (a swap above all) it is made again, so new calls see the
+        // new versions.
+        if prepared.generation != self.generation() {
+            let fresh = self.prepare(&prepared.pipeline)?;
+            return self
+                .run_planned(&fresh.pipeline, &fresh.plan, Payload::Value(input), ctx)
+                .await?
+                .into_value();
+        }
+        self.run_planned(
+            &prepared.pipeline,
+            &prepared.plan,
+            Payload::Value(input),
+            ctx,
+        )
+        .await?
+        .into_value()
     }
 
     /// Calls one id (through its router, if it has one).
@@ -350,25 +517,59 @@ impl MicroManager {
         Ok(entry.plugin.handler.validate(input, ctx).await.is_ok())
     }
 
+    async fn run_planned(
+        &self,
+        pipeline: &Pipeline,
+        plan: &[StepPlan],
+        input: Payload,
+        ctx: &CallContext,
+    ) -> Result<Payload, MicroError> {
+        self.steps(pipeline, Some(plan), input, ctx, Proof::None)
+            .await
+    }
+
     fn run_steps<'a>(
         &'a self,
         pipeline: &'a Pipeline,
-        input: Value,
+        input: Payload,
         ctx: &'a CallContext,
+        proof: Proof,
+    ) -> BoxFuture<'a, Result<Payload, MicroError>> {
+        Box::pin(self.steps(pipeline, None, input, ctx, proof))
+    }
+
+    async fn steps(
+        &self,
+        pipeline: &Pipeline,
+        plan: Option<&[StepPlan]>,
+        input: Payload,
+        ctx: &CallContext,
         mut proof: Proof,
-    ) -> BoxFuture<'a, Result<Value, MicroError>> {
-        Box::pin(async move {
+    ) -> Result<Payload, MicroError> {
+        {
             let mut value = input;
             for (index, step) in pipeline.steps.iter().enumerate() {
                 let next = pipeline.steps.get(index + 1);
+                let planned = plan.and_then(|p| p.get(index));
                 match step {
                     Step::Call { id, on_error } => {
                         // Check the output only when nothing downstream will:
                         // the last step, or a neighbour not proven compatible.
-                        let covered = next.is_some_and(|n| self.compatible(id, n));
-                        let result = self.call(id, value.clone(), ctx, proof, !covered).await;
-                        value = match (result, on_error) {
-                            (Ok(out), _) => {
+                        let covered = match planned {
+                            Some(p) => p.covered,
+                            None => next.is_some_and(|n| self.compatible(id, n)),
+                        };
+                        let resolved = planned.and_then(|p| p.entry.clone());
+                        // Keep the input only when a failure would need it.
+                        let kept = match on_error {
+                            OnError::Stop => None,
+                            OnError::Skip | OnError::Fallback(_) => Some(value.duplicate()),
+                        };
+                        let result = self
+                            .call_payload(id, resolved, value, ctx, proof, !covered)
+                            .await;
+                        value = match (result, on_error, kept) {
+                            (Ok(out), _, _) => {
                                 proof = if covered {
                                     Proof::Compatible
                                 } else {
@@ -376,19 +577,21 @@ impl MicroManager {
                                 };
                                 out
                             }
-                            (Err(e), OnError::Stop) => return Err(e),
-                            (Err(_), OnError::Skip) => {
+                            (Err(e), OnError::Stop, _) | (Err(e), _, None) => return Err(e),
+                            (Err(_), OnError::Skip, Some(kept)) => {
                                 proof = Proof::None;
-                                value
+                                kept
                             }
-                            (Err(_), OnError::Fallback(other)) => {
+                            (Err(_), OnError::Fallback(other), Some(kept)) => {
                                 proof = Proof::None;
-                                self.call(other, value, ctx, Proof::None, true).await?
+                                self.call_payload(other, None, kept, ctx, Proof::None, true)
+                                    .await?
                             }
                         };
                     }
                     Step::Parallel { branches } => {
-                        value = self.fan_out(branches, value, ctx).await;
+                        let input = value.into_value()?;
+                        value = Payload::Value(self.fan_out(branches, input, ctx).await);
                         proof = Proof::None;
                     }
                     Step::If {
@@ -396,20 +599,67 @@ impl MicroManager {
                         then,
                         otherwise,
                     } => {
-                        let branch = if self.accepts(check, &value, ctx).await? {
+                        let input = value.into_value()?;
+                        let branch = if self.accepts(check, &input, ctx).await? {
                             Some(then)
                         } else {
                             otherwise.as_ref()
                         };
-                        if let Some(branch) = branch {
-                            value = self.run_steps(branch, value, ctx, Proof::None).await?;
-                        }
+                        value = match branch {
+                            Some(branch) => {
+                                self.run_steps(branch, Payload::Value(input), ctx, Proof::None)
+                                    .await?
+                            }
+                            None => Payload::Value(input),
+                        };
                         proof = Proof::None;
                     }
                 }
             }
             Ok(value)
-        })
+        }
+    }
+
+    /// One call step. A handler that speaks text gets the text straight
+    /// through when no schema check needs the parsed value.
+    async fn call_payload(
+        &self,
+        id: &MicroId,
+        resolved: Option<Arc<Entry>>,
+        input: Payload,
+        ctx: &CallContext,
+        proof: Proof,
+        check_output: bool,
+    ) -> Result<Payload, MicroError> {
+        let entry = match resolved {
+            Some(entry) => Some(entry),
+            None if self.router(id).is_none() => self.entry(id),
+            None => None,
+        };
+        if let Some(entry) = entry
+            && entry.plugin.handler.speaks_text()
+            && (proof == Proof::Compatible || entry.input.is_none())
+            && !(check_output && entry.output.is_some())
+        {
+            let text = input.into_text()?;
+            let out = entry
+                .plugin
+                .handler
+                .execute_text(text, ctx)
+                .await
+                .map_err(|reason| MicroError::Failed {
+                    id: id.clone(),
+                    reason,
+                })?;
+            return Ok(Payload::Text {
+                text: out,
+                from: entry,
+            });
+        }
+        let value = input.into_value()?;
+        self.call(id, value, ctx, proof, check_output)
+            .await
+            .map(Payload::Value)
     }
 
     /// Runs every branch on its own task (so a multi-threaded runtime uses
@@ -422,9 +672,12 @@ impl MicroManager {
                 let branch = branch.clone();
                 let input = input.clone();
                 let ctx = ctx.clone();
-                tokio::spawn(
-                    async move { manager.run_steps(&branch, input, &ctx, Proof::None).await },
-                )
+                tokio::spawn(async move {
+                    manager
+                        .run_steps(&branch, Payload::Value(input), &ctx, Proof::None)
+                        .await?
+                        .into_value()
+                })
             })
             .collect();
         let mut joined = Vec::with_capacity(tasks.len());
@@ -439,10 +692,31 @@ impl MicroManager {
     }
 
     /// Whether `id`'s output schema is proven to fit the next step's input.
+    /// Answers are cached until the registry changes.
     fn compatible(&self, id: &MicroId, next: &Step) -> bool {
         let Step::Call { id: next_id, .. } = next else {
             return false;
         };
+        let generation = self.generation();
+        let key = (id.clone(), next_id.clone());
+        {
+            let cache = self.inner.compat.lock().unwrap_or_else(|p| p.into_inner());
+            if cache.0 == generation
+                && let Some(answer) = cache.1.get(&key)
+            {
+                return *answer;
+            }
+        }
+        let answer = self.compute_compatible(id, next_id);
+        let mut cache = self.inner.compat.lock().unwrap_or_else(|p| p.into_inner());
+        if cache.0 != generation {
+            *cache = (generation, HashMap::new());
+        }
+        cache.1.insert(key, answer);
+        answer
+    }
+
+    fn compute_compatible(&self, id: &MicroId, next_id: &MicroId) -> bool {
         if self.router(id).is_some() || self.router(next_id).is_some() {
             return false;
         }

@@ -238,11 +238,19 @@ impl MicroCompiled {
         grants: &Grants,
         limits: Limits,
     ) -> Result<MicroInstance, CallError> {
-        let grants = match self.isolation {
-            Isolation::Strict => &Grants::default(),
-            Isolation::Limited | Isolation::None => grants,
+        let (grants, strict) = match self.isolation {
+            Isolation::Strict => (&Grants::default(), true),
+            Isolation::Limited | Isolation::None => (grants, false),
         };
-        MicroInstance::new(&self.plugin, &self.engine, &self.pre, grants, limits).await
+        MicroInstance::new(
+            &self.plugin,
+            &self.engine,
+            &self.pre,
+            grants,
+            limits,
+            strict,
+        )
+        .await
     }
 }
 

@@ -101,6 +101,10 @@ pub(crate) struct Session {
     store: Store<StoreState>,
     limits: Limits,
     poisoned: bool,
+    /// Whether the guest can wait inside a host call. A strict micro-plugin
+    /// cannot (every import traps), so the epoch deadline alone bounds it and
+    /// its calls skip the timer.
+    host_waits: bool,
 }
 
 impl Session {
@@ -141,6 +145,7 @@ impl Session {
             store,
             limits,
             poisoned: false,
+            host_waits: true,
         })
     }
 
@@ -149,7 +154,7 @@ impl Session {
         &mut self,
         instantiate: impl AsyncFnOnce(&mut Store<StoreState>) -> wasmtime::Result<B>,
     ) -> Result<B, CallError> {
-        let bindings = run_guarded(&mut self.store, self.limits, instantiate)
+        let bindings = run_guarded(&mut self.store, self.limits, true, instantiate)
             .await
             .map_err(|failure| CallError::new(&self.plugin, failure))?;
         // Whatever start-up code printed belongs to no call.
@@ -167,7 +172,7 @@ impl Session {
         if self.poisoned {
             return Err(CallError::new(&self.plugin, Failure::Poisoned));
         }
-        let outcome = run_guarded(&mut self.store, self.limits, call).await;
+        let outcome = run_guarded(&mut self.store, self.limits, self.host_waits, call).await;
         let captured = self.store.data().budget.take();
         let denied = take_denial(self.store.data());
         match outcome {
@@ -298,7 +303,7 @@ impl PluginInstance {
             .session
             .call(async |s| guest.call_run_command(s, &wire).await)
             .await?;
-        self.session.check_returned_output(&text, captured)
+        self.session.check_returned_output(text, captured)
     }
 
     /// Runs one of the plugin's declared micro handlers on JSON text.
@@ -311,9 +316,9 @@ impl PluginInstance {
         let guest = self.bindings.lord_plugin_guest();
         let (text, captured) = self
             .session
-            .call(async |s| guest.call_call_micro(s, input, &ctx).await)
+            .call(async |s| guest.call_call_micro(s, input, ctx).await)
             .await?;
-        self.session.check_returned_output(&text, captured)
+        self.session.check_returned_output(text, captured)
     }
 
     /// Asks one of the plugin's micro handlers whether it accepts `input`.
@@ -325,32 +330,49 @@ impl PluginInstance {
         let ctx = call.to_wire();
         let guest = self.bindings.lord_plugin_guest();
         self.session
-            .call(async |s| guest.call_validate_micro(s, input, &ctx).await)
+            .call(async |s| guest.call_validate_micro(s, input, ctx).await)
             .await
             .map(|((), c)| c)
     }
 }
 
-/// Which micro handler a call is for, and the caller's routing key.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Which micro handler a call is for, and the caller's routing key, built
+/// once in the shapes both worlds take, so a caller that reuses one pays
+/// no allocation per call.
+#[derive(Debug, Clone)]
 pub struct MicroCall {
-    pub id: String,
-    pub key: Option<String>,
+    plugin_ctx: types::MicroContext,
+    micro_ctx: micro_types::MicroContext,
 }
 
 impl MicroCall {
-    fn to_wire(&self) -> types::MicroContext {
-        types::MicroContext {
-            id: self.id.clone(),
-            key: self.key.clone(),
+    pub fn new(id: &str, key: Option<&str>) -> Self {
+        Self {
+            plugin_ctx: types::MicroContext {
+                id: id.to_owned(),
+                key: key.map(str::to_owned),
+            },
+            micro_ctx: micro_types::MicroContext {
+                id: id.to_owned(),
+                key: key.map(str::to_owned),
+            },
         }
     }
 
-    fn to_micro_wire(&self) -> micro_types::MicroContext {
-        micro_types::MicroContext {
-            id: self.id.clone(),
-            key: self.key.clone(),
-        }
+    pub fn id(&self) -> &str {
+        &self.plugin_ctx.id
+    }
+
+    pub fn key(&self) -> Option<&str> {
+        self.plugin_ctx.key.as_deref()
+    }
+
+    fn to_wire(&self) -> &types::MicroContext {
+        &self.plugin_ctx
+    }
+
+    fn to_micro_wire(&self) -> &micro_types::MicroContext {
+        &self.micro_ctx
     }
 }
 
@@ -376,8 +398,10 @@ impl MicroInstance {
         pre: &MicroPluginPre<StoreState>,
         grants: &Grants,
         limits: Limits,
+        strict: bool,
     ) -> Result<Self, CallError> {
         let mut session = Session::new(plugin, engine, grants, limits)?;
+        session.host_waits = !strict;
         let bindings = session
             .instantiate(async |store| pre.instantiate_async(store).await)
             .await?;
@@ -398,9 +422,9 @@ impl MicroInstance {
         let micro = self.bindings.lord_plugin_micro();
         let (text, captured) = self
             .session
-            .call(async |s| micro.call_execute(s, input, &ctx).await)
+            .call(async |s| micro.call_execute(s, input, ctx).await)
             .await?;
-        self.session.check_returned_output(&text, captured)
+        self.session.check_returned_output(text, captured)
     }
 
     /// Asks the handler whether it accepts `input`.
@@ -408,7 +432,7 @@ impl MicroInstance {
         let ctx = call.to_micro_wire();
         let micro = self.bindings.lord_plugin_micro();
         self.session
-            .call(async |s| micro.call_validate(s, input, &ctx).await)
+            .call(async |s| micro.call_validate(s, input, ctx).await)
             .await
             .map(|((), c)| c)
     }
@@ -419,7 +443,7 @@ impl Session {
     /// everything else the plugin writes.
     fn check_returned_output(
         &self,
-        text: &str,
+        text: String,
         captured: Captured,
     ) -> Result<(String, Captured), CallError> {
         let limit = self.limits.output_bytes;
@@ -430,7 +454,7 @@ impl Session {
                 Failure::OutputLimit { limit_bytes: limit },
             ));
         }
-        Ok((text.to_owned(), captured))
+        Ok((text, captured))
     }
 }
 
@@ -438,18 +462,24 @@ impl Session {
 async fn run_guarded<R>(
     store: &mut Store<StoreState>,
     limits: Limits,
+    host_waits: bool,
     call: impl AsyncFnOnce(&mut Store<StoreState>) -> wasmtime::Result<R>,
 ) -> Result<R, Failure> {
     store.data_mut().deadline = Instant::now() + limits.time;
     store.set_epoch_deadline(1);
     // The timeout covers host calls that wait (sleeps, sockets): while the
     // guest computes, the epoch callback stops it; while the host waits on
-    // its behalf, this timer does.
-    match tokio::time::timeout(limits.time, call(store)).await {
-        Ok(Ok(value)) => Ok(value),
-        Ok(Err(error)) => Err(classify(store.data(), &error, limits)),
-        Err(_elapsed) => Err(Failure::TimeLimit { limit: limits.time }),
-    }
+    // its behalf, this timer does. A guest that cannot wait in the host
+    // needs only the epoch.
+    let outcome = if host_waits {
+        match tokio::time::timeout(limits.time, call(store)).await {
+            Ok(outcome) => outcome,
+            Err(_elapsed) => return Err(Failure::TimeLimit { limit: limits.time }),
+        }
+    } else {
+        call(store).await
+    };
+    outcome.map_err(|error| classify(store.data(), &error, limits))
 }
 
 fn classify(state: &StoreState, error: &wasmtime::Error, limits: Limits) -> Failure {

@@ -364,3 +364,33 @@ fn a_routed_id_splits_calls_stably_and_records_each_variant() {
     assert!(stats.iter().all(|s| s.calls > 100), "{stats:?}");
     assert!(stats.iter().all(|s| s.median_latency_us.is_some()));
 }
+
+#[test]
+fn a_prepared_pipeline_sees_a_swap_on_its_next_run() {
+    let m = manager();
+    let prepared = m
+        .prepare(&Pipeline::parse("trim | upper").expect("parses"))
+        .expect("valid");
+    let rt = rt();
+    let ctx = CallContext::default();
+    assert_eq!(
+        rt.block_on(m.run_prepared(&prepared, json!(" a "), &ctx)),
+        Ok(json!("A"))
+    );
+    m.replace(text_fn("upper", MicroKind::Transformer, |s| {
+        Ok(format!("{}!", s.to_uppercase()))
+    }))
+    .expect("swap");
+    assert_eq!(
+        rt.block_on(m.run_prepared(&prepared, json!(" a "), &ctx)),
+        Ok(json!("A!"))
+    );
+    // A swap that breaks the chain's schemas is caught on the next run.
+    let mut broken = text_fn("upper", MicroKind::Transformer, |s| Ok(s.to_owned()));
+    broken.input_schema = Some(json!({"type": "object"}));
+    m.replace(broken).expect("swap");
+    assert!(matches!(
+        rt.block_on(m.run_prepared(&prepared, json!(" a "), &ctx)),
+        Err(MicroError::InvalidPipeline(_))
+    ));
+}
