@@ -1,7 +1,9 @@
 //! `hello`: greets its argument. The smallest honest plugin, used by the
-//! tour in the README and by the benchmarks.
+//! tour in the README and by the benchmarks. It also serves one
+//! micro-plugin, `greet`, to show a full plugin can.
 
-use lord_pdk::{Command, Plugin};
+use lord_pdk::serde_json::json;
+use lord_pdk::{Command, Json, MicroContext, Plugin};
 
 struct Hello;
 
@@ -13,6 +15,16 @@ impl Plugin for Hello {
                 Ok(format!("Hello, {name}!\n"))
             }
             other => Err(format!("hello has no command `{other}`")),
+        }
+    }
+
+    fn micro(ctx: &MicroContext, input: Json) -> Result<Json, String> {
+        match ctx.id.as_str() {
+            "greet" => {
+                let name = input.as_str().ok_or("expected a name as a JSON string")?;
+                Ok(json!(format!("Hello, {name}!")))
+            }
+            other => Err(format!("hello has no micro-plugin `{other}`")),
         }
     }
 }

@@ -239,3 +239,14 @@ fn micro_packages_are_checked_at_install() {
     );
     let _ = fixture("micro/text");
 }
+
+#[test]
+fn a_full_plugin_serves_its_declared_micro_plugin_in_a_pipeline() {
+    let lord = with_micro();
+    lord.install("hello");
+    let run = pipe(&lord, &["trim | greet | upper"], "  Ada  ");
+    run.assert_ok();
+    assert_eq!(run.stdout(), "HELLO, ADA!\n");
+    // Its command still works beside it.
+    lord.assert_hello_works();
+}
