@@ -81,11 +81,13 @@ impl Store {
         let conn = Connection::open(layout.db())?;
         // WAL lets readers (`--help`, `list`) proceed while a writer works;
         // FULL sync makes a committed install survive a power cut.
+        // The busy timeout comes first, so that even these pragmas wait for
+        // a writer in another process instead of failing at once.
         conn.execute_batch(
-            "PRAGMA journal_mode = WAL;
+            "PRAGMA busy_timeout = 10000;
+             PRAGMA journal_mode = WAL;
              PRAGMA synchronous = FULL;
-             PRAGMA foreign_keys = ON;
-             PRAGMA busy_timeout = 10000;",
+             PRAGMA foreign_keys = ON;",
         )?;
         let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
         if version < SCHEMA_VERSION {
