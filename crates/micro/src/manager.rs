@@ -638,23 +638,48 @@ impl MicroManager {
         };
         if let Some(entry) = entry
             && entry.plugin.handler.speaks_text()
-            && (proof == Proof::Compatible || entry.input.is_none())
-            && !(check_output && entry.output.is_some())
         {
-            let text = input.into_text()?;
+            // Checks need parsed values; the call itself takes text. Convert
+            // only where a check asks for it.
+            let input = match (&entry.input, proof) {
+                (Some(schema), Proof::None) => {
+                    let value = input.into_value()?;
+                    schema
+                        .check(&value)
+                        .map_err(|reason| MicroError::InvalidInput {
+                            id: id.clone(),
+                            reason,
+                        })?;
+                    Payload::Value(value)
+                }
+                (Some(_), Proof::Compatible) | (None, Proof::None | Proof::Compatible) => input,
+            };
             let out = entry
                 .plugin
                 .handler
-                .execute_text(text, ctx)
+                .execute_text(input.into_text()?, ctx)
                 .await
                 .map_err(|reason| MicroError::Failed {
                     id: id.clone(),
                     reason,
                 })?;
-            return Ok(Payload::Text {
+            let out = Payload::Text {
                 text: out,
-                from: entry,
-            });
+                from: Arc::clone(&entry),
+            };
+            return match (&entry.output, check_output) {
+                (Some(schema), true) => {
+                    let value = out.into_value()?;
+                    schema
+                        .check(&value)
+                        .map_err(|reason| MicroError::InvalidOutput {
+                            id: id.clone(),
+                            reason,
+                        })?;
+                    Ok(Payload::Value(value))
+                }
+                (Some(_), false) | (None, true | false) => Ok(out),
+            };
         }
         let value = input.into_value()?;
         self.call(id, value, ctx, proof, check_output)
