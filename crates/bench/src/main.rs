@@ -31,15 +31,17 @@ use crate::fixtures::Plugins;
 use crate::report::Results;
 use crate::timing::Plan;
 
-const USAGE: &str = "usage: lord-bench [--json] [--batches N]
+const USAGE: &str = "usage: lord-bench [--json] [--batches N] [--profile-micro]
 
-  --json         print one JSON object on stdout instead of a table
-  --batches N    batches per side for each figure (default 31)";
+  --json            print one JSON object on stdout instead of a table
+  --batches N       batches per side for each figure (default 31)
+  --profile-micro   run only the micro-plugin chain, ours alone, for a profiler";
 
 #[derive(Debug)]
 struct Options {
     json: bool,
     batches: usize,
+    profile_micro: bool,
 }
 
 fn main() -> ExitCode {
@@ -55,6 +57,7 @@ fn main() -> ExitCode {
 fn parse_args() -> Result<Option<Options>> {
     let mut options = Options {
         json: false,
+        profile_micro: false,
         // Many short batches rather than a few long ones: on a shared
         // machine, load comes in bursts, and finer alternation spreads a
         // burst over both sides. Odd, so the median is a measured batch.
@@ -64,6 +67,7 @@ fn parse_args() -> Result<Option<Options>> {
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--json" => options.json = true,
+            "--profile-micro" => options.profile_micro = true,
             "--batches" => {
                 let value = args.next().context("--batches needs a number")?;
                 options.batches =
@@ -98,6 +102,10 @@ fn run() -> Result<()> {
         batches: options.batches,
         batch_time: Duration::from_millis(batch_ms),
     };
+
+    if options.profile_micro {
+        return runtime.block_on(micro::profile(&plugins, plan(1000)));
+    }
 
     // Each phase owns (and drops) its engines, so no epoch thread from one
     // phase runs during the next.

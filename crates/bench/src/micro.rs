@@ -63,6 +63,29 @@ pub(crate) async fn measure(plugins: &Plugins, plan: Plan) -> Result<MicroResult
     Ok(MicroResults { chain10, native })
 }
 
+/// Runs only our side of the chain, for as long as the plan's batches take,
+/// so a profiler sees nothing else.
+pub(crate) async fn profile(plugins: &Plugins, plan: Plan) -> Result<()> {
+    let scratch = tempfile::tempdir()?;
+    let mut framework = lord_host::Framework::open(fixtures::host_config(scratch.path(), "home")?)?;
+    fixtures::install(&mut framework, &[plugins.micro_text()]).await?;
+    let manager = framework.micro_manager()?;
+    let pipeline = Pipeline::parse(&["trim"; CHAIN].join(" | ")).map_err(|e| anyhow!("{e}"))?;
+    let prepared = manager.prepare(&pipeline)?;
+    let ctx = CallContext::default();
+    let samples = timing::single(plan, async || {
+        let out = manager.run_prepared(&prepared, json!(" x "), &ctx).await?;
+        std::hint::black_box(out);
+        Ok(())
+    })
+    .await?;
+    eprintln!(
+        "lord-bench: chain of {CHAIN}: {:.0} ns",
+        samples.median_ns()
+    );
+    Ok(())
+}
+
 async fn chain(plugins: &Plugins, plan: Plan) -> Result<Pair> {
     let scratch = tempfile::tempdir()?;
     let mut framework = lord_host::Framework::open(fixtures::host_config(scratch.path(), "home")?)?;

@@ -107,6 +107,19 @@ fn reason(e: CallError) -> String {
     e.failure.to_string()
 }
 
+impl SandboxedMicro {
+    async fn run_text(&self, text: &str, ctx: &CallContext) -> Result<String, String> {
+        let call = self.call(ctx);
+        let mut instance = self.instance().await?;
+        let result = match &mut instance {
+            Instance::Micro(i) => i.execute(text, &call).await,
+            Instance::Plugin(i) => i.call_micro(text, &call).await,
+        };
+        self.give_back(instance);
+        result.map(|(output, _captured)| output).map_err(reason)
+    }
+}
+
 impl Handler for SandboxedMicro {
     fn execute<'a>(
         &'a self,
@@ -115,17 +128,23 @@ impl Handler for SandboxedMicro {
     ) -> BoxFuture<'a, Result<Value, String>> {
         Box::pin(async move {
             let text = serde_json::to_string(&input).map_err(|e| e.to_string())?;
-            let call = self.call(ctx);
-            let mut instance = self.instance().await?;
-            let result = match &mut instance {
-                Instance::Micro(i) => i.execute(&text, &call).await,
-                Instance::Plugin(i) => i.call_micro(&text, &call).await,
-            };
-            self.give_back(instance);
-            let (output, _captured) = result.map_err(reason)?;
+            let output = self.run_text(&text, ctx).await?;
             serde_json::from_str(&output)
                 .map_err(|e| format!("returned text that is not JSON: {e}"))
         })
+    }
+
+    /// The sandbox boundary is JSON text: pipelines hand it over as is.
+    fn speaks_text(&self) -> bool {
+        true
+    }
+
+    fn execute_text<'a>(
+        &'a self,
+        input: String,
+        ctx: &'a CallContext,
+    ) -> BoxFuture<'a, Result<String, String>> {
+        Box::pin(async move { self.run_text(&input, ctx).await })
     }
 
     fn validate<'a>(
