@@ -101,10 +101,12 @@ pub(crate) struct Session {
     store: Store<StoreState>,
     limits: Limits,
     poisoned: bool,
-    /// Whether the guest can wait inside a host call. A strict micro-plugin
-    /// cannot (every import traps), so the epoch deadline alone bounds it and
-    /// its calls skip the timer.
-    host_waits: bool,
+    /// Whether the guest can reach any host interface. A strict
+    /// micro-plugin cannot (every import traps): it can neither wait in a
+    /// host call, so the epoch deadline alone bounds it and its calls skip
+    /// the timer, nor write output or be refused an access, so there is
+    /// nothing to collect after a call.
+    reaches_host: bool,
 }
 
 impl Session {
@@ -145,7 +147,7 @@ impl Session {
             store,
             limits,
             poisoned: false,
-            host_waits: true,
+            reaches_host: true,
         })
     }
 
@@ -172,9 +174,15 @@ impl Session {
         if self.poisoned {
             return Err(CallError::new(&self.plugin, Failure::Poisoned));
         }
-        let outcome = run_guarded(&mut self.store, self.limits, self.host_waits, call).await;
-        let captured = self.store.data().budget.take();
-        let denied = take_denial(self.store.data());
+        let outcome = run_guarded(&mut self.store, self.limits, self.reaches_host, call).await;
+        let (captured, denied) = if self.reaches_host {
+            (
+                self.store.data().budget.take(),
+                take_denial(self.store.data()),
+            )
+        } else {
+            (Captured::default(), None)
+        };
         match outcome {
             Ok(Ok(value)) => Ok((value, captured)),
             Ok(Err(message)) => Err(CallError::new(
@@ -401,7 +409,7 @@ impl MicroInstance {
         strict: bool,
     ) -> Result<Self, CallError> {
         let mut session = Session::new(plugin, engine, grants, limits)?;
-        session.host_waits = !strict;
+        session.reaches_host = !strict;
         let bindings = session
             .instantiate(async |store| pre.instantiate_async(store).await)
             .await?;
