@@ -62,10 +62,20 @@ impl SandboxedMicro {
             .map_err(Clone::clone)
     }
 
+    /// A warm instance if one is free. Kept apart from `fresh` so the hot
+    /// path builds no instantiation future at all.
+    fn warm(&self) -> Option<Instance> {
+        self.pool.lock().unwrap_or_else(|p| p.into_inner()).pop()
+    }
+
     async fn instance(&self) -> Result<Instance, String> {
-        if let Some(warm) = self.pool.lock().unwrap_or_else(|p| p.into_inner()).pop() {
-            return Ok(warm);
+        match self.warm() {
+            Some(warm) => Ok(warm),
+            None => Box::pin(self.fresh()).await,
         }
+    }
+
+    async fn fresh(&self) -> Result<Instance, String> {
         let made = match self.source()? {
             Source::Micro(compiled) => compiled
                 .instantiate(&self.grants, self.limits)
