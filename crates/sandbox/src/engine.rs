@@ -123,7 +123,7 @@ impl Sandbox {
     ) -> Result<Compiled, SandboxError> {
         let inner = &self.inner;
         let component = inner.cache.load_or_compile(&inner.engine, wasm, sha256)?;
-        let report = self.check(World::Plugin, plugin, &component, requested)?;
+        self.check(World::Plugin, plugin, &component, requested)?;
         let pre = inner
             .linker
             .instantiate_pre(&component)
@@ -133,7 +133,6 @@ impl Sandbox {
             plugin: plugin.clone(),
             engine: inner.engine.clone(),
             pre,
-            report,
         })
     }
 
@@ -150,7 +149,7 @@ impl Sandbox {
     ) -> Result<MicroCompiled, SandboxError> {
         let inner = &self.inner;
         let component = inner.cache.load_or_compile(&inner.engine, wasm, sha256)?;
-        let report = self.check(World::Micro, plugin, &component, requested)?;
+        self.check(World::Micro, plugin, &component, requested)?;
         let instance_pre = match isolation {
             Isolation::Limited => inner.linker.instantiate_pre(&component),
             Isolation::Strict => {
@@ -174,7 +173,6 @@ impl Sandbox {
             engine: inner.engine.clone(),
             pre,
             isolation,
-            report,
         })
     }
 
@@ -210,7 +208,6 @@ pub struct MicroCompiled {
     engine: Engine,
     pre: MicroPluginPre<StoreState>,
     isolation: Isolation,
-    report: ContractReport,
 }
 
 impl std::fmt::Debug for MicroCompiled {
@@ -223,14 +220,6 @@ impl std::fmt::Debug for MicroCompiled {
 }
 
 impl MicroCompiled {
-    pub fn report(&self) -> &ContractReport {
-        &self.report
-    }
-
-    pub fn isolation(&self) -> Isolation {
-        self.isolation
-    }
-
     /// A fresh instance. A strict micro-plugin gets no grants whatever is
     /// passed: its imports are traps.
     pub async fn instantiate(
@@ -259,27 +248,17 @@ pub struct Compiled {
     plugin: PluginId,
     engine: Engine,
     pre: PluginPre<StoreState>,
-    report: ContractReport,
 }
 
 impl std::fmt::Debug for Compiled {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Compiled")
             .field("plugin", &self.plugin)
-            .field("report", &self.report)
             .finish_non_exhaustive()
     }
 }
 
 impl Compiled {
-    pub fn plugin(&self) -> &PluginId {
-        &self.plugin
-    }
-
-    pub fn report(&self) -> &ContractReport {
-        &self.report
-    }
-
     /// A fresh instance in its own store, with exactly `grants` and `limits`.
     pub async fn instantiate(
         &self,

@@ -88,21 +88,6 @@ impl Failure {
             Failure::Setup { .. } => false,
         }
     }
-
-    /// A short machine-readable name of the failure kind.
-    pub fn kind(&self) -> &'static str {
-        match self {
-            Failure::TimeLimit { .. } => "time-limit",
-            Failure::MemoryLimit { .. } => "memory-limit",
-            Failure::StackLimit => "stack-limit",
-            Failure::OutputLimit { .. } => "output-limit",
-            Failure::Denied { .. } => "denied",
-            Failure::Trap { .. } => "trap",
-            Failure::Returned { .. } => "error",
-            Failure::Poisoned => "poisoned",
-            Failure::Setup { .. } => "setup",
-        }
-    }
 }
 
 impl fmt::Display for Failure {

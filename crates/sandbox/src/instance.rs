@@ -367,14 +367,6 @@ impl MicroCall {
         }
     }
 
-    pub fn id(&self) -> &str {
-        &self.plugin_ctx.id
-    }
-
-    pub fn key(&self) -> Option<&str> {
-        self.plugin_ctx.key.as_deref()
-    }
-
     fn to_wire(&self) -> &types::MicroContext {
         &self.plugin_ctx
     }
