@@ -515,8 +515,14 @@ impl Framework {
                     captured,
                 })
             }
-            Err(e) => {
+            // Only the plugin's own failures count towards its breaker; a
+            // host set-up problem is recorded and left at the host's door.
+            Err(e) if e.failure.is_plugin_fault() => {
                 self.command_failed(&id, &e.to_string()).await?;
+                Err(e.into())
+            }
+            Err(e) => {
+                self.store.audit(&id, "host failure", &e.to_string())?;
                 Err(e.into())
             }
         }
