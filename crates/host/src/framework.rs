@@ -125,7 +125,7 @@ pub struct Framework {
     store: Store,
     /// Started on first use: `--help` and `plugin list` never pay for an
     /// engine.
-    sandbox: OnceLock<Sandbox>,
+    sandbox: LazySandbox,
     /// Plugins loaded in this process: compiled, checked and pre-linked
     /// (`InstancePre`), keyed by id with the hash they were loaded from, so
     /// later calls only instantiate.
@@ -140,6 +140,23 @@ impl std::fmt::Debug for Framework {
     }
 }
 
+/// The engine, started on first use and shared by every handle.
+#[derive(Clone)]
+pub(crate) struct LazySandbox {
+    cell: Arc<OnceLock<Sandbox>>,
+    cache_dir: PathBuf,
+}
+
+impl LazySandbox {
+    pub(crate) fn get(&self) -> Result<&Sandbox, HostError> {
+        if let Some(sandbox) = self.cell.get() {
+            return Ok(sandbox);
+        }
+        let sandbox = Sandbox::new(&self.cache_dir)?;
+        Ok(self.cell.get_or_init(|| sandbox))
+    }
+}
+
 /// A plugin folder read from disk, not yet installed.
 struct Candidate {
     manifest: Manifest,
@@ -150,20 +167,26 @@ struct Candidate {
 impl Framework {
     pub fn open(config: HostConfig) -> Result<Self, HostError> {
         let store = Store::open(&config.home, Failpoint::new(config.failpoint.clone()))?;
+        let cache_dir = store.cache_dir();
         Ok(Self {
             config,
             store,
-            sandbox: OnceLock::new(),
+            sandbox: LazySandbox {
+                cell: Arc::new(OnceLock::new()),
+                cache_dir,
+            },
             loaded: Mutex::new(HashMap::new()),
         })
     }
 
     pub(crate) fn sandbox(&self) -> Result<&Sandbox, HostError> {
-        if let Some(sandbox) = self.sandbox.get() {
-            return Ok(sandbox);
-        }
-        let sandbox = Sandbox::new(&self.store.cache_dir())?;
-        Ok(self.sandbox.get_or_init(|| sandbox))
+        self.sandbox.get()
+    }
+
+    /// A handle that starts the engine only when first used, for work that
+    /// may or may not need it (micro-plugins registered but never called).
+    pub(crate) fn lazy_sandbox(&self) -> LazySandbox {
+        self.sandbox.clone()
     }
 
     fn read_candidate(dir: &Path) -> Result<Candidate, HostError> {

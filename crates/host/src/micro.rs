@@ -211,11 +211,14 @@ impl Framework {
         };
         let limits = Limits::from_manifest(&plugin.manifest.limits);
         let prepare: Box<dyn Fn() -> Result<Source, HostError> + Send + Sync> = {
-            let sandbox = self.sandbox()?.clone();
+            // No engine until a pipeline calls this micro-plugin: `lord micro
+            // list` and `lord pipe --check` never start one.
+            let sandbox = self.lazy_sandbox();
             let plugin = plugin.clone();
             let isolation = spec.isolation;
             Box::new(move || {
                 let (id, wasm, sha) = (plugin.id(), &plugin.component, &plugin.wasm_sha256);
+                let sandbox = sandbox.get()?;
                 match plugin.world {
                     World::Micro => sandbox
                         .prepare_micro(id, wasm, sha, &plugin.granted, isolation)
