@@ -21,7 +21,8 @@ pub struct Build {
 pub fn build(dir: &Path, cargo: &Path) -> Result<Build, HostError> {
     let started = Instant::now();
     let manifest_path = dir.join(lord_manifest::MANIFEST_FILE);
-    let text = std::fs::read_to_string(&manifest_path).map_err(|source| HostError::Read {
+    let text = std::fs::read_to_string(&manifest_path).map_err(|source| HostError::Io {
+        action: "read",
         path: manifest_path.clone(),
         source,
     })?;
@@ -43,7 +44,8 @@ pub fn build(dir: &Path, cargo: &Path) -> Result<Build, HostError> {
         ])
         .current_dir(dir)
         .output()
-        .map_err(|source| HostError::Read {
+        .map_err(|source| HostError::Io {
+            action: "run",
             path: cargo.to_path_buf(),
             source,
         })?;
@@ -87,7 +89,8 @@ pub fn build(dir: &Path, cargo: &Path) -> Result<Build, HostError> {
             dir: dir.to_path_buf(),
             log: "cargo built no .wasm file; is the crate a cdylib?".to_owned(),
         })?;
-    std::fs::copy(&built, &component).map_err(|source| HostError::Read {
+    std::fs::copy(&built, &component).map_err(|source| HostError::Io {
+        action: "copy the built component from",
         path: built.clone(),
         source,
     })?;

@@ -11,8 +11,9 @@ use lord_store::{PluginState, StoreError};
 pub enum HostError {
     #[error("{0}")]
     Manifest(#[from] ManifestError),
-    #[error("could not read `{path}`: {source}")]
-    Read {
+    #[error("could not {action} `{path}`: {source}")]
+    Io {
+        action: &'static str,
         path: PathBuf,
         #[source]
         source: std::io::Error,
@@ -67,7 +68,7 @@ impl HostError {
         match self {
             HostError::Call(_) => true,
             HostError::Manifest(_)
-            | HostError::Read { .. }
+            | HostError::Io { .. }
             | HostError::MissingComponent { .. }
             | HostError::Incompatible { .. }
             | HostError::ReservedCommand { .. }
@@ -100,7 +101,7 @@ impl HostError {
                 | StoreError::CommandTaken { .. }
                 | StoreError::MicroTaken { .. },
             ) => true,
-            HostError::Read { .. }
+            HostError::Io { .. }
             | HostError::Store(
                 StoreError::Db(_) | StoreError::Io { .. } | StoreError::Corrupt(_),
             )

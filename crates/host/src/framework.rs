@@ -191,7 +191,8 @@ impl Framework {
 
     fn read_candidate(dir: &Path) -> Result<Candidate, HostError> {
         let path = dir.join(lord_manifest::MANIFEST_FILE);
-        let text = std::fs::read_to_string(&path).map_err(|source| HostError::Read {
+        let text = std::fs::read_to_string(&path).map_err(|source| HostError::Io {
+            action: "read",
             path: path.clone(),
             source,
         })?;
@@ -689,7 +690,8 @@ impl Framework {
         };
         let tmp = self.config.tmp_root.join(plugin.id().as_str());
         if needs.tmp {
-            std::fs::create_dir_all(&tmp).map_err(|source| HostError::Read {
+            std::fs::create_dir_all(&tmp).map_err(|source| HostError::Io {
+                action: "create",
                 path: tmp.clone(),
                 source,
             })?;
