@@ -1,11 +1,20 @@
 //! Installed micro-plugins as `lord_micro` handlers: each call runs in the
 //! sandbox, on a warm instance when one is free (a fresh one after any
 //! failure), with the plugin's recorded grants and limits.
+//!
+//! The micro handlers of one package with one isolation class share a
+//! component, grants and limits, so they share one pool of instances: a
+//! [`Package`], which is also the [`Batch`] that runs neighbouring steps of
+//! a pipeline on one checked-out instance.
 
+use std::borrow::Cow;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use lord_manifest::{Isolation, MicroId, MicroSpec};
-use lord_micro::{BoxFuture, CallContext, Handler, MicroManager, MicroPlugin, MicroSecurity};
+use lord_micro::{
+    Batch, BatchFailure, BoxFuture, CallContext, Handler, Membership, MicroManager, MicroPlugin,
+    MicroSecurity,
+};
 use lord_sandbox::{
     CallError, Compiled, Failure, Grants, Limits, MicroCall, MicroCompiled, MicroInstance,
     PluginInstance,
@@ -41,20 +50,29 @@ impl Instance {
     }
 }
 
-/// A micro handler in the sandbox. The component is prepared on first use,
-/// so registering every installed micro-plugin costs nothing until a
-/// pipeline calls one.
-pub(crate) struct SandboxedMicro {
-    id: MicroId,
+/// The micro handlers of one package that run alike (same component,
+/// grants and limits). The component is prepared on first use, so
+/// registering every installed micro-plugin costs nothing until a pipeline
+/// calls one.
+pub(crate) struct Package {
+    /// The members' ids, by member index.
+    ids: Vec<MicroId>,
     prepare: Box<dyn Fn() -> Result<Source, HostError> + Send + Sync>,
     source: OnceLock<Result<Source, String>>,
     grants: Grants,
     limits: Limits,
     pool: Mutex<Vec<Instance>>,
-    unkeyed: MicroCall,
+    /// Each member's call context for unkeyed calls, built once.
+    unkeyed: Vec<MicroCall>,
 }
 
-impl SandboxedMicro {
+/// One micro handler: a member of its package.
+pub(crate) struct SandboxedMicro {
+    package: Arc<Package>,
+    index: usize,
+}
+
+impl Package {
     fn source(&self) -> Result<&Source, String> {
         self.source
             .get_or_init(|| (self.prepare)().map_err(|e| e.to_string()))
@@ -99,11 +117,20 @@ impl SandboxedMicro {
         }
     }
 
-    /// The call context: the prebuilt one for unkeyed calls, else a new one.
-    fn call(&self, ctx: &CallContext) -> std::borrow::Cow<'_, MicroCall> {
+    /// Member `index`'s call context: the prebuilt one for unkeyed calls,
+    /// else a new one.
+    fn call(&self, index: usize, ctx: &CallContext) -> Result<Cow<'_, MicroCall>, String> {
         match &ctx.key {
-            None => std::borrow::Cow::Borrowed(&self.unkeyed),
-            Some(key) => std::borrow::Cow::Owned(MicroCall::new(self.id.as_str(), Some(key))),
+            None => self
+                .unkeyed
+                .get(index)
+                .map(Cow::Borrowed)
+                .ok_or_else(|| format!("no micro handler #{index} in this package")),
+            Some(key) => self
+                .ids
+                .get(index)
+                .map(|id| Cow::Owned(MicroCall::new(id.as_str(), Some(key))))
+                .ok_or_else(|| format!("no micro handler #{index} in this package")),
         }
     }
 }
@@ -117,9 +144,14 @@ fn reason(e: CallError) -> String {
     e.failure.to_string()
 }
 
-impl SandboxedMicro {
-    async fn run_text(&self, text: &str, ctx: &CallContext) -> Result<String, String> {
-        let call = self.call(ctx);
+impl Package {
+    async fn run_text(
+        &self,
+        index: usize,
+        text: &str,
+        ctx: &CallContext,
+    ) -> Result<String, String> {
+        let call = self.call(index, ctx)?;
         let mut instance = self.instance().await?;
         let result = match &mut instance {
             Instance::Micro(i) => i.execute(text, &call).await,
@@ -127,6 +159,51 @@ impl SandboxedMicro {
         };
         self.give_back(instance);
         result.map(|(output, _captured)| output).map_err(reason)
+    }
+
+    async fn run_members(
+        &self,
+        members: &[usize],
+        input: String,
+        ctx: &CallContext,
+    ) -> Result<String, BatchFailure> {
+        // Unkeyed runs use the prebuilt contexts; keyed ones build a table.
+        let keyed: Vec<MicroCall>;
+        let table = match &ctx.key {
+            None => self.unkeyed.as_slice(),
+            Some(key) => {
+                keyed = self
+                    .ids
+                    .iter()
+                    .map(|id| MicroCall::new(id.as_str(), Some(key)))
+                    .collect();
+                keyed.as_slice()
+            }
+        };
+        let mut instance = self.instance().await.map_err(|reason| BatchFailure {
+            position: 0,
+            reason,
+        })?;
+        let result = match &mut instance {
+            Instance::Micro(i) => i.execute_each(input, table, members).await,
+            Instance::Plugin(i) => i.call_micro_each(input, table, members).await,
+        };
+        self.give_back(instance);
+        result.map_err(|(position, e)| BatchFailure {
+            position,
+            reason: reason(e),
+        })
+    }
+}
+
+impl Batch for Package {
+    fn run_text<'a>(
+        &'a self,
+        members: &'a [usize],
+        input: String,
+        ctx: &'a CallContext,
+    ) -> BoxFuture<'a, Result<String, BatchFailure>> {
+        Box::pin(self.run_members(members, input, ctx))
     }
 }
 
@@ -138,7 +215,7 @@ impl Handler for SandboxedMicro {
     ) -> BoxFuture<'a, Result<Value, String>> {
         Box::pin(async move {
             let text = serde_json::to_string(&input).map_err(|e| e.to_string())?;
-            let output = self.run_text(&text, ctx).await?;
+            let output = self.package.run_text(self.index, &text, ctx).await?;
             serde_json::from_str(&output)
                 .map_err(|e| format!("returned text that is not JSON: {e}"))
         })
@@ -154,7 +231,14 @@ impl Handler for SandboxedMicro {
         input: String,
         ctx: &'a CallContext,
     ) -> BoxFuture<'a, Result<String, String>> {
-        Box::pin(async move { self.run_text(&input, ctx).await })
+        Box::pin(async move { self.package.run_text(self.index, &input, ctx).await })
+    }
+
+    fn membership(&self) -> Option<Membership> {
+        Some(Membership {
+            batch: Arc::clone(&self.package) as Arc<dyn Batch>,
+            index: self.index,
+        })
     }
 
     fn validate<'a>(
@@ -164,13 +248,14 @@ impl Handler for SandboxedMicro {
     ) -> BoxFuture<'a, Result<(), String>> {
         Box::pin(async move {
             let text = serde_json::to_string(input).map_err(|e| e.to_string())?;
-            let call = self.call(ctx);
-            let mut instance = self.instance().await?;
+            let package = &self.package;
+            let call = package.call(self.index, ctx)?;
+            let mut instance = package.instance().await?;
             let result = match &mut instance {
                 Instance::Micro(i) => i.validate(&text, &call).await,
                 Instance::Plugin(i) => i.validate_micro(&text, &call).await,
             };
-            self.give_back(instance);
+            package.give_back(instance);
             result.map(drop).map_err(reason)
         })
     }
@@ -185,25 +270,42 @@ impl Framework {
             state: Some(PluginState::Enabled),
             ..Default::default()
         })? {
-            for spec in &plugin.manifest.micro {
-                manager
-                    .register(self.sandboxed(&plugin, spec)?)
-                    .map_err(|e| HostError::Mismatch {
+            // Strict members hold no grant and are linked apart, so they
+            // get a package (and pool) of their own.
+            let (strict, limited): (Vec<&MicroSpec>, Vec<&MicroSpec>) = plugin
+                .manifest
+                .micro
+                .iter()
+                .partition(|spec| match spec.isolation {
+                    Isolation::Strict => true,
+                    Isolation::Limited | Isolation::None => false,
+                });
+            for (members, isolation) in [(strict, Isolation::Strict), (limited, Isolation::Limited)]
+            {
+                if members.is_empty() {
+                    continue;
+                }
+                for micro in self.package(&plugin, &members, isolation)? {
+                    manager.register(micro).map_err(|e| HostError::Mismatch {
                         plugin: plugin.id().clone(),
                         reason: e.to_string(),
                     })?;
+                }
             }
         }
         Ok(manager)
     }
 
-    fn sandboxed(
+    /// The micro-plugins of one isolation class of a package, sharing one
+    /// [`Package`].
+    fn package(
         &self,
         plugin: &InstalledPlugin,
-        spec: &MicroSpec,
-    ) -> Result<MicroPlugin, HostError> {
+        members: &[&MicroSpec],
+        isolation: Isolation,
+    ) -> Result<Vec<MicroPlugin>, HostError> {
         // A strict micro-plugin holds no grant, whatever its package holds.
-        let (grants, allowed) = match spec.isolation {
+        let (grants, allowed) = match isolation {
             Isolation::Strict => (Grants::default(), Vec::new()),
             Isolation::Limited | Isolation::None => {
                 (self.grants_for(plugin)?, plugin.granted.clone())
@@ -215,7 +317,6 @@ impl Framework {
             // list` and `lord pipe --check` never start one.
             let sandbox = self.lazy_sandbox();
             let plugin = plugin.clone();
-            let isolation = spec.isolation;
             Box::new(move || {
                 let (id, wasm, sha) = (plugin.id(), &plugin.component, &plugin.wasm_sha256);
                 let sandbox = sandbox.get()?;
@@ -231,27 +332,38 @@ impl Framework {
                 }
             })
         };
-        Ok(MicroPlugin {
-            id: spec.id.clone(),
-            kind: spec.kind,
-            description: spec.description.clone(),
-            input_schema: spec.input_schema.clone(),
-            output_schema: spec.output_schema.clone(),
-            security: MicroSecurity {
-                max_execution: limits.time,
-                max_memory_bytes: limits.memory_bytes,
-                allowed,
-                isolation: spec.isolation,
-            },
-            handler: Arc::new(SandboxedMicro {
+        let package = Arc::new(Package {
+            ids: members.iter().map(|spec| spec.id.clone()).collect(),
+            prepare,
+            source: OnceLock::new(),
+            grants,
+            limits,
+            pool: Mutex::new(Vec::new()),
+            unkeyed: members
+                .iter()
+                .map(|spec| MicroCall::new(spec.id.as_str(), None))
+                .collect(),
+        });
+        Ok(members
+            .iter()
+            .enumerate()
+            .map(|(index, spec)| MicroPlugin {
                 id: spec.id.clone(),
-                prepare,
-                source: OnceLock::new(),
-                grants,
-                limits,
-                pool: Mutex::new(Vec::new()),
-                unkeyed: MicroCall::new(spec.id.as_str(), None),
-            }),
-        })
+                kind: spec.kind,
+                description: spec.description.clone(),
+                input_schema: spec.input_schema.clone(),
+                output_schema: spec.output_schema.clone(),
+                security: MicroSecurity {
+                    max_execution: limits.time,
+                    max_memory_bytes: limits.memory_bytes,
+                    allowed: allowed.clone(),
+                    isolation: spec.isolation,
+                },
+                handler: Arc::new(SandboxedMicro {
+                    package: Arc::clone(&package),
+                    index,
+                }),
+            })
+            .collect())
     }
 }

@@ -57,6 +57,50 @@ pub trait Handler: Send + Sync {
             serde_json::to_string(&output).map_err(|e| e.to_string())
         })
     }
+
+    /// The batch this handler runs in, if it shares instances with others.
+    /// A handler in a batch must speak text.
+    fn membership(&self) -> Option<Membership> {
+        None
+    }
+}
+
+/// Handlers that one instance serves together: the micro handlers of one
+/// WASM package (same component, same grants). A prepared pipeline hands a
+/// run of neighbouring steps of one batch over in a single call, so the run
+/// checks out one instance and crosses into the handler once, not once per
+/// step. Each step is still its own guest call, under its own deadline.
+pub trait Batch: Send + Sync {
+    /// Runs `members` (indices into the batch, in pipeline order) on JSON
+    /// text, each step's output the next step's input. On failure, says
+    /// which position in `members` failed and why.
+    fn run_text<'a>(
+        &'a self,
+        members: &'a [usize],
+        input: String,
+        ctx: &'a CallContext,
+    ) -> BoxFuture<'a, Result<String, BatchFailure>>;
+}
+
+/// The step of a batched run that failed, by position in the run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BatchFailure {
+    pub position: usize,
+    pub reason: String,
+}
+
+/// A handler's place in a [`Batch`]: the batch, and its index in it.
+#[derive(Clone)]
+pub struct Membership {
+    pub batch: Arc<dyn Batch>,
+    pub index: usize,
+}
+
+impl Membership {
+    /// Whether two memberships are of the same batch (the same instances).
+    pub fn same_batch(&self, other: &Membership) -> bool {
+        Arc::ptr_eq(&self.batch, &other.batch)
+    }
 }
 
 type ExecuteFn = dyn Fn(Value, &CallContext) -> Result<Value, String> + Send + Sync;

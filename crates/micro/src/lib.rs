@@ -25,7 +25,9 @@ mod route;
 mod schema;
 
 pub use error::MicroError;
-pub use handler::{BoxFuture, CallContext, Handler, NativeHandler};
+pub use handler::{
+    Batch, BatchFailure, BoxFuture, CallContext, Handler, Membership, NativeHandler,
+};
 pub use manager::{ChainFinding, ChainReport, MicroManager, MicroPlugin, MicroSecurity, Prepared};
 pub use pipeline::{OnError, Pipeline, PipelineError, Step};
 pub use route::{Rollout, RolloutPolicy, Router, Variant, VariantStats};

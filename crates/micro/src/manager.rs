@@ -11,7 +11,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::error::MicroError;
-use crate::handler::{BoxFuture, CallContext, Handler};
+use crate::handler::{Batch, BoxFuture, CallContext, Handler};
 use crate::pipeline::{OnError, Pipeline, Step};
 use crate::route::Router;
 use crate::schema::{self, Schema};
@@ -165,6 +165,77 @@ struct StepPlan {
     covered: bool,
     /// The entry of an unrouted call step, as registered at preparation.
     entry: Option<Arc<Entry>>,
+    /// On the first step of a run of neighbouring steps that one batch
+    /// serves: the whole run, handed over in one call.
+    fused: Option<Arc<Fused>>,
+}
+
+/// Neighbouring call steps served by one [`Batch`]: each stops the pipeline
+/// on error, none is routed, and every hop inside is proven compatible, so
+/// nothing between them needs the manager.
+struct Fused {
+    batch: Arc<dyn Batch>,
+    members: Vec<usize>,
+    /// The entries of the run's steps, in order (for errors and checks).
+    entries: Vec<Arc<Entry>>,
+}
+
+/// Finds the runs a batch can serve in one call and marks their first
+/// steps. Only top-level steps: branches are planned when they run.
+fn fuse(steps: &[Step], plan: &mut [StepPlan]) {
+    let member = |index: usize| {
+        let (
+            Some(Step::Call { on_error, .. }),
+            Some(StepPlan {
+                entry: Some(entry), ..
+            }),
+        ) = (steps.get(index), plan.get(index))
+        else {
+            return None;
+        };
+        match on_error {
+            OnError::Stop => {}
+            // A skip or a fallback needs the failed step's own input back.
+            OnError::Skip | OnError::Fallback(_) => return None,
+        }
+        let membership = entry.plugin.handler.membership()?;
+        Some((membership, Arc::clone(entry)))
+    };
+    let mut runs = Vec::new();
+    let mut start = 0;
+    while start < plan.len() {
+        let Some((first, entry)) = member(start) else {
+            start += 1;
+            continue;
+        };
+        let mut members = vec![first.index];
+        let mut entries = vec![entry];
+        let mut next = start + 1;
+        while plan[next - 1].covered
+            && let Some((m, entry)) = member(next)
+            && m.same_batch(&first)
+        {
+            members.push(m.index);
+            entries.push(entry);
+            next += 1;
+        }
+        if members.len() > 1 {
+            runs.push((
+                start,
+                Fused {
+                    batch: first.batch,
+                    members,
+                    entries,
+                },
+            ));
+        }
+        start = next;
+    }
+    for (start, fused) in runs {
+        if let Some(step) = plan.get_mut(start) {
+            step.fused = Some(Arc::new(fused));
+        }
+    }
 }
 
 impl Prepared {
@@ -217,6 +288,49 @@ impl Payload {
                 from: Arc::clone(from),
             },
         }
+    }
+}
+
+/// Checks need parsed values; a text call takes text. Converts only where
+/// a check asks for it.
+fn checked_input(entry: &Entry, input: Payload, proof: Proof) -> Result<Payload, MicroError> {
+    match (&entry.input, proof) {
+        (Some(schema), Proof::None) => {
+            let value = input.into_value()?;
+            schema
+                .check(&value)
+                .map_err(|reason| MicroError::InvalidInput {
+                    id: entry.plugin.id.clone(),
+                    reason,
+                })?;
+            Ok(Payload::Value(value))
+        }
+        (Some(_), Proof::Compatible) | (None, Proof::None | Proof::Compatible) => Ok(input),
+    }
+}
+
+/// Wraps a text step's output, checking it when nothing downstream will.
+fn checked_output(
+    entry: Arc<Entry>,
+    text: String,
+    check_output: bool,
+) -> Result<Payload, MicroError> {
+    match (&entry.output, check_output) {
+        (Some(schema), true) => {
+            let value: Value =
+                serde_json::from_str(&text).map_err(|e| MicroError::InvalidOutput {
+                    id: entry.plugin.id.clone(),
+                    reason: format!("not JSON: {e}"),
+                })?;
+            schema
+                .check(&value)
+                .map_err(|reason| MicroError::InvalidOutput {
+                    id: entry.plugin.id.clone(),
+                    reason,
+                })?;
+            Ok(Payload::Value(value))
+        }
+        (Some(_), false) | (None, true | false) => Ok(Payload::Text { text, from: entry }),
     }
 }
 
@@ -375,7 +489,7 @@ impl MicroManager {
         if let Some(first) = report.findings.first() {
             return Err(MicroError::InvalidPipeline(first.to_string()));
         }
-        let plan = pipeline
+        let mut plan: Vec<StepPlan> = pipeline
             .steps
             .iter()
             .enumerate()
@@ -390,13 +504,16 @@ impl MicroManager {
                     } else {
                         self.entry(id)
                     },
+                    fused: None,
                 },
                 Step::Parallel { .. } | Step::If { .. } => StepPlan {
                     covered: false,
                     entry: None,
+                    fused: None,
                 },
             })
             .collect();
+        fuse(&pipeline.steps, &mut plan);
         Ok(Prepared {
             pipeline: pipeline.clone(),
             generation,
@@ -548,9 +665,23 @@ impl MicroManager {
     ) -> Result<Payload, MicroError> {
         {
             let mut value = input;
-            for (index, step) in pipeline.steps.iter().enumerate() {
-                let next = pipeline.steps.get(index + 1);
+            let mut index = 0;
+            while let Some(step) = pipeline.steps.get(index) {
                 let planned = plan.and_then(|p| p.get(index));
+                if let Some(fused) = planned.and_then(|p| p.fused.as_ref()) {
+                    let last = index + fused.entries.len() - 1;
+                    let covered = plan.and_then(|p| p.get(last)).is_some_and(|p| p.covered);
+                    value = self.run_fused(fused, value, ctx, proof, !covered).await?;
+                    proof = if covered {
+                        Proof::Compatible
+                    } else {
+                        Proof::None
+                    };
+                    index = last + 1;
+                    continue;
+                }
+                let next = pipeline.steps.get(index + 1);
+                index += 1;
                 match step {
                     Step::Call { id, on_error } => {
                         // Check the output only when nothing downstream will:
@@ -639,21 +770,7 @@ impl MicroManager {
         if let Some(entry) = entry
             && entry.plugin.handler.speaks_text()
         {
-            // Checks need parsed values; the call itself takes text. Convert
-            // only where a check asks for it.
-            let input = match (&entry.input, proof) {
-                (Some(schema), Proof::None) => {
-                    let value = input.into_value()?;
-                    schema
-                        .check(&value)
-                        .map_err(|reason| MicroError::InvalidInput {
-                            id: id.clone(),
-                            reason,
-                        })?;
-                    Payload::Value(value)
-                }
-                (Some(_), Proof::Compatible) | (None, Proof::None | Proof::Compatible) => input,
-            };
+            let input = checked_input(&entry, input, proof)?;
             let out = entry
                 .plugin
                 .handler
@@ -663,28 +780,40 @@ impl MicroManager {
                     id: id.clone(),
                     reason,
                 })?;
-            let out = Payload::Text {
-                text: out,
-                from: Arc::clone(&entry),
-            };
-            return match (&entry.output, check_output) {
-                (Some(schema), true) => {
-                    let value = out.into_value()?;
-                    schema
-                        .check(&value)
-                        .map_err(|reason| MicroError::InvalidOutput {
-                            id: id.clone(),
-                            reason,
-                        })?;
-                    Ok(Payload::Value(value))
-                }
-                (Some(_), false) | (None, true | false) => Ok(out),
-            };
+            return checked_output(entry, out, check_output);
         }
         let value = input.into_value()?;
         self.call(id, value, ctx, proof, check_output)
             .await
             .map(Payload::Value)
+    }
+
+    /// A fused run: the first step's input and the last step's output are
+    /// checked as for single steps; the hops between were proven.
+    async fn run_fused(
+        &self,
+        fused: &Fused,
+        input: Payload,
+        ctx: &CallContext,
+        proof: Proof,
+        check_output: bool,
+    ) -> Result<Payload, MicroError> {
+        let (Some(first), Some(last)) = (fused.entries.first(), fused.entries.last()) else {
+            return Ok(input);
+        };
+        let input = checked_input(first, input, proof)?;
+        let out = fused
+            .batch
+            .run_text(&fused.members, input.into_text()?, ctx)
+            .await
+            .map_err(|failure| MicroError::Failed {
+                id: fused
+                    .entries
+                    .get(failure.position)
+                    .map_or_else(|| first.plugin.id.clone(), |e| e.plugin.id.clone()),
+                reason: failure.reason,
+            })?;
+        checked_output(Arc::clone(last), out, check_output)
     }
 
     /// Runs every branch on its own task (so a multi-threaded runtime uses

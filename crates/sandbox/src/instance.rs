@@ -63,8 +63,12 @@ pub(crate) struct StoreState {
     limiter: Limiter,
     budget: OutputBudget,
     denials: Denials,
-    /// When the current call must end; read by the epoch callback.
-    deadline: Instant,
+    /// When the current call must end: set by the epoch callback at the
+    /// call's first tick, so a call that ends within a tick (most do) never
+    /// reads the clock.
+    deadline: Option<Instant>,
+    /// Each call's wall-clock budget.
+    time_limit: std::time::Duration,
 }
 
 impl WasiView for StoreState {
@@ -126,19 +130,27 @@ impl Session {
             limiter: Limiter::new(&limits),
             budget,
             denials,
-            deadline: Instant::now() + limits.time,
+            deadline: None,
+            time_limit: limits.time,
         };
         let mut store = Store::new(engine, state);
         store.limiter(|state| &mut state.limiter);
         // One wall-clock budget: the epoch callback compares real time with
         // the deadline at every tick, so guest code stops on time however its
         // time is spent; host calls that block are covered by the timeout
-        // around each call.
-        store.epoch_deadline_callback(|ctx| {
-            if Instant::now() >= ctx.data().deadline {
-                Ok(UpdateDeadline::Interrupt)
-            } else {
-                Ok(UpdateDeadline::Continue(1))
+        // around each call. The first tick of a call comes at most one tick
+        // after it began, so a deadline set then is never early and at most
+        // one tick late.
+        store.epoch_deadline_callback(|mut ctx| {
+            let now = Instant::now();
+            let state = ctx.data_mut();
+            match state.deadline {
+                None => {
+                    state.deadline = Some(now + state.time_limit);
+                    Ok(UpdateDeadline::Continue(1))
+                }
+                Some(deadline) if now >= deadline => Ok(UpdateDeadline::Interrupt),
+                Some(_) => Ok(UpdateDeadline::Continue(1)),
             }
         });
         store.set_epoch_deadline(1);
@@ -174,7 +186,20 @@ impl Session {
         if self.poisoned {
             return Err(CallError::new(&self.plugin, Failure::Poisoned));
         }
-        let outcome = run_guarded(&mut self.store, self.limits, self.reaches_host, call).await;
+        // `run_guarded` inlined by hand: this is the hot path, and one
+        // less future level is one less move of the whole call's state.
+        let limits = self.limits;
+        arm(&mut self.store);
+        let outcome = if self.reaches_host {
+            match tokio::time::timeout(limits.time, call(&mut self.store)).await {
+                Ok(outcome) => outcome.map_err(|error| classify(self.store.data(), &error, limits)),
+                Err(_elapsed) => Err(Failure::TimeLimit { limit: limits.time }),
+            }
+        } else {
+            call(&mut self.store)
+                .await
+                .map_err(|error| classify(self.store.data(), &error, limits))
+        };
         let (captured, denied) = if self.reaches_host {
             (
                 self.store.data().budget.take(),
@@ -329,6 +354,26 @@ impl PluginInstance {
         self.session.check_returned_output(text, captured)
     }
 
+    /// Runs several of the plugin's micro handlers in turn, as
+    /// [`MicroInstance::execute_each`] does.
+    pub async fn call_micro_each(
+        &mut self,
+        input: String,
+        table: &[MicroCall],
+        order: &[usize],
+    ) -> Result<String, (usize, CallError)> {
+        let mut text = input;
+        for (position, &index) in order.iter().enumerate() {
+            let call = lookup(&self.session, table, index).map_err(|e| (position, e))?;
+            text = self
+                .call_micro(&text, call)
+                .await
+                .map_err(|e| (position, e))?
+                .0;
+        }
+        Ok(text)
+    }
+
     /// Asks one of the plugin's micro handlers whether it accepts `input`.
     pub async fn validate_micro(
         &mut self,
@@ -342,6 +387,22 @@ impl PluginInstance {
             .await
             .map(|((), c)| c)
     }
+}
+
+/// Entry `index` of a caller's table of call contexts.
+fn lookup<'t>(
+    session: &Session,
+    table: &'t [MicroCall],
+    index: usize,
+) -> Result<&'t MicroCall, CallError> {
+    table.get(index).ok_or_else(|| {
+        CallError::new(
+            &session.plugin,
+            Failure::Setup {
+                message: format!("no micro handler #{index} in the call table"),
+            },
+        )
+    })
 }
 
 /// Which micro handler a call is for, and the caller's routing key, built
@@ -427,6 +488,34 @@ impl MicroInstance {
         self.session.check_returned_output(text, captured)
     }
 
+    /// Runs several handlers in turn on this instance, each output the next
+    /// input. Each is its own guest call under its own deadline and output
+    /// budget; the first failure stops the run and says at which position.
+    /// The calls are `table[order[0]]`, `table[order[1]]`, ... so a caller
+    /// with prebuilt contexts passes them without building a list per run.
+    pub async fn execute_each(
+        &mut self,
+        input: String,
+        table: &[MicroCall],
+        order: &[usize],
+    ) -> Result<String, (usize, CallError)> {
+        let micro = self.bindings.lord_plugin_micro();
+        let mut text = input;
+        for (position, &index) in order.iter().enumerate() {
+            let ctx = lookup(&self.session, table, index).map_err(|e| (position, e))?;
+            let (output, captured) = self
+                .session
+                .call(async |s| micro.call_execute(s, &text, ctx.to_micro_wire()).await)
+                .await
+                .map_err(|e| (position, e))?;
+            self.session
+                .check_output_size(&output, &captured)
+                .map_err(|e| (position, e))?;
+            text = output;
+        }
+        Ok(text)
+    }
+
     /// Asks the handler whether it accepts `input`.
     pub async fn validate(&mut self, input: &str, call: &MicroCall) -> Result<Captured, CallError> {
         let ctx = call.to_micro_wire();
@@ -446,6 +535,12 @@ impl Session {
         text: String,
         captured: Captured,
     ) -> Result<(String, Captured), CallError> {
+        self.check_output_size(&text, &captured)?;
+        Ok((text, captured))
+    }
+
+    /// The check alone, for callers that keep the values where they are.
+    fn check_output_size(&self, text: &str, captured: &Captured) -> Result<(), CallError> {
         let limit = self.limits.output_bytes;
         let total = text.len() + captured.stdout.len() + captured.stderr.len();
         if u64::try_from(total).unwrap_or(u64::MAX) > limit {
@@ -454,8 +549,14 @@ impl Session {
                 Failure::OutputLimit { limit_bytes: limit },
             ));
         }
-        Ok((text, captured))
+        Ok(())
     }
+}
+
+/// Starts the call's clock: the deadline itself is set at the next tick.
+fn arm(store: &mut Store<StoreState>) {
+    store.data_mut().deadline = None;
+    store.set_epoch_deadline(1);
 }
 
 /// Runs `call` with the deadline armed, and classifies how it ended.
@@ -465,8 +566,7 @@ async fn run_guarded<R>(
     host_waits: bool,
     call: impl AsyncFnOnce(&mut Store<StoreState>) -> wasmtime::Result<R>,
 ) -> Result<R, Failure> {
-    store.data_mut().deadline = Instant::now() + limits.time;
-    store.set_epoch_deadline(1);
+    arm(store);
     // The timeout covers host calls that wait (sleeps, sockets): while the
     // guest computes, the epoch callback stops it; while the host waits on
     // its behalf, this timer does. A guest that cannot wait in the host

@@ -4,6 +4,8 @@
 
 use std::path::{Path, PathBuf};
 
+mod micro;
+
 use lord_host::{CommandArg, Failure, Framework, HostConfig, HostError, PluginState};
 
 fn fixture(name: &str) -> PathBuf {

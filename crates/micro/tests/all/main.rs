@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use lord_manifest::{Isolation, MicroId, MicroKind, Permission};
 use lord_micro::{
-    CallContext, ChainFinding, MicroError, MicroManager, MicroPlugin, MicroSecurity, NativeHandler,
-    Pipeline, Router, Variant,
+    Batch, BatchFailure, BoxFuture, CallContext, ChainFinding, Handler, Membership, MicroError,
+    MicroManager, MicroPlugin, MicroSecurity, NativeHandler, Pipeline, Router, Variant,
 };
 use serde_json::{Value, json};
 
@@ -393,4 +393,171 @@ fn a_prepared_pipeline_sees_a_swap_on_its_next_run() {
         rt.block_on(m.run_prepared(&prepared, json!(" a "), &ctx)),
         Err(MicroError::InvalidPipeline(_))
     ));
+}
+
+/// A batch whose members are text functions; it records every run it is
+/// handed, so a test sees how the manager grouped a pipeline's steps.
+struct RecordingBatch {
+    runs: std::sync::Mutex<Vec<Vec<usize>>>,
+}
+
+impl RecordingBatch {
+    fn apply(index: usize, text: &str) -> Result<String, String> {
+        let s: String = serde_json::from_str(text).map_err(|e| e.to_string())?;
+        let out = match index {
+            0 => s.trim().to_owned(),
+            1 => s.to_uppercase(),
+            _ if s.contains('!') => return Err("no shouting".to_owned()),
+            _ => s,
+        };
+        serde_json::to_string(&out).map_err(|e| e.to_string())
+    }
+}
+
+impl Batch for RecordingBatch {
+    fn run_text<'a>(
+        &'a self,
+        members: &'a [usize],
+        input: String,
+        _ctx: &'a CallContext,
+    ) -> BoxFuture<'a, Result<String, BatchFailure>> {
+        self.runs.lock().expect("runs").push(members.to_vec());
+        let mut text = input;
+        for (position, &index) in members.iter().enumerate() {
+            match Self::apply(index, &text) {
+                Ok(out) => text = out,
+                Err(reason) => {
+                    return Box::pin(std::future::ready(Err(BatchFailure { position, reason })));
+                }
+            }
+        }
+        Box::pin(std::future::ready(Ok(text)))
+    }
+}
+
+struct Member {
+    batch: Arc<RecordingBatch>,
+    index: usize,
+}
+
+impl Handler for Member {
+    fn execute<'a>(
+        &'a self,
+        input: Value,
+        ctx: &'a CallContext,
+    ) -> BoxFuture<'a, Result<Value, String>> {
+        Box::pin(async move {
+            let text = self.execute_text(input.to_string(), ctx).await?;
+            serde_json::from_str(&text).map_err(|e| e.to_string())
+        })
+    }
+
+    fn speaks_text(&self) -> bool {
+        true
+    }
+
+    fn execute_text<'a>(
+        &'a self,
+        input: String,
+        ctx: &'a CallContext,
+    ) -> BoxFuture<'a, Result<String, String>> {
+        Box::pin(async move {
+            let members = [self.index];
+            self.batch
+                .run_text(&members, input, ctx)
+                .await
+                .map_err(|f| f.reason)
+        })
+    }
+
+    fn membership(&self) -> Option<Membership> {
+        Some(Membership {
+            batch: Arc::clone(&self.batch) as Arc<dyn Batch>,
+            index: self.index,
+        })
+    }
+}
+
+/// `b.trim`, `b.upper` and `b.quiet` in one batch, beside the native
+/// `lower` and friends of [`manager`].
+fn batched() -> (MicroManager, Arc<RecordingBatch>) {
+    let m = manager();
+    let batch = Arc::new(RecordingBatch {
+        runs: std::sync::Mutex::new(Vec::new()),
+    });
+    for (index, name) in ["b.trim", "b.upper", "b.quiet"].into_iter().enumerate() {
+        let mut plugin = text_fn(name, MicroKind::Transformer, |s| Ok(s.to_owned()));
+        plugin.handler = Arc::new(Member {
+            batch: Arc::clone(&batch),
+            index,
+        });
+        m.register(plugin).expect("register");
+    }
+    (m, batch)
+}
+
+fn runs(batch: &RecordingBatch) -> Vec<Vec<usize>> {
+    std::mem::take(&mut *batch.runs.lock().expect("runs"))
+}
+
+#[test]
+fn neighbouring_steps_of_one_batch_are_handed_over_in_one_run() {
+    let (m, batch) = batched();
+    assert_eq!(
+        run(&m, "b.trim | b.upper | b.quiet", json!("  hi ")),
+        Ok(json!("HI"))
+    );
+    assert_eq!(runs(&batch), vec![vec![0, 1, 2]]);
+
+    // A step of another handler splits the batch in two runs.
+    assert_eq!(
+        run(&m, "b.trim | lower | b.upper | b.quiet", json!(" Hi ")),
+        Ok(json!("HI"))
+    );
+    assert_eq!(runs(&batch), vec![vec![0], vec![1, 2]]);
+
+    // A step that skips or falls back on error needs its own input back,
+    // so it runs alone.
+    assert_eq!(
+        run(&m, "b.trim | b.upper? | b.quiet", json!(" x ")),
+        Ok(json!("X"))
+    );
+    assert_eq!(runs(&batch), vec![vec![0], vec![1], vec![2]]);
+}
+
+#[test]
+fn a_failure_in_a_batched_run_names_its_own_step() {
+    let (m, batch) = batched();
+    match run(&m, "b.trim | b.upper | b.quiet", json!(" stop! ")) {
+        Err(MicroError::Failed { id, reason }) => {
+            assert_eq!(id.as_str(), "b.quiet");
+            assert_eq!(reason, "no shouting");
+        }
+        other => panic!("expected b.quiet to fail: {other:?}"),
+    }
+    assert_eq!(runs(&batch), vec![vec![0, 1, 2]]);
+}
+
+#[test]
+fn a_swap_inside_a_batch_takes_that_step_out_of_it() {
+    let (m, batch) = batched();
+    let p = Pipeline::parse("b.trim | b.upper | b.quiet").expect("pipeline");
+    let prepared = m.prepare(&p).expect("prepares");
+    let ctx = CallContext::default();
+    let rt = rt();
+    assert_eq!(
+        rt.block_on(m.run_prepared(&prepared, json!(" a "), &ctx)),
+        Ok(json!("A"))
+    );
+    // `b.upper` becomes a native handler: the prepared plan is remade, and
+    // the batch no longer serves the middle step.
+    m.replace(text_fn("b.upper", MicroKind::Transformer, |s| {
+        Ok(format!("<{s}>"))
+    }))
+    .expect("swap");
+    assert_eq!(
+        rt.block_on(m.run_prepared(&prepared, json!(" a "), &ctx)),
+        Ok(json!("<a>"))
+    );
+    assert_eq!(runs(&batch), vec![vec![0, 1, 2], vec![0], vec![2]]);
 }
