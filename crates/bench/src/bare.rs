@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result, anyhow};
 use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
-use wasmtime::{Config, Engine, Store};
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use bindings::lord::plugin::{log, types};
@@ -73,6 +73,17 @@ pub(crate) fn config() -> Config {
         .epoch_interruption(true)
         .max_wasm_stack(MAX_WASM_STACK)
         .async_stack_size(ASYNC_STACK);
+    // The same pooled instance allocator, sized the same, so ratios measure
+    // lord's own work and not a difference in configuration.
+    let mut pool = PoolingAllocationConfig::new();
+    pool.total_component_instances(128)
+        .total_core_instances(128 * 8)
+        .total_memories(128)
+        .total_tables(128 * 4)
+        .total_stacks(128)
+        .max_tables_per_module(4)
+        .max_memory_size(4096 * 1024 * 1024);
+    config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
     config
 }
 

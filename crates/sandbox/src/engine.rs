@@ -8,7 +8,7 @@ use std::time::Duration;
 use lord_manifest::{Isolation, Permission, PluginId};
 use sha2::{Digest, Sha256};
 use wasmtime::component::{Component, HasSelf, Linker};
-use wasmtime::{Config, Engine, EngineWeak};
+use wasmtime::{Config, Engine, EngineWeak, InstanceAllocationStrategy, PoolingAllocationConfig};
 
 use crate::bindings::{Plugin, PluginPre};
 use crate::cache::CompiledCache;
@@ -49,13 +49,11 @@ impl std::fmt::Debug for Sandbox {
 impl Sandbox {
     /// Starts the engine, with its compiled cache under `cache_root`.
     pub fn new(cache_root: &Path) -> Result<Self, SandboxError> {
-        let mut config = Config::new();
-        config
-            .wasm_component_model(true)
-            .epoch_interruption(true)
-            .max_wasm_stack(MAX_WASM_STACK)
-            .async_stack_size(MAX_WASM_STACK + 1024 * 1024);
-        let engine = Engine::new(&config).map_err(|e| SandboxError::Engine(format!("{e:#}")))?;
+        // Pooled first; a machine that cannot reserve the pool's address
+        // space (a tight `ulimit -v`) still gets a working engine.
+        let engine = Engine::new(&config(true))
+            .or_else(|_| Engine::new(&config(false)))
+            .map_err(|e| SandboxError::Engine(format!("{e:#}")))?;
 
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)
@@ -273,6 +271,38 @@ pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
 
+/// Component instances the pool holds at once. A CLI process runs one
+/// command's plugin plus a few warm instances per micro-plugin package; an
+/// embedder with more at once gets a clear instantiation error, not a crash.
+const POOLED_INSTANCES: u32 = 128;
+
+/// The engine's configuration. Pooled, instantiation takes memory, tables
+/// and fiber stacks from slots reserved once (a fresh micro-plugin instance
+/// after a trap costs a slot reset, not new mappings); each slot's memory
+/// is sized for the largest budget a manifest may declare.
+fn config(pooled: bool) -> Config {
+    let mut config = Config::new();
+    config
+        .wasm_component_model(true)
+        .epoch_interruption(true)
+        .max_wasm_stack(MAX_WASM_STACK)
+        .async_stack_size(MAX_WASM_STACK + 1024 * 1024);
+    if pooled {
+        let max_memory = lord_manifest::Limits::MEMORY_MIB_RANGE.end() * 1024 * 1024;
+        let mut pool = PoolingAllocationConfig::new();
+        pool.total_component_instances(POOLED_INSTANCES)
+            // A component is several core modules (the program, its shims).
+            .total_core_instances(POOLED_INSTANCES * 8)
+            .total_memories(POOLED_INSTANCES)
+            .total_tables(POOLED_INSTANCES * 4)
+            .total_stacks(POOLED_INSTANCES)
+            .max_tables_per_module(4)
+            .max_memory_size(usize::try_from(max_memory).unwrap_or(usize::MAX));
+        config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+    }
+    config
+}
+
 /// Advances the engine's epoch until the engine is dropped. Holding only a
 /// weak handle lets the engine go away; the thread then ends on its next tick.
 fn spawn_epoch_ticker(engine: EngineWeak) -> std::io::Result<()> {
@@ -288,4 +318,18 @@ fn spawn_epoch_ticker(engine: EngineWeak) -> std::io::Result<()> {
             }
         })
         .map(drop)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The fallback to on-demand allocation is for machines that cannot
+    /// reserve the pool; here the pooled configuration itself must hold.
+    #[test]
+    fn the_pooled_configuration_makes_an_engine() {
+        if let Err(e) = Engine::new(&config(true)) {
+            panic!("the pooled engine configuration is refused: {e:#}");
+        }
+    }
 }
