@@ -45,6 +45,23 @@ impl Topic {
         match_segments(&pattern, &topic)
     }
 
+    /// Whether a pattern's segments cover a concrete topic's segments, for
+    /// callers that split both once and match many times (the event bus).
+    pub fn segments_match(pattern: &[&str], topic: &[&str]) -> bool {
+        match_segments(pattern, topic)
+    }
+
+    /// A concrete topic (no wildcards), as an event is published on.
+    pub fn concrete(text: &str) -> Result<Self, String> {
+        Self::parse(text, false)
+    }
+
+    /// A subscription pattern: a topic, or one with `*` (one segment) and
+    /// `**` (any number of segments).
+    pub fn pattern(text: &str) -> Result<Self, String> {
+        Self::parse(text, true)
+    }
+
     /// Parses a topic; wildcards only when `allow_wildcards` (subscriptions).
     /// The error is the problem only, the caller adds which permission it was
     /// for.

@@ -1,0 +1,257 @@
+//! `state.db`: persistent plugin data and the event log, in SQLite beside
+//! the plugin store (WAL, FULL sync, a busy timeout so processes wait for
+//! each other instead of failing).
+
+use std::path::Path;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+
+use crate::error::StateError;
+use crate::event::{Event, Propagation};
+
+const SCHEMA_VERSION: i64 = 1;
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS data (
+    plugin  TEXT NOT NULL,
+    key     TEXT NOT NULL,
+    value   BLOB NOT NULL,
+    PRIMARY KEY (plugin, key)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS events (
+    seq          INTEGER PRIMARY KEY AUTOINCREMENT,
+    at_ms        INTEGER NOT NULL,
+    topic        TEXT NOT NULL,
+    source       TEXT NOT NULL,
+    propagation  TEXT NOT NULL,
+    payload      TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS events_at ON events (at_ms);
+";
+
+/// The state database. Cheap to clone: clones share one connection.
+#[derive(Clone)]
+pub struct StateDb {
+    conn: Arc<Mutex<Connection>>,
+}
+
+impl std::fmt::Debug for StateDb {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StateDb").finish_non_exhaustive()
+    }
+}
+
+impl StateDb {
+    /// Opens (creating if needed) `state.db` under `home`.
+    pub fn open(home: &Path) -> Result<Self, StateError> {
+        std::fs::create_dir_all(home).map_err(|source| StateError::Io {
+            action: "create",
+            path: home.to_path_buf(),
+            source,
+        })?;
+        let conn = Connection::open(home.join("state.db"))?;
+        conn.execute_batch(
+            "PRAGMA busy_timeout = 10000;
+             PRAGMA journal_mode = WAL;
+             PRAGMA synchronous = FULL;",
+        )?;
+        let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        if version == 0 {
+            conn.execute_batch(&format!(
+                "BEGIN;\n{SCHEMA}\nPRAGMA user_version = {SCHEMA_VERSION};\nCOMMIT;"
+            ))?;
+        } else if version > SCHEMA_VERSION {
+            return Err(StateError::Corrupt(format!(
+                "schema version {version}, this lord understands up to {SCHEMA_VERSION}"
+            )));
+        }
+        Ok(Self {
+            conn: Arc::new(Mutex::new(conn)),
+        })
+    }
+
+    pub(crate) fn conn(&self) -> MutexGuard<'_, Connection> {
+        self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    // Persistent plugin data.
+
+    pub(crate) fn data_get(&self, plugin: &str, key: &str) -> Result<Option<Vec<u8>>, StateError> {
+        Ok(self
+            .conn()
+            .prepare_cached("SELECT value FROM data WHERE plugin = ?1 AND key = ?2")?
+            .query_row(params![plugin, key], |r| r.get(0))
+            .optional()?)
+    }
+
+    /// Writes one key, checking the plugin's quota (keys plus values, in
+    /// bytes) inside the same transaction: over quota, nothing is written.
+    pub(crate) fn data_set(
+        &self,
+        plugin: &str,
+        key: &str,
+        value: &[u8],
+        quota: u64,
+    ) -> Result<(), StateError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let others = used(&tx, plugin, key)?;
+        let needed = others + (key.len() + value.len()) as u64;
+        if needed > quota {
+            return Err(StateError::QuotaExceeded {
+                plugin: plugin.to_owned(),
+                needed,
+                quota,
+            });
+        }
+        tx.execute(
+            "INSERT INTO data (plugin, key, value) VALUES (?1, ?2, ?3)
+             ON CONFLICT (plugin, key) DO UPDATE SET value = excluded.value",
+            params![plugin, key, value],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Bytes (keys plus values) a plugin holds on disk, except `key`.
+    pub(crate) fn data_used(&self, plugin: &str, except: &str) -> Result<u64, StateError> {
+        used(&self.conn(), plugin, except)
+    }
+
+    pub(crate) fn data_delete(&self, plugin: &str, key: &str) -> Result<bool, StateError> {
+        Ok(self
+            .conn()
+            .prepare_cached("DELETE FROM data WHERE plugin = ?1 AND key = ?2")?
+            .execute(params![plugin, key])?
+            > 0)
+    }
+
+    pub(crate) fn data_keys(&self, plugin: &str) -> Result<Vec<String>, StateError> {
+        let conn = self.conn();
+        let mut stmt =
+            conn.prepare_cached("SELECT key FROM data WHERE plugin = ?1 ORDER BY key")?;
+        let keys = stmt.query_map([plugin], |r| r.get(0))?;
+        Ok(keys.collect::<Result<_, _>>()?)
+    }
+
+    /// Drops every key of a plugin (when it is removed).
+    pub fn forget_plugin(&self, plugin: &str) -> Result<(), StateError> {
+        self.conn()
+            .execute("DELETE FROM data WHERE plugin = ?1", [plugin])?;
+        Ok(())
+    }
+}
+
+fn used(conn: &Connection, plugin: &str, except: &str) -> Result<u64, StateError> {
+    let bytes: i64 = conn
+        .prepare_cached(
+            "SELECT COALESCE(SUM(length(CAST(key AS BLOB)) + length(value)), 0)
+             FROM data WHERE plugin = ?1 AND key != ?2",
+        )?
+        .query_row(params![plugin, except], |r| r.get(0))?;
+    Ok(u64::try_from(bytes).unwrap_or(0))
+}
+
+/// How much of the event log to keep.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retention {
+    pub max_age: Duration,
+    pub max_events: u64,
+}
+
+impl Default for Retention {
+    /// A week, and at most 100 000 events.
+    fn default() -> Self {
+        Self {
+            max_age: Duration::from_secs(7 * 24 * 3600),
+            max_events: 100_000,
+        }
+    }
+}
+
+/// The persisted events, oldest first by sequence number.
+#[derive(Debug, Clone)]
+pub struct EventLog {
+    db: StateDb,
+    retention: Retention,
+}
+
+impl EventLog {
+    pub fn new(db: StateDb, retention: Retention) -> Self {
+        Self { db, retention }
+    }
+
+    /// Appends an event and returns its sequence number.
+    pub fn append(&self, event: &Event) -> Result<u64, StateError> {
+        let payload = serde_json::to_string(&event.payload)
+            .map_err(|e| StateError::Corrupt(format!("unserialisable payload: {e}")))?;
+        let conn = self.db.conn();
+        conn.prepare_cached(
+            "INSERT INTO events (at_ms, topic, source, propagation, payload)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+        )?
+        .execute(params![
+            event.at_ms,
+            event.topic,
+            event.source,
+            event.propagation.as_str(),
+            payload
+        ])?;
+        Ok(u64::try_from(conn.last_insert_rowid()).unwrap_or(0))
+    }
+
+    /// Events with `at_ms >= since_ms`, in publication order, at most
+    /// `limit` (the newest ones when there are more).
+    pub fn since(&self, since_ms: i64, limit: u64) -> Result<Vec<Event>, StateError> {
+        let conn = self.db.conn();
+        let mut stmt = conn.prepare_cached(
+            "SELECT seq, at_ms, topic, source, propagation, payload FROM (
+                 SELECT * FROM events WHERE at_ms >= ?1 ORDER BY seq DESC LIMIT ?2
+             ) ORDER BY seq",
+        )?;
+        let rows = stmt.query_map(
+            params![since_ms, i64::try_from(limit).unwrap_or(i64::MAX)],
+            |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, i64>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, String>(3)?,
+                    r.get::<_, String>(4)?,
+                    r.get::<_, String>(5)?,
+                ))
+            },
+        )?;
+        let mut events = Vec::new();
+        for row in rows {
+            let (seq, at_ms, topic, source, propagation, payload) = row?;
+            events.push(Event {
+                seq: u64::try_from(seq).unwrap_or(0),
+                at_ms,
+                topic,
+                source,
+                propagation: Propagation::parse(&propagation).ok_or_else(|| {
+                    StateError::Corrupt(format!("event {seq} has propagation `{propagation}`"))
+                })?,
+                payload: serde_json::from_str(&payload)
+                    .map_err(|e| StateError::Corrupt(format!("event {seq}: {e}")))?,
+                sensitive: false,
+            });
+        }
+        Ok(events)
+    }
+
+    /// Deletes what the retention policy no longer keeps; returns how many.
+    pub fn prune(&self, now_ms: i64) -> Result<u64, StateError> {
+        let oldest = now_ms - i64::try_from(self.retention.max_age.as_millis()).unwrap_or(i64::MAX);
+        let conn = self.db.conn();
+        let by_age = conn.execute("DELETE FROM events WHERE at_ms < ?1", [oldest])?;
+        let by_count = conn.execute(
+            "DELETE FROM events WHERE seq <= (SELECT MAX(seq) FROM events) - ?1",
+            [i64::try_from(self.retention.max_events).unwrap_or(i64::MAX)],
+        )?;
+        Ok((by_age + by_count) as u64)
+    }
+}

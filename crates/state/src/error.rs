@@ -1,0 +1,40 @@
+//! Typed errors of the state channels. Messages name the plugin, the
+//! channel and what to change; they never include a stored value.
+
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    #[error("the state database failed: {0}; if it persists, check `$LORD_HOME/state.db`")]
+    Db(#[from] rusqlite::Error),
+    #[error("could not {action} `{path}`: {source}")]
+    Io {
+        action: &'static str,
+        path: std::path::PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(
+        "plugin `{plugin}` is over its data quota: storing this would use {needed} bytes of \
+         {quota}; delete keys it no longer needs or raise `max-data-kib` in its manifest"
+    )]
+    QuotaExceeded {
+        plugin: String,
+        needed: u64,
+        quota: u64,
+    },
+    #[error(
+        "plugin `{plugin}` was not granted {access}; add `{permission}` to its manifest and grant it"
+    )]
+    NotGranted {
+        plugin: String,
+        access: String,
+        permission: String,
+    },
+    #[error("invalid {what} `{value}`: {problem}")]
+    Invalid {
+        what: &'static str,
+        value: String,
+        problem: String,
+    },
+    #[error("the state database holds a record it cannot read ({0})")]
+    Corrupt(String),
+}

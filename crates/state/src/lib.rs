@@ -1,0 +1,34 @@
+//! `lord-state`: the channels between plugins, all owned by the host.
+//!
+//! - [`PluginData`]: each plugin's own key-value data. Session values live
+//!   in memory; persistent ones in `$LORD_HOME/state.db`, under a
+//!   per-plugin quota checked in the same transaction as the write.
+//! - [`SharedState`]: named values shared between plugins, each with a
+//!   version, for get, set and compare-and-swap, with watch subscriptions.
+//! - [`EventBus`]: publish/subscribe on dotted topics with `*` and `**`
+//!   patterns and field filters; each subscriber has a bounded queue, so a
+//!   stalled one loses events (counted) instead of slowing publishers.
+//!   `global` and `system` events go to the [`EventLog`] with retention, and
+//!   can be replayed in order.
+//! - [`Scope`]: one plugin's view of all three, holding its grants. Every
+//!   check of a plugin's access to a channel happens here.
+//!
+//! Invariant: a plugin reaches another plugin's data through no call of
+//! this crate: [`Scope`] fixes the namespace to its own plugin id.
+//! Invariant: publishing never waits for a subscriber.
+
+mod bus;
+mod data;
+mod db;
+mod error;
+mod event;
+mod scope;
+mod shared;
+
+pub use bus::{DEFAULT_QUEUE, EventBus, PublishReport, Subscription, SubscriptionStats};
+pub use data::PluginData;
+pub use db::{EventLog, Retention, StateDb};
+pub use error::StateError;
+pub use event::{Event, FieldFilter, Propagation};
+pub use scope::{Scope, ScopeGrants};
+pub use shared::{CasOutcome, SharedState, Versioned};

@@ -1,0 +1,204 @@
+//! One plugin's view of the channels, holding its grants: every access
+//! check of this crate is here.
+
+use lord_manifest::{Permission, PluginId, Topic};
+use serde_json::Value;
+
+use crate::bus::{EventBus, PublishReport, Subscription};
+use crate::data::PluginData;
+use crate::error::StateError;
+use crate::event::{FieldFilter, Propagation};
+use crate::shared::{CasOutcome, SharedState, Versioned};
+
+/// What a plugin was granted on these channels.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ScopeGrants {
+    pub shared_keys: Vec<String>,
+    pub publish: Vec<Topic>,
+    pub subscribe: Vec<Topic>,
+    /// Bytes of data (keys plus values) the plugin may hold.
+    pub data_quota: u64,
+}
+
+impl ScopeGrants {
+    /// The channel grants among a plugin's granted permissions.
+    pub fn from_permissions(granted: &[Permission], data_quota: u64) -> Self {
+        let mut grants = ScopeGrants {
+            data_quota,
+            ..ScopeGrants::default()
+        };
+        for permission in granted {
+            match permission {
+                Permission::StateShared(key) => grants.shared_keys.push(key.clone()),
+                Permission::EventsPublish(topic) => grants.publish.push(topic.clone()),
+                Permission::EventsSubscribe(topic) => grants.subscribe.push(topic.clone()),
+                Permission::FsRead(_)
+                | Permission::FsWrite(_)
+                | Permission::Net(_)
+                | Permission::Env(_)
+                | Permission::Secret(_)
+                | Permission::Exec(_)
+                | Permission::Db(_)
+                | Permission::Ai(_)
+                | Permission::SysMetrics
+                | Permission::Message(_)
+                | Permission::Tty => {}
+            }
+        }
+        grants
+    }
+}
+
+/// One plugin's handle on its data, the shared values it was granted and
+/// the topics it may publish or subscribe to.
+#[derive(Debug, Clone)]
+pub struct Scope {
+    plugin: String,
+    grants: ScopeGrants,
+    data: PluginData,
+    shared: SharedState,
+    bus: EventBus,
+}
+
+impl Scope {
+    pub fn new(
+        plugin: &PluginId,
+        grants: ScopeGrants,
+        data: PluginData,
+        shared: SharedState,
+        bus: EventBus,
+    ) -> Self {
+        Self {
+            plugin: plugin.to_string(),
+            grants,
+            data,
+            shared,
+            bus,
+        }
+    }
+
+    pub fn plugin(&self) -> &str {
+        &self.plugin
+    }
+
+    // The plugin's own data: no permission, its namespace only.
+
+    pub fn data_get(&self, key: &str) -> Result<Option<Vec<u8>>, StateError> {
+        self.data.get(&self.plugin, key)
+    }
+
+    pub fn data_set(&self, key: &str, value: Vec<u8>, persistent: bool) -> Result<(), StateError> {
+        self.data
+            .set(&self.plugin, key, value, persistent, self.grants.data_quota)
+    }
+
+    pub fn data_delete(&self, key: &str) -> Result<bool, StateError> {
+        self.data.delete(&self.plugin, key)
+    }
+
+    pub fn data_keys(&self) -> Result<Vec<String>, StateError> {
+        self.data.keys(&self.plugin)
+    }
+
+    // Shared values: `state-shared(KEY)` per key.
+
+    fn shared_key(&self, key: &str) -> Result<(), StateError> {
+        if self.grants.shared_keys.iter().any(|k| k == key) {
+            return Ok(());
+        }
+        Err(StateError::NotGranted {
+            plugin: self.plugin.clone(),
+            access: format!("the shared key `{}`", printable(key)),
+            permission: format!("state-shared({})", printable(key)),
+        })
+    }
+
+    pub fn shared_get(&self, key: &str) -> Result<Option<Versioned>, StateError> {
+        self.shared_key(key)?;
+        Ok(self.shared.get(key))
+    }
+
+    pub fn shared_set(&self, key: &str, value: Vec<u8>) -> Result<u64, StateError> {
+        self.shared_key(key)?;
+        Ok(self.shared.set(key, value))
+    }
+
+    pub fn shared_compare_and_swap(
+        &self,
+        key: &str,
+        expected: u64,
+        value: Vec<u8>,
+    ) -> Result<CasOutcome, StateError> {
+        self.shared_key(key)?;
+        Ok(self.shared.compare_and_swap(key, expected, value))
+    }
+
+    // Events: `events-publish(TOPIC)` and `events-subscribe(PATTERN)`.
+
+    pub fn publish(
+        &self,
+        topic: &str,
+        payload: Value,
+        propagation: Propagation,
+        sensitive: bool,
+    ) -> Result<PublishReport, StateError> {
+        let parsed = Topic::concrete(topic).map_err(|problem| StateError::Invalid {
+            what: "topic",
+            value: printable(topic),
+            problem,
+        })?;
+        match propagation {
+            Propagation::Local | Propagation::Global => {}
+            Propagation::System => {
+                return Err(StateError::NotGranted {
+                    plugin: self.plugin.clone(),
+                    access: "publishing at the `system` level (lord's own events)".to_owned(),
+                    permission: "nothing: use `local` or `global`".to_owned(),
+                });
+            }
+        }
+        if !self.grants.publish.iter().any(|t| t.matches(topic)) {
+            return Err(StateError::NotGranted {
+                plugin: self.plugin.clone(),
+                access: format!("publishing on `{topic}`"),
+                permission: format!("events-publish({topic})"),
+            });
+        }
+        self.bus
+            .publish(&parsed, &self.plugin, propagation, payload, sensitive)
+    }
+
+    /// Subscribes to `pattern`, which must be one the plugin was granted
+    /// (or a concrete topic a granted pattern covers).
+    pub fn subscribe(
+        &self,
+        pattern: &str,
+        filter: Option<FieldFilter>,
+        capacity: usize,
+    ) -> Result<Subscription, StateError> {
+        let parsed = Topic::pattern(pattern).map_err(|problem| StateError::Invalid {
+            what: "topic pattern",
+            value: printable(pattern),
+            problem,
+        })?;
+        let granted = self
+            .grants
+            .subscribe
+            .iter()
+            .any(|g| g.as_str() == pattern || (!parsed.is_pattern() && g.matches(pattern)));
+        if !granted {
+            return Err(StateError::NotGranted {
+                plugin: self.plugin.clone(),
+                access: format!("subscribing to `{}`", printable(pattern)),
+                permission: format!("events-subscribe({})", printable(pattern)),
+            });
+        }
+        Ok(self.bus.subscribe(&self.plugin, &parsed, filter, capacity))
+    }
+}
+
+/// A guest-supplied name, cut short and without control characters, fit
+/// to put in an error message.
+fn printable(text: &str) -> String {
+    text.chars().filter(|c| !c.is_control()).take(80).collect()
+}

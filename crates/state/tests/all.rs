@@ -1,0 +1,454 @@
+//! The channels through their public API, on a real SQLite file.
+
+use std::time::{Duration, Instant};
+
+use lord_manifest::{Permission, PluginId, Topic};
+use lord_state::{
+    CasOutcome, EventBus, EventLog, FieldFilter, PluginData, Propagation, Retention, Scope,
+    ScopeGrants, SharedState, StateDb, StateError,
+};
+use serde_json::json;
+
+fn plugin(id: &str) -> PluginId {
+    id.parse().expect("plugin id")
+}
+
+fn grants(permissions: &[&str], quota: u64) -> ScopeGrants {
+    let permissions: Vec<Permission> = permissions
+        .iter()
+        .map(|p| p.parse().expect("permission"))
+        .collect();
+    ScopeGrants::from_permissions(&permissions, quota)
+}
+
+struct World {
+    _home: tempfile::TempDir,
+    data: PluginData,
+    shared: SharedState,
+    bus: EventBus,
+}
+
+fn world() -> World {
+    let home = tempfile::tempdir().expect("home");
+    let db = StateDb::open(home.path()).expect("state db");
+    World {
+        data: PluginData::new(db.clone()),
+        shared: SharedState::new(),
+        bus: EventBus::with_log(EventLog::new(db, Retention::default())),
+        _home: home,
+    }
+}
+
+impl World {
+    fn scope(&self, id: &str, permissions: &[&str]) -> Scope {
+        Scope::new(
+            &plugin(id),
+            grants(permissions, 4096),
+            self.data.clone(),
+            self.shared.clone(),
+            self.bus.clone(),
+        )
+    }
+}
+
+#[test]
+fn a_plugin_reads_only_its_own_data() {
+    let w = world();
+    let notes = w.scope("notes", &[]);
+    let snoop = w.scope("snoop", &[]);
+    notes
+        .data_set("todo", b"buy milk".to_vec(), true)
+        .expect("set");
+    notes.data_set("draft", b"x".to_vec(), false).expect("set");
+    assert_eq!(
+        notes.data_get("todo").expect("get"),
+        Some(b"buy milk".to_vec())
+    );
+    // The same key names, from another plugin: nothing.
+    assert_eq!(snoop.data_get("todo").expect("get"), None);
+    assert_eq!(snoop.data_get("draft").expect("get"), None);
+    assert!(snoop.data_keys().expect("keys").is_empty());
+    assert!(!snoop.data_delete("todo").expect("delete"));
+    assert_eq!(notes.data_keys().expect("keys"), ["draft", "todo"]);
+}
+
+#[test]
+fn persistent_data_survives_a_restart_and_session_data_does_not() {
+    let home = tempfile::tempdir().expect("home");
+    {
+        let db = StateDb::open(home.path()).expect("db");
+        let scope = Scope::new(
+            &plugin("notes"),
+            grants(&[], 4096),
+            PluginData::new(db),
+            SharedState::new(),
+            EventBus::new(),
+        );
+        scope.data_set("kept", b"1".to_vec(), true).expect("set");
+        scope.data_set("gone", b"2".to_vec(), false).expect("set");
+    }
+    let db = StateDb::open(home.path()).expect("db again");
+    let scope = Scope::new(
+        &plugin("notes"),
+        grants(&[], 4096),
+        PluginData::new(db),
+        SharedState::new(),
+        EventBus::new(),
+    );
+    assert_eq!(scope.data_get("kept").expect("get"), Some(b"1".to_vec()));
+    assert_eq!(scope.data_get("gone").expect("get"), None);
+}
+
+#[test]
+fn a_write_over_quota_is_refused_and_changes_nothing() {
+    let w = world();
+    let scope = Scope::new(
+        &plugin("notes"),
+        grants(&[], 100),
+        w.data.clone(),
+        w.shared.clone(),
+        w.bus.clone(),
+    );
+    scope.data_set("a", vec![b'x'; 60], true).expect("fits");
+    let err = scope
+        .data_set("b", vec![b'y'; 60], true)
+        .expect_err("over quota");
+    assert!(
+        matches!(
+            err,
+            StateError::QuotaExceeded {
+                needed: 122,
+                quota: 100,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert!(err.to_string().contains("max-data-kib"), "{err}");
+    assert_eq!(scope.data_get("b").expect("get"), None);
+    // Session values count too.
+    let err = scope
+        .data_set("c", vec![b'z'; 60], false)
+        .expect_err("over quota in memory");
+    assert!(matches!(err, StateError::QuotaExceeded { .. }), "{err}");
+    // Replacing a key counts its new size, not both.
+    scope
+        .data_set("a", vec![b'w'; 90], true)
+        .expect("replace fits");
+    assert_eq!(scope.data_get("a").expect("get"), Some(vec![b'w'; 90]));
+}
+
+#[test]
+fn shared_keys_and_topics_need_their_grants() {
+    let w = world();
+    let granted = w.scope(
+        "builder",
+        &[
+            "state-shared(build.cache)",
+            "events-publish(build.done)",
+            "events-subscribe(build.*)",
+        ],
+    );
+    let other = w.scope("snoop", &[]);
+    granted
+        .shared_set("build.cache", b"warm".to_vec())
+        .expect("granted key");
+    for err in [
+        other.shared_get("build.cache").map(drop).expect_err("read"),
+        other
+            .shared_set("build.cache", b"cold".to_vec())
+            .map(drop)
+            .expect_err("write"),
+        other
+            .shared_compare_and_swap("build.cache", 1, b"cold".to_vec())
+            .map(drop)
+            .expect_err("cas"),
+        granted
+            .shared_get("build.other")
+            .map(drop)
+            .expect_err("another key"),
+    ] {
+        assert!(matches!(err, StateError::NotGranted { .. }), "{err}");
+        assert!(err.to_string().contains("state-shared("), "{err}");
+    }
+    assert_eq!(
+        w.shared.get("build.cache").map(|v| v.value),
+        Some(b"warm".to_vec()),
+        "refused writes changed nothing"
+    );
+
+    let err = other
+        .publish("build.done", json!({}), Propagation::Global, false)
+        .expect_err("ungranted topic");
+    assert!(
+        err.to_string().contains("events-publish(build.done)"),
+        "{err}"
+    );
+    let err = granted
+        .publish("build.started", json!({}), Propagation::Global, false)
+        .expect_err("another topic");
+    assert!(matches!(err, StateError::NotGranted { .. }), "{err}");
+    let err = granted
+        .publish("build.done", json!({}), Propagation::System, false)
+        .expect_err("system level");
+    assert!(err.to_string().contains("system"), "{err}");
+    let err = granted
+        .publish("build.*", json!({}), Propagation::Local, false)
+        .expect_err("a pattern is no topic");
+    assert!(matches!(err, StateError::Invalid { .. }), "{err}");
+
+    assert!(other.subscribe("build.*", None, 8).is_err());
+    assert!(
+        granted.subscribe("**", None, 8).is_err(),
+        "wider than granted"
+    );
+    assert!(granted.subscribe("build.*", None, 8).is_ok());
+    assert!(granted.subscribe("build.done", None, 8).is_ok());
+}
+
+#[test]
+fn many_concurrent_writers_through_cas_lose_no_update() {
+    const WRITERS: usize = 8;
+    const EACH: usize = 2_000;
+    let shared = SharedState::new();
+    let threads: Vec<_> = (0..WRITERS)
+        .map(|_| {
+            let shared = shared.clone();
+            std::thread::spawn(move || {
+                let mut conflicts = 0u64;
+                for _ in 0..EACH {
+                    loop {
+                        let current = shared.get("counter");
+                        let (n, version) = current.map_or((0u64, 0), |v| {
+                            let n = String::from_utf8(v.value)
+                                .expect("utf8")
+                                .parse()
+                                .expect("number");
+                            (n, v.version)
+                        });
+                        match shared.compare_and_swap(
+                            "counter",
+                            version,
+                            (n + 1).to_string().into_bytes(),
+                        ) {
+                            CasOutcome::Swapped(_) => break,
+                            CasOutcome::Conflict(_) => conflicts += 1,
+                        }
+                    }
+                }
+                conflicts
+            })
+        })
+        .collect();
+    let conflicts: u64 = threads.into_iter().map(|t| t.join().expect("writer")).sum();
+    let end = shared.get("counter").expect("written");
+    assert_eq!(
+        String::from_utf8(end.value).expect("utf8"),
+        (WRITERS * EACH).to_string(),
+        "every increment landed (after {conflicts} retried conflicts)"
+    );
+    assert_eq!(end.version, (WRITERS * EACH) as u64);
+}
+
+#[test]
+fn watchers_see_writes_and_a_deleted_key_restarts_at_version_zero() {
+    let shared = SharedState::new();
+    let mut watch = shared.subscribe("k");
+    assert_eq!(shared.set("k", b"1".to_vec()), 1);
+    assert!(watch.has_changed().expect("open"));
+    assert_eq!(
+        watch.borrow_and_update().as_ref().map(|v| v.version),
+        Some(1)
+    );
+    assert!(shared.delete("k"));
+    assert_eq!(*watch.borrow_and_update(), None);
+    // Absent again: CAS from 0 succeeds, and versions never repeat.
+    assert_eq!(
+        shared.compare_and_swap("k", 0, b"2".to_vec()),
+        CasOutcome::Swapped(3)
+    );
+}
+
+#[test]
+fn patterns_and_filters_choose_what_a_subscriber_gets() {
+    let bus = EventBus::new();
+    let pattern = |p: &str| Topic::pattern(p).expect("pattern");
+    let topic = |t: &str| Topic::concrete(t).expect("topic");
+    let mut one = bus.subscribe("a", &pattern("db.*"), None, 16);
+    let mut deep = bus.subscribe("b", &pattern("cli.command.**"), None, 16);
+    let mut failed = bus.subscribe(
+        "c",
+        &pattern("cli.command.**"),
+        Some(FieldFilter::new("/status", json!("failed"))),
+        16,
+    );
+    for (t, status) in [
+        ("db.query", "ok"),
+        ("db.pool.open", "ok"),
+        ("cli.command.finished", "ok"),
+        ("cli.command.run.finished", "failed"),
+        ("cli.commands", "ok"),
+    ] {
+        bus.publish(
+            &topic(t),
+            "lord",
+            Propagation::Local,
+            json!({ "status": status }),
+            false,
+        )
+        .expect("publish");
+    }
+    let drain = |s: &mut lord_state::Subscription| {
+        std::iter::from_fn(|| s.try_recv())
+            .map(|e| e.topic.clone())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(drain(&mut one), ["db.query"]);
+    assert_eq!(
+        drain(&mut deep),
+        ["cli.command.finished", "cli.command.run.finished"]
+    );
+    assert_eq!(drain(&mut failed), ["cli.command.run.finished"]);
+}
+
+#[test]
+fn a_stalled_subscriber_loses_counted_events_and_never_slows_publishers() {
+    const QUEUE: usize = 64;
+    const EVENTS: u64 = 20_000;
+    let bus = EventBus::new();
+    let all = Topic::pattern("**").expect("pattern");
+    let stalled = bus.subscribe("stalled", &all, None, QUEUE);
+    let mut live = bus.subscribe("live", &all, None, EVENTS as usize);
+    let topic = Topic::concrete("tick").expect("topic");
+    let started = Instant::now();
+    let mut dropped = 0;
+    for n in 0..EVENTS {
+        dropped += bus
+            .publish(&topic, "lord", Propagation::Local, json!(n), false)
+            .expect("publish")
+            .dropped;
+    }
+    let elapsed = started.elapsed();
+    // The stalled queue took its bound and lost the rest, counted.
+    assert_eq!(dropped, EVENTS - QUEUE as u64);
+    let stats = stalled.stats();
+    assert_eq!(stats.delivered, QUEUE as u64);
+    assert_eq!(stats.dropped, EVENTS - QUEUE as u64);
+    // The live subscriber got every event, in order.
+    let got: Vec<u64> = std::iter::from_fn(|| live.try_recv())
+        .map(|e| e.payload.as_u64().expect("n"))
+        .collect();
+    assert_eq!(got, (0..EVENTS).collect::<Vec<_>>());
+    // Publishing never waited on the stalled queue: a generous bound that
+    // only a blocking publish (20 000 waits) would break.
+    assert!(
+        elapsed < Duration::from_secs(5),
+        "publishing took {elapsed:?}"
+    );
+    drop(stalled);
+    assert_eq!(bus.stats().len(), 1, "dropping a subscription unsubscribes");
+}
+
+#[test]
+fn persisted_events_survive_a_restart_replay_in_order_and_are_pruned() {
+    let home = tempfile::tempdir().expect("home");
+    let topic = |t: &str| Topic::concrete(t).expect("topic");
+    {
+        let db = StateDb::open(home.path()).expect("db");
+        let bus = EventBus::with_log(EventLog::new(db, Retention::default()));
+        for n in 0..5 {
+            bus.publish(
+                &topic("build.step"),
+                "builder",
+                Propagation::Global,
+                json!(n),
+                false,
+            )
+            .expect("publish");
+        }
+        // Local and sensitive events are never written down.
+        bus.publish(
+            &topic("build.step"),
+            "builder",
+            Propagation::Local,
+            json!("local"),
+            false,
+        )
+        .expect("publish");
+        bus.publish(
+            &topic("auth.token"),
+            "builder",
+            Propagation::Global,
+            json!("s3cr3t"),
+            true,
+        )
+        .expect("publish");
+        bus.publish(
+            &topic("lord.plugin.enabled"),
+            "lord",
+            Propagation::System,
+            json!({}),
+            false,
+        )
+        .expect("publish");
+    }
+    let db = StateDb::open(home.path()).expect("db again");
+    let log = EventLog::new(
+        db,
+        Retention {
+            max_age: Duration::from_secs(3600),
+            max_events: 3,
+        },
+    );
+    let replayed = log.since(0, 100).expect("replay");
+    let payloads: Vec<_> = replayed.iter().map(|e| e.payload.clone()).collect();
+    assert_eq!(
+        payloads,
+        [json!(0), json!(1), json!(2), json!(3), json!(4), json!({})]
+    );
+    assert!(replayed.windows(2).all(|w| w[0].seq < w[1].seq));
+    assert_eq!(replayed[5].propagation, Propagation::System);
+    let pruned = log.prune(replayed[5].at_ms).expect("prune");
+    assert_eq!(pruned, 3);
+    let kept: Vec<_> = log
+        .since(0, 100)
+        .expect("replay")
+        .into_iter()
+        .map(|e| e.payload)
+        .collect();
+    assert_eq!(kept, [json!(3), json!(4), json!({})]);
+    // Age-based: everything older than the window goes.
+    let far_future = replayed[5].at_ms + 2 * 3600 * 1000;
+    assert_eq!(log.prune(far_future).expect("prune"), 3);
+    assert!(log.since(0, 100).expect("replay").is_empty());
+}
+
+#[test]
+fn a_subscriber_on_another_thread_receives_while_publishers_run() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let bus = EventBus::new();
+    let mut sub = bus.subscribe("native", &Topic::pattern("n.*").expect("p"), None, 1024);
+    let received = rt.spawn(async move {
+        let mut n = 0;
+        while let Some(event) = sub.recv().await {
+            n += 1;
+            if event.payload == json!("last") {
+                break;
+            }
+        }
+        n
+    });
+    let topic = Topic::concrete("n.x").expect("topic");
+    for _ in 0..100 {
+        bus.publish(&topic, "lord", Propagation::Local, json!(1), false)
+            .expect("publish");
+    }
+    bus.publish(&topic, "lord", Propagation::Local, json!("last"), false)
+        .expect("publish");
+    let n = rt.block_on(received).expect("subscriber");
+    assert_eq!(n, 101);
+}
