@@ -54,8 +54,8 @@ pub struct PublishReport {
     pub delivered: u64,
     /// Subscribers whose queue was full: they lose this event, counted.
     pub dropped: u64,
-    /// The log's sequence number, when the event was persisted.
-    pub seq: Option<u64>,
+    /// Whether the event was queued for the persisted log.
+    pub persisted: bool,
 }
 
 /// A subscriber's counts.
@@ -118,7 +118,8 @@ fn stats(slot: &Slot) -> SubscriptionStats {
     }
 }
 
-pub(crate) fn now_ms() -> i64 {
+/// Milliseconds since the Unix epoch, as events are stamped.
+pub fn now_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
@@ -189,7 +190,7 @@ impl EventBus {
 
     /// Publishes an event. Never waits: a subscriber whose queue is full
     /// loses the event and its drop count goes up. Persisted levels are
-    /// written to the log first, so a replay never misses what a live
+    /// queued for the log first, so a replay never misses what a live
     /// subscriber saw.
     pub fn publish(
         &self,
@@ -206,7 +207,7 @@ impl EventBus {
                 problem: "events are published on a concrete topic, not a pattern".to_owned(),
             });
         }
-        let mut event = Event {
+        let event = Event {
             seq: 0,
             topic: topic.to_string(),
             source: source.to_owned(),
@@ -220,8 +221,8 @@ impl EventBus {
             && !sensitive
             && let Some(log) = &self.inner.log
         {
-            event.seq = log.append(&event)?;
-            report.seq = Some(event.seq);
+            log.append(&event)?;
+            report.persisted = true;
         }
         let event = Arc::new(event);
         let segments: Vec<&str> = event.topic.split('.').collect();

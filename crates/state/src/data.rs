@@ -84,6 +84,7 @@ impl PluginData {
                     | StateError::Io { .. }
                     | StateError::NotGranted { .. }
                     | StateError::Invalid { .. }
+                    | StateError::Unavailable(_)
                     | StateError::Corrupt(_)) => other,
                 })?;
             if let Some(m) = self.session().get_mut(plugin) {
@@ -115,6 +116,13 @@ impl PluginData {
             .is_some_and(|m| m.remove(key).is_some());
         let persisted = self.db.data_delete(plugin, key)?;
         Ok(in_memory || persisted)
+    }
+
+    /// Drops every key of a plugin, session and persistent (when the
+    /// plugin is removed).
+    pub fn forget(&self, plugin: &str) -> Result<(), StateError> {
+        self.session().remove(plugin);
+        self.db.forget_plugin(plugin)
     }
 
     pub(crate) fn keys(&self, plugin: &str) -> Result<Vec<String>, StateError> {

@@ -1,9 +1,12 @@
 //! `state.db`: persistent plugin data and the event log, in SQLite beside
-//! the plugin store (WAL, FULL sync, a busy timeout so processes wait for
-//! each other instead of failing).
+//! the plugin store (WAL, a busy timeout so processes wait for each other
+//! instead of failing). Synchronous NORMAL: in WAL mode every commit is
+//! still atomic (a crash keeps the old value or the new one), and a power
+//! cut may lose the last commits, which for events and plugin data is the
+//! right price for not paying an fsync on every command's events.
 
-use std::path::Path;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::Duration;
 
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
@@ -31,21 +34,41 @@ CREATE TABLE IF NOT EXISTS events (
 CREATE INDEX IF NOT EXISTS events_at ON events (at_ms);
 ";
 
-/// The state database. Cheap to clone: clones share one connection.
+/// The state database. Cheap to clone: clones share one connection,
+/// opened on first use, so a process that never touches plugin data or
+/// events never opens the file.
 #[derive(Clone)]
 pub struct StateDb {
-    conn: Arc<Mutex<Connection>>,
+    home: PathBuf,
+    conn: Arc<OnceLock<Result<Mutex<Connection>, String>>>,
 }
 
 impl std::fmt::Debug for StateDb {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("StateDb").finish_non_exhaustive()
+        f.debug_struct("StateDb")
+            .field("home", &self.home)
+            .finish_non_exhaustive()
     }
 }
 
 impl StateDb {
-    /// Opens (creating if needed) `state.db` under `home`.
+    /// The state database under `home` (`state.db`), opened (and created
+    /// if needed) on first use.
+    pub fn at(home: &Path) -> Self {
+        Self {
+            home: home.to_path_buf(),
+            conn: Arc::new(OnceLock::new()),
+        }
+    }
+
+    /// Opens it now, reporting any problem at once.
     pub fn open(home: &Path) -> Result<Self, StateError> {
+        let db = Self::at(home);
+        drop(db.conn()?);
+        Ok(db)
+    }
+
+    fn connect(home: &Path) -> Result<Connection, StateError> {
         std::fs::create_dir_all(home).map_err(|source| StateError::Io {
             action: "create",
             path: home.to_path_buf(),
@@ -55,32 +78,38 @@ impl StateDb {
         conn.execute_batch(
             "PRAGMA busy_timeout = 10000;
              PRAGMA journal_mode = WAL;
-             PRAGMA synchronous = FULL;",
+             PRAGMA synchronous = NORMAL;",
         )?;
         let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
         if version == 0 {
             conn.execute_batch(&format!(
-                "BEGIN;\n{SCHEMA}\nPRAGMA user_version = {SCHEMA_VERSION};\nCOMMIT;"
+                "BEGIN IMMEDIATE;\n{SCHEMA}\nPRAGMA user_version = {SCHEMA_VERSION};\nCOMMIT;"
             ))?;
         } else if version > SCHEMA_VERSION {
             return Err(StateError::Corrupt(format!(
                 "schema version {version}, this lord understands up to {SCHEMA_VERSION}"
             )));
         }
-        Ok(Self {
-            conn: Arc::new(Mutex::new(conn)),
-        })
+        Ok(conn)
     }
 
-    pub(crate) fn conn(&self) -> MutexGuard<'_, Connection> {
-        self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    pub(crate) fn conn(&self) -> Result<MutexGuard<'_, Connection>, StateError> {
+        let opened = self.conn.get_or_init(|| {
+            Self::connect(&self.home)
+                .map(Mutex::new)
+                .map_err(|e| e.to_string())
+        });
+        match opened {
+            Ok(conn) => Ok(conn.lock().unwrap_or_else(|p| p.into_inner())),
+            Err(message) => Err(StateError::Unavailable(message.clone())),
+        }
     }
 
     // Persistent plugin data.
 
     pub(crate) fn data_get(&self, plugin: &str, key: &str) -> Result<Option<Vec<u8>>, StateError> {
         Ok(self
-            .conn()
+            .conn()?
             .prepare_cached("SELECT value FROM data WHERE plugin = ?1 AND key = ?2")?
             .query_row(params![plugin, key], |r| r.get(0))
             .optional()?)
@@ -95,7 +124,7 @@ impl StateDb {
         value: &[u8],
         quota: u64,
     ) -> Result<(), StateError> {
-        let mut conn = self.conn();
+        let mut conn = self.conn()?;
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let others = used(&tx, plugin, key)?;
         let needed = others + (key.len() + value.len()) as u64;
@@ -117,19 +146,19 @@ impl StateDb {
 
     /// Bytes (keys plus values) a plugin holds on disk, except `key`.
     pub(crate) fn data_used(&self, plugin: &str, except: &str) -> Result<u64, StateError> {
-        used(&self.conn(), plugin, except)
+        used(&*self.conn()?, plugin, except)
     }
 
     pub(crate) fn data_delete(&self, plugin: &str, key: &str) -> Result<bool, StateError> {
         Ok(self
-            .conn()
+            .conn()?
             .prepare_cached("DELETE FROM data WHERE plugin = ?1 AND key = ?2")?
             .execute(params![plugin, key])?
             > 0)
     }
 
     pub(crate) fn data_keys(&self, plugin: &str) -> Result<Vec<String>, StateError> {
-        let conn = self.conn();
+        let conn = self.conn()?;
         let mut stmt =
             conn.prepare_cached("SELECT key FROM data WHERE plugin = ?1 ORDER BY key")?;
         let keys = stmt.query_map([plugin], |r| r.get(0))?;
@@ -138,7 +167,7 @@ impl StateDb {
 
     /// Drops every key of a plugin (when it is removed).
     pub fn forget_plugin(&self, plugin: &str) -> Result<(), StateError> {
-        self.conn()
+        self.conn()?
             .execute("DELETE FROM data WHERE plugin = ?1", [plugin])?;
         Ok(())
     }
@@ -172,40 +201,106 @@ impl Default for Retention {
 }
 
 /// The persisted events, oldest first by sequence number.
+///
+/// Appends are buffered and written in one transaction: when the buffer
+/// fills, before any read, on [`EventLog::flush`], and when the last handle
+/// is dropped (the end of a command's process). A command's own events thus
+/// cost one write per process, not one per event; a process killed
+/// outright loses what it had not flushed.
 #[derive(Debug, Clone)]
 pub struct EventLog {
+    inner: Arc<LogInner>,
+}
+
+#[derive(Debug)]
+struct LogInner {
     db: StateDb,
     retention: Retention,
+    /// Retention runs once per process, with its first write.
+    pruned: std::sync::Once,
+    pending: Mutex<Vec<Event>>,
+}
+
+/// Buffered events that trigger a write.
+const FLUSH_AT: usize = 256;
+
+impl Drop for LogInner {
+    fn drop(&mut self) {
+        // Nowhere to report a failure from here; `flush` reports it to a
+        // caller that wants to know.
+        let _ = self.write_pending();
+    }
+}
+
+impl LogInner {
+    fn write_pending(&self) -> Result<usize, StateError> {
+        let pending = std::mem::take(&mut *self.pending.lock().unwrap_or_else(|p| p.into_inner()));
+        let Some(first) = pending.first() else {
+            return Ok(0);
+        };
+        let mut pruning = Ok(0);
+        self.pruned
+            .call_once(|| pruning = prune(&self.db, self.retention, first.at_ms));
+        pruning?;
+        let mut conn = self.db.conn()?;
+        let tx = conn.transaction()?;
+        {
+            let mut insert = tx.prepare_cached(
+                "INSERT INTO events (at_ms, topic, source, propagation, payload)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?;
+            for event in &pending {
+                let payload = serde_json::to_string(&event.payload)
+                    .map_err(|e| StateError::Corrupt(format!("unserialisable payload: {e}")))?;
+                insert.execute(params![
+                    event.at_ms,
+                    event.topic,
+                    event.source,
+                    event.propagation.as_str(),
+                    payload
+                ])?;
+            }
+        }
+        tx.commit()?;
+        Ok(pending.len())
+    }
 }
 
 impl EventLog {
     pub fn new(db: StateDb, retention: Retention) -> Self {
-        Self { db, retention }
+        Self {
+            inner: Arc::new(LogInner {
+                db,
+                retention,
+                pruned: std::sync::Once::new(),
+                pending: Mutex::new(Vec::new()),
+            }),
+        }
     }
 
-    /// Appends an event and returns its sequence number.
-    pub fn append(&self, event: &Event) -> Result<u64, StateError> {
-        let payload = serde_json::to_string(&event.payload)
-            .map_err(|e| StateError::Corrupt(format!("unserialisable payload: {e}")))?;
-        let conn = self.db.conn();
-        conn.prepare_cached(
-            "INSERT INTO events (at_ms, topic, source, propagation, payload)
-             VALUES (?1, ?2, ?3, ?4, ?5)",
-        )?
-        .execute(params![
-            event.at_ms,
-            event.topic,
-            event.source,
-            event.propagation.as_str(),
-            payload
-        ])?;
-        Ok(u64::try_from(conn.last_insert_rowid()).unwrap_or(0))
+    /// Queues an event for the log.
+    pub fn append(&self, event: &Event) -> Result<(), StateError> {
+        let full = {
+            let mut pending = self.inner.pending.lock().unwrap_or_else(|p| p.into_inner());
+            pending.push(event.clone());
+            pending.len() >= FLUSH_AT
+        };
+        if full {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    /// Writes queued events now; returns how many.
+    pub fn flush(&self) -> Result<usize, StateError> {
+        self.inner.write_pending()
     }
 
     /// Events with `at_ms >= since_ms`, in publication order, at most
     /// `limit` (the newest ones when there are more).
     pub fn since(&self, since_ms: i64, limit: u64) -> Result<Vec<Event>, StateError> {
-        let conn = self.db.conn();
+        self.flush()?;
+        let conn = self.inner.db.conn()?;
         let mut stmt = conn.prepare_cached(
             "SELECT seq, at_ms, topic, source, propagation, payload FROM (
                  SELECT * FROM events WHERE at_ms >= ?1 ORDER BY seq DESC LIMIT ?2
@@ -245,13 +340,18 @@ impl EventLog {
 
     /// Deletes what the retention policy no longer keeps; returns how many.
     pub fn prune(&self, now_ms: i64) -> Result<u64, StateError> {
-        let oldest = now_ms - i64::try_from(self.retention.max_age.as_millis()).unwrap_or(i64::MAX);
-        let conn = self.db.conn();
-        let by_age = conn.execute("DELETE FROM events WHERE at_ms < ?1", [oldest])?;
-        let by_count = conn.execute(
-            "DELETE FROM events WHERE seq <= (SELECT MAX(seq) FROM events) - ?1",
-            [i64::try_from(self.retention.max_events).unwrap_or(i64::MAX)],
-        )?;
-        Ok((by_age + by_count) as u64)
+        self.flush()?;
+        prune(&self.inner.db, self.inner.retention, now_ms)
     }
+}
+
+fn prune(db: &StateDb, retention: Retention, now_ms: i64) -> Result<u64, StateError> {
+    let oldest = now_ms - i64::try_from(retention.max_age.as_millis()).unwrap_or(i64::MAX);
+    let conn = db.conn()?;
+    let by_age = conn.execute("DELETE FROM events WHERE at_ms < ?1", [oldest])?;
+    let by_count = conn.execute(
+        "DELETE FROM events WHERE seq <= (SELECT MAX(seq) FROM events) - ?1",
+        [i64::try_from(retention.max_events).unwrap_or(i64::MAX)],
+    )?;
+    Ok((by_age + by_count) as u64)
 }

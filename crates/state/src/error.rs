@@ -35,6 +35,8 @@ pub enum StateError {
         value: String,
         problem: String,
     },
+    #[error("the state database could not be opened: {0}; check `$LORD_HOME/state.db`")]
+    Unavailable(String),
     #[error("the state database holds a record it cannot read ({0})")]
     Corrupt(String),
 }

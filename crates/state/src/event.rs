@@ -43,8 +43,8 @@ impl Propagation {
     }
 }
 
-/// One event. `seq` is the log's sequence number once persisted (0 for
-/// events that were not).
+/// One event. `seq` is its sequence number in the log, on events read back
+/// from it (0 on live delivery).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Event {
     pub seq: u64,

@@ -25,7 +25,7 @@ mod event;
 mod scope;
 mod shared;
 
-pub use bus::{DEFAULT_QUEUE, EventBus, PublishReport, Subscription, SubscriptionStats};
+pub use bus::{DEFAULT_QUEUE, EventBus, PublishReport, Subscription, SubscriptionStats, now_ms};
 pub use data::PluginData;
 pub use db::{EventLog, Retention, StateDb};
 pub use error::StateError;
