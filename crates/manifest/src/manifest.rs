@@ -147,6 +147,9 @@ pub struct Limits {
     pub max_execution_ms: u64,
     pub max_memory_mib: u64,
     pub max_output_kib: u64,
+    /// The plugin's own stored data (keys plus values, session and
+    /// persistent together).
+    pub max_data_kib: u64,
 }
 
 impl Limits {
@@ -157,6 +160,8 @@ impl Limits {
     pub const MEMORY_MIB_RANGE: RangeInclusive<u64> = 1..=4096;
     /// Allowed `max-output-kib`: up to 64 MiB of captured output.
     pub const OUTPUT_KIB_RANGE: RangeInclusive<u64> = 1..=65536;
+    /// Allowed `max-data-kib`: up to 1 GiB of stored data; 0 stores nothing.
+    pub const DATA_KIB_RANGE: RangeInclusive<u64> = 0..=1_048_576;
 
     /// The execution time limit as a duration.
     pub fn max_execution(&self) -> Duration {
@@ -172,6 +177,11 @@ impl Limits {
     pub fn max_output_bytes(&self) -> u64 {
         self.max_output_kib.saturating_mul(1024)
     }
+
+    /// The data quota in bytes.
+    pub fn max_data_bytes(&self) -> u64 {
+        self.max_data_kib.saturating_mul(1024)
+    }
 }
 
 impl Default for Limits {
@@ -180,6 +190,7 @@ impl Default for Limits {
             max_execution_ms: 5000,
             max_memory_mib: 64,
             max_output_kib: 1024,
+            max_data_kib: 1024,
         }
     }
 }

@@ -83,6 +83,8 @@ pub(crate) struct RawLimits {
     pub(crate) max_memory_mib: Option<Spanned<i64>>,
     #[serde(default)]
     pub(crate) max_output_kib: Option<Spanned<i64>>,
+    #[serde(default)]
+    pub(crate) max_data_kib: Option<Spanned<i64>>,
 }
 
 #[derive(Deserialize)]

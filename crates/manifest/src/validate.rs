@@ -415,6 +415,12 @@ impl Validator<'_> {
                 Limits::OUTPUT_KIB_RANGE,
                 defaults.max_output_kib,
             )?,
+            max_data_kib: self.limit(
+                "max-data-kib",
+                raw.max_data_kib,
+                Limits::DATA_KIB_RANGE,
+                defaults.max_data_kib,
+            )?,
         })
     }
 
@@ -649,7 +655,7 @@ mod tests {
             // Unknown keys name the key and what is allowed.
             (
                 "[limits]\nmax-memroy-mib = 1\n",
-                "plugin.toml:8:1: unknown key `max-memroy-mib`; allowed keys are `max-execution-ms`, `max-memory-mib`, `max-output-kib`",
+                "plugin.toml:8:1: unknown key `max-memroy-mib`; allowed keys are `max-execution-ms`, `max-memory-mib`, `max-output-kib`, `max-data-kib`",
             ),
             (
                 "[extra]\n",

@@ -153,6 +153,86 @@ pub mod log {
     }
 }
 
+/// The plugin's own data: keys no other plugin can read. `persistent`
+/// values survive across runs; all of it counts against the manifest's
+/// `max-data-kib`.
+pub mod data {
+    use super::bindings::lord::plugin::data as host;
+
+    pub fn get(key: &str) -> Result<Option<Vec<u8>>, String> {
+        host::get(key)
+    }
+
+    pub fn set(key: &str, value: &[u8], persistent: bool) -> Result<(), String> {
+        host::set(key, value, persistent)
+    }
+
+    pub fn delete(key: &str) -> Result<bool, String> {
+        host::delete(key)
+    }
+
+    pub fn keys() -> Result<Vec<String>, String> {
+        host::keys()
+    }
+}
+
+/// Values shared between plugins; each key needs `state-shared(KEY)`.
+pub mod shared {
+    use super::bindings::lord::plugin::shared as host;
+    pub use host::{CasOutcome, Versioned};
+
+    pub fn get(key: &str) -> Result<Option<Versioned>, String> {
+        host::get(key)
+    }
+
+    /// Writes unconditionally; returns the new version.
+    pub fn set(key: &str, value: &[u8]) -> Result<u64, String> {
+        host::set(key, value)
+    }
+
+    /// Writes only if `key` is still at `expected` (0: absent).
+    pub fn compare_and_swap(key: &str, expected: u64, value: &[u8]) -> Result<CasOutcome, String> {
+        host::compare_and_swap(key, expected, value)
+    }
+
+    /// Applies `change` to the current value until no other writer got in
+    /// between; returns the version written.
+    pub fn update(
+        key: &str,
+        mut change: impl FnMut(Option<&[u8]>) -> Vec<u8>,
+    ) -> Result<u64, String> {
+        let mut current = get(key)?;
+        loop {
+            let expected = current.as_ref().map_or(0, |v| v.version);
+            let next = change(current.as_ref().map(|v| v.value.as_slice()));
+            match compare_and_swap(key, expected, &next)? {
+                CasOutcome::Swapped(version) => return Ok(version),
+                CasOutcome::Conflict(now) => current = now,
+            }
+        }
+    }
+}
+
+/// Publishing events; each topic needs `events-publish(TOPIC)`.
+pub mod events {
+    use super::bindings::lord::plugin::events as host;
+    pub use host::Propagation;
+
+    /// Publishes `payload` on `topic`.
+    pub fn publish(
+        topic: &str,
+        payload: &serde_json::Value,
+        propagation: Propagation,
+    ) -> Result<(), String> {
+        host::publish(topic, &payload.to_string(), propagation, false)
+    }
+
+    /// Publishes an event that is delivered but never written to the log.
+    pub fn publish_sensitive(topic: &str, payload: &serde_json::Value) -> Result<(), String> {
+        host::publish(topic, &payload.to_string(), Propagation::Local, true)
+    }
+}
+
 /// Bridges a [`Plugin`] to the generated export trait.
 #[doc(hidden)]
 pub struct Adapter<T>(PhantomData<T>);

@@ -25,8 +25,11 @@ pub struct Preopen {
 
 /// What one instance may touch. Built by the host from the manifest's
 /// requests intersected with what the user or a policy granted.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default)]
 pub struct Grants {
+    /// The plugin's handle on its data, shared values and topics (with its
+    /// channel grants); without one, those host calls fail.
+    pub scope: Option<Arc<lord_state::Scope>>,
     pub preopens: Vec<Preopen>,
     /// Environment variables, with the values the host chose to pass.
     pub env: Vec<(String, String)>,

@@ -48,6 +48,8 @@ const BASELINE: &[&str] = &[
     "wasi:filesystem/",
     "lord:plugin/types",
     "lord:plugin/log",
+    // A plugin's own data carries no authority over anything else.
+    "lord:plugin/data",
 ];
 
 /// The interfaces each permission family unlocks. A family whose host
@@ -62,13 +64,13 @@ fn interfaces_of(family: PermissionFamily) -> &'static [&'static str] {
         | PermissionFamily::FsWrite
         | PermissionFamily::Env
         | PermissionFamily::Tty => &[],
+        PermissionFamily::StateShared => &["lord:plugin/shared"],
+        PermissionFamily::EventsPublish => &["lord:plugin/events"],
         PermissionFamily::Secret
         | PermissionFamily::Exec
         | PermissionFamily::Db
         | PermissionFamily::Ai
         | PermissionFamily::SysMetrics
-        | PermissionFamily::StateShared
-        | PermissionFamily::EventsPublish
         | PermissionFamily::EventsSubscribe
         | PermissionFamily::Message => &[],
     }

@@ -62,7 +62,10 @@ pub(crate) struct StoreState {
     table: ResourceTable,
     limiter: Limiter,
     budget: OutputBudget,
-    denials: Denials,
+    pub(crate) denials: Denials,
+    /// The plugin's channels (data, shared values, events), if the host
+    /// wired them.
+    pub(crate) scope: Option<Arc<lord_state::Scope>>,
     /// When the current call must end: set by the epoch callback at the
     /// call's first tick, so a call that ends within a tick (most do) never
     /// reads the clock.
@@ -130,6 +133,7 @@ impl Session {
             limiter: Limiter::new(&limits),
             budget,
             denials,
+            scope: grants.scope.clone(),
             deadline: None,
             time_limit: limits.time,
         };

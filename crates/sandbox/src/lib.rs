@@ -14,6 +14,7 @@
 mod bindings;
 mod cache;
 mod capability;
+mod channels;
 mod contract;
 mod engine;
 mod error;
