@@ -46,6 +46,9 @@ pub(crate) enum Builtin {
     Micro(commands::micro::MicroCommand),
     /// Build a plugin and swap it in, again on every change to its sources.
     Dev(commands::dev::DevArgs),
+    /// Show and replay persisted events (lord's own and plugins' global ones).
+    #[command(subcommand)]
+    Events(commands::events::EventsCommand),
 }
 
 /// Builds the full command tree, parses argv and runs what it names.
@@ -68,14 +71,35 @@ pub(crate) async fn dispatch(ctx: &Context) -> Result<ExitCode> {
     if let Some((name, sub)) = matches.subcommand()
         && let Some(record) = plugin_commands.iter().find(|r| r.name == name)
     {
-        return commands::run::run(&mut framework, record, sub).await;
+        let code = commands::run::run(&mut framework, record, sub).await;
+        flush_events(&framework);
+        return code;
     }
     let cli = Cli::from_arg_matches(&matches).map_err(|e| UsageError(e.to_string()))?;
-    match cli.command {
-        Builtin::Plugin(cmd) => commands::plugin::run(ctx, &mut framework, cmd).await,
-        Builtin::Pipe(args) => commands::pipe::run(ctx, &framework, args).await,
-        Builtin::Micro(cmd) => commands::micro::run(&framework, cmd),
-        Builtin::Dev(args) => commands::dev::run(ctx, &mut framework, args).await,
+    let code = run_builtin(ctx, &mut framework, cli.command).await;
+    flush_events(&framework);
+    code
+}
+
+/// Writes the events this run queued; a failure is worth a warning, not a
+/// failed command.
+fn flush_events(framework: &Framework) {
+    if let Err(e) = framework.flush_events() {
+        eprintln!("lord: warning: this run's events were not recorded: {e}");
+    }
+}
+
+async fn run_builtin(
+    ctx: &Context,
+    framework: &mut Framework,
+    command: Builtin,
+) -> Result<ExitCode> {
+    match command {
+        Builtin::Plugin(cmd) => commands::plugin::run(ctx, framework, cmd).await,
+        Builtin::Pipe(args) => commands::pipe::run(ctx, framework, args).await,
+        Builtin::Micro(cmd) => commands::micro::run(framework, cmd),
+        Builtin::Dev(args) => commands::dev::run(ctx, framework, args).await,
+        Builtin::Events(cmd) => commands::events::run(framework, cmd).await,
     }
 }
 

@@ -34,6 +34,7 @@ pub(crate) fn plugin_json(p: &InstalledPlugin) -> Value {
             "max_execution_ms": m.limits.max_execution_ms,
             "max_memory_mib": m.limits.max_memory_mib,
             "max_output_kib": m.limits.max_output_kib,
+            "max_data_kib": m.limits.max_data_kib,
         },
         "commands": m.commands.iter().map(|c| c.name.as_str()).collect::<Vec<_>>(),
         "consecutive_failures": p.consecutive_failures,
@@ -95,7 +96,7 @@ pub(crate) fn plugin_info(p: &InstalledPlugin) -> String {
         }
     };
     let mut out = format!(
-        "{} {} ({})\n  {}\n  state:       {}{}\n  risk:        {}\n  granted:     {}\n  limits:      {} ms, {} MiB memory, {} KiB output\n  commands:    {}\n  failures:    {} in a row\n",
+        "{} {} ({})\n  {}\n  state:       {}{}\n  risk:        {}\n  granted:     {}\n  limits:      {} ms, {} MiB memory, {} KiB output, {} KiB data\n  commands:    {}\n  failures:    {} in a row\n",
         m.plugin.id,
         m.plugin.version,
         m.plugin.name,
@@ -110,6 +111,7 @@ pub(crate) fn plugin_info(p: &InstalledPlugin) -> String {
         m.limits.max_execution_ms,
         m.limits.max_memory_mib,
         m.limits.max_output_kib,
+        m.limits.max_data_kib,
         list(m.commands.iter().map(|c| c.name.to_string()).collect()),
         p.consecutive_failures,
     );

@@ -58,6 +58,8 @@ pub enum HostError {
     #[error("{0}")]
     Sandbox(#[from] SandboxError),
     #[error("{0}")]
+    State(#[from] lord_state::StateError),
+    #[error("{0}")]
     Call(#[from] CallError),
 }
 
@@ -78,7 +80,8 @@ impl HostError {
             | HostError::Mismatch { .. }
             | HostError::Build { .. }
             | HostError::Store(_)
-            | HostError::Sandbox(_) => false,
+            | HostError::Sandbox(_)
+            | HostError::State(_) => false,
         }
     }
 
@@ -101,9 +104,20 @@ impl HostError {
                 | StoreError::CommandTaken { .. }
                 | StoreError::MicroTaken { .. },
             ) => true,
+            HostError::State(
+                lord_state::StateError::Invalid { .. }
+                | lord_state::StateError::NotGranted { .. }
+                | lord_state::StateError::QuotaExceeded { .. },
+            ) => true,
             HostError::Io { .. }
             | HostError::Store(
                 StoreError::Db(_) | StoreError::Io { .. } | StoreError::Corrupt(_),
+            )
+            | HostError::State(
+                lord_state::StateError::Db(_)
+                | lord_state::StateError::Io { .. }
+                | lord_state::StateError::Unavailable(_)
+                | lord_state::StateError::Corrupt(_),
             )
             | HostError::Sandbox(
                 SandboxError::Engine(_)

@@ -10,6 +10,7 @@ use lord_sandbox::{
     Sandbox,
 };
 use lord_store::{CommandRecord, Failpoint, InstalledPlugin, NewPlugin, PluginState, Store, World};
+use serde_json::json;
 
 use crate::error::HostError;
 use crate::grants::{self, Roots};
@@ -26,6 +27,9 @@ pub const RESERVED_COMMANDS: &[&str] = &[
     "version",
     "completions",
     "config",
+    "events",
+    "secret",
+    "state",
 ];
 
 /// Failures in a row that disable a plugin.
@@ -130,6 +134,17 @@ pub struct Framework {
     /// (`InstancePre`), keyed by id with the hash they were loaded from, so
     /// later calls only instantiate.
     loaded: Mutex<HashMap<PluginId, (String, Arc<Compiled>)>>,
+    /// Plugin data, shared values and the event bus, opened on first use
+    /// (`state.db` beside the store).
+    channels: OnceLock<Channels>,
+}
+
+/// The host-owned channels between plugins, for this process.
+#[derive(Clone, Debug)]
+pub struct Channels {
+    pub data: lord_state::PluginData,
+    pub shared: lord_state::SharedState,
+    pub bus: lord_state::EventBus,
 }
 
 impl std::fmt::Debug for Framework {
@@ -176,7 +191,70 @@ impl Framework {
                 cache_dir,
             },
             loaded: Mutex::new(HashMap::new()),
+            channels: OnceLock::new(),
         })
+    }
+
+    /// Publishes a lifecycle event about `id`; if it cannot be recorded,
+    /// the audit log says so.
+    fn announce_for(&mut self, id: &PluginId, topic: &str, mut payload: serde_json::Value) {
+        if let Some(map) = payload.as_object_mut() {
+            map.insert("plugin".to_owned(), serde_json::Value::from(id.as_str()));
+        }
+        if let Some(e) = self.announce(topic, payload) {
+            let _ = self.store.audit(id, "event not recorded", &e.to_string());
+        }
+    }
+
+    /// The channels between plugins. `state.db` is opened only when a
+    /// plugin or a command first touches data or the event log.
+    pub fn channels(&self) -> &Channels {
+        self.channels.get_or_init(|| {
+            let db = lord_state::StateDb::at(&self.config.home);
+            let log = lord_state::EventLog::new(db.clone(), lord_state::Retention::default());
+            Channels {
+                data: lord_state::PluginData::new(db),
+                shared: lord_state::SharedState::new(),
+                bus: lord_state::EventBus::with_log(log),
+            }
+        })
+    }
+
+    /// Writes the events this process queued for the log. Dropping the
+    /// framework does it too, silently; a CLI calls this to report a
+    /// failure.
+    pub fn flush_events(&self) -> Result<(), HostError> {
+        if let Some(log) = self.channels.get().and_then(|c| c.bus.log()) {
+            log.flush()?;
+        }
+        Ok(())
+    }
+
+    /// Publishes one of lord's own events (`system` level, persisted). A
+    /// failure to record it must not fail the operation it describes, so
+    /// it is reported to the caller to show, not raised.
+    fn announce(&self, topic: &str, payload: serde_json::Value) -> Option<HostError> {
+        let topic = match lord_manifest::Topic::concrete(topic) {
+            Ok(topic) => topic,
+            Err(problem) => {
+                return Some(HostError::State(lord_state::StateError::Invalid {
+                    what: "topic",
+                    value: topic.to_owned(),
+                    problem,
+                }));
+            }
+        };
+        self.channels()
+            .bus
+            .publish(
+                &topic,
+                "lord",
+                lord_state::Propagation::System,
+                payload,
+                false,
+            )
+            .map_err(HostError::from)
+            .err()
     }
 
     pub(crate) fn sandbox(&self) -> Result<&Sandbox, HostError> {
@@ -350,15 +428,18 @@ impl Framework {
             granted: plan.permissions,
             world: plan.world,
         };
+        let version = new.manifest.plugin.version.to_string();
         match plan.replaces {
             Some(_) => {
                 self.store.replace(new)?;
                 // Calls already running keep the build they loaded; the next
                 // call loads this one.
                 self.unload(&id);
+                self.announce_for(&id, "lord.plugin.updated", json!({ "version": version }));
             }
             None => {
                 self.store.install(new)?;
+                self.announce_for(&id, "lord.plugin.installed", json!({ "version": version }));
             }
         }
         let enable_error = match self.enable(&id).await {
@@ -390,6 +471,10 @@ impl Framework {
     pub fn unregister(&mut self, id: &PluginId) -> Result<(), HostError> {
         self.unload(id);
         self.store.remove(id)?;
+        self.announce_for(id, "lord.plugin.removed", json!({}));
+        // Its data goes with it: a plugin installed later under the same id
+        // starts empty.
+        self.channels().data.forget(id.as_str())?;
         Ok(())
     }
 
@@ -447,6 +532,7 @@ impl Framework {
             Ok(()) => {
                 self.store.set_state(id, target, None)?;
                 self.store.record_success(id)?;
+                self.announce_for(id, "lord.plugin.enabled", json!({}));
                 Ok(())
             }
             Err(HostError::Call(e)) => {
@@ -479,6 +565,7 @@ impl Framework {
         self.store
             .set_state(id, target, Some("disabled by the user"))?;
         self.unload(id);
+        self.announce_for(id, "lord.plugin.disabled", json!({}));
         Ok(())
     }
 
@@ -517,7 +604,33 @@ impl Framework {
             .parse()
             .map_err(|e| lord_store::StoreError::Corrupt(format!("{e}")))?;
         let plugin = self.store.require(&id)?;
-        let mut instance = self.load_installed(&plugin).await?;
+        self.announce_for(&id, "lord.command.started", json!({ "command": command }));
+        let started = std::time::Instant::now();
+        let result = self.run_loaded(&plugin, command, args).await;
+        let status = match &result {
+            Ok(_) => "ok",
+            Err(_) => "failed",
+        };
+        self.announce_for(
+            &id,
+            "lord.command.finished",
+            json!({
+                "command": command,
+                "status": status,
+                "duration_ms": u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+            }),
+        );
+        result
+    }
+
+    async fn run_loaded(
+        &mut self,
+        plugin: &InstalledPlugin,
+        command: &str,
+        args: Vec<CommandArg>,
+    ) -> Result<CommandOutcome, HostError> {
+        let id = plugin.id().clone();
+        let mut instance = self.load_installed(plugin).await?;
         let invocation = Invocation {
             command: command.to_owned(),
             args,
@@ -564,6 +677,7 @@ impl Framework {
                      re-enable with `lord plugin enable {id}` once it is fixed"
                 );
                 self.store.set_state(id, target, Some(&reason))?;
+                self.announce_for(id, "lord.plugin.failed", json!({ "reason": reason }));
                 self.notify_error(&plugin, &reason).await;
             }
         }
@@ -583,6 +697,11 @@ impl Framework {
         self.store.record_failure(plugin.id(), &reason)?;
         if let Ok(target) = lifecycle::next(plugin.state, Event::HookFailed) {
             self.store.set_state(plugin.id(), target, Some(&reason))?;
+            self.announce_for(
+                plugin.id(),
+                "lord.plugin.failed",
+                json!({ "reason": reason }),
+            );
         }
         self.notify_error(plugin, &reason).await;
         Ok(())
@@ -701,7 +820,19 @@ impl Framework {
             plugin_data: &data,
             tmp: &tmp,
         };
-        Ok(grants::to_grants(&plugin.granted, &roots, &self.config.env))
+        let mut grants = grants::to_grants(&plugin.granted, &roots, &self.config.env);
+        let channels = self.channels();
+        grants.scope = Some(Arc::new(lord_state::Scope::new(
+            plugin.id(),
+            lord_state::ScopeGrants::from_permissions(
+                &plugin.granted,
+                plugin.manifest.limits.max_data_bytes(),
+            ),
+            channels.data.clone(),
+            channels.shared.clone(),
+            channels.bus.clone(),
+        )));
+        Ok(grants)
     }
 }
 

@@ -160,6 +160,12 @@ mod tests {
             tmp: dir.path(),
         };
         let env = vec![("HOME".to_owned(), "/home/ada".to_owned())];
-        assert_eq!(to_grants(&[], &roots, &env), Grants::default());
+        let grants = to_grants(&[], &roots, &env);
+        assert!(grants.preopens.is_empty());
+        assert!(grants.env.is_empty());
+        assert!(grants.net.is_empty());
+        assert!(!grants.tty);
+        assert_eq!(grants.cwd, None);
+        assert!(grants.scope.is_none());
     }
 }

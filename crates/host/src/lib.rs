@@ -19,11 +19,12 @@ mod validate;
 
 pub use error::HostError;
 pub use framework::{
-    CommandOutcome, Framework, HostConfig, InstallPlan, PluginFilter, RESERVED_COMMANDS,
+    Channels, CommandOutcome, Framework, HostConfig, InstallPlan, PluginFilter, RESERVED_COMMANDS,
     Registration,
 };
 pub use lifecycle::{Event, InvalidTransition};
 pub use lord_micro;
 pub use lord_sandbox::{Captured, CommandArg, Failure, LogLevel, LogRecord};
+pub use lord_state;
 pub use lord_store::{AuditEntry, CommandRecord, InstalledPlugin, PluginState};
 pub use validate::{Finding, Severity, ValidationReport};

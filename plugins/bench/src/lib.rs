@@ -1,8 +1,10 @@
 //! Benchmark fixture: `bench-noop` measures the cost of a call itself;
 //! `bench-work ITERATIONS` does a fixed amount of pure computation, so the
-//! benchmarks can compare a call doing real work through the host and bare.
+//! benchmarks can compare a call doing real work through the host and bare;
+//! `bench-shared ITERATIONS` sets and reads a shared value that many times,
+//! to compare the host's shared-state interface with a bare host call.
 
-use lord_pdk::{Command, Plugin};
+use lord_pdk::{Command, Plugin, shared};
 
 struct Bench;
 
@@ -31,6 +33,19 @@ impl Plugin for Bench {
                     .parse()
                     .map_err(|e| format!("ITERATIONS must be a whole number: {e}"))?;
                 Ok(format!("{}\n", mix(iterations)))
+            }
+            "bench-shared" => {
+                let rounds: u64 = command
+                    .arg("iterations")
+                    .ok_or("missing ITERATIONS")?
+                    .parse()
+                    .map_err(|e| format!("ITERATIONS must be a whole number: {e}"))?;
+                let mut seen = 0u64;
+                for round in 0..rounds {
+                    shared::set("bench.k", &round.to_le_bytes())?;
+                    seen += shared::get("bench.k")?.map_or(0, |v| v.value.len() as u64);
+                }
+                Ok(format!("{seen}\n"))
             }
             other => Err(format!("bench has no command `{other}`")),
         }

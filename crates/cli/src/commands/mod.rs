@@ -1,6 +1,7 @@
 //! One file per command family.
 
 pub(crate) mod dev;
+pub(crate) mod events;
 pub(crate) mod micro;
 pub(crate) mod pipe;
 pub(crate) mod plugin;

@@ -205,8 +205,8 @@ fn describe(plan: &InstallPlan) {
     }
     let limits = &plan.manifest.limits;
     eprintln!(
-        "  limits: {} ms per call, {} MiB memory, {} KiB output",
-        limits.max_execution_ms, limits.max_memory_mib, limits.max_output_kib
+        "  limits: {} ms per call, {} MiB memory, {} KiB output, {} KiB data",
+        limits.max_execution_ms, limits.max_memory_mib, limits.max_output_kib, limits.max_data_kib
     );
 }
 

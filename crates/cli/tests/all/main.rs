@@ -11,3 +11,4 @@ mod hostile;
 mod lifecycle;
 mod micro;
 mod refusals;
+mod state;

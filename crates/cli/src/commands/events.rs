@@ -1,0 +1,144 @@
+//! `lord events tail|replay`: the persisted event log (`global` events of
+//! plugins and lord's own `system` events), oldest first.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{Result, anyhow};
+use clap::Subcommand;
+use lord_host::Framework;
+use lord_host::lord_state::{Event, EventLog, now_ms};
+use lord_manifest::Topic;
+
+use crate::cli::UsageError;
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum EventsCommand {
+    /// Show the latest events; with --follow, keep showing new ones.
+    Tail {
+        /// Only events on topics this pattern covers (`*` one segment, `**` any).
+        #[arg(long)]
+        topic: Option<String>,
+        /// How many recent events to show first.
+        #[arg(short = 'n', long, default_value_t = 20)]
+        lines: u64,
+        /// Keep waiting for new events (Ctrl-C to stop).
+        #[arg(short, long)]
+        follow: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show every event since a time, in the order they were published.
+    Replay {
+        /// How far back: a duration like `90s`, `15m`, `2h`, `7d`, or
+        /// milliseconds since the Unix epoch.
+        #[arg(long)]
+        since: String,
+        #[arg(long)]
+        topic: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+pub(crate) async fn run(framework: &Framework, command: EventsCommand) -> Result<ExitCode> {
+    let channels = framework.channels();
+    let log = channels
+        .bus
+        .log()
+        .ok_or_else(|| anyhow!("this lord keeps no event log"))?;
+    match command {
+        EventsCommand::Tail {
+            topic,
+            lines,
+            follow,
+            json,
+        } => {
+            let pattern = pattern(topic.as_deref())?;
+            let mut last = 0;
+            for event in log.since(0, lines.max(1))? {
+                last = event.seq;
+                print_event(&event, pattern.as_ref(), json)?;
+            }
+            if follow {
+                loop {
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                    last = print_after(log, last, pattern.as_ref(), json)?;
+                }
+            }
+        }
+        EventsCommand::Replay { since, topic, json } => {
+            let pattern = pattern(topic.as_deref())?;
+            let since = since_ms(&since)?;
+            for event in log.since(since, u64::MAX)? {
+                print_event(&event, pattern.as_ref(), json)?;
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn pattern(topic: Option<&str>) -> Result<Option<Topic>> {
+    topic
+        .map(|t| {
+            Topic::pattern(t)
+                .map_err(|problem| UsageError(format!("--topic `{t}`: {problem}")).into())
+        })
+        .transpose()
+}
+
+fn print_after(log: &EventLog, after: u64, pattern: Option<&Topic>, json: bool) -> Result<u64> {
+    let mut last = after;
+    // Recent events only: the log is ordered by sequence number.
+    for event in log.since(now_ms() - 60_000, 10_000)? {
+        if event.seq > last {
+            last = event.seq;
+            print_event(&event, pattern, json)?;
+        }
+    }
+    Ok(last)
+}
+
+fn print_event(event: &Event, pattern: Option<&Topic>, json: bool) -> Result<()> {
+    if pattern.is_some_and(|p| !p.matches(&event.topic)) {
+        return Ok(());
+    }
+    if json {
+        println!("{}", serde_json::to_string(event)?);
+    } else {
+        println!(
+            "#{} {} {} [{}] from {}: {}",
+            event.seq,
+            event.at_ms,
+            event.topic,
+            event.propagation.as_str(),
+            event.source,
+            event.payload
+        );
+    }
+    Ok(())
+}
+
+/// `--since`: a duration back from now, or an absolute epoch in ms.
+fn since_ms(text: &str) -> Result<i64> {
+    let bad = || {
+        UsageError(format!(
+            "--since `{text}` is neither a duration like 15m, 2h or 7d nor milliseconds since the Unix epoch"
+        ))
+    };
+    if let Ok(absolute) = text.parse::<i64>() {
+        return Ok(absolute);
+    }
+    let split = text.find(|c: char| !c.is_ascii_digit()).ok_or_else(bad)?;
+    let (number, unit) = text.split_at(split);
+    let number: i64 = number.parse().map_err(|_| bad())?;
+    let unit_ms = match unit {
+        "ms" => 1,
+        "s" => 1000,
+        "m" => 60_000,
+        "h" => 3_600_000,
+        "d" => 86_400_000,
+        _ => return Err(bad().into()),
+    };
+    Ok(now_ms() - number.saturating_mul(unit_ms))
+}

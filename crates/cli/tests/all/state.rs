@@ -1,0 +1,152 @@
+//! Plugin data, shared values and events through real `lord` processes:
+//! what one run keeps, the next one sees; what a plugin was not granted, it
+//! cannot reach on any channel; the event log survives between processes.
+
+use crate::support::Lord;
+
+fn json_lines(text: &str) -> Vec<serde_json::Value> {
+    text.lines()
+        .map(|l| serde_json::from_str(l).expect("one JSON event per line"))
+        .collect()
+}
+
+#[test]
+fn notes_persist_across_runs_and_are_announced_in_the_event_log() {
+    let lord = Lord::new();
+    lord.install("notes");
+    lord.run(&["note", "buy milk"]).assert_ok();
+    let second = lord.run(&["note", "call the plumber"]);
+    second.assert_ok();
+    assert_eq!(second.stdout(), "noted (2 in all)\n");
+    let list = lord.run(&["notes"]);
+    list.assert_ok();
+    assert_eq!(list.stdout(), "1. buy milk\n2. call the plumber\n");
+
+    // A new process replays what earlier ones published, in order.
+    let replay = lord.run(&[
+        "events", "replay", "--since", "1h", "--topic", "notes.*", "--json",
+    ]);
+    replay.assert_ok();
+    let added = json_lines(&replay.stdout());
+    let numbers: Vec<_> = added
+        .iter()
+        .map(|e| e["payload"]["number"].clone())
+        .collect();
+    assert_eq!(numbers, [serde_json::json!(1), serde_json::json!(2)]);
+    assert!(
+        added
+            .iter()
+            .all(|e| e["source"] == "notes" && e["propagation"] == "global")
+    );
+
+    // lord's own lifecycle and command events are there too.
+    let system = lord.run(&[
+        "events", "replay", "--since", "1h", "--topic", "lord.**", "--json",
+    ]);
+    system.assert_ok();
+    let topics: Vec<String> = json_lines(&system.stdout())
+        .iter()
+        .map(|e| e["topic"].as_str().expect("topic").to_owned())
+        .collect();
+    for expected in [
+        "lord.plugin.installed",
+        "lord.plugin.enabled",
+        "lord.command.started",
+        "lord.command.finished",
+    ] {
+        assert!(
+            topics.iter().any(|t| t == expected),
+            "{expected} missing from {topics:?}"
+        );
+    }
+    let tail = lord.run(&["events", "tail", "-n", "1"]);
+    tail.assert_ok();
+    assert_eq!(tail.stdout().lines().count(), 1, "{}", tail.stdout());
+    assert!(
+        tail.stdout().contains("lord.command.finished"),
+        "{}",
+        tail.stdout()
+    );
+
+    // Removing the plugin removes its data: a reinstall starts empty.
+    lord.run(&["plugin", "remove", "notes"]).assert_ok();
+    lord.install("notes");
+    let empty = lord.run(&["notes"]);
+    empty.assert_ok();
+    assert_eq!(empty.stdout(), "");
+}
+
+#[test]
+fn a_plugin_reaches_no_channel_it_was_not_granted() {
+    let lord = Lord::new();
+    lord.install("notes");
+    lord.install("hostile/statesnoop");
+    lord.run(&["note", "the safe code is 1234"]).assert_ok();
+
+    // Its own channels work (and each success resets its breaker).
+    let own = || {
+        let run = lord.run(&["statesnoop", "own"]);
+        run.assert_ok();
+        assert_eq!(run.stdout(), "own channels work\n");
+    };
+    own();
+
+    // Another plugin's data: its reads land in its own namespace.
+    let data = lord.run(&["statesnoop", "data"]);
+    data.assert_ok();
+    assert_eq!(data.stdout(), "nothing under `notes`\n");
+
+    for (channel, refused) in [
+        ("shared", "the shared key `notes.count`"),
+        ("shared-write", "the shared key `notes.count`"),
+        ("publish", "publishing on `notes.added`"),
+        ("system", "publishing on `lord.plugin.installed`"),
+    ] {
+        let run = lord.run(&["statesnoop", channel]);
+        run.assert_code(3).assert_stderr_contains(refused);
+        assert!(
+            !run.stdout().contains("LEAK"),
+            "{channel}: {}",
+            run.stdout()
+        );
+        own();
+    }
+    let quota = lord.run(&["statesnoop", "quota"]);
+    quota
+        .assert_code(3)
+        .assert_stderr_contains("over its data quota");
+    own();
+
+    // Nothing the snoop tried changed the notes or their count.
+    let list = lord.run(&["notes"]);
+    assert_eq!(list.stdout(), "1. the safe code is 1234\n");
+    let replay = lord.run(&[
+        "events",
+        "replay",
+        "--since",
+        "1h",
+        "--topic",
+        "notes.added",
+        "--json",
+    ]);
+    let added = json_lines(&replay.stdout());
+    assert_eq!(added.len(), 1, "only notes published on notes.added");
+    assert_eq!(added[0]["source"], "notes");
+}
+
+#[test]
+fn a_component_importing_shared_state_without_asking_is_refused_at_install() {
+    let lord = Lord::new();
+    let unasked = crate::support::variant("notes", |m| {
+        m.replace("\"state-shared(notes.count)\", ", "")
+    });
+    lord.run(&[
+        "plugin",
+        "install",
+        unasked.path().to_str().expect("utf-8"),
+        "--yes",
+    ])
+    .assert_code(2)
+    .assert_stderr_contains("lord:plugin/shared");
+    assert!(lord.list().is_empty());
+}

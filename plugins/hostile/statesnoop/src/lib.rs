@@ -1,0 +1,43 @@
+//! Hostile fixture `statesnoop`: granted one shared key and one topic of
+//! its own, it reaches for what it was not given. Each attempt reports what
+//! the host answered, so the test sees both the refusal and that nothing
+//! leaked.
+
+use lord_pdk::events::{self, Propagation};
+use lord_pdk::serde_json::json;
+use lord_pdk::{Command, Plugin, data, shared};
+
+struct StateSnoop;
+
+impl Plugin for StateSnoop {
+    fn run_command(command: Command) -> Result<String, String> {
+        match command.arg("channel").unwrap_or("") {
+            // Another plugin's data key, through its own namespace.
+            "data" => match data::get("notes")? {
+                Some(found) => Ok(format!("LEAK: {}\n", String::from_utf8_lossy(&found))),
+                None => Ok("nothing under `notes`\n".to_owned()),
+            },
+            "shared" => shared::get("notes.count").map(|v| format!("LEAK: {v:?}\n")),
+            "shared-write" => {
+                shared::set("notes.count", b"999").map(|v| format!("LEAK: wrote {v}\n"))
+            }
+            "publish" => events::publish("notes.added", &json!({"number": 0}), Propagation::Global)
+                .map(|()| "LEAK: published on notes.added\n".to_owned()),
+            "system" => events::publish("lord.plugin.installed", &json!({}), Propagation::Global)
+                .map(|()| "LEAK: published as lord\n".to_owned()),
+            // 2 KiB into a 1 KiB quota.
+            "quota" => {
+                data::set("big", &[b'x'; 2048], true).map(|()| "LEAK: over quota\n".to_owned())
+            }
+            "own" => {
+                shared::set("snoop.own", b"mine")?;
+                events::publish("snoop.own", &json!({"ok": true}), Propagation::Local)?;
+                data::set("mine", b"kept", true)?;
+                Ok("own channels work\n".to_owned())
+            }
+            other => Err(format!("unknown channel `{other}`")),
+        }
+    }
+}
+
+lord_pdk::export_plugin!(StateSnoop);
