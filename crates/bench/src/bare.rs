@@ -7,6 +7,7 @@
 //! wasmtime. This crate names it too, because bare wasmtime is what it
 //! measures lord against; nothing in lord depends on this crate.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result, anyhow};
@@ -14,7 +15,7 @@ use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
-use bindings::lord::plugin::{log, types};
+use bindings::lord::plugin::{data, events, log, shared, types};
 use bindings::{Plugin, PluginPre};
 
 pub(crate) use bindings::exports::lord::plugin::guest::Invocation;
@@ -45,6 +46,9 @@ pub(crate) const FAR_DEADLINE: u64 = 1 << 40;
 pub(crate) struct BareState {
     wasi: WasiCtx,
     table: ResourceTable,
+    /// What an embedder writing shared state by hand would keep: a map of
+    /// values and versions, no grants.
+    shared: HashMap<String, (Vec<u8>, u64)>,
 }
 
 impl WasiView for BareState {
@@ -57,6 +61,72 @@ impl WasiView for BareState {
 }
 
 impl types::Host for BareState {}
+
+impl data::Host for BareState {
+    fn get(&mut self, _key: String) -> wasmtime::Result<Result<Option<Vec<u8>>, String>> {
+        Ok(Ok(None))
+    }
+    fn set(
+        &mut self,
+        _key: String,
+        _value: Vec<u8>,
+        _persistent: bool,
+    ) -> wasmtime::Result<Result<(), String>> {
+        Ok(Ok(()))
+    }
+    fn delete(&mut self, _key: String) -> wasmtime::Result<Result<bool, String>> {
+        Ok(Ok(false))
+    }
+    fn keys(&mut self) -> wasmtime::Result<Result<Vec<String>, String>> {
+        Ok(Ok(Vec::new()))
+    }
+}
+
+impl shared::Host for BareState {
+    fn get(&mut self, key: String) -> wasmtime::Result<Result<Option<shared::Versioned>, String>> {
+        Ok(Ok(self.shared.get(&key).map(|(value, version)| {
+            shared::Versioned {
+                value: value.clone(),
+                version: *version,
+            }
+        })))
+    }
+    fn set(&mut self, key: String, value: Vec<u8>) -> wasmtime::Result<Result<u64, String>> {
+        let slot = self.shared.entry(key).or_insert_with(|| (Vec::new(), 0));
+        slot.0 = value;
+        slot.1 += 1;
+        Ok(Ok(slot.1))
+    }
+    fn compare_and_swap(
+        &mut self,
+        key: String,
+        expected: u64,
+        value: Vec<u8>,
+    ) -> wasmtime::Result<Result<shared::CasOutcome, String>> {
+        let slot = self.shared.entry(key).or_insert_with(|| (Vec::new(), 0));
+        if slot.1 != expected {
+            return Ok(Ok(shared::CasOutcome::Conflict(Some(shared::Versioned {
+                value: slot.0.clone(),
+                version: slot.1,
+            }))));
+        }
+        slot.0 = value;
+        slot.1 += 1;
+        Ok(Ok(shared::CasOutcome::Swapped(slot.1)))
+    }
+}
+
+impl events::Host for BareState {
+    fn publish(
+        &mut self,
+        _topic: String,
+        _payload: String,
+        _propagation: events::Propagation,
+        _sensitive: bool,
+    ) -> wasmtime::Result<Result<(), String>> {
+        Ok(Ok(()))
+    }
+}
 
 impl log::Host for BareState {
     fn log(&mut self, _level: types::Level, _message: String) -> wasmtime::Result<()> {
@@ -164,6 +234,7 @@ impl Bare {
         let state = BareState {
             wasi: WasiCtx::builder().build(),
             table: ResourceTable::new(),
+            shared: HashMap::new(),
         };
         let mut store = Store::new(&self.engine, state);
         store.set_epoch_deadline(FAR_DEADLINE);

@@ -3,9 +3,11 @@
 //! the bare typed call, for a trivial command and for one doing about 10 µs
 //! of guest work.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context as _, Result, ensure};
+use lord_host::lord_state::{EventBus, PluginData, Scope, ScopeGrants, SharedState, StateDb};
 use lord_sandbox::{CommandArg, Grants, Invocation, Limits, Sandbox};
 
 use crate::bare::{self, Bare, BareInstance};
@@ -23,7 +25,15 @@ pub(crate) struct CallResults {
     pub(crate) work_iterations: u64,
     /// What one round of `bench-work` costs, measured at start-up.
     pub(crate) ns_per_iteration: f64,
+    /// `bench-shared` (set and get of a shared value, `SHARED_ROUNDS`
+    /// times): through lord's granted, versioned shared state vs a bare
+    /// host map.
+    pub(crate) shared: Pair,
 }
+
+/// Set-and-get rounds per `bench-shared` call: enough that the host calls,
+/// not the command call around them, are what is measured.
+pub(crate) const SHARED_ROUNDS: u64 = 100;
 
 pub(crate) async fn measure(plugins: &Plugins, plan: Plan) -> Result<CallResults> {
     let scratch = tempfile::tempdir()?;
@@ -39,9 +49,23 @@ pub(crate) async fn measure(plugins: &Plugins, plan: Plan) -> Result<CallResults
     // Fills the compiled cache, so `prepare` below deserialises as it does
     // for an installed plugin.
     let (sha256, _) = sandbox.install_check(id, &wasm, &manifest.permissions)?;
+    // The plugin's channels, as the host wires them: its grants, a real
+    // state database, shared values and a bus.
+    let db = StateDb::open(scratch.path())?;
+    let scope = Scope::new(
+        id,
+        ScopeGrants::from_permissions(&manifest.permissions, manifest.limits.max_data_bytes()),
+        PluginData::new(db),
+        SharedState::new(),
+        EventBus::new(),
+    );
+    let grants = Grants {
+        scope: Some(Arc::new(scope)),
+        ..Grants::default()
+    };
     let mut ours = sandbox
         .prepare(id, &wasm, &sha256, &manifest.permissions)?
-        .instantiate(&Grants::default(), Limits::from_manifest(&manifest.limits))
+        .instantiate(&grants, Limits::from_manifest(&manifest.limits))
         .await?;
 
     let bare = Bare::new()?;
@@ -56,12 +80,11 @@ pub(crate) async fn measure(plugins: &Plugins, plan: Plan) -> Result<CallResults
     );
 
     let mut results = Vec::new();
-    for iterations in [None, Some(work_iterations)] {
-        let command = if iterations.is_some() {
-            "bench-work"
-        } else {
-            "bench-noop"
-        };
+    for (command, iterations) in [
+        ("bench-noop", None),
+        ("bench-work", Some(work_iterations)),
+        ("bench-shared", Some(SHARED_ROUNDS)),
+    ] {
         let our_invocation = Invocation {
             command: command.to_owned(),
             args: iterations
@@ -94,6 +117,7 @@ pub(crate) async fn measure(plugins: &Plugins, plan: Plan) -> Result<CallResults
         .await?;
         results.push(pair);
     }
+    let shared = results.pop().context("no shared-state measurement")?;
     let work = results.pop().context("no work measurement")?;
     let trivial = results.pop().context("no trivial measurement")?;
     Ok(CallResults {
@@ -101,6 +125,7 @@ pub(crate) async fn measure(plugins: &Plugins, plan: Plan) -> Result<CallResults
         work,
         work_iterations,
         ns_per_iteration,
+        shared,
     })
 }
 

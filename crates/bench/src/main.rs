@@ -15,6 +15,7 @@
 
 mod bare;
 mod call;
+mod events;
 mod fixtures;
 mod help;
 mod load;
@@ -117,12 +118,15 @@ fn run() -> Result<()> {
     let help = runtime.block_on(help::measure(&plugins, &lord, plan(50)))?;
     eprintln!("lord-bench: micro-plugins ...");
     let micro = runtime.block_on(micro::measure(&plugins, plan(25)))?;
+    eprintln!("lord-bench: events ...");
+    let events = runtime.block_on(events::measure(plan(25)))?;
 
     let results = Results {
         load,
         calls,
         help,
         micro,
+        events,
         batches: options.batches,
         elapsed: started.elapsed(),
     };

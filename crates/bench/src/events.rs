@@ -1,0 +1,45 @@
+//! Event throughput: publishing on the bus to a native subscriber that
+//! drains its queue, as a CLI embedding the library would subscribe.
+
+use anyhow::{Result, ensure};
+use lord_host::lord_state::{EventBus, Propagation};
+use lord_manifest::Topic;
+use serde_json::json;
+
+use crate::timing::{self, Plan, Samples};
+
+/// Events per measured iteration: one publish each, then one drain.
+pub(crate) const BURST: u64 = 1_000;
+
+/// Time per burst of `BURST` events published and received.
+pub(crate) async fn measure(plan: Plan) -> Result<Samples> {
+    let bus = EventBus::new();
+    let pattern = Topic::pattern("bench.*").map_err(anyhow::Error::msg)?;
+    let topic = Topic::concrete("bench.tick").map_err(anyhow::Error::msg)?;
+    let capacity = usize::try_from(BURST)?;
+    let mut subscriber = bus.subscribe("bench", &pattern, None, capacity);
+    let payload = json!({ "n": 1 });
+    eprintln!("lord-bench: events: native subscriber ...");
+    let samples = timing::single(plan, async || {
+        for _ in 0..BURST {
+            bus.publish(&topic, "bench", Propagation::Local, payload.clone(), false)?;
+        }
+        let mut received = 0;
+        while subscriber.try_recv().is_some() {
+            received += 1;
+        }
+        ensure!(received == BURST, "received {received} of {BURST} events");
+        Ok(())
+    })
+    .await?;
+    ensure!(
+        subscriber.stats().dropped == 0,
+        "the subscriber dropped events"
+    );
+    Ok(samples)
+}
+
+/// Events per second from the median time of a burst.
+pub(crate) fn per_second(samples: &Samples) -> f64 {
+    BURST as f64 * 1e9 / samples.median_ns()
+}
