@@ -15,7 +15,7 @@ use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
-use bindings::lord::plugin::{data, events, log, shared, types};
+use bindings::lord::plugin::{data, events, log, secrets, shared, types};
 use bindings::{Plugin, PluginPre};
 
 pub(crate) use bindings::exports::lord::plugin::guest::Invocation;
@@ -113,6 +113,12 @@ impl shared::Host for BareState {
         slot.0 = value;
         slot.1 += 1;
         Ok(Ok(shared::CasOutcome::Swapped(slot.1)))
+    }
+}
+
+impl secrets::Host for BareState {
+    fn get(&mut self, _name: String) -> wasmtime::Result<Result<String, String>> {
+        Ok(Err("no secrets in the bare host".to_owned()))
     }
 }
 

@@ -49,6 +49,9 @@ pub(crate) enum Builtin {
     /// Show and replay persisted events (lord's own and plugins' global ones).
     #[command(subcommand)]
     Events(commands::events::EventsCommand),
+    /// Store secrets for plugins granted `secret(NAME)` (encrypted at rest).
+    #[command(subcommand)]
+    Secret(commands::secret::SecretCommand),
 }
 
 /// Builds the full command tree, parses argv and runs what it names.
@@ -100,6 +103,7 @@ async fn run_builtin(
         Builtin::Micro(cmd) => commands::micro::run(framework, cmd),
         Builtin::Dev(args) => commands::dev::run(ctx, framework, args).await,
         Builtin::Events(cmd) => commands::events::run(framework, cmd).await,
+        Builtin::Secret(cmd) => commands::secret::run(ctx, framework, cmd),
     }
 }
 

@@ -107,7 +107,8 @@ impl HostError {
             HostError::State(
                 lord_state::StateError::Invalid { .. }
                 | lord_state::StateError::NotGranted { .. }
-                | lord_state::StateError::QuotaExceeded { .. },
+                | lord_state::StateError::QuotaExceeded { .. }
+                | lord_state::StateError::SecretMissing(_),
             ) => true,
             HostError::Io { .. }
             | HostError::Store(

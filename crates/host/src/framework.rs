@@ -145,6 +145,7 @@ pub struct Channels {
     pub data: lord_state::PluginData,
     pub shared: lord_state::SharedState,
     pub bus: lord_state::EventBus,
+    pub secrets: lord_state::Secrets,
 }
 
 impl std::fmt::Debug for Framework {
@@ -216,6 +217,7 @@ impl Framework {
                 data: lord_state::PluginData::new(db),
                 shared: lord_state::SharedState::new(),
                 bus: lord_state::EventBus::with_log(log),
+                secrets: lord_state::Secrets::new(&self.config.home),
             }
         })
     }
@@ -822,16 +824,19 @@ impl Framework {
         };
         let mut grants = grants::to_grants(&plugin.granted, &roots, &self.config.env);
         let channels = self.channels();
-        grants.scope = Some(Arc::new(lord_state::Scope::new(
-            plugin.id(),
-            lord_state::ScopeGrants::from_permissions(
-                &plugin.granted,
-                plugin.manifest.limits.max_data_bytes(),
-            ),
-            channels.data.clone(),
-            channels.shared.clone(),
-            channels.bus.clone(),
-        )));
+        grants.scope = Some(Arc::new(
+            lord_state::Scope::new(
+                plugin.id(),
+                lord_state::ScopeGrants::from_permissions(
+                    &plugin.granted,
+                    plugin.manifest.limits.max_data_bytes(),
+                ),
+                channels.data.clone(),
+                channels.shared.clone(),
+                channels.bus.clone(),
+            )
+            .with_secrets(channels.secrets.clone()),
+        ));
         Ok(grants)
     }
 }

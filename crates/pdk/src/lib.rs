@@ -233,6 +233,16 @@ pub mod events {
     }
 }
 
+/// Secrets the user stored with `lord secret set`; each name needs
+/// `secret(NAME)`. Never log or return a secret's value.
+pub mod secrets {
+    use super::bindings::lord::plugin::secrets as host;
+
+    pub fn get(name: &str) -> Result<String, String> {
+        host::get(name)
+    }
+}
+
 /// Bridges a [`Plugin`] to the generated export trait.
 #[doc(hidden)]
 pub struct Adapter<T>(PhantomData<T>);

@@ -1,11 +1,11 @@
-//! The host side of the `data`, `shared` and `events` interfaces: each call
+//! The host side of the `data`, `shared`, `events` and `secrets` interfaces: each call
 //! goes through the plugin's `lord_state::Scope`, which holds its grants.
 //! A refused access is also recorded as a denial, so a call that then fails
 //! reports exactly what was refused.
 
 use lord_state::{CasOutcome, Propagation, Scope, StateError, Versioned};
 
-use crate::bindings::lord::plugin::{data, events, shared};
+use crate::bindings::lord::plugin::{data, events, secrets, shared};
 use crate::instance::StoreState;
 
 impl StoreState {
@@ -31,6 +31,7 @@ impl StoreState {
             | StateError::QuotaExceeded { .. }
             | StateError::Invalid { .. }
             | StateError::Unavailable(_)
+            | StateError::SecretMissing(_)
             | StateError::Corrupt(_) => {}
         }
         message
@@ -119,5 +120,11 @@ impl events::Host for StoreState {
             Err(e) => return Ok(Err(format!("the event payload is not JSON: {e}"))),
         };
         Ok(self.with_scope(|s| s.publish(&topic, payload, propagation, sensitive).map(drop)))
+    }
+}
+
+impl secrets::Host for StoreState {
+    fn get(&mut self, name: String) -> wasmtime::Result<Result<String, String>> {
+        Ok(self.with_scope(|s| s.secret(&name).map(|v| v.expose().to_owned())))
     }
 }

@@ -66,8 +66,8 @@ fn interfaces_of(family: PermissionFamily) -> &'static [&'static str] {
         | PermissionFamily::Tty => &[],
         PermissionFamily::StateShared => &["lord:plugin/shared"],
         PermissionFamily::EventsPublish => &["lord:plugin/events"],
-        PermissionFamily::Secret
-        | PermissionFamily::Exec
+        PermissionFamily::Secret => &["lord:plugin/secrets"],
+        PermissionFamily::Exec
         | PermissionFamily::Db
         | PermissionFamily::Ai
         | PermissionFamily::SysMetrics

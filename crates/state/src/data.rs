@@ -85,6 +85,7 @@ impl PluginData {
                     | StateError::NotGranted { .. }
                     | StateError::Invalid { .. }
                     | StateError::Unavailable(_)
+                    | StateError::SecretMissing(_)
                     | StateError::Corrupt(_)) => other,
                 })?;
             if let Some(m) = self.session().get_mut(plugin) {

@@ -29,6 +29,8 @@ pub enum StateError {
         access: String,
         permission: String,
     },
+    #[error("secret `{0}` is not set; set it with `lord secret set {0}`")]
+    SecretMissing(String),
     #[error("invalid {what} `{value}`: {problem}")]
     Invalid {
         what: &'static str,

@@ -10,7 +10,9 @@
 //!   stalled one loses events (counted) instead of slowing publishers.
 //!   `global` and `system` events go to the [`EventLog`] with retention, and
 //!   can be replayed in order.
-//! - [`Scope`]: one plugin's view of all three, holding its grants. Every
+//! - [`Secrets`]: named values encrypted at rest, read by a plugin only
+//!   with a `secret(NAME)` grant.
+//! - [`Scope`]: one plugin's view of all of these, holding its grants. Every
 //!   check of a plugin's access to a channel happens here.
 //!
 //! Invariant: a plugin reaches another plugin's data through no call of
@@ -23,6 +25,7 @@ mod db;
 mod error;
 mod event;
 mod scope;
+mod secrets;
 mod shared;
 
 pub use bus::{DEFAULT_QUEUE, EventBus, PublishReport, Subscription, SubscriptionStats, now_ms};
@@ -31,4 +34,5 @@ pub use db::{EventLog, Retention, StateDb};
 pub use error::StateError;
 pub use event::{Event, FieldFilter, Propagation};
 pub use scope::{Scope, ScopeGrants};
+pub use secrets::{SecretValue, Secrets, check_name as check_secret_name};
 pub use shared::{CasOutcome, SharedState, Versioned};

@@ -8,6 +8,7 @@ use crate::bus::{EventBus, PublishReport, Subscription};
 use crate::data::PluginData;
 use crate::error::StateError;
 use crate::event::{FieldFilter, Propagation};
+use crate::secrets::{SecretValue, Secrets};
 use crate::shared::{CasOutcome, SharedState, Versioned};
 
 /// What a plugin was granted on these channels.
@@ -16,6 +17,8 @@ pub struct ScopeGrants {
     pub shared_keys: Vec<String>,
     pub publish: Vec<Topic>,
     pub subscribe: Vec<Topic>,
+    /// Names of the secrets the plugin may read.
+    pub secrets: Vec<String>,
     /// Bytes of data (keys plus values) the plugin may hold.
     pub data_quota: u64,
 }
@@ -32,11 +35,11 @@ impl ScopeGrants {
                 Permission::StateShared(key) => grants.shared_keys.push(key.clone()),
                 Permission::EventsPublish(topic) => grants.publish.push(topic.clone()),
                 Permission::EventsSubscribe(topic) => grants.subscribe.push(topic.clone()),
+                Permission::Secret(name) => grants.secrets.push(name.clone()),
                 Permission::FsRead(_)
                 | Permission::FsWrite(_)
                 | Permission::Net(_)
                 | Permission::Env(_)
-                | Permission::Secret(_)
                 | Permission::Exec(_)
                 | Permission::Db(_)
                 | Permission::Ai(_)
@@ -58,6 +61,7 @@ pub struct Scope {
     data: PluginData,
     shared: SharedState,
     bus: EventBus,
+    secrets: Option<Secrets>,
 }
 
 impl Scope {
@@ -74,7 +78,32 @@ impl Scope {
             data,
             shared,
             bus,
+            secrets: None,
         }
+    }
+
+    /// Lets the plugin read the secrets it was granted from `secrets`.
+    pub fn with_secrets(mut self, secrets: Secrets) -> Self {
+        self.secrets = Some(secrets);
+        self
+    }
+
+    /// Reads a secret: `secret(NAME)` must have been granted.
+    pub fn secret(&self, name: &str) -> Result<SecretValue, StateError> {
+        if !self.grants.secrets.iter().any(|n| n == name) {
+            return Err(StateError::NotGranted {
+                plugin: self.plugin.clone(),
+                access: format!("the secret `{}`", printable(name)),
+                permission: format!("secret({})", printable(name)),
+            });
+        }
+        let secrets = self
+            .secrets
+            .as_ref()
+            .ok_or_else(|| StateError::SecretMissing(name.to_owned()))?;
+        secrets
+            .get(name)?
+            .ok_or_else(|| StateError::SecretMissing(name.to_owned()))
     }
 
     pub fn plugin(&self) -> &str {

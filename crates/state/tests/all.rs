@@ -452,3 +452,46 @@ fn a_subscriber_on_another_thread_receives_while_publishers_run() {
     let n = rt.block_on(received).expect("subscriber");
     assert_eq!(n, 101);
 }
+
+#[test]
+fn secrets_round_trip_and_only_granted_names_are_readable() {
+    use lord_state::{SecretValue, Secrets};
+    let home = tempfile::tempdir().expect("home");
+    let secrets = Secrets::new(home.path());
+    assert!(secrets.names().expect("names").is_empty());
+    secrets
+        .set("API_TOKEN", SecretValue::new("t0ken".to_owned()))
+        .expect("set");
+    secrets
+        .set("OTHER", SecretValue::new("x".to_owned()))
+        .expect("set");
+    assert_eq!(secrets.names().expect("names"), ["API_TOKEN", "OTHER"]);
+    let value = secrets.get("API_TOKEN").expect("get").expect("present");
+    assert_eq!(value.expose(), "t0ken");
+    assert_eq!(format!("{value:?}"), "[redacted]");
+    assert!(
+        secrets
+            .set("lower", SecretValue::new("x".to_owned()))
+            .is_err()
+    );
+
+    let scope = Scope::new(
+        &plugin("vault"),
+        grants(&["secret(API_TOKEN)"], 0),
+        PluginData::new(StateDb::at(home.path())),
+        SharedState::new(),
+        EventBus::new(),
+    )
+    .with_secrets(Secrets::new(home.path()));
+    assert_eq!(
+        scope.secret("API_TOKEN").expect("granted").expose(),
+        "t0ken"
+    );
+    let err = scope.secret("OTHER").expect_err("not granted");
+    assert!(matches!(err, StateError::NotGranted { .. }), "{err}");
+    assert!(secrets.remove("API_TOKEN").expect("remove"));
+    assert!(matches!(
+        scope.secret("API_TOKEN"),
+        Err(StateError::SecretMissing(_))
+    ));
+}

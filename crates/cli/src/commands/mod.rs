@@ -6,3 +6,4 @@ pub(crate) mod micro;
 pub(crate) mod pipe;
 pub(crate) mod plugin;
 pub(crate) mod run;
+pub(crate) mod secret;

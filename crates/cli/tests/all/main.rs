@@ -11,4 +11,5 @@ mod hostile;
 mod lifecycle;
 mod micro;
 mod refusals;
+mod secrets;
 mod state;

@@ -5,7 +5,7 @@
 
 use lord_pdk::events::{self, Propagation};
 use lord_pdk::serde_json::json;
-use lord_pdk::{Command, Plugin, data, shared};
+use lord_pdk::{Command, Plugin, data, secrets, shared};
 
 struct StateSnoop;
 
@@ -29,6 +29,8 @@ impl Plugin for StateSnoop {
             "quota" => {
                 data::set("big", &[b'x'; 2048], true).map(|()| "LEAK: over quota\n".to_owned())
             }
+            // Another plugin's secret, by name.
+            "secret" => secrets::get("API_TOKEN").map(|v| format!("LEAK: {v}\n")),
             "own" => {
                 shared::set("snoop.own", b"mine")?;
                 events::publish("snoop.own", &json!({"ok": true}), Propagation::Local)?;

@@ -1,0 +1,84 @@
+//! `lord secret set|list|remove`: the user's secrets for plugins. A value
+//! is read from a hidden prompt on a terminal or from standard input when
+//! piped, never from the command line (where `ps` and shell history would
+//! keep it), and is never printed.
+
+use std::io::Read as _;
+use std::process::ExitCode;
+
+use anyhow::{Context as _, Result};
+use clap::Subcommand;
+use lord_host::Framework;
+use lord_host::lord_state::{SecretValue, check_secret_name};
+use serde_json::json;
+
+use crate::cli::UsageError;
+use crate::context::Context;
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum SecretCommand {
+    /// Store a secret; its value comes from a hidden prompt or from stdin.
+    Set { name: String },
+    /// List the names of stored secrets (never their values).
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Delete a secret.
+    Remove { name: String },
+}
+
+pub(crate) fn run(
+    ctx: &Context,
+    framework: &Framework,
+    command: SecretCommand,
+) -> Result<ExitCode> {
+    let secrets = &framework.channels().secrets;
+    match command {
+        SecretCommand::Set { name } => {
+            check_secret_name(&name).map_err(|e| UsageError(e.to_string()))?;
+            let value = if ctx.stdin_is_tty {
+                rpassword::prompt_password(format!("value for {name} (not shown): "))
+                    .context("reading the secret from the terminal")?
+            } else {
+                let mut text = String::new();
+                std::io::stdin()
+                    .read_to_string(&mut text)
+                    .context("reading the secret from standard input")?;
+                // A trailing newline from `echo` or a file is not part of it.
+                text.trim_end_matches(['\n', '\r']).to_owned()
+            };
+            if value.is_empty() {
+                return Err(UsageError(format!(
+                    "the value for `{name}` is empty; pipe it in or type it at the prompt"
+                ))
+                .into());
+            }
+            secrets.set(&name, SecretValue::new(value))?;
+            eprintln!("stored secret `{name}`");
+        }
+        SecretCommand::List { json } => {
+            let names = secrets.names()?;
+            if json {
+                println!("{}", json!(names));
+            } else if names.is_empty() {
+                println!("no secrets stored; add one with `lord secret set NAME`");
+            } else {
+                for name in names {
+                    println!("{name}");
+                }
+            }
+        }
+        SecretCommand::Remove { name } => {
+            check_secret_name(&name).map_err(|e| UsageError(e.to_string()))?;
+            if !secrets.remove(&name)? {
+                return Err(UsageError(format!(
+                    "no secret named `{name}`; see `lord secret list`"
+                ))
+                .into());
+            }
+            eprintln!("removed secret `{name}`");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,241 @@
+//! Secrets: named values encrypted at rest in a file only the user can
+//! read. The store is `$LORD_HOME/secrets/store.enc`: ChaCha20-Poly1305
+//! over the JSON map of names to values, under a random 256-bit key in
+//! `$LORD_HOME/secrets/key`, both 0600 in a 0700 folder. The key beside the
+//! store protects against copies of the store alone (backups, sync) and
+//! against tampering (the tag fails); the file permissions protect against
+//! other users. No OS keyring is used yet.
+//!
+//! Invariant: a secret's value never appears in an error, a `Debug`
+//! output, an event or a log: [`SecretValue`] prints as `[redacted]`, and
+//! errors name the secret, never its value.
+
+use std::collections::BTreeMap;
+use std::fs::{self, File};
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+use chacha20poly1305::aead::{Aead, KeyInit};
+use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce};
+
+use crate::error::StateError;
+
+const MAGIC: &[u8] = b"LORDSEC1";
+const NONCE: usize = 12;
+
+/// A secret's value. Its `Debug` is `[redacted]`; read it with
+/// [`SecretValue::expose`] only where it is handed on.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SecretValue(String);
+
+impl std::fmt::Debug for SecretValue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+impl SecretValue {
+    pub fn new(value: String) -> Self {
+        Self(value)
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+/// The secret store under one home. Every operation reads the file afresh,
+/// so two processes see each other's changes; writers hold a lock.
+#[derive(Debug, Clone)]
+pub struct Secrets {
+    dir: PathBuf,
+}
+
+fn io(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> StateError {
+    let path = path.to_path_buf();
+    move |source| StateError::Io {
+        action,
+        path,
+        source,
+    }
+}
+
+/// Checks a secret name: the same characters as an environment variable,
+/// as `secret(NAME)` permissions use.
+pub fn check_name(name: &str) -> Result<(), StateError> {
+    let ok = !name.is_empty()
+        && name.len() <= 128
+        && name
+            .chars()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+        && !name.starts_with(|c: char| c.is_ascii_digit());
+    if ok {
+        return Ok(());
+    }
+    Err(StateError::Invalid {
+        what: "secret name",
+        value: name.chars().filter(|c| !c.is_control()).take(64).collect(),
+        problem: "use `A-Z`, `0-9` and `_`, not starting with a digit, like `GITHUB_TOKEN`"
+            .to_owned(),
+    })
+}
+
+impl Secrets {
+    pub fn new(home: &Path) -> Self {
+        Self {
+            dir: home.join("secrets"),
+        }
+    }
+
+    fn store_path(&self) -> PathBuf {
+        self.dir.join("store.enc")
+    }
+
+    fn key_path(&self) -> PathBuf {
+        self.dir.join("key")
+    }
+
+    fn ensure_dir(&self) -> Result<(), StateError> {
+        fs::create_dir_all(&self.dir).map_err(io("create", &self.dir))?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            fs::set_permissions(&self.dir, fs::Permissions::from_mode(0o700))
+                .map_err(io("restrict", &self.dir))?;
+        }
+        Ok(())
+    }
+
+    /// The key, made on first use.
+    fn key(&self, create: bool) -> Result<Option<[u8; 32]>, StateError> {
+        let path = self.key_path();
+        match fs::read(&path) {
+            Ok(bytes) => {
+                let key: [u8; 32] = bytes.try_into().map_err(|_| {
+                    StateError::Corrupt(format!(
+                        "`{}` is not a 32-byte key; restore it from a backup, or remove the \
+                         secrets folder and set the secrets again",
+                        path.display()
+                    ))
+                })?;
+                Ok(Some(key))
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && create => {
+                self.ensure_dir()?;
+                let mut key = [0u8; 32];
+                getrandom::fill(&mut key).map_err(|e| {
+                    StateError::Corrupt(format!("no randomness for a secret key: {e}"))
+                })?;
+                write_private(&self.dir, &path, &key)?;
+                Ok(Some(key))
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(io("read", &path)(e)),
+        }
+    }
+
+    fn load(&self, create: bool) -> Result<BTreeMap<String, String>, StateError> {
+        let Some(key) = self.key(create)? else {
+            return Ok(BTreeMap::new());
+        };
+        let path = self.store_path();
+        let bytes = match fs::read(&path) {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(BTreeMap::new()),
+            Err(e) => return Err(io("read", &path)(e)),
+        };
+        let corrupt = |what: &str| {
+            StateError::Corrupt(format!(
+                "`{}` {what}; it was changed outside lord or its key was replaced",
+                path.display()
+            ))
+        };
+        let body = bytes
+            .strip_prefix(MAGIC)
+            .ok_or_else(|| corrupt("is not a lord secret store"))?;
+        if body.len() < NONCE {
+            return Err(corrupt("is truncated"));
+        }
+        let (nonce, sealed) = body.split_at(NONCE);
+        let cipher = ChaCha20Poly1305::new(Key::from_slice(&key));
+        let plain = cipher
+            .decrypt(Nonce::from_slice(nonce), sealed)
+            .map_err(|_| corrupt("does not decrypt"))?;
+        serde_json::from_slice(&plain).map_err(|_| corrupt("does not hold a secret table"))
+    }
+
+    fn save(&self, table: &BTreeMap<String, String>) -> Result<(), StateError> {
+        let Some(key) = self.key(true)? else {
+            return Err(StateError::Corrupt("no secret key".to_owned()));
+        };
+        let plain = serde_json::to_vec(table)
+            .map_err(|e| StateError::Corrupt(format!("unserialisable secrets: {e}")))?;
+        let mut nonce = [0u8; NONCE];
+        getrandom::fill(&mut nonce)
+            .map_err(|e| StateError::Corrupt(format!("no randomness for a nonce: {e}")))?;
+        let cipher = ChaCha20Poly1305::new(Key::from_slice(&key));
+        let sealed = cipher
+            .encrypt(Nonce::from_slice(&nonce), plain.as_slice())
+            .map_err(|_| StateError::Corrupt("encryption failed".to_owned()))?;
+        let mut out = Vec::with_capacity(MAGIC.len() + NONCE + sealed.len());
+        out.extend_from_slice(MAGIC);
+        out.extend_from_slice(&nonce);
+        out.extend_from_slice(&sealed);
+        write_private(&self.dir, &self.store_path(), &out)
+    }
+
+    /// Takes the writers' lock (released on drop, or by the kernel).
+    fn lock(&self) -> Result<File, StateError> {
+        self.ensure_dir()?;
+        let path = self.dir.join("lock");
+        let file = File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(io("open", &path))?;
+        file.lock().map_err(io("lock", &path))?;
+        Ok(file)
+    }
+
+    pub fn set(&self, name: &str, value: SecretValue) -> Result<(), StateError> {
+        check_name(name)?;
+        let _lock = self.lock()?;
+        let mut table = self.load(true)?;
+        table.insert(name.to_owned(), value.0);
+        self.save(&table)
+    }
+
+    pub fn get(&self, name: &str) -> Result<Option<SecretValue>, StateError> {
+        check_name(name)?;
+        Ok(self.load(false)?.remove(name).map(SecretValue))
+    }
+
+    /// The names of the stored secrets (never their values).
+    pub fn names(&self) -> Result<Vec<String>, StateError> {
+        Ok(self.load(false)?.into_keys().collect())
+    }
+
+    pub fn remove(&self, name: &str) -> Result<bool, StateError> {
+        check_name(name)?;
+        let _lock = self.lock()?;
+        let mut table = self.load(false)?;
+        let removed = table.remove(name).is_some();
+        if removed {
+            self.save(&table)?;
+        }
+        Ok(removed)
+    }
+}
+
+/// Writes `bytes` to `path` atomically (temporary file in `dir`, fsync,
+/// rename), readable by the user only.
+fn write_private(dir: &Path, path: &Path, bytes: &[u8]) -> Result<(), StateError> {
+    // tempfile creates the file 0600.
+    let mut file = tempfile::NamedTempFile::new_in(dir).map_err(io("create a file in", dir))?;
+    file.write_all(bytes).map_err(io("write", path))?;
+    file.as_file().sync_all().map_err(io("sync", path))?;
+    file.persist(path)
+        .map_err(|e| io("replace", path)(e.error))?;
+    Ok(())
+}
