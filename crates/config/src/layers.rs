@@ -1,0 +1,551 @@
+//! Loading the layers into one [`Config`], with origins and checks.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde_json::{Map, Value};
+
+use crate::error::ConfigError;
+
+/// Where a value can come from, lowest precedence first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Layer {
+    Default,
+    System,
+    User,
+    Project,
+    Env,
+    Flag,
+}
+
+impl Layer {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Layer::Default => "default",
+            Layer::System => "system",
+            Layer::User => "user",
+            Layer::Project => "project",
+            Layer::Env => "env",
+            Layer::Flag => "flag",
+        }
+    }
+}
+
+/// Where one value came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Origin {
+    pub layer: Layer,
+    /// The file, the variable or the flag.
+    pub source: String,
+    /// The profile whose table held it, if any.
+    pub profile: Option<String>,
+}
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.layer {
+            Layer::Default => f.write_str("built-in default")?,
+            Layer::System | Layer::User | Layer::Project => {
+                write!(f, "{} file {}", self.layer.as_str(), self.source)?;
+            }
+            Layer::Env => write!(f, "environment variable {}", self.source)?,
+            Layer::Flag => write!(f, "flag --set {}", self.source)?,
+        }
+        if let Some(profile) = &self.profile {
+            write!(f, " [profile {profile}]")?;
+        }
+        Ok(())
+    }
+}
+
+/// What to read. Files that do not exist are skipped.
+#[derive(Debug, Clone, Default)]
+pub struct Sources {
+    pub system: Option<PathBuf>,
+    pub user: Option<PathBuf>,
+    pub project: Option<PathBuf>,
+    /// The process environment: `LORD_*` variables naming one of lord's
+    /// keys (`LORD_LOG__LEVEL`) or a plugin's (`LORD_PLUGINS__NOTES__MAX`)
+    /// are configuration; others are left alone.
+    pub env: Vec<(String, String)>,
+    /// `--set key=value` flags, in order.
+    pub flags: Vec<String>,
+    pub profile: Option<String>,
+}
+
+impl Sources {
+    /// The files, in precedence order.
+    pub fn files(&self) -> Vec<(Layer, &Path)> {
+        [
+            (Layer::System, self.system.as_deref()),
+            (Layer::User, self.user.as_deref()),
+            (Layer::Project, self.project.as_deref()),
+        ]
+        .into_iter()
+        .filter_map(|(layer, path)| path.map(|p| (layer, p)))
+        .collect()
+    }
+}
+
+/// `LORD_*` variables that are lord's own settings, not configuration.
+const NOT_CONFIG: &[&str] = &["LORD_HOME", "LORD_FAILPOINT", "LORD_PROFILE"];
+
+/// A problem found when checking values against what they may be.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    pub key: String,
+    pub origin: String,
+    pub message: String,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: `{}` {}", self.origin, self.key, self.message)
+    }
+}
+
+/// The merged configuration: dotted keys to values, each with its origin.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    values: BTreeMap<String, (Value, Origin)>,
+    profile: Option<String>,
+}
+
+/// lord's own keys: default and what they may hold.
+fn defaults() -> Vec<(&'static str, Value)> {
+    vec![
+        ("log.level", Value::from("warn")),
+        ("theme", Value::from("auto")),
+        ("events.retention-days", Value::from(7)),
+    ]
+}
+
+/// Checks one of lord's own keys; `None` for keys lord does not know.
+fn check_own(key: &str, value: &Value) -> Option<Result<(), String>> {
+    let one_of = |allowed: &[&str]| match value.as_str() {
+        Some(s) if allowed.contains(&s) => Ok(()),
+        _ => Err(format!(
+            "must be one of {}; got {value}",
+            allowed.join(", ")
+        )),
+    };
+    Some(match key {
+        "log.level" => one_of(&["trace", "debug", "info", "warn", "error"]),
+        "theme" => one_of(&["auto", "light", "dark", "none"]),
+        "events.retention-days" => match value.as_u64() {
+            Some(1..=3650) => Ok(()),
+            _ => Err(format!(
+                "must be a whole number of days from 1 to 3650; got {value}"
+            )),
+        },
+        _ => return None,
+    })
+}
+
+/// Splits a dotted key into segments, refusing empty ones.
+fn segments(key: &str) -> Result<Vec<&str>, ConfigError> {
+    let parts: Vec<&str> = key.split('.').collect();
+    if parts.iter().any(|p| p.is_empty()) {
+        return Err(ConfigError::BadKey {
+            key: key.to_owned(),
+            problem: "use dot-separated names, like `log.level` or `plugins.notes.max`".to_owned(),
+        });
+    }
+    Ok(parts)
+}
+
+/// A value written in TOML (`5`, `true`, `"text"`, `[1, 2]`), or else the
+/// text itself.
+fn parse_value(text: &str) -> Value {
+    toml::from_str::<toml::Table>(&format!("v = {text}"))
+        .ok()
+        .and_then(|mut t| t.remove("v"))
+        .and_then(|v| serde_json::to_value(v).ok())
+        .unwrap_or_else(|| Value::from(text))
+}
+
+fn flatten(
+    prefix: &str,
+    value: Value,
+    origin: &Origin,
+    out: &mut BTreeMap<String, (Value, Origin)>,
+) {
+    match value {
+        Value::Object(map) => {
+            for (k, v) in map {
+                let key = if prefix.is_empty() {
+                    k
+                } else {
+                    format!("{prefix}.{k}")
+                };
+                flatten(&key, v, origin, out);
+            }
+        }
+        leaf @ (Value::Null
+        | Value::Bool(_)
+        | Value::Number(_)
+        | Value::String(_)
+        | Value::Array(_)) => {
+            // A value replaces a whole table set lower down, and the reverse.
+            out.retain(|k, _| !k.starts_with(&format!("{prefix}.")));
+            let mut parent = prefix;
+            while let Some((head, _)) = parent.rsplit_once('.') {
+                out.remove(head);
+                parent = head;
+            }
+            out.insert(prefix.to_owned(), (leaf, origin.clone()));
+        }
+    }
+}
+
+/// One file's base table and its `[profile.NAME]` tables.
+type FileTables = (Value, Map<String, Value>);
+
+/// Reads one file: its base table and its profile tables.
+fn read_file(path: &Path) -> Result<Option<FileTables>, ConfigError> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(source) => {
+            return Err(ConfigError::Io {
+                action: "read",
+                path: path.to_path_buf(),
+                source,
+            });
+        }
+    };
+    let table: toml::Table = toml::from_str(&text).map_err(|e| ConfigError::Syntax {
+        path: path.to_path_buf(),
+        message: e.to_string().trim_end().to_owned(),
+    })?;
+    let mut value = serde_json::to_value(table).map_err(|e| ConfigError::Syntax {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    })?;
+    let profiles = match value.as_object_mut().and_then(|m| m.remove("profile")) {
+        Some(Value::Object(profiles)) => profiles,
+        Some(_) => {
+            return Err(ConfigError::Syntax {
+                path: path.to_path_buf(),
+                message: "`profile` must be a table of `[profile.NAME]` tables".to_owned(),
+            });
+        }
+        None => Map::new(),
+    };
+    Ok(Some((value, profiles)))
+}
+
+impl Config {
+    /// Reads every layer and merges them. Fails on a file that does not
+    /// parse, a chosen profile no file defines, or one of lord's own keys
+    /// holding a value it cannot (naming where that value came from).
+    pub fn load(sources: &Sources) -> Result<Self, ConfigError> {
+        let mut values = BTreeMap::new();
+        let default = Origin {
+            layer: Layer::Default,
+            source: String::new(),
+            profile: None,
+        };
+        for (key, value) in defaults() {
+            values.insert(key.to_owned(), (value, default.clone()));
+        }
+        let mut profile_found = false;
+        for (layer, path) in sources.files() {
+            let Some((base, mut profiles)) = read_file(path)? else {
+                continue;
+            };
+            let origin = Origin {
+                layer,
+                source: path.display().to_string(),
+                profile: None,
+            };
+            flatten("", base, &origin, &mut values);
+            if let Some(name) = &sources.profile
+                && let Some(overlay) = profiles.remove(name)
+            {
+                profile_found = true;
+                let origin = Origin {
+                    profile: Some(name.clone()),
+                    ..origin
+                };
+                flatten("", overlay, &origin, &mut values);
+            }
+        }
+        if let Some(name) = &sources.profile
+            && !profile_found
+        {
+            return Err(ConfigError::UnknownProfile(name.clone()));
+        }
+        for (name, text) in &sources.env {
+            let Some(rest) = name.strip_prefix("LORD_") else {
+                continue;
+            };
+            if NOT_CONFIG.contains(&name.as_str()) || rest.is_empty() {
+                continue;
+            }
+            let key = rest
+                .to_lowercase()
+                .split("__")
+                .map(|s| s.replace('_', "-"))
+                .collect::<Vec<_>>()
+                .join(".");
+            // Other programs' and the user's own `LORD_*` variables are not
+            // typos to refuse: only lord's keys and plugin tables count.
+            if !(key.starts_with("plugins.") || defaults().iter().any(|(k, _)| *k == key)) {
+                continue;
+            }
+            segments(&key)?;
+            let origin = Origin {
+                layer: Layer::Env,
+                source: name.clone(),
+                profile: None,
+            };
+            flatten(&key, parse_value(text), &origin, &mut values);
+        }
+        for flag in &sources.flags {
+            let (key, text) = flag.split_once('=').ok_or_else(|| ConfigError::BadKey {
+                key: flag.clone(),
+                problem: "write --set KEY=VALUE, like --set log.level=debug".to_owned(),
+            })?;
+            segments(key)?;
+            let origin = Origin {
+                layer: Layer::Flag,
+                source: flag.clone(),
+                profile: None,
+            };
+            flatten(key, parse_value(text), &origin, &mut values);
+        }
+        let config = Self {
+            values,
+            profile: sources.profile.clone(),
+        };
+        if let Some(problem) = config.check_own().into_iter().next() {
+            return Err(ConfigError::Invalid {
+                key: problem.key,
+                origin: problem.origin,
+                problem: problem.message,
+            });
+        }
+        Ok(config)
+    }
+
+    /// Problems with lord's own keys: wrong values, and keys lord does not
+    /// know outside `[plugins.*]` (usually typos).
+    fn check_own(&self) -> Vec<Problem> {
+        let known: Vec<&str> = defaults().into_iter().map(|(k, _)| k).collect();
+        let mut problems = Vec::new();
+        for (key, (value, origin)) in &self.values {
+            if key.starts_with("plugins.") {
+                continue;
+            }
+            let message = match check_own(key, value) {
+                Some(Ok(())) => continue,
+                Some(Err(message)) => message,
+                None => format!(
+                    "is not a lord setting; known: {}, and plugins.<id>.*",
+                    known.join(", ")
+                ),
+            };
+            problems.push(Problem {
+                key: key.clone(),
+                origin: origin.to_string(),
+                message,
+            });
+        }
+        problems
+    }
+
+    pub fn profile(&self) -> Option<&str> {
+        self.profile.as_deref()
+    }
+
+    /// A leaf value, or the table under `key` as an object.
+    pub fn get(&self, key: &str) -> Option<Value> {
+        if let Some((value, _)) = self.values.get(key) {
+            return Some(value.clone());
+        }
+        let table = self.subtree(key);
+        (!table.as_object().is_some_and(Map::is_empty)).then_some(table)
+    }
+
+    pub fn origin(&self, key: &str) -> Option<&Origin> {
+        self.values.get(key).map(|(_, origin)| origin)
+    }
+
+    /// Every leaf, in key order, with its origin.
+    pub fn entries(&self) -> impl Iterator<Item = (&str, &Value, &Origin)> {
+        self.values.iter().map(|(k, (v, o))| (k.as_str(), v, o))
+    }
+
+    /// The leaves under `prefix`, nested back into an object.
+    pub fn subtree(&self, prefix: &str) -> Value {
+        let mut root = Map::new();
+        let lead = format!("{prefix}.");
+        for (key, (value, _)) in &self.values {
+            let Some(rest) = key.strip_prefix(&lead) else {
+                continue;
+            };
+            let mut node = &mut root;
+            let parts: Vec<&str> = rest.split('.').collect();
+            for (i, part) in parts.iter().enumerate() {
+                if i + 1 == parts.len() {
+                    node.insert((*part).to_owned(), value.clone());
+                } else {
+                    let next = node
+                        .entry((*part).to_owned())
+                        .or_insert_with(|| Value::Object(Map::new()));
+                    if !next.is_object() {
+                        *next = Value::Object(Map::new());
+                    }
+                    let Value::Object(map) = next else {
+                        break;
+                    };
+                    node = map;
+                }
+            }
+        }
+        Value::Object(root)
+    }
+
+    /// The whole configuration as one nested object.
+    pub fn to_json(&self) -> Value {
+        let mut root = Map::new();
+        for (key, (value, _)) in &self.values {
+            let top = key.split('.').next().unwrap_or(key);
+            if !root.contains_key(top) {
+                let v = self.get(top).unwrap_or_else(|| value.clone());
+                root.insert(top.to_owned(), v);
+            }
+        }
+        Value::Object(root)
+    }
+
+    /// A plugin's configuration: its `[plugins.<id>]` table (empty if none).
+    pub fn plugin(&self, id: &str) -> Value {
+        self.subtree(&format!("plugins.{id}"))
+    }
+
+    /// Checks each plugin's table against the schema its manifest declares.
+    pub fn check_plugins<'a>(
+        &self,
+        schemas: impl IntoIterator<Item = (&'a str, &'a Value)>,
+    ) -> Vec<Problem> {
+        let mut problems = Vec::new();
+        for (id, schema) in schemas {
+            let origin_of = |path: &str| {
+                let key = if path.is_empty() {
+                    format!("plugins.{id}")
+                } else {
+                    format!("plugins.{id}{}", path.replace('/', "."))
+                };
+                let origin = self
+                    .values
+                    .range(key.clone()..)
+                    .find(|(k, _)| k.starts_with(&key))
+                    .map_or_else(|| "configuration".to_owned(), |(_, (_, o))| o.to_string());
+                (key, origin)
+            };
+            let validator = match jsonschema::validator_for(schema) {
+                Ok(v) => v,
+                Err(e) => {
+                    problems.push(Problem {
+                        key: format!("plugins.{id}"),
+                        origin: format!("plugin `{id}`'s manifest"),
+                        message: format!("has a configuration schema that does not compile: {e}"),
+                    });
+                    continue;
+                }
+            };
+            let config = self.plugin(id);
+            for error in validator.iter_errors(&config) {
+                let (key, origin) = origin_of(&error.instance_path().to_string());
+                problems.push(Problem {
+                    key,
+                    origin,
+                    message: error.to_string(),
+                });
+            }
+        }
+        problems
+    }
+}
+
+/// Sets `key` to `value` (TOML, or plain text) in the TOML file at `path`,
+/// keeping its comments and layout; writes by temp file and rename.
+/// Returns the text the file held before (to restore it if the result is
+/// then found invalid).
+pub fn set_in_file(path: &Path, key: &str, value: &str) -> Result<Option<String>, ConfigError> {
+    let parts = segments(key)?;
+    let old = match std::fs::read_to_string(path) {
+        Ok(text) => Some(text),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(source) => {
+            return Err(ConfigError::Io {
+                action: "read",
+                path: path.to_path_buf(),
+                source,
+            });
+        }
+    };
+    let mut doc: toml_edit::DocumentMut =
+        old.as_deref()
+            .unwrap_or("")
+            .parse()
+            .map_err(|e: toml_edit::TomlError| ConfigError::Syntax {
+                path: path.to_path_buf(),
+                message: e.to_string().trim_end().to_owned(),
+            })?;
+    let new_value: toml_edit::Value = value
+        .parse()
+        .unwrap_or_else(|_| toml_edit::Value::from(value));
+    let (last, tables) = parts.split_last().ok_or_else(|| ConfigError::BadKey {
+        key: key.to_owned(),
+        problem: "empty key".to_owned(),
+    })?;
+    let mut table = doc.as_table_mut();
+    for part in tables {
+        let entry = table
+            .entry(part)
+            .or_insert_with(|| toml_edit::Item::Table(toml_edit::Table::new()));
+        table = entry.as_table_mut().ok_or_else(|| ConfigError::BadKey {
+            key: key.to_owned(),
+            problem: format!("`{part}` holds a value, not a table"),
+        })?;
+    }
+    table.insert(last, toml_edit::value(new_value));
+    write_atomic(path, doc.to_string().as_bytes())?;
+    Ok(old)
+}
+
+/// Replaces a file's content by temp file and rename.
+pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ConfigError> {
+    use std::io::Write as _;
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let io = |action: &'static str| {
+        let path = path.to_path_buf();
+        move |source| ConfigError::Io {
+            action,
+            path,
+            source,
+        }
+    };
+    std::fs::create_dir_all(dir).map_err(io("create the folder of"))?;
+    let mut file = tempfile::NamedTempFile::new_in(dir).map_err(io("write"))?;
+    file.write_all(bytes).map_err(io("write"))?;
+    file.as_file().sync_all().map_err(io("sync"))?;
+    file.persist(path).map_err(|e| io("replace")(e.error))?;
+    Ok(())
+}
+
+/// Restores a file to `old` (or removes it if it did not exist).
+pub fn restore_file(path: &Path, old: Option<&str>) -> Result<(), ConfigError> {
+    match old {
+        Some(text) => write_atomic(path, text.as_bytes()),
+        None => std::fs::remove_file(path).map_err(|source| ConfigError::Io {
+            action: "remove",
+            path: path.to_path_buf(),
+            source,
+        }),
+    }
+}

@@ -1,0 +1,28 @@
+//! `lord-config`: lord's layered configuration.
+//!
+//! Layers, lowest first: built-in defaults, the system file
+//! (`/etc/lord/config.toml`), the user file (`$LORD_HOME/config.toml`), the
+//! project's `lord.toml`, `LORD_*` environment variables, and `--set`
+//! flags. Each file may hold `[profile.NAME]` tables that overlay that
+//! file's own values when the profile is chosen (`--profile`,
+//! `LORD_PROFILE`). Every value remembers the layer (and file, variable or
+//! flag) it came from, for `lord config show --origin`.
+//!
+//! A plugin's configuration is the `[plugins.<id>]` table, validated
+//! against the JSON Schema its manifest declares (`[config] schema`).
+//!
+//! [`Watcher`] re-reads the files when they change: a valid change replaces
+//! the configuration and wakes subscribers; an invalid one is rejected with
+//! the reason, and the previous configuration stays in force.
+//!
+//! Invariant: no I/O except reading the configured files, and writing one
+//! file in [`set_in_file`] (temp file and rename: the old file or the new
+//! one, never a mix).
+
+mod error;
+mod layers;
+mod watch;
+
+pub use error::ConfigError;
+pub use layers::{Config, Layer, Origin, Problem, Sources, restore_file, set_in_file};
+pub use watch::{Reload, Watcher};
