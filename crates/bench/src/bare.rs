@@ -15,7 +15,7 @@ use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
-use bindings::lord::plugin::{data, events, log, secrets, shared, types};
+use bindings::lord::plugin::{config, data, events, log, secrets, shared, types};
 use bindings::{Plugin, PluginPre};
 
 pub(crate) use bindings::exports::lord::plugin::guest::Invocation;
@@ -113,6 +113,12 @@ impl shared::Host for BareState {
         slot.0 = value;
         slot.1 += 1;
         Ok(Ok(shared::CasOutcome::Swapped(slot.1)))
+    }
+}
+
+impl config::Host for BareState {
+    fn get(&mut self, _key: String) -> wasmtime::Result<Option<String>> {
+        Ok(None)
     }
 }
 

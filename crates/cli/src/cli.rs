@@ -30,6 +30,12 @@ impl std::error::Error for UsageError {}
     after_help = "Plugin commands run in a WebAssembly sandbox with only the permissions you granted.\nState lives in $LORD_HOME."
 )]
 pub(crate) struct Cli {
+    /// Use a configuration profile (`[profile.NAME]`; also LORD_PROFILE).
+    #[arg(long, global = true, value_name = "NAME")]
+    pub(crate) profile: Option<String>,
+    /// Set a configuration value for this run only (repeatable).
+    #[arg(long = "set", global = true, value_name = "KEY=VALUE")]
+    pub(crate) set: Vec<String>,
     #[command(subcommand)]
     pub(crate) command: Builtin,
 }
@@ -52,6 +58,9 @@ pub(crate) enum Builtin {
     /// Store secrets for plugins granted `secret(NAME)` (encrypted at rest).
     #[command(subcommand)]
     Secret(commands::secret::SecretCommand),
+    /// Show, check and change the layered configuration.
+    #[command(subcommand)]
+    Config(commands::config::ConfigCommand),
 }
 
 /// Builds the full command tree, parses argv and runs what it names.
@@ -71,6 +80,13 @@ pub(crate) async fn dispatch(ctx: &Context) -> Result<ExitCode> {
             return Ok(ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(2)));
         }
     };
+    framework.configure(
+        matches.get_one::<String>("profile").cloned(),
+        matches
+            .get_many::<String>("set")
+            .map(|v| v.cloned().collect())
+            .unwrap_or_default(),
+    );
     if let Some((name, sub)) = matches.subcommand()
         && let Some(record) = plugin_commands.iter().find(|r| r.name == name)
     {
@@ -104,6 +120,7 @@ async fn run_builtin(
         Builtin::Dev(args) => commands::dev::run(ctx, framework, args).await,
         Builtin::Events(cmd) => commands::events::run(framework, cmd).await,
         Builtin::Secret(cmd) => commands::secret::run(ctx, framework, cmd),
+        Builtin::Config(cmd) => commands::config::run(framework, cmd),
     }
 }
 

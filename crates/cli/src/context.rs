@@ -67,6 +67,12 @@ impl Context {
         let mut config = HostConfig::new(self.home.clone(), self.cwd.clone());
         config.env = self.env.clone();
         config.failpoint = self.failpoint.clone();
+        config.config.env = self.env.clone();
+        config.config.profile = self
+            .env
+            .iter()
+            .find(|(k, _)| k == "LORD_PROFILE")
+            .map(|(_, v)| v.clone());
         config
     }
 }

@@ -60,6 +60,14 @@ pub enum HostError {
     #[error("{0}")]
     State(#[from] lord_state::StateError),
     #[error("{0}")]
+    Config(#[from] lord_config::ConfigError),
+    #[error("the configuration cannot be used: {0}")]
+    ConfigUnusable(String),
+    #[error(
+        "the configuration of plugin `{plugin}` is invalid: {problem}; fix it (see `lord config show --origin`) and run again"
+    )]
+    PluginConfig { plugin: PluginId, problem: String },
+    #[error("{0}")]
     Call(#[from] CallError),
 }
 
@@ -81,7 +89,10 @@ impl HostError {
             | HostError::Build { .. }
             | HostError::Store(_)
             | HostError::Sandbox(_)
-            | HostError::State(_) => false,
+            | HostError::State(_)
+            | HostError::Config(_)
+            | HostError::ConfigUnusable(_)
+            | HostError::PluginConfig { .. } => false,
         }
     }
 
@@ -97,7 +108,15 @@ impl HostError {
             | HostError::ConsentDenied(_)
             | HostError::Mismatch { .. }
             | HostError::Build { .. }
-            | HostError::Sandbox(SandboxError::Contract { .. }) => true,
+            | HostError::Sandbox(SandboxError::Contract { .. })
+            | HostError::PluginConfig { .. }
+            | HostError::ConfigUnusable(_)
+            | HostError::Config(
+                lord_config::ConfigError::Syntax { .. }
+                | lord_config::ConfigError::Invalid { .. }
+                | lord_config::ConfigError::UnknownProfile(_)
+                | lord_config::ConfigError::BadKey { .. },
+            ) => true,
             HostError::Store(
                 StoreError::AlreadyInstalled(_)
                 | StoreError::NotInstalled(_)
@@ -114,6 +133,7 @@ impl HostError {
             | HostError::Store(
                 StoreError::Db(_) | StoreError::Io { .. } | StoreError::Corrupt(_),
             )
+            | HostError::Config(lord_config::ConfigError::Io { .. })
             | HostError::State(
                 lord_state::StateError::Db(_)
                 | lord_state::StateError::Io { .. }

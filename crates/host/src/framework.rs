@@ -51,10 +51,20 @@ pub struct HostConfig {
     pub breaker_threshold: u32,
     /// Crash injection for tests (see `lord_store::Failpoint`).
     pub failpoint: Option<String>,
+    /// The configuration files, environment and flags (see `lord-config`).
+    pub config: lord_config::Sources,
 }
 
 impl HostConfig {
     pub fn new(home: PathBuf, project_dir: PathBuf) -> Self {
+        // The system file is the same for every user; the user file lives
+        // with the rest of lord's state; the project file is the project's.
+        let config = lord_config::Sources {
+            system: Some(PathBuf::from("/etc/lord/config.toml")),
+            user: Some(home.join("config.toml")),
+            project: Some(project_dir.join("lord.toml")),
+            ..lord_config::Sources::default()
+        };
         Self {
             tmp_root: home.join("tmp"),
             home,
@@ -62,6 +72,7 @@ impl HostConfig {
             env: Vec::new(),
             breaker_threshold: DEFAULT_BREAKER_THRESHOLD,
             failpoint: None,
+            config,
         }
     }
 }
@@ -137,6 +148,8 @@ pub struct Framework {
     /// Plugin data, shared values and the event bus, opened on first use
     /// (`state.db` beside the store).
     channels: OnceLock<Channels>,
+    /// The merged configuration, read on first use.
+    settings: OnceLock<Result<lord_config::Config, String>>,
 }
 
 /// The host-owned channels between plugins, for this process.
@@ -193,7 +206,47 @@ impl Framework {
             },
             loaded: Mutex::new(HashMap::new()),
             channels: OnceLock::new(),
+            settings: OnceLock::new(),
         })
+    }
+
+    /// Chooses the profile and adds `--set` flags. Call before anything
+    /// reads the configuration; later calls change nothing already read.
+    pub fn configure(&mut self, profile: Option<String>, flags: Vec<String>) {
+        if profile.is_some() {
+            self.config.config.profile = profile;
+        }
+        self.config.config.flags.extend(flags);
+    }
+
+    /// Where the configuration comes from.
+    pub fn config_sources(&self) -> &lord_config::Sources {
+        &self.config.config
+    }
+
+    /// The merged configuration (read once per process).
+    pub fn settings(&self) -> Result<&lord_config::Config, HostError> {
+        self.settings
+            .get_or_init(|| {
+                lord_config::Config::load(&self.config.config).map_err(|e| e.to_string())
+            })
+            .as_ref()
+            .map_err(|message| HostError::ConfigUnusable(message.clone()))
+    }
+
+    /// Configuration problems of every installed plugin, against the
+    /// schemas their manifests declare.
+    pub fn check_plugin_configs(
+        &self,
+        config: &lord_config::Config,
+    ) -> Result<Vec<lord_config::Problem>, HostError> {
+        let plugins = self.list(&PluginFilter::default())?;
+        Ok(config.check_plugins(plugins.iter().filter_map(|p| {
+            p.manifest
+                .config_schema
+                .as_ref()
+                .map(|schema| (p.id().as_str(), schema))
+        })))
     }
 
     /// Publishes a lifecycle event about `id`; if it cannot be recorded,
@@ -800,6 +853,23 @@ impl Framework {
     }
 
     /// The concrete grants of a plugin in this process.
+    /// A plugin's own configuration table, checked against its schema.
+    fn plugin_config(&self, plugin: &InstalledPlugin) -> Result<serde_json::Value, HostError> {
+        let settings = self.settings()?;
+        if let Some(schema) = &plugin.manifest.config_schema
+            && let Some(problem) = settings
+                .check_plugins([(plugin.id().as_str(), schema)])
+                .into_iter()
+                .next()
+        {
+            return Err(HostError::PluginConfig {
+                plugin: plugin.id().clone(),
+                problem: problem.to_string(),
+            });
+        }
+        Ok(settings.plugin(plugin.id().as_str()))
+    }
+
     pub(crate) fn grants_for(&self, plugin: &InstalledPlugin) -> Result<Grants, HostError> {
         // Folders are made only for the roots a grant names: a plugin with
         // no file grants costs no directory syscalls per load.
@@ -835,7 +905,8 @@ impl Framework {
                 channels.shared.clone(),
                 channels.bus.clone(),
             )
-            .with_secrets(channels.secrets.clone()),
+            .with_secrets(channels.secrets.clone())
+            .with_config(self.plugin_config(plugin)?),
         ));
         Ok(grants)
     }

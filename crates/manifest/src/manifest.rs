@@ -42,6 +42,10 @@ pub struct Manifest {
     /// Micro-plugins the component exports (through `lord:plugin/micro`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub micro: Vec<MicroSpec>,
+    /// `[config] schema`: the JSON Schema the plugin's configuration
+    /// (`[plugins.<id>]` in lord's config files) must satisfy.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub config_schema: Option<serde_json::Value>,
 }
 
 /// The `[plugin]` table.

@@ -28,6 +28,16 @@ pub(crate) struct RawManifest {
     pub(crate) commands: Vec<Spanned<RawCommand>>,
     #[serde(default)]
     pub(crate) micro: Vec<Spanned<RawMicro>>,
+    #[serde(default)]
+    pub(crate) config: Option<RawConfig>,
+}
+
+/// `[config]`: the JSON Schema of the plugin's own configuration.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawConfig {
+    #[serde(default)]
+    pub(crate) schema: Option<Spanned<toml::Value>>,
 }
 
 #[derive(Deserialize)]

@@ -101,6 +101,10 @@ impl Validator<'_> {
         };
         let commands = self.commands(raw.commands)?;
         let micro = self.micro(raw.micro)?;
+        let config_schema = match raw.config {
+            Some(config) => self.schema("config.schema", config.schema)?,
+            None => None,
+        };
         Ok(Manifest {
             plugin,
             dependencies,
@@ -108,6 +112,7 @@ impl Validator<'_> {
             limits,
             commands,
             micro,
+            config_schema,
         })
     }
 
@@ -659,7 +664,7 @@ mod tests {
             ),
             (
                 "[extra]\n",
-                "plugin.toml:7:2: unknown key `extra`; allowed keys are `plugin`, `dependencies`, `permissions`, `limits`, `commands`, `micro`",
+                "plugin.toml:7:2: unknown key `extra`; allowed keys are `plugin`, `dependencies`, `permissions`, `limits`, `commands`, `micro`, `config`",
             ),
             (
                 "[permissions]\nrisk = \"low\"\n",

@@ -243,6 +243,17 @@ pub mod secrets {
     }
 }
 
+/// The plugin's own configuration (`[plugins.<id>]` in lord's config),
+/// already checked against the manifest's `[config] schema`.
+pub mod config {
+    use super::bindings::lord::plugin::config as host;
+
+    /// The value at a dotted key of the plugin's table (`""`: all of it).
+    pub fn get(key: &str) -> Option<serde_json::Value> {
+        host::get(key).and_then(|text| serde_json::from_str(&text).ok())
+    }
+}
+
 /// Bridges a [`Plugin`] to the generated export trait.
 #[doc(hidden)]
 pub struct Adapter<T>(PhantomData<T>);

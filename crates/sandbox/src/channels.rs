@@ -1,11 +1,11 @@
-//! The host side of the `data`, `shared`, `events` and `secrets` interfaces: each call
+//! The host side of the `data`, `shared`, `events`, `secrets` and `config` interfaces: each call
 //! goes through the plugin's `lord_state::Scope`, which holds its grants.
 //! A refused access is also recorded as a denial, so a call that then fails
 //! reports exactly what was refused.
 
 use lord_state::{CasOutcome, Propagation, Scope, StateError, Versioned};
 
-use crate::bindings::lord::plugin::{data, events, secrets, shared};
+use crate::bindings::lord::plugin::{config, data, events, secrets, shared};
 use crate::instance::StoreState;
 
 impl StoreState {
@@ -126,5 +126,15 @@ impl events::Host for StoreState {
 impl secrets::Host for StoreState {
     fn get(&mut self, name: String) -> wasmtime::Result<Result<String, String>> {
         Ok(self.with_scope(|s| s.secret(&name).map(|v| v.expose().to_owned())))
+    }
+}
+
+impl config::Host for StoreState {
+    fn get(&mut self, key: String) -> wasmtime::Result<Option<String>> {
+        Ok(self
+            .scope
+            .as_deref()
+            .and_then(|scope| scope.config(&key))
+            .map(ToString::to_string))
     }
 }

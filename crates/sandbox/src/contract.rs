@@ -50,6 +50,8 @@ const BASELINE: &[&str] = &[
     "lord:plugin/log",
     // A plugin's own data carries no authority over anything else.
     "lord:plugin/data",
+    // Nor does its own configuration.
+    "lord:plugin/config",
 ];
 
 /// The interfaces each permission family unlocks. A family whose host

@@ -62,6 +62,8 @@ pub struct Scope {
     shared: SharedState,
     bus: EventBus,
     secrets: Option<Secrets>,
+    /// The plugin's own configuration table (`[plugins.<id>]`).
+    config: Value,
 }
 
 impl Scope {
@@ -79,7 +81,24 @@ impl Scope {
             shared,
             bus,
             secrets: None,
+            config: Value::Object(serde_json::Map::new()),
         }
+    }
+
+    /// The plugin's configuration, already checked against its schema.
+    pub fn with_config(mut self, config: Value) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// A value of the plugin's own configuration, by dotted key relative
+    /// to its table (`""` for all of it). No plugin can name another's.
+    pub fn config(&self, key: &str) -> Option<&Value> {
+        if key.is_empty() {
+            return Some(&self.config);
+        }
+        key.split('.')
+            .try_fold(&self.config, |node, part| node.as_object()?.get(part))
     }
 
     /// Lets the plugin read the secrets it was granted from `secrets`.

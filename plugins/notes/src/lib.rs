@@ -1,11 +1,12 @@
 //! `notes`: keeps short notes across runs in the plugin's own persistent
 //! data, keeps a count of notes taken by anyone in the shared value
 //! `notes.count` (updated by compare-and-swap), and announces each new note
-//! on `notes.added`.
+//! on `notes.added`. `plugins.notes.max-notes` in lord's configuration
+//! caps how many it keeps.
 
 use lord_pdk::events::{self, Propagation};
 use lord_pdk::serde_json::json;
-use lord_pdk::{Command, Plugin, data, shared};
+use lord_pdk::{Command, Plugin, config, data, shared};
 
 struct Notes;
 
@@ -27,6 +28,14 @@ impl Plugin for Notes {
                     return Err("a note is one line".to_owned());
                 }
                 let mut notes = load()?;
+                if let Some(max) = config::get("max-notes").and_then(|v| v.as_u64())
+                    && notes.len() as u64 >= max
+                {
+                    return Err(format!(
+                        "already {} notes, the most `plugins.notes.max-notes` allows",
+                        notes.len()
+                    ));
+                }
                 notes.push(text.to_owned());
                 data::set(KEY, notes.join("\n").as_bytes(), true)?;
                 shared::update("notes.count", |current| {

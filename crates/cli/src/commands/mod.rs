@@ -1,5 +1,6 @@
 //! One file per command family.
 
+pub(crate) mod config;
 pub(crate) mod dev;
 pub(crate) mod events;
 pub(crate) mod micro;

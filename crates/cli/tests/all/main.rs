@@ -4,6 +4,7 @@
 
 mod support;
 
+mod config;
 mod crash;
 mod dev;
 mod grants;

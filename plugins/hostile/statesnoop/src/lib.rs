@@ -5,7 +5,7 @@
 
 use lord_pdk::events::{self, Propagation};
 use lord_pdk::serde_json::json;
-use lord_pdk::{Command, Plugin, data, secrets, shared};
+use lord_pdk::{Command, Plugin, config, data, secrets, shared};
 
 struct StateSnoop;
 
@@ -29,6 +29,14 @@ impl Plugin for StateSnoop {
             "quota" => {
                 data::set("big", &[b'x'; 2048], true).map(|()| "LEAK: over quota\n".to_owned())
             }
+            // Another plugin's configuration, by its full key.
+            "config" => match config::get("plugins.notes.max-notes") {
+                Some(found) => Ok(format!("LEAK: {found}\n")),
+                None => Ok(format!(
+                    "config seen: {}\n",
+                    config::get("").unwrap_or_default()
+                )),
+            },
             // Another plugin's secret, by name.
             "secret" => secrets::get("API_TOKEN").map(|v| format!("LEAK: {v}\n")),
             "own" => {
