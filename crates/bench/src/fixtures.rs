@@ -118,7 +118,7 @@ authors = ["lord-commander developers"]
 license = "MIT OR Apache-2.0"
 category = "utility"
 keywords = ["greeting", "example"]
-host-api = "^0.1"
+host-api = "^0.2"
 component = "plugin.wasm"
 
 [permissions]

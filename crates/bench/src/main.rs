@@ -120,6 +120,7 @@ fn run() -> Result<()> {
     let micro = runtime.block_on(micro::measure(&plugins, plan(25)))?;
     eprintln!("lord-bench: events ...");
     let events = runtime.block_on(events::measure(plan(25)))?;
+    let events_wasm = runtime.block_on(events::measure_wasm(&plugins, plan(25)))?;
 
     let results = Results {
         load,
@@ -127,6 +128,7 @@ fn run() -> Result<()> {
         help,
         micro,
         events,
+        events_wasm,
         batches: options.batches,
         elapsed: started.elapsed(),
     };

@@ -21,6 +21,8 @@ pub(crate) struct Results {
     pub(crate) micro: MicroResults,
     /// Bursts of `events::BURST` events to a native subscriber.
     pub(crate) events: Samples,
+    /// Bursts of `events::WASM_BURST` events to a WASM subscriber.
+    pub(crate) events_wasm: Samples,
     pub(crate) batches: usize,
     pub(crate) elapsed: Duration,
 }
@@ -63,7 +65,7 @@ fn round(value: f64, digits: i32) -> f64 {
 }
 
 impl Results {
-    fn rows(&self) -> [Row; 8] {
+    fn rows(&self) -> [Row; 9] {
         let calls = &self.calls;
         let load = &self.load.cold;
         [
@@ -157,6 +159,23 @@ impl Results {
                 max: f64::INFINITY,
                 goal: ">= 1 M/s",
             },
+            Row {
+                label: "events: delivered to a WASM subscriber",
+                subject: format!(
+                    "{:.0} k/s",
+                    events::wasm_per_second(&self.events_wasm) / 1e3
+                ),
+                baseline: "-".to_owned(),
+                key: "events_wasm_per_s",
+                value: events::wasm_per_second(&self.events_wasm),
+                shown: format!(
+                    "{:.0} k/s",
+                    events::wasm_per_second(&self.events_wasm) / 1e3
+                ),
+                min: 1e5,
+                max: f64::INFINITY,
+                goal: ">= 100 k/s",
+            },
         ]
     }
 
@@ -212,7 +231,7 @@ impl Results {
         out
     }
 
-    fn spreads(&self) -> [(&'static str, &Samples, (&'static str, f64)); 17] {
+    fn spreads(&self) -> [(&'static str, &Samples, (&'static str, f64)); 18] {
         let us = ("µs", 1e3);
         let ns = ("ns", 1.0);
         let ms = ("ms", 1e6);
@@ -234,6 +253,7 @@ impl Results {
             ("shared state ours", &self.calls.shared.subject, ns),
             ("shared state bare", &self.calls.shared.baseline, ns),
             ("events burst", &self.events, ns),
+            ("events wasm burst", &self.events_wasm, ns),
         ]
     }
 
@@ -301,6 +321,8 @@ impl Results {
             "shared_state_rounds": crate::call::SHARED_ROUNDS,
             "events_native_per_s": round(events::per_second(&self.events), 0),
             "events_burst": events::BURST,
+            "events_wasm_per_s": round(events::wasm_per_second(&self.events_wasm), 0),
+            "events_wasm_burst": events::WASM_BURST,
             "goals": goals,
             "all_pass": all_pass,
             "batches": self.batches,

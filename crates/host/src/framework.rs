@@ -150,7 +150,22 @@ pub struct Framework {
     channels: OnceLock<Channels>,
     /// The merged configuration, read on first use.
     settings: OnceLock<Result<lord_config::Config, String>>,
+    /// The bus subscriptions of enabled plugins holding
+    /// `events-subscribe` grants, made before this process's first
+    /// command; drained into their `handle-event` after each command.
+    delivery: Mutex<Option<Vec<Subscriber>>>,
 }
+
+/// A subscribing plugin and its subscriptions (one per granted pattern).
+type Subscriber = (PluginId, Vec<lord_state::Subscription>);
+
+/// Events a subscribing plugin may have queued between deliveries.
+const DELIVERY_QUEUE: usize = 1024;
+
+/// Rounds of delivery after a command: events published by handlers are
+/// delivered in the next round, up to this many (so two plugins answering
+/// each other's events cannot loop forever).
+const DELIVERY_ROUNDS: usize = 4;
 
 /// The host-owned channels between plugins, for this process.
 #[derive(Clone, Debug)]
@@ -207,7 +222,100 @@ impl Framework {
             loaded: Mutex::new(HashMap::new()),
             channels: OnceLock::new(),
             settings: OnceLock::new(),
+            delivery: Mutex::new(None),
         })
+    }
+
+    /// Subscribes every enabled plugin with `events-subscribe` grants, once
+    /// per process, before any command publishes.
+    fn subscribe_plugins(&self) -> Result<(), HostError> {
+        let mut delivery = self.delivery.lock().unwrap_or_else(|p| p.into_inner());
+        if delivery.is_some() {
+            return Ok(());
+        }
+        let bus = &self.channels().bus;
+        let subscribers = self
+            .store
+            .subscribers()?
+            .into_iter()
+            .map(|(id, patterns)| {
+                let subscriptions = patterns
+                    .iter()
+                    .map(|pattern| bus.subscribe(id.as_str(), pattern, None, DELIVERY_QUEUE))
+                    .collect();
+                (id, subscriptions)
+            })
+            .collect();
+        *delivery = Some(subscribers);
+        Ok(())
+    }
+
+    /// The events queued for each subscribing plugin, each once (an event
+    /// two of a plugin's patterns cover is delivered once).
+    fn drain_deliveries(&self) -> Vec<(PluginId, Vec<Arc<lord_state::Event>>)> {
+        let mut delivery = self.delivery.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(subscribers) = delivery.as_mut() else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for (id, subscriptions) in subscribers.iter_mut() {
+            let mut events: Vec<Arc<lord_state::Event>> = Vec::new();
+            for subscription in subscriptions.iter_mut() {
+                while let Some(event) = subscription.try_recv() {
+                    if !events.iter().any(|e| Arc::ptr_eq(e, &event)) {
+                        events.push(event);
+                    }
+                }
+            }
+            if !events.is_empty() {
+                events.sort_by_key(|e| e.at_ms);
+                out.push((id.clone(), events));
+            }
+        }
+        out
+    }
+
+    /// Hands queued events to their subscribers' `handle-event`, in rounds.
+    /// A subscriber that fails is recorded (and counts towards its breaker)
+    /// and misses the rest of that round's events; the command that
+    /// published them is not affected.
+    pub async fn deliver_events(&mut self) {
+        for _ in 0..DELIVERY_ROUNDS {
+            let batches = self.drain_deliveries();
+            if batches.is_empty() {
+                return;
+            }
+            for (id, events) in batches {
+                let plugin = match self.store.require(&id) {
+                    Ok(plugin) if plugin.state == PluginState::Enabled => plugin,
+                    Ok(_) | Err(_) => continue,
+                };
+                let mut instance = match self.load_installed(&plugin).await {
+                    Ok(instance) => instance,
+                    Err(e) => {
+                        let _ = self
+                            .store
+                            .audit(&id, "events not delivered", &e.to_string());
+                        continue;
+                    }
+                };
+                for (delivered, event) in events.iter().enumerate() {
+                    if let Err(e) = instance.handle_event(event).await {
+                        let detail = format!(
+                            "handle-event failed on `{}`: {e}; {} later event(s) of this round skipped",
+                            event.topic,
+                            events.len() - delivered - 1
+                        );
+                        if e.failure.is_plugin_fault() {
+                            let _ = self.command_failed(&id, &detail).await;
+                        } else {
+                            let _ = self.store.audit(&id, "host failure", &detail);
+                        }
+                        break;
+                    }
+                }
+            }
+        }
     }
 
     /// Chooses the profile and adds `--set` flags. Call before anything
@@ -659,6 +767,12 @@ impl Framework {
             .parse()
             .map_err(|e| lord_store::StoreError::Corrupt(format!("{e}")))?;
         let plugin = self.store.require(&id)?;
+        // Subscribers must be listening before anything is published.
+        if let Err(e) = self.subscribe_plugins() {
+            let _ = self
+                .store
+                .audit(&id, "subscribers not set up", &e.to_string());
+        }
         self.announce_for(&id, "lord.command.started", json!({ "command": command }));
         let started = std::time::Instant::now();
         let result = self.run_loaded(&plugin, command, args).await;
@@ -675,6 +789,7 @@ impl Framework {
                 "duration_ms": u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
             }),
         );
+        self.deliver_events().await;
         result
     }
 

@@ -10,7 +10,7 @@ authors = ["Ada <ada@example.org>"]
 license = "MIT"
 category = "utility"
 keywords = ["greeting"]
-host-api = "^0.1"
+host-api = "^0.2"
 component = "plugin.wasm"
 
 [dependencies]
@@ -48,6 +48,6 @@ pub(crate) const MINIMAL: &str = r#"[plugin]
 id = "hello"
 name = "Hello"
 version = "0.1.0"
-host-api = "^0.1"
+host-api = "^0.2"
 component = "plugin.wasm"
 "#;

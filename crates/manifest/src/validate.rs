@@ -172,7 +172,7 @@ impl Validator<'_> {
             self.loc.span(
                 raw.host_api.span(),
                 format!(
-                    "`host-api` = {:?} is not a version requirement ({e}); expected something like `^0.1`",
+                    "`host-api` = {:?} is not a version requirement ({e}); expected something like `^0.2`",
                     raw.host_api.get_ref()
                 ),
             )
@@ -787,8 +787,8 @@ mod tests {
                 "plugin.toml:4:11: `version` = \"1.0\" is not a semantic version (unexpected end of input while parsing minor version number); expected MAJOR.MINOR.PATCH like `0.1.0`",
             ),
             (
-                replace("host-api = \"^0.1\"", "host-api = \"zero\""),
-                "plugin.toml:5:12: `host-api` = \"zero\" is not a version requirement (unexpected character 'z' while parsing major version number); expected something like `^0.1`",
+                replace("host-api = \"^0.2\"", "host-api = \"zero\""),
+                "plugin.toml:5:12: `host-api` = \"zero\" is not a version requirement (unexpected character 'z' while parsing major version number); expected something like `^0.2`",
             ),
             (
                 replace(
@@ -858,7 +858,7 @@ mod tests {
                 "plugin.toml:7:1: `risk-level` cannot be declared: the risk level is derived from the requested permissions; remove this key",
             ),
             (
-                replace("host-api = \"^0.1\"\n", ""),
+                replace("host-api = \"^0.2\"\n", ""),
                 "plugin.toml:1:1: missing required key `host-api`",
             ),
         ];

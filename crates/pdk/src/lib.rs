@@ -130,6 +130,24 @@ pub trait Plugin {
         let _ = (ctx, input);
         Ok(())
     }
+
+    /// Receives an event its `events-subscribe(PATTERN)` grants cover;
+    /// ignores it by default.
+    fn handle_event(event: Event) -> Result<(), String> {
+        let _ = event;
+        Ok(())
+    }
+}
+
+/// An event delivered to a subscriber.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Event {
+    pub topic: String,
+    /// The publishing plugin's id, or `lord`.
+    pub source: String,
+    pub payload: Json,
+    /// Milliseconds since the Unix epoch, when published.
+    pub at_ms: i64,
 }
 
 /// Log through the host. Records count against the call's output budget.
@@ -293,6 +311,17 @@ impl<T: Plugin> guest::Guest for Adapter<T> {
             key: ctx.key,
         };
         micro::check(&input, |value| T::micro_validate(&ctx, value))
+    }
+
+    fn handle_event(event: types::Event) -> Result<(), String> {
+        let payload = serde_json::from_str(&event.payload)
+            .map_err(|e| format!("event payload is not JSON: {e}"))?;
+        T::handle_event(Event {
+            topic: event.topic,
+            source: event.source,
+            payload,
+            at_ms: event.at_ms,
+        })
     }
 
     fn run_command(invocation: guest::Invocation) -> Result<String, String> {

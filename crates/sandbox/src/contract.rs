@@ -246,13 +246,13 @@ mod tests {
             &[
                 "wasi:io/poll@0.2.6",
                 "wasi:filesystem/preopens@0.2.6",
-                "lord:plugin/log@0.1.0",
+                "lord:plugin/log@0.2.0",
             ],
-            &["lord:plugin/guest@0.1.0"],
+            &["lord:plugin/guest@0.2.0"],
             &[],
         )
         .expect("accepted");
-        assert_eq!(report.guest_api, semver::Version::new(0, 1, 0));
+        assert_eq!(report.guest_api, semver::Version::new(0, 2, 0));
         assert!(report.families_used.is_empty());
     }
 
@@ -260,7 +260,7 @@ mod tests {
     fn sockets_without_net_are_refused_naming_the_import() {
         let err = run(
             &["wasi:sockets/tcp@0.2.6"],
-            &["lord:plugin/guest@0.1.0"],
+            &["lord:plugin/guest@0.2.0"],
             &[],
         )
         .expect_err("refused");
@@ -272,7 +272,7 @@ mod tests {
     fn sockets_with_net_are_accepted_and_counted() {
         let report = run(
             &["wasi:sockets/tcp@0.2.6"],
-            &["lord:plugin/guest@0.1.0"],
+            &["lord:plugin/guest@0.2.0"],
             &["net(127.0.0.1:80)"],
         )
         .expect("accepted");
@@ -283,7 +283,7 @@ mod tests {
     fn unknown_interfaces_are_refused() {
         let err = run(
             &["evil:backdoor/shell@1.0.0"],
-            &["lord:plugin/guest@0.1.0"],
+            &["lord:plugin/guest@0.2.0"],
             &[],
         )
         .expect_err("refused");
@@ -292,9 +292,9 @@ mod tests {
 
     #[test]
     fn newer_api_is_refused_naming_both_versions() {
-        let err = run(&[], &["lord:plugin/guest@0.2.0"], &[]).expect_err("refused");
+        let err = run(&[], &["lord:plugin/guest@0.3.0"], &[]).expect_err("refused");
+        assert!(err.contains("lord:plugin@0.3.0"), "{err}");
         assert!(err.contains("lord:plugin@0.2.0"), "{err}");
-        assert!(err.contains("lord:plugin@0.1.0"), "{err}");
     }
 
     #[test]

@@ -378,6 +378,21 @@ impl PluginInstance {
         Ok(text)
     }
 
+    /// Delivers one event to the plugin's `handle-event`.
+    pub async fn handle_event(&mut self, event: &lord_state::Event) -> Result<Captured, CallError> {
+        let wire = types::Event {
+            topic: event.topic.clone(),
+            source: event.source.clone(),
+            payload: event.payload.to_string(),
+            at_ms: event.at_ms,
+        };
+        let guest = self.bindings.lord_plugin_guest();
+        self.session
+            .call(async |s| guest.call_handle_event(s, &wire).await)
+            .await
+            .map(|((), c)| c)
+    }
+
     /// Asks one of the plugin's micro handlers whether it accepts `input`.
     pub async fn validate_micro(
         &mut self,

@@ -142,6 +142,36 @@ impl Store {
         Ok(out)
     }
 
+    /// Enabled plugins holding `events-subscribe` grants, with those
+    /// patterns: what the host subscribes for delivery. One indexed query
+    /// that parses only the matching rows' grants.
+    pub fn subscribers(&self) -> Result<Vec<(PluginId, Vec<lord_manifest::Topic>)>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT id, granted FROM plugins
+             WHERE state = 'enabled' AND granted LIKE '%events-subscribe(%' ORDER BY id",
+        )?;
+        let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (id, granted) = row?;
+            let id: PluginId = id
+                .parse()
+                .map_err(|e| StoreError::Corrupt(format!("{e}")))?;
+            let granted: Vec<String> =
+                serde_json::from_str(&granted).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            let mut patterns = Vec::new();
+            for text in granted {
+                match text.parse::<Permission>() {
+                    Ok(Permission::EventsSubscribe(topic)) => patterns.push(topic),
+                    Ok(_) => {}
+                    Err(e) => return Err(StoreError::Corrupt(e.to_string())),
+                }
+            }
+            out.push((id, patterns));
+        }
+        Ok(out)
+    }
+
     pub fn get(&self, id: &PluginId) -> Result<Option<InstalledPlugin>, StoreError> {
         // Cached statements: this runs on every plugin command.
         let raw = self

@@ -4,7 +4,12 @@
 //! `bench-shared ITERATIONS` sets and reads a shared value that many times,
 //! to compare the host's shared-state interface with a bare host call.
 
-use lord_pdk::{Command, Plugin, shared};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use lord_pdk::{Command, Event, Plugin, shared};
+
+/// Events received by this instance (`bench-events` reports it).
+static EVENTS: AtomicU64 = AtomicU64::new(0);
 
 struct Bench;
 
@@ -47,8 +52,18 @@ impl Plugin for Bench {
                 }
                 Ok(format!("{seen}\n"))
             }
+            "bench-events" => Ok(format!("{}\n", EVENTS.load(Ordering::Relaxed))),
             other => Err(format!("bench has no command `{other}`")),
         }
+    }
+
+    fn handle_event(event: Event) -> Result<(), String> {
+        // Touch the payload so the delivery is not optimised to nothing.
+        if event.payload.is_null() {
+            return Err("empty event".to_owned());
+        }
+        EVENTS.fetch_add(1, Ordering::Relaxed);
+        Ok(())
     }
 }
 

@@ -19,7 +19,7 @@ fn without_a_terminal_and_without_yes_install_refuses_and_says_why() {
 fn a_plugin_for_another_host_api_is_refused_naming_both_versions() {
     let lord = Lord::new();
     let future = variant("hello", |m| {
-        m.replace("host-api = \"^0.1\"", "host-api = \"^0.2\"")
+        m.replace("host-api = \"^0.2\"", "host-api = \"^0.3\"")
     });
     lord.run(&[
         "plugin",
@@ -28,8 +28,8 @@ fn a_plugin_for_another_host_api_is_refused_naming_both_versions() {
         "--yes",
     ])
     .assert_code(2)
-    .assert_stderr_contains("requires host API ^0.2")
-    .assert_stderr_contains("lord:plugin@0.1.0");
+    .assert_stderr_contains("requires host API ^0.3")
+    .assert_stderr_contains("lord:plugin@0.2.0");
     assert!(lord.list().is_empty());
 }
 

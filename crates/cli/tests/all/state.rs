@@ -150,3 +150,24 @@ fn a_component_importing_shared_state_without_asking_is_refused_at_install() {
     .assert_stderr_contains("lord:plugin/shared");
     assert!(lord.list().is_empty());
 }
+
+#[test]
+fn two_plugins_cooperate_through_events_alone() {
+    let lord = Lord::new();
+    lord.install("notes");
+    lord.install("tally");
+    lord.run(&["note", "first"]).assert_ok();
+    lord.run(&["note", "second"]).assert_ok();
+    let tally = lord.run(&["tally"]);
+    tally.assert_ok();
+    // Two notes announced; the two `note` commands finished (the `tally`
+    // command's own finish is delivered after it printed).
+    assert_eq!(tally.stdout(), "notes added: 2\ncommands finished: 2\n");
+    let again = lord.run(&["tally"]);
+    assert_eq!(again.stdout(), "notes added: 2\ncommands finished: 3\n");
+    // tally fails on any topic it did not subscribe to: it saw none (lord
+    // published lord.command.started and notes.* events all along).
+    let info = lord.info("tally");
+    assert_eq!(info["consecutive_failures"], 0, "{info}");
+    assert_eq!(info["last_error"], serde_json::Value::Null, "{info}");
+}
