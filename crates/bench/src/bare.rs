@@ -15,7 +15,7 @@ use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
-use bindings::lord::plugin::{config, data, events, log, secrets, shared, types};
+use bindings::lord::plugin::{config, data, events, log, messaging, secrets, shared, types};
 use bindings::{Plugin, PluginPre};
 
 pub(crate) use bindings::exports::lord::plugin::guest::Invocation;
@@ -27,7 +27,10 @@ mod bindings {
     wasmtime::component::bindgen!({
         world: "plugin",
         path: "../../wit",
-        imports: { default: trappable },
+        imports: {
+            "lord:plugin/messaging.request": async | trappable,
+            default: trappable,
+        },
         exports: { default: async },
     });
 }
@@ -113,6 +116,17 @@ impl shared::Host for BareState {
         slot.0 = value;
         slot.1 += 1;
         Ok(Ok(shared::CasOutcome::Swapped(slot.1)))
+    }
+}
+
+impl messaging::Host for BareState {
+    async fn request(
+        &mut self,
+        _to: String,
+        _payload: String,
+        _timeout_ms: u32,
+    ) -> wasmtime::Result<Result<String, String>> {
+        Ok(Err("no other plugins in the bare host".to_owned()))
     }
 }
 

@@ -985,7 +985,58 @@ impl Framework {
         Ok(settings.plugin(plugin.id().as_str()))
     }
 
+    /// A plugin's grants, with a messenger for its `message(ID)` grants.
     pub(crate) fn grants_for(&self, plugin: &InstalledPlugin) -> Result<Grants, HostError> {
+        let mut grants = self.own_grants(plugin)?;
+        let mut targets = std::collections::HashMap::new();
+        for permission in &plugin.granted {
+            if let Permission::Message(target) = permission {
+                targets.insert(target.to_string(), self.message_target(target));
+            }
+        }
+        if !targets.is_empty() {
+            grants.messenger = Some(Arc::new(lord_sandbox::Messenger::new(
+                plugin.id().as_str(),
+                targets,
+            )));
+        }
+        Ok(grants)
+    }
+
+    /// A plugin that may receive requests, ready to run; or why it cannot.
+    fn message_target(&self, id: &PluginId) -> Result<lord_sandbox::MessageTarget, String> {
+        let target = match self.store.get(id) {
+            Ok(Some(target)) => target,
+            Ok(None) => return Err(format!("plugin `{id}` is not installed")),
+            Err(e) => return Err(e.to_string()),
+        };
+        match target.state {
+            PluginState::Enabled => {}
+            PluginState::Installed | PluginState::Disabled | PluginState::Failed => {
+                return Err(format!(
+                    "plugin `{id}` is {}; enable it with `lord plugin enable {id}`",
+                    target.state
+                ));
+            }
+        }
+        if !target.manifest.accepts_messages {
+            return Err(format!(
+                "plugin `{id}` does not accept messages (its manifest has no `[messages] accept = true`)"
+            ));
+        }
+        let compiled = self.prepare(&target).map_err(|e| e.to_string())?;
+        // The target runs with its own grants and no messenger: a handler
+        // cannot send requests, so requests never chain.
+        let grants = self.own_grants(&target).map_err(|e| e.to_string())?;
+        Ok(lord_sandbox::MessageTarget {
+            compiled,
+            grants,
+            limits: Limits::from_manifest(&target.manifest.limits),
+        })
+    }
+
+    /// A plugin's grants without a messenger.
+    fn own_grants(&self, plugin: &InstalledPlugin) -> Result<Grants, HostError> {
         // Folders are made only for the roots a grant names: a plugin with
         // no file grants costs no directory syscalls per load.
         let needs = grants::roots_needed(&plugin.granted);

@@ -44,8 +44,41 @@ pub struct Manifest {
     pub micro: Vec<MicroSpec>,
     /// `[config] schema`: the JSON Schema the plugin's configuration
     /// (`[plugins.<id>]` in lord's config files) must satisfy.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "config",
+        serialize_with = "serialize_config",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub config_schema: Option<serde_json::Value>,
+    /// `[messages] accept = true`: other plugins granted `message(<id>)`
+    /// may send it requests.
+    #[serde(
+        rename = "messages",
+        serialize_with = "serialize_messages",
+        skip_serializing_if = "is_false"
+    )]
+    pub accepts_messages: bool,
+}
+
+/// Written as `[config] schema = ...`, as in the file.
+fn serialize_config<S: Serializer>(
+    schema: &Option<serde_json::Value>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    #[derive(Serialize)]
+    struct Section<'a> {
+        schema: &'a Option<serde_json::Value>,
+    }
+    Section { schema }.serialize(serializer)
+}
+
+/// Written as `[messages] accept = true`, as in the file.
+fn serialize_messages<S: Serializer>(accept: &bool, serializer: S) -> Result<S::Ok, S::Error> {
+    #[derive(Serialize)]
+    struct Section {
+        accept: bool,
+    }
+    Section { accept: *accept }.serialize(serializer)
 }
 
 /// The `[plugin]` table.

@@ -30,6 +30,16 @@ pub(crate) struct RawManifest {
     pub(crate) micro: Vec<Spanned<RawMicro>>,
     #[serde(default)]
     pub(crate) config: Option<RawConfig>,
+    #[serde(default)]
+    pub(crate) messages: Option<RawMessages>,
+}
+
+/// `[messages]`: whether other plugins may send this one requests.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawMessages {
+    #[serde(default)]
+    pub(crate) accept: bool,
 }
 
 /// `[config]`: the JSON Schema of the plugin's own configuration.

@@ -113,6 +113,7 @@ impl Validator<'_> {
             commands,
             micro,
             config_schema,
+            accepts_messages: raw.messages.is_some_and(|m| m.accept),
         })
     }
 
@@ -664,7 +665,7 @@ mod tests {
             ),
             (
                 "[extra]\n",
-                "plugin.toml:7:2: unknown key `extra`; allowed keys are `plugin`, `dependencies`, `permissions`, `limits`, `commands`, `micro`, `config`",
+                "plugin.toml:7:2: unknown key `extra`; allowed keys are `plugin`, `dependencies`, `permissions`, `limits`, `commands`, `micro`, `config`, `messages`",
             ),
             (
                 "[permissions]\nrisk = \"low\"\n",

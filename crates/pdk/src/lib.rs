@@ -137,6 +137,13 @@ pub trait Plugin {
         let _ = event;
         Ok(())
     }
+
+    /// Answers a request from plugin `sender` (declare `[messages] accept
+    /// = true` to receive any); refuses by default.
+    fn handle_message(sender: &str, payload: &str) -> Result<String, String> {
+        let _ = payload;
+        Err(format!("this plugin answers no requests (from `{sender}`)"))
+    }
 }
 
 /// An event delivered to a subscriber.
@@ -272,6 +279,17 @@ pub mod config {
     }
 }
 
+/// Requests to other plugins; asking plugin B needs `message(B)`.
+pub mod messaging {
+    use super::bindings::lord::plugin::messaging as host;
+
+    /// Sends `payload` to plugin `to` and waits for its reply, at most
+    /// `timeout_ms`.
+    pub fn request(to: &str, payload: &str, timeout_ms: u32) -> Result<String, String> {
+        host::request(to, payload, timeout_ms)
+    }
+}
+
 /// Bridges a [`Plugin`] to the generated export trait.
 #[doc(hidden)]
 pub struct Adapter<T>(PhantomData<T>);
@@ -322,6 +340,10 @@ impl<T: Plugin> guest::Guest for Adapter<T> {
             payload,
             at_ms: event.at_ms,
         })
+    }
+
+    fn handle_message(sender: String, payload: String) -> Result<String, String> {
+        T::handle_message(&sender, &payload)
     }
 
     fn run_command(invocation: guest::Invocation) -> Result<String, String> {

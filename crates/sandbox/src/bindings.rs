@@ -6,6 +6,10 @@ wasmtime::component::bindgen!({
     path: "../../wit",
     // Log calls return a trap when the output budget is spent, so a flooding
     // guest stops at once instead of running on until its deadline.
-    imports: { default: trappable },
+    imports: {
+        // A request waits for another plugin's reply.
+        "lord:plugin/messaging.request": async | trappable,
+        default: trappable,
+    },
     exports: { default: async },
 });

@@ -30,6 +30,8 @@ pub struct Grants {
     /// The plugin's handle on its data, shared values and topics (with its
     /// channel grants); without one, those host calls fail.
     pub scope: Option<Arc<lord_state::Scope>>,
+    /// The plugins it may send requests to (its `message(ID)` grants).
+    pub messenger: Option<Arc<crate::messaging::Messenger>>,
     pub preopens: Vec<Preopen>,
     /// Environment variables, with the values the host chose to pass.
     pub env: Vec<(String, String)>,

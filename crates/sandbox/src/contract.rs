@@ -69,12 +69,12 @@ fn interfaces_of(family: PermissionFamily) -> &'static [&'static str] {
         PermissionFamily::StateShared => &["lord:plugin/shared"],
         PermissionFamily::EventsPublish => &["lord:plugin/events"],
         PermissionFamily::Secret => &["lord:plugin/secrets"],
+        PermissionFamily::Message => &["lord:plugin/messaging"],
         PermissionFamily::Exec
         | PermissionFamily::Db
         | PermissionFamily::Ai
         | PermissionFamily::SysMetrics
-        | PermissionFamily::EventsSubscribe
-        | PermissionFamily::Message => &[],
+        | PermissionFamily::EventsSubscribe => &[],
     }
 }
 

@@ -66,6 +66,8 @@ pub(crate) struct StoreState {
     /// The plugin's channels (data, shared values, events), if the host
     /// wired them.
     pub(crate) scope: Option<Arc<lord_state::Scope>>,
+    /// Where its requests can go (none inside a message handler).
+    pub(crate) messenger: Option<Arc<crate::messaging::Messenger>>,
     /// When the current call must end: set by the epoch callback at the
     /// call's first tick, so a call that ends within a tick (most do) never
     /// reads the clock.
@@ -134,6 +136,7 @@ impl Session {
             budget,
             denials,
             scope: grants.scope.clone(),
+            messenger: grants.messenger.clone(),
             deadline: None,
             time_limit: limits.time,
         };
@@ -391,6 +394,20 @@ impl PluginInstance {
             .call(async |s| guest.call_handle_event(s, &wire).await)
             .await
             .map(|((), c)| c)
+    }
+
+    /// Answers a request from plugin `sender` through `handle-message`.
+    pub async fn handle_message(
+        &mut self,
+        sender: &str,
+        payload: &str,
+    ) -> Result<(String, Captured), CallError> {
+        let guest = self.bindings.lord_plugin_guest();
+        let (reply, captured) = self
+            .session
+            .call(async |s| guest.call_handle_message(s, sender, payload).await)
+            .await?;
+        self.session.check_returned_output(reply, captured)
     }
 
     /// Asks one of the plugin's micro handlers whether it accepts `input`.

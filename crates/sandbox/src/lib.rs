@@ -20,6 +20,7 @@ mod engine;
 mod error;
 mod instance;
 mod limits;
+mod messaging;
 mod micro_bindings;
 mod output;
 
@@ -31,3 +32,4 @@ pub use instance::{
     Captured, CommandArg, Invocation, LogLevel, LogRecord, MicroCall, MicroInstance, PluginInstance,
 };
 pub use limits::Limits;
+pub use messaging::{MessageTarget, Messenger};

@@ -6,7 +6,7 @@
 
 use lord_pdk::events::{self, Propagation};
 use lord_pdk::serde_json::json;
-use lord_pdk::{Command, Plugin, config, data, shared};
+use lord_pdk::{Command, Plugin, config, data, messaging, shared};
 
 struct Notes;
 
@@ -59,6 +59,10 @@ impl Plugin for Notes {
                     .enumerate()
                     .map(|(i, n)| format!("{}. {n}\n", i + 1))
                     .collect())
+            }
+            "note-stats" => {
+                let reply = messaging::request("tally", "counts", 1000)?;
+                Ok(format!("tally says: {reply}\n"))
             }
             other => Err(format!("notes has no command `{other}`")),
         }

@@ -1,7 +1,8 @@
 //! `tally`: cooperates with `notes` through events alone. It never calls
 //! notes and notes never calls it: each `notes.added` event (and each
 //! `lord.command.finished`) reaches its `handle-event`, and it keeps the
-//! counts in its own persistent data.
+//! counts in its own persistent data. It also answers `counts` requests
+//! (`[messages] accept = true`).
 
 use lord_pdk::{Command, Event, Plugin, data};
 
@@ -26,6 +27,17 @@ impl Plugin for Tally {
             count("notes")?,
             count("commands")?
         ))
+    }
+
+    fn handle_message(sender: &str, payload: &str) -> Result<String, String> {
+        match payload {
+            "counts" => Ok(format!(
+                "{{\"notes\": {}, \"commands\": {}, \"asked_by\": \"{sender}\"}}",
+                count("notes")?,
+                count("commands")?
+            )),
+            other => Err(format!("tally answers `counts`, not `{other}`")),
+        }
     }
 
     fn handle_event(event: Event) -> Result<(), String> {

@@ -171,3 +171,29 @@ fn two_plugins_cooperate_through_events_alone() {
     assert_eq!(info["consecutive_failures"], 0, "{info}");
     assert_eq!(info["last_error"], serde_json::Value::Null, "{info}");
 }
+
+#[test]
+fn a_request_reaches_a_granted_accepting_plugin_and_no_other() {
+    let lord = Lord::new();
+    lord.install("notes");
+    // The target is not installed yet: the request fails and says so.
+    lord.run(&["note-stats"])
+        .assert_code(3)
+        .assert_stderr_contains("plugin `tally` is not installed");
+    lord.install("tally");
+    lord.install("hostile/statesnoop");
+    lord.run(&["note", "x"]).assert_ok();
+    let stats = lord.run(&["note-stats"]);
+    stats.assert_ok();
+    assert_eq!(
+        stats.stdout(),
+        "tally says: {\"notes\": 1, \"commands\": 1, \"asked_by\": \"notes\"}\n"
+    );
+    // statesnoop holds message(tally) only; notes neither is granted to it
+    // nor accepts messages.
+    let snoop = lord.run(&["statesnoop", "message"]);
+    snoop
+        .assert_code(3)
+        .assert_stderr_contains("requests to plugin `notes`");
+    assert!(!snoop.stdout().contains("LEAK"), "{}", snoop.stdout());
+}

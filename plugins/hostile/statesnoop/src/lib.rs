@@ -5,7 +5,7 @@
 
 use lord_pdk::events::{self, Propagation};
 use lord_pdk::serde_json::json;
-use lord_pdk::{Command, Plugin, config, data, secrets, shared};
+use lord_pdk::{Command, Plugin, config, data, messaging, secrets, shared};
 
 struct StateSnoop;
 
@@ -37,6 +37,8 @@ impl Plugin for StateSnoop {
                     config::get("").unwrap_or_default()
                 )),
             },
+            // A plugin it holds no message grant for.
+            "message" => messaging::request("notes", "list", 500).map(|r| format!("LEAK: {r}\n")),
             // Another plugin's secret, by name.
             "secret" => secrets::get("API_TOKEN").map(|v| format!("LEAK: {v}\n")),
             "own" => {

@@ -1,0 +1,97 @@
+//! Requests between plugins: the host side of `lord:plugin/messaging`.
+//! A [`Messenger`] is built by the host for one sending plugin from its
+//! `message(ID)` grants; a request runs the target in a fresh instance of
+//! its own, under its own grants and limits, with no messenger of its own
+//! (so requests never chain or loop).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::bindings::lord::plugin::messaging;
+use crate::capability::Grants;
+use crate::engine::Compiled;
+use crate::instance::StoreState;
+use crate::limits::Limits;
+
+/// A plugin that may receive this sender's requests, ready to run.
+#[derive(Debug)]
+pub struct MessageTarget {
+    pub compiled: Arc<Compiled>,
+    /// The target's own grants (their `messenger` is ignored).
+    pub grants: Grants,
+    pub limits: Limits,
+}
+
+/// Where one plugin's requests may go.
+#[derive(Debug)]
+pub struct Messenger {
+    sender: String,
+    /// Granted targets: ready, or why they cannot take requests (not
+    /// installed, disabled, not accepting messages).
+    targets: HashMap<String, Result<MessageTarget, String>>,
+}
+
+impl Messenger {
+    pub fn new(sender: &str, targets: HashMap<String, Result<MessageTarget, String>>) -> Self {
+        Self {
+            sender: sender.to_owned(),
+            targets,
+        }
+    }
+
+    async fn request(&self, to: &str, payload: &str, timeout: Duration) -> Result<String, String> {
+        let target = match self.targets.get(to) {
+            Some(Ok(target)) => target,
+            Some(Err(reason)) => return Err(reason.clone()),
+            None => {
+                return Err(format!(
+                    "plugin `{}` was not granted message({to})",
+                    self.sender
+                ));
+            }
+        };
+        let grants = Grants {
+            messenger: None,
+            ..target.grants.clone()
+        };
+        let call = async {
+            let mut instance = target.compiled.instantiate(&grants, target.limits).await?;
+            instance.handle_message(&self.sender, payload).await
+        };
+        match tokio::time::timeout(timeout, call).await {
+            Err(_elapsed) => Err(format!(
+                "`{to}` did not reply within {} ms",
+                timeout.as_millis()
+            )),
+            Ok(Err(e)) => Err(format!("`{to}` could not answer: {e}")),
+            Ok(Ok((reply, _captured))) => Ok(reply),
+        }
+    }
+}
+
+impl messaging::Host for StoreState {
+    async fn request(
+        &mut self,
+        to: String,
+        payload: String,
+        timeout_ms: u32,
+    ) -> wasmtime::Result<Result<String, String>> {
+        let Some(messenger) = self.messenger.clone() else {
+            let refused = format!("requests to `{to}` (a message handler cannot send requests)");
+            self.denials
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push(refused.clone());
+            return Ok(Err(refused));
+        };
+        if !messenger.targets.contains_key(&to) {
+            self.denials
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push(format!("requests to plugin `{to}`"));
+        }
+        let timeout = Duration::from_millis(u64::from(timeout_ms));
+        Ok(messenger.request(&to, &payload, timeout).await)
+    }
+}
