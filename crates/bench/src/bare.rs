@@ -128,6 +128,23 @@ impl messaging::Host for BareState {
     ) -> wasmtime::Result<Result<String, String>> {
         Ok(Err("no other plugins in the bare host".to_owned()))
     }
+
+    fn send(
+        &mut self,
+        _to: String,
+        _payload: String,
+        _priority: u8,
+    ) -> wasmtime::Result<Result<bool, String>> {
+        Ok(Err("no other plugins in the bare host".to_owned()))
+    }
+
+    fn broadcast(
+        &mut self,
+        _payload: String,
+        _priority: u8,
+    ) -> wasmtime::Result<Result<u32, String>> {
+        Ok(Ok(0))
+    }
 }
 
 impl config::Host for BareState {

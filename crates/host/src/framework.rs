@@ -174,6 +174,7 @@ pub struct Channels {
     pub shared: lord_state::SharedState,
     pub bus: lord_state::EventBus,
     pub secrets: lord_state::Secrets,
+    pub mailboxes: lord_state::Mailboxes,
 }
 
 impl std::fmt::Debug for Framework {
@@ -224,6 +225,59 @@ impl Framework {
             settings: OnceLock::new(),
             delivery: Mutex::new(None),
         })
+    }
+
+    /// Hands a receiver its queued messages (highest priority first). A
+    /// handler that refuses a message (`err`) is audited but not counted
+    /// against its breaker: a sender must not be able to disable a receiver
+    /// by sending it bad messages. Traps and limits still count.
+    async fn deliver_messages(&mut self, to: &str) {
+        let messages = self.channels().mailboxes.take(to);
+        let Ok(id) = to.parse::<PluginId>() else {
+            return;
+        };
+        let plugin = match self.store.require(&id) {
+            Ok(plugin) if plugin.state == PluginState::Enabled => plugin,
+            Ok(_) | Err(_) => return,
+        };
+        let mut instance = match self.load_installed(&plugin).await {
+            Ok(instance) => instance,
+            Err(e) => {
+                let _ = self
+                    .store
+                    .audit(&id, "messages not delivered", &e.to_string());
+                return;
+            }
+        };
+        for (index, message) in messages.iter().enumerate() {
+            match instance
+                .handle_message(&message.from, &message.payload)
+                .await
+            {
+                Ok(_) => {}
+                Err(e) if matches!(e.failure, lord_sandbox::Failure::Returned { .. }) => {
+                    let detail = format!("refused a message from `{}`: {e}", message.from);
+                    let _ = self.store.audit(&id, "message refused", &detail);
+                }
+                Err(e) => {
+                    let detail = format!(
+                        "handle-message failed on a message from `{}`: {e}",
+                        message.from
+                    );
+                    if e.failure.is_plugin_fault() {
+                        let _ = self.command_failed(&id, &detail).await;
+                    } else {
+                        let _ = self.store.audit(&id, "host failure", &detail);
+                    }
+                    // A failed instance is poisoned: the messages after the
+                    // one that failed wait for the next round, in a fresh one.
+                    for rest in messages.iter().skip(index + 1) {
+                        self.channels().mailboxes.post(rest.clone());
+                    }
+                    break;
+                }
+            }
+        }
     }
 
     /// Subscribes every enabled plugin with `events-subscribe` grants, once
@@ -282,8 +336,12 @@ impl Framework {
     pub async fn deliver_events(&mut self) {
         for _ in 0..DELIVERY_ROUNDS {
             let batches = self.drain_deliveries();
-            if batches.is_empty() {
+            let receivers = self.channels().mailboxes.receivers();
+            if batches.is_empty() && receivers.is_empty() {
                 return;
+            }
+            for to in receivers {
+                self.deliver_messages(&to).await;
             }
             for (id, events) in batches {
                 let plugin = match self.store.require(&id) {
@@ -379,6 +437,7 @@ impl Framework {
                 shared: lord_state::SharedState::new(),
                 bus: lord_state::EventBus::with_log(log),
                 secrets: lord_state::Secrets::new(&self.config.home),
+                mailboxes: lord_state::Mailboxes::default(),
             }
         })
     }
@@ -998,6 +1057,7 @@ impl Framework {
             grants.messenger = Some(Arc::new(lord_sandbox::Messenger::new(
                 plugin.id().as_str(),
                 targets,
+                self.channels().mailboxes.clone(),
             )));
         }
         Ok(grants)

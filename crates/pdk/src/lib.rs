@@ -288,6 +288,19 @@ pub mod messaging {
     pub fn request(to: &str, payload: &str, timeout_ms: u32) -> Result<String, String> {
         host::request(to, payload, timeout_ms)
     }
+
+    /// Queues `payload` for plugin `to`, delivered after this command,
+    /// highest `priority` first; never waits. `Ok(false)`: `to`'s mailbox
+    /// was full of messages at least as urgent, and this one was dropped.
+    pub fn send(to: &str, payload: &str, priority: u8) -> Result<bool, String> {
+        host::send(to, payload, priority)
+    }
+
+    /// `send` to every plugin this one may message that accepts messages;
+    /// returns how many queued it.
+    pub fn broadcast(payload: &str, priority: u8) -> Result<u32, String> {
+        host::broadcast(payload, priority)
+    }
 }
 
 /// Bridges a [`Plugin`] to the generated export trait.

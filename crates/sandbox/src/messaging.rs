@@ -27,17 +27,47 @@ pub struct MessageTarget {
 #[derive(Debug)]
 pub struct Messenger {
     sender: String,
+    /// Where `send` and `broadcast` queue messages.
+    mailboxes: lord_state::Mailboxes,
     /// Granted targets: ready, or why they cannot take requests (not
     /// installed, disabled, not accepting messages).
     targets: HashMap<String, Result<MessageTarget, String>>,
 }
 
 impl Messenger {
-    pub fn new(sender: &str, targets: HashMap<String, Result<MessageTarget, String>>) -> Self {
+    pub fn new(
+        sender: &str,
+        targets: HashMap<String, Result<MessageTarget, String>>,
+        mailboxes: lord_state::Mailboxes,
+    ) -> Self {
         Self {
             sender: sender.to_owned(),
+            mailboxes,
             targets,
         }
+    }
+
+    fn post(&self, to: &str, payload: &str, priority: u8) -> Result<bool, String> {
+        match self.targets.get(to) {
+            Some(Ok(_)) => {}
+            Some(Err(reason)) => return Err(reason.clone()),
+            None => {
+                return Err(format!(
+                    "plugin `{}` was not granted message({to})",
+                    self.sender
+                ));
+            }
+        }
+        let posted = self.mailboxes.post(lord_state::Message {
+            from: self.sender.clone(),
+            to: to.to_owned(),
+            payload: payload.to_owned(),
+            priority,
+        });
+        Ok(match posted {
+            lord_state::Posted::Queued | lord_state::Posted::Displaced => true,
+            lord_state::Posted::Refused => false,
+        })
     }
 
     async fn request(&self, to: &str, payload: &str, timeout: Duration) -> Result<String, String> {
@@ -93,5 +123,49 @@ impl messaging::Host for StoreState {
         }
         let timeout = Duration::from_millis(u64::from(timeout_ms));
         Ok(messenger.request(&to, &payload, timeout).await)
+    }
+
+    fn send(
+        &mut self,
+        to: String,
+        payload: String,
+        priority: u8,
+    ) -> wasmtime::Result<Result<bool, String>> {
+        let Some(messenger) = self.messenger.clone() else {
+            return Ok(Err(format!(
+                "messages to `{to}` (a message handler cannot send messages)"
+            )));
+        };
+        if !messenger.targets.contains_key(&to) {
+            self.denials
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push(format!("messages to plugin `{to}`"));
+        }
+        Ok(messenger.post(&to, &payload, priority))
+    }
+
+    fn broadcast(
+        &mut self,
+        payload: String,
+        priority: u8,
+    ) -> wasmtime::Result<Result<u32, String>> {
+        let Some(messenger) = self.messenger.clone() else {
+            return Ok(Err("a message handler cannot send messages".to_owned()));
+        };
+        let mut queued = 0u32;
+        let mut ready: Vec<&String> = messenger
+            .targets
+            .iter()
+            .filter(|(_, t)| t.is_ok())
+            .map(|(id, _)| id)
+            .collect();
+        ready.sort();
+        for to in ready {
+            if let Ok(true) = messenger.post(to, &payload, priority) {
+                queued += 1;
+            }
+        }
+        Ok(Ok(queued))
     }
 }

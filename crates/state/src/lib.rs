@@ -10,6 +10,9 @@
 //!   stalled one loses events (counted) instead of slowing publishers.
 //!   `global` and `system` events go to the [`EventLog`] with retention, and
 //!   can be replayed in order.
+//! - [`Mailboxes`]: queued messages between plugins, one bounded mailbox
+//!   per receiver, highest priority first; a full one drops (counted)
+//!   rather than blocking the sender.
 //! - [`Secrets`]: named values encrypted at rest, read by a plugin only
 //!   with a `secret(NAME)` grant.
 //! - [`Scope`]: one plugin's view of all of these, holding its grants. Every
@@ -24,6 +27,7 @@ mod data;
 mod db;
 mod error;
 mod event;
+mod mailbox;
 mod scope;
 mod secrets;
 mod shared;
@@ -33,6 +37,7 @@ pub use data::PluginData;
 pub use db::{EventLog, Retention, StateDb};
 pub use error::StateError;
 pub use event::{Event, FieldFilter, Propagation};
+pub use mailbox::{MAILBOX_CAPACITY, MailboxStats, Mailboxes, Message, Posted};
 pub use scope::{Scope, ScopeGrants};
 pub use secrets::{SecretValue, Secrets, check_name as check_secret_name};
 pub use shared::{CasOutcome, SharedState, Versioned};

@@ -495,3 +495,28 @@ fn secrets_round_trip_and_only_granted_names_are_readable() {
         Err(StateError::SecretMissing(_))
     ));
 }
+
+#[test]
+fn mailboxes_deliver_by_priority_and_drop_rather_than_block() {
+    use lord_state::{Mailboxes, Message, Posted};
+    let boxes = Mailboxes::with_capacity(3);
+    let msg = |payload: &str, priority: u8| Message {
+        from: "a".to_owned(),
+        to: "b".to_owned(),
+        payload: payload.to_owned(),
+        priority,
+    };
+    assert_eq!(boxes.post(msg("low-1", 1)), Posted::Queued);
+    assert_eq!(boxes.post(msg("high", 9)), Posted::Queued);
+    assert_eq!(boxes.post(msg("low-2", 1)), Posted::Queued);
+    // Full: an urgent one displaces the least urgent, newest first.
+    assert_eq!(boxes.post(msg("urgent", 200)), Posted::Displaced);
+    // Full of messages at least as urgent: refused, counted.
+    assert_eq!(boxes.post(msg("low-3", 1)), Posted::Refused);
+    let stats = boxes.stats("b");
+    assert_eq!((stats.queued, stats.dropped), (3, 2));
+    let order: Vec<String> = boxes.take("b").into_iter().map(|m| m.payload).collect();
+    assert_eq!(order, ["urgent", "high", "low-1"]);
+    assert!(boxes.take("b").is_empty());
+    assert!(boxes.receivers().is_empty());
+}

@@ -197,3 +197,30 @@ fn a_request_reaches_a_granted_accepting_plugin_and_no_other() {
         .assert_stderr_contains("requests to plugin `notes`");
     assert!(!snoop.stdout().contains("LEAK"), "{}", snoop.stdout());
 }
+
+#[test]
+fn a_flood_of_messages_is_bounded_and_cannot_disable_the_receiver() {
+    let lord = Lord::new();
+    lord.install("tally");
+    lord.install("hostile/statesnoop");
+    let flood = lord.run(&["statesnoop", "flood"]);
+    flood.assert_ok();
+    // The mailbox holds 256; the urgent one displaces a junk one.
+    assert_eq!(flood.stdout(), "queued 256 of 1000; urgent queued: true\n");
+    let info = lord.info("tally");
+    assert_eq!(info["state"], "enabled", "{info}");
+    assert_eq!(info["consecutive_failures"], 0, "{info}");
+    // Every delivered message was refused by tally and audited as such:
+    // the 256 the mailbox held, the urgent one first.
+    let refused: Vec<String> = info["history"]
+        .as_array()
+        .expect("history")
+        .iter()
+        .filter(|e| e["action"] == "message refused")
+        .map(|e| e["detail"].as_str().expect("detail").to_owned())
+        .collect();
+    assert_eq!(refused.len(), 256, "{refused:?}");
+    assert!(refused[0].contains("urgent junk"), "{}", refused[0]);
+    assert!(refused.iter().all(|d| d.contains("from `statesnoop`")));
+    lord.run(&["tally"]).assert_ok();
+}

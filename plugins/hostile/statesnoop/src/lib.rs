@@ -39,6 +39,20 @@ impl Plugin for StateSnoop {
             },
             // A plugin it holds no message grant for.
             "message" => messaging::request("notes", "list", 500).map(|r| format!("LEAK: {r}\n")),
+            // A thousand junk messages at a receiver: the sender must not
+            // wait, and the receiver must not be disabled by them.
+            "flood" => {
+                let mut queued = 0;
+                for n in 0..1000 {
+                    if messaging::send("tally", &format!("junk {n}"), 0)? {
+                        queued += 1;
+                    }
+                }
+                let urgent = messaging::send("tally", "urgent junk", 255)?;
+                Ok(format!(
+                    "queued {queued} of 1000; urgent queued: {urgent}\n"
+                ))
+            }
             // Another plugin's secret, by name.
             "secret" => secrets::get("API_TOKEN").map(|v| format!("LEAK: {v}\n")),
             "own" => {
