@@ -431,7 +431,11 @@ impl Framework {
     pub fn channels(&self) -> &Channels {
         self.channels.get_or_init(|| {
             let db = lord_state::StateDb::at(&self.config.home);
-            let log = lord_state::EventLog::new(db.clone(), lord_state::Retention::default());
+            let log = lord_state::EventLog::with_secrets(
+                db.clone(),
+                lord_state::Retention::default(),
+                lord_state::Secrets::new(&self.config.home),
+            );
             Channels {
                 data: lord_state::PluginData::new(db),
                 shared: lord_state::SharedState::new(),

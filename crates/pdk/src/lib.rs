@@ -252,9 +252,14 @@ pub mod events {
         host::publish(topic, &payload.to_string(), propagation, false)
     }
 
-    /// Publishes an event that is delivered but never written to the log.
-    pub fn publish_sensitive(topic: &str, payload: &serde_json::Value) -> Result<(), String> {
-        host::publish(topic, &payload.to_string(), Propagation::Local, true)
+    /// Publishes an event marked sensitive: delivered as usual, and (when
+    /// `global`) stored only encrypted with the user's secret key.
+    pub fn publish_sensitive(
+        topic: &str,
+        payload: &serde_json::Value,
+        propagation: Propagation,
+    ) -> Result<(), String> {
+        host::publish(topic, &payload.to_string(), propagation, true)
     }
 }
 

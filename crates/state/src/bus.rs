@@ -218,7 +218,6 @@ impl EventBus {
         };
         let mut report = PublishReport::default();
         if propagation.persisted()
-            && !sensitive
             && let Some(log) = &self.inner.log
         {
             log.append(&event)?;

@@ -14,7 +14,7 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use crate::error::StateError;
 use crate::event::{Event, Propagation};
 
-const SCHEMA_VERSION: i64 = 1;
+const SCHEMA_VERSION: i64 = 2;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS data (
@@ -29,10 +29,19 @@ CREATE TABLE IF NOT EXISTS events (
     topic        TEXT NOT NULL,
     source       TEXT NOT NULL,
     propagation  TEXT NOT NULL,
-    payload      TEXT NOT NULL
+    payload      TEXT NOT NULL,
+    sensitive    INTEGER NOT NULL DEFAULT 0,
+    sealed       BLOB
 );
 CREATE INDEX IF NOT EXISTS events_at ON events (at_ms);
 ";
+
+/// Schema changes after version 1: `MIGRATIONS[n]` takes the database
+/// from version `n + 1` to `n + 2`.
+const MIGRATIONS: &[&str] = &["
+ALTER TABLE events ADD COLUMN sensitive INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE events ADD COLUMN sealed BLOB;
+"];
 
 /// The state database. Cheap to clone: clones share one connection,
 /// opened on first use, so a process that never touches plugin data or
@@ -81,9 +90,15 @@ impl StateDb {
              PRAGMA synchronous = NORMAL;",
         )?;
         let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
-        if version == 0 {
+        if version < SCHEMA_VERSION {
+            // One transaction: a crash leaves the old schema or the new one.
+            let steps = if version == 0 {
+                SCHEMA.to_owned()
+            } else {
+                MIGRATIONS[usize::try_from(version - 1).unwrap_or(0)..].concat()
+            };
             conn.execute_batch(&format!(
-                "BEGIN IMMEDIATE;\n{SCHEMA}\nPRAGMA user_version = {SCHEMA_VERSION};\nCOMMIT;"
+                "BEGIN IMMEDIATE;\n{steps}\nPRAGMA user_version = {SCHEMA_VERSION};\nCOMMIT;"
             ))?;
         } else if version > SCHEMA_VERSION {
             return Err(StateError::Corrupt(format!(
@@ -219,6 +234,9 @@ struct LogInner {
     /// Retention runs once per process, with its first write.
     pruned: std::sync::Once,
     pending: Mutex<Vec<Event>>,
+    /// Where the key that seals sensitive events comes from; without one,
+    /// sensitive events are not written at all.
+    secrets: Option<crate::secrets::Secrets>,
 }
 
 /// Buffered events that trigger a write.
@@ -242,22 +260,37 @@ impl LogInner {
         self.pruned
             .call_once(|| pruning = prune(&self.db, self.retention, first.at_ms));
         pruning?;
+        let sealer = match (&self.secrets, pending.iter().any(|e| e.sensitive)) {
+            (Some(secrets), true) => Some(secrets.sealer()?),
+            (Some(_) | None, true | false) => None,
+        };
         let mut conn = self.db.conn()?;
         let tx = conn.transaction()?;
         {
             let mut insert = tx.prepare_cached(
-                "INSERT INTO events (at_ms, topic, source, propagation, payload)
-                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                "INSERT INTO events (at_ms, topic, source, propagation, payload, sensitive, sealed)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             )?;
             for event in &pending {
-                let payload = serde_json::to_string(&event.payload)
+                let text = serde_json::to_string(&event.payload)
                     .map_err(|e| StateError::Corrupt(format!("unserialisable payload: {e}")))?;
+                // A sensitive payload is stored only sealed; with no key to
+                // seal it, the event is not stored.
+                let (payload, sealed) = match (event.sensitive, &sealer) {
+                    (false, _) => (text, None),
+                    (true, Some(sealer)) => {
+                        ("null".to_owned(), Some(sealer.seal(text.as_bytes())?))
+                    }
+                    (true, None) => continue,
+                };
                 insert.execute(params![
                     event.at_ms,
                     event.topic,
                     event.source,
                     event.propagation.as_str(),
-                    payload
+                    payload,
+                    event.sensitive,
+                    sealed
                 ])?;
             }
         }
@@ -274,6 +307,7 @@ impl EventLog {
                 retention,
                 pruned: std::sync::Once::new(),
                 pending: Mutex::new(Vec::new()),
+                secrets: None,
             }),
         }
     }
@@ -296,13 +330,45 @@ impl EventLog {
         self.inner.write_pending()
     }
 
+    /// Seals sensitive events with `secrets`' key, so they are stored.
+    pub fn with_secrets(
+        db: StateDb,
+        retention: Retention,
+        secrets: crate::secrets::Secrets,
+    ) -> Self {
+        let log = Self::new(db, retention);
+        Self {
+            inner: Arc::new(LogInner {
+                db: log.inner.db.clone(),
+                retention,
+                pruned: std::sync::Once::new(),
+                pending: Mutex::new(Vec::new()),
+                secrets: Some(secrets),
+            }),
+        }
+    }
+
     /// Events with `at_ms >= since_ms`, in publication order, at most
-    /// `limit` (the newest ones when there are more).
+    /// `limit` (the newest ones when there are more). A sensitive event's
+    /// payload is `null` unless `reveal` asks for it to be unsealed.
     pub fn since(&self, since_ms: i64, limit: u64) -> Result<Vec<Event>, StateError> {
+        self.read(since_ms, limit, false)
+    }
+
+    /// As [`EventLog::since`], with sensitive payloads unsealed.
+    pub fn since_revealed(&self, since_ms: i64, limit: u64) -> Result<Vec<Event>, StateError> {
+        self.read(since_ms, limit, true)
+    }
+
+    fn read(&self, since_ms: i64, limit: u64, reveal: bool) -> Result<Vec<Event>, StateError> {
         self.flush()?;
+        let sealer = match (&self.inner.secrets, reveal) {
+            (Some(secrets), true) => Some(secrets.sealer()?),
+            (Some(_) | None, true | false) => None,
+        };
         let conn = self.inner.db.conn()?;
         let mut stmt = conn.prepare_cached(
-            "SELECT seq, at_ms, topic, source, propagation, payload FROM (
+            "SELECT seq, at_ms, topic, source, propagation, payload, sensitive, sealed FROM (
                  SELECT * FROM events WHERE at_ms >= ?1 ORDER BY seq DESC LIMIT ?2
              ) ORDER BY seq",
         )?;
@@ -316,12 +382,19 @@ impl EventLog {
                     r.get::<_, String>(3)?,
                     r.get::<_, String>(4)?,
                     r.get::<_, String>(5)?,
+                    r.get::<_, bool>(6)?,
+                    r.get::<_, Option<Vec<u8>>>(7)?,
                 ))
             },
         )?;
         let mut events = Vec::new();
         for row in rows {
-            let (seq, at_ms, topic, source, propagation, payload) = row?;
+            let (seq, at_ms, topic, source, propagation, payload, sensitive, sealed) = row?;
+            let text = match (&sealer, sealed) {
+                (Some(sealer), Some(sealed)) => String::from_utf8(sealer.open(&sealed)?)
+                    .map_err(|e| StateError::Corrupt(format!("event {seq}: {e}")))?,
+                (Some(_) | None, Some(_) | None) => payload,
+            };
             events.push(Event {
                 seq: u64::try_from(seq).unwrap_or(0),
                 at_ms,
@@ -330,9 +403,9 @@ impl EventLog {
                 propagation: Propagation::parse(&propagation).ok_or_else(|| {
                     StateError::Corrupt(format!("event {seq} has propagation `{propagation}`"))
                 })?,
-                payload: serde_json::from_str(&payload)
+                payload: serde_json::from_str(&text)
                     .map_err(|e| StateError::Corrupt(format!("event {seq}: {e}")))?,
-                sensitive: false,
+                sensitive,
             });
         }
         Ok(events)

@@ -55,8 +55,8 @@ pub struct Event {
     /// Milliseconds since the Unix epoch, when published.
     pub at_ms: i64,
     pub payload: Value,
-    /// Sensitive events are delivered to granted subscribers but never
-    /// written to the log (there is no key to encrypt them at rest yet).
+    /// Sensitive events are delivered to granted subscribers and stored
+    /// only sealed with the secret store's key (never, without one).
     pub sensitive: bool,
 }
 

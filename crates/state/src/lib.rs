@@ -39,5 +39,5 @@ pub use error::StateError;
 pub use event::{Event, FieldFilter, Propagation};
 pub use mailbox::{MAILBOX_CAPACITY, MailboxStats, Mailboxes, Message, Posted};
 pub use scope::{Scope, ScopeGrants};
-pub use secrets::{SecretValue, Secrets, check_name as check_secret_name};
+pub use secrets::{Sealer, SecretValue, Secrets, check_name as check_secret_name};
 pub use shared::{CasOutcome, SharedState, Versioned};

@@ -44,6 +44,51 @@ impl SecretValue {
     }
 }
 
+/// Seals and opens bytes with the secret store's key: what keeps events
+/// marked sensitive encrypted at rest. Its `Debug` shows no key.
+#[derive(Clone)]
+pub struct Sealer {
+    key: [u8; 32],
+}
+
+impl std::fmt::Debug for Sealer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Sealer([redacted])")
+    }
+}
+
+impl Sealer {
+    /// A fresh random nonce, then the ciphertext and its tag.
+    pub fn seal(&self, plain: &[u8]) -> Result<Vec<u8>, StateError> {
+        let mut nonce = [0u8; NONCE];
+        getrandom::fill(&mut nonce)
+            .map_err(|e| StateError::Corrupt(format!("no randomness for a nonce: {e}")))?;
+        let cipher = ChaCha20Poly1305::new(Key::from_slice(&self.key));
+        let sealed = cipher
+            .encrypt(Nonce::from_slice(&nonce), plain)
+            .map_err(|_| StateError::Corrupt("encryption failed".to_owned()))?;
+        let mut out = nonce.to_vec();
+        out.extend_from_slice(&sealed);
+        Ok(out)
+    }
+
+    pub fn open(&self, sealed: &[u8]) -> Result<Vec<u8>, StateError> {
+        if sealed.len() < NONCE {
+            return Err(StateError::Corrupt(
+                "a sealed value is truncated".to_owned(),
+            ));
+        }
+        let (nonce, body) = sealed.split_at(NONCE);
+        ChaCha20Poly1305::new(Key::from_slice(&self.key))
+            .decrypt(Nonce::from_slice(nonce), body)
+            .map_err(|_| {
+                StateError::Corrupt(
+                    "a sealed value does not decrypt; the secret key was replaced".to_owned(),
+                )
+            })
+    }
+}
+
 /// The secret store under one home. Every operation reads the file afresh,
 /// so two processes see each other's changes; writers hold a lock.
 #[derive(Debug, Clone)]
@@ -196,6 +241,14 @@ impl Secrets {
             .map_err(io("open", &path))?;
         file.lock().map_err(io("lock", &path))?;
         Ok(file)
+    }
+
+    /// A sealer with this store's key (made on first use).
+    pub fn sealer(&self) -> Result<Sealer, StateError> {
+        let key = self
+            .key(true)?
+            .ok_or_else(|| StateError::Corrupt("no secret key".to_owned()))?;
+        Ok(Sealer { key })
     }
 
     pub fn set(&self, name: &str, value: SecretValue) -> Result<(), StateError> {

@@ -520,3 +520,58 @@ fn mailboxes_deliver_by_priority_and_drop_rather_than_block() {
     assert!(boxes.take("b").is_empty());
     assert!(boxes.receivers().is_empty());
 }
+
+#[test]
+fn sensitive_events_are_stored_only_sealed() {
+    use lord_state::Secrets;
+    let home = tempfile::tempdir().expect("home");
+    let topic = Topic::concrete("auth.token").expect("topic");
+    const PLAIN: &str = "sensitive-payload-5d1f0c";
+    {
+        let db = StateDb::open(home.path()).expect("db");
+        let log = EventLog::with_secrets(db, Retention::default(), Secrets::new(home.path()));
+        let bus = EventBus::with_log(log.clone());
+        let mut live = bus.subscribe("reader", &Topic::pattern("auth.*").expect("p"), None, 4);
+        let report = bus
+            .publish(
+                &topic,
+                "login",
+                Propagation::Global,
+                json!({ "token": PLAIN }),
+                true,
+            )
+            .expect("publish");
+        assert!(report.persisted);
+        // Delivered live in the clear, to a granted subscriber.
+        assert_eq!(live.try_recv().expect("live").payload["token"], PLAIN);
+        log.flush().expect("flush");
+    }
+    // Nothing under the home holds the payload in the clear.
+    let mut stack = vec![home.path().to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).expect("dir") {
+            let path = entry.expect("entry").path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                let bytes = std::fs::read(&path).expect("read");
+                assert!(
+                    !bytes.windows(PLAIN.len()).any(|w| w == PLAIN.as_bytes()),
+                    "{} holds the sensitive payload in the clear",
+                    path.display()
+                );
+            }
+        }
+    }
+    let log = EventLog::with_secrets(
+        StateDb::open(home.path()).expect("db"),
+        Retention::default(),
+        Secrets::new(home.path()),
+    );
+    let hidden = log.since(0, 10).expect("read");
+    assert_eq!(hidden.len(), 1);
+    assert!(hidden[0].sensitive);
+    assert_eq!(hidden[0].payload, serde_json::Value::Null);
+    let revealed = log.since_revealed(0, 10).expect("read");
+    assert_eq!(revealed[0].payload["token"], PLAIN);
+}

@@ -25,6 +25,9 @@ pub(crate) enum EventsCommand {
         /// Keep waiting for new events (Ctrl-C to stop).
         #[arg(short, long)]
         follow: bool,
+        /// Decrypt the payloads of events marked sensitive.
+        #[arg(long)]
+        reveal: bool,
         #[arg(long)]
         json: bool,
     },
@@ -36,6 +39,9 @@ pub(crate) enum EventsCommand {
         since: String,
         #[arg(long)]
         topic: Option<String>,
+        /// Decrypt the payloads of events marked sensitive.
+        #[arg(long)]
+        reveal: bool,
         #[arg(long)]
         json: bool,
     },
@@ -52,25 +58,31 @@ pub(crate) async fn run(framework: &Framework, command: EventsCommand) -> Result
             topic,
             lines,
             follow,
+            reveal,
             json,
         } => {
             let pattern = pattern(topic.as_deref())?;
             let mut last = 0;
-            for event in log.since(0, lines.max(1))? {
+            for event in read(log, 0, lines.max(1), reveal)? {
                 last = event.seq;
                 print_event(&event, pattern.as_ref(), json)?;
             }
             if follow {
                 loop {
                     tokio::time::sleep(Duration::from_millis(200)).await;
-                    last = print_after(log, last, pattern.as_ref(), json)?;
+                    last = print_after(log, last, pattern.as_ref(), reveal, json)?;
                 }
             }
         }
-        EventsCommand::Replay { since, topic, json } => {
+        EventsCommand::Replay {
+            since,
+            topic,
+            reveal,
+            json,
+        } => {
             let pattern = pattern(topic.as_deref())?;
             let since = since_ms(&since)?;
-            for event in log.since(since, u64::MAX)? {
+            for event in read(log, since, u64::MAX, reveal)? {
                 print_event(&event, pattern.as_ref(), json)?;
             }
         }
@@ -87,10 +99,25 @@ fn pattern(topic: Option<&str>) -> Result<Option<Topic>> {
         .transpose()
 }
 
-fn print_after(log: &EventLog, after: u64, pattern: Option<&Topic>, json: bool) -> Result<u64> {
+/// Sensitive payloads stay `null` unless the user asked to see them.
+fn read(log: &EventLog, since: i64, limit: u64, reveal: bool) -> Result<Vec<Event>> {
+    Ok(if reveal {
+        log.since_revealed(since, limit)?
+    } else {
+        log.since(since, limit)?
+    })
+}
+
+fn print_after(
+    log: &EventLog,
+    after: u64,
+    pattern: Option<&Topic>,
+    reveal: bool,
+    json: bool,
+) -> Result<u64> {
     let mut last = after;
     // Recent events only: the log is ordered by sequence number.
-    for event in log.since(now_ms() - 60_000, 10_000)? {
+    for event in read(log, now_ms() - 60_000, 10_000, reveal)? {
         if event.seq > last {
             last = event.seq;
             print_event(&event, pattern, json)?;
@@ -113,7 +140,11 @@ fn print_event(event: &Event, pattern: Option<&Topic>, json: bool) -> Result<()>
             event.topic,
             event.propagation.as_str(),
             event.source,
-            event.payload
+            if event.sensitive && event.payload.is_null() {
+                "[sensitive; --reveal to decrypt]".to_owned()
+            } else {
+                event.payload.to_string()
+            }
         );
     }
     Ok(())
