@@ -120,7 +120,7 @@ async fn run_builtin(
         Builtin::Dev(args) => commands::dev::run(ctx, framework, args).await,
         Builtin::Events(cmd) => commands::events::run(framework, cmd).await,
         Builtin::Secret(cmd) => commands::secret::run(ctx, framework, cmd),
-        Builtin::Config(cmd) => commands::config::run(framework, cmd),
+        Builtin::Config(cmd) => commands::config::run(framework, cmd).await,
     }
 }
 

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 use clap::Subcommand;
-use lord_config::{Config, restore_file, set_in_file};
+use lord_config::{Config, Reload, Watcher, restore_file, set_in_file};
 use lord_host::{Framework, HostError};
 use serde_json::{Value, json};
 
@@ -42,6 +42,18 @@ pub(crate) enum ConfigCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Watch the files: print each change applied (and the keys it
+    /// changed) or rejected (and why; the previous configuration stays).
+    Watch {
+        /// How often to look, in milliseconds.
+        #[arg(long, default_value_t = 500)]
+        interval_ms: u64,
+        /// Stop after this many changes (default: until interrupted).
+        #[arg(long)]
+        count: Option<u64>,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 fn plain(value: &Value) -> String {
@@ -51,7 +63,7 @@ fn plain(value: &Value) -> String {
     }
 }
 
-pub(crate) fn run(framework: &Framework, command: ConfigCommand) -> Result<ExitCode> {
+pub(crate) async fn run(framework: &Framework, command: ConfigCommand) -> Result<ExitCode> {
     match command {
         ConfigCommand::Get { key, json } => {
             let config = framework.settings()?;
@@ -132,6 +144,64 @@ pub(crate) fn run(framework: &Framework, command: ConfigCommand) -> Result<ExitC
                     }
                 }
             }
+        }
+        ConfigCommand::Watch {
+            interval_ms,
+            count,
+            json,
+        } => {
+            let schemas: Vec<(String, Value)> = framework
+                .list(&lord_host::PluginFilter::default())?
+                .into_iter()
+                .filter_map(|p| {
+                    let schema = p.manifest.config_schema.clone()?;
+                    Some((p.id().to_string(), schema))
+                })
+                .collect();
+            let watcher = Watcher::new(framework.config_sources().clone(), move |config| {
+                let problems = config.check_plugins(schemas.iter().map(|(id, s)| (id.as_str(), s)));
+                match problems.first() {
+                    Some(problem) => Err(problem.to_string()),
+                    None => Ok(()),
+                }
+            })
+            .map_err(UsageError)?;
+            let files: Vec<String> = framework
+                .config_sources()
+                .files()
+                .iter()
+                .map(|(_, p)| p.display().to_string())
+                .collect();
+            if json {
+                println!("{}", json!({ "watching": files }));
+            } else {
+                println!("watching {}", files.join(", "));
+            }
+            let mut seen = 0u64;
+            watcher
+                .run(
+                    std::time::Duration::from_millis(interval_ms.max(10)),
+                    |outcome| {
+                        match (outcome, json) {
+                            (Reload::Applied { changed }, true) => {
+                                println!("{}", json!({ "applied": changed }));
+                            }
+                            (Reload::Applied { changed }, false) => {
+                                println!("applied: {}", changed.join(", "));
+                            }
+                            (Reload::Rejected { reason }, true) => {
+                                println!("{}", json!({ "rejected": reason }));
+                            }
+                            (Reload::Rejected { reason }, false) => {
+                                println!("rejected (the previous configuration stays): {reason}");
+                            }
+                            (Reload::Unchanged, true | false) => return true,
+                        }
+                        seen += 1;
+                        count.is_none_or(|n| seen < n)
+                    },
+                )
+                .await;
         }
         ConfigCommand::Validate { json } => {
             let problems: Vec<String> = match Config::load(framework.config_sources()) {

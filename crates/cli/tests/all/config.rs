@@ -123,3 +123,43 @@ fn a_plugin_reads_its_own_table_and_a_bad_value_never_lands() {
     assert!(!snoop.stdout().contains("LEAK"), "{}", snoop.stdout());
     assert_eq!(snoop.stdout(), "config seen: {}\n");
 }
+
+#[test]
+fn watch_applies_a_valid_change_and_rejects_an_invalid_one() {
+    use std::io::BufRead as _;
+    let lord = Lord::new();
+    let project_file = lord.project.path().join("lord.toml");
+    std::fs::write(&project_file, "log.level = \"warn\"\n").expect("project file");
+    let mut child = lord
+        .command(&[
+            "config",
+            "watch",
+            "--interval-ms",
+            "20",
+            "--count",
+            "2",
+            "--json",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("lord runs");
+    let mut lines = std::io::BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let mut next = || -> serde_json::Value {
+        let line = lines.next().expect("a line").expect("utf-8");
+        serde_json::from_str(&line).expect("json line")
+    };
+    assert!(next()["watching"].is_array());
+    std::fs::write(&project_file, "log.level = \"debug\"\n").expect("valid change");
+    assert_eq!(next(), serde_json::json!({ "applied": ["log.level"] }));
+    std::fs::write(&project_file, "log.level = \"shouting\"\n").expect("invalid change");
+    let rejected = next();
+    assert!(
+        rejected["rejected"]
+            .as_str()
+            .is_some_and(|r| r.contains("log.level")),
+        "{rejected}"
+    );
+    let status = child.wait().expect("lord ends");
+    assert!(status.success(), "{status}");
+}
