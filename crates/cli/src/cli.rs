@@ -61,6 +61,9 @@ pub(crate) enum Builtin {
     /// Show, check and change the layered configuration.
     #[command(subcommand)]
     Config(commands::config::ConfigCommand),
+    /// Show the session's global state and recent command history.
+    #[command(subcommand)]
+    State(commands::state::StateCommand),
 }
 
 /// Builds the full command tree, parses argv and runs what it names.
@@ -121,6 +124,7 @@ async fn run_builtin(
         Builtin::Events(cmd) => commands::events::run(framework, cmd).await,
         Builtin::Secret(cmd) => commands::secret::run(ctx, framework, cmd),
         Builtin::Config(cmd) => commands::config::run(framework, cmd).await,
+        Builtin::State(cmd) => commands::state::run(framework, cmd),
     }
 }
 

@@ -18,6 +18,8 @@ pub(crate) struct Context {
     pub(crate) stderr_is_tty: bool,
     /// The first command-line argument (the command), if any.
     pub(crate) command: Option<String>,
+    /// Every argument after the program name, for the session record.
+    pub(crate) args: Vec<String>,
     /// The cargo that builds Rust plugins (`$CARGO`, else `cargo` on PATH).
     pub(crate) cargo: PathBuf,
 }
@@ -54,6 +56,7 @@ impl Context {
             stdin_is_tty: std::io::stdin().is_terminal(),
             stderr_is_tty: std::io::stderr().is_terminal(),
             command: std::env::args().nth(1),
+            args: std::env::args().skip(1).collect(),
             cargo,
         })
     }
@@ -68,6 +71,25 @@ impl Context {
         config.env = self.env.clone();
         config.failpoint = self.failpoint.clone();
         config.config.env = self.env.clone();
+        config.session = lord_host::lord_state::SessionInfo {
+            user: self
+                .env
+                .iter()
+                .find(|(k, _)| k == "USER" || k == "USERNAME")
+                .map(|(_, v)| v.clone()),
+            project: self.cwd.clone(),
+            command: self.args.clone(),
+            version: env!("CARGO_PKG_VERSION").to_owned(),
+            started_at_ms: lord_host::lord_state::now_ms(),
+            environment: self
+                .env
+                .iter()
+                // Only what lord reads for itself: a configuration value
+                // set through LORD_* may be a token, and the session is shown.
+                .filter(|(k, _)| k == "LORD_HOME" || k == "LORD_PROFILE")
+                .cloned()
+                .collect(),
+        };
         config.config.profile = self
             .env
             .iter()

@@ -53,6 +53,8 @@ pub struct HostConfig {
     pub failpoint: Option<String>,
     /// The configuration files, environment and flags (see `lord-config`).
     pub config: lord_config::Sources,
+    /// Who runs this session, where, and how it was started.
+    pub session: lord_state::SessionInfo,
 }
 
 impl HostConfig {
@@ -65,7 +67,16 @@ impl HostConfig {
             project: Some(project_dir.join("lord.toml")),
             ..lord_config::Sources::default()
         };
+        let session = lord_state::SessionInfo {
+            user: None,
+            project: project_dir.clone(),
+            command: Vec::new(),
+            version: String::new(),
+            started_at_ms: lord_state::now_ms(),
+            environment: std::collections::BTreeMap::new(),
+        };
         Self {
+            session,
             tmp_root: home.join("tmp"),
             home,
             project_dir,
@@ -154,6 +165,8 @@ pub struct Framework {
     /// `events-subscribe` grants, made before this process's first
     /// command; drained into their `handle-event` after each command.
     delivery: Mutex<Option<Vec<Subscriber>>>,
+    /// The session's global state, made on first use.
+    global: OnceLock<lord_state::GlobalState>,
 }
 
 /// A subscribing plugin and its subscriptions (one per granted pattern).
@@ -224,6 +237,27 @@ impl Framework {
             channels: OnceLock::new(),
             settings: OnceLock::new(),
             delivery: Mutex::new(None),
+            global: OnceLock::new(),
+        })
+    }
+
+    /// The session's global state: its information, telemetry, and the
+    /// logger level and theme from the configuration (lord's defaults if
+    /// the configuration cannot be read).
+    pub fn global(&self) -> &lord_state::GlobalState {
+        self.global.get_or_init(|| {
+            let setting = |key: &str, default: &str| {
+                self.settings()
+                    .ok()
+                    .and_then(|c| c.get(key))
+                    .and_then(|v| v.as_str().map(str::to_owned))
+                    .unwrap_or_else(|| default.to_owned())
+            };
+            lord_state::GlobalState::new(
+                self.config.session.clone(),
+                setting("log.level", "warn"),
+                setting("theme", "auto"),
+            )
         })
     }
 
@@ -843,6 +877,9 @@ impl Framework {
             Ok(_) => "ok",
             Err(_) => "failed",
         };
+        let duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        self.global()
+            .record_command(command, result.is_ok(), duration_ms);
         self.announce_for(
             &id,
             "lord.command.finished",

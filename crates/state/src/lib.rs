@@ -15,6 +15,9 @@
 //!   rather than blocking the sender.
 //! - [`Secrets`]: named values encrypted at rest, read by a plugin only
 //!   with a `secret(NAME)` grant.
+//! - [`GlobalState`]: the session (user, project, command, version, start,
+//!   lord's environment), its telemetry (commands, errors, history,
+//!   metrics), and logger level and theme, each with typed subscriptions.
 //! - [`Scope`]: one plugin's view of all of these, holding its grants. Every
 //!   check of a plugin's access to a channel happens here.
 //!
@@ -30,6 +33,7 @@ mod event;
 mod mailbox;
 mod scope;
 mod secrets;
+mod session;
 mod shared;
 
 pub use bus::{DEFAULT_QUEUE, EventBus, PublishReport, Subscription, SubscriptionStats, now_ms};
@@ -40,4 +44,5 @@ pub use event::{Event, FieldFilter, Propagation};
 pub use mailbox::{MAILBOX_CAPACITY, MailboxStats, Mailboxes, Message, Posted};
 pub use scope::{Scope, ScopeGrants};
 pub use secrets::{Sealer, SecretValue, Secrets, check_name as check_secret_name};
+pub use session::{CommandRun, GlobalState, SessionInfo, Telemetry};
 pub use shared::{CasOutcome, SharedState, Versioned};

@@ -575,3 +575,47 @@ fn sensitive_events_are_stored_only_sealed() {
     let revealed = log.since_revealed(0, 10).expect("read");
     assert_eq!(revealed[0].payload["token"], PLAIN);
 }
+
+#[test]
+fn global_state_records_commands_and_wakes_typed_subscribers() {
+    use lord_state::{GlobalState, SessionInfo};
+    let state = GlobalState::new(
+        SessionInfo {
+            user: Some("ada".to_owned()),
+            project: std::path::PathBuf::from("/work/project"),
+            command: vec!["hello".to_owned(), "World".to_owned()],
+            version: "0.1.0".to_owned(),
+            started_at_ms: 1,
+            environment: std::collections::BTreeMap::new(),
+        },
+        "warn".to_owned(),
+        "auto".to_owned(),
+    );
+    let mut telemetry = state.subscribe_telemetry();
+    let mut level = state.subscribe_log_level();
+    state.record_command("hello", true, 3);
+    state.record_command("spin", false, 300);
+    state.set_metric("load_ms", 1.5);
+    assert!(telemetry.has_changed().expect("open"));
+    let seen = telemetry.borrow_and_update().clone();
+    assert_eq!((seen.commands_run, seen.errors), (2, 1));
+    assert_eq!(
+        seen.history.back().map(|r| r.command.as_str()),
+        Some("spin")
+    );
+    assert_eq!(seen.metrics.get("load_ms"), Some(&1.5));
+    // Setting the same level wakes nobody; a new one does.
+    state.set_log_level("warn");
+    assert!(!level.has_changed().expect("open"));
+    state.set_log_level("debug");
+    assert!(level.has_changed().expect("open"));
+    assert_eq!(*level.borrow_and_update(), "debug");
+    // Dropping a receiver unsubscribes; the state goes on.
+    drop(telemetry);
+    state.record_command("hello", true, 2);
+    assert_eq!(state.telemetry().commands_run, 3);
+    for n in 0..60 {
+        state.record_command(&format!("c{n}"), true, 1);
+    }
+    assert_eq!(state.telemetry().history.len(), 50, "history is bounded");
+}

@@ -8,3 +8,4 @@ pub(crate) mod pipe;
 pub(crate) mod plugin;
 pub(crate) mod run;
 pub(crate) mod secret;
+pub(crate) mod state;

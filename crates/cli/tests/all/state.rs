@@ -224,3 +224,25 @@ fn a_flood_of_messages_is_bounded_and_cannot_disable_the_receiver() {
     assert!(refused.iter().all(|d| d.contains("from `statesnoop`")));
     lord.run(&["tally"]).assert_ok();
 }
+
+#[test]
+fn state_show_reports_the_session_and_the_recorded_history() {
+    let lord = Lord::new();
+    lord.install("notes");
+    lord.run(&["note", "a"]).assert_ok();
+    lord.run(&["note", "line\nbreak"]).assert_code(3);
+    let shown = lord.run_cmd(
+        lord.command(&["state", "show", "--json", "--set", "theme=dark"])
+            .env("LORD_LOG__LEVEL", "debug"),
+    );
+    shown.assert_ok();
+    let state: serde_json::Value = serde_json::from_str(&shown.stdout()).expect("json");
+    assert_eq!(state["log_level"], "debug");
+    assert_eq!(state["theme"], "dark");
+    assert_eq!(state["session"]["command"][0], "state");
+    assert_eq!(state["commands_recorded"], 2);
+    assert_eq!(state["errors_recorded"], 1);
+    assert_eq!(state["history"][0]["status"], "ok");
+    assert_eq!(state["history"][1]["status"], "failed");
+    assert_eq!(state["history"][1]["plugin"], "notes");
+}

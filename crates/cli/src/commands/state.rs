@@ -1,0 +1,95 @@
+//! `lord state show`: the session's global state (who, where, which lord,
+//! logger level and theme) and the command history recorded in the event
+//! log by earlier runs (`lord.command.finished`).
+
+use std::process::ExitCode;
+
+use anyhow::{Result, anyhow};
+use clap::Subcommand;
+use lord_host::Framework;
+use serde_json::json;
+
+/// Commands of history shown.
+const HISTORY: u64 = 20;
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum StateCommand {
+    /// Print the session and the recent command history.
+    Show {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+pub(crate) fn run(framework: &Framework, command: StateCommand) -> Result<ExitCode> {
+    match command {
+        StateCommand::Show { json } => {
+            let global = framework.global();
+            let log = framework
+                .channels()
+                .bus
+                .log()
+                .ok_or_else(|| anyhow!("this lord keeps no event log"))?;
+            let finished: Vec<_> = log
+                .since(0, 10_000)?
+                .into_iter()
+                .filter(|e| e.topic == "lord.command.finished")
+                .collect();
+            let errors = finished
+                .iter()
+                .filter(|e| e.payload["status"] != "ok")
+                .count();
+            let skip = finished.len().saturating_sub(usize::try_from(HISTORY)?);
+            let history: Vec<_> = finished
+                .iter()
+                .skip(skip)
+                .map(|e| {
+                    json!({
+                        "command": e.payload["command"],
+                        "plugin": e.payload["plugin"],
+                        "status": e.payload["status"],
+                        "duration_ms": e.payload["duration_ms"],
+                        "at_ms": e.at_ms,
+                    })
+                })
+                .collect();
+            if json {
+                println!(
+                    "{}",
+                    json!({
+                        "session": global.info(),
+                        "log_level": global.log_level(),
+                        "theme": global.theme(),
+                        "commands_recorded": finished.len(),
+                        "errors_recorded": errors,
+                        "history": history,
+                    })
+                );
+            } else {
+                let info = global.info();
+                println!("lord {} in {}", info.version, info.project.display());
+                if let Some(user) = &info.user {
+                    println!("user: {user}");
+                }
+                println!(
+                    "log level: {}, theme: {}",
+                    global.log_level(),
+                    global.theme()
+                );
+                println!(
+                    "commands recorded: {} ({errors} failed); latest:",
+                    finished.len()
+                );
+                for h in &history {
+                    println!(
+                        "  {} {} ({} ms)",
+                        h["command"].as_str().unwrap_or("?"),
+                        h["status"].as_str().unwrap_or("?"),
+                        h["duration_ms"]
+                    );
+                }
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
