@@ -326,12 +326,22 @@ impl Framework {
             .store
             .subscribers()?
             .into_iter()
-            .map(|(id, patterns)| {
-                let subscriptions = patterns
+            .map(|subscriber| {
+                let subscriptions = subscriber
+                    .patterns
                     .iter()
-                    .map(|pattern| bus.subscribe(id.as_str(), pattern, None, DELIVERY_QUEUE))
+                    .map(|pattern| {
+                        let filter = subscriber
+                            .filters
+                            .iter()
+                            .find(|f| f.pattern == *pattern)
+                            .map(|f| {
+                                lord_state::FieldFilter::new(f.field.clone(), f.equals.clone())
+                            });
+                        bus.subscribe(subscriber.id.as_str(), pattern, filter, DELIVERY_QUEUE)
+                    })
                     .collect();
-                (id, subscriptions)
+                (subscriber.id, subscriptions)
             })
             .collect();
         *delivery = Some(subscribers);

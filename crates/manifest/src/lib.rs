@@ -28,7 +28,8 @@ pub use fs::{FsPath, FsRoot};
 pub use host_api::{HostApiVersion, host_api_satisfied_by, host_api_supports, host_api_version};
 pub use ids::{CommandName, EnvName, IdError, MicroId, PluginId};
 pub use manifest::{
-    ArgSpec, Category, CategoryError, CommandSpec, Limits, MANIFEST_FILE, Manifest, PluginMeta,
+    ArgSpec, Category, CategoryError, CommandSpec, EventFilter, Limits, MANIFEST_FILE, Manifest,
+    PluginMeta,
 };
 pub use micro::{Isolation, MicroKind, MicroSpec};
 pub use net::{NetHost, NetTarget};

@@ -58,6 +58,44 @@ pub struct Manifest {
         skip_serializing_if = "is_false"
     )]
     pub accepts_messages: bool,
+    /// `[[events.filter]]`: per subscribed pattern, deliver only events
+    /// whose payload holds a value at a JSON pointer.
+    #[serde(
+        rename = "events",
+        serialize_with = "serialize_event_filters",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub event_filters: Vec<EventFilter>,
+}
+
+/// One subscription filter.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct EventFilter {
+    /// One of the manifest's `events-subscribe` patterns.
+    #[serde(serialize_with = "serialize_topic")]
+    pub pattern: crate::topic::Topic,
+    /// A JSON pointer into the payload, like `/status`.
+    pub field: String,
+    pub equals: serde_json::Value,
+}
+
+fn serialize_topic<S: Serializer>(
+    topic: &crate::topic::Topic,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(topic.as_str())
+}
+
+/// Written as `[[events.filter]]`, as in the file.
+fn serialize_event_filters<S: Serializer>(
+    filters: &[EventFilter],
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    #[derive(Serialize)]
+    struct Section<'a> {
+        filter: &'a [EventFilter],
+    }
+    Section { filter: filters }.serialize(serializer)
 }
 
 /// Written as `[config] schema = ...`, as in the file.
@@ -372,6 +410,41 @@ mod tests {
                 "permission `net(api.example.com:443)` is high risk; users must approve it explicitly, so request the narrowest permission that works"
             ]
         );
+    }
+
+    #[test]
+    fn event_filters_refine_only_requested_subscriptions() {
+        let with = |extra: &str| format!("{MINIMAL}{extra}");
+        let good = with(
+            "[permissions]\nrequest = [\"events-subscribe(build.*)\"]\n\
+             [[events.filter]]\npattern = \"build.*\"\nfield = \"/status\"\nequals = \"failed\"\n",
+        );
+        let manifest = parse("plugin.toml", &good).unwrap();
+        assert_eq!(manifest.event_filters.len(), 1);
+        assert_eq!(manifest.event_filters[0].field, "/status");
+        assert_eq!(
+            manifest.event_filters[0].equals,
+            serde_json::json!("failed")
+        );
+        let again = parse("written.toml", &manifest.to_toml_string().unwrap()).unwrap();
+        assert_eq!(again, manifest);
+
+        let unrequested =
+            with("[[events.filter]]\npattern = \"build.*\"\nfield = \"/status\"\nequals = 1\n");
+        let err = parse("plugin.toml", &unrequested).unwrap_err().to_string();
+        assert!(
+            err.contains("requests no `events-subscribe(build.*)`"),
+            "{err}"
+        );
+
+        let not_a_pointer = with(
+            "[permissions]\nrequest = [\"events-subscribe(build.*)\"]\n\
+             [[events.filter]]\npattern = \"build.*\"\nfield = \"status\"\nequals = 1\n",
+        );
+        let err = parse("plugin.toml", &not_a_pointer)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("not a JSON pointer"), "{err}");
     }
 
     #[test]

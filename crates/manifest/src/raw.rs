@@ -32,6 +32,26 @@ pub(crate) struct RawManifest {
     pub(crate) config: Option<RawConfig>,
     #[serde(default)]
     pub(crate) messages: Option<RawMessages>,
+    #[serde(default)]
+    pub(crate) events: Option<RawEvents>,
+}
+
+/// `[events]`: refinements of the plugin's subscriptions.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawEvents {
+    #[serde(default)]
+    pub(crate) filter: Vec<Spanned<RawEventFilter>>,
+}
+
+/// One `[[events.filter]]`: deliver events on `pattern` only when the
+/// payload holds `equals` at the JSON pointer `field`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawEventFilter {
+    pub(crate) pattern: String,
+    pub(crate) field: String,
+    pub(crate) equals: toml::Value,
 }
 
 /// `[messages]`: whether other plugins may send this one requests.

@@ -101,6 +101,10 @@ impl Validator<'_> {
         };
         let commands = self.commands(raw.commands)?;
         let micro = self.micro(raw.micro)?;
+        let event_filters = match raw.events {
+            Some(events) => self.event_filters(events.filter, &permissions)?,
+            None => Vec::new(),
+        };
         let config_schema = match raw.config {
             Some(config) => self.schema("config.schema", config.schema)?,
             None => None,
@@ -114,6 +118,7 @@ impl Validator<'_> {
             micro,
             config_schema,
             accepts_messages: raw.messages.is_some_and(|m| m.accept),
+            event_filters,
         })
     }
 
@@ -485,6 +490,74 @@ impl Validator<'_> {
         Ok(commands)
     }
 
+    fn event_filters(
+        &self,
+        raw: Vec<Spanned<crate::raw::RawEventFilter>>,
+        permissions: &[Permission],
+    ) -> Result<Vec<crate::manifest::EventFilter>, ManifestError> {
+        let mut out: Vec<crate::manifest::EventFilter> = Vec::new();
+        for entry in raw {
+            let span = entry.span();
+            let entry = entry.into_inner();
+            let pattern = permissions.iter().find_map(|p| match p {
+                Permission::EventsSubscribe(topic) if topic.as_str() == entry.pattern => {
+                    Some(topic.clone())
+                }
+                Permission::FsRead(_)
+                | Permission::FsWrite(_)
+                | Permission::Net(_)
+                | Permission::Env(_)
+                | Permission::Secret(_)
+                | Permission::Exec(_)
+                | Permission::Db(_)
+                | Permission::Ai(_)
+                | Permission::SysMetrics
+                | Permission::StateShared(_)
+                | Permission::EventsPublish(_)
+                | Permission::EventsSubscribe(_)
+                | Permission::Message(_)
+                | Permission::Tty => None,
+            });
+            let Some(pattern) = pattern else {
+                return Err(self.loc.span(
+                    span,
+                    format!(
+                        "`[[events.filter]]` names pattern `{}`, but the plugin requests no \
+                         `events-subscribe({})`; a filter refines a subscription",
+                        entry.pattern, entry.pattern
+                    ),
+                ));
+            };
+            if !(entry.field.is_empty() || entry.field.starts_with('/')) {
+                return Err(self.loc.span(
+                    span,
+                    format!(
+                        "`field` = {:?} is not a JSON pointer; write it like `/status`",
+                        entry.field
+                    ),
+                ));
+            }
+            if out.iter().any(|f| f.pattern == pattern) {
+                return Err(self.loc.span(
+                    span,
+                    format!("pattern `{pattern}` has more than one filter; keep one"),
+                ));
+            }
+            let equals = serde_json::to_value(entry.equals).map_err(|e| {
+                self.loc.span(
+                    span.clone(),
+                    format!("`equals` cannot be read as JSON: {e}"),
+                )
+            })?;
+            out.push(crate::manifest::EventFilter {
+                pattern,
+                field: entry.field,
+                equals,
+            });
+        }
+        Ok(out)
+    }
+
     fn micro(&self, raw: Vec<Spanned<RawMicro>>) -> Result<Vec<MicroSpec>, ManifestError> {
         let mut first_seen: BTreeMap<MicroId, usize> = BTreeMap::new();
         let mut out = Vec::new();
@@ -665,7 +738,7 @@ mod tests {
             ),
             (
                 "[extra]\n",
-                "plugin.toml:7:2: unknown key `extra`; allowed keys are `plugin`, `dependencies`, `permissions`, `limits`, `commands`, `micro`, `config`, `messages`",
+                "plugin.toml:7:2: unknown key `extra`; allowed keys are `plugin`, `dependencies`, `permissions`, `limits`, `commands`, `micro`, `config`, `messages`, `events`",
             ),
             (
                 "[permissions]\nrisk = \"low\"\n",

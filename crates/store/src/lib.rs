@@ -27,4 +27,4 @@ mod store;
 pub use error::StoreError;
 pub use failpoint::Failpoint;
 pub use record::{AuditEntry, CommandRecord, InstalledPlugin, NewPlugin, PluginState, World};
-pub use store::Store;
+pub use store::{Store, Subscriber};

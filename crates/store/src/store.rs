@@ -63,6 +63,16 @@ CREATE TABLE IF NOT EXISTS micro (
 );
 "];
 
+/// An enabled plugin that subscribes to events.
+#[derive(Debug, Clone)]
+pub struct Subscriber {
+    pub id: PluginId,
+    /// Its granted `events-subscribe` patterns.
+    pub patterns: Vec<lord_manifest::Topic>,
+    /// Its manifest's filters on those patterns.
+    pub filters: Vec<lord_manifest::EventFilter>,
+}
+
 /// The install store under one home directory.
 #[derive(Debug)]
 pub struct Store {
@@ -142,18 +152,27 @@ impl Store {
         Ok(out)
     }
 
-    /// Enabled plugins holding `events-subscribe` grants, with those
-    /// patterns: what the host subscribes for delivery. One indexed query
-    /// that parses only the matching rows' grants.
-    pub fn subscribers(&self) -> Result<Vec<(PluginId, Vec<lord_manifest::Topic>)>, StoreError> {
+    /// Enabled plugins holding `events-subscribe` grants: each with those
+    /// patterns and its manifest's filters on them. One query that parses
+    /// only the matching rows.
+    pub fn subscribers(&self) -> Result<Vec<Subscriber>, StoreError> {
         let mut stmt = self.conn.prepare_cached(
-            "SELECT id, granted FROM plugins
+            "SELECT id, granted, manifest FROM plugins
              WHERE state = 'enabled' AND granted LIKE '%events-subscribe(%' ORDER BY id",
         )?;
-        let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
+        let rows = stmt.query_map([], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+            ))
+        })?;
         let mut out = Vec::new();
         for row in rows {
-            let (id, granted) = row?;
+            let (id, granted, manifest) = row?;
+            let filters = lord_manifest::parse(&format!("{id} (installed)"), &manifest)
+                .map_err(|e| StoreError::Corrupt(e.to_string()))?
+                .event_filters;
             let id: PluginId = id
                 .parse()
                 .map_err(|e| StoreError::Corrupt(format!("{e}")))?;
@@ -167,7 +186,11 @@ impl Store {
                     Err(e) => return Err(StoreError::Corrupt(e.to_string())),
                 }
             }
-            out.push((id, patterns));
+            out.push(Subscriber {
+                id,
+                patterns,
+                filters,
+            });
         }
         Ok(out)
     }

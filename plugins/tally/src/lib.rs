@@ -23,18 +23,18 @@ fn bump(key: &str) -> Result<(), String> {
 impl Plugin for Tally {
     fn run_command(_command: Command) -> Result<String, String> {
         Ok(format!(
-            "notes added: {}\ncommands finished: {}\n",
+            "notes added: {}\ncommands failed: {}\n",
             count("notes")?,
-            count("commands")?
+            count("failed")?
         ))
     }
 
     fn handle_message(sender: &str, payload: &str) -> Result<String, String> {
         match payload {
             "counts" => Ok(format!(
-                "{{\"notes\": {}, \"commands\": {}, \"asked_by\": \"{sender}\"}}",
+                "{{\"notes\": {}, \"failed\": {}, \"asked_by\": \"{sender}\"}}",
                 count("notes")?,
-                count("commands")?
+                count("failed")?
             )),
             other => Err(format!("tally answers `counts`, not `{other}`")),
         }
@@ -43,8 +43,11 @@ impl Plugin for Tally {
     fn handle_event(event: Event) -> Result<(), String> {
         match event.topic.as_str() {
             "notes.added" => bump("notes"),
-            "lord.command.finished" => bump("commands"),
-            other => Err(format!("tally did not subscribe to `{other}`")),
+            "lord.command.finished" if event.payload["status"] == "failed" => bump("failed"),
+            other => Err(format!(
+                "tally was not to receive `{other}` ({})",
+                event.payload
+            )),
         }
     }
 }

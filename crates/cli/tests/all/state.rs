@@ -160,13 +160,15 @@ fn two_plugins_cooperate_through_events_alone() {
     lord.run(&["note", "second"]).assert_ok();
     let tally = lord.run(&["tally"]);
     tally.assert_ok();
-    // Two notes announced; the two `note` commands finished (the `tally`
-    // command's own finish is delivered after it printed).
-    assert_eq!(tally.stdout(), "notes added: 2\ncommands finished: 2\n");
+    // Two notes announced; no command failed (tally's manifest filter lets
+    // only failed ones through).
+    assert_eq!(tally.stdout(), "notes added: 2\ncommands failed: 0\n");
+    lord.run(&["note", "two\nlines"]).assert_code(3);
     let again = lord.run(&["tally"]);
-    assert_eq!(again.stdout(), "notes added: 2\ncommands finished: 3\n");
-    // tally fails on any topic it did not subscribe to: it saw none (lord
-    // published lord.command.started and notes.* events all along).
+    assert_eq!(again.stdout(), "notes added: 2\ncommands failed: 1\n");
+    // tally fails on any event it should not get: it saw none (lord
+    // published lord.command.started, successful finishes and notes.*
+    // events all along).
     let info = lord.info("tally");
     assert_eq!(info["consecutive_failures"], 0, "{info}");
     assert_eq!(info["last_error"], serde_json::Value::Null, "{info}");
@@ -187,7 +189,7 @@ fn a_request_reaches_a_granted_accepting_plugin_and_no_other() {
     stats.assert_ok();
     assert_eq!(
         stats.stdout(),
-        "tally says: {\"notes\": 1, \"commands\": 1, \"asked_by\": \"notes\"}\n"
+        "tally says: {\"notes\": 1, \"failed\": 0, \"asked_by\": \"notes\"}\n"
     );
     // statesnoop holds message(tally) only; notes neither is granted to it
     // nor accepts messages.
