@@ -11,7 +11,7 @@ use lord_host::lord_state::{EventBus, PluginData, Scope, ScopeGrants, SharedStat
 use lord_sandbox::{CommandArg, Grants, Invocation, Limits, Sandbox};
 
 use crate::bare::{self, Bare, BareInstance};
-use crate::fixtures::Plugins;
+use crate::fixtures::{self, Plugins};
 use crate::timing::{self, Pair, Plan};
 
 /// How much guest work the "real work" call does.
@@ -37,18 +37,10 @@ pub(crate) const SHARED_ROUNDS: u64 = 100;
 
 pub(crate) async fn measure(plugins: &Plugins, plan: Plan) -> Result<CallResults> {
     let scratch = tempfile::tempdir()?;
-    let dir = plugins.bench();
-    let manifest_path = dir.join(lord_manifest::MANIFEST_FILE);
-    let text = std::fs::read_to_string(&manifest_path)
-        .with_context(|| format!("reading {}", manifest_path.display()))?;
-    let manifest = lord_manifest::parse(&manifest_path.display().to_string(), &text)?;
-    let wasm = dir.join(&manifest.plugin.component);
-    let id = &manifest.plugin.id;
-
     let sandbox = Sandbox::new(&scratch.path().join("cache"))?;
-    // Fills the compiled cache, so `prepare` below deserialises as it does
-    // for an installed plugin.
-    let (sha256, _) = sandbox.install_check(id, &wasm, &manifest.permissions)?;
+    let (manifest, compiled) = fixtures::bench_prepared(plugins, &sandbox)?;
+    let wasm = plugins.bench().join(&manifest.plugin.component);
+    let id = &manifest.plugin.id;
     // The plugin's channels, as the host wires them: its grants, a real
     // state database, shared values and a bus.
     let db = StateDb::open(scratch.path())?;
@@ -63,8 +55,7 @@ pub(crate) async fn measure(plugins: &Plugins, plan: Plan) -> Result<CallResults
         scope: Some(Arc::new(scope)),
         ..Grants::default()
     };
-    let mut ours = sandbox
-        .prepare(id, &wasm, &sha256, &manifest.permissions)?
+    let mut ours = compiled
         .instantiate(&grants, Limits::from_manifest(&manifest.limits))
         .await?;
 

@@ -3,14 +3,14 @@
 //! a WASM subscriber, each event handed to the bench plugin's
 //! `handle-event` on a warm instance, as lord delivers after a command.
 
-use anyhow::{Context as _, Result, ensure};
+use anyhow::{Result, ensure};
 use lord_host::lord_state::{EventBus, Propagation};
 use lord_manifest::Topic;
 use serde_json::json;
 
 use lord_sandbox::{Grants, Limits, Sandbox};
 
-use crate::fixtures::Plugins;
+use crate::fixtures::{self, Plugins};
 use crate::timing::{self, Plan, Samples};
 
 /// Events per measured burst for the WASM subscriber.
@@ -56,17 +56,9 @@ pub(crate) fn per_second(samples: &Samples) -> f64 {
 /// by the bench plugin's `handle-event`.
 pub(crate) async fn measure_wasm(plugins: &Plugins, plan: Plan) -> Result<Samples> {
     let scratch = tempfile::tempdir()?;
-    let dir = plugins.bench();
-    let manifest_path = dir.join(lord_manifest::MANIFEST_FILE);
-    let text = std::fs::read_to_string(&manifest_path)
-        .with_context(|| format!("reading {}", manifest_path.display()))?;
-    let manifest = lord_manifest::parse(&manifest_path.display().to_string(), &text)?;
-    let wasm = dir.join(&manifest.plugin.component);
-    let id = &manifest.plugin.id;
     let sandbox = Sandbox::new(&scratch.path().join("cache"))?;
-    let (sha256, _) = sandbox.install_check(id, &wasm, &manifest.permissions)?;
-    let mut instance = sandbox
-        .prepare(id, &wasm, &sha256, &manifest.permissions)?
+    let (manifest, compiled) = fixtures::bench_prepared(plugins, &sandbox)?;
+    let mut instance = compiled
         .instantiate(&Grants::default(), Limits::from_manifest(&manifest.limits))
         .await?;
 

@@ -59,6 +59,26 @@ pub(crate) fn workspace_root() -> PathBuf {
 
 /// A host configuration whose home, project folder and `$TMP` root all sit
 /// under `scratch`, so a run leaves nothing behind.
+/// The bench plugin compiled as lord installs it: its manifest, and its
+/// component checked and in `sandbox`'s compiled cache.
+pub(crate) fn bench_prepared(
+    plugins: &Plugins,
+    sandbox: &lord_sandbox::Sandbox,
+) -> Result<(lord_manifest::Manifest, lord_sandbox::Compiled)> {
+    let dir = plugins.bench();
+    let manifest_path = dir.join(lord_manifest::MANIFEST_FILE);
+    let text = std::fs::read_to_string(&manifest_path)
+        .with_context(|| format!("reading {}", manifest_path.display()))?;
+    let manifest = lord_manifest::parse(&manifest_path.display().to_string(), &text)?;
+    let wasm = dir.join(&manifest.plugin.component);
+    let id = &manifest.plugin.id;
+    // Fills the compiled cache, so `prepare` deserialises as it does for an
+    // installed plugin.
+    let (sha256, _) = sandbox.install_check(id, &wasm, &manifest.permissions)?;
+    let compiled = sandbox.prepare(id, &wasm, &sha256, &manifest.permissions)?;
+    Ok((manifest, compiled))
+}
+
 pub(crate) fn host_config(scratch: &Path, home: &str) -> Result<HostConfig> {
     let project = scratch.join("project");
     let tmp = scratch.join("tmp");

@@ -327,8 +327,9 @@ impl Framework {
             .subscribers()?
             .into_iter()
             .map(|subscriber| {
-                let subscriptions = subscriber
-                    .patterns
+                let patterns =
+                    lord_state::ScopeGrants::from_permissions(&subscriber.granted, 0).subscribe;
+                let subscriptions = patterns
                     .iter()
                     .map(|pattern| {
                         let filter = subscriber
@@ -1098,12 +1099,14 @@ impl Framework {
     /// A plugin's grants, with a messenger for its `message(ID)` grants.
     pub(crate) fn grants_for(&self, plugin: &InstalledPlugin) -> Result<Grants, HostError> {
         let mut grants = self.own_grants(plugin)?;
-        let mut targets = std::collections::HashMap::new();
-        for permission in &plugin.granted {
-            if let Permission::Message(target) = permission {
-                targets.insert(target.to_string(), self.message_target(target));
-            }
-        }
+        // The channel grants come from the one exhaustive reading of
+        // permissions, `ScopeGrants::from_permissions`.
+        let targets: std::collections::HashMap<_, _> =
+            lord_state::ScopeGrants::from_permissions(&plugin.granted, 0)
+                .messages
+                .iter()
+                .map(|target| (target.to_string(), self.message_target(target)))
+                .collect();
         if !targets.is_empty() {
             grants.messenger = Some(Arc::new(lord_sandbox::Messenger::new(
                 plugin.id().as_str(),
@@ -1135,15 +1138,29 @@ impl Framework {
                 "plugin `{id}` does not accept messages (its manifest has no `[messages] accept = true`)"
             ));
         }
-        let compiled = self.prepare(&target).map_err(|e| e.to_string())?;
         // The target runs with its own grants and no messenger: a handler
         // cannot send requests, so requests never chain.
         let grants = self.own_grants(&target).map_err(|e| e.to_string())?;
-        Ok(lord_sandbox::MessageTarget {
-            compiled,
+        let limits = Limits::from_manifest(&target.manifest.limits);
+        let sandbox = self.lazy_sandbox();
+        Ok(lord_sandbox::MessageTarget::new(
+            move || {
+                sandbox
+                    .get()
+                    .and_then(|s| {
+                        s.prepare(
+                            target.id(),
+                            &target.component,
+                            &target.wasm_sha256,
+                            &target.granted,
+                        )
+                        .map_err(HostError::from)
+                    })
+                    .map_err(|e| e.to_string())
+            },
             grants,
-            limits: Limits::from_manifest(&target.manifest.limits),
-        })
+            limits,
+        ))
     }
 
     /// A plugin's grants without a messenger.

@@ -5,7 +5,7 @@
 //! (so requests never chain or loop).
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use crate::bindings::lord::plugin::messaging;
@@ -14,13 +14,47 @@ use crate::engine::Compiled;
 use crate::instance::StoreState;
 use crate::limits::Limits;
 
-/// A plugin that may receive this sender's requests, ready to run.
-#[derive(Debug)]
+type Compile = Box<dyn Fn() -> Result<Compiled, String> + Send + Sync>;
+
+/// A plugin that may receive this sender's requests. Its component is
+/// compiled on the first request, so loading a sender costs nothing for
+/// targets it never asks.
 pub struct MessageTarget {
-    pub compiled: Arc<Compiled>,
+    compile: Compile,
+    compiled: OnceLock<Result<Compiled, String>>,
     /// The target's own grants (their `messenger` is ignored).
-    pub grants: Grants,
-    pub limits: Limits,
+    grants: Grants,
+    limits: Limits,
+}
+
+impl std::fmt::Debug for MessageTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MessageTarget")
+            .field("limits", &self.limits)
+            .finish_non_exhaustive()
+    }
+}
+
+impl MessageTarget {
+    pub fn new(
+        compile: impl Fn() -> Result<Compiled, String> + Send + Sync + 'static,
+        grants: Grants,
+        limits: Limits,
+    ) -> Self {
+        Self {
+            compile: Box::new(compile),
+            compiled: OnceLock::new(),
+            grants,
+            limits,
+        }
+    }
+
+    fn compiled(&self) -> Result<&Compiled, String> {
+        self.compiled
+            .get_or_init(|| (self.compile)())
+            .as_ref()
+            .map_err(Clone::clone)
+    }
 }
 
 /// Where one plugin's requests may go.
@@ -85,8 +119,9 @@ impl Messenger {
             messenger: None,
             ..target.grants.clone()
         };
+        let compiled = target.compiled()?;
         let call = async {
-            let mut instance = target.compiled.instantiate(&grants, target.limits).await?;
+            let mut instance = compiled.instantiate(&grants, target.limits).await?;
             instance.handle_message(&self.sender, payload).await
         };
         match tokio::time::timeout(timeout, call).await {

@@ -301,13 +301,17 @@ impl LogInner {
 
 impl EventLog {
     pub fn new(db: StateDb, retention: Retention) -> Self {
+        Self::build(db, retention, None)
+    }
+
+    fn build(db: StateDb, retention: Retention, secrets: Option<crate::secrets::Secrets>) -> Self {
         Self {
             inner: Arc::new(LogInner {
                 db,
                 retention,
                 pruned: std::sync::Once::new(),
                 pending: Mutex::new(Vec::new()),
-                secrets: None,
+                secrets,
             }),
         }
     }
@@ -336,16 +340,7 @@ impl EventLog {
         retention: Retention,
         secrets: crate::secrets::Secrets,
     ) -> Self {
-        let log = Self::new(db, retention);
-        Self {
-            inner: Arc::new(LogInner {
-                db: log.inner.db.clone(),
-                retention,
-                pruned: std::sync::Once::new(),
-                pending: Mutex::new(Vec::new()),
-                secrets: Some(secrets),
-            }),
-        }
+        Self::build(db, retention, Some(secrets))
     }
 
     /// Events with `at_ms >= since_ms`, in publication order, at most

@@ -19,6 +19,8 @@ pub struct ScopeGrants {
     pub subscribe: Vec<Topic>,
     /// Names of the secrets the plugin may read.
     pub secrets: Vec<String>,
+    /// Plugins it may send messages and requests to.
+    pub messages: Vec<PluginId>,
     /// Bytes of data (keys plus values) the plugin may hold.
     pub data_quota: u64,
 }
@@ -36,6 +38,7 @@ impl ScopeGrants {
                 Permission::EventsPublish(topic) => grants.publish.push(topic.clone()),
                 Permission::EventsSubscribe(topic) => grants.subscribe.push(topic.clone()),
                 Permission::Secret(name) => grants.secrets.push(name.clone()),
+                Permission::Message(target) => grants.messages.push(target.clone()),
                 Permission::FsRead(_)
                 | Permission::FsWrite(_)
                 | Permission::Net(_)
@@ -44,7 +47,6 @@ impl ScopeGrants {
                 | Permission::Db(_)
                 | Permission::Ai(_)
                 | Permission::SysMetrics
-                | Permission::Message(_)
                 | Permission::Tty => {}
             }
         }

@@ -67,8 +67,8 @@ CREATE TABLE IF NOT EXISTS micro (
 #[derive(Debug, Clone)]
 pub struct Subscriber {
     pub id: PluginId,
-    /// Its granted `events-subscribe` patterns.
-    pub patterns: Vec<lord_manifest::Topic>,
+    /// Its granted permissions (the `events-subscribe` patterns among them).
+    pub granted: Vec<Permission>,
     /// Its manifest's filters on those patterns.
     pub filters: Vec<lord_manifest::EventFilter>,
 }
@@ -176,19 +176,10 @@ impl Store {
             let id: PluginId = id
                 .parse()
                 .map_err(|e| StoreError::Corrupt(format!("{e}")))?;
-            let granted: Vec<String> =
-                serde_json::from_str(&granted).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-            let mut patterns = Vec::new();
-            for text in granted {
-                match text.parse::<Permission>() {
-                    Ok(Permission::EventsSubscribe(topic)) => patterns.push(topic),
-                    Ok(_) => {}
-                    Err(e) => return Err(StoreError::Corrupt(e.to_string())),
-                }
-            }
+            let granted = parse_granted(&granted)?;
             out.push(Subscriber {
                 id,
-                patterns,
+                granted,
                 filters,
             });
         }
@@ -274,32 +265,15 @@ impl Store {
             (true, true) | (false, false) => {}
         }
         for command in &new.manifest.commands {
-            let owner: Option<String> = self
-                .conn
-                .query_row(
-                    "SELECT plugin_id FROM commands WHERE name = ?1 AND plugin_id != ?2",
-                    [command.name.as_str(), id.as_str()],
-                    |r| r.get(0),
-                )
-                .optional()?;
-            if let Some(owner) = owner {
+            if let Some(owner) = self.other_owner("commands", "name", command.name.as_str(), &id)? {
                 return Err(StoreError::CommandTaken {
                     command: command.name.to_string(),
                     owner,
                 });
             }
         }
-
         for micro in &new.manifest.micro {
-            let owner: Option<String> = self
-                .conn
-                .query_row(
-                    "SELECT plugin_id FROM micro WHERE id = ?1 AND plugin_id != ?2",
-                    [micro.id.as_str(), id.as_str()],
-                    |r| r.get(0),
-                )
-                .optional()?;
-            if let Some(owner) = owner {
+            if let Some(owner) = self.other_owner("micro", "id", micro.id.as_str(), &id)? {
                 return Err(StoreError::MicroTaken {
                     micro: micro.id.to_string(),
                     owner,
@@ -517,6 +491,24 @@ impl Store {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
+    /// The plugin other than `id` that holds `key` in `table`'s `column`.
+    fn other_owner(
+        &self,
+        table: &str,
+        column: &str,
+        key: &str,
+        id: &PluginId,
+    ) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .conn
+            .query_row(
+                &format!("SELECT plugin_id FROM {table} WHERE {column} = ?1 AND plugin_id != ?2"),
+                [key, id.as_str()],
+                |r| r.get(0),
+            )
+            .optional()?)
+    }
+
     /// Takes the writers' lock; it is released when the file is dropped, and
     /// by the kernel if the process dies.
     fn lock(&self) -> Result<File, StoreError> {
@@ -606,13 +598,7 @@ impl RawPlugin {
         let manifest: Manifest =
             lord_manifest::parse(&format!("{} (installed)", self.id), &self.manifest)
                 .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        let granted: Vec<String> =
-            serde_json::from_str(&self.granted).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        let granted = granted
-            .iter()
-            .map(|p| p.parse::<Permission>())
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let granted = parse_granted(&self.granted)?;
         let dir = home.join(&self.dir);
         Ok(InstalledPlugin {
             component: dir.join(&self.component),
@@ -650,6 +636,17 @@ fn now() -> i64 {
         .duration_since(UNIX_EPOCH)
         .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
         .unwrap_or(0)
+}
+
+/// The `granted` column: a JSON list of permission strings.
+fn parse_granted(text: &str) -> Result<Vec<Permission>, StoreError> {
+    let granted: Vec<String> =
+        serde_json::from_str(text).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    granted
+        .iter()
+        .map(|p| p.parse::<Permission>())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
 fn write_durably(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
