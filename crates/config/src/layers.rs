@@ -118,6 +118,7 @@ fn defaults() -> Vec<(&'static str, Value)> {
         ("log.level", Value::from("warn")),
         ("theme", Value::from("auto")),
         ("events.retention-days", Value::from(7)),
+        ("secrets.backend", Value::from("auto")),
     ]
 }
 
@@ -133,6 +134,7 @@ fn check_own(key: &str, value: &Value) -> Option<Result<(), String>> {
     Some(match key {
         "log.level" => one_of(&["trace", "debug", "info", "warn", "error"]),
         "theme" => one_of(&["auto", "light", "dark", "none"]),
+        "secrets.backend" => one_of(&["auto", "keyring", "file"]),
         "events.retention-days" => match value.as_u64() {
             Some(1..=3650) => Ok(()),
             _ => Err(format!(

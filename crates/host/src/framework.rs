@@ -481,11 +481,19 @@ impl Framework {
                 lord_state::Retention::default(),
                 lord_state::Secrets::new(&self.config.home),
             );
+            // An unreadable configuration has already been reported by the
+            // commands that read it; secrets then use the default backend.
+            let backend = self
+                .settings()
+                .ok()
+                .and_then(|c| c.get("secrets.backend"))
+                .and_then(|v| v.as_str().and_then(|s| s.parse().ok()))
+                .unwrap_or_default();
             Channels {
                 data: lord_state::PluginData::new(db),
                 shared: lord_state::SharedState::new(),
                 bus: lord_state::EventBus::with_log(log),
-                secrets: lord_state::Secrets::new(&self.config.home),
+                secrets: lord_state::Secrets::with_backend(&self.config.home, backend),
                 mailboxes: lord_state::Mailboxes::default(),
             }
         })

@@ -32,6 +32,7 @@ impl StoreState {
             | StateError::Invalid { .. }
             | StateError::Unavailable(_)
             | StateError::SecretMissing(_)
+            | StateError::Keyring(_)
             | StateError::Corrupt(_) => {}
         }
         message

@@ -86,6 +86,7 @@ impl PluginData {
                     | StateError::Invalid { .. }
                     | StateError::Unavailable(_)
                     | StateError::SecretMissing(_)
+                    | StateError::Keyring(_)
                     | StateError::Corrupt(_)) => other,
                 })?;
             if let Some(m) = self.session().get_mut(plugin) {

@@ -29,6 +29,10 @@ pub enum StateError {
         access: String,
         permission: String,
     },
+    /// The OS keyring failed or cannot be reached; the message names the
+    /// secret and what to do, never a value.
+    #[error("{0}")]
+    Keyring(String),
     #[error("secret `{0}` is not set; set it with `lord secret set {0}`")]
     SecretMissing(String),
     #[error("invalid {what} `{value}`: {problem}")]

@@ -13,8 +13,9 @@
 //! - [`Mailboxes`]: queued messages between plugins, one bounded mailbox
 //!   per receiver, highest priority first; a full one drops (counted)
 //!   rather than blocking the sender.
-//! - [`Secrets`]: named values encrypted at rest, read by a plugin only
-//!   with a `secret(NAME)` grant.
+//! - [`Secrets`]: named values in the OS keyring where one runs, else
+//!   encrypted at rest in a file, read by a plugin only with a
+//!   `secret(NAME)` grant.
 //! - [`GlobalState`]: the session (user, project, command, version, start,
 //!   lord's environment), its telemetry (commands, errors, history,
 //!   metrics), and logger level and theme, each with typed subscriptions.
@@ -30,6 +31,7 @@ mod data;
 mod db;
 mod error;
 mod event;
+mod keyring;
 mod mailbox;
 mod scope;
 mod secrets;
@@ -43,6 +45,8 @@ pub use error::StateError;
 pub use event::{Event, FieldFilter, Propagation};
 pub use mailbox::{MAILBOX_CAPACITY, MailboxStats, Mailboxes, Message, Posted};
 pub use scope::{Scope, ScopeGrants};
-pub use secrets::{Sealer, SecretValue, Secrets, check_name as check_secret_name};
+pub use secrets::{
+    Sealer, SecretValue, Secrets, SecretsBackend, SecretsLocation, check_name as check_secret_name,
+};
 pub use session::{CommandRun, GlobalState, SessionInfo, Telemetry};
 pub use shared::{CasOutcome, SharedState, Versioned};

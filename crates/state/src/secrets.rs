@@ -1,10 +1,21 @@
-//! Secrets: named values encrypted at rest in a file only the user can
-//! read. The store is `$LORD_HOME/secrets/store.enc`: ChaCha20-Poly1305
+//! Secrets: named values kept in the OS keyring where one runs, else
+//! encrypted at rest in a file only the user can read.
+//!
+//! The backend is chosen by `secrets.backend`: `auto` (the default) uses
+//! the keyring when a Secret Service answers on the session bus and the
+//! file otherwise; `keyring` insists on it; `file` never asks. The choice
+//! is made at the first secret operation, so commands that use no secret
+//! never touch D-Bus. Reads look in the keyring first and then the file,
+//! and writes to the keyring take the name out of the file, so a value set
+//! before a keyring appeared is neither lost nor shadowed.
+//!
+//! The file store is `$LORD_HOME/secrets/store.enc`: ChaCha20-Poly1305
 //! over the JSON map of names to values, under a random 256-bit key in
 //! `$LORD_HOME/secrets/key`, both 0600 in a 0700 folder. The key beside the
 //! store protects against copies of the store alone (backups, sync) and
 //! against tampering (the tag fails); the file permissions protect against
-//! other users. No OS keyring is used yet.
+//! other users. The same key seals sensitive events, whichever backend holds
+//! the secrets.
 //!
 //! Invariant: a secret's value never appears in an error, a `Debug`
 //! output, an event or a log: [`SecretValue`] prints as `[redacted]`, and
@@ -14,11 +25,13 @@ use std::collections::BTreeMap;
 use std::fs::{self, File};
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
 
 use chacha20poly1305::aead::{Aead, KeyInit};
 use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce};
 
 use crate::error::StateError;
+use crate::keyring::Keyring;
 
 const MAGIC: &[u8] = b"LORDSEC1";
 const NONCE: usize = 12;
@@ -89,11 +102,63 @@ impl Sealer {
     }
 }
 
-/// The secret store under one home. Every operation reads the file afresh,
-/// so two processes see each other's changes; writers hold a lock.
+/// Where secrets are kept: the `secrets.backend` setting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SecretsBackend {
+    /// The OS keyring if one answers, else the encrypted file.
+    #[default]
+    Auto,
+    /// The OS keyring, or an error saying why it cannot be reached.
+    Keyring,
+    /// The encrypted file only.
+    File,
+}
+
+impl std::str::FromStr for SecretsBackend {
+    type Err = StateError;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match text {
+            "auto" => Ok(Self::Auto),
+            "keyring" => Ok(Self::Keyring),
+            "file" => Ok(Self::File),
+            other => Err(StateError::Invalid {
+                what: "secrets backend",
+                value: other.chars().take(32).collect(),
+                problem: "use `auto`, `keyring` or `file`".to_owned(),
+            }),
+        }
+    }
+}
+
+/// Where one secret operation went, for the user to be told.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SecretsLocation {
+    Keyring,
+    File,
+}
+
+impl std::fmt::Display for SecretsLocation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Keyring => "the OS keyring",
+            Self::File => "the encrypted file",
+        })
+    }
+}
+
+/// The secret store under one home. Every operation reads the file (and
+/// asks the keyring) afresh, so two processes see each other's changes;
+/// file writers hold a lock.
 #[derive(Debug, Clone)]
 pub struct Secrets {
     dir: PathBuf,
+    home: PathBuf,
+    backend: SecretsBackend,
+    /// The keyring connection, made at first use: `Ok(None)` when `auto`
+    /// found none (or the backend is `file`), `Err` with the reason when
+    /// `keyring` was asked for and none answers.
+    keyring: Arc<OnceLock<Result<Option<Keyring>, String>>>,
 }
 
 fn io(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> StateError {
@@ -126,10 +191,43 @@ pub fn check_name(name: &str) -> Result<(), StateError> {
 }
 
 impl Secrets {
+    /// The store under `home` with the `auto` backend.
     pub fn new(home: &Path) -> Self {
+        Self::with_backend(home, SecretsBackend::Auto)
+    }
+
+    pub fn with_backend(home: &Path, backend: SecretsBackend) -> Self {
         Self {
             dir: home.join("secrets"),
+            home: home.to_path_buf(),
+            backend,
+            keyring: Arc::new(OnceLock::new()),
         }
+    }
+
+    /// The keyring to use, connecting at the first call.
+    fn keyring(&self) -> Result<Option<&Keyring>, StateError> {
+        let connected = self.keyring.get_or_init(|| match self.backend {
+            SecretsBackend::File => Ok(None),
+            SecretsBackend::Auto => Ok(Keyring::connect(&self.home).ok()),
+            SecretsBackend::Keyring => Keyring::connect(&self.home).map(Some),
+        });
+        match connected {
+            Ok(keyring) => Ok(keyring.as_ref()),
+            Err(reason) => Err(StateError::Keyring(format!(
+                "`secrets.backend` is `keyring` but no OS keyring answers: {reason}; start a \
+                 Secret Service (GNOME Keyring, KWallet, KeePassXC) or set \
+                 `secrets.backend = \"file\"`"
+            ))),
+        }
+    }
+
+    /// Where [`Secrets::set`] puts a value.
+    pub fn location(&self) -> Result<SecretsLocation, StateError> {
+        Ok(match self.keyring()? {
+            Some(_) => SecretsLocation::Keyring,
+            None => SecretsLocation::File,
+        })
     }
 
     fn store_path(&self) -> PathBuf {
@@ -251,26 +349,66 @@ impl Secrets {
         Ok(Sealer { key })
     }
 
-    pub fn set(&self, name: &str, value: SecretValue) -> Result<(), StateError> {
+    /// Stores `value` under `name` and says where. In the keyring, the
+    /// name then leaves the file, so one place holds each secret.
+    pub fn set(&self, name: &str, value: SecretValue) -> Result<SecretsLocation, StateError> {
         check_name(name)?;
+        if let Some(keyring) = self.keyring()? {
+            keyring.set(name, &value)?;
+            self.remove_from_file(name)?;
+            return Ok(SecretsLocation::Keyring);
+        }
         let _lock = self.lock()?;
         let mut table = self.load(true)?;
         table.insert(name.to_owned(), value.0);
-        self.save(&table)
+        self.save(&table)?;
+        Ok(SecretsLocation::File)
     }
 
     pub fn get(&self, name: &str) -> Result<Option<SecretValue>, StateError> {
         check_name(name)?;
+        if let Some(keyring) = self.keyring()?
+            && let Some(value) = keyring.get(name)?
+        {
+            return Ok(Some(value));
+        }
         Ok(self.load(false)?.remove(name).map(SecretValue))
     }
 
-    /// The names of the stored secrets (never their values).
-    pub fn names(&self) -> Result<Vec<String>, StateError> {
-        Ok(self.load(false)?.into_keys().collect())
+    /// The names of the stored secrets (never their values), sorted, with
+    /// where each is kept.
+    pub fn list(&self) -> Result<Vec<(String, SecretsLocation)>, StateError> {
+        let mut names = BTreeMap::new();
+        for name in self.load(false)?.into_keys() {
+            names.insert(name, SecretsLocation::File);
+        }
+        if let Some(keyring) = self.keyring()? {
+            for name in keyring.names()? {
+                names.insert(name, SecretsLocation::Keyring);
+            }
+        }
+        Ok(names.into_iter().collect())
     }
 
+    /// The names of the stored secrets (never their values), sorted.
+    pub fn names(&self) -> Result<Vec<String>, StateError> {
+        Ok(self.list()?.into_iter().map(|(name, _)| name).collect())
+    }
+
+    /// Deletes `name` wherever it is kept; `false` if it was nowhere.
     pub fn remove(&self, name: &str) -> Result<bool, StateError> {
         check_name(name)?;
+        let in_keyring = match self.keyring()? {
+            Some(keyring) => keyring.remove(name)?,
+            None => false,
+        };
+        Ok(self.remove_from_file(name)? || in_keyring)
+    }
+
+    fn remove_from_file(&self, name: &str) -> Result<bool, StateError> {
+        if !self.store_path().exists() {
+            return Ok(false);
+        }
         let _lock = self.lock()?;
         let mut table = self.load(false)?;
         let removed = table.remove(name).is_some();

@@ -455,9 +455,9 @@ fn a_subscriber_on_another_thread_receives_while_publishers_run() {
 
 #[test]
 fn secrets_round_trip_and_only_granted_names_are_readable() {
-    use lord_state::{SecretValue, Secrets};
+    use lord_state::{SecretValue, Secrets, SecretsBackend};
     let home = tempfile::tempdir().expect("home");
-    let secrets = Secrets::new(home.path());
+    let secrets = Secrets::with_backend(home.path(), SecretsBackend::File);
     assert!(secrets.names().expect("names").is_empty());
     secrets
         .set("API_TOKEN", SecretValue::new("t0ken".to_owned()))
@@ -482,7 +482,7 @@ fn secrets_round_trip_and_only_granted_names_are_readable() {
         SharedState::new(),
         EventBus::new(),
     )
-    .with_secrets(Secrets::new(home.path()));
+    .with_secrets(Secrets::with_backend(home.path(), SecretsBackend::File));
     assert_eq!(
         scope.secret("API_TOKEN").expect("granted").expose(),
         "t0ken"
@@ -523,13 +523,17 @@ fn mailboxes_deliver_by_priority_and_drop_rather_than_block() {
 
 #[test]
 fn sensitive_events_are_stored_only_sealed() {
-    use lord_state::Secrets;
+    use lord_state::{Secrets, SecretsBackend};
     let home = tempfile::tempdir().expect("home");
     let topic = Topic::concrete("auth.token").expect("topic");
     const PLAIN: &str = "sensitive-payload-5d1f0c";
     {
         let db = StateDb::open(home.path()).expect("db");
-        let log = EventLog::with_secrets(db, Retention::default(), Secrets::new(home.path()));
+        let log = EventLog::with_secrets(
+            db,
+            Retention::default(),
+            Secrets::with_backend(home.path(), SecretsBackend::File),
+        );
         let bus = EventBus::with_log(log.clone());
         let mut live = bus.subscribe("reader", &Topic::pattern("auth.*").expect("p"), None, 4);
         let report = bus
@@ -566,7 +570,7 @@ fn sensitive_events_are_stored_only_sealed() {
     let log = EventLog::with_secrets(
         StateDb::open(home.path()).expect("db"),
         Retention::default(),
-        Secrets::new(home.path()),
+        Secrets::with_backend(home.path(), SecretsBackend::File),
     );
     let hidden = log.since(0, 10).expect("read");
     assert_eq!(hidden.len(), 1);

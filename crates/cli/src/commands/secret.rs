@@ -1,7 +1,9 @@
 //! `lord secret set|list|remove`: the user's secrets for plugins. A value
 //! is read from a hidden prompt on a terminal or from standard input when
 //! piped, never from the command line (where `ps` and shell history would
-//! keep it), and is never printed.
+//! keep it), and is never printed. Where a secret is kept (the OS keyring
+//! or the encrypted file) follows `secrets.backend` and is said on `set`
+//! and `list`.
 
 use std::io::Read as _;
 use std::process::ExitCode;
@@ -9,7 +11,7 @@ use std::process::ExitCode;
 use anyhow::{Context as _, Result};
 use clap::Subcommand;
 use lord_host::Framework;
-use lord_host::lord_state::{SecretValue, check_secret_name};
+use lord_host::lord_state::{SecretValue, SecretsLocation, check_secret_name};
 use serde_json::json;
 
 use crate::cli::UsageError;
@@ -17,9 +19,11 @@ use crate::context::Context;
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum SecretCommand {
-    /// Store a secret; its value comes from a hidden prompt or from stdin.
+    /// Store a secret in the OS keyring (or the encrypted file if none
+    /// runs); its value comes from a hidden prompt or from stdin.
     Set { name: String },
-    /// List the names of stored secrets (never their values).
+    /// List the names of stored secrets and where each is kept (never
+    /// their values).
     List {
         #[arg(long)]
         json: bool,
@@ -54,18 +58,27 @@ pub(crate) fn run(
                 ))
                 .into());
             }
-            secrets.set(&name, SecretValue::new(value))?;
-            eprintln!("stored secret `{name}`");
+            let location = secrets.set(&name, SecretValue::new(value))?;
+            eprintln!("stored secret `{name}` in {location}");
         }
         SecretCommand::List { json } => {
-            let names = secrets.names()?;
+            let listed = secrets.list()?;
+            let key = |location: SecretsLocation| match location {
+                SecretsLocation::Keyring => "keyring",
+                SecretsLocation::File => "file",
+            };
             if json {
-                println!("{}", json!(names));
-            } else if names.is_empty() {
+                let rows: Vec<_> = listed
+                    .iter()
+                    .map(|(name, location)| json!({"name": name, "stored_in": key(*location)}))
+                    .collect();
+                println!("{}", json!(rows));
+            } else if listed.is_empty() {
                 println!("no secrets stored; add one with `lord secret set NAME`");
             } else {
-                for name in names {
-                    println!("{name}");
+                let width = listed.iter().map(|(n, _)| n.len()).max().unwrap_or(0);
+                for (name, location) in listed {
+                    println!("{name:<width$}  {}", key(location));
                 }
             }
         }

@@ -93,6 +93,13 @@ impl Lord {
             .current_dir(self.project.path())
             .env("LORD_HOME", self.home.path())
             .env_remove("LORD_FAILPOINT")
+            // No session bus: `secrets.backend = auto` finds no keyring and
+            // uses the file, so no test touches the user's real keyring.
+            // The keyring tests start a private bus of their own.
+            .env(
+                "DBUS_SESSION_BUS_ADDRESS",
+                "unix:path=/nonexistent/lord-test-bus",
+            )
             .stdin(Stdio::null());
         cmd
     }
