@@ -64,6 +64,13 @@ pub(crate) enum Builtin {
     /// Show the session's global state and recent command history.
     #[command(subcommand)]
     State(commands::state::StateCommand),
+    /// Make and share the ed25519 keys that sign packages, and choose whose
+    /// signatures to trust.
+    #[command(subcommand)]
+    Key(commands::key::KeyCommand),
+    /// Plugin development kit: pack and sign plugin packages.
+    #[command(subcommand)]
+    Pdk(commands::pdk::PdkCommand),
 }
 
 /// Builds the full command tree, parses argv and runs what it names.
@@ -125,6 +132,8 @@ async fn run_builtin(
         Builtin::Secret(cmd) => commands::secret::run(ctx, framework, cmd),
         Builtin::Config(cmd) => commands::config::run(framework, cmd).await,
         Builtin::State(cmd) => commands::state::run(framework, cmd),
+        Builtin::Key(cmd) => commands::key::run(ctx, cmd),
+        Builtin::Pdk(cmd) => commands::pdk::run(ctx, cmd),
     }
 }
 

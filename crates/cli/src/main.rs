@@ -52,6 +52,12 @@ fn exit_code(error: &anyhow::Error) -> u8 {
         Some(_) => 1,
         None if error.downcast_ref::<cli::UsageError>().is_some() => 2,
         None if error
+            .downcast_ref::<lord_package::PackageError>()
+            .is_some_and(lord_package::PackageError::is_user_error) =>
+        {
+            2
+        }
+        None if error
             .downcast_ref::<commands::pipe::PipelineFailed>()
             .is_some() =>
         {

@@ -61,6 +61,8 @@ pub enum HostError {
     State(#[from] lord_state::StateError),
     #[error("{0}")]
     Config(#[from] lord_config::ConfigError),
+    #[error("{0}")]
+    Package(#[from] lord_package::PackageError),
     #[error("the configuration cannot be used: {0}")]
     ConfigUnusable(String),
     #[error(
@@ -91,6 +93,7 @@ impl HostError {
             | HostError::Sandbox(_)
             | HostError::State(_)
             | HostError::Config(_)
+            | HostError::Package(_)
             | HostError::ConfigUnusable(_)
             | HostError::PluginConfig { .. } => false,
         }
@@ -99,6 +102,7 @@ impl HostError {
     /// True when the user can fix it by changing what they asked for.
     pub fn is_user_error(&self) -> bool {
         match self {
+            HostError::Package(e) => e.is_user_error(),
             HostError::Manifest(_)
             | HostError::MissingComponent { .. }
             | HostError::Incompatible { .. }

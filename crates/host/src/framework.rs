@@ -30,6 +30,9 @@ pub const RESERVED_COMMANDS: &[&str] = &[
     "events",
     "secret",
     "state",
+    "key",
+    "pdk",
+    "registry",
 ];
 
 /// Failures in a row that disable a plugin.
@@ -110,8 +113,25 @@ pub struct InstallPlan {
     /// When the plan replaces an installed build: what that build was
     /// granted, so a caller can show what the new one adds.
     pub replaces: Option<Vec<Permission>>,
+    /// Where the files came from; recorded in the audit log on install.
+    pub source: InstallSource,
     text: String,
     component: PathBuf,
+    /// The unpacked package, kept until the store has copied the
+    /// component out of it; removed when the last clone of the plan drops.
+    staging: Option<std::sync::Arc<tempfile::TempDir>>,
+}
+
+/// Where an install's files came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InstallSource {
+    /// A plugin folder, as a developer installs their own work.
+    Folder,
+    /// A package file that passed every check of `lord_package::open`.
+    Package {
+        digest: lord_package::Digest,
+        provenance: lord_package::Provenance,
+    },
 }
 
 impl InstallPlan {
@@ -125,6 +145,26 @@ impl InstallPlan {
                 .filter(|p| !old.contains(p))
                 .collect(),
             None => Vec::new(),
+        }
+    }
+}
+
+/// Removes what a killed run left in `root`: entries untouched for longer
+/// than `age` (a live unpack is minutes old at most). Best effort: a
+/// failure here costs disk space, not correctness.
+fn remove_stale(root: &Path, age: std::time::Duration) {
+    let Ok(entries) = std::fs::read_dir(root) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let old = entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|elapsed| elapsed > age);
+        if old {
+            let _ = std::fs::remove_dir_all(entry.path());
         }
     }
 }
@@ -690,15 +730,69 @@ impl Framework {
             permissions: manifest.permissions.clone(),
             manifest,
             wasm_sha256,
+            source: InstallSource::Folder,
             text: candidate.text,
             component: candidate.component,
+            staging: None,
         })
+    }
+
+    /// Reads, verifies and unpacks the package file `package`, then plans
+    /// its install as [`Framework::plan_install`] does. The signature must
+    /// verify under a trusted key; an unsigned package is accepted only
+    /// with `allow_unsigned`, and the install records which it was. A
+    /// refused package leaves the store untouched: it is unpacked into a
+    /// staging folder that is removed when the plan drops.
+    pub fn plan_install_package(
+        &self,
+        package: &Path,
+        allow_unsigned: bool,
+    ) -> Result<InstallPlan, HostError> {
+        // Not the store's `staging/`, which its writers sweep clean.
+        let root = self.config.home.join("unpacking");
+        std::fs::create_dir_all(&root).map_err(|source| HostError::Io {
+            action: "create",
+            path: root.clone(),
+            source,
+        })?;
+        remove_stale(&root, std::time::Duration::from_secs(24 * 3600));
+        let staging = tempfile::Builder::new()
+            .prefix("package-")
+            .tempdir_in(&root)
+            .map_err(|source| HostError::Io {
+                action: "create a folder in",
+                path: root.clone(),
+                source,
+            })?;
+        let trusted = lord_package::Keys::new(&self.config.home).trusted()?;
+        let opened = lord_package::open(
+            package,
+            staging.path(),
+            &trusted,
+            allow_unsigned,
+            &lord_package::Limits::default(),
+        )?;
+        let mut plan = self.plan(staging.path(), false)?;
+        plan.source = InstallSource::Package {
+            digest: opened.digest,
+            provenance: opened.provenance,
+        };
+        plan.staging = Some(std::sync::Arc::new(staging));
+        Ok(plan)
     }
 
     /// Stores a planned plugin with the permissions granted, and enables it.
     /// An install whose on-enable hook fails stays installed, marked failed.
     pub async fn install(&mut self, plan: InstallPlan) -> Result<Registration, HostError> {
         let id = plan.manifest.plugin.id.clone();
+        // Held until the store has copied the component.
+        let _staging = plan.staging;
+        let origin = match &plan.source {
+            InstallSource::Folder => None,
+            InstallSource::Package { digest, provenance } => {
+                Some(format!("package sha256 {digest}, {provenance}"))
+            }
+        };
         let new = NewPlugin {
             manifest: plan.manifest,
             manifest_text: plan.text,
@@ -706,6 +800,7 @@ impl Framework {
             wasm_sha256: plan.wasm_sha256,
             granted: plan.permissions,
             world: plan.world,
+            origin,
         };
         let version = new.manifest.plugin.version.to_string();
         match plan.replaces {
@@ -721,6 +816,7 @@ impl Framework {
                 self.announce_for(&id, "lord.plugin.installed", json!({ "version": version }));
             }
         }
+
         let enable_error = match self.enable(&id).await {
             Ok(()) => None,
             Err(HostError::Call(e)) => Some(e.to_string()),

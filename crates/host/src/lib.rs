@@ -19,11 +19,12 @@ mod validate;
 
 pub use error::HostError;
 pub use framework::{
-    Channels, CommandOutcome, Framework, HostConfig, InstallPlan, PluginFilter, RESERVED_COMMANDS,
-    Registration,
+    Channels, CommandOutcome, Framework, HostConfig, InstallPlan, InstallSource, PluginFilter,
+    RESERVED_COMMANDS, Registration,
 };
 pub use lifecycle::{Event, InvalidTransition};
 pub use lord_micro;
+pub use lord_package;
 pub use lord_sandbox::{Captured, CommandArg, Failure, LogLevel, LogRecord};
 pub use lord_state;
 pub use lord_store::{AuditEntry, CommandRecord, InstalledPlugin, PluginState};

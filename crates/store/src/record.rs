@@ -142,6 +142,9 @@ pub struct NewPlugin {
     pub wasm_sha256: String,
     pub granted: Vec<Permission>,
     pub world: World,
+    /// Where the build came from (a package's digest and signer), recorded
+    /// in the same transaction as the install.
+    pub origin: Option<String>,
 }
 
 /// One line of the audit log.

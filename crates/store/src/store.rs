@@ -391,7 +391,13 @@ impl Store {
             now,
             id.as_str(),
             if replace { "replaced" } else { "installed" },
-            &format!("version {version}, sha256 {}", new.wasm_sha256),
+            &match &new.origin {
+                Some(origin) => format!(
+                    "version {version}, sha256 {}; from {origin}",
+                    new.wasm_sha256
+                ),
+                None => format!("version {version}, sha256 {}", new.wasm_sha256),
+            },
         )?;
         self.failpoint.hit("install:before-commit");
         tx.commit()?;

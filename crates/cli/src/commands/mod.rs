@@ -3,7 +3,9 @@
 pub(crate) mod config;
 pub(crate) mod dev;
 pub(crate) mod events;
+pub(crate) mod key;
 pub(crate) mod micro;
+pub(crate) mod pdk;
 pub(crate) mod pipe;
 pub(crate) mod plugin;
 pub(crate) mod run;

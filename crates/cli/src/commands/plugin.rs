@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use anyhow::{Context as _, Result, bail};
 use clap::Subcommand;
-use lord_host::{Framework, InstallPlan, PluginFilter, PluginState};
+use lord_host::{Framework, InstallPlan, InstallSource, PluginFilter, PluginState};
 use lord_manifest::{PluginId, RiskLevel};
 
 use crate::cli::UsageError;
@@ -16,13 +16,18 @@ use crate::render;
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum PluginCommand {
-    /// Install a plugin from a folder holding plugin.toml and its component.
+    /// Install a plugin from a package file (`.lordpkg`, verified against
+    /// its `.sig`) or from a folder holding plugin.toml and its component.
     Install {
-        /// The plugin folder.
+        /// The package file or plugin folder.
         path: PathBuf,
         /// Grant the requested permissions without asking.
         #[arg(long, short = 'y')]
         yes: bool,
+        /// Install a package that has no signature (recorded in the audit
+        /// log). A signature that exists must verify regardless.
+        #[arg(long)]
+        allow_unsigned: bool,
     },
     /// List installed plugins.
     List {
@@ -61,7 +66,11 @@ pub(crate) async fn run(
     command: PluginCommand,
 ) -> Result<ExitCode> {
     match command {
-        PluginCommand::Install { path, yes } => install(ctx, framework, &path, yes).await,
+        PluginCommand::Install {
+            path,
+            yes,
+            allow_unsigned,
+        } => install(ctx, framework, &path, yes, allow_unsigned).await,
         PluginCommand::List {
             json,
             state,
@@ -146,14 +155,30 @@ async fn install(
     framework: &mut Framework,
     path: &std::path::Path,
     yes: bool,
+    allow_unsigned: bool,
 ) -> Result<ExitCode> {
+    let package = path.is_file();
+    if !package && allow_unsigned {
+        bail!(UsageError(
+            "--allow-unsigned is for package files; a plugin folder is installed as it is"
+                .to_owned()
+        ));
+    }
     let spinner = ctx.stderr_is_tty.then(|| {
         let bar = indicatif::ProgressBar::new_spinner();
-        bar.set_message(format!("compiling and checking {}", path.display()));
+        bar.set_message(if package {
+            format!("verifying, unpacking and compiling {}", path.display())
+        } else {
+            format!("compiling and checking {}", path.display())
+        });
         bar.enable_steady_tick(Duration::from_millis(80));
         bar
     });
-    let plan = framework.plan_install(path);
+    let plan = if package {
+        framework.plan_install_package(path, allow_unsigned)
+    } else {
+        framework.plan_install(path)
+    };
     if let Some(bar) = spinner {
         bar.finish_and_clear();
     }
@@ -194,6 +219,13 @@ async fn install(
 fn describe(plan: &InstallPlan) {
     let meta = &plan.manifest.plugin;
     eprintln!("{} {}: {}", meta.id, meta.version, meta.description);
+    match &plan.source {
+        InstallSource::Folder => {}
+        InstallSource::Package { digest, provenance } => {
+            eprintln!("  package: sha256 {digest}");
+            eprintln!("  {provenance}");
+        }
+    }
     eprintln!("  risk: {}", plan.risk);
     if plan.permissions.is_empty() {
         eprintln!("  permissions: none (pure computation)");

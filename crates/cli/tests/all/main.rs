@@ -11,6 +11,7 @@ mod grants;
 mod hostile;
 mod lifecycle;
 mod micro;
+mod packages;
 mod refusals;
 mod secrets;
 mod state;

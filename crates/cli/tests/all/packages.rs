@@ -1,0 +1,228 @@
+//! Packages end to end: `lord pdk pack` is reproducible, `lord pdk sign`
+//! and `lord key` make signatures another home can trust, and `lord plugin
+//! install PACKAGE` verifies before anything is stored: every refused
+//! package leaves the store as it was.
+
+use std::path::{Path, PathBuf};
+
+use crate::support::{Lord, fixture};
+
+/// Packs `dir` into `out` with `lord pdk pack --json` and returns the
+/// package path and digest.
+fn pack(lord: &Lord, dir: &Path, out: &Path) -> (PathBuf, String) {
+    let run = lord.run(&[
+        "pdk",
+        "pack",
+        dir.to_str().expect("utf-8"),
+        "-o",
+        out.to_str().expect("utf-8"),
+        "--json",
+    ]);
+    run.assert_ok();
+    let report: serde_json::Value = serde_json::from_str(&run.stdout()).expect("pack --json");
+    (
+        PathBuf::from(report["path"].as_str().expect("path")),
+        report["sha256"].as_str().expect("sha256").to_owned(),
+    )
+}
+
+fn install(lord: &Lord, package: &Path, extra: &[&str]) -> crate::support::Run {
+    let mut args = vec![
+        "plugin",
+        "install",
+        package.to_str().expect("utf-8"),
+        "--yes",
+    ];
+    args.extend_from_slice(extra);
+    lord.run(&args)
+}
+
+/// Every file under the home's `plugins/`, and the installed list: what a
+/// refused install must not change.
+fn store_state(lord: &Lord) -> (Vec<String>, usize) {
+    let mut files = Vec::new();
+    let mut stack = vec![lord.home.path().join("plugins")];
+    while let Some(dir) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries {
+            let path = entry.expect("entry").path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                files.push(path.display().to_string());
+            }
+        }
+    }
+    files.sort();
+    (files, lord.list().len())
+}
+
+#[test]
+fn a_signed_package_installs_runs_and_records_its_signer() {
+    let lord = Lord::new();
+    let out = tempfile::tempdir().expect("out");
+    lord.run(&["key", "generate", "alice"]).assert_ok();
+    let (package, digest) = pack(&lord, &fixture("hello"), out.path());
+    assert!(package.ends_with("hello-0.1.0.lordpkg"));
+
+    // The same folder packs to the same bytes.
+    let again = tempfile::tempdir().expect("again");
+    let (second, second_digest) = pack(&lord, &fixture("hello"), again.path());
+    assert_eq!(digest, second_digest);
+    assert_eq!(
+        std::fs::read(&package).expect("first"),
+        std::fs::read(&second).expect("second")
+    );
+
+    lord.run(&[
+        "pdk",
+        "sign",
+        package.to_str().expect("utf-8"),
+        "--key",
+        "alice",
+    ])
+    .assert_ok();
+    let run = install(&lord, &package, &[]);
+    run.assert_ok()
+        .assert_stderr_contains(&format!("package: sha256 {digest}"))
+        .assert_stderr_contains("signed by key");
+    lord.assert_hello_works();
+    let history = lord.info("hello")["history"].to_string();
+    assert!(
+        history.contains(&format!("package sha256 {digest}")) && history.contains("(alice)"),
+        "{history}"
+    );
+    // Nothing of the unpacked package is left behind.
+    let unpacking = lord.home.path().join("unpacking");
+    assert_eq!(std::fs::read_dir(&unpacking).expect("unpacking").count(), 0);
+}
+
+#[test]
+fn another_home_installs_only_after_trusting_the_key() {
+    let author = Lord::new();
+    let user = Lord::new();
+    let out = tempfile::tempdir().expect("out");
+    author.run(&["key", "generate"]).assert_ok();
+    let (package, _) = pack(&author, &fixture("hello"), out.path());
+    author
+        .run(&["pdk", "sign", package.to_str().expect("utf-8")])
+        .assert_ok();
+
+    let before = store_state(&user);
+    install(&user, &package, &["--allow-unsigned"])
+        .assert_code(2)
+        .assert_stderr_contains("which you do not trust")
+        .assert_stderr_contains("lord key trust");
+    assert_eq!(store_state(&user), before);
+
+    let exported = author.run(&["key", "export"]);
+    exported.assert_ok();
+    let key_file = out.path().join("author.pub");
+    std::fs::write(&key_file, exported.stdout()).expect("key file");
+    user.run(&["key", "trust", key_file.to_str().expect("utf-8")])
+        .assert_ok();
+    let listed = user.run(&["key", "list", "--json"]);
+    let keys: serde_json::Value = serde_json::from_str(&listed.stdout()).expect("list --json");
+    assert_eq!(keys[0]["trusted"], true);
+    assert_eq!(keys[0]["can_sign"], false);
+
+    install(&user, &package, &[]).assert_ok();
+    user.assert_hello_works();
+}
+
+#[test]
+fn unsigned_tampered_and_hostile_packages_leave_the_store_untouched() {
+    let lord = Lord::new();
+    let out = tempfile::tempdir().expect("out");
+    lord.run(&["key", "generate"]).assert_ok();
+    let (package, _) = pack(&lord, &fixture("hello"), out.path());
+    let before = store_state(&lord);
+
+    // Unsigned: refused, and told how to proceed.
+    install(&lord, &package, &[])
+        .assert_code(2)
+        .assert_stderr_contains("it is not signed")
+        .assert_stderr_contains("--allow-unsigned");
+    assert_eq!(store_state(&lord), before);
+
+    // Signed, then changed: refused even with --allow-unsigned.
+    lord.run(&["pdk", "sign", package.to_str().expect("utf-8")])
+        .assert_ok();
+    let mut bytes = std::fs::read(&package).expect("package");
+    let last = bytes.len() - 1;
+    bytes[last] ^= 1;
+    let tampered = out.path().join("tampered.lordpkg");
+    std::fs::write(&tampered, &bytes).expect("tampered");
+    std::fs::copy(lord_package_sig(&package), lord_package_sig(&tampered)).expect("signature");
+    install(&lord, &tampered, &["--allow-unsigned"])
+        .assert_code(2)
+        .assert_stderr_contains("changed after it was signed");
+    assert_eq!(store_state(&lord), before);
+
+    // A package whose archive climbs out of its folder, signed by a
+    // trusted key: the signature does not make it safe.
+    let hostile = out.path().join("hostile.lordpkg");
+    std::fs::write(&hostile, climbing_archive()).expect("hostile");
+    lord.run(&["pdk", "sign", hostile.to_str().expect("utf-8")])
+        .assert_ok();
+    install(&lord, &hostile, &[])
+        .assert_code(2)
+        .assert_stderr_contains("`..` segment");
+    assert_eq!(store_state(&lord), before);
+    assert!(!out.path().join("escaped").exists());
+
+    // Allowed unsigned: installed, and the audit log says so.
+    let plain = out.path().join("plain");
+    std::fs::create_dir(&plain).expect("plain");
+    let (unsigned, _) = pack(&lord, &fixture("hello"), &plain);
+    install(&lord, &unsigned, &["--allow-unsigned"]).assert_ok();
+    let history = lord.info("hello")["history"].to_string();
+    assert!(
+        history.contains("unsigned, allowed by --allow-unsigned"),
+        "{history}"
+    );
+
+    // --allow-unsigned means nothing for a folder.
+    lord.run(&[
+        "plugin",
+        "install",
+        fixture("tally").to_str().expect("utf-8"),
+        "--yes",
+        "--allow-unsigned",
+    ])
+    .assert_code(2);
+}
+
+fn lord_package_sig(package: &Path) -> PathBuf {
+    let mut name = package.as_os_str().to_owned();
+    name.push(".sig");
+    PathBuf::from(name)
+}
+
+/// A gzip tar holding hello's manifest and an entry `../escaped`, its
+/// header written by hand (tar writers refuse such names).
+fn climbing_archive() -> Vec<u8> {
+    use std::io::Write as _;
+    let manifest = std::fs::read(fixture("hello").join("plugin.toml")).expect("manifest");
+    let mut tar = Vec::new();
+    for (name, data) in [
+        ("plugin.toml", manifest.as_slice()),
+        ("../escaped", b"x".as_slice()),
+    ] {
+        let mut header = tar::Header::new_gnu();
+        header.as_old_mut().name[..name.len()].copy_from_slice(name.as_bytes());
+        header.set_size(data.len() as u64);
+        header.set_mode(0o644);
+        header.set_entry_type(tar::EntryType::Regular);
+        header.set_cksum();
+        tar.extend_from_slice(header.as_bytes());
+        tar.extend_from_slice(data);
+        tar.resize(tar.len().div_ceil(512) * 512, 0);
+    }
+    tar.extend_from_slice(&[0; 1024]);
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(&tar).expect("gzip");
+    gz.finish().expect("gzip")
+}
