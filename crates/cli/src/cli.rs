@@ -68,9 +68,12 @@ pub(crate) enum Builtin {
     /// signatures to trust.
     #[command(subcommand)]
     Key(commands::key::KeyCommand),
-    /// Plugin development kit: pack and sign plugin packages.
+    /// Plugin development kit: pack, sign and publish plugin packages.
     #[command(subcommand)]
     Pdk(commands::pdk::PdkCommand),
+    /// Run a plugin registry and manage its tokens.
+    #[command(subcommand)]
+    Registry(commands::registry::RegistryCommand),
 }
 
 /// Builds the full command tree, parses argv and runs what it names.
@@ -133,7 +136,8 @@ async fn run_builtin(
         Builtin::Config(cmd) => commands::config::run(framework, cmd).await,
         Builtin::State(cmd) => commands::state::run(framework, cmd),
         Builtin::Key(cmd) => commands::key::run(ctx, cmd),
-        Builtin::Pdk(cmd) => commands::pdk::run(ctx, cmd),
+        Builtin::Pdk(cmd) => commands::pdk::run(ctx, framework, cmd).await,
+        Builtin::Registry(cmd) => commands::registry::run(ctx, cmd).await,
     }
 }
 

@@ -58,6 +58,12 @@ fn exit_code(error: &anyhow::Error) -> u8 {
             2
         }
         None if error
+            .downcast_ref::<lord_registry::RegistryError>()
+            .is_some_and(lord_registry::RegistryError::is_user_error) =>
+        {
+            2
+        }
+        None if error
             .downcast_ref::<commands::pipe::PipelineFailed>()
             .is_some() =>
         {

@@ -135,6 +135,12 @@ fn check_own(key: &str, value: &Value) -> Option<Result<(), String>> {
         "log.level" => one_of(&["trace", "debug", "info", "warn", "error"]),
         "theme" => one_of(&["auto", "light", "dark", "none"]),
         "secrets.backend" => one_of(&["auto", "keyring", "file"]),
+        "registry.url" => match value.as_str() {
+            Some(url) if url.starts_with("http://") || url.starts_with("https://") => Ok(()),
+            _ => Err(format!(
+                "must be the registry's URL, like \"http://127.0.0.1:7878\"; got {value}"
+            )),
+        },
         "events.retention-days" => match value.as_u64() {
             Some(1..=3650) => Ok(()),
             _ => Err(format!(

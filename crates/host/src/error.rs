@@ -63,6 +63,11 @@ pub enum HostError {
     Config(#[from] lord_config::ConfigError),
     #[error("{0}")]
     Package(#[from] lord_package::PackageError),
+    #[error("{0}")]
+    Registry(#[from] lord_registry::RegistryError),
+    /// No set of versions fits, or the registry's answer cannot be used.
+    #[error("cannot install: {0}")]
+    Resolve(String),
     #[error("the configuration cannot be used: {0}")]
     ConfigUnusable(String),
     #[error(
@@ -94,6 +99,8 @@ impl HostError {
             | HostError::State(_)
             | HostError::Config(_)
             | HostError::Package(_)
+            | HostError::Registry(_)
+            | HostError::Resolve(_)
             | HostError::ConfigUnusable(_)
             | HostError::PluginConfig { .. } => false,
         }
@@ -103,6 +110,8 @@ impl HostError {
     pub fn is_user_error(&self) -> bool {
         match self {
             HostError::Package(e) => e.is_user_error(),
+            HostError::Registry(e) => e.is_user_error(),
+            HostError::Resolve(_) => true,
             HostError::Manifest(_)
             | HostError::MissingComponent { .. }
             | HostError::Incompatible { .. }

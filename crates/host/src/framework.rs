@@ -187,8 +187,8 @@ pub struct CommandOutcome {
 
 /// The plugin framework over one store.
 pub struct Framework {
-    config: HostConfig,
-    store: Store,
+    pub(crate) config: HostConfig,
+    pub(crate) store: Store,
     /// Started on first use: `--help` and `plugin list` never pay for an
     /// engine.
     sandbox: LazySandbox,

@@ -15,6 +15,7 @@ mod framework;
 mod grants;
 pub mod lifecycle;
 mod micro;
+mod remote;
 mod validate;
 
 pub use error::HostError;
@@ -25,7 +26,9 @@ pub use framework::{
 pub use lifecycle::{Event, InvalidTransition};
 pub use lord_micro;
 pub use lord_package;
+pub use lord_registry;
 pub use lord_sandbox::{Captured, CommandArg, Failure, LogLevel, LogRecord};
 pub use lord_state;
 pub use lord_store::{AuditEntry, CommandRecord, InstalledPlugin, PluginState};
+pub use remote::{Progress, RemotePlan, RemoteStep};
 pub use validate::{Finding, Severity, ValidationReport};

@@ -1,12 +1,14 @@
-//! `lord pdk pack|sign`: turn a plugin folder into a package file and sign
-//! it. Packing is deterministic, so anyone can rebuild a package from the
-//! same files and compare digests.
+//! `lord pdk pack|sign|publish`: turn a plugin folder into a package file,
+//! sign it, and publish it to a registry. Packing is deterministic, so
+//! anyone can rebuild a package from the same files and compare digests.
+//! The publish token comes from `LORD_REGISTRY_TOKEN`, never from argv.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context as _, Result};
 use clap::Subcommand;
+use lord_host::Framework;
 use lord_package::{Digest, Keys, Signature};
 use serde_json::json;
 
@@ -34,6 +36,35 @@ pub(crate) enum PdkCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Publish a signed package (PACKAGE and PACKAGE.sig) to a registry,
+    /// with the token in LORD_REGISTRY_TOKEN.
+    Publish {
+        package: PathBuf,
+        /// The registry (default: the `registry.url` setting).
+        #[arg(long)]
+        registry: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// The registry to talk to: the flag, else `registry.url`.
+pub(crate) fn registry_url(framework: &Framework, flag: Option<String>) -> Result<String> {
+    if let Some(url) = flag {
+        return Ok(url);
+    }
+    framework
+        .settings()?
+        .get("registry.url")
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .ok_or_else(|| {
+            crate::cli::UsageError(
+                "no registry is configured: pass --registry URL, or run `lord config set \
+                 registry.url http://HOST:PORT`"
+                    .to_owned(),
+            )
+            .into()
+        })
 }
 
 /// Writes `bytes` to `path` atomically, so a killed run leaves the old
@@ -54,7 +85,11 @@ fn write_atomic(path: &std::path::Path, bytes: &[u8]) -> Result<()> {
     Ok(())
 }
 
-pub(crate) fn run(ctx: &Context, command: PdkCommand) -> Result<ExitCode> {
+pub(crate) async fn run(
+    ctx: &Context,
+    framework: &Framework,
+    command: PdkCommand,
+) -> Result<ExitCode> {
     match command {
         PdkCommand::Pack { dir, out, json } => {
             let dir = ctx.cwd.join(dir);
@@ -105,6 +140,57 @@ pub(crate) fn run(ctx: &Context, command: PdkCommand) -> Result<ExitCode> {
                     package.display(),
                     signature.key,
                     path.display()
+                );
+            }
+        }
+        PdkCommand::Publish {
+            package,
+            registry,
+            json,
+        } => {
+            let url = registry_url(framework, registry)?;
+            let token = ctx
+                .env
+                .iter()
+                .find(|(k, _)| k == "LORD_REGISTRY_TOKEN")
+                .map(|(_, v)| v.clone())
+                .ok_or_else(|| {
+                    crate::cli::UsageError(
+                        "set LORD_REGISTRY_TOKEN to a publish token (`lord registry token \
+                         create` on the registry's machine)"
+                            .to_owned(),
+                    )
+                })?;
+            let package = ctx.cwd.join(package);
+            let bytes = std::fs::read(&package)
+                .with_context(|| format!("reading `{}`", package.display()))?;
+            let sig_path = Signature::path_for(&package);
+            let sig_text = std::fs::read_to_string(&sig_path).map_err(|_| {
+                crate::cli::UsageError(format!(
+                    "`{}` is missing: sign the package first with `lord pdk sign`",
+                    sig_path.display()
+                ))
+            })?;
+            let signature = Signature::parse(&sig_path, &sig_text)?;
+            let public = Keys::new(&ctx.home)
+                .trusted()?
+                .into_iter()
+                .find(|k| k.id() == signature.key)
+                .ok_or_else(|| {
+                    crate::cli::UsageError(format!(
+                        "the package is signed by key {}, which is not among your keys \
+                         (`lord key list`)",
+                        signature.key
+                    ))
+                })?;
+            let client = lord_registry::Client::new(&url)?;
+            let published = client.publish(&token, bytes, &signature, &public).await?;
+            if json {
+                println!("{}", json!(published));
+            } else {
+                eprintln!(
+                    "published {} {} (sha256 {}) to {url}",
+                    published.id, published.version, published.digest
                 );
             }
         }

@@ -16,11 +16,15 @@ use crate::render;
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum PluginCommand {
-    /// Install a plugin from a package file (`.lordpkg`, verified against
-    /// its `.sig`) or from a folder holding plugin.toml and its component.
+    /// Install a plugin: ID[@RANGE] from the registry (with its
+    /// dependencies), a package file (`.lordpkg`, verified against its
+    /// `.sig`), or a folder holding plugin.toml and its component.
     Install {
-        /// The package file or plugin folder.
-        path: PathBuf,
+        /// ID[@RANGE], a package file, or a plugin folder.
+        target: String,
+        /// The registry for ID[@RANGE] (default: the `registry.url` setting).
+        #[arg(long)]
+        registry: Option<String>,
         /// Grant the requested permissions without asking.
         #[arg(long, short = 'y')]
         yes: bool,
@@ -28,6 +32,32 @@ pub(crate) enum PluginCommand {
         /// log). A signature that exists must verify regardless.
         #[arg(long)]
         allow_unsigned: bool,
+    },
+    /// Search the registry (`registry.url`, or --registry).
+    Search {
+        /// Free text; every word must match, as a prefix.
+        query: Vec<String>,
+        #[arg(long)]
+        category: Option<String>,
+        /// A keyword.
+        #[arg(long)]
+        tag: Option<String>,
+        #[arg(long)]
+        author: Option<String>,
+        #[arg(long)]
+        min_rating: Option<f64>,
+        /// Only plugins the registry's operator verified.
+        #[arg(long)]
+        verified: bool,
+        /// relevance, downloads, rating or updated.
+        #[arg(long)]
+        sort: Option<String>,
+        #[arg(long, default_value_t = 20)]
+        limit: u32,
+        #[arg(long)]
+        registry: Option<String>,
+        #[arg(long)]
+        json: bool,
     },
     /// List installed plugins.
     List {
@@ -67,10 +97,88 @@ pub(crate) async fn run(
 ) -> Result<ExitCode> {
     match command {
         PluginCommand::Install {
-            path,
+            target,
+            registry,
             yes,
             allow_unsigned,
-        } => install(ctx, framework, &path, yes, allow_unsigned).await,
+        } => {
+            let path = ctx.cwd.join(&target);
+            if path.exists() {
+                install(ctx, framework, &path, yes, allow_unsigned).await
+            } else {
+                install_remote(ctx, framework, &target, registry, yes).await
+            }
+        }
+        PluginCommand::Search {
+            query,
+            category,
+            tag,
+            author,
+            min_rating,
+            verified,
+            sort,
+            limit,
+            registry,
+            json,
+        } => {
+            let sort = sort
+                .map(|s| {
+                    serde_json::from_value::<lord_registry::Sort>(serde_json::Value::String(
+                        s.clone(),
+                    ))
+                    .map_err(|_| {
+                        UsageError(format!(
+                            "--sort {s}: use relevance, downloads, rating or updated"
+                        ))
+                    })
+                })
+                .transpose()?;
+            let url = crate::commands::pdk::registry_url(framework, registry)?;
+            let client = lord_registry::Client::new(&url)?;
+            let page = client
+                .search(&lord_registry::SearchQuery {
+                    q: (!query.is_empty()).then(|| query.join(" ")),
+                    category,
+                    tag,
+                    author,
+                    min_rating,
+                    verified: verified.then_some(true),
+                    sort,
+                    limit: Some(limit),
+                    offset: None,
+                })
+                .await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&page)?);
+            } else if page.hits.is_empty() {
+                println!("no plugins found");
+            } else {
+                for hit in &page.hits {
+                    let rating = if hit.ratings == 0 {
+                        "unrated".to_owned()
+                    } else {
+                        format!("{:.1}★ ({})", hit.rating, hit.ratings)
+                    };
+                    println!(
+                        "{:<24} {:<10} {:>8} dl  {:<12} {}{}",
+                        hit.id,
+                        hit.latest,
+                        hit.downloads,
+                        rating,
+                        hit.description,
+                        if hit.verified { "  [verified]" } else { "" }
+                    );
+                }
+                if page.total > page.hits.len() as u64 {
+                    println!(
+                        "({} of {} shown; --limit for more)",
+                        page.hits.len(),
+                        page.total
+                    );
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         PluginCommand::List {
             json,
             state,
@@ -214,6 +322,98 @@ async fn install(
             Ok(ExitCode::from(3))
         }
     }
+}
+
+/// `ID` or `ID@RANGE` (`hello@^1.2`, `hello@1.2.0` meaning `^1.2.0`).
+fn parse_request(target: &str) -> Result<(PluginId, lord_manifest::VersionReq)> {
+    let (id, range) = target.split_once('@').unwrap_or((target, "*"));
+    let id = id.parse::<PluginId>().map_err(|e| {
+        UsageError(format!(
+            "`{target}` is not a file, a folder or a plugin id: {e}"
+        ))
+    })?;
+    let range = lord_manifest::VersionReq::parse(range).map_err(|e| {
+        UsageError(format!(
+            "`{range}` is not a version range, like ^1.2 or =1.2.3: {e}"
+        ))
+    })?;
+    Ok((id, range))
+}
+
+async fn install_remote(
+    ctx: &Context,
+    framework: &mut Framework,
+    target: &str,
+    registry: Option<String>,
+    yes: bool,
+) -> Result<ExitCode> {
+    let request = parse_request(target)?;
+    let client =
+        lord_registry::Client::new(&crate::commands::pdk::registry_url(framework, registry)?)?;
+    // Held to the end: a concurrent install of the same plugin waits, then
+    // finds it installed.
+    let _lock = framework.install_lock()?;
+    let bar = ctx.stderr_is_tty.then(|| {
+        let bar = indicatif::ProgressBar::new_spinner();
+        bar.enable_steady_tick(Duration::from_millis(80));
+        bar
+    });
+    let planned = framework
+        .plan_from_registry(&client, std::slice::from_ref(&request), &mut |p| {
+            if let Some(bar) = &bar {
+                bar.set_message(match p {
+                    lord_host::Progress::Fetching(id) => format!("reading the index for {id}"),
+                    lord_host::Progress::Resolving => "resolving versions".to_owned(),
+                    lord_host::Progress::Downloading { id, version, bytes } => {
+                        format!("downloaded {id} {version} ({bytes} bytes)")
+                    }
+                    lord_host::Progress::Verifying(id) => {
+                        format!("verifying, unpacking and compiling {id}")
+                    }
+                });
+            }
+        })
+        .await;
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    let planned = planned?;
+    for note in &planned.skipped {
+        eprintln!("note: {note}");
+    }
+    for (id, version) in &planned.already {
+        eprintln!("{id} {version} is already installed");
+    }
+    if planned.steps.is_empty() {
+        return Ok(ExitCode::SUCCESS);
+    }
+    for step in &planned.steps {
+        describe(&step.plan);
+    }
+    if !yes {
+        if !ctx.stdin_is_tty {
+            bail!(UsageError(format!(
+                "not installing `{}`: standard input is not a terminal, so lord cannot ask \
+                 you to grant the permissions above; rerun with --yes to grant them",
+                request.0
+            )));
+        }
+        if !ask("Grant these permissions and install? [y/N] ")? {
+            bail!(lord_host::HostError::ConsentDenied(request.0));
+        }
+    }
+    let mut code = ExitCode::SUCCESS;
+    for step in planned.steps {
+        let registration = framework.install(step.plan).await?;
+        match registration.enable_error {
+            None => eprintln!("installed {} {} (enabled)", step.id, step.version),
+            Some(error) => {
+                eprintln!("installed {}, but enabling it failed: {error}", step.id);
+                code = ExitCode::from(3);
+            }
+        }
+    }
+    Ok(code)
 }
 
 fn describe(plan: &InstallPlan) {

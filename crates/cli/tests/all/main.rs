@@ -13,5 +13,6 @@ mod lifecycle;
 mod micro;
 mod packages;
 mod refusals;
+mod registry;
 mod secrets;
 mod state;

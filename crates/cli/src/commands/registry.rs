@@ -1,0 +1,89 @@
+//! `lord registry serve|token|verify`: run a plugin registry from a data
+//! folder (SQLite and a blob folder, no other setup), make scoped API
+//! tokens for publishers, and mark plugins verified.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{Context as _, Result};
+use clap::Subcommand;
+use lord_registry::{Registry, Scope};
+
+use crate::context::Context;
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum RegistryCommand {
+    /// Serve the registry's HTTP API until interrupted.
+    Serve {
+        /// The registry's data folder (default: $LORD_HOME/registry).
+        #[arg(long)]
+        data: Option<PathBuf>,
+        /// The address to listen on.
+        #[arg(long, default_value = "127.0.0.1:7878")]
+        listen: String,
+    },
+    /// Make API tokens.
+    #[command(subcommand)]
+    Token(TokenCommand),
+    /// Mark a plugin verified by this registry's operator (or --undo).
+    Verify {
+        id: String,
+        #[arg(long)]
+        undo: bool,
+        #[arg(long)]
+        data: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum TokenCommand {
+    /// Make a token and print it once (only its hash is stored).
+    Create {
+        /// What it may do: `publish:*` or `publish:ID[,publish:ID...]`.
+        #[arg(long)]
+        scope: String,
+        #[arg(long)]
+        data: Option<PathBuf>,
+    },
+}
+
+fn data_dir(ctx: &Context, data: Option<PathBuf>) -> PathBuf {
+    data.map_or_else(|| ctx.home.join("registry"), |d| ctx.cwd.join(d))
+}
+
+pub(crate) async fn run(ctx: &Context, command: RegistryCommand) -> Result<ExitCode> {
+    match command {
+        RegistryCommand::Serve { data, listen } => {
+            let dir = data_dir(ctx, data);
+            let registry = Arc::new(Registry::open(&dir)?);
+            let listener = tokio::net::TcpListener::bind(&listen)
+                .await
+                .with_context(|| format!("listening on {listen}"))?;
+            let address = listener.local_addr()?;
+            eprintln!(
+                "serving the registry in {} on http://{address} (API at /api/v1, OpenAPI at /api/v1/openapi.json)",
+                dir.display()
+            );
+            lord_registry::serve(listener, registry)
+                .await
+                .context("serving the registry")?;
+        }
+        RegistryCommand::Token(TokenCommand::Create { scope, data }) => {
+            let registry = Registry::open(&data_dir(ctx, data))?;
+            let token = registry.db.create_token(&Scope::parse(&scope)?)?;
+            eprintln!("made a token with scope `{scope}`; it is shown once, so keep it now");
+            println!("{token}");
+        }
+        RegistryCommand::Verify { id, undo, data } => {
+            let registry = Registry::open(&data_dir(ctx, data))?;
+            if !registry.db.set_verified(&id, !undo)? {
+                anyhow::bail!(crate::cli::UsageError(format!(
+                    "no plugin named `{id}` is published here"
+                )));
+            }
+            eprintln!("{id} is {}verified", if undo { "no longer " } else { "" });
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

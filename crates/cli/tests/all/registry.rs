@@ -1,0 +1,368 @@
+//! The registry end to end: `lord registry serve` as a real process on a
+//! loopback port, `lord registry token create`, `lord pdk publish`,
+//! `lord plugin search`, and `schemathesis` (from PyPI) fuzzing the served
+//! OpenAPI document with a real token and a real published plugin.
+
+use std::io::{BufRead as _, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+
+use crate::support::{Lord, fixture};
+
+/// A `lord registry serve` process, killed (by pid) on drop.
+pub(crate) struct Served {
+    child: Child,
+    pub(crate) url: String,
+    pub(crate) data: tempfile::TempDir,
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Served {
+    pub(crate) fn start(lord: &Lord) -> Self {
+        let data = tempfile::tempdir().expect("registry data");
+        let mut child = lord
+            .command(&[
+                "registry",
+                "serve",
+                "--data",
+                data.path().to_str().expect("utf-8"),
+                "--listen",
+                "127.0.0.1:0",
+            ])
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("lord registry serve");
+        let mut line = String::new();
+        BufReader::new(child.stderr.take().expect("stderr"))
+            .read_line(&mut line)
+            .expect("the server says where it listens");
+        let url = line
+            .split_whitespace()
+            .find(|w| w.starts_with("http://"))
+            .unwrap_or_else(|| panic!("no URL in {line:?}"))
+            .to_owned();
+        Self { child, url, data }
+    }
+
+    pub(crate) fn token(&self, lord: &Lord, scope: &str) -> String {
+        let run = lord.run(&[
+            "registry",
+            "token",
+            "create",
+            "--scope",
+            scope,
+            "--data",
+            self.data.path().to_str().expect("utf-8"),
+        ]);
+        run.assert_ok();
+        run.stdout().trim().to_owned()
+    }
+
+    /// Packs, signs (with `lord`'s default key, made if missing) and
+    /// publishes the plugin folder `dir`.
+    pub(crate) fn publish(&self, lord: &Lord, dir: &Path, token: &str) -> crate::support::Run {
+        if !lord.home.path().join("keys/default.secret").exists() {
+            lord.run(&["key", "generate"]).assert_ok();
+        }
+        let out = tempfile::tempdir().expect("out");
+        let packed = lord.run(&[
+            "pdk",
+            "pack",
+            dir.to_str().expect("utf-8"),
+            "-o",
+            out.path().to_str().expect("utf-8"),
+            "--json",
+        ]);
+        packed.assert_ok();
+        let report: serde_json::Value = serde_json::from_str(&packed.stdout()).expect("json");
+        let package = report["path"].as_str().expect("path").to_owned();
+        lord.run(&["pdk", "sign", &package]).assert_ok();
+        let mut cmd = lord.command(&["pdk", "publish", &package, "--registry", &self.url]);
+        cmd.env("LORD_REGISTRY_TOKEN", token);
+        lord.run_cmd(&mut cmd)
+    }
+}
+
+#[test]
+fn publish_then_search_through_the_cli() {
+    let lord = Lord::new();
+    let served = Served::start(&lord);
+    let token = served.token(&lord, "publish:*");
+    assert!(token.starts_with("lrt_"));
+
+    served
+        .publish(&lord, &fixture("hello"), &token)
+        .assert_ok()
+        .assert_stderr_contains("published hello 0.1.0");
+    // The same version again is refused, and says why.
+    served
+        .publish(&lord, &fixture("hello"), &token)
+        .assert_code(2)
+        .assert_stderr_contains("already published");
+    // Without a token: told how to get one, and the token never shows.
+    lord.run(&["pdk", "publish", "x.lordpkg", "--registry", &served.url])
+        .assert_code(2)
+        .assert_stderr_contains("LORD_REGISTRY_TOKEN");
+
+    let found = lord.run(&[
+        "plugin",
+        "search",
+        "greet",
+        "--registry",
+        &served.url,
+        "--json",
+    ]);
+    found.assert_ok();
+    let page: serde_json::Value = serde_json::from_str(&found.stdout()).expect("json");
+    assert_eq!(page["total"], 1);
+    assert_eq!(page["hits"][0]["id"], "hello");
+
+    // registry.url from the configuration.
+    lord.run(&["config", "set", "registry.url", &served.url])
+        .assert_ok();
+    let text = lord.run(&["plugin", "search", "hello"]);
+    text.assert_ok();
+    assert!(text.stdout().starts_with("hello"), "{}", text.stdout());
+    let none = lord.run(&["plugin", "search", "zzzz-nothing"]);
+    assert_eq!(none.stdout(), "no plugins found\n");
+}
+
+fn have_schemathesis() -> bool {
+    Command::new("schemathesis")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+#[test]
+fn schemathesis_finds_no_server_error() {
+    if !have_schemathesis() {
+        // The rule against reading the environment directly is for the CLI's
+        // own code; a test harness asks whether it runs in CI.
+        #[allow(clippy::disallowed_methods)]
+        let in_ci = std::env::var_os("CI").is_some();
+        assert!(
+            !in_ci,
+            "CI must install schemathesis (pip install schemathesis)"
+        );
+        eprintln!("skipping: schemathesis is not installed (pip install schemathesis)");
+        return;
+    }
+    let lord = Lord::new();
+    let served = Served::start(&lord);
+    let token = served.token(&lord, "publish:*");
+    served.publish(&lord, &fixture("hello"), &token).assert_ok();
+    let output = Command::new("schemathesis")
+        .args([
+            "run",
+            &format!("{}/api/v1/openapi.json", served.url),
+            "--checks",
+            "not_a_server_error",
+            "--max-examples",
+            "40",
+            "--header",
+            &format!("Authorization: Bearer {token}"),
+        ])
+        .current_dir(lord.project.path())
+        .env("SCHEMATHESIS_HOOKS", "")
+        .output()
+        .expect("schemathesis runs");
+    let report = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "schemathesis found failures:\n{report}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(report.contains("passed"), "{report}");
+}
+
+/// A copy of hello as plugin `id` at `version`, needing `host_api`, with
+/// `deps` appended as its `[dependencies]`; its command and micro-plugin
+/// are renamed so several can be installed together.
+fn flavour(id: &str, version: &str, host_api: &str, deps: &[(&str, &str)]) -> tempfile::TempDir {
+    let (id, version, host_api) = (id.to_owned(), version.to_owned(), host_api.to_owned());
+    let deps: Vec<(String, String)> = deps
+        .iter()
+        .map(|(a, b)| ((*a).to_owned(), (*b).to_owned()))
+        .collect();
+    crate::support::variant("hello", move |text| {
+        let mut text = text
+            .replace("id = \"hello\"", &format!("id = \"{id}\""))
+            .replace("version = \"0.1.0\"", &format!("version = \"{version}\""))
+            .replace("host-api = \"^0.2\"", &format!("host-api = \"{host_api}\""))
+            .replace("name = \"hello\"", &format!("name = \"{id}-cmd\""))
+            .replace("id = \"greet\"", &format!("id = \"{id}-greet\""));
+        if !deps.is_empty() {
+            text.push_str("\n[dependencies]\n");
+            for (dep, range) in &deps {
+                text.push_str(&format!("{dep} = \"{range}\"\n"));
+            }
+        }
+        text
+    })
+}
+
+/// A registry holding base 1.0.0, 1.1.0 and 2.0.0 (which needs a newer
+/// host API), app 1.0.0 (needs base ^1) and other 1.0.0 (needs base ^2),
+/// all signed by `author`'s key.
+fn stocked(author: &Lord) -> Served {
+    let served = Served::start(author);
+    let token = served.token(author, "publish:*");
+    for dir in [
+        flavour("base", "1.0.0", "^0.2", &[]),
+        flavour("base", "1.1.0", "^0.2", &[]),
+        flavour("base", "2.0.0", "^0.3", &[]),
+        flavour("app", "1.0.0", "^0.2", &[("base", "^1")]),
+        flavour("other", "1.0.0", "^0.2", &[("base", "^2")]),
+    ] {
+        served.publish(author, dir.path(), &token).assert_ok();
+    }
+    served
+}
+
+/// A user home that trusts `author`'s key.
+fn trusting(author: &Lord) -> Lord {
+    let user = Lord::new();
+    let exported = author.run(&["key", "export"]);
+    let file = user.project.path().join("author.pub");
+    std::fs::write(&file, exported.stdout()).expect("key");
+    user.run(&["key", "trust", file.to_str().expect("utf-8")])
+        .assert_ok();
+    user
+}
+
+#[test]
+fn install_by_id_resolves_dependencies_and_installs_them_first() {
+    let author = Lord::new();
+    let served = stocked(&author);
+    let user = trusting(&author);
+
+    let run = user.run(&[
+        "plugin",
+        "install",
+        "app",
+        "--registry",
+        &served.url,
+        "--yes",
+    ]);
+    run.assert_ok();
+    let stderr = run.stderr();
+    let base_at = stderr.find("installed base 1.1.0").expect(&stderr);
+    let app_at = stderr.find("installed app 1.0.0").expect(&stderr);
+    assert!(
+        base_at < app_at,
+        "a dependency was installed after its dependent:\n{stderr}"
+    );
+    let installed: Vec<(String, String)> = user
+        .list()
+        .iter()
+        .map(|p| {
+            (
+                p["id"].as_str().expect("id").to_owned(),
+                p["version"].as_str().expect("version").to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        installed,
+        [
+            ("app".to_owned(), "1.0.0".to_owned()),
+            ("base".to_owned(), "1.1.0".to_owned())
+        ]
+    );
+
+    // Again: nothing to do.
+    user.run(&[
+        "plugin",
+        "install",
+        "app",
+        "--registry",
+        &served.url,
+        "--yes",
+    ])
+    .assert_ok()
+    .assert_stderr_contains("app 1.0.0 is already installed");
+
+    // A pinned version, and a conflict explained in sentences.
+    user.run(&["plugin", "remove", "app"]).assert_ok();
+    let conflict = user.run(&[
+        "plugin",
+        "install",
+        "other",
+        "--registry",
+        &served.url,
+        "--yes",
+    ]);
+    conflict.assert_code(2);
+    let message = conflict.stderr();
+    assert!(
+        message.contains("other") && message.contains("base") && message.contains("host API"),
+        "{message}"
+    );
+    assert_eq!(user.list().len(), 1, "a failed install changed the store");
+}
+
+#[test]
+fn install_by_id_refuses_packages_signed_by_an_untrusted_key() {
+    let author = Lord::new();
+    let served = stocked(&author);
+    let stranger = Lord::new();
+    stranger
+        .run(&[
+            "plugin",
+            "install",
+            "base@=1.0.0",
+            "--registry",
+            &served.url,
+            "--yes",
+        ])
+        .assert_code(2)
+        .assert_stderr_contains("which you do not trust");
+    assert!(stranger.list().is_empty());
+}
+
+#[test]
+fn two_concurrent_installs_of_the_same_plugin_both_succeed() {
+    let author = Lord::new();
+    let served = stocked(&author);
+    let user = trusting(&author);
+    let children: Vec<_> = (0..2)
+        .map(|_| {
+            user.command(&[
+                "plugin",
+                "install",
+                "app",
+                "--registry",
+                &served.url,
+                "--yes",
+            ])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("lord runs")
+        })
+        .collect();
+    for child in children {
+        let output = child.wait_with_output().expect("lord ends");
+        assert!(
+            output.status.success(),
+            "a concurrent install failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    let mut ids: Vec<String> = user
+        .list()
+        .iter()
+        .map(|p| p["id"].as_str().expect("id").to_owned())
+        .collect();
+    ids.sort();
+    assert_eq!(ids, ["app", "base"]);
+}

@@ -1,0 +1,195 @@
+//! The client lord uses to reach a registry: search, plugin info,
+//! download (package and signature), publish, yank and rate. Answers that
+//! are not 2xx become [`RegistryError::Client`] carrying the server's own
+//! message.
+
+use lord_package::{PublicKey, Signature};
+
+use crate::db::SearchQuery;
+use crate::error::RegistryError;
+use crate::model::{ErrorBody, PluginInfo, Published, Rating, SearchPage, Yank};
+
+/// A registry at one base URL.
+#[derive(Debug, Clone)]
+pub struct Client {
+    base: String,
+    http: reqwest::Client,
+}
+
+/// A downloaded package and its signature.
+#[derive(Debug, Clone)]
+pub struct Download {
+    pub bytes: Vec<u8>,
+    pub signature: String,
+}
+
+impl Client {
+    /// A client for the registry at `base` (`http://host:port`).
+    pub fn new(base: &str) -> Result<Self, RegistryError> {
+        let base = base.trim_end_matches('/');
+        if base.starts_with("https://") {
+            return Err(RegistryError::Client(format!(
+                "`{base}`: this build of lord speaks plain HTTP to registries only; use an \
+                 http:// URL (a local or loopback registry, or one behind a TLS proxy on this \
+                 machine)"
+            )));
+        }
+        if !base.starts_with("http://") {
+            return Err(RegistryError::Client(format!(
+                "`{base}` is not a registry URL; use http://HOST:PORT"
+            )));
+        }
+        let http = reqwest::Client::builder()
+            .connect_timeout(std::time::Duration::from_secs(10))
+            .timeout(std::time::Duration::from_secs(300))
+            .build()
+            .map_err(|e| RegistryError::Client(format!("could not start an HTTP client: {e}")))?;
+        Ok(Self {
+            base: base.to_owned(),
+            http,
+        })
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}/api/v1{path}", self.base)
+    }
+
+    fn unreachable(&self, e: &reqwest::Error) -> RegistryError {
+        RegistryError::Client(format!(
+            "could not reach the registry at {}: {e}; check `registry.url` and that it runs",
+            self.base
+        ))
+    }
+
+    /// The response if it is 2xx, else the server's message.
+    async fn checked(
+        &self,
+        response: reqwest::Response,
+    ) -> Result<reqwest::Response, RegistryError> {
+        let status = response.status();
+        if status.is_success() {
+            return Ok(response);
+        }
+        let text = response.text().await.unwrap_or_default();
+        let message = serde_json::from_str::<ErrorBody>(&text)
+            .map(|b| b.error)
+            .unwrap_or_else(|_| text.chars().take(300).collect());
+        Err(match status.as_u16() {
+            404 => RegistryError::NotFound(message),
+            code @ 400..=499 => RegistryError::Remote {
+                status: code,
+                message,
+            },
+            _ => RegistryError::Client(format!("the registry answered {status}: {message}")),
+        })
+    }
+
+    pub async fn search(&self, query: &SearchQuery) -> Result<SearchPage, RegistryError> {
+        let response = self
+            .http
+            .get(self.url("/search"))
+            .query(query)
+            .send()
+            .await
+            .map_err(|e| self.unreachable(&e))?;
+        self.checked(response)
+            .await?
+            .json()
+            .await
+            .map_err(|e| self.unreachable(&e))
+    }
+
+    /// A plugin's record, or `None` if the registry has no such plugin.
+    pub async fn plugin(&self, id: &str) -> Result<Option<PluginInfo>, RegistryError> {
+        let response = self
+            .http
+            .get(self.url(&format!("/plugins/{id}")))
+            .send()
+            .await
+            .map_err(|e| self.unreachable(&e))?;
+        match self.checked(response).await {
+            Ok(r) => r.json().await.map(Some).map_err(|e| self.unreachable(&e)),
+            Err(RegistryError::NotFound(_)) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    pub async fn download(&self, id: &str, version: &str) -> Result<Download, RegistryError> {
+        let get = |what: &str| {
+            self.http
+                .get(self.url(&format!("/plugins/{id}/versions/{version}/{what}")))
+                .send()
+        };
+        let signature = self
+            .checked(get("signature").await.map_err(|e| self.unreachable(&e))?)
+            .await?
+            .text()
+            .await
+            .map_err(|e| self.unreachable(&e))?;
+        let bytes = self
+            .checked(get("package").await.map_err(|e| self.unreachable(&e))?)
+            .await?
+            .bytes()
+            .await
+            .map_err(|e| self.unreachable(&e))?
+            .to_vec();
+        Ok(Download { bytes, signature })
+    }
+
+    pub async fn publish(
+        &self,
+        token: &str,
+        package: Vec<u8>,
+        signature: &Signature,
+        key: &PublicKey,
+    ) -> Result<Published, RegistryError> {
+        let compact = serde_json::to_string(signature)
+            .map_err(|e| RegistryError::Client(format!("unserialisable signature: {e}")))?;
+        let response = self
+            .http
+            .post(self.url("/publish"))
+            .bearer_auth(token)
+            .header("lord-signature", compact)
+            .header("lord-public-key", key.to_text().trim())
+            .header("content-type", "application/octet-stream")
+            .body(package)
+            .send()
+            .await
+            .map_err(|e| self.unreachable(&e))?;
+        self.checked(response)
+            .await?
+            .json()
+            .await
+            .map_err(|e| self.unreachable(&e))
+    }
+
+    pub async fn yank(
+        &self,
+        token: &str,
+        id: &str,
+        version: &str,
+        yanked: bool,
+    ) -> Result<(), RegistryError> {
+        let response = self
+            .http
+            .put(self.url(&format!("/plugins/{id}/versions/{version}/yanked")))
+            .bearer_auth(token)
+            .json(&Yank { yanked })
+            .send()
+            .await
+            .map_err(|e| self.unreachable(&e))?;
+        self.checked(response).await.map(drop)
+    }
+
+    pub async fn rate(&self, token: &str, id: &str, stars: u8) -> Result<(), RegistryError> {
+        let response = self
+            .http
+            .put(self.url(&format!("/plugins/{id}/rating")))
+            .bearer_auth(token)
+            .json(&Rating { stars })
+            .send()
+            .await
+            .map_err(|e| self.unreachable(&e))?;
+        self.checked(response).await.map(drop)
+    }
+}

@@ -1,0 +1,77 @@
+//! The registry's typed errors. Each maps to one HTTP status, and its
+//! message says what went wrong and what to do; none echoes a token.
+
+use std::path::PathBuf;
+
+#[derive(Debug, thiserror::Error)]
+pub enum RegistryError {
+    #[error("the registry database failed: {0}")]
+    Db(#[from] rusqlite::Error),
+    #[error("could not {action} `{path}`: {source}")]
+    Io {
+        action: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// Bad input from a client (400).
+    #[error("{0}")]
+    BadRequest(String),
+    /// A package, signature or manifest that fails a check (422).
+    #[error("{0}")]
+    Rejected(String),
+    /// No or an unknown token (401).
+    #[error(
+        "a valid API token is required: send `Authorization: Bearer TOKEN` (make one with `lord registry token create`)"
+    )]
+    Unauthorized,
+    /// A token whose scope does not cover the plugin (403).
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
+    NotFound(String),
+    /// The version exists already (409).
+    #[error(
+        "{id} {version} is already published; versions are immutable, so publish a new version"
+    )]
+    Duplicate { id: String, version: String },
+    /// The client could not reach the registry or got a bad answer.
+    #[error("{0}")]
+    Client(String),
+    /// The registry refused a request; `message` is the server's own.
+    #[error("the registry refused ({status}): {message}")]
+    Remote { status: u16, message: String },
+}
+
+impl RegistryError {
+    /// True when the request was at fault (a 4xx), not the machine or the
+    /// network.
+    pub fn is_user_error(&self) -> bool {
+        (400..500).contains(&self.status())
+    }
+
+    pub fn status(&self) -> u16 {
+        match self {
+            RegistryError::Db(_) | RegistryError::Io { .. } | RegistryError::Client(_) => 500,
+            RegistryError::Remote { status, .. } => *status,
+            RegistryError::BadRequest(_) => 400,
+            RegistryError::Rejected(_) => 422,
+            RegistryError::Unauthorized => 401,
+            RegistryError::Forbidden(_) => 403,
+            RegistryError::NotFound(_) => 404,
+            RegistryError::Duplicate { .. } => 409,
+        }
+    }
+}
+
+pub(crate) fn io(
+    action: &'static str,
+    path: &std::path::Path,
+) -> impl FnOnce(std::io::Error) -> RegistryError {
+    let path = path.to_path_buf();
+    move |source| RegistryError::Io {
+        action,
+        path,
+        source,
+    }
+}

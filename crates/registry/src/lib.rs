@@ -1,0 +1,28 @@
+//! `lord-registry`: the plugin registry and its client.
+//!
+//! - [`Registry`] / [`router`] / [`serve`]: the HTTP JSON API (axum) over
+//!   [`Db`] (SQLite with FTS5 search) and a blob folder of packages named
+//!   by digest. `lord registry serve` runs it.
+//! - [`Client`]: what `lord plugin search`, `lord plugin install ID` and
+//!   `lord pdk publish` use to reach one.
+//! - [`openapi::document`]: the OpenAPI 3.0 description of the API.
+//!
+//! Invariant: the server stores only packages it verified (signature,
+//! archive limits, manifest, token scope), and the client verifies again
+//! against the user's own trusted keys: trusting the server is never
+//! required.
+
+mod client;
+mod db;
+mod error;
+mod model;
+pub mod openapi;
+mod server;
+
+pub use client::{Client, Download};
+pub use db::{Caller, Db, NewVersion, Scope, SearchQuery, Sort};
+pub use error::RegistryError;
+pub use model::{
+    ErrorBody, PluginInfo, Published, Rating, SearchHit, SearchPage, VersionInfo, Yank,
+};
+pub use server::{Registry, router, serve};

@@ -1,0 +1,387 @@
+//! The registry's HTTP server (axum). Handlers are thin: parse, check,
+//! call [`Db`] on a blocking thread, answer JSON. Every error body is
+//! `{"error": "..."}` with the status its kind maps to, including bad
+//! query strings and JSON bodies, so clients and fuzzers never see a 500
+//! for bad input.
+//!
+//! Invariant: a publish is verified before anything is written: the
+//! signature must verify under the public key sent with it, the archive
+//! must unpack under the package limits, the manifest must parse and match
+//! the token's scope; then the blob is made durable, then the records are
+//! committed in one transaction.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::{DefaultBodyLimit, Path as UrlPath, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, put};
+use lord_package::{Digest, Limits, PublicKey, Signature};
+
+use crate::db::{Caller, Db, NewVersion, SearchQuery};
+use crate::error::{RegistryError, io};
+use crate::model::{ErrorBody, Published, Rating, Yank};
+
+/// A registry: its database and its blob folder.
+#[derive(Debug)]
+pub struct Registry {
+    pub db: Db,
+    blobs: PathBuf,
+    limits: Limits,
+}
+
+impl Registry {
+    /// Opens (creating) the registry kept in `dir`: `registry.db` and
+    /// `blobs/`.
+    pub fn open(dir: &Path) -> Result<Self, RegistryError> {
+        let blobs = dir.join("blobs");
+        std::fs::create_dir_all(blobs.join("tmp")).map_err(io("create", &blobs))?;
+        Ok(Self {
+            db: Db::open(dir)?,
+            blobs,
+            limits: Limits::default(),
+        })
+    }
+
+    fn blob_path(&self, digest: &str) -> PathBuf {
+        self.blobs.join("sha256").join(&digest[..2]).join(digest)
+    }
+}
+
+impl IntoResponse for RegistryError {
+    fn into_response(self) -> Response {
+        let status =
+            StatusCode::from_u16(self.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        (
+            status,
+            Json(ErrorBody {
+                error: self.to_string(),
+            }),
+        )
+            .into_response()
+    }
+}
+
+type Shared = Arc<Registry>;
+
+/// Runs `work` on a blocking thread: SQLite and file writes must not hold
+/// up the async workers.
+async fn blocking<T: Send + 'static>(
+    registry: &Shared,
+    work: impl FnOnce(&Registry) -> Result<T, RegistryError> + Send + 'static,
+) -> Result<T, RegistryError> {
+    let registry = Arc::clone(registry);
+    tokio::task::spawn_blocking(move || work(&registry))
+        .await
+        .map_err(|e| RegistryError::Client(format!("a registry worker failed: {e}")))?
+}
+
+/// The routes, under `/api/v1`.
+pub fn router(registry: Shared) -> axum::Router {
+    let body_limit =
+        usize::try_from(registry.limits.max_total_bytes + (1 << 20)).unwrap_or(usize::MAX);
+    axum::Router::new()
+        .route("/api/v1/openapi.json", get(openapi))
+        .route("/api/v1/search", get(search))
+        .route("/api/v1/plugins/{id}", get(plugin))
+        .route(
+            "/api/v1/plugins/{id}/versions/{version}/package",
+            get(package),
+        )
+        .route(
+            "/api/v1/plugins/{id}/versions/{version}/signature",
+            get(signature),
+        )
+        .route("/api/v1/plugins/{id}/versions/{version}/yanked", put(yank))
+        .route("/api/v1/plugins/{id}/rating", put(rate))
+        .route("/api/v1/keys/{key_id}", get(key))
+        .route("/api/v1/publish", post(publish))
+        .fallback(|| async {
+            RegistryError::NotFound("no such endpoint; see /api/v1/openapi.json".to_owned())
+        })
+        .layer(DefaultBodyLimit::max(body_limit))
+        .with_state(registry)
+}
+
+/// Serves `registry` on `listener` until the process ends.
+pub async fn serve(listener: tokio::net::TcpListener, registry: Shared) -> std::io::Result<()> {
+    axum::serve(listener, router(registry)).await
+}
+
+async fn openapi() -> Json<serde_json::Value> {
+    Json(crate::openapi::document())
+}
+
+fn bad_query(e: &QueryRejection) -> RegistryError {
+    RegistryError::BadRequest(format!("bad query: {}", e.body_text()))
+}
+
+fn check_id(id: &str) -> Result<(), RegistryError> {
+    id.parse::<lord_manifest::PluginId>()
+        .map(|_| ())
+        .map_err(|e| RegistryError::BadRequest(format!("`{id}` is not a plugin id: {e}")))
+}
+
+fn check_version(version: &str) -> Result<(), RegistryError> {
+    semver::Version::parse(version)
+        .map(|_| ())
+        .map_err(|e| RegistryError::BadRequest(format!("`{version}` is not a version: {e}")))
+}
+
+async fn search(
+    State(registry): State<Shared>,
+    query: Result<Query<SearchQuery>, QueryRejection>,
+) -> Result<Response, RegistryError> {
+    let Query(query) = query.map_err(|e| bad_query(&e))?;
+    if let Some(min) = query.min_rating
+        && !(0.0..=5.0).contains(&min)
+    {
+        return Err(RegistryError::BadRequest(
+            "min_rating must be from 0 to 5".to_owned(),
+        ));
+    }
+    let page = blocking(&registry, move |r| r.db.search(&query)).await?;
+    Ok(Json(page).into_response())
+}
+
+async fn plugin(
+    State(registry): State<Shared>,
+    UrlPath(id): UrlPath<String>,
+) -> Result<Response, RegistryError> {
+    check_id(&id)?;
+    let info = blocking(&registry, move |r| {
+        r.db.plugin(&id)?
+            .ok_or_else(|| RegistryError::NotFound(format!("no plugin named `{id}` is published")))
+    })
+    .await?;
+    Ok(Json(info).into_response())
+}
+
+fn not_published(id: &str, version: &str) -> RegistryError {
+    RegistryError::NotFound(format!("{id} {version} is not published"))
+}
+
+async fn package(
+    State(registry): State<Shared>,
+    UrlPath((id, version)): UrlPath<(String, String)>,
+) -> Result<Response, RegistryError> {
+    check_id(&id)?;
+    check_version(&version)?;
+    let (bytes, digest) = blocking(&registry, move |r| {
+        let (_, digest) =
+            r.db.signature(&id, &version)?
+                .ok_or_else(|| not_published(&id, &version))?;
+        let path = r.blob_path(&digest);
+        let bytes = std::fs::read(&path).map_err(io("read", &path))?;
+        r.db.count_download(&id)?;
+        Ok((bytes, digest))
+    })
+    .await?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/octet-stream".to_owned()),
+            (header::HeaderName::from_static("lord-digest"), digest),
+        ],
+        bytes,
+    )
+        .into_response())
+}
+
+async fn signature(
+    State(registry): State<Shared>,
+    UrlPath((id, version)): UrlPath<(String, String)>,
+) -> Result<Response, RegistryError> {
+    check_id(&id)?;
+    check_version(&version)?;
+    let (text, _) = blocking(&registry, move |r| {
+        r.db.signature(&id, &version)?
+            .ok_or_else(|| not_published(&id, &version))
+    })
+    .await?;
+    Ok(([(header::CONTENT_TYPE, "application/json")], text).into_response())
+}
+
+async fn key(
+    State(registry): State<Shared>,
+    UrlPath(key_id): UrlPath<String>,
+) -> Result<Response, RegistryError> {
+    let text = blocking(&registry, move |r| {
+        r.db.public_key(&key_id)?
+            .ok_or_else(|| RegistryError::NotFound(format!("no key {key_id} signed anything here")))
+    })
+    .await?;
+    Ok(([(header::CONTENT_TYPE, "text/plain")], text).into_response())
+}
+
+/// The caller behind `Authorization: Bearer TOKEN`.
+async fn caller(registry: &Shared, headers: &HeaderMap) -> Result<Caller, RegistryError> {
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+        .ok_or(RegistryError::Unauthorized)?
+        .to_owned();
+    blocking(registry, move |r| {
+        r.db.caller(&token)?.ok_or(RegistryError::Unauthorized)
+    })
+    .await
+}
+
+async fn yank(
+    State(registry): State<Shared>,
+    UrlPath((id, version)): UrlPath<(String, String)>,
+    headers: HeaderMap,
+    body: Result<Json<Yank>, JsonRejection>,
+) -> Result<Response, RegistryError> {
+    check_id(&id)?;
+    check_version(&version)?;
+    let caller = caller(&registry, &headers).await?;
+    let Json(yank) = body.map_err(|e| RegistryError::BadRequest(e.body_text()))?;
+    if !caller.scope.covers(&id) {
+        return Err(RegistryError::Forbidden(format!(
+            "this token may not change `{id}`"
+        )));
+    }
+    blocking(&registry, move |r| {
+        if r.db.set_yanked(&id, &version, yank.yanked)? {
+            Ok(())
+        } else {
+            Err(not_published(&id, &version))
+        }
+    })
+    .await?;
+    Ok(Json(yank).into_response())
+}
+
+async fn rate(
+    State(registry): State<Shared>,
+    UrlPath(id): UrlPath<String>,
+    headers: HeaderMap,
+    body: Result<Json<Rating>, JsonRejection>,
+) -> Result<Response, RegistryError> {
+    check_id(&id)?;
+    let caller = caller(&registry, &headers).await?;
+    let Json(rating) = body.map_err(|e| RegistryError::BadRequest(e.body_text()))?;
+    if !(1..=5).contains(&rating.stars) {
+        return Err(RegistryError::BadRequest(
+            "stars must be from 1 to 5".to_owned(),
+        ));
+    }
+    blocking(&registry, move |r| {
+        if r.db.rate(&id, &caller, rating.stars)? {
+            Ok(())
+        } else {
+            Err(RegistryError::NotFound(format!(
+                "no plugin named `{id}` is published"
+            )))
+        }
+    })
+    .await?;
+    Ok(Json(rating).into_response())
+}
+
+fn header_text<'a>(
+    headers: &'a HeaderMap,
+    name: &str,
+    what: &str,
+) -> Result<&'a str, RegistryError> {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .ok_or_else(|| RegistryError::Rejected(format!("the `{name}` header is missing: {what}")))
+}
+
+async fn publish(
+    State(registry): State<Shared>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, RegistryError> {
+    let caller = caller(&registry, &headers).await?;
+    let signature_text = header_text(
+        &headers,
+        "lord-signature",
+        "send the package's signature (`lord pdk sign`) as compact JSON",
+    )?
+    .to_owned();
+    let key_text = header_text(
+        &headers,
+        "lord-public-key",
+        "send the signer's public key (`lord key export`)",
+    )?
+    .to_owned();
+    let published = blocking(&registry, move |r| {
+        verify_and_store(r, &caller, &body, &signature_text, &key_text)
+    })
+    .await?;
+    Ok((StatusCode::CREATED, Json(published)).into_response())
+}
+
+fn verify_and_store(
+    registry: &Registry,
+    caller: &Caller,
+    body: &[u8],
+    signature_text: &str,
+    key_text: &str,
+) -> Result<Published, RegistryError> {
+    let rejected = |e: lord_package::PackageError| RegistryError::Rejected(e.to_string());
+    let public = PublicKey::parse("the lord-public-key header", key_text).map_err(rejected)?;
+    let signature = Signature::parse(Path::new("the lord-signature header"), signature_text)
+        .map_err(rejected)?;
+    let digest = Digest::of(body);
+    lord_package::verify(&signature, &digest, std::slice::from_ref(&public)).map_err(rejected)?;
+
+    let unpacked = tempfile::tempdir_in(registry.blobs.join("tmp"))
+        .map_err(io("create a folder in", &registry.blobs))?;
+    lord_package::unpack(body, unpacked.path(), &registry.limits).map_err(rejected)?;
+    let manifest_path = unpacked.path().join(lord_manifest::MANIFEST_FILE);
+    let manifest_text = std::fs::read_to_string(&manifest_path).map_err(|e| {
+        RegistryError::Rejected(format!("the package's plugin.toml is unreadable: {e}"))
+    })?;
+    let manifest = lord_manifest::parse("plugin.toml", &manifest_text)
+        .map_err(|e| RegistryError::Rejected(e.to_string()))?;
+    if !unpacked.path().join(&manifest.plugin.component).is_file() {
+        return Err(RegistryError::Rejected(format!(
+            "the package lacks its component `{}`",
+            manifest.plugin.component
+        )));
+    }
+    let id = manifest.plugin.id.to_string();
+    if !caller.scope.covers(&id) {
+        return Err(RegistryError::Forbidden(format!(
+            "this token may not publish `{id}`; ask for a token with scope `publish:{id}`"
+        )));
+    }
+
+    // The blob first, durably: a record never points at a missing blob.
+    let digest_text = digest.to_string();
+    let path = registry.blob_path(&digest_text);
+    if !path.exists() {
+        let dir = path.parent().unwrap_or(&registry.blobs);
+        std::fs::create_dir_all(dir).map_err(io("create", dir))?;
+        let mut file = tempfile::NamedTempFile::new_in(dir).map_err(io("create a file in", dir))?;
+        std::io::Write::write_all(&mut file, body).map_err(io("write", &path))?;
+        file.as_file().sync_all().map_err(io("sync", &path))?;
+        file.persist(&path)
+            .map_err(|e| io("store", &path)(e.error))?;
+    }
+    let version = manifest.plugin.version.to_string();
+    registry.db.publish(&NewVersion {
+        manifest,
+        manifest_text,
+        digest: digest_text.clone(),
+        size: body.len() as u64,
+        signature_json: signature.to_json(),
+        key_id: public.id().to_string(),
+        public_key: public.to_text().trim().to_owned(),
+    })?;
+    Ok(Published {
+        id,
+        version,
+        digest: digest_text,
+    })
+}
