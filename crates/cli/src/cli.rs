@@ -71,6 +71,9 @@ pub(crate) enum Builtin {
     /// Plugin development kit: pack, sign and publish plugin packages.
     #[command(subcommand)]
     Pdk(commands::pdk::PdkCommand),
+    /// Install the plugins lord.toml's [requires] lists, as lord.lock pins
+    /// them (writing the lock when it is missing or out of date).
+    Install(commands::install::InstallArgs),
     /// Run a plugin registry and manage its tokens.
     #[command(subcommand)]
     Registry(commands::registry::RegistryCommand),
@@ -138,6 +141,7 @@ async fn run_builtin(
         Builtin::Key(cmd) => commands::key::run(ctx, cmd),
         Builtin::Pdk(cmd) => commands::pdk::run(ctx, framework, cmd).await,
         Builtin::Registry(cmd) => commands::registry::run(ctx, cmd).await,
+        Builtin::Install(args) => commands::install::run(ctx, framework, args).await,
     }
 }
 

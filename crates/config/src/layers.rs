@@ -300,7 +300,10 @@ impl Config {
                 .join(".");
             // Other programs' and the user's own `LORD_*` variables are not
             // typos to refuse: only lord's keys and plugin tables count.
-            if !(key.starts_with("plugins.") || defaults().iter().any(|(k, _)| *k == key)) {
+            if !(key.starts_with("plugins.")
+                || key == "registry.url"
+                || defaults().iter().any(|(k, _)| *k == key))
+            {
                 continue;
             }
             segments(&key)?;
@@ -347,11 +350,29 @@ impl Config {
             if key.starts_with("plugins.") {
                 continue;
             }
+            // `[requires]`: the plugins a project wants, by id and range.
+            if let Some(id) = key.strip_prefix("requires.") {
+                let ok = !id.contains('.')
+                    && value
+                        .as_str()
+                        .is_some_and(|range| semver::VersionReq::parse(range).is_ok());
+                if !ok {
+                    problems.push(Problem {
+                        key: key.clone(),
+                        origin: origin.to_string(),
+                        message: format!(
+                            "must be a version range for plugin `{id}`, like \"^1.2\"; got {value}"
+                        ),
+                    });
+                }
+                continue;
+            }
             let message = match check_own(key, value) {
                 Some(Ok(())) => continue,
                 Some(Err(message)) => message,
                 None => format!(
-                    "is not a lord setting; known: {}, and plugins.<id>.*",
+                    "is not a lord setting; known: {}, registry.url, requires.<id>, and \
+                     plugins.<id>.*",
                     known.join(", ")
                 ),
             };

@@ -134,7 +134,8 @@ impl HostError {
                 StoreError::AlreadyInstalled(_)
                 | StoreError::NotInstalled(_)
                 | StoreError::CommandTaken { .. }
-                | StoreError::MicroTaken { .. },
+                | StoreError::MicroTaken { .. }
+                | StoreError::NoPrevious(_),
             ) => true,
             HostError::State(
                 lord_state::StateError::Invalid { .. }

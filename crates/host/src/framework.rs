@@ -33,6 +33,7 @@ pub const RESERVED_COMMANDS: &[&str] = &[
     "key",
     "pdk",
     "registry",
+    "install",
 ];
 
 /// Failures in a row that disable a plugin.
@@ -115,6 +116,9 @@ pub struct InstallPlan {
     pub replaces: Option<Vec<Permission>>,
     /// Where the files came from; recorded in the audit log on install.
     pub source: InstallSource,
+    /// The package's declared test cases (`tests/cases.toml`); empty for
+    /// a folder install.
+    pub cases: Vec<crate::cases::TestCase>,
     text: String,
     component: PathBuf,
     /// The unpacked package, kept until the store has copied the
@@ -485,6 +489,33 @@ impl Framework {
             .map_err(|message| HostError::ConfigUnusable(message.clone()))
     }
 
+    /// The project's `[requires]`: the plugins it wants, by id and range.
+    pub fn project_requires(&self) -> Result<Vec<(PluginId, semver::VersionReq)>, HostError> {
+        let Some(serde_json::Value::Object(table)) = self.settings()?.get("requires") else {
+            return Ok(Vec::new());
+        };
+        table
+            .iter()
+            .map(|(id, range)| {
+                let id = id.parse::<PluginId>().map_err(|e| {
+                    HostError::Resolve(format!("`requires.{id}` does not name a plugin: {e}"))
+                })?;
+                let range = range
+                    .as_str()
+                    .and_then(|r| semver::VersionReq::parse(r).ok())
+                    .ok_or_else(|| {
+                        HostError::Resolve(format!("`requires.{id}` is not a version range"))
+                    })?;
+                Ok((id, range))
+            })
+            .collect()
+    }
+
+    /// The project folder (`lord.toml` and `lord.lock` live there).
+    pub fn project_dir(&self) -> &Path {
+        &self.config.project_dir
+    }
+
     /// Configuration problems of every installed plugin, against the
     /// schemas their manifests declare.
     pub fn check_plugin_configs(
@@ -502,7 +533,12 @@ impl Framework {
 
     /// Publishes a lifecycle event about `id`; if it cannot be recorded,
     /// the audit log says so.
-    fn announce_for(&mut self, id: &PluginId, topic: &str, mut payload: serde_json::Value) {
+    pub(crate) fn announce_for(
+        &mut self,
+        id: &PluginId,
+        topic: &str,
+        mut payload: serde_json::Value,
+    ) {
         if let Some(map) = payload.as_object_mut() {
             map.insert("plugin".to_owned(), serde_json::Value::from(id.as_str()));
         }
@@ -731,6 +767,7 @@ impl Framework {
             manifest,
             wasm_sha256,
             source: InstallSource::Folder,
+            cases: Vec::new(),
             text: candidate.text,
             component: candidate.component,
             staging: None,
@@ -747,6 +784,21 @@ impl Framework {
         &self,
         package: &Path,
         allow_unsigned: bool,
+    ) -> Result<InstallPlan, HostError> {
+        self.plan_package(package, allow_unsigned, false)
+    }
+
+    /// Like [`Framework::plan_install_package`], but the package replaces
+    /// the installed build of its plugin (an update). It must be signed.
+    pub fn plan_update_package(&self, package: &Path) -> Result<InstallPlan, HostError> {
+        self.plan_package(package, false, true)
+    }
+
+    fn plan_package(
+        &self,
+        package: &Path,
+        allow_unsigned: bool,
+        may_replace: bool,
     ) -> Result<InstallPlan, HostError> {
         // Not the store's `staging/`, which its writers sweep clean.
         let root = self.config.home.join("unpacking");
@@ -772,7 +824,8 @@ impl Framework {
             allow_unsigned,
             &lord_package::Limits::default(),
         )?;
-        let mut plan = self.plan(staging.path(), false)?;
+        let mut plan = self.plan(staging.path(), may_replace)?;
+        plan.cases = crate::cases::read_cases(staging.path())?;
         plan.source = InstallSource::Package {
             digest: opened.digest,
             provenance: opened.provenance,

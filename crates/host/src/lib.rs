@@ -9,26 +9,30 @@
 //! `enabled` (or while a lifecycle hook decides that), only with the grants
 //! recorded at install, and every failure is recorded before it is returned.
 
+mod cases;
 pub mod dev;
 mod error;
 mod framework;
 mod grants;
 pub mod lifecycle;
+mod lockfile;
 mod micro;
 mod remote;
 mod validate;
 
+pub use cases::{CASES_FILE, TestCase};
 pub use error::HostError;
 pub use framework::{
     Channels, CommandOutcome, Framework, HostConfig, InstallPlan, InstallSource, PluginFilter,
     RESERVED_COMMANDS, Registration,
 };
 pub use lifecycle::{Event, InvalidTransition};
+pub use lockfile::{LOCK_FILE, LockEntry, Lockfile};
 pub use lord_micro;
 pub use lord_package;
 pub use lord_registry;
 pub use lord_sandbox::{Captured, CommandArg, Failure, LogLevel, LogRecord};
 pub use lord_state;
 pub use lord_store::{AuditEntry, CommandRecord, InstalledPlugin, PluginState};
-pub use remote::{Progress, RemotePlan, RemoteStep};
+pub use remote::{Outdated, Pinned, Progress, RemotePlan, RemoteStep, UpdateOutcome, UpdateStep};
 pub use validate::{Finding, Severity, ValidationReport};

@@ -18,8 +18,9 @@ use lord_manifest::{PluginId, Version, VersionReq};
 use lord_registry::{Client, PluginInfo};
 use lord_resolve::Candidate;
 
+use crate::cases::TestCase;
 use crate::error::HostError;
-use crate::framework::{Framework, InstallPlan};
+use crate::framework::{Framework, InstallPlan, Registration};
 
 /// One plugin a registry install will install.
 #[derive(Debug)]
@@ -37,6 +38,48 @@ pub struct RemotePlan {
     pub already: Vec<(PluginId, Version)>,
     /// Versions the resolver left out and why.
     pub skipped: Vec<String>,
+    /// Every resolved plugin in install order, with the package digest and
+    /// signing key the index lists: what `lord.lock` records.
+    pub pinned: Vec<Pinned>,
+}
+
+/// One resolved plugin as the index describes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pinned {
+    pub id: PluginId,
+    pub version: Version,
+    pub digest: String,
+    pub key: String,
+}
+
+/// An installed plugin the registry knows, and its newest update.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outdated {
+    pub id: PluginId,
+    pub installed: Version,
+    /// The newest version this lord can update to; `None` when up to date
+    /// or when `note` says why a newer one cannot be used.
+    pub latest: Option<Version>,
+    pub note: Option<String>,
+}
+
+/// A planned update of one plugin.
+#[derive(Debug)]
+pub struct UpdateStep {
+    pub id: PluginId,
+    pub from: Version,
+    pub to: Version,
+    pub plan: InstallPlan,
+}
+
+/// How an applied update ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UpdateOutcome {
+    /// The new build is installed and passed every declared case.
+    Updated,
+    /// A declared case (or enabling) failed on the new build, so the old
+    /// build was put back.
+    RolledBack { case: String, reason: String },
 }
 
 /// A phase of a registry install, for progress display.
@@ -102,34 +145,8 @@ impl Framework {
     ) -> Result<RemotePlan, HostError> {
         // 1. The index: every plugin reachable from the requests through
         //    any version's dependencies.
-        let mut infos: BTreeMap<PluginId, PluginInfo> = BTreeMap::new();
-        let mut queue: VecDeque<PluginId> = requests.iter().map(|(id, _)| id.clone()).collect();
-        let mut seen: BTreeSet<PluginId> = queue.iter().cloned().collect();
-        while let Some(id) = queue.pop_front() {
-            progress(Progress::Fetching(id.to_string()));
-            let Some(info) = client.plugin(id.as_str()).await? else {
-                continue;
-            };
-            for version in &info.versions {
-                for dep in version.dependencies.keys() {
-                    if let Ok(dep) = dep.parse::<PluginId>()
-                        && seen.insert(dep.clone())
-                    {
-                        queue.push_back(dep);
-                    }
-                }
-            }
-            infos.insert(id, info);
-        }
-        let index: BTreeMap<PluginId, Vec<Candidate>> = infos
-            .iter()
-            .map(|(id, info)| {
-                (
-                    id.clone(),
-                    info.versions.iter().filter_map(candidate).collect(),
-                )
-            })
-            .collect();
+        let ids: Vec<PluginId> = requests.iter().map(|(id, _)| id.clone()).collect();
+        let (infos, index) = fetch_index(client, &ids, progress).await?;
 
         // 2. Resolve.
         progress(Progress::Resolving);
@@ -143,8 +160,20 @@ impl Framework {
         // 4. Download, verify, plan.
         let mut steps = Vec::new();
         let mut already = Vec::new();
+        let mut pinned = Vec::new();
         for id in order {
             let version = resolution.versions[&id].clone();
+            if let Some(info) = infos
+                .get(&id)
+                .and_then(|i| i.versions.iter().find(|v| v.version == version.to_string()))
+            {
+                pinned.push(Pinned {
+                    id: id.clone(),
+                    version: version.clone(),
+                    digest: info.digest.clone(),
+                    key: info.key.clone(),
+                });
+            }
             if let Some(installed) = self.store.get(&id)? {
                 let have = &installed.manifest.plugin.version;
                 if *have == version {
@@ -179,6 +208,63 @@ impl Framework {
             steps,
             already,
             skipped: resolution.skipped,
+            pinned,
+        })
+    }
+
+    /// Plans installing exactly `pins` (a lock file's entries, in order):
+    /// each package must have the pinned digest and be signed by the pinned
+    /// key, whatever the registry now says. Installed ones at the pinned
+    /// version are skipped.
+    pub async fn plan_pinned(
+        &self,
+        client: &Client,
+        pins: &[Pinned],
+        progress: &mut dyn FnMut(Progress),
+    ) -> Result<RemotePlan, HostError> {
+        let mut steps = Vec::new();
+        let mut already = Vec::new();
+        for pin in pins {
+            if let Some(installed) = self.store.get(&pin.id)? {
+                let have = &installed.manifest.plugin.version;
+                if *have == pin.version {
+                    already.push((pin.id.clone(), pin.version.clone()));
+                    continue;
+                }
+                return Err(HostError::Resolve(format!(
+                    "{} {have} is installed, but lord.lock pins {}; update or remove it first",
+                    pin.id, pin.version
+                )));
+            }
+            let package = self
+                .fetch_package(client, &pin.id, &pin.version, &pin.digest, progress)
+                .await?;
+            progress(Progress::Verifying(pin.id.to_string()));
+            let plan = self.plan_install_package(&package, false)?;
+            match &plan.source {
+                crate::framework::InstallSource::Package {
+                    provenance: lord_package::Provenance::Signed(verified),
+                    ..
+                } if verified.key.to_string() == pin.key => {}
+                crate::framework::InstallSource::Package { .. }
+                | crate::framework::InstallSource::Folder => {
+                    return Err(HostError::Resolve(format!(
+                        "{} {} is not signed by key {}, the one lord.lock records",
+                        pin.id, pin.version, pin.key
+                    )));
+                }
+            }
+            steps.push(RemoteStep {
+                id: pin.id.clone(),
+                version: pin.version.clone(),
+                plan,
+            });
+        }
+        Ok(RemotePlan {
+            steps,
+            already,
+            skipped: Vec::new(),
+            pinned: pins.to_vec(),
         })
     }
 
@@ -216,8 +302,8 @@ impl Framework {
         let actual = lord_package::Digest::of(&download.bytes).to_string();
         if actual != digest {
             return Err(HostError::Resolve(format!(
-                "the registry sent {id} {version} with digest {actual}, but its index lists \
-                 {digest}; refusing it"
+                "the registry sent {id} {version} with digest {actual}, but {digest} was \
+                 expected (from its index or lord.lock); refusing it"
             )));
         }
         // Signature first, then the package: a reader that finds the
@@ -236,6 +322,228 @@ fn write_atomic(dir: &Path, path: &Path, bytes: &[u8]) -> Result<(), HostError> 
     file.persist(path)
         .map_err(|e| io("replace", path)(e.error))?;
     Ok(())
+}
+
+type Index = BTreeMap<PluginId, Vec<Candidate>>;
+
+/// The registry's records of `ids` and of every plugin reachable from them
+/// through any version's dependencies, and the resolver's view of them.
+async fn fetch_index(
+    client: &Client,
+    ids: &[PluginId],
+    progress: &mut dyn FnMut(Progress),
+) -> Result<(BTreeMap<PluginId, PluginInfo>, Index), HostError> {
+    let mut infos: BTreeMap<PluginId, PluginInfo> = BTreeMap::new();
+    let mut queue: VecDeque<PluginId> = ids.iter().cloned().collect();
+    let mut seen: BTreeSet<PluginId> = queue.iter().cloned().collect();
+    while let Some(id) = queue.pop_front() {
+        progress(Progress::Fetching(id.to_string()));
+        let Some(info) = client.plugin(id.as_str()).await? else {
+            continue;
+        };
+        for version in &info.versions {
+            for dep in version.dependencies.keys() {
+                if let Ok(dep) = dep.parse::<PluginId>()
+                    && seen.insert(dep.clone())
+                {
+                    queue.push_back(dep);
+                }
+            }
+        }
+        infos.insert(id, info);
+    }
+    let index = infos
+        .iter()
+        .map(|(id, info)| {
+            (
+                id.clone(),
+                info.versions.iter().filter_map(candidate).collect(),
+            )
+        })
+        .collect();
+    Ok((infos, index))
+}
+
+/// The resolution that updates `id` past `installed`: `Ok(None)` when no
+/// newer release this lord could run exists (none, or only yanked or
+/// host-incompatible ones), `Err` with the resolver's sentences when one
+/// exists but its dependencies cannot be met.
+fn newest_update(
+    index: &Index,
+    id: &PluginId,
+    installed: &Version,
+) -> Result<Option<lord_resolve::Resolution>, String> {
+    let host = lord_manifest::host_api_version();
+    let newer = index.get(id).is_some_and(|candidates| {
+        candidates.iter().any(|c| {
+            c.version > *installed
+                && c.version.pre.is_empty()
+                && !c.yanked
+                && c.host_api.matches(&host)
+        })
+    });
+    if !newer {
+        return Ok(None);
+    }
+    let request = VersionReq::parse(&format!(">{installed}")).map_err(|e| e.to_string())?;
+    lord_resolve::resolve(
+        &[(id.clone(), request)],
+        index,
+        &lord_manifest::host_api_version(),
+    )
+    .map(Some)
+    .map_err(|e| e.to_string())
+}
+
+impl Framework {
+    /// Every installed plugin the registry knows, with its newest usable
+    /// update.
+    pub async fn outdated(&self, client: &Client) -> Result<Vec<Outdated>, HostError> {
+        let mut out = Vec::new();
+        for plugin in self.store.list()? {
+            let id = plugin.id().clone();
+            let (_, index) = fetch_index(client, std::slice::from_ref(&id), &mut |_| {}).await?;
+            if !index.contains_key(&id) {
+                continue;
+            }
+            let installed = plugin.manifest.plugin.version.clone();
+            let (latest, note) = match newest_update(&index, &id, &installed) {
+                Ok(Some(resolution)) => (resolution.versions.get(&id).cloned(), None),
+                Ok(None) => (None, None),
+                Err(note) => (None, Some(note)),
+            };
+            out.push(Outdated {
+                id,
+                installed,
+                latest,
+                note,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Plans updating `id` to its newest usable version (`None` if it is up
+    /// to date): downloaded, verified under the user's keys, compiled, and
+    /// its declared test cases read. Nothing is stored.
+    pub async fn plan_update(
+        &self,
+        client: &Client,
+        id: &PluginId,
+        progress: &mut dyn FnMut(Progress),
+    ) -> Result<Option<UpdateStep>, HostError> {
+        let installed = self.store.require(id)?;
+        let from = installed.manifest.plugin.version.clone();
+        let (infos, index) = fetch_index(client, std::slice::from_ref(id), progress).await?;
+        if !index.contains_key(id) {
+            return Err(HostError::Resolve(format!(
+                "`{id}` is not in the registry; it was installed from a file or folder"
+            )));
+        }
+        progress(Progress::Resolving);
+        let Some(resolution) = newest_update(&index, id, &from).map_err(HostError::Resolve)? else {
+            return Ok(None);
+        };
+        let to = resolution.versions[id].clone();
+        for (other, version) in &resolution.versions {
+            if other == id {
+                continue;
+            }
+            let have = self.store.get(other)?.map(|p| p.manifest.plugin.version);
+            if have.as_ref() != Some(version) {
+                return Err(HostError::Resolve(format!(
+                    "{id} {to} needs {other} {version}; install or update it first \
+                     (`lord plugin install {other}@={version}`)"
+                )));
+            }
+        }
+        let digest = infos
+            .get(id)
+            .and_then(|i| i.versions.iter().find(|v| v.version == to.to_string()))
+            .map(|v| v.digest.clone())
+            .ok_or_else(|| HostError::Resolve(format!("{id} {to} vanished from the index")))?;
+        let package = self
+            .fetch_package(client, id, &to, &digest, progress)
+            .await?;
+        progress(Progress::Verifying(id.to_string()));
+        let plan = self.plan_update_package(&package)?;
+        if plan.manifest.plugin.id != *id || plan.manifest.plugin.version != to {
+            return Err(HostError::Resolve(format!(
+                "the registry's {id} {to} holds {} {} instead; it is corrupt",
+                plan.manifest.plugin.id, plan.manifest.plugin.version
+            )));
+        }
+        Ok(Some(UpdateStep {
+            id: id.clone(),
+            from,
+            to,
+            plan,
+        }))
+    }
+
+    /// Switches to the planned build, runs its declared test cases, and
+    /// switches back by itself if one fails (or the build will not enable).
+    pub async fn apply_update(&mut self, step: UpdateStep) -> Result<UpdateOutcome, HostError> {
+        let cases = step.plan.cases.clone();
+        let registration = self.install(step.plan).await?;
+        let mut failure = registration
+            .enable_error
+            .map(|e| ("enabling the new build".to_owned(), e));
+        if failure.is_none() {
+            for case in &cases {
+                let result = self.run_case(case).await;
+                if let Err(reason) = case.judge(&result) {
+                    failure = Some((case.name.clone(), reason));
+                    break;
+                }
+            }
+        }
+        match failure {
+            None => Ok(UpdateOutcome::Updated),
+            Some((case, reason)) => {
+                self.rollback(&step.id).await?;
+                Ok(UpdateOutcome::RolledBack { case, reason })
+            }
+        }
+    }
+
+    /// Runs one declared case through the real host: its output, or the
+    /// error it ended with.
+    pub async fn run_case(&mut self, case: &TestCase) -> Result<String, String> {
+        let args = case
+            .args
+            .iter()
+            .map(|(name, values)| lord_sandbox::CommandArg {
+                name: name.clone(),
+                values: values.clone(),
+            })
+            .collect();
+        self.run_command(&case.command, args)
+            .await
+            .map(|outcome| outcome.text)
+            .map_err(|e| e.to_string())
+    }
+
+    /// Returns `id` to its previous build at once (both builds' files are
+    /// kept), then enables it. A second rollback undoes the first.
+    pub async fn rollback(&mut self, id: &PluginId) -> Result<Registration, HostError> {
+        self.unload(id);
+        let plugin = self.store.rollback(id)?;
+        let version = plugin.manifest.plugin.version.to_string();
+        self.announce_for(
+            id,
+            "lord.plugin.rolled-back",
+            serde_json::json!({ "version": version }),
+        );
+        let enable_error = match self.enable(id).await {
+            Ok(()) => None,
+            Err(HostError::Call(e)) => Some(e.to_string()),
+            Err(other) => return Err(other),
+        };
+        Ok(Registration {
+            plugin: self.store.require(id)?,
+            enable_error,
+        })
+    }
 }
 
 /// The resolved plugins, each after everything it depends on (ties by id).

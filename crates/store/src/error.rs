@@ -27,6 +27,11 @@ pub enum StoreError {
          declare the same micro-plugin id"
     )]
     MicroTaken { micro: String, owner: String },
+    #[error(
+        "plugin `{0}` has no earlier build to return to; old builds are kept when an update \
+         or reinstall replaces one"
+    )]
+    NoPrevious(String),
     #[error("the store holds a record it cannot read ({0}); the database may be from a newer lord")]
     Corrupt(String),
 }

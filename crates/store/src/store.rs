@@ -15,7 +15,10 @@ use crate::record::{
     AuditEntry, CommandArgRecord, CommandRecord, InstalledPlugin, NewPlugin, PluginState,
 };
 
-const SCHEMA_VERSION: i64 = 2;
+const SCHEMA_VERSION: i64 = 3;
+
+/// Earlier builds kept per plugin for `lord plugin rollback`.
+pub(crate) const KEEP_PREVIOUS: i64 = 3;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS plugins (
@@ -51,17 +54,45 @@ CREATE TABLE IF NOT EXISTS audit (
     action     TEXT NOT NULL,
     detail     TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS previous (
+    seq          INTEGER PRIMARY KEY AUTOINCREMENT,
+    plugin_id    TEXT NOT NULL,
+    version      TEXT NOT NULL,
+    dir          TEXT NOT NULL,
+    component    TEXT NOT NULL,
+    wasm_sha256  TEXT NOT NULL,
+    manifest     TEXT NOT NULL,
+    granted      TEXT NOT NULL,
+    world        TEXT NOT NULL,
+    replaced_at  INTEGER NOT NULL
+);
 ";
 
 /// Schema changes after version 1, in order: `MIGRATIONS[n]` takes a store
 /// from version `n + 1` to `n + 2`.
-const MIGRATIONS: &[&str] = &["
+const MIGRATIONS: &[&str] = &[
+    "
 ALTER TABLE plugins ADD COLUMN world TEXT NOT NULL DEFAULT 'plugin';
 CREATE TABLE IF NOT EXISTS micro (
     id         TEXT PRIMARY KEY,
     plugin_id  TEXT NOT NULL REFERENCES plugins(id) ON DELETE CASCADE
 );
-"];
+",
+    "
+CREATE TABLE IF NOT EXISTS previous (
+    seq          INTEGER PRIMARY KEY AUTOINCREMENT,
+    plugin_id    TEXT NOT NULL,
+    version      TEXT NOT NULL,
+    dir          TEXT NOT NULL,
+    component    TEXT NOT NULL,
+    wasm_sha256  TEXT NOT NULL,
+    manifest     TEXT NOT NULL,
+    granted      TEXT NOT NULL,
+    world        TEXT NOT NULL,
+    replaced_at  INTEGER NOT NULL
+);
+",
+];
 
 /// An enabled plugin that subscribes to events.
 #[derive(Debug, Clone)]
@@ -311,7 +342,8 @@ impl Store {
         let parent = dest.parent().unwrap_or(&self.layout.home).to_path_buf();
         fs::create_dir_all(&parent).map_err(StoreError::io("create", &parent))?;
         let in_use: bool = self.conn.query_row(
-            "SELECT EXISTS (SELECT 1 FROM plugins WHERE dir = ?1)",
+            "SELECT EXISTS (SELECT 1 FROM plugins WHERE dir = ?1)
+                 OR EXISTS (SELECT 1 FROM previous WHERE dir = ?1)",
             [rel.to_string_lossy()],
             |r| r.get(0),
         )?;
@@ -339,6 +371,7 @@ impl Store {
         .map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let tx = self.conn.transaction()?;
         if replace {
+            keep_previous(&tx, id.as_str(), now)?;
             tx.execute("DELETE FROM plugins WHERE id = ?1", [id.as_str()])?;
         }
         tx.execute(
@@ -359,33 +392,7 @@ impl Store {
                 new.world.as_str(),
             ],
         )?;
-        for micro in &new.manifest.micro {
-            tx.execute(
-                "INSERT INTO micro (id, plugin_id) VALUES (?1, ?2)",
-                params![micro.id.as_str(), id.as_str()],
-            )?;
-        }
-        for command in &new.manifest.commands {
-            let args: Vec<CommandArgRecord> = command
-                .args
-                .iter()
-                .map(|a| CommandArgRecord {
-                    name: a.name.to_string(),
-                    help: a.help.clone(),
-                    required: a.required,
-                    multiple: a.multiple,
-                })
-                .collect();
-            tx.execute(
-                "INSERT INTO commands (name, plugin_id, about, args) VALUES (?1, ?2, ?3, ?4)",
-                params![
-                    command.name.as_str(),
-                    id.as_str(),
-                    command.about,
-                    serde_json::to_string(&args).map_err(|e| StoreError::Corrupt(e.to_string()))?,
-                ],
-            )?;
-        }
+        insert_declarations(&tx, &id, &new.manifest)?;
         audit_in(
             &tx,
             now,
@@ -405,12 +412,96 @@ impl Store {
         self.require(&id)
     }
 
+    /// The versions of the earlier builds kept for `id`, newest first.
+    pub fn previous_versions(&self, id: &PluginId) -> Result<Vec<String>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT version FROM previous WHERE plugin_id = ?1 ORDER BY seq DESC")?;
+        let rows = stmt.query_map([id.as_str()], |r| r.get(0))?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    }
+
+    /// Returns `id` to its most recent earlier build, in one transaction:
+    /// the current build becomes the newest earlier one (so a second
+    /// rollback undoes the first), the earlier one becomes current with
+    /// the grants it had, its commands and micro-plugins restored, and the
+    /// state `installed` (the caller enables it). Files are untouched: both
+    /// builds' folders are kept.
+    pub fn rollback(&mut self, id: &PluginId) -> Result<InstalledPlugin, StoreError> {
+        let _lock = self.lock()?;
+        self.require(id)?;
+        let now = now();
+        let tx = self.conn.transaction()?;
+        let previous = tx
+            .query_row(
+                "SELECT seq, version, dir, component, wasm_sha256, manifest, granted, world
+                 FROM previous WHERE plugin_id = ?1 ORDER BY seq DESC LIMIT 1",
+                [id.as_str()],
+                |r| {
+                    Ok((
+                        r.get::<_, i64>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, String>(2)?,
+                        r.get::<_, String>(3)?,
+                        r.get::<_, String>(4)?,
+                        r.get::<_, String>(5)?,
+                        r.get::<_, String>(6)?,
+                        r.get::<_, String>(7)?,
+                    ))
+                },
+            )
+            .optional()?
+            .ok_or_else(|| StoreError::NoPrevious(id.to_string()))?;
+        let (seq, version, dir, component, sha, manifest_text, granted, world) = previous;
+        let manifest = lord_manifest::parse(&format!("{id} {version} (kept)"), &manifest_text)
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let from: String = tx.query_row(
+            "SELECT version FROM plugins WHERE id = ?1",
+            [id.as_str()],
+            |r| r.get(0),
+        )?;
+        keep_previous(&tx, id.as_str(), now)?;
+        tx.execute("DELETE FROM previous WHERE seq = ?1", [seq])?;
+        tx.execute("DELETE FROM plugins WHERE id = ?1", [id.as_str()])?;
+        tx.execute(
+            "INSERT INTO plugins (id, version, dir, component, wasm_sha256, manifest, state,
+                                  reason, failures, last_error, granted, world, installed_at,
+                                  updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, NULL, 0, NULL, ?8, ?9, ?10, ?10)",
+            params![
+                id.as_str(),
+                version,
+                dir,
+                component,
+                sha,
+                manifest_text,
+                PluginState::Installed.as_str(),
+                granted,
+                world,
+                now,
+            ],
+        )?;
+        insert_declarations(&tx, id, &manifest)?;
+        audit_in(
+            &tx,
+            now,
+            id.as_str(),
+            "rolled back",
+            &format!("from version {from} to {version}, sha256 {sha}"),
+        )?;
+        self.failpoint.hit("rollback:before-commit");
+        tx.commit()?;
+        self.failpoint.hit("rollback:committed");
+        self.require(id)
+    }
+
     /// Removes a plugin: the row goes first (atomically), then its files.
     pub fn remove(&mut self, id: &PluginId) -> Result<(), StoreError> {
         let _lock = self.lock()?;
         let plugin = self.require(id)?;
         let tx = self.conn.transaction()?;
         tx.execute("DELETE FROM plugins WHERE id = ?1", [id.as_str()])?;
+        tx.execute("DELETE FROM previous WHERE plugin_id = ?1", [id.as_str()])?;
         audit_in(
             &tx,
             now(),
@@ -543,7 +634,9 @@ impl Store {
             return Ok(());
         }
         let mut live = std::collections::HashSet::new();
-        let mut stmt = self.conn.prepare("SELECT dir FROM plugins")?;
+        let mut stmt = self
+            .conn
+            .prepare("SELECT dir FROM plugins UNION SELECT dir FROM previous")?;
         for dir in stmt.query_map([], |r| r.get::<_, String>(0))? {
             live.insert(self.layout.home.join(dir?));
         }
@@ -687,4 +780,59 @@ fn remove_any(path: &Path) -> Result<(), StoreError> {
         fs::remove_file(path)
     };
     result.map_err(StoreError::io("remove", path))
+}
+
+/// Records `manifest`'s commands and micro-plugins as `id`'s.
+fn insert_declarations(
+    tx: &rusqlite::Transaction<'_>,
+    id: &PluginId,
+    manifest: &lord_manifest::Manifest,
+) -> Result<(), StoreError> {
+    for micro in &manifest.micro {
+        tx.execute(
+            "INSERT INTO micro (id, plugin_id) VALUES (?1, ?2)",
+            params![micro.id.as_str(), id.as_str()],
+        )?;
+    }
+    for command in &manifest.commands {
+        let args: Vec<CommandArgRecord> = command
+            .args
+            .iter()
+            .map(|a| CommandArgRecord {
+                name: a.name.to_string(),
+                help: a.help.clone(),
+                required: a.required,
+                multiple: a.multiple,
+            })
+            .collect();
+        tx.execute(
+            "INSERT INTO commands (name, plugin_id, about, args) VALUES (?1, ?2, ?3, ?4)",
+            params![
+                command.name.as_str(),
+                id.as_str(),
+                command.about,
+                serde_json::to_string(&args).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+            ],
+        )?;
+    }
+    Ok(())
+}
+
+/// Copies `id`'s current row into `previous` and keeps only the newest
+/// [`KEEP_PREVIOUS`] there; the folders of dropped ones become debris for
+/// the next sweep.
+fn keep_previous(tx: &rusqlite::Transaction<'_>, id: &str, now: i64) -> Result<(), StoreError> {
+    tx.execute(
+        "INSERT INTO previous (plugin_id, version, dir, component, wasm_sha256, manifest,
+                               granted, world, replaced_at)
+         SELECT id, version, dir, component, wasm_sha256, manifest, granted, world, ?2
+         FROM plugins WHERE id = ?1",
+        params![id, now],
+    )?;
+    tx.execute(
+        "DELETE FROM previous WHERE plugin_id = ?1 AND seq NOT IN
+            (SELECT seq FROM previous WHERE plugin_id = ?1 ORDER BY seq DESC LIMIT ?2)",
+        params![id, KEEP_PREVIOUS],
+    )?;
+    Ok(())
 }

@@ -3,6 +3,7 @@
 pub(crate) mod config;
 pub(crate) mod dev;
 pub(crate) mod events;
+pub(crate) mod install;
 pub(crate) mod key;
 pub(crate) mod micro;
 pub(crate) mod pdk;

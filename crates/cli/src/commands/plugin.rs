@@ -33,6 +33,26 @@ pub(crate) enum PluginCommand {
         #[arg(long)]
         allow_unsigned: bool,
     },
+    /// Show installed plugins that the registry has newer versions of.
+    Outdated {
+        #[arg(long)]
+        registry: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Update one plugin (or every one) from the registry: shows what new
+    /// permissions it asks for (and asks again), runs its declared test
+    /// cases on the new build, and switches back if one fails.
+    Update {
+        id: Option<String>,
+        #[arg(long)]
+        registry: Option<String>,
+        /// Grant newly requested permissions without asking.
+        #[arg(long, short = 'y')]
+        yes: bool,
+    },
+    /// Return a plugin to its previous build at once (again to undo).
+    Rollback { id: String },
     /// Search the registry (`registry.url`, or --registry).
     Search {
         /// Free text; every word must match, as a prefix.
@@ -108,6 +128,62 @@ pub(crate) async fn run(
             } else {
                 install_remote(ctx, framework, &target, registry, yes).await
             }
+        }
+        PluginCommand::Outdated { registry, json } => {
+            let client = lord_registry::Client::new(&crate::commands::pdk::registry_url(
+                framework, registry,
+            )?)?;
+            let report = framework.outdated(&client).await?;
+            if json {
+                let rows: Vec<_> = report
+                    .iter()
+                    .map(|o| {
+                        serde_json::json!({
+                            "id": o.id.as_str(),
+                            "installed": o.installed.to_string(),
+                            "latest": o.latest.as_ref().map(ToString::to_string),
+                            "note": o.note,
+                        })
+                    })
+                    .collect();
+                println!("{}", serde_json::to_string_pretty(&rows)?);
+            } else {
+                let mut any = false;
+                for o in &report {
+                    if let Some(latest) = &o.latest {
+                        any = true;
+                        println!("{:<24} {} -> {latest}", o.id, o.installed);
+                    } else if let Some(note) = &o.note {
+                        any = true;
+                        println!(
+                            "{:<24} {} (a newer version cannot be used)",
+                            o.id, o.installed
+                        );
+                        for line in note.lines().filter(|l| !l.trim().is_empty()) {
+                            println!("    {line}");
+                        }
+                    }
+                }
+                if !any {
+                    println!("every plugin from the registry is up to date");
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        PluginCommand::Update { id, registry, yes } => {
+            update(ctx, framework, id, registry, yes).await
+        }
+        PluginCommand::Rollback { id } => {
+            let id = parse_id(&id)?;
+            let from = framework.get(&id)?.manifest.plugin.version;
+            let registration = framework.rollback(&id).await?;
+            let to = &registration.plugin.manifest.plugin.version;
+            eprintln!("rolled {id} back from {from} to {to}");
+            if let Some(error) = registration.enable_error {
+                eprintln!("but enabling it failed: {error}");
+                return Ok(ExitCode::from(3));
+            }
+            Ok(ExitCode::SUCCESS)
         }
         PluginCommand::Search {
             query,
@@ -416,7 +492,79 @@ async fn install_remote(
     Ok(code)
 }
 
-fn describe(plan: &InstallPlan) {
+async fn update(
+    ctx: &Context,
+    framework: &mut Framework,
+    id: Option<String>,
+    registry: Option<String>,
+    yes: bool,
+) -> Result<ExitCode> {
+    let client =
+        lord_registry::Client::new(&crate::commands::pdk::registry_url(framework, registry)?)?;
+    let _lock = framework.install_lock()?;
+    let ids = match id {
+        Some(id) => vec![parse_id(&id)?],
+        None => framework
+            .outdated(&client)
+            .await?
+            .into_iter()
+            .filter(|o| o.latest.is_some())
+            .map(|o| o.id)
+            .collect(),
+    };
+    let mut code = ExitCode::SUCCESS;
+    let mut updated = 0;
+    for id in ids {
+        let Some(step) = framework.plan_update(&client, &id, &mut |_| {}).await? else {
+            eprintln!("{id} is up to date");
+            continue;
+        };
+        eprintln!("{id}: {} -> {}", step.from, step.to);
+        let added: Vec<String> = step
+            .plan
+            .added_permissions()
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        if !added.is_empty() {
+            eprintln!("  the new version asks for more than you granted:");
+            for p in &added {
+                eprintln!("    + {p}");
+            }
+            if !yes {
+                if !ctx.stdin_is_tty {
+                    bail!(UsageError(format!(
+                        "not updating `{id}`: it asks for new permissions and standard input \
+                         is not a terminal; rerun with --yes to grant them"
+                    )));
+                }
+                if !ask("Grant these and update? [y/N] ")? {
+                    bail!(lord_host::HostError::ConsentDenied(id));
+                }
+            }
+        }
+        let cases = step.plan.cases.len();
+        let (from, to) = (step.from.clone(), step.to.clone());
+        match framework.apply_update(step).await? {
+            lord_host::UpdateOutcome::Updated => {
+                updated += 1;
+                eprintln!("updated {id} {from} -> {to} ({cases} test cases passed)");
+            }
+            lord_host::UpdateOutcome::RolledBack { case, reason } => {
+                eprintln!(
+                    "{id} {to} failed its test case `{case}`: {reason}; switched back to {from}"
+                );
+                code = ExitCode::from(3);
+            }
+        }
+    }
+    if updated == 0 && code == ExitCode::SUCCESS {
+        eprintln!("nothing to update");
+    }
+    Ok(code)
+}
+
+pub(crate) fn describe(plan: &InstallPlan) {
     let meta = &plan.manifest.plugin;
     eprintln!("{} {}: {}", meta.id, meta.version, meta.description);
     match &plan.source {
@@ -442,7 +590,7 @@ fn describe(plan: &InstallPlan) {
     );
 }
 
-fn ask(prompt: &str) -> Result<bool> {
+pub(crate) fn ask(prompt: &str) -> Result<bool> {
     eprint!("{prompt}");
     std::io::stderr().flush()?;
     let mut line = String::new();

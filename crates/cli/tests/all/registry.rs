@@ -230,6 +230,9 @@ fn stocked(author: &Lord) -> Served {
 
 /// A user home that trusts `author`'s key.
 fn trusting(author: &Lord) -> Lord {
+    if !author.home.path().join("keys/default.secret").exists() {
+        author.run(&["key", "generate"]).assert_ok();
+    }
     let user = Lord::new();
     let exported = author.run(&["key", "export"]);
     let file = user.project.path().join("author.pub");
@@ -365,4 +368,197 @@ fn two_concurrent_installs_of_the_same_plugin_both_succeed() {
         .collect();
     ids.sort();
     assert_eq!(ids, ["app", "base"]);
+}
+
+fn version_of(lord: &Lord, id: &str) -> String {
+    lord.info(id)["version"]
+        .as_str()
+        .expect("version")
+        .to_owned()
+}
+
+#[test]
+fn outdated_update_and_rollback() {
+    let author = Lord::new();
+    let served = stocked(&author);
+    let user = trusting(&author);
+    let url = served.url.clone();
+    user.run(&[
+        "plugin",
+        "install",
+        "base@=1.0.0",
+        "--registry",
+        &url,
+        "--yes",
+    ])
+    .assert_ok();
+
+    let outdated = user.run(&["plugin", "outdated", "--registry", &url, "--json"]);
+    outdated.assert_ok();
+    let rows: serde_json::Value = serde_json::from_str(&outdated.stdout()).expect("json");
+    // 2.0.0 needs a newer host API, so 1.1.0 is the newest usable.
+    assert_eq!(rows[0]["id"], "base");
+    assert_eq!(rows[0]["latest"], "1.1.0");
+
+    user.run(&["plugin", "update", "--registry", &url, "--yes"])
+        .assert_ok()
+        .assert_stderr_contains("updated base 1.0.0 -> 1.1.0");
+    assert_eq!(version_of(&user, "base"), "1.1.0");
+    user.run(&["plugin", "update", "base", "--registry", &url])
+        .assert_ok()
+        .assert_stderr_contains("base is up to date");
+
+    // Rollback is instant and undoable; the audit log says so.
+    user.run(&["plugin", "rollback", "base"])
+        .assert_ok()
+        .assert_stderr_contains("rolled base back from 1.1.0 to 1.0.0");
+    assert_eq!(version_of(&user, "base"), "1.0.0");
+    user.run(&["plugin", "rollback", "base"]).assert_ok();
+    assert_eq!(version_of(&user, "base"), "1.1.0");
+    assert!(
+        user.info("base")["history"]
+            .to_string()
+            .contains("rolled back")
+    );
+
+    // A plugin with no earlier build says so.
+    let fresh = trusting(&author);
+    fresh
+        .run(&["plugin", "install", "base", "--registry", &url, "--yes"])
+        .assert_ok();
+    fresh
+        .run(&["plugin", "rollback", "base"])
+        .assert_code(2)
+        .assert_stderr_contains("no earlier build");
+}
+
+/// hello as plugin `cased` at `version` (keeping the `hello` command), with
+/// extra `permissions` and a `tests/cases.toml` expecting `expected`.
+fn cased(version: &str, permissions: &str, expected: &str) -> tempfile::TempDir {
+    let (version, permissions) = (version.to_owned(), permissions.to_owned());
+    let dir = crate::support::variant("hello", move |text| {
+        text.replace("id = \"hello\"", "id = \"cased\"")
+            .replace("version = \"0.1.0\"", &format!("version = \"{version}\""))
+            .replace("id = \"greet\"", "id = \"cased-greet\"")
+            .replace("request = []", &format!("request = [{permissions}]"))
+    });
+    std::fs::create_dir_all(dir.path().join("tests")).expect("tests");
+    std::fs::write(
+        dir.path().join("tests/cases.toml"),
+        format!(
+            "[[case]]\nname = \"greets the world\"\ncommand = \"hello\"\n\
+             args = {{ name = [\"World\"] }}\nstdout = {expected:?}\n"
+        ),
+    )
+    .expect("cases");
+    dir
+}
+
+#[test]
+fn an_update_that_fails_its_cases_or_widens_permissions_is_not_kept() {
+    let author = Lord::new();
+    let served = Served::start(&author);
+    let token = served.token(&author, "publish:*");
+    let user = trusting(&author);
+    let url = served.url.clone();
+    let publish = |dir: &tempfile::TempDir| {
+        served.publish(&author, dir.path(), &token).assert_ok();
+    };
+
+    publish(&cased("1.0.0", "", "Hello, World!\n"));
+    user.run(&["plugin", "install", "cased", "--registry", &url, "--yes"])
+        .assert_ok();
+
+    // 1.1.0 declares a case its own build fails: switched back by itself.
+    publish(&cased("1.1.0", "", "Goodbye, World!\n"));
+    user.run(&["plugin", "update", "cased", "--registry", &url, "--yes"])
+        .assert_code(3)
+        .assert_stderr_contains("failed its test case `greets the world`")
+        .assert_stderr_contains("switched back to 1.0.0");
+    assert_eq!(version_of(&user, "cased"), "1.0.0");
+    let hello = user.run(&["hello", "World"]);
+    hello.assert_ok();
+    assert_eq!(hello.stdout(), "Hello, World!\n");
+
+    // 1.2.0 asks for more: not without consent, and never silently.
+    publish(&cased("1.2.0", "\"env(LORD_GREETING)\"", "Hello, World!\n"));
+    user.run(&["plugin", "update", "cased", "--registry", &url])
+        .assert_code(2)
+        .assert_stderr_contains("+ env(LORD_GREETING)")
+        .assert_stderr_contains("asks for new permissions");
+    assert_eq!(version_of(&user, "cased"), "1.0.0");
+    user.run(&["plugin", "update", "cased", "--registry", &url, "--yes"])
+        .assert_ok()
+        .assert_stderr_contains("updated cased 1.0.0 -> 1.2.0 (1 test cases passed)");
+    assert_eq!(version_of(&user, "cased"), "1.2.0");
+}
+
+#[test]
+fn lord_install_writes_a_lock_and_locked_reproduces_it_exactly() {
+    let author = Lord::new();
+    let served = stocked(&author);
+    let url = served.url.clone();
+    let first = trusting(&author);
+    std::fs::write(
+        first.project.path().join("lord.toml"),
+        "[requires]\napp = \"^1\"\n",
+    )
+    .expect("lord.toml");
+    first
+        .run(&["install", "--registry", &url, "--yes"])
+        .assert_ok()
+        .assert_stderr_contains("wrote lord.lock (2 plugins)");
+    let lock = std::fs::read_to_string(first.project.path().join("lord.lock")).expect("lock");
+    assert!(lock.contains("id = \"base\"") && lock.contains("version = \"1.1.0\""), "{lock}");
+    first
+        .run(&["install", "--registry", &url, "--yes", "--locked"])
+        .assert_ok()
+        .assert_stderr_contains("lord.lock is up to date");
+
+    // A newer base appears; a second machine with the lock still gets 1.1.0.
+    let token = served.token(&author, "publish:*");
+    served
+        .publish(&author, flavour("base", "1.2.0", "^0.2", &[]).path(), &token)
+        .assert_ok();
+    let second = trusting(&author);
+    for file in ["lord.toml", "lord.lock"] {
+        std::fs::copy(first.project.path().join(file), second.project.path().join(file))
+            .expect("copy");
+    }
+    second
+        .run(&["install", "--registry", &url, "--yes", "--locked"])
+        .assert_ok();
+    assert_eq!(version_of(&second, "base"), "1.1.0");
+    assert_eq!(
+        std::fs::read_to_string(second.project.path().join("lord.lock")).expect("lock"),
+        lock,
+        "--locked changed the lock"
+    );
+
+    // A lock whose digest was edited is refused; nothing installs.
+    let third = trusting(&author);
+    std::fs::copy(first.project.path().join("lord.toml"), third.project.path().join("lord.toml"))
+        .expect("copy");
+    let digest_line = lock
+        .lines()
+        .find(|l| l.starts_with("digest"))
+        .expect("a digest line");
+    let forged = lock.replacen(digest_line, &format!("digest = \"{}\"", "0".repeat(64)), 1);
+    std::fs::write(third.project.path().join("lord.lock"), forged).expect("forged");
+    third
+        .run(&["install", "--registry", &url, "--yes", "--locked"])
+        .assert_code(2)
+        .assert_stderr_contains("refusing it");
+    assert!(third.list().is_empty());
+
+    // --locked refuses when lord.toml asks for what the lock lacks.
+    std::fs::write(
+        second.project.path().join("lord.toml"),
+        "[requires]\napp = \"^1\"\nother = \"^1\"\n",
+    )
+    .expect("lord.toml");
+    second
+        .run(&["install", "--registry", &url, "--yes", "--locked"])
+        .assert_code(2)
+        .assert_stderr_contains("does not meet lord.toml");
 }
