@@ -562,3 +562,70 @@ fn lord_install_writes_a_lock_and_locked_reproduces_it_exactly() {
         .assert_code(2)
         .assert_stderr_contains("does not meet lord.toml");
 }
+
+/// The installed build of `id` is whole: its recorded version, and a
+/// folder whose component has the recorded hash.
+fn assert_whole(lord: &Lord, id: &str) -> String {
+    use sha2::Digest as _;
+    let info = lord.info(id);
+    let version = info["version"].as_str().expect("version").to_owned();
+    let sha = info["wasm_sha256"].as_str().expect("sha").to_owned();
+    let dir = lord
+        .home
+        .path()
+        .join(format!("plugins/{id}/{version}-{}", &sha[..12]));
+    let bytes = std::fs::read(dir.join("plugin.wasm")).expect("the recorded build's files");
+    assert_eq!(hex::encode(sha2::Sha256::digest(&bytes)), sha);
+    version
+}
+
+#[test]
+fn killing_update_or_rollback_at_any_step_leaves_one_whole_build() {
+    use std::os::unix::process::ExitStatusExt as _;
+    let author = Lord::new();
+    let served = stocked(&author);
+    let url = served.url.clone();
+    for step in [
+        "install:staging",
+        "install:staged",
+        "install:moved",
+        "install:before-commit",
+        "install:committed",
+    ] {
+        let user = trusting(&author);
+        user.run(&["plugin", "install", "base@=1.0.0", "--registry", &url, "--yes"])
+            .assert_ok();
+        let mut cmd = user.command(&["plugin", "update", "base", "--registry", &url, "--yes"]);
+        cmd.env("LORD_FAILPOINT", step);
+        let run = user.run_cmd(&mut cmd);
+        assert_eq!(run.output.status.signal(), Some(6), "{step}: {}", run.stderr());
+        let version = assert_whole(&user, "base");
+        let expected = if step == "install:committed" { "1.1.0" } else { "1.0.0" };
+        assert_eq!(version, expected, "{step}");
+        // The next update (or enable) completes, and rollback still works.
+        user.run(&["plugin", "update", "base", "--registry", &url, "--yes"])
+            .assert_ok();
+        if step == "install:committed" {
+            user.run(&["plugin", "enable", "base"]).assert_ok();
+        }
+        assert_eq!(assert_whole(&user, "base"), "1.1.0");
+        user.run(&["plugin", "rollback", "base"]).assert_ok();
+        assert_eq!(assert_whole(&user, "base"), "1.0.0", "{step}");
+    }
+    for step in ["rollback:before-commit", "rollback:committed"] {
+        let user = trusting(&author);
+        user.run(&["plugin", "install", "base@=1.0.0", "--registry", &url, "--yes"])
+            .assert_ok();
+        user.run(&["plugin", "update", "base", "--registry", &url, "--yes"])
+            .assert_ok();
+        let mut cmd = user.command(&["plugin", "rollback", "base"]);
+        cmd.env("LORD_FAILPOINT", step);
+        let run = user.run_cmd(&mut cmd);
+        assert_eq!(run.output.status.signal(), Some(6), "{step}: {}", run.stderr());
+        let expected = if step == "rollback:committed" { "1.0.0" } else { "1.1.0" };
+        assert_eq!(assert_whole(&user, "base"), expected, "{step}");
+        user.run(&["plugin", "rollback", "base"]).assert_ok();
+        let other = if expected == "1.0.0" { "1.1.0" } else { "1.0.0" };
+        assert_eq!(assert_whole(&user, "base"), other, "{step}");
+    }
+}
