@@ -106,13 +106,21 @@ pub(crate) async fn dispatch(ctx: &Context) -> Result<ExitCode> {
     if let Some((name, sub)) = matches.subcommand()
         && let Some(record) = plugin_commands.iter().find(|r| r.name == name)
     {
+        crate::updates::notice(ctx);
         let code = commands::run::run(&mut framework, record, sub).await;
         flush_events(&framework);
         return code;
     }
     let cli = Cli::from_arg_matches(&matches).map_err(|e| UsageError(e.to_string()))?;
+    crate::updates::notice(ctx);
     let code = run_builtin(ctx, &mut framework, cli.command).await;
     flush_events(&framework);
+    let registry_configured = framework
+        .settings()
+        .ok()
+        .and_then(|c| c.get("registry.url"))
+        .is_some();
+    crate::updates::maybe_check(ctx, registry_configured);
     code
 }
 

@@ -12,6 +12,7 @@ mod commands;
 mod context;
 mod natives;
 mod render;
+mod updates;
 
 use std::process::ExitCode;
 

@@ -39,6 +39,9 @@ pub(crate) enum PluginCommand {
         registry: Option<String>,
         #[arg(long)]
         json: bool,
+        /// Write the result for update notices (the daily background check).
+        #[arg(long, hide = true)]
+        record: bool,
     },
     /// Update one plugin (or every one) from the registry: shows what new
     /// permissions it asks for (and asks again), runs its declared test
@@ -129,11 +132,38 @@ pub(crate) async fn run(
                 install_remote(ctx, framework, &target, registry, yes).await
             }
         }
-        PluginCommand::Outdated { registry, json } => {
+        PluginCommand::Outdated {
+            registry,
+            json,
+            record,
+        } => {
             let client = lord_registry::Client::new(&crate::commands::pdk::registry_url(
                 framework, registry,
             )?)?;
             let report = framework.outdated(&client).await?;
+            if record {
+                let updates: Vec<_> = report
+                    .iter()
+                    .filter_map(|o| {
+                        o.latest.as_ref().map(|latest| {
+                            serde_json::json!({
+                                "id": o.id.as_str(),
+                                "installed": o.installed.to_string(),
+                                "latest": latest.to_string(),
+                            })
+                        })
+                    })
+                    .collect();
+                let body = serde_json::json!({
+                    "checked_at_ms": lord_host::lord_state::now_ms(),
+                    "updates": updates,
+                });
+                let path = crate::updates::record_path(&ctx.home);
+                let mut file = tempfile::NamedTempFile::new_in(&ctx.home)?;
+                std::io::Write::write_all(&mut file, body.to_string().as_bytes())?;
+                file.persist(&path)?;
+                return Ok(ExitCode::SUCCESS);
+            }
             if json {
                 let rows: Vec<_> = report
                     .iter()

@@ -1,5 +1,6 @@
 //! `lord registry serve|token|verify`: run a plugin registry from a data
-//! folder (SQLite and a blob folder, no other setup), make scoped API
+//! folder (SQLite and a blob folder, no other setup; or the blob folder
+//! with the records in PostgreSQL, `--database-url`), make scoped API
 //! tokens for publishers, and mark plugins verified.
 
 use std::path::PathBuf;
@@ -22,6 +23,11 @@ pub(crate) enum RegistryCommand {
         /// The address to listen on.
         #[arg(long, default_value = "127.0.0.1:7878")]
         listen: String,
+        /// Keep the records in this PostgreSQL database
+        /// (postgres://USER:PASSWORD@HOST:PORT/DBNAME, no TLS) instead of
+        /// SQLite in the data folder; packages stay in the data folder.
+        #[arg(long, value_name = "URL")]
+        database_url: Option<String>,
     },
     /// Make API tokens.
     #[command(subcommand)]
@@ -33,6 +39,11 @@ pub(crate) enum RegistryCommand {
         undo: bool,
         #[arg(long)]
         data: Option<PathBuf>,
+        /// Keep the records in this PostgreSQL database
+        /// (postgres://USER:PASSWORD@HOST:PORT/DBNAME, no TLS) instead of
+        /// SQLite in the data folder; packages stay in the data folder.
+        #[arg(long, value_name = "URL")]
+        database_url: Option<String>,
     },
 }
 
@@ -45,6 +56,11 @@ pub(crate) enum TokenCommand {
         scope: String,
         #[arg(long)]
         data: Option<PathBuf>,
+        /// Keep the records in this PostgreSQL database
+        /// (postgres://USER:PASSWORD@HOST:PORT/DBNAME, no TLS) instead of
+        /// SQLite in the data folder; packages stay in the data folder.
+        #[arg(long, value_name = "URL")]
+        database_url: Option<String>,
     },
 }
 
@@ -54,29 +70,48 @@ fn data_dir(ctx: &Context, data: Option<PathBuf>) -> PathBuf {
 
 pub(crate) async fn run(ctx: &Context, command: RegistryCommand) -> Result<ExitCode> {
     match command {
-        RegistryCommand::Serve { data, listen } => {
+        RegistryCommand::Serve {
+            data,
+            listen,
+            database_url,
+        } => {
             let dir = data_dir(ctx, data);
-            let registry = Arc::new(Registry::open(&dir)?);
+            let registry = Arc::new(Registry::open_with(&dir, database_url.as_deref())?);
             let listener = tokio::net::TcpListener::bind(&listen)
                 .await
                 .with_context(|| format!("listening on {listen}"))?;
             let address = listener.local_addr()?;
+            // The URL is not echoed: it may carry a password.
+            let records = if database_url.is_some() {
+                " (records in PostgreSQL)"
+            } else {
+                ""
+            };
             eprintln!(
-                "serving the registry in {} on http://{address} (API at /api/v1, OpenAPI at /api/v1/openapi.json)",
+                "serving the registry in {}{records} on http://{address} (API at /api/v1, OpenAPI at /api/v1/openapi.json)",
                 dir.display()
             );
             lord_registry::serve(listener, registry)
                 .await
                 .context("serving the registry")?;
         }
-        RegistryCommand::Token(TokenCommand::Create { scope, data }) => {
-            let registry = Registry::open(&data_dir(ctx, data))?;
+        RegistryCommand::Token(TokenCommand::Create {
+            scope,
+            data,
+            database_url,
+        }) => {
+            let registry = Registry::open_with(&data_dir(ctx, data), database_url.as_deref())?;
             let token = registry.db.create_token(&Scope::parse(&scope)?)?;
             eprintln!("made a token with scope `{scope}`; it is shown once, so keep it now");
             println!("{token}");
         }
-        RegistryCommand::Verify { id, undo, data } => {
-            let registry = Registry::open(&data_dir(ctx, data))?;
+        RegistryCommand::Verify {
+            id,
+            undo,
+            data,
+            database_url,
+        } => {
+            let registry = Registry::open_with(&data_dir(ctx, data), database_url.as_deref())?;
             if !registry.db.set_verified(&id, !undo)? {
                 anyhow::bail!(crate::cli::UsageError(format!(
                     "no plugin named `{id}` is published here"

@@ -509,7 +509,10 @@ fn lord_install_writes_a_lock_and_locked_reproduces_it_exactly() {
         .assert_ok()
         .assert_stderr_contains("wrote lord.lock (2 plugins)");
     let lock = std::fs::read_to_string(first.project.path().join("lord.lock")).expect("lock");
-    assert!(lock.contains("id = \"base\"") && lock.contains("version = \"1.1.0\""), "{lock}");
+    assert!(
+        lock.contains("id = \"base\"") && lock.contains("version = \"1.1.0\""),
+        "{lock}"
+    );
     first
         .run(&["install", "--registry", &url, "--yes", "--locked"])
         .assert_ok()
@@ -518,12 +521,19 @@ fn lord_install_writes_a_lock_and_locked_reproduces_it_exactly() {
     // A newer base appears; a second machine with the lock still gets 1.1.0.
     let token = served.token(&author, "publish:*");
     served
-        .publish(&author, flavour("base", "1.2.0", "^0.2", &[]).path(), &token)
+        .publish(
+            &author,
+            flavour("base", "1.2.0", "^0.2", &[]).path(),
+            &token,
+        )
         .assert_ok();
     let second = trusting(&author);
     for file in ["lord.toml", "lord.lock"] {
-        std::fs::copy(first.project.path().join(file), second.project.path().join(file))
-            .expect("copy");
+        std::fs::copy(
+            first.project.path().join(file),
+            second.project.path().join(file),
+        )
+        .expect("copy");
     }
     second
         .run(&["install", "--registry", &url, "--yes", "--locked"])
@@ -537,8 +547,11 @@ fn lord_install_writes_a_lock_and_locked_reproduces_it_exactly() {
 
     // A lock whose digest was edited is refused; nothing installs.
     let third = trusting(&author);
-    std::fs::copy(first.project.path().join("lord.toml"), third.project.path().join("lord.toml"))
-        .expect("copy");
+    std::fs::copy(
+        first.project.path().join("lord.toml"),
+        third.project.path().join("lord.toml"),
+    )
+    .expect("copy");
     let digest_line = lock
         .lines()
         .find(|l| l.starts_with("digest"))
@@ -593,14 +606,30 @@ fn killing_update_or_rollback_at_any_step_leaves_one_whole_build() {
         "install:committed",
     ] {
         let user = trusting(&author);
-        user.run(&["plugin", "install", "base@=1.0.0", "--registry", &url, "--yes"])
-            .assert_ok();
+        user.run(&[
+            "plugin",
+            "install",
+            "base@=1.0.0",
+            "--registry",
+            &url,
+            "--yes",
+        ])
+        .assert_ok();
         let mut cmd = user.command(&["plugin", "update", "base", "--registry", &url, "--yes"]);
         cmd.env("LORD_FAILPOINT", step);
         let run = user.run_cmd(&mut cmd);
-        assert_eq!(run.output.status.signal(), Some(6), "{step}: {}", run.stderr());
+        assert_eq!(
+            run.output.status.signal(),
+            Some(6),
+            "{step}: {}",
+            run.stderr()
+        );
         let version = assert_whole(&user, "base");
-        let expected = if step == "install:committed" { "1.1.0" } else { "1.0.0" };
+        let expected = if step == "install:committed" {
+            "1.1.0"
+        } else {
+            "1.0.0"
+        };
         assert_eq!(version, expected, "{step}");
         // The next update (or enable) completes, and rollback still works.
         user.run(&["plugin", "update", "base", "--registry", &url, "--yes"])
@@ -614,18 +643,72 @@ fn killing_update_or_rollback_at_any_step_leaves_one_whole_build() {
     }
     for step in ["rollback:before-commit", "rollback:committed"] {
         let user = trusting(&author);
-        user.run(&["plugin", "install", "base@=1.0.0", "--registry", &url, "--yes"])
-            .assert_ok();
+        user.run(&[
+            "plugin",
+            "install",
+            "base@=1.0.0",
+            "--registry",
+            &url,
+            "--yes",
+        ])
+        .assert_ok();
         user.run(&["plugin", "update", "base", "--registry", &url, "--yes"])
             .assert_ok();
         let mut cmd = user.command(&["plugin", "rollback", "base"]);
         cmd.env("LORD_FAILPOINT", step);
         let run = user.run_cmd(&mut cmd);
-        assert_eq!(run.output.status.signal(), Some(6), "{step}: {}", run.stderr());
-        let expected = if step == "rollback:committed" { "1.0.0" } else { "1.1.0" };
+        assert_eq!(
+            run.output.status.signal(),
+            Some(6),
+            "{step}: {}",
+            run.stderr()
+        );
+        let expected = if step == "rollback:committed" {
+            "1.0.0"
+        } else {
+            "1.1.0"
+        };
         assert_eq!(assert_whole(&user, "base"), expected, "{step}");
         user.run(&["plugin", "rollback", "base"]).assert_ok();
-        let other = if expected == "1.0.0" { "1.1.0" } else { "1.0.0" };
+        let other = if expected == "1.0.0" {
+            "1.1.0"
+        } else {
+            "1.0.0"
+        };
         assert_eq!(assert_whole(&user, "base"), other, "{step}");
     }
+}
+
+#[test]
+fn update_checks_run_in_the_background_at_most_once_a_day() {
+    let author = Lord::new();
+    let served = stocked(&author);
+    let user = trusting(&author);
+    user.run(&["config", "set", "registry.url", &served.url])
+        .assert_ok();
+    user.run(&["plugin", "install", "base@=1.0.0", "--yes"])
+        .assert_ok();
+    let record = user.home.path().join("updates.json");
+    let checked = |lord: &Lord| {
+        let mut cmd = lord.command(&["plugin", "list"]);
+        cmd.env_remove("LORD_NO_UPDATE_CHECK");
+        lord.run_cmd(&mut cmd).assert_ok();
+    };
+    checked(&user);
+    // The command returned without waiting; the check lands shortly after.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !record.exists() {
+        assert!(std::time::Instant::now() < deadline, "no background check ran");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let text = std::fs::read_to_string(&record).expect("record");
+    let value: serde_json::Value = serde_json::from_str(&text).expect("json");
+    assert_eq!(value["updates"][0]["id"], "base");
+    assert_eq!(value["updates"][0]["latest"], "1.1.0");
+
+    // Within the day, no second check starts.
+    std::fs::remove_file(&record).expect("remove");
+    checked(&user);
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    assert!(!record.exists(), "a second check ran within the day");
 }

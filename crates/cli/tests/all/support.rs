@@ -100,6 +100,8 @@ impl Lord {
                 "DBUS_SESSION_BUS_ADDRESS",
                 "unix:path=/nonexistent/lord-test-bus",
             )
+            // No background update checks, except in the test of them.
+            .env("LORD_NO_UPDATE_CHECK", "1")
             .stdin(Stdio::null());
         cmd
     }
