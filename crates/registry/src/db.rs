@@ -1,80 +1,36 @@
-//! The registry's records in SQLite (`registry.db`, WAL): plugins (with
-//! download and rating totals kept beside them so search sorts without
-//! joins), versions, keywords, signer keys, hashed API tokens and ratings,
-//! and an FTS5 index over id, name, description, keywords and authors for
-//! relevance-ranked search (BM25).
+//! The registry's records behind one type, [`Db`], over either backend:
+//!
+//! - SQLite (`registry.db` in the data folder, [`Db::open`]): no setup,
+//!   the default; FTS5 search ranked by BM25 (`db/sqlite.rs`).
+//! - PostgreSQL ([`Db::connect`] with a `postgres://` URL): for operators
+//!   who already run one or want several registry processes on one
+//!   database; `tsvector` search ranked by `ts_rank` (`db/pg.rs`).
+//!
+//! Both keep the same tables (plugins with download and rating totals
+//! beside them so search sorts without joins, versions, keywords, signer
+//! keys, hashed API tokens and ratings) and answer the same calls the same
+//! way; the tests run every case against both. What they share (scopes,
+//! query words, version ordering, the JSON columns) lives here so the two
+//! cannot drift.
 //!
 //! Invariant: a publish is one transaction (plugin row, version row,
 //! keywords, search index), committed only after the package blob is
 //! durable, so a reader sees a version with its blob or not at all.
 //! Invariant: tokens are stored as SHA-256 hashes only.
+//! Invariant: query text reaches a database only as a bound parameter,
+//! after [`query_words`] kept letters and digits alone, so neither SQL nor
+//! full-text query syntax can be injected.
+
+mod pg;
+mod sqlite;
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::sync::Mutex;
 
-use rusqlite::{Connection, OptionalExtension as _, params};
 use sha2::{Digest as _, Sha256};
 
 use crate::error::RegistryError;
-use crate::model::{PluginInfo, SearchHit, SearchPage, VersionInfo};
-
-const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS plugins (
-    id TEXT PRIMARY KEY,
-    name TEXT NOT NULL,
-    description TEXT NOT NULL,
-    license TEXT,
-    category TEXT NOT NULL,
-    keywords TEXT NOT NULL,      -- JSON array
-    authors TEXT NOT NULL,       -- JSON array
-    key_id TEXT NOT NULL,        -- the signer every version must use
-    latest TEXT NOT NULL,
-    downloads INTEGER NOT NULL DEFAULT 0,
-    rating_sum INTEGER NOT NULL DEFAULT 0,
-    rating_count INTEGER NOT NULL DEFAULT 0,
-    verified INTEGER NOT NULL DEFAULT 0,
-    created_ms INTEGER NOT NULL,
-    updated_ms INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS versions (
-    plugin_id TEXT NOT NULL REFERENCES plugins(id),
-    version TEXT NOT NULL,
-    digest TEXT NOT NULL,
-    size INTEGER NOT NULL,
-    host_api TEXT NOT NULL,
-    dependencies TEXT NOT NULL,  -- JSON object id -> range
-    manifest TEXT NOT NULL,
-    signature TEXT NOT NULL,     -- the PACKAGE.sig JSON
-    key_id TEXT NOT NULL,
-    yanked INTEGER NOT NULL DEFAULT 0,
-    published_ms INTEGER NOT NULL,
-    PRIMARY KEY (plugin_id, version)
-);
-CREATE TABLE IF NOT EXISTS keywords (
-    plugin_id TEXT NOT NULL REFERENCES plugins(id),
-    keyword TEXT NOT NULL,
-    PRIMARY KEY (plugin_id, keyword)
-);
-CREATE INDEX IF NOT EXISTS keywords_by_word ON keywords(keyword);
-CREATE TABLE IF NOT EXISTS keys (
-    key_id TEXT PRIMARY KEY,
-    public_key TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS tokens (
-    id INTEGER PRIMARY KEY,
-    hash TEXT NOT NULL UNIQUE,
-    scope TEXT NOT NULL,
-    created_ms INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS ratings (
-    plugin_id TEXT NOT NULL REFERENCES plugins(id),
-    token_id INTEGER NOT NULL REFERENCES tokens(id),
-    stars INTEGER NOT NULL,
-    PRIMARY KEY (plugin_id, token_id)
-);
-CREATE VIRTUAL TABLE IF NOT EXISTS plugins_fts USING fts5(id, name, description, keywords, authors);
-";
+use crate::model::{PluginInfo, SearchPage, VersionInfo};
 
 /// What a token may do: publish and yank the plugins it names (`*` for
 /// any). Every valid token may rate.
@@ -154,6 +110,46 @@ pub struct SearchQuery {
     pub offset: Option<u32>,
 }
 
+impl SearchQuery {
+    /// The page size (20 unless asked, at most 100) and offset.
+    fn page(&self) -> (u32, u32) {
+        (self.limit.unwrap_or(20).min(100), self.offset.unwrap_or(0))
+    }
+
+    /// The order asked for: relevance when there is text to rank by,
+    /// downloads otherwise.
+    fn order(&self, has_text: bool) -> Sort {
+        self.sort.unwrap_or(if has_text {
+            Sort::Relevance
+        } else {
+            Sort::Downloads
+        })
+    }
+
+    /// The minimum mean rating, refused when it is not a number (the
+    /// server checks the range; this guards direct callers too).
+    fn checked_min_rating(&self) -> Result<Option<f64>, RegistryError> {
+        match self.min_rating {
+            Some(min) if !min.is_finite() => Err(RegistryError::BadRequest(
+                "min_rating must be a number from 0 to 5".to_owned(),
+            )),
+            other => Ok(other),
+        }
+    }
+
+    /// The author filter as a `LIKE` pattern with `\` as its escape, so
+    /// `%` and `_` in the input match themselves.
+    fn author_pattern(&self) -> Option<String> {
+        self.author.as_ref().map(|author| {
+            let escaped = author
+                .replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_");
+            format!("%{escaped}%")
+        })
+    }
+}
+
 /// A version ready to record: checked by the server, blob already durable.
 #[derive(Debug, Clone)]
 pub struct NewVersion {
@@ -164,6 +160,45 @@ pub struct NewVersion {
     pub signature_json: String,
     pub key_id: String,
     pub public_key: String,
+}
+
+impl NewVersion {
+    fn keywords_json(&self) -> String {
+        serde_json::to_string(&self.manifest.plugin.keywords).unwrap_or_else(|_| "[]".to_owned())
+    }
+
+    fn authors_json(&self) -> String {
+        serde_json::to_string(&self.manifest.plugin.authors).unwrap_or_else(|_| "[]".to_owned())
+    }
+
+    fn dependencies_json(&self) -> String {
+        let dependencies: BTreeMap<String, String> = self
+            .manifest
+            .dependencies
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        serde_json::to_string(&dependencies).unwrap_or_else(|_| "{}".to_owned())
+    }
+
+    fn size_i64(&self) -> i64 {
+        i64::try_from(self.size).unwrap_or(i64::MAX)
+    }
+
+    /// The refusal for a signer other than the plugin's pinned one.
+    fn wrong_signer(&self, pinned: &str) -> RegistryError {
+        RegistryError::Forbidden(format!(
+            "`{}` is published under key {pinned}; sign new versions with that key",
+            self.manifest.plugin.id
+        ))
+    }
+
+    fn duplicate(&self) -> RegistryError {
+        RegistryError::Duplicate {
+            id: self.manifest.plugin.id.to_string(),
+            version: self.manifest.plugin.version.to_string(),
+        }
+    }
 }
 
 pub(crate) fn now_ms() -> i64 {
@@ -177,65 +212,108 @@ fn token_hash(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
 
-/// The FTS5 query for free text: each word as a quoted prefix term, all
-/// required. Quoting makes any input a literal, so no query syntax leaks.
-fn fts_query(text: &str) -> Option<String> {
-    let words: Vec<String> = text
-        .split(|c: char| !c.is_alphanumeric())
-        .filter(|w| !w.is_empty())
-        .take(16)
-        .map(|w| format!("\"{}\"*", w.to_lowercase()))
-        .collect();
-    (!words.is_empty()).then(|| words.join(" "))
+/// A fresh token and the hash that is all the database keeps of it.
+fn new_token() -> Result<(String, String), RegistryError> {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes)
+        .map_err(|e| RegistryError::BadRequest(format!("no randomness for a token: {e}")))?;
+    let token = format!("lrt_{}", hex::encode(bytes));
+    let hash = token_hash(&token);
+    Ok((token, hash))
 }
 
-/// The registry database.
+/// The words of a free-text query: runs of letters and digits, at most
+/// 16. Everything else (quotes, operators, parentheses) is a separator,
+/// which is what keeps query syntax out of both backends' full-text
+/// languages: each backend quotes these and asks for every one as a prefix.
+fn query_words(text: &str) -> Vec<&str> {
+    text.split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .take(16)
+        .collect()
+}
+
+/// Newest first by semver (unparsable versions last).
+fn sort_versions(versions: &mut [VersionInfo]) {
+    versions.sort_by(|a, b| {
+        let parse = |v: &str| semver::Version::parse(v).ok();
+        parse(&b.version).cmp(&parse(&a.version))
+    });
+}
+
+/// The version `latest` should name: the newest that is not yanked, or the
+/// newest of all when every one is.
+fn newest_live(rows: &[(String, bool)]) -> Option<semver::Version> {
+    let newest = |live_only: bool| {
+        rows.iter()
+            .filter(|(_, yanked)| !live_only || !yanked)
+            .filter_map(|(v, _)| semver::Version::parse(v).ok())
+            .max()
+    };
+    newest(true).or_else(|| newest(false))
+}
+
+/// A JSON array column (keywords, authors) read back; bad JSON reads as
+/// empty rather than failing a whole search page.
+fn json_list(text: &str) -> Vec<String> {
+    serde_json::from_str(text).unwrap_or_default()
+}
+
+fn json_map(text: &str) -> BTreeMap<String, String> {
+    serde_json::from_str(text).unwrap_or_default()
+}
+
+fn to_u64(n: i64) -> u64 {
+    u64::try_from(n).unwrap_or(0)
+}
+
+/// The registry database: SQLite in the data folder or a PostgreSQL
+/// server. Every call blocks; the server runs them on blocking threads.
 #[derive(Debug)]
 pub struct Db {
-    conn: Mutex<Connection>,
+    backend: Backend,
+}
+
+#[derive(Debug)]
+enum Backend {
+    Sqlite(sqlite::Sqlite),
+    Postgres(pg::Postgres),
 }
 
 impl Db {
+    /// Opens (creating) the SQLite database `registry.db` in `dir`.
     pub fn open(dir: &Path) -> Result<Self, RegistryError> {
-        std::fs::create_dir_all(dir).map_err(crate::error::io("create", dir))?;
-        let conn = Connection::open(dir.join("registry.db"))?;
-        conn.pragma_update(None, "journal_mode", "WAL")?;
-        conn.pragma_update(None, "synchronous", "FULL")?;
-        conn.busy_timeout(std::time::Duration::from_secs(10))?;
-        conn.execute_batch(SCHEMA)?;
         Ok(Self {
-            conn: Mutex::new(conn),
+            backend: Backend::Sqlite(sqlite::Sqlite::open(dir)?),
         })
     }
 
-    fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
-        // A panic while holding the lock leaves SQLite consistent (every
-        // change is a transaction), so the poisoned guard is still usable.
-        self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    /// Connects to the PostgreSQL database at `database_url`
+    /// (`postgres://USER[:PASSWORD]@HOST[:PORT]/DBNAME`, without TLS) and
+    /// creates the registry's tables there if they are missing.
+    pub fn connect(database_url: &str) -> Result<Self, RegistryError> {
+        Ok(Self {
+            backend: Backend::Postgres(pg::Postgres::connect(database_url)?),
+        })
     }
 
     /// Makes a token with `scope` and returns it; only its hash is kept.
     pub fn create_token(&self, scope: &Scope) -> Result<String, RegistryError> {
-        let mut bytes = [0u8; 32];
-        getrandom::fill(&mut bytes)
-            .map_err(|e| RegistryError::BadRequest(format!("no randomness for a token: {e}")))?;
-        let token = format!("lrt_{}", hex::encode(bytes));
-        self.conn().execute(
-            "INSERT INTO tokens (hash, scope, created_ms) VALUES (?1, ?2, ?3)",
-            params![token_hash(&token), scope.to_text(), now_ms()],
-        )?;
+        let (token, hash) = new_token()?;
+        match &self.backend {
+            Backend::Sqlite(db) => db.insert_token(&hash, &scope.to_text())?,
+            Backend::Postgres(db) => db.insert_token(&hash, &scope.to_text())?,
+        }
         Ok(token)
     }
 
+    /// The holder of `token`, if it is one this registry made.
     pub fn caller(&self, token: &str) -> Result<Option<Caller>, RegistryError> {
-        let row: Option<(i64, String)> = self
-            .conn()
-            .query_row(
-                "SELECT id, scope FROM tokens WHERE hash = ?1",
-                [token_hash(token)],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .optional()?;
+        let hash = token_hash(token);
+        let row = match &self.backend {
+            Backend::Sqlite(db) => db.token(&hash)?,
+            Backend::Postgres(db) => db.token(&hash)?,
+        };
         row.map(|(token_id, scope)| {
             Ok(Caller {
                 token_id,
@@ -246,151 +324,21 @@ impl Db {
     }
 
     pub fn search(&self, query: &SearchQuery) -> Result<SearchPage, RegistryError> {
-        let limit = query.limit.unwrap_or(20).min(100);
-        let offset = query.offset.unwrap_or(0);
-        let text = query.q.as_deref().and_then(fts_query);
-        let mut conds = Vec::new();
-        let mut args: Vec<rusqlite::types::Value> = Vec::new();
-        let from = if let Some(text) = &text {
-            conds.push("plugins_fts MATCH ?".to_owned());
-            args.push(text.clone().into());
-            "plugins p JOIN plugins_fts ON plugins_fts.rowid = p.rowid"
-        } else {
-            "plugins p"
-        };
-        if let Some(category) = &query.category {
-            conds.push("p.category = ?".to_owned());
-            args.push(category.to_lowercase().into());
+        match &self.backend {
+            Backend::Sqlite(db) => db.search(query),
+            Backend::Postgres(db) => db.search(query),
         }
-        if let Some(tag) = &query.tag {
-            conds.push(
-                "EXISTS (SELECT 1 FROM keywords k WHERE k.plugin_id = p.id AND k.keyword = ?)"
-                    .to_owned(),
-            );
-            args.push(tag.to_lowercase().into());
-        }
-        if let Some(author) = &query.author {
-            conds.push("p.authors LIKE ? ESCAPE '\\'".to_owned());
-            let escaped = author
-                .replace('\\', "\\\\")
-                .replace('%', "\\%")
-                .replace('_', "\\_");
-            args.push(format!("%{escaped}%").into());
-        }
-        if let Some(min) = query.min_rating {
-            if !min.is_finite() {
-                return Err(RegistryError::BadRequest(
-                    "min_rating must be a number from 0 to 5".to_owned(),
-                ));
-            }
-            conds.push(
-                "(CASE WHEN p.rating_count > 0 THEN p.rating_sum * 1.0 / p.rating_count ELSE 0 END) >= ?"
-                    .to_owned(),
-            );
-            args.push(min.into());
-        }
-        if let Some(verified) = query.verified {
-            conds.push("p.verified = ?".to_owned());
-            args.push(i64::from(verified).into());
-        }
-        let filter = if conds.is_empty() {
-            String::new()
-        } else {
-            format!("WHERE {}", conds.join(" AND "))
-        };
-        let relevance = if text.is_some() {
-            "-bm25(plugins_fts, 10.0, 5.0, 1.0, 3.0, 1.0)"
-        } else {
-            "0.0"
-        };
-        let sort = query.sort.unwrap_or(if text.is_some() {
-            Sort::Relevance
-        } else {
-            Sort::Downloads
-        });
-        let order = match sort {
-            Sort::Relevance => "relevance DESC, p.downloads DESC, p.id",
-            Sort::Downloads => "p.downloads DESC, p.id",
-            Sort::Rating => "rating DESC, p.rating_count DESC, p.id",
-            Sort::Updated => "p.updated_ms DESC, p.id",
-        };
-        let conn = self.conn();
-        let total: i64 = conn.query_row(
-            &format!("SELECT COUNT(*) FROM {from} {filter}"),
-            rusqlite::params_from_iter(args.iter()),
-            |r| r.get(0),
-        )?;
-        let sql = format!(
-            "SELECT p.id, p.name, p.description, p.latest, p.category, p.keywords, p.authors,
-                    p.downloads,
-                    CASE WHEN p.rating_count > 0 THEN p.rating_sum * 1.0 / p.rating_count ELSE 0.0 END AS rating,
-                    p.rating_count, p.verified, p.updated_ms, {relevance} AS relevance
-             FROM {from} {filter} ORDER BY {order} LIMIT {limit} OFFSET {offset}"
-        );
-        let mut stmt = conn.prepare(&sql)?;
-        let hits = stmt
-            .query_map(rusqlite::params_from_iter(args.iter()), hit_from_row)?
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(SearchPage {
-            total: u64::try_from(total).unwrap_or(0),
-            hits,
-        })
-    }
-
-    fn summary(
-        conn: &Connection,
-        id: &str,
-    ) -> Result<Option<(SearchHit, Option<String>)>, RegistryError> {
-        Ok(conn
-            .query_row(
-                "SELECT p.id, p.name, p.description, p.latest, p.category, p.keywords, p.authors,
-                        p.downloads,
-                        CASE WHEN p.rating_count > 0 THEN p.rating_sum * 1.0 / p.rating_count ELSE 0.0 END,
-                        p.rating_count, p.verified, p.updated_ms, 0.0, p.license
-                 FROM plugins p WHERE p.id = ?1",
-                [id],
-                |r| Ok((hit_from_row(r)?, r.get(13)?)),
-            )
-            .optional()?)
-    }
-
-    fn versions(conn: &Connection, id: &str) -> Result<Vec<VersionInfo>, RegistryError> {
-        let mut stmt = conn.prepare(
-            "SELECT version, digest, size, host_api, dependencies, yanked, key_id, published_ms
-             FROM versions WHERE plugin_id = ?1",
-        )?;
-        let mut versions = stmt
-            .query_map([id], |r| {
-                let deps: String = r.get(4)?;
-                Ok(VersionInfo {
-                    version: r.get(0)?,
-                    digest: r.get(1)?,
-                    size: r.get::<_, i64>(2).map(|s| u64::try_from(s).unwrap_or(0))?,
-                    host_api: r.get(3)?,
-                    dependencies: serde_json::from_str(&deps).unwrap_or_default(),
-                    yanked: r.get(5)?,
-                    key: r.get(6)?,
-                    published_ms: r.get(7)?,
-                })
-            })?
-            .collect::<Result<Vec<_>, _>>()?;
-        versions.sort_by(|a, b| {
-            let parse = |v: &str| semver::Version::parse(v).ok();
-            parse(&b.version).cmp(&parse(&a.version))
-        });
-        Ok(versions)
     }
 
     pub fn plugin(&self, id: &str) -> Result<Option<PluginInfo>, RegistryError> {
-        let conn = self.conn();
-        let Some((summary, license)) = Self::summary(&conn, id)? else {
-            return Ok(None);
+        let mut info = match &self.backend {
+            Backend::Sqlite(db) => db.plugin(id)?,
+            Backend::Postgres(db) => db.plugin(id)?,
         };
-        Ok(Some(PluginInfo {
-            summary,
-            license,
-            versions: Self::versions(&conn, id)?,
-        }))
+        if let Some(info) = &mut info {
+            sort_versions(&mut info.versions);
+        }
+        Ok(info)
     }
 
     /// The signature JSON and digest of one version.
@@ -399,239 +347,73 @@ impl Db {
         id: &str,
         version: &str,
     ) -> Result<Option<(String, String)>, RegistryError> {
-        Ok(self
-            .conn()
-            .query_row(
-                "SELECT signature, digest FROM versions WHERE plugin_id = ?1 AND version = ?2",
-                [id, version],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .optional()?)
+        match &self.backend {
+            Backend::Sqlite(db) => db.signature(id, version),
+            Backend::Postgres(db) => db.signature(id, version),
+        }
     }
 
     pub fn public_key(&self, key_id: &str) -> Result<Option<String>, RegistryError> {
-        Ok(self
-            .conn()
-            .query_row(
-                "SELECT public_key FROM keys WHERE key_id = ?1",
-                [key_id],
-                |r| r.get(0),
-            )
-            .optional()?)
+        match &self.backend {
+            Backend::Sqlite(db) => db.public_key(key_id),
+            Backend::Postgres(db) => db.public_key(key_id),
+        }
     }
 
     pub fn count_download(&self, id: &str) -> Result<(), RegistryError> {
-        self.conn().execute(
-            "UPDATE plugins SET downloads = downloads + 1 WHERE id = ?1",
-            [id],
-        )?;
-        Ok(())
+        match &self.backend {
+            Backend::Sqlite(db) => db.count_download(id),
+            Backend::Postgres(db) => db.count_download(id),
+        }
     }
 
     /// Records a checked version. Refuses a duplicate and a signer other
     /// than the one the plugin was first published with.
     pub fn publish(&self, new: &NewVersion) -> Result<(), RegistryError> {
-        let meta = &new.manifest.plugin;
-        let id = meta.id.as_str();
-        let version = meta.version.to_string();
-        let mut conn = self.conn();
-        let tx = conn.transaction()?;
-        let pinned: Option<String> = tx
-            .query_row("SELECT key_id FROM plugins WHERE id = ?1", [id], |r| {
-                r.get(0)
-            })
-            .optional()?;
-        if let Some(pinned) = &pinned
-            && *pinned != new.key_id
-        {
-            return Err(RegistryError::Forbidden(format!(
-                "`{id}` is published under key {pinned}; sign new versions with that key"
-            )));
+        match &self.backend {
+            Backend::Sqlite(db) => db.publish(new),
+            Backend::Postgres(db) => db.publish(new),
         }
-        let exists: bool = tx.query_row(
-            "SELECT EXISTS (SELECT 1 FROM versions WHERE plugin_id = ?1 AND version = ?2)",
-            [id, &version],
-            |r| r.get(0),
-        )?;
-        if exists {
-            return Err(RegistryError::Duplicate {
-                id: id.to_owned(),
-                version,
-            });
-        }
-        let now = now_ms();
-        let keywords = serde_json::to_string(&meta.keywords).unwrap_or_else(|_| "[]".to_owned());
-        let authors = serde_json::to_string(&meta.authors).unwrap_or_else(|_| "[]".to_owned());
-        let dependencies: BTreeMap<String, String> = new
-            .manifest
-            .dependencies
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        tx.execute(
-            "INSERT INTO plugins (id, name, description, license, category, keywords, authors,
-                                  key_id, latest, created_ms, updated_ms)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10)
-             ON CONFLICT (id) DO UPDATE SET
-                name = excluded.name, description = excluded.description,
-                license = excluded.license, category = excluded.category,
-                keywords = excluded.keywords, authors = excluded.authors,
-                updated_ms = excluded.updated_ms",
-            params![
-                id,
-                meta.name,
-                meta.description,
-                meta.license,
-                meta.category.as_str(),
-                keywords,
-                authors,
-                new.key_id,
-                version,
-                now,
-            ],
-        )?;
-        tx.execute(
-            "INSERT INTO versions (plugin_id, version, digest, size, host_api, dependencies,
-                                   manifest, signature, key_id, published_ms)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-            params![
-                id,
-                version,
-                new.digest,
-                i64::try_from(new.size).unwrap_or(i64::MAX),
-                meta.host_api.to_string(),
-                serde_json::to_string(&dependencies).unwrap_or_else(|_| "{}".to_owned()),
-                new.manifest_text,
-                new.signature_json,
-                new.key_id,
-                now,
-            ],
-        )?;
-        tx.execute(
-            "INSERT OR IGNORE INTO keys (key_id, public_key) VALUES (?1, ?2)",
-            params![new.key_id, new.public_key],
-        )?;
-        tx.execute("DELETE FROM keywords WHERE plugin_id = ?1", [id])?;
-        for keyword in &meta.keywords {
-            tx.execute(
-                "INSERT OR IGNORE INTO keywords (plugin_id, keyword) VALUES (?1, ?2)",
-                params![id, keyword.to_lowercase()],
-            )?;
-        }
-        let rowid: i64 = tx.query_row("SELECT rowid FROM plugins WHERE id = ?1", [id], |r| {
-            r.get(0)
-        })?;
-        tx.execute("DELETE FROM plugins_fts WHERE rowid = ?1", [rowid])?;
-        tx.execute(
-            "INSERT INTO plugins_fts (rowid, id, name, description, keywords, authors)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            params![
-                rowid,
-                id.replace('-', " "),
-                meta.name,
-                meta.description,
-                meta.keywords.join(" "),
-                meta.authors.join(" "),
-            ],
-        )?;
-        refresh_latest(&tx, id)?;
-        tx.commit()?;
-        Ok(())
     }
 
     /// Yanks or restores a version; `false` if there is no such version.
     pub fn set_yanked(&self, id: &str, version: &str, yanked: bool) -> Result<bool, RegistryError> {
-        let mut conn = self.conn();
-        let tx = conn.transaction()?;
-        let changed = tx.execute(
-            "UPDATE versions SET yanked = ?3 WHERE plugin_id = ?1 AND version = ?2",
-            params![id, version, yanked],
-        )?;
-        if changed > 0 {
-            refresh_latest(&tx, id)?;
+        match &self.backend {
+            Backend::Sqlite(db) => db.set_yanked(id, version, yanked),
+            Backend::Postgres(db) => db.set_yanked(id, version, yanked),
         }
-        tx.commit()?;
-        Ok(changed > 0)
     }
 
     /// Records `caller`'s rating (a second rating replaces the first);
     /// `false` if there is no such plugin.
     pub fn rate(&self, id: &str, caller: &Caller, stars: u8) -> Result<bool, RegistryError> {
-        let mut conn = self.conn();
-        let tx = conn.transaction()?;
-        let known: bool = tx.query_row(
-            "SELECT EXISTS (SELECT 1 FROM plugins WHERE id = ?1)",
-            [id],
-            |r| r.get(0),
-        )?;
-        if !known {
-            return Ok(false);
+        match &self.backend {
+            Backend::Sqlite(db) => db.rate(id, caller.token_id, stars),
+            Backend::Postgres(db) => db.rate(id, caller.token_id, stars),
         }
-        tx.execute(
-            "INSERT INTO ratings (plugin_id, token_id, stars) VALUES (?1, ?2, ?3)
-             ON CONFLICT (plugin_id, token_id) DO UPDATE SET stars = excluded.stars",
-            params![id, caller.token_id, stars],
-        )?;
-        tx.execute(
-            "UPDATE plugins SET
-                rating_sum = (SELECT COALESCE(SUM(stars), 0) FROM ratings WHERE plugin_id = ?1),
-                rating_count = (SELECT COUNT(*) FROM ratings WHERE plugin_id = ?1)
-             WHERE id = ?1",
-            [id],
-        )?;
-        tx.commit()?;
-        Ok(true)
     }
 
     /// Marks a plugin verified by the registry's operator.
     pub fn set_verified(&self, id: &str, verified: bool) -> Result<bool, RegistryError> {
-        Ok(self.conn().execute(
-            "UPDATE plugins SET verified = ?2 WHERE id = ?1",
-            params![id, verified],
-        )? > 0)
+        match &self.backend {
+            Backend::Sqlite(db) => db.set_verified(id, verified),
+            Backend::Postgres(db) => db.set_verified(id, verified),
+        }
     }
 }
 
-/// Sets `latest` to the newest version that is not yanked (the newest of
-/// all when every one is).
-fn refresh_latest(tx: &rusqlite::Transaction<'_>, id: &str) -> Result<(), RegistryError> {
-    let mut stmt = tx.prepare("SELECT version, yanked FROM versions WHERE plugin_id = ?1")?;
-    let rows = stmt
-        .query_map([id], |r| Ok((r.get::<_, String>(0)?, r.get::<_, bool>(1)?)))?
-        .collect::<Result<Vec<_>, _>>()?;
-    let newest = |live_only: bool| {
-        rows.iter()
-            .filter(|(_, yanked)| !live_only || !yanked)
-            .filter_map(|(v, _)| semver::Version::parse(v).ok())
-            .max()
-    };
-    if let Some(latest) = newest(true).or_else(|| newest(false)) {
-        tx.execute(
-            "UPDATE plugins SET latest = ?2 WHERE id = ?1",
-            params![id, latest.to_string()],
-        )?;
-    }
-    Ok(())
-}
+#[cfg(test)]
+mod tests {
+    use super::query_words;
 
-fn hit_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<SearchHit> {
-    let list = |i: usize| -> rusqlite::Result<Vec<String>> {
-        let text: String = r.get(i)?;
-        Ok(serde_json::from_str(&text).unwrap_or_default())
-    };
-    Ok(SearchHit {
-        id: r.get(0)?,
-        name: r.get(1)?,
-        description: r.get(2)?,
-        latest: r.get(3)?,
-        category: r.get(4)?,
-        keywords: list(5)?,
-        authors: list(6)?,
-        downloads: r.get::<_, i64>(7).map(|d| u64::try_from(d).unwrap_or(0))?,
-        rating: r.get(8)?,
-        ratings: r.get::<_, i64>(9).map(|d| u64::try_from(d).unwrap_or(0))?,
-        verified: r.get(10)?,
-        updated_ms: r.get(11)?,
-        relevance: r.get(12)?,
-    })
+    #[test]
+    fn query_words_keep_letters_and_digits_only() {
+        assert_eq!(
+            query_words("\"csv\" OR NEAR( a:* & !b'; DROP TABLE x--"),
+            ["csv", "OR", "NEAR", "a", "b", "DROP", "TABLE", "x"]
+        );
+        assert_eq!(query_words("Ünïcode café-2"), ["Ünïcode", "café", "2"]);
+        assert!(query_words(" ::*&| ").is_empty());
+        assert_eq!(query_words(&"w ".repeat(40)).len(), 16);
+    }
 }

@@ -7,6 +7,12 @@ use std::path::PathBuf;
 pub enum RegistryError {
     #[error("the registry database failed: {0}")]
     Db(#[from] rusqlite::Error),
+    #[error("the registry database (PostgreSQL) failed: {0}")]
+    Postgres(#[from] postgres::Error),
+    /// The database could not be used at all (its connection thread is
+    /// gone); not the request's fault.
+    #[error("the registry database failed: {0}")]
+    Database(String),
     #[error("could not {action} `{path}`: {source}")]
     Io {
         action: &'static str,
@@ -52,7 +58,11 @@ impl RegistryError {
 
     pub fn status(&self) -> u16 {
         match self {
-            RegistryError::Db(_) | RegistryError::Io { .. } | RegistryError::Client(_) => 500,
+            RegistryError::Db(_)
+            | RegistryError::Postgres(_)
+            | RegistryError::Database(_)
+            | RegistryError::Io { .. }
+            | RegistryError::Client(_) => 500,
             RegistryError::Remote { status, .. } => *status,
             RegistryError::BadRequest(_) => 400,
             RegistryError::Rejected(_) => 422,

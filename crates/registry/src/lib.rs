@@ -1,8 +1,13 @@
 //! `lord-registry`: the plugin registry and its client.
 //!
 //! - [`Registry`] / [`router`] / [`serve`]: the HTTP JSON API (axum) over
-//!   [`Db`] (SQLite with FTS5 search) and a blob folder of packages named
-//!   by digest. `lord registry serve` runs it.
+//!   [`Db`] and a blob folder of packages named by digest. `lord registry
+//!   serve` runs it.
+//! - [`Db`]: the records, in SQLite (`registry.db` in the data folder, FTS5
+//!   search; the default, needing no setup) or in PostgreSQL
+//!   ([`Registry::open_with`] / `--database-url postgres://...`, `tsvector`
+//!   search), with the same answers from both: the tests run every case
+//!   against each.
 //! - [`Client`]: what `lord plugin search`, `lord plugin install ID` and
 //!   `lord pdk publish` use to reach one.
 //! - [`openapi::document`]: the OpenAPI 3.0 description of the API.

@@ -20,7 +20,9 @@ pub struct SearchHit {
     pub verified: bool,
     /// Unix milliseconds of the last publish.
     pub updated_ms: i64,
-    /// Full-text relevance (BM25, higher is better); 0 without a query.
+    /// Full-text relevance, higher is better; 0 without a query. Its scale
+    /// depends on the registry's database (BM25 on SQLite, `ts_rank` on
+    /// PostgreSQL), so compare it only within one registry's results.
     pub relevance: f64,
 }
 

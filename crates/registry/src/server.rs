@@ -38,10 +38,23 @@ impl Registry {
     /// Opens (creating) the registry kept in `dir`: `registry.db` and
     /// `blobs/`.
     pub fn open(dir: &Path) -> Result<Self, RegistryError> {
+        Self::open_with(dir, None)
+    }
+
+    /// Opens the registry with its records in the PostgreSQL database at
+    /// `database_url` when one is given (see [`Db::connect`]), in
+    /// `dir/registry.db` otherwise. Package blobs stay in `dir/blobs/`
+    /// either way: they are content-addressed files, which a database
+    /// would only make slower to serve.
+    pub fn open_with(dir: &Path, database_url: Option<&str>) -> Result<Self, RegistryError> {
         let blobs = dir.join("blobs");
         std::fs::create_dir_all(blobs.join("tmp")).map_err(io("create", &blobs))?;
+        let db = match database_url {
+            Some(url) => Db::connect(url)?,
+            None => Db::open(dir)?,
+        };
         Ok(Self {
-            db: Db::open(dir)?,
+            db,
             blobs,
             limits: Limits::default(),
         })
@@ -68,8 +81,9 @@ impl IntoResponse for RegistryError {
 
 type Shared = Arc<Registry>;
 
-/// Runs `work` on a blocking thread: SQLite and file writes must not hold
-/// up the async workers.
+/// Runs `work` on a blocking thread: database calls (SQLite, or waiting on
+/// the PostgreSQL connection thread) and file writes must not hold up the
+/// async workers.
 async fn blocking<T: Send + 'static>(
     registry: &Shared,
     work: impl FnOnce(&Registry) -> Result<T, RegistryError> + Send + 'static,

@@ -1,6 +1,12 @@
 //! The registry over real HTTP on loopback: a real axum server on an
-//! ephemeral port, a real SQLite database and blob folder, the real
-//! client, and packages packed and signed by `lord-package`.
+//! ephemeral port, a real database and blob folder, the real client, and
+//! packages packed and signed by `lord-package`.
+//!
+//! Every case runs against both databases the registry supports, as
+//! `sqlite::NAME` and `postgres::NAME`: SQLite in the test's data folder,
+//! and a real PostgreSQL server started for the test (`support`).
+
+mod support;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -8,6 +14,39 @@ use std::sync::Arc;
 
 use lord_package::{Keys, PublicKey, Signature};
 use lord_registry::{Client, Registry, RegistryError, Scope, SearchQuery, Sort};
+
+/// Which database a case runs against.
+#[derive(Debug, Clone, Copy)]
+enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// One `#[test]` per case and backend, each calling the case with its
+/// backend.
+macro_rules! on_both_backends {
+    ($($case:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[test]
+            fn $case() {
+                super::$case(super::Backend::Sqlite);
+            })*
+        }
+        mod postgres {
+            $(#[test]
+            fn $case() {
+                super::$case(super::Backend::Postgres);
+            })*
+        }
+    };
+}
+
+on_both_backends!(
+    a_published_package_is_found_downloaded_and_verifies_for_the_user,
+    bad_publishes_are_refused_and_change_nothing,
+    search_filters_and_sorts,
+    yanking_moves_latest_back_and_restoring_moves_it_forward,
+);
 
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -80,12 +119,26 @@ struct Running {
     key: PublicKey,
     token: String,
     runtime: tokio::runtime::Runtime,
+    /// Last, so it stops after the registry has let go of it.
+    _postgres: Option<support::PgServer>,
 }
 
 impl Running {
-    fn start() -> Self {
+    /// A registry on `backend`; `None` when that backend cannot run here
+    /// (PostgreSQL not installed outside CI: `support` says so).
+    fn start(backend: Backend) -> Option<Self> {
         let data = tempfile::tempdir().expect("data");
-        let registry = Arc::new(Registry::open(data.path()).expect("open"));
+        let postgres = match backend {
+            Backend::Sqlite => None,
+            Backend::Postgres => Some(support::PgServer::start()?),
+        };
+        let url = postgres.as_ref().map(support::PgServer::url);
+        let registry = Arc::new(Registry::open_with(data.path(), url.as_deref()).expect("open"));
+        assert_eq!(
+            data.path().join("registry.db").exists(),
+            url.is_none(),
+            "the records went to the other database"
+        );
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
@@ -103,7 +156,7 @@ impl Running {
             .db
             .create_token(&Scope::parse("publish:*").expect("scope"))
             .expect("token");
-        Self {
+        Some(Self {
             client: Client::new(&format!("http://{address}")).expect("client"),
             _data: data,
             registry,
@@ -112,7 +165,8 @@ impl Running {
             key,
             token,
             runtime,
-        }
+            _postgres: postgres,
+        })
     }
 
     fn publish(&self, spec: &Spec<'_>) -> Result<lord_registry::Published, RegistryError> {
@@ -134,9 +188,10 @@ impl Running {
     }
 }
 
-#[test]
-fn a_published_package_is_found_downloaded_and_verifies_for_the_user() {
-    let r = Running::start();
+fn a_published_package_is_found_downloaded_and_verifies_for_the_user(backend: Backend) {
+    let Some(r) = Running::start(backend) else {
+        return;
+    };
     let published = r.publish(&Spec::default()).expect("publish");
     assert_eq!(published.id, "hello");
 
@@ -207,9 +262,10 @@ fn a_published_package_is_found_downloaded_and_verifies_for_the_user() {
     );
 }
 
-#[test]
-fn bad_publishes_are_refused_and_change_nothing() {
-    let r = Running::start();
+fn bad_publishes_are_refused_and_change_nothing(backend: Backend) {
+    let Some(r) = Running::start(backend) else {
+        return;
+    };
     r.publish(&Spec::default()).expect("publish");
 
     let (bytes, signature) = package(
@@ -301,9 +357,10 @@ fn bad_publishes_are_refused_and_change_nothing() {
         .expect("publish 0.2.0");
 }
 
-#[test]
-fn search_filters_and_sorts() {
-    let r = Running::start();
+fn search_filters_and_sorts(backend: Backend) {
+    let Some(r) = Running::start(backend) else {
+        return;
+    };
     for spec in [
         Spec {
             id: "csv-tools",
@@ -408,13 +465,21 @@ fn search_filters_and_sorts() {
         }),
         ["ping"]
     );
-    // Query syntax in the text is taken literally, never as FTS syntax.
+    // Query syntax in the text is taken literally, never as FTS, tsquery
+    // or SQL syntax: these are words to look for, and the search answers.
     assert!(r.search(q("\"csv\" OR NEAR(")).len() <= 2);
+    assert!(
+        r.search(q("csv' | !x:* & (y) <-> z\\; DROP TABLE plugins; --"))
+            .is_empty()
+    );
+    assert_eq!(r.search(q("csv:*")), ["csv-tools", "json-query"]);
+    assert!(r.search(q("'")).len() == 3, "no words: every plugin");
 }
 
-#[test]
-fn yanking_moves_latest_back_and_restoring_moves_it_forward() {
-    let r = Running::start();
+fn yanking_moves_latest_back_and_restoring_moves_it_forward(backend: Backend) {
+    let Some(r) = Running::start(backend) else {
+        return;
+    };
     r.publish(&Spec::default()).expect("0.1.0");
     r.publish(&Spec {
         version: "0.2.0",
