@@ -41,6 +41,9 @@ pub enum RegistryError {
         "{id} {version} is already published; versions are immutable, so publish a new version"
     )]
     Duplicate { id: String, version: String },
+    /// The blob store failed.
+    #[error("{0}")]
+    Blob(String),
     /// The client could not reach the registry or got a bad answer.
     #[error("{0}")]
     Client(String),
@@ -62,6 +65,7 @@ impl RegistryError {
             | RegistryError::Postgres(_)
             | RegistryError::Database(_)
             | RegistryError::Io { .. }
+            | RegistryError::Blob(_)
             | RegistryError::Client(_) => 500,
             RegistryError::Remote { status, .. } => *status,
             RegistryError::BadRequest(_) => 400,

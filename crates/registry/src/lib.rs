@@ -30,4 +30,4 @@ pub use error::RegistryError;
 pub use model::{
     ErrorBody, PluginInfo, Published, Rating, SearchHit, SearchPage, VersionInfo, Yank,
 };
-pub use server::{Registry, router, serve};
+pub use server::{Blobs, Registry, router, serve};

@@ -26,29 +26,136 @@ use crate::db::{Caller, Db, NewVersion, SearchQuery};
 use crate::error::{RegistryError, io};
 use crate::model::{ErrorBody, Published, Rating, Yank};
 
-/// A registry: its database and its blob folder.
+/// A registry: its database and its blob store.
 #[derive(Debug)]
 pub struct Registry {
     pub db: Db,
-    blobs: PathBuf,
+    blobs: Blobs,
+    /// Scratch space for unpacking packages under review.
+    work: PathBuf,
     limits: Limits,
+}
+
+/// Package blobs, named by digest, in any `object_store` (a local folder
+/// by default; S3, GCS or Azure with the `cloud` feature).
+pub struct Blobs {
+    store: Box<dyn object_store::ObjectStore>,
+    prefix: object_store::path::Path,
+    /// The URL without credentials, for messages.
+    shown: String,
+}
+
+impl std::fmt::Debug for Blobs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Blobs")
+            .field("at", &self.shown)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Blobs {
+    /// The store at `url` (`file:///abs/path`, `memory:///`, and with the
+    /// `cloud` feature `s3://`, `gs://`, `az://`...).
+    pub fn open(url: &str) -> Result<Self, RegistryError> {
+        let parsed = url::Url::parse(url)
+            .map_err(|e| RegistryError::BadRequest(format!("`{url}` is not a blob URL: {e}")))?;
+        let shown = format!(
+            "{}://{}{}",
+            parsed.scheme(),
+            parsed.host_str().unwrap_or(""),
+            parsed.path()
+        );
+        let (store, prefix) = object_store::parse_url(&parsed).map_err(|e| {
+            RegistryError::BadRequest(format!(
+                "cannot use `{shown}` for blobs: {e} (cloud stores need lord built with the \
+                 registry's `cloud` feature)"
+            ))
+        })?;
+        Ok(Self {
+            store,
+            prefix,
+            shown,
+        })
+    }
+
+    fn path(&self, digest: &str) -> object_store::path::Path {
+        self.prefix
+            .clone()
+            .join("sha256")
+            .join(&digest[..2])
+            .join(digest)
+    }
+
+    fn failed(&self, action: &str, e: &object_store::Error) -> RegistryError {
+        RegistryError::Blob(format!("could not {action} a blob in {}: {e}", self.shown))
+    }
+
+    /// Stores `bytes` under `digest` (atomically: a reader sees all of it
+    /// or nothing); a blob already there is kept.
+    pub async fn put(&self, digest: &str, bytes: Vec<u8>) -> Result<(), RegistryError> {
+        use object_store::ObjectStoreExt as _;
+        let path = self.path(digest);
+        match self.store.head(&path).await {
+            Ok(_) => return Ok(()),
+            Err(object_store::Error::NotFound { .. }) => {}
+            Err(e) => return Err(self.failed("look up", &e)),
+        }
+        self.store
+            .put(&path, object_store::PutPayload::from(bytes))
+            .await
+            .map(drop)
+            .map_err(|e| self.failed("store", &e))
+    }
+
+    pub async fn get(&self, digest: &str) -> Result<Vec<u8>, RegistryError> {
+        use object_store::ObjectStoreExt as _;
+        let result = self
+            .store
+            .get(&self.path(digest))
+            .await
+            .map_err(|e| self.failed("read", &e))?;
+        result
+            .bytes()
+            .await
+            .map(|b| b.to_vec())
+            .map_err(|e| self.failed("read", &e))
+    }
 }
 
 impl Registry {
     /// Opens (creating) the registry kept in `dir`: `registry.db` and
     /// `blobs/`.
     pub fn open(dir: &Path) -> Result<Self, RegistryError> {
-        Self::open_with(dir, None)
+        Self::open_with(dir, None, None)
     }
 
     /// Opens the registry with its records in the PostgreSQL database at
     /// `database_url` when one is given (see [`Db::connect`]), in
-    /// `dir/registry.db` otherwise. Package blobs stay in `dir/blobs/`
-    /// either way: they are content-addressed files, which a database
-    /// would only make slower to serve.
-    pub fn open_with(dir: &Path, database_url: Option<&str>) -> Result<Self, RegistryError> {
-        let blobs = dir.join("blobs");
-        std::fs::create_dir_all(blobs.join("tmp")).map_err(io("create", &blobs))?;
+    /// `dir/registry.db` otherwise; and package blobs in the object store
+    /// at `blob_url`, or `dir/blobs/` (content-addressed files, which a
+    /// database would only make slower to serve).
+    pub fn open_with(
+        dir: &Path,
+        database_url: Option<&str>,
+        blob_url: Option<&str>,
+    ) -> Result<Self, RegistryError> {
+        let work = dir.join("tmp");
+        std::fs::create_dir_all(&work).map_err(io("create", &work))?;
+        let blobs = match blob_url {
+            Some(url) => Blobs::open(url)?,
+            None => {
+                let local = dir.join("blobs");
+                std::fs::create_dir_all(&local).map_err(io("create", &local))?;
+                let local = local.canonicalize().map_err(io("resolve", &local))?;
+                let url = url::Url::from_directory_path(&local).map_err(|()| {
+                    RegistryError::BadRequest(format!(
+                        "`{}` is not a usable folder",
+                        local.display()
+                    ))
+                })?;
+                Blobs::open(url.as_str())?
+            }
+        };
         let db = match database_url {
             Some(url) => Db::connect(url)?,
             None => Db::open(dir)?,
@@ -56,12 +163,9 @@ impl Registry {
         Ok(Self {
             db,
             blobs,
+            work,
             limits: Limits::default(),
         })
-    }
-
-    fn blob_path(&self, digest: &str) -> PathBuf {
-        self.blobs.join("sha256").join(&digest[..2]).join(digest)
     }
 }
 
@@ -185,16 +289,15 @@ async fn package(
 ) -> Result<Response, RegistryError> {
     check_id(&id)?;
     check_version(&version)?;
-    let (bytes, digest) = blocking(&registry, move |r| {
+    let digest = blocking(&registry, move |r| {
         let (_, digest) =
             r.db.signature(&id, &version)?
                 .ok_or_else(|| not_published(&id, &version))?;
-        let path = r.blob_path(&digest);
-        let bytes = std::fs::read(&path).map_err(io("read", &path))?;
         r.db.count_download(&id)?;
-        Ok((bytes, digest))
+        Ok(digest)
     })
     .await?;
+    let bytes = registry.blobs.get(&digest).await?;
     Ok((
         [
             (header::CONTENT_TYPE, "application/octet-stream".to_owned()),
@@ -328,20 +431,30 @@ async fn publish(
         "send the signer's public key (`lord key export`)",
     )?
     .to_owned();
-    let published = blocking(&registry, move |r| {
-        verify_and_store(r, &caller, &body, &signature_text, &key_text)
+    let checked_body = body.clone();
+    let new = blocking(&registry, move |r| {
+        verify(r, &caller, &checked_body, &signature_text, &key_text)
     })
     .await?;
+    // The blob first, durably: a record never points at a missing blob.
+    registry.blobs.put(&new.digest, body.to_vec()).await?;
+    let published = Published {
+        id: new.manifest.plugin.id.to_string(),
+        version: new.manifest.plugin.version.to_string(),
+        digest: new.digest.clone(),
+    };
+    blocking(&registry, move |r| r.db.publish(&new)).await?;
     Ok((StatusCode::CREATED, Json(published)).into_response())
 }
 
-fn verify_and_store(
+/// Every check a publish must pass, in order; the version to record.
+fn verify(
     registry: &Registry,
     caller: &Caller,
     body: &[u8],
     signature_text: &str,
     key_text: &str,
-) -> Result<Published, RegistryError> {
+) -> Result<NewVersion, RegistryError> {
     let rejected = |e: lord_package::PackageError| RegistryError::Rejected(e.to_string());
     let public = PublicKey::parse("the lord-public-key header", key_text).map_err(rejected)?;
     let signature = Signature::parse(Path::new("the lord-signature header"), signature_text)
@@ -349,8 +462,8 @@ fn verify_and_store(
     let digest = Digest::of(body);
     lord_package::verify(&signature, &digest, std::slice::from_ref(&public)).map_err(rejected)?;
 
-    let unpacked = tempfile::tempdir_in(registry.blobs.join("tmp"))
-        .map_err(io("create a folder in", &registry.blobs))?;
+    let unpacked =
+        tempfile::tempdir_in(&registry.work).map_err(io("create a folder in", &registry.work))?;
     lord_package::unpack(body, unpacked.path(), &registry.limits).map_err(rejected)?;
     let manifest_path = unpacked.path().join(lord_manifest::MANIFEST_FILE);
     let manifest_text = std::fs::read_to_string(&manifest_path).map_err(|e| {
@@ -371,31 +484,13 @@ fn verify_and_store(
         )));
     }
 
-    // The blob first, durably: a record never points at a missing blob.
-    let digest_text = digest.to_string();
-    let path = registry.blob_path(&digest_text);
-    if !path.exists() {
-        let dir = path.parent().unwrap_or(&registry.blobs);
-        std::fs::create_dir_all(dir).map_err(io("create", dir))?;
-        let mut file = tempfile::NamedTempFile::new_in(dir).map_err(io("create a file in", dir))?;
-        std::io::Write::write_all(&mut file, body).map_err(io("write", &path))?;
-        file.as_file().sync_all().map_err(io("sync", &path))?;
-        file.persist(&path)
-            .map_err(|e| io("store", &path)(e.error))?;
-    }
-    let version = manifest.plugin.version.to_string();
-    registry.db.publish(&NewVersion {
+    Ok(NewVersion {
         manifest,
         manifest_text,
-        digest: digest_text.clone(),
+        digest: digest.to_string(),
         size: body.len() as u64,
         signature_json: signature.to_json(),
         key_id: public.id().to_string(),
         public_key: public.to_text().trim().to_owned(),
-    })?;
-    Ok(Published {
-        id,
-        version,
-        digest: digest_text,
     })
 }

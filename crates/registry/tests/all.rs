@@ -133,7 +133,8 @@ impl Running {
             Backend::Postgres => Some(support::PgServer::start()?),
         };
         let url = postgres.as_ref().map(support::PgServer::url);
-        let registry = Arc::new(Registry::open_with(data.path(), url.as_deref()).expect("open"));
+        let registry =
+            Arc::new(Registry::open_with(data.path(), url.as_deref(), None).expect("open"));
         assert_eq!(
             data.path().join("registry.db").exists(),
             url.is_none(),
@@ -514,4 +515,33 @@ fn yanking_moves_latest_back_and_restoring_moves_it_forward(backend: Backend) {
         .block_on(r.client.yank(&r.token, "hello", "0.2.0", false))
         .expect("restore");
     assert_eq!(latest(&r), "0.2.0");
+}
+
+#[test]
+fn blobs_live_in_any_object_store_the_build_supports() {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("runtime");
+    let dir = tempfile::tempdir().expect("dir");
+    let folder = url::Url::from_directory_path(dir.path()).expect("file url");
+    for url in ["memory:///", folder.as_str()] {
+        let blobs = lord_registry::Blobs::open(url).expect("open");
+        let digest = "ab".repeat(32);
+        runtime
+            .block_on(blobs.put(&digest, b"package bytes".to_vec()))
+            .expect("put");
+        // A second put of the same digest keeps the first.
+        runtime
+            .block_on(blobs.put(&digest, b"other".to_vec()))
+            .expect("put again");
+        assert_eq!(
+            runtime.block_on(blobs.get(&digest)).expect("get"),
+            b"package bytes"
+        );
+        assert!(runtime.block_on(blobs.get(&"cd".repeat(32))).is_err());
+    }
+    assert!(dir.path().join("sha256/ab").is_dir());
+    // Without the `cloud` feature, a cloud URL is refused and says why.
+    let error = lord_registry::Blobs::open("s3://bucket/prefix").expect_err("s3 without cloud");
+    assert!(error.to_string().contains("`cloud` feature"), "{error}");
 }

@@ -25,9 +25,14 @@ pub(crate) enum RegistryCommand {
         listen: String,
         /// Keep the records in this PostgreSQL database
         /// (postgres://USER:PASSWORD@HOST:PORT/DBNAME, no TLS) instead of
-        /// SQLite in the data folder; packages stay in the data folder.
+        /// SQLite in the data folder.
         #[arg(long, value_name = "URL")]
         database_url: Option<String>,
+        /// Keep package blobs in this object store (file:///..., and s3://,
+        /// gs://, az:// when built with the registry's `cloud` feature)
+        /// instead of the data folder.
+        #[arg(long, value_name = "URL")]
+        blob_url: Option<String>,
     },
     /// Make API tokens.
     #[command(subcommand)]
@@ -74,9 +79,14 @@ pub(crate) async fn run(ctx: &Context, command: RegistryCommand) -> Result<ExitC
             data,
             listen,
             database_url,
+            blob_url,
         } => {
             let dir = data_dir(ctx, data);
-            let registry = Arc::new(Registry::open_with(&dir, database_url.as_deref())?);
+            let registry = Arc::new(Registry::open_with(
+                &dir,
+                database_url.as_deref(),
+                blob_url.as_deref(),
+            )?);
             let listener = tokio::net::TcpListener::bind(&listen)
                 .await
                 .with_context(|| format!("listening on {listen}"))?;
@@ -100,7 +110,8 @@ pub(crate) async fn run(ctx: &Context, command: RegistryCommand) -> Result<ExitC
             data,
             database_url,
         }) => {
-            let registry = Registry::open_with(&data_dir(ctx, data), database_url.as_deref())?;
+            let registry =
+                Registry::open_with(&data_dir(ctx, data), database_url.as_deref(), None)?;
             let token = registry.db.create_token(&Scope::parse(&scope)?)?;
             eprintln!("made a token with scope `{scope}`; it is shown once, so keep it now");
             println!("{token}");
@@ -111,7 +122,8 @@ pub(crate) async fn run(ctx: &Context, command: RegistryCommand) -> Result<ExitC
             data,
             database_url,
         } => {
-            let registry = Registry::open_with(&data_dir(ctx, data), database_url.as_deref())?;
+            let registry =
+                Registry::open_with(&data_dir(ctx, data), database_url.as_deref(), None)?;
             if !registry.db.set_verified(&id, !undo)? {
                 anyhow::bail!(crate::cli::UsageError(format!(
                     "no plugin named `{id}` is published here"
