@@ -4,6 +4,11 @@
 //! a median over batches, the two sides of a comparison measured in
 //! alternating batches.
 //!
+//! It also times the registry paths, which have no baseline: search over
+//! 10,000 published plugins (median and p95 of single requests), resolving
+//! a 1,000-package graph, and installing a 2 MB plugin from a local
+//! registry split into its steps (`registry.rs`, `graph.rs`).
+//!
 //! Run it with `cargo xtask bench [--json]`, which builds the guest plugins
 //! first; the harness builds `lord` itself (`cargo build --release -p lord`).
 //! Progress goes to stderr; stdout carries only the table, or with `--json`
@@ -17,10 +22,13 @@ mod bare;
 mod call;
 mod events;
 mod fixtures;
+mod graph;
 mod help;
 mod load;
 mod micro;
+mod registry;
 mod report;
+mod synth;
 mod timing;
 
 use std::process::ExitCode;
@@ -29,20 +37,23 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, Result, bail};
 
 use crate::fixtures::Plugins;
-use crate::report::Results;
+use crate::report::{RegistryOnly, Results};
 use crate::timing::Plan;
 
-const USAGE: &str = "usage: lord-bench [--json] [--batches N] [--profile-micro]
+const USAGE: &str = "usage: lord-bench [--json] [--batches N] [--profile-micro | --registry-only]
 
   --json            print one JSON object on stdout instead of a table
   --batches N       batches per side for each figure (default 31)
-  --profile-micro   run only the micro-plugin chain, ours alone, for a profiler";
+  --profile-micro   run only the micro-plugin chain, ours alone, for a profiler
+  --registry-only   run only the registry, resolve and install figures
+                    (no `lord` build, no comparisons)";
 
 #[derive(Debug)]
 struct Options {
     json: bool,
     batches: usize,
     profile_micro: bool,
+    registry_only: bool,
 }
 
 fn main() -> ExitCode {
@@ -59,6 +70,7 @@ fn parse_args() -> Result<Option<Options>> {
     let mut options = Options {
         json: false,
         profile_micro: false,
+        registry_only: false,
         // Many short batches rather than a few long ones: on a shared
         // machine, load comes in bursts, and finer alternation spreads a
         // burst over both sides. Odd, so the median is a measured batch.
@@ -69,6 +81,7 @@ fn parse_args() -> Result<Option<Options>> {
         match arg.as_str() {
             "--json" => options.json = true,
             "--profile-micro" => options.profile_micro = true,
+            "--registry-only" => options.registry_only = true,
             "--batches" => {
                 let value = args.next().context("--batches needs a number")?;
                 options.batches =
@@ -90,9 +103,6 @@ fn run() -> Result<()> {
     };
     let started = Instant::now();
     let plugins = Plugins::locate()?;
-    // First, so that a missing or unbuildable `lord` fails before the
-    // minute of measuring.
-    let lord = help::lord_binary()?;
 
     // The runtime `lord` itself runs plugins on (crates/cli/src/main.rs).
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -103,6 +113,26 @@ fn run() -> Result<()> {
         batches: options.batches,
         batch_time: Duration::from_millis(batch_ms),
     };
+
+    if options.registry_only {
+        let (registry, resolve) = measure_registry(&runtime, &plugins, plan(100))?;
+        let results = RegistryOnly {
+            registry,
+            resolve,
+            batches: options.batches,
+            elapsed: started.elapsed(),
+        };
+        if options.json {
+            println!("{}", results.json());
+        } else {
+            print!("{}", results.table());
+        }
+        return Ok(());
+    }
+
+    // Before any measuring, so that a missing or unbuildable `lord` fails
+    // before the minutes of measuring.
+    let lord = help::lord_binary()?;
 
     if options.profile_micro {
         return runtime.block_on(micro::profile(&plugins, plan(1000)));
@@ -121,6 +151,7 @@ fn run() -> Result<()> {
     eprintln!("lord-bench: events ...");
     let events = runtime.block_on(events::measure(plan(25)))?;
     let events_wasm = runtime.block_on(events::measure_wasm(&plugins, plan(25)))?;
+    let (registry, resolve) = measure_registry(&runtime, &plugins, plan(100))?;
 
     let results = Results {
         load,
@@ -129,6 +160,8 @@ fn run() -> Result<()> {
         micro,
         events,
         events_wasm,
+        registry,
+        resolve,
         batches: options.batches,
         elapsed: started.elapsed(),
     };
@@ -138,4 +171,18 @@ fn run() -> Result<()> {
         print!("{}", results.table());
     }
     Ok(())
+}
+
+/// The figures without a baseline: the registry (fill, search, install)
+/// and the resolver.
+fn measure_registry(
+    runtime: &tokio::runtime::Runtime,
+    plugins: &Plugins,
+    plan: Plan,
+) -> Result<(registry::RegistryResults, timing::Samples)> {
+    eprintln!("lord-bench: registry ...");
+    let registry = registry::measure(runtime, plugins)?;
+    eprintln!("lord-bench: resolve ...");
+    let resolve = runtime.block_on(graph::measure(plan))?;
+    Ok((registry, resolve))
 }

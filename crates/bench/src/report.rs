@@ -7,10 +7,12 @@ use serde_json::{Map, Value, json};
 
 use crate::call::CallResults;
 use crate::events;
+use crate::graph;
 use crate::help::PLUGIN_COUNT;
 use crate::load::LoadResults;
 use crate::micro::{CHAIN, MicroResults};
-use crate::timing::{Pair, Samples};
+use crate::registry::{self, RegistryResults};
+use crate::timing::{Latencies, Pair, Samples};
 
 /// Everything one run measured.
 #[derive(Debug, Clone)]
@@ -23,6 +25,18 @@ pub(crate) struct Results {
     pub(crate) events: Samples,
     /// Bursts of `events::WASM_BURST` events to a WASM subscriber.
     pub(crate) events_wasm: Samples,
+    pub(crate) registry: RegistryResults,
+    /// One resolution of the `graph::PACKAGES`-package graph.
+    pub(crate) resolve: Samples,
+    pub(crate) batches: usize,
+    pub(crate) elapsed: Duration,
+}
+
+/// What `--registry-only` measured: the figures without a baseline.
+#[derive(Debug, Clone)]
+pub(crate) struct RegistryOnly {
+    pub(crate) registry: RegistryResults,
+    pub(crate) resolve: Samples,
     pub(crate) batches: usize,
     pub(crate) elapsed: Duration,
 }
@@ -65,10 +79,10 @@ fn round(value: f64, digits: i32) -> f64 {
 }
 
 impl Results {
-    fn rows(&self) -> [Row; 9] {
+    fn rows(&self) -> Vec<Row> {
         let calls = &self.calls;
         let load = &self.load.cold;
-        [
+        let mut rows = vec![
             Row {
                 label: "load: installed plugin to end of first call",
                 subject: us(load.subject.median_ns()),
@@ -176,7 +190,9 @@ impl Results {
                 max: f64::INFINITY,
                 goal: ">= 100 k/s",
             },
-        ]
+        ];
+        rows.extend(registry_rows(&self.registry, &self.resolve));
+        rows
     }
 
     /// The table printed by default.
@@ -186,20 +202,9 @@ impl Results {
              (for --help: {PLUGIN_COUNT} plugins vs none)\n\n",
             self.batches
         );
-        out.push_str(&format!(
-            "{:<44} {:>12} {:>12} {:>10} {:>12}  {}\n",
-            "measure", "ours", "bare", "result", "goal", "pass"
-        ));
+        out.push_str(&table_head());
         for row in self.rows() {
-            out.push_str(&format!(
-                "{:<44} {:>12} {:>12} {:>10} {:>12}  {}\n",
-                row.label,
-                row.subject,
-                row.baseline,
-                row.shown,
-                row.goal,
-                if row.pass() { "pass" } else { "FAIL" }
-            ));
+            out.push_str(&row.line());
         }
         let reused = &self.load.reused;
         out.push_str(&format!(
@@ -211,8 +216,9 @@ impl Results {
             "-",
             "info"
         ));
+        out.push_str(&registry_note(&self.registry));
         out.push_str(&format!(
-            "\nbench-work: {:.2} ns per round, {} rounds for ~10 µs\n",
+            "bench-work: {:.2} ns per round, {} rounds for ~10 µs\n",
             self.calls.ns_per_iteration, self.calls.work_iterations
         ));
         out.push_str("spread (fastest..slowest batch, per iteration):\n");
@@ -231,7 +237,7 @@ impl Results {
         out
     }
 
-    fn spreads(&self) -> [(&'static str, &Samples, (&'static str, f64)); 18] {
+    fn spreads(&self) -> [(&'static str, &Samples, (&'static str, f64)); 19] {
         let us = ("µs", 1e3);
         let ns = ("ns", 1.0);
         let ms = ("ms", 1e6);
@@ -254,6 +260,7 @@ impl Results {
             ("shared state bare", &self.calls.shared.baseline, ns),
             ("events burst", &self.events, ns),
             ("events wasm burst", &self.events_wasm, ns),
+            ("resolve 1000", &self.resolve, ms),
         ]
     }
 
@@ -262,20 +269,7 @@ impl Results {
         let calls = &self.calls;
         let load = &self.load.cold;
         let reused = &self.load.reused;
-        let mut goals = Map::new();
-        let mut all_pass = true;
-        for row in self.rows() {
-            all_pass &= row.pass();
-            goals.insert(
-                row.key.to_owned(),
-                json!({
-                    "min": row.min.is_finite().then_some(row.min),
-                    "max": row.max.is_finite().then_some(row.max),
-                    "value": round(row.value, 3),
-                    "pass": row.pass(),
-                }),
-            );
-        }
+        let (goals, all_pass) = goals(&self.rows());
         let mut spread = Map::new();
         for (name, samples, (unit, scale)) in self.spreads() {
             let (low, high) = samples.range_ns();
@@ -289,7 +283,7 @@ impl Results {
                 }),
             );
         }
-        json!({
+        let mut object = json!({
             "load_ratio": round(load.ratio(), 3),
             "load_ours_us": round(load.subject.median_ns() / 1e3, 2),
             "load_bare_us": round(load.baseline.median_ns() / 1e3, 2),
@@ -328,6 +322,199 @@ impl Results {
             "batches": self.batches,
             "spread": spread,
             "elapsed_s": round(self.elapsed.as_secs_f64(), 1),
-        })
+        });
+        if let Some(object) = object.as_object_mut() {
+            object.extend(registry_keys(&self.registry, &self.resolve));
+        }
+        object
+    }
+}
+
+impl Row {
+    /// The row as a line of the table.
+    fn line(&self) -> String {
+        format!(
+            "{:<44} {:>12} {:>12} {:>10} {:>12}  {}\n",
+            self.label,
+            self.subject,
+            self.baseline,
+            self.shown,
+            self.goal,
+            if self.pass() { "pass" } else { "FAIL" }
+        )
+    }
+}
+
+fn table_head() -> String {
+    format!(
+        "{:<44} {:>12} {:>12} {:>10} {:>12}  {}\n",
+        "measure", "ours", "bare", "result", "goal", "pass"
+    )
+}
+
+/// Each row's figure against its goal, and whether all pass.
+fn goals(rows: &[Row]) -> (Map<String, Value>, bool) {
+    let mut goals = Map::new();
+    let mut all_pass = true;
+    for row in rows {
+        all_pass &= row.pass();
+        goals.insert(
+            row.key.to_owned(),
+            json!({
+                "min": row.min.is_finite().then_some(row.min),
+                "max": row.max.is_finite().then_some(row.max),
+                "value": round(row.value, 3),
+                "pass": row.pass(),
+            }),
+        );
+    }
+    (goals, all_pass)
+}
+
+/// A figure with no goal and no baseline, in milliseconds. No goal was set
+/// for these: they are reported for tracking and always pass.
+fn tracked_ms(label: &'static str, key: &'static str, value_ms: f64) -> Row {
+    let shown = if value_ms >= 10_000.0 {
+        format!("{:.1} s", value_ms / 1e3)
+    } else {
+        format!("{value_ms:.2} ms")
+    };
+    Row {
+        label,
+        subject: shown.clone(),
+        baseline: "-".to_owned(),
+        key,
+        value: value_ms,
+        shown,
+        min: f64::NEG_INFINITY,
+        max: f64::INFINITY,
+        goal: "-",
+    }
+}
+
+fn latency_ms(latencies: &Latencies) -> f64 {
+    latencies.median_ns() / 1e6
+}
+
+fn registry_rows(registry: &RegistryResults, resolve: &Samples) -> Vec<Row> {
+    let install = &registry.install;
+    vec![
+        tracked_ms(
+            "registry: search over 10,000 plugins, p50",
+            "search_p50_ms",
+            latency_ms(&registry.search),
+        ),
+        tracked_ms(
+            "registry: search over 10,000 plugins, p95",
+            "search_p95_ms",
+            registry.search.percentile_ns(95.0) / 1e6,
+        ),
+        tracked_ms(
+            "registry: 10,000 publishes (Db::publish)",
+            "registry_fill_10k_ms",
+            registry.fill.as_secs_f64() * 1e3,
+        ),
+        tracked_ms(
+            "resolve: 1,000-package graph",
+            "resolve_1000_ms",
+            resolve.median_ns() / 1e6,
+        ),
+        tracked_ms(
+            "install: 2 MB plugin from a local registry",
+            "install_2mb_ms",
+            latency_ms(&install.total),
+        ),
+        tracked_ms(
+            "  download",
+            "install_2mb_download_ms",
+            latency_ms(&install.download),
+        ),
+        tracked_ms(
+            "  verify (digest, signature)",
+            "install_2mb_verify_ms",
+            latency_ms(&install.verify),
+        ),
+        tracked_ms(
+            "  unpack",
+            "install_2mb_unpack_ms",
+            latency_ms(&install.unpack),
+        ),
+        tracked_ms(
+            "  precompile (compile, contract, pre-link)",
+            "install_2mb_precompile_ms",
+            latency_ms(&install.precompile),
+        ),
+    ]
+}
+
+/// What the registry figures were measured over, for the table.
+fn registry_note(registry: &RegistryResults) -> String {
+    format!(
+        "\nsearch: {} single requests over HTTP, {} found a plugin; install: medians over {} \
+         runs of a {:.2} MiB package (the total is the median of the sums)\n",
+        registry.search.len(),
+        registry.search_found,
+        registry.install.total.len(),
+        registry.install.package_bytes as f64 / f64::from(1 << 20)
+    )
+}
+
+/// The JSON keys of the registry figures: each row's figure, and what it
+/// was measured over.
+fn registry_keys(registry: &RegistryResults, resolve: &Samples) -> Map<String, Value> {
+    let mut keys = Map::new();
+    for row in registry_rows(registry, resolve) {
+        keys.insert(row.key.to_owned(), json!(round(row.value, 3)));
+    }
+    let install = &registry.install;
+    keys.extend([
+        ("search_plugins".to_owned(), json!(registry::PLUGINS)),
+        ("search_queries".to_owned(), json!(registry.search.len())),
+        ("search_found".to_owned(), json!(registry.search_found)),
+        ("resolve_packages".to_owned(), json!(graph::PACKAGES)),
+        (
+            "install_2mb_package_bytes".to_owned(),
+            json!(install.package_bytes),
+        ),
+        ("install_2mb_runs".to_owned(), json!(install.total.len())),
+    ]);
+    keys
+}
+
+impl RegistryOnly {
+    fn rows(&self) -> Vec<Row> {
+        registry_rows(&self.registry, &self.resolve)
+    }
+
+    pub(crate) fn table(&self) -> String {
+        let mut out = format!(
+            "lord-bench: registry figures only; resolve is a median over {} batches\n\n",
+            self.batches
+        );
+        out.push_str(&table_head());
+        for row in self.rows() {
+            out.push_str(&row.line());
+        }
+        out.push_str(&registry_note(&self.registry));
+        out.push_str(&format!(
+            "total time: {:.1} s\n",
+            self.elapsed.as_secs_f64()
+        ));
+        out
+    }
+
+    pub(crate) fn json(&self) -> Value {
+        let (goals, all_pass) = goals(&self.rows());
+        let mut object = registry_keys(&self.registry, &self.resolve);
+        object.extend([
+            ("goals".to_owned(), Value::Object(goals)),
+            ("all_pass".to_owned(), json!(all_pass)),
+            ("batches".to_owned(), json!(self.batches)),
+            (
+                "elapsed_s".to_owned(),
+                json!(round(self.elapsed.as_secs_f64(), 1)),
+            ),
+        ]);
+        Value::Object(object)
     }
 }

@@ -52,6 +52,45 @@ impl Samples {
     }
 }
 
+/// Single timings, one per event (a search, an install), for figures that
+/// are a distribution over events rather than a mean over a batch: a
+/// request's latency is what a user waits for, and its tail matters.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Latencies {
+    ns: Vec<f64>,
+}
+
+impl Latencies {
+    pub(crate) fn push(&mut self, elapsed: Duration) {
+        // Far below 2^53 ns, so the conversion is exact enough.
+        self.ns.push(elapsed.as_nanos() as f64);
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.ns.len()
+    }
+
+    pub(crate) fn median_ns(&self) -> f64 {
+        Samples {
+            per_iteration_ns: self.ns.clone(),
+            iterations: 1,
+        }
+        .median_ns()
+    }
+
+    /// The nearest-rank percentile: the smallest timing that at least
+    /// `percent`% of the timings do not exceed.
+    pub(crate) fn percentile_ns(&self, percent: f64) -> f64 {
+        let mut sorted = self.ns.clone();
+        sorted.sort_by(f64::total_cmp);
+        if sorted.is_empty() {
+            return f64::NAN;
+        }
+        let rank = (percent / 100.0 * sorted.len() as f64).ceil() as usize;
+        sorted[rank.clamp(1, sorted.len()) - 1]
+    }
+}
+
 /// The two sides of a comparison: the path under test (lord's, or 50
 /// plugins installed) and its baseline (bare wasmtime, or none installed).
 #[derive(Debug, Clone)]
@@ -163,5 +202,19 @@ mod tests {
         assert_eq!(samples(&[5.0, 1.0, 3.0]).median_ns(), 3.0);
         assert_eq!(samples(&[4.0, 1.0, 3.0, 2.0]).median_ns(), 2.5);
         assert_eq!(samples(&[4.0, 1.0, 3.0, 2.0]).range_ns(), (1.0, 4.0));
+    }
+
+    #[test]
+    fn nearest_rank_percentiles() {
+        let mut latencies = Latencies::default();
+        for n in (1..=100).rev() {
+            latencies.push(Duration::from_nanos(n));
+        }
+        assert_eq!(latencies.len(), 100);
+        assert_eq!(latencies.percentile_ns(95.0), 95.0);
+        assert_eq!(latencies.percentile_ns(100.0), 100.0);
+        assert_eq!(latencies.percentile_ns(0.0), 1.0);
+        assert_eq!(latencies.median_ns(), 50.5);
+        assert!(Latencies::default().percentile_ns(95.0).is_nan());
     }
 }

@@ -698,7 +698,10 @@ fn update_checks_run_in_the_background_at_most_once_a_day() {
     // The command returned without waiting; the check lands shortly after.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     while !record.exists() {
-        assert!(std::time::Instant::now() < deadline, "no background check ran");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no background check ran"
+        );
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
     let text = std::fs::read_to_string(&record).expect("record");
