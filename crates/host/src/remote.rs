@@ -11,11 +11,11 @@
 //! Invariant: the package cache is written by temporary file and rename,
 //! named by digest, so concurrent installs never see a half-written file.
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use lord_manifest::{PluginId, Version, VersionReq};
-use lord_registry::{Client, PluginInfo};
+use lord_registry::Client;
 use lord_resolve::Candidate;
 
 use crate::cases::TestCase;
@@ -95,19 +95,6 @@ pub enum Progress {
     Verifying(String),
 }
 
-fn candidate(info: &lord_registry::VersionInfo) -> Option<Candidate> {
-    Some(Candidate {
-        version: Version::parse(&info.version).ok()?,
-        host_api: VersionReq::parse(&info.host_api).ok()?,
-        dependencies: info
-            .dependencies
-            .iter()
-            .filter_map(|(id, range)| Some((id.parse().ok()?, VersionReq::parse(range).ok()?)))
-            .collect(),
-        yanked: info.yanked,
-    })
-}
-
 fn io(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> HostError {
     let path = path.to_path_buf();
     move |source| HostError::Io {
@@ -145,8 +132,7 @@ impl Framework {
     ) -> Result<RemotePlan, HostError> {
         // 1. The index: every plugin reachable from the requests through
         //    any version's dependencies.
-        let ids: Vec<PluginId> = requests.iter().map(|(id, _)| id.clone()).collect();
-        let (infos, index) = fetch_index(client, &ids, progress).await?;
+        let (listed, index) = fetch_index(&self.config.home, client, progress).await?;
 
         // 2. Resolve.
         progress(Progress::Resolving);
@@ -163,10 +149,7 @@ impl Framework {
         let mut pinned = Vec::new();
         for id in order {
             let version = resolution.versions[&id].clone();
-            if let Some(info) = infos
-                .get(&id)
-                .and_then(|i| i.versions.iter().find(|v| v.version == version.to_string()))
-            {
+            if let Some(info) = listed.get(&(id.clone(), version.clone())) {
                 pinned.push(Pinned {
                     id: id.clone(),
                     version: version.clone(),
@@ -185,12 +168,9 @@ impl Framework {
                      first with `lord plugin update {id}`, or remove it"
                 )));
             }
-            let info = infos
-                .get(&id)
-                .and_then(|i| i.versions.iter().find(|v| v.version == version.to_string()))
-                .ok_or_else(|| {
-                    HostError::Resolve(format!("{id} {version} vanished from the index"))
-                })?;
+            let info = listed.get(&(id.clone(), version.clone())).ok_or_else(|| {
+                HostError::Resolve(format!("{id} {version} vanished from the index"))
+            })?;
             let package = self
                 .fetch_package(client, &id, &version, &info.digest, progress)
                 .await?;
@@ -326,42 +306,61 @@ fn write_atomic(dir: &Path, path: &Path, bytes: &[u8]) -> Result<(), HostError> 
 
 type Index = BTreeMap<PluginId, Vec<Candidate>>;
 
-/// The registry's records of `ids` and of every plugin reachable from them
-/// through any version's dependencies, and the resolver's view of them.
+/// The registry's signed index (TUF-verified, see `lord_registry::tuf`):
+/// every published version with its digest, and the resolver's view of it.
+/// Nothing the registry's plain JSON says is trusted for installing.
 async fn fetch_index(
+    home: &Path,
     client: &Client,
-    ids: &[PluginId],
     progress: &mut dyn FnMut(Progress),
-) -> Result<(BTreeMap<PluginId, PluginInfo>, Index), HostError> {
-    let mut infos: BTreeMap<PluginId, PluginInfo> = BTreeMap::new();
-    let mut queue: VecDeque<PluginId> = ids.iter().cloned().collect();
-    let mut seen: BTreeSet<PluginId> = queue.iter().cloned().collect();
-    while let Some(id) = queue.pop_front() {
-        progress(Progress::Fetching(id.to_string()));
-        let Some(info) = client.plugin(id.as_str()).await? else {
+) -> Result<(Listed, Index), HostError> {
+    progress(Progress::Fetching("the signed index".to_owned()));
+    let state = home
+        .join("registries")
+        .join(registry_dir_name(client.base()));
+    let trusted = client.trusted_index(&state).await?;
+    let mut listed = Listed::new();
+    let mut index: Index = BTreeMap::new();
+    for target in trusted.targets {
+        let (Ok(id), Ok(version)) = (
+            target.id.parse::<PluginId>(),
+            Version::parse(&target.version),
+        ) else {
             continue;
         };
-        for version in &info.versions {
-            for dep in version.dependencies.keys() {
-                if let Ok(dep) = dep.parse::<PluginId>()
-                    && seen.insert(dep.clone())
-                {
-                    queue.push_back(dep);
-                }
-            }
-        }
-        infos.insert(id, info);
+        let candidate = Candidate {
+            version: version.clone(),
+            host_api: VersionReq::parse(&target.host_api).unwrap_or(VersionReq::STAR),
+            dependencies: target
+                .dependencies
+                .iter()
+                .filter_map(|(d, r)| Some((d.parse().ok()?, VersionReq::parse(r).ok()?)))
+                .collect(),
+            yanked: target.yanked,
+        };
+        index.entry(id.clone()).or_default().push(candidate);
+        listed.insert((id, version), target);
     }
-    let index = infos
-        .iter()
-        .map(|(id, info)| {
-            (
-                id.clone(),
-                info.versions.iter().filter_map(candidate).collect(),
-            )
+    Ok((listed, index))
+}
+
+/// Signed index entries by plugin and version.
+type Listed = BTreeMap<(PluginId, Version), lord_registry::tuf::TargetInfo>;
+
+/// A folder name for a registry URL (`http://127.0.0.1:7878` →
+/// `127.0.0.1_7878`).
+fn registry_dir_name(base: &str) -> String {
+    base.split_once("://")
+        .map_or(base, |(_, rest)| rest)
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
+                c
+            } else {
+                '_'
+            }
         })
-        .collect();
-    Ok((infos, index))
+        .collect()
 }
 
 /// The resolution that updates `id` past `installed`: `Ok(None)` when no
@@ -402,7 +401,7 @@ impl Framework {
         let mut out = Vec::new();
         for plugin in self.store.list()? {
             let id = plugin.id().clone();
-            let (_, index) = fetch_index(client, std::slice::from_ref(&id), &mut |_| {}).await?;
+            let (_, index) = fetch_index(&self.config.home, client, &mut |_| {}).await?;
             if !index.contains_key(&id) {
                 continue;
             }
@@ -433,7 +432,7 @@ impl Framework {
     ) -> Result<Option<UpdateStep>, HostError> {
         let installed = self.store.require(id)?;
         let from = installed.manifest.plugin.version.clone();
-        let (infos, index) = fetch_index(client, std::slice::from_ref(id), progress).await?;
+        let (listed, index) = fetch_index(&self.config.home, client, progress).await?;
         if !index.contains_key(id) {
             return Err(HostError::Resolve(format!(
                 "`{id}` is not in the registry; it was installed from a file or folder"
@@ -456,9 +455,8 @@ impl Framework {
                 )));
             }
         }
-        let digest = infos
-            .get(id)
-            .and_then(|i| i.versions.iter().find(|v| v.version == to.to_string()))
+        let digest = listed
+            .get(&(id.clone(), to.clone()))
             .map(|v| v.digest.clone())
             .ok_or_else(|| HostError::Resolve(format!("{id} {to} vanished from the index")))?;
         let package = self

@@ -50,6 +50,51 @@ impl Client {
         })
     }
 
+    /// The registry's base URL.
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
+    /// The registry's TUF-verified index. `state` is this client's folder
+    /// for the registry: `root.json` (the trusted root, saved at first
+    /// contact: trust on first use, as with an SSH host key) and `tuf/`
+    /// (the newest metadata seen, which is what exposes a rollback).
+    pub async fn trusted_index(
+        &self,
+        state: &std::path::Path,
+    ) -> Result<crate::tuf::TrustedIndex, RegistryError> {
+        let root_path = state.join("root.json");
+        let root = match std::fs::read(&root_path) {
+            Ok(root) => root,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                let response = self
+                    .http
+                    .get(self.url("/tuf/1.root.json"))
+                    .send()
+                    .await
+                    .map_err(|e| self.unreachable(&e))?;
+                let root = self
+                    .checked(response)
+                    .await?
+                    .bytes()
+                    .await
+                    .map_err(|e| self.unreachable(&e))?
+                    .to_vec();
+                std::fs::create_dir_all(state).map_err(crate::error::io("create", state))?;
+                let mut file = tempfile::NamedTempFile::new_in(state)
+                    .map_err(crate::error::io("create a file in", state))?;
+                std::io::Write::write_all(&mut file, &root)
+                    .map_err(crate::error::io("write", &root_path))?;
+                file.persist(&root_path)
+                    .map_err(|e| crate::error::io("save", &root_path)(e.error))?;
+                root
+            }
+            Err(e) => return Err(crate::error::io("read", &root_path)(e)),
+        };
+        crate::tuf::TrustedIndex::load(&format!("{}/", self.url("/tuf")), &root, &state.join("tuf"))
+            .await
+    }
+
     fn url(&self, path: &str) -> String {
         format!("{}/api/v1{path}", self.base)
     }

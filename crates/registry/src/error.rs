@@ -41,6 +41,9 @@ pub enum RegistryError {
         "{id} {version} is already published; versions are immutable, so publish a new version"
     )]
     Duplicate { id: String, version: String },
+    /// Signed index metadata could not be made, or failed verification.
+    #[error("{0}")]
+    Tuf(String),
     /// The blob store failed.
     #[error("{0}")]
     Blob(String),
@@ -66,6 +69,7 @@ impl RegistryError {
             | RegistryError::Database(_)
             | RegistryError::Io { .. }
             | RegistryError::Blob(_)
+            | RegistryError::Tuf(_)
             | RegistryError::Client(_) => 500,
             RegistryError::Remote { status, .. } => *status,
             RegistryError::BadRequest(_) => 400,

@@ -23,6 +23,7 @@ mod error;
 mod model;
 pub mod openapi;
 mod server;
+pub mod tuf;
 
 pub use client::{Client, Download};
 pub use db::{Caller, Db, NewVersion, Scope, SearchQuery, Sort};

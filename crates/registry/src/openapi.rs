@@ -108,6 +108,12 @@ pub fn document() -> Value {
                 "requestBody": {"required": true, "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}},
                 "responses": responses("201", json_ok("Published.", "Published"), &["401", "403", "409", "413", "422"])
             }},
+            "/api/v1/tuf/{file}": {"get": {
+                "summary": "Signed index metadata (TUF): 1.root.json, N.targets.json, N.snapshot.json, timestamp.json",
+                "parameters": [path_param("file", "A metadata file name.")],
+                "responses": responses("200", json!({"description": "The signed metadata.",
+                    "content": {"application/json": {"schema": {"type": "object"}}}}), &["404"])
+            }},
             "/api/v1/openapi.json": {"get": {
                 "summary": "This document",
                 "responses": {"200": {"description": "The OpenAPI document.", "content": {"application/json": {"schema": {"type": "object"}}}}}

@@ -30,6 +30,8 @@ use crate::model::{ErrorBody, Published, Rating, Yank};
 #[derive(Debug)]
 pub struct Registry {
     pub db: Db,
+    /// The TUF-signed index (`tuf/` in the data folder).
+    pub tuf: crate::tuf::TufRepo,
     blobs: Blobs,
     /// Scratch space for unpacking packages under review.
     work: PathBuf,
@@ -160,8 +162,10 @@ impl Registry {
             Some(url) => Db::connect(url)?,
             None => Db::open(dir)?,
         };
+        let tuf = crate::tuf::TufRepo::open(&dir.join("tuf"), crate::tuf::Lifetimes::default())?;
         Ok(Self {
             db,
+            tuf,
             blobs,
             work,
             limits: Limits::default(),
@@ -218,6 +222,7 @@ pub fn router(registry: Shared) -> axum::Router {
         .route("/api/v1/plugins/{id}/rating", put(rate))
         .route("/api/v1/keys/{key_id}", get(key))
         .route("/api/v1/publish", post(publish))
+        .route("/api/v1/tuf/{file}", get(tuf_file))
         .fallback(|| async {
             RegistryError::NotFound("no such endpoint; see /api/v1/openapi.json".to_owned())
         })
@@ -227,7 +232,54 @@ pub fn router(registry: Shared) -> axum::Router {
 
 /// Serves `registry` on `listener` until the process ends.
 pub async fn serve(listener: tokio::net::TcpListener, registry: Shared) -> std::io::Result<()> {
+    registry
+        .tuf
+        .ready()
+        .await
+        .map_err(|e| std::io::Error::other(e.to_string()))?;
     axum::serve(listener, router(registry)).await
+}
+
+/// TUF metadata files; the timestamp is re-signed first when half its
+/// lifetime has passed.
+async fn tuf_file(
+    State(registry): State<Shared>,
+    UrlPath(file): UrlPath<String>,
+) -> Result<Response, RegistryError> {
+    registry.tuf.ready().await?;
+    registry.tuf.refresh_if_stale().await?;
+    let bytes = registry
+        .tuf
+        .file(&file)?
+        .ok_or_else(|| RegistryError::NotFound(format!("no metadata file `{file}`")))?;
+    Ok(([(header::CONTENT_TYPE, "application/json")], bytes).into_response())
+}
+
+/// The signed-index entry of a recorded version.
+fn target_of(
+    registry: &Registry,
+    id: &str,
+    version: &str,
+) -> Result<crate::tuf::TargetInfo, RegistryError> {
+    let info = registry
+        .db
+        .plugin(id)?
+        .ok_or_else(|| not_published(id, version))?;
+    let v = info
+        .versions
+        .into_iter()
+        .find(|v| v.version == version)
+        .ok_or_else(|| not_published(id, version))?;
+    Ok(crate::tuf::TargetInfo {
+        id: id.to_owned(),
+        version: v.version,
+        digest: v.digest,
+        length: v.size,
+        host_api: v.host_api,
+        dependencies: v.dependencies,
+        yanked: v.yanked,
+        key: v.key,
+    })
 }
 
 async fn openapi() -> Json<serde_json::Value> {
@@ -364,14 +416,16 @@ async fn yank(
             "this token may not change `{id}`"
         )));
     }
-    blocking(&registry, move |r| {
+    let target = blocking(&registry, move |r| {
         if r.db.set_yanked(&id, &version, yank.yanked)? {
-            Ok(())
+            target_of(r, &id, &version)
         } else {
             Err(not_published(&id, &version))
         }
     })
     .await?;
+    registry.tuf.ready().await?;
+    registry.tuf.resign(&[target]).await?;
     Ok(Json(yank).into_response())
 }
 
@@ -443,7 +497,14 @@ async fn publish(
         version: new.manifest.plugin.version.to_string(),
         digest: new.digest.clone(),
     };
-    blocking(&registry, move |r| r.db.publish(&new)).await?;
+    let (id, version) = (published.id.clone(), published.version.clone());
+    let target = blocking(&registry, move |r| {
+        r.db.publish(&new)?;
+        target_of(r, &id, &version)
+    })
+    .await?;
+    registry.tuf.ready().await?;
+    registry.tuf.resign(&[target]).await?;
     Ok((StatusCode::CREATED, Json(published)).into_response())
 }
 

@@ -545,3 +545,235 @@ fn blobs_live_in_any_object_store_the_build_supports() {
     let error = lord_registry::Blobs::open("s3://bucket/prefix").expect_err("s3 without cloud");
     assert!(error.to_string().contains("`cloud` feature"), "{error}");
 }
+
+// ---- The signed index (TUF): each attack a mirror or compromised server
+// could try is refused by the client. A "mirror" here is a folder served
+// to the client as file:// metadata, which the test can doctor.
+
+mod signed_index {
+    use std::path::{Path, PathBuf};
+
+    use lord_registry::tuf::TrustedIndex;
+
+    use super::{Backend, Running, Spec};
+
+    fn metadata(r: &Running) -> PathBuf {
+        r._data.path().join("tuf/metadata")
+    }
+
+    fn copy(from: &Path, to: &Path) {
+        std::fs::create_dir_all(to).expect("mirror");
+        for entry in std::fs::read_dir(from).expect("metadata") {
+            let entry = entry.expect("entry");
+            std::fs::copy(entry.path(), to.join(entry.file_name())).expect("copy");
+        }
+    }
+
+    fn load(r: &Running, from: &str, datastore: &Path) -> Result<TrustedIndex, String> {
+        let root = r.registry.tuf.root().expect("root");
+        r.runtime
+            .block_on(TrustedIndex::load(from, &root, datastore))
+            .map_err(|e| e.to_string())
+    }
+
+    fn live(r: &Running) -> String {
+        format!("{}/api/v1/tuf/", r.client.base())
+    }
+
+    fn mirror(dir: &Path) -> String {
+        url::Url::from_directory_path(dir).expect("url").to_string()
+    }
+
+    fn two_versions(r: &Running) -> PathBuf {
+        r.publish(&Spec::default()).expect("0.1.0");
+        let old = r._data.path().join("mirror-after-0.1.0");
+        copy(&metadata(r), &old);
+        r.publish(&Spec {
+            version: "0.2.0",
+            dependencies: &[("base", "^1")],
+            ..Spec::default()
+        })
+        .expect("0.2.0");
+        old
+    }
+
+    #[test]
+    fn the_index_lists_every_version_with_what_resolution_needs() {
+        let r = Running::start(Backend::Sqlite).expect("sqlite");
+        let published = r.publish(&Spec::default()).expect("publish");
+        let store = tempfile::tempdir().expect("datastore");
+        let index = load(&r, &live(&r), store.path()).expect("verified");
+        assert_eq!(index.targets.len(), 1);
+        let target = &index.targets[0];
+        assert_eq!(
+            (target.id.as_str(), target.version.as_str()),
+            ("hello", "0.1.0")
+        );
+        assert_eq!(target.digest, published.digest);
+        assert_eq!(target.host_api, "^0.2");
+        assert_eq!(target.key, r.key.id().to_string());
+        assert!(!target.yanked);
+        r.runtime
+            .block_on(r.client.yank(&r.token, "hello", "0.1.0", true))
+            .expect("yank");
+        let index = load(&r, &live(&r), store.path()).expect("verified");
+        assert!(index.targets[0].yanked, "a yank is signed into the index");
+    }
+
+    #[test]
+    fn a_rollback_to_older_metadata_is_refused() {
+        let r = Running::start(Backend::Sqlite).expect("sqlite");
+        let old = two_versions(&r);
+        let store = tempfile::tempdir().expect("datastore");
+        assert_eq!(
+            load(&r, &live(&r), store.path())
+                .expect("verified")
+                .targets
+                .len(),
+            2
+        );
+        let error = load(&r, &mirror(&old), store.path()).expect_err("rolled back");
+        assert!(error.contains("previously fetched"), "{error}");
+    }
+
+    #[test]
+    fn frozen_metadata_is_refused_once_it_expires() {
+        let r = Running::start(Backend::Sqlite).expect("sqlite");
+        r.registry.tuf.set_lifetimes(lord_registry::tuf::Lifetimes {
+            timestamp: std::time::Duration::from_secs(2),
+            ..lord_registry::tuf::Lifetimes::default()
+        });
+        r.publish(&Spec::default()).expect("publish");
+        let frozen = r._data.path().join("frozen");
+        copy(&metadata(&r), &frozen);
+        std::thread::sleep(std::time::Duration::from_millis(3500));
+        let store = tempfile::tempdir().expect("datastore");
+        let error = load(&r, &mirror(&frozen), store.path()).expect_err("stale metadata used");
+        assert!(error.contains("expired"), "{error}");
+        // The live server re-signs its timestamp before it goes stale.
+        load(&r, &live(&r), store.path()).expect("the live index stays fresh");
+    }
+
+    #[test]
+    fn mixed_metadata_versions_are_refused() {
+        let r = Running::start(Backend::Sqlite).expect("sqlite");
+        two_versions(&r);
+        let mixed = r._data.path().join("mixed");
+        copy(&metadata(&r), &mixed);
+        // The newest snapshot, with the targets of the publish before it
+        // under the newest name.
+        let newest = std::fs::read_dir(&mixed)
+            .expect("mirror")
+            .filter_map(|e| {
+                let name = e.expect("entry").file_name().into_string().ok()?;
+                name.strip_suffix(".targets.json")?.parse::<u64>().ok()
+            })
+            .max()
+            .expect("targets versions");
+        std::fs::copy(
+            mixed.join(format!("{}.targets.json", newest - 1)),
+            mixed.join(format!("{newest}.targets.json")),
+        )
+        .expect("mix");
+        let store = tempfile::tempdir().expect("datastore");
+        let error = load(&r, &mirror(&mixed), store.path()).expect_err("mixed metadata used");
+        assert!(
+            error.contains("Hash mismatch") || error.contains("Maximum size"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn targets_signed_below_the_threshold_are_refused() {
+        use std::collections::HashMap;
+
+        use tough::editor::signed::SignedRole;
+        use tough::key_source::{KeySource, LocalKeySource};
+        use tough::schema::{
+            Hashes, KeyHolder, Metafile, Root, Signed, Snapshot, Targets, Timestamp,
+        };
+
+        let r = Running::start(Backend::Sqlite).expect("sqlite");
+        two_versions(&r);
+        let forged = r._data.path().join("forged");
+        copy(&metadata(&r), &forged);
+        let version: u64 = serde_json::from_slice::<serde_json::Value>(
+            &std::fs::read(forged.join("timestamp.json")).expect("timestamp"),
+        )
+        .expect("json")["signed"]["version"]
+            .as_u64()
+            .expect("version");
+
+        // An attacker holding one of the two targets keys (and the online
+        // snapshot and timestamp keys) drops the other targets signature
+        // and re-signs snapshot and timestamp over the result.
+        let targets_path = forged.join(format!("{version}.targets.json"));
+        let mut targets: Signed<Targets> =
+            serde_json::from_slice(&std::fs::read(&targets_path).expect("targets")).expect("parse");
+        assert_eq!(targets.signatures.len(), 2);
+        targets.signatures.truncate(1);
+        let mut bytes = serde_json::to_vec_pretty(&targets).expect("serialize");
+        bytes.push(b'\n');
+        std::fs::write(&targets_path, &bytes).expect("write");
+        let sha = |b: &[u8]| {
+            use sha2::Digest as _;
+            sha2::Sha256::digest(b).to_vec()
+        };
+        let nz = |n: u64| std::num::NonZeroU64::new(n).expect("nonzero");
+        let root: Signed<Root> =
+            serde_json::from_slice(&r.registry.tuf.root().expect("root")).expect("root json");
+        let holder = KeyHolder::Root(root.signed);
+        let key = |name: &str| -> Vec<Box<dyn KeySource>> {
+            vec![Box::new(LocalKeySource {
+                path: r._data.path().join(format!("tuf/keys/{name}.der")),
+            })]
+        };
+        let rng = aws_lc_rs::rand::SystemRandom::new();
+        let expires = jiff::Timestamp::now() + jiff::SignedDuration::from_hours(24);
+        let expires = jiff::Timestamp::from_second(expires.as_second()).expect("time");
+        let mut snapshot = Snapshot::new("1.0.0".to_owned(), nz(version + 1), expires);
+        snapshot.meta.insert(
+            "targets.json".to_owned(),
+            Metafile {
+                length: Some(bytes.len() as u64),
+                hashes: Some(Hashes {
+                    sha256: sha(&bytes).into(),
+                    _extra: HashMap::new(),
+                }),
+                version: nz(version),
+                _extra: HashMap::new(),
+            },
+        );
+        let snapshot = r
+            .runtime
+            .block_on(SignedRole::new(snapshot, &holder, &key("snapshot"), &rng))
+            .expect("sign snapshot");
+        let mut timestamp = Timestamp::new("1.0.0".to_owned(), nz(version + 1), expires);
+        timestamp.meta.insert(
+            "snapshot.json".to_owned(),
+            Metafile {
+                length: Some(*snapshot.length()),
+                hashes: Some(Hashes {
+                    sha256: snapshot.sha256().to_vec().into(),
+                    _extra: HashMap::new(),
+                }),
+                version: nz(version + 1),
+                _extra: HashMap::new(),
+            },
+        );
+        let timestamp = r
+            .runtime
+            .block_on(SignedRole::new(timestamp, &holder, &key("timestamp"), &rng))
+            .expect("sign timestamp");
+        std::fs::write(
+            forged.join(format!("{}.snapshot.json", version + 1)),
+            snapshot.buffer(),
+        )
+        .expect("snapshot");
+        std::fs::write(forged.join("timestamp.json"), timestamp.buffer()).expect("timestamp");
+
+        let store = tempfile::tempdir().expect("datastore");
+        let error = load(&r, &mirror(&forged), store.path()).expect_err("one signature accepted");
+        assert!(error.contains("threshold of 2 not met"), "{error}");
+    }
+}
