@@ -836,8 +836,18 @@ impl Framework {
 
     /// Stores a planned plugin with the permissions granted, and enables it.
     /// An install whose on-enable hook fails stays installed, marked failed.
+    ///
+    /// A full plugin installed fresh from a package is not enabled here:
+    /// installing a package runs no plugin code at all (compiling it is the
+    /// only work), and its hooks run when it is first used (see
+    /// [`Framework::run_command`]) or enabled. A folder install (a
+    /// developer's own plugin), an update, and a micro-plugin package (whose
+    /// enabling runs no plugin code) are enabled at once.
     pub async fn install(&mut self, plan: InstallPlan) -> Result<Registration, HostError> {
         let id = plan.manifest.plugin.id.clone();
+        let defer_hooks = plan.replaces.is_none()
+            && plan.world == World::Plugin
+            && matches!(plan.source, InstallSource::Package { .. });
         // Held until the store has copied the component.
         let _staging = plan.staging;
         let origin = match &plan.source {
@@ -870,6 +880,12 @@ impl Framework {
             }
         }
 
+        if defer_hooks {
+            return Ok(Registration {
+                plugin: self.store.require(&id)?,
+                enable_error: None,
+            });
+        }
         let enable_error = match self.enable(&id).await {
             Ok(()) => None,
             Err(HostError::Call(e)) => Some(e.to_string()),
@@ -1031,7 +1047,14 @@ impl Framework {
         let id: PluginId = owner
             .parse()
             .map_err(|e| lord_store::StoreError::Corrupt(format!("{e}")))?;
-        let plugin = self.store.require(&id)?;
+        let mut plugin = self.store.require(&id)?;
+        // A plugin installed from a package and never enabled is enabled by
+        // its first use: its on-load and on-enable hooks run now, not at
+        // install.
+        if plugin.state == PluginState::Installed {
+            self.enable(&id).await?;
+            plugin = self.store.require(&id)?;
+        }
         // Subscribers must be listening before anything is published.
         if let Err(e) = self.subscribe_plugins() {
             let _ = self

@@ -86,7 +86,12 @@ pub(crate) async fn run(
     for step in planned.steps {
         let registration = framework.install(step.plan).await?;
         match registration.enable_error {
-            None => eprintln!("installed {} {}", step.id, step.version),
+            None => eprintln!(
+                "installed {} {} ({})",
+                step.id,
+                step.version,
+                crate::commands::plugin::state_note(&registration.plugin)
+            ),
             Some(error) => {
                 eprintln!("installed {}, but enabling it failed: {error}", step.id);
                 code = ExitCode::from(3);

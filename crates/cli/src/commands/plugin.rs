@@ -417,8 +417,9 @@ async fn install(
     match registration.enable_error {
         None => {
             eprintln!(
-                "installed {id} {} (enabled)",
-                registration.plugin.manifest.plugin.version
+                "installed {id} {} ({})",
+                registration.plugin.manifest.plugin.version,
+                state_note(&registration.plugin)
             );
             Ok(ExitCode::SUCCESS)
         }
@@ -512,7 +513,12 @@ async fn install_remote(
     for step in planned.steps {
         let registration = framework.install(step.plan).await?;
         match registration.enable_error {
-            None => eprintln!("installed {} {} (enabled)", step.id, step.version),
+            None => eprintln!(
+                "installed {} {} ({})",
+                step.id,
+                step.version,
+                state_note(&registration.plugin)
+            ),
             Some(error) => {
                 eprintln!("installed {}, but enabling it failed: {error}", step.id);
                 code = ExitCode::from(3);
@@ -592,6 +598,16 @@ async fn update(
         eprintln!("nothing to update");
     }
     Ok(code)
+}
+
+/// How a fresh install was left: enabled, or waiting for its first use to
+/// run its hooks (a package install runs no plugin code).
+pub(crate) fn state_note(plugin: &lord_host::InstalledPlugin) -> &'static str {
+    match plugin.state {
+        PluginState::Enabled => "enabled",
+        PluginState::Installed => "no plugin code ran; its on-enable hook runs at first use",
+        PluginState::Disabled | PluginState::Failed => "not enabled",
+    }
 }
 
 pub(crate) fn describe(plan: &InstallPlan) {

@@ -87,8 +87,14 @@ fn a_signed_package_installs_runs_and_records_its_signer() {
     let run = install(&lord, &package, &[]);
     run.assert_ok()
         .assert_stderr_contains(&format!("package: sha256 {digest}"))
-        .assert_stderr_contains("signed by key");
+        .assert_stderr_contains("signed by key")
+        .assert_stderr_contains("no plugin code ran");
+    // Installing a package ran no plugin code: no hook has run yet.
+    assert_eq!(lord.info("hello")["state"], "installed");
+    assert!(!lord.info("hello")["history"].to_string().contains("\"enabled\""));
+    // Its first use runs its hooks, then the command.
     lord.assert_hello_works();
+    assert_eq!(lord.info("hello")["state"], "enabled");
     let history = lord.info("hello")["history"].to_string();
     assert!(
         history.contains(&format!("package sha256 {digest}")) && history.contains("(alice)"),
