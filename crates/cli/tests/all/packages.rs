@@ -91,7 +91,11 @@ fn a_signed_package_installs_runs_and_records_its_signer() {
         .assert_stderr_contains("no plugin code ran");
     // Installing a package ran no plugin code: no hook has run yet.
     assert_eq!(lord.info("hello")["state"], "installed");
-    assert!(!lord.info("hello")["history"].to_string().contains("\"enabled\""));
+    assert!(
+        !lord.info("hello")["history"]
+            .to_string()
+            .contains("\"enabled\"")
+    );
     // Its first use runs its hooks, then the command.
     lord.assert_hello_works();
     assert_eq!(lord.info("hello")["state"], "enabled");
@@ -231,4 +235,114 @@ fn climbing_archive() -> Vec<u8> {
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
     gz.write_all(&tar).expect("gzip");
     gz.finish().expect("gzip")
+}
+
+/// A gzip tar of `entries` (name, type flag, link target, data), headers
+/// written by hand so they can say anything.
+fn archive(entries: &[(&str, u8, &str, &[u8])]) -> Vec<u8> {
+    use std::io::Write as _;
+    let mut tar = Vec::new();
+    for (name, kind, link, data) in entries {
+        let mut header = tar::Header::new_gnu();
+        header.as_old_mut().name[..name.len()].copy_from_slice(name.as_bytes());
+        header.as_old_mut().linkname[..link.len()].copy_from_slice(link.as_bytes());
+        header.set_size(data.len() as u64);
+        header.set_mode(0o644);
+        header.set_entry_type(tar::EntryType::new(*kind));
+        header.set_cksum();
+        tar.extend_from_slice(header.as_bytes());
+        tar.extend_from_slice(data);
+        tar.resize(tar.len().div_ceil(512) * 512, 0);
+    }
+    tar.extend_from_slice(&[0; 1024]);
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(&tar).expect("gzip");
+    gz.finish().expect("gzip")
+}
+
+#[test]
+fn every_hostile_archive_is_refused_by_install_and_leaves_the_store_untouched() {
+    let lord = Lord::new();
+    let out = tempfile::tempdir().expect("out");
+    lord.run(&["key", "generate"]).assert_ok();
+    let manifest = std::fs::read(fixture("hello").join("plugin.toml")).expect("manifest");
+    let component = std::fs::read(fixture("hello").join("plugin.wasm")).expect("component");
+    let (good, _) = pack(&lord, &fixture("hello"), out.path());
+    let good = std::fs::read(good).expect("package");
+    let zeros = vec![0u8; 64 << 20];
+    let big_manifest = vec![b'#'; 100 << 10];
+    let cases: Vec<(&str, Vec<u8>, &str)> = vec![
+        (
+            "traversal",
+            archive(&[
+                ("plugin.toml", b'0', "", &manifest),
+                ("../escaped", b'0', "", b"x"),
+            ]),
+            "`..` segment",
+        ),
+        (
+            "absolute",
+            archive(&[
+                ("plugin.toml", b'0', "", &manifest),
+                ("/tmp/lord-escaped", b'0', "", b"x"),
+            ]),
+            "absolute path",
+        ),
+        (
+            "symlink",
+            archive(&[
+                ("plugin.toml", b'0', "", &manifest),
+                ("plugin.wasm", b'2', "/etc/passwd", b""),
+            ]),
+            "symbolic link",
+        ),
+        (
+            "hardlink",
+            archive(&[
+                ("plugin.toml", b'0', "", &manifest),
+                ("plugin.wasm", b'1', "/etc/passwd", b""),
+            ]),
+            "hard link",
+        ),
+        (
+            "bomb",
+            archive(&[
+                ("plugin.toml", b'0', "", &manifest),
+                ("plugin.wasm", b'0', "", &component),
+                ("docs/zeros", b'0', "", &zeros),
+            ]),
+            "compression bomb",
+        ),
+        (
+            "oversized-manifest",
+            archive(&[("plugin.toml", b'0', "", &big_manifest)]),
+            "over the 65536-byte limit",
+        ),
+        (
+            "truncated",
+            good[..good.len() / 2].to_vec(),
+            "truncated or damaged",
+        ),
+    ];
+    let before = store_state(&lord);
+    for (name, bytes, expected) in cases {
+        let package = out.path().join(format!("{name}.lordpkg"));
+        std::fs::write(&package, &bytes).expect("write");
+        // Signed by a trusted key: the archive checks alone must refuse it.
+        lord.run(&["pdk", "sign", package.to_str().expect("utf-8")])
+            .assert_ok();
+        install(&lord, &package, &[])
+            .assert_code(2)
+            .assert_stderr_contains(expected);
+        assert_eq!(store_state(&lord), before, "{name} changed the store");
+        assert!(!Path::new("/tmp/lord-escaped").exists(), "{name} escaped");
+        assert!(!out.path().join("escaped").exists(), "{name} escaped");
+        let unpacking = lord.home.path().join("unpacking");
+        assert_eq!(
+            std::fs::read_dir(&unpacking).map_or(0, |d| d.count()),
+            0,
+            "{name} left unpacked files"
+        );
+    }
+    assert!(lord.list().is_empty());
 }
