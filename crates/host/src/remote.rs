@@ -50,6 +50,8 @@ pub struct Pinned {
     pub version: Version,
     pub digest: String,
     pub key: String,
+    /// The package's signature (hexadecimal), from the signed index.
+    pub signature: String,
 }
 
 /// An installed plugin the registry knows, and its newest update.
@@ -155,6 +157,7 @@ impl Framework {
                     version: version.clone(),
                     digest: info.digest.clone(),
                     key: info.key.clone(),
+                    signature: info.signature.clone(),
                 });
             }
             if let Some(installed) = self.store.get(&id)? {
@@ -219,6 +222,15 @@ impl Framework {
             let package = self
                 .fetch_package(client, &pin.id, &pin.version, &pin.digest, progress)
                 .await?;
+            let sig_path = lord_package::Signature::path_for(&package);
+            let sig_text = std::fs::read_to_string(&sig_path).map_err(io("read", &sig_path))?;
+            let signature = lord_package::Signature::parse(&sig_path, &sig_text)?;
+            if signature.signature != pin.signature {
+                return Err(HostError::Resolve(format!(
+                    "{} {} carries another signature than lord.lock records; refusing it",
+                    pin.id, pin.version
+                )));
+            }
             progress(Progress::Verifying(pin.id.to_string()));
             let plan = self.plan_install_package(&package, false)?;
             match &plan.source {
@@ -519,6 +531,17 @@ impl Framework {
             .await
             .map(|outcome| outcome.text)
             .map_err(|e| e.to_string())
+    }
+
+    /// Forgets the earlier builds kept for rollback (of `id`, or of every
+    /// plugin) and frees their space.
+    pub fn prune(&mut self, id: Option<&PluginId>) -> Result<usize, HostError> {
+        Ok(self.store.prune(id)?)
+    }
+
+    /// The versions of the earlier builds kept for `id`, newest first.
+    pub fn kept_versions(&self, id: &PluginId) -> Result<Vec<String>, HostError> {
+        Ok(self.store.previous_versions(id)?)
     }
 
     /// Returns `id` to its previous build at once (both builds' files are

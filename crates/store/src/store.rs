@@ -495,6 +495,30 @@ impl Store {
         self.require(id)
     }
 
+    /// Forgets the earlier builds kept for `id` (every plugin when `None`)
+    /// and deletes their folders; returns how many were dropped.
+    pub fn prune(&mut self, id: Option<&PluginId>) -> Result<usize, StoreError> {
+        let _lock = self.lock()?;
+        let tx = self.conn.transaction()?;
+        let dropped = match id {
+            Some(id) => tx.execute("DELETE FROM previous WHERE plugin_id = ?1", [id.as_str()])?,
+            None => tx.execute("DELETE FROM previous", [])?,
+        };
+        if let Some(id) = id {
+            audit_in(
+                &tx,
+                now(),
+                id.as_str(),
+                "pruned",
+                &format!("{dropped} earlier builds"),
+            )?;
+        }
+        tx.commit()?;
+        // The folders no row refers to any more are debris now.
+        self.sweep()?;
+        Ok(dropped)
+    }
+
     /// Removes a plugin: the row goes first (atomically), then its files.
     pub fn remove(&mut self, id: &PluginId) -> Result<(), StoreError> {
         let _lock = self.lock()?;

@@ -56,6 +56,8 @@ pub(crate) enum PluginCommand {
     },
     /// Return a plugin to its previous build at once (again to undo).
     Rollback { id: String },
+    /// Delete the earlier builds kept for rollback (of one plugin, or all).
+    Prune { id: Option<String> },
     /// Search the registry (`registry.url`, or --registry).
     Search {
         /// Free text; every word must match, as a prefix.
@@ -202,6 +204,12 @@ pub(crate) async fn run(
         }
         PluginCommand::Update { id, registry, yes } => {
             update(ctx, framework, id, registry, yes).await
+        }
+        PluginCommand::Prune { id } => {
+            let id = id.as_deref().map(parse_id).transpose()?;
+            let dropped = framework.prune(id.as_ref())?;
+            eprintln!("deleted {dropped} earlier builds");
+            Ok(ExitCode::SUCCESS)
         }
         PluginCommand::Rollback { id } => {
             let id = parse_id(&id)?;
