@@ -27,6 +27,8 @@ pub struct LockEntry {
     pub digest: String,
     /// The id of the key that signed it.
     pub key: String,
+    /// Its ed25519 signature over the digest, hexadecimal.
+    pub signature: String,
     /// The permissions granted to it.
     pub granted: Vec<String>,
 }
@@ -118,6 +120,7 @@ impl Lockfile {
                 version: e.version.clone(),
                 digest: e.digest.clone(),
                 key: e.key.clone(),
+                signature: e.signature.clone(),
             })
             .collect()
     }

@@ -27,16 +27,9 @@ impl Client {
     /// A client for the registry at `base` (`http://host:port`).
     pub fn new(base: &str) -> Result<Self, RegistryError> {
         let base = base.trim_end_matches('/');
-        if base.starts_with("https://") {
+        if !(base.starts_with("https://") || base.starts_with("http://")) {
             return Err(RegistryError::Client(format!(
-                "`{base}`: this build of lord speaks plain HTTP to registries only; use an \
-                 http:// URL (a local or loopback registry, or one behind a TLS proxy on this \
-                 machine)"
-            )));
-        }
-        if !base.starts_with("http://") {
-            return Err(RegistryError::Client(format!(
-                "`{base}` is not a registry URL; use http://HOST:PORT"
+                "`{base}` is not a registry URL; use https://HOST or http://HOST:PORT"
             )));
         }
         let http = reqwest::Client::builder()

@@ -279,6 +279,12 @@ fn target_of(
         dependencies: v.dependencies,
         yanked: v.yanked,
         key: v.key,
+        signature: registry
+            .db
+            .signature(id, version)?
+            .and_then(|(json, _)| serde_json::from_str::<Signature>(&json).ok())
+            .map(|s| s.signature)
+            .unwrap_or_default(),
     })
 }
 

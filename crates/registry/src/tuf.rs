@@ -70,6 +70,8 @@ pub struct TargetInfo {
     pub yanked: bool,
     /// The package signer's key id.
     pub key: String,
+    /// The package's ed25519 signature (hexadecimal), as in its `.sig`.
+    pub signature: String,
 }
 
 impl TargetInfo {
@@ -85,6 +87,7 @@ impl TargetInfo {
             "dependencies": self.dependencies,
             "yanked": self.yanked,
             "key": self.key,
+            "signature": self.signature,
         });
         value
             .as_object()
@@ -542,6 +545,7 @@ impl TrustedIndex {
                 dependencies: serde_json::from_value(field("dependencies")).unwrap_or_default(),
                 yanked: field("yanked").as_bool().unwrap_or(false),
                 key: text("key"),
+                signature: text("signature"),
             });
         }
         targets.sort_by(|a, b| (&a.id, &a.version).cmp(&(&b.id, &b.version)));

@@ -107,6 +107,7 @@ pub(crate) async fn run(
             version: pin.version.clone(),
             digest: pin.digest.clone(),
             key: pin.key.clone(),
+            signature: pin.signature.clone(),
             granted: plugin.granted.iter().map(ToString::to_string).collect(),
         });
     }

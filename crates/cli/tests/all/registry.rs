@@ -421,6 +421,20 @@ fn outdated_update_and_rollback() {
             .contains("rolled back")
     );
 
+    // Pruning forgets the earlier build and frees its folder.
+    let kept = |lord: &Lord| {
+        std::fs::read_dir(lord.home.path().join("plugins/base")).map_or(0, |d| d.count())
+    };
+    assert_eq!(kept(&user), 2);
+    user.run(&["plugin", "prune", "base"])
+        .assert_ok()
+        .assert_stderr_contains("deleted 1 earlier builds");
+    assert_eq!(kept(&user), 1);
+    user.run(&["plugin", "rollback", "base"])
+        .assert_code(2)
+        .assert_stderr_contains("no earlier build");
+    assert_eq!(version_of(&user, "base"), "1.1.0");
+
     // A plugin with no earlier build says so.
     let fresh = trusting(&author);
     fresh
@@ -512,6 +526,10 @@ fn lord_install_writes_a_lock_and_locked_reproduces_it_exactly() {
     assert!(
         lock.contains("id = \"base\"") && lock.contains("version = \"1.1.0\""),
         "{lock}"
+    );
+    assert!(
+        lock.contains("signature = \""),
+        "the lock records no signature: {lock}"
     );
     first
         .run(&["install", "--registry", &url, "--yes", "--locked"])
