@@ -570,6 +570,23 @@ async fn update(
             .iter()
             .map(ToString::to_string)
             .collect();
+        // The other side of the diff: what the new version no longer asks
+        // for (and so no longer gets).
+        let dropped: Vec<String> = step
+            .plan
+            .replaces
+            .as_deref()
+            .unwrap_or_default()
+            .iter()
+            .filter(|p| !step.plan.permissions.contains(p))
+            .map(ToString::to_string)
+            .collect();
+        if !dropped.is_empty() {
+            eprintln!("  the new version no longer asks for:");
+            for p in &dropped {
+                eprintln!("    - {p}");
+            }
+        }
         if !added.is_empty() {
             eprintln!("  the new version asks for more than you granted:");
             for p in &added {

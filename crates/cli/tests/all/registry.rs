@@ -505,6 +505,13 @@ fn an_update_that_fails_its_cases_or_widens_permissions_is_not_kept() {
         .assert_ok()
         .assert_stderr_contains("updated cased 1.0.0 -> 1.2.0 (1 test cases passed)");
     assert_eq!(version_of(&user, "cased"), "1.2.0");
+
+    // 1.3.0 drops that permission again: the diff shows it going.
+    publish(&cased("1.3.0", "", "Hello, World!\n"));
+    user.run(&["plugin", "update", "cased", "--registry", &url])
+        .assert_ok()
+        .assert_stderr_contains("- env(LORD_GREETING)");
+    assert_eq!(version_of(&user, "cased"), "1.3.0");
 }
 
 #[test]
