@@ -77,7 +77,6 @@ impl Lockfile {
 
     /// Writes `dir/lord.lock` atomically.
     pub fn write(&self, dir: &Path) -> Result<(), HostError> {
-        use std::io::Write as _;
         let path = dir.join(LOCK_FILE);
         let body = toml::to_string_pretty(self)
             .map_err(|e| HostError::Resolve(format!("the lock cannot be written: {e}")))?;
@@ -85,19 +84,11 @@ impl Lockfile {
             "# Written by `lord install`: the exact plugins this project uses.\n\
              # Commit it; `lord install --locked` reproduces it anywhere.\n{body}"
         );
-        let io = |action: &'static str| {
-            let path = path.clone();
-            move |source| HostError::Io {
-                action,
-                path,
-                source,
-            }
-        };
-        let mut file = tempfile::NamedTempFile::new_in(dir).map_err(io("create a file beside"))?;
-        file.write_all(text.as_bytes()).map_err(io("write"))?;
-        file.as_file().sync_all().map_err(io("sync"))?;
-        file.persist(&path).map_err(|e| io("replace")(e.error))?;
-        Ok(())
+        lord_file::write_atomic(&path, text.as_bytes()).map_err(|e| HostError::Io {
+            action: e.action,
+            path: e.path,
+            source: e.source,
+        })
     }
 
     /// Whether the lock meets `requires`: every required plugin locked at

@@ -300,20 +300,18 @@ impl Framework {
         }
         // Signature first, then the package: a reader that finds the
         // package finds its signature.
-        write_atomic(&dir, &sig, download.signature.as_bytes())?;
-        write_atomic(&dir, &path, &download.bytes)?;
+        write_atomic(&sig, download.signature.as_bytes())?;
+        write_atomic(&path, &download.bytes)?;
         Ok(path)
     }
 }
 
-fn write_atomic(dir: &Path, path: &Path, bytes: &[u8]) -> Result<(), HostError> {
-    use std::io::Write as _;
-    let mut file = tempfile::NamedTempFile::new_in(dir).map_err(io("create a file in", dir))?;
-    file.write_all(bytes).map_err(io("write", path))?;
-    file.as_file().sync_all().map_err(io("sync", path))?;
-    file.persist(path)
-        .map_err(|e| io("replace", path)(e.error))?;
-    Ok(())
+fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), HostError> {
+    lord_file::write_atomic(path, bytes).map_err(|e| HostError::Io {
+        action: e.action,
+        path: e.path,
+        source: e.source,
+    })
 }
 
 type Index = BTreeMap<PluginId, Vec<Candidate>>;

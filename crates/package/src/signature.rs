@@ -263,9 +263,8 @@ impl Keys {
             key: signing.verifying_key(),
             name: name.to_owned(),
         };
-        write_atomic(&self.dir, &secret_path, hex::encode(seed).as_bytes())?;
+        write_atomic(&secret_path, hex::encode(seed).as_bytes())?;
         write_atomic(
-            &self.dir,
             &self.dir.join(format!("{name}.pub")),
             public.to_text().as_bytes(),
         )?;
@@ -278,7 +277,6 @@ impl Keys {
         self.ensure_dirs()?;
         let dir = self.trusted_dir();
         write_atomic(
-            &dir,
             &dir.join(format!("{}.pub", key.id())),
             key.to_text().as_bytes(),
         )
@@ -393,12 +391,10 @@ impl Keys {
 
 /// Writes a file atomically (temporary file in `dir`, fsync, rename),
 /// readable by the user only.
-fn write_atomic(dir: &Path, path: &Path, bytes: &[u8]) -> Result<(), PackageError> {
-    use std::io::Write as _;
-    let mut file = tempfile::NamedTempFile::new_in(dir).map_err(io("create a file in", dir))?;
-    file.write_all(bytes).map_err(io("write", path))?;
-    file.as_file().sync_all().map_err(io("sync", path))?;
-    file.persist(path)
-        .map_err(|e| io("replace", path)(e.error))?;
-    Ok(())
+fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), PackageError> {
+    lord_file::write_atomic(path, bytes).map_err(|e| PackageError::Io {
+        action: e.action,
+        path: e.path,
+        source: e.source,
+    })
 }

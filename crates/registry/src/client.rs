@@ -74,12 +74,11 @@ impl Client {
                     .map_err(|e| self.unreachable(&e))?
                     .to_vec();
                 std::fs::create_dir_all(state).map_err(crate::error::io("create", state))?;
-                let mut file = tempfile::NamedTempFile::new_in(state)
-                    .map_err(crate::error::io("create a file in", state))?;
-                std::io::Write::write_all(&mut file, &root)
-                    .map_err(crate::error::io("write", &root_path))?;
-                file.persist(&root_path)
-                    .map_err(|e| crate::error::io("save", &root_path)(e.error))?;
+                lord_file::write_atomic(&root_path, &root).map_err(|e| RegistryError::Io {
+                    action: e.action,
+                    path: e.path,
+                    source: e.source,
+                })?;
                 root
             }
             Err(e) => return Err(crate::error::io("read", &root_path)(e)),

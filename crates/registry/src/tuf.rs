@@ -208,7 +208,7 @@ impl TufRepo {
                 Ok(der) => Key { der },
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                     let key = Key::generate()?;
-                    write_private(&key_dir, &path, &key.der)?;
+                    write_private(&path, &key.der)?;
                     key
                 }
                 Err(e) => return Err(io("read", &path)(e)),
@@ -302,12 +302,8 @@ impl TufRepo {
         )
         .await
         .map_err(|e| failed("could not sign the root", e))?;
-        write_private(&self.metadata(), &self.root_path(), signed.buffer())?;
-        write_private(
-            &self.metadata(),
-            &self.metadata().join("root.json"),
-            signed.buffer(),
-        )
+        write_private(&self.root_path(), signed.buffer())?;
+        write_private(&self.metadata().join("root.json"), signed.buffer())
     }
 
     /// The current metadata version (that of `timestamp.json`), 0 before
@@ -422,14 +418,12 @@ impl TufRepo {
     }
 }
 
-fn write_private(dir: &Path, path: &Path, bytes: &[u8]) -> Result<(), RegistryError> {
-    use std::io::Write as _;
-    let mut file = tempfile::NamedTempFile::new_in(dir).map_err(io("create a file in", dir))?;
-    file.write_all(bytes).map_err(io("write", path))?;
-    file.as_file().sync_all().map_err(io("sync", path))?;
-    file.persist(path)
-        .map_err(|e| io("replace", path)(e.error))?;
-    Ok(())
+fn write_private(path: &Path, bytes: &[u8]) -> Result<(), RegistryError> {
+    lord_file::write_atomic(path, bytes).map_err(|e| RegistryError::Io {
+        action: e.action,
+        path: e.path,
+        source: e.source,
+    })
 }
 
 /// Fetches metadata over HTTP (with our reqwest client, not tough's TLS

@@ -23,7 +23,6 @@
 
 use std::collections::BTreeMap;
 use std::fs::{self, File};
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
@@ -269,7 +268,7 @@ impl Secrets {
                 getrandom::fill(&mut key).map_err(|e| {
                     StateError::Corrupt(format!("no randomness for a secret key: {e}"))
                 })?;
-                write_private(&self.dir, &path, &key)?;
+                write_private(&path, &key)?;
                 Ok(Some(key))
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
@@ -324,7 +323,7 @@ impl Secrets {
         out.extend_from_slice(MAGIC);
         out.extend_from_slice(&nonce);
         out.extend_from_slice(&sealed);
-        write_private(&self.dir, &self.store_path(), &out)
+        write_private(&self.store_path(), &out)
     }
 
     /// Takes the writers' lock (released on drop, or by the kernel).
@@ -421,12 +420,10 @@ impl Secrets {
 
 /// Writes `bytes` to `path` atomically (temporary file in `dir`, fsync,
 /// rename), readable by the user only.
-fn write_private(dir: &Path, path: &Path, bytes: &[u8]) -> Result<(), StateError> {
-    // tempfile creates the file 0600.
-    let mut file = tempfile::NamedTempFile::new_in(dir).map_err(io("create a file in", dir))?;
-    file.write_all(bytes).map_err(io("write", path))?;
-    file.as_file().sync_all().map_err(io("sync", path))?;
-    file.persist(path)
-        .map_err(|e| io("replace", path)(e.error))?;
-    Ok(())
+fn write_private(path: &Path, bytes: &[u8]) -> Result<(), StateError> {
+    lord_file::write_atomic(path, bytes).map_err(|e| StateError::Io {
+        action: e.action,
+        path: e.path,
+        source: e.source,
+    })
 }

@@ -70,19 +70,7 @@ pub(crate) fn registry_url(framework: &Framework, flag: Option<String>) -> Resul
 /// Writes `bytes` to `path` atomically, so a killed run leaves the old
 /// file or the new one.
 fn write_atomic(path: &std::path::Path, bytes: &[u8]) -> Result<()> {
-    use std::io::Write as _;
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(std::path::Path::new("."));
-    let mut file = tempfile::NamedTempFile::new_in(dir)
-        .with_context(|| format!("creating a file in `{}`", dir.display()))?;
-    file.write_all(bytes)
-        .and_then(|()| file.as_file().sync_all())
-        .with_context(|| format!("writing `{}`", path.display()))?;
-    file.persist(path)
-        .with_context(|| format!("writing `{}`", path.display()))?;
-    Ok(())
+    Ok(lord_file::write_atomic(path, bytes)?)
 }
 
 pub(crate) async fn run(

@@ -161,9 +161,7 @@ pub(crate) async fn run(
                     "updates": updates,
                 });
                 let path = crate::updates::record_path(&ctx.home);
-                let mut file = tempfile::NamedTempFile::new_in(&ctx.home)?;
-                std::io::Write::write_all(&mut file, body.to_string().as_bytes())?;
-                file.persist(&path)?;
+                lord_file::write_atomic(&path, body.to_string().as_bytes())?;
                 return Ok(ExitCode::SUCCESS);
             }
             if json {
