@@ -115,12 +115,14 @@ pub(crate) async fn dispatch(ctx: &Context) -> Result<ExitCode> {
     crate::updates::notice(ctx);
     let code = run_builtin(ctx, &mut framework, cli.command).await;
     flush_events(&framework);
-    let registry_configured = framework
-        .settings()
-        .ok()
-        .and_then(|c| c.get("registry.url"))
-        .is_some();
-    crate::updates::maybe_check(ctx, registry_configured);
+    // The configuration is read only when a check is due (once a day).
+    crate::updates::maybe_check(ctx, || {
+        framework
+            .settings()
+            .ok()
+            .and_then(|c| c.get("registry.url"))
+            .is_some()
+    });
     code
 }
 

@@ -59,8 +59,8 @@ pub(crate) fn notice(ctx: &Context) {
 /// Starts the background check if a registry is configured and the last
 /// check is a day old. Never fails the command: a check that cannot start
 /// is skipped until tomorrow.
-pub(crate) fn maybe_check(ctx: &Context, registry_configured: bool) {
-    if disabled(ctx) || !registry_configured {
+pub(crate) fn maybe_check(ctx: &Context, registry_configured: impl FnOnce() -> bool) {
+    if disabled(ctx) {
         return;
     }
     let stamp = stamp(&ctx.home);
@@ -69,7 +69,7 @@ pub(crate) fn maybe_check(ctx: &Context, registry_configured: bool) {
         .ok()
         .and_then(|t| SystemTime::now().duration_since(t).ok())
         .is_some_and(|age| age < EVERY);
-    if fresh {
+    if fresh || !registry_configured() {
         return;
     }
     // Stamp first, so commands started meanwhile do not start more checks.

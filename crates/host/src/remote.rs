@@ -409,9 +409,14 @@ impl Framework {
     /// update.
     pub async fn outdated(&self, client: &Client) -> Result<Vec<Outdated>, HostError> {
         let mut out = Vec::new();
-        for plugin in self.store.list()? {
+        let installed = self.store.list()?;
+        if installed.is_empty() {
+            return Ok(out);
+        }
+        // One verified index answers for every plugin.
+        let (_, index) = fetch_index(&self.config.home, client, &mut |_| {}).await?;
+        for plugin in installed {
             let id = plugin.id().clone();
-            let (_, index) = fetch_index(&self.config.home, client, &mut |_| {}).await?;
             if !index.contains_key(&id) {
                 continue;
             }
