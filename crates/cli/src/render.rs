@@ -131,10 +131,12 @@ pub(crate) fn validation(report: &ValidationReport) -> String {
         ));
     }
     for f in &report.findings {
-        let label = match f.severity {
-            lord_host::Severity::Error => "error",
-            lord_host::Severity::Warning => "warning",
-            lord_host::Severity::Security => "security",
+        let label = match f.category {
+            lord_host::Category::Error => "error",
+            lord_host::Category::Warning => "warning",
+            lord_host::Category::Security => "security",
+            lord_host::Category::Performance => "performance",
+            lord_host::Category::Suggestion => "suggestion",
         };
         out.push_str(&format!("{label}[{}]: {}\n", f.code, f.message));
     }

@@ -68,6 +68,9 @@ pub enum HostError {
     /// No set of versions fits, or the registry's answer cannot be used.
     #[error("cannot install: {0}")]
     Resolve(String),
+    /// A plugin's `tests/cases.toml` cannot be used.
+    #[error("{0}")]
+    Cases(String),
     #[error("the configuration cannot be used: {0}")]
     ConfigUnusable(String),
     #[error(
@@ -101,6 +104,7 @@ impl HostError {
             | HostError::Package(_)
             | HostError::Registry(_)
             | HostError::Resolve(_)
+            | HostError::Cases(_)
             | HostError::ConfigUnusable(_)
             | HostError::PluginConfig { .. } => false,
         }
@@ -111,7 +115,7 @@ impl HostError {
         match self {
             HostError::Package(e) => e.is_user_error(),
             HostError::Registry(e) => e.is_user_error(),
-            HostError::Resolve(_) => true,
+            HostError::Resolve(_) | HostError::Cases(_) => true,
             HostError::Manifest(_)
             | HostError::MissingComponent { .. }
             | HostError::Incompatible { .. }

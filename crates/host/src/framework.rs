@@ -15,7 +15,6 @@ use serde_json::json;
 use crate::error::HostError;
 use crate::grants::{self, Roots};
 use crate::lifecycle::{self, Event};
-use crate::validate::{self, Severity, ValidationReport};
 
 /// Command names lord keeps for itself; a plugin cannot declare them.
 pub const RESERVED_COMMANDS: &[&str] = &[
@@ -260,10 +259,10 @@ impl LazySandbox {
 }
 
 /// A plugin folder read from disk, not yet installed.
-struct Candidate {
-    manifest: Manifest,
+pub(crate) struct Candidate {
+    pub(crate) manifest: Manifest,
     text: String,
-    component: PathBuf,
+    pub(crate) component: PathBuf,
 }
 
 impl Framework {
@@ -360,7 +359,7 @@ impl Framework {
 
     /// Subscribes every enabled plugin with `events-subscribe` grants, once
     /// per process, before any command publishes.
-    fn subscribe_plugins(&self) -> Result<(), HostError> {
+    pub(crate) fn subscribe_plugins(&self) -> Result<(), HostError> {
         let mut delivery = self.delivery.lock().unwrap_or_else(|p| p.into_inner());
         if delivery.is_some() {
             return Ok(());
@@ -622,7 +621,7 @@ impl Framework {
         self.sandbox.clone()
     }
 
-    fn read_candidate(dir: &Path) -> Result<Candidate, HostError> {
+    pub(crate) fn read_candidate(dir: &Path) -> Result<Candidate, HostError> {
         let path = dir.join(lord_manifest::MANIFEST_FILE);
         let text = std::fs::read_to_string(&path).map_err(|source| HostError::Io {
             action: "read",
@@ -641,7 +640,7 @@ impl Framework {
         })
     }
 
-    fn check_host_fit(manifest: &Manifest) -> Result<(), HostError> {
+    pub(crate) fn check_host_fit(manifest: &Manifest) -> Result<(), HostError> {
         let plugin = &manifest.plugin;
         if !lord_manifest::host_api_satisfied_by(&plugin.host_api) {
             return Err(HostError::Incompatible {
@@ -659,72 +658,6 @@ impl Framework {
             }
         }
         Ok(())
-    }
-
-    /// Checks a plugin folder without installing it: manifest, host fit,
-    /// the component against its requested permissions, and risk.
-    pub fn validate(&self, dir: &Path) -> ValidationReport {
-        let mut report = ValidationReport::default();
-        let candidate = match Self::read_candidate(dir) {
-            Ok(c) => c,
-            Err(e) => {
-                report.push(Severity::Error, "unreadable", e.to_string());
-                return report;
-            }
-        };
-        let manifest = &candidate.manifest;
-        report.plugin = Some(manifest.plugin.id.clone());
-        report.risk = Some(manifest.risk_level());
-        if let Err(e) = Self::check_host_fit(manifest) {
-            report.push(Severity::Error, "host-fit", e.to_string());
-        }
-        for warning in manifest.warnings() {
-            report.push(Severity::Warning, "manifest", warning);
-        }
-        for permission in &manifest.permissions {
-            let risk = permission.risk();
-            if risk >= RiskLevel::High {
-                report.push(
-                    Severity::Security,
-                    "high-risk-permission",
-                    format!("requests `{permission}`, a {risk}-risk permission"),
-                );
-            }
-        }
-        let checked = self
-            .sandbox()
-            .map_err(|e| e.to_string())
-            .and_then(|sandbox| {
-                sandbox
-                    .install_check(
-                        &manifest.plugin.id,
-                        &candidate.component,
-                        &manifest.permissions,
-                    )
-                    .map_err(|e| e.to_string())
-            });
-        match checked {
-            Ok((_, contract)) => {
-                for permission in &manifest.permissions {
-                    let family = permission.family();
-                    if validate::use_is_visible_in_imports(family)
-                        && !contract.families_used.contains(&family)
-                    {
-                        report.push(
-                            Severity::Security,
-                            "unused-permission",
-                            format!(
-                                "requests `{permission}` but the component never imports a \
-                                 `{}` interface; remove the request",
-                                family.as_str()
-                            ),
-                        );
-                    }
-                }
-            }
-            Err(message) => report.push(Severity::Error, "contract", message),
-        }
-        report
     }
 
     /// Reads, compiles and checks the plugin in `dir` without storing

@@ -17,10 +17,11 @@ mod grants;
 pub mod lifecycle;
 mod lockfile;
 mod micro;
+mod probe;
 mod remote;
 mod validate;
 
-pub use cases::{CASES_FILE, TestCase};
+pub use cases::{CASES_FILE, CaseKind, Target, TestCase, read_cases};
 pub use error::HostError;
 pub use framework::{
     Channels, CommandOutcome, Framework, HostConfig, InstallPlan, InstallSource, PluginFilter,
@@ -31,8 +32,9 @@ pub use lockfile::{LOCK_FILE, LockEntry, Lockfile};
 pub use lord_micro;
 pub use lord_package;
 pub use lord_registry;
-pub use lord_sandbox::{Captured, CommandArg, Failure, LogLevel, LogRecord};
+pub use lord_sandbox::{Captured, CommandArg, Denial, Failure, LogLevel, LogRecord};
 pub use lord_state;
 pub use lord_store::{AuditEntry, CommandRecord, InstalledPlugin, PluginState};
+pub use probe::Probe;
 pub use remote::{Outdated, Pinned, Progress, RemotePlan, RemoteStep, UpdateOutcome, UpdateStep};
-pub use validate::{Finding, Severity, ValidationReport};
+pub use validate::{Category, Finding, Level, Measurements, ValidationReport};

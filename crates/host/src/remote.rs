@@ -522,18 +522,32 @@ impl Framework {
     /// Runs one declared case through the real host: its output, or the
     /// error it ended with.
     pub async fn run_case(&mut self, case: &TestCase) -> Result<String, String> {
-        let args = case
-            .args
-            .iter()
-            .map(|(name, values)| lord_sandbox::CommandArg {
-                name: name.clone(),
-                values: values.clone(),
-            })
-            .collect();
-        self.run_command(&case.command, args)
-            .await
-            .map(|outcome| outcome.text)
-            .map_err(|e| e.to_string())
+        match case.target() {
+            crate::cases::Target::Command(command) => {
+                let args = case
+                    .args
+                    .iter()
+                    .map(|(name, values)| lord_sandbox::CommandArg {
+                        name: name.clone(),
+                        values: values.clone(),
+                    })
+                    .collect();
+                self.run_command(command, args)
+                    .await
+                    .map(|outcome| outcome.text)
+                    .map_err(|e| e.to_string())
+            }
+            crate::cases::Target::Micro(id) => {
+                let id: lord_manifest::MicroId = id.parse().map_err(|e| format!("{e}"))?;
+                let manager = self.micro_manager().map_err(|e| e.to_string())?;
+                let input = case.input.clone().unwrap_or(serde_json::Value::Null);
+                manager
+                    .execute(&id, input, &lord_micro::CallContext::default())
+                    .await
+                    .map(|value| value.to_string())
+                    .map_err(|e| e.to_string())
+            }
+        }
     }
 
     /// Forgets the earlier builds kept for rollback (of `id`, or of every

@@ -188,6 +188,31 @@ impl Permission {
         }
     }
 
+    /// What the permission lets a plugin do, in words a user reads before
+    /// granting it (`lord pdk docs`, validation findings).
+    pub fn describe(&self) -> String {
+        match self {
+            Self::FsRead(path) => format!("read files under {path}"),
+            Self::FsWrite(path) => format!("create, change and delete files under {path}"),
+            Self::Net(target) => format!("open network connections to {target}"),
+            Self::Env(name) => format!("read the environment variable {name}"),
+            Self::Secret(name) => {
+                format!("read the secret `{name}` you stored with `lord secret set`")
+            }
+            Self::Exec(program) => format!("run the program `{program}` on your machine"),
+            Self::Db(profile) => format!("use the database profile `{profile}`"),
+            Self::Ai(provider) => format!("send requests to the AI provider `{provider}`"),
+            Self::SysMetrics => "read this machine's CPU, memory and disk usage".to_owned(),
+            Self::StateShared(key) => {
+                format!("read and write the value `{key}` that plugins share")
+            }
+            Self::EventsPublish(topic) => format!("publish events on `{topic}`"),
+            Self::EventsSubscribe(topic) => format!("receive events matching `{topic}`"),
+            Self::Message(plugin) => format!("send requests and messages to the plugin `{plugin}`"),
+            Self::Tty => "read your terminal directly (prompts, raw mode)".to_owned(),
+        }
+    }
+
     /// How much harm this permission allows; see the comment on each arm.
     pub fn risk(&self) -> RiskLevel {
         match self {

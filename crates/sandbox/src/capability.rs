@@ -11,8 +11,58 @@ use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder};
 
 use crate::output::{OutputBudget, Stream};
 
-/// Accesses the host refused during a call, in the order they happened.
-pub(crate) type Denials = Arc<Mutex<Vec<String>>>;
+/// Accesses the host refused, shared by every host-side path of a store.
+pub(crate) type Denials = Arc<Mutex<DenialLog>>;
+
+/// One access the host refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Denial {
+    /// What was refused, in words (`the shared key `counter``).
+    pub access: String,
+    /// The permission that would have allowed it, in manifest syntax
+    /// (`state-shared(counter)`), when one could.
+    pub needs: Option<String>,
+}
+
+/// The refusals of one instance: the first of the current call (what its
+/// error reports) and every distinct one so far (what `lord pdk record`
+/// learns from). Distinct refusals are capped, so a guest looping over
+/// refused keys cannot grow host memory without bound.
+#[derive(Debug, Default)]
+pub(crate) struct DenialLog {
+    pending: Option<String>,
+    seen: Vec<Denial>,
+}
+
+impl DenialLog {
+    const KEPT: usize = 256;
+
+    pub(crate) fn push(&mut self, access: String, needs: Option<String>) {
+        if self.seen.len() < Self::KEPT && !self.seen.iter().any(|d| d.access == access) {
+            self.seen.push(Denial {
+                access: access.clone(),
+                needs,
+            });
+        }
+        if self.pending.is_none() {
+            self.pending = Some(access);
+        }
+    }
+
+    /// The current call's first refusal, left in place.
+    pub(crate) fn peek(&self) -> Option<String> {
+        self.pending.clone()
+    }
+
+    /// The current call's first refusal; the next call starts clean.
+    pub(crate) fn take(&mut self) -> Option<String> {
+        self.pending.take()
+    }
+
+    pub(crate) fn seen(&self) -> Vec<Denial> {
+        self.seen.clone()
+    }
+}
 
 /// A host directory made visible to the guest.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -105,8 +155,15 @@ fn configure_network(builder: &mut WasiCtxBuilder, net: &[NetTarget], denials: D
             }
         };
         if !allowed {
-            let mut list = denials.lock().unwrap_or_else(|p| p.into_inner());
-            list.push(format!("net({addr})"));
+            let mut log = denials.lock().unwrap_or_else(|p| p.into_inner());
+            let target = match addr.ip().to_canonical() {
+                IpAddr::V4(ip) => format!("{ip}:{}", addr.port()),
+                IpAddr::V6(ip) => format!("[{ip}]:{}", addr.port()),
+            };
+            log.push(
+                format!("a connection to {target}"),
+                Some(format!("net({target})")),
+            );
         }
         Box::pin(async move { allowed })
     });

@@ -20,11 +20,19 @@ impl StoreState {
     fn refused(&self, error: StateError) -> String {
         let message = error.to_string();
         match &error {
-            StateError::NotGranted { access, .. } => {
+            StateError::NotGranted {
+                access, permission, ..
+            } => {
+                // Only a real permission name is worth proposing; the
+                // `system` refusal names none.
+                let needs = permission
+                    .parse::<lord_manifest::Permission>()
+                    .ok()
+                    .map(|p| p.to_string());
                 self.denials
                     .lock()
                     .unwrap_or_else(|p| p.into_inner())
-                    .push(access.clone());
+                    .push(access.clone(), needs);
             }
             StateError::Db(_)
             | StateError::Io { .. }

@@ -78,6 +78,34 @@ fn interfaces_of(family: PermissionFamily) -> &'static [&'static str] {
     }
 }
 
+/// What importing one interface takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ImportUse {
+    /// Nothing: it carries no authority by itself.
+    Baseline,
+    /// A permission of this family.
+    Needs(PermissionFamily),
+    /// Nothing can: this host offers no such interface to plugins.
+    Unknown,
+}
+
+/// Classifies one import path (`lord:plugin/shared`, `wasi:io/poll`) the
+/// way the contract check does, without deciding anything.
+pub fn import_use(path: &str) -> ImportUse {
+    if BASELINE.iter().any(|prefix| path.starts_with(prefix)) {
+        return ImportUse::Baseline;
+    }
+    PermissionFamily::ALL
+        .iter()
+        .copied()
+        .find(|family| {
+            interfaces_of(*family)
+                .iter()
+                .any(|prefix| path.starts_with(prefix))
+        })
+        .map_or(ImportUse::Unknown, ImportUse::Needs)
+}
+
 /// A parsed component import or export name such as `wasi:io/poll@0.2.6`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ImportName {
@@ -165,22 +193,14 @@ pub(crate) fn check<'a>(
         {
             check_api_version(version, &host).map_err(refuse)?;
         }
-        if BASELINE.iter().any(|prefix| name.path.starts_with(prefix)) {
-            parsed.push(name);
-            continue;
-        }
-        let family = PermissionFamily::ALL.iter().copied().find(|family| {
-            interfaces_of(*family)
-                .iter()
-                .any(|prefix| name.path.starts_with(prefix))
-        });
-        match family {
-            Some(family) if requested.iter().any(|p| p.family() == family) => {
+        match import_use(&name.path) {
+            ImportUse::Baseline => {}
+            ImportUse::Needs(family) if requested.iter().any(|p| p.family() == family) => {
                 if !families_used.contains(&family) {
                     families_used.push(family);
                 }
             }
-            Some(family) => {
+            ImportUse::Needs(family) => {
                 return Err(refuse(format!(
                     "the component imports `{name}`, which needs a `{}` permission that \
                      plugin.toml does not request; add it to [permissions] request or \
@@ -188,7 +208,7 @@ pub(crate) fn check<'a>(
                     family.as_str()
                 )));
             }
-            None => {
+            ImportUse::Unknown => {
                 return Err(refuse(format!(
                     "the component imports `{name}`, an interface this host does not \
                      provide to plugins"

@@ -109,6 +109,99 @@ impl Sandbox {
         Ok((sha256, report))
     }
 
+    /// Reads what a component is without judging it: its world, imports
+    /// and exports, size and compile time. `lord pdk validate` weighs these
+    /// against the manifest and reports every finding, where
+    /// [`install_check`](Self::install_check) stops at the first.
+    pub fn inspect(&self, wasm: &Path) -> Result<ComponentFacts, SandboxError> {
+        let bytes = std::fs::read(wasm).map_err(|source| SandboxError::Read {
+            path: wasm.to_path_buf(),
+            source,
+        })?;
+        let sha256 = sha256_hex(&bytes);
+        let inner = &self.inner;
+        let started = std::time::Instant::now();
+        // Compiled fresh, not from the cache: the compile time is one of
+        // the facts.
+        let component =
+            Component::new(&inner.engine, &bytes).map_err(|e| SandboxError::Compile {
+                path: wasm.to_path_buf(),
+                reason: format!("{e:#}"),
+            })?;
+        let compile = started.elapsed();
+        let ty = component.component_type();
+        let exports: Vec<String> = ty
+            .exports(&inner.engine)
+            .map(|(n, _)| n.to_owned())
+            .collect();
+        let micro = exports
+            .iter()
+            .any(|name| name.starts_with(World::Micro.export()));
+        Ok(ComponentFacts {
+            sha256,
+            size_bytes: u64::try_from(bytes.len()).unwrap_or(u64::MAX),
+            micro,
+            imports: ty
+                .imports(&inner.engine)
+                .map(|(n, _)| n.to_owned())
+                .collect(),
+            exports,
+            compile,
+        })
+    }
+
+    /// Instantiates a component once with nothing granted and reports what
+    /// that cost: the start-up a user pays before every command, and the
+    /// memory the component holds before doing anything.
+    pub async fn measure_start(
+        &self,
+        plugin: &PluginId,
+        wasm: &Path,
+        limits: Limits,
+    ) -> Result<StartUp, SandboxError> {
+        let facts = self.inspect(wasm)?;
+        let inner = &self.inner;
+        let component = inner
+            .cache
+            .load_or_compile(&inner.engine, wasm, &facts.sha256)?;
+        let pre = inner
+            .linker
+            .instantiate_pre(&component)
+            .map_err(|e| link_error(plugin, e))?;
+        let started = std::time::Instant::now();
+        let memory = if facts.micro {
+            let pre = MicroPluginPre::new(pre).map_err(|e| link_error(plugin, e))?;
+            let instance = MicroInstance::new(
+                plugin,
+                &inner.engine,
+                &pre,
+                &Grants::default(),
+                limits,
+                false,
+            )
+            .await
+            .map_err(|e| SandboxError::Contract {
+                plugin: plugin.clone(),
+                reason: format!("it does not start: {e}"),
+            })?;
+            instance.peak_memory_bytes()
+        } else {
+            let pre = PluginPre::new(pre).map_err(|e| link_error(plugin, e))?;
+            let instance =
+                PluginInstance::new(plugin, &inner.engine, &pre, &Grants::default(), limits)
+                    .await
+                    .map_err(|e| SandboxError::Contract {
+                        plugin: plugin.clone(),
+                        reason: format!("it does not start: {e}"),
+                    })?;
+            instance.peak_memory_bytes()
+        };
+        Ok(StartUp {
+            instantiate: started.elapsed(),
+            memory_bytes: memory,
+        })
+    }
+
     /// Readies an installed plugin: loads its compiled code (compiling only on
     /// a cache miss), checks the contract again (grants may have changed) and
     /// pre-links it.
@@ -198,6 +291,28 @@ fn link_error(plugin: &PluginId, e: wasmtime::Error) -> SandboxError {
         plugin: plugin.clone(),
         reason: format!("it cannot be linked against this host: {e:#}"),
     }
+}
+
+/// What [`Sandbox::inspect`] read from a component.
+#[derive(Debug, Clone)]
+pub struct ComponentFacts {
+    pub sha256: String,
+    pub size_bytes: u64,
+    /// Whether it exports the micro-plugin interface.
+    pub micro: bool,
+    /// Import names as the component spells them (`wasi:io/poll@0.2.6`).
+    pub imports: Vec<String>,
+    pub exports: Vec<String>,
+    /// How long Cranelift took to compile it on this machine.
+    pub compile: Duration,
+}
+
+/// What one instantiation cost.
+#[derive(Debug, Clone, Copy)]
+pub struct StartUp {
+    pub instantiate: Duration,
+    /// Linear memory held right after start-up, in bytes.
+    pub memory_bytes: u64,
 }
 
 /// A micro-plugin component ready to instantiate.

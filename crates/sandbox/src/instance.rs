@@ -12,7 +12,7 @@ use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use crate::bindings::exports::lord::plugin::guest;
 use crate::bindings::lord::plugin::{log, types};
 use crate::bindings::{Plugin, PluginPre};
-use crate::capability::{self, Denials, Grants};
+use crate::capability::{self, Denial, DenialLog, Denials, Grants};
 use crate::error::{CallError, Failure};
 use crate::limits::{Limiter, Limits};
 use crate::micro_bindings::lord::plugin::types as micro_types;
@@ -119,6 +119,19 @@ pub(crate) struct Session {
 }
 
 impl Session {
+    fn denials(&self) -> Vec<Denial> {
+        self.store
+            .data()
+            .denials
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .seen()
+    }
+
+    fn peak_memory_bytes(&self) -> u64 {
+        u64::try_from(self.store.data().limiter.peak_memory).unwrap_or(u64::MAX)
+    }
+
     pub(crate) fn new(
         plugin: &PluginId,
         engine: &Engine,
@@ -126,7 +139,7 @@ impl Session {
         limits: Limits,
     ) -> Result<Self, CallError> {
         let budget = OutputBudget::new(limits.output_bytes);
-        let denials: Denials = Arc::new(Mutex::new(Vec::new()));
+        let denials: Denials = Arc::new(Mutex::new(DenialLog::default()));
         let wasi = capability::build_wasi(grants, &budget, &denials)
             .map_err(|message| CallError::new(plugin, Failure::Setup { message }))?;
         let state = StoreState {
@@ -277,6 +290,16 @@ impl PluginInstance {
 
     pub fn is_poisoned(&self) -> bool {
         self.session.poisoned
+    }
+
+    /// Every distinct access the host refused this instance so far.
+    pub fn denials(&self) -> Vec<Denial> {
+        self.session.denials()
+    }
+
+    /// The most linear memory this instance has held, in bytes.
+    pub fn peak_memory_bytes(&self) -> u64 {
+        self.session.peak_memory_bytes()
     }
 
     pub async fn on_load(&mut self) -> Result<Captured, CallError> {
@@ -509,6 +532,16 @@ impl MicroInstance {
         self.session.poisoned
     }
 
+    /// Every distinct access the host refused this instance so far.
+    pub fn denials(&self) -> Vec<Denial> {
+        self.session.denials()
+    }
+
+    /// The most linear memory this instance has held, in bytes.
+    pub fn peak_memory_bytes(&self) -> u64 {
+        self.session.peak_memory_bytes()
+    }
+
     /// Runs the handler on JSON text and returns JSON text.
     pub async fn execute(
         &mut self,
@@ -659,15 +692,19 @@ fn classify(state: &StoreState, error: &wasmtime::Error, limits: Limits) -> Fail
 }
 
 fn peek_denial(state: &StoreState) -> Option<String> {
-    let denials = state.denials.lock().unwrap_or_else(|p| p.into_inner());
-    denials.first().cloned()
+    state
+        .denials
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .peek()
 }
 
 fn take_denial(state: &StoreState) -> Option<String> {
-    let mut denials = state.denials.lock().unwrap_or_else(|p| p.into_inner());
-    let first = denials.first().cloned();
-    denials.clear();
-    first
+    state
+        .denials
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .take()
 }
 
 /// A Rust guest that panics prints the panic message to stderr and then

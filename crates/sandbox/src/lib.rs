@@ -24,9 +24,9 @@ mod messaging;
 mod micro_bindings;
 mod output;
 
-pub use capability::{Grants, Preopen};
-pub use contract::{ContractReport, ImportName};
-pub use engine::{Compiled, MicroCompiled, Sandbox};
+pub use capability::{Denial, Grants, Preopen};
+pub use contract::{ContractReport, ImportName, ImportUse, import_use};
+pub use engine::{Compiled, ComponentFacts, MicroCompiled, Sandbox, StartUp};
 pub use error::{CallError, Failure, SandboxError};
 pub use instance::{
     Captured, CommandArg, Invocation, LogLevel, LogRecord, MicroCall, MicroInstance, PluginInstance,

@@ -38,6 +38,9 @@ const MAX_TABLES: usize = 64;
 pub(crate) struct Limiter {
     memory_bytes: usize,
     pub(crate) memory_refused: bool,
+    /// The largest total a memory grew to (granted growths only): what the
+    /// instance needed, for `lord pdk test` and `lord pdk validate`.
+    pub(crate) peak_memory: usize,
 }
 
 impl Limiter {
@@ -45,6 +48,7 @@ impl Limiter {
         Self {
             memory_bytes: usize::try_from(limits.memory_bytes).unwrap_or(usize::MAX),
             memory_refused: false,
+            peak_memory: 0,
         }
     }
 }
@@ -63,6 +67,7 @@ impl wasmtime::ResourceLimiter for Limiter {
             self.memory_refused = true;
             return Ok(false);
         }
+        self.peak_memory = self.peak_memory.max(desired);
         Ok(true)
     }
 

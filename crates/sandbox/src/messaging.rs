@@ -147,14 +147,14 @@ impl messaging::Host for StoreState {
             self.denials
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
-                .push(refused.clone());
+                .push(refused.clone(), None);
             return Ok(Err(refused));
         };
         if !messenger.targets.contains_key(&to) {
-            self.denials
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .push(format!("requests to plugin `{to}`"));
+            self.denials.lock().unwrap_or_else(|p| p.into_inner()).push(
+                format!("requests to plugin `{to}`"),
+                Some(format!("message({to})")),
+            );
         }
         let timeout = Duration::from_millis(u64::from(timeout_ms));
         Ok(messenger.request(&to, &payload, timeout).await)
@@ -172,10 +172,10 @@ impl messaging::Host for StoreState {
             )));
         };
         if !messenger.targets.contains_key(&to) {
-            self.denials
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .push(format!("messages to plugin `{to}`"));
+            self.denials.lock().unwrap_or_else(|p| p.into_inner()).push(
+                format!("messages to plugin `{to}`"),
+                Some(format!("message({to})")),
+            );
         }
         Ok(messenger.post(&to, &payload, priority))
     }

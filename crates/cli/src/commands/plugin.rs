@@ -350,7 +350,7 @@ pub(crate) async fn run(
             Ok(ExitCode::SUCCESS)
         }
         PluginCommand::Validate { path, json } => {
-            let report = framework.validate(&path);
+            let report = framework.validate(&path).await;
             if json {
                 println!("{}", serde_json::to_string_pretty(&report)?);
             } else {

@@ -143,7 +143,7 @@ fn validate_reports_errors_warnings_and_security_findings() {
             .as_array()
             .expect("findings")
             .iter()
-            .any(|f| f["code"] == "contract"),
+            .any(|f| f["code"] == "undeclared-import"),
         "{report}"
     );
 }
