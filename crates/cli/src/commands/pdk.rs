@@ -1,7 +1,9 @@
-//! `lord pdk pack|sign|publish`: turn a plugin folder into a package file,
-//! sign it, and publish it to a registry. Packing is deterministic, so
-//! anyone can rebuild a package from the same files and compare digests.
-//! The publish token comes from `LORD_REGISTRY_TOKEN`, never from argv.
+//! `lord pdk`: the plugin development kit. `new`, `build`, `validate`,
+//! `test`, `docs` and `record` are thin over `lord-devkit`; `pack`, `sign`
+//! and `publish` turn a plugin folder into a signed package on a registry.
+//! Packing is deterministic, so anyone can rebuild a package from the same
+//! files and compare digests. The publish token comes from
+//! `LORD_REGISTRY_TOKEN`, never from argv.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -12,10 +14,108 @@ use lord_host::Framework;
 use lord_package::{Digest, Keys, Signature};
 use serde_json::json;
 
+use lord_devkit::builder::{self, BuildOptions};
+use lord_devkit::harness::{Harness, HarnessOptions};
+use lord_devkit::template::NewProject;
+use lord_devkit::toolchain::Toolchain;
+use lord_devkit::{DevkitError, docs, record};
+
 use crate::context::Context;
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum PdkCommand {
+    /// Make a plugin project that builds and passes its tests unedited.
+    New {
+        /// The plugin id, also its folder and (for commands) its command.
+        name: String,
+        /// command, event-handler, or a micro-plugin kind: transformer,
+        /// validator, formatter, hook, command-enhancer, utility.
+        #[arg(long = "type", default_value = "command")]
+        kind: String,
+        /// rust, typescript or javascript.
+        #[arg(long, default_value = "rust")]
+        lang: String,
+        /// Where to make it (default: ./NAME).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        /// Do not mark a case as a documented example.
+        #[arg(long)]
+        no_examples: bool,
+        /// Do not write tests/cases.toml.
+        #[arg(long)]
+        no_tests: bool,
+        /// Do not write README.md.
+        #[arg(long)]
+        no_docs: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Build the project into the component its plugin.toml names.
+    Build {
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+        /// JavaScript engine: quickjs (small, fast to compile) or spidermonkey.
+        #[arg(long, default_value = "quickjs")]
+        engine: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Check a plugin folder or package: errors, security, performance.
+    Validate {
+        /// A plugin folder or a .lordpkg file.
+        #[arg(default_value = ".")]
+        target: PathBuf,
+        /// text, json or sarif (SARIF 2.1.0, for CI code scanning).
+        #[arg(long, default_value = "text")]
+        format: String,
+        /// Write the report here instead of standard output.
+        #[arg(long, short = 'o')]
+        output: Option<PathBuf>,
+    },
+    /// Run the declared and generated test cases through the real host.
+    Test {
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+        /// Also write JUnit XML here.
+        #[arg(long)]
+        junit: Option<PathBuf>,
+        /// Only the declared cases.
+        #[arg(long)]
+        no_generated: bool,
+        /// Only cases whose name contains this.
+        #[arg(long)]
+        filter: Option<String>,
+        /// Seed for generated inputs.
+        #[arg(long, default_value_t = 0x5eed)]
+        seed: u64,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write reference docs from the manifest, cases, component and WIT.
+    Docs {
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+        /// markdown or html.
+        #[arg(long, default_value = "markdown")]
+        format: String,
+        /// The output folder (default: DIR/docs).
+        #[arg(long, short = 'o')]
+        out: Option<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run the plugin with everything denied and propose the permissions
+    /// it needs.
+    Record {
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+        /// A command line to run, e.g. --run 'note hello' (repeatable;
+        /// default: the declared cases).
+        #[arg(long = "run")]
+        runs: Vec<String>,
+        #[arg(long)]
+        json: bool,
+    },
     /// Pack a plugin folder into ID-VERSION.lordpkg (same files, same bytes).
     Pack {
         /// The plugin folder.
@@ -67,6 +167,83 @@ pub(crate) fn registry_url(framework: &Framework, flag: Option<String>) -> Resul
         })
 }
 
+/// A devkit error, as a usage error (exit 2) when the author's input is at
+/// fault.
+fn devkit(e: DevkitError) -> anyhow::Error {
+    if e.is_user_error() {
+        crate::cli::UsageError(e.to_string()).into()
+    } else {
+        e.into()
+    }
+}
+
+/// Where the JavaScript toolchain lives: `LORD_PDK_TOOLS`, else
+/// `$LORD_HOME/tools`.
+fn toolchain(ctx: &Context) -> Toolchain {
+    let root = ctx
+        .env
+        .iter()
+        .find(|(k, _)| k == "LORD_PDK_TOOLS")
+        .map_or_else(|| ctx.home.join("tools"), |(_, v)| PathBuf::from(v));
+    Toolchain {
+        root,
+        node: PathBuf::from("node"),
+        npm: PathBuf::from("npm"),
+    }
+}
+
+/// A plugin folder's manifest, cases and component imports.
+fn plugin_facts(
+    framework: &Framework,
+    dir: &std::path::Path,
+) -> Result<(
+    lord_manifest::Manifest,
+    Vec<lord_host::TestCase>,
+    Vec<String>,
+)> {
+    let path = dir.join(lord_manifest::MANIFEST_FILE);
+    let text =
+        std::fs::read_to_string(&path).with_context(|| format!("reading `{}`", path.display()))?;
+    let manifest = lord_manifest::parse(&path.display().to_string(), &text)?;
+    let cases = lord_host::read_cases(dir)?;
+    let component = dir.join(&manifest.plugin.component);
+    if !component.is_file() {
+        return Err(crate::cli::UsageError(format!(
+            "`{}` is not built yet; run `lord pdk build` first",
+            component.display()
+        ))
+        .into());
+    }
+    let imports = framework.inspect(&component)?.imports;
+    Ok((manifest, cases, imports))
+}
+
+/// A spinner on a terminal naming the current step; silent when piped.
+struct Spinner(Option<indicatif::ProgressBar>);
+
+impl Spinner {
+    fn new(ctx: &Context, what: &str) -> Self {
+        Self(ctx.stderr_is_tty.then(|| {
+            let bar = indicatif::ProgressBar::new_spinner();
+            bar.set_message(what.to_owned());
+            bar.enable_steady_tick(std::time::Duration::from_millis(80));
+            bar
+        }))
+    }
+
+    fn say(&self, step: &str) {
+        if let Some(bar) = &self.0 {
+            bar.set_message(step.to_owned());
+        }
+    }
+
+    fn done(self) {
+        if let Some(bar) = self.0 {
+            bar.finish_and_clear();
+        }
+    }
+}
+
 /// Writes `bytes` to `path` atomically, so a killed run leaves the old
 /// file or the new one.
 fn write_atomic(path: &std::path::Path, bytes: &[u8]) -> Result<()> {
@@ -79,6 +256,219 @@ pub(crate) async fn run(
     command: PdkCommand,
 ) -> Result<ExitCode> {
     match command {
+        PdkCommand::New {
+            name,
+            kind,
+            lang,
+            dir,
+            no_examples,
+            no_tests,
+            no_docs,
+            json,
+        } => {
+            let usage = |e: String| anyhow::Error::from(crate::cli::UsageError(e));
+            let id: lord_manifest::PluginId = name
+                .parse()
+                .map_err(|e| usage(format!("`{name}` cannot be a plugin id: {e}")))?;
+            let project = NewProject {
+                kind: kind.parse().map_err(usage)?,
+                lang: lang.parse().map_err(usage)?,
+                id,
+                examples: !no_examples,
+                tests: !no_tests,
+                docs: !no_docs,
+            };
+            let dir = ctx.cwd.join(dir.unwrap_or_else(|| PathBuf::from(&name)));
+            project.create(&dir).map_err(devkit)?;
+            if json {
+                println!(
+                    "{}",
+                    json!({"dir": dir, "id": name, "type": project.kind.as_str(), "lang": project.lang.as_str()})
+                );
+            } else {
+                eprintln!(
+                    "made {} ({} {}) in {}\nnext: cd {} && lord pdk build && lord pdk test",
+                    name,
+                    project.lang,
+                    project.kind,
+                    dir.display(),
+                    dir.display()
+                );
+            }
+        }
+        PdkCommand::Build { dir, engine, json } => {
+            let dir = ctx.cwd.join(dir);
+            let options = BuildOptions {
+                cargo: ctx.cargo.clone(),
+                toolchain: toolchain(ctx),
+                engine: engine
+                    .parse()
+                    .map_err(|e: String| crate::cli::UsageError(e))?,
+            };
+            let spinner = Spinner::new(ctx, "building");
+            let built = builder::build(&dir, &options, &mut |step| spinner.say(step));
+            spinner.done();
+            let built = built.map_err(devkit)?;
+            if json {
+                println!(
+                    "{}",
+                    json!({
+                        "component": built.component,
+                        "bytes": built.bytes,
+                        "lang": built.lang.as_str(),
+                        "ms": built.took.as_secs_f64() * 1000.0,
+                        "steps": built.steps.iter().map(|(s, d)| json!({"step": s, "ms": d.as_secs_f64() * 1000.0})).collect::<Vec<_>>(),
+                    })
+                );
+            } else {
+                eprintln!(
+                    "built {} ({} bytes) in {:.1} s",
+                    built.component.display(),
+                    built.bytes,
+                    built.took.as_secs_f64()
+                );
+            }
+        }
+        PdkCommand::Validate {
+            target,
+            format,
+            output,
+        } => {
+            let target = ctx.cwd.join(target);
+            let report = framework.validate(&target).await;
+            let dir = if target.is_file() {
+                target.parent().map(PathBuf::from).unwrap_or_default()
+            } else {
+                target.clone()
+            };
+            let text = match format.as_str() {
+                "text" => lord_devkit::report::to_text(&report),
+                "json" => {
+                    serde_json::to_string_pretty(&lord_devkit::report::to_json(&report))? + "\n"
+                }
+                "sarif" => {
+                    serde_json::to_string_pretty(&lord_devkit::report::to_sarif(&report, &dir))?
+                        + "\n"
+                }
+                other => {
+                    return Err(crate::cli::UsageError(format!(
+                        "`{other}` is not a report format; use text, json or sarif"
+                    ))
+                    .into());
+                }
+            };
+            match output {
+                Some(path) => write_atomic(&ctx.cwd.join(path), text.as_bytes())?,
+                None => print!("{text}"),
+            }
+            return Ok(if report.is_ok() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            });
+        }
+        PdkCommand::Test {
+            dir,
+            junit,
+            no_generated,
+            filter,
+            seed,
+            json,
+        } => {
+            let dir = ctx.cwd.join(dir);
+            let spinner = Spinner::new(ctx, "testing");
+            let report = async {
+                let mut harness = Harness::open(&dir)?;
+                harness
+                    .run(&HarnessOptions {
+                        generated: !no_generated,
+                        seed,
+                        filter,
+                        ..HarnessOptions::default()
+                    })
+                    .await
+            }
+            .await;
+            spinner.done();
+            let report = report.map_err(devkit)?;
+            if let Some(path) = junit {
+                write_atomic(
+                    &ctx.cwd.join(path),
+                    lord_devkit::junit::to_junit(&report).as_bytes(),
+                )?;
+            }
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                print!("{}", report.to_text());
+            }
+            return Ok(if report.passed() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            });
+        }
+        PdkCommand::Docs {
+            dir,
+            format,
+            out,
+            json,
+        } => {
+            let dir = ctx.cwd.join(dir);
+            let format: docs::Format = format
+                .parse()
+                .map_err(|e: String| crate::cli::UsageError(e))?;
+            let (manifest, cases, imports) = plugin_facts(framework, &dir)?;
+            let files = docs::render(&manifest, &cases, &imports, format).map_err(devkit)?;
+            let out = out.map_or_else(|| dir.join("docs"), |o| ctx.cwd.join(o));
+            let written = docs::write(&out, &files).map_err(devkit)?;
+            if json {
+                println!("{}", json!({ "files": written }));
+            } else {
+                for path in written {
+                    eprintln!("wrote {}", path.display());
+                }
+            }
+        }
+        PdkCommand::Record { dir, runs, json } => {
+            let dir = ctx.cwd.join(dir);
+            let (manifest, _, imports) = plugin_facts(framework, &dir)?;
+            let calls = runs
+                .iter()
+                .map(|line| {
+                    let words: Vec<String> = line.split_whitespace().map(str::to_owned).collect();
+                    record::command_case(&manifest, &words)
+                })
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(devkit)?;
+            let spinner = Spinner::new(ctx, "recording");
+            let recording = record::record(&dir, calls, &imports, &mut |s| spinner.say(s)).await;
+            spinner.done();
+            let recording = recording.map_err(devkit)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&recording)?);
+            } else {
+                for (i, round) in recording.rounds.iter().enumerate() {
+                    eprintln!("round {}: {} refused", i + 1, round.refused.len());
+                    for (access, needs) in &round.refused {
+                        eprintln!(
+                            "  {access} -> {}",
+                            needs.as_deref().unwrap_or("no permission allows this")
+                        );
+                    }
+                }
+                if !recording.missing.is_empty() {
+                    eprintln!("plugin.toml lacks: {}", recording.missing.join(", "));
+                }
+                if !recording.unused.is_empty() {
+                    eprintln!("never needed here: {}", recording.unused.join(", "));
+                }
+                eprintln!(
+                    "file and environment reads leave no trace when not granted; add those by hand"
+                );
+                print!("{}", recording.toml());
+            }
+        }
         PdkCommand::Pack { dir, out, json } => {
             let dir = ctx.cwd.join(dir);
             let packed = lord_package::pack(&dir)?;

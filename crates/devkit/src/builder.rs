@@ -1,0 +1,334 @@
+//! `lord pdk build`: one command for every language. Rust goes through
+//! cargo for `wasm32-wasip2`. JavaScript and TypeScript go through the
+//! pinned npm toolchain: TypeScript typings generated from the WIT and a
+//! `tsc` type check, an esbuild bundle, then componentize-qjs (QuickJS) or,
+//! when asked, componentize-js (SpiderMonkey).
+//!
+//! A JavaScript component is built against a world that imports only the
+//! host interfaces the bundle uses, so it asks for nothing its code does not
+//! touch and the host's contract check sees exactly what it needs.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use lord_manifest::Manifest;
+
+use crate::DevkitError;
+use crate::sdk::{self, LORD_DIR};
+use crate::template::Lang;
+use crate::toolchain::{self, Engine, PINNED, SPIDERMONKEY, Toolchain};
+
+/// What `build` needs from its surroundings.
+#[derive(Debug, Clone)]
+pub struct BuildOptions {
+    pub cargo: PathBuf,
+    pub toolchain: Toolchain,
+    pub engine: Engine,
+}
+
+/// What a build produced.
+#[derive(Debug, Clone)]
+pub struct Built {
+    pub lang: Lang,
+    pub component: PathBuf,
+    pub bytes: u64,
+    pub took: Duration,
+    /// Each step and how long it took.
+    pub steps: Vec<(String, Duration)>,
+}
+
+/// The WIT world a manifest's component is built for: a package of only
+/// micro-plugins is a micro-plugin component; anything with commands is a
+/// full plugin.
+pub fn world_of(manifest: &Manifest) -> &'static str {
+    if manifest.commands.is_empty() && !manifest.micro.is_empty() {
+        "micro-plugin"
+    } else {
+        "plugin"
+    }
+}
+
+fn read_manifest(dir: &Path) -> Result<Manifest, DevkitError> {
+    let path = dir.join(lord_manifest::MANIFEST_FILE);
+    let text = std::fs::read_to_string(&path).map_err(DevkitError::io("read", &path))?;
+    lord_manifest::parse(&path.display().to_string(), &text)
+        .map_err(|e| DevkitError::Host(lord_host::HostError::from(e)))
+}
+
+/// Builds the plugin project in `dir` into the component its manifest
+/// names. `progress` hears each step.
+pub fn build(
+    dir: &Path,
+    options: &BuildOptions,
+    progress: &mut dyn FnMut(&str),
+) -> Result<Built, DevkitError> {
+    let started = Instant::now();
+    let manifest = read_manifest(dir)?;
+    let lang = Lang::detect(dir).ok_or_else(|| {
+        DevkitError::Usage(format!(
+            "`{}` has no Cargo.toml, src/plugin.ts or src/plugin.js; is it a plugin project? \
+             (`lord pdk new` makes one)",
+            dir.display()
+        ))
+    })?;
+    let mut steps = Vec::new();
+    let component = dir.join(&manifest.plugin.component);
+    match lang {
+        Lang::Rust => {
+            // Only a project that uses the SDK copy gets one.
+            let cargo_toml = std::fs::read_to_string(dir.join("Cargo.toml"))
+                .map_err(DevkitError::io("read", &dir.join("Cargo.toml")))?;
+            if cargo_toml.contains(".lord/lord-pdk") {
+                sdk::install_rust_sdk(dir)?;
+            }
+            progress("cargo build --release --target wasm32-wasip2");
+            let step = Instant::now();
+            lord_host::dev::build(dir, &options.cargo)?;
+            steps.push(("cargo".to_owned(), step.elapsed()));
+        }
+        Lang::TypeScript | Lang::JavaScript => {
+            build_js(
+                dir, lang, &manifest, &component, options, progress, &mut steps,
+            )?;
+        }
+    }
+    let bytes = std::fs::metadata(&component)
+        .map_err(DevkitError::io("read", &component))?
+        .len();
+    Ok(Built {
+        lang,
+        component,
+        bytes,
+        took: started.elapsed(),
+        steps,
+    })
+}
+
+#[allow(clippy::too_many_arguments)]
+fn build_js(
+    dir: &Path,
+    lang: Lang,
+    manifest: &Manifest,
+    component: &Path,
+    options: &BuildOptions,
+    progress: &mut dyn FnMut(&str),
+    steps: &mut Vec<(String, Duration)>,
+) -> Result<(), DevkitError> {
+    let tools = &options.toolchain;
+    let step = Instant::now();
+    tools.ensure(options.engine, progress)?;
+    steps.push(("tools".to_owned(), step.elapsed()));
+    let wit_dir = sdk::install_wit(dir)?;
+    let wit = wit_dir.join(sdk::WIT_FILE);
+    let world = world_of(manifest);
+    let build_dir = dir.join(LORD_DIR).join("build");
+    std::fs::create_dir_all(&build_dir).map_err(DevkitError::io("create", &build_dir))?;
+
+    let entry = match lang {
+        Lang::TypeScript => {
+            progress("typings from the WIT");
+            let step = Instant::now();
+            let types = dir.join(LORD_DIR).join("types");
+            // Stale typings from another world must not linger.
+            let _ = std::fs::remove_dir_all(&types);
+            toolchain::run(
+                Command::new(&tools.node)
+                    .arg(tools.wit_tool())
+                    .arg("guest-types")
+                    .arg(&wit)
+                    .arg(world)
+                    .arg(&types),
+                "typings (jco-transpile)",
+                dir,
+            )?;
+            steps.push(("typings".to_owned(), step.elapsed()));
+            progress("tsc (type check)");
+            let step = Instant::now();
+            toolchain::run(
+                Command::new(&tools.node)
+                    .arg(tools.bin(PINNED, "tsc"))
+                    .args(["-p", "tsconfig.json", "--pretty", "false"])
+                    .current_dir(dir),
+                "tsc",
+                dir,
+            )?;
+            steps.push(("tsc".to_owned(), step.elapsed()));
+            "src/plugin.ts"
+        }
+        Lang::JavaScript => "src/plugin.js",
+        Lang::Rust => {
+            return Err(DevkitError::Usage(
+                "a Rust project builds with cargo, not the JavaScript toolchain".to_owned(),
+            ));
+        }
+    };
+
+    progress("esbuild (bundle)");
+    let step = Instant::now();
+    let bundle = build_dir.join("plugin.js");
+    toolchain::run(
+        Command::new(tools.bin(PINNED, "esbuild"))
+            .arg(entry)
+            .args([
+                "--bundle",
+                "--format=esm",
+                "--platform=neutral",
+                "--target=es2022",
+                "--main-fields=module,main",
+                "--external:lord:*",
+                "--log-level=warning",
+            ])
+            .arg(format!("--outfile={}", bundle.display()))
+            .current_dir(dir),
+        "esbuild",
+        dir,
+    )?;
+    steps.push(("esbuild".to_owned(), step.elapsed()));
+
+    let js = std::fs::read_to_string(&bundle).map_err(DevkitError::io("read", &bundle))?;
+    let (world_name, world_wit) = trimmed_world(sdk::WIT, world, &js)?;
+    let world_file = build_dir.join("world.wit");
+    std::fs::write(&world_file, world_wit).map_err(DevkitError::io("write", &world_file))?;
+
+    let out = build_dir.join("component.wasm");
+    let step = Instant::now();
+    match options.engine {
+        Engine::QuickJs => {
+            progress("componentize-qjs (QuickJS)");
+            toolchain::run(
+                Command::new(tools.bin(PINNED, "componentize-qjs"))
+                    .arg("--wit")
+                    .arg(&world_file)
+                    .arg("--world")
+                    .arg(&world_name)
+                    .arg("--js")
+                    .arg(&bundle)
+                    // The host API is synchronous; the async runtime needs
+                    // component-model async, which the host does not enable.
+                    .arg("--sync")
+                    .arg("--opt-size")
+                    .arg("-o")
+                    .arg(&out)
+                    .current_dir(dir),
+                "componentize-qjs",
+                dir,
+            )?;
+        }
+        Engine::SpiderMonkey => {
+            progress("componentize-js (SpiderMonkey)");
+            toolchain::run(
+                Command::new(tools.bin(SPIDERMONKEY, "componentize-js"))
+                    .arg(&bundle)
+                    .arg("-w")
+                    .arg(&world_file)
+                    .arg("-n")
+                    .arg(&world_name)
+                    .args(["-d", "stdio", "random", "clocks", "http", "fetch-event"])
+                    .arg("-o")
+                    .arg(&out)
+                    .current_dir(dir),
+                "componentize-js",
+                dir,
+            )?;
+        }
+    }
+    steps.push(("componentize".to_owned(), step.elapsed()));
+    // One rename: the old component stays whole until the new one is.
+    std::fs::rename(&out, component)
+        .map_err(DevkitError::io("move the component to", component))?;
+    Ok(())
+}
+
+/// The interfaces each world may import, in WIT order.
+fn offered(world: &str) -> &'static [&'static str] {
+    match world {
+        "micro-plugin" => &["log"],
+        _ => &[
+            "log",
+            "data",
+            "shared",
+            "events",
+            "secrets",
+            "config",
+            "messaging",
+        ],
+    }
+}
+
+/// A copy of the WIT with one more world: `world`'s exports, and imports of
+/// only the `lord:plugin/*` interfaces `js` names. Returns its name and the
+/// text. An interface the world does not offer is an error naming it.
+pub fn trimmed_world(wit: &str, world: &str, js: &str) -> Result<(String, String), DevkitError> {
+    const PREFIX: &str = "lord:plugin/";
+    let offered = offered(world);
+    let mut used: Vec<&str> = Vec::new();
+    for (at, _) in js.match_indices(PREFIX) {
+        // Only module specifiers count: the name sits right after a quote.
+        let quoted = js[..at].ends_with(['"', '\'']);
+        let rest = &js[at + PREFIX.len()..];
+        let name_len = rest
+            .find(|c: char| !(c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'))
+            .unwrap_or(rest.len());
+        let name = &rest[..name_len];
+        if !quoted || name.is_empty() || name == "types" {
+            continue;
+        }
+        let Some(known) = offered.iter().find(|o| **o == name) else {
+            return Err(DevkitError::Usage(format!(
+                "the code imports `lord:plugin/{name}`, which a {world} cannot use; the \
+                 interfaces it can import are: {}",
+                offered.join(", ")
+            )));
+        };
+        if !used.contains(known) {
+            used.push(known);
+        }
+    }
+    used.sort_by_key(|name| offered.iter().position(|o| o == name));
+    let export = match world {
+        "micro-plugin" => "micro",
+        _ => "guest",
+    };
+    let name = format!("{world}-js-build");
+    let mut text = wit.to_owned();
+    text.push_str(&format!(
+        "\n/// Written by `lord pdk build`: what the bundle imports.\nworld {name} {{\n"
+    ));
+    for interface in &used {
+        text.push_str(&format!("    import {interface};\n"));
+    }
+    text.push_str(&format!("    export {export};\n}}\n"));
+    Ok((name, text))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_build_world_imports_only_what_the_bundle_names() {
+        let js = "import { log } from 'lord:plugin/log@0.2.0';\n\
+                  import * as data from \"lord:plugin/data\";\n\
+                  // see lord:plugin/secrets in the docs\n\
+                  const t = 'lord:plugin/types@0.2.0';";
+        let (name, wit) = trimmed_world("package lord:plugin@0.2.0;\n", "plugin", js).expect("ok");
+        assert_eq!(name, "plugin-js-build");
+        assert!(
+            wit.contains("import log;\n    import data;\n    export guest;"),
+            "{wit}"
+        );
+        assert!(
+            !wit.contains("import secrets"),
+            "a comment is not an import"
+        );
+        assert!(!wit.contains("import types"));
+    }
+
+    #[test]
+    fn a_micro_plugin_importing_a_plugin_interface_is_named() {
+        let js = "import * as s from 'lord:plugin/shared@0.2.0';";
+        let error = trimmed_world("", "micro-plugin", js).expect_err("refused");
+        assert!(error.to_string().contains("lord:plugin/shared"), "{error}");
+    }
+}

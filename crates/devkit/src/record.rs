@@ -1,0 +1,286 @@
+//! `lord pdk record`: learns the smallest permission list a plugin needs by
+//! running it with everything denied and writing down each refusal.
+//!
+//! A component that imports a host interface must be granted something of
+//! that family to load at all, so each imported family gets a placeholder
+//! grant that matches nothing real (`state-shared(lord-pdk-record.none)`):
+//! the plugin loads, and every real access it tries is refused and logged
+//! with the exact permission it needed. A plugin usually stops at its first
+//! refusal, so recording goes in rounds: each round grants what earlier
+//! rounds proposed, until a round is refused nothing new.
+//!
+//! What the host cannot see is said plainly: with no grant there is no
+//! preopened folder or variable to refuse, so file and environment reads
+//! leave no trace; those permissions must be added by hand.
+
+use std::path::Path;
+
+use lord_host::TestCase;
+use lord_manifest::{Manifest, Permission, PermissionFamily};
+use serde::Serialize;
+
+use crate::DevkitError;
+use crate::harness::Harness;
+
+/// Rounds before recording gives up on a plugin that keeps asking.
+const MAX_ROUNDS: usize = 8;
+
+/// One round: what it granted and what was refused.
+#[derive(Debug, Clone, Serialize)]
+pub struct Round {
+    pub granted: Vec<String>,
+    /// Each refusal: what was tried, and the permission it needed.
+    pub refused: Vec<(String, Option<String>)>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Recording {
+    /// The permissions the runs needed, in manifest syntax, sorted.
+    pub proposed: Vec<String>,
+    /// In the proposal but not requested by plugin.toml.
+    pub missing: Vec<String>,
+    /// Requested by plugin.toml but never needed in these runs.
+    pub unused: Vec<String>,
+    /// Refusals no permission can lift (e.g. publishing at `system` level).
+    pub unliftable: Vec<String>,
+    pub rounds: Vec<Round>,
+    /// The calls made each round.
+    pub calls: Vec<String>,
+}
+
+impl Recording {
+    /// The `[permissions]` table to paste into plugin.toml.
+    pub fn toml(&self) -> String {
+        let quoted: Vec<String> = self.proposed.iter().map(|p| format!("\"{p}\"")).collect();
+        format!("[permissions]\nrequest = [{}]\n", quoted.join(", "))
+    }
+}
+
+/// A grant of `family` that matches nothing a plugin could really use.
+fn placeholder(family: PermissionFamily) -> Option<Permission> {
+    let text = match family {
+        PermissionFamily::StateShared => "state-shared(lord-pdk-record.none)",
+        PermissionFamily::EventsPublish => "events-publish(lord-pdk-record.none)",
+        PermissionFamily::Secret => "secret(LORD_PDK_RECORD_NONE)",
+        PermissionFamily::Message => "message(lord-pdk-record-none)",
+        // Port 9 on the loopback (discard) is never a plugin's real target.
+        PermissionFamily::Net => "net(127.0.0.1:9)",
+        PermissionFamily::FsRead
+        | PermissionFamily::FsWrite
+        | PermissionFamily::Env
+        | PermissionFamily::Exec
+        | PermissionFamily::Db
+        | PermissionFamily::Ai
+        | PermissionFamily::SysMetrics
+        | PermissionFamily::EventsSubscribe
+        | PermissionFamily::Tty => return None,
+    };
+    text.parse().ok()
+}
+
+/// Records the plugin at `dir` (built) through `calls` (default: its
+/// declared cases, or one plain call per command and micro-plugin).
+pub async fn record(
+    dir: &Path,
+    calls: Vec<TestCase>,
+    imports: &[String],
+    progress: &mut dyn FnMut(&str),
+) -> Result<Recording, DevkitError> {
+    let path = dir.join(lord_manifest::MANIFEST_FILE);
+    let text = std::fs::read_to_string(&path).map_err(DevkitError::io("read", &path))?;
+    let manifest = lord_manifest::parse(&path.display().to_string(), &text)
+        .map_err(|e| DevkitError::Host(e.into()))?;
+
+    // A copy whose manifest requests the placeholders (and, as rounds go,
+    // what was proposed), so the author's folder is never written.
+    let copy = tempfile::Builder::new()
+        .prefix("lord-pdk-record-")
+        .tempdir()
+        .map_err(DevkitError::io("create", &std::env::temp_dir()))?;
+    let component = dir.join(&manifest.plugin.component);
+    let copied = copy.path().join(&manifest.plugin.component);
+    if let Some(parent) = copied.parent() {
+        std::fs::create_dir_all(parent).map_err(DevkitError::io("create", parent))?;
+    }
+    std::fs::copy(&component, &copied).map_err(DevkitError::io("copy", &component))?;
+
+    let mut placeholders: Vec<Permission> = Vec::new();
+    for import in imports {
+        let path = import.split('@').next().unwrap_or(import);
+        if let lord_sandbox::ImportUse::Needs(family) = lord_sandbox::import_use(path)
+            && let Some(p) = placeholder(family)
+            && !placeholders.contains(&p)
+        {
+            placeholders.push(p);
+        }
+    }
+
+    let mut proposed: Vec<Permission> = Vec::new();
+    let mut unliftable: Vec<String> = Vec::new();
+    let mut rounds = Vec::new();
+    let mut call_names = Vec::new();
+    for round in 1..=MAX_ROUNDS {
+        let mut granted = placeholders.clone();
+        granted.extend(proposed.iter().cloned());
+        write_manifest(copy.path(), &manifest, &granted)?;
+        progress(&format!(
+            "round {round}: granting {}",
+            if proposed.is_empty() {
+                "nothing".to_owned()
+            } else {
+                list(&proposed)
+            }
+        ));
+        let mut harness = Harness::open(copy.path())?;
+        // A granted secret needs a value for the plugin to get past it.
+        for p in &proposed {
+            if let Permission::Secret(name) = p {
+                let _ = harness.framework().channels().secrets.set(
+                    name,
+                    lord_state_secret(format!("lord-pdk-record placeholder for {name}")),
+                );
+            }
+        }
+        harness.install_with(&granted).await?;
+        let cases = if calls.is_empty() {
+            default_calls(&harness)
+        } else {
+            calls.clone()
+        };
+        if call_names.is_empty() {
+            call_names = cases.iter().map(describe).collect();
+        }
+        let mut refused: Vec<(String, Option<String>)> = Vec::new();
+        for case in &cases {
+            let probe = harness.call(case).await?;
+            for denial in probe.denials {
+                if !refused.iter().any(|(a, _)| *a == denial.access) {
+                    refused.push((denial.access, denial.needs));
+                }
+            }
+        }
+        let mut new = Vec::new();
+        for (access, needs) in &refused {
+            match needs.as_deref().map(str::parse::<Permission>) {
+                Some(Ok(p)) if !proposed.contains(&p) && !new.contains(&p) => new.push(p),
+                Some(Ok(_)) => {}
+                Some(Err(_)) | None => {
+                    if !unliftable.contains(access) {
+                        unliftable.push(access.clone());
+                    }
+                }
+            }
+        }
+        rounds.push(Round {
+            granted: granted.iter().map(ToString::to_string).collect(),
+            refused,
+        });
+        if new.is_empty() {
+            break;
+        }
+        proposed.extend(new);
+    }
+    proposed.sort();
+    let requested = &manifest.permissions;
+    Ok(Recording {
+        missing: proposed
+            .iter()
+            .filter(|p| !requested.contains(p))
+            .map(ToString::to_string)
+            .collect(),
+        unused: requested
+            .iter()
+            .filter(|p| !proposed.contains(p) && visible(p))
+            .map(ToString::to_string)
+            .collect(),
+        proposed: proposed.iter().map(ToString::to_string).collect(),
+        unliftable,
+        rounds,
+        calls: call_names,
+    })
+}
+
+/// Whether recording could have seen a use of `p` at all.
+fn visible(p: &Permission) -> bool {
+    placeholder(p.family()).is_some()
+}
+
+fn lord_state_secret(value: String) -> lord_state::SecretValue {
+    lord_state::SecretValue::new(value)
+}
+
+fn list(permissions: &[Permission]) -> String {
+    permissions
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn describe(case: &TestCase) -> String {
+    match case.target() {
+        lord_host::Target::Command(command) => {
+            let values: Vec<&str> = case.args.values().flatten().map(String::as_str).collect();
+            format!("lord {command} {}", values.join(" "))
+                .trim_end()
+                .to_owned()
+        }
+        lord_host::Target::Micro(id) => format!("micro-plugin {id}"),
+    }
+}
+
+/// The declared cases, or one plain call per command and micro-plugin.
+fn default_calls(harness: &Harness) -> Vec<TestCase> {
+    let declared: Vec<TestCase> = harness.cases().to_vec();
+    if !declared.is_empty() {
+        return declared;
+    }
+    harness
+        .targets()
+        .iter()
+        .map(|t| t.case_with(&["sample"], false))
+        .collect()
+}
+
+fn write_manifest(
+    dir: &Path,
+    manifest: &Manifest,
+    requested: &[Permission],
+) -> Result<(), DevkitError> {
+    let mut copy = manifest.clone();
+    copy.permissions = requested.to_vec();
+    let text = copy
+        .to_toml_string()
+        .map_err(|e| DevkitError::Usage(format!("the manifest cannot be written back: {e}")))?;
+    let path = dir.join(lord_manifest::MANIFEST_FILE);
+    std::fs::write(&path, text).map_err(DevkitError::io("write", &path))
+}
+
+/// Turns `note "some text"`-style words into a command case, giving the
+/// words after the command to the manifest's arguments in order (the last
+/// `multiple` argument takes the rest).
+pub fn command_case(manifest: &Manifest, words: &[String]) -> Result<TestCase, DevkitError> {
+    let Some((command, values)) = words.split_first() else {
+        return Err(DevkitError::Usage("an empty --run".to_owned()));
+    };
+    let spec = manifest
+        .commands
+        .iter()
+        .find(|c| c.name.as_str() == command)
+        .ok_or_else(|| {
+            DevkitError::Usage(format!("plugin.toml declares no command `{command}`"))
+        })?;
+    let mut args = std::collections::BTreeMap::new();
+    let mut rest = values.iter();
+    for arg in &spec.args {
+        let taken: Vec<String> = if arg.multiple {
+            rest.by_ref().cloned().collect()
+        } else {
+            rest.next().cloned().into_iter().collect()
+        };
+        if !taken.is_empty() {
+            args.insert(arg.name.as_str().to_owned(), taken);
+        }
+    }
+    Ok(TestCase::command("recorded", command, args))
+}

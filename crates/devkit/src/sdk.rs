@@ -1,0 +1,122 @@
+//! The Rust guest SDK (`lord-pdk`) and the WIT, as this build of lord knows
+//! them. A Rust project made by `lord pdk new` depends on `lord-pdk` by
+//! path at `.lord/lord-pdk`; `new` and every `build` write it there, so a
+//! project always builds against the contract of the lord that builds it,
+//! with no registry and no absolute paths in its `Cargo.toml`.
+
+use std::path::{Path, PathBuf};
+
+use crate::DevkitError;
+
+/// The WIT contract, as the host implements it.
+pub const WIT: &str = include_str!("../../../wit/lord-plugin.wit");
+/// Its file name inside a project's `.lord/wit/`.
+pub const WIT_FILE: &str = "lord-plugin.wit";
+
+/// Where, inside a project, lord keeps what it generates.
+pub const LORD_DIR: &str = ".lord";
+
+const LIB_RS: &str = include_str!("../../pdk/src/lib.rs");
+const MICRO_RS: &str = include_str!("../../pdk/src/micro.rs");
+
+/// The SDK's `Cargo.toml` outside lord's workspace. Its versions must stay
+/// those of the workspace (a test compares them).
+const CARGO_TOML: &str = r#"# Written by `lord pdk`: the guest SDK matching this lord. Do not edit;
+# `lord pdk build` writes it again.
+[package]
+name = "lord-pdk"
+version = "0.1.0"
+edition = "2024"
+license = "MIT OR Apache-2.0"
+publish = false
+
+[dependencies]
+serde_json = "1"
+wit-bindgen = "0.61"
+"#;
+
+/// In lord's workspace the SDK finds the WIT at the repository root; in a
+/// project's copy the WIT sits beside it.
+const WIT_PATH_IN_REPO: &str = "path: \"../../wit\"";
+const WIT_PATH_IN_COPY: &str = "path: \"wit\"";
+
+/// The files of the SDK copy, relative to its folder.
+pub fn files() -> Vec<(&'static str, String)> {
+    vec![
+        ("Cargo.toml", CARGO_TOML.to_owned()),
+        (
+            "src/lib.rs",
+            LIB_RS.replace(WIT_PATH_IN_REPO, WIT_PATH_IN_COPY),
+        ),
+        ("src/micro.rs", MICRO_RS.to_owned()),
+        ("wit/lord-plugin.wit", WIT.to_owned()),
+    ]
+}
+
+/// Writes the SDK into `project/.lord/lord-pdk`, changing only files whose
+/// content differs (so cargo does not rebuild it for nothing). Returns the
+/// folder.
+pub fn install_rust_sdk(project: &Path) -> Result<PathBuf, DevkitError> {
+    let root = project.join(LORD_DIR).join("lord-pdk");
+    for (name, content) in files() {
+        write_if_changed(&root.join(name), content.as_bytes())?;
+    }
+    Ok(root)
+}
+
+/// Writes the WIT into `project/.lord/wit/` for tools that read it from a
+/// folder (componentize, typings). Returns the folder.
+pub fn install_wit(project: &Path) -> Result<PathBuf, DevkitError> {
+    let dir = project.join(LORD_DIR).join("wit");
+    write_if_changed(&dir.join(WIT_FILE), WIT.as_bytes())?;
+    Ok(dir)
+}
+
+pub(crate) fn write_if_changed(path: &Path, bytes: &[u8]) -> Result<(), DevkitError> {
+    if std::fs::read(path).is_ok_and(|old| old == bytes) {
+        return Ok(());
+    }
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).map_err(DevkitError::io("create", parent))?;
+    }
+    lord_file::write_atomic(path, bytes).map_err(|e| DevkitError::Io {
+        action: "write",
+        path: path.to_path_buf(),
+        source: std::io::Error::other(e.to_string()),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_copy_points_its_bindings_at_its_own_wit() {
+        assert_eq!(LIB_RS.matches(WIT_PATH_IN_REPO).count(), 2, "both worlds");
+        let (_, lib) = files()
+            .into_iter()
+            .find(|(name, _)| *name == "src/lib.rs")
+            .expect("lib.rs");
+        assert!(!lib.contains(WIT_PATH_IN_REPO));
+        assert_eq!(lib.matches(WIT_PATH_IN_COPY).count(), 2);
+    }
+
+    #[test]
+    fn the_copy_depends_on_what_the_workspace_pins() {
+        let workspace: toml::Table =
+            toml::from_str(include_str!("../../../Cargo.toml")).expect("toml");
+        let copy: toml::Table = toml::from_str(CARGO_TOML).expect("toml");
+        let pinned = &workspace["workspace"]["dependencies"];
+        for name in ["serde_json", "wit-bindgen"] {
+            let version = match &pinned[name] {
+                toml::Value::String(v) => v.clone(),
+                other => other["version"].as_str().expect("version").to_owned(),
+            };
+            assert_eq!(
+                copy["dependencies"][name].as_str(),
+                Some(version.as_str()),
+                "{name}"
+            );
+        }
+    }
+}
