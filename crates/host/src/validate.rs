@@ -323,10 +323,19 @@ impl Framework {
                     start_memory_bytes: None,
                     declared_memory_bytes: manifest.limits.max_memory_bytes(),
                 };
-                if report.is_ok() {
-                    self.measure(&mut report, &mut measured, manifest, &candidate.component)
-                        .await;
-                }
+                // Measured even when the imports are refused: the component
+                // starts with nothing granted, and the author wants every
+                // finding at once. A start-up failure is news only when
+                // nothing above explains it.
+                let explained = !report.is_ok();
+                self.measure(
+                    &mut report,
+                    &mut measured,
+                    manifest,
+                    &candidate.component,
+                    explained,
+                )
+                .await;
                 check_performance(&mut report, &measured, &component_file);
                 report.measurements = Some(measured);
             }
@@ -351,6 +360,7 @@ impl Framework {
         measured: &mut Measurements,
         manifest: &Manifest,
         component: &PathBuf,
+        explained: bool,
     ) {
         let Ok(sandbox) = self.sandbox() else { return };
         let mut limits = Limits::from_manifest(&manifest.limits);
@@ -365,6 +375,7 @@ impl Framework {
                 measured.start_ms = Some(start.instantiate.as_secs_f64() * 1000.0);
                 measured.start_memory_bytes = Some(start.memory_bytes);
             }
+            Err(_) if explained => {}
             Err(e) => report.push(
                 Category::Error,
                 Level::Error,
@@ -383,6 +394,9 @@ fn check_imports(
     file: &str,
 ) {
     let mut used: Vec<PermissionFamily> = Vec::new();
+    // Undeclared imports, grouped by the family they need: one finding
+    // per missing permission, naming every import it would cover.
+    let mut undeclared: Vec<(PermissionFamily, Vec<String>)> = Vec::new();
     for raw in imports {
         let name: ImportName = match raw.parse() {
             Ok(name) => name,
@@ -398,18 +412,10 @@ fn check_imports(
                     used.push(family);
                 }
                 if !manifest.permissions.iter().any(|p| p.family() == family) {
-                    report.push(
-                        Category::Security,
-                        Level::Error,
-                        "undeclared-import",
-                        file,
-                        format!(
-                            "the component imports `{name}`, which needs a `{}` permission that \
-                             {MANIFEST} does not request; add one to [permissions] request or \
-                             remove the import",
-                            family.as_str()
-                        ),
-                    );
+                    match undeclared.iter_mut().find(|(f, _)| *f == family) {
+                        Some((_, names)) => names.push(name.to_string()),
+                        None => undeclared.push((family, vec![name.to_string()])),
+                    }
                 }
             }
             ImportUse::Unknown => report.push(
@@ -423,6 +429,24 @@ fn check_imports(
                 ),
             ),
         }
+    }
+    for (family, names) in undeclared {
+        report.push(
+            Category::Security,
+            Level::Error,
+            "undeclared-import",
+            file,
+            format!(
+                "the component imports {}, which needs a `{}` permission that {MANIFEST} does \
+                 not request; add one to [permissions] request or remove the import",
+                names
+                    .iter()
+                    .map(|n| format!("`{n}`"))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                family.as_str()
+            ),
+        );
     }
     for permission in &manifest.permissions {
         let family = permission.family();

@@ -12,6 +12,7 @@ mod hostile;
 mod lifecycle;
 mod micro;
 mod packages;
+mod pdk;
 mod refusals;
 mod registry;
 mod secrets;
