@@ -186,7 +186,11 @@ fn example(manifest: &Manifest, case: &TestCase) -> ExampleDoc {
     } else if let Some(output) = &case.output {
         Some(match output {
             Value::String(text) => text.clone(),
-            other => other.to_string(),
+            other @ (Value::Null
+            | Value::Bool(_)
+            | Value::Number(_)
+            | Value::Array(_)
+            | Value::Object(_)) => other.to_string(),
         })
     } else if let Some(needle) = &case.contains {
         Some(format!("… {needle} …"))

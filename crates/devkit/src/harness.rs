@@ -236,8 +236,8 @@ impl std::fmt::Debug for Harness {
 
 impl Harness {
     /// Opens the plugin folder `dir` (built: its component must exist) in
-    /// a fresh, temporary lord home.
-    pub fn open(dir: &Path) -> Result<Self, DevkitError> {
+    /// a fresh lord home made under `scratch` and removed on drop.
+    pub fn open(dir: &Path, scratch: &Path) -> Result<Self, DevkitError> {
         let path = dir.join(lord_manifest::MANIFEST_FILE);
         let text = std::fs::read_to_string(&path).map_err(DevkitError::io("read", &path))?;
         let manifest = lord_manifest::parse(&path.display().to_string(), &text)
@@ -250,10 +250,11 @@ impl Harness {
             )));
         }
         let cases = lord_host::read_cases(dir)?;
+        std::fs::create_dir_all(scratch).map_err(DevkitError::io("create", scratch))?;
         let home = tempfile::Builder::new()
             .prefix("lord-pdk-test-")
-            .tempdir()
-            .map_err(DevkitError::io("create", &std::env::temp_dir()))?;
+            .tempdir_in(scratch)
+            .map_err(DevkitError::io("create a folder in", scratch))?;
         let project = home.path().join("project");
         std::fs::create_dir_all(&project).map_err(DevkitError::io("create", &project))?;
         let lord_home = home.path().join("home");
@@ -300,8 +301,12 @@ impl Harness {
         if self.granted.as_deref() == Some(grants) {
             return Ok(());
         }
-        if self.granted.is_some() {
-            self.framework.unregister(&self.id())?;
+        // Whatever was there goes, even a build whose install failed half
+        // way (stored, but refused at enable).
+        let id = self.id();
+        self.granted = None;
+        if self.framework.get(&id).is_ok() {
+            self.framework.unregister(&id)?;
         }
         let mut plan = self.framework.plan_install(&self.dir)?;
         plan.permissions = grants.to_vec();
@@ -653,8 +658,11 @@ impl Harness {
             .filter(|p| Some(*p) != generated.withheld.as_ref())
             .cloned()
             .collect();
-        self.install_with(&grants).await?;
-        let probe = match self.call(&generated.case).await {
+        let probe = match self.install_with(&grants).await {
+            Ok(()) => self.call(&generated.case).await,
+            Err(e) => Err(e),
+        };
+        let probe = match probe {
             Ok(probe) => probe,
             // Without any grant of a family whose interface the component
             // imports, the host refuses to link it at all: contained.
@@ -1038,13 +1046,18 @@ impl Rng {
 ///     lord_devkit::harness::assert_passes(env!("CARGO_MANIFEST_DIR"));
 /// }
 /// ```
+#[allow(
+    clippy::disallowed_methods,
+    reason = "inside `cargo test` there is no lord home; the system's temporary folder is the scratch space"
+)]
 pub fn assert_passes(dir: impl AsRef<Path>) {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap_or_else(|e| panic!("no async runtime: {e}"));
     let report = runtime.block_on(async {
-        let mut harness = Harness::open(dir.as_ref()).unwrap_or_else(|e| panic!("{e}"));
+        let mut harness =
+            Harness::open(dir.as_ref(), &std::env::temp_dir()).unwrap_or_else(|e| panic!("{e}"));
         harness
             .run(&HarnessOptions::default())
             .await

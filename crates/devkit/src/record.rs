@@ -82,6 +82,7 @@ fn placeholder(family: PermissionFamily) -> Option<Permission> {
 /// declared cases, or one plain call per command and micro-plugin).
 pub async fn record(
     dir: &Path,
+    scratch: &Path,
     calls: Vec<TestCase>,
     imports: &[String],
     progress: &mut dyn FnMut(&str),
@@ -93,10 +94,11 @@ pub async fn record(
 
     // A copy whose manifest requests the placeholders (and, as rounds go,
     // what was proposed), so the author's folder is never written.
+    std::fs::create_dir_all(scratch).map_err(DevkitError::io("create", scratch))?;
     let copy = tempfile::Builder::new()
         .prefix("lord-pdk-record-")
-        .tempdir()
-        .map_err(DevkitError::io("create", &std::env::temp_dir()))?;
+        .tempdir_in(scratch)
+        .map_err(DevkitError::io("create a folder in", scratch))?;
     let component = dir.join(&manifest.plugin.component);
     let copied = copy.path().join(&manifest.plugin.component);
     if let Some(parent) = copied.parent() {
@@ -131,7 +133,7 @@ pub async fn record(
                 list(&proposed)
             }
         ));
-        let mut harness = Harness::open(copy.path())?;
+        let mut harness = Harness::open(copy.path(), scratch)?;
         // A granted secret needs a value for the plugin to get past it.
         for p in &proposed {
             if let Permission::Secret(name) = p {

@@ -108,10 +108,12 @@ mod tests {
         let copy: toml::Table = toml::from_str(CARGO_TOML).expect("toml");
         let pinned = &workspace["workspace"]["dependencies"];
         for name in ["serde_json", "wit-bindgen"] {
-            let version = match &pinned[name] {
-                toml::Value::String(v) => v.clone(),
-                other => other["version"].as_str().expect("version").to_owned(),
-            };
+            let entry = &pinned[name];
+            let version = entry
+                .as_str()
+                .or_else(|| entry.get("version").and_then(toml::Value::as_str))
+                .expect("version")
+                .to_owned();
             assert_eq!(
                 copy["dependencies"][name].as_str(),
                 Some(version.as_str()),

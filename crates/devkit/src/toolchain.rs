@@ -185,11 +185,12 @@ impl Toolchain {
 pub(crate) fn run(command: &mut Command, tool: &str, dir: &Path) -> Result<String, DevkitError> {
     let output = command.output().map_err(|e| DevkitError::Missing {
         tool: tool.to_owned(),
-        reason: match e.kind() {
-            std::io::ErrorKind::NotFound => format!(
+        reason: if e.kind() == std::io::ErrorKind::NotFound {
+            format!(
                 "{e}; JavaScript and TypeScript builds need Node.js 18 or newer with npm on PATH"
-            ),
-            _ => e.to_string(),
+            )
+        } else {
+            e.to_string()
         },
     })?;
     let stdout = String::from_utf8_lossy(&output.stdout).into_owned();

@@ -4,7 +4,7 @@
 //! validation reports every finding, each with a stable code that SARIF
 //! rules and scripts can key on.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use lord_manifest::{Manifest, PermissionFamily, PluginId, RiskLevel};
@@ -155,7 +155,12 @@ impl Framework {
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
-        let staging = match tempfile::tempdir() {
+        let root = &self.config.tmp_root;
+        let staging = match std::fs::create_dir_all(root).and_then(|()| {
+            tempfile::Builder::new()
+                .prefix("validate-")
+                .tempdir_in(root)
+        }) {
             Ok(dir) => dir,
             Err(e) => {
                 report.push(
@@ -359,7 +364,7 @@ impl Framework {
         report: &mut ValidationReport,
         measured: &mut Measurements,
         manifest: &Manifest,
-        component: &PathBuf,
+        component: &Path,
         explained: bool,
     ) {
         let Ok(sandbox) = self.sandbox() else { return };

@@ -378,7 +378,7 @@ pub(crate) async fn run(
             let dir = ctx.cwd.join(dir);
             let spinner = Spinner::new(ctx, "testing");
             let report = async {
-                let mut harness = Harness::open(&dir)?;
+                let mut harness = Harness::open(&dir, &ctx.home.join("tmp"))?;
                 harness
                     .run(&HarnessOptions {
                         generated: !no_generated,
@@ -442,7 +442,11 @@ pub(crate) async fn run(
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(devkit)?;
             let spinner = Spinner::new(ctx, "recording");
-            let recording = record::record(&dir, calls, &imports, &mut |s| spinner.say(s)).await;
+            let recording =
+                record::record(&dir, &ctx.home.join("tmp"), calls, &imports, &mut |s| {
+                    spinner.say(s)
+                })
+                .await;
             spinner.done();
             let recording = recording.map_err(devkit)?;
             if json {

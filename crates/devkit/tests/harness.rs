@@ -1,0 +1,173 @@
+//! The test harness as a library, the way a Rust author drives it from
+//! `cargo test`: declared unit and integration cases, generated security
+//! and property cases, all through the real host. Uses the fixture plugins
+//! under `plugins/` (built by `cargo xtask plugins`).
+
+use std::path::{Path, PathBuf};
+
+use lord_devkit::harness::{Harness, HarnessOptions, Outcome, Suite};
+
+fn fixture(name: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../plugins")
+        .join(name);
+    assert!(
+        dir.join("plugin.wasm").is_file(),
+        "{} has no plugin.wasm; run `cargo xtask plugins` first",
+        dir.display()
+    );
+    dir
+}
+
+/// A copy of a fixture with `cases` as its tests/cases.toml.
+fn with_cases(name: &str, cases: &str) -> tempfile::TempDir {
+    let src = fixture(name);
+    let dir = tempfile::tempdir().expect("temp plugin");
+    for file in ["plugin.toml", "plugin.wasm"] {
+        std::fs::copy(src.join(file), dir.path().join(file)).expect("copy");
+    }
+    std::fs::create_dir_all(dir.path().join("tests")).expect("tests");
+    std::fs::write(dir.path().join("tests/cases.toml"), cases).expect("cases");
+    dir
+}
+
+#[test]
+fn a_rust_author_asserts_a_plugin_passes_from_cargo_test() {
+    let dir = with_cases(
+        "hello",
+        "[[case]]\nname = \"greets\"\ncommand = \"hello\"\nargs = { name = [\"Ada\"] }\n\
+         stdout = \"Hello, Ada!\\n\"\n\n\
+         [[case]]\nname = \"greets as a micro-plugin\"\nmicro = \"greet\"\ninput = \"Ada\"\n\
+         output = \"Hello, Ada!\"\n",
+    );
+    lord_devkit::harness::assert_passes(dir.path());
+}
+
+#[test]
+#[should_panic(expected = "greets wrongly")]
+fn assert_passes_panics_naming_the_failing_case() {
+    let dir = with_cases(
+        "hello",
+        "[[case]]\nname = \"greets wrongly\"\ncommand = \"hello\"\nstdout = \"Bye\\n\"\n",
+    );
+    lord_devkit::harness::assert_passes(dir.path());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn integration_cases_see_other_plugins_events_and_messages() {
+    let tally = fixture("tally");
+    let cases = format!(
+        "[[case]]\nname = \"a note is announced\"\nkind = \"integration\"\nplugins = [{tally:?}]\n\
+         shared = {{ \"notes.count\" = \"41\" }}\ncommand = \"note\"\nargs = {{ text = [\"hello\"] }}\n\
+         stdout = \"noted (1 in all)\\n\"\npublishes = [\"notes.added\"]\n\n\
+         [[case]]\nname = \"tally heard it\"\nkind = \"integration\"\ncommand = \"note-stats\"\n\
+         contains = \"\\\"notes\\\": 1\"\n\n\
+         [[case]]\nname = \"claims an event it never sends\"\nkind = \"integration\"\n\
+         command = \"notes\"\npublishes = [\"notes.added\"]\n",
+        tally = tally.display().to_string()
+    );
+    let dir = with_cases("notes", &cases);
+    let scratch = tempfile::tempdir().expect("scratch");
+    let mut harness = Harness::open(dir.path(), scratch.path()).expect("opens");
+    let report = harness
+        .run(&HarnessOptions {
+            generated: false,
+            ..HarnessOptions::default()
+        })
+        .await
+        .expect("runs");
+    let outcome = |name: &str| {
+        report
+            .results
+            .iter()
+            .find(|r| r.name == name)
+            .unwrap_or_else(|| panic!("no case {name}: {}", report.to_text()))
+            .outcome
+            .clone()
+    };
+    assert_eq!(
+        outcome("a note is announced"),
+        Outcome::Passed,
+        "{}",
+        report.to_text()
+    );
+    assert_eq!(
+        outcome("tally heard it"),
+        Outcome::Passed,
+        "{}",
+        report.to_text()
+    );
+    match outcome("claims an event it never sends") {
+        Outcome::Failed(reason) => assert!(
+            reason.contains("did not publish on `notes.added`"),
+            "{reason}"
+        ),
+        other => panic!("{other:?}"),
+    }
+    // The shared value set before the first case was counted on from 41.
+    let count = harness
+        .framework()
+        .channels()
+        .shared
+        .get("notes.count")
+        .expect("notes.count");
+    assert_eq!(count.value, b"42");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn generated_cases_withhold_each_permission_and_stay_contained() {
+    // notes requests three permissions; every declared case runs again
+    // without each, and the host must refuse only the one withheld.
+    let dir = with_cases(
+        "notes",
+        "[[case]]\nname = \"adds a note\"\ncommand = \"note\"\nargs = { text = [\"x\"] }\n\
+         contains = \"noted\"\n",
+    );
+    let scratch = tempfile::tempdir().expect("scratch");
+    let mut harness = Harness::open(dir.path(), scratch.path()).expect("opens");
+    let report = harness.run(&HarnessOptions::default()).await.expect("runs");
+    assert!(report.passed(), "{}", report.to_text());
+    let withheld: Vec<&str> = report
+        .results
+        .iter()
+        .filter(|r| r.suite == Suite::Security && r.name.contains(" without "))
+        .map(|r| r.name.as_str())
+        .collect();
+    assert_eq!(withheld.len(), 3, "{withheld:?}");
+    assert!(
+        report.results.iter().any(|r| r.suite == Suite::Property),
+        "{}",
+        report.to_text()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_performance_budget_too_tight_fails_with_the_measurement() {
+    let dir = with_cases(
+        "hello",
+        "[[case]]\nname = \"fits in no memory\"\nkind = \"performance\"\ncommand = \"hello\"\n\
+         iterations = 3\nbudget-mib = 0\n",
+    );
+    let scratch = tempfile::tempdir().expect("scratch");
+    let mut harness = Harness::open(dir.path(), scratch.path()).expect("opens");
+    let report = harness
+        .run(&HarnessOptions {
+            generated: false,
+            ..HarnessOptions::default()
+        })
+        .await
+        .expect("runs");
+    let result = &report.results[0];
+    let perf = result.perf.as_ref().expect("measured");
+    assert_eq!(perf.iterations, 3);
+    assert!(perf.peak_mib > 0.0);
+    match &result.outcome {
+        Outcome::Failed(reason) => assert!(reason.contains("over the 0 MiB budget"), "{reason}"),
+        other => panic!("{other:?}"),
+    }
+    assert!(
+        report.to_text().contains("performance        calls"),
+        "{}",
+        report.to_text()
+    );
+}
