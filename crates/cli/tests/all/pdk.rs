@@ -502,3 +502,40 @@ fn new_refuses_a_taken_folder_and_unknown_types_clearly() {
         .assert_code(2)
         .assert_stderr_contains("rust, typescript or javascript");
 }
+
+#[test]
+fn javascript_builds_with_spidermonkey_when_asked_and_validate_weighs_the_size() {
+    let lord = Lord::new();
+    let work = tempfile::tempdir().expect("workspace");
+    let dir = work.path().join("sm-hello");
+    pdk(
+        &lord,
+        &[
+            "new",
+            "sm-hello",
+            "--lang",
+            "javascript",
+            "--dir",
+            path(&dir),
+        ],
+    )
+    .assert_ok();
+    let built = pdk(
+        &lord,
+        &["build", path(&dir), "--engine", "spidermonkey", "--json"],
+    );
+    built.assert_ok();
+    let built: serde_json::Value = serde_json::from_str(&built.stdout()).expect("JSON");
+    eprintln!("spidermonkey component: {} bytes", built["bytes"]);
+    let run = pdk(&lord, &["validate", path(&dir), "--format", "json"]);
+    run.assert_ok();
+    let report: serde_json::Value = serde_json::from_str(&run.stdout()).expect("JSON");
+    assert!(
+        codes(&report, "performance_issues").contains(&"large-component".to_owned()),
+        "{report}"
+    );
+    pdk(&lord, &["test", path(&dir)]).assert_ok();
+    lord.run(&["plugin", "install", path(&dir), "--yes"])
+        .assert_ok();
+    run_installed(&lord, "sm-hello", "command");
+}
