@@ -414,6 +414,41 @@ mod tests {
     }
 
     #[test]
+    fn the_no_flags_leave_out_tests_docs_and_examples() {
+        let project = |examples, tests, docs| NewProject {
+            id: "quiet".parse().expect("id"),
+            kind: Kind::Command,
+            lang: Lang::JavaScript,
+            examples,
+            tests,
+            docs,
+        };
+        let names = |p: NewProject| -> Vec<PathBuf> {
+            p.render()
+                .expect("renders")
+                .into_iter()
+                .map(|(n, _)| n)
+                .collect()
+        };
+        let bare = names(project(true, false, false));
+        assert!(
+            !bare.contains(&PathBuf::from("tests/cases.toml")),
+            "{bare:?}"
+        );
+        assert!(!bare.contains(&PathBuf::from("README.md")), "{bare:?}");
+        let files = project(false, true, true).render().expect("renders");
+        let cases = &files
+            .iter()
+            .find(|(n, _)| n == Path::new("tests/cases.toml"))
+            .expect("cases")
+            .1;
+        assert!(
+            cases.contains("example = false") && !cases.contains("example = true"),
+            "{cases}"
+        );
+    }
+
+    #[test]
     fn names_become_rust_types_and_titles() {
         assert_eq!(type_name("my-tool"), "MyTool");
         assert_eq!(type_name("x"), "X");

@@ -89,10 +89,17 @@ pub fn build(dir: &Path, cargo: &Path) -> Result<Build, HostError> {
             dir: dir.to_path_buf(),
             log: "cargo built no .wasm file; is the crate a cdylib?".to_owned(),
         })?;
-    std::fs::copy(&built, &component).map_err(|source| HostError::Io {
-        action: "copy the built component from",
+    // Replaced in one rename: a running `lord dev` or an interrupted build
+    // never sees half a component.
+    let bytes = std::fs::read(&built).map_err(|source| HostError::Io {
+        action: "read the built component",
         path: built.clone(),
         source,
+    })?;
+    lord_file::write_atomic(&component, &bytes).map_err(|e| HostError::Io {
+        action: "write",
+        path: component.clone(),
+        source: std::io::Error::other(e.to_string()),
     })?;
     Ok(Build {
         component,

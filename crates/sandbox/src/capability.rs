@@ -160,10 +160,10 @@ fn configure_network(builder: &mut WasiCtxBuilder, net: &[NetTarget], denials: D
                 IpAddr::V4(ip) => format!("{ip}:{}", addr.port()),
                 IpAddr::V6(ip) => format!("[{ip}]:{}", addr.port()),
             };
-            log.push(
-                format!("a connection to {target}"),
-                Some(format!("net({target})")),
-            );
+            // The access is named by the permission that would allow it,
+            // as the refusal message has always said.
+            let needs = format!("net({target})");
+            log.push(needs.clone(), Some(needs));
         }
         Box::pin(async move { allowed })
     });

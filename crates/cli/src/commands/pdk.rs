@@ -364,7 +364,8 @@ pub(crate) async fn run(
             return Ok(if report.is_ok() {
                 ExitCode::SUCCESS
             } else {
-                ExitCode::from(1)
+                // As `lord plugin validate`: the input cannot be installed.
+                ExitCode::from(2)
             });
         }
         PdkCommand::Test {
@@ -405,7 +406,8 @@ pub(crate) async fn run(
             return Ok(if report.passed() {
                 ExitCode::SUCCESS
             } else {
-                ExitCode::from(1)
+                // A plugin failure, in lord's exit codes.
+                ExitCode::from(3)
             });
         }
         PdkCommand::Docs {

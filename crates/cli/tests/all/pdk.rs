@@ -208,7 +208,7 @@ fn validate_finds_an_undeclared_import_an_unused_permission_and_an_oversized_bud
     let lord = Lord::new();
     let undeclared = fixture("hostile/undeclared");
     let run = pdk(&lord, &["validate", path(&undeclared), "--format", "json"]);
-    run.assert_code(1);
+    run.assert_code(2);
     let report: serde_json::Value = serde_json::from_str(&run.stdout()).expect("JSON");
     assert_eq!(report["valid"], false);
     assert!(
@@ -298,7 +298,7 @@ fn sarif_output_passes_the_sarif_2_1_0_schema_and_locates_each_finding() {
             path(&sarif_file),
         ],
     );
-    run.assert_code(1);
+    run.assert_code(2);
     let sarif: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&sarif_file).expect("sarif")).expect("JSON");
     let rules: Vec<&str> = sarif["runs"][0]["results"]
@@ -366,7 +366,7 @@ fn an_unsigned_package_is_a_security_finding() {
     .assert_ok();
     let package = out.path().join("hello-0.1.0.lordpkg");
     let run = pdk(&lord, &["validate", path(&package), "--format", "json"]);
-    run.assert_code(1);
+    run.assert_code(2);
     let report: serde_json::Value = serde_json::from_str(&run.stdout()).expect("JSON");
     assert!(
         codes(&report, "security_issues").contains(&"missing-signature".to_owned()),
@@ -396,7 +396,7 @@ fn a_failing_case_fails_the_run_by_name_with_parseable_junit() {
         &lord,
         &["test", path(plugin.path()), "--junit", path(&junit)],
     );
-    run.assert_code(1);
+    run.assert_code(3);
     assert!(
         run.stdout().contains("FAIL  unit        greets politely"),
         "{}",
