@@ -75,6 +75,8 @@ struct MicroDoc {
 struct PermissionDoc {
     text: String,
     meaning: String,
+    /// The author's reason, from `[permissions] reasons`.
+    reason: Option<String>,
     risk: String,
 }
 
@@ -301,6 +303,7 @@ pub fn render(
         .map(|p| PermissionDoc {
             text: p.to_string(),
             meaning: p.describe(),
+            reason: manifest.reason_for(p).map(str::to_owned),
             risk: p.risk().to_string(),
         })
         .collect();

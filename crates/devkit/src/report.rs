@@ -119,6 +119,7 @@ fn rule_text(code: &str) -> &'static str {
         "oversized-memory-budget" => "The memory budget is far above what the component needs",
         "no-test-cases" => "The plugin declares no test cases",
         "no-readme" => "The plugin has no README",
+        "unexplained-permission" => "A requested permission has no reason in the manifest",
         _ => "A lord pdk validate finding",
     }
 }

@@ -352,7 +352,7 @@ impl Framework {
                 e.to_string(),
             ),
         }
-        suggest(&mut report, dir);
+        suggest(&mut report, dir, manifest);
         report
     }
 
@@ -543,7 +543,26 @@ fn suggested_mib(needed: u64) -> u64 {
     mib.next_power_of_two().max(16)
 }
 
-fn suggest(report: &mut ValidationReport, dir: &Path) {
+fn suggest(report: &mut ValidationReport, dir: &Path, manifest: &Manifest) {
+    let unexplained: Vec<String> = manifest
+        .permissions
+        .iter()
+        .filter(|p| manifest.reason_for(p).is_none())
+        .map(|p| format!("`{p}`"))
+        .collect();
+    if !unexplained.is_empty() {
+        report.push(
+            Category::Suggestion,
+            Level::Note,
+            "unexplained-permission",
+            MANIFEST,
+            format!(
+                "say why the plugin needs {} in [permissions] reasons; users see it when they \
+                 install, and the docs show it",
+                unexplained.join(", ")
+            ),
+        );
+    }
     if !dir.join(crate::cases::CASES_FILE).is_file() {
         report.push(
             Category::Suggestion,

@@ -36,6 +36,11 @@ pub struct Manifest {
         skip_serializing_if = "Vec::is_empty"
     )]
     pub permissions: Vec<Permission>,
+    /// `[permissions] reasons`: the author's word on why each requested
+    /// permission is needed, shown at install and in the docs. Written back
+    /// by [`Manifest::to_toml_string`].
+    #[serde(skip)]
+    pub permission_reasons: BTreeMap<Permission, String>,
     pub limits: Limits,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub commands: Vec<CommandSpec>,
@@ -322,7 +327,26 @@ impl Manifest {
     /// The manifest as `plugin.toml` text; parsing it gives back an equal
     /// manifest.
     pub fn to_toml_string(&self) -> Result<String, SerializeError> {
-        toml::to_string(self).map_err(|error| SerializeError(error.to_string()))
+        let text = toml::to_string(self).map_err(|error| SerializeError(error.to_string()))?;
+        if self.permission_reasons.is_empty() {
+            return Ok(text);
+        }
+        let mut table: toml::Table =
+            toml::from_str(&text).map_err(|error| SerializeError(error.to_string()))?;
+        let reasons: toml::Table = self
+            .permission_reasons
+            .iter()
+            .map(|(p, why)| (p.to_string(), toml::Value::String(why.clone())))
+            .collect();
+        if let Some(toml::Value::Table(section)) = table.get_mut("permissions") {
+            section.insert("reasons".to_owned(), toml::Value::Table(reasons));
+        }
+        toml::to_string(&table).map_err(|error| SerializeError(error.to_string()))
+    }
+
+    /// Why the plugin needs `permission`, in its author's words, if said.
+    pub fn reason_for(&self, permission: &Permission) -> Option<&str> {
+        self.permission_reasons.get(permission).map(String::as_str)
     }
 
     /// Things that are allowed but probably unintended or worth a second
@@ -445,6 +469,30 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("not a JSON pointer"), "{err}");
+    }
+
+    #[test]
+    fn permission_reasons_explain_requested_permissions_only() {
+        let with = |extra: &str| format!("{MINIMAL}{extra}");
+        let good = with(
+            "[permissions]\nrequest = [\"net(api.example.com:443)\", \"tty\"]\n\
+             reasons = { \"net(api.example.com:443)\" = \"fetch the forecast\" }\n",
+        );
+        let manifest = parse("plugin.toml", &good).unwrap();
+        let net: Permission = "net(api.example.com:443)".parse().unwrap();
+        assert_eq!(manifest.reason_for(&net), Some("fetch the forecast"));
+        assert_eq!(manifest.reason_for(&Permission::Tty), None);
+        let again = parse("written.toml", &manifest.to_toml_string().unwrap()).unwrap();
+        assert_eq!(again, manifest);
+
+        let stray = with(
+            "[permissions]\nrequest = [\"tty\"]\nreasons = { \"net(x.example:1)\" = \"no\" }\n",
+        );
+        let err = parse("plugin.toml", &stray).unwrap_err().to_string();
+        assert!(err.contains("which `request` does not ask for"), "{err}");
+        let empty = with("[permissions]\nrequest = [\"tty\"]\nreasons = { \"tty\" = \" \" }\n");
+        let err = parse("plugin.toml", &empty).unwrap_err().to_string();
+        assert!(err.contains("1 to 200 characters"), "{err}");
     }
 
     #[test]

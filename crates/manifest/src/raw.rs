@@ -110,6 +110,9 @@ pub(crate) struct RawPlugin {
 pub(crate) struct RawPermissions {
     #[serde(default)]
     pub(crate) request: Option<TextList>,
+    /// Why each requested permission is needed, keyed by the permission.
+    #[serde(default)]
+    pub(crate) reasons: Option<Spanned<BTreeMap<String, Text>>>,
 }
 
 /// Limits are read as `i64`, TOML's integer type, so that a negative value

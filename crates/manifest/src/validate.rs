@@ -91,9 +91,17 @@ impl Validator<'_> {
     fn manifest(&self, raw: RawManifest) -> Result<Manifest, ManifestError> {
         let plugin = self.plugin(raw.plugin)?;
         let dependencies = self.dependencies(&plugin.id, raw.dependencies)?;
-        let permissions = match raw.permissions.and_then(|section| section.request) {
+        let (request, reasons) = match raw.permissions {
+            Some(section) => (section.request, section.reasons),
+            None => (None, None),
+        };
+        let permissions = match request {
             Some(request) => self.permissions(request)?,
             None => Vec::new(),
+        };
+        let permission_reasons = match reasons {
+            Some(reasons) => self.reasons(reasons, &permissions)?,
+            None => BTreeMap::new(),
         };
         let limits = match raw.limits {
             Some(limits) => self.limits(limits)?,
@@ -113,6 +121,7 @@ impl Validator<'_> {
             plugin,
             dependencies,
             permissions,
+            permission_reasons,
             limits,
             commands,
             micro,
@@ -403,6 +412,42 @@ impl Validator<'_> {
             permissions.push(permission);
         }
         Ok(permissions)
+    }
+
+    /// `[permissions] reasons`: each key a requested permission, each
+    /// reason one line of at most 200 characters.
+    fn reasons(
+        &self,
+        reasons: Spanned<BTreeMap<String, Text>>,
+        requested: &[Permission],
+    ) -> Result<BTreeMap<Permission, String>, ManifestError> {
+        let span = reasons.span();
+        let mut out = BTreeMap::new();
+        for (key, why) in reasons.into_inner() {
+            let permission: Permission = key.parse().map_err(|e: PermissionError| {
+                self.loc
+                    .span(span.clone(), format!("`reasons` key `{key}`: {e}"))
+            })?;
+            if !requested.contains(&permission) {
+                return Err(self.loc.span(
+                    span.clone(),
+                    format!(
+                        "`reasons` explains `{key}`, which `request` does not ask for; request it \
+                         or drop the reason"
+                    ),
+                ));
+            }
+            let start = why.span().start;
+            let text = why.into_inner();
+            if text.trim().is_empty() || text.chars().count() > 200 || text.contains('\n') {
+                return Err(self.loc.at(
+                    start,
+                    format!("the reason for `{key}` must be one line of 1 to 200 characters"),
+                ));
+            }
+            out.insert(permission, text);
+        }
+        Ok(out)
     }
 
     fn limits(&self, raw: RawLimits) -> Result<Limits, ManifestError> {

@@ -649,7 +649,10 @@ pub(crate) fn describe(plan: &InstallPlan) {
     } else {
         eprintln!("  permissions:");
         for p in &plan.permissions {
-            eprintln!("    {p}  ({} risk)", p.risk());
+            eprintln!("    {p}  ({} risk): {}", p.risk(), p.describe());
+            if let Some(why) = plan.manifest.reason_for(p) {
+                eprintln!("      why: {why}");
+            }
         }
     }
     let limits = &plan.manifest.limits;

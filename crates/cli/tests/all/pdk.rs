@@ -141,11 +141,22 @@ fn flow(lang: &str) {
         assert!(test.stdout().contains("0 failed"), "{}", test.stdout());
         parse_xml(&junit);
         pdk(&lord, &["docs", path(&dir), "--format", "markdown"]).assert_ok();
+        let markdown = std::fs::read_to_string(dir.join("docs/index.md")).expect("markdown");
+        if kind == "event-handler" {
+            // The permission, what it allows, and the author's reason.
+            assert!(
+                markdown.contains("| `events-subscribe(lord.command.finished)` | receive events matching `lord.command.finished` | to count the commands that finish |"),
+                "{markdown}"
+            );
+        }
         pdk(&lord, &["docs", path(&dir), "--format", "html"]).assert_ok();
         let html = std::fs::read_to_string(dir.join("docs/index.html")).expect("html");
         assert!(html.contains(&format!("<code>{id}</code>")), "{html}");
-        lord.run(&["plugin", "install", path(&dir), "--yes"])
-            .assert_ok();
+        let installed = lord.run(&["plugin", "install", path(&dir), "--yes"]);
+        installed.assert_ok();
+        if kind == "event-handler" {
+            installed.assert_stderr_contains("why: to count the commands that finish");
+        }
         run_installed(&lord, &id, kind);
         eprintln!(
             "{lang} {kind}: new to first run {:.1} s, component {} bytes",
