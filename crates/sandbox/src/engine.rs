@@ -73,8 +73,9 @@ impl Sandbox {
         })
     }
 
-    /// Compiles a component that is being installed: checks it against the
-    /// contract and the requested permissions and fills the compiled cache.
+    /// Compiles a component that is being installed (or loads its compiled
+    /// form, when the cache has this exact component): checks it against
+    /// the contract and the requested permissions and fills the cache.
     /// Returns the component's SHA-256.
     pub fn install_check(
         &self,
@@ -88,9 +89,12 @@ impl Sandbox {
         })?;
         let sha256 = sha256_hex(&bytes);
         let inner = &self.inner;
+        // The hash is of the bytes just read, so a cached compile of the same
+        // hash is this component: reinstalling, rolling back or testing it
+        // again costs a load, not a compile.
         let component = inner
             .cache
-            .compile_and_store(&inner.engine, wasm, &sha256)?;
+            .load_or_compile(&inner.engine, wasm, &sha256)?;
         let world = if component
             .component_type()
             .exports(&inner.engine)
