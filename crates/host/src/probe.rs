@@ -56,13 +56,12 @@ impl Framework {
         let started = Instant::now();
         let result = instance.run_command(&invocation).await;
         let took = started.elapsed();
-        let probe = Probe {
-            output_bytes: result.as_ref().map_or(0, |(_, c)| captured_len(c)),
-            outcome: result.map(|(text, _)| text).map_err(|e| e.failure),
-            peak_memory_bytes: instance.peak_memory_bytes(),
-            denials: instance.denials(),
+        let probe = Probe::of(
+            result,
+            instance.peak_memory_bytes(),
+            instance.denials(),
             took,
-        };
+        );
         let _ = instance.on_unload().await;
         self.announce_for(
             id,
@@ -109,27 +108,42 @@ impl Framework {
                 let started = Instant::now();
                 let result = instance.execute(input, &call).await;
                 let took = started.elapsed();
-                Ok(Probe {
-                    output_bytes: result.as_ref().map_or(0, |(_, c)| captured_len(c)),
-                    outcome: result.map(|(text, _)| text).map_err(|e| e.failure),
-                    peak_memory_bytes: instance.peak_memory_bytes(),
-                    denials: instance.denials(),
+                Ok(Probe::of(
+                    result,
+                    instance.peak_memory_bytes(),
+                    instance.denials(),
                     took,
-                })
+                ))
             }
             World::Plugin => {
                 let mut instance = self.load(plugin.id()).await?;
                 let started = Instant::now();
                 let result = instance.call_micro(input, &call).await;
                 let took = started.elapsed();
-                Ok(Probe {
-                    output_bytes: result.as_ref().map_or(0, |(_, c)| captured_len(c)),
-                    outcome: result.map(|(text, _)| text).map_err(|e| e.failure),
-                    peak_memory_bytes: instance.peak_memory_bytes(),
-                    denials: instance.denials(),
+                Ok(Probe::of(
+                    result,
+                    instance.peak_memory_bytes(),
+                    instance.denials(),
                     took,
-                })
+                ))
             }
+        }
+    }
+}
+
+impl Probe {
+    fn of(
+        result: Result<(String, lord_sandbox::Captured), lord_sandbox::CallError>,
+        peak_memory_bytes: u64,
+        denials: Vec<Denial>,
+        took: Duration,
+    ) -> Self {
+        Self {
+            output_bytes: result.as_ref().map_or(0, |(_, c)| captured_len(c)),
+            outcome: result.map(|(text, _)| text).map_err(|e| e.failure),
+            peak_memory_bytes,
+            denials,
+            took,
         }
     }
 }

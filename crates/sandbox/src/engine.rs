@@ -92,9 +92,7 @@ impl Sandbox {
         // The hash is of the bytes just read, so a cached compile of the same
         // hash is this component: reinstalling, rolling back or testing it
         // again costs a load, not a compile.
-        let component = inner
-            .cache
-            .load_or_compile(&inner.engine, wasm, &sha256)?;
+        let component = inner.cache.load_or_compile(&inner.engine, wasm, &sha256)?;
         let world = if component
             .component_type()
             .exports(&inner.engine)
