@@ -258,6 +258,63 @@ fn write_manifest(
     std::fs::write(&path, text).map_err(DevkitError::io("write", &path))
 }
 
+/// Writes the proposal into `dir`'s plugin.toml, keeping its comments and
+/// layout: `request` becomes the proposal plus what recording cannot see
+/// (file, environment, terminal, subscriptions, ...) that it already
+/// asked for; reasons of dropped permissions go too. The new text must
+/// parse before it replaces the old, in one rename. Returns the new list.
+pub fn write_proposal(dir: &Path, recording: &Recording) -> Result<Vec<String>, DevkitError> {
+    let path = dir.join(lord_manifest::MANIFEST_FILE);
+    let text = std::fs::read_to_string(&path).map_err(DevkitError::io("read", &path))?;
+    let manifest = lord_manifest::parse(&path.display().to_string(), &text)
+        .map_err(|e| DevkitError::Host(e.into()))?;
+    let mut keep: Vec<String> = recording.proposed.clone();
+    for p in &manifest.permissions {
+        let text = p.to_string();
+        if !visible(p) && !keep.contains(&text) {
+            keep.push(text);
+        }
+    }
+    let mut doc: toml_edit::DocumentMut = text
+        .parse()
+        .map_err(|e| DevkitError::Usage(format!("plugin.toml cannot be edited: {e}")))?;
+    let section = doc
+        .entry("permissions")
+        .or_insert_with(toml_edit::table)
+        .as_table_like_mut()
+        .ok_or_else(|| {
+            DevkitError::Usage("[permissions] in plugin.toml is not a table".to_owned())
+        })?;
+    let mut request = toml_edit::Array::new();
+    for p in &keep {
+        request.push(p.as_str());
+    }
+    section.insert("request", toml_edit::value(request));
+    if let Some(reasons) = section
+        .get_mut("reasons")
+        .and_then(toml_edit::Item::as_table_like_mut)
+    {
+        let dropped: Vec<String> = reasons
+            .iter()
+            .map(|(k, _)| k.to_owned())
+            .filter(|k| !keep.contains(k))
+            .collect();
+        for key in dropped {
+            reasons.remove(&key);
+        }
+    }
+    let edited = doc.to_string();
+    lord_manifest::parse(&path.display().to_string(), &edited).map_err(|e| {
+        DevkitError::Usage(format!("the edited plugin.toml would not be valid: {e}"))
+    })?;
+    lord_file::write_atomic(&path, edited.as_bytes()).map_err(|e| DevkitError::Io {
+        action: "write",
+        path: path.clone(),
+        source: std::io::Error::other(e.to_string()),
+    })?;
+    Ok(keep)
+}
+
 /// Turns `note "some text"`-style words into a command case, giving the
 /// words after the command to the manifest's arguments in order (the last
 /// `multiple` argument takes the rest).

@@ -113,6 +113,9 @@ pub(crate) enum PdkCommand {
         /// default: the declared cases).
         #[arg(long = "run")]
         runs: Vec<String>,
+        /// Write the proposal into plugin.toml (comments kept).
+        #[arg(long)]
+        write: bool,
         #[arg(long)]
         json: bool,
     },
@@ -432,7 +435,12 @@ pub(crate) async fn run(
                 }
             }
         }
-        PdkCommand::Record { dir, runs, json } => {
+        PdkCommand::Record {
+            dir,
+            runs,
+            write,
+            json,
+        } => {
             let dir = ctx.cwd.join(dir);
             let (manifest, _, imports) = plugin_facts(framework, &dir)?;
             let calls = runs
@@ -451,6 +459,13 @@ pub(crate) async fn run(
                 .await;
             spinner.done();
             let recording = recording.map_err(devkit)?;
+            if write {
+                let written = record::write_proposal(&dir, &recording).map_err(devkit)?;
+                eprintln!(
+                    "wrote [permissions] request = [{}] into plugin.toml",
+                    written.join(", ")
+                );
+            }
             if json {
                 println!("{}", serde_json::to_string_pretty(&recording)?);
             } else {

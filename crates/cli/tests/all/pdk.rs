@@ -470,6 +470,37 @@ fn record_proposes_exactly_the_permissions_a_plugin_uses() {
         "{recording}"
     );
     assert_eq!(recording["unused"], serde_json::json!([]));
+    // --write puts the proposal into plugin.toml, comments kept, and the
+    // result validates with no undeclared import.
+    pdk(
+        &lord,
+        &[
+            "record",
+            path(stripped.path()),
+            "--run",
+            "note hello",
+            "--run",
+            "note-stats",
+            "--write",
+        ],
+    )
+    .assert_ok();
+    let written = std::fs::read_to_string(stripped.path().join("plugin.toml")).expect("manifest");
+    assert!(
+        written.contains(
+            "request = [\"state-shared(notes.count)\", \"events-publish(notes.added)\", \"message(tally)\"]"
+        ),
+        "{written}"
+    );
+    assert!(
+        written.contains("# [plugins.notes] in lord's configuration."),
+        "{written}"
+    );
+    let run = pdk(
+        &lord,
+        &["validate", path(stripped.path()), "--format", "json"],
+    );
+    run.assert_ok();
     // Run against the shipped manifest, nothing is missing and nothing
     // is unused.
     let shipped = pdk(
