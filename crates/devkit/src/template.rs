@@ -144,10 +144,11 @@ pub struct NewProject {
     pub docs: bool,
 }
 
-const PLUGIN_TOML: &str = include_str!("../templates/common/plugin.toml");
-const CASES_TOML: &str = include_str!("../templates/common/cases.toml");
-const README_MD: &str = include_str!("../templates/common/README.md");
-const GITIGNORE: &str = include_str!("../templates/common/gitignore");
+// Files every project gets, whatever its language.
+const PLUGIN_TOML: &str = include_str!("../templates/project/plugin.toml");
+const CASES_TOML: &str = include_str!("../templates/project/cases.toml");
+const README_MD: &str = include_str!("../templates/project/README.md");
+const GITIGNORE: &str = include_str!("../templates/project/gitignore");
 const CARGO_TOML: &str = include_str!("../templates/rust/Cargo.toml");
 const LIB_RS: &str = include_str!("../templates/rust/lib.rs");
 const PLUGIN_JS: &str = include_str!("../templates/javascript/plugin.js");
