@@ -49,13 +49,6 @@ pub fn world_of(manifest: &Manifest) -> &'static str {
     }
 }
 
-fn read_manifest(dir: &Path) -> Result<Manifest, DevkitError> {
-    let path = dir.join(lord_manifest::MANIFEST_FILE);
-    let text = std::fs::read_to_string(&path).map_err(DevkitError::io("read", &path))?;
-    lord_manifest::parse(&path.display().to_string(), &text)
-        .map_err(|e| DevkitError::Host(lord_host::HostError::from(e)))
-}
-
 /// Builds the plugin project in `dir` into the component its manifest
 /// names. `progress` hears each step.
 pub fn build(
@@ -64,7 +57,7 @@ pub fn build(
     progress: &mut dyn FnMut(&str),
 ) -> Result<Built, DevkitError> {
     let started = Instant::now();
-    let manifest = read_manifest(dir)?;
+    let manifest = crate::read_manifest(dir)?;
     let lang = Lang::detect(dir).ok_or_else(|| {
         DevkitError::Usage(format!(
             "`{}` has no Cargo.toml, src/plugin.ts or src/plugin.js; is it a plugin project? \

@@ -26,6 +26,8 @@ pub enum DevkitError {
     #[error("could not run `{tool}`: {reason}")]
     Missing { tool: String, reason: String },
     #[error(transparent)]
+    Write(#[from] lord_file::WriteError),
+    #[error(transparent)]
     Host(#[from] lord_host::HostError),
     #[error("template `{name}`: {source}")]
     Template {
@@ -53,7 +55,9 @@ impl DevkitError {
         match self {
             Self::Usage(_) | Self::Tool { .. } => true,
             Self::Host(e) => e.is_user_error(),
-            Self::Io { .. } | Self::Missing { .. } | Self::Template { .. } => false,
+            Self::Io { .. } | Self::Write(_) | Self::Missing { .. } | Self::Template { .. } => {
+                false
+            }
         }
     }
 }

@@ -238,17 +238,7 @@ impl Harness {
     /// Opens the plugin folder `dir` (built: its component must exist) in
     /// a fresh lord home made under `scratch` and removed on drop.
     pub fn open(dir: &Path, scratch: &Path) -> Result<Self, DevkitError> {
-        let path = dir.join(lord_manifest::MANIFEST_FILE);
-        let text = std::fs::read_to_string(&path).map_err(DevkitError::io("read", &path))?;
-        let manifest = lord_manifest::parse(&path.display().to_string(), &text)
-            .map_err(|e| DevkitError::Host(e.into()))?;
-        let component = dir.join(&manifest.plugin.component);
-        if !component.is_file() {
-            return Err(DevkitError::Usage(format!(
-                "`{}` is not built yet; run `lord pdk build` first",
-                component.display()
-            )));
-        }
+        let manifest = crate::read_built(dir)?;
         let cases = lord_host::read_cases(dir)?;
         std::fs::create_dir_all(scratch).map_err(DevkitError::io("create", scratch))?;
         let home = tempfile::Builder::new()

@@ -31,3 +31,28 @@ pub mod template;
 pub mod toolchain;
 
 pub use error::DevkitError;
+
+use std::path::Path;
+
+use lord_manifest::Manifest;
+
+/// The manifest of the plugin folder `dir`.
+pub fn read_manifest(dir: &Path) -> Result<Manifest, DevkitError> {
+    let path = dir.join(lord_manifest::MANIFEST_FILE);
+    let text = std::fs::read_to_string(&path).map_err(DevkitError::io("read", &path))?;
+    lord_manifest::parse(&path.display().to_string(), &text)
+        .map_err(|e| DevkitError::Host(e.into()))
+}
+
+/// The manifest of a built plugin folder: one whose component exists.
+pub fn read_built(dir: &Path) -> Result<Manifest, DevkitError> {
+    let manifest = read_manifest(dir)?;
+    let component = dir.join(&manifest.plugin.component);
+    if !component.is_file() {
+        return Err(DevkitError::Usage(format!(
+            "`{}` is not built yet; run `lord pdk build` first",
+            component.display()
+        )));
+    }
+    Ok(manifest)
+}

@@ -87,10 +87,7 @@ pub async fn record(
     imports: &[String],
     progress: &mut dyn FnMut(&str),
 ) -> Result<Recording, DevkitError> {
-    let path = dir.join(lord_manifest::MANIFEST_FILE);
-    let text = std::fs::read_to_string(&path).map_err(DevkitError::io("read", &path))?;
-    let manifest = lord_manifest::parse(&path.display().to_string(), &text)
-        .map_err(|e| DevkitError::Host(e.into()))?;
+    let manifest = crate::read_built(dir)?;
 
     // A copy whose manifest requests the placeholders (and, as rounds go,
     // what was proposed), so the author's folder is never written.
@@ -139,7 +136,7 @@ pub async fn record(
             if let Permission::Secret(name) = p {
                 let _ = harness.framework().channels().secrets.set(
                     name,
-                    lord_state_secret(format!("lord-pdk-record placeholder for {name}")),
+                    lord_state::SecretValue::new(format!("lord-pdk-record placeholder for {name}")),
                 );
             }
         }
@@ -205,10 +202,6 @@ pub async fn record(
 /// Whether recording could have seen a use of `p` at all.
 fn visible(p: &Permission) -> bool {
     placeholder(p.family()).is_some()
-}
-
-fn lord_state_secret(value: String) -> lord_state::SecretValue {
-    lord_state::SecretValue::new(value)
 }
 
 fn list(permissions: &[Permission]) -> String {
@@ -307,11 +300,7 @@ pub fn write_proposal(dir: &Path, recording: &Recording) -> Result<Vec<String>, 
     lord_manifest::parse(&path.display().to_string(), &edited).map_err(|e| {
         DevkitError::Usage(format!("the edited plugin.toml would not be valid: {e}"))
     })?;
-    lord_file::write_atomic(&path, edited.as_bytes()).map_err(|e| DevkitError::Io {
-        action: "write",
-        path: path.clone(),
-        source: std::io::Error::other(e.to_string()),
-    })?;
+    lord_file::write_atomic(&path, edited.as_bytes())?;
     Ok(keep)
 }
 

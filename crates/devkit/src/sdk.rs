@@ -79,11 +79,7 @@ pub(crate) fn write_if_changed(path: &Path, bytes: &[u8]) -> Result<(), DevkitEr
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent).map_err(DevkitError::io("create", parent))?;
     }
-    lord_file::write_atomic(path, bytes).map_err(|e| DevkitError::Io {
-        action: "write",
-        path: path.to_path_buf(),
-        source: std::io::Error::other(e.to_string()),
-    })
+    Ok(lord_file::write_atomic(path, bytes)?)
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-use lord_devkit::harness::{Harness, HarnessOptions, Outcome, Suite};
+use lord_devkit::harness::{Harness, HarnessOptions, Outcome, Suite, TestReport};
 
 fn fixture(name: &str) -> PathBuf {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -29,6 +29,21 @@ fn with_cases(name: &str, cases: &str) -> tempfile::TempDir {
     std::fs::create_dir_all(dir.path().join("tests")).expect("tests");
     std::fs::write(dir.path().join("tests/cases.toml"), cases).expect("cases");
     dir
+}
+
+/// Runs only the declared cases of the plugin at `dir`, in a scratch home
+/// that lives as long as the returned folder.
+async fn run_declared(dir: &Path) -> (tempfile::TempDir, Harness, TestReport) {
+    let scratch = tempfile::tempdir().expect("scratch");
+    let mut harness = Harness::open(dir, scratch.path()).expect("opens");
+    let report = harness
+        .run(&HarnessOptions {
+            generated: false,
+            ..HarnessOptions::default()
+        })
+        .await
+        .expect("runs");
+    (scratch, harness, report)
 }
 
 #[test]
@@ -67,15 +82,7 @@ async fn integration_cases_see_other_plugins_events_and_messages() {
         tally = tally.display().to_string()
     );
     let dir = with_cases("notes", &cases);
-    let scratch = tempfile::tempdir().expect("scratch");
-    let mut harness = Harness::open(dir.path(), scratch.path()).expect("opens");
-    let report = harness
-        .run(&HarnessOptions {
-            generated: false,
-            ..HarnessOptions::default()
-        })
-        .await
-        .expect("runs");
+    let (_scratch, mut harness, report) = run_declared(dir.path()).await;
     let outcome = |name: &str| {
         report
             .results
@@ -148,15 +155,7 @@ async fn a_performance_budget_too_tight_fails_with_the_measurement() {
         "[[case]]\nname = \"fits in no memory\"\nkind = \"performance\"\ncommand = \"hello\"\n\
          iterations = 3\nbudget-mib = 0\n",
     );
-    let scratch = tempfile::tempdir().expect("scratch");
-    let mut harness = Harness::open(dir.path(), scratch.path()).expect("opens");
-    let report = harness
-        .run(&HarnessOptions {
-            generated: false,
-            ..HarnessOptions::default()
-        })
-        .await
-        .expect("runs");
+    let (_scratch, _harness, report) = run_declared(dir.path()).await;
     let result = &report.results[0];
     let perf = result.perf.as_ref().expect("measured");
     assert_eq!(perf.iterations, 3);

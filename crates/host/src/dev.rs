@@ -97,9 +97,9 @@ pub fn build(dir: &Path, cargo: &Path) -> Result<Build, HostError> {
         source,
     })?;
     lord_file::write_atomic(&component, &bytes).map_err(|e| HostError::Io {
-        action: "write",
-        path: component.clone(),
-        source: std::io::Error::other(e.to_string()),
+        action: e.action,
+        path: e.path,
+        source: e.source,
     })?;
     Ok(Build {
         component,

@@ -359,7 +359,7 @@ impl Framework {
 
     /// Subscribes every enabled plugin with `events-subscribe` grants, once
     /// per process, before any command publishes.
-    pub(crate) fn subscribe_plugins(&self) -> Result<(), HostError> {
+    fn subscribe_plugins(&self) -> Result<(), HostError> {
         let mut delivery = self.delivery.lock().unwrap_or_else(|p| p.into_inner());
         if delivery.is_some() {
             return Ok(());
@@ -980,20 +980,7 @@ impl Framework {
         let id: PluginId = owner
             .parse()
             .map_err(|e| lord_store::StoreError::Corrupt(format!("{e}")))?;
-        let mut plugin = self.store.require(&id)?;
-        // A plugin installed from a package and never enabled is enabled by
-        // its first use: its on-load and on-enable hooks run now, not at
-        // install.
-        if plugin.state == PluginState::Installed {
-            self.enable(&id).await?;
-            plugin = self.store.require(&id)?;
-        }
-        // Subscribers must be listening before anything is published.
-        if let Err(e) = self.subscribe_plugins() {
-            let _ = self
-                .store
-                .audit(&id, "subscribers not set up", &e.to_string());
-        }
+        let plugin = self.ready_to_run(&id).await?;
         self.announce_for(&id, "lord.command.started", json!({ "command": command }));
         let started = std::time::Instant::now();
         let result = self.run_loaded(&plugin, command, args).await;
@@ -1015,6 +1002,29 @@ impl Framework {
         );
         self.deliver_events().await;
         result
+    }
+
+    /// The installed plugin `id`, ready for a command: enabled if this is
+    /// its first use, with every subscriber listening.
+    pub(crate) async fn ready_to_run(
+        &mut self,
+        id: &PluginId,
+    ) -> Result<InstalledPlugin, HostError> {
+        let mut plugin = self.store.require(id)?;
+        // A plugin installed from a package and never enabled is enabled by
+        // its first use: its on-load and on-enable hooks run now, not at
+        // install.
+        if plugin.state == PluginState::Installed {
+            self.enable(id).await?;
+            plugin = self.store.require(id)?;
+        }
+        // Subscribers must be listening before anything is published.
+        if let Err(e) = self.subscribe_plugins() {
+            let _ = self
+                .store
+                .audit(id, "subscribers not set up", &e.to_string());
+        }
+        Ok(plugin)
     }
 
     async fn run_loaded(

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use lord_manifest::{Isolation, MicroId, PluginId};
 use lord_sandbox::{CommandArg, Denial, Failure, Grants, Invocation, Limits, MicroCall};
-use lord_store::{PluginState, World};
+use lord_store::World;
 
 use crate::error::HostError;
 use crate::framework::Framework;
@@ -38,16 +38,7 @@ impl Framework {
         command: &str,
         args: Vec<CommandArg>,
     ) -> Result<Probe, HostError> {
-        let mut plugin = self.store.require(id)?;
-        if plugin.state == PluginState::Installed {
-            self.enable(id).await?;
-            plugin = self.store.require(id)?;
-        }
-        if let Err(e) = self.subscribe_plugins() {
-            let _ = self
-                .store
-                .audit(id, "subscribers not set up", &e.to_string());
-        }
+        let plugin = self.ready_to_run(id).await?;
         let mut instance = self.load(plugin.id()).await?;
         let invocation = Invocation {
             command: command.to_owned(),

@@ -204,19 +204,9 @@ fn plugin_facts(
     Vec<lord_host::TestCase>,
     Vec<String>,
 )> {
-    let path = dir.join(lord_manifest::MANIFEST_FILE);
-    let text =
-        std::fs::read_to_string(&path).with_context(|| format!("reading `{}`", path.display()))?;
-    let manifest = lord_manifest::parse(&path.display().to_string(), &text)?;
+    let manifest = lord_devkit::read_built(dir).map_err(devkit)?;
     let cases = lord_host::read_cases(dir)?;
     let component = dir.join(&manifest.plugin.component);
-    if !component.is_file() {
-        return Err(crate::cli::UsageError(format!(
-            "`{}` is not built yet; run `lord pdk build` first",
-            component.display()
-        ))
-        .into());
-    }
     let imports = framework.inspect(&component)?.imports;
     Ok((manifest, cases, imports))
 }

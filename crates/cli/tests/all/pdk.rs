@@ -214,13 +214,19 @@ fn codes(report: &serde_json::Value, list: &str) -> Vec<String> {
         .collect()
 }
 
+/// `lord pdk validate DIR --format json`, which must exit with `code`: its
+/// report.
+#[track_caller]
+fn validate_json(lord: &Lord, dir: &Path, code: i32) -> serde_json::Value {
+    let run = pdk(lord, &["validate", path(dir), "--format", "json"]);
+    run.assert_code(code);
+    serde_json::from_str(&run.stdout()).expect("JSON")
+}
+
 #[test]
 fn validate_finds_an_undeclared_import_an_unused_permission_and_an_oversized_budget() {
     let lord = Lord::new();
-    let undeclared = fixture("hostile/undeclared");
-    let run = pdk(&lord, &["validate", path(&undeclared), "--format", "json"]);
-    run.assert_code(2);
-    let report: serde_json::Value = serde_json::from_str(&run.stdout()).expect("JSON");
+    let report = validate_json(&lord, &fixture("hostile/undeclared"), 2);
     assert_eq!(report["valid"], false);
     assert!(
         codes(&report, "security_issues").contains(&"undeclared-import".to_owned()),
@@ -230,12 +236,7 @@ fn validate_finds_an_undeclared_import_an_unused_permission_and_an_oversized_bud
     let unused = variant("hello", |m| {
         m.replace("request = []", "request = [\"state-shared(greetings)\"]")
     });
-    let run = pdk(
-        &lord,
-        &["validate", path(unused.path()), "--format", "json"],
-    );
-    run.assert_ok();
-    let report: serde_json::Value = serde_json::from_str(&run.stdout()).expect("JSON");
+    let report = validate_json(&lord, unused.path(), 0);
     assert!(
         codes(&report, "security_issues").contains(&"unused-permission".to_owned()),
         "{report}"
@@ -244,23 +245,13 @@ fn validate_finds_an_undeclared_import_an_unused_permission_and_an_oversized_bud
     let oversized = variant("hello", |m| {
         m.replace("max-memory-mib = 16", "max-memory-mib = 4096")
     });
-    let run = pdk(
-        &lord,
-        &["validate", path(oversized.path()), "--format", "json"],
-    );
-    run.assert_ok();
-    let report: serde_json::Value = serde_json::from_str(&run.stdout()).expect("JSON");
+    let report = validate_json(&lord, oversized.path(), 0);
     assert!(
         codes(&report, "performance_issues").contains(&"oversized-memory-budget".to_owned()),
         "{report}"
     );
     // The same plugin, as it ships, has none of these.
-    let run = pdk(
-        &lord,
-        &["validate", path(&fixture("hello")), "--format", "json"],
-    );
-    run.assert_ok();
-    let report: serde_json::Value = serde_json::from_str(&run.stdout()).expect("JSON");
+    let report = validate_json(&lord, &fixture("hello"), 0);
     assert_eq!(report["security_issues"], serde_json::json!([]), "{report}");
     assert_eq!(
         report["performance_issues"],
