@@ -91,14 +91,29 @@ impl StateDb {
         )?;
         let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
         if version < SCHEMA_VERSION {
+            // The write lock first (the busy timeout applies to it), then
+            // the version again: another process opening a new home at the
+            // same moment may have migrated while this one waited.
+            conn.execute_batch("BEGIN IMMEDIATE;")?;
+            let current: i64 = match conn.query_row("PRAGMA user_version", [], |r| r.get(0)) {
+                Ok(current) => current,
+                Err(e) => {
+                    let _ = conn.execute_batch("ROLLBACK;");
+                    return Err(e.into());
+                }
+            };
+            if current >= SCHEMA_VERSION {
+                conn.execute_batch("COMMIT;")?;
+                return Ok(conn);
+            }
             // One transaction: a crash leaves the old schema or the new one.
-            let steps = if version == 0 {
+            let steps = if current == 0 {
                 SCHEMA.to_owned()
             } else {
-                MIGRATIONS[usize::try_from(version - 1).unwrap_or(0)..].concat()
+                MIGRATIONS[usize::try_from(current - 1).unwrap_or(0)..].concat()
             };
             conn.execute_batch(&format!(
-                "BEGIN IMMEDIATE;\n{steps}\nPRAGMA user_version = {SCHEMA_VERSION};\nCOMMIT;"
+                "{steps}\nPRAGMA user_version = {SCHEMA_VERSION};\nCOMMIT;"
             ))?;
         } else if version > SCHEMA_VERSION {
             return Err(StateError::Corrupt(format!(

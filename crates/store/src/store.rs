@@ -132,9 +132,31 @@ impl Store {
         )?;
         let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
         if version < SCHEMA_VERSION {
+            // Several processes may open a new home at once. The write lock
+            // is taken up front (`IMMEDIATE`), where the busy timeout
+            // applies: a deferred transaction upgrading from a read would
+            // get SQLITE_BUSY at once instead of waiting. The version is
+            // read again under the lock, since another process may have
+            // migrated meanwhile.
+            conn.execute_batch("BEGIN IMMEDIATE;")?;
+            let version: i64 = match conn.query_row("PRAGMA user_version", [], |r| r.get(0)) {
+                Ok(current) => current,
+                Err(e) => {
+                    let _ = conn.execute_batch("ROLLBACK;");
+                    return Err(e.into());
+                }
+            };
+            if version >= SCHEMA_VERSION {
+                conn.execute_batch("COMMIT;")?;
+                return Ok(Self {
+                    layout,
+                    conn,
+                    failpoint,
+                });
+            }
             // One transaction per migration run: a crash leaves the old
             // schema (and version) or the new one.
-            let mut migration = String::from("BEGIN;\n");
+            let mut migration = String::new();
             if version == 0 {
                 migration.push_str(SCHEMA);
             } else {
