@@ -5,7 +5,7 @@
 //!
 //! - fill: 10,000 synthetic plugins recorded through `Db::publish`;
 //! - search: a few hundred queries through the real HTTP API and
-//!   `lord_registry::Client`, each timed alone, reported as median and p95;
+//!   `lord_registry_client::Client`, each timed alone, reported as median and p95;
 //! - install of a ~2 MB plugin package, published through the real
 //!   `Client::publish`, split into download, verify, unpack and precompile
 //!   (the steps `Framework::plan_from_registry` and `plan_install_package`
@@ -18,7 +18,8 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, Result, ensure};
 use lord_manifest::Category;
 use lord_package::{Digest, Keys, PublicKey, Signature};
-use lord_registry::{Client, Db, NewVersion, Registry, Scope, SearchQuery, Sort};
+use lord_registry::{Db, NewVersion, Registry, Scope, SearchQuery, Sort};
+use lord_registry_client::Client;
 
 use crate::fixtures::Plugins;
 use crate::synth::Mix;

@@ -59,8 +59,8 @@ fn exit_code(error: &anyhow::Error) -> u8 {
             2
         }
         None if error
-            .downcast_ref::<lord_registry::RegistryError>()
-            .is_some_and(lord_registry::RegistryError::is_user_error) =>
+            .downcast_ref::<lord_registry_client::ClientError>()
+            .is_some_and(lord_registry_client::ClientError::is_user_error) =>
         {
             2
         }

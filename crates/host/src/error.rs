@@ -64,7 +64,7 @@ pub enum HostError {
     #[error("{0}")]
     Package(#[from] lord_package::PackageError),
     #[error("{0}")]
-    Registry(#[from] lord_registry::RegistryError),
+    Registry(#[from] lord_registry_client::ClientError),
     /// No set of versions fits, or the registry's answer cannot be used.
     #[error("cannot install: {0}")]
     Resolve(String),

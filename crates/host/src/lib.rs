@@ -31,7 +31,7 @@ pub use lifecycle::{Event, InvalidTransition};
 pub use lockfile::{LOCK_FILE, LockEntry, Lockfile};
 pub use lord_micro;
 pub use lord_package;
-pub use lord_registry;
+pub use lord_registry_client::{Client as RegistryClient, ClientError as RegistryError};
 pub use lord_sandbox::{Captured, CommandArg, Denial, Failure, LogLevel, LogRecord};
 pub use lord_state;
 pub use lord_store::{AuditEntry, CommandRecord, InstalledPlugin, PluginState};

@@ -15,7 +15,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use lord_manifest::{PluginId, Version, VersionReq};
-use lord_registry::Client;
+use lord_registry_client::Client;
 use lord_resolve::Candidate;
 
 use crate::cases::TestCase;
@@ -316,7 +316,7 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), HostError> {
 
 type Index = BTreeMap<PluginId, Vec<Candidate>>;
 
-/// The registry's signed index (TUF-verified, see `lord_registry::tuf`):
+/// The registry's signed index (TUF-verified, see `lord_registry_client::TrustedIndex`):
 /// every published version with its digest, and the resolver's view of it.
 /// Nothing the registry's plain JSON says is trusted for installing.
 async fn fetch_index(
@@ -355,7 +355,7 @@ async fn fetch_index(
 }
 
 /// Signed index entries by plugin and version.
-type Listed = BTreeMap<(PluginId, Version), lord_registry::tuf::TargetInfo>;
+type Listed = BTreeMap<(PluginId, Version), lord_registry_client::TargetInfo>;
 
 /// A folder name for a registry URL (`http://127.0.0.1:7878` →
 /// `127.0.0.1_7878`).

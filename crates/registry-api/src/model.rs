@@ -1,5 +1,6 @@
 //! The JSON the registry speaks, shared by the server and the client so the
-//! two cannot drift. The OpenAPI document (`openapi.rs`) describes these.
+//! two cannot drift. lord-registry's OpenAPI document (`openapi.rs`) describes
+//! these.
 
 use serde::{Deserialize, Serialize};
 

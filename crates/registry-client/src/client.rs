@@ -1,13 +1,13 @@
 //! The client lord uses to reach a registry: search, plugin info,
 //! download (package and signature), publish, yank and rate. Answers that
-//! are not 2xx become [`RegistryError::Client`] carrying the server's own
-//! message.
+//! are not 2xx become [`ClientError::Remote`] or [`ClientError::NotFound`]
+//! carrying the server's own message.
 
 use lord_package::{PublicKey, Signature};
 
-use crate::db::SearchQuery;
-use crate::error::RegistryError;
-use crate::model::{ErrorBody, PluginInfo, Published, Rating, SearchPage, Yank};
+use lord_registry_api::{ErrorBody, PluginInfo, Published, Rating, SearchPage, SearchQuery, Yank};
+
+use crate::error::ClientError;
 
 /// A registry at one base URL.
 #[derive(Debug, Clone)]
@@ -25,10 +25,10 @@ pub struct Download {
 
 impl Client {
     /// A client for the registry at `base` (`http://host:port`).
-    pub fn new(base: &str) -> Result<Self, RegistryError> {
+    pub fn new(base: &str) -> Result<Self, ClientError> {
         let base = base.trim_end_matches('/');
         if !(base.starts_with("https://") || base.starts_with("http://")) {
-            return Err(RegistryError::Client(format!(
+            return Err(ClientError::Client(format!(
                 "`{base}` is not a registry URL; use https://HOST or http://HOST:PORT"
             )));
         }
@@ -36,7 +36,7 @@ impl Client {
             .connect_timeout(std::time::Duration::from_secs(10))
             .timeout(std::time::Duration::from_secs(300))
             .build()
-            .map_err(|e| RegistryError::Client(format!("could not start an HTTP client: {e}")))?;
+            .map_err(|e| ClientError::Client(format!("could not start an HTTP client: {e}")))?;
         Ok(Self {
             base: base.to_owned(),
             http,
@@ -55,7 +55,7 @@ impl Client {
     pub async fn trusted_index(
         &self,
         state: &std::path::Path,
-    ) -> Result<crate::tuf::TrustedIndex, RegistryError> {
+    ) -> Result<crate::index::TrustedIndex, ClientError> {
         let root_path = state.join("root.json");
         let root = match std::fs::read(&root_path) {
             Ok(root) => root,
@@ -74,7 +74,7 @@ impl Client {
                     .map_err(|e| self.unreachable(&e))?
                     .to_vec();
                 std::fs::create_dir_all(state).map_err(crate::error::io("create", state))?;
-                lord_file::write_atomic(&root_path, &root).map_err(|e| RegistryError::Io {
+                lord_file::write_atomic(&root_path, &root).map_err(|e| ClientError::Io {
                     action: e.action,
                     path: e.path,
                     source: e.source,
@@ -83,26 +83,27 @@ impl Client {
             }
             Err(e) => return Err(crate::error::io("read", &root_path)(e)),
         };
-        crate::tuf::TrustedIndex::load(&format!("{}/", self.url("/tuf")), &root, &state.join("tuf"))
-            .await
+        crate::index::TrustedIndex::load(
+            &format!("{}/", self.url("/tuf")),
+            &root,
+            &state.join("tuf"),
+        )
+        .await
     }
 
     fn url(&self, path: &str) -> String {
         format!("{}/api/v1{path}", self.base)
     }
 
-    fn unreachable(&self, e: &reqwest::Error) -> RegistryError {
-        RegistryError::Client(format!(
+    fn unreachable(&self, e: &reqwest::Error) -> ClientError {
+        ClientError::Client(format!(
             "could not reach the registry at {}: {e}; check `registry.url` and that it runs",
             self.base
         ))
     }
 
     /// The response if it is 2xx, else the server's message.
-    async fn checked(
-        &self,
-        response: reqwest::Response,
-    ) -> Result<reqwest::Response, RegistryError> {
+    async fn checked(&self, response: reqwest::Response) -> Result<reqwest::Response, ClientError> {
         let status = response.status();
         if status.is_success() {
             return Ok(response);
@@ -112,16 +113,16 @@ impl Client {
             .map(|b| b.error)
             .unwrap_or_else(|_| text.chars().take(300).collect());
         Err(match status.as_u16() {
-            404 => RegistryError::NotFound(message),
-            code @ 400..=499 => RegistryError::Remote {
+            404 => ClientError::NotFound(message),
+            code @ 400..=499 => ClientError::Remote {
                 status: code,
                 message,
             },
-            _ => RegistryError::Client(format!("the registry answered {status}: {message}")),
+            _ => ClientError::Client(format!("the registry answered {status}: {message}")),
         })
     }
 
-    pub async fn search(&self, query: &SearchQuery) -> Result<SearchPage, RegistryError> {
+    pub async fn search(&self, query: &SearchQuery) -> Result<SearchPage, ClientError> {
         let response = self
             .http
             .get(self.url("/search"))
@@ -137,7 +138,7 @@ impl Client {
     }
 
     /// A plugin's record, or `None` if the registry has no such plugin.
-    pub async fn plugin(&self, id: &str) -> Result<Option<PluginInfo>, RegistryError> {
+    pub async fn plugin(&self, id: &str) -> Result<Option<PluginInfo>, ClientError> {
         let response = self
             .http
             .get(self.url(&format!("/plugins/{id}")))
@@ -146,12 +147,12 @@ impl Client {
             .map_err(|e| self.unreachable(&e))?;
         match self.checked(response).await {
             Ok(r) => r.json().await.map(Some).map_err(|e| self.unreachable(&e)),
-            Err(RegistryError::NotFound(_)) => Ok(None),
+            Err(ClientError::NotFound(_)) => Ok(None),
             Err(e) => Err(e),
         }
     }
 
-    pub async fn download(&self, id: &str, version: &str) -> Result<Download, RegistryError> {
+    pub async fn download(&self, id: &str, version: &str) -> Result<Download, ClientError> {
         let get = |what: &str| {
             self.http
                 .get(self.url(&format!("/plugins/{id}/versions/{version}/{what}")))
@@ -179,9 +180,9 @@ impl Client {
         package: Vec<u8>,
         signature: &Signature,
         key: &PublicKey,
-    ) -> Result<Published, RegistryError> {
+    ) -> Result<Published, ClientError> {
         let compact = serde_json::to_string(signature)
-            .map_err(|e| RegistryError::Client(format!("unserialisable signature: {e}")))?;
+            .map_err(|e| ClientError::Client(format!("unserialisable signature: {e}")))?;
         let response = self
             .http
             .post(self.url("/publish"))
@@ -206,7 +207,7 @@ impl Client {
         id: &str,
         version: &str,
         yanked: bool,
-    ) -> Result<(), RegistryError> {
+    ) -> Result<(), ClientError> {
         let response = self
             .http
             .put(self.url(&format!("/plugins/{id}/versions/{version}/yanked")))
@@ -218,7 +219,7 @@ impl Client {
         self.checked(response).await.map(drop)
     }
 
-    pub async fn rate(&self, token: &str, id: &str, stars: u8) -> Result<(), RegistryError> {
+    pub async fn rate(&self, token: &str, id: &str, stars: u8) -> Result<(), ClientError> {
         let response = self
             .http
             .put(self.url(&format!("/plugins/{id}/rating")))

@@ -30,7 +30,8 @@ use std::path::Path;
 use sha2::{Digest as _, Sha256};
 
 use crate::error::RegistryError;
-use crate::model::{PluginInfo, SearchPage, VersionInfo};
+use lord_registry_api::{PluginInfo, SearchPage, VersionInfo};
+pub use lord_registry_api::{SearchQuery, Sort};
 
 /// What a token may do: publish and yank the plugins it names (`*` for
 /// any). Every valid token may rate.
@@ -84,48 +85,13 @@ pub struct Caller {
     pub scope: Scope,
 }
 
-/// How search results are ordered.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Sort {
-    Relevance,
-    Downloads,
-    Rating,
-    Updated,
+/// What the databases need of a search request beyond the wire type.
+pub(crate) trait QueryFilters {
+    fn checked_min_rating(&self) -> Result<Option<f64>, RegistryError>;
+    fn author_pattern(&self) -> Option<String>;
 }
 
-/// A search request.
-#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SearchQuery {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub q: Option<String>,
-    pub category: Option<String>,
-    pub tag: Option<String>,
-    pub author: Option<String>,
-    pub min_rating: Option<f64>,
-    pub verified: Option<bool>,
-    pub sort: Option<Sort>,
-    pub limit: Option<u32>,
-    pub offset: Option<u32>,
-}
-
-impl SearchQuery {
-    /// The page size (20 unless asked, at most 100) and offset.
-    fn page(&self) -> (u32, u32) {
-        (self.limit.unwrap_or(20).min(100), self.offset.unwrap_or(0))
-    }
-
-    /// The order asked for: relevance when there is text to rank by,
-    /// downloads otherwise.
-    fn order(&self, has_text: bool) -> Sort {
-        self.sort.unwrap_or(if has_text {
-            Sort::Relevance
-        } else {
-            Sort::Downloads
-        })
-    }
-
+impl QueryFilters for SearchQuery {
     /// The minimum mean rating, refused when it is not a number (the
     /// server checks the range; this guards direct callers too).
     fn checked_min_rating(&self) -> Result<Option<f64>, RegistryError> {

@@ -47,12 +47,9 @@ pub enum RegistryError {
     /// The blob store failed.
     #[error("{0}")]
     Blob(String),
-    /// The client could not reach the registry or got a bad answer.
+    /// A worker of the server itself failed (a blocking task panicked).
     #[error("{0}")]
-    Client(String),
-    /// The registry refused a request; `message` is the server's own.
-    #[error("the registry refused ({status}): {message}")]
-    Remote { status: u16, message: String },
+    Internal(String),
 }
 
 impl RegistryError {
@@ -70,8 +67,7 @@ impl RegistryError {
             | RegistryError::Io { .. }
             | RegistryError::Blob(_)
             | RegistryError::Tuf(_)
-            | RegistryError::Client(_) => 500,
-            RegistryError::Remote { status, .. } => *status,
+            | RegistryError::Internal(_) => 500,
             RegistryError::BadRequest(_) => 400,
             RegistryError::Rejected(_) => 422,
             RegistryError::Unauthorized => 401,

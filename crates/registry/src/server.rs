@@ -24,7 +24,7 @@ use lord_package::{Digest, Limits, PublicKey, Signature};
 
 use crate::db::{Caller, Db, NewVersion, SearchQuery};
 use crate::error::{RegistryError, io};
-use crate::model::{ErrorBody, Published, Rating, Yank};
+use lord_registry_api::{ErrorBody, Published, Rating, TargetInfo, Yank};
 
 /// A registry: its database and its blob store.
 #[derive(Debug)]
@@ -199,7 +199,7 @@ async fn blocking<T: Send + 'static>(
     let registry = Arc::clone(registry);
     tokio::task::spawn_blocking(move || work(&registry))
         .await
-        .map_err(|e| RegistryError::Client(format!("a registry worker failed: {e}")))?
+        .map_err(|e| RegistryError::Internal(format!("a registry worker failed: {e}")))?
 }
 
 /// The routes, under `/api/v1`.
@@ -256,11 +256,7 @@ async fn tuf_file(
 }
 
 /// The signed-index entry of a recorded version.
-fn target_of(
-    registry: &Registry,
-    id: &str,
-    version: &str,
-) -> Result<crate::tuf::TargetInfo, RegistryError> {
+fn target_of(registry: &Registry, id: &str, version: &str) -> Result<TargetInfo, RegistryError> {
     let info = registry
         .db
         .plugin(id)?
@@ -270,7 +266,7 @@ fn target_of(
         .into_iter()
         .find(|v| v.version == version)
         .ok_or_else(|| not_published(id, version))?;
-    Ok(crate::tuf::TargetInfo {
+    Ok(TargetInfo {
         id: id.to_owned(),
         version: v.version,
         digest: v.digest,

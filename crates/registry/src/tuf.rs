@@ -14,8 +14,8 @@
 //! online keys only, all at version N+1; the timestamp is re-signed when
 //! half its lifetime has passed, so clients never see it expire.
 //!
-//! The client ([`TrustedIndex::load`]) starts from a root it already trusts
-//! and remembers the newest metadata it has seen in a datastore folder,
+//! The client side (`lord_registry_client::TrustedIndex`) starts from a
+//! root it already trusts and remembers the newest metadata it has seen,
 //! which is what makes rollbacks detectable.
 //!
 //! Known limit: the root key sits beside the online keys; an operator who
@@ -28,11 +28,13 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::Duration;
 
-use serde_json::{Value, json};
+use serde_json::Value;
 use tough::editor::RepositoryEditor;
 use tough::editor::signed::SignedRole;
 use tough::key_source::KeySource;
 use tough::schema::{Hashes, KeyHolder, RoleKeys, RoleType, Root, Signed, Target, Targets};
+
+use lord_registry_api::TargetInfo;
 
 use crate::error::{RegistryError, io};
 
@@ -55,50 +57,6 @@ impl Default for Lifetimes {
             timestamp: day,
         }
     }
-}
-
-/// One package version as the signed index lists it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TargetInfo {
-    pub id: String,
-    pub version: String,
-    /// SHA-256 of the package, hexadecimal.
-    pub digest: String,
-    pub length: u64,
-    pub host_api: String,
-    pub dependencies: BTreeMap<String, String>,
-    pub yanked: bool,
-    /// The package signer's key id.
-    pub key: String,
-    /// The package's ed25519 signature (hexadecimal), as in its `.sig`.
-    pub signature: String,
-}
-
-impl TargetInfo {
-    fn name(&self) -> String {
-        target_name(&self.id, &self.version)
-    }
-
-    fn custom(&self) -> HashMap<String, Value> {
-        let value = json!({
-            "id": self.id,
-            "version": self.version,
-            "host_api": self.host_api,
-            "dependencies": self.dependencies,
-            "yanked": self.yanked,
-            "key": self.key,
-            "signature": self.signature,
-        });
-        value
-            .as_object()
-            .map(|o| o.clone().into_iter().collect())
-            .unwrap_or_default()
-    }
-}
-
-/// The target name of a package version.
-pub fn target_name(id: &str, version: &str) -> String {
-    format!("plugins/{id}/{version}.lordpkg")
 }
 
 fn failed(what: &str, e: impl std::fmt::Display) -> RegistryError {
@@ -343,7 +301,7 @@ impl TufRepo {
                     sha256: sha.into(),
                     _extra: HashMap::new(),
                 },
-                custom: info.custom(),
+                custom: info.custom().into_iter().collect(),
                 _extra: HashMap::new(),
             };
             editor
@@ -424,125 +382,4 @@ fn write_private(path: &Path, bytes: &[u8]) -> Result<(), RegistryError> {
         path: e.path,
         source: e.source,
     })
-}
-
-/// Fetches metadata over HTTP (with our reqwest client, not tough's TLS
-/// stack) or from a `file://` mirror.
-#[derive(Clone)]
-struct Fetch {
-    http: reqwest::Client,
-}
-
-impl std::fmt::Debug for Fetch {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Fetch")
-    }
-}
-
-#[tough::async_trait]
-impl tough::Transport for Fetch {
-    async fn fetch(&self, url: url::Url) -> Result<tough::TransportStream, tough::TransportError> {
-        use tough::{TransportError, TransportErrorKind};
-        let bytes = if url.scheme() == "file" {
-            let path = url.to_file_path().map_err(|()| {
-                TransportError::new(TransportErrorKind::UnsupportedUrlScheme, url.clone())
-            })?;
-            match std::fs::read(&path) {
-                Ok(bytes) => bytes,
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                    return Err(TransportError::new(TransportErrorKind::FileNotFound, url));
-                }
-                Err(e) => {
-                    return Err(TransportError::new_with_cause(
-                        TransportErrorKind::Other,
-                        url,
-                        e,
-                    ));
-                }
-            }
-        } else {
-            let response = self.http.get(url.clone()).send().await.map_err(|e| {
-                TransportError::new_with_cause(TransportErrorKind::Other, url.clone(), e)
-            })?;
-            // tough probes for the next root until a "not found": say so
-            // precisely, or the probe ends in a misleading error.
-            if response.status() == reqwest::StatusCode::NOT_FOUND {
-                return Err(TransportError::new(TransportErrorKind::FileNotFound, url));
-            }
-            if !response.status().is_success() {
-                let status = response.status();
-                return Err(TransportError::new_with_cause(
-                    TransportErrorKind::Other,
-                    url,
-                    std::io::Error::other(format!("the server answered {status}")),
-                ));
-            }
-            response
-                .bytes()
-                .await
-                .map_err(|e| TransportError::new_with_cause(TransportErrorKind::Other, url, e))?
-                .to_vec()
-        };
-        let chunk: Result<tough::Bytes, TransportError> = Ok(tough::Bytes::from(bytes));
-        Ok(Box::pin(futures::stream::iter(vec![chunk])))
-    }
-}
-
-/// The verified index a client resolves against.
-#[derive(Debug, Clone, Default)]
-pub struct TrustedIndex {
-    pub targets: Vec<TargetInfo>,
-}
-
-impl TrustedIndex {
-    /// Runs TUF's update cycle against the metadata at `metadata_url`
-    /// (ending in `/`), starting from `trusted_root` and remembering what it
-    /// saw in `datastore` (created if missing). Every attack the roles
-    /// defend against ends here as an error saying which check failed.
-    pub async fn load(
-        metadata_url: &str,
-        trusted_root: &[u8],
-        datastore: &Path,
-    ) -> Result<Self, RegistryError> {
-        std::fs::create_dir_all(datastore).map_err(io("create", datastore))?;
-        let base = url::Url::parse(metadata_url)
-            .map_err(|e| RegistryError::Client(format!("`{metadata_url}`: {e}")))?;
-        let http = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(10))
-            .timeout(Duration::from_secs(120))
-            .build()
-            .map_err(|e| RegistryError::Client(format!("no HTTP client: {e}")))?;
-        let repo = tough::RepositoryLoader::new(
-            &trusted_root,
-            base.clone(),
-            base.join("targets/").unwrap_or(base),
-        )
-        .transport(Fetch { http })
-        .datastore(datastore)
-        .load()
-        .await
-        .map_err(|e| {
-            RegistryError::Tuf(format!(
-                "the registry's signed index failed verification: {e}; refusing to use it"
-            ))
-        })?;
-        let mut targets = Vec::new();
-        for (_name, target) in repo.targets().signed.targets_iter() {
-            let field = |key: &str| target.custom.get(key).cloned().unwrap_or(Value::Null);
-            let text = |key: &str| field(key).as_str().unwrap_or_default().to_owned();
-            targets.push(TargetInfo {
-                id: text("id"),
-                version: text("version"),
-                digest: hex::encode(&target.hashes.sha256),
-                length: target.length,
-                host_api: text("host_api"),
-                dependencies: serde_json::from_value(field("dependencies")).unwrap_or_default(),
-                yanked: field("yanked").as_bool().unwrap_or(false),
-                key: text("key"),
-                signature: text("signature"),
-            });
-        }
-        targets.sort_by(|a, b| (&a.id, &a.version).cmp(&(&b.id, &b.version)));
-        Ok(Self { targets })
-    }
 }

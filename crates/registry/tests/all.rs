@@ -13,7 +13,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use lord_package::{Keys, PublicKey, Signature};
-use lord_registry::{Client, Registry, RegistryError, Scope, SearchQuery, Sort};
+use lord_registry::{Registry, Scope, SearchQuery, Sort};
+use lord_registry_client::{Client, ClientError};
 
 /// Which database a case runs against.
 #[derive(Debug, Clone, Copy)]
@@ -170,7 +171,7 @@ impl Running {
         })
     }
 
-    fn publish(&self, spec: &Spec<'_>) -> Result<lord_registry::Published, RegistryError> {
+    fn publish(&self, spec: &Spec<'_>) -> Result<lord_registry::Published, ClientError> {
         let (bytes, signature) = package(spec, &self.keys, "ada");
         self.runtime.block_on(
             self.client
@@ -277,7 +278,7 @@ fn bad_publishes_are_refused_and_change_nothing(backend: Backend) {
         &r.keys,
         "ada",
     );
-    let status = |e: RegistryError| e.to_string();
+    let status = |e: ClientError| e.to_string();
 
     // No token, a bad token.
     let error = r
@@ -553,7 +554,7 @@ fn blobs_live_in_any_object_store_the_build_supports() {
 mod signed_index {
     use std::path::{Path, PathBuf};
 
-    use lord_registry::tuf::TrustedIndex;
+    use lord_registry_client::TrustedIndex;
 
     use super::{Backend, Running, Spec};
 

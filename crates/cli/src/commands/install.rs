@@ -39,7 +39,7 @@ pub(crate) async fn run(
     }
     let project = framework.project_dir().to_path_buf();
     let lock = Lockfile::read(&project)?;
-    let client = lord_host::lord_registry::Client::new(&crate::commands::pdk::registry_url(
+    let client = lord_registry_client::Client::new(&crate::commands::pdk::registry_url(
         framework,
         args.registry,
     )?)?;

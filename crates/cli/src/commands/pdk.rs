@@ -572,7 +572,7 @@ pub(crate) async fn run(
                         signature.key
                     ))
                 })?;
-            let client = lord_registry::Client::new(&url)?;
+            let client = lord_registry_client::Client::new(&url)?;
             let published = client.publish(&token, bytes, &signature, &public).await?;
             if json {
                 println!("{}", json!(published));

@@ -139,7 +139,7 @@ pub(crate) async fn run(
             json,
             record,
         } => {
-            let client = lord_registry::Client::new(&crate::commands::pdk::registry_url(
+            let client = lord_registry_client::Client::new(&crate::commands::pdk::registry_url(
                 framework, registry,
             )?)?;
             let report = framework.outdated(&client).await?;
@@ -235,7 +235,7 @@ pub(crate) async fn run(
         } => {
             let sort = sort
                 .map(|s| {
-                    serde_json::from_value::<lord_registry::Sort>(serde_json::Value::String(
+                    serde_json::from_value::<lord_registry_client::Sort>(serde_json::Value::String(
                         s.clone(),
                     ))
                     .map_err(|_| {
@@ -246,9 +246,9 @@ pub(crate) async fn run(
                 })
                 .transpose()?;
             let url = crate::commands::pdk::registry_url(framework, registry)?;
-            let client = lord_registry::Client::new(&url)?;
+            let client = lord_registry_client::Client::new(&url)?;
             let page = client
-                .search(&lord_registry::SearchQuery {
+                .search(&lord_registry_client::SearchQuery {
                     q: (!query.is_empty()).then(|| query.join(" ")),
                     category,
                     tag,
@@ -461,8 +461,9 @@ async fn install_remote(
     yes: bool,
 ) -> Result<ExitCode> {
     let request = parse_request(target)?;
-    let client =
-        lord_registry::Client::new(&crate::commands::pdk::registry_url(framework, registry)?)?;
+    let client = lord_registry_client::Client::new(&crate::commands::pdk::registry_url(
+        framework, registry,
+    )?)?;
     // Held to the end: a concurrent install of the same plugin waits, then
     // finds it installed.
     let _lock = framework.install_lock()?;
@@ -541,8 +542,9 @@ async fn update(
     registry: Option<String>,
     yes: bool,
 ) -> Result<ExitCode> {
-    let client =
-        lord_registry::Client::new(&crate::commands::pdk::registry_url(framework, registry)?)?;
+    let client = lord_registry_client::Client::new(&crate::commands::pdk::registry_url(
+        framework, registry,
+    )?)?;
     let _lock = framework.install_lock()?;
     let ids = match id {
         Some(id) => vec![parse_id(&id)?],

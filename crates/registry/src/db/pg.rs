@@ -33,7 +33,9 @@ use super::{
     NewVersion, SearchQuery, Sort, json_list, json_map, newest_live, now_ms, query_words, to_u64,
 };
 use crate::error::RegistryError;
-use crate::model::{PluginInfo, SearchHit, SearchPage, VersionInfo};
+use lord_registry_api::{PluginInfo, SearchHit, SearchPage, VersionInfo};
+
+use crate::db::QueryFilters as _;
 
 /// Text with ASCII punctuation turned into spaces, as SQL, so that the
 /// full-text parser splits words where SQLite's tokenizer does.

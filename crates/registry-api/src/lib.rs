@@ -1,0 +1,20 @@
+//! `lord-registry-api`: what a registry and its clients say to each other.
+//!
+//! The JSON bodies of the HTTP API ([`SearchPage`], [`PluginInfo`], ...),
+//! the search request ([`SearchQuery`]), and how one package version is
+//! named and described as a target of the signed index ([`TargetInfo`]).
+//! The server (`lord-registry`) and the client (`lord-registry-client`)
+//! both use these types, so the two cannot drift.
+//!
+//! Invariant: no I/O. This is a contract crate: plain serde types and the
+//! pure functions that belong to them.
+
+mod model;
+mod search;
+mod target;
+
+pub use model::{
+    ErrorBody, PluginInfo, Published, Rating, SearchHit, SearchPage, VersionInfo, Yank,
+};
+pub use search::{SearchQuery, Sort};
+pub use target::{TargetInfo, target_name};

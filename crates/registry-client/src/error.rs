@@ -1,0 +1,52 @@
+//! What can go wrong reaching a registry, sorted so the CLI can tell the
+//! user's mistakes (a 4xx, an unknown plugin) from the network's or the
+//! registry's. No message echoes a token.
+
+use std::path::PathBuf;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error("could not {action} `{path}`: {source}")]
+    Io {
+        action: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The registry could not be reached, or its answer could not be read.
+    #[error("{0}")]
+    Client(String),
+    /// The registry has no such plugin or version (404).
+    #[error("{0}")]
+    NotFound(String),
+    /// The registry refused a request; `message` is the server's own.
+    #[error("the registry refused ({status}): {message}")]
+    Remote { status: u16, message: String },
+    /// The signed index failed verification.
+    #[error("{0}")]
+    Tuf(String),
+}
+
+impl ClientError {
+    /// True when the request was at fault (the registry answered 4xx), not
+    /// the machine, the network or the registry.
+    pub fn is_user_error(&self) -> bool {
+        match self {
+            ClientError::NotFound(_) => true,
+            ClientError::Remote { status, .. } => (400..500).contains(status),
+            ClientError::Io { .. } | ClientError::Client(_) | ClientError::Tuf(_) => false,
+        }
+    }
+}
+
+pub(crate) fn io(
+    action: &'static str,
+    path: &std::path::Path,
+) -> impl FnOnce(std::io::Error) -> ClientError {
+    let path = path.to_path_buf();
+    move |source| ClientError::Io {
+        action,
+        path,
+        source,
+    }
+}

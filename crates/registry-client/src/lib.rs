@@ -1,0 +1,25 @@
+//! `lord-registry-client`: how lord reaches a plugin registry.
+//!
+//! - [`Client`]: search, plugin records, package and signature downloads,
+//!   publish, yank and rate, over HTTP or HTTPS (reqwest with rustls).
+//! - [`TrustedIndex`]: the registry's TUF-signed index, verified from a
+//!   root the client already trusts.
+//!
+//! Invariant: the client never trusts the server. What it resolves against
+//! is only the verified index; callers check each download against the
+//! digest that index lists and the package signature against the user's
+//! own keys (`lord-host`'s `remote.rs`).
+//! Boundary: no server code. Embedding `lord-host` (which depends on this
+//! crate) compiles no web server, database or object store.
+
+mod client;
+mod error;
+mod index;
+
+pub use client::{Client, Download};
+pub use error::ClientError;
+pub use index::TrustedIndex;
+pub use lord_registry_api::{
+    ErrorBody, PluginInfo, Published, Rating, SearchHit, SearchPage, SearchQuery, Sort, TargetInfo,
+    VersionInfo, Yank, target_name,
+};
