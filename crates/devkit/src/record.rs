@@ -56,26 +56,10 @@ impl Recording {
     }
 }
 
-/// A grant of `family` that matches nothing a plugin could really use.
+/// A grant of `family` that matches nothing a plugin could really use (the
+/// permission table's placeholder).
 fn placeholder(family: PermissionFamily) -> Option<Permission> {
-    let text = match family {
-        PermissionFamily::StateShared => "state-shared(lord-pdk-record.none)",
-        PermissionFamily::EventsPublish => "events-publish(lord-pdk-record.none)",
-        PermissionFamily::Secret => "secret(LORD_PDK_RECORD_NONE)",
-        PermissionFamily::Message => "message(lord-pdk-record-none)",
-        // Port 9 on the loopback (discard) is never a plugin's real target.
-        PermissionFamily::Net => "net(127.0.0.1:9)",
-        PermissionFamily::FsRead
-        | PermissionFamily::FsWrite
-        | PermissionFamily::Env
-        | PermissionFamily::Exec
-        | PermissionFamily::Db
-        | PermissionFamily::Ai
-        | PermissionFamily::SysMetrics
-        | PermissionFamily::EventsSubscribe
-        | PermissionFamily::Tty => return None,
-    };
-    text.parse().ok()
+    family.meaning().record_placeholder?.parse().ok()
 }
 
 /// Records the plugin at `dir` (built) through `calls` (default: its

@@ -54,18 +54,21 @@ pub(crate) fn to_grants(
             }
             Permission::Net(target) => grants.net.push(target.clone()),
             Permission::Tty => grants.tty = true,
-            // These families have no host interface in this version of the
-            // host: the contract check refuses any component importing one,
-            // so a grant of them reaches nothing.
+            // Wiring::Scope in the permission table: these reach the
+            // plugin through its channel scope (`lord_state::ScopeGrants`),
+            // checked at each host call, not through WASI.
             Permission::Secret(_)
-            | Permission::Exec(_)
-            | Permission::Db(_)
-            | Permission::Ai(_)
-            | Permission::SysMetrics
             | Permission::StateShared(_)
             | Permission::EventsPublish(_)
             | Permission::EventsSubscribe(_)
             | Permission::Message(_) => {}
+            // Wiring::Unserved: nothing in this host serves them yet, and
+            // the contract check refuses a component importing an
+            // interface for them, so a grant reaches nothing.
+            Permission::Exec(_)
+            | Permission::Db(_)
+            | Permission::Ai(_)
+            | Permission::SysMetrics => {}
         }
     }
     if grants

@@ -99,29 +99,6 @@ impl ValidationReport {
     }
 }
 
-/// Families whose use shows in a component's imports: each has its own
-/// host interface. For the others (files, variables, the terminal, event
-/// subscriptions) the imports are the same whether or not the permission is
-/// used, so "unused" cannot be told from the component alone.
-pub(crate) fn use_is_visible_in_imports(family: PermissionFamily) -> bool {
-    match family {
-        PermissionFamily::Net
-        | PermissionFamily::StateShared
-        | PermissionFamily::EventsPublish
-        | PermissionFamily::Secret
-        | PermissionFamily::Message => true,
-        PermissionFamily::FsRead
-        | PermissionFamily::FsWrite
-        | PermissionFamily::Env
-        | PermissionFamily::Tty
-        | PermissionFamily::Exec
-        | PermissionFamily::Db
-        | PermissionFamily::Ai
-        | PermissionFamily::SysMetrics
-        | PermissionFamily::EventsSubscribe => false,
-    }
-}
-
 /// A component over this size is slow to download and to compile.
 const LARGE_COMPONENT_BYTES: u64 = 8 * 1024 * 1024;
 /// Instantiation is paid before every command; over this it is felt.
@@ -455,7 +432,7 @@ fn check_imports(
     }
     for permission in &manifest.permissions {
         let family = permission.family();
-        if use_is_visible_in_imports(family) && !used.contains(&family) {
+        if family.meaning().visible_in_imports() && !used.contains(&family) {
             report.push(
                 Category::Security,
                 Level::Warning,

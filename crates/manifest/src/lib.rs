@@ -13,6 +13,7 @@ mod fs;
 mod host_api;
 mod ids;
 mod manifest;
+mod meaning;
 mod micro;
 mod net;
 mod permission;
@@ -31,6 +32,7 @@ pub use manifest::{
     ArgSpec, Category, CategoryError, CommandSpec, EventFilter, Limits, MANIFEST_FILE, Manifest,
     PluginMeta,
 };
+pub use meaning::{FamilyMeaning, Wiring};
 pub use micro::{Isolation, MicroKind, MicroSpec};
 pub use net::{NetHost, NetTarget};
 pub use permission::{Permission, PermissionError, PermissionFamily};

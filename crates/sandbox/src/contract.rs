@@ -54,30 +54,6 @@ const BASELINE: &[&str] = &[
     "lord:plugin/config",
 ];
 
-/// The interfaces each permission family unlocks. A family whose host
-/// interface has not been built yet unlocks nothing, and a component that
-/// imports such an interface is refused as importing something unknown.
-/// There is no wildcard arm: a new family does not compile until it is
-/// placed here.
-fn interfaces_of(family: PermissionFamily) -> &'static [&'static str] {
-    match family {
-        PermissionFamily::Net => &["wasi:sockets/"],
-        PermissionFamily::FsRead
-        | PermissionFamily::FsWrite
-        | PermissionFamily::Env
-        | PermissionFamily::Tty => &[],
-        PermissionFamily::StateShared => &["lord:plugin/shared"],
-        PermissionFamily::EventsPublish => &["lord:plugin/events"],
-        PermissionFamily::Secret => &["lord:plugin/secrets"],
-        PermissionFamily::Message => &["lord:plugin/messaging"],
-        PermissionFamily::Exec
-        | PermissionFamily::Db
-        | PermissionFamily::Ai
-        | PermissionFamily::SysMetrics
-        | PermissionFamily::EventsSubscribe => &[],
-    }
-}
-
 /// What importing one interface takes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ImportUse {
@@ -95,15 +71,8 @@ pub fn import_use(path: &str) -> ImportUse {
     if BASELINE.iter().any(|prefix| path.starts_with(prefix)) {
         return ImportUse::Baseline;
     }
-    PermissionFamily::ALL
-        .iter()
-        .copied()
-        .find(|family| {
-            interfaces_of(*family)
-                .iter()
-                .any(|prefix| path.starts_with(prefix))
-        })
-        .map_or(ImportUse::Unknown, ImportUse::Needs)
+    // Which family an interface needs is the permission table's to say.
+    PermissionFamily::unlocking(path).map_or(ImportUse::Unknown, ImportUse::Needs)
 }
 
 /// A parsed component import or export name such as `wasi:io/poll@0.2.6`.

@@ -26,7 +26,9 @@ pub struct ScopeGrants {
 }
 
 impl ScopeGrants {
-    /// The channel grants among a plugin's granted permissions.
+    /// The channel grants among a plugin's granted permissions: the one
+    /// reading of the families the permission table wires through the
+    /// scope (`Wiring::Scope`).
     pub fn from_permissions(granted: &[Permission], data_quota: u64) -> Self {
         let mut grants = ScopeGrants {
             data_quota,
@@ -39,6 +41,8 @@ impl ScopeGrants {
                 Permission::EventsSubscribe(topic) => grants.subscribe.push(topic.clone()),
                 Permission::Secret(name) => grants.secrets.push(name.clone()),
                 Permission::Message(target) => grants.messages.push(target.clone()),
+                // Wiring::Wasi (the sandbox's WASI context) and
+                // Wiring::Unserved: nothing for the scope to check.
                 Permission::FsRead(_)
                 | Permission::FsWrite(_)
                 | Permission::Net(_)
