@@ -3,12 +3,11 @@
 //! the bare typed call, for a trivial command and for one doing about 10 µs
 //! of guest work.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context as _, Result, ensure};
 use lord_host::lord_state::{EventBus, PluginData, Scope, ScopeGrants, SharedState, StateDb};
-use lord_sandbox::{CommandArg, Grants, Invocation, Limits, Sandbox};
+use lord_sandbox::{CommandArg, Grants, Invocation, Limits, Links, Sandbox};
 
 use crate::bare::{self, Bare, BareInstance};
 use crate::fixtures::{self, Plugins};
@@ -51,12 +50,13 @@ pub(crate) async fn measure(plugins: &Plugins, plan: Plan) -> Result<CallResults
         SharedState::new(),
         EventBus::new(),
     );
-    let grants = Grants {
-        scope: Some(Arc::new(scope)),
-        ..Grants::default()
-    };
+    let links = Links::default().with(scope);
     let mut ours = compiled
-        .instantiate(&grants, Limits::from_manifest(&manifest.limits))
+        .instantiate(
+            &Grants::default(),
+            Limits::from_manifest(&manifest.limits),
+            &links,
+        )
         .await?;
 
     let bare = Bare::new()?;

@@ -8,7 +8,7 @@ use lord_host::lord_state::{EventBus, Propagation};
 use lord_manifest::Topic;
 use serde_json::json;
 
-use lord_sandbox::{Grants, Limits, Sandbox};
+use lord_sandbox::{Grants, Limits, Links, Sandbox};
 
 use crate::fixtures::{self, Plugins};
 use crate::timing::{self, Plan, Samples};
@@ -59,7 +59,11 @@ pub(crate) async fn measure_wasm(plugins: &Plugins, plan: Plan) -> Result<Sample
     let sandbox = Sandbox::new(&scratch.path().join("cache"))?;
     let (manifest, compiled) = fixtures::bench_prepared(plugins, &sandbox)?;
     let mut instance = compiled
-        .instantiate(&Grants::default(), Limits::from_manifest(&manifest.limits))
+        .instantiate(
+            &Grants::default(),
+            Limits::from_manifest(&manifest.limits),
+            &Links::default(),
+        )
         .await?;
 
     let bus = EventBus::new();

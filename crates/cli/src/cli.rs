@@ -83,7 +83,14 @@ pub(crate) enum Builtin {
 pub(crate) async fn dispatch(ctx: &Context) -> Result<ExitCode> {
     let mut framework = Framework::open(ctx.host_config())?;
     let plugin_commands = framework.commands()?;
+    let provided = framework.provider_commands()?;
     let mut command = Cli::command();
+    // A disabled provider's commands leave the help; running one says why.
+    for (_, spec, enabled) in &provided {
+        if !enabled {
+            command = command.mut_subcommand(spec.name, |c| c.hide(true));
+        }
+    }
     for record in &plugin_commands {
         command = command.subcommand(plugin_subcommand(record));
     }
@@ -110,6 +117,15 @@ pub(crate) async fn dispatch(ctx: &Context) -> Result<ExitCode> {
         let code = commands::run::run(&mut framework, record, sub).await;
         flush_events(&framework);
         return code;
+    }
+    if let Some((name, _)) = matches.subcommand()
+        && let Some((provider, _, _)) = provided.iter().find(|(_, c, on)| c.name == name && !on)
+    {
+        return Err(UsageError(format!(
+            "`lord {name}` comes from the provider `{provider}`, which is disabled; enable it \
+             with `lord plugin enable {provider}`"
+        ))
+        .into());
     }
     let cli = Cli::from_arg_matches(&matches).map_err(|e| UsageError(e.to_string()))?;
     crate::updates::notice(ctx);

@@ -10,7 +10,6 @@
 mod cli;
 mod commands;
 mod context;
-mod natives;
 mod render;
 mod updates;
 

@@ -1,6 +1,6 @@
 //! How results look: human text for people, JSON for scripts.
 
-use lord_host::{AuditEntry, InstalledPlugin, ValidationReport};
+use lord_host::{AuditEntry, InstalledPlugin, NativePlugin, ValidationReport};
 use serde_json::{Value, json};
 
 /// An error and its causes as one sentence-like line, without repeating a
@@ -21,6 +21,7 @@ pub(crate) fn plugin_json(p: &InstalledPlugin) -> Value {
     let m = &p.manifest;
     json!({
         "id": m.plugin.id.as_str(),
+        "kind": "wasm",
         "name": m.plugin.name,
         "version": m.plugin.version.to_string(),
         "description": m.plugin.description,
@@ -45,15 +46,34 @@ pub(crate) fn plugin_json(p: &InstalledPlugin) -> Value {
     })
 }
 
-pub(crate) fn plugin_table(plugins: &[InstalledPlugin]) -> String {
+/// A first-party provider as `plugin list --json` shows it.
+pub(crate) fn native_json(n: &NativePlugin) -> Value {
+    json!({
+        "id": n.id.as_str(),
+        "kind": "native",
+        "name": n.id.as_str(),
+        "version": n.version.to_string(),
+        "description": n.description,
+        "state": n.state.as_str(),
+        "reason": n.reason,
+        "commands": n.commands.iter().map(|c| c.name).collect::<Vec<_>>(),
+        "interfaces": n.interfaces,
+        "micro": n.micro,
+        "config_schema": n.config_schema,
+    })
+}
+
+pub(crate) fn plugin_table(plugins: &[InstalledPlugin], natives: &[NativePlugin]) -> String {
+    let mut out = String::new();
     if plugins.is_empty() {
-        return "no plugins installed; install one with `lord plugin install PATH`\n".to_owned();
+        out.push_str("no plugins installed; install one with `lord plugin install PATH`\n");
     }
-    let rows: Vec<[String; 5]> = plugins
+    let mut rows: Vec<[String; 6]> = plugins
         .iter()
         .map(|p| {
             [
                 p.manifest.plugin.id.to_string(),
+                "wasm".to_owned(),
                 p.manifest.plugin.version.to_string(),
                 p.state.to_string(),
                 p.manifest.risk_level().to_string(),
@@ -66,14 +86,31 @@ pub(crate) fn plugin_table(plugins: &[InstalledPlugin]) -> String {
             ]
         })
         .collect();
-    let header = ["ID", "VERSION", "STATE", "RISK", "COMMANDS"].map(String::from);
+    rows.extend(natives.iter().map(|n| {
+        [
+            n.id.to_string(),
+            "native".to_owned(),
+            n.version.to_string(),
+            n.state.to_string(),
+            "-".to_owned(),
+            n.commands
+                .iter()
+                .map(|c| c.name)
+                .chain(n.micro.iter().map(String::as_str))
+                .collect::<Vec<_>>()
+                .join(", "),
+        ]
+    }));
+    if rows.is_empty() {
+        return out;
+    }
+    let header = ["ID", "KIND", "VERSION", "STATE", "RISK", "COMMANDS"].map(String::from);
     let mut widths = header.clone().map(|h| h.len());
     for row in &rows {
         for (w, cell) in widths.iter_mut().zip(row) {
             *w = (*w).max(cell.chars().count());
         }
     }
-    let mut out = String::new();
     for row in std::iter::once(&header).chain(&rows) {
         let line: Vec<String> = row
             .iter()
@@ -144,6 +181,31 @@ pub(crate) fn validation(report: &ValidationReport) -> String {
         out.push_str("ok: the plugin can be installed\n");
     }
     out
+}
+
+/// One first-party provider, as `plugin info` shows it.
+pub(crate) fn native_info(n: &NativePlugin) -> String {
+    let list = |items: Vec<String>| {
+        if items.is_empty() {
+            "none".to_owned()
+        } else {
+            items.join(", ")
+        }
+    };
+    format!(
+        "{} {} (native: built into lord)\n  {}\n  state:       {}{}\n  commands:    {}\n  interfaces:  {}\n  micro:       {}\n",
+        n.id,
+        n.version,
+        n.description,
+        n.state,
+        n.reason
+            .as_deref()
+            .map(|r| format!(" ({r})"))
+            .unwrap_or_default(),
+        list(n.commands.iter().map(|c| c.name.to_owned()).collect()),
+        list(n.interfaces.clone()),
+        list(n.micro.clone()),
+    )
 }
 
 /// The last few audit entries, newest last.

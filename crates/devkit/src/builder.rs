@@ -77,7 +77,7 @@ pub fn build(
             }
             progress("cargo build --release --target wasm32-wasip2");
             let step = Instant::now();
-            lord_host::dev::build(dir, &options.cargo)?;
+            crate::dev::build(dir, &options.cargo)?;
             steps.push(("cargo".to_owned(), step.elapsed()));
         }
         Lang::TypeScript | Lang::JavaScript => {

@@ -23,7 +23,9 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use lord_host::{CaseKind, CommandArg, Failure, Framework, HostConfig, Probe, Target, TestCase};
+use lord_host::{CaseKind, CommandArg, Failure, Framework, HostConfig, Target, TestCase};
+
+use crate::probe::{self, Probe};
 use lord_manifest::{Manifest, MicroId, Permission, PluginId};
 use serde::Serialize;
 use serde_json::Value;
@@ -345,14 +347,14 @@ impl Harness {
                         values: values.clone(),
                     })
                     .collect();
-                Ok(self.framework.probe_command(&id, command, args).await?)
+                Ok(probe::probe_command(&mut self.framework, &id, command, args).await?)
             }
             Target::Micro(micro) => {
                 let micro: MicroId = micro
                     .parse()
                     .map_err(|e| DevkitError::Usage(format!("case `{}`: {e}", case.name)))?;
                 let input = case.input.clone().unwrap_or(Value::Null).to_string();
-                Ok(self.framework.probe_micro(&id, &micro, &input).await?)
+                Ok(probe::probe_micro(&self.framework, &id, &micro, &input).await?)
             }
         }
     }

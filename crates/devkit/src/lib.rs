@@ -21,9 +21,11 @@
 mod error;
 
 pub mod builder;
+pub mod dev;
 pub mod docs;
 pub mod harness;
 pub mod junit;
+mod probe;
 pub mod record;
 pub mod report;
 pub mod sdk;

@@ -36,6 +36,11 @@ pub enum HostError {
         "plugin `{plugin}` declares command `{command}`, a name reserved for lord itself; rename the command in plugin.toml"
     )]
     ReservedCommand { plugin: PluginId, command: String },
+    #[error("plugin id `{plugin}` is reserved: {reason}; choose another id in plugin.toml")]
+    ReservedId { plugin: PluginId, reason: String },
+    /// A first-party provider cannot do what was asked (be removed).
+    #[error("`{id}` is a provider built into lord: {reason}")]
+    Native { id: PluginId, reason: String },
     #[error(
         "no installed plugin provides the command `{0}`; see `lord --help` or `lord plugin list`"
     )]
@@ -49,8 +54,6 @@ pub enum HostError {
     },
     #[error("plugin `{plugin}` does not fit its component: {reason}")]
     Mismatch { plugin: PluginId, reason: String },
-    #[error("building the plugin in `{dir}` failed:\n{log}")]
-    Build { dir: PathBuf, log: String },
     #[error("installation of `{0}` was cancelled: the permissions were not granted")]
     ConsentDenied(PluginId),
     #[error("{0}")]
@@ -92,11 +95,12 @@ impl HostError {
             | HostError::MissingComponent { .. }
             | HostError::Incompatible { .. }
             | HostError::ReservedCommand { .. }
+            | HostError::ReservedId { .. }
+            | HostError::Native { .. }
             | HostError::UnknownCommand(_)
             | HostError::Unavailable { .. }
             | HostError::ConsentDenied(_)
             | HostError::Mismatch { .. }
-            | HostError::Build { .. }
             | HostError::Store(_)
             | HostError::Sandbox(_)
             | HostError::State(_)
@@ -120,11 +124,12 @@ impl HostError {
             | HostError::MissingComponent { .. }
             | HostError::Incompatible { .. }
             | HostError::ReservedCommand { .. }
+            | HostError::ReservedId { .. }
+            | HostError::Native { .. }
             | HostError::UnknownCommand(_)
             | HostError::Unavailable { .. }
             | HostError::ConsentDenied(_)
             | HostError::Mismatch { .. }
-            | HostError::Build { .. }
             | HostError::Sandbox(SandboxError::Contract { .. })
             | HostError::PluginConfig { .. }
             | HostError::ConfigUnusable(_)

@@ -169,6 +169,5 @@ mod tests {
         assert!(grants.net.is_empty());
         assert!(!grants.tty);
         assert_eq!(grants.cwd, None);
-        assert!(grants.scope.is_none());
     }
 }

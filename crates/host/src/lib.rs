@@ -1,40 +1,64 @@
 //! The embedding API: what a Rust CLI uses to get sandboxed plugins.
 //!
-//! [`Framework`] is the seed's `PluginFramework`: register (install),
-//! unregister, load, enable, disable, list and validate, over a persisted
-//! lifecycle state machine ([`lifecycle`]) and a breaker that disables a
-//! plugin that keeps failing.
+//! [`Framework`] is the seed's `PluginFramework`: install (plan, consent,
+//! store), remove, enable, disable, list and validate, run commands and
+//! micro-plugins, over a persisted lifecycle state machine ([`lifecycle`])
+//! and a breaker that disables a plugin that keeps failing. See
+//! `examples/embed.rs` for a CLI that is not `lord` loading a plugin.
+//!
+//! Two ways to call a plugin: [`Framework::run_command`] makes a fresh
+//! instance per call (nothing leaks from one call to the next: the
+//! default), and [`Framework::load`] hands back an instance to keep and
+//! call repeatedly (its state lives on between calls, at the cost of one
+//! instantiation in all).
 //!
 //! Invariant: a plugin's code runs only when its persisted state is
 //! `enabled` (or while a lifecycle hook decides that), only with the grants
 //! recorded at install, and every failure is recorded before it is returned.
+//! Invariant: the framework reads no environment: [`HostConfig`] carries
+//! the home, the project folder, the environment and the failpoint.
 
 mod cases;
-pub mod dev;
+mod channels;
+mod config;
+mod delivery;
+mod dispatch;
 mod error;
 mod framework;
 mod grants;
+mod install;
 pub mod lifecycle;
+mod loader;
 mod lockfile;
+mod messenger;
 mod micro;
-mod probe;
+pub mod provider;
 mod remote;
+mod runtime;
+mod settings;
 mod validate;
 
 pub use cases::{CASES_FILE, CaseKind, Target, TestCase, read_cases};
+pub use channels::Channels;
+pub use config::HostConfig;
+pub use dispatch::CommandOutcome;
 pub use error::HostError;
-pub use framework::{
-    Channels, CommandOutcome, Framework, HostConfig, InstallPlan, InstallSource, PluginFilter,
-    RESERVED_COMMANDS, Registration,
+pub use framework::{Framework, PluginFilter};
+pub use install::{
+    InstallPlan, InstallSource, PermissionDiff, RESERVED_COMMANDS, RESERVED_IDS, Registration,
 };
 pub use lifecycle::{Event, InvalidTransition};
 pub use lockfile::{LOCK_FILE, LockEntry, Lockfile};
 pub use lord_micro;
 pub use lord_package;
 pub use lord_registry_client::{Client as RegistryClient, ClientError as RegistryError};
-pub use lord_sandbox::{Captured, CommandArg, Denial, Failure, LogLevel, LogRecord};
+pub use lord_sandbox::{
+    CallError, Captured, CommandArg, Denial, Failure, Invocation, LogLevel, LogRecord, MicroCall,
+    PluginInstance,
+};
 pub use lord_state;
 pub use lord_store::{AuditEntry, CommandRecord, InstalledPlugin, PluginState};
-pub use probe::Probe;
+pub use micro::HandlerInstance;
+pub use provider::{NativePlugin, Provider, ProviderCommand};
 pub use remote::{Outdated, Pinned, Progress, RemotePlan, RemoteStep, UpdateOutcome, UpdateStep};
 pub use validate::{Category, Finding, Level, Measurements, ValidationReport};

@@ -16,14 +16,14 @@ use lord_micro::{
     MicroSecurity,
 };
 use lord_sandbox::{
-    CallError, Compiled, Failure, Grants, Limits, MicroCall, MicroCompiled, MicroInstance,
-    PluginInstance,
+    CallError, Captured, Compiled, Denial, Failure, Grants, Limits, Links, MicroCall,
+    MicroCompiled, MicroInstance, PluginInstance,
 };
-use lord_store::{InstalledPlugin, PluginState, World};
+use lord_store::{InstalledPlugin, Store, World};
 use serde_json::Value;
 
 use crate::error::HostError;
-use crate::framework::Framework;
+use crate::runtime::Runtime;
 
 /// Warm instances kept per micro-plugin: enough for parallel branches on
 /// two cores without holding memory for many.
@@ -36,16 +36,69 @@ enum Source {
     Plugin(Arc<Compiled>),
 }
 
-enum Instance {
+/// An instance that serves micro handlers: a micro-plugin component's, or
+/// a full plugin's (through its `call-micro` export).
+#[derive(Debug)]
+pub enum HandlerInstance {
     Micro(MicroInstance),
     Plugin(PluginInstance),
 }
 
-impl Instance {
-    fn is_poisoned(&self) -> bool {
+impl HandlerInstance {
+    pub fn is_poisoned(&self) -> bool {
         match self {
-            Instance::Micro(i) => i.is_poisoned(),
-            Instance::Plugin(i) => i.is_poisoned(),
+            HandlerInstance::Micro(i) => i.is_poisoned(),
+            HandlerInstance::Plugin(i) => i.is_poisoned(),
+        }
+    }
+
+    /// Runs the handler `call` names on JSON text.
+    pub async fn execute(
+        &mut self,
+        input: &str,
+        call: &MicroCall,
+    ) -> Result<(String, Captured), CallError> {
+        match self {
+            HandlerInstance::Micro(i) => i.execute(input, call).await,
+            HandlerInstance::Plugin(i) => i.call_micro(input, call).await,
+        }
+    }
+
+    /// Asks the handler `call` names whether it accepts `input`.
+    pub async fn validate(&mut self, input: &str, call: &MicroCall) -> Result<Captured, CallError> {
+        match self {
+            HandlerInstance::Micro(i) => i.validate(input, call).await,
+            HandlerInstance::Plugin(i) => i.validate_micro(input, call).await,
+        }
+    }
+
+    /// Runs the handlers `table[order[..]]` in turn, each output the next
+    /// input; on failure, the position that failed.
+    async fn execute_each(
+        &mut self,
+        input: String,
+        table: &[MicroCall],
+        order: &[usize],
+    ) -> Result<String, (usize, CallError)> {
+        match self {
+            HandlerInstance::Micro(i) => i.execute_each(input, table, order).await,
+            HandlerInstance::Plugin(i) => i.call_micro_each(input, table, order).await,
+        }
+    }
+
+    /// The most linear memory the instance has held, in bytes.
+    pub fn peak_memory_bytes(&self) -> u64 {
+        match self {
+            HandlerInstance::Micro(i) => i.peak_memory_bytes(),
+            HandlerInstance::Plugin(i) => i.peak_memory_bytes(),
+        }
+    }
+
+    /// Every distinct access the host refused this instance so far.
+    pub fn denials(&self) -> Vec<Denial> {
+        match self {
+            HandlerInstance::Micro(i) => i.denials(),
+            HandlerInstance::Plugin(i) => i.denials(),
         }
     }
 }
@@ -60,8 +113,9 @@ pub(crate) struct Package {
     prepare: Box<dyn Fn() -> Result<Source, HostError> + Send + Sync>,
     source: OnceLock<Result<Source, String>>,
     grants: Grants,
+    links: Links,
     limits: Limits,
-    pool: Mutex<Vec<Instance>>,
+    pool: Mutex<Vec<HandlerInstance>>,
     /// Each member's call context for unkeyed calls, built once.
     unkeyed: Vec<MicroCall>,
 }
@@ -82,32 +136,32 @@ impl Package {
 
     /// A warm instance if one is free. Kept apart from `fresh` so the hot
     /// path builds no instantiation future at all.
-    fn warm(&self) -> Option<Instance> {
+    fn warm(&self) -> Option<HandlerInstance> {
         self.pool.lock().unwrap_or_else(|p| p.into_inner()).pop()
     }
 
-    async fn instance(&self) -> Result<Instance, String> {
+    async fn instance(&self) -> Result<HandlerInstance, String> {
         match self.warm() {
             Some(warm) => Ok(warm),
             None => Box::pin(self.fresh()).await,
         }
     }
 
-    async fn fresh(&self) -> Result<Instance, String> {
+    async fn fresh(&self) -> Result<HandlerInstance, String> {
         let made = match self.source()? {
             Source::Micro(compiled) => compiled
-                .instantiate(&self.grants, self.limits)
+                .instantiate(&self.grants, self.limits, &self.links)
                 .await
-                .map(Instance::Micro),
+                .map(HandlerInstance::Micro),
             Source::Plugin(compiled) => compiled
-                .instantiate(&self.grants, self.limits)
+                .instantiate(&self.grants, self.limits, &self.links)
                 .await
-                .map(Instance::Plugin),
+                .map(HandlerInstance::Plugin),
         };
         made.map_err(|e| e.to_string())
     }
 
-    fn give_back(&self, instance: Instance) {
+    fn give_back(&self, instance: HandlerInstance) {
         if instance.is_poisoned() {
             return;
         }
@@ -153,10 +207,7 @@ impl Package {
     ) -> Result<String, String> {
         let call = self.call(index, ctx)?;
         let mut instance = self.instance().await?;
-        let result = match &mut instance {
-            Instance::Micro(i) => i.execute(text, &call).await,
-            Instance::Plugin(i) => i.call_micro(text, &call).await,
-        };
+        let result = instance.execute(text, &call).await;
         self.give_back(instance);
         result.map(|(output, _captured)| output).map_err(reason)
     }
@@ -184,10 +235,7 @@ impl Package {
             position: 0,
             reason,
         })?;
-        let result = match &mut instance {
-            Instance::Micro(i) => i.execute_each(input, table, members).await,
-            Instance::Plugin(i) => i.call_micro_each(input, table, members).await,
-        };
+        let result = instance.execute_each(input, table, members).await;
         self.give_back(instance);
         result.map_err(|(position, e)| BatchFailure {
             position,
@@ -251,119 +299,166 @@ impl Handler for SandboxedMicro {
             let package = &self.package;
             let call = package.call(self.index, ctx)?;
             let mut instance = package.instance().await?;
-            let result = match &mut instance {
-                Instance::Micro(i) => i.validate(&text, &call).await,
-                Instance::Plugin(i) => i.validate_micro(&text, &call).await,
-            };
+            let result = instance.validate(&text, &call).await;
             package.give_back(instance);
             result.map(drop).map_err(reason)
         })
     }
 }
 
-impl Framework {
-    /// A manager holding every micro-plugin of every enabled plugin, ready
-    /// to run pipelines. A CLI may register its own native handlers on it.
-    pub fn micro_manager(&self) -> Result<MicroManager, HostError> {
-        let manager = MicroManager::new();
-        for plugin in self.list(&crate::PluginFilter {
-            state: Some(PluginState::Enabled),
-            ..Default::default()
-        })? {
-            // Strict members hold no grant and are linked apart, so they
-            // get a package (and pool) of their own.
-            let (strict, limited): (Vec<&MicroSpec>, Vec<&MicroSpec>) = plugin
-                .manifest
-                .micro
-                .iter()
-                .partition(|spec| match spec.isolation {
-                    Isolation::Strict => true,
-                    Isolation::Limited | Isolation::None => false,
-                });
-            for (members, isolation) in [(strict, Isolation::Strict), (limited, Isolation::Limited)]
-            {
-                if members.is_empty() {
-                    continue;
-                }
-                for micro in self.package(&plugin, &members, isolation)? {
-                    manager.register(micro).map_err(|e| HostError::Mismatch {
-                        plugin: plugin.id().clone(),
-                        reason: e.to_string(),
-                    })?;
-                }
+/// A manager holding every micro-plugin of the `enabled` plugins, ready
+/// to run pipelines.
+pub(crate) fn manager(
+    rt: Runtime<'_>,
+    store: &Store,
+    enabled: &[InstalledPlugin],
+) -> Result<MicroManager, HostError> {
+    let manager = MicroManager::new();
+    for plugin in enabled {
+        // Strict members hold no grant and are linked apart, so they get a
+        // package (and pool) of their own.
+        let (strict, limited): (Vec<&MicroSpec>, Vec<&MicroSpec>) = plugin
+            .manifest
+            .micro
+            .iter()
+            .partition(|spec| match spec.isolation {
+                Isolation::Strict => true,
+                Isolation::Limited | Isolation::None => false,
+            });
+        for (members, isolation) in [(strict, Isolation::Strict), (limited, Isolation::Limited)] {
+            if members.is_empty() {
+                continue;
+            }
+            for micro in package(rt, store, plugin, &members, isolation)? {
+                manager.register(micro).map_err(|e| HostError::Mismatch {
+                    plugin: plugin.id().clone(),
+                    reason: e.to_string(),
+                })?;
             }
         }
-        Ok(manager)
     }
+    Ok(manager)
+}
 
-    /// The micro-plugins of one isolation class of a package, sharing one
-    /// [`Package`].
-    fn package(
-        &self,
-        plugin: &InstalledPlugin,
-        members: &[&MicroSpec],
-        isolation: Isolation,
-    ) -> Result<Vec<MicroPlugin>, HostError> {
-        // A strict micro-plugin holds no grant, whatever its package holds.
-        let (grants, allowed) = match isolation {
-            Isolation::Strict => (Grants::default(), Vec::new()),
-            Isolation::Limited | Isolation::None => {
-                (self.grants_for(plugin)?, plugin.granted.clone())
-            }
-        };
-        let limits = Limits::from_manifest(&plugin.manifest.limits);
-        let prepare: Box<dyn Fn() -> Result<Source, HostError> + Send + Sync> = {
-            // No engine until a pipeline calls this micro-plugin: `lord micro
-            // list` and `lord pipe --check` never start one.
-            let sandbox = self.lazy_sandbox();
-            let plugin = plugin.clone();
-            Box::new(move || {
-                let (id, wasm, sha) = (plugin.id(), &plugin.component, &plugin.wasm_sha256);
-                let sandbox = sandbox.get()?;
-                match plugin.world {
-                    World::Micro => sandbox
-                        .prepare_micro(id, wasm, sha, &plugin.granted, isolation)
-                        .map(Source::Micro)
-                        .map_err(HostError::from),
-                    World::Plugin => sandbox
-                        .prepare(id, wasm, sha, &plugin.granted)
-                        .map(|c| Source::Plugin(Arc::new(c)))
-                        .map_err(HostError::from),
-                }
-            })
-        };
-        let package = Arc::new(Package {
-            ids: members.iter().map(|spec| spec.id.clone()).collect(),
-            prepare,
-            source: OnceLock::new(),
-            grants,
-            limits,
-            pool: Mutex::new(Vec::new()),
-            unkeyed: members
-                .iter()
-                .map(|spec| MicroCall::new(spec.id.as_str(), None))
-                .collect(),
-        });
-        Ok(members
-            .iter()
-            .enumerate()
-            .map(|(index, spec)| MicroPlugin {
-                id: spec.id.clone(),
-                kind: spec.kind,
-                description: spec.description.clone(),
-                input_schema: spec.input_schema.clone(),
-                output_schema: spec.output_schema.clone(),
-                security: MicroSecurity {
-                    max_execution: limits.time,
-                    max_memory_bytes: limits.memory_bytes,
-                    allowed: allowed.clone(),
-                    isolation: spec.isolation,
-                },
-                handler: Arc::new(SandboxedMicro {
-                    package: Arc::clone(&package),
-                    index,
-                }),
-            })
-            .collect())
+/// What a handler of `isolation` in `plugin` holds: nothing at all when
+/// strict, else the package's grants, links and the permissions behind them.
+fn holdings(
+    rt: Runtime<'_>,
+    store: &Store,
+    plugin: &InstalledPlugin,
+    isolation: Isolation,
+) -> Result<(Grants, Links, Vec<lord_manifest::Permission>), HostError> {
+    match isolation {
+        Isolation::Strict => Ok((Grants::default(), Links::default(), Vec::new())),
+        Isolation::Limited | Isolation::None => Ok((
+            rt.loader().grants(plugin)?,
+            rt.links(store, plugin)?,
+            plugin.granted.clone(),
+        )),
     }
+}
+
+/// A fresh instance serving the micro handler `micro` of `plugin`, under
+/// the grants its isolation allows.
+pub(crate) async fn instance_for(
+    rt: Runtime<'_>,
+    store: &Store,
+    plugin: &InstalledPlugin,
+    micro: &MicroId,
+) -> Result<HandlerInstance, HostError> {
+    let spec = plugin
+        .manifest
+        .micro
+        .iter()
+        .find(|m| &m.id == micro)
+        .ok_or_else(|| {
+            HostError::Resolve(format!(
+                "`{}` declares no micro-plugin `{micro}`",
+                plugin.id()
+            ))
+        })?;
+    let (grants, links, _) = holdings(rt, store, plugin, spec.isolation)?;
+    let limits = Limits::from_manifest(&plugin.manifest.limits);
+    Ok(match plugin.world {
+        World::Micro => HandlerInstance::Micro(
+            rt.loader()
+                .prepare_micro(plugin, spec.isolation)?
+                .instantiate(&grants, limits, &links)
+                .await?,
+        ),
+        World::Plugin => HandlerInstance::Plugin(
+            rt.loader()
+                .prepare(plugin)?
+                .instantiate(&grants, limits, &links)
+                .await?,
+        ),
+    })
+}
+
+/// The micro-plugins of one isolation class of a package, sharing one
+/// [`Package`].
+fn package(
+    rt: Runtime<'_>,
+    store: &Store,
+    plugin: &InstalledPlugin,
+    members: &[&MicroSpec],
+    isolation: Isolation,
+) -> Result<Vec<MicroPlugin>, HostError> {
+    // A strict micro-plugin holds no grant, whatever its package holds.
+    let (grants, links, allowed) = holdings(rt, store, plugin, isolation)?;
+    let limits = Limits::from_manifest(&plugin.manifest.limits);
+    let prepare: Box<dyn Fn() -> Result<Source, HostError> + Send + Sync> = {
+        // No engine until a pipeline calls this micro-plugin: `lord micro
+        // list` and `lord pipe --check` never start one.
+        let sandbox = rt.loader().lazy_sandbox();
+        let plugin = plugin.clone();
+        Box::new(move || {
+            let (id, wasm, sha) = (plugin.id(), &plugin.component, &plugin.wasm_sha256);
+            let sandbox = sandbox.get()?;
+            match plugin.world {
+                World::Micro => sandbox
+                    .prepare_micro(id, wasm, sha, &plugin.granted, isolation)
+                    .map(Source::Micro)
+                    .map_err(HostError::from),
+                World::Plugin => sandbox
+                    .prepare(id, wasm, sha, &plugin.granted)
+                    .map(|c| Source::Plugin(Arc::new(c)))
+                    .map_err(HostError::from),
+            }
+        })
+    };
+    let package = Arc::new(Package {
+        ids: members.iter().map(|spec| spec.id.clone()).collect(),
+        prepare,
+        source: OnceLock::new(),
+        grants,
+        links,
+        limits,
+        pool: Mutex::new(Vec::new()),
+        unkeyed: members
+            .iter()
+            .map(|spec| MicroCall::new(spec.id.as_str(), None))
+            .collect(),
+    });
+    Ok(members
+        .iter()
+        .enumerate()
+        .map(|(index, spec)| MicroPlugin {
+            id: spec.id.clone(),
+            kind: spec.kind,
+            description: spec.description.clone(),
+            input_schema: spec.input_schema.clone(),
+            output_schema: spec.output_schema.clone(),
+            security: MicroSecurity {
+                max_execution: limits.time,
+                max_memory_bytes: limits.memory_bytes,
+                allowed: allowed.clone(),
+                isolation: spec.isolation,
+            },
+            handler: Arc::new(SandboxedMicro {
+                package: Arc::clone(&package),
+                index,
+            }),
+        })
+        .collect())
 }

@@ -20,7 +20,8 @@ use lord_resolve::Candidate;
 
 use crate::cases::TestCase;
 use crate::error::HostError;
-use crate::framework::{Framework, InstallPlan, Registration};
+use crate::framework::Framework;
+use crate::install::InstallPlan;
 
 /// One plugin a registry install will install.
 #[derive(Debug)]
@@ -107,23 +108,6 @@ fn io(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> HostE
 }
 
 impl Framework {
-    /// Serialises installs across processes: held from planning to the
-    /// last install, so two `lord plugin install X` runs end with X
-    /// installed once and both succeeding. Released when the file drops
-    /// (or by the kernel if the process dies).
-    pub fn install_lock(&self) -> Result<std::fs::File, HostError> {
-        std::fs::create_dir_all(&self.config.home).map_err(io("create", &self.config.home))?;
-        let path = self.config.home.join("install.lock");
-        let file = std::fs::File::options()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)
-            .map_err(io("open", &path))?;
-        file.lock().map_err(io("lock", &path))?;
-        Ok(file)
-    }
-
     /// Resolves `requests` against the registry behind `client` and plans
     /// the installs they need. Nothing is stored.
     pub async fn plan_from_registry(
@@ -134,7 +118,7 @@ impl Framework {
     ) -> Result<RemotePlan, HostError> {
         // 1. The index: every plugin reachable from the requests through
         //    any version's dependencies.
-        let (listed, index) = fetch_index(&self.config.home, client, progress).await?;
+        let (listed, index) = fetch_index(self.home(), client, progress).await?;
 
         // 2. Resolve.
         progress(Progress::Resolving);
@@ -160,7 +144,7 @@ impl Framework {
                     signature: info.signature.clone(),
                 });
             }
-            if let Some(installed) = self.store.get(&id)? {
+            if let Some(installed) = self.store().get(&id)? {
                 let have = &installed.manifest.plugin.version;
                 if *have == version {
                     already.push((id, version));
@@ -208,7 +192,7 @@ impl Framework {
         let mut steps = Vec::new();
         let mut already = Vec::new();
         for pin in pins {
-            if let Some(installed) = self.store.get(&pin.id)? {
+            if let Some(installed) = self.store().get(&pin.id)? {
                 let have = &installed.manifest.plugin.version;
                 if *have == pin.version {
                     already.push((pin.id.clone(), pin.version.clone()));
@@ -234,12 +218,12 @@ impl Framework {
             progress(Progress::Verifying(pin.id.to_string()));
             let plan = self.plan_install_package(&package, false)?;
             match &plan.source {
-                crate::framework::InstallSource::Package {
+                crate::install::InstallSource::Package {
                     provenance: lord_package::Provenance::Signed(verified),
                     ..
                 } if verified.key.to_string() == pin.key => {}
-                crate::framework::InstallSource::Package { .. }
-                | crate::framework::InstallSource::Folder => {
+                crate::install::InstallSource::Package { .. }
+                | crate::install::InstallSource::Folder => {
                     return Err(HostError::Resolve(format!(
                         "{} {} is not signed by key {}, the one lord.lock records",
                         pin.id, pin.version, pin.key
@@ -270,7 +254,7 @@ impl Framework {
         digest: &str,
         progress: &mut dyn FnMut(Progress),
     ) -> Result<PathBuf, HostError> {
-        let dir = self.config.home.join("cache").join("packages");
+        let dir = self.home().join("cache").join("packages");
         std::fs::create_dir_all(&dir).map_err(io("create", &dir))?;
         let path = dir.join(format!(
             "{id}-{version}-{}.{}",
@@ -409,12 +393,12 @@ impl Framework {
     /// update.
     pub async fn outdated(&self, client: &Client) -> Result<Vec<Outdated>, HostError> {
         let mut out = Vec::new();
-        let installed = self.store.list()?;
+        let installed = self.store().list()?;
         if installed.is_empty() {
             return Ok(out);
         }
         // One verified index answers for every plugin.
-        let (_, index) = fetch_index(&self.config.home, client, &mut |_| {}).await?;
+        let (_, index) = fetch_index(self.home(), client, &mut |_| {}).await?;
         for plugin in installed {
             let id = plugin.id().clone();
             if !index.contains_key(&id) {
@@ -445,9 +429,9 @@ impl Framework {
         id: &PluginId,
         progress: &mut dyn FnMut(Progress),
     ) -> Result<Option<UpdateStep>, HostError> {
-        let installed = self.store.require(id)?;
+        let installed = self.store().require(id)?;
         let from = installed.manifest.plugin.version.clone();
-        let (listed, index) = fetch_index(&self.config.home, client, progress).await?;
+        let (listed, index) = fetch_index(self.home(), client, progress).await?;
         if !index.contains_key(id) {
             return Err(HostError::Resolve(format!(
                 "`{id}` is not in the registry; it was installed from a file or folder"
@@ -462,7 +446,7 @@ impl Framework {
             if other == id {
                 continue;
             }
-            let have = self.store.get(other)?.map(|p| p.manifest.plugin.version);
+            let have = self.store().get(other)?.map(|p| p.manifest.plugin.version);
             if have.as_ref() != Some(version) {
                 return Err(HostError::Resolve(format!(
                     "{id} {to} needs {other} {version}; install or update it first \
@@ -548,39 +532,6 @@ impl Framework {
                     .map_err(|e| e.to_string())
             }
         }
-    }
-
-    /// Forgets the earlier builds kept for rollback (of `id`, or of every
-    /// plugin) and frees their space.
-    pub fn prune(&mut self, id: Option<&PluginId>) -> Result<usize, HostError> {
-        Ok(self.store.prune(id)?)
-    }
-
-    /// The versions of the earlier builds kept for `id`, newest first.
-    pub fn kept_versions(&self, id: &PluginId) -> Result<Vec<String>, HostError> {
-        Ok(self.store.previous_versions(id)?)
-    }
-
-    /// Returns `id` to its previous build at once (both builds' files are
-    /// kept), then enables it. A second rollback undoes the first.
-    pub async fn rollback(&mut self, id: &PluginId) -> Result<Registration, HostError> {
-        self.unload(id);
-        let plugin = self.store.rollback(id)?;
-        let version = plugin.manifest.plugin.version.to_string();
-        self.announce_for(
-            id,
-            "lord.plugin.rolled-back",
-            serde_json::json!({ "version": version }),
-        );
-        let enable_error = match self.enable(id).await {
-            Ok(()) => None,
-            Err(HostError::Call(e)) => Some(e.to_string()),
-            Err(other) => return Err(other),
-        };
-        Ok(Registration {
-            plugin: self.store.require(id)?,
-            enable_error,
-        })
     }
 }
 

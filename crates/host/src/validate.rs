@@ -123,7 +123,7 @@ impl Framework {
 
     /// What a component is: its imports, exports, size and compile time.
     pub fn inspect(&self, wasm: &Path) -> Result<lord_sandbox::ComponentFacts, crate::HostError> {
-        Ok(self.sandbox()?.inspect(wasm)?)
+        Ok(self.loader().sandbox()?.inspect(wasm)?)
     }
 
     async fn validate_package(&self, package: &Path) -> ValidationReport {
@@ -132,7 +132,7 @@ impl Framework {
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
-        let root = &self.config.tmp_root;
+        let root = self.loader().tmp_root();
         let staging = match std::fs::create_dir_all(root).and_then(|()| {
             tempfile::Builder::new()
                 .prefix("validate-")
@@ -150,7 +150,7 @@ impl Framework {
                 return report;
             }
         };
-        let trusted = match lord_package::Keys::new(&self.config.home).trusted() {
+        let trusted = match lord_package::Keys::new(self.home()).trusted() {
             Ok(keys) => keys,
             Err(e) => {
                 report.push(
@@ -213,7 +213,7 @@ impl Framework {
 
     async fn validate_dir(&self, dir: &Path) -> ValidationReport {
         let mut report = ValidationReport::default();
-        let candidate = match Self::read_candidate(dir) {
+        let candidate = match crate::install::Candidate::read(dir) {
             Ok(c) => c,
             Err(e) => {
                 report.push(
@@ -229,7 +229,7 @@ impl Framework {
         let manifest = &candidate.manifest;
         report.plugin = Some(manifest.plugin.id.clone());
         report.risk = Some(manifest.risk_level());
-        if let Err(e) = Self::check_host_fit(manifest) {
+        if let Err(e) = crate::install::check_host_fit(manifest) {
             report.push(
                 Category::Error,
                 Level::Error,
@@ -263,7 +263,7 @@ impl Framework {
             }
         }
         let component_file = manifest.plugin.component.clone();
-        let sandbox = match self.sandbox() {
+        let sandbox = match self.loader().sandbox() {
             Ok(sandbox) => sandbox,
             Err(e) => {
                 report.push(
@@ -344,7 +344,9 @@ impl Framework {
         component: &Path,
         explained: bool,
     ) {
-        let Ok(sandbox) = self.sandbox() else { return };
+        let Ok(sandbox) = self.loader().sandbox() else {
+            return;
+        };
         let mut limits = Limits::from_manifest(&manifest.limits);
         limits.memory_bytes = lord_manifest::Limits::MEMORY_MIB_RANGE
             .end()

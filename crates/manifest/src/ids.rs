@@ -177,6 +177,14 @@ macro_rules! string_id {
             pub fn as_str(&self) -> &str {
                 &self.0
             }
+
+            /// Wraps a literal written in lord's own code, such as a
+            /// built-in provider's id. It is checked in debug builds (and
+            /// so by every test); release builds trust the literal.
+            pub fn from_static(value: &'static str) -> Self {
+                debug_assert!($check(value).is_ok(), "`{value}` is not a valid {}", stringify!($name));
+                Self(value.to_owned())
+            }
         }
 
         impl FromStr for $name {

@@ -73,15 +73,12 @@ pub struct Preopen {
     pub writable: bool,
 }
 
-/// What one instance may touch. Built by the host from the manifest's
-/// requests intersected with what the user or a policy granted.
-#[derive(Debug, Clone, Default)]
+/// What one instance's WASI context may touch. Built by the host from the
+/// manifest's requests intersected with what the user or a policy granted.
+/// Plain data: the live services behind the `lord:plugin` interfaces come
+/// separately, as [`Links`](crate::Links).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Grants {
-    /// The plugin's handle on its data, shared values and topics (with its
-    /// channel grants); without one, those host calls fail.
-    pub scope: Option<Arc<lord_state::Scope>>,
-    /// The plugins it may send requests to (its `message(ID)` grants).
-    pub messenger: Option<Arc<crate::messaging::Messenger>>,
     pub preopens: Vec<Preopen>,
     /// Environment variables, with the values the host chose to pass.
     pub env: Vec<(String, String)>,

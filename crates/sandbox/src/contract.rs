@@ -27,11 +27,13 @@ impl World {
     }
 }
 
-/// Interfaces any plugin may import: they carry no authority by themselves
-/// (clocks, randomness, streams), or their authority comes only from grants
-/// the host wires in (filesystem preopens, environment variables). Rust's
-/// standard library imports most of these even when unused.
-const BASELINE: &[&str] = &[
+/// WASI interfaces any plugin may import: they carry no authority by
+/// themselves (clocks, randomness, streams), or their authority comes only
+/// from grants the host wires in (filesystem preopens, environment
+/// variables). Rust's standard library imports most of these even when
+/// unused. `lord:plugin` interfaces are judged by their modules
+/// (`interfaces::ALL`) and the permission table.
+const WASI_BASELINE: &[&str] = &[
     "wasi:io/",
     "wasi:clocks/",
     "wasi:random/",
@@ -46,13 +48,27 @@ const BASELINE: &[&str] = &[
     "wasi:cli/terminal-stdout",
     "wasi:cli/terminal-stderr",
     "wasi:filesystem/",
-    "lord:plugin/types",
-    "lord:plugin/log",
-    // A plugin's own data carries no authority over anything else.
-    "lord:plugin/data",
-    // Nor does its own configuration.
-    "lord:plugin/config",
 ];
+
+/// Host interfaces a sandbox leaves out of its linker (those a disabled
+/// provider serves), each with the reason a refusal gives.
+#[derive(Debug, Clone, Default)]
+pub struct Withheld(Vec<(String, String)>);
+
+impl Withheld {
+    /// Leaves `interface` (`lord:plugin/secrets`) out, for `reason`.
+    pub fn add(&mut self, interface: &str, reason: String) {
+        self.0.push((interface.to_owned(), reason));
+    }
+
+    /// Why `interface` is left out, if it is.
+    pub(crate) fn reason(&self, interface: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(name, _)| name == interface)
+            .map(|(_, reason)| reason.as_str())
+    }
+}
 
 /// What importing one interface takes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -68,8 +84,13 @@ pub enum ImportUse {
 /// Classifies one import path (`lord:plugin/shared`, `wasi:io/poll`) the
 /// way the contract check does, without deciding anything.
 pub fn import_use(path: &str) -> ImportUse {
-    if BASELINE.iter().any(|prefix| path.starts_with(prefix)) {
+    if WASI_BASELINE.iter().any(|prefix| path.starts_with(prefix)) {
         return ImportUse::Baseline;
+    }
+    if let Some(interface) = crate::interfaces::find(path) {
+        return interface
+            .family
+            .map_or(ImportUse::Baseline, ImportUse::Needs);
     }
     // Which family an interface needs is the permission table's to say.
     PermissionFamily::unlocking(path).map_or(ImportUse::Unknown, ImportUse::Needs)
@@ -132,6 +153,7 @@ pub(crate) fn check<'a>(
     imports: impl Iterator<Item = &'a str>,
     exports: impl Iterator<Item = &'a str>,
     requested: &[Permission],
+    withheld: &Withheld,
 ) -> Result<ContractReport, SandboxError> {
     let refuse = |reason: String| SandboxError::Contract {
         plugin: plugin.clone(),
@@ -161,6 +183,11 @@ pub(crate) fn check<'a>(
             && let Some(version) = &name.version
         {
             check_api_version(version, &host).map_err(refuse)?;
+        }
+        if let Some(reason) = withheld.reason(&name.path) {
+            return Err(refuse(format!(
+                "the component imports `{name}`, which this host does not offer now: {reason}"
+            )));
         }
         match import_use(&name.path) {
             ImportUse::Baseline => {}
@@ -225,6 +252,7 @@ mod tests {
             imports.iter().copied(),
             exports.iter().copied(),
             &requested,
+            &Withheld::default(),
         )
         .map_err(|e| e.to_string())
     }

@@ -7,16 +7,17 @@ use std::time::Duration;
 
 use lord_manifest::{Isolation, Permission, PluginId};
 use sha2::{Digest, Sha256};
-use wasmtime::component::{Component, HasSelf, Linker};
+use wasmtime::component::{Component, Linker};
 use wasmtime::{Config, Engine, EngineWeak, InstanceAllocationStrategy, PoolingAllocationConfig};
 
-use crate::bindings::{Plugin, PluginPre};
+use crate::bindings::PluginPre;
 use crate::cache::CompiledCache;
 use crate::capability::Grants;
-use crate::contract::{self, ContractReport, World};
+use crate::contract::{self, ContractReport, Withheld, World};
 use crate::error::{CallError, SandboxError};
 use crate::instance::{MicroInstance, PluginInstance, StoreState};
 use crate::limits::Limits;
+use crate::links::Links;
 use crate::micro_bindings::MicroPluginPre;
 
 /// How often the epoch advances. The deadline check runs once per tick, so
@@ -38,6 +39,8 @@ struct Inner {
     engine: Engine,
     linker: Linker<StoreState>,
     cache: CompiledCache,
+    /// Host interfaces left out of the linker, and why.
+    withheld: Withheld,
 }
 
 impl std::fmt::Debug for Sandbox {
@@ -47,8 +50,16 @@ impl std::fmt::Debug for Sandbox {
 }
 
 impl Sandbox {
-    /// Starts the engine, with its compiled cache under `cache_root`.
+    /// Starts the engine, with its compiled cache under `cache_root` and
+    /// every host interface linked.
     pub fn new(cache_root: &Path) -> Result<Self, SandboxError> {
+        Self::with_withheld(cache_root, Withheld::default())
+    }
+
+    /// Starts the engine without the host interfaces in `withheld` (those
+    /// of a disabled provider): a component importing one is refused with
+    /// the reason given.
+    pub fn with_withheld(cache_root: &Path, withheld: Withheld) -> Result<Self, SandboxError> {
         // Pooled first; a machine that cannot reserve the pool's address
         // space (a tight `ulimit -v`) still gets a working engine.
         let engine = Engine::new(&config(true))
@@ -58,7 +69,7 @@ impl Sandbox {
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)
             .map_err(|e| SandboxError::Engine(format!("{e:#}")))?;
-        Plugin::add_to_linker::<_, HasSelf<StoreState>>(&mut linker, |state| state)
+        crate::interfaces::link(&mut linker, &withheld)
             .map_err(|e| SandboxError::Engine(format!("{e:#}")))?;
 
         let cache = CompiledCache::open(cache_root, &engine)?;
@@ -69,6 +80,7 @@ impl Sandbox {
                 engine,
                 linker,
                 cache,
+                withheld,
             }),
         })
     }
@@ -179,6 +191,7 @@ impl Sandbox {
                 &pre,
                 &Grants::default(),
                 limits,
+                &Links::default(),
                 false,
             )
             .await
@@ -189,13 +202,19 @@ impl Sandbox {
             instance.peak_memory_bytes()
         } else {
             let pre = PluginPre::new(pre).map_err(|e| link_error(plugin, e))?;
-            let instance =
-                PluginInstance::new(plugin, &inner.engine, &pre, &Grants::default(), limits)
-                    .await
-                    .map_err(|e| SandboxError::Contract {
-                        plugin: plugin.clone(),
-                        reason: format!("it does not start: {e}"),
-                    })?;
+            let instance = PluginInstance::new(
+                plugin,
+                &inner.engine,
+                &pre,
+                &Grants::default(),
+                limits,
+                &Links::default(),
+            )
+            .await
+            .map_err(|e| SandboxError::Contract {
+                plugin: plugin.clone(),
+                reason: format!("it does not start: {e}"),
+            })?;
             instance.peak_memory_bytes()
         };
         Ok(StartUp {
@@ -284,6 +303,7 @@ impl Sandbox {
             ty.imports(engine).map(|(name, _)| name),
             ty.exports(engine).map(|(name, _)| name),
             requested,
+            &self.inner.withheld,
         )
     }
 }
@@ -335,16 +355,18 @@ impl std::fmt::Debug for MicroCompiled {
 }
 
 impl MicroCompiled {
-    /// A fresh instance. A strict micro-plugin gets no grants whatever is
-    /// passed: its imports are traps.
+    /// A fresh instance. A strict micro-plugin gets no grants and no links
+    /// whatever is passed: its imports are traps.
     pub async fn instantiate(
         &self,
         grants: &Grants,
         limits: Limits,
+        links: &Links,
     ) -> Result<MicroInstance, CallError> {
-        let (grants, strict) = match self.isolation {
-            Isolation::Strict => (&Grants::default(), true),
-            Isolation::Limited | Isolation::None => (grants, false),
+        let none = (Grants::default(), Links::default());
+        let (grants, links, strict) = match self.isolation {
+            Isolation::Strict => (&none.0, &none.1, true),
+            Isolation::Limited | Isolation::None => (grants, links, false),
         };
         MicroInstance::new(
             &self.plugin,
@@ -352,6 +374,7 @@ impl MicroCompiled {
             &self.pre,
             grants,
             limits,
+            links,
             strict,
         )
         .await
@@ -374,13 +397,15 @@ impl std::fmt::Debug for Compiled {
 }
 
 impl Compiled {
-    /// A fresh instance in its own store, with exactly `grants` and `limits`.
+    /// A fresh instance in its own store, with exactly `grants`, `limits`
+    /// and the services in `links`.
     pub async fn instantiate(
         &self,
         grants: &Grants,
         limits: Limits,
+        links: &Links,
     ) -> Result<PluginInstance, CallError> {
-        PluginInstance::new(&self.plugin, &self.engine, &self.pre, grants, limits).await
+        PluginInstance::new(&self.plugin, &self.engine, &self.pre, grants, limits, links).await
     }
 }
 

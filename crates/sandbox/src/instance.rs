@@ -10,11 +10,12 @@ use wasmtime::{Engine, Store, Trap, UpdateDeadline};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use crate::bindings::exports::lord::plugin::guest;
-use crate::bindings::lord::plugin::{log, types};
+use crate::bindings::lord::plugin::types;
 use crate::bindings::{Plugin, PluginPre};
 use crate::capability::{self, Denial, DenialLog, Denials, Grants};
 use crate::error::{CallError, Failure};
 use crate::limits::{Limiter, Limits};
+use crate::links::Links;
 use crate::micro_bindings::lord::plugin::types as micro_types;
 use crate::micro_bindings::{MicroPlugin, MicroPluginPre};
 use crate::output::{OutputBudget, OutputExceeded};
@@ -61,13 +62,11 @@ pub(crate) struct StoreState {
     wasi: WasiCtx,
     table: ResourceTable,
     limiter: Limiter,
-    budget: OutputBudget,
+    pub(crate) budget: OutputBudget,
     pub(crate) denials: Denials,
-    /// The plugin's channels (data, shared values, events), if the host
-    /// wired them.
-    pub(crate) scope: Option<Arc<lord_state::Scope>>,
-    /// Where its requests can go (none inside a message handler).
-    pub(crate) messenger: Option<Arc<crate::messaging::Messenger>>,
+    /// The services its host interfaces reach (its channel scope, its
+    /// messenger), as the host linked them for this instance.
+    pub(crate) links: Links,
     /// When the current call must end: set by the epoch callback at the
     /// call's first tick, so a call that ends within a tick (most do) never
     /// reads the clock.
@@ -82,22 +81,6 @@ impl WasiView for StoreState {
             ctx: &mut self.wasi,
             table: &mut self.table,
         }
-    }
-}
-
-impl types::Host for StoreState {}
-impl log::Host for StoreState {
-    fn log(&mut self, level: types::Level, message: String) -> wasmtime::Result<()> {
-        let level = match level {
-            types::Level::Trace => LogLevel::Trace,
-            types::Level::Debug => LogLevel::Debug,
-            types::Level::Info => LogLevel::Info,
-            types::Level::Warn => LogLevel::Warn,
-            types::Level::Error => LogLevel::Error,
-        };
-        self.budget
-            .push_log(level, message)
-            .map_err(wasmtime::Error::new)
     }
 }
 
@@ -137,6 +120,7 @@ impl Session {
         engine: &Engine,
         grants: &Grants,
         limits: Limits,
+        links: &Links,
     ) -> Result<Self, CallError> {
         let budget = OutputBudget::new(limits.output_bytes);
         let denials: Denials = Arc::new(Mutex::new(DenialLog::default()));
@@ -148,8 +132,7 @@ impl Session {
             limiter: Limiter::new(&limits),
             budget,
             denials,
-            scope: grants.scope.clone(),
-            messenger: grants.messenger.clone(),
+            links: links.clone(),
             deadline: None,
             time_limit: limits.time,
         };
@@ -276,8 +259,9 @@ impl PluginInstance {
         pre: &PluginPre<StoreState>,
         grants: &Grants,
         limits: Limits,
+        links: &Links,
     ) -> Result<Self, CallError> {
-        let mut session = Session::new(plugin, engine, grants, limits)?;
+        let mut session = Session::new(plugin, engine, grants, limits, links)?;
         let bindings = session
             .instantiate(async |store| pre.instantiate_async(store).await)
             .await?;
@@ -518,9 +502,10 @@ impl MicroInstance {
         pre: &MicroPluginPre<StoreState>,
         grants: &Grants,
         limits: Limits,
+        links: &Links,
         strict: bool,
     ) -> Result<Self, CallError> {
-        let mut session = Session::new(plugin, engine, grants, limits)?;
+        let mut session = Session::new(plugin, engine, grants, limits, links)?;
         session.reaches_host = !strict;
         let bindings = session
             .instantiate(async |store| pre.instantiate_async(store).await)

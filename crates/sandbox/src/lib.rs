@@ -1,8 +1,9 @@
 //! Sandboxed execution of plugin components.
 //!
 //! Boundary: this is the only crate that names wasmtime. Its public API speaks
-//! in the project's own terms ([`Grants`], [`Limits`], [`CallError`]) so the
-//! host and the CLI never see an engine, a store or a linker.
+//! in the project's own terms ([`Grants`], [`Links`], [`Limits`],
+//! [`CallError`]) so the host and the CLI never see an engine, a store or a
+//! linker.
 //!
 //! Invariant: a component runs with no ambient authority. It sees no inherited
 //! environment, arguments or standard streams; files only through preopens
@@ -10,26 +11,31 @@
 //! under one wall-clock deadline (guest code and host calls alike), a memory
 //! cap and an output budget, and a failure of any kind poisons only that
 //! instance.
+//!
+//! Modules depend downwards only: `engine` → `instance` → `interfaces` →
+//! `capability`, `links`, `output`, `limits`; the host interfaces reach
+//! other plugins only through the [`Messaging`] link the host supplies.
 
 mod bindings;
 mod cache;
 mod capability;
-mod channels;
 mod contract;
 mod engine;
 mod error;
 mod instance;
+mod interfaces;
 mod limits;
-mod messaging;
+mod links;
 mod micro_bindings;
 mod output;
 
 pub use capability::{Denial, Grants, Preopen};
-pub use contract::{ContractReport, ImportName, ImportUse, import_use};
+pub use contract::{ContractReport, ImportName, ImportUse, Withheld, import_use};
 pub use engine::{Compiled, ComponentFacts, MicroCompiled, Sandbox, StartUp};
 pub use error::{CallError, Failure, SandboxError};
 pub use instance::{
     Captured, CommandArg, Invocation, LogLevel, LogRecord, MicroCall, MicroInstance, PluginInstance,
 };
+pub use interfaces::{Messaging, Reply};
 pub use limits::Limits;
-pub use messaging::{MessageTarget, Messenger};
+pub use links::Links;

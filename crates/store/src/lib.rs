@@ -4,7 +4,8 @@
 //! Layout under the store's home (`$LORD_HOME`):
 //!
 //! ```text
-//! lord.db                        SQLite (WAL): plugins, commands, audit
+//! lord.db                        SQLite (WAL): plugins, commands, micro,
+//!                                audit, kept builds, provider states
 //! lock                           held while anything writes
 //! staging/<random>/              installs in flight
 //! plugins/<id>/<version>-<hash>/ plugin.toml + component, immutable
@@ -21,10 +22,13 @@
 mod error;
 mod failpoint;
 mod layout;
+mod providers;
 mod record;
+mod schema;
 mod store;
 
 pub use error::StoreError;
 pub use failpoint::Failpoint;
+pub use providers::ProviderState;
 pub use record::{AuditEntry, CommandRecord, InstalledPlugin, NewPlugin, PluginState, World};
 pub use store::{Store, Subscriber};

@@ -15,84 +15,8 @@ use crate::record::{
     AuditEntry, CommandArgRecord, CommandRecord, InstalledPlugin, NewPlugin, PluginState,
 };
 
-const SCHEMA_VERSION: i64 = 3;
-
 /// Earlier builds kept per plugin for `lord plugin rollback`.
 pub(crate) const KEEP_PREVIOUS: i64 = 3;
-
-const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS plugins (
-    id            TEXT PRIMARY KEY,
-    version       TEXT NOT NULL,
-    dir           TEXT NOT NULL,
-    component     TEXT NOT NULL,
-    wasm_sha256   TEXT NOT NULL,
-    manifest      TEXT NOT NULL,
-    state         TEXT NOT NULL,
-    reason        TEXT,
-    failures      INTEGER NOT NULL DEFAULT 0,
-    last_error    TEXT,
-    granted       TEXT NOT NULL,
-    world         TEXT NOT NULL DEFAULT 'plugin',
-    installed_at  INTEGER NOT NULL,
-    updated_at    INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS commands (
-    name       TEXT PRIMARY KEY,
-    plugin_id  TEXT NOT NULL REFERENCES plugins(id) ON DELETE CASCADE,
-    about      TEXT NOT NULL,
-    args       TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS micro (
-    id         TEXT PRIMARY KEY,
-    plugin_id  TEXT NOT NULL REFERENCES plugins(id) ON DELETE CASCADE
-);
-CREATE TABLE IF NOT EXISTS audit (
-    seq        INTEGER PRIMARY KEY AUTOINCREMENT,
-    at         INTEGER NOT NULL,
-    plugin_id  TEXT NOT NULL,
-    action     TEXT NOT NULL,
-    detail     TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS previous (
-    seq          INTEGER PRIMARY KEY AUTOINCREMENT,
-    plugin_id    TEXT NOT NULL,
-    version      TEXT NOT NULL,
-    dir          TEXT NOT NULL,
-    component    TEXT NOT NULL,
-    wasm_sha256  TEXT NOT NULL,
-    manifest     TEXT NOT NULL,
-    granted      TEXT NOT NULL,
-    world        TEXT NOT NULL,
-    replaced_at  INTEGER NOT NULL
-);
-";
-
-/// Schema changes after version 1, in order: `MIGRATIONS[n]` takes a store
-/// from version `n + 1` to `n + 2`.
-const MIGRATIONS: &[&str] = &[
-    "
-ALTER TABLE plugins ADD COLUMN world TEXT NOT NULL DEFAULT 'plugin';
-CREATE TABLE IF NOT EXISTS micro (
-    id         TEXT PRIMARY KEY,
-    plugin_id  TEXT NOT NULL REFERENCES plugins(id) ON DELETE CASCADE
-);
-",
-    "
-CREATE TABLE IF NOT EXISTS previous (
-    seq          INTEGER PRIMARY KEY AUTOINCREMENT,
-    plugin_id    TEXT NOT NULL,
-    version      TEXT NOT NULL,
-    dir          TEXT NOT NULL,
-    component    TEXT NOT NULL,
-    wasm_sha256  TEXT NOT NULL,
-    manifest     TEXT NOT NULL,
-    granted      TEXT NOT NULL,
-    world        TEXT NOT NULL,
-    replaced_at  INTEGER NOT NULL
-);
-",
-];
 
 /// An enabled plugin that subscribes to events.
 #[derive(Debug, Clone)]
@@ -108,7 +32,7 @@ pub struct Subscriber {
 #[derive(Debug)]
 pub struct Store {
     layout: Layout,
-    conn: Connection,
+    pub(crate) conn: Connection,
     failpoint: Failpoint,
 }
 
@@ -130,47 +54,7 @@ impl Store {
              PRAGMA synchronous = FULL;
              PRAGMA foreign_keys = ON;",
         )?;
-        let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
-        if version < SCHEMA_VERSION {
-            // Several processes may open a new home at once. The write lock
-            // is taken up front (`IMMEDIATE`), where the busy timeout
-            // applies: a deferred transaction upgrading from a read would
-            // get SQLITE_BUSY at once instead of waiting. The version is
-            // read again under the lock, since another process may have
-            // migrated meanwhile.
-            conn.execute_batch("BEGIN IMMEDIATE;")?;
-            let version: i64 = match conn.query_row("PRAGMA user_version", [], |r| r.get(0)) {
-                Ok(current) => current,
-                Err(e) => {
-                    let _ = conn.execute_batch("ROLLBACK;");
-                    return Err(e.into());
-                }
-            };
-            if version >= SCHEMA_VERSION {
-                conn.execute_batch("COMMIT;")?;
-                return Ok(Self {
-                    layout,
-                    conn,
-                    failpoint,
-                });
-            }
-            // One transaction per migration run: a crash leaves the old
-            // schema (and version) or the new one.
-            let mut migration = String::new();
-            if version == 0 {
-                migration.push_str(SCHEMA);
-            } else {
-                for step in &MIGRATIONS[usize::try_from(version - 1).unwrap_or(0)..] {
-                    migration.push_str(step);
-                }
-            }
-            migration.push_str(&format!("PRAGMA user_version = {SCHEMA_VERSION};\nCOMMIT;"));
-            conn.execute_batch(&migration)?;
-        } else if version > SCHEMA_VERSION {
-            return Err(StoreError::Corrupt(format!(
-                "schema version {version}, this lord understands up to {SCHEMA_VERSION}"
-            )));
-        }
+        crate::schema::migrate(&conn)?;
         Ok(Self {
             layout,
             conn,
@@ -185,6 +69,11 @@ impl Store {
     /// Where the compiled-code cache lives.
     pub fn cache_dir(&self) -> PathBuf {
         self.layout.cache()
+    }
+
+    /// The folder under which each plugin's `$PLUGIN_DATA` lives.
+    pub fn data_root(&self) -> PathBuf {
+        self.layout.data()
     }
 
     /// A plugin's `$PLUGIN_DATA` folder, created on demand.
@@ -776,7 +665,7 @@ fn audit_in(
     Ok(())
 }
 
-fn now() -> i64 {
+pub(crate) fn now() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))

@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use anyhow::Result;
 use clap::Args;
-use lord_host::{Framework, dev};
+use lord_devkit::dev;
+use lord_host::Framework;
 
 use crate::context::Context;
 

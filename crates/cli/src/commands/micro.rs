@@ -7,8 +7,6 @@ use clap::Subcommand;
 use lord_host::Framework;
 use serde_json::json;
 
-use crate::natives;
-
 #[derive(Debug, Subcommand)]
 pub(crate) enum MicroCommand {
     /// List the micro-plugins of enabled plugins, and lord's own.
@@ -22,7 +20,6 @@ pub(crate) fn run(framework: &Framework, command: MicroCommand) -> Result<ExitCo
     match command {
         MicroCommand::List { json } => {
             let manager = framework.micro_manager()?;
-            natives::register(&manager)?;
             let rows: Vec<_> = manager
                 .ids()
                 .into_iter()

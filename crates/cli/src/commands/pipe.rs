@@ -14,7 +14,6 @@ use serde_json::Value;
 
 use crate::cli::UsageError;
 use crate::context::Context;
-use crate::natives;
 
 #[derive(Debug, Args)]
 pub(crate) struct PipeArgs {
@@ -51,7 +50,6 @@ pub(crate) async fn run(ctx: &Context, framework: &Framework, args: PipeArgs) ->
         )),
     };
     let manager = framework.micro_manager()?;
-    natives::register(&manager)?;
     let report = manager.validate(&pipeline);
     if args.check {
         if args.json {

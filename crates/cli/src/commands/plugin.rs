@@ -309,16 +309,38 @@ pub(crate) async fn run(
                 category: None,
             };
             let plugins = framework.list(&filter)?;
+            // Providers carry no risk of their own: a risk filter leaves
+            // them out, a state filter applies to them too.
+            let natives: Vec<_> = framework
+                .natives()?
+                .into_iter()
+                .filter(|n| filter.min_risk.is_none() && filter.state.is_none_or(|s| s == n.state))
+                .collect();
             if json {
-                let list: Vec<_> = plugins.iter().map(render::plugin_json).collect();
+                let list: Vec<_> = plugins
+                    .iter()
+                    .map(render::plugin_json)
+                    .chain(natives.iter().map(render::native_json))
+                    .collect();
                 println!("{}", serde_json::to_string_pretty(&list)?);
             } else {
-                print!("{}", render::plugin_table(&plugins));
+                print!("{}", render::plugin_table(&plugins, &natives));
             }
             Ok(ExitCode::SUCCESS)
         }
         PluginCommand::Info { id, json } => {
             let id = parse_id(&id)?;
+            if let Some(native) = framework.native(&id)? {
+                if json {
+                    let mut value = render::native_json(&native);
+                    value["history"] = serde_json::to_value(framework.audit_log(&id)?)?;
+                    println!("{}", serde_json::to_string_pretty(&value)?);
+                } else {
+                    print!("{}", render::native_info(&native));
+                    print!("{}", render::history(&framework.audit_log(&id)?));
+                }
+                return Ok(ExitCode::SUCCESS);
+            }
             let plugin = framework.get(&id)?;
             let history = framework.audit_log(&id)?;
             if json {

@@ -13,6 +13,7 @@ mod lifecycle;
 mod micro;
 mod packages;
 mod pdk;
+mod providers;
 mod refusals;
 mod registry;
 mod secrets;

@@ -138,10 +138,14 @@ impl Lord {
         serde_json::from_slice(&run.output.stdout).expect("info is JSON")
     }
 
+    /// The installed (WASM) plugins `plugin list --json` shows; the
+    /// first-party providers it lists too (kind `native`) are always there.
     pub(crate) fn list(&self) -> Vec<serde_json::Value> {
         let run = self.run(&["plugin", "list", "--json"]);
         run.assert_ok();
-        serde_json::from_slice(&run.output.stdout).expect("list is JSON")
+        let all: Vec<serde_json::Value> =
+            serde_json::from_slice(&run.output.stdout).expect("list is JSON");
+        all.into_iter().filter(|p| p["kind"] == "wasm").collect()
     }
 
     /// `lord hello World` still works: the host survived whatever came before.

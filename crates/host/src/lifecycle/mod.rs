@@ -1,8 +1,13 @@
-//! The lifecycle state machine. Every (state, event) pair is spelled out:
+//! The lifecycle state machine, and (in `hooks`) what moves a plugin
+//! through it. Every (state, event) pair is spelled out:
 //! there is no wildcard arm, so a new state or event does not compile until
 //! each transition from it is decided.
 
 use std::fmt;
+
+mod hooks;
+
+pub(crate) use hooks::Lifecycle;
 
 use lord_store::PluginState;
 

@@ -1,12 +1,12 @@
 //! Plugin development: build a Rust guest for `wasm32-wasip2` into the file
 //! its manifest names, and notice when its sources change. `lord dev` loops
-//! over these and [`Framework::plan_replace`](crate::Framework::plan_replace).
+//! over these and `lord_host::Framework::plan_replace`.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant, SystemTime};
 
-use crate::error::HostError;
+use crate::error::DevkitError;
 
 /// What a build produced.
 #[derive(Debug, Clone)]
@@ -18,15 +18,9 @@ pub struct Build {
 /// Builds the Rust plugin in `dir` (a folder with `Cargo.toml` and
 /// `plugin.toml`) with `cargo`, and copies the component where the manifest
 /// says it lives. A folder without `Cargo.toml` is taken as built already.
-pub fn build(dir: &Path, cargo: &Path) -> Result<Build, HostError> {
+pub fn build(dir: &Path, cargo: &Path) -> Result<Build, DevkitError> {
     let started = Instant::now();
-    let manifest_path = dir.join(lord_manifest::MANIFEST_FILE);
-    let text = std::fs::read_to_string(&manifest_path).map_err(|source| HostError::Io {
-        action: "read",
-        path: manifest_path.clone(),
-        source,
-    })?;
-    let manifest = lord_manifest::parse(&manifest_path.display().to_string(), &text)?;
+    let manifest = crate::read_manifest(dir)?;
     let component = dir.join(&manifest.plugin.component);
     if !dir.join("Cargo.toml").is_file() {
         return Ok(Build {
@@ -44,13 +38,13 @@ pub fn build(dir: &Path, cargo: &Path) -> Result<Build, HostError> {
         ])
         .current_dir(dir)
         .output()
-        .map_err(|source| HostError::Io {
-            action: "run",
-            path: cargo.to_path_buf(),
-            source,
+        .map_err(|e| DevkitError::Missing {
+            tool: cargo.display().to_string(),
+            reason: e.to_string(),
         })?;
     if !output.status.success() {
-        return Err(HostError::Build {
+        return Err(DevkitError::Tool {
+            tool: "cargo build".to_owned(),
             dir: dir.to_path_buf(),
             log: String::from_utf8_lossy(&output.stderr)
                 .lines()
@@ -85,22 +79,16 @@ pub fn build(dir: &Path, cargo: &Path) -> Result<Build, HostError> {
                 .filter_map(|f| f.as_str().map(PathBuf::from))
         })
         .find(|f| f.extension().is_some_and(|e| e == "wasm"))
-        .ok_or_else(|| HostError::Build {
+        .ok_or_else(|| DevkitError::Tool {
+            tool: "cargo build".to_owned(),
             dir: dir.to_path_buf(),
             log: "cargo built no .wasm file; is the crate a cdylib?".to_owned(),
         })?;
     // Replaced in one rename: a running `lord dev` or an interrupted build
     // never sees half a component.
-    let bytes = std::fs::read(&built).map_err(|source| HostError::Io {
-        action: "read the built component",
-        path: built.clone(),
-        source,
-    })?;
-    lord_file::write_atomic(&component, &bytes).map_err(|e| HostError::Io {
-        action: e.action,
-        path: e.path,
-        source: e.source,
-    })?;
+    let bytes =
+        std::fs::read(&built).map_err(DevkitError::io("read the built component", &built))?;
+    lord_file::write_atomic(&component, &bytes)?;
     Ok(Build {
         component,
         took: started.elapsed(),

@@ -1,0 +1,142 @@
+//! The channels part: plugin data, shared values, the event bus with its
+//! log, secrets and mailboxes for this process, opened on first use
+//! (`state.db` is touched only when something needs it), and lord's own
+//! announcements on the bus.
+
+use std::path::PathBuf;
+use std::sync::OnceLock;
+
+use lord_store::InstalledPlugin;
+
+use crate::error::HostError;
+use crate::settings::Settings;
+
+/// The host-owned channels between plugins, for this process.
+#[derive(Clone, Debug)]
+pub struct Channels {
+    pub data: lord_state::PluginData,
+    pub shared: lord_state::SharedState,
+    pub bus: lord_state::EventBus,
+    pub secrets: lord_state::Secrets,
+    pub mailboxes: lord_state::Mailboxes,
+}
+
+/// The channels and the session's global state, each made on first use.
+pub(crate) struct LazyChannels {
+    home: PathBuf,
+    session: lord_state::SessionInfo,
+    channels: OnceLock<Channels>,
+    global: OnceLock<lord_state::GlobalState>,
+}
+
+impl LazyChannels {
+    pub(crate) fn new(home: PathBuf, session: lord_state::SessionInfo) -> Self {
+        Self {
+            home,
+            session,
+            channels: OnceLock::new(),
+            global: OnceLock::new(),
+        }
+    }
+
+    pub(crate) fn get(&self, settings: &Settings) -> &Channels {
+        self.channels.get_or_init(|| {
+            let db = lord_state::StateDb::at(&self.home);
+            let log = lord_state::EventLog::with_secrets(
+                db.clone(),
+                lord_state::Retention::default(),
+                lord_state::Secrets::new(&self.home),
+            );
+            // An unreadable configuration has already been reported by the
+            // commands that read it; secrets then use the default backend.
+            let backend = settings
+                .get()
+                .ok()
+                .and_then(|c| c.get("secrets.backend"))
+                .and_then(|v| v.as_str().and_then(|s| s.parse().ok()))
+                .unwrap_or_default();
+            Channels {
+                data: lord_state::PluginData::new(db),
+                shared: lord_state::SharedState::new(),
+                bus: lord_state::EventBus::with_log(log),
+                secrets: lord_state::Secrets::with_backend(&self.home, backend),
+                mailboxes: lord_state::Mailboxes::default(),
+            }
+        })
+    }
+
+    /// The session's global state: its information, telemetry, and the
+    /// logger level and theme from the configuration.
+    pub(crate) fn global(&self, settings: &Settings) -> &lord_state::GlobalState {
+        self.global.get_or_init(|| {
+            lord_state::GlobalState::new(
+                self.session.clone(),
+                settings.text_or("log.level", "warn"),
+                settings.text_or("theme", "auto"),
+            )
+        })
+    }
+
+    /// Writes the events this process queued for the log, if the log was
+    /// ever opened.
+    pub(crate) fn flush(&self) -> Result<(), HostError> {
+        if let Some(log) = self.channels.get().and_then(|c| c.bus.log()) {
+            log.flush()?;
+        }
+        Ok(())
+    }
+
+    /// Publishes one of lord's own events (`system` level, persisted). A
+    /// failure to record it must not fail the operation it describes, so it
+    /// is handed back to show or audit, not raised.
+    pub(crate) fn announce(
+        &self,
+        settings: &Settings,
+        topic: &str,
+        payload: serde_json::Value,
+    ) -> Option<HostError> {
+        let topic = match lord_manifest::Topic::concrete(topic) {
+            Ok(topic) => topic,
+            Err(problem) => {
+                return Some(HostError::State(lord_state::StateError::Invalid {
+                    what: "topic",
+                    value: topic.to_owned(),
+                    problem,
+                }));
+            }
+        };
+        self.get(settings)
+            .bus
+            .publish(
+                &topic,
+                "lord",
+                lord_state::Propagation::System,
+                payload,
+                false,
+            )
+            .map_err(HostError::from)
+            .err()
+    }
+
+    /// A plugin's view of the channels, holding its channel grants and its
+    /// configuration table.
+    pub(crate) fn scope_for(
+        &self,
+        settings: &Settings,
+        plugin: &InstalledPlugin,
+    ) -> Result<lord_state::Scope, HostError> {
+        let channels = self.get(settings);
+        Ok(lord_state::Scope::new(
+            plugin.id(),
+            lord_state::ScopeGrants::from_permissions(
+                &plugin.granted,
+                plugin.manifest.limits.max_data_bytes(),
+            ),
+            channels.data.clone(),
+            channels.shared.clone(),
+            channels.bus.clone(),
+        )
+        .with_secrets(channels.secrets.clone())
+        .with_config(settings.plugin_table(plugin)?))
+    }
+}

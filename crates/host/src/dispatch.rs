@@ -1,0 +1,156 @@
+//! Running a plugin command: find its owner (one query), make sure the
+//! plugin is ready (enabled on first use, subscribers listening), run the
+//! command in a fresh instance between its on-load and on-unload hooks,
+//! tell subscribers it ran, and deliver what it published.
+
+use lord_manifest::PluginId;
+use lord_sandbox::{Captured, CommandArg, Invocation};
+use lord_store::{InstalledPlugin, PluginState, Store};
+use serde_json::json;
+
+use crate::delivery::Delivery;
+use crate::error::HostError;
+use crate::lifecycle::Lifecycle;
+use crate::runtime::Runtime;
+
+/// What a command produced.
+#[derive(Debug, Clone)]
+pub struct CommandOutcome {
+    pub plugin: PluginId,
+    pub text: String,
+    pub captured: Captured,
+}
+
+/// The parts a command goes through.
+pub(crate) struct Dispatch<'a> {
+    pub(crate) lifecycle: &'a Lifecycle,
+    pub(crate) delivery: &'a Delivery,
+    pub(crate) rt: Runtime<'a>,
+}
+
+impl Dispatch<'_> {
+    /// The plugin that declared `command`.
+    pub(crate) fn owner(store: &Store, command: &str) -> Result<PluginId, HostError> {
+        let owner = store
+            .command_owner(command)?
+            .ok_or_else(|| HostError::UnknownCommand(command.to_owned()))?;
+        owner
+            .parse()
+            .map_err(|e| lord_store::StoreError::Corrupt(format!("{e}")).into())
+    }
+
+    /// Runs the plugin command `command` with parsed arguments.
+    pub(crate) async fn run_command(
+        &self,
+        store: &mut Store,
+        command: &str,
+        args: Vec<CommandArg>,
+    ) -> Result<CommandOutcome, HostError> {
+        let id = Self::owner(store, command)?;
+        let plugin = self.ready(store, &id).await?;
+        self.rt.announce(
+            store,
+            &id,
+            "lord.command.started",
+            json!({ "command": command }),
+        );
+        let started = std::time::Instant::now();
+        let result = self.run_loaded(store, &plugin, command, args).await;
+        let duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        self.rt
+            .global()
+            .record_command(command, result.is_ok(), duration_ms);
+        self.finished(store, &id, command, result.is_ok(), Some(duration_ms))
+            .await;
+        result
+    }
+
+    /// Tells subscribers a command of `id` ran, then delivers the events and
+    /// messages it queued.
+    pub(crate) async fn finished(
+        &self,
+        store: &mut Store,
+        id: &PluginId,
+        command: &str,
+        ok: bool,
+        duration_ms: Option<u64>,
+    ) {
+        let mut payload = json!({
+            "command": command,
+            "status": if ok { "ok" } else { "failed" },
+        });
+        if let Some(ms) = duration_ms {
+            payload["duration_ms"] = json!(ms);
+        }
+        self.rt
+            .announce(store, id, "lord.command.finished", payload);
+        self.delivery.deliver(self.lifecycle, self.rt, store).await;
+    }
+
+    /// The installed plugin `id`, ready for a command: enabled if this is
+    /// its first use, with every subscriber listening.
+    pub(crate) async fn ready(
+        &self,
+        store: &mut Store,
+        id: &PluginId,
+    ) -> Result<InstalledPlugin, HostError> {
+        let mut plugin = store.require(id)?;
+        // A plugin installed from a package and never enabled is enabled by
+        // its first use: its on-load and on-enable hooks run now, not at
+        // install.
+        if plugin.state == PluginState::Installed {
+            self.lifecycle.enable(self.rt, store, id).await?;
+            plugin = store.require(id)?;
+        }
+        // Subscribers must be listening before anything is published.
+        if let Err(e) = self.delivery.subscribe(self.rt, store) {
+            let _ = store.audit(id, "subscribers not set up", &e.to_string());
+        }
+        Ok(plugin)
+    }
+
+    async fn run_loaded(
+        &self,
+        store: &mut Store,
+        plugin: &InstalledPlugin,
+        command: &str,
+        args: Vec<CommandArg>,
+    ) -> Result<CommandOutcome, HostError> {
+        let id = plugin.id().clone();
+        let mut instance = self.lifecycle.load(self.rt, store, plugin).await?;
+        let invocation = Invocation {
+            command: command.to_owned(),
+            args,
+        };
+        match instance.run_command(&invocation).await {
+            Ok((text, captured)) => {
+                // Only a plugin with failures on record needs a write.
+                if plugin.consecutive_failures != 0 {
+                    store.record_success(&id)?;
+                }
+                // The unload hook's failure does not undo a command that
+                // succeeded; it is recorded for `plugin info`.
+                if let Err(e) = instance.on_unload().await {
+                    store.audit(&id, "on-unload failed", &e.to_string())?;
+                }
+                Ok(CommandOutcome {
+                    plugin: id,
+                    text,
+                    captured,
+                })
+            }
+            // Only the plugin's own failures count towards its breaker; a
+            // host set-up problem is recorded and left at the host's door.
+            Err(e) if e.failure.is_plugin_fault() => {
+                self.lifecycle
+                    .failed(self.rt, store, &id, &e.to_string())
+                    .await?;
+                Err(e.into())
+            }
+            Err(e) => {
+                store.audit(&id, "host failure", &e.to_string())?;
+                Err(e.into())
+            }
+        }
+    }
+}

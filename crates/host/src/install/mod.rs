@@ -1,0 +1,313 @@
+//! The installer part: plan an install from a folder or a package (nothing
+//! stored), store it, replace it, roll it back, remove it.
+//!
+//! Invariant: planning stores nothing. A refused package leaves the store
+//! untouched: it is unpacked into `$LORD_HOME/unpacking/` (not the store's
+//! swept `staging/`) and removed when its plan drops. Installing a package
+//! runs no plugin code: compiling it is the only work.
+
+mod plan;
+
+use std::path::{Path, PathBuf};
+
+use lord_manifest::PluginId;
+use lord_store::{InstalledPlugin, NewPlugin, Store, World};
+use serde_json::json;
+
+pub use plan::{InstallPlan, InstallSource, PermissionDiff, RESERVED_COMMANDS, RESERVED_IDS};
+
+use crate::error::HostError;
+use crate::lifecycle::Lifecycle;
+use crate::loader::Loader;
+use crate::provider::Providers;
+use crate::runtime::Runtime;
+use plan::check_world_fit;
+pub(crate) use plan::{Candidate, check_host_fit};
+
+/// The result of an install.
+#[derive(Debug, Clone)]
+pub struct Registration {
+    pub plugin: InstalledPlugin,
+    /// Set when the plugin installed but its on-enable hook failed.
+    pub enable_error: Option<String>,
+}
+
+/// Where installs keep their scratch files and their lock.
+pub(crate) struct Installer {
+    home: PathBuf,
+}
+
+impl Installer {
+    pub(crate) fn new(home: PathBuf) -> Self {
+        Self { home }
+    }
+
+    /// Serialises installs across processes: held from planning to the
+    /// last install, so two `lord plugin install X` runs end with X
+    /// installed once and both succeeding. Released when the file drops
+    /// (or by the kernel if the process dies).
+    pub(crate) fn lock(&self) -> Result<std::fs::File, HostError> {
+        let io = |action, path: &Path| {
+            let path = path.to_path_buf();
+            move |source| HostError::Io {
+                action,
+                path,
+                source,
+            }
+        };
+        std::fs::create_dir_all(&self.home).map_err(io("create", &self.home))?;
+        let path = self.home.join("install.lock");
+        let file = std::fs::File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(io("open", &path))?;
+        file.lock().map_err(io("lock", &path))?;
+        Ok(file)
+    }
+
+    /// Reads, compiles and checks the plugin in `dir` without storing
+    /// anything. Compiling here (not at first run) fills the cache and
+    /// refuses a component that imports more than it asked for before it is
+    /// stored. An installed plugin of the same id is refused unless
+    /// `may_replace`.
+    pub(crate) fn plan(
+        &self,
+        store: &Store,
+        loader: &Loader,
+        dir: &Path,
+        may_replace: bool,
+        providers: &Providers,
+    ) -> Result<InstallPlan, HostError> {
+        let candidate = Candidate::read(dir)?;
+        let manifest = candidate.manifest;
+        check_host_fit(&manifest)?;
+        let id = manifest.plugin.id.clone();
+        if providers.reserves(&id) {
+            return Err(HostError::ReservedId {
+                plugin: id,
+                reason: "a provider built into lord has it (see `lord plugin list`)".to_owned(),
+            });
+        }
+        let installed = store.get(&id)?;
+        if installed.is_some() && !may_replace {
+            return Err(lord_store::StoreError::AlreadyInstalled(id.to_string()).into());
+        }
+        let (wasm_sha256, report) =
+            loader
+                .sandbox()?
+                .install_check(&id, &candidate.component, &manifest.permissions)?;
+        let world = if report.micro {
+            World::Micro
+        } else {
+            World::Plugin
+        };
+        check_world_fit(&manifest, world)?;
+        Ok(InstallPlan {
+            replaces: installed.map(|p| p.granted),
+            world,
+            risk: manifest.risk_level(),
+            permissions: manifest.permissions.clone(),
+            manifest,
+            wasm_sha256,
+            source: InstallSource::Folder,
+            cases: Vec::new(),
+            text: candidate.text,
+            component: candidate.component,
+            staging: None,
+        })
+    }
+
+    /// Reads, verifies and unpacks the package file `package`, then plans
+    /// its install as [`Installer::plan`] does. The signature must verify
+    /// under a trusted key; an unsigned package is accepted only with
+    /// `allow_unsigned`, and the install records which it was.
+    pub(crate) fn plan_package(
+        &self,
+        store: &Store,
+        loader: &Loader,
+        package: &Path,
+        allow_unsigned: bool,
+        may_replace: bool,
+        providers: &Providers,
+    ) -> Result<InstallPlan, HostError> {
+        // Not the store's `staging/`, which its writers sweep clean.
+        let root = self.home.join("unpacking");
+        std::fs::create_dir_all(&root).map_err(|source| HostError::Io {
+            action: "create",
+            path: root.clone(),
+            source,
+        })?;
+        remove_stale(&root, std::time::Duration::from_secs(24 * 3600));
+        let staging = tempfile::Builder::new()
+            .prefix("package-")
+            .tempdir_in(&root)
+            .map_err(|source| HostError::Io {
+                action: "create a folder in",
+                path: root.clone(),
+                source,
+            })?;
+        let trusted = lord_package::Keys::new(&self.home).trusted()?;
+        let opened = lord_package::open(
+            package,
+            staging.path(),
+            &trusted,
+            allow_unsigned,
+            &lord_package::Limits::default(),
+        )?;
+        let mut plan = self.plan(store, loader, staging.path(), may_replace, providers)?;
+        plan.cases = crate::cases::read_cases(staging.path())?;
+        plan.source = InstallSource::Package {
+            digest: opened.digest,
+            provenance: opened.provenance,
+        };
+        plan.staging = Some(std::sync::Arc::new(staging));
+        Ok(plan)
+    }
+
+    /// Stores a planned plugin with the permissions granted, and enables it.
+    /// An install whose on-enable hook fails stays installed, marked failed.
+    ///
+    /// A full plugin installed fresh from a package is not enabled here: its
+    /// hooks run when it is first used or enabled. A folder install (a
+    /// developer's own plugin), an update, and a micro-plugin package (whose
+    /// enabling runs no plugin code) are enabled at once.
+    pub(crate) async fn install(
+        &self,
+        lifecycle: &Lifecycle,
+        rt: Runtime<'_>,
+        store: &mut Store,
+        plan: InstallPlan,
+    ) -> Result<Registration, HostError> {
+        let id = plan.manifest.plugin.id.clone();
+        let defer_hooks = plan.replaces.is_none()
+            && plan.world == World::Plugin
+            && matches!(plan.source, InstallSource::Package { .. });
+        // Held until the store has copied the component.
+        let _staging = plan.staging;
+        let origin = match &plan.source {
+            InstallSource::Folder => None,
+            InstallSource::Package { digest, provenance } => {
+                Some(format!("package sha256 {digest}, {provenance}"))
+            }
+        };
+        let new = NewPlugin {
+            manifest: plan.manifest,
+            manifest_text: plan.text,
+            component_source: plan.component,
+            wasm_sha256: plan.wasm_sha256,
+            granted: plan.permissions,
+            world: plan.world,
+            origin,
+        };
+        let version = new.manifest.plugin.version.to_string();
+        match plan.replaces {
+            Some(_) => {
+                store.replace(new)?;
+                // Calls already running keep the build they loaded; the next
+                // call loads this one.
+                rt.loader().unload(&id);
+                rt.announce(
+                    store,
+                    &id,
+                    "lord.plugin.updated",
+                    json!({ "version": version }),
+                );
+            }
+            None => {
+                store.install(new)?;
+                rt.announce(
+                    store,
+                    &id,
+                    "lord.plugin.installed",
+                    json!({ "version": version }),
+                );
+            }
+        }
+        if defer_hooks {
+            return Ok(Registration {
+                plugin: store.require(&id)?,
+                enable_error: None,
+            });
+        }
+        enable_after(lifecycle, rt, store, &id).await
+    }
+
+    /// Removes a plugin and its data. Removal runs no plugin code, so a
+    /// broken or hostile plugin can always be removed.
+    pub(crate) fn unregister(
+        &self,
+        rt: Runtime<'_>,
+        store: &mut Store,
+        id: &PluginId,
+    ) -> Result<(), HostError> {
+        rt.loader().unload(id);
+        store.remove(id)?;
+        rt.announce(store, id, "lord.plugin.removed", json!({}));
+        // Its data goes with it: a plugin installed later under the same id
+        // starts empty.
+        rt.channels().data.forget(id.as_str())?;
+        Ok(())
+    }
+
+    /// Returns `id` to its previous build at once (both builds' files are
+    /// kept), then enables it. A second rollback undoes the first.
+    pub(crate) async fn rollback(
+        &self,
+        lifecycle: &Lifecycle,
+        rt: Runtime<'_>,
+        store: &mut Store,
+        id: &PluginId,
+    ) -> Result<Registration, HostError> {
+        rt.loader().unload(id);
+        let plugin = store.rollback(id)?;
+        let version = plugin.manifest.plugin.version.to_string();
+        rt.announce(
+            store,
+            id,
+            "lord.plugin.rolled-back",
+            json!({ "version": version }),
+        );
+        enable_after(lifecycle, rt, store, id).await
+    }
+}
+
+/// Enables `id` after a change to its build; a failing on-enable hook is
+/// reported in the registration, not as an error.
+async fn enable_after(
+    lifecycle: &Lifecycle,
+    rt: Runtime<'_>,
+    store: &mut Store,
+    id: &PluginId,
+) -> Result<Registration, HostError> {
+    let enable_error = match lifecycle.enable(rt, store, id).await {
+        Ok(()) => None,
+        Err(HostError::Call(e)) => Some(e.to_string()),
+        Err(other) => return Err(other),
+    };
+    Ok(Registration {
+        plugin: store.require(id)?,
+        enable_error,
+    })
+}
+
+/// Removes what a killed run left in `root`: entries untouched for longer
+/// than `age` (a live unpack is minutes old at most). Best effort: a
+/// failure here costs disk space, not correctness.
+fn remove_stale(root: &Path, age: std::time::Duration) {
+    let Ok(entries) = std::fs::read_dir(root) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let old = entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|elapsed| elapsed > age);
+        if old {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
+}

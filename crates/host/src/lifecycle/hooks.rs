@@ -1,0 +1,220 @@
+//! The lifecycle part: enabling and disabling (their hooks run), loading a
+//! plugin for a call (its on-load hook runs), and what a failure does: a
+//! failed hook marks the plugin failed and tells its on-error hook; the
+//! breaker disables a plugin after too many failures in a row.
+//!
+//! Invariant: plugin code runs only for an enabled plugin, or inside the
+//! hook that decides it; every failure is recorded before it is returned.
+
+use lord_manifest::{Isolation, PluginId};
+use lord_sandbox::PluginInstance;
+use lord_store::{InstalledPlugin, PluginState, Store, World};
+use serde_json::json;
+
+use super::{Event, next};
+use crate::error::HostError;
+use crate::runtime::Runtime;
+
+/// The breaker's setting; the state itself is the store's.
+pub(crate) struct Lifecycle {
+    breaker_threshold: u32,
+}
+
+impl Lifecycle {
+    pub(crate) fn new(breaker_threshold: u32) -> Self {
+        Self { breaker_threshold }
+    }
+
+    /// Enables a plugin: runs its on-enable hook, then records the state.
+    /// A failing hook marks the plugin failed with the reason.
+    pub(crate) async fn enable(
+        &self,
+        rt: Runtime<'_>,
+        store: &mut Store,
+        id: &PluginId,
+    ) -> Result<(), HostError> {
+        let plugin = store.require(id)?;
+        let target =
+            next(plugin.state, Event::Enable).map_err(|e| unavailable(&plugin, e.message))?;
+        let result = async {
+            match plugin.world {
+                // A micro package has no hooks; enabling proves it still
+                // loads under each isolation it declares.
+                World::Micro => {
+                    for isolation in micro_isolations(&plugin) {
+                        rt.loader().prepare_micro(&plugin, isolation)?;
+                    }
+                }
+                World::Plugin => {
+                    let mut instance = rt.instantiate(store, &plugin).await?;
+                    instance.on_load().await?;
+                    instance.on_enable().await?;
+                }
+            }
+            Ok::<_, HostError>(())
+        }
+        .await;
+        match result {
+            Ok(()) => {
+                store.set_state(id, target, None)?;
+                store.record_success(id)?;
+                rt.announce(store, id, "lord.plugin.enabled", json!({}));
+                Ok(())
+            }
+            Err(HostError::Call(e)) => {
+                self.hook_failed(rt, store, &plugin, "on-enable", &e.to_string())
+                    .await?;
+                Err(HostError::Call(e))
+            }
+            Err(other) => Err(other),
+        }
+    }
+
+    /// Disables a plugin. Its on-disable hook runs if the plugin is
+    /// enabled; a failing hook is recorded but does not keep it enabled.
+    pub(crate) async fn disable(
+        &self,
+        rt: Runtime<'_>,
+        store: &mut Store,
+        id: &PluginId,
+    ) -> Result<(), HostError> {
+        let plugin = store.require(id)?;
+        let target =
+            next(plugin.state, Event::Disable).map_err(|e| unavailable(&plugin, e.message))?;
+        if plugin.state == PluginState::Enabled && plugin.world == World::Plugin {
+            let result = async {
+                let mut instance = rt.instantiate(store, &plugin).await?;
+                instance.on_load().await?;
+                instance.on_disable().await?;
+                Ok::<_, HostError>(())
+            }
+            .await;
+            if let Err(e) = result {
+                store.audit(id, "on-disable failed", &e.to_string())?;
+            }
+        }
+        store.set_state(id, target, Some("disabled by the user"))?;
+        rt.loader().unload(id);
+        rt.announce(store, id, "lord.plugin.disabled", json!({}));
+        Ok(())
+    }
+
+    /// A fresh instance of an enabled plugin, after its on-load hook.
+    pub(crate) async fn load(
+        &self,
+        rt: Runtime<'_>,
+        store: &mut Store,
+        plugin: &InstalledPlugin,
+    ) -> Result<PluginInstance, HostError> {
+        next(plugin.state, Event::Run).map_err(|e| unavailable(plugin, e.message))?;
+        let mut instance = rt.instantiate(store, plugin).await?;
+        if let Err(e) = instance.on_load().await {
+            self.hook_failed(rt, store, plugin, "on-load", &e.to_string())
+                .await?;
+            return Err(e.into());
+        }
+        Ok(instance)
+    }
+
+    /// Records a failed call of the plugin's own and trips the breaker when
+    /// the failures in a row reach the threshold.
+    pub(crate) async fn failed(
+        &self,
+        rt: Runtime<'_>,
+        store: &mut Store,
+        id: &PluginId,
+        error: &str,
+    ) -> Result<(), HostError> {
+        let failures = store.record_failure(id, error)?;
+        if failures >= self.breaker_threshold {
+            let plugin = store.require(id)?;
+            if let Ok(target) = next(plugin.state, Event::BreakerTripped) {
+                let reason = format!(
+                    "breaker tripped after {failures} failures in a row; last: {error}; \
+                     re-enable with `lord plugin enable {id}` once it is fixed"
+                );
+                store.set_state(id, target, Some(&reason))?;
+                rt.announce(store, id, "lord.plugin.failed", json!({ "reason": reason }));
+                notify_error(rt, store, &plugin, &reason).await;
+            }
+        }
+        Ok(())
+    }
+
+    /// A lifecycle hook failed: mark the plugin failed with the reason and
+    /// tell its on-error hook, in a fresh instance since the failed one may
+    /// be poisoned.
+    async fn hook_failed(
+        &self,
+        rt: Runtime<'_>,
+        store: &mut Store,
+        plugin: &InstalledPlugin,
+        hook: &str,
+        error: &str,
+    ) -> Result<(), HostError> {
+        let reason = format!("{hook} hook failed: {error}");
+        store.record_failure(plugin.id(), &reason)?;
+        if let Ok(target) = next(plugin.state, Event::HookFailed) {
+            store.set_state(plugin.id(), target, Some(&reason))?;
+            rt.announce(
+                store,
+                plugin.id(),
+                "lord.plugin.failed",
+                json!({ "reason": reason }),
+            );
+        }
+        notify_error(rt, store, plugin, &reason).await;
+        Ok(())
+    }
+}
+
+/// Calls the plugin's on-error hook; what that hook does (or how it fails)
+/// is recorded in the audit log and goes no further.
+async fn notify_error(rt: Runtime<'_>, store: &mut Store, plugin: &InstalledPlugin, reason: &str) {
+    let outcome = match rt.instantiate(store, plugin).await {
+        Ok(mut instance) => instance.on_error(reason).await.map_err(HostError::from),
+        Err(e) => Err(e),
+    };
+    let detail = match outcome {
+        Ok(captured) => format!(
+            "on-error hook ran{}",
+            captured
+                .logs
+                .first()
+                .map(|l| format!(" and logged: {}", l.message))
+                .unwrap_or_default()
+        ),
+        Err(e) => format!("on-error hook failed: {e}"),
+    };
+    // The audit write is best effort here: the failure that led here is
+    // already recorded.
+    let _ = store.audit(plugin.id(), "on-error", &detail);
+}
+
+/// The error for a plugin whose state does not allow what was asked.
+pub(crate) fn unavailable(plugin: &InstalledPlugin, why: String) -> HostError {
+    let id = plugin.id();
+    let hint = match plugin.state {
+        PluginState::Installed | PluginState::Disabled | PluginState::Failed => {
+            format!("enable it with `lord plugin enable {id}`")
+        }
+        PluginState::Enabled => why,
+    };
+    HostError::Unavailable {
+        plugin: id.clone(),
+        state: plugin.state,
+        reason: plugin.reason.clone(),
+        hint,
+    }
+}
+
+/// The isolations a micro package's entries declare, each once.
+pub(crate) fn micro_isolations(plugin: &InstalledPlugin) -> Vec<Isolation> {
+    let mut out: Vec<Isolation> = Vec::new();
+    for entry in &plugin.manifest.micro {
+        if !out.contains(&entry.isolation) {
+            out.push(entry.isolation);
+        }
+    }
+    out
+}

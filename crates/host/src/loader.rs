@@ -1,0 +1,173 @@
+//! The loader part: the engine (started on first use), each plugin's
+//! loaded form for the rest of the process, and the concrete grants of a
+//! plugin here (its folders, variables, hosts).
+//!
+//! A plugin's loaded form is compiled, contract-checked and pre-linked
+//! (`InstancePre`), so later calls only instantiate. It is keyed by the
+//! component hash it was loaded from: an update or rollback in this process
+//! loads the new build at its next call.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, OnceLock};
+
+use lord_manifest::{Isolation, PluginId};
+use lord_sandbox::{Compiled, Grants, MicroCompiled, Sandbox, Withheld};
+use lord_store::InstalledPlugin;
+
+use crate::error::HostError;
+use crate::grants::{self, Roots};
+
+/// The engine, started on first use and shared by every handle: `--help`
+/// and `plugin list` never pay for one.
+#[derive(Clone)]
+pub(crate) struct LazySandbox {
+    cell: Arc<OnceLock<Sandbox>>,
+    cache_dir: PathBuf,
+    withheld: Arc<Mutex<Withheld>>,
+}
+
+impl LazySandbox {
+    pub(crate) fn get(&self) -> Result<&Sandbox, HostError> {
+        if let Some(sandbox) = self.cell.get() {
+            return Ok(sandbox);
+        }
+        let withheld = self
+            .withheld
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        let sandbox = Sandbox::with_withheld(&self.cache_dir, withheld)?;
+        Ok(self.cell.get_or_init(|| sandbox))
+    }
+}
+
+/// Where a plugin's grants point in this process.
+pub(crate) struct Places {
+    pub(crate) project_dir: PathBuf,
+    pub(crate) tmp_root: PathBuf,
+    pub(crate) data_root: PathBuf,
+    /// The process environment, from which `env(NAME)` grants take values.
+    pub(crate) env: Vec<(String, String)>,
+}
+
+/// Compiled plugins and their concrete grants.
+pub(crate) struct Loader {
+    sandbox: LazySandbox,
+    loaded: Mutex<HashMap<PluginId, (String, Arc<Compiled>)>>,
+    places: Places,
+}
+
+impl Loader {
+    pub(crate) fn new(cache_dir: PathBuf, places: Places) -> Self {
+        Self {
+            sandbox: LazySandbox {
+                cell: Arc::new(OnceLock::new()),
+                cache_dir,
+                withheld: Arc::new(Mutex::new(Withheld::default())),
+            },
+            loaded: Mutex::new(HashMap::new()),
+            places,
+        }
+    }
+
+    /// Leaves `interface` out of the engine's linker, for `reason`. Only
+    /// before the engine starts; the providers decide it when the framework
+    /// opens.
+    pub(crate) fn withhold(&self, interface: &str, reason: String) {
+        self.sandbox
+            .withheld
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .add(interface, reason);
+    }
+
+    pub(crate) fn sandbox(&self) -> Result<&Sandbox, HostError> {
+        self.sandbox.get()
+    }
+
+    /// A handle that starts the engine only when first used, for work that
+    /// may or may not need it (micro-plugins registered but never called, a
+    /// message target never asked).
+    pub(crate) fn lazy_sandbox(&self) -> LazySandbox {
+        self.sandbox.clone()
+    }
+
+    pub(crate) fn project_dir(&self) -> &std::path::Path {
+        &self.places.project_dir
+    }
+
+    /// Where each plugin's `$TMP` is made, and other scratch work goes.
+    pub(crate) fn tmp_root(&self) -> &std::path::Path {
+        &self.places.tmp_root
+    }
+
+    /// The loaded form of a plugin, reusing this process's `InstancePre`
+    /// unless the installed bytes changed since it was loaded.
+    pub(crate) fn prepare(&self, plugin: &InstalledPlugin) -> Result<Arc<Compiled>, HostError> {
+        let mut loaded = self.loaded.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((sha, compiled)) = loaded.get(plugin.id())
+            && *sha == plugin.wasm_sha256
+        {
+            return Ok(Arc::clone(compiled));
+        }
+        let compiled = Arc::new(self.sandbox()?.prepare(
+            plugin.id(),
+            &plugin.component,
+            &plugin.wasm_sha256,
+            &plugin.granted,
+        )?);
+        loaded.insert(
+            plugin.id().clone(),
+            (plugin.wasm_sha256.clone(), Arc::clone(&compiled)),
+        );
+        Ok(compiled)
+    }
+
+    /// A micro package's component, compiled and linked for `isolation`.
+    pub(crate) fn prepare_micro(
+        &self,
+        plugin: &InstalledPlugin,
+        isolation: Isolation,
+    ) -> Result<MicroCompiled, HostError> {
+        Ok(self.sandbox()?.prepare_micro(
+            plugin.id(),
+            &plugin.component,
+            &plugin.wasm_sha256,
+            &plugin.granted,
+            isolation,
+        )?)
+    }
+
+    /// Forgets a plugin's loaded form; the next call loads it again from
+    /// the compiled cache. Returns whether it was loaded.
+    pub(crate) fn unload(&self, id: &PluginId) -> bool {
+        let mut loaded = self.loaded.lock().unwrap_or_else(|p| p.into_inner());
+        loaded.remove(id).is_some()
+    }
+
+    /// The WASI side of a plugin's grants in this process: real folders,
+    /// variable values, hosts, the terminal.
+    pub(crate) fn grants(&self, plugin: &InstalledPlugin) -> Result<Grants, HostError> {
+        // Folders are made only for the roots a grant names: a plugin with
+        // no file grants costs no directory syscalls per load.
+        let needs = grants::roots_needed(&plugin.granted);
+        let data = self.places.data_root.join(plugin.id().as_str());
+        let tmp = self.places.tmp_root.join(plugin.id().as_str());
+        for (needed, dir) in [(needs.plugin_data, &data), (needs.tmp, &tmp)] {
+            if needed {
+                std::fs::create_dir_all(dir).map_err(|source| HostError::Io {
+                    action: "create",
+                    path: dir.clone(),
+                    source,
+                })?;
+            }
+        }
+        let roots = Roots {
+            project: &self.places.project_dir,
+            plugin_data: &data,
+            tmp: &tmp,
+        };
+        Ok(grants::to_grants(&plugin.granted, &roots, &self.places.env))
+    }
+}

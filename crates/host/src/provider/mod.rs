@@ -1,0 +1,170 @@
+//! First-party providers: native plugins compiled into the host. A
+//! provider registers through one trait, [`Provider`]: its id, version and
+//! description, the CLI commands it adds, the host interfaces it serves to
+//! sandboxed plugins, its native micro-plugins and its configuration
+//! schema. `lord plugin list` shows providers (kind `native`) beside WASM
+//! plugins, and a provider can be disabled like any plugin: its commands
+//! leave the CLI, its micro-plugins leave pipelines, and its host
+//! interfaces leave the linker, so a plugin importing one is refused with
+//! the reason.
+//!
+//! Built in: [`secrets`] (the `lord secret` commands and the
+//! `lord:plugin/secrets` interface) and [`text`] (the `json.parse` and
+//! `lines` micro-plugins). The database, AI and monitoring providers come
+//! the same way.
+//!
+//! Invariant: a provider's id is reserved: no plugin can be installed
+//! under it.
+
+pub mod secrets;
+pub mod text;
+
+use std::sync::Arc;
+
+use lord_manifest::{PluginId, Version};
+use lord_micro::MicroPlugin;
+use lord_store::{PluginState, Store};
+
+use crate::error::HostError;
+use crate::loader::Loader;
+
+/// A command a provider adds to the CLI. The CLI that ships the provider
+/// implements it; the framework lists it only while the provider is
+/// enabled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProviderCommand {
+    pub name: &'static str,
+    pub about: &'static str,
+}
+
+/// A native plugin compiled into the host.
+pub trait Provider: Send + Sync {
+    /// Its id: shown in `lord plugin list`, used to enable and disable it,
+    /// and reserved against plugins.
+    fn id(&self) -> PluginId;
+    fn version(&self) -> Version;
+    fn description(&self) -> &'static str;
+    /// Commands it adds to the CLI.
+    fn commands(&self) -> Vec<ProviderCommand> {
+        Vec::new()
+    }
+    /// WIT interfaces (`lord:plugin/secrets`) it serves to sandboxed
+    /// plugins; left out of the linker while it is disabled.
+    fn interfaces(&self) -> &'static [&'static str] {
+        &[]
+    }
+    /// Native micro-plugins it adds to pipelines (isolation `none`).
+    fn micro(&self) -> Vec<MicroPlugin> {
+        Vec::new()
+    }
+    /// The JSON Schema of the configuration it reads.
+    fn config_schema(&self) -> Option<serde_json::Value> {
+        None
+    }
+}
+
+/// One provider as `lord plugin list` and `info` show it.
+#[derive(Debug, Clone)]
+pub struct NativePlugin {
+    pub id: PluginId,
+    pub version: Version,
+    pub description: String,
+    pub state: PluginState,
+    pub reason: Option<String>,
+    pub commands: Vec<ProviderCommand>,
+    pub interfaces: Vec<String>,
+    /// Its micro-plugins' ids.
+    pub micro: Vec<String>,
+    pub config_schema: Option<serde_json::Value>,
+}
+
+/// The providers this framework runs with, and whether each is enabled.
+pub(crate) struct Providers {
+    all: Vec<Arc<dyn Provider>>,
+}
+
+impl Providers {
+    /// The providers built into lord-host.
+    pub(crate) fn built_in() -> Self {
+        Self {
+            all: vec![Arc::new(secrets::Secrets), Arc::new(text::Text)],
+        }
+    }
+
+    /// Adds an embedder's provider. A provider of the same id replaces it.
+    pub(crate) fn add(&mut self, provider: Arc<dyn Provider>) {
+        let id = provider.id();
+        self.all.retain(|p| p.id() != id);
+        self.all.push(provider);
+    }
+
+    pub(crate) fn find(&self, id: &PluginId) -> Option<&Arc<dyn Provider>> {
+        self.all.iter().find(|p| p.id() == *id)
+    }
+
+    /// The enabled providers.
+    pub(crate) fn enabled(&self, store: &Store) -> Result<Vec<&Arc<dyn Provider>>, HostError> {
+        let mut out = Vec::new();
+        for provider in &self.all {
+            if store.provider_state(provider.id().as_str())?.state == PluginState::Enabled {
+                out.push(provider);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Every provider with its state.
+    pub(crate) fn list(&self, store: &Store) -> Result<Vec<NativePlugin>, HostError> {
+        self.all
+            .iter()
+            .map(|provider| {
+                let id = provider.id();
+                let recorded = store.provider_state(id.as_str())?;
+                Ok(NativePlugin {
+                    version: provider.version(),
+                    description: provider.description().to_owned(),
+                    state: recorded.state,
+                    reason: recorded.reason,
+                    commands: provider.commands(),
+                    interfaces: provider
+                        .interfaces()
+                        .iter()
+                        .map(|s| (*s).to_owned())
+                        .collect(),
+                    micro: provider.micro().iter().map(|m| m.id.to_string()).collect(),
+                    config_schema: provider.config_schema(),
+                    id,
+                })
+            })
+            .collect()
+    }
+
+    /// Leaves the interfaces of disabled providers out of the engine.
+    pub(crate) fn withhold_disabled(
+        &self,
+        store: &Store,
+        loader: &Loader,
+    ) -> Result<(), HostError> {
+        for provider in &self.all {
+            let id = provider.id();
+            if store.provider_state(id.as_str())?.state == PluginState::Enabled {
+                continue;
+            }
+            for interface in provider.interfaces() {
+                loader.withhold(
+                    interface,
+                    format!(
+                        "it is served by the provider `{id}`, which is disabled; enable it with \
+                         `lord plugin enable {id}`"
+                    ),
+                );
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether `id` names a provider (so no plugin may take it).
+    pub(crate) fn reserves(&self, id: &PluginId) -> bool {
+        self.find(id).is_some()
+    }
+}

@@ -1,0 +1,161 @@
+//! What running plugin code needs, borrowed from the framework's parts for
+//! one operation: the settings, the channels and the loader. It makes
+//! instances with the right grants and links, and publishes lord's own
+//! events about them.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use lord_manifest::PluginId;
+use lord_sandbox::{Limits, Links, Messaging, PluginInstance};
+use lord_store::{InstalledPlugin, PluginState, Store};
+
+use crate::channels::{Channels, LazyChannels};
+use crate::error::HostError;
+use crate::loader::Loader;
+use crate::messenger::{MessageTarget, Messenger};
+use crate::settings::Settings;
+
+/// The parts running code reads, for the length of one operation.
+#[derive(Clone, Copy)]
+pub(crate) struct Runtime<'a> {
+    settings: &'a Settings,
+    channels: &'a LazyChannels,
+    loader: &'a Loader,
+}
+
+impl<'a> Runtime<'a> {
+    pub(crate) fn new(
+        settings: &'a Settings,
+        channels: &'a LazyChannels,
+        loader: &'a Loader,
+    ) -> Self {
+        Self {
+            settings,
+            channels,
+            loader,
+        }
+    }
+
+    pub(crate) fn loader(&self) -> &'a Loader {
+        self.loader
+    }
+
+    pub(crate) fn channels(&self) -> &'a Channels {
+        self.channels.get(self.settings)
+    }
+
+    pub(crate) fn global(&self) -> &'a lord_state::GlobalState {
+        self.channels.global(self.settings)
+    }
+
+    /// Publishes a lifecycle event about `id`; if it cannot be recorded,
+    /// the audit log says so.
+    pub(crate) fn announce(
+        &self,
+        store: &mut Store,
+        id: &PluginId,
+        topic: &str,
+        mut payload: serde_json::Value,
+    ) {
+        if let Some(map) = payload.as_object_mut() {
+            map.insert("plugin".to_owned(), serde_json::Value::from(id.as_str()));
+        }
+        if let Some(e) = self.channels.announce(self.settings, topic, payload) {
+            let _ = store.audit(id, "event not recorded", &e.to_string());
+        }
+    }
+
+    /// A fresh instance of `plugin` with its grants and links.
+    pub(crate) async fn instantiate(
+        &self,
+        store: &Store,
+        plugin: &InstalledPlugin,
+    ) -> Result<PluginInstance, HostError> {
+        let compiled = self.loader.prepare(plugin)?;
+        let grants = self.loader.grants(plugin)?;
+        let links = self.links(store, plugin)?;
+        let limits = Limits::from_manifest(&plugin.manifest.limits);
+        Ok(compiled.instantiate(&grants, limits, &links).await?)
+    }
+
+    /// Everything `plugin`'s host interfaces reach: its channel scope and,
+    /// for its `message(ID)` grants, a messenger.
+    pub(crate) fn links(
+        &self,
+        store: &Store,
+        plugin: &InstalledPlugin,
+    ) -> Result<Links, HostError> {
+        let links = self.own_links(plugin)?;
+        // The channel grants come from the one exhaustive reading of
+        // permissions, `ScopeGrants::from_permissions`.
+        let targets: HashMap<_, _> = lord_state::ScopeGrants::from_permissions(&plugin.granted, 0)
+            .messages
+            .iter()
+            .map(|target| (target.to_string(), self.message_target(store, target)))
+            .collect();
+        if targets.is_empty() {
+            return Ok(links);
+        }
+        let messenger: Arc<dyn Messaging> = Arc::new(Messenger::new(
+            plugin.id().as_str(),
+            targets,
+            self.channels().mailboxes.clone(),
+        ));
+        Ok(links.with(messenger))
+    }
+
+    /// The links of a plugin that may not send messages: its scope alone.
+    pub(crate) fn own_links(&self, plugin: &InstalledPlugin) -> Result<Links, HostError> {
+        let scope = self.channels.scope_for(self.settings, plugin)?;
+        Ok(Links::default().with(scope))
+    }
+
+    /// A plugin that may receive requests, ready to run; or why it cannot.
+    fn message_target(&self, store: &Store, id: &PluginId) -> Result<MessageTarget, String> {
+        let target = match store.get(id) {
+            Ok(Some(target)) => target,
+            Ok(None) => return Err(format!("plugin `{id}` is not installed")),
+            Err(e) => return Err(e.to_string()),
+        };
+        match target.state {
+            PluginState::Enabled => {}
+            PluginState::Installed | PluginState::Disabled | PluginState::Failed => {
+                return Err(format!(
+                    "plugin `{id}` is {}; enable it with `lord plugin enable {id}`",
+                    target.state
+                ));
+            }
+        }
+        if !target.manifest.accepts_messages {
+            return Err(format!(
+                "plugin `{id}` does not accept messages (its manifest has no `[messages] accept = true`)"
+            ));
+        }
+        // The target runs with its own grants and no messenger: a handler
+        // cannot send requests, so requests never chain.
+        let grants = self.loader.grants(&target).map_err(|e| e.to_string())?;
+        let links = self.own_links(&target).map_err(|e| e.to_string())?;
+        let limits = Limits::from_manifest(&target.manifest.limits);
+        let sandbox = self.loader.lazy_sandbox();
+        Ok(MessageTarget::new(
+            move || {
+                sandbox
+                    .get()
+                    .and_then(|s| {
+                        s.prepare(
+                            target.id(),
+                            &target.component,
+                            &target.wasm_sha256,
+                            &target.granted,
+                        )
+                        .map_err(HostError::from)
+                    })
+                    .map_err(|e| e.to_string())
+            },
+            grants,
+            links,
+            limits,
+        ))
+    }
+}

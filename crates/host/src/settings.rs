@@ -1,0 +1,97 @@
+//! The settings part: lord's layered configuration, read once per process
+//! on first use, and each plugin's own table checked against its schema.
+
+use std::sync::OnceLock;
+
+use lord_manifest::PluginId;
+use lord_store::InstalledPlugin;
+use serde_json::Value;
+
+use crate::error::HostError;
+
+/// The configuration this process runs under.
+pub(crate) struct Settings {
+    sources: lord_config::Sources,
+    merged: OnceLock<Result<lord_config::Config, String>>,
+}
+
+impl Settings {
+    pub(crate) fn new(sources: lord_config::Sources) -> Self {
+        Self {
+            sources,
+            merged: OnceLock::new(),
+        }
+    }
+
+    /// Chooses the profile and adds `--set` flags; no effect once the
+    /// configuration has been read.
+    pub(crate) fn configure(&mut self, profile: Option<String>, flags: Vec<String>) {
+        if profile.is_some() {
+            self.sources.profile = profile;
+        }
+        self.sources.flags.extend(flags);
+    }
+
+    pub(crate) fn sources(&self) -> &lord_config::Sources {
+        &self.sources
+    }
+
+    /// The merged configuration (read once per process).
+    pub(crate) fn get(&self) -> Result<&lord_config::Config, HostError> {
+        self.merged
+            .get_or_init(|| lord_config::Config::load(&self.sources).map_err(|e| e.to_string()))
+            .as_ref()
+            .map_err(|message| HostError::ConfigUnusable(message.clone()))
+    }
+
+    /// The string at `key`, or `default` when it is unset or the
+    /// configuration cannot be read (the commands that read it report that).
+    pub(crate) fn text_or(&self, key: &str, default: &str) -> String {
+        self.get()
+            .ok()
+            .and_then(|c| c.get(key))
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_else(|| default.to_owned())
+    }
+
+    /// A plugin's own configuration table, checked against its schema.
+    pub(crate) fn plugin_table(&self, plugin: &InstalledPlugin) -> Result<Value, HostError> {
+        let settings = self.get()?;
+        if let Some(schema) = &plugin.manifest.config_schema
+            && let Some(problem) = settings
+                .check_plugins([(plugin.id().as_str(), schema)])
+                .into_iter()
+                .next()
+        {
+            return Err(HostError::PluginConfig {
+                plugin: plugin.id().clone(),
+                problem: problem.to_string(),
+            });
+        }
+        Ok(settings.plugin(plugin.id().as_str()))
+    }
+
+    /// The project's `[requires]`: the plugins it wants, by id and range.
+    pub(crate) fn project_requires(
+        &self,
+    ) -> Result<Vec<(PluginId, semver::VersionReq)>, HostError> {
+        let Some(Value::Object(table)) = self.get()?.get("requires") else {
+            return Ok(Vec::new());
+        };
+        table
+            .iter()
+            .map(|(id, range)| {
+                let id = id.parse::<PluginId>().map_err(|e| {
+                    HostError::Resolve(format!("`requires.{id}` does not name a plugin: {e}"))
+                })?;
+                let range = range
+                    .as_str()
+                    .and_then(|r| semver::VersionReq::parse(r).ok())
+                    .ok_or_else(|| {
+                        HostError::Resolve(format!("`requires.{id}` is not a version range"))
+                    })?;
+                Ok((id, range))
+            })
+            .collect()
+    }
+}
