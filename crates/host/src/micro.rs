@@ -12,8 +12,8 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use lord_manifest::{Isolation, MicroId, MicroSpec};
 use lord_micro::{
-    Batch, BatchFailure, BoxFuture, CallContext, Handler, Membership, MicroManager, MicroPlugin,
-    MicroSecurity,
+    Batch, BatchFailure, BoxFuture, CallContext, FailureKind, Handler, HandlerError, Membership,
+    MicroManager, MicroPlugin, MicroSecurity,
 };
 use lord_sandbox::{
     CallError, Captured, Compiled, Denial, Failure, Grants, Limits, Links, MicroCall,
@@ -140,15 +140,15 @@ impl Package {
         self.pool.lock().unwrap_or_else(|p| p.into_inner()).pop()
     }
 
-    async fn instance(&self) -> Result<HandlerInstance, String> {
+    async fn instance(&self) -> Result<HandlerInstance, HandlerError> {
         match self.warm() {
             Some(warm) => Ok(warm),
             None => Box::pin(self.fresh()).await,
         }
     }
 
-    async fn fresh(&self) -> Result<HandlerInstance, String> {
-        let made = match self.source()? {
+    async fn fresh(&self) -> Result<HandlerInstance, HandlerError> {
+        let made = match self.source().map_err(unavailable)? {
             Source::Micro(compiled) => compiled
                 .instantiate(&self.grants, self.limits, &self.links)
                 .await
@@ -158,7 +158,9 @@ impl Package {
                 .await
                 .map(HandlerInstance::Plugin),
         };
-        made.map_err(|e| e.to_string())
+        // Start-up code runs under the same limits as a call, so a guest
+        // that traps or loops while starting fails with that kind.
+        made.map_err(failure)
     }
 
     fn give_back(&self, instance: HandlerInstance) {
@@ -173,29 +175,50 @@ impl Package {
 
     /// Member `index`'s call context: the prebuilt one for unkeyed calls,
     /// else a new one.
-    fn call(&self, index: usize, ctx: &CallContext) -> Result<Cow<'_, MicroCall>, String> {
+    fn call(&self, index: usize, ctx: &CallContext) -> Result<Cow<'_, MicroCall>, HandlerError> {
+        let missing = || unavailable(format!("no micro handler #{index} in this package"));
         match &ctx.key {
             None => self
                 .unkeyed
                 .get(index)
                 .map(Cow::Borrowed)
-                .ok_or_else(|| format!("no micro handler #{index} in this package")),
+                .ok_or_else(missing),
             Some(key) => self
                 .ids
                 .get(index)
                 .map(|id| Cow::Owned(MicroCall::new(id.as_str(), Some(key))))
-                .ok_or_else(|| format!("no micro handler #{index} in this package")),
+                .ok_or_else(missing),
         }
     }
 }
 
-fn reason(e: CallError) -> String {
-    // The manager names the micro-plugin; the sandbox's failure says what
-    // happened (the limit hit, the access refused, the guest's message).
-    if let Failure::Returned { message } = e.failure {
-        return message;
-    }
-    e.failure.to_string()
+/// A sandbox failure as a handler's: its kind, and the message. The
+/// manager names the micro-plugin; the sandbox's failure says what happened
+/// (the limit hit, the access refused, the guest's own message).
+fn failure(e: CallError) -> HandlerError {
+    let kind = match &e.failure {
+        Failure::Returned { .. } => FailureKind::Guest,
+        Failure::TimeLimit { .. } => FailureKind::TimeLimit,
+        Failure::MemoryLimit { .. } => FailureKind::MemoryLimit,
+        Failure::OutputLimit { .. } => FailureKind::OutputLimit,
+        Failure::StackLimit => FailureKind::StackLimit,
+        Failure::Denied { .. } => FailureKind::Denied,
+        Failure::Trap { .. } | Failure::Poisoned => FailureKind::Trap,
+        Failure::Setup { .. } => FailureKind::Host,
+    };
+    // The guest's own words stand alone; every other failure is said by
+    // the sandbox (`exceeded its time limit of ...`).
+    let message = if let Failure::Returned { message } = e.failure {
+        message
+    } else {
+        e.failure.to_string()
+    };
+    HandlerError::new(kind, message)
+}
+
+/// The component could not be prepared or instantiated at all.
+fn unavailable(message: String) -> HandlerError {
+    HandlerError::new(FailureKind::Host, message)
 }
 
 impl Package {
@@ -204,12 +227,12 @@ impl Package {
         index: usize,
         text: &str,
         ctx: &CallContext,
-    ) -> Result<String, String> {
+    ) -> Result<String, HandlerError> {
         let call = self.call(index, ctx)?;
         let mut instance = self.instance().await?;
         let result = instance.execute(text, &call).await;
         self.give_back(instance);
-        result.map(|(output, _captured)| output).map_err(reason)
+        result.map(|(output, _captured)| output).map_err(failure)
     }
 
     async fn run_members(
@@ -231,15 +254,20 @@ impl Package {
                 keyed.as_slice()
             }
         };
-        let mut instance = self.instance().await.map_err(|reason| BatchFailure {
+        let mut instance = self.instance().await.map_err(|e| BatchFailure {
             position: 0,
-            reason,
+            kind: e.kind,
+            reason: e.message,
         })?;
         let result = instance.execute_each(input, table, members).await;
         self.give_back(instance);
-        result.map_err(|(position, e)| BatchFailure {
-            position,
-            reason: reason(e),
+        result.map_err(|(position, e)| {
+            let e = failure(e);
+            BatchFailure {
+                position,
+                kind: e.kind,
+                reason: e.message,
+            }
         })
     }
 }
@@ -260,12 +288,13 @@ impl Handler for SandboxedMicro {
         &'a self,
         input: Value,
         ctx: &'a CallContext,
-    ) -> BoxFuture<'a, Result<Value, String>> {
+    ) -> BoxFuture<'a, Result<Value, HandlerError>> {
         Box::pin(async move {
-            let text = serde_json::to_string(&input).map_err(|e| e.to_string())?;
+            let text = serde_json::to_string(&input)
+                .map_err(|e| HandlerError::invalid_input(e.to_string()))?;
             let output = self.package.run_text(self.index, &text, ctx).await?;
             serde_json::from_str(&output)
-                .map_err(|e| format!("returned text that is not JSON: {e}"))
+                .map_err(|e| HandlerError::guest(format!("returned text that is not JSON: {e}")))
         })
     }
 
@@ -278,7 +307,7 @@ impl Handler for SandboxedMicro {
         &'a self,
         input: String,
         ctx: &'a CallContext,
-    ) -> BoxFuture<'a, Result<String, String>> {
+    ) -> BoxFuture<'a, Result<String, HandlerError>> {
         Box::pin(async move { self.package.run_text(self.index, &input, ctx).await })
     }
 
@@ -293,15 +322,16 @@ impl Handler for SandboxedMicro {
         &'a self,
         input: &'a Value,
         ctx: &'a CallContext,
-    ) -> BoxFuture<'a, Result<(), String>> {
+    ) -> BoxFuture<'a, Result<(), HandlerError>> {
         Box::pin(async move {
-            let text = serde_json::to_string(input).map_err(|e| e.to_string())?;
+            let text = serde_json::to_string(input)
+                .map_err(|e| HandlerError::invalid_input(e.to_string()))?;
             let package = &self.package;
             let call = package.call(self.index, ctx)?;
             let mut instance = package.instance().await?;
             let result = instance.validate(&text, &call).await;
             package.give_back(instance);
-            result.map(drop).map_err(reason)
+            result.map(drop).map_err(failure)
         })
     }
 }

@@ -6,6 +6,8 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
+use crate::error::HandlerError;
+
 /// A boxed future, so handlers can be stored as trait objects.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
@@ -18,20 +20,20 @@ pub struct CallContext {
 
 /// A handler: `execute` turns input into output; `validate` accepts or
 /// rejects input without acting on it (validators implement it; the default
-/// accepts everything). Errors are plain reasons; the manager adds which
-/// micro-plugin failed.
+/// accepts everything). Errors keep their kind ([`HandlerError`]); the
+/// manager adds which micro-plugin failed.
 pub trait Handler: Send + Sync {
     fn execute<'a>(
         &'a self,
         input: Value,
         ctx: &'a CallContext,
-    ) -> BoxFuture<'a, Result<Value, String>>;
+    ) -> BoxFuture<'a, Result<Value, HandlerError>>;
 
     fn validate<'a>(
         &'a self,
         input: &'a Value,
         ctx: &'a CallContext,
-    ) -> BoxFuture<'a, Result<(), String>> {
+    ) -> BoxFuture<'a, Result<(), HandlerError>> {
         let _ = (input, ctx);
         Box::pin(std::future::ready(Ok(())))
     }
@@ -49,12 +51,12 @@ pub trait Handler: Send + Sync {
         &'a self,
         input: String,
         ctx: &'a CallContext,
-    ) -> BoxFuture<'a, Result<String, String>> {
+    ) -> BoxFuture<'a, Result<String, HandlerError>> {
         Box::pin(async move {
-            let value: Value =
-                serde_json::from_str(&input).map_err(|e| format!("input is not JSON: {e}"))?;
+            let value: Value = serde_json::from_str(&input)
+                .map_err(|e| HandlerError::invalid_input(format!("input is not JSON: {e}")))?;
             let output = self.execute(value, ctx).await?;
-            serde_json::to_string(&output).map_err(|e| e.to_string())
+            serde_json::to_string(&output).map_err(|e| HandlerError::guest(e.to_string()))
         })
     }
 
@@ -82,10 +84,11 @@ pub trait Batch: Send + Sync {
     ) -> BoxFuture<'a, Result<String, BatchFailure>>;
 }
 
-/// The step of a batched run that failed, by position in the run.
+/// The step of a batched run that failed, by position in the run, and how.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BatchFailure {
     pub position: usize,
+    pub kind: crate::error::FailureKind,
     pub reason: String,
 }
 
@@ -107,7 +110,9 @@ type ExecuteFn = dyn Fn(Value, &CallContext) -> Result<Value, String> + Send + S
 type ValidateFn = dyn Fn(&Value, &CallContext) -> Result<(), String> + Send + Sync;
 
 /// A native Rust handler, registered by a CLI that embeds the library:
-/// isolation `none`, trusted by construction, called directly.
+/// isolation `none`, trusted by construction, called directly. Its
+/// closures' plain `Err` reasons are the handler's own errors
+/// ([`FailureKind::Guest`](crate::FailureKind::Guest)).
 #[derive(Clone)]
 pub struct NativeHandler {
     execute: Arc<ExecuteFn>,
@@ -146,17 +151,19 @@ impl Handler for NativeHandler {
         &'a self,
         input: Value,
         ctx: &'a CallContext,
-    ) -> BoxFuture<'a, Result<Value, String>> {
-        Box::pin(std::future::ready((self.execute)(input, ctx)))
+    ) -> BoxFuture<'a, Result<Value, HandlerError>> {
+        Box::pin(std::future::ready(
+            (self.execute)(input, ctx).map_err(HandlerError::guest),
+        ))
     }
 
     fn validate<'a>(
         &'a self,
         input: &'a Value,
         ctx: &'a CallContext,
-    ) -> BoxFuture<'a, Result<(), String>> {
+    ) -> BoxFuture<'a, Result<(), HandlerError>> {
         let result = match &self.validate {
-            Some(validate) => validate(input, ctx),
+            Some(validate) => validate(input, ctx).map_err(HandlerError::guest),
             None => Ok(()),
         };
         Box::pin(std::future::ready(result))

@@ -17,17 +17,23 @@
 //! Invariant: no I/O and no sandbox here; this crate composes handlers and
 //! knows nothing of how a handler runs.
 
+mod check;
 mod error;
 mod handler;
 mod manager;
 mod pipeline;
+mod plugin;
 mod route;
+mod run;
 mod schema;
 
-pub use error::MicroError;
+pub use check::{ChainFinding, ChainReport};
+pub use error::{FailureKind, HandlerError, MicroError};
 pub use handler::{
     Batch, BatchFailure, BoxFuture, CallContext, Handler, Membership, NativeHandler,
 };
-pub use manager::{ChainFinding, ChainReport, MicroManager, MicroPlugin, MicroSecurity, Prepared};
+pub use manager::MicroManager;
 pub use pipeline::{OnError, Pipeline, PipelineError, Step};
+pub use plugin::{MicroPlugin, MicroSecurity};
 pub use route::{Rollout, RolloutPolicy, Router, Variant, VariantStats};
+pub use run::Prepared;

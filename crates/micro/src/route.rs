@@ -200,8 +200,24 @@ impl Router {
         (last, self.variants[last].target.clone())
     }
 
-    /// Records one call's outcome, and moves a rollout on (or back).
+    /// Records one call's outcome, and moves a rollout on (or back). A
+    /// failed call (`ok` false) counts against the variant.
     pub fn observe(&self, variant: usize, latency: Duration, ok: bool) {
+        let failure = (!ok).then_some(crate::error::FailureKind::Guest);
+        self.observe_outcome(variant, latency, failure);
+    }
+
+    /// Records one call's outcome by how it failed, if it did: only a
+    /// failure the handler is to blame for (its own error, a limit, a
+    /// refused access, a crash) counts against its variant; bad input from
+    /// the caller or a host that could not run it does not.
+    pub fn observe_outcome(
+        &self,
+        variant: usize,
+        latency: Duration,
+        failure: Option<crate::error::FailureKind>,
+    ) {
+        let ok = !failure.is_some_and(crate::error::FailureKind::is_handler_fault);
         let mut state = self.lock();
         let latency_us = u64::try_from(latency.as_micros()).unwrap_or(u64::MAX);
         if let Some(samples) = state.samples.get_mut(variant) {
@@ -407,6 +423,38 @@ mod tests {
         }
         for n in 0..100 {
             assert_eq!(router.choose(Some(&format!("k{n}"))).1, id("old"));
+        }
+    }
+
+    /// Only failures the handler is to blame for count: a new variant
+    /// handed bad input by its callers, or that the host could not start,
+    /// is not rolled back for it; one that times out is.
+    #[test]
+    fn a_rollout_counts_only_the_handlers_own_failures() {
+        use crate::error::FailureKind;
+        let run = |failure: FailureKind| {
+            let router = Router::rollout(id("old"), id("new"), policy()).expect("router");
+            for n in 0..400 {
+                let (variant, _) = router.choose(Some(&format!("k{n}")));
+                // Variant 0 is the new one, as in the test above.
+                let outcome = (variant == 0).then_some(failure);
+                router.observe_outcome(variant, Duration::from_micros(100), outcome);
+            }
+            router.rollout_status()
+        };
+        for blameless in [FailureKind::InvalidInput, FailureKind::Host] {
+            assert_eq!(run(blameless), Some(Rollout::Complete), "{blameless:?}");
+        }
+        for fault in [
+            FailureKind::TimeLimit,
+            FailureKind::Denied,
+            FailureKind::Trap,
+            FailureKind::Guest,
+        ] {
+            assert!(
+                matches!(run(fault), Some(Rollout::RolledBack { .. })),
+                "{fault:?}"
+            );
         }
     }
 

@@ -146,3 +146,32 @@ fn a_hundred_swaps_of_a_wasm_micro_plugin_fail_no_call() {
         calls.load(Ordering::Relaxed)
     );
 }
+
+/// A sandboxed handler's failure keeps its kind: a validator's own refusal
+/// is the guest's, a strict handler reaching for the host is a refused
+/// access, and input a handler's schema does not take is the caller's.
+#[test]
+fn a_sandboxed_failure_keeps_its_kind() {
+    use lord_host::lord_micro::FailureKind;
+    let setup = setup(&["micro/validate", "hostile/strict-escape", "micro/text"]);
+    let manager = setup.framework.micro_manager().expect("manager");
+    let rt = runtime();
+    let ctx = CallContext::default();
+    let kind = |id: &str, input: Value| {
+        rt.block_on(manager.execute(&micro_id(id), input, &ctx))
+            .expect_err("fails")
+    };
+    let refused = kind("validate.email", json!("nobody"));
+    assert_eq!(refused.kind(), Some(FailureKind::Guest), "{refused}");
+    assert!(refused.is_handler_fault() && !refused.is_user_error());
+    let escaped = kind("escape.log", json!("x"));
+    assert_eq!(escaped.kind(), Some(FailureKind::Denied), "{escaped}");
+    assert!(escaped.is_handler_fault());
+    let bad_input = kind("trim", json!(42));
+    assert_eq!(
+        bad_input.kind(),
+        Some(FailureKind::InvalidInput),
+        "{bad_input}"
+    );
+    assert!(bad_input.is_user_error() && !bad_input.is_handler_fault());
+}

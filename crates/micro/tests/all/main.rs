@@ -8,8 +8,9 @@ use std::time::Duration;
 
 use lord_manifest::{Isolation, MicroId, MicroKind, Permission};
 use lord_micro::{
-    Batch, BatchFailure, BoxFuture, CallContext, ChainFinding, Handler, Membership, MicroError,
-    MicroManager, MicroPlugin, MicroSecurity, NativeHandler, Pipeline, Router, Variant,
+    Batch, BatchFailure, BoxFuture, CallContext, ChainFinding, FailureKind, Handler, HandlerError,
+    Membership, MicroError, MicroManager, MicroPlugin, MicroSecurity, NativeHandler, Pipeline,
+    Router, Variant,
 };
 use serde_json::{Value, json};
 
@@ -117,7 +118,7 @@ fn a_chain_runs_in_order() {
 fn error_policies_stop_skip_and_fall_back() {
     let m = manager();
     match run(&m, "trim | fail | upper", json!(" x ")) {
-        Err(MicroError::Failed { id, reason }) => {
+        Err(MicroError::Failed { id, reason, .. }) => {
             assert_eq!(id.as_str(), "fail");
             assert_eq!(reason, "always fails");
         }
@@ -278,7 +279,7 @@ impl lord_micro::Handler for Gate {
         &'a self,
         input: Value,
         _ctx: &'a CallContext,
-    ) -> lord_micro::BoxFuture<'a, Result<Value, String>> {
+    ) -> lord_micro::BoxFuture<'a, Result<Value, HandlerError>> {
         Box::pin(async move {
             self.started.notify_one();
             self.release.notified().await;
@@ -427,7 +428,11 @@ impl Batch for RecordingBatch {
             match Self::apply(index, &text) {
                 Ok(out) => text = out,
                 Err(reason) => {
-                    return Box::pin(std::future::ready(Err(BatchFailure { position, reason })));
+                    return Box::pin(std::future::ready(Err(BatchFailure {
+                        position,
+                        kind: FailureKind::Guest,
+                        reason,
+                    })));
                 }
             }
         }
@@ -445,10 +450,10 @@ impl Handler for Member {
         &'a self,
         input: Value,
         ctx: &'a CallContext,
-    ) -> BoxFuture<'a, Result<Value, String>> {
+    ) -> BoxFuture<'a, Result<Value, HandlerError>> {
         Box::pin(async move {
             let text = self.execute_text(input.to_string(), ctx).await?;
-            serde_json::from_str(&text).map_err(|e| e.to_string())
+            serde_json::from_str(&text).map_err(|e| HandlerError::guest(e.to_string()))
         })
     }
 
@@ -460,13 +465,13 @@ impl Handler for Member {
         &'a self,
         input: String,
         ctx: &'a CallContext,
-    ) -> BoxFuture<'a, Result<String, String>> {
+    ) -> BoxFuture<'a, Result<String, HandlerError>> {
         Box::pin(async move {
             let members = [self.index];
             self.batch
                 .run_text(&members, input, ctx)
                 .await
-                .map_err(|f| f.reason)
+                .map_err(|f| HandlerError::new(f.kind, f.reason))
         })
     }
 
@@ -529,7 +534,7 @@ fn neighbouring_steps_of_one_batch_are_handed_over_in_one_run() {
 fn a_failure_in_a_batched_run_names_its_own_step() {
     let (m, batch) = batched();
     match run(&m, "b.trim | b.upper | b.quiet", json!(" stop! ")) {
-        Err(MicroError::Failed { id, reason }) => {
+        Err(MicroError::Failed { id, reason, .. }) => {
             assert_eq!(id.as_str(), "b.quiet");
             assert_eq!(reason, "no shouting");
         }
