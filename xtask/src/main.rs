@@ -5,7 +5,11 @@
 //!   names.
 //! - `cargo xtask bench [--json]`: builds the guests, then runs the benchmark
 //!   harness in release mode; with `--json` it prints one JSON object.
-//! - `cargo xtask ci`: format check, clippy, guests, tests.
+//! - `cargo xtask tidy`: the layer rules of ARCHITECTURE.md, file and
+//!   function sizes, and a `//!` comment on every file (see `tidy.rs`).
+//! - `cargo xtask ci`: format check, tidy, guests, clippy, tests.
+
+mod tidy;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -27,7 +31,8 @@ fn main() -> Result<()> {
             run(&mut cmd)
         }
         Some("ci") => ci(&root),
-        _ => bail!("usage: cargo xtask <plugins | bench [--json] | ci>"),
+        Some("tidy") => tidy(&root),
+        _ => bail!("usage: cargo xtask <plugins | bench [--json] | tidy | ci>"),
     }
 }
 
@@ -125,6 +130,7 @@ fn read_toml(path: &Path) -> Result<toml::Table> {
 fn ci(root: &Path) -> Result<()> {
     run(cargo(root).args(["fmt", "--all", "--check"]))?;
     run(cargo(&root.join("plugins")).args(["fmt", "--all", "--check"]))?;
+    tidy(root)?;
     build_plugins(root)?;
     run(cargo(root).args([
         "clippy",
@@ -135,6 +141,112 @@ fn ci(root: &Path) -> Result<()> {
         "warnings",
     ]))?;
     test_with_summary(root)
+}
+
+/// Checks the code map and the house rules; prints the largest files and
+/// functions whatever the outcome, and fails naming every break.
+fn tidy(root: &Path) -> Result<()> {
+    let architecture =
+        std::fs::read_to_string(root.join("ARCHITECTURE.md")).context("reading ARCHITECTURE.md")?;
+    let rules = tidy::parse_rules(&architecture)?;
+    let metadata = capture(cargo(root).args([
+        "metadata",
+        "--format-version",
+        "1",
+        "--no-deps",
+        "--offline",
+    ]))?;
+    let metadata: serde_json::Value =
+        serde_json::from_str(&metadata).context("reading `cargo metadata`")?;
+    let mut breaks = tidy::check_layers(&rules, &tidy::direct_dependencies(&metadata));
+    for krate in rules.never.keys() {
+        let tree = capture(cargo(root).args([
+            "tree",
+            "-p",
+            krate,
+            "-e",
+            "normal",
+            "--prefix",
+            "none",
+            "--format",
+            "{p}",
+            "--offline",
+        ]))?;
+        let reached: Vec<String> = tree
+            .lines()
+            .filter_map(|l| l.split_whitespace().next().map(str::to_owned))
+            .collect();
+        breaks.extend(tidy::check_never(&rules, krate, &reached));
+    }
+    let sizes = tidy::measure(root)?;
+    eprintln!(
+        "tidy: largest files (limit {} lines before tests):",
+        tidy::MAX_FILE_LINES
+    );
+    for f in &sizes.largest_files {
+        eprintln!("  {:>5}  {}", f.lines, f.file.display());
+    }
+    eprintln!(
+        "tidy: largest functions (limit {} lines):",
+        tidy::MAX_FN_LINES
+    );
+    for f in &sizes.largest_functions {
+        eprintln!(
+            "  {:>5}  {}:{} {}",
+            f.lines,
+            f.file.display(),
+            f.line,
+            f.name
+        );
+    }
+    let mut problems: Vec<String> = breaks.iter().map(ToString::to_string).collect();
+    problems.extend(sizes.long_files.iter().map(|f| {
+        format!(
+            "{} has {} lines; split it (limit {})",
+            f.file.display(),
+            f.lines,
+            tidy::MAX_FILE_LINES
+        )
+    }));
+    problems.extend(sizes.long_functions.iter().map(|f| {
+        format!(
+            "{}:{} `{}` has {} lines; split it (limit {})",
+            f.file.display(),
+            f.line,
+            f.name,
+            f.lines,
+            tidy::MAX_FN_LINES
+        )
+    }));
+    problems.extend(sizes.undocumented.iter().map(|f| {
+        format!(
+            "{} does not start with a `//!` comment saying what it is for",
+            f.display()
+        )
+    }));
+    if !problems.is_empty() {
+        for p in &problems {
+            eprintln!("tidy: {p}");
+        }
+        bail!("tidy found {} problem(s)", problems.len());
+    }
+    eprintln!("tidy: the layer rules hold; every file is documented and within its limits");
+    Ok(())
+}
+
+/// Runs `cmd` and returns its standard output.
+fn capture(cmd: &mut Command) -> Result<String> {
+    let output = cmd
+        .output()
+        .with_context(|| format!("could not start {cmd:?}"))?;
+    if !output.status.success() {
+        bail!(
+            "{cmd:?} failed with {}: {}",
+            output.status,
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    String::from_utf8(output.stdout).context("command output is not UTF-8")
 }
 
 /// Runs the workspace tests, passing their output through, and ends with one

@@ -120,33 +120,7 @@ fn build_js(
 
     let entry = match lang {
         Lang::TypeScript => {
-            progress("typings from the WIT");
-            let step = Instant::now();
-            let types = dir.join(LORD_DIR).join("types");
-            // Stale typings from another world must not linger.
-            let _ = std::fs::remove_dir_all(&types);
-            toolchain::run(
-                Command::new(&tools.node)
-                    .arg(tools.wit_tool())
-                    .arg("guest-types")
-                    .arg(&wit)
-                    .arg(world)
-                    .arg(&types),
-                "typings (jco-transpile)",
-                dir,
-            )?;
-            steps.push(("typings".to_owned(), step.elapsed()));
-            progress("tsc (type check)");
-            let step = Instant::now();
-            toolchain::run(
-                Command::new(&tools.node)
-                    .arg(tools.bin(PINNED, "tsc"))
-                    .args(["-p", "tsconfig.json", "--pretty", "false"])
-                    .current_dir(dir),
-                "tsc",
-                dir,
-            )?;
-            steps.push(("tsc".to_owned(), step.elapsed()));
+            check_typescript(dir, &wit, world, tools, progress, steps)?;
             "src/plugin.ts"
         }
         Lang::JavaScript => "src/plugin.js",
@@ -186,51 +160,115 @@ fn build_js(
 
     let out = build_dir.join("component.wasm");
     let step = Instant::now();
+    componentize(
+        dir,
+        options,
+        &bundle,
+        &world_file,
+        &world_name,
+        &out,
+        progress,
+    )?;
+    steps.push(("componentize".to_owned(), step.elapsed()));
+    // One rename: the old component stays whole until the new one is.
+    std::fs::rename(&out, component)
+        .map_err(DevkitError::io("move the component to", component))?;
+    Ok(())
+}
+
+/// Generates the typings from the WIT and type-checks the project.
+fn check_typescript(
+    dir: &Path,
+    wit: &Path,
+    world: &str,
+    tools: &Toolchain,
+    progress: &mut dyn FnMut(&str),
+    steps: &mut Vec<(String, Duration)>,
+) -> Result<(), DevkitError> {
+    progress("typings from the WIT");
+    let step = Instant::now();
+    let types = dir.join(LORD_DIR).join("types");
+    // Stale typings from another world must not linger.
+    let _ = std::fs::remove_dir_all(&types);
+    toolchain::run(
+        Command::new(&tools.node)
+            .arg(tools.wit_tool())
+            .arg("guest-types")
+            .arg(wit)
+            .arg(world)
+            .arg(&types),
+        "typings (jco-transpile)",
+        dir,
+    )?;
+    steps.push(("typings".to_owned(), step.elapsed()));
+    progress("tsc (type check)");
+    let step = Instant::now();
+    toolchain::run(
+        Command::new(&tools.node)
+            .arg(tools.bin(PINNED, "tsc"))
+            .args(["-p", "tsconfig.json", "--pretty", "false"])
+            .current_dir(dir),
+        "tsc",
+        dir,
+    )?;
+    steps.push(("tsc".to_owned(), step.elapsed()));
+    Ok(())
+}
+
+/// Turns the bundle into a component for the trimmed world, with the
+/// engine asked for.
+fn componentize(
+    dir: &Path,
+    options: &BuildOptions,
+    bundle: &Path,
+    world_file: &Path,
+    world_name: &str,
+    out: &Path,
+    progress: &mut dyn FnMut(&str),
+) -> Result<(), DevkitError> {
+    let tools = &options.toolchain;
     match options.engine {
         Engine::QuickJs => {
             progress("componentize-qjs (QuickJS)");
             toolchain::run(
                 Command::new(tools.bin(PINNED, "componentize-qjs"))
                     .arg("--wit")
-                    .arg(&world_file)
+                    .arg(world_file)
                     .arg("--world")
-                    .arg(&world_name)
+                    .arg(world_name)
                     .arg("--js")
-                    .arg(&bundle)
+                    .arg(bundle)
                     // The host API is synchronous; the async runtime needs
                     // component-model async, which the host does not enable.
                     .arg("--sync")
                     .arg("--opt-size")
                     .arg("-o")
-                    .arg(&out)
+                    .arg(out)
                     .current_dir(dir),
                 "componentize-qjs",
                 dir,
-            )?;
+            )
+            .map(drop)
         }
         Engine::SpiderMonkey => {
             progress("componentize-js (SpiderMonkey)");
             toolchain::run(
                 Command::new(tools.bin(SPIDERMONKEY, "componentize-js"))
-                    .arg(&bundle)
+                    .arg(bundle)
                     .arg("-w")
-                    .arg(&world_file)
+                    .arg(world_file)
                     .arg("-n")
-                    .arg(&world_name)
+                    .arg(world_name)
                     .args(["-d", "stdio", "random", "clocks", "http", "fetch-event"])
                     .arg("-o")
-                    .arg(&out)
+                    .arg(out)
                     .current_dir(dir),
                 "componentize-js",
                 dir,
-            )?;
+            )
+            .map(drop)
         }
     }
-    steps.push(("componentize".to_owned(), step.elapsed()));
-    // One rename: the old component stays whole until the new one is.
-    std::fs::rename(&out, component)
-        .map_err(DevkitError::io("move the component to", component))?;
-    Ok(())
 }
 
 /// The interfaces each world may import, in WIT order.

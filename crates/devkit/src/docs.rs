@@ -235,68 +235,8 @@ pub fn render(
     format: Format,
 ) -> Result<Vec<(PathBuf, String)>, DevkitError> {
     let plugin = &manifest.plugin;
-    let commands = manifest
-        .commands
-        .iter()
-        .map(|c| {
-            let mut usage = c.name.as_str().to_owned();
-            for a in &c.args {
-                let name = a.name.as_str().to_uppercase();
-                let name = if a.multiple {
-                    format!("{name}...")
-                } else {
-                    name
-                };
-                usage.push(' ');
-                usage.push_str(&if a.required {
-                    name
-                } else {
-                    format!("[{name}]")
-                });
-            }
-            CommandDoc {
-                name: c.name.as_str().to_owned(),
-                usage,
-                about: c.about.clone(),
-                args: c
-                    .args
-                    .iter()
-                    .map(|a| Arg {
-                        name: a.name.as_str().to_owned(),
-                        help: a.help.clone(),
-                        required: a.required,
-                        multiple: a.multiple,
-                    })
-                    .collect(),
-            }
-        })
-        .collect();
-    let micro = manifest
-        .micro
-        .iter()
-        .map(|m| {
-            let shape = |schema: &Option<Value>| {
-                schema
-                    .as_ref()
-                    .and_then(|s| s.get("type"))
-                    .map_or_else(|| "json".to_owned(), |t| t.to_string().replace('"', ""))
-            };
-            MicroDoc {
-                id: m.id.as_str().to_owned(),
-                kind: m.kind.as_str().to_owned(),
-                description: m.description.clone(),
-                isolation: m.isolation.as_str().to_owned(),
-                signature: format!(
-                    "{}(input: {}) -> result<{}, error>",
-                    m.id.as_str(),
-                    shape(&m.input_schema),
-                    shape(&m.output_schema)
-                ),
-                input_schema: m.input_schema.as_ref().map(pretty),
-                output_schema: m.output_schema.as_ref().map(pretty),
-            }
-        })
-        .collect();
+    let commands = manifest.commands.iter().map(command_doc).collect();
+    let micro = manifest.micro.iter().map(micro_doc).collect();
     let permissions = manifest
         .permissions
         .iter()
@@ -307,42 +247,8 @@ pub fn render(
             risk: p.risk().to_string(),
         })
         .collect();
-    let mut subscribes = Vec::new();
-    let mut publishes = Vec::new();
-    for p in &manifest.permissions {
-        match p {
-            lord_manifest::Permission::EventsSubscribe(topic) => subscribes.push(topic.to_string()),
-            lord_manifest::Permission::EventsPublish(topic) => publishes.push(topic.to_string()),
-            lord_manifest::Permission::FsRead(_)
-            | lord_manifest::Permission::FsWrite(_)
-            | lord_manifest::Permission::Net(_)
-            | lord_manifest::Permission::Env(_)
-            | lord_manifest::Permission::Secret(_)
-            | lord_manifest::Permission::Exec(_)
-            | lord_manifest::Permission::Db(_)
-            | lord_manifest::Permission::Ai(_)
-            | lord_manifest::Permission::SysMetrics
-            | lord_manifest::Permission::StateShared(_)
-            | lord_manifest::Permission::Message(_)
-            | lord_manifest::Permission::Tty => {}
-        }
-    }
-    let mut interfaces: Vec<InterfaceDoc> = Vec::new();
-    for import in imports {
-        let Some(rest) = import.strip_prefix("lord:plugin/") else {
-            continue;
-        };
-        let name = rest.split('@').next().unwrap_or(rest);
-        if name == "types" || interfaces.iter().any(|i| i.name == name) {
-            continue;
-        }
-        if let Some(wit) = interface_block(crate::sdk::WIT, name) {
-            interfaces.push(InterfaceDoc {
-                name: name.to_owned(),
-                wit,
-            });
-        }
-    }
+    let (subscribes, publishes) = topics(manifest);
+    let interfaces = interface_docs(imports);
     let page = Page {
         id: plugin.id.as_str().to_owned(),
         name: plugin.name.clone(),
@@ -411,6 +317,111 @@ pub fn render(
         files.push((PathBuf::from("style.css"), CSS.to_owned()));
     }
     Ok(files)
+}
+
+/// A command's usage line (`greet NAME [GREETING]`) and arguments.
+fn command_doc(c: &lord_manifest::CommandSpec) -> CommandDoc {
+    let mut usage = c.name.as_str().to_owned();
+    for a in &c.args {
+        let name = a.name.as_str().to_uppercase();
+        let name = if a.multiple {
+            format!("{name}...")
+        } else {
+            name
+        };
+        usage.push(' ');
+        usage.push_str(&if a.required {
+            name
+        } else {
+            format!("[{name}]")
+        });
+    }
+    CommandDoc {
+        name: c.name.as_str().to_owned(),
+        usage,
+        about: c.about.clone(),
+        args: c
+            .args
+            .iter()
+            .map(|a| Arg {
+                name: a.name.as_str().to_owned(),
+                help: a.help.clone(),
+                required: a.required,
+                multiple: a.multiple,
+            })
+            .collect(),
+    }
+}
+
+/// A micro-plugin's signature (`trim(input: string) -> result<string,
+/// error>`) and schemas.
+fn micro_doc(m: &lord_manifest::MicroSpec) -> MicroDoc {
+    let shape = |schema: &Option<Value>| {
+        schema
+            .as_ref()
+            .and_then(|s| s.get("type"))
+            .map_or_else(|| "json".to_owned(), |t| t.to_string().replace('"', ""))
+    };
+    MicroDoc {
+        id: m.id.as_str().to_owned(),
+        kind: m.kind.as_str().to_owned(),
+        description: m.description.clone(),
+        isolation: m.isolation.as_str().to_owned(),
+        signature: format!(
+            "{}(input: {}) -> result<{}, error>",
+            m.id.as_str(),
+            shape(&m.input_schema),
+            shape(&m.output_schema)
+        ),
+        input_schema: m.input_schema.as_ref().map(pretty),
+        output_schema: m.output_schema.as_ref().map(pretty),
+    }
+}
+
+/// The topics the plugin subscribes to and publishes on.
+fn topics(manifest: &Manifest) -> (Vec<String>, Vec<String>) {
+    let mut subscribes = Vec::new();
+    let mut publishes = Vec::new();
+    for p in &manifest.permissions {
+        match p {
+            lord_manifest::Permission::EventsSubscribe(topic) => subscribes.push(topic.to_string()),
+            lord_manifest::Permission::EventsPublish(topic) => publishes.push(topic.to_string()),
+            lord_manifest::Permission::FsRead(_)
+            | lord_manifest::Permission::FsWrite(_)
+            | lord_manifest::Permission::Net(_)
+            | lord_manifest::Permission::Env(_)
+            | lord_manifest::Permission::Secret(_)
+            | lord_manifest::Permission::Exec(_)
+            | lord_manifest::Permission::Db(_)
+            | lord_manifest::Permission::Ai(_)
+            | lord_manifest::Permission::SysMetrics
+            | lord_manifest::Permission::StateShared(_)
+            | lord_manifest::Permission::Message(_)
+            | lord_manifest::Permission::Tty => {}
+        }
+    }
+    (subscribes, publishes)
+}
+
+/// The WIT of each `lord:plugin` interface the component imports.
+fn interface_docs(imports: &[String]) -> Vec<InterfaceDoc> {
+    let mut interfaces: Vec<InterfaceDoc> = Vec::new();
+    for import in imports {
+        let Some(rest) = import.strip_prefix("lord:plugin/") else {
+            continue;
+        };
+        let name = rest.split('@').next().unwrap_or(rest);
+        if name == "types" || interfaces.iter().any(|i| i.name == name) {
+            continue;
+        }
+        if let Some(wit) = interface_block(crate::sdk::WIT, name) {
+            interfaces.push(InterfaceDoc {
+                name: name.to_owned(),
+                wit,
+            });
+        }
+    }
+    interfaces
 }
 
 /// Collapses the runs of blank lines template blocks leave behind.

@@ -238,30 +238,7 @@ impl Framework {
                 e.to_string(),
             );
         }
-        for warning in manifest.warnings() {
-            report.push(
-                Category::Warning,
-                Level::Warning,
-                "manifest",
-                MANIFEST,
-                warning,
-            );
-        }
-        for permission in &manifest.permissions {
-            let risk = permission.risk();
-            if risk >= RiskLevel::High {
-                report.push(
-                    Category::Security,
-                    Level::Warning,
-                    "high-risk-permission",
-                    MANIFEST,
-                    format!(
-                        "requests `{permission}`, a {risk}-risk permission: {}",
-                        permission.describe()
-                    ),
-                );
-            }
-        }
+        check_manifest(&mut report, manifest);
         let component_file = manifest.plugin.component.clone();
         let sandbox = match self.loader().sandbox() {
             Ok(sandbox) => sandbox,
@@ -367,6 +344,35 @@ impl Framework {
                 &manifest.plugin.component,
                 e.to_string(),
             ),
+        }
+    }
+}
+
+/// What the manifest alone says: its warnings, and each high-risk
+/// permission in plain words.
+fn check_manifest(report: &mut ValidationReport, manifest: &Manifest) {
+    for warning in manifest.warnings() {
+        report.push(
+            Category::Warning,
+            Level::Warning,
+            "manifest",
+            MANIFEST,
+            warning,
+        );
+    }
+    for permission in &manifest.permissions {
+        let risk = permission.risk();
+        if risk >= RiskLevel::High {
+            report.push(
+                Category::Security,
+                Level::Warning,
+                "high-risk-permission",
+                MANIFEST,
+                format!(
+                    "requests `{permission}`, a {risk}-risk permission: {}",
+                    permission.describe()
+                ),
+            );
         }
     }
 }

@@ -121,7 +121,14 @@ pub fn document() -> Value {
         },
         "components": {
             "securitySchemes": {"token": {"type": "http", "scheme": "bearer"}},
-            "schemas": {
+            "schemas": schemas()
+        }
+    })
+}
+
+/// The bodies the API speaks, as JSON Schema (`lord-registry-api`'s types).
+fn schemas() -> Value {
+    json!({
                 "Error": {"type": "object", "required": ["error"], "properties": {"error": {"type": "string"}}},
                 "SearchHit": {"type": "object",
                     "required": ["id", "name", "description", "latest", "category", "keywords", "authors", "downloads", "rating", "ratings", "verified", "updated_ms", "relevance"],
@@ -155,7 +162,5 @@ pub fn document() -> Value {
                     "stars": {"type": "integer", "minimum": 1, "maximum": 5}}},
                 "Yank": {"type": "object", "required": ["yanked"], "additionalProperties": false, "properties": {
                     "yanked": {"type": "boolean"}}}
-            }
-        }
     })
 }

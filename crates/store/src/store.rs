@@ -206,44 +206,14 @@ impl Store {
             (false, true) => return Err(StoreError::NotInstalled(id.to_string())),
             (true, true) | (false, false) => {}
         }
-        for command in &new.manifest.commands {
-            if let Some(owner) = self.other_owner("commands", "name", command.name.as_str(), &id)? {
-                return Err(StoreError::CommandTaken {
-                    command: command.name.to_string(),
-                    owner,
-                });
-            }
-        }
-        for micro in &new.manifest.micro {
-            if let Some(owner) = self.other_owner("micro", "id", micro.id.as_str(), &id)? {
-                return Err(StoreError::MicroTaken {
-                    micro: micro.id.to_string(),
-                    owner,
-                });
-            }
-        }
+        self.check_names_free(&new.manifest, &id)?;
 
         // 1. Stage: copy the files into a private folder and make them durable.
         let component_name = Path::new(&new.manifest.plugin.component)
             .file_name()
             .map(PathBuf::from)
             .unwrap_or_else(|| PathBuf::from("plugin.wasm"));
-        let staging_root = self.layout.staging();
-        fs::create_dir_all(&staging_root).map_err(StoreError::io("create", &staging_root))?;
-        let staged = tempfile::Builder::new()
-            .prefix("install-")
-            .tempdir_in(&staging_root)
-            .map_err(StoreError::io("create a staging folder in", &staging_root))?;
-        write_durably(
-            &staged.path().join("plugin.toml"),
-            new.manifest_text.as_bytes(),
-        )?;
-        self.failpoint.hit("install:staging");
-        let component_bytes = fs::read(&new.component_source)
-            .map_err(StoreError::io("read", &new.component_source))?;
-        write_durably(&staged.path().join(&component_name), &component_bytes)?;
-        sync_dir(staged.path())?;
-        self.failpoint.hit("install:staged");
+        let staged = self.stage(&new, &component_name)?;
 
         // 2. Move into place. The folder name carries the content hash, and
         //    nothing refers to it until the row below is committed.
@@ -321,6 +291,54 @@ impl Store {
         tx.commit()?;
         self.failpoint.hit("install:committed");
         self.require(&id)
+    }
+
+    /// Refuses a manifest whose commands or micro-plugins another plugin
+    /// already has.
+    fn check_names_free(&self, manifest: &Manifest, id: &PluginId) -> Result<(), StoreError> {
+        for command in &manifest.commands {
+            if let Some(owner) = self.other_owner("commands", "name", command.name.as_str(), id)? {
+                return Err(StoreError::CommandTaken {
+                    command: command.name.to_string(),
+                    owner,
+                });
+            }
+        }
+        for micro in &manifest.micro {
+            if let Some(owner) = self.other_owner("micro", "id", micro.id.as_str(), id)? {
+                return Err(StoreError::MicroTaken {
+                    micro: micro.id.to_string(),
+                    owner,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Copies a new build's manifest and component into a private staging
+    /// folder and makes them durable.
+    fn stage(
+        &self,
+        new: &NewPlugin,
+        component_name: &Path,
+    ) -> Result<tempfile::TempDir, StoreError> {
+        let staging_root = self.layout.staging();
+        fs::create_dir_all(&staging_root).map_err(StoreError::io("create", &staging_root))?;
+        let staged = tempfile::Builder::new()
+            .prefix("install-")
+            .tempdir_in(&staging_root)
+            .map_err(StoreError::io("create a staging folder in", &staging_root))?;
+        write_durably(
+            &staged.path().join("plugin.toml"),
+            new.manifest_text.as_bytes(),
+        )?;
+        self.failpoint.hit("install:staging");
+        let component_bytes = fs::read(&new.component_source)
+            .map_err(StoreError::io("read", &new.component_source))?;
+        write_durably(&staged.path().join(component_name), &component_bytes)?;
+        sync_dir(staged.path())?;
+        self.failpoint.hit("install:staged");
+        Ok(staged)
     }
 
     /// The versions of the earlier builds kept for `id`, newest first.
