@@ -15,10 +15,11 @@ use crate::cache::CompiledCache;
 use crate::capability::Grants;
 use crate::contract::{self, ContractReport, Withheld, World};
 use crate::error::{CallError, SandboxError};
-use crate::instance::{MicroInstance, PluginInstance, StoreState};
+use crate::instance::{MicroInstance, PluginInstance};
 use crate::limits::Limits;
 use crate::links::Links;
 use crate::micro_bindings::MicroPluginPre;
+use crate::session::StoreState;
 
 /// How often the epoch advances. The deadline check runs once per tick, so
 /// this is the granularity of the time limit; a tick costs one atomic

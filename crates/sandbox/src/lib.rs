@@ -20,6 +20,7 @@ mod bindings;
 mod cache;
 mod capability;
 mod contract;
+mod deadline;
 mod engine;
 mod error;
 mod instance;
@@ -28,6 +29,7 @@ mod limits;
 mod links;
 mod micro_bindings;
 mod output;
+mod session;
 
 pub use capability::{Denial, Grants, Preopen};
 pub use contract::{ContractReport, ImportName, ImportUse, Withheld, import_use};

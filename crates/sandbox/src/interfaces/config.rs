@@ -6,7 +6,7 @@ use wasmtime::component::{HasSelf, Linker};
 
 use super::HostInterface;
 use crate::bindings::lord::plugin::config;
-use crate::instance::StoreState;
+use crate::session::StoreState;
 
 pub(super) const INTERFACE: HostInterface = HostInterface {
     name: "lord:plugin/config",

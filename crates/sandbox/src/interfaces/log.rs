@@ -5,7 +5,8 @@ use wasmtime::component::{HasSelf, Linker};
 
 use super::HostInterface;
 use crate::bindings::lord::plugin::{log, types};
-use crate::instance::{LogLevel, StoreState};
+use crate::instance::LogLevel;
+use crate::session::StoreState;
 
 pub(super) const INTERFACE: HostInterface = HostInterface {
     name: "lord:plugin/log",

@@ -14,7 +14,7 @@ use wasmtime::component::{HasSelf, Linker};
 
 use super::HostInterface;
 use crate::bindings::lord::plugin::messaging;
-use crate::instance::StoreState;
+use crate::session::StoreState;
 
 pub(super) const INTERFACE: HostInterface = HostInterface {
     name: "lord:plugin/messaging",

@@ -23,7 +23,7 @@ use lord_manifest::PermissionFamily;
 use lord_state::{Scope, StateError};
 use wasmtime::component::Linker;
 
-use crate::instance::StoreState;
+use crate::session::StoreState;
 
 pub use messaging::{Messaging, Reply};
 

@@ -1,0 +1,335 @@
+//! One store under limits, what every kind of instance is made of: the
+//! store's data (WASI context, resource table, limiter, output budget,
+//! refusals, links), the deadline, and the guard that runs a guest call and
+//! turns every way it can end into a typed [`Failure`].
+
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use lord_manifest::PluginId;
+use wasmtime::component::ResourceTable;
+use wasmtime::{Engine, Store, Trap, UpdateDeadline};
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+use crate::capability::{self, Denial, DenialLog, Denials, Grants};
+use crate::deadline::{self, Deadline};
+use crate::error::{CallError, Failure};
+use crate::instance::Captured;
+use crate::limits::{Limiter, Limits};
+use crate::links::Links;
+use crate::output::{OutputBudget, OutputExceeded};
+
+/// The data of one plugin's store.
+pub(crate) struct StoreState {
+    wasi: WasiCtx,
+    table: ResourceTable,
+    limiter: Limiter,
+    pub(crate) budget: OutputBudget,
+    pub(crate) denials: Denials,
+    /// The services its host interfaces reach (its channel scope, its
+    /// messenger), as the host linked them for this instance.
+    pub(crate) links: Links,
+    /// When the current call must end: set by the epoch callback at the
+    /// call's first tick, or by the wait guard if the call first waits in a
+    /// host call; a call that ends within a tick in one go never reads the
+    /// clock.
+    deadline: Arc<Deadline>,
+}
+
+impl WasiView for StoreState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+/// One store under limits: what every kind of instance is made of. After
+/// any failure other than the guest returning an error of its own, the
+/// session is poisoned: wasm state after a trap is not trustworthy, so the
+/// host makes a new instance instead.
+pub(crate) struct Session {
+    pub(crate) plugin: PluginId,
+    store: Store<StoreState>,
+    pub(crate) limits: Limits,
+    pub(crate) poisoned: bool,
+    /// Whether the guest can reach any host interface. A strict
+    /// micro-plugin cannot (every import traps): it can neither wait in a
+    /// host call, so the epoch deadline alone bounds it and its calls skip
+    /// the timer, nor write output or be refused an access, so there is
+    /// nothing to collect after a call.
+    pub(crate) reaches_host: bool,
+}
+
+impl Session {
+    pub(crate) fn denials(&self) -> Vec<Denial> {
+        self.store
+            .data()
+            .denials
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .seen()
+    }
+
+    pub(crate) fn peak_memory_bytes(&self) -> u64 {
+        u64::try_from(self.store.data().limiter.peak_memory).unwrap_or(u64::MAX)
+    }
+
+    pub(crate) fn new(
+        plugin: &PluginId,
+        engine: &Engine,
+        grants: &Grants,
+        limits: Limits,
+        links: &Links,
+    ) -> Result<Self, CallError> {
+        let budget = OutputBudget::new(limits.output_bytes);
+        let denials: Denials = Arc::new(Mutex::new(DenialLog::default()));
+        let wasi = capability::build_wasi(grants, &budget, &denials)
+            .map_err(|message| CallError::new(plugin, Failure::Setup { message }))?;
+        let state = StoreState {
+            wasi,
+            table: ResourceTable::new(),
+            limiter: Limiter::new(&limits),
+            budget,
+            denials,
+            links: links.clone(),
+            deadline: Deadline::new(limits.time),
+        };
+        let mut store = Store::new(engine, state);
+        store.limiter(|state| &mut state.limiter);
+        // One wall-clock budget: the epoch callback compares real time with
+        // the deadline at every tick, so guest code stops on time however its
+        // time is spent; a host call that waits is stopped by the guard
+        // around each call (`deadline::bounded`). The first tick of a call
+        // comes at most one tick after it began, so a deadline set then is
+        // never early and at most one tick late.
+        store.epoch_deadline_callback(|ctx| {
+            let now = Instant::now();
+            let deadline = &ctx.data().deadline;
+            match deadline.get() {
+                None => {
+                    deadline.get_or_start(now);
+                    Ok(UpdateDeadline::Continue(1))
+                }
+                Some(at) if now >= at => Ok(UpdateDeadline::Interrupt),
+                Some(_) => Ok(UpdateDeadline::Continue(1)),
+            }
+        });
+        store.set_epoch_deadline(1);
+        Ok(Self {
+            plugin: plugin.clone(),
+            store,
+            limits,
+            poisoned: false,
+            reaches_host: true,
+        })
+    }
+
+    /// Instantiates under the limits (instantiation runs guest start code).
+    pub(crate) async fn instantiate<B>(
+        &mut self,
+        instantiate: impl AsyncFnOnce(&mut Store<StoreState>) -> wasmtime::Result<B>,
+    ) -> Result<B, CallError> {
+        let bindings = run_guarded(&mut self.store, self.limits, true, instantiate)
+            .await
+            .map_err(|failure| CallError::new(&self.plugin, failure))?;
+        // Whatever start-up code printed belongs to no call.
+        self.store.data().budget.take();
+        Ok(bindings)
+    }
+
+    /// Runs one guest call under the limits and turns every way it can end
+    /// into a typed result. `Returned` keeps the session usable; any other
+    /// failure poisons it.
+    pub(crate) async fn call<T>(
+        &mut self,
+        call: impl AsyncFnOnce(&mut Store<StoreState>) -> wasmtime::Result<GuestResult<T>>,
+    ) -> Result<(T, Captured), CallError> {
+        if self.poisoned {
+            return Err(CallError::new(&self.plugin, Failure::Poisoned));
+        }
+        // `run_guarded` inlined by hand: this is the hot path, and one
+        // less future level is one less move of the whole call's state.
+        let limits = self.limits;
+        let deadline = arm(&mut self.store);
+        let outcome = if self.reaches_host {
+            match deadline::bounded(call(&mut self.store), &deadline).await {
+                Some(outcome) => {
+                    outcome.map_err(|error| classify(self.store.data(), &error, limits))
+                }
+                None => Err(Failure::TimeLimit { limit: limits.time }),
+            }
+        } else {
+            call(&mut self.store)
+                .await
+                .map_err(|error| classify(self.store.data(), &error, limits))
+        };
+        let (captured, denied) = if self.reaches_host {
+            (
+                self.store.data().budget.take(),
+                take_denial(self.store.data()),
+            )
+        } else {
+            (Captured::default(), None)
+        };
+        match outcome {
+            Ok(Ok(value)) => Ok((value, captured)),
+            Ok(Err(message)) => Err(CallError::new(
+                &self.plugin,
+                match denied {
+                    // A guest that was refused usually reports a generic I/O
+                    // error; the host knows exactly what was refused.
+                    Some(access) => Failure::Denied { access },
+                    None => Failure::Returned { message },
+                },
+            )),
+            Err(mut failure) => {
+                self.poisoned = true;
+                if let Failure::Trap { message } = &mut failure {
+                    *message = with_panic_message(std::mem::take(message), &captured);
+                }
+                Err(CallError::new(&self.plugin, failure))
+            }
+        }
+    }
+}
+
+/// The guest's answer to a call that completed.
+pub(crate) type GuestResult<T> = Result<T, String>;
+
+impl Session {
+    /// The returned text counts against the same output budget as
+    /// everything else the plugin writes.
+    pub(crate) fn check_returned_output(
+        &self,
+        text: String,
+        captured: Captured,
+    ) -> Result<(String, Captured), CallError> {
+        self.check_output_size(&text, &captured)?;
+        Ok((text, captured))
+    }
+
+    /// The check alone, for callers that keep the values where they are.
+    pub(crate) fn check_output_size(
+        &self,
+        text: &str,
+        captured: &Captured,
+    ) -> Result<(), CallError> {
+        let limit = self.limits.output_bytes;
+        let total = text.len() + captured.stdout.len() + captured.stderr.len();
+        if u64::try_from(total).unwrap_or(u64::MAX) > limit {
+            return Err(CallError::new(
+                &self.plugin,
+                Failure::OutputLimit { limit_bytes: limit },
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Starts the call's clock: the deadline itself is set when first needed
+/// (the next tick, or the first wait). Returns the shared deadline for the
+/// call's wait guard.
+fn arm(store: &mut Store<StoreState>) -> Arc<Deadline> {
+    let deadline = Arc::clone(&store.data().deadline);
+    deadline.arm();
+    store.set_epoch_deadline(1);
+    deadline
+}
+
+/// Runs `call` with the deadline armed, and classifies how it ended.
+async fn run_guarded<R>(
+    store: &mut Store<StoreState>,
+    limits: Limits,
+    host_waits: bool,
+    call: impl AsyncFnOnce(&mut Store<StoreState>) -> wasmtime::Result<R>,
+) -> Result<R, Failure> {
+    let deadline = arm(store);
+    // The guard covers host calls that wait (sleeps, sockets): while the
+    // guest computes, the epoch callback stops it; while the host waits on
+    // its behalf, the guard's timer does. A guest that cannot wait in the
+    // host needs only the epoch.
+    let outcome = if host_waits {
+        match deadline::bounded(call(store), &deadline).await {
+            Some(outcome) => outcome,
+            None => return Err(Failure::TimeLimit { limit: limits.time }),
+        }
+    } else {
+        call(store).await
+    };
+    outcome.map_err(|error| classify(store.data(), &error, limits))
+}
+
+fn classify(state: &StoreState, error: &wasmtime::Error, limits: Limits) -> Failure {
+    if error.downcast_ref::<OutputExceeded>().is_some() || state.budget.exceeded() {
+        return Failure::OutputLimit {
+            limit_bytes: state.budget.limit(),
+        };
+    }
+    if state.limiter.memory_refused {
+        return Failure::MemoryLimit {
+            limit_bytes: limits.memory_bytes,
+        };
+    }
+    let trap = error.downcast_ref::<Trap>();
+    if trap == Some(&Trap::Interrupt) {
+        return Failure::TimeLimit { limit: limits.time };
+    }
+    if trap == Some(&Trap::StackOverflow) {
+        return Failure::StackLimit;
+    }
+    if let Some(access) = peek_denial(state) {
+        return Failure::Denied { access };
+    }
+    // A strict micro-plugin's imports are all linked to wasmtime's
+    // unknown-import traps; reaching one is a refused access, not a crash.
+    let root = error.root_cause().to_string();
+    if let Some(rest) = root.strip_prefix("unknown import: `")
+        && let Some((import, _)) = rest.split_once('`')
+    {
+        return Failure::Denied {
+            access: format!("host interface `{import}` (strict isolation links none)"),
+        };
+    }
+    // The trap code is what a user can act on; the full chain (with a wasm
+    // backtrace) stays out of the one-line message.
+    let message = match trap {
+        Some(trap) => trap.to_string(),
+        None => error.root_cause().to_string(),
+    };
+    Failure::Trap { message }
+}
+
+fn peek_denial(state: &StoreState) -> Option<String> {
+    state
+        .denials
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .peek()
+}
+
+fn take_denial(state: &StoreState) -> Option<String> {
+    state
+        .denials
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .take()
+}
+
+/// A Rust guest that panics prints the panic message to stderr and then
+/// traps; the message is what a user needs to see.
+fn with_panic_message(trap: String, captured: &Captured) -> String {
+    let stderr = String::from_utf8_lossy(&captured.stderr);
+    match stderr.lines().find(|line| line.contains("panicked at")) {
+        Some(line) => {
+            let detail = stderr
+                .lines()
+                .skip_while(|l| !l.contains("panicked at"))
+                .nth(1)
+                .unwrap_or("");
+            format!("{} {} ({trap})", line.trim(), detail.trim())
+        }
+        None => trap,
+    }
+}
