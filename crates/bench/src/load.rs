@@ -88,3 +88,21 @@ pub(crate) async fn measure(plugins: &Plugins, plan: Plan) -> Result<LoadResults
     .await?;
     Ok(LoadResults { cold, reused })
 }
+
+/// `run_command` on a loaded plugin, ours alone and for a while, so a
+/// profiler sees where the per-command work goes.
+pub(crate) async fn profile(plugins: &Plugins, plan: Plan) -> Result<()> {
+    let scratch = tempfile::tempdir()?;
+    let mut framework = Framework::open(fixtures::host_config(scratch.path(), "home")?)?;
+    fixtures::install(&mut framework, &[plugins.bench()]).await?;
+    let samples = timing::single(plan, async || {
+        framework.run_command(COMMAND, Vec::new()).await?;
+        Ok(())
+    })
+    .await?;
+    eprintln!(
+        "lord-bench: run_command, loaded form reused: {:.1} µs",
+        samples.median_ns() / 1e3
+    );
+    Ok(())
+}

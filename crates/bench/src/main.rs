@@ -40,13 +40,18 @@ use crate::fixtures::Plugins;
 use crate::report::{RegistryOnly, Results};
 use crate::timing::Plan;
 
-const USAGE: &str = "usage: lord-bench [--json] [--batches N] [--profile-micro | --registry-only]
+const USAGE: &str =
+    "usage: lord-bench [--json] [--batches N] [--profile-micro | --registry-only | --load-and-call]
 
   --json            print one JSON object on stdout instead of a table
   --batches N       batches per side for each figure (default 31)
   --profile-micro   run only the micro-plugin chain, ours alone, for a profiler
   --registry-only   run only the registry, resolve and install figures
-                    (no `lord` build, no comparisons)";
+                    (no `lord` build, no comparisons)
+  --load-and-call   run only the load and call comparisons, for quick
+                    iteration on the hot paths (no `lord` build)
+  --profile-load    run only `run_command` on a loaded plugin, ours alone,
+                    for a profiler";
 
 #[derive(Debug)]
 struct Options {
@@ -54,6 +59,8 @@ struct Options {
     batches: usize,
     profile_micro: bool,
     registry_only: bool,
+    load_and_call: bool,
+    profile_load: bool,
 }
 
 fn main() -> ExitCode {
@@ -71,6 +78,8 @@ fn parse_args() -> Result<Option<Options>> {
         json: false,
         profile_micro: false,
         registry_only: false,
+        load_and_call: false,
+        profile_load: false,
         // Many short batches rather than a few long ones: on a shared
         // machine, load comes in bursts, and finer alternation spreads a
         // burst over both sides. Odd, so the median is a measured batch.
@@ -82,6 +91,8 @@ fn parse_args() -> Result<Option<Options>> {
             "--json" => options.json = true,
             "--profile-micro" => options.profile_micro = true,
             "--registry-only" => options.registry_only = true,
+            "--load-and-call" => options.load_and_call = true,
+            "--profile-load" => options.profile_load = true,
             "--batches" => {
                 let value = args.next().context("--batches needs a number")?;
                 options.batches =
@@ -130,6 +141,26 @@ fn run() -> Result<()> {
         return Ok(());
     }
 
+    if options.profile_load {
+        return runtime.block_on(load::profile(&plugins, plan(1000)));
+    }
+    if options.load_and_call {
+        let load = runtime.block_on(load::measure(&plugins, plan(100)))?;
+        let calls = runtime.block_on(call::measure(&plugins, plan(25)))?;
+        let figures = serde_json::json!({
+            "load_ratio": load.cold.ratio(),
+            "load_reused_ratio": load.reused.ratio(),
+            "load_reused_ours_us": load.reused.subject.median_ns() / 1e3,
+            "load_reused_bare_us": load.reused.baseline.median_ns() / 1e3,
+            "call_trivial_ratio": calls.trivial.ratio(),
+            "call_trivial_ours_ns": calls.trivial.subject.median_ns(),
+            "call_trivial_bare_ns": calls.trivial.baseline.median_ns(),
+            "call_overhead_10us_ratio": calls.work.ratio(),
+        });
+        println!("{figures:#}");
+        return Ok(());
+    }
+
     // Before any measuring, so that a missing or unbuildable `lord` fails
     // before the minutes of measuring.
     let lord = help::lord_binary()?;
@@ -153,7 +184,11 @@ fn run() -> Result<()> {
     let events_wasm = runtime.block_on(events::measure_wasm(&plugins, plan(25)))?;
     let (registry, resolve) = measure_registry(&runtime, &plugins, plan(100))?;
 
+    let binary_bytes = std::fs::metadata(&lord)
+        .with_context(|| format!("reading the size of {}", lord.display()))?
+        .len();
     let results = Results {
+        binary_bytes,
         load,
         calls,
         help,

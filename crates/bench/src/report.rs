@@ -28,9 +28,14 @@ pub(crate) struct Results {
     pub(crate) registry: RegistryResults,
     /// One resolution of the `graph::PACKAGES`-package graph.
     pub(crate) resolve: Samples,
+    /// Size of the release `lord` binary, as `cargo install` ships it.
+    pub(crate) binary_bytes: u64,
     pub(crate) batches: usize,
     pub(crate) elapsed: Duration,
 }
+
+/// The most the installed `lord` may weigh.
+const BINARY_GOAL_BYTES: f64 = 60_000_000.0;
 
 /// What `--registry-only` measured: the figures without a baseline.
 #[derive(Debug, Clone)]
@@ -93,6 +98,28 @@ impl Results {
                 min: f64::NEG_INFINITY,
                 max: 2.0,
                 goal: "<= 2x",
+            },
+            Row {
+                label: "load, loaded form reused (no deserialise)",
+                subject: us(self.load.reused.subject.median_ns()),
+                baseline: us(self.load.reused.baseline.median_ns()),
+                key: "load_reused_ratio",
+                value: self.load.reused.ratio(),
+                shown: format!("{:.2}x", self.load.reused.ratio()),
+                min: f64::NEG_INFINITY,
+                max: 1.5,
+                goal: "<= 1.5x",
+            },
+            Row {
+                label: "call: trivial command, ours / bare",
+                subject: ns(calls.trivial.subject.median_ns()),
+                baseline: ns(calls.trivial.baseline.median_ns()),
+                key: "call_trivial_ratio",
+                value: calls.trivial.ratio(),
+                shown: format!("{:.2}x", calls.trivial.ratio()),
+                min: f64::NEG_INFINITY,
+                max: 1.2,
+                goal: "<= 1.2x",
             },
             Row {
                 label: "call overhead: trivial command",
@@ -191,6 +218,17 @@ impl Results {
                 goal: ">= 100 k/s",
             },
         ];
+        rows.push(Row {
+            label: "installed lord binary",
+            subject: format!("{:.1} MB", self.binary_bytes as f64 / 1e6),
+            baseline: "-".to_owned(),
+            key: "binary_bytes",
+            value: self.binary_bytes as f64,
+            shown: format!("{:.1} MB", self.binary_bytes as f64 / 1e6),
+            min: f64::NEG_INFINITY,
+            max: BINARY_GOAL_BYTES,
+            goal: "< 60 MB",
+        });
         rows.extend(registry_rows(&self.registry, &self.resolve));
         rows
     }
@@ -206,16 +244,6 @@ impl Results {
         for row in self.rows() {
             out.push_str(&row.line());
         }
-        let reused = &self.load.reused;
-        out.push_str(&format!(
-            "{:<44} {:>12} {:>12} {:>10} {:>12}  {}\n",
-            "load, loaded form reused (no deserialise)",
-            us(reused.subject.median_ns()),
-            us(reused.baseline.median_ns()),
-            format!("{:.2}x", reused.ratio()),
-            "-",
-            "info"
-        ));
         out.push_str(&registry_note(&self.registry));
         out.push_str(&format!(
             "bench-work: {:.2} ns per round, {} rounds for ~10 µs\n",
@@ -290,6 +318,7 @@ impl Results {
             "load_reused_ratio": round(reused.ratio(), 3),
             "load_reused_ours_us": round(reused.subject.median_ns() / 1e3, 2),
             "load_reused_bare_us": round(reused.baseline.median_ns() / 1e3, 2),
+            "call_trivial_ratio": round(calls.trivial.ratio(), 3),
             "call_overhead_trivial_ns": round(calls.trivial.difference_ns(), 1),
             "call_trivial_ours_ns": round(calls.trivial.subject.median_ns(), 1),
             "call_trivial_bare_ns": round(calls.trivial.baseline.median_ns(), 1),
@@ -317,6 +346,7 @@ impl Results {
             "events_burst": events::BURST,
             "events_wasm_per_s": round(events::wasm_per_second(&self.events_wasm), 0),
             "events_wasm_burst": events::WASM_BURST,
+            "binary_bytes": self.binary_bytes,
             "goals": goals,
             "all_pass": all_pass,
             "batches": self.batches,

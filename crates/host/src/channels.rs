@@ -3,8 +3,9 @@
 //! (`state.db` is touched only when something needs it), and lord's own
 //! announcements on the bus.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock};
 
 use lord_store::InstalledPlugin;
 
@@ -27,6 +28,8 @@ pub(crate) struct LazyChannels {
     session: lord_state::SessionInfo,
     channels: OnceLock<Channels>,
     global: OnceLock<lord_state::GlobalState>,
+    /// lord's own topics, parsed.
+    topics: Mutex<HashMap<&'static str, lord_manifest::Topic>>,
 }
 
 impl LazyChannels {
@@ -36,6 +39,7 @@ impl LazyChannels {
             session,
             channels: OnceLock::new(),
             global: OnceLock::new(),
+            topics: Mutex::new(HashMap::new()),
         }
     }
 
@@ -92,18 +96,12 @@ impl LazyChannels {
     pub(crate) fn announce(
         &self,
         settings: &Settings,
-        topic: &str,
+        topic: &'static str,
         payload: serde_json::Value,
     ) -> Option<HostError> {
-        let topic = match lord_manifest::Topic::concrete(topic) {
+        let topic = match self.topic(topic) {
             Ok(topic) => topic,
-            Err(problem) => {
-                return Some(HostError::State(lord_state::StateError::Invalid {
-                    what: "topic",
-                    value: topic.to_owned(),
-                    problem,
-                }));
-            }
+            Err(e) => return Some(e),
         };
         self.get(settings)
             .bus
@@ -116,6 +114,23 @@ impl LazyChannels {
             )
             .map_err(HostError::from)
             .err()
+    }
+
+    /// One of lord's own topics, parsed once per process.
+    fn topic(&self, name: &'static str) -> Result<lord_manifest::Topic, HostError> {
+        let mut topics = self.topics.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(topic) = topics.get(name) {
+            return Ok(topic.clone());
+        }
+        let topic = lord_manifest::Topic::concrete(name).map_err(|problem| {
+            HostError::State(lord_state::StateError::Invalid {
+                what: "topic",
+                value: name.to_owned(),
+                problem,
+            })
+        })?;
+        topics.insert(name, topic.clone());
+        Ok(topic)
     }
 
     /// A plugin's view of the channels, holding its channel grants and its

@@ -29,16 +29,6 @@ pub(crate) struct Dispatch<'a> {
 }
 
 impl Dispatch<'_> {
-    /// The plugin that declared `command`.
-    pub(crate) fn owner(store: &Store, command: &str) -> Result<PluginId, HostError> {
-        let owner = store
-            .command_owner(command)?
-            .ok_or_else(|| HostError::UnknownCommand(command.to_owned()))?;
-        owner
-            .parse()
-            .map_err(|e| lord_store::StoreError::Corrupt(format!("{e}")).into())
-    }
-
     /// Runs the plugin command `command` with parsed arguments.
     pub(crate) async fn run_command(
         &self,
@@ -46,8 +36,11 @@ impl Dispatch<'_> {
         command: &str,
         args: Vec<CommandArg>,
     ) -> Result<CommandOutcome, HostError> {
-        let id = Self::owner(store, command)?;
-        let plugin = self.ready(store, &id).await?;
+        let owner = store
+            .command_plugin(command)?
+            .ok_or_else(|| HostError::UnknownCommand(command.to_owned()))?;
+        let id = owner.id().clone();
+        let plugin = self.ready_as(store, owner).await?;
         self.rt.announce(
             store,
             &id,
@@ -94,7 +87,18 @@ impl Dispatch<'_> {
         store: &mut Store,
         id: &PluginId,
     ) -> Result<InstalledPlugin, HostError> {
-        let mut plugin = store.require(id)?;
+        let plugin = store.require(id)?;
+        self.ready_as(store, plugin).await
+    }
+
+    /// [`Dispatch::ready`] for a plugin record already read.
+    async fn ready_as(
+        &self,
+        store: &mut Store,
+        mut plugin: InstalledPlugin,
+    ) -> Result<InstalledPlugin, HostError> {
+        let id = plugin.id().clone();
+        let id = &id;
         // A plugin installed from a package and never enabled is enabled by
         // its first use: its on-load and on-enable hooks run now, not at
         // install.

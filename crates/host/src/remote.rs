@@ -446,7 +446,10 @@ impl Framework {
             if other == id {
                 continue;
             }
-            let have = self.store().get(other)?.map(|p| p.manifest.plugin.version);
+            let have = self
+                .store()
+                .get(other)?
+                .map(|p| p.manifest.plugin.version.clone());
             if have.as_ref() != Some(version) {
                 return Err(HostError::Resolve(format!(
                     "{id} {to} needs {other} {version}; install or update it first \

@@ -55,7 +55,7 @@ impl<'a> Runtime<'a> {
         &self,
         store: &mut Store,
         id: &PluginId,
-        topic: &str,
+        topic: &'static str,
         mut payload: serde_json::Value,
     ) {
         if let Some(map) = payload.as_object_mut() {

@@ -1,7 +1,8 @@
 //! The settings part: lord's layered configuration, read once per process
 //! on first use, and each plugin's own table checked against its schema.
 
-use std::sync::OnceLock;
+use std::collections::HashMap;
+use std::sync::{Mutex, OnceLock};
 
 use lord_manifest::PluginId;
 use lord_store::InstalledPlugin;
@@ -13,13 +14,22 @@ use crate::error::HostError;
 pub(crate) struct Settings {
     sources: lord_config::Sources,
     merged: OnceLock<Result<lord_config::Config, String>>,
+    /// Each plugin's table as checked against its schema, by plugin id and
+    /// the schema it was checked against: the configuration is read once
+    /// per process, so each table is checked once too, not per call.
+    tables: Mutex<HashMap<PluginId, CheckedTable>>,
 }
+
+/// A plugin's table as checked: the schema it was checked against, and the
+/// table or the problem found.
+type CheckedTable = (Option<Value>, Result<Value, String>);
 
 impl Settings {
     pub(crate) fn new(sources: lord_config::Sources) -> Self {
         Self {
             sources,
             merged: OnceLock::new(),
+            tables: Mutex::new(HashMap::new()),
         }
     }
 
@@ -56,6 +66,28 @@ impl Settings {
 
     /// A plugin's own configuration table, checked against its schema.
     pub(crate) fn plugin_table(&self, plugin: &InstalledPlugin) -> Result<Value, HostError> {
+        let schema = &plugin.manifest.config_schema;
+        let mut tables = self.tables.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((checked, table)) = tables.get(plugin.id())
+            && checked == schema
+        {
+            return table.clone().map_err(|problem| HostError::PluginConfig {
+                plugin: plugin.id().clone(),
+                problem,
+            });
+        }
+        let table = self.check_table(plugin);
+        let kept = match &table {
+            Ok(value) => Ok(value.clone()),
+            Err(HostError::PluginConfig { problem, .. }) => Err(problem.clone()),
+            // The configuration itself is unusable: not this table's to keep.
+            Err(_) => return table,
+        };
+        tables.insert(plugin.id().clone(), (schema.clone(), kept));
+        table
+    }
+
+    fn check_table(&self, plugin: &InstalledPlugin) -> Result<Value, HostError> {
         let settings = self.get()?;
         if let Some(schema) = &plugin.manifest.config_schema
             && let Some(problem) = settings

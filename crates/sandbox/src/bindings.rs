@@ -12,4 +12,7 @@ wasmtime::component::bindgen!({
         default: trappable,
     },
     exports: { default: async },
+    // The command records are lord-sandbox's public `Invocation` and
+    // `CommandArg`, compared in tests and by callers.
+    additional_derives: [PartialEq, Eq],
 });

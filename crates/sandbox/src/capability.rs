@@ -3,6 +3,7 @@
 
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use lord_manifest::{NetHost, NetTarget};
@@ -12,7 +13,45 @@ use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder};
 use crate::output::{OutputBudget, Stream};
 
 /// Accesses the host refused, shared by every host-side path of a store.
-pub(crate) type Denials = Arc<Mutex<DenialLog>>;
+/// Whether the current call has a refusal is one atomic load, so a call
+/// that was refused nothing (nearly all) takes no lock to find out.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Denials {
+    log: Arc<Mutex<DenialLog>>,
+    pending: Arc<AtomicBool>,
+}
+
+impl Denials {
+    pub(crate) fn push(&self, access: String, needs: Option<String>) {
+        self.lock().push(access, needs);
+        self.pending.store(true, Ordering::Release);
+    }
+
+    /// The current call's first refusal, left in place.
+    pub(crate) fn peek(&self) -> Option<String> {
+        if !self.pending.load(Ordering::Acquire) {
+            return None;
+        }
+        self.lock().peek()
+    }
+
+    /// The current call's first refusal; the next call starts clean.
+    pub(crate) fn take(&self) -> Option<String> {
+        if !self.pending.swap(false, Ordering::AcqRel) {
+            return None;
+        }
+        self.lock().take()
+    }
+
+    /// Every distinct refusal so far.
+    pub(crate) fn seen(&self) -> Vec<Denial> {
+        self.lock().seen()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, DenialLog> {
+        self.log.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
 
 /// One access the host refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,7 +68,7 @@ pub struct Denial {
 /// learns from). Distinct refusals are capped, so a guest looping over
 /// refused keys cannot grow host memory without bound.
 #[derive(Debug, Default)]
-pub(crate) struct DenialLog {
+struct DenialLog {
     pending: Option<String>,
     seen: Vec<Denial>,
 }
@@ -37,7 +76,7 @@ pub(crate) struct DenialLog {
 impl DenialLog {
     const KEPT: usize = 256;
 
-    pub(crate) fn push(&mut self, access: String, needs: Option<String>) {
+    fn push(&mut self, access: String, needs: Option<String>) {
         if self.seen.len() < Self::KEPT && !self.seen.iter().any(|d| d.access == access) {
             self.seen.push(Denial {
                 access: access.clone(),
@@ -50,16 +89,16 @@ impl DenialLog {
     }
 
     /// The current call's first refusal, left in place.
-    pub(crate) fn peek(&self) -> Option<String> {
+    fn peek(&self) -> Option<String> {
         self.pending.clone()
     }
 
     /// The current call's first refusal; the next call starts clean.
-    pub(crate) fn take(&mut self) -> Option<String> {
+    fn take(&mut self) -> Option<String> {
         self.pending.take()
     }
 
-    pub(crate) fn seen(&self) -> Vec<Denial> {
+    fn seen(&self) -> Vec<Denial> {
         self.seen.clone()
     }
 }
@@ -152,7 +191,6 @@ fn configure_network(builder: &mut WasiCtxBuilder, net: &[NetTarget], denials: D
             }
         };
         if !allowed {
-            let mut log = denials.lock().unwrap_or_else(|p| p.into_inner());
             let target = match addr.ip().to_canonical() {
                 IpAddr::V4(ip) => format!("{ip}:{}", addr.port()),
                 IpAddr::V6(ip) => format!("[{ip}]:{}", addr.port()),
@@ -160,7 +198,7 @@ fn configure_network(builder: &mut WasiCtxBuilder, net: &[NetTarget], denials: D
             // The access is named by the permission that would allow it,
             // as the refusal message has always said.
             let needs = format!("net({target})");
-            log.push(needs.clone(), Some(needs));
+            denials.push(needs.clone(), Some(needs));
         }
         Box::pin(async move { allowed })
     });

@@ -6,7 +6,6 @@
 use lord_manifest::PluginId;
 use wasmtime::Engine;
 
-use crate::bindings::exports::lord::plugin::guest;
 use crate::bindings::lord::plugin::types;
 use crate::bindings::{Plugin, PluginPre};
 use crate::capability::{Denial, Grants};
@@ -41,18 +40,13 @@ pub struct Captured {
     pub logs: Vec<LogRecord>,
 }
 
-/// A command invocation, already parsed against the manifest.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Invocation {
-    pub command: String,
-    pub args: Vec<CommandArg>,
-}
+/// A command invocation, already parsed against the manifest: the
+/// contract's own record (`lord:plugin/types.invocation`), so a call hands
+/// it to the guest as it is, with nothing copied.
+pub type Invocation = types::Invocation;
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CommandArg {
-    pub name: String,
-    pub values: Vec<String>,
-}
+/// One argument of a command (`lord:plugin/types.arg`).
+pub type CommandArg = types::Arg;
 
 /// A full plugin's instance: lifecycle hooks, commands and micro handlers.
 pub struct PluginInstance {
@@ -152,21 +146,10 @@ impl PluginInstance {
         &mut self,
         invocation: &Invocation,
     ) -> Result<(String, Captured), CallError> {
-        let wire = guest::Invocation {
-            command: invocation.command.clone(),
-            args: invocation
-                .args
-                .iter()
-                .map(|a| types::Arg {
-                    name: a.name.clone(),
-                    values: a.values.clone(),
-                })
-                .collect(),
-        };
         let guest = self.bindings.lord_plugin_guest();
         let (text, captured) = self
             .session
-            .call(async |s| guest.call_run_command(s, &wire).await)
+            .call(async |s| guest.call_run_command(s, invocation).await)
             .await?;
         self.session.check_returned_output(text, captured)
     }

@@ -4,6 +4,7 @@
 
 use std::io;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll};
 
@@ -29,7 +30,15 @@ struct Sink {
 
 /// One budget shared by the guest's stdout and stderr and its log calls.
 #[derive(Debug, Clone, Default)]
-pub(crate) struct OutputBudget(Arc<Mutex<Sink>>);
+pub(crate) struct OutputBudget(Arc<Shared>);
+
+#[derive(Debug, Default)]
+struct Shared {
+    sink: Mutex<Sink>,
+    /// Whether anything was written since the last `take`: a call that
+    /// wrote nothing (most) hands over its empty capture without a lock.
+    touched: AtomicBool,
+}
 
 impl OutputBudget {
     pub(crate) fn new(limit: u64) -> Self {
@@ -42,11 +51,13 @@ impl OutputBudget {
         // A poisoned lock only means a writer panicked mid-push; the byte
         // counts are still meaningful, so keep going.
         self.0
+            .sink
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     pub(crate) fn push_log(&self, level: LogLevel, message: String) -> Result<(), OutputExceeded> {
+        self.0.touched.store(true, Ordering::Release);
         let mut sink = self.lock();
         charge(&mut sink, message.len())?;
         sink.captured.logs.push(LogRecord { level, message });
@@ -54,6 +65,7 @@ impl OutputBudget {
     }
 
     fn push_stream(&self, stream: Stream, bytes: &[u8]) -> Result<(), OutputExceeded> {
+        self.0.touched.store(true, Ordering::Release);
         let mut sink = self.lock();
         charge(&mut sink, bytes.len())?;
         match stream {
@@ -73,6 +85,9 @@ impl OutputBudget {
 
     /// Hands over what was captured and starts the next call's budget afresh.
     pub(crate) fn take(&self) -> Captured {
+        if !self.0.touched.swap(false, Ordering::AcqRel) {
+            return Captured::default();
+        }
         let mut sink = self.lock();
         sink.used = 0;
         sink.exceeded = false;

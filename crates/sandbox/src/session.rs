@@ -3,7 +3,7 @@
 //! refusals, links), the deadline, and the guard that runs a guest call and
 //! turns every way it can end into a typed [`Failure`].
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Instant;
 
 use lord_manifest::PluginId;
@@ -11,7 +11,7 @@ use wasmtime::component::ResourceTable;
 use wasmtime::{Engine, Store, Trap, UpdateDeadline};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
-use crate::capability::{self, Denial, DenialLog, Denials, Grants};
+use crate::capability::{self, Denial, Denials, Grants};
 use crate::deadline::{self, Deadline};
 use crate::error::{CallError, Failure};
 use crate::instance::Captured;
@@ -64,12 +64,7 @@ pub(crate) struct Session {
 
 impl Session {
     pub(crate) fn denials(&self) -> Vec<Denial> {
-        self.store
-            .data()
-            .denials
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .seen()
+        self.store.data().denials.seen()
     }
 
     pub(crate) fn peak_memory_bytes(&self) -> u64 {
@@ -84,7 +79,7 @@ impl Session {
         links: &Links,
     ) -> Result<Self, CallError> {
         let budget = OutputBudget::new(limits.output_bytes);
-        let denials: Denials = Arc::new(Mutex::new(DenialLog::default()));
+        let denials = Denials::default();
         let wasi = capability::build_wasi(grants, &budget, &denials)
             .map_err(|message| CallError::new(plugin, Failure::Setup { message }))?;
         let state = StoreState {
@@ -302,19 +297,11 @@ fn classify(state: &StoreState, error: &wasmtime::Error, limits: Limits) -> Fail
 }
 
 fn peek_denial(state: &StoreState) -> Option<String> {
-    state
-        .denials
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .peek()
+    state.denials.peek()
 }
 
 fn take_denial(state: &StoreState) -> Option<String> {
-    state
-        .denials
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .take()
+    state.denials.take()
 }
 
 /// A Rust guest that panics prints the panic message to stderr and then

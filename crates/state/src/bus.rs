@@ -9,9 +9,9 @@ use serde::Serialize;
 use serde_json::Value;
 use tokio::sync::mpsc;
 
-use crate::db::EventLog;
 use crate::error::StateError;
 use crate::event::{Event, FieldFilter, Propagation};
+use crate::log::EventLog;
 
 /// Queue length a subscriber gets unless it asks for another.
 pub const DEFAULT_QUEUE: usize = 1024;
@@ -217,13 +217,13 @@ impl EventBus {
             sensitive,
         };
         let mut report = PublishReport::default();
+        let event = Arc::new(event);
         if propagation.persisted()
             && let Some(log) = &self.inner.log
         {
-            log.append(&event)?;
+            log.append(Arc::clone(&event))?;
             report.persisted = true;
         }
-        let event = Arc::new(event);
         let segments: Vec<&str> = event.topic.split('.').collect();
         let slots = self.inner.slots.read().unwrap_or_else(|p| p.into_inner());
         for slot in slots.iter() {

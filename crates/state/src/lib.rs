@@ -32,6 +32,7 @@ mod db;
 mod error;
 mod event;
 mod keyring;
+mod log;
 mod mailbox;
 mod scope;
 mod secrets;
@@ -40,9 +41,10 @@ mod shared;
 
 pub use bus::{DEFAULT_QUEUE, EventBus, PublishReport, Subscription, SubscriptionStats, now_ms};
 pub use data::PluginData;
-pub use db::{EventLog, Retention, StateDb};
+pub use db::StateDb;
 pub use error::StateError;
 pub use event::{Event, FieldFilter, Propagation};
+pub use log::{EventLog, Retention};
 pub use mailbox::{MAILBOX_CAPACITY, MailboxStats, Mailboxes, Message, Posted};
 pub use scope::{Scope, ScopeGrants};
 pub use secrets::{

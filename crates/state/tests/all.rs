@@ -623,3 +623,30 @@ fn global_state_records_commands_and_wakes_typed_subscribers() {
     }
     assert_eq!(state.telemetry().history.len(), 50, "history is bounded");
 }
+
+/// Past one buffer, events go to the log's writer thread; a flush waits
+/// for it, and what a reader sees is every event once, in order, whether
+/// it was written by the writer or at the flush.
+#[test]
+fn a_full_buffer_is_written_by_the_writer_thread_in_order() {
+    let home = tempfile::tempdir().expect("home");
+    let topic = Topic::concrete("build.step").expect("topic");
+    let db = StateDb::open(home.path()).expect("db");
+    let log = EventLog::new(db, Retention::default());
+    let bus = EventBus::with_log(log.clone());
+    const EVENTS: u64 = 1_000;
+    for n in 0..EVENTS {
+        bus.publish(&topic, "builder", Propagation::Global, json!(n), false)
+            .expect("publish");
+    }
+    let written = log.flush().expect("flush");
+    assert_eq!(written as u64, EVENTS, "every event written once");
+    let events = log.since(0, EVENTS * 2).expect("read");
+    let numbers: Vec<u64> = events
+        .iter()
+        .map(|e| e.payload.as_u64().expect("number"))
+        .collect();
+    assert_eq!(numbers, (0..EVENTS).collect::<Vec<_>>());
+    // A second flush has nothing left to write.
+    assert_eq!(log.flush().expect("flush"), 0);
+}

@@ -86,7 +86,9 @@ impl FromStr for World {
 /// An installed plugin, as recorded.
 #[derive(Debug, Clone)]
 pub struct InstalledPlugin {
-    pub manifest: Manifest,
+    /// Parsed once per distinct manifest text per process and shared:
+    /// reading an installed plugin costs a row, not a TOML parse.
+    pub manifest: std::sync::Arc<Manifest>,
     /// Absolute path of the folder holding `plugin.toml` and the component.
     pub dir: PathBuf,
     /// Absolute path of the component.

@@ -1,8 +1,10 @@
 //! The store itself: opening, reading, and the atomic write operations.
 
+use std::collections::HashMap;
 use std::fs::{self, File};
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use lord_manifest::{Manifest, Permission, PluginId};
@@ -34,7 +36,14 @@ pub struct Store {
     layout: Layout,
     pub(crate) conn: Connection,
     failpoint: Failpoint,
+    /// Manifests parsed in this process, by their text: a row's manifest
+    /// never changes under the same text, so the parse is done once.
+    manifests: Mutex<HashMap<String, Arc<Manifest>>>,
 }
+
+/// Manifests kept parsed; past this the cache starts again (a process
+/// sees a few dozen plugins, so this is a guard, not a tuning).
+const MANIFESTS_KEPT: usize = 256;
 
 impl Store {
     /// Opens (creating if needed) the store under `home`.
@@ -59,6 +68,7 @@ impl Store {
             layout,
             conn,
             failpoint,
+            manifests: Mutex::new(HashMap::new()),
         })
     }
 
@@ -89,7 +99,7 @@ impl Store {
         let rows = stmt.query_map([], RawPlugin::from_row)?;
         let mut out = Vec::new();
         for row in rows {
-            out.push(row?.decode(&self.layout.home)?);
+            out.push(self.decode(row?)?);
         }
         Ok(out)
     }
@@ -135,7 +145,7 @@ impl Store {
             .prepare_cached(&format!("{SELECT_PLUGIN} WHERE id = ?1"))?
             .query_row([id.as_str()], RawPlugin::from_row)
             .optional()?;
-        raw.map(|raw| raw.decode(&self.layout.home)).transpose()
+        raw.map(|raw| self.decode(raw)).transpose()
     }
 
     /// The plugin that declares `command`, by one indexed lookup (the hot
@@ -146,6 +156,19 @@ impl Store {
             .prepare_cached("SELECT plugin_id FROM commands WHERE name = ?1")?
             .query_row([command], |r| r.get(0))
             .optional()?)
+    }
+
+    /// The plugin that declared `command`, read in one query (what running
+    /// a command needs first).
+    pub fn command_plugin(&self, command: &str) -> Result<Option<InstalledPlugin>, StoreError> {
+        let raw = self
+            .conn
+            .prepare_cached(&format!(
+                "{SELECT_PLUGIN} WHERE id = (SELECT plugin_id FROM commands WHERE name = ?1)"
+            ))?
+            .query_row([command], RawPlugin::from_row)
+            .optional()?;
+        raw.map(|raw| self.decode(raw)).transpose()
     }
 
     pub fn require(&self, id: &PluginId) -> Result<InstalledPlugin, StoreError> {
@@ -607,6 +630,30 @@ impl Store {
     }
 }
 
+impl Store {
+    /// A row as an installed plugin, its manifest parsed at most once per
+    /// process.
+    fn decode(&self, raw: RawPlugin) -> Result<InstalledPlugin, StoreError> {
+        let mut manifests = self.manifests.lock().unwrap_or_else(|p| p.into_inner());
+        let manifest = match manifests.get(&raw.manifest) {
+            Some(manifest) => Arc::clone(manifest),
+            None => {
+                let parsed =
+                    lord_manifest::parse(&format!("{} (installed)", raw.id), &raw.manifest)
+                        .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                let parsed = Arc::new(parsed);
+                if manifests.len() >= MANIFESTS_KEPT {
+                    manifests.clear();
+                }
+                manifests.insert(raw.manifest.clone(), Arc::clone(&parsed));
+                parsed
+            }
+        };
+        drop(manifests);
+        raw.decode(&self.layout.home, manifest)
+    }
+}
+
 const SELECT_PLUGIN: &str = "SELECT id, dir, component, wasm_sha256, manifest, state, reason,
     failures, last_error, granted, installed_at, updated_at, world FROM plugins";
 
@@ -646,10 +693,7 @@ impl RawPlugin {
         })
     }
 
-    fn decode(self, home: &Path) -> Result<InstalledPlugin, StoreError> {
-        let manifest: Manifest =
-            lord_manifest::parse(&format!("{} (installed)", self.id), &self.manifest)
-                .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    fn decode(self, home: &Path, manifest: Arc<Manifest>) -> Result<InstalledPlugin, StoreError> {
         let granted = parse_granted(&self.granted)?;
         let dir = home.join(&self.dir);
         Ok(InstalledPlugin {

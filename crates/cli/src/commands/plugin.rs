@@ -211,7 +211,7 @@ pub(crate) async fn run(
         }
         PluginCommand::Rollback { id } => {
             let id = parse_id(&id)?;
-            let from = framework.get(&id)?.manifest.plugin.version;
+            let from = framework.get(&id)?.manifest.plugin.version.clone();
             let registration = framework.rollback(&id).await?;
             let to = &registration.plugin.manifest.plugin.version;
             eprintln!("rolled {id} back from {from} to {to}");

@@ -115,10 +115,7 @@ impl StoreState {
 
     /// Records a refused access, and the permission that would allow it.
     fn deny(&self, access: String, needs: Option<String>) {
-        self.denials
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .push(access, needs);
+        self.denials.push(access, needs);
     }
 }
 
