@@ -79,6 +79,11 @@ pub(crate) enum Builtin {
     /// Run a plugin registry and manage its tokens.
     #[command(subcommand)]
     Registry(commands::registry::RegistryCommand),
+    /// Print a shell completion script: lord's commands and the installed
+    /// plugins' commands.
+    Completions(commands::completions::CompletionsArgs),
+    /// Print lord's man page (roff) to standard output.
+    Man(commands::man::ManArgs),
 }
 
 /// The whole command tree and what it was built from.
@@ -91,7 +96,8 @@ pub(crate) struct Tree {
 }
 
 /// lord's own commands plus one subcommand per installed plugin command,
-/// from the store's command table alone (no plugin is loaded).
+/// from the store's command table alone (no plugin is loaded). `--help`,
+/// the shell completions and the man page all come from this tree.
 pub(crate) fn command_tree(framework: &Framework) -> Result<Tree> {
     let plugin_commands = framework.commands()?;
     let provided = framework.provider_commands()?;
@@ -200,6 +206,8 @@ async fn run_builtin(
         Builtin::Install(args) => {
             commands::install::run(ctx, out, framework, commands::install::parse(args)).await
         }
+        Builtin::Completions(args) => commands::completions::run(out, framework, args),
+        Builtin::Man(args) => commands::man::run(out, framework, args),
     }
 }
 

@@ -2,11 +2,13 @@
 //! a plain request, calls one operation and renders the result through
 //! `crate::render::Output`.
 
+pub(crate) mod completions;
 pub(crate) mod config;
 pub(crate) mod dev;
 pub(crate) mod events;
 pub(crate) mod install;
 pub(crate) mod key;
+pub(crate) mod man;
 pub(crate) mod micro;
 pub(crate) mod pdk;
 pub(crate) mod pipe;

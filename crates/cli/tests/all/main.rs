@@ -8,6 +8,7 @@
 
 mod support;
 
+mod completions;
 mod config;
 mod crash;
 mod dev;
