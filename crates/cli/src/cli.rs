@@ -6,10 +6,12 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 use clap::{Arg, ArgAction, ArgMatches, CommandFactory, FromArgMatches, Parser, Subcommand};
-use lord_host::{CommandRecord, Framework, PluginState};
+use lord_host::{CommandRecord, Framework, PluginState, ProviderCommand};
+use lord_manifest::PluginId;
 
 use crate::commands;
 use crate::context::Context;
+use crate::render::Output;
 
 /// A mistake in how lord was invoked (exit code 2).
 #[derive(Debug)]
@@ -77,11 +79,26 @@ pub(crate) enum Builtin {
     /// Run a plugin registry and manage its tokens.
     #[command(subcommand)]
     Registry(commands::registry::RegistryCommand),
+    /// Print a shell completion script: lord's commands and the installed
+    /// plugins' commands.
+    Completions(commands::completions::CompletionsArgs),
+    /// Print lord's man page (roff) to standard output.
+    Man(commands::man::ManArgs),
 }
 
-/// Builds the full command tree, parses argv and runs what it names.
-pub(crate) async fn dispatch(ctx: &Context) -> Result<ExitCode> {
-    let mut framework = Framework::open(ctx.host_config())?;
+/// The whole command tree and what it was built from.
+pub(crate) struct Tree {
+    pub(crate) command: clap::Command,
+    /// Installed plugins' commands, one subcommand each.
+    pub(crate) plugin_commands: Vec<CommandRecord>,
+    /// First-party providers' commands: provider id, command, enabled.
+    pub(crate) provided: Vec<(PluginId, ProviderCommand, bool)>,
+}
+
+/// lord's own commands plus one subcommand per installed plugin command,
+/// from the store's command table alone (no plugin is loaded). `--help`,
+/// the shell completions and the man page all come from this tree.
+pub(crate) fn command_tree(framework: &Framework) -> Result<Tree> {
     let plugin_commands = framework.commands()?;
     let provided = framework.provider_commands()?;
     let mut command = Cli::command();
@@ -94,12 +111,30 @@ pub(crate) async fn dispatch(ctx: &Context) -> Result<ExitCode> {
     for record in &plugin_commands {
         command = command.subcommand(plugin_subcommand(record));
     }
-    let matches = match command.try_get_matches() {
+    Ok(Tree {
+        command,
+        plugin_commands,
+        provided,
+    })
+}
+
+/// Builds the full command tree, parses argv and runs what it names.
+pub(crate) async fn dispatch(ctx: &Context, out: &Output) -> Result<ExitCode> {
+    let mut framework = Framework::open(ctx.host_config())?;
+    let Tree {
+        command,
+        plugin_commands,
+        provided,
+    } = command_tree(&framework)?;
+    let matches = match command
+        .color(out.clap_color())
+        .try_get_matches_from(&ctx.argv)
+    {
         Ok(m) => m,
         Err(e) => {
             // clap prints help/version to stdout (exit 0) and usage errors to
             // stderr (exit 2).
-            e.print()?;
+            out.clap(&e)?;
             return Ok(ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(2)));
         }
     };
@@ -113,9 +148,9 @@ pub(crate) async fn dispatch(ctx: &Context) -> Result<ExitCode> {
     if let Some((name, sub)) = matches.subcommand()
         && let Some(record) = plugin_commands.iter().find(|r| r.name == name)
     {
-        crate::updates::notice(ctx);
-        let code = commands::run::run(&mut framework, record, sub).await;
-        flush_events(&framework);
+        crate::updates::notice(ctx, out);
+        let code = commands::run::run(out, &mut framework, record, sub).await;
+        flush_events(out, &framework);
         return code;
     }
     if let Some((name, _)) = matches.subcommand()
@@ -128,9 +163,9 @@ pub(crate) async fn dispatch(ctx: &Context) -> Result<ExitCode> {
         .into());
     }
     let cli = Cli::from_arg_matches(&matches).map_err(|e| UsageError(e.to_string()))?;
-    crate::updates::notice(ctx);
-    let code = run_builtin(ctx, &mut framework, cli.command).await;
-    flush_events(&framework);
+    crate::updates::notice(ctx, out);
+    let code = run_builtin(ctx, out, &mut framework, cli.command).await;
+    flush_events(out, &framework);
     // The configuration is read only when a check is due (once a day).
     crate::updates::maybe_check(ctx, || {
         framework
@@ -144,30 +179,35 @@ pub(crate) async fn dispatch(ctx: &Context) -> Result<ExitCode> {
 
 /// Writes the events this run queued; a failure is worth a warning, not a
 /// failed command.
-fn flush_events(framework: &Framework) {
+fn flush_events(out: &Output, framework: &Framework) {
     if let Err(e) = framework.flush_events() {
-        eprintln!("lord: warning: this run's events were not recorded: {e}");
+        out.warning(format_args!("this run's events were not recorded: {e}"));
     }
 }
 
 async fn run_builtin(
     ctx: &Context,
+    out: &Output,
     framework: &mut Framework,
     command: Builtin,
 ) -> Result<ExitCode> {
     match command {
-        Builtin::Plugin(cmd) => commands::plugin::run(ctx, framework, cmd).await,
-        Builtin::Pipe(args) => commands::pipe::run(ctx, framework, args).await,
-        Builtin::Micro(cmd) => commands::micro::run(framework, cmd),
-        Builtin::Dev(args) => commands::dev::run(ctx, framework, args).await,
-        Builtin::Events(cmd) => commands::events::run(framework, cmd).await,
-        Builtin::Secret(cmd) => commands::secret::run(ctx, framework, cmd),
-        Builtin::Config(cmd) => commands::config::run(framework, cmd).await,
-        Builtin::State(cmd) => commands::state::run(framework, cmd),
-        Builtin::Key(cmd) => commands::key::run(ctx, cmd),
-        Builtin::Pdk(cmd) => commands::pdk::run(ctx, framework, cmd).await,
-        Builtin::Registry(cmd) => commands::registry::run(ctx, cmd).await,
-        Builtin::Install(args) => commands::install::run(ctx, framework, args).await,
+        Builtin::Plugin(cmd) => commands::plugin::run(ctx, out, framework, cmd).await,
+        Builtin::Pipe(args) => commands::pipe::run(ctx, out, framework, args).await,
+        Builtin::Micro(cmd) => commands::micro::run(out, framework, cmd),
+        Builtin::Dev(args) => commands::dev::run(ctx, out, framework, args).await,
+        Builtin::Events(cmd) => commands::events::run(out, framework, cmd).await,
+        Builtin::Secret(cmd) => commands::secret::run(ctx, out, framework, cmd),
+        Builtin::Config(cmd) => commands::config::run(out, framework, cmd).await,
+        Builtin::State(cmd) => commands::state::run(out, framework, cmd),
+        Builtin::Key(cmd) => commands::key::run(ctx, out, cmd),
+        Builtin::Pdk(cmd) => commands::pdk::run(ctx, out, framework, cmd).await,
+        Builtin::Registry(cmd) => commands::registry::run(ctx, out, cmd).await,
+        Builtin::Install(args) => {
+            commands::install::run(ctx, out, framework, commands::install::parse(args)).await
+        }
+        Builtin::Completions(args) => commands::completions::run(out, framework, args),
+        Builtin::Man(args) => commands::man::run(out, framework, args),
     }
 }
 

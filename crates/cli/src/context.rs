@@ -2,11 +2,40 @@
 //! directory, the home directory and whether we talk to a terminal are read
 //! here, once, and passed down. Nothing else in lord reads the environment.
 
+use std::ffi::OsString;
 use std::io::IsTerminal;
 use std::path::PathBuf;
 
 use anyhow::{Context as _, Result};
 use lord_host::HostConfig;
+
+/// What lord talks to: which standard streams are terminals, and whether
+/// the user asked for no colour (`NO_COLOR`, https://no-color.org). Read
+/// apart from the rest of the context because it cannot fail, so even an
+/// error about the context itself is rendered by the same rules.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Terminal {
+    pub(crate) stdin: bool,
+    pub(crate) stdout: bool,
+    pub(crate) stderr: bool,
+    pub(crate) no_color: bool,
+}
+
+impl Terminal {
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "this is the one place lord reads its environment"
+    )]
+    pub(crate) fn detect() -> Self {
+        Self {
+            stdin: std::io::stdin().is_terminal(),
+            stdout: std::io::stdout().is_terminal(),
+            stderr: std::io::stderr().is_terminal(),
+            // Present and not empty, as the convention says.
+            no_color: std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()),
+        }
+    }
+}
 
 #[derive(Debug, Clone)]
 pub(crate) struct Context {
@@ -14,12 +43,13 @@ pub(crate) struct Context {
     pub(crate) cwd: PathBuf,
     pub(crate) env: Vec<(String, String)>,
     pub(crate) failpoint: Option<String>,
-    pub(crate) stdin_is_tty: bool,
-    pub(crate) stderr_is_tty: bool,
+    pub(crate) terminal: Terminal,
     /// The first command-line argument (the command), if any.
     pub(crate) command: Option<String>,
     /// Every argument after the program name, for the session record.
     pub(crate) args: Vec<String>,
+    /// The whole command line, program name first, for clap.
+    pub(crate) argv: Vec<OsString>,
     /// The cargo that builds Rust plugins (`$CARGO`, else `cargo` on PATH).
     pub(crate) cargo: PathBuf,
 }
@@ -29,7 +59,7 @@ impl Context {
         clippy::disallowed_methods,
         reason = "this is the one place lord reads its environment and working directory"
     )]
-    pub(crate) fn from_process() -> Result<Self> {
+    pub(crate) fn from_process(terminal: Terminal) -> Result<Self> {
         let env: Vec<(String, String)> = std::env::vars().collect();
         let var = |name: &str| {
             env.iter()
@@ -53,10 +83,10 @@ impl Context {
             home,
             cwd,
             env,
-            stdin_is_tty: std::io::stdin().is_terminal(),
-            stderr_is_tty: std::io::stderr().is_terminal(),
+            terminal,
             command: std::env::args().nth(1),
             args: std::env::args().skip(1).collect(),
+            argv: std::env::args_os().collect(),
             cargo,
         })
     }

@@ -9,6 +9,7 @@
 
 mod cli;
 mod commands;
+mod consent;
 mod context;
 mod render;
 mod updates;
@@ -18,17 +19,21 @@ use std::process::ExitCode;
 use lord_host::HostError;
 
 fn main() -> ExitCode {
-    match run() {
+    // Detected first, so that even an error reading the rest of the
+    // context is rendered by the same rules.
+    let terminal = context::Terminal::detect();
+    let out = render::Output::new(terminal);
+    match run(terminal, &out) {
         Ok(code) => code,
         Err(error) => {
-            eprintln!("error: {}", render::error_chain(&error));
+            out.error(&error);
             ExitCode::from(exit_code(&error))
         }
     }
 }
 
-fn run() -> anyhow::Result<ExitCode> {
-    let ctx = context::Context::from_process()?;
+fn run(terminal: context::Terminal, out: &render::Output) -> anyhow::Result<ExitCode> {
+    let ctx = context::Context::from_process(terminal)?;
     // Time for deadlines, I/O for the sockets a `net` grant lets a plugin
     // open: WASI runs both on this runtime. Pipelines fan out over every
     // core; everything else runs on one thread and starts faster.
@@ -41,7 +46,7 @@ fn run() -> anyhow::Result<ExitCode> {
             .enable_all()
             .build()?
     };
-    runtime.block_on(cli::dispatch(&ctx))
+    runtime.block_on(cli::dispatch(&ctx, out))
 }
 
 /// Sorts an error into the documented exit codes.

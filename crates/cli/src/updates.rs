@@ -14,6 +14,7 @@ use std::time::{Duration, SystemTime};
 use serde_json::Value;
 
 use crate::context::Context;
+use crate::render::Output;
 
 /// How often the background check may run.
 const EVERY: Duration = Duration::from_secs(24 * 3600);
@@ -34,8 +35,8 @@ fn disabled(ctx: &Context) -> bool {
 }
 
 /// Prints one line if the last background check found updates.
-pub(crate) fn notice(ctx: &Context) {
-    if disabled(ctx) || !ctx.stderr_is_tty {
+pub(crate) fn notice(ctx: &Context, out: &Output) {
+    if disabled(ctx) || !ctx.terminal.stderr {
         return;
     }
     let Ok(text) = std::fs::read_to_string(record_path(&ctx.home)) else {
@@ -49,10 +50,10 @@ pub(crate) fn notice(ctx: &Context) {
         .filter_map(|u| u["id"].as_str().map(str::to_owned))
         .collect();
     if !updates.is_empty() {
-        eprintln!(
-            "note: updates available for {} (see `lord plugin outdated`)",
+        out.note(format_args!(
+            "updates available for {} (see `lord plugin outdated`)",
             updates.join(", ")
-        );
+        ));
     }
 }
 

@@ -10,6 +10,7 @@ use lord_host::{Framework, HostError};
 use serde_json::{Value, json};
 
 use crate::cli::UsageError;
+use crate::render::Output;
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum ConfigCommand {
@@ -63,7 +64,11 @@ fn plain(value: &Value) -> String {
     }
 }
 
-pub(crate) async fn run(framework: &Framework, command: ConfigCommand) -> Result<ExitCode> {
+pub(crate) async fn run(
+    out: &Output,
+    framework: &Framework,
+    command: ConfigCommand,
+) -> Result<ExitCode> {
     match command {
         ConfigCommand::Get { key, json } => {
             let config = framework.settings()?;
@@ -73,9 +78,9 @@ pub(crate) async fn run(framework: &Framework, command: ConfigCommand) -> Result
                 );
             };
             if json {
-                println!("{value}");
+                out.line(value)?;
             } else {
-                println!("{}", plain(&value));
+                out.line(plain(&value))?;
             }
         }
         ConfigCommand::Set {
@@ -109,100 +114,14 @@ pub(crate) async fn run(framework: &Framework, command: ConfigCommand) -> Result
                 ))
                 .into());
             }
-            eprintln!("set `{key}` in {}", path.display());
+            out.status(format_args!("set `{key}` in {}", path.display()));
         }
-        ConfigCommand::Show { origin, json } => {
-            let config = framework.settings()?;
-            if json {
-                let out = if origin {
-                    Value::Array(
-                        config
-                            .entries()
-                            .map(|(k, v, o)| {
-                                json!({
-                                    "key": k,
-                                    "value": v,
-                                    "layer": o.layer.as_str(),
-                                    "source": o.to_string(),
-                                })
-                            })
-                            .collect(),
-                    )
-                } else {
-                    config.to_json()
-                };
-                println!("{out}");
-            } else {
-                if let Some(profile) = config.profile() {
-                    println!("# profile: {profile}");
-                }
-                for (key, value, from) in config.entries() {
-                    if origin {
-                        println!("{key} = {value}    # {from}");
-                    } else {
-                        println!("{key} = {value}");
-                    }
-                }
-            }
-        }
+        ConfigCommand::Show { origin, json } => show(out, framework, origin, json)?,
         ConfigCommand::Watch {
             interval_ms,
             count,
             json,
-        } => {
-            let schemas: Vec<(String, Value)> = framework
-                .list(&lord_host::PluginFilter::default())?
-                .into_iter()
-                .filter_map(|p| {
-                    let schema = p.manifest.config_schema.clone()?;
-                    Some((p.id().to_string(), schema))
-                })
-                .collect();
-            let watcher = Watcher::new(framework.config_sources().clone(), move |config| {
-                let problems = config.check_plugins(schemas.iter().map(|(id, s)| (id.as_str(), s)));
-                match problems.first() {
-                    Some(problem) => Err(problem.to_string()),
-                    None => Ok(()),
-                }
-            })
-            .map_err(UsageError)?;
-            let files: Vec<String> = framework
-                .config_sources()
-                .files()
-                .iter()
-                .map(|(_, p)| p.display().to_string())
-                .collect();
-            if json {
-                println!("{}", json!({ "watching": files }));
-            } else {
-                println!("watching {}", files.join(", "));
-            }
-            let mut seen = 0u64;
-            watcher
-                .run(
-                    std::time::Duration::from_millis(interval_ms.max(10)),
-                    |outcome| {
-                        match (outcome, json) {
-                            (Reload::Applied { changed }, true) => {
-                                println!("{}", json!({ "applied": changed }));
-                            }
-                            (Reload::Applied { changed }, false) => {
-                                println!("applied: {}", changed.join(", "));
-                            }
-                            (Reload::Rejected { reason }, true) => {
-                                println!("{}", json!({ "rejected": reason }));
-                            }
-                            (Reload::Rejected { reason }, false) => {
-                                println!("rejected (the previous configuration stays): {reason}");
-                            }
-                            (Reload::Unchanged, true | false) => return true,
-                        }
-                        seen += 1;
-                        count.is_none_or(|n| seen < n)
-                    },
-                )
-                .await;
-        }
+        } => watch(out, framework, interval_ms, count, json).await?,
         ConfigCommand::Validate { json } => {
             let problems: Vec<String> = match Config::load(framework.config_sources()) {
                 Err(e) => vec![e.to_string()],
@@ -213,15 +132,12 @@ pub(crate) async fn run(framework: &Framework, command: ConfigCommand) -> Result
                     .collect(),
             };
             if json {
-                println!(
-                    "{}",
-                    json!({ "valid": problems.is_empty(), "problems": problems })
-                );
+                out.line(json!({ "valid": problems.is_empty(), "problems": problems }))?;
             } else if problems.is_empty() {
-                println!("configuration is valid");
+                out.line("configuration is valid")?;
             } else {
                 for problem in &problems {
-                    println!("{problem}");
+                    out.line(problem)?;
                 }
             }
             if !problems.is_empty() {
@@ -230,4 +146,106 @@ pub(crate) async fn run(framework: &Framework, command: ConfigCommand) -> Result
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Prints each reload the watcher sees until `count` changes (or forever).
+async fn watch(
+    out: &Output,
+    framework: &Framework,
+    interval_ms: u64,
+    count: Option<u64>,
+    json: bool,
+) -> Result<()> {
+    let schemas: Vec<(String, Value)> = framework
+        .list(&lord_host::PluginFilter::default())?
+        .into_iter()
+        .filter_map(|p| {
+            let schema = p.manifest.config_schema.clone()?;
+            Some((p.id().to_string(), schema))
+        })
+        .collect();
+    let watcher = Watcher::new(framework.config_sources().clone(), move |config| {
+        let problems = config.check_plugins(schemas.iter().map(|(id, s)| (id.as_str(), s)));
+        match problems.first() {
+            Some(problem) => Err(problem.to_string()),
+            None => Ok(()),
+        }
+    })
+    .map_err(UsageError)?;
+    let files: Vec<String> = framework
+        .config_sources()
+        .files()
+        .iter()
+        .map(|(_, p)| p.display().to_string())
+        .collect();
+    if json {
+        out.line(json!({ "watching": files }))?;
+    } else {
+        out.line(format_args!("watching {}", files.join(", ")))?;
+    }
+    let mut seen = 0u64;
+    watcher
+        .run(
+            std::time::Duration::from_millis(interval_ms.max(10)),
+            |outcome| {
+                let shown = match (outcome, json) {
+                    (Reload::Applied { changed }, true) => out.line(json!({ "applied": changed })),
+                    (Reload::Applied { changed }, false) => {
+                        out.line(format_args!("applied: {}", changed.join(", ")))
+                    }
+                    (Reload::Rejected { reason }, true) => out.line(json!({ "rejected": reason })),
+                    (Reload::Rejected { reason }, false) => out.line(format_args!(
+                        "rejected (the previous configuration stays): {reason}"
+                    )),
+                    (Reload::Unchanged, true | false) => return true,
+                };
+                // Nobody is reading any more (the pipe closed): stop.
+                if shown.is_err() {
+                    return false;
+                }
+                seen += 1;
+                count.is_none_or(|n| seen < n)
+            },
+        )
+        .await;
+    Ok(())
+}
+
+/// Every value, optionally with the layer it came from.
+fn show(out: &Output, framework: &Framework, origin: bool, json: bool) -> Result<()> {
+    let config = framework.settings()?;
+    if json {
+        let shown = if origin {
+            Value::Array(
+                config
+                    .entries()
+                    .map(|(k, v, o)| {
+                        json!({
+                            "key": k,
+                            "value": v,
+                            "layer": o.layer.as_str(),
+                            "source": o.to_string(),
+                        })
+                    })
+                    .collect(),
+            )
+        } else {
+            config.to_json()
+        };
+        out.line(shown)?;
+    } else {
+        let mut text = String::new();
+        if let Some(profile) = config.profile() {
+            text.push_str(&format!("# profile: {profile}\n"));
+        }
+        for (key, value, from) in config.entries() {
+            if origin {
+                text.push_str(&format!("{key} = {value}    # {from}\n"));
+            } else {
+                text.push_str(&format!("{key} = {value}\n"));
+            }
+        }
+        out.text(&text)?;
+    }
+    Ok(())
 }

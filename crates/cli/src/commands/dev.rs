@@ -11,6 +11,7 @@ use lord_devkit::dev;
 use lord_host::Framework;
 
 use crate::context::Context;
+use crate::render::Output;
 
 #[derive(Debug, Args)]
 pub(crate) struct DevArgs {
@@ -26,14 +27,17 @@ pub(crate) struct DevArgs {
 
 pub(crate) async fn run(
     ctx: &Context,
+    out: &Output,
     framework: &mut Framework,
     args: DevArgs,
 ) -> Result<ExitCode> {
     let mut stamp = dev::sources_stamp(&args.path);
     loop {
-        match cycle(ctx, framework, &args).await {
+        match cycle(ctx, out, framework, &args).await {
             Ok(()) => {}
-            Err(e) if !args.once => eprintln!("error: {e:#}; waiting for the next change"),
+            Err(e) if !args.once => {
+                out.error_line(format_args!("{e:#}; waiting for the next change"));
+            }
             Err(e) => return Err(e),
         }
         if args.once {
@@ -50,24 +54,29 @@ pub(crate) async fn run(
     }
 }
 
-async fn cycle(ctx: &Context, framework: &mut Framework, args: &DevArgs) -> Result<()> {
+async fn cycle(
+    ctx: &Context,
+    out: &Output,
+    framework: &mut Framework,
+    args: &DevArgs,
+) -> Result<()> {
     let build = dev::build(&args.path, &ctx.cargo)?;
     let plan = framework.plan_replace(&args.path)?;
     let added = plan.added_permissions();
     if !added.is_empty() {
-        eprintln!(
+        out.status(format_args!(
             "this build requests more than the last: {}",
             added
                 .iter()
                 .map(|p| p.to_string())
                 .collect::<Vec<_>>()
                 .join(", ")
-        );
+        ));
     }
     let swapped = plan.replaces.is_some();
     let registration = framework.install(plan).await?;
     let id = registration.plugin.id();
-    eprintln!(
+    out.status(format_args!(
         "{} {id} in {} ms",
         if swapped {
             "rebuilt and swapped"
@@ -75,9 +84,9 @@ async fn cycle(ctx: &Context, framework: &mut Framework, args: &DevArgs) -> Resu
             "built and installed"
         },
         build.took.as_millis()
-    );
+    ));
     if let Some(error) = registration.enable_error {
-        eprintln!("enabling {id} failed: {error}");
+        out.status(format_args!("enabling {id} failed: {error}"));
     }
     Ok(())
 }

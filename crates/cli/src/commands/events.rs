@@ -11,6 +11,7 @@ use lord_host::lord_state::{Event, EventLog, now_ms};
 use lord_manifest::Topic;
 
 use crate::cli::UsageError;
+use crate::render::{self, Output};
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum EventsCommand {
@@ -47,7 +48,11 @@ pub(crate) enum EventsCommand {
     },
 }
 
-pub(crate) async fn run(framework: &Framework, command: EventsCommand) -> Result<ExitCode> {
+pub(crate) async fn run(
+    out: &Output,
+    framework: &Framework,
+    command: EventsCommand,
+) -> Result<ExitCode> {
     let channels = framework.channels();
     let log = channels
         .bus
@@ -65,12 +70,12 @@ pub(crate) async fn run(framework: &Framework, command: EventsCommand) -> Result
             let mut last = 0;
             for event in read(log, 0, lines.max(1), reveal)? {
                 last = event.seq;
-                print_event(&event, pattern.as_ref(), json)?;
+                print_event(out, &event, pattern.as_ref(), json)?;
             }
             if follow {
                 loop {
                     tokio::time::sleep(Duration::from_millis(200)).await;
-                    last = print_after(log, last, pattern.as_ref(), reveal, json)?;
+                    last = print_after(out, log, last, pattern.as_ref(), reveal, json)?;
                 }
             }
         }
@@ -83,7 +88,7 @@ pub(crate) async fn run(framework: &Framework, command: EventsCommand) -> Result
             let pattern = pattern(topic.as_deref())?;
             let since = since_ms(&since)?;
             for event in read(log, since, u64::MAX, reveal)? {
-                print_event(&event, pattern.as_ref(), json)?;
+                print_event(out, &event, pattern.as_ref(), json)?;
             }
         }
     }
@@ -109,6 +114,7 @@ fn read(log: &EventLog, since: i64, limit: u64, reveal: bool) -> Result<Vec<Even
 }
 
 fn print_after(
+    out: &Output,
     log: &EventLog,
     after: u64,
     pattern: Option<&Topic>,
@@ -120,34 +126,21 @@ fn print_after(
     for event in read(log, now_ms() - 60_000, 10_000, reveal)? {
         if event.seq > last {
             last = event.seq;
-            print_event(&event, pattern, json)?;
+            print_event(out, &event, pattern, json)?;
         }
     }
     Ok(last)
 }
 
-fn print_event(event: &Event, pattern: Option<&Topic>, json: bool) -> Result<()> {
+fn print_event(out: &Output, event: &Event, pattern: Option<&Topic>, json: bool) -> Result<()> {
     if pattern.is_some_and(|p| !p.matches(&event.topic)) {
         return Ok(());
     }
     if json {
-        println!("{}", serde_json::to_string(event)?);
+        out.json_line(event)
     } else {
-        println!(
-            "#{} {} {} [{}] from {}: {}",
-            event.seq,
-            event.at_ms,
-            event.topic,
-            event.propagation.as_str(),
-            event.source,
-            if event.sensitive && event.payload.is_null() {
-                "[sensitive; --reveal to decrypt]".to_owned()
-            } else {
-                event.payload.to_string()
-            }
-        );
+        out.line(render::event_line(event))
     }
-    Ok(())
 }
 
 /// `--since`: a duration back from now, or an absolute epoch in ms.

@@ -10,7 +10,9 @@ use clap::Args;
 use lord_host::{Framework, LockEntry, Lockfile};
 
 use crate::cli::UsageError;
+use crate::consent::{Consent, Subject};
 use crate::context::Context;
+use crate::render::Output;
 
 #[derive(Debug, Args)]
 pub(crate) struct InstallArgs {
@@ -25,10 +27,27 @@ pub(crate) struct InstallArgs {
     yes: bool,
 }
 
+/// What `lord install` was asked for.
+#[derive(Debug)]
+pub(crate) struct Request {
+    locked: bool,
+    registry: Option<String>,
+    yes: bool,
+}
+
+pub(crate) fn parse(args: InstallArgs) -> Request {
+    Request {
+        locked: args.locked,
+        registry: args.registry,
+        yes: args.yes,
+    }
+}
+
 pub(crate) async fn run(
     ctx: &Context,
+    out: &Output,
     framework: &mut Framework,
-    args: InstallArgs,
+    request: Request,
 ) -> Result<ExitCode> {
     let requires = framework.project_requires()?;
     if requires.is_empty() {
@@ -39,13 +58,10 @@ pub(crate) async fn run(
     }
     let project = framework.project_dir().to_path_buf();
     let lock = Lockfile::read(&project)?;
-    let client = lord_registry_client::Client::new(&crate::commands::pdk::registry_url(
-        framework,
-        args.registry,
-    )?)?;
+    let client = crate::commands::registry_client(framework, request.registry)?;
     let _lock = framework.install_lock()?;
     let reproduce = lock.as_ref().is_some_and(|l| l.satisfies(&requires));
-    if !reproduce && args.locked {
+    if !reproduce && request.locked {
         bail!(UsageError(
             "lord.lock is missing or does not meet lord.toml's [requires]; run `lord install` \
              without --locked to update it"
@@ -65,39 +81,17 @@ pub(crate) async fn run(
         }
     };
     for note in &planned.skipped {
-        eprintln!("note: {note}");
+        out.note(note);
     }
-    if !planned.steps.is_empty() && !args.yes {
+    let consent = Consent::new(ctx, out, request.yes);
+    // The plans are shown only when the user is asked about them.
+    if !planned.steps.is_empty() && !consent.given() {
         for step in &planned.steps {
-            crate::commands::plugin::describe(&step.plan);
+            consent.show(&step.plan);
         }
-        if !ctx.stdin_is_tty {
-            bail!(UsageError(
-                "not installing: standard input is not a terminal, so lord cannot ask you to \
-                 grant the permissions above; rerun with --yes to grant them"
-                    .to_owned()
-            ));
-        }
-        if !crate::commands::plugin::ask("Grant these permissions and install? [y/N] ")? {
-            bail!(UsageError("nothing installed".to_owned()));
-        }
+        consent.obtain(Subject::Project)?;
     }
-    let mut code = ExitCode::SUCCESS;
-    for step in planned.steps {
-        let registration = framework.install(step.plan).await?;
-        match registration.enable_error {
-            None => eprintln!(
-                "installed {} {} ({})",
-                step.id,
-                step.version,
-                crate::commands::plugin::state_note(&registration.plugin)
-            ),
-            Some(error) => {
-                eprintln!("installed {}, but enabling it failed: {error}", step.id);
-                code = ExitCode::from(3);
-            }
-        }
-    }
+    let code = crate::commands::plugin::install_steps(out, framework, planned.steps).await?;
     // The lock records what is installed now, with its grants.
     let mut entries = Vec::new();
     for pin in &planned.pinned {
@@ -116,7 +110,7 @@ pub(crate) async fn run(
         plugins: entries,
     };
     if lock.as_ref() != Some(&new) {
-        if args.locked {
+        if request.locked {
             bail!(UsageError(
                 "lord.lock would change (granted permissions differ); run `lord install` \
                  without --locked"
@@ -124,9 +118,15 @@ pub(crate) async fn run(
             ));
         }
         new.write(&project)?;
-        eprintln!("wrote lord.lock ({} plugins)", new.plugins.len());
+        out.status(format_args!(
+            "wrote lord.lock ({} plugins)",
+            new.plugins.len()
+        ));
     } else {
-        eprintln!("lord.lock is up to date ({} plugins)", new.plugins.len());
+        out.status(format_args!(
+            "lord.lock is up to date ({} plugins)",
+            new.plugins.len()
+        ));
     }
     Ok(code)
 }

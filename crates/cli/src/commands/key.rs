@@ -12,6 +12,7 @@ use lord_package::{Keys, PublicKey};
 use serde_json::json;
 
 use crate::context::Context;
+use crate::render::{Output, foreign};
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum KeyCommand {
@@ -37,24 +38,25 @@ pub(crate) enum KeyCommand {
     Trust { file: PathBuf },
 }
 
-pub(crate) fn run(ctx: &Context, command: KeyCommand) -> Result<ExitCode> {
+pub(crate) fn run(ctx: &Context, out: &Output, command: KeyCommand) -> Result<ExitCode> {
     let keys = Keys::new(&ctx.home);
     match command {
         KeyCommand::Generate { name } => {
             let key = keys.generate(&name)?;
-            eprintln!(
+            out.status(format_args!(
                 "made key `{name}` ({}); it signs and is trusted here",
                 key.id()
-            );
-            eprintln!("share it with `lord key export {name}`");
+            ));
+            out.status(format_args!("share it with `lord key export {name}`"));
         }
         KeyCommand::List { json } => {
             let listed = keys.list()?;
             if json {
-                println!("{}", json!(listed));
+                out.line(json!(listed))?;
             } else if listed.is_empty() {
-                println!("no keys; make one with `lord key generate`");
+                out.line("no keys; make one with `lord key generate`")?;
             } else {
+                let mut text = String::new();
                 for key in listed {
                     let mut roles = Vec::new();
                     if key.can_sign {
@@ -63,11 +65,18 @@ pub(crate) fn run(ctx: &Context, command: KeyCommand) -> Result<ExitCode> {
                     if key.trusted {
                         roles.push("trusted");
                     }
-                    println!("{}  {}  {}", key.id, key.name, roles.join(", "));
+                    // A trusted key's name was chosen by its author.
+                    text.push_str(&format!(
+                        "{}  {}  {}\n",
+                        key.id,
+                        foreign(&key.name),
+                        roles.join(", ")
+                    ));
                 }
+                out.text(&text)?;
             }
         }
-        KeyCommand::Export { name } => print!("{}", keys.public(&name)?.to_text()),
+        KeyCommand::Export { name } => out.text(&keys.public(&name)?.to_text())?,
         KeyCommand::Trust { file } => {
             let (text, source) = if file.as_os_str() == "-" {
                 let mut text = String::new();
@@ -82,11 +91,11 @@ pub(crate) fn run(ctx: &Context, command: KeyCommand) -> Result<ExitCode> {
             };
             let key = PublicKey::parse(&source, &text)?;
             keys.trust(&key)?;
-            eprintln!(
+            out.status(format_args!(
                 "trusting key {} ({}): packages it signs will install",
                 key.id(),
-                key.name
-            );
+                foreign(&key.name)
+            ));
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -7,6 +7,8 @@ use clap::Subcommand;
 use lord_host::Framework;
 use serde_json::json;
 
+use crate::render::{Output, foreign};
+
 #[derive(Debug, Subcommand)]
 pub(crate) enum MicroCommand {
     /// List the micro-plugins of enabled plugins, and lord's own.
@@ -16,7 +18,7 @@ pub(crate) enum MicroCommand {
     },
 }
 
-pub(crate) fn run(framework: &Framework, command: MicroCommand) -> Result<ExitCode> {
+pub(crate) fn run(out: &Output, framework: &Framework, command: MicroCommand) -> Result<ExitCode> {
     match command {
         MicroCommand::List { json } => {
             let manager = framework.micro_manager()?;
@@ -40,18 +42,20 @@ pub(crate) fn run(framework: &Framework, command: MicroCommand) -> Result<ExitCo
                         })
                     })
                     .collect();
-                println!("{}", serde_json::to_string_pretty(&list)?);
+                out.json(&list)?;
             } else {
                 let width = rows.iter().map(|m| m.id.as_str().len()).max().unwrap_or(2);
+                let mut text = String::new();
                 for m in &rows {
-                    println!(
-                        "{:<width$}  {:<16}  {:<8}  {}",
+                    text.push_str(&format!(
+                        "{:<width$}  {:<16}  {:<8}  {}\n",
                         m.id.as_str(),
                         m.kind.as_str(),
                         m.security.isolation.as_str(),
-                        m.description
-                    );
+                        foreign(&m.description)
+                    ));
                 }
+                out.text(&text)?;
             }
             Ok(ExitCode::SUCCESS)
         }

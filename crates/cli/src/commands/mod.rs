@@ -1,10 +1,14 @@
-//! One file per command family.
+//! One file (or folder) per command family. Each parses its arguments into
+//! a plain request, calls one operation and renders the result through
+//! `crate::render::Output`.
 
+pub(crate) mod completions;
 pub(crate) mod config;
 pub(crate) mod dev;
 pub(crate) mod events;
 pub(crate) mod install;
 pub(crate) mod key;
+pub(crate) mod man;
 pub(crate) mod micro;
 pub(crate) mod pdk;
 pub(crate) mod pipe;
@@ -13,3 +17,37 @@ pub(crate) mod registry;
 pub(crate) mod run;
 pub(crate) mod secret;
 pub(crate) mod state;
+
+use anyhow::Result;
+use lord_host::Framework;
+
+use crate::cli::UsageError;
+
+/// The registry to talk to: the flag, else `registry.url`.
+pub(crate) fn registry_url(framework: &Framework, flag: Option<String>) -> Result<String> {
+    if let Some(url) = flag {
+        return Ok(url);
+    }
+    framework
+        .settings()?
+        .get("registry.url")
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .ok_or_else(|| {
+            UsageError(
+                "no registry is configured: pass --registry URL, or run `lord config set \
+                 registry.url http://HOST:PORT`"
+                    .to_owned(),
+            )
+            .into()
+        })
+}
+
+/// A client for the registry `registry_url` names.
+pub(crate) fn registry_client(
+    framework: &Framework,
+    flag: Option<String>,
+) -> Result<lord_registry_client::Client> {
+    Ok(lord_registry_client::Client::new(&registry_url(
+        framework, flag,
+    )?)?)
+}

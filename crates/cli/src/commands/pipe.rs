@@ -2,7 +2,7 @@
 //! `--check` it: its problems and its effective authority, before anything
 //! runs.
 
-use std::io::{Read, Write};
+use std::io::Read;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -14,6 +14,7 @@ use serde_json::Value;
 
 use crate::cli::UsageError;
 use crate::context::Context;
+use crate::render::Output;
 
 #[derive(Debug, Args)]
 pub(crate) struct PipeArgs {
@@ -36,7 +37,12 @@ pub(crate) struct PipeArgs {
     key: Option<String>,
 }
 
-pub(crate) async fn run(ctx: &Context, framework: &Framework, args: PipeArgs) -> Result<ExitCode> {
+pub(crate) async fn run(
+    ctx: &Context,
+    out: &Output,
+    framework: &Framework,
+    args: PipeArgs,
+) -> Result<ExitCode> {
     let pipeline = match (&args.pipeline, &args.file) {
         (Some(text), None) => Pipeline::parse(text).map_err(|e| UsageError(e.to_string()))?,
         (None, Some(path)) => {
@@ -53,9 +59,9 @@ pub(crate) async fn run(ctx: &Context, framework: &Framework, args: PipeArgs) ->
     let report = manager.validate(&pipeline);
     if args.check {
         if args.json {
-            println!("{}", serde_json::to_string_pretty(&report)?);
+            out.json(&report)?;
         } else {
-            print!("{}", describe(&pipeline, &report));
+            out.text(&describe(&pipeline, &report))?;
         }
         return Ok(if report.is_ok() {
             ExitCode::SUCCESS
@@ -68,20 +74,19 @@ pub(crate) async fn run(ctx: &Context, framework: &Framework, args: PipeArgs) ->
             "the pipeline cannot run: {problem} (see `lord pipe --check`)"
         )));
     }
-    if !report.authority.is_empty() && ctx.stderr_is_tty {
-        eprintln!("pipeline authority: {}", report.authority.join(", "));
+    if !report.authority.is_empty() && ctx.terminal.stderr {
+        out.status(format_args!(
+            "pipeline authority: {}",
+            report.authority.join(", ")
+        ));
     }
     let input = read_input(args.json_input)?;
     let call = CallContext { key: args.key };
     let output = run_pipeline(&manager, &pipeline, input, &call).await?;
-    let mut stdout = std::io::stdout().lock();
     if let (Value::String(text), false) = (&output, args.json) {
-        stdout.write_all(text.as_bytes())?;
-        if !text.ends_with('\n') {
-            stdout.write_all(b"\n")?;
-        }
+        out.plugin_text(text)?;
     } else {
-        writeln!(stdout, "{}", serde_json::to_string_pretty(&output)?)?;
+        out.json(&output)?;
     }
     Ok(ExitCode::SUCCESS)
 }

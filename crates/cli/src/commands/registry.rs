@@ -12,6 +12,7 @@ use clap::Subcommand;
 use lord_registry::{Registry, Scope};
 
 use crate::context::Context;
+use crate::render::Output;
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum RegistryCommand {
@@ -73,7 +74,7 @@ fn data_dir(ctx: &Context, data: Option<PathBuf>) -> PathBuf {
     data.map_or_else(|| ctx.home.join("registry"), |d| ctx.cwd.join(d))
 }
 
-pub(crate) async fn run(ctx: &Context, command: RegistryCommand) -> Result<ExitCode> {
+pub(crate) async fn run(ctx: &Context, out: &Output, command: RegistryCommand) -> Result<ExitCode> {
     match command {
         RegistryCommand::Serve {
             data,
@@ -97,10 +98,10 @@ pub(crate) async fn run(ctx: &Context, command: RegistryCommand) -> Result<ExitC
             } else {
                 ""
             };
-            eprintln!(
+            out.status(format_args!(
                 "serving the registry in {}{records} on http://{address} (API at /api/v1, OpenAPI at /api/v1/openapi.json)",
                 dir.display()
-            );
+            ));
             lord_registry::serve(listener, registry)
                 .await
                 .context("serving the registry")?;
@@ -113,8 +114,10 @@ pub(crate) async fn run(ctx: &Context, command: RegistryCommand) -> Result<ExitC
             let registry =
                 Registry::open_with(&data_dir(ctx, data), database_url.as_deref(), None)?;
             let token = registry.db.create_token(&Scope::parse(&scope)?)?;
-            eprintln!("made a token with scope `{scope}`; it is shown once, so keep it now");
-            println!("{token}");
+            out.status(format_args!(
+                "made a token with scope `{scope}`; it is shown once, so keep it now"
+            ));
+            out.line(token)?;
         }
         RegistryCommand::Verify {
             id,
@@ -129,7 +132,10 @@ pub(crate) async fn run(ctx: &Context, command: RegistryCommand) -> Result<ExitC
                     "no plugin named `{id}` is published here"
                 )));
             }
-            eprintln!("{id} is {}verified", if undo { "no longer " } else { "" });
+            out.status(format_args!(
+                "{id} is {}verified",
+                if undo { "no longer " } else { "" }
+            ));
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -1,15 +1,17 @@
-//! Runs a plugin command: parse → framework → print what the plugin wrote.
+//! Runs a plugin command: its arguments from the matches, one framework
+//! call, and what the plugin wrote, through the renderer.
 
-use std::io::Write;
 use std::process::ExitCode;
 
 use anyhow::Result;
 use clap::ArgMatches;
-use lord_host::{CommandRecord, Framework, LogLevel};
+use lord_host::{CommandRecord, Framework};
 
 use crate::cli::plugin_args;
+use crate::render::Output;
 
 pub(crate) async fn run(
+    out: &Output,
     framework: &mut Framework,
     record: &CommandRecord,
     matches: &ArgMatches,
@@ -17,21 +19,6 @@ pub(crate) async fn run(
     let outcome = framework
         .run_command(&record.name, plugin_args(record, matches))
         .await?;
-    let mut stderr = std::io::stderr().lock();
-    for log in &outcome.captured.logs {
-        let level = match log.level {
-            LogLevel::Trace => "trace",
-            LogLevel::Debug => "debug",
-            LogLevel::Info => "info",
-            LogLevel::Warn => "warn",
-            LogLevel::Error => "error",
-        };
-        writeln!(stderr, "[{}] {level}: {}", outcome.plugin, log.message)?;
-    }
-    stderr.write_all(&outcome.captured.stderr)?;
-    let mut stdout = std::io::stdout().lock();
-    stdout.write_all(&outcome.captured.stdout)?;
-    stdout.write_all(outcome.text.as_bytes())?;
-    stdout.flush()?;
+    out.plugin_outcome(&outcome)?;
     Ok(ExitCode::SUCCESS)
 }

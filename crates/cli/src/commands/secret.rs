@@ -16,6 +16,7 @@ use serde_json::json;
 
 use crate::cli::UsageError;
 use crate::context::Context;
+use crate::render::Output;
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum SecretCommand {
@@ -34,6 +35,7 @@ pub(crate) enum SecretCommand {
 
 pub(crate) fn run(
     ctx: &Context,
+    out: &Output,
     framework: &Framework,
     command: SecretCommand,
 ) -> Result<ExitCode> {
@@ -41,8 +43,8 @@ pub(crate) fn run(
     match command {
         SecretCommand::Set { name } => {
             check_secret_name(&name).map_err(|e| UsageError(e.to_string()))?;
-            let value = if ctx.stdin_is_tty {
-                rpassword::prompt_password(format!("value for {name} (not shown): "))
+            let value = if ctx.terminal.stdin {
+                out.prompt_hidden(&format!("value for {name} (not shown): "))
                     .context("reading the secret from the terminal")?
             } else {
                 let mut text = String::new();
@@ -59,7 +61,7 @@ pub(crate) fn run(
                 .into());
             }
             let location = secrets.set(&name, SecretValue::new(value))?;
-            eprintln!("stored secret `{name}` in {location}");
+            out.status(format_args!("stored secret `{name}` in {location}"));
         }
         SecretCommand::List { json } => {
             let listed = secrets.list()?;
@@ -72,14 +74,16 @@ pub(crate) fn run(
                     .iter()
                     .map(|(name, location)| json!({"name": name, "stored_in": key(*location)}))
                     .collect();
-                println!("{}", json!(rows));
+                out.line(json!(rows))?;
             } else if listed.is_empty() {
-                println!("no secrets stored; add one with `lord secret set NAME`");
+                out.line("no secrets stored; add one with `lord secret set NAME`")?;
             } else {
                 let width = listed.iter().map(|(n, _)| n.len()).max().unwrap_or(0);
+                let mut text = String::new();
                 for (name, location) in listed {
-                    println!("{name:<width$}  {}", key(location));
+                    text.push_str(&format!("{name:<width$}  {}\n", key(location)));
                 }
+                out.text(&text)?;
             }
         }
         SecretCommand::Remove { name } => {
@@ -90,7 +94,7 @@ pub(crate) fn run(
                 ))
                 .into());
             }
-            eprintln!("removed secret `{name}`");
+            out.status(format_args!("removed secret `{name}`"));
         }
     }
     Ok(ExitCode::SUCCESS)

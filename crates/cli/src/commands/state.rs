@@ -9,6 +9,8 @@ use clap::Subcommand;
 use lord_host::Framework;
 use serde_json::json;
 
+use crate::render::{Output, foreign};
+
 /// Commands of history shown.
 const HISTORY: u64 = 20;
 
@@ -21,7 +23,7 @@ pub(crate) enum StateCommand {
     },
 }
 
-pub(crate) fn run(framework: &Framework, command: StateCommand) -> Result<ExitCode> {
+pub(crate) fn run(out: &Output, framework: &Framework, command: StateCommand) -> Result<ExitCode> {
     match command {
         StateCommand::Show { json } => {
             let global = framework.global();
@@ -54,40 +56,39 @@ pub(crate) fn run(framework: &Framework, command: StateCommand) -> Result<ExitCo
                 })
                 .collect();
             if json {
-                println!(
-                    "{}",
-                    json!({
-                        "session": global.info(),
-                        "log_level": global.log_level(),
-                        "theme": global.theme(),
-                        "commands_recorded": finished.len(),
-                        "errors_recorded": errors,
-                        "history": history,
-                    })
-                );
+                out.line(json!({
+                    "session": global.info(),
+                    "log_level": global.log_level(),
+                    "theme": global.theme(),
+                    "commands_recorded": finished.len(),
+                    "errors_recorded": errors,
+                    "history": history,
+                }))?;
             } else {
                 let info = global.info();
-                println!("lord {} in {}", info.version, info.project.display());
+                let mut text = format!("lord {} in {}\n", info.version, info.project.display());
                 if let Some(user) = &info.user {
-                    println!("user: {user}");
+                    text.push_str(&format!("user: {user}\n"));
                 }
-                println!(
-                    "log level: {}, theme: {}",
-                    global.log_level(),
-                    global.theme()
-                );
-                println!(
-                    "commands recorded: {} ({errors} failed); latest:",
+                // Plugins can set the shared level and theme: foreign text.
+                text.push_str(&format!(
+                    "log level: {}, theme: {}\n",
+                    foreign(&global.log_level()),
+                    foreign(&global.theme())
+                ));
+                text.push_str(&format!(
+                    "commands recorded: {} ({errors} failed); latest:\n",
                     finished.len()
-                );
+                ));
                 for h in &history {
-                    println!(
-                        "  {} {} ({} ms)",
-                        h["command"].as_str().unwrap_or("?"),
+                    text.push_str(&format!(
+                        "  {} {} ({} ms)\n",
+                        foreign(h["command"].as_str().unwrap_or("?")),
                         h["status"].as_str().unwrap_or("?"),
                         h["duration_ms"]
-                    );
+                    ));
                 }
+                out.text(&text)?;
             }
         }
     }

@@ -1,9 +1,14 @@
 //! End-to-end tests of the `lord` binary: real processes, real SQLite, real
 //! wasmtime, the fixture plugins under `plugins/` (build them first with
 //! `cargo xtask plugins`), and a real TCP listener on loopback.
+#![expect(
+    clippy::disallowed_macros,
+    reason = "tests say on their own stderr why they skip; the CLI's rule is for the binary"
+)]
 
 mod support;
 
+mod completions;
 mod config;
 mod crash;
 mod dev;
@@ -18,3 +23,4 @@ mod refusals;
 mod registry;
 mod secrets;
 mod state;
+mod tidy;

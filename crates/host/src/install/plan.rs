@@ -20,6 +20,7 @@ pub const RESERVED_COMMANDS: &[&str] = &[
     "help",
     "version",
     "completions",
+    "man",
     "config",
     "events",
     "secret",

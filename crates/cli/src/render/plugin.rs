@@ -1,21 +1,10 @@
-//! How results look: human text for people, JSON for scripts.
+//! Installed plugins and first-party providers as `plugin list`, `plugin
+//! info` and `plugin validate` show them: human text, or JSON for scripts.
 
-use lord_host::{AuditEntry, InstalledPlugin, NativePlugin, ValidationReport};
+use lord_host::{AuditEntry, InstalledPlugin, NativePlugin, PluginState, ValidationReport};
 use serde_json::{Value, json};
 
-/// An error and its causes as one sentence-like line, without repeating a
-/// cause that the message already contains.
-pub(crate) fn error_chain(error: &anyhow::Error) -> String {
-    let mut out = error.to_string();
-    for cause in error.chain().skip(1) {
-        let cause = cause.to_string();
-        if !out.contains(&cause) {
-            out.push_str(": ");
-            out.push_str(&cause);
-        }
-    }
-    out
-}
+use super::{Paint, foreign};
 
 pub(crate) fn plugin_json(p: &InstalledPlugin) -> Value {
     let m = &p.manifest;
@@ -136,12 +125,12 @@ pub(crate) fn plugin_info(p: &InstalledPlugin) -> String {
         "{} {} ({})\n  {}\n  state:       {}{}\n  risk:        {}\n  granted:     {}\n  limits:      {} ms, {} MiB memory, {} KiB output, {} KiB data\n  commands:    {}\n  failures:    {} in a row\n",
         m.plugin.id,
         m.plugin.version,
-        m.plugin.name,
-        m.plugin.description,
+        foreign(&m.plugin.name),
+        foreign(&m.plugin.description),
         p.state,
         p.reason
             .as_deref()
-            .map(|r| format!(" ({r})"))
+            .map(|r| format!(" ({})", foreign(r)))
             .unwrap_or_default(),
         m.risk_level(),
         list(p.granted.iter().map(ToString::to_string).collect()),
@@ -153,29 +142,32 @@ pub(crate) fn plugin_info(p: &InstalledPlugin) -> String {
         p.consecutive_failures,
     );
     if let Some(last) = &p.last_error {
-        out.push_str(&format!("  last error:  {last}\n"));
+        out.push_str(&format!("  last error:  {}\n", foreign(last)));
     }
     out.push_str(&format!("  sha256:      {}\n", p.wasm_sha256));
     out
 }
 
-pub(crate) fn validation(report: &ValidationReport) -> String {
+/// Every finding, one a line; `paint` colours the risk and the error and
+/// warning labels.
+pub(crate) fn validation(report: &ValidationReport, paint: bool) -> String {
     let mut out = String::new();
     if let Some(id) = &report.plugin {
-        out.push_str(&format!(
-            "{id}: risk {}\n",
-            report.risk.map(|r| r.to_string()).unwrap_or_default()
-        ));
+        let risk = report
+            .risk
+            .map(|r| Paint::Risk(r).apply(paint, r.as_str()))
+            .unwrap_or_default();
+        out.push_str(&format!("{id}: risk {risk}\n"));
     }
     for f in &report.findings {
         let label = match f.category {
-            lord_host::Category::Error => "error",
-            lord_host::Category::Warning => "warning",
-            lord_host::Category::Security => "security",
-            lord_host::Category::Performance => "performance",
-            lord_host::Category::Suggestion => "suggestion",
+            lord_host::Category::Error => Paint::Error.apply(paint, "error"),
+            lord_host::Category::Warning => Paint::Warning.apply(paint, "warning"),
+            lord_host::Category::Security => "security".to_owned(),
+            lord_host::Category::Performance => "performance".to_owned(),
+            lord_host::Category::Suggestion => "suggestion".to_owned(),
         };
-        out.push_str(&format!("{label}[{}]: {}\n", f.code, f.message));
+        out.push_str(&format!("{label}[{}]: {}\n", f.code, foreign(&f.message)));
     }
     if report.is_ok() {
         out.push_str("ok: the plugin can be installed\n");
@@ -214,7 +206,22 @@ pub(crate) fn history(entries: &[AuditEntry]) -> String {
     let mut out = String::from("  history:\n");
     let skip = entries.len().saturating_sub(SHOWN);
     for e in &entries[skip..] {
-        out.push_str(&format!("    #{} {}: {}\n", e.seq, e.action, e.detail));
+        out.push_str(&format!(
+            "    #{} {}: {}\n",
+            e.seq,
+            e.action,
+            foreign(&e.detail)
+        ));
     }
     out
+}
+
+/// How a fresh install was left: enabled, or waiting for its first use to
+/// run its hooks (a package install runs no plugin code).
+pub(crate) fn state_note(plugin: &InstalledPlugin) -> &'static str {
+    match plugin.state {
+        PluginState::Enabled => "enabled",
+        PluginState::Installed => "no plugin code ran; its on-enable hook runs at first use",
+        PluginState::Disabled | PluginState::Failed => "not enabled",
+    }
 }

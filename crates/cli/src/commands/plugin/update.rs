@@ -1,0 +1,255 @@
+//! `lord plugin outdated|update|rollback|prune`: newer versions from the
+//! registry, updates that test the new build and switch back on a failure,
+//! and the earlier builds kept for rollback.
+
+use std::process::ExitCode;
+
+use anyhow::Result;
+use clap::Args;
+use lord_host::{Framework, Outdated, UpdateOutcome};
+use lord_manifest::PluginId;
+use serde_json::json;
+
+use super::parse_id;
+use crate::cli::UsageError;
+use crate::consent::{Consent, Subject};
+use crate::context::Context;
+use crate::render::{Output, foreign};
+
+#[derive(Debug, Args)]
+pub(crate) struct OutdatedArgs {
+    #[arg(long)]
+    registry: Option<String>,
+    #[arg(long)]
+    json: bool,
+    /// Write the result for update notices (the daily background check).
+    #[arg(long, hide = true)]
+    record: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct UpdateArgs {
+    id: Option<String>,
+    #[arg(long)]
+    registry: Option<String>,
+    /// Grant newly requested permissions without asking.
+    #[arg(long, short = 'y')]
+    yes: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct RollbackArgs {
+    id: String,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct PruneArgs {
+    id: Option<String>,
+}
+
+/// How `outdated` reports: for people, for scripts, or into the file the
+/// update notices read.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Report {
+    Text,
+    Json,
+    Record,
+}
+
+#[derive(Debug)]
+pub(crate) struct OutdatedRequest {
+    registry: Option<String>,
+    report: Report,
+}
+
+pub(crate) fn parse_outdated(args: OutdatedArgs) -> OutdatedRequest {
+    OutdatedRequest {
+        registry: args.registry,
+        report: match (args.record, args.json) {
+            (true, true | false) => Report::Record,
+            (false, true) => Report::Json,
+            (false, false) => Report::Text,
+        },
+    }
+}
+
+pub(crate) async fn outdated(
+    ctx: &Context,
+    out: &Output,
+    framework: &Framework,
+    request: OutdatedRequest,
+) -> Result<ExitCode> {
+    let client = crate::commands::registry_client(framework, request.registry)?;
+    let report = framework.outdated(&client).await?;
+    match request.report {
+        Report::Record => {
+            let path = crate::updates::record_path(&ctx.home);
+            lord_file::write_atomic(&path, record(&report).to_string().as_bytes())?;
+        }
+        Report::Json => {
+            let rows: Vec<_> = report
+                .iter()
+                .map(|o| {
+                    json!({
+                        "id": o.id.as_str(),
+                        "installed": o.installed.to_string(),
+                        "latest": o.latest.as_ref().map(ToString::to_string),
+                        "note": o.note,
+                    })
+                })
+                .collect();
+            out.json(&rows)?;
+        }
+        Report::Text => out.text(&outdated_text(&report))?,
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// What the update notice needs: the plugins with a newer version.
+fn record(report: &[Outdated]) -> serde_json::Value {
+    let updates: Vec<_> = report
+        .iter()
+        .filter_map(|o| {
+            o.latest.as_ref().map(|latest| {
+                json!({
+                    "id": o.id.as_str(),
+                    "installed": o.installed.to_string(),
+                    "latest": latest.to_string(),
+                })
+            })
+        })
+        .collect();
+    json!({
+        "checked_at_ms": lord_host::lord_state::now_ms(),
+        "updates": updates,
+    })
+}
+
+fn outdated_text(report: &[Outdated]) -> String {
+    let mut text = String::new();
+    for o in report {
+        if let Some(latest) = &o.latest {
+            text.push_str(&format!("{:<24} {} -> {latest}\n", o.id, o.installed));
+        } else if let Some(note) = &o.note {
+            text.push_str(&format!(
+                "{:<24} {} (a newer version cannot be used)\n",
+                o.id, o.installed
+            ));
+            for line in note.lines().filter(|l| !l.trim().is_empty()) {
+                text.push_str(&format!("    {}\n", foreign(line)));
+            }
+        }
+    }
+    if text.is_empty() {
+        text.push_str("every plugin from the registry is up to date\n");
+    }
+    text
+}
+
+#[derive(Debug)]
+pub(crate) struct UpdateRequest {
+    /// One plugin, or every outdated one.
+    id: Option<PluginId>,
+    registry: Option<String>,
+    yes: bool,
+}
+
+pub(crate) fn parse_update(args: UpdateArgs) -> Result<UpdateRequest, UsageError> {
+    Ok(UpdateRequest {
+        id: args.id.as_deref().map(parse_id).transpose()?,
+        registry: args.registry,
+        yes: args.yes,
+    })
+}
+
+pub(crate) async fn update(
+    ctx: &Context,
+    out: &Output,
+    framework: &mut Framework,
+    request: UpdateRequest,
+) -> Result<ExitCode> {
+    let client = crate::commands::registry_client(framework, request.registry)?;
+    let _lock = framework.install_lock()?;
+    let ids = match request.id {
+        Some(id) => vec![id],
+        None => framework
+            .outdated(&client)
+            .await?
+            .into_iter()
+            .filter(|o| o.latest.is_some())
+            .map(|o| o.id)
+            .collect(),
+    };
+    let consent = Consent::new(ctx, out, request.yes);
+    let mut code = ExitCode::SUCCESS;
+    let mut updated = 0;
+    for id in ids {
+        let Some(step) = framework.plan_update(&client, &id, &mut |_| {}).await? else {
+            out.status(format_args!("{id} is up to date"));
+            continue;
+        };
+        out.status(format_args!("{id}: {} -> {}", step.from, step.to));
+        let diff = step.plan.diff();
+        consent.show_changes(&diff);
+        if diff.needs_consent() {
+            consent.obtain(Subject::Update(&id))?;
+        }
+        let cases = step.plan.cases.len();
+        let (from, to) = (step.from.clone(), step.to.clone());
+        match framework.apply_update(step).await? {
+            UpdateOutcome::Updated => {
+                updated += 1;
+                out.status(format_args!(
+                    "updated {id} {from} -> {to} ({cases} test cases passed)"
+                ));
+            }
+            UpdateOutcome::RolledBack { case, reason } => {
+                out.status(format_args!(
+                    "{id} {to} failed its test case `{}`: {}; switched back to {from}",
+                    foreign(&case),
+                    foreign(&reason)
+                ));
+                code = ExitCode::from(3);
+            }
+        }
+    }
+    if updated == 0 && code == ExitCode::SUCCESS {
+        out.status("nothing to update");
+    }
+    Ok(code)
+}
+
+pub(crate) fn parse_rollback(args: RollbackArgs) -> Result<PluginId, UsageError> {
+    parse_id(&args.id)
+}
+
+pub(crate) async fn rollback(
+    out: &Output,
+    framework: &mut Framework,
+    id: PluginId,
+) -> Result<ExitCode> {
+    let from = framework.get(&id)?.manifest.plugin.version.clone();
+    let registration = framework.rollback(&id).await?;
+    let to = &registration.plugin.manifest.plugin.version;
+    out.status(format_args!("rolled {id} back from {from} to {to}"));
+    if let Some(error) = registration.enable_error {
+        out.status(format_args!("but enabling it failed: {error}"));
+        return Ok(ExitCode::from(3));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// One plugin's earlier builds, or every plugin's.
+pub(crate) fn parse_prune(args: PruneArgs) -> Result<Option<PluginId>, UsageError> {
+    args.id.as_deref().map(parse_id).transpose()
+}
+
+pub(crate) fn prune(
+    out: &Output,
+    framework: &mut Framework,
+    id: Option<PluginId>,
+) -> Result<ExitCode> {
+    let dropped = framework.prune(id.as_ref())?;
+    out.status(format_args!("deleted {dropped} earlier builds"));
+    Ok(ExitCode::SUCCESS)
+}

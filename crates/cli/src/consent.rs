@@ -1,0 +1,124 @@
+//! Asking the user to grant what a plugin requests, in one place: every
+//! install and update shows the same plan and asks the same way. Without
+//! `--yes`, lord asks on a terminal and refuses (naming `--yes`) when
+//! standard input is not one, since no one could answer.
+
+use std::io::BufRead as _;
+
+use anyhow::{Context as _, Result, bail};
+use lord_host::{HostError, InstallPlan, PermissionDiff};
+use lord_manifest::PluginId;
+
+use crate::cli::UsageError;
+use crate::context::Context;
+use crate::render::{self, Output};
+
+/// What the user is asked to grant; it decides the question, the refusal
+/// when no one can answer, and the error when the answer is no.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Subject<'a> {
+    /// One plugin from a folder or a package file.
+    Plugin(&'a PluginId),
+    /// A plugin from the registry, with the dependencies shown with it.
+    Request(&'a PluginId),
+    /// Everything the project's lord.toml requires.
+    Project,
+    /// An update that asks for permissions its build was not granted.
+    Update(&'a PluginId),
+}
+
+impl Subject<'_> {
+    fn question(self) -> &'static str {
+        match self {
+            Self::Plugin(_) | Self::Request(_) | Self::Project => {
+                "Grant these permissions and install? [y/N] "
+            }
+            Self::Update(_) => "Grant these and update? [y/N] ",
+        }
+    }
+
+    fn refusal(self) -> String {
+        match self {
+            Self::Plugin(id) => format!(
+                "not installing `{id}`: standard input is not a terminal, so lord cannot ask \
+                 you to grant its permissions; rerun with --yes to grant them"
+            ),
+            Self::Request(id) => format!(
+                "not installing `{id}`: standard input is not a terminal, so lord cannot ask \
+                 you to grant the permissions above; rerun with --yes to grant them"
+            ),
+            Self::Project => "not installing: standard input is not a terminal, so lord cannot \
+                              ask you to grant the permissions above; rerun with --yes to grant \
+                              them"
+                .to_owned(),
+            Self::Update(id) => format!(
+                "not updating `{id}`: it asks for new permissions and standard input is not a \
+                 terminal; rerun with --yes to grant them"
+            ),
+        }
+    }
+
+    fn denied(self) -> anyhow::Error {
+        match self {
+            Self::Plugin(id) | Self::Request(id) | Self::Update(id) => {
+                HostError::ConsentDenied(id.clone()).into()
+            }
+            Self::Project => UsageError("nothing installed".to_owned()).into(),
+        }
+    }
+}
+
+/// Shows plans and asks for consent to them.
+pub(crate) struct Consent<'a> {
+    out: &'a Output,
+    /// `--yes`: granted without asking.
+    yes: bool,
+    can_ask: bool,
+}
+
+impl<'a> Consent<'a> {
+    pub(crate) fn new(ctx: &Context, out: &'a Output, yes: bool) -> Self {
+        Self {
+            out,
+            yes,
+            can_ask: ctx.terminal.stdin,
+        }
+    }
+
+    /// Whether `--yes` granted everything in advance.
+    pub(crate) fn given(&self) -> bool {
+        self.yes
+    }
+
+    /// What installing `plan` would grant.
+    pub(crate) fn show(&self, plan: &InstallPlan) {
+        self.out
+            .status_text(&render::install_plan(plan, self.out.paints_stderr()));
+    }
+
+    /// What an update would drop and add.
+    pub(crate) fn show_changes(&self, diff: &PermissionDiff) {
+        self.out.status_text(&render::permission_changes(diff));
+    }
+
+    /// Asks once for what was shown. `Ok` means granted.
+    pub(crate) fn obtain(&self, subject: Subject<'_>) -> Result<()> {
+        if self.yes {
+            return Ok(());
+        }
+        if !self.can_ask {
+            bail!(UsageError(subject.refusal()));
+        }
+        self.out.prompt(subject.question())?;
+        let mut line = String::new();
+        std::io::stdin()
+            .lock()
+            .read_line(&mut line)
+            .context("could not read the answer")?;
+        if matches!(line.trim(), "y" | "Y" | "yes" | "YES" | "Yes") {
+            Ok(())
+        } else {
+            Err(subject.denied())
+        }
+    }
+}

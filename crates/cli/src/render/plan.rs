@@ -1,0 +1,70 @@
+//! An install plan as the user sees it before granting anything: what the
+//! plugin is, where it came from, its risk, each permission with what it
+//! means and the author's reason, and its limits. And, for an update, how
+//! the new build's requests differ from what was granted.
+
+use std::fmt::Write as _;
+
+use lord_host::{InstallPlan, InstallSource, PermissionDiff};
+
+use super::{Paint, foreign};
+
+/// The plan, line by line; `paint` colours the risk levels.
+pub(crate) fn install_plan(plan: &InstallPlan, paint: bool) -> String {
+    let mut out = String::new();
+    let meta = &plan.manifest.plugin;
+    let _ = writeln!(
+        out,
+        "{} {}: {}",
+        meta.id,
+        meta.version,
+        foreign(&meta.description)
+    );
+    match &plan.source {
+        InstallSource::Folder => {}
+        InstallSource::Package { digest, provenance } => {
+            let _ = writeln!(out, "  package: sha256 {digest}");
+            let _ = writeln!(out, "  {provenance}");
+        }
+    }
+    let risk = Paint::Risk(plan.risk).apply(paint, plan.risk.as_str());
+    let _ = writeln!(out, "  risk: {risk}");
+    if plan.permissions.is_empty() {
+        out.push_str("  permissions: none (pure computation)\n");
+    } else {
+        out.push_str("  permissions:\n");
+        for p in &plan.permissions {
+            let risk = Paint::Risk(p.risk()).apply(paint, p.risk().as_str());
+            let _ = writeln!(out, "    {p}  ({risk} risk): {}", p.describe());
+            if let Some(why) = plan.manifest.reason_for(p) {
+                let _ = writeln!(out, "      why: {}", foreign(why));
+            }
+        }
+    }
+    let limits = &plan.manifest.limits;
+    let _ = writeln!(
+        out,
+        "  limits: {} ms per call, {} MiB memory, {} KiB output, {} KiB data",
+        limits.max_execution_ms, limits.max_memory_mib, limits.max_output_kib, limits.max_data_kib
+    );
+    out
+}
+
+/// What an update no longer asks for, then what it asks for beyond what
+/// was granted (the part that needs consent).
+pub(crate) fn permission_changes(diff: &PermissionDiff) -> String {
+    let mut out = String::new();
+    if !diff.dropped.is_empty() {
+        out.push_str("  the new version no longer asks for:\n");
+        for p in &diff.dropped {
+            let _ = writeln!(out, "    - {p}");
+        }
+    }
+    if !diff.added.is_empty() {
+        out.push_str("  the new version asks for more than you granted:\n");
+        for p in &diff.added {
+            let _ = writeln!(out, "    + {p}");
+        }
+    }
+    out
+}
