@@ -23,6 +23,7 @@ mod error;
 mod failpoint;
 mod layout;
 mod providers;
+mod read;
 mod record;
 mod schema;
 mod store;
