@@ -150,3 +150,32 @@ async fn calibrate(instance: &mut BareInstance) -> Result<(u64, f64)> {
     // `rounds` is a positive whole number far below 2^53.
     Ok((rounds as u64, per_round))
 }
+
+/// The trivial call on a warm instance, ours alone and for a while, so a
+/// profiler sees the call guard's own work.
+pub(crate) async fn profile(plugins: &Plugins, plan: Plan) -> Result<()> {
+    let scratch = tempfile::tempdir()?;
+    let sandbox = Sandbox::new(&scratch.path().join("cache"))?;
+    let (manifest, compiled) = fixtures::bench_prepared(plugins, &sandbox)?;
+    let mut ours = compiled
+        .instantiate(
+            &Grants::default(),
+            Limits::from_manifest(&manifest.limits),
+            &Links::default(),
+        )
+        .await?;
+    let invocation = Invocation {
+        command: "bench-noop".to_owned(),
+        args: Vec::new(),
+    };
+    let samples = timing::single(plan, async || {
+        ours.run_command(&invocation).await?;
+        Ok(())
+    })
+    .await?;
+    eprintln!(
+        "lord-bench: trivial call on a warm instance: {:.0} ns",
+        samples.median_ns()
+    );
+    Ok(())
+}

@@ -51,7 +51,9 @@ const USAGE: &str =
   --load-and-call   run only the load and call comparisons, for quick
                     iteration on the hot paths (no `lord` build)
   --profile-load    run only `run_command` on a loaded plugin, ours alone,
-                    for a profiler";
+                    for a profiler
+  --profile-call    run only the trivial call on a warm instance, ours
+                    alone, for a profiler";
 
 #[derive(Debug)]
 struct Options {
@@ -61,6 +63,7 @@ struct Options {
     registry_only: bool,
     load_and_call: bool,
     profile_load: bool,
+    profile_call: bool,
 }
 
 fn main() -> ExitCode {
@@ -80,6 +83,7 @@ fn parse_args() -> Result<Option<Options>> {
         registry_only: false,
         load_and_call: false,
         profile_load: false,
+        profile_call: false,
         // Many short batches rather than a few long ones: on a shared
         // machine, load comes in bursts, and finer alternation spreads a
         // burst over both sides. Odd, so the median is a measured batch.
@@ -93,6 +97,7 @@ fn parse_args() -> Result<Option<Options>> {
             "--registry-only" => options.registry_only = true,
             "--load-and-call" => options.load_and_call = true,
             "--profile-load" => options.profile_load = true,
+            "--profile-call" => options.profile_call = true,
             "--batches" => {
                 let value = args.next().context("--batches needs a number")?;
                 options.batches =
@@ -141,6 +146,9 @@ fn run() -> Result<()> {
         return Ok(());
     }
 
+    if options.profile_call {
+        return runtime.block_on(call::profile(&plugins, plan(1000)));
+    }
     if options.profile_load {
         return runtime.block_on(load::profile(&plugins, plan(1000)));
     }

@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use lord_manifest::{Isolation, PluginId};
-use lord_sandbox::{Compiled, Grants, MicroCompiled, Sandbox, Withheld};
+use lord_sandbox::{Compiled, Grants, Links, MicroCompiled, Sandbox, Withheld};
 use lord_store::InstalledPlugin;
 
 use crate::error::HostError;
@@ -55,7 +55,18 @@ pub(crate) struct Places {
 pub(crate) struct Loader {
     sandbox: LazySandbox,
     loaded: Mutex<HashMap<PluginId, (String, Arc<Compiled>)>>,
+    /// Each plugin's grants and links as made for this process, reused by
+    /// every instance while its build and grants stay the same.
+    wired: Mutex<HashMap<PluginId, Wired>>,
     places: Places,
+}
+
+/// What an instance of one build with one set of grants is given.
+struct Wired {
+    sha: String,
+    granted: Vec<lord_manifest::Permission>,
+    grants: Grants,
+    links: Links,
 }
 
 impl Loader {
@@ -67,6 +78,7 @@ impl Loader {
                 withheld: Arc::new(Mutex::new(Withheld::default())),
             },
             loaded: Mutex::new(HashMap::new()),
+            wired: Mutex::new(HashMap::new()),
             places,
         }
     }
@@ -142,8 +154,40 @@ impl Loader {
     /// Forgets a plugin's loaded form; the next call loads it again from
     /// the compiled cache. Returns whether it was loaded.
     pub(crate) fn unload(&self, id: &PluginId) -> bool {
+        self.wired
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(id);
         let mut loaded = self.loaded.lock().unwrap_or_else(|p| p.into_inner());
         loaded.remove(id).is_some()
+    }
+
+    /// The grants and links of `plugin`, made by `wire` the first time and
+    /// kept while its build and grants stay the same (they depend on
+    /// nothing else that changes within a process).
+    pub(crate) fn wiring(
+        &self,
+        plugin: &InstalledPlugin,
+        wire: impl FnOnce() -> Result<(Grants, Links), HostError>,
+    ) -> Result<(Grants, Links), HostError> {
+        let mut wired = self.wired.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(kept) = wired.get(plugin.id())
+            && kept.sha == plugin.wasm_sha256
+            && kept.granted == plugin.granted
+        {
+            return Ok((kept.grants.clone(), kept.links.clone()));
+        }
+        let (grants, links) = wire()?;
+        wired.insert(
+            plugin.id().clone(),
+            Wired {
+                sha: plugin.wasm_sha256.clone(),
+                granted: plugin.granted.clone(),
+                grants: grants.clone(),
+                links: links.clone(),
+            },
+        );
+        Ok((grants, links))
     }
 
     /// The WASI side of a plugin's grants in this process: real folders,

@@ -16,6 +16,14 @@ use crate::loader::Loader;
 use crate::messenger::{MessageTarget, Messenger};
 use crate::settings::Settings;
 
+/// Whether `plugin` holds any `message(ID)` grant.
+fn messages_others(plugin: &InstalledPlugin) -> bool {
+    plugin
+        .granted
+        .iter()
+        .any(|p| p.family() == lord_manifest::PermissionFamily::Message)
+}
+
 /// The parts running code reads, for the length of one operation.
 #[derive(Clone, Copy)]
 pub(crate) struct Runtime<'a> {
@@ -73,8 +81,16 @@ impl<'a> Runtime<'a> {
         plugin: &InstalledPlugin,
     ) -> Result<PluginInstance, HostError> {
         let compiled = self.loader.prepare(plugin)?;
-        let grants = self.loader.grants(plugin)?;
-        let links = self.links(store, plugin)?;
+        // A messenger resolves its targets (installed? enabled?) when it is
+        // made, so a plugin that may message others gets a fresh one per
+        // instance; everything else is made once per process.
+        let (grants, links) = if messages_others(plugin) {
+            (self.loader.grants(plugin)?, self.links(store, plugin)?)
+        } else {
+            self.loader.wiring(plugin, || {
+                Ok((self.loader.grants(plugin)?, self.own_links(plugin)?))
+            })?
+        };
         let limits = Limits::from_manifest(&plugin.manifest.limits);
         Ok(compiled.instantiate(&grants, limits, &links).await?)
     }

@@ -25,8 +25,8 @@ impl Topic {
 
     /// Whether this is a pattern (contains `*` or `**`) rather than a topic.
     pub fn is_pattern(&self) -> bool {
-        self.segments()
-            .any(|segment| segment == "*" || segment == "**")
+        // A valid topic has `*` only as a whole `*` or `**` segment.
+        self.0.contains('*')
     }
 
     /// Whether the concrete `topic` (no wildcards) is covered by this topic
@@ -47,7 +47,7 @@ impl Topic {
 
     /// Whether a pattern's segments cover a concrete topic's segments, for
     /// callers that split both once and match many times (the event bus).
-    pub fn segments_match(pattern: &[&str], topic: &[&str]) -> bool {
+    pub fn segments_match<P: AsRef<str>>(pattern: &[P], topic: &[&str]) -> bool {
         match_segments(pattern, topic)
     }
 
@@ -113,14 +113,23 @@ impl AsRef<str> for Topic {
 /// Matches segment lists bottom-up (`next[j]`: the remaining pattern matches
 /// `topic[j..]`) rather than by backtracking, so a pattern full of `**`
 /// cannot make a hostile topic take exponential time.
-fn match_segments(pattern: &[&str], topic: &[&str]) -> bool {
+fn match_segments<P: AsRef<str>>(pattern: &[P], topic: &[&str]) -> bool {
+    // Without `**` a pattern matches segment for segment: no table needed
+    // (the common case, checked on every event delivered).
+    if !pattern.iter().any(|p| p.as_ref() == "**") {
+        return pattern.len() == topic.len()
+            && pattern
+                .iter()
+                .zip(topic)
+                .all(|(p, t)| p.as_ref() == "*" || p.as_ref() == *t);
+    }
     let mut next = vec![false; topic.len() + 1];
     next[topic.len()] = true;
     for head in pattern.iter().rev() {
         let mut current = vec![false; topic.len() + 1];
         for j in (0..=topic.len()).rev() {
             let segment = topic.get(j);
-            current[j] = match *head {
+            current[j] = match head.as_ref() {
                 "**" => next[j] || (segment.is_some() && current[j + 1]),
                 "*" => segment.is_some() && next[j + 1],
                 literal => segment == Some(&literal) && next[j + 1],

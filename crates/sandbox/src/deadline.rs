@@ -13,7 +13,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::task::Poll;
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 /// The current call's deadline, shared by the epoch callback (inside the
@@ -67,22 +67,33 @@ impl Deadline {
 /// call.
 pub(crate) async fn bounded<T>(call: impl Future<Output = T>, deadline: &Deadline) -> Option<T> {
     let mut call = std::pin::pin!(call);
-    let mut timer: Option<Pin<Box<tokio::time::Sleep>>> = None;
-    std::future::poll_fn(|cx| {
-        if let Poll::Ready(out) = call.as_mut().poll(cx) {
-            return Poll::Ready(Some(out));
-        }
-        // The call waits in a host call: from here the clock stops it.
-        let timer = timer.get_or_insert_with(|| {
-            let at = deadline.get_or_start(Instant::now());
-            Box::pin(tokio::time::sleep_until(at.into()))
-        });
-        match timer.as_mut().poll(cx) {
-            Poll::Ready(()) => Poll::Ready(None),
-            Poll::Pending => Poll::Pending,
-        }
-    })
-    .await
+    let mut timer = None;
+    std::future::poll_fn(|cx| poll_bounded(call.as_mut(), &mut timer, deadline, cx)).await
+}
+
+/// The timer of a call that waited.
+pub(crate) type Timer = Option<Pin<Box<tokio::time::Sleep>>>;
+
+/// One poll of a bounded call, for a caller that keeps the call's future
+/// where it was made (the hot path does, so the future is never moved).
+pub(crate) fn poll_bounded<F: Future>(
+    call: Pin<&mut F>,
+    timer: &mut Timer,
+    deadline: &Deadline,
+    cx: &mut Context<'_>,
+) -> Poll<Option<F::Output>> {
+    if let Poll::Ready(out) = call.poll(cx) {
+        return Poll::Ready(Some(out));
+    }
+    // The call waits in a host call: from here the clock stops it.
+    let timer = timer.get_or_insert_with(|| {
+        let at = deadline.get_or_start(Instant::now());
+        Box::pin(tokio::time::sleep_until(at.into()))
+    });
+    match timer.as_mut().poll(cx) {
+        Poll::Ready(()) => Poll::Ready(None),
+        Poll::Pending => Poll::Pending,
+    }
 }
 
 #[cfg(test)]

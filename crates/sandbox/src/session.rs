@@ -52,6 +52,9 @@ impl WasiView for StoreState {
 pub(crate) struct Session {
     pub(crate) plugin: PluginId,
     store: Store<StoreState>,
+    /// The store's deadline, held here too so a call's guard reaches it
+    /// while the store is lent to the call.
+    deadline: Arc<Deadline>,
     pub(crate) limits: Limits,
     pub(crate) poisoned: bool,
     /// Whether the guest can reach any host interface. A strict
@@ -82,6 +85,7 @@ impl Session {
         let denials = Denials::default();
         let wasi = capability::build_wasi(grants, &budget, &denials)
             .map_err(|message| CallError::new(plugin, Failure::Setup { message }))?;
+        let deadline = Deadline::new(limits.time);
         let state = StoreState {
             wasi,
             table: ResourceTable::new(),
@@ -89,7 +93,7 @@ impl Session {
             budget,
             denials,
             links: links.clone(),
-            deadline: Deadline::new(limits.time),
+            deadline: Arc::clone(&deadline),
         };
         let mut store = Store::new(engine, state);
         store.limiter(|state| &mut state.limiter);
@@ -116,6 +120,7 @@ impl Session {
             plugin: plugin.clone(),
             store,
             limits,
+            deadline,
             poisoned: false,
             reaches_host: true,
         })
@@ -126,7 +131,7 @@ impl Session {
         &mut self,
         instantiate: impl AsyncFnOnce(&mut Store<StoreState>) -> wasmtime::Result<B>,
     ) -> Result<B, CallError> {
-        let bindings = run_guarded(&mut self.store, self.limits, true, instantiate)
+        let bindings = run_guarded(&mut self.store, &self.deadline, self.limits, instantiate)
             .await
             .map_err(|failure| CallError::new(&self.plugin, failure))?;
         // Whatever start-up code printed belongs to no call.
@@ -147,9 +152,20 @@ impl Session {
         // `run_guarded` inlined by hand: this is the hot path, and one
         // less future level is one less move of the whole call's state.
         let limits = self.limits;
-        let deadline = arm(&mut self.store);
+        arm(&mut self.store, &self.deadline);
         let outcome = if self.reaches_host {
-            match deadline::bounded(call(&mut self.store), &deadline).await {
+            // The call's future is made where it runs, never moved: this is
+            // the hot path (`deadline::bounded` without the move).
+            let finished = {
+                let deadline = &self.deadline;
+                let mut running = std::pin::pin!(call(&mut self.store));
+                let mut timer = None;
+                std::future::poll_fn(|cx| {
+                    deadline::poll_bounded(running.as_mut(), &mut timer, deadline, cx)
+                })
+                .await
+            };
+            match finished {
                 Some(outcome) => {
                     outcome.map_err(|error| classify(self.store.data(), &error, limits))
                 }
@@ -224,34 +240,27 @@ impl Session {
 }
 
 /// Starts the call's clock: the deadline itself is set when first needed
-/// (the next tick, or the first wait). Returns the shared deadline for the
-/// call's wait guard.
-fn arm(store: &mut Store<StoreState>) -> Arc<Deadline> {
-    let deadline = Arc::clone(&store.data().deadline);
+/// (the next tick, or the first wait).
+fn arm(store: &mut Store<StoreState>, deadline: &Deadline) {
     deadline.arm();
     store.set_epoch_deadline(1);
-    deadline
 }
 
 /// Runs `call` with the deadline armed, and classifies how it ended.
 async fn run_guarded<R>(
     store: &mut Store<StoreState>,
+    deadline: &Deadline,
     limits: Limits,
-    host_waits: bool,
     call: impl AsyncFnOnce(&mut Store<StoreState>) -> wasmtime::Result<R>,
 ) -> Result<R, Failure> {
-    let deadline = arm(store);
+    arm(store, deadline);
     // The guard covers host calls that wait (sleeps, sockets): while the
     // guest computes, the epoch callback stops it; while the host waits on
-    // its behalf, the guard's timer does. A guest that cannot wait in the
-    // host needs only the epoch.
-    let outcome = if host_waits {
-        match deadline::bounded(call(store), &deadline).await {
-            Some(outcome) => outcome,
-            None => return Err(Failure::TimeLimit { limit: limits.time }),
-        }
-    } else {
-        call(store).await
+    // its behalf, the guard's timer does. Start-up code may wait too, so
+    // instantiation is always guarded.
+    let outcome = match deadline::bounded(call(store), deadline).await {
+        Some(outcome) => outcome,
+        None => return Err(Failure::TimeLimit { limit: limits.time }),
     };
     outcome.map_err(|error| classify(store.data(), &error, limits))
 }

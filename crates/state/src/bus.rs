@@ -209,7 +209,7 @@ impl EventBus {
         }
         let event = Event {
             seq: 0,
-            topic: topic.to_string(),
+            topic: topic.as_str().to_owned(),
             source: source.to_owned(),
             propagation,
             at_ms: now_ms(),
@@ -227,8 +227,7 @@ impl EventBus {
         let segments: Vec<&str> = event.topic.split('.').collect();
         let slots = self.inner.slots.read().unwrap_or_else(|p| p.into_inner());
         for slot in slots.iter() {
-            let pattern: Vec<&str> = slot.pattern.iter().map(String::as_str).collect();
-            if !Topic::segments_match(&pattern, &segments)
+            if !Topic::segments_match(&slot.pattern, &segments)
                 || slot.filter.as_ref().is_some_and(|f| !f.accepts(&event))
             {
                 continue;

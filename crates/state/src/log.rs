@@ -2,13 +2,11 @@
 //! `state.db` for replay, with retention by age and count.
 //!
 //! Appends are buffered and written in one transaction: when the buffer
-//! fills (by a writer thread of the log's own, so a publisher never waits
-//! for the database), before any read, on [`EventLog::flush`], and when the
-//! last handle is dropped (the end of a command's process). A command's own
+//! fills, before any read, on [`EventLog::flush`], and when the last handle
+//! is dropped (the end of a command's process). A command's own
 //! events thus cost one write per process, not one per event; a process
 //! killed outright loses what it had not flushed.
 
-use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -41,7 +39,7 @@ pub struct EventLog {
     inner: Arc<LogInner>,
 }
 
-/// What writing needs, shared with the writer thread.
+/// Where the events go.
 #[derive(Debug)]
 struct LogStore {
     db: StateDb,
@@ -55,25 +53,8 @@ struct LogStore {
 
 #[derive(Debug)]
 struct LogInner {
-    store: Arc<LogStore>,
+    store: LogStore,
     pending: Mutex<Vec<Arc<Event>>>,
-    /// Started when the buffer first fills; most commands never need it.
-    writer: Mutex<Option<Writer>>,
-}
-
-/// The writer thread, and the way to hand it work.
-#[derive(Debug)]
-struct Writer {
-    jobs: mpsc::Sender<Job>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-/// Work for the writer thread, done in the order it was sent.
-enum Job {
-    Write(Vec<Arc<Event>>),
-    /// Everything sent before is written: report how many since the last
-    /// report, or the first failure.
-    Report(mpsc::Sender<Result<usize, String>>),
 }
 
 /// Buffered events that trigger a write.
@@ -84,99 +65,13 @@ impl Drop for LogInner {
         // Nowhere to report a failure from here; `flush` reports it to a
         // caller that wants to know.
         let _ = self.flush();
-        let writer = self
-            .writer
-            .get_mut()
-            .unwrap_or_else(|p| p.into_inner())
-            .take();
-        if let Some(mut writer) = writer {
-            // Closing the channel ends the thread once its queue is done.
-            drop(writer.jobs);
-            if let Some(thread) = writer.thread.take() {
-                let _ = thread.join();
-            }
-        }
     }
 }
 
 impl LogInner {
-    /// Gives a full buffer to the writer thread (started on first use); if
-    /// no thread can be started, writes it here.
-    fn hand_over(&self, batch: Vec<Arc<Event>>) -> Result<(), StateError> {
-        let mut writer = self.writer.lock().unwrap_or_else(|p| p.into_inner());
-        if writer.is_none() {
-            *writer = Writer::start(Arc::clone(&self.store));
-        }
-        match writer.as_ref() {
-            Some(w) => match w.jobs.send(Job::Write(batch)) {
-                Ok(()) => Ok(()),
-                Err(mpsc::SendError(Job::Write(batch))) => self.store.write(&batch).map(drop),
-                Err(mpsc::SendError(Job::Report(_))) => Ok(()),
-            },
-            None => self.store.write(&batch).map(drop),
-        }
-    }
-
     fn flush(&self) -> Result<usize, StateError> {
         let pending = std::mem::take(&mut *self.pending.lock().unwrap_or_else(|p| p.into_inner()));
-        let writer = self.writer.lock().unwrap_or_else(|p| p.into_inner());
-        let Some(writer) = writer.as_ref() else {
-            return self.store.write(&pending);
-        };
-        // Through the writer, so the batch lands after those it holds.
-        let (reply, answer) = mpsc::channel();
-        let sent = writer
-            .jobs
-            .send(Job::Write(pending))
-            .and_then(|()| writer.jobs.send(Job::Report(reply)));
-        if sent.is_err() {
-            return Err(StateError::Unavailable(
-                "the event log's writer stopped; events were not recorded".to_owned(),
-            ));
-        }
-        match answer.recv() {
-            Ok(Ok(written)) => Ok(written),
-            Ok(Err(message)) => Err(StateError::Unavailable(format!(
-                "events were not recorded: {message}"
-            ))),
-            Err(_) => Err(StateError::Unavailable(
-                "the event log's writer stopped; events were not recorded".to_owned(),
-            )),
-        }
-    }
-}
-
-impl Writer {
-    fn start(store: Arc<LogStore>) -> Option<Self> {
-        let (jobs, queue) = mpsc::channel::<Job>();
-        let thread = std::thread::Builder::new()
-            .name("lord-event-log".into())
-            .spawn(move || {
-                let mut written = 0usize;
-                let mut failure: Option<String> = None;
-                for job in queue {
-                    match job {
-                        Job::Write(batch) => match store.write(&batch) {
-                            Ok(n) => written += n,
-                            Err(e) => {
-                                failure.get_or_insert(e.to_string());
-                            }
-                        },
-                        Job::Report(reply) => {
-                            let answer = match failure.take() {
-                                Some(message) => Err(message),
-                                None => Ok(std::mem::take(&mut written)),
-                            };
-                            let _ = reply.send(answer);
-                        }
-                    }
-                }
-            })
-            .ok()?;
-        Some(Self {
-            jobs,
-            thread: Some(thread),
-        })
+        self.store.write(&pending)
     }
 }
 
@@ -237,35 +132,31 @@ impl EventLog {
     fn build(db: StateDb, retention: Retention, secrets: Option<crate::secrets::Secrets>) -> Self {
         Self {
             inner: Arc::new(LogInner {
-                store: Arc::new(LogStore {
+                store: LogStore {
                     db,
                     retention,
                     pruned: std::sync::Once::new(),
                     secrets,
-                }),
+                },
                 pending: Mutex::new(Vec::new()),
-                writer: Mutex::new(None),
             }),
         }
     }
 
-    /// Queues an event for the log. A full buffer goes to the log's writer
-    /// thread, so the publisher does not wait for the database.
+    /// Queues an event for the log (the bus's own copy: nothing is cloned).
     pub fn append(&self, event: Arc<Event>) -> Result<(), StateError> {
         let full = {
             let mut pending = self.inner.pending.lock().unwrap_or_else(|p| p.into_inner());
             pending.push(event);
-            (pending.len() >= FLUSH_AT).then(|| std::mem::take(&mut *pending))
+            pending.len() >= FLUSH_AT
         };
-        if let Some(batch) = full {
-            self.inner.hand_over(batch)?;
+        if full {
+            self.flush()?;
         }
         Ok(())
     }
 
-    /// Writes queued events now, and waits for any the writer thread holds;
-    /// returns how many were written since the last flush. A write the
-    /// writer failed is reported here.
+    /// Writes queued events now; returns how many.
     pub fn flush(&self) -> Result<usize, StateError> {
         self.inner.flush()
     }
@@ -298,47 +189,24 @@ impl EventLog {
             (Some(_) | None, true | false) => None,
         };
         let conn = self.inner.store.db.conn()?;
+        // Newest first, stopping at the first event older than `since_ms`
+        // or at `limit`: events are appended in time order, so this reads
+        // only the rows it returns (and needs no index on the time).
         let mut stmt = conn.prepare_cached(
-            "SELECT seq, at_ms, topic, source, propagation, payload, sensitive, sealed FROM (
-                 SELECT * FROM events WHERE at_ms >= ?1 ORDER BY seq DESC LIMIT ?2
-             ) ORDER BY seq",
+            "SELECT seq, at_ms, topic, source, propagation, payload, sensitive, sealed
+             FROM events ORDER BY seq DESC",
         )?;
-        let rows = stmt.query_map(
-            params![since_ms, i64::try_from(limit).unwrap_or(i64::MAX)],
-            |r| {
-                Ok((
-                    r.get::<_, i64>(0)?,
-                    r.get::<_, i64>(1)?,
-                    r.get::<_, String>(2)?,
-                    r.get::<_, String>(3)?,
-                    r.get::<_, String>(4)?,
-                    r.get::<_, String>(5)?,
-                    r.get::<_, bool>(6)?,
-                    r.get::<_, Option<Vec<u8>>>(7)?,
-                ))
-            },
-        )?;
+        let mut rows = stmt.query([])?;
         let mut events = Vec::new();
-        for row in rows {
-            let (seq, at_ms, topic, source, propagation, payload, sensitive, sealed) = row?;
-            let text = match (&sealer, sealed) {
-                (Some(sealer), Some(sealed)) => String::from_utf8(sealer.open(&sealed)?)
-                    .map_err(|e| StateError::Corrupt(format!("event {seq}: {e}")))?,
-                (Some(_) | None, Some(_) | None) => payload,
-            };
-            events.push(Event {
-                seq: u64::try_from(seq).unwrap_or(0),
-                at_ms,
-                topic,
-                source,
-                propagation: Propagation::parse(&propagation).ok_or_else(|| {
-                    StateError::Corrupt(format!("event {seq} has propagation `{propagation}`"))
-                })?,
-                payload: serde_json::from_str(&text)
-                    .map_err(|e| StateError::Corrupt(format!("event {seq}: {e}")))?,
-                sensitive,
-            });
+        while u64::try_from(events.len()).unwrap_or(u64::MAX) < limit {
+            let Some(row) = rows.next()? else { break };
+            let at_ms: i64 = row.get(1)?;
+            if at_ms < since_ms {
+                break;
+            }
+            events.push(decode_row(row, at_ms, sealer.as_ref())?);
         }
+        events.reverse();
         Ok(events)
     }
 
@@ -349,10 +217,52 @@ impl EventLog {
     }
 }
 
+/// One row of the events table as an event, unsealing a sensitive payload
+/// when a sealer is given.
+fn decode_row(
+    row: &rusqlite::Row<'_>,
+    at_ms: i64,
+    sealer: Option<&crate::secrets::Sealer>,
+) -> Result<Event, StateError> {
+    let seq: i64 = row.get(0)?;
+    let topic: String = row.get(2)?;
+    let source: String = row.get(3)?;
+    let propagation: String = row.get(4)?;
+    let payload: String = row.get(5)?;
+    let sensitive: bool = row.get(6)?;
+    let sealed: Option<Vec<u8>> = row.get(7)?;
+    let text = match (sealer, sealed) {
+        (Some(sealer), Some(sealed)) => String::from_utf8(sealer.open(&sealed)?)
+            .map_err(|e| StateError::Corrupt(format!("event {seq}: {e}")))?,
+        (Some(_) | None, Some(_) | None) => payload,
+    };
+    Ok(Event {
+        seq: u64::try_from(seq).unwrap_or(0),
+        at_ms,
+        topic,
+        source,
+        propagation: Propagation::parse(&propagation).ok_or_else(|| {
+            StateError::Corrupt(format!("event {seq} has propagation `{propagation}`"))
+        })?,
+        payload: serde_json::from_str(&text)
+            .map_err(|e| StateError::Corrupt(format!("event {seq}: {e}")))?,
+        sensitive,
+    })
+}
+
 fn prune(db: &StateDb, retention: Retention, now_ms: i64) -> Result<u64, StateError> {
     let oldest = now_ms - i64::try_from(retention.max_age.as_millis()).unwrap_or(i64::MAX);
     let conn = db.conn()?;
-    let by_age = conn.execute("DELETE FROM events WHERE at_ms < ?1", [oldest])?;
+    // Events are appended in time order, so the expired ones are the
+    // oldest by sequence: the subquery walks the table from its start and
+    // stops at the first event young enough, with no index on the time to
+    // keep up on every append.
+    let by_age = conn.execute(
+        "DELETE FROM events WHERE seq < COALESCE(
+             (SELECT seq FROM events WHERE at_ms >= ?1 ORDER BY seq LIMIT 1),
+             (SELECT MAX(seq) + 1 FROM events))",
+        [oldest],
+    )?;
     let by_count = conn.execute(
         "DELETE FROM events WHERE seq <= (SELECT MAX(seq) FROM events) - ?1",
         [i64::try_from(retention.max_events).unwrap_or(i64::MAX)],

@@ -2,6 +2,7 @@
 //! process), the commands table `--help` is built from, subscribers, kept
 //! builds and the audit log. Every read is one query.
 
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -11,6 +12,15 @@ use rusqlite::OptionalExtension;
 use crate::error::StoreError;
 use crate::record::{AuditEntry, CommandRecord, InstalledPlugin};
 use crate::store::{MANIFESTS_KEPT, Store, Subscriber};
+
+/// Plugin rows as read, valid while the database is at `version` (its
+/// `data_version`, and this connection's count of changed rows).
+#[derive(Debug, Default)]
+pub(crate) struct RowCache {
+    version: Option<(i64, u64)>,
+    plugins: HashMap<PluginId, Option<InstalledPlugin>>,
+    commands: HashMap<String, Option<PluginId>>,
+}
 
 impl Store {
     /// Every installed plugin, by id.
@@ -59,17 +69,21 @@ impl Store {
     }
 
     pub fn get(&self, id: &PluginId) -> Result<Option<InstalledPlugin>, StoreError> {
+        let mut rows = self.fresh_rows()?;
+        if let Some(hit) = rows.plugins.get(id) {
+            return Ok(hit.clone());
+        }
         // Cached statements: this runs on every plugin command.
         let raw = self
             .conn
             .prepare_cached(&format!("{SELECT_PLUGIN} WHERE id = ?1"))?
             .query_row([id.as_str()], RawPlugin::from_row)
             .optional()?;
-        raw.map(|raw| self.decode(raw)).transpose()
+        let plugin = raw.map(|raw| self.decode(raw)).transpose()?;
+        rows.plugins.insert(id.clone(), plugin.clone());
+        Ok(plugin)
     }
 
-    /// The plugin that declares `command`, by one indexed lookup (the hot
-    /// path of every plugin command).
     pub fn command_owner(&self, command: &str) -> Result<Option<String>, StoreError> {
         Ok(self
             .conn
@@ -81,6 +95,15 @@ impl Store {
     /// The plugin that declared `command`, read in one query (what running
     /// a command needs first).
     pub fn command_plugin(&self, command: &str) -> Result<Option<InstalledPlugin>, StoreError> {
+        let mut rows = self.fresh_rows()?;
+        if let Some(owner) = rows.commands.get(command) {
+            let Some(id) = owner.clone() else {
+                return Ok(None);
+            };
+            if let Some(hit) = rows.plugins.get(&id) {
+                return Ok(hit.clone());
+            }
+        }
         let raw = self
             .conn
             .prepare_cached(&format!(
@@ -88,7 +111,32 @@ impl Store {
             ))?
             .query_row([command], RawPlugin::from_row)
             .optional()?;
-        raw.map(|raw| self.decode(raw)).transpose()
+        let plugin = raw.map(|raw| self.decode(raw)).transpose()?;
+        let id = plugin.as_ref().map(|p| p.id().clone());
+        rows.commands.insert(command.to_owned(), id.clone());
+        if let Some(id) = id {
+            rows.plugins.insert(id, plugin.clone());
+        }
+        Ok(plugin)
+    }
+
+    /// The rows read so far, if nothing has changed the database since:
+    /// neither this connection (its count of changed rows) nor another
+    /// process (SQLite's `data_version`). Checking costs one pragma, not a
+    /// query and a decode.
+    fn fresh_rows(&self) -> Result<std::sync::MutexGuard<'_, RowCache>, StoreError> {
+        let data_version: i64 = self
+            .conn
+            .prepare_cached("PRAGMA data_version")?
+            .query_row([], |r| r.get(0))?;
+        let version = (data_version, self.conn.total_changes());
+        let mut rows = self.rows.lock().unwrap_or_else(|p| p.into_inner());
+        if rows.version != Some(version) {
+            rows.plugins.clear();
+            rows.commands.clear();
+            rows.version = Some(version);
+        }
+        Ok(rows)
     }
 
     pub fn require(&self, id: &PluginId) -> Result<InstalledPlugin, StoreError> {
@@ -244,4 +292,61 @@ fn parse_granted(text: &str) -> Result<Vec<Permission>, StoreError> {
         .map(|p| p.parse::<Permission>())
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Failpoint, NewPlugin, PluginState, World};
+
+    fn install(store: &mut Store, dir: &Path) {
+        let text = "[plugin]\nid = \"cached\"\nname = \"Cached\"\nversion = \"0.1.0\"\n\
+                    description = \"A plugin read through the row cache.\"\nhost-api = \"^0.2\"\n\
+                    component = \"plugin.wasm\"\n\n[[commands]]\nname = \"cached\"\nabout = \"Runs\"\n";
+        let component = dir.join("plugin.wasm");
+        std::fs::write(&component, b"\0asm").expect("component");
+        let manifest = lord_manifest::parse("plugin.toml", text).expect("manifest");
+        store
+            .install(NewPlugin {
+                manifest,
+                manifest_text: text.to_owned(),
+                component_source: component,
+                wasm_sha256: "00".repeat(32),
+                granted: Vec::new(),
+                world: World::Plugin,
+                origin: None,
+            })
+            .expect("install");
+    }
+
+    /// A row read once is read again from the cache only while nothing
+    /// changed: a change by this handle or by another process (another
+    /// connection) is seen at the next read.
+    #[test]
+    fn cached_rows_never_hide_a_change() {
+        let home = tempfile::tempdir().expect("home");
+        let files = tempfile::tempdir().expect("files");
+        let mut ours = Store::open(home.path(), Failpoint::new(None)).expect("store");
+        let mut theirs = Store::open(home.path(), Failpoint::new(None)).expect("store");
+        install(&mut theirs, files.path());
+        let id: PluginId = "cached".parse().expect("id");
+        let read = |store: &Store| {
+            store
+                .command_plugin("cached")
+                .expect("read")
+                .map(|p| p.state)
+        };
+        assert_eq!(read(&ours), Some(PluginState::Installed));
+        assert_eq!(read(&ours), Some(PluginState::Installed), "a cached read");
+        theirs
+            .set_state(&id, PluginState::Disabled, Some("by another process"))
+            .expect("disable");
+        assert_eq!(read(&ours), Some(PluginState::Disabled));
+        ours.set_state(&id, PluginState::Enabled, None)
+            .expect("enable");
+        assert_eq!(ours.require(&id).expect("row").state, PluginState::Enabled);
+        theirs.remove(&id).expect("remove");
+        assert_eq!(read(&ours), None);
+        assert!(ours.get(&id).expect("read").is_none());
+    }
 }

@@ -37,6 +37,8 @@ pub struct Store {
     /// Manifests parsed in this process, by their text: a row's manifest
     /// never changes under the same text, so the parse is done once.
     pub(crate) manifests: Mutex<HashMap<String, Arc<Manifest>>>,
+    /// Plugin rows read since the database last changed.
+    pub(crate) rows: Mutex<crate::read::RowCache>,
 }
 
 /// Manifests kept parsed; past this the cache starts again (a process
@@ -67,6 +69,7 @@ impl Store {
             conn,
             failpoint,
             manifests: Mutex::new(HashMap::new()),
+            rows: Mutex::new(crate::read::RowCache::default()),
         })
     }
 
