@@ -271,20 +271,19 @@ fn componentize(
     }
 }
 
-/// The interfaces each world may import, in WIT order.
-fn offered(world: &str) -> &'static [&'static str] {
-    match world {
-        "micro-plugin" => &["log"],
-        _ => &[
-            "log",
-            "data",
-            "shared",
-            "events",
-            "secrets",
-            "config",
-            "messaging",
-        ],
-    }
+/// The interfaces `world` imports in `wit`, in WIT order: read from the
+/// contract itself, so a new host interface needs no edit here.
+fn offered<'w>(wit: &'w str, world: &str) -> Vec<&'w str> {
+    let header = format!("world {world} {{");
+    let Some(start) = wit.find(&header) else {
+        return Vec::new();
+    };
+    let body = &wit[start + header.len()..];
+    let body = &body[..body.find('}').unwrap_or(body.len())];
+    body.lines()
+        .filter_map(|line| line.trim().strip_prefix("import "))
+        .map(|rest| rest.trim_end_matches(';').trim())
+        .collect()
 }
 
 /// A copy of the WIT with one more world: `world`'s exports, and imports of
@@ -292,7 +291,9 @@ fn offered(world: &str) -> &'static [&'static str] {
 /// text. An interface the world does not offer is an error naming it.
 pub fn trimmed_world(wit: &str, world: &str, js: &str) -> Result<(String, String), DevkitError> {
     const PREFIX: &str = "lord:plugin/";
-    let offered = offered(world);
+    // What a world offers is the contract this lord ships, whatever copy
+    // of it the caller extends.
+    let offered = offered(sdk::WIT, world);
     let mut used: Vec<&str> = Vec::new();
     for (at, _) in js.match_indices(PREFIX) {
         // Only module specifiers count: the name sits right after a quote.
