@@ -68,12 +68,8 @@ fn exit_code(error: &anyhow::Error) -> u8 {
         {
             2
         }
-        None if error
+        None => error
             .downcast_ref::<commands::pipe::PipelineFailed>()
-            .is_some() =>
-        {
-            3
-        }
-        None => 1,
+            .map_or(1, commands::pipe::PipelineFailed::exit_code),
     }
 }

@@ -100,17 +100,30 @@ async fn run_pipeline(
     manager
         .run(pipeline, input, call)
         .await
-        .map_err(|e| anyhow::Error::new(PipelineFailed(e.to_string())))
+        .map_err(|e| anyhow::Error::new(PipelineFailed(e)))
 }
 
-/// A micro-plugin in the pipeline failed (exit code 3, like any plugin
-/// failure).
+/// A pipeline that failed, with how: the exit code follows the failure's
+/// kind (a micro-plugin at fault: 3; input a handler does not take: 2;
+/// the host: 1).
 #[derive(Debug)]
-pub(crate) struct PipelineFailed(pub(crate) String);
+pub(crate) struct PipelineFailed(pub(crate) lord_host::lord_micro::MicroError);
+
+impl PipelineFailed {
+    pub(crate) fn exit_code(&self) -> u8 {
+        if self.0.is_handler_fault() {
+            3
+        } else if self.0.is_user_error() {
+            2
+        } else {
+            1
+        }
+    }
+}
 
 impl std::fmt::Display for PipelineFailed {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
+        self.0.fmt(f)
     }
 }
 

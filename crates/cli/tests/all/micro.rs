@@ -250,3 +250,17 @@ fn a_full_plugin_serves_its_declared_micro_plugin_in_a_pipeline() {
     // Its command still works beside it.
     lord.assert_hello_works();
 }
+
+/// The exit code follows how a pipeline failed: a handler at fault is a
+/// plugin failure (3), input a handler's schema does not take is the
+/// caller's (2).
+#[test]
+fn a_pipeline_exit_code_follows_the_kind_of_failure() {
+    let lord = with_micro();
+    pipe(&lord, &["validate.email"], "nope")
+        .assert_code(3)
+        .assert_stderr_contains("failed");
+    pipe(&lord, &["--json-input", "trim"], "42")
+        .assert_code(2)
+        .assert_stderr_contains("rejected its input");
+}
