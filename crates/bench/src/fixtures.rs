@@ -45,6 +45,40 @@ impl Plugins {
     pub(crate) fn micro_text(&self) -> PathBuf {
         self.root.join("micro").join("text")
     }
+
+    /// The plugin folder (one or two levels under `plugins/`) whose built
+    /// component is the largest.
+    pub(crate) fn largest_component(&self) -> Result<PathBuf> {
+        let mut best: Option<(u64, PathBuf)> = None;
+        let mut stack = vec![self.root.clone()];
+        while let Some(dir) = stack.pop() {
+            for entry in std::fs::read_dir(&dir)? {
+                let path = entry?.path();
+                if !path.is_dir() || path.ends_with("target") {
+                    continue;
+                }
+                let wasm = path.join("plugin.wasm");
+                match std::fs::metadata(&wasm) {
+                    Ok(meta) if path.join("plugin.toml").is_file() => {
+                        if best.as_ref().is_none_or(|(size, _)| meta.len() > *size) {
+                            best = Some((meta.len(), path));
+                        }
+                    }
+                    Ok(_) | Err(_) => stack.push(path),
+                }
+            }
+        }
+        best.map(|(_, path)| path)
+            .context("no built plugin under plugins/; run `cargo xtask plugins`")
+    }
+}
+
+/// The manifest of the plugin folder `dir`.
+pub(crate) fn manifest_of(dir: &Path) -> Result<lord_manifest::Manifest> {
+    let path = dir.join(lord_manifest::MANIFEST_FILE);
+    let text =
+        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+    lord_manifest::parse(&path.display().to_string(), &text).map_err(|e| anyhow::anyhow!("{e}"))
 }
 
 /// The workspace root, known at compile time.

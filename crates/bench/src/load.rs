@@ -106,3 +106,43 @@ pub(crate) async fn profile(plugins: &Plugins, plan: Plan) -> Result<()> {
     );
     Ok(())
 }
+
+/// What checking a cache entry's tag costs before it is loaded, for the
+/// largest plugin component in `plugins/` (the entry is compiled into a
+/// scratch cache first). Median over repeated checks.
+pub(crate) fn cache_verify(plugins: &Plugins, plan: Plan) -> Result<CacheVerify> {
+    let largest = plugins.largest_component()?;
+    let scratch = tempfile::tempdir()?;
+    let sandbox = lord_sandbox::Sandbox::new(&scratch.path().join("cache"))?;
+    let manifest = fixtures::manifest_of(&largest)?;
+    let (sha, _) = sandbox.install_check(
+        &manifest.plugin.id,
+        &largest.join(&manifest.plugin.component),
+        &manifest.permissions,
+    )?;
+    let (ok, _) = sandbox.check_cached(&sha);
+    ensure!(ok, "the freshly written cache entry failed its own tag");
+    let mut durations = Vec::new();
+    let deadline = std::time::Instant::now() + plan.batch_time * u32::try_from(plan.batches)?;
+    while durations.len() < 25 || std::time::Instant::now() < deadline {
+        durations.push(sandbox.check_cached(&sha).1);
+        if durations.len() >= 1000 {
+            break;
+        }
+    }
+    durations.sort();
+    let bytes = std::fs::metadata(largest.join(&manifest.plugin.component))?.len();
+    Ok(CacheVerify {
+        median: durations[durations.len() / 2],
+        plugin: manifest.plugin.id.to_string(),
+        component_bytes: bytes,
+    })
+}
+
+/// The figure `cache_verify` reports.
+#[derive(Debug, Clone)]
+pub(crate) struct CacheVerify {
+    pub(crate) median: std::time::Duration,
+    pub(crate) plugin: String,
+    pub(crate) component_bytes: u64,
+}

@@ -164,6 +164,7 @@ fn run() -> Result<()> {
             "call_trivial_ours_ns": calls.trivial.subject.median_ns(),
             "call_trivial_bare_ns": calls.trivial.baseline.median_ns(),
             "call_overhead_10us_ratio": calls.work.ratio(),
+            "cache_verify_us": load::cache_verify(&plugins, plan(20))?.median.as_secs_f64() * 1e6,
         });
         println!("{figures:#}");
         return Ok(());
@@ -181,6 +182,7 @@ fn run() -> Result<()> {
     // phase runs during the next.
     eprintln!("lord-bench: load ...");
     let load = runtime.block_on(load::measure(&plugins, plan(100)))?;
+    let cache_verify = load::cache_verify(&plugins, plan(20))?;
     eprintln!("lord-bench: call overhead ...");
     let calls = runtime.block_on(call::measure(&plugins, plan(25)))?;
     eprintln!("lord-bench: lord --help ...");
@@ -197,6 +199,7 @@ fn run() -> Result<()> {
         .len();
     let results = Results {
         binary_bytes,
+        cache_verify,
         load,
         calls,
         help,

@@ -30,6 +30,8 @@ pub(crate) struct Results {
     pub(crate) resolve: Samples,
     /// Size of the release `lord` binary, as `cargo install` ships it.
     pub(crate) binary_bytes: u64,
+    /// Checking the cache tag of the largest plugin's compiled code.
+    pub(crate) cache_verify: crate::load::CacheVerify,
     pub(crate) batches: usize,
     pub(crate) elapsed: Duration,
 }
@@ -256,6 +258,12 @@ impl Results {
         for row in self.rows() {
             out.push_str(&row.line());
         }
+        out.push_str(&format!(
+            "cache tag check: {:.1} µs for {} ({} KB component)\n",
+            self.cache_verify.median.as_secs_f64() * 1e6,
+            self.cache_verify.plugin,
+            self.cache_verify.component_bytes / 1024
+        ));
         out.push_str(&registry_note(&self.registry));
         out.push_str(&format!(
             "bench-work: {:.2} ns per round, {} rounds for ~10 µs\n",
@@ -366,6 +374,18 @@ impl Results {
             "elapsed_s": round(self.elapsed.as_secs_f64(), 1),
         });
         if let Some(object) = object.as_object_mut() {
+            object.insert(
+                "cache_verify_us".to_owned(),
+                json!(round(self.cache_verify.median.as_secs_f64() * 1e6, 2)),
+            );
+            object.insert(
+                "cache_verify_plugin".to_owned(),
+                json!(self.cache_verify.plugin),
+            );
+            object.insert(
+                "cache_verify_component_bytes".to_owned(),
+                json!(self.cache_verify.component_bytes),
+            );
             object.extend(registry_keys(&self.registry, &self.resolve));
         }
         object

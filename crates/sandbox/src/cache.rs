@@ -6,6 +6,14 @@
 //! another wasmtime or another configuration is never loaded. Entries are
 //! written to a temporary file and renamed into place, in directories only the
 //! user can read, so a reader sees a whole entry or none.
+//! Invariant: compiled code is verified before it is deserialised.
+//! Deserialising is `unsafe` (the bytes are native code run as they are),
+//! so each entry `<sha256>.cwasm` has a tag `<sha256>.tag` written with it:
+//! a keyed BLAKE3 hash, under this cache's own key (`key`, 0600), of the
+//! component hash the entry was compiled from and the entry's bytes. An
+//! entry swapped for another component's, changed by a failing disk, or
+//! written by anything but this cache fails its tag; it is moved aside
+//! (`.corrupt`) and rebuilt from the component, never loaded.
 
 use std::fs;
 use std::hash::{Hash, Hasher};
@@ -18,9 +26,18 @@ use wasmtime::component::Component;
 
 use crate::error::SandboxError;
 
-#[derive(Debug)]
 pub(crate) struct CompiledCache {
     dir: PathBuf,
+    /// The key every tag is made with: without it no tag can be forged.
+    key: [u8; 32],
+}
+
+impl std::fmt::Debug for CompiledCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CompiledCache")
+            .field("dir", &self.dir)
+            .finish_non_exhaustive()
+    }
 }
 
 impl CompiledCache {
@@ -33,11 +50,51 @@ impl CompiledCache {
         let dir = root.join(format!("wasmtime-{:016x}", hasher.finish()));
         create_private_dir(root)?;
         create_private_dir(&dir)?;
-        Ok(Self { dir })
+        let key = load_or_make_key(&root.join("key"))?;
+        Ok(Self { dir, key })
     }
 
     fn entry(&self, sha256: &str) -> PathBuf {
         self.dir.join(format!("{sha256}.cwasm"))
+    }
+
+    fn tag_path(&self, sha256: &str) -> PathBuf {
+        self.dir.join(format!("{sha256}.tag"))
+    }
+
+    /// The tag of an entry compiled from the component `sha256`.
+    fn tag(&self, sha256: &str, bytes: &[u8]) -> blake3::Hash {
+        let mut hasher = blake3::Hasher::new_keyed(&self.key);
+        hasher.update(sha256.as_bytes());
+        hasher.update(&u64::try_from(bytes.len()).unwrap_or(u64::MAX).to_le_bytes());
+        hasher.update(bytes);
+        hasher.finalize()
+    }
+
+    /// The entry for `sha256`, if it exists and its tag holds.
+    /// `Ok(None)`: no entry; `Err(())`: an entry that must not be loaded.
+    fn verified(&self, sha256: &str) -> Result<Option<Vec<u8>>, ()> {
+        let bytes = match fs::read(self.entry(sha256)) {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(_) => return Err(()),
+        };
+        let recorded = fs::read_to_string(self.tag_path(sha256)).map_err(|_| ())?;
+        let recorded = blake3::Hash::from_hex(recorded.trim()).map_err(|_| ())?;
+        // `blake3::Hash` compares in constant time.
+        if recorded == self.tag(sha256, &bytes) {
+            Ok(Some(bytes))
+        } else {
+            Err(())
+        }
+    }
+
+    /// Whether the cached entry for `sha256` passes its tag, and how long
+    /// checking took (what every load from the cache pays).
+    pub(crate) fn check(&self, sha256: &str) -> (bool, std::time::Duration) {
+        let started = std::time::Instant::now();
+        let ok = matches!(self.verified(sha256), Ok(Some(_)));
+        (ok, started.elapsed())
     }
 
     /// Loads the compiled form of a component, compiling and storing it when
@@ -49,17 +106,21 @@ impl CompiledCache {
         wasm: &Path,
         sha256: &str,
     ) -> Result<Component, SandboxError> {
-        let entry = self.entry(sha256);
-        if entry.exists() {
-            // SAFETY: `deserialize_file` trusts that the file was produced by
-            // `Component::serialize` of a compatible engine. Only this cache
-            // writes into its 0700 directory, always via an atomic rename, and
-            // the directory name pins the engine's compatibility hash; wasmtime
-            // still checks the header and rejects truncated or foreign files.
-            match unsafe { Component::deserialize_file(engine, &entry) } {
-                Ok(component) => return Ok(component),
-                Err(_) => self.quarantine(&entry)?,
+        match self.verified(sha256) {
+            Ok(Some(bytes)) => {
+                // SAFETY: `deserialize` trusts that the bytes were produced by
+                // `Component::serialize` of a compatible engine. These bytes
+                // passed their tag: this cache wrote them, for this very
+                // component, under a key only it holds, in a 0700 directory
+                // named after the engine's compatibility hash; wasmtime still
+                // checks the header and rejects truncated or foreign files.
+                match unsafe { Component::deserialize(engine, &bytes) } {
+                    Ok(component) => return Ok(component),
+                    Err(_) => self.quarantine(sha256)?,
+                }
             }
+            Ok(None) => {}
+            Err(()) => self.quarantine(sha256)?,
         }
         self.compile_and_store(engine, wasm, sha256)
     }
@@ -94,8 +155,19 @@ impl CompiledCache {
         let serialized = component
             .serialize()
             .map_err(|e| SandboxError::Engine(format!("{e:#}")))?;
-        self.write_atomically(&self.entry(sha256), &serialized)?;
+        // A cache that cannot be written (a full disk, a read-only home)
+        // costs a compile in each process, never the run itself.
+        let _ = self.store(sha256, &serialized);
         Ok(component)
+    }
+
+    /// Writes an entry and its tag. The entry first, then its tag: a crash
+    /// between leaves an entry without a tag, which is rebuilt, never
+    /// trusted.
+    fn store(&self, sha256: &str, serialized: &[u8]) -> Result<(), SandboxError> {
+        self.write_atomically(&self.entry(sha256), serialized)?;
+        let tag = self.tag(sha256, serialized).to_hex();
+        self.write_atomically(&self.tag_path(sha256), tag.as_bytes())
     }
 
     fn write_atomically(&self, path: &Path, bytes: &[u8]) -> Result<(), SandboxError> {
@@ -110,12 +182,67 @@ impl CompiledCache {
         Ok(())
     }
 
-    fn quarantine(&self, entry: &Path) -> Result<(), SandboxError> {
+    /// Moves an entry that failed its checks aside (kept for inspection;
+    /// the next one replaces it), with its tag.
+    fn quarantine(&self, sha256: &str) -> Result<(), SandboxError> {
+        let entry = self.entry(sha256);
         let aside = entry.with_extension("cwasm.corrupt");
-        fs::rename(entry, &aside).map_err(|source| SandboxError::Cache {
-            path: entry.to_path_buf(),
-            source,
-        })
+        match fs::rename(&entry, &aside) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(source) => {
+                return Err(SandboxError::Cache {
+                    path: entry,
+                    source,
+                });
+            }
+        }
+        let _ = fs::remove_file(self.tag_path(sha256));
+        Ok(())
+    }
+}
+
+/// The cache's key: read, or made from the OS's randomness on first use and
+/// written 0600 by rename.
+fn load_or_make_key(path: &Path) -> Result<[u8; 32], SandboxError> {
+    let io = |source| SandboxError::Cache {
+        path: path.to_path_buf(),
+        source,
+    };
+    match fs::read(path) {
+        Ok(bytes) if bytes.len() == 32 => {
+            let mut key = [0u8; 32];
+            key.copy_from_slice(&bytes);
+            return Ok(key);
+        }
+        // A key of the wrong length is replaced: every entry then fails its
+        // tag and is rebuilt, which is safe.
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(io(e)),
+    }
+    let mut key = [0u8; 32];
+    getrandom::fill(&mut key).map_err(|e| io(std::io::Error::other(e.to_string())))?;
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(io)?;
+    tmp.write_all(&key).map_err(io)?;
+    tmp.as_file().sync_all().map_err(io)?;
+    // Another process may have made one meanwhile: keep the first.
+    match tmp.persist_noclobber(path) {
+        Ok(_) => Ok(key),
+        Err(e) if e.error.kind() == std::io::ErrorKind::AlreadyExists => {
+            let bytes = fs::read(path).map_err(io)?;
+            let mut theirs = [0u8; 32];
+            if bytes.len() == 32 {
+                theirs.copy_from_slice(&bytes);
+                Ok(theirs)
+            } else {
+                Err(io(std::io::Error::other(
+                    "the cache key has the wrong length",
+                )))
+            }
+        }
+        Err(e) => Err(io(e.error)),
     }
 }
 

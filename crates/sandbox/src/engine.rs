@@ -124,6 +124,13 @@ impl Sandbox {
         Ok((sha256, report))
     }
 
+    /// Whether the cached compiled code of the component `sha256` passes
+    /// its tag, and how long checking it took: what every load from the
+    /// cache pays before deserialising.
+    pub fn check_cached(&self, sha256: &str) -> (bool, Duration) {
+        self.inner.cache.check(sha256)
+    }
+
     /// Reads what a component is without judging it: its world, imports
     /// and exports, size and compile time. `lord pdk validate` weighs these
     /// against the manifest and reports every finding, where

@@ -140,6 +140,60 @@ fn a_corrupted_compiled_cache_entry_is_set_aside_and_rebuilt() {
     lord.assert_hello_works();
 }
 
+/// The cached compiled code of one plugin, by its component's SHA-256.
+fn cache_entry(lord: &Lord, id: &str) -> std::path::PathBuf {
+    let sha = lord.info(id)["wasm_sha256"]
+        .as_str()
+        .expect("sha")
+        .to_owned();
+    walk(&lord.home.path().join("cache"))
+        .into_iter()
+        .find(|p| {
+            p.file_name()
+                .is_some_and(|n| n == format!("{sha}.cwasm").as_str())
+        })
+        .expect("a cache entry")
+}
+
+/// Another plugin's compiled code copied over this one's, with its tag, is
+/// refused by the tag (it binds the entry to the component it was
+/// compiled from): the plugin runs its own code, rebuilt.
+#[test]
+fn a_swapped_cache_entry_runs_the_right_plugins_code() {
+    let lord = Lord::new();
+    lord.install("hello");
+    lord.install("workspace");
+    let hello = cache_entry(&lord, "hello");
+    let workspace = cache_entry(&lord, "workspace");
+    std::fs::copy(&workspace, &hello).expect("swap the code");
+    std::fs::copy(workspace.with_extension("tag"), hello.with_extension("tag"))
+        .expect("swap the tag");
+    lord.assert_hello_works();
+    assert!(
+        hello.with_extension("cwasm.corrupt").is_file(),
+        "the swapped entry was set aside"
+    );
+    lord.assert_hello_works();
+}
+
+/// One flipped bit in compiled code (a failing disk) is caught by the tag
+/// before the code is loaded.
+#[test]
+fn a_bit_flipped_cache_entry_is_set_aside_and_rebuilt() {
+    let lord = Lord::new();
+    lord.install("hello");
+    let entry = cache_entry(&lord, "hello");
+    let mut bytes = std::fs::read(&entry).expect("read");
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x10;
+    std::fs::write(&entry, &bytes).expect("flip");
+    lord.assert_hello_works();
+    assert!(entry.with_extension("cwasm.corrupt").is_file());
+    let rebuilt = std::fs::read(&entry).expect("rebuilt");
+    assert_ne!(rebuilt, bytes, "the entry was rebuilt, not kept");
+    lord.assert_hello_works();
+}
+
 #[test]
 fn a_component_changed_on_disk_after_install_is_refused() {
     let lord = Lord::new();
