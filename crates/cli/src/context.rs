@@ -52,6 +52,12 @@ pub(crate) struct Context {
     pub(crate) argv: Vec<OsString>,
     /// The cargo that builds Rust plugins (`$CARGO`, else `cargo` on PATH).
     pub(crate) cargo: PathBuf,
+    /// The user's home folder, which is never a project.
+    pub(crate) user_home: Option<PathBuf>,
+    /// The folder holding the running `lord`, which no grant may write.
+    pub(crate) exe_dir: Option<PathBuf>,
+    /// Where the Secret Service keeps its keyrings (GNOME Keyring's files).
+    pub(crate) keyrings: Option<PathBuf>,
 }
 
 impl Context {
@@ -78,7 +84,13 @@ impl Context {
         };
         let cwd = std::env::current_dir().context("could not read the working directory")?;
         let cargo = var("CARGO").map_or_else(|| PathBuf::from("cargo"), PathBuf::from);
+        let dirs = directories::BaseDirs::new();
         Ok(Self {
+            user_home: dirs.as_ref().map(|d| d.home_dir().to_path_buf()),
+            keyrings: dirs.as_ref().map(|d| d.data_dir().join("keyrings")),
+            exe_dir: std::env::current_exe()
+                .ok()
+                .and_then(|exe| exe.parent().map(std::path::Path::to_path_buf)),
             failpoint: var("LORD_FAILPOINT"),
             home,
             cwd,
@@ -97,7 +109,25 @@ impl Context {
     }
 
     pub(crate) fn host_config(&self) -> HostConfig {
-        let mut config = HostConfig::new(self.home.clone(), self.cwd.clone());
+        // `$PROJECT` is the project around the working directory, never the
+        // home folder or the root; lord.toml and lord.lock live there too.
+        let project = lord_host::find_project(&self.cwd, self.user_home.as_deref());
+        let mut config = HostConfig::new(
+            self.home.clone(),
+            project.clone().unwrap_or_else(|| self.cwd.clone()),
+        );
+        config.project = project;
+        if let Some(dir) = &self.exe_dir {
+            config.protected.push(lord_host::Protected::from_writes(
+                dir,
+                "the folder holding the running lord binary",
+            ));
+        }
+        if let Some(dir) = &self.keyrings {
+            config
+                .protected
+                .push(lord_host::Protected::new(dir, "the OS keyring's files"));
+        }
         config.env = self.env.clone();
         config.failpoint = self.failpoint.clone();
         config.config.env = self.env.clone();

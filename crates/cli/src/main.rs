@@ -46,7 +46,23 @@ fn run(terminal: context::Terminal, out: &render::Output) -> anyhow::Result<Exit
             .enable_all()
             .build()?
     };
-    runtime.block_on(cli::dispatch(&ctx, out))
+    runtime
+        .block_on(cli::dispatch(&ctx, out))
+        .map_err(|error| name_a_full_disk(error, &ctx))
+}
+
+/// A write refused for lack of space says so, with the folder, instead of
+/// the "disk I/O error" SQLite reports. Every write lord makes is atomic,
+/// so the refused one changed nothing.
+fn name_a_full_disk(error: anyhow::Error, ctx: &context::Context) -> anyhow::Error {
+    if !lord_host::is_no_space(error.as_ref()) {
+        return error;
+    }
+    let home = ctx.home.display();
+    error.context(format!(
+        "no space left on the device holding `$LORD_HOME` (`{home}`); nothing was changed: \
+         free some space there (or move LORD_HOME) and run the command again"
+    ))
 }
 
 /// Sorts an error into the documented exit codes.

@@ -12,8 +12,17 @@ const DEFAULT_BREAKER_THRESHOLD: u32 = 3;
 pub struct HostConfig {
     /// Where all state lives (`$LORD_HOME`).
     pub home: PathBuf,
-    /// The folder `$PROJECT` grants refer to (usually the working directory).
+    /// Where the project's `lord.toml` and `lord.lock` live.
     pub project_dir: PathBuf,
+    /// The folder `$PROJECT` grants refer to for this run; `None` when lord
+    /// runs where there is no project (see `find_project`), and then a
+    /// `$PROJECT` grant refuses the call.
+    pub project: Option<PathBuf>,
+    /// Folders no grant may equal or contain: lord's own state, its
+    /// binary, its keys, its configuration. `new` protects `home` and the
+    /// system configuration; a CLI adds what it knows (its binary's folder,
+    /// the keyring's files).
+    pub protected: Vec<crate::project::Protected>,
     /// The process environment, from which `env(NAME)` grants take values.
     pub env: Vec<(String, String)>,
     /// Where each plugin's `$TMP` scratch folder is made (default:
@@ -46,9 +55,19 @@ impl HostConfig {
             started_at_ms: lord_state::now_ms(),
             environment: std::collections::BTreeMap::new(),
         };
+        let protected = vec![
+            crate::project::Protected::new(
+                &home,
+                "lord's state (LORD_HOME): the plugin store and its grants, the \
+                 compiled code cache, keys, secrets and lord's own configuration",
+            ),
+            crate::project::Protected::new("/etc/lord", "lord's system-wide configuration"),
+        ];
         Self {
             session,
             tmp_root: home.join("tmp"),
+            project: Some(project_dir.clone()),
+            protected,
             home,
             project_dir,
             env: Vec::new(),

@@ -36,6 +36,25 @@ pub enum HostError {
         "plugin `{plugin}` declares command `{command}`, a name reserved for lord itself; rename the command in plugin.toml"
     )]
     ReservedCommand { plugin: PluginId, command: String },
+    #[error(
+        "plugin `{plugin}` is not run: its grant `{grant}` resolves to `{folder}`, which holds \
+         `{protected}`: {what}; no grant may reach lord's own state. Run lord from the \
+         project's own folder, or move LORD_HOME out of it"
+    )]
+    GrantReachesLord {
+        plugin: PluginId,
+        grant: String,
+        folder: PathBuf,
+        protected: PathBuf,
+        what: String,
+    },
+    #[error(
+        "plugin `{plugin}` is not run: its grant `{grant}` needs a project, and there is none \
+         here (`$PROJECT` is the nearest folder upward holding .git, lord.toml, Cargo.toml, \
+         package.json or another project marker, and never your home folder or /); run lord \
+         from inside a project"
+    )]
+    NoProject { plugin: PluginId, grant: String },
     #[error("plugin id `{plugin}` is reserved: {reason}; choose another id in plugin.toml")]
     ReservedId { plugin: PluginId, reason: String },
     /// A first-party provider cannot do what was asked (be removed).
@@ -97,6 +116,8 @@ impl HostError {
             | HostError::ReservedCommand { .. }
             | HostError::ReservedId { .. }
             | HostError::Native { .. }
+            | HostError::GrantReachesLord { .. }
+            | HostError::NoProject { .. }
             | HostError::UnknownCommand(_)
             | HostError::Unavailable { .. }
             | HostError::ConsentDenied(_)
@@ -126,6 +147,8 @@ impl HostError {
             | HostError::ReservedCommand { .. }
             | HostError::ReservedId { .. }
             | HostError::Native { .. }
+            | HostError::GrantReachesLord { .. }
+            | HostError::NoProject { .. }
             | HostError::UnknownCommand(_)
             | HostError::Unavailable { .. }
             | HostError::ConsentDenied(_)

@@ -70,6 +70,8 @@ impl Framework {
             store.cache_dir(),
             Places {
                 project_dir: config.project_dir.clone(),
+                project: config.project.clone(),
+                protected: config.protected.clone(),
                 tmp_root: config.tmp_root.clone(),
                 data_root: store.data_root(),
                 env: config.env,
@@ -178,6 +180,18 @@ impl Framework {
     /// The project folder (`lord.toml` and `lord.lock` live there).
     pub fn project_dir(&self) -> &Path {
         self.loader.project_dir()
+    }
+
+    /// What `$PROJECT` grants give a plugin this run, if there is a project.
+    pub fn project(&self) -> Option<&Path> {
+        self.loader.project()
+    }
+
+    /// What `plugin`'s `$PROJECT` grants give it this run: `None` when it
+    /// was granted none, `Some(None)` when there is no project here (the
+    /// call is then refused).
+    pub fn project_of(&self, plugin: &InstalledPlugin) -> Option<Option<&Path>> {
+        crate::grants::names_project(&plugin.granted).map(|_| self.loader.project())
     }
 
     /// Configuration problems of every installed plugin, against the

@@ -35,6 +35,50 @@ pub(crate) fn roots_needed(granted: &[Permission]) -> RootsNeeded {
     needs
 }
 
+/// The first grant of a folder under `$PROJECT`, if any.
+pub(crate) fn names_project(granted: &[Permission]) -> Option<&Permission> {
+    granted.iter().find(|p| match p {
+        Permission::FsRead(path) | Permission::FsWrite(path) => path.root == FsRoot::Project,
+        Permission::Net(_)
+        | Permission::Env(_)
+        | Permission::Secret(_)
+        | Permission::Exec(_)
+        | Permission::Db(_)
+        | Permission::Ai(_)
+        | Permission::SysMetrics
+        | Permission::StateShared(_)
+        | Permission::EventsPublish(_)
+        | Permission::EventsSubscribe(_)
+        | Permission::Message(_)
+        | Permission::Tty => false,
+    })
+}
+
+/// The grant(s) behind the folder a guest sees at `guest`, in manifest
+/// syntax, for a refusal that names them.
+pub(crate) fn naming(granted: &[Permission], guest: &str) -> String {
+    let names: Vec<String> = granted
+        .iter()
+        .filter(|p| match p {
+            Permission::FsRead(path) | Permission::FsWrite(path) => path.guest_path() == guest,
+            Permission::Net(_)
+            | Permission::Env(_)
+            | Permission::Secret(_)
+            | Permission::Exec(_)
+            | Permission::Db(_)
+            | Permission::Ai(_)
+            | Permission::SysMetrics
+            | Permission::StateShared(_)
+            | Permission::EventsPublish(_)
+            | Permission::EventsSubscribe(_)
+            | Permission::Message(_)
+            | Permission::Tty => false,
+        })
+        .map(ToString::to_string)
+        .collect();
+    names.join(" and ")
+}
+
 /// Builds grants from the permissions recorded for a plugin. The match is
 /// exhaustive: a new permission does not compile until it is decided here.
 pub(crate) fn to_grants(

@@ -32,6 +32,7 @@ mod loader;
 mod lockfile;
 mod messenger;
 mod micro;
+mod project;
 pub mod provider;
 mod remote;
 mod runtime;
@@ -57,8 +58,9 @@ pub use lord_sandbox::{
     PluginInstance,
 };
 pub use lord_state;
-pub use lord_store::{AuditEntry, CommandRecord, InstalledPlugin, PluginState};
+pub use lord_store::{AuditEntry, CommandRecord, InstalledPlugin, PluginState, is_no_space};
 pub use micro::HandlerInstance;
+pub use project::{PROJECT_MARKERS, Protected, find_project};
 pub use provider::{NativePlugin, Provider, ProviderCommand};
 pub use remote::{Outdated, Pinned, Progress, RemotePlan, RemoteStep, UpdateOutcome, UpdateStep};
 pub use validate::{Category, Finding, Level, Measurements, ValidationReport};

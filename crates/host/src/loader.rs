@@ -45,6 +45,10 @@ impl LazySandbox {
 /// Where a plugin's grants point in this process.
 pub(crate) struct Places {
     pub(crate) project_dir: PathBuf,
+    /// What `$PROJECT` is this run, if there is a project.
+    pub(crate) project: Option<PathBuf>,
+    /// Folders no grant may reach.
+    pub(crate) protected: Vec<crate::project::Protected>,
     pub(crate) tmp_root: PathBuf,
     pub(crate) data_root: PathBuf,
     /// The process environment, from which `env(NAME)` grants take values.
@@ -107,6 +111,11 @@ impl Loader {
 
     pub(crate) fn project_dir(&self) -> &std::path::Path {
         &self.places.project_dir
+    }
+
+    /// What `$PROJECT` is this run.
+    pub(crate) fn project(&self) -> Option<&std::path::Path> {
+        self.places.project.as_deref()
     }
 
     /// Where each plugin's `$TMP` is made, and other scratch work goes.
@@ -207,11 +216,36 @@ impl Loader {
                 })?;
             }
         }
+        let project = match (&self.places.project, grants::names_project(&plugin.granted)) {
+            (Some(project), _) => project.clone(),
+            (None, None) => PathBuf::new(),
+            (None, Some(grant)) => {
+                return Err(HostError::NoProject {
+                    plugin: plugin.id().clone(),
+                    grant: grant.to_string(),
+                });
+            }
+        };
         let roots = Roots {
-            project: &self.places.project_dir,
+            project: &project,
             plugin_data: &data,
             tmp: &tmp,
         };
-        Ok(grants::to_grants(&plugin.granted, &roots, &self.places.env))
+        let grants = grants::to_grants(&plugin.granted, &roots, &self.places.env);
+        // Checked on the real folders, before any of the plugin's code runs.
+        for preopen in &grants.preopens {
+            if let Some(protected) =
+                crate::project::reaching(&preopen.host, preopen.writable, &self.places.protected)
+            {
+                return Err(HostError::GrantReachesLord {
+                    plugin: plugin.id().clone(),
+                    grant: grants::naming(&plugin.granted, &preopen.guest),
+                    folder: preopen.host.clone(),
+                    protected: protected.path.clone(),
+                    what: protected.what.clone(),
+                });
+            }
+        }
+        Ok(grants)
     }
 }

@@ -12,6 +12,14 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use crate::error::StateError;
 
+/// Whether SQLite refused for lack of space: "database or disk is full",
+/// or the WAL index that could not grow (which it reports as an I/O error).
+fn no_space(e: &rusqlite::Error) -> bool {
+    matches!(e, rusqlite::Error::SqliteFailure(failure, _)
+        if failure.code == rusqlite::ErrorCode::DiskFull
+            || failure.extended_code == rusqlite::ffi::SQLITE_IOERR_SHMSIZE)
+}
+
 const SCHEMA_VERSION: i64 = 3;
 
 const SCHEMA: &str = "
@@ -68,7 +76,7 @@ ALTER TABLE events_by_seq RENAME TO events;
 #[derive(Clone)]
 pub struct StateDb {
     home: PathBuf,
-    conn: Arc<OnceLock<Result<Mutex<Connection>, String>>>,
+    conn: Arc<OnceLock<Result<Mutex<Connection>, Arc<StateError>>>>,
 }
 
 impl std::fmt::Debug for StateDb {
@@ -102,10 +110,32 @@ impl StateDb {
             path: home.to_path_buf(),
             source,
         })?;
-        let conn = Connection::open(home.join("state.db"))?;
+        let path = home.join("state.db");
+        let conn = Connection::open(&path)?;
+        match Self::prepare(&conn, false) {
+            Ok(()) => Ok(conn),
+            // On a full disk SQLite cannot grow the shared-memory index a
+            // WAL reader needs. Holding the file alone keeps that index in
+            // memory, so reads still work; writes are refused as before.
+            Err(StateError::Db(e)) if no_space(&e) => {
+                drop(conn);
+                let conn = Connection::open(&path)?;
+                Self::prepare(&conn, true)?;
+                Ok(conn)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Sets the connection up and brings the schema up to date;
+    /// `exclusive`: hold the file for this process alone (see `connect`).
+    fn prepare(conn: &Connection, exclusive: bool) -> Result<(), StateError> {
+        conn.execute_batch("PRAGMA busy_timeout = 10000;")?;
+        if exclusive {
+            conn.execute_batch("PRAGMA locking_mode = EXCLUSIVE;")?;
+        }
         conn.execute_batch(
-            "PRAGMA busy_timeout = 10000;
-             PRAGMA journal_mode = WAL;
+            "PRAGMA journal_mode = WAL;
              PRAGMA synchronous = NORMAL;",
         )?;
         let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
@@ -123,7 +153,7 @@ impl StateDb {
             };
             if current >= SCHEMA_VERSION {
                 conn.execute_batch("COMMIT;")?;
-                return Ok(conn);
+                return Ok(());
             }
             // One transaction: a crash leaves the old schema or the new one.
             let steps = if current == 0 {
@@ -139,18 +169,16 @@ impl StateDb {
                 "schema version {version}, this lord understands up to {SCHEMA_VERSION}"
             )));
         }
-        Ok(conn)
+        Ok(())
     }
 
     pub(crate) fn conn(&self) -> Result<MutexGuard<'_, Connection>, StateError> {
-        let opened = self.conn.get_or_init(|| {
-            Self::connect(&self.home)
-                .map(Mutex::new)
-                .map_err(|e| e.to_string())
-        });
+        let opened = self
+            .conn
+            .get_or_init(|| Self::connect(&self.home).map(Mutex::new).map_err(Arc::new));
         match opened {
             Ok(conn) => Ok(conn.lock().unwrap_or_else(|p| p.into_inner())),
-            Err(message) => Err(StateError::Unavailable(message.clone())),
+            Err(first) => Err(StateError::Unavailable(Arc::clone(first))),
         }
     }
 

@@ -41,8 +41,10 @@ pub enum StateError {
         value: String,
         problem: String,
     },
-    #[error("the state database could not be opened: {0}; check `$LORD_HOME/state.db`")]
-    Unavailable(String),
+    /// Opening the database failed earlier in this process; the first
+    /// failure, kept whole so its cause (a full disk) can be named.
+    #[error(transparent)]
+    Unavailable(std::sync::Arc<StateError>),
     #[error("the state database holds a record it cannot read ({0})")]
     Corrupt(String),
 }

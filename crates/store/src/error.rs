@@ -49,3 +49,30 @@ impl StoreError {
         }
     }
 }
+
+/// Whether `err`, or anything that caused it, is a write refused because
+/// the device is full: SQLite's "database or disk is full", its shared
+/// memory index that could not grow (which it reports as a disk I/O
+/// error), or an OS write that failed with `ENOSPC`. A caller names the
+/// cause with it instead of the generic failure.
+pub fn is_no_space(err: &(dyn std::error::Error + 'static)) -> bool {
+    let mut next = Some(err);
+    while let Some(e) = next {
+        let sqlite_full = e.downcast_ref::<rusqlite::Error>().is_some_and(|sql| {
+            matches!(sql, rusqlite::Error::SqliteFailure(failure, _)
+                if failure.code == rusqlite::ErrorCode::DiskFull
+                    || failure.extended_code == rusqlite::ffi::SQLITE_IOERR_SHMSIZE)
+        });
+        let os_full = e.downcast_ref::<std::io::Error>().is_some_and(|io| {
+            io.kind() == std::io::ErrorKind::StorageFull || io.raw_os_error() == Some(ENOSPC)
+        });
+        if sqlite_full || os_full {
+            return true;
+        }
+        next = e.source();
+    }
+    false
+}
+
+/// Linux's "no space left on device".
+const ENOSPC: i32 = 28;

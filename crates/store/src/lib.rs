@@ -28,7 +28,7 @@ mod record;
 mod schema;
 mod store;
 
-pub use error::StoreError;
+pub use error::{StoreError, is_no_space};
 pub use failpoint::Failpoint;
 pub use providers::ProviderState;
 pub use record::{AuditEntry, CommandRecord, InstalledPlugin, NewPlugin, PluginState, World};

@@ -53,17 +53,21 @@ impl Store {
         };
         fs::create_dir_all(home).map_err(StoreError::io("create", home))?;
         let conn = Connection::open(layout.db())?;
-        // WAL lets readers (`--help`, `list`) proceed while a writer works;
-        // FULL sync makes a committed install survive a power cut.
-        // The busy timeout comes first, so that even these pragmas wait for
-        // a writer in another process instead of failing at once.
-        conn.execute_batch(
-            "PRAGMA busy_timeout = 10000;
-             PRAGMA journal_mode = WAL;
-             PRAGMA synchronous = FULL;
-             PRAGMA foreign_keys = ON;",
-        )?;
-        crate::schema::migrate(&conn)?;
+        let conn = match prepare(&conn, false) {
+            Ok(()) => conn,
+            // On a full disk SQLite cannot grow the shared-memory index a
+            // WAL reader needs, and even `lord plugin list` would fail.
+            // Holding the file alone keeps that index in memory, so reads
+            // work (other lord processes wait their turn); writes are
+            // refused and named by the caller.
+            Err(e) if crate::error::is_no_space(&e) => {
+                drop(conn);
+                let conn = Connection::open(layout.db())?;
+                prepare(&conn, true)?;
+                conn
+            }
+            Err(e) => return Err(e),
+        };
         Ok(Self {
             layout,
             conn,
@@ -599,4 +603,23 @@ fn keep_previous(tx: &rusqlite::Transaction<'_>, id: &str, now: i64) -> Result<(
         params![id, KEEP_PREVIOUS],
     )?;
     Ok(())
+}
+
+/// Sets a connection up and brings the schema up to date. WAL lets
+/// readers (`--help`, `list`) proceed while a writer works; FULL sync
+/// makes a committed install survive a power cut. The busy timeout comes
+/// first, so that even these pragmas wait for a writer in another process
+/// instead of failing at once. `exclusive`: hold the file for this process
+/// alone, which keeps SQLite's WAL index in memory (see `Store::open`).
+fn prepare(conn: &Connection, exclusive: bool) -> Result<(), StoreError> {
+    conn.execute_batch("PRAGMA busy_timeout = 10000;")?;
+    if exclusive {
+        conn.execute_batch("PRAGMA locking_mode = EXCLUSIVE;")?;
+    }
+    conn.execute_batch(
+        "PRAGMA journal_mode = WAL;
+         PRAGMA synchronous = FULL;
+         PRAGMA foreign_keys = ON;",
+    )?;
+    crate::schema::migrate(conn)
 }

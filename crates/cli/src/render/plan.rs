@@ -41,6 +41,16 @@ pub(crate) fn install_plan(plan: &InstallPlan, paint: bool) -> String {
             }
         }
     }
+    match &plan.project {
+        None => {}
+        Some(Some(folder)) => {
+            let _ = writeln!(out, "  $PROJECT this run: {}", folder.display());
+        }
+        Some(None) => out.push_str(
+            "  $PROJECT this run: none (no project here); its $PROJECT grants refuse to run \
+             until lord runs inside a project\n",
+        ),
+    }
     let limits = &plan.manifest.limits;
     let _ = writeln!(
         out,

@@ -1,6 +1,8 @@
 //! Installed plugins and first-party providers as `plugin list`, `plugin
 //! info` and `plugin validate` show them: human text, or JSON for scripts.
 
+use std::path::Path;
+
 use lord_host::{AuditEntry, InstalledPlugin, NativePlugin, PluginState, ValidationReport};
 use serde_json::{Value, json};
 
@@ -112,7 +114,8 @@ pub(crate) fn plugin_table(plugins: &[InstalledPlugin], natives: &[NativePlugin]
     out
 }
 
-pub(crate) fn plugin_info(p: &InstalledPlugin) -> String {
+/// `project` is what its `$PROJECT` grants give it this run, if it has any.
+pub(crate) fn plugin_info(p: &InstalledPlugin, project: Option<Option<&Path>>) -> String {
     let m = &p.manifest;
     let list = |items: Vec<String>| {
         if items.is_empty() {
@@ -141,6 +144,13 @@ pub(crate) fn plugin_info(p: &InstalledPlugin) -> String {
         list(m.commands.iter().map(|c| c.name.to_string()).collect()),
         p.consecutive_failures,
     );
+    match project {
+        None => {}
+        Some(Some(folder)) => out.push_str(&format!("  $PROJECT:    {} (this run)\n", folder.display())),
+        Some(None) => out.push_str(
+            "  $PROJECT:    none here; its $PROJECT grants refuse to run until lord runs inside a project\n",
+        ),
+    }
     if let Some(last) = &p.last_error {
         out.push_str(&format!("  last error:  {}\n", foreign(last)));
     }

@@ -16,6 +16,7 @@ mod grants;
 mod hostile;
 mod lifecycle;
 mod micro;
+mod own_state;
 mod packages;
 mod pdk;
 mod providers;

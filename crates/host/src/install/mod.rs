@@ -104,6 +104,8 @@ impl Installer {
             World::Plugin
         };
         check_world_fit(&manifest, world)?;
+        let project = crate::grants::names_project(&manifest.permissions)
+            .map(|_| loader.project().map(Path::to_path_buf));
         Ok(InstallPlan {
             replaces: installed.map(|p| p.granted),
             world,
@@ -113,6 +115,7 @@ impl Installer {
             wasm_sha256,
             source: InstallSource::Folder,
             cases: Vec::new(),
+            project,
             text: candidate.text,
             component: candidate.component,
             staging: None,

@@ -55,6 +55,10 @@ pub struct InstallPlan {
     /// The package's declared test cases (`tests/cases.toml`); empty for
     /// a folder install.
     pub cases: Vec<crate::cases::TestCase>,
+    /// What the plugin's `$PROJECT` grants give it this run: `None` when
+    /// it asks for none; `Some(None)` when it asks and lord runs where
+    /// there is no project (such a grant then refuses to run).
+    pub project: Option<Option<PathBuf>>,
     pub(crate) text: String,
     pub(crate) component: PathBuf,
     /// The unpacked package, kept until the store has copied the

@@ -48,12 +48,16 @@ pub(crate) fn run(out: &Output, framework: &Framework, request: Request) -> Resu
     }
     let plugin = framework.get(id)?;
     let history = framework.audit_log(id)?;
+    let project = framework.project_of(&plugin);
     if request.json {
         let mut value = render::plugin_json(&plugin);
+        if let Some(folder) = project {
+            value["project"] = serde_json::to_value(folder)?;
+        }
         value["history"] = serde_json::to_value(&history)?;
         out.json(&value)?;
     } else {
-        out.text(&render::plugin_info(&plugin))?;
+        out.text(&render::plugin_info(&plugin, project))?;
         out.text(&render::history(&history))?;
     }
     Ok(ExitCode::SUCCESS)
