@@ -7,8 +7,12 @@
 //!   harness in release mode; with `--json` it prints one JSON object.
 //! - `cargo xtask tidy`: the layer rules of ARCHITECTURE.md, file and
 //!   function sizes, and a `//!` comment on every file (see `tidy.rs`).
-//! - `cargo xtask ci`: format check, tidy, guests, clippy, tests.
+//! - `cargo xtask contract`: `wit/lord-plugin.wit` only grows within its
+//!   line, against the released contract under `tests/compat/` (see
+//!   `contract.rs`).
+//! - `cargo xtask ci`: format check, tidy, contract, guests, clippy, tests.
 
+mod contract;
 mod tidy;
 
 use std::path::{Path, PathBuf};
@@ -32,7 +36,8 @@ fn main() -> Result<()> {
         }
         Some("ci") => ci(&root),
         Some("tidy") => tidy(&root),
-        _ => bail!("usage: cargo xtask <plugins | bench [--json] | tidy | ci>"),
+        Some("contract") => contract::run(&root),
+        _ => bail!("usage: cargo xtask <plugins | bench [--json] | tidy | contract | ci>"),
     }
 }
 
@@ -131,6 +136,7 @@ fn ci(root: &Path) -> Result<()> {
     run(cargo(root).args(["fmt", "--all", "--check"]))?;
     run(cargo(&root.join("plugins")).args(["fmt", "--all", "--check"]))?;
     tidy(root)?;
+    contract::run(root)?;
     build_plugins(root)?;
     run(cargo(root).args([
         "clippy",

@@ -81,6 +81,25 @@ pub(crate) fn manifest_of(dir: &Path) -> Result<lord_manifest::Manifest> {
     lord_manifest::parse(&path.display().to_string(), &text).map_err(|e| anyhow::anyhow!("{e}"))
 }
 
+/// A plugin as frozen for the newest released contract
+/// (`tests/compat/<version>/plugins/<name>`).
+pub(crate) fn newest_frozen(name: &str) -> Result<PathBuf> {
+    let compat = workspace_root().join("tests").join("compat");
+    let mut versions: Vec<(semver::Version, PathBuf)> = std::fs::read_dir(&compat)
+        .with_context(|| format!("reading {}", compat.display()))?
+        .flatten()
+        .filter_map(|e| {
+            let version = semver::Version::parse(e.file_name().to_str()?).ok()?;
+            Some((version, e.path()))
+        })
+        .collect();
+    versions.sort();
+    let (_, dir) = versions
+        .pop()
+        .context("no released contract under tests/compat")?;
+    Ok(dir.join("plugins").join(name))
+}
+
 /// The workspace root, known at compile time.
 pub(crate) fn workspace_root() -> PathBuf {
     let crate_dir = Path::new(env!("CARGO_MANIFEST_DIR"));

@@ -146,3 +146,43 @@ pub(crate) struct CacheVerify {
     pub(crate) plugin: String,
     pub(crate) component_bytes: u64,
 }
+
+/// Load to the end of the first call of `hello` as frozen for the newest
+/// released contract (`tests/compat/<version>/plugins/hello`, built once and
+/// never rebuilt) against the same plugin rebuilt for the current contract,
+/// each in its own home, interleaved. A ratio near 1 means an old plugin
+/// pays nothing for running on a newer lord.
+pub(crate) async fn compat(plugins: &Plugins, plan: Plan) -> Result<Pair> {
+    let frozen = fixtures::newest_frozen("hello")?;
+    let scratch = tempfile::tempdir()?;
+    let mut old = Framework::open(fixtures::host_config(scratch.path(), "frozen")?)?;
+    fixtures::install(&mut old, &[frozen]).await?;
+    let mut new = Framework::open(fixtures::host_config(scratch.path(), "rebuilt")?)?;
+    fixtures::install(&mut new, &[plugins.hello()]).await?;
+    let id: PluginId = "hello".parse()?;
+    let (a, b) = (
+        old.run_command("hello", Vec::new()).await?,
+        new.run_command("hello", Vec::new()).await?,
+    );
+    ensure!(
+        a.text == b.text,
+        "the frozen and rebuilt hello disagree: {:?} and {:?}",
+        a.text,
+        b.text
+    );
+    eprintln!("lord-bench: load: frozen plugin against rebuilt ...");
+    timing::interleaved(
+        plan,
+        async || {
+            old.unload(&id);
+            old.run_command("hello", Vec::new()).await?;
+            Ok(())
+        },
+        async || {
+            new.unload(&id);
+            new.run_command("hello", Vec::new()).await?;
+            Ok(())
+        },
+    )
+    .await
+}

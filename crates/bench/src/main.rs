@@ -183,6 +183,7 @@ fn run() -> Result<()> {
     eprintln!("lord-bench: load ...");
     let load = runtime.block_on(load::measure(&plugins, plan(100)))?;
     let cache_verify = load::cache_verify(&plugins, plan(20))?;
+    let compat = runtime.block_on(load::compat(&plugins, plan(50)))?;
     eprintln!("lord-bench: call overhead ...");
     let calls = runtime.block_on(call::measure(&plugins, plan(25)))?;
     eprintln!("lord-bench: lord --help ...");
@@ -200,6 +201,7 @@ fn run() -> Result<()> {
     let results = Results {
         binary_bytes,
         cache_verify,
+        compat,
         load,
         calls,
         help,

@@ -30,6 +30,9 @@ pub(crate) struct Results {
     pub(crate) resolve: Samples,
     /// Size of the release `lord` binary, as `cargo install` ships it.
     pub(crate) binary_bytes: u64,
+    /// Load of a plugin frozen for the released contract against the
+    /// same plugin rebuilt.
+    pub(crate) compat: Pair,
     /// Checking the cache tag of the largest plugin's compiled code.
     pub(crate) cache_verify: crate::load::CacheVerify,
     pub(crate) batches: usize,
@@ -86,6 +89,20 @@ fn round(value: f64, digits: i32) -> f64 {
 }
 
 impl Results {
+    fn compat_row(&self) -> Row {
+        Row {
+            label: "load: plugin frozen at the released contract / rebuilt",
+            subject: us(self.compat.subject.median_ns()),
+            baseline: us(self.compat.baseline.median_ns()),
+            key: "compat_load_ratio",
+            value: self.compat.ratio(),
+            shown: format!("{:.2}x", self.compat.ratio()),
+            min: f64::NEG_INFINITY,
+            max: 1.05,
+            goal: "<= 1.05x",
+        }
+    }
+
     fn rows(&self) -> Vec<Row> {
         let calls = &self.calls;
         let load = &self.load.cold;
@@ -112,6 +129,7 @@ impl Results {
                 max: 1.5,
                 goal: "<= 1.5x",
             },
+            self.compat_row(),
             Row {
                 label: "call: trivial command, ours / bare",
                 subject: ns(calls.trivial.subject.median_ns()),
@@ -338,6 +356,7 @@ impl Results {
             "load_reused_ratio": round(reused.ratio(), 3),
             "load_reused_ours_us": round(reused.subject.median_ns() / 1e3, 2),
             "load_reused_bare_us": round(reused.baseline.median_ns() / 1e3, 2),
+            "compat_load_ratio": round(self.compat.ratio(), 3),
             "call_trivial_ratio": round(calls.trivial.ratio(), 3),
             "call_overhead_trivial_ns": round(calls.trivial.difference_ns(), 1),
             "call_trivial_ours_ns": round(calls.trivial.subject.median_ns(), 1),

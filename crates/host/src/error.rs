@@ -24,8 +24,9 @@ pub enum HostError {
     )]
     MissingComponent { path: PathBuf },
     #[error(
-        "plugin `{plugin}` requires host API {wants}, but this host provides \
-         lord:plugin@{host}; install a version of the plugin built for {host}"
+        "plugin `{plugin}` requires host API {wants}, but this lord provides \
+         lord:plugin@{host}; upgrade lord if the plugin needs a newer one, or install a \
+         version of the plugin whose `host-api` accepts {host} (`lord plugin install ID@RANGE`)"
     )]
     Incompatible {
         plugin: PluginId,

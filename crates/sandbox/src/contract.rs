@@ -223,11 +223,30 @@ pub(crate) fn check<'a>(
 
 fn check_api_version(plugin: &semver::Version, host: &semver::Version) -> Result<(), String> {
     if lord_manifest::host_api_supports(plugin) {
-        Ok(())
+        return Ok(());
+    }
+    let line = |v: &semver::Version| {
+        if v.major == 0 {
+            format!("0.{}", v.minor)
+        } else {
+            v.major.to_string()
+        }
+    };
+    if line(plugin) == line(host) {
+        // Same line, newer minor: it may call functions this lord lacks.
+        Err(format!(
+            "it was built for host API lord:plugin@{plugin}, newer than the \
+             lord:plugin@{host} this lord provides; upgrade lord, or install a version of \
+             the plugin built for {host} or earlier (`lord plugin install ID@RANGE`)"
+        ))
     } else {
         Err(format!(
-            "it was built for host API lord:plugin@{plugin}, but this host supports \
-             lord:plugin@{host}; rebuild the plugin against {host} or upgrade lord"
+            "it was built for host API lord:plugin@{plugin} (the {} line), but this lord \
+             runs plugins of the {} line (up to lord:plugin@{host}); install a version of \
+             the plugin built for the {} line, or rebuild it against lord:plugin@{host}",
+            line(plugin),
+            line(host),
+            line(host)
         ))
     }
 }
@@ -312,6 +331,15 @@ mod tests {
         let err = run(&[], &["lord:plugin/guest@0.3.0"], &[]).expect_err("refused");
         assert!(err.contains("lord:plugin@0.3.0"), "{err}");
         assert!(err.contains("lord:plugin@0.2.0"), "{err}");
+        assert!(err.contains("built for the 0.2 line"), "{err}");
+        let host = lord_manifest::host_api_version();
+        let newer = format!("lord:plugin/guest@0.2.{}", host.patch + 1);
+        let err = run(&[], &[&newer], &[]).expect_err("refused");
+        assert!(err.contains("upgrade lord"), "{err}");
+        assert!(
+            err.contains(&format!("built for {host} or earlier")),
+            "{err}"
+        );
     }
 
     #[test]

@@ -8,6 +8,7 @@
 
 mod support;
 
+mod compat;
 mod completions;
 mod config;
 mod crash;
