@@ -112,7 +112,17 @@ pub(crate) fn plugin_table(plugins: &[InstalledPlugin], natives: &[NativePlugin]
     out
 }
 
-pub(crate) fn plugin_info(p: &InstalledPlugin) -> String {
+/// The newest record of lord neutralising the plugin's output, if any.
+pub(crate) fn last_neutralised(history: &[AuditEntry]) -> Option<&AuditEntry> {
+    history
+        .iter()
+        .rev()
+        .find(|e| e.action == lord_host::OUTPUT_NEUTRALISED)
+}
+
+/// One plugin in full; `neutralised` is [`last_neutralised`] of its
+/// history.
+pub(crate) fn plugin_info(p: &InstalledPlugin, neutralised: Option<&AuditEntry>) -> String {
     let m = &p.manifest;
     let list = |items: Vec<String>| {
         if items.is_empty() {
@@ -143,6 +153,14 @@ pub(crate) fn plugin_info(p: &InstalledPlugin) -> String {
     );
     if let Some(last) = &p.last_error {
         out.push_str(&format!("  last error:  {}\n", foreign(last)));
+    }
+    match neutralised {
+        Some(entry) => out.push_str(&format!(
+            "  output:      neutralised on a terminal (control sequences shown escaped: {}); \
+             --raw or output.raw-plugins shows it as written\n",
+            foreign(&entry.detail)
+        )),
+        None => out.push_str("  output:      never neutralised\n"),
     }
     out.push_str(&format!("  sha256:      {}\n", p.wasm_sha256));
     out
