@@ -23,4 +23,5 @@ mod refusals;
 mod registry;
 mod secrets;
 mod state;
+mod terminal;
 mod tidy;
