@@ -9,6 +9,9 @@
 //! a 1,000-package graph, and installing a 2 MB plugin from a local
 //! registry split into its steps (`registry.rs`, `graph.rs`).
 //!
+//! And how fast a plugin's output is neutralised on its way to a terminal,
+//! against writing it as it is (`render.rs`).
+//!
 //! Run it with `cargo xtask bench [--json]`, which builds the guest plugins
 //! first; the harness builds `lord` itself (`cargo build --release -p lord`).
 //! Progress goes to stderr; stdout carries only the table, or with `--json`
@@ -27,6 +30,7 @@ mod help;
 mod load;
 mod micro;
 mod registry;
+mod render;
 mod report;
 mod synth;
 mod timing;
@@ -37,11 +41,12 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, Result, bail};
 
 use crate::fixtures::Plugins;
-use crate::report::{RegistryOnly, Results};
+use crate::report::{RegistryOnly, RenderOnly, Results};
 use crate::timing::Plan;
 
 const USAGE: &str =
-    "usage: lord-bench [--json] [--batches N] [--profile-micro | --registry-only | --load-and-call]
+    "usage: lord-bench [--json] [--batches N] [--profile-micro | --registry-only | --load-and-call |
+                   --render-only]
 
   --json            print one JSON object on stdout instead of a table
   --batches N       batches per side for each figure (default 31)
@@ -50,6 +55,8 @@ const USAGE: &str =
                     (no `lord` build, no comparisons)
   --load-and-call   run only the load and call comparisons, for quick
                     iteration on the hot paths (no `lord` build)
+  --render-only     run only plugin output through the terminal path
+                    against the raw write (no plugins, no `lord` build)
   --profile-load    run only `run_command` on a loaded plugin, ours alone,
                     for a profiler
   --profile-call    run only the trivial call on a warm instance, ours
@@ -62,6 +69,7 @@ struct Options {
     profile_micro: bool,
     registry_only: bool,
     load_and_call: bool,
+    render_only: bool,
     profile_load: bool,
     profile_call: bool,
 }
@@ -82,6 +90,7 @@ fn parse_args() -> Result<Option<Options>> {
         profile_micro: false,
         registry_only: false,
         load_and_call: false,
+        render_only: false,
         profile_load: false,
         profile_call: false,
         // Many short batches rather than a few long ones: on a shared
@@ -96,6 +105,7 @@ fn parse_args() -> Result<Option<Options>> {
             "--profile-micro" => options.profile_micro = true,
             "--registry-only" => options.registry_only = true,
             "--load-and-call" => options.load_and_call = true,
+            "--render-only" => options.render_only = true,
             "--profile-load" => options.profile_load = true,
             "--profile-call" => options.profile_call = true,
             "--batches" => {
@@ -112,13 +122,37 @@ fn parse_args() -> Result<Option<Options>> {
     Ok(Some(options))
 }
 
+/// `--load-and-call`: the load and call figures alone, as JSON.
+fn load_and_call(
+    runtime: &tokio::runtime::Runtime,
+    plugins: &Plugins,
+    plan: impl Fn(u64) -> Plan,
+) -> Result<()> {
+    let load = runtime.block_on(load::measure(plugins, plan(100)))?;
+    let calls = runtime.block_on(call::measure(plugins, plan(25)))?;
+    let compat = runtime.block_on(load::compat(plugins, plan(50)))?;
+    let figures = serde_json::json!({
+        "load_ratio": load.cold.ratio(),
+        "load_reused_ratio": load.reused.ratio(),
+        "load_reused_ours_us": load.reused.subject.median_ns() / 1e3,
+        "load_reused_bare_us": load.reused.baseline.median_ns() / 1e3,
+        "compat_load_ratio": compat.ratio(),
+        "call_trivial_ratio": calls.trivial.ratio(),
+        "call_trivial_ours_ns": calls.trivial.subject.median_ns(),
+        "call_trivial_bare_ns": calls.trivial.baseline.median_ns(),
+        "call_overhead_10us_ratio": calls.work.ratio(),
+        "cache_verify_us": load::cache_verify(plugins, plan(20))?.median.as_secs_f64() * 1e6,
+    });
+    println!("{figures:#}");
+    Ok(())
+}
+
 fn run() -> Result<()> {
     let Some(options) = parse_args()? else {
         println!("{USAGE}");
         return Ok(());
     };
     let started = Instant::now();
-    let plugins = Plugins::locate()?;
 
     // The runtime `lord` itself runs plugins on (crates/cli/src/main.rs).
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -129,6 +163,21 @@ fn run() -> Result<()> {
         batches: options.batches,
         batch_time: Duration::from_millis(batch_ms),
     };
+
+    if options.render_only {
+        let results = RenderOnly {
+            render: runtime.block_on(render::measure(plan(50)))?,
+            batches: options.batches,
+            elapsed: started.elapsed(),
+        };
+        if options.json {
+            println!("{}", results.json());
+        } else {
+            print!("{}", results.table());
+        }
+        return Ok(());
+    }
+    let plugins = Plugins::locate()?;
 
     if options.registry_only {
         let (registry, resolve) = measure_registry(&runtime, &plugins, plan(100))?;
@@ -153,21 +202,7 @@ fn run() -> Result<()> {
         return runtime.block_on(load::profile(&plugins, plan(1000)));
     }
     if options.load_and_call {
-        let load = runtime.block_on(load::measure(&plugins, plan(100)))?;
-        let calls = runtime.block_on(call::measure(&plugins, plan(25)))?;
-        let figures = serde_json::json!({
-            "load_ratio": load.cold.ratio(),
-            "load_reused_ratio": load.reused.ratio(),
-            "load_reused_ours_us": load.reused.subject.median_ns() / 1e3,
-            "load_reused_bare_us": load.reused.baseline.median_ns() / 1e3,
-            "call_trivial_ratio": calls.trivial.ratio(),
-            "call_trivial_ours_ns": calls.trivial.subject.median_ns(),
-            "call_trivial_bare_ns": calls.trivial.baseline.median_ns(),
-            "call_overhead_10us_ratio": calls.work.ratio(),
-            "cache_verify_us": load::cache_verify(&plugins, plan(20))?.median.as_secs_f64() * 1e6,
-        });
-        println!("{figures:#}");
-        return Ok(());
+        return load_and_call(&runtime, &plugins, plan);
     }
 
     // Before any measuring, so that a missing or unbuildable `lord` fails
@@ -194,6 +229,8 @@ fn run() -> Result<()> {
     let events = runtime.block_on(events::measure(plan(25)))?;
     let events_wasm = runtime.block_on(events::measure_wasm(&plugins, plan(25)))?;
     let (registry, resolve) = measure_registry(&runtime, &plugins, plan(100))?;
+    eprintln!("lord-bench: plugin output to a terminal ...");
+    let render = runtime.block_on(render::measure(plan(50)))?;
 
     let binary_bytes = std::fs::metadata(&lord)
         .with_context(|| format!("reading the size of {}", lord.display()))?
@@ -210,6 +247,7 @@ fn run() -> Result<()> {
         events_wasm,
         registry,
         resolve,
+        render,
         batches: options.batches,
         elapsed: started.elapsed(),
     };

@@ -12,6 +12,7 @@ use crate::help::PLUGIN_COUNT;
 use crate::load::LoadResults;
 use crate::micro::{CHAIN, MicroResults};
 use crate::registry::{self, RegistryResults};
+use crate::render::{self, RenderResults};
 use crate::timing::{Latencies, Pair, Samples};
 
 /// Everything one run measured.
@@ -28,6 +29,7 @@ pub(crate) struct Results {
     pub(crate) registry: RegistryResults,
     /// One resolution of the `graph::PACKAGES`-package graph.
     pub(crate) resolve: Samples,
+    pub(crate) render: RenderResults,
     /// Size of the release `lord` binary, as `cargo install` ships it.
     pub(crate) binary_bytes: u64,
     /// Load of a plugin frozen for the released contract against the
@@ -47,6 +49,14 @@ const BINARY_GOAL_BYTES: f64 = 60_000_000.0;
 pub(crate) struct RegistryOnly {
     pub(crate) registry: RegistryResults,
     pub(crate) resolve: Samples,
+    pub(crate) batches: usize,
+    pub(crate) elapsed: Duration,
+}
+
+/// What `--render-only` measured.
+#[derive(Debug, Clone)]
+pub(crate) struct RenderOnly {
+    pub(crate) render: RenderResults,
     pub(crate) batches: usize,
     pub(crate) elapsed: Duration,
 }
@@ -213,6 +223,7 @@ impl Results {
         rows.extend(self.throughput_rows());
         rows.push(self.binary_row());
         rows.extend(registry_rows(&self.registry, &self.resolve));
+        rows.extend(render_rows(&self.render));
         rows
     }
 
@@ -406,6 +417,7 @@ impl Results {
                 json!(self.cache_verify.component_bytes),
             );
             object.extend(registry_keys(&self.registry, &self.resolve));
+            object.extend(render_keys(&self.render));
         }
         object
     }
@@ -587,6 +599,70 @@ impl RegistryOnly {
     pub(crate) fn json(&self) -> Value {
         let (goals, all_pass) = goals(&self.rows());
         let mut object = registry_keys(&self.registry, &self.resolve);
+        object.extend([
+            ("goals".to_owned(), Value::Object(goals)),
+            ("all_pass".to_owned(), json!(all_pass)),
+            ("batches".to_owned(), json!(self.batches)),
+            (
+                "elapsed_s".to_owned(),
+                json!(round(self.elapsed.as_secs_f64(), 1)),
+            ),
+        ]);
+        Value::Object(object)
+    }
+}
+
+/// Plugin output through the terminal path against the raw write.
+fn render_rows(render: &RenderResults) -> Vec<Row> {
+    let mb = |v: f64| format!("{v:.0} MB/s");
+    vec![Row {
+        label: "render: 1 MiB plugin output to a terminal",
+        subject: mb(render.sanitise_mb_per_s()),
+        baseline: mb(render.raw_mb_per_s()),
+        key: "render_sanitise_mb_per_s",
+        value: render.sanitise_mb_per_s(),
+        shown: mb(render.sanitise_mb_per_s()),
+        min: 200.0,
+        max: f64::INFINITY,
+        goal: ">= 200 MB/s",
+    }]
+}
+
+fn render_keys(render: &RenderResults) -> Map<String, Value> {
+    Map::from_iter([
+        (
+            "render_sanitise_mb_per_s".to_owned(),
+            json!(round(render.sanitise_mb_per_s(), 1)),
+        ),
+        (
+            "render_raw_write_mb_per_s".to_owned(),
+            json!(round(render.raw_mb_per_s(), 1)),
+        ),
+        ("render_bytes".to_owned(), json!(render::BYTES)),
+    ])
+}
+
+impl RenderOnly {
+    pub(crate) fn table(&self) -> String {
+        let mut out = format!(
+            "lord-bench: plugin output only; medians over {} batches per side; ours is the \
+             terminal path, bare the raw write\n\n",
+            self.batches
+        );
+        out.push_str(&table_head());
+        for row in render_rows(&self.render) {
+            out.push_str(&row.line());
+        }
+        out.push_str(&format!(
+            "total time: {:.1} s\n",
+            self.elapsed.as_secs_f64()
+        ));
+        out
+    }
+
+    pub(crate) fn json(&self) -> Value {
+        let (goals, all_pass) = goals(&render_rows(&self.render));
+        let mut object = render_keys(&self.render);
         object.extend([
             ("goals".to_owned(), Value::Object(goals)),
             ("all_pass".to_owned(), json!(all_pass)),

@@ -11,7 +11,7 @@ use lord_manifest::PluginId;
 
 use crate::commands;
 use crate::context::Context;
-use crate::render::Output;
+use crate::render::{Output, foreign};
 
 /// A mistake in how lord was invoked (exit code 2).
 #[derive(Debug)]
@@ -38,6 +38,10 @@ pub(crate) struct Cli {
     /// Set a configuration value for this run only (repeatable).
     #[arg(long = "set", global = true, value_name = "KEY=VALUE")]
     pub(crate) set: Vec<String>,
+    /// Let plugin output reach the terminal as written, control sequences
+    /// and all (also `output.raw`, or `output.raw-plugins` per plugin).
+    #[arg(long, global = true)]
+    pub(crate) raw: bool,
     #[command(subcommand)]
     pub(crate) command: Builtin,
 }
@@ -149,7 +153,8 @@ pub(crate) async fn dispatch(ctx: &Context, out: &Output) -> Result<ExitCode> {
         && let Some(record) = plugin_commands.iter().find(|r| r.name == name)
     {
         crate::updates::notice(ctx, out);
-        let code = commands::run::run(out, &mut framework, record, sub).await;
+        let raw = matches.get_flag("raw");
+        let code = commands::run::run(out, &mut framework, record, sub, raw).await;
         flush_events(out, &framework);
         return code;
     }
@@ -211,17 +216,21 @@ async fn run_builtin(
     }
 }
 
+/// One installed plugin command as a subcommand. Its about and argument
+/// help come from the plugin's manifest, so they are foreign text in
+/// `--help`, the completions and the man page alike.
 fn plugin_subcommand(record: &CommandRecord) -> clap::Command {
+    let about = foreign(&record.about);
     let about = match record.state {
-        PluginState::Enabled => format!("{} [{}]", record.about, record.plugin),
+        PluginState::Enabled => format!("{about} [{}]", record.plugin),
         PluginState::Installed | PluginState::Disabled | PluginState::Failed => {
-            format!("{} [{}, {}]", record.about, record.plugin, record.state)
+            format!("{about} [{}, {}]", record.plugin, record.state)
         }
     };
     let mut cmd = clap::Command::new(record.name.clone()).about(about);
     for arg in &record.args {
         let mut a = Arg::new(arg.name.clone())
-            .help(arg.help.clone())
+            .help(foreign(&arg.help).to_string())
             .required(arg.required);
         if arg.multiple {
             a = a.num_args(1..).action(ArgAction::Append);

@@ -119,6 +119,11 @@ fn defaults() -> Vec<(&'static str, Value)> {
         ("theme", Value::from("auto")),
         ("events.retention-days", Value::from(7)),
         ("secrets.backend", Value::from("auto")),
+        // Plugin output on a terminal is neutralised (colour passes, other
+        // control sequences are shown escaped); these let a person opt out
+        // for every plugin or for the ones named.
+        ("output.raw", Value::from(false)),
+        ("output.raw-plugins", Value::Array(Vec::new())),
     ]
 }
 
@@ -141,6 +146,16 @@ fn check_own(key: &str, value: &Value) -> Option<Result<(), String>> {
                 "must be the registry's URL, like \"http://127.0.0.1:7878\"; got {value}"
             )),
         },
+        "output.raw" => match value.as_bool() {
+            Some(_) => Ok(()),
+            None => Err(format!("must be true or false; got {value}")),
+        },
+        "output.raw-plugins" => match value.as_array() {
+            Some(ids) if ids.iter().all(|id| id.as_str().is_some_and(is_plugin_id)) => Ok(()),
+            _ => Err(format!(
+                "must be a list of plugin ids, like [\"notes\"]; got {value}"
+            )),
+        },
         "events.retention-days" => match value.as_u64() {
             Some(1..=3650) => Ok(()),
             _ => Err(format!(
@@ -149,6 +164,18 @@ fn check_own(key: &str, value: &Value) -> Option<Result<(), String>> {
         },
         _ => return None,
     })
+}
+
+/// The shape of a plugin id (lowercase letters, digits and single `-`,
+/// starting with a letter); this crate does not depend on the manifest's
+/// typed ids, and a wrong id here only fails to match.
+fn is_plugin_id(id: &str) -> bool {
+    id.starts_with(|c: char| c.is_ascii_lowercase())
+        && !id.ends_with('-')
+        && !id.contains("--")
+        && id
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
 }
 
 /// Splits a dotted key into segments, refusing empty ones.

@@ -246,3 +246,39 @@ fn set_in_file_keeps_comments_and_creates_tables() {
     assert_eq!(config.get("plugins.notes.max"), Some(json!(5)));
     assert_eq!(config.get("log.level"), Some(json!("debug")));
 }
+
+#[test]
+fn output_settings_take_a_switch_and_a_list_of_plugin_ids() {
+    let f = files();
+    let config = Config::load(&f.sources()).expect("defaults");
+    assert_eq!(config.get("output.raw"), Some(json!(false)));
+    assert_eq!(config.get("output.raw-plugins"), Some(json!([])));
+
+    std::fs::write(
+        &f.user,
+        "[output]\nraw = true\nraw-plugins = [\"notes\", \"my-tool2\"]\n",
+    )
+    .expect("write");
+    let config = Config::load(&f.sources()).expect("valid");
+    assert_eq!(config.get("output.raw"), Some(json!(true)));
+    assert_eq!(
+        config.get("output.raw-plugins"),
+        Some(json!(["notes", "my-tool2"]))
+    );
+
+    for (text, complaint) in [
+        ("[output]\nraw = \"yes\"\n", "must be true or false"),
+        (
+            "[output]\nraw-plugins = \"notes\"\n",
+            "must be a list of plugin ids",
+        ),
+        (
+            "[output]\nraw-plugins = [\"Notes\"]\n",
+            "must be a list of plugin ids",
+        ),
+    ] {
+        std::fs::write(&f.user, text).expect("write");
+        let err = Config::load(&f.sources()).expect_err(text);
+        assert!(err.to_string().contains(complaint), "{err}");
+    }
+}

@@ -33,6 +33,9 @@ use crate::provider::{NativePlugin, Provider, ProviderCommand, Providers};
 use crate::runtime::Runtime;
 use crate::settings::Settings;
 
+/// The audit action of [`Framework::record_output_neutralised`].
+pub const OUTPUT_NEUTRALISED: &str = "output neutralised";
+
 /// Filters for [`Framework::list`].
 #[derive(Debug, Clone, Default)]
 pub struct PluginFilter {
@@ -370,6 +373,19 @@ impl Framework {
 
     pub fn audit_log(&self, id: &PluginId) -> Result<Vec<lord_store::AuditEntry>, HostError> {
         Ok(self.store.audit_log(id)?)
+    }
+
+    /// Records that what plugin `id` wrote was changed on its way to the
+    /// user (`what`: which sequences were shown escaped), as an audit entry
+    /// named [`OUTPUT_NEUTRALISED`], so `plugin info` can say so later. The
+    /// host knows nothing of terminals: whoever shows the output decides
+    /// what to neutralise and tells it here.
+    pub fn record_output_neutralised(
+        &mut self,
+        id: &PluginId,
+        what: &str,
+    ) -> Result<(), HostError> {
+        Ok(self.store.audit(id, OUTPUT_NEUTRALISED, what)?)
     }
 
     /// The commands installed plugins declare, for building `--help`: one

@@ -44,7 +44,7 @@ pub use channels::Channels;
 pub use config::HostConfig;
 pub use dispatch::CommandOutcome;
 pub use error::HostError;
-pub use framework::{Framework, PluginFilter};
+pub use framework::{Framework, OUTPUT_NEUTRALISED, PluginFilter};
 pub use install::{
     InstallPlan, InstallSource, PermissionDiff, RESERVED_COMMANDS, RESERVED_IDS, Registration,
 };

@@ -48,6 +48,11 @@ impl<'a> Locator<'a> {
         }
     }
 
+    /// The text errors are located in.
+    pub(crate) fn source(&self) -> &'a str {
+        self.text
+    }
+
     /// An error at the start of `span`.
     pub(crate) fn span(&self, span: Range<usize>, message: impl Into<String>) -> ManifestError {
         self.at(span.start, message)

@@ -4,8 +4,11 @@
 //!
 //! This crate does no I/O at all (no files, no environment) so that every
 //! other crate can depend on it and tests can exercise it on plain strings.
-//! Parse a manifest with [`parse`]; everything it returns is validated.
+//! Parse a manifest with [`parse`]; everything it returns is validated,
+//! display fields included: they hold no control, bidirectional or
+//! invisible characters (`lord-terminal`'s table).
 
+mod display;
 mod error;
 #[cfg(test)]
 mod fixtures;

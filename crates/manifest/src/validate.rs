@@ -11,6 +11,7 @@ use std::ops::RangeInclusive;
 use semver::{Version, VersionReq};
 use toml::Spanned;
 
+use crate::display;
 use crate::error::{Locator, ManifestError};
 use crate::ids::{CommandName, MicroId, PluginId};
 use crate::manifest::{ArgSpec, Category, CommandSpec, Limits, Manifest, PluginMeta};
@@ -226,22 +227,40 @@ impl Validator<'_> {
                 rules.max
             ));
         }
-        let allowed_control = |c: char| rules.multi_line && (c == '\n' || c == '\t');
+        self.readable(label, value, rules.multi_line)?;
+        Ok(text.clone())
+    }
+
+    /// Checks that a display field shows what it holds: no control
+    /// characters (but line breaks and tabs where `multi_line`), and no
+    /// bidirectional or invisible characters (see `display`), the latter
+    /// reported at the character itself.
+    fn readable(&self, label: &str, value: &Text, multi_line: bool) -> Result<(), ManifestError> {
+        let text = value.get_ref();
+        let allowed_control = |c: char| multi_line && (c == '\n' || c == '\t');
         if let Some(bad) = text
             .chars()
             .find(|c| c.is_control() && !allowed_control(*c))
         {
-            let allowed = if rules.multi_line {
+            let allowed = if multi_line {
                 "printable text, line breaks and tabs"
             } else {
                 "printable text on one line"
             };
-            return fail(format!(
-                "{label} contains the control character U+{:04X}; only {allowed} is allowed",
-                u32::from(bad)
+            return Err(self.loc.span(
+                value.span(),
+                format!(
+                    "{label} contains the control character U+{:04X}; only {allowed} is allowed",
+                    u32::from(bad)
+                ),
             ));
         }
-        Ok(text.clone())
+        if let Some(hidden) = display::hidden(text) {
+            let start = value.span().start;
+            let at = display::char_offset(self.loc.source(), start, hidden.index).unwrap_or(start);
+            return Err(self.loc.at(at, format!("{label} {}", hidden.message)));
+        }
+        Ok(())
     }
 
     fn list_len(&self, label: &str, list: &TextList, max: usize) -> Result<(), ManifestError> {
@@ -285,6 +304,7 @@ impl Validator<'_> {
         let mut seen = BTreeSet::new();
         let mut out = Vec::new();
         for keyword in keywords.get_ref() {
+            self.readable("a keyword", keyword, false)?;
             let text = keyword.get_ref();
             let valid = (1..=MAX_KEYWORD).contains(&text.len())
                 && text
@@ -437,15 +457,16 @@ impl Validator<'_> {
                     ),
                 ));
             }
-            let start = why.span().start;
-            let text = why.into_inner();
+            let text = why.get_ref();
             if text.trim().is_empty() || text.chars().count() > 200 || text.contains('\n') {
-                return Err(self.loc.at(
-                    start,
+                return Err(self.loc.span(
+                    why.span(),
                     format!("the reason for `{key}` must be one line of 1 to 200 characters"),
                 ));
             }
-            out.insert(permission, text);
+            // Shown in the permission prompt, beside lord's own words.
+            self.readable(&format!("the reason for `{key}`"), &why, false)?;
+            out.insert(permission, why.into_inner());
         }
         Ok(out)
     }

@@ -47,6 +47,7 @@ on_both_backends!(
     bad_publishes_are_refused_and_change_nothing,
     search_filters_and_sorts,
     yanking_moves_latest_back_and_restoring_moves_it_forward,
+    a_name_with_a_direction_control_is_refused_and_nothing_is_recorded,
 );
 
 fn repo() -> PathBuf {
@@ -108,6 +109,22 @@ fn package(spec: &Spec<'_>, keys: &Keys, key: &str) -> (Vec<u8>, Signature) {
     let packed = lord_package::pack(dir.path()).expect("pack");
     let signature = keys.sign(key, &packed.digest).expect("sign");
     (packed.bytes, signature)
+}
+
+/// A package packed by hand, as a hostile author's own tool would: pack
+/// itself refuses a manifest that does not validate.
+fn hand_packed(manifest: &str) -> Vec<u8> {
+    let wasm = std::fs::read(repo().join("plugins/hello/plugin.wasm")).expect("component");
+    let gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    let mut tar = tar::Builder::new(gz);
+    for (name, data) in [("plugin.toml", manifest.as_bytes()), ("plugin.wasm", &wasm)] {
+        let mut header = tar::Header::new_ustar();
+        header.set_entry_type(tar::EntryType::Regular);
+        header.set_size(data.len() as u64);
+        header.set_mode(0o644);
+        tar.append_data(&mut header, name, data).expect("append");
+    }
+    tar.into_inner().expect("tar").finish().expect("gzip")
 }
 
 /// A running registry and what a test needs to talk to it.
@@ -777,4 +794,39 @@ mod signed_index {
         let error = load(&r, &mirror(&forged), store.path()).expect_err("one signature accepted");
         assert!(error.contains("threshold of 2 not met"), "{error}");
     }
+}
+
+/// The Trojan Source class: a name that shows reversed. The server parses
+/// the manifest with the same validator as `lord pdk validate` and
+/// `lord plugin install`, refuses with 422 and the same message, and keeps
+/// no trace of the plugin.
+fn a_name_with_a_direction_control_is_refused_and_nothing_is_recorded(backend: Backend) {
+    let Some(r) = Running::start(backend) else {
+        return;
+    };
+    let manifest = "[plugin]\nid = \"hello\"\nname = \"Hello \u{202e}exe.txt\"\n\
+                    version = \"0.1.0\"\nhost-api = \"^0.2\"\ncomponent = \"plugin.wasm\"\n";
+    let bytes = hand_packed(manifest);
+    let signature = r
+        .keys
+        .sign("ada", &lord_package::Digest::of(&bytes))
+        .expect("sign");
+    let error = r
+        .runtime
+        .block_on(r.client.publish(&r.token, bytes, &signature, &r.key))
+        .expect_err("a reversed name was published");
+    assert_eq!(
+        error.to_string(),
+        "the registry refused (422): plugin.toml:3:15: `name` contains U+202E RIGHT-TO-LEFT \
+         OVERRIDE at character 7: a bidirectional control makes text show in another order \
+         than it is written; right-to-left scripts are welcome, direction controls are not"
+    );
+    assert!(
+        r.runtime
+            .block_on(r.client.plugin("hello"))
+            .expect("info")
+            .is_none(),
+        "the refused plugin was recorded"
+    );
+    assert!(r.search(SearchQuery::default()).is_empty());
 }

@@ -132,7 +132,7 @@ pub(crate) async fn run(
                     .collect(),
             };
             if json {
-                out.line(json!({ "valid": problems.is_empty(), "problems": problems }))?;
+                out.json_line(&json!({ "valid": problems.is_empty(), "problems": problems }))?;
             } else if problems.is_empty() {
                 out.line("configuration is valid")?;
             } else {
@@ -179,7 +179,7 @@ async fn watch(
         .map(|(_, p)| p.display().to_string())
         .collect();
     if json {
-        out.line(json!({ "watching": files }))?;
+        out.json_line(&json!({ "watching": files }))?;
     } else {
         out.line(format_args!("watching {}", files.join(", ")))?;
     }
@@ -189,11 +189,15 @@ async fn watch(
             std::time::Duration::from_millis(interval_ms.max(10)),
             |outcome| {
                 let shown = match (outcome, json) {
-                    (Reload::Applied { changed }, true) => out.line(json!({ "applied": changed })),
+                    (Reload::Applied { changed }, true) => {
+                        out.json_line(&json!({ "applied": changed }))
+                    }
                     (Reload::Applied { changed }, false) => {
                         out.line(format_args!("applied: {}", changed.join(", ")))
                     }
-                    (Reload::Rejected { reason }, true) => out.line(json!({ "rejected": reason })),
+                    (Reload::Rejected { reason }, true) => {
+                        out.json_line(&json!({ "rejected": reason }))
+                    }
                     (Reload::Rejected { reason }, false) => out.line(format_args!(
                         "rejected (the previous configuration stays): {reason}"
                     )),

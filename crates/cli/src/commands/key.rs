@@ -52,7 +52,7 @@ pub(crate) fn run(ctx: &Context, out: &Output, command: KeyCommand) -> Result<Ex
         KeyCommand::List { json } => {
             let listed = keys.list()?;
             if json {
-                out.line(json!(listed))?;
+                out.json_line(&json!(listed))?;
             } else if listed.is_empty() {
                 out.line("no keys; make one with `lord key generate`")?;
             } else {
@@ -94,7 +94,7 @@ pub(crate) fn run(ctx: &Context, out: &Output, command: KeyCommand) -> Result<Ex
             out.status(format_args!(
                 "trusting key {} ({}): packages it signs will install",
                 key.id(),
-                foreign(&key.name)
+                key.name
             ));
         }
     }

@@ -1,5 +1,6 @@
 //! Runs a plugin command: its arguments from the matches, one framework
-//! call, and what the plugin wrote, through the renderer.
+//! call, what the plugin wrote through the renderer, and a note in the
+//! plugin's audit log when the renderer neutralised any of it.
 
 use std::process::ExitCode;
 
@@ -15,10 +16,34 @@ pub(crate) async fn run(
     framework: &mut Framework,
     record: &CommandRecord,
     matches: &ArgMatches,
+    raw: bool,
 ) -> Result<ExitCode> {
+    let raw = raw || raw_by_config(framework, record);
     let outcome = framework
         .run_command(&record.name, plugin_args(record, matches))
         .await?;
-    out.plugin_outcome(&outcome)?;
+    let neutralised = out.plugin_outcome(&outcome, raw)?;
+    if !neutralised.is_clean()
+        && let Err(e) = framework.record_output_neutralised(&outcome.plugin, &neutralised.summary())
+    {
+        out.warning(format_args!(
+            "could not record that `{}`'s output was neutralised: {e}",
+            outcome.plugin
+        ));
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Whether the configuration lets this plugin's output pass as written:
+/// `output.raw = true`, or its id in `output.raw-plugins`.
+fn raw_by_config(framework: &Framework, record: &CommandRecord) -> bool {
+    let Ok(settings) = framework.settings() else {
+        return false;
+    };
+    let all = settings.get("output.raw").and_then(|v| v.as_bool()) == Some(true);
+    let named = settings
+        .get("output.raw-plugins")
+        .and_then(|v| v.as_array().cloned())
+        .is_some_and(|ids| ids.iter().any(|id| id.as_str() == Some(&record.plugin)));
+    all || named
 }

@@ -74,7 +74,7 @@ pub(crate) fn run(
                     .iter()
                     .map(|(name, location)| json!({"name": name, "stored_in": key(*location)}))
                     .collect();
-                out.line(json!(rows))?;
+                out.json_line(&json!(rows))?;
             } else if listed.is_empty() {
                 out.line("no secrets stored; add one with `lord secret set NAME`")?;
             } else {

@@ -56,7 +56,7 @@ pub(crate) fn run(out: &Output, framework: &Framework, command: StateCommand) ->
                 })
                 .collect();
             if json {
-                out.line(json!({
+                out.json_line(&json!({
                     "session": global.info(),
                     "log_level": global.log_level(),
                     "theme": global.theme(),

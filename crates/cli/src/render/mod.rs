@@ -4,11 +4,25 @@
 //! `Terminal` the context detected, so colour and progress follow one rule:
 //! only on a terminal, and never when `NO_COLOR` is set.
 //!
-//! Text lord did not write itself (plugin output, manifest fields, registry
-//! answers, event payloads) is marked with [`foreign`] or goes through the
-//! `plugin_*` methods, so that it can be sanitised here, in one place.
+//! Nothing a plugin, a manifest or a registry sends may drive the user's
+//! terminal, and this is the one place that sees to it (`lord-terminal`
+//! does the escaping):
+//!
+//! - text lord did not write itself is marked with [`foreign`] where it is
+//!   placed in a result, and every control and format character in it is
+//!   shown escaped (`\u{1b}`), on any output;
+//! - status lines, notes, warnings, errors and prompts are escaped whole,
+//!   so each stays one line whatever it quotes; lord's colour is added
+//!   after;
+//! - JSON writes hidden characters as `\uXXXX`;
+//! - a plugin's own output (its stdout, stderr and returned text) keeps
+//!   text, line breaks, tabs and colour on a terminal, with the colour
+//!   reset after it, and every other sequence escaped; piped, it is data
+//!   and passes byte for byte. `--raw`, `output.raw` and
+//!   `output.raw-plugins` let it pass on a terminal too.
 
 mod events;
+mod foreign;
 mod plan;
 mod plugin;
 mod progress;
@@ -19,15 +33,18 @@ use std::io::Write;
 
 use anyhow::{Context as _, Result};
 use lord_host::{CommandOutcome, LogLevel};
+use lord_terminal::{Policy, Report};
 use serde::Serialize;
 
 use crate::context::Terminal;
 
 pub(crate) use events::event_line;
+pub(crate) use foreign::foreign;
+use foreign::{one_line, plugin_stream};
 pub(crate) use plan::{install_plan, permission_changes};
 pub(crate) use plugin::{
-    history, native_info, native_json, plugin_info, plugin_json, plugin_table, state_note,
-    validation,
+    history, last_neutralised, native_info, native_json, plugin_info, plugin_json, plugin_table,
+    state_note, validation,
 };
 pub(crate) use progress::Spinner;
 pub(crate) use style::Paint;
@@ -73,44 +90,49 @@ impl Output {
         stdout(format!("{line}\n").as_bytes())
     }
 
-    /// A value as indented JSON on standard output, for scripts.
+    /// A value as indented JSON on standard output, for scripts. Hidden
+    /// characters in its strings are written as `\uXXXX`.
     pub(crate) fn json(&self, value: &impl Serialize) -> Result<()> {
-        self.line(serde_json::to_string_pretty(value)?)
+        let text = serde_json::to_string_pretty(value)?;
+        self.line(lord_terminal::escape_json(&text))
     }
 
     /// A value as JSON on one line of standard output (streams of events,
     /// short answers).
     pub(crate) fn json_line(&self, value: &impl Serialize) -> Result<()> {
-        self.line(serde_json::to_string(value)?)
+        let text = serde_json::to_string(value)?;
+        self.line(lord_terminal::escape_json(&text))
     }
 
-    /// A line on standard error about what lord did or is doing. Losing one
-    /// (stderr closed) must not fail the command it describes.
+    /// A line on standard error about what lord did or is doing, kept to
+    /// one line whatever it quotes. Losing one (stderr closed) must not
+    /// fail the command it describes.
     pub(crate) fn status(&self, line: impl fmt::Display) {
-        stderr(format!("{line}\n").as_bytes());
+        stderr(format!("{}\n", one_line(line)).as_bytes());
     }
 
-    /// Text for standard error, exactly as given (already line-terminated).
+    /// Text for standard error that lord composed line by line (an install
+    /// plan), foreign parts already marked; written as given.
     pub(crate) fn status_text(&self, text: &str) {
         stderr(text.as_bytes());
     }
 
     /// `note: ...` on standard error.
     pub(crate) fn note(&self, line: impl fmt::Display) {
-        self.status(format_args!("note: {line}"));
+        stderr(format!("note: {}\n", one_line(line)).as_bytes());
     }
 
     /// `lord: warning: ...` on standard error. Lord's own warnings carry its
     /// name, since they may follow a plugin's output.
     pub(crate) fn warning(&self, line: impl fmt::Display) {
         let label = self.paint_stderr(Paint::Warning, "warning:");
-        self.status(format_args!("lord: {label} {line}"));
+        stderr(format!("lord: {label} {}\n", one_line(line)).as_bytes());
     }
 
     /// `error: ...` on standard error.
     pub(crate) fn error_line(&self, line: impl fmt::Display) {
         let label = self.paint_stderr(Paint::Error, "error:");
-        self.status(format_args!("{label} {line}"));
+        stderr(format!("{label} {}\n", one_line(line)).as_bytes());
     }
 
     /// The error a command ended with, and its causes, on one line.
@@ -121,13 +143,13 @@ impl Output {
     /// A question on standard error, without a newline: the answer is
     /// typed after it.
     pub(crate) fn prompt(&self, question: &str) -> Result<()> {
-        Ok(write_stderr(question.as_bytes())?)
+        Ok(write_stderr(one_line(question).as_bytes())?)
     }
 
     /// A question whose answer is not echoed (a secret), asked on the
     /// terminal itself.
     pub(crate) fn prompt_hidden(&self, question: &str) -> Result<String> {
-        Ok(rpassword::prompt_password(question)?)
+        Ok(rpassword::prompt_password(one_line(question))?)
     }
 
     /// clap's help (standard output) or usage error (standard error).
@@ -137,7 +159,7 @@ impl Output {
 
     /// A spinner naming the current step, on a terminal only.
     pub(crate) fn spinner(&self, what: &str) -> Spinner {
-        Spinner::new(self.terminal.stderr, what)
+        Spinner::new(self.terminal.stderr, &one_line(what))
     }
 
     /// Text coloured for standard error, when it may be.
@@ -145,10 +167,15 @@ impl Output {
         paint.apply(self.paints_stderr(), text)
     }
 
-    /// What a plugin command wrote: its log records and stderr on standard
-    /// error, its stdout and returned text on standard output.
-    pub(crate) fn plugin_outcome(&self, outcome: &CommandOutcome) -> Result<()> {
-        let mut text = String::new();
+    /// What a plugin command wrote: its log records (foreign text, one
+    /// escaped line each, on any output) and stderr on standard error, its
+    /// stdout and returned text on standard output. `raw` lets the plugin's
+    /// own output reach a terminal as written. Returns what was escaped in
+    /// that output (not in the log records, which are lord's lines), so
+    /// the caller can record that the plugin's output was neutralised.
+    pub(crate) fn plugin_outcome(&self, outcome: &CommandOutcome, raw: bool) -> Result<Report> {
+        let mut report = Report::default();
+        let mut diagnostics = Vec::new();
         for log in &outcome.captured.logs {
             let level = match log.level {
                 LogLevel::Trace => "trace",
@@ -157,29 +184,35 @@ impl Output {
                 LogLevel::Warn => "warn",
                 LogLevel::Error => "error",
             };
-            text.push_str(&format!(
-                "[{}] {level}: {}\n",
-                outcome.plugin,
-                foreign(&log.message)
-            ));
+            diagnostics.extend_from_slice(format!("[{}] {level}: ", outcome.plugin).as_bytes());
+            lord_terminal::escape(log.message.as_bytes(), Policy::Foreign, &mut diagnostics);
+            diagnostics.push(b'\n');
         }
-        let mut diagnostics = text.into_bytes();
-        diagnostics.extend_from_slice(plugin_bytes(&outcome.captured.stderr));
+        let neutralise_stderr = self.terminal.stderr && !raw;
+        report.merge(plugin_stream(
+            &outcome.captured.stderr,
+            neutralise_stderr,
+            &mut diagnostics,
+        ));
         write_stderr(&diagnostics)?;
-        let mut result = plugin_bytes(&outcome.captured.stdout).to_vec();
-        result.extend_from_slice(foreign(&outcome.text).as_str().as_bytes());
-        stdout(&result)
+        let mut written = outcome.captured.stdout.clone();
+        written.extend_from_slice(outcome.text.as_bytes());
+        let mut result = Vec::with_capacity(written.len());
+        let neutralise_stdout = self.terminal.stdout && !raw;
+        report.merge(plugin_stream(&written, neutralise_stdout, &mut result));
+        stdout(&result)?;
+        Ok(report)
     }
 
-    /// The text a pipeline of micro-plugins produced, as its own line.
+    /// The text a pipeline of micro-plugins produced, as its own line: a
+    /// plugin's output, so neutralised on a terminal and data when piped.
     pub(crate) fn plugin_text(&self, text: &str) -> Result<()> {
-        let text = foreign(text);
-        let text = text.as_str();
-        if text.ends_with('\n') {
-            self.text(text)
-        } else {
-            self.line(text)
+        let mut bytes = Vec::with_capacity(text.len() + 1);
+        plugin_stream(text.as_bytes(), self.terminal.stdout, &mut bytes);
+        if !text.ends_with('\n') {
+            bytes.push(b'\n');
         }
+        stdout(&bytes)
     }
 }
 
@@ -209,36 +242,6 @@ fn write_stderr(bytes: &[u8]) -> std::io::Result<()> {
 /// reported.
 fn stderr(bytes: &[u8]) {
     let _ = write_stderr(bytes);
-}
-
-/// Text that came from outside lord: a plugin, a manifest, a registry, an
-/// event. Shown as it is today; this is where control characters and
-/// terminal escapes are to be neutralised, for every caller at once.
-pub(crate) fn foreign(text: &str) -> Foreign<'_> {
-    Foreign(text)
-}
-
-/// See [`foreign`].
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Foreign<'a>(&'a str);
-
-impl<'a> Foreign<'a> {
-    pub(crate) fn as_str(self) -> &'a str {
-        self.0
-    }
-}
-
-impl fmt::Display for Foreign<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // `pad`, so a width in the format string (a table column) holds.
-        f.pad(self.0)
-    }
-}
-
-/// Bytes a plugin wrote to its stdout or stderr, passed through as they
-/// are today (the sandbox already capped their size).
-fn plugin_bytes(bytes: &[u8]) -> &[u8] {
-    bytes
 }
 
 /// An error and its causes as one sentence-like line, without repeating a

@@ -114,8 +114,22 @@ pub(crate) fn plugin_table(plugins: &[InstalledPlugin], natives: &[NativePlugin]
     out
 }
 
-/// `project` is what its `$PROJECT` grants give it this run, if it has any.
-pub(crate) fn plugin_info(p: &InstalledPlugin, project: Option<Option<&Path>>) -> String {
+/// The newest record of lord neutralising the plugin's output, if any.
+pub(crate) fn last_neutralised(history: &[AuditEntry]) -> Option<&AuditEntry> {
+    history
+        .iter()
+        .rev()
+        .find(|e| e.action == lord_host::OUTPUT_NEUTRALISED)
+}
+
+/// One plugin in full; `project` is what its `$PROJECT` grants give it
+/// this run, if it has any; `neutralised` is [`last_neutralised`] of its
+/// history.
+pub(crate) fn plugin_info(
+    p: &InstalledPlugin,
+    project: Option<Option<&Path>>,
+    neutralised: Option<&AuditEntry>,
+) -> String {
     let m = &p.manifest;
     let list = |items: Vec<String>| {
         if items.is_empty() {
@@ -153,6 +167,14 @@ pub(crate) fn plugin_info(p: &InstalledPlugin, project: Option<Option<&Path>>) -
     }
     if let Some(last) = &p.last_error {
         out.push_str(&format!("  last error:  {}\n", foreign(last)));
+    }
+    match neutralised {
+        Some(entry) => out.push_str(&format!(
+            "  output:      neutralised on a terminal (control sequences shown escaped: {}); \
+             --raw or output.raw-plugins shows it as written\n",
+            foreign(&entry.detail)
+        )),
+        None => out.push_str("  output:      never neutralised\n"),
     }
     out.push_str(&format!("  sha256:      {}\n", p.wasm_sha256));
     out

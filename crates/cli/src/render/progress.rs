@@ -8,6 +8,7 @@ use std::time::Duration;
 pub(crate) struct Spinner(Option<indicatif::ProgressBar>);
 
 impl Spinner {
+    /// `what` is already escaped (`Output::spinner` sees to it).
     pub(super) fn new(on: bool, what: &str) -> Self {
         Self(on.then(|| {
             let bar = indicatif::ProgressBar::new_spinner();
@@ -20,7 +21,7 @@ impl Spinner {
     /// Names the step now under way.
     pub(crate) fn say(&self, step: &str) {
         if let Some(bar) = &self.0 {
-            bar.set_message(step.to_owned());
+            bar.set_message(super::foreign::one_line(step));
         }
     }
 

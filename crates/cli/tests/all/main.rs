@@ -25,4 +25,5 @@ mod refusals;
 mod registry;
 mod secrets;
 mod state;
+mod terminal;
 mod tidy;

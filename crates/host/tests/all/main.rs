@@ -120,3 +120,28 @@ fn the_process_goes_on_after_each_hostile_plugin_fails() {
         assert_eq!(hello.text, "Hello, still here!\n");
     }
 }
+
+/// The host records what a CLI neutralised in a plugin's output, so it
+/// can be shown later; the host itself neither looks nor changes a byte.
+#[test]
+fn neutralised_output_is_recorded_in_the_plugins_audit_log() {
+    let mut s = setup(&["hello"]);
+    let id = lord_manifest::PluginId::new("hello").expect("id");
+    let outcome = runtime()
+        .block_on(
+            s.framework
+                .run_command("hello", arg("name", "\u{1b}]0;t\u{7}")),
+        )
+        .expect("runs");
+    assert_eq!(
+        outcome.text, "Hello, \u{1b}]0;t\u{7}!\n",
+        "the host changed output"
+    );
+    s.framework
+        .record_output_neutralised(&id, "OSC 0 (window title)")
+        .expect("recorded");
+    let log = s.framework.audit_log(&id).expect("audit log");
+    let last = log.last().expect("an entry");
+    assert_eq!(last.action, lord_host::OUTPUT_NEUTRALISED);
+    assert_eq!(last.detail, "OSC 0 (window title)");
+}

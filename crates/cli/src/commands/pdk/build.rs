@@ -53,7 +53,7 @@ pub(crate) fn run(ctx: &Context, out: &Output, request: Request) -> Result<ExitC
     spinner.done();
     let built = built.map_err(devkit)?;
     if request.json {
-        out.line(json!({
+        out.json_line(&json!({
             "component": built.component,
             "bytes": built.bytes,
             "lang": built.lang.as_str(),

@@ -58,7 +58,7 @@ pub(crate) fn run(out: &Output, framework: &Framework, request: Request) -> Resu
     .map_err(devkit)?;
     let written = docs::write(&request.out, &files).map_err(devkit)?;
     if request.json {
-        out.line(json!({ "files": written }))?;
+        out.json_line(&json!({ "files": written }))?;
     } else {
         for path in written {
             out.status(format_args!("wrote {}", path.display()));

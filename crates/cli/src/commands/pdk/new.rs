@@ -85,11 +85,14 @@ pub(crate) fn run(out: &Output, request: Request) -> Result<ExitCode> {
         )?;
     } else {
         out.status(format_args!(
-            "made {} ({} {}) in {}\nnext: cd {} && lord pdk build && lord pdk test",
+            "made {} ({} {}) in {}",
             name,
             project.lang,
             project.kind,
-            dir.display(),
+            dir.display()
+        ));
+        out.status(format_args!(
+            "next: cd {} && lord pdk build && lord pdk test",
             dir.display()
         ));
     }

@@ -15,7 +15,7 @@ use serde_json::json;
 use super::write_atomic;
 use crate::cli::UsageError;
 use crate::context::Context;
-use crate::render::{Output, foreign};
+use crate::render::Output;
 
 #[derive(Debug, Args)]
 pub(crate) struct PackArgs {
@@ -70,7 +70,7 @@ pub(crate) fn pack(out: &Output, request: PackRequest) -> Result<ExitCode> {
     let path = request.out.join(packed.file_name());
     write_atomic(&path, &packed.bytes)?;
     if request.json {
-        out.line(json!({
+        out.json_line(&json!({
             "path": path,
             "id": packed.id.as_str(),
             "version": packed.version.to_string(),
@@ -116,7 +116,9 @@ pub(crate) fn sign(ctx: &Context, out: &Output, request: SignRequest) -> Result<
     let path = Signature::path_for(&package);
     write_atomic(&path, signature.to_json().as_bytes())?;
     if json {
-        out.line(json!({"signature": path, "key": signature.key, "sha256": digest.to_string()}))?;
+        out.json_line(
+            &json!({"signature": path, "key": signature.key, "sha256": digest.to_string()}),
+        )?;
     } else {
         out.status(format_args!(
             "signed {} with key `{key}` ({}) into {}",
@@ -192,13 +194,11 @@ pub(crate) async fn publish(
     let client = lord_registry_client::Client::new(&url)?;
     let published = client.publish(&token, bytes, &signature, &public).await?;
     if request.json {
-        out.line(json!(published))?;
+        out.json_line(&json!(published))?;
     } else {
         out.status(format_args!(
             "published {} {} (sha256 {}) to {url}",
-            foreign(&published.id),
-            foreign(&published.version),
-            foreign(&published.digest)
+            published.id, published.version, published.digest
         ));
     }
     Ok(ExitCode::SUCCESS)

@@ -1,5 +1,6 @@
 //! `lord plugin info ID`: one plugin (or first-party provider) in full,
-//! with its recent audit history.
+//! with its recent audit history and whether lord ever neutralised its
+//! output on a terminal.
 
 use std::process::ExitCode;
 
@@ -49,15 +50,17 @@ pub(crate) fn run(out: &Output, framework: &Framework, request: Request) -> Resu
     let plugin = framework.get(id)?;
     let history = framework.audit_log(id)?;
     let project = framework.project_of(&plugin);
+    let neutralised = render::last_neutralised(&history);
     if request.json {
         let mut value = render::plugin_json(&plugin);
         if let Some(folder) = project {
             value["project"] = serde_json::to_value(folder)?;
         }
+        value["output_neutralised"] = neutralised.is_some().into();
         value["history"] = serde_json::to_value(&history)?;
         out.json(&value)?;
     } else {
-        out.text(&render::plugin_info(&plugin, project))?;
+        out.text(&render::plugin_info(&plugin, project, neutralised))?;
         out.text(&render::history(&history))?;
     }
     Ok(ExitCode::SUCCESS)

@@ -205,9 +205,7 @@ pub(crate) async fn update(
             }
             UpdateOutcome::RolledBack { case, reason } => {
                 out.status(format_args!(
-                    "{id} {to} failed its test case `{}`: {}; switched back to {from}",
-                    foreign(&case),
-                    foreign(&reason)
+                    "{id} {to} failed its test case `{case}`: {reason}; switched back to {from}"
                 ));
                 code = ExitCode::from(3);
             }
