@@ -25,5 +25,6 @@ mod refusals;
 mod registry;
 mod secrets;
 mod state;
+mod syncs;
 mod terminal;
 mod tidy;
