@@ -38,6 +38,15 @@ pub enum HostError {
     ReservedCommand { plugin: PluginId, command: String },
     #[error("plugin id `{plugin}` is reserved: {reason}; choose another id in plugin.toml")]
     ReservedId { plugin: PluginId, reason: String },
+    #[error(
+        "plugin `{plugin}` requests `{permission}` in [permissions] request, which lord never \
+         grants: {rule}; remove it from plugin.toml"
+    )]
+    ReservedPermission {
+        plugin: PluginId,
+        permission: String,
+        rule: &'static str,
+    },
     /// A first-party provider cannot do what was asked (be removed).
     #[error("`{id}` is a provider built into lord: {reason}")]
     Native { id: PluginId, reason: String },
@@ -96,6 +105,7 @@ impl HostError {
             | HostError::Incompatible { .. }
             | HostError::ReservedCommand { .. }
             | HostError::ReservedId { .. }
+            | HostError::ReservedPermission { .. }
             | HostError::Native { .. }
             | HostError::UnknownCommand(_)
             | HostError::Unavailable { .. }
@@ -125,6 +135,7 @@ impl HostError {
             | HostError::Incompatible { .. }
             | HostError::ReservedCommand { .. }
             | HostError::ReservedId { .. }
+            | HostError::ReservedPermission { .. }
             | HostError::Native { .. }
             | HostError::UnknownCommand(_)
             | HostError::Unavailable { .. }

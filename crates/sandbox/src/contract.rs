@@ -311,7 +311,19 @@ mod tests {
     fn newer_api_is_refused_naming_both_versions() {
         let err = run(&[], &["lord:plugin/guest@0.3.0"], &[]).expect_err("refused");
         assert!(err.contains("lord:plugin@0.3.0"), "{err}");
-        assert!(err.contains("lord:plugin@0.2.0"), "{err}");
+        assert!(err.contains("lord:plugin@0.2.1"), "{err}");
+    }
+
+    /// 0.2.1 only added an interface: a component built against 0.2.0
+    /// (its imports and its export) is accepted.
+    #[test]
+    fn an_older_minor_of_the_same_line_is_accepted() {
+        run(
+            &["lord:plugin/log@0.2.0", "lord:plugin/delivery@0.2.1"],
+            &["lord:plugin/guest@0.2.0"],
+            &[],
+        )
+        .expect("accepted");
     }
 
     #[test]

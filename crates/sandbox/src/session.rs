@@ -34,6 +34,9 @@ pub(crate) struct StoreState {
     /// host call; a call that ends within a tick in one go never reads the
     /// clock.
     deadline: Arc<Deadline>,
+    /// The level of the event the current `handle-event` call is handling,
+    /// for `lord:plugin/delivery`; `None` in any other call.
+    pub(crate) handling: Option<lord_state::Propagation>,
 }
 
 impl WasiView for StoreState {
@@ -70,6 +73,12 @@ impl Session {
         self.store.data().denials.seen()
     }
 
+    /// Tells `lord:plugin/delivery` which event's level the next calls
+    /// are handling (`None` when they handle none).
+    pub(crate) fn set_handling(&mut self, level: Option<lord_state::Propagation>) {
+        self.store.data_mut().handling = level;
+    }
+
     pub(crate) fn peak_memory_bytes(&self) -> u64 {
         u64::try_from(self.store.data().limiter.peak_memory).unwrap_or(u64::MAX)
     }
@@ -94,6 +103,7 @@ impl Session {
             denials,
             links: links.clone(),
             deadline: Arc::clone(&deadline),
+            handling: None,
         };
         let mut store = Store::new(engine, state);
         store.limiter(|state| &mut state.limiter);

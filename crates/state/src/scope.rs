@@ -34,7 +34,9 @@ impl ScopeGrants {
             data_quota,
             ..ScopeGrants::default()
         };
-        for permission in granted {
+        // lord's own namespace is never granted, whatever a stored grant
+        // says (install refuses such a request; this holds for older ones).
+        for permission in granted.iter().filter(|p| p.reserved_for_lord().is_none()) {
             match permission {
                 Permission::StateShared(key) => grants.shared_keys.push(key.clone()),
                 Permission::EventsPublish(topic) => grants.publish.push(topic.clone()),
@@ -157,7 +159,7 @@ impl Scope {
     // Shared values: `state-shared(KEY)` per key.
 
     fn shared_key(&self, key: &str) -> Result<(), StateError> {
-        if self.grants.shared_keys.iter().any(|k| k == key) {
+        if !lord_manifest::is_lords(key) && self.grants.shared_keys.iter().any(|k| k == key) {
             return Ok(());
         }
         Err(StateError::NotGranted {
@@ -210,6 +212,15 @@ impl Scope {
                     permission: "nothing: use `local` or `global`".to_owned(),
                 });
             }
+        }
+        // A pattern grant (`**`) covers lord's topics too; only lord
+        // speaks there, so a subscriber can trust what it hears on them.
+        if lord_manifest::is_lords(topic) {
+            return Err(StateError::NotGranted {
+                plugin: self.plugin.clone(),
+                access: format!("publishing on `{topic}`"),
+                permission: "nothing: topics under `lord.` are lord's own".to_owned(),
+            });
         }
         if !self.grants.publish.iter().any(|t| t.matches(topic)) {
             return Err(StateError::NotGranted {

@@ -206,6 +206,35 @@ fn shared_keys_and_topics_need_their_grants() {
     assert!(granted.subscribe("build.done", None, 8).is_ok());
 }
 
+/// A grant recorded before install refused lord's names (or written by an
+/// embedder) still reaches nothing of lord's.
+#[test]
+fn lords_topics_and_shared_keys_are_never_granted() {
+    let w = world();
+    let forger = w.scope(
+        "forger",
+        &[
+            "events-publish(lord.command.finished)",
+            "state-shared(lord.session)",
+            "events-subscribe(lord.command.finished)",
+        ],
+    );
+    let err = forger
+        .publish(
+            "lord.command.finished",
+            json!({"status": "failed"}),
+            Propagation::Global,
+            false,
+        )
+        .expect_err("lord's topic");
+    assert!(err.to_string().contains("lord's own"), "{err}");
+    assert!(matches!(
+        forger.shared_set("lord.session", b"x".to_vec()),
+        Err(StateError::NotGranted { .. })
+    ));
+    assert!(forger.subscribe("lord.command.finished", None, 8).is_ok());
+}
+
 #[test]
 fn many_concurrent_writers_through_cas_lose_no_update() {
     const WRITERS: usize = 8;

@@ -16,6 +16,7 @@ mod grants;
 mod hostile;
 mod lifecycle;
 mod micro;
+mod namespaces;
 mod packages;
 mod pdk;
 mod providers;
