@@ -161,6 +161,7 @@ impl HostError {
                 lord_state::StateError::Invalid { .. }
                 | lord_state::StateError::NotGranted { .. }
                 | lord_state::StateError::QuotaExceeded { .. }
+                | lord_state::StateError::TooLarge { .. }
                 | lord_state::StateError::SecretMissing(_),
             ) => true,
             HostError::Io { .. }

@@ -69,11 +69,9 @@ mod tests {
     fn publishing_on_lords_topics_and_holding_its_keys_are_reserved() {
         for (text, reserved) in [
             ("events-publish(lord.command.finished)", true),
-            ("events-publish(lord.*)", true),
             ("state-shared(lord.session)", true),
             ("events-subscribe(lord.command.finished)", false),
             ("events-publish(notes.added)", false),
-            ("events-publish(**)", false),
             ("state-shared(notes.count)", false),
         ] {
             let permission: Permission = text.parse().expect(text);

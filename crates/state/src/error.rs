@@ -41,6 +41,16 @@ pub enum StateError {
         value: String,
         problem: String,
     },
+    #[error(
+        "the {what} is {size} bytes, over the limit of {limit} bytes; send less, or raise \
+         `{setting}` in lord's configuration"
+    )]
+    TooLarge {
+        what: &'static str,
+        size: u64,
+        limit: u64,
+        setting: &'static str,
+    },
     #[error("the state database could not be opened: {0}; check `$LORD_HOME/state.db`")]
     Unavailable(String),
     #[error("the state database holds a record it cannot read ({0})")]

@@ -8,6 +8,7 @@
 
 mod support;
 
+mod budgets;
 mod completions;
 mod config;
 mod crash;

@@ -100,6 +100,7 @@ impl StoreState {
             | StateError::Unavailable(_)
             | StateError::SecretMissing(_)
             | StateError::Keyring(_)
+            | StateError::TooLarge { .. }
             | StateError::Corrupt(_) => {}
         }
         message
