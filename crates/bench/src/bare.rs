@@ -15,7 +15,9 @@ use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
-use bindings::lord::plugin::{config, data, events, log, messaging, secrets, shared, types};
+use bindings::lord::plugin::{
+    config, data, delivery, events, log, messaging, secrets, shared, types,
+};
 use bindings::{Plugin, PluginPre};
 
 pub(crate) use bindings::exports::lord::plugin::guest::Invocation;
@@ -149,6 +151,12 @@ impl messaging::Host for BareState {
 
 impl config::Host for BareState {
     fn get(&mut self, _key: String) -> wasmtime::Result<Option<String>> {
+        Ok(None)
+    }
+}
+
+impl delivery::Host for BareState {
+    fn propagation(&mut self) -> wasmtime::Result<Option<delivery::Level>> {
         Ok(None)
     }
 }

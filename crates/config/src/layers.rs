@@ -118,6 +118,11 @@ fn defaults() -> Vec<(&'static str, Value)> {
         ("log.level", Value::from("warn")),
         ("theme", Value::from("auto")),
         ("events.retention-days", Value::from(7)),
+        ("events.max-payload-kib", Value::from(64)),
+        ("events.plugin-budget-kib", Value::from(4096)),
+        ("events.plugin-budget-events", Value::from(10_000)),
+        ("shared.max-value-kib", Value::from(64)),
+        ("messages.max-payload-kib", Value::from(64)),
         ("secrets.backend", Value::from("auto")),
         // Plugin output on a terminal is neutralised (colour passes, other
         // control sequences are shown escaped); these let a person opt out
@@ -154,6 +159,26 @@ fn check_own(key: &str, value: &Value) -> Option<Result<(), String>> {
             Some(ids) if ids.iter().all(|id| id.as_str().is_some_and(is_plugin_id)) => Ok(()),
             _ => Err(format!(
                 "must be a list of plugin ids, like [\"notes\"]; got {value}"
+            )),
+        },
+        "events.max-payload-kib" | "shared.max-value-kib" | "messages.max-payload-kib" => {
+            match value.as_u64() {
+                Some(1..=16_384) => Ok(()),
+                _ => Err(format!(
+                    "must be a whole number of KiB from 1 to 16384; got {value}"
+                )),
+            }
+        }
+        "events.plugin-budget-kib" => match value.as_u64() {
+            Some(1..=1_048_576) => Ok(()),
+            _ => Err(format!(
+                "must be a whole number of KiB from 1 to 1048576; got {value}"
+            )),
+        },
+        "events.plugin-budget-events" => match value.as_u64() {
+            Some(1..=10_000_000) => Ok(()),
+            _ => Err(format!(
+                "must be a whole number of events from 1 to 10000000; got {value}"
             )),
         },
         "events.retention-days" => match value.as_u64() {

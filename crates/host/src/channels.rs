@@ -48,7 +48,7 @@ impl LazyChannels {
             let db = lord_state::StateDb::at(&self.home);
             let log = lord_state::EventLog::with_secrets(
                 db.clone(),
-                lord_state::Retention::default(),
+                retention(settings),
                 lord_state::Secrets::new(&self.home),
             );
             // An unreadable configuration has already been reported by the
@@ -152,6 +152,44 @@ impl LazyChannels {
             channels.bus.clone(),
         )
         .with_secrets(channels.secrets.clone())
+        .with_limits(channel_limits(settings))
         .with_config(settings.plugin_table(plugin)?))
+    }
+}
+
+/// A whole number from lord's configuration, or `default` when it is
+/// unset or the configuration is unreadable (reported elsewhere).
+fn number(settings: &Settings, key: &str, default: u64) -> u64 {
+    settings
+        .get()
+        .ok()
+        .and_then(|c| c.get(key))
+        .and_then(|v| v.as_u64())
+        .unwrap_or(default)
+}
+
+/// Each plugin's share of the event log, and how long lord keeps events.
+fn retention(settings: &Settings) -> lord_state::Retention {
+    let defaults = lord_state::Retention::default();
+    lord_state::Retention {
+        max_age: std::time::Duration::from_secs(
+            number(settings, "events.retention-days", 7).saturating_mul(24 * 3600),
+        ),
+        per_plugin: lord_state::LogBudget {
+            bytes: number(settings, "events.plugin-budget-kib", 4096).saturating_mul(1024),
+            events: number(settings, "events.plugin-budget-events", 10_000),
+        },
+        ..defaults
+    }
+}
+
+/// What one plugin may put through the channels at once.
+pub(crate) fn channel_limits(settings: &Settings) -> lord_state::ChannelLimits {
+    let kib = |key, default| number(settings, key, default).saturating_mul(1024);
+    lord_state::ChannelLimits {
+        event_payload_bytes: kib("events.max-payload-kib", 64),
+        shared_value_bytes: kib("shared.max-value-kib", 64),
+        message_bytes: kib("messages.max-payload-kib", 64),
+        call_events: retention(settings).per_plugin,
     }
 }

@@ -58,6 +58,15 @@ pub enum HostError {
     NoProject { plugin: PluginId, grant: String },
     #[error("plugin id `{plugin}` is reserved: {reason}; choose another id in plugin.toml")]
     ReservedId { plugin: PluginId, reason: String },
+    #[error(
+        "plugin `{plugin}` requests `{permission}` in [permissions] request, which lord never \
+         grants: {rule}; remove it from plugin.toml"
+    )]
+    ReservedPermission {
+        plugin: PluginId,
+        permission: String,
+        rule: &'static str,
+    },
     /// A first-party provider cannot do what was asked (be removed).
     #[error("`{id}` is a provider built into lord: {reason}")]
     Native { id: PluginId, reason: String },
@@ -116,6 +125,7 @@ impl HostError {
             | HostError::Incompatible { .. }
             | HostError::ReservedCommand { .. }
             | HostError::ReservedId { .. }
+            | HostError::ReservedPermission { .. }
             | HostError::Native { .. }
             | HostError::GrantReachesLord { .. }
             | HostError::NoProject { .. }
@@ -147,6 +157,7 @@ impl HostError {
             | HostError::Incompatible { .. }
             | HostError::ReservedCommand { .. }
             | HostError::ReservedId { .. }
+            | HostError::ReservedPermission { .. }
             | HostError::Native { .. }
             | HostError::GrantReachesLord { .. }
             | HostError::NoProject { .. }
@@ -174,6 +185,7 @@ impl HostError {
                 lord_state::StateError::Invalid { .. }
                 | lord_state::StateError::NotGranted { .. }
                 | lord_state::StateError::QuotaExceeded { .. }
+                | lord_state::StateError::TooLarge { .. }
                 | lord_state::StateError::SecretMissing(_),
             ) => true,
             HostError::Io { .. }

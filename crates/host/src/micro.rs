@@ -201,6 +201,7 @@ fn failure(e: CallError) -> HandlerError {
         Failure::TimeLimit { .. } => FailureKind::TimeLimit,
         Failure::MemoryLimit { .. } => FailureKind::MemoryLimit,
         Failure::OutputLimit { .. } => FailureKind::OutputLimit,
+        Failure::HandleLimit { .. } => FailureKind::HandleLimit,
         Failure::StackLimit => FailureKind::StackLimit,
         Failure::Denied { .. } => FailureKind::Denied,
         Failure::Trap { .. } | Failure::Poisoned => FailureKind::Trap,

@@ -11,7 +11,7 @@ pub type HostApiVersion = Version;
 /// A function rather than a constant because `semver::Version` carries
 /// heap-allocated pre-release and build fields.
 pub fn host_api_version() -> HostApiVersion {
-    Version::new(0, 2, 0)
+    Version::new(0, 2, 1)
 }
 
 /// Whether a plugin built against `plugin_api` can run on this host.
@@ -49,15 +49,16 @@ mod tests {
     }
 
     #[test]
-    fn host_is_0_2_0() {
-        assert_eq!(host_api_version(), Version::new(0, 2, 0));
+    fn host_is_0_2_1() {
+        assert_eq!(host_api_version(), Version::new(0, 2, 1));
     }
 
     #[test]
     fn supports() {
         let cases = [
-            ("0.2.0", true),
+            ("0.2.0", true), // 0.2.1 only added `delivery`
             ("0.2.0-alpha.1", true),
+            ("0.2.1", true),
             ("0.2.5", false), // newer than the host
             ("0.3.0", false),
             ("0.1.0", false), // before the guest interface gained handle-event
@@ -79,7 +80,8 @@ mod tests {
             ("^0.1", false),
             ("^0.3", false),
             ("^1", false),
-            ("=0.2.1", false),
+            ("=0.2.1", true),
+            ("=0.2.2", false),
         ];
         for (req, expected) in cases {
             let req = VersionReq::parse(req).unwrap();

@@ -230,6 +230,9 @@ pub struct Limits {
     /// The plugin's own stored data (keys plus values, session and
     /// persistent together).
     pub max_data_kib: u64,
+    /// Files, directories, sockets, streams and other host resources one
+    /// instance may hold open at once.
+    pub max_open_handles: u64,
 }
 
 impl Limits {
@@ -242,6 +245,9 @@ impl Limits {
     pub const OUTPUT_KIB_RANGE: RangeInclusive<u64> = 1..=65536;
     /// Allowed `max-data-kib`: up to 1 GiB of stored data; 0 stores nothing.
     pub const DATA_KIB_RANGE: RangeInclusive<u64> = 0..=1_048_576;
+    /// Allowed `max-open-handles`: a few for the standard streams, and at
+    /// most 4096, well below a process's usual descriptor limit.
+    pub const OPEN_HANDLES_RANGE: RangeInclusive<u64> = 8..=4096;
 
     /// The execution time limit as a duration.
     pub fn max_execution(&self) -> Duration {
@@ -271,6 +277,7 @@ impl Default for Limits {
             max_memory_mib: 64,
             max_output_kib: 1024,
             max_data_kib: 1024,
+            max_open_handles: 256,
         }
     }
 }

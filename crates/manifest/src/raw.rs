@@ -128,6 +128,8 @@ pub(crate) struct RawLimits {
     pub(crate) max_output_kib: Option<Spanned<i64>>,
     #[serde(default)]
     pub(crate) max_data_kib: Option<Spanned<i64>>,
+    #[serde(default)]
+    pub(crate) max_open_handles: Option<Spanned<i64>>,
 }
 
 #[derive(Deserialize)]

@@ -498,6 +498,12 @@ impl Validator<'_> {
                 Limits::DATA_KIB_RANGE,
                 defaults.max_data_kib,
             )?,
+            max_open_handles: self.limit(
+                "max-open-handles",
+                raw.max_open_handles,
+                Limits::OPEN_HANDLES_RANGE,
+                defaults.max_open_handles,
+            )?,
         })
     }
 
@@ -800,7 +806,7 @@ mod tests {
             // Unknown keys name the key and what is allowed.
             (
                 "[limits]\nmax-memroy-mib = 1\n",
-                "plugin.toml:8:1: unknown key `max-memroy-mib`; allowed keys are `max-execution-ms`, `max-memory-mib`, `max-output-kib`, `max-data-kib`",
+                "plugin.toml:8:1: unknown key `max-memroy-mib`; allowed keys are `max-execution-ms`, `max-memory-mib`, `max-output-kib`, `max-data-kib`, `max-open-handles`",
             ),
             (
                 "[extra]\n",

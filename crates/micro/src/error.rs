@@ -18,6 +18,8 @@ pub enum FailureKind {
     MemoryLimit,
     /// The call wrote more than its output budget.
     OutputLimit,
+    /// The call held more handles open than its limit.
+    HandleLimit,
     /// The call recursed past the stack limit.
     StackLimit,
     /// The call reached for something it was not granted.
@@ -41,6 +43,7 @@ impl FailureKind {
             | FailureKind::TimeLimit
             | FailureKind::MemoryLimit
             | FailureKind::OutputLimit
+            | FailureKind::HandleLimit
             | FailureKind::StackLimit
             | FailureKind::Denied
             | FailureKind::Trap => true,
@@ -54,6 +57,7 @@ impl FailureKind {
             FailureKind::TimeLimit => "time-limit",
             FailureKind::MemoryLimit => "memory-limit",
             FailureKind::OutputLimit => "output-limit",
+            FailureKind::HandleLimit => "handle-limit",
             FailureKind::StackLimit => "stack-limit",
             FailureKind::Denied => "denied",
             FailureKind::Trap => "trap",

@@ -157,6 +157,17 @@ pub struct Event {
     pub at_ms: i64,
 }
 
+impl Event {
+    /// Whether lord itself published this event (at its own `system`
+    /// level, which no plugin can use), asked of the host for the event
+    /// `handle_event` is handling. Trust this, not `source`, before acting
+    /// on an event as lord's word. Needs a host of API 0.2.1 or later.
+    pub fn from_lord(&self) -> bool {
+        use bindings::lord::plugin::delivery;
+        delivery::propagation() == Some(delivery::Level::System)
+    }
+}
+
 /// Log through the host. Records count against the call's output budget.
 pub mod log {
     use super::{host_log, types};

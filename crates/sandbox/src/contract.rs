@@ -330,7 +330,7 @@ mod tests {
     fn newer_api_is_refused_naming_both_versions() {
         let err = run(&[], &["lord:plugin/guest@0.3.0"], &[]).expect_err("refused");
         assert!(err.contains("lord:plugin@0.3.0"), "{err}");
-        assert!(err.contains("lord:plugin@0.2.0"), "{err}");
+        assert!(err.contains("lord:plugin@0.2.1"), "{err}");
         assert!(err.contains("built for the 0.2 line"), "{err}");
         let host = lord_manifest::host_api_version();
         let newer = format!("lord:plugin/guest@0.2.{}", host.patch + 1);
@@ -340,6 +340,18 @@ mod tests {
             err.contains(&format!("built for {host} or earlier")),
             "{err}"
         );
+    }
+
+    /// 0.2.1 only added an interface: a component built against 0.2.0
+    /// (its imports and its export) is accepted.
+    #[test]
+    fn an_older_minor_of_the_same_line_is_accepted() {
+        run(
+            &["lord:plugin/log@0.2.0", "lord:plugin/delivery@0.2.1"],
+            &["lord:plugin/guest@0.2.0"],
+            &[],
+        )
+        .expect("accepted");
     }
 
     #[test]

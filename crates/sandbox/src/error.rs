@@ -60,6 +60,9 @@ pub enum Failure {
     /// The guest wrote more than its output budget (stdout, stderr, logs and
     /// the returned text together).
     OutputLimit { limit_bytes: u64 },
+    /// The guest tried to hold more host resources (files, directories,
+    /// sockets, streams) open at once than its limit.
+    HandleLimit { limit: u64 },
     /// The guest tried to reach something it was not granted.
     Denied { access: String },
     /// The guest trapped (panic, unreachable, bad memory access...).
@@ -81,6 +84,7 @@ impl Failure {
             | Failure::MemoryLimit { .. }
             | Failure::StackLimit
             | Failure::OutputLimit { .. }
+            | Failure::HandleLimit { .. }
             | Failure::Denied { .. }
             | Failure::Trap { .. }
             | Failure::Returned { .. }
@@ -111,6 +115,11 @@ impl fmt::Display for Failure {
                 f,
                 "exceeded its output limit of {} KiB and was stopped",
                 limit_bytes / 1024
+            ),
+            Failure::HandleLimit { limit } => write!(
+                f,
+                "exceeded its limit of {limit} open handles (files, directories, sockets, \
+                 streams) and was stopped"
             ),
             Failure::Denied { access } => write!(f, "was refused access: {access} is not granted"),
             Failure::Trap { message } => write!(f, "crashed: {message}"),

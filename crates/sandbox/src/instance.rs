@@ -198,10 +198,13 @@ impl PluginInstance {
             at_ms: event.at_ms,
         };
         let guest = self.bindings.lord_plugin_guest();
-        self.session
+        self.session.set_handling(Some(event.propagation));
+        let outcome = self
+            .session
             .call(async |s| guest.call_handle_event(s, &wire).await)
-            .await
-            .map(|((), c)| c)
+            .await;
+        self.session.set_handling(None);
+        outcome.map(|((), c)| c)
     }
 
     /// Answers a request from plugin `sender` through `handle-message`.

@@ -11,6 +11,9 @@ pub struct Limits {
     pub time: Duration,
     pub memory_bytes: u64,
     pub output_bytes: u64,
+    /// Entries of the store's resource table: open files, directories,
+    /// sockets, streams and the rest, at once.
+    pub open_handles: u64,
 }
 
 impl Limits {
@@ -20,6 +23,7 @@ impl Limits {
             time: limits.max_execution(),
             memory_bytes: limits.max_memory_bytes(),
             output_bytes: limits.max_output_bytes(),
+            open_handles: limits.max_open_handles,
         }
     }
 }

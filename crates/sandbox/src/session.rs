@@ -34,6 +34,32 @@ pub(crate) struct StoreState {
     /// host call; a call that ends within a tick in one go never reads the
     /// clock.
     deadline: Arc<Deadline>,
+    /// The level of the event the current `handle-event` call is handling,
+    /// for `lord:plugin/delivery`; `None` in any other call.
+    pub(crate) handling: Option<lord_state::Propagation>,
+    /// Events the current call published, held until it ends: published
+    /// if it ends well, dropped if it fails in any way.
+    pub(crate) staged: Vec<lord_state::Staged>,
+    pub(crate) staged_bytes: u64,
+}
+
+impl StoreState {
+    /// Ends the current call's events: publishes them when it ended well,
+    /// drops them otherwise. A failure to publish one (the log's database
+    /// failing) is reported when the log is next written, at the end of
+    /// the command at the latest, not pinned on the plugin.
+    fn settle(&mut self, ended_well: bool) {
+        let staged = std::mem::take(&mut self.staged);
+        self.staged_bytes = 0;
+        if !ended_well || staged.is_empty() {
+            return;
+        }
+        if let Some(scope) = self.links.get::<lord_state::Scope>() {
+            for event in staged {
+                let _ = scope.commit(event);
+            }
+        }
+    }
 }
 
 impl WasiView for StoreState {
@@ -70,6 +96,12 @@ impl Session {
         self.store.data().denials.seen()
     }
 
+    /// Tells `lord:plugin/delivery` which event's level the next calls
+    /// are handling (`None` when they handle none).
+    pub(crate) fn set_handling(&mut self, level: Option<lord_state::Propagation>) {
+        self.store.data_mut().handling = level;
+    }
+
     pub(crate) fn peak_memory_bytes(&self) -> u64 {
         u64::try_from(self.store.data().limiter.peak_memory).unwrap_or(u64::MAX)
     }
@@ -88,12 +120,15 @@ impl Session {
         let deadline = Deadline::new(limits.time);
         let state = StoreState {
             wasi,
-            table: ResourceTable::new(),
+            table: handle_table(&limits),
             limiter: Limiter::new(&limits),
             budget,
             denials,
             links: links.clone(),
             deadline: Arc::clone(&deadline),
+            handling: None,
+            staged: Vec::new(),
+            staged_bytes: 0,
         };
         let mut store = Store::new(engine, state);
         store.limiter(|state| &mut state.limiter);
@@ -131,9 +166,9 @@ impl Session {
         &mut self,
         instantiate: impl AsyncFnOnce(&mut Store<StoreState>) -> wasmtime::Result<B>,
     ) -> Result<B, CallError> {
-        let bindings = run_guarded(&mut self.store, &self.deadline, self.limits, instantiate)
-            .await
-            .map_err(|failure| CallError::new(&self.plugin, failure))?;
+        let started = run_guarded(&mut self.store, &self.deadline, self.limits, instantiate).await;
+        self.store.data_mut().settle(started.is_ok());
+        let bindings = started.map_err(|failure| CallError::new(&self.plugin, failure))?;
         // Whatever start-up code printed belongs to no call.
         self.store.data().budget.take();
         Ok(bindings)
@@ -177,6 +212,7 @@ impl Session {
                 .map_err(|error| classify(self.store.data(), &error, limits))
         };
         let (captured, denied) = if self.reaches_host {
+            self.store.data_mut().settle(matches!(outcome, Ok(Ok(_))));
             (
                 self.store.data().budget.take(),
                 take_denial(self.store.data()),
@@ -265,6 +301,16 @@ async fn run_guarded<R>(
     outcome.map_err(|error| classify(store.data(), &error, limits))
 }
 
+/// The store's resource table, where WASI keeps every file, directory,
+/// socket and stream the guest holds: capped, so one instance cannot take
+/// the process's descriptors. Past the cap an open fails as a trap, which
+/// [`classify`] names.
+fn handle_table(limits: &Limits) -> ResourceTable {
+    let mut table = ResourceTable::new();
+    table.set_max_capacity(usize::try_from(limits.open_handles).unwrap_or(usize::MAX));
+    table
+}
+
 fn classify(state: &StoreState, error: &wasmtime::Error, limits: Limits) -> Failure {
     if error.downcast_ref::<OutputExceeded>().is_some() || state.budget.exceeded() {
         return Failure::OutputLimit {
@@ -274,6 +320,16 @@ fn classify(state: &StoreState, error: &wasmtime::Error, limits: Limits) -> Fail
     if state.limiter.memory_refused {
         return Failure::MemoryLimit {
             limit_bytes: limits.memory_bytes,
+        };
+    }
+    if error.chain().any(|cause| {
+        matches!(
+            cause.downcast_ref::<wasmtime::component::ResourceTableError>(),
+            Some(wasmtime::component::ResourceTableError::Full)
+        )
+    }) {
+        return Failure::HandleLimit {
+            limit: limits.open_handles,
         };
     }
     let trap = error.downcast_ref::<Trap>();

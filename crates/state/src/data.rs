@@ -87,6 +87,7 @@ impl PluginData {
                     | StateError::Unavailable(_)
                     | StateError::SecretMissing(_)
                     | StateError::Keyring(_)
+                    | StateError::TooLarge { .. }
                     | StateError::Corrupt(_)) => other,
                 })?;
             if let Some(m) = self.session().get_mut(plugin) {
@@ -109,6 +110,17 @@ impl PluginData {
             .or_default()
             .insert(key.to_owned(), value);
         Ok(())
+    }
+
+    /// Bytes (keys plus values) the plugin holds, in memory and on disk.
+    pub(crate) fn used(&self, plugin: &str) -> Result<u64, StateError> {
+        let in_memory: u64 = self
+            .session()
+            .get(plugin)
+            .map(|m| m.iter().map(|(k, v)| (k.len() + v.len()) as u64).sum())
+            .unwrap_or(0);
+        // No key is empty, so excepting "" excepts none.
+        Ok(in_memory + self.db.data_used(plugin, "")?)
     }
 
     pub(crate) fn delete(&self, plugin: &str, key: &str) -> Result<bool, StateError> {

@@ -20,7 +20,7 @@ fn no_space(e: &rusqlite::Error) -> bool {
             || failure.extended_code == rusqlite::ffi::SQLITE_IOERR_SHMSIZE)
 }
 
-const SCHEMA_VERSION: i64 = 3;
+const SCHEMA_VERSION: i64 = 4;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS data (
@@ -37,8 +37,14 @@ CREATE TABLE IF NOT EXISTS events (
     propagation  TEXT NOT NULL,
     payload      TEXT NOT NULL,
     sensitive    INTEGER NOT NULL DEFAULT 0,
-    sealed       BLOB
+    sealed       BLOB,
+    bytes        INTEGER NOT NULL DEFAULT 0
 );
+CREATE INDEX IF NOT EXISTS events_by_source ON events (source, seq);
+CREATE TABLE IF NOT EXISTS event_drops (
+    source   TEXT PRIMARY KEY,
+    dropped  INTEGER NOT NULL
+) WITHOUT ROWID;
 ";
 
 /// Schema changes after version 1: `MIGRATIONS[n]` takes the database
@@ -67,6 +73,18 @@ INSERT INTO events_by_seq (seq, at_ms, topic, source, propagation, payload, sens
     SELECT seq, at_ms, topic, source, propagation, payload, sensitive, sealed FROM events;
 DROP TABLE events;
 ALTER TABLE events_by_seq RENAME TO events;
+",
+    // Each plugin's share of the log is budgeted: what an event costs is
+    // kept on its row, and its publisher's events found by index.
+    "
+ALTER TABLE events ADD COLUMN bytes INTEGER NOT NULL DEFAULT 0;
+UPDATE events SET bytes = length(CAST(topic AS BLOB)) + length(CAST(payload AS BLOB))
+    + COALESCE(length(sealed), 0);
+CREATE INDEX events_by_source ON events (source, seq);
+CREATE TABLE event_drops (
+    source   TEXT PRIMARY KEY,
+    dropped  INTEGER NOT NULL
+) WITHOUT ROWID;
 ",
 ];
 

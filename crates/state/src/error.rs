@@ -41,6 +41,16 @@ pub enum StateError {
         value: String,
         problem: String,
     },
+    #[error(
+        "the {what} is {size} bytes, over the limit of {limit} bytes; send less, or raise \
+         `{setting}` in lord's configuration"
+    )]
+    TooLarge {
+        what: &'static str,
+        size: u64,
+        limit: u64,
+        setting: &'static str,
+    },
     /// Opening the database failed earlier in this process; the first
     /// failure, kept whole so its cause (a full disk) can be named.
     #[error(transparent)]

@@ -44,9 +44,9 @@ pub use data::PluginData;
 pub use db::StateDb;
 pub use error::StateError;
 pub use event::{Event, FieldFilter, Propagation};
-pub use log::{EventLog, Retention};
+pub use log::{Dropped, EVENT_OVERHEAD, EventLog, LogBudget, Retention};
 pub use mailbox::{MAILBOX_CAPACITY, MailboxStats, Mailboxes, Message, Posted};
-pub use scope::{Scope, ScopeGrants};
+pub use scope::{ChannelLimits, Scope, ScopeGrants, Staged};
 pub use secrets::{
     Sealer, SecretValue, Secrets, SecretsBackend, SecretsLocation, check_name as check_secret_name,
 };

@@ -1,5 +1,8 @@
 //! The event log: lord's own and plugins' `global` events, persisted in
-//! `state.db` for replay, with retention by age and count.
+//! `state.db` for replay, with retention by age and count, and a budget
+//! per publishing plugin (bytes and events): over it, that plugin's oldest
+//! events are dropped first, and counted, so no plugin can fill the disk
+//! or push out anyone else's events.
 //!
 //! Appends are buffered and written in one transaction: when the buffer
 //! fills, before any read, on [`EventLog::flush`], and when the last handle
@@ -21,16 +24,65 @@ use crate::event::{Event, Propagation};
 pub struct Retention {
     pub max_age: Duration,
     pub max_events: u64,
+    /// What each plugin's events may take in the log (lord's own are
+    /// bounded by age and count alone).
+    pub per_plugin: LogBudget,
+}
+
+/// One plugin's share of the event log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LogBudget {
+    /// Bytes: what each event takes on disk, its topic and payload
+    /// (sealed or not) plus [`EVENT_OVERHEAD`], in whole pages when it
+    /// fills more than one.
+    pub bytes: u64,
+    pub events: u64,
+}
+
+impl Default for LogBudget {
+    /// 4 MiB and 10 000 events.
+    fn default() -> Self {
+        Self {
+            bytes: 4 * 1024 * 1024,
+            events: 10_000,
+        }
+    }
+}
+
+/// What an event costs in the log beyond its topic and payload (its row,
+/// its index entries), counted so that many tiny events are not free.
+pub const EVENT_OVERHEAD: u64 = 64;
+
+/// `state.db`'s page size: an event too large to share a page takes whole
+/// ones (each overflow page holds 4 bytes less than a page).
+const PAGE: u64 = 4096;
+
+/// What an event of `raw` bytes (topic, payload, seal) takes on disk, so a
+/// budget bounds the file, not just the text.
+fn stored_cost(raw: u64) -> u64 {
+    if raw + EVENT_OVERHEAD < PAGE {
+        raw + EVENT_OVERHEAD
+    } else {
+        raw.div_ceil(PAGE - 4) * PAGE + EVENT_OVERHEAD
+    }
 }
 
 impl Default for Retention {
-    /// A week, and at most 100 000 events.
+    /// A week, at most 100 000 events, and the default plugin budget.
     fn default() -> Self {
         Self {
             max_age: Duration::from_secs(7 * 24 * 3600),
             max_events: 100_000,
+            per_plugin: LogBudget::default(),
         }
     }
+}
+
+/// Events of one plugin the log dropped to keep it within its budget.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Dropped {
+    pub source: String,
+    pub dropped: u64,
 }
 
 /// The persisted events, oldest first by sequence number.
@@ -89,39 +141,169 @@ impl LogStore {
             (Some(secrets), true) => Some(secrets.sealer()?),
             (Some(_) | None, true | false) => None,
         };
+        let rows = encode(pending, sealer.as_ref())?;
+        let budget = self.retention.per_plugin;
+        let (rows, mut dropped) = within_budget(rows, budget);
         let mut conn = self.db.conn()?;
         let tx = conn.transaction()?;
         {
+            // Room first, then the new rows: pages the old rows free are
+            // reused in this same transaction, so the file does not grow
+            // by what it drops.
+            for (source, (events, bytes)) in totals(&rows) {
+                *dropped.entry(source).or_default() +=
+                    make_room(&tx, source, events, bytes, budget)?;
+            }
+            for (source, count) in &dropped {
+                if *count > 0 {
+                    tx.prepare_cached(
+                        "INSERT INTO event_drops (source, dropped) VALUES (?1, ?2)
+                         ON CONFLICT (source) DO UPDATE SET dropped = dropped + excluded.dropped",
+                    )?
+                    .execute(params![source, i64::try_from(*count).unwrap_or(i64::MAX)])?;
+                }
+            }
             let mut insert = tx.prepare_cached(
-                "INSERT INTO events (at_ms, topic, source, propagation, payload, sensitive, sealed)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                "INSERT INTO events (at_ms, topic, source, propagation, payload, sensitive, sealed, bytes)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
             )?;
-            for event in pending {
-                let text = serde_json::to_string(&event.payload)
-                    .map_err(|e| StateError::Corrupt(format!("unserialisable payload: {e}")))?;
-                // A sensitive payload is stored only sealed; with no key to
-                // seal it, the event is not stored.
-                let (payload, sealed) = match (event.sensitive, &sealer) {
-                    (false, _) => (text, None),
-                    (true, Some(sealer)) => {
-                        ("null".to_owned(), Some(sealer.seal(text.as_bytes())?))
-                    }
-                    (true, None) => continue,
-                };
+            for row in &rows {
                 insert.execute(params![
-                    event.at_ms,
-                    event.topic,
-                    event.source,
-                    event.propagation.as_str(),
-                    payload,
-                    event.sensitive,
-                    sealed
+                    row.event.at_ms,
+                    row.event.topic,
+                    row.event.source,
+                    row.event.propagation.as_str(),
+                    row.payload,
+                    row.event.sensitive,
+                    row.sealed,
+                    i64::try_from(row.bytes).unwrap_or(i64::MAX)
                 ])?;
             }
         }
         tx.commit()?;
         Ok(pending.len())
     }
+}
+
+/// One event as it is stored.
+struct Row<'e> {
+    event: &'e Event,
+    payload: String,
+    sealed: Option<Vec<u8>>,
+    bytes: u64,
+}
+
+/// The rows to store: a sensitive payload only sealed, and with no key to
+/// seal it, not at all.
+fn encode<'e>(
+    pending: &'e [Arc<Event>],
+    sealer: Option<&crate::secrets::Sealer>,
+) -> Result<Vec<Row<'e>>, StateError> {
+    let mut rows = Vec::with_capacity(pending.len());
+    for event in pending {
+        let text = serde_json::to_string(&event.payload)
+            .map_err(|e| StateError::Corrupt(format!("unserialisable payload: {e}")))?;
+        let (payload, sealed) = match (event.sensitive, sealer) {
+            (false, _) => (text, None),
+            (true, Some(sealer)) => ("null".to_owned(), Some(sealer.seal(text.as_bytes())?)),
+            (true, None) => continue,
+        };
+        let bytes = stored_cost(
+            (event.topic.len() + payload.len() + sealed.as_ref().map_or(0, Vec::len)) as u64,
+        );
+        rows.push(Row {
+            event,
+            payload,
+            sealed,
+            bytes,
+        });
+    }
+    Ok(rows)
+}
+
+/// Whether the log budgets `source`'s events (lord's own it does not).
+fn budgeted(source: &str) -> bool {
+    source != lord_manifest::LORD
+}
+
+/// Keeps, of each plugin's rows, the newest that fit its budget on their
+/// own; returns them in order and how many of each plugin's were dropped.
+fn within_budget(
+    rows: Vec<Row<'_>>,
+    budget: LogBudget,
+) -> (Vec<Row<'_>>, std::collections::BTreeMap<&str, u64>) {
+    let mut used: std::collections::BTreeMap<&str, (u64, u64)> = Default::default();
+    let mut dropped: std::collections::BTreeMap<&str, u64> = Default::default();
+    let mut keep = vec![true; rows.len()];
+    for (index, row) in rows.iter().enumerate().rev() {
+        if !budgeted(&row.event.source) {
+            continue;
+        }
+        let (events, bytes) = used.entry(&row.event.source).or_default();
+        if *events + 1 > budget.events || *bytes + row.bytes > budget.bytes {
+            keep[index] = false;
+            *dropped.entry(&row.event.source).or_default() += 1;
+        } else {
+            *events += 1;
+            *bytes += row.bytes;
+        }
+    }
+    let mut kept = keep.into_iter();
+    let rows = rows
+        .into_iter()
+        .filter(|_| kept.next().unwrap_or(false))
+        .collect();
+    (rows, dropped)
+}
+
+/// Each budgeted plugin's new events and bytes.
+fn totals<'r>(rows: &'r [Row<'_>]) -> std::collections::BTreeMap<&'r str, (u64, u64)> {
+    let mut totals: std::collections::BTreeMap<&str, (u64, u64)> = Default::default();
+    for row in rows.iter().filter(|r| budgeted(&r.event.source)) {
+        let (events, bytes) = totals.entry(&row.event.source).or_default();
+        *events += 1;
+        *bytes += row.bytes;
+    }
+    totals
+}
+
+/// Deletes `source`'s oldest stored events until `events` more events of
+/// `bytes` fit its budget; returns how many it deleted.
+fn make_room(
+    tx: &rusqlite::Transaction<'_>,
+    source: &str,
+    events: u64,
+    bytes: u64,
+    budget: LogBudget,
+) -> Result<u64, StateError> {
+    let (stored, stored_bytes): (i64, i64) = tx
+        .prepare_cached("SELECT COUNT(*), COALESCE(SUM(bytes), 0) FROM events WHERE source = ?1")?
+        .query_row([source], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    let mut count = u64::try_from(stored).unwrap_or(0) + events;
+    let mut total = u64::try_from(stored_bytes).unwrap_or(0) + bytes;
+    if count <= budget.events && total <= budget.bytes {
+        return Ok(0);
+    }
+    let mut oldest =
+        tx.prepare_cached("SELECT seq, bytes FROM events WHERE source = ?1 ORDER BY seq")?;
+    let mut rows = oldest.query([source])?;
+    let mut last = None;
+    let mut deleted = 0;
+    while count > budget.events || total > budget.bytes {
+        let Some(row) = rows.next()? else { break };
+        let seq: i64 = row.get(0)?;
+        let size: i64 = row.get(1)?;
+        last = Some(seq);
+        deleted += 1;
+        count -= 1;
+        total = total.saturating_sub(u64::try_from(size).unwrap_or(0));
+    }
+    drop(rows);
+    if let Some(last) = last {
+        tx.prepare_cached("DELETE FROM events WHERE source = ?1 AND seq <= ?2")?
+            .execute(params![source, last])?;
+    }
+    Ok(deleted)
 }
 
 impl EventLog {
@@ -208,6 +390,23 @@ impl EventLog {
         }
         events.reverse();
         Ok(events)
+    }
+
+    /// How many events of each plugin the log dropped to keep it within
+    /// its budget, most first.
+    pub fn dropped(&self) -> Result<Vec<Dropped>, StateError> {
+        self.flush()?;
+        let conn = self.inner.store.db.conn()?;
+        let mut stmt = conn.prepare_cached(
+            "SELECT source, dropped FROM event_drops ORDER BY dropped DESC, source",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok(Dropped {
+                source: r.get(0)?,
+                dropped: u64::try_from(r.get::<_, i64>(1)?).unwrap_or(0),
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
     }
 
     /// Deletes what the retention policy no longer keeps; returns how many.

@@ -34,7 +34,9 @@ impl ScopeGrants {
             data_quota,
             ..ScopeGrants::default()
         };
-        for permission in granted {
+        // lord's own namespace is never granted, whatever a stored grant
+        // says (install refuses such a request; this holds for older ones).
+        for permission in granted.iter().filter(|p| p.reserved_for_lord().is_none()) {
             match permission {
                 Permission::StateShared(key) => grants.shared_keys.push(key.clone()),
                 Permission::EventsPublish(topic) => grants.publish.push(topic.clone()),
@@ -58,6 +60,53 @@ impl ScopeGrants {
     }
 }
 
+/// How much one plugin may put through the channels at once. Set by
+/// lord's configuration, the same for every plugin.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChannelLimits {
+    /// The largest event payload (JSON text), `events.max-payload-kib`.
+    pub event_payload_bytes: u64,
+    /// The largest shared value, `shared.max-value-kib`.
+    pub shared_value_bytes: u64,
+    /// The largest message or request payload, `messages.max-payload-kib`.
+    pub message_bytes: u64,
+    /// What one call may publish before it ends (its events are held
+    /// until then): the plugin's whole budget in the log.
+    pub call_events: crate::log::LogBudget,
+}
+
+impl Default for ChannelLimits {
+    /// 64 KiB per payload and value; a call publishes at most its log
+    /// budget.
+    fn default() -> Self {
+        Self {
+            event_payload_bytes: 64 * 1024,
+            shared_value_bytes: 64 * 1024,
+            message_bytes: 64 * 1024,
+            call_events: crate::log::LogBudget::default(),
+        }
+    }
+}
+
+/// An event checked against its publisher's grants and limits, held until
+/// the call that published it ends well ([`Scope::commit`]); a call that
+/// fails publishes none of its events.
+#[derive(Debug)]
+pub struct Staged {
+    topic: Topic,
+    payload: Value,
+    propagation: Propagation,
+    sensitive: bool,
+    bytes: u64,
+}
+
+impl Staged {
+    /// What the event weighs: its topic and payload text.
+    pub fn bytes(&self) -> u64 {
+        self.bytes
+    }
+}
+
 /// One plugin's handle on its data, the shared values it was granted and
 /// the topics it may publish or subscribe to.
 #[derive(Debug, Clone)]
@@ -70,6 +119,7 @@ pub struct Scope {
     secrets: Option<Secrets>,
     /// The plugin's own configuration table (`[plugins.<id>]`).
     config: Value,
+    limits: ChannelLimits,
 }
 
 impl Scope {
@@ -88,7 +138,18 @@ impl Scope {
             bus,
             secrets: None,
             config: Value::Object(serde_json::Map::new()),
+            limits: ChannelLimits::default(),
         }
+    }
+
+    /// Bounds what the plugin puts through the channels.
+    pub fn with_limits(mut self, limits: ChannelLimits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    pub fn limits(&self) -> &ChannelLimits {
+        &self.limits
     }
 
     /// The plugin's configuration, already checked against its schema.
@@ -141,9 +202,28 @@ impl Scope {
         self.data.get(&self.plugin, key)
     }
 
+    /// Within the plugin's quota, less what its shared values hold.
     pub fn data_set(&self, key: &str, value: Vec<u8>, persistent: bool) -> Result<(), StateError> {
+        let shared = self.shared.held_by(&self.plugin, "");
+        let quota = self.grants.data_quota.saturating_sub(shared);
         self.data
-            .set(&self.plugin, key, value, persistent, self.grants.data_quota)
+            .set(&self.plugin, key, value, persistent, quota)
+            .map_err(|e| match e {
+                StateError::QuotaExceeded { plugin, needed, .. } => StateError::QuotaExceeded {
+                    plugin,
+                    needed: needed + shared,
+                    quota: self.grants.data_quota,
+                },
+                other @ (StateError::Db(_)
+                | StateError::Io { .. }
+                | StateError::NotGranted { .. }
+                | StateError::Invalid { .. }
+                | StateError::Unavailable(_)
+                | StateError::SecretMissing(_)
+                | StateError::Keyring(_)
+                | StateError::TooLarge { .. }
+                | StateError::Corrupt(_)) => other,
+            })
     }
 
     pub fn data_delete(&self, key: &str) -> Result<bool, StateError> {
@@ -157,7 +237,7 @@ impl Scope {
     // Shared values: `state-shared(KEY)` per key.
 
     fn shared_key(&self, key: &str) -> Result<(), StateError> {
-        if self.grants.shared_keys.iter().any(|k| k == key) {
+        if !lord_manifest::is_lords(key) && self.grants.shared_keys.iter().any(|k| k == key) {
             return Ok(());
         }
         Err(StateError::NotGranted {
@@ -172,9 +252,39 @@ impl Scope {
         Ok(self.shared.get(key))
     }
 
+    /// A value the plugin may write at `key`: within the size limit, and
+    /// with its data and its other shared values, within its data quota
+    /// (shared values live in memory on the writer's say-so). Checked
+    /// before the write, not atomically with it: concurrent writers of one
+    /// plugin may pass one value over.
+    fn shared_fits(&self, key: &str, value: &[u8]) -> Result<(), StateError> {
+        let size = value.len() as u64;
+        if size > self.limits.shared_value_bytes {
+            return Err(StateError::TooLarge {
+                what: "shared value",
+                size,
+                limit: self.limits.shared_value_bytes,
+                setting: "shared.max-value-kib",
+            });
+        }
+        let needed = self.data.used(&self.plugin)?
+            + self.shared.held_by(&self.plugin, key)
+            + key.len() as u64
+            + size;
+        if needed > self.grants.data_quota {
+            return Err(StateError::QuotaExceeded {
+                plugin: self.plugin.clone(),
+                needed,
+                quota: self.grants.data_quota,
+            });
+        }
+        Ok(())
+    }
+
     pub fn shared_set(&self, key: &str, value: Vec<u8>) -> Result<u64, StateError> {
         self.shared_key(key)?;
-        Ok(self.shared.set(key, value))
+        self.shared_fits(key, &value)?;
+        Ok(self.shared.set_by(&self.plugin, key, value))
     }
 
     pub fn shared_compare_and_swap(
@@ -184,11 +294,16 @@ impl Scope {
         value: Vec<u8>,
     ) -> Result<CasOutcome, StateError> {
         self.shared_key(key)?;
-        Ok(self.shared.compare_and_swap(key, expected, value))
+        self.shared_fits(key, &value)?;
+        Ok(self
+            .shared
+            .compare_and_swap_by(&self.plugin, key, expected, value))
     }
 
     // Events: `events-publish(TOPIC)` and `events-subscribe(PATTERN)`.
 
+    /// Publishes now: for the host's own callers, which have no call to
+    /// wait for. A guest's events go through [`Scope::stage`].
     pub fn publish(
         &self,
         topic: &str,
@@ -196,6 +311,58 @@ impl Scope {
         propagation: Propagation,
         sensitive: bool,
     ) -> Result<PublishReport, StateError> {
+        let parsed = self.may_publish(topic, propagation)?;
+        self.bus
+            .publish(&parsed, &self.plugin, propagation, payload, sensitive)
+    }
+
+    /// Checks an event a guest publishes (grant, lord's topics, payload
+    /// size and syntax) and holds it for [`Scope::commit`].
+    pub fn stage(
+        &self,
+        topic: &str,
+        payload: &str,
+        propagation: Propagation,
+        sensitive: bool,
+    ) -> Result<Staged, StateError> {
+        let size = payload.len() as u64;
+        if size > self.limits.event_payload_bytes {
+            return Err(StateError::TooLarge {
+                what: "event payload",
+                size,
+                limit: self.limits.event_payload_bytes,
+                setting: "events.max-payload-kib",
+            });
+        }
+        let parsed = self.may_publish(topic, propagation)?;
+        let value = serde_json::from_str(payload).map_err(|e| StateError::Invalid {
+            what: "event payload",
+            value: printable(payload),
+            problem: format!("it is not JSON: {e}"),
+        })?;
+        Ok(Staged {
+            bytes: (topic.len() as u64) + size,
+            topic: parsed,
+            payload: value,
+            propagation,
+            sensitive,
+        })
+    }
+
+    /// Publishes an event [`Scope::stage`] checked, once its call ended
+    /// well.
+    pub fn commit(&self, staged: Staged) -> Result<PublishReport, StateError> {
+        self.bus.publish(
+            &staged.topic,
+            &self.plugin,
+            staged.propagation,
+            staged.payload,
+            staged.sensitive,
+        )
+    }
+
+    /// The topic parsed, if the plugin may publish on it at that level.
+    fn may_publish(&self, topic: &str, propagation: Propagation) -> Result<Topic, StateError> {
         let parsed = Topic::concrete(topic).map_err(|problem| StateError::Invalid {
             what: "topic",
             value: printable(topic),
@@ -211,6 +378,16 @@ impl Scope {
                 });
             }
         }
+        // A stored grant on lord's topics (from before install refused
+        // them) reaches nothing: only lord speaks there, so a subscriber
+        // can trust what it hears on them.
+        if lord_manifest::is_lords(topic) {
+            return Err(StateError::NotGranted {
+                plugin: self.plugin.clone(),
+                access: format!("publishing on `{topic}`"),
+                permission: "nothing: topics under `lord.` are lord's own".to_owned(),
+            });
+        }
         if !self.grants.publish.iter().any(|t| t.matches(topic)) {
             return Err(StateError::NotGranted {
                 plugin: self.plugin.clone(),
@@ -218,8 +395,7 @@ impl Scope {
                 permission: format!("events-publish({topic})"),
             });
         }
-        self.bus
-            .publish(&parsed, &self.plugin, propagation, payload, sensitive)
+        Ok(parsed)
     }
 
     /// Subscribes to `pattern`, which must be one the plugin was granted

@@ -1,5 +1,6 @@
 //! Named values shared between plugins, each with a version that every
-//! write moves on, so compare-and-swap never loses an update.
+//! write moves on, so compare-and-swap never loses an update. Each value
+//! remembers who wrote it last: it counts against that plugin's quota.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -31,6 +32,19 @@ struct Slot {
     /// The last version handed out, kept after a delete so a version is
     /// never reused.
     last_version: u64,
+    /// Who wrote the current value (a plugin id, or empty for the host).
+    writer: String,
+}
+
+impl Slot {
+    fn empty() -> Self {
+        Slot {
+            current: None,
+            watch: None,
+            last_version: 0,
+            writer: String::new(),
+        }
+    }
 }
 
 /// The shared values of one session. Cheap to clone: clones share values.
@@ -60,28 +74,49 @@ impl SharedState {
 
     /// Writes unconditionally; returns the new version.
     pub fn set(&self, key: &str, value: Vec<u8>) -> u64 {
+        self.set_by("", key, value)
+    }
+
+    /// Writes as plugin `writer`, whose quota the value then counts
+    /// against.
+    pub(crate) fn set_by(&self, writer: &str, key: &str, value: Vec<u8>) -> u64 {
         let mut slots = self.slots();
-        let slot = slots.entry(key.to_owned()).or_insert_with(|| Slot {
-            current: None,
-            watch: None,
-            last_version: 0,
-        });
+        let slot = slots.entry(key.to_owned()).or_insert_with(Slot::empty);
+        writer.clone_into(&mut slot.writer);
         write(slot, Some(value))
+    }
+
+    /// Bytes (keys plus values) of the values `writer` wrote last, except
+    /// the one at `except`.
+    pub(crate) fn held_by(&self, writer: &str, except: &str) -> u64 {
+        self.slots()
+            .iter()
+            .filter(|(key, slot)| slot.writer == writer && key.as_str() != except)
+            .filter_map(|(key, slot)| slot.current.as_ref().map(|v| key.len() + v.value.len()))
+            .sum::<usize>() as u64
     }
 
     /// Writes only if the key is still at `expected` (0: never written or
     /// deleted).
     pub fn compare_and_swap(&self, key: &str, expected: u64, value: Vec<u8>) -> CasOutcome {
+        self.compare_and_swap_by("", key, expected, value)
+    }
+
+    /// Compare-and-swap as plugin `writer`.
+    pub(crate) fn compare_and_swap_by(
+        &self,
+        writer: &str,
+        key: &str,
+        expected: u64,
+        value: Vec<u8>,
+    ) -> CasOutcome {
         let mut slots = self.slots();
-        let slot = slots.entry(key.to_owned()).or_insert_with(|| Slot {
-            current: None,
-            watch: None,
-            last_version: 0,
-        });
+        let slot = slots.entry(key.to_owned()).or_insert_with(Slot::empty);
         let at = slot.current.as_ref().map_or(0, |v| v.version);
         if at != expected {
             return CasOutcome::Conflict(slot.current.clone());
         }
+        writer.clone_into(&mut slot.writer);
         CasOutcome::Swapped(write(slot, Some(value)))
     }
 
@@ -101,11 +136,7 @@ impl SharedState {
     /// write. Dropping it unsubscribes.
     pub fn subscribe(&self, key: &str) -> watch::Receiver<Option<Versioned>> {
         let mut slots = self.slots();
-        let slot = slots.entry(key.to_owned()).or_insert_with(|| Slot {
-            current: None,
-            watch: None,
-            last_version: 0,
-        });
+        let slot = slots.entry(key.to_owned()).or_insert_with(Slot::empty);
         match &slot.watch {
             Some(sender) => sender.subscribe(),
             None => {

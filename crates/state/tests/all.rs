@@ -206,6 +206,84 @@ fn shared_keys_and_topics_need_their_grants() {
     assert!(granted.subscribe("build.done", None, 8).is_ok());
 }
 
+/// A grant recorded before install refused lord's names (or written by an
+/// embedder) still reaches nothing of lord's.
+#[test]
+fn lords_topics_and_shared_keys_are_never_granted() {
+    let w = world();
+    let forger = w.scope(
+        "forger",
+        &[
+            "events-publish(lord.command.finished)",
+            "state-shared(lord.session)",
+            "events-subscribe(lord.command.finished)",
+        ],
+    );
+    let err = forger
+        .publish(
+            "lord.command.finished",
+            json!({"status": "failed"}),
+            Propagation::Global,
+            false,
+        )
+        .expect_err("lord's topic");
+    assert!(err.to_string().contains("lord's own"), "{err}");
+    assert!(matches!(
+        forger.shared_set("lord.session", b"x".to_vec()),
+        Err(StateError::NotGranted { .. })
+    ));
+    assert!(forger.subscribe("lord.command.finished", None, 8).is_ok());
+}
+
+/// A plugin over its share of the log loses its own oldest events, counted;
+/// lord's events and other plugins' are untouched.
+#[test]
+fn a_plugin_over_its_log_budget_loses_its_own_oldest_events() {
+    let home = tempfile::tempdir().expect("home");
+    let db = StateDb::open(home.path()).expect("db");
+    let budget = lord_state::LogBudget {
+        bytes: 1 << 20,
+        events: 10,
+    };
+    let log = EventLog::new(
+        db,
+        Retention {
+            per_plugin: budget,
+            ..Retention::default()
+        },
+    );
+    let bus = EventBus::with_log(log.clone());
+    let topic = Topic::concrete("spam.out").expect("topic");
+    for n in 0..25 {
+        for source in ["spammer", "lord"] {
+            bus.publish(&topic, source, Propagation::Global, json!(n), false)
+                .expect("publish");
+        }
+        if n % 7 == 0 {
+            log.flush().expect("flush");
+        }
+    }
+    bus.publish(&topic, "quiet", Propagation::Global, json!("hi"), false)
+        .expect("publish");
+    let events = log.since(0, 1000).expect("read");
+    let spam: Vec<_> = events
+        .iter()
+        .filter(|e| e.source == "spammer")
+        .map(|e| e.payload.clone())
+        .collect();
+    assert_eq!(spam, (15..25).map(|n| json!(n)).collect::<Vec<_>>());
+    assert_eq!(events.iter().filter(|e| e.source == "lord").count(), 25);
+    assert_eq!(events.iter().filter(|e| e.source == "quiet").count(), 1);
+    let dropped = log.dropped().expect("dropped");
+    assert_eq!(
+        dropped,
+        vec![lord_state::Dropped {
+            source: "spammer".to_owned(),
+            dropped: 15
+        }]
+    );
+}
+
 #[test]
 fn many_concurrent_writers_through_cas_lose_no_update() {
     const WRITERS: usize = 8;
@@ -398,6 +476,7 @@ fn persisted_events_survive_a_restart_replay_in_order_and_are_pruned() {
         Retention {
             max_age: Duration::from_secs(3600),
             max_events: 3,
+            ..Retention::default()
         },
     );
     let replayed = log.since(0, 100).expect("replay");

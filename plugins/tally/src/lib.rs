@@ -1,7 +1,8 @@
 //! `tally`: cooperates with `notes` through events alone. It never calls
 //! notes and notes never calls it: each `notes.added` event (and each
 //! `lord.command.finished`) reaches its `handle-event`, and it keeps the
-//! counts in its own persistent data. It also answers `counts` requests
+//! counts in its own persistent data, counting a failed command only when
+//! the host vouches that lord published it. It also answers `counts` requests
 //! (`[messages] accept = true`).
 
 use lord_pdk::{Command, Event, Plugin, data};
@@ -43,7 +44,12 @@ impl Plugin for Tally {
     fn handle_event(event: Event) -> Result<(), String> {
         match event.topic.as_str() {
             "notes.added" => bump("notes"),
-            "lord.command.finished" if event.payload["status"] == "failed" => bump("failed"),
+            // Only lord's own word counts: the host vouches for it, since
+            // `source` and the payload are just text.
+            "lord.command.finished" if event.from_lord() && event.payload["status"] == "failed" => {
+                bump("failed")
+            }
+            "lord.command.finished" => Ok(()),
             other => Err(format!(
                 "tally was not to receive `{other}` ({})",
                 event.payload

@@ -1,5 +1,6 @@
-//! `lord events tail|replay`: the persisted event log (`global` events of
-//! plugins and lord's own `system` events), oldest first.
+//! `lord events tail|replay|dropped`: the persisted event log (`global`
+//! events of plugins and lord's own `system` events), oldest first, and
+//! what it dropped to keep each plugin within its budget.
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -46,6 +47,12 @@ pub(crate) enum EventsCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Show how many events of each plugin the log dropped (its oldest
+    /// first) to keep the plugin within its budget.
+    Dropped {
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 pub(crate) async fn run(
@@ -72,6 +79,13 @@ pub(crate) async fn run(
                 last = event.seq;
                 print_event(out, &event, pattern.as_ref(), json)?;
             }
+            let dropped: u64 = log.dropped()?.iter().map(|d| d.dropped).sum();
+            if dropped > 0 {
+                out.note(format_args!(
+                    "{dropped} older event(s) were dropped to keep plugins within their share \
+                     of the log; see `lord events dropped`"
+                ));
+            }
             if follow {
                 loop {
                     tokio::time::sleep(Duration::from_millis(200)).await;
@@ -89,6 +103,20 @@ pub(crate) async fn run(
             let since = since_ms(&since)?;
             for event in read(log, since, u64::MAX, reveal)? {
                 print_event(out, &event, pattern.as_ref(), json)?;
+            }
+        }
+        EventsCommand::Dropped { json } => {
+            let dropped = log.dropped()?;
+            if json {
+                out.json(&dropped)?;
+            } else {
+                for entry in &dropped {
+                    out.line(format_args!(
+                        "{}\t{}",
+                        render::foreign(&entry.source),
+                        entry.dropped
+                    ))?;
+                }
             }
         }
     }

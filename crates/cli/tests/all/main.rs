@@ -8,6 +8,7 @@
 
 mod support;
 
+mod budgets;
 mod compat;
 mod completions;
 mod config;
@@ -17,6 +18,7 @@ mod grants;
 mod hostile;
 mod lifecycle;
 mod micro;
+mod namespaces;
 mod own_state;
 mod packages;
 mod pdk;

@@ -29,7 +29,7 @@ fn a_plugin_for_another_host_api_is_refused_naming_both_versions() {
     ])
     .assert_code(2)
     .assert_stderr_contains("requires host API ^0.3")
-    .assert_stderr_contains("lord:plugin@0.2.0");
+    .assert_stderr_contains("lord:plugin@0.2.1");
     assert!(lord.list().is_empty());
 }
 

@@ -275,6 +275,7 @@ pub(super) fn crashed(outcome: &Result<String, Failure>) -> Option<String> {
             Failure::Setup { .. } => Some(format!("the host could not run it: {failure}")),
             Failure::MemoryLimit { .. }
             | Failure::OutputLimit { .. }
+            | Failure::HandleLimit { .. }
             | Failure::Denied { .. }
             | Failure::Returned { .. } => None,
         },

@@ -32,9 +32,10 @@ pub const RESERVED_COMMANDS: &[&str] = &[
 ];
 
 /// Plugin ids lord keeps for itself: events it publishes carry `lord` as
-/// their source, so no plugin may be called that. Built-in providers'
-/// ids are reserved too (see `crate::provider`).
-pub const RESERVED_IDS: &[&str] = &["lord"];
+/// their source, so no plugin may be called that. The names of lord's own
+/// commands ([`RESERVED_COMMANDS`]) and built-in providers' ids are
+/// reserved as ids too (see `crate::provider`).
+pub const RESERVED_IDS: &[&str] = &[lord_manifest::LORD];
 
 /// What an install would grant, shown to the user before anything is stored.
 /// Made by [`Framework::plan_install`](crate::Framework::plan_install), which
@@ -173,6 +174,21 @@ pub(crate) fn check_host_fit(manifest: &Manifest) -> Result<(), HostError> {
             plugin: plugin.id.clone(),
             reason: "lord's own events carry it as their source".to_owned(),
         });
+    }
+    if RESERVED_COMMANDS.contains(&plugin.id.as_str()) {
+        return Err(HostError::ReservedId {
+            plugin: plugin.id.clone(),
+            reason: format!("`lord {}` is one of lord's own commands", plugin.id),
+        });
+    }
+    for permission in &manifest.permissions {
+        if let Some(rule) = permission.reserved_for_lord() {
+            return Err(HostError::ReservedPermission {
+                plugin: plugin.id.clone(),
+                permission: permission.to_string(),
+                rule,
+            });
+        }
     }
     if !lord_manifest::host_api_satisfied_by(&plugin.host_api) {
         return Err(HostError::Incompatible {

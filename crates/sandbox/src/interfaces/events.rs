@@ -1,5 +1,7 @@
 //! `lord:plugin/events`: publishing, each topic behind an
-//! `events-publish(TOPIC)` grant that the plugin's scope checks.
+//! `events-publish(TOPIC)` grant that the plugin's scope checks. Events are
+//! checked when published and held until the call ends: a call that fails
+//! publishes none of them.
 
 use lord_manifest::PermissionFamily;
 use lord_state::Propagation;
@@ -31,10 +33,27 @@ impl events::Host for StoreState {
             events::Propagation::Local => Propagation::Local,
             events::Propagation::Global => Propagation::Global,
         };
-        let payload: serde_json::Value = match serde_json::from_str(&payload) {
-            Ok(value) => value,
-            Err(e) => return Ok(Err(format!("the event payload is not JSON: {e}"))),
+        let staged = match self.with_scope(|s| s.stage(&topic, &payload, propagation, sensitive)) {
+            Ok(staged) => staged,
+            Err(message) => return Ok(Err(message)),
         };
-        Ok(self.with_scope(|s| s.publish(&topic, payload, propagation, sensitive).map(drop)))
+        // Held until the call ends, so bounded here: a call may publish
+        // what its publisher's share of the log holds, no more.
+        let budget = self.scope().map(|s| s.limits().call_events);
+        if let Ok(budget) = budget
+            && (self.staged.len() as u64 >= budget.events
+                || self.staged_bytes + staged.bytes() > budget.bytes)
+        {
+            return Ok(Err(format!(
+                "this call has already published {} events ({} bytes), all that one call may \
+                 (the plugin's share of the event log: `events.plugin-budget-kib` and \
+                 `events.plugin-budget-events`)",
+                self.staged.len(),
+                self.staged_bytes
+            )));
+        }
+        self.staged_bytes += staged.bytes();
+        self.staged.push(staged);
+        Ok(Ok(()))
     }
 }

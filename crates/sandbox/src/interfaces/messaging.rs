@@ -49,6 +49,22 @@ impl StoreState {
     fn messenger(&self) -> Option<Arc<dyn Messaging>> {
         self.links.get::<Arc<dyn Messaging>>().cloned()
     }
+
+    /// The refusal of a payload over `messages.max-payload-kib`: queued
+    /// messages wait in memory, and a request's lands in another plugin.
+    fn oversized(&self, payload: &str) -> Option<String> {
+        let limit = self.scope().ok()?.limits().message_bytes;
+        let size = payload.len() as u64;
+        (size > limit).then(|| {
+            lord_state::StateError::TooLarge {
+                what: "message payload",
+                size,
+                limit,
+                setting: "messages.max-payload-kib",
+            }
+            .to_string()
+        })
+    }
 }
 
 impl messaging::Host for StoreState {
@@ -58,6 +74,9 @@ impl messaging::Host for StoreState {
         payload: String,
         timeout_ms: u32,
     ) -> wasmtime::Result<Result<String, String>> {
+        if let Some(refused) = self.oversized(&payload) {
+            return Ok(Err(refused));
+        }
         let Some(messenger) = self.messenger() else {
             let refused = format!("requests to `{to}` (a message handler cannot send requests)");
             self.deny(refused.clone(), None);
@@ -79,6 +98,9 @@ impl messaging::Host for StoreState {
         payload: String,
         priority: u8,
     ) -> wasmtime::Result<Result<bool, String>> {
+        if let Some(refused) = self.oversized(&payload) {
+            return Ok(Err(refused));
+        }
         let Some(messenger) = self.messenger() else {
             return Ok(Err(format!(
                 "messages to `{to}` (a message handler cannot send messages)"
@@ -98,6 +120,9 @@ impl messaging::Host for StoreState {
         payload: String,
         priority: u8,
     ) -> wasmtime::Result<Result<u32, String>> {
+        if let Some(refused) = self.oversized(&payload) {
+            return Ok(Err(refused));
+        }
         let Some(messenger) = self.messenger() else {
             return Ok(Err("a message handler cannot send messages".to_owned()));
         };

@@ -12,6 +12,7 @@
 
 mod config;
 mod data;
+mod delivery;
 mod events;
 mod log;
 mod messaging;
@@ -39,7 +40,7 @@ pub(crate) struct HostInterface {
 }
 
 /// Every host interface this host offers plugins.
-pub(crate) const ALL: [HostInterface; 8] = [
+pub(crate) const ALL: [HostInterface; 9] = [
     types::INTERFACE,
     log::INTERFACE,
     data::INTERFACE,
@@ -48,6 +49,7 @@ pub(crate) const ALL: [HostInterface; 8] = [
     events::INTERFACE,
     secrets::INTERFACE,
     messaging::INTERFACE,
+    delivery::INTERFACE,
 ];
 
 /// The host interface named `path` (an import name without `@version`).
@@ -98,6 +100,7 @@ impl StoreState {
             | StateError::Unavailable(_)
             | StateError::SecretMissing(_)
             | StateError::Keyring(_)
+            | StateError::TooLarge { .. }
             | StateError::Corrupt(_) => {}
         }
         message
