@@ -14,6 +14,15 @@
 //! entry swapped for another component's, changed by a failing disk, or
 //! written by anything but this cache fails its tag; it is moved aside
 //! (`.corrupt`) and rebuilt from the component, never loaded.
+//! Hashing a whole entry costs about as much as loading it, so a load that
+//! verified an entry whose file has not changed for a while also seals it:
+//! the tag file gains the file's identity (device, inode, size, modified
+//! and changed times) under a keyed hash. While the file still shows that
+//! identity (the kernel moves the changed time on every write, rename or
+//! link, and no process can set it back), its bytes are the verified ones
+//! and a load maps it without rehashing. A file changed within the clock
+//! tick of its own sealing cannot be told apart, so only files unchanged
+//! for `SEAL_AFTER` are sealed.
 
 use std::fs;
 use std::hash::{Hash, Hasher};
@@ -71,29 +80,72 @@ impl CompiledCache {
         hasher.finalize()
     }
 
-    /// The entry for `sha256`, if it exists and its tag holds.
-    /// `Ok(None)`: no entry; `Err(())`: an entry that must not be loaded.
-    fn verified(&self, sha256: &str) -> Result<Option<Vec<u8>>, ()> {
-        let bytes = match fs::read(self.entry(sha256)) {
-            Ok(bytes) => bytes,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(_) => return Err(()),
-        };
-        let recorded = fs::read_to_string(self.tag_path(sha256)).map_err(|_| ())?;
-        let recorded = blake3::Hash::from_hex(recorded.trim()).map_err(|_| ())?;
-        // `blake3::Hash` compares in constant time.
-        if recorded == self.tag(sha256, &bytes) {
-            Ok(Some(bytes))
-        } else {
-            Err(())
-        }
+    /// The keyed hash binding an entry's file identity to its tag.
+    fn seal(&self, tag: &str, identity: &str) -> blake3::Hash {
+        let mut hasher = blake3::Hasher::new_keyed(&self.key);
+        hasher.update(b"seal\0");
+        hasher.update(tag.as_bytes());
+        hasher.update(b"\0");
+        hasher.update(identity.as_bytes());
+        hasher.finalize()
     }
 
-    /// Whether the cached entry for `sha256` passes its tag, and how long
-    /// checking took (what every load from the cache pays).
+    /// Whether the entry for `sha256` may be loaded, and how.
+    fn verified(&self, sha256: &str) -> Trust {
+        let entry = self.entry(sha256);
+        let meta = match fs::metadata(&entry) {
+            Ok(meta) => meta,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Trust::Absent,
+            Err(_) => return Trust::Refused,
+        };
+        let Ok(tag_file) = fs::read_to_string(self.tag_path(sha256)) else {
+            return Trust::Refused;
+        };
+        let mut lines = tag_file.lines();
+        let Some(recorded) = lines.next().map(str::trim) else {
+            return Trust::Refused;
+        };
+        if let (Some(identity), Some(seal)) = (lines.next(), lines.next())
+            && identity == identity_of(&meta)
+            && blake3::Hash::from_hex(seal.trim()).is_ok_and(|s| s == self.seal(recorded, identity))
+        {
+            return Trust::Sealed;
+        }
+        let Ok(bytes) = fs::read(&entry) else {
+            return Trust::Refused;
+        };
+        let Ok(recorded_hash) = blake3::Hash::from_hex(recorded) else {
+            return Trust::Refused;
+        };
+        // `blake3::Hash` compares in constant time.
+        if recorded_hash != self.tag(sha256, &bytes) {
+            return Trust::Refused;
+        }
+        if settled(&meta) {
+            // A hint for later loads: losing it costs a rehash, so no sync.
+            let identity = identity_of(&meta);
+            let sealed = format!(
+                "{recorded}\n{identity}\n{}\n",
+                self.seal(recorded, &identity).to_hex()
+            );
+            let _ = self.write_atomically(&self.tag_path(sha256), sealed.as_bytes(), false);
+        }
+        Trust::Verified(bytes)
+    }
+
+    /// Whether the cached entry for `sha256` passes its tag when hashed in
+    /// full, and how long that took: what a load pays before the entry is
+    /// sealed (a sealed one costs a `stat` and the tag file's read).
     pub(crate) fn check(&self, sha256: &str) -> (bool, std::time::Duration) {
         let started = std::time::Instant::now();
-        let ok = matches!(self.verified(sha256), Ok(Some(_)));
+        let ok = fs::read(self.entry(sha256)).is_ok_and(|bytes| {
+            fs::read_to_string(self.tag_path(sha256)).is_ok_and(|tag| {
+                tag.lines()
+                    .next()
+                    .and_then(|line| blake3::Hash::from_hex(line.trim()).ok())
+                    .is_some_and(|recorded| recorded == self.tag(sha256, &bytes))
+            })
+        });
         (ok, started.elapsed())
     }
 
@@ -106,21 +158,29 @@ impl CompiledCache {
         wasm: &Path,
         sha256: &str,
     ) -> Result<Component, SandboxError> {
-        match self.verified(sha256) {
-            Ok(Some(bytes)) => {
-                // SAFETY: `deserialize` trusts that the bytes were produced by
-                // `Component::serialize` of a compatible engine. These bytes
-                // passed their tag: this cache wrote them, for this very
-                // component, under a key only it holds, in a 0700 directory
-                // named after the engine's compatibility hash; wasmtime still
-                // checks the header and rejects truncated or foreign files.
-                match unsafe { Component::deserialize(engine, &bytes) } {
-                    Ok(component) => return Ok(component),
-                    Err(_) => self.quarantine(sha256)?,
-                }
+        let loaded = match self.verified(sha256) {
+            // SAFETY: `deserialize` trusts that the bytes were produced by
+            // `Component::serialize` of a compatible engine. These bytes
+            // passed their tag: this cache wrote them, for this very
+            // component, under a key only it holds, in a 0700 directory
+            // named after the engine's compatibility hash; wasmtime still
+            // checks the header and rejects truncated or foreign files.
+            Trust::Verified(bytes) => Some(unsafe { Component::deserialize(engine, &bytes) }),
+            // SAFETY: as above; the file is the one whose bytes passed their
+            // tag, unchanged since (its sealed identity still holds).
+            Trust::Sealed => {
+                Some(unsafe { Component::deserialize_file(engine, self.entry(sha256)) })
             }
-            Ok(None) => {}
-            Err(()) => self.quarantine(sha256)?,
+            Trust::Absent => None,
+            Trust::Refused => {
+                self.quarantine(sha256)?;
+                None
+            }
+        };
+        match loaded {
+            Some(Ok(component)) => return Ok(component),
+            Some(Err(_)) => self.quarantine(sha256)?,
+            None => {}
         }
         self.compile_and_store(engine, wasm, sha256)
     }
@@ -165,19 +225,27 @@ impl CompiledCache {
     /// between leaves an entry without a tag, which is rebuilt, never
     /// trusted.
     fn store(&self, sha256: &str, serialized: &[u8]) -> Result<(), SandboxError> {
-        self.write_atomically(&self.entry(sha256), serialized)?;
-        let tag = self.tag(sha256, serialized).to_hex();
-        self.write_atomically(&self.tag_path(sha256), tag.as_bytes())
+        self.write_atomically(&self.entry(sha256), serialized, true)?;
+        let tag = format!("{}\n", self.tag(sha256, serialized).to_hex());
+        self.write_atomically(&self.tag_path(sha256), tag.as_bytes(), true)
     }
 
-    fn write_atomically(&self, path: &Path, bytes: &[u8]) -> Result<(), SandboxError> {
+    /// Writes `path` by rename; `durable`: synced first.
+    fn write_atomically(
+        &self,
+        path: &Path,
+        bytes: &[u8],
+        durable: bool,
+    ) -> Result<(), SandboxError> {
         let io = |source| SandboxError::Cache {
             path: path.to_path_buf(),
             source,
         };
         let mut tmp = tempfile::NamedTempFile::new_in(&self.dir).map_err(io)?;
         tmp.write_all(bytes).map_err(io)?;
-        tmp.as_file().sync_all().map_err(io)?;
+        if durable {
+            tmp.as_file().sync_all().map_err(io)?;
+        }
         tmp.persist(path).map_err(|e| io(e.error))?;
         Ok(())
     }
@@ -200,6 +268,50 @@ impl CompiledCache {
         let _ = fs::remove_file(self.tag_path(sha256));
         Ok(())
     }
+}
+
+/// How far a cache entry may be trusted.
+enum Trust {
+    /// No entry.
+    Absent,
+    /// An entry that must not be loaded.
+    Refused,
+    /// Its bytes, read and checked against the tag.
+    Verified(Vec<u8>),
+    /// The file whose bytes were checked, unchanged since.
+    Sealed,
+}
+
+/// How long a file must have been left alone before it is sealed: longer
+/// than any file system's timestamp tick.
+const SEAL_AFTER: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// A file's identity: which file it is and every stamp a change moves.
+fn identity_of(meta: &fs::Metadata) -> String {
+    use std::os::unix::fs::MetadataExt;
+    format!(
+        "{} {} {} {}.{:09} {}.{:09}",
+        meta.dev(),
+        meta.ino(),
+        meta.size(),
+        meta.mtime(),
+        meta.mtime_nsec(),
+        meta.ctime(),
+        meta.ctime_nsec()
+    )
+}
+
+/// Whether the file was last changed more than `SEAL_AFTER` ago.
+fn settled(meta: &fs::Metadata) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let changed = std::time::UNIX_EPOCH
+        + std::time::Duration::new(
+            u64::try_from(meta.ctime()).unwrap_or(0),
+            u32::try_from(meta.ctime_nsec()).unwrap_or(0),
+        );
+    std::time::SystemTime::now()
+        .duration_since(changed)
+        .is_ok_and(|age| age > SEAL_AFTER)
 }
 
 /// The cache's key: read, or made from the OS's randomness on first use and

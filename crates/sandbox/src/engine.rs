@@ -125,8 +125,8 @@ impl Sandbox {
     }
 
     /// Whether the cached compiled code of the component `sha256` passes
-    /// its tag, and how long checking it took: what every load from the
-    /// cache pays before deserialising.
+    /// its tag, hashed in full, and how long checking it took: what a load
+    /// pays before deserialising, until the entry is sealed.
     pub fn check_cached(&self, sha256: &str) -> (bool, Duration) {
         self.inner.cache.check(sha256)
     }

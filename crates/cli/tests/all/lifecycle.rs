@@ -195,6 +195,28 @@ fn a_bit_flipped_cache_entry_is_set_aside_and_rebuilt() {
 }
 
 #[test]
+fn a_sealed_cache_entry_changed_in_place_is_still_caught() {
+    // An entry left alone for a while is sealed by the load that verified
+    // it, and later loads skip rehashing it. A change made in place after
+    // that, keeping the size, must still be caught.
+    let lord = Lord::new();
+    lord.install("hello");
+    let entry = cache_entry(&lord, "hello");
+    std::thread::sleep(std::time::Duration::from_millis(2500));
+    lord.assert_hello_works();
+    let tag = std::fs::read_to_string(entry.with_extension("tag")).expect("tag");
+    assert_eq!(tag.lines().count(), 3, "the verified entry was not sealed: {tag}");
+    lord.assert_hello_works();
+    let mut file = std::fs::OpenOptions::new().write(true).open(&entry).expect("open");
+    let len = file.metadata().expect("size").len();
+    std::io::Seek::seek(&mut file, std::io::SeekFrom::Start(len / 2)).expect("seek");
+    std::io::Write::write_all(&mut file, &[0xAB; 8]).expect("flip in place");
+    drop(file);
+    lord.assert_hello_works();
+    assert!(entry.with_extension("cwasm.corrupt").is_file(), "the changed entry was loaded");
+}
+
+#[test]
 fn a_component_changed_on_disk_after_install_is_refused() {
     let lord = Lord::new();
     lord.install("hello");
