@@ -15,6 +15,7 @@
 mod client;
 mod error;
 mod index;
+pub mod tuf;
 
 pub use client::{Client, Download};
 pub use error::ClientError;
