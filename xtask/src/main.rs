@@ -7,9 +7,13 @@
 //!   harness in release mode; with `--json` it prints one JSON object.
 //! - `cargo xtask tidy`: the layer rules of ARCHITECTURE.md, file and
 //!   function sizes, and a `//!` comment on every file (see `tidy.rs`).
-//! - `cargo xtask ci`: format check, tidy, guests, clippy, tests.
+//! - `cargo xtask tuf-conformance`: the public TUF conformance suite against
+//!   `lord-tuf-client` (see `tuf_conformance.rs`).
+//! - `cargo xtask ci`: format check, tidy, guests, clippy, tests, the TUF
+//!   conformance suite.
 
 mod tidy;
+mod tuf_conformance;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -32,7 +36,8 @@ fn main() -> Result<()> {
         }
         Some("ci") => ci(&root),
         Some("tidy") => tidy(&root),
-        _ => bail!("usage: cargo xtask <plugins | bench [--json] | tidy | ci>"),
+        Some("tuf-conformance") => tuf_conformance::run_suite(&root),
+        _ => bail!("usage: cargo xtask <plugins | bench [--json] | tidy | tuf-conformance | ci>"),
     }
 }
 
@@ -140,7 +145,8 @@ fn ci(root: &Path) -> Result<()> {
         "-D",
         "warnings",
     ]))?;
-    test_with_summary(root)
+    test_with_summary(root)?;
+    tuf_conformance::run_suite(root)
 }
 
 /// Checks the code map and the house rules; prints the largest files and
