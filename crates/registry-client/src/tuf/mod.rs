@@ -7,7 +7,9 @@
 //! check, as the exact bytes received (`root.json`, `timestamp.json`,
 //! `snapshot.json`, `targets.json`, and each delegated role as its name
 //! percent-encoded plus `.json`), each replaced atomically after it was
-//! verified. A refused update changes nothing there. The newest verified
+//! verified. A refused file never replaces a trusted one (roles verified
+//! before it in the same refresh are kept, as the workflow requires: a new
+//! timestamp stays trusted when the snapshot it lists is refused). The newest verified
 //! root in it is where trust starts next time.
 //! Invariant: expiry is compared with the clock the caller passes, and
 //! nothing about time is remembered, so a clock that was once ahead never
