@@ -22,9 +22,10 @@ pub enum TufError {
     Malformed { role: String, reason: String },
     #[error(
         "`{role}` metadata version {version} is signed by {valid} of the {threshold} keys its \
-         delegator requires; refusing it (forged, or signed with keys the registry has \
-         rotated out; if the registry rotated its root keys, re-run `lord` against it, or \
-         remove the trusted metadata folder to trust it again from scratch)"
+         delegator requires; refusing it (forged, or signed with a key the repository has \
+         retired). If its operator confirms the keys were replaced without a signed rotation, \
+         delete the trusted metadata (for lord, `$LORD_HOME/registries/REGISTRY/metadata/`) \
+         to trust the registry anew"
     )]
     Threshold {
         role: String,
