@@ -10,10 +10,14 @@
 //! - `cargo xtask contract`: `wit/lord-plugin.wit` only grows within its
 //!   line, against the released contract under `tests/compat/` (see
 //!   `contract.rs`).
-//! - `cargo xtask ci`: format check, tidy, contract, guests, clippy, tests.
+//! - `cargo xtask tuf-conformance`: the public TUF conformance suite against
+//!   `lord-tuf-client` (see `tuf_conformance.rs`).
+//! - `cargo xtask ci`: format check, tidy, contract, guests, clippy, tests,
+//!   the TUF conformance suite.
 
 mod contract;
 mod tidy;
+mod tuf_conformance;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -37,7 +41,10 @@ fn main() -> Result<()> {
         Some("ci") => ci(&root),
         Some("tidy") => tidy(&root),
         Some("contract") => contract::run(&root),
-        _ => bail!("usage: cargo xtask <plugins | bench [--json] | tidy | contract | ci>"),
+        Some("tuf-conformance") => tuf_conformance::run_suite(&root),
+        _ => bail!(
+            "usage: cargo xtask <plugins | bench [--json] | tidy | contract | tuf-conformance | ci>"
+        ),
     }
 }
 
@@ -146,7 +153,8 @@ fn ci(root: &Path) -> Result<()> {
         "-D",
         "warnings",
     ]))?;
-    test_with_summary(root)
+    test_with_summary(root)?;
+    tuf_conformance::run_suite(root)
 }
 
 /// Checks the code map and the house rules; prints the largest files and

@@ -9,7 +9,11 @@
 //! - install of a ~2 MB plugin package, published through the real
 //!   `Client::publish`, split into download, verify, unpack and precompile
 //!   (the steps `Framework::plan_from_registry` and `plan_install_package`
-//!   run, called one by one so each can be timed).
+//!   run, called one by one so each can be timed);
+//! - a refresh of the signed index (TUF) when nothing changed: a fresh
+//!   `tuf::Updater` over a warm metadata folder, as each `lord` command
+//!   opens one, timed and its requests counted (the workflow needs two:
+//!   the next root, absent, and the timestamp).
 
 use std::path::Path;
 use std::sync::Arc;
@@ -33,6 +37,8 @@ pub(crate) const SEARCHES: usize = 400;
 const WARM_SEARCHES: usize = 40;
 /// Timed installs, after one untimed.
 pub(crate) const INSTALL_RUNS: usize = 7;
+/// Timed refreshes of the unchanged signed index, after one untimed.
+pub(crate) const TUF_REFRESHES: usize = 50;
 /// The size the install benchmark's package file is padded to.
 pub(crate) const PACKAGE_BYTES: usize = 2 << 20;
 
@@ -44,6 +50,10 @@ pub(crate) struct RegistryResults {
     /// Timed searches that found at least one plugin.
     pub(crate) search_found: usize,
     pub(crate) install: InstallResults,
+    /// Refreshes of the signed index when nothing changed.
+    pub(crate) tuf_refresh: Latencies,
+    /// HTTP requests one such refresh made.
+    pub(crate) tuf_requests: usize,
 }
 
 /// One timing per install run for each step, and their sum.
@@ -291,11 +301,16 @@ pub(crate) fn measure(
             let (search, search_found) = search(&client).await?;
             eprintln!("lord-bench: registry: installing a 2 MB plugin ...");
             let install = install(&client, &registry, &keys, &key, plugins, scratch.path()).await?;
+            eprintln!("lord-bench: registry: {TUF_REFRESHES} signed-index refreshes ...");
+            let (tuf_refresh, tuf_requests) =
+                tuf_refresh(&format!("http://{address}"), &registry, scratch.path()).await?;
             Ok::<_, anyhow::Error>(RegistryResults {
                 fill,
                 search,
                 search_found,
                 install,
+                tuf_refresh,
+                tuf_requests,
             })
         })
     })();
@@ -493,6 +508,35 @@ fn padded_package(plugins: &Plugins, dir: &Path) -> Result<lord_package::Packed>
 
 /// Publishes the padded package, then installs it `INSTALL_RUNS` times
 /// (after one untimed run), timing each step.
+/// Refreshes of the signed index when nothing changed since the last one:
+/// each a fresh updater over the same warm folder (one HTTP client, so the
+/// connection is warm, as within one `lord` process).
+async fn tuf_refresh(
+    base: &str,
+    registry: &Registry,
+    scratch: &Path,
+) -> Result<(Latencies, usize)> {
+    use lord_registry_client::tuf::Updater;
+    let dir = scratch.join("tuf-client");
+    Updater::init(&dir, &registry.tuf.root()?)?;
+    let http = reqwest::Client::new();
+    let metadata = format!("{base}/api/v1/tuf/");
+    let mut latencies = Latencies::default();
+    let mut requests = 0;
+    for run in 0..=TUF_REFRESHES {
+        let start = Instant::now();
+        let mut updater = Updater::open(&dir, &metadata, http.clone(), jiff::Timestamp::now())?;
+        updater.refresh().await?;
+        let elapsed = start.elapsed();
+        // The first refresh fetches everything; the rest find it unchanged.
+        if run > 0 {
+            latencies.push(elapsed);
+            requests = updater.requests();
+        }
+    }
+    Ok((latencies, requests))
+}
+
 async fn install(
     client: &Client,
     registry: &Registry,

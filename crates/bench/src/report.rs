@@ -537,6 +537,11 @@ fn registry_rows(registry: &RegistryResults, resolve: &Samples) -> Vec<Row> {
             "install_2mb_precompile_ms",
             latency_ms(&install.precompile),
         ),
+        tracked_ms(
+            "signed index (TUF): refresh, nothing changed",
+            "tuf_refresh_unchanged_ms",
+            latency_ms(&registry.tuf_refresh),
+        ),
     ]
 }
 
@@ -544,11 +549,14 @@ fn registry_rows(registry: &RegistryResults, resolve: &Samples) -> Vec<Row> {
 fn registry_note(registry: &RegistryResults) -> String {
     format!(
         "\nsearch: {} single requests over HTTP, {} found a plugin; install: medians over {} \
-         runs of a {:.2} MiB package (the total is the median of the sums)\n",
+         runs of a {:.2} MiB package (the total is the median of the sums); signed index: \
+         median of {} refreshes, {} HTTP requests each\n",
         registry.search.len(),
         registry.search_found,
         registry.install.total.len(),
-        registry.install.package_bytes as f64 / f64::from(1 << 20)
+        registry.install.package_bytes as f64 / f64::from(1 << 20),
+        registry.tuf_refresh.len(),
+        registry.tuf_requests
     )
 }
 
@@ -570,6 +578,14 @@ fn registry_keys(registry: &RegistryResults, resolve: &Samples) -> Map<String, V
             json!(install.package_bytes),
         ),
         ("install_2mb_runs".to_owned(), json!(install.total.len())),
+        (
+            "tuf_refresh_unchanged_requests".to_owned(),
+            json!(registry.tuf_requests),
+        ),
+        (
+            "tuf_refresh_unchanged_runs".to_owned(),
+            json!(registry.tuf_refresh.len()),
+        ),
     ]);
     keys
 }

@@ -14,6 +14,18 @@ use crate::error::ClientError;
 pub struct Client {
     base: String,
     http: reqwest::Client,
+    clock: Clock,
+}
+
+/// The clock the signed index's expiry is judged by: the system's, unless
+/// a test or an embedder sets another with [`Client::with_clock`].
+#[derive(Clone)]
+struct Clock(std::sync::Arc<dyn Fn() -> jiff::Timestamp + Send + Sync>);
+
+impl std::fmt::Debug for Clock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Clock")
+    }
 }
 
 /// A downloaded package and its signature.
@@ -40,7 +52,18 @@ impl Client {
         Ok(Self {
             base: base.to_owned(),
             http,
+            clock: Clock(std::sync::Arc::new(jiff::Timestamp::now)),
         })
+    }
+
+    /// This client with `clock` in place of the system clock for judging
+    /// whether signed metadata has expired.
+    pub fn with_clock(
+        mut self,
+        clock: impl Fn() -> jiff::Timestamp + Send + Sync + 'static,
+    ) -> Self {
+        self.clock = Clock(std::sync::Arc::new(clock));
+        self
     }
 
     /// The registry's base URL.
@@ -49,44 +72,46 @@ impl Client {
     }
 
     /// The registry's TUF-verified index. `state` is this client's folder
-    /// for the registry: `root.json` (the trusted root, saved at first
-    /// contact: trust on first use, as with an SSH host key) and `tuf/`
-    /// (the newest metadata seen, which is what exposes a rollback).
+    /// for the registry; `state/metadata/` holds the metadata it trusts, as
+    /// received. At first contact the registry's version 1 root is trusted
+    /// as given (trust on first use, as with an SSH host key; a `root.json`
+    /// an earlier lord saved in `state` is used instead when present); from
+    /// then on trust starts from the newest root verified, so rotated-out
+    /// keys are never trusted again. Expiry is judged by this client's
+    /// clock at the moment of the call; nothing about time is remembered.
     pub async fn trusted_index(
         &self,
         state: &std::path::Path,
     ) -> Result<crate::index::TrustedIndex, ClientError> {
-        let root_path = state.join("root.json");
-        let root = match std::fs::read(&root_path) {
-            Ok(root) => root,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                let response = self
-                    .http
-                    .get(self.url("/tuf/1.root.json"))
-                    .send()
-                    .await
-                    .map_err(|e| self.unreachable(&e))?;
-                let root = self
-                    .checked(response)
-                    .await?
-                    .bytes()
-                    .await
-                    .map_err(|e| self.unreachable(&e))?
-                    .to_vec();
-                std::fs::create_dir_all(state).map_err(crate::error::io("create", state))?;
-                lord_file::write_atomic(&root_path, &root).map_err(|e| ClientError::Io {
-                    action: e.action,
-                    path: e.path,
-                    source: e.source,
-                })?;
-                root
+        let metadata = state.join("metadata");
+        let first_root = if metadata.join("root.json").exists() {
+            Vec::new()
+        } else {
+            let saved = state.join("root.json");
+            match std::fs::read(&saved) {
+                Ok(root) => root,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    let response = self
+                        .http
+                        .get(self.url("/tuf/1.root.json"))
+                        .send()
+                        .await
+                        .map_err(|e| self.unreachable(&e))?;
+                    self.checked(response)
+                        .await?
+                        .bytes()
+                        .await
+                        .map_err(|e| self.unreachable(&e))?
+                        .to_vec()
+                }
+                Err(e) => return Err(crate::error::io("read", &saved)(e)),
             }
-            Err(e) => return Err(crate::error::io("read", &root_path)(e)),
         };
         crate::index::TrustedIndex::load(
             &format!("{}/", self.url("/tuf")),
-            &root,
-            &state.join("tuf"),
+            &first_root,
+            &metadata,
+            (self.clock.0)(),
         )
         .await
     }

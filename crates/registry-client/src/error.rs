@@ -23,8 +23,8 @@ pub enum ClientError {
     #[error("the registry refused ({status}): {message}")]
     Remote { status: u16, message: String },
     /// The signed index failed verification.
-    #[error("{0}")]
-    Tuf(String),
+    #[error("the registry's signed index was refused: {0}")]
+    Tuf(#[from] crate::tuf::TufError),
 }
 
 impl ClientError {

@@ -1,77 +1,15 @@
-//! The registry's signed index as a client sees it: The Update Framework's
-//! update cycle (by the `tough` crate) from a root the client already
-//! trusts, remembering the newest metadata it has seen in a datastore
-//! folder, which is what makes a rollback, a freeze or a mix of versions
-//! detectable.
+//! The registry's signed index as a client sees it: the TUF workflow of
+//! [`crate::tuf::Updater`] run against the registry's metadata, trusting
+//! the newest root verified so far, and what the top-level targets role
+//! lists turned into [`TargetInfo`]s.
 
 use std::path::Path;
 use std::time::Duration;
 
 use lord_registry_api::TargetInfo;
 
-use crate::error::{ClientError, io};
-
-/// Fetches metadata over HTTP (with our reqwest client, not tough's TLS
-/// stack) or from a `file://` mirror.
-#[derive(Clone)]
-struct Fetch {
-    http: reqwest::Client,
-}
-
-impl std::fmt::Debug for Fetch {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Fetch")
-    }
-}
-
-#[tough::async_trait]
-impl tough::Transport for Fetch {
-    async fn fetch(&self, url: url::Url) -> Result<tough::TransportStream, tough::TransportError> {
-        use tough::{TransportError, TransportErrorKind};
-        let bytes = if url.scheme() == "file" {
-            let path = url.to_file_path().map_err(|()| {
-                TransportError::new(TransportErrorKind::UnsupportedUrlScheme, url.clone())
-            })?;
-            match std::fs::read(&path) {
-                Ok(bytes) => bytes,
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                    return Err(TransportError::new(TransportErrorKind::FileNotFound, url));
-                }
-                Err(e) => {
-                    return Err(TransportError::new_with_cause(
-                        TransportErrorKind::Other,
-                        url,
-                        e,
-                    ));
-                }
-            }
-        } else {
-            let response = self.http.get(url.clone()).send().await.map_err(|e| {
-                TransportError::new_with_cause(TransportErrorKind::Other, url.clone(), e)
-            })?;
-            // tough probes for the next root until a "not found": say so
-            // precisely, or the probe ends in a misleading error.
-            if response.status() == reqwest::StatusCode::NOT_FOUND {
-                return Err(TransportError::new(TransportErrorKind::FileNotFound, url));
-            }
-            if !response.status().is_success() {
-                let status = response.status();
-                return Err(TransportError::new_with_cause(
-                    TransportErrorKind::Other,
-                    url,
-                    std::io::Error::other(format!("the server answered {status}")),
-                ));
-            }
-            response
-                .bytes()
-                .await
-                .map_err(|e| TransportError::new_with_cause(TransportErrorKind::Other, url, e))?
-                .to_vec()
-        };
-        let chunk: Result<tough::Bytes, TransportError> = Ok(tough::Bytes::from(bytes));
-        Ok(Box::pin(futures::stream::iter(vec![chunk])))
-    }
-}
+use crate::error::ClientError;
+use crate::tuf::Updater;
 
 /// The verified index a client resolves against.
 #[derive(Debug, Clone, Default)]
@@ -80,48 +18,40 @@ pub struct TrustedIndex {
 }
 
 impl TrustedIndex {
-    /// Runs TUF's update cycle against the metadata at `metadata_url`
-    /// (ending in `/`), starting from `trusted_root` and remembering what it
-    /// saw in `datastore` (created if missing). Every attack the roles
-    /// defend against ends here as an error saying which check failed.
+    /// Runs the TUF workflow against the metadata at `metadata_url`, with
+    /// `datastore` as the folder of trusted metadata (created if missing).
+    /// Trust starts from the newest root in `datastore`; `first_root` is
+    /// written there only when it has none yet (first contact). Expiry is
+    /// judged by `now`. Every attack the roles defend against ends here as
+    /// an error naming the role, the versions and the check that failed,
+    /// and leaves `datastore` as it was.
     pub async fn load(
         metadata_url: &str,
-        trusted_root: &[u8],
+        first_root: &[u8],
         datastore: &Path,
+        now: jiff::Timestamp,
     ) -> Result<Self, ClientError> {
-        std::fs::create_dir_all(datastore).map_err(io("create", datastore))?;
-        let base = url::Url::parse(metadata_url)
-            .map_err(|e| ClientError::Client(format!("`{metadata_url}`: {e}")))?;
+        if !datastore.join("root.json").exists() {
+            Updater::init(datastore, first_root)?;
+        }
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(10))
             .timeout(Duration::from_secs(120))
             .build()
             .map_err(|e| ClientError::Client(format!("no HTTP client: {e}")))?;
-        let repo = tough::RepositoryLoader::new(
-            &trusted_root,
-            base.clone(),
-            base.join("targets/").unwrap_or(base),
-        )
-        .transport(Fetch { http })
-        .datastore(datastore)
-        .load()
-        .await
-        .map_err(|e| {
-            ClientError::Tuf(format!(
-                "the registry's signed index failed verification: {e}; refusing to use it"
-            ))
-        })?;
+        let mut updater = Updater::open(datastore, metadata_url, http, now)?;
+        updater.refresh().await?;
         let mut targets = Vec::new();
-        for (_name, target) in repo.targets().signed.targets_iter() {
-            let custom: serde_json::Map<String, serde_json::Value> = target
-                .custom
-                .iter()
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect();
+        for (_name, target) in updater.top_level_targets().await? {
+            // lord's packages are named by their SHA-256; a target listed
+            // without one is not a lord package.
+            let Some(sha256) = target.hashes.get("sha256") else {
+                continue;
+            };
             targets.push(TargetInfo::from_custom(
                 target.length,
-                hex::encode(&target.hashes.sha256),
-                &custom,
+                sha256.to_ascii_lowercase(),
+                &target.custom.unwrap_or_default(),
             ));
         }
         targets.sort_by(|a, b| (&a.id, &a.version).cmp(&(&b.id, &b.version)));

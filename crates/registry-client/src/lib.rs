@@ -2,8 +2,11 @@
 //!
 //! - [`Client`]: search, plugin records, package and signature downloads,
 //!   publish, yank and rate, over HTTP or HTTPS (reqwest with rustls).
-//! - [`TrustedIndex`]: the registry's TUF-signed index, verified from a
-//!   root the client already trusts.
+//! - [`TrustedIndex`]: the registry's TUF-signed index, verified from the
+//!   newest root the client has verified.
+//! - [`tuf::Updater`]: the TUF client workflow itself, for any TUF
+//!   repository; `lord-tuf-client` (the conformance suite's
+//!   client-under-test) is a thin shell over it.
 //!
 //! Invariant: the client never trusts the server. What it resolves against
 //! is only the verified index; callers check each download against the
@@ -15,6 +18,7 @@
 mod client;
 mod error;
 mod index;
+pub mod tuf;
 
 pub use client::{Client, Download};
 pub use error::ClientError;

@@ -114,6 +114,13 @@ pub fn document() -> Value {
                 "responses": responses("200", json!({"description": "The signed metadata.",
                     "content": {"application/json": {"schema": {"type": "object"}}}}), &["404"])
             }},
+            "/api/v1/tuf/targets/plugins/{id}/{file}": {"get": {
+                "summary": "A package at its TUF target path (consistent snapshots: SHA256.VERSION.lordpkg; counts a download)",
+                "parameters": [id.clone(), path_param("file", "SHA256.VERSION.lordpkg")],
+                "responses": responses("200", json!({"description": "The package bytes.",
+                    "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}}),
+                    &["400", "404"])
+            }},
             "/api/v1/openapi.json": {"get": {
                 "summary": "This document",
                 "responses": {"200": {"description": "The OpenAPI document.", "content": {"application/json": {"schema": {"type": "object"}}}}}

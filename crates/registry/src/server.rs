@@ -223,6 +223,7 @@ pub fn router(registry: Shared) -> axum::Router {
         .route("/api/v1/keys/{key_id}", get(key))
         .route("/api/v1/publish", post(publish))
         .route("/api/v1/tuf/{file}", get(tuf_file))
+        .route("/api/v1/tuf/targets/plugins/{id}/{file}", get(tuf_target))
         .fallback(|| async {
             RegistryError::NotFound("no such endpoint; see /api/v1/openapi.json".to_owned())
         })
@@ -253,6 +254,39 @@ async fn tuf_file(
         .file(&file)?
         .ok_or_else(|| RegistryError::NotFound(format!("no metadata file `{file}`")))?;
     Ok(([(header::CONTENT_TYPE, "application/json")], bytes).into_response())
+}
+
+/// A package at its TUF target path with consistent snapshots
+/// (`plugins/ID/SHA256.VERSION.lordpkg` under `/api/v1/tuf/targets/`), so
+/// any TUF client, or a static mirror of these files, can fetch what the
+/// index lists. The digest in the name must be the one the registry
+/// recorded for that version.
+async fn tuf_target(
+    State(registry): State<Shared>,
+    UrlPath((id, file)): UrlPath<(String, String)>,
+) -> Result<Response, RegistryError> {
+    check_id(&id)?;
+    let missing = format!("no target `plugins/{id}/{file}`");
+    let no_target = || RegistryError::NotFound(missing.clone());
+    let (digest, version) = file
+        .strip_suffix(".lordpkg")
+        .and_then(|rest| rest.split_once('.'))
+        .map(|(d, v)| (d.to_owned(), v.to_owned()))
+        .ok_or_else(no_target)?;
+    check_version(&version)?;
+    let recorded = blocking(&registry, move |r| {
+        let (_, recorded) =
+            r.db.signature(&id, &version)?
+                .ok_or_else(|| not_published(&id, &version))?;
+        if recorded == digest {
+            r.db.count_download(&id)?;
+        }
+        Ok((recorded == digest).then_some(recorded))
+    })
+    .await?
+    .ok_or_else(no_target)?;
+    let bytes = registry.blobs.get(&recorded).await?;
+    Ok(([(header::CONTENT_TYPE, "application/octet-stream")], bytes).into_response())
 }
 
 /// The signed-index entry of a recorded version.

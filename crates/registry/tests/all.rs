@@ -588,10 +588,32 @@ mod signed_index {
     }
 
     fn load(r: &Running, from: &str, datastore: &Path) -> Result<TrustedIndex, String> {
+        load_at(r, from, datastore, jiff::Timestamp::now())
+    }
+
+    fn load_at(
+        r: &Running,
+        from: &str,
+        datastore: &Path,
+        now: jiff::Timestamp,
+    ) -> Result<TrustedIndex, String> {
         let root = r.registry.tuf.root().expect("root");
         r.runtime
-            .block_on(TrustedIndex::load(from, &root, datastore))
+            .block_on(TrustedIndex::load(from, &root, datastore, now))
             .map_err(|e| e.to_string())
+    }
+
+    /// Every file of the datastore with its bytes.
+    fn snapshot_of(dir: &Path) -> Vec<(std::ffi::OsString, Vec<u8>)> {
+        let mut files: Vec<_> = std::fs::read_dir(dir)
+            .expect("datastore")
+            .map(|e| {
+                let e = e.expect("entry");
+                (e.file_name(), std::fs::read(e.path()).expect("read"))
+            })
+            .collect();
+        files.sort();
+        files
     }
 
     fn live(r: &Running) -> String {
@@ -650,8 +672,15 @@ mod signed_index {
                 .len(),
             2
         );
+        let before = snapshot_of(store.path());
         let error = load(&r, &mirror(&old), store.path()).expect_err("rolled back");
-        assert!(error.contains("previously fetched"), "{error}");
+        assert!(error.contains("rollback"), "{error}");
+        assert!(error.contains("`timestamp` version"), "{error}");
+        assert_eq!(
+            snapshot_of(store.path()),
+            before,
+            "a refused update changes nothing on disk"
+        );
     }
 
     #[test]
@@ -668,8 +697,35 @@ mod signed_index {
         let store = tempfile::tempdir().expect("datastore");
         let error = load(&r, &mirror(&frozen), store.path()).expect_err("stale metadata used");
         assert!(error.contains("expired"), "{error}");
+        assert!(
+            error.contains("clock"),
+            "the error says what to check: {error}"
+        );
         // The live server re-signs its timestamp before it goes stale.
         load(&r, &live(&r), store.path()).expect("the live index stays fresh");
+    }
+
+    /// Regression: after one refresh under a clock hours (or a year) ahead,
+    /// every refresh at the right time failed until the clock caught up.
+    /// Expiry is judged by the current clock only, so a client whose clock
+    /// was once wrong recovers as soon as it is right.
+    #[test]
+    fn a_clock_that_was_once_ahead_does_not_lock_the_client_out() {
+        let r = Running::start(Backend::Sqlite).expect("sqlite");
+        r.publish(&Spec::default()).expect("publish");
+        let store = tempfile::tempdir().expect("datastore");
+        let ahead = jiff::Timestamp::now() + jiff::SignedDuration::from_hours(3);
+        load_at(&r, &live(&r), store.path(), ahead).expect("verified while ahead");
+        load(&r, &live(&r), store.path()).expect("verified once the clock is right");
+        // A clock far enough ahead that the metadata looks expired is
+        // refused, and the message says to check the clock.
+        let year = jiff::Timestamp::now() + jiff::SignedDuration::from_hours(24 * 400);
+        let error = load_at(&r, &live(&r), store.path(), year).expect_err("expired");
+        assert!(
+            error.contains("expired") && error.contains("clock"),
+            "{error}"
+        );
+        load(&r, &live(&r), store.path()).expect("and again once it is right");
     }
 
     #[test]
@@ -696,7 +752,9 @@ mod signed_index {
         let store = tempfile::tempdir().expect("datastore");
         let error = load(&r, &mirror(&mixed), store.path()).expect_err("mixed metadata used");
         assert!(
-            error.contains("Hash mismatch") || error.contains("Maximum size"),
+            error.contains("does not match the sha256 hash")
+                || error.contains("bytes where its signed metadata says")
+                || error.contains("larger than"),
             "{error}"
         );
     }
@@ -792,7 +850,7 @@ mod signed_index {
 
         let store = tempfile::tempdir().expect("datastore");
         let error = load(&r, &mirror(&forged), store.path()).expect_err("one signature accepted");
-        assert!(error.contains("threshold of 2 not met"), "{error}");
+        assert!(error.contains("signed by 1 of the 2 keys"), "{error}");
     }
 }
 

@@ -25,6 +25,7 @@ mod pdk;
 mod providers;
 mod refusals;
 mod registry;
+mod registry_tuf;
 mod secrets;
 mod state;
 mod syncs;

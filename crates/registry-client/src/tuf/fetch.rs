@@ -1,0 +1,72 @@
+//! Getting metadata and targets: HTTP(S) through lord's reqwest client, or
+//! a `file://` mirror. Every read is capped at the length the workflow
+//! allows, so an endless answer cannot exhaust memory. Counts requests, for
+//! the benchmark and the tests.
+
+use super::error::TufError;
+
+#[derive(Debug, Clone)]
+pub(crate) struct Fetch {
+    http: reqwest::Client,
+    pub(crate) requests: usize,
+}
+
+impl Fetch {
+    pub(crate) fn new(http: reqwest::Client) -> Self {
+        Self { http, requests: 0 }
+    }
+
+    /// The bytes at `url` (which holds `what`), `None` when there is nothing there (404, or
+    /// 403 as static hosts answer for a missing file), or an error.
+    pub(crate) async fn get(
+        &mut self,
+        what: &str,
+        url: &url::Url,
+        limit: u64,
+    ) -> Result<Option<Vec<u8>>, TufError> {
+        self.requests += 1;
+        let failed = |reason: String| TufError::Fetch {
+            url: url.to_string(),
+            reason,
+        };
+        let too_large = || TufError::TooLarge {
+            what: what.to_owned(),
+            limit,
+        };
+        if url.scheme() == "file" {
+            let path = url
+                .to_file_path()
+                .map_err(|()| failed("not a local path".to_owned()))?;
+            return match std::fs::read(&path) {
+                Ok(bytes) if bytes.len() as u64 > limit => Err(too_large()),
+                Ok(bytes) => Ok(Some(bytes)),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+                Err(e) => Err(failed(e.to_string())),
+            };
+        }
+        let mut response = self
+            .http
+            .get(url.clone())
+            .send()
+            .await
+            .map_err(|e| failed(e.to_string()))?;
+        let status = response.status();
+        if status == reqwest::StatusCode::NOT_FOUND || status == reqwest::StatusCode::FORBIDDEN {
+            return Ok(None);
+        }
+        if !status.is_success() {
+            return Err(failed(format!("the server answered {status}")));
+        }
+        if response.content_length().is_some_and(|n| n > limit) {
+            return Err(too_large());
+        }
+        let mut bytes = Vec::new();
+        while let Some(chunk) = response.chunk().await.map_err(|e| failed(e.to_string()))? {
+            bytes.extend_from_slice(&chunk);
+            if bytes.len() as u64 > limit {
+                return Err(too_large());
+            }
+        }
+        Ok(Some(bytes))
+    }
+}

@@ -1,0 +1,6 @@
+//! lord-registry-client's integration tests: the TUF client against
+//! repositories the tests build and sign themselves (`repo.rs`), served as
+//! `file://` metadata folders.
+
+mod repo;
+mod rotation;
