@@ -205,15 +205,25 @@ fn a_sealed_cache_entry_changed_in_place_is_still_caught() {
     std::thread::sleep(std::time::Duration::from_millis(2500));
     lord.assert_hello_works();
     let tag = std::fs::read_to_string(entry.with_extension("tag")).expect("tag");
-    assert_eq!(tag.lines().count(), 3, "the verified entry was not sealed: {tag}");
+    assert_eq!(
+        tag.lines().count(),
+        3,
+        "the verified entry was not sealed: {tag}"
+    );
     lord.assert_hello_works();
-    let mut file = std::fs::OpenOptions::new().write(true).open(&entry).expect("open");
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .open(&entry)
+        .expect("open");
     let len = file.metadata().expect("size").len();
     std::io::Seek::seek(&mut file, std::io::SeekFrom::Start(len / 2)).expect("seek");
     std::io::Write::write_all(&mut file, &[0xAB; 8]).expect("flip in place");
     drop(file);
     lord.assert_hello_works();
-    assert!(entry.with_extension("cwasm.corrupt").is_file(), "the changed entry was loaded");
+    assert!(
+        entry.with_extension("cwasm.corrupt").is_file(),
+        "the changed entry was loaded"
+    );
 }
 
 #[test]
