@@ -94,7 +94,31 @@ CREATE TABLE event_drops (
 #[derive(Clone)]
 pub struct StateDb {
     home: PathBuf,
-    conn: Arc<OnceLock<Result<Mutex<Connection>, Arc<StateError>>>>,
+    conn: Arc<OnceLock<Result<Opened, Arc<StateError>>>>,
+}
+
+/// The open connection, and where its write-ahead log is.
+struct Opened {
+    conn: Mutex<Connection>,
+    wal: PathBuf,
+}
+
+/// Past this, the process that closes the database folds its WAL back in
+/// and truncates it (see `StateDb::prepare`): a command that wrote a lot
+/// pays the syncs, while a command that only read (adding a few KiB of
+/// bookkeeping) pays none until some dozens of them have added up, and
+/// the files never hold much more than what they record.
+const WAL_KEPT: u64 = 256 * 1024;
+
+impl Drop for Opened {
+    fn drop(&mut self) {
+        let big = std::fs::metadata(&self.wal).is_ok_and(|m| m.len() > WAL_KEPT);
+        if big {
+            let conn = self.conn.get_mut().unwrap_or_else(|p| p.into_inner());
+            // Best effort: a busy reader elsewhere leaves it for the next.
+            let _ = conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);");
+        }
+    }
 }
 
 impl std::fmt::Debug for StateDb {
@@ -161,10 +185,10 @@ impl StateDb {
         // default the last connection to close would also checkpoint the
         // WAL into the database, syncing both, so every `lord hello` paid
         // four fsyncs for bookkeeping. Without that, the WAL stays for the
-        // next process and is checkpointed when it reaches SQLite's
-        // automatic threshold (1000 pages): the syncs are batched across
-        // many commands. A power cut may lose the last commits, never
-        // corrupt the file.
+        // next process, checkpointed when it reaches SQLite's automatic
+        // threshold or when a closing process finds it over `WAL_KEPT`:
+        // the syncs are batched across many commands. A power cut may lose
+        // the last commits, never corrupt the file.
         conn.set_db_config(
             rusqlite::config::DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE,
             true,
@@ -204,11 +228,16 @@ impl StateDb {
     }
 
     pub(crate) fn conn(&self) -> Result<MutexGuard<'_, Connection>, StateError> {
-        let opened = self
-            .conn
-            .get_or_init(|| Self::connect(&self.home).map(Mutex::new).map_err(Arc::new));
+        let opened = self.conn.get_or_init(|| {
+            Self::connect(&self.home)
+                .map(|conn| Opened {
+                    conn: Mutex::new(conn),
+                    wal: self.home.join("state.db-wal"),
+                })
+                .map_err(Arc::new)
+        });
         match opened {
-            Ok(conn) => Ok(conn.lock().unwrap_or_else(|p| p.into_inner())),
+            Ok(opened) => Ok(opened.conn.lock().unwrap_or_else(|p| p.into_inner())),
             Err(first) => Err(StateError::Unavailable(Arc::clone(first))),
         }
     }
