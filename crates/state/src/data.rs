@@ -16,6 +16,12 @@ use crate::error::StateError;
 pub struct PluginData {
     db: StateDb,
     session: Arc<Mutex<Session>>,
+    /// What each plugin's persistent keys took when last summed in this
+    /// process, until this process writes them again. Only `used` (the
+    /// shared-value quota check, which is advisory between processes)
+    /// reads it, so a hot loop of shared writes does not sum the table
+    /// each time; data writes check their quota in the database.
+    persisted: Arc<Mutex<HashMap<String, u64>>>,
 }
 
 /// Session values: plugin id → key → value.
@@ -29,6 +35,7 @@ impl PluginData {
         Self {
             db,
             session: Arc::default(),
+            persisted: Arc::default(),
         }
     }
 
@@ -52,6 +59,7 @@ impl PluginData {
         quota: u64,
     ) -> Result<(), StateError> {
         check_key(key)?;
+        self.persisted_cache().remove(plugin);
         // What the plugin holds in memory, except this key.
         let in_memory: u64 = self
             .session()
@@ -90,6 +98,8 @@ impl PluginData {
                     | StateError::TooLarge { .. }
                     | StateError::Corrupt(_)) => other,
                 })?;
+            // After the write too: a sum taken meanwhile missed it.
+            self.persisted_cache().remove(plugin);
             if let Some(m) = self.session().get_mut(plugin) {
                 m.remove(key);
             }
@@ -119,11 +129,25 @@ impl PluginData {
             .get(plugin)
             .map(|m| m.iter().map(|(k, v)| (k.len() + v.len()) as u64).sum())
             .unwrap_or(0);
-        // No key is empty, so excepting "" excepts none.
-        Ok(in_memory + self.db.data_used(plugin, "")?)
+        let cached = self.persisted_cache().get(plugin).copied();
+        let persisted = match cached {
+            Some(bytes) => bytes,
+            None => {
+                // No key is empty, so excepting "" excepts none.
+                let bytes = self.db.data_used(plugin, "")?;
+                self.persisted_cache().insert(plugin.to_owned(), bytes);
+                bytes
+            }
+        };
+        Ok(in_memory + persisted)
+    }
+
+    fn persisted_cache(&self) -> std::sync::MutexGuard<'_, HashMap<String, u64>> {
+        self.persisted.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     pub(crate) fn delete(&self, plugin: &str, key: &str) -> Result<bool, StateError> {
+        self.persisted_cache().remove(plugin);
         let in_memory = self
             .session()
             .get_mut(plugin)
@@ -136,6 +160,7 @@ impl PluginData {
     /// plugin is removed).
     pub fn forget(&self, plugin: &str) -> Result<(), StateError> {
         self.session().remove(plugin);
+        self.persisted_cache().remove(plugin);
         self.db.forget_plugin(plugin)
     }
 
