@@ -37,21 +37,9 @@ pub(crate) fn roots_needed(granted: &[Permission]) -> RootsNeeded {
 
 /// The first grant of a folder under `$PROJECT`, if any.
 pub(crate) fn names_project(granted: &[Permission]) -> Option<&Permission> {
-    granted.iter().find(|p| match p {
-        Permission::FsRead(path) | Permission::FsWrite(path) => path.root == FsRoot::Project,
-        Permission::Net(_)
-        | Permission::Env(_)
-        | Permission::Secret(_)
-        | Permission::Exec(_)
-        | Permission::Db(_)
-        | Permission::Ai(_)
-        | Permission::SysMetrics
-        | Permission::StateShared(_)
-        | Permission::EventsPublish(_)
-        | Permission::EventsSubscribe(_)
-        | Permission::Message(_)
-        | Permission::Tty => false,
-    })
+    granted
+        .iter()
+        .find(|p| p.folder().is_some_and(|path| path.root == FsRoot::Project))
 }
 
 /// The grant(s) behind the folder a guest sees at `guest`, in manifest
@@ -59,21 +47,7 @@ pub(crate) fn names_project(granted: &[Permission]) -> Option<&Permission> {
 pub(crate) fn naming(granted: &[Permission], guest: &str) -> String {
     let names: Vec<String> = granted
         .iter()
-        .filter(|p| match p {
-            Permission::FsRead(path) | Permission::FsWrite(path) => path.guest_path() == guest,
-            Permission::Net(_)
-            | Permission::Env(_)
-            | Permission::Secret(_)
-            | Permission::Exec(_)
-            | Permission::Db(_)
-            | Permission::Ai(_)
-            | Permission::SysMetrics
-            | Permission::StateShared(_)
-            | Permission::EventsPublish(_)
-            | Permission::EventsSubscribe(_)
-            | Permission::Message(_)
-            | Permission::Tty => false,
-        })
+        .filter(|p| p.folder().is_some_and(|path| path.guest_path() == guest))
         .map(ToString::to_string)
         .collect();
     names.join(" and ")

@@ -168,6 +168,26 @@ pub enum Permission {
 }
 
 impl Permission {
+    /// The folder an `fs-read` or `fs-write` grant names; `None` for the
+    /// families that name none.
+    pub fn folder(&self) -> Option<&FsPath> {
+        match self {
+            Self::FsRead(path) | Self::FsWrite(path) => Some(path),
+            Self::Net(_)
+            | Self::Env(_)
+            | Self::Secret(_)
+            | Self::Exec(_)
+            | Self::Db(_)
+            | Self::Ai(_)
+            | Self::SysMetrics
+            | Self::StateShared(_)
+            | Self::EventsPublish(_)
+            | Self::EventsSubscribe(_)
+            | Self::Message(_)
+            | Self::Tty => None,
+        }
+    }
+
     /// The family, without the argument.
     pub fn family(&self) -> PermissionFamily {
         match self {
