@@ -572,9 +572,18 @@ async fn install(
     let unpacking = scratch.join("unpacking");
     std::fs::create_dir_all(&unpacking)?;
 
+    // The download path installs take: the package at its TUF target
+    // path, checked against the verified index.
+    let index = client.trusted_index(&scratch.join("index")).await?;
+    let target = index
+        .targets
+        .iter()
+        .find(|t| t.id == id.as_str() && t.version == version)
+        .context("the published version is not in the signed index")?
+        .clone();
     for run in 0..=INSTALL_RUNS {
         let start = Instant::now();
-        let download = client.download(id.as_str(), &version).await?;
+        let download = client.download_package(&index, &target).await?;
         let downloaded = Instant::now();
 
         let digest = Digest::of(&download.bytes);

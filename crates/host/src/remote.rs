@@ -15,7 +15,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use lord_manifest::{PluginId, Version, VersionReq};
-use lord_registry_client::Client;
+use lord_registry_client::{Client, TargetInfo, TrustedIndex};
 use lord_resolve::Candidate;
 
 use crate::cases::TestCase;
@@ -118,7 +118,7 @@ impl Framework {
     ) -> Result<RemotePlan, HostError> {
         // 1. The index: every plugin reachable from the requests through
         //    any version's dependencies.
-        let (listed, index) = fetch_index(self.home(), client, progress).await?;
+        let (signed, listed, index) = fetch_index(self.home(), client, progress).await?;
 
         // 2. Resolve.
         progress(Progress::Resolving);
@@ -158,9 +158,7 @@ impl Framework {
             let info = listed.get(&(id.clone(), version.clone())).ok_or_else(|| {
                 HostError::Resolve(format!("{id} {version} vanished from the index"))
             })?;
-            let package = self
-                .fetch_package(client, &id, &version, &info.digest, progress)
-                .await?;
+            let package = self.fetch_package(client, &signed, info, progress).await?;
             progress(Progress::Verifying(id.to_string()));
             let plan = self.plan_install_package(&package, false)?;
             if plan.manifest.plugin.id != id || plan.manifest.plugin.version != version {
@@ -191,6 +189,7 @@ impl Framework {
     ) -> Result<RemotePlan, HostError> {
         let mut steps = Vec::new();
         let mut already = Vec::new();
+        let mut wanted = Vec::new();
         for pin in pins {
             if let Some(installed) = self.store().get(&pin.id)? {
                 let have = &installed.manifest.plugin.version;
@@ -203,9 +202,34 @@ impl Framework {
                     pin.id, pin.version
                 )));
             }
-            let package = self
-                .fetch_package(client, &pin.id, &pin.version, &pin.digest, progress)
-                .await?;
+            wanted.push(pin);
+        }
+        // The lock decides what is installed; the signed index still says
+        // where each package is and how long it is, and must agree with the
+        // lock. Nothing to install means no request at all.
+        let (trusted, listed, _) = if wanted.is_empty() {
+            (TrustedIndex::default(), Listed::new(), Index::new())
+        } else {
+            fetch_index(self.home(), client, progress).await?
+        };
+        for pin in wanted {
+            let info = listed
+                .get(&(pin.id.clone(), pin.version.clone()))
+                .ok_or_else(|| {
+                    HostError::Resolve(format!(
+                        "lord.lock pins {} {}, which the registry's signed index does not list",
+                        pin.id, pin.version
+                    ))
+                })?;
+            if info.digest != pin.digest {
+                return Err(HostError::Resolve(format!(
+                    "the registry's signed index lists {} {} with digest {}, but lord.lock \
+                     records {}; refusing it (if the registry was rebuilt on purpose, delete \
+                     lord.lock and run `lord install` again)",
+                    pin.id, pin.version, info.digest, pin.digest
+                )));
+            }
+            let package = self.fetch_package(client, &trusted, info, progress).await?;
             let sig_path = lord_package::Signature::path_for(&package);
             let sig_text = std::fs::read_to_string(&sig_path).map_err(io("read", &sig_path))?;
             let signature = lord_package::Signature::parse(&sig_path, &sig_text)?;
@@ -244,16 +268,17 @@ impl Framework {
         })
     }
 
-    /// The package of `id` `version` in the cache, downloaded if it is not
-    /// there or not intact.
+    /// The package `target` names, from the cache, or downloaded from the
+    /// registry's TUF target path and checked against the signed index
+    /// when it is not there or not intact.
     async fn fetch_package(
         &self,
         client: &Client,
-        id: &PluginId,
-        version: &Version,
-        digest: &str,
+        signed: &TrustedIndex,
+        target: &TargetInfo,
         progress: &mut dyn FnMut(Progress),
     ) -> Result<PathBuf, HostError> {
+        let (id, version, digest) = (&target.id, &target.version, target.digest.as_str());
         let dir = self.home().join("cache").join("packages");
         std::fs::create_dir_all(&dir).map_err(io("create", &dir))?;
         let path = dir.join(format!(
@@ -269,7 +294,7 @@ impl Framework {
         if intact {
             return Ok(path);
         }
-        let download = client.download(id.as_str(), &version.to_string()).await?;
+        let download = client.download_package(signed, target).await?;
         progress(Progress::Downloading {
             id: id.to_string(),
             version: version.to_string(),
@@ -307,7 +332,7 @@ async fn fetch_index(
     home: &Path,
     client: &Client,
     progress: &mut dyn FnMut(Progress),
-) -> Result<(Listed, Index), HostError> {
+) -> Result<(TrustedIndex, Listed, Index), HostError> {
     progress(Progress::Fetching("the signed index".to_owned()));
     let state = home
         .join("registries")
@@ -315,13 +340,17 @@ async fn fetch_index(
     let trusted = client.trusted_index(&state).await?;
     let mut listed = Listed::new();
     let mut index: Index = BTreeMap::new();
-    for target in trusted.targets {
+    for target in trusted.targets.iter().cloned() {
         let (Ok(id), Ok(version)) = (
             target.id.parse::<PluginId>(),
             Version::parse(&target.version),
         ) else {
             continue;
         };
+        // A digest names cached files; only a SHA-256 in hexadecimal will do.
+        if target.digest.len() != 64 || !target.digest.bytes().all(|b| b.is_ascii_hexdigit()) {
+            continue;
+        }
         let candidate = Candidate {
             version: version.clone(),
             host_api: VersionReq::parse(&target.host_api).unwrap_or(VersionReq::STAR),
@@ -335,11 +364,11 @@ async fn fetch_index(
         index.entry(id.clone()).or_default().push(candidate);
         listed.insert((id, version), target);
     }
-    Ok((listed, index))
+    Ok((trusted, listed, index))
 }
 
 /// Signed index entries by plugin and version.
-type Listed = BTreeMap<(PluginId, Version), lord_registry_client::TargetInfo>;
+type Listed = BTreeMap<(PluginId, Version), TargetInfo>;
 
 /// A folder name for a registry URL (`http://127.0.0.1:7878` →
 /// `127.0.0.1_7878`).
@@ -398,7 +427,7 @@ impl Framework {
             return Ok(out);
         }
         // One verified index answers for every plugin.
-        let (_, index) = fetch_index(self.home(), client, &mut |_| {}).await?;
+        let (_, _, index) = fetch_index(self.home(), client, &mut |_| {}).await?;
         for plugin in installed {
             let id = plugin.id().clone();
             if !index.contains_key(&id) {
@@ -431,7 +460,7 @@ impl Framework {
     ) -> Result<Option<UpdateStep>, HostError> {
         let installed = self.store().require(id)?;
         let from = installed.manifest.plugin.version.clone();
-        let (listed, index) = fetch_index(self.home(), client, progress).await?;
+        let (signed, listed, index) = fetch_index(self.home(), client, progress).await?;
         if !index.contains_key(id) {
             return Err(HostError::Resolve(format!(
                 "`{id}` is not in the registry; it was installed from a file or folder"
@@ -457,12 +486,11 @@ impl Framework {
                 )));
             }
         }
-        let digest = listed
+        let target = listed
             .get(&(id.clone(), to.clone()))
-            .map(|v| v.digest.clone())
             .ok_or_else(|| HostError::Resolve(format!("{id} {to} vanished from the index")))?;
         let package = self
-            .fetch_package(client, id, &to, &digest, progress)
+            .fetch_package(client, &signed, target, progress)
             .await?;
         progress(Progress::Verifying(id.to_string()));
         let plan = self.plan_update_package(&package)?;

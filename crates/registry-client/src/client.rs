@@ -177,6 +177,46 @@ impl Client {
         }
     }
 
+    /// The package `target` names, fetched from the registry's TUF target
+    /// path (`/api/v1/tuf/targets/plugins/ID/SHA256.VERSION.lordpkg`, as any
+    /// static mirror of the index serves it) through the same routine the
+    /// TUF client downloads targets with, and checked against the length
+    /// and SHA-256 the verified `index` lists before it is returned. Its
+    /// signature is the one the signed index carries, so nothing the
+    /// server says outside the index is used.
+    pub async fn download_package(
+        &self,
+        index: &crate::index::TrustedIndex,
+        target: &lord_registry_api::TargetInfo,
+    ) -> Result<Download, ClientError> {
+        let file = crate::tuf::TargetFile {
+            length: target.length,
+            hashes: [("sha256".to_owned(), target.digest.clone())].into(),
+            custom: None,
+        };
+        let mut fetch = crate::tuf::Fetch::new(self.http.clone());
+        let bytes = crate::tuf::fetch_target(
+            &mut fetch,
+            &self.url("/tuf/targets/"),
+            index.consistent_snapshot,
+            &target.name(),
+            &file,
+        )
+        .await?;
+        let signature = serde_json::json!({
+            "version": 1,
+            "key": target.key,
+            "digest": target.digest,
+            "signature": target.signature,
+        });
+        Ok(Download {
+            bytes,
+            signature: format!("{signature:#}\n"),
+        })
+    }
+
+    /// A package and its signature from the registry's plain API (for
+    /// tools and tests; installs use [`Client::download_package`]).
     pub async fn download(&self, id: &str, version: &str) -> Result<Download, ClientError> {
         let get = |what: &str| {
             self.http

@@ -15,6 +15,9 @@ use crate::tuf::Updater;
 #[derive(Debug, Clone, Default)]
 pub struct TrustedIndex {
     pub targets: Vec<TargetInfo>,
+    /// Whether the verified root asks for consistent snapshots: packages
+    /// are then fetched at `plugins/ID/SHA256.VERSION.lordpkg`.
+    pub consistent_snapshot: bool,
 }
 
 impl TrustedIndex {
@@ -55,6 +58,9 @@ impl TrustedIndex {
             ));
         }
         targets.sort_by(|a, b| (&a.id, &a.version).cmp(&(&b.id, &b.version)));
-        Ok(Self { targets })
+        Ok(Self {
+            targets,
+            consistent_snapshot: updater.consistent_snapshot(),
+        })
     }
 }

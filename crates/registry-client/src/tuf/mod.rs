@@ -30,7 +30,7 @@ use std::path::{Path, PathBuf};
 pub use error::TufError;
 pub use metadata::TargetFile;
 
-use fetch::Fetch;
+pub(crate) use fetch::Fetch;
 use keys::PublicKey;
 use metadata::{MetaFile, Metadata, Root, Snapshot, Targets, Timestamp};
 
@@ -493,32 +493,14 @@ impl Updater {
         file: &TargetFile,
         base_url: &str,
     ) -> Result<Vec<u8>, TufError> {
-        let name = match (
-            self.root.signed.consistent_snapshot,
-            file.hashes.values().next(),
-        ) {
-            (true, Some(hash)) => match path.rsplit_once('/') {
-                Some((dir, base)) => format!("{dir}/{hash}.{base}"),
-                None => format!("{hash}.{path}"),
-            },
-            _ => path.to_owned(),
-        };
-        let base = if base_url.ends_with('/') {
-            base_url.to_owned()
-        } else {
-            format!("{base_url}/")
-        };
-        let url = url::Url::parse(&format!("{base}{name}")).map_err(|e| TufError::Fetch {
-            url: format!("{base}{name}"),
-            reason: e.to_string(),
-        })?;
-        let bytes = self
-            .fetch
-            .get(path, &url, file.length)
-            .await?
-            .ok_or_else(|| missing(path, &url))?;
-        verify_target(path, file, &bytes)?;
-        Ok(bytes)
+        let consistent = self.root.signed.consistent_snapshot;
+        fetch_target(&mut self.fetch, base_url, consistent, path, file).await
+    }
+
+    /// Whether the trusted root asks for consistent snapshots, so targets
+    /// are fetched at hash-prefixed names.
+    pub fn consistent_snapshot(&self) -> bool {
+        self.root.signed.consistent_snapshot
     }
 
     fn url(&self, name: &str) -> url::Url {
@@ -575,6 +557,43 @@ fn missing(role: &str, url: &url::Url) -> TufError {
         role: role.to_owned(),
         url: url.to_string(),
     }
+}
+
+/// Target `path` (described by `file`) fetched from `base_url`: at
+/// `DIR/HASH.NAME` when the repository uses consistent snapshots (so a
+/// mirror can replace a target while clients still fetch the old one), at
+/// its own path otherwise; read no further than its listed length, then
+/// checked against that length and every listed hash. The one download
+/// path of both [`Updater::download_target`] and lord's package installs.
+pub(crate) async fn fetch_target(
+    fetch: &mut Fetch,
+    base_url: &str,
+    consistent: bool,
+    path: &str,
+    file: &TargetFile,
+) -> Result<Vec<u8>, TufError> {
+    let name = match (consistent, file.hashes.values().next()) {
+        (true, Some(hash)) => match path.rsplit_once('/') {
+            Some((dir, base)) => format!("{dir}/{hash}.{base}"),
+            None => format!("{hash}.{path}"),
+        },
+        _ => path.to_owned(),
+    };
+    let base = if base_url.ends_with('/') {
+        base_url.to_owned()
+    } else {
+        format!("{base_url}/")
+    };
+    let url = url::Url::parse(&format!("{base}{name}")).map_err(|e| TufError::Fetch {
+        url: format!("{base}{name}"),
+        reason: e.to_string(),
+    })?;
+    let bytes = fetch
+        .get(path, &url, file.length)
+        .await?
+        .ok_or_else(|| missing(path, &url))?;
+    verify_target(path, file, &bytes)?;
+    Ok(bytes)
 }
 
 /// Metadata bytes against the length and hashes that list them, when
