@@ -1,7 +1,9 @@
-//! `lord registry serve|token|verify`: run a plugin registry from a data
-//! folder (SQLite and a blob folder, no other setup; or the blob folder
-//! with the records in PostgreSQL, `--database-url`), make scoped API
-//! tokens for publishers, and mark plugins verified.
+//! `lord registry serve|token|verify|keys`: run a plugin registry from a
+//! data folder (SQLite and a blob folder, no other setup; or the blob
+//! folder with the records in PostgreSQL, `--database-url`), make scoped
+//! API tokens for publishers, mark plugins verified, and list or rotate
+//! the keys that sign its index (safe while the server runs: signing
+//! takes a lock on the data folder and reads the keys afresh).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -9,7 +11,9 @@ use std::sync::Arc;
 
 use anyhow::{Context as _, Result};
 use clap::Subcommand;
+use lord_registry::tuf::{Lifetimes, Role, TufRepo};
 use lord_registry::{Registry, Scope};
+use serde_json::json;
 
 use crate::context::Context;
 use crate::render::Output;
@@ -51,6 +55,54 @@ pub(crate) enum RegistryCommand {
         #[arg(long, value_name = "URL")]
         database_url: Option<String>,
     },
+    /// List or rotate the keys that sign the registry's index.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum KeysCommand {
+    /// Show each role's key ids and threshold in the newest root.
+    List {
+        #[arg(long)]
+        data: Option<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Replace the keys of the chosen roles (default: the online ones,
+    /// targets, snapshot and timestamp) and sign a new root with the
+    /// current root key, which must be in `DATA/tuf/keys/root.der`.
+    /// Clients follow the new root at their next refresh; whatever the
+    /// replaced keys sign is refused from then on.
+    Rotate {
+        /// A role to rotate (repeatable).
+        #[arg(long = "role", value_enum)]
+        roles: Vec<KeyRole>,
+        #[arg(long)]
+        data: Option<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// A signing role, as `--role` names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum KeyRole {
+    Root,
+    Targets,
+    Snapshot,
+    Timestamp,
+}
+
+impl From<KeyRole> for Role {
+    fn from(role: KeyRole) -> Self {
+        match role {
+            KeyRole::Root => Role::Root,
+            KeyRole::Targets => Role::Targets,
+            KeyRole::Snapshot => Role::Snapshot,
+            KeyRole::Timestamp => Role::Timestamp,
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -137,6 +189,83 @@ pub(crate) async fn run(ctx: &Context, out: &Output, command: RegistryCommand) -
                 if undo { "no longer " } else { "" }
             ));
         }
+        RegistryCommand::Keys(command) => keys(ctx, out, command).await?,
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `lord registry keys list|rotate`: works on the data folder's `tuf/`
+/// alone, so it runs beside a serving process (signing is locked).
+async fn keys(ctx: &Context, out: &Output, command: KeysCommand) -> Result<()> {
+    match command {
+        KeysCommand::List { data, json } => {
+            let repo = TufRepo::open(&data_dir(ctx, data).join("tuf"), Lifetimes::default())?;
+            repo.ready().await?;
+            let report = repo.keys()?;
+            if json {
+                out.json(&json!({
+                    "root_version": report.root_version,
+                    "root_expires": report.root_expires,
+                    "root_key_present": report.root_key_present,
+                    "roles": report.roles.iter().map(|r| json!({
+                        "role": r.role.name(),
+                        "threshold": r.threshold,
+                        "keyids": r.keyids,
+                    })).collect::<Vec<_>>(),
+                }))?;
+            } else {
+                out.line(format_args!(
+                    "root version {} (expires {}){}",
+                    report.root_version,
+                    report.root_expires,
+                    if report.root_key_present {
+                        ""
+                    } else {
+                        "; the root key is not on this machine"
+                    }
+                ))?;
+                for role in &report.roles {
+                    out.line(format_args!(
+                        "{:<10} {} of {}: {}",
+                        role.role.name(),
+                        role.threshold,
+                        role.keyids.len(),
+                        role.keyids.join(", ")
+                    ))?;
+                }
+            }
+        }
+        KeysCommand::Rotate { roles, data, json } => {
+            let roles: Vec<Role> = if roles.is_empty() {
+                vec![Role::Targets, Role::Snapshot, Role::Timestamp]
+            } else {
+                roles.into_iter().map(Role::from).collect()
+            };
+            let repo = TufRepo::open(&data_dir(ctx, data).join("tuf"), Lifetimes::default())?;
+            let rotation = repo
+                .rotate(&roles)
+                .await
+                .context("rotating the registry's keys")?;
+            if json {
+                out.json(&json!({
+                    "root_version": rotation.root_version,
+                    "metadata_version": rotation.metadata_version,
+                    "rotated": rotation.roles.iter().map(|(role, ids)| json!({
+                        "role": role.name(),
+                        "keyids": ids,
+                    })).collect::<Vec<_>>(),
+                }))?;
+            } else {
+                for (role, ids) in &rotation.roles {
+                    out.status(format_args!("new {role} keys: {}", ids.join(", ")));
+                }
+                out.status(format_args!(
+                    "signed root version {} and the index at version {}; clients follow at \
+                     their next refresh",
+                    rotation.root_version, rotation.metadata_version
+                ));
+            }
+        }
+    }
+    Ok(())
 }

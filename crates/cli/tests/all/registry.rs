@@ -740,3 +740,123 @@ fn update_checks_run_in_the_background_at_most_once_a_day() {
     std::thread::sleep(std::time::Duration::from_millis(1500));
     assert!(!record.exists(), "a second check ran within the day");
 }
+
+/// Every file of a folder with its bytes (not recursive).
+fn files_of(dir: &Path) -> Vec<(std::ffi::OsString, Vec<u8>)> {
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .expect("folder")
+        .map(|e| {
+            let e = e.expect("entry");
+            (e.file_name(), std::fs::read(e.path()).expect("read"))
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+/// Key rotation end to end: every role's keys are rotated by `lord
+/// registry keys rotate` while `lord registry serve` runs in another
+/// process; the server signs the next publish with the new keys (read
+/// afresh under the signing lock), a user's `lord plugin update` follows
+/// the new root and installs it, and the index from before the rotation,
+/// replayed by the server, is refused without touching what the user
+/// trusts.
+#[test]
+fn keys_rotated_on_a_running_server_keep_updates_working_and_refuse_a_replay() {
+    let author = Lord::new();
+    let served = Served::start(&author);
+    let token = served.token(&author, "publish:*");
+    let data = served.data.path().to_str().expect("utf-8").to_owned();
+    served
+        .publish(
+            &author,
+            flavour("base", "1.0.0", "^0.2", &[]).path(),
+            &token,
+        )
+        .assert_ok();
+    let user = trusting(&author);
+    let url = served.url.clone();
+    user.run(&["plugin", "install", "base", "--registry", &url, "--yes"])
+        .assert_ok();
+    let metadata = served.data.path().join("tuf/metadata");
+    let before_rotation = files_of(&metadata);
+
+    let keys = |lord: &Lord| -> serde_json::Value {
+        let run = lord.run(&["registry", "keys", "list", "--data", &data, "--json"]);
+        run.assert_ok();
+        serde_json::from_str(&run.stdout()).expect("json")
+    };
+    let old = keys(&author);
+    assert_eq!(old["root_version"], 1);
+    let rotated = author.run(&[
+        "registry",
+        "keys",
+        "rotate",
+        "--role",
+        "root",
+        "--role",
+        "targets",
+        "--role",
+        "snapshot",
+        "--role",
+        "timestamp",
+        "--data",
+        &data,
+        "--json",
+    ]);
+    rotated.assert_ok();
+    let report: serde_json::Value = serde_json::from_str(&rotated.stdout()).expect("json");
+    assert_eq!(report["root_version"], 2);
+    let new = keys(&author);
+    for (was, is) in old["roles"]
+        .as_array()
+        .expect("roles")
+        .iter()
+        .zip(new["roles"].as_array().expect("roles"))
+    {
+        assert_ne!(
+            was["keyids"], is["keyids"],
+            "{} was not rotated",
+            was["role"]
+        );
+    }
+
+    served
+        .publish(
+            &author,
+            flavour("base", "1.1.0", "^0.2", &[]).path(),
+            &token,
+        )
+        .assert_ok();
+    user.run(&["plugin", "update", "--registry", &url, "--yes"])
+        .assert_ok()
+        .assert_stderr_contains("updated base 1.0.0 -> 1.1.0");
+    assert_eq!(version_of(&user, "base"), "1.1.0");
+    let trusted_dir = user
+        .home
+        .path()
+        .join("registries")
+        .join(url.trim_start_matches("http://").replace(':', "_"))
+        .join("metadata");
+    let trusted = files_of(&trusted_dir);
+    assert!(
+        trusted.iter().any(|(name, bytes)| name == "root.json"
+            && serde_json::from_slice::<serde_json::Value>(bytes).expect("root")["signed"]
+                ["version"]
+                == 2),
+        "the user trusts the new root"
+    );
+
+    // The server (or a mirror in front of it) replays the index from
+    // before the rotation.
+    for (name, bytes) in &before_rotation {
+        if !name.to_string_lossy().contains("root") {
+            std::fs::write(metadata.join(name), bytes).expect("replay");
+        }
+    }
+    let refused = user.run(&["plugin", "outdated", "--registry", &url]);
+    assert_ne!(refused.code(), Some(0), "a replayed index was accepted");
+    refused.assert_stderr_contains("`timestamp` metadata version");
+    refused.assert_stderr_contains("retired");
+    assert_eq!(files_of(&trusted_dir), trusted, "a refusal changes nothing");
+}

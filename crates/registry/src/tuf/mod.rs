@@ -6,26 +6,50 @@
 //!
 //! The server keeps `tuf/keys/` (PKCS#8 ed25519, 0600: one root key, two
 //! targets keys with threshold 2, one snapshot key, one timestamp key) and
-//! `tuf/metadata/` (`1.root.json`, `N.targets.json`, `N.snapshot.json`,
-//! `timestamp.json`, consistent snapshots). Every package version is one
-//! target, `plugins/ID/VERSION.lordpkg`, with its length, SHA-256 and, in
-//! `custom`, what resolution needs (host API, dependencies, yanked, signer).
-//! Each publish or yank re-signs targets, snapshot and timestamp with the
-//! online keys only, all at version N+1; the timestamp is re-signed when
-//! half its lifetime has passed, so clients never see it expire.
+//! `tuf/metadata/` (`N.root.json` for every root version and `root.json`
+//! the newest, `N.targets.json`, `N.snapshot.json`, `timestamp.json`:
+//! consistent snapshots). Every package version is one target,
+//! `plugins/ID/VERSION.lordpkg`, with its length, SHA-256 and, in `custom`,
+//! what resolution needs (host API, dependencies, yanked, signer). Each
+//! publish or yank re-signs targets, snapshot and timestamp with the online
+//! keys only, all at version N+1; the timestamp is re-signed when half its
+//! lifetime has passed, so clients never see it expire.
+//!
+//! Key rotation ([`TufRepo::rotate`], `lord registry keys rotate`) makes new
+//! keys for the chosen roles and a root at the next version signed by the
+//! old root key and (when the root key itself is replaced) the new one, as
+//! the TUF client workflow demands of a root update; then it re-signs the
+//! other roles with the new keys. Clients walk from the root they trust to
+//! the new one, and the rotated-out keys can no longer get anything
+//! accepted.
+//!
+//! Invariant: signing holds `tuf/lock` (an exclusive file lock) from
+//! reading the current metadata to writing the next, so two processes on
+//! the same folder (two servers, or a server and `lord registry keys
+//! rotate`) never sign the same version twice or drop each other's
+//! targets. Keys and the root are read from disk under that lock, never
+//! cached, so a rotation made by another process is used at the next
+//! signing.
+//! Invariant: every metadata file is replaced atomically, targets and
+//! snapshot before the timestamp that points at them, so a client never
+//! reads a torn file and a crash leaves the previous, complete index.
+//! A rotation commits when `N+1.root.json` is written; new keys wait in
+//! `keys/next/` until then and are moved into place (or dropped, if that
+//! root was never written) when the repository is next opened.
 //!
 //! The client side (`lord_registry_client::TrustedIndex`) starts from a
 //! root it already trusts and remembers the newest metadata it has seen,
 //! which is what makes rollbacks detectable.
 //!
 //! Known limit: the root key sits beside the online keys; an operator who
-//! wants it offline moves `tuf/keys/root.der` away after the first start
-//! (it is needed again only to rotate keys, which is not built yet).
+//! wants it offline moves `tuf/keys/root.der` away after the first start and
+//! puts it back only to rotate keys.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::num::NonZeroU64;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use serde_json::Value;
@@ -35,6 +59,9 @@ use tough::key_source::KeySource;
 use tough::schema::{Hashes, KeyHolder, RoleKeys, RoleType, Root, Signed, Target, Targets};
 
 use lord_registry_api::TargetInfo;
+
+mod rotation;
+pub use rotation::{KeyReport, Role, RoleKeyIds, Rotation};
 
 use crate::error::{RegistryError, io};
 
@@ -118,8 +145,8 @@ impl Key {
     }
 }
 
-/// The roles' keys, as files under `tuf/keys/`.
-const KEY_FILES: [&str; 5] = ["root", "targets-1", "targets-2", "snapshot", "timestamp"];
+/// The online keys: everything but the root's.
+const ONLINE: [&str; 4] = ["targets-1", "targets-2", "snapshot", "timestamp"];
 
 fn nz(n: u64) -> NonZeroU64 {
     NonZeroU64::new(n.max(1)).unwrap_or(NonZeroU64::MIN)
@@ -134,65 +161,76 @@ fn expires_in(d: Duration) -> Result<jiff::Timestamp, RegistryError> {
     jiff::Timestamp::from_second(at.as_second()).map_err(|e| failed("bad lifetime", e))
 }
 
-/// The server's side: keys, metadata, re-signing.
+/// The server's side: keys, metadata, re-signing, rotation.
 #[derive(Debug)]
 pub struct TufRepo {
     dir: PathBuf,
-    keys: BTreeMap<&'static str, Key>,
     lifetimes: Mutex<Lifetimes>,
-    /// Serialises re-signing within this process.
+    /// Serialises signing within this process; `tuf/lock` does it across
+    /// processes.
     signing: tokio::sync::Mutex<()>,
+    /// Whether this process has checked that the metadata on disk is
+    /// signed by the keys the newest root lists (it is not after a crash
+    /// between a rotation's root and its re-signing).
+    checked: AtomicBool,
+}
+
+/// The cross-process signing lock, released on drop.
+struct Locked {
+    _file: std::fs::File,
 }
 
 impl TufRepo {
     /// Opens the repository in `dir` (`keys/`, `metadata/`), making its
-    /// keys on first use. The signed root and first metadata are written by
-    /// [`TufRepo::ready`], which is async like the rest of `tough`.
+    /// keys on first use and finishing a rotation a crash interrupted. The
+    /// signed root and first metadata are written by [`TufRepo::ready`],
+    /// which is async like the rest of `tough`.
     pub fn open(dir: &Path, lifetimes: Lifetimes) -> Result<Self, RegistryError> {
         let key_dir = dir.join("keys");
         let metadata = dir.join("metadata");
         std::fs::create_dir_all(&metadata).map_err(io("create", &metadata))?;
         std::fs::create_dir_all(&key_dir).map_err(io("create", &key_dir))?;
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt as _;
-            std::fs::set_permissions(&key_dir, std::fs::Permissions::from_mode(0o700))
-                .map_err(io("restrict", &key_dir))?;
-        }
-        let mut keys = BTreeMap::new();
-        for name in KEY_FILES {
-            let path = key_dir.join(format!("{name}.der"));
-            let key = match std::fs::read(&path) {
-                Ok(der) => Key { der },
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                    let key = Key::generate()?;
-                    write_private(&path, &key.der)?;
-                    key
-                }
-                Err(e) => return Err(io("read", &path)(e)),
-            };
-            keys.insert(name, key);
-        }
-        Ok(Self {
+        restrict(&key_dir)?;
+        let repo = Self {
             dir: dir.to_path_buf(),
-            keys,
             lifetimes: Mutex::new(lifetimes),
             signing: tokio::sync::Mutex::new(()),
-        })
+            checked: AtomicBool::new(false),
+        };
+        let _lock = repo.lock_blocking()?;
+        if repo.newest_root()?.is_none() {
+            // First start: every key is made here, once. Later a missing
+            // key is an error, never silently replaced (a new root key
+            // would sign nothing clients trust).
+            for role in Role::ALL {
+                for name in role.keys().0 {
+                    let path = repo.key_path(name);
+                    if !path.exists() {
+                        write_private(&path, &Key::generate()?.der)?;
+                    }
+                }
+            }
+        }
+        repo.finish_rotation()?;
+        Ok(repo)
     }
 
     /// Writes the signed root and the first (empty) metadata if they are
-    /// not there yet.
+    /// not there yet, and re-signs once per process if the metadata is not
+    /// signed by the keys the newest root lists.
     pub async fn ready(&self) -> Result<(), RegistryError> {
-        if !self.root_path().exists() {
-            let _guard = self.signing.lock().await;
-            if !self.root_path().exists() {
-                self.write_root().await?;
-            }
+        if self.checked.load(Ordering::Acquire) {
+            return Ok(());
         }
-        if !self.metadata().join("timestamp.json").exists() {
-            self.resign(&[]).await?;
+        let _guard = self.signing.lock().await;
+        let _lock = self.lock().await?;
+        if self.newest_root()?.is_none() {
+            self.write_first_root().await?;
         }
+        if !self.signed_by_current_keys()? {
+            self.resign_locked(&[]).await?;
+        }
+        self.checked.store(true, Ordering::Release);
         Ok(())
     }
 
@@ -200,14 +238,70 @@ impl TufRepo {
         self.dir.join("metadata")
     }
 
-    fn root_path(&self) -> PathBuf {
-        self.metadata().join("1.root.json")
+    fn key_path(&self, name: &str) -> PathBuf {
+        self.dir.join("keys").join(format!("{name}.der"))
     }
 
-    fn key(&self, name: &str) -> Result<&Key, RegistryError> {
-        self.keys
-            .get(name)
-            .ok_or_else(|| failed("missing key", name))
+    fn next_key_dir(&self) -> PathBuf {
+        self.dir.join("keys").join("next")
+    }
+
+    /// A key read from `keys/`, now: never cached, so a rotation by
+    /// another process is used at once.
+    fn key(&self, name: &str) -> Result<Key, RegistryError> {
+        let path = self.key_path(name);
+        match std::fs::read(&path) {
+            Ok(der) => Ok(Key { der }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                Err(RegistryError::Tuf(if name == "root" {
+                    format!(
+                        "the root key is not in `{}`; it is needed only to sign a new root, so \
+                         put it back there (from where it is kept offline) and run the command \
+                         again",
+                        path.display()
+                    )
+                } else {
+                    format!(
+                        "the `{name}` signing key is missing from `{}`; restore it from a \
+                         backup, or make new online keys with `lord registry keys rotate` \
+                         (which needs the root key)",
+                        path.display()
+                    )
+                }))
+            }
+            Err(e) => Err(io("read", &path)(e)),
+        }
+    }
+
+    /// The newest `N.root.json`: its version and path, `None` before the
+    /// first root is written.
+    fn newest_root(&self) -> Result<Option<(u64, PathBuf)>, RegistryError> {
+        let dir = self.metadata();
+        let mut newest = None;
+        for entry in std::fs::read_dir(&dir).map_err(io("read", &dir))? {
+            let entry = entry.map_err(io("read", &dir))?;
+            let name = entry.file_name();
+            let Some(version) = name
+                .to_str()
+                .and_then(|n| n.strip_suffix(".root.json"))
+                .and_then(|n| n.parse::<u64>().ok())
+            else {
+                continue;
+            };
+            if newest.as_ref().is_none_or(|(v, _)| version > *v) {
+                newest = Some((version, entry.path()));
+            }
+        }
+        Ok(newest)
+    }
+
+    fn read_root(&self) -> Result<(u64, PathBuf, Signed<Root>), RegistryError> {
+        let (version, path) = self
+            .newest_root()?
+            .ok_or_else(|| failed("no root", "the repository has not been started"))?;
+        let bytes = std::fs::read(&path).map_err(io("read", &path))?;
+        let root = serde_json::from_slice(&bytes).map_err(|e| failed("unreadable root", e))?;
+        Ok((version, path, root))
     }
 
     /// Changes how long new metadata stays valid (tests shorten it).
@@ -219,7 +313,19 @@ impl TufRepo {
         *self.lifetimes.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    async fn write_root(&self) -> Result<(), RegistryError> {
+    fn lock_blocking(&self) -> Result<Locked, RegistryError> {
+        lock_file(&self.dir.join("lock"))
+    }
+
+    /// The cross-process signing lock, waited for off the async threads.
+    async fn lock(&self) -> Result<Locked, RegistryError> {
+        let path = self.dir.join("lock");
+        tokio::task::spawn_blocking(move || lock_file(&path))
+            .await
+            .map_err(|e| failed("the signing lock", e))?
+    }
+
+    async fn write_first_root(&self) -> Result<(), RegistryError> {
         let mut root = Root {
             spec_version: "1.0.0".to_owned(),
             consistent_snapshot: true,
@@ -229,12 +335,8 @@ impl TufRepo {
             roles: HashMap::new(),
             _extra: HashMap::new(),
         };
-        for (role, names, threshold) in [
-            (RoleType::Root, &["root"][..], 1),
-            (RoleType::Targets, &["targets-1", "targets-2"][..], 2),
-            (RoleType::Snapshot, &["snapshot"][..], 1),
-            (RoleType::Timestamp, &["timestamp"][..], 1),
-        ] {
+        for role in Role::ALL {
+            let (names, threshold) = role.keys();
             let mut keyids = Vec::new();
             for name in names {
                 let key = self.key(name)?.tuf_key()?;
@@ -243,7 +345,7 @@ impl TufRepo {
                 keyids.push(id);
             }
             root.roles.insert(
-                role,
+                role.tough(),
                 RoleKeys {
                     keyids,
                     threshold: nz(threshold),
@@ -260,7 +362,7 @@ impl TufRepo {
         )
         .await
         .map_err(|e| failed("could not sign the root", e))?;
-        write_private(&self.root_path(), signed.buffer())?;
+        write_private(&self.metadata().join("1.root.json"), signed.buffer())?;
         write_private(&self.metadata().join("root.json"), signed.buffer())
     }
 
@@ -274,14 +376,57 @@ impl TufRepo {
             .unwrap_or(0)
     }
 
+    /// Whether targets, snapshot and timestamp on disk each carry enough
+    /// signatures by the keys the newest root lists for them.
+    fn signed_by_current_keys(&self) -> Result<bool, RegistryError> {
+        let current = self.current_version();
+        if current == 0 {
+            return Ok(false);
+        }
+        let (_, _, root) = self.read_root()?;
+        for (role, file) in [
+            (RoleType::Targets, format!("{current}.targets.json")),
+            (RoleType::Snapshot, format!("{current}.snapshot.json")),
+            (RoleType::Timestamp, "timestamp.json".to_owned()),
+        ] {
+            let Some(keys) = root.signed.roles.get(&role) else {
+                return Ok(false);
+            };
+            let signed = std::fs::read(self.metadata().join(&file))
+                .ok()
+                .and_then(|b| serde_json::from_slice::<Value>(&b).ok());
+            let by_listed = signed
+                .as_ref()
+                .and_then(|v| v["signatures"].as_array())
+                .map_or(0, |sigs| {
+                    sigs.iter()
+                        .filter_map(|s| s["keyid"].as_str())
+                        .filter(|id| keys.keyids.iter().any(|k| hex::encode(k) == *id))
+                        .count()
+                });
+            if (by_listed as u64) < keys.threshold.get() {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
     /// Adds or replaces `targets` and re-signs targets, snapshot and
     /// timestamp at the next version, with the online keys only.
     pub async fn resign(&self, targets: &[TargetInfo]) -> Result<(), RegistryError> {
         let _guard = self.signing.lock().await;
+        let _lock = self.lock().await?;
+        self.resign_locked(targets).await.map(drop)
+    }
+
+    /// [`TufRepo::resign`] with both signing locks held; returns the
+    /// version signed.
+    async fn resign_locked(&self, targets: &[TargetInfo]) -> Result<u64, RegistryError> {
         let current = self.current_version();
         let next = current + 1;
         let lifetimes = self.lifetimes();
-        let mut editor = RepositoryEditor::new(self.root_path())
+        let (_, root_path, _) = self.read_root()?;
+        let mut editor = RepositoryEditor::new(&root_path)
             .await
             .map_err(|e| failed("could not open the root", e))?;
         if current > 0 {
@@ -317,19 +462,32 @@ impl TufRepo {
             .snapshot_expires(expires_in(lifetimes.snapshot)?)
             .timestamp_version(nz(next))
             .timestamp_expires(expires_in(lifetimes.timestamp)?);
-        let online: Vec<Box<dyn KeySource>> = ["targets-1", "targets-2", "snapshot", "timestamp"]
+        let online: Vec<Box<dyn KeySource>> = ONLINE
             .iter()
-            .map(|name| self.key(name).map(Key::boxed))
+            .map(|name| self.key(name).map(|k| k.boxed()))
             .collect::<Result<_, _>>()?;
         let signed = editor
             .sign(&online)
             .await
             .map_err(|e| failed("could not sign the metadata", e))?;
+        // tough writes files in place; it writes into a scratch folder and
+        // each file is then moved in atomically, the timestamp last.
+        let scratch =
+            tempfile::tempdir_in(&self.dir).map_err(io("create a folder in", &self.dir))?;
         signed
-            .write(self.metadata())
+            .write(scratch.path())
             .await
             .map_err(|e| failed("could not write the metadata", e))?;
-        Ok(())
+        for name in [
+            format!("{next}.targets.json"),
+            format!("{next}.snapshot.json"),
+            "timestamp.json".to_owned(),
+        ] {
+            let from = scratch.path().join(&name);
+            let bytes = std::fs::read(&from).map_err(io("read", &from))?;
+            write_private(&self.metadata().join(&name), &bytes)?;
+        }
+        Ok(next)
     }
 
     /// Re-signs when the timestamp has used up half its lifetime.
@@ -341,13 +499,25 @@ impl TufRepo {
             .and_then(|t| t.parse::<jiff::Timestamp>().ok());
         let half = jiff::SignedDuration::try_from(self.lifetimes().timestamp / 2)
             .unwrap_or(jiff::SignedDuration::ZERO);
-        let stale = expires.is_none_or(|at| {
-            jiff::Timestamp::now()
-                .checked_add(half)
-                .is_ok_and(|soon| soon >= at)
-        });
-        if stale {
-            self.resign(&[]).await?;
+        let stale = |at: Option<jiff::Timestamp>| {
+            at.is_none_or(|at| {
+                jiff::Timestamp::now()
+                    .checked_add(half)
+                    .is_ok_and(|soon| soon >= at)
+            })
+        };
+        if stale(expires) {
+            let _guard = self.signing.lock().await;
+            let _lock = self.lock().await?;
+            // Another process (or task) may have re-signed meanwhile.
+            let expires = std::fs::read(self.metadata().join("timestamp.json"))
+                .ok()
+                .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
+                .and_then(|v| v["signed"]["expires"].as_str().map(str::to_owned))
+                .and_then(|t| t.parse::<jiff::Timestamp>().ok());
+            if stale(expires) {
+                self.resign_locked(&[]).await?;
+            }
         }
         Ok(())
     }
@@ -370,10 +540,33 @@ impl TufRepo {
         }
     }
 
-    /// The trusted root clients start from.
+    /// The root clients trust at first contact (version 1; they walk from
+    /// it to the newest).
     pub fn root(&self) -> Result<Vec<u8>, RegistryError> {
-        std::fs::read(self.root_path()).map_err(io("read", &self.root_path()))
+        let path = self.metadata().join("1.root.json");
+        std::fs::read(&path).map_err(io("read", &path))
     }
+}
+
+fn lock_file(path: &Path) -> Result<Locked, RegistryError> {
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path)
+        .map_err(io("open", path))?;
+    file.lock().map_err(io("lock", path))?;
+    Ok(Locked { _file: file })
+}
+
+fn restrict(dir: &Path) -> Result<(), RegistryError> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+            .map_err(io("restrict", dir))?;
+    }
+    Ok(())
 }
 
 fn write_private(path: &Path, bytes: &[u8]) -> Result<(), RegistryError> {
