@@ -107,13 +107,25 @@ impl Client {
                 Err(e) => return Err(crate::error::io("read", &saved)(e)),
             }
         };
-        crate::index::TrustedIndex::load(
+        let index = crate::index::TrustedIndex::load(
             &format!("{}/", self.url("/tuf")),
             &first_root,
             &metadata,
             (self.clock.0)(),
         )
-        .await
+        .await?;
+        // An earlier lord kept its datastore in `state/tuf/` and the first
+        // root in `state/root.json`; once trust lives in `metadata/` they
+        // are never read again.
+        let old = state.join("tuf");
+        if old.is_dir() {
+            std::fs::remove_dir_all(&old).map_err(crate::error::io("remove", &old))?;
+            let saved = state.join("root.json");
+            if saved.is_file() {
+                std::fs::remove_file(&saved).map_err(crate::error::io("remove", &saved))?;
+            }
+        }
+        Ok(index)
     }
 
     fn url(&self, path: &str) -> String {

@@ -992,6 +992,31 @@ mod signed_index {
         );
     }
 
+    /// A client folder an earlier lord left (tough's datastore in `tuf/`,
+    /// the first root in `root.json`): that root is where trust starts,
+    /// and once trust lives in `metadata/` the old files are removed.
+    #[test]
+    fn an_earlier_clients_folder_is_taken_over_and_cleared() {
+        let r = Running::start(Backend::Sqlite).expect("sqlite");
+        r.publish(&Spec::default()).expect("0.1.0");
+        let state = tempfile::tempdir().expect("state");
+        std::fs::write(
+            state.path().join("root.json"),
+            r.registry.tuf.root().expect("root"),
+        )
+        .expect("saved root");
+        std::fs::create_dir_all(state.path().join("tuf")).expect("old datastore");
+        std::fs::write(state.path().join("tuf/timestamp.json"), b"{}").expect("old file");
+        let index = r
+            .runtime
+            .block_on(r.client.trusted_index(state.path()))
+            .expect("verified");
+        assert_eq!(index.targets.len(), 1);
+        assert!(state.path().join("metadata/root.json").is_file());
+        assert!(!state.path().join("tuf").exists());
+        assert!(!state.path().join("root.json").exists());
+    }
+
     #[test]
     fn rotating_the_root_key_on_the_server_retires_it() {
         server_rotation_holds(lord_registry::tuf::Role::Root);
