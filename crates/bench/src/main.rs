@@ -10,7 +10,9 @@
 //! registry split into its steps (`registry.rs`, `graph.rs`).
 //!
 //! And how fast a plugin's output is neutralised on its way to a terminal,
-//! against writing it as it is (`render.rs`).
+//! against writing it as it is (`render.rs`); what an embedder gets through
+//! `lord-host`'s public API (`embed.rs`); and a command in a fresh process,
+//! `lord hello World` against `lord-bare-oneshot` (`oneshot.rs`).
 //!
 //! Run it with `cargo xtask bench [--json]`, which builds the guest plugins
 //! first; the harness builds `lord` itself (`cargo build --release -p lord`).
@@ -23,12 +25,14 @@
 
 mod bare;
 mod call;
+mod embed;
 mod events;
 mod fixtures;
 mod graph;
 mod help;
 mod load;
 mod micro;
+mod oneshot;
 mod registry;
 mod render;
 mod report;
@@ -60,7 +64,9 @@ const USAGE: &str =
   --profile-load    run only `run_command` on a loaded plugin, ours alone,
                     for a profiler
   --profile-call    run only the trivial call on a warm instance, ours
-                    alone, for a profiler";
+                    alone, for a profiler
+  --oneshot         run only `lord hello World` against the bare one-shot
+                    host, fresh processes both";
 
 #[derive(Debug)]
 struct Options {
@@ -72,6 +78,7 @@ struct Options {
     render_only: bool,
     profile_load: bool,
     profile_call: bool,
+    oneshot_only: bool,
 }
 
 fn main() -> ExitCode {
@@ -93,6 +100,7 @@ fn parse_args() -> Result<Option<Options>> {
         render_only: false,
         profile_load: false,
         profile_call: false,
+        oneshot_only: false,
         // Many short batches rather than a few long ones: on a shared
         // machine, load comes in bursts, and finer alternation spreads a
         // burst over both sides. Odd, so the median is a measured batch.
@@ -108,6 +116,7 @@ fn parse_args() -> Result<Option<Options>> {
             "--render-only" => options.render_only = true,
             "--profile-load" => options.profile_load = true,
             "--profile-call" => options.profile_call = true,
+            "--oneshot" => options.oneshot_only = true,
             "--batches" => {
                 let value = args.next().context("--batches needs a number")?;
                 options.batches =
@@ -131,7 +140,14 @@ fn load_and_call(
     let load = runtime.block_on(load::measure(plugins, plan(100)))?;
     let calls = runtime.block_on(call::measure(plugins, plan(25)))?;
     let compat = runtime.block_on(load::compat(plugins, plan(50)))?;
+    let embed = runtime.block_on(embed::measure(plugins, plan(25), plan(50)))?;
     let figures = serde_json::json!({
+        "embed_call_w1_ratio": embed.kept.ratio(),
+        "embed_call_w1_ours_ns": embed.kept.subject.median_ns(),
+        "embed_call_w1_bare_ns": embed.kept.baseline.median_ns(),
+        "run_command_ratio": embed.run_command.ratio(),
+        "run_command_ours_us": embed.run_command.subject.median_ns() / 1e3,
+        "run_command_bare_us": embed.run_command.baseline.median_ns() / 1e3,
         "load_ratio": load.cold.ratio(),
         "load_reused_ratio": load.reused.ratio(),
         "load_reused_ours_us": load.reused.subject.median_ns() / 1e3,
@@ -212,6 +228,18 @@ fn run() -> Result<()> {
     if options.profile_micro {
         return runtime.block_on(micro::profile(&plugins, plan(1000)));
     }
+    if options.oneshot_only {
+        let pair = runtime.block_on(oneshot::measure(&plugins, &lord, plan(200)))?;
+        println!(
+            "{:#}",
+            serde_json::json!({
+                "oneshot_ratio": pair.ratio(),
+                "oneshot_lord_ms": pair.subject.median_ns() / 1e6,
+                "oneshot_bare_ms": pair.baseline.median_ns() / 1e6,
+            })
+        );
+        return Ok(());
+    }
 
     // Each phase owns (and drops) its engines, so no epoch thread from one
     // phase runs during the next.
@@ -221,6 +249,10 @@ fn run() -> Result<()> {
     let compat = runtime.block_on(load::compat(&plugins, plan(50)))?;
     eprintln!("lord-bench: call overhead ...");
     let calls = runtime.block_on(call::measure(&plugins, plan(25)))?;
+    eprintln!("lord-bench: embedding ...");
+    let embed = runtime.block_on(embed::measure(&plugins, plan(25), plan(50)))?;
+    eprintln!("lord-bench: one-shot command ...");
+    let oneshot = runtime.block_on(oneshot::measure(&plugins, &lord, plan(200)))?;
     eprintln!("lord-bench: lord --help ...");
     let help = runtime.block_on(help::measure(&plugins, &lord, plan(50)))?;
     eprintln!("lord-bench: micro-plugins ...");
@@ -241,6 +273,8 @@ fn run() -> Result<()> {
         compat,
         load,
         calls,
+        oneshot,
+        embed,
         help,
         micro,
         events,

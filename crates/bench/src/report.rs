@@ -37,6 +37,10 @@ pub(crate) struct Results {
     pub(crate) compat: Pair,
     /// Checking the cache tag of the largest plugin's compiled code.
     pub(crate) cache_verify: crate::load::CacheVerify,
+    /// `lord hello World` in a fresh process vs the bare one-shot host.
+    pub(crate) oneshot: Pair,
+    /// W1 through `lord-host`'s public API vs bare wasmtime.
+    pub(crate) embed: crate::embed::EmbedResults,
     pub(crate) batches: usize,
     pub(crate) elapsed: Duration,
 }
@@ -220,11 +224,53 @@ impl Results {
                 goal: "-",
             },
         ];
+        rows.extend(self.embedding_rows());
         rows.extend(self.throughput_rows());
         rows.push(self.binary_row());
         rows.extend(registry_rows(&self.registry, &self.resolve));
         rows.extend(render_rows(&self.render));
         rows
+    }
+
+    /// What a user and an embedder get: a command in a fresh process, and
+    /// the public API's kept and fresh-instance paths.
+    fn embedding_rows(&self) -> Vec<Row> {
+        let (kept, fresh) = (&self.embed.kept, &self.embed.run_command);
+        vec![
+            Row {
+                label: "one-shot: `lord hello World` / bare host process",
+                subject: ms(self.oneshot.subject.median_ns()),
+                baseline: ms(self.oneshot.baseline.median_ns()),
+                key: "oneshot_ratio",
+                value: self.oneshot.ratio(),
+                shown: format!("{:.2}x", self.oneshot.ratio()),
+                min: f64::NEG_INFINITY,
+                max: 1.5,
+                goal: "<= 1.5x",
+            },
+            Row {
+                label: "embed: W1 on a kept instance (lord-host API)",
+                subject: ns(kept.subject.median_ns()),
+                baseline: ns(kept.baseline.median_ns()),
+                key: "embed_call_w1_ratio",
+                value: kept.ratio(),
+                shown: format!("{:.2}x", kept.ratio()),
+                min: f64::NEG_INFINITY,
+                max: 1.3,
+                goal: "<= 1.3x",
+            },
+            Row {
+                label: "embed: Framework::run_command / fresh instance + call",
+                subject: us(fresh.subject.median_ns()),
+                baseline: us(fresh.baseline.median_ns()),
+                key: "run_command_ratio",
+                value: fresh.ratio(),
+                shown: format!("{:.2}x", fresh.ratio()),
+                min: f64::NEG_INFINITY,
+                max: 1.5,
+                goal: "<= 1.5x",
+            },
+        ]
     }
 
     /// The size of what `cargo install` ships.
@@ -404,6 +450,32 @@ impl Results {
             "elapsed_s": round(self.elapsed.as_secs_f64(), 1),
         });
         if let Some(object) = object.as_object_mut() {
+            let (oneshot, kept, fresh) = (&self.oneshot, &self.embed.kept, &self.embed.run_command);
+            for (key, value) in [
+                ("oneshot_ratio", round(oneshot.ratio(), 3)),
+                (
+                    "oneshot_lord_ms",
+                    round(oneshot.subject.median_ns() / 1e6, 3),
+                ),
+                (
+                    "oneshot_bare_ms",
+                    round(oneshot.baseline.median_ns() / 1e6, 3),
+                ),
+                ("embed_call_w1_ratio", round(kept.ratio(), 3)),
+                ("embed_call_w1_ours_ns", round(kept.subject.median_ns(), 1)),
+                ("embed_call_w1_bare_ns", round(kept.baseline.median_ns(), 1)),
+                ("run_command_ratio", round(fresh.ratio(), 3)),
+                (
+                    "run_command_ours_us",
+                    round(fresh.subject.median_ns() / 1e3, 2),
+                ),
+                (
+                    "run_command_bare_us",
+                    round(fresh.baseline.median_ns() / 1e3, 2),
+                ),
+            ] {
+                object.insert(key.to_owned(), json!(value));
+            }
             object.insert(
                 "cache_verify_us".to_owned(),
                 json!(round(self.cache_verify.median.as_secs_f64() * 1e6, 2)),

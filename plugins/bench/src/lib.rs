@@ -2,7 +2,10 @@
 //! `bench-work ITERATIONS` does a fixed amount of pure computation, so the
 //! benchmarks can compare a call doing real work through the host and bare;
 //! `bench-shared ITERATIONS` sets and reads a shared value that many times,
-//! to compare the host's shared-state interface with a bare host call.
+//! to compare the host's shared-state interface with a bare host call;
+//! `bench-upper TEXT` returns TEXT in capitals, the smallest call that
+//! carries data both ways (the embedding figures call it with "hello
+//! world").
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -52,6 +55,7 @@ impl Plugin for Bench {
                 }
                 Ok(format!("{seen}\n"))
             }
+            "bench-upper" => Ok(command.arg("text").unwrap_or_default().to_uppercase()),
             "bench-events" => Ok(format!("{}\n", EVENTS.load(Ordering::Relaxed))),
             other => Err(format!("bench has no command `{other}`")),
         }
