@@ -32,6 +32,15 @@ impl std::error::Error for UsageError {}
     after_help = "Plugin commands run in a WebAssembly sandbox with only the permissions you granted.\nState lives in $LORD_HOME."
 )]
 pub(crate) struct Cli {
+    #[command(flatten)]
+    pub(crate) globals: Globals,
+    #[command(subcommand)]
+    pub(crate) command: Builtin,
+}
+
+/// The options every command takes, before or after its name.
+#[derive(Debug, clap::Args)]
+pub(crate) struct Globals {
     /// Use a configuration profile (`[profile.NAME]`; also LORD_PROFILE).
     #[arg(long, global = true, value_name = "NAME")]
     pub(crate) profile: Option<String>,
@@ -42,8 +51,17 @@ pub(crate) struct Cli {
     /// and all (also `output.raw`, or `output.raw-plugins` per plugin).
     #[arg(long, global = true)]
     pub(crate) raw: bool,
-    #[command(subcommand)]
-    pub(crate) command: Builtin,
+}
+
+/// The tree for running one plugin command: the global options and that
+/// command alone. It parses the command's arguments exactly as the whole
+/// tree would (same subcommand, same global options), without building
+/// lord's own commands, which a one-shot plugin command never uses.
+#[derive(Debug, Parser)]
+#[command(name = "lord", version, propagate_version = true)]
+struct OneCommand {
+    #[command(flatten)]
+    globals: Globals,
 }
 
 #[derive(Debug, Subcommand)]
@@ -103,7 +121,10 @@ pub(crate) struct Tree {
 /// from the store's command table alone (no plugin is loaded). `--help`,
 /// the shell completions and the man page all come from this tree.
 pub(crate) fn command_tree(framework: &Framework) -> Result<Tree> {
-    let plugin_commands = framework.commands()?;
+    command_tree_with(framework, framework.commands()?)
+}
+
+fn command_tree_with(framework: &Framework, plugin_commands: Vec<CommandRecord>) -> Result<Tree> {
     let provided = framework.provider_commands()?;
     let mut command = Cli::command();
     // A disabled provider's commands leave the help; running one says why.
@@ -125,11 +146,27 @@ pub(crate) fn command_tree(framework: &Framework) -> Result<Tree> {
 /// Builds the full command tree, parses argv and runs what it names.
 pub(crate) async fn dispatch(ctx: &Context, out: &Output) -> Result<ExitCode> {
     let mut framework = Framework::open(ctx.host_config())?;
+    let plugin_commands = framework.commands()?;
+    let named = command_word(&ctx.argv)
+        .and_then(|word| plugin_commands.iter().find(|r| r.name == word))
+        .cloned();
     let Tree {
         command,
         plugin_commands,
         provided,
-    } = command_tree(&framework)?;
+    } = match named {
+        // A plugin command: the engine starts on another thread while
+        // this one parses, and only that command's tree is built.
+        Some(record) => {
+            framework.warm_up();
+            Tree {
+                command: OneCommand::command().subcommand(plugin_subcommand(&record)),
+                plugin_commands: vec![record],
+                provided: Vec::new(),
+            }
+        }
+        None => command_tree_with(&framework, plugin_commands)?,
+    };
     let matches = match command
         .color(out.clap_color())
         .try_get_matches_from(&ctx.argv)
@@ -156,6 +193,7 @@ pub(crate) async fn dispatch(ctx: &Context, out: &Output) -> Result<ExitCode> {
         let raw = matches.get_flag("raw");
         let code = commands::run::run(out, &mut framework, record, sub, raw).await;
         flush_events(out, &framework);
+        framework.close_for_exit();
         return code;
     }
     if let Some((name, _)) = matches.subcommand()
@@ -179,7 +217,29 @@ pub(crate) async fn dispatch(ctx: &Context, out: &Output) -> Result<ExitCode> {
             .and_then(|c| c.get("registry.url"))
             .is_some()
     });
+    framework.close_for_exit();
     code
+}
+
+/// The first word of the command line when everything before it is a
+/// global option (`--raw`, `--profile NAME`, `--set KEY=VALUE`): the name
+/// of the command to run. `None` for anything else (`--help`, `-V`, no
+/// command), which the whole tree answers.
+fn command_word(argv: &[std::ffi::OsString]) -> Option<&str> {
+    let mut args = argv.iter().skip(1);
+    while let Some(arg) = args.next() {
+        let arg = arg.to_str()?;
+        match arg {
+            "--raw" => {}
+            "--profile" | "--set" => {
+                args.next()?;
+            }
+            _ if arg.starts_with("--profile=") || arg.starts_with("--set=") => {}
+            _ if arg.starts_with('-') => return None,
+            word => return Some(word),
+        }
+    }
+    None
 }
 
 /// Writes the events this run queued; a failure is worth a warning, not a
@@ -256,4 +316,41 @@ pub(crate) fn plugin_args(
             })
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::command_word;
+
+    fn word(args: &[&str]) -> Option<String> {
+        let argv: Vec<std::ffi::OsString> = std::iter::once("lord")
+            .chain(args.iter().copied())
+            .map(Into::into)
+            .collect();
+        command_word(&argv).map(str::to_owned)
+    }
+
+    #[test]
+    fn the_command_word_follows_only_global_options() {
+        assert_eq!(word(&["hello", "World"]).as_deref(), Some("hello"));
+        assert_eq!(
+            word(&[
+                "--raw",
+                "--profile",
+                "ci",
+                "--set=a=b",
+                "--set",
+                "c=d",
+                "hello"
+            ])
+            .as_deref(),
+            Some("hello")
+        );
+        assert_eq!(word(&["--profile=ci", "hello"]).as_deref(), Some("hello"));
+        // Anything else goes to the whole tree.
+        assert_eq!(word(&["--help"]), None);
+        assert_eq!(word(&["-V", "hello"]), None);
+        assert_eq!(word(&["--profile"]), None);
+        assert_eq!(word(&[]), None);
+    }
 }

@@ -108,6 +108,38 @@ impl Framework {
         Ok(self)
     }
 
+    /// Starts the engine on a thread of its own now, so that it is ready,
+    /// or nearly, when the first plugin runs: for a caller that knows a
+    /// plugin will run and has other work to do first (parsing the rest of
+    /// its command line, say). Without it the engine starts at first use.
+    /// Call it after [`Framework::with_provider`], whose withheld
+    /// interfaces it must see.
+    pub fn warm_up(&self) {
+        self.loader.warm_up();
+    }
+
+    /// Closes the databases cleanly (so their files are left compact) and
+    /// leaves the engine's memory to the operating system: for a process
+    /// that is about to exit, where unmapping the engine's instance pool
+    /// one reservation at a time costs more than exiting does. An embedder
+    /// that keeps running drops the framework instead.
+    pub fn close_for_exit(self) {
+        let Self {
+            providers,
+            settings,
+            channels,
+            loader,
+            lifecycle,
+            delivery,
+            installer,
+            store,
+        } = self;
+        drop((
+            providers, settings, channels, lifecycle, delivery, installer, store,
+        ));
+        std::mem::forget(loader);
+    }
+
     /// Every first-party provider, enabled or not.
     pub fn natives(&self) -> Result<Vec<NativePlugin>, HostError> {
         self.providers.list(&self.store)

@@ -19,26 +19,62 @@ use crate::error::HostError;
 use crate::grants::{self, Roots};
 
 /// The engine, started on first use and shared by every handle: `--help`
-/// and `plugin list` never pay for one.
+/// and `plugin list` never pay for one. A process that knows it will run a
+/// plugin can start it early on another thread ([`LazySandbox::warm_up`]),
+/// so its set-up overlaps the process's own.
 #[derive(Clone)]
 pub(crate) struct LazySandbox {
     cell: Arc<OnceLock<Sandbox>>,
     cache_dir: PathBuf,
     withheld: Arc<Mutex<Withheld>>,
+    /// The engine being started by [`LazySandbox::warm_up`], if it is.
+    starting: Arc<Mutex<Option<Starting>>>,
 }
+
+type Starting = std::thread::JoinHandle<Result<Sandbox, lord_sandbox::SandboxError>>;
 
 impl LazySandbox {
     pub(crate) fn get(&self) -> Result<&Sandbox, HostError> {
         if let Some(sandbox) = self.cell.get() {
             return Ok(sandbox);
         }
-        let withheld = self
-            .withheld
+        let starting = self
+            .starting
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .clone();
-        let sandbox = Sandbox::with_withheld(&self.cache_dir, withheld)?;
+            .take();
+        let sandbox = match starting.map(std::thread::JoinHandle::join) {
+            Some(Ok(started)) => started?,
+            // The thread panicked or was never started: start it here, so
+            // the error (if any) is this thread's to report.
+            Some(Err(_)) | None => Sandbox::with_withheld(&self.cache_dir, self.withheld())?,
+        };
         Ok(self.cell.get_or_init(|| sandbox))
+    }
+
+    /// Starts the engine on a thread of its own, unless it is started or
+    /// starting. [`LazySandbox::get`] then waits for it rather than
+    /// starting another. A thread that cannot be spawned changes nothing.
+    pub(crate) fn warm_up(&self) {
+        if self.cell.get().is_some() {
+            return;
+        }
+        let mut starting = self.starting.lock().unwrap_or_else(|p| p.into_inner());
+        if starting.is_some() {
+            return;
+        }
+        let (cache_dir, withheld) = (self.cache_dir.clone(), self.withheld());
+        *starting = std::thread::Builder::new()
+            .name("lord-engine".to_owned())
+            .spawn(move || Sandbox::with_withheld(&cache_dir, withheld))
+            .ok();
+    }
+
+    fn withheld(&self) -> Withheld {
+        self.withheld
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 }
 
@@ -80,6 +116,7 @@ impl Loader {
                 cell: Arc::new(OnceLock::new()),
                 cache_dir,
                 withheld: Arc::new(Mutex::new(Withheld::default())),
+                starting: Arc::new(Mutex::new(None)),
             },
             loaded: Mutex::new(HashMap::new()),
             wired: Mutex::new(HashMap::new()),
@@ -100,6 +137,11 @@ impl Loader {
 
     pub(crate) fn sandbox(&self) -> Result<&Sandbox, HostError> {
         self.sandbox.get()
+    }
+
+    /// Starts the engine on another thread now; see [`LazySandbox::warm_up`].
+    pub(crate) fn warm_up(&self) {
+        self.sandbox.warm_up();
     }
 
     /// A handle that starts the engine only when first used, for work that
