@@ -79,8 +79,20 @@ fn run(cmd: &mut Command) -> Result<()> {
 /// then copies each component where its manifest says it lives.
 fn build_plugins(root: &Path) -> Result<()> {
     let plugins = root.join("plugins");
-    run(cargo(&plugins).args(["build", "--release", "--target", GUEST_TARGET]))?;
-    let out = plugins.join("target").join(GUEST_TARGET).join("release");
+    // Named, not left to `CARGO_TARGET_DIR`: the copy below reads from
+    // here, and a target folder set for the host workspace (one per
+    // worktree, say) would otherwise leave stale guests in place.
+    let target = plugins.join("target");
+    run(cargo(&plugins)
+        .args([
+            "build",
+            "--release",
+            "--target",
+            GUEST_TARGET,
+            "--target-dir",
+        ])
+        .arg(&target))?;
+    let out = target.join(GUEST_TARGET).join("release");
     for dir in guest_dirs(&plugins)? {
         let crate_name = read_toml(&dir.join("Cargo.toml"))?
             .get("package")

@@ -85,6 +85,20 @@ impl data::Host for BareState {
     fn keys(&mut self) -> wasmtime::Result<Result<Vec<String>, String>> {
         Ok(Ok(Vec::new()))
     }
+    fn get_versioned(
+        &mut self,
+        _key: String,
+    ) -> wasmtime::Result<Result<Option<data::Versioned>, String>> {
+        Ok(Ok(None))
+    }
+    fn compare_and_swap(
+        &mut self,
+        _key: String,
+        _expected: u64,
+        _value: Vec<u8>,
+    ) -> wasmtime::Result<Result<data::CasOutcome, String>> {
+        Ok(Ok(data::CasOutcome::Swapped(1)))
+    }
 }
 
 impl shared::Host for BareState {

@@ -46,8 +46,8 @@ pub(crate) async fn measure(plugins: &Plugins, plan: Plan) -> Result<CallResults
     let scope = Scope::new(
         id,
         ScopeGrants::from_permissions(&manifest.permissions, manifest.limits.max_data_bytes()),
-        PluginData::new(db),
-        SharedState::new(),
+        PluginData::new(db.clone()),
+        SharedState::new(db),
         EventBus::new(),
     );
     let links = Links::default().with(scope);

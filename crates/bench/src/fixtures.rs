@@ -19,7 +19,12 @@ impl Plugins {
     pub(crate) fn locate() -> Result<Self> {
         let root = workspace_root().join("plugins");
         let plugins = Self { root };
-        for dir in [plugins.bench(), plugins.hello(), plugins.micro_text()] {
+        for dir in [
+            plugins.bench(),
+            plugins.hello(),
+            plugins.notes(),
+            plugins.micro_text(),
+        ] {
             let wasm = dir.join("plugin.wasm");
             if !wasm.is_file() {
                 bail!(
@@ -40,6 +45,11 @@ impl Plugins {
     /// The greeting plugin copied 50 times for the `--help` benchmark.
     pub(crate) fn hello(&self) -> PathBuf {
         self.root.join("hello")
+    }
+
+    /// Notes, which many `lord note` processes write at once.
+    pub(crate) fn notes(&self) -> PathBuf {
+        self.root.join("notes")
     }
 
     pub(crate) fn micro_text(&self) -> PathBuf {

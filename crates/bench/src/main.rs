@@ -10,9 +10,12 @@
 //! registry split into its steps (`registry.rs`, `graph.rs`).
 //!
 //! And how fast a plugin's output is neutralised on its way to a terminal,
-//! against writing it as it is (`render.rs`); what an embedder gets through
-//! `lord-host`'s public API (`embed.rs`); and a command in a fresh process,
-//! `lord hello World` against `lord-bare-oneshot` (`oneshot.rs`).
+//! against writing it as it is (`render.rs`); plugin state under
+//! concurrency: persistent compare-and-swap per second, and what 100
+//! `lord note` processes started at once lost (`state.rs`); what an
+//! embedder gets through `lord-host`'s public API (`embed.rs`); and a
+//! command in a fresh process, `lord hello World` against
+//! `lord-bare-oneshot` (`oneshot.rs`).
 //!
 //! Run it with `cargo xtask bench [--json]`, which builds the guest plugins
 //! first; the harness builds `lord` itself (`cargo build --release -p lord`).
@@ -36,6 +39,7 @@ mod oneshot;
 mod registry;
 mod render;
 mod report;
+mod state;
 mod synth;
 mod timing;
 
@@ -50,7 +54,7 @@ use crate::timing::Plan;
 
 const USAGE: &str =
     "usage: lord-bench [--json] [--batches N] [--profile-micro | --registry-only | --load-and-call |
-                   --render-only]
+                   --render-only | --state-only]
 
   --json            print one JSON object on stdout instead of a table
   --batches N       batches per side for each figure (default 31)
@@ -61,6 +65,8 @@ const USAGE: &str =
                     iteration on the hot paths (no `lord` build)
   --render-only     run only plugin output through the terminal path
                     against the raw write (no plugins, no `lord` build)
+  --state-only      run only persistent compare-and-swap and 100 concurrent
+                    `lord note` processes, as JSON
   --profile-load    run only `run_command` on a loaded plugin, ours alone,
                     for a profiler
   --profile-call    run only the trivial call on a warm instance, ours
@@ -76,6 +82,7 @@ struct Options {
     registry_only: bool,
     load_and_call: bool,
     render_only: bool,
+    state_only: bool,
     profile_load: bool,
     profile_call: bool,
     oneshot_only: bool,
@@ -98,6 +105,7 @@ fn parse_args() -> Result<Option<Options>> {
         registry_only: false,
         load_and_call: false,
         render_only: false,
+        state_only: false,
         profile_load: false,
         profile_call: false,
         oneshot_only: false,
@@ -114,6 +122,7 @@ fn parse_args() -> Result<Option<Options>> {
             "--registry-only" => options.registry_only = true,
             "--load-and-call" => options.load_and_call = true,
             "--render-only" => options.render_only = true,
+            "--state-only" => options.state_only = true,
             "--profile-load" => options.profile_load = true,
             "--profile-call" => options.profile_call = true,
             "--oneshot" => options.oneshot_only = true,
@@ -157,9 +166,25 @@ fn load_and_call(
         "call_trivial_ours_ns": calls.trivial.subject.median_ns(),
         "call_trivial_bare_ns": calls.trivial.baseline.median_ns(),
         "call_overhead_10us_ratio": calls.work.ratio(),
+        "shared_state_ratio": calls.shared.ratio(),
+        "shared_state_ours_ns": calls.shared.subject.median_ns(),
+        "shared_state_bare_ns": calls.shared.baseline.median_ns(),
         "cache_verify_us": load::cache_verify(plugins, plan(20))?.median.as_secs_f64() * 1e6,
     });
     println!("{figures:#}");
+    Ok(())
+}
+
+/// `--state-only`: persistent compare-and-swap and concurrent `lord note`
+/// alone, as JSON.
+fn state_only(
+    runtime: &tokio::runtime::Runtime,
+    plugins: &Plugins,
+    lord: &std::path::Path,
+    plan: Plan,
+) -> Result<()> {
+    let (data_cas, notes) = runtime.block_on(state::measure(plugins, lord, plan))?;
+    println!("{:#}", report::state_json(&data_cas, &notes));
     Ok(())
 }
 
@@ -240,6 +265,9 @@ fn run() -> Result<()> {
         );
         return Ok(());
     }
+    if options.state_only {
+        return state_only(&runtime, &plugins, &lord, plan(25));
+    }
 
     // Each phase owns (and drops) its engines, so no epoch thread from one
     // phase runs during the next.
@@ -253,6 +281,7 @@ fn run() -> Result<()> {
     let embed = runtime.block_on(embed::measure(&plugins, plan(25), plan(50)))?;
     eprintln!("lord-bench: one-shot command ...");
     let oneshot = runtime.block_on(oneshot::measure(&plugins, &lord, plan(200)))?;
+    let (data_cas, notes) = runtime.block_on(state::measure(&plugins, &lord, plan(25)))?;
     eprintln!("lord-bench: lord --help ...");
     let help = runtime.block_on(help::measure(&plugins, &lord, plan(50)))?;
     eprintln!("lord-bench: micro-plugins ...");
@@ -271,6 +300,8 @@ fn run() -> Result<()> {
         binary_bytes,
         cache_verify,
         compat,
+        data_cas,
+        notes,
         load,
         calls,
         oneshot,

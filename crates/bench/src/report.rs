@@ -41,6 +41,10 @@ pub(crate) struct Results {
     pub(crate) oneshot: Pair,
     /// W1 through `lord-host`'s public API vs bare wasmtime.
     pub(crate) embed: crate::embed::EmbedResults,
+    /// Persistent compare-and-swap from one process.
+    pub(crate) data_cas: Samples,
+    /// 100 `lord note` processes at once.
+    pub(crate) notes: crate::state::NoteRun,
     pub(crate) batches: usize,
     pub(crate) elapsed: Duration,
 }
@@ -225,6 +229,7 @@ impl Results {
             },
         ];
         rows.extend(self.embedding_rows());
+        rows.extend(state_rows(&self.data_cas, &self.notes));
         rows.extend(self.throughput_rows());
         rows.push(self.binary_row());
         rows.extend(registry_rows(&self.registry, &self.resolve));
@@ -490,6 +495,7 @@ impl Results {
             );
             object.extend(registry_keys(&self.registry, &self.resolve));
             object.extend(render_keys(&self.render));
+            object.extend(state_keys(&self.data_cas, &self.notes));
         }
         object
     }
@@ -701,6 +707,67 @@ impl RegistryOnly {
 }
 
 /// Plugin output through the terminal path against the raw write.
+/// Persistent compare-and-swap per second from one process (median batch).
+fn cas_per_s(data_cas: &Samples) -> f64 {
+    1e9 / data_cas.median_ns()
+}
+
+/// State across processes: compare-and-swap throughput beside
+/// `shared_state_ratio`, and what 100 concurrent `lord note` lost.
+fn state_rows(data_cas: &Samples, notes: &crate::state::NoteRun) -> Vec<Row> {
+    vec![
+        Row {
+            label: "state: persistent data compare-and-swap",
+            subject: format!("{:.0} k/s", cas_per_s(data_cas) / 1e3),
+            baseline: "-".to_owned(),
+            key: "data_cas_per_s",
+            value: cas_per_s(data_cas),
+            shown: format!("{:.0} k/s", cas_per_s(data_cas) / 1e3),
+            // No goal was set; reported for tracking.
+            min: f64::NEG_INFINITY,
+            max: f64::INFINITY,
+            goal: "-",
+        },
+        Row {
+            label: "state: notes lost by 100 concurrent `lord note`",
+            subject: format!("{} of {}", notes.loss(), crate::state::CONCURRENT_NOTES),
+            baseline: "-".to_owned(),
+            key: "concurrent_note_loss",
+            value: notes.loss() as f64,
+            shown: notes.loss().to_string(),
+            min: 0.0,
+            max: 0.0,
+            goal: "0",
+        },
+    ]
+}
+
+/// `--state-only`: the state figures alone.
+pub(crate) fn state_json(data_cas: &Samples, notes: &crate::state::NoteRun) -> Value {
+    Value::Object(state_keys(data_cas, notes))
+}
+
+fn state_keys(data_cas: &Samples, notes: &crate::state::NoteRun) -> Map<String, Value> {
+    Map::from_iter([
+        (
+            "data_cas_per_s".to_owned(),
+            json!(round(cas_per_s(data_cas), 0)),
+        ),
+        ("concurrent_note_loss".to_owned(), json!(notes.loss())),
+        (
+            "concurrent_notes".to_owned(),
+            json!(crate::state::CONCURRENT_NOTES),
+        ),
+        ("concurrent_notes_listed".to_owned(), json!(notes.listed)),
+        ("concurrent_notes_counted".to_owned(), json!(notes.counted)),
+        ("concurrent_notes_failed".to_owned(), json!(notes.failed)),
+        (
+            "concurrent_notes_wall_ms".to_owned(),
+            json!(round(notes.wall.as_secs_f64() * 1e3, 0)),
+        ),
+    ])
+}
+
 fn render_rows(render: &RenderResults) -> Vec<Row> {
     let mb = |v: f64| format!("{v:.0} MB/s");
     vec![Row {

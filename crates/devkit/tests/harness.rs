@@ -117,6 +117,7 @@ async fn integration_cases_see_other_plugins_events_and_messages() {
         .channels()
         .shared
         .get("notes.count")
+        .expect("readable")
         .expect("notes.count");
     assert_eq!(count.value, b"42");
 }

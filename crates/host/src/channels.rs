@@ -1,7 +1,9 @@
 //! The channels part: plugin data, shared values, the event bus with its
-//! log, secrets and mailboxes for this process, opened on first use
-//! (`state.db` is touched only when something needs it), and lord's own
-//! announcements on the bus.
+//! log, secrets and mailboxes, opened on first use (`state.db` is touched
+//! only when something needs it), and lord's own announcements on the
+//! bus. Data, shared values, mailboxes and the log live in `state.db`, so
+//! every process sees the same ones; the bus and session values are this
+//! process's own.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -60,11 +62,11 @@ impl LazyChannels {
                 .and_then(|v| v.as_str().and_then(|s| s.parse().ok()))
                 .unwrap_or_default();
             Channels {
-                data: lord_state::PluginData::new(db),
-                shared: lord_state::SharedState::new(),
+                data: lord_state::PluginData::new(db.clone()),
+                shared: lord_state::SharedState::new(db.clone()),
                 bus: lord_state::EventBus::with_log(log),
                 secrets: lord_state::Secrets::with_backend(&self.home, backend),
-                mailboxes: lord_state::Mailboxes::default(),
+                mailboxes: lord_state::Mailboxes::new(db),
             }
         })
     }

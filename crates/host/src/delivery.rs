@@ -2,6 +2,16 @@
 //! and the messages queued for them reach their `handle-event` and
 //! `handle-message`, in rounds.
 //!
+//! Events are this process's: each reaches the subscribers enabled when it
+//! was published, after the command that published it, in the process
+//! that published it (a `global` one is also kept in the log, for `lord
+//! events replay`, never delivered again). Messages are everyone's: they
+//! wait in `state.db`, and each round hands every enabled receiver all of
+//! its waiting messages, whichever process queued them (taken in one
+//! transaction, so two processes delivering at once never both hand over
+//! the same one). A receiver that is not enabled keeps its mailbox for a
+//! later command.
+//!
 //! Before a process's first command every enabled plugin holding
 //! `events-subscribe` grants is subscribed (one query on the store), with
 //! its manifest's `[[events.filter]]` on each pattern. Events published by
@@ -100,15 +110,23 @@ impl Delivery {
     pub(crate) async fn deliver(&self, lifecycle: &Lifecycle, rt: Runtime<'_>, store: &mut Store) {
         for _ in 0..ROUNDS {
             let batches = self.drain();
-            let receivers = rt.channels().mailboxes.receivers();
+            // Unreadable mailboxes leave the messages waiting for a later
+            // command; the events of this round are still delivered.
+            let receivers = rt.channels().mailboxes.receivers().unwrap_or_default();
             if batches.is_empty() && receivers.is_empty() {
                 return;
             }
+            let mut delivered = !batches.is_empty();
             for to in receivers {
-                deliver_messages(lifecycle, rt, store, &to).await;
+                delivered |= deliver_messages(lifecycle, rt, store, &to).await;
             }
             for (id, events) in batches {
                 deliver_events(lifecycle, rt, store, &id, &events).await;
+            }
+            // Only receivers that cannot take their messages now: they
+            // wait for a later command, not for another round.
+            if !delivered {
+                return;
             }
         }
     }
@@ -150,25 +168,44 @@ async fn deliver_events(
     }
 }
 
-/// Hands a receiver its queued messages (highest priority first). A
-/// handler that refuses a message (`err`) is audited but not counted
-/// against its breaker: a sender must not be able to disable a receiver by
-/// sending it bad messages. Traps and limits still count.
-async fn deliver_messages(lifecycle: &Lifecycle, rt: Runtime<'_>, store: &mut Store, to: &str) {
+/// Hands a receiver its queued messages (highest priority first), if it is
+/// enabled and accepts messages; otherwise they stay in its mailbox for a
+/// later command. Returns whether any message was taken. A handler that
+/// refuses a message (`err`) is audited but not counted against its
+/// breaker: a sender must not be able to disable a receiver by sending it
+/// bad messages. Traps and limits still count.
+async fn deliver_messages(
+    lifecycle: &Lifecycle,
+    rt: Runtime<'_>,
+    store: &mut Store,
+    to: &str,
+) -> bool {
     let mailboxes = &rt.channels().mailboxes;
-    let messages = mailboxes.take(to);
     let Ok(id) = to.parse::<PluginId>() else {
-        return;
+        return false;
     };
     let plugin = match store.require(&id) {
-        Ok(plugin) if plugin.state == PluginState::Enabled => plugin,
-        Ok(_) | Err(_) => return,
+        Ok(plugin) if plugin.state == PluginState::Enabled && plugin.manifest.accepts_messages => {
+            plugin
+        }
+        Ok(_) | Err(_) => return false,
+    };
+    // Taken (read and deleted) in one transaction: another process
+    // delivering now finds none of them.
+    let messages = match mailboxes.take(to) {
+        Ok(messages) if !messages.is_empty() => messages,
+        Ok(_) => return false,
+        Err(e) => {
+            let _ = store.audit(&id, "messages not delivered", &e.to_string());
+            return false;
+        }
     };
     let mut instance = match lifecycle.load(rt, store, &plugin).await {
         Ok(instance) => instance,
         Err(e) => {
             let _ = store.audit(&id, "messages not delivered", &e.to_string());
-            return;
+            put_back(mailboxes, store, &id, &messages);
+            return true;
         }
     };
     for (index, message) in messages.iter().enumerate() {
@@ -192,12 +229,26 @@ async fn deliver_messages(lifecycle: &Lifecycle, rt: Runtime<'_>, store: &mut St
                     let _ = store.audit(&id, "host failure", &detail);
                 }
                 // A failed instance is poisoned: the messages after the
-                // one that failed wait for the next round, in a fresh one.
-                for rest in messages.iter().skip(index + 1) {
-                    mailboxes.post(rest.clone());
-                }
+                // one that failed wait for the next round (or, if the
+                // receiver is now disabled, a later command).
+                put_back(mailboxes, store, &id, &messages[index + 1..]);
                 break;
             }
+        }
+    }
+    true
+}
+
+/// Queues taken messages again, for a later round or command.
+fn put_back(
+    mailboxes: &lord_state::Mailboxes,
+    store: &mut Store,
+    id: &PluginId,
+    messages: &[lord_state::Message],
+) {
+    for message in messages {
+        if let Err(e) = mailboxes.post(message) {
+            let _ = store.audit(id, "message lost", &e.to_string());
         }
     }
 }

@@ -198,6 +198,7 @@ impl HostError {
                 | lord_state::StateError::Io { .. }
                 | lord_state::StateError::Unavailable(_)
                 | lord_state::StateError::Keyring(_)
+                | lord_state::StateError::Busy
                 | lord_state::StateError::Corrupt(_),
             )
             | HostError::Sandbox(

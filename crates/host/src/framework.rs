@@ -6,7 +6,8 @@
 //!   what, and the audit log;
 //! - [`Settings`]: the layered configuration;
 //! - [`LazyChannels`]: plugin data, shared values, events, secrets and
-//!   mailboxes for this process;
+//!   mailboxes (all but the bus and session values in `state.db`, shared
+//!   by every process);
 //! - [`Loader`]: the engine and each plugin's loaded form and grants;
 //! - [`Lifecycle`]: enabling, disabling, loading, and the breaker;
 //! - [`Delivery`]: events and messages handed to plugins after a command;

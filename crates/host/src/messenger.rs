@@ -3,7 +3,10 @@
 //! grants. A request runs the target's `handle-message` in a fresh
 //! instance of its own, under its own grants and limits, and with no
 //! messenger of its own, so requests never chain or loop; `send` and
-//! `broadcast` queue into the process's mailboxes and never wait.
+//! `broadcast` queue into the mailboxes in `state.db` and never wait for
+//! the receiver. A request needs its target enabled now; a message only
+//! needs a receiver that is installed and accepts messages, since it waits
+//! until some process can deliver it.
 
 use std::collections::HashMap;
 use std::sync::OnceLock;
@@ -49,20 +52,27 @@ impl MessageTarget {
     }
 }
 
+/// A granted target, for each way of reaching it.
+pub(crate) struct Route {
+    /// Whether messages may be queued for it, or why not (not installed,
+    /// not accepting messages).
+    pub(crate) queue: Result<(), String>,
+    /// Ready to answer requests, or why not (also: not enabled now).
+    pub(crate) request: Result<MessageTarget, String>,
+}
+
 /// Where one plugin's requests may go.
 pub(crate) struct Messenger {
     sender: String,
     /// Where `send` and `broadcast` queue messages.
     mailboxes: lord_state::Mailboxes,
-    /// Granted targets: ready, or why they cannot take requests (not
-    /// installed, disabled, not accepting messages).
-    targets: HashMap<String, Result<MessageTarget, String>>,
+    targets: HashMap<String, Route>,
 }
 
 impl Messenger {
     pub(crate) fn new(
         sender: &str,
-        targets: HashMap<String, Result<MessageTarget, String>>,
+        targets: HashMap<String, Route>,
         mailboxes: lord_state::Mailboxes,
     ) -> Self {
         Self {
@@ -72,16 +82,15 @@ impl Messenger {
         }
     }
 
-    /// The target `to`, ready, or why it cannot be reached.
+    fn route(&self, to: &str) -> Result<&Route, String> {
+        self.targets
+            .get(to)
+            .ok_or_else(|| format!("plugin `{}` was not granted message({to})", self.sender))
+    }
+
+    /// The target `to`, ready for a request, or why it cannot take one.
     fn target(&self, to: &str) -> Result<&MessageTarget, String> {
-        match self.targets.get(to) {
-            Some(Ok(target)) => Ok(target),
-            Some(Err(reason)) => Err(reason.clone()),
-            None => Err(format!(
-                "plugin `{}` was not granted message({to})",
-                self.sender
-            )),
-        }
+        self.route(to)?.request.as_ref().map_err(Clone::clone)
     }
 }
 
@@ -112,13 +121,16 @@ impl Messaging for Messenger {
     }
 
     fn send(&self, to: &str, payload: &str, priority: u8) -> Result<bool, String> {
-        self.target(to)?;
-        let posted = self.mailboxes.post(lord_state::Message {
-            from: self.sender.clone(),
-            to: to.to_owned(),
-            payload: payload.to_owned(),
-            priority,
-        });
+        self.route(to)?.queue.clone()?;
+        let posted = self
+            .mailboxes
+            .post(&lord_state::Message {
+                from: self.sender.clone(),
+                to: to.to_owned(),
+                payload: payload.to_owned(),
+                priority,
+            })
+            .map_err(|e| e.to_string())?;
         Ok(match posted {
             lord_state::Posted::Queued | lord_state::Posted::Displaced => true,
             lord_state::Posted::Refused => false,
@@ -129,7 +141,7 @@ impl Messaging for Messenger {
         let mut ready: Vec<&String> = self
             .targets
             .iter()
-            .filter(|(_, t)| t.is_ok())
+            .filter(|(_, route)| route.queue.is_ok())
             .map(|(id, _)| id)
             .collect();
         ready.sort();

@@ -13,7 +13,7 @@ use lord_store::{InstalledPlugin, PluginState, Store};
 use crate::channels::{Channels, LazyChannels};
 use crate::error::HostError;
 use crate::loader::Loader;
-use crate::messenger::{MessageTarget, Messenger};
+use crate::messenger::{MessageTarget, Messenger, Route};
 use crate::settings::Settings;
 
 /// Whether `plugin` holds any `message(ID)` grant.
@@ -127,27 +127,36 @@ impl<'a> Runtime<'a> {
         Ok(Links::default().with(scope))
     }
 
-    /// A plugin that may receive requests, ready to run; or why it cannot.
-    fn message_target(&self, store: &Store, id: &PluginId) -> Result<MessageTarget, String> {
+    /// How a granted target may be reached: queued messages need it
+    /// installed and accepting them; requests, enabled too.
+    fn message_target(&self, store: &Store, id: &PluginId) -> Route {
         let target = match store.get(id) {
             Ok(Some(target)) => target,
-            Ok(None) => return Err(format!("plugin `{id}` is not installed")),
-            Err(e) => return Err(e.to_string()),
+            Ok(None) => return unreachable_route(format!("plugin `{id}` is not installed")),
+            Err(e) => return unreachable_route(e.to_string()),
         };
-        match target.state {
-            PluginState::Enabled => {}
-            PluginState::Installed | PluginState::Disabled | PluginState::Failed => {
-                return Err(format!(
-                    "plugin `{id}` is {}; enable it with `lord plugin enable {id}`",
-                    target.state
-                ));
-            }
-        }
         if !target.manifest.accepts_messages {
-            return Err(format!(
+            return unreachable_route(format!(
                 "plugin `{id}` does not accept messages (its manifest has no `[messages] accept = true`)"
             ));
         }
+        let state = target.state;
+        let request = match state {
+            PluginState::Enabled => self.request_target(target),
+            // A message waits in its mailbox until the receiver is enabled
+            // and some command delivers it; a request cannot wait.
+            PluginState::Installed | PluginState::Disabled | PluginState::Failed => Err(format!(
+                "plugin `{id}` is {state}; enable it with `lord plugin enable {id}`"
+            )),
+        };
+        Route {
+            queue: Ok(()),
+            request,
+        }
+    }
+
+    /// An enabled plugin that accepts messages, ready to run requests.
+    fn request_target(&self, target: InstalledPlugin) -> Result<MessageTarget, String> {
         // The target runs with its own grants and no messenger: a handler
         // cannot send requests, so requests never chain.
         let grants = self.loader.grants(&target).map_err(|e| e.to_string())?;
@@ -173,5 +182,13 @@ impl<'a> Runtime<'a> {
             links,
             limits,
         ))
+    }
+}
+
+/// A target neither messages nor requests can reach, and why.
+fn unreachable_route(reason: String) -> Route {
+    Route {
+        queue: Err(reason.clone()),
+        request: Err(reason),
     }
 }

@@ -192,8 +192,14 @@ pub mod log {
 /// The plugin's own data: keys no other plugin can read. `persistent`
 /// values survive across runs; all of it counts against the manifest's
 /// `max-data-kib`.
+///
+/// Several `lord` processes may run the plugin at once (two terminals,
+/// `xargs -P`): a `get` then `set` of a persistent value can lose another
+/// process's write in between. [`data::update`] cannot: it reads the
+/// value's version and writes by compare-and-swap, retrying on a conflict.
 pub mod data {
     use super::bindings::lord::plugin::data as host;
+    pub use host::{CasOutcome, Versioned};
 
     pub fn get(key: &str) -> Result<Option<Vec<u8>>, String> {
         host::get(key)
@@ -209,6 +215,37 @@ pub mod data {
 
     pub fn keys() -> Result<Vec<String>, String> {
         host::keys()
+    }
+
+    /// A persistent value and its version (needs a host of API 0.2.1).
+    pub fn get_versioned(key: &str) -> Result<Option<Versioned>, String> {
+        host::get_versioned(key)
+    }
+
+    /// Writes `value` persistently only if `key` is still at `expected`
+    /// (0: absent), whichever process wrote it last (needs a host of API
+    /// 0.2.1).
+    pub fn compare_and_swap(key: &str, expected: u64, value: &[u8]) -> Result<CasOutcome, String> {
+        host::compare_and_swap(key, expected, value)
+    }
+
+    /// Applies `change` to the persistent value at `key` until no other
+    /// writer, in this process or another, got in between; returns the
+    /// version written. `change` may run several times, so it should only
+    /// compute; its `Err` stops the update and writes nothing.
+    pub fn update(
+        key: &str,
+        mut change: impl FnMut(Option<&[u8]>) -> Result<Vec<u8>, String>,
+    ) -> Result<u64, String> {
+        let mut current = get_versioned(key)?;
+        loop {
+            let expected = current.as_ref().map_or(0, |v| v.version);
+            let next = change(current.as_ref().map(|v| v.value.as_slice()))?;
+            match compare_and_swap(key, expected, &next)? {
+                CasOutcome::Swapped(version) => return Ok(version),
+                CasOutcome::Conflict(now) => current = now,
+            }
+        }
     }
 }
 
@@ -231,7 +268,8 @@ pub mod shared {
         host::compare_and_swap(key, expected, value)
     }
 
-    /// Applies `change` to the current value until no other writer got in
+    /// Applies `change` to the current value until no other writer (in any
+    /// process: shared values live in lord's state database) got in
     /// between; returns the version written.
     pub fn update(
         key: &str,
@@ -305,9 +343,11 @@ pub mod messaging {
         host::request(to, payload, timeout_ms)
     }
 
-    /// Queues `payload` for plugin `to`, delivered after this command,
-    /// highest `priority` first; never waits. `Ok(false)`: `to`'s mailbox
-    /// was full of messages at least as urgent, and this one was dropped.
+    /// Queues `payload` for plugin `to`, highest `priority` first: delivered
+    /// after this command, or kept until a later one when `to` cannot take
+    /// it now (disabled, failing); each message exactly once. Never waits.
+    /// `Ok(false)`: `to`'s mailbox was full of messages at least as
+    /// urgent, and this one was dropped.
     pub fn send(to: &str, payload: &str, priority: u8) -> Result<bool, String> {
         host::send(to, payload, priority)
     }

@@ -1,13 +1,21 @@
 //! Each plugin's own key-value data. A key is either a session value (in
 //! memory, gone when the process ends) or persistent (in `state.db`);
 //! writing it one way removes the other copy, so a read is never ambiguous.
-//! Both kinds count against the plugin's one quota.
+//! Both kinds count against the plugin's one quota, together with the
+//! shared values the plugin wrote last.
+//!
+//! Persistent keys are versioned (see `db.rs`): compare-and-swap writes
+//! only if the key is still at the version the caller read, so a
+//! read-modify-write that races with another process loses nothing. Session
+//! values are not versioned: only this process can see them, and a
+//! plugin's calls in one process do not overlap.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 
 use crate::db::StateDb;
 use crate::error::StateError;
+use crate::shared::{CasOutcome, Versioned};
 
 /// The data of every plugin in this process. Cheap to clone. Only
 /// [`crate::Scope`] hands it out per plugin; the plugin id is never taken
@@ -16,12 +24,6 @@ use crate::error::StateError;
 pub struct PluginData {
     db: StateDb,
     session: Arc<Mutex<Session>>,
-    /// What each plugin's persistent keys took when last summed in this
-    /// process, until this process writes them again. Only `used` (the
-    /// shared-value quota check, which is advisory between processes)
-    /// reads it, so a hot loop of shared writes does not sum the table
-    /// each time; data writes check their quota in the database.
-    persisted: Arc<Mutex<HashMap<String, u64>>>,
 }
 
 /// Session values: plugin id → key → value.
@@ -35,7 +37,6 @@ impl PluginData {
         Self {
             db,
             session: Arc::default(),
-            persisted: Arc::default(),
         }
     }
 
@@ -47,7 +48,103 @@ impl PluginData {
         if let Some(value) = self.session().get(plugin).and_then(|m| m.get(key)) {
             return Ok(Some(value.clone()));
         }
+        Ok(self.db.data_get(plugin, key)?.map(|v| v.value))
+    }
+
+    /// A persistent value and its version.
+    pub(crate) fn get_versioned(
+        &self,
+        plugin: &str,
+        key: &str,
+    ) -> Result<Option<Versioned>, StateError> {
+        self.not_in_session(plugin, key)?;
         self.db.data_get(plugin, key)
+    }
+
+    /// Writes `value` persistently only if `key` is still at `expected`
+    /// (0: absent), checking the quota in the same transaction.
+    pub(crate) fn compare_and_swap(
+        &self,
+        plugin: &str,
+        key: &str,
+        expected: u64,
+        value: &[u8],
+        quota: u64,
+    ) -> Result<CasOutcome, StateError> {
+        check_key(key)?;
+        self.not_in_session(plugin, key)?;
+        let room = self.room(plugin, key, value.len(), quota)?;
+        self.db
+            .data_write(plugin, key, value, Some(expected), room)
+            .map_err(|e| self.whole_quota(plugin, key, e, quota))
+    }
+
+    /// A session value has no version, so a versioned call on one is a
+    /// mistake to name rather than a key to treat as absent.
+    fn not_in_session(&self, plugin: &str, key: &str) -> Result<(), StateError> {
+        if self
+            .session()
+            .get(plugin)
+            .is_some_and(|m| m.contains_key(key))
+        {
+            return Err(StateError::Invalid {
+                what: "data key",
+                value: key.chars().take(64).collect(),
+                problem: "it holds a session value; versions and compare-and-swap are for \
+                          persistent values (write it with `persistent = true`)"
+                    .to_owned(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Bytes the plugin holds in memory, except `key`.
+    fn in_memory(&self, plugin: &str, except: &str) -> u64 {
+        self.session()
+            .get(plugin)
+            .map(|m| {
+                m.iter()
+                    .filter(|(k, _)| k.as_str() != except)
+                    .map(|(k, v)| (k.len() + v.len()) as u64)
+                    .sum()
+            })
+            .unwrap_or(0)
+    }
+
+    /// What the database may hold for the plugin: the quota less its
+    /// session values (the database checks its own share in the write's
+    /// transaction).
+    fn room(&self, plugin: &str, key: &str, size: usize, quota: u64) -> Result<u64, StateError> {
+        let in_memory = self.in_memory(plugin, key);
+        quota
+            .checked_sub(in_memory)
+            .ok_or(StateError::QuotaExceeded {
+                plugin: plugin.to_owned(),
+                needed: in_memory + (key.len() + size) as u64,
+                quota,
+            })
+    }
+
+    /// A quota refusal from the database, restated against the whole
+    /// quota (session values included).
+    fn whole_quota(&self, plugin: &str, key: &str, e: StateError, quota: u64) -> StateError {
+        match e {
+            StateError::QuotaExceeded { needed, .. } => StateError::QuotaExceeded {
+                needed: needed + self.in_memory(plugin, key),
+                plugin: plugin.to_owned(),
+                quota,
+            },
+            other @ (StateError::Db(_)
+            | StateError::Io { .. }
+            | StateError::NotGranted { .. }
+            | StateError::Invalid { .. }
+            | StateError::Unavailable(_)
+            | StateError::SecretMissing(_)
+            | StateError::Keyring(_)
+            | StateError::TooLarge { .. }
+            | StateError::Busy
+            | StateError::Corrupt(_)) => other,
+        }
     }
 
     pub(crate) fn set(
@@ -59,54 +156,22 @@ impl PluginData {
         quota: u64,
     ) -> Result<(), StateError> {
         check_key(key)?;
-        self.persisted_cache().remove(plugin);
-        // What the plugin holds in memory, except this key.
-        let in_memory: u64 = self
-            .session()
-            .get(plugin)
-            .map(|m| {
-                m.iter()
-                    .filter(|(k, _)| k.as_str() != key)
-                    .map(|(k, v)| (k.len() + v.len()) as u64)
-                    .sum()
-            })
-            .unwrap_or(0);
         if persistent {
-            // The database checks its share inside its own transaction.
-            let room = quota
-                .checked_sub(in_memory)
-                .ok_or(StateError::QuotaExceeded {
-                    plugin: plugin.to_owned(),
-                    needed: in_memory + (key.len() + value.len()) as u64,
-                    quota,
-                })?;
-            self.db
-                .data_set(plugin, key, &value, room)
-                .map_err(|e| match e {
-                    StateError::QuotaExceeded { plugin, needed, .. } => StateError::QuotaExceeded {
-                        plugin,
-                        needed: needed + in_memory,
-                        quota,
-                    },
-                    other @ (StateError::Db(_)
-                    | StateError::Io { .. }
-                    | StateError::NotGranted { .. }
-                    | StateError::Invalid { .. }
-                    | StateError::Unavailable(_)
-                    | StateError::SecretMissing(_)
-                    | StateError::Keyring(_)
-                    | StateError::TooLarge { .. }
-                    | StateError::Corrupt(_)) => other,
-                })?;
-            // After the write too: a sum taken meanwhile missed it.
-            self.persisted_cache().remove(plugin);
+            let room = self.room(plugin, key, value.len(), quota)?;
+            // Expecting no version, the write cannot conflict.
+            let _written = self
+                .db
+                .data_write(plugin, key, &value, None, room)
+                .map_err(|e| self.whole_quota(plugin, key, e, quota))?;
             if let Some(m) = self.session().get_mut(plugin) {
                 m.remove(key);
             }
             return Ok(());
         }
+        // A session value: the persisted share is read outside any
+        // transaction, since the value itself never reaches the database.
         let persisted = self.db.data_used(plugin, key)?;
-        let needed = in_memory + persisted + (key.len() + value.len()) as u64;
+        let needed = self.in_memory(plugin, key) + persisted + (key.len() + value.len()) as u64;
         if needed > quota {
             return Err(StateError::QuotaExceeded {
                 plugin: plugin.to_owned(),
@@ -122,32 +187,12 @@ impl PluginData {
         Ok(())
     }
 
-    /// Bytes (keys plus values) the plugin holds, in memory and on disk.
-    pub(crate) fn used(&self, plugin: &str) -> Result<u64, StateError> {
-        let in_memory: u64 = self
-            .session()
-            .get(plugin)
-            .map(|m| m.iter().map(|(k, v)| (k.len() + v.len()) as u64).sum())
-            .unwrap_or(0);
-        let cached = self.persisted_cache().get(plugin).copied();
-        let persisted = match cached {
-            Some(bytes) => bytes,
-            None => {
-                // No key is empty, so excepting "" excepts none.
-                let bytes = self.db.data_used(plugin, "")?;
-                self.persisted_cache().insert(plugin.to_owned(), bytes);
-                bytes
-            }
-        };
-        Ok(in_memory + persisted)
-    }
-
-    fn persisted_cache(&self) -> std::sync::MutexGuard<'_, HashMap<String, u64>> {
-        self.persisted.lock().unwrap_or_else(|p| p.into_inner())
+    /// Bytes (keys plus values) the plugin holds in memory.
+    pub(crate) fn session_bytes(&self, plugin: &str) -> u64 {
+        self.in_memory(plugin, "")
     }
 
     pub(crate) fn delete(&self, plugin: &str, key: &str) -> Result<bool, StateError> {
-        self.persisted_cache().remove(plugin);
         let in_memory = self
             .session()
             .get_mut(plugin)
@@ -156,11 +201,10 @@ impl PluginData {
         Ok(in_memory || persisted)
     }
 
-    /// Drops every key of a plugin, session and persistent (when the
-    /// plugin is removed).
+    /// Drops every key of a plugin, session and persistent, and the
+    /// messages waiting for it (when the plugin is removed).
     pub fn forget(&self, plugin: &str) -> Result<(), StateError> {
         self.session().remove(plugin);
-        self.persisted_cache().remove(plugin);
         self.db.forget_plugin(plugin)
     }
 

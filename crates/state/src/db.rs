@@ -1,16 +1,30 @@
-//! `state.db`: persistent plugin data and the event log, in SQLite beside
-//! the plugin store (WAL, a busy timeout so processes wait for each other
-//! instead of failing). Synchronous NORMAL: in WAL mode every commit is
+//! `state.db`: persistent plugin data, shared values, mailboxes and the
+//! event log, in SQLite beside the plugin store. Many `lord` processes use
+//! it at once, so: WAL (readers never wait for the writer), every write one
+//! `BEGIN IMMEDIATE` transaction (the write lock is taken before anything is
+//! read, so no transaction ever has to upgrade a stale read and fail with
+//! `SQLITE_BUSY` where waiting cannot help), and a busy handler that waits
+//! for the other process, with short jittered sleeps, for up to
+//! [`BUSY_WAIT`]; only a writer stuck that long is reported, as
+//! [`StateError::Busy`]. Synchronous NORMAL: in WAL mode every commit is
 //! still atomic (a crash keeps the old value or the new one), and a power
 //! cut may lose the last commits, which for events and plugin data is the
 //! right price for not paying an fsync on every command's events.
+//!
+//! Versions: every write of a persistent data key or a shared value takes
+//! the next number of one counter (`versions`), in the write's own
+//! transaction. A version is thus never reused, for any key, in any
+//! process, and compare-and-swap means the same thing everywhere: a key
+//! deleted and written again cannot come back at a version a reader holds.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::time::Duration;
 
-use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 
 use crate::error::StateError;
+use crate::shared::{CasOutcome, Versioned};
 
 /// Whether SQLite refused for lack of space: "database or disk is full",
 /// or the WAL index that could not grow (which it reports as an I/O error).
@@ -20,7 +34,47 @@ fn no_space(e: &rusqlite::Error) -> bool {
             || failure.extended_code == rusqlite::ffi::SQLITE_IOERR_SHMSIZE)
 }
 
-const SCHEMA_VERSION: i64 = 4;
+/// How long a process waits for another's write lock before it reports
+/// [`StateError::Busy`]. Every transaction here is short (no plugin code
+/// runs inside one), so only a stopped or hung process holds it this long.
+pub const BUSY_WAIT: Duration = Duration::from_secs(60);
+
+/// The busy handler: SQLite calls it with the number of earlier calls for
+/// the same lock. It sleeps 1, 2, 4 ms, then 4 to 8 ms (jittered by the
+/// clock, so processes that collided do not retry in lockstep), and gives
+/// up after about [`BUSY_WAIT`]. SQLite's own `busy_timeout` backs off to
+/// 100 ms sleeps, which under many short writers leaves the lock idle most
+/// of the time.
+fn wait_for_lock(attempt: i32) -> bool {
+    let attempt = u32::try_from(attempt).unwrap_or(0);
+    // Average sleep past the first three is 6 ms.
+    let attempts = u32::try_from(BUSY_WAIT.as_millis() / 6).unwrap_or(u32::MAX);
+    if attempt >= attempts {
+        return false;
+    }
+    let sleep_us = if attempt < 3 {
+        1000u64 << attempt
+    } else {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| u64::from(d.subsec_nanos()));
+        4000 + nanos % 4000
+    };
+    std::thread::sleep(Duration::from_micros(sleep_us));
+    true
+}
+
+/// Whether SQLite gave up waiting for another connection's lock.
+pub(crate) fn is_busy(e: &rusqlite::Error) -> bool {
+    matches!(e, rusqlite::Error::SqliteFailure(failure, _)
+        if matches!(failure.code, rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked))
+}
+
+const SCHEMA_VERSION: i64 = 5;
+
+/// The schema [`SCHEMA`] creates; a new database then takes the
+/// migrations after it, so new and migrated databases cannot differ.
+const SCHEMA_BASE: i64 = 4;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS data (
@@ -86,6 +140,37 @@ CREATE TABLE event_drops (
     dropped  INTEGER NOT NULL
 ) WITHOUT ROWID;
 ",
+    // Several processes at once: data keys get versions (for
+    // compare-and-swap) from one counter, existing ones at 1 and the
+    // counter past them (at 0 when there are none); shared values and
+    // mailboxes move here from each process's memory.
+    "
+ALTER TABLE data ADD COLUMN version INTEGER NOT NULL DEFAULT 1;
+CREATE TABLE versions (
+    id    INTEGER PRIMARY KEY CHECK (id = 0),
+    last  INTEGER NOT NULL
+);
+INSERT INTO versions (id, last) SELECT 0, EXISTS (SELECT 1 FROM data);
+CREATE TABLE shared (
+    key      TEXT PRIMARY KEY,
+    value    BLOB NOT NULL,
+    version  INTEGER NOT NULL,
+    writer   TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX shared_by_writer ON shared (writer);
+CREATE TABLE messages (
+    seq       INTEGER PRIMARY KEY AUTOINCREMENT,
+    receiver  TEXT NOT NULL,
+    sender    TEXT NOT NULL,
+    payload   TEXT NOT NULL,
+    priority  INTEGER NOT NULL
+);
+CREATE INDEX messages_by_receiver ON messages (receiver, priority DESC, seq);
+CREATE TABLE message_drops (
+    receiver  TEXT PRIMARY KEY,
+    dropped   INTEGER NOT NULL
+) WITHOUT ROWID;
+",
 ];
 
 /// The state database. Cheap to clone: clones share one connection,
@@ -115,7 +200,10 @@ impl Drop for Opened {
         let big = std::fs::metadata(&self.wal).is_ok_and(|m| m.len() > WAL_KEPT);
         if big {
             let conn = self.conn.get_mut().unwrap_or_else(|p| p.into_inner());
-            // Best effort: a busy reader elsewhere leaves it for the next.
+            // Best effort, and without waiting: a process that is ending
+            // must not sit out other processes' readers; a busy reader
+            // elsewhere leaves it for the next.
+            let _ = conn.busy_handler(None::<fn(i32) -> bool>);
             let _ = conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);");
         }
     }
@@ -153,16 +241,16 @@ impl StateDb {
             source,
         })?;
         let path = home.join("state.db");
-        let conn = Connection::open(&path)?;
-        match Self::prepare(&conn, false) {
+        let mut conn = Connection::open(&path)?;
+        match Self::prepare(&mut conn, false) {
             Ok(()) => Ok(conn),
             // On a full disk SQLite cannot grow the shared-memory index a
             // WAL reader needs. Holding the file alone keeps that index in
             // memory, so reads still work; writes are refused as before.
             Err(StateError::Db(e)) if no_space(&e) => {
                 drop(conn);
-                let conn = Connection::open(&path)?;
-                Self::prepare(&conn, true)?;
+                let mut conn = Connection::open(&path)?;
+                Self::prepare(&mut conn, true)?;
                 Ok(conn)
             }
             Err(e) => Err(e),
@@ -171,8 +259,8 @@ impl StateDb {
 
     /// Sets the connection up and brings the schema up to date;
     /// `exclusive`: hold the file for this process alone (see `connect`).
-    fn prepare(conn: &Connection, exclusive: bool) -> Result<(), StateError> {
-        conn.execute_batch("PRAGMA busy_timeout = 10000;")?;
+    fn prepare(conn: &mut Connection, exclusive: bool) -> Result<(), StateError> {
+        conn.busy_handler(Some(wait_for_lock))?;
         if exclusive {
             conn.execute_batch("PRAGMA locking_mode = EXCLUSIVE;")?;
         }
@@ -212,7 +300,8 @@ impl StateDb {
             }
             // One transaction: a crash leaves the old schema or the new one.
             let steps = if current == 0 {
-                SCHEMA.to_owned()
+                let base = usize::try_from(SCHEMA_BASE - 1).unwrap_or(0);
+                format!("{SCHEMA}{}", MIGRATIONS[base..].concat())
             } else {
                 MIGRATIONS[usize::try_from(current - 1).unwrap_or(0)..].concat()
             };
@@ -242,48 +331,74 @@ impl StateDb {
         }
     }
 
-    // Persistent plugin data.
-
-    pub(crate) fn data_get(&self, plugin: &str, key: &str) -> Result<Option<Vec<u8>>, StateError> {
-        Ok(self
-            .conn()?
-            .prepare_cached("SELECT value FROM data WHERE plugin = ?1 AND key = ?2")?
-            .query_row(params![plugin, key], |r| r.get(0))
-            .optional()?)
+    /// Runs `write` in one `BEGIN IMMEDIATE` transaction, committed if it
+    /// returns `Ok` and rolled back otherwise.
+    pub(crate) fn write<T>(
+        &self,
+        write: impl FnOnce(&Transaction<'_>) -> Result<T, StateError>,
+    ) -> Result<T, StateError> {
+        let mut conn = self.conn()?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let out = write(&tx)?;
+        tx.commit()?;
+        Ok(out)
     }
 
-    /// Writes one key, checking the plugin's quota (keys plus values, in
-    /// bytes) inside the same transaction: over quota, nothing is written.
-    pub(crate) fn data_set(
+    // Persistent plugin data.
+
+    pub(crate) fn data_get(
+        &self,
+        plugin: &str,
+        key: &str,
+    ) -> Result<Option<Versioned>, StateError> {
+        data_row(&*self.conn()?, plugin, key)
+    }
+
+    /// Writes one key if it is at `expected` (`None`: whatever it is at),
+    /// checking the plugin's quota (its keys and values, and the shared
+    /// values it wrote last, in bytes) inside the same transaction: over
+    /// quota, nothing is written. A conflict writes nothing either.
+    pub(crate) fn data_write(
         &self,
         plugin: &str,
         key: &str,
         value: &[u8],
+        expected: Option<u64>,
         quota: u64,
-    ) -> Result<(), StateError> {
-        let mut conn = self.conn()?;
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let others = used(&tx, plugin, key)?;
-        let needed = others + (key.len() + value.len()) as u64;
-        if needed > quota {
-            return Err(StateError::QuotaExceeded {
-                plugin: plugin.to_owned(),
-                needed,
-                quota,
-            });
-        }
-        tx.execute(
-            "INSERT INTO data (plugin, key, value) VALUES (?1, ?2, ?3)
-             ON CONFLICT (plugin, key) DO UPDATE SET value = excluded.value",
-            params![plugin, key, value],
-        )?;
-        tx.commit()?;
-        Ok(())
+    ) -> Result<CasOutcome, StateError> {
+        self.write(|tx| {
+            if let Some(expected) = expected {
+                let current = data_row(tx, plugin, key)?;
+                if current.as_ref().map_or(0, |c| c.version) != expected {
+                    return Ok(CasOutcome::Conflict(current));
+                }
+            }
+            let needed = used(tx, plugin, key)?
+                + shared_held(tx, plugin, "")?
+                + (key.len() + value.len()) as u64;
+            if needed > quota {
+                return Err(StateError::QuotaExceeded {
+                    plugin: plugin.to_owned(),
+                    needed,
+                    quota,
+                });
+            }
+            let version = next_version(tx)?;
+            tx.prepare_cached(
+                "INSERT INTO data (plugin, key, value, version) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (plugin, key) DO UPDATE
+                 SET value = excluded.value, version = excluded.version",
+            )?
+            .execute(params![plugin, key, value, stored(version)])?;
+            Ok(CasOutcome::Swapped(version))
+        })
     }
 
-    /// Bytes (keys plus values) a plugin holds on disk, except `key`.
+    /// Bytes a plugin holds on disk: its data (keys plus values) except
+    /// `key`, and the shared values it wrote last.
     pub(crate) fn data_used(&self, plugin: &str, except: &str) -> Result<u64, StateError> {
-        used(&*self.conn()?, plugin, except)
+        let conn = self.conn()?;
+        Ok(used(&conn, plugin, except)? + shared_held(&conn, plugin, "")?)
     }
 
     pub(crate) fn data_delete(&self, plugin: &str, key: &str) -> Result<bool, StateError> {
@@ -302,15 +417,67 @@ impl StateDb {
         Ok(keys.collect::<Result<_, _>>()?)
     }
 
-    /// Drops every key of a plugin (when it is removed).
+    /// Drops every key of a plugin and the messages waiting for it (when
+    /// it is removed), in one transaction. The shared values it wrote stay:
+    /// they are other plugins' too.
     pub fn forget_plugin(&self, plugin: &str) -> Result<(), StateError> {
-        self.conn()?
-            .execute("DELETE FROM data WHERE plugin = ?1", [plugin])?;
-        Ok(())
+        self.write(|tx| {
+            tx.execute("DELETE FROM data WHERE plugin = ?1", [plugin])?;
+            tx.execute("DELETE FROM messages WHERE receiver = ?1", [plugin])?;
+            Ok(())
+        })
     }
 }
 
-fn used(conn: &Connection, plugin: &str, except: &str) -> Result<u64, StateError> {
+/// A plugin's persistent value and its version.
+fn data_row(conn: &Connection, plugin: &str, key: &str) -> Result<Option<Versioned>, StateError> {
+    Ok(conn
+        .prepare_cached("SELECT value, version FROM data WHERE plugin = ?1 AND key = ?2")?
+        .query_row(params![plugin, key], |r| {
+            Ok(Versioned {
+                value: r.get(0)?,
+                version: version(r.get(1)?),
+            })
+        })
+        .optional()?)
+}
+
+/// A version as SQLite stores it (a signed integer; versions start at 1).
+pub(crate) fn version(stored: i64) -> u64 {
+    u64::try_from(stored).unwrap_or(0)
+}
+
+/// A version to store.
+pub(crate) fn stored(version: u64) -> i64 {
+    i64::try_from(version).unwrap_or(i64::MAX)
+}
+
+/// The next version of the one counter every versioned write takes from;
+/// inside the write's own transaction.
+pub(crate) fn next_version(tx: &Transaction<'_>) -> Result<u64, StateError> {
+    let version: i64 = tx
+        .prepare_cached("UPDATE versions SET last = last + 1 WHERE id = 0 RETURNING last")?
+        .query_row([], |r| r.get(0))?;
+    Ok(u64::try_from(version).unwrap_or(0))
+}
+
+/// Bytes (keys plus values) of the shared values `writer` wrote last,
+/// except the one at `except`.
+pub(crate) fn shared_held(
+    conn: &Connection,
+    writer: &str,
+    except: &str,
+) -> Result<u64, StateError> {
+    let bytes: i64 = conn
+        .prepare_cached(
+            "SELECT COALESCE(SUM(length(CAST(key AS BLOB)) + length(value)), 0)
+             FROM shared WHERE writer = ?1 AND key != ?2",
+        )?
+        .query_row(params![writer, except], |r| r.get(0))?;
+    Ok(u64::try_from(bytes).unwrap_or(0))
+}
+
+pub(crate) fn used(conn: &Connection, plugin: &str, except: &str) -> Result<u64, StateError> {
     let bytes: i64 = conn
         .prepare_cached(
             "SELECT COALESCE(SUM(length(CAST(key AS BLOB)) + length(value)), 0)

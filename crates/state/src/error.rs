@@ -4,7 +4,16 @@
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
     #[error("the state database failed: {0}; if it persists, check `$LORD_HOME/state.db`")]
-    Db(#[from] rusqlite::Error),
+    Db(rusqlite::Error),
+    /// Another process held the state database's write lock for longer
+    /// than [`crate::BUSY_WAIT`]: a stopped or hung `lord`, since no write
+    /// lasts long. Never a plain "database is locked".
+    #[error(
+        "another lord process has held `$LORD_HOME/state.db` for over {} s; \
+         let it finish (or end it) and try again",
+        crate::BUSY_WAIT.as_secs()
+    )]
+    Busy,
     #[error("could not {action} `{path}`: {source}")]
     Io {
         action: &'static str,
@@ -57,4 +66,14 @@ pub enum StateError {
     Unavailable(std::sync::Arc<StateError>),
     #[error("the state database holds a record it cannot read ({0})")]
     Corrupt(String),
+}
+
+impl From<rusqlite::Error> for StateError {
+    fn from(e: rusqlite::Error) -> Self {
+        if crate::db::is_busy(&e) {
+            StateError::Busy
+        } else {
+            StateError::Db(e)
+        }
+    }
 }

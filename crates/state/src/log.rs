@@ -145,7 +145,10 @@ impl LogStore {
         let budget = self.retention.per_plugin;
         let (rows, mut dropped) = within_budget(rows, budget);
         let mut conn = self.db.conn()?;
-        let tx = conn.transaction()?;
+        // IMMEDIATE: the budget is read before rows are written, and a
+        // deferred transaction upgrading that read would fail at once when
+        // another process wrote in between.
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         {
             // Room first, then the new rows: pages the old rows free are
             // reused in this same transaction, so the file does not grow
@@ -451,20 +454,22 @@ fn decode_row(
 
 fn prune(db: &StateDb, retention: Retention, now_ms: i64) -> Result<u64, StateError> {
     let oldest = now_ms - i64::try_from(retention.max_age.as_millis()).unwrap_or(i64::MAX);
-    let conn = db.conn()?;
-    // Events are appended in time order, so the expired ones are the
-    // oldest by sequence: the subquery walks the table from its start and
-    // stops at the first event young enough, with no index on the time to
-    // keep up on every append.
-    let by_age = conn.execute(
-        "DELETE FROM events WHERE seq < COALESCE(
-             (SELECT seq FROM events WHERE at_ms >= ?1 ORDER BY seq LIMIT 1),
-             (SELECT MAX(seq) + 1 FROM events))",
-        [oldest],
-    )?;
-    let by_count = conn.execute(
-        "DELETE FROM events WHERE seq <= (SELECT MAX(seq) FROM events) - ?1",
-        [i64::try_from(retention.max_events).unwrap_or(i64::MAX)],
-    )?;
-    Ok((by_age + by_count) as u64)
+    // Both deletions in one transaction, like every write here.
+    db.write(|tx| {
+        // Events are appended in time order, so the expired ones are the
+        // oldest by sequence: the subquery walks the table from its start
+        // and stops at the first event young enough, with no index on the
+        // time to keep up on every append.
+        let by_age = tx.execute(
+            "DELETE FROM events WHERE seq < COALESCE(
+                 (SELECT seq FROM events WHERE at_ms >= ?1 ORDER BY seq LIMIT 1),
+                 (SELECT MAX(seq) + 1 FROM events))",
+            [oldest],
+        )?;
+        let by_count = tx.execute(
+            "DELETE FROM events WHERE seq <= (SELECT MAX(seq) FROM events) - ?1",
+            [i64::try_from(retention.max_events).unwrap_or(i64::MAX)],
+        )?;
+        Ok((by_age + by_count) as u64)
+    })
 }

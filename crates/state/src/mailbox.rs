@@ -1,12 +1,21 @@
-//! Queued messages between plugins: one bounded mailbox per receiver,
-//! delivered highest priority first (then oldest first). A full mailbox
-//! never blocks a sender: a message of higher priority than the lowest
-//! queued one displaces it, anything else is refused; both count as drops.
+//! Queued messages between plugins: one bounded mailbox per receiver in
+//! `state.db`, delivered highest priority first (then oldest first). A
+//! message waits there until some `lord` process can hand it to its
+//! receiver: the one that sent it, right after its command, or a later one
+//! when the receiver could not take it then (disabled, failing, or the
+//! sending process ended first). Taking a receiver's messages deletes them
+//! in the same transaction that reads them, so when two processes deliver
+//! at once each message goes to exactly one of them.
+//!
+//! A full mailbox never blocks a sender: a message of higher priority than
+//! the least urgent queued one (lowest priority, newest first) displaces
+//! it, anything else is refused; both count as drops, kept per receiver.
 
-use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex};
-
+use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
+
+use crate::db::StateDb;
+use crate::error::StateError;
 
 /// Messages a receiver may have waiting.
 pub const MAILBOX_CAPACITY: usize = 256;
@@ -38,17 +47,10 @@ pub struct MailboxStats {
     pub dropped: u64,
 }
 
-#[derive(Default)]
-struct Mailbox {
-    /// Keyed by (255 - priority, arrival): iteration order is delivery order.
-    queue: BTreeMap<(u8, u64), Message>,
-    dropped: u64,
-}
-
-/// Every receiver's mailbox in this process. Cheap to clone.
+/// Every receiver's mailbox. Cheap to clone.
 #[derive(Clone)]
 pub struct Mailboxes {
-    inner: Arc<Mutex<(u64, HashMap<String, Mailbox>)>>,
+    db: StateDb,
     capacity: usize,
 }
 
@@ -60,78 +62,112 @@ impl std::fmt::Debug for Mailboxes {
     }
 }
 
-impl Default for Mailboxes {
-    fn default() -> Self {
-        Self::with_capacity(MAILBOX_CAPACITY)
-    }
-}
-
 impl Mailboxes {
-    pub fn with_capacity(capacity: usize) -> Self {
+    pub fn new(db: StateDb) -> Self {
+        Self::with_capacity(db, MAILBOX_CAPACITY)
+    }
+
+    pub fn with_capacity(db: StateDb, capacity: usize) -> Self {
         Self {
-            inner: Arc::default(),
+            db,
             capacity: capacity.max(1),
         }
     }
 
-    /// Queues `message` for its receiver without ever waiting.
-    pub fn post(&self, message: Message) -> Posted {
-        let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-        let (seq, boxes) = &mut *inner;
-        *seq += 1;
-        let key = (u8::MAX - message.priority, *seq);
-        let mailbox = boxes.entry(message.to.clone()).or_default();
-        if mailbox.queue.len() < self.capacity {
-            mailbox.queue.insert(key, message);
-            return Posted::Queued;
-        }
-        // The least urgent queued message is the last in delivery order.
-        let displace = mailbox
-            .queue
-            .last_key_value()
-            .is_some_and(|(last, _)| last.0 > key.0);
-        mailbox.dropped += 1;
-        if displace {
-            mailbox.queue.pop_last();
-            mailbox.queue.insert(key, message);
-            Posted::Displaced
-        } else {
-            Posted::Refused
-        }
+    /// Queues `message` for its receiver, in one transaction; it waits
+    /// only for another process's write to end, never for the receiver.
+    pub fn post(&self, message: &Message) -> Result<Posted, StateError> {
+        let capacity = i64::try_from(self.capacity).unwrap_or(i64::MAX);
+        self.db.write(|tx| {
+            let queued: i64 = tx
+                .prepare_cached("SELECT COUNT(*) FROM messages WHERE receiver = ?1")?
+                .query_row([&message.to], |r| r.get(0))?;
+            let mut posted = Posted::Queued;
+            if queued >= capacity {
+                // The least urgent queued message is the last in delivery
+                // order.
+                let last: Option<(i64, u8)> = tx
+                    .prepare_cached(
+                        "SELECT seq, priority FROM messages WHERE receiver = ?1
+                         ORDER BY priority ASC, seq DESC LIMIT 1",
+                    )?
+                    .query_row([&message.to], |r| Ok((r.get(0)?, r.get(1)?)))
+                    .optional()?;
+                tx.prepare_cached(
+                    "INSERT INTO message_drops (receiver, dropped) VALUES (?1, 1)
+                     ON CONFLICT (receiver) DO UPDATE SET dropped = dropped + 1",
+                )?
+                .execute([&message.to])?;
+                match last {
+                    Some((seq, priority)) if priority < message.priority => {
+                        tx.execute("DELETE FROM messages WHERE seq = ?1", [seq])?;
+                        posted = Posted::Displaced;
+                    }
+                    Some(_) | None => return Ok(Posted::Refused),
+                }
+            }
+            tx.prepare_cached(
+                "INSERT INTO messages (receiver, sender, payload, priority)
+                 VALUES (?1, ?2, ?3, ?4)",
+            )?
+            .execute(params![
+                message.to,
+                message.from,
+                message.payload,
+                message.priority
+            ])?;
+            Ok(posted)
+        })
     }
 
-    /// Takes a receiver's messages, in delivery order.
-    pub fn take(&self, to: &str) -> Vec<Message> {
-        let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-        inner
-            .1
-            .get_mut(to)
-            .map(|m| std::mem::take(&mut m.queue).into_values().collect())
-            .unwrap_or_default()
+    /// Takes a receiver's messages, in delivery order: read and deleted in
+    /// one transaction, so no other process can take them too.
+    pub fn take(&self, to: &str) -> Result<Vec<Message>, StateError> {
+        self.db.write(|tx| {
+            let messages = tx
+                .prepare_cached(
+                    "SELECT sender, payload, priority FROM messages WHERE receiver = ?1
+                     ORDER BY priority DESC, seq ASC",
+                )?
+                .query_map([to], |r| {
+                    Ok(Message {
+                        from: r.get(0)?,
+                        to: to.to_owned(),
+                        payload: r.get(1)?,
+                        priority: r.get(2)?,
+                    })
+                })?
+                .collect::<Result<Vec<_>, _>>()?;
+            if !messages.is_empty() {
+                tx.prepare_cached("DELETE FROM messages WHERE receiver = ?1")?
+                    .execute([to])?;
+            }
+            Ok(messages)
+        })
     }
 
-    /// Receivers with messages waiting.
-    pub fn receivers(&self) -> Vec<String> {
-        let inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-        let mut out: Vec<String> = inner
-            .1
-            .iter()
-            .filter(|(_, m)| !m.queue.is_empty())
-            .map(|(k, _)| k.clone())
-            .collect();
-        out.sort();
-        out
+    /// Receivers with messages waiting, by name. A read: it makes no
+    /// write, so a command with nothing to deliver stays free of syncs.
+    pub fn receivers(&self) -> Result<Vec<String>, StateError> {
+        let conn = self.db.conn()?;
+        let mut stmt =
+            conn.prepare_cached("SELECT DISTINCT receiver FROM messages ORDER BY receiver")?;
+        let receivers = stmt.query_map([], |r| r.get(0))?;
+        Ok(receivers.collect::<Result<_, _>>()?)
     }
 
-    pub fn stats(&self, to: &str) -> MailboxStats {
-        let inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-        inner
-            .1
-            .get(to)
-            .map(|m| MailboxStats {
-                queued: m.queue.len(),
-                dropped: m.dropped,
-            })
-            .unwrap_or_default()
+    pub fn stats(&self, to: &str) -> Result<MailboxStats, StateError> {
+        let conn = self.db.conn()?;
+        let queued: i64 = conn
+            .prepare_cached("SELECT COUNT(*) FROM messages WHERE receiver = ?1")?
+            .query_row([to], |r| r.get(0))?;
+        let dropped: Option<i64> = conn
+            .prepare_cached("SELECT dropped FROM message_drops WHERE receiver = ?1")?
+            .query_row([to], |r| r.get(0))
+            .optional()?;
+        Ok(MailboxStats {
+            queued: usize::try_from(queued).unwrap_or(0),
+            dropped: u64::try_from(dropped.unwrap_or(0)).unwrap_or(0),
+        })
     }
 }

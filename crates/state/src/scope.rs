@@ -202,28 +202,28 @@ impl Scope {
         self.data.get(&self.plugin, key)
     }
 
-    /// Within the plugin's quota, less what its shared values hold.
+    /// Within the plugin's quota, together with its shared values.
     pub fn data_set(&self, key: &str, value: Vec<u8>, persistent: bool) -> Result<(), StateError> {
-        let shared = self.shared.held_by(&self.plugin, "");
-        let quota = self.grants.data_quota.saturating_sub(shared);
         self.data
-            .set(&self.plugin, key, value, persistent, quota)
-            .map_err(|e| match e {
-                StateError::QuotaExceeded { plugin, needed, .. } => StateError::QuotaExceeded {
-                    plugin,
-                    needed: needed + shared,
-                    quota: self.grants.data_quota,
-                },
-                other @ (StateError::Db(_)
-                | StateError::Io { .. }
-                | StateError::NotGranted { .. }
-                | StateError::Invalid { .. }
-                | StateError::Unavailable(_)
-                | StateError::SecretMissing(_)
-                | StateError::Keyring(_)
-                | StateError::TooLarge { .. }
-                | StateError::Corrupt(_)) => other,
-            })
+            .set(&self.plugin, key, value, persistent, self.grants.data_quota)
+    }
+
+    /// A persistent value with its version (0 never appears: absent is
+    /// `None`).
+    pub fn data_get_versioned(&self, key: &str) -> Result<Option<Versioned>, StateError> {
+        self.data.get_versioned(&self.plugin, key)
+    }
+
+    /// Writes `value` persistently only if `key` is still at `expected`
+    /// (0: absent), whichever process wrote it last; within the quota.
+    pub fn data_compare_and_swap(
+        &self,
+        key: &str,
+        expected: u64,
+        value: Vec<u8>,
+    ) -> Result<CasOutcome, StateError> {
+        self.data
+            .compare_and_swap(&self.plugin, key, expected, &value, self.grants.data_quota)
     }
 
     pub fn data_delete(&self, key: &str) -> Result<bool, StateError> {
@@ -249,15 +249,14 @@ impl Scope {
 
     pub fn shared_get(&self, key: &str) -> Result<Option<Versioned>, StateError> {
         self.shared_key(key)?;
-        Ok(self.shared.get(key))
+        self.shared.get(key)
     }
 
-    /// A value the plugin may write at `key`: within the size limit, and
-    /// with its data and its other shared values, within its data quota
-    /// (shared values live in memory on the writer's say-so). Checked
-    /// before the write, not atomically with it: concurrent writers of one
-    /// plugin may pass one value over.
-    fn shared_fits(&self, key: &str, value: &[u8]) -> Result<(), StateError> {
+    /// The room a shared value of the plugin's may take in the database:
+    /// within the size limit, and with its session data, within its data
+    /// quota. The database checks the rest (its persistent data and its
+    /// other shared values) inside the write's own transaction.
+    fn shared_room(&self, key: &str, value: &[u8]) -> Result<u64, StateError> {
         let size = value.len() as u64;
         if size > self.limits.shared_value_bytes {
             return Err(StateError::TooLarge {
@@ -267,24 +266,57 @@ impl Scope {
                 setting: "shared.max-value-kib",
             });
         }
-        let needed = self.data.used(&self.plugin)?
-            + self.shared.held_by(&self.plugin, key)
-            + key.len() as u64
-            + size;
-        if needed > self.grants.data_quota {
-            return Err(StateError::QuotaExceeded {
+        let session = self.data.session_bytes(&self.plugin);
+        self.grants
+            .data_quota
+            .checked_sub(session)
+            .ok_or_else(|| StateError::QuotaExceeded {
                 plugin: self.plugin.clone(),
-                needed,
+                needed: session + key.len() as u64 + size,
                 quota: self.grants.data_quota,
-            });
-        }
-        Ok(())
+            })
+    }
+
+    /// A write of a shared value: checked, then one transaction; a quota
+    /// refusal restated against the whole quota.
+    fn shared_write(
+        &self,
+        key: &str,
+        value: Vec<u8>,
+        expected: Option<u64>,
+    ) -> Result<CasOutcome, StateError> {
+        self.shared_key(key)?;
+        let room = self.shared_room(key, &value)?;
+        self.shared
+            .write_by(&self.plugin, key, value, expected, Some(room))
+            .map_err(|e| match e {
+                StateError::QuotaExceeded { plugin, needed, .. } => StateError::QuotaExceeded {
+                    needed: needed + self.data.session_bytes(&plugin),
+                    plugin,
+                    quota: self.grants.data_quota,
+                },
+                other @ (StateError::Db(_)
+                | StateError::Io { .. }
+                | StateError::NotGranted { .. }
+                | StateError::Invalid { .. }
+                | StateError::Unavailable(_)
+                | StateError::SecretMissing(_)
+                | StateError::Keyring(_)
+                | StateError::TooLarge { .. }
+                | StateError::Busy
+                | StateError::Corrupt(_)) => other,
+            })
     }
 
     pub fn shared_set(&self, key: &str, value: Vec<u8>) -> Result<u64, StateError> {
-        self.shared_key(key)?;
-        self.shared_fits(key, &value)?;
-        Ok(self.shared.set_by(&self.plugin, key, value))
+        match self.shared_write(key, value, None)? {
+            CasOutcome::Swapped(version) => Ok(version),
+            // Expecting no version, a write cannot conflict.
+            CasOutcome::Conflict(_) => Err(StateError::Corrupt(format!(
+                "an unconditional write of `{}` conflicted",
+                printable(key)
+            ))),
+        }
     }
 
     pub fn shared_compare_and_swap(
@@ -293,11 +325,7 @@ impl Scope {
         expected: u64,
         value: Vec<u8>,
     ) -> Result<CasOutcome, StateError> {
-        self.shared_key(key)?;
-        self.shared_fits(key, &value)?;
-        Ok(self
-            .shared
-            .compare_and_swap_by(&self.plugin, key, expected, value))
+        self.shared_write(key, value, Some(expected))
     }
 
     // Events: `events-publish(TOPIC)` and `events-subscribe(PATTERN)`.

@@ -33,7 +33,7 @@ fn world() -> World {
     let db = StateDb::open(home.path()).expect("state db");
     World {
         data: PluginData::new(db.clone()),
-        shared: SharedState::new(),
+        shared: SharedState::new(db.clone()),
         bus: EventBus::with_log(EventLog::new(db, Retention::default())),
         _home: home,
     }
@@ -80,8 +80,8 @@ fn persistent_data_survives_a_restart_and_session_data_does_not() {
         let scope = Scope::new(
             &plugin("notes"),
             grants(&[], 4096),
-            PluginData::new(db),
-            SharedState::new(),
+            PluginData::new(db.clone()),
+            SharedState::new(db),
             EventBus::new(),
         );
         scope.data_set("kept", b"1".to_vec(), true).expect("set");
@@ -91,8 +91,8 @@ fn persistent_data_survives_a_restart_and_session_data_does_not() {
     let scope = Scope::new(
         &plugin("notes"),
         grants(&[], 4096),
-        PluginData::new(db),
-        SharedState::new(),
+        PluginData::new(db.clone()),
+        SharedState::new(db),
         EventBus::new(),
     );
     assert_eq!(scope.data_get("kept").expect("get"), Some(b"1".to_vec()));
@@ -172,7 +172,7 @@ fn shared_keys_and_topics_need_their_grants() {
         assert!(err.to_string().contains("state-shared("), "{err}");
     }
     assert_eq!(
-        w.shared.get("build.cache").map(|v| v.value),
+        w.shared.get("build.cache").expect("read").map(|v| v.value),
         Some(b"warm".to_vec()),
         "refused writes changed nothing"
     );
@@ -284,19 +284,23 @@ fn a_plugin_over_its_log_budget_loses_its_own_oldest_events() {
     );
 }
 
+/// Writers on connections of their own (as separate processes are), each
+/// adding one by compare-and-swap: every increment lands, and each
+/// conflict was another writer's write.
 #[test]
 fn many_concurrent_writers_through_cas_lose_no_update() {
     const WRITERS: usize = 8;
-    const EACH: usize = 2_000;
-    let shared = SharedState::new();
+    const EACH: usize = 100;
+    let home = tempfile::tempdir().expect("home");
+    StateDb::open(home.path()).expect("create");
     let threads: Vec<_> = (0..WRITERS)
         .map(|_| {
-            let shared = shared.clone();
+            let shared = SharedState::new(StateDb::open(home.path()).expect("connection"));
             std::thread::spawn(move || {
                 let mut conflicts = 0u64;
                 for _ in 0..EACH {
+                    let mut current = shared.get("counter").expect("read");
                     loop {
-                        let current = shared.get("counter");
                         let (n, version) = current.map_or((0u64, 0), |v| {
                             let n = String::from_utf8(v.value)
                                 .expect("utf8")
@@ -304,13 +308,15 @@ fn many_concurrent_writers_through_cas_lose_no_update() {
                                 .expect("number");
                             (n, v.version)
                         });
-                        match shared.compare_and_swap(
-                            "counter",
-                            version,
-                            (n + 1).to_string().into_bytes(),
-                        ) {
+                        match shared
+                            .compare_and_swap("counter", version, (n + 1).to_string().into_bytes())
+                            .expect("no error, however busy")
+                        {
                             CasOutcome::Swapped(_) => break,
-                            CasOutcome::Conflict(_) => conflicts += 1,
+                            CasOutcome::Conflict(now) => {
+                                conflicts += 1;
+                                current = now;
+                            }
                         }
                     }
                 }
@@ -319,31 +325,61 @@ fn many_concurrent_writers_through_cas_lose_no_update() {
         })
         .collect();
     let conflicts: u64 = threads.into_iter().map(|t| t.join().expect("writer")).sum();
-    let end = shared.get("counter").expect("written");
+    let shared = SharedState::new(StateDb::open(home.path()).expect("db"));
+    let end = shared.get("counter").expect("read").expect("written");
     assert_eq!(
         String::from_utf8(end.value).expect("utf8"),
         (WRITERS * EACH).to_string(),
         "every increment landed (after {conflicts} retried conflicts)"
     );
+    // Only this key was written, so the one counter moved once per write.
     assert_eq!(end.version, (WRITERS * EACH) as u64);
 }
 
 #[test]
 fn watchers_see_writes_and_a_deleted_key_restarts_at_version_zero() {
-    let shared = SharedState::new();
-    let mut watch = shared.subscribe("k");
-    assert_eq!(shared.set("k", b"1".to_vec()), 1);
+    let w = world();
+    let mut watch = w.shared.subscribe("k").expect("watch");
+    assert_eq!(w.shared.set("k", b"1".to_vec()).expect("set"), 1);
     assert!(watch.has_changed().expect("open"));
     assert_eq!(
         watch.borrow_and_update().as_ref().map(|v| v.version),
         Some(1)
     );
-    assert!(shared.delete("k"));
+    assert!(w.shared.delete("k").expect("delete"));
     assert_eq!(*watch.borrow_and_update(), None);
     // Absent again: CAS from 0 succeeds, and versions never repeat.
     assert_eq!(
-        shared.compare_and_swap("k", 0, b"2".to_vec()),
+        w.shared
+            .compare_and_swap("k", 0, b"2".to_vec())
+            .expect("cas"),
         CasOutcome::Swapped(3)
+    );
+}
+
+/// A write on another connection (another process, as far as SQLite can
+/// tell) wakes a watcher here, through the poll of `data_version`.
+#[test]
+fn a_watcher_sees_a_write_made_on_another_connection() {
+    let home = tempfile::tempdir().expect("home");
+    let here = SharedState::new(StateDb::open(home.path()).expect("here"));
+    let there = SharedState::new(StateDb::open(home.path()).expect("there"));
+    let mut watch = here.subscribe("build.cache").expect("watch");
+    let version = there.set("build.cache", b"warm".to_vec()).expect("set");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .expect("runtime");
+    // Generous: the poll runs every WATCH_POLL; this only bounds a hang.
+    let seen = runtime
+        .block_on(async { tokio::time::timeout(Duration::from_secs(30), watch.changed()).await });
+    assert!(matches!(seen, Ok(Ok(()))), "no wake-up: {seen:?}");
+    assert_eq!(
+        watch.borrow().clone(),
+        Some(lord_state::Versioned {
+            value: b"warm".to_vec(),
+            version
+        })
     );
 }
 
@@ -558,7 +594,7 @@ fn secrets_round_trip_and_only_granted_names_are_readable() {
         &plugin("vault"),
         grants(&["secret(API_TOKEN)"], 0),
         PluginData::new(StateDb::at(home.path())),
-        SharedState::new(),
+        SharedState::new(StateDb::at(home.path())),
         EventBus::new(),
     )
     .with_secrets(Secrets::with_backend(home.path(), SecretsBackend::File));
@@ -578,26 +614,93 @@ fn secrets_round_trip_and_only_granted_names_are_readable() {
 #[test]
 fn mailboxes_deliver_by_priority_and_drop_rather_than_block() {
     use lord_state::{Mailboxes, Message, Posted};
-    let boxes = Mailboxes::with_capacity(3);
+    let home = tempfile::tempdir().expect("home");
+    let boxes = Mailboxes::with_capacity(StateDb::open(home.path()).expect("db"), 3);
     let msg = |payload: &str, priority: u8| Message {
         from: "a".to_owned(),
         to: "b".to_owned(),
         payload: payload.to_owned(),
         priority,
     };
-    assert_eq!(boxes.post(msg("low-1", 1)), Posted::Queued);
-    assert_eq!(boxes.post(msg("high", 9)), Posted::Queued);
-    assert_eq!(boxes.post(msg("low-2", 1)), Posted::Queued);
+    let post = |m: Message| boxes.post(&m).expect("post");
+    assert_eq!(post(msg("low-1", 1)), Posted::Queued);
+    assert_eq!(post(msg("high", 9)), Posted::Queued);
+    assert_eq!(post(msg("low-2", 1)), Posted::Queued);
     // Full: an urgent one displaces the least urgent, newest first.
-    assert_eq!(boxes.post(msg("urgent", 200)), Posted::Displaced);
+    assert_eq!(post(msg("urgent", 200)), Posted::Displaced);
     // Full of messages at least as urgent: refused, counted.
-    assert_eq!(boxes.post(msg("low-3", 1)), Posted::Refused);
-    let stats = boxes.stats("b");
+    assert_eq!(post(msg("low-3", 1)), Posted::Refused);
+    let stats = boxes.stats("b").expect("stats");
     assert_eq!((stats.queued, stats.dropped), (3, 2));
-    let order: Vec<String> = boxes.take("b").into_iter().map(|m| m.payload).collect();
+    // Another connection (another process) sees the same mailbox.
+    let there = Mailboxes::with_capacity(StateDb::open(home.path()).expect("db"), 3);
+    assert_eq!(there.receivers().expect("receivers"), ["b"]);
+    let order: Vec<String> = there
+        .take("b")
+        .expect("take")
+        .into_iter()
+        .map(|m| m.payload)
+        .collect();
     assert_eq!(order, ["urgent", "high", "low-1"]);
-    assert!(boxes.take("b").is_empty());
-    assert!(boxes.receivers().is_empty());
+    assert!(boxes.take("b").expect("take").is_empty());
+    assert!(boxes.receivers().expect("receivers").is_empty());
+}
+
+/// Two deliverers taking one receiver's mailbox at once, each on its own
+/// connection: every message is taken exactly once.
+#[test]
+fn messages_taken_by_concurrent_deliverers_go_to_exactly_one() {
+    use lord_state::{Mailboxes, Message};
+    let home = tempfile::tempdir().expect("home");
+    let sender = Mailboxes::new(StateDb::open(home.path()).expect("db"));
+    let takers: Vec<Mailboxes> = (0..4)
+        .map(|_| Mailboxes::new(StateDb::open(home.path()).expect("db")))
+        .collect();
+    let posting = std::thread::spawn(move || {
+        for n in 0..200 {
+            sender
+                .post(&Message {
+                    from: "a".to_owned(),
+                    to: "b".to_owned(),
+                    payload: n.to_string(),
+                    priority: 0,
+                })
+                .expect("post");
+        }
+    });
+    let threads: Vec<_> = takers
+        .into_iter()
+        .map(|boxes| {
+            std::thread::spawn(move || {
+                let mut got = Vec::new();
+                for _ in 0..200 {
+                    got.extend(
+                        boxes
+                            .take("b")
+                            .expect("take")
+                            .into_iter()
+                            .map(|m| m.payload),
+                    );
+                }
+                got
+            })
+        })
+        .collect();
+    posting.join().expect("sender");
+    let mut all: Vec<u32> = threads
+        .into_iter()
+        .flat_map(|t| t.join().expect("taker"))
+        .map(|p| p.parse().expect("number"))
+        .collect();
+    let rest = Mailboxes::new(StateDb::open(home.path()).expect("db"));
+    all.extend(
+        rest.take("b")
+            .expect("take")
+            .into_iter()
+            .map(|m| m.payload.parse::<u32>().expect("number")),
+    );
+    all.sort_unstable();
+    assert_eq!(all, (0..200).collect::<Vec<u32>>(), "each message once");
 }
 
 #[test]
@@ -769,4 +872,146 @@ fn an_older_event_log_keeps_its_events_through_the_migration() {
         .map(|e| e.payload.as_u64().expect("number"))
         .collect();
     assert_eq!(numbers, [0, 1, 2, 3]);
+}
+
+/// A plugin's persistent key, read here with its version, then written on
+/// another connection: the compare-and-swap here conflicts and hands back
+/// the other write; against that version it succeeds. A session value has
+/// no version to compare.
+#[test]
+fn a_data_compare_and_swap_conflicts_with_a_write_made_elsewhere() {
+    let home = tempfile::tempdir().expect("home");
+    let scope_on = |db: StateDb| {
+        Scope::new(
+            &plugin("notes"),
+            grants(&[], 4096),
+            PluginData::new(db.clone()),
+            SharedState::new(db),
+            EventBus::new(),
+        )
+    };
+    let here = scope_on(StateDb::open(home.path()).expect("here"));
+    let there = scope_on(StateDb::open(home.path()).expect("there"));
+    assert_eq!(here.data_get_versioned("notes").expect("read"), None);
+    let CasOutcome::Swapped(first) = here
+        .data_compare_and_swap("notes", 0, b"a".to_vec())
+        .expect("cas")
+    else {
+        panic!("an absent key is at version 0");
+    };
+    let read = here
+        .data_get_versioned("notes")
+        .expect("read")
+        .expect("set");
+    assert_eq!((read.value.as_slice(), read.version), (&b"a"[..], first));
+    there
+        .data_set("notes", b"a\nb".to_vec(), true)
+        .expect("write elsewhere");
+    let outcome = here
+        .data_compare_and_swap("notes", first, b"a\nc".to_vec())
+        .expect("cas");
+    let CasOutcome::Conflict(Some(now)) = outcome else {
+        panic!("expected a conflict, got {outcome:?}");
+    };
+    assert_eq!(now.value, b"a\nb");
+    assert!(now.version > first);
+    assert!(matches!(
+        here.data_compare_and_swap("notes", now.version, b"a\nb\nc".to_vec())
+            .expect("cas"),
+        CasOutcome::Swapped(v) if v > now.version
+    ));
+    assert_eq!(
+        there.data_get("notes").expect("read"),
+        Some(b"a\nb\nc".to_vec())
+    );
+    // Deleted and written again, a key never returns to a version a reader
+    // may hold.
+    assert!(there.data_delete("notes").expect("delete"));
+    let CasOutcome::Swapped(again) = here
+        .data_compare_and_swap("notes", 0, b"x".to_vec())
+        .expect("cas")
+    else {
+        panic!("a deleted key is absent");
+    };
+    assert!(again > now.version);
+    // Session values are not versioned.
+    here.data_set("draft", b"d".to_vec(), false)
+        .expect("session");
+    let err = here
+        .data_compare_and_swap("draft", 0, b"e".to_vec())
+        .expect_err("session value");
+    assert!(err.to_string().contains("persistent"), "{err}");
+    // The quota holds for compare-and-swap too, in its transaction.
+    let err = here
+        .data_compare_and_swap("big", 0, vec![b'x'; 5000])
+        .expect_err("over quota");
+    assert!(matches!(err, StateError::QuotaExceeded { .. }), "{err}");
+}
+
+/// Twenty writers at once, each on its own connection, each doing what a
+/// command does (data, a shared value, a message, its events): none sees
+/// an error, however long it had to wait for the others.
+#[test]
+fn twenty_concurrent_writers_never_see_the_database_busy() {
+    use lord_state::{Mailboxes, Message};
+    let home = tempfile::tempdir().expect("home");
+    StateDb::open(home.path()).expect("create");
+    let threads: Vec<_> = (0..20)
+        .map(|n| {
+            let db = StateDb::open(home.path()).expect("connection");
+            std::thread::spawn(move || -> Result<(), StateError> {
+                let log = EventLog::new(db.clone(), Retention::default());
+                let bus = EventBus::with_log(log.clone());
+                let scope = Scope::new(
+                    &plugin("notes"),
+                    grants(
+                        &["state-shared(notes.count)", "events-publish(notes.added)"],
+                        1 << 20,
+                    ),
+                    PluginData::new(db.clone()),
+                    SharedState::new(db.clone()),
+                    bus,
+                );
+                let boxes = Mailboxes::new(db);
+                for round in 0..10 {
+                    scope.data_set(&format!("k{n}"), vec![b'x'; 100], true)?;
+                    loop {
+                        let current = scope.shared_get("notes.count")?;
+                        let expected = current.as_ref().map_or(0, |v| v.version);
+                        let outcome = scope.shared_compare_and_swap(
+                            "notes.count",
+                            expected,
+                            vec![b'1'; 8],
+                        )?;
+                        if matches!(outcome, CasOutcome::Swapped(_)) {
+                            break;
+                        }
+                    }
+                    boxes.post(&Message {
+                        from: "notes".to_owned(),
+                        to: "tally".to_owned(),
+                        payload: format!("{n}.{round}"),
+                        priority: 0,
+                    })?;
+                    scope.publish("notes.added", json!({ "n": n }), Propagation::Global, false)?;
+                    log.flush()?;
+                }
+                Ok(())
+            })
+        })
+        .collect();
+    for thread in threads {
+        let result = thread.join().expect("writer");
+        assert!(result.is_ok(), "{result:?}");
+    }
+    let db = StateDb::open(home.path()).expect("db");
+    let log = EventLog::new(db.clone(), Retention::default());
+    assert_eq!(log.since(0, 1000).expect("read").len(), 200);
+    assert_eq!(
+        lord_state::Mailboxes::new(db)
+            .take("tally")
+            .expect("take")
+            .len(),
+        200
+    );
 }

@@ -16,9 +16,17 @@ fn count(key: &str) -> Result<u64, String> {
         .unwrap_or(0))
 }
 
+/// Adds one by compare-and-swap: the events of commands run at once are
+/// delivered in their own processes, at once.
 fn bump(key: &str) -> Result<(), String> {
-    let next = count(key)? + 1;
-    data::set(key, next.to_string().as_bytes(), true)
+    data::update(key, |current| {
+        let n: u64 = current
+            .and_then(|b| std::str::from_utf8(b).ok())
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+        Ok((n + 1).to_string().into_bytes())
+    })
+    .map(drop)
 }
 
 impl Plugin for Tally {

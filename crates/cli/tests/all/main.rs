@@ -11,6 +11,7 @@ mod support;
 mod budgets;
 mod compat;
 mod completions;
+mod concurrency;
 mod config;
 mod crash;
 mod dev;

@@ -308,7 +308,8 @@ impl Harness {
             self.framework
                 .channels()
                 .shared
-                .set(key, value.as_bytes().to_vec());
+                .set(key, value.as_bytes().to_vec())
+                .map_err(lord_host::HostError::from)?;
         }
         Ok(())
     }

@@ -49,6 +49,10 @@ import * as data from 'lord:plugin/data@{{ api }}';
 import type { Event, Invocation } from 'lord:plugin/types@{{ api }}';
 {% endif %}
 const SEEN = 'seen';
+// Version 0: the key is absent. QuickJS passes a 64-bit integer as a
+// number and SpiderMonkey as a BigInt (converting a number it is given),
+// so a version is handed back as the engine gave it, and 0 is a number.
+const ABSENT = 0{% if ts %} as unknown as bigint{% endif %};
 
 /** How many events this plugin has counted, kept in its own data. */
 function seen(){% if ts %}: number{% endif %} {
@@ -76,10 +80,20 @@ export const guest{% if ts %}: typeof Guest{% endif %} = {
   validateMicro() {},
   // Called after each command for every event its events-subscribe(...)
   // grants cover.
+  // Commands run at once deliver their events at once, each in its own
+  // process: adding one by compare-and-swap, and again on a conflict,
+  // loses no count.
   handleEvent(event{% if ts %}: Event{% endif %}) {
     if (event.topic === 'lord.command.finished') {
-      const next = String(seen() + 1);
-      data.set(SEEN, Uint8Array.from(next, (c) => c.charCodeAt(0)), true);
+      let current = data.getVersioned(SEEN);
+      for (;;) {
+        const n = current == null ? 0 : Number(String.fromCharCode(...current.value)) || 0;
+        const next = Uint8Array.from(String(n + 1), (c) => c.charCodeAt(0));
+        const expected = current == null ? ABSENT : current.version;
+        const outcome = data.compareAndSwap(SEEN, expected, next);
+        if (outcome.tag === 'swapped') break;
+        current = outcome.val;
+      }
     }
   },
   handleMessage() {

@@ -51,10 +51,18 @@ impl Plugin for {{ type_name }} {
 
     /// Called after each command for every event its
     /// `events-subscribe(...)` grants cover.
+    /// Commands run at once deliver their events at once, each in its own
+    /// process: `data::update` adds one by compare-and-swap, so no count
+    /// is lost.
     fn handle_event(event: Event) -> Result<(), String> {
         if event.topic == "lord.command.finished" {
-            let next = seen()? + 1;
-            data::set(SEEN, next.to_string().as_bytes(), true)?;
+            data::update(SEEN, |current| {
+                let n: u64 = current
+                    .and_then(|bytes| std::str::from_utf8(bytes).ok())
+                    .and_then(|text| text.parse().ok())
+                    .unwrap_or(0);
+                Ok((n + 1).to_string().into_bytes())
+            })?;
         }
         Ok(())
     }

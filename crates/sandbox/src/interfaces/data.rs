@@ -1,6 +1,8 @@
 //! `lord:plugin/data`: the plugin's own keys, which no other plugin can
-//! read (no permission), within its data quota.
+//! read (no permission), within its data quota; persistent keys versioned
+//! for compare-and-swap across processes.
 
+use lord_state::{CasOutcome, Versioned};
 use wasmtime::component::{HasSelf, Linker};
 
 use super::HostInterface;
@@ -15,6 +17,13 @@ pub(super) const INTERFACE: HostInterface = HostInterface {
 
 fn add_to_linker(linker: &mut Linker<StoreState>) -> wasmtime::Result<()> {
     data::add_to_linker::<_, HasSelf<StoreState>>(linker, |state| state)
+}
+
+fn versioned(v: Versioned) -> data::Versioned {
+    data::Versioned {
+        value: v.value,
+        version: v.version,
+    }
 }
 
 impl data::Host for StoreState {
@@ -37,5 +46,29 @@ impl data::Host for StoreState {
 
     fn keys(&mut self) -> wasmtime::Result<Result<Vec<String>, String>> {
         Ok(self.with_scope(lord_state::Scope::data_keys))
+    }
+
+    fn get_versioned(
+        &mut self,
+        key: String,
+    ) -> wasmtime::Result<Result<Option<data::Versioned>, String>> {
+        Ok(self.with_scope(|s| s.data_get_versioned(&key).map(|v| v.map(versioned))))
+    }
+
+    fn compare_and_swap(
+        &mut self,
+        key: String,
+        expected: u64,
+        value: Vec<u8>,
+    ) -> wasmtime::Result<Result<data::CasOutcome, String>> {
+        Ok(self.with_scope(|s| {
+            s.data_compare_and_swap(&key, expected, value)
+                .map(|outcome| match outcome {
+                    CasOutcome::Swapped(version) => data::CasOutcome::Swapped(version),
+                    CasOutcome::Conflict(current) => {
+                        data::CasOutcome::Conflict(current.map(versioned))
+                    }
+                })
+        }))
     }
 }

@@ -101,6 +101,7 @@ impl StoreState {
             | StateError::SecretMissing(_)
             | StateError::Keyring(_)
             | StateError::TooLarge { .. }
+            | StateError::Busy
             | StateError::Corrupt(_) => {}
         }
         message
