@@ -206,17 +206,7 @@ fn run() -> Result<()> {
     };
 
     if options.render_only {
-        let results = RenderOnly {
-            render: runtime.block_on(render::measure(plan(50)))?,
-            batches: options.batches,
-            elapsed: started.elapsed(),
-        };
-        if options.json {
-            println!("{}", results.json());
-        } else {
-            print!("{}", results.table());
-        }
-        return Ok(());
+        return render_only(&runtime, &options, plan(50), started);
     }
     let plugins = Plugins::locate()?;
 
@@ -254,16 +244,7 @@ fn run() -> Result<()> {
         return runtime.block_on(micro::profile(&plugins, plan(1000)));
     }
     if options.oneshot_only {
-        let pair = runtime.block_on(oneshot::measure(&plugins, &lord, plan(200)))?;
-        println!(
-            "{:#}",
-            serde_json::json!({
-                "oneshot_ratio": pair.ratio(),
-                "oneshot_lord_ms": pair.subject.median_ns() / 1e6,
-                "oneshot_bare_ms": pair.baseline.median_ns() / 1e6,
-            })
-        );
-        return Ok(());
+        return oneshot_only(&runtime, &plugins, &lord, plan(200));
     }
     if options.state_only {
         return state_only(&runtime, &plugins, &lord, plan(25));
@@ -321,6 +302,45 @@ fn run() -> Result<()> {
     } else {
         print!("{}", results.table());
     }
+    Ok(())
+}
+
+/// `--render-only`: the terminal path alone.
+fn render_only(
+    runtime: &tokio::runtime::Runtime,
+    options: &Options,
+    plan: Plan,
+    started: Instant,
+) -> Result<()> {
+    let results = RenderOnly {
+        render: runtime.block_on(render::measure(plan))?,
+        batches: options.batches,
+        elapsed: started.elapsed(),
+    };
+    if options.json {
+        println!("{}", results.json());
+    } else {
+        print!("{}", results.table());
+    }
+    Ok(())
+}
+
+/// `--oneshot`: the one-shot pair alone, as JSON.
+fn oneshot_only(
+    runtime: &tokio::runtime::Runtime,
+    plugins: &Plugins,
+    lord: &std::path::Path,
+    plan: Plan,
+) -> Result<()> {
+    let pair = runtime.block_on(oneshot::measure(plugins, lord, plan))?;
+    println!(
+        "{:#}",
+        serde_json::json!({
+            "oneshot_ratio": pair.ratio(),
+            "oneshot_lord_ms": pair.subject.median_ns() / 1e6,
+            "oneshot_bare_ms": pair.baseline.median_ns() / 1e6,
+        })
+    );
     Ok(())
 }
 
