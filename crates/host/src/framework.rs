@@ -135,10 +135,11 @@ impl Framework {
             installer,
             store,
         } = self;
-        drop((
-            providers, settings, channels, lifecycle, delivery, installer, store,
-        ));
-        std::mem::forget(loader);
+        // Instances first, then what they reach: every handle on state.db
+        // must go for its connection to close (and fold its log back in).
+        drop((delivery, lifecycle, providers, installer));
+        loader.leave_engine();
+        drop((channels, settings, store));
     }
 
     /// Every first-party provider, enabled or not.

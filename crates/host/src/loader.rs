@@ -139,6 +139,20 @@ impl Loader {
         self.sandbox.get()
     }
 
+    /// Drops every loaded plugin and its wiring (the links hold handles on
+    /// `state.db`, which must close) but not the engine, whose memory is
+    /// left to the operating system: see `Framework::close_for_exit`.
+    pub(crate) fn leave_engine(self) {
+        let Self {
+            sandbox,
+            loaded,
+            wired,
+            places,
+        } = self;
+        drop((loaded, wired, places));
+        std::mem::forget(sandbox);
+    }
+
     /// Starts the engine on another thread now; see [`LazySandbox::warm_up`].
     pub(crate) fn warm_up(&self) {
         self.sandbox.warm_up();
