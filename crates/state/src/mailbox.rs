@@ -52,6 +52,20 @@ pub struct MailboxStats {
 pub struct Mailboxes {
     db: StateDb,
     capacity: usize,
+    /// The last answer of [`Mailboxes::receivers`], while it is fresh.
+    receivers: std::sync::Arc<std::sync::Mutex<Option<Seen>>>,
+}
+
+/// How long a list of receivers is kept: what another process posts is
+/// noticed within this long. What this process posts or takes is noticed
+/// at once (the connection's change count moves).
+const RECEIVERS_FRESH: std::time::Duration = std::time::Duration::from_millis(50);
+
+/// Receivers as read at `at`, with the connection's change count then.
+struct Seen {
+    at: std::time::Instant,
+    total_changes: u64,
+    receivers: Vec<String>,
 }
 
 impl std::fmt::Debug for Mailboxes {
@@ -71,6 +85,7 @@ impl Mailboxes {
         Self {
             db,
             capacity: capacity.max(1),
+            receivers: std::sync::Arc::default(),
         }
     }
 
@@ -148,12 +163,29 @@ impl Mailboxes {
 
     /// Receivers with messages waiting, by name. A read: it makes no
     /// write, so a command with nothing to deliver stays free of syncs.
+    /// Every command's delivery asks, so an embedder running commands back
+    /// to back would query the table each time; the answer is kept for
+    /// [`RECEIVERS_FRESH`] unless this connection has written since.
     pub fn receivers(&self) -> Result<Vec<String>, StateError> {
         let conn = self.db.conn()?;
-        let mut stmt =
-            conn.prepare_cached("SELECT DISTINCT receiver FROM messages ORDER BY receiver")?;
-        let receivers = stmt.query_map([], |r| r.get(0))?;
-        Ok(receivers.collect::<Result<_, _>>()?)
+        let total_changes = conn.total_changes();
+        let mut seen = self.receivers.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(seen) = seen.as_ref()
+            && seen.total_changes == total_changes
+            && seen.at.elapsed() < RECEIVERS_FRESH
+        {
+            return Ok(seen.receivers.clone());
+        }
+        let receivers: Vec<String> = conn
+            .prepare_cached("SELECT DISTINCT receiver FROM messages ORDER BY receiver")?
+            .query_map([], |r| r.get(0))?
+            .collect::<Result<_, _>>()?;
+        *seen = Some(Seen {
+            at: std::time::Instant::now(),
+            total_changes,
+            receivers: receivers.clone(),
+        });
+        Ok(receivers)
     }
 
     pub fn stats(&self, to: &str) -> Result<MailboxStats, StateError> {

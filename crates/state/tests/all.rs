@@ -646,6 +646,39 @@ fn mailboxes_deliver_by_priority_and_drop_rather_than_block() {
     assert!(boxes.receivers().expect("receivers").is_empty());
 }
 
+/// `receivers` is asked at every command's delivery and keeps its answer
+/// for a moment: what this connection posts or takes is seen at the next
+/// ask, what another connection posts within the freshness window.
+#[test]
+fn the_kept_list_of_receivers_follows_writes() {
+    use lord_state::{Mailboxes, Message};
+
+    let home = tempfile::tempdir().expect("home");
+    let db = StateDb::open(home.path()).expect("db");
+    let here = Mailboxes::new(db.clone());
+    let there = Mailboxes::new(StateDb::open(home.path()).expect("db"));
+    let msg = |to: &str| Message {
+        from: "a".to_owned(),
+        to: to.to_owned(),
+        payload: "p".to_owned(),
+        priority: 1,
+    };
+    assert!(here.receivers().expect("receivers").is_empty());
+    // This connection's writes, through any handle, are seen at once.
+    here.post(&msg("c")).expect("post here");
+    assert_eq!(here.receivers().expect("receivers"), ["c"]);
+    Mailboxes::new(db)
+        .post(&msg("d"))
+        .expect("post on the same connection");
+    assert_eq!(here.receivers().expect("receivers"), ["c", "d"]);
+    here.take("c").expect("take");
+    assert_eq!(here.receivers().expect("receivers"), ["d"]);
+    // Another connection's post is seen once the kept list goes stale.
+    there.post(&msg("b")).expect("post elsewhere");
+    std::thread::sleep(std::time::Duration::from_millis(60));
+    assert_eq!(here.receivers().expect("receivers"), ["b", "d"]);
+}
+
 /// Two deliverers taking one receiver's mailbox at once, each on its own
 /// connection: every message is taken exactly once.
 #[test]
