@@ -128,23 +128,7 @@ impl PluginData {
     /// A quota refusal from the database, restated against the whole
     /// quota (session values included).
     fn whole_quota(&self, plugin: &str, key: &str, e: StateError, quota: u64) -> StateError {
-        match e {
-            StateError::QuotaExceeded { needed, .. } => StateError::QuotaExceeded {
-                needed: needed + self.in_memory(plugin, key),
-                plugin: plugin.to_owned(),
-                quota,
-            },
-            other @ (StateError::Db(_)
-            | StateError::Io { .. }
-            | StateError::NotGranted { .. }
-            | StateError::Invalid { .. }
-            | StateError::Unavailable(_)
-            | StateError::SecretMissing(_)
-            | StateError::Keyring(_)
-            | StateError::TooLarge { .. }
-            | StateError::Busy
-            | StateError::Corrupt(_)) => other,
-        }
+        e.against_whole_quota(quota, |_| self.in_memory(plugin, key))
     }
 
     pub(crate) fn set(

@@ -68,6 +68,32 @@ pub enum StateError {
     Corrupt(String),
 }
 
+impl StateError {
+    /// A quota refusal the database made against persisted bytes alone,
+    /// restated against the whole `quota`: `extra` adds what the plugin
+    /// holds outside the database (its session values). Other errors pass
+    /// through unchanged.
+    pub(crate) fn against_whole_quota(self, quota: u64, extra: impl FnOnce(&str) -> u64) -> Self {
+        match self {
+            StateError::QuotaExceeded { plugin, needed, .. } => StateError::QuotaExceeded {
+                needed: needed + extra(&plugin),
+                plugin,
+                quota,
+            },
+            other @ (StateError::Db(_)
+            | StateError::Io { .. }
+            | StateError::NotGranted { .. }
+            | StateError::Invalid { .. }
+            | StateError::Unavailable(_)
+            | StateError::SecretMissing(_)
+            | StateError::Keyring(_)
+            | StateError::TooLarge { .. }
+            | StateError::Busy
+            | StateError::Corrupt(_)) => other,
+        }
+    }
+}
+
 impl From<rusqlite::Error> for StateError {
     fn from(e: rusqlite::Error) -> Self {
         if crate::db::is_busy(&e) {

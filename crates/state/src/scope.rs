@@ -289,22 +289,10 @@ impl Scope {
         let room = self.shared_room(key, &value)?;
         self.shared
             .write_by(&self.plugin, key, value, expected, Some(room))
-            .map_err(|e| match e {
-                StateError::QuotaExceeded { plugin, needed, .. } => StateError::QuotaExceeded {
-                    needed: needed + self.data.session_bytes(&plugin),
-                    plugin,
-                    quota: self.grants.data_quota,
-                },
-                other @ (StateError::Db(_)
-                | StateError::Io { .. }
-                | StateError::NotGranted { .. }
-                | StateError::Invalid { .. }
-                | StateError::Unavailable(_)
-                | StateError::SecretMissing(_)
-                | StateError::Keyring(_)
-                | StateError::TooLarge { .. }
-                | StateError::Busy
-                | StateError::Corrupt(_)) => other,
+            .map_err(|e| {
+                e.against_whole_quota(self.grants.data_quota, |plugin| {
+                    self.data.session_bytes(plugin)
+                })
             })
     }
 
