@@ -579,11 +579,17 @@ mod signed_index {
         r._data.path().join("tuf/metadata")
     }
 
+    /// A folder and everything under it (metadata for a mirror, or a whole
+    /// `tuf/` with its keys).
     fn copy(from: &Path, to: &Path) {
-        std::fs::create_dir_all(to).expect("mirror");
-        for entry in std::fs::read_dir(from).expect("metadata") {
+        std::fs::create_dir_all(to).expect("copy");
+        for entry in std::fs::read_dir(from).expect("read") {
             let entry = entry.expect("entry");
-            std::fs::copy(entry.path(), to.join(entry.file_name())).expect("copy");
+            if entry.file_type().expect("type").is_dir() {
+                copy(&entry.path(), &to.join(entry.file_name()));
+            } else {
+                std::fs::copy(entry.path(), to.join(entry.file_name())).expect("copy");
+            }
         }
     }
 
@@ -853,18 +859,6 @@ mod signed_index {
         assert!(error.contains("signed by 1 of the 2 keys"), "{error}");
     }
 
-    fn copy_tree(from: &Path, to: &Path) {
-        std::fs::create_dir_all(to).expect("tree");
-        for entry in std::fs::read_dir(from).expect("read") {
-            let entry = entry.expect("entry");
-            if entry.file_type().expect("type").is_dir() {
-                copy_tree(&entry.path(), &to.join(entry.file_name()));
-            } else {
-                std::fs::copy(entry.path(), to.join(entry.file_name())).expect("copy");
-            }
-        }
-    }
-
     fn version_of(metadata: &Path) -> u64 {
         serde_json::from_slice::<serde_json::Value>(
             &std::fs::read(metadata.join("timestamp.json")).expect("timestamp"),
@@ -889,7 +883,7 @@ mod signed_index {
         load(&r, &live(&r), store.path()).expect("verified before the rotation");
         // What a thief holds: the keys and metadata of before.
         let stolen = tempfile::tempdir().expect("stolen");
-        copy_tree(&r._data.path().join("tuf"), stolen.path());
+        copy(&r._data.path().join("tuf"), stolen.path());
         let before = r.registry.tuf.keys().expect("keys");
 
         let rotation = r
@@ -1067,7 +1061,7 @@ mod signed_index {
         // keys put back in next/ and its re-signing undone, as a crash
         // right after writing 2.root.json would leave it.
         let other = tempfile::tempdir().expect("copy");
-        copy_tree(&tuf, other.path());
+        copy(&tuf, other.path());
         let copy = TufRepo::open(other.path(), Lifetimes::default()).expect("copy");
         let timestamp_before = std::fs::read(tuf.join("metadata/timestamp.json")).expect("ts");
         r.runtime
