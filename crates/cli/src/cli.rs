@@ -145,9 +145,18 @@ fn command_tree_with(framework: &Framework, plugin_commands: Vec<CommandRecord>)
 
 /// Builds the full command tree, parses argv and runs what it names.
 pub(crate) async fn dispatch(ctx: &Context, out: &Output) -> Result<ExitCode> {
-    let mut framework = Framework::open(ctx.host_config())?;
+    // A first word that is not one of lord's own commands names a plugin
+    // command (or nothing): the engine then begins starting now, beside
+    // the opening of the store.
+    let word = command_word(&ctx.argv);
+    let mut framework = match word {
+        Some(word) if !Builtin::has_subcommand(word) && word != "help" => {
+            Framework::open_starting_engine(ctx.host_config())?
+        }
+        Some(_) | None => Framework::open(ctx.host_config())?,
+    };
     let plugin_commands = framework.commands()?;
-    let named = command_word(&ctx.argv)
+    let named = word
         .and_then(|word| plugin_commands.iter().find(|r| r.name == word))
         .cloned();
     let Tree {
@@ -155,10 +164,10 @@ pub(crate) async fn dispatch(ctx: &Context, out: &Output) -> Result<ExitCode> {
         plugin_commands,
         provided,
     } = match named {
-        // A plugin command: the engine starts on another thread while
+        // A plugin command: its plugin loads on the engine's thread while
         // this one parses, and only that command's tree is built.
         Some(record) => {
-            framework.warm_up();
+            framework.warm_up_for(&record.name)?;
             Tree {
                 command: OneCommand::command().subcommand(plugin_subcommand(&record)),
                 plugin_commands: vec![record],

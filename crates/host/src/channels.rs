@@ -28,6 +28,8 @@ pub struct Channels {
 pub(crate) struct LazyChannels {
     home: PathBuf,
     session: lord_state::SessionInfo,
+    /// `state.db`, opened on first use (or early: `open_in_background`).
+    db: lord_state::StateDb,
     channels: OnceLock<Channels>,
     global: OnceLock<lord_state::GlobalState>,
     /// lord's own topics, parsed.
@@ -37,6 +39,7 @@ pub(crate) struct LazyChannels {
 impl LazyChannels {
     pub(crate) fn new(home: PathBuf, session: lord_state::SessionInfo) -> Self {
         Self {
+            db: lord_state::StateDb::at(&home),
             home,
             session,
             channels: OnceLock::new(),
@@ -47,7 +50,7 @@ impl LazyChannels {
 
     pub(crate) fn get(&self, settings: &Settings) -> &Channels {
         self.channels.get_or_init(|| {
-            let db = lord_state::StateDb::at(&self.home);
+            let db = self.db.clone();
             let log = lord_state::EventLog::with_secrets(
                 db.clone(),
                 retention(settings),
@@ -81,6 +84,20 @@ impl LazyChannels {
                 settings.text_or("theme", "auto"),
             )
         })
+    }
+
+    /// Opens `state.db` on another thread now, for a process that will
+    /// use it shortly (every command ends by delivering and logging). The
+    /// channels themselves are made at first use as before, so they read
+    /// the configuration as it is then (`--set` applied).
+    pub(crate) fn open_in_background(&self) {
+        self.db.open_in_background();
+    }
+
+    /// For a process about to exit: folds a long write-ahead log back in,
+    /// as closing the connection would have (see `StateDb::close_for_exit`).
+    pub(crate) fn close_for_exit(&self) {
+        self.db.close_for_exit();
     }
 
     /// Writes the events this process queued for the log, if the log was

@@ -29,16 +29,21 @@ pub(crate) struct Dispatch<'a> {
 }
 
 impl Dispatch<'_> {
-    /// Runs the plugin command `command` with parsed arguments.
+    /// Runs the plugin command `command` with parsed arguments; `owner`:
+    /// the plugin that owns it, when the caller looked it up already.
     pub(crate) async fn run_command(
         &self,
         store: &mut Store,
         command: &str,
         args: Vec<CommandArg>,
+        owner: Option<InstalledPlugin>,
     ) -> Result<CommandOutcome, HostError> {
-        let owner = store
-            .command_plugin(command)?
-            .ok_or_else(|| HostError::UnknownCommand(command.to_owned()))?;
+        let owner = match owner {
+            Some(owner) => owner,
+            None => store
+                .command_plugin(command)?
+                .ok_or_else(|| HostError::UnknownCommand(command.to_owned()))?,
+        };
         let id = owner.id().clone();
         let plugin = self.ready_as(store, owner).await?;
         self.rt.announce(

@@ -29,7 +29,7 @@ use crate::dispatch::{CommandOutcome, Dispatch};
 use crate::error::HostError;
 use crate::install::{InstallPlan, Installer, Registration};
 use crate::lifecycle::Lifecycle;
-use crate::loader::{Loader, Places};
+use crate::loader::{EarlyEngine, Loader, Places};
 use crate::provider::{NativePlugin, Provider, ProviderCommand, Providers};
 use crate::runtime::Runtime;
 use crate::settings::Settings;
@@ -55,6 +55,9 @@ pub struct Framework {
     delivery: Delivery,
     installer: Installer,
     providers: Providers,
+    /// The plugin that owns a command, looked up by
+    /// [`Framework::warm_up_for`] and used by the `run_command` after it.
+    owner: Option<(String, InstalledPlugin)>,
 }
 
 impl std::fmt::Debug for Framework {
@@ -69,6 +72,19 @@ impl Framework {
     /// Opens the store under `config.home` (creating it if needed). No
     /// engine starts and no other database opens until something needs it.
     pub fn open(config: HostConfig) -> Result<Self, HostError> {
+        Self::open_with(config, None)
+    }
+
+    /// [`Framework::open`] for a process that will most likely run a
+    /// plugin (a command line naming no built-in command): the engine
+    /// begins starting on another thread before the store opens, and is
+    /// finished by [`Framework::warm_up_for`] or at first use. If no plugin
+    /// runs after all, the thread is dropped with the framework.
+    pub fn open_starting_engine(config: HostConfig) -> Result<Self, HostError> {
+        Self::open_with(config, EarlyEngine::begin())
+    }
+
+    fn open_with(config: HostConfig, early: Option<EarlyEngine>) -> Result<Self, HostError> {
         let store = Store::open(&config.home, Failpoint::new(config.failpoint.clone()))?;
         let loader = Loader::new(
             store.cache_dir(),
@@ -80,6 +96,7 @@ impl Framework {
                 data_root: store.data_root(),
                 env: config.env,
             },
+            early,
         );
         let providers = Providers::built_in();
         providers.withhold_disabled(&store, &loader)?;
@@ -92,6 +109,7 @@ impl Framework {
             delivery: Delivery::default(),
             installer: Installer::new(config.home),
             store,
+            owner: None,
         })
     }
 
@@ -116,7 +134,24 @@ impl Framework {
     /// Call it after [`Framework::with_provider`], whose withheld
     /// interfaces it must see.
     pub fn warm_up(&self) {
-        self.loader.warm_up();
+        self.loader.warm_up(None);
+    }
+
+    /// Readies the plugin command `command` to run next, for a process
+    /// that has other work to do first (parsing the rest of its command
+    /// line): finds the plugin that owns it, then loads that plugin on the
+    /// engine's thread and opens `state.db` on another, so both overlap
+    /// this thread's work. Returns whether a plugin owns `command`. The
+    /// [`Framework::run_command`] that follows uses the plugin found here;
+    /// nothing is written.
+    pub fn warm_up_for(&mut self, command: &str) -> Result<bool, HostError> {
+        let Some(owner) = self.store.command_plugin(command)? else {
+            return Ok(false);
+        };
+        self.loader.warm_up(Some(&owner));
+        self.channels.open_in_background();
+        self.owner = Some((command.to_owned(), owner));
+        Ok(true)
     }
 
     /// Closes the databases cleanly (so their files are left compact) and
@@ -125,21 +160,19 @@ impl Framework {
     /// one reservation at a time costs more than exiting does. An embedder
     /// that keeps running drops the framework instead.
     pub fn close_for_exit(self) {
-        let Self {
-            providers,
-            settings,
-            channels,
-            loader,
-            lifecycle,
-            delivery,
-            installer,
-            store,
-        } = self;
-        // Instances first, then what they reach: every handle on state.db
-        // must go for its connection to close (and fold its log back in).
-        drop((delivery, lifecycle, providers, installer));
-        loader.leave_engine();
-        drop((channels, settings, store));
+        // What dropping would have done that outlives the process: events
+        // still queued written, a long write-ahead log folded back in, a
+        // store this process wrote to closed (so its log is checkpointed).
+        // The rest (instances, the engine's pool, the connections of a
+        // process that only read) is left to the operating system, which
+        // releases it faster than tearing it down piece by piece; SQLite
+        // finds a connection left open exactly as a committed one.
+        let _ = self.channels.flush();
+        self.channels.close_for_exit();
+        self.store.close_for_exit();
+        std::mem::forget(self.loader);
+        std::mem::forget((self.delivery, self.lifecycle, self.providers));
+        std::mem::forget((self.installer, self.channels, self.settings));
     }
 
     /// Every first-party provider, enabled or not.
@@ -468,7 +501,14 @@ impl Framework {
             delivery: &self.delivery,
             rt: Runtime::new(&self.settings, &self.channels, &self.loader),
         };
-        dispatch.run_command(&mut self.store, command, args).await
+        let owner = self
+            .owner
+            .take()
+            .filter(|(name, _)| name == command)
+            .map(|(_, owner)| owner);
+        dispatch
+            .run_command(&mut self.store, command, args, owner)
+            .await
     }
 
     /// An instance of the installed plugin `id` to keep and call

@@ -36,6 +36,7 @@ mod project;
 pub mod provider;
 mod remote;
 mod runtime;
+mod sandbox_start;
 mod settings;
 mod validate;
 

@@ -9,74 +9,15 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 
 use lord_manifest::{Isolation, PluginId};
-use lord_sandbox::{Compiled, Grants, Links, MicroCompiled, Sandbox, Withheld};
+use lord_sandbox::{Compiled, Grants, Links, MicroCompiled, Sandbox};
 use lord_store::InstalledPlugin;
 
 use crate::error::HostError;
 use crate::grants::{self, Roots};
-
-/// The engine, started on first use and shared by every handle: `--help`
-/// and `plugin list` never pay for one. A process that knows it will run a
-/// plugin can start it early on another thread ([`LazySandbox::warm_up`]),
-/// so its set-up overlaps the process's own.
-#[derive(Clone)]
-pub(crate) struct LazySandbox {
-    cell: Arc<OnceLock<Sandbox>>,
-    cache_dir: PathBuf,
-    withheld: Arc<Mutex<Withheld>>,
-    /// The engine being started by [`LazySandbox::warm_up`], if it is.
-    starting: Arc<Mutex<Option<Starting>>>,
-}
-
-type Starting = std::thread::JoinHandle<Result<Sandbox, lord_sandbox::SandboxError>>;
-
-impl LazySandbox {
-    pub(crate) fn get(&self) -> Result<&Sandbox, HostError> {
-        if let Some(sandbox) = self.cell.get() {
-            return Ok(sandbox);
-        }
-        let starting = self
-            .starting
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .take();
-        let sandbox = match starting.map(std::thread::JoinHandle::join) {
-            Some(Ok(started)) => started?,
-            // The thread panicked or was never started: start it here, so
-            // the error (if any) is this thread's to report.
-            Some(Err(_)) | None => Sandbox::with_withheld(&self.cache_dir, self.withheld())?,
-        };
-        Ok(self.cell.get_or_init(|| sandbox))
-    }
-
-    /// Starts the engine on a thread of its own, unless it is started or
-    /// starting. [`LazySandbox::get`] then waits for it rather than
-    /// starting another. A thread that cannot be spawned changes nothing.
-    pub(crate) fn warm_up(&self) {
-        if self.cell.get().is_some() {
-            return;
-        }
-        let mut starting = self.starting.lock().unwrap_or_else(|p| p.into_inner());
-        if starting.is_some() {
-            return;
-        }
-        let (cache_dir, withheld) = (self.cache_dir.clone(), self.withheld());
-        *starting = std::thread::Builder::new()
-            .name("lord-engine".to_owned())
-            .spawn(move || Sandbox::with_withheld(&cache_dir, withheld))
-            .ok();
-    }
-
-    fn withheld(&self) -> Withheld {
-        self.withheld
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
-    }
-}
+pub(crate) use crate::sandbox_start::{EarlyEngine, LazySandbox};
 
 /// Where a plugin's grants point in this process.
 pub(crate) struct Places {
@@ -110,14 +51,11 @@ struct Wired {
 }
 
 impl Loader {
-    pub(crate) fn new(cache_dir: PathBuf, places: Places) -> Self {
+    /// `early`: an engine begun before the store opened, finished when
+    /// first needed (see `sandbox_start`).
+    pub(crate) fn new(cache_dir: PathBuf, places: Places, early: Option<EarlyEngine>) -> Self {
         Self {
-            sandbox: LazySandbox {
-                cell: Arc::new(OnceLock::new()),
-                cache_dir,
-                withheld: Arc::new(Mutex::new(Withheld::default())),
-                starting: Arc::new(Mutex::new(None)),
-            },
+            sandbox: LazySandbox::new(cache_dir, early),
             loaded: Mutex::new(HashMap::new()),
             wired: Mutex::new(HashMap::new()),
             places,
@@ -139,23 +77,10 @@ impl Loader {
         self.sandbox.get()
     }
 
-    /// Drops every loaded plugin and its wiring (the links hold handles on
-    /// `state.db`, which must close) but not the engine, whose memory is
-    /// left to the operating system: see `Framework::close_for_exit`.
-    pub(crate) fn leave_engine(self) {
-        let Self {
-            sandbox,
-            loaded,
-            wired,
-            places,
-        } = self;
-        drop((loaded, wired, places));
-        std::mem::forget(sandbox);
-    }
-
-    /// Starts the engine on another thread now; see [`LazySandbox::warm_up`].
-    pub(crate) fn warm_up(&self) {
-        self.sandbox.warm_up();
+    /// Starts the engine on another thread now, loading `plugin` there
+    /// too when given; see [`LazySandbox::warm_up`].
+    pub(crate) fn warm_up(&self, plugin: Option<&InstalledPlugin>) {
+        self.sandbox.warm_up(plugin);
     }
 
     /// A handle that starts the engine only when first used, for work that
@@ -182,18 +107,27 @@ impl Loader {
     /// The loaded form of a plugin, reusing this process's `InstancePre`
     /// unless the installed bytes changed since it was loaded.
     pub(crate) fn prepare(&self, plugin: &InstalledPlugin) -> Result<Arc<Compiled>, HostError> {
+        // The engine first: a warm-up that loaded this plugin on the
+        // engine's thread hands its loaded form over when joined.
+        let sandbox = self.sandbox()?;
         let mut loaded = self.loaded.lock().unwrap_or_else(|p| p.into_inner());
         if let Some((sha, compiled)) = loaded.get(plugin.id())
             && *sha == plugin.wasm_sha256
         {
             return Ok(Arc::clone(compiled));
         }
-        let compiled = Arc::new(self.sandbox()?.prepare(
-            plugin.id(),
-            &plugin.component,
-            &plugin.wasm_sha256,
-            &plugin.granted,
-        )?);
+        let preloaded = self
+            .sandbox
+            .take_preloaded(plugin.id(), &plugin.wasm_sha256);
+        let compiled = match preloaded {
+            Some(compiled) => compiled,
+            None => Arc::new(sandbox.prepare(
+                plugin.id(),
+                &plugin.component,
+                &plugin.wasm_sha256,
+                &plugin.granted,
+            )?),
+        };
         loaded.insert(
             plugin.id().clone(),
             (plugin.wasm_sha256.clone(), Arc::clone(&compiled)),

@@ -30,6 +30,30 @@ const EPOCH_TICK: Duration = Duration::from_millis(1);
 /// overflowing the host's stack.
 const MAX_WASM_STACK: usize = 1024 * 1024;
 
+/// An engine configured for untrusted code, before its linker exists: the
+/// expensive part of starting (reserving the instance pool), which needs
+/// nothing from the store, so a process can begin it before it knows which
+/// host interfaces a disabled provider withholds.
+pub struct BareEngine(Engine);
+
+impl std::fmt::Debug for BareEngine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BareEngine").finish_non_exhaustive()
+    }
+}
+
+impl BareEngine {
+    /// Configures the engine. Pooled first; a machine that cannot reserve
+    /// the pool's address space (a tight `ulimit -v`) still gets a working
+    /// engine.
+    pub fn start() -> Result<Self, SandboxError> {
+        Engine::new(&config(true))
+            .or_else(|_| Engine::new(&config(false)))
+            .map(Self)
+            .map_err(|e| SandboxError::Engine(format!("{e:#}")))
+    }
+}
+
 /// The sandbox: a wasmtime engine configured for untrusted code.
 #[derive(Clone)]
 pub struct Sandbox {
@@ -61,12 +85,18 @@ impl Sandbox {
     /// of a disabled provider): a component importing one is refused with
     /// the reason given.
     pub fn with_withheld(cache_root: &Path, withheld: Withheld) -> Result<Self, SandboxError> {
-        // Pooled first; a machine that cannot reserve the pool's address
-        // space (a tight `ulimit -v`) still gets a working engine.
-        let engine = Engine::new(&config(true))
-            .or_else(|_| Engine::new(&config(false)))
-            .map_err(|e| SandboxError::Engine(format!("{e:#}")))?;
+        Self::from_engine(BareEngine::start()?, cache_root, withheld)
+    }
 
+    /// Finishes what [`BareEngine::start`] began: links the host interfaces
+    /// (without those in `withheld`), opens the compiled cache and starts
+    /// the epoch ticker.
+    pub fn from_engine(
+        started: BareEngine,
+        cache_root: &Path,
+        withheld: Withheld,
+    ) -> Result<Self, SandboxError> {
+        let BareEngine(engine) = started;
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)
             .map_err(|e| SandboxError::Engine(format!("{e:#}")))?;

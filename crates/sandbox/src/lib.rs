@@ -33,7 +33,7 @@ mod session;
 
 pub use capability::{Denial, Grants, Preopen};
 pub use contract::{ContractReport, ImportName, ImportUse, Withheld, import_use};
-pub use engine::{Compiled, ComponentFacts, MicroCompiled, Sandbox, StartUp};
+pub use engine::{BareEngine, Compiled, ComponentFacts, MicroCompiled, Sandbox, StartUp};
 pub use error::{CallError, Failure, SandboxError};
 pub use instance::{
     Captured, CommandArg, Invocation, LogLevel, LogRecord, MicroCall, MicroInstance, PluginInstance,

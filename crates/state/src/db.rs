@@ -197,14 +197,23 @@ const WAL_KEPT: u64 = 256 * 1024;
 
 impl Drop for Opened {
     fn drop(&mut self) {
+        self.fold_in_a_long_log();
+    }
+}
+
+impl Opened {
+    /// Checkpoints and truncates the write-ahead log if it grew past
+    /// [`WAL_KEPT`].
+    fn fold_in_a_long_log(&self) {
         let big = std::fs::metadata(&self.wal).is_ok_and(|m| m.len() > WAL_KEPT);
         if big {
-            let conn = self.conn.get_mut().unwrap_or_else(|p| p.into_inner());
+            let mut conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
             // Best effort, and without waiting: a process that is ending
             // must not sit out other processes' readers; a busy reader
             // elsewhere leaves it for the next.
             let _ = conn.busy_handler(None::<fn(i32) -> bool>);
             let _ = conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);");
+            let _ = conn.busy_handler(Some(wait_for_lock));
         }
     }
 }
@@ -232,6 +241,30 @@ impl StateDb {
         let db = Self::at(home);
         drop(db.conn()?);
         Ok(db)
+    }
+
+    /// Opens the database on a thread of its own now, so that the opening
+    /// (reading the schema, recovering the write-ahead log) overlaps the
+    /// caller's work; a use meanwhile waits for it. Its error, if any, is
+    /// reported to the first use, as if that use had opened it.
+    pub fn open_in_background(&self) {
+        if self.conn.get().is_some() {
+            return;
+        }
+        let db = self.clone();
+        let _ = std::thread::Builder::new()
+            .name("lord-state".to_owned())
+            .spawn(move || drop(db.conn()));
+    }
+
+    /// What closing the last handle does that outlives the process (a long
+    /// write-ahead log folded back in), for a process that will exit
+    /// without dropping its handles. Nothing is lost by not closing: every
+    /// write was committed.
+    pub fn close_for_exit(&self) {
+        if let Some(Ok(opened)) = self.conn.get() {
+            opened.fold_in_a_long_log();
+        }
     }
 
     fn connect(home: &Path) -> Result<Connection, StateError> {

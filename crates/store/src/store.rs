@@ -81,6 +81,18 @@ impl Store {
         &self.layout.home
     }
 
+    /// For a process about to exit. A store this process wrote to is
+    /// closed, which folds its write-ahead log back into `lord.db` (so the
+    /// next process does not replay it); one it only read is left open for
+    /// the operating system to release, which is faster and leaves the log
+    /// and index files in place for the next process to reuse. Either way
+    /// every write was committed.
+    pub fn close_for_exit(self) {
+        if self.conn.total_changes() == 0 {
+            std::mem::forget(self);
+        }
+    }
+
     /// Where the compiled-code cache lives.
     pub fn cache_dir(&self) -> PathBuf {
         self.layout.cache()

@@ -145,3 +145,41 @@ fn neutralised_output_is_recorded_in_the_plugins_audit_log() {
     assert_eq!(last.action, lord_host::OUTPUT_NEUTRALISED);
     assert_eq!(last.detail, "OSC 0 (window title)");
 }
+
+/// The one-shot path a CLI takes: the engine begun before the store
+/// opens, the plugin loaded on the engine's thread, the process closed
+/// without tearing down. Each step must leave the same results as the
+/// plain path, and the next process must find the home intact.
+#[test]
+fn an_engine_started_early_runs_the_warmed_plugin_and_the_home_survives_closing_for_exit() {
+    let s = setup(&["hello"]);
+    let home = s._home.path().to_path_buf();
+    let project = s._project.path().to_path_buf();
+    drop(s.framework);
+    let rt = runtime();
+    let open = || {
+        Framework::open_starting_engine(HostConfig::new(home.clone(), project.clone()))
+            .expect("framework opens")
+    };
+    for name in ["first", "second"] {
+        let mut framework = open();
+        assert!(!framework.warm_up_for("no-such-command").expect("looks up"));
+        assert!(framework.warm_up_for("hello").expect("looks up"));
+        let out = rt
+            .block_on(framework.run_command("hello", arg("name", name)))
+            .expect("runs");
+        assert_eq!(out.text, format!("Hello, {name}!\n"));
+        framework.flush_events().expect("events written");
+        framework.close_for_exit();
+    }
+    // An engine begun for a process that then runs nothing is dropped
+    // with its framework.
+    drop(open());
+    let mut framework = Framework::open(HostConfig::new(home, project)).expect("reopens");
+    let id = "hello".parse().expect("id");
+    let out = rt
+        .block_on(framework.run_command("hello", arg("name", "again")))
+        .expect("runs after the early closes");
+    assert_eq!(out.text, "Hello, again!\n");
+    assert!(framework.unload(&id), "it was loaded");
+}
