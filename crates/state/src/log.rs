@@ -133,10 +133,6 @@ impl LogStore {
         let Some(first) = pending.first() else {
             return Ok(0);
         };
-        let mut pruning = Ok(0);
-        self.pruned
-            .call_once(|| pruning = prune(&self.db, self.retention, first.at_ms));
-        pruning?;
         let sealer = match (&self.secrets, pending.iter().any(|e| e.sensitive)) {
             (Some(secrets), true) => Some(secrets.sealer()?),
             (Some(_) | None, true | false) => None,
@@ -150,6 +146,12 @@ impl LogStore {
         // another process wrote in between.
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         {
+            // Expired events go once per process, in the transaction that
+            // adds the first new ones: one commit, not two.
+            let mut pruning = Ok(0);
+            self.pruned
+                .call_once(|| pruning = prune_in(&tx, self.retention, first.at_ms));
+            pruning?;
             // Room first, then the new rows: pages the old rows free are
             // reused in this same transaction, so the file does not grow
             // by what it drops.
@@ -453,23 +455,30 @@ fn decode_row(
 }
 
 fn prune(db: &StateDb, retention: Retention, now_ms: i64) -> Result<u64, StateError> {
-    let oldest = now_ms - i64::try_from(retention.max_age.as_millis()).unwrap_or(i64::MAX);
     // Both deletions in one transaction, like every write here.
-    db.write(|tx| {
-        // Events are appended in time order, so the expired ones are the
-        // oldest by sequence: the subquery walks the table from its start
-        // and stops at the first event young enough, with no index on the
-        // time to keep up on every append.
-        let by_age = tx.execute(
+    db.write(|tx| prune_in(tx, retention, now_ms))
+}
+
+/// [`prune`]'s deletions, in the caller's transaction.
+fn prune_in(
+    tx: &rusqlite::Transaction<'_>,
+    retention: Retention,
+    now_ms: i64,
+) -> Result<u64, StateError> {
+    let oldest = now_ms - i64::try_from(retention.max_age.as_millis()).unwrap_or(i64::MAX);
+    // Events are appended in time order, so the expired ones are the
+    // oldest by sequence: the subquery walks the table from its start and
+    // stops at the first event young enough, with no index on the time to
+    // keep up on every append.
+    let by_age = tx
+        .prepare_cached(
             "DELETE FROM events WHERE seq < COALESCE(
                  (SELECT seq FROM events WHERE at_ms >= ?1 ORDER BY seq LIMIT 1),
                  (SELECT MAX(seq) + 1 FROM events))",
-            [oldest],
-        )?;
-        let by_count = tx.execute(
-            "DELETE FROM events WHERE seq <= (SELECT MAX(seq) FROM events) - ?1",
-            [i64::try_from(retention.max_events).unwrap_or(i64::MAX)],
-        )?;
-        Ok((by_age + by_count) as u64)
-    })
+        )?
+        .execute([oldest])?;
+    let by_count = tx
+        .prepare_cached("DELETE FROM events WHERE seq <= (SELECT MAX(seq) FROM events) - ?1")?
+        .execute([i64::try_from(retention.max_events).unwrap_or(i64::MAX)])?;
+    Ok((by_age + by_count) as u64)
 }

@@ -538,6 +538,45 @@ fn persisted_events_survive_a_restart_replay_in_order_and_are_pruned() {
     assert!(log.since(0, 100).expect("replay").is_empty());
 }
 
+/// A process prunes the log once, in the transaction that writes its
+/// first events: what it keeps is the newest `max_events` before its own.
+#[test]
+fn the_first_write_of_a_process_prunes_the_log_beyond_its_retention() {
+    let home = tempfile::tempdir().expect("home");
+    let topic = Topic::concrete("build.step").expect("topic");
+    let publish = |bus: &EventBus, n: i32| {
+        bus.publish(&topic, "builder", Propagation::Global, json!(n), false)
+            .expect("publish");
+    };
+    let retention = Retention {
+        max_events: 3,
+        ..Retention::default()
+    };
+    {
+        // No retention this time: all five are written.
+        let bus = EventBus::with_log(EventLog::new(
+            StateDb::open(home.path()).expect("db"),
+            Retention::default(),
+        ));
+        (0..5).for_each(|n| publish(&bus, n));
+    }
+    let log = EventLog::new(StateDb::open(home.path()).expect("db"), retention);
+    let bus = EventBus::with_log(log.clone());
+    publish(&bus, 5);
+    log.flush().expect("flush");
+    let kept: Vec<_> = log
+        .since(0, 100)
+        .expect("replay")
+        .into_iter()
+        .map(|e| e.payload)
+        .collect();
+    assert_eq!(kept, [json!(2), json!(3), json!(4), json!(5)]);
+    // Once per process: later writes leave the count to the next one.
+    publish(&bus, 6);
+    log.flush().expect("flush");
+    assert_eq!(log.since(0, 100).expect("replay").len(), 5);
+}
+
 #[test]
 fn a_subscriber_on_another_thread_receives_while_publishers_run() {
     let rt = tokio::runtime::Builder::new_multi_thread()
