@@ -11,7 +11,10 @@
 //! keys, hashed API tokens and ratings) and answer the same calls the same
 //! way; the tests run every case against both. What they share (scopes,
 //! query words, version ordering, the JSON columns) lives here so the two
-//! cannot drift.
+//! cannot drift. Each keeps its schema as numbered steps applied on open
+//! and recorded in `schema_migrations` (`db/migrations.rs`). PostgreSQL
+//! is reached through a pool of connections whose size is the operator's
+//! ([`Db::connect_pooled`], `db/pool.rs`).
 //!
 //! Invariant: a publish is one transaction (plugin row, version row,
 //! keywords, search index), committed only after the package blob is
@@ -21,7 +24,9 @@
 //! after [`query_words`] kept letters and digits alone, so neither SQL nor
 //! full-text query syntax can be injected.
 
+mod migrations;
 mod pg;
+pub(crate) mod pool;
 mod sqlite;
 
 use std::collections::BTreeMap;
@@ -233,6 +238,11 @@ fn to_u64(n: i64) -> u64 {
     u64::try_from(n).unwrap_or(0)
 }
 
+/// Connections a PostgreSQL-backed registry opens when not told otherwise:
+/// enough that a slow search does not hold up downloads, few enough that
+/// several servers fit in PostgreSQL's default 100 connections.
+pub const DEFAULT_POOL_SIZE: usize = 8;
+
 /// The registry database: SQLite in the data folder or a PostgreSQL
 /// server. Every call blocks; the server runs them on blocking threads.
 #[derive(Debug)]
@@ -255,12 +265,29 @@ impl Db {
     }
 
     /// Connects to the PostgreSQL database at `database_url`
-    /// (`postgres://USER[:PASSWORD]@HOST[:PORT]/DBNAME`, without TLS) and
-    /// creates the registry's tables there if they are missing.
+    /// (`postgres://USER[:PASSWORD]@HOST[:PORT]/DBNAME`, without TLS) with
+    /// [`DEFAULT_POOL_SIZE`] connections and creates the registry's tables
+    /// there if they are missing.
     pub fn connect(database_url: &str) -> Result<Self, RegistryError> {
+        Self::connect_pooled(database_url, DEFAULT_POOL_SIZE)
+    }
+
+    /// [`Db::connect`] with `pool_size` connections (at least one).
+    pub fn connect_pooled(database_url: &str, pool_size: usize) -> Result<Self, RegistryError> {
         Ok(Self {
-            backend: Backend::Postgres(pg::Postgres::connect(database_url)?),
+            backend: Backend::Postgres(pg::Postgres::connect(database_url, pool_size)?),
         })
+    }
+
+    /// Where the signed index keeps its metadata when it is shared: a
+    /// connection of its own to the same PostgreSQL database for signing,
+    /// and the request pool for reading; `None` for SQLite, whose index
+    /// lives in the data folder.
+    pub(crate) fn index_pools(&self) -> Result<Option<(pool::Pool, pool::Pool)>, RegistryError> {
+        match &self.backend {
+            Backend::Sqlite(_) => Ok(None),
+            Backend::Postgres(db) => db.index_pools().map(Some),
+        }
     }
 
     /// Makes a token with `scope` and returns it; only its hash is kept.

@@ -162,7 +162,11 @@ impl Registry {
             Some(url) => Db::connect(url)?,
             None => Db::open(dir)?,
         };
-        let tuf = crate::tuf::TufRepo::open(&dir.join("tuf"), crate::tuf::Lifetimes::default())?;
+        let tuf = crate::tuf::TufRepo::open_in(
+            &dir.join("tuf"),
+            crate::tuf::Lifetimes::default(),
+            db.index_pools()?,
+        )?;
         Ok(Self {
             db,
             tuf,
@@ -249,9 +253,9 @@ async fn tuf_file(
 ) -> Result<Response, RegistryError> {
     registry.tuf.ready().await?;
     registry.tuf.refresh_if_stale().await?;
-    let bytes = registry
-        .tuf
-        .file(&file)?
+    let name = file.clone();
+    let bytes = blocking(&registry, move |r| r.tuf.file(&name))
+        .await?
         .ok_or_else(|| RegistryError::NotFound(format!("no metadata file `{file}`")))?;
     Ok(([(header::CONTENT_TYPE, "application/json")], bytes).into_response())
 }
@@ -534,14 +538,28 @@ async fn publish(
         digest: new.digest.clone(),
     };
     let (id, version) = (published.id.clone(), published.version.clone());
-    let target = blocking(&registry, move |r| {
-        r.db.publish(&new)?;
-        target_of(r, &id, &version)
+    let (target, refused) = blocking(&registry, move |r| match r.db.publish(&new) {
+        Ok(()) => Ok((target_of(r, &id, &version)?, None)),
+        // The same package again: the retry of a publish whose server
+        // died after recording it and before signing it into the index.
+        // It is still refused (versions are immutable), but signed now,
+        // so the index cannot stay without a version the records hold.
+        Err(duplicate @ RegistryError::Duplicate { .. })
+            if r.db
+                .signature(&id, &version)?
+                .is_some_and(|(_, digest)| digest == new.digest) =>
+        {
+            Ok((target_of(r, &id, &version)?, Some(duplicate)))
+        }
+        Err(e) => Err(e),
     })
     .await?;
     registry.tuf.ready().await?;
     registry.tuf.resign(&[target]).await?;
-    Ok((StatusCode::CREATED, Json(published)).into_response())
+    match refused {
+        Some(duplicate) => Err(duplicate),
+        None => Ok((StatusCode::CREATED, Json(published)).into_response()),
+    }
 }
 
 /// Every check a publish must pass, in order; the version to record.
