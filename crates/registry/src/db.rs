@@ -14,7 +14,8 @@
 //! cannot drift. Each keeps its schema as numbered steps applied on open
 //! and recorded in `schema_migrations` (`db/migrations.rs`). PostgreSQL
 //! is reached through a pool of connections whose size is the operator's
-//! ([`Db::connect_pooled`], `db/pool.rs`).
+//! ([`PgOptions`], `db/pool.rs`), over TLS verified with rustls
+//! (`db/tls.rs`).
 //!
 //! Invariant: a publish is one transaction (plugin row, version row,
 //! keywords, search index), committed only after the package blob is
@@ -28,6 +29,9 @@ mod migrations;
 mod pg;
 pub(crate) mod pool;
 mod sqlite;
+mod tls;
+
+pub use tls::PgOptions;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -265,17 +269,18 @@ impl Db {
     }
 
     /// Connects to the PostgreSQL database at `database_url`
-    /// (`postgres://USER[:PASSWORD]@HOST[:PORT]/DBNAME`, without TLS) with
-    /// [`DEFAULT_POOL_SIZE`] connections and creates the registry's tables
-    /// there if they are missing.
+    /// (`postgres://USER[:PASSWORD]@HOST[:PORT]/DBNAME`, with libpq's
+    /// `sslmode` and `sslrootcert` for TLS) with [`DEFAULT_POOL_SIZE`]
+    /// connections and brings the registry's schema up to date there.
     pub fn connect(database_url: &str) -> Result<Self, RegistryError> {
-        Self::connect_pooled(database_url, DEFAULT_POOL_SIZE)
+        Self::connect_with(&PgOptions::new(database_url))
     }
 
-    /// [`Db::connect`] with `pool_size` connections (at least one).
-    pub fn connect_pooled(database_url: &str, pool_size: usize) -> Result<Self, RegistryError> {
+    /// [`Db::connect`] with a password kept apart from the URL and a pool
+    /// size of the operator's.
+    pub fn connect_with(options: &PgOptions) -> Result<Self, RegistryError> {
         Ok(Self {
-            backend: Backend::Postgres(pg::Postgres::connect(database_url, pool_size)?),
+            backend: Backend::Postgres(pg::Postgres::connect(options)?),
         })
     }
 

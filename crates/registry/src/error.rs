@@ -7,7 +7,7 @@ use std::path::PathBuf;
 pub enum RegistryError {
     #[error("the registry database failed: {0}")]
     Db(#[from] rusqlite::Error),
-    #[error("the registry database (PostgreSQL) failed: {0}")]
+    #[error("the registry database (PostgreSQL) failed: {}", chain(.0))]
     Postgres(#[from] postgres::Error),
     /// The database could not be used at all (its connection thread is
     /// gone); not the request's fault.
@@ -76,6 +76,20 @@ impl RegistryError {
             RegistryError::Duplicate { .. } => 409,
         }
     }
+}
+
+/// An error with its causes: `postgres` says only "db error" or "error
+/// connecting to server" itself and keeps what the server or the TLS
+/// handshake said in its source.
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        text.push_str(": ");
+        text.push_str(&c.to_string());
+        cause = c.source();
+    }
+    text
 }
 
 pub(crate) fn io(

@@ -26,7 +26,7 @@ pub mod openapi;
 mod server;
 pub mod tuf;
 
-pub use db::{Caller, DEFAULT_POOL_SIZE, Db, NewVersion, Scope, SearchQuery, Sort};
+pub use db::{Caller, DEFAULT_POOL_SIZE, Db, NewVersion, PgOptions, Scope, SearchQuery, Sort};
 pub use error::RegistryError;
 pub use lord_registry_api::{
     ErrorBody, PluginInfo, Published, Rating, SearchHit, SearchPage, TargetInfo, VersionInfo, Yank,

@@ -22,7 +22,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use lord_package::{Digest, Limits, PublicKey, Signature};
 
-use crate::db::{Caller, Db, NewVersion, SearchQuery};
+use crate::db::{Caller, Db, NewVersion, PgOptions, SearchQuery};
 use crate::error::{RegistryError, io};
 use lord_registry_api::{ErrorBody, Published, Rating, TargetInfo, Yank};
 
@@ -141,6 +141,16 @@ impl Registry {
         database_url: Option<&str>,
         blob_url: Option<&str>,
     ) -> Result<Self, RegistryError> {
+        Self::open_configured(dir, database_url.map(PgOptions::new).as_ref(), blob_url)
+    }
+
+    /// [`Registry::open_with`] with the PostgreSQL connection described in
+    /// full (password kept apart, pool size, TLS).
+    pub fn open_configured(
+        dir: &Path,
+        database: Option<&PgOptions>,
+        blob_url: Option<&str>,
+    ) -> Result<Self, RegistryError> {
         let work = dir.join("tmp");
         std::fs::create_dir_all(&work).map_err(io("create", &work))?;
         let blobs = match blob_url {
@@ -158,8 +168,8 @@ impl Registry {
                 Blobs::open(url.as_str())?
             }
         };
-        let db = match database_url {
-            Some(url) => Db::connect(url)?,
+        let db = match database {
+            Some(options) => Db::connect_with(options)?,
             None => Db::open(dir)?,
         };
         let tuf = crate::tuf::TufRepo::open_in(

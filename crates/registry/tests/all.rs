@@ -6,6 +6,7 @@
 //! `sqlite::NAME` and `postgres::NAME`: SQLite in the test's data folder,
 //! and a real PostgreSQL server started for the test (`support`).
 
+mod database;
 mod several_servers;
 mod support;
 

@@ -25,6 +25,7 @@ use postgres::{Client, NoTls, Row};
 
 use super::migrations::{self, Step};
 use super::pool::{Connect, Pool};
+use super::tls::{self, PgOptions};
 use super::{
     NewVersion, SearchQuery, Sort, json_list, json_map, newest_live, now_ms, query_words, to_u64,
 };
@@ -180,18 +181,11 @@ impl std::fmt::Debug for Postgres {
 }
 
 impl Postgres {
-    /// Connects `pool_size` sessions, brings the schema up to date, and
-    /// fails here, not on the first request, when the database is
-    /// unreachable.
-    pub(super) fn connect(database_url: &str, pool_size: usize) -> Result<Self, RegistryError> {
-        if !(database_url.starts_with("postgres://") || database_url.starts_with("postgresql://")) {
-            return Err(RegistryError::BadRequest(
-                "the database URL must start with postgres:// (like \
-                 postgres://USER:PASSWORD@HOST:5432/DBNAME)"
-                    .to_owned(),
-            ));
-        }
-        let mut config: postgres::Config = database_url.parse()?;
+    /// Connects `options.pool_size` sessions (TLS as `options` asks,
+    /// `db/tls.rs`), brings the schema up to date, and fails here, not on
+    /// the first request, when the database is unreachable.
+    pub(super) fn connect(options: &PgOptions) -> Result<Self, RegistryError> {
+        let (mut config, tls) = tls::configure(options)?;
         if config.get_connect_timeout().is_none() {
             // Without one, an unreachable host hangs `serve` for minutes.
             config.connect_timeout(Duration::from_secs(10));
@@ -200,10 +194,15 @@ impl Postgres {
             // Names the registry's sessions in pg_stat_activity.
             config.application_name("lord-registry");
         }
-        let connect: Connect = Arc::new(move || Ok(config.connect(NoTls)?));
+        let connect: Connect = Arc::new(move || {
+            Ok(match &tls {
+                Some(tls) => config.connect(tls.clone())?,
+                None => config.connect(NoTls)?,
+            })
+        });
         let pool = Pool::start(
             "registry-postgres",
-            pool_size,
+            options.pool_size,
             Arc::clone(&connect),
             migrate,
         )?;
