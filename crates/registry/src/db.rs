@@ -183,7 +183,7 @@ pub(crate) fn now_ms() -> i64 {
         .unwrap_or(0)
 }
 
-fn token_hash(token: &str) -> String {
+pub(crate) fn token_hash(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
 
@@ -292,6 +292,14 @@ impl Db {
         match &self.backend {
             Backend::Sqlite(_) => Ok(None),
             Backend::Postgres(db) => db.index_pools().map(Some),
+        }
+    }
+
+    /// Whether the database answers (the readiness probe).
+    pub fn ping(&self) -> Result<(), RegistryError> {
+        match &self.backend {
+            Backend::Sqlite(db) => db.ping(),
+            Backend::Postgres(db) => db.ping(),
         }
     }
 

@@ -47,6 +47,10 @@ pub enum RegistryError {
     /// The blob store failed.
     #[error("{0}")]
     Blob(String),
+    /// A rate limit was reached (429); the client may retry after that
+    /// many seconds.
+    #[error("too many requests from {by}; retry in {retry_after} s")]
+    TooManyRequests { by: &'static str, retry_after: u64 },
     /// A worker of the server itself failed (a blocking task panicked).
     #[error("{0}")]
     Internal(String),
@@ -74,6 +78,7 @@ impl RegistryError {
             RegistryError::Forbidden(_) => 403,
             RegistryError::NotFound(_) => 404,
             RegistryError::Duplicate { .. } => 409,
+            RegistryError::TooManyRequests { .. } => 429,
         }
     }
 }

@@ -225,6 +225,10 @@ impl Postgres {
         self.pool.run(work)
     }
 
+    pub(super) fn ping(&self) -> Result<(), RegistryError> {
+        self.run(|c| Ok(c.batch_execute("SELECT 1")?))
+    }
+
     pub(super) fn insert_token(&self, hash: &str, scope: &str) -> Result<(), RegistryError> {
         let (hash, scope) = (hash.to_owned(), scope.to_owned());
         self.run(move |c| {

@@ -142,6 +142,11 @@ impl Sqlite {
         self.conn.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    pub(super) fn ping(&self) -> Result<(), RegistryError> {
+        self.conn().query_row("SELECT 1", [], |_| Ok(()))?;
+        Ok(())
+    }
+
     pub(super) fn insert_token(&self, hash: &str, scope: &str) -> Result<(), RegistryError> {
         self.conn().execute(
             "INSERT INTO tokens (hash, scope, created_ms) VALUES (?1, ?2, ?3)",

@@ -1,4 +1,6 @@
-//! Several registry servers on one PostgreSQL database and one blob store:
+//! Several registry servers on one PostgreSQL database and one blob store
+//! (an S3 bucket in `moto_server` with the `cloud` feature, a folder
+//! without):
 //! each an in-process axum server with a runtime, a connection pool, a
 //! data folder and a signing connection of its own, so the only thing they
 //! share is what separate processes would share (the database and the
@@ -10,7 +12,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use lord_package::{Keys, PublicKey, Signature};
-use lord_registry::{Registry, Scope};
+use lord_registry::{Blobs, Registry, Scope};
 use lord_registry_client::{Client, ClientError, TrustedIndex};
 
 use crate::{Spec, package, support};
@@ -24,10 +26,10 @@ struct Server {
 }
 
 impl Server {
-    /// A server on `database`, with blobs at `blob_url`; when `keys_from`
-    /// is given, its `tuf/keys/` is a copy of that server's, as an
-    /// operator provisions a second server.
-    fn start(database: &str, blob_url: &str, keys_from: Option<&Server>) -> Self {
+    /// A server on `database`, with `blobs`; when `keys_from` is given, its
+    /// `tuf/keys/` is a copy of that server's, as an operator provisions a
+    /// second server.
+    fn start(database: &str, blobs: Blobs, keys_from: Option<&Server>) -> Self {
         let data = tempfile::tempdir().expect("data");
         if let Some(first) = keys_from {
             let to = data.path().join("tuf/keys");
@@ -39,8 +41,9 @@ impl Server {
                 }
             }
         }
+        let database = lord_registry::PgOptions::new(database);
         let registry = Arc::new(
-            Registry::open_with(data.path(), Some(database), Some(blob_url)).expect("open"),
+            Registry::open_configured(data.path(), Some(&database), Some(blobs)).expect("open"),
         );
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
@@ -87,22 +90,36 @@ impl Server {
 
 /// A shared database, a shared blob folder, a package key and a token.
 struct Cluster {
+    /// The shared blob folder, without the `cloud` feature.
+    #[cfg(not(feature = "cloud"))]
     blobs: tempfile::TempDir,
+    /// The shared bucket's URL, with the `cloud` feature.
+    #[cfg(feature = "cloud")]
+    bucket: String,
     keys: Keys,
     _keys_home: tempfile::TempDir,
     key: PublicKey,
-    /// Last, so it stops after the servers have let go of it.
+    /// Last, so they stop after the servers have let go of them.
     postgres: support::PgServer,
+    #[cfg(feature = "cloud")]
+    moto: support::moto::Moto,
 }
 
 impl Cluster {
     fn start() -> Option<Self> {
         let postgres = support::PgServer::start()?;
+        #[cfg(feature = "cloud")]
+        let moto = support::moto::Moto::start()?;
         let keys_home = tempfile::tempdir().expect("keys");
         let keys = Keys::new(keys_home.path());
         let key = keys.generate("ada").expect("key");
         Some(Self {
+            #[cfg(not(feature = "cloud"))]
             blobs: tempfile::tempdir().expect("blobs"),
+            #[cfg(feature = "cloud")]
+            bucket: moto.bucket("shared"),
+            #[cfg(feature = "cloud")]
+            moto,
             keys,
             _keys_home: keys_home,
             key,
@@ -110,9 +127,19 @@ impl Cluster {
         })
     }
 
+    /// The store every server shares.
+    fn shared_blobs(&self) -> Blobs {
+        #[cfg(feature = "cloud")]
+        return Blobs::open_with(&self.bucket, self.moto.settings()).expect("S3 blobs");
+        #[cfg(not(feature = "cloud"))]
+        {
+            let url = url::Url::from_directory_path(self.blobs.path()).expect("blob url");
+            Blobs::open(url.as_str()).expect("blob folder")
+        }
+    }
+
     fn server(&self, keys_from: Option<&Server>) -> Server {
-        let blob_url = url::Url::from_directory_path(self.blobs.path()).expect("blob url");
-        Server::start(&self.postgres.url(), blob_url.as_str(), keys_from)
+        Server::start(&self.postgres.url(), self.shared_blobs(), keys_from)
     }
 
     /// `count` packages: plugins `p0`..`p3`, versions `0.N.0`.
@@ -218,6 +245,20 @@ fn two_servers_publishing_200_versions_at_once_sign_one_history() {
             assert_eq!(Some(digest), digests.get(name), "{name:?} has its digest");
         }
     }
+    // Every package is served by both servers, whichever stored it.
+    for (name, digest) in digests.iter().step_by(37) {
+        for server in [&a, &b] {
+            let download = server
+                .runtime
+                .block_on(server.client.download(&name.0, &name.1))
+                .expect("download");
+            assert_eq!(
+                &lord_package::Digest::of(&download.bytes).to_string(),
+                digest,
+                "{name:?}"
+            );
+        }
+    }
     // One history: each publish signed one version on top of the one
     // before, whichever server signed it (the first signing is version 1).
     let timestamp = a.registry.tuf.file("timestamp.json").expect("read");
@@ -317,7 +358,6 @@ fn a_server_with_other_keys_or_none_refuses_to_sign_the_shared_index() {
         return;
     };
     let _a = cluster.server(None);
-    let blob_url = url::Url::from_directory_path(cluster.blobs.path()).expect("blob url");
     // Keys of a registry of its own, and no keys at all.
     let elsewhere = tempfile::tempdir().expect("another registry");
     drop(Registry::open(elsewhere.path()).expect("another registry"));
@@ -331,12 +371,10 @@ fn a_server_with_other_keys_or_none_refuses_to_sign_the_shared_index() {
                 std::fs::copy(entry.path(), to.join(entry.file_name())).expect("copy key");
             }
         }
-        let stranger = Registry::open_with(
-            data.path(),
-            Some(&cluster.postgres.url()),
-            Some(blob_url.as_str()),
-        )
-        .expect("open");
+        let database = lord_registry::PgOptions::new(&cluster.postgres.url());
+        let stranger =
+            Registry::open_configured(data.path(), Some(&database), Some(cluster.shared_blobs()))
+                .expect("open");
         let runtime = tokio::runtime::Runtime::new().expect("runtime");
         let refused = runtime
             .block_on(stranger.tuf.ready())

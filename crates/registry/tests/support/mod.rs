@@ -1,3 +1,6 @@
+//! Real servers for one test, on loopback. S3 is `moto.rs`; the rest of
+//! this file is PostgreSQL.
+//!
 //! A real, throwaway PostgreSQL server for one test: `initdb` into a
 //! temporary folder, `postgres` in the foreground as a child of the test
 //! on a free loopback port (never 5432, never the system's cluster), a
@@ -17,6 +20,9 @@ use std::os::unix::process::CommandExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+
+#[cfg(feature = "cloud")]
+pub(crate) mod moto;
 
 /// A running server; stopped and deleted on drop.
 pub(crate) struct PgServer {
@@ -316,7 +322,7 @@ fn postgres_user() -> Option<(u32, u32)> {
     })
 }
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .expect("a free port")
@@ -326,15 +332,21 @@ fn free_port() -> u16 {
 /// Without PostgreSQL: a failure in CI, which must run these tests, and a
 /// notice elsewhere, so a developer without it still runs the SQLite half.
 fn missing(why: &str) -> Option<PgServer> {
+    skip_or_fail(
+        why,
+        "PostgreSQL is needed for the registry's PostgreSQL tests: install Debian's \
+         `postgresql` package (.ci/run does)",
+    );
+    None
+}
+
+/// Fails in CI, where every server the tests use must be installed, and
+/// says loudly elsewhere that a test is skipped and why.
+pub(crate) fn skip_or_fail(why: &str, what_to_do: &str) {
     // Tests have no CLI Context to read the environment through, and CI
     // is the one variable that decides between failing and skipping.
     #[allow(clippy::disallowed_methods)]
     let in_ci = std::env::var_os("CI").is_some();
-    assert!(
-        !in_ci,
-        "PostgreSQL is needed for the registry's PostgreSQL tests ({why}): install Debian's \
-         `postgresql` package (.ci/run does)"
-    );
-    eprintln!("skipped: {why}; install `postgresql` to run the registry's PostgreSQL tests");
-    None
+    assert!(!in_ci, "{why}: {what_to_do}");
+    eprintln!("SKIPPED: {why}; {what_to_do}");
 }
