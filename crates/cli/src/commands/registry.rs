@@ -147,6 +147,7 @@ pub(crate) async fn run(
                 .map(|url| Blobs::open_with(&url, blob_settings(ctx)))
                 .transpose()?;
             let registry = Arc::new(Registry::open_configured(&dir, postgres.as_ref(), blobs)?);
+            let stop = stop_requested();
             let listener = tokio::net::TcpListener::bind(&listen)
                 .await
                 .with_context(|| format!("listening on {listen}"))?;
@@ -161,7 +162,7 @@ pub(crate) async fn run(
                 "serving the registry in {}{records} on http://{address} (API at /api/v1, OpenAPI at /api/v1/openapi.json)",
                 dir.display()
             ));
-            lord_registry::serve_until(listener, registry, stop_requested())
+            lord_registry::serve_until(listener, registry, stop)
                 .await
                 .context("serving the registry")?;
             out.status("stopped after answering the requests in flight");
@@ -313,24 +314,31 @@ fn index(
 
 /// Ctrl-C or SIGTERM (what a service manager sends to stop a process):
 /// the server then stops taking connections and finishes what it started.
-async fn stop_requested() {
+/// The handlers are installed here, before the server says it is
+/// listening, so a signal sent as soon as it is up is not the default
+/// (fatal) one.
+fn stop_requested() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
+        let term = signal(SignalKind::terminate());
+        let interrupt = signal(SignalKind::interrupt());
+        async move {
+            match (term, interrupt) {
+                (Ok(mut term), Ok(mut interrupt)) => {
+                    tokio::select! {
+                        _ = term.recv() => {}
+                        _ = interrupt.recv() => {}
+                    }
                 }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
+                // No handler could be installed: the signals keep their
+                // default action, and the server runs until killed.
+                _ => std::future::pending().await,
             }
         }
     }
     #[cfg(not(unix))]
-    {
+    async {
         let _ = tokio::signal::ctrl_c().await;
     }
 }

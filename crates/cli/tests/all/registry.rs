@@ -860,3 +860,74 @@ fn keys_rotated_on_a_running_server_keep_updates_working_and_refuse_a_replay() {
     refused.assert_stderr_contains("retired");
     assert_eq!(files_of(&trusted_dir), trusted, "a refusal changes nothing");
 }
+
+#[test]
+fn a_database_password_in_argv_is_warned_about_and_never_echoed() {
+    let lord = Lord::new();
+    let data = tempfile::tempdir().expect("data");
+    // Nothing listens on port 1: the command fails after reading its
+    // options, which is when the warning is due.
+    let run = lord.run(&[
+        "registry",
+        "token",
+        "create",
+        "--scope",
+        "publish:*",
+        "--data",
+        data.path().to_str().expect("utf-8"),
+        "--database-url",
+        "postgres://lord:hunter2-in-argv@127.0.0.1:1/registry?connect_timeout=2",
+    ]);
+    run.assert_code(1)
+        .assert_stderr_contains("the database password is on the command line");
+    assert!(!run.stderr().contains("hunter2"), "{}", run.stderr());
+    // Password options without a database are a usage error.
+    lord.run(&[
+        "registry",
+        "token",
+        "create",
+        "--scope",
+        "publish:*",
+        "--data",
+        data.path().to_str().expect("utf-8"),
+        "--database-password-file",
+        "/nonexistent",
+    ])
+    .assert_code(2)
+    .assert_stderr_contains("need --database-url");
+}
+
+#[test]
+fn sigterm_stops_the_server_after_answering_what_it_was_asked() {
+    let lord = Lord::new();
+    let data = tempfile::tempdir().expect("registry data");
+    let mut child = lord
+        .command(&[
+            "registry",
+            "serve",
+            "--data",
+            data.path().to_str().expect("utf-8"),
+            "--listen",
+            "127.0.0.1:0",
+        ])
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("lord registry serve");
+    let mut stderr = BufReader::new(child.stderr.take().expect("stderr"));
+    let mut line = String::new();
+    stderr
+        .read_line(&mut line)
+        .expect("the server says where it listens");
+    assert!(line.contains("http://"), "{line}");
+    // By pid, the one this test started.
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(killed.success());
+    let status = child.wait().expect("the server exits");
+    assert!(status.success(), "{status:?}");
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stderr, &mut rest).expect("stderr");
+    assert!(rest.contains("stopped after answering"), "{rest}");
+}
