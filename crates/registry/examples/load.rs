@@ -9,7 +9,9 @@
 //!
 //! Keys: `registry_load_rps`, `registry_load_p50_ms`,
 //! `registry_load_p95_ms`, `registry_load_p99_ms`, `registry_load_errors`
-//! (must be 0), `registry_load_publishes`.
+//! (must be 0), `registry_load_publishes`; and `registry_load_KIND_p50_ms`
+//! and `_p99_ms` for each kind of request (search, plugin, download,
+//! publish), to tell where a tail comes from.
 //!
 //! An example rather than a `lord-bench` section: it needs only the
 //! registry and its client, and the servers the registry's tests already
@@ -121,7 +123,8 @@ fn package(
 /// What the clients measured.
 #[derive(Default)]
 struct Tally {
-    latencies: std::sync::Mutex<Vec<Duration>>,
+    /// Each request's kind and time.
+    latencies: std::sync::Mutex<Vec<(&'static str, Duration)>>,
     errors: AtomicU64,
     published: std::sync::Mutex<Vec<(String, String)>>,
 }
@@ -129,6 +132,7 @@ struct Tally {
 impl Tally {
     fn record<T, E: std::fmt::Display>(
         &self,
+        kind: &'static str,
         started: Instant,
         outcome: Result<T, E>,
     ) -> Option<T> {
@@ -136,7 +140,7 @@ impl Tally {
         self.latencies
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .push(took);
+            .push((kind, took));
         match outcome {
             Ok(value) => Some(value),
             Err(e) => {
@@ -160,12 +164,12 @@ async fn reader(clients: Arc<Vec<Client>>, n: usize, deadline: Instant, tally: A
             ..SearchQuery::default()
         };
         let started = Instant::now();
-        let hits = tally.record(started, client.search(&query).await);
+        let hits = tally.record("search", started, client.search(&query).await);
         let id = format!("seed-{}", i % SEEDED);
         let started = Instant::now();
-        let info = tally.record(started, client.plugin(&id).await);
+        let info = tally.record("plugin", started, client.plugin(&id).await);
         if hits.is_some() && matches!(info, Some(None)) {
-            tally.record(started, Err::<(), _>(format!("{id} is missing")));
+            tally.record("plugin", started, Err::<(), _>(format!("{id} is missing")));
         }
         let started = Instant::now();
         let version = if i.is_multiple_of(2) {
@@ -173,7 +177,7 @@ async fn reader(clients: Arc<Vec<Client>>, n: usize, deadline: Instant, tally: A
         } else {
             "1.1.0"
         };
-        tally.record(started, client.download(&id, version).await);
+        tally.record("download", started, client.download(&id, version).await);
         i += 1;
     }
 }
@@ -200,6 +204,7 @@ async fn publisher(
         let started = Instant::now();
         if tally
             .record(
+                "publish",
                 started,
                 client.publish(&token, bytes, &signature, &key).await,
             )
@@ -248,6 +253,41 @@ fn check_index(servers: &[Server], published: &[(String, String)]) -> Result<u64
         wrong += listed.values().filter(|n| **n != 1).count() as u64;
     }
     Ok(wrong)
+}
+
+/// The figures, by key: the whole run's, then each kind of request's.
+fn figures(
+    mut latencies: Vec<(&'static str, Duration)>,
+    elapsed: f64,
+    errors: u64,
+    publishes: usize,
+) -> Vec<(String, f64)> {
+    let mut all: Vec<Duration> = latencies.iter().map(|(_, d)| *d).collect();
+    all.sort();
+    let mut figures = vec![
+        ("registry_load_rps".to_owned(), all.len() as f64 / elapsed),
+        ("registry_load_p50_ms".to_owned(), percentile(&all, 0.50)),
+        ("registry_load_p95_ms".to_owned(), percentile(&all, 0.95)),
+        ("registry_load_p99_ms".to_owned(), percentile(&all, 0.99)),
+        ("registry_load_errors".to_owned(), errors as f64),
+        ("registry_load_publishes".to_owned(), publishes as f64),
+        ("registry_load_requests".to_owned(), all.len() as f64),
+    ];
+    latencies.sort();
+    for kind in ["search", "plugin", "download", "publish"] {
+        let times: Vec<Duration> = latencies
+            .iter()
+            .filter(|(k, _)| *k == kind)
+            .map(|(_, d)| *d)
+            .collect();
+        for (name, p) in [("p50", 0.50), ("p99", 0.99)] {
+            figures.push((
+                format!("registry_load_{kind}_{name}_ms"),
+                percentile(&times, p),
+            ));
+        }
+    }
+    figures
 }
 
 fn main() -> Result<(), Failure> {
@@ -325,33 +365,18 @@ fn main() -> Result<(), Failure> {
     });
     let elapsed = started.elapsed().as_secs_f64();
 
-    let mut latencies =
-        std::mem::take(&mut *tally.latencies.lock().unwrap_or_else(|p| p.into_inner()));
-    latencies.sort();
+    let latencies = std::mem::take(&mut *tally.latencies.lock().unwrap_or_else(|p| p.into_inner()));
     let mut published =
         std::mem::take(&mut *tally.published.lock().unwrap_or_else(|p| p.into_inner()));
     let publishes = published.len();
     published.extend(seeded);
     let index_errors = check_index(&servers, &published)?;
     let errors = tally.errors.load(Ordering::Relaxed) + index_errors;
-    let figures = [
-        ("registry_load_rps", latencies.len() as f64 / elapsed),
-        ("registry_load_p50_ms", percentile(&latencies, 0.50)),
-        ("registry_load_p95_ms", percentile(&latencies, 0.95)),
-        ("registry_load_p99_ms", percentile(&latencies, 0.99)),
-        ("registry_load_errors", errors as f64),
-        ("registry_load_publishes", publishes as f64),
-        ("registry_load_requests", latencies.len() as f64),
-    ];
+    let figures = figures(latencies, elapsed, errors, publishes);
     if json {
         let object: serde_json::Map<String, serde_json::Value> = figures
             .iter()
-            .map(|(k, v)| {
-                (
-                    (*k).to_owned(),
-                    serde_json::json!((v * 100.0).round() / 100.0),
-                )
-            })
+            .map(|(k, v)| (k.clone(), serde_json::json!((v * 100.0).round() / 100.0)))
             .collect();
         println!("{}", serde_json::Value::Object(object));
     } else {
