@@ -17,6 +17,12 @@
 //! registry and its client, and the servers the registry's tests already
 //! know how to start (`tests/support`), not the plugin host's build.
 
+#[path = "../tests/support/moto.rs"]
+#[expect(
+    dead_code,
+    reason = "both servers open the one bucket by URL; per-test buckets are the tests'"
+)]
+mod moto;
 #[path = "../tests/support/mod.rs"]
 #[expect(
     dead_code,
@@ -53,7 +59,7 @@ struct Server {
 /// operator provisions a second one.
 fn server(
     database: &PgOptions,
-    moto: &support::moto::Moto,
+    moto: &crate::moto::Moto,
     bucket: &str,
     keys_from: Option<&Server>,
 ) -> Result<Server, Failure> {
@@ -299,7 +305,7 @@ fn main() -> Result<(), Failure> {
         .and_then(|i| args.get(i + 1))
         .map_or(Ok(20), |s| s.parse())?;
     let postgres = support::PgServer::start().ok_or("the load run needs PostgreSQL")?;
-    let moto = support::moto::Moto::start().ok_or("the load run needs moto_server")?;
+    let moto = crate::moto::Moto::start().ok_or("the load run needs moto_server")?;
     let bucket = moto.bucket("load");
     let mut database = PgOptions::new(&postgres.url());
     database.pool_size = 16;

@@ -10,6 +10,9 @@
 //! enables it), or in the data folder without it (`support`).
 
 mod database;
+#[cfg(feature = "cloud")]
+#[path = "support/moto.rs"]
+mod moto;
 mod operations;
 mod several_servers;
 mod support;
@@ -146,7 +149,7 @@ struct Running {
     /// Last, so they stop after the registry has let go of them.
     _postgres: Option<support::PgServer>,
     #[cfg(feature = "cloud")]
-    _moto: Option<support::moto::Moto>,
+    _moto: Option<crate::moto::Moto>,
 }
 
 impl Running {
@@ -162,7 +165,7 @@ impl Running {
         #[cfg(feature = "cloud")]
         let moto = match backend {
             Backend::Sqlite => None,
-            Backend::Postgres => Some(support::moto::Moto::start()?),
+            Backend::Postgres => Some(crate::moto::Moto::start()?),
         };
         #[cfg(feature = "cloud")]
         let blobs = moto.as_ref().map(|moto| moto.blobs("registry"));
@@ -565,7 +568,7 @@ fn blobs_live_in_any_object_store_the_build_supports() {
     let dir = tempfile::tempdir().expect("dir");
     let folder = url::Url::from_directory_path(dir.path()).expect("file url");
     #[cfg(feature = "cloud")]
-    let moto = support::moto::Moto::start();
+    let moto = crate::moto::Moto::start();
     #[cfg(feature = "cloud")]
     let s3 = moto.as_ref().map(|moto| moto.blobs("round-trip"));
     #[cfg(not(feature = "cloud"))]

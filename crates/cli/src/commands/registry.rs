@@ -147,6 +147,9 @@ pub(crate) async fn run(
                 .map(|url| Blobs::open_with(&url, blob_settings(ctx)))
                 .transpose()?;
             let registry = Arc::new(Registry::open_configured(&dir, postgres.as_ref(), blobs)?);
+            if let Some(name) = &ctx.failpoint {
+                registry.tuf.arm_failpoint(name);
+            }
             let stop = stop_requested();
             let listener = tokio::net::TcpListener::bind(&listen)
                 .await

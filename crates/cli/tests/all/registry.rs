@@ -67,6 +67,14 @@ impl Served {
     /// Packs, signs (with `lord`'s default key, made if missing) and
     /// publishes the plugin folder `dir`.
     pub(crate) fn publish(&self, lord: &Lord, dir: &Path, token: &str) -> crate::support::Run {
+        publish_to(lord, dir, &self.url, token)
+    }
+}
+
+/// Packs, signs (with `lord`'s default key, made if missing) and
+/// publishes the plugin folder `dir` to the registry at `url`.
+pub(crate) fn publish_to(lord: &Lord, dir: &Path, url: &str, token: &str) -> crate::support::Run {
+    {
         if !lord.home.path().join("keys/default.secret").exists() {
             lord.run(&["key", "generate"]).assert_ok();
         }
@@ -83,7 +91,7 @@ impl Served {
         let report: serde_json::Value = serde_json::from_str(&packed.stdout()).expect("json");
         let package = report["path"].as_str().expect("path").to_owned();
         lord.run(&["pdk", "sign", &package]).assert_ok();
-        let mut cmd = lord.command(&["pdk", "publish", &package, "--registry", &self.url]);
+        let mut cmd = lord.command(&["pdk", "publish", &package, "--registry", url]);
         cmd.env("LORD_REGISTRY_TOKEN", token);
         lord.run_cmd(&mut cmd)
     }
@@ -187,7 +195,12 @@ fn schemathesis_finds_no_server_error() {
 /// A copy of hello as plugin `id` at `version`, needing `host_api`, with
 /// `deps` appended as its `[dependencies]`; its command and micro-plugin
 /// are renamed so several can be installed together.
-fn flavour(id: &str, version: &str, host_api: &str, deps: &[(&str, &str)]) -> tempfile::TempDir {
+pub(crate) fn flavour(
+    id: &str,
+    version: &str,
+    host_api: &str,
+    deps: &[(&str, &str)],
+) -> tempfile::TempDir {
     let (id, version, host_api) = (id.to_owned(), version.to_owned(), host_api.to_owned());
     let deps: Vec<(String, String)> = deps
         .iter()
@@ -229,7 +242,7 @@ fn stocked(author: &Lord) -> Served {
 }
 
 /// A user home that trusts `author`'s key.
-fn trusting(author: &Lord) -> Lord {
+pub(crate) fn trusting(author: &Lord) -> Lord {
     if !author.home.path().join("keys/default.secret").exists() {
         author.run(&["key", "generate"]).assert_ok();
     }
@@ -370,7 +383,7 @@ fn two_concurrent_installs_of_the_same_plugin_both_succeed() {
     assert_eq!(ids, ["app", "base"]);
 }
 
-fn version_of(lord: &Lord, id: &str) -> String {
+pub(crate) fn version_of(lord: &Lord, id: &str) -> String {
     lord.info(id)["version"]
         .as_str()
         .expect("version")

@@ -186,6 +186,8 @@ pub struct TufRepo {
     /// The failpoint: end the next signing session as a killed server
     /// would, between writing the new metadata and committing it.
     die_before_commit: AtomicBool,
+    /// The process failpoint: abort the process there instead.
+    abort_before_commit: AtomicBool,
 }
 
 /// The signing lock, released on drop: the folder's file lock and, when
@@ -225,6 +227,7 @@ impl TufRepo {
             checked: AtomicBool::new(false),
             shared: index.map(shared::SharedIndex::new),
             die_before_commit: AtomicBool::new(false),
+            abort_before_commit: AtomicBool::new(false),
         };
         let lock = repo.lock_blocking()?;
         if repo.newest_root()?.is_none() {
@@ -372,8 +375,14 @@ impl TufRepo {
             return Err(self.keys_not_listed());
         }
         let metadata = self.metadata();
-        let die = self.die_before_commit.swap(false, Ordering::AcqRel);
-        tokio::task::spawn_blocking(move || session.commit(&metadata, die))
+        let ending = if self.abort_before_commit.load(Ordering::Acquire) {
+            shared::Ending::AbortBeforeCommit
+        } else if self.die_before_commit.swap(false, Ordering::AcqRel) {
+            shared::Ending::DieBeforeCommit
+        } else {
+            shared::Ending::Commit
+        };
+        tokio::task::spawn_blocking(move || session.commit(&metadata, ending))
             .await
             .map_err(|e| failed("the signed index's commit", e))?
     }
@@ -381,7 +390,7 @@ impl TufRepo {
     fn commit_blocking(&self, lock: Locked) -> Result<(), RegistryError> {
         match lock.session {
             Some(session) if self.newest_root()?.is_some() => {
-                session.commit(&self.metadata(), false)
+                session.commit(&self.metadata(), shared::Ending::Commit)
             }
             _ => Ok(()),
         }
@@ -419,6 +428,18 @@ impl TufRepo {
     #[doc(hidden)]
     pub fn die_before_next_commit(&self) {
         self.die_before_commit.store(true, Ordering::Release);
+    }
+
+    /// Arms a process failpoint by name (`LORD_FAILPOINT`, read by the
+    /// CLI): `registry-index-before-commit` aborts the process at the first
+    /// signing of a shared index, after writing its metadata and before
+    /// committing it, as `kill -9` at that moment would. Other names are
+    /// not the registry's and are ignored.
+    #[doc(hidden)]
+    pub fn arm_failpoint(&self, name: &str) {
+        if name == "registry-index-before-commit" {
+            self.abort_before_commit.store(true, Ordering::Release);
+        }
     }
 
     async fn write_first_root(&self) -> Result<(), RegistryError> {

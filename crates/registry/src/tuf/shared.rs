@@ -63,8 +63,20 @@ enum Finish {
     /// Write these files and commit.
     Commit(Vec<(String, Vec<u8>)>),
     /// Write these files, then end without committing, as a server killed
-    /// at that moment would (the failpoint tests use it).
+    /// at that moment would (the in-process failpoint tests use it).
     DieBeforeCommit(Vec<(String, Vec<u8>)>),
+    /// Write these files, then abort the whole process with the
+    /// transaction open: a real kill at that moment (the failpoint
+    /// `registry-index-before-commit`, armed by `LORD_FAILPOINT`).
+    AbortBeforeCommit(Vec<(String, Vec<u8>)>),
+}
+
+/// How [`Session::commit`] ends the session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Ending {
+    Commit,
+    DieBeforeCommit,
+    AbortBeforeCommit,
 }
 
 /// Where the shared metadata lives: a connection reserved for signing
@@ -157,6 +169,10 @@ fn hold(
         Finish::Commit(files) => Some(
             write_files(&mut tx, &files).and_then(|()| tx.commit().map_err(RegistryError::from)),
         ),
+        Finish::AbortBeforeCommit(files) => {
+            let _ = write_files(&mut tx, &files);
+            std::process::abort();
+        }
         Finish::DieBeforeCommit(files) => {
             let written = write_files(&mut tx, &files);
             drop(tx);
@@ -287,12 +303,15 @@ impl Session {
 
     /// Writes what changed in the folder to the database and commits;
     /// blocks until the database answers.
-    pub(super) fn commit(self, metadata: &Path, die: bool) -> Result<(), RegistryError> {
+    /// A failpoint fires only on a session that signed something.
+    pub(super) fn commit(self, metadata: &Path, ending: Ending) -> Result<(), RegistryError> {
         let files = self.changes(metadata)?;
-        let finish = if die {
-            Finish::DieBeforeCommit(files)
-        } else {
-            Finish::Commit(files)
+        let finish = match ending {
+            Ending::DieBeforeCommit if !files.is_empty() => Finish::DieBeforeCommit(files),
+            Ending::AbortBeforeCommit if !files.is_empty() => Finish::AbortBeforeCommit(files),
+            Ending::Commit | Ending::DieBeforeCommit | Ending::AbortBeforeCommit => {
+                Finish::Commit(files)
+            }
         };
         self.finish.send(finish).map_err(|_| gone())?;
         self.done.recv().map_err(|_| gone())?

@@ -102,14 +102,14 @@ struct Cluster {
     /// Last, so they stop after the servers have let go of them.
     postgres: support::PgServer,
     #[cfg(feature = "cloud")]
-    moto: support::moto::Moto,
+    moto: crate::moto::Moto,
 }
 
 impl Cluster {
     fn start() -> Option<Self> {
         let postgres = support::PgServer::start()?;
         #[cfg(feature = "cloud")]
-        let moto = support::moto::Moto::start()?;
+        let moto = crate::moto::Moto::start()?;
         let keys_home = tempfile::tempdir().expect("keys");
         let keys = Keys::new(keys_home.path());
         let key = keys.generate("ada").expect("key");

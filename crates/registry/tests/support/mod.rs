@@ -1,5 +1,6 @@
-//! Real servers for one test, on loopback. S3 is `moto.rs`; the rest of
-//! this file is PostgreSQL.
+//! Real servers for one test, on loopback. S3 is `moto.rs` (its own
+//! module of the test crate, which only `cloud` builds need); this file is
+//! PostgreSQL, and is shared with lord's CLI tests and the load run.
 //!
 //! A real, throwaway PostgreSQL server for one test: `initdb` into a
 //! temporary folder, `postgres` in the foreground as a child of the test
@@ -20,9 +21,6 @@ use std::os::unix::process::CommandExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-
-#[cfg(feature = "cloud")]
-pub(crate) mod moto;
 
 /// A running server; stopped and deleted on drop.
 pub(crate) struct PgServer {

@@ -24,7 +24,7 @@ impl Moto {
     /// not installed and this is not CI (where it must be).
     pub(crate) fn start() -> Option<Self> {
         for _ in 0..5 {
-            let port = super::free_port();
+            let port = crate::support::free_port();
             let child = Command::new("moto_server")
                 .args(["-H", "127.0.0.1", "-p", &port.to_string()])
                 .stdin(Stdio::null())
@@ -34,7 +34,7 @@ impl Moto {
             let mut child = match child {
                 Ok(child) => child,
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                    super::skip_or_fail(
+                    crate::support::skip_or_fail(
                         "no `moto_server` on PATH",
                         "S3 is tested against PyPI's `moto[server]` (.ci/run installs it)",
                     );
