@@ -5,6 +5,9 @@
 //!   names.
 //! - `cargo xtask bench [--json]`: builds the guests, then runs the benchmark
 //!   harness in release mode; with `--json` it prints one JSON object.
+//! - `cargo xtask load [--json] [--seconds N]`: two registry servers on one
+//!   PostgreSQL and one S3 API (moto) under 100 reading and 4 publishing
+//!   clients, in release mode (`crates/registry/examples/load.rs`).
 //! - `cargo xtask tidy`: the layer rules of ARCHITECTURE.md, file and
 //!   function sizes, and a `//!` comment on every file (see `tidy.rs`).
 //! - `cargo xtask contract`: `wit/lord-plugin.wit` only grows within its
@@ -38,12 +41,20 @@ fn main() -> Result<()> {
             cmd.args(&args[1..]);
             run(&mut cmd)
         }
+        Some("load") => {
+            let mut cmd = cargo(&root);
+            cmd.args(["run", "--release", "--quiet", "-p", "lord-registry"]);
+            cmd.args(["--features", "cloud", "--example", "load", "--"]);
+            cmd.args(&args[1..]);
+            run(&mut cmd)
+        }
         Some("ci") => ci(&root),
         Some("tidy") => tidy(&root),
         Some("contract") => contract::run(&root),
         Some("tuf-conformance") => tuf_conformance::run_suite(&root),
         _ => bail!(
-            "usage: cargo xtask <plugins | bench [--json] | tidy | contract | tuf-conformance | ci>"
+            "usage: cargo xtask <plugins | bench [--json] | load [--json] [--seconds N] | tidy | \
+             contract | tuf-conformance | ci>"
         ),
     }
 }

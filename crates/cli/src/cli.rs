@@ -276,7 +276,7 @@ async fn run_builtin(
         Builtin::State(cmd) => commands::state::run(out, framework, cmd),
         Builtin::Key(cmd) => commands::key::run(ctx, out, cmd),
         Builtin::Pdk(cmd) => commands::pdk::run(ctx, out, framework, cmd).await,
-        Builtin::Registry(cmd) => commands::registry::run(ctx, out, cmd).await,
+        Builtin::Registry(cmd) => commands::registry::run(ctx, out, framework, cmd).await,
         Builtin::Install(args) => {
             commands::install::run(ctx, out, framework, commands::install::parse(args)).await
         }

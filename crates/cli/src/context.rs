@@ -103,9 +103,11 @@ impl Context {
         })
     }
 
-    /// Whether the command benefits from a multi-threaded runtime.
+    /// Whether the command benefits from a multi-threaded runtime: a
+    /// pipeline, and the registry, whose server answers many clients at
+    /// once (its other subcommands pay a few threads' start, unnoticed).
     pub(crate) fn wants_parallelism(&self) -> bool {
-        self.command.as_deref() == Some("pipe")
+        matches!(self.command.as_deref(), Some("pipe" | "registry"))
     }
 
     pub(crate) fn host_config(&self) -> HostConfig {

@@ -11,7 +11,11 @@
 //! keys, hashed API tokens and ratings) and answer the same calls the same
 //! way; the tests run every case against both. What they share (scopes,
 //! query words, version ordering, the JSON columns) lives here so the two
-//! cannot drift.
+//! cannot drift. Each keeps its schema as numbered steps applied on open
+//! and recorded in `schema_migrations` (`db/migrations.rs`). PostgreSQL
+//! is reached through a pool of connections whose size is the operator's
+//! ([`PgOptions`], `db/pool.rs`), over TLS verified with rustls
+//! (`db/tls.rs`).
 //!
 //! Invariant: a publish is one transaction (plugin row, version row,
 //! keywords, search index), committed only after the package blob is
@@ -21,8 +25,13 @@
 //! after [`query_words`] kept letters and digits alone, so neither SQL nor
 //! full-text query syntax can be injected.
 
+mod migrations;
 mod pg;
+pub(crate) mod pool;
 mod sqlite;
+mod tls;
+
+pub use tls::PgOptions;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -174,7 +183,7 @@ pub(crate) fn now_ms() -> i64 {
         .unwrap_or(0)
 }
 
-fn token_hash(token: &str) -> String {
+pub(crate) fn token_hash(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
 
@@ -233,6 +242,11 @@ fn to_u64(n: i64) -> u64 {
     u64::try_from(n).unwrap_or(0)
 }
 
+/// Connections a PostgreSQL-backed registry opens when not told otherwise:
+/// enough that a slow search does not hold up downloads, few enough that
+/// several servers fit in PostgreSQL's default 100 connections.
+pub const DEFAULT_POOL_SIZE: usize = 8;
+
 /// The registry database: SQLite in the data folder or a PostgreSQL
 /// server. Every call blocks; the server runs them on blocking threads.
 #[derive(Debug)]
@@ -255,12 +269,38 @@ impl Db {
     }
 
     /// Connects to the PostgreSQL database at `database_url`
-    /// (`postgres://USER[:PASSWORD]@HOST[:PORT]/DBNAME`, without TLS) and
-    /// creates the registry's tables there if they are missing.
+    /// (`postgres://USER[:PASSWORD]@HOST[:PORT]/DBNAME`, with libpq's
+    /// `sslmode` and `sslrootcert` for TLS) with [`DEFAULT_POOL_SIZE`]
+    /// connections and brings the registry's schema up to date there.
     pub fn connect(database_url: &str) -> Result<Self, RegistryError> {
+        Self::connect_with(&PgOptions::new(database_url))
+    }
+
+    /// [`Db::connect`] with a password kept apart from the URL and a pool
+    /// size of the operator's.
+    pub fn connect_with(options: &PgOptions) -> Result<Self, RegistryError> {
         Ok(Self {
-            backend: Backend::Postgres(pg::Postgres::connect(database_url)?),
+            backend: Backend::Postgres(pg::Postgres::connect(options)?),
         })
+    }
+
+    /// Where the signed index keeps its metadata when it is shared: a
+    /// connection of its own to the same PostgreSQL database for signing,
+    /// and the request pool for reading; `None` for SQLite, whose index
+    /// lives in the data folder.
+    pub(crate) fn index_pools(&self) -> Result<Option<(pool::Pool, pool::Pool)>, RegistryError> {
+        match &self.backend {
+            Backend::Sqlite(_) => Ok(None),
+            Backend::Postgres(db) => db.index_pools().map(Some),
+        }
+    }
+
+    /// Whether the database answers (the readiness probe).
+    pub fn ping(&self) -> Result<(), RegistryError> {
+        match &self.backend {
+            Backend::Sqlite(db) => db.ping(),
+            Backend::Postgres(db) => db.ping(),
+        }
     }
 
     /// Makes a token with `scope` and returns it; only its hash is kept.

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 pub enum RegistryError {
     #[error("the registry database failed: {0}")]
     Db(#[from] rusqlite::Error),
-    #[error("the registry database (PostgreSQL) failed: {0}")]
+    #[error("the registry database (PostgreSQL) failed: {}", chain(.0))]
     Postgres(#[from] postgres::Error),
     /// The database could not be used at all (its connection thread is
     /// gone); not the request's fault.
@@ -47,6 +47,10 @@ pub enum RegistryError {
     /// The blob store failed.
     #[error("{0}")]
     Blob(String),
+    /// A rate limit was reached (429); the client may retry after that
+    /// many seconds.
+    #[error("too many requests from {by}; retry in {retry_after} s")]
+    TooManyRequests { by: &'static str, retry_after: u64 },
     /// A worker of the server itself failed (a blocking task panicked).
     #[error("{0}")]
     Internal(String),
@@ -74,8 +78,23 @@ impl RegistryError {
             RegistryError::Forbidden(_) => 403,
             RegistryError::NotFound(_) => 404,
             RegistryError::Duplicate { .. } => 409,
+            RegistryError::TooManyRequests { .. } => 429,
         }
     }
+}
+
+/// An error with its causes: `postgres` says only "db error" or "error
+/// connecting to server" itself and keeps what the server or the TLS
+/// handshake said in its source.
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        text.push_str(": ");
+        text.push_str(&c.to_string());
+        cause = c.source();
+    }
+    text
 }
 
 pub(crate) fn io(

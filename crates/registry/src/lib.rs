@@ -10,6 +10,8 @@
 //!   against each.
 //! - [`tuf::TufRepo`]: the signed index the server keeps and re-signs.
 //! - [`openapi::document`]: the OpenAPI 3.0 description of the API.
+//! - Operations: `/healthz`, `/readyz`, Prometheus `/metrics`, rate
+//!   limits ([`RateLimits`]) and graceful shutdown ([`serve_until`]).
 //!
 //! The wire types are `lord-registry-api`'s, shared with the client
 //! (`lord-registry-client`), which is what lord itself uses to reach a
@@ -23,12 +25,14 @@
 mod db;
 mod error;
 pub mod openapi;
+mod ops;
 mod server;
 pub mod tuf;
 
-pub use db::{Caller, Db, NewVersion, Scope, SearchQuery, Sort};
+pub use db::{Caller, DEFAULT_POOL_SIZE, Db, NewVersion, PgOptions, Scope, SearchQuery, Sort};
 pub use error::RegistryError;
 pub use lord_registry_api::{
     ErrorBody, PluginInfo, Published, Rating, SearchHit, SearchPage, TargetInfo, VersionInfo, Yank,
 };
-pub use server::{Blobs, Registry, router, serve};
+pub use ops::RateLimits;
+pub use server::{Blobs, Registry, router, serve, serve_until};

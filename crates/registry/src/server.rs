@@ -22,8 +22,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use lord_package::{Digest, Limits, PublicKey, Signature};
 
-use crate::db::{Caller, Db, NewVersion, SearchQuery};
+use crate::db::{Caller, Db, NewVersion, PgOptions, SearchQuery};
 use crate::error::{RegistryError, io};
+use crate::ops::RateLimits;
 use lord_registry_api::{ErrorBody, Published, Rating, TargetInfo, Yank};
 
 /// A registry: its database and its blob store.
@@ -36,6 +37,9 @@ pub struct Registry {
     /// Scratch space for unpacking packages under review.
     work: PathBuf,
     limits: Limits,
+    metrics: crate::ops::Metrics,
+    limiter: crate::ops::Limiter,
+    rate_limits: std::sync::Mutex<RateLimits>,
 }
 
 /// Package blobs, named by digest, in any `object_store` (a local folder
@@ -57,8 +61,22 @@ impl std::fmt::Debug for Blobs {
 
 impl Blobs {
     /// The store at `url` (`file:///abs/path`, `memory:///`, and with the
-    /// `cloud` feature `s3://`, `gs://`, `az://`...).
+    /// `cloud` feature `s3://`, `gs://`, `az://`...), configured by the URL
+    /// alone.
     pub fn open(url: &str) -> Result<Self, RegistryError> {
+        Self::open_with(url, std::iter::empty::<(String, String)>())
+    }
+
+    /// The store at `url` with provider settings as `object_store` names
+    /// them, which are the providers' environment variables in lower case
+    /// (`aws_access_key_id`, `aws_endpoint`, `aws_region`,
+    /// `google_service_account`, `azure_storage_account_key`...); settings
+    /// of other providers are ignored. The caller reads them from the
+    /// environment: a secret never goes on a command line.
+    pub fn open_with(
+        url: &str,
+        settings: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, RegistryError> {
         let parsed = url::Url::parse(url)
             .map_err(|e| RegistryError::BadRequest(format!("`{url}` is not a blob URL: {e}")))?;
         let shown = format!(
@@ -67,7 +85,7 @@ impl Blobs {
             parsed.host_str().unwrap_or(""),
             parsed.path()
         );
-        let (store, prefix) = object_store::parse_url(&parsed).map_err(|e| {
+        let (store, prefix) = object_store::parse_url_opts(&parsed, settings).map_err(|e| {
             RegistryError::BadRequest(format!(
                 "cannot use `{shown}` for blobs: {e} (cloud stores need lord built with the \
                  registry's `cloud` feature)"
@@ -141,10 +159,22 @@ impl Registry {
         database_url: Option<&str>,
         blob_url: Option<&str>,
     ) -> Result<Self, RegistryError> {
+        let blobs = blob_url.map(Blobs::open).transpose()?;
+        Self::open_configured(dir, database_url.map(PgOptions::new).as_ref(), blobs)
+    }
+
+    /// [`Registry::open_with`] with the PostgreSQL connection described in
+    /// full (password kept apart, pool size, TLS) and the blob store
+    /// opened by the caller ([`Blobs::open_with`], with its credentials).
+    pub fn open_configured(
+        dir: &Path,
+        database: Option<&PgOptions>,
+        blobs: Option<Blobs>,
+    ) -> Result<Self, RegistryError> {
         let work = dir.join("tmp");
         std::fs::create_dir_all(&work).map_err(io("create", &work))?;
-        let blobs = match blob_url {
-            Some(url) => Blobs::open(url)?,
+        let blobs = match blobs {
+            Some(blobs) => blobs,
             None => {
                 let local = dir.join("blobs");
                 std::fs::create_dir_all(&local).map_err(io("create", &local))?;
@@ -158,18 +188,36 @@ impl Registry {
                 Blobs::open(url.as_str())?
             }
         };
-        let db = match database_url {
-            Some(url) => Db::connect(url)?,
+        let db = match database {
+            Some(options) => Db::connect_with(options)?,
             None => Db::open(dir)?,
         };
-        let tuf = crate::tuf::TufRepo::open(&dir.join("tuf"), crate::tuf::Lifetimes::default())?;
+        let tuf = crate::tuf::TufRepo::open_in(
+            &dir.join("tuf"),
+            crate::tuf::Lifetimes::default(),
+            db.index_pools()?,
+        )?;
         Ok(Self {
             db,
             tuf,
             blobs,
             work,
             limits: Limits::default(),
+            metrics: crate::ops::Metrics::default(),
+            limiter: crate::ops::Limiter::default(),
+            rate_limits: std::sync::Mutex::new(RateLimits::default()),
         })
+    }
+}
+
+impl Registry {
+    /// Replaces the rate limits (from the next request on).
+    pub fn set_rate_limits(&self, limits: RateLimits) {
+        *self.rate_limits.lock().unwrap_or_else(|p| p.into_inner()) = limits;
+    }
+
+    fn rate_limits(&self) -> RateLimits {
+        *self.rate_limits.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 
@@ -177,13 +225,22 @@ impl IntoResponse for RegistryError {
     fn into_response(self) -> Response {
         let status =
             StatusCode::from_u16(self.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        (
+        let retry_after = if let RegistryError::TooManyRequests { retry_after, .. } = &self {
+            Some(retry_after.to_string())
+        } else {
+            None
+        };
+        let mut response = (
             status,
             Json(ErrorBody {
                 error: self.to_string(),
             }),
         )
-            .into_response()
+            .into_response();
+        if let Some(seconds) = retry_after.and_then(|s| header::HeaderValue::from_str(&s).ok()) {
+            response.headers_mut().insert(header::RETRY_AFTER, seconds);
+        }
+        response
     }
 }
 
@@ -224,21 +281,132 @@ pub fn router(registry: Shared) -> axum::Router {
         .route("/api/v1/publish", post(publish))
         .route("/api/v1/tuf/{file}", get(tuf_file))
         .route("/api/v1/tuf/targets/plugins/{id}/{file}", get(tuf_target))
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
         .fallback(|| async {
             RegistryError::NotFound("no such endpoint; see /api/v1/openapi.json".to_owned())
         })
         .layer(DefaultBodyLimit::max(body_limit))
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::clone(&registry),
+            measured,
+        ))
         .with_state(registry)
 }
 
 /// Serves `registry` on `listener` until the process ends.
 pub async fn serve(listener: tokio::net::TcpListener, registry: Shared) -> std::io::Result<()> {
+    serve_until(listener, registry, std::future::pending()).await
+}
+
+/// Serves `registry` on `listener` until `shutdown` completes, then stops
+/// taking connections and returns once the requests in flight are
+/// answered (a publish being signed finishes signing).
+pub async fn serve_until(
+    listener: tokio::net::TcpListener,
+    registry: Shared,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
     registry
         .tuf
         .ready()
         .await
         .map_err(|e| std::io::Error::other(e.to_string()))?;
-    axum::serve(listener, router(registry)).await
+    let app = router(registry).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+/// Every request: refused when its address or (for writes) its token is
+/// over its rate limit, then answered and counted in the metrics under
+/// its route template.
+async fn measured(
+    State(registry): State<Shared>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let started = std::time::Instant::now();
+    let route = request
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map_or("unmatched", |p| p.as_str())
+        .to_owned();
+    let method = request.method().as_str().to_owned();
+    let response = match admit(&registry, &request) {
+        Ok(()) => next.run(request).await,
+        Err(refused) => refused.into_response(),
+    };
+    registry.metrics.record(
+        &route,
+        &method,
+        response.status().as_u16(),
+        started.elapsed(),
+    );
+    response
+}
+
+fn admit(registry: &Registry, request: &axum::extract::Request) -> Result<(), RegistryError> {
+    let limits = registry.rate_limits();
+    let refuse = |by: &'static str, retry_after: u64| {
+        registry.metrics.limited(by);
+        RegistryError::TooManyRequests { by, retry_after }
+    };
+    if let Some(axum::extract::ConnectInfo(peer)) = request
+        .extensions()
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+    {
+        registry
+            .limiter
+            .ip(peer.ip(), &limits)
+            .map_err(|wait| refuse("this address", wait))?;
+    }
+    let writes = request.method() != axum::http::Method::GET;
+    let token = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    if let (true, Some(token)) = (writes, token) {
+        registry
+            .limiter
+            .token(crate::db::token_hash(token.trim()), &limits)
+            .map_err(|wait| refuse("this token", wait))?;
+    }
+    Ok(())
+}
+
+/// Liveness: the process answers.
+async fn healthz() -> &'static str {
+    "ok\n"
+}
+
+/// Readiness: the database answers and the signed index is in place (so
+/// a load balancer sends nothing to a server that would fail it).
+async fn readyz(State(registry): State<Shared>) -> Result<&'static str, Response> {
+    let unready = |e: RegistryError| {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(ErrorBody {
+                error: format!("not ready: {e}"),
+            }),
+        )
+            .into_response()
+    };
+    blocking(&registry, |r| r.db.ping())
+        .await
+        .map_err(unready)?;
+    registry.tuf.ready().await.map_err(unready)?;
+    Ok("ready\n")
+}
+
+async fn metrics(State(registry): State<Shared>) -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        registry.metrics.render(),
+    )
+        .into_response()
 }
 
 /// TUF metadata files; the timestamp is re-signed first when half its
@@ -249,9 +417,9 @@ async fn tuf_file(
 ) -> Result<Response, RegistryError> {
     registry.tuf.ready().await?;
     registry.tuf.refresh_if_stale().await?;
-    let bytes = registry
-        .tuf
-        .file(&file)?
+    let name = file.clone();
+    let bytes = blocking(&registry, move |r| r.tuf.file(&name))
+        .await?
         .ok_or_else(|| RegistryError::NotFound(format!("no metadata file `{file}`")))?;
     Ok(([(header::CONTENT_TYPE, "application/json")], bytes).into_response())
 }
@@ -534,14 +702,28 @@ async fn publish(
         digest: new.digest.clone(),
     };
     let (id, version) = (published.id.clone(), published.version.clone());
-    let target = blocking(&registry, move |r| {
-        r.db.publish(&new)?;
-        target_of(r, &id, &version)
+    let (target, refused) = blocking(&registry, move |r| match r.db.publish(&new) {
+        Ok(()) => Ok((target_of(r, &id, &version)?, None)),
+        // The same package again: the retry of a publish whose server
+        // died after recording it and before signing it into the index.
+        // It is still refused (versions are immutable), but signed now,
+        // so the index cannot stay without a version the records hold.
+        Err(duplicate @ RegistryError::Duplicate { .. })
+            if r.db
+                .signature(&id, &version)?
+                .is_some_and(|(_, digest)| digest == new.digest) =>
+        {
+            Ok((target_of(r, &id, &version)?, Some(duplicate)))
+        }
+        Err(e) => Err(e),
     })
     .await?;
     registry.tuf.ready().await?;
     registry.tuf.resign(&[target]).await?;
-    Ok((StatusCode::CREATED, Json(published)).into_response())
+    match refused {
+        Some(duplicate) => Err(duplicate),
+        None => Ok((StatusCode::CREATED, Json(published)).into_response()),
+    }
 }
 
 /// Every check a publish must pass, in order; the version to record.

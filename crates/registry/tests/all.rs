@@ -2,10 +2,19 @@
 //! ephemeral port, a real database and blob folder, the real client, and
 //! packages packed and signed by `lord-package`.
 //!
-//! Every case runs against both databases the registry supports, as
-//! `sqlite::NAME` and `postgres::NAME`: SQLite in the test's data folder,
-//! and a real PostgreSQL server started for the test (`support`).
+//! Every case runs against both deployments the registry supports, as
+//! `sqlite::NAME` and `postgres::NAME`: SQLite and blobs in the test's
+//! data folder; and a real PostgreSQL server started for the test with
+//! the blobs in a real S3 API (`moto_server`) when the crate is built with
+//! its `cloud` feature, as `cargo test --workspace` builds it (`lord`
+//! enables it), or in the data folder without it (`support`).
 
+mod database;
+#[cfg(feature = "cloud")]
+#[path = "support/moto.rs"]
+mod moto;
+mod operations;
+mod several_servers;
 mod support;
 
 use std::collections::BTreeMap;
@@ -137,8 +146,10 @@ struct Running {
     key: PublicKey,
     token: String,
     runtime: tokio::runtime::Runtime,
-    /// Last, so it stops after the registry has let go of it.
+    /// Last, so they stop after the registry has let go of them.
     _postgres: Option<support::PgServer>,
+    #[cfg(feature = "cloud")]
+    _moto: Option<crate::moto::Moto>,
 }
 
 impl Running {
@@ -151,8 +162,19 @@ impl Running {
             Backend::Postgres => Some(support::PgServer::start()?),
         };
         let url = postgres.as_ref().map(support::PgServer::url);
-        let registry =
-            Arc::new(Registry::open_with(data.path(), url.as_deref(), None).expect("open"));
+        #[cfg(feature = "cloud")]
+        let moto = match backend {
+            Backend::Sqlite => None,
+            Backend::Postgres => Some(crate::moto::Moto::start()?),
+        };
+        #[cfg(feature = "cloud")]
+        let blobs = moto.as_ref().map(|moto| moto.blobs("registry"));
+        #[cfg(not(feature = "cloud"))]
+        let blobs = None;
+        let database = url.as_deref().map(lord_registry::PgOptions::new);
+        let registry = Arc::new(
+            Registry::open_configured(data.path(), database.as_ref(), blobs).expect("open"),
+        );
         assert_eq!(
             data.path().join("registry.db").exists(),
             url.is_none(),
@@ -185,6 +207,8 @@ impl Running {
             token,
             runtime,
             _postgres: postgres,
+            #[cfg(feature = "cloud")]
+            _moto: moto,
         })
     }
 
@@ -538,12 +562,24 @@ fn yanking_moves_latest_back_and_restoring_moves_it_forward(backend: Backend) {
 #[test]
 fn blobs_live_in_any_object_store_the_build_supports() {
     let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
         .build()
         .expect("runtime");
     let dir = tempfile::tempdir().expect("dir");
     let folder = url::Url::from_directory_path(dir.path()).expect("file url");
-    for url in ["memory:///", folder.as_str()] {
-        let blobs = lord_registry::Blobs::open(url).expect("open");
+    #[cfg(feature = "cloud")]
+    let moto = crate::moto::Moto::start();
+    #[cfg(feature = "cloud")]
+    let s3 = moto.as_ref().map(|moto| moto.blobs("round-trip"));
+    #[cfg(not(feature = "cloud"))]
+    let s3 = None;
+    let stores = [
+        lord_registry::Blobs::open("memory:///").expect("memory"),
+        lord_registry::Blobs::open(folder.as_str()).expect("folder"),
+    ]
+    .into_iter()
+    .chain(s3);
+    for blobs in stores {
         let digest = "ab".repeat(32);
         runtime
             .block_on(blobs.put(&digest, b"package bytes".to_vec()))
@@ -560,8 +596,11 @@ fn blobs_live_in_any_object_store_the_build_supports() {
     }
     assert!(dir.path().join("sha256/ab").is_dir());
     // Without the `cloud` feature, a cloud URL is refused and says why.
-    let error = lord_registry::Blobs::open("s3://bucket/prefix").expect_err("s3 without cloud");
-    assert!(error.to_string().contains("`cloud` feature"), "{error}");
+    #[cfg(not(feature = "cloud"))]
+    {
+        let error = lord_registry::Blobs::open("s3://bucket/prefix").expect_err("s3 without cloud");
+        assert!(error.to_string().contains("`cloud` feature"), "{error}");
+    }
 }
 
 // ---- The signed index (TUF): each attack a mirror or compromised server

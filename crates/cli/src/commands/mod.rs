@@ -14,6 +14,7 @@ pub(crate) mod pdk;
 pub(crate) mod pipe;
 pub(crate) mod plugin;
 pub(crate) mod registry;
+pub(crate) mod registry_database;
 pub(crate) mod run;
 pub(crate) mod secret;
 pub(crate) mod state;

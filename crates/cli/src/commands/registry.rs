@@ -12,11 +12,13 @@ use std::sync::Arc;
 use anyhow::{Context as _, Result};
 use clap::Subcommand;
 use lord_registry::tuf::{Lifetimes, Role, TufRepo};
-use lord_registry::{Registry, Scope};
+use lord_registry::{Blobs, Registry, Scope};
 use serde_json::json;
 
+use super::registry_database::{DatabaseArgs, blob_settings};
 use crate::context::Context;
 use crate::render::Output;
+use lord_host::Framework;
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum RegistryCommand {
@@ -28,14 +30,13 @@ pub(crate) enum RegistryCommand {
         /// The address to listen on.
         #[arg(long, default_value = "127.0.0.1:7878")]
         listen: String,
-        /// Keep the records in this PostgreSQL database
-        /// (postgres://USER:PASSWORD@HOST:PORT/DBNAME, no TLS) instead of
-        /// SQLite in the data folder.
-        #[arg(long, value_name = "URL")]
-        database_url: Option<String>,
-        /// Keep package blobs in this object store (file:///..., and s3://,
-        /// gs://, az:// when built with the registry's `cloud` feature)
-        /// instead of the data folder.
+        #[command(flatten)]
+        database: DatabaseArgs,
+        /// Keep package blobs in this object store (file:///..., s3://BUCKET,
+        /// gs://BUCKET, az://CONTAINER) instead of the data folder. Cloud
+        /// stores take their settings and credentials from the providers'
+        /// environment variables (AWS_ACCESS_KEY_ID, AWS_ENDPOINT,
+        /// AWS_REGION, GOOGLE_SERVICE_ACCOUNT, AZURE_STORAGE_ACCOUNT_NAME...).
         #[arg(long, value_name = "URL")]
         blob_url: Option<String>,
     },
@@ -49,11 +50,8 @@ pub(crate) enum RegistryCommand {
         undo: bool,
         #[arg(long)]
         data: Option<PathBuf>,
-        /// Keep the records in this PostgreSQL database
-        /// (postgres://USER:PASSWORD@HOST:PORT/DBNAME, no TLS) instead of
-        /// SQLite in the data folder; packages stay in the data folder.
-        #[arg(long, value_name = "URL")]
-        database_url: Option<String>,
+        #[command(flatten)]
+        database: DatabaseArgs,
     },
     /// List or rotate the keys that sign the registry's index.
     #[command(subcommand)]
@@ -66,6 +64,9 @@ pub(crate) enum KeysCommand {
     List {
         #[arg(long)]
         data: Option<PathBuf>,
+        /// The database of a registry whose index several servers share.
+        #[command(flatten)]
+        database: DatabaseArgs,
         #[arg(long)]
         json: bool,
     },
@@ -80,6 +81,10 @@ pub(crate) enum KeysCommand {
         roles: Vec<KeyRole>,
         #[arg(long)]
         data: Option<PathBuf>,
+        /// The database of a registry whose index several servers share
+        /// (the new keys must then be copied to every server).
+        #[command(flatten)]
+        database: DatabaseArgs,
         #[arg(long)]
         json: bool,
     },
@@ -114,11 +119,8 @@ pub(crate) enum TokenCommand {
         scope: String,
         #[arg(long)]
         data: Option<PathBuf>,
-        /// Keep the records in this PostgreSQL database
-        /// (postgres://USER:PASSWORD@HOST:PORT/DBNAME, no TLS) instead of
-        /// SQLite in the data folder; packages stay in the data folder.
-        #[arg(long, value_name = "URL")]
-        database_url: Option<String>,
+        #[command(flatten)]
+        database: DatabaseArgs,
     },
 }
 
@@ -126,26 +128,35 @@ fn data_dir(ctx: &Context, data: Option<PathBuf>) -> PathBuf {
     data.map_or_else(|| ctx.home.join("registry"), |d| ctx.cwd.join(d))
 }
 
-pub(crate) async fn run(ctx: &Context, out: &Output, command: RegistryCommand) -> Result<ExitCode> {
+pub(crate) async fn run(
+    ctx: &Context,
+    out: &Output,
+    framework: &Framework,
+    command: RegistryCommand,
+) -> Result<ExitCode> {
     match command {
         RegistryCommand::Serve {
             data,
             listen,
-            database_url,
+            database,
             blob_url,
         } => {
             let dir = data_dir(ctx, data);
-            let registry = Arc::new(Registry::open_with(
-                &dir,
-                database_url.as_deref(),
-                blob_url.as_deref(),
-            )?);
+            let postgres = database.options(ctx, out, framework)?;
+            let blobs = blob_url
+                .map(|url| Blobs::open_with(&url, blob_settings(ctx)))
+                .transpose()?;
+            let registry = Arc::new(Registry::open_configured(&dir, postgres.as_ref(), blobs)?);
+            if let Some(name) = &ctx.failpoint {
+                registry.tuf.arm_failpoint(name);
+            }
+            let stop = stop_requested();
             let listener = tokio::net::TcpListener::bind(&listen)
                 .await
                 .with_context(|| format!("listening on {listen}"))?;
             let address = listener.local_addr()?;
             // The URL is not echoed: it may carry a password.
-            let records = if database_url.is_some() {
+            let records = if postgres.is_some() {
                 " (records in PostgreSQL)"
             } else {
                 ""
@@ -154,17 +165,19 @@ pub(crate) async fn run(ctx: &Context, out: &Output, command: RegistryCommand) -
                 "serving the registry in {}{records} on http://{address} (API at /api/v1, OpenAPI at /api/v1/openapi.json)",
                 dir.display()
             ));
-            lord_registry::serve(listener, registry)
+            lord_registry::serve_until(listener, registry, stop)
                 .await
                 .context("serving the registry")?;
+            out.status("stopped after answering the requests in flight");
         }
         RegistryCommand::Token(TokenCommand::Create {
             scope,
             data,
-            database_url,
+            database,
         }) => {
+            let postgres = database.options(ctx, out, framework)?;
             let registry =
-                Registry::open_with(&data_dir(ctx, data), database_url.as_deref(), None)?;
+                Registry::open_configured(&data_dir(ctx, data), postgres.as_ref(), None)?;
             let token = registry.db.create_token(&Scope::parse(&scope)?)?;
             out.status(format_args!(
                 "made a token with scope `{scope}`; it is shown once, so keep it now"
@@ -175,10 +188,11 @@ pub(crate) async fn run(ctx: &Context, out: &Output, command: RegistryCommand) -
             id,
             undo,
             data,
-            database_url,
+            database,
         } => {
+            let postgres = database.options(ctx, out, framework)?;
             let registry =
-                Registry::open_with(&data_dir(ctx, data), database_url.as_deref(), None)?;
+                Registry::open_configured(&data_dir(ctx, data), postgres.as_ref(), None)?;
             if !registry.db.set_verified(&id, !undo)? {
                 anyhow::bail!(crate::cli::UsageError(format!(
                     "no plugin named `{id}` is published here"
@@ -189,17 +203,26 @@ pub(crate) async fn run(ctx: &Context, out: &Output, command: RegistryCommand) -
                 if undo { "no longer " } else { "" }
             ));
         }
-        RegistryCommand::Keys(command) => keys(ctx, out, command).await?,
+        RegistryCommand::Keys(command) => keys(ctx, out, framework, command).await?,
     }
     Ok(ExitCode::SUCCESS)
 }
 
 /// `lord registry keys list|rotate`: works on the data folder's `tuf/`
 /// alone, so it runs beside a serving process (signing is locked).
-async fn keys(ctx: &Context, out: &Output, command: KeysCommand) -> Result<()> {
+async fn keys(
+    ctx: &Context,
+    out: &Output,
+    framework: &Framework,
+    command: KeysCommand,
+) -> Result<()> {
     match command {
-        KeysCommand::List { data, json } => {
-            let repo = TufRepo::open(&data_dir(ctx, data).join("tuf"), Lifetimes::default())?;
+        KeysCommand::List {
+            data,
+            database,
+            json,
+        } => {
+            let repo = index(ctx, out, framework, data, &database)?;
             repo.ready().await?;
             let report = repo.keys()?;
             if json {
@@ -235,13 +258,18 @@ async fn keys(ctx: &Context, out: &Output, command: KeysCommand) -> Result<()> {
                 }
             }
         }
-        KeysCommand::Rotate { roles, data, json } => {
+        KeysCommand::Rotate {
+            roles,
+            data,
+            database,
+            json,
+        } => {
             let roles: Vec<Role> = if roles.is_empty() {
                 vec![Role::Targets, Role::Snapshot, Role::Timestamp]
             } else {
                 roles.into_iter().map(Role::from).collect()
             };
-            let repo = TufRepo::open(&data_dir(ctx, data).join("tuf"), Lifetimes::default())?;
+            let repo = index(ctx, out, framework, data, &database)?;
             let rotation = repo
                 .rotate(&roles)
                 .await
@@ -268,4 +296,52 @@ async fn keys(ctx: &Context, out: &Output, command: KeysCommand) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// The signed index: the data folder's own, or, with a database, the one
+/// every server on that database shares (opened through the registry, so
+/// it is the database's copy that is listed or rotated).
+fn index(
+    ctx: &Context,
+    out: &Output,
+    framework: &Framework,
+    data: Option<PathBuf>,
+    database: &DatabaseArgs,
+) -> Result<TufRepo> {
+    let dir = data_dir(ctx, data);
+    Ok(match database.options(ctx, out, framework)? {
+        Some(postgres) => Registry::open_configured(&dir, Some(&postgres), None)?.tuf,
+        None => TufRepo::open(&dir.join("tuf"), Lifetimes::default())?,
+    })
+}
+
+/// Ctrl-C or SIGTERM (what a service manager sends to stop a process):
+/// the server then stops taking connections and finishes what it started.
+/// The handlers are installed here, before the server says it is
+/// listening, so a signal sent as soon as it is up is not the default
+/// (fatal) one.
+fn stop_requested() -> impl std::future::Future<Output = ()> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let term = signal(SignalKind::terminate());
+        let interrupt = signal(SignalKind::interrupt());
+        async move {
+            match (term, interrupt) {
+                (Ok(mut term), Ok(mut interrupt)) => {
+                    tokio::select! {
+                        _ = term.recv() => {}
+                        _ = interrupt.recv() => {}
+                    }
+                }
+                // No handler could be installed: the signals keep their
+                // default action, and the server runs until killed.
+                _ => std::future::pending().await,
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    async {
+        let _ = tokio::signal::ctrl_c().await;
+    }
 }

@@ -6,6 +6,13 @@
     reason = "tests say on their own stderr why they skip; the CLI's rule is for the binary"
 )]
 
+/// Throwaway PostgreSQL servers, as the registry's own tests start them.
+#[path = "../../../registry/tests/support/mod.rs"]
+#[expect(
+    dead_code,
+    reason = "lord's tests start plain servers; the TLS helpers are the registry's"
+)]
+mod pg;
 mod support;
 
 mod budgets;
@@ -26,6 +33,7 @@ mod pdk;
 mod providers;
 mod refusals;
 mod registry;
+mod registry_servers;
 mod registry_tuf;
 mod secrets;
 mod state;

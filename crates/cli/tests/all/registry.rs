@@ -67,6 +67,14 @@ impl Served {
     /// Packs, signs (with `lord`'s default key, made if missing) and
     /// publishes the plugin folder `dir`.
     pub(crate) fn publish(&self, lord: &Lord, dir: &Path, token: &str) -> crate::support::Run {
+        publish_to(lord, dir, &self.url, token)
+    }
+}
+
+/// Packs, signs (with `lord`'s default key, made if missing) and
+/// publishes the plugin folder `dir` to the registry at `url`.
+pub(crate) fn publish_to(lord: &Lord, dir: &Path, url: &str, token: &str) -> crate::support::Run {
+    {
         if !lord.home.path().join("keys/default.secret").exists() {
             lord.run(&["key", "generate"]).assert_ok();
         }
@@ -83,7 +91,7 @@ impl Served {
         let report: serde_json::Value = serde_json::from_str(&packed.stdout()).expect("json");
         let package = report["path"].as_str().expect("path").to_owned();
         lord.run(&["pdk", "sign", &package]).assert_ok();
-        let mut cmd = lord.command(&["pdk", "publish", &package, "--registry", &self.url]);
+        let mut cmd = lord.command(&["pdk", "publish", &package, "--registry", url]);
         cmd.env("LORD_REGISTRY_TOKEN", token);
         lord.run_cmd(&mut cmd)
     }
@@ -187,7 +195,12 @@ fn schemathesis_finds_no_server_error() {
 /// A copy of hello as plugin `id` at `version`, needing `host_api`, with
 /// `deps` appended as its `[dependencies]`; its command and micro-plugin
 /// are renamed so several can be installed together.
-fn flavour(id: &str, version: &str, host_api: &str, deps: &[(&str, &str)]) -> tempfile::TempDir {
+pub(crate) fn flavour(
+    id: &str,
+    version: &str,
+    host_api: &str,
+    deps: &[(&str, &str)],
+) -> tempfile::TempDir {
     let (id, version, host_api) = (id.to_owned(), version.to_owned(), host_api.to_owned());
     let deps: Vec<(String, String)> = deps
         .iter()
@@ -229,7 +242,7 @@ fn stocked(author: &Lord) -> Served {
 }
 
 /// A user home that trusts `author`'s key.
-fn trusting(author: &Lord) -> Lord {
+pub(crate) fn trusting(author: &Lord) -> Lord {
     if !author.home.path().join("keys/default.secret").exists() {
         author.run(&["key", "generate"]).assert_ok();
     }
@@ -370,7 +383,7 @@ fn two_concurrent_installs_of_the_same_plugin_both_succeed() {
     assert_eq!(ids, ["app", "base"]);
 }
 
-fn version_of(lord: &Lord, id: &str) -> String {
+pub(crate) fn version_of(lord: &Lord, id: &str) -> String {
     lord.info(id)["version"]
         .as_str()
         .expect("version")
@@ -859,4 +872,75 @@ fn keys_rotated_on_a_running_server_keep_updates_working_and_refuse_a_replay() {
     refused.assert_stderr_contains("`timestamp` metadata version");
     refused.assert_stderr_contains("retired");
     assert_eq!(files_of(&trusted_dir), trusted, "a refusal changes nothing");
+}
+
+#[test]
+fn a_database_password_in_argv_is_warned_about_and_never_echoed() {
+    let lord = Lord::new();
+    let data = tempfile::tempdir().expect("data");
+    // Nothing listens on port 1: the command fails after reading its
+    // options, which is when the warning is due.
+    let run = lord.run(&[
+        "registry",
+        "token",
+        "create",
+        "--scope",
+        "publish:*",
+        "--data",
+        data.path().to_str().expect("utf-8"),
+        "--database-url",
+        "postgres://lord:hunter2-in-argv@127.0.0.1:1/registry?connect_timeout=2",
+    ]);
+    run.assert_code(1)
+        .assert_stderr_contains("the database password is on the command line");
+    assert!(!run.stderr().contains("hunter2"), "{}", run.stderr());
+    // Password options without a database are a usage error.
+    lord.run(&[
+        "registry",
+        "token",
+        "create",
+        "--scope",
+        "publish:*",
+        "--data",
+        data.path().to_str().expect("utf-8"),
+        "--database-password-file",
+        "/nonexistent",
+    ])
+    .assert_code(2)
+    .assert_stderr_contains("need --database-url");
+}
+
+#[test]
+fn sigterm_stops_the_server_after_answering_what_it_was_asked() {
+    let lord = Lord::new();
+    let data = tempfile::tempdir().expect("registry data");
+    let mut child = lord
+        .command(&[
+            "registry",
+            "serve",
+            "--data",
+            data.path().to_str().expect("utf-8"),
+            "--listen",
+            "127.0.0.1:0",
+        ])
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("lord registry serve");
+    let mut stderr = BufReader::new(child.stderr.take().expect("stderr"));
+    let mut line = String::new();
+    stderr
+        .read_line(&mut line)
+        .expect("the server says where it listens");
+    assert!(line.contains("http://"), "{line}");
+    // By pid, the one this test started.
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(killed.success());
+    let status = child.wait().expect("the server exits");
+    assert!(status.success(), "{status:?}");
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stderr, &mut rest).expect("stderr");
+    assert!(rest.contains("stopped after answering"), "{rest}");
 }

@@ -10,25 +10,22 @@
 //! the text, so `csv-tools` or `foo.bar` split into words as they do in
 //! SQLite's tokenizer instead of becoming one host or compound token.
 //!
-//! The connection lives on a thread of its own: the synchronous `postgres`
-//! client drives a private Tokio runtime, whose `block_on` (used by every
-//! call, by connecting and by dropping the client) panics on a thread that
-//! is inside another runtime, as `lord registry token create` and the
-//! server's worker threads are. Calls are sent to that thread as closures
-//! and answered over a channel; one connection serialises them, as the
-//! SQLite backend's mutex does.
+//! Calls run on a pool of connections, each on a thread of its own
+//! (`db/pool.rs` says why threads); the pool's size is the operator's.
 //!
 //! Invariant: publishes of one plugin are serialised across processes by a
 //! transaction-scoped advisory lock, and rating and yanking lock the
 //! plugin's row, so several registry processes keep the same checks and
 //! totals as one.
 
-use std::panic::AssertUnwindSafe;
-use std::sync::mpsc;
+use std::sync::Arc;
 use std::time::Duration;
 
 use postgres::{Client, NoTls, Row};
 
+use super::migrations::{self, Step};
+use super::pool::{Connect, Pool};
+use super::tls::{self, PgOptions};
 use super::{
     NewVersion, SearchQuery, Sort, json_list, json_map, newest_live, now_ms, query_words, to_u64,
 };
@@ -45,11 +42,11 @@ macro_rules! words {
     };
 }
 
-/// The schema, created if missing. The search column is generated from
-/// the row, so an upsert cannot leave it stale. `keywords` and `authors`
+/// Step 1 of the schema: as it stood before migrations. The search column
+/// is generated from the row, so an upsert cannot leave it stale. `keywords` and `authors`
 /// hold JSON arrays as text (as in SQLite); with punctuation gone their
 /// words are what the index sees.
-const SCHEMA: &str = concat!(
+const SCHEMA_1: &str = concat!(
     "
 CREATE TABLE IF NOT EXISTS plugins (
     id TEXT PRIMARY KEY,
@@ -125,9 +122,24 @@ CREATE TABLE IF NOT EXISTS ratings (
 "
 );
 
-/// An advisory lock key held while the schema is created, so registry
-/// processes starting together do not race on `CREATE ... IF NOT EXISTS`
-/// (which is not safe against concurrent creation). Any fixed number
+/// The schema's steps (`db/migrations.rs`).
+pub(super) const STEPS: &[Step] = &[
+    Step {
+        version: 1,
+        name: "records and search",
+        sql: SCHEMA_1,
+    },
+    Step {
+        version: 2,
+        name: "signed index metadata shared by every server",
+        sql: "CREATE TABLE tuf_metadata (name TEXT PRIMARY KEY, bytes BYTEA NOT NULL)",
+    },
+];
+
+/// An advisory lock key held while the schema is migrated, so registry
+/// processes starting together apply each step once (and do not race on
+/// `CREATE ... IF NOT EXISTS`, which is not safe against concurrent
+/// creation). Any fixed number
 /// works; this one spells "lordreg".
 const SCHEMA_LOCK: i64 = 0x006c_6f72_6472_6567;
 
@@ -154,39 +166,26 @@ fn ts_query(text: &str) -> Option<String> {
     (!words.is_empty()).then(|| words.join(" & "))
 }
 
-type Job = Box<dyn FnOnce(&mut Client) + Send>;
-
-/// The registry database in PostgreSQL: a handle on the connection thread.
+/// The registry database in PostgreSQL: a pool of connections, and how to
+/// open more (the signed index takes one of its own).
 pub(super) struct Postgres {
-    jobs: mpsc::Sender<Job>,
+    pool: Pool,
+    connect: Connect,
 }
 
 impl std::fmt::Debug for Postgres {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        // The URL may carry a password, so it is not kept, let alone shown.
+        // The configuration may carry a password, so it is not shown.
         f.write_str("Postgres { .. }")
     }
 }
 
-fn gone() -> RegistryError {
-    RegistryError::Database(
-        "the PostgreSQL connection thread stopped while answering; see the log above".to_owned(),
-    )
-}
-
 impl Postgres {
-    /// Connects, creates the schema if missing, and starts the connection
-    /// thread; fails here, not on the first request, when the database is
-    /// unreachable.
-    pub(super) fn connect(database_url: &str) -> Result<Self, RegistryError> {
-        if !(database_url.starts_with("postgres://") || database_url.starts_with("postgresql://")) {
-            return Err(RegistryError::BadRequest(
-                "the database URL must start with postgres:// (like \
-                 postgres://USER:PASSWORD@HOST:5432/DBNAME)"
-                    .to_owned(),
-            ));
-        }
-        let mut config: postgres::Config = database_url.parse()?;
+    /// Connects `options.pool_size` sessions (TLS as `options` asks,
+    /// `db/tls.rs`), brings the schema up to date, and fails here, not on
+    /// the first request, when the database is unreachable.
+    pub(super) fn connect(options: &PgOptions) -> Result<Self, RegistryError> {
+        let (mut config, tls) = tls::configure(options)?;
         if config.get_connect_timeout().is_none() {
             // Without one, an unreachable host hangs `serve` for minutes.
             config.connect_timeout(Duration::from_secs(10));
@@ -195,54 +194,39 @@ impl Postgres {
             // Names the registry's sessions in pg_stat_activity.
             config.application_name("lord-registry");
         }
-        let (jobs, queue) = mpsc::channel::<Job>();
-        let (ready_tx, ready) = mpsc::sync_channel(1);
-        std::thread::Builder::new()
-            .name("registry-postgres".to_owned())
-            .spawn(move || {
-                let mut client = match open(&config) {
-                    Ok(client) => {
-                        let _ = ready_tx.send(Ok(()));
-                        client
-                    }
-                    Err(e) => {
-                        let _ = ready_tx.send(Err(e));
-                        return;
-                    }
-                };
-                // Ends when the last `Postgres` handle is dropped.
-                for job in queue {
-                    if client.is_closed() {
-                        // The server restarted or dropped us: try once
-                        // more per call; if it fails the call fails with
-                        // the closed connection's error.
-                        if let Ok(fresh) = config.connect(NoTls) {
-                            client = fresh;
-                        }
-                    }
-                    // A panicking call must not take the registry down
-                    // for everyone: its transaction rolls back as it
-                    // unwinds, and its caller sees `gone()`.
-                    let _ = std::panic::catch_unwind(AssertUnwindSafe(|| job(&mut client)));
-                }
+        let connect: Connect = Arc::new(move || {
+            Ok(match &tls {
+                Some(tls) => config.connect(tls.clone())?,
+                None => config.connect(NoTls)?,
             })
-            .map_err(|e| RegistryError::Database(format!("no thread for PostgreSQL: {e}")))?;
-        ready.recv().map_err(|_| gone())??;
-        Ok(Self { jobs })
+        });
+        let pool = Pool::start(
+            "registry-postgres",
+            options.pool_size,
+            Arc::clone(&connect),
+            migrate,
+        )?;
+        Ok(Self { pool, connect })
     }
 
-    /// Runs `work` on the connection thread and waits for its answer.
+    /// A connection of its own for the signed index, whose signing holds
+    /// a transaction (and the index lock) while it signs: it must not
+    /// take a connection requests are waiting for.
+    pub(super) fn index_pools(&self) -> Result<(Pool, Pool), RegistryError> {
+        let signing = Pool::start("registry-tuf", 1, Arc::clone(&self.connect), |_| Ok(()))?;
+        Ok((signing, self.pool.clone()))
+    }
+
+    /// Runs `work` on a free connection and waits for its answer.
     fn run<T: Send + 'static>(
         &self,
         work: impl FnOnce(&mut Client) -> Result<T, RegistryError> + Send + 'static,
     ) -> Result<T, RegistryError> {
-        let (answer_tx, answer) = mpsc::sync_channel(1);
-        self.jobs
-            .send(Box::new(move |client: &mut Client| {
-                let _ = answer_tx.send(work(client));
-            }))
-            .map_err(|_| gone())?;
-        answer.recv().map_err(|_| gone())?
+        self.pool.run(work)
+    }
+
+    pub(super) fn ping(&self) -> Result<(), RegistryError> {
+        self.run(|c| Ok(c.batch_execute("SELECT 1")?))
     }
 
     pub(super) fn insert_token(&self, hash: &str, scope: &str) -> Result<(), RegistryError> {
@@ -429,14 +413,28 @@ impl Postgres {
     }
 }
 
-/// Connects and creates the schema under [`SCHEMA_LOCK`].
-fn open(config: &postgres::Config) -> Result<Client, RegistryError> {
-    let mut client = config.connect(NoTls)?;
+/// Brings the schema up to date under [`SCHEMA_LOCK`], every pending step
+/// in one transaction (PostgreSQL's DDL is transactional, so a failed step
+/// leaves the database as it was).
+fn migrate(client: &mut Client) -> Result<(), RegistryError> {
     let mut tx = client.transaction()?;
     tx.execute("SELECT pg_advisory_xact_lock($1)", &[&SCHEMA_LOCK])?;
-    tx.batch_execute(SCHEMA)?;
+    tx.batch_execute(migrations::TABLE)?;
+    let applied: i64 = tx
+        .query_one(
+            "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
+            &[],
+        )?
+        .try_get(0)?;
+    for step in migrations::pending(STEPS, applied)? {
+        tx.batch_execute(step.sql)?;
+        tx.execute(
+            "INSERT INTO schema_migrations (version, name, applied_ms) VALUES ($1, $2, $3)",
+            &[&step.version, &step.name, &now_ms()],
+        )?;
+    }
     tx.commit()?;
-    Ok(client)
+    Ok(())
 }
 
 /// Bound parameters for a query built piece by piece: each `bind` returns

@@ -10,6 +10,7 @@ use std::sync::{Mutex, MutexGuard};
 
 use rusqlite::{Connection, OptionalExtension as _, params};
 
+use super::migrations::{self, Step};
 use super::{
     NewVersion, SearchQuery, Sort, json_list, json_map, newest_live, now_ms, query_words, to_u64,
 };
@@ -18,7 +19,8 @@ use lord_registry_api::{PluginInfo, SearchHit, SearchPage, VersionInfo};
 
 use crate::db::QueryFilters as _;
 
-const SCHEMA: &str = "
+/// Step 1 of the schema: as it stood before migrations.
+const SCHEMA_1: &str = "
 CREATE TABLE IF NOT EXISTS plugins (
     id TEXT PRIMARY KEY,
     name TEXT NOT NULL,
@@ -75,6 +77,36 @@ CREATE TABLE IF NOT EXISTS ratings (
 CREATE VIRTUAL TABLE IF NOT EXISTS plugins_fts USING fts5(id, name, description, keywords, authors);
 ";
 
+/// The schema's steps (`db/migrations.rs`). The signed index of a SQLite
+/// registry lives in its data folder, so it has no second step.
+pub(super) const STEPS: &[Step] = &[Step {
+    version: 1,
+    name: "records and search",
+    sql: SCHEMA_1,
+}];
+
+/// Brings the schema up to date, every pending step in one immediate
+/// transaction: a second process opening the same file waits (busy
+/// timeout) and then finds the steps applied.
+fn migrate(conn: &mut Connection) -> Result<(), RegistryError> {
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    tx.execute_batch(migrations::TABLE)?;
+    let applied: i64 = tx.query_row(
+        "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
+        [],
+        |r| r.get(0),
+    )?;
+    for step in migrations::pending(STEPS, applied)? {
+        tx.execute_batch(step.sql)?;
+        tx.execute(
+            "INSERT INTO schema_migrations (version, name, applied_ms) VALUES (?1, ?2, ?3)",
+            params![step.version, step.name, now_ms()],
+        )?;
+    }
+    tx.commit()?;
+    Ok(())
+}
+
 /// The FTS5 query for free text: each word as a quoted prefix term, all
 /// required. Quoting makes any input a literal, so no query syntax leaks.
 fn fts_query(text: &str) -> Option<String> {
@@ -94,11 +126,11 @@ pub(super) struct Sqlite {
 impl Sqlite {
     pub(super) fn open(dir: &Path) -> Result<Self, RegistryError> {
         std::fs::create_dir_all(dir).map_err(crate::error::io("create", dir))?;
-        let conn = Connection::open(dir.join("registry.db"))?;
+        let mut conn = Connection::open(dir.join("registry.db"))?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
-        conn.execute_batch(SCHEMA)?;
+        migrate(&mut conn)?;
         Ok(Self {
             conn: Mutex::new(conn),
         })
@@ -108,6 +140,11 @@ impl Sqlite {
         // A panic while holding the lock leaves SQLite consistent (every
         // change is a transaction), so the poisoned guard is still usable.
         self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub(super) fn ping(&self) -> Result<(), RegistryError> {
+        self.conn().query_row("SELECT 1", [], |_| Ok(()))?;
+        Ok(())
     }
 
     pub(super) fn insert_token(&self, hash: &str, scope: &str) -> Result<(), RegistryError> {

@@ -23,11 +23,16 @@
 //! the new one, and the rotated-out keys can no longer get anything
 //! accepted.
 //!
-//! Invariant: signing holds `tuf/lock` (an exclusive file lock) from
-//! reading the current metadata to writing the next, so two processes on
-//! the same folder (two servers, or a server and `lord registry keys
-//! rotate`) never sign the same version twice or drop each other's
-//! targets. Keys and the root are read from disk under that lock, never
+//! With the records in PostgreSQL the metadata's home is the database, so
+//! that several servers sign one history (`shared.rs`); `metadata/` is
+//! then each server's working copy, checked out and committed back under
+//! the database's index lock.
+//!
+//! Invariant: signing holds `tuf/lock` (an exclusive file lock) and, with
+//! a shared index, the database's index lock, from reading the current
+//! metadata to writing the next, so two processes on the same folder or
+//! database (two servers, or a server and `lord registry keys rotate`)
+//! never sign the same version twice or drop each other's targets. Keys and the root are read from disk under that lock, never
 //! cached, so a rotation made by another process is used at the next
 //! signing.
 //! Invariant: every metadata file is replaced atomically, targets and
@@ -61,6 +66,7 @@ use tough::schema::{Hashes, KeyHolder, RoleKeys, RoleType, Root, Signed, Target,
 use lord_registry_api::TargetInfo;
 
 mod rotation;
+mod shared;
 pub use rotation::{KeyReport, Role, RoleKeyIds, Rotation};
 
 use crate::error::{RegistryError, io};
@@ -173,11 +179,22 @@ pub struct TufRepo {
     /// signed by the keys the newest root lists (it is not after a crash
     /// between a rotation's root and its re-signing).
     checked: AtomicBool,
+    /// With the records in PostgreSQL: the metadata's home, shared by
+    /// every server on that database (`shared.rs`); `None` keeps it in
+    /// `metadata/` alone.
+    shared: Option<shared::SharedIndex>,
+    /// The failpoint: end the next signing session as a killed server
+    /// would, between writing the new metadata and committing it.
+    die_before_commit: AtomicBool,
+    /// The process failpoint: abort the process there instead.
+    abort_before_commit: AtomicBool,
 }
 
-/// The cross-process signing lock, released on drop.
+/// The signing lock, released on drop: the folder's file lock and, when
+/// the index is shared, the database session holding the index lock.
 struct Locked {
     _file: std::fs::File,
+    session: Option<shared::Session>,
 }
 
 impl TufRepo {
@@ -186,6 +203,18 @@ impl TufRepo {
     /// signed root and first metadata are written by [`TufRepo::ready`],
     /// which is async like the rest of `tough`.
     pub fn open(dir: &Path, lifetimes: Lifetimes) -> Result<Self, RegistryError> {
+        Self::open_in(dir, lifetimes, None)
+    }
+
+    /// [`TufRepo::open`] with the metadata kept in the PostgreSQL database
+    /// behind `index` when one is given, so that every server on that
+    /// database signs one history. Keys stay in `dir/keys/`: every server
+    /// needs the same ones (see ARCHITECTURE.md).
+    pub(crate) fn open_in(
+        dir: &Path,
+        lifetimes: Lifetimes,
+        index: Option<(crate::db::pool::Pool, crate::db::pool::Pool)>,
+    ) -> Result<Self, RegistryError> {
         let key_dir = dir.join("keys");
         let metadata = dir.join("metadata");
         std::fs::create_dir_all(&metadata).map_err(io("create", &metadata))?;
@@ -196,8 +225,11 @@ impl TufRepo {
             lifetimes: Mutex::new(lifetimes),
             signing: tokio::sync::Mutex::new(()),
             checked: AtomicBool::new(false),
+            shared: index.map(shared::SharedIndex::new),
+            die_before_commit: AtomicBool::new(false),
+            abort_before_commit: AtomicBool::new(false),
         };
-        let _lock = repo.lock_blocking()?;
+        let lock = repo.lock_blocking()?;
         if repo.newest_root()?.is_none() {
             // First start: every key is made here, once. Later a missing
             // key is an error, never silently replaced (a new root key
@@ -212,6 +244,7 @@ impl TufRepo {
             }
         }
         repo.finish_rotation()?;
+        repo.commit_blocking(lock)?;
         Ok(repo)
     }
 
@@ -223,13 +256,17 @@ impl TufRepo {
             return Ok(());
         }
         let _guard = self.signing.lock().await;
-        let _lock = self.lock().await?;
+        let lock = self.lock().await?;
         if self.newest_root()?.is_none() {
             self.write_first_root().await?;
+        }
+        if self.shared.is_some() {
+            self.check_keys_listed()?;
         }
         if !self.signed_by_current_keys()? {
             self.resign_locked(&[]).await?;
         }
+        self.commit(lock).await?;
         self.checked.store(true, Ordering::Release);
         Ok(())
     }
@@ -314,15 +351,95 @@ impl TufRepo {
     }
 
     fn lock_blocking(&self) -> Result<Locked, RegistryError> {
-        lock_file(&self.dir.join("lock"))
+        lock_both(&self.dir, self.shared.as_ref())
     }
 
     /// The cross-process signing lock, waited for off the async threads.
     async fn lock(&self) -> Result<Locked, RegistryError> {
-        let path = self.dir.join("lock");
-        tokio::task::spawn_blocking(move || lock_file(&path))
+        let dir = self.dir.clone();
+        let shared = self.shared.clone();
+        tokio::task::spawn_blocking(move || lock_both(&dir, shared.as_ref()))
             .await
             .map_err(|e| failed("the signing lock", e))?
+    }
+
+    /// Ends a signing: with a shared index, what it wrote to the folder is
+    /// checked (signed by keys the newest root lists, so a server holding
+    /// other keys cannot publish metadata no client accepts) and committed
+    /// to the database. Dropping `lock` instead abandons it.
+    async fn commit(&self, lock: Locked) -> Result<(), RegistryError> {
+        let Some(session) = lock.session else {
+            return Ok(());
+        };
+        if self.current_version() > 0 && !self.signed_by_current_keys()? {
+            return Err(self.keys_not_listed());
+        }
+        let metadata = self.metadata();
+        let ending = if self.abort_before_commit.load(Ordering::Acquire) {
+            shared::Ending::AbortBeforeCommit
+        } else if self.die_before_commit.swap(false, Ordering::AcqRel) {
+            shared::Ending::DieBeforeCommit
+        } else {
+            shared::Ending::Commit
+        };
+        tokio::task::spawn_blocking(move || session.commit(&metadata, ending))
+            .await
+            .map_err(|e| failed("the signed index's commit", e))?
+    }
+
+    fn commit_blocking(&self, lock: Locked) -> Result<(), RegistryError> {
+        match lock.session {
+            Some(session) if self.newest_root()?.is_some() => {
+                session.commit(&self.metadata(), shared::Ending::Commit)
+            }
+            _ => Ok(()),
+        }
+    }
+
+    fn keys_not_listed(&self) -> RegistryError {
+        RegistryError::Tuf(format!(
+            "the online keys in `{}` are not the ones the shared index's newest root lists: \
+             every server on one database must sign with the same keys, so copy `tuf/keys/` \
+             from the server that made them (or last rotated them) to this one",
+            self.dir.join("keys").display()
+        ))
+    }
+
+    /// Refuses to serve a shared index with online keys its root does not
+    /// list, before any signing could fail on it.
+    fn check_keys_listed(&self) -> Result<(), RegistryError> {
+        let (_, _, root) = self.read_root()?;
+        for role in [Role::Targets, Role::Snapshot, Role::Timestamp] {
+            let listed = root.signed.roles.get(&role.tough());
+            for name in role.keys().0 {
+                let key = self.key(name).map_err(|_| self.keys_not_listed())?;
+                let id = key.tuf_key()?.key_id().map_err(|e| failed("key id", e))?;
+                if !listed.is_some_and(|r| r.keyids.contains(&id)) {
+                    return Err(self.keys_not_listed());
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Arms the failpoint: the next signing writes its metadata and then
+    /// ends as if its server were killed before committing. For the tests
+    /// of several servers on one database; a no-op without one.
+    #[doc(hidden)]
+    pub fn die_before_next_commit(&self) {
+        self.die_before_commit.store(true, Ordering::Release);
+    }
+
+    /// Arms a process failpoint by name (`LORD_FAILPOINT`, read by the
+    /// CLI): `registry-index-before-commit` aborts the process at the first
+    /// signing of a shared index, after writing its metadata and before
+    /// committing it, as `kill -9` at that moment would. Other names are
+    /// not the registry's and are ignored.
+    #[doc(hidden)]
+    pub fn arm_failpoint(&self, name: &str) {
+        if name == "registry-index-before-commit" {
+            self.abort_before_commit.store(true, Ordering::Release);
+        }
     }
 
     async fn write_first_root(&self) -> Result<(), RegistryError> {
@@ -415,8 +532,9 @@ impl TufRepo {
     /// timestamp at the next version, with the online keys only.
     pub async fn resign(&self, targets: &[TargetInfo]) -> Result<(), RegistryError> {
         let _guard = self.signing.lock().await;
-        let _lock = self.lock().await?;
-        self.resign_locked(targets).await.map(drop)
+        let lock = self.lock().await?;
+        self.resign_locked(targets).await?;
+        self.commit(lock).await
     }
 
     /// [`TufRepo::resign`] with both signing locks held; returns the
@@ -508,7 +626,7 @@ impl TufRepo {
         };
         if stale(expires) {
             let _guard = self.signing.lock().await;
-            let _lock = self.lock().await?;
+            let lock = self.lock().await?;
             // Another process (or task) may have re-signed meanwhile.
             let expires = std::fs::read(self.metadata().join("timestamp.json"))
                 .ok()
@@ -518,6 +636,7 @@ impl TufRepo {
             if stale(expires) {
                 self.resign_locked(&[]).await?;
             }
+            self.commit(lock).await?;
         }
         Ok(())
     }
@@ -532,6 +651,9 @@ impl TufRepo {
         if !ok || name.contains("..") {
             return Ok(None);
         }
+        if let Some(shared) = &self.shared {
+            return shared.file(name);
+        }
         let path = self.metadata().join(name);
         match std::fs::read(&path) {
             Ok(bytes) => Ok(Some(bytes)),
@@ -543,20 +665,38 @@ impl TufRepo {
     /// The root clients trust at first contact (version 1; they walk from
     /// it to the newest).
     pub fn root(&self) -> Result<Vec<u8>, RegistryError> {
+        if let Some(shared) = &self.shared {
+            return shared.file("1.root.json")?.ok_or_else(|| {
+                failed(
+                    "no root",
+                    "the shared index has not been started by any server",
+                )
+            });
+        }
         let path = self.metadata().join("1.root.json");
         std::fs::read(&path).map_err(io("read", &path))
     }
 }
 
-fn lock_file(path: &Path) -> Result<Locked, RegistryError> {
+/// The folder's lock, then the shared index's session (checked out into
+/// the folder), in that order everywhere so two tasks cannot deadlock.
+fn lock_both(dir: &Path, shared: Option<&shared::SharedIndex>) -> Result<Locked, RegistryError> {
+    let path = dir.join("lock");
     let file = std::fs::OpenOptions::new()
         .create(true)
         .truncate(false)
         .write(true)
-        .open(path)
-        .map_err(io("open", path))?;
-    file.lock().map_err(io("lock", path))?;
-    Ok(Locked { _file: file })
+        .open(&path)
+        .map_err(io("open", &path))?;
+    file.lock().map_err(io("lock", &path))?;
+    let session = shared.map(shared::SharedIndex::begin).transpose()?;
+    if let Some(session) = &session {
+        session.check_out(&dir.join("metadata"))?;
+    }
+    Ok(Locked {
+        _file: file,
+        session,
+    })
 }
 
 fn restrict(dir: &Path) -> Result<(), RegistryError> {

@@ -100,7 +100,7 @@ impl TufRepo {
             return Err(failed("nothing to rotate", "name at least one role"));
         }
         let _guard = self.signing.lock().await;
-        let _lock = self.lock().await?;
+        let lock = self.lock().await?;
         if self.newest_root()?.is_none() {
             self.write_first_root().await?;
         }
@@ -198,6 +198,7 @@ impl TufRepo {
         )?;
         self.finish_rotation()?;
         let metadata_version = self.resign_locked(&[]).await?;
+        self.commit(lock).await?;
         self.checked.store(true, Ordering::Release);
         Ok(Rotation {
             root_version: version + 1,

@@ -1,3 +1,7 @@
+//! Real servers for one test, on loopback. S3 is `moto.rs` (its own
+//! module of the test crate, which only `cloud` builds need); this file is
+//! PostgreSQL, and is shared with lord's CLI tests and the load run.
+//!
 //! A real, throwaway PostgreSQL server for one test: `initdb` into a
 //! temporary folder, `postgres` in the foreground as a child of the test
 //! on a free loopback port (never 5432, never the system's cluster), a
@@ -31,6 +35,23 @@ impl PgServer {
     /// Starts a server, or returns `None` after saying why when PostgreSQL
     /// is not installed and this is not CI (where it must be).
     pub(crate) fn start() -> Option<Self> {
+        Self::start_with(false)
+    }
+
+    /// [`PgServer::start`] for a server that takes TCP connections over
+    /// TLS only, with a certificate for 127.0.0.1 issued by a CA of its own
+    /// (`ca.crt` in its folder, [`PgServer::ca_file`]), made with the
+    /// `openssl` program.
+    pub(crate) fn start_tls() -> Option<Self> {
+        Self::start_with(true)
+    }
+
+    /// The CA that issued a TLS server's certificate.
+    pub(crate) fn ca_file(&self) -> PathBuf {
+        self.dir.path().join("ca.crt")
+    }
+
+    fn start_with(tls: bool) -> Option<Self> {
         let Some(bin) = bin_dir() else {
             return missing("no /usr/lib/postgresql/*/bin/initdb");
         };
@@ -72,6 +93,26 @@ impl PgServer {
             String::from_utf8_lossy(&output.stdout),
             String::from_utf8_lossy(&output.stderr)
         );
+        let mut tls_args = Vec::new();
+        if tls {
+            make_certificates(dir.path(), user);
+            // TCP only over TLS; the Unix socket (how the database is made
+            // below) stays open.
+            fs::write(
+                data.join("pg_hba.conf"),
+                "local all all trust\nhostssl all all 127.0.0.1/32 trust\n\
+                 hostnossl all all 0.0.0.0/0 reject\n",
+            )
+            .expect("pg_hba.conf");
+            for (name, file) in [
+                ("ssl_cert_file", "server.crt"),
+                ("ssl_key_file", "server.key"),
+            ] {
+                tls_args.push("-c".to_owned());
+                tls_args.push(format!("{name}={}", dir.path().join(file).display()));
+            }
+            tls_args.extend(["-c".to_owned(), "ssl=on".to_owned()]);
+        }
         // The port is picked by binding port 0 and letting go, so another
         // process may take it first: then the server exits at once and
         // the next try picks another.
@@ -92,13 +133,14 @@ impl PgServer {
                 // memory small so parallel tests' servers fit.
                 .args(["-c", "fsync=off", "-c", "synchronous_commit=off"])
                 .args(["-c", "full_page_writes=off", "-c", "shared_buffers=16MB"])
-                .args(["-c", "max_connections=20"])
+                .args(["-c", "max_connections=40"])
+                .args(&tls_args)
                 .stdin(Stdio::null())
                 .stdout(log_file.try_clone().expect("log file"))
                 .stderr(log_file)
                 .spawn()
                 .expect("run postgres");
-            if wait_ready(&mut child, port, &data) {
+            if wait_ready(&mut child, port, &data, dir.path()) {
                 return Some(Self {
                     bin,
                     user,
@@ -143,10 +185,13 @@ impl Drop for PgServer {
 /// `registry` database; false if the server exited first. A server found
 /// on the port must be ours (its data folder is `data`): another test's
 /// may have taken the port, and then ours exits.
-fn wait_ready(child: &mut Child, port: u16, data: &Path) -> bool {
+fn wait_ready(child: &mut Child, port: u16, data: &Path, socket_dir: &Path) -> bool {
     let deadline = Instant::now() + Duration::from_secs(30);
-    let admin =
-        format!("host=127.0.0.1 port={port} user=postgres dbname=postgres connect_timeout=5");
+    // Over the Unix socket, which a TLS-only server still serves in clear.
+    let admin = format!(
+        "host={} port={port} user=postgres dbname=postgres connect_timeout=5",
+        socket_dir.display()
+    );
     loop {
         if child.try_wait().expect("server status").is_some() {
             return false;
@@ -167,6 +212,70 @@ fn wait_ready(child: &mut Child, port: u16, data: &Path) -> bool {
             "PostgreSQL did not accept connections within 30 s"
         );
         std::thread::sleep(Duration::from_millis(25));
+    }
+}
+
+/// A CA and a certificate for 127.0.0.1 signed by it, in `dir`; the key
+/// readable by the server's user alone, as PostgreSQL demands.
+pub(crate) fn make_certificates(dir: &Path, user: Option<(u32, u32)>) {
+    let run = |args: &[&str]| {
+        let output = Command::new("openssl")
+            .current_dir(dir)
+            .args(args)
+            .output()
+            .expect("run openssl (Debian's `openssl` package)");
+        assert!(
+            output.status.success(),
+            "openssl {args:?} failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    };
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+    ];
+    run(&[
+        &["req", "-x509"][..],
+        &ec,
+        &["-days", "2", "-subj", "/CN=lord test CA"],
+        &["-keyout", "ca.key", "-out", "ca.crt"],
+    ]
+    .concat());
+    run(&[
+        &["req"][..],
+        &ec,
+        &["-subj", "/CN=127.0.0.1", "-keyout", "server.key"],
+        &["-out", "server.csr"],
+    ]
+    .concat());
+    fs::write(dir.join("san.ext"), "subjectAltName=IP:127.0.0.1\n").expect("san.ext");
+    run(&[
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.crt",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-days",
+        "2",
+        "-extfile",
+        "san.ext",
+        "-out",
+        "server.crt",
+    ]);
+    let key = dir.join("server.key");
+    let private = <fs::Permissions as std::os::unix::fs::PermissionsExt>::from_mode(0o600);
+    fs::set_permissions(&key, private).expect("key mode");
+    if let Some((uid, gid)) = user {
+        for file in ["server.key", "server.crt", "ca.crt"] {
+            std::os::unix::fs::chown(dir.join(file), Some(uid), Some(gid)).expect("chown");
+        }
     }
 }
 
@@ -211,7 +320,7 @@ fn postgres_user() -> Option<(u32, u32)> {
     })
 }
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .expect("a free port")
@@ -221,15 +330,21 @@ fn free_port() -> u16 {
 /// Without PostgreSQL: a failure in CI, which must run these tests, and a
 /// notice elsewhere, so a developer without it still runs the SQLite half.
 fn missing(why: &str) -> Option<PgServer> {
+    skip_or_fail(
+        why,
+        "PostgreSQL is needed for the registry's PostgreSQL tests: install Debian's \
+         `postgresql` package (.ci/run does)",
+    );
+    None
+}
+
+/// Fails in CI, where every server the tests use must be installed, and
+/// says loudly elsewhere that a test is skipped and why.
+pub(crate) fn skip_or_fail(why: &str, what_to_do: &str) {
     // Tests have no CLI Context to read the environment through, and CI
     // is the one variable that decides between failing and skipping.
     #[allow(clippy::disallowed_methods)]
     let in_ci = std::env::var_os("CI").is_some();
-    assert!(
-        !in_ci,
-        "PostgreSQL is needed for the registry's PostgreSQL tests ({why}): install Debian's \
-         `postgresql` package (.ci/run does)"
-    );
-    eprintln!("skipped: {why}; install `postgresql` to run the registry's PostgreSQL tests");
-    None
+    assert!(!in_ci, "{why}: {what_to_do}");
+    eprintln!("SKIPPED: {why}; {what_to_do}");
 }

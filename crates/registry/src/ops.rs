@@ -1,0 +1,253 @@
+//! What an operator runs the registry with: Prometheus metrics for
+//! requests, latencies and errors (`GET /metrics`), and rate limits per
+//! client address and per token. The probes and graceful shutdown are in
+//! `server.rs`, beside the routes.
+//!
+//! Both are kept by hand, in a few maps behind mutexes: the exposition
+//! format is a page of text, a fixed window per key is all a limit needs,
+//! and neither is worth a metrics or rate-limiting framework in the build.
+//!
+//! Invariant: metric labels are route templates (`/api/v1/plugins/{id}`),
+//! methods and status codes, never what a client sent, so no client can
+//! grow the exposition without bound; rate-limit keys are addresses and
+//! token hashes, pruned once their window has passed.
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::IpAddr;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// Latency buckets, in seconds: from a cached search to a large publish.
+const BUCKETS: [f64; 12] = [
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0,
+];
+
+#[derive(Debug, Default)]
+struct Histogram {
+    /// Cumulative counts per bucket, as Prometheus wants them.
+    buckets: [u64; BUCKETS.len()],
+    count: u64,
+    sum: f64,
+}
+
+/// Request counts and latencies by route.
+#[derive(Debug, Default)]
+pub(crate) struct Metrics {
+    inner: Mutex<MetricsInner>,
+}
+
+#[derive(Debug, Default)]
+struct MetricsInner {
+    /// (route, method, status) → requests.
+    requests: BTreeMap<(String, String, u16), u64>,
+    /// (route, method) → latency.
+    latency: BTreeMap<(String, String), Histogram>,
+    /// Requests refused by a rate limit, by what was limited.
+    limited: BTreeMap<&'static str, u64>,
+}
+
+impl Metrics {
+    pub(crate) fn record(&self, route: &str, method: &str, status: u16, took: Duration) {
+        let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        *inner
+            .requests
+            .entry((route.to_owned(), method.to_owned(), status))
+            .or_default() += 1;
+        let seconds = took.as_secs_f64();
+        let histogram = inner
+            .latency
+            .entry((route.to_owned(), method.to_owned()))
+            .or_default();
+        for (bound, count) in BUCKETS.iter().zip(histogram.buckets.iter_mut()) {
+            if seconds <= *bound {
+                *count += 1;
+            }
+        }
+        histogram.count += 1;
+        histogram.sum += seconds;
+    }
+
+    pub(crate) fn limited(&self, what: &'static str) {
+        let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        *inner.limited.entry(what).or_default() += 1;
+    }
+
+    /// The Prometheus text exposition (version 0.0.4).
+    pub(crate) fn render(&self) -> String {
+        use std::fmt::Write as _;
+        let inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        let mut out = String::new();
+        out.push_str(
+            "# HELP lord_registry_requests_total HTTP requests answered, by route, method and \
+             status.\n# TYPE lord_registry_requests_total counter\n",
+        );
+        for ((route, method, status), n) in &inner.requests {
+            let _ = writeln!(
+                out,
+                "lord_registry_requests_total{{route=\"{route}\",method=\"{method}\",\
+                 status=\"{status}\"}} {n}"
+            );
+        }
+        out.push_str(
+            "# HELP lord_registry_request_errors_total HTTP requests answered with a 5xx \
+             status, by route.\n# TYPE lord_registry_request_errors_total counter\n",
+        );
+        let mut errors: BTreeMap<&str, u64> = BTreeMap::new();
+        for ((route, _, status), n) in &inner.requests {
+            if *status >= 500 {
+                *errors.entry(route).or_default() += n;
+            }
+        }
+        for (route, n) in errors {
+            let _ = writeln!(
+                out,
+                "lord_registry_request_errors_total{{route=\"{route}\"}} {n}"
+            );
+        }
+        out.push_str(
+            "# HELP lord_registry_request_duration_seconds Time to answer, by route and \
+             method.\n# TYPE lord_registry_request_duration_seconds histogram\n",
+        );
+        for ((route, method), h) in &inner.latency {
+            let labels = format!("route=\"{route}\",method=\"{method}\"");
+            for (bound, count) in BUCKETS.iter().zip(h.buckets) {
+                let _ = writeln!(
+                    out,
+                    "lord_registry_request_duration_seconds_bucket{{{labels},le=\"{bound}\"}} \
+                     {count}"
+                );
+            }
+            let _ = writeln!(
+                out,
+                "lord_registry_request_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {}\n\
+                 lord_registry_request_duration_seconds_sum{{{labels}}} {}\n\
+                 lord_registry_request_duration_seconds_count{{{labels}}} {}",
+                h.count, h.sum, h.count
+            );
+        }
+        out.push_str(
+            "# HELP lord_registry_rate_limited_total Requests refused by a rate limit.\n\
+             # TYPE lord_registry_rate_limited_total counter\n",
+        );
+        for (what, n) in &inner.limited {
+            let _ = writeln!(out, "lord_registry_rate_limited_total{{by=\"{what}\"}} {n}");
+        }
+        out
+    }
+}
+
+/// How many requests a minute one client may make: all requests per
+/// address, and writes (publish, yank, rate) per token. `None` is no
+/// limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimits {
+    pub per_ip_per_minute: Option<u32>,
+    pub writes_per_token_per_minute: Option<u32>,
+}
+
+impl Default for RateLimits {
+    /// Generous enough for a CI fleet behind one address, tight enough
+    /// that one client cannot take the server for itself.
+    fn default() -> Self {
+        Self {
+            per_ip_per_minute: Some(6000),
+            writes_per_token_per_minute: Some(120),
+        }
+    }
+}
+
+impl RateLimits {
+    pub const NONE: Self = Self {
+        per_ip_per_minute: None,
+        writes_per_token_per_minute: None,
+    };
+}
+
+const WINDOW: Duration = Duration::from_secs(60);
+
+/// Fixed one-minute windows per key.
+#[derive(Debug, Default)]
+pub(crate) struct Limiter {
+    by_ip: Mutex<HashMap<IpAddr, (Instant, u32)>>,
+    by_token: Mutex<HashMap<String, (Instant, u32)>>,
+}
+
+/// Counts one request for `key`; the seconds to wait when over `limit`.
+fn take<K: std::hash::Hash + Eq>(
+    map: &Mutex<HashMap<K, (Instant, u32)>>,
+    key: K,
+    limit: u32,
+    now: Instant,
+) -> Result<(), u64> {
+    let mut map = map.lock().unwrap_or_else(|p| p.into_inner());
+    if map.len() > 100_000 {
+        map.retain(|_, (start, _)| now.duration_since(*start) < WINDOW);
+    }
+    let (start, count) = map.entry(key).or_insert((now, 0));
+    if now.duration_since(*start) >= WINDOW {
+        *start = now;
+        *count = 0;
+    }
+    if *count >= limit {
+        let left = WINDOW.saturating_sub(now.duration_since(*start));
+        return Err(left.as_secs().max(1));
+    }
+    *count += 1;
+    Ok(())
+}
+
+impl Limiter {
+    pub(crate) fn ip(&self, ip: IpAddr, limits: &RateLimits) -> Result<(), u64> {
+        match limits.per_ip_per_minute {
+            Some(limit) => take(&self.by_ip, ip, limit, Instant::now()),
+            None => Ok(()),
+        }
+    }
+
+    /// `token_hash`, not the token: the map must not hold secrets.
+    pub(crate) fn token(&self, token_hash: String, limits: &RateLimits) -> Result<(), u64> {
+        match limits.writes_per_token_per_minute {
+            Some(limit) => take(&self.by_token, token_hash, limit, Instant::now()),
+            None => Ok(()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+    use std::sync::Mutex;
+    use std::time::{Duration, Instant};
+
+    use super::{Metrics, take};
+
+    #[test]
+    fn a_window_admits_its_limit_then_refuses_until_it_passes() {
+        let map = Mutex::new(HashMap::new());
+        let start = Instant::now();
+        assert_eq!(take(&map, "k", 2, start), Ok(()));
+        assert_eq!(take(&map, "k", 2, start), Ok(()));
+        assert_eq!(take(&map, "k", 2, start + Duration::from_secs(20)), Err(40));
+        assert_eq!(take(&map, "other", 2, start), Ok(()));
+        assert_eq!(take(&map, "k", 2, start + Duration::from_secs(60)), Ok(()));
+    }
+
+    #[test]
+    fn the_exposition_counts_requests_errors_and_latency_buckets() {
+        let metrics = Metrics::default();
+        metrics.record("/api/v1/search", "GET", 200, Duration::from_millis(3));
+        metrics.record("/api/v1/search", "GET", 500, Duration::from_millis(30));
+        metrics.limited("ip");
+        let text = metrics.render();
+        for line in [
+            "lord_registry_requests_total{route=\"/api/v1/search\",method=\"GET\",status=\"200\"} 1",
+            "lord_registry_request_errors_total{route=\"/api/v1/search\"} 1",
+            "lord_registry_request_duration_seconds_bucket{route=\"/api/v1/search\",method=\"GET\",le=\"0.005\"} 1",
+            "lord_registry_request_duration_seconds_bucket{route=\"/api/v1/search\",method=\"GET\",le=\"0.05\"} 2",
+            "lord_registry_request_duration_seconds_count{route=\"/api/v1/search\",method=\"GET\"} 2",
+            "lord_registry_rate_limited_total{by=\"ip\"} 1",
+        ] {
+            assert!(text.contains(line), "missing `{line}` in:\n{text}");
+        }
+    }
+}
