@@ -22,6 +22,7 @@
 //! against the user's own trusted keys: trusting the server is never
 //! required.
 
+mod access_log;
 mod db;
 mod error;
 pub mod openapi;
@@ -29,6 +30,7 @@ mod ops;
 mod server;
 pub mod tuf;
 
+pub use access_log::AccessLog;
 pub use db::{Caller, DEFAULT_POOL_SIZE, Db, NewVersion, PgOptions, Scope, SearchQuery, Sort};
 pub use error::RegistryError;
 pub use lord_registry_api::{

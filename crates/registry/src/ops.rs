@@ -17,6 +17,9 @@ use std::net::IpAddr;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use crate::error::RegistryError;
+use crate::server::{Registry, Shared};
+
 /// Latency buckets, in seconds: from a cached search to a large publish.
 const BUCKETS: [f64; 12] = [
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0,
@@ -211,6 +214,73 @@ impl Limiter {
             None => Ok(()),
         }
     }
+}
+
+/// Every request: refused when its address or (for writes) its token is
+/// over its rate limit, then answered and counted in the metrics under
+/// its route template.
+pub(crate) async fn measured(
+    axum::extract::State(registry): axum::extract::State<Shared>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let started = std::time::Instant::now();
+    let route = request
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map_or("unmatched", |p| p.as_str())
+        .to_owned();
+    let method = request.method().as_str().to_owned();
+    let peer = request
+        .extensions()
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0);
+    let response = match admit(&registry, &request) {
+        Ok(()) => next.run(request).await,
+        Err(refused) => axum::response::IntoResponse::into_response(refused),
+    };
+    let (status, took) = (response.status().as_u16(), started.elapsed());
+    registry.metrics.record(&route, &method, status, took);
+    if let Some(log) = registry.access_log.get() {
+        log.answered(&crate::access_log::Answered {
+            method: &method,
+            route: &route,
+            status,
+            took,
+            peer,
+        });
+    }
+    response
+}
+
+fn admit(registry: &Registry, request: &axum::extract::Request) -> Result<(), RegistryError> {
+    let limits = registry.rate_limits();
+    let refuse = |by: &'static str, retry_after: u64| {
+        registry.metrics.limited(by);
+        RegistryError::TooManyRequests { by, retry_after }
+    };
+    if let Some(axum::extract::ConnectInfo(peer)) = request
+        .extensions()
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+    {
+        registry
+            .limiter
+            .ip(peer.ip(), &limits)
+            .map_err(|wait| refuse("this address", wait))?;
+    }
+    let writes = request.method() != axum::http::Method::GET;
+    let token = request
+        .headers()
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    if let (true, Some(token)) = (writes, token) {
+        registry
+            .limiter
+            .token(crate::db::token_hash(token.trim()), &limits)
+            .map_err(|wait| refuse("this token", wait))?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

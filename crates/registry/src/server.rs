@@ -37,9 +37,11 @@ pub struct Registry {
     /// Scratch space for unpacking packages under review.
     work: PathBuf,
     limits: Limits,
-    metrics: crate::ops::Metrics,
-    limiter: crate::ops::Limiter,
+    pub(crate) metrics: crate::ops::Metrics,
+    pub(crate) limiter: crate::ops::Limiter,
     rate_limits: std::sync::Mutex<RateLimits>,
+    /// Where each answered request is logged, if anywhere.
+    pub(crate) access_log: std::sync::OnceLock<crate::access_log::AccessLog>,
 }
 
 /// Package blobs, named by digest, in any `object_store` (a local folder
@@ -206,6 +208,7 @@ impl Registry {
             metrics: crate::ops::Metrics::default(),
             limiter: crate::ops::Limiter::default(),
             rate_limits: std::sync::Mutex::new(RateLimits::default()),
+            access_log: std::sync::OnceLock::new(),
         })
     }
 }
@@ -216,7 +219,16 @@ impl Registry {
         *self.rate_limits.lock().unwrap_or_else(|p| p.into_inner()) = limits;
     }
 
-    fn rate_limits(&self) -> RateLimits {
+    /// Logs every answered request to `log` from now on (once; a second
+    /// log is refused and returned).
+    pub fn set_access_log(
+        &self,
+        log: crate::access_log::AccessLog,
+    ) -> Result<(), crate::access_log::AccessLog> {
+        self.access_log.set(log)
+    }
+
+    pub(crate) fn rate_limits(&self) -> RateLimits {
         *self.rate_limits.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
@@ -244,7 +256,7 @@ impl IntoResponse for RegistryError {
     }
 }
 
-type Shared = Arc<Registry>;
+pub(crate) type Shared = Arc<Registry>;
 
 /// Runs `work` on a blocking thread: database calls (SQLite, or waiting on
 /// the PostgreSQL connection thread) and file writes must not hold up the
@@ -290,7 +302,7 @@ pub fn router(registry: Shared) -> axum::Router {
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(axum::middleware::from_fn_with_state(
             Arc::clone(&registry),
-            measured,
+            crate::ops::measured,
         ))
         .with_state(registry)
 }
@@ -317,64 +329,6 @@ pub async fn serve_until(
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await
-}
-
-/// Every request: refused when its address or (for writes) its token is
-/// over its rate limit, then answered and counted in the metrics under
-/// its route template.
-async fn measured(
-    State(registry): State<Shared>,
-    request: axum::extract::Request,
-    next: axum::middleware::Next,
-) -> Response {
-    let started = std::time::Instant::now();
-    let route = request
-        .extensions()
-        .get::<axum::extract::MatchedPath>()
-        .map_or("unmatched", |p| p.as_str())
-        .to_owned();
-    let method = request.method().as_str().to_owned();
-    let response = match admit(&registry, &request) {
-        Ok(()) => next.run(request).await,
-        Err(refused) => refused.into_response(),
-    };
-    registry.metrics.record(
-        &route,
-        &method,
-        response.status().as_u16(),
-        started.elapsed(),
-    );
-    response
-}
-
-fn admit(registry: &Registry, request: &axum::extract::Request) -> Result<(), RegistryError> {
-    let limits = registry.rate_limits();
-    let refuse = |by: &'static str, retry_after: u64| {
-        registry.metrics.limited(by);
-        RegistryError::TooManyRequests { by, retry_after }
-    };
-    if let Some(axum::extract::ConnectInfo(peer)) = request
-        .extensions()
-        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-    {
-        registry
-            .limiter
-            .ip(peer.ip(), &limits)
-            .map_err(|wait| refuse("this address", wait))?;
-    }
-    let writes = request.method() != axum::http::Method::GET;
-    let token = request
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
-    if let (true, Some(token)) = (writes, token) {
-        registry
-            .limiter
-            .token(crate::db::token_hash(token.trim()), &limits)
-            .map_err(|wait| refuse("this token", wait))?;
-    }
-    Ok(())
 }
 
 /// Liveness: the process answers.
@@ -404,7 +358,14 @@ async fn readyz(State(registry): State<Shared>) -> Result<&'static str, Response
 async fn metrics(State(registry): State<Shared>) -> Response {
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        registry.metrics.render(),
+        registry.metrics.render()
+            + &registry.access_log.get().map_or_else(String::new, |log| {
+                format!(
+                    "# TYPE lord_registry_log_lines_dropped_total counter\n\
+                     lord_registry_log_lines_dropped_total {}\n",
+                    log.dropped()
+                )
+            }),
     )
         .into_response()
 }

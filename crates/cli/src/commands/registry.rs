@@ -12,7 +12,7 @@ use std::sync::Arc;
 use anyhow::{Context as _, Result};
 use clap::Subcommand;
 use lord_registry::tuf::{Lifetimes, Role, TufRepo};
-use lord_registry::{Blobs, Registry, Scope};
+use lord_registry::{AccessLog, Blobs, Registry, Scope};
 use serde_json::json;
 
 use super::registry_database::{DatabaseArgs, blob_settings};
@@ -39,6 +39,11 @@ pub(crate) enum RegistryCommand {
         /// AWS_REGION, GOOGLE_SERVICE_ACCOUNT, AZURE_STORAGE_ACCOUNT_NAME...).
         #[arg(long, value_name = "URL")]
         blob_url: Option<String>,
+        /// Log every answered request as a line of JSON (time, method,
+        /// route template, status, milliseconds, peer address) to this
+        /// file, appended, or to standard error with `-`.
+        #[arg(long, value_name = "FILE")]
+        access_log: Option<PathBuf>,
     },
     /// Make API tokens.
     #[command(subcommand)]
@@ -140,6 +145,7 @@ pub(crate) async fn run(
             listen,
             database,
             blob_url,
+            access_log,
         } => {
             let dir = data_dir(ctx, data);
             let postgres = database.options(ctx, out, framework)?;
@@ -149,6 +155,20 @@ pub(crate) async fn run(
             let registry = Arc::new(Registry::open_configured(&dir, postgres.as_ref(), blobs)?);
             if let Some(name) = &ctx.failpoint {
                 registry.tuf.arm_failpoint(name);
+            }
+            if let Some(path) = access_log {
+                let log = if path.as_os_str() == "-" {
+                    AccessLog::to_stderr()
+                } else {
+                    let file = std::fs::OpenOptions::new()
+                        .create(true)
+                        .append(true)
+                        .open(&path)
+                        .with_context(|| format!("opening the access log {}", path.display()))?;
+                    AccessLog::to(file)
+                }
+                .context("starting the access log's writer")?;
+                let _ = registry.set_access_log(log);
             }
             let stop = stop_requested();
             let listener = tokio::net::TcpListener::bind(&listen)

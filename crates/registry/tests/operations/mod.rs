@@ -146,3 +146,54 @@ fn shutdown_answers_the_request_in_flight_and_takes_no_new_one() {
         .expect("server task")
         .expect("served until shutdown");
 }
+
+/// The access log: one JSON line per answered request, with the route
+/// template and never what the client put in the path or its token.
+#[test]
+fn the_access_log_has_a_json_line_per_request_and_nothing_a_client_sent() {
+    let r = Running::start(Backend::Sqlite).expect("sqlite");
+    let at = address(&r);
+    let dir = tempfile::tempdir().expect("dir");
+    let path = dir.path().join("access.log");
+    let file = std::fs::File::create(&path).expect("log file");
+    r.registry
+        .set_access_log(lord_registry::AccessLog::to(file).expect("writer"))
+        .expect("the first log is taken");
+    assert_eq!(http(at, "GET", "/healthz", "").0, 200);
+    let secret = "Authorization: Bearer secret-token-abc\r\n";
+    assert_eq!(
+        http(at, "GET", "/api/v1/plugins/nothing-here", secret).0,
+        404
+    );
+    // The writer is a thread of its own: wait for both lines.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let text = loop {
+        let text = std::fs::read_to_string(&path).expect("read log");
+        if text.lines().count() >= 2 || std::time::Instant::now() > deadline {
+            break text;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("each line is JSON"))
+        .collect();
+    assert_eq!(lines.len(), 2, "{text}");
+    assert_eq!(lines[0]["route"], "/healthz");
+    assert_eq!(lines[0]["status"], 200);
+    assert_eq!(lines[1]["route"], "/api/v1/plugins/{id}");
+    assert_eq!(lines[1]["method"], "GET");
+    assert_eq!(lines[1]["status"], 404);
+    assert_eq!(lines[1]["peer"], "127.0.0.1");
+    assert!(lines[1]["ms"].as_f64().is_some_and(|ms| ms >= 0.0));
+    assert!(lines[1]["ts"].as_str().is_some_and(|ts| ts.ends_with('Z')));
+    assert!(
+        !text.contains("nothing-here") && !text.contains("secret-token"),
+        "{text}"
+    );
+    let (_, metrics) = http(at, "GET", "/metrics", "");
+    assert!(
+        metrics.contains("lord_registry_log_lines_dropped_total 0"),
+        "{metrics}"
+    );
+}
