@@ -7,8 +7,14 @@
 //! data folder; and a real PostgreSQL server started for the test with
 //! the blobs in a real S3 API (`moto_server`) when the crate is built with
 //! its `cloud` feature, as `cargo test --workspace` builds it (`lord`
-//! enables it), or in the data folder without it (`support`).
+//! enables it), or in the data folder without it (`support`). The blob
+//! store alone is tested against every object store the build supports,
+//! a real Azure Blob API (Azurite) included (`blob_stores`).
 
+#[cfg(feature = "cloud")]
+#[path = "support/azurite.rs"]
+mod azurite;
+mod blob_stores;
 mod database;
 #[cfg(feature = "cloud")]
 #[path = "support/moto.rs"]
@@ -557,50 +563,6 @@ fn yanking_moves_latest_back_and_restoring_moves_it_forward(backend: Backend) {
         .block_on(r.client.yank(&r.token, "hello", "0.2.0", false))
         .expect("restore");
     assert_eq!(latest(&r), "0.2.0");
-}
-
-#[test]
-fn blobs_live_in_any_object_store_the_build_supports() {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
-    let dir = tempfile::tempdir().expect("dir");
-    let folder = url::Url::from_directory_path(dir.path()).expect("file url");
-    #[cfg(feature = "cloud")]
-    let moto = crate::moto::Moto::start();
-    #[cfg(feature = "cloud")]
-    let s3 = moto.as_ref().map(|moto| moto.blobs("round-trip"));
-    #[cfg(not(feature = "cloud"))]
-    let s3 = None;
-    let stores = [
-        lord_registry::Blobs::open("memory:///").expect("memory"),
-        lord_registry::Blobs::open(folder.as_str()).expect("folder"),
-    ]
-    .into_iter()
-    .chain(s3);
-    for blobs in stores {
-        let digest = "ab".repeat(32);
-        runtime
-            .block_on(blobs.put(&digest, b"package bytes".to_vec()))
-            .expect("put");
-        // A second put of the same digest keeps the first.
-        runtime
-            .block_on(blobs.put(&digest, b"other".to_vec()))
-            .expect("put again");
-        assert_eq!(
-            runtime.block_on(blobs.get(&digest)).expect("get"),
-            b"package bytes"
-        );
-        assert!(runtime.block_on(blobs.get(&"cd".repeat(32))).is_err());
-    }
-    assert!(dir.path().join("sha256/ab").is_dir());
-    // Without the `cloud` feature, a cloud URL is refused and says why.
-    #[cfg(not(feature = "cloud"))]
-    {
-        let error = lord_registry::Blobs::open("s3://bucket/prefix").expect_err("s3 without cloud");
-        assert!(error.to_string().contains("`cloud` feature"), "{error}");
-    }
 }
 
 // ---- The signed index (TUF): each attack a mirror or compromised server

@@ -1,6 +1,7 @@
-//! Real servers for one test, on loopback. S3 is `moto.rs` (its own
-//! module of the test crate, which only `cloud` builds need); this file is
-//! PostgreSQL, and is shared with lord's CLI tests and the load run.
+//! Real servers for one test, on loopback. S3 is `moto.rs` and Azure Blob
+//! Storage `azurite.rs` (modules of their own in the test crate, which only
+//! `cloud` builds need); this file is PostgreSQL, and is shared with lord's
+//! CLI tests and the load run.
 //!
 //! A real, throwaway PostgreSQL server for one test: `initdb` into a
 //! temporary folder, `postgres` in the foreground as a child of the test
