@@ -463,6 +463,15 @@ fn a_stalled_subscriber_loses_counted_events_and_never_slows_publishers() {
     assert_eq!(bus.stats().len(), 1, "dropping a subscription unsubscribes");
 }
 
+/// The payloads the log holds, oldest first.
+fn logged(log: &EventLog) -> Vec<serde_json::Value> {
+    log.since(0, 100)
+        .expect("replay")
+        .into_iter()
+        .map(|e| e.payload)
+        .collect()
+}
+
 #[test]
 fn persisted_events_survive_a_restart_replay_in_order_and_are_pruned() {
     let home = tempfile::tempdir().expect("home");
@@ -525,12 +534,7 @@ fn persisted_events_survive_a_restart_replay_in_order_and_are_pruned() {
     assert_eq!(replayed[5].propagation, Propagation::System);
     let pruned = log.prune(replayed[5].at_ms).expect("prune");
     assert_eq!(pruned, 3);
-    let kept: Vec<_> = log
-        .since(0, 100)
-        .expect("replay")
-        .into_iter()
-        .map(|e| e.payload)
-        .collect();
+    let kept = logged(&log);
     assert_eq!(kept, [json!(3), json!(4), json!({})]);
     // Age-based: everything older than the window goes.
     let far_future = replayed[5].at_ms + 2 * 3600 * 1000;
@@ -564,12 +568,7 @@ fn the_first_write_of_a_process_prunes_the_log_beyond_its_retention() {
     let bus = EventBus::with_log(log.clone());
     publish(&bus, 5);
     log.flush().expect("flush");
-    let kept: Vec<_> = log
-        .since(0, 100)
-        .expect("replay")
-        .into_iter()
-        .map(|e| e.payload)
-        .collect();
+    let kept = logged(&log);
     assert_eq!(kept, [json!(2), json!(3), json!(4), json!(5)]);
     // Once per process: later writes leave the count to the next one.
     publish(&bus, 6);

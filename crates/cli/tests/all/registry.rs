@@ -5,7 +5,7 @@
 
 use std::io::{BufRead as _, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, ChildStderr, Command, Stdio};
 
 use crate::support::{Lord, fixture};
 
@@ -23,30 +23,38 @@ impl Drop for Served {
     }
 }
 
+/// Starts `command`, a `lord registry serve`, and waits for the line in
+/// which it says where it listens: the process, its URL, and the rest of
+/// its standard error.
+pub(crate) fn listening(mut command: Command) -> (Child, String, BufReader<ChildStderr>) {
+    let mut child = command
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("lord registry serve");
+    let mut stderr = BufReader::new(child.stderr.take().expect("stderr"));
+    let mut line = String::new();
+    stderr
+        .read_line(&mut line)
+        .expect("the server says where it listens");
+    let url = line
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .unwrap_or_else(|| panic!("no URL in {line:?}"))
+        .to_owned();
+    (child, url, stderr)
+}
+
 impl Served {
     pub(crate) fn start(lord: &Lord) -> Self {
         let data = tempfile::tempdir().expect("registry data");
-        let mut child = lord
-            .command(&[
-                "registry",
-                "serve",
-                "--data",
-                data.path().to_str().expect("utf-8"),
-                "--listen",
-                "127.0.0.1:0",
-            ])
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("lord registry serve");
-        let mut line = String::new();
-        BufReader::new(child.stderr.take().expect("stderr"))
-            .read_line(&mut line)
-            .expect("the server says where it listens");
-        let url = line
-            .split_whitespace()
-            .find(|w| w.starts_with("http://"))
-            .unwrap_or_else(|| panic!("no URL in {line:?}"))
-            .to_owned();
+        let (child, url, _) = listening(lord.command(&[
+            "registry",
+            "serve",
+            "--data",
+            data.path().to_str().expect("utf-8"),
+            "--listen",
+            "127.0.0.1:0",
+        ]));
         Self { child, url, data }
     }
 
@@ -914,24 +922,14 @@ fn a_database_password_in_argv_is_warned_about_and_never_echoed() {
 fn sigterm_stops_the_server_after_answering_what_it_was_asked() {
     let lord = Lord::new();
     let data = tempfile::tempdir().expect("registry data");
-    let mut child = lord
-        .command(&[
-            "registry",
-            "serve",
-            "--data",
-            data.path().to_str().expect("utf-8"),
-            "--listen",
-            "127.0.0.1:0",
-        ])
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("lord registry serve");
-    let mut stderr = BufReader::new(child.stderr.take().expect("stderr"));
-    let mut line = String::new();
-    stderr
-        .read_line(&mut line)
-        .expect("the server says where it listens");
-    assert!(line.contains("http://"), "{line}");
+    let (mut child, _, mut stderr) = listening(lord.command(&[
+        "registry",
+        "serve",
+        "--data",
+        data.path().to_str().expect("utf-8"),
+        "--listen",
+        "127.0.0.1:0",
+    ]));
     // By pid, the one this test started.
     let killed = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])

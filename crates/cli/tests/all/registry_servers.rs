@@ -6,12 +6,11 @@
 //! user's lord installs from it through the verified index, including the
 //! version the dead server recorded and its author then published again.
 
-use std::io::{BufRead as _, BufReader};
 use std::path::Path;
-use std::process::{Child, Stdio};
+use std::process::Child;
 
 use crate::pg::PgServer;
-use crate::registry::{flavour, publish_to, trusting, version_of};
+use crate::registry::{flavour, listening, publish_to, trusting, version_of};
 use crate::support::Lord;
 
 /// A `lord registry serve` process, killed (by pid) on drop.
@@ -43,19 +42,7 @@ fn serve(lord: &Lord, data: &Path, database: &str, blobs: &str, failpoint: Optio
     if let Some(name) = failpoint {
         command.env("LORD_FAILPOINT", name);
     }
-    let mut child = command
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("lord registry serve");
-    let mut line = String::new();
-    BufReader::new(child.stderr.take().expect("stderr"))
-        .read_line(&mut line)
-        .expect("the server says where it listens");
-    let url = line
-        .split_whitespace()
-        .find(|w| w.starts_with("http://"))
-        .unwrap_or_else(|| panic!("no URL in {line:?}"))
-        .to_owned();
+    let (child, url, _) = listening(command);
     Server { child, url }
 }
 

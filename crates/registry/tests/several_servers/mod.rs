@@ -142,6 +142,19 @@ impl Cluster {
         Server::start(&self.postgres.url(), self.shared_blobs(), keys_from)
     }
 
+    /// Two servers, the second given the first's keys as an operator
+    /// provisions it, and a publishing token valid on both.
+    fn two_servers(&self) -> (Server, Server, String) {
+        let a = self.server(None);
+        let b = self.server(Some(&a));
+        let token = a
+            .registry
+            .db
+            .create_token(&Scope::parse("publish:*").expect("scope"))
+            .expect("token");
+        (a, b, token)
+    }
+
     /// `count` packages: plugins `p0`..`p3`, versions `0.N.0`.
     fn packages(&self, count: usize) -> Vec<((String, String), Vec<u8>, Signature)> {
         (0..count)
@@ -215,13 +228,7 @@ fn two_servers_publishing_200_versions_at_once_sign_one_history() {
     let Some(cluster) = Cluster::start() else {
         return;
     };
-    let a = cluster.server(None);
-    let b = cluster.server(Some(&a));
-    let token = a
-        .registry
-        .db
-        .create_token(&Scope::parse("publish:*").expect("scope"))
-        .expect("token");
+    let (a, b, token) = cluster.two_servers();
     let packages = cluster.packages(200);
     let names: Vec<_> = packages.iter().map(|(name, _, _)| name.clone()).collect();
     let outcomes = publish_all(
@@ -273,13 +280,7 @@ fn a_server_killed_mid_publish_leaves_the_other_serving_and_the_index_valid() {
     let Some(cluster) = Cluster::start() else {
         return;
     };
-    let a = cluster.server(None);
-    let b = cluster.server(Some(&a));
-    let token = a
-        .registry
-        .db
-        .create_token(&Scope::parse("publish:*").expect("scope"))
-        .expect("token");
+    let (a, b, token) = cluster.two_servers();
     let mut packages = cluster.packages(41);
     let before_store = tempfile::tempdir().expect("datastore");
     let early = packages.drain(..8).collect();
