@@ -81,6 +81,24 @@ pub enum HostError {
         reason: Option<String>,
         hint: String,
     },
+    #[error(
+        "plugin `{plugin}` needs plugins that are not ready: {missing}; run {fix} first, \
+         then try again"
+    )]
+    DependenciesUnmet {
+        plugin: PluginId,
+        missing: String,
+        fix: String,
+    },
+    #[error(
+        "cannot {action} `{plugin}`: {dependents} on it; {action} them first, or add \
+         `--force` to disable them too"
+    )]
+    HasDependents {
+        plugin: PluginId,
+        action: &'static str,
+        dependents: String,
+    },
     #[error("plugin `{plugin}` does not fit its component: {reason}")]
     Mismatch { plugin: PluginId, reason: String },
     #[error("installation of `{0}` was cancelled: the permissions were not granted")]
@@ -133,6 +151,8 @@ impl HostError {
             | HostError::Unavailable { .. }
             | HostError::ConsentDenied(_)
             | HostError::Mismatch { .. }
+            | HostError::DependenciesUnmet { .. }
+            | HostError::HasDependents { .. }
             | HostError::Store(_)
             | HostError::Sandbox(_)
             | HostError::State(_)
@@ -165,6 +185,8 @@ impl HostError {
             | HostError::Unavailable { .. }
             | HostError::ConsentDenied(_)
             | HostError::Mismatch { .. }
+            | HostError::DependenciesUnmet { .. }
+            | HostError::HasDependents { .. }
             | HostError::Sandbox(SandboxError::Contract { .. })
             | HostError::PluginConfig { .. }
             | HostError::ConfigUnusable(_)

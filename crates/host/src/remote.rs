@@ -160,7 +160,7 @@ impl Framework {
             })?;
             let package = self.fetch_package(client, &signed, info, progress).await?;
             progress(Progress::Verifying(id.to_string()));
-            let plan = self.plan_install_package(&package, false)?;
+            let plan = self.plan_registry_package(&package)?;
             if plan.manifest.plugin.id != id || plan.manifest.plugin.version != version {
                 return Err(HostError::Resolve(format!(
                     "the registry's {id} {version} holds {} {} instead; it is corrupt",
@@ -240,7 +240,7 @@ impl Framework {
                 )));
             }
             progress(Progress::Verifying(pin.id.to_string()));
-            let plan = self.plan_install_package(&package, false)?;
+            let plan = self.plan_registry_package(&package)?;
             match &plan.source {
                 crate::install::InstallSource::Package {
                     provenance: lord_package::Provenance::Signed(verified),

@@ -21,6 +21,7 @@ mod completions;
 mod concurrency;
 mod config;
 mod crash;
+mod dependencies;
 mod dev;
 mod grants;
 mod hostile;
