@@ -301,7 +301,9 @@ fn plugin_subcommand(record: &CommandRecord) -> clap::Command {
         let mut a = Arg::new(arg.name.clone())
             .help(foreign(&arg.help).to_string())
             .required(arg.required);
-        if arg.multiple {
+        if arg.flag {
+            a = a.long(arg.name.clone()).action(ArgAction::SetTrue);
+        } else if arg.multiple {
             a = a.num_args(1..).action(ArgAction::Append);
         }
         cmd = cmd.arg(a);
@@ -318,6 +320,13 @@ pub(crate) fn plugin_args(
         .args
         .iter()
         .filter_map(|arg| {
+            if arg.flag {
+                // A switch reaches the plugin only when given, as `true`.
+                return matches.get_flag(&arg.name).then(|| lord_host::CommandArg {
+                    name: arg.name.clone(),
+                    values: vec!["true".to_owned()],
+                });
+            }
             let values: Vec<String> = matches.get_many::<String>(&arg.name)?.cloned().collect();
             Some(lord_host::CommandArg {
                 name: arg.name.clone(),

@@ -618,6 +618,7 @@ fn insert_declarations(
                 help: a.help.clone(),
                 required: a.required,
                 multiple: a.multiple,
+                flag: a.flag,
             })
             .collect();
         tx.execute(

@@ -41,3 +41,4 @@ mod state;
 mod syncs;
 mod terminal;
 mod tidy;
+mod workspace;
