@@ -101,6 +101,9 @@ pub(crate) enum Builtin {
     /// Run a plugin registry and manage its tokens.
     #[command(subcommand)]
     Registry(commands::registry::RegistryCommand),
+    /// Update lord itself from a registry's signed releases, or roll back.
+    #[command(subcommand, name = "self")]
+    Myself(commands::self_update::SelfCommand),
     /// Print a shell completion script: lord's commands and the installed
     /// plugins' commands.
     Completions(commands::completions::CompletionsArgs),
@@ -277,6 +280,7 @@ async fn run_builtin(
         Builtin::Key(cmd) => commands::key::run(ctx, out, cmd),
         Builtin::Pdk(cmd) => commands::pdk::run(ctx, out, framework, cmd).await,
         Builtin::Registry(cmd) => commands::registry::run(ctx, out, framework, cmd).await,
+        Builtin::Myself(cmd) => commands::self_update::run(ctx, out, framework, cmd).await,
         Builtin::Install(args) => {
             commands::install::run(ctx, out, framework, commands::install::parse(args)).await
         }

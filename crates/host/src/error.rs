@@ -99,6 +99,12 @@ pub enum HostError {
         action: &'static str,
         dependents: String,
     },
+    #[error(
+        "no earlier lord is kept beside `{}`; `lord self rollback` returns to the binary \
+         `lord self update` replaced, and there has been no update here",
+        exe.display()
+    )]
+    NoPreviousRelease { exe: PathBuf },
     #[error("plugin `{plugin}` does not fit its component: {reason}")]
     Mismatch { plugin: PluginId, reason: String },
     #[error("installation of `{0}` was cancelled: the permissions were not granted")]
@@ -153,6 +159,7 @@ impl HostError {
             | HostError::Mismatch { .. }
             | HostError::DependenciesUnmet { .. }
             | HostError::HasDependents { .. }
+            | HostError::NoPreviousRelease { .. }
             | HostError::Store(_)
             | HostError::Sandbox(_)
             | HostError::State(_)
@@ -187,6 +194,7 @@ impl HostError {
             | HostError::Mismatch { .. }
             | HostError::DependenciesUnmet { .. }
             | HostError::HasDependents { .. }
+            | HostError::NoPreviousRelease { .. }
             | HostError::Sandbox(SandboxError::Contract { .. })
             | HostError::PluginConfig { .. }
             | HostError::ConfigUnusable(_)

@@ -35,6 +35,7 @@ mod messenger;
 mod micro;
 mod project;
 pub mod provider;
+mod release;
 mod remote;
 mod runtime;
 mod sandbox_start;
@@ -65,5 +66,6 @@ pub use lord_store::{AuditEntry, CommandRecord, InstalledPlugin, PluginState, is
 pub use micro::HandlerInstance;
 pub use project::{PROJECT_MARKERS, Protected, find_project};
 pub use provider::{NativePlugin, Provider, ProviderCommand};
+pub use release::{Release, install_release, previous_of, roll_back_release};
 pub use remote::{Outdated, Pinned, Progress, RemotePlan, RemoteStep, UpdateOutcome, UpdateStep};
 pub use validate::{Category, Finding, Level, Measurements, ValidationReport};

@@ -372,7 +372,7 @@ type Listed = BTreeMap<(PluginId, Version), TargetInfo>;
 
 /// A folder name for a registry URL (`http://127.0.0.1:7878` →
 /// `127.0.0.1_7878`).
-fn registry_dir_name(base: &str) -> String {
+pub(crate) fn registry_dir_name(base: &str) -> String {
     base.split_once("://")
         .map_or(base, |(_, rest)| rest)
         .chars()

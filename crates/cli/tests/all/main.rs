@@ -37,6 +37,7 @@ mod registry;
 mod registry_servers;
 mod registry_tuf;
 mod secrets;
+mod self_update;
 mod state;
 mod syncs;
 mod terminal;
