@@ -101,6 +101,9 @@ pub(crate) enum Builtin {
     /// Run a plugin registry and manage its tokens.
     #[command(subcommand)]
     Registry(commands::registry::RegistryCommand),
+    /// Update lord itself from a registry's signed releases, or roll back.
+    #[command(subcommand, name = "self")]
+    Myself(commands::self_update::SelfCommand),
     /// Print a shell completion script: lord's commands and the installed
     /// plugins' commands.
     Completions(commands::completions::CompletionsArgs),
@@ -277,6 +280,7 @@ async fn run_builtin(
         Builtin::Key(cmd) => commands::key::run(ctx, out, cmd),
         Builtin::Pdk(cmd) => commands::pdk::run(ctx, out, framework, cmd).await,
         Builtin::Registry(cmd) => commands::registry::run(ctx, out, framework, cmd).await,
+        Builtin::Myself(cmd) => commands::self_update::run(ctx, out, framework, cmd).await,
         Builtin::Install(args) => {
             commands::install::run(ctx, out, framework, commands::install::parse(args)).await
         }
@@ -301,7 +305,9 @@ fn plugin_subcommand(record: &CommandRecord) -> clap::Command {
         let mut a = Arg::new(arg.name.clone())
             .help(foreign(&arg.help).to_string())
             .required(arg.required);
-        if arg.multiple {
+        if arg.flag {
+            a = a.long(arg.name.clone()).action(ArgAction::SetTrue);
+        } else if arg.multiple {
             a = a.num_args(1..).action(ArgAction::Append);
         }
         cmd = cmd.arg(a);
@@ -318,6 +324,13 @@ pub(crate) fn plugin_args(
         .args
         .iter()
         .filter_map(|arg| {
+            if arg.flag {
+                // A switch reaches the plugin only when given, as `true`.
+                return matches.get_flag(&arg.name).then(|| lord_host::CommandArg {
+                    name: arg.name.clone(),
+                    values: vec!["true".to_owned()],
+                });
+            }
             let values: Vec<String> = matches.get_many::<String>(&arg.name)?.cloned().collect();
             Some(lord_host::CommandArg {
                 name: arg.name.clone(),

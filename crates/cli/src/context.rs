@@ -56,6 +56,8 @@ pub(crate) struct Context {
     pub(crate) user_home: Option<PathBuf>,
     /// The folder holding the running `lord`, which no grant may write.
     pub(crate) exe_dir: Option<PathBuf>,
+    /// The running `lord` itself (what `lord self update` replaces).
+    pub(crate) exe: Option<PathBuf>,
     /// Where the Secret Service keeps its keyrings (GNOME Keyring's files).
     pub(crate) keyrings: Option<PathBuf>,
 }
@@ -91,6 +93,7 @@ impl Context {
             exe_dir: std::env::current_exe()
                 .ok()
                 .and_then(|exe| exe.parent().map(std::path::Path::to_path_buf)),
+            exe: std::env::current_exe().ok(),
             failpoint: var("LORD_FAILPOINT"),
             home,
             cwd,

@@ -323,6 +323,10 @@ pub fn render(
 fn command_doc(c: &lord_manifest::CommandSpec) -> CommandDoc {
     let mut usage = c.name.as_str().to_owned();
     for a in &c.args {
+        if a.flag {
+            usage.push_str(&format!(" [--{}]", a.name));
+            continue;
+        }
         let name = a.name.as_str().to_uppercase();
         let name = if a.multiple {
             format!("{name}...")

@@ -303,8 +303,21 @@ pub fn command_case(manifest: &Manifest, words: &[String]) -> Result<TestCase, D
             DevkitError::Usage(format!("plugin.toml declares no command `{command}`"))
         })?;
     let mut args = std::collections::BTreeMap::new();
-    let mut rest = values.iter();
-    for arg in &spec.args {
+    // Switches are words of their own (`--json`) wherever they stand.
+    let mut positional = Vec::new();
+    for word in values {
+        let switch = word
+            .strip_prefix("--")
+            .and_then(|name| spec.args.iter().find(|a| a.flag && a.name.as_str() == name));
+        match switch {
+            Some(arg) => {
+                args.insert(arg.name.as_str().to_owned(), vec!["true".to_owned()]);
+            }
+            None => positional.push(word.clone()),
+        }
+    }
+    let mut rest = positional.iter();
+    for arg in spec.args.iter().filter(|a| !a.flag) {
         let taken: Vec<String> = if arg.multiple {
             rest.by_ref().cloned().collect()
         } else {

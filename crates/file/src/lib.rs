@@ -6,6 +6,10 @@
 //! the target. The temporary file is created 0600, so the result is
 //! readable by the user only, which is what keys, secrets and locks need.
 //!
+//! [`replace_keeping`] and [`swap_back`] do the same for a program that
+//! replaces itself (`lord self update` / `lord self rollback`): its mode
+//! is kept, and its previous contents are kept beside it.
+//!
 //! Invariant: the target is never open for writing; readers see a whole
 //! file or the previous one.
 
@@ -25,6 +29,62 @@ pub struct WriteError {
 
 /// Replaces `path` with `bytes`, atomically and durably, user-only (0600).
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), WriteError> {
+    write_with_mode(path, bytes, None)
+}
+
+/// Replaces the program at `path` with `bytes`, keeping its mode, after
+/// keeping its current contents at `previous` (replaced atomically too).
+/// Whenever it stops, `path` holds a whole program, old or new, and once
+/// `path` is new, `previous` holds the old one.
+pub fn replace_keeping(path: &Path, bytes: &[u8], previous: &Path) -> Result<(), WriteError> {
+    let mode = mode_of(path)?;
+    let current = std::fs::read(path).map_err(|source| WriteError {
+        action: "read",
+        path: path.to_path_buf(),
+        source,
+    })?;
+    write_with_mode(previous, &current, mode)?;
+    write_with_mode(path, bytes, mode)
+}
+
+/// Puts the program kept at `previous` back at `path`, and keeps what was
+/// at `path` at `previous`, so a second swap undoes the first. Each file is
+/// replaced atomically; `path` first, so it is whole whenever this stops.
+pub fn swap_back(path: &Path, previous: &Path) -> Result<(), WriteError> {
+    let read = |at: &Path| {
+        std::fs::read(at).map_err(|source| WriteError {
+            action: "read",
+            path: at.to_path_buf(),
+            source,
+        })
+    };
+    let mode = mode_of(path)?;
+    let (current, kept) = (read(path)?, read(previous)?);
+    write_with_mode(path, &kept, mode)?;
+    write_with_mode(previous, &current, mode)
+}
+
+/// The permission bits of `path` (unix), to give its replacement.
+fn mode_of(path: &Path) -> Result<Option<u32>, WriteError> {
+    let meta = std::fs::metadata(path).map_err(|source| WriteError {
+        action: "read the metadata of",
+        path: path.to_path_buf(),
+        source,
+    })?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        Ok(Some(meta.permissions().mode() & 0o7777))
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = meta;
+        Ok(None)
+    }
+}
+
+/// [`write_atomic`] giving the result `mode` (unix) instead of 0600.
+fn write_with_mode(path: &Path, bytes: &[u8], mode: Option<u32>) -> Result<(), WriteError> {
     let fail = |action: &'static str, at: &Path| {
         let path = at.to_path_buf();
         move |source| WriteError {
@@ -39,6 +99,15 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), WriteError> {
         .unwrap_or(Path::new("."));
     let mut file = tempfile::NamedTempFile::new_in(dir).map_err(fail("create a file in", dir))?;
     file.write_all(bytes).map_err(fail("write", path))?;
+    #[cfg(unix)]
+    if let Some(mode) = mode {
+        use std::os::unix::fs::PermissionsExt as _;
+        file.as_file()
+            .set_permissions(std::fs::Permissions::from_mode(mode))
+            .map_err(fail("set the mode of", path))?;
+    }
+    #[cfg(not(unix))]
+    let _ = mode;
     file.as_file().sync_all().map_err(fail("sync", path))?;
     file.persist(path)
         .map_err(|e| fail("replace", path)(e.error))?;
@@ -63,6 +132,34 @@ mod tests {
             let mode = std::fs::metadata(&path).expect("meta").permissions().mode();
             assert_eq!(mode & 0o777, 0o600);
         }
+    }
+
+    #[test]
+    fn a_program_is_replaced_keeping_its_mode_and_the_old_one_then_swapped_back() {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("tool");
+        let previous = dir.path().join("tool.previous");
+        std::fs::write(&path, b"v1").expect("v1");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        }
+        replace_keeping(&path, b"v2", &previous).expect("replace");
+        assert_eq!(std::fs::read(&path).expect("new"), b"v2");
+        assert_eq!(std::fs::read(&previous).expect("kept"), b"v1");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            let mode = std::fs::metadata(&path).expect("meta").permissions().mode();
+            assert_eq!(mode & 0o777, 0o755);
+        }
+        swap_back(&path, &previous).expect("swap");
+        assert_eq!(std::fs::read(&path).expect("back"), b"v1");
+        assert_eq!(std::fs::read(&previous).expect("kept"), b"v2");
+        swap_back(&path, &previous).expect("swap again");
+        assert_eq!(std::fs::read(&path).expect("forth"), b"v2");
+        assert_eq!(std::fs::read_dir(dir.path()).expect("dir").count(), 2);
     }
 
     #[test]

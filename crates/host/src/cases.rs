@@ -39,7 +39,17 @@
 //! shared = { counter = "41" }    # shared values set first
 //! command = "count"
 //! publishes = ["notes.counted"]  # topics the run must publish
+//!
+//! [[case]]
+//! name = "reads a Cargo workspace"
+//! project = "projects/cargo"     # copied in as the project first
+//! command = "workspace"
+//! contains = "Cargo"
 //! ```
+//!
+//! A case with `project` runs only where lord owns the project folder
+//! (`lord pdk test`); `lord plugin update` skips it rather than run it
+//! against the user's own project.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -111,6 +121,9 @@ pub struct TestCase {
     /// Topics the run must publish on (integration).
     #[serde(default)]
     pub publishes: Vec<String>,
+    /// A folder (relative to the plugin's) whose copy is the project
+    /// (`$PROJECT`) for this case.
+    pub project: Option<String>,
     /// Performance: how many calls (default 20).
     pub iterations: Option<u32>,
     /// Performance: the slowest call allowed, in milliseconds.
@@ -146,6 +159,7 @@ impl TestCase {
             plugins: Vec::new(),
             shared: BTreeMap::new(),
             publishes: Vec::new(),
+            project: None,
             iterations: None,
             budget_ms: None,
             budget_mib: None,

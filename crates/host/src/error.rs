@@ -81,6 +81,30 @@ pub enum HostError {
         reason: Option<String>,
         hint: String,
     },
+    #[error(
+        "plugin `{plugin}` needs plugins that are not ready: {missing}; run {fix} first, \
+         then try again"
+    )]
+    DependenciesUnmet {
+        plugin: PluginId,
+        missing: String,
+        fix: String,
+    },
+    #[error(
+        "cannot {action} `{plugin}`: {dependents} on it; {action} them first, or add \
+         `--force` to disable them too"
+    )]
+    HasDependents {
+        plugin: PluginId,
+        action: &'static str,
+        dependents: String,
+    },
+    #[error(
+        "no earlier lord is kept beside `{}`; `lord self rollback` returns to the binary \
+         `lord self update` replaced, and there has been no update here",
+        exe.display()
+    )]
+    NoPreviousRelease { exe: PathBuf },
     #[error("plugin `{plugin}` does not fit its component: {reason}")]
     Mismatch { plugin: PluginId, reason: String },
     #[error("installation of `{0}` was cancelled: the permissions were not granted")]
@@ -133,6 +157,9 @@ impl HostError {
             | HostError::Unavailable { .. }
             | HostError::ConsentDenied(_)
             | HostError::Mismatch { .. }
+            | HostError::DependenciesUnmet { .. }
+            | HostError::HasDependents { .. }
+            | HostError::NoPreviousRelease { .. }
             | HostError::Store(_)
             | HostError::Sandbox(_)
             | HostError::State(_)
@@ -165,6 +192,9 @@ impl HostError {
             | HostError::Unavailable { .. }
             | HostError::ConsentDenied(_)
             | HostError::Mismatch { .. }
+            | HostError::DependenciesUnmet { .. }
+            | HostError::HasDependents { .. }
+            | HostError::NoPreviousRelease { .. }
             | HostError::Sandbox(SandboxError::Contract { .. })
             | HostError::PluginConfig { .. }
             | HostError::ConfigUnusable(_)

@@ -25,6 +25,7 @@ use lord_store::{CommandRecord, Failpoint, InstalledPlugin, PluginState, Store};
 use crate::channels::{Channels, LazyChannels};
 use crate::config::HostConfig;
 use crate::delivery::Delivery;
+use crate::dependencies;
 use crate::dispatch::{CommandOutcome, Dispatch};
 use crate::error::HostError;
 use crate::install::{InstallPlan, Installer, Registration};
@@ -314,32 +315,56 @@ impl Framework {
 
     /// Reads, compiles and checks the plugin in `dir` without storing
     /// anything.
+    /// Refused while one of its `[dependencies]` is not installed at a
+    /// fitting version, naming each and what to run.
     pub fn plan_install(&self, dir: &Path) -> Result<InstallPlan, HostError> {
-        self.installer
-            .plan(&self.store, &self.loader, dir, false, &self.providers)
+        let plan = self
+            .installer
+            .plan(&self.store, &self.loader, dir, false, &self.providers)?;
+        dependencies::require_met(&self.store, &plan.manifest, false)?;
+        Ok(plan)
     }
 
     /// Like [`Framework::plan_install`], but an installed plugin of the same
     /// id is replaced by the new build (what `lord dev` does on each change).
     pub fn plan_replace(&self, dir: &Path) -> Result<InstallPlan, HostError> {
-        self.installer
-            .plan(&self.store, &self.loader, dir, true, &self.providers)
+        let plan = self
+            .installer
+            .plan(&self.store, &self.loader, dir, true, &self.providers)?;
+        dependencies::require_met(&self.store, &plan.manifest, false)?;
+        Ok(plan)
     }
 
     /// Reads, verifies and unpacks a package file, then plans its install.
     /// The signature must verify under a trusted key; an unsigned package
     /// is accepted only with `allow_unsigned`, and the install records
-    /// which it was. A refused package leaves the store untouched.
+    /// which it was. A refused package leaves the store untouched, and so
+    /// does one whose `[dependencies]` are not installed.
     pub fn plan_install_package(
         &self,
         package: &Path,
         allow_unsigned: bool,
     ) -> Result<InstallPlan, HostError> {
-        self.installer.plan_package(
+        let plan = self.installer.plan_package(
             &self.store,
             &self.loader,
             package,
             allow_unsigned,
+            false,
+            &self.providers,
+        )?;
+        dependencies::require_met(&self.store, &plan.manifest, false)?;
+        Ok(plan)
+    }
+
+    /// Plans a signed package a registry install resolved: its
+    /// dependencies are checked when it is installed, after theirs.
+    pub(crate) fn plan_registry_package(&self, package: &Path) -> Result<InstallPlan, HostError> {
+        self.installer.plan_package(
+            &self.store,
+            &self.loader,
+            package,
+            false,
             false,
             &self.providers,
         )
@@ -348,14 +373,16 @@ impl Framework {
     /// Like [`Framework::plan_install_package`], but the package replaces
     /// the installed build of its plugin (an update). It must be signed.
     pub fn plan_update_package(&self, package: &Path) -> Result<InstallPlan, HostError> {
-        self.installer.plan_package(
+        let plan = self.installer.plan_package(
             &self.store,
             &self.loader,
             package,
             false,
             true,
             &self.providers,
-        )
+        )?;
+        dependencies::require_met(&self.store, &plan.manifest, false)?;
+        Ok(plan)
     }
 
     /// Stores a planned plugin with the permissions granted, and enables it
@@ -382,16 +409,39 @@ impl Framework {
     }
 
     /// Removes a plugin and its data. Removal runs no plugin code, so a
-    /// broken or hostile plugin can always be removed.
+    /// broken or hostile plugin can always be removed. Refused while
+    /// installed plugins depend on it (see [`Framework::unregister_forced`]).
     pub fn unregister(&mut self, id: &PluginId) -> Result<(), HostError> {
+        self.unregister_with(id, false).map(|_| ())
+    }
+
+    /// Removes a plugin as [`Framework::unregister`] does, disabling the
+    /// plugins that depend on it in the same transaction; returns those it
+    /// disabled (the ones already disabled are left as they are).
+    pub fn unregister_forced(&mut self, id: &PluginId) -> Result<Vec<PluginId>, HostError> {
+        self.unregister_with(id, true)
+    }
+
+    fn unregister_with(&mut self, id: &PluginId, force: bool) -> Result<Vec<PluginId>, HostError> {
         if self.providers.reserves(id) {
             return Err(HostError::Native {
                 id: id.clone(),
                 reason: format!("it cannot be removed; disable it with `lord plugin disable {id}`"),
             });
         }
+        let dependents = dependencies::dependents(&self.store.list()?, id);
+        if !dependents.is_empty() && !force {
+            return Err(dependencies::blocked("remove", id, &dependents));
+        }
+        let disabling: Vec<PluginId> = dependents
+            .iter()
+            .filter(|p| p.state != PluginState::Disabled)
+            .map(|p| p.id().clone())
+            .collect();
         let rt = Runtime::new(&self.settings, &self.channels, &self.loader);
-        self.installer.unregister(rt, &mut self.store, id)
+        self.installer
+            .unregister(rt, &mut self.store, id, &disabling)?;
+        Ok(disabling)
     }
 
     /// Returns `id` to its previous build at once, then enables it. A
@@ -464,21 +514,50 @@ impl Framework {
     // --- Lifecycle -----------------------------------------------------
 
     /// Enables a plugin: runs its on-enable hook, then records the state.
+    /// Refused while a dependency is missing, at a version outside its
+    /// range, or disabled.
     pub async fn enable(&mut self, id: &PluginId) -> Result<(), HostError> {
         if self.providers.reserves(id) {
             return self.set_native(id, true);
         }
+        let plugin = self.store.require(id)?;
+        dependencies::require_met(&self.store, &plugin.manifest, true)?;
         let rt = Runtime::new(&self.settings, &self.channels, &self.loader);
         self.lifecycle.enable(rt, &mut self.store, id).await
     }
 
     /// Disables a plugin; its on-disable hook runs if it is enabled.
+    /// Refused while plugins that are not disabled depend on it (see
+    /// [`Framework::disable_forced`]).
     pub async fn disable(&mut self, id: &PluginId) -> Result<(), HostError> {
+        self.disable_with(id, false).await.map(|_| ())
+    }
+
+    /// Disables a plugin and every plugin that depends on it, their states
+    /// changed in one transaction; returns the dependents it disabled.
+    pub async fn disable_forced(&mut self, id: &PluginId) -> Result<Vec<PluginId>, HostError> {
+        self.disable_with(id, true).await
+    }
+
+    async fn disable_with(
+        &mut self,
+        id: &PluginId,
+        force: bool,
+    ) -> Result<Vec<PluginId>, HostError> {
         if self.providers.reserves(id) {
-            return self.set_native(id, false);
+            return self.set_native(id, false).map(|()| Vec::new());
         }
+        let mut dependents = dependencies::dependents(&self.store.list()?, id);
+        dependents.retain(|p| p.state != PluginState::Disabled);
+        if !dependents.is_empty() && !force {
+            return Err(dependencies::blocked("disable", id, &dependents));
+        }
+        let dependents: Vec<PluginId> = dependents.iter().map(|p| p.id().clone()).collect();
         let rt = Runtime::new(&self.settings, &self.channels, &self.loader);
-        self.lifecycle.disable(rt, &mut self.store, id).await
+        self.lifecycle
+            .disable_with(rt, &mut self.store, id, &dependents)
+            .await?;
+        Ok(dependents)
     }
 
     /// Forgets a plugin's loaded form in this process; the next call loads

@@ -160,7 +160,7 @@ impl Framework {
             })?;
             let package = self.fetch_package(client, &signed, info, progress).await?;
             progress(Progress::Verifying(id.to_string()));
-            let plan = self.plan_install_package(&package, false)?;
+            let plan = self.plan_registry_package(&package)?;
             if plan.manifest.plugin.id != id || plan.manifest.plugin.version != version {
                 return Err(HostError::Resolve(format!(
                     "the registry's {id} {version} holds {} {} instead; it is corrupt",
@@ -240,7 +240,7 @@ impl Framework {
                 )));
             }
             progress(Progress::Verifying(pin.id.to_string()));
-            let plan = self.plan_install_package(&package, false)?;
+            let plan = self.plan_registry_package(&package)?;
             match &plan.source {
                 crate::install::InstallSource::Package {
                     provenance: lord_package::Provenance::Signed(verified),
@@ -372,7 +372,7 @@ type Listed = BTreeMap<(PluginId, Version), TargetInfo>;
 
 /// A folder name for a registry URL (`http://127.0.0.1:7878` →
 /// `127.0.0.1_7878`).
-fn registry_dir_name(base: &str) -> String {
+pub(crate) fn registry_dir_name(base: &str) -> String {
     base.split_once("://")
         .map_or(base, |(_, rest)| rest)
         .chars()
@@ -517,7 +517,9 @@ impl Framework {
             .enable_error
             .map(|e| ("enabling the new build".to_owned(), e));
         if failure.is_none() {
-            for case in &cases {
+            // A case that brings its own project needs a project lord owns;
+            // here the project is the user's.
+            for case in cases.iter().filter(|c| c.project.is_none()) {
                 let result = self.run_case(case).await;
                 if let Err(reason) = case.judge(&result) {
                     failure = Some((case.name.clone(), reason));

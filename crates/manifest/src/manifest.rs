@@ -294,7 +294,7 @@ pub struct CommandSpec {
     pub args: Vec<ArgSpec>,
 }
 
-/// One `[[commands.args]]` entry: a positional argument.
+/// One `[[commands.args]]` entry: a positional argument, or a switch.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ArgSpec {
     pub name: CommandName,
@@ -305,6 +305,10 @@ pub struct ArgSpec {
     pub required: bool,
     #[serde(skip_serializing_if = "is_false")]
     pub multiple: bool,
+    /// A switch (`--NAME`) instead of a positional value; the plugin sees
+    /// it as the value `true` when given and not at all otherwise.
+    #[serde(skip_serializing_if = "is_false")]
+    pub flag: bool,
 }
 
 fn is_false(value: &bool) -> bool {

@@ -151,4 +151,6 @@ pub(crate) struct RawArg {
     pub(crate) required: Option<Spanned<bool>>,
     #[serde(default)]
     pub(crate) multiple: Option<Spanned<bool>>,
+    #[serde(default)]
+    pub(crate) flag: Option<Spanned<bool>>,
 }

@@ -757,6 +757,14 @@ impl Validator<'_> {
                     ),
                 ));
             }
+            let flag = arg.flag.as_ref().is_some_and(|flag| *flag.get_ref());
+            if flag && (required || multiple) {
+                let at = arg.flag.as_ref().map_or(name_start, |f| f.span().start);
+                return Err(self.loc.at(
+                    at,
+                    format!("argument `{name}` is a `flag`, so it can be neither `required` nor `multiple`; a flag is given or not"),
+                ));
+            }
             if multiple && index + 1 != count {
                 let at = arg
                     .multiple
@@ -772,6 +780,7 @@ impl Validator<'_> {
                 help,
                 required,
                 multiple,
+                flag,
             });
         }
         Ok(args)
@@ -897,6 +906,10 @@ mod tests {
             (
                 "[[commands]]\nname = \"go\"\nabout = \"Go\"\n[[commands.args]]\nname = \"a\"\nmultiple = true\n[[commands.args]]\nname = \"b\"\n",
                 "plugin.toml:12:12: argument `a` is `multiple` but is not the last one; only the last argument may be `multiple`",
+            ),
+            (
+                "[[commands]]\nname = \"go\"\nabout = \"Go\"\n[[commands.args]]\nname = \"json\"\nflag = true\nmultiple = true\n",
+                "plugin.toml:12:8: argument `json` is a `flag`, so it can be neither `required` nor `multiple`; a flag is given or not",
             ),
             (
                 "[[commands]]\nname = \"go\"\nabout = \"Go\"\n[[commands.args]]\nname = \"Big_Arg\"\n",

@@ -2,7 +2,8 @@
 //!
 //! The JSON bodies of the HTTP API ([`SearchPage`], [`PluginInfo`], ...),
 //! the search request ([`SearchQuery`]), and how one package version is
-//! named and described as a target of the signed index ([`TargetInfo`]).
+//! named and described as a target of the signed index ([`TargetInfo`]),
+//! as is a release of lord itself ([`ReleaseInfo`]).
 //! The server (`lord-registry`) and the client (`lord-registry-client`)
 //! both use these types, so the two cannot drift.
 //!
@@ -10,11 +11,13 @@
 //! pure functions that belong to them.
 
 mod model;
+mod release;
 mod search;
 mod target;
 
 pub use model::{
     ErrorBody, PluginInfo, Published, Rating, SearchHit, SearchPage, VersionInfo, Yank,
 };
+pub use release::{IndexEntry, RELEASES, ReleaseInfo, release_name};
 pub use search::{SearchQuery, Sort};
 pub use target::{TargetInfo, target_name};

@@ -128,11 +128,15 @@ impl Client {
         Ok(index)
     }
 
-    fn url(&self, path: &str) -> String {
+    pub(crate) fn http(&self) -> &reqwest::Client {
+        &self.http
+    }
+
+    pub(crate) fn url(&self, path: &str) -> String {
         format!("{}/api/v1{path}", self.base)
     }
 
-    fn unreachable(&self, e: &reqwest::Error) -> ClientError {
+    pub(crate) fn unreachable(&self, e: &reqwest::Error) -> ClientError {
         ClientError::Client(format!(
             "could not reach the registry at {}: {e}; check `registry.url` and that it runs",
             self.base
@@ -140,7 +144,10 @@ impl Client {
     }
 
     /// The response if it is 2xx, else the server's message.
-    async fn checked(&self, response: reqwest::Response) -> Result<reqwest::Response, ClientError> {
+    pub(crate) async fn checked(
+        &self,
+        response: reqwest::Response,
+    ) -> Result<reqwest::Response, ClientError> {
         let status = response.status();
         if status.is_success() {
             return Ok(response);

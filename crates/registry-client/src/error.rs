@@ -22,6 +22,10 @@ pub enum ClientError {
     /// The registry refused a request; `message` is the server's own.
     #[error("the registry refused ({status}): {message}")]
     Remote { status: u16, message: String },
+    /// A download that verified against the index failed a check after it
+    /// (its signature, under the user's trusted keys).
+    #[error("refused: {0}")]
+    Refused(String),
     /// The signed index failed verification.
     #[error("the registry's signed index was refused: {0}")]
     Tuf(#[from] crate::tuf::TufError),
@@ -34,7 +38,10 @@ impl ClientError {
         match self {
             ClientError::NotFound(_) => true,
             ClientError::Remote { status, .. } => (400..500).contains(status),
-            ClientError::Io { .. } | ClientError::Client(_) | ClientError::Tuf(_) => false,
+            ClientError::Io { .. }
+            | ClientError::Client(_)
+            | ClientError::Refused(_)
+            | ClientError::Tuf(_) => false,
         }
     }
 }

@@ -6,7 +6,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use lord_registry_api::TargetInfo;
+use lord_registry_api::{RELEASES, ReleaseInfo, TargetInfo};
 
 use crate::error::ClientError;
 use crate::tuf::Updater;
@@ -15,6 +15,8 @@ use crate::tuf::Updater;
 #[derive(Debug, Clone, Default)]
 pub struct TrustedIndex {
     pub targets: Vec<TargetInfo>,
+    /// Releases of lord itself (`releases/PLATFORM/lord-VERSION`).
+    pub releases: Vec<ReleaseInfo>,
     /// Whether the verified root asks for consistent snapshots: packages
     /// are then fetched at `plugins/ID/SHA256.VERSION.lordpkg`.
     pub consistent_snapshot: bool,
@@ -45,12 +47,21 @@ impl TrustedIndex {
         let mut updater = Updater::open(datastore, metadata_url, http, now)?;
         updater.refresh().await?;
         let mut targets = Vec::new();
-        for (_name, target) in updater.top_level_targets().await? {
+        let mut releases = Vec::new();
+        for (name, target) in updater.top_level_targets().await? {
             // lord's packages are named by their SHA-256; a target listed
             // without one is not a lord package.
             let Some(sha256) = target.hashes.get("sha256") else {
                 continue;
             };
+            if name.starts_with(RELEASES) {
+                releases.extend(ReleaseInfo::from_custom(
+                    target.length,
+                    sha256.to_ascii_lowercase(),
+                    &target.custom.unwrap_or_default(),
+                ));
+                continue;
+            }
             targets.push(TargetInfo::from_custom(
                 target.length,
                 sha256.to_ascii_lowercase(),
@@ -60,6 +71,7 @@ impl TrustedIndex {
         targets.sort_by(|a, b| (&a.id, &a.version).cmp(&(&b.id, &b.version)));
         Ok(Self {
             targets,
+            releases,
             consistent_snapshot: updater.consistent_snapshot(),
         })
     }

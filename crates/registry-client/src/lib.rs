@@ -3,7 +3,8 @@
 //! - [`Client`]: search, plugin records, package and signature downloads,
 //!   publish, yank and rate, over HTTP or HTTPS (reqwest with rustls).
 //! - [`TrustedIndex`]: the registry's TUF-signed index, verified from the
-//!   newest root the client has verified.
+//!   newest root the client has verified: packages, and releases of lord
+//!   itself (`lord self update`).
 //! - [`tuf::Updater`]: the TUF client workflow itself, for any TUF
 //!   repository; `lord-tuf-client` (the conformance suite's
 //!   client-under-test) is a thin shell over it.
@@ -18,6 +19,7 @@
 mod client;
 mod error;
 mod index;
+mod release;
 pub mod tuf;
 
 pub use client::{Client, Download};
@@ -27,3 +29,4 @@ pub use lord_registry_api::{
     ErrorBody, PluginInfo, Published, Rating, SearchHit, SearchPage, SearchQuery, Sort, TargetInfo,
     VersionInfo, Yank, target_name,
 };
+pub use lord_registry_api::{RELEASES, ReleaseInfo, release_name};

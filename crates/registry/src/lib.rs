@@ -8,7 +8,8 @@
 //!   ([`Registry::open_with`] / `--database-url postgres://...`, `tsvector`
 //!   search), with the same answers from both: the tests run every case
 //!   against each.
-//! - [`tuf::TufRepo`]: the signed index the server keeps and re-signs.
+//! - [`tuf::TufRepo`]: the signed index the server keeps and re-signs;
+//!   releases of lord itself are targets of it too (`releases.rs`).
 //! - [`openapi::document`]: the OpenAPI 3.0 description of the API.
 //! - Operations: `/healthz`, `/readyz`, Prometheus `/metrics`, rate
 //!   limits ([`RateLimits`]) and graceful shutdown ([`serve_until`]).
@@ -27,6 +28,7 @@ mod db;
 mod error;
 pub mod openapi;
 mod ops;
+mod releases;
 mod server;
 pub mod tuf;
 

@@ -121,6 +121,26 @@ pub fn document() -> Value {
                     "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}}),
                     &["400", "404"])
             }},
+            "/api/v1/releases": {"post": {
+                "summary": "Publish a signed release of lord itself (a token with scope publish:lord)",
+                "security": bearer,
+                "parameters": [
+                    {"name": "lord-signature", "in": "header", "required": true, "schema": {"type": "string"}, "description": "The binary's signature JSON, compact."},
+                    {"name": "lord-public-key", "in": "header", "required": true, "schema": {"type": "string"}, "description": "The signer's public key line."},
+                    {"name": "lord-release-version", "in": "header", "required": true, "schema": {"type": "string"}, "description": "The release's version (SemVer)."},
+                    {"name": "lord-release-platform", "in": "header", "required": true, "schema": {"type": "string"}, "description": "ARCH-OS, as x86_64-linux."}
+                ],
+                "requestBody": {"required": true, "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}},
+                "responses": responses("201", json!({"description": "Published: its version, platform and digest.",
+                    "content": {"application/json": {"schema": {"type": "object"}}}}), &["401", "403", "413", "422"])
+            }},
+            "/api/v1/tuf/targets/releases/{platform}/{file}": {"get": {
+                "summary": "A release of lord at its TUF target path (SHA256.lord-VERSION)",
+                "parameters": [path_param("platform", "ARCH-OS"), path_param("file", "SHA256.lord-VERSION")],
+                "responses": responses("200", json!({"description": "The binary.",
+                    "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}}),
+                    &["404"])
+            }},
             "/api/v1/openapi.json": {"get": {
                 "summary": "This document",
                 "responses": {"200": {"description": "The OpenAPI document.", "content": {"application/json": {"schema": {"type": "object"}}}}}

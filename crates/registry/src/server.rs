@@ -25,7 +25,7 @@ use lord_package::{Digest, Limits, PublicKey, Signature};
 use crate::db::{Caller, Db, NewVersion, PgOptions, SearchQuery};
 use crate::error::{RegistryError, io};
 use crate::ops::RateLimits;
-use lord_registry_api::{ErrorBody, Published, Rating, TargetInfo, Yank};
+use lord_registry_api::{ErrorBody, IndexEntry, Published, Rating, TargetInfo, Yank};
 
 /// A registry: its database and its blob store.
 #[derive(Debug)]
@@ -33,10 +33,10 @@ pub struct Registry {
     pub db: Db,
     /// The TUF-signed index (`tuf/` in the data folder).
     pub tuf: crate::tuf::TufRepo,
-    blobs: Blobs,
+    pub(crate) blobs: Blobs,
     /// Scratch space for unpacking packages under review.
     work: PathBuf,
-    limits: Limits,
+    pub(crate) limits: Limits,
     pub(crate) metrics: crate::ops::Metrics,
     pub(crate) limiter: crate::ops::Limiter,
     rate_limits: std::sync::Mutex<RateLimits>,
@@ -261,7 +261,7 @@ pub(crate) type Shared = Arc<Registry>;
 /// Runs `work` on a blocking thread: database calls (SQLite, or waiting on
 /// the PostgreSQL connection thread) and file writes must not hold up the
 /// async workers.
-async fn blocking<T: Send + 'static>(
+pub(crate) async fn blocking<T: Send + 'static>(
     registry: &Shared,
     work: impl FnOnce(&Registry) -> Result<T, RegistryError> + Send + 'static,
 ) -> Result<T, RegistryError> {
@@ -293,6 +293,11 @@ pub fn router(registry: Shared) -> axum::Router {
         .route("/api/v1/publish", post(publish))
         .route("/api/v1/tuf/{file}", get(tuf_file))
         .route("/api/v1/tuf/targets/plugins/{id}/{file}", get(tuf_target))
+        .route("/api/v1/releases", post(crate::releases::publish_release))
+        .route(
+            "/api/v1/tuf/targets/releases/{platform}/{file}",
+            get(crate::releases::release_target),
+        )
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
@@ -552,7 +557,10 @@ async fn key(
 }
 
 /// The caller behind `Authorization: Bearer TOKEN`.
-async fn caller(registry: &Shared, headers: &HeaderMap) -> Result<Caller, RegistryError> {
+pub(crate) async fn caller(
+    registry: &Shared,
+    headers: &HeaderMap,
+) -> Result<Caller, RegistryError> {
     let token = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -590,7 +598,7 @@ async fn yank(
     })
     .await?;
     registry.tuf.ready().await?;
-    registry.tuf.resign(&[target]).await?;
+    registry.tuf.resign(&[IndexEntry::from(&target)]).await?;
     Ok(Json(yank).into_response())
 }
 
@@ -621,7 +629,7 @@ async fn rate(
     Ok(Json(rating).into_response())
 }
 
-fn header_text<'a>(
+pub(crate) fn header_text<'a>(
     headers: &'a HeaderMap,
     name: &str,
     what: &str,
@@ -680,7 +688,7 @@ async fn publish(
     })
     .await?;
     registry.tuf.ready().await?;
-    registry.tuf.resign(&[target]).await?;
+    registry.tuf.resign(&[IndexEntry::from(&target)]).await?;
     match refused {
         Some(duplicate) => Err(duplicate),
         None => Ok((StatusCode::CREATED, Json(published)).into_response()),

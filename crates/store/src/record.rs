@@ -131,6 +131,9 @@ pub struct CommandArgRecord {
     pub help: String,
     pub required: bool,
     pub multiple: bool,
+    /// A switch (`--NAME`); rows written before switches existed lack it.
+    #[serde(default)]
+    pub flag: bool,
 }
 
 /// What an install hands to the store.

@@ -367,9 +367,23 @@ impl Store {
 
     /// Removes a plugin: the row goes first (atomically), then its files.
     pub fn remove(&mut self, id: &PluginId) -> Result<(), StoreError> {
+        self.remove_disabling(id, &[])
+    }
+
+    /// Removes a plugin and, in the same transaction, disables `disable`
+    /// (the plugins that depend on it), each with its reason: either all
+    /// of it happens or none.
+    pub fn remove_disabling(
+        &mut self,
+        id: &PluginId,
+        disable: &[(&PluginId, &str)],
+    ) -> Result<(), StoreError> {
         let _lock = self.lock()?;
         let plugin = self.require(id)?;
         let tx = self.conn.transaction()?;
+        for (other, reason) in disable {
+            set_state_in(&tx, other, PluginState::Disabled, Some(reason))?;
+        }
         tx.execute("DELETE FROM plugins WHERE id = ?1", [id.as_str()])?;
         tx.execute("DELETE FROM previous WHERE plugin_id = ?1", [id.as_str()])?;
         audit_in(
@@ -391,21 +405,19 @@ impl Store {
         state: PluginState,
         reason: Option<&str>,
     ) -> Result<(), StoreError> {
+        self.set_states(&[(id, state, reason)])
+    }
+
+    /// Moves several plugins to their states in one transaction (a plugin
+    /// disabled with the plugins that depend on it): all move or none.
+    pub fn set_states(
+        &mut self,
+        changes: &[(&PluginId, PluginState, Option<&str>)],
+    ) -> Result<(), StoreError> {
         let tx = self.conn.transaction()?;
-        let changed = tx.execute(
-            "UPDATE plugins SET state = ?2, reason = ?3, updated_at = ?4 WHERE id = ?1",
-            params![id.as_str(), state.as_str(), reason, now()],
-        )?;
-        if changed == 0 {
-            return Err(StoreError::NotInstalled(id.to_string()));
+        for (id, state, reason) in changes {
+            set_state_in(&tx, id, *state, *reason)?;
         }
-        audit_in(
-            &tx,
-            now(),
-            id.as_str(),
-            state.as_str(),
-            reason.unwrap_or(""),
-        )?;
         tx.commit()?;
         Ok(())
     }
@@ -507,6 +519,29 @@ impl Store {
     }
 }
 
+/// Moves one plugin to `state` inside the caller's transaction, audited.
+fn set_state_in(
+    conn: &Connection,
+    id: &PluginId,
+    state: PluginState,
+    reason: Option<&str>,
+) -> Result<(), StoreError> {
+    let changed = conn.execute(
+        "UPDATE plugins SET state = ?2, reason = ?3, updated_at = ?4 WHERE id = ?1",
+        params![id.as_str(), state.as_str(), reason, now()],
+    )?;
+    if changed == 0 {
+        return Err(StoreError::NotInstalled(id.to_string()));
+    }
+    audit_in(
+        conn,
+        now(),
+        id.as_str(),
+        state.as_str(),
+        reason.unwrap_or(""),
+    )
+}
+
 fn audit_in(
     conn: &Connection,
     at: i64,
@@ -583,6 +618,7 @@ fn insert_declarations(
                 help: a.help.clone(),
                 required: a.required,
                 multiple: a.multiple,
+                flag: a.flag,
             })
             .collect();
         tx.execute(

@@ -15,8 +15,10 @@ pub(crate) mod pipe;
 pub(crate) mod plugin;
 pub(crate) mod registry;
 pub(crate) mod registry_database;
+pub(crate) mod release;
 pub(crate) mod run;
 pub(crate) mod secret;
+pub(crate) mod self_update;
 pub(crate) mod state;
 
 use anyhow::Result;

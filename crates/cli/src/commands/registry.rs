@@ -61,6 +61,8 @@ pub(crate) enum RegistryCommand {
     /// List or rotate the keys that sign the registry's index.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Publish a signed build of lord itself, for `lord self update`.
+    PublishRelease(crate::commands::release::PublishReleaseArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -140,6 +142,9 @@ pub(crate) async fn run(
     command: RegistryCommand,
 ) -> Result<ExitCode> {
     match command {
+        RegistryCommand::PublishRelease(args) => {
+            return crate::commands::release::publish(ctx, out, framework, args).await;
+        }
         RegistryCommand::Serve {
             data,
             listen,

@@ -74,7 +74,7 @@ pub struct Harness {
     /// What the installed build holds now, to reinstall only on a change.
     granted: Option<Vec<Permission>>,
     others: Vec<PathBuf>,
-    _home: tempfile::TempDir,
+    home: tempfile::TempDir,
 }
 
 impl std::fmt::Debug for Harness {
@@ -117,7 +117,7 @@ impl Harness {
             framework,
             granted: None,
             others: Vec::new(),
-            _home: home,
+            home,
         })
     }
 
@@ -239,6 +239,9 @@ impl Harness {
             Err(reason) => return Ok((Outcome::Failed(reason), None)),
         };
         self.install_with(&grants).await?;
+        if let Some(project) = &case.project {
+            self.use_project(&case.name, project)?;
+        }
         if case.kind == CaseKind::Integration {
             self.prepare_integration(case).await?;
         }
@@ -286,6 +289,21 @@ impl Harness {
             }
         }
         Ok((outcome, None))
+    }
+
+    /// Makes the project folder a copy of `from` (relative to the plugin's
+    /// folder), emptied first so no earlier case's files remain.
+    fn use_project(&self, case: &str, from: &str) -> Result<(), DevkitError> {
+        let source = self.dir.join(from);
+        if !source.is_dir() {
+            return Err(DevkitError::Usage(format!(
+                "case `{case}`: its project `{}` is not a folder",
+                source.display()
+            )));
+        }
+        let project = self.home.path().join("project");
+        std::fs::remove_dir_all(&project).map_err(DevkitError::io("remove", &project))?;
+        copy_tree(&source, &project)
     }
 
     async fn prepare_integration(&mut self, case: &TestCase) -> Result<(), DevkitError> {
@@ -426,4 +444,22 @@ pub fn assert_passes(dir: impl AsRef<Path>) {
             .unwrap_or_else(|e| panic!("{e}"))
     });
     assert!(report.passed(), "{}", report.to_text());
+}
+/// Copies the folders and regular files under `from` to `to` (links are
+/// left out: a case's project is plain files).
+fn copy_tree(from: &Path, to: &Path) -> Result<(), DevkitError> {
+    std::fs::create_dir_all(to).map_err(DevkitError::io("create", to))?;
+    for entry in std::fs::read_dir(from).map_err(DevkitError::io("read", from))? {
+        let entry = entry.map_err(DevkitError::io("read", from))?;
+        let kind = entry
+            .file_type()
+            .map_err(DevkitError::io("read", &entry.path()))?;
+        let target = to.join(entry.file_name());
+        if kind.is_dir() {
+            copy_tree(&entry.path(), &target)?;
+        } else if kind.is_file() {
+            std::fs::copy(entry.path(), &target).map_err(DevkitError::io("copy", &target))?;
+        }
+    }
+    Ok(())
 }

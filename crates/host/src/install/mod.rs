@@ -184,6 +184,10 @@ impl Installer {
         plan: InstallPlan,
     ) -> Result<Registration, HostError> {
         let id = plan.manifest.plugin.id.clone();
+        // Checked again here, at the moment of storing: a registry install
+        // plans every step before any is stored, and another process may
+        // have removed a dependency since the plan.
+        crate::dependencies::require_met(store, &plan.manifest, false)?;
         let defer_hooks = plan.replaces.is_none()
             && plan.world == World::Plugin
             && matches!(plan.source, InstallSource::Package { .. });
@@ -237,16 +241,32 @@ impl Installer {
         enable_after(lifecycle, rt, store, &id).await
     }
 
-    /// Removes a plugin and its data. Removal runs no plugin code, so a
-    /// broken or hostile plugin can always be removed.
+    /// Removes a plugin and its data, disabling `disable` (plugins that
+    /// depend on it) in the same transaction. Removal runs no plugin code,
+    /// so a broken or hostile plugin can always be removed; nor does
+    /// disabling its dependents this way (their on-disable hooks would run
+    /// against a dependency that is going).
     pub(crate) fn unregister(
         &self,
         rt: Runtime<'_>,
         store: &mut Store,
         id: &PluginId,
+        disable: &[PluginId],
     ) -> Result<(), HostError> {
         rt.loader().unload(id);
-        store.remove(id)?;
+        let reason = format!(
+            "disabled because `{id}`, which it depends on, was removed; install `{id}` \
+             again, then enable it"
+        );
+        let changes: Vec<(&PluginId, &str)> = disable
+            .iter()
+            .map(|other| (other, reason.as_str()))
+            .collect();
+        store.remove_disabling(id, &changes)?;
+        for other in disable {
+            rt.loader().unload(other);
+            rt.announce(store, other, "lord.plugin.disabled", json!({}));
+        }
         rt.announce(store, id, "lord.plugin.removed", json!({}));
         // Its data goes with it: a plugin installed later under the same id
         // starts empty.

@@ -29,6 +29,7 @@ pub const RESERVED_COMMANDS: &[&str] = &[
     "pdk",
     "registry",
     "install",
+    "self",
 ];
 
 /// Plugin ids lord keeps for itself: events it publishes carry `lord` as

@@ -72,30 +72,55 @@ impl Lifecycle {
 
     /// Disables a plugin. Its on-disable hook runs if the plugin is
     /// enabled; a failing hook is recorded but does not keep it enabled.
-    pub(crate) async fn disable(
+    ///
+    /// `dependents` (plugins that depend on `id`, furthest first) are
+    /// disabled with it: each enabled one's hook runs first, then every
+    /// state changes in one transaction, so no plugin is left enabled
+    /// without its dependency, whatever fails part way.
+    pub(crate) async fn disable_with(
         &self,
         rt: Runtime<'_>,
         store: &mut Store,
         id: &PluginId,
+        dependents: &[PluginId],
     ) -> Result<(), HostError> {
-        let plugin = store.require(id)?;
-        let target =
-            next(plugin.state, Event::Disable).map_err(|e| unavailable(&plugin, e.message))?;
-        if plugin.state == PluginState::Enabled && plugin.world == World::Plugin {
-            let result = async {
-                let mut instance = rt.instantiate(store, &plugin).await?;
-                instance.on_load().await?;
-                instance.on_disable().await?;
-                Ok::<_, HostError>(())
-            }
-            .await;
-            if let Err(e) = result {
-                store.audit(id, "on-disable failed", &e.to_string())?;
+        let because =
+            format!("disabled with `{id}`, which it depends on; enable `{id}`, then this one");
+        let mut changes = Vec::new();
+        for other in dependents.iter().chain(std::iter::once(id)) {
+            let plugin = store.require(other)?;
+            let target =
+                next(plugin.state, Event::Disable).map_err(|e| unavailable(&plugin, e.message))?;
+            let reason = if other == id {
+                "disabled by the user"
+            } else {
+                because.as_str()
+            };
+            changes.push((plugin, target, reason));
+        }
+        for (plugin, _, _) in &changes {
+            if plugin.state == PluginState::Enabled && plugin.world == World::Plugin {
+                let result = async {
+                    let mut instance = rt.instantiate(store, plugin).await?;
+                    instance.on_load().await?;
+                    instance.on_disable().await?;
+                    Ok::<_, HostError>(())
+                }
+                .await;
+                if let Err(e) = result {
+                    store.audit(plugin.id(), "on-disable failed", &e.to_string())?;
+                }
             }
         }
-        store.set_state(id, target, Some("disabled by the user"))?;
-        rt.loader().unload(id);
-        rt.announce(store, id, "lord.plugin.disabled", json!({}));
+        let states: Vec<(&PluginId, PluginState, Option<&str>)> = changes
+            .iter()
+            .map(|(plugin, target, reason)| (plugin.id(), *target, Some(*reason)))
+            .collect();
+        store.set_states(&states)?;
+        for (plugin, _, _) in &changes {
+            rt.loader().unload(plugin.id());
+            rt.announce(store, plugin.id(), "lord.plugin.disabled", json!({}));
+        }
         Ok(())
     }
 

@@ -63,7 +63,7 @@ use tough::editor::signed::SignedRole;
 use tough::key_source::KeySource;
 use tough::schema::{Hashes, KeyHolder, RoleKeys, RoleType, Root, Signed, Target, Targets};
 
-use lord_registry_api::TargetInfo;
+use lord_registry_api::IndexEntry;
 
 mod rotation;
 mod shared;
@@ -530,7 +530,7 @@ impl TufRepo {
 
     /// Adds or replaces `targets` and re-signs targets, snapshot and
     /// timestamp at the next version, with the online keys only.
-    pub async fn resign(&self, targets: &[TargetInfo]) -> Result<(), RegistryError> {
+    pub async fn resign(&self, targets: &[IndexEntry]) -> Result<(), RegistryError> {
         let _guard = self.signing.lock().await;
         let lock = self.lock().await?;
         self.resign_locked(targets).await?;
@@ -539,7 +539,7 @@ impl TufRepo {
 
     /// [`TufRepo::resign`] with both signing locks held; returns the
     /// version signed.
-    async fn resign_locked(&self, targets: &[TargetInfo]) -> Result<u64, RegistryError> {
+    async fn resign_locked(&self, targets: &[IndexEntry]) -> Result<u64, RegistryError> {
         let current = self.current_version();
         let next = current + 1;
         let lifetimes = self.lifetimes();
@@ -564,11 +564,11 @@ impl TufRepo {
                     sha256: sha.into(),
                     _extra: HashMap::new(),
                 },
-                custom: info.custom().into_iter().collect(),
+                custom: info.custom.clone().into_iter().collect(),
                 _extra: HashMap::new(),
             };
             editor
-                .add_target(info.name().as_str(), target)
+                .add_target(info.name.as_str(), target)
                 .map_err(|e| failed("bad target", e))?;
         }
         editor
@@ -639,6 +639,27 @@ impl TufRepo {
             self.commit(lock).await?;
         }
         Ok(())
+    }
+
+    /// The SHA-256 the current targets metadata lists for the target
+    /// `name`, if it lists it (the same files clients are served).
+    pub fn target_sha256(&self, name: &str) -> Result<Option<String>, RegistryError> {
+        let read = |file: &str| -> Result<Option<Value>, RegistryError> {
+            Ok(self
+                .file(file)?
+                .and_then(|bytes| serde_json::from_slice::<Value>(&bytes).ok()))
+        };
+        let Some(version) = read("timestamp.json")?.and_then(|t| t["signed"]["version"].as_u64())
+        else {
+            return Ok(None);
+        };
+        Ok(
+            read(&format!("{version}.targets.json"))?.and_then(|targets| {
+                targets["signed"]["targets"][name]["hashes"]["sha256"]
+                    .as_str()
+                    .map(str::to_owned)
+            }),
+        )
     }
 
     /// A metadata file by name (`1.root.json`, `N.snapshot.json`...), or

@@ -48,10 +48,12 @@ pub(crate) enum PluginCommand {
     Info(info::InfoArgs),
     /// Enable a plugin (runs its on-enable hook).
     Enable(lifecycle::IdArgs),
-    /// Disable a plugin (runs its on-disable hook).
-    Disable(lifecycle::IdArgs),
-    /// Remove a plugin. Runs no plugin code.
-    Remove(lifecycle::IdArgs),
+    /// Disable a plugin (runs its on-disable hook). Refused while other
+    /// plugins depend on it, unless --force.
+    Disable(lifecycle::ForceArgs),
+    /// Remove a plugin. Runs no plugin code. Refused while other plugins
+    /// depend on it, unless --force.
+    Remove(lifecycle::ForceArgs),
     /// Check a plugin folder without installing it.
     Validate(validate::ValidateArgs),
 }
@@ -84,10 +86,20 @@ pub(crate) async fn run(
             lifecycle::run(out, framework, lifecycle::parse(Change::Enable, args)?).await
         }
         PluginCommand::Disable(args) => {
-            lifecycle::run(out, framework, lifecycle::parse(Change::Disable, args)?).await
+            lifecycle::run(
+                out,
+                framework,
+                lifecycle::parse_forced(Change::Disable, args)?,
+            )
+            .await
         }
         PluginCommand::Remove(args) => {
-            lifecycle::run(out, framework, lifecycle::parse(Change::Remove, args)?).await
+            lifecycle::run(
+                out,
+                framework,
+                lifecycle::parse_forced(Change::Remove, args)?,
+            )
+            .await
         }
         PluginCommand::Validate(args) => validate::run(out, framework, validate::parse(args)).await,
     }

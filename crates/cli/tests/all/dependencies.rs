@@ -1,0 +1,159 @@
+//! Plugin dependencies outside the registry: a folder or package install
+//! whose `[dependencies]` are not installed is refused naming what is
+//! missing and what to run; disabling or removing a plugin others depend on
+//! is refused naming them, unless `--force`, which disables them too in one
+//! step. (Registry installs resolve dependencies; `registry.rs` tests them.)
+
+use std::path::Path;
+
+use crate::registry::flavour;
+use crate::support::{Lord, Run};
+
+fn install(lord: &Lord, dir: &Path) -> Run {
+    lord.run(&["plugin", "install", dir.to_str().expect("utf-8"), "--yes"])
+}
+
+fn state(lord: &Lord, id: &str) -> String {
+    lord.info(id)["state"]
+        .as_str()
+        .expect("state is text")
+        .to_owned()
+}
+
+#[test]
+fn a_folder_install_needs_its_dependencies_installed_at_a_fitting_version() {
+    let lord = Lord::new();
+    let app = flavour("app", "1.0.0", "^0.2", &[("base", "^1")]);
+
+    let refused = install(&lord, app.path());
+    refused.assert_code(2);
+    refused
+        .assert_stderr_contains("plugin `app` needs plugins that are not ready")
+        .assert_stderr_contains("`base` ^1 (not installed)")
+        .assert_stderr_contains("`lord plugin install base@^1`");
+    assert!(lord.list().is_empty(), "a refused install stored something");
+
+    // The wrong version is no better, and the message says which is there.
+    let base2 = flavour("base", "2.0.0", "^0.2", &[]);
+    install(&lord, base2.path()).assert_ok();
+    install(&lord, app.path())
+        .assert_code(2)
+        .assert_stderr_contains("`base` ^1 (2.0.0 is installed)")
+        .assert_stderr_contains("`lord plugin update base`");
+
+    lord.run(&["plugin", "remove", "base"]).assert_ok();
+    let base1 = flavour("base", "1.2.0", "^0.2", &[]);
+    install(&lord, base1.path()).assert_ok();
+    install(&lord, app.path()).assert_ok();
+    assert_eq!(state(&lord, "app"), "enabled");
+}
+
+#[test]
+fn a_package_install_needs_its_dependencies_too() {
+    let lord = Lord::new();
+    let app = flavour("app", "1.0.0", "^0.2", &[("base", "^1")]);
+    let out = tempfile::tempdir().expect("out");
+    let packed = lord.run(&[
+        "pdk",
+        "pack",
+        app.path().to_str().expect("utf-8"),
+        "-o",
+        out.path().to_str().expect("utf-8"),
+        "--json",
+    ]);
+    packed.assert_ok();
+    let report: serde_json::Value = serde_json::from_str(&packed.stdout()).expect("pack --json");
+    let package = report["path"].as_str().expect("path").to_owned();
+
+    let refused = lord.run(&["plugin", "install", &package, "--yes", "--allow-unsigned"]);
+    refused
+        .assert_code(2)
+        .assert_stderr_contains("`base` ^1 (not installed)")
+        .assert_stderr_contains("`lord plugin install base@^1`");
+    assert!(lord.list().is_empty(), "a refused package stored something");
+
+    let base = flavour("base", "1.0.0", "^0.2", &[]);
+    install(&lord, base.path()).assert_ok();
+    lord.run(&["plugin", "install", &package, "--yes", "--allow-unsigned"])
+        .assert_ok();
+}
+
+/// base ← mid ← top, and `side` on its own: what `--force` reaches and
+/// what it leaves alone.
+fn chain(lord: &Lord) {
+    let base = flavour("base", "1.0.0", "^0.2", &[]);
+    let mid = flavour("mid", "1.0.0", "^0.2", &[("base", "^1")]);
+    let top = flavour("top", "1.0.0", "^0.2", &[("mid", "^1")]);
+    let side = flavour("side", "1.0.0", "^0.2", &[]);
+    for dir in [&base, &mid, &top, &side] {
+        install(lord, dir.path()).assert_ok();
+    }
+}
+
+#[test]
+fn disabling_a_dependency_is_refused_naming_its_dependents_unless_forced() {
+    let lord = Lord::new();
+    chain(&lord);
+
+    let refused = lord.run(&["plugin", "disable", "base"]);
+    refused
+        .assert_code(2)
+        .assert_stderr_contains("cannot disable `base`: `top`, `mid` depend on it")
+        .assert_stderr_contains("--force");
+    for id in ["base", "mid", "top", "side"] {
+        assert_eq!(state(&lord, id), "enabled", "{id} changed on a refusal");
+    }
+
+    let forced = lord.run(&["plugin", "disable", "base", "--force"]);
+    forced
+        .assert_ok()
+        .assert_stderr_contains("disabled base")
+        .assert_stderr_contains("also disabled `top`, `mid`, which depend on base");
+    for id in ["base", "mid", "top"] {
+        assert_eq!(state(&lord, id), "disabled", "{id}");
+    }
+    assert_eq!(state(&lord, "side"), "enabled");
+    let reason = lord.info("mid")["reason"].as_str().unwrap_or("").to_owned();
+    assert!(reason.contains("`base`"), "mid's reason: {reason}");
+
+    // A dependent cannot come back before its dependency.
+    lord.run(&["plugin", "enable", "mid"])
+        .assert_code(2)
+        .assert_stderr_contains("`base` ^1 (1.0.0 is disabled)")
+        .assert_stderr_contains("`lord plugin enable base`");
+    lord.run(&["plugin", "enable", "base"]).assert_ok();
+    lord.run(&["plugin", "enable", "mid"]).assert_ok();
+
+    // Only dependents still enabled stand in the way: top stays disabled,
+    // so disabling mid needs no force.
+    lord.run(&["plugin", "disable", "mid"]).assert_ok();
+}
+
+#[test]
+fn removing_a_dependency_is_refused_naming_its_dependents_unless_forced() {
+    let lord = Lord::new();
+    chain(&lord);
+
+    lord.run(&["plugin", "remove", "mid"])
+        .assert_code(2)
+        .assert_stderr_contains("cannot remove `mid`: `top` depends on it");
+    assert_eq!(lord.list().len(), 4, "a refused removal removed something");
+
+    lord.run(&["plugin", "remove", "mid", "--force"])
+        .assert_ok()
+        .assert_stderr_contains("removed mid")
+        .assert_stderr_contains("also disabled `top`, which depends on mid");
+    let ids: Vec<String> = lord
+        .list()
+        .iter()
+        .map(|p| p["id"].as_str().expect("id").to_owned())
+        .collect();
+    assert!(!ids.contains(&"mid".to_owned()), "{ids:?}");
+    assert_eq!(state(&lord, "top"), "disabled");
+    assert_eq!(state(&lord, "base"), "enabled");
+
+    // And top cannot be enabled again until mid is back.
+    lord.run(&["plugin", "enable", "top"])
+        .assert_code(2)
+        .assert_stderr_contains("`mid` ^1 (not installed)");
+}

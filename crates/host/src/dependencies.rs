@@ -1,0 +1,147 @@
+//! Plugin dependencies among installed plugins: whether a manifest's
+//! `[dependencies]` are met by what is installed, and which installed
+//! plugins depend (directly or through others) on one.
+//!
+//! Invariant: every way in checks them. A folder or package install, a
+//! replace (`lord dev`, an update) and a registry install (each step, after
+//! the dependencies it resolved were installed before it) are refused
+//! while a dependency is missing or at a version outside the range; an
+//! enable is refused while a dependency is missing or disabled; a disable
+//! or a removal is refused while plugins that are not disabled depend on
+//! it, unless the caller asks to disable them too.
+
+use std::collections::BTreeSet;
+
+use lord_manifest::{Manifest, PluginId, Version, VersionReq};
+use lord_store::{InstalledPlugin, PluginState, Store};
+
+use crate::error::HostError;
+
+/// A dependency that is not met.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unmet {
+    pub id: PluginId,
+    pub wants: VersionReq,
+    /// What is installed instead, if anything.
+    pub installed: Option<Version>,
+    /// Set when installed at a fitting version but disabled.
+    pub disabled: bool,
+}
+
+impl Unmet {
+    /// One line for an error: what is wanted and what is there.
+    fn describe(&self) -> String {
+        match (&self.installed, self.disabled) {
+            (None, _) => format!("`{}` {} (not installed)", self.id, self.wants),
+            (Some(have), false) => format!("`{}` {} ({have} is installed)", self.id, self.wants),
+            (Some(have), true) => format!("`{}` {} ({have} is disabled)", self.id, self.wants),
+        }
+    }
+
+    /// The command that fixes it.
+    fn fix(&self) -> String {
+        match (&self.installed, self.disabled) {
+            (None, _) => format!("lord plugin install {}@{}", self.id, self.wants),
+            (Some(_), false) => format!("lord plugin update {}", self.id),
+            (Some(_), true) => format!("lord plugin enable {}", self.id),
+        }
+    }
+}
+
+/// The dependencies of `manifest` that the store does not meet. With
+/// `need_enabled`, a disabled dependency counts as unmet too.
+pub(crate) fn unmet(
+    store: &Store,
+    manifest: &Manifest,
+    need_enabled: bool,
+) -> Result<Vec<Unmet>, HostError> {
+    let mut out = Vec::new();
+    for (id, wants) in &manifest.dependencies {
+        let installed = store.get(id)?;
+        let fits = installed
+            .as_ref()
+            .is_some_and(|p| wants.matches(&p.manifest.plugin.version));
+        let disabled = installed
+            .as_ref()
+            .is_some_and(|p| p.state == PluginState::Disabled);
+        if !fits || (need_enabled && disabled) {
+            out.push(Unmet {
+                id: id.clone(),
+                wants: wants.clone(),
+                installed: installed.map(|p| p.manifest.plugin.version.clone()),
+                disabled: fits && disabled,
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// Refuses `manifest` (about to be installed, replaced or enabled) while a
+/// dependency is unmet, naming each and the command that fixes it.
+pub(crate) fn require_met(
+    store: &Store,
+    manifest: &Manifest,
+    need_enabled: bool,
+) -> Result<(), HostError> {
+    let missing = unmet(store, manifest, need_enabled)?;
+    if missing.is_empty() {
+        return Ok(());
+    }
+    Err(HostError::DependenciesUnmet {
+        plugin: manifest.plugin.id.clone(),
+        missing: missing
+            .iter()
+            .map(Unmet::describe)
+            .collect::<Vec<_>>()
+            .join(", "),
+        fix: missing
+            .iter()
+            .map(|m| format!("`{}`", m.fix()))
+            .collect::<Vec<_>>()
+            .join(", then "),
+    })
+}
+
+/// Every installed plugin that depends on `id`, directly or through other
+/// plugins, each once, the furthest first (so disabling them in this order
+/// never leaves an enabled plugin whose dependency is already disabled).
+pub(crate) fn dependents(plugins: &[InstalledPlugin], id: &PluginId) -> Vec<InstalledPlugin> {
+    let mut found: Vec<InstalledPlugin> = Vec::new();
+    let mut seen = BTreeSet::from([id.clone()]);
+    let mut frontier = vec![id.clone()];
+    while let Some(current) = frontier.pop() {
+        for plugin in plugins {
+            if plugin.manifest.dependencies.contains_key(&current)
+                && seen.insert(plugin.id().clone())
+            {
+                frontier.push(plugin.id().clone());
+                found.push(plugin.clone());
+            }
+        }
+    }
+    found.reverse();
+    found
+}
+
+/// The error for a disable or removal that dependents stand in the way of.
+pub(crate) fn blocked(
+    action: &'static str,
+    id: &PluginId,
+    dependents: &[InstalledPlugin],
+) -> HostError {
+    let names = dependents
+        .iter()
+        .map(|p| format!("`{}`", p.id()))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let verb = if dependents.len() == 1 {
+        "depends"
+    } else {
+        "depend"
+    };
+    HostError::HasDependents {
+        plugin: id.clone(),
+        action,
+        dependents: format!("{names} {verb}"),
+    }
+}

@@ -1,0 +1,166 @@
+//! Releases of lord itself: `POST /api/v1/releases` publishes a `lord`
+//! binary for one platform, signed as a package is (an ed25519 signature
+//! of its SHA-256 by the publisher's key), under a token whose scope covers
+//! `lord`; the server checks the signature against the key sent, stores
+//! the binary as a blob named by its digest, and signs it into the TUF
+//! index as the target `releases/PLATFORM/lord-VERSION`. `GET
+//! /api/v1/tuf/targets/releases/PLATFORM/SHA256.lord-VERSION` serves it at
+//! its consistent-snapshot path, only with the digest the index lists.
+//!
+//! Invariant: a release is immutable: the same platform and version again
+//! is accepted only with the same bytes (the retry of a publish cut short),
+//! as package versions are.
+
+use std::path::Path;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path as UrlPath, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use lord_package::{Digest, PublicKey, Signature};
+use lord_registry_api::{IndexEntry, ReleaseInfo, release_name};
+
+use crate::error::RegistryError;
+use crate::server::{Shared, blocking, caller, header_text};
+
+/// The scope a token needs to publish a release.
+const LORD: &str = "lord";
+
+/// What a release publish answers.
+#[derive(Debug, serde::Serialize)]
+struct Released {
+    version: String,
+    platform: String,
+    digest: String,
+}
+
+pub(crate) async fn publish_release(
+    State(registry): State<Shared>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, RegistryError> {
+    let caller = caller(&registry, &headers).await?;
+    if !caller.scope.covers(LORD) {
+        return Err(RegistryError::Forbidden(
+            "this token may not publish releases of lord; ask for a token with scope \
+             `publish:lord`"
+                .to_owned(),
+        ));
+    }
+    let text = |name: &str, what: &str| header_text(&headers, name, what).map(str::to_owned);
+    let signature_text = text(
+        "lord-signature",
+        "send the binary's signature (`lord pdk sign` of the file) as compact JSON",
+    )?;
+    let key_text = text(
+        "lord-public-key",
+        "send the signer's public key (`lord key export`)",
+    )?;
+    let version = text("lord-release-version", "send the release's version")?;
+    let platform = text(
+        "lord-release-platform",
+        "send the platform it runs on, as ARCH-OS (x86_64-linux)",
+    )?;
+    check_release(&version, &platform)?;
+    let max = registry.limits.max_total_bytes;
+    if body.len() as u64 > max {
+        return Err(RegistryError::Rejected(format!(
+            "the release is {} bytes; at most {max} are accepted",
+            body.len()
+        )));
+    }
+    let rejected = |e: lord_package::PackageError| RegistryError::Rejected(e.to_string());
+    let public = PublicKey::parse("the lord-public-key header", &key_text).map_err(rejected)?;
+    let signature = Signature::parse(Path::new("the lord-signature header"), &signature_text)
+        .map_err(rejected)?;
+    let digest = Digest::of(&body);
+    lord_package::verify(&signature, &digest, std::slice::from_ref(&public)).map_err(rejected)?;
+
+    let release = ReleaseInfo {
+        version,
+        platform,
+        digest: digest.to_string(),
+        length: body.len() as u64,
+        key: public.id().to_string(),
+        signature: signature.signature.clone(),
+    };
+    registry.tuf.ready().await?;
+    let name = release.name();
+    let listed = blocking(&registry, move |r| r.tuf.target_sha256(&name)).await?;
+    match listed {
+        Some(listed) if listed == release.digest => {}
+        Some(_) => {
+            return Err(RegistryError::Rejected(format!(
+                "lord {} for {} is already published with other bytes; releases are \
+                 immutable, publish a new version",
+                release.version, release.platform
+            )));
+        }
+        None => {}
+    }
+    // The blob first, durably: the index never lists a missing binary.
+    registry.blobs.put(&release.digest, body.to_vec()).await?;
+    registry.tuf.resign(&[IndexEntry::from(&release)]).await?;
+    let answer = Released {
+        version: release.version,
+        platform: release.platform,
+        digest: release.digest,
+    };
+    Ok((StatusCode::CREATED, Json(answer)).into_response())
+}
+
+/// A release at its TUF target path; the digest in the name must be the
+/// one the current index lists for that platform and version.
+pub(crate) async fn release_target(
+    State(registry): State<Shared>,
+    UrlPath((platform, file)): UrlPath<(String, String)>,
+) -> Result<Response, RegistryError> {
+    let missing = format!("no target `releases/{platform}/{file}`");
+    let no_target = || RegistryError::NotFound(missing.clone());
+    let (digest, version) = file
+        .split_once('.')
+        .and_then(|(d, rest)| Some((d.to_owned(), rest.strip_prefix("lord-")?.to_owned())))
+        .ok_or_else(no_target)?;
+    check_release(&version, &platform).map_err(|_| no_target())?;
+    let name = release_name(&platform, &version);
+    let listed = blocking(&registry, move |r| r.tuf.target_sha256(&name)).await?;
+    if listed.as_deref() != Some(digest.as_str()) {
+        return Err(no_target());
+    }
+    let bytes = registry.blobs.get(&digest).await?;
+    Ok(([(header::CONTENT_TYPE, "application/octet-stream")], bytes).into_response())
+}
+
+/// A version is SemVer; a platform is `ARCH-OS` in lower-case letters,
+/// digits and `_`, so neither can reach outside its place in a path.
+fn check_release(version: &str, platform: &str) -> Result<(), RegistryError> {
+    semver::Version::parse(version).map_err(|e| {
+        RegistryError::Rejected(format!("`{version}` is not a version like 1.2.3: {e}"))
+    })?;
+    let part = |p: &str| {
+        !p.is_empty()
+            && p.chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+    };
+    match platform.split_once('-') {
+        Some((arch, os)) if part(arch) && part(os) => Ok(()),
+        Some(_) | None => Err(RegistryError::Rejected(format!(
+            "`{platform}` is not a platform like x86_64-linux"
+        ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn releases_are_named_safely() {
+        assert!(check_release("1.2.3", "x86_64-linux").is_ok());
+        assert!(check_release("1.2", "x86_64-linux").is_err());
+        assert!(check_release("1.2.3", "../etc").is_err());
+        assert!(check_release("1.2.3", "x86_64-linux/..").is_err());
+        assert!(check_release("1.2.3", "linux").is_err());
+    }
+}

@@ -1,0 +1,3 @@
+rootProject.name = "orbit"
+include(":api", ":engine")
+// include(":old")
