@@ -13,7 +13,7 @@ use crate::error::ClientError;
 #[derive(Debug, Clone)]
 pub struct Client {
     base: String,
-    http: reqwest::Client,
+    pub(crate) http: reqwest::Client,
     clock: Clock,
 }
 
@@ -128,11 +128,11 @@ impl Client {
         Ok(index)
     }
 
-    fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         format!("{}/api/v1{path}", self.base)
     }
 
-    fn unreachable(&self, e: &reqwest::Error) -> ClientError {
+    pub(crate) fn unreachable(&self, e: &reqwest::Error) -> ClientError {
         ClientError::Client(format!(
             "could not reach the registry at {}: {e}; check `registry.url` and that it runs",
             self.base
@@ -140,7 +140,10 @@ impl Client {
     }
 
     /// The response if it is 2xx, else the server's message.
-    async fn checked(&self, response: reqwest::Response) -> Result<reqwest::Response, ClientError> {
+    pub(crate) async fn checked(
+        &self,
+        response: reqwest::Response,
+    ) -> Result<reqwest::Response, ClientError> {
         let status = response.status();
         if status.is_success() {
             return Ok(response);
@@ -296,12 +299,23 @@ impl Client {
         self.checked(response).await.map(drop)
     }
 
-    pub async fn rate(&self, token: &str, id: &str, stars: u8) -> Result<(), ClientError> {
+    /// Rates plugin `id` as the account behind `token`, showing the
+    /// install `receipt` that account was given ([`Client::receipt`]).
+    pub async fn rate(
+        &self,
+        token: &str,
+        id: &str,
+        stars: u8,
+        receipt: &str,
+    ) -> Result<(), ClientError> {
         let response = self
             .http
             .put(self.url(&format!("/plugins/{id}/rating")))
             .bearer_auth(token)
-            .json(&Rating { stars })
+            .json(&Rating {
+                stars,
+                receipt: Some(receipt.to_owned()),
+            })
             .send()
             .await
             .map_err(|e| self.unreachable(&e))?;

@@ -35,6 +35,7 @@ mod refusals;
 mod registry;
 mod registry_servers;
 mod registry_tuf;
+mod registry_web;
 mod secrets;
 mod state;
 mod syncs;
