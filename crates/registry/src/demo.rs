@@ -84,7 +84,7 @@ impl Mix {
         Self(seed)
     }
 
-    pub fn next(&mut self) -> u64 {
+    pub fn next_u64(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
@@ -94,7 +94,7 @@ impl Mix {
 
     /// 0..n.
     pub fn below(&mut self, n: usize) -> usize {
-        usize::try_from(self.next() % (n.max(1) as u64)).unwrap_or(0)
+        usize::try_from(self.next_u64() % (n.max(1) as u64)).unwrap_or(0)
     }
 
     fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
@@ -211,7 +211,7 @@ fn weighted(plugins: &[DemoPlugin], topic: Option<usize>, mix: &mut Mix) -> usiz
         .filter(|p| topic.is_none_or(|t| p.topic == t))
         .map(|p| p.weight)
         .sum();
-    let mut at = (mix.next() as f64 / u64::MAX as f64) * total;
+    let mut at = (mix.next_u64() as f64 / u64::MAX as f64) * total;
     for (i, p) in plugins.iter().enumerate() {
         if topic.is_some_and(|t| p.topic != t) {
             continue;
@@ -273,7 +273,7 @@ pub fn fill(db: &crate::Db, count: usize, seed: u64) -> Result<Filled, crate::Re
     let mut mix = Mix::new(seed ^ 0xDE30);
     let mut secret = [0u8; 32];
     for chunk in secret.chunks_mut(8) {
-        chunk.copy_from_slice(&mix.next().to_le_bytes()[..chunk.len()]);
+        chunk.copy_from_slice(&mix.next_u64().to_le_bytes()[..chunk.len()]);
     }
     let public = hex::encode(SigningKey::from_bytes(&secret).verifying_key().to_bytes());
     let key =

@@ -13,7 +13,9 @@
 //! score(y)   = co(y) + CONTENT_WEIGHT · content(y)
 //! ```
 //!
-//! Co-installs carry the signal where there is data; content similarity
+//! Candidates are the plugins sharing an install or a keyword with `S`
+//! (an inverted index), so a request scores hundreds of plugins, not the
+//! whole registry. Co-installs carry the signal where there is data; content similarity
 //! ranks plugins nobody has installed together yet (a new plugin), which
 //! is why the two are combined rather than one chosen.
 //!
@@ -70,6 +72,10 @@ pub struct Recommender {
     /// How many baskets hold both (each pair under both orders).
     pairs: BTreeMap<String, BTreeMap<String, u64>>,
     features: BTreeMap<String, Features>,
+    /// Keyword to the plugins that carry it: candidates for content
+    /// similarity are those sharing a keyword, so a request scores a few
+    /// hundred plugins, not every one in the registry.
+    by_keyword: BTreeMap<String, Vec<String>>,
 }
 
 /// One recommendation and why.
@@ -102,11 +108,34 @@ impl Recommender {
                 }
             }
         }
+        let mut by_keyword: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for (id, f) in &features {
+            for word in f.words.iter().filter(|w| !w.contains(':')) {
+                by_keyword.entry(word.clone()).or_default().push(id.clone());
+            }
+        }
         Self {
             count,
             pairs,
             features,
+            by_keyword,
         }
+    }
+
+    /// Plugins that share an install or a keyword with `have`.
+    fn candidates(&self, have: &BTreeSet<&String>) -> BTreeSet<&String> {
+        let mut out = BTreeSet::new();
+        for x in have {
+            if let Some(co) = self.pairs.get(*x) {
+                out.extend(co.keys());
+            }
+            for word in self.features.get(*x).iter().flat_map(|f| f.words.iter()) {
+                if let Some(ids) = self.by_keyword.get(word) {
+                    out.extend(ids.iter());
+                }
+            }
+        }
+        out
     }
 
     /// Up to `k` plugins for an installation holding `installed` and
@@ -120,8 +149,9 @@ impl Recommender {
     ) -> Vec<Suggestion> {
         let have: BTreeSet<&String> = installed.iter().collect();
         let mut scored: Vec<Suggestion> = self
-            .features
-            .iter()
+            .candidates(&have)
+            .into_iter()
+            .filter_map(|id| self.features.get(id).map(|f| (id, f)))
             .filter(|(id, _)| !have.contains(id))
             .filter(|(_, f)| f.host_api.as_ref().is_none_or(|req| req.matches(host_api)))
             .filter_map(|(y, fy)| {

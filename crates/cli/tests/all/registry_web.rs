@@ -51,6 +51,24 @@ fn browser() -> Option<String> {
     Some(root)
 }
 
+/// The body of a GET of `path` on the server at `url` (`http://HOST:PORT`).
+fn get(url: &str, path: &str) -> String {
+    use std::io::{Read as _, Write as _};
+    let at = url.trim_start_matches("http://");
+    let mut stream = std::net::TcpStream::connect(at).expect("connect");
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {at}\r\nConnection: close\r\n\r\n"
+    )
+    .expect("send");
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).expect("answer");
+    answer
+        .split_once("\r\n\r\n")
+        .map(|(_, body)| body.to_owned())
+        .unwrap_or_default()
+}
+
 fn screenshots() -> PathBuf {
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("registry-web-screenshots");
     let _ = std::fs::remove_dir_all(&dir);
@@ -188,4 +206,40 @@ fn a_person_finds_a_plugin_in_the_browser_and_its_copied_install_line_installs_i
         .filter_map(|p| p["id"].as_str().map(str::to_owned))
         .collect();
     assert_eq!(installed, ["weather"]);
+
+    // The user reviews what they installed, as an account of the registry:
+    // lord fetches and keeps the install receipt the review needs.
+    let account = served.token(&author, "account");
+    let mut review = user.command(&[
+        "plugin",
+        "review",
+        "weather",
+        "--stars",
+        "4",
+        "--text",
+        "Accurate for my town.",
+        "--registry",
+        &served.url,
+    ]);
+    review.env("LORD_REGISTRY_TOKEN", &account);
+    user.run_cmd(&mut review).assert_ok();
+    let mut rate = user.command(&["plugin", "rate", "weather", "5", "--registry", &served.url]);
+    rate.env("LORD_REGISTRY_TOKEN", &account);
+    user.run_cmd(&mut rate).assert_ok();
+    let kept = std::fs::read_dir(user.home.path().join("registries"))
+        .expect("registries")
+        .filter_map(Result::ok)
+        .any(|e| e.path().join("receipts/weather@1.2.0.receipt").is_file());
+    assert!(kept, "the receipt is kept for later edits");
+    let reviews: serde_json::Value =
+        serde_json::from_str(&get(&served.url, "/api/v1/plugins/weather/reviews"))
+            .unwrap_or_default();
+    assert_eq!(reviews[0]["text"], "Accurate for my town.", "{reviews}");
+    let recommended = user.run(&["plugin", "recommend", "--registry", &served.url, "--json"]);
+    recommended.assert_ok();
+    assert!(
+        !recommended.stdout().contains("\"id\":\"weather\""),
+        "an installed plugin is never recommended: {}",
+        recommended.stdout()
+    );
 }

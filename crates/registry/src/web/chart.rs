@@ -49,10 +49,13 @@ pub(crate) fn downloads_svg(counts: &[(i64, u64)], today: i64) -> String {
             if count == 0 {
                 continue;
             }
-            let height =
-                i64::try_from(count.saturating_mul(u64::try_from(HEIGHT - 4).unwrap_or(0)) / peak)
-                    .unwrap_or(HEIGHT)
-                    .max(1);
+            let Some(scaled) = count
+                .saturating_mul(u64::try_from(HEIGHT - 4).unwrap_or(0))
+                .checked_div(peak)
+            else {
+                continue;
+            };
+            let height = i64::try_from(scaled).unwrap_or(HEIGHT).max(1);
             let x = i64::try_from(i).unwrap_or(0) * bar;
             let _ = write!(
                 svg,

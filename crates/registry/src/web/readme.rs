@@ -38,10 +38,14 @@ pub(crate) fn render(markdown: &str) -> String {
     options.insert(Options::ENABLE_TASKLISTS);
     // An image becomes its alt text in brackets (the events between its
     // start and end); nothing is fetched.
-    let events = Parser::new_ext(text, options).map(|event| match event {
-        Event::Start(Tag::Image { .. }) => Event::Text("[image: ".into()),
-        Event::End(TagEnd::Image) => Event::Text("]".into()),
-        other => other,
+    let events = Parser::new_ext(text, options).map(|event| {
+        if matches!(event, Event::Start(Tag::Image { .. })) {
+            Event::Text("[image: ".into())
+        } else if matches!(event, Event::End(TagEnd::Image)) {
+            Event::Text("]".into())
+        } else {
+            event
+        }
     });
     let mut html = String::with_capacity(text.len() * 3 / 2);
     pulldown_cmark::html::push_html(&mut html, events);
