@@ -42,6 +42,7 @@ mod report;
 mod state;
 mod synth;
 mod timing;
+mod web;
 
 use std::process::ExitCode;
 use std::time::{Duration, Instant};

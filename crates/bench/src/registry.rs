@@ -54,6 +54,8 @@ pub(crate) struct RegistryResults {
     pub(crate) tuf_refresh: Latencies,
     /// HTTP requests one such refresh made.
     pub(crate) tuf_requests: usize,
+    /// The web pages over the same registry, with their API baselines.
+    pub(crate) web: crate::web::WebResults,
 }
 
 /// One timing per install run for each step, and their sum.
@@ -258,6 +260,18 @@ const LAST_NAMES: &[&str] = &[
     "Lamport",
 ];
 
+/// Permissions synthetic plugins ask for.
+const PERMISSIONS: &[&str] = &[
+    "fs-read($PROJECT)",
+    "fs-write($PLUGIN_DATA)",
+    "net(api.example.org)",
+    "env(HOME)",
+    "secret(API_TOKEN)",
+    "exec(git)",
+    "sys-metrics",
+    "events-publish(build.done)",
+];
+
 const LICENSES: &[&str] = &[
     "MIT",
     "Apache-2.0",
@@ -277,7 +291,7 @@ pub(crate) fn measure(
 
     eprintln!("lord-bench: registry: publishing {PLUGINS} plugins ...");
     let started = Instant::now();
-    fill(&registry.db, &key)?;
+    let ids = fill(&registry.db, &key)?;
     let fill = started.elapsed();
     eprintln!(
         "lord-bench: registry: filled in {:.1} s",
@@ -296,23 +310,37 @@ pub(crate) fn measure(
         let address = listener.local_addr()?;
         server.spawn(lord_registry::serve(listener, Arc::clone(&registry)));
         let client = Client::new(&format!("http://{address}"))?;
-        runtime.block_on(async {
-            eprintln!("lord-bench: registry: {SEARCHES} searches ...");
-            let (search, search_found) = search(&client).await?;
-            eprintln!("lord-bench: registry: installing a 2 MB plugin ...");
-            let install = install(&client, &registry, &keys, &key, plugins, scratch.path()).await?;
-            eprintln!("lord-bench: registry: {TUF_REFRESHES} signed-index refreshes ...");
-            let (tuf_refresh, tuf_requests) =
-                tuf_refresh(&format!("http://{address}"), &registry, scratch.path()).await?;
-            Ok::<_, anyhow::Error>(RegistryResults {
-                fill,
-                search,
-                search_found,
-                install,
-                tuf_refresh,
-                tuf_requests,
+        runtime
+            .block_on(async {
+                eprintln!("lord-bench: registry: {SEARCHES} searches ...");
+                let (search, search_found) = search(&client).await?;
+                eprintln!("lord-bench: registry: installing a 2 MB plugin ...");
+                let install =
+                    install(&client, &registry, &keys, &key, plugins, scratch.path()).await?;
+                eprintln!("lord-bench: registry: {TUF_REFRESHES} signed-index refreshes ...");
+                let (tuf_refresh, tuf_requests) =
+                    tuf_refresh(&format!("http://{address}"), &registry, scratch.path()).await?;
+                Ok::<_, anyhow::Error>((search, search_found, install, tuf_refresh, tuf_requests))
             })
-        })
+            .and_then(
+                |(search, search_found, install, tuf_refresh, tuf_requests)| {
+                    // Plain blocking sockets: the server answers on its own runtime.
+                    eprintln!(
+                        "lord-bench: registry: {} plugin and search pages ...",
+                        crate::web::PAGES
+                    );
+                    let web = crate::web::measure(address, &ids, WORDS)?;
+                    Ok(RegistryResults {
+                        fill,
+                        search,
+                        search_found,
+                        install,
+                        tuf_refresh,
+                        tuf_requests,
+                        web,
+                    })
+                },
+            )
     })();
     // Not a plain drop: the server task never ends by itself.
     server.shutdown_background();
@@ -357,6 +385,20 @@ fn synthetic_manifest(mix: &mut Mix, n: usize) -> String {
         .map(|k| format!("\"{k}\""))
         .collect::<Vec<_>>()
         .join(", ");
+    // Permissions as plugins ask for them: most few and mild, some risky,
+    // so the web pages' risk filter and permission table have work to do.
+    let mut permissions: Vec<&str> = Vec::new();
+    for _ in 0..mix.below(4) {
+        let permission = *mix.pick(PERMISSIONS);
+        if !permissions.contains(&permission) {
+            permissions.push(permission);
+        }
+    }
+    let permissions = permissions
+        .iter()
+        .map(|p| format!("\"{p}\""))
+        .collect::<Vec<_>>()
+        .join(", ");
     format!(
         r#"[plugin]
 id = "{first}-{second}-{n}"
@@ -369,6 +411,9 @@ category = "{}"
 keywords = [{keywords}]
 host-api = "^0.2"
 component = "plugin.wasm"
+
+[permissions]
+request = [{permissions}]
 "#,
         capitalised(first),
         capitalised(second),
@@ -389,8 +434,9 @@ component = "plugin.wasm"
 /// `Db` records what the server already verified and never re-checks them,
 /// and search reads none of them. No blobs are stored, so these plugins
 /// cannot be downloaded; the install benchmark publishes its own.
-fn fill(db: &Db, key: &PublicKey) -> Result<()> {
+fn fill(db: &Db, key: &PublicKey) -> Result<Vec<String>> {
     let mut mix = Mix::new(0x5EED_0001);
+    let mut ids = Vec::with_capacity(PLUGINS);
     let key_id = key.id().to_string();
     let public_key = key.to_text().trim().to_owned();
     for n in 0..PLUGINS {
@@ -398,6 +444,8 @@ fn fill(db: &Db, key: &PublicKey) -> Result<()> {
         let manifest = lord_manifest::parse("plugin.toml", &manifest_text)
             .with_context(|| format!("synthetic manifest {n}:\n{manifest_text}"))?;
         let digest = Digest::of(manifest_text.as_bytes()).to_string();
+        ids.push(manifest.plugin.id.to_string());
+        let readme = synthetic_readme(&mut mix, &manifest);
         let signature = serde_json::json!({
             "version": 1,
             "key": key_id,
@@ -412,10 +460,31 @@ fn fill(db: &Db, key: &PublicKey) -> Result<()> {
             signature_json: format!("{signature:#}\n"),
             key_id: key_id.clone(),
             public_key: public_key.clone(),
+            readme,
         })
         .with_context(|| format!("publishing synthetic plugin {n}"))?;
     }
-    Ok(())
+    Ok(ids)
+}
+
+/// A README of the usual shape (a few kilobytes: headings, paragraphs, a
+/// list, a code block, links) for the plugin page to render.
+fn synthetic_readme(mix: &mut Mix, manifest: &lord_manifest::Manifest) -> String {
+    let meta = &manifest.plugin;
+    let mut text = format!(
+        "# {}\n\n{}\n\n## Install\n\n```sh\nlord plugin install {}\n```\n\n## Use\n\n",
+        meta.name, meta.description, meta.id
+    );
+    for _ in 0..3 + mix.below(6) {
+        let sentence: Vec<&str> = (0..12 + mix.below(20)).map(|_| *mix.pick(WORDS)).collect();
+        text.push_str(&capitalised(&sentence.join(" ")));
+        text.push_str(". See [the docs](https://example.org/docs) for *more*.\n\n");
+    }
+    text.push_str("## Options\n\n");
+    for word in (0..4).map(|_| *mix.pick(WORDS)) {
+        text.push_str(&format!("- `--{word}`: sets the **{word}** behaviour.\n"));
+    }
+    text
 }
 
 /// A query as `lord plugin search` sends it: one or two words, sometimes

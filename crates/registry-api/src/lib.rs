@@ -10,14 +10,21 @@
 //! Invariant: no I/O. This is a contract crate: plain serde types and the
 //! pure functions that belong to them.
 
+mod community;
 mod model;
 mod release;
 mod search;
 mod target;
+mod usage;
 
+pub use community::{
+    AuditEntry, ModerationRequest, PostInfo, PostRequest, RECEIPT_HEADER, ReportRequest,
+    ReviewInfo, ReviewRequest,
+};
 pub use model::{
     ErrorBody, PluginInfo, Published, Rating, SearchHit, SearchPage, VersionInfo, Yank,
 };
 pub use release::{IndexEntry, RELEASES, ReleaseInfo, release_name};
 pub use search::{SearchQuery, Sort};
 pub use target::{TargetInfo, target_name};
+pub use usage::{PluginUsage, Recommendation, RecommendationQuery, UsageReport};

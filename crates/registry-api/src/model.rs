@@ -73,12 +73,16 @@ pub struct ErrorBody {
     pub error: String,
 }
 
-/// A rating from one token holder.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// A rating from one account: it must carry an install receipt for the
+/// plugin (any version), from the `lord-install-receipt` header of a
+/// download by that account.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Rating {
     /// 1 to 5.
     pub stars: u8,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub receipt: Option<String>,
 }
 
 /// Yanking or restoring a version.

@@ -24,6 +24,21 @@ pub struct SearchQuery {
     pub author: Option<String>,
     pub min_rating: Option<f64>,
     pub verified: Option<bool>,
+    /// Only plugins whose newest version asks for a permission of this
+    /// family (`net`, `fs-write`, ...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub permission: Option<String>,
+    /// Only plugins whose newest version's risk is at most this level
+    /// (`low`, `medium`, `high`, `critical`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_risk: Option<String>,
+    /// Only plugins whose newest version's `host-api` requirement accepts
+    /// this host API version (like `0.2.1`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host_api: Option<String>,
+    /// Only plugins signed by this key id (a publisher).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub publisher: Option<String>,
     pub sort: Option<Sort>,
     pub limit: Option<u32>,
     pub offset: Option<u32>,

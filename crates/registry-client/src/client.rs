@@ -13,7 +13,7 @@ use crate::error::ClientError;
 #[derive(Debug, Clone)]
 pub struct Client {
     base: String,
-    http: reqwest::Client,
+    pub(crate) http: reqwest::Client,
     clock: Clock,
 }
 
@@ -303,12 +303,23 @@ impl Client {
         self.checked(response).await.map(drop)
     }
 
-    pub async fn rate(&self, token: &str, id: &str, stars: u8) -> Result<(), ClientError> {
+    /// Rates plugin `id` as the account behind `token`, showing the
+    /// install `receipt` that account was given ([`Client::receipt`]).
+    pub async fn rate(
+        &self,
+        token: &str,
+        id: &str,
+        stars: u8,
+        receipt: &str,
+    ) -> Result<(), ClientError> {
         let response = self
             .http
             .put(self.url(&format!("/plugins/{id}/rating")))
             .bearer_auth(token)
-            .json(&Rating { stars })
+            .json(&Rating {
+                stars,
+                receipt: Some(receipt.to_owned()),
+            })
             .send()
             .await
             .map_err(|e| self.unreachable(&e))?;

@@ -17,16 +17,19 @@
 //! crate) compiles no web server, database or object store.
 
 mod client;
+mod community;
 mod error;
 mod index;
 mod release;
 pub mod tuf;
 
 pub use client::{Client, Download};
+pub use community::{Receipt, load_receipt, save_receipt};
 pub use error::ClientError;
 pub use index::TrustedIndex;
 pub use lord_registry_api::{
-    ErrorBody, PluginInfo, Published, Rating, SearchHit, SearchPage, SearchQuery, Sort, TargetInfo,
-    VersionInfo, Yank, target_name,
+    AuditEntry, ErrorBody, PluginInfo, PluginUsage, PostInfo, Published, Rating, Recommendation,
+    RecommendationQuery, ReviewInfo, SearchHit, SearchPage, SearchQuery, Sort, TargetInfo,
+    UsageReport, VersionInfo, Yank, target_name,
 };
 pub use lord_registry_api::{RELEASES, ReleaseInfo, release_name};

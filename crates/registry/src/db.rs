@@ -25,12 +25,21 @@
 //! after [`query_words`] kept letters and digits alone, so neither SQL nor
 //! full-text query syntax can be injected.
 
+mod analytics;
+mod community;
 mod migrations;
+mod pages;
 mod pg;
 pub(crate) mod pool;
+mod portable;
 mod sqlite;
 mod tls;
 
+pub(crate) use analytics::stale_at;
+pub use analytics::{BASKET_DAYS, DayOfUse};
+pub use community::{Kind, REPORTS_TO_HIDE};
+pub use pages::VersionText;
+pub(crate) use pages::today;
 pub use tls::PgOptions;
 
 use std::collections::BTreeMap;
@@ -43,20 +52,34 @@ use lord_registry_api::{PluginInfo, SearchPage, VersionInfo};
 pub use lord_registry_api::{SearchQuery, Sort};
 
 /// What a token may do: publish and yank the plugins it names (`*` for
-/// any). Every valid token may rate.
+/// any), and moderate reviews and discussions (`moderate`). Every valid
+/// token is an account: it may review and rate what it installed, post
+/// and report (`account` is a scope of nothing more).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Scope {
     publish: Vec<String>,
+    moderate: bool,
+    account: bool,
 }
 
 impl Scope {
-    /// Reads `publish:*` or `publish:ID[,publish:ID...]`.
+    /// Reads a comma-separated list of `publish:*`, `publish:ID`,
+    /// `moderate` and `account`.
     pub fn parse(text: &str) -> Result<Self, RegistryError> {
         let mut publish = Vec::new();
+        let (mut moderate, mut account) = (false, false);
         for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            if part == "moderate" {
+                moderate = true;
+                continue;
+            }
+            if part == "account" {
+                account = true;
+                continue;
+            }
             let Some(target) = part.strip_prefix("publish:") else {
                 return Err(RegistryError::BadRequest(format!(
-                    "scope `{part}` is not `publish:*` or `publish:PLUGIN-ID`"
+                    "scope `{part}` is not `publish:*`, `publish:PLUGIN-ID`, `moderate` or `account`"
                 )));
             };
             if target != "*" {
@@ -66,38 +89,70 @@ impl Scope {
             }
             publish.push(target.to_owned());
         }
-        if publish.is_empty() {
+        if publish.is_empty() && !moderate && !account {
             return Err(RegistryError::BadRequest(
-                "a scope is needed, like `publish:*` or `publish:my-plugin`".to_owned(),
+                "a scope is needed, like `publish:*`, `publish:my-plugin`, `moderate` or `account`"
+                    .to_owned(),
             ));
         }
-        Ok(Self { publish })
+        Ok(Self {
+            publish,
+            moderate,
+            account,
+        })
     }
 
     pub fn covers(&self, id: &str) -> bool {
         self.publish.iter().any(|p| p == "*" || p == id)
     }
 
+    pub fn may_moderate(&self) -> bool {
+        self.moderate
+    }
+
     fn to_text(&self) -> String {
-        self.publish
+        let mut parts: Vec<String> = self
+            .publish
             .iter()
             .map(|p| format!("publish:{p}"))
-            .collect::<Vec<_>>()
-            .join(",")
+            .collect();
+        if self.moderate {
+            parts.push("moderate".to_owned());
+        }
+        if self.account {
+            parts.push("account".to_owned());
+        }
+        parts.join(",")
     }
 }
 
-/// A holder of a valid token.
+/// A holder of a valid token: an account.
 #[derive(Debug, Clone)]
 pub struct Caller {
     pub token_id: i64,
     pub scope: Scope,
+    /// The name given when the token was made; may be empty.
+    pub name: String,
+}
+
+impl Caller {
+    /// The name moderation's audit and reviews show.
+    pub fn shown_name(&self) -> String {
+        if self.name.is_empty() {
+            format!("account {}", self.token_id)
+        } else {
+            self.name.clone()
+        }
+    }
 }
 
 /// What the databases need of a search request beyond the wire type.
 pub(crate) trait QueryFilters {
     fn checked_min_rating(&self) -> Result<Option<f64>, RegistryError>;
     fn author_pattern(&self) -> Option<String>;
+    fn permission_pattern(&self) -> Result<Option<String>, RegistryError>;
+    fn max_risk_rank(&self) -> Result<Option<i64>, RegistryError>;
+    fn host_api_version(&self) -> Result<Option<semver::Version>, RegistryError>;
 }
 
 impl QueryFilters for SearchQuery {
@@ -123,6 +178,75 @@ impl QueryFilters for SearchQuery {
             format!("%{escaped}%")
         })
     }
+
+    /// The permission filter as a `LIKE` pattern over the space-framed
+    /// family list a plugin row keeps (`" fs-read net "`); only a family
+    /// name passes, so the pattern holds no wildcard of the caller's.
+    fn permission_pattern(&self) -> Result<Option<String>, RegistryError> {
+        self.permission
+            .as_deref()
+            .map(|name| {
+                lord_manifest::PermissionFamily::ALL
+                    .into_iter()
+                    .find(|family| family.as_str() == name)
+                    .map(|family| format!("% {} %", family.as_str()))
+                    .ok_or_else(|| {
+                        RegistryError::BadRequest(format!(
+                            "`{name}` is not a permission family, like `net` or `fs-write`"
+                        ))
+                    })
+            })
+            .transpose()
+    }
+
+    /// The highest risk asked for, as the rank the plugin row keeps.
+    fn max_risk_rank(&self) -> Result<Option<i64>, RegistryError> {
+        self.max_risk
+            .as_deref()
+            .map(|text| {
+                text.parse::<lord_manifest::RiskLevel>()
+                    .map(risk_rank)
+                    .map_err(|_| {
+                        RegistryError::BadRequest(format!(
+                            "`{text}` is not a risk level: use low, medium, high or critical"
+                        ))
+                    })
+            })
+            .transpose()
+    }
+
+    fn host_api_version(&self) -> Result<Option<semver::Version>, RegistryError> {
+        self.host_api
+            .as_deref()
+            .map(|text| {
+                semver::Version::parse(text).map_err(|e| {
+                    RegistryError::BadRequest(format!(
+                        "host_api `{text}` is not a version, like 0.2.1: {e}"
+                    ))
+                })
+            })
+            .transpose()
+    }
+}
+
+/// A risk level as the number a plugin row keeps, so "at most" is `<=`.
+pub(crate) fn risk_rank(level: lord_manifest::RiskLevel) -> i64 {
+    match level {
+        lord_manifest::RiskLevel::Low => 0,
+        lord_manifest::RiskLevel::Medium => 1,
+        lord_manifest::RiskLevel::High => 2,
+        lord_manifest::RiskLevel::Critical => 3,
+    }
+}
+
+/// Of the distinct `host-api` requirements plugins declare, those that
+/// accept `version`: the host API filter matches requirements as semver
+/// does, which SQL cannot, and the distinct requirements are few.
+fn requirements_accepting(requirements: Vec<String>, version: &semver::Version) -> Vec<String> {
+    requirements
+        .into_iter()
+        .filter(|text| semver::VersionReq::parse(text).is_ok_and(|req| req.matches(version)))
+        .collect()
 }
 
 /// A version ready to record: checked by the server, blob already durable.
@@ -135,6 +259,9 @@ pub struct NewVersion {
     pub signature_json: String,
     pub key_id: String,
     pub public_key: String,
+    /// The package's README as published (Markdown, capped), rendered
+    /// and sanitised only when a page shows it.
+    pub readme: String,
 }
 
 impl NewVersion {
@@ -154,6 +281,27 @@ impl NewVersion {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
         serde_json::to_string(&dependencies).unwrap_or_else(|_| "{}".to_owned())
+    }
+
+    /// The permission families the version asks for, space-framed
+    /// (`" fs-read net "`), for the search filter's `LIKE`.
+    fn permissions_text(&self) -> String {
+        let families: std::collections::BTreeSet<&str> = self
+            .manifest
+            .permissions
+            .iter()
+            .map(|p| p.family().as_str())
+            .collect();
+        let mut text = String::from(" ");
+        for family in families {
+            text.push_str(family);
+            text.push(' ');
+        }
+        text
+    }
+
+    fn risk_rank(&self) -> i64 {
+        risk_rank(lord_manifest::derive_risk(&self.manifest.permissions))
     }
 
     fn size_i64(&self) -> i64 {
@@ -305,10 +453,21 @@ impl Db {
 
     /// Makes a token with `scope` and returns it; only its hash is kept.
     pub fn create_token(&self, scope: &Scope) -> Result<String, RegistryError> {
+        self.create_named_token(scope, "")
+    }
+
+    /// [`Db::create_token`] for an account that shows as `name` (in
+    /// reviews, posts and the moderation audit).
+    pub fn create_named_token(&self, scope: &Scope, name: &str) -> Result<String, RegistryError> {
+        if name.chars().count() > 64 || name.chars().any(char::is_control) {
+            return Err(RegistryError::BadRequest(
+                "an account name is at most 64 characters, without control characters".to_owned(),
+            ));
+        }
         let (token, hash) = new_token()?;
         match &self.backend {
-            Backend::Sqlite(db) => db.insert_token(&hash, &scope.to_text())?,
-            Backend::Postgres(db) => db.insert_token(&hash, &scope.to_text())?,
+            Backend::Sqlite(db) => db.insert_token(&hash, &scope.to_text(), name)?,
+            Backend::Postgres(db) => db.insert_token(&hash, &scope.to_text(), name)?,
         }
         Ok(token)
     }
@@ -320,10 +479,11 @@ impl Db {
             Backend::Sqlite(db) => db.token(&hash)?,
             Backend::Postgres(db) => db.token(&hash)?,
         };
-        row.map(|(token_id, scope)| {
+        row.map(|(token_id, scope, name)| {
             Ok(Caller {
                 token_id,
                 scope: Scope::parse(&scope)?,
+                name,
             })
         })
         .transpose()

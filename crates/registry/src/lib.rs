@@ -11,6 +11,14 @@
 //! - [`tuf::TufRepo`]: the signed index the server keeps and re-signs;
 //!   releases of lord itself are targets of it too (`releases.rs`).
 //! - [`openapi::document`]: the OpenAPI 3.0 description of the API.
+//! - Web pages (`web/`): search with filters, a page per plugin (its
+//!   sanitised README, versions, permissions in plain words, signer,
+//!   compatibility, downloads over time, the install line) and per
+//!   publisher, server-rendered under a strict Content-Security-Policy.
+//! - Community (`community.rs`): reviews and ratings only with an install
+//!   receipt (`receipt.rs`) bound to the account and version, one review
+//!   per account and version with edits kept, discussions, reports, a spam
+//!   filter, moderators hiding and showing, and an audit naming each.
 //! - Operations: `/healthz`, `/readyz`, Prometheus `/metrics`, rate
 //!   limits ([`RateLimits`]) and graceful shutdown ([`serve_until`]).
 //!
@@ -24,19 +32,29 @@
 //! required.
 
 mod access_log;
+mod community;
 mod db;
+pub mod demo;
 mod error;
 pub mod openapi;
 mod ops;
 mod releases;
+mod receipt;
+pub mod recommend;
 mod server;
 pub mod tuf;
+mod usage;
+mod web;
 
 pub use access_log::AccessLog;
-pub use db::{Caller, DEFAULT_POOL_SIZE, Db, NewVersion, PgOptions, Scope, SearchQuery, Sort};
+pub use db::{
+    BASKET_DAYS, Caller, DEFAULT_POOL_SIZE, DayOfUse, Db, Kind, NewVersion, PgOptions,
+    REPORTS_TO_HIDE, Scope, SearchQuery, Sort, VersionText,
+};
 pub use error::RegistryError;
 pub use lord_registry_api::{
-    ErrorBody, PluginInfo, Published, Rating, SearchHit, SearchPage, TargetInfo, VersionInfo, Yank,
+    AuditEntry, ErrorBody, PluginInfo, PostInfo, Published, Rating, ReviewInfo, SearchHit,
+    SearchPage, TargetInfo, VersionInfo, Yank,
 };
 pub use ops::RateLimits;
 pub use server::{Blobs, Registry, router, serve, serve_until};

@@ -55,6 +55,10 @@ pub fn document() -> Value {
                     {"name": "author", "in": "query", "schema": {"type": "string"}},
                     {"name": "min_rating", "in": "query", "schema": {"type": "number", "minimum": 0, "maximum": 5}},
                     {"name": "verified", "in": "query", "schema": {"type": "boolean"}},
+                    {"name": "permission", "in": "query", "schema": {"type": "string", "enum": ["fs-read", "fs-write", "net", "env", "secret", "exec", "db", "ai", "sys-metrics", "state-shared", "events-publish", "events-subscribe", "message", "tty"]}, "description": "Only plugins whose newest version asks for a permission of this family."},
+                    {"name": "max_risk", "in": "query", "schema": {"type": "string", "enum": ["low", "medium", "high", "critical"]}, "description": "Only plugins whose newest version is at most this risky."},
+                    {"name": "host_api", "in": "query", "schema": {"type": "string"}, "description": "Only plugins whose newest version works with this host API version, like `0.2.1`."},
+                    {"name": "publisher", "in": "query", "schema": {"type": "string"}, "description": "Only plugins signed by this key id."},
                     {"name": "sort", "in": "query", "schema": {"type": "string", "enum": ["relevance", "downloads", "rating", "updated"]}},
                     {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 0, "maximum": 4294967295u64}},
                     {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0, "maximum": 4294967295u64}}

@@ -42,6 +42,12 @@ pub struct Registry {
     rate_limits: std::sync::Mutex<RateLimits>,
     /// Where each answered request is logged, if anywhere.
     pub(crate) access_log: std::sync::OnceLock<crate::access_log::AccessLog>,
+    /// The URL users reach the registry at, for the pages' install lines.
+    public_url: std::sync::OnceLock<String>,
+    /// The install receipts' key, read from the database once.
+    pub(crate) receipt_key: std::sync::OnceLock<Vec<u8>>,
+    /// The recommender, retrained when stale (`usage.rs`).
+    pub(crate) model: std::sync::Mutex<Option<Arc<crate::usage::Model>>>,
 }
 
 /// Package blobs, named by digest, in any `object_store` (a local folder
@@ -209,6 +215,9 @@ impl Registry {
             limiter: crate::ops::Limiter::default(),
             rate_limits: std::sync::Mutex::new(RateLimits::default()),
             access_log: std::sync::OnceLock::new(),
+            public_url: std::sync::OnceLock::new(),
+            receipt_key: std::sync::OnceLock::new(),
+            model: std::sync::Mutex::new(None),
         })
     }
 }
@@ -226,6 +235,23 @@ impl Registry {
         log: crate::access_log::AccessLog,
     ) -> Result<(), crate::access_log::AccessLog> {
         self.access_log.set(log)
+    }
+
+    /// Names the URL users reach this registry at (behind a proxy, say),
+    /// for the install lines its pages show; without it a page uses
+    /// `http://` and the host the request was sent to. Set once; a second
+    /// URL is refused and returned.
+    pub fn set_public_url(&self, url: &str) -> Result<(), String> {
+        let parsed = url::Url::parse(url).map_err(|e| format!("`{url}` is not a URL: {e}"))?;
+        if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
+            return Err(format!("`{url}` is not an http:// or https:// URL"));
+        }
+        self.public_url
+            .set(parsed.as_str().trim_end_matches('/').to_owned())
+    }
+
+    pub(crate) fn public_url(&self) -> Option<&str> {
+        self.public_url.get().map(String::as_str)
     }
 
     pub(crate) fn rate_limits(&self) -> RateLimits {
@@ -301,6 +327,9 @@ pub fn router(registry: Shared) -> axum::Router {
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
+        .merge(crate::web::routes())
+        .merge(crate::community::routes())
+        .merge(crate::usage::routes())
         .fallback(|| async {
             RegistryError::NotFound("no such endpoint; see /api/v1/openapi.json".to_owned())
         })
@@ -398,6 +427,7 @@ async fn tuf_file(
 async fn tuf_target(
     State(registry): State<Shared>,
     UrlPath((id, file)): UrlPath<(String, String)>,
+    headers: HeaderMap,
 ) -> Result<Response, RegistryError> {
     check_id(&id)?;
     let missing = format!("no target `plugins/{id}/{file}`");
@@ -408,6 +438,7 @@ async fn tuf_target(
         .map(|(d, v)| (d.to_owned(), v.to_owned()))
         .ok_or_else(no_target)?;
     check_version(&version)?;
+    let (wanted, asked) = (id.clone(), version.clone());
     let recorded = blocking(&registry, move |r| {
         let (_, recorded) =
             r.db.signature(&id, &version)?
@@ -420,7 +451,14 @@ async fn tuf_target(
     .await?
     .ok_or_else(no_target)?;
     let bytes = registry.blobs.get(&recorded).await?;
-    Ok(([(header::CONTENT_TYPE, "application/octet-stream")], bytes).into_response())
+    let mut response =
+        ([(header::CONTENT_TYPE, "application/octet-stream")], bytes).into_response();
+    if let Some((name, value)) =
+        crate::community::receipt_for(&registry, &headers, &wanted, &asked, &recorded).await
+    {
+        response.headers_mut().insert(name, value);
+    }
+    Ok(response)
 }
 
 /// The signed-index entry of a recorded version.
@@ -460,13 +498,13 @@ fn bad_query(e: &QueryRejection) -> RegistryError {
     RegistryError::BadRequest(format!("bad query: {}", e.body_text()))
 }
 
-fn check_id(id: &str) -> Result<(), RegistryError> {
+pub(crate) fn check_id(id: &str) -> Result<(), RegistryError> {
     id.parse::<lord_manifest::PluginId>()
         .map(|_| ())
         .map_err(|e| RegistryError::BadRequest(format!("`{id}` is not a plugin id: {e}")))
 }
 
-fn check_version(version: &str) -> Result<(), RegistryError> {
+pub(crate) fn check_version(version: &str) -> Result<(), RegistryError> {
     semver::Version::parse(version)
         .map(|_| ())
         .map_err(|e| RegistryError::BadRequest(format!("`{version}` is not a version: {e}")))
@@ -508,9 +546,11 @@ fn not_published(id: &str, version: &str) -> RegistryError {
 async fn package(
     State(registry): State<Shared>,
     UrlPath((id, version)): UrlPath<(String, String)>,
+    headers: HeaderMap,
 ) -> Result<Response, RegistryError> {
     check_id(&id)?;
     check_version(&version)?;
+    let (wanted, asked) = (id.clone(), version.clone());
     let digest = blocking(&registry, move |r| {
         let (_, digest) =
             r.db.signature(&id, &version)?
@@ -520,14 +560,20 @@ async fn package(
     })
     .await?;
     let bytes = registry.blobs.get(&digest).await?;
-    Ok((
+    let receipt =
+        crate::community::receipt_for(&registry, &headers, &wanted, &asked, &digest).await;
+    let mut response = (
         [
             (header::CONTENT_TYPE, "application/octet-stream".to_owned()),
             (header::HeaderName::from_static("lord-digest"), digest),
         ],
         bytes,
     )
-        .into_response())
+        .into_response();
+    if let Some((name, value)) = receipt {
+        response.headers_mut().insert(name, value);
+    }
+    Ok(response)
 }
 
 async fn signature(
@@ -616,8 +662,19 @@ async fn rate(
             "stars must be from 1 to 5".to_owned(),
         ));
     }
+    // Only an account that installed the plugin rates it.
+    let receipt = rating.receipt.as_deref().ok_or_else(|| {
+        RegistryError::Forbidden(
+            "a rating needs an install receipt: install the plugin with your account's token, \
+             then rate it with `lord plugin rate`"
+                .to_owned(),
+        )
+    })?;
+    let claims = crate::community::verified(&registry, receipt).await?;
+    crate::receipt::check_binding(&claims, caller.token_id, &id, &claims.version)?;
+    let stars = rating.stars;
     blocking(&registry, move |r| {
-        if r.db.rate(&id, &caller, rating.stars)? {
+        if r.db.rate(&id, &caller, stars)? {
             Ok(())
         } else {
             Err(RegistryError::NotFound(format!(
@@ -725,6 +782,7 @@ fn verify(
             manifest.plugin.component
         )));
     }
+    let readme = crate::web::readme_in(unpacked.path())?;
     let id = manifest.plugin.id.to_string();
     if !caller.scope.covers(&id) {
         return Err(RegistryError::Forbidden(format!(
@@ -740,5 +798,6 @@ fn verify(
         signature_json: signature.to_json(),
         key_id: public.id().to_string(),
         public_key: public.to_text().trim().to_owned(),
+        readme,
     })
 }

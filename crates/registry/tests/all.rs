@@ -15,6 +15,7 @@
 #[path = "support/azurite.rs"]
 mod azurite;
 mod blob_stores;
+mod community;
 mod database;
 #[cfg(feature = "cloud")]
 #[path = "support/moto.rs"]
@@ -22,6 +23,8 @@ mod moto;
 mod operations;
 mod several_servers;
 mod support;
+mod usage;
+mod web;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -63,7 +66,23 @@ on_both_backends!(
     search_filters_and_sorts,
     yanking_moves_latest_back_and_restoring_moves_it_forward,
     a_name_with_a_direction_control_is_refused_and_nothing_is_recorded,
+    a_plugin_page_shows_the_plugin_and_neutralises_its_readme,
+    the_search_page_filters_by_permission_risk_category_and_host_api,
+    a_review_needs_an_install_receipt_of_the_reviewers_own_account,
+    moderation_hides_content_and_the_audit_names_the_moderator,
+    co_installed_plugins_are_recommended_and_installations_stay_anonymous,
 );
+
+use usage::co_installed_plugins_are_recommended_and_installations_stay_anonymous;
+
+use community::{
+    a_review_needs_an_install_receipt_of_the_reviewers_own_account,
+    moderation_hides_content_and_the_audit_names_the_moderator,
+};
+use web::{
+    a_plugin_page_shows_the_plugin_and_neutralises_its_readme,
+    the_search_page_filters_by_permission_risk_category_and_host_api,
+};
 
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -216,6 +235,10 @@ impl Running {
             #[cfg(feature = "cloud")]
             _moto: moto,
         })
+    }
+
+    fn data_path(&self) -> &Path {
+        self._data.path()
     }
 
     fn publish(&self, spec: &Spec<'_>) -> Result<lord_registry::Published, ClientError> {
@@ -486,12 +509,25 @@ fn search_filters_and_sorts(backend: Backend) {
         }),
         ["ping", "json-query", "csv-tools"]
     );
-    r.runtime
-        .block_on(r.client.rate(&r.token, "csv-tools", 5))
-        .expect("rate");
-    r.runtime
-        .block_on(r.client.rate(&r.token, "ping", 2))
-        .expect("rate");
+    // Only an account that downloaded a plugin may rate it: its receipt
+    // is the proof.
+    let refused = r
+        .runtime
+        .block_on(r.client.rate(&r.token, "csv-tools", 5, "forged.00"))
+        .expect_err("a rating with a forged receipt");
+    assert!(
+        refused.to_string().contains("not one this registry issued"),
+        "{refused}"
+    );
+    for (id, stars) in [("csv-tools", 5), ("ping", 2)] {
+        let receipt = r
+            .runtime
+            .block_on(r.client.receipt(&r.token, id, "0.1.0"))
+            .expect("receipt");
+        r.runtime
+            .block_on(r.client.rate(&r.token, id, stars, &receipt.text))
+            .expect("rate");
+    }
     assert_eq!(
         r.search(SearchQuery {
             min_rating: Some(4.0),

@@ -88,6 +88,26 @@ pub(super) fn registry_rows(registry: &RegistryResults, resolve: &Samples) -> Ve
             "tuf_refresh_unchanged_ms",
             latency_ms(&registry.tuf_refresh),
         ),
+        tracked_ms(
+            "web: plugin page at 10,000 plugins, p95",
+            "web_plugin_page_p95_ms",
+            registry.web.plugin_page.percentile_ns(95.0) / 1e6,
+        ),
+        tracked_ms(
+            "  the same plugin from the JSON API, p95",
+            "web_plugin_api_p95_ms",
+            registry.web.plugin_api.percentile_ns(95.0) / 1e6,
+        ),
+        tracked_ms(
+            "web: search page at 10,000 plugins, p95",
+            "web_search_page_p95_ms",
+            registry.web.search_page.percentile_ns(95.0) / 1e6,
+        ),
+        tracked_ms(
+            "  the same search from the JSON API, p95",
+            "web_search_api_p95_ms",
+            registry.web.search_api.percentile_ns(95.0) / 1e6,
+        ),
     ]
 }
 
@@ -118,6 +138,30 @@ pub(super) fn registry_keys(registry: &RegistryResults, resolve: &Samples) -> Ma
         ("search_plugins".to_owned(), json!(registry::PLUGINS)),
         ("search_queries".to_owned(), json!(registry.search.len())),
         ("search_found".to_owned(), json!(registry.search_found)),
+        (
+            "web_pages".to_owned(),
+            json!(registry.web.plugin_page.len()),
+        ),
+        (
+            "web_plugin_page_largest_bytes".to_owned(),
+            json!(registry.web.largest_plugin_page),
+        ),
+        (
+            "web_plugin_page_vs_api_p95_ratio".to_owned(),
+            json!(round(
+                registry.web.plugin_page.percentile_ns(95.0)
+                    / registry.web.plugin_api.percentile_ns(95.0).max(1.0),
+                3
+            )),
+        ),
+        (
+            "web_search_page_vs_api_p95_ratio".to_owned(),
+            json!(round(
+                registry.web.search_page.percentile_ns(95.0)
+                    / registry.web.search_api.percentile_ns(95.0).max(1.0),
+                3
+            )),
+        ),
         ("resolve_packages".to_owned(), json!(graph::PACKAGES)),
         (
             "install_2mb_package_bytes".to_owned(),

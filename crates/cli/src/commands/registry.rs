@@ -22,7 +22,7 @@ use lord_host::Framework;
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum RegistryCommand {
-    /// Serve the registry's HTTP API until interrupted.
+    /// Serve the registry's HTTP API and web pages until interrupted.
     Serve {
         /// The registry's data folder (default: $LORD_HOME/registry).
         #[arg(long)]
@@ -44,6 +44,25 @@ pub(crate) enum RegistryCommand {
         /// file, appended, or to standard error with `-`.
         #[arg(long, value_name = "FILE")]
         access_log: Option<PathBuf>,
+        /// The URL users reach this registry at (behind a proxy), for the
+        /// install lines on its web pages (default: http:// and the host
+        /// each request was sent to).
+        #[arg(long, value_name = "URL")]
+        public_url: Option<String>,
+    },
+    /// Fill a registry with generated demo plugins, versions, downloads,
+    /// installations' use and reviews, to try the web pages and search
+    /// (`lord registry serve` on the same data shows them). The demo's
+    /// packages are placeholders: browse them, do not install them.
+    Demo {
+        /// The registry's data folder (default: $LORD_HOME/registry).
+        #[arg(long)]
+        data: Option<PathBuf>,
+        #[command(flatten)]
+        database: DatabaseArgs,
+        /// How many plugins to make.
+        #[arg(long, default_value_t = 200)]
+        plugins: usize,
     },
     /// Make API tokens.
     #[command(subcommand)]
@@ -121,9 +140,15 @@ impl From<KeyRole> for Role {
 pub(crate) enum TokenCommand {
     /// Make a token and print it once (only its hash is stored).
     Create {
-        /// What it may do: `publish:*` or `publish:ID[,publish:ID...]`.
+        /// What it may do, comma-separated: `publish:*`, `publish:ID`,
+        /// `moderate` (hide and show reviews and posts, read the audit) or
+        /// `account` (only review, rate, post and report, as every token may).
         #[arg(long)]
         scope: String,
+        /// The account's name, shown with its reviews and posts and in the
+        /// moderation audit.
+        #[arg(long, default_value = "")]
+        name: String,
         #[arg(long)]
         data: Option<PathBuf>,
         #[command(flatten)]
@@ -151,6 +176,7 @@ pub(crate) async fn run(
             database,
             blob_url,
             access_log,
+            public_url,
         } => {
             let dir = data_dir(ctx, data);
             let postgres = database.options(ctx, out, framework)?;
@@ -160,6 +186,11 @@ pub(crate) async fn run(
             let registry = Arc::new(Registry::open_configured(&dir, postgres.as_ref(), blobs)?);
             if let Some(name) = &ctx.failpoint {
                 registry.tuf.arm_failpoint(name);
+            }
+            if let Some(url) = &public_url {
+                registry
+                    .set_public_url(url)
+                    .map_err(|e| anyhow::anyhow!("--public-url: {e}"))?;
             }
             if let Some(path) = access_log {
                 let log = if path.as_os_str() == "-" {
@@ -187,7 +218,7 @@ pub(crate) async fn run(
                 ""
             };
             out.status(format_args!(
-                "serving the registry in {}{records} on http://{address} (API at /api/v1, OpenAPI at /api/v1/openapi.json)",
+                "serving the registry in {}{records} on http://{address} (web pages at /, API at /api/v1, OpenAPI at /api/v1/openapi.json)",
                 dir.display()
             ));
             lord_registry::serve_until(listener, registry, stop)
@@ -195,15 +226,23 @@ pub(crate) async fn run(
                 .context("serving the registry")?;
             out.status("stopped after answering the requests in flight");
         }
+        RegistryCommand::Demo {
+            data,
+            database,
+            plugins,
+        } => demo(ctx, out, framework, data, &database, plugins)?,
         RegistryCommand::Token(TokenCommand::Create {
             scope,
+            name,
             data,
             database,
         }) => {
             let postgres = database.options(ctx, out, framework)?;
             let registry =
                 Registry::open_configured(&data_dir(ctx, data), postgres.as_ref(), None)?;
-            let token = registry.db.create_token(&Scope::parse(&scope)?)?;
+            let token = registry
+                .db
+                .create_named_token(&Scope::parse(&scope)?, &name)?;
             out.status(format_args!(
                 "made a token with scope `{scope}`; it is shown once, so keep it now"
             ));
@@ -369,4 +408,31 @@ fn stop_requested() -> impl std::future::Future<Output = ()> {
     async {
         let _ = tokio::signal::ctrl_c().await;
     }
+}
+
+/// `lord registry demo`: fills the registry's records with generated data.
+fn demo(
+    ctx: &Context,
+    out: &Output,
+    framework: &Framework,
+    data: Option<PathBuf>,
+    database: &DatabaseArgs,
+    plugins: usize,
+) -> Result<()> {
+    let postgres = database.options(ctx, out, framework)?;
+    let dir = data_dir(ctx, data);
+    let registry = Registry::open_configured(&dir, postgres.as_ref(), None)?;
+    let filled = lord_registry::demo::fill(&registry.db, plugins.clamp(1, 20_000), 17)
+        .context("filling the demo registry")?;
+    out.status(format_args!(
+        "filled {} with {} demo plugins ({} versions), {} installations' use and {} reviews; \
+         run `lord registry serve --data {}` and open it in a browser",
+        dir.display(),
+        filled.plugins,
+        filled.versions,
+        filled.installations,
+        filled.reviews,
+        dir.display()
+    ));
+    Ok(())
 }

@@ -36,6 +36,7 @@ mod refusals;
 mod registry;
 mod registry_servers;
 mod registry_tuf;
+mod registry_web;
 mod secrets;
 mod self_update;
 mod state;

@@ -77,13 +77,52 @@ CREATE TABLE IF NOT EXISTS ratings (
 CREATE VIRTUAL TABLE IF NOT EXISTS plugins_fts USING fts5(id, name, description, keywords, authors);
 ";
 
+/// Step 2: what the web pages show and filter on (`db/pages.rs`).
+/// `risk` starts at critical for plugins published before it, whose
+/// manifests SQL cannot read: until their next publish, the "at most"
+/// filter never passes an unassessed plugin as safe.
+const SCHEMA_2: &str = "
+ALTER TABLE versions ADD COLUMN readme TEXT NOT NULL DEFAULT '';
+ALTER TABLE plugins ADD COLUMN permissions TEXT NOT NULL DEFAULT ' ';
+ALTER TABLE plugins ADD COLUMN risk INTEGER NOT NULL DEFAULT 3;
+ALTER TABLE plugins ADD COLUMN host_api TEXT NOT NULL DEFAULT '';
+UPDATE plugins SET host_api = COALESCE(
+    (SELECT v.host_api FROM versions v WHERE v.plugin_id = plugins.id AND v.version = plugins.latest),
+    '');
+CREATE INDEX plugins_by_key ON plugins(key_id);
+CREATE INDEX plugins_by_host_api ON plugins(host_api);
+CREATE TABLE downloads_daily (
+    plugin_id TEXT NOT NULL REFERENCES plugins(id),
+    day INTEGER NOT NULL,        -- days since 1970-01-01 (UTC)
+    count INTEGER NOT NULL,
+    PRIMARY KEY (plugin_id, day)
+);
+";
+
 /// The schema's steps (`db/migrations.rs`). The signed index of a SQLite
-/// registry lives in its data folder, so it has no second step.
-pub(super) const STEPS: &[Step] = &[Step {
-    version: 1,
-    name: "records and search",
-    sql: SCHEMA_1,
-}];
+/// registry lives in its data folder, so it has no step for it.
+pub(super) const STEPS: &[Step] = &[
+    Step {
+        version: 1,
+        name: "records and search",
+        sql: SCHEMA_1,
+    },
+    Step {
+        version: 2,
+        name: "web pages: readmes, permission and risk filters, daily downloads",
+        sql: SCHEMA_2,
+    },
+    Step {
+        version: 3,
+        name: "community: accounts' names, reviews, discussions, moderation",
+        sql: super::community::community_schema!("INTEGER PRIMARY KEY"),
+    },
+    Step {
+        version: 4,
+        name: "opt-in use under daily salted hashes",
+        sql: super::analytics::SCHEMA,
+    },
+];
 
 /// Brings the schema up to date, every pending step in one immediate
 /// transaction: a second process opening the same file waits (busy
@@ -120,7 +159,7 @@ fn fts_query(text: &str) -> Option<String> {
 /// The registry database in SQLite.
 #[derive(Debug)]
 pub(super) struct Sqlite {
-    conn: Mutex<Connection>,
+    pub(super) conn: Mutex<Connection>,
 }
 
 impl Sqlite {
@@ -136,7 +175,7 @@ impl Sqlite {
         })
     }
 
-    fn conn(&self) -> MutexGuard<'_, Connection> {
+    pub(super) fn conn(&self) -> MutexGuard<'_, Connection> {
         // A panic while holding the lock leaves SQLite consistent (every
         // change is a transaction), so the poisoned guard is still usable.
         self.conn.lock().unwrap_or_else(|p| p.into_inner())
@@ -147,21 +186,26 @@ impl Sqlite {
         Ok(())
     }
 
-    pub(super) fn insert_token(&self, hash: &str, scope: &str) -> Result<(), RegistryError> {
+    pub(super) fn insert_token(
+        &self,
+        hash: &str,
+        scope: &str,
+        name: &str,
+    ) -> Result<(), RegistryError> {
         self.conn().execute(
-            "INSERT INTO tokens (hash, scope, created_ms) VALUES (?1, ?2, ?3)",
-            params![hash, scope, now_ms()],
+            "INSERT INTO tokens (hash, scope, created_ms, name) VALUES (?1, ?2, ?3, ?4)",
+            params![hash, scope, now_ms(), name],
         )?;
         Ok(())
     }
 
-    pub(super) fn token(&self, hash: &str) -> Result<Option<(i64, String)>, RegistryError> {
+    pub(super) fn token(&self, hash: &str) -> Result<Option<(i64, String, String)>, RegistryError> {
         Ok(self
             .conn()
             .query_row(
-                "SELECT id, scope FROM tokens WHERE hash = ?1",
+                "SELECT id, scope, name FROM tokens WHERE hash = ?1",
                 [hash],
-                |r| Ok((r.get(0)?, r.get(1)?)),
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
             )
             .optional()?)
     }
@@ -205,6 +249,31 @@ impl Sqlite {
             conds.push("p.verified = ?".to_owned());
             args.push(i64::from(verified).into());
         }
+        if let Some(pattern) = query.permission_pattern()? {
+            conds.push("p.permissions LIKE ?".to_owned());
+            args.push(pattern.into());
+        }
+        if let Some(rank) = query.max_risk_rank()? {
+            conds.push("p.risk <= ?".to_owned());
+            args.push(rank.into());
+        }
+        if let Some(publisher) = &query.publisher {
+            conds.push("p.key_id = ?".to_owned());
+            args.push(publisher.clone().into());
+        }
+        let conn = self.conn();
+        if let Some(version) = query.host_api_version()? {
+            let accepting =
+                super::requirements_accepting(Self::host_api_requirements(&conn)?, &version);
+            conds.push(format!(
+                "p.host_api IN ({})",
+                std::iter::once("NULL")
+                    .chain(accepting.iter().map(|_| "?"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+            args.extend(accepting.into_iter().map(Into::into));
+        }
         let filter = if conds.is_empty() {
             String::new()
         } else {
@@ -221,7 +290,6 @@ impl Sqlite {
             Sort::Rating => "rating DESC, p.rating_count DESC, p.id",
             Sort::Updated => "p.updated_ms DESC, p.id",
         };
-        let conn = self.conn();
         let total: i64 = conn.query_row(
             &format!("SELECT COUNT(*) FROM {from} {filter}"),
             rusqlite::params_from_iter(args.iter()),
@@ -323,10 +391,18 @@ impl Sqlite {
     }
 
     pub(super) fn count_download(&self, id: &str) -> Result<(), RegistryError> {
-        self.conn().execute(
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        tx.execute(
             "UPDATE plugins SET downloads = downloads + 1 WHERE id = ?1",
             [id],
         )?;
+        tx.execute(
+            "INSERT INTO downloads_daily (plugin_id, day, count) VALUES (?1, ?2, 1)
+             ON CONFLICT (plugin_id, day) DO UPDATE SET count = downloads_daily.count + 1",
+            params![id, super::pages::today()],
+        )?;
+        tx.commit()?;
         Ok(())
     }
 
@@ -359,13 +435,15 @@ impl Sqlite {
         let now = now_ms();
         tx.execute(
             "INSERT INTO plugins (id, name, description, license, category, keywords, authors,
-                                  key_id, latest, created_ms, updated_ms)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10)
+                                  key_id, latest, created_ms, updated_ms,
+                                  permissions, risk, host_api)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10, ?11, ?12, ?13)
              ON CONFLICT (id) DO UPDATE SET
                 name = excluded.name, description = excluded.description,
                 license = excluded.license, category = excluded.category,
                 keywords = excluded.keywords, authors = excluded.authors,
-                updated_ms = excluded.updated_ms",
+                updated_ms = excluded.updated_ms, permissions = excluded.permissions,
+                risk = excluded.risk, host_api = excluded.host_api",
             params![
                 id,
                 meta.name,
@@ -377,12 +455,15 @@ impl Sqlite {
                 new.key_id,
                 version,
                 now,
+                new.permissions_text(),
+                new.risk_rank(),
+                meta.host_api.to_string(),
             ],
         )?;
         tx.execute(
             "INSERT INTO versions (plugin_id, version, digest, size, host_api, dependencies,
-                                   manifest, signature, key_id, published_ms)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                                   manifest, signature, key_id, published_ms, readme)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
             params![
                 id,
                 version,
@@ -394,6 +475,7 @@ impl Sqlite {
                 new.signature_json,
                 new.key_id,
                 now,
+                new.readme,
             ],
         )?;
         tx.execute(

@@ -7,6 +7,8 @@ mod info;
 mod install;
 mod lifecycle;
 mod list;
+mod recommend;
+mod review;
 mod search;
 mod update;
 mod validate;
@@ -56,6 +58,14 @@ pub(crate) enum PluginCommand {
     Remove(lifecycle::ForceArgs),
     /// Check a plugin folder without installing it.
     Validate(validate::ValidateArgs),
+    /// Rate the installed version of a plugin on the registry (1 to 5), as
+    /// the account whose token is in LORD_REGISTRY_TOKEN.
+    Rate(review::RateArgs),
+    /// Review the installed version of a plugin on the registry, as the
+    /// account whose token is in LORD_REGISTRY_TOKEN.
+    Review(review::ReviewArgs),
+    /// Plugins the registry suggests for what is installed here.
+    Recommend(recommend::RecommendArgs),
 }
 
 pub(crate) async fn run(
@@ -102,6 +112,13 @@ pub(crate) async fn run(
             .await
         }
         PluginCommand::Validate(args) => validate::run(out, framework, validate::parse(args)).await,
+        PluginCommand::Rate(args) => {
+            review::run(ctx, out, framework, review::parse_rate(ctx, args)?).await
+        }
+        PluginCommand::Recommend(args) => recommend::run(out, framework, args).await,
+        PluginCommand::Review(args) => {
+            review::run(ctx, out, framework, review::parse_review(ctx, args)?).await
+        }
     }
 }
 

@@ -66,7 +66,7 @@ pub(crate) fn parse(args: SearchArgs) -> Result<Request, UsageError> {
             verified: args.verified.then_some(true),
             sort,
             limit: Some(args.limit),
-            offset: None,
+            ..SearchQuery::default()
         },
         registry: args.registry,
         json: args.json,
