@@ -4,20 +4,36 @@
 //! network interfaces, processes (CPU, memory, threads, and command lines
 //! only when asked) and containers (control groups holding processes, v2
 //! and v1) into a [`Snapshot`]; [`exposition::render`] writes a snapshot
-//! as Prometheus metrics (OpenMetrics or the classic text format).
+//! as Prometheus metrics (OpenMetrics or the classic text format), and
+//! with the `http` feature [`http`] serves them at `/metrics` and pushes
+//! them to a Pushgateway.
 //!
-//! Boundary: this crate reads the system and returns plain data; serving,
-//! storing and alerting are its callers'.
+//! [`alert`] judges rules (threshold with hysteresis, rate, robust anomaly,
+//! absence; each held for a duration) sample by sample, [`AlertLog`]
+//! keeps transitions and silences in `monitor.db`, and with the `notify`
+//! feature [`notify`] delivers them by signed webhook and by e-mail.
+//!
+//! Boundary: collecting and judging are pure of configuration; the caller
+//! reads rules and channels from lord's configuration and secrets.
 
+pub mod alert;
 mod cgroup;
 mod collector;
 mod error;
 pub mod exposition;
+#[cfg(feature = "http")]
+pub mod http;
+mod log;
+mod metric;
+#[cfg(feature = "notify")]
+pub mod notify;
 mod snapshot;
 
 pub use cgroup::CgroupRoots;
 pub use collector::{Collector, FIRST_WINDOW, Options};
 pub use error::MonitorError;
+pub use log::{AlertLog, Entry, Silence};
+pub use metric::Metric;
 pub use snapshot::{
     CgroupVersion, Container, Core, Cpu, Filesystem, Host, Interface, Memory, Process, Snapshot,
 };
