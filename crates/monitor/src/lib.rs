@@ -8,7 +8,9 @@
 //! with the `http` feature [`http`] serves them at `/metrics` and pushes
 //! them to a Pushgateway.
 //!
-//! [`alert`] judges rules (threshold with hysteresis, rate, robust anomaly,
+//! [`history::History`] keeps samples' figures in `monitor.db` with
+//! downsampling and retention, and reports over a window with robust
+//! anomalies; [`alert`] judges rules (threshold with hysteresis, rate, robust anomaly,
 //! absence; each held for a duration) sample by sample, [`AlertLog`]
 //! keeps transitions and silences in `monitor.db`, and with the `notify`
 //! feature [`notify`] delivers them by signed webhook and by e-mail.
@@ -21,6 +23,7 @@ mod cgroup;
 mod collector;
 mod error;
 pub mod exposition;
+pub mod history;
 #[cfg(feature = "http")]
 pub mod http;
 mod log;

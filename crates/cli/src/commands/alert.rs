@@ -33,7 +33,7 @@ pub(crate) enum AlertCommand {
     Silence {
         rule: String,
         /// How long (`30m`, `2h`).
-        #[arg(long = "for", value_parser = parse_span)]
+        #[arg(long = "for", value_parser = crate::commands::monitor::parse_span)]
         span: Duration,
         /// Why, for whoever looks at the list.
         #[arg(long, default_value = "")]
@@ -41,23 +41,21 @@ pub(crate) enum AlertCommand {
     },
 }
 
-/// Any positive duration (a silence may be short).
-fn parse_span(text: &str) -> Result<Duration, String> {
-    let parsed: jiff::SignedDuration = text
-        .parse()
-        .map_err(|e| format!("`{text}` is not a duration like 30m or 2h: {e}"))?;
-    Duration::try_from(parsed).map_err(|_| format!("`{text}` is negative"))
-}
-
+/// Milliseconds since the Unix epoch, as samples and silences count time.
 pub(crate) fn now_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64)
 }
 
-pub(crate) fn open_log(ctx: &Context) -> Result<AlertLog> {
+/// `$LORD_HOME/monitor.db`, its folder made if need be.
+pub(crate) fn monitor_db(ctx: &Context) -> Result<std::path::PathBuf> {
     std::fs::create_dir_all(&ctx.home).with_context(|| format!("making {}", ctx.home.display()))?;
-    Ok(AlertLog::open(&ctx.home.join("monitor.db"))?)
+    Ok(ctx.home.join("monitor.db"))
+}
+
+pub(crate) fn open_log(ctx: &Context) -> Result<AlertLog> {
+    Ok(AlertLog::open(&monitor_db(ctx)?)?)
 }
 
 /// The rules `monitor.alerts` holds (none when unset).

@@ -44,8 +44,9 @@ pub(crate) enum MonitorCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Judge the alert rules (`monitor.alerts`) at each interval, notify
-    /// when one fires or resolves, and record it (`lord alert list`).
+    /// Keep each sample in the history (`lord monitor report`), judge
+    /// the alert rules (`monitor.alerts`), and notify when one fires or
+    /// resolves (`lord alert list` shows them).
     Watch {
         /// Time between samples (default `monitor.interval`, else 1s).
         #[arg(long, value_parser = parse_interval)]
@@ -54,6 +55,16 @@ pub(crate) enum MonitorCommand {
         #[arg(long)]
         count: Option<u64>,
         /// Each transition as one JSON object a line.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Summarise the history `lord monitor watch` kept: each figure's
+    /// last, minimum, median, mean, 95th percentile and maximum, and its
+    /// anomalies (Markdown, or JSON with --json).
+    Report {
+        /// How far back (`1h`, `30m`, `7d`).
+        #[arg(long, default_value = "1h", value_parser = parse_span)]
+        since: Duration,
         #[arg(long)]
         json: bool,
     },
@@ -86,6 +97,14 @@ pub(crate) enum MonitorCommand {
         #[arg(long)]
         count: Option<u64>,
     },
+}
+
+/// Any positive duration: jiff's friendly format (`30m`, `7d`).
+pub(crate) fn parse_span(text: &str) -> Result<Duration, String> {
+    let parsed: jiff::SignedDuration = text
+        .parse()
+        .map_err(|e| format!("`{text}` is not a duration like 30m, 1h or 7d: {e}"))?;
+    Duration::try_from(parsed).map_err(|_| format!("`{text}` is negative"))
 }
 
 /// `1s`, `500ms`, `2m`: jiff's friendly durations, at least 200 ms (the
@@ -149,6 +168,17 @@ pub(crate) async fn run(
             count,
             json,
         } => watch(ctx, out, framework, interval, count, json).await?,
+        MonitorCommand::Report { since, json } => {
+            let history =
+                lord_monitor::history::History::open(&crate::commands::alert::monitor_db(ctx)?)?;
+            let now = crate::commands::alert::now_ms();
+            let report = history.report(now.saturating_sub(since.as_millis() as u64), now)?;
+            if json {
+                out.json(&report)?;
+            } else {
+                out.text(&crate::render::monitor::report(&report))?;
+            }
+        }
         MonitorCommand::Export { listen, token_file } => {
             let token = match token_file {
                 Some(path) => Some(read_token(&ctx.cwd.join(path))?),
@@ -222,11 +252,10 @@ async fn watch(
 ) -> Result<()> {
     let rules = crate::commands::alert::rules(framework)?;
     if rules.is_empty() {
-        return Err(UsageError(
-            "no alert rules to watch; add [[monitor.alerts]] tables to the configuration".into(),
-        )
-        .into());
+        out.note("no alert rules ([[monitor.alerts]]): keeping the history only");
     }
+    let mut history =
+        lord_monitor::history::History::open(&crate::commands::alert::monitor_db(ctx)?)?;
     let interval = interval_or_setting(framework, interval)?;
     let channels = crate::commands::alert::channels(framework)?;
     let log = crate::commands::alert::open_log(ctx)?;
@@ -246,6 +275,7 @@ async fn watch(
         }
         let (snapshot, back) = sample(collector).await?;
         collector = back;
+        history.record(&snapshot)?;
         for transition in evaluator.observe(&snapshot) {
             let entry = crate::commands::alert::handle(out, &log, &channels, transition).await?;
             if json {

@@ -6,6 +6,7 @@
 use std::fmt::Write as _;
 
 use lord_monitor::Snapshot;
+use lord_monitor::history::Report;
 
 use super::foreign;
 
@@ -116,4 +117,56 @@ pub(crate) fn one_line(s: &Snapshot) -> String {
         size(tx as u64),
         s.processes.len()
     )
+}
+
+/// A history report as Markdown: one row per figure, then its anomalies.
+pub(crate) fn report(r: &Report) -> String {
+    let mut out = String::new();
+    let minutes = r.until_ms.saturating_sub(r.since_ms) / 60_000;
+    let _ = writeln!(out, "# lord monitor report: the last {minutes} minutes\n");
+    if r.series.is_empty() {
+        let _ = writeln!(
+            out,
+            "No history in this window; `lord monitor watch` keeps it while it runs."
+        );
+        return out;
+    }
+    let _ = writeln!(
+        out,
+        "| figure | samples | last | min | median | mean | p95 | max | anomalies |"
+    );
+    let _ = writeln!(out, "|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+    for s in &r.series {
+        // A `|` in a name (a mount point, say) would end the cell.
+        let name = foreign(&s.series).to_string().replace('|', "\\|");
+        let _ = writeln!(
+            out,
+            "| `{name}` | {} | {:.2} | {:.2} | {:.2} | {:.2} | {:.2} | {:.2} | {} |",
+            s.samples,
+            s.last,
+            s.min,
+            s.median,
+            s.mean,
+            s.p95,
+            s.max,
+            s.anomalies.len()
+        );
+    }
+    let flagged: Vec<_> = r
+        .series
+        .iter()
+        .filter(|s| !s.anomalies.is_empty())
+        .collect();
+    if !flagged.is_empty() {
+        let _ = writeln!(
+            out,
+            "\n## Anomalies (more than 3.5 robust deviations from the median)\n"
+        );
+        for s in flagged {
+            for (at, value) in &s.anomalies {
+                let _ = writeln!(out, "- `{}` = {value:.2} at {at} ms", foreign(&s.series));
+            }
+        }
+    }
+    out
 }

@@ -303,3 +303,38 @@ fn push_reaches_a_real_pushgateway() {
         .assert_code(1)
         .assert_stderr_contains("Pushgateway");
 }
+
+#[test]
+fn watch_keeps_a_history_that_report_summarises() {
+    let lord = Lord::new();
+    let empty = lord.run(&["monitor", "report"]);
+    empty.assert_ok();
+    assert!(empty.stdout().contains("No history"), "{}", empty.stdout());
+    let run = lord.run(&["monitor", "watch", "--interval", "200ms", "--count", "5"]);
+    run.assert_ok();
+    assert!(run.stderr().contains("history only"), "{}", run.stderr());
+    let report = lord.run(&["monitor", "report", "--since", "1h", "--json"]);
+    report.assert_ok();
+    let report: serde_json::Value = serde_json::from_slice(&report.output.stdout).expect("JSON");
+    let memory = report["series"]
+        .as_array()
+        .expect("series")
+        .iter()
+        .find(|s| s["series"] == "memory.used_percent")
+        .expect("memory in the history");
+    assert_eq!(memory["samples"], 5);
+    let f = |k: &str| memory[k].as_f64().expect(k);
+    assert!(
+        f("min") <= f("median") && f("median") <= f("max"),
+        "{memory}"
+    );
+    assert!((f("min")..=f("max")).contains(&f("last")), "{memory}");
+    assert!(f("max") > 0.0 && f("max") < 100.0, "{memory}");
+    let markdown = lord.run(&["monitor", "report"]);
+    markdown.assert_ok();
+    assert!(
+        markdown.stdout().contains("| `memory.used_percent` | 5 |"),
+        "{}",
+        markdown.stdout()
+    );
+}
