@@ -15,7 +15,9 @@
 //! `lord note` processes started at once lost (`state.rs`); what an
 //! embedder gets through `lord-host`'s public API (`embed.rs`); and a
 //! command in a fresh process, `lord hello World` against
-//! `lord-bare-oneshot` (`oneshot.rs`).
+//! `lord-bare-oneshot` (`oneshot.rs`); and, only with `--monitor`, the
+//! monitor collector's own CPU use at a 1 s interval over a minute
+//! (`monitor.rs`).
 //!
 //! Run it with `cargo xtask bench [--json]`, which builds the guest plugins
 //! first; the harness builds `lord` itself (`cargo build --release -p lord`).
@@ -35,6 +37,7 @@ mod graph;
 mod help;
 mod load;
 mod micro;
+mod monitor;
 mod oneshot;
 mod registry;
 mod render;
@@ -55,7 +58,7 @@ use crate::timing::Plan;
 
 const USAGE: &str =
     "usage: lord-bench [--json] [--batches N] [--profile-micro | --registry-only | --load-and-call |
-                   --render-only | --state-only]
+                   --render-only | --state-only | --monitor]
 
   --json            print one JSON object on stdout instead of a table
   --batches N       batches per side for each figure (default 31)
@@ -73,7 +76,9 @@ const USAGE: &str =
   --profile-call    run only the trivial call on a warm instance, ours
                     alone, for a profiler
   --oneshot         run only `lord hello World` against the bare one-shot
-                    host, fresh processes both";
+                    host, fresh processes both
+  --monitor         run only monitor_cpu_percent: the collector's own CPU
+                    use sampling every second for a minute, as JSON";
 
 #[derive(Debug)]
 struct Options {
@@ -87,6 +92,7 @@ struct Options {
     profile_load: bool,
     profile_call: bool,
     oneshot_only: bool,
+    monitor_only: bool,
 }
 
 fn main() -> ExitCode {
@@ -110,6 +116,7 @@ fn parse_args() -> Result<Option<Options>> {
         profile_load: false,
         profile_call: false,
         oneshot_only: false,
+        monitor_only: false,
         // Many short batches rather than a few long ones: on a shared
         // machine, load comes in bursts, and finer alternation spreads a
         // burst over both sides. Odd, so the median is a measured batch.
@@ -127,6 +134,7 @@ fn parse_args() -> Result<Option<Options>> {
             "--profile-load" => options.profile_load = true,
             "--profile-call" => options.profile_call = true,
             "--oneshot" => options.oneshot_only = true,
+            "--monitor" => options.monitor_only = true,
             "--batches" => {
                 let value = args.next().context("--batches needs a number")?;
                 options.batches =
@@ -195,6 +203,9 @@ fn run() -> Result<()> {
         return Ok(());
     };
     let started = Instant::now();
+    if options.monitor_only {
+        return monitor_only();
+    }
 
     // The runtime `lord` itself runs plugins on (crates/cli/src/main.rs).
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -303,6 +314,14 @@ fn run() -> Result<()> {
     } else {
         print!("{}", results.table());
     }
+    Ok(())
+}
+
+/// `--monitor`: the collector's own CPU use, as JSON.
+fn monitor_only() -> Result<()> {
+    eprintln!("lord-bench: sampling the machine every second for a minute ...");
+    let cost = monitor::measure(Duration::from_secs(1), Duration::from_secs(60))?;
+    println!("{:#}", cost.json());
     Ok(())
 }
 

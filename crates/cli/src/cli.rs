@@ -82,6 +82,13 @@ pub(crate) enum Builtin {
     /// Store secrets for plugins granted `secret(NAME)` (encrypted at rest).
     #[command(subcommand)]
     Secret(commands::secret::SecretCommand),
+    /// Watch the system: snapshots, streams and Prometheus metrics.
+    #[command(subcommand)]
+    Monitor(commands::monitor::MonitorCommand),
+    /// Alert rules: list them with their state, test their channels,
+    /// silence them.
+    #[command(subcommand)]
+    Alert(commands::alert::AlertCommand),
     /// Show, check and change the layered configuration.
     #[command(subcommand)]
     Config(commands::config::ConfigCommand),
@@ -275,6 +282,8 @@ async fn run_builtin(
         Builtin::Dev(args) => commands::dev::run(ctx, out, framework, args).await,
         Builtin::Events(cmd) => commands::events::run(out, framework, cmd).await,
         Builtin::Secret(cmd) => commands::secret::run(ctx, out, framework, cmd),
+        Builtin::Monitor(cmd) => commands::monitor::run(ctx, out, framework, cmd).await,
+        Builtin::Alert(cmd) => commands::alert::run(ctx, out, framework, cmd).await,
         Builtin::Config(cmd) => commands::config::run(out, framework, cmd).await,
         Builtin::State(cmd) => commands::state::run(out, framework, cmd),
         Builtin::Key(cmd) => commands::key::run(ctx, out, cmd),

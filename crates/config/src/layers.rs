@@ -129,6 +129,8 @@ fn defaults() -> Vec<(&'static str, Value)> {
         // for every plugin or for the ones named.
         ("output.raw", Value::from(false)),
         ("output.raw-plugins", Value::Array(Vec::new())),
+        // `lord monitor stream` and `push`: time between samples.
+        ("monitor.interval", Value::from("1s")),
     ]
 }
 
@@ -149,6 +151,45 @@ fn check_own(key: &str, value: &Value) -> Option<Result<(), String>> {
             Some(url) if url.starts_with("http://") || url.starts_with("https://") => Ok(()),
             _ => Err(format!(
                 "must be the registry's URL, like \"http://127.0.0.1:7878\"; got {value}"
+            )),
+        },
+        // The monitor parses the duration itself (jiff's friendly format);
+        // here only its shape is checked, since this crate has no clock.
+        "monitor.interval" => match value.as_str() {
+            Some(text) if text.starts_with(|c: char| c.is_ascii_digit()) => Ok(()),
+            _ => Err(format!(
+                "must be a duration like \"1s\", \"500ms\" or \"1m\"; got {value}"
+            )),
+        },
+        // Alert rules: each table is checked by the monitor when it reads
+        // them (`lord alert list` names the mistake); here, their shape.
+        "monitor.alerts" => match value.as_array() {
+            Some(rules) if rules.iter().all(Value::is_object) => Ok(()),
+            _ => Err(format!(
+                "must be a list of [[monitor.alerts]] tables; got {value}"
+            )),
+        },
+        "monitor.notify.webhook.url" => match value.as_str() {
+            Some(url) if url.starts_with("http://") || url.starts_with("https://") => Ok(()),
+            _ => Err(format!("must be an http:// or https:// URL; got {value}")),
+        },
+        "monitor.notify.webhook.secret"
+        | "monitor.notify.email.server"
+        | "monitor.notify.email.from"
+        | "monitor.notify.email.username"
+        | "monitor.notify.email.password-secret"
+        | "monitor.notify.email.ca-file" => match value.as_str() {
+            Some(text) if !text.is_empty() => Ok(()),
+            _ => Err(format!("must be a string; got {value}")),
+        },
+        "monitor.notify.email.port" => match value.as_u64() {
+            Some(1..=65_535) => Ok(()),
+            _ => Err(format!("must be a port number; got {value}")),
+        },
+        "monitor.notify.email.to" => match value.as_array() {
+            Some(to) if !to.is_empty() && to.iter().all(Value::is_string) => Ok(()),
+            _ => Err(format!(
+                "must be a list of addresses, like [\"ops@example.org\"]; got {value}"
             )),
         },
         "output.raw" => match value.as_bool() {

@@ -2,6 +2,7 @@
 //! a plain request, calls one operation and renders the result through
 //! `crate::render::Output`.
 
+pub(crate) mod alert;
 pub(crate) mod completions;
 pub(crate) mod config;
 pub(crate) mod dev;
@@ -10,6 +11,7 @@ pub(crate) mod install;
 pub(crate) mod key;
 pub(crate) mod man;
 pub(crate) mod micro;
+pub(crate) mod monitor;
 pub(crate) mod pdk;
 pub(crate) mod pipe;
 pub(crate) mod plugin;

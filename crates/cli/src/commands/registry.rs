@@ -384,7 +384,7 @@ fn index(
 /// The handlers are installed here, before the server says it is
 /// listening, so a signal sent as soon as it is up is not the default
 /// (fatal) one.
-fn stop_requested() -> impl std::future::Future<Output = ()> {
+pub(crate) fn stop_requested() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};

@@ -23,6 +23,7 @@
 
 mod events;
 mod foreign;
+pub(crate) mod monitor;
 mod plan;
 mod plugin;
 mod progress;

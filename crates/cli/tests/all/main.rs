@@ -15,6 +15,7 @@
 mod pg;
 mod support;
 
+mod alerts;
 mod budgets;
 mod compat;
 mod completions;
@@ -27,6 +28,7 @@ mod grants;
 mod hostile;
 mod lifecycle;
 mod micro;
+mod monitor;
 mod namespaces;
 mod own_state;
 mod packages;

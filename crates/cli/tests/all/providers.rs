@@ -17,7 +17,8 @@ fn plugin_list_shows_the_built_in_providers_as_native() {
     lord.install("hello");
     let natives = natives(&lord);
     let ids: Vec<&str> = natives.iter().filter_map(|n| n["id"].as_str()).collect();
-    assert_eq!(ids, ["secrets", "text"], "{natives:#?}");
+    assert_eq!(ids, ["secrets", "text", "monitor"], "{natives:#?}");
+    assert_eq!(natives[2]["commands"][0], "monitor");
     let secrets = &natives[0];
     assert_eq!(secrets["state"], "enabled");
     assert_eq!(secrets["commands"][0], "secret");
@@ -68,6 +69,28 @@ fn disabling_the_secrets_provider_takes_its_command_and_its_interface_away() {
     lord.run(&["plugin", "enable", "secrets"]).assert_ok();
     lord.run(&["secret", "list"]).assert_ok();
     lord.run(&["vault"]).assert_code(3);
+}
+
+#[test]
+fn disabling_the_monitor_provider_takes_its_command_away() {
+    let lord = Lord::new();
+    lord.run(&["plugin", "disable", "monitor"]).assert_ok();
+    let help = lord.run(&["--help"]);
+    help.assert_ok();
+    assert!(
+        !help
+            .stdout()
+            .lines()
+            .any(|l| l.trim_start().starts_with("monitor ")),
+        "{}",
+        help.stdout()
+    );
+    lord.run(&["monitor", "snapshot"])
+        .assert_code(2)
+        .assert_stderr_contains("provider `monitor`, which is disabled")
+        .assert_stderr_contains("lord plugin enable monitor");
+    lord.run(&["plugin", "enable", "monitor"]).assert_ok();
+    lord.run(&["monitor", "snapshot", "--json"]).assert_ok();
 }
 
 #[test]

@@ -9,13 +9,14 @@
 //! the reason.
 //!
 //! Built in: [`secrets`] (the `lord secret` commands and the
-//! `lord:plugin/secrets` interface) and [`text`] (the `json.parse` and
-//! `lines` micro-plugins). The database, AI and monitoring providers come
-//! the same way.
+//! `lord:plugin/secrets` interface), [`text`] (the `json.parse` and
+//! `lines` micro-plugins) and [`monitor`] (the `lord monitor` commands).
+//! The database and AI providers come the same way.
 //!
 //! Invariant: a provider's id is reserved: no plugin can be installed
 //! under it.
 
+pub mod monitor;
 pub mod secrets;
 pub mod text;
 
@@ -87,7 +88,11 @@ impl Providers {
     /// The providers built into lord-host.
     pub(crate) fn built_in() -> Self {
         Self {
-            all: vec![Arc::new(secrets::Secrets), Arc::new(text::Text)],
+            all: vec![
+                Arc::new(secrets::Secrets),
+                Arc::new(text::Text),
+                Arc::new(monitor::Monitor),
+            ],
         }
     }
 

@@ -1,0 +1,200 @@
+//! Prometheus over HTTP (the `http` feature): a `/metrics` endpoint that
+//! samples on each scrape, and pushes to a Pushgateway. Each scrape's
+//! CPU shares and rates cover the time since the previous scrape, which is
+//! what a gauge sampled at the scrape interval should mean.
+
+use std::sync::{Arc, Mutex};
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+
+use crate::collector::Collector;
+use crate::error::MonitorError;
+use crate::exposition::{self, Format};
+use crate::snapshot::Snapshot;
+
+struct Exporter {
+    collector: Mutex<Collector>,
+    /// The bearer token a scrape must present, if one is required.
+    token: Option<String>,
+}
+
+type Shared = Arc<Exporter>;
+
+/// The exporter's routes: `GET /metrics`, and `/` saying where they are.
+/// With a `token`, `/metrics` answers only requests bearing it
+/// (`Authorization: Bearer TOKEN`, what Prometheus's `authorization`
+/// scrape setting sends).
+pub fn router(collector: Collector, token: Option<String>) -> Router {
+    Router::new()
+        .route("/metrics", get(metrics))
+        .route("/", get(|| async { "lord monitor: metrics at /metrics\n" }))
+        .with_state(Arc::new(Exporter {
+            collector: Mutex::new(collector),
+            token,
+        }))
+}
+
+/// Serves [`router`] on `listener` until `shutdown` completes.
+pub async fn serve_until(
+    listener: tokio::net::TcpListener,
+    collector: Collector,
+    token: Option<String>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(collector, token))
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+/// Whether the request bears the token, compared in time independent of
+/// where the first difference is.
+fn bears(headers: &HeaderMap, token: &str) -> bool {
+    let Some(given) = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+    else {
+        return false;
+    };
+    given.len() == token.len()
+        && given
+            .bytes()
+            .zip(token.bytes())
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+            == 0
+}
+
+async fn metrics(State(exporter): State<Shared>, headers: HeaderMap) -> Response {
+    if let Some(token) = &exporter.token
+        && !bears(&headers, token)
+    {
+        return (
+            StatusCode::UNAUTHORIZED,
+            [(header::WWW_AUTHENTICATE, "Bearer")],
+            "a bearer token is required: set `authorization` in the scrape configuration\n",
+        )
+            .into_response();
+    }
+    let format = Format::negotiate(headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()));
+    // Sampling reads many small files: off the async threads.
+    let sampled = tokio::task::spawn_blocking(move || {
+        let mut collector = exporter
+            .collector
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        collector.sample()
+    })
+    .await;
+    match sampled {
+        Ok(Ok(snapshot)) => (
+            [(header::CONTENT_TYPE, format.content_type())],
+            exposition::render(&snapshot, format),
+        )
+            .into_response(),
+        Ok(Err(e)) => (StatusCode::INTERNAL_SERVER_ERROR, format!("{e}\n")).into_response(),
+        Err(e) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("sampling stopped: {e}\n"),
+        )
+            .into_response(),
+    }
+}
+
+/// Where and as whom to push.
+#[derive(Debug, Clone)]
+pub struct Gateway {
+    /// The Pushgateway's base URL (`http://HOST:9091`).
+    pub url: String,
+    /// The `job` grouping label.
+    pub job: String,
+    /// The `instance` grouping label.
+    pub instance: String,
+}
+
+impl Gateway {
+    /// The group's URL: `/metrics/job/JOB/instance/INSTANCE`, each value
+    /// percent-encoded as a path segment.
+    pub fn group_url(&self) -> String {
+        format!(
+            "{}/metrics/job/{}/instance/{}",
+            self.url.trim_end_matches('/'),
+            segment(&self.job),
+            segment(&self.instance)
+        )
+    }
+}
+
+/// Percent-encodes everything but unreserved characters.
+fn segment(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
+            other => format!("%{other:02X}"),
+        })
+        .collect()
+}
+
+/// Pushes snapshots to one gateway group over one HTTP client.
+#[derive(Debug, Clone)]
+pub struct Pusher {
+    client: reqwest::Client,
+    gateway: Gateway,
+}
+
+impl Pusher {
+    pub fn new(gateway: Gateway) -> Self {
+        Self {
+            client: reqwest::Client::new(),
+            gateway,
+        }
+    }
+
+    /// Replaces the group's metrics on the gateway with `snapshot`'s (a
+    /// `PUT`, so series that vanished, such as a stopped container's, go
+    /// too).
+    pub async fn push(&self, snapshot: &Snapshot) -> Result<(), MonitorError> {
+        let failed = |reason: String| MonitorError::Push {
+            url: self.gateway.url.clone(),
+            reason,
+        };
+        let response = self
+            .client
+            .put(self.gateway.group_url())
+            .header(header::CONTENT_TYPE, Format::Text.content_type())
+            .body(exposition::render(snapshot, Format::Text))
+            .send()
+            .await
+            .map_err(|e| failed(e.to_string()))?;
+        let status = response.status();
+        if status.is_success() {
+            return Ok(());
+        }
+        let body = response.text().await.unwrap_or_default();
+        Err(failed(format!("it answered {status}: {}", body.trim())))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn grouping_labels_are_path_segments() {
+        let gateway = Gateway {
+            url: "http://127.0.0.1:9091/".into(),
+            job: "lord".into(),
+            instance: "a b:c".into(),
+        };
+        assert_eq!(
+            gateway.group_url(),
+            "http://127.0.0.1:9091/metrics/job/lord/instance/a%20b%3Ac"
+        );
+    }
+}
