@@ -33,6 +33,25 @@ fn path_param(name: &str, description: &str) -> Value {
            "schema": {"type": "string"}})
 }
 
+/// The search endpoint's query parameters: text, filters, order and paging.
+fn search_parameters() -> Value {
+    json!([
+        {"name": "q", "in": "query", "schema": {"type": "string"}, "description": "Free text; every word must match (as a prefix)."},
+        {"name": "category", "in": "query", "schema": {"type": "string"}},
+        {"name": "tag", "in": "query", "schema": {"type": "string"}, "description": "A keyword."},
+        {"name": "author", "in": "query", "schema": {"type": "string"}},
+        {"name": "min_rating", "in": "query", "schema": {"type": "number", "minimum": 0, "maximum": 5}},
+        {"name": "verified", "in": "query", "schema": {"type": "boolean"}},
+        {"name": "permission", "in": "query", "schema": {"type": "string", "enum": ["fs-read", "fs-write", "net", "env", "secret", "exec", "db", "ai", "sys-metrics", "state-shared", "events-publish", "events-subscribe", "message", "tty"]}, "description": "Only plugins whose newest version asks for a permission of this family."},
+        {"name": "max_risk", "in": "query", "schema": {"type": "string", "enum": ["low", "medium", "high", "critical"]}, "description": "Only plugins whose newest version is at most this risky."},
+        {"name": "host_api", "in": "query", "schema": {"type": "string"}, "description": "Only plugins whose newest version works with this host API version, like `0.2.1`."},
+        {"name": "publisher", "in": "query", "schema": {"type": "string"}, "description": "Only plugins signed by this key id."},
+        {"name": "sort", "in": "query", "schema": {"type": "string", "enum": ["relevance", "downloads", "rating", "updated"]}},
+        {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 0, "maximum": 4294967295u64}},
+        {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0, "maximum": 4294967295u64}}
+    ])
+}
+
 /// The document.
 pub fn document() -> Value {
     let id = path_param("id", "A plugin id, like `hello`.");
@@ -48,21 +67,7 @@ pub fn document() -> Value {
         "paths": {
             "/api/v1/search": {"get": {
                 "summary": "Search plugins",
-                "parameters": [
-                    {"name": "q", "in": "query", "schema": {"type": "string"}, "description": "Free text; every word must match (as a prefix)."},
-                    {"name": "category", "in": "query", "schema": {"type": "string"}},
-                    {"name": "tag", "in": "query", "schema": {"type": "string"}, "description": "A keyword."},
-                    {"name": "author", "in": "query", "schema": {"type": "string"}},
-                    {"name": "min_rating", "in": "query", "schema": {"type": "number", "minimum": 0, "maximum": 5}},
-                    {"name": "verified", "in": "query", "schema": {"type": "boolean"}},
-                    {"name": "permission", "in": "query", "schema": {"type": "string", "enum": ["fs-read", "fs-write", "net", "env", "secret", "exec", "db", "ai", "sys-metrics", "state-shared", "events-publish", "events-subscribe", "message", "tty"]}, "description": "Only plugins whose newest version asks for a permission of this family."},
-                    {"name": "max_risk", "in": "query", "schema": {"type": "string", "enum": ["low", "medium", "high", "critical"]}, "description": "Only plugins whose newest version is at most this risky."},
-                    {"name": "host_api", "in": "query", "schema": {"type": "string"}, "description": "Only plugins whose newest version works with this host API version, like `0.2.1`."},
-                    {"name": "publisher", "in": "query", "schema": {"type": "string"}, "description": "Only plugins signed by this key id."},
-                    {"name": "sort", "in": "query", "schema": {"type": "string", "enum": ["relevance", "downloads", "rating", "updated"]}},
-                    {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 0, "maximum": 4294967295u64}},
-                    {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0, "maximum": 4294967295u64}}
-                ],
+                "parameters": search_parameters(),
                 "responses": responses("200", json_ok("A page of results.", "SearchPage"), &["400"])
             }},
             "/api/v1/plugins/{id}": {"get": {

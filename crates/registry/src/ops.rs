@@ -1,7 +1,7 @@
 //! What an operator runs the registry with: Prometheus metrics for
 //! requests, latencies and errors (`GET /metrics`), and rate limits per
-//! client address and per token. The probes and graceful shutdown are in
-//! `server.rs`, beside the routes.
+//! client address and per token, and the probes (`/healthz`, `/readyz`).
+//! Graceful shutdown is in `server.rs`, beside the routes.
 //!
 //! Both are kept by hand, in a few maps behind mutexes: the exposition
 //! format is a page of text, a fixed window per key is all a limit needs,
@@ -17,8 +17,14 @@ use std::net::IpAddr;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use axum::Json;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use lord_registry_api::ErrorBody;
+
 use crate::error::RegistryError;
-use crate::server::{Registry, Shared};
+use crate::server::{Registry, Shared, blocking};
 
 /// Latency buckets, in seconds: from a cached search to a large publish.
 const BUCKETS: [f64; 12] = [
@@ -281,6 +287,47 @@ fn admit(registry: &Registry, request: &axum::extract::Request) -> Result<(), Re
             .map_err(|wait| refuse("this token", wait))?;
     }
     Ok(())
+}
+
+/// Liveness: the process answers.
+pub(crate) async fn healthz() -> &'static str {
+    "ok\n"
+}
+
+/// Readiness: the database answers and the signed index is in place (so
+/// a load balancer sends nothing to a server that would fail it).
+pub(crate) async fn readyz(State(registry): State<Shared>) -> Result<&'static str, Response> {
+    let unready = |e: RegistryError| {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(ErrorBody {
+                error: format!("not ready: {e}"),
+            }),
+        )
+            .into_response()
+    };
+    blocking(&registry, |r| r.db.ping())
+        .await
+        .map_err(unready)?;
+    registry.tuf.ready().await.map_err(unready)?;
+    Ok("ready\n")
+}
+
+/// The Prometheus exposition: request metrics, and the access log's
+/// dropped lines when there is one.
+pub(crate) async fn metrics(State(registry): State<Shared>) -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        registry.metrics.render()
+            + &registry.access_log.get().map_or_else(String::new, |log| {
+                format!(
+                    "# TYPE lord_registry_log_lines_dropped_total counter\n\
+                     lord_registry_log_lines_dropped_total {}\n",
+                    log.dropped()
+                )
+            }),
+    )
+        .into_response()
 }
 
 #[cfg(test)]

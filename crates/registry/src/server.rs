@@ -324,9 +324,9 @@ pub fn router(registry: Shared) -> axum::Router {
             "/api/v1/tuf/targets/releases/{platform}/{file}",
             get(crate::releases::release_target),
         )
-        .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
-        .route("/metrics", get(metrics))
+        .route("/healthz", get(crate::ops::healthz))
+        .route("/readyz", get(crate::ops::readyz))
+        .route("/metrics", get(crate::ops::metrics))
         .merge(crate::web::routes())
         .merge(crate::community::routes())
         .merge(crate::usage::routes())
@@ -363,45 +363,6 @@ pub async fn serve_until(
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await
-}
-
-/// Liveness: the process answers.
-async fn healthz() -> &'static str {
-    "ok\n"
-}
-
-/// Readiness: the database answers and the signed index is in place (so
-/// a load balancer sends nothing to a server that would fail it).
-async fn readyz(State(registry): State<Shared>) -> Result<&'static str, Response> {
-    let unready = |e: RegistryError| {
-        (
-            StatusCode::SERVICE_UNAVAILABLE,
-            Json(ErrorBody {
-                error: format!("not ready: {e}"),
-            }),
-        )
-            .into_response()
-    };
-    blocking(&registry, |r| r.db.ping())
-        .await
-        .map_err(unready)?;
-    registry.tuf.ready().await.map_err(unready)?;
-    Ok("ready\n")
-}
-
-async fn metrics(State(registry): State<Shared>) -> Response {
-    (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        registry.metrics.render()
-            + &registry.access_log.get().map_or_else(String::new, |log| {
-                format!(
-                    "# TYPE lord_registry_log_lines_dropped_total counter\n\
-                     lord_registry_log_lines_dropped_total {}\n",
-                    log.dropped()
-                )
-            }),
-    )
-        .into_response()
 }
 
 /// TUF metadata files; the timestamp is re-signed first when half its
