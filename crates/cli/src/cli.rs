@@ -302,7 +302,15 @@ fn plugin_subcommand(record: &CommandRecord) -> clap::Command {
             .help(foreign(&arg.help).to_string())
             .required(arg.required);
         if arg.multiple {
-            a = a.num_args(1..).action(ArgAction::Append);
+            // A plugin's last, repeatable argument takes the rest of the
+            // line as it is, options included (`lord git log --oneline`):
+            // lord declares no options of its own for plugin commands, and
+            // the plugin parses its own.
+            a = a
+                .num_args(1..)
+                .action(ArgAction::Append)
+                .allow_hyphen_values(true);
+            cmd = cmd.trailing_var_arg(true);
         }
         cmd = cmd.arg(a);
     }

@@ -46,6 +46,7 @@ pub use config::HostConfig;
 pub use dispatch::CommandOutcome;
 pub use error::HostError;
 pub use framework::{Framework, OUTPUT_NEUTRALISED, PluginFilter};
+pub use grants::resolve_program;
 pub use install::{
     InstallPlan, InstallSource, PermissionDiff, RESERVED_COMMANDS, RESERVED_IDS, Registration,
 };

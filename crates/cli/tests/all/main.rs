@@ -22,6 +22,7 @@ mod concurrency;
 mod config;
 mod crash;
 mod dev;
+mod exec;
 mod grants;
 mod hostile;
 mod lifecycle;
