@@ -23,6 +23,7 @@ mod config;
 mod crash;
 mod dev;
 mod exec;
+mod git_plugin;
 mod grants;
 mod hostile;
 mod lifecycle;
