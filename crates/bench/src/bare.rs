@@ -16,7 +16,7 @@ use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConf
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use bindings::lord::plugin::{
-    config, data, delivery, events, log, messaging, secrets, shared, types,
+    config, data, delivery, events, exec, log, messaging, secrets, shared, types,
 };
 use bindings::{Plugin, PluginPre};
 
@@ -160,6 +160,14 @@ impl messaging::Host for BareState {
         _priority: u8,
     ) -> wasmtime::Result<Result<u32, String>> {
         Ok(Ok(0))
+    }
+}
+
+// The bare host runs no programs: the baseline for calls is wasmtime
+// alone (`exec_overhead_ms` sets a plugin's run beside a direct spawn).
+impl exec::Host for BareState {
+    fn run(&mut self, _command: exec::Command) -> wasmtime::Result<Result<exec::Output, String>> {
+        Ok(Err("the bare host runs no programs".to_owned()))
     }
 }
 

@@ -21,6 +21,7 @@ impl Plugins {
         let plugins = Self { root };
         for dir in [
             plugins.bench(),
+            plugins.benchexec(),
             plugins.hello(),
             plugins.notes(),
             plugins.micro_text(),
@@ -40,6 +41,11 @@ impl Plugins {
     /// The benchmark fixture (`bench-noop`, `bench-work ITERATIONS`).
     pub(crate) fn bench(&self) -> PathBuf {
         self.root.join("bench")
+    }
+
+    /// The plugin that runs `git --version` through `lord:plugin/exec`.
+    pub(crate) fn benchexec(&self) -> PathBuf {
+        self.root.join("benchexec")
     }
 
     /// The greeting plugin copied 50 times for the `--help` benchmark.

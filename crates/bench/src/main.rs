@@ -32,6 +32,7 @@ mod bare;
 mod call;
 mod embed;
 mod events;
+mod exec;
 mod fixtures;
 mod graph;
 mod help;
@@ -159,7 +160,11 @@ fn load_and_call(
     let calls = runtime.block_on(call::measure(plugins, plan(25)))?;
     let compat = runtime.block_on(load::compat(plugins, plan(50)))?;
     let embed = runtime.block_on(embed::measure(plugins, plan(25), plan(50)))?;
+    let exec = runtime.block_on(exec::measure(plugins, plan(100)))?;
     let figures = serde_json::json!({
+        "exec_overhead_ms": exec.difference_ns() / 1e6,
+        "exec_ours_ms": exec.subject.median_ns() / 1e6,
+        "exec_direct_ms": exec.baseline.median_ns() / 1e6,
         "embed_call_w1_ratio": embed.kept.ratio(),
         "embed_call_w1_ours_ns": embed.kept.subject.median_ns(),
         "embed_call_w1_bare_ns": embed.kept.baseline.median_ns(),
@@ -272,6 +277,7 @@ fn run() -> Result<()> {
     let calls = runtime.block_on(call::measure(&plugins, plan(25)))?;
     eprintln!("lord-bench: embedding ...");
     let embed = runtime.block_on(embed::measure(&plugins, plan(25), plan(50)))?;
+    let exec = runtime.block_on(exec::measure(&plugins, plan(100)))?;
     eprintln!("lord-bench: one-shot command ...");
     let oneshot = runtime.block_on(oneshot::measure(&plugins, &lord, plan(200)))?;
     let (data_cas, notes) = runtime.block_on(state::measure(&plugins, &lord, plan(25)))?;
@@ -299,6 +305,7 @@ fn run() -> Result<()> {
         calls,
         oneshot,
         embed,
+        exec,
         help,
         micro,
         events,

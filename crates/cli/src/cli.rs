@@ -317,7 +317,15 @@ fn plugin_subcommand(record: &CommandRecord) -> clap::Command {
         if arg.flag {
             a = a.long(arg.name.clone()).action(ArgAction::SetTrue);
         } else if arg.multiple {
-            a = a.num_args(1..).action(ArgAction::Append);
+            // A plugin's last, repeatable argument takes the rest of the
+            // line as it is, options included (`lord git log --oneline`),
+            // for the plugin to parse; switches the manifest declares
+            // (`flag`) are read only before it.
+            a = a
+                .num_args(1..)
+                .action(ArgAction::Append)
+                .allow_hyphen_values(true);
+            cmd = cmd.trailing_var_arg(true);
         }
         cmd = cmd.arg(a);
     }

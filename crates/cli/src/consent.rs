@@ -7,7 +7,7 @@ use std::io::BufRead as _;
 
 use anyhow::{Context as _, Result, bail};
 use lord_host::{HostError, InstallPlan, PermissionDiff};
-use lord_manifest::PluginId;
+use lord_manifest::{Permission, PluginId};
 
 use crate::cli::UsageError;
 use crate::context::Context;
@@ -74,14 +74,18 @@ pub(crate) struct Consent<'a> {
     /// `--yes`: granted without asking.
     yes: bool,
     can_ask: bool,
+    /// lord's own environment, to show which file each `exec(PROGRAM)`
+    /// would run (the same lookup the host makes when it grants it).
+    env: &'a [(String, String)],
 }
 
 impl<'a> Consent<'a> {
-    pub(crate) fn new(ctx: &Context, out: &'a Output, yes: bool) -> Self {
+    pub(crate) fn new(ctx: &'a Context, out: &'a Output, yes: bool) -> Self {
         Self {
             out,
             yes,
             can_ask: ctx.terminal.stdin,
+            env: &ctx.env,
         }
     }
 
@@ -94,11 +98,29 @@ impl<'a> Consent<'a> {
     pub(crate) fn show(&self, plan: &InstallPlan) {
         self.out
             .status_text(&render::install_plan(plan, self.out.paints_stderr()));
+        self.show_programs(&plan.permissions);
     }
 
     /// What an update would drop and add.
     pub(crate) fn show_changes(&self, diff: &PermissionDiff) {
         self.out.status_text(&render::permission_changes(diff));
+        self.show_programs(&diff.added);
+    }
+
+    /// Which file each granted program is, and what running it means.
+    fn show_programs(&self, permissions: &[Permission]) {
+        let programs: Vec<(String, Option<std::path::PathBuf>)> = permissions
+            .iter()
+            .filter_map(|p| {
+                let Permission::Exec(name) = p else {
+                    return None;
+                };
+                Some((name.clone(), lord_host::resolve_program(name, self.env)))
+            })
+            .collect();
+        if !programs.is_empty() {
+            self.out.status_text(&render::programs(&programs));
+        }
     }
 
     /// Asks once for what was shown. `Ok` means granted.

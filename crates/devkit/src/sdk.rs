@@ -18,6 +18,7 @@ pub const LORD_DIR: &str = ".lord";
 
 const LIB_RS: &str = include_str!("../../pdk/src/lib.rs");
 const MICRO_RS: &str = include_str!("../../pdk/src/micro.rs");
+const EXEC_RS: &str = include_str!("../../pdk/src/exec.rs");
 
 /// The SDK's `Cargo.toml` outside lord's workspace. Its versions must stay
 /// those of the workspace (a test compares them).
@@ -49,6 +50,7 @@ pub fn files() -> Vec<(&'static str, String)> {
             LIB_RS.replace(WIT_PATH_IN_REPO, WIT_PATH_IN_COPY),
         ),
         ("src/micro.rs", MICRO_RS.to_owned()),
+        ("src/exec.rs", EXEC_RS.to_owned()),
         ("wit/lord-plugin.wit", WIT.to_owned()),
     ]
 }

@@ -1,11 +1,12 @@
 //! Turns recorded permissions into the sandbox's concrete grants: real
 //! folders for `$PROJECT`, `$PLUGIN_DATA` and `$TMP`, the values of granted
-//! environment variables, network targets and the terminal.
+//! environment variables, network targets, the terminal, and each granted
+//! program resolved to the one file that will run.
 
 use std::path::{Path, PathBuf};
 
 use lord_manifest::{FsPath, FsRoot, Permission};
-use lord_sandbox::{Grants, Preopen};
+use lord_sandbox::{Grants, Preopen, Program};
 
 /// The real folders behind the three filesystem roots for one load.
 pub(crate) struct Roots<'a> {
@@ -72,6 +73,18 @@ pub(crate) fn to_grants(
             }
             Permission::Net(target) => grants.net.push(target.clone()),
             Permission::Tty => grants.tty = true,
+            // Resolved here, once per load, from the `PATH` lord was
+            // started with; a run names the program and gets this file,
+            // with no search at run time. A program not found is simply
+            // not granted: running it is refused, naming `exec(NAME)`.
+            Permission::Exec(name) => {
+                if let Some(path) = resolve_program(name, host_env) {
+                    grants.programs.push(Program {
+                        name: name.clone(),
+                        path,
+                    });
+                }
+            }
             // Wiring::Scope in the permission table: these reach the
             // plugin through its channel scope (`lord_state::ScopeGrants`),
             // checked at each host call, not through WASI.
@@ -83,10 +96,7 @@ pub(crate) fn to_grants(
             // Wiring::Unserved: nothing in this host serves them yet, and
             // the contract check refuses a component importing an
             // interface for them, so a grant reaches nothing.
-            Permission::Exec(_)
-            | Permission::Db(_)
-            | Permission::Ai(_)
-            | Permission::SysMetrics => {}
+            Permission::Db(_) | Permission::Ai(_) | Permission::SysMetrics => {}
         }
     }
     if grants
@@ -97,6 +107,25 @@ pub(crate) fn to_grants(
         grants.cwd = Some(FsRoot::Project.guest_dir().to_owned());
     }
     grants
+}
+
+/// The file `exec(NAME)` runs: the first executable `NAME` in the
+/// absolute folders of `PATH` in `env`, with every link resolved, so what
+/// runs is one fixed file whatever `PATH` later says. Relative `PATH`
+/// entries (`.`, empty) are skipped: they would make the working folder,
+/// which a plugin may write, choose the program.
+pub fn resolve_program(name: &str, env: &[(String, String)]) -> Option<PathBuf> {
+    use std::os::unix::fs::PermissionsExt as _;
+    let path = env.iter().find(|(k, _)| k == "PATH").map(|(_, v)| v)?;
+    path.split(':')
+        .filter(|dir| dir.starts_with('/'))
+        .map(|dir| Path::new(dir).join(name))
+        .find(|candidate| {
+            candidate
+                .metadata()
+                .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        })
+        .and_then(|found| found.canonicalize().ok())
 }
 
 fn add_preopen(grants: &mut Grants, roots: &Roots<'_>, path: &FsPath, writable: bool) {

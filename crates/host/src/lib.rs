@@ -49,6 +49,7 @@ pub use dependencies::Unmet;
 pub use dispatch::CommandOutcome;
 pub use error::HostError;
 pub use framework::{Framework, OUTPUT_NEUTRALISED, PluginFilter};
+pub use grants::resolve_program;
 pub use install::{
     InstallPlan, InstallSource, PermissionDiff, RESERVED_COMMANDS, RESERVED_IDS, Registration,
 };

@@ -24,9 +24,10 @@ use crate::permission::PermissionFamily;
 /// How a grant of a family reaches the plugin while it runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Wiring {
-    /// Through the WASI context the sandbox builds for each instance:
-    /// preopened folders, chosen environment variables, the socket address
-    /// check, the terminal's standard input.
+    /// Through the grants the sandbox builds each instance from: the WASI
+    /// context (preopened folders, chosen environment variables, the
+    /// socket address check, the terminal's standard input) and the
+    /// programs `lord:plugin/exec` may run, each resolved to one path.
     Wasi,
     /// Through the plugin's channel scope (`lord_state::Scope`): shared
     /// keys, topics, secrets and message targets, checked at each host call.
@@ -133,10 +134,12 @@ impl PermissionFamily {
                 summary: "send requests and messages to granted plugins",
             },
             Self::Exec => &FamilyMeaning {
-                interfaces: &[],
-                wiring: Wiring::Unserved,
-                record_placeholder: None,
-                summary: "run a granted program on the host",
+                interfaces: &["lord:plugin/exec"],
+                wiring: Wiring::Wasi,
+                // No program is called this, so it resolves to nothing and
+                // every program the plugin runs is refused and recorded.
+                record_placeholder: Some("exec(lord-pdk-record-none)"),
+                summary: "run a granted program on the host, with the user's own authority",
             },
             Self::Db => &FamilyMeaning {
                 interfaces: &[],

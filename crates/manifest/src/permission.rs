@@ -219,7 +219,10 @@ impl Permission {
             Self::Secret(name) => {
                 format!("read the secret `{name}` you stored with `lord secret set`")
             }
-            Self::Exec(program) => format!("run the program `{program}` on your machine"),
+            Self::Exec(program) => format!(
+                "run the program `{program}` on your machine, outside the sandbox, with your own \
+                 authority: it can do anything you can"
+            ),
             Self::Db(profile) => format!("use the database profile `{profile}`"),
             Self::Ai(provider) => format!("send requests to the AI provider `{provider}`"),
             Self::SysMetrics => "read this machine's CPU, memory and disk usage".to_owned(),

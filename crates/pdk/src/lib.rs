@@ -48,6 +48,7 @@ pub mod micro_bindings {
     });
 }
 
+pub mod exec;
 mod micro;
 
 pub use micro::{Json, Micro, MicroContext};

@@ -9,6 +9,8 @@ wasmtime::component::bindgen!({
     imports: {
         // A request waits for another plugin's reply.
         "lord:plugin/messaging.request": async | trappable,
+        // A program runs while the call waits, under its deadline.
+        "lord:plugin/exec.run": async | trappable,
         default: trappable,
     },
     exports: { default: async },

@@ -126,6 +126,8 @@ pub struct Grants {
     pub tty: bool,
     /// The guest's working directory (one of the preopens), if any.
     pub cwd: Option<String>,
+    /// The programs `lord:plugin/exec` may run, each resolved to one file.
+    pub programs: Vec<crate::Program>,
 }
 
 pub(crate) fn build_wasi(
@@ -202,6 +204,24 @@ fn configure_network(builder: &mut WasiCtxBuilder, net: &[NetTarget], denials: D
         }
         Box::pin(async move { allowed })
     });
+}
+
+/// Whether a connection the host makes for the plugin (a program it runs,
+/// a request) to `host:port` is covered by its `net` grants. A name is
+/// matched as a name (the host does not resolve it here); `localhost`
+/// also matches a grant of a loopback address.
+pub(crate) fn authority_allowed(net: &[NetTarget], host: &str, port: u16) -> bool {
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    if let Ok(ip) = host.parse::<IpAddr>() {
+        return net.iter().any(|t| t.allows(ip, port, &[]));
+    }
+    let unspecified = IpAddr::from([0, 0, 0, 0]);
+    net.iter().any(|t| {
+        t.allows(unspecified, port, &[host])
+            || (host.eq_ignore_ascii_case("localhost")
+                && (t.allows(IpAddr::from([127, 0, 0, 1]), port, &[])
+                    || t.allows(IpAddr::from(std::net::Ipv6Addr::LOCALHOST), port, &[])))
+    })
 }
 
 fn allowed(net: &[NetTarget], resolved: &[(IpAddr, String)], addr: SocketAddr) -> bool {

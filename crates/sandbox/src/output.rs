@@ -64,7 +64,14 @@ impl OutputBudget {
         Ok(())
     }
 
-    fn push_stream(&self, stream: Stream, bytes: &[u8]) -> Result<(), OutputExceeded> {
+    /// Counts `n` bytes a program the plugin ran wrote and the call keeps
+    /// (they are returned to the guest, not shown).
+    pub(crate) fn charge(&self, n: usize) -> Result<(), OutputExceeded> {
+        self.0.touched.store(true, Ordering::Release);
+        charge(&mut self.lock(), n)
+    }
+
+    pub(crate) fn push_stream(&self, stream: Stream, bytes: &[u8]) -> Result<(), OutputExceeded> {
         self.0.touched.store(true, Ordering::Release);
         let mut sink = self.lock();
         charge(&mut sink, bytes.len())?;

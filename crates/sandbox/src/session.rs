@@ -41,6 +41,8 @@ pub(crate) struct StoreState {
     /// if it ends well, dropped if it fails in any way.
     pub(crate) staged: Vec<lord_state::Staged>,
     pub(crate) staged_bytes: u64,
+    /// What `lord:plugin/exec` may run, and where.
+    pub(crate) exec: Arc<crate::interfaces::ExecGrants>,
 }
 
 impl StoreState {
@@ -129,6 +131,7 @@ impl Session {
             handling: None,
             staged: Vec::new(),
             staged_bytes: 0,
+            exec: crate::interfaces::ExecGrants::new(grants),
         };
         let mut store = Store::new(engine, state);
         store.limiter(|state| &mut state.limiter);

@@ -46,6 +46,8 @@ pub(crate) struct Results {
     pub(crate) oneshot: Pair,
     /// W1 through `lord-host`'s public API vs bare wasmtime.
     pub(crate) embed: crate::embed::EmbedResults,
+    /// `git --version` through a plugin vs spawned directly.
+    pub(crate) exec: Pair,
     /// Persistent compare-and-swap from one process.
     pub(crate) data_cas: Samples,
     /// 100 `lord note` processes at once.
@@ -280,6 +282,18 @@ impl Results {
                 max: 1.5,
                 goal: "<= 1.5x",
             },
+            Row {
+                label: "exec: git --version through a plugin / spawned directly",
+                subject: ms(self.exec.subject.median_ns()),
+                baseline: ms(self.exec.baseline.median_ns()),
+                key: "exec_overhead_ms",
+                value: self.exec.difference_ns() / 1e6,
+                shown: format!("+{:.2} ms", self.exec.difference_ns() / 1e6),
+                // No goal yet: the first runs set the baseline to hold.
+                min: f64::NEG_INFINITY,
+                max: f64::INFINITY,
+                goal: "(reported)",
+            },
         ]
     }
 
@@ -475,6 +489,18 @@ impl Results {
                 ("embed_call_w1_ours_ns", round(kept.subject.median_ns(), 1)),
                 ("embed_call_w1_bare_ns", round(kept.baseline.median_ns(), 1)),
                 ("run_command_ratio", round(fresh.ratio(), 3)),
+                (
+                    "exec_overhead_ms",
+                    round(self.exec.difference_ns() / 1e6, 3),
+                ),
+                (
+                    "exec_ours_ms",
+                    round(self.exec.subject.median_ns() / 1e6, 3),
+                ),
+                (
+                    "exec_direct_ms",
+                    round(self.exec.baseline.median_ns() / 1e6, 3),
+                ),
                 (
                     "run_command_ours_us",
                     round(fresh.subject.median_ns() / 1e3, 2),

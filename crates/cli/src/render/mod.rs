@@ -42,7 +42,7 @@ use crate::context::Terminal;
 pub(crate) use events::event_line;
 pub(crate) use foreign::foreign;
 use foreign::{one_line, plugin_stream};
-pub(crate) use plan::{install_plan, permission_changes};
+pub(crate) use plan::{install_plan, permission_changes, programs};
 pub(crate) use plugin::{
     history, last_neutralised, native_info, native_json, plugin_info, plugin_json, plugin_table,
     state_note, validation,

@@ -60,6 +60,30 @@ pub(crate) fn install_plan(plan: &InstallPlan, paint: bool) -> String {
     out
 }
 
+/// Which file each `exec(PROGRAM)` grant runs, and that it runs with the
+/// user's own authority: the sandbox stops at the program's door.
+pub(crate) fn programs(programs: &[(String, Option<std::path::PathBuf>)]) -> String {
+    let mut out = String::from("  programs it may run:\n");
+    for (name, path) in programs {
+        match path {
+            Some(path) => {
+                let _ = writeln!(out, "    exec({name}) runs {}", path.display());
+            }
+            None => {
+                let _ = writeln!(
+                    out,
+                    "    exec({name}): no `{name}` on your PATH; running it will be refused"
+                );
+            }
+        }
+    }
+    out.push_str(
+        "    a program runs outside the sandbox with your own authority: it can read, change \
+         and send anything you can, so grant exec only to plugins you trust (high risk)\n",
+    );
+    out
+}
+
 /// What an update no longer asks for, then what it asks for beyond what
 /// was granted (the part that needs consent).
 pub(crate) fn permission_changes(diff: &PermissionDiff) -> String {

@@ -24,6 +24,8 @@ mod config;
 mod crash;
 mod dependencies;
 mod dev;
+mod exec;
+mod git_plugin;
 mod grants;
 mod hostile;
 mod lifecycle;

@@ -90,6 +90,17 @@ impl Harness {
     /// Opens the plugin folder `dir` (built: its component must exist) in
     /// a fresh lord home made under `scratch` and removed on drop.
     pub fn open(dir: &Path, scratch: &Path) -> Result<Self, DevkitError> {
+        Self::open_with_path(dir, scratch, None)
+    }
+
+    /// [`open`](Self::open), with the `PATH` the host resolves `exec`
+    /// grants from (the author's, passed by the CLI; no other variable of
+    /// the author's reaches a test).
+    pub fn open_with_path(
+        dir: &Path,
+        scratch: &Path,
+        path: Option<&str>,
+    ) -> Result<Self, DevkitError> {
         let manifest = crate::read_built(dir)?;
         let cases = lord_host::read_cases(dir)?;
         std::fs::create_dir_all(scratch).map_err(DevkitError::io("create", scratch))?;
@@ -109,6 +120,9 @@ impl Harness {
         let mut config = HostConfig::new(lord_home, project);
         // The author's own configuration files must not leak into a test.
         config.config.system = None;
+        if let Some(path) = path {
+            config.env = vec![("PATH".to_owned(), path.to_owned())];
+        }
         let framework = Framework::open(config)?;
         Ok(Self {
             dir: dir.to_path_buf(),

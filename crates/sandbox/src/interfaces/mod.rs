@@ -14,6 +14,7 @@ mod config;
 mod data;
 mod delivery;
 mod events;
+mod exec;
 mod log;
 mod messaging;
 mod secrets;
@@ -26,6 +27,8 @@ use wasmtime::component::Linker;
 
 use crate::session::StoreState;
 
+pub(crate) use exec::ExecGrants;
+pub use exec::Program;
 pub use messaging::{Messaging, Reply};
 
 /// One host interface.
@@ -40,7 +43,7 @@ pub(crate) struct HostInterface {
 }
 
 /// Every host interface this host offers plugins.
-pub(crate) const ALL: [HostInterface; 9] = [
+pub(crate) const ALL: [HostInterface; 10] = [
     types::INTERFACE,
     log::INTERFACE,
     data::INTERFACE,
@@ -50,6 +53,7 @@ pub(crate) const ALL: [HostInterface; 9] = [
     secrets::INTERFACE,
     messaging::INTERFACE,
     delivery::INTERFACE,
+    exec::INTERFACE,
 ];
 
 /// The host interface named `path` (an import name without `@version`).

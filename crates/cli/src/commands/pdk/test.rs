@@ -57,7 +57,13 @@ pub(crate) fn parse(cwd: &Path, args: TestArgs) -> Request {
 pub(crate) async fn run(ctx: &Context, out: &Output, request: Request) -> Result<ExitCode> {
     let spinner = out.spinner("testing");
     let report = async {
-        let mut harness = Harness::open(&request.dir, &ctx.home.join("tmp"))?;
+        // The author's PATH, so that `exec(PROGRAM)` grants find programs.
+        let path = ctx
+            .env
+            .iter()
+            .find(|(k, _)| k == "PATH")
+            .map(|(_, v)| v.as_str());
+        let mut harness = Harness::open_with_path(&request.dir, &ctx.home.join("tmp"), path)?;
         harness.run(&request.options).await
     }
     .await;

@@ -1,0 +1,553 @@
+//! What lord knows about `git`, the program plugins run most: which of its
+//! arguments point it somewhere (another folder, another repository,
+//! another program), and the explicit configuration it runs under.
+//!
+//! git takes paths and programs from three places, and each is closed:
+//!
+//! - **Its arguments.** Options that move it (`-C`, `--git-dir`,
+//!   `--work-tree`, `--exec-path`, `--namespace`), that set configuration
+//!   (`-c`, `--config-env`, `clone -c`/`--config`), that name a program
+//!   (`--upload-pack`, `--receive-pack`, `--exec`, `ext::` and any other
+//!   `helper::` URL, ssh) or a folder elsewhere (`--template`,
+//!   `--separate-git-dir`, `--reference`, `--no-index`) are refused; a
+//!   path argument is placed inside the plugin's folders (a guest path
+//!   like `/project/x` becomes the real one); a URL needs a `net` grant
+//!   for its host.
+//! - **Its environment.** The child starts empty; `GIT_*` variables other
+//!   than the author and committer identity are refused, and so are `PATH`
+//!   and the loader's `LD_*`.
+//! - **Its configuration files.** No system or global file
+//!   (`GIT_CONFIG_NOSYSTEM`, `GIT_CONFIG_GLOBAL=/dev/null`): the user's own
+//!   settings may name programs (a pager, a credential helper, an ssh
+//!   command) that a plugin must not reach through them. Command-line
+//!   overrides, which git reads last, switch off what could still run a
+//!   program (`core.fsmonitor`, hooks through `core.hooksPath=/dev/null`,
+//!   editors, pagers, credential helpers, signing, every protocol but
+//!   file, http(s) and git). The repository's own `.git/config` is written
+//!   by whoever can write the project, the plugin included, and git reads
+//!   it on every run: `repo.rs` checks it before each run against a list of
+//!   keys known to be inert, and refuses anything else.
+
+use std::path::Path;
+
+use lord_manifest::NetTarget;
+
+use super::place::Folders;
+
+/// The configuration every run of git gets on its command line, which
+/// overrides whatever the repository says.
+const OVERRIDES: &[&str] = &[
+    // A filesystem monitor is a program git starts by itself.
+    "core.fsmonitor=false",
+    // Hooks are programs in the repository, which the plugin can write.
+    "core.hooksPath=/dev/null",
+    "core.editor=:",
+    "sequence.editor=:",
+    "core.pager=cat",
+    "core.askPass=",
+    // An empty value clears every helper configured before it.
+    "credential.helper=",
+    "commit.gpgSign=false",
+    "tag.gpgSign=false",
+    "push.gpgSign=false",
+    "log.showSignature=false",
+    // Only transports that are git itself; ssh is another program, and
+    // `ext::` runs any command.
+    "protocol.allow=never",
+    "protocol.file.allow=always",
+    "protocol.git.allow=always",
+    "protocol.http.allow=always",
+    "protocol.https.allow=always",
+    "protocol.ext.allow=never",
+    "submodule.recurse=false",
+    // Automatic housekeeping detaches from the process group, so it would
+    // outlive the call's deadline.
+    "gc.auto=0",
+    "gc.autoDetach=false",
+    "maintenance.auto=false",
+];
+
+/// Options git accepts before the subcommand that change nothing outside.
+const GLOBAL_INERT: &[&str] = &[
+    "--no-pager",
+    "-P",
+    "--no-replace-objects",
+    "--literal-pathspecs",
+    "--glob-pathspecs",
+    "--noglob-pathspecs",
+    "--icase-pathspecs",
+    "--no-optional-locks",
+];
+
+/// Subcommands that only read the repository.
+const READING: &[&str] = &[
+    "status",
+    "log",
+    "diff",
+    "show",
+    "rev-parse",
+    "rev-list",
+    "show-ref",
+    "for-each-ref",
+    "ls-files",
+    "ls-remote",
+    "merge-base",
+    "describe",
+    "cat-file",
+    "shortlog",
+    "blame",
+    "count-objects",
+    "check-ignore",
+    "name-rev",
+    "cherry",
+    "diff-tree",
+    "diff-index",
+    "diff-files",
+    "version",
+];
+
+/// Subcommands that change the repository or the work tree.
+const WRITING: &[&str] = &[
+    "init",
+    "clone",
+    "add",
+    "commit",
+    "branch",
+    "checkout",
+    "switch",
+    "restore",
+    "fetch",
+    "pull",
+    "push",
+    "tag",
+    "merge",
+    "reset",
+    "rm",
+    "mv",
+    "remote",
+    "stash",
+    "symbolic-ref",
+    "update-ref",
+];
+
+/// Subcommands that reach another repository through a URL or a remote.
+const NETWORK: &[&str] = &["clone", "fetch", "pull", "push", "ls-remote", "remote"];
+
+/// Options refused after any subcommand, each with why.
+const REFUSED: &[(&str, &str)] = &[
+    ("--upload-pack", "it names a program for git to run"),
+    ("--receive-pack", "it names a program for git to run"),
+    ("--exec", "it names a program for git to run"),
+    ("--config", "it writes git configuration"),
+    ("--config-env", "it sets git configuration"),
+    (
+        "--template",
+        "it copies files from a folder outside the grants",
+    ),
+    (
+        "--separate-git-dir",
+        "it puts the repository outside the grants",
+    ),
+    ("--reference", "it borrows objects from another repository"),
+    (
+        "--reference-if-able",
+        "it borrows objects from another repository",
+    ),
+    ("--git-dir", "it points git at another repository"),
+    ("--work-tree", "it points git at another folder"),
+    ("--exec-path", "it points git at other programs"),
+    ("--no-index", "it compares files outside the repository"),
+    (
+        "--recurse-submodules",
+        "submodules can name any URL or folder",
+    ),
+    ("--recursive", "submodules can name any URL or folder"),
+    ("--ext-diff", "it runs a configured diff program"),
+    ("--gpg-sign", "it runs a signing program"),
+    ("--open-files-in-pager", "it runs a pager program"),
+];
+
+/// Identity variables a plugin may set or pass (each still needs its
+/// `env(NAME)` grant); every other `GIT_*` variable can point git
+/// elsewhere (`GIT_DIR`, `GIT_SSH_COMMAND`, `GIT_CONFIG_*`,
+/// `GIT_EXEC_PATH`, ...).
+const IDENTITY: &[&str] = &[
+    "GIT_AUTHOR_NAME",
+    "GIT_AUTHOR_EMAIL",
+    "GIT_AUTHOR_DATE",
+    "GIT_COMMITTER_NAME",
+    "GIT_COMMITTER_EMAIL",
+    "GIT_COMMITTER_DATE",
+];
+
+/// Where one git run happens.
+pub(super) struct Where<'a> {
+    pub(super) folders: &'a Folders,
+    /// The working folder as the guest names it.
+    pub(super) cwd_guest: &'a str,
+    /// Whether the working folder's grant is writable.
+    pub(super) writable: bool,
+    pub(super) net: &'a [NetTarget],
+}
+
+/// A git run lord is willing to make.
+#[derive(Debug)]
+pub(super) struct Prepared {
+    pub(super) args: Vec<String>,
+    /// Whether the run reaches remotes, so their configured URLs are
+    /// checked too.
+    pub(super) network: bool,
+    /// Whether it only reads (and so needs only a readable folder).
+    pub(super) reading: bool,
+}
+
+/// Whether `name` may be passed to git. `Err` names why not.
+pub(super) fn variable_allowed(name: &str) -> Result<(), String> {
+    let upper = name.to_ascii_uppercase();
+    if upper.starts_with("GIT_") && !IDENTITY.contains(&upper.as_str()) {
+        return Err(format!(
+            "the variable `{name}` for git (every `GIT_*` variable but the author and \
+             committer identity can point git at another repository or program)"
+        ));
+    }
+    if upper == "PATH" {
+        return Err(format!(
+            "the variable `{name}` for git (it would choose which programs git starts)"
+        ));
+    }
+    Ok(())
+}
+
+/// The explicit configuration and environment of every git run.
+pub(super) fn safe_env(
+    where_: &Where<'_>,
+    folder_root: &Path,
+    reading: bool,
+) -> Vec<(String, String)> {
+    let mut env = vec![
+        ("GIT_CONFIG_NOSYSTEM".to_owned(), "1".to_owned()),
+        ("GIT_CONFIG_GLOBAL".to_owned(), "/dev/null".to_owned()),
+        ("GIT_ATTR_NOSYSTEM".to_owned(), "1".to_owned()),
+        ("GIT_TERMINAL_PROMPT".to_owned(), "0".to_owned()),
+        ("GIT_EDITOR".to_owned(), ":".to_owned()),
+        ("GIT_SEQUENCE_EDITOR".to_owned(), ":".to_owned()),
+        ("GIT_PAGER".to_owned(), "cat".to_owned()),
+    ];
+    // Looking for the repository upwards stops at the granted folder: a
+    // project with no repository of its own must not find one above it
+    // (a home folder kept in git, say).
+    if let Some(parent) = folder_root.parent() {
+        env.push((
+            "GIT_CEILING_DIRECTORIES".to_owned(),
+            parent.to_string_lossy().into_owned(),
+        ));
+    }
+    if reading || !where_.writable {
+        // Even `git status` refreshes the index unless told not to.
+        env.push(("GIT_OPTIONAL_LOCKS".to_owned(), "0".to_owned()));
+    }
+    env
+}
+
+/// The overrides as `-c KEY=VALUE` arguments.
+pub(super) fn override_args() -> Vec<String> {
+    OVERRIDES
+        .iter()
+        .flat_map(|o| ["-c".to_owned(), (*o).to_owned()])
+        .collect()
+}
+
+/// Checks a plugin's git arguments and rewrites its paths to the host's.
+pub(super) fn prepare(args: &[String], where_: &Where<'_>) -> Result<Prepared, String> {
+    let mut rest = args.iter();
+    let mut global = Vec::new();
+    let sub = loop {
+        let Some(arg) = rest.next() else {
+            return Err("git with no subcommand".to_owned());
+        };
+        if arg == "--version" || arg == "version" {
+            if rest.next().is_some() {
+                return Err("git `--version` followed by more arguments".to_owned());
+            }
+            return Ok(Prepared {
+                args: vec!["--version".to_owned()],
+                network: false,
+                reading: true,
+            });
+        }
+        if !arg.starts_with('-') {
+            break arg.as_str();
+        }
+        global_option(arg)?;
+        global.push(arg.clone());
+    };
+    let reading = READING.contains(&sub);
+    if !reading && !WRITING.contains(&sub) {
+        return Err(format!(
+            "the git subcommand `{sub}` (lord runs only git's own subcommands that stay in the \
+             repository: {}, {}; never an alias, `config`, `submodule` or `help`)",
+            READING.join(", "),
+            WRITING.join(", ")
+        ));
+    }
+    if !reading && !where_.writable && !read_only_branch(sub, rest.as_slice()) {
+        return Err(format!(
+            "`git {sub}` in `{}`, which the plugin may only read",
+            where_.cwd_guest
+        ));
+    }
+    let network = NETWORK.contains(&sub);
+    let mut out = override_args();
+    out.extend(global);
+    out.push(sub.to_owned());
+    let mut positional = 0usize;
+    let mut skip_value = false;
+    for arg in rest {
+        if skip_value {
+            skip_value = false;
+            out.push(arg.clone());
+            continue;
+        }
+        if arg == "--" {
+            out.push(arg.clone());
+            continue;
+        }
+        if arg.starts_with('-') && arg.len() > 1 {
+            let (name, value) = match arg.split_once('=') {
+                Some((name, value)) => (name, Some(value)),
+                None => (arg.as_str(), None),
+            };
+            option(sub, name)?;
+            skip_value = value.is_none() && takes_text(name);
+            out.push(match value {
+                Some(value) if !takes_text(name) => {
+                    format!("{name}={}", path_like(value, where_, false)?)
+                }
+                Some(_) | None => arg.clone(),
+            });
+            continue;
+        }
+        positional += 1;
+        let is_repository = network && repository_position(sub, positional, args);
+        out.push(path_like(arg, where_, is_repository)?);
+    }
+    Ok(Prepared {
+        args: out,
+        network,
+        reading,
+    })
+}
+
+/// `git branch` that only lists.
+fn read_only_branch(sub: &str, rest: &[String]) -> bool {
+    sub == "branch"
+        && rest.iter().all(|a| {
+            a.starts_with('-')
+                && !matches!(
+                    a.as_str(),
+                    "-d" | "-D"
+                        | "-m"
+                        | "-M"
+                        | "-c"
+                        | "-C"
+                        | "--delete"
+                        | "--move"
+                        | "--copy"
+                        | "-u"
+                        | "--set-upstream-to"
+                        | "--unset-upstream"
+                        | "-f"
+                        | "--force"
+                        | "--edit-description"
+                )
+        })
+}
+
+fn global_option(arg: &str) -> Result<(), String> {
+    if GLOBAL_INERT.contains(&arg) {
+        return Ok(());
+    }
+    let name = arg.split_once('=').map_or(arg, |(n, _)| n);
+    let why = match name {
+        "-C" => "it runs git in another folder",
+        "-c" | "--config-env" => "it sets git configuration, which can name programs to run",
+        "--git-dir" => "it points git at another repository",
+        "--work-tree" => "it points git at another folder",
+        "--exec-path" => "it points git at other programs",
+        "--namespace" | "--super-prefix" => "it changes which repository git works on",
+        _ => "lord allows only options that change nothing outside the repository",
+    };
+    Err(format!("git's option `{name}` ({why})"))
+}
+
+/// Refuses an option after `sub`.
+fn option(sub: &str, name: &str) -> Result<(), String> {
+    if let Some((_, why)) = REFUSED.iter().find(|(refused, _)| *refused == name) {
+        return Err(format!("git's option `{name}` ({why})"));
+    }
+    let refused = match sub {
+        // `clone -u` is `--upload-pack`, `clone -c` sets configuration.
+        "clone" => matches!(name, "-u" | "-c"),
+        // `-S` signs with a program (in `log`, it is a search).
+        "commit" | "merge" | "tag" | "rebase" | "cherry-pick" | "revert" => {
+            name.starts_with("-S") || (sub == "tag" && matches!(name, "-s" | "-u"))
+        }
+        _ => false,
+    };
+    if refused {
+        return Err(format!(
+            "git's option `{name}` for `{sub}` (it names a program or configuration)"
+        ));
+    }
+    Ok(())
+}
+
+/// Options whose next argument is text, not a path.
+fn takes_text(name: &str) -> bool {
+    matches!(
+        name,
+        "-m" | "--message"
+            | "--author"
+            | "--date"
+            | "--format"
+            | "--pretty"
+            | "-b"
+            | "-B"
+            | "--branch"
+            | "--origin"
+            | "-o"
+            | "--grep"
+    )
+}
+
+/// Whether the `n`th positional argument (1-based) names the other
+/// repository: the first for clone, fetch, pull, push and ls-remote; the
+/// third for `remote add|set-url NAME URL`.
+fn repository_position(sub: &str, n: usize, args: &[String]) -> bool {
+    match sub {
+        "remote" => n == 3 && args.iter().any(|a| matches!(a.as_str(), "add" | "set-url")),
+        _ => n == 1,
+    }
+}
+
+/// An argument that may be a path or a URL: checked, and a guest path
+/// rewritten as the host path it stands for.
+fn path_like(arg: &str, where_: &Where<'_>, repository: bool) -> Result<String, String> {
+    if let Some(scheme) = helper_transport(arg) {
+        return Err(format!(
+            "the git URL `{scheme}::...` (a `{scheme}::` URL makes git run a remote helper, \
+             `ext::` any command)"
+        ));
+    }
+    if let Some(scheme) = url_scheme(arg) {
+        return url(arg, &scheme, where_);
+    }
+    if repository && scp_like(arg) {
+        return Err(format!(
+            "the git remote `{arg}` (it is reached over ssh, another program; use an https URL \
+             and a `net` grant)"
+        ));
+    }
+    let climbs = arg.split('/').any(|part| part == "..");
+    if arg.starts_with('/') || climbs || repository {
+        let placed = where_
+            .folders
+            .place(arg, Some(where_.cwd_guest))
+            .map_err(|e| format!("git's argument {e}"))?;
+        if arg.starts_with('/') || climbs {
+            return Ok(placed.host.to_string_lossy().into_owned());
+        }
+    }
+    Ok(arg.to_owned())
+}
+
+/// `ext` for `ext::sh -c ...`: git's remote-helper syntax.
+fn helper_transport(arg: &str) -> Option<&str> {
+    let (scheme, _) = arg.split_once("::")?;
+    let valid = !scheme.is_empty()
+        && scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+        && scheme
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'));
+    valid.then_some(scheme)
+}
+
+fn url_scheme(arg: &str) -> Option<String> {
+    let (scheme, _) = arg.split_once("://")?;
+    let valid = !scheme.is_empty()
+        && scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+        && scheme
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'));
+    valid.then(|| scheme.to_ascii_lowercase())
+}
+
+/// `host:path` or `user@host:path`, git's short form for ssh.
+fn scp_like(arg: &str) -> bool {
+    match arg.split_once(':') {
+        Some((host, _)) => !host.is_empty() && !host.contains('/'),
+        None => false,
+    }
+}
+
+fn url(arg: &str, scheme: &str, where_: &Where<'_>) -> Result<String, String> {
+    let parsed = url::Url::parse(arg).map_err(|e| format!("the git URL `{arg}` ({e})"))?;
+    match scheme {
+        "http" | "https" | "git" => {
+            let host = parsed.host_str().unwrap_or("");
+            let port = parsed.port_or_known_default().unwrap_or(9418);
+            if crate::capability::authority_allowed(where_.net, host, port) {
+                Ok(arg.to_owned())
+            } else {
+                Err(format!("net({host}:{port}) for git"))
+            }
+        }
+        "file" => {
+            let placed = where_
+                .folders
+                .place(parsed.path(), None)
+                .map_err(|e| format!("git's argument {e}"))?;
+            Ok(format!("file://{}", placed.host.display()))
+        }
+        other => Err(format!(
+            "the git URL `{arg}` (the `{other}` transport is not one lord lets git use: only \
+             file, git, http and https; ssh runs another program)"
+        )),
+    }
+}
+
+/// Checks a URL or path the repository's configuration holds for a remote.
+pub(super) fn configured_remote(value: &str, where_: &Where<'_>) -> Result<(), String> {
+    if let Some(scheme) = helper_transport(value) {
+        return Err(format!(
+            "a remote URL `{scheme}::...` in the repository's configuration"
+        ));
+    }
+    if let Some(scheme) = url_scheme(value) {
+        return match scheme.as_str() {
+            "file" => {
+                let path = url::Url::parse(value)
+                    .map(|u| u.path().to_owned())
+                    .unwrap_or_default();
+                if where_.folders.contains_host(Path::new(&path)) {
+                    Ok(())
+                } else {
+                    Err(format!("the remote `{value}` outside the plugin's folders"))
+                }
+            }
+            _ => url(value, &scheme, where_).map(|_| ()),
+        };
+    }
+    if value.starts_with('/') {
+        return if where_.folders.contains_host(Path::new(value)) {
+            Ok(())
+        } else {
+            Err(format!("the remote `{value}` outside the plugin's folders"))
+        };
+    }
+    if scp_like(value) {
+        return Err(format!("the remote `{value}` (ssh runs another program)"));
+    }
+    // A relative remote is relative to the repository, which is inside.
+    Ok(())
+}

@@ -1,0 +1,234 @@
+//! `lord:plugin/exec`: a plugin runs a program it holds `exec(PROGRAM)`
+//! for. The host resolved each granted program to one absolute path when
+//! it made the grants ([`Program`]); a run names the program, never a
+//! path, and the host starts exactly that file with no shell and no `PATH`
+//! search, in a working folder inside the plugin's folders, with an
+//! environment of granted variables only, under the call's deadline and
+//! output budget (`child.rs`). For programs known to take paths (git:
+//! `git.rs`, `repo.rs`) the arguments are checked too, since the program
+//! runs with the user's own authority and would go wherever it is told.
+
+mod child;
+mod git;
+mod place;
+mod repo;
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use lord_manifest::{NetTarget, PermissionFamily};
+use wasmtime::component::{HasSelf, Linker};
+
+use super::HostInterface;
+use crate::bindings::lord::plugin::exec;
+use crate::capability::Grants;
+use crate::session::StoreState;
+use place::Folders;
+
+pub(crate) const INTERFACE: HostInterface = HostInterface {
+    name: "lord:plugin/exec",
+    family: Some(PermissionFamily::Exec),
+    add_to_linker,
+};
+
+fn add_to_linker(linker: &mut Linker<StoreState>) -> wasmtime::Result<()> {
+    exec::add_to_linker::<_, HasSelf<StoreState>>(linker, |state| state)
+}
+
+/// A program granted by `exec(NAME)`, resolved when the grants were made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Program {
+    /// The name the plugin asks for: `git`.
+    pub name: String,
+    /// The one file that runs: `/usr/bin/git`.
+    pub path: PathBuf,
+}
+
+/// What a plugin's runs may use, made once per instance from its grants.
+#[derive(Debug, Default)]
+pub(crate) struct ExecGrants {
+    programs: Vec<Program>,
+    folders: Folders,
+    /// The granted variables and their values.
+    env: Vec<(String, String)>,
+    cwd: Option<String>,
+    net: Vec<NetTarget>,
+}
+
+impl ExecGrants {
+    pub(crate) fn new(grants: &Grants) -> Arc<Self> {
+        // Nearly every plugin runs nothing: its instances copy nothing.
+        if grants.programs.is_empty() {
+            return Arc::default();
+        }
+        Arc::new(Self {
+            programs: grants.programs.clone(),
+            folders: Folders::new(&grants.preopens),
+            env: grants.env.clone(),
+            cwd: grants.cwd.clone(),
+            net: grants.net.clone(),
+        })
+    }
+}
+
+impl exec::Host for StoreState {
+    async fn run(
+        &mut self,
+        command: exec::Command,
+    ) -> wasmtime::Result<Result<exec::Output, String>> {
+        let grants = Arc::clone(&self.exec);
+        let budget = self.budget.clone();
+        let plan = match plan(&grants, &command, &budget).await {
+            Ok(plan) => plan,
+            Err(Refused { access, needs }) => {
+                self.deny(access.clone(), needs);
+                return Ok(Err(format!("refused: {access}")));
+            }
+        };
+        match child::run(plan, &self.budget).await {
+            Ok(done) => Ok(Ok(exec::Output {
+                status: done.status,
+                stdout: done.stdout,
+                stderr: done.stderr,
+            })),
+            // A trap: the call fails as over its output limit.
+            Err(child::Ended::Budget(exceeded)) => Err(wasmtime::Error::new(exceeded)),
+            Err(child::Ended::Failed(message)) => Ok(Err(message)),
+        }
+    }
+}
+
+/// A refused run: what was refused, and the permission that would allow
+/// it when one could.
+struct Refused {
+    access: String,
+    needs: Option<String>,
+}
+
+impl From<String> for Refused {
+    fn from(access: String) -> Self {
+        Self {
+            access,
+            needs: None,
+        }
+    }
+}
+
+/// Checks a run against the grants and makes it concrete.
+async fn plan(
+    grants: &ExecGrants,
+    command: &exec::Command,
+    budget: &crate::output::OutputBudget,
+) -> Result<child::Plan, Refused> {
+    let name = &command.program;
+    let program = grants
+        .programs
+        .iter()
+        .find(|p| &p.name == name)
+        .ok_or_else(|| Refused {
+            access: format!("the program `{name}`"),
+            needs: Some(format!("exec({name})")),
+        })?;
+    let cwd_guest = match (&command.cwd, &grants.cwd) {
+        (Some(cwd), base) => normal_guest(cwd, base.as_deref()),
+        (None, Some(base)) => base.clone(),
+        (None, None) => {
+            return Err(format!(
+                "running `{name}` without a working folder (the plugin has no granted folder \
+                 to run it in)"
+            )
+            .into());
+        }
+    };
+    let placed = grants
+        .folders
+        .place(&cwd_guest, None)
+        .map_err(|e| format!("the working folder {e}"))?;
+    if !placed.host.is_dir() {
+        return Err(format!("the working folder `{cwd_guest}`, which is not a folder").into());
+    }
+    let is_git = name == "git";
+    let mut env = child_env(grants, command, is_git)?;
+    let mut args: Vec<String> = command.args.clone();
+    if is_git {
+        let folder = grants.folders.get(placed.folder);
+        let where_ = git::Where {
+            folders: &grants.folders,
+            cwd_guest: &cwd_guest,
+            writable: folder.writable,
+            net: &grants.net,
+        };
+        let prepared = git::prepare(&command.args, &where_)?;
+        let root = grants.folders.real(placed.folder).unwrap_or(&placed.host);
+        env.extend(git::safe_env(&where_, root, prepared.reading));
+        if prepared.args.last().map(String::as_str) != Some("--version") {
+            repo::check(
+                &program.path,
+                &placed.host,
+                &env,
+                &where_,
+                prepared.network,
+                budget,
+            )
+            .await?;
+        }
+        args = prepared.args;
+    }
+    Ok(child::Plan {
+        program: program.path.clone(),
+        args: args.into_iter().map(OsString::from).collect(),
+        cwd: placed.host,
+        env,
+        stdin: command.stdin.clone(),
+        stream: matches!(command.output, exec::OutputMode::Stream),
+    })
+}
+
+/// The program's environment: the granted variables, and those the plugin
+/// sets, each of which it must hold a grant for.
+fn child_env(
+    grants: &ExecGrants,
+    command: &exec::Command,
+    is_git: bool,
+) -> Result<Vec<(String, String)>, Refused> {
+    let allowed = |name: &str| -> Result<(), Refused> {
+        // The loader's variables load code into any program.
+        if name.to_ascii_uppercase().starts_with("LD_") {
+            return Err(format!(
+                "the variable `{name}` for a program (it loads code into the program)"
+            )
+            .into());
+        }
+        if is_git {
+            git::variable_allowed(name)?;
+        }
+        Ok(())
+    };
+    let mut env: Vec<(String, String)> = grants
+        .env
+        .iter()
+        .filter(|(k, _)| allowed(k).is_ok())
+        .cloned()
+        .collect();
+    for (key, value) in &command.env {
+        if !grants.env.iter().any(|(k, _)| k == key) {
+            return Err(Refused {
+                access: format!("the environment variable `{key}` for `{}`", command.program),
+                needs: Some(format!("env({key})")),
+            });
+        }
+        allowed(key)?;
+        env.retain(|(k, _)| k != key);
+        env.push((key.clone(), value.clone()));
+    }
+    Ok(env)
+}
+
+/// A guest working folder made absolute against the plugin's own.
+fn normal_guest(cwd: &str, base: Option<&str>) -> String {
+    match (cwd.starts_with('/'), base) {
+        (true, _) | (false, None) => cwd.to_owned(),
+        (false, Some(base)) => format!("{base}/{cwd}"),
+    }
+}

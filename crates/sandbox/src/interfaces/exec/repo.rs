@@ -1,0 +1,251 @@
+//! Before each git run, the repository it will work on is checked with git
+//! itself (under the same explicit configuration): where it really is, and
+//! what its own configuration says.
+//!
+//! Why: git reads `.git/config` on every run, and whoever can write the
+//! project (the plugin itself, with `fs-write($PROJECT)`) can put there a
+//! key that runs a program
+//! (`core.fsmonitor`, `core.sshCommand`, `diff.external`, a filter or merge
+//! driver, an alias), reads outside the grants (`include.path`,
+//! `core.worktree`, `commit.template`) or rewrites URLs (`url.*.insteadOf`).
+//! Some of these can be overridden on the command line, not all, and new
+//! ones come with new versions of git; so the repository's keys are held
+//! to a list of keys known to be inert, and anything else refuses the run,
+//! naming the key. The repository itself (its `.git` may be a file or a
+//! link pointing anywhere) and its object store (`alternates`) must be
+//! inside the plugin's folders.
+
+use std::path::{Path, PathBuf};
+
+use super::child::{self, Plan};
+use super::git::{self, Where};
+use crate::output::OutputBudget;
+
+/// Keys a repository's own configuration may hold: `section.key` or, for
+/// sections with subsections, `section.*.key`.
+const INERT: &[&str] = &[
+    "core.repositoryformatversion",
+    "core.filemode",
+    "core.bare",
+    "core.logallrefupdates",
+    "core.ignorecase",
+    "core.precomposeunicode",
+    "core.symlinks",
+    "core.autocrlf",
+    "core.eol",
+    "core.safecrlf",
+    "core.quotepath",
+    "core.abbrev",
+    "core.compression",
+    "core.checkstat",
+    "core.trustctime",
+    "core.sparsecheckout",
+    "core.sparsecheckoutcone",
+    "core.commentchar",
+    "core.whitespace",
+    "core.preloadindex",
+    "core.untrackedcache",
+    "core.splitindex",
+    "core.multipackindex",
+    "core.commitgraph",
+    "extensions.objectformat",
+    "extensions.refstorage",
+    "remote.*.url",
+    "remote.*.pushurl",
+    "remote.*.fetch",
+    "remote.*.push",
+    "remote.*.tagopt",
+    "remote.*.prune",
+    "remote.*.mirror",
+    "branch.*.remote",
+    "branch.*.merge",
+    "branch.*.rebase",
+    "branch.*.pushremote",
+    "branch.*.description",
+    "user.name",
+    "user.email",
+    "author.name",
+    "author.email",
+    "committer.name",
+    "committer.email",
+    "init.defaultbranch",
+    "pull.rebase",
+    "pull.ff",
+    "push.default",
+    "push.autosetupremote",
+    "fetch.prune",
+    "fetch.prunetags",
+    "merge.ff",
+    "merge.conflictstyle",
+    "diff.renames",
+    "diff.algorithm",
+    "diff.context",
+    "status.showuntrackedfiles",
+    "status.branch",
+    "status.short",
+    "log.date",
+    "log.decorate",
+    "color.ui",
+    "advice.*",
+    "index.version",
+    "pack.threads",
+    "gc.auto",
+    "rerere.enabled",
+];
+
+/// Checks the repository `git` would work on in `cwd`, if there is one.
+pub(super) async fn check(
+    git_path: &Path,
+    cwd: &Path,
+    env: &[(String, String)],
+    where_: &Where<'_>,
+    network: bool,
+    budget: &OutputBudget,
+) -> Result<(), String> {
+    let location = ask(
+        git_path,
+        cwd,
+        env,
+        &[
+            "rev-parse",
+            "--path-format=absolute",
+            "--git-dir",
+            "--git-common-dir",
+        ],
+        budget,
+    )
+    .await?;
+    let Some(location) = location else {
+        // Not a repository: the run itself will say so (or make one).
+        return Ok(());
+    };
+    for line in location.lines() {
+        let dir = PathBuf::from(line);
+        if !where_.folders.contains_host(&dir) {
+            return Err(format!(
+                "the repository at `{line}`, outside the plugin's folders (the project's `.git` \
+                 leads there)"
+            ));
+        }
+        for file in ["objects/info/alternates", "objects/info/http-alternates"] {
+            if dir.join(file).exists() {
+                return Err(format!(
+                    "a repository whose `{file}` borrows objects from elsewhere"
+                ));
+            }
+        }
+    }
+    let listed = ask(
+        git_path,
+        cwd,
+        env,
+        &["config", "--list", "--show-scope", "-z"],
+        budget,
+    )
+    .await?
+    .unwrap_or_default();
+    for entry in listed.split('\0').collect::<Vec<_>>().chunks(2) {
+        let [scope, item] = entry else { continue };
+        if !matches!(*scope, "local" | "worktree") {
+            continue;
+        }
+        let (key, value) = item.split_once('\n').unwrap_or((item, ""));
+        let key = key.to_ascii_lowercase();
+        if !inert(&key) {
+            return Err(format!(
+                "git in a repository whose configuration sets `{key}`: it can make git run a \
+                 program or reach outside the plugin's folders, so lord runs no git there \
+                 (if you did not set it, remove it with `git config --unset {key}`)"
+            ));
+        }
+        if network
+            && key.starts_with("remote.")
+            && (key.ends_with(".url") || key.ends_with(".pushurl"))
+        {
+            git::configured_remote(value, where_)?;
+        }
+    }
+    Ok(())
+}
+
+fn inert(key: &str) -> bool {
+    let parts: Vec<&str> = key.split('.').collect();
+    INERT.iter().any(|pattern| {
+        let want: Vec<&str> = pattern.split('.').collect();
+        match (want.as_slice(), parts.as_slice()) {
+            ([section, "*"], [s, ..]) => section == s,
+            ([section, name], [s, n]) => section == s && name == n,
+            ([section, "*", name], [s, .., n]) if parts.len() >= 3 => section == s && name == n,
+            _ => false,
+        }
+    })
+}
+
+/// Runs one inspecting git command; `None` when git said no (not a
+/// repository).
+async fn ask(
+    git_path: &Path,
+    cwd: &Path,
+    env: &[(String, String)],
+    args: &[&str],
+    budget: &OutputBudget,
+) -> Result<Option<String>, String> {
+    let mut full: Vec<std::ffi::OsString> =
+        git::override_args().into_iter().map(Into::into).collect();
+    full.extend(args.iter().map(Into::into));
+    let plan = Plan {
+        program: git_path.to_path_buf(),
+        args: full,
+        cwd: cwd.to_path_buf(),
+        env: env.to_vec(),
+        stdin: Vec::new(),
+        stream: false,
+    };
+    // What the checks read counts against the call like the run itself.
+    match child::run(plan, budget).await {
+        Ok(done) if done.status == Some(0) => {
+            Ok(Some(String::from_utf8_lossy(&done.stdout).into_owned()))
+        }
+        Ok(_) => Ok(None),
+        Err(child::Ended::Budget(_)) => {
+            Err("git's configuration is over the output budget".to_owned())
+        }
+        Err(child::Ended::Failed(message)) => Err(message),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::inert;
+
+    #[test]
+    fn only_known_keys_are_inert() {
+        for key in [
+            "core.bare",
+            "remote.origin.url",
+            "remote.a.b.url",
+            "advice.detachedhead",
+            "user.name",
+        ] {
+            assert!(inert(key), "{key}");
+        }
+        for key in [
+            "core.fsmonitor",
+            "core.hookspath",
+            "core.sshcommand",
+            "core.worktree",
+            "alias.st",
+            "include.path",
+            "includeif.gitdir:/x.path",
+            "url.ext::sh.insteadof",
+            "filter.lfs.process",
+            "diff.external",
+            "diff.x.textconv",
+            "remote.origin.uploadpack",
+            "commit.template",
+            "credential.helper",
+        ] {
+            assert!(!inert(key), "{key}");
+        }
+    }
+}
