@@ -202,6 +202,29 @@ fn state_only(
     Ok(())
 }
 
+/// `--registry-only`: the registry's figures alone.
+fn registry_only(
+    runtime: &tokio::runtime::Runtime,
+    plugins: &Plugins,
+    options: &Options,
+    plan: Plan,
+    started: Instant,
+) -> Result<()> {
+    let (registry, resolve) = measure_registry(runtime, plugins, plan)?;
+    let results = RegistryOnly {
+        registry,
+        resolve,
+        batches: options.batches,
+        elapsed: started.elapsed(),
+    };
+    if options.json {
+        println!("{}", results.json());
+    } else {
+        print!("{}", results.table());
+    }
+    Ok(())
+}
+
 fn run() -> Result<()> {
     let Some(options) = parse_args()? else {
         println!("{USAGE}");
@@ -228,19 +251,7 @@ fn run() -> Result<()> {
     let plugins = Plugins::locate()?;
 
     if options.registry_only {
-        let (registry, resolve) = measure_registry(&runtime, &plugins, plan(100))?;
-        let results = RegistryOnly {
-            registry,
-            resolve,
-            batches: options.batches,
-            elapsed: started.elapsed(),
-        };
-        if options.json {
-            println!("{}", results.json());
-        } else {
-            print!("{}", results.table());
-        }
-        return Ok(());
+        return registry_only(&runtime, &plugins, &options, plan(100), started);
     }
 
     if options.profile_call {
