@@ -22,6 +22,7 @@ mod completions;
 mod concurrency;
 mod config;
 mod crash;
+mod dashboard;
 mod dependencies;
 mod dev;
 mod grants;
