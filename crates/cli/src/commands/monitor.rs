@@ -1,9 +1,10 @@
-//! `lord monitor [top]|snapshot|stream|watch|export|push`: the `monitor`
+//! `lord monitor [top]|snapshot|stream|watch|export|serve|push`: the `monitor`
 //! provider's commands over `lord-monitor`. Bare `lord monitor` (or
 //! `lord monitor top`) opens the terminal dashboard. A snapshot prints once; a
 //! stream prints one sample per interval (one JSON object a line with
 //! `--json`); watch judges the alert rules at each interval and notifies;
-//! export serves Prometheus metrics at `/metrics`; push sends them to a
+//! export serves Prometheus metrics at `/metrics`; serve, the web
+//! dashboard; push sends them to a
 //! Pushgateway at each interval.
 
 use std::net::SocketAddr;
@@ -96,6 +97,20 @@ pub(crate) enum MonitorCommand {
         /// Prometheus's `authorization.credentials_file` sends).
         #[arg(long, value_name = "PATH")]
         token_file: Option<PathBuf>,
+    },
+    /// Serve the web dashboard at http://ADDRESS/: live charts over
+    /// server-sent events and the busiest processes.
+    Serve {
+        /// Where to listen; anything but loopback needs --token-file.
+        #[arg(long, default_value = "127.0.0.1:9465")]
+        listen: SocketAddr,
+        /// A file holding the token the dashboard wants (open it as
+        /// /?token=TOKEN, or send `Authorization: Bearer TOKEN`).
+        #[arg(long, value_name = "PATH")]
+        token_file: Option<PathBuf>,
+        /// Time between samples (default `monitor.interval`, else 1s).
+        #[arg(long, value_parser = parse_interval)]
+        interval: Option<Duration>,
     },
     /// Push metrics to a Prometheus Pushgateway at each interval.
     Push {
@@ -204,6 +219,11 @@ pub(crate) async fn run(
         MonitorCommand::Export { listen, token_file } => {
             export(ctx, out, listen, token_file).await?;
         }
+        MonitorCommand::Serve {
+            listen,
+            token_file,
+            interval,
+        } => serve(ctx, out, framework, listen, token_file, interval).await?,
         MonitorCommand::Push {
             gateway,
             job,
@@ -261,6 +281,34 @@ async fn export(
     )
     .await
     .context("serving metrics")?;
+    Ok(())
+}
+
+/// `lord monitor serve`: the web dashboard.
+async fn serve(
+    ctx: &Context,
+    out: &Output,
+    framework: &Framework,
+    listen: SocketAddr,
+    token_file: Option<PathBuf>,
+    interval: Option<Duration>,
+) -> Result<()> {
+    let token = token_for(ctx, listen, token_file)?;
+    let interval = interval_or_setting(framework, interval)?;
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("listening on {listen}"))?;
+    let address = listener.local_addr()?;
+    out.status(format_args!("serving the dashboard on http://{address}/"));
+    lord_monitor::web::serve_until(
+        listener,
+        new_collector(false)?,
+        interval,
+        token,
+        crate::commands::registry::stop_requested(),
+    )
+    .await
+    .context("serving the dashboard")?;
     Ok(())
 }
 

@@ -30,6 +30,7 @@ mod hostile;
 mod lifecycle;
 mod micro;
 mod monitor;
+mod monitor_web;
 mod namespaces;
 mod own_state;
 mod packages;
