@@ -82,9 +82,9 @@ pub(crate) enum Builtin {
     /// Store secrets for plugins granted `secret(NAME)` (encrypted at rest).
     #[command(subcommand)]
     Secret(commands::secret::SecretCommand),
-    /// Watch the system: snapshots, streams and Prometheus metrics.
-    #[command(subcommand)]
-    Monitor(commands::monitor::MonitorCommand),
+    /// Watch the system: the terminal dashboard (no subcommand),
+    /// snapshots, streams and Prometheus metrics.
+    Monitor(commands::monitor::MonitorArgs),
     /// Alert rules: list them with their state, test their channels,
     /// silence them.
     #[command(subcommand)]

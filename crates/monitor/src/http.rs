@@ -52,14 +52,17 @@ pub async fn serve_until(
 
 /// Whether the request bears the token, compared in time independent of
 /// where the first difference is.
-fn bears(headers: &HeaderMap, token: &str) -> bool {
-    let Some(given) = headers
+pub(crate) fn bears(headers: &HeaderMap, token: &str) -> bool {
+    headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
-    else {
-        return false;
-    };
+        .is_some_and(|given| same_token(given, token))
+}
+
+/// Compares a presented token with the expected one in time independent
+/// of where the first difference is.
+pub(crate) fn same_token(given: &str, token: &str) -> bool {
     given.len() == token.len()
         && given
             .bytes()

@@ -6,7 +6,8 @@
 //! and v1) into a [`Snapshot`]; [`exposition::render`] writes a snapshot
 //! as Prometheus metrics (OpenMetrics or the classic text format), and
 //! with the `http` feature [`http`] serves them at `/metrics` and pushes
-//! them to a Pushgateway.
+//! them to a Pushgateway, and [`web`] serves the web dashboard (live
+//! charts over server-sent events).
 //!
 //! [`history::History`] keeps samples' figures in `monitor.db` with
 //! downsampling and retention, and reports over a window with robust
@@ -31,6 +32,8 @@ mod metric;
 #[cfg(feature = "notify")]
 pub mod notify;
 mod snapshot;
+#[cfg(feature = "http")]
+pub mod web;
 
 pub use cgroup::CgroupRoots;
 pub use collector::{Collector, FIRST_WINDOW, Options};

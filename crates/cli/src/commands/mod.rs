@@ -5,6 +5,7 @@
 pub(crate) mod alert;
 pub(crate) mod completions;
 pub(crate) mod config;
+pub(crate) mod dashboard;
 pub(crate) mod dev;
 pub(crate) mod events;
 pub(crate) mod install;

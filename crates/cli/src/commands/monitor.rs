@@ -1,8 +1,10 @@
-//! `lord monitor snapshot|stream|watch|export|push`: the `monitor`
-//! provider's commands over `lord-monitor`. A snapshot prints once; a
+//! `lord monitor [top]|snapshot|stream|watch|export|serve|push`: the `monitor`
+//! provider's commands over `lord-monitor`. Bare `lord monitor` (or
+//! `lord monitor top`) opens the terminal dashboard. A snapshot prints once; a
 //! stream prints one sample per interval (one JSON object a line with
 //! `--json`); watch judges the alert rules at each interval and notifies;
-//! export serves Prometheus metrics at `/metrics`; push sends them to a
+//! export serves Prometheus metrics at `/metrics`; serve, the web
+//! dashboard; push sends them to a
 //! Pushgateway at each interval.
 
 use std::net::SocketAddr;
@@ -11,7 +13,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{Context as _, Result};
-use clap::Subcommand;
+use clap::{Args, Subcommand};
 use lord_host::Framework;
 use lord_monitor::http::{Gateway, Pusher};
 use lord_monitor::{Collector, Options, Snapshot};
@@ -20,8 +22,25 @@ use crate::cli::UsageError;
 use crate::context::Context;
 use crate::render::Output;
 
+/// `lord monitor` alone opens the dashboard; a subcommand does the rest.
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub(crate) struct MonitorArgs {
+    #[command(subcommand)]
+    command: Option<MonitorCommand>,
+}
+
 #[derive(Debug, Subcommand)]
 pub(crate) enum MonitorCommand {
+    /// The terminal dashboard (what bare `lord monitor` opens): live CPU,
+    /// memory and network charts, processes to search, sort and kill,
+    /// containers and installed plugins. Needs a terminal; scripts want
+    /// `snapshot --json` or `stream --json`.
+    Top {
+        /// Time between samples (default `monitor.interval`, else 1s).
+        #[arg(long, value_parser = parse_interval)]
+        interval: Option<Duration>,
+    },
     /// Sample the system once: CPU, memory, disks, network, processes and
     /// containers.
     Snapshot {
@@ -79,6 +98,20 @@ pub(crate) enum MonitorCommand {
         #[arg(long, value_name = "PATH")]
         token_file: Option<PathBuf>,
     },
+    /// Serve the web dashboard at http://ADDRESS/: live charts over
+    /// server-sent events and the busiest processes.
+    Serve {
+        /// Where to listen; anything but loopback needs --token-file.
+        #[arg(long, default_value = "127.0.0.1:9465")]
+        listen: SocketAddr,
+        /// A file holding the token the dashboard wants (open it as
+        /// /?token=TOKEN, or send `Authorization: Bearer TOKEN`).
+        #[arg(long, value_name = "PATH")]
+        token_file: Option<PathBuf>,
+        /// Time between samples (default `monitor.interval`, else 1s).
+        #[arg(long, value_parser = parse_interval)]
+        interval: Option<Duration>,
+    },
     /// Push metrics to a Prometheus Pushgateway at each interval.
     Push {
         /// The gateway's URL (http://HOST:9091).
@@ -127,9 +160,13 @@ pub(crate) async fn run(
     ctx: &Context,
     out: &Output,
     framework: &Framework,
-    command: MonitorCommand,
+    args: MonitorArgs,
 ) -> Result<ExitCode> {
+    let command = args
+        .command
+        .unwrap_or(MonitorCommand::Top { interval: None });
     match command {
+        MonitorCommand::Top { interval } => top(ctx, framework, interval).await?,
         MonitorCommand::Snapshot {
             json,
             command_lines,
@@ -180,31 +217,13 @@ pub(crate) async fn run(
             }
         }
         MonitorCommand::Export { listen, token_file } => {
-            let token = match token_file {
-                Some(path) => Some(read_token(&ctx.cwd.join(path))?),
-                None if listen.ip().is_loopback() => None,
-                None => {
-                    return Err(UsageError(format!(
-                        "{listen} is reachable beyond this machine; pass --token-file PATH \
-                         with a bearer token scrapes must present, or listen on 127.0.0.1"
-                    ))
-                    .into());
-                }
-            };
-            let listener = tokio::net::TcpListener::bind(listen)
-                .await
-                .with_context(|| format!("listening on {listen}"))?;
-            let address = listener.local_addr()?;
-            out.status(format_args!("serving metrics on http://{address}/metrics"));
-            lord_monitor::http::serve_until(
-                listener,
-                new_collector(false)?,
-                token,
-                crate::commands::registry::stop_requested(),
-            )
-            .await
-            .context("serving metrics")?;
+            export(ctx, out, listen, token_file).await?;
         }
+        MonitorCommand::Serve {
+            listen,
+            token_file,
+            interval,
+        } => serve(ctx, out, framework, listen, token_file, interval).await?,
         MonitorCommand::Push {
             gateway,
             job,
@@ -239,6 +258,87 @@ pub(crate) async fn run(
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `lord monitor export`: Prometheus metrics at `/metrics`.
+async fn export(
+    ctx: &Context,
+    out: &Output,
+    listen: SocketAddr,
+    token_file: Option<PathBuf>,
+) -> Result<()> {
+    let token = token_for(ctx, listen, token_file)?;
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("listening on {listen}"))?;
+    let address = listener.local_addr()?;
+    out.status(format_args!("serving metrics on http://{address}/metrics"));
+    lord_monitor::http::serve_until(
+        listener,
+        new_collector(false)?,
+        token,
+        crate::commands::registry::stop_requested(),
+    )
+    .await
+    .context("serving metrics")?;
+    Ok(())
+}
+
+/// `lord monitor serve`: the web dashboard.
+async fn serve(
+    ctx: &Context,
+    out: &Output,
+    framework: &Framework,
+    listen: SocketAddr,
+    token_file: Option<PathBuf>,
+    interval: Option<Duration>,
+) -> Result<()> {
+    let token = token_for(ctx, listen, token_file)?;
+    let interval = interval_or_setting(framework, interval)?;
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("listening on {listen}"))?;
+    let address = listener.local_addr()?;
+    out.status(format_args!("serving the dashboard on http://{address}/"));
+    lord_monitor::web::serve_until(
+        listener,
+        new_collector(false)?,
+        interval,
+        token,
+        crate::commands::registry::stop_requested(),
+    )
+    .await
+    .context("serving the dashboard")?;
+    Ok(())
+}
+
+/// `lord monitor top`: the dashboard, on a blocking thread (it waits on
+/// the keyboard), with the installed plugins read up front.
+async fn top(ctx: &Context, framework: &Framework, interval: Option<Duration>) -> Result<()> {
+    if !ctx.terminal.stdout {
+        return Err(UsageError(
+            "the dashboard needs a terminal and standard output is not one; \
+             for scripts use `lord monitor snapshot --json` or `lord monitor stream --json`"
+                .to_owned(),
+        )
+        .into());
+    }
+    let interval = interval_or_setting(framework, interval)?;
+    let plugins = framework
+        .list(&lord_host::PluginFilter::default())?
+        .into_iter()
+        .map(|p| crate::commands::dashboard::PluginRow {
+            id: p.manifest.plugin.id.to_string(),
+            version: p.manifest.plugin.version.to_string(),
+            state: p.state.to_string(),
+        })
+        .collect();
+    let collector = new_collector(false)?;
+    tokio::task::spawn_blocking(move || {
+        crate::commands::dashboard::run(collector, interval, plugins)
+    })
+    .await
+    .context("the dashboard stopped")?
 }
 
 /// `lord monitor watch`: sample, judge, notify, record.
@@ -324,6 +424,24 @@ fn interval_or_setting(framework: &Framework, flag: Option<Duration>) -> Result<
             parse_interval(&text).map_err(|e| UsageError(format!("monitor.interval: {e}")).into())
         }
         None => Ok(Duration::from_secs(1)),
+    }
+}
+
+/// The token a server bound to `listen` wants: the file's, required
+/// unless the address is loopback (reachable from this machine only).
+fn token_for(
+    ctx: &Context,
+    listen: SocketAddr,
+    token_file: Option<PathBuf>,
+) -> Result<Option<String>> {
+    match token_file {
+        Some(path) => Ok(Some(read_token(&ctx.cwd.join(path))?)),
+        None if listen.ip().is_loopback() => Ok(None),
+        None => Err(UsageError(format!(
+            "{listen} is reachable beyond this machine; pass --token-file PATH \
+             with a token clients must present, or listen on 127.0.0.1"
+        ))
+        .into()),
     }
 }
 

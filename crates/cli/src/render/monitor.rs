@@ -11,7 +11,7 @@ use lord_monitor::history::Report;
 use super::foreign;
 
 /// Bytes in binary units, one decimal.
-fn size(bytes: u64) -> String {
+pub(crate) fn size(bytes: u64) -> String {
     const UNITS: [&str; 6] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
     let mut value = bytes as f64;
     let mut unit = 0;

@@ -13,7 +13,7 @@ use crate::registry::listening;
 use crate::support::Lord;
 
 /// Kills the server it holds when the test ends, passed or not.
-struct Killed(Child);
+pub(crate) struct Killed(pub(crate) Child);
 
 impl Drop for Killed {
     fn drop(&mut self) {
@@ -98,7 +98,7 @@ fn a_stream_prints_one_json_sample_per_interval() {
 }
 
 /// `GET path` over plain HTTP/1.1: status line and body.
-fn get(base: &str, path: &str, headers: &[(&str, &str)]) -> (String, String) {
+pub(crate) fn get(base: &str, path: &str, headers: &[(&str, &str)]) -> (String, String) {
     let authority = base
         .trim_start_matches("http://")
         .split('/')

@@ -22,7 +22,7 @@ fn npm_root() -> Option<String> {
 
 /// The browser and the npm packages, or why not; in CI their absence
 /// fails the test (`.ci/run` installs them).
-fn browser() -> Option<String> {
+pub(crate) fn browser() -> Option<String> {
     let missing = |what: &str| {
         // The rule against reading the environment directly is for the
         // CLI's own code; a test harness asks whether it runs in CI.

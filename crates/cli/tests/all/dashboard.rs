@@ -1,0 +1,251 @@
+//! `lord monitor`'s terminal dashboard, driven in a real terminal: Debian's
+//! `tmux` (which `.ci/run` installs) runs it in a detached session of a
+//! fixed size; the test types keys with `send-keys` and reads the screen
+//! back with `capture-pane -p`. Nothing is mocked: the figures are this
+//! machine's, and the process it kills is a real child of the test.
+
+use std::os::unix::process::ExitStatusExt as _;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::support::Lord;
+
+/// A private tmux server (its own socket), killed when the test ends.
+struct Tmux {
+    socket: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Tmux {
+    fn start(command: &str) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let socket = dir.path().join("tmux.sock");
+        let status = Command::new("tmux")
+            .arg("-S")
+            .arg(&socket)
+            .args([
+                "-f",
+                "/dev/null",
+                "new-session",
+                "-d",
+                "-x",
+                "120",
+                "-y",
+                "40",
+                "-s",
+                "dash",
+            ])
+            .arg(command)
+            .status()
+            .expect("tmux runs (Debian's tmux; .ci/run installs it)");
+        assert!(status.success(), "tmux new-session failed");
+        Self { socket, _dir: dir }
+    }
+
+    fn tmux(&self, args: &[&str]) -> std::process::Output {
+        Command::new("tmux")
+            .arg("-S")
+            .arg(&self.socket)
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .expect("tmux runs")
+    }
+
+    fn screen(&self) -> String {
+        String::from_utf8_lossy(&self.tmux(&["capture-pane", "-p", "-t", "dash"]).stdout)
+            .into_owned()
+    }
+
+    fn keys(&self, keys: &[&str]) {
+        let mut args = vec!["send-keys", "-t", "dash"];
+        args.extend_from_slice(keys);
+        assert!(self.tmux(&args).status.success(), "send-keys {keys:?}");
+    }
+
+    /// Types text literally (`-l`: no key names).
+    fn type_text(&self, text: &str) {
+        assert!(
+            self.tmux(&["send-keys", "-t", "dash", "-l", text])
+                .status
+                .success()
+        );
+    }
+
+    /// Waits until the screen satisfies `ok`, and returns it.
+    #[track_caller]
+    fn wait_for(&self, what: &str, ok: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let screen = self.screen();
+            if ok(&screen) {
+                return screen;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "waited for {what}; the screen:\n{screen}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = self.tmux(&["kill-server"]);
+    }
+}
+
+/// Kills the child it holds when the test ends, passed or not.
+struct Killed(Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// The PIDs in the process table's rows, top to bottom.
+fn table_pids(screen: &str) -> Vec<u32> {
+    screen
+        .lines()
+        .filter_map(|l| {
+            let inner = l.trim_start().strip_prefix('│')?;
+            let inner = inner.trim_start_matches("> ").trim_start();
+            inner.split_whitespace().next()?.parse().ok()
+        })
+        .collect()
+}
+
+fn quoted(path: &Path) -> String {
+    let text = path.to_str().expect("utf-8 path");
+    assert!(!text.contains('\''), "{text}");
+    format!("'{text}'")
+}
+
+#[test]
+fn the_dashboard_refuses_when_standard_output_is_not_a_terminal() {
+    let lord = Lord::new();
+    for args in [&["monitor"][..], &["monitor", "top"]] {
+        let run = lord.run(args);
+        run.assert_code(2);
+        assert_eq!(run.stdout(), "", "nothing on a pipe");
+        run.assert_stderr_contains("lord monitor snapshot --json");
+    }
+}
+
+#[test]
+fn the_dashboard_shows_this_machine_searches_sorts_and_kills_only_after_confirming() {
+    let lord = Lord::new();
+    lord.install("hello");
+    let home = lord.home.path();
+    let tmux = Tmux::start(&format!(
+        "env LORD_HOME={} LORD_NO_UPDATE_CHECK=1 DBUS_SESSION_BUS_ADDRESS=unix:path=/nonexistent {} monitor; echo lord exited $?; sleep 60",
+        quoted(home),
+        quoted(Path::new(env!("CARGO_BIN_EXE_lord"))),
+    ));
+
+    // The header tells this machine's core count.
+    let cores = std::thread::available_parallelism().expect("cores");
+    tmux.wait_for("the core count", |s| {
+        s.contains(&format!(" {cores} cores "))
+    });
+    tmux.wait_for("the charts", |s| {
+        s.contains("cpu ") && s.contains("network ")
+    });
+
+    // Searching for the test's own PID leaves exactly its row.
+    let me = std::process::id();
+    tmux.keys(&["/"]);
+    tmux.type_text(&me.to_string());
+    tmux.keys(&["Enter"]);
+    let screen = tmux.wait_for("the search", |s| s.contains("1 shown"));
+    assert_eq!(table_pids(&screen), vec![me], "{screen}");
+
+    // Esc in the search box clears it; `s` goes cpu → memory → pid.
+    tmux.keys(&["/", "Escape"]);
+    tmux.wait_for("the cleared search", |s| {
+        !s.contains("1 shown") && s.contains("sort: cpu")
+    });
+    tmux.keys(&["s"]);
+    tmux.wait_for("sorting by memory", |s| s.contains("sort: memory"));
+    tmux.keys(&["s"]);
+    let screen = tmux.wait_for("sorting by pid", |s| s.contains("sort: pid"));
+    let pids = table_pids(&screen);
+    assert!(pids.len() >= 5, "{screen}");
+    assert!(
+        pids.windows(2).all(|w| w[0] < w[1]),
+        "not ascending: {pids:?}\n{screen}"
+    );
+
+    // Kill asks first; `n` keeps the child, `y` sends it SIGTERM.
+    let mut child = Killed(
+        Command::new("sleep")
+            .arg("1000")
+            .stdin(Stdio::null())
+            .spawn()
+            .expect("sleep runs"),
+    );
+    let pid = child.0.id();
+    tmux.keys(&["/"]);
+    tmux.type_text(&pid.to_string());
+    tmux.keys(&["Enter"]);
+    let screen = tmux.wait_for("the child", |s| s.contains("1 shown"));
+    assert_eq!(table_pids(&screen), vec![pid], "{screen}");
+    tmux.keys(&["k"]);
+    tmux.wait_for("the question", |s| {
+        s.contains(&format!("Kill {pid} (sleep)? y/n"))
+    });
+    tmux.keys(&["n"]);
+    tmux.wait_for("the answer", |s| {
+        s.contains(&format!("kept {pid} (sleep) running"))
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(
+        child.0.try_wait().expect("wait").is_none(),
+        "killed without a yes"
+    );
+    tmux.keys(&["k"]);
+    tmux.wait_for("the question again", |s| {
+        s.contains(&format!("Kill {pid} (sleep)? y/n"))
+    });
+    tmux.keys(&["y"]);
+    tmux.wait_for("the report", |s| {
+        s.contains(&format!("sent SIGTERM to {pid} (sleep)"))
+    });
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(status) = child.0.try_wait().expect("wait") {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "the child outlived its SIGTERM");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(status.signal(), Some(15), "{status:?}");
+
+    // The other views: containers, and the plugins in lord's store, which
+    // says plainly that per-plugin figures do not exist yet.
+    tmux.keys(&["2"]);
+    tmux.wait_for("the containers view", |s| {
+        s.contains("containers (cgroups)")
+    });
+    tmux.keys(&["3"]);
+    let screen = tmux.wait_for("the plugins view", |s| s.contains("plugins · 1 installed"));
+    assert!(
+        screen.contains("hello") && screen.contains("0.1.0"),
+        "{screen}"
+    );
+    assert!(screen.contains("not collected yet"), "{screen}");
+
+    // `q` quits, cleanly, and gives the terminal back (the shell's echo
+    // shows on the main screen, not the dashboard's alternate one).
+    tmux.keys(&["q"]);
+    let screen = tmux.wait_for("lord to exit", |s| s.contains("lord exited"));
+    assert!(screen.contains("lord exited 0"), "{screen}");
+    assert!(
+        !screen.contains("sort: "),
+        "the dashboard is still drawn:\n{screen}"
+    );
+}
