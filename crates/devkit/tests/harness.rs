@@ -122,6 +122,58 @@ async fn integration_cases_see_other_plugins_events_and_messages() {
     assert_eq!(count.value, b"42");
 }
 
+/// The notes fixture declaring a dependency on the tally fixture, with
+/// `cases` as its tests/cases.toml.
+fn notes_needing_tally(cases: &str) -> tempfile::TempDir {
+    let dir = with_cases("notes", cases);
+    let manifest = dir.path().join("plugin.toml");
+    let mut text = std::fs::read_to_string(&manifest).expect("plugin.toml");
+    text.push_str("\n[dependencies]\ntally = \"^0.1\"\n");
+    std::fs::write(&manifest, text).expect("plugin.toml");
+    dir
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plugin_with_dependencies_is_tested_after_them() {
+    let tally = fixture("tally").display().to_string();
+    // The unit case comes first and names no plugin: the dependency still
+    // goes in before the plugin under test, from the folder another case
+    // names; the integration case then finds it there already.
+    let dir = notes_needing_tally(&format!(
+        "[[case]]\nname = \"lists notes\"\ncommand = \"notes\"\n\n\
+         [[case]]\nname = \"a note is announced\"\nkind = \"integration\"\nplugins = [{tally:?}]\n\
+         command = \"note\"\nargs = {{ text = [\"hello\"] }}\npublishes = [\"notes.added\"]\n\n\
+         [[case]]\nname = \"tally heard it\"\nkind = \"integration\"\ncommand = \"note-stats\"\n\
+         contains = \"\\\"notes\\\": 1\"\n"
+    ));
+    let (_scratch, mut harness, report) = run_declared(dir.path()).await;
+    assert!(report.passed(), "{}", report.to_text());
+    assert_eq!(report.results.len(), 3, "{}", report.to_text());
+    let tally_id = "tally".parse().expect("id");
+    harness.framework().get(&tally_id).expect("tally installed");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dependency_no_case_provides_is_named_with_the_fix() {
+    let dir = notes_needing_tally("[[case]]\nname = \"lists notes\"\ncommand = \"notes\"\n");
+    let (_scratch, _harness, report) = run_declared(dir.path()).await;
+    let result = report
+        .results
+        .iter()
+        .find(|r| r.name == "lists notes")
+        .unwrap_or_else(|| panic!("no case: {}", report.to_text()));
+    match &result.outcome {
+        Outcome::Failed(reason) => {
+            assert!(
+                reason.contains("`notes` depends on `tally` ^0.1"),
+                "{reason}"
+            );
+            assert!(reason.contains("`plugins = [...]`"), "{reason}");
+        }
+        other @ (Outcome::Passed | Outcome::Skipped(_)) => panic!("{other:?}"),
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn generated_cases_withhold_each_permission_and_stay_contained() {
     // notes requests three permissions; every declared case runs again

@@ -8,7 +8,8 @@
 //! while a dependency is missing or at a version outside the range; an
 //! enable is refused while a dependency is missing or disabled; a disable
 //! or a removal is refused while plugins that are not disabled depend on
-//! it, unless the caller asks to disable them too.
+//! it, unless the caller asks to disable them too; a tripped breaker
+//! disables them with it.
 
 use std::collections::BTreeSet;
 

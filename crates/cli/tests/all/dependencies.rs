@@ -157,3 +157,50 @@ fn removing_a_dependency_is_refused_naming_its_dependents_unless_forced() {
         .assert_code(2)
         .assert_stderr_contains("`mid` ^1 (not installed)");
 }
+
+#[test]
+fn a_tripped_breaker_disables_the_plugins_that_depend_on_it_and_says_so() {
+    let lord = Lord::new();
+    lord.install("hostile/failing");
+    let app = flavour("app", "1.0.0", "^0.2", &[("failing", "^0.1")]);
+    let top = flavour("top", "1.0.0", "^0.2", &[("app", "^1")]);
+    let side = flavour("side", "1.0.0", "^0.2", &[]);
+    for dir in [&app, &top, &side] {
+        install(&lord, dir.path()).assert_ok();
+    }
+    for _ in 0..3 {
+        lord.run(&["failing"]).assert_code(3);
+    }
+
+    assert_eq!(state(&lord, "failing"), "disabled");
+    let reason = lord.info("failing")["reason"]
+        .as_str()
+        .unwrap_or("")
+        .to_owned();
+    assert!(
+        reason.contains("breaker tripped after 3 failures in a row")
+            && reason.contains("its dependents (`top`, `app`)"),
+        "failing's reason: {reason}"
+    );
+    for id in ["app", "top"] {
+        assert_eq!(state(&lord, id), "disabled", "{id}");
+        let reason = lord.info(id)["reason"].as_str().unwrap_or("").to_owned();
+        assert!(
+            reason.contains("`failing`'s breaker tripped"),
+            "{id}'s reason: {reason}"
+        );
+    }
+    assert_eq!(state(&lord, "side"), "enabled");
+    let text = lord.run(&["plugin", "info", "app"]);
+    text.assert_ok();
+    assert!(
+        text.stdout().contains("breaker tripped"),
+        "{}",
+        text.stdout()
+    );
+    // As after `disable --force`, a dependent comes back only after its
+    // dependency.
+    lord.run(&["plugin", "enable", "app"])
+        .assert_code(2)
+        .assert_stderr_contains("`lord plugin enable failing`");
+}

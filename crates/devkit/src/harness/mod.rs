@@ -16,6 +16,11 @@
 //!   (and random arguments for commands), checked against the output
 //!   schema.
 //!
+//! A plugin with `[dependencies]` is installed after them: the harness
+//! installs each (and its own, first) from the plugin folders the cases
+//! name in `plugins`, and a dependency none of them holds fails the case
+//! saying where to name it.
+//!
 //! The same harness serves Rust authors from `cargo test`: see
 //! [`assert_passes`].
 //!
@@ -161,13 +166,25 @@ impl Harness {
         // way (stored, but refused at enable).
         let id = self.id();
         self.granted = None;
+        // Plugins a case installed that depend on this one are disabled
+        // while it is replaced, and come back once it is.
+        let mut dependents = Vec::new();
         if self.framework.get(&id).is_ok() {
-            self.framework.unregister(&id)?;
+            dependents = self.framework.unregister_forced(&id)?;
         }
+        // Its dependencies go in first: the host refuses a plugin whose
+        // dependencies are not installed.
+        let manifest = self.manifest.clone();
+        self.install_dependencies(&manifest, &mut Vec::new())
+            .await?;
         let mut plan = self.framework.plan_install(&self.dir)?;
         plan.permissions = grants.to_vec();
         let registration = self.framework.install(plan).await?;
         self.granted = Some(grants.to_vec());
+        // Furthest dependents were disabled first; enable them nearest first.
+        for dependent in dependents.iter().rev() {
+            self.framework.enable(dependent).await?;
+        }
         if let Some(error) = registration.enable_error {
             return Err(DevkitError::Usage(format!(
                 "the plugin installed but its on-enable hook failed: {error}"
@@ -326,15 +343,21 @@ impl Harness {
             if self.others.contains(&dir) {
                 continue;
             }
-            let plan = self.framework.plan_install(&dir).map_err(|e| {
+            let manifest = crate::read_built(&dir).map_err(|e| {
                 DevkitError::Usage(format!(
-                    "case `{}`: the plugin at `{}` cannot be installed: {e}",
+                    "case `{}`: the plugin at `{}` cannot be read: {e}",
                     case.name,
                     dir.display()
                 ))
             })?;
-            self.framework.install(plan).await?;
-            self.others.push(dir);
+            if self.framework.get(&manifest.plugin.id).is_ok() {
+                // Installed already, as a dependency of another plugin.
+                self.others.push(dir);
+                continue;
+            }
+            self.install_dependencies(&manifest, &mut Vec::new())
+                .await?;
+            self.install_other(&dir).await?;
         }
         for (key, value) in &case.shared {
             self.framework
@@ -343,6 +366,85 @@ impl Harness {
                 .set(key, value.as_bytes().to_vec())
                 .map_err(lord_host::HostError::from)?;
         }
+        Ok(())
+    }
+
+    /// Every plugin folder the cases name, relative paths resolved.
+    fn provided(&self) -> Vec<PathBuf> {
+        let mut dirs: Vec<PathBuf> = Vec::new();
+        for case in &self.cases {
+            for other in &case.plugins {
+                let dir = self.dir.join(other);
+                if !dirs.contains(&dir) {
+                    dirs.push(dir);
+                }
+            }
+        }
+        dirs
+    }
+
+    /// Installs the dependencies of `manifest` that are not installed at a
+    /// fitting version, each after its own, from the plugin folders the
+    /// cases name; a dependency none of them provides is an error that
+    /// says where to name it. `chain` holds the plugins being installed
+    /// further up, to report a cycle instead of recursing forever.
+    async fn install_dependencies(
+        &mut self,
+        manifest: &Manifest,
+        chain: &mut Vec<PluginId>,
+    ) -> Result<(), DevkitError> {
+        let plugin = &manifest.plugin.id;
+        chain.push(plugin.clone());
+        for (dependency, wants) in &manifest.dependencies {
+            if let Ok(installed) = self.framework.get(dependency)
+                && wants.matches(&installed.manifest.plugin.version)
+            {
+                continue;
+            }
+            if chain.contains(dependency) {
+                return Err(DevkitError::Usage(format!(
+                    "plugins depend on each other in a cycle: {} -> {dependency}",
+                    chain
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join(" -> ")
+                )));
+            }
+            let mut found = None;
+            for dir in self.provided() {
+                let Ok(candidate) = crate::read_built(&dir) else {
+                    continue;
+                };
+                if &candidate.plugin.id == dependency && wants.matches(&candidate.plugin.version) {
+                    found = Some((dir, candidate));
+                    break;
+                }
+            }
+            let Some((dir, candidate)) = found else {
+                return Err(DevkitError::Usage(format!(
+                    "`{plugin}` depends on `{dependency}` {wants}, and no case names a built \
+                     plugin folder holding it at a fitting version; add its folder (relative \
+                     to the plugin's) to a case's `plugins = [...]` in tests/cases.toml"
+                )));
+            };
+            Box::pin(self.install_dependencies(&candidate, chain)).await?;
+            self.install_other(&dir).await?;
+        }
+        chain.pop();
+        Ok(())
+    }
+
+    /// Installs another plugin a case needs, with every permission it asks.
+    async fn install_other(&mut self, dir: &Path) -> Result<(), DevkitError> {
+        let plan = self.framework.plan_install(dir).map_err(|e| {
+            DevkitError::Usage(format!(
+                "the plugin at `{}` cannot be installed: {e}",
+                dir.display()
+            ))
+        })?;
+        self.framework.install(plan).await?;
+        self.others.push(dir.to_path_buf());
         Ok(())
     }
 

@@ -98,20 +98,8 @@ impl Lifecycle {
             };
             changes.push((plugin, target, reason));
         }
-        for (plugin, _, _) in &changes {
-            if plugin.state == PluginState::Enabled && plugin.world == World::Plugin {
-                let result = async {
-                    let mut instance = rt.instantiate(store, plugin).await?;
-                    instance.on_load().await?;
-                    instance.on_disable().await?;
-                    Ok::<_, HostError>(())
-                }
-                .await;
-                if let Err(e) = result {
-                    store.audit(plugin.id(), "on-disable failed", &e.to_string())?;
-                }
-            }
-        }
+        let plugins: Vec<InstalledPlugin> = changes.iter().map(|(p, _, _)| p.clone()).collect();
+        run_disable_hooks(rt, store, &plugins).await?;
         let states: Vec<(&PluginId, PluginState, Option<&str>)> = changes
             .iter()
             .map(|(plugin, target, reason)| (plugin.id(), *target, Some(*reason)))
@@ -154,11 +142,46 @@ impl Lifecycle {
         if failures >= self.breaker_threshold {
             let plugin = store.require(id)?;
             if let Ok(target) = next(plugin.state, Event::BreakerTripped) {
-                let reason = format!(
+                // Its dependents go with it, as with `disable --force`: a
+                // plugin must not stay enabled without its dependency.
+                let mut dependents = crate::dependencies::dependents(&store.list()?, id);
+                dependents.retain(|p| p.state != PluginState::Disabled);
+                let mut reason = format!(
                     "breaker tripped after {failures} failures in a row; last: {error}; \
                      re-enable with `lord plugin enable {id}` once it is fixed"
                 );
-                store.set_state(id, target, Some(&reason))?;
+                if !dependents.is_empty() {
+                    let names = dependents
+                        .iter()
+                        .map(|p| format!("`{}`", p.id()))
+                        .collect::<Vec<_>>()
+                        .join(", ");
+                    reason.push_str(&format!(
+                        ", then its dependents ({names}), which were disabled with it"
+                    ));
+                }
+                let because = format!(
+                    "disabled with `{id}`, which it depends on, when `{id}`'s breaker tripped; \
+                     enable `{id}` once it is fixed, then this one"
+                );
+                run_disable_hooks(rt, store, &dependents).await?;
+                let mut states: Vec<(&PluginId, PluginState, Option<&str>)> = Vec::new();
+                for dependent in &dependents {
+                    let to = next(dependent.state, Event::Disable)
+                        .map_err(|e| unavailable(dependent, e.message))?;
+                    states.push((dependent.id(), to, Some(because.as_str())));
+                }
+                states.push((id, target, Some(reason.as_str())));
+                store.set_states(&states)?;
+                for dependent in &dependents {
+                    rt.loader().unload(dependent.id());
+                    rt.announce(
+                        store,
+                        dependent.id(),
+                        "lord.plugin.disabled",
+                        json!({ "reason": because }),
+                    );
+                }
                 rt.announce(store, id, "lord.plugin.failed", json!({ "reason": reason }));
                 notify_error(rt, store, &plugin, &reason).await;
             }
@@ -191,6 +214,30 @@ impl Lifecycle {
         notify_error(rt, store, plugin, &reason).await;
         Ok(())
     }
+}
+
+/// Runs the on-disable hook of each of `plugins` that is enabled; a hook
+/// that fails is recorded in the audit log and keeps nothing enabled.
+async fn run_disable_hooks(
+    rt: Runtime<'_>,
+    store: &mut Store,
+    plugins: &[InstalledPlugin],
+) -> Result<(), HostError> {
+    for plugin in plugins {
+        if plugin.state == PluginState::Enabled && plugin.world == World::Plugin {
+            let result = async {
+                let mut instance = rt.instantiate(store, plugin).await?;
+                instance.on_load().await?;
+                instance.on_disable().await?;
+                Ok::<_, HostError>(())
+            }
+            .await;
+            if let Err(e) = result {
+                store.audit(plugin.id(), "on-disable failed", &e.to_string())?;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Calls the plugin's on-error hook; what that hook does (or how it fails)
