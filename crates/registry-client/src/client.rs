@@ -136,6 +136,20 @@ impl Client {
         format!("{}/api/v1{path}", self.base)
     }
 
+    /// Sends `request` and reads a successful answer as JSON; a failure is
+    /// the error its status maps to, as [`Client::checked`] says.
+    pub(crate) async fn answer<T: serde::de::DeserializeOwned>(
+        &self,
+        request: reqwest::RequestBuilder,
+    ) -> Result<T, ClientError> {
+        let response = request.send().await.map_err(|e| self.unreachable(&e))?;
+        self.checked(response)
+            .await?
+            .json()
+            .await
+            .map_err(|e| self.unreachable(&e))
+    }
+
     pub(crate) fn unreachable(&self, e: &reqwest::Error) -> ClientError {
         ClientError::Client(format!(
             "could not reach the registry at {}: {e}; check `registry.url` and that it runs",
@@ -167,18 +181,8 @@ impl Client {
     }
 
     pub async fn search(&self, query: &SearchQuery) -> Result<SearchPage, ClientError> {
-        let response = self
-            .http
-            .get(self.url("/search"))
-            .query(query)
-            .send()
+        self.answer(self.http.get(self.url("/search")).query(query))
             .await
-            .map_err(|e| self.unreachable(&e))?;
-        self.checked(response)
-            .await?
-            .json()
-            .await
-            .map_err(|e| self.unreachable(&e))
     }
 
     /// A plugin's record, or `None` if the registry has no such plugin.
@@ -267,22 +271,16 @@ impl Client {
     ) -> Result<Published, ClientError> {
         let compact = serde_json::to_string(signature)
             .map_err(|e| ClientError::Client(format!("unserialisable signature: {e}")))?;
-        let response = self
-            .http
-            .post(self.url("/publish"))
-            .bearer_auth(token)
-            .header("lord-signature", compact)
-            .header("lord-public-key", key.to_text().trim())
-            .header("content-type", "application/octet-stream")
-            .body(package)
-            .send()
-            .await
-            .map_err(|e| self.unreachable(&e))?;
-        self.checked(response)
-            .await?
-            .json()
-            .await
-            .map_err(|e| self.unreachable(&e))
+        self.answer(
+            self.http
+                .post(self.url("/publish"))
+                .bearer_auth(token)
+                .header("lord-signature", compact)
+                .header("lord-public-key", key.to_text().trim())
+                .header("content-type", "application/octet-stream")
+                .body(package),
+        )
+        .await
     }
 
     pub async fn yank(

@@ -114,72 +114,42 @@ impl Client {
         text: &str,
         receipt: &str,
     ) -> Result<ReviewInfo, ClientError> {
-        let response = self
-            .http
-            .put(self.url(&format!("/plugins/{id}/versions/{version}/review")))
-            .bearer_auth(token)
-            .json(&ReviewRequest {
-                stars,
-                text: text.to_owned(),
-                receipt: receipt.to_owned(),
-            })
-            .send()
-            .await
-            .map_err(|e| self.unreachable(&e))?;
-        self.checked(response)
-            .await?
-            .json()
-            .await
-            .map_err(|e| self.unreachable(&e))
+        self.answer(
+            self.http
+                .put(self.url(&format!("/plugins/{id}/versions/{version}/review")))
+                .bearer_auth(token)
+                .json(&ReviewRequest {
+                    stars,
+                    text: text.to_owned(),
+                    receipt: receipt.to_owned(),
+                }),
+        )
+        .await
     }
 
     /// The visible reviews of `id`, newest first.
     pub async fn reviews(&self, id: &str) -> Result<Vec<ReviewInfo>, ClientError> {
-        let response = self
-            .http
-            .get(self.url(&format!("/plugins/{id}/reviews")))
-            .send()
+        self.answer(self.http.get(self.url(&format!("/plugins/{id}/reviews"))))
             .await
-            .map_err(|e| self.unreachable(&e))?;
-        self.checked(response)
-            .await?
-            .json()
-            .await
-            .map_err(|e| self.unreachable(&e))
     }
 
     /// Posts to `id`'s discussion.
     pub async fn post(&self, token: &str, id: &str, text: &str) -> Result<PostInfo, ClientError> {
-        let response = self
-            .http
-            .post(self.url(&format!("/plugins/{id}/posts")))
-            .bearer_auth(token)
-            .json(&PostRequest {
-                text: text.to_owned(),
-            })
-            .send()
-            .await
-            .map_err(|e| self.unreachable(&e))?;
-        self.checked(response)
-            .await?
-            .json()
-            .await
-            .map_err(|e| self.unreachable(&e))
+        self.answer(
+            self.http
+                .post(self.url(&format!("/plugins/{id}/posts")))
+                .bearer_auth(token)
+                .json(&PostRequest {
+                    text: text.to_owned(),
+                }),
+        )
+        .await
     }
 
     /// The visible posts of `id`'s discussion, oldest first.
     pub async fn posts(&self, id: &str) -> Result<Vec<PostInfo>, ClientError> {
-        let response = self
-            .http
-            .get(self.url(&format!("/plugins/{id}/posts")))
-            .send()
+        self.answer(self.http.get(self.url(&format!("/plugins/{id}/posts"))))
             .await
-            .map_err(|e| self.unreachable(&e))?;
-        self.checked(response)
-            .await?
-            .json()
-            .await
-            .map_err(|e| self.unreachable(&e))
     }
 
     /// Reports a `kind` (`review` or `post`) to the moderators.
@@ -228,18 +198,12 @@ impl Client {
 
     /// The moderation audit, newest first (a moderator's token).
     pub async fn audit(&self, token: &str) -> Result<Vec<AuditEntry>, ClientError> {
-        let response = self
-            .http
-            .get(self.url("/moderation/audit"))
-            .bearer_auth(token)
-            .send()
-            .await
-            .map_err(|e| self.unreachable(&e))?;
-        self.checked(response)
-            .await?
-            .json()
-            .await
-            .map_err(|e| self.unreachable(&e))
+        self.answer(
+            self.http
+                .get(self.url("/moderation/audit"))
+                .bearer_auth(token),
+        )
+        .await
     }
 
     /// Sends an opt-in report of what this installation holds and how it
@@ -260,17 +224,7 @@ impl Client {
         &self,
         query: &RecommendationQuery,
     ) -> Result<Vec<Recommendation>, ClientError> {
-        let response = self
-            .http
-            .get(self.url("/recommendations"))
-            .query(query)
-            .send()
+        self.answer(self.http.get(self.url("/recommendations")).query(query))
             .await
-            .map_err(|e| self.unreachable(&e))?;
-        self.checked(response)
-            .await?
-            .json()
-            .await
-            .map_err(|e| self.unreachable(&e))
     }
 }
