@@ -11,7 +11,6 @@ use std::process::ExitCode;
 use anyhow::{Context as _, Result};
 use clap::Args;
 use lord_host::Framework;
-use lord_package::{Keys, Signature};
 use serde_json::json;
 
 use crate::cli::UsageError;
@@ -57,25 +56,12 @@ pub(crate) async fn publish(
     let binary = ctx.cwd.join(&args.binary);
     let bytes =
         std::fs::read(&binary).with_context(|| format!("reading `{}`", binary.display()))?;
-    let sig_path = Signature::path_for(&binary);
-    let sig_text = std::fs::read_to_string(&sig_path).map_err(|_| {
-        UsageError(format!(
-            "`{}` is missing: sign the binary first with `lord pdk sign {} --key NAME`",
-            sig_path.display(),
-            args.binary.display()
-        ))
-    })?;
-    let signature = Signature::parse(&sig_path, &sig_text)?;
-    let public = Keys::new(&ctx.home)
-        .trusted()?
-        .into_iter()
-        .find(|k| k.id() == signature.key)
-        .ok_or_else(|| {
-            UsageError(format!(
-                "the binary is signed by key {}, which is not among your keys (`lord key list`)",
-                signature.key
-            ))
-        })?;
+    let (signature, public) = crate::commands::pdk::signature_beside(
+        ctx,
+        &binary,
+        "binary",
+        format!("`lord pdk sign {} --key NAME`", args.binary.display()),
+    )?;
     let platform = args
         .platform
         .unwrap_or_else(|| format!("{}-{}", std::env::consts::ARCH, std::env::consts::OS));

@@ -7,6 +7,7 @@ mod build;
 mod docs;
 mod new;
 mod package;
+pub(crate) use package::signature_beside;
 mod record;
 mod test;
 mod validate;

@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use anyhow::{Context as _, Result};
 use clap::Args;
 use lord_host::Framework;
-use lord_package::{Digest, Keys, Signature};
+use lord_package::{Digest, Keys, PublicKey, Signature};
 use serde_json::json;
 
 use super::write_atomic;
@@ -173,24 +173,8 @@ pub(crate) async fn publish(
     let package = &request.package;
     let bytes =
         std::fs::read(package).with_context(|| format!("reading `{}`", package.display()))?;
-    let sig_path = Signature::path_for(package);
-    let sig_text = std::fs::read_to_string(&sig_path).map_err(|_| {
-        UsageError(format!(
-            "`{}` is missing: sign the package first with `lord pdk sign`",
-            sig_path.display()
-        ))
-    })?;
-    let signature = Signature::parse(&sig_path, &sig_text)?;
-    let public = Keys::new(&ctx.home)
-        .trusted()?
-        .into_iter()
-        .find(|k| k.id() == signature.key)
-        .ok_or_else(|| {
-            UsageError(format!(
-                "the package is signed by key {}, which is not among your keys (`lord key list`)",
-                signature.key
-            ))
-        })?;
+    let (signature, public) =
+        signature_beside(ctx, package, "package", "`lord pdk sign`".to_owned())?;
     let client = lord_registry_client::Client::new(&url)?;
     let published = client.publish(&token, bytes, &signature, &public).await?;
     if request.json {
@@ -202,4 +186,34 @@ pub(crate) async fn publish(
         ));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The signature beside `file` (`FILE.sig`) and the trusted key that made
+/// it, for sending both with the file; `what` names the file in errors,
+/// `sign_with` the command that signs it.
+pub(crate) fn signature_beside(
+    ctx: &Context,
+    file: &Path,
+    what: &str,
+    sign_with: String,
+) -> Result<(Signature, PublicKey)> {
+    let sig_path = Signature::path_for(file);
+    let sig_text = std::fs::read_to_string(&sig_path).map_err(|_| {
+        UsageError(format!(
+            "`{}` is missing: sign the {what} first with {sign_with}",
+            sig_path.display()
+        ))
+    })?;
+    let signature = Signature::parse(&sig_path, &sig_text)?;
+    let public = Keys::new(&ctx.home)
+        .trusted()?
+        .into_iter()
+        .find(|k| k.id() == signature.key)
+        .ok_or_else(|| {
+            UsageError(format!(
+                "the {what} is signed by key {}, which is not among your keys (`lord key list`)",
+                signature.key
+            ))
+        })?;
+    Ok((signature, public))
 }
