@@ -399,6 +399,7 @@ fn topics(manifest: &Manifest) -> (Vec<String>, Vec<String>) {
             | lord_manifest::Permission::Db(_)
             | lord_manifest::Permission::Ai(_)
             | lord_manifest::Permission::SysMetrics
+            | lord_manifest::Permission::SysMetricsCommandLines
             | lord_manifest::Permission::StateShared(_)
             | lord_manifest::Permission::Message(_)
             | lord_manifest::Permission::Tty => {}

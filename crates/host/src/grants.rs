@@ -1,12 +1,13 @@
 //! Turns recorded permissions into the sandbox's concrete grants: real
 //! folders for `$PROJECT`, `$PLUGIN_DATA` and `$TMP`, the values of granted
-//! environment variables, network targets, the terminal, and each granted
-//! program resolved to the one file that will run.
+//! environment variables, network targets, the terminal, each granted
+//! program resolved to the one file that will run, and what the machine's
+//! figures may show.
 
 use std::path::{Path, PathBuf};
 
 use lord_manifest::{FsPath, FsRoot, Permission};
-use lord_sandbox::{Grants, Preopen, Program};
+use lord_sandbox::{Grants, MetricsAccess, Preopen, Program};
 
 /// The real folders behind the three filesystem roots for one load.
 pub(crate) struct Roots<'a> {
@@ -93,10 +94,15 @@ pub(crate) fn to_grants(
             | Permission::EventsPublish(_)
             | Permission::EventsSubscribe(_)
             | Permission::Message(_) => {}
+            // The stronger grant wins: command lines include the figures.
+            Permission::SysMetrics => {
+                grants.metrics = grants.metrics.max(MetricsAccess::Figures);
+            }
+            Permission::SysMetricsCommandLines => grants.metrics = MetricsAccess::CommandLines,
             // Wiring::Unserved: nothing in this host serves them yet, and
             // the contract check refuses a component importing an
             // interface for them, so a grant reaches nothing.
-            Permission::Db(_) | Permission::Ai(_) | Permission::SysMetrics => {}
+            Permission::Db(_) | Permission::Ai(_) => {}
         }
     }
     if grants

@@ -121,10 +121,20 @@ impl<'a> Runtime<'a> {
         Ok(links.with(messenger))
     }
 
-    /// The links of a plugin that may not send messages: its scope alone.
+    /// The links of a plugin that may not send messages: its scope and,
+    /// with a `sys-metrics` grant, the process's sampler of the machine.
     pub(crate) fn own_links(&self, plugin: &InstalledPlugin) -> Result<Links, HostError> {
         let scope = self.channels.scope_for(self.settings, plugin)?;
-        Ok(Links::default().with(scope))
+        let links = Links::default().with(scope);
+        let reads_metrics = plugin
+            .granted
+            .iter()
+            .any(|p| p.family() == lord_manifest::PermissionFamily::SysMetrics);
+        Ok(if reads_metrics {
+            links.with(crate::provider::monitor::sampler())
+        } else {
+            links
+        })
     }
 
     /// How a granted target may be reached: queued messages need it

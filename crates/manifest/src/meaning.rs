@@ -26,8 +26,9 @@ use crate::permission::PermissionFamily;
 pub enum Wiring {
     /// Through the grants the sandbox builds each instance from: the WASI
     /// context (preopened folders, chosen environment variables, the
-    /// socket address check, the terminal's standard input) and the
-    /// programs `lord:plugin/exec` may run, each resolved to one path.
+    /// socket address check, the terminal's standard input), the
+    /// programs `lord:plugin/exec` may run, each resolved to one path, and
+    /// what `lord:plugin/metrics` may read.
     Wasi,
     /// Through the plugin's channel scope (`lord_state::Scope`): shared
     /// keys, topics, secrets and message targets, checked at each host call.
@@ -153,11 +154,14 @@ impl PermissionFamily {
                 record_placeholder: None,
                 summary: "send requests to a granted AI provider",
             },
+            // The grant decides, in the sandbox's grants, whether command
+            // lines are read; the sampler is the `monitor` provider's.
             Self::SysMetrics => &FamilyMeaning {
-                interfaces: &[],
-                wiring: Wiring::Unserved,
+                interfaces: &["lord:plugin/metrics"],
+                wiring: Wiring::Wasi,
                 record_placeholder: None,
-                summary: "read this machine's load figures",
+                summary: "read this machine's CPU, memory, disk, network, process and container \
+                          figures; command lines only with `sys-metrics(command-lines)`",
             },
         }
     }

@@ -103,7 +103,9 @@ impl PermissionFamily {
             Self::Ai => {
                 "`ai(PROVIDER)` with PROVIDER made of `a-z`, `0-9`, `_` and `-`, like `ai(default)`"
             }
-            Self::SysMetrics => "`sys-metrics` with no argument",
+            Self::SysMetrics => {
+                "`sys-metrics`, or `sys-metrics(command-lines)` to read processes' command lines too"
+            }
             Self::StateShared => {
                 "`state-shared(KEY)` with KEY made of `a-z`, `0-9`, `_`, `.` and `-`, like `state-shared(build.cache)`"
             }
@@ -153,8 +155,12 @@ pub enum Permission {
     Db(String),
     /// Use one configured AI provider.
     Ai(String),
-    /// Read host CPU, memory and disk usage.
+    /// Read the machine's figures: CPU, memory, disks, network, processes
+    /// (without their command lines) and containers.
     SysMetrics,
+    /// The same, and each process's command line, which can hold
+    /// passwords and tokens passed as arguments: `sys-metrics(command-lines)`.
+    SysMetricsCommandLines,
     /// Read and write one key of the store shared between plugins.
     StateShared(String),
     /// Publish events on one topic.
@@ -180,6 +186,7 @@ impl Permission {
             | Self::Db(_)
             | Self::Ai(_)
             | Self::SysMetrics
+            | Self::SysMetricsCommandLines
             | Self::StateShared(_)
             | Self::EventsPublish(_)
             | Self::EventsSubscribe(_)
@@ -199,7 +206,7 @@ impl Permission {
             Self::Exec(_) => PermissionFamily::Exec,
             Self::Db(_) => PermissionFamily::Db,
             Self::Ai(_) => PermissionFamily::Ai,
-            Self::SysMetrics => PermissionFamily::SysMetrics,
+            Self::SysMetrics | Self::SysMetricsCommandLines => PermissionFamily::SysMetrics,
             Self::StateShared(_) => PermissionFamily::StateShared,
             Self::EventsPublish(_) => PermissionFamily::EventsPublish,
             Self::EventsSubscribe(_) => PermissionFamily::EventsSubscribe,
@@ -225,7 +232,14 @@ impl Permission {
             ),
             Self::Db(profile) => format!("use the database profile `{profile}`"),
             Self::Ai(provider) => format!("send requests to the AI provider `{provider}`"),
-            Self::SysMetrics => "read this machine's CPU, memory and disk usage".to_owned(),
+            Self::SysMetrics => "read this machine's CPU, memory, disk, network, process and \
+                                 container figures (not command lines)"
+                .to_owned(),
+            Self::SysMetricsCommandLines => "read this machine's CPU, memory, disk, network, \
+                                             process and container figures, and every \
+                                             process's command line, which can hold passwords \
+                                             and tokens passed as arguments"
+                .to_owned(),
             Self::StateShared(key) => {
                 format!("read and write the value `{key}` that plugins share")
             }
@@ -272,8 +286,12 @@ impl Permission {
             // Prompts leave the machine and cost money, but through a provider
             // the user configured.
             Self::Ai(_) => RiskLevel::Medium,
-            // Load figures reveal almost nothing about the user.
+            // Load figures and process names reveal little about the user.
             Self::SysMetrics => RiskLevel::Low,
+            // Command lines are where people pass passwords and tokens
+            // (`mysql -pSECRET`, `curl -H "Authorization: ..."`), of every
+            // process on the machine, not only the user's.
+            Self::SysMetricsCommandLines => RiskLevel::High,
             // One key in a store that only plugins use.
             Self::StateShared(_) => RiskLevel::Low,
             // Events travel between plugins only, on named topics.
@@ -298,6 +316,7 @@ impl Permission {
             | Self::StateShared(text) => Some(text.clone()),
             Self::EventsPublish(topic) | Self::EventsSubscribe(topic) => Some(topic.to_string()),
             Self::Message(id) => Some(id.to_string()),
+            Self::SysMetricsCommandLines => Some(COMMAND_LINES.to_owned()),
             Self::SysMetrics | Self::Tty => None,
         }
     }
@@ -334,6 +353,9 @@ pub enum PermissionError {
         problem: String,
     },
 }
+
+/// The one argument `sys-metrics` takes.
+const COMMAND_LINES: &str = "command-lines";
 
 /// Longest free-form argument (secret, program, profile, provider, key).
 const MAX_ARG_LEN: usize = 128;
@@ -485,9 +507,13 @@ impl FromStr for Permission {
             PermissionFamily::Message => PluginId::new(argument)
                 .map(Self::Message)
                 .map_err(|e| invalid(e.problem())),
-            PermissionFamily::SysMetrics | PermissionFamily::Tty => {
-                Err(PermissionError::UnexpectedArgument { family })
+            PermissionFamily::SysMetrics if argument == COMMAND_LINES => {
+                Ok(Self::SysMetricsCommandLines)
             }
+            PermissionFamily::SysMetrics => {
+                Err(invalid(format!("the only argument is `{COMMAND_LINES}`")))
+            }
+            PermissionFamily::Tty => Err(PermissionError::UnexpectedArgument { family }),
         }
     }
 }
@@ -544,6 +570,7 @@ mod tests {
             ("db(main)", PermissionFamily::Db),
             ("ai(open-router_2)", PermissionFamily::Ai),
             ("sys-metrics", PermissionFamily::SysMetrics),
+            ("sys-metrics(command-lines)", PermissionFamily::SysMetrics),
             (
                 "state-shared(build.cache-v2)",
                 PermissionFamily::StateShared,
@@ -615,7 +642,11 @@ mod tests {
             ),
             (
                 "sys-metrics()",
-                "`sys-metrics` takes no argument; expected `sys-metrics` with no argument",
+                "`sys-metrics` takes no argument; expected `sys-metrics`, or `sys-metrics(command-lines)` to read processes' command lines too",
+            ),
+            (
+                "sys-metrics(argv)",
+                "invalid `sys-metrics` argument `argv`: the only argument is `command-lines`; expected `sys-metrics`, or `sys-metrics(command-lines)` to read processes' command lines too",
             ),
             (
                 "fs-read(/etc)",
@@ -690,6 +721,7 @@ mod tests {
             ("db(main)", RiskLevel::High),
             ("ai(default)", RiskLevel::Medium),
             ("sys-metrics", RiskLevel::Low),
+            ("sys-metrics(command-lines)", RiskLevel::High),
             ("state-shared(k)", RiskLevel::Low),
             ("events-publish(a.b)", RiskLevel::Low),
             ("events-subscribe(a.*)", RiskLevel::Low),

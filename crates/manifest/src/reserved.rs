@@ -40,6 +40,7 @@ impl Permission {
             | Permission::Db(_)
             | Permission::Ai(_)
             | Permission::SysMetrics
+            | Permission::SysMetricsCommandLines
             | Permission::Message(_)
             | Permission::Tty => None,
         }

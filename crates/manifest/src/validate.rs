@@ -584,6 +584,7 @@ impl Validator<'_> {
                 | Permission::Db(_)
                 | Permission::Ai(_)
                 | Permission::SysMetrics
+                | Permission::SysMetricsCommandLines
                 | Permission::StateShared(_)
                 | Permission::EventsPublish(_)
                 | Permission::EventsSubscribe(_)

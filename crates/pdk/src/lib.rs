@@ -49,6 +49,7 @@ pub mod micro_bindings {
 }
 
 pub mod exec;
+pub mod metrics;
 mod micro;
 
 pub use micro::{Json, Micro, MicroContext};

@@ -11,10 +11,15 @@ wasmtime::component::bindgen!({
         "lord:plugin/messaging.request": async | trappable,
         // A program runs while the call waits, under its deadline.
         "lord:plugin/exec.run": async | trappable,
+        // A sample reads `/proc` off the executor, under the deadline.
+        "lord:plugin/metrics.system": async | trappable,
+        "lord:plugin/metrics.processes": async | trappable,
+        "lord:plugin/metrics.containers": async | trappable,
         default: trappable,
     },
     exports: { default: async },
     // The command records are lord-sandbox's public `Invocation` and
-    // `CommandArg`, compared in tests and by callers.
-    additional_derives: [PartialEq, Eq],
+    // `CommandArg`, compared in tests and by callers. Not `Eq`: the
+    // metrics records hold floats.
+    additional_derives: [PartialEq],
 });

@@ -128,6 +128,8 @@ pub struct Grants {
     pub cwd: Option<String>,
     /// The programs `lord:plugin/exec` may run, each resolved to one file.
     pub programs: Vec<crate::Program>,
+    /// What `lord:plugin/metrics` may read.
+    pub metrics: crate::MetricsAccess,
 }
 
 pub(crate) fn build_wasi(

@@ -38,6 +38,6 @@ pub use error::{CallError, Failure, SandboxError};
 pub use instance::{
     Captured, CommandArg, Invocation, LogLevel, LogRecord, MicroCall, MicroInstance, PluginInstance,
 };
-pub use interfaces::{Messaging, Program, Reply};
+pub use interfaces::{Messaging, MetricsAccess, Program, Reply, SystemMetrics};
 pub use limits::Limits;
 pub use links::Links;

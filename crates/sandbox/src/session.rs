@@ -43,6 +43,8 @@ pub(crate) struct StoreState {
     pub(crate) staged_bytes: u64,
     /// What `lord:plugin/exec` may run, and where.
     pub(crate) exec: Arc<crate::interfaces::ExecGrants>,
+    /// What `lord:plugin/metrics` may read.
+    pub(crate) metrics: crate::MetricsAccess,
 }
 
 impl StoreState {
@@ -132,6 +134,7 @@ impl Session {
             staged: Vec::new(),
             staged_bytes: 0,
             exec: crate::interfaces::ExecGrants::new(grants),
+            metrics: grants.metrics,
         };
         let mut store = Store::new(engine, state);
         store.limiter(|state| &mut state.limiter);

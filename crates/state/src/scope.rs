@@ -53,6 +53,7 @@ impl ScopeGrants {
                 | Permission::Db(_)
                 | Permission::Ai(_)
                 | Permission::SysMetrics
+                | Permission::SysMetricsCommandLines
                 | Permission::Tty => {}
             }
         }

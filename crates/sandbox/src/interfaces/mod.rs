@@ -17,6 +17,7 @@ mod events;
 mod exec;
 mod log;
 mod messaging;
+mod metrics;
 mod secrets;
 mod shared;
 mod types;
@@ -30,6 +31,7 @@ use crate::session::StoreState;
 pub(crate) use exec::ExecGrants;
 pub use exec::Program;
 pub use messaging::{Messaging, Reply};
+pub use metrics::{MetricsAccess, SystemMetrics};
 
 /// One host interface.
 pub(crate) struct HostInterface {
@@ -43,7 +45,7 @@ pub(crate) struct HostInterface {
 }
 
 /// Every host interface this host offers plugins.
-pub(crate) const ALL: [HostInterface; 10] = [
+pub(crate) const ALL: [HostInterface; 11] = [
     types::INTERFACE,
     log::INTERFACE,
     data::INTERFACE,
@@ -54,6 +56,7 @@ pub(crate) const ALL: [HostInterface; 10] = [
     messaging::INTERFACE,
     delivery::INTERFACE,
     exec::INTERFACE,
+    metrics::INTERFACE,
 ];
 
 /// The host interface named `path` (an import name without `@version`).
