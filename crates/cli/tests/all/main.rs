@@ -37,6 +37,7 @@ mod namespaces;
 mod own_state;
 mod packages;
 mod pdk;
+mod plugin_metrics;
 mod providers;
 mod refusals;
 mod registry;
