@@ -3,8 +3,10 @@
 //! this test, and e-mail through a real SMTP server (PyPI's aiosmtpd,
 //! which `.ci/run` installs) that requires STARTTLS with a certificate
 //! from a CA made for the test. Hysteresis and durations over made-up
-//! sequences are `lord-monitor`'s unit tests (`alert.rs`); here the rule
-//! is one the machine always meets, so it must fire exactly once.
+//! sequences are `lord-monitor`'s unit tests (`alert.rs`); here one rule
+//! is one the machine always meets, so it must fire exactly once, and
+//! another watches a live figure the test moves (how many processes of a
+//! name run), across its level and its clearing level.
 
 use std::io::{BufRead as _, BufReader, Read as _, Write as _};
 use std::net::TcpListener;
@@ -303,4 +305,156 @@ fn a_mistaken_rule_is_named_with_what_is_allowed() {
         .assert_code(2)
         .assert_stderr_contains("`cpu.pct` is not a metric")
         .assert_stderr_contains("cpu.percent");
+}
+
+/// Processes of one name this test starts and stops, so a live metric
+/// (`process:NAME.count`) moves exactly as the test says.
+struct Herd {
+    program: std::path::PathBuf,
+    members: Vec<std::process::Child>,
+}
+
+impl Herd {
+    fn new(dir: &std::path::Path) -> Self {
+        // A copy of `sleep` under a name no other process has.
+        let program = dir.join("lordherd");
+        std::fs::copy("/bin/sleep", &program).expect("copy sleep");
+        Self {
+            program,
+            members: Vec::new(),
+        }
+    }
+
+    fn grow(&mut self, n: usize) {
+        for _ in 0..n {
+            let child = Command::new(&self.program)
+                .arg("120")
+                .spawn()
+                .expect("herd member starts");
+            self.members.push(child);
+        }
+    }
+
+    fn shrink(&mut self, n: usize) {
+        for mut child in self.members.drain(..n) {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for Herd {
+    fn drop(&mut self) {
+        let n = self.members.len();
+        self.shrink(n);
+    }
+}
+
+/// The JSON lines a running `lord monitor watch` printed so far.
+fn lines_so_far(lines: &std::sync::mpsc::Receiver<String>, wait: Duration) -> Vec<String> {
+    let deadline = Instant::now() + wait;
+    let mut got = Vec::new();
+    while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+        match lines.recv_timeout(left) {
+            Ok(line) => got.push(line),
+            Err(_) => break,
+        }
+    }
+    got
+}
+
+/// Hysteresis on a live metric: a rule on how many `lordherd` processes
+/// run fires at 3 (above 2.5), stays firing while the count dips to 2
+/// (above its clearing level 1.5), does not fire again when it climbs back
+/// to 3, and resolves only at 1. The watcher runs throughout, sampling the
+/// real machine every 200 ms; the webhook sees exactly one firing and one
+/// resolution.
+#[test]
+fn a_live_alert_respects_hysteresis_and_fires_and_resolves_once() {
+    let lord = Lord::new();
+    let dir = tempfile::tempdir().expect("dir");
+    let mut herd = Herd::new(dir.path());
+    let (hook, received) = webhook();
+    std::fs::write(
+        lord.home.path().join("config.toml"),
+        format!(
+            r#"
+[[monitor.alerts]]
+name = "herd"
+metric = "process:lordherd.count"
+above = 2.5
+clear = 1.5
+
+[monitor.notify.webhook]
+url = "{hook}"
+"#
+        ),
+    )
+    .expect("config");
+    let mut watch = lord.command(&["monitor", "watch", "--interval", "200ms", "--json"]);
+    watch.stdout(Stdio::piped()).stderr(Stdio::null());
+    let mut child = crate::monitor::Killed(watch.spawn().expect("lord monitor watch"));
+    let stdout = child.0.stdout.take().expect("stdout");
+    let (send, lines) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if send.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let state = |line: &str| -> String {
+        let entry: serde_json::Value = serde_json::from_str(line).expect("JSON line");
+        assert_eq!(entry["transition"]["rule"], "herd", "{entry}");
+        entry["transition"]["state"]
+            .as_str()
+            .expect("state")
+            .to_owned()
+    };
+    // Quiet at 2: nothing.
+    herd.grow(2);
+    assert_eq!(
+        lines_so_far(&lines, Duration::from_millis(1500)),
+        Vec::<String>::new()
+    );
+    // 3 is above 2.5: it fires, once.
+    herd.grow(1);
+    let fired = lines_so_far(&lines, Duration::from_secs(3));
+    assert_eq!(
+        fired.iter().map(|l| state(l)).collect::<Vec<_>>(),
+        ["firing"]
+    );
+    // Down to 2: below the level but above the clearing level, so still
+    // firing and nothing is said.
+    herd.shrink(1);
+    assert_eq!(
+        lines_so_far(&lines, Duration::from_millis(1500)),
+        Vec::<String>::new()
+    );
+    // Back to 3: still the same alert, not a new one.
+    herd.grow(1);
+    assert_eq!(
+        lines_so_far(&lines, Duration::from_millis(1500)),
+        Vec::<String>::new()
+    );
+    // Down to 1, below 1.5: it resolves, once.
+    herd.shrink(2);
+    let resolved = lines_so_far(&lines, Duration::from_secs(3));
+    assert_eq!(
+        resolved.iter().map(|l| state(l)).collect::<Vec<_>>(),
+        ["resolved"]
+    );
+    drop(child);
+
+    assert_eq!(settle(2, || received.lock().expect("lock").len()), 2);
+    let states: Vec<String> = received
+        .lock()
+        .expect("lock")
+        .iter()
+        .map(|(_, body)| {
+            let payload: serde_json::Value = serde_json::from_slice(body).expect("JSON body");
+            payload["state"].as_str().expect("state").to_owned()
+        })
+        .collect();
+    assert_eq!(states, ["firing", "resolved"]);
 }
