@@ -49,4 +49,5 @@ mod state;
 mod syncs;
 mod terminal;
 mod tidy;
+mod updater;
 mod workspace;
