@@ -8,7 +8,9 @@
 //! while a dependency is missing or at a version outside the range; an
 //! enable is refused while a dependency is missing or disabled; a disable
 //! or a removal is refused while plugins that are not disabled depend on
-//! it, unless the caller asks to disable them too; a tripped breaker
+//! it, unless the caller asks to disable them too; a rollback or an update
+//! to a version that an enabled dependent's range rejects is refused the
+//! same way, naming each dependent and its range; a tripped breaker
 //! disables them with it.
 
 use std::collections::BTreeSet;
@@ -145,4 +147,75 @@ pub(crate) fn blocked(
         action,
         dependents: format!("{names} {verb}"),
     }
+}
+
+/// A plugin, not disabled, whose `[dependencies]` range for another
+/// rejects the version that one would change to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Rejecting {
+    pub(crate) id: PluginId,
+    pub(crate) wants: VersionReq,
+}
+
+/// The plugins (not disabled) whose range for `id` rejects `version`.
+pub(crate) fn rejecting(
+    plugins: &[InstalledPlugin],
+    id: &PluginId,
+    version: &Version,
+) -> Vec<Rejecting> {
+    plugins
+        .iter()
+        .filter(|p| p.state != PluginState::Disabled)
+        .filter_map(|p| {
+            let wants = p.manifest.dependencies.get(id)?;
+            (!wants.matches(version)).then(|| Rejecting {
+                id: p.id().clone(),
+                wants: wants.clone(),
+            })
+        })
+        .collect()
+}
+
+/// The error for a rollback or an update that dependents' ranges reject.
+pub(crate) fn rejected(
+    action: &'static str,
+    id: &PluginId,
+    version: &Version,
+    rejecting: &[Rejecting],
+) -> HostError {
+    HostError::RangeRejects {
+        plugin: id.clone(),
+        action,
+        version: version.clone(),
+        dependents: rejecting
+            .iter()
+            .map(|r| format!("`{}` wants {} {}", r.id, id, r.wants))
+            .collect::<Vec<_>>()
+            .join(", "),
+    }
+}
+
+/// What `--force` disables for a change the `rejecting` plugins refuse:
+/// each of them and every plugin that depends on one, not already
+/// disabled, each once, the furthest first.
+pub(crate) fn forced_out(
+    plugins: &[InstalledPlugin],
+    id: &PluginId,
+    rejecting: &[Rejecting],
+) -> Vec<PluginId> {
+    let mut out: Vec<PluginId> = Vec::new();
+    for r in rejecting {
+        let chain = dependents(plugins, &r.id)
+            .into_iter()
+            .filter(|p| p.state != PluginState::Disabled)
+            .map(|p| p.id().clone())
+            .chain(std::iter::once(r.id.clone()));
+        for other in chain {
+            // The plugin changing stays enabled, even in a cycle.
+            if &other != id && !out.contains(&other) {
+                out.push(other);
+            }
+        }
+    }
+    out
 }

@@ -100,6 +100,16 @@ pub enum HostError {
         dependents: String,
     },
     #[error(
+        "cannot {action} `{plugin}` to {version}: {dependents}; update them first, or add \
+         `--force` to disable them too"
+    )]
+    RangeRejects {
+        plugin: PluginId,
+        action: &'static str,
+        version: lord_manifest::Version,
+        dependents: String,
+    },
+    #[error(
         "no earlier lord is kept beside `{}`; `lord self rollback` returns to the binary \
          `lord self update` replaced, and there has been no update here",
         exe.display()
@@ -159,6 +169,7 @@ impl HostError {
             | HostError::Mismatch { .. }
             | HostError::DependenciesUnmet { .. }
             | HostError::HasDependents { .. }
+            | HostError::RangeRejects { .. }
             | HostError::NoPreviousRelease { .. }
             | HostError::Store(_)
             | HostError::Sandbox(_)
@@ -194,6 +205,7 @@ impl HostError {
             | HostError::Mismatch { .. }
             | HostError::DependenciesUnmet { .. }
             | HostError::HasDependents { .. }
+            | HostError::RangeRejects { .. }
             | HostError::NoPreviousRelease { .. }
             | HostError::Sandbox(SandboxError::Contract { .. })
             | HostError::PluginConfig { .. }

@@ -445,12 +445,82 @@ impl Framework {
     }
 
     /// Returns `id` to its previous build at once, then enables it. A
-    /// second rollback undoes the first.
+    /// second rollback undoes the first. Refused while an enabled plugin's
+    /// `[dependencies]` range for `id` rejects the previous build's
+    /// version, naming each and its range (see
+    /// [`Framework::rollback_forced`]).
     pub async fn rollback(&mut self, id: &PluginId) -> Result<Registration, HostError> {
+        self.rollback_with(id, false).await.map(|(done, _)| done)
+    }
+
+    /// Like [`Framework::rollback`], but the plugins whose range rejects
+    /// the previous build, and those depending on them, are disabled
+    /// first (as `disable --force` does); returns them too.
+    pub async fn rollback_forced(
+        &mut self,
+        id: &PluginId,
+    ) -> Result<(Registration, Vec<PluginId>), HostError> {
+        self.rollback_with(id, true).await
+    }
+
+    async fn rollback_with(
+        &mut self,
+        id: &PluginId,
+        force: bool,
+    ) -> Result<(Registration, Vec<PluginId>), HostError> {
+        // The build a rollback returns to is the newest one kept; with
+        // none, the store's own refusal says so.
+        let target = self
+            .store
+            .previous_versions(id)?
+            .first()
+            .and_then(|v| v.parse::<lord_manifest::Version>().ok());
+        let disabled = match target {
+            Some(version) => self.make_way(id, &version, "roll back", force).await?,
+            None => Vec::new(),
+        };
+        Ok((self.switch_back(id).await?, disabled))
+    }
+
+    /// Rolls back with no check of dependents' ranges: an update that
+    /// failed its cases returns to the build they accepted a moment ago.
+    pub(crate) async fn switch_back(&mut self, id: &PluginId) -> Result<Registration, HostError> {
         let rt = Runtime::new(&self.settings, &self.channels, &self.loader);
         self.installer
             .rollback(&self.lifecycle, rt, &mut self.store, id)
             .await
+    }
+
+    /// Clears the way for `id` to become `version`: refused while enabled
+    /// plugins' ranges for it reject that version, or with `force` those
+    /// plugins and the ones depending on them are disabled (their hooks
+    /// run while `id` is still the build they accepted). Returns them.
+    pub(crate) async fn make_way(
+        &mut self,
+        id: &PluginId,
+        version: &lord_manifest::Version,
+        action: &'static str,
+        force: bool,
+    ) -> Result<Vec<PluginId>, HostError> {
+        let plugins = self.store.list()?;
+        let rejecting = dependencies::rejecting(&plugins, id, version);
+        if rejecting.is_empty() {
+            return Ok(Vec::new());
+        }
+        if !force {
+            return Err(dependencies::rejected(action, id, version, &rejecting));
+        }
+        let out = dependencies::forced_out(&plugins, id, &rejecting);
+        let reason = format!(
+            "disabled when `{id}` went to {version}, which this plugin's dependencies do not \
+             accept; update this plugin (or `{id}`), then enable it"
+        );
+        let list: Vec<(&PluginId, &str)> = out.iter().map(|p| (p, reason.as_str())).collect();
+        let rt = Runtime::new(&self.settings, &self.channels, &self.loader);
+        self.lifecycle
+            .disable_each(rt, &mut self.store, &list)
+            .await?;
+        Ok(out)
     }
 
     /// Forgets the earlier builds kept for rollback (of `id`, or of every

@@ -508,9 +508,44 @@ impl Framework {
         }))
     }
 
+    /// Refuses the step while an enabled plugin's `[dependencies]` range
+    /// for the plugin rejects the new version, naming each and its range
+    /// (for a caller to say so before asking for consent).
+    pub fn check_update(&self, step: &UpdateStep) -> Result<(), HostError> {
+        let rejecting = crate::dependencies::rejecting(&self.store().list()?, &step.id, &step.to);
+        if rejecting.is_empty() {
+            return Ok(());
+        }
+        Err(crate::dependencies::rejected(
+            "update", &step.id, &step.to, &rejecting,
+        ))
+    }
+
     /// Switches to the planned build, runs its declared test cases, and
     /// switches back by itself if one fails (or the build will not enable).
+    /// Refused as [`Framework::check_update`] says.
     pub async fn apply_update(&mut self, step: UpdateStep) -> Result<UpdateOutcome, HostError> {
+        self.apply_update_with(step, false)
+            .await
+            .map(|(outcome, _)| outcome)
+    }
+
+    /// Like [`Framework::apply_update`], but the plugins whose range
+    /// rejects the new version, and those depending on them, are disabled
+    /// first and stay so whatever the update's outcome; returns them too.
+    pub async fn apply_update_forced(
+        &mut self,
+        step: UpdateStep,
+    ) -> Result<(UpdateOutcome, Vec<PluginId>), HostError> {
+        self.apply_update_with(step, true).await
+    }
+
+    async fn apply_update_with(
+        &mut self,
+        step: UpdateStep,
+        force: bool,
+    ) -> Result<(UpdateOutcome, Vec<PluginId>), HostError> {
+        let disabled = self.make_way(&step.id, &step.to, "update", force).await?;
         let cases = step.plan.cases.clone();
         let registration = self.install(step.plan).await?;
         let mut failure = registration
@@ -528,10 +563,10 @@ impl Framework {
             }
         }
         match failure {
-            None => Ok(UpdateOutcome::Updated),
+            None => Ok((UpdateOutcome::Updated, disabled)),
             Some((case, reason)) => {
-                self.rollback(&step.id).await?;
-                Ok(UpdateOutcome::RolledBack { case, reason })
+                self.switch_back(&step.id).await?;
+                Ok((UpdateOutcome::RolledBack { case, reason }, disabled))
             }
         }
     }

@@ -2,11 +2,13 @@
 //! whose `[dependencies]` are not installed is refused naming what is
 //! missing and what to run; disabling or removing a plugin others depend on
 //! is refused naming them, unless `--force`, which disables them too in one
-//! step. (Registry installs resolve dependencies; `registry.rs` tests them.)
+//! step; so is a rollback or an update to a version a dependent's range
+//! rejects. (Registry installs resolve dependencies; `registry.rs` tests
+//! them.)
 
 use std::path::Path;
 
-use crate::registry::flavour;
+use crate::registry::{flavour, stocked, trusting, version_of};
 use crate::support::{Lord, Run};
 
 fn install(lord: &Lord, dir: &Path) -> Run {
@@ -203,4 +205,116 @@ fn a_tripped_breaker_disables_the_plugins_that_depend_on_it_and_says_so() {
     lord.run(&["plugin", "enable", "app"])
         .assert_code(2)
         .assert_stderr_contains("`lord plugin enable failing`");
+}
+
+/// A user with base 1.0.0 from the registry `author` serves (which holds
+/// base 1.0.0 and 1.1.0).
+fn with_base(author: &Lord, url: &str) -> Lord {
+    let user = trusting(author);
+    user.run(&[
+        "plugin",
+        "install",
+        "base@=1.0.0",
+        "--registry",
+        url,
+        "--yes",
+    ])
+    .assert_ok();
+    user
+}
+
+#[test]
+fn a_rollback_a_dependents_range_rejects_is_refused_naming_it_unless_forced() {
+    let author = Lord::new();
+    let served = stocked(&author);
+    let user = with_base(&author, &served.url);
+    user.run(&[
+        "plugin",
+        "update",
+        "base",
+        "--registry",
+        &served.url,
+        "--yes",
+    ])
+    .assert_ok();
+    assert_eq!(version_of(&user, "base"), "1.1.0");
+    // needy accepts only 1.1 and later, top needs needy, easy takes any 1.x.
+    let needy = flavour("needy", "1.0.0", "^0.2", &[("base", ">=1.1")]);
+    let top = flavour("top", "1.0.0", "^0.2", &[("needy", "^1")]);
+    let easy = flavour("easy", "1.0.0", "^0.2", &[("base", "^1")]);
+    for dir in [&needy, &top, &easy] {
+        install(&user, dir.path()).assert_ok();
+    }
+
+    user.run(&["plugin", "rollback", "base"])
+        .assert_code(2)
+        .assert_stderr_contains("cannot roll back `base` to 1.0.0: `needy` wants base >=1.1")
+        .assert_stderr_contains("--force");
+    assert_eq!(version_of(&user, "base"), "1.1.0");
+    for id in ["needy", "top", "easy"] {
+        assert_eq!(state(&user, id), "enabled", "{id} changed on a refusal");
+    }
+
+    user.run(&["plugin", "rollback", "base", "--force"])
+        .assert_ok()
+        .assert_stderr_contains("rolled base back from 1.1.0 to 1.0.0")
+        .assert_stderr_contains("disabled `top`, `needy`");
+    assert_eq!(version_of(&user, "base"), "1.0.0");
+    assert_eq!(state(&user, "needy"), "disabled");
+    assert_eq!(state(&user, "top"), "disabled");
+    assert_eq!(state(&user, "easy"), "enabled");
+    let reason = user.info("needy")["reason"]
+        .as_str()
+        .unwrap_or("")
+        .to_owned();
+    assert!(
+        reason.contains("`base` went to 1.0.0"),
+        "needy's reason: {reason}"
+    );
+    // Its range still rejects base 1.0.0, so it cannot come back yet.
+    user.run(&["plugin", "enable", "needy"])
+        .assert_code(2)
+        .assert_stderr_contains("`base` >=1.1 (1.0.0 is installed)");
+    // A disabled dependent no longer stands in the way.
+    user.run(&["plugin", "rollback", "base"]).assert_ok();
+    assert_eq!(version_of(&user, "base"), "1.1.0");
+}
+
+#[test]
+fn an_update_a_dependents_range_rejects_is_refused_naming_it_unless_forced() {
+    let author = Lord::new();
+    let served = stocked(&author);
+    let user = with_base(&author, &served.url);
+    let pinned = flavour("pinned", "1.0.0", "^0.2", &[("base", "~1.0")]);
+    install(&user, pinned.path()).assert_ok();
+
+    let refused = user.run(&[
+        "plugin",
+        "update",
+        "base",
+        "--registry",
+        &served.url,
+        "--yes",
+    ]);
+    refused
+        .assert_code(2)
+        .assert_stderr_contains("cannot update `base` to 1.1.0: `pinned` wants base ~1.0")
+        .assert_stderr_contains("--force");
+    assert_eq!(version_of(&user, "base"), "1.0.0");
+    assert_eq!(state(&user, "pinned"), "enabled");
+
+    user.run(&[
+        "plugin",
+        "update",
+        "base",
+        "--registry",
+        &served.url,
+        "--yes",
+        "--force",
+    ])
+    .assert_ok()
+    .assert_stderr_contains("disabled `pinned`")
+    .assert_stderr_contains("updated base 1.0.0 -> 1.1.0");
+    assert_eq!(version_of(&user, "base"), "1.1.0");
+    assert_eq!(state(&user, "pinned"), "disabled");
 }

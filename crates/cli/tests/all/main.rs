@@ -50,4 +50,5 @@ mod state;
 mod syncs;
 mod terminal;
 mod tidy;
+mod updater;
 mod workspace;

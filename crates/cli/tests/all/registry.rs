@@ -234,7 +234,7 @@ pub(crate) fn flavour(
 /// A registry holding base 1.0.0, 1.1.0 and 2.0.0 (which needs a newer
 /// host API), app 1.0.0 (needs base ^1) and other 1.0.0 (needs base ^2),
 /// all signed by `author`'s key.
-fn stocked(author: &Lord) -> Served {
+pub(crate) fn stocked(author: &Lord) -> Served {
     let served = Served::start(author);
     let token = served.token(author, "publish:*");
     for dir in [

@@ -188,6 +188,18 @@ impl Installer {
         // plans every step before any is stored, and another process may
         // have removed a dependency since the plan.
         crate::dependencies::require_met(store, &plan.manifest, false)?;
+        // A replacement must also suit the plugins that depend on this one
+        // (`lord dev`, an update): their ranges are checked at the moment
+        // of storing, as the plugin's own are.
+        if plan.replaces.is_some() {
+            let version = &plan.manifest.plugin.version;
+            let rejecting = crate::dependencies::rejecting(&store.list()?, &id, version);
+            if !rejecting.is_empty() {
+                return Err(crate::dependencies::rejected(
+                    "update", &id, version, &rejecting,
+                ));
+            }
+        }
         let defer_hooks = plan.replaces.is_none()
             && plan.world == World::Plugin
             && matches!(plan.source, InstallSource::Package { .. });

@@ -86,17 +86,28 @@ impl Lifecycle {
     ) -> Result<(), HostError> {
         let because =
             format!("disabled with `{id}`, which it depends on; enable `{id}`, then this one");
+        let list: Vec<(&PluginId, &str)> = dependents
+            .iter()
+            .map(|other| (other, because.as_str()))
+            .chain(std::iter::once((id, "disabled by the user")))
+            .collect();
+        self.disable_each(rt, store, &list).await
+    }
+
+    /// Disables each plugin with its reason: every enabled one's hook runs
+    /// first, then every state changes in one transaction.
+    pub(crate) async fn disable_each(
+        &self,
+        rt: Runtime<'_>,
+        store: &mut Store,
+        list: &[(&PluginId, &str)],
+    ) -> Result<(), HostError> {
         let mut changes = Vec::new();
-        for other in dependents.iter().chain(std::iter::once(id)) {
+        for (other, reason) in list {
             let plugin = store.require(other)?;
             let target =
                 next(plugin.state, Event::Disable).map_err(|e| unavailable(&plugin, e.message))?;
-            let reason = if other == id {
-                "disabled by the user"
-            } else {
-                because.as_str()
-            };
-            changes.push((plugin, target, reason));
+            changes.push((plugin, target, *reason));
         }
         let plugins: Vec<InstalledPlugin> = changes.iter().map(|(p, _, _)| p.clone()).collect();
         run_disable_hooks(rt, store, &plugins).await?;

@@ -35,11 +35,27 @@ pub(crate) struct UpdateArgs {
     /// Grant newly requested permissions without asking.
     #[arg(long, short = 'y')]
     yes: bool,
+    /// Update even when plugins that depend on it do not accept the new
+    /// version: they (and those depending on them) are disabled.
+    #[arg(long)]
+    force: bool,
 }
 
 #[derive(Debug, Args)]
 pub(crate) struct RollbackArgs {
     id: String,
+    /// Roll back even when plugins that depend on it do not accept the
+    /// previous version: they (and those depending on them) are disabled.
+    #[arg(long)]
+    force: bool,
+}
+
+/// A rollback: which plugin, and whether dependents that refuse it are
+/// disabled rather than refusing it.
+#[derive(Debug)]
+pub(crate) struct RollbackRequest {
+    id: PluginId,
+    force: bool,
 }
 
 #[derive(Debug, Args)]
@@ -152,6 +168,7 @@ pub(crate) struct UpdateRequest {
     id: Option<PluginId>,
     registry: Option<String>,
     yes: bool,
+    force: bool,
 }
 
 pub(crate) fn parse_update(args: UpdateArgs) -> Result<UpdateRequest, UsageError> {
@@ -159,6 +176,7 @@ pub(crate) fn parse_update(args: UpdateArgs) -> Result<UpdateRequest, UsageError
         id: args.id.as_deref().map(parse_id).transpose()?,
         registry: args.registry,
         yes: args.yes,
+        force: args.force,
     })
 }
 
@@ -189,6 +207,10 @@ pub(crate) async fn update(
             continue;
         };
         out.status(format_args!("{id}: {} -> {}", step.from, step.to));
+        if !request.force {
+            // Said before the permission prompt, not after it.
+            framework.check_update(&step)?;
+        }
         let diff = step.plan.diff();
         consent.show_changes(&diff);
         if diff.needs_consent() {
@@ -196,7 +218,13 @@ pub(crate) async fn update(
         }
         let cases = step.plan.cases.len();
         let (from, to) = (step.from.clone(), step.to.clone());
-        match framework.apply_update(step).await? {
+        let (outcome, disabled) = if request.force {
+            framework.apply_update_forced(step).await?
+        } else {
+            (framework.apply_update(step).await?, Vec::new())
+        };
+        report_disabled(out, &id, &disabled);
+        match outcome {
             UpdateOutcome::Updated => {
                 updated += 1;
                 out.status(format_args!(
@@ -217,24 +245,45 @@ pub(crate) async fn update(
     Ok(code)
 }
 
-pub(crate) fn parse_rollback(args: RollbackArgs) -> Result<PluginId, UsageError> {
-    parse_id(&args.id)
+pub(crate) fn parse_rollback(args: RollbackArgs) -> Result<RollbackRequest, UsageError> {
+    Ok(RollbackRequest {
+        id: parse_id(&args.id)?,
+        force: args.force,
+    })
 }
 
 pub(crate) async fn rollback(
     out: &Output,
     framework: &mut Framework,
-    id: PluginId,
+    request: RollbackRequest,
 ) -> Result<ExitCode> {
+    let id = request.id;
     let from = framework.get(&id)?.manifest.plugin.version.clone();
-    let registration = framework.rollback(&id).await?;
+    let (registration, disabled) = if request.force {
+        framework.rollback_forced(&id).await?
+    } else {
+        (framework.rollback(&id).await?, Vec::new())
+    };
     let to = &registration.plugin.manifest.plugin.version;
     out.status(format_args!("rolled {id} back from {from} to {to}"));
+    report_disabled(out, &id, &disabled);
     if let Some(error) = registration.enable_error {
         out.status(format_args!("but enabling it failed: {error}"));
         return Ok(ExitCode::from(3));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Names the dependents a forced change disabled.
+fn report_disabled(out: &Output, id: &PluginId, disabled: &[PluginId]) {
+    if disabled.is_empty() {
+        return;
+    }
+    let names: Vec<String> = disabled.iter().map(|p| format!("`{p}`")).collect();
+    out.status(format_args!(
+        "disabled {}: they do not accept this version of {id} (or depend on one that does not)",
+        names.join(", ")
+    ));
 }
 
 /// One plugin's earlier builds, or every plugin's.
