@@ -18,8 +18,8 @@ mod target;
 mod usage;
 
 pub use community::{
-    AuditEntry, ModerationRequest, PostInfo, PostRequest, RECEIPT_HEADER, ReportRequest,
-    ReviewInfo, ReviewRequest,
+    AuditEntry, ModerationRequest, PostInfo, PostRequest, RECEIPT_HEADER, Receipt, ReceiptAnswer,
+    ReceiptClaims, ReceiptKey, ReceiptRequest, ReportRequest, ReviewInfo, ReviewRequest,
 };
 pub use model::{
     ErrorBody, PluginInfo, Published, Rating, SearchHit, SearchPage, VersionInfo, Yank,

@@ -40,6 +40,7 @@ mod pdk;
 mod providers;
 mod refusals;
 mod registry;
+mod registry_community;
 mod registry_servers;
 mod registry_tuf;
 mod registry_web;
