@@ -77,6 +77,14 @@ pub(crate) enum RegistryCommand {
         #[command(flatten)]
         database: DatabaseArgs,
     },
+    /// Send today's use counts to the registry now (what lord does by
+    /// itself in the background, at most once an hour, while
+    /// `registry.share-usage` is true).
+    #[command(hide = true)]
+    ShareUsage {
+        #[arg(long)]
+        registry: Option<String>,
+    },
     /// List or rotate the keys that sign the registry's index.
     #[command(subcommand)]
     Keys(KeysCommand),
@@ -265,6 +273,14 @@ pub(crate) async fn run(
             out.status(format_args!(
                 "{id} is {}verified",
                 if undo { "no longer " } else { "" }
+            ));
+        }
+        RegistryCommand::ShareUsage { registry } => {
+            let client = crate::commands::registry_client(framework, registry)?;
+            let sent = framework.share_usage(&client).await?;
+            out.status(format_args!(
+                "reported today's use of {sent} plugin version(s) to {}",
+                client.base()
             ));
         }
         RegistryCommand::Keys(command) => keys(ctx, out, framework, command).await?,
