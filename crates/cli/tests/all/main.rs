@@ -41,6 +41,7 @@ mod providers;
 mod refusals;
 mod registry;
 mod registry_community;
+mod registry_demo;
 mod registry_servers;
 mod registry_tuf;
 mod registry_web;
