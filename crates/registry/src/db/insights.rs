@@ -27,7 +27,8 @@ pub(crate) struct Facts {
     /// When its newest version was published.
     pub(crate) newest_ms: i64,
     pub(crate) open_reports: u64,
-    /// Every version's manifest text, when it has more than one.
+    /// Every version's manifest text (for all plugins, only those with
+    /// more than one).
     pub(crate) manifests: Vec<(String, String)>,
 }
 
@@ -117,16 +118,21 @@ fn gather(
         }
     }
 
-    let mut args: Vec<Val> = Vec::new();
-    let filter = only(plugin, "plugin_id", 1, &mut args);
-    for row in sql.rows(
-        &format!(
+    // One plugin's versions by its index; for all, only plugins with more
+    // than one version (creep needs two).
+    let (query, args): (&str, Vec<Val>) = match plugin {
+        Some(id) => (
+            "SELECT plugin_id, version, manifest FROM versions WHERE plugin_id = $1",
+            vec![id.into()],
+        ),
+        None => (
             "SELECT plugin_id, version, manifest FROM versions
              WHERE plugin_id IN (SELECT plugin_id FROM versions GROUP BY plugin_id
-                                 HAVING COUNT(*) > 1){filter}"
+                                 HAVING COUNT(*) > 1)",
+            Vec::new(),
         ),
-        &args,
-    )? {
+    };
+    for row in sql.rows(query, &args)? {
         if let Some(f) = facts.get_mut(&row[0].text()) {
             f.manifests.push((row[1].text(), row[2].text()));
         }
