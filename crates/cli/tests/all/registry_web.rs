@@ -171,7 +171,7 @@ fn a_person_finds_a_plugin_in_the_browser_and_its_copied_install_line_installs_i
     );
 
     // No serious or critical accessibility violation on any page.
-    for page in ["search", "plugin", "publisher"] {
+    for page in ["search", "plugin", "publisher", "insights"] {
         let violations = report["audits"][page].as_array().expect("an audit");
         let grave: Vec<&serde_json::Value> = violations
             .iter()
