@@ -212,6 +212,7 @@ pub(crate) async fn dispatch(ctx: &Context, out: &Output) -> Result<ExitCode> {
         let raw = matches.get_flag("raw");
         let code = commands::run::run(out, &mut framework, record, sub, raw).await;
         flush_events(out, &framework);
+        crate::usage::maybe_send(ctx, &framework);
         framework.close_for_exit();
         return code;
     }
@@ -236,6 +237,7 @@ pub(crate) async fn dispatch(ctx: &Context, out: &Output) -> Result<ExitCode> {
             .and_then(|c| c.get("registry.url"))
             .is_some()
     });
+    crate::usage::maybe_send(ctx, &framework);
     framework.close_for_exit();
     code
 }

@@ -13,6 +13,7 @@ mod consent;
 mod context;
 mod render;
 mod updates;
+mod usage;
 
 use std::process::ExitCode;
 

@@ -128,6 +128,9 @@ fn defaults() -> Vec<(&'static str, Value)> {
         // control sequences are shown escaped); these let a person opt out
         // for every plugin or for the ones named.
         ("output.raw", Value::from(false)),
+        // Opt-in: send the registry each day's run and failure counts per
+        // plugin version (nothing else), in the background.
+        ("registry.share-usage", Value::from(false)),
         ("output.raw-plugins", Value::Array(Vec::new())),
         // `lord monitor stream` and `push`: time between samples.
         ("monitor.interval", Value::from("1s")),
@@ -192,7 +195,7 @@ fn check_own(key: &str, value: &Value) -> Option<Result<(), String>> {
                 "must be a list of addresses, like [\"ops@example.org\"]; got {value}"
             )),
         },
-        "output.raw" => match value.as_bool() {
+        "output.raw" | "registry.share-usage" => match value.as_bool() {
             Some(_) => Ok(()),
             None => Err(format!("must be true or false; got {value}")),
         },

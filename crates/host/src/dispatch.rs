@@ -58,6 +58,13 @@ impl Dispatch<'_> {
         self.rt
             .global()
             .record_command(command, result.is_ok(), duration_ms);
+        // Counted only while shared: without the user's opt-in nothing
+        // about use is kept at all. A count that cannot be written is not
+        // worth failing the command over.
+        if self.rt.shares_usage() {
+            let version = plugin.manifest.plugin.version.to_string();
+            let _ = store.count_use(id.as_str(), &version, result.is_ok());
+        }
         self.finished(store, &id, command, result.is_ok(), Some(duration_ms))
             .await;
         result

@@ -221,7 +221,7 @@ impl Framework {
     }
 
     /// The parts a plugin call reads.
-    fn runtime(&self) -> Runtime<'_> {
+    pub(crate) fn runtime(&self) -> Runtime<'_> {
         Runtime::new(&self.settings, &self.channels, &self.loader)
     }
 

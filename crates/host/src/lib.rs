@@ -40,6 +40,7 @@ mod remote;
 mod runtime;
 mod sandbox_start;
 mod settings;
+mod usage;
 mod validate;
 
 pub use cases::{CASES_FILE, CaseKind, Target, TestCase, read_cases};

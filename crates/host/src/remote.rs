@@ -370,6 +370,14 @@ async fn fetch_index(
 /// Signed index entries by plugin and version.
 type Listed = BTreeMap<(PluginId, Version), TargetInfo>;
 
+impl Framework {
+    /// This home's folder for the registry at `base`: its trusted index
+    /// metadata, pinned receipt key and kept install receipts.
+    pub fn registry_folder(&self, base: &str) -> PathBuf {
+        self.home().join("registries").join(registry_dir_name(base))
+    }
+}
+
 /// A folder name for a registry URL (`http://127.0.0.1:7878` →
 /// `127.0.0.1_7878`).
 pub(crate) fn registry_dir_name(base: &str) -> String {

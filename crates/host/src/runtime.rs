@@ -53,6 +53,17 @@ impl<'a> Runtime<'a> {
         self.channels.get(self.settings)
     }
 
+    /// Whether the user shares use with the registry
+    /// (`registry.share-usage`); off when unset or unreadable.
+    pub(crate) fn shares_usage(&self) -> bool {
+        self.settings
+            .get()
+            .ok()
+            .and_then(|c| c.get("registry.share-usage"))
+            .and_then(|v| v.as_bool())
+            == Some(true)
+    }
+
     pub(crate) fn global(&self) -> &'a lord_state::GlobalState {
         self.channels.global(self.settings)
     }

@@ -11,6 +11,7 @@
 //! pure functions that belong to them.
 
 mod community;
+mod insights;
 mod model;
 mod release;
 mod search;
@@ -18,9 +19,10 @@ mod target;
 mod usage;
 
 pub use community::{
-    AuditEntry, ModerationRequest, PostInfo, PostRequest, RECEIPT_HEADER, ReportRequest,
-    ReviewInfo, ReviewRequest,
+    AuditEntry, ModerationRequest, PostInfo, PostRequest, RECEIPT_HEADER, Receipt, ReceiptAnswer,
+    ReceiptClaims, ReceiptKey, ReceiptRequest, ReportRequest, ReviewInfo, ReviewRequest,
 };
+pub use insights::{Insight, InsightKind, RegistryInsights};
 pub use model::{
     ErrorBody, PluginInfo, Published, Rating, SearchHit, SearchPage, VersionInfo, Yank,
 };

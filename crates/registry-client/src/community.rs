@@ -1,18 +1,21 @@
 //! The community calls of a registry (install receipts, reviews, ratings,
 //! discussions, moderation) and the receipts a client keeps.
 //!
-//! A receipt comes with a download by an account: [`Client::receipt`]
-//! fetches the package of one version with the account's token and keeps
-//! the `lord-install-receipt` header and the digest it was for, so the
-//! caller can check that digest against the one it installed. Receipts are
-//! kept per registry, plugin and version ([`save_receipt`]), one file each,
-//! replaced atomically.
+//! A receipt comes with an install by an account:
+//! [`Client::install_receipt`] asks for it with the digest installed,
+//! checks its Ed25519 signature under the registry's receipt key (pinned
+//! on first use in the registry's folder, as the index's first root is)
+//! and that it names the plugin, version and digest installed, and only
+//! then keeps it. Receipts are kept per registry, plugin and version
+//! ([`save_receipt`]), one file each, replaced atomically.
 
 use std::path::{Path, PathBuf};
 
+use aws_lc_rs::signature::{ED25519, UnparsedPublicKey};
 use lord_registry_api::{
-    AuditEntry, ModerationRequest, PostInfo, PostRequest, RECEIPT_HEADER, Recommendation,
-    RecommendationQuery, ReportRequest, ReviewInfo, ReviewRequest, UsageReport,
+    AuditEntry, ModerationRequest, PostInfo, PostRequest, RECEIPT_HEADER, ReceiptAnswer,
+    ReceiptKey, ReceiptRequest, Recommendation, RecommendationQuery, ReportRequest, ReviewInfo,
+    ReviewRequest, UsageReport,
 };
 
 use crate::client::Client;
@@ -69,7 +72,122 @@ pub fn load_receipt(dir: &Path, id: &str, version: &str) -> Result<Option<Receip
     }
 }
 
+/// The file in a registry's folder holding its pinned receipt key.
+const RECEIPT_KEY_FILE: &str = "receipt-key";
+
+/// Where receipts are kept in a registry's folder.
+pub fn receipts_dir(state: &Path) -> PathBuf {
+    state.join("receipts")
+}
+
+/// Checks that `text` is a receipt signed under `public_key` (32 bytes)
+/// for `id` `version` with `digest`.
+pub fn check_receipt(
+    public_key: &[u8],
+    text: &str,
+    id: &str,
+    version: &str,
+    digest: &str,
+) -> Result<(), ClientError> {
+    let refused = |why: &str| {
+        ClientError::Refused(format!(
+            "the registry's install receipt for {id} {version} {why}; it was not kept"
+        ))
+    };
+    let receipt =
+        lord_registry_api::Receipt::parse(text).ok_or_else(|| refused("is not a receipt"))?;
+    UnparsedPublicKey::new(&ED25519, public_key)
+        .verify(&receipt.signed, &receipt.signature)
+        .map_err(|_| refused("is not signed by the registry's receipt key"))?;
+    let c = &receipt.claims;
+    if c.plugin != id || c.version != version || !c.digest.eq_ignore_ascii_case(digest) {
+        return Err(refused(&format!(
+            "names {} {} ({}) instead of the package installed",
+            c.plugin, c.version, c.digest
+        )));
+    }
+    Ok(())
+}
+
 impl Client {
+    /// The registry's receipt key: the one pinned in `state` (the
+    /// registry's folder), or, at first contact, the one it shows, pinned
+    /// from then on. A registry whose key later differs is refused rather
+    /// than trusted again.
+    pub async fn receipt_key(&self, state: &Path) -> Result<Vec<u8>, ClientError> {
+        let pinned = state.join(RECEIPT_KEY_FILE);
+        match std::fs::read_to_string(&pinned) {
+            Ok(text) => {
+                return hex::decode(text.trim()).map_err(|e| {
+                    ClientError::Client(format!(
+                        "the pinned receipt key in {} is damaged ({e}); delete it to pin the \
+                         registry's key again",
+                        pinned.display()
+                    ))
+                });
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(crate::error::io("read", &pinned)(e)),
+        }
+        let shown: ReceiptKey = self
+            .answer(self.http.get(self.url("/receipts/key")))
+            .await?;
+        let key = hex::decode(&shown.public_key)
+            .ok()
+            .filter(|k| k.len() == 32);
+        let key = match (shown.algorithm.as_str(), key) {
+            ("ed25519", Some(key)) => key,
+            _ => {
+                return Err(ClientError::Refused(format!(
+                    "the registry's receipt key is not a 32-byte ed25519 key ({})",
+                    shown.algorithm
+                )));
+            }
+        };
+        std::fs::create_dir_all(state).map_err(crate::error::io("create", state))?;
+        lord_file::write_atomic(&pinned, format!("{}\n", hex::encode(&key)).as_bytes()).map_err(
+            |e| {
+                ClientError::Client(format!(
+                    "could not pin the receipt key in {}: {e}",
+                    pinned.display()
+                ))
+            },
+        )?;
+        Ok(key)
+    }
+
+    /// Asks for the install receipt of `id` `version` (`digest`, as the
+    /// signed index lists it) just installed by the account behind
+    /// `token`, checks it ([`check_receipt`] under [`Client::receipt_key`])
+    /// and keeps it in `state`'s receipts.
+    pub async fn install_receipt(
+        &self,
+        state: &Path,
+        token: &str,
+        id: &str,
+        version: &str,
+        digest: &str,
+    ) -> Result<Receipt, ClientError> {
+        let key = self.receipt_key(state).await?;
+        let answer: ReceiptAnswer = self
+            .answer(
+                self.http
+                    .post(self.url(&format!("/plugins/{id}/versions/{version}/receipt")))
+                    .bearer_auth(token)
+                    .json(&ReceiptRequest {
+                        digest: digest.to_owned(),
+                    }),
+            )
+            .await?;
+        check_receipt(&key, &answer.receipt, id, version, digest)?;
+        let receipt = Receipt {
+            text: answer.receipt,
+            digest: digest.to_owned(),
+        };
+        save_receipt(&receipts_dir(state), id, version, &receipt)?;
+        Ok(receipt)
+    }
+
     /// Downloads `id` `version` as the account behind `token` and returns
     /// the install receipt the registry gave for it.
     pub async fn receipt(

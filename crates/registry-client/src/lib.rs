@@ -24,7 +24,7 @@ mod release;
 pub mod tuf;
 
 pub use client::{Client, Download};
-pub use community::{Receipt, load_receipt, save_receipt};
+pub use community::{Receipt, check_receipt, load_receipt, receipts_dir, save_receipt};
 pub use error::ClientError;
 pub use index::TrustedIndex;
 pub use lord_registry_api::{

@@ -2,7 +2,9 @@
 //! what they review, per-plugin discussions, and moderation (reports,
 //! hiding, a spam filter, moderator tokens, an audit naming who did what).
 //! Handlers are thin, as in `server.rs`; the records are `db/community.rs`,
-//! receipts `receipt.rs`.
+//! receipts `receipt.rs` (issued here at install, `POST .../receipt`, and
+//! with a download by an account; the key to check them at
+//! `GET /api/v1/receipts/key`).
 //!
 //! Invariant: a review or rating is recorded only with an install receipt
 //! this registry issued to the caller's own account for that plugin (and,
@@ -20,7 +22,8 @@ use crate::error::RegistryError;
 use crate::receipt::{self, Claims};
 use crate::server::{Shared, blocking, caller, check_id, check_version};
 use lord_registry_api::{
-    ModerationRequest, PostRequest, RECEIPT_HEADER, ReportRequest, ReviewRequest,
+    ModerationRequest, PostRequest, RECEIPT_HEADER, ReceiptAnswer, ReceiptKey, ReceiptRequest,
+    ReportRequest, ReviewRequest,
 };
 
 /// The longest review or post, in characters.
@@ -34,6 +37,11 @@ pub(crate) fn routes() -> axum::Router<Shared> {
             "/api/v1/plugins/{id}/versions/{version}/review",
             put(review),
         )
+        .route(
+            "/api/v1/plugins/{id}/versions/{version}/receipt",
+            post(install_receipt),
+        )
+        .route("/api/v1/receipts/key", get(receipt_public_key))
         .route("/api/v1/plugins/{id}/reviews", get(reviews))
         .route("/api/v1/plugins/{id}/posts", get(posts).post(add_post))
         .route("/api/v1/moderation/{kind}/{target}/report", post(report))
@@ -145,7 +153,8 @@ pub(crate) async fn receipt_for(
             digest: digest.to_owned(),
             issued_ms: crate::db::now_ms(),
         },
-    );
+    )
+    .ok()?;
     Some((
         HeaderName::from_static(RECEIPT_HEADER),
         HeaderValue::from_str(&text).ok()?,
@@ -156,6 +165,55 @@ pub(crate) async fn receipt_for(
 pub(crate) async fn verified(registry: &Shared, receipt: &str) -> Result<Claims, RegistryError> {
     let key = receipt_key(registry).await?;
     receipt::verify(&key, receipt)
+}
+
+/// The receipt for an install the caller just made: the digest must be
+/// the one this registry recorded for that version, so a receipt always
+/// names a package the registry served.
+async fn install_receipt(
+    State(registry): State<Shared>,
+    UrlPath((id, version)): UrlPath<(String, String)>,
+    headers: HeaderMap,
+    request: Result<Json<ReceiptRequest>, JsonRejection>,
+) -> Result<Response, RegistryError> {
+    check_id(&id)?;
+    check_version(&version)?;
+    let who = caller(&registry, &headers).await?;
+    let request = body(request)?;
+    let (plugin, asked) = (id.clone(), version.clone());
+    let recorded = blocking(&registry, move |r| r.db.signature(&plugin, &asked))
+        .await?
+        .map(|(_, digest)| digest)
+        .ok_or_else(|| RegistryError::NotFound(format!("{id} {version} is not published")))?;
+    if !recorded.eq_ignore_ascii_case(request.digest.trim()) {
+        return Err(RegistryError::BadRequest(format!(
+            "{id} {version} was published with digest {recorded}, not {}; ask for the receipt \
+             of the package you installed",
+            request.digest.trim()
+        )));
+    }
+    let key = receipt_key(&registry).await?;
+    let receipt = receipt::issue(
+        &key,
+        &Claims {
+            account: who.token_id,
+            plugin: id,
+            version,
+            digest: recorded,
+            issued_ms: crate::db::now_ms(),
+        },
+    )?;
+    Ok(Json(ReceiptAnswer { receipt }).into_response())
+}
+
+/// The public key install receipts verify under.
+async fn receipt_public_key(State(registry): State<Shared>) -> Result<Response, RegistryError> {
+    let key = receipt_key(&registry).await?;
+    Ok(Json(ReceiptKey {
+        algorithm: "ed25519".to_owned(),
+        public_key: receipt::public_key(&key)?,
+    })
+    .into_response())
 }
 
 fn body<T>(body: Result<Json<T>, JsonRejection>) -> Result<T, RegistryError> {

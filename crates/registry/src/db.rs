@@ -27,6 +27,7 @@
 
 mod analytics;
 mod community;
+mod insights;
 mod migrations;
 mod pages;
 mod pg;
@@ -38,6 +39,9 @@ mod tls;
 pub(crate) use analytics::stale_at;
 pub use analytics::{BASKET_DAYS, DayOfUse};
 pub use community::{Kind, REPORTS_TO_HIDE};
+#[cfg(test)]
+pub(crate) use insights::ErrorWindows;
+pub(crate) use insights::Facts;
 pub use pages::VersionText;
 pub(crate) use pages::today;
 pub use tls::PgOptions;

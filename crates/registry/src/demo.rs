@@ -185,7 +185,8 @@ fn manifest(
         "[plugin]\nid = \"{id}\"\nname = \"{}\"\nversion = \"{version}\"\n\
          description = \"{} for your {} work.\"\nauthors = [\"{}\"]\nlicense = \"MIT\"\n\
          category = \"{}\"\nkeywords = [{}]\nhost-api = \"^0.2\"\ncomponent = \"plugin.wasm\"\n\n\
-         [permissions]\nrequest = [{}]\n",
+         [permissions]\nrequest = [{}]\n\n\
+         [[commands]]\nname = \"{id}\"\nabout = \"Show what this plugin's grants let it reach\"\n",
         id.replace('-', " "),
         capitalised(keywords[0]),
         keywords.get(1).copied().unwrap_or("daily"),
@@ -263,47 +264,82 @@ pub struct Filled {
     pub reviews: usize,
 }
 
-/// Fills `db` with `count` demo plugins and their versions (signed by a
-/// demo key made here; the packages themselves are placeholders, so the
-/// demo is for browsing and trying search, not for installing), 90 days
-/// of downloads, a day of opt-in use reports from installations, and
-/// reviews and discussion from demo accounts.
-pub fn fill(db: &crate::Db, count: usize, seed: u64) -> Result<Filled, crate::RegistryError> {
-    use ed25519_dalek::SigningKey;
+/// The component every demo package carries: lord's own probe, frozen
+/// with the 0.2.0 contract (`tests/compat/0.2.0/`, never rebuilt, so it
+/// is always there to embed), which answers any command with what its
+/// grants let it reach, line by line. Running a demo plugin so shows the
+/// sandbox at work under the permissions that plugin asked for.
+const COMPONENT: &[u8] = include_bytes!("../../../tests/compat/0.2.0/plugins/probe/plugin.wasm");
+
+/// The name of the demo publisher's key in the `Keys` given to [`fill`].
+pub const DEMO_KEY: &str = "demo";
+
+/// A real package of one demo version: its manifest and [`COMPONENT`],
+/// packed and signed with `key` in `keys`.
+fn demo_package(
+    text: &str,
+    keys: &lord_package::Keys,
+) -> Result<(Vec<u8>, lord_package::Signature), crate::RegistryError> {
+    let failed = |e: &dyn std::fmt::Display| {
+        crate::RegistryError::Internal(format!("could not make a demo package: {e}"))
+    };
+    let dir = tempfile::tempdir().map_err(|e| failed(&e))?;
+    std::fs::write(dir.path().join("plugin.toml"), text).map_err(|e| failed(&e))?;
+    std::fs::write(dir.path().join("plugin.wasm"), COMPONENT).map_err(|e| failed(&e))?;
+    let packed = lord_package::pack(dir.path()).map_err(|e| failed(&e))?;
+    let signature = keys
+        .sign(DEMO_KEY, &packed.digest)
+        .map_err(|e| failed(&e))?;
+    Ok((packed.bytes, signature))
+}
+
+/// Fills `registry` with `count` demo plugins and their versions: real
+/// packages (each the demo's manifest and [`COMPONENT`]) signed by the
+/// key [`DEMO_KEY`] in `keys` (made if missing), published as a publish
+/// would be and signed into the index, so any of them can be installed
+/// by whoever trusts that key; then 90 days of downloads, a day of opt-in
+/// use reports from installations, and reviews and discussion from demo
+/// accounts.
+pub async fn fill(
+    registry: &std::sync::Arc<crate::Registry>,
+    count: usize,
+    seed: u64,
+    keys: &lord_package::Keys,
+) -> Result<Filled, crate::RegistryError> {
+    let failed = |e: lord_package::PackageError| {
+        crate::RegistryError::Internal(format!("the demo key is unusable: {e}"))
+    };
+    let key = match keys.public(DEMO_KEY) {
+        Ok(key) => key,
+        Err(_) => keys.generate(DEMO_KEY).map_err(failed)?,
+    };
+    let db = &registry.db;
+    let token = db.create_named_token(&crate::Scope::parse("publish:*")?, "demo publisher")?;
+    let publisher = db
+        .caller(&token)?
+        .ok_or_else(|| crate::RegistryError::Internal("the demo publisher vanished".to_owned()))?;
     let mut mix = Mix::new(seed ^ 0xDE30);
-    let mut secret = [0u8; 32];
-    for chunk in secret.chunks_mut(8) {
-        chunk.copy_from_slice(&mix.next_u64().to_le_bytes()[..chunk.len()]);
-    }
-    let public = hex::encode(SigningKey::from_bytes(&secret).verifying_key().to_bytes());
-    let key =
-        lord_package::PublicKey::parse("the demo key", &format!("lord-ed25519 {public} demo"))
-            .map_err(|e| crate::RegistryError::Internal(format!("the demo key is wrong: {e}")))?;
-    let key_id = key.id().to_string();
     let made = plugins(count, seed);
     let mut versions = 0;
+    let mut signed = Vec::new();
     for plugin in &made {
         for (_, text) in &plugin.versions {
-            let manifest = lord_manifest::parse("plugin.toml", text).map_err(|e| {
-                crate::RegistryError::Internal(format!("a demo manifest is wrong: {e}"))
-            })?;
-            let digest = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(text.as_bytes()));
-            db.publish(&crate::NewVersion {
-                manifest,
-                manifest_text: text.clone(),
-                signature_json: format!(
-                    "{{\"version\": 1, \"key\": \"{key_id}\", \"digest\": \"{digest}\", \"signature\": \"{}\"}}\n",
-                    "0".repeat(128)
-                ),
-                digest,
-                size: 40_000 + mix.below(400_000) as u64,
-                key_id: key_id.clone(),
-                public_key: key.to_text().trim().to_owned(),
-                readme: plugin.readme.clone(),
-            })?;
+            let (bytes, signature) = demo_package(text, keys)?;
+            let (target, _) = crate::server::record_package(
+                registry,
+                publisher.clone(),
+                bytes,
+                signature.to_json(),
+                key.to_text().trim().to_owned(),
+            )
+            .await?;
+            signed.push(lord_registry_api::IndexEntry::from(&target));
             versions += 1;
         }
     }
+    // One signing for them all, rather than one per version.
+    registry.tuf.ready().await?;
+    registry.tuf.resign(&signed).await?;
     let today = crate::db::today();
     for plugin in &made {
         let daily = (plugin.weight * 40.0).ceil() as usize;

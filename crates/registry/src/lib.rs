@@ -36,6 +36,7 @@ mod community;
 mod db;
 pub mod demo;
 mod error;
+mod insights;
 pub mod openapi;
 mod ops;
 mod receipt;

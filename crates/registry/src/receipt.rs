@@ -1,44 +1,51 @@
 //! Install receipts: what lets an account review a plugin it installed
 //! without the registry keeping a list of who installed what.
 //!
-//! When an account (a bearer token) downloads a package, the answer
-//! carries a receipt: the account's number, the plugin, the version, the
-//! package digest and the time, hex-encoded JSON, then `.` and an
-//! HMAC-SHA256 over those bytes under the registry's receipt key. The
-//! client keeps it and presents it with a review or rating; the registry
-//! checks the MAC and that the receipt names the caller and the version
+//! When an account (a bearer token) installs a package, it asks for a
+//! receipt with the digest it installed (or gets one with a download):
+//! the account's number, the plugin, the version, the package digest and
+//! the time, hex-encoded JSON, then `.` and an Ed25519 signature over
+//! those bytes under the registry's receipt key
+//! (`lord_registry_api::Receipt`). The client checks the signature under
+//! the key `GET /api/v1/receipts/key` shows before keeping the receipt,
+//! and presents it with a review or rating; the registry checks the
+//! signature and that the receipt names the caller and the version
 //! reviewed. A receipt cannot be moved to another account, plugin or
-//! version without the key, which never leaves the database.
+//! version without the private key, which never leaves the database.
 //!
-//! Why a MAC, not a public signature: only the registry that issued a
-//! receipt ever checks it, and every server of one registry reads the same
-//! key from the shared database (`receipt_key`, made on first use).
+//! Why a signature rather than a MAC: the client can then tell a real
+//! receipt from a server's mistake before it keeps one. The key is the
+//! 32-byte seed kept in the database (`receipt_key`, made on first use),
+//! so every server of one registry signs with the same key.
 
-use aws_lc_rs::hmac;
-use serde::{Deserialize, Serialize};
+use aws_lc_rs::signature::{ED25519, Ed25519KeyPair, KeyPair as _, UnparsedPublicKey};
+use lord_registry_api::Receipt;
+pub(crate) use lord_registry_api::ReceiptClaims as Claims;
 
 use crate::error::RegistryError;
 
-/// What a receipt says.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub(crate) struct Claims {
-    /// The account: the token's row number.
-    pub(crate) account: i64,
-    pub(crate) plugin: String,
-    pub(crate) version: String,
-    pub(crate) digest: String,
-    pub(crate) issued_ms: i64,
+/// The signing key made from the database's 32-byte seed.
+fn key_pair(seed: &[u8]) -> Result<Ed25519KeyPair, RegistryError> {
+    Ed25519KeyPair::from_seed_unchecked(seed)
+        .map_err(|e| RegistryError::Internal(format!("the receipt key is unusable: {e}")))
 }
 
-/// A receipt for `claims` under `key`.
-pub(crate) fn issue(key: &[u8], claims: &Claims) -> String {
-    let body = hex::encode(serde_json::to_vec(claims).unwrap_or_default());
-    let tag = hmac::sign(&hmac::Key::new(hmac::HMAC_SHA256, key), body.as_bytes());
-    format!("{body}.{}", hex::encode(tag.as_ref()))
+/// The public half of the receipt key, hexadecimal.
+pub(crate) fn public_key(seed: &[u8]) -> Result<String, RegistryError> {
+    Ok(hex::encode(key_pair(seed)?.public_key().as_ref()))
 }
 
-/// The claims of `receipt` if `key` made it; a refusal otherwise.
-pub(crate) fn verify(key: &[u8], receipt: &str) -> Result<Claims, RegistryError> {
+/// A receipt for `claims` under the key made from `seed`.
+pub(crate) fn issue(seed: &[u8], claims: &Claims) -> Result<String, RegistryError> {
+    let pair = key_pair(seed)?;
+    Ok(Receipt::encode(claims, |bytes| {
+        pair.sign(bytes).as_ref().to_vec()
+    }))
+}
+
+/// The claims of `receipt` if the key made from `seed` signed it; a
+/// refusal otherwise.
+pub(crate) fn verify(seed: &[u8], receipt: &str) -> Result<Claims, RegistryError> {
     let forged = || {
         RegistryError::Forbidden(
             "the install receipt is not one this registry issued; install the plugin with \
@@ -46,16 +53,12 @@ pub(crate) fn verify(key: &[u8], receipt: &str) -> Result<Claims, RegistryError>
                 .to_owned(),
         )
     };
-    let (body, tag) = receipt.trim().split_once('.').ok_or_else(forged)?;
-    let tag = hex::decode(tag).map_err(|_| forged())?;
-    hmac::verify(
-        &hmac::Key::new(hmac::HMAC_SHA256, key),
-        body.as_bytes(),
-        &tag,
-    )
-    .map_err(|_| forged())?;
-    let json = hex::decode(body).map_err(|_| forged())?;
-    serde_json::from_slice(&json).map_err(|_| forged())
+    let parsed = Receipt::parse(receipt).ok_or_else(forged)?;
+    let pair = key_pair(seed)?;
+    UnparsedPublicKey::new(&ED25519, pair.public_key().as_ref())
+        .verify(&parsed.signed, &parsed.signature)
+        .map_err(|_| forged())?;
+    Ok(parsed.claims)
 }
 
 /// Refuses `claims` unless they name `account`, `plugin` and `version`.
@@ -98,14 +101,14 @@ mod tests {
 
     #[test]
     fn a_receipt_verifies_under_its_key_only() {
-        let receipt = issue(b"key one", &claims());
-        assert_eq!(verify(b"key one", &receipt).expect("verifies"), claims());
-        assert!(verify(b"key two", &receipt).is_err());
+        let receipt = issue(&[1; 32], &claims()).expect("issued");
+        assert_eq!(verify(&[1; 32], &receipt).expect("verifies"), claims());
+        assert!(verify(&[2; 32], &receipt).is_err());
     }
 
     #[test]
     fn a_changed_receipt_is_refused() {
-        let receipt = issue(b"key", &claims());
+        let receipt = issue(&[3; 32], &claims()).expect("issued");
         let mut other = claims();
         other.account = 8;
         let (_, tag) = receipt.split_once('.').expect("tag");
@@ -113,8 +116,8 @@ mod tests {
             "{}.{tag}",
             hex::encode(serde_json::to_vec(&other).expect("json"))
         );
-        assert!(verify(b"key", &moved).is_err());
-        assert!(verify(b"key", "nonsense").is_err());
+        assert!(verify(&[3; 32], &moved).is_err());
+        assert!(verify(&[3; 32], "nonsense").is_err());
     }
 
     #[test]

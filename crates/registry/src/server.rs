@@ -330,6 +330,7 @@ pub fn router(registry: Shared) -> axum::Router {
         .merge(crate::web::routes())
         .merge(crate::community::routes())
         .merge(crate::usage::routes())
+        .merge(crate::insights::routes())
         .fallback(|| async {
             RegistryError::NotFound("no such endpoint; see /api/v1/openapi.json".to_owned())
         })
@@ -676,20 +677,46 @@ async fn publish(
         "send the signer's public key (`lord key export`)",
     )?
     .to_owned();
-    let checked_body = body.clone();
-    let new = blocking(&registry, move |r| {
+    let (target, refused) =
+        record_package(&registry, caller, body.to_vec(), signature_text, key_text).await?;
+    registry.tuf.ready().await?;
+    registry.tuf.resign(&[IndexEntry::from(&target)]).await?;
+    match refused {
+        Some(duplicate) => Err(duplicate),
+        None => Ok((
+            StatusCode::CREATED,
+            Json(Published {
+                id: target.id,
+                version: target.version,
+                digest: target.digest,
+            }),
+        )
+            .into_response()),
+    }
+}
+
+/// Verifies and records a package as `caller` publishes it: the blob
+/// durably first, then the records. Returns its index entry, to be signed
+/// in (by the caller, so the demo can sign many at once), and the refusal
+/// of a duplicate whose earlier publish may not have been signed in.
+pub(crate) async fn record_package(
+    registry: &Shared,
+    caller: Caller,
+    body: Vec<u8>,
+    signature_text: String,
+    key_text: String,
+) -> Result<(TargetInfo, Option<RegistryError>), RegistryError> {
+    let body = Arc::new(body);
+    let checked_body = Arc::clone(&body);
+    let new = blocking(registry, move |r| {
         verify(r, &caller, &checked_body, &signature_text, &key_text)
     })
     .await?;
     // The blob first, durably: a record never points at a missing blob.
     registry.blobs.put(&new.digest, body.to_vec()).await?;
-    let published = Published {
-        id: new.manifest.plugin.id.to_string(),
-        version: new.manifest.plugin.version.to_string(),
-        digest: new.digest.clone(),
-    };
-    let (id, version) = (published.id.clone(), published.version.clone());
-    let (target, refused) = blocking(&registry, move |r| match r.db.publish(&new) {
+    let id = new.manifest.plugin.id.to_string();
+    let version = new.manifest.plugin.version.to_string();
+    blocking(registry, move |r| match r.db.publish(&new) {
         Ok(()) => Ok((target_of(r, &id, &version)?, None)),
         // The same package again: the retry of a publish whose server
         // died after recording it and before signing it into the index.
@@ -704,13 +731,7 @@ async fn publish(
         }
         Err(e) => Err(e),
     })
-    .await?;
-    registry.tuf.ready().await?;
-    registry.tuf.resign(&[IndexEntry::from(&target)]).await?;
-    match refused {
-        Some(duplicate) => Err(duplicate),
-        None => Ok((StatusCode::CREATED, Json(published)).into_response()),
-    }
+    .await
 }
 
 /// Every check a publish must pass, in order; the version to record.

@@ -17,6 +17,7 @@ mod azurite;
 mod blob_stores;
 mod community;
 mod database;
+mod insights;
 #[cfg(feature = "cloud")]
 #[path = "support/moto.rs"]
 mod moto;
@@ -71,7 +72,10 @@ on_both_backends!(
     a_review_needs_an_install_receipt_of_the_reviewers_own_account,
     moderation_hides_content_and_the_audit_names_the_moderator,
     co_installed_plugins_are_recommended_and_installations_stay_anonymous,
+    insights_name_rising_errors_abandoned_plugins_and_permission_creep,
 );
+
+use insights::insights_name_rising_errors_abandoned_plugins_and_permission_creep;
 
 use usage::co_installed_plugins_are_recommended_and_installations_stay_anonymous;
 

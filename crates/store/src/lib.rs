@@ -5,7 +5,8 @@
 //!
 //! ```text
 //! lord.db                        SQLite (WAL): plugins, commands, micro,
-//!                                audit, kept builds, provider states
+//!                                audit, kept builds, provider states,
+//!                                use counts (only while shared)
 //! lock                           held while anything writes
 //! staging/<random>/              installs in flight
 //! plugins/<id>/<version>-<hash>/ plugin.toml + component, immutable
@@ -27,9 +28,11 @@ mod read;
 mod record;
 mod schema;
 mod store;
+mod usage;
 
 pub use error::{StoreError, is_no_space};
 pub use failpoint::Failpoint;
 pub use providers::ProviderState;
 pub use record::{AuditEntry, CommandRecord, InstalledPlugin, NewPlugin, PluginState, World};
 pub use store::{Store, Subscriber};
+pub use usage::{UseCount, today};

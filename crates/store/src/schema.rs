@@ -5,7 +5,7 @@ use rusqlite::Connection;
 
 use crate::error::StoreError;
 
-const SCHEMA_VERSION: i64 = 4;
+const SCHEMA_VERSION: i64 = 5;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS plugins (
@@ -59,6 +59,14 @@ CREATE TABLE IF NOT EXISTS providers (
     reason      TEXT,
     updated_at  INTEGER NOT NULL
 );
+CREATE TABLE IF NOT EXISTS use_counts (
+    day        INTEGER NOT NULL,
+    plugin_id  TEXT NOT NULL,
+    version    TEXT NOT NULL,
+    runs       INTEGER NOT NULL,
+    errors     INTEGER NOT NULL,
+    PRIMARY KEY (day, plugin_id, version)
+);
 ";
 
 /// Schema changes after version 1, in order: `MIGRATIONS[n]` takes a store
@@ -91,6 +99,16 @@ CREATE TABLE IF NOT EXISTS providers (
     state       TEXT NOT NULL,
     reason      TEXT,
     updated_at  INTEGER NOT NULL
+);
+",
+    "
+CREATE TABLE IF NOT EXISTS use_counts (
+    day        INTEGER NOT NULL,
+    plugin_id  TEXT NOT NULL,
+    version    TEXT NOT NULL,
+    runs       INTEGER NOT NULL,
+    errors     INTEGER NOT NULL,
+    PRIMARY KEY (day, plugin_id, version)
 );
 ",
 ];

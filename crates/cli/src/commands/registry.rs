@@ -51,9 +51,10 @@ pub(crate) enum RegistryCommand {
         public_url: Option<String>,
     },
     /// Fill a registry with generated demo plugins, versions, downloads,
-    /// installations' use and reviews, to try the web pages and search
-    /// (`lord registry serve` on the same data shows them). The demo's
-    /// packages are placeholders: browse them, do not install them.
+    /// installations' use and reviews, to try the web pages, search and
+    /// installs (`lord registry serve` on the same data shows them). Every
+    /// package is real and signed by a demo publisher key written beside
+    /// the data (`demo-publisher.pub`), for `lord key trust`.
     Demo {
         /// The registry's data folder (default: $LORD_HOME/registry).
         #[arg(long)]
@@ -76,6 +77,14 @@ pub(crate) enum RegistryCommand {
         data: Option<PathBuf>,
         #[command(flatten)]
         database: DatabaseArgs,
+    },
+    /// Send today's use counts to the registry now (what lord does by
+    /// itself in the background, at most once an hour, while
+    /// `registry.share-usage` is true).
+    #[command(hide = true)]
+    ShareUsage {
+        #[arg(long)]
+        registry: Option<String>,
     },
     /// List or rotate the keys that sign the registry's index.
     #[command(subcommand)]
@@ -230,7 +239,7 @@ pub(crate) async fn run(
             data,
             database,
             plugins,
-        } => demo(ctx, out, framework, data, &database, plugins)?,
+        } => demo(ctx, out, framework, data, &database, plugins).await?,
         RegistryCommand::Token(TokenCommand::Create {
             scope,
             name,
@@ -265,6 +274,14 @@ pub(crate) async fn run(
             out.status(format_args!(
                 "{id} is {}verified",
                 if undo { "no longer " } else { "" }
+            ));
+        }
+        RegistryCommand::ShareUsage { registry } => {
+            let client = crate::commands::registry_client(framework, registry)?;
+            let sent = framework.share_usage(&client).await?;
+            out.status(format_args!(
+                "reported today's use of {sent} plugin version(s) to {}",
+                client.base()
             ));
         }
         RegistryCommand::Keys(command) => keys(ctx, out, framework, command).await?,
@@ -411,7 +428,7 @@ pub(crate) fn stop_requested() -> impl std::future::Future<Output = ()> {
 }
 
 /// `lord registry demo`: fills the registry's records with generated data.
-fn demo(
+async fn demo(
     ctx: &Context,
     out: &Output,
     framework: &Framework,
@@ -421,18 +438,29 @@ fn demo(
 ) -> Result<()> {
     let postgres = database.options(ctx, out, framework)?;
     let dir = data_dir(ctx, data);
-    let registry = Registry::open_configured(&dir, postgres.as_ref(), None)?;
-    let filled = lord_registry::demo::fill(&registry.db, plugins.clamp(1, 20_000), 17)
-        .context("filling the demo registry")?;
+    let registry = Arc::new(Registry::open_configured(&dir, postgres.as_ref(), None)?);
+    // The demo publisher's key lives with the registry it signed for, not
+    // among the user's own keys: trusting it is the user's choice.
+    let keys = lord_package::Keys::new(&dir.join("demo-publisher"));
+    let spinner = out.spinner("packing, signing and publishing the demo plugins");
+    let filled = lord_registry::demo::fill(&registry, plugins.clamp(1, 20_000), 17, &keys).await;
+    spinner.done();
+    let filled = filled.context("filling the demo registry")?;
+    let key = keys.public(lord_registry::demo::DEMO_KEY)?;
+    let key_file = dir.join("demo-publisher.pub");
+    lord_file::write_atomic(&key_file, key.to_text().as_bytes())
+        .with_context(|| format!("writing {}", key_file.display()))?;
     out.status(format_args!(
-        "filled {} with {} demo plugins ({} versions), {} installations' use and {} reviews; \
-         run `lord registry serve --data {}` and open it in a browser",
+        "filled {} with {} demo plugins ({} versions, each a real signed package), {} \
+         installations' use and {} reviews; run `lord registry serve --data {}` and open it in a \
+         browser; to install its plugins, trust the demo publisher first: `lord key trust {}`",
         dir.display(),
         filled.plugins,
         filled.versions,
         filled.installations,
         filled.reviews,
-        dir.display()
+        dir.display(),
+        key_file.display()
     ));
     Ok(())
 }

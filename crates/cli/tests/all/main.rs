@@ -41,6 +41,8 @@ mod plugin_metrics;
 mod providers;
 mod refusals;
 mod registry;
+mod registry_community;
+mod registry_demo;
 mod registry_servers;
 mod registry_tuf;
 mod registry_web;

@@ -52,7 +52,7 @@ pub(crate) fn browser() -> Option<String> {
 }
 
 /// The body of a GET of `path` on the server at `url` (`http://HOST:PORT`).
-fn get(url: &str, path: &str) -> String {
+pub(crate) fn get(url: &str, path: &str) -> String {
     use std::io::{Read as _, Write as _};
     let at = url.trim_start_matches("http://");
     let mut stream = std::net::TcpStream::connect(at).expect("connect");
@@ -171,7 +171,7 @@ fn a_person_finds_a_plugin_in_the_browser_and_its_copied_install_line_installs_i
     );
 
     // No serious or critical accessibility violation on any page.
-    for page in ["search", "plugin", "publisher"] {
+    for page in ["search", "plugin", "publisher", "insights"] {
         let violations = report["audits"][page].as_array().expect("an audit");
         let grave: Vec<&serde_json::Value> = violations
             .iter()
@@ -199,7 +199,12 @@ fn a_person_finds_a_plugin_in_the_browser_and_its_copied_install_line_installs_i
     let mut args: Vec<&str> = words.collect();
     // The test has no terminal to answer the consent prompt on.
     args.push("--yes");
-    user.run(&args).assert_ok();
+    // Installed as an account of the registry, which earns the install
+    // receipt a review needs.
+    let account = served.token(&author, "account");
+    let mut install = user.command(&args);
+    install.env("LORD_REGISTRY_TOKEN", &account);
+    user.run_cmd(&mut install).assert_ok();
     let installed: Vec<String> = user
         .list()
         .iter()
@@ -207,9 +212,8 @@ fn a_person_finds_a_plugin_in_the_browser_and_its_copied_install_line_installs_i
         .collect();
     assert_eq!(installed, ["weather"]);
 
-    // The user reviews what they installed, as an account of the registry:
-    // lord fetches and keeps the install receipt the review needs.
-    let account = served.token(&author, "account");
+    // The user reviews what they installed, as that account, with the
+    // receipt the install kept.
     let mut review = user.command(&[
         "plugin",
         "review",
@@ -230,7 +234,7 @@ fn a_person_finds_a_plugin_in_the_browser_and_its_copied_install_line_installs_i
         .expect("registries")
         .filter_map(Result::ok)
         .any(|e| e.path().join("receipts/weather@1.2.0.receipt").is_file());
-    assert!(kept, "the receipt is kept for later edits");
+    assert!(kept, "the install kept its receipt for later edits");
     let reviews: serde_json::Value =
         serde_json::from_str(&get(&served.url, "/api/v1/plugins/weather/reviews"))
             .unwrap_or_default();

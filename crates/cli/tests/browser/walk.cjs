@@ -1,8 +1,9 @@
 // The registry's pages driven as a person would, in headless Chromium
 // (Debian's, through npm's playwright-core): search, filter, open a plugin,
-// copy its install line, visit its publisher; a screenshot of each step,
-// and axe-core's accessibility check of the search, plugin and publisher
-// pages. Prints one JSON object; `registry_web.rs` judges it.
+// copy its install line, visit its publisher, then the registry's
+// insights; a screenshot of each step, and axe-core's accessibility check
+// of the search, plugin, publisher and insights pages. Prints one JSON
+// object; `registry_web.rs` judges it.
 //
 // Usage: node walk.cjs BASE-URL SCREENSHOT-DIR QUERY CATEGORY PERMISSION PLUGIN-ID
 
@@ -76,6 +77,14 @@ async function audit(page) {
     ]);
     await shot("4-publisher");
     out.audits.publisher = await audit(page);
+
+    // The registry-wide insights, reached from the navigation.
+    await Promise.all([
+      page.waitForURL(/\/insights$/),
+      page.getByRole("navigation").getByRole("link", { name: "Insights" }).click(),
+    ]);
+    await shot("5-insights");
+    out.audits.insights = await audit(page);
   } catch (e) {
     out.error = String(e && e.stack || e);
   } finally {

@@ -64,9 +64,14 @@ impl Db {
     /// report of the same day). Plugins the registry does not list are
     /// left out.
     pub fn record_usage(&self, report: &UsageReport) -> Result<usize, RegistryError> {
+        self.record_usage_on(report, super::today())
+    }
+
+    /// [`Db::record_usage`] as of `day` (the demo's and tests' history;
+    /// the API records reports on the day they arrive).
+    pub fn record_usage_on(&self, report: &UsageReport, day: i64) -> Result<usize, RegistryError> {
         let report = report.clone();
         super::community::transaction(self, move |sql| {
-            let day = super::today();
             let salt = salt_of_today(sql, day)?;
             let hashed = hex::encode(Sha256::digest(format!("{salt}:{}", report.installation)));
             sql.exec(

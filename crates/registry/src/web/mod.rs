@@ -47,6 +47,7 @@ pub(crate) fn routes() -> axum::Router<Shared> {
         .route("/", get(search_page))
         .route("/plugins/{id}", get(plugin_page))
         .route("/publishers/{key_id}", get(publisher_page))
+        .route("/insights", get(insights_page))
         .route("/static/style.css", get(style))
         .route("/static/copy.js", get(script))
         .layer(axum::middleware::map_response(secure))
@@ -80,6 +81,7 @@ fn templates() -> &'static Environment<'static> {
             ("search.html", include_str!("templates/search.html")),
             ("plugin.html", include_str!("templates/plugin.html")),
             ("publisher.html", include_str!("templates/publisher.html")),
+            ("insights.html", include_str!("templates/insights.html")),
             ("error.html", include_str!("templates/error.html")),
         ] {
             // The templates are part of the binary and a test renders each,
@@ -295,6 +297,7 @@ async fn plugin_page(
         let days = r.db.downloads_by_day(&wanted, today - chart::DAYS + 1)?;
         let talk = (r.db.reviews(&wanted, false)?, r.db.posts(&wanted, false)?);
         let used = r.db.use_by_day(&wanted, today - 29)?;
+        let insights = crate::insights::of_plugin(&r.db, &wanted)?.unwrap_or_default();
         let also = crate::usage::recommend(
             r,
             std::slice::from_ref(&wanted),
@@ -308,23 +311,24 @@ async fn plugin_page(
             days,
             today,
             talk,
-            (used, also),
+            (used, also, insights),
         )))
     })
     .await;
-    let (info, manifests, readme, days, today, (reviews, posts), (used, also)) = match loaded {
-        Ok(Some(loaded)) => loaded,
-        Ok(None) => {
-            return error_page(
-                StatusCode::NOT_FOUND,
-                &format!("no plugin named `{id}` is published here; search for another"),
-            );
-        }
-        Err(e) => return failed(&e),
-    };
+    let (info, manifests, readme, days, today, (reviews, posts), (used, also, insights)) =
+        match loaded {
+            Ok(Some(loaded)) => loaded,
+            Ok(None) => {
+                return error_page(
+                    StatusCode::NOT_FOUND,
+                    &format!("no plugin named `{id}` is published here; search for another"),
+                );
+            }
+            Err(e) => return failed(&e),
+        };
     let plugin = view::PluginView::of(&info, &manifests, &base);
-    let usage = view::Usage::of(&used, today);
-    let insights = view::insights(&info, &manifests, &usage, today);
+    let usage = view::Usage::of(&used);
+    let insights: Vec<String> = insights.into_iter().map(|i| i.text).collect();
     render(
         StatusCode::OK,
         "plugin.html",
@@ -340,6 +344,28 @@ async fn plugin_page(
             also,
         },
     )
+}
+
+/// The registry-wide insights, each naming its plugin with a link.
+async fn insights_page(State(registry): State<Shared>) -> Response {
+    let today = crate::db::today();
+    match blocking(&registry, move |r| {
+        crate::insights::registry_wide(&r.db, today)
+    })
+    .await
+    {
+        Ok(all) => render(
+            StatusCode::OK,
+            "insights.html",
+            context! {
+                title => "Insights",
+                rising => all.rising_errors,
+                abandoned => all.abandoned,
+                creep => all.permission_creep,
+            },
+        ),
+        Err(e) => failed(&e),
+    }
 }
 
 async fn publisher_page(
@@ -419,6 +445,7 @@ mod tests {
             "search.html",
             "plugin.html",
             "publisher.html",
+            "insights.html",
             "error.html",
         ] {
             assert!(env.get_template(name).is_ok(), "{name}");

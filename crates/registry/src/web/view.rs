@@ -102,10 +102,6 @@ pub(crate) struct Usage {
     pub(crate) runs: u64,
     /// Errors per hundred runs, one decimal.
     pub(crate) error_rate: String,
-    /// Error rate of the last 7 days and of the 7 before, per hundred
-    /// runs, and how many runs the 7 before had.
-    #[serde(skip)]
-    recent: (f64, f64, u64),
 }
 
 fn rate(runs: u64, errors: u64) -> f64 {
@@ -117,75 +113,16 @@ fn rate(runs: u64, errors: u64) -> f64 {
 }
 
 impl Usage {
-    pub(crate) fn of(days: &[crate::db::DayOfUse], today: i64) -> Self {
+    pub(crate) fn of(days: &[crate::db::DayOfUse]) -> Self {
         let (runs, errors) = days
             .iter()
             .fold((0, 0), |(r, e), d| (r + d.runs, e + d.errors));
-        let window = |from: i64, to: i64| {
-            days.iter()
-                .filter(|d| d.day > today - from && d.day <= today - to)
-                .fold((0, 0), |(r, e), d| (r + d.runs, e + d.errors))
-        };
-        let (last, before) = (window(7, 0), window(14, 7));
         Self {
             active: days.last().map_or(0, |d| d.active),
             runs,
             error_rate: format!("{:.1}", rate(runs, errors)),
-            recent: (rate(last.0, last.1), rate(before.0, before.1), before.0),
         }
     }
-}
-
-/// What a visitor should know at a glance: rising error rates, a plugin
-/// nobody has released for a year, and permission creep across versions.
-pub(crate) fn insights(
-    info: &PluginInfo,
-    manifests: &[VersionText],
-    usage: &Usage,
-    today: i64,
-) -> Vec<String> {
-    let mut said = Vec::new();
-    // Rising means against a week that had runs to compare with.
-    let (recent, before, runs_before) = usage.recent;
-    if runs_before > 0 && recent >= 1.0 && recent >= before * 2.0 {
-        said.push(format!(
-            "Error rate rising: {recent:.1} per 100 runs in the last 7 days, {before:.1} in the 7 before."
-        ));
-    }
-    let newest = info
-        .versions
-        .iter()
-        .map(|v| v.published_ms)
-        .max()
-        .unwrap_or(0);
-    if today * 86_400_000 - newest > 365 * 86_400_000 {
-        said.push("No release in over a year: it may be abandoned.".to_owned());
-    }
-    let permissions = |version: &str| -> BTreeSet<Permission> {
-        manifests
-            .iter()
-            .find(|m| m.version == version)
-            .and_then(|m| lord_manifest::parse("plugin.toml", &m.manifest).ok())
-            .map(|m| m.permissions.into_iter().collect())
-            .unwrap_or_default()
-    };
-    if let (Some(first), Some(last)) = (info.versions.last(), info.versions.first())
-        && first.version != last.version
-    {
-        let added: Vec<String> = permissions(&last.version)
-            .difference(&permissions(&first.version))
-            .map(ToString::to_string)
-            .collect();
-        if !added.is_empty() {
-            said.push(format!(
-                "Permission creep: {} asks for {} that {} did not.",
-                last.version,
-                added.join(", "),
-                first.version
-            ));
-        }
-    }
-    said
 }
 
 /// A choice in a `<select>`.
@@ -385,75 +322,12 @@ pub(crate) fn install_line(id: &str, version: &str, base: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::{PluginInfo, Usage};
 
     #[test]
     fn ratings_read_as_words() {
         assert_eq!(super::rating_text(0.0, 0), "not rated yet");
         assert_eq!(super::rating_text(4.0, 1), "4.0 of 5 (1 rating)");
         assert_eq!(super::rating_text(3.25, 8), "3.2 of 5 (8 ratings)");
-    }
-
-    #[test]
-    fn insights_name_rising_errors_and_permission_creep_but_not_a_first_week() {
-        use crate::db::{DayOfUse, VersionText};
-        let day = |day, runs, errors| DayOfUse {
-            day,
-            active: 1,
-            runs,
-            errors,
-        };
-        let manifest = |version: &str, request: &str| VersionText {
-            version: version.to_owned(),
-            manifest: format!(
-                "[plugin]\nid = \"p\"\nname = \"p\"\nversion = \"{version}\"\n\
-                 description = \"d\"\nauthors = [\"a\"]\nlicense = \"MIT\"\n\
-                 category = \"utility\"\nhost-api = \"^0.2\"\ncomponent = \"p.wasm\"\n\n\
-                 [permissions]\nrequest = [{request}]\n"
-            ),
-        };
-        let version = |v: &str| lord_registry_api::VersionInfo {
-            version: v.to_owned(),
-            digest: String::new(),
-            size: 0,
-            host_api: "^0.2".to_owned(),
-            dependencies: Default::default(),
-            yanked: false,
-            key: String::new(),
-            published_ms: 100 * 86_400_000,
-        };
-        let info = PluginInfo {
-            summary: serde_json::from_value(serde_json::json!({
-                "id": "p", "name": "p", "description": "d", "latest": "0.2.0",
-                "category": "utility", "keywords": [], "authors": [], "downloads": 0,
-                "rating": 0.0, "ratings": 0, "verified": false, "updated_ms": 0, "relevance": 0.0
-            }))
-            .expect("hit"),
-            license: None,
-            versions: vec![version("0.2.0"), version("0.1.0")],
-        };
-        let manifests = [manifest("0.1.0", ""), manifest("0.2.0", "\"net(*)\"")];
-        let rising = Usage::of(&[day(88, 100, 1), day(98, 100, 9)], 100);
-        let said = super::insights(&info, &manifests, &rising, 100);
-        assert!(
-            said.iter().any(|s| s.starts_with("Error rate rising")),
-            "{said:?}"
-        );
-        assert!(
-            said.iter().any(|s| s.contains("0.2.0 asks for net(*)")),
-            "{said:?}"
-        );
-        let first_week = Usage::of(&[day(98, 100, 9)], 100);
-        let said = super::insights(&info, &manifests, &first_week, 100);
-        assert!(
-            !said.iter().any(|s| s.starts_with("Error rate rising")),
-            "{said:?}"
-        );
-        let said = super::insights(&info, &manifests, &first_week, 500);
-        assert!(
-            said.iter().any(|s| s.contains("No release in over a year")),
-            "{said:?}"
-        );
     }
 
     #[test]

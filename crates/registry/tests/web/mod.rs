@@ -77,6 +77,18 @@ pub(crate) fn publish_with(
     permissions: &[&str],
     readme: &str,
 ) -> lord_registry::Published {
+    publish_at(r, id, "0.1.0", category, permissions, readme)
+}
+
+/// [`publish_with`] at `version`.
+pub(crate) fn publish_at(
+    r: &Running,
+    id: &str,
+    version: &str,
+    category: &str,
+    permissions: &[&str],
+    readme: &str,
+) -> lord_registry::Published {
     let dir = tempfile::tempdir().expect("dir");
     let request = permissions
         .iter()
@@ -84,7 +96,7 @@ pub(crate) fn publish_with(
         .collect::<Vec<_>>()
         .join(", ");
     let manifest = format!(
-        "[plugin]\nid = \"{id}\"\nname = \"{id}\"\nversion = \"0.1.0\"\n\
+        "[plugin]\nid = \"{id}\"\nname = \"{id}\"\nversion = \"{version}\"\n\
          description = \"The {id} plugin.\"\nauthors = [\"Ada\"]\nlicense = \"MIT\"\n\
          category = \"{category}\"\nkeywords = [\"web\"]\nhost-api = \"^0.2\"\n\
          component = \"plugin.wasm\"\n\n[permissions]\nrequest = [{request}]\n"

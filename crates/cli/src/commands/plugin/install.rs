@@ -1,8 +1,12 @@
 //! `lord plugin install TARGET`: a plugin folder, a package file, or
 //! ID[@RANGE] from the registry (with its dependencies). Every path shows
 //! the install plan and asks for consent before anything is stored.
+//!
+//! From a registry, with an account's token in `LORD_REGISTRY_TOKEN`, each
+//! install also earns its install receipt (checked, then kept in the
+//! registry's folder), so `lord plugin rate` and `review` work afterwards.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Result, bail};
@@ -36,6 +40,8 @@ pub(crate) struct InstallArgs {
 #[derive(Debug)]
 pub(crate) struct Request {
     target: String,
+    /// The account's token on the registry, for install receipts.
+    token: Option<String>,
     /// The target as a path from the working folder.
     path: PathBuf,
     registry: Option<String>,
@@ -43,9 +49,10 @@ pub(crate) struct Request {
     allow_unsigned: bool,
 }
 
-pub(crate) fn parse(cwd: &Path, args: InstallArgs) -> Request {
+pub(crate) fn parse(ctx: &Context, args: InstallArgs) -> Request {
     Request {
-        path: cwd.join(&args.target),
+        token: super::review::token(ctx),
+        path: ctx.cwd.join(&args.target),
         target: args.target,
         registry: args.registry,
         yes: args.yes,
@@ -168,7 +175,36 @@ async fn install_remote(
         consent.show(&step.plan);
     }
     consent.obtain(Subject::Request(&spec.0))?;
-    install_steps(out, framework, planned.steps).await
+    let installing: Vec<(String, String, String)> = planned
+        .steps
+        .iter()
+        .filter_map(|step| {
+            let pin = planned.pinned.iter().find(|p| p.id == step.id)?;
+            Some((
+                step.id.to_string(),
+                step.version.to_string(),
+                pin.digest.clone(),
+            ))
+        })
+        .collect();
+    let code = install_steps(out, framework, planned.steps).await?;
+    if let Some(token) = &request.token {
+        let state = framework.registry_folder(client.base());
+        for (id, version, digest) in installing {
+            // The install stands either way; without a receipt the user
+            // can still use the plugin, only not review it.
+            if let Err(e) = client
+                .install_receipt(&state, token, &id, &version, &digest)
+                .await
+            {
+                out.note(format_args!(
+                    "installed {id} {version}, but the registry gave no install receipt ({e}); \
+                     rating or reviewing it needs one: reinstall it with your account's token"
+                ));
+            }
+        }
+    }
+    Ok(code)
 }
 
 /// What a registry install is doing now, for the spinner.

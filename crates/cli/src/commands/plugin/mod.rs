@@ -77,7 +77,7 @@ pub(crate) async fn run(
     use lifecycle::Change;
     match command {
         PluginCommand::Install(args) => {
-            install::run(ctx, out, framework, install::parse(&ctx.cwd, args)).await
+            install::run(ctx, out, framework, install::parse(ctx, args)).await
         }
         PluginCommand::Outdated(args) => {
             update::outdated(ctx, out, framework, update::parse_outdated(args)).await
@@ -113,11 +113,11 @@ pub(crate) async fn run(
         }
         PluginCommand::Validate(args) => validate::run(out, framework, validate::parse(args)).await,
         PluginCommand::Rate(args) => {
-            review::run(ctx, out, framework, review::parse_rate(ctx, args)?).await
+            review::run(out, framework, review::parse_rate(ctx, args)?).await
         }
         PluginCommand::Recommend(args) => recommend::run(out, framework, args).await,
         PluginCommand::Review(args) => {
-            review::run(ctx, out, framework, review::parse_review(ctx, args)?).await
+            review::run(out, framework, review::parse_review(ctx, args)?).await
         }
     }
 }

@@ -3,12 +3,11 @@
 //! account whose token is in `LORD_REGISTRY_TOKEN`.
 //!
 //! The registry takes a rating or review only with an install receipt for
-//! that account and version. lord keeps receipts in
-//! `$LORD_HOME/registries/HOST/receipts/`; when none is kept for the
-//! installed version, it fetches the package once more with the account's
-//! token, which is what earns one, and keeps it for later edits.
+//! that account and version. `lord plugin install` earns one when the
+//! account's token is set, checks its signature and keeps it in
+//! `$LORD_HOME/registries/HOST/receipts/`; here it is only read, so an
+//! account that never installed the plugin has nothing to show.
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Result;
@@ -61,7 +60,7 @@ pub(crate) struct Request {
     json: bool,
 }
 
-fn token(ctx: &Context) -> Option<String> {
+pub(crate) fn token(ctx: &Context) -> Option<String> {
     ctx.env
         .iter()
         .find(|(k, _)| k == "LORD_REGISTRY_TOKEN")
@@ -98,30 +97,7 @@ pub(crate) fn parse_review(ctx: &Context, args: ReviewArgs) -> Result<Request, U
     })
 }
 
-/// Where receipts from the registry at `url` are kept (the folder its
-/// signed index lives in, as `lord-host` names it).
-fn receipts_dir(ctx: &Context, url: &str) -> PathBuf {
-    let host: String = url
-        .split_once("://")
-        .map_or(url, |(_, rest)| rest)
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    ctx.home.join("registries").join(host).join("receipts")
-}
-
-pub(crate) async fn run(
-    ctx: &Context,
-    out: &Output,
-    framework: &Framework,
-    request: Request,
-) -> Result<ExitCode> {
+pub(crate) async fn run(out: &Output, framework: &Framework, request: Request) -> Result<ExitCode> {
     let url = crate::commands::registry_url(framework, request.registry.clone())?;
     let token = request.token.clone().ok_or_else(|| {
         UsageError(
@@ -134,15 +110,15 @@ pub(crate) async fn run(
     let version = installed.manifest.plugin.version.to_string();
     let id = request.id.as_str();
     let client = lord_registry_client::Client::new(&url)?;
-    let dir = receipts_dir(ctx, &url);
-    let receipt = match lord_registry_client::load_receipt(&dir, id, &version)? {
-        Some(kept) => kept,
-        None => {
-            let fresh = client.receipt(&token, id, &version).await?;
-            lord_registry_client::save_receipt(&dir, id, &version, &fresh)?;
-            fresh
-        }
-    };
+    let dir = lord_registry_client::receipts_dir(&framework.registry_folder(client.base()));
+    let receipt = lord_registry_client::load_receipt(&dir, id, &version)?.ok_or_else(|| {
+        UsageError(format!(
+            "no install receipt is kept for {id} {version} from {url}: the registry takes \
+             ratings and reviews only from accounts that installed the plugin; install it with \
+             LORD_REGISTRY_TOKEN set to your account's token (`lord plugin remove {id}`, then \
+             `lord plugin install {id}@={version} --registry {url}`)"
+        ))
+    })?;
     match &request.text {
         None => {
             client
