@@ -16,7 +16,7 @@ use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConf
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use bindings::lord::plugin::{
-    config, data, delivery, events, exec, log, messaging, secrets, shared, types,
+    config, data, delivery, events, exec, log, messaging, metrics, secrets, shared, types,
 };
 use bindings::{Plugin, PluginPre};
 
@@ -168,6 +168,21 @@ impl messaging::Host for BareState {
 impl exec::Host for BareState {
     fn run(&mut self, _command: exec::Command) -> wasmtime::Result<Result<exec::Output, String>> {
         Ok(Err("the bare host runs no programs".to_owned()))
+    }
+}
+
+// Nor does it read the machine: no bench plugin imports `metrics`.
+impl metrics::Host for BareState {
+    fn system(&mut self) -> wasmtime::Result<Result<metrics::SystemFigures, String>> {
+        Ok(Err("the bare host reads no figures".to_owned()))
+    }
+
+    fn processes(&mut self) -> wasmtime::Result<Result<Vec<metrics::ProcessFigures>, String>> {
+        Ok(Err("the bare host reads no figures".to_owned()))
+    }
+
+    fn containers(&mut self) -> wasmtime::Result<Result<Vec<metrics::ContainerFigures>, String>> {
+        Ok(Err("the bare host reads no figures".to_owned()))
     }
 }
 
