@@ -31,5 +31,7 @@ mod store;
 pub use error::{StoreError, is_no_space};
 pub use failpoint::Failpoint;
 pub use providers::ProviderState;
-pub use record::{AuditEntry, CommandRecord, InstalledPlugin, NewPlugin, PluginState, World};
+pub use record::{
+    AuditEntry, CommandRecord, GrantedProgram, InstalledPlugin, NewPlugin, PluginState, World,
+};
 pub use store::{Store, Subscriber};
