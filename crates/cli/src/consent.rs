@@ -25,6 +25,8 @@ pub(crate) enum Subject<'a> {
     Project,
     /// An update that asks for permissions its build was not granted.
     Update(&'a PluginId),
+    /// A plugin's `exec` programs recorded again as they resolve now.
+    Regrant(&'a PluginId),
 }
 
 impl Subject<'_> {
@@ -34,6 +36,7 @@ impl Subject<'_> {
                 "Grant these permissions and install? [y/N] "
             }
             Self::Update(_) => "Grant these and update? [y/N] ",
+            Self::Regrant(_) => "Grant these programs? [y/N] ",
         }
     }
 
@@ -55,12 +58,16 @@ impl Subject<'_> {
                 "not updating `{id}`: it asks for new permissions and standard input is not a \
                  terminal; rerun with --yes to grant them"
             ),
+            Self::Regrant(id) => format!(
+                "not granting `{id}`'s programs again: standard input is not a terminal, so \
+                 lord cannot ask you; rerun with --yes to grant them"
+            ),
         }
     }
 
     fn denied(self) -> anyhow::Error {
         match self {
-            Self::Plugin(id) | Self::Request(id) | Self::Update(id) => {
+            Self::Plugin(id) | Self::Request(id) | Self::Update(id) | Self::Regrant(id) => {
                 HostError::ConsentDenied(id.clone()).into()
             }
             Self::Project => UsageError("nothing installed".to_owned()).into(),
@@ -98,7 +105,21 @@ impl<'a> Consent<'a> {
     pub(crate) fn show(&self, plan: &InstallPlan) {
         self.out
             .status_text(&render::install_plan(plan, self.out.paints_stderr()));
-        self.show_programs(&plan.permissions);
+        // The files the plan resolved are the ones the install records.
+        let programs: Vec<(String, Option<std::path::PathBuf>)> = plan
+            .permissions
+            .iter()
+            .filter_map(|p| {
+                let Permission::Exec(name) = p else {
+                    return None;
+                };
+                let path = plan.programs.iter().find(|r| &r.name == name);
+                Some((name.clone(), path.map(|r| r.path.clone())))
+            })
+            .collect();
+        if !programs.is_empty() {
+            self.out.status_text(&render::programs(&programs));
+        }
     }
 
     /// What an update would drop and add.
@@ -121,6 +142,11 @@ impl<'a> Consent<'a> {
         if !programs.is_empty() {
             self.out.status_text(&render::programs(&programs));
         }
+    }
+
+    /// Which file each program would be recorded as, before a re-grant.
+    pub(crate) fn show_regrant(&self, programs: &[(String, Option<std::path::PathBuf>)]) {
+        self.out.status_text(&render::programs(programs));
     }
 
     /// Asks once for what was shown. `Ok` means granted.

@@ -523,6 +523,39 @@ impl Framework {
         Ok(out)
     }
 
+    /// The file each of `id`'s granted `exec(NAME)` resolves to now, from
+    /// lord's own `PATH` (`None`: not found), for showing before
+    /// [`Framework::regrant_programs`].
+    pub fn programs_now(
+        &self,
+        id: &PluginId,
+    ) -> Result<Vec<(String, Option<std::path::PathBuf>)>, HostError> {
+        let plugin = self.store.require(id)?;
+        let found = crate::grants::resolve_programs(&plugin.granted, self.loader.env());
+        Ok(plugin
+            .granted
+            .iter()
+            .filter_map(|p| {
+                let lord_manifest::Permission::Exec(name) = p else {
+                    return None;
+                };
+                let path = found.iter().find(|f| &f.name == name);
+                Some((name.clone(), path.map(|f| f.path.clone())))
+            })
+            .collect())
+    }
+
+    /// Records again the file each of `id`'s granted programs resolves to
+    /// now (after a program moved, or for a plugin installed before lord
+    /// recorded them); its next run uses them.
+    pub fn regrant_programs(&mut self, id: &PluginId) -> Result<(), HostError> {
+        let plugin = self.store.require(id)?;
+        let found = crate::grants::resolve_programs(&plugin.granted, self.loader.env());
+        self.store.set_programs(id, &found)?;
+        self.loader.unload(id);
+        Ok(())
+    }
+
     /// Forgets the earlier builds kept for rollback (of `id`, or of every
     /// plugin) and frees their space; how many were deleted.
     pub fn prune(&mut self, id: Option<&PluginId>) -> Result<usize, HostError> {

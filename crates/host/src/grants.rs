@@ -1,13 +1,14 @@
 //! Turns recorded permissions into the sandbox's concrete grants: real
 //! folders for `$PROJECT`, `$PLUGIN_DATA` and `$TMP`, the values of granted
 //! environment variables, network targets, the terminal, each granted
-//! program resolved to the one file that will run, and what the machine's
-//! figures may show.
+//! program as the one file recorded when it was granted, and what the
+//! machine's figures may show.
 
 use std::path::{Path, PathBuf};
 
 use lord_manifest::{FsPath, FsRoot, Permission};
 use lord_sandbox::{Grants, MetricsAccess, Preopen, Program};
+use lord_store::GrantedProgram;
 
 /// The real folders behind the three filesystem roots for one load.
 pub(crate) struct Roots<'a> {
@@ -59,6 +60,7 @@ pub(crate) fn naming(granted: &[Permission], guest: &str) -> String {
 /// exhaustive: a new permission does not compile until it is decided here.
 pub(crate) fn to_grants(
     granted: &[Permission],
+    programs: &[GrantedProgram],
     roots: &Roots<'_>,
     host_env: &[(String, String)],
 ) -> Grants {
@@ -74,18 +76,19 @@ pub(crate) fn to_grants(
             }
             Permission::Net(target) => grants.net.push(target.clone()),
             Permission::Tty => grants.tty = true,
-            // Resolved here, once per load, from the `PATH` lord was
-            // started with; a run names the program and gets this file,
-            // with no search at run time. A program not found is simply
-            // not granted: running it is refused, naming `exec(NAME)`.
-            Permission::Exec(name) => {
-                if let Some(path) = resolve_program(name, host_env) {
-                    grants.programs.push(Program {
-                        name: name.clone(),
-                        path,
-                    });
-                }
-            }
+            // The file recorded when the program was granted; a run
+            // names the program and gets exactly this file, with no
+            // search now or at run time. With none recorded the path is
+            // empty, and the sandbox refuses every run, saying to grant
+            // the program again.
+            Permission::Exec(name) => grants.programs.push(Program {
+                name: name.clone(),
+                path: programs
+                    .iter()
+                    .find(|p| &p.name == name)
+                    .map(|p| p.path.clone())
+                    .unwrap_or_default(),
+            }),
             // Wiring::Scope in the permission table: these reach the
             // plugin through its channel scope (`lord_state::ScopeGrants`),
             // checked at each host call, not through WASI.
@@ -132,6 +135,36 @@ pub fn resolve_program(name: &str, env: &[(String, String)]) -> Option<PathBuf> 
                 .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
         })
         .and_then(|found| found.canonicalize().ok())
+}
+
+/// The file each `exec(NAME)` among `permissions` resolves to now, for
+/// recording with the grant; a program not found is left out.
+pub(crate) fn resolve_programs(
+    permissions: &[Permission],
+    env: &[(String, String)],
+) -> Vec<GrantedProgram> {
+    permissions
+        .iter()
+        .filter_map(|p| match p {
+            Permission::Exec(name) => resolve_program(name, env).map(|path| GrantedProgram {
+                name: name.clone(),
+                path,
+            }),
+            Permission::FsRead(_)
+            | Permission::FsWrite(_)
+            | Permission::Net(_)
+            | Permission::Env(_)
+            | Permission::Secret(_)
+            | Permission::StateShared(_)
+            | Permission::EventsPublish(_)
+            | Permission::EventsSubscribe(_)
+            | Permission::Message(_)
+            | Permission::Db(_)
+            | Permission::Ai(_)
+            | Permission::SysMetrics
+            | Permission::Tty => None,
+        })
+        .collect()
 }
 
 fn add_preopen(grants: &mut Grants, roots: &Roots<'_>, path: &FsPath, writable: bool) {
@@ -184,7 +217,7 @@ mod tests {
             ("HOME".to_owned(), "/home/ada".to_owned()),
             ("AWS_SECRET_ACCESS_KEY".to_owned(), "hunter2".to_owned()),
         ];
-        let grants = to_grants(&granted, &roots, &env);
+        let grants = to_grants(&granted, &[], &roots, &env);
         assert_eq!(
             grants.env,
             vec![("HOME".to_owned(), "/home/ada".to_owned())]
@@ -216,7 +249,7 @@ mod tests {
             tmp: dir.path(),
         };
         let env = vec![("HOME".to_owned(), "/home/ada".to_owned())];
-        let grants = to_grants(&[], &roots, &env);
+        let grants = to_grants(&[], &[], &roots, &env);
         assert!(grants.preopens.is_empty());
         assert!(grants.env.is_empty());
         assert!(grants.net.is_empty());

@@ -95,6 +95,11 @@ impl Loader {
     }
 
     /// What `$PROJECT` is this run.
+    /// The process environment (its `PATH` resolves `exec` grants).
+    pub(crate) fn env(&self) -> &[(String, String)] {
+        &self.places.env
+    }
+
     pub(crate) fn project(&self) -> Option<&std::path::Path> {
         self.places.project.as_deref()
     }
@@ -221,7 +226,7 @@ impl Loader {
             plugin_data: &data,
             tmp: &tmp,
         };
-        let grants = grants::to_grants(&plugin.granted, &roots, &self.places.env);
+        let grants = grants::to_grants(&plugin.granted, &plugin.programs, &roots, &self.places.env);
         // Checked on the real folders, before any of the plugin's code runs.
         for preopen in &grants.preopens {
             if let Some(protected) =

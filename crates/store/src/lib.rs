@@ -33,6 +33,8 @@ mod usage;
 pub use error::{StoreError, is_no_space};
 pub use failpoint::Failpoint;
 pub use providers::ProviderState;
-pub use record::{AuditEntry, CommandRecord, InstalledPlugin, NewPlugin, PluginState, World};
+pub use record::{
+    AuditEntry, CommandRecord, GrantedProgram, InstalledPlugin, NewPlugin, PluginState, World,
+};
 pub use store::{Store, Subscriber};
 pub use usage::{UseCount, today};

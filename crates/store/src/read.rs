@@ -225,7 +225,7 @@ impl Store {
 }
 
 const SELECT_PLUGIN: &str = "SELECT id, dir, component, wasm_sha256, manifest, state, reason,
-    failures, last_error, granted, installed_at, updated_at, world FROM plugins";
+    failures, last_error, granted, installed_at, updated_at, world, programs FROM plugins";
 
 /// A row as stored, before its text columns are parsed.
 struct RawPlugin {
@@ -242,6 +242,7 @@ struct RawPlugin {
     installed_at: i64,
     updated_at: i64,
     world: String,
+    programs: String,
 }
 
 impl RawPlugin {
@@ -260,6 +261,7 @@ impl RawPlugin {
             installed_at: r.get(10)?,
             updated_at: r.get(11)?,
             world: r.get(12)?,
+            programs: r.get(13)?,
         })
     }
 
@@ -279,6 +281,8 @@ impl RawPlugin {
             installed_at: self.installed_at,
             updated_at: self.updated_at,
             world: self.world.parse().map_err(StoreError::Corrupt)?,
+            programs: serde_json::from_str(&self.programs)
+                .map_err(|e| StoreError::Corrupt(format!("programs: {e}")))?,
         })
     }
 }
@@ -315,6 +319,7 @@ mod tests {
                 granted: Vec::new(),
                 world: World::Plugin,
                 origin: None,
+                programs: Vec::new(),
             })
             .expect("install");
     }

@@ -106,6 +106,18 @@ pub struct InstalledPlugin {
     pub installed_at: i64,
     pub updated_at: i64,
     pub world: World,
+    /// The file each granted `exec(NAME)` was resolved to when it was
+    /// granted; what runs, with no search at run time.
+    pub programs: Vec<GrantedProgram>,
+}
+
+/// A program granted by `exec(NAME)`, resolved when it was granted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GrantedProgram {
+    /// The name the plugin runs it by: `git`.
+    pub name: String,
+    /// The one file that runs: `/usr/bin/git`.
+    pub path: PathBuf,
 }
 
 impl InstalledPlugin {
@@ -150,6 +162,8 @@ pub struct NewPlugin {
     /// Where the build came from (a package's digest and signer), recorded
     /// in the same transaction as the install.
     pub origin: Option<String>,
+    /// The files its `exec(NAME)` grants were resolved to.
+    pub programs: Vec<GrantedProgram>,
 }
 
 /// One line of the audit log.

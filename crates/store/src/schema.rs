@@ -5,7 +5,7 @@ use rusqlite::Connection;
 
 use crate::error::StoreError;
 
-const SCHEMA_VERSION: i64 = 5;
+const SCHEMA_VERSION: i64 = 6;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS plugins (
@@ -21,6 +21,7 @@ CREATE TABLE IF NOT EXISTS plugins (
     last_error    TEXT,
     granted       TEXT NOT NULL,
     world         TEXT NOT NULL DEFAULT 'plugin',
+    programs      TEXT NOT NULL DEFAULT '[]',
     installed_at  INTEGER NOT NULL,
     updated_at    INTEGER NOT NULL
 );
@@ -51,6 +52,7 @@ CREATE TABLE IF NOT EXISTS previous (
     manifest     TEXT NOT NULL,
     granted      TEXT NOT NULL,
     world        TEXT NOT NULL,
+    programs     TEXT NOT NULL DEFAULT '[]',
     replaced_at  INTEGER NOT NULL
 );
 CREATE TABLE IF NOT EXISTS providers (
@@ -111,6 +113,13 @@ CREATE TABLE IF NOT EXISTS use_counts (
     PRIMARY KEY (day, plugin_id, version)
 );
 ",
+    // The file each `exec(NAME)` grant was resolved to when it was
+    // granted. Plugins installed before have none recorded: their runs
+    // are refused, saying to grant the program again.
+    "
+ALTER TABLE plugins ADD COLUMN programs TEXT NOT NULL DEFAULT '[]';
+ALTER TABLE previous ADD COLUMN programs TEXT NOT NULL DEFAULT '[]';
+",
 ];
 
 /// Brings the database at `conn` to this lord's schema: a new one is
@@ -154,4 +163,38 @@ pub(crate) fn migrate(conn: &Connection) -> Result<(), StoreError> {
         )));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A store from before programs were recorded keeps its plugins, each
+    /// with none recorded (its runs are refused until granted again).
+    #[test]
+    fn version_5_gains_recorded_programs_empty() {
+        let conn = Connection::open_in_memory().expect("sqlite");
+        conn.execute_batch(SCHEMA).expect("schema");
+        conn.execute_batch(
+            "ALTER TABLE plugins DROP COLUMN programs;
+             ALTER TABLE previous DROP COLUMN programs;
+             INSERT INTO plugins (id, version, dir, component, wasm_sha256, manifest, state,
+                                  granted, installed_at, updated_at)
+             VALUES ('old', '1.0.0', 'd', 'c', 's', 'm', 'enabled', '[\"exec(git)\"]', 1, 1);
+             PRAGMA user_version = 5;",
+        )
+        .expect("a version 5 store");
+        migrate(&conn).expect("migrate");
+        let (programs, version): (String, i64) = conn
+            .query_row(
+                "SELECT programs, (SELECT user_version FROM pragma_user_version)
+                 FROM plugins WHERE id = 'old'",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .expect("row");
+        assert_eq!((programs.as_str(), version), ("[]", SCHEMA_VERSION));
+        conn.execute_batch("SELECT programs FROM previous")
+            .expect("previous has the column too");
+    }
 }

@@ -176,6 +176,8 @@ impl Store {
                 .collect::<Vec<_>>(),
         )
         .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let programs =
+            serde_json::to_string(&new.programs).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let tx = self.conn.transaction()?;
         if replace {
             keep_previous(&tx, id.as_str(), now)?;
@@ -184,8 +186,8 @@ impl Store {
         tx.execute(
             "INSERT INTO plugins (id, version, dir, component, wasm_sha256, manifest, state,
                                   reason, failures, last_error, granted, world, installed_at,
-                                  updated_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, NULL, 0, NULL, ?8, ?10, ?9, ?9)",
+                                  updated_at, programs)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, NULL, 0, NULL, ?8, ?10, ?9, ?9, ?11)",
             params![
                 id.as_str(),
                 version,
@@ -197,6 +199,7 @@ impl Store {
                 granted,
                 now,
                 new.world.as_str(),
+                programs,
             ],
         )?;
         insert_declarations(&tx, &id, &new.manifest)?;
@@ -280,7 +283,8 @@ impl Store {
         let tx = self.conn.transaction()?;
         let previous = tx
             .query_row(
-                "SELECT seq, version, dir, component, wasm_sha256, manifest, granted, world
+                "SELECT seq, version, dir, component, wasm_sha256, manifest, granted, world,
+                        programs
                  FROM previous WHERE plugin_id = ?1 ORDER BY seq DESC LIMIT 1",
                 [id.as_str()],
                 |r| {
@@ -291,14 +295,15 @@ impl Store {
                         r.get::<_, String>(3)?,
                         r.get::<_, String>(4)?,
                         r.get::<_, String>(5)?,
-                        r.get::<_, String>(6)?,
+                        (r.get::<_, String>(6)?, r.get::<_, String>(8)?),
                         r.get::<_, String>(7)?,
                     ))
                 },
             )
             .optional()?
             .ok_or_else(|| StoreError::NoPrevious(id.to_string()))?;
-        let (seq, version, dir, component, sha, manifest_text, granted, world) = previous;
+        let (seq, version, dir, component, sha, manifest_text, (granted, programs), world) =
+            previous;
         let manifest = lord_manifest::parse(&format!("{id} {version} (kept)"), &manifest_text)
             .map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let from: String = tx.query_row(
@@ -312,8 +317,8 @@ impl Store {
         tx.execute(
             "INSERT INTO plugins (id, version, dir, component, wasm_sha256, manifest, state,
                                   reason, failures, last_error, granted, world, installed_at,
-                                  updated_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, NULL, 0, NULL, ?8, ?9, ?10, ?10)",
+                                  updated_at, programs)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, NULL, 0, NULL, ?8, ?9, ?10, ?10, ?11)",
             params![
                 id.as_str(),
                 version,
@@ -325,6 +330,7 @@ impl Store {
                 granted,
                 world,
                 now,
+                programs,
             ],
         )?;
         insert_declarations(&tx, id, &manifest)?;
@@ -418,6 +424,38 @@ impl Store {
         for (id, state, reason) in changes {
             set_state_in(&tx, id, *state, *reason)?;
         }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Records the files `id`'s `exec(NAME)` grants now resolve to (a
+    /// re-grant after a program moved), audited in the same transaction.
+    pub fn set_programs(
+        &mut self,
+        id: &PluginId,
+        programs: &[crate::GrantedProgram],
+    ) -> Result<(), StoreError> {
+        let text =
+            serde_json::to_string(programs).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let tx = self.conn.transaction()?;
+        let changed = tx.execute(
+            "UPDATE plugins SET programs = ?2, updated_at = ?3 WHERE id = ?1",
+            params![id.as_str(), text, now()],
+        )?;
+        if changed == 0 {
+            return Err(StoreError::NotInstalled(id.to_string()));
+        }
+        let detail: Vec<String> = programs
+            .iter()
+            .map(|p| format!("{} = {}", p.name, p.path.display()))
+            .collect();
+        audit_in(
+            &tx,
+            now(),
+            id.as_str(),
+            "programs granted",
+            &detail.join(", "),
+        )?;
         tx.commit()?;
         Ok(())
     }
@@ -640,8 +678,9 @@ fn insert_declarations(
 fn keep_previous(tx: &rusqlite::Transaction<'_>, id: &str, now: i64) -> Result<(), StoreError> {
     tx.execute(
         "INSERT INTO previous (plugin_id, version, dir, component, wasm_sha256, manifest,
-                               granted, world, replaced_at)
-         SELECT id, version, dir, component, wasm_sha256, manifest, granted, world, ?2
+                               granted, world, programs, replaced_at)
+         SELECT id, version, dir, component, wasm_sha256, manifest, granted, world, programs,
+                ?2
          FROM plugins WHERE id = ?1",
         params![id, now],
     )?;

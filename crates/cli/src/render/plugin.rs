@@ -22,6 +22,10 @@ pub(crate) fn plugin_json(p: &InstalledPlugin) -> Value {
         "risk": m.risk_level().as_str(),
         "permissions_requested": m.permissions.iter().map(ToString::to_string).collect::<Vec<_>>(),
         "permissions_granted": p.granted.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        "programs": granted_programs(p)
+            .iter()
+            .map(|(name, path)| json!({ "name": name, "path": path.map(|f| f.display().to_string()) }))
+            .collect::<Vec<_>>(),
         "limits": {
             "max_execution_ms": m.limits.max_execution_ms,
             "max_memory_mib": m.limits.max_memory_mib,
@@ -158,6 +162,19 @@ pub(crate) fn plugin_info(
         list(m.commands.iter().map(|c| c.name.to_string()).collect()),
         p.consecutive_failures,
     );
+    for (name, path) in granted_programs(p) {
+        match path {
+            Some(path) => out.push_str(&format!(
+                "  program:     exec({name}) runs {} (recorded when granted)\n",
+                foreign(&path.display().to_string())
+            )),
+            None => out.push_str(&format!(
+                "  program:     exec({name}) has no file recorded; runs are refused until \
+                 `lord plugin regrant {}`\n",
+                m.plugin.id
+            )),
+        }
+    }
     match project {
         None => {}
         Some(Some(folder)) => out.push_str(&format!("  $PROJECT:    {} (this run)\n", folder.display())),
@@ -178,6 +195,20 @@ pub(crate) fn plugin_info(
     }
     out.push_str(&format!("  sha256:      {}\n", p.wasm_sha256));
     out
+}
+
+/// Each granted `exec(NAME)` with the file recorded for it, if any.
+fn granted_programs(p: &InstalledPlugin) -> Vec<(&str, Option<&Path>)> {
+    p.granted
+        .iter()
+        .filter_map(|g| {
+            let lord_manifest::Permission::Exec(name) = g else {
+                return None;
+            };
+            let recorded = p.programs.iter().find(|r| &r.name == name);
+            Some((name.as_str(), recorded.map(|r| r.path.as_path())))
+        })
+        .collect()
 }
 
 /// Every finding, one a line; `paint` colours the risk and the error and

@@ -26,6 +26,7 @@ mod dashboard;
 mod dependencies;
 mod dev;
 mod exec;
+mod exec_program;
 mod git_plugin;
 mod grants;
 mod hostile;

@@ -10,7 +10,7 @@ mod plan;
 
 use std::path::{Path, PathBuf};
 
-use lord_manifest::PluginId;
+use lord_manifest::{Permission, PluginId};
 use lord_store::{InstalledPlugin, NewPlugin, Store, World};
 use serde_json::json;
 
@@ -106,6 +106,7 @@ impl Installer {
         check_world_fit(&manifest, world)?;
         let project = crate::grants::names_project(&manifest.permissions)
             .map(|_| loader.project().map(Path::to_path_buf));
+        let programs = crate::grants::resolve_programs(&manifest.permissions, loader.env());
         Ok(InstallPlan {
             replaces: installed.map(|p| p.granted),
             world,
@@ -116,6 +117,7 @@ impl Installer {
             source: InstallSource::Folder,
             cases: Vec::new(),
             project,
+            programs,
             text: candidate.text,
             component: candidate.component,
             staging: None,
@@ -211,7 +213,14 @@ impl Installer {
                 Some(format!("package sha256 {digest}, {provenance}"))
             }
         };
+        // Only the programs actually granted are recorded.
+        let programs = plan
+            .programs
+            .into_iter()
+            .filter(|p| plan.permissions.contains(&Permission::Exec(p.name.clone())))
+            .collect();
         let new = NewPlugin {
+            programs,
             manifest: plan.manifest,
             manifest_text: plan.text,
             component_source: plan.component,

@@ -61,6 +61,10 @@ pub struct InstallPlan {
     /// it asks for none; `Some(None)` when it asks and lord runs where
     /// there is no project (such a grant then refuses to run).
     pub project: Option<Option<PathBuf>>,
+    /// The file each requested `exec(NAME)` resolves to now: what the
+    /// prompt shows and, for the ones granted, what the install records
+    /// and every run uses. A program not found is absent.
+    pub programs: Vec<lord_store::GrantedProgram>,
     pub(crate) text: String,
     pub(crate) component: PathBuf,
     /// The unpacked package, kept until the store has copied the

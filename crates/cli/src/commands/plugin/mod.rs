@@ -8,6 +8,7 @@ mod install;
 mod lifecycle;
 mod list;
 mod recommend;
+mod regrant;
 mod review;
 mod search;
 mod update;
@@ -42,6 +43,9 @@ pub(crate) enum PluginCommand {
     Rollback(update::RollbackArgs),
     /// Delete the earlier builds kept for rollback (of one plugin, or all).
     Prune(update::PruneArgs),
+    /// Record again the file each of a plugin's `exec(PROGRAM)` grants
+    /// runs, as it resolves on your PATH now (shown, then asked).
+    Regrant(regrant::RegrantArgs),
     /// Search the registry (`registry.url`, or --registry).
     Search(search::SearchArgs),
     /// List installed plugins.
@@ -89,6 +93,7 @@ pub(crate) async fn run(
             update::rollback(out, framework, update::parse_rollback(args)?).await
         }
         PluginCommand::Prune(args) => update::prune(out, framework, update::parse_prune(args)?),
+        PluginCommand::Regrant(args) => regrant::run(ctx, out, framework, regrant::parse(args)?),
         PluginCommand::Search(args) => search::run(out, framework, search::parse(args)?).await,
         PluginCommand::List(args) => list::run(out, framework, list::parse(args)?),
         PluginCommand::Info(args) => info::run(out, framework, info::parse(args)?),

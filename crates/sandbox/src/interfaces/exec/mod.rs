@@ -36,13 +36,50 @@ fn add_to_linker(linker: &mut Linker<StoreState>) -> wasmtime::Result<()> {
     exec::add_to_linker::<_, HasSelf<StoreState>>(linker, |state| state)
 }
 
-/// A program granted by `exec(NAME)`, resolved when the grants were made.
+/// A program granted by `exec(NAME)`, resolved to one file when it was
+/// granted (at install) and recorded with the grant.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Program {
     /// The name the plugin asks for: `git`.
     pub name: String,
-    /// The one file that runs: `/usr/bin/git`.
+    /// The one file that runs: `/usr/bin/git`. Empty when no file was
+    /// recorded for the grant (one made before lord recorded them, or a
+    /// program not found when granted): every run is then refused.
     pub path: PathBuf,
+}
+
+impl Program {
+    /// Whether the recorded file is still what was granted: there, a
+    /// regular file (the path was resolved through its links when
+    /// granted, so a link there now is something else) and executable.
+    /// `Err` says what it is instead and how to grant it again.
+    fn check(&self) -> Result<(), String> {
+        use std::os::unix::fs::PermissionsExt as _;
+        let name = &self.name;
+        let again = "grant it again with `lord plugin regrant PLUGIN` (it shows the file \
+                     it resolves to now)";
+        if self.path.as_os_str().is_empty() {
+            return Err(format!(
+                "the program `{name}`: no file was recorded when `exec({name})` was granted \
+                 (it was not found then, or was granted by an older lord); {again}"
+            ));
+        }
+        let shown = self.path.display();
+        let what = match std::fs::symlink_metadata(&self.path) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => "is gone".to_owned(),
+            Err(e) => format!("cannot be read ({e})"),
+            Ok(meta) if meta.file_type().is_symlink() => "is now a link".to_owned(),
+            Ok(meta) if !meta.is_file() => "is no longer a regular file".to_owned(),
+            Ok(meta) if meta.permissions().mode() & 0o111 == 0 => {
+                "is no longer executable".to_owned()
+            }
+            Ok(_) => return Ok(()),
+        };
+        Err(format!(
+            "the program `{name}` granted as `{shown}`, which {what} (it was a regular \
+             executable file when granted; lord never searches for another); {again}"
+        ))
+    }
 }
 
 /// What a plugin's runs may use, made once per instance from its grants.
@@ -130,6 +167,7 @@ async fn plan(
             access: format!("the program `{name}`"),
             needs: Some(format!("exec({name})")),
         })?;
+    program.check()?;
     let cwd_guest = match (&command.cwd, &grants.cwd) {
         (Some(cwd), base) => normal_guest(cwd, base.as_deref()),
         (None, Some(base)) => base.clone(),
