@@ -91,7 +91,27 @@ pub(crate) async fn run(
         }
         consent.obtain(Subject::Project)?;
     }
+    let installing: Vec<(String, String, String)> = planned
+        .steps
+        .iter()
+        .filter_map(|step| {
+            let pin = planned.pinned.iter().find(|p| p.id == step.id)?;
+            Some((
+                step.id.to_string(),
+                step.version.to_string(),
+                pin.digest.clone(),
+            ))
+        })
+        .collect();
     let code = crate::commands::plugin::install_steps(out, framework, planned.steps).await?;
+    crate::commands::plugin::earn_receipts(
+        out,
+        framework,
+        &client,
+        crate::commands::plugin::account_token(ctx).as_deref(),
+        &installing,
+    )
+    .await;
     // The lock records what is installed now, with its grants.
     let mut entries = Vec::new();
     for pin in &planned.pinned {

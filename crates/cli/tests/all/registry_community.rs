@@ -230,3 +230,49 @@ fn use_is_reported_in_the_background_only_when_the_user_opts_in() {
         .sum();
     assert_eq!(answered, 2, "{:?}", usage_requests(&served.url));
 }
+
+#[test]
+fn an_update_with_a_token_earns_the_new_versions_receipt() {
+    let author = Lord::new();
+    let served = Served::start(&author);
+    let publisher = served.token(&author, "publish:*");
+    let first = crate::registry::flavour("greeter", "1.0.0", "^0.2", &[]);
+    served
+        .publish(&author, first.path(), &publisher)
+        .assert_ok();
+    let account = served.token(&author, "account");
+    let user = trusting(&author);
+    as_account(
+        &user,
+        &served.url,
+        Some(&account),
+        &["install", "greeter", "--yes"],
+    )
+    .assert_ok();
+    let next = crate::registry::flavour("greeter", "1.1.0", "^0.2", &[]);
+    served.publish(&author, next.path(), &publisher).assert_ok();
+    as_account(
+        &user,
+        &served.url,
+        Some(&account),
+        &["update", "greeter", "--yes"],
+    )
+    .assert_ok();
+    // The review is of the version now installed, with its own receipt.
+    as_account(
+        &user,
+        &served.url,
+        Some(&account),
+        &[
+            "review",
+            "greeter",
+            "--stars",
+            "5",
+            "--text",
+            "Better in 1.1.",
+        ],
+    )
+    .assert_ok();
+    let reviews = crate::registry_web::get(&served.url, "/api/v1/plugins/greeter/reviews");
+    assert!(reviews.contains("\"version\":\"1.1.0\""), "{reviews}");
+}

@@ -188,23 +188,43 @@ async fn install_remote(
         })
         .collect();
     let code = install_steps(out, framework, planned.steps).await?;
-    if let Some(token) = &request.token {
-        let state = framework.registry_folder(client.base());
-        for (id, version, digest) in installing {
-            // The install stands either way; without a receipt the user
-            // can still use the plugin, only not review it.
-            if let Err(e) = client
-                .install_receipt(&state, token, &id, &version, &digest)
-                .await
-            {
-                out.note(format_args!(
-                    "installed {id} {version}, but the registry gave no install receipt ({e}); \
-                     rating or reviewing it needs one: reinstall it with your account's token"
-                ));
-            }
+    earn_receipts(
+        out,
+        framework,
+        &client,
+        request.token.as_deref(),
+        &installing,
+    )
+    .await;
+    Ok(code)
+}
+
+/// With an account's `token`, asks the registry behind `client` for the
+/// install receipt of each `(id, version, digest)` just installed, and
+/// keeps each one that verifies. The installs stand either way: without a
+/// receipt the user can use the plugin, only not review it, and is told.
+pub(crate) async fn earn_receipts(
+    out: &Output,
+    framework: &Framework,
+    client: &lord_registry_client::Client,
+    token: Option<&str>,
+    installed: &[(String, String, String)],
+) {
+    let Some(token) = token else {
+        return;
+    };
+    let state = framework.registry_folder(client.base());
+    for (id, version, digest) in installed {
+        if let Err(e) = client
+            .install_receipt(&state, token, id, version, digest)
+            .await
+        {
+            out.note(format_args!(
+                "installed {id} {version}, but the registry gave no install receipt ({e}); \
+                 rating or reviewing it needs one: reinstall it with your account's token"
+            ));
         }
     }
-    Ok(code)
 }
 
 /// What a registry install is doing now, for the spinner.

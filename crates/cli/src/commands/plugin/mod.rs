@@ -25,7 +25,8 @@ use crate::cli::UsageError;
 use crate::context::Context;
 use crate::render::Output;
 
-pub(crate) use install::install_steps;
+pub(crate) use install::{earn_receipts, install_steps};
+pub(crate) use review::token as account_token;
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum PluginCommand {

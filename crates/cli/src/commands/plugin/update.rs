@@ -218,6 +218,10 @@ pub(crate) async fn update(
         }
         let cases = step.plan.cases.len();
         let (from, to) = (step.from.clone(), step.to.clone());
+        let digest = match &step.plan.source {
+            lord_host::InstallSource::Package { digest, .. } => Some(digest.to_string()),
+            lord_host::InstallSource::Folder => None,
+        };
         let (outcome, disabled) = if request.force {
             framework.apply_update_forced(step).await?
         } else {
@@ -227,6 +231,18 @@ pub(crate) async fn update(
         match outcome {
             UpdateOutcome::Updated => {
                 updated += 1;
+                // The new version is installed: with an account's token it
+                // earns its own receipt, as an install does.
+                if let Some(digest) = digest {
+                    super::earn_receipts(
+                        out,
+                        framework,
+                        &client,
+                        super::account_token(ctx).as_deref(),
+                        &[(id.to_string(), to.to_string(), digest)],
+                    )
+                    .await;
+                }
                 out.status(format_args!(
                     "updated {id} {from} -> {to} ({cases} test cases passed)"
                 ));
