@@ -29,6 +29,7 @@ mod exec;
 mod git_plugin;
 mod grants;
 mod hostile;
+mod http;
 mod lifecycle;
 mod micro;
 mod monitor;
