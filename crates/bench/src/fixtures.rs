@@ -22,6 +22,7 @@ impl Plugins {
         for dir in [
             plugins.bench(),
             plugins.benchexec(),
+            plugins.httpget(),
             plugins.hello(),
             plugins.notes(),
             plugins.micro_text(),
@@ -46,6 +47,11 @@ impl Plugins {
     /// The plugin that runs `git --version` through `lord:plugin/exec`.
     pub(crate) fn benchexec(&self) -> PathBuf {
         self.root.join("benchexec")
+    }
+
+    /// The hostile `httpget` fixture, whose `GET` the HTTP benchmark times.
+    pub(crate) fn httpget(&self) -> PathBuf {
+        self.root.join("hostile/httpget")
     }
 
     /// The greeting plugin copied 50 times for the `--help` benchmark.

@@ -36,6 +36,7 @@ mod exec;
 mod fixtures;
 mod graph;
 mod help;
+mod http;
 mod load;
 mod micro;
 mod monitor;
@@ -66,7 +67,7 @@ const USAGE: &str =
   --profile-micro   run only the micro-plugin chain, ours alone, for a profiler
   --registry-only   run only the registry, resolve and install figures
                     (no `lord` build, no comparisons)
-  --load-and-call   run only the load and call comparisons, for quick
+  --load-and-call   run only the load, call, exec and HTTP comparisons, for quick
                     iteration on the hot paths (no `lord` build)
   --render-only     run only plugin output through the terminal path
                     against the raw write (no plugins, no `lord` build)
@@ -161,7 +162,11 @@ fn load_and_call(
     let compat = runtime.block_on(load::compat(plugins, plan(50)))?;
     let embed = runtime.block_on(embed::measure(plugins, plan(25), plan(50)))?;
     let exec = runtime.block_on(exec::measure(plugins, plan(100)))?;
+    let http = runtime.block_on(http::measure(plugins, plan(100)))?;
     let figures = serde_json::json!({
+        "http_get_overhead_ratio": http.ratio(),
+        "http_get_ours_us": http.subject.median_ns() / 1e3,
+        "http_get_reqwest_us": http.baseline.median_ns() / 1e3,
         "exec_overhead_ms": exec.difference_ns() / 1e6,
         "exec_ours_ms": exec.subject.median_ns() / 1e6,
         "exec_direct_ms": exec.baseline.median_ns() / 1e6,
@@ -289,6 +294,8 @@ fn run() -> Result<()> {
     eprintln!("lord-bench: embedding ...");
     let embed = runtime.block_on(embed::measure(&plugins, plan(25), plan(50)))?;
     let exec = runtime.block_on(exec::measure(&plugins, plan(100)))?;
+    eprintln!("lord-bench: http ...");
+    let http = runtime.block_on(http::measure(&plugins, plan(100)))?;
     eprintln!("lord-bench: one-shot command ...");
     let oneshot = runtime.block_on(oneshot::measure(&plugins, &lord, plan(200)))?;
     let (data_cas, notes) = runtime.block_on(state::measure(&plugins, &lord, plan(25)))?;
@@ -317,6 +324,7 @@ fn run() -> Result<()> {
         oneshot,
         embed,
         exec,
+        http,
         help,
         micro,
         events,

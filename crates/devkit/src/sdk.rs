@@ -19,6 +19,27 @@ pub const LORD_DIR: &str = ".lord";
 const LIB_RS: &str = include_str!("../../pdk/src/lib.rs");
 const MICRO_RS: &str = include_str!("../../pdk/src/micro.rs");
 const EXEC_RS: &str = include_str!("../../pdk/src/exec.rs");
+const HTTP_RS: &str = include_str!("../../pdk/src/http.rs");
+/// The WIT of `wasi:http` the SDK's HTTP client binds (beside the crate in
+/// both places, so its path needs no rewriting).
+const HTTP_WIT: [(&str, &str); 4] = [
+    (
+        "wit-http/world.wit",
+        include_str!("../../pdk/wit-http/world.wit"),
+    ),
+    (
+        "wit-http/deps/http.wit",
+        include_str!("../../pdk/wit-http/deps/http.wit"),
+    ),
+    (
+        "wit-http/deps/io.wit",
+        include_str!("../../pdk/wit-http/deps/io.wit"),
+    ),
+    (
+        "wit-http/deps/clocks.wit",
+        include_str!("../../pdk/wit-http/deps/clocks.wit"),
+    ),
+];
 
 /// The SDK's `Cargo.toml` outside lord's workspace. Its versions must stay
 /// those of the workspace (a test compares them).
@@ -43,7 +64,7 @@ const WIT_PATH_IN_COPY: &str = "path: \"wit\"";
 
 /// The files of the SDK copy, relative to its folder.
 pub fn files() -> Vec<(&'static str, String)> {
-    vec![
+    let mut files = vec![
         ("Cargo.toml", CARGO_TOML.to_owned()),
         (
             "src/lib.rs",
@@ -51,8 +72,11 @@ pub fn files() -> Vec<(&'static str, String)> {
         ),
         ("src/micro.rs", MICRO_RS.to_owned()),
         ("src/exec.rs", EXEC_RS.to_owned()),
+        ("src/http.rs", HTTP_RS.to_owned()),
         ("wit/lord-plugin.wit", WIT.to_owned()),
-    ]
+    ];
+    files.extend(HTTP_WIT.map(|(name, text)| (name, text.to_owned())));
+    files
 }
 
 /// Writes the SDK into `project/.lord/lord-pdk`, changing only files whose

@@ -83,12 +83,15 @@ impl PermissionFamily {
                 record_placeholder: None,
                 summary: "create, change and delete files under a granted folder",
             },
+            // Raw sockets, and HTTP requests the host makes on the
+            // plugin's behalf (`wasi:http/outgoing-handler`), each checked
+            // against the same grants.
             Self::Net => &FamilyMeaning {
-                interfaces: &["wasi:sockets/"],
+                interfaces: &["wasi:sockets/", "wasi:http/"],
                 wiring: Wiring::Wasi,
                 // Port 9 on the loopback (discard) is never a real target.
                 record_placeholder: Some("net(127.0.0.1:9)"),
-                summary: "open network connections to granted hosts",
+                summary: "open network connections and send HTTP requests to granted hosts",
             },
             Self::Env => &FamilyMeaning {
                 interfaces: &[],
@@ -215,6 +218,10 @@ mod tests {
         );
         assert_eq!(
             PermissionFamily::unlocking("wasi:sockets/tcp"),
+            Some(PermissionFamily::Net)
+        );
+        assert_eq!(
+            PermissionFamily::unlocking("wasi:http/outgoing-handler"),
             Some(PermissionFamily::Net)
         );
         assert_eq!(PermissionFamily::unlocking("lord:plugin/log"), None);

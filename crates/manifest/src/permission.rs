@@ -221,7 +221,9 @@ impl Permission {
         match self {
             Self::FsRead(path) => format!("read files under {path}"),
             Self::FsWrite(path) => format!("create, change and delete files under {path}"),
-            Self::Net(target) => format!("open network connections to {target}"),
+            Self::Net(target) => {
+                format!("open network connections and send HTTP requests to {target}")
+            }
             Self::Env(name) => format!("read the environment variable {name}"),
             Self::Secret(name) => {
                 format!("read the secret `{name}` you stored with `lord secret set`")

@@ -48,8 +48,21 @@ pub mod micro_bindings {
     });
 }
 
+#[doc(hidden)]
+pub mod http_bindings {
+    //! `wasi:http/outgoing-handler`, for [`http`](crate::http); not part of
+    //! the API. A plugin that never sends a request imports none of it.
+    #![allow(missing_docs, unreachable_pub, clippy::all, unsafe_op_in_unsafe_fn)]
+    wit_bindgen::generate!({
+        world: "http",
+        path: "wit-http",
+        generate_all,
+    });
+}
+
 pub mod exec;
 pub mod metrics;
+pub mod http;
 mod micro;
 
 pub use micro::{Json, Micro, MicroContext};

@@ -100,6 +100,9 @@ impl Sandbox {
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)
             .map_err(|e| SandboxError::Engine(format!("{e:#}")))?;
+        // `wasi:http` is linked for every component; the contract check
+        // lets only those whose manifest requests `net` import it.
+        crate::http::link(&mut linker).map_err(|e| SandboxError::Engine(format!("{e:#}")))?;
         crate::interfaces::link(&mut linker, &withheld)
             .map_err(|e| SandboxError::Engine(format!("{e:#}")))?;
 

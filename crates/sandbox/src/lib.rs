@@ -23,6 +23,7 @@ mod contract;
 mod deadline;
 mod engine;
 mod error;
+mod http;
 mod instance;
 mod interfaces;
 mod limits;

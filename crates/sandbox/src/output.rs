@@ -83,6 +83,11 @@ impl OutputBudget {
     }
 
     pub(crate) fn exceeded(&self) -> bool {
+        // Nothing charged since the last `take`: nothing exceeded, and no
+        // lock taken (most calls write nothing).
+        if !self.0.touched.load(Ordering::Acquire) {
+            return false;
+        }
         self.lock().exceeded
     }
 

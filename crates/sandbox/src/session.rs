@@ -10,10 +10,12 @@ use lord_manifest::PluginId;
 use wasmtime::component::ResourceTable;
 use wasmtime::{Engine, Store, Trap, UpdateDeadline};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
 use crate::capability::{self, Denial, Denials, Grants};
 use crate::deadline::{self, Deadline};
 use crate::error::{CallError, Failure};
+use crate::http::HttpHooks;
 use crate::instance::Captured;
 use crate::limits::{Limiter, Limits};
 use crate::links::Links;
@@ -45,6 +47,9 @@ pub(crate) struct StoreState {
     pub(crate) exec: Arc<crate::interfaces::ExecGrants>,
     /// What `lord:plugin/metrics` may read.
     pub(crate) metrics: crate::MetricsAccess,
+    /// `wasi:http`'s state, and lord's policy for the requests it sends.
+    http: WasiHttpCtx,
+    http_hooks: HttpHooks,
 }
 
 impl StoreState {
@@ -62,6 +67,16 @@ impl StoreState {
             for event in staged {
                 let _ = scope.commit(event);
             }
+        }
+    }
+}
+
+impl WasiHttpView for StoreState {
+    fn http(&mut self) -> WasiHttpCtxView<'_> {
+        WasiHttpCtxView {
+            ctx: &mut self.http,
+            table: &mut self.table,
+            hooks: &mut self.http_hooks,
         }
     }
 }
@@ -122,6 +137,12 @@ impl Session {
         let wasi = capability::build_wasi(grants, &budget, &denials)
             .map_err(|message| CallError::new(plugin, Failure::Setup { message }))?;
         let deadline = Deadline::new(limits.time);
+        let http_hooks = HttpHooks::new(
+            &grants.net,
+            denials.clone(),
+            budget.clone(),
+            Arc::clone(&deadline),
+        );
         let state = StoreState {
             wasi,
             table: handle_table(&limits),
@@ -135,6 +156,8 @@ impl Session {
             staged_bytes: 0,
             exec: crate::interfaces::ExecGrants::new(grants),
             metrics: grants.metrics,
+            http: WasiHttpCtx::new(),
+            http_hooks,
         };
         let mut store = Store::new(engine, state);
         store.limiter(|state| &mut state.limiter);
@@ -216,6 +239,17 @@ impl Session {
             call(&mut self.store)
                 .await
                 .map_err(|error| classify(self.store.data(), &error, limits))
+        };
+        // A call whose budget ran out fails as over its limit, whatever the
+        // guest made of it: an HTTP response cut at the budget reaches the
+        // guest as a stream error it may well swallow.
+        let outcome = match outcome {
+            Ok(_) if self.reaches_host && self.store.data().budget.exceeded() => {
+                Err(Failure::OutputLimit {
+                    limit_bytes: self.store.data().budget.limit(),
+                })
+            }
+            outcome => outcome,
         };
         let (captured, denied) = if self.reaches_host {
             self.store.data_mut().settle(matches!(outcome, Ok(Ok(_))));

@@ -48,6 +48,8 @@ pub(crate) struct Results {
     pub(crate) embed: crate::embed::EmbedResults,
     /// `git --version` through a plugin vs spawned directly.
     pub(crate) exec: Pair,
+    /// A 1 KiB loopback `GET` through a plugin vs reqwest directly.
+    pub(crate) http: Pair,
     /// Persistent compare-and-swap from one process.
     pub(crate) data_cas: Samples,
     /// 100 `lord note` processes at once.
@@ -294,6 +296,18 @@ impl Results {
                 max: f64::INFINITY,
                 goal: "(reported)",
             },
+            Row {
+                label: "http: 1 KiB loopback GET through a plugin / reqwest",
+                subject: us(self.http.subject.median_ns()),
+                baseline: us(self.http.baseline.median_ns()),
+                key: "http_get_overhead_ratio",
+                value: self.http.ratio(),
+                shown: format!("{:.2}x", self.http.ratio()),
+                // No goal yet: the first runs set the baseline to hold.
+                min: f64::NEG_INFINITY,
+                max: f64::INFINITY,
+                goal: "(reported)",
+            },
         ]
     }
 
@@ -489,6 +503,7 @@ impl Results {
                 ("embed_call_w1_ours_ns", round(kept.subject.median_ns(), 1)),
                 ("embed_call_w1_bare_ns", round(kept.baseline.median_ns(), 1)),
                 ("run_command_ratio", round(fresh.ratio(), 3)),
+                ("http_get_overhead_ratio", round(self.http.ratio(), 3)),
                 (
                     "exec_overhead_ms",
                     round(self.exec.difference_ns() / 1e6, 3),

@@ -30,6 +30,7 @@ mod exec_program;
 mod git_plugin;
 mod grants;
 mod hostile;
+mod http;
 mod lifecycle;
 mod micro;
 mod monitor;

@@ -194,7 +194,7 @@ pub(crate) fn a_plugin_page_shows_the_plugin_and_neutralises_its_readme(backend:
         "{body}"
     );
     assert!(
-        body.contains("open network connections to api.example.org"),
+        body.contains("open network connections and send HTTP requests to api.example.org"),
         "{body}"
     );
     assert!(body.contains("read files under $PROJECT"), "{body}");
