@@ -135,6 +135,8 @@ pub enum HostError {
     PluginConfig { plugin: PluginId, problem: String },
     #[error("{0}")]
     Call(#[from] CallError),
+    #[error("{0}")]
+    Perf(#[from] lord_perf::PerfError),
 }
 
 impl HostError {
@@ -169,7 +171,8 @@ impl HostError {
             | HostError::Resolve(_)
             | HostError::Cases(_)
             | HostError::ConfigUnusable(_)
-            | HostError::PluginConfig { .. } => false,
+            | HostError::PluginConfig { .. }
+            | HostError::Perf(_) => false,
         }
     }
 
@@ -237,7 +240,8 @@ impl HostError {
                 | SandboxError::Cache { .. }
                 | SandboxError::Read { .. },
             )
-            | HostError::Call(_) => false,
+            | HostError::Call(_)
+            | HostError::Perf(_) => false,
         }
     }
 }

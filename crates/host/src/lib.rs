@@ -33,12 +33,15 @@ mod loader;
 mod lockfile;
 mod messenger;
 mod micro;
+mod perf;
 mod project;
 pub mod provider;
 mod release;
 mod remote;
+mod results;
 mod runtime;
 mod sandbox_start;
+mod scratch;
 mod settings;
 mod validate;
 
@@ -57,6 +60,7 @@ pub use lifecycle::{Event, InvalidTransition};
 pub use lockfile::{LOCK_FILE, LockEntry, Lockfile};
 pub use lord_micro;
 pub use lord_package;
+pub use lord_perf;
 pub use lord_registry_client::{Client as RegistryClient, ClientError as RegistryError};
 pub use lord_sandbox::{
     CallError, Captured, CommandArg, Denial, Failure, Invocation, LogLevel, LogRecord, MicroCall,
@@ -69,4 +73,5 @@ pub use project::{PROJECT_MARKERS, Protected, find_project};
 pub use provider::{NativePlugin, Provider, ProviderCommand};
 pub use release::{Release, install_release, previous_of, roll_back_release};
 pub use remote::{Outdated, Pinned, Progress, RemotePlan, RemoteStep, UpdateOutcome, UpdateStep};
+pub use scratch::{scratch_dir, sweep_dead};
 pub use validate::{Category, Finding, Level, Measurements, ValidationReport};

@@ -49,6 +49,16 @@ impl<'a> Runtime<'a> {
         self.loader
     }
 
+    /// What the result-cache keys of `plugin`'s answers start from, as it
+    /// is installed, granted and configured now.
+    pub(crate) fn result_base(
+        &self,
+        plugin: &InstalledPlugin,
+    ) -> Result<crate::results::ResultBase, HostError> {
+        let config = self.settings.plugin_table(plugin)?;
+        Ok(crate::results::ResultBase::new(plugin, &config))
+    }
+
     pub(crate) fn channels(&self) -> &'a Channels {
         self.channels.get(self.settings)
     }
@@ -124,7 +134,9 @@ impl<'a> Runtime<'a> {
     /// The links of a plugin that may not send messages: its scope alone.
     pub(crate) fn own_links(&self, plugin: &InstalledPlugin) -> Result<Links, HostError> {
         let scope = self.channels.scope_for(self.settings, plugin)?;
-        Ok(Links::default().with(scope))
+        Ok(Links::default()
+            .with(scope)
+            .with(self.loader.recorder().clone()))
     }
 
     /// How a granted target may be reached: queued messages need it
