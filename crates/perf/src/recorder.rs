@@ -107,7 +107,7 @@ impl Pending {
 
     fn due(&self) -> bool {
         let len = self.samples.len() + self.cache.len();
-        len >= BATCH || (len % CLOCK_EVERY == 0 && self.since.elapsed() >= STALE)
+        len >= BATCH || (len.is_multiple_of(CLOCK_EVERY) && self.since.elapsed() >= STALE)
     }
 }
 

@@ -184,7 +184,7 @@ fn areas(stats: &EntryStats, total: u64) -> Vec<AreaReport> {
             share: share(stats.host_ns[a.index()], total).min(1.0),
         })
         .collect();
-    host.sort_by(|a, b| b.total_ns.cmp(&a.total_ns));
+    host.sort_by_key(|a| std::cmp::Reverse(a.total_ns));
     host
 }
 

@@ -213,7 +213,7 @@ mod tests {
         let mut a = EntryStats::default();
         let mut b = EntryStats::default();
         for i in 1..=100u64 {
-            let target = if i % 2 == 0 { &mut a } else { &mut b };
+            let target = if i.is_multiple_of(2) { &mut a } else { &mut b };
             target.add_sample(&sample(i * 1_000, i * 100), i);
         }
         let mut ab = a.clone();

@@ -144,7 +144,7 @@ pub(crate) fn top_screen(plugins: &[PluginSummary]) -> String {
         return "no plugin calls recorded yet\n".to_owned();
     }
     let mut sorted: Vec<&PluginSummary> = plugins.iter().collect();
-    sorted.sort_by(|a, b| b.total_ns.cmp(&a.total_ns));
+    sorted.sort_by_key(|p| std::cmp::Reverse(p.total_ns));
     let rows: Vec<Vec<String>> = sorted
         .iter()
         .map(|p| {
