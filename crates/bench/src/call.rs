@@ -6,8 +6,9 @@
 use std::time::Duration;
 
 use anyhow::{Context as _, Result, ensure};
+use lord_host::lord_perf::Recorder;
 use lord_host::lord_state::{EventBus, PluginData, Scope, ScopeGrants, SharedState, StateDb};
-use lord_sandbox::{CommandArg, Grants, Invocation, Limits, Links, Sandbox};
+use lord_sandbox::{CommandArg, Grants, Invocation, Limits, Links, PluginInstance, Sandbox};
 
 use crate::bare::{self, Bare, BareInstance};
 use crate::fixtures::{self, Plugins};
@@ -28,6 +29,10 @@ pub(crate) struct CallResults {
     /// times): through lord's granted, versioned shared state vs a bare
     /// host map.
     pub(crate) shared: Pair,
+    /// The ~10 µs call with the performance monitor on (a recorder linked:
+    /// call hook, host time by interface, a sample per call) against the
+    /// same call with it off, both through lord.
+    pub(crate) monitor: Pair,
 }
 
 /// Set-and-get rounds per `bench-shared` call: enough that the host calls,
@@ -51,11 +56,22 @@ pub(crate) async fn measure(plugins: &Plugins, plan: Plan) -> Result<CallResults
         EventBus::new(),
     );
     let links = Links::default().with(scope);
-    let mut ours = compiled
+    // The monitor off: the baseline of `monitor_overhead_ratio` only.
+    let mut unmonitored = compiled
         .instantiate(
             &Grants::default(),
             Limits::from_manifest(&manifest.limits),
             &links,
+        )
+        .await?;
+    // The monitor on, as `lord` and every embedder calls plugins: this is
+    // the instance every other figure here measures.
+    let recorder = Recorder::in_memory();
+    let mut ours = compiled
+        .instantiate(
+            &Grants::default(),
+            Limits::from_manifest(&manifest.limits),
+            &links.clone().with(recorder.clone()),
         )
         .await?;
 
@@ -108,6 +124,14 @@ pub(crate) async fn measure(plugins: &Plugins, plan: Plan) -> Result<CallResults
         .await?;
         results.push(pair);
     }
+    let monitor = monitor_overhead(plan, &mut ours, &mut unmonitored, work_iterations).await?;
+    ensure!(
+        recorder
+            .unwritten()
+            .iter()
+            .any(|(_, stats)| stats.calls > 0),
+        "the monitored instance recorded no call"
+    );
     let shared = results.pop().context("no shared-state measurement")?;
     let work = results.pop().context("no work measurement")?;
     let trivial = results.pop().context("no trivial measurement")?;
@@ -117,7 +141,38 @@ pub(crate) async fn measure(plugins: &Plugins, plan: Plan) -> Result<CallResults
         work_iterations,
         ns_per_iteration,
         shared,
+        monitor,
     })
+}
+
+/// The ~10 µs call with the monitor on (`ours`) against the same call
+/// with it off, interleaved.
+async fn monitor_overhead(
+    plan: Plan,
+    ours: &mut PluginInstance,
+    unmonitored: &mut PluginInstance,
+    work_iterations: u64,
+) -> Result<Pair> {
+    let work_invocation = Invocation {
+        command: "bench-work".to_owned(),
+        args: vec![CommandArg {
+            name: "iterations".to_owned(),
+            values: vec![work_iterations.to_string()],
+        }],
+    };
+    eprintln!("lord-bench: call: bench-work, monitor on vs off ...");
+    timing::interleaved(
+        plan,
+        async || {
+            ours.run_command(&work_invocation).await?;
+            Ok(())
+        },
+        async || {
+            unmonitored.run_command(&work_invocation).await?;
+            Ok(())
+        },
+    )
+    .await
 }
 
 /// Finds the cost of one `bench-work` round from two counts (so the call's

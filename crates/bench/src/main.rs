@@ -185,6 +185,7 @@ fn load_and_call(
         "call_trivial_ours_ns": calls.trivial.subject.median_ns(),
         "call_trivial_bare_ns": calls.trivial.baseline.median_ns(),
         "call_overhead_10us_ratio": calls.work.ratio(),
+        "monitor_overhead_ratio": calls.monitor.ratio(),
         "shared_state_ratio": calls.shared.ratio(),
         "shared_state_ours_ns": calls.shared.subject.median_ns(),
         "shared_state_bare_ns": calls.shared.baseline.median_ns(),

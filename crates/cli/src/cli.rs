@@ -51,6 +51,14 @@ pub(crate) struct Globals {
     /// and all (also `output.raw`, or `output.raw-plugins` per plugin).
     #[arg(long, global = true)]
     pub(crate) raw: bool,
+    /// Show more: log records down to `debug`, plugins' and lord's own
+    /// (over `log.level`).
+    #[arg(long, short = 'v', global = true, conflicts_with = "quiet")]
+    pub(crate) verbose: bool,
+    /// Show less: only errors; plugins' log records below `error` and
+    /// lord's status lines and notes are left out.
+    #[arg(long, short = 'q', global = true)]
+    pub(crate) quiet: bool,
 }
 
 /// The tree for running one plugin command: the global options and that
@@ -82,6 +90,9 @@ pub(crate) enum Builtin {
     /// Store secrets for plugins granted `secret(NAME)` (encrypted at rest).
     #[command(subcommand)]
     Secret(commands::secret::SecretCommand),
+    /// The result cache of commands and micro handlers declared `pure`.
+    #[command(subcommand)]
+    Cache(commands::cache::CacheCommand),
     /// Watch the system: the terminal dashboard (no subcommand),
     /// snapshots, streams and Prometheus metrics.
     Monitor(commands::monitor::MonitorArgs),
@@ -205,6 +216,8 @@ pub(crate) async fn dispatch(ctx: &Context, out: &Output) -> Result<ExitCode> {
             .map(|v| v.cloned().collect())
             .unwrap_or_default(),
     );
+    let verbosity = verbosity(&matches, &framework);
+    let out = &out.with_verbosity(verbosity.0, verbosity.1);
     if let Some((name, sub)) = matches.subcommand()
         && let Some(record) = plugin_commands.iter().find(|r| r.name == name)
     {
@@ -242,6 +255,25 @@ pub(crate) async fn dispatch(ctx: &Context, out: &Output) -> Result<ExitCode> {
     code
 }
 
+/// Which log records to show, and whether to leave status lines out:
+/// `--quiet` (errors only), `--verbose` (from `debug`), else `log.level`.
+fn verbosity(matches: &clap::ArgMatches, framework: &Framework) -> (lord_host::LogLevel, bool) {
+    if matches.get_flag("quiet") {
+        return (lord_host::LogLevel::Error, true);
+    }
+    if matches.get_flag("verbose") {
+        return (lord_host::LogLevel::Debug, false);
+    }
+    // A configuration that cannot be read is reported by whatever needs
+    // it; the default level stands meanwhile.
+    let level = framework
+        .settings()
+        .ok()
+        .and_then(|c| c.get("log.level"))
+        .and_then(|v| v.as_str().and_then(crate::render::log_level));
+    (level.unwrap_or(lord_host::LogLevel::Warn), false)
+}
+
 /// The first word of the command line when everything before it is a
 /// global option (`--raw`, `--profile NAME`, `--set KEY=VALUE`): the name
 /// of the command to run. `None` for anything else (`--help`, `-V`, no
@@ -251,7 +283,7 @@ fn command_word(argv: &[std::ffi::OsString]) -> Option<&str> {
     while let Some(arg) = args.next() {
         let arg = arg.to_str()?;
         match arg {
-            "--raw" => {}
+            "--raw" | "--verbose" | "-v" | "--quiet" | "-q" => {}
             "--profile" | "--set" => {
                 args.next()?;
             }
@@ -284,6 +316,7 @@ async fn run_builtin(
         Builtin::Dev(args) => commands::dev::run(ctx, out, framework, args).await,
         Builtin::Events(cmd) => commands::events::run(out, framework, cmd).await,
         Builtin::Secret(cmd) => commands::secret::run(ctx, out, framework, cmd),
+        Builtin::Cache(cmd) => commands::cache::run(out, framework, cmd),
         Builtin::Monitor(cmd) => commands::monitor::run(ctx, out, framework, cmd).await,
         Builtin::Alert(cmd) => commands::alert::run(ctx, out, framework, cmd).await,
         Builtin::Config(cmd) => commands::config::run(out, framework, cmd).await,

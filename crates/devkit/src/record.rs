@@ -76,9 +76,7 @@ pub async fn record(
     // A copy whose manifest requests the placeholders (and, as rounds go,
     // what was proposed), so the author's folder is never written.
     std::fs::create_dir_all(scratch).map_err(DevkitError::io("create", scratch))?;
-    let copy = tempfile::Builder::new()
-        .prefix("lord-pdk-record-")
-        .tempdir_in(scratch)
+    let copy = lord_host::scratch_dir(scratch, "lord-pdk-record")
         .map_err(DevkitError::io("create a folder in", scratch))?;
     let component = dir.join(&manifest.plugin.component);
     let copied = copy.path().join(&manifest.plugin.component);

@@ -4,7 +4,8 @@
 //! tell subscribers it ran, and deliver what it published.
 
 use lord_manifest::PluginId;
-use lord_sandbox::{Captured, CommandArg, Invocation};
+use lord_perf::EntryKind;
+use lord_sandbox::{Captured, CommandArg, Invocation, LogLevel, LogRecord};
 use lord_store::{InstalledPlugin, PluginState, Store};
 use serde_json::json;
 
@@ -133,13 +134,39 @@ impl Dispatch<'_> {
         args: Vec<CommandArg>,
     ) -> Result<CommandOutcome, HostError> {
         let id = plugin.id().clone();
-        let mut instance = self.lifecycle.load(self.rt, store, plugin).await?;
         let invocation = Invocation {
             command: command.to_owned(),
             args,
         };
+        // A `pure` command's answer may come from the result cache: then no
+        // instance is made and no plugin code runs.
+        let cached = self.cache_key(plugin, &invocation)?;
+        if let Some(key) = &cached {
+            let hit = self.rt.loader().results().get(key);
+            let answer = hit.as_deref().and_then(|bytes| answer_from(bytes));
+            self.rt.loader().recorder().record_cache(
+                &id,
+                EntryKind::Command,
+                command,
+                answer.is_some(),
+            );
+            if let Some((text, captured)) = answer {
+                return Ok(CommandOutcome {
+                    plugin: id,
+                    text,
+                    captured,
+                });
+            }
+        }
+        let mut instance = self.lifecycle.load(self.rt, store, plugin).await?;
         match instance.run_command(&invocation).await {
             Ok((text, captured)) => {
+                if let Some(key) = &cached {
+                    self.rt
+                        .loader()
+                        .results()
+                        .put(key, answer_bytes(&text, &captured));
+                }
                 // Only a plugin with failures on record needs a write.
                 if plugin.consecutive_failures != 0 {
                     store.record_success(&id)?;
@@ -169,4 +196,95 @@ impl Dispatch<'_> {
             }
         }
     }
+}
+
+impl Dispatch<'_> {
+    /// The result-cache key of `invocation`, when its command is `pure`.
+    fn cache_key(
+        &self,
+        plugin: &InstalledPlugin,
+        invocation: &Invocation,
+    ) -> Result<Option<crate::results::ResultKey>, HostError> {
+        let pure = plugin
+            .manifest
+            .commands
+            .iter()
+            .any(|c| c.pure && c.name.as_str() == invocation.command);
+        if !pure {
+            return Ok(None);
+        }
+        let args: Vec<serde_json::Value> = invocation
+            .args
+            .iter()
+            .map(|a| json!([a.name, a.values]))
+            .collect();
+        let input = serde_json::Value::Array(args).to_string();
+        let entry = format!("command:{}", invocation.command);
+        Ok(Some(
+            self.rt.result_base(plugin)?.key(&entry, input.as_bytes()),
+        ))
+    }
+}
+
+fn level_name(level: LogLevel) -> &'static str {
+    match level {
+        LogLevel::Trace => "trace",
+        LogLevel::Debug => "debug",
+        LogLevel::Info => "info",
+        LogLevel::Warn => "warn",
+        LogLevel::Error => "error",
+    }
+}
+
+fn level_of(name: &str) -> Option<LogLevel> {
+    Some(match name {
+        "trace" => LogLevel::Trace,
+        "debug" => LogLevel::Debug,
+        "info" => LogLevel::Info,
+        "warn" => LogLevel::Warn,
+        "error" => LogLevel::Error,
+        _ => return None,
+    })
+}
+
+/// A command's answer as the result cache keeps it: what it returned and
+/// everything it wrote, so a cached run shows exactly what the real one did.
+fn answer_bytes(text: &str, captured: &Captured) -> Vec<u8> {
+    let logs: Vec<serde_json::Value> = captured
+        .logs
+        .iter()
+        .map(|l| json!([level_name(l.level), l.message]))
+        .collect();
+    json!({
+        "text": text,
+        "stdout": captured.stdout,
+        "stderr": captured.stderr,
+        "logs": logs,
+    })
+    .to_string()
+    .into_bytes()
+}
+
+/// The answer kept by [`answer_bytes`]; `None` for anything else (an entry
+/// from another lord, a damaged file), which is then a miss.
+fn answer_from(bytes: &[u8]) -> Option<(String, Captured)> {
+    let value: serde_json::Value = serde_json::from_slice(bytes).ok()?;
+    let text = value["text"].as_str()?.to_owned();
+    let stream =
+        |name: &str| -> Option<Vec<u8>> { serde_json::from_value(value.get(name)?.clone()).ok() };
+    let mut logs = Vec::new();
+    for log in value["logs"].as_array()? {
+        logs.push(LogRecord {
+            level: level_of(log[0].as_str()?)?,
+            message: log[1].as_str()?.to_owned(),
+        });
+    }
+    Some((
+        text,
+        Captured {
+            stdout: stream("stdout")?,
+            stderr: stream("stderr")?,
+            logs,
+        },
+    ))
 }

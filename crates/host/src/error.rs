@@ -145,6 +145,8 @@ pub enum HostError {
     PluginConfig { plugin: PluginId, problem: String },
     #[error("{0}")]
     Call(#[from] CallError),
+    #[error("{0}")]
+    Perf(#[from] lord_perf::PerfError),
 }
 
 impl HostError {
@@ -180,7 +182,8 @@ impl HostError {
             | HostError::Resolve(_)
             | HostError::Cases(_)
             | HostError::ConfigUnusable(_)
-            | HostError::PluginConfig { .. } => false,
+            | HostError::PluginConfig { .. }
+            | HostError::Perf(_) => false,
         }
     }
 
@@ -249,7 +252,8 @@ impl HostError {
                 | SandboxError::Cache { .. }
                 | SandboxError::Read { .. },
             )
-            | HostError::Call(_) => false,
+            | HostError::Call(_)
+            | HostError::Perf(_) => false,
         }
     }
 }

@@ -40,6 +40,10 @@ pub(crate) struct Loader {
     /// every instance while its build and grants stay the same.
     wired: Mutex<HashMap<PluginId, Wired>>,
     places: Places,
+    /// Where every instance's call figures go (linked into each one).
+    recorder: lord_perf::Recorder,
+    /// Answers of `pure` entry points, by everything they depend on.
+    results: Arc<crate::results::ResultCache>,
 }
 
 /// What an instance of one build with one set of grants is given.
@@ -50,16 +54,41 @@ struct Wired {
     links: Links,
 }
 
+impl Drop for Loader {
+    /// A framework dropped without `close_for_exit` (an embedder, a test)
+    /// still writes its call figures.
+    fn drop(&mut self) {
+        let _ = self.recorder.flush();
+    }
+}
+
 impl Loader {
     /// `early`: an engine begun before the store opened, finished when
     /// first needed (see `sandbox_start`).
-    pub(crate) fn new(cache_dir: PathBuf, places: Places, early: Option<EarlyEngine>) -> Self {
+    pub(crate) fn new(
+        cache_dir: PathBuf,
+        places: Places,
+        early: Option<EarlyEngine>,
+        recorder: lord_perf::Recorder,
+    ) -> Self {
         Self {
+            results: Arc::new(crate::results::ResultCache::new(&cache_dir)),
             sandbox: LazySandbox::new(cache_dir, early),
             loaded: Mutex::new(HashMap::new()),
             wired: Mutex::new(HashMap::new()),
             places,
+            recorder,
         }
+    }
+
+    /// The result cache of `pure` entry points.
+    pub(crate) fn results(&self) -> &Arc<crate::results::ResultCache> {
+        &self.results
+    }
+
+    /// The recorder of this process's plugin calls.
+    pub(crate) fn recorder(&self) -> &lord_perf::Recorder {
+        &self.recorder
     }
 
     /// Leaves `interface` out of the engine's linker, for `reason`. Only

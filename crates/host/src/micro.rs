@@ -118,6 +118,16 @@ pub(crate) struct Package {
     pool: Mutex<Vec<HandlerInstance>>,
     /// Each member's call context for unkeyed calls, built once.
     unkeyed: Vec<MicroCall>,
+    /// Which members are declared `pure`, and where their answers are kept.
+    pure: Vec<bool>,
+    results: Option<Cached>,
+}
+
+/// The result cache as a package with `pure` members uses it.
+struct Cached {
+    cache: Arc<crate::results::ResultCache>,
+    base: crate::results::ResultBase,
+    recorder: lord_perf::Recorder,
 }
 
 /// One micro handler: a member of its package.
@@ -230,10 +240,38 @@ impl Package {
         ctx: &CallContext,
     ) -> Result<String, HandlerError> {
         let call = self.call(index, ctx)?;
+        // A `pure` member's answer to this input (and routing key) may be
+        // kept: then no instance is taken and no plugin code runs.
+        let cached = match (&self.results, self.pure.get(index)) {
+            (Some(cached), Some(true)) => {
+                let id = self.ids.get(index).map_or("", MicroId::as_str);
+                let entry = format!("micro:{id}:{}", ctx.key.as_deref().unwrap_or(""));
+                let key = cached.base.key(&entry, text.as_bytes());
+                let hit = cached
+                    .cache
+                    .get(&key)
+                    .and_then(|bytes| String::from_utf8(bytes.to_vec()).ok());
+                cached.recorder.record_cache(
+                    key.plugin(),
+                    lord_perf::EntryKind::Micro,
+                    id,
+                    hit.is_some(),
+                );
+                if let Some(answer) = hit {
+                    return Ok(answer);
+                }
+                Some((cached, key))
+            }
+            _ => None,
+        };
         let mut instance = self.instance().await?;
         let result = instance.execute(text, &call).await;
         self.give_back(instance);
-        result.map(|(output, _captured)| output).map_err(failure)
+        let output = result.map(|(output, _captured)| output).map_err(failure)?;
+        if let Some((cached, key)) = cached {
+            cached.cache.put(&key, output.clone().into_bytes());
+        }
+        Ok(output)
     }
 
     async fn run_members(
@@ -313,6 +351,11 @@ impl Handler for SandboxedMicro {
     }
 
     fn membership(&self) -> Option<Membership> {
+        // A batch runs its steps on one instance without asking the cache;
+        // a package with `pure` members answers step by step instead.
+        if self.package.results.is_some() {
+            return None;
+        }
         Some(Membership {
             batch: Arc::clone(&self.package) as Arc<dyn Batch>,
             index: self.index,
@@ -380,7 +423,13 @@ fn holdings(
     isolation: Isolation,
 ) -> Result<(Grants, Links, Vec<lord_manifest::Permission>), HostError> {
     match isolation {
-        Isolation::Strict => Ok((Grants::default(), Links::default(), Vec::new())),
+        // A strict handler reaches nothing: its links hold only the
+        // recorder of its call figures, which no interface can reach.
+        Isolation::Strict => Ok((
+            Grants::default(),
+            Links::default().with(rt.loader().recorder().clone()),
+            Vec::new(),
+        )),
         Isolation::Limited | Isolation::None => Ok((
             rt.loader().grants(plugin)?,
             rt.links(store, plugin)?,
@@ -458,7 +507,19 @@ fn package(
             }
         })
     };
+    let pure: Vec<bool> = members.iter().map(|spec| spec.pure).collect();
+    let results = if pure.contains(&true) {
+        Some(Cached {
+            cache: Arc::clone(rt.loader().results()),
+            base: rt.result_base(plugin)?,
+            recorder: rt.loader().recorder().clone(),
+        })
+    } else {
+        None
+    };
     let package = Arc::new(Package {
+        pure,
+        results,
         ids: members.iter().map(|spec| spec.id.clone()).collect(),
         prepare,
         source: OnceLock::new(),

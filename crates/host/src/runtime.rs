@@ -49,6 +49,16 @@ impl<'a> Runtime<'a> {
         self.loader
     }
 
+    /// What the result-cache keys of `plugin`'s answers start from, as it
+    /// is installed, granted and configured now.
+    pub(crate) fn result_base(
+        &self,
+        plugin: &InstalledPlugin,
+    ) -> Result<crate::results::ResultBase, HostError> {
+        let config = self.settings.plugin_table(plugin)?;
+        Ok(crate::results::ResultBase::new(plugin, &config))
+    }
+
     pub(crate) fn channels(&self) -> &'a Channels {
         self.channels.get(self.settings)
     }
@@ -136,7 +146,9 @@ impl<'a> Runtime<'a> {
     /// with a `sys-metrics` grant, the process's sampler of the machine.
     pub(crate) fn own_links(&self, plugin: &InstalledPlugin) -> Result<Links, HostError> {
         let scope = self.channels.scope_for(self.settings, plugin)?;
-        let links = Links::default().with(scope);
+        let links = Links::default()
+            .with(scope)
+            .with(self.loader.recorder().clone());
         let reads_metrics = plugin
             .granted
             .iter()

@@ -133,11 +133,7 @@ impl Framework {
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
         let root = self.loader().tmp_root();
-        let staging = match std::fs::create_dir_all(root).and_then(|()| {
-            tempfile::Builder::new()
-                .prefix("validate-")
-                .tempdir_in(root)
-        }) {
+        let staging = match crate::scratch::scratch_dir(root, "validate") {
             Ok(dir) => dir,
             Err(e) => {
                 report.push(

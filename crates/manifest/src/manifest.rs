@@ -292,6 +292,11 @@ pub struct CommandSpec {
     /// one may be `multiple`.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub args: Vec<ArgSpec>,
+    /// Its answer depends only on its arguments, its build, its grants and
+    /// its configuration, so the host may answer from the result cache
+    /// without running it (`pure = true`).
+    #[serde(skip_serializing_if = "is_false")]
+    pub pure: bool,
 }
 
 /// One `[[commands.args]]` entry: a positional argument, or a switch.
@@ -311,7 +316,7 @@ pub struct ArgSpec {
     pub flag: bool,
 }
 
-fn is_false(value: &bool) -> bool {
+pub(crate) fn is_false(value: &bool) -> bool {
     !*value
 }
 

@@ -129,4 +129,9 @@ pub struct MicroSpec {
     /// JSON Schema the output satisfies; `None` promises nothing.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub output_schema: Option<serde_json::Value>,
+    /// Its output depends only on its input (and its build, grants and
+    /// configuration), so the host may answer from the result cache
+    /// without running it (`pure = true`).
+    #[serde(skip_serializing_if = "crate::manifest::is_false")]
+    pub pure: bool,
 }

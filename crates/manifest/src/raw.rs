@@ -83,6 +83,8 @@ pub(crate) struct RawMicro {
     pub(crate) input_schema: Option<Spanned<toml::Value>>,
     #[serde(default)]
     pub(crate) output_schema: Option<Spanned<toml::Value>>,
+    #[serde(default)]
+    pub(crate) pure: bool,
 }
 
 #[derive(Deserialize)]
@@ -139,6 +141,8 @@ pub(crate) struct RawCommand {
     pub(crate) about: Text,
     #[serde(default)]
     pub(crate) args: Vec<Spanned<RawArg>>,
+    #[serde(default)]
+    pub(crate) pure: bool,
 }
 
 #[derive(Deserialize)]

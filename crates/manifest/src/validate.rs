@@ -557,7 +557,12 @@ impl Validator<'_> {
             first_seen.insert(name.clone(), name_start);
             let about = self.text("`about`", &command.about, TextRules::line(MAX_HELP))?;
             let args = self.args(&name, command.args)?;
-            commands.push(CommandSpec { name, about, args });
+            commands.push(CommandSpec {
+                name,
+                about,
+                args,
+                pure: command.pure,
+            });
         }
         Ok(commands)
     }
@@ -678,6 +683,7 @@ impl Validator<'_> {
                 isolation,
                 input_schema: self.schema("input-schema", entry.input_schema)?,
                 output_schema: self.schema("output-schema", entry.output_schema)?,
+                pure: entry.pure,
             });
         }
         Ok(out)

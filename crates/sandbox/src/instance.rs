@@ -4,6 +4,7 @@
 //! one [`Session`](crate::session::Session), and what a call produces.
 
 use lord_manifest::PluginId;
+use lord_perf::EntryKind;
 use wasmtime::Engine;
 
 use crate::bindings::lord::plugin::types;
@@ -101,7 +102,9 @@ impl PluginInstance {
     pub async fn on_load(&mut self) -> Result<Captured, CallError> {
         let guest = self.bindings.lord_plugin_guest();
         self.session
-            .call(async |s| guest.call_on_load(s).await)
+            .call((EntryKind::Hook, "on-load"), async |s| {
+                guest.call_on_load(s).await
+            })
             .await
             .map(|((), c)| c)
     }
@@ -109,7 +112,9 @@ impl PluginInstance {
     pub async fn on_enable(&mut self) -> Result<Captured, CallError> {
         let guest = self.bindings.lord_plugin_guest();
         self.session
-            .call(async |s| guest.call_on_enable(s).await)
+            .call((EntryKind::Hook, "on-enable"), async |s| {
+                guest.call_on_enable(s).await
+            })
             .await
             .map(|((), c)| c)
     }
@@ -117,7 +122,9 @@ impl PluginInstance {
     pub async fn on_disable(&mut self) -> Result<Captured, CallError> {
         let guest = self.bindings.lord_plugin_guest();
         self.session
-            .call(async |s| guest.call_on_disable(s).await)
+            .call((EntryKind::Hook, "on-disable"), async |s| {
+                guest.call_on_disable(s).await
+            })
             .await
             .map(|((), c)| c)
     }
@@ -125,7 +132,9 @@ impl PluginInstance {
     pub async fn on_unload(&mut self) -> Result<Captured, CallError> {
         let guest = self.bindings.lord_plugin_guest();
         self.session
-            .call(async |s| guest.call_on_unload(s).await)
+            .call((EntryKind::Hook, "on-unload"), async |s| {
+                guest.call_on_unload(s).await
+            })
             .await
             .map(|((), c)| c)
     }
@@ -135,7 +144,9 @@ impl PluginInstance {
     pub async fn on_error(&mut self, message: &str) -> Result<Captured, CallError> {
         let guest = self.bindings.lord_plugin_guest();
         self.session
-            .call(async |s| guest.call_on_error(s, message).await.map(Ok))
+            .call((EntryKind::Hook, "on-error"), async |s| {
+                guest.call_on_error(s, message).await.map(Ok)
+            })
             .await
             .map(|((), c)| c)
     }
@@ -149,7 +160,9 @@ impl PluginInstance {
         let guest = self.bindings.lord_plugin_guest();
         let (text, captured) = self
             .session
-            .call(async |s| guest.call_run_command(s, invocation).await)
+            .call((EntryKind::Command, &invocation.command), async |s| {
+                guest.call_run_command(s, invocation).await
+            })
             .await?;
         self.session.check_returned_output(text, captured)
     }
@@ -164,7 +177,9 @@ impl PluginInstance {
         let guest = self.bindings.lord_plugin_guest();
         let (text, captured) = self
             .session
-            .call(async |s| guest.call_call_micro(s, input, ctx).await)
+            .call((EntryKind::Micro, &call.plugin_ctx.id), async |s| {
+                guest.call_call_micro(s, input, ctx).await
+            })
             .await?;
         self.session.check_returned_output(text, captured)
     }
@@ -201,7 +216,9 @@ impl PluginInstance {
         self.session.set_handling(Some(event.propagation));
         let outcome = self
             .session
-            .call(async |s| guest.call_handle_event(s, &wire).await)
+            .call((EntryKind::Event, ""), async |s| {
+                guest.call_handle_event(s, &wire).await
+            })
             .await;
         self.session.set_handling(None);
         outcome.map(|((), c)| c)
@@ -216,7 +233,9 @@ impl PluginInstance {
         let guest = self.bindings.lord_plugin_guest();
         let (reply, captured) = self
             .session
-            .call(async |s| guest.call_handle_message(s, sender, payload).await)
+            .call((EntryKind::Message, ""), async |s| {
+                guest.call_handle_message(s, sender, payload).await
+            })
             .await?;
         self.session.check_returned_output(reply, captured)
     }
@@ -230,7 +249,9 @@ impl PluginInstance {
         let ctx = call.to_wire();
         let guest = self.bindings.lord_plugin_guest();
         self.session
-            .call(async |s| guest.call_validate_micro(s, input, ctx).await)
+            .call((EntryKind::Validate, &call.plugin_ctx.id), async |s| {
+                guest.call_validate_micro(s, input, ctx).await
+            })
             .await
             .map(|((), c)| c)
     }
@@ -341,7 +362,9 @@ impl MicroInstance {
         let micro = self.bindings.lord_plugin_micro();
         let (text, captured) = self
             .session
-            .call(async |s| micro.call_execute(s, input, ctx).await)
+            .call((EntryKind::Micro, &call.micro_ctx.id), async |s| {
+                micro.call_execute(s, input, ctx).await
+            })
             .await?;
         self.session.check_returned_output(text, captured)
     }
@@ -363,7 +386,9 @@ impl MicroInstance {
             let ctx = lookup(&self.session, table, index).map_err(|e| (position, e))?;
             let (output, captured) = self
                 .session
-                .call(async |s| micro.call_execute(s, &text, ctx.to_micro_wire()).await)
+                .call((EntryKind::Micro, &ctx.micro_ctx.id), async |s| {
+                    micro.call_execute(s, &text, ctx.to_micro_wire()).await
+                })
                 .await
                 .map_err(|e| (position, e))?;
             self.session
@@ -379,7 +404,9 @@ impl MicroInstance {
         let ctx = call.to_micro_wire();
         let micro = self.bindings.lord_plugin_micro();
         self.session
-            .call(async |s| micro.call_validate(s, input, ctx).await)
+            .call((EntryKind::Validate, &call.micro_ctx.id), async |s| {
+                micro.call_validate(s, input, ctx).await
+            })
             .await
             .map(|((), c)| c)
     }

@@ -28,6 +28,7 @@ mod instance;
 mod interfaces;
 mod limits;
 mod links;
+mod meter;
 mod micro_bindings;
 mod output;
 mod session;

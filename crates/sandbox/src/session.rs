@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use lord_manifest::PluginId;
+use lord_perf::{EntryKind, Outcome, Recorder, Sample};
 use wasmtime::component::ResourceTable;
 use wasmtime::{Engine, Store, Trap, UpdateDeadline};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
@@ -19,6 +20,7 @@ use crate::http::HttpHooks;
 use crate::instance::Captured;
 use crate::limits::{Limiter, Limits};
 use crate::links::Links;
+use crate::meter::Meter;
 use crate::output::{OutputBudget, OutputExceeded};
 
 /// The data of one plugin's store.
@@ -50,6 +52,9 @@ pub(crate) struct StoreState {
     /// `wasi:http`'s state, and lord's policy for the requests it sends.
     http: WasiHttpCtx,
     http_hooks: HttpHooks,
+    /// The current call's host time and calls by interface, when the host
+    /// records figures.
+    pub(crate) meter: Meter,
 }
 
 impl StoreState {
@@ -108,6 +113,8 @@ pub(crate) struct Session {
     /// the timer, nor write output or be refused an access, so there is
     /// nothing to collect after a call.
     pub(crate) reaches_host: bool,
+    /// Where each call's figures go, when the host linked a recorder.
+    recorder: Option<Recorder>,
 }
 
 impl Session {
@@ -158,9 +165,19 @@ impl Session {
             metrics: grants.metrics,
             http: WasiHttpCtx::new(),
             http_hooks,
+            meter: Meter::default(),
         };
         let mut store = Store::new(engine, state);
         store.limiter(|state| &mut state.limiter);
+        // Host time by interface is measured only for a host that records
+        // it: without the hook the engine skips the call entirely.
+        let recorder = links.get::<Recorder>().cloned();
+        if recorder.is_some() {
+            store.call_hook(|mut ctx, hook| {
+                ctx.data_mut().meter.hook(hook);
+                Ok(())
+            });
+        }
         // One wall-clock budget: the epoch callback compares real time with
         // the deadline at every tick, so guest code stops on time however its
         // time is spent; a host call that waits is stopped by the guard
@@ -187,6 +204,7 @@ impl Session {
             deadline,
             poisoned: false,
             reaches_host: true,
+            recorder,
         })
     }
 
@@ -206,13 +224,20 @@ impl Session {
     /// Runs one guest call under the limits and turns every way it can end
     /// into a typed result. `Returned` keeps the session usable; any other
     /// failure poisons it.
-    pub(crate) async fn call<T>(
+    pub(crate) async fn call<T: Answer>(
         &mut self,
+        entry: (EntryKind, &str),
         call: impl AsyncFnOnce(&mut Store<StoreState>) -> wasmtime::Result<GuestResult<T>>,
     ) -> Result<(T, Captured), CallError> {
         if self.poisoned {
             return Err(CallError::new(&self.plugin, Failure::Poisoned));
         }
+        // Two clock reads and a reset of the store's meter when the host
+        // records figures; a branch when it does not.
+        let started = self.recorder.is_some().then(|| {
+            self.store.data_mut().meter.reset();
+            Instant::now()
+        });
         // `run_guarded` inlined by hand: this is the hot path, and one
         // less future level is one less move of the whole call's state.
         let limits = self.limits;
@@ -260,6 +285,26 @@ impl Session {
         } else {
             (Captured::default(), None)
         };
+        if let (Some(started), Some(recorder)) = (started, &self.recorder) {
+            let wall_ns = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
+            self.store.data_mut().meter.close();
+            let state = self.store.data();
+            let (kind, answer) = match &outcome {
+                Ok(Ok(value)) => (Outcome::Ok, value.answer_len()),
+                Ok(Err(message)) if denied.is_some() => (Outcome::Denied, message.len()),
+                Ok(Err(message)) => (Outcome::Returned, message.len()),
+                Err(failure) => (outcome_of(failure), 0),
+            };
+            let sample = Sample {
+                wall_ns,
+                host_ns: state.meter.host_ns,
+                host_calls: state.meter.host_calls,
+                peak_memory_bytes: u64::try_from(state.limiter.peak_memory).unwrap_or(u64::MAX),
+                output_bytes: captured_bytes(&captured).saturating_add(answer as u64),
+                outcome: kind,
+            };
+            recorder.record(&self.plugin, entry.0, entry.1, &sample);
+        }
         match outcome {
             Ok(Ok(value)) => Ok((value, captured)),
             Ok(Err(message)) => Err(CallError::new(
@@ -284,6 +329,45 @@ impl Session {
 
 /// The guest's answer to a call that completed.
 pub(crate) type GuestResult<T> = Result<T, String>;
+
+/// What a call returns, for the size its figures record.
+pub(crate) trait Answer {
+    fn answer_len(&self) -> usize;
+}
+
+impl Answer for () {
+    fn answer_len(&self) -> usize {
+        0
+    }
+}
+
+impl Answer for String {
+    fn answer_len(&self) -> usize {
+        self.len()
+    }
+}
+
+/// The bytes a call wrote: stdout, stderr and its log records.
+fn captured_bytes(captured: &Captured) -> u64 {
+    let logs: usize = captured.logs.iter().map(|l| l.message.len()).sum();
+    (captured.stdout.len() + captured.stderr.len() + logs) as u64
+}
+
+/// A failure's kind, for the figures.
+fn outcome_of(failure: &Failure) -> Outcome {
+    match failure {
+        Failure::TimeLimit { .. } => Outcome::TimeLimit,
+        Failure::MemoryLimit { .. } => Outcome::MemoryLimit,
+        Failure::StackLimit => Outcome::StackLimit,
+        Failure::OutputLimit { .. } => Outcome::OutputLimit,
+        Failure::HandleLimit { .. } => Outcome::HandleLimit,
+        Failure::Denied { .. } => Outcome::Denied,
+        Failure::Trap { .. } => Outcome::Trap,
+        Failure::Returned { .. } => Outcome::Returned,
+        Failure::Poisoned => Outcome::Poisoned,
+        Failure::Setup { .. } => Outcome::Setup,
+    }
+}
 
 impl Session {
     /// The returned text counts against the same output budget as

@@ -130,6 +130,22 @@ impl Results {
         }
     }
 
+    /// The performance monitor's cost on the ~10 µs call: on / off.
+    fn monitor_row(&self) -> Row {
+        let monitor = &self.calls.monitor;
+        Row {
+            label: "monitor: ~10 µs call, on / off",
+            subject: ns(monitor.subject.median_ns()),
+            baseline: ns(monitor.baseline.median_ns()),
+            key: "monitor_overhead_ratio",
+            value: monitor.ratio(),
+            shown: format!("{:.3}x", monitor.ratio()),
+            min: f64::NEG_INFINITY,
+            max: 1.03,
+            goal: "<= 1.03x",
+        }
+    }
+
     fn rows(&self) -> Vec<Row> {
         let calls = &self.calls;
         let load = &self.load.cold;
@@ -190,6 +206,7 @@ impl Results {
                 max: 1.05,
                 goal: "<= 1.05x",
             },
+            self.monitor_row(),
             Row {
                 label: "lord --help: 50 plugins vs none",
                 subject: ms(self.help.subject.median_ns()),
@@ -459,6 +476,7 @@ impl Results {
             "call_overhead_10us_ratio": round(calls.work.ratio(), 4),
             "call_10us_ours_ns": round(calls.work.subject.median_ns(), 1),
             "call_10us_bare_ns": round(calls.work.baseline.median_ns(), 1),
+            "monitor_overhead_ratio": round(calls.monitor.ratio(), 4),
             "work_iterations": calls.work_iterations,
             "work_ns_per_iteration": round(calls.ns_per_iteration, 3),
             "help_50_ratio": round(self.help.ratio(), 3),

@@ -23,6 +23,13 @@ pub(crate) async fn run(
         .run_command(&record.name, plugin_args(record, matches))
         .await?;
     let neutralised = out.plugin_outcome(&outcome, raw)?;
+    out.debug(format_args!(
+        "`{}` ran `{}`: {} log records, {} bytes of output",
+        outcome.plugin,
+        record.name,
+        outcome.captured.logs.len(),
+        outcome.text.len() + outcome.captured.stdout.len() + outcome.captured.stderr.len()
+    ));
     if !neutralised.is_clean()
         && let Err(e) = framework.record_output_neutralised(&outcome.plugin, &neutralised.summary())
     {

@@ -24,6 +24,7 @@
 mod events;
 mod foreign;
 pub(crate) mod monitor;
+mod perf;
 mod plan;
 mod plugin;
 mod progress;
@@ -42,6 +43,7 @@ use crate::context::Terminal;
 pub(crate) use events::event_line;
 pub(crate) use foreign::foreign;
 use foreign::{one_line, plugin_stream};
+pub(crate) use perf::{perf_report, top_screen};
 pub(crate) use plan::{install_plan, permission_changes, programs};
 pub(crate) use plugin::{
     history, last_neutralised, native_info, native_json, plugin_info, plugin_json, plugin_table,
@@ -54,11 +56,67 @@ pub(crate) use style::Paint;
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Output {
     terminal: Terminal,
+    /// The least severe log record shown: a plugin's, or lord's own
+    /// `debug` lines (`log.level`, `--verbose`, `--quiet`).
+    level: LogLevel,
+    /// `--quiet`: lord's status lines and notes are left out too.
+    quiet: bool,
+}
+
+/// A log level's place in severity order.
+fn severity(level: LogLevel) -> u8 {
+    match level {
+        LogLevel::Trace => 0,
+        LogLevel::Debug => 1,
+        LogLevel::Info => 2,
+        LogLevel::Warn => 3,
+        LogLevel::Error => 4,
+    }
+}
+
+/// `log.level`'s words, as the configuration checks them.
+pub(crate) fn log_level(word: &str) -> Option<LogLevel> {
+    match word {
+        "trace" => Some(LogLevel::Trace),
+        "debug" => Some(LogLevel::Debug),
+        "info" => Some(LogLevel::Info),
+        "warn" => Some(LogLevel::Warn),
+        "error" => Some(LogLevel::Error),
+        _ => None,
+    }
 }
 
 impl Output {
     pub(crate) fn new(terminal: Terminal) -> Self {
-        Self { terminal }
+        Self {
+            terminal,
+            // `log.level`'s default, until the configuration is read.
+            level: LogLevel::Warn,
+            quiet: false,
+        }
+    }
+
+    /// This output showing log records from `level` up, and, when `quiet`,
+    /// no status lines or notes.
+    pub(crate) fn with_verbosity(self, level: LogLevel, quiet: bool) -> Self {
+        Self {
+            level,
+            quiet,
+            ..self
+        }
+    }
+
+    fn shows(&self, level: LogLevel) -> bool {
+        severity(level) >= severity(self.level)
+    }
+
+    /// `lord: debug: ...` on standard error, shown from `log.level = debug`
+    /// (or `--verbose`) only.
+    pub(crate) fn debug(&self, line: impl fmt::Display) {
+        if self.shows(LogLevel::Debug) {
+            let label = self.paint_stderr(Paint::Debug, "debug:");
+            stderr(format!("lord: {label} {}\n", one_line(line)).as_bytes());
+        }
     }
 
     /// Whether text bound for standard output may carry colour.
@@ -91,6 +149,16 @@ impl Output {
         stdout(format!("{line}\n").as_bytes())
     }
 
+    /// A screen that replaces the last one: on a terminal the cursor goes
+    /// home and the screen is cleared first; piped, the text alone.
+    pub(crate) fn screen(&self, text: &str) -> Result<()> {
+        if self.terminal.stdout {
+            stdout(format!("\x1b[H\x1b[2J{text}").as_bytes())
+        } else {
+            stdout(text.as_bytes())
+        }
+    }
+
     /// A value as indented JSON on standard output, for scripts. Hidden
     /// characters in its strings are written as `\uXXXX`.
     pub(crate) fn json(&self, value: &impl Serialize) -> Result<()> {
@@ -109,7 +177,9 @@ impl Output {
     /// one line whatever it quotes. Losing one (stderr closed) must not
     /// fail the command it describes.
     pub(crate) fn status(&self, line: impl fmt::Display) {
-        stderr(format!("{}\n", one_line(line)).as_bytes());
+        if !self.quiet {
+            stderr(format!("{}\n", one_line(line)).as_bytes());
+        }
     }
 
     /// Text for standard error that lord composed line by line (an install
@@ -120,7 +190,9 @@ impl Output {
 
     /// `note: ...` on standard error.
     pub(crate) fn note(&self, line: impl fmt::Display) {
-        stderr(format!("note: {}\n", one_line(line)).as_bytes());
+        if !self.quiet {
+            stderr(format!("note: {}\n", one_line(line)).as_bytes());
+        }
     }
 
     /// `lord: warning: ...` on standard error. Lord's own warnings carry its
@@ -177,15 +249,18 @@ impl Output {
     pub(crate) fn plugin_outcome(&self, outcome: &CommandOutcome, raw: bool) -> Result<Report> {
         let mut report = Report::default();
         let mut diagnostics = Vec::new();
-        for log in &outcome.captured.logs {
-            let level = match log.level {
-                LogLevel::Trace => "trace",
-                LogLevel::Debug => "debug",
-                LogLevel::Info => "info",
-                LogLevel::Warn => "warn",
-                LogLevel::Error => "error",
+        // Each record names its plugin; records below `log.level` are left
+        // out; the level's colour is lord's, added on a terminal only.
+        for log in outcome.captured.logs.iter().filter(|l| self.shows(l.level)) {
+            let (word, paint) = match log.level {
+                LogLevel::Trace => ("trace", Paint::Debug),
+                LogLevel::Debug => ("debug", Paint::Debug),
+                LogLevel::Info => ("info", Paint::Info),
+                LogLevel::Warn => ("warn", Paint::Warning),
+                LogLevel::Error => ("error", Paint::Error),
             };
-            diagnostics.extend_from_slice(format!("[{}] {level}: ", outcome.plugin).as_bytes());
+            let label = self.paint_stderr(paint, &format!("{word}:"));
+            diagnostics.extend_from_slice(format!("[{}] {label} ", outcome.plugin).as_bytes());
             lord_terminal::escape(log.message.as_bytes(), Policy::Foreign, &mut diagnostics);
             diagnostics.push(b'\n');
         }

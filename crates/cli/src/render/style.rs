@@ -1,5 +1,5 @@
-//! Colour, kept minimal: the `error:` and `warning:` labels and risk
-//! levels. Plain ANSI SGR codes, applied only when the `Output` says the
+//! Colour, kept minimal: the `error:` and `warning:` labels, log levels
+//! and risk levels. Plain ANSI SGR codes, applied only when the `Output` says the
 //! stream may carry them, so piped output is byte for byte the same as
 //! without colour.
 
@@ -10,6 +10,10 @@ use lord_manifest::RiskLevel;
 pub(crate) enum Paint {
     Error,
     Warning,
+    /// A log record's `info:` label.
+    Info,
+    /// A log record's `debug:` or `trace:` label.
+    Debug,
     Risk(RiskLevel),
 }
 
@@ -18,6 +22,8 @@ impl Paint {
         match self {
             Self::Error => "1;31",
             Self::Warning => "1;33",
+            Self::Info => "36",
+            Self::Debug => "2",
             Self::Risk(RiskLevel::Low) => "32",
             Self::Risk(RiskLevel::Medium) => "33",
             Self::Risk(RiskLevel::High) => "31",

@@ -29,6 +29,8 @@ const PAYLOAD_FOREIGN: &str = "\\u{1b}[31mred\\u{1b}[0m \\u{1b}]52;c;cm0gLXJmIH4
 
 /// Colour lord adds to its own labels on a terminal.
 const ERROR_LABEL: &str = "\x1b[1;31merror:\x1b[0m";
+/// A plugin's `warn` log record's label on a terminal: lord's colour.
+const WARN_LABEL: &str = "\x1b[1;33mwarn:\x1b[0m";
 
 /// One pseudo-terminal: lord gets the terminal side, the test keeps the
 /// other.
@@ -139,9 +141,15 @@ impl TtyRun {
 /// Runs lord with stdin, stdout and stderr on pseudo-terminals, typing
 /// `answer` on its stdin.
 fn on_terminals(lord: &Lord, args: &[&str], answer: &str) -> TtyRun {
+    on_terminals_with(lord, args, answer, &[])
+}
+
+/// [`on_terminals`] with variables set for lord (`NO_COLOR`).
+fn on_terminals_with(lord: &Lord, args: &[&str], answer: &str, env: &[(&str, &str)]) -> TtyRun {
     let (stdin, stdout, stderr) = (Pty::open(), Pty::open(), Pty::open());
     let mut cmd = lord.command(args);
-    cmd.env_remove("NO_COLOR")
+    cmd.env_remove("NO_COLOR");
+    cmd.envs(env.iter().copied())
         .env("TERM", "xterm-256color")
         .stdin(Stdio::from(stdin.terminal))
         .stdout(Stdio::from(stdout.terminal))
@@ -257,6 +265,10 @@ fn log_records_and_plugin_failures_stay_one_escaped_line() {
     on_terminals(&lord, &["termctl", "log"], "")
         .assert_code(0)
         .assert_stdout("logged\n")
+        .assert_stderr(&format!("[termctl] {WARN_LABEL} {PAYLOAD_FOREIGN}\n"));
+    // `NO_COLOR` takes lord's colour away on a terminal; the escaping stays.
+    on_terminals_with(&lord, &["termctl", "log"], "", &[("NO_COLOR", "1")])
+        .assert_code(0)
         .assert_stderr(&format!("[termctl] warn: {PAYLOAD_FOREIGN}\n"));
     on_terminals(&lord, &["termctl", "fail"], "")
         .assert_code(3)

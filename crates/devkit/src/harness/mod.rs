@@ -109,9 +109,9 @@ impl Harness {
         let manifest = crate::read_built(dir)?;
         let cases = lord_host::read_cases(dir)?;
         std::fs::create_dir_all(scratch).map_err(DevkitError::io("create", scratch))?;
-        let home = tempfile::Builder::new()
-            .prefix("lord-pdk-test-")
-            .tempdir_in(scratch)
+        // Named after this process, so a killed run's home is swept by the
+        // next process that makes one.
+        let home = lord_host::scratch_dir(scratch, "lord-pdk-test")
             .map_err(DevkitError::io("create a folder in", scratch))?;
         let project = home.path().join("project");
         std::fs::create_dir_all(&project).map_err(DevkitError::io("create", &project))?;

@@ -234,8 +234,10 @@ impl Installer {
             Some(_) => {
                 store.replace(new)?;
                 // Calls already running keep the build they loaded; the next
-                // call loads this one.
+                // call loads this one, and no answer of the old build is
+                // served for it.
                 rt.loader().unload(&id);
+                rt.loader().results().forget(&id);
                 rt.announce(
                     store,
                     &id,
@@ -275,6 +277,7 @@ impl Installer {
         disable: &[PluginId],
     ) -> Result<(), HostError> {
         rt.loader().unload(id);
+        rt.loader().results().forget(id);
         let reason = format!(
             "disabled because `{id}`, which it depends on, was removed; install `{id}` \
              again, then enable it"
@@ -306,6 +309,7 @@ impl Installer {
     ) -> Result<Registration, HostError> {
         rt.loader().unload(id);
         let plugin = store.rollback(id)?;
+        rt.loader().results().forget(id);
         let version = plugin.manifest.plugin.version.to_string();
         rt.announce(
             store,

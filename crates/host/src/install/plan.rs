@@ -30,6 +30,7 @@ pub const RESERVED_COMMANDS: &[&str] = &[
     "registry",
     "install",
     "self",
+    "cache",
 ];
 
 /// Plugin ids lord keeps for itself: events it publishes carry `lord` as

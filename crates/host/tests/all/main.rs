@@ -5,6 +5,7 @@
 use std::path::{Path, PathBuf};
 
 mod micro;
+mod results;
 
 use lord_host::{CommandArg, Failure, Framework, HostConfig, HostError, PluginState};
 
@@ -24,6 +25,16 @@ struct Setup {
     _home: tempfile::TempDir,
     _project: tempfile::TempDir,
     framework: Framework,
+}
+
+impl Setup {
+    fn home(&self) -> &Path {
+        self._home.path()
+    }
+
+    fn project(&self) -> &Path {
+        self._project.path()
+    }
 }
 
 fn setup(plugins: &[&str]) -> Setup {

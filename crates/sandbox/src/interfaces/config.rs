@@ -2,6 +2,7 @@
 //! checked against its schema (no permission; no plugin can name
 //! another's table).
 
+use lord_perf::Area;
 use wasmtime::component::{HasSelf, Linker};
 
 use super::HostInterface;
@@ -20,6 +21,7 @@ fn add_to_linker(linker: &mut Linker<StoreState>) -> wasmtime::Result<()> {
 
 impl config::Host for StoreState {
     fn get(&mut self, key: String) -> wasmtime::Result<Option<String>> {
+        self.meter.enter(Area::Config);
         Ok(self
             .scope()
             .ok()

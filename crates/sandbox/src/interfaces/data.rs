@@ -2,6 +2,7 @@
 //! read (no permission), within its data quota; persistent keys versioned
 //! for compare-and-swap across processes.
 
+use lord_perf::Area;
 use lord_state::{CasOutcome, Versioned};
 use wasmtime::component::{HasSelf, Linker};
 
@@ -28,6 +29,7 @@ fn versioned(v: Versioned) -> data::Versioned {
 
 impl data::Host for StoreState {
     fn get(&mut self, key: String) -> wasmtime::Result<Result<Option<Vec<u8>>, String>> {
+        self.meter.enter(Area::Data);
         Ok(self.with_scope(|s| s.data_get(&key)))
     }
 
@@ -37,14 +39,17 @@ impl data::Host for StoreState {
         value: Vec<u8>,
         persistent: bool,
     ) -> wasmtime::Result<Result<(), String>> {
+        self.meter.enter(Area::Data);
         Ok(self.with_scope(|s| s.data_set(&key, value, persistent)))
     }
 
     fn delete(&mut self, key: String) -> wasmtime::Result<Result<bool, String>> {
+        self.meter.enter(Area::Data);
         Ok(self.with_scope(|s| s.data_delete(&key)))
     }
 
     fn keys(&mut self) -> wasmtime::Result<Result<Vec<String>, String>> {
+        self.meter.enter(Area::Data);
         Ok(self.with_scope(lord_state::Scope::data_keys))
     }
 
@@ -52,6 +57,7 @@ impl data::Host for StoreState {
         &mut self,
         key: String,
     ) -> wasmtime::Result<Result<Option<data::Versioned>, String>> {
+        self.meter.enter(Area::Data);
         Ok(self.with_scope(|s| s.data_get_versioned(&key).map(|v| v.map(versioned))))
     }
 
@@ -61,6 +67,7 @@ impl data::Host for StoreState {
         expected: u64,
         value: Vec<u8>,
     ) -> wasmtime::Result<Result<data::CasOutcome, String>> {
+        self.meter.enter(Area::Data);
         Ok(self.with_scope(|s| {
             s.data_compare_and_swap(&key, expected, value)
                 .map(|outcome| match outcome {

@@ -3,6 +3,7 @@
 //! published it. No permission: it tells a plugin only about an event it
 //! was already given.
 
+use lord_perf::Area;
 use lord_state::Propagation;
 use wasmtime::component::{HasSelf, Linker};
 
@@ -22,6 +23,7 @@ fn add_to_linker(linker: &mut Linker<StoreState>) -> wasmtime::Result<()> {
 
 impl delivery::Host for StoreState {
     fn propagation(&mut self) -> wasmtime::Result<Option<delivery::Level>> {
+        self.meter.enter(Area::Delivery);
         Ok(self.handling.map(|level| match level {
             Propagation::Local => delivery::Level::Local,
             Propagation::Global => delivery::Level::Global,

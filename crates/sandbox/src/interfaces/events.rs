@@ -4,6 +4,7 @@
 //! publishes none of them.
 
 use lord_manifest::PermissionFamily;
+use lord_perf::Area;
 use lord_state::Propagation;
 use wasmtime::component::{HasSelf, Linker};
 
@@ -29,6 +30,7 @@ impl events::Host for StoreState {
         propagation: events::Propagation,
         sensitive: bool,
     ) -> wasmtime::Result<Result<(), String>> {
+        self.meter.enter(Area::Events);
         let propagation = match propagation {
             events::Propagation::Local => Propagation::Local,
             events::Propagation::Global => Propagation::Global,

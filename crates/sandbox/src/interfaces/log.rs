@@ -1,6 +1,7 @@
 //! `lord:plugin/log`: structured log records, counted against the call's
 //! output budget (no permission: a plugin may always say what it does).
 
+use lord_perf::Area;
 use wasmtime::component::{HasSelf, Linker};
 
 use super::HostInterface;
@@ -22,6 +23,7 @@ impl log::Host for StoreState {
     /// A record past the budget traps at once, so a flooding guest stops
     /// now instead of running on to its deadline.
     fn log(&mut self, level: types::Level, message: String) -> wasmtime::Result<()> {
+        self.meter.enter(Area::Log);
         let level = match level {
             types::Level::Trace => LogLevel::Trace,
             types::Level::Debug => LogLevel::Debug,

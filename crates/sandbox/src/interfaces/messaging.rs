@@ -4,6 +4,7 @@
 //! the target's own grants) and where a message waits; this module only
 //! carries the call to the plugin's [`Messaging`] link and records refusals.
 
+use lord_perf::Area;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -74,6 +75,7 @@ impl messaging::Host for StoreState {
         payload: String,
         timeout_ms: u32,
     ) -> wasmtime::Result<Result<String, String>> {
+        self.meter.enter(Area::Messaging);
         if let Some(refused) = self.oversized(&payload) {
             return Ok(Err(refused));
         }
@@ -98,6 +100,7 @@ impl messaging::Host for StoreState {
         payload: String,
         priority: u8,
     ) -> wasmtime::Result<Result<bool, String>> {
+        self.meter.enter(Area::Messaging);
         if let Some(refused) = self.oversized(&payload) {
             return Ok(Err(refused));
         }
@@ -120,6 +123,7 @@ impl messaging::Host for StoreState {
         payload: String,
         priority: u8,
     ) -> wasmtime::Result<Result<u32, String>> {
+        self.meter.enter(Area::Messaging);
         if let Some(refused) = self.oversized(&payload) {
             return Ok(Err(refused));
         }

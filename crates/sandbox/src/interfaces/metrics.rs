@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 use lord_manifest::PermissionFamily;
 use lord_monitor::Snapshot;
+use lord_perf::Area;
 use wasmtime::component::{HasSelf, Linker};
 
 use super::HostInterface;
@@ -51,6 +52,7 @@ impl StoreState {
     /// A sample under this instance's grant, taken on a blocking thread so
     /// the call's deadline can still end the call while `/proc` is read.
     async fn metrics_sample(&mut self) -> Result<Arc<Snapshot>, String> {
+        self.meter.enter(Area::Metrics);
         let command_lines = match self.metrics {
             MetricsAccess::None => {
                 // The contract check refuses the import without a grant;

@@ -3,6 +3,7 @@
 //! over is the plugin's to guard; lord never logs or keeps it.
 
 use lord_manifest::PermissionFamily;
+use lord_perf::Area;
 use wasmtime::component::{HasSelf, Linker};
 
 use super::HostInterface;
@@ -21,6 +22,7 @@ fn add_to_linker(linker: &mut Linker<StoreState>) -> wasmtime::Result<()> {
 
 impl secrets::Host for StoreState {
     fn get(&mut self, name: String) -> wasmtime::Result<Result<String, String>> {
+        self.meter.enter(Area::Secrets);
         Ok(self.with_scope(|s| s.secret(&name).map(|v| v.expose().to_owned())))
     }
 }

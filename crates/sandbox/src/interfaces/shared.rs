@@ -2,6 +2,7 @@
 //! behind a `state-shared(KEY)` grant that the plugin's scope checks.
 
 use lord_manifest::PermissionFamily;
+use lord_perf::Area;
 use lord_state::{CasOutcome, Versioned};
 use wasmtime::component::{HasSelf, Linker};
 
@@ -28,10 +29,12 @@ fn versioned(v: Versioned) -> shared::Versioned {
 
 impl shared::Host for StoreState {
     fn get(&mut self, key: String) -> wasmtime::Result<Result<Option<shared::Versioned>, String>> {
+        self.meter.enter(Area::Shared);
         Ok(self.with_scope(|s| s.shared_get(&key).map(|v| v.map(versioned))))
     }
 
     fn set(&mut self, key: String, value: Vec<u8>) -> wasmtime::Result<Result<u64, String>> {
+        self.meter.enter(Area::Shared);
         Ok(self.with_scope(|s| s.shared_set(&key, value)))
     }
 
@@ -41,6 +44,7 @@ impl shared::Host for StoreState {
         expected: u64,
         value: Vec<u8>,
     ) -> wasmtime::Result<Result<shared::CasOutcome, String>> {
+        self.meter.enter(Area::Shared);
         Ok(self.with_scope(|s| {
             s.shared_compare_and_swap(&key, expected, value)
                 .map(|outcome| match outcome {

@@ -7,6 +7,7 @@ mod info;
 mod install;
 mod lifecycle;
 mod list;
+mod perf;
 mod recommend;
 mod regrant;
 mod review;
@@ -71,6 +72,13 @@ pub(crate) enum PluginCommand {
     Review(review::ReviewArgs),
     /// Plugins the registry suggests for what is installed here.
     Recommend(recommend::RecommendArgs),
+    /// What each plugin's calls cost (p50/p95/p99/max, guest and host time
+    /// by interface, memory, output, failures, cache hits) and the
+    /// bottlenecks found, with what to change.
+    Perf(perf::PerfArgs),
+    /// Plugins by the time their calls take, refreshed on a terminal (one
+    /// screen when piped).
+    Top(perf::TopArgs),
 }
 
 pub(crate) async fn run(
@@ -122,6 +130,8 @@ pub(crate) async fn run(
             review::run(out, framework, review::parse_rate(ctx, args)?).await
         }
         PluginCommand::Recommend(args) => recommend::run(out, framework, args).await,
+        PluginCommand::Perf(args) => perf::perf(out, framework, perf::parse_perf(args)?),
+        PluginCommand::Top(args) => perf::top(ctx, out, framework, perf::parse_top(args)?).await,
         PluginCommand::Review(args) => {
             review::run(out, framework, review::parse_review(ctx, args)?).await
         }

@@ -13,6 +13,7 @@ mod git;
 mod place;
 mod repo;
 
+use lord_perf::Area;
 use std::ffi::OsString;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -114,6 +115,7 @@ impl exec::Host for StoreState {
         &mut self,
         command: exec::Command,
     ) -> wasmtime::Result<Result<exec::Output, String>> {
+        self.meter.enter(Area::Exec);
         let grants = Arc::clone(&self.exec);
         let budget = self.budget.clone();
         let plan = match plan(&grants, &command, &budget).await {

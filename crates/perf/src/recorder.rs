@@ -1,0 +1,308 @@
+//! The recorder a host hands the sandbox: on the call path it only appends
+//! a fixed-size sample to a buffer under an uncontended lock (no
+//! allocation once an entry point has been seen); full or stale buffers
+//! are folded into histograms on a thread of their own, which also writes
+//! them to `perf.db`. `flush` does the rest before a process exits.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use lord_manifest::PluginId;
+
+use crate::db::PerfDb;
+use crate::error::PerfError;
+use crate::sample::{EntryKind, Sample};
+use crate::stats::{EntryKey, EntryStats};
+
+/// Samples held before a batch is folded off the call path.
+const BATCH: usize = 4096;
+/// A batch older than this is folded (and written) however small, so a
+/// long-running process shows up in another's `lord plugin top`.
+const STALE: Duration = Duration::from_secs(2);
+/// How often (in samples) the call path looks at the clock for staleness.
+const CLOCK_EVERY: usize = 64;
+
+/// Where one process's plugin calls are recorded. Cloning shares it.
+#[derive(Clone, Debug)]
+pub struct Recorder {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    /// The lord home whose `perf.db` receives the figures; `None` keeps
+    /// them in memory only (benchmarks, tests).
+    home: Option<PathBuf>,
+    pending: Mutex<Pending>,
+    /// Folded figures not yet written to `perf.db`.
+    folded: Mutex<HashMap<EntryKey, EntryStats>>,
+    /// Folds running on their own threads.
+    folding: Mutex<Vec<JoinHandle<()>>>,
+    /// One writer at a time per process.
+    writing: Mutex<()>,
+}
+
+#[derive(Debug)]
+struct Pending {
+    keys: Vec<EntryKey>,
+    samples: Vec<(u32, Sample)>,
+    cache: Vec<(u32, bool)>,
+    /// The key the last call used: a plugin called in a loop hits it.
+    last: usize,
+    since: Instant,
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic while holding one of these leaves counts, never a broken
+    // invariant: keep going.
+    mutex.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+        .unwrap_or(0)
+}
+
+/// A batch handed from the call path to a fold.
+struct Batch {
+    keys: Vec<EntryKey>,
+    samples: Vec<(u32, Sample)>,
+    cache: Vec<(u32, bool)>,
+}
+
+impl Pending {
+    fn key_index(&mut self, plugin: &PluginId, kind: EntryKind, name: &str) -> u32 {
+        let same = |k: &EntryKey| k.kind == kind && k.name == name && k.plugin == *plugin;
+        let index = match self.keys.get(self.last) {
+            Some(k) if same(k) => self.last,
+            _ => match self.keys.iter().position(same) {
+                Some(i) => i,
+                None => {
+                    self.keys.push(EntryKey {
+                        plugin: plugin.clone(),
+                        kind,
+                        name: name.to_owned(),
+                    });
+                    self.keys.len() - 1
+                }
+            },
+        };
+        self.last = index;
+        u32::try_from(index).unwrap_or(u32::MAX)
+    }
+
+    fn take(&mut self) -> Batch {
+        self.since = Instant::now();
+        Batch {
+            keys: self.keys.clone(),
+            samples: std::mem::replace(&mut self.samples, Vec::with_capacity(BATCH)),
+            cache: std::mem::take(&mut self.cache),
+        }
+    }
+
+    fn due(&self) -> bool {
+        let len = self.samples.len() + self.cache.len();
+        len >= BATCH || (len.is_multiple_of(CLOCK_EVERY) && self.since.elapsed() >= STALE)
+    }
+}
+
+impl Recorder {
+    /// A recorder writing to `home`'s `perf.db`.
+    pub fn new(home: PathBuf) -> Self {
+        Self::with_home(Some(home))
+    }
+
+    /// A recorder that keeps its figures in memory only.
+    pub fn in_memory() -> Self {
+        Self::with_home(None)
+    }
+
+    fn with_home(home: Option<PathBuf>) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                home,
+                pending: Mutex::new(Pending {
+                    keys: Vec::new(),
+                    samples: Vec::with_capacity(256),
+                    cache: Vec::new(),
+                    last: 0,
+                    since: Instant::now(),
+                }),
+                folded: Mutex::new(HashMap::new()),
+                folding: Mutex::new(Vec::new()),
+                writing: Mutex::new(()),
+            }),
+        }
+    }
+
+    /// Records one call of `plugin`'s entry point. The hot path: a lock
+    /// nobody else holds, a comparison with the last entry point, a copy.
+    pub fn record(&self, plugin: &PluginId, kind: EntryKind, name: &str, sample: &Sample) {
+        let batch = {
+            let mut pending = lock(&self.inner.pending);
+            let index = pending.key_index(plugin, kind, name);
+            pending.samples.push((index, *sample));
+            pending.due().then(|| pending.take())
+        };
+        if let Some(batch) = batch {
+            self.fold_elsewhere(batch);
+        }
+    }
+
+    /// Records a result-cache lookup for `plugin`'s entry point.
+    pub fn record_cache(&self, plugin: &PluginId, kind: EntryKind, name: &str, hit: bool) {
+        let batch = {
+            let mut pending = lock(&self.inner.pending);
+            let index = pending.key_index(plugin, kind, name);
+            pending.cache.push((index, hit));
+            pending.due().then(|| pending.take())
+        };
+        if let Some(batch) = batch {
+            self.fold_elsewhere(batch);
+        }
+    }
+
+    fn fold_elsewhere(&self, batch: Batch) {
+        let inner = Arc::clone(&self.inner);
+        let spawned = std::thread::Builder::new()
+            .name("lord-perf".to_owned())
+            .spawn(move || {
+                fold(&inner, batch);
+                // Written by the same thread: a long-running process keeps
+                // `perf.db` current without ever writing on a call's path.
+                let _ = write(&inner);
+            });
+        // No thread to be had: the batch was moved into the closure and is
+        // lost with it; figures are advisory, calls are not.
+        if let Ok(handle) = spawned {
+            let mut folding = lock(&self.inner.folding);
+            folding.retain(|h| !h.is_finished());
+            folding.push(handle);
+        }
+    }
+
+    /// Folds everything pending and writes it to `perf.db`. For a process
+    /// about to exit, and for readers that want this process's latest.
+    pub fn flush(&self) -> Result<(), PerfError> {
+        let batch = lock(&self.inner.pending).take();
+        fold(&self.inner, batch);
+        let handles = std::mem::take(&mut *lock(&self.inner.folding));
+        for handle in handles {
+            let _ = handle.join();
+        }
+        write(&self.inner)
+    }
+
+    /// This process's figures not yet in `perf.db` (all of them, for an
+    /// in-memory recorder), pending samples included.
+    pub fn unwritten(&self) -> Vec<(EntryKey, EntryStats)> {
+        let batch = {
+            let pending = lock(&self.inner.pending);
+            Batch {
+                keys: pending.keys.clone(),
+                samples: pending.samples.clone(),
+                cache: pending.cache.clone(),
+            }
+        };
+        let mut map = lock(&self.inner.folded).clone();
+        fold_into(&mut map, batch);
+        let mut out: Vec<_> = map.into_iter().collect();
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        out
+    }
+}
+
+fn fold(inner: &Inner, batch: Batch) {
+    if batch.samples.is_empty() && batch.cache.is_empty() {
+        return;
+    }
+    let mut folded = lock(&inner.folded);
+    fold_into(&mut folded, batch);
+}
+
+fn fold_into(map: &mut HashMap<EntryKey, EntryStats>, batch: Batch) {
+    let at = now_ms();
+    for (index, sample) in &batch.samples {
+        if let Some(key) = batch.keys.get(*index as usize) {
+            map.entry(key.clone()).or_default().add_sample(sample, at);
+        }
+    }
+    for (index, hit) in &batch.cache {
+        if let Some(key) = batch.keys.get(*index as usize) {
+            map.entry(key.clone()).or_default().add_cache(*hit, at);
+        }
+    }
+}
+
+/// Writes the folded figures to `perf.db`; on failure they are kept for the
+/// next write.
+fn write(inner: &Inner) -> Result<(), PerfError> {
+    let Some(home) = &inner.home else {
+        return Ok(());
+    };
+    let _writer = lock(&inner.writing);
+    let deltas: Vec<(EntryKey, EntryStats)> = lock(&inner.folded).drain().collect();
+    if deltas.is_empty() {
+        return Ok(());
+    }
+    let written = PerfDb::open(home).and_then(|mut db| db.add(&deltas));
+    if written.is_err() {
+        let mut folded = lock(&inner.folded);
+        for (key, stats) in deltas {
+            folded.entry(key).or_default().merge(&stats);
+        }
+    }
+    written
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sample::{AREAS, Area, Outcome};
+
+    fn sample(wall: u64) -> Sample {
+        let mut host_ns = [0; AREAS];
+        host_ns[Area::Shared.index()] = wall / 2;
+        Sample {
+            wall_ns: wall,
+            host_ns,
+            host_calls: [1; AREAS],
+            peak_memory_bytes: 65536,
+            output_bytes: 3,
+            outcome: Outcome::Ok,
+        }
+    }
+
+    #[test]
+    fn calls_reach_the_database_through_batches_and_the_final_flush() {
+        let home = tempfile::tempdir().expect("temp dir");
+        let recorder = Recorder::new(home.path().to_owned());
+        let plugin = PluginId::new("p").expect("id");
+        // More than one batch, so a fold thread writes some of them.
+        for i in 0..(BATCH + 10) as u64 {
+            recorder.record(&plugin, EntryKind::Command, "go", &sample(1_000 + i));
+        }
+        recorder.record_cache(&plugin, EntryKind::Command, "go", true);
+        recorder.flush().expect("flush");
+        let db = PerfDb::open(home.path()).expect("db");
+        let rows = db.read(Some(&plugin)).expect("read");
+        assert_eq!(rows.len(), 1);
+        let (key, stats) = &rows[0];
+        assert_eq!(key.label(), "command:go");
+        assert_eq!(stats.calls, (BATCH + 10) as u64);
+        assert_eq!(stats.cache_hits, 1);
+        assert_eq!(stats.host_calls[Area::Wasi.index()], (BATCH + 10) as u64);
+        assert!(recorder.unwritten().is_empty());
+        // A second process's calls add to the first's.
+        let other = Recorder::new(home.path().to_owned());
+        other.record(&plugin, EntryKind::Command, "go", &sample(5));
+        other.flush().expect("flush");
+        let rows = db.read(None).expect("read");
+        assert_eq!(rows[0].1.calls, (BATCH + 11) as u64);
+    }
+}
