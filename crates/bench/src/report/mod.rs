@@ -476,7 +476,6 @@ impl Results {
             "call_overhead_10us_ratio": round(calls.work.ratio(), 4),
             "call_10us_ours_ns": round(calls.work.subject.median_ns(), 1),
             "call_10us_bare_ns": round(calls.work.baseline.median_ns(), 1),
-            "monitor_overhead_ratio": round(calls.monitor.ratio(), 4),
             "work_iterations": calls.work_iterations,
             "work_ns_per_iteration": round(calls.ns_per_iteration, 3),
             "help_50_ratio": round(self.help.ratio(), 3),
@@ -522,6 +521,7 @@ impl Results {
                 ("embed_call_w1_bare_ns", round(kept.baseline.median_ns(), 1)),
                 ("run_command_ratio", round(fresh.ratio(), 3)),
                 ("http_get_overhead_ratio", round(self.http.ratio(), 3)),
+                ("monitor_overhead_ratio", round(calls.monitor.ratio(), 4)),
                 (
                     "exec_overhead_ms",
                     round(self.exec.difference_ns() / 1e6, 3),
