@@ -7,6 +7,7 @@
 //! interval reports each second's use).
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use sysinfo::{
@@ -16,7 +17,9 @@ use sysinfo::{
 
 use crate::cgroup::{self, CgroupRoots, Membership};
 use crate::error::MonitorError;
-use crate::snapshot::{Core, Cpu, Filesystem, Host, Interface, Memory, Process, Snapshot};
+use crate::snapshot::{
+    Core, Cpu, Filesystem, Host, Interface, Memory, PluginFigures, Process, Snapshot,
+};
 
 /// What a collector reads beyond the machine-wide figures.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,6 +48,14 @@ impl Default for Options {
 /// from dominating.
 pub const FIRST_WINDOW: Duration = Duration::from_millis(250);
 
+/// Where a sample finds lord's own plugins' figures: the host's
+/// performance monitor. A trait, so this crate knows nothing of how the
+/// host keeps them; a source that cannot read them gives none, and the
+/// sample still describes the machine.
+pub trait PluginSource: Send + Sync {
+    fn plugins(&self) -> Vec<PluginFigures>;
+}
+
 /// Samples the machine; keeps the last refresh to measure the next
 /// window against.
 pub struct Collector {
@@ -54,6 +65,7 @@ pub struct Collector {
     networks: Networks,
     last: Option<Instant>,
     container_cpu: BTreeMap<String, f64>,
+    plugins: Option<Arc<dyn PluginSource>>,
 }
 
 impl std::fmt::Debug for Collector {
@@ -79,7 +91,15 @@ impl Collector {
             networks: Networks::new_with_refreshed_list().map_err(unreadable("network"))?,
             last: None,
             container_cpu: BTreeMap::new(),
+            plugins: None,
         })
+    }
+
+    /// Each sample also carries the plugins' figures `source` gives.
+    #[must_use]
+    pub fn with_plugins(mut self, source: Arc<dyn PluginSource>) -> Self {
+        self.plugins = Some(source);
+        self
     }
 
     /// One sample. The first call refreshes, waits [`FIRST_WINDOW`] and
@@ -118,6 +138,11 @@ impl Collector {
             networks: self.networks(window_s),
             processes,
             containers,
+            plugins: self
+                .plugins
+                .as_ref()
+                .map(|source| source.plugins())
+                .unwrap_or_default(),
         })
     }
 

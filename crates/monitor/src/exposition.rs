@@ -166,6 +166,9 @@ fn families(s: &Snapshot) -> Vec<Family> {
     let mut all = machine(s);
     all.extend(storage_and_network(s));
     all.extend(containers(s));
+    if !s.plugins.is_empty() {
+        all.extend(plugins(s));
+    }
     all
 }
 
@@ -312,6 +315,48 @@ fn containers(s: &Snapshot) -> Vec<Family> {
     vec![memory, limit, cpu, procs]
 }
 
+/// lord's own plugins, from its performance monitor. Latency is given as
+/// gauges per quantile rather than a summary: the quantiles are over every
+/// call recorded, and a summary's `_sum` is not kept.
+fn plugins(s: &Snapshot) -> Vec<Family> {
+    let mut calls = Family::counter("lord_plugin_calls", None, "Calls into a plugin recorded.");
+    let mut failures = Family::counter(
+        "lord_plugin_failures",
+        None,
+        "Calls into a plugin that ended in an error, a trap or a budget.",
+    );
+    let mut p50 = Family::gauge(
+        "lord_plugin_call_p50_seconds",
+        Some("seconds"),
+        "Median wall time of a call into a plugin.",
+    );
+    let mut p95 = Family::gauge(
+        "lord_plugin_call_p95_seconds",
+        Some("seconds"),
+        "95th percentile of a call's wall time.",
+    );
+    let mut p99 = Family::gauge(
+        "lord_plugin_call_p99_seconds",
+        Some("seconds"),
+        "99th percentile of a call's wall time.",
+    );
+    let mut memory = Family::gauge(
+        "lord_plugin_peak_memory_bytes",
+        Some("bytes"),
+        "Largest linear memory a call into a plugin reached.",
+    );
+    for p in &s.plugins {
+        let labels = vec![("plugin", p.id.clone())];
+        calls = calls.with(labels.clone(), p.calls as f64);
+        failures = failures.with(labels.clone(), p.failures as f64);
+        p50 = p50.with(labels.clone(), p.p50_ms / 1e3);
+        p95 = p95.with(labels.clone(), p.p95_ms / 1e3);
+        p99 = p99.with(labels.clone(), p.p99_ms / 1e3);
+        memory = memory.with(labels, p.peak_memory_bytes as f64);
+    }
+    vec![calls, failures, p50, p95, p99, memory]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -353,7 +398,39 @@ mod tests {
             }],
             processes: Vec::new(),
             containers: Vec::new(),
+            plugins: Vec::new(),
         }
+    }
+
+    #[test]
+    fn plugins_appear_only_when_the_sample_has_them() {
+        let bare = render(&sample(), Format::OpenMetrics);
+        assert!(!bare.contains("lord_plugin_"), "{bare}");
+        let mut with = sample();
+        with.plugins.push(PluginFigures {
+            id: "acme.git".into(),
+            calls: 12,
+            failures: 1,
+            p50_ms: 2.0,
+            p95_ms: 40.0,
+            p99_ms: 50.0,
+            max_ms: 60.0,
+            peak_memory_bytes: 1 << 20,
+            top_interface: Some(("exec".into(), 0.9)),
+            cache_hit_rate: None,
+            last_ms: 1,
+        });
+        let om = render(&with, Format::OpenMetrics);
+        assert!(om.contains("# TYPE lord_plugin_calls counter\n"), "{om}");
+        assert!(
+            om.contains("lord_plugin_calls_total{plugin=\"acme.git\"} 12\n"),
+            "{om}"
+        );
+        assert!(
+            om.contains("lord_plugin_call_p95_seconds{plugin=\"acme.git\"} 0.04\n"),
+            "{om}"
+        );
+        assert!(om.ends_with("# EOF\n"));
     }
 
     #[test]

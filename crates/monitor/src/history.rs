@@ -310,6 +310,7 @@ mod tests {
             networks: Vec::new(),
             processes: Vec::new(),
             containers: Vec::new(),
+            plugins: Vec::new(),
         }
     }
 

@@ -3,7 +3,8 @@
 //! [`Collector`] samples CPU (per core), memory and swap, file systems,
 //! network interfaces, processes (CPU, memory, threads, and command lines
 //! only when asked) and containers (control groups holding processes, v2
-//! and v1) into a [`Snapshot`]; [`exposition::render`] writes a snapshot
+//! and v1) into a [`Snapshot`], with lord's own plugins' figures when the
+//! host hands it a [`PluginSource`]; [`exposition::render`] writes a snapshot
 //! as Prometheus metrics (OpenMetrics or the classic text format), and
 //! with the `http` feature [`http`] serves them at `/metrics` and pushes
 //! them to a Pushgateway, and [`web`] serves the web dashboard (live
@@ -36,10 +37,11 @@ mod snapshot;
 pub mod web;
 
 pub use cgroup::CgroupRoots;
-pub use collector::{Collector, FIRST_WINDOW, Options};
+pub use collector::{Collector, FIRST_WINDOW, Options, PluginSource};
 pub use error::MonitorError;
 pub use log::{AlertLog, Entry, Silence};
 pub use metric::Metric;
 pub use snapshot::{
-    CgroupVersion, Container, Core, Cpu, Filesystem, Host, Interface, Memory, Process, Snapshot,
+    CgroupVersion, Container, Core, Cpu, Filesystem, Host, Interface, Memory, PluginFigures,
+    Process, Snapshot,
 };

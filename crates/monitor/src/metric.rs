@@ -2,7 +2,9 @@
 //! `memory.used_percent`, `load.1m`, `processes`, and per object
 //! `filesystem:/home.used_percent`, `network:eth0.received_per_second`,
 //! `container:/system.slice/x.scope.memory`, `process:postgres.cpu_percent`
-//! (summed over the processes of that name) or `process:postgres.count`.
+//! (summed over the processes of that name) or `process:postgres.count`,
+//! and lord's own plugins: `plugin:git.p95_ms`, `plugin:git.failures`
+//! (a rate rule on it watches new failures), `plugin:git.calls`.
 //! Parsed once, when the rules are read, so a typo is refused then.
 
 use std::fmt;
@@ -36,6 +38,10 @@ pub enum Metric {
         name: String,
         field: ProcessField,
     },
+    Plugin {
+        id: String,
+        field: PluginField,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,11 +69,19 @@ pub enum ProcessField {
     Count,
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PluginField {
+    Calls,
+    Failures,
+    P95Ms,
+}
+
 const KNOWN: &str = "cpu.percent, memory.used_percent, memory.used, memory.available, \
                      swap.used_percent, load.1m|5m|15m, processes, \
                      filesystem:MOUNT.used_percent|available, \
                      network:IFACE.received_per_second|transmitted_per_second, \
-                     container:CGROUP.memory|cpu_percent, process:NAME.cpu_percent|memory|count";
+                     container:CGROUP.memory|cpu_percent, process:NAME.cpu_percent|memory|count, \
+                     plugin:ID.calls|failures|p95_ms";
 
 impl FromStr for Metric {
     type Err = String;
@@ -131,6 +145,18 @@ impl FromStr for Metric {
                 name: object,
                 field: ProcessField::Count,
             }),
+            ("plugin", "calls") => Ok(Self::Plugin {
+                id: object,
+                field: PluginField::Calls,
+            }),
+            ("plugin", "failures") => Ok(Self::Plugin {
+                id: object,
+                field: PluginField::Failures,
+            }),
+            ("plugin", "p95_ms") => Ok(Self::Plugin {
+                id: object,
+                field: PluginField::P95Ms,
+            }),
             _ => Err(unknown()),
         }
     }
@@ -185,6 +211,14 @@ impl Metric {
                     ProcessField::Count => matching.count() as f64,
                 })
             }
+            Self::Plugin { id, field } => {
+                let p = s.plugins.iter().find(|p| p.id == *id)?;
+                Some(match field {
+                    PluginField::Calls => p.calls as f64,
+                    PluginField::Failures => p.failures as f64,
+                    PluginField::P95Ms => p.p95_ms,
+                })
+            }
         }
     }
 }
@@ -232,6 +266,15 @@ impl fmt::Display for Metric {
                     ProcessField::Count => "count",
                 }
             ),
+            Self::Plugin { id, field } => write!(
+                f,
+                "plugin:{id}.{}",
+                match field {
+                    PluginField::Calls => "calls",
+                    PluginField::Failures => "failures",
+                    PluginField::P95Ms => "p95_ms",
+                }
+            ),
         }
     }
 }
@@ -248,6 +291,7 @@ mod tests {
             "filesystem:/home.used_percent",
             "container:/system.slice/docker-1.scope.memory",
             "process:postgres.count",
+            "plugin:acme.git.p95_ms",
         ] {
             let metric: Metric = text.parse().expect(text);
             assert_eq!(metric.to_string(), text);

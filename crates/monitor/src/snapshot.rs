@@ -20,6 +20,11 @@ pub struct Snapshot {
     pub networks: Vec<Interface>,
     pub processes: Vec<Process>,
     pub containers: Vec<Container>,
+    /// lord's own plugins, from its performance monitor, when the
+    /// collector was given a [`PluginSource`](crate::PluginSource): their
+    /// calls since their figures were last cleared, not a window's.
+    #[serde(default)]
+    pub plugins: Vec<PluginFigures>,
 }
 
 /// The machine as a whole.
@@ -130,4 +135,27 @@ pub struct Container {
     pub cpu_seconds: Option<f64>,
     /// CPU over the window, percent of one core.
     pub cpu_percent: Option<f32>,
+}
+
+/// What one plugin's calls have cost, as lord's performance monitor keeps
+/// them (over every call recorded, across processes).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PluginFigures {
+    pub id: String,
+    pub calls: u64,
+    /// Calls that ended in an error, a trap or a budget.
+    pub failures: u64,
+    /// Wall time of a call, over all its entry points, in milliseconds.
+    pub p50_ms: f64,
+    pub p95_ms: f64,
+    pub p99_ms: f64,
+    pub max_ms: f64,
+    pub peak_memory_bytes: u64,
+    /// The host interface where most of its time went, and that share
+    /// (0..=1).
+    pub top_interface: Option<(String, f64)>,
+    /// Of its `pure` calls, the share answered from the cache.
+    pub cache_hit_rate: Option<f64>,
+    /// When it last ran, in milliseconds since the Unix epoch.
+    pub last_ms: u64,
 }

@@ -1,5 +1,6 @@
 //! The web dashboard (`lord monitor serve`, the `http` feature): a page of
-//! live CPU, memory and network charts and the busiest processes, fed by
+//! live CPU, memory and network charts, the busiest processes and what
+//! lord's plugins' calls cost, fed by
 //! server-sent events at each sampling interval. The page, its script and
 //! its style are compiled in and served from here (no CDN), under a strict
 //! Content-Security-Policy: no inline script or style, nothing fetched
@@ -50,6 +51,17 @@ struct Sample {
     received_per_second: f64,
     transmitted_per_second: f64,
     processes: Vec<ProcessFigure>,
+    /// lord's plugins with calls recorded, the most called first.
+    plugins: Vec<PluginFigure>,
+}
+
+#[derive(Debug, Serialize)]
+struct PluginFigure {
+    id: String,
+    calls: u64,
+    failures: u64,
+    p95_ms: f64,
+    peak_memory_bytes: u64,
 }
 
 #[derive(Debug, Serialize)]
@@ -64,6 +76,8 @@ impl Sample {
     fn of(s: &Snapshot) -> Self {
         let mut processes: Vec<_> = s.processes.iter().collect();
         processes.sort_by(|a, b| b.cpu_percent.total_cmp(&a.cpu_percent));
+        let mut plugins: Vec<_> = s.plugins.iter().collect();
+        plugins.sort_by_key(|p| std::cmp::Reverse(p.calls));
         Self {
             taken_at_ms: s.taken_at_ms,
             host: s.host.name.clone(),
@@ -81,6 +95,16 @@ impl Sample {
                     name: p.name.clone(),
                     cpu_percent: p.cpu_percent,
                     memory: p.memory,
+                })
+                .collect(),
+            plugins: plugins
+                .into_iter()
+                .map(|p| PluginFigure {
+                    id: p.id.clone(),
+                    calls: p.calls,
+                    failures: p.failures,
+                    p95_ms: p.p95_ms,
+                    peak_memory_bytes: p.peak_memory_bytes,
                 })
                 .collect(),
         }

@@ -2,7 +2,8 @@
 //! CPU, memory and network charts over the last two minutes, a process
 //! table to search, sort and kill from (SIGTERM, only after the user
 //! confirms), the containers cgroups show, and the plugins installed in
-//! lord's store. Keys: `Tab`/`1`-`3` views, `/` search, `s` sort, arrows
+//! lord's store with what their calls cost (the performance monitor's
+//! figures, read at each sample). Keys: `Tab`/`1`-`3` views, `/` search, `s` sort, arrows
 //! select, `k` kill, `q` quit.
 
 use std::collections::VecDeque;
@@ -467,38 +468,69 @@ impl Dashboard {
     }
 
     fn draw_plugins(&self, frame: &mut Frame<'_>, area: Rect) {
-        let [note, table] =
-            Layout::vertical([Constraint::Length(2), Constraint::Min(3)]).areas(area);
-        // The host does not measure plugins yet; an empty column would
-        // look like zero use, so the view says so instead.
-        frame.render_widget(
-            Paragraph::new(vec![
-                Line::from("Per-plugin CPU and memory figures are not collected yet:"),
-                Line::from("lord's plugin performance monitor has not landed. Installed plugins:"),
-            ]),
-            note,
-        );
+        // Figures come with each sample (lord's performance monitor, every
+        // process's calls); an installed plugin that never ran shows dashes,
+        // not zeros that would read as "ran and cost nothing".
+        let figures = self.last.as_ref().map_or(&[][..], |s| &s.plugins[..]);
+        let ms = |v: f64| format!("{v:.2} ms");
         let body: Vec<Row<'_>> = self
             .plugins
             .iter()
-            .map(|p| Row::new(vec![p.id.clone(), p.version.clone(), p.state.clone()]))
+            .map(|p| {
+                let mut cells = vec![p.id.clone(), p.version.clone(), p.state.clone()];
+                match figures.iter().find(|f| f.id == p.id) {
+                    Some(f) => cells.extend([
+                        f.calls.to_string(),
+                        f.failures.to_string(),
+                        ms(f.p50_ms),
+                        ms(f.p95_ms),
+                        bytes(f.peak_memory_bytes),
+                        f.top_interface.as_ref().map_or_else(
+                            || "guest".to_owned(),
+                            |(name, share)| format!("{name} {:.0}%", share * 100.0),
+                        ),
+                    ]),
+                    None => cells.extend(std::iter::repeat_n("-".to_owned(), 6)),
+                }
+                Row::new(cells)
+            })
             .collect();
-        let title = format!("plugins · {} installed", self.plugins.len());
+        let ran = figures.len();
+        let title = format!(
+            "plugins · {} installed · {ran} with calls recorded",
+            self.plugins.len()
+        );
         frame.render_widget(
             Table::new(
                 body,
                 [
-                    Constraint::Min(24),
-                    Constraint::Length(12),
-                    Constraint::Length(12),
+                    Constraint::Min(20),
+                    Constraint::Length(10),
+                    Constraint::Length(9),
+                    Constraint::Length(8),
+                    Constraint::Length(7),
+                    Constraint::Length(11),
+                    Constraint::Length(11),
+                    Constraint::Length(10),
+                    Constraint::Length(13),
                 ],
             )
             .header(
-                Row::new(["PLUGIN", "VERSION", "STATE"])
-                    .style(Style::default().add_modifier(Modifier::BOLD)),
+                Row::new([
+                    "PLUGIN",
+                    "VERSION",
+                    "STATE",
+                    "CALLS",
+                    "FAILED",
+                    "P50",
+                    "P95",
+                    "MEMORY",
+                    "MOST TIME IN",
+                ])
+                .style(Style::default().add_modifier(Modifier::BOLD)),
             )
             .block(Block::default().borders(Borders::ALL).title(title)),
-            table,
+            area,
         );
     }
 }

@@ -171,7 +171,7 @@ pub(crate) async fn run(
             json,
             command_lines,
         } => {
-            let snapshot = sample_once(command_lines).await?;
+            let snapshot = sample_once(framework, command_lines).await?;
             if json {
                 out.json(&snapshot)?;
             } else {
@@ -184,7 +184,7 @@ pub(crate) async fn run(
             json,
         } => {
             let interval = interval_or_setting(framework, interval)?;
-            let mut collector = new_collector(false)?;
+            let mut collector = new_collector(framework, false)?;
             let mut n = 0u64;
             while count.is_none_or(|c| n < c) {
                 if n > 0 {
@@ -217,7 +217,7 @@ pub(crate) async fn run(
             }
         }
         MonitorCommand::Export { listen, token_file } => {
-            export(ctx, out, listen, token_file).await?;
+            export(ctx, out, framework, listen, token_file).await?;
         }
         MonitorCommand::Serve {
             listen,
@@ -232,7 +232,7 @@ pub(crate) async fn run(
             count,
         } => {
             let interval = interval_or_setting(framework, interval)?;
-            let mut collector = new_collector(false)?;
+            let mut collector = new_collector(framework, false)?;
             let mut n = 0u64;
             let mut pusher = None;
             while count.is_none_or(|c| n < c) {
@@ -264,6 +264,7 @@ pub(crate) async fn run(
 async fn export(
     ctx: &Context,
     out: &Output,
+    framework: &Framework,
     listen: SocketAddr,
     token_file: Option<PathBuf>,
 ) -> Result<()> {
@@ -275,7 +276,7 @@ async fn export(
     out.status(format_args!("serving metrics on http://{address}/metrics"));
     lord_monitor::http::serve_until(
         listener,
-        new_collector(false)?,
+        new_collector(framework, false)?,
         token,
         crate::commands::registry::stop_requested(),
     )
@@ -302,7 +303,7 @@ async fn serve(
     out.status(format_args!("serving the dashboard on http://{address}/"));
     lord_monitor::web::serve_until(
         listener,
-        new_collector(false)?,
+        new_collector(framework, false)?,
         interval,
         token,
         crate::commands::registry::stop_requested(),
@@ -333,7 +334,7 @@ async fn top(ctx: &Context, framework: &Framework, interval: Option<Duration>) -
             state: p.state.to_string(),
         })
         .collect();
-    let collector = new_collector(false)?;
+    let collector = new_collector(framework, false)?;
     tokio::task::spawn_blocking(move || {
         crate::commands::dashboard::run(collector, interval, plugins)
     })
@@ -367,7 +368,7 @@ async fn watch(
             evaluator.resume_firing(&name);
         }
     }
-    let mut collector = new_collector(false)?;
+    let mut collector = new_collector(framework, false)?;
     let mut n = 0u64;
     while count.is_none_or(|c| n < c) {
         if n > 0 {
@@ -389,11 +390,14 @@ async fn watch(
     Ok(())
 }
 
-fn new_collector(command_lines: bool) -> Result<Collector> {
+/// A collector whose samples also carry the plugins' figures from lord's
+/// performance monitor.
+fn new_collector(framework: &Framework, command_lines: bool) -> Result<Collector> {
     Ok(Collector::new(Options {
         command_lines,
         ..Options::default()
-    })?)
+    })?
+    .with_plugins(framework.plugin_figures()))
 }
 
 /// Samples on a blocking thread (the collector reads many small files)
@@ -407,8 +411,8 @@ async fn sample(mut collector: Collector) -> Result<(Snapshot, Collector)> {
     .context("sampling stopped")?
 }
 
-async fn sample_once(command_lines: bool) -> Result<Snapshot> {
-    Ok(sample(new_collector(command_lines)?).await?.0)
+async fn sample_once(framework: &Framework, command_lines: bool) -> Result<Snapshot> {
+    Ok(sample(new_collector(framework, command_lines)?).await?.0)
 }
 
 fn interval_or_setting(framework: &Framework, flag: Option<Duration>) -> Result<Duration> {

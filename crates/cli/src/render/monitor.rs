@@ -100,6 +100,23 @@ pub(crate) fn summary(s: &Snapshot) -> String {
             foreign(&p.name)
         );
     }
+    if !s.plugins.is_empty() {
+        let _ = writeln!(out, "plugins {} (lord's, by calls):", s.plugins.len());
+        let mut plugins: Vec<_> = s.plugins.iter().collect();
+        plugins.sort_by_key(|p| std::cmp::Reverse(p.calls));
+        for p in plugins.iter().take(10) {
+            let _ = writeln!(
+                out,
+                "  {:>7} calls {:>5} failed  p50 {:>8.2} ms  p95 {:>8.2} ms  {:>10}  {}",
+                p.calls,
+                p.failures,
+                p.p50_ms,
+                p.p95_ms,
+                size(p.peak_memory_bytes),
+                foreign(&p.id)
+            );
+        }
+    }
     out
 }
 

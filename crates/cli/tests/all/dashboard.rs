@@ -140,6 +140,13 @@ fn the_dashboard_refuses_when_standard_output_is_not_a_terminal() {
 fn the_dashboard_shows_this_machine_searches_sorts_and_kills_only_after_confirming() {
     let lord = Lord::new();
     lord.install("hello");
+    // napper has calls recorded; hello's figures are cleared, so it shows
+    // none rather than zeros.
+    lord.install("napper");
+    lord.run(&["nap", "1"]).assert_ok();
+    lord.run(&["nap", "1"]).assert_ok();
+    lord.run(&["plugin", "perf", "hello", "--clear"])
+        .assert_ok();
     let home = lord.home.path();
     let tmux = Tmux::start(&format!(
         "env LORD_HOME={} LORD_NO_UPDATE_CHECK=1 DBUS_SESSION_BUS_ADDRESS=unix:path=/nonexistent {} monitor; echo lord exited $?; sleep 60",
@@ -172,13 +179,13 @@ fn the_dashboard_shows_this_machine_searches_sorts_and_kills_only_after_confirmi
     tmux.keys(&["s"]);
     tmux.wait_for("sorting by memory", |s| s.contains("sort: memory"));
     tmux.keys(&["s"]);
-    let screen = tmux.wait_for("sorting by pid", |s| s.contains("sort: pid"));
-    let pids = table_pids(&screen);
-    assert!(pids.len() >= 5, "{screen}");
-    assert!(
-        pids.windows(2).all(|w| w[0] < w[1]),
-        "not ascending: {pids:?}\n{screen}"
-    );
+    // A capture can land while the terminal is half redrawn (old rows
+    // below new ones on a loaded machine), so the test waits for a whole
+    // frame: the label and at least five rows, ascending.
+    tmux.wait_for("rows sorted by pid", |s| {
+        let pids = table_pids(s);
+        s.contains("sort: pid") && pids.len() >= 5 && pids.windows(2).all(|w| w[0] < w[1])
+    });
 
     // Kill asks first; `n` keeps the child, `y` sends it SIGTERM.
     let mut child = Killed(
@@ -225,19 +232,42 @@ fn the_dashboard_shows_this_machine_searches_sorts_and_kills_only_after_confirmi
     };
     assert_eq!(status.signal(), Some(15), "{status:?}");
 
-    // The other views: containers, and the plugins in lord's store, which
-    // says plainly that per-plugin figures do not exist yet.
+    // The other views: containers, and the plugins in lord's store with
+    // what their calls cost.
     tmux.keys(&["2"]);
     tmux.wait_for("the containers view", |s| {
         s.contains("containers (cgroups)")
     });
     tmux.keys(&["3"]);
-    let screen = tmux.wait_for("the plugins view", |s| s.contains("plugins · 1 installed"));
+    let screen = tmux.wait_for("the plugins view", |s| {
+        s.contains("plugins · 2 installed · 1 with calls recorded")
+    });
+    let row = |id: &str| -> Vec<String> {
+        screen
+            .lines()
+            .map(|l| l.trim_matches(|c: char| c == '│' || c.is_whitespace()))
+            .find(|l| l.starts_with(&format!("{id} ")))
+            .unwrap_or_else(|| panic!("a row for {id}:\n{screen}"))
+            .split_whitespace()
+            .map(str::to_owned)
+            .collect()
+    };
+    let napper = row("napper");
+    // PLUGIN VERSION STATE CALLS FAILED P50 ...
+    assert_eq!(napper[..3], ["napper", "0.1.0", "enabled"], "{screen}");
+    // Two commands and each process's lifecycle hooks; none failed; the
+    // time went to the host's clocks (the naps).
     assert!(
-        screen.contains("hello") && screen.contains("0.1.0"),
+        napper[3].parse::<u64>().is_ok_and(|calls| calls >= 2),
         "{screen}"
     );
-    assert!(screen.contains("not collected yet"), "{screen}");
+    assert_eq!(napper[4], "0", "{screen}");
+    assert!(
+        screen.contains(" ms ") && screen.contains("wasi "),
+        "{screen}"
+    );
+    let hello = row("hello");
+    assert_eq!(hello[3..5], ["-", "-"], "figures cleared:\n{screen}");
 
     // `q` quits, cleanly, and gives the terminal back (the shell's echo
     // shows on the main screen, not the dashboard's alternate one).

@@ -138,9 +138,16 @@ fn free_port() -> u16 {
 #[test]
 fn the_exposition_passes_promtool_and_a_real_prometheus_scrapes_it() {
     let lord = Lord::new();
+    // A plugin with calls recorded, so its families are checked too.
+    lord.install("napper");
+    lord.run(&["nap", "1"]).assert_ok();
     let (_exporter, base) = export(&lord, &[]);
     let (status, text) = get(&base, "/metrics", &[]);
     assert!(status.contains("200"), "{status}");
+    assert!(
+        text.contains("lord_plugin_calls_total{plugin=\"napper\"} "),
+        "{text}"
+    );
     let mut promtool = Command::new("promtool")
         .args(["check", "metrics"])
         .stdin(Stdio::piped())
@@ -226,6 +233,57 @@ fn the_exposition_passes_promtool_and_a_real_prometheus_scrapes_it() {
     let active = &targets["data"]["activeTargets"][0];
     assert_eq!(active["health"], "up", "{active}");
     assert_eq!(active["lastError"], "", "{active}");
+}
+
+/// What plugins' calls cost reaches the monitor from lord's performance
+/// monitor: in the snapshot, and as a figure alert rules can watch.
+#[test]
+fn plugin_figures_reach_the_snapshot_and_alert_rules() {
+    let lord = Lord::new();
+    lord.install("napper");
+    let calls_of = |snapshot: &serde_json::Value| -> serde_json::Value {
+        snapshot["plugins"]
+            .as_array()
+            .expect("plugins")
+            .iter()
+            .find(|p| p["id"] == "napper")
+            .cloned()
+            .unwrap_or_else(|| panic!("napper is listed: {snapshot}"))
+    };
+    let snapshot_now = || -> serde_json::Value {
+        let run = lord.run(&["monitor", "snapshot", "--json"]);
+        run.assert_ok();
+        serde_json::from_slice(&run.output.stdout).expect("JSON")
+    };
+    // Installing ran its lifecycle hooks, which are calls too.
+    let before = calls_of(&snapshot_now())["calls"].as_u64().expect("calls");
+
+    for _ in 0..3 {
+        lord.run(&["nap", "30"]).assert_ok();
+    }
+    let napper = calls_of(&snapshot_now());
+    // Three commands, and each process's load hooks.
+    let calls = napper["calls"].as_u64().expect("calls");
+    assert!(calls >= before + 3, "{before} then {napper}");
+    assert_eq!(napper["failures"], 0, "{napper}");
+    // Each command slept 30 ms in the host: the slowest calls say so, and
+    // the time is blamed on the host, not the guest.
+    let max = napper["max_ms"].as_f64().expect("max");
+    assert!(max >= 30.0, "{napper}");
+    assert_eq!(napper["top_interface"][0], "wasi", "{napper}");
+    let text = lord.run(&["monitor", "snapshot"]);
+    text.assert_ok();
+    assert!(text.stdout().contains("napper"), "{}", text.stdout());
+
+    // An alert rule on the plugin's latency fires on the next sample.
+    std::fs::write(
+        lord.home.path().join("config.toml"),
+        "[[monitor.alerts]]\nname = \"slow-napper\"\nmetric = \"plugin:napper.p95_ms\"\nabove = 10\n",
+    )
+    .expect("config");
+    let watch = lord.run(&["monitor", "watch", "--count", "1", "--json"]);
+    watch.assert_ok();
+    assert!(watch.stdout().contains("slow-napper"), "{}", watch.stdout());
 }
 
 #[test]

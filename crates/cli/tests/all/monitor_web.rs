@@ -30,6 +30,9 @@ fn the_web_dashboard_shows_live_samples_in_a_browser_under_a_strict_csp() {
         return;
     };
     let lord = Lord::new();
+    // One plugin with calls recorded, for the plugins table.
+    lord.install("napper");
+    lord.run(&["nap", "1"]).assert_ok();
     let (_server, base) = serve(&lord, &["--listen", "127.0.0.1:0"]);
     let (status, page) = get(&base, "/", &[]);
     assert!(status.contains("200"), "{status}");
@@ -90,6 +93,14 @@ fn the_web_dashboard_shows_live_samples_in_a_browser_under_a_strict_csp() {
         "{result:#}"
     );
     assert!(last["processes"].as_u64() >= Some(1), "{result:#}");
+    assert_eq!(last["plugins"][0][0], "napper", "{result:#}");
+    assert!(
+        last["plugins"][0][1]
+            .as_str()
+            .and_then(|c| c.parse::<u64>().ok())
+            .is_some_and(|calls| calls >= 1),
+        "{result:#}"
+    );
     let size = std::fs::metadata(&shot).expect("a screenshot").len();
     assert!(size > 10_000, "a {size}-byte screenshot is blank");
 }

@@ -39,6 +39,8 @@ const [url, shot] = process.argv.slice(2);
       cores: document.getElementById("cores").textContent,
       status: document.getElementById("status").textContent,
       processes: document.querySelectorAll("#processes tr").length,
+      plugins: [...document.querySelectorAll("#plugins tr")].map((tr) =>
+        [...tr.cells].map((td) => td.textContent)),
     }));
     out.readings.push(await read());
     await page.waitForFunction(() => Number(document.getElementById("points").textContent) >= 1,

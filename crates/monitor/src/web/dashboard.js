@@ -79,6 +79,16 @@ function show(sample) {
     return row;
   });
   body.replaceChildren(...rows);
+  const plugins = sample.plugins.map((p) => {
+    const row = document.createElement("tr");
+    cell(row, p.id, false);
+    cell(row, String(p.calls), true);
+    cell(row, String(p.failures), true);
+    cell(row, p.p95_ms.toFixed(2), true);
+    cell(row, size(p.peak_memory_bytes), true);
+    return row;
+  });
+  $("plugins").replaceChildren(...plugins);
 }
 
 const source = new EventSource("/events");
