@@ -6,7 +6,10 @@
 //!
 //! A JavaScript component is built against a world that imports only the
 //! host interfaces the bundle uses, so it asks for nothing its code does not
-//! touch and the host's contract check sees exactly what it needs.
+//! touch and the host's contract check sees exactly what it needs: in
+//! particular `wasi:http` only when the bundle holds `lord:fetch` (the
+//! SDK's Fetch API, written into `.lord/sdk/` by every build) or names
+//! `wasi:http` itself.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -118,6 +121,7 @@ fn build_js(
     let build_dir = dir.join(LORD_DIR).join("build");
     std::fs::create_dir_all(&build_dir).map_err(DevkitError::io("create", &build_dir))?;
 
+    sdk::install_js_sdk(dir)?;
     let entry = match lang {
         Lang::TypeScript => {
             check_typescript(dir, &wit, world, tools, progress, steps)?;
@@ -144,8 +148,15 @@ fn build_js(
                 "--target=es2022",
                 "--main-fields=module,main",
                 "--external:lord:*",
+                "--external:wasi:*",
                 "--log-level=warning",
             ])
+            // Wins over the `lord:*` rule: the SDK's own module is bundled.
+            .arg(format!(
+                "--alias:{}=./{}",
+                sdk::FETCH_MODULE,
+                sdk::FETCH_PATH
+            ))
             .arg(format!("--outfile={}", bundle.display()))
             .current_dir(dir),
         "esbuild",
@@ -154,9 +165,11 @@ fn build_js(
     steps.push(("esbuild".to_owned(), step.elapsed()));
 
     let js = std::fs::read_to_string(&bundle).map_err(DevkitError::io("read", &bundle))?;
-    let (world_name, world_wit) = trimmed_world(sdk::WIT, world, &js)?;
-    let world_file = build_dir.join("world.wit");
-    std::fs::write(&world_file, world_wit).map_err(DevkitError::io("write", &world_file))?;
+    let built_world = trimmed_world(sdk::WIT, world, &js)?;
+    if built_world.http {
+        http_engine(options.engine)?;
+    }
+    let world_dir = write_world(&build_dir, &built_world)?;
 
     let out = build_dir.join("component.wasm");
     let step = Instant::now();
@@ -164,8 +177,8 @@ fn build_js(
         dir,
         options,
         &bundle,
-        &world_file,
-        &world_name,
+        &world_dir,
+        &built_world.name,
         &out,
         progress,
     )?;
@@ -200,6 +213,7 @@ fn check_typescript(
         "typings (jco-transpile)",
         dir,
     )?;
+    sdk::install_fetch_types(&types)?;
     steps.push(("typings".to_owned(), step.elapsed()));
     progress("tsc (type check)");
     let step = Instant::now();
@@ -221,7 +235,7 @@ fn componentize(
     dir: &Path,
     options: &BuildOptions,
     bundle: &Path,
-    world_file: &Path,
+    world_dir: &Path,
     world_name: &str,
     out: &Path,
     progress: &mut dyn FnMut(&str),
@@ -233,7 +247,7 @@ fn componentize(
             toolchain::run(
                 Command::new(tools.bin(PINNED, "componentize-qjs"))
                     .arg("--wit")
-                    .arg(world_file)
+                    .arg(world_dir)
                     .arg("--world")
                     .arg(world_name)
                     .arg("--js")
@@ -256,9 +270,12 @@ fn componentize(
                 Command::new(tools.bin(SPIDERMONKEY, "componentize-js"))
                     .arg(bundle)
                     .arg("-w")
-                    .arg(world_file)
+                    .arg(world_dir)
                     .arg("-n")
                     .arg(world_name)
+                    // Its own `http` feature (StarlingMonkey's Promise-based
+                    // fetch) stays off: a plugin call cannot wait on a Promise,
+                    // and `lord:fetch` imports wasi:http itself when used.
                     .args(["-d", "stdio", "random", "clocks", "http", "fetch-event"])
                     .arg("-o")
                     .arg(out)
@@ -286,10 +303,27 @@ fn offered<'w>(wit: &'w str, world: &str) -> Vec<&'w str> {
         .collect()
 }
 
+/// The world a JavaScript component is built for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BuildWorld {
+    pub name: String,
+    /// The WIT: the contract with the build world added.
+    pub text: String,
+    /// It imports `wasi:http` (the bundle sends HTTP requests).
+    pub http: bool,
+}
+
+/// Whether the bundle names a `wasi:http` interface as a module (the
+/// SDK's `lord:fetch` does, once bundled).
+fn names_wasi_http(js: &str) -> bool {
+    js.match_indices("wasi:http/")
+        .any(|(at, _)| js[..at].ends_with(['"', '\'']))
+}
+
 /// A copy of the WIT with one more world: `world`'s exports, and imports of
-/// only the `lord:plugin/*` interfaces `js` names. Returns its name and the
-/// text. An interface the world does not offer is an error naming it.
-pub fn trimmed_world(wit: &str, world: &str, js: &str) -> Result<(String, String), DevkitError> {
+/// only the `lord:plugin/*` interfaces `js` names, plus `wasi:http` when it
+/// names that. An interface the world does not offer is an error naming it.
+pub fn trimmed_world(wit: &str, world: &str, js: &str) -> Result<BuildWorld, DevkitError> {
     const PREFIX: &str = "lord:plugin/";
     // What a world offers is the contract this lord ships, whatever copy
     // of it the caller extends.
@@ -318,6 +352,14 @@ pub fn trimmed_world(wit: &str, world: &str, js: &str) -> Result<(String, String
         }
     }
     used.sort_by_key(|name| offered.iter().position(|o| o == name));
+    let http = names_wasi_http(js);
+    if http && world == "micro-plugin" {
+        return Err(DevkitError::Usage(format!(
+            "the code sends HTTP requests (`{}`), which a micro-plugin cannot; make it a \
+             plugin with a command and `net(HOST[:PORT])` in its permissions",
+            sdk::FETCH_MODULE
+        )));
+    }
     let export = match world {
         "micro-plugin" => "micro",
         _ => "guest",
@@ -330,8 +372,53 @@ pub fn trimmed_world(wit: &str, world: &str, js: &str) -> Result<(String, String
     for interface in &used {
         text.push_str(&format!("    import {interface};\n"));
     }
+    if http {
+        text.push_str(&format!("    import {};\n", sdk::HTTP_IMPORT));
+    }
     text.push_str(&format!("    export {export};\n}}\n"));
-    Ok((name, text))
+    Ok(BuildWorld { name, text, http })
+}
+
+/// Writes the build world into `build_dir/wit/` (with the `wasi:http`
+/// packages under `deps/` when it imports them), replacing what an earlier
+/// build left. Returns the folder, which the componentizers read whole.
+fn write_world(build_dir: &Path, world: &BuildWorld) -> Result<PathBuf, DevkitError> {
+    let dir = build_dir.join("wit");
+    // A stale `deps/` would make a world that sends nothing parse packages
+    // it does not use.
+    let _ = std::fs::remove_dir_all(&dir);
+    let deps = dir.join("deps");
+    std::fs::create_dir_all(&deps).map_err(DevkitError::io("create", &deps))?;
+    let file = dir.join("world.wit");
+    std::fs::write(&file, &world.text).map_err(DevkitError::io("write", &file))?;
+    if world.http {
+        for (name, text) in sdk::http_wit_deps() {
+            let path = deps.join(name);
+            std::fs::write(&path, text).map_err(DevkitError::io("write", &path))?;
+        }
+    }
+    Ok(dir)
+}
+
+/// The engine a bundle that sends HTTP requests can be built with.
+///
+/// componentize-qjs 0.4.5 instantiates the component while building it
+/// (to snapshot the initialised engine) in a linker that has WASI but not
+/// `wasi:http`, and that instantiation fails for `wasi:http/types`
+/// ("instance export `input-stream` has the wrong type: mismatched
+/// resource types"). Tried: any imported interface that uses wasi:io's
+/// resources fails the same way, one of our own too, while interfaces
+/// without resources (all of `lord:plugin/*`) link. componentize-js builds
+/// the same bundle.
+fn http_engine(engine: Engine) -> Result<(), DevkitError> {
+    match engine {
+        Engine::SpiderMonkey => Ok(()),
+        Engine::QuickJs => Err(DevkitError::Usage(format!(
+            "the code sends HTTP requests (`{}`), which the QuickJS build (componentize-qjs \
+             0.4.5) cannot link; build it with `lord pdk build --engine spidermonkey`",
+            sdk::FETCH_MODULE
+        ))),
+    }
 }
 
 #[cfg(test)]
@@ -344,8 +431,10 @@ mod tests {
                   import * as data from \"lord:plugin/data\";\n\
                   // see lord:plugin/secrets in the docs\n\
                   const t = 'lord:plugin/types@0.2.0';";
-        let (name, wit) = trimmed_world("package lord:plugin@0.2.0;\n", "plugin", js).expect("ok");
-        assert_eq!(name, "plugin-js-build");
+        let built = trimmed_world("package lord:plugin@0.2.0;\n", "plugin", js).expect("ok");
+        assert_eq!(built.name, "plugin-js-build");
+        assert!(!built.http);
+        let wit = built.text;
         assert!(
             wit.contains("import log;\n    import data;\n    export guest;"),
             "{wit}"
@@ -362,5 +451,37 @@ mod tests {
         let js = "import * as s from 'lord:plugin/shared@0.2.0';";
         let error = trimmed_world("", "micro-plugin", js).expect_err("refused");
         assert!(error.to_string().contains("lord:plugin/shared"), "{error}");
+    }
+
+    #[test]
+    fn the_build_world_imports_wasi_http_only_when_the_bundle_sends_requests() {
+        let fetching = "import { handle } from \"wasi:http/outgoing-handler@0.2.12\";\n\
+                        import { log } from 'lord:plugin/log@0.2.0';";
+        let built = trimmed_world("", "plugin", fetching).expect("ok");
+        assert!(built.http);
+        assert!(
+            built
+                .text
+                .contains("import log;\n    import wasi:http/outgoing-handler@0.2.12;\n"),
+            "{}",
+            built.text
+        );
+        let quiet = "// fetch from wasi:http/outgoing-handler some day\nconst u = 'https://x/';";
+        let built = trimmed_world("", "plugin", quiet).expect("ok");
+        assert!(!built.http);
+        assert!(!built.text.contains("wasi:http"), "{}", built.text);
+        let only_fetch = "import { handle } from 'wasi:http/outgoing-handler@0.2.12';";
+        let error = trimmed_world("", "micro-plugin", only_fetch).expect_err("refused");
+        assert!(error.to_string().contains("sends HTTP requests"), "{error}");
+    }
+
+    #[test]
+    fn quickjs_refuses_a_bundle_that_sends_requests_and_names_the_way_out() {
+        let error = http_engine(Engine::QuickJs).expect_err("refused");
+        assert!(
+            error.to_string().contains("--engine spidermonkey"),
+            "{error}"
+        );
+        assert!(http_engine(Engine::SpiderMonkey).is_ok());
     }
 }

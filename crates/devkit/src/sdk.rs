@@ -3,6 +3,10 @@
 //! path at `.lord/lord-pdk`; `new` and every `build` write it there, so a
 //! project always builds against the contract of the lord that builds it,
 //! with no registry and no absolute paths in its `Cargo.toml`.
+//!
+//! A JavaScript or TypeScript project gets `lord:fetch` (the Fetch API over
+//! `wasi:http`) the same way: every build writes it into `.lord/sdk/`, and
+//! the bundler resolves the specifier there.
 
 use std::path::{Path, PathBuf};
 
@@ -40,6 +44,17 @@ const HTTP_WIT: [(&str, &str); 4] = [
         include_str!("../../pdk/wit-http/deps/clocks.wit"),
     ),
 ];
+
+/// `lord:fetch` for JavaScript and TypeScript plugins, and its typings.
+const FETCH_JS: &str = include_str!("../sdk-js/fetch.js");
+const FETCH_D_TS: &str = include_str!("../sdk-js/fetch.d.ts");
+/// The specifier plugin code imports `fetch` by.
+pub const FETCH_MODULE: &str = "lord:fetch";
+/// Where, inside a project, the bundler finds `lord:fetch`.
+pub const FETCH_PATH: &str = ".lord/sdk/fetch.js";
+/// The interface a component that sends HTTP requests imports (the others
+/// of wasi:http, io and clocks come with it).
+pub const HTTP_IMPORT: &str = "wasi:http/outgoing-handler@0.2.12";
 
 /// The SDK's `Cargo.toml` outside lord's workspace. Its versions must stay
 /// those of the workspace (a test compares them).
@@ -98,6 +113,26 @@ pub fn install_wit(project: &Path) -> Result<PathBuf, DevkitError> {
     Ok(dir)
 }
 
+/// Writes `lord:fetch` into `project/.lord/sdk/`. Returns the file.
+pub fn install_js_sdk(project: &Path) -> Result<PathBuf, DevkitError> {
+    let path = project.join(FETCH_PATH);
+    write_if_changed(&path, FETCH_JS.as_bytes())?;
+    Ok(path)
+}
+
+/// Writes the typings of `lord:fetch` into a folder `tsc` reads.
+pub fn install_fetch_types(types: &Path) -> Result<(), DevkitError> {
+    write_if_changed(&types.join("lord-fetch.d.ts"), FETCH_D_TS.as_bytes())
+}
+
+/// The WIT packages a world importing [`HTTP_IMPORT`] needs beside it, as
+/// (file name inside `deps/`, text).
+pub fn http_wit_deps() -> impl Iterator<Item = (&'static str, &'static str)> {
+    HTTP_WIT
+        .into_iter()
+        .filter_map(|(name, text)| Some((name.strip_prefix("wit-http/deps/")?, text)))
+}
+
 pub(crate) fn write_if_changed(path: &Path, bytes: &[u8]) -> Result<(), DevkitError> {
     if std::fs::read(path).is_ok_and(|old| old == bytes) {
         return Ok(());
@@ -121,6 +156,17 @@ mod tests {
             .expect("lib.rs");
         assert!(!lib.contains(WIT_PATH_IN_REPO));
         assert_eq!(lib.matches(WIT_PATH_IN_COPY).count(), 2);
+    }
+
+    #[test]
+    fn the_fetch_module_imports_the_wasi_http_version_the_deps_carry() {
+        assert!(FETCH_JS.contains(&format!("'{HTTP_IMPORT}'")));
+        let http = http_wit_deps()
+            .find(|(name, _)| *name == "http.wit")
+            .expect("http.wit");
+        let version = HTTP_IMPORT.rsplit('@').next().expect("version");
+        assert!(http.1.contains(&format!("package wasi:http@{version};")));
+        assert_eq!(http_wit_deps().count(), 3, "http, io, clocks");
     }
 
     #[test]
