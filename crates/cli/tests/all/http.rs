@@ -14,17 +14,19 @@ use crate::support::{Lord, variant};
 
 /// A loopback server that answers each connection with `answer(request
 /// head, body bytes read with it, stream)` and reports the head it read.
-struct Server {
-    port: u16,
+pub(crate) struct Server {
+    pub(crate) port: u16,
     heads: mpsc::Receiver<String>,
 }
 
 impl Server {
-    fn start(answer: impl Fn(&str, &mut TcpStream) + Send + 'static) -> Self {
+    pub(crate) fn start(answer: impl Fn(&str, &mut TcpStream) + Send + 'static) -> Self {
         Self::start_with_body(move |head, _, stream| answer(head, stream))
     }
 
-    fn start_with_body(answer: impl Fn(&str, &[u8], &mut TcpStream) + Send + 'static) -> Self {
+    pub(crate) fn start_with_body(
+        answer: impl Fn(&str, &[u8], &mut TcpStream) + Send + 'static,
+    ) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").expect("listen");
         let port = listener.local_addr().expect("addr").port();
         let (tx, heads) = mpsc::channel();
@@ -40,7 +42,7 @@ impl Server {
     }
 
     /// The request heads it received so far.
-    fn received(&self) -> Vec<String> {
+    pub(crate) fn received(&self) -> Vec<String> {
         // Give a connection lord made just before exiting time to land.
         thread::sleep(Duration::from_millis(100));
         self.heads.try_iter().collect()
@@ -65,7 +67,7 @@ fn read_head(stream: &TcpStream) -> (String, Vec<u8>) {
     (head, reader.buffer().to_vec())
 }
 
-fn respond(stream: &mut TcpStream, status: &str, headers: &str, body: &[u8]) {
+pub(crate) fn respond(stream: &mut TcpStream, status: &str, headers: &str, body: &[u8]) {
     let _ = write!(
         stream,
         "HTTP/1.1 {status}\r\ncontent-length: {}\r\nconnection: close\r\n{headers}\r\n",

@@ -31,6 +31,7 @@ mod git_plugin;
 mod grants;
 mod hostile;
 mod http;
+mod js_fetch;
 mod lifecycle;
 mod logging;
 mod micro;

@@ -27,7 +27,7 @@ const TYPES: [&str; 8] = [
 
 /// `lord pdk ARGS`, with the JavaScript tools and Rust guest builds shared
 /// between tests and runs, so each is paid for once.
-fn pdk(lord: &Lord, args: &[&str]) -> Run {
+pub(crate) fn pdk(lord: &Lord, args: &[&str]) -> Run {
     let target = repo().join("target");
     let mut all = vec!["pdk"];
     all.extend_from_slice(args);
@@ -37,7 +37,7 @@ fn pdk(lord: &Lord, args: &[&str]) -> Run {
     lord.run_cmd(&mut cmd)
 }
 
-fn path(p: &Path) -> &str {
+pub(crate) fn path(p: &Path) -> &str {
     p.to_str().expect("utf-8 path")
 }
 
