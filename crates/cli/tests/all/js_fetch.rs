@@ -30,7 +30,8 @@ export const guest = {
   runCommand(invocation) {
     const url = arg(invocation, 'url');
     const body = arg(invocation, 'body');
-    const init = body === undefined
+    // Arguments are positional: an empty body means none.
+    const init = !body
       ? { redirect: arg(invocation, 'redirect') ?? 'follow' }
       : { method: 'POST', headers: { 'content-type': 'text/plain', 'x-sent-by': 'jsfetch' }, body };
     let response;
@@ -92,7 +93,7 @@ fn fetching_project(lord: &Lord, dir: &Path, port: u16) {
     assert!(manifest.contains(&grant), "{manifest}");
     std::fs::write(dir.join("plugin.toml"), manifest).expect("write manifest");
     // The generated cases greet; this plugin fetches.
-    std::fs::remove_file(dir.join("cases.toml")).expect("remove cases");
+    std::fs::remove_file(dir.join("tests/cases.toml")).expect("remove cases");
 }
 
 /// Answers as a small web server would: `/old` redirects to `/new`,
@@ -179,7 +180,7 @@ fn a_javascript_plugin_fetches_from_its_granted_server_and_nowhere_else() {
         "{}",
         run.stdout()
     );
-    let run = lord.run(&["jsfetch", &format!("{base}/notes"), "--body", "ping é!"]);
+    let run = lord.run(&["jsfetch", &format!("{base}/notes"), "ping é!"]);
     run.assert_ok();
     assert!(
         run.stdout().starts_with("STATUS 201 ok=true"),
@@ -203,7 +204,7 @@ fn a_javascript_plugin_fetches_from_its_granted_server_and_nowhere_else() {
         run.stdout()
     );
     // ...unless the plugin says not to.
-    let run = lord.run(&["jsfetch", &format!("{base}/old"), "--redirect", "manual"]);
+    let run = lord.run(&["jsfetch", &format!("{base}/old"), "", "manual"]);
     run.assert_ok();
     assert!(
         run.stdout().starts_with("STATUS 302 ok=false"),
