@@ -9,6 +9,7 @@ use lord_manifest::PluginId;
 use lord_perf::{PerfDb, Recorder, Report};
 
 use crate::error::HostError;
+use crate::framework::Framework;
 
 /// The report for `plugin`, or for every plugin, from `home`'s `perf.db`
 /// and `recorder`'s figures not yet in it.
@@ -47,4 +48,26 @@ pub(crate) fn clear(
         return Ok(0);
     }
     Ok(PerfDb::open(home)?.clear(plugin)?)
+}
+
+impl Framework {
+    /// What plugin calls cost: per entry point (p50/p95/p99/max of wall and
+    /// guest time, memory, output; host time and calls by interface; how
+    /// calls ended; cache hits), per plugin, and the bottlenecks found, for
+    /// `plugin` or every plugin. Earlier processes' figures and this one's.
+    pub fn perf_report(&self, plugin: Option<&PluginId>) -> Result<lord_perf::Report, HostError> {
+        crate::perf::report(self.home(), self.loader().recorder(), plugin)
+    }
+
+    /// One line of figures per plugin that has run (calls, failures, wall
+    /// time quantiles, where its host time went, peak memory, cache hit
+    /// rate): the small, stable view other screens show.
+    pub fn plugin_summaries(&self) -> Result<Vec<lord_perf::PluginSummary>, HostError> {
+        Ok(self.perf_report(None)?.plugins)
+    }
+
+    /// Forgets the call figures of `plugin`, or of every plugin.
+    pub fn clear_perf(&self, plugin: Option<&PluginId>) -> Result<usize, HostError> {
+        crate::perf::clear(self.home(), self.loader().recorder(), plugin)
+    }
 }
