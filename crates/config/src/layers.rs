@@ -131,6 +131,9 @@ fn defaults() -> Vec<(&'static str, Value)> {
         // Opt-in: send the registry each day's run and failure counts per
         // plugin version (nothing else), in the background.
         ("registry.share-usage", Value::from(false)),
+        // Local usage analytics (`lord analytics report`): on, for the
+        // user's own eyes only; false stops recording and deletes it.
+        ("analytics.enabled", Value::from(true)),
         ("output.raw-plugins", Value::Array(Vec::new())),
         // `lord monitor stream` and `push`: time between samples.
         ("monitor.interval", Value::from("1s")),
@@ -195,7 +198,7 @@ fn check_own(key: &str, value: &Value) -> Option<Result<(), String>> {
                 "must be a list of addresses, like [\"ops@example.org\"]; got {value}"
             )),
         },
-        "output.raw" | "registry.share-usage" => match value.as_bool() {
+        "output.raw" | "registry.share-usage" | "analytics.enabled" => match value.as_bool() {
             Some(_) => Ok(()),
             None => Err(format!("must be true or false; got {value}")),
         },

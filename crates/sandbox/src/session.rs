@@ -226,7 +226,7 @@ impl Session {
     /// failure poisons it.
     pub(crate) async fn call<T: Answer>(
         &mut self,
-        entry: (EntryKind, &str),
+        entry: (EntryKind, &str, usize),
         call: impl AsyncFnOnce(&mut Store<StoreState>) -> wasmtime::Result<GuestResult<T>>,
     ) -> Result<(T, Captured), CallError> {
         if self.poisoned {
@@ -301,6 +301,7 @@ impl Session {
                 host_calls: state.meter.host_calls,
                 peak_memory_bytes: u64::try_from(state.limiter.peak_memory).unwrap_or(u64::MAX),
                 output_bytes: captured_bytes(&captured).saturating_add(answer as u64),
+                input_bytes: entry.2 as u64,
                 outcome: kind,
             };
             recorder.record(&self.plugin, entry.0, entry.1, &sample);

@@ -16,6 +16,7 @@ mod pg;
 mod support;
 
 mod alerts;
+mod analytics;
 mod budgets;
 mod compat;
 mod completions;
