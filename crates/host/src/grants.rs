@@ -162,6 +162,7 @@ pub(crate) fn resolve_programs(
             | Permission::Db(_)
             | Permission::Ai(_)
             | Permission::SysMetrics
+            | Permission::SysMetricsCommandLines
             | Permission::Tty => None,
         })
         .collect()
