@@ -35,6 +35,7 @@ mod messenger;
 mod micro;
 mod perf;
 mod project;
+mod quota;
 pub mod provider;
 mod release;
 mod remote;
