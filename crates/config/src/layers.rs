@@ -257,6 +257,20 @@ fn check_own(key: &str, value: &Value) -> Option<Result<(), String>> {
                 "must be a whole number of events from 1 to 10000000; got {value}"
             )),
         },
+        _ if key.starts_with("quota.") => return check_quota_key(key, value),
+        "events.retention-days" => match value.as_u64() {
+            Some(1..=3650) => Ok(()),
+            _ => Err(format!(
+                "must be a whole number of days from 1 to 3650; got {value}"
+            )),
+        },
+        _ => return None,
+    })
+}
+
+/// Checks one of the `quota.*` keys; `None` for a key lord does not know.
+fn check_quota_key(key: &str, value: &Value) -> Option<Result<(), String>> {
+    Some(match key {
         "quota.calls-per-minute"
         | "quota.cpu-ms-per-minute"
         | "quota.events-per-minute"
@@ -284,12 +298,6 @@ fn check_own(key: &str, value: &Value) -> Option<Result<(), String>> {
                 )),
             }
         }
-        "events.retention-days" => match value.as_u64() {
-            Some(1..=3650) => Ok(()),
-            _ => Err(format!(
-                "must be a whole number of days from 1 to 3650; got {value}"
-            )),
-        },
         _ => return None,
     })
 }
