@@ -61,8 +61,8 @@ pub mod http_bindings {
 }
 
 pub mod exec;
-pub mod metrics;
 pub mod http;
+pub mod metrics;
 mod micro;
 
 pub use micro::{Json, Micro, MicroContext};
