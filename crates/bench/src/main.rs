@@ -28,6 +28,10 @@
 //! wasmtime is the baseline it measures lord against. lord itself still
 //! reaches wasmtime only through lord-sandbox.
 
+// The `--json` report is one `json!` object with every figure in it,
+// deeper than the macro's default recursion limit allows.
+#![recursion_limit = "256"]
+
 mod bare;
 mod call;
 mod embed;
