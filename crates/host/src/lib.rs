@@ -37,6 +37,7 @@ mod micro;
 mod perf;
 mod project;
 pub mod provider;
+mod quota;
 mod release;
 mod remote;
 mod results;

@@ -44,6 +44,7 @@ mod pdk;
 mod perf;
 mod plugin_metrics;
 mod providers;
+mod quotas;
 mod refusals;
 mod registry;
 mod registry_community;
