@@ -28,6 +28,10 @@
 //! wasmtime is the baseline it measures lord against. lord itself still
 //! reaches wasmtime only through lord-sandbox.
 
+// The report's one `json!` object has grown past serde_json's default
+// macro depth (each figure is a nested expansion).
+#![recursion_limit = "256"]
+
 mod bare;
 mod call;
 mod embed;

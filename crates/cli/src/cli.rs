@@ -100,6 +100,10 @@ pub(crate) enum Builtin {
     /// silence them.
     #[command(subcommand)]
     Alert(commands::alert::AlertCommand),
+    /// Local usage analytics: calls, errors, latency, predictions,
+    /// anomalies and ecosystem health (nothing leaves this machine).
+    #[command(subcommand)]
+    Analytics(commands::analytics::AnalyticsCommand),
     /// Show, check and change the layered configuration.
     #[command(subcommand)]
     Config(commands::config::ConfigCommand),
@@ -319,6 +323,7 @@ async fn run_builtin(
         Builtin::Cache(cmd) => commands::cache::run(out, framework, cmd),
         Builtin::Monitor(cmd) => commands::monitor::run(ctx, out, framework, cmd).await,
         Builtin::Alert(cmd) => commands::alert::run(ctx, out, framework, cmd).await,
+        Builtin::Analytics(cmd) => commands::analytics::run(out, framework, cmd),
         Builtin::Config(cmd) => commands::config::run(out, framework, cmd).await,
         Builtin::State(cmd) => commands::state::run(out, framework, cmd),
         Builtin::Key(cmd) => commands::key::run(ctx, out, cmd),

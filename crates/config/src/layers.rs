@@ -131,10 +131,45 @@ fn defaults() -> Vec<(&'static str, Value)> {
         // Opt-in: send the registry each day's run and failure counts per
         // plugin version (nothing else), in the background.
         ("registry.share-usage", Value::from(false)),
+        // Local usage analytics (`lord analytics report`): on, for the
+        // user's own eyes only; false stops recording and deletes it.
+        ("analytics.enabled", Value::from(true)),
         ("output.raw-plugins", Value::Array(Vec::new())),
         // `lord monitor stream` and `push`: time between samples.
         ("monitor.interval", Value::from("1s")),
+        // Per-minute quotas of every plugin (each may be set for one plugin
+        // as `quota.plugins.<id>.<name>`), generous enough that honest work
+        // never meets them; and how many refusals of one quota within how
+        // many minutes disable a plugin.
+        ("quota.calls-per-minute", Value::from(6_000)),
+        ("quota.cpu-ms-per-minute", Value::from(60_000)),
+        ("quota.events-per-minute", Value::from(6_000)),
+        ("quota.messages-per-minute", Value::from(6_000)),
+        ("quota.http-requests-per-minute", Value::from(600)),
+        ("quota.data-mib", Value::from(1024)),
+        ("quota.strikes", Value::from(5)),
+        ("quota.strike-minutes", Value::from(10)),
     ]
+}
+
+/// The quotas a plugin's own line may set: `quota.plugins.<id>.<name>`.
+const PLUGIN_QUOTAS: &[&str] = &[
+    "calls-per-minute",
+    "cpu-ms-per-minute",
+    "events-per-minute",
+    "messages-per-minute",
+    "http-requests-per-minute",
+    "data-mib",
+];
+
+/// Checks a quota's value: a whole number from 1 to a billion.
+fn check_quota(value: &Value) -> Result<(), String> {
+    match value.as_u64() {
+        Some(1..=1_000_000_000) => Ok(()),
+        _ => Err(format!(
+            "must be a whole number from 1 to 1000000000; got {value}"
+        )),
+    }
 }
 
 /// Checks one of lord's own keys; `None` for keys lord does not know.
@@ -195,7 +230,7 @@ fn check_own(key: &str, value: &Value) -> Option<Result<(), String>> {
                 "must be a list of addresses, like [\"ops@example.org\"]; got {value}"
             )),
         },
-        "output.raw" | "registry.share-usage" => match value.as_bool() {
+        "output.raw" | "registry.share-usage" | "analytics.enabled" => match value.as_bool() {
             Some(_) => Ok(()),
             None => Err(format!("must be true or false; got {value}")),
         },
@@ -225,12 +260,47 @@ fn check_own(key: &str, value: &Value) -> Option<Result<(), String>> {
                 "must be a whole number of events from 1 to 10000000; got {value}"
             )),
         },
+        _ if key.starts_with("quota.") => return check_quota_key(key, value),
         "events.retention-days" => match value.as_u64() {
             Some(1..=3650) => Ok(()),
             _ => Err(format!(
                 "must be a whole number of days from 1 to 3650; got {value}"
             )),
         },
+        _ => return None,
+    })
+}
+
+/// Checks one of the `quota.*` keys; `None` for a key lord does not know.
+fn check_quota_key(key: &str, value: &Value) -> Option<Result<(), String>> {
+    Some(match key {
+        "quota.calls-per-minute"
+        | "quota.cpu-ms-per-minute"
+        | "quota.events-per-minute"
+        | "quota.messages-per-minute"
+        | "quota.http-requests-per-minute"
+        | "quota.data-mib"
+        | "quota.strike-minutes" => check_quota(value),
+        // 0: refusals never disable a plugin.
+        "quota.strikes" => match value.as_u64() {
+            Some(0..=1_000_000) => Ok(()),
+            _ => Err(format!(
+                "must be a whole number of refusals from 0 (never disable) to 1000000; got {value}"
+            )),
+        },
+        _ if key.starts_with("quota.plugins.") => {
+            let rest = key.strip_prefix("quota.plugins.").unwrap_or_default();
+            match rest.split_once('.') {
+                Some((id, name)) if is_plugin_id(id) && PLUGIN_QUOTAS.contains(&name) => {
+                    check_quota(value)
+                }
+                _ => Err(format!(
+                    "is not a plugin's quota; write `quota.plugins.<id>.<name>` with a name \
+                     among {}",
+                    PLUGIN_QUOTAS.join(", ")
+                )),
+            }
+        }
         _ => return None,
     })
 }
@@ -397,6 +467,7 @@ impl Config {
             // Other programs' and the user's own `LORD_*` variables are not
             // typos to refuse: only lord's keys and plugin tables count.
             if !(key.starts_with("plugins.")
+                || key.starts_with("quota.plugins.")
                 || key == "registry.url"
                 || defaults().iter().any(|(k, _)| *k == key))
             {
@@ -467,8 +538,8 @@ impl Config {
                 Some(Ok(())) => continue,
                 Some(Err(message)) => message,
                 None => format!(
-                    "is not a lord setting; known: {}, registry.url, requires.<id>, and \
-                     plugins.<id>.*",
+                    "is not a lord setting; known: {}, registry.url, requires.<id>, \
+                     quota.plugins.<id>.<name>, and plugins.<id>.*",
                     known.join(", ")
                 ),
             };

@@ -24,6 +24,7 @@ const LIB_RS: &str = include_str!("../../pdk/src/lib.rs");
 const MICRO_RS: &str = include_str!("../../pdk/src/micro.rs");
 const EXEC_RS: &str = include_str!("../../pdk/src/exec.rs");
 const HTTP_RS: &str = include_str!("../../pdk/src/http.rs");
+const METRICS_RS: &str = include_str!("../../pdk/src/metrics.rs");
 /// The WIT of `wasi:http` the SDK's HTTP client binds (beside the crate in
 /// both places, so its path needs no rewriting).
 const HTTP_WIT: [(&str, &str); 4] = [
@@ -88,6 +89,7 @@ pub fn files() -> Vec<(&'static str, String)> {
         ("src/micro.rs", MICRO_RS.to_owned()),
         ("src/exec.rs", EXEC_RS.to_owned()),
         ("src/http.rs", HTTP_RS.to_owned()),
+        ("src/metrics.rs", METRICS_RS.to_owned()),
         ("wit/lord-plugin.wit", WIT.to_owned()),
     ];
     files.extend(HTTP_WIT.map(|(name, text)| (name, text.to_owned())));
@@ -156,6 +158,25 @@ mod tests {
             .expect("lib.rs");
         assert!(!lib.contains(WIT_PATH_IN_REPO));
         assert_eq!(lib.matches(WIT_PATH_IN_COPY).count(), 2);
+    }
+
+    /// Every module the PDK declares travels with the copy: a module added
+    /// to the crate but not here breaks every project `lord pdk new` makes.
+    #[test]
+    fn the_copy_holds_every_module_the_pdk_declares() {
+        let names: Vec<&str> = files().iter().map(|(name, _)| *name).collect();
+        for line in LIB_RS.lines() {
+            let Some(module) = line
+                .trim()
+                .strip_prefix("pub mod ")
+                .or_else(|| line.trim().strip_prefix("mod "))
+                .and_then(|rest| rest.strip_suffix(';'))
+            else {
+                continue;
+            };
+            let file = format!("src/{module}.rs");
+            assert!(names.contains(&file.as_str()), "{file} is not copied");
+        }
     }
 
     #[test]

@@ -9,6 +9,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Mutex, OnceLock};
 
+use lord_manifest::PluginId;
 use lord_store::InstalledPlugin;
 
 use crate::error::HostError;
@@ -31,6 +32,8 @@ pub(crate) struct LazyChannels {
     /// `state.db`, opened on first use (or early: `open_in_background`).
     db: lord_state::StateDb,
     channels: OnceLock<Channels>,
+    /// Every plugin's per-minute counts in this process.
+    quotas: OnceLock<lord_state::Quotas>,
     global: OnceLock<lord_state::GlobalState>,
     /// lord's own topics, parsed.
     topics: Mutex<HashMap<&'static str, lord_manifest::Topic>>,
@@ -43,6 +46,7 @@ impl LazyChannels {
             home,
             session,
             channels: OnceLock::new(),
+            quotas: OnceLock::new(),
             global: OnceLock::new(),
             topics: Mutex::new(HashMap::new()),
         }
@@ -101,12 +105,24 @@ impl LazyChannels {
     }
 
     /// Writes the events this process queued for the log, if the log was
-    /// ever opened.
+    /// ever opened, and adds its plugins' per-minute counts to the shared
+    /// windows.
     pub(crate) fn flush(&self) -> Result<(), HostError> {
         if let Some(log) = self.channels.get().and_then(|c| c.bus.log()) {
             log.flush()?;
         }
+        if let Some(quotas) = self.quotas.get() {
+            quotas.flush()?;
+        }
         Ok(())
+    }
+
+    /// `plugin`'s per-minute quotas: its limits from the configuration, its
+    /// counts shared by every handle of this process.
+    pub(crate) fn quota(&self, settings: &Settings, plugin: &PluginId) -> lord_state::PluginQuota {
+        self.quotas
+            .get_or_init(|| lord_state::Quotas::new(self.db.clone()))
+            .plugin(plugin.as_str(), crate::quota::limits(settings, plugin))
     }
 
     /// Publishes one of lord's own events (`system` level, persisted). A
@@ -210,5 +226,16 @@ pub(crate) fn channel_limits(settings: &Settings) -> lord_state::ChannelLimits {
         shared_value_bytes: kib("shared.max-value-kib", 64),
         message_bytes: kib("messages.max-payload-kib", 64),
         call_events: retention(settings).per_plugin,
+    }
+}
+
+impl Drop for LazyChannels {
+    /// A framework dropped without `close_for_exit` (an embedder, a test)
+    /// still adds its plugins' counts to the shared windows; a window that
+    /// cannot be written costs the count, never the caller.
+    fn drop(&mut self) {
+        if let Some(quotas) = self.quotas.get() {
+            let _ = quotas.flush();
+        }
     }
 }

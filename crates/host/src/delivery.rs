@@ -144,6 +144,16 @@ async fn deliver_events(
         Ok(plugin) if plugin.state == PluginState::Enabled => plugin,
         Ok(_) | Err(_) => return,
     };
+    // A handler over its calls or CPU time per minute misses this round's
+    // events (they are the publisher's, and are not kept for it).
+    let quota = rt.quota(id);
+    if let Err(throttle) = quota.admit() {
+        let _ = store.audit(id, "events not delivered", &throttle.to_string());
+        let _ = lifecycle
+            .throttled(rt, store, id, quota.take_throttles())
+            .await;
+        return;
+    }
     let mut instance = match lifecycle.load(rt, store, &plugin).await {
         Ok(instance) => instance,
         Err(e) => {
@@ -166,6 +176,9 @@ async fn deliver_events(
             break;
         }
     }
+    let _ = lifecycle
+        .throttled(rt, store, id, quota.take_throttles())
+        .await;
 }
 
 /// Hands a receiver its queued messages (highest priority first), if it is
@@ -192,6 +205,16 @@ async fn deliver_messages(
     };
     // Taken (read and deleted) in one transaction: another process
     // delivering now finds none of them.
+    // Over its calls or CPU time per minute, its messages wait in its
+    // mailbox for a later command.
+    let quota = rt.quota(&id);
+    if let Err(throttle) = quota.admit() {
+        let _ = store.audit(&id, "messages not delivered", &throttle.to_string());
+        let _ = lifecycle
+            .throttled(rt, store, &id, quota.take_throttles())
+            .await;
+        return false;
+    }
     let messages = match mailboxes.take(to) {
         Ok(messages) if !messages.is_empty() => messages,
         Ok(_) => return false,
@@ -236,6 +259,9 @@ async fn deliver_messages(
             }
         }
     }
+    let _ = lifecycle
+        .throttled(rt, store, &id, quota.take_throttles())
+        .await;
     true
 }
 

@@ -33,7 +33,7 @@ pub struct Unmet {
 
 impl Unmet {
     /// One line for an error: what is wanted and what is there.
-    fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         match (&self.installed, self.disabled) {
             (None, _) => format!("`{}` {} (not installed)", self.id, self.wants),
             (Some(have), false) => format!("`{}` {} ({have} is installed)", self.id, self.wants),
@@ -42,7 +42,7 @@ impl Unmet {
     }
 
     /// The command that fixes it.
-    fn fix(&self) -> String {
+    pub(crate) fn fix(&self) -> String {
         match (&self.installed, self.disabled) {
             (None, _) => format!("lord plugin install {}@{}", self.id, self.wants),
             (Some(_), false) => format!("lord plugin update {}", self.id),

@@ -158,10 +158,65 @@ impl Dispatch<'_> {
                 });
             }
         }
+        // Per-minute quotas: a plugin that used up its calls or CPU time
+        // runs nothing until its window resets, and each refusal counts
+        // towards disabling it.
+        // A plugin that may not run says so first, before any quota.
+        self.lifecycle.may_run(plugin)?;
+        let data_dir = self.rt.loader().data_dir(plugin);
+        let data_limit = self.rt.data_quota_bytes(&id);
+        if let Some(dir) = &data_dir
+            && let Some(over) = crate::quota::data_folder_over(&id, dir, data_limit)
+        {
+            store.audit(&id, "throttled (data-mib)", &over)?;
+            return Err(HostError::Throttled {
+                plugin: id,
+                message: over,
+                disabled: false,
+            });
+        }
+        let quota = self.rt.quota(&id);
+        if let Err(throttle) = quota.admit() {
+            let disabled = self
+                .lifecycle
+                .throttled(self.rt, store, &id, quota.take_throttles())
+                .await?;
+            return Err(HostError::Throttled {
+                plugin: id,
+                message: throttle.to_string(),
+                disabled,
+            });
+        }
+        let result = self.call(store, plugin, &invocation, cached.as_ref()).await;
+        // What the call was refused (events, messages, requests over their
+        // quotas) is judged once it ended, whatever its outcome.
+        self.lifecycle
+            .throttled(self.rt, store, &id, quota.take_throttles())
+            .await?;
+        // A folder the call filled past its quota is noted now; the next
+        // command is refused until it is under again.
+        if let Some(dir) = &data_dir
+            && let Some(over) = crate::quota::data_folder_over(&id, dir, data_limit)
+        {
+            store.audit(&id, "over data quota", &over)?;
+        }
+        result
+    }
+
+    /// Runs the command in a fresh instance between its hooks; a failure
+    /// of the plugin's own counts towards its breaker.
+    async fn call(
+        &self,
+        store: &mut Store,
+        plugin: &InstalledPlugin,
+        invocation: &Invocation,
+        cached: Option<&crate::results::ResultKey>,
+    ) -> Result<CommandOutcome, HostError> {
+        let id = plugin.id().clone();
         let mut instance = self.lifecycle.load(self.rt, store, plugin).await?;
-        match instance.run_command(&invocation).await {
+        match instance.run_command(invocation).await {
             Ok((text, captured)) => {
-                if let Some(key) = &cached {
+                if let Some(key) = cached {
                     self.rt
                         .loader()
                         .results()

@@ -81,6 +81,22 @@ pub enum HostError {
         reason: Option<String>,
         hint: String,
     },
+    /// A call refused before it started: the plugin used up a per-minute
+    /// quota (the message names it, its limit and when it resets).
+    #[error(
+        "{message}{}",
+        if *disabled {
+            format!("; refused this often, `{plugin}` is now disabled (see `lord plugin info {plugin}`)")
+        } else {
+            String::new()
+        }
+    )]
+    Throttled {
+        plugin: PluginId,
+        message: String,
+        /// Whether this refusal made lord disable the plugin.
+        disabled: bool,
+    },
     #[error(
         "plugin `{plugin}` needs plugins that are not ready: {missing}; run {fix} first, \
          then try again"
@@ -154,7 +170,7 @@ impl HostError {
     /// refused plugin, or a host problem).
     pub fn is_plugin_failure(&self) -> bool {
         match self {
-            HostError::Call(_) => true,
+            HostError::Call(_) | HostError::Throttled { .. } => true,
             HostError::Manifest(_)
             | HostError::Io { .. }
             | HostError::MissingComponent { .. }
@@ -253,6 +269,7 @@ impl HostError {
                 | SandboxError::Read { .. },
             )
             | HostError::Call(_)
+            | HostError::Throttled { .. }
             | HostError::Perf(_) => false,
         }
     }

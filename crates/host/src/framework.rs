@@ -171,7 +171,13 @@ impl Framework {
         // finds a connection left open exactly as a committed one.
         let _ = self.channels.flush();
         // Figures are advisory: a database that cannot take them costs
-        // them, never the command.
+        // them, never the command. `analytics.enabled` is applied first, so
+        // the usage log is written only when it is on, and deleted when
+        // it is off; a process that ran no plugin reads no configuration
+        // for it.
+        if !self.loader.recorder().is_idle() {
+            let _ = self.apply_analytics();
+        }
         let _ = self.loader.recorder().flush();
         self.channels.close_for_exit();
         self.store.close_for_exit();
@@ -772,5 +778,11 @@ impl Framework {
 
     pub(crate) fn loader(&self) -> &Loader {
         &self.loader
+    }
+
+    /// The parts a call reads, with the store to write: for announcing.
+    pub(crate) fn runtime_and_store(&mut self) -> (Runtime<'_>, &mut Store) {
+        let rt = Runtime::new(&self.settings, &self.channels, &self.loader);
+        (rt, &mut self.store)
     }
 }

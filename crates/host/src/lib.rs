@@ -18,6 +18,7 @@
 //! Invariant: the framework reads no environment: [`HostConfig`] carries
 //! the home, the project folder, the environment and the failpoint.
 
+pub mod analytics;
 mod cases;
 mod channels;
 mod config;
@@ -36,6 +37,7 @@ mod micro;
 mod perf;
 mod project;
 pub mod provider;
+mod quota;
 mod release;
 mod remote;
 mod results;
@@ -59,6 +61,7 @@ pub use install::{
 };
 pub use lifecycle::{Event, InvalidTransition};
 pub use lockfile::{LOCK_FILE, LockEntry, Lockfile};
+pub use lord_analytics;
 pub use lord_micro;
 pub use lord_package;
 pub use lord_perf;

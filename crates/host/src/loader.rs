@@ -133,6 +133,13 @@ impl Loader {
         self.places.project.as_deref()
     }
 
+    /// `plugin`'s `$PLUGIN_DATA` folder, if its grants name it.
+    pub(crate) fn data_dir(&self, plugin: &InstalledPlugin) -> Option<PathBuf> {
+        grants::roots_needed(&plugin.granted)
+            .plugin_data
+            .then(|| self.places.data_root.join(plugin.id().as_str()))
+    }
+
     /// Where each plugin's `$TMP` is made, and other scratch work goes.
     pub(crate) fn tmp_root(&self) -> &std::path::Path {
         &self.places.tmp_root

@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 use lord_manifest::PluginId;
 use lord_perf::{PerfDb, Recorder, Report};
 
-use crate::Framework;
 use crate::error::HostError;
+use crate::framework::Framework;
 
 impl Framework {
     /// What plugin calls cost: per entry point (p50/p95/p99/max of wall and
@@ -39,19 +39,6 @@ impl Framework {
     /// Forgets the call figures of `plugin`, or of every plugin.
     pub fn clear_perf(&self, plugin: Option<&PluginId>) -> Result<usize, HostError> {
         crate::perf::clear(self.store().home(), self.loader().recorder(), plugin)
-    }
-
-    /// Forgets every answer in the result cache of `pure` commands and micro
-    /// handlers (memory and disk); returns how many were on disk.
-    pub fn clear_results(&self) -> Result<usize, HostError> {
-        self.loader()
-            .results()
-            .clear()
-            .map_err(|source| HostError::Io {
-                action: "clear the result cache in",
-                path: self.store().cache_dir().join("results"),
-                source,
-            })
     }
 }
 

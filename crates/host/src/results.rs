@@ -271,6 +271,21 @@ fn unsealed(file: Vec<u8>) -> Option<Vec<u8>> {
     (blake3::hash(bytes).as_bytes() == hash).then(|| bytes.to_vec())
 }
 
+impl crate::framework::Framework {
+    /// Forgets every answer in the result cache of `pure` commands and micro
+    /// handlers (memory and disk); returns how many were on disk.
+    pub fn clear_results(&self) -> Result<usize, crate::error::HostError> {
+        self.loader()
+            .results()
+            .clear()
+            .map_err(|source| crate::error::HostError::Io {
+                action: "clear the result cache in",
+                path: self.store().cache_dir().join("results"),
+                source,
+            })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -74,6 +74,21 @@ impl<'a> Runtime<'a> {
             == Some(true)
     }
 
+    /// `plugin`'s per-minute quotas, as its instances are charged.
+    pub(crate) fn quota(&self, plugin: &PluginId) -> lord_state::PluginQuota {
+        self.channels.quota(self.settings, plugin)
+    }
+
+    /// When refusals disable a plugin.
+    pub(crate) fn strikes(&self) -> crate::quota::Strikes {
+        crate::quota::strikes(self.settings)
+    }
+
+    /// The bytes `plugin`'s `$PLUGIN_DATA` folder may hold.
+    pub(crate) fn data_quota_bytes(&self, plugin: &PluginId) -> u64 {
+        crate::quota::data_bytes(self.settings, plugin)
+    }
+
     pub(crate) fn global(&self) -> &'a lord_state::GlobalState {
         self.channels.global(self.settings)
     }
@@ -148,7 +163,8 @@ impl<'a> Runtime<'a> {
         let scope = self.channels.scope_for(self.settings, plugin)?;
         let links = Links::default()
             .with(scope)
-            .with(self.loader.recorder().clone());
+            .with(self.loader.recorder().clone())
+            .with(self.quota(plugin.id()));
         let reads_metrics = plugin
             .granted
             .iter()

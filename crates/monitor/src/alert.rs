@@ -182,8 +182,9 @@ pub struct Evaluator {
     tracked: Vec<Tracked>,
 }
 
-/// The median of `values` (not empty).
-fn median(values: &mut [f64]) -> f64 {
+/// The median of `values` (not empty); sorts them. Public with
+/// [`robust_z`] so plugin analytics judges latency by the same rule.
+pub fn median(values: &mut [f64]) -> f64 {
     values.sort_by(f64::total_cmp);
     let n = values.len();
     if n % 2 == 1 {

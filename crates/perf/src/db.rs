@@ -64,7 +64,26 @@ impl PerfDb {
         conn.execute_batch("PRAGMA journal_mode=WAL; PRAGMA synchronous=OFF;")
             .map_err(db)?;
         conn.execute_batch(SCHEMA).map_err(db)?;
+        conn.execute_batch(crate::calls::SCHEMA).map_err(db)?;
         Ok(Self { path, conn })
+    }
+
+    pub(crate) fn conn(&self) -> &Connection {
+        &self.conn
+    }
+
+    pub(crate) fn conn_mut(&mut self) -> &mut Connection {
+        &mut self.conn
+    }
+
+    /// The error mapper, holding its own copy of the path so it can be used
+    /// while the connection is borrowed mutably.
+    pub(crate) fn err_owned(&self) -> impl Fn(rusqlite::Error) -> PerfError + use<> {
+        let path = self.path.clone();
+        move |source| PerfError::Db {
+            path: path.clone(),
+            source,
+        }
     }
 
     fn err(&self) -> impl Fn(rusqlite::Error) -> PerfError + '_ {

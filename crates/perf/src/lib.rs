@@ -11,7 +11,13 @@
 //! Invariant: nothing a call was given or returned is kept: only counts,
 //! times and sizes, per plugin and entry point (a command's or micro
 //! handler's name, never its arguments, input or output).
+//!
+//! Beside the histograms, each call is a row of the usage log (`calls`
+//! in the same file: time, process, entry point, outcome, wall time, input
+//! size) while analytics is on, which `lord-analytics` reads for order,
+//! trends and input size.
 
+mod calls;
 mod db;
 mod error;
 mod recorder;
@@ -19,6 +25,7 @@ mod report;
 mod sample;
 mod stats;
 
+pub use calls::{CallRow, MAX_ROWS, RETENTION};
 pub use db::{FILE as DB_FILE, PerfDb};
 pub use error::PerfError;
 pub use recorder::Recorder;

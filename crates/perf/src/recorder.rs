@@ -3,15 +3,22 @@
 //! allocation once an entry point has been seen); full or stale buffers
 //! are folded into histograms on a thread of their own, which also writes
 //! them to `perf.db`. `flush` does the rest before a process exits.
+//!
+//! Each call also becomes a row of the usage log (`calls.rs`) while
+//! analytics is on; while the host has not yet said whether it is (its
+//! configuration is read lazily), rows are held, up to [`HELD`], and
+//! written once it says yes or dropped once it says no.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use lord_manifest::PluginId;
 
+use crate::calls::CallRow;
 use crate::db::PerfDb;
 use crate::error::PerfError;
 use crate::sample::{EntryKind, Sample};
@@ -24,6 +31,14 @@ const BATCH: usize = 4096;
 const STALE: Duration = Duration::from_secs(2);
 /// How often (in samples) the call path looks at the clock for staleness.
 const CLOCK_EVERY: usize = 64;
+/// Usage-log rows held while nobody has said whether analytics is on: a
+/// long-running process that never says keeps its latest calls only.
+const HELD: usize = 50_000;
+
+/// Whether calls go to the usage log.
+const ANALYTICS_UNKNOWN: u8 = 0;
+const ANALYTICS_ON: u8 = 1;
+const ANALYTICS_OFF: u8 = 2;
 
 /// Where one process's plugin calls are recorded. Cloning shares it.
 #[derive(Clone, Debug)]
@@ -43,12 +58,20 @@ struct Inner {
     folding: Mutex<Vec<JoinHandle<()>>>,
     /// One writer at a time per process.
     writing: Mutex<()>,
+    /// `ANALYTICS_UNKNOWN`, `_ON` or `_OFF`.
+    analytics: AtomicU8,
+    /// This process's number in the usage log.
+    session: u64,
+    /// Usage-log rows not yet written.
+    calls: Mutex<Vec<CallRow>>,
 }
 
 #[derive(Debug)]
 struct Pending {
     keys: Vec<EntryKey>,
-    samples: Vec<(u32, Sample)>,
+    /// Each call's entry point, when it ended (ms since the epoch; 0
+    /// when analytics is off) and its figures.
+    samples: Vec<(u32, u64, Sample)>,
     cache: Vec<(u32, bool)>,
     /// The key the last call used: a plugin called in a loop hits it.
     last: usize,
@@ -71,7 +94,7 @@ fn now_ms() -> u64 {
 /// A batch handed from the call path to a fold.
 struct Batch {
     keys: Vec<EntryKey>,
-    samples: Vec<(u32, Sample)>,
+    samples: Vec<(u32, u64, Sample)>,
     cache: Vec<(u32, bool)>,
 }
 
@@ -123,6 +146,13 @@ impl Recorder {
     }
 
     fn with_home(home: Option<PathBuf>) -> Self {
+        // In memory there is no usage log to keep: off from the start, so
+        // a benchmark pays no clock read for it.
+        let analytics = if home.is_some() {
+            ANALYTICS_UNKNOWN
+        } else {
+            ANALYTICS_OFF
+        };
         Self {
             inner: Arc::new(Inner {
                 home,
@@ -136,6 +166,9 @@ impl Recorder {
                 folded: Mutex::new(HashMap::new()),
                 folding: Mutex::new(Vec::new()),
                 writing: Mutex::new(()),
+                analytics: AtomicU8::new(analytics),
+                session: session_number(),
+                calls: Mutex::new(Vec::new()),
             }),
         }
     }
@@ -143,10 +176,15 @@ impl Recorder {
     /// Records one call of `plugin`'s entry point. The hot path: a lock
     /// nobody else holds, a comparison with the last entry point, a copy.
     pub fn record(&self, plugin: &PluginId, kind: EntryKind, name: &str, sample: &Sample) {
+        // One read of the real-time clock (a vDSO call) for the usage log.
+        let at_ms = match self.inner.analytics.load(Ordering::Relaxed) {
+            ANALYTICS_OFF => 0,
+            _ => now_ms(),
+        };
         let batch = {
             let mut pending = lock(&self.inner.pending);
             let index = pending.key_index(plugin, kind, name);
-            pending.samples.push((index, *sample));
+            pending.samples.push((index, at_ms, *sample));
             pending.due().then(|| pending.take())
         };
         if let Some(batch) = batch {
@@ -165,6 +203,39 @@ impl Recorder {
         if let Some(batch) = batch {
             self.fold_elsewhere(batch);
         }
+    }
+
+    /// Says whether calls go to the usage log (`analytics.enabled`). Off
+    /// drops what is held; the host deletes what was written.
+    pub fn set_analytics(&self, on: bool) {
+        let state = if on { ANALYTICS_ON } else { ANALYTICS_OFF };
+        self.inner.analytics.store(state, Ordering::Relaxed);
+        if !on {
+            lock(&self.inner.calls).clear();
+        }
+    }
+
+    /// Whether no call has been recorded in this process: a process that
+    /// ran no plugin has nothing for the usage log.
+    pub fn is_idle(&self) -> bool {
+        lock(&self.inner.pending).keys.is_empty()
+    }
+
+    /// This process's number in the usage log.
+    pub fn session(&self) -> u64 {
+        self.inner.session
+    }
+
+    /// This process's usage-log rows not yet written, pending calls
+    /// included; none while analytics is off.
+    pub fn unwritten_calls(&self) -> Vec<CallRow> {
+        if self.inner.analytics.load(Ordering::Relaxed) == ANALYTICS_OFF {
+            return Vec::new();
+        }
+        let pending = lock(&self.inner.pending);
+        let mut rows = lock(&self.inner.calls).clone();
+        rows.extend(call_rows(&self.inner, &pending.keys, &pending.samples));
+        rows
     }
 
     fn fold_elsewhere(&self, batch: Batch) {
@@ -221,13 +292,53 @@ fn fold(inner: &Inner, batch: Batch) {
     if batch.samples.is_empty() && batch.cache.is_empty() {
         return;
     }
+    if inner.analytics.load(Ordering::Relaxed) != ANALYTICS_OFF {
+        let rows = call_rows(inner, &batch.keys, &batch.samples);
+        let mut calls = lock(&inner.calls);
+        calls.extend(rows);
+        if calls.len() > HELD {
+            let excess = calls.len() - HELD;
+            calls.drain(..excess);
+        }
+    }
     let mut folded = lock(&inner.folded);
     fold_into(&mut folded, batch);
 }
 
+/// The usage-log rows of a batch's calls.
+fn call_rows(inner: &Inner, keys: &[EntryKey], samples: &[(u32, u64, Sample)]) -> Vec<CallRow> {
+    samples
+        .iter()
+        .filter(|(_, at_ms, _)| *at_ms > 0)
+        .filter_map(|(index, at_ms, sample)| {
+            let key = keys.get(*index as usize)?;
+            Some(CallRow {
+                at_ms: *at_ms,
+                session: inner.session,
+                plugin: key.plugin.clone(),
+                kind: key.kind,
+                name: key.name.clone(),
+                outcome: sample.outcome,
+                wall_ns: sample.wall_ns,
+                input_bytes: sample.input_bytes,
+            })
+        })
+        .collect()
+}
+
+/// A number for this process: its id and the time it started, mixed, so
+/// two processes (even of the same id, years apart) get different ones.
+fn session_number() -> u64 {
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0);
+    nanos ^ (u64::from(std::process::id())).rotate_left(40)
+}
+
 fn fold_into(map: &mut HashMap<EntryKey, EntryStats>, batch: Batch) {
     let at = now_ms();
-    for (index, sample) in &batch.samples {
+    for (index, _, sample) in &batch.samples {
         if let Some(key) = batch.keys.get(*index as usize) {
             map.entry(key.clone()).or_default().add_sample(sample, at);
         }
@@ -246,9 +357,10 @@ fn write(inner: &Inner) -> Result<(), PerfError> {
         return Ok(());
     };
     let _writer = lock(&inner.writing);
+    let calls_written = write_calls(inner, home);
     let deltas: Vec<(EntryKey, EntryStats)> = lock(&inner.folded).drain().collect();
     if deltas.is_empty() {
-        return Ok(());
+        return calls_written;
     }
     let written = PerfDb::open(home).and_then(|mut db| db.add(&deltas));
     if written.is_err() {
@@ -256,6 +368,25 @@ fn write(inner: &Inner) -> Result<(), PerfError> {
         for (key, stats) in deltas {
             folded.entry(key).or_default().merge(&stats);
         }
+    }
+    written.and(calls_written)
+}
+
+/// Writes the usage-log rows once analytics is known to be on; on failure
+/// they are kept for the next write.
+fn write_calls(inner: &Inner, home: &std::path::Path) -> Result<(), PerfError> {
+    if inner.analytics.load(Ordering::Relaxed) != ANALYTICS_ON {
+        return Ok(());
+    }
+    let rows = std::mem::take(&mut *lock(&inner.calls));
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let written = PerfDb::open(home).and_then(|mut db| db.add_calls(&rows, now_ms()));
+    if written.is_err() {
+        let mut calls = lock(&inner.calls);
+        let later = std::mem::replace(&mut *calls, rows);
+        calls.extend(later);
     }
     written
 }
@@ -274,6 +405,7 @@ mod tests {
             host_calls: [1; AREAS],
             peak_memory_bytes: 65536,
             output_bytes: 3,
+            input_bytes: 0,
             outcome: Outcome::Ok,
         }
     }
@@ -304,5 +436,42 @@ mod tests {
         other.flush().expect("flush");
         let rows = db.read(None).expect("read");
         assert_eq!(rows[0].1.calls, (BATCH + 11) as u64);
+    }
+
+    #[test]
+    fn the_usage_log_waits_for_analytics_to_be_on_and_forgets_when_off() {
+        let home = tempfile::tempdir().expect("temp dir");
+        let plugin = PluginId::new("p").expect("id");
+        let mut big = sample(7_000);
+        big.input_bytes = 123;
+
+        let on = Recorder::new(home.path().to_owned());
+        on.record(&plugin, EntryKind::Command, "go", &big);
+        // Nobody has said yet: the row is held, not written.
+        on.flush().expect("flush");
+        let db = PerfDb::open(home.path()).expect("db");
+        assert!(db.read_calls(0).expect("read").is_empty());
+        assert_eq!(on.unwritten_calls().len(), 1);
+        on.set_analytics(true);
+        on.flush().expect("flush");
+        let rows = db.read_calls(0).expect("read");
+        assert_eq!(rows.len(), 1);
+        assert_eq!((rows[0].wall_ns, rows[0].input_bytes), (7_000, 123));
+        assert_eq!(rows[0].session, on.session());
+        assert_eq!(rows[0].entry(), "command:go");
+
+        let off = Recorder::new(home.path().to_owned());
+        off.record(&plugin, EntryKind::Command, "go", &big);
+        off.set_analytics(false);
+        off.record(&plugin, EntryKind::Command, "go", &big);
+        off.flush().expect("flush");
+        assert!(off.unwritten_calls().is_empty());
+        assert_eq!(
+            db.read_calls(0).expect("read").len(),
+            1,
+            "only the first process's call"
+        );
+        // The histograms still count every call.
+        assert_eq!(db.read(None).expect("read")[0].1.calls, 3);
     }
 }

@@ -203,6 +203,10 @@ pub struct Sample {
     pub peak_memory_bytes: u64,
     /// What the call wrote and returned (stdout, stderr, logs, its answer).
     pub output_bytes: u64,
+    /// What the call was handed, in bytes (a command's argument values, a
+    /// handler's input, an event's payload): its size only, so analytics
+    /// can relate latency to it without ever holding the input.
+    pub input_bytes: u64,
     pub outcome: Outcome,
 }
 

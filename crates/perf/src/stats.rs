@@ -204,6 +204,7 @@ mod tests {
             host_calls,
             peak_memory_bytes: 1 << 20,
             output_bytes: 10,
+            input_bytes: 0,
             outcome: Outcome::Ok,
         }
     }

@@ -26,6 +26,9 @@
 //!   deadline the connection is dropped, whether or not the guest still
 //!   waits on it).
 //!
+//! Each request counts against the plugin's `http-requests-per-minute`
+//! quota first; past it the request is refused with the quota's words.
+//!
 //! HTTPS goes through rustls (the aws-lc-rs provider the workspace already
 //! builds) with the platform's root certificates. Refusals name the
 //! authority and the grant that would allow it, never the path, query or
@@ -65,6 +68,8 @@ pub(crate) struct HttpHooks {
     denials: Denials,
     budget: OutputBudget,
     deadline: Arc<Deadline>,
+    /// The plugin's per-minute quotas, when the host keeps them.
+    quota: Option<lord_state::PluginQuota>,
 }
 
 impl HttpHooks {
@@ -73,12 +78,14 @@ impl HttpHooks {
         denials: Denials,
         budget: OutputBudget,
         deadline: Arc<Deadline>,
+        quota: Option<lord_state::PluginQuota>,
     ) -> Self {
         Self {
             net: net.into(),
             denials,
             budget,
             deadline,
+            quota,
         }
     }
 }
@@ -112,6 +119,14 @@ impl WasiHttpHooks for HttpHooks {
         _options: Option<RequestOptions>,
         _fut: Box<dyn Future<Output = Result<(), Error>> + Send>,
     ) -> Box<dyn Future<Output = Result<Sent, Error>> + Send> {
+        // Counted before anything else, refused or not: a plugin hammering
+        // an ungranted host is as busy as one hammering a granted one.
+        if let Some(quota) = &self.quota
+            && let Err(throttle) = quota.take(lord_state::QuotaKind::HttpRequests, 1)
+        {
+            let refused = throttle.to_string();
+            return Box::new(async move { Err(Error::InternalError(Some(refused))) });
+        }
         let net = Arc::clone(&self.net);
         let denials = self.denials.clone();
         let budget = self.budget.clone();

@@ -102,7 +102,7 @@ impl PluginInstance {
     pub async fn on_load(&mut self) -> Result<Captured, CallError> {
         let guest = self.bindings.lord_plugin_guest();
         self.session
-            .call((EntryKind::Hook, "on-load"), async |s| {
+            .call((EntryKind::Hook, "on-load", 0), async |s| {
                 guest.call_on_load(s).await
             })
             .await
@@ -112,7 +112,7 @@ impl PluginInstance {
     pub async fn on_enable(&mut self) -> Result<Captured, CallError> {
         let guest = self.bindings.lord_plugin_guest();
         self.session
-            .call((EntryKind::Hook, "on-enable"), async |s| {
+            .call((EntryKind::Hook, "on-enable", 0), async |s| {
                 guest.call_on_enable(s).await
             })
             .await
@@ -122,7 +122,7 @@ impl PluginInstance {
     pub async fn on_disable(&mut self) -> Result<Captured, CallError> {
         let guest = self.bindings.lord_plugin_guest();
         self.session
-            .call((EntryKind::Hook, "on-disable"), async |s| {
+            .call((EntryKind::Hook, "on-disable", 0), async |s| {
                 guest.call_on_disable(s).await
             })
             .await
@@ -132,7 +132,7 @@ impl PluginInstance {
     pub async fn on_unload(&mut self) -> Result<Captured, CallError> {
         let guest = self.bindings.lord_plugin_guest();
         self.session
-            .call((EntryKind::Hook, "on-unload"), async |s| {
+            .call((EntryKind::Hook, "on-unload", 0), async |s| {
                 guest.call_on_unload(s).await
             })
             .await
@@ -144,7 +144,7 @@ impl PluginInstance {
     pub async fn on_error(&mut self, message: &str) -> Result<Captured, CallError> {
         let guest = self.bindings.lord_plugin_guest();
         self.session
-            .call((EntryKind::Hook, "on-error"), async |s| {
+            .call((EntryKind::Hook, "on-error", message.len()), async |s| {
                 guest.call_on_error(s, message).await.map(Ok)
             })
             .await
@@ -160,9 +160,14 @@ impl PluginInstance {
         let guest = self.bindings.lord_plugin_guest();
         let (text, captured) = self
             .session
-            .call((EntryKind::Command, &invocation.command), async |s| {
-                guest.call_run_command(s, invocation).await
-            })
+            .call(
+                (
+                    EntryKind::Command,
+                    &invocation.command,
+                    invocation_bytes(invocation),
+                ),
+                async |s| guest.call_run_command(s, invocation).await,
+            )
             .await?;
         self.session.check_returned_output(text, captured)
     }
@@ -177,9 +182,10 @@ impl PluginInstance {
         let guest = self.bindings.lord_plugin_guest();
         let (text, captured) = self
             .session
-            .call((EntryKind::Micro, &call.plugin_ctx.id), async |s| {
-                guest.call_call_micro(s, input, ctx).await
-            })
+            .call(
+                (EntryKind::Micro, &call.plugin_ctx.id, input.len()),
+                async |s| guest.call_call_micro(s, input, ctx).await,
+            )
             .await?;
         self.session.check_returned_output(text, captured)
     }
@@ -216,7 +222,7 @@ impl PluginInstance {
         self.session.set_handling(Some(event.propagation));
         let outcome = self
             .session
-            .call((EntryKind::Event, ""), async |s| {
+            .call((EntryKind::Event, "", wire.payload.len()), async |s| {
                 guest.call_handle_event(s, &wire).await
             })
             .await;
@@ -233,7 +239,7 @@ impl PluginInstance {
         let guest = self.bindings.lord_plugin_guest();
         let (reply, captured) = self
             .session
-            .call((EntryKind::Message, ""), async |s| {
+            .call((EntryKind::Message, "", payload.len()), async |s| {
                 guest.call_handle_message(s, sender, payload).await
             })
             .await?;
@@ -249,12 +255,23 @@ impl PluginInstance {
         let ctx = call.to_wire();
         let guest = self.bindings.lord_plugin_guest();
         self.session
-            .call((EntryKind::Validate, &call.plugin_ctx.id), async |s| {
-                guest.call_validate_micro(s, input, ctx).await
-            })
+            .call(
+                (EntryKind::Validate, &call.plugin_ctx.id, input.len()),
+                async |s| guest.call_validate_micro(s, input, ctx).await,
+            )
             .await
             .map(|((), c)| c)
     }
+}
+
+/// The size of what a command is handed: its arguments' names and values,
+/// in bytes. Only the size is kept (for analytics), never the values.
+fn invocation_bytes(invocation: &Invocation) -> usize {
+    invocation
+        .args
+        .iter()
+        .map(|arg| arg.name.len() + arg.values.iter().map(String::len).sum::<usize>())
+        .sum()
 }
 
 /// Entry `index` of a caller's table of call contexts.
@@ -362,9 +379,10 @@ impl MicroInstance {
         let micro = self.bindings.lord_plugin_micro();
         let (text, captured) = self
             .session
-            .call((EntryKind::Micro, &call.micro_ctx.id), async |s| {
-                micro.call_execute(s, input, ctx).await
-            })
+            .call(
+                (EntryKind::Micro, &call.micro_ctx.id, input.len()),
+                async |s| micro.call_execute(s, input, ctx).await,
+            )
             .await?;
         self.session.check_returned_output(text, captured)
     }
@@ -386,9 +404,10 @@ impl MicroInstance {
             let ctx = lookup(&self.session, table, index).map_err(|e| (position, e))?;
             let (output, captured) = self
                 .session
-                .call((EntryKind::Micro, &ctx.micro_ctx.id), async |s| {
-                    micro.call_execute(s, &text, ctx.to_micro_wire()).await
-                })
+                .call(
+                    (EntryKind::Micro, &ctx.micro_ctx.id, text.len()),
+                    async |s| micro.call_execute(s, &text, ctx.to_micro_wire()).await,
+                )
                 .await
                 .map_err(|e| (position, e))?;
             self.session
@@ -404,9 +423,10 @@ impl MicroInstance {
         let ctx = call.to_micro_wire();
         let micro = self.bindings.lord_plugin_micro();
         self.session
-            .call((EntryKind::Validate, &call.micro_ctx.id), async |s| {
-                micro.call_validate(s, input, ctx).await
-            })
+            .call(
+                (EntryKind::Validate, &call.micro_ctx.id, input.len()),
+                async |s| micro.call_validate(s, input, ctx).await,
+            )
             .await
             .map(|((), c)| c)
     }

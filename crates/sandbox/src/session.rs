@@ -115,6 +115,9 @@ pub(crate) struct Session {
     pub(crate) reaches_host: bool,
     /// Where each call's figures go, when the host linked a recorder.
     recorder: Option<Recorder>,
+    /// What each call is charged to, when the host keeps per-minute
+    /// quotas: the same wall time the figures record.
+    quota: Option<lord_state::PluginQuota>,
 }
 
 impl Session {
@@ -144,11 +147,13 @@ impl Session {
         let wasi = capability::build_wasi(grants, &budget, &denials)
             .map_err(|message| CallError::new(plugin, Failure::Setup { message }))?;
         let deadline = Deadline::new(limits.time);
+        let quota = links.get::<lord_state::PluginQuota>().cloned();
         let http_hooks = HttpHooks::new(
             &grants.net,
             denials.clone(),
             budget.clone(),
             Arc::clone(&deadline),
+            quota.clone(),
         );
         let state = StoreState {
             wasi,
@@ -205,6 +210,7 @@ impl Session {
             poisoned: false,
             reaches_host: true,
             recorder,
+            quota,
         })
     }
 
@@ -226,7 +232,7 @@ impl Session {
     /// failure poisons it.
     pub(crate) async fn call<T: Answer>(
         &mut self,
-        entry: (EntryKind, &str),
+        entry: (EntryKind, &str, usize),
         call: impl AsyncFnOnce(&mut Store<StoreState>) -> wasmtime::Result<GuestResult<T>>,
     ) -> Result<(T, Captured), CallError> {
         if self.poisoned {
@@ -234,7 +240,7 @@ impl Session {
         }
         // Two clock reads and a reset of the store's meter when the host
         // records figures; a branch when it does not.
-        let started = self.recorder.is_some().then(|| {
+        let started = (self.recorder.is_some() || self.quota.is_some()).then(|| {
             self.store.data_mut().meter.reset();
             Instant::now()
         });
@@ -285,8 +291,11 @@ impl Session {
         } else {
             (Captured::default(), None)
         };
-        if let (Some(started), Some(recorder)) = (started, &self.recorder) {
-            let wall_ns = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        let wall_ns = started.map(|at| u64::try_from(at.elapsed().as_nanos()).unwrap_or(u64::MAX));
+        if let (Some(wall_ns), Some(quota)) = (wall_ns, &self.quota) {
+            quota.charge_call(entry.0 != EntryKind::Hook, wall_ns);
+        }
+        if let (Some(wall_ns), Some(recorder)) = (wall_ns, &self.recorder) {
             self.store.data_mut().meter.close();
             let state = self.store.data();
             let (kind, answer) = match &outcome {
@@ -301,6 +310,7 @@ impl Session {
                 host_calls: state.meter.host_calls,
                 peak_memory_bytes: u64::try_from(state.limiter.peak_memory).unwrap_or(u64::MAX),
                 output_bytes: captured_bytes(&captured).saturating_add(answer as u64),
+                input_bytes: entry.2 as u64,
                 outcome: kind,
             };
             recorder.record(&self.plugin, entry.0, entry.1, &sample);

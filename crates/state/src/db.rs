@@ -70,7 +70,7 @@ pub(crate) fn is_busy(e: &rusqlite::Error) -> bool {
         if matches!(failure.code, rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked))
 }
 
-const SCHEMA_VERSION: i64 = 5;
+const SCHEMA_VERSION: i64 = 6;
 
 /// The schema [`SCHEMA`] creates; a new database then takes the
 /// migrations after it, so new and migrated databases cannot differ.
@@ -169,6 +169,17 @@ CREATE INDEX messages_by_receiver ON messages (receiver, priority DESC, seq);
 CREATE TABLE message_drops (
     receiver  TEXT PRIMARY KEY,
     dropped   INTEGER NOT NULL
+) WITHOUT ROWID;
+",
+    // Per-minute quotas hold across processes: what each plugin used in
+    // each one-minute window (`quota.rs`), added to by every process.
+    "
+CREATE TABLE quota_use (
+    plugin  TEXT NOT NULL,
+    quota   TEXT NOT NULL,
+    minute  INTEGER NOT NULL,
+    used    INTEGER NOT NULL,
+    PRIMARY KEY (plugin, quota, minute)
 ) WITHOUT ROWID;
 ",
 ];

@@ -23,6 +23,9 @@
 //! - [`GlobalState`]: the session (user, project, command, version, start,
 //!   lord's environment), its telemetry (commands, errors, history,
 //!   metrics), and logger level and theme, each with typed subscriptions.
+//! - [`Quotas`]: each plugin's calls, CPU time, events, messages and HTTP
+//!   requests per minute, counted in one-minute windows in `state.db` that
+//!   every process adds to, so a quota holds across processes.
 //! - [`Scope`]: one plugin's view of all of these, holding its grants. Every
 //!   check of a plugin's access to a channel happens here.
 //!
@@ -41,6 +44,7 @@ mod event;
 mod keyring;
 mod log;
 mod mailbox;
+mod quota;
 mod scope;
 mod secrets;
 mod session;
@@ -53,6 +57,7 @@ pub use error::StateError;
 pub use event::{Event, FieldFilter, Propagation};
 pub use log::{Dropped, EVENT_OVERHEAD, EventLog, LogBudget, Retention};
 pub use mailbox::{MAILBOX_CAPACITY, MailboxStats, Mailboxes, Message, Posted};
+pub use quota::{PluginQuota, QuotaKind, QuotaLimits, Quotas, REFRESH, REFRESH_MS, Throttle};
 pub use scope::{ChannelLimits, Scope, ScopeGrants, Staged};
 pub use secrets::{
     Sealer, SecretValue, Secrets, SecretsBackend, SecretsLocation, check_name as check_secret_name,

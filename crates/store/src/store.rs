@@ -487,6 +487,32 @@ impl Store {
         Ok(())
     }
 
+    /// Records a refusal over a per-minute quota (`action` names the
+    /// quota) and returns how many refusals of that quota the audit log
+    /// holds from the last `within_secs` seconds since the plugin was last
+    /// enabled: enabling it again starts the count afresh.
+    pub fn record_throttle(
+        &mut self,
+        id: &PluginId,
+        action: &str,
+        detail: &str,
+        within_secs: i64,
+    ) -> Result<u32, StoreError> {
+        let tx = self.conn.transaction()?;
+        let at = now();
+        audit_in(&tx, at, id.as_str(), action, detail)?;
+        let strikes: u32 = tx.query_row(
+            "SELECT COUNT(*) FROM audit
+             WHERE plugin_id = ?1 AND action = ?2 AND at >= ?3
+               AND seq > COALESCE(
+                   (SELECT MAX(seq) FROM audit WHERE plugin_id = ?1 AND action = 'enabled'), 0)",
+            params![id.as_str(), action, at.saturating_sub(within_secs)],
+            |r| r.get(0),
+        )?;
+        tx.commit()?;
+        Ok(strikes)
+    }
+
     pub fn audit(&mut self, id: &PluginId, action: &str, detail: &str) -> Result<(), StoreError> {
         audit_in(&self.conn, now(), id.as_str(), action, detail)
     }

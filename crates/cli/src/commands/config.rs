@@ -99,12 +99,19 @@ pub(crate) async fn run(
             let old = set_in_file(&path, &key, &value).map_err(HostError::from)?;
             // The whole configuration must still hold, plugin schemas too;
             // otherwise the file goes back to what it was.
+            let mut analytics_off = false;
             let problem = match Config::load(sources) {
                 Err(e) => Some(e.to_string()),
-                Ok(config) => framework
-                    .check_plugin_configs(&config)?
-                    .first()
-                    .map(ToString::to_string),
+                Ok(config) => {
+                    analytics_off = config
+                        .get(lord_host::analytics::ENABLED_KEY)
+                        .and_then(|v| v.as_bool())
+                        == Some(false);
+                    framework
+                        .check_plugin_configs(&config)?
+                        .first()
+                        .map(ToString::to_string)
+                }
             };
             if let Some(problem) = problem {
                 restore_file(&path, old.as_deref()).map_err(HostError::from)?;
@@ -115,6 +122,14 @@ pub(crate) async fn run(
                 .into());
             }
             out.status(format_args!("set `{key}` in {}", path.display()));
+            if analytics_off {
+                // Off means gone: what was recorded is deleted now, not at
+                // the next command.
+                let deleted = framework.delete_analytics()?;
+                if deleted > 0 {
+                    out.status(format_args!("deleted {deleted} recorded plugin calls"));
+                }
+            }
         }
         ConfigCommand::Show { origin, json } => show(out, framework, origin, json)?,
         ConfigCommand::Watch {

@@ -3,6 +3,7 @@
 //! `crate::render::Output`.
 
 pub(crate) mod alert;
+pub(crate) mod analytics;
 pub(crate) mod cache;
 pub(crate) mod completions;
 pub(crate) mod config;

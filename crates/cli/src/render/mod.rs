@@ -21,6 +21,7 @@
 //!   and passes byte for byte. `--raw`, `output.raw` and
 //!   `output.raw-plugins` let it pass on a terminal too.
 
+mod analytics;
 mod events;
 mod foreign;
 pub(crate) mod monitor;
@@ -40,6 +41,7 @@ use serde::Serialize;
 
 use crate::context::Terminal;
 
+pub(crate) use analytics::analytics_report;
 pub(crate) use events::event_line;
 pub(crate) use foreign::foreign;
 use foreign::{one_line, plugin_stream};

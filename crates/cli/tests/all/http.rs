@@ -174,6 +174,41 @@ fn a_redirect_to_another_port_is_a_new_request_and_refused() {
     assert!(other.received().is_empty(), "the redirect was followed");
 }
 
+/// Requests count against the plugin's `http-requests-per-minute` quota:
+/// with one a minute, the redirect the guest follows is its second request
+/// and is refused with the quota's words, never reaching the server.
+#[test]
+fn requests_past_the_per_minute_quota_are_refused_before_connecting() {
+    let port = std::sync::Arc::new(std::sync::OnceLock::<u16>::new());
+    let own = std::sync::Arc::clone(&port);
+    let server = Server::start(move |_, stream| {
+        let location = format!(
+            "location: http://127.0.0.1:{}/again\r\n",
+            own.get().copied().unwrap_or(9)
+        );
+        respond(stream, "302 Found", &location, b"");
+    });
+    let _ = port.set(server.port);
+    let (lord, _plugin) = granted(server.port);
+    let run = lord.run(&[
+        "--set",
+        "quota.plugins.httpget.http-requests-per-minute=1",
+        "httpget",
+        &format!("http://127.0.0.1:{}/", server.port),
+    ]);
+    run.assert_code(3)
+        .assert_stderr_contains("over its http-requests-per-minute quota (1/min)");
+    assert_eq!(server.received().len(), 1, "the second request was sent");
+    let info = lord.run(&["plugin", "info", "httpget"]);
+    info.assert_ok();
+    assert!(
+        info.stdout()
+            .contains("throttled (http-requests-per-minute)"),
+        "{}",
+        info.stdout()
+    );
+}
+
 #[test]
 fn a_host_header_naming_another_port_is_refused() {
     let other = Server::start(|_, stream| respond(stream, "200 OK", "", b"stolen"));

@@ -16,6 +16,7 @@ mod pg;
 mod support;
 
 mod alerts;
+mod analytics;
 mod budgets;
 mod compat;
 mod completions;
@@ -44,6 +45,7 @@ mod pdk;
 mod perf;
 mod plugin_metrics;
 mod providers;
+mod quotas;
 mod refusals;
 mod registry;
 mod registry_community;

@@ -31,6 +31,7 @@ pub const RESERVED_COMMANDS: &[&str] = &[
     "install",
     "self",
     "cache",
+    "analytics",
 ];
 
 /// Plugin ids lord keeps for itself: events it publishes carry `lord` as

@@ -123,6 +123,14 @@ impl Lifecycle {
         Ok(())
     }
 
+    /// Whether `plugin`'s state lets its code run; the error names the
+    /// state, its reason and the way out.
+    pub(crate) fn may_run(&self, plugin: &InstalledPlugin) -> Result<(), HostError> {
+        next(plugin.state, Event::Run)
+            .map(|_| ())
+            .map_err(|e| unavailable(plugin, e.message))
+    }
+
     /// A fresh instance of an enabled plugin, after its on-load hook.
     pub(crate) async fn load(
         &self,

@@ -6,6 +6,7 @@
 use std::fmt;
 
 mod hooks;
+mod throttle;
 
 pub(crate) use hooks::Lifecycle;
 

@@ -1,7 +1,8 @@
 //! `lord:plugin/events`: publishing, each topic behind an
 //! `events-publish(TOPIC)` grant that the plugin's scope checks. Events are
-//! checked when published and held until the call ends: a call that fails
-//! publishes none of them.
+//! checked when published (grant, size, the call's share of the log, the
+//! plugin's events-per-minute quota) and held until the call ends: a call
+//! that fails publishes none of them.
 
 use lord_manifest::PermissionFamily;
 use lord_perf::Area;
@@ -53,6 +54,14 @@ impl events::Host for StoreState {
                 self.staged.len(),
                 self.staged_bytes
             )));
+        }
+        // The per-minute quota, across calls and processes: refused here,
+        // the guest learns which quota and when its window resets, and the
+        // host records the refusal after the call.
+        if let Some(quota) = self.links.get::<lord_state::PluginQuota>()
+            && let Err(throttle) = quota.take(lord_state::QuotaKind::Events, 1)
+        {
+            return Ok(Err(throttle.to_string()));
         }
         self.staged_bytes += staged.bytes();
         self.staged.push(staged);

@@ -68,6 +68,18 @@ impl StoreState {
     }
 }
 
+impl StoreState {
+    /// The plugin's messages-per-minute quota, charged `n`; the refusal
+    /// the guest sees when it is used up.
+    fn over_message_quota(&self, n: u64) -> Option<String> {
+        let quota = self.links.get::<lord_state::PluginQuota>()?;
+        quota
+            .take(lord_state::QuotaKind::Messages, n)
+            .err()
+            .map(|throttle| throttle.to_string())
+    }
+}
+
 impl messaging::Host for StoreState {
     async fn request(
         &mut self,
@@ -77,6 +89,9 @@ impl messaging::Host for StoreState {
     ) -> wasmtime::Result<Result<String, String>> {
         self.meter.enter(Area::Messaging);
         if let Some(refused) = self.oversized(&payload) {
+            return Ok(Err(refused));
+        }
+        if let Some(refused) = self.over_message_quota(1) {
             return Ok(Err(refused));
         }
         let Some(messenger) = self.messenger() else {
@@ -104,6 +119,9 @@ impl messaging::Host for StoreState {
         if let Some(refused) = self.oversized(&payload) {
             return Ok(Err(refused));
         }
+        if let Some(refused) = self.over_message_quota(1) {
+            return Ok(Err(refused));
+        }
         let Some(messenger) = self.messenger() else {
             return Ok(Err(format!(
                 "messages to `{to}` (a message handler cannot send messages)"
@@ -125,6 +143,11 @@ impl messaging::Host for StoreState {
     ) -> wasmtime::Result<Result<u32, String>> {
         self.meter.enter(Area::Messaging);
         if let Some(refused) = self.oversized(&payload) {
+            return Ok(Err(refused));
+        }
+        // A broadcast is one message per receiver, which only the
+        // messenger knows; it is counted as one send here.
+        if let Some(refused) = self.over_message_quota(1) {
             return Ok(Err(refused));
         }
         let Some(messenger) = self.messenger() else {

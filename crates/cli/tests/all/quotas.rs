@@ -1,0 +1,158 @@
+//! Resources over time: per-minute quotas that hold across `lord`
+//! processes (each run here is one), a refusal the plugin and the user can
+//! read, and a plugin that keeps hitting its quotas disabled with the
+//! reason. The hostile fixture `quotaflood` floods events run after run.
+
+use crate::support::Lord;
+
+/// Ten events a minute, and three refusals in ten minutes disable.
+const FLOOD: &[&str] = &[
+    "--set",
+    "quota.plugins.quotaflood.events-per-minute=10",
+    "--set",
+    "quota.strikes=3",
+];
+
+fn flood(lord: &Lord) -> crate::support::Run {
+    let mut args = FLOOD.to_vec();
+    args.push("quotaflood");
+    lord.run(&args)
+}
+
+#[test]
+fn a_plugin_flooding_events_is_throttled_then_disabled_with_the_reason() {
+    let lord = Lord::new();
+    lord.install("hostile/quotaflood");
+
+    // First run: ten events pass, the eleventh is refused, and the plugin
+    // reads which quota, its limit and when the window resets.
+    let first = flood(&lord);
+    first.assert_ok();
+    let said = first.stdout();
+    assert!(said.starts_with("published 10; refused: "), "{said}");
+    assert!(
+        said.contains("over its events-per-minute quota (10/min)"),
+        "{said}"
+    );
+    assert!(said.contains("the window resets in"), "{said}");
+    assert!(
+        said.contains("quota.plugins.quotaflood.events-per-minute"),
+        "{said}"
+    );
+    // The refusal is recorded.
+    let history = lord.run(&["plugin", "info", "quotaflood"]);
+    history.assert_ok();
+    assert!(
+        history.stdout().contains("throttled (events-per-minute)"),
+        "{}",
+        history.stdout()
+    );
+    assert_eq!(lord.info("quotaflood")["state"], "enabled");
+
+    // The window is shared by processes: within this minute a second run
+    // gets nothing or (if the minute turned) ten again, and is refused.
+    let second = flood(&lord);
+    second.assert_ok();
+    assert!(second.stdout().contains("refused:"), "{}", second.stdout());
+    assert_eq!(lord.info("quotaflood")["state"], "enabled");
+
+    // The third refusal within ten minutes disables it, with the reason.
+    flood(&lord).assert_ok();
+    let info = lord.info("quotaflood");
+    assert_eq!(info["state"], "disabled", "{info}");
+    let reason = info["reason"].as_str().expect("reason");
+    assert!(
+        reason.contains("over its events-per-minute quota (10/min) 3 times in 10 minutes"),
+        "{reason}"
+    );
+    assert!(reason.contains("lord plugin enable quotaflood"), "{reason}");
+    let listed = lord
+        .list()
+        .into_iter()
+        .find(|p| p["id"] == "quotaflood")
+        .expect("listed");
+    assert_eq!(listed["reason"], info["reason"]);
+    let text = lord.run(&["plugin", "info", "quotaflood"]);
+    text.assert_ok();
+    assert!(
+        text.stdout()
+            .contains("events-per-minute quota (10/min) 3 times"),
+        "{}",
+        text.stdout()
+    );
+    flood(&lord)
+        .assert_code(2)
+        .assert_stderr_contains("is disabled")
+        .assert_stderr_contains("events-per-minute quota");
+
+    // Enabling it again clears the strikes: the next refusal is the first.
+    lord.run(&["plugin", "enable", "quotaflood"]).assert_ok();
+    let again = flood(&lord);
+    again.assert_ok();
+    assert!(again.stdout().contains("refused:"), "{}", again.stdout());
+    assert_eq!(lord.info("quotaflood")["state"], "enabled");
+    // Other plugins are not touched by its quota.
+    lord.install("hello");
+    lord.assert_hello_works();
+}
+
+/// Calls per minute are counted across processes and checked before a
+/// call starts: the refused run says which quota and runs no plugin code.
+#[test]
+fn calls_over_the_per_minute_quota_are_refused_before_they_start() {
+    let lord = Lord::new();
+    lord.install("hello");
+    let set = [
+        "--set",
+        "quota.plugins.hello.calls-per-minute=2",
+        "--set",
+        "quota.strikes=0",
+    ];
+    let run = |lord: &Lord| {
+        let mut args = set.to_vec();
+        args.extend(["hello", "World"]);
+        lord.run(&args)
+    };
+    let first = run(&lord);
+    let second = run(&lord);
+    let third = run(&lord);
+    // Two calls fit in one window; a run that crossed into the next minute
+    // starts a fresh one, so at least one of the three fits again.
+    let refused: Vec<_> = [&first, &second, &third]
+        .into_iter()
+        .filter(|r| r.code() != Some(0))
+        .collect();
+    if refused.is_empty() {
+        eprintln!("the minute turned between runs; the refusal is not checked this time");
+        return;
+    }
+    let no = refused[0];
+    no.assert_code(3)
+        .assert_stderr_contains("over its calls-per-minute quota (2/min)")
+        .assert_stderr_contains("the window resets in");
+    assert!(!no.stdout().contains("Hello"), "{}", no.stdout());
+    // `quota.strikes = 0`: refusals never disable.
+    assert_eq!(lord.info("hello")["state"], "enabled");
+}
+
+/// `config validate` names the key and what it may hold; it reports on
+/// stdout, so both streams are read.
+#[test]
+fn quota_settings_are_checked() {
+    let lord = Lord::new();
+    let said = |set: &str| {
+        let run = lord.run(&["--set", set, "config", "validate"]);
+        (run.code(), format!("{}{}", run.stdout(), run.stderr()))
+    };
+    let (code, text) = said("quota.events-per-minute=0");
+    assert_eq!(code, Some(2), "{text}");
+    assert!(
+        text.contains("`quota.events-per-minute` must be a whole number from 1"),
+        "{text}"
+    );
+    let (code, text) = said("quota.plugins.notes.events-per-mnute=5");
+    assert_eq!(code, Some(2), "{text}");
+    assert!(text.contains("is not a plugin's quota"), "{text}");
+    let (code, text) = said("quota.plugins.notes.events-per-minute=5");
+    assert_eq!(code, Some(0), "{text}");
+}

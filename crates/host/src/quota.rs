@@ -1,0 +1,125 @@
+//! Per-minute quotas as lord's configuration sets them: each plugin's
+//! limits (`quota.<name>`, overridden by `quota.plugins.<id>.<name>`), and
+//! how many refusals in how many minutes make lord disable a plugin
+//! (`quota.strikes`, `quota.strike-minutes`). Counting is `lord-state`'s
+//! (`Quotas`); judging is the lifecycle's (`Lifecycle::throttled`).
+//!
+//! The plugin's `$PLUGIN_DATA` folder is bounded too (`quota.data-mib`):
+//! measured before a command starts (over it, the command is refused) and
+//! after it ends (over it, the audit log says so), only for plugins
+//! granted the folder.
+
+use std::path::Path;
+
+use lord_manifest::PluginId;
+use lord_state::{QuotaKind, QuotaLimits};
+
+use crate::settings::Settings;
+
+/// How many refusals within how many minutes disable a plugin.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Strikes {
+    pub(crate) count: u32,
+    pub(crate) minutes: u32,
+}
+
+/// A whole number from the configuration, if set and readable.
+fn number(settings: &Settings, key: &str) -> Option<u64> {
+    settings.get().ok()?.get(key)?.as_u64()
+}
+
+/// `plugin`'s limits: the built-in defaults, then `quota.<name>`, then
+/// `quota.plugins.<id>.<name>`.
+pub(crate) fn limits(settings: &Settings, plugin: &PluginId) -> QuotaLimits {
+    let mut limits = QuotaLimits::default();
+    for kind in QuotaKind::ALL {
+        let own = format!("quota.plugins.{plugin}.{}", kind.key());
+        let all = format!("quota.{}", kind.key());
+        if let Some(limit) = number(settings, &own).or_else(|| number(settings, &all)) {
+            limits.set(kind, limit);
+        }
+    }
+    limits
+}
+
+/// When refusals disable a plugin: 5 in 10 minutes unless configured.
+pub(crate) fn strikes(settings: &Settings) -> Strikes {
+    let get = |key, default| {
+        number(settings, key)
+            .and_then(|n| u32::try_from(n).ok())
+            .unwrap_or(default)
+    };
+    Strikes {
+        count: get("quota.strikes", 5),
+        minutes: get("quota.strike-minutes", 10),
+    }
+}
+
+/// The bytes the plugin's `$PLUGIN_DATA` folder may hold
+/// (`quota.data-mib`, overridden per plugin).
+pub(crate) fn data_bytes(settings: &Settings, plugin: &PluginId) -> u64 {
+    number(settings, &format!("quota.plugins.{plugin}.data-mib"))
+        .or_else(|| number(settings, "quota.data-mib"))
+        .unwrap_or(1024)
+        .saturating_mul(1024 * 1024)
+}
+
+/// What `$PLUGIN_DATA` holds past its quota: `Some(message)` when the
+/// folder at `dir` holds more than `limit` bytes.
+pub(crate) fn data_folder_over(plugin: &PluginId, dir: &Path, limit: u64) -> Option<String> {
+    let held = folder_bytes(dir);
+    (held > limit).then(|| {
+        format!(
+            "plugin `{plugin}` holds {} MiB in its data folder ({}), over its `quota.data-mib` \
+             ({} MiB); remove files from it, or raise `quota.plugins.{plugin}.data-mib`",
+            held.div_ceil(1024 * 1024),
+            dir.display(),
+            limit / (1024 * 1024)
+        )
+    })
+}
+
+/// The bytes of the regular files under `dir`, links not followed (what a
+/// link points at is not the plugin's to count); 0 when it cannot be read.
+fn folder_bytes(dir: &Path) -> u64 {
+    let mut total = 0u64;
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(folder) = pending.pop() {
+        let Ok(entries) = std::fs::read_dir(&folder) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let Ok(meta) = entry.path().symlink_metadata() else {
+                continue;
+            };
+            if meta.is_dir() {
+                pending.push(entry.path());
+            } else if meta.is_file() {
+                total = total.saturating_add(meta.len());
+            }
+        }
+    }
+    total
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_data_folder_is_measured_with_its_subfolders_and_without_links() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("sub")).unwrap();
+        std::fs::write(dir.path().join("a"), vec![0u8; 700 * 1024]).unwrap();
+        std::fs::write(dir.path().join("sub/b"), vec![0u8; 500 * 1024]).unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        std::fs::write(outside.path().join("big"), vec![0u8; 4 * 1024 * 1024]).unwrap();
+        std::os::unix::fs::symlink(outside.path(), dir.path().join("link")).unwrap();
+        let id: PluginId = "filler".parse().unwrap();
+        assert_eq!(folder_bytes(dir.path()), 1200 * 1024);
+        assert!(data_folder_over(&id, dir.path(), 2 * 1024 * 1024).is_none());
+        let over = data_folder_over(&id, dir.path(), 1024 * 1024).unwrap();
+        assert!(over.contains("holds 2 MiB"), "{over}");
+        assert!(over.contains("`quota.data-mib` (1 MiB)"), "{over}");
+    }
+}
