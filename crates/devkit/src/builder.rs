@@ -27,7 +27,10 @@ use crate::toolchain::{self, Engine, PINNED, SPIDERMONKEY, Toolchain};
 pub struct BuildOptions {
     pub cargo: PathBuf,
     pub toolchain: Toolchain,
-    pub engine: Engine,
+    /// The JavaScript engine asked for; `None` lets the build choose:
+    /// QuickJS, or SpiderMonkey when the code sends HTTP (see
+    /// [`http_engine`]).
+    pub engine: Option<Engine>,
 }
 
 /// What a build produced.
@@ -113,7 +116,9 @@ fn build_js(
 ) -> Result<(), DevkitError> {
     let tools = &options.toolchain;
     let step = Instant::now();
-    tools.ensure(options.engine, progress)?;
+    // The engine may change once the bundle shows what the code imports;
+    // QuickJS's tools are what most builds use.
+    tools.ensure(options.engine.unwrap_or(Engine::QuickJs), progress)?;
     steps.push(("tools".to_owned(), step.elapsed()));
     let wit_dir = sdk::install_wit(dir)?;
     let wit = wit_dir.join(sdk::WIT_FILE);
@@ -166,16 +171,28 @@ fn build_js(
 
     let js = std::fs::read_to_string(&bundle).map_err(DevkitError::io("read", &bundle))?;
     let built_world = trimmed_world(sdk::WIT, world, &js)?;
-    if built_world.http {
-        http_engine(options.engine)?;
-    }
+    let engine = match (built_world.http, options.engine) {
+        (false, asked) => asked.unwrap_or(Engine::QuickJs),
+        (true, Some(asked)) => {
+            http_engine(asked)?;
+            asked
+        }
+        (true, None) => {
+            progress("the code imports lord:fetch: building with SpiderMonkey");
+            let step = Instant::now();
+            tools.ensure(Engine::SpiderMonkey, progress)?;
+            steps.push(("tools".to_owned(), step.elapsed()));
+            Engine::SpiderMonkey
+        }
+    };
     let world_dir = write_world(&build_dir, &built_world)?;
 
     let out = build_dir.join("component.wasm");
     let step = Instant::now();
     componentize(
         dir,
-        options,
+        &options.toolchain,
+        engine,
         &bundle,
         &world_dir,
         &built_world.name,
@@ -229,19 +246,23 @@ fn check_typescript(
     Ok(())
 }
 
-/// Turns the bundle into a component for the trimmed world, with the
-/// engine asked for.
+/// Turns the bundle into a component for the trimmed world, with
+/// `engine`.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "one call site, each argument a different part of the build"
+)]
 fn componentize(
     dir: &Path,
-    options: &BuildOptions,
+    tools: &Toolchain,
+    engine: Engine,
     bundle: &Path,
     world_dir: &Path,
     world_name: &str,
     out: &Path,
     progress: &mut dyn FnMut(&str),
 ) -> Result<(), DevkitError> {
-    let tools = &options.toolchain;
-    match options.engine {
+    match engine {
         Engine::QuickJs => {
             progress("componentize-qjs (QuickJS)");
             toolchain::run(

@@ -21,8 +21,10 @@ pub(crate) struct BuildArgs {
     #[arg(default_value = ".")]
     dir: PathBuf,
     /// JavaScript engine: quickjs (small, fast to compile) or spidermonkey.
-    #[arg(long, default_value = "quickjs")]
-    engine: String,
+    /// Default: quickjs, or spidermonkey when the code imports `lord:fetch`
+    /// (QuickJS builds cannot link HTTP).
+    #[arg(long)]
+    engine: Option<String>,
     #[arg(long)]
     json: bool,
 }
@@ -30,14 +32,18 @@ pub(crate) struct BuildArgs {
 #[derive(Debug)]
 pub(crate) struct Request {
     dir: PathBuf,
-    engine: Engine,
+    engine: Option<Engine>,
     json: bool,
 }
 
 pub(crate) fn parse(cwd: &Path, args: BuildArgs) -> Result<Request, UsageError> {
     Ok(Request {
         dir: cwd.join(args.dir),
-        engine: args.engine.parse().map_err(UsageError)?,
+        engine: args
+            .engine
+            .map(|e| e.parse())
+            .transpose()
+            .map_err(UsageError)?,
         json: args.json,
     })
 }
