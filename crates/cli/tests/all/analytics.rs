@@ -5,12 +5,12 @@
 //! draws its charts in headless Chromium with the network refused (the
 //! screenshot is kept under the target folder for a reviewer).
 
-use std::io::Write as _;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::path::PathBuf;
+use std::process::Command;
 
 use crate::registry_web::browser;
-use crate::support::{Lord, Run};
+use crate::secrets::{files_containing, set_secret};
+use crate::support::Lord;
 
 const PLANTED_ARG: &str = "arg-PLANTED-51d0c2e8b7a94f13";
 const PLANTED_SECRET: &str = "tok-PLANTED-0b9e44a17c2d58f6";
@@ -30,43 +30,6 @@ fn plugin<'a>(report: &'a serde_json::Value, id: &str) -> &'a serde_json::Value 
         .iter()
         .find(|p| p["plugin"] == id)
         .unwrap_or_else(|| panic!("no plugin {id} in {report:#}"))
-}
-
-fn set_secret(lord: &Lord, name: &str, value: &str) -> Run {
-    let mut cmd = lord.command(&["secret", "set", name]);
-    cmd.stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = cmd.spawn().expect("lord runs");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(format!("{value}\n").as_bytes())
-        .expect("write the secret");
-    Run {
-        output: child.wait_with_output().expect("lord ends"),
-        elapsed: std::time::Duration::ZERO,
-    }
-}
-
-/// Every file under `dir` whose bytes contain `needle`.
-fn files_containing(dir: &Path, needle: &[u8]) -> Vec<String> {
-    let mut found = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        for entry in std::fs::read_dir(&dir).expect("read dir") {
-            let path = entry.expect("entry").path();
-            if path.is_dir() {
-                stack.push(path);
-            } else if let Ok(bytes) = std::fs::read(&path)
-                && bytes.windows(needle.len()).any(|w| w == needle)
-            {
-                found.push(path.display().to_string());
-            }
-        }
-    }
-    found
 }
 
 #[test]

@@ -16,7 +16,7 @@ use crate::support::{Lord, Run};
 
 const PLANTED: &str = "tok-PLANTED-7c1e9a55d0b24f6e";
 
-fn set_secret(lord: &Lord, name: &str, value: &str) -> Run {
+pub(crate) fn set_secret(lord: &Lord, name: &str, value: &str) -> Run {
     set_secret_cmd(lord.command(&["secret", "set", name]), value)
 }
 
@@ -39,7 +39,7 @@ fn set_secret_cmd(mut cmd: Command, value: &str) -> Run {
 }
 
 /// Every file under `dir` whose bytes contain `needle`.
-fn files_containing(dir: &Path, needle: &[u8]) -> Vec<String> {
+pub(crate) fn files_containing(dir: &Path, needle: &[u8]) -> Vec<String> {
     let mut found = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(dir) = stack.pop() {
