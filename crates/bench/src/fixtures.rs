@@ -160,7 +160,22 @@ pub(crate) fn host_config(scratch: &Path, home: &str) -> Result<HostConfig> {
     for dir in [&project, &tmp] {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
-    let mut config = HostConfig::new(scratch.join(home), project);
+    // The bench calls a plugin millions of times a minute, far past the
+    // per-minute quotas that stop a runaway plugin; the accounting still
+    // runs on every call, so its cost is measured, but nothing is refused.
+    let home = scratch.join(home);
+    std::fs::create_dir_all(&home).with_context(|| format!("creating {}", home.display()))?;
+    let high = 1_000_000_000u64;
+    std::fs::write(
+        home.join("config.toml"),
+        format!(
+            "[quota]\ncalls-per-minute = {high}\ncpu-ms-per-minute = {high}\n\
+             events-per-minute = {high}\nmessages-per-minute = {high}\n\
+             http-requests-per-minute = {high}\n"
+        ),
+    )
+    .with_context(|| format!("writing the quotas of {}", home.display()))?;
+    let mut config = HostConfig::new(home, project);
     config.tmp_root = tmp;
     Ok(config)
 }

@@ -139,12 +139,13 @@ fn defaults() -> Vec<(&'static str, Value)> {
         ("monitor.interval", Value::from("1s")),
         // Per-minute quotas of every plugin (each may be set for one plugin
         // as `quota.plugins.<id>.<name>`), generous enough that honest work
-        // never meets them; and how many refusals of one quota within how
-        // many minutes disable a plugin.
-        ("quota.calls-per-minute", Value::from(6_000)),
+        // never meets them (10,000 calls a second: a micro-plugin pipeline
+        // over a large file makes one call per record); and how many
+        // refusals of one quota within how many minutes disable a plugin.
+        ("quota.calls-per-minute", Value::from(600_000)),
         ("quota.cpu-ms-per-minute", Value::from(60_000)),
-        ("quota.events-per-minute", Value::from(6_000)),
-        ("quota.messages-per-minute", Value::from(6_000)),
+        ("quota.events-per-minute", Value::from(60_000)),
+        ("quota.messages-per-minute", Value::from(60_000)),
         ("quota.http-requests-per-minute", Value::from(600)),
         ("quota.data-mib", Value::from(1024)),
         ("quota.strikes", Value::from(5)),

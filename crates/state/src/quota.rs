@@ -103,10 +103,10 @@ impl Default for QuotaLimits {
     /// Generous: a plugin doing honest work never meets them.
     fn default() -> Self {
         let mut limits = Self { per_minute: [0; 5] };
-        limits.set(QuotaKind::Calls, 6_000);
+        limits.set(QuotaKind::Calls, 600_000);
         limits.set(QuotaKind::CpuMs, 60_000);
-        limits.set(QuotaKind::Events, 6_000);
-        limits.set(QuotaKind::Messages, 6_000);
+        limits.set(QuotaKind::Events, 60_000);
+        limits.set(QuotaKind::Messages, 60_000);
         limits.set(QuotaKind::HttpRequests, 600);
         limits
     }
