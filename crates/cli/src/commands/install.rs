@@ -91,18 +91,7 @@ pub(crate) async fn run(
         }
         consent.obtain(Subject::Project)?;
     }
-    let installing: Vec<(String, String, String)> = planned
-        .steps
-        .iter()
-        .filter_map(|step| {
-            let pin = planned.pinned.iter().find(|p| p.id == step.id)?;
-            Some((
-                step.id.to_string(),
-                step.version.to_string(),
-                pin.digest.clone(),
-            ))
-        })
-        .collect();
+    let installing = crate::commands::plugin::receipt_subjects(&planned);
     let code = crate::commands::plugin::install_steps(out, framework, planned.steps).await?;
     crate::commands::plugin::earn_receipts(
         out,

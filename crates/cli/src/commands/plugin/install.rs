@@ -175,18 +175,7 @@ async fn install_remote(
         consent.show(&step.plan);
     }
     consent.obtain(Subject::Request(&spec.0))?;
-    let installing: Vec<(String, String, String)> = planned
-        .steps
-        .iter()
-        .filter_map(|step| {
-            let pin = planned.pinned.iter().find(|p| p.id == step.id)?;
-            Some((
-                step.id.to_string(),
-                step.version.to_string(),
-                pin.digest.clone(),
-            ))
-        })
-        .collect();
+    let installing = receipt_subjects(&planned);
     let code = install_steps(out, framework, planned.steps).await?;
     earn_receipts(
         out,
@@ -197,6 +186,23 @@ async fn install_remote(
     )
     .await;
     Ok(code)
+}
+
+/// Each `(id, version, digest)` a registry plan is about to install: what
+/// [`earn_receipts`] asks receipts for once the installs stand.
+pub(crate) fn receipt_subjects(planned: &lord_host::RemotePlan) -> Vec<(String, String, String)> {
+    planned
+        .steps
+        .iter()
+        .filter_map(|step| {
+            let pin = planned.pinned.iter().find(|p| p.id == step.id)?;
+            Some((
+                step.id.to_string(),
+                step.version.to_string(),
+                pin.digest.clone(),
+            ))
+        })
+        .collect()
 }
 
 /// With an account's `token`, asks the registry behind `client` for the
