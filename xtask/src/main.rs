@@ -292,7 +292,11 @@ fn capture(cmd: &mut Command) -> Result<String> {
 fn test_with_summary(root: &Path) -> Result<()> {
     use std::io::{BufRead, BufReader};
     let mut child = cargo(root)
-        .args(["test", "--workspace"])
+        .args(["test", "--workspace", "--no-fail-fast"])
+        // A failure's message is what a reader of CI's log needs; a
+        // backtrace inherited from the runner's environment pushes it out
+        // of the excerpt that gets shown.
+        .env("RUST_BACKTRACE", "0")
         .stdout(std::process::Stdio::piped())
         .spawn()
         .context("could not start cargo test")?;

@@ -119,6 +119,17 @@ fn table_pids(screen: &str) -> Vec<u32> {
         .collect()
 }
 
+/// The words of the plugins view's row for `id`, or none while it is not
+/// drawn.
+fn plugin_row(screen: &str, id: &str) -> Vec<String> {
+    screen
+        .lines()
+        .map(|l| l.trim_matches(|c: char| c == '│' || c.is_whitespace()))
+        .find(|l| l.starts_with(&format!("{id} ")))
+        .map(|l| l.split_whitespace().map(str::to_owned).collect())
+        .unwrap_or_default()
+}
+
 fn quoted(path: &Path) -> String {
     let text = path.to_str().expect("utf-8 path");
     assert!(!text.contains('\''), "{text}");
@@ -154,8 +165,17 @@ fn the_dashboard_shows_this_machine_searches_sorts_and_kills_only_after_confirmi
         quoted(Path::new(env!("CARGO_BIN_EXE_lord"))),
     ));
 
-    // The header tells this machine's core count.
-    let cores = std::thread::available_parallelism().expect("cores");
+    // The header tells this machine's core count: the `cpuN` lines of
+    // /proc/stat, as the collector reads them (not the scheduler's share,
+    // which a CPU quota on the CI runner could make smaller).
+    let stat = std::fs::read_to_string("/proc/stat").expect("/proc/stat");
+    let cores = stat
+        .lines()
+        .filter(|l| {
+            l.strip_prefix("cpu")
+                .is_some_and(|n| n.starts_with(|c: char| c.is_ascii_digit()))
+        })
+        .count();
     tmux.wait_for("the core count", |s| {
         s.contains(&format!(" {cores} cores "))
     });
@@ -168,8 +188,12 @@ fn the_dashboard_shows_this_machine_searches_sorts_and_kills_only_after_confirmi
     tmux.keys(&["/"]);
     tmux.type_text(&me.to_string());
     tmux.keys(&["Enter"]);
-    let screen = tmux.wait_for("the search", |s| s.contains("1 shown"));
-    assert_eq!(table_pids(&screen), vec![me], "{screen}");
+    // The label can be drawn before the rows below it (ratatui writes a
+    // frame as a diff, and a capture can land half way), so every wait
+    // below asks for the whole frame it is about to assert on.
+    tmux.wait_for("the search", |s| {
+        s.contains("1 shown") && table_pids(s) == [me]
+    });
 
     // Esc in the search box clears it; `s` goes cpu → memory → pid.
     tmux.keys(&["/", "Escape"]);
@@ -199,8 +223,9 @@ fn the_dashboard_shows_this_machine_searches_sorts_and_kills_only_after_confirmi
     tmux.keys(&["/"]);
     tmux.type_text(&pid.to_string());
     tmux.keys(&["Enter"]);
-    let screen = tmux.wait_for("the child", |s| s.contains("1 shown"));
-    assert_eq!(table_pids(&screen), vec![pid], "{screen}");
+    tmux.wait_for("the child", |s| {
+        s.contains("1 shown") && table_pids(s) == [pid]
+    });
     tmux.keys(&["k"]);
     tmux.wait_for("the question", |s| {
         s.contains(&format!("Kill {pid} (sleep)? y/n"))
@@ -241,17 +266,10 @@ fn the_dashboard_shows_this_machine_searches_sorts_and_kills_only_after_confirmi
     tmux.keys(&["3"]);
     let screen = tmux.wait_for("the plugins view", |s| {
         s.contains("plugins · 2 installed · 1 with calls recorded")
+            && plugin_row(s, "napper").len() >= 5
+            && plugin_row(s, "hello").len() >= 5
     });
-    let row = |id: &str| -> Vec<String> {
-        screen
-            .lines()
-            .map(|l| l.trim_matches(|c: char| c == '│' || c.is_whitespace()))
-            .find(|l| l.starts_with(&format!("{id} ")))
-            .unwrap_or_else(|| panic!("a row for {id}:\n{screen}"))
-            .split_whitespace()
-            .map(str::to_owned)
-            .collect()
-    };
+    let row = |id: &str| plugin_row(&screen, id);
     let napper = row("napper");
     // PLUGIN VERSION STATE CALLS FAILED P50 ...
     assert_eq!(napper[..3], ["napper", "0.1.0", "enabled"], "{screen}");
