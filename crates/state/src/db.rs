@@ -70,7 +70,7 @@ pub(crate) fn is_busy(e: &rusqlite::Error) -> bool {
         if matches!(failure.code, rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked))
 }
 
-const SCHEMA_VERSION: i64 = 6;
+const SCHEMA_VERSION: i64 = 7;
 
 /// The schema [`SCHEMA`] creates; a new database then takes the
 /// migrations after it, so new and migrated databases cannot differ.
@@ -181,6 +181,28 @@ CREATE TABLE quota_use (
     used    INTEGER NOT NULL,
     PRIMARY KEY (plugin, quota, minute)
 ) WITHOUT ROWID;
+",
+    // Each source's share of the log, kept as it changes: the budget check
+    // every append makes was a count and a sum over all of the source's
+    // events (most of a command's cost once its log was full). Triggers
+    // keep the totals whoever inserts or deletes, retention included.
+    "
+CREATE TABLE event_totals (
+    source  TEXT PRIMARY KEY,
+    events  INTEGER NOT NULL,
+    bytes   INTEGER NOT NULL
+) WITHOUT ROWID;
+INSERT INTO event_totals (source, events, bytes)
+    SELECT source, COUNT(*), COALESCE(SUM(bytes), 0) FROM events GROUP BY source;
+CREATE TRIGGER events_counted AFTER INSERT ON events BEGIN
+    INSERT INTO event_totals (source, events, bytes) VALUES (NEW.source, 1, NEW.bytes)
+        ON CONFLICT (source) DO UPDATE SET
+            events = events + 1, bytes = bytes + excluded.bytes;
+END;
+CREATE TRIGGER events_uncounted AFTER DELETE ON events BEGIN
+    UPDATE event_totals SET events = events - 1, bytes = bytes - OLD.bytes
+        WHERE source = OLD.source;
+END;
 ",
 ];
 

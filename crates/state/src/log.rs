@@ -13,7 +13,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use rusqlite::params;
+use rusqlite::{OptionalExtension as _, params};
 
 use crate::db::StateDb;
 use crate::error::StateError;
@@ -282,8 +282,10 @@ fn make_room(
     budget: LogBudget,
 ) -> Result<u64, StateError> {
     let (stored, stored_bytes): (i64, i64) = tx
-        .prepare_cached("SELECT COUNT(*), COALESCE(SUM(bytes), 0) FROM events WHERE source = ?1")?
-        .query_row([source], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        .prepare_cached("SELECT events, bytes FROM event_totals WHERE source = ?1")?
+        .query_row([source], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?
+        .unwrap_or((0, 0));
     let mut count = u64::try_from(stored).unwrap_or(0) + events;
     let mut total = u64::try_from(stored_bytes).unwrap_or(0) + bytes;
     if count <= budget.events && total <= budget.bytes {
@@ -481,4 +483,84 @@ fn prune_in(
         .prepare_cached("DELETE FROM events WHERE seq <= (SELECT MAX(seq) FROM events) - ?1")?
         .execute([i64::try_from(retention.max_events).unwrap_or(i64::MAX)])?;
     Ok((by_age + by_count) as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(source: &str, n: i64, at_ms: i64) -> Arc<Event> {
+        Arc::new(Event {
+            seq: 0,
+            topic: "t.out".to_owned(),
+            source: source.to_owned(),
+            propagation: Propagation::Global,
+            at_ms,
+            payload: serde_json::json!(n),
+            sensitive: false,
+        })
+    }
+
+    type Totals = Vec<(String, i64, i64)>;
+
+    /// The kept totals and the same figures counted from the rows.
+    fn totals(db: &StateDb) -> (Totals, Totals) {
+        let conn = db.conn().expect("conn");
+        let read = |sql: &str| -> Totals {
+            conn.prepare(sql)
+                .expect("prepare")
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                .expect("query")
+                .collect::<Result<_, _>>()
+                .expect("rows")
+        };
+        (
+            read("SELECT source, events, bytes FROM event_totals WHERE events > 0 ORDER BY source"),
+            read("SELECT source, COUNT(*), SUM(bytes) FROM events GROUP BY source ORDER BY source"),
+        )
+    }
+
+    /// The budget check reads each source's totals instead of counting its
+    /// rows: they must agree with the rows through appends, budget drops
+    /// and retention by age and by count.
+    #[test]
+    fn the_kept_totals_follow_appends_drops_and_retention() {
+        let home = tempfile::tempdir().expect("home");
+        let db = StateDb::open(home.path()).expect("db");
+        let retention = Retention {
+            max_age: Duration::from_secs(60),
+            max_events: 40,
+            per_plugin: LogBudget {
+                bytes: 1 << 20,
+                events: 7,
+            },
+        };
+        let log = EventLog::new(db.clone(), retention);
+        for n in 0..30 {
+            for source in ["noisy", "lord", "calm"] {
+                if source != "calm" || n % 10 == 0 {
+                    log.append(event(source, n, 1_000 + n)).expect("append");
+                }
+            }
+            if n % 4 == 0 {
+                log.flush().expect("flush");
+            }
+        }
+        log.flush().expect("flush");
+        let (kept, counted) = totals(&db);
+        assert_eq!(kept, counted);
+        assert!(
+            kept.iter().any(|(s, n, _)| s == "noisy" && *n == 7),
+            "{kept:?}"
+        );
+
+        // By count (40 in all) and then by age: everything is older than
+        // a minute at 1 000 000 ms.
+        log.prune(1_050).expect("prune");
+        let (kept, counted) = totals(&db);
+        assert_eq!(kept, counted);
+        log.prune(1_000_000).expect("prune");
+        let (kept, counted) = totals(&db);
+        assert_eq!((kept.len(), counted.len()), (0, 0), "{kept:?}");
+    }
 }
