@@ -41,6 +41,11 @@ CREATE TABLE IF NOT EXISTS entry_perf (
 ) WITHOUT ROWID;
 ";
 
+/// Marks a file that has every table of [`SCHEMA`] and the usage log's:
+/// files from before it (version 0) get them the same way (`IF NOT
+/// EXISTS`). A change to either schema raises it.
+const SCHEMA_VERSION: i64 = 1;
+
 /// The performance database of one lord home.
 #[derive(Debug)]
 pub struct PerfDb {
@@ -61,10 +66,30 @@ impl PerfDb {
         // Figures are advisory, and a command that only reads must make no
         // fsync (`syncs.rs`): a power cut may lose the last flush, never
         // the database's consistency (WAL).
-        conn.execute_batch("PRAGMA journal_mode=WAL; PRAGMA synchronous=OFF;")
+        conn.execute_batch(
+            "PRAGMA journal_mode=WAL; PRAGMA synchronous=OFF; \
+             PRAGMA journal_size_limit=4194304;",
+        )
+        .map_err(db)?;
+        // The log stays for the next process instead of being checkpointed
+        // and deleted by every one that closes the file last (most of a
+        // one-shot command's writing); SQLite checkpoints it as it grows.
+        conn.set_db_config(
+            rusqlite::config::DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE,
+            true,
+        )
+        .map_err(db)?;
+        // The schema is parsed only when this file has not had it yet.
+        let version: i64 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
             .map_err(db)?;
-        conn.execute_batch(SCHEMA).map_err(db)?;
-        conn.execute_batch(crate::calls::SCHEMA).map_err(db)?;
+        if version < SCHEMA_VERSION {
+            conn.execute_batch(&format!(
+                "BEGIN IMMEDIATE; {SCHEMA} {} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;",
+                crate::calls::SCHEMA
+            ))
+            .map_err(db)?;
+        }
         Ok(Self { path, conn })
     }
 

@@ -357,38 +357,58 @@ fn write(inner: &Inner) -> Result<(), PerfError> {
         return Ok(());
     };
     let _writer = lock(&inner.writing);
-    let calls_written = write_calls(inner, home);
+    // Usage-log rows only once analytics is known to be on.
+    let rows = if inner.analytics.load(Ordering::Relaxed) == ANALYTICS_ON {
+        std::mem::take(&mut *lock(&inner.calls))
+    } else {
+        Vec::new()
+    };
     let deltas: Vec<(EntryKey, EntryStats)> = lock(&inner.folded).drain().collect();
-    if deltas.is_empty() {
-        return calls_written;
+    if rows.is_empty() && deltas.is_empty() {
+        return Ok(());
     }
-    let written = PerfDb::open(home).and_then(|mut db| db.add(&deltas));
-    if written.is_err() {
-        let mut folded = lock(&inner.folded);
-        for (key, stats) in deltas {
-            folded.entry(key).or_default().merge(&stats);
+    // One connection for both: opening `perf.db` (its log and index
+    // files, the schema check) cost a one-shot command more than writing.
+    let mut db = match PerfDb::open(home) {
+        Ok(db) => db,
+        Err(e) => {
+            keep_calls(inner, rows);
+            keep_figures(inner, deltas);
+            return Err(e);
         }
-    }
-    written.and(calls_written)
+    };
+    let calls_written = if rows.is_empty() {
+        Ok(())
+    } else {
+        db.add_calls(&rows, now_ms())
+            .inspect_err(|_| keep_calls(inner, rows))
+    };
+    let figures_written = if deltas.is_empty() {
+        Ok(())
+    } else {
+        let written = db.add(&deltas);
+        if written.is_err() {
+            keep_figures(inner, deltas);
+        }
+        written
+    };
+    figures_written.and(calls_written)
 }
 
-/// Writes the usage-log rows once analytics is known to be on; on failure
-/// they are kept for the next write.
-fn write_calls(inner: &Inner, home: &std::path::Path) -> Result<(), PerfError> {
-    if inner.analytics.load(Ordering::Relaxed) != ANALYTICS_ON {
-        return Ok(());
+/// Usage-log rows that could not be written, kept (oldest first) for the
+/// next write.
+fn keep_calls(inner: &Inner, rows: Vec<CallRow>) {
+    let mut calls = lock(&inner.calls);
+    let later = std::mem::replace(&mut *calls, rows);
+    calls.extend(later);
+}
+
+/// Figures that could not be written, merged back for the next write.
+fn keep_figures(inner: &Inner, deltas: Vec<(EntryKey, EntryStats)>) {
+    let mut folded = lock(&inner.folded);
+    for (key, stats) in deltas {
+        folded.entry(key).or_default().merge(&stats);
     }
-    let rows = std::mem::take(&mut *lock(&inner.calls));
-    if rows.is_empty() {
-        return Ok(());
-    }
-    let written = PerfDb::open(home).and_then(|mut db| db.add_calls(&rows, now_ms()));
-    if written.is_err() {
-        let mut calls = lock(&inner.calls);
-        let later = std::mem::replace(&mut *calls, rows);
-        calls.extend(later);
-    }
-    written
 }
 
 #[cfg(test)]
