@@ -31,6 +31,10 @@ fn number(settings: &Settings, key: &str) -> Option<u64> {
 /// `plugin`'s limits: the built-in defaults, then `quota.<name>`, then
 /// `quota.plugins.<id>.<name>`.
 pub(crate) fn limits(settings: &Settings, plugin: &PluginId) -> QuotaLimits {
+    settings.quota_limits(plugin, || read_limits(settings, plugin))
+}
+
+fn read_limits(settings: &Settings, plugin: &PluginId) -> QuotaLimits {
     let mut limits = QuotaLimits::default();
     for kind in QuotaKind::ALL {
         let own = format!("quota.plugins.{plugin}.{}", kind.key());

@@ -18,6 +18,10 @@ pub(crate) struct Settings {
     /// the schema it was checked against: the configuration is read once
     /// per process, so each table is checked once too, not per call.
     tables: Mutex<HashMap<PluginId, CheckedTable>>,
+    /// Each plugin's per-minute limits, read once: they come from the
+    /// merged configuration, which never changes once loaded, and every
+    /// command asked for them anew (a dozen lookups and formatted keys).
+    quota_limits: Mutex<HashMap<PluginId, lord_state::QuotaLimits>>,
 }
 
 /// A plugin's table as checked: the schema it was checked against, and the
@@ -30,6 +34,7 @@ impl Settings {
             sources,
             merged: OnceLock::new(),
             tables: Mutex::new(HashMap::new()),
+            quota_limits: Mutex::new(HashMap::new()),
         }
     }
 
@@ -40,6 +45,16 @@ impl Settings {
             self.sources.profile = profile;
         }
         self.sources.flags.extend(flags);
+    }
+
+    /// `plugin`'s quota limits, from `read` the first time they are asked.
+    pub(crate) fn quota_limits(
+        &self,
+        plugin: &PluginId,
+        read: impl FnOnce() -> lord_state::QuotaLimits,
+    ) -> lord_state::QuotaLimits {
+        let mut known = self.quota_limits.lock().unwrap_or_else(|p| p.into_inner());
+        *known.entry(plugin.clone()).or_insert_with(read)
     }
 
     pub(crate) fn sources(&self) -> &lord_config::Sources {
