@@ -245,6 +245,19 @@ pub(crate) async fn dispatch(ctx: &Context, out: &Output) -> Result<ExitCode> {
     let cli = Cli::from_arg_matches(&matches).map_err(|e| UsageError(e.to_string()))?;
     crate::updates::notice(ctx, out);
     let code = run_builtin(ctx, out, &mut framework, cli.command).await;
+    // A pipeline's micro handlers may have been refused by their quotas:
+    // judged now, as a plugin command's refusals are after it.
+    match framework.judge_throttles().await {
+        Ok(disabled) => {
+            for id in disabled {
+                out.warning(format_args!(
+                    "`{id}` was disabled: it kept going over its quotas (`lord plugin info {id}` \
+                     says which)"
+                ));
+            }
+        }
+        Err(e) => out.warning(format_args!("could not record quota refusals: {e}")),
+    }
     flush_events(out, &framework);
     // The configuration is read only when a check is due (once a day).
     crate::updates::maybe_check(ctx, || {

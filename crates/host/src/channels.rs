@@ -117,6 +117,14 @@ impl LazyChannels {
         Ok(())
     }
 
+    /// Every plugin's quota refusals this process has not judged yet.
+    pub(crate) fn take_throttles(&self) -> Vec<(String, Vec<lord_state::Throttle>)> {
+        self.quotas
+            .get()
+            .map(lord_state::Quotas::take_throttles)
+            .unwrap_or_default()
+    }
+
     /// `plugin`'s per-minute quotas: its limits from the configuration, its
     /// counts shared by every handle of this process.
     pub(crate) fn quota(&self, settings: &Settings, plugin: &PluginId) -> lord_state::PluginQuota {

@@ -780,6 +780,13 @@ impl Framework {
         &self.loader
     }
 
+    /// The lifecycle, the parts a call reads and the store to write: for
+    /// judging what plugin code did outside a command.
+    pub(crate) fn lifecycle_parts(&mut self) -> (&Lifecycle, Runtime<'_>, &mut Store) {
+        let rt = Runtime::new(&self.settings, &self.channels, &self.loader);
+        (&self.lifecycle, rt, &mut self.store)
+    }
+
     /// The parts a call reads, with the store to write: for announcing.
     pub(crate) fn runtime_and_store(&mut self) -> (Runtime<'_>, &mut Store) {
         let rt = Runtime::new(&self.settings, &self.channels, &self.loader);

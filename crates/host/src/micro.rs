@@ -114,6 +114,9 @@ pub(crate) struct Package {
     source: OnceLock<Result<Source, String>>,
     grants: Grants,
     links: Links,
+    /// The plugin's per-minute quotas, asked before each call (and
+    /// charged by the session after it).
+    quota: Option<lord_state::PluginQuota>,
     limits: Limits,
     pool: Mutex<Vec<HandlerInstance>>,
     /// Each member's call context for unkeyed calls, built once.
@@ -142,6 +145,17 @@ impl Package {
             .get_or_init(|| (self.prepare)().map_err(|e| e.to_string()))
             .as_ref()
             .map_err(Clone::clone)
+    }
+
+    /// Whether the plugin's calls and CPU time this minute leave room for
+    /// another call; a refusal says which quota and when it resets.
+    fn admit(&self) -> Result<(), HandlerError> {
+        match &self.quota {
+            Some(quota) => quota
+                .admit()
+                .map_err(|throttle| HandlerError::new(FailureKind::Denied, throttle.to_string())),
+            None => Ok(()),
+        }
     }
 
     /// A warm instance if one is free. Kept apart from `fresh` so the hot
@@ -264,6 +278,7 @@ impl Package {
             }
             _ => None,
         };
+        self.admit()?;
         let mut instance = self.instance().await?;
         let result = instance.execute(text, &call).await;
         self.give_back(instance);
@@ -293,7 +308,11 @@ impl Package {
                 keyed.as_slice()
             }
         };
-        let mut instance = self.instance().await.map_err(|e| BatchFailure {
+        let mut instance = match self.admit() {
+            Ok(()) => self.instance().await,
+            Err(refused) => Err(refused),
+        }
+        .map_err(|e| BatchFailure {
             position: 0,
             kind: e.kind,
             reason: e.message,
@@ -424,10 +443,13 @@ fn holdings(
 ) -> Result<(Grants, Links, Vec<lord_manifest::Permission>), HostError> {
     match isolation {
         // A strict handler reaches nothing: its links hold only the
-        // recorder of its call figures, which no interface can reach.
+        // recorder of its call figures and the counter of its plugin's
+        // per-minute quotas, which no interface can reach.
         Isolation::Strict => Ok((
             Grants::default(),
-            Links::default().with(rt.loader().recorder().clone()),
+            Links::default()
+                .with(rt.loader().recorder().clone())
+                .with(rt.quota(plugin.id())),
             Vec::new(),
         )),
         Isolation::Limited | Isolation::None => Ok((
@@ -524,6 +546,7 @@ fn package(
         prepare,
         source: OnceLock::new(),
         grants,
+        quota: links.get::<lord_state::PluginQuota>().cloned(),
         links,
         limits,
         pool: Mutex::new(Vec::new()),

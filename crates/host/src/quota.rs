@@ -14,6 +14,8 @@ use std::path::Path;
 use lord_manifest::PluginId;
 use lord_state::{QuotaKind, QuotaLimits};
 
+use crate::error::HostError;
+
 use crate::settings::Settings;
 
 /// How many refusals within how many minutes disable a plugin.
@@ -21,6 +23,26 @@ use crate::settings::Settings;
 pub(crate) struct Strikes {
     pub(crate) count: u32,
     pub(crate) minutes: u32,
+}
+
+impl crate::Framework {
+    /// Records the quota refusals of plugin code that ran outside a
+    /// command (a pipeline's micro handlers), and disables a plugin that
+    /// keeps hitting its quotas, as [`Framework::run_command`] does for its
+    /// own. Returns the plugins it disabled.
+    pub async fn judge_throttles(&mut self) -> Result<Vec<PluginId>, HostError> {
+        let (lifecycle, rt, store) = self.lifecycle_parts();
+        let mut disabled = Vec::new();
+        for (plugin, throttles) in rt.take_throttles() {
+            let Ok(id) = plugin.parse::<PluginId>() else {
+                continue;
+            };
+            if lifecycle.throttled(rt, store, &id, throttles).await? {
+                disabled.push(id);
+            }
+        }
+        Ok(disabled)
+    }
 }
 
 /// A whole number from the configuration, if set and readable.

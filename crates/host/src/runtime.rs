@@ -79,6 +79,11 @@ impl<'a> Runtime<'a> {
         self.channels.quota(self.settings, plugin)
     }
 
+    /// Every plugin's quota refusals this process has not judged yet.
+    pub(crate) fn take_throttles(&self) -> Vec<(String, Vec<lord_state::Throttle>)> {
+        self.channels.take_throttles()
+    }
+
     /// When refusals disable a plugin.
     pub(crate) fn strikes(&self) -> crate::quota::Strikes {
         crate::quota::strikes(self.settings)

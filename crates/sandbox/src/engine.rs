@@ -396,15 +396,18 @@ impl std::fmt::Debug for MicroCompiled {
 }
 
 impl MicroCompiled {
-    /// A fresh instance. A strict micro-plugin gets no grants and no links
-    /// whatever is passed: its imports are traps.
+    /// A fresh instance. A strict micro-plugin gets no grants whatever is
+    /// passed (its imports are traps) and, of the links, only the host's
+    /// own bookkeeping, which no import reaches: the recorder of its call
+    /// figures and its plugin's per-minute quotas, so its calls are
+    /// measured and counted like any other.
     pub async fn instantiate(
         &self,
         grants: &Grants,
         limits: Limits,
         links: &Links,
     ) -> Result<MicroInstance, CallError> {
-        let none = (Grants::default(), Links::default());
+        let none = (Grants::default(), bookkeeping(links));
         let (grants, links, strict) = match self.isolation {
             Isolation::Strict => (&none.0, &none.1, true),
             Isolation::Limited | Isolation::None => (grants, links, false),
@@ -420,6 +423,18 @@ impl MicroCompiled {
         )
         .await
     }
+}
+
+/// The links only the host itself uses around a call.
+fn bookkeeping(links: &Links) -> Links {
+    let mut kept = Links::default();
+    if let Some(recorder) = links.get::<lord_perf::Recorder>() {
+        kept = kept.with(recorder.clone());
+    }
+    if let Some(quota) = links.get::<lord_state::PluginQuota>() {
+        kept = kept.with(quota.clone());
+    }
+    kept
 }
 
 /// A plugin ready to instantiate: compiled, checked and pre-linked.

@@ -210,6 +210,21 @@ impl Quotas {
         }
     }
 
+    /// Every plugin's refusals not yet taken, by plugin: for a host that
+    /// ran plugin code outside a command (a pipeline's micro handlers) to
+    /// judge them as a command's are.
+    pub fn take_throttles(&self) -> Vec<(String, Vec<Throttle>)> {
+        let tallies = self.tallies.lock().unwrap_or_else(|p| p.into_inner());
+        tallies
+            .iter()
+            .filter_map(|(plugin, tally)| {
+                let mut tally = tally.lock().unwrap_or_else(|p| p.into_inner());
+                let taken = std::mem::take(&mut tally.throttles);
+                (!taken.is_empty()).then(|| (plugin.clone(), taken))
+            })
+            .collect()
+    }
+
     /// Adds every count this process holds to the table (at exit).
     pub fn flush(&self) -> Result<(), StateError> {
         let tallies: Vec<(String, Arc<Mutex<Tally>>)> = self

@@ -156,3 +156,42 @@ fn quota_settings_are_checked() {
     let (code, text) = said("quota.plugins.notes.events-per-minute=5");
     assert_eq!(code, Some(0), "{text}");
 }
+
+/// A pipeline's micro handlers count against their plugin's calls quota
+/// and are refused before they start when it is used up, strict ones
+/// included (`micro-text`'s `trim` is strict); refusals count as strikes,
+/// judged when the pipeline ends, as a command's are.
+#[test]
+fn micro_handlers_over_the_calls_quota_are_refused_and_strikes_disable() {
+    let lord = Lord::new();
+    lord.install("micro/text");
+    let run = |lord: &Lord| {
+        lord.run(&[
+            "--set",
+            "quota.plugins.micro-text.calls-per-minute=2",
+            "--set",
+            "quota.strikes=2",
+            "pipe",
+            "trim",
+        ])
+    };
+    let runs: Vec<_> = (0..4).map(|_| run(&lord)).collect();
+    let codes: Vec<_> = runs.iter().map(crate::support::Run::code).collect();
+    if codes != [Some(0), Some(0), Some(3), Some(3)] {
+        // A minute boundary between runs opens a fresh window.
+        eprintln!("the minute turned between runs ({codes:?}); not checked this time");
+        return;
+    }
+    runs[2]
+        .assert_stderr_contains("over its calls-per-minute quota (2/min)")
+        .assert_stderr_contains("the window resets in");
+    // The second refusal within ten minutes disables the package.
+    runs[3].assert_stderr_contains("`micro-text` was disabled: it kept going over its quotas");
+    assert_eq!(lord.info("micro-text")["state"], "disabled");
+    let info = lord.run(&["plugin", "info", "micro-text"]);
+    assert!(
+        info.stdout().contains("throttled (calls-per-minute)"),
+        "{}",
+        info.stdout()
+    );
+}
