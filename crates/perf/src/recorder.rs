@@ -181,6 +181,20 @@ impl Recorder {
             ANALYTICS_OFF => 0,
             _ => now_ms(),
         };
+        self.record_at(plugin, kind, name, sample, at_ms);
+    }
+
+    /// [`Recorder::record`] for a caller that read the real-time clock
+    /// already (ms since the epoch): the call path reads it once for the
+    /// recorder and the quotas together.
+    pub fn record_at(
+        &self,
+        plugin: &PluginId,
+        kind: EntryKind,
+        name: &str,
+        sample: &Sample,
+        at_ms: u64,
+    ) {
         let batch = {
             let mut pending = lock(&self.inner.pending);
             let index = pending.key_index(plugin, kind, name);

@@ -74,7 +74,7 @@ impl PluginInstance {
         limits: Limits,
         links: &Links,
     ) -> Result<Self, CallError> {
-        let mut session = Session::new(plugin, engine, grants, limits, links)?;
+        let mut session = Session::new(plugin, engine, grants, limits, links, true)?;
         let bindings = session
             .instantiate(async |store| pre.instantiate_async(store).await)
             .await?;
@@ -347,8 +347,7 @@ impl MicroInstance {
         links: &Links,
         strict: bool,
     ) -> Result<Self, CallError> {
-        let mut session = Session::new(plugin, engine, grants, limits, links)?;
-        session.reaches_host = !strict;
+        let mut session = Session::new(plugin, engine, grants, limits, links, !strict)?;
         let bindings = session
             .instantiate(async |store| pre.instantiate_async(store).await)
             .await?;

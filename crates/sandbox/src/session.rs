@@ -141,6 +141,7 @@ impl Session {
         grants: &Grants,
         limits: Limits,
         links: &Links,
+        reaches_host: bool,
     ) -> Result<Self, CallError> {
         let budget = OutputBudget::new(limits.output_bytes);
         let denials = Denials::default();
@@ -175,9 +176,10 @@ impl Session {
         let mut store = Store::new(engine, state);
         store.limiter(|state| &mut state.limiter);
         // Host time by interface is measured only for a host that records
-        // it: without the hook the engine skips the call entirely.
+        // it, in an instance that can reach the host at all (a strict one
+        // cannot): without the hook the engine skips the call entirely.
         let recorder = links.get::<Recorder>().cloned();
-        if recorder.is_some() {
+        if recorder.is_some() && reaches_host {
             store.call_hook(|mut ctx, hook| {
                 ctx.data_mut().meter.hook(hook);
                 Ok(())
@@ -208,7 +210,7 @@ impl Session {
             limits,
             deadline,
             poisoned: false,
-            reaches_host: true,
+            reaches_host,
             recorder,
             quota,
         })
@@ -292,8 +294,11 @@ impl Session {
             (Captured::default(), None)
         };
         let wall_ns = started.map(|at| u64::try_from(at.elapsed().as_nanos()).unwrap_or(u64::MAX));
-        if let (Some(wall_ns), Some(quota)) = (wall_ns, &self.quota) {
-            quota.charge_call(entry.0 != EntryKind::Hook, wall_ns);
+        // One read of the real-time clock for the quota window and the
+        // usage log both.
+        let at_ms = wall_ns.map(|_| lord_state::now_ms());
+        if let (Some(wall_ns), Some(at_ms), Some(quota)) = (wall_ns, at_ms, &self.quota) {
+            quota.charge_call_at(entry.0 != EntryKind::Hook, wall_ns, at_ms);
         }
         if let (Some(wall_ns), Some(recorder)) = (wall_ns, &self.recorder) {
             self.store.data_mut().meter.close();
@@ -313,7 +318,8 @@ impl Session {
                 input_bytes: entry.2 as u64,
                 outcome: kind,
             };
-            recorder.record(&self.plugin, entry.0, entry.1, &sample);
+            let at_ms = u64::try_from(at_ms.unwrap_or(0)).unwrap_or(0);
+            recorder.record_at(&self.plugin, entry.0, entry.1, &sample, at_ms);
         }
         match outcome {
             Ok(Ok(value)) => Ok((value, captured)),
