@@ -308,15 +308,13 @@ impl Package {
                 keyed.as_slice()
             }
         };
-        let mut instance = match self.admit() {
-            Ok(()) => self.instance().await,
-            Err(refused) => Err(refused),
-        }
-        .map_err(|e| BatchFailure {
+        let at_start = |e: HandlerError| BatchFailure {
             position: 0,
             kind: e.kind,
             reason: e.message,
-        })?;
+        };
+        self.admit().map_err(at_start)?;
+        let mut instance = self.instance().await.map_err(at_start)?;
         let result = instance.execute_each(input, table, members).await;
         self.give_back(instance);
         result.map_err(|(position, e)| {

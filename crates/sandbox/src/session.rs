@@ -294,32 +294,14 @@ impl Session {
             (Captured::default(), None)
         };
         let wall_ns = started.map(|at| u64::try_from(at.elapsed().as_nanos()).unwrap_or(u64::MAX));
-        // One read of the real-time clock for the quota window and the
-        // usage log both.
-        let at_ms = wall_ns.map(|_| lord_state::now_ms());
-        if let (Some(wall_ns), Some(at_ms), Some(quota)) = (wall_ns, at_ms, &self.quota) {
-            quota.charge_call_at(entry.0 != EntryKind::Hook, wall_ns, at_ms);
-        }
-        if let (Some(wall_ns), Some(recorder)) = (wall_ns, &self.recorder) {
-            self.store.data_mut().meter.close();
-            let state = self.store.data();
-            let (kind, answer) = match &outcome {
-                Ok(Ok(value)) => (Outcome::Ok, value.answer_len()),
-                Ok(Err(message)) if denied.is_some() => (Outcome::Denied, message.len()),
-                Ok(Err(message)) => (Outcome::Returned, message.len()),
-                Err(failure) => (outcome_of(failure), 0),
-            };
-            let sample = Sample {
-                wall_ns,
-                host_ns: state.meter.host_ns,
-                host_calls: state.meter.host_calls,
-                peak_memory_bytes: u64::try_from(state.limiter.peak_memory).unwrap_or(u64::MAX),
-                output_bytes: captured_bytes(&captured).saturating_add(answer as u64),
-                input_bytes: entry.2 as u64,
-                outcome: kind,
-            };
-            let at_ms = u64::try_from(at_ms.unwrap_or(0)).unwrap_or(0);
-            recorder.record_at(&self.plugin, entry.0, entry.1, &sample, at_ms);
+        if let Some(wall_ns) = wall_ns {
+            // One read of the real-time clock for the quota window and the
+            // usage log both.
+            let at_ms = lord_state::now_ms();
+            if let Some(quota) = &self.quota {
+                quota.charge_call_at(entry.0 != EntryKind::Hook, wall_ns, at_ms);
+            }
+            self.record_figures(entry, wall_ns, at_ms, &outcome, &captured, denied.is_some());
         }
         match outcome {
             Ok(Ok(value)) => Ok((value, captured)),
@@ -386,6 +368,41 @@ fn outcome_of(failure: &Failure) -> Outcome {
 }
 
 impl Session {
+    /// Hands the recorder (when the host links one) the figures of a call
+    /// that ended `outcome` after `wall_ns`, at `at_ms` since the epoch.
+    fn record_figures<T: Answer>(
+        &mut self,
+        entry: (EntryKind, &str, usize),
+        wall_ns: u64,
+        at_ms: i64,
+        outcome: &Result<GuestResult<T>, Failure>,
+        captured: &Captured,
+        denied: bool,
+    ) {
+        let Some(recorder) = &self.recorder else {
+            return;
+        };
+        self.store.data_mut().meter.close();
+        let state = self.store.data();
+        let (kind, answer) = match outcome {
+            Ok(Ok(value)) => (Outcome::Ok, value.answer_len()),
+            Ok(Err(message)) if denied => (Outcome::Denied, message.len()),
+            Ok(Err(message)) => (Outcome::Returned, message.len()),
+            Err(failure) => (outcome_of(failure), 0),
+        };
+        let sample = Sample {
+            wall_ns,
+            host_ns: state.meter.host_ns,
+            host_calls: state.meter.host_calls,
+            peak_memory_bytes: u64::try_from(state.limiter.peak_memory).unwrap_or(u64::MAX),
+            output_bytes: captured_bytes(captured).saturating_add(answer as u64),
+            input_bytes: entry.2 as u64,
+            outcome: kind,
+        };
+        let at_ms = u64::try_from(at_ms).unwrap_or(0);
+        recorder.record_at(&self.plugin, entry.0, entry.1, &sample, at_ms);
+    }
+
     /// The returned text counts against the same output budget as
     /// everything else the plugin writes.
     pub(crate) fn check_returned_output(
