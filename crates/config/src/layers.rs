@@ -289,6 +289,11 @@ fn check_quota_key(key: &str, value: &Value) -> Option<Result<(), String>> {
                 "must be a whole number of refusals from 0 (never disable) to 1000000; got {value}"
             )),
         },
+        "ai.default-profile" => match value.as_str() {
+            Some(name) if crate::ai::is_profile_name(name) => Ok(()),
+            _ => Err(format!("must be an AI profile's name, like \"local\"; got {value}")),
+        },
+        _ if key.starts_with("ai.profiles.") => crate::ai::check_profile(key, value),
         _ if key.starts_with("quota.plugins.") => {
             let rest = key.strip_prefix("quota.plugins.").unwrap_or_default();
             match rest.split_once('.') {
@@ -469,6 +474,7 @@ impl Config {
             // typos to refuse: only lord's keys and plugin tables count.
             if !(key.starts_with("plugins.")
                 || key.starts_with("quota.plugins.")
+                || key.starts_with("ai.profiles.")
                 || key == "registry.url"
                 || defaults().iter().any(|(k, _)| *k == key))
             {
@@ -540,7 +546,8 @@ impl Config {
                 Some(Err(message)) => message,
                 None => format!(
                     "is not a lord setting; known: {}, registry.url, requires.<id>, \
-                     quota.plugins.<id>.<name>, and plugins.<id>.*",
+                     quota.plugins.<id>.<name>, ai.default-profile, ai.profiles.<name>.*, and \
+                     plugins.<id>.*",
                     known.join(", ")
                 ),
             };
@@ -713,6 +720,45 @@ pub fn set_in_file(path: &Path, key: &str, value: &str) -> Result<Option<String>
     table.insert(last, toml_edit::value(new_value));
     write_atomic(path, doc.to_string().as_bytes())?;
     Ok(old)
+}
+
+/// Removes `key` (a value or a whole table) from the TOML file at
+/// `path`, keeping the rest as it was; writes by temp file and rename.
+/// Returns the text the file held before, or `None` when the key was not
+/// there (and nothing was written).
+pub fn remove_in_file(path: &Path, key: &str) -> Result<Option<String>, ConfigError> {
+    let parts = segments(key)?;
+    let old = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(source) => {
+            return Err(ConfigError::Io {
+                action: "read",
+                path: path.to_path_buf(),
+                source,
+            });
+        }
+    };
+    let mut doc: toml_edit::DocumentMut =
+        old.parse().map_err(|e: toml_edit::TomlError| ConfigError::Syntax {
+            path: path.to_path_buf(),
+            message: e.to_string().trim_end().to_owned(),
+        })?;
+    let Some((last, tables)) = parts.split_last() else {
+        return Ok(None);
+    };
+    let mut table: &mut dyn toml_edit::TableLike = doc.as_table_mut();
+    for part in tables {
+        match table.get_mut(part).and_then(toml_edit::Item::as_table_like_mut) {
+            Some(next) => table = next,
+            None => return Ok(None),
+        }
+    }
+    if table.remove(last).is_none() {
+        return Ok(None);
+    }
+    write_atomic(path, doc.to_string().as_bytes())?;
+    Ok(Some(old))
 }
 
 /// Replaces a file's content by temp file and rename.

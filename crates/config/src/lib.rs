@@ -19,10 +19,13 @@
 //! file in [`set_in_file`] (temp file and rename: the old file or the new
 //! one, never a mix).
 
+mod ai;
 mod error;
 mod layers;
 mod watch;
 
 pub use error::ConfigError;
-pub use layers::{Config, Layer, Origin, Problem, Sources, restore_file, set_in_file};
+pub use layers::{
+    Config, Layer, Origin, Problem, Sources, remove_in_file, restore_file, set_in_file,
+};
 pub use watch::{Reload, Watcher};
