@@ -96,6 +96,10 @@ pub(crate) enum Builtin {
     /// Watch the system: the terminal dashboard (no subcommand),
     /// snapshots, streams and Prometheus metrics.
     Monitor(commands::monitor::MonitorArgs),
+    /// Ask AI models: prompts, chat sessions, logs, templates, A/B tests
+    /// and prices, through configured profiles.
+    #[command(subcommand)]
+    Ai(commands::ai::AiCommand),
     /// Alert rules: list them with their state, test their channels,
     /// silence them.
     #[command(subcommand)]
@@ -335,6 +339,7 @@ async fn run_builtin(
         Builtin::Secret(cmd) => commands::secret::run(ctx, out, framework, cmd),
         Builtin::Cache(cmd) => commands::cache::run(out, framework, cmd),
         Builtin::Monitor(cmd) => commands::monitor::run(ctx, out, framework, cmd).await,
+        Builtin::Ai(cmd) => commands::ai::run(ctx, out, framework, cmd).await,
         Builtin::Alert(cmd) => commands::alert::run(ctx, out, framework, cmd).await,
         Builtin::Analytics(cmd) => commands::analytics::run(out, framework, cmd),
         Builtin::Config(cmd) => commands::config::run(out, framework, cmd).await,

@@ -34,7 +34,10 @@ pub(crate) fn check_profile(key: &str, value: &Value) -> Result<(), String> {
     match field {
         "kind" => match text {
             Some(kind) if AI_KINDS.contains(&kind) => Ok(()),
-            _ => Err(format!("must be one of {}; got {value}", AI_KINDS.join(", "))),
+            _ => Err(format!(
+                "must be one of {}; got {value}",
+                AI_KINDS.join(", ")
+            )),
         },
         "url" => {
             let Some(url) = text.filter(|u| u.starts_with("http://") || u.starts_with("https://"))
@@ -45,8 +48,11 @@ pub(crate) fn check_profile(key: &str, value: &Value) -> Result<(), String> {
             let authority = authority.split(['/', '?', '#']).next().unwrap_or_default();
             let query = url.split_once('?').map(|(_, q)| q.to_ascii_lowercase());
             let keyed = query.is_some_and(|q| {
-                q.split('&')
-                    .any(|pair| ["key=", "api_key=", "apikey=", "token="].iter().any(|k| pair.starts_with(k)))
+                q.split('&').any(|pair| {
+                    ["key=", "api_key=", "apikey=", "token="]
+                        .iter()
+                        .any(|k| pair.starts_with(k))
+                })
             });
             if authority.contains('@') || keyed {
                 let secret = format!("AI_{}_KEY", name.to_ascii_uppercase().replace('-', "_"));
@@ -72,21 +78,24 @@ pub(crate) fn check_profile(key: &str, value: &Value) -> Result<(), String> {
             {
                 Ok(())
             }
-            _ => Err(format!(
+            _ => Err(
                 "must name a `lord secret` (`A-Z`, `0-9` and `_`), never hold the key itself; \
                  got a value that is not a secret's name"
-            )),
+                    .to_owned(),
+            ),
         },
         "max-tokens" => match value.as_u64() {
             Some(1..=1_000_000) => Ok(()),
-            _ => Err(format!("must be a whole number from 1 to 1000000; got {value}")),
+            _ => Err(format!(
+                "must be a whole number from 1 to 1000000; got {value}"
+            )),
         },
-        _ => Err(format!(
+        _ => Err(
             "is not an AI profile's setting; known: kind, url, model, key-secret, max-tokens"
-        )),
+                .to_owned(),
+        ),
     }
 }
-
 
 #[cfg(test)]
 mod tests {

@@ -261,6 +261,13 @@ fn check_own(key: &str, value: &Value) -> Option<Result<(), String>> {
                 "must be a whole number of events from 1 to 10000000; got {value}"
             )),
         },
+        "ai.default-profile" => match value.as_str() {
+            Some(name) if crate::ai::is_profile_name(name) => Ok(()),
+            _ => Err(format!(
+                "must be an AI profile's name, like \"local\"; got {value}"
+            )),
+        },
+        _ if key.starts_with("ai.profiles.") => crate::ai::check_profile(key, value),
         _ if key.starts_with("quota.") => return check_quota_key(key, value),
         "events.retention-days" => match value.as_u64() {
             Some(1..=3650) => Ok(()),
@@ -289,11 +296,6 @@ fn check_quota_key(key: &str, value: &Value) -> Option<Result<(), String>> {
                 "must be a whole number of refusals from 0 (never disable) to 1000000; got {value}"
             )),
         },
-        "ai.default-profile" => match value.as_str() {
-            Some(name) if crate::ai::is_profile_name(name) => Ok(()),
-            _ => Err(format!("must be an AI profile's name, like \"local\"; got {value}")),
-        },
-        _ if key.starts_with("ai.profiles.") => crate::ai::check_profile(key, value),
         _ if key.starts_with("quota.plugins.") => {
             let rest = key.strip_prefix("quota.plugins.").unwrap_or_default();
             match rest.split_once('.') {
@@ -740,16 +742,20 @@ pub fn remove_in_file(path: &Path, key: &str) -> Result<Option<String>, ConfigEr
         }
     };
     let mut doc: toml_edit::DocumentMut =
-        old.parse().map_err(|e: toml_edit::TomlError| ConfigError::Syntax {
-            path: path.to_path_buf(),
-            message: e.to_string().trim_end().to_owned(),
-        })?;
+        old.parse()
+            .map_err(|e: toml_edit::TomlError| ConfigError::Syntax {
+                path: path.to_path_buf(),
+                message: e.to_string().trim_end().to_owned(),
+            })?;
     let Some((last, tables)) = parts.split_last() else {
         return Ok(None);
     };
     let mut table: &mut dyn toml_edit::TableLike = doc.as_table_mut();
     for part in tables {
-        match table.get_mut(part).and_then(toml_edit::Item::as_table_like_mut) {
+        match table
+            .get_mut(part)
+            .and_then(toml_edit::Item::as_table_like_mut)
+        {
             Some(next) => table = next,
             None => return Ok(None),
         }

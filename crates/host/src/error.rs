@@ -163,6 +163,8 @@ pub enum HostError {
     Call(#[from] CallError),
     #[error("{0}")]
     Perf(#[from] lord_perf::PerfError),
+    #[error("{0}")]
+    Ai(#[from] lord_ai::AiError),
 }
 
 impl HostError {
@@ -199,7 +201,8 @@ impl HostError {
             | HostError::Cases(_)
             | HostError::ConfigUnusable(_)
             | HostError::PluginConfig { .. }
-            | HostError::Perf(_) => false,
+            | HostError::Perf(_)
+            | HostError::Ai(_) => false,
         }
     }
 
@@ -270,7 +273,8 @@ impl HostError {
             )
             | HostError::Call(_)
             | HostError::Throttled { .. }
-            | HostError::Perf(_) => false,
+            | HostError::Perf(_)
+            | HostError::Ai(_) => false,
         }
     }
 }

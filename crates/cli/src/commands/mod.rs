@@ -2,6 +2,7 @@
 //! a plain request, calls one operation and renders the result through
 //! `crate::render::Output`.
 
+pub(crate) mod ai;
 pub(crate) mod alert;
 pub(crate) mod analytics;
 pub(crate) mod cache;

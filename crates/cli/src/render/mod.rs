@@ -282,6 +282,15 @@ impl Output {
         Ok(report)
     }
 
+    /// A piece of a model's reply as it streams in: foreign text,
+    /// neutralised on a terminal as a plugin's output is, written at once
+    /// so the reader sees each token as it arrives.
+    pub(crate) fn model_text(&self, text: &str) -> Result<()> {
+        let mut bytes = Vec::with_capacity(text.len());
+        plugin_stream(text.as_bytes(), self.terminal.stdout, &mut bytes);
+        stdout(&bytes)
+    }
+
     /// The text a pipeline of micro-plugins produced, as its own line: a
     /// plugin's output, so neutralised on a terminal and data when piped.
     pub(crate) fn plugin_text(&self, text: &str) -> Result<()> {

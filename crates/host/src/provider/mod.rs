@@ -10,12 +10,14 @@
 //!
 //! Built in: [`secrets`] (the `lord secret` commands and the
 //! `lord:plugin/secrets` interface), [`text`] (the `json.parse` and
-//! `lines` micro-plugins) and [`monitor`] (the `lord monitor` commands).
-//! The database and AI providers come the same way.
+//! `lines` micro-plugins), [`monitor`] (the `lord monitor` commands) and
+//! [`ai`] (the `lord ai` commands, the `lord:plugin/ai` interface, and one
+//! provider per AI service). The database providers come the same way.
 //!
 //! Invariant: a provider's id is reserved: no plugin can be installed
 //! under it.
 
+pub mod ai;
 pub mod monitor;
 pub mod secrets;
 pub mod text;
@@ -92,6 +94,12 @@ impl Providers {
                 Arc::new(secrets::Secrets),
                 Arc::new(text::Text),
                 Arc::new(monitor::Monitor),
+                Arc::new(ai::Ai),
+                Arc::new(ai::Service(lord_ai::Kind::OpenAi)),
+                Arc::new(ai::Service(lord_ai::Kind::Anthropic)),
+                Arc::new(ai::Service(lord_ai::Kind::Ollama)),
+                Arc::new(ai::Service(lord_ai::Kind::HuggingFace)),
+                Arc::new(ai::Service(lord_ai::Kind::Gemini)),
             ],
         }
     }

@@ -1,0 +1,136 @@
+//! `lord ai chat`: a REPL over one session. rustyline gives the line
+//! editing, a history file per profile (`$LORD_HOME/ai/history/<profile>`)
+//! and multi-line input (a line ending in `\` goes on); replies stream in
+//! as they arrive, with the meter after each. `/help` lists the commands.
+
+use anyhow::{Context as _, Result};
+use clap::Args;
+use rustyline::error::ReadlineError;
+use rustyline::validate::{ValidationContext, ValidationResult, Validator};
+use rustyline::{Completer, Helper, Highlighter, Hinter};
+
+use super::Target;
+use super::ask::{Asker, Conversation};
+use crate::context::Context;
+use crate::render::Output;
+
+#[derive(Debug, Args)]
+pub(crate) struct ChatArgs {
+    #[command(flatten)]
+    target: Target,
+    #[command(flatten)]
+    conversation: Conversation,
+}
+
+/// A line ending in `\` asks for another.
+#[derive(Completer, Helper, Highlighter, Hinter)]
+struct Lines;
+
+impl Validator for Lines {
+    fn validate(&self, ctx: &mut ValidationContext<'_>) -> rustyline::Result<ValidationResult> {
+        Ok(if ctx.input().ends_with('\\') {
+            ValidationResult::Incomplete
+        } else {
+            ValidationResult::Valid(None)
+        })
+    }
+}
+
+const HELP: &str = "/pin (keep the next message whatever the budget)  /tokens  /session  /exit";
+
+pub(crate) async fn run(
+    ctx: &Context,
+    out: &Output,
+    framework: &lord_host::Framework,
+    args: ChatArgs,
+) -> Result<()> {
+    if !ctx.terminal.stdin {
+        return Err(crate::cli::UsageError(
+            "`lord ai chat` needs a terminal; in a pipe use `lord ai prompt` (with -c to \
+             continue a session)"
+                .to_owned(),
+        )
+        .into());
+    }
+    let mut asker = Asker::new(framework, args.target.profile.as_deref())?;
+    let mut session = asker.session(&args.conversation)?;
+    let history = framework
+        .ai_dir()
+        .join("history")
+        .join(&asker.endpoint.name);
+    let mut editor = rustyline::Editor::<Lines, rustyline::history::FileHistory>::new()
+        .context("could not start the line editor")?;
+    editor.set_helper(Some(Lines));
+    if let Some(parent) = history.parent() {
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("could not create {}", parent.display()))?;
+    }
+    // A missing history file is a first chat, not an error.
+    let _ = editor.load_history(&history);
+    out.status(format_args!(
+        "chatting with `{}` (session {}); {HELP}",
+        asker.endpoint.name, session.id
+    ));
+    let mut pin_next = args.conversation.pin;
+    loop {
+        let line = match editor.readline("> ") {
+            Ok(line) => line,
+            Err(ReadlineError::Interrupted | ReadlineError::Eof) => break,
+            Err(e) => return Err(e).context("could not read a line"),
+        };
+        let text = line.replace("\\\n", "\n");
+        let text = text.trim();
+        if text.is_empty() {
+            continue;
+        }
+        let _ = editor.add_history_entry(text);
+        match text {
+            "/exit" | "/quit" => break,
+            "/help" => {
+                out.status(HELP);
+                continue;
+            }
+            "/pin" => {
+                pin_next = true;
+                out.status("the next message is pinned");
+                continue;
+            }
+            "/tokens" => {
+                let budget = session
+                    .budget
+                    .map(|b| format!(" of {b}"))
+                    .unwrap_or_default();
+                out.status(format_args!(
+                    "the session holds {} tokens{budget}",
+                    session.tokens()
+                ));
+                continue;
+            }
+            "/session" => {
+                out.status(format_args!("session {}", session.id));
+                continue;
+            }
+            _ => {}
+        }
+        let result = asker
+            .turn(
+                out,
+                &mut session,
+                &args.target,
+                text.to_owned(),
+                pin_next,
+                true,
+            )
+            .await;
+        pin_next = false;
+        match result {
+            Ok(reply) => out.status(asker.meter(&reply, Some(&session))),
+            // A failed turn is reported and the chat goes on.
+            Err(e) => out.error(&e),
+        }
+    }
+    if let Err(e) = editor.save_history(&history) {
+        out.warning(format_args!("the chat history was not saved: {e}"));
+    }
+    Ok(())
+}
