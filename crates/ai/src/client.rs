@@ -311,7 +311,10 @@ fn error_of(endpoint: &Endpoint, kind: ErrorKind, status: u16, detail: String) -
     let profile = endpoint.name.clone();
     match kind {
         ErrorKind::Auth => AiError::Auth {
-            secret: format!("ai.{}", endpoint.name),
+            secret: endpoint
+                .key_secret
+                .clone()
+                .unwrap_or_else(|| "NAME".to_owned()),
             profile,
             status,
             detail,
@@ -542,6 +545,7 @@ mod tests {
             kind: Kind::OpenAi,
             url: "http://x".into(),
             key: Some(crate::types::ApiKey::new("sk-secret-123".into())),
+            key_secret: None,
             model: None,
         };
         assert_eq!(

@@ -183,7 +183,12 @@ impl Session {
                     Role::System,
                     format!("Summary of the earlier conversation: {summary}"),
                 ),
-                tokens: tokens.max(estimate_tokens(&summary)),
+                // The service's count of the summary when it gave one.
+                tokens: if tokens > 0 {
+                    tokens
+                } else {
+                    estimate_tokens(&summary)
+                },
                 pinned: false,
                 summary: true,
             },

@@ -250,6 +250,8 @@ pub struct Endpoint {
     /// The base address, without a trailing slash.
     pub url: String,
     pub key: Option<ApiKey>,
+    /// The `lord secret` the key is read from, named in errors about it.
+    pub key_secret: Option<String>,
     /// The model used when a request names none.
     pub model: Option<String>,
 }

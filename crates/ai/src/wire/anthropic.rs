@@ -154,6 +154,7 @@ mod tests {
             kind: Kind::Anthropic,
             url: "http://x".into(),
             key: None,
+            key_secret: None,
             model: None,
         };
         let request = Request {

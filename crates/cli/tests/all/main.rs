@@ -15,6 +15,7 @@
 mod pg;
 mod support;
 
+mod ai;
 mod alerts;
 mod analytics;
 mod budgets;
@@ -59,5 +60,6 @@ mod state;
 mod syncs;
 mod terminal;
 mod tidy;
+mod tmux;
 mod updater;
 mod workspace;

@@ -135,7 +135,7 @@ impl crate::Framework {
                     .to_owned(),
             ))),
             _ => Err(HostError::Ai(lord_ai::AiError::Profile(format!(
-                "{} AI profiles are set up; name one with --profile, or set \
+                "{} AI profiles are set up; name one with --ai-profile, or set \
                  `lord config set ai.default-profile NAME`",
                 profiles.len()
             )))),
@@ -223,6 +223,7 @@ impl crate::Framework {
                 kind: profile.kind,
                 url: profile.url.clone(),
                 key,
+                key_secret: Some(profile.key_secret.clone()),
                 model: profile.model.clone(),
             },
             profile,

@@ -60,7 +60,8 @@ pub(crate) enum AiCommand {
     },
     /// The models a profile's service offers.
     Models {
-        #[arg(long)]
+        /// The AI profile (default `ai.default-profile`, or the only one).
+        #[arg(id = "ai_profile", long = "ai-profile", short = 'P')]
         profile: Option<String>,
         #[arg(long)]
         json: bool,
@@ -101,8 +102,9 @@ pub(crate) enum AiCommand {
 /// Options shared by the commands that send requests.
 #[derive(Debug, Clone, Args)]
 pub(crate) struct Target {
-    /// The profile to ask (default `ai.default-profile`, or the only one).
-    #[arg(long, short = 'P')]
+    /// The AI profile to ask (default `ai.default-profile`, or the only
+    /// one). Not `--profile`: that chooses lord's configuration profile.
+    #[arg(id = "ai_profile", long = "ai-profile", short = 'P')]
     pub(crate) profile: Option<String>,
     /// The model (default: the profile's).
     #[arg(long, short = 'm')]
