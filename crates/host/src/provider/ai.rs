@@ -157,39 +157,10 @@ impl crate::Framework {
 
     /// The profile `name`, as configured.
     pub fn ai_profile(&self, name: &str) -> Result<AiProfile, HostError> {
-        let settings = self.settings()?;
-        let field = |f: &str| settings.get(&format!("ai.profiles.{name}.{f}"));
-        let text = |f: &str| field(f).and_then(|v| v.as_str().map(str::to_owned));
-        let kind = text("kind").ok_or_else(|| {
-            HostError::Ai(lord_ai::AiError::Profile(format!(
-                "there is no AI profile `{name}`; see `lord ai profiles`, or add it with \
-                 `lord ai add {name} --kind KIND --url URL`"
-            )))
-        })?;
-        let kind = Kind::parse(&kind).ok_or_else(|| {
-            HostError::Ai(lord_ai::AiError::Profile(format!(
-                "the AI profile `{name}` has an unknown kind `{kind}`"
-            )))
-        })?;
-        let key_secret = text("key-secret").unwrap_or_else(|| default_key_secret(name));
-        let key_stored = self.channels().secrets.get(&key_secret)?.is_some();
-        let provider = PluginId::from_static(kind.as_str());
-        let enabled = self.store().provider_state(provider.as_str())?.state == PluginState::Enabled;
-        Ok(AiProfile {
-            name: name.to_owned(),
-            kind,
-            url: text("url")
-                .unwrap_or_else(|| kind.default_url().to_owned())
-                .trim_end_matches('/')
-                .to_owned(),
-            model: text("model"),
-            max_tokens: field("max-tokens")
-                .and_then(|v| v.as_u64())
-                .and_then(|n| u32::try_from(n).ok()),
-            key_secret,
-            key_stored,
-            enabled,
-        })
+        let kind_enabled = |kind: Kind| -> Result<bool, HostError> {
+            Ok(self.store().provider_state(kind.as_str())?.state == PluginState::Enabled)
+        };
+        profile(self.settings()?, &self.channels().secrets, name, kind_enabled)
     }
 
     /// What the client needs to reach the profile `name`: refused while
@@ -197,36 +168,81 @@ impl crate::Framework {
     /// and none is stored.
     pub fn ai_endpoint(&self, name: &str) -> Result<(Endpoint, AiProfile), HostError> {
         let profile = self.ai_profile(name)?;
-        if !profile.enabled {
-            let kind = profile.kind;
-            return Err(HostError::Ai(lord_ai::AiError::Profile(format!(
-                "the AI profile `{name}` uses `{kind}`, which is disabled; enable it with \
-                 `lord plugin enable {kind}`"
-            ))));
-        }
-        let key = self
-            .channels()
-            .secrets
-            .get(&profile.key_secret)?
-            .map(|value| lord_ai::ApiKey::new(value.expose().to_owned()));
-        // Only the service's own address is sure to need a key; a server
-        // of the user's (llama.cpp, vLLM, a gateway) may take none.
-        if key.is_none() && profile.kind.needs_key() && profile.url == profile.kind.default_url() {
-            return Err(HostError::Ai(lord_ai::AiError::Profile(format!(
-                "the AI profile `{name}` needs a key; store it with `lord secret set {}`",
-                profile.key_secret
-            ))));
-        }
-        Ok((
-            Endpoint {
-                name: name.to_owned(),
-                kind: profile.kind,
-                url: profile.url.clone(),
-                key,
-                key_secret: Some(profile.key_secret.clone()),
-                model: profile.model.clone(),
-            },
-            profile,
-        ))
+        Ok((endpoint(&self.channels().secrets, &profile)?, profile))
     }
+}
+
+/// The profile `name` from `settings`; `kind_enabled` says whether the
+/// provider of a kind is enabled.
+pub(crate) fn profile(
+    settings: &lord_config::Config,
+    secrets: &lord_state::Secrets,
+    name: &str,
+    kind_enabled: impl Fn(Kind) -> Result<bool, HostError>,
+) -> Result<AiProfile, HostError> {
+    let field = |f: &str| settings.get(&format!("ai.profiles.{name}.{f}"));
+    let text = |f: &str| field(f).and_then(|v| v.as_str().map(str::to_owned));
+    let kind = text("kind").ok_or_else(|| {
+        HostError::Ai(lord_ai::AiError::Profile(format!(
+            "there is no AI profile `{name}`; see `lord ai profiles`, or add it with \
+             `lord ai add {name} --kind KIND --url URL`"
+        )))
+    })?;
+    let kind = Kind::parse(&kind).ok_or_else(|| {
+        HostError::Ai(lord_ai::AiError::Profile(format!(
+            "the AI profile `{name}` has an unknown kind `{kind}`"
+        )))
+    })?;
+    let key_secret = text("key-secret").unwrap_or_else(|| default_key_secret(name));
+    Ok(AiProfile {
+        name: name.to_owned(),
+        kind,
+        url: text("url")
+            .unwrap_or_else(|| kind.default_url().to_owned())
+            .trim_end_matches('/')
+            .to_owned(),
+        model: text("model"),
+        max_tokens: field("max-tokens")
+            .and_then(|v| v.as_u64())
+            .and_then(|n| u32::try_from(n).ok()),
+        key_stored: secrets.get(&key_secret)?.is_some(),
+        key_secret,
+        enabled: kind_enabled(kind)?,
+    })
+}
+
+/// What the client needs to reach `profile`: refused while its kind's
+/// provider is disabled, or when its service needs a key and none is
+/// stored. The key is read here, into an `ApiKey`.
+pub(crate) fn endpoint(
+    secrets: &lord_state::Secrets,
+    profile: &AiProfile,
+) -> Result<Endpoint, HostError> {
+    let name = &profile.name;
+    if !profile.enabled {
+        let kind = profile.kind;
+        return Err(HostError::Ai(lord_ai::AiError::Profile(format!(
+            "the AI profile `{name}` uses `{kind}`, which is disabled; enable it with \
+             `lord plugin enable {kind}`"
+        ))));
+    }
+    let key = secrets
+        .get(&profile.key_secret)?
+        .map(|value| lord_ai::ApiKey::new(value.expose().to_owned()));
+    // Only the service's own address is sure to need a key; a server of
+    // the user's (llama.cpp, vLLM, a gateway) may take none.
+    if key.is_none() && profile.kind.needs_key() && profile.url == profile.kind.default_url() {
+        return Err(HostError::Ai(lord_ai::AiError::Profile(format!(
+            "the AI profile `{name}` needs a key; store it with `lord secret set {}`",
+            profile.key_secret
+        ))));
+    }
+    Ok(Endpoint {
+        name: name.clone(),
+        kind: profile.kind,
+        url: profile.url.clone(),
+        key,
+        key_secret: Some(profile.key_secret.clone()),
+        model: profile.model.clone(),
+    })
 }
