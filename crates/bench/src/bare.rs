@@ -11,12 +11,12 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result, anyhow};
-use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
+use wasmtime::component::{Component, HasSelf, Linker, Resource, ResourceTable};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use bindings::lord::plugin::{
-    config, data, delivery, events, exec, log, messaging, metrics, secrets, shared, types,
+    ai, config, data, delivery, events, exec, log, messaging, metrics, secrets, shared, types,
 };
 use bindings::{Plugin, PluginPre};
 
@@ -183,6 +183,41 @@ impl metrics::Host for BareState {
 
     fn containers(&mut self) -> wasmtime::Result<Result<Vec<metrics::ContainerFigures>, String>> {
         Ok(Err("the bare host reads no figures".to_owned()))
+    }
+}
+
+// Nor does it ask a model: no bench plugin imports `ai`, and no stream is
+// ever made, so none is read or dropped.
+impl ai::Host for BareState {
+    fn complete(&mut self, _ask: ai::Ask) -> wasmtime::Result<Result<ai::Answer, String>> {
+        Ok(Err("the bare host asks no model".to_owned()))
+    }
+
+    fn stream(
+        &mut self,
+        _ask: ai::Ask,
+    ) -> wasmtime::Result<Result<Resource<ai::ReplyStream>, String>> {
+        Ok(Err("the bare host asks no model".to_owned()))
+    }
+}
+
+impl ai::HostReplyStream for BareState {
+    fn next(
+        &mut self,
+        _stream: Resource<ai::ReplyStream>,
+    ) -> wasmtime::Result<Result<Option<String>, String>> {
+        Ok(Err("the bare host asks no model".to_owned()))
+    }
+
+    fn answer(
+        &mut self,
+        _stream: Resource<ai::ReplyStream>,
+    ) -> wasmtime::Result<Result<ai::Answer, String>> {
+        Ok(Err("the bare host asks no model".to_owned()))
+    }
+
+    fn drop(&mut self, _stream: Resource<ai::ReplyStream>) -> wasmtime::Result<()> {
+        Ok(())
     }
 }
 

@@ -429,8 +429,9 @@ fn write_world(build_dir: &Path, world: &BuildWorld) -> Result<PathBuf, DevkitEr
 /// ("instance export `input-stream` has the wrong type: mismatched
 /// resource types"). Tried: any imported interface that uses wasi:io's
 /// resources fails the same way, one of our own too, while interfaces
-/// without resources (all of `lord:plugin/*`) link. componentize-js builds
-/// the same bundle.
+/// without resources (all of `lord:plugin/*` but `ai`, whose own
+/// `reply-stream` resource has not been tried there) link.
+/// componentize-js builds the same bundle.
 fn http_engine(engine: Engine) -> Result<(), DevkitError> {
     match engine {
         Engine::SpiderMonkey => Ok(()),

@@ -25,6 +25,7 @@ const MICRO_RS: &str = include_str!("../../pdk/src/micro.rs");
 const EXEC_RS: &str = include_str!("../../pdk/src/exec.rs");
 const HTTP_RS: &str = include_str!("../../pdk/src/http.rs");
 const METRICS_RS: &str = include_str!("../../pdk/src/metrics.rs");
+const AI_RS: &str = include_str!("../../pdk/src/ai.rs");
 /// The WIT of `wasi:http` the SDK's HTTP client binds (beside the crate in
 /// both places, so its path needs no rewriting).
 const HTTP_WIT: [(&str, &str); 4] = [
@@ -90,6 +91,7 @@ pub fn files() -> Vec<(&'static str, String)> {
         ("src/exec.rs", EXEC_RS.to_owned()),
         ("src/http.rs", HTTP_RS.to_owned()),
         ("src/metrics.rs", METRICS_RS.to_owned()),
+        ("src/ai.rs", AI_RS.to_owned()),
         ("wit/lord-plugin.wit", WIT.to_owned()),
     ];
     files.extend(HTTP_WIT.map(|(name, text)| (name, text.to_owned())));

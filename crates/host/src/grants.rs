@@ -102,10 +102,13 @@ pub(crate) fn to_grants(
                 grants.metrics = grants.metrics.max(MetricsAccess::Figures);
             }
             Permission::SysMetricsCommandLines => grants.metrics = MetricsAccess::CommandLines,
-            // Wiring::Unserved: nothing in this host serves them yet, and
+            // The profile by name; the host's AI provider, linked as the
+            // sandbox's `AiService`, resolves it and holds its key.
+            Permission::Ai(profile) => grants.ai.push(profile.clone()),
+            // Wiring::Unserved: nothing in this host serves it yet, and
             // the contract check refuses a component importing an
-            // interface for them, so a grant reaches nothing.
-            Permission::Db(_) | Permission::Ai(_) => {}
+            // interface for it, so a grant reaches nothing.
+            Permission::Db(_) => {}
         }
     }
     if grants

@@ -27,8 +27,9 @@ pub enum Wiring {
     /// Through the grants the sandbox builds each instance from: the WASI
     /// context (preopened folders, chosen environment variables, the
     /// socket address check, the terminal's standard input), the
-    /// programs `lord:plugin/exec` may run, each resolved to one path, and
-    /// what `lord:plugin/metrics` may read.
+    /// programs `lord:plugin/exec` may run, each resolved to one path,
+    /// what `lord:plugin/metrics` may read, and the profiles
+    /// `lord:plugin/ai` may ask.
     Wasi,
     /// Through the plugin's channel scope (`lord_state::Scope`): shared
     /// keys, topics, secrets and message targets, checked at each host call.
@@ -151,11 +152,15 @@ impl PermissionFamily {
                 record_placeholder: None,
                 summary: "use a granted database profile",
             },
+            // The granted profile names travel in the sandbox's grants;
+            // the provider behind them (and its key) is the host's.
             Self::Ai => &FamilyMeaning {
-                interfaces: &[],
-                wiring: Wiring::Unserved,
-                record_placeholder: None,
-                summary: "send requests to a granted AI provider",
+                interfaces: &["lord:plugin/ai"],
+                wiring: Wiring::Wasi,
+                // No profile is called this, so every request the plugin
+                // makes is refused and recorded with the profile it named.
+                record_placeholder: Some("ai(lord-pdk-record-none)"),
+                summary: "send requests to a granted AI profile; the host holds its key",
             },
             // The grant decides, in the sandbox's grants, whether command
             // lines are read; the sampler is the `monitor` provider's.

@@ -60,6 +60,7 @@ pub mod http_bindings {
     });
 }
 
+pub mod ai;
 pub mod exec;
 pub mod http;
 pub mod metrics;

@@ -20,11 +20,12 @@ pub enum Area {
     Delivery,
     Exec,
     Metrics,
+    Ai,
     Wasi,
 }
 
 /// How many areas there are: the length of a sample's arrays.
-pub const AREAS: usize = 11;
+pub const AREAS: usize = 12;
 
 impl Area {
     pub const ALL: [Area; AREAS] = [
@@ -38,6 +39,7 @@ impl Area {
         Area::Delivery,
         Area::Exec,
         Area::Metrics,
+        Area::Ai,
         Area::Wasi,
     ];
 
@@ -59,6 +61,7 @@ impl Area {
             Area::Delivery => "delivery",
             Area::Exec => "exec",
             Area::Metrics => "metrics",
+            Area::Ai => "ai",
             Area::Wasi => "wasi",
         }
     }

@@ -15,9 +15,19 @@ wasmtime::component::bindgen!({
         "lord:plugin/metrics.system": async | trappable,
         "lord:plugin/metrics.processes": async | trappable,
         "lord:plugin/metrics.containers": async | trappable,
+        // A model answers over the network, under the deadline.
+        "lord:plugin/ai.complete": async | trappable,
+        "lord:plugin/ai.stream": async | trappable,
+        "lord:plugin/ai.[method]reply-stream.next": async | trappable,
+        "lord:plugin/ai.[method]reply-stream.answer": async | trappable,
         default: trappable,
     },
     exports: { default: async },
+    // A reply being read lives in the store's resource table as the
+    // interface's own type.
+    with: {
+        "lord:plugin/ai.reply-stream": crate::interfaces::ReplyStream,
+    },
     // The command records are lord-sandbox's public `Invocation` and
     // `CommandArg`, compared in tests and by callers. Not `Eq`: the
     // metrics records hold floats.

@@ -130,6 +130,9 @@ pub struct Grants {
     pub programs: Vec<crate::Program>,
     /// What `lord:plugin/metrics` may read.
     pub metrics: crate::MetricsAccess,
+    /// The AI profiles `lord:plugin/ai` may ask, by name (`local` for
+    /// `ai(local)`).
+    pub ai: Vec<String>,
 }
 
 pub(crate) fn build_wasi(

@@ -315,6 +315,19 @@ mod tests {
         assert_eq!(report.families_used, vec![PermissionFamily::Net]);
     }
 
+    /// A component that can ask a model must hold an `ai` grant to load,
+    /// so its imports say so before it runs.
+    #[test]
+    fn the_ai_interface_needs_an_ai_grant() {
+        let imports = ["lord:plugin/ai@0.2.1"];
+        let exports = ["lord:plugin/guest@0.2.1"];
+        let err = run(&imports, &exports, &[]).expect_err("refused");
+        assert!(err.contains("`lord:plugin/ai@0.2.1`"), "{err}");
+        assert!(err.contains("`ai` permission"), "{err}");
+        let report = run(&imports, &exports, &["ai(local)"]).expect("accepted");
+        assert_eq!(report.families_used, vec![PermissionFamily::Ai]);
+    }
+
     #[test]
     fn unknown_interfaces_are_refused() {
         let err = run(

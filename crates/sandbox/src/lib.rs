@@ -40,6 +40,8 @@ pub use error::{CallError, Failure, SandboxError};
 pub use instance::{
     Captured, CommandArg, Invocation, LogLevel, LogRecord, MicroCall, MicroInstance, PluginInstance,
 };
-pub use interfaces::{Messaging, MetricsAccess, Program, Reply, SystemMetrics};
+pub use interfaces::{
+    AiAnswer, AiAsk, AiPiece, AiService, Messaging, MetricsAccess, Program, Reply, SystemMetrics,
+};
 pub use limits::Limits;
 pub use links::Links;

@@ -25,8 +25,11 @@ use crate::output::{OutputBudget, OutputExceeded};
 
 /// The data of one plugin's store.
 pub(crate) struct StoreState {
+    /// The plugin this store runs, as the services it asks name it.
+    pub(crate) plugin: PluginId,
     wasi: WasiCtx,
-    table: ResourceTable,
+    /// WASI's handles and the `lord:plugin` resources (reply streams).
+    pub(crate) table: ResourceTable,
     limiter: Limiter,
     pub(crate) budget: OutputBudget,
     pub(crate) denials: Denials,
@@ -49,6 +52,8 @@ pub(crate) struct StoreState {
     pub(crate) exec: Arc<crate::interfaces::ExecGrants>,
     /// What `lord:plugin/metrics` may read.
     pub(crate) metrics: crate::MetricsAccess,
+    /// Which profiles `lord:plugin/ai` may ask, and its open streams.
+    pub(crate) ai: crate::interfaces::AiState,
     /// `wasi:http`'s state, and lord's policy for the requests it sends.
     http: WasiHttpCtx,
     http_hooks: HttpHooks,
@@ -157,6 +162,7 @@ impl Session {
             quota.clone(),
         );
         let state = StoreState {
+            plugin: plugin.clone(),
             wasi,
             table: handle_table(&limits),
             limiter: Limiter::new(&limits),
@@ -169,6 +175,7 @@ impl Session {
             staged_bytes: 0,
             exec: crate::interfaces::ExecGrants::new(grants),
             metrics: grants.metrics,
+            ai: crate::interfaces::AiState::new(grants),
             http: WasiHttpCtx::new(),
             http_hooks,
             meter: Meter::default(),

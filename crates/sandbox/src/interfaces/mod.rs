@@ -10,6 +10,7 @@
 //! in its [`Links`](crate::Links), and a call whose service is missing
 //! fails as refused.
 
+mod ai;
 mod config;
 mod data;
 mod delivery;
@@ -28,6 +29,13 @@ use wasmtime::component::Linker;
 
 use crate::session::StoreState;
 
+pub(crate) use ai::AiState;
+#[expect(
+    unreachable_pub,
+    reason = "bindgen re-exports the resource's type with `pub use`, which a crate-private type refuses"
+)]
+pub use ai::ReplyStream;
+pub use ai::{AiAnswer, AiAsk, AiPiece, AiService};
 pub(crate) use exec::ExecGrants;
 pub use exec::Program;
 pub use messaging::{Messaging, Reply};
@@ -45,7 +53,7 @@ pub(crate) struct HostInterface {
 }
 
 /// Every host interface this host offers plugins.
-pub(crate) const ALL: [HostInterface; 11] = [
+pub(crate) const ALL: [HostInterface; 12] = [
     types::INTERFACE,
     log::INTERFACE,
     data::INTERFACE,
@@ -57,6 +65,7 @@ pub(crate) const ALL: [HostInterface; 11] = [
     delivery::INTERFACE,
     exec::INTERFACE,
     metrics::INTERFACE,
+    ai::INTERFACE,
 ];
 
 /// The host interface named `path` (an import name without `@version`).
