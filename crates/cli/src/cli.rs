@@ -369,7 +369,11 @@ fn plugin_subcommand(record: &CommandRecord) -> clap::Command {
     };
     let mut cmd = clap::Command::new(record.name.clone()).about(about);
     for arg in &record.args {
-        let mut a = Arg::new(arg.name.clone())
+        // The id is namespaced so a plugin argument called `profile` or
+        // `set` cannot shadow lord's global option of that name when the
+        // global values are read back; help still shows the plugin's name.
+        let mut a = Arg::new(plugin_arg_id(&arg.name))
+            .value_name(arg.name.clone())
             .help(foreign(&arg.help).to_string())
             .required(arg.required);
         if arg.flag {
@@ -390,6 +394,11 @@ fn plugin_subcommand(record: &CommandRecord) -> clap::Command {
     cmd
 }
 
+/// The clap id of a plugin command's argument `name`.
+fn plugin_arg_id(name: &str) -> String {
+    format!("plugin-arg:{name}")
+}
+
 /// The values of a plugin command's arguments, in declaration order.
 pub(crate) fn plugin_args(
     record: &CommandRecord,
@@ -401,12 +410,17 @@ pub(crate) fn plugin_args(
         .filter_map(|arg| {
             if arg.flag {
                 // A switch reaches the plugin only when given, as `true`.
-                return matches.get_flag(&arg.name).then(|| lord_host::CommandArg {
-                    name: arg.name.clone(),
-                    values: vec!["true".to_owned()],
+                return matches.get_flag(&plugin_arg_id(&arg.name)).then(|| {
+                    lord_host::CommandArg {
+                        name: arg.name.clone(),
+                        values: vec!["true".to_owned()],
+                    }
                 });
             }
-            let values: Vec<String> = matches.get_many::<String>(&arg.name)?.cloned().collect();
+            let values: Vec<String> = matches
+                .get_many::<String>(&plugin_arg_id(&arg.name))?
+                .cloned()
+                .collect();
             Some(lord_host::CommandArg {
                 name: arg.name.clone(),
                 values,

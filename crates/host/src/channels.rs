@@ -52,6 +52,11 @@ impl LazyChannels {
         }
     }
 
+    /// `$LORD_HOME`.
+    pub(crate) fn home(&self) -> &std::path::Path {
+        &self.home
+    }
+
     pub(crate) fn get(&self, settings: &Settings) -> &Channels {
         self.channels.get_or_init(|| {
             let db = self.db.clone();

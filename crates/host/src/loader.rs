@@ -44,6 +44,9 @@ pub(crate) struct Loader {
     recorder: lord_perf::Recorder,
     /// Answers of `pure` entry points, by everything they depend on.
     results: Arc<crate::results::ResultCache>,
+    /// The providers disabled when the framework opened: a service
+    /// provider's (`openai`) refuses its AI profiles to plugins too.
+    disabled: Mutex<std::collections::BTreeSet<PluginId>>,
 }
 
 /// What an instance of one build with one set of grants is given.
@@ -73,6 +76,7 @@ impl Loader {
     ) -> Self {
         Self {
             results: Arc::new(crate::results::ResultCache::new(&cache_dir)),
+            disabled: Mutex::default(),
             sandbox: LazySandbox::new(cache_dir, early),
             loaded: Mutex::new(HashMap::new()),
             wired: Mutex::new(HashMap::new()),
@@ -89,6 +93,23 @@ impl Loader {
     /// The recorder of this process's plugin calls.
     pub(crate) fn recorder(&self) -> &lord_perf::Recorder {
         &self.recorder
+    }
+
+    /// Records that the provider `id` is disabled in this process.
+    pub(crate) fn note_disabled(&self, id: &PluginId) {
+        self.disabled
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(id.clone());
+    }
+
+    /// Whether the provider `id` was disabled when the framework opened.
+    pub(crate) fn is_disabled(&self, id: &str) -> bool {
+        self.disabled
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .any(|d| d.as_str() == id)
     }
 
     /// Leaves `interface` out of the engine's linker, for `reason`. Only

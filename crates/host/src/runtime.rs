@@ -163,10 +163,11 @@ impl<'a> Runtime<'a> {
     }
 
     /// The links of a plugin that may not send messages: its scope and,
-    /// with a `sys-metrics` grant, the process's sampler of the machine.
+    /// with a `sys-metrics` grant, the process's sampler of the machine;
+    /// with `ai(NAME)` grants, a service reaching those profiles only.
     pub(crate) fn own_links(&self, plugin: &InstalledPlugin) -> Result<Links, HostError> {
         let scope = self.channels.scope_for(self.settings, plugin)?;
-        let links = Links::default()
+        let mut links = Links::default()
             .with(scope)
             .with(self.loader.recorder().clone())
             .with(self.quota(plugin.id()));
@@ -174,11 +175,32 @@ impl<'a> Runtime<'a> {
             .granted
             .iter()
             .any(|p| p.family() == lord_manifest::PermissionFamily::SysMetrics);
-        Ok(if reads_metrics {
-            links.with(crate::provider::monitor::sampler())
-        } else {
-            links
-        })
+        if reads_metrics {
+            links = links.with(crate::provider::monitor::sampler());
+        }
+        let profiles: Vec<String> = plugin
+            .granted
+            .iter()
+            .filter_map(|p| {
+                if let lord_manifest::Permission::Ai(name) = p {
+                    Some(name.clone())
+                } else {
+                    None
+                }
+            })
+            .collect();
+        if !profiles.is_empty()
+            && let Some(service) = crate::provider::ai_link::PluginAi::service(
+                self.settings.get()?,
+                &self.channels().secrets,
+                &profiles,
+                |kind| !self.loader.is_disabled(kind.as_str()),
+                self.channels.home().to_owned(),
+            )
+        {
+            links = links.with(service);
+        }
+        Ok(links)
     }
 
     /// How a granted target may be reached: queued messages need it

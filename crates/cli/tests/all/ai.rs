@@ -738,3 +738,104 @@ fn a_disabled_service_provider_refuses_its_profiles() {
     assert!(!run.output.status.success());
     run.assert_stderr_contains("lord secret set AI_X_KEY");
 }
+
+/// A sandboxed plugin granted `ai(local)` reads the real model's reply
+/// piece by piece through `lord:plugin/ai`; its exchanges are logged with
+/// the plugin as the caller; another profile is refused, naming the grant
+/// it lacks.
+#[test]
+fn a_plugin_granted_ai_local_streams_the_real_models_reply() {
+    let Some(llama) = Llama::start() else { return };
+    let lord = Lord::new();
+    add_local(&lord, &llama.url());
+    lord.install("asker");
+    let run = lord.run(&["stream", "local", "Say hello to a cat.", "24"]);
+    run.assert_ok();
+    let stdout = run.stdout();
+    let pieces: Vec<&str> = stdout
+        .lines()
+        .filter_map(|l| l.strip_prefix("piece: "))
+        .collect();
+    assert!(pieces.len() >= 3, "the reply came in one piece:\n{stdout}");
+    let answer = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("answer: "))
+        .expect("an answer line");
+    assert_eq!(pieces.concat(), answer);
+    let logged = json_of(&lord.run(&["ai", "logs", "-n", "1", "--json"]));
+    assert_eq!(logged[0]["caller"], "asker");
+    assert_eq!(
+        logged[0]["reply"].as_str().unwrap().replace('\n', "\\n"),
+        answer
+    );
+    let tokens = format!(
+        "tokens: {} {}",
+        logged[0]["usage"]["input_tokens"], logged[0]["usage"]["output_tokens"]
+    );
+    assert!(stdout.contains(&tokens), "{stdout}");
+
+    lord.run(&[
+        "ai",
+        "add",
+        "other",
+        "--kind",
+        "openai",
+        "--url",
+        &llama.url(),
+    ])
+    .assert_ok();
+    let run = lord.run(&["ask", "other", "hi"]);
+    assert_eq!(run.code(), Some(3), "{}", run.stderr());
+    run.assert_stderr_contains("the AI profile `other` is not granted");
+    assert_eq!(
+        json_of(&lord.run(&["ai", "logs", "--json"]))
+            .as_array()
+            .map(Vec::len),
+        Some(1)
+    );
+}
+
+/// The key a profile uses never reaches the plugin: not as a value it can
+/// read, and not in an error the service echoes it back in.
+#[test]
+fn a_plugin_never_sees_the_profiles_key_even_when_the_service_echoes_it() {
+    const PLANTED: &str = "sk-PLANTED-plugin-93b1e0";
+    let lord = Lord::new();
+    let (server, port) = Scripted::start(vec![
+        (200, vec![], completion("hi there")),
+        (
+            400,
+            vec![],
+            r#"{"error":{"message":"bad request from {auth}"}}"#.to_owned(),
+        ),
+    ]);
+    add_local(&lord, &format!("http://127.0.0.1:{port}/v1"));
+    crate::secrets::set_secret(&lord, "AI_LOCAL_KEY", PLANTED).assert_ok();
+    lord.install("asker");
+    let first = lord.run(&["ask", "local", "hi"]);
+    first.assert_ok();
+    assert!(first.stdout().starts_with("hi there"), "{}", first.stdout());
+    let second = lord.run(&["ask", "local", "hi"]);
+    assert!(!second.output.status.success());
+    let said = format!(
+        "{}{}{}{}",
+        first.stdout(),
+        first.stderr(),
+        second.stdout(),
+        second.stderr()
+    );
+    assert!(said.contains("bad request from Bearer <key>"), "{said}");
+    assert!(!said.contains(PLANTED), "{said}");
+    assert!(
+        server
+            .requests()
+            .iter()
+            .all(|(_, auth)| auth == &format!("Bearer {PLANTED}"))
+    );
+    // Disabled, the `ai` provider withholds the interface: the plugin is
+    // refused, saying how to enable it.
+    lord.run(&["plugin", "disable", "ai"]).assert_ok();
+    let run = lord.run(&["ask", "local", "hi"]);
+    assert!(!run.output.status.success());
+    run.assert_stderr_contains("lord plugin enable ai");
+}

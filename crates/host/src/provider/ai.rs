@@ -160,7 +160,12 @@ impl crate::Framework {
         let kind_enabled = |kind: Kind| -> Result<bool, HostError> {
             Ok(self.store().provider_state(kind.as_str())?.state == PluginState::Enabled)
         };
-        profile(self.settings()?, &self.channels().secrets, name, kind_enabled)
+        profile(
+            self.settings()?,
+            &self.channels().secrets,
+            name,
+            kind_enabled,
+        )
     }
 
     /// What the client needs to reach the profile `name`: refused while

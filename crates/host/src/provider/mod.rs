@@ -18,6 +18,7 @@
 //! under it.
 
 pub mod ai;
+pub(crate) mod ai_link;
 pub mod monitor;
 pub mod secrets;
 pub mod text;
@@ -163,6 +164,7 @@ impl Providers {
             if store.provider_state(id.as_str())?.state == PluginState::Enabled {
                 continue;
             }
+            loader.note_disabled(&id);
             for interface in provider.interfaces() {
                 loader.withhold(
                     interface,

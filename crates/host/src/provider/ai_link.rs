@@ -1,0 +1,229 @@
+//! The host side of `lord:plugin/ai`: the [`AiService`] linked into the
+//! instances of a plugin granted `ai(NAME)`. It is made per plugin with
+//! the endpoints of that plugin's granted profiles only (keys read from
+//! `lord secret` into `ApiKey`s), so even a request the sandbox let
+//! through by mistake could reach no other profile. Every exchange is
+//! written to the prompt log with the plugin's id as its caller, and
+//! errors reach the plugin as text that never holds a key (the client
+//! scrubs what services echo back).
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::path::PathBuf;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use lord_ai::{Client, Endpoint, Exchange, Message, Reply, Request, RetryPolicy, Role};
+use lord_sandbox::{AiAnswer, AiAsk, AiPiece, AiService};
+use tokio::sync::mpsc;
+
+/// How many pieces wait for the plugin to read them before later ones
+/// are joined onto the newest waiting piece (so a slow reader costs
+/// memory in proportion to the reply, never a lost token).
+const QUEUE: usize = 256;
+
+/// One plugin's reach: its granted profiles, each usable or the reason
+/// it is not.
+pub(crate) struct PluginAi {
+    profiles: BTreeMap<String, Result<Endpoint, String>>,
+    max_tokens: BTreeMap<String, u32>,
+    client: Client,
+    home: PathBuf,
+}
+
+impl PluginAi {
+    /// The service for a plugin granted `profiles`, resolved now.
+    pub(crate) fn service(
+        settings: &lord_config::Config,
+        secrets: &lord_state::Secrets,
+        profiles: &[String],
+        kind_enabled: impl Fn(lord_ai::Kind) -> bool,
+        home: PathBuf,
+    ) -> Option<Arc<dyn AiService>> {
+        let client = Client::new(RetryPolicy::default(), Duration::from_secs(120)).ok()?;
+        let mut resolved = BTreeMap::new();
+        let mut max_tokens = BTreeMap::new();
+        for name in profiles {
+            let endpoint = super::ai::profile(settings, secrets, name, |k| Ok(kind_enabled(k)))
+                .and_then(|profile| {
+                    if let Some(max) = profile.max_tokens {
+                        max_tokens.insert(name.clone(), max);
+                    }
+                    super::ai::endpoint(secrets, &profile)
+                })
+                .map_err(|e| e.to_string());
+            resolved.insert(name.clone(), endpoint);
+        }
+        Some(Arc::new(Self {
+            profiles: resolved,
+            max_tokens,
+            client,
+            home,
+        }))
+    }
+
+    /// The endpoint and request for `ask`, or why there are none.
+    fn prepare(&self, ask: &AiAsk) -> Result<(Endpoint, Request), String> {
+        let endpoint = match self.profiles.get(&ask.profile) {
+            Some(Ok(endpoint)) => endpoint.clone(),
+            Some(Err(reason)) => return Err(reason.clone()),
+            None => {
+                return Err(format!(
+                    "refused: the AI profile `{}` (needs `ai({})`)",
+                    ask.profile, ask.profile
+                ));
+            }
+        };
+        let messages = ask
+            .messages
+            .iter()
+            .map(|(role, content)| {
+                // The sandbox checked the roles; user is the safe reading.
+                Message::new(Role::parse(role).unwrap_or(Role::User), content.clone())
+            })
+            .collect();
+        let request = Request {
+            model: ask.model.clone(),
+            messages,
+            max_tokens: ask
+                .max_tokens
+                .or_else(|| self.max_tokens.get(&ask.profile).copied()),
+            temperature: ask.temperature,
+            seed: None,
+        };
+        Ok((endpoint, request))
+    }
+}
+
+fn answer(reply: &Reply) -> AiAnswer {
+    AiAnswer {
+        text: reply.text.clone(),
+        model: reply.model.clone(),
+        input_tokens: reply.usage.input_tokens,
+        output_tokens: reply.usage.output_tokens,
+        finish: reply.finish.as_str().to_owned(),
+    }
+}
+
+/// Writes the exchange to the prompt log; a log that cannot take it
+/// costs the record, never the plugin's answer.
+fn log(
+    home: &std::path::Path,
+    plugin: &str,
+    endpoint: &Endpoint,
+    request: &Request,
+    result: &Result<Reply, lord_ai::AiError>,
+) {
+    let Ok(mut log) = lord_ai::Log::open(&home.join(lord_ai::LOG_FILE)) else {
+        return;
+    };
+    let prices = lord_ai::Prices::load(&home.join(lord_ai::PRICES_FILE)).ok();
+    let system: Vec<&str> = request
+        .messages
+        .iter()
+        .filter(|m| m.role == Role::System)
+        .map(|m| m.content.as_str())
+        .collect();
+    let mut exchange = Exchange {
+        id: 0,
+        at_ms: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX)),
+        caller: plugin.to_owned(),
+        session: None,
+        profile: endpoint.name.clone(),
+        model: request
+            .model
+            .clone()
+            .or_else(|| endpoint.model.clone())
+            .unwrap_or_default(),
+        system: (!system.is_empty()).then(|| system.join("\n\n")),
+        prompt: request
+            .messages
+            .iter()
+            .rev()
+            .find(|m| m.role == Role::User)
+            .map(|m| m.content.clone())
+            .unwrap_or_default(),
+        reply: String::new(),
+        usage: lord_ai::Usage::default(),
+        cost: None,
+        first_token_ms: 0.0,
+        total_ms: 0.0,
+        finish: "error".to_owned(),
+        error: None,
+        template: None,
+    };
+    match result {
+        Ok(reply) => {
+            exchange.model = reply.model.clone();
+            exchange.reply = reply.text.clone();
+            exchange.usage = reply.usage;
+            exchange.cost = prices.and_then(|p| p.cost(&reply.model, reply.usage));
+            exchange.first_token_ms = reply.timing.first_token_ms;
+            exchange.total_ms = reply.timing.total_ms;
+            exchange.finish = reply.finish.as_str().to_owned();
+        }
+        Err(e) => exchange.error = Some(e.to_string()),
+    }
+    let _ = log.record(&exchange);
+}
+
+impl AiService for PluginAi {
+    fn complete(
+        &self,
+        plugin: &str,
+        ask: AiAsk,
+    ) -> Pin<Box<dyn Future<Output = Result<AiAnswer, String>> + Send>> {
+        let prepared = self.prepare(&ask);
+        let client = self.client.clone();
+        let home = self.home.clone();
+        let plugin = plugin.to_owned();
+        Box::pin(async move {
+            let (endpoint, request) = prepared?;
+            let result = client.complete(&endpoint, &request).await;
+            log(&home, &plugin, &endpoint, &request, &result);
+            result.map(|r| answer(&r)).map_err(|e| e.to_string())
+        })
+    }
+
+    fn stream(&self, plugin: &str, ask: AiAsk) -> mpsc::Receiver<AiPiece> {
+        let (tx, rx) = mpsc::channel(QUEUE);
+        let prepared = self.prepare(&ask);
+        let client = self.client.clone();
+        let home = self.home.clone();
+        let plugin = plugin.to_owned();
+        tokio::spawn(async move {
+            let (endpoint, request) = match prepared {
+                Ok(prepared) => prepared,
+                Err(reason) => {
+                    let _ = tx.send(AiPiece::End(Err(reason))).await;
+                    return;
+                }
+            };
+            // Pieces the queue had no room for, sent with the next one.
+            let mut waiting = String::new();
+            let mut on_text = |piece: &str| {
+                waiting.push_str(piece);
+                match tx.try_send(AiPiece::Text(std::mem::take(&mut waiting))) {
+                    Ok(()) | Err(mpsc::error::TrySendError::Closed(_)) => {}
+                    Err(mpsc::error::TrySendError::Full(AiPiece::Text(back))) => waiting = back,
+                    Err(mpsc::error::TrySendError::Full(AiPiece::End(_))) => {}
+                }
+            };
+            // A plugin that drops its stream ends the request with it.
+            let result = tokio::select! {
+                result = client.stream(&endpoint, &request, &mut on_text) => result,
+                () = tx.closed() => return,
+            };
+            log(&home, &plugin, &endpoint, &request, &result);
+            if !waiting.is_empty() {
+                let _ = tx.send(AiPiece::Text(waiting)).await;
+            }
+            let end = result.map(|r| answer(&r)).map_err(|e| e.to_string());
+            let _ = tx.send(AiPiece::End(end)).await;
+        });
+        rx
+    }
+}
