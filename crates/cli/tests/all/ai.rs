@@ -230,6 +230,15 @@ fn a_prompt_streams_to_the_terminal_and_its_meter_matches_the_servers_usage() {
     assert!(meter.contains(&expected), "{meter}");
     assert!(meter.contains("first token"), "{meter}");
 
+    // The model that answered is one the profile's service lists.
+    let model = reply["model"].as_str().unwrap();
+    lord.run(&["ai", "models", "--check", model]).assert_ok();
+    assert_eq!(
+        lord.run(&["ai", "models", "--check", "no-such-model"])
+            .code(),
+        Some(1)
+    );
+
     // Both exchanges are logged, and found by a word of the prompt.
     let run = lord.run(&["ai", "logs", "--search", "rainbow", "--json"]);
     run.assert_ok();

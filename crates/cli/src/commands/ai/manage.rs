@@ -1,6 +1,7 @@
 //! The `lord ai` commands that keep things rather than ask: profiles,
 //! sessions, the log, templates, roles and prices.
 
+use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Result;
@@ -135,8 +136,9 @@ pub(crate) async fn models(
     out: &Output,
     framework: &Framework,
     profile: Option<String>,
+    check: Option<String>,
     json: bool,
-) -> Result<()> {
+) -> Result<ExitCode> {
     let name = match profile {
         Some(name) => name,
         None => framework.ai_default_profile()?,
@@ -144,13 +146,41 @@ pub(crate) async fn models(
     let (endpoint, _) = framework.ai_endpoint(&name)?;
     let client = Client::new(RetryPolicy::default(), Duration::from_secs(30))?;
     let models = client.models(&endpoint).await?;
+    if let Some(wanted) = check {
+        let wanted = match wanted.as_str() {
+            "" => endpoint.model.clone().ok_or_else(|| {
+                UsageError(format!(
+                    "the profile `{name}` names no model; give one to --check"
+                ))
+            })?,
+            _ => wanted,
+        };
+        let offered = models.iter().any(|m| *m == wanted);
+        if json {
+            out.json(&json!({"profile": name, "model": wanted, "offered": offered}))?;
+        } else if offered {
+            out.line(format_args!("`{name}` offers {}", foreign(&wanted)))?;
+        } else {
+            out.error_line(format_args!(
+                "`{name}` does not offer {}; it offers {} model(s): see `lord ai models -P {name}`",
+                foreign(&wanted),
+                models.len()
+            ));
+        }
+        return Ok(if offered {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::from(1)
+        });
+    }
     if json {
-        return out.json(&models);
+        out.json(&models)?;
+    } else {
+        for model in &models {
+            out.line(foreign(model))?;
+        }
     }
-    for model in &models {
-        out.line(foreign(model))?;
-    }
-    Ok(())
+    Ok(ExitCode::SUCCESS)
 }
 
 pub(crate) fn sessions(out: &Output, framework: &Framework, json: bool) -> Result<()> {

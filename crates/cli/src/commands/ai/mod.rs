@@ -58,11 +58,15 @@ pub(crate) enum AiCommand {
         #[arg(long)]
         json: bool,
     },
-    /// The models a profile's service offers.
+    /// The models a profile's service offers; with --check, whether it
+    /// offers one (exit 1 when it does not).
     Models {
         /// The AI profile (default `ai.default-profile`, or the only one).
         #[arg(id = "ai_profile", long = "ai-profile", short = 'P')]
         profile: Option<String>,
+        /// A model to look for (the profile's own when given no name).
+        #[arg(long, num_args = 0..=1, default_missing_value = "")]
+        check: Option<String>,
         #[arg(long)]
         json: bool,
     },
@@ -148,9 +152,11 @@ pub(crate) async fn run(
         )?,
         AiCommand::Remove { name, project } => manage::remove(out, framework, &name, project)?,
         AiCommand::Profiles { json } => manage::profiles(out, framework, json)?,
-        AiCommand::Models { profile, json } => {
-            manage::models(out, framework, profile, json).await?
-        }
+        AiCommand::Models {
+            profile,
+            check,
+            json,
+        } => return manage::models(out, framework, profile, check, json).await,
         AiCommand::Prompt(args) => return ask::prompt(ctx, out, framework, args).await,
         AiCommand::Chat(args) => chat::run(ctx, out, framework, args).await?,
         AiCommand::Sessions { json } => manage::sessions(out, framework, json)?,
