@@ -155,7 +155,7 @@ pub(crate) async fn models(
             })?,
             _ => wanted,
         };
-        let offered = models.iter().any(|m| *m == wanted);
+        let offered = models.contains(&wanted);
         if json {
             out.json(&json!({"profile": name, "model": wanted, "offered": offered}))?;
         } else if offered {
