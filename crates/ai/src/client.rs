@@ -84,7 +84,7 @@ impl Client {
     pub async fn complete(&self, endpoint: &Endpoint, request: &Request) -> Result<Reply, AiError> {
         check(request)?;
         let built = wire::build(endpoint, request, false).map_err(AiError::Profile)?;
-        let model = built.body["model"].as_str().unwrap_or_default().to_owned();
+        let model = requested_model(endpoint, request);
         let started = Instant::now();
         let opened = self.open(endpoint, &built).await?;
         let text = opened
@@ -121,7 +121,7 @@ impl Client {
     ) -> Result<Reply, AiError> {
         check(request)?;
         let built = wire::build(endpoint, request, true).map_err(AiError::Profile)?;
-        let requested = built.body["model"].as_str().unwrap_or_default().to_owned();
+        let requested = requested_model(endpoint, request);
         let started = Instant::now();
         let mut opened = self.open(endpoint, &built).await?;
         let mut reader = Reader::new(wire::framing(endpoint.kind));
@@ -288,6 +288,17 @@ fn check(request: &Request) -> Result<(), AiError> {
         return Err(AiError::Invalid("the request has no messages".to_owned()));
     }
     Ok(())
+}
+
+/// The model asked for, to name a reply whose service does not. Taken
+/// from the request, not the built body: Gemini and Hugging Face put the
+/// model in the URL, so their bodies have no `model`.
+fn requested_model(endpoint: &Endpoint, request: &Request) -> String {
+    request
+        .model
+        .clone()
+        .or_else(|| endpoint.model.clone())
+        .unwrap_or_default()
 }
 
 fn non_empty(text: String, or: String) -> String {
