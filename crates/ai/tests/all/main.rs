@@ -6,9 +6,13 @@
 //!   piece, and that errors are typed and never carry the key;
 //! - `recorded`: exchanges recorded in the formats Anthropic, Gemini,
 //!   Ollama and Hugging Face TGI document, served back, because none of
-//!   those services can run here.
+//!   those services can run here;
+//! - `llama`: a real model behind llama.cpp's `llama-server`
+//!   (`llama_server`), spoken to as OpenAI and as Anthropic.
 
 mod errors;
+mod llama;
+mod llama_server;
 mod loopback;
 mod recorded;
 mod retries;
