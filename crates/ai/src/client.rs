@@ -84,7 +84,7 @@ impl Client {
     pub async fn complete(&self, endpoint: &Endpoint, request: &Request) -> Result<Reply, AiError> {
         check(request)?;
         let built = wire::build(endpoint, request, false).map_err(AiError::Profile)?;
-        let model = built.body["model"].as_str().unwrap_or_default().to_owned();
+        let model = requested_model(endpoint, request);
         let started = Instant::now();
         let opened = self.open(endpoint, &built).await?;
         let text = opened
@@ -121,7 +121,7 @@ impl Client {
     ) -> Result<Reply, AiError> {
         check(request)?;
         let built = wire::build(endpoint, request, true).map_err(AiError::Profile)?;
-        let requested = built.body["model"].as_str().unwrap_or_default().to_owned();
+        let requested = requested_model(endpoint, request);
         let started = Instant::now();
         let mut opened = self.open(endpoint, &built).await?;
         let mut reader = Reader::new(wire::framing(endpoint.kind));
@@ -133,24 +133,14 @@ impl Client {
             .map_err(|e| unreachable(endpoint, &e))?
         {
             for payload in reader.push(&bytes) {
-                let deltas =
-                    wire::event(endpoint.kind, &payload).map_err(|detail| AiError::Protocol {
-                        profile: endpoint.name.clone(),
-                        detail,
-                    })?;
-                state.apply(endpoint, deltas, started, on_text)?;
+                state.apply(endpoint, event(endpoint, &payload)?, started, on_text)?;
             }
             if state.done {
                 break;
             }
         }
         if let Some(payload) = reader.finish() {
-            let deltas =
-                wire::event(endpoint.kind, &payload).map_err(|detail| AiError::Protocol {
-                    profile: endpoint.name.clone(),
-                    detail,
-                })?;
-            state.apply(endpoint, deltas, started, on_text)?;
+            state.apply(endpoint, event(endpoint, &payload)?, started, on_text)?;
         }
         let total_ms = millis(started.elapsed());
         let finish = match (state.finish, state.done) {
@@ -260,7 +250,9 @@ impl Client {
                 .and_then(|v| v.to_str().ok())
                 .and_then(parse_retry_after);
             let body = response.text().await.unwrap_or_default();
-            let detail = scrub(endpoint, &wire::error_detail(&body));
+            // Scrubbed before it is cut to length: a cut through the key
+            // would leave a part of it that scrubbing afterwards misses.
+            let detail = wire::error_detail(&scrub(endpoint, &body));
             let kind = wire::classify(status, &body);
             let wait = match kind {
                 ErrorKind::RateLimited => match retry_after {
@@ -296,6 +288,17 @@ fn check(request: &Request) -> Result<(), AiError> {
         return Err(AiError::Invalid("the request has no messages".to_owned()));
     }
     Ok(())
+}
+
+/// The model asked for, to name a reply whose service does not. Taken
+/// from the request, not the built body: Gemini and Hugging Face put the
+/// model in the URL, so their bodies have no `model`.
+fn requested_model(endpoint: &Endpoint, request: &Request) -> String {
+    request
+        .model
+        .clone()
+        .or_else(|| endpoint.model.clone())
+        .unwrap_or_default()
 }
 
 fn non_empty(text: String, or: String) -> String {
@@ -363,6 +366,26 @@ pub(crate) fn scrub(endpoint: &Endpoint, text: &str) -> String {
         Some(key) if key.expose().len() >= 4 => text.replace(key.expose(), "<key>"),
         Some(_) | None => text.to_owned(),
     }
+}
+
+/// Reads one streamed event, the key scrubbed from it first, for the
+/// same reason as an error body: an error event's detail is cut to length.
+fn event(endpoint: &Endpoint, payload: &str) -> Result<Vec<Delta>, AiError> {
+    let echoed = endpoint
+        .key
+        .as_ref()
+        .is_some_and(|key| key.expose().len() >= 4 && payload.contains(key.expose()));
+    let scrubbed;
+    let payload = if echoed {
+        scrubbed = scrub(endpoint, payload);
+        scrubbed.as_str()
+    } else {
+        payload
+    };
+    wire::event(endpoint.kind, payload).map_err(|detail| AiError::Protocol {
+        profile: endpoint.name.clone(),
+        detail,
+    })
 }
 
 /// `Retry-After` as seconds or as an HTTP date.

@@ -17,7 +17,8 @@
 //! command in a fresh process, `lord hello World` against
 //! `lord-bare-oneshot` (`oneshot.rs`); and, only with `--monitor`, the
 //! monitor collector's own CPU use at a 1 s interval over a minute
-//! (`monitor.rs`).
+//! (`monitor.rs`); and what lord's AI client adds to the time to a
+//! streamed reply's first token, against plain reqwest (`ai.rs`).
 //!
 //! Run it with `cargo xtask bench [--json]`, which builds the guest plugins
 //! first; the harness builds `lord` itself (`cargo build --release -p lord`).
@@ -32,6 +33,7 @@
 // macro depth (each figure is a nested expansion).
 #![recursion_limit = "256"]
 
+mod ai;
 mod bare;
 mod call;
 mod embed;
@@ -59,12 +61,12 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, Result, bail};
 
 use crate::fixtures::Plugins;
-use crate::report::{RegistryOnly, RenderOnly, Results};
+use crate::report::{AiOnly, RegistryOnly, RenderOnly, Results};
 use crate::timing::Plan;
 
 const USAGE: &str =
     "usage: lord-bench [--json] [--batches N] [--profile-micro | --registry-only | --load-and-call |
-                   --render-only | --state-only | --monitor]
+                   --render-only | --state-only | --monitor | --ai-only]
 
   --json            print one JSON object on stdout instead of a table
   --batches N       batches per side for each figure (default 31)
@@ -84,7 +86,9 @@ const USAGE: &str =
   --oneshot         run only `lord hello World` against the bare one-shot
                     host, fresh processes both
   --monitor         run only monitor_cpu_percent: the collector's own CPU
-                    use sampling every second for a minute, as JSON";
+                    use sampling every second for a minute, as JSON
+  --ai-only         run only the AI client's time to the first streamed
+                    token against plain reqwest (no plugins, no `lord` build)";
 
 #[derive(Debug)]
 struct Options {
@@ -99,6 +103,7 @@ struct Options {
     profile_call: bool,
     oneshot_only: bool,
     monitor_only: bool,
+    ai_only: bool,
 }
 
 fn main() -> ExitCode {
@@ -123,6 +128,7 @@ fn parse_args() -> Result<Option<Options>> {
         profile_call: false,
         oneshot_only: false,
         monitor_only: false,
+        ai_only: false,
         // Many short batches rather than a few long ones: on a shared
         // machine, load comes in bursts, and finer alternation spreads a
         // burst over both sides. Odd, so the median is a measured batch.
@@ -141,6 +147,7 @@ fn parse_args() -> Result<Option<Options>> {
             "--profile-call" => options.profile_call = true,
             "--oneshot" => options.oneshot_only = true,
             "--monitor" => options.monitor_only = true,
+            "--ai-only" => options.ai_only = true,
             "--batches" => {
                 let value = args.next().context("--batches needs a number")?;
                 options.batches =
@@ -258,6 +265,9 @@ fn run() -> Result<()> {
     if options.render_only {
         return render_only(&runtime, &options, plan(50), started);
     }
+    if options.ai_only {
+        return ai_only(&runtime, &options, started);
+    }
     let plugins = Plugins::locate()?;
 
     if options.registry_only {
@@ -314,6 +324,7 @@ fn run() -> Result<()> {
     let (registry, resolve) = measure_registry(&runtime, &plugins, plan(100))?;
     eprintln!("lord-bench: plugin output to a terminal ...");
     let render = runtime.block_on(render::measure(plan(50)))?;
+    let ai = runtime.block_on(ai::measure())?;
 
     let binary_bytes = std::fs::metadata(&lord)
         .with_context(|| format!("reading the size of {}", lord.display()))?
@@ -337,6 +348,7 @@ fn run() -> Result<()> {
         registry,
         resolve,
         render,
+        ai,
         batches: options.batches,
         elapsed: started.elapsed(),
     };
@@ -366,6 +378,20 @@ fn render_only(
     let results = RenderOnly {
         render: runtime.block_on(render::measure(plan))?,
         batches: options.batches,
+        elapsed: started.elapsed(),
+    };
+    if options.json {
+        println!("{}", results.json());
+    } else {
+        print!("{}", results.table());
+    }
+    Ok(())
+}
+
+/// `--ai-only`: the AI client's figures alone.
+fn ai_only(runtime: &tokio::runtime::Runtime, options: &Options, started: Instant) -> Result<()> {
+    let results = AiOnly {
+        ai: runtime.block_on(ai::measure())?,
         elapsed: started.elapsed(),
     };
     if options.json {

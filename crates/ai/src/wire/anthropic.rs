@@ -59,7 +59,13 @@ fn finish(reason: &str) -> Result<Finish, (ErrorKind, String)> {
 
 fn usage(value: &Value) -> Usage {
     Usage {
-        input_tokens: count(value.get("input_tokens")),
+        // `input_tokens` leaves out what the prompt cache served or
+        // stored; the prompt is all three, which is what a session's
+        // budget must count (llama-server caches without being asked, so
+        // its `input_tokens` is often 1).
+        input_tokens: count(value.get("input_tokens"))
+            + count(value.get("cache_read_input_tokens"))
+            + count(value.get("cache_creation_input_tokens")),
         output_tokens: count(value.get("output_tokens")),
     }
 }
@@ -176,6 +182,14 @@ mod tests {
         let delta = json!({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "Hel"}});
         let end = json!({"type": "message_delta", "delta": {"stop_reason": "end_turn"}, "usage": {"output_tokens": 4}});
         assert_eq!(event(&start)[0], Delta::Model("claude".into()));
+        let cached = json!({"type": "message_start", "message": {"usage": {"input_tokens": 1, "cache_read_input_tokens": 32, "output_tokens": 0}}});
+        assert_eq!(
+            event(&cached),
+            vec![Delta::Usage(Usage {
+                input_tokens: 33,
+                output_tokens: 0
+            })]
+        );
         assert_eq!(event(&delta), vec![Delta::Text("Hel".into())]);
         assert_eq!(
             event(&end),

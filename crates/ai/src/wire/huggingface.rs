@@ -71,12 +71,19 @@ fn finish(details: Option<&Value>) -> Finish {
 
 fn usage(details: Option<&Value>) -> Usage {
     Usage {
-        // TGI gives the prompt's tokens only with `decoder_input_details`,
-        // which streaming does not allow; the prefill list when present.
+        // A stream's details say `input_length` (TGI 2 and later); a
+        // whole reply gives the prompt's tokens only as the `prefill`
+        // list, and only with `decoder_input_details`.
         input_tokens: details
-            .and_then(|d| d.get("prefill"))
-            .and_then(Value::as_array)
-            .map_or(0, |p| p.len() as u64),
+            .and_then(|d| d.get("input_length"))
+            .and_then(Value::as_u64)
+            .or_else(|| {
+                details
+                    .and_then(|d| d.get("prefill"))
+                    .and_then(Value::as_array)
+                    .map(|p| p.len() as u64)
+            })
+            .unwrap_or(0),
         output_tokens: count(details.and_then(|d| d.get("generated_tokens"))),
     }
 }

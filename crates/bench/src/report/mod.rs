@@ -14,7 +14,10 @@ use crate::registry::RegistryResults;
 use crate::render::RenderResults;
 use crate::timing::{Pair, Samples};
 
+mod ai;
 mod sections;
+pub(crate) use ai::AiOnly;
+use ai::{ai_keys, ai_rows};
 pub(crate) use sections::state_json;
 use sections::{
     registry_keys, registry_note, registry_rows, render_keys, render_rows, state_keys, state_rows,
@@ -35,6 +38,8 @@ pub(crate) struct Results {
     /// One resolution of the `graph::PACKAGES`-package graph.
     pub(crate) resolve: Samples,
     pub(crate) render: RenderResults,
+    /// Time to the first streamed token through lord-ai vs reqwest.
+    pub(crate) ai: crate::ai::AiResults,
     /// Size of the release `lord` binary, as `cargo install` ships it.
     pub(crate) binary_bytes: u64,
     /// Load of a plugin frozen for the released contract against the
@@ -260,6 +265,7 @@ impl Results {
         rows.push(self.binary_row());
         rows.extend(registry_rows(&self.registry, &self.resolve));
         rows.extend(render_rows(&self.render));
+        rows.extend(ai_rows(&self.ai));
         rows
     }
 
@@ -559,6 +565,7 @@ impl Results {
             );
             object.extend(registry_keys(&self.registry, &self.resolve));
             object.extend(render_keys(&self.render));
+            object.extend(ai_keys(&self.ai));
             object.extend(state_keys(&self.data_cas, &self.notes));
         }
         object
