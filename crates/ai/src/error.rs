@@ -8,8 +8,10 @@ use std::time::Duration;
 pub enum AiError {
     /// The key is missing, wrong or not allowed this model. Not retried.
     #[error(
-        "`{profile}` refused the key ({status}): {detail}; store the right one with \
-         `lord secret set {secret}`"
+        "`{profile}` refused the key{}: {detail}; store the right one with \
+         `lord secret set {secret}`",
+        // A refusal inside a stream that had begun well has no status.
+        if *status >= 400 { format!(" ({status})") } else { String::new() }
     )]
     Auth {
         profile: String,

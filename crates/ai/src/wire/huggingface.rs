@@ -1,7 +1,7 @@
-//! Hugging Face text-generation inference: the serverless API
-//! (`POST {url}/{model}`) and dedicated endpoints running TGI take the
-//! conversation as one prompt (`inputs`) with `parameters`; `stream: true`
-//! answers with server-sent events, one token each, the last carrying
+//! Hugging Face text-generation inference: the hosted API
+//! (`POST .../models/{model}`) and a TGI server of one's own
+//! (`/generate`, `/generate_stream`) take the conversation as one prompt
+//! (`inputs`) with `parameters`; a stream answers with server-sent events, one token each, the last carrying
 //! `generated_text` and `details`. The conversation is written out in the
 //! plain `Role: text` form every instruct model reads; a chat template of
 //! the model's own is the server's to apply when it offers one.
@@ -29,6 +29,19 @@ fn prompt(request: &Request) -> String {
     out
 }
 
+/// Where to send: the hosted API (`.../models`) takes the model in the
+/// path; a TGI server of one's own serves one model at `/generate` and
+/// `/generate_stream`.
+fn url(base: &str, model: &str, stream: bool) -> String {
+    if base.ends_with("/models") {
+        format!("{base}/{model}")
+    } else if stream {
+        format!("{base}/generate_stream")
+    } else {
+        format!("{base}/generate")
+    }
+}
+
 pub(super) fn build(endpoint: &Endpoint, model: &str, request: &Request, stream: bool) -> Built {
     let mut parameters = json!({"details": true, "return_full_text": false});
     if let Some(max) = request.max_tokens {
@@ -51,7 +64,7 @@ pub(super) fn build(endpoint: &Endpoint, model: &str, request: &Request, stream:
         headers.push(("authorization", format!("Bearer {}", key.expose())));
     }
     Built {
-        url: format!("{}/{model}", endpoint.url),
+        url: url(&endpoint.url, model, stream),
         headers,
         body: json!({"inputs": prompt(request), "parameters": parameters, "stream": stream}),
     }
@@ -131,4 +144,23 @@ pub(super) fn event(value: &Value) -> Vec<Delta> {
         out.push(Delta::Done);
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::url;
+
+    #[test]
+    fn the_hosted_api_takes_the_model_in_the_path_and_a_tgi_server_its_own_routes() {
+        let hosted = "https://api-inference.huggingface.co/models";
+        assert_eq!(url(hosted, "org/m", true), format!("{hosted}/org/m"));
+        assert_eq!(
+            url("http://10.0.0.2:8080", "org/m", true),
+            "http://10.0.0.2:8080/generate_stream"
+        );
+        assert_eq!(
+            url("http://10.0.0.2:8080", "org/m", false),
+            "http://10.0.0.2:8080/generate"
+        );
+    }
 }

@@ -448,6 +448,24 @@ impl Results {
         ]
     }
 
+    /// The keys of the compiled-cache check.
+    fn cache_verify_keys(&self) -> Map<String, Value> {
+        let mut keys = Map::new();
+        keys.insert(
+            "cache_verify_us".to_owned(),
+            json!(round(self.cache_verify.median.as_secs_f64() * 1e6, 2)),
+        );
+        keys.insert(
+            "cache_verify_plugin".to_owned(),
+            json!(self.cache_verify.plugin),
+        );
+        keys.insert(
+            "cache_verify_component_bytes".to_owned(),
+            json!(self.cache_verify.component_bytes),
+        );
+        keys
+    }
+
     /// The single JSON object printed with `--json`.
     pub(crate) fn json(&self) -> Value {
         let calls = &self.calls;
@@ -551,18 +569,7 @@ impl Results {
             ] {
                 object.insert(key.to_owned(), json!(value));
             }
-            object.insert(
-                "cache_verify_us".to_owned(),
-                json!(round(self.cache_verify.median.as_secs_f64() * 1e6, 2)),
-            );
-            object.insert(
-                "cache_verify_plugin".to_owned(),
-                json!(self.cache_verify.plugin),
-            );
-            object.insert(
-                "cache_verify_component_bytes".to_owned(),
-                json!(self.cache_verify.component_bytes),
-            );
+            object.extend(self.cache_verify_keys());
             object.extend(registry_keys(&self.registry, &self.resolve));
             object.extend(render_keys(&self.render));
             object.extend(ai_keys(&self.ai));
