@@ -100,6 +100,10 @@ pub(crate) enum Builtin {
     /// and prices, through configured profiles.
     #[command(subcommand)]
     Ai(commands::ai::AiCommand),
+    /// The hash-chained audit trail: verify it, report it, export it for
+    /// a SIEM or syslog.
+    #[command(subcommand)]
+    Audit(commands::audit::AuditCommand),
     /// Alert rules: list them with their state, test their channels,
     /// silence them.
     #[command(subcommand)]
@@ -340,6 +344,7 @@ async fn run_builtin(
         Builtin::Cache(cmd) => commands::cache::run(out, framework, cmd),
         Builtin::Monitor(cmd) => commands::monitor::run(ctx, out, framework, cmd).await,
         Builtin::Ai(cmd) => commands::ai::run(ctx, out, framework, cmd).await,
+        Builtin::Audit(cmd) => commands::audit::run(out, framework, cmd),
         Builtin::Alert(cmd) => commands::alert::run(ctx, out, framework, cmd).await,
         Builtin::Analytics(cmd) => commands::analytics::run(out, framework, cmd),
         Builtin::Config(cmd) => commands::config::run(out, framework, cmd).await,

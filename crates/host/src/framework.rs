@@ -180,6 +180,10 @@ impl Framework {
         }
         let _ = self.loader.recorder().flush();
         self.channels.close_for_exit();
+        // Vouch for the newest audit record (a cut tail shows by it).
+        if self.store.wrote() {
+            let _ = self.audit_checkpoint();
+        }
         self.store.close_for_exit();
         std::mem::forget(self.loader);
         std::mem::forget((self.delivery, self.lifecycle, self.providers));

@@ -19,6 +19,7 @@
 //! the home, the project folder, the environment and the failpoint.
 
 pub mod analytics;
+pub mod audit;
 mod cases;
 mod channels;
 mod config;

@@ -20,6 +20,7 @@
 //! any point of an install or removal leaves either the old state or the new
 //! one.
 
+pub mod chain;
 mod error;
 mod failpoint;
 mod layout;

@@ -175,6 +175,29 @@ impl Store {
         Ok(out)
     }
 
+    /// The whole audit trail with its links, oldest first.
+    pub fn audit_chain(&self) -> Result<Vec<crate::chain::ChainRecord>, StoreError> {
+        crate::chain::read(&self.conn)
+    }
+
+    /// Every plugin's audit records at or after `at` (Unix seconds),
+    /// oldest first.
+    pub fn audit_since(&self, at: i64) -> Result<Vec<AuditEntry>, StoreError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT seq, at, plugin_id, action, detail FROM audit WHERE at >= ?1 ORDER BY seq",
+        )?;
+        let rows = stmt.query_map([at], |r| {
+            Ok(AuditEntry {
+                seq: r.get(0)?,
+                at: r.get(1)?,
+                plugin: r.get(2)?,
+                action: r.get(3)?,
+                detail: r.get(4)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
     /// The audit log of one plugin, oldest first.
     pub fn audit_log(&self, id: &PluginId) -> Result<Vec<AuditEntry>, StoreError> {
         let mut stmt = self.conn.prepare(

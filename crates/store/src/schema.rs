@@ -5,7 +5,7 @@ use rusqlite::Connection;
 
 use crate::error::StoreError;
 
-const SCHEMA_VERSION: i64 = 6;
+const SCHEMA_VERSION: i64 = 7;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS plugins (
@@ -40,7 +40,9 @@ CREATE TABLE IF NOT EXISTS audit (
     at         INTEGER NOT NULL,
     plugin_id  TEXT NOT NULL,
     action     TEXT NOT NULL,
-    detail     TEXT NOT NULL
+    detail     TEXT NOT NULL,
+    prev_hash  TEXT NOT NULL DEFAULT '',
+    hash       TEXT NOT NULL DEFAULT ''
 );
 CREATE TABLE IF NOT EXISTS previous (
     seq          INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -120,6 +122,12 @@ CREATE TABLE IF NOT EXISTS use_counts (
 ALTER TABLE plugins ADD COLUMN programs TEXT NOT NULL DEFAULT '[]';
 ALTER TABLE previous ADD COLUMN programs TEXT NOT NULL DEFAULT '[]';
 ",
+    // The audit trail becomes a hash chain; the records already there
+    // are chained in the same transaction (`chain::chain_existing`).
+    "
+ALTER TABLE audit ADD COLUMN prev_hash TEXT NOT NULL DEFAULT '';
+ALTER TABLE audit ADD COLUMN hash TEXT NOT NULL DEFAULT '';
+",
 ];
 
 /// Brings the database at `conn` to this lord's schema: a new one is
@@ -155,8 +163,21 @@ pub(crate) fn migrate(conn: &Connection) -> Result<(), StoreError> {
                 migration.push_str(step);
             }
         }
-        migration.push_str(&format!("PRAGMA user_version = {SCHEMA_VERSION};\nCOMMIT;"));
-        conn.execute_batch(&migration)?;
+        migration.push_str(&format!("PRAGMA user_version = {SCHEMA_VERSION};"));
+        let chained = conn.execute_batch(&migration).map_err(StoreError::from).and_then(|()| {
+            // Records from before the chain (version 7) are chained now,
+            // oldest first, in the migration's transaction.
+            if version > 0 && version < 7 {
+                crate::chain::chain_existing(conn)
+            } else {
+                Ok(())
+            }
+        });
+        if let Err(e) = chained {
+            let _ = conn.execute_batch("ROLLBACK;");
+            return Err(e);
+        }
+        conn.execute_batch("COMMIT;")?;
     } else if version > SCHEMA_VERSION {
         return Err(StoreError::Corrupt(format!(
             "schema version {version}, this lord understands up to {SCHEMA_VERSION}"

@@ -87,6 +87,11 @@ impl Store {
     /// the operating system to release, which is faster and leaves the log
     /// and index files in place for the next process to reuse. Either way
     /// every write was committed.
+    /// Whether this process changed anything in the store.
+    pub fn wrote(&self) -> bool {
+        self.conn.total_changes() > 0
+    }
+
     pub fn close_for_exit(self) {
         if self.conn.total_changes() == 0 {
             std::mem::forget(self);
@@ -613,11 +618,7 @@ fn audit_in(
     action: &str,
     detail: &str,
 ) -> Result<(), StoreError> {
-    conn.execute(
-        "INSERT INTO audit (at, plugin_id, action, detail) VALUES (?1, ?2, ?3, ?4)",
-        params![at, plugin, action, detail],
-    )?;
-    Ok(())
+    crate::chain::append(conn, at, plugin, action, detail)
 }
 
 pub(crate) fn now() -> i64 {

@@ -4,6 +4,7 @@
 
 pub(crate) mod ai;
 pub(crate) mod alert;
+pub(crate) mod audit;
 pub(crate) mod analytics;
 pub(crate) mod cache;
 pub(crate) mod completions;

@@ -17,6 +17,7 @@ mod support;
 
 mod ai;
 mod alerts;
+mod audit;
 mod analytics;
 mod budgets;
 mod compat;

@@ -1,0 +1,302 @@
+//! The audit trail beyond the store: signed checkpoints, verification,
+//! reports and export (extends the façade).
+//!
+//! The store keeps the trail as a hash chain (`lord_store::chain`). A
+//! chain alone cannot show that its newest records were cut off, or that
+//! the whole database was swapped for another history; so after a command
+//! that wrote to the store, the newest record's sequence number and hash
+//! are signed with this machine's audit key and appended to
+//! `$LORD_HOME/audit/checkpoints.jsonl`, outside the database.
+//! [`Framework::audit_verify`] checks the chain and every checkpoint (its
+//! signature, and that the record it vouches for is still there and
+//! unchanged). Exports (JSON lines for a SIEM, or syslog) carry each
+//! record's hashes, so the receiver can check the chain too.
+//!
+//! Invariant: checkpoints are only appended; a line that does not verify
+//! is reported, never dropped.
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+use ed25519_dalek::{Signer as _, SigningKey, Verifier as _, VerifyingKey};
+use lord_store::chain::{ChainRecord, Checkpoint, Tamper};
+use serde::{Deserialize, Serialize};
+
+use crate::error::HostError;
+
+/// The checkpoints, one JSON object a line, under `$LORD_HOME`.
+pub const CHECKPOINTS: &str = "audit/checkpoints.jsonl";
+/// This machine's audit signing key (an ed25519 seed, hexadecimal, 0600).
+const KEY: &str = "audit/checkpoint.key";
+/// What a checkpoint signature covers, before `seq` and `hash`.
+const DOMAIN: &[u8] = b"lord-audit-checkpoint-v1\0";
+
+/// One line of the checkpoints file.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Signed {
+    seq: i64,
+    hash: String,
+    /// Unix seconds when it was signed.
+    at: i64,
+    /// The public key, hexadecimal.
+    key: String,
+    signature: String,
+}
+
+fn message(seq: i64, hash: &str, at: i64) -> Vec<u8> {
+    let mut out = DOMAIN.to_vec();
+    out.extend_from_slice(format!("{seq}\0{hash}\0{at}").as_bytes());
+    out
+}
+
+/// A problem `lord audit verify` found.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
+pub enum AuditProblem {
+    /// Something done to the records.
+    Tampered(Tamper),
+    /// A checkpoint line that does not verify.
+    BadCheckpoint { line: usize, reason: String },
+}
+
+impl std::fmt::Display for AuditProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Tampered(tamper) => tamper.fmt(f),
+            Self::BadCheckpoint { line, reason } => {
+                write!(f, "checkpoint line {line} does not verify: {reason}")
+            }
+        }
+    }
+}
+
+/// What `lord audit verify` says.
+#[derive(Debug, Clone, Serialize)]
+pub struct AuditVerdict {
+    pub records: usize,
+    /// The newest record's sequence number (0 for an empty trail).
+    pub last: i64,
+    pub checkpoints: usize,
+    /// The newest checkpoint that verified.
+    pub newest_checkpoint: Option<i64>,
+    pub problems: Vec<AuditProblem>,
+}
+
+fn io(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> HostError + '_ {
+    move |source| HostError::Io {
+        action,
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
+/// The audit key under `home`, made on first use.
+fn signing_key(home: &Path) -> Result<SigningKey, HostError> {
+    let path = home.join(KEY);
+    match std::fs::read_to_string(&path) {
+        Ok(text) => {
+            let seed = hex::decode(text.trim())
+                .ok()
+                .and_then(|b| <[u8; 32]>::try_from(b).ok())
+                .ok_or_else(|| HostError::Io {
+                    action: "read the audit key",
+                    path: path.clone(),
+                    source: std::io::Error::other("it is not 64 hexadecimal digits"),
+                })?;
+            Ok(SigningKey::from_bytes(&seed))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let mut seed = [0u8; 32];
+            getrandom::fill(&mut seed)
+                .map_err(|e| io("draw randomness for", &path)(std::io::Error::other(e.to_string())))?;
+            if let Some(dir) = path.parent() {
+                std::fs::create_dir_all(dir).map_err(io("create", dir))?;
+            }
+            lord_file::write_atomic(&path, hex::encode(seed).as_bytes())
+                .map_err(|e| io("write", &path)(std::io::Error::other(e.to_string())))?;
+            use std::os::unix::fs::PermissionsExt as _;
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
+                .map_err(io("restrict", &path))?;
+            Ok(SigningKey::from_bytes(&seed))
+        }
+        Err(e) => Err(io("read", &path)(e)),
+    }
+}
+
+/// The checkpoint lines, each parsed and checked against `key`.
+fn read_checkpoints(
+    home: &Path,
+    key: &VerifyingKey,
+) -> Result<(Vec<Checkpoint>, Vec<AuditProblem>), HostError> {
+    let path = home.join(CHECKPOINTS);
+    let text = match std::fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(e) => return Err(io("read", &path)(e)),
+    };
+    let mut good = Vec::new();
+    let mut bad = Vec::new();
+    let complete = text.ends_with('\n');
+    let lines: Vec<&str> = text.lines().collect();
+    for (index, line) in lines.iter().enumerate() {
+        // A last line without its newline is a write a crash cut short.
+        if index + 1 == lines.len() && !complete {
+            break;
+        }
+        let reason = match serde_json::from_str::<Signed>(line) {
+            Err(e) => Some(format!("not a checkpoint ({e})")),
+            Ok(signed) if signed.key != hex::encode(key.as_bytes()) => {
+                Some("it is signed by another key than this machine's".to_owned())
+            }
+            Ok(signed) => {
+                let signature = hex::decode(&signed.signature)
+                    .ok()
+                    .and_then(|b| <[u8; 64]>::try_from(b).ok())
+                    .map(|b| ed25519_dalek::Signature::from_bytes(&b));
+                match signature {
+                    Some(sig)
+                        if key
+                            .verify(&message(signed.seq, &signed.hash, signed.at), &sig)
+                            .is_ok() =>
+                    {
+                        good.push(Checkpoint {
+                            seq: signed.seq,
+                            hash: signed.hash,
+                        });
+                        None
+                    }
+                    Some(_) | None => Some("its signature is wrong".to_owned()),
+                }
+            }
+        };
+        if let Some(reason) = reason {
+            bad.push(AuditProblem::BadCheckpoint {
+                line: index + 1,
+                reason,
+            });
+        }
+    }
+    Ok((good, bad))
+}
+
+impl crate::Framework {
+    /// Signs the newest audit record into the checkpoints, when it is
+    /// newer than the newest checkpoint. Returns the record it vouched
+    /// for, if it wrote one.
+    pub fn audit_checkpoint(&self) -> Result<Option<i64>, HostError> {
+        let home = self.home();
+        let Some(newest) = self.store().audit_chain()?.pop() else {
+            return Ok(None);
+        };
+        let key = signing_key(home)?;
+        let (checkpoints, _) = read_checkpoints(home, &key.verifying_key())?;
+        if checkpoints.iter().any(|c| c.seq >= newest.seq) {
+            return Ok(None);
+        }
+        let at = now();
+        let signed = Signed {
+            seq: newest.seq,
+            signature: hex::encode(key.sign(&message(newest.seq, &newest.hash, at)).to_bytes()),
+            hash: newest.hash,
+            at,
+            key: hex::encode(key.verifying_key().as_bytes()),
+        };
+        let path = home.join(CHECKPOINTS);
+        let mut line = serde_json::to_string(&signed).map_err(|e| {
+            io("write", &path)(std::io::Error::other(e.to_string()))
+        })?;
+        line.push('\n');
+        let mut file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .map_err(io("open", &path))?;
+        file.write_all(line.as_bytes()).map_err(io("append to", &path))?;
+        Ok(Some(newest.seq))
+    }
+
+    /// Checks the whole trail: the chain, and every checkpoint.
+    pub fn audit_verify(&self) -> Result<AuditVerdict, HostError> {
+        let records = self.store().audit_chain()?;
+        let key = signing_key(self.home())?;
+        let (checkpoints, mut problems) = read_checkpoints(self.home(), &key.verifying_key())?;
+        let tampered = lord_store::chain::verify(&records, &checkpoints);
+        let newest_checkpoint = checkpoints
+            .iter()
+            .filter(|c| records.iter().any(|r| r.seq == c.seq && r.hash == c.hash))
+            .map(|c| c.seq)
+            .max();
+        problems.splice(0..0, tampered.into_iter().map(AuditProblem::Tampered));
+        Ok(AuditVerdict {
+            records: records.len(),
+            last: records.last().map_or(0, |r| r.seq),
+            checkpoints: checkpoints.len(),
+            newest_checkpoint,
+            problems,
+        })
+    }
+
+    /// Every record written at or after `since` (Unix seconds), with its
+    /// hashes, oldest first.
+    pub fn audit_records(&self, since: i64) -> Result<Vec<ChainRecord>, HostError> {
+        Ok(self
+            .store()
+            .audit_chain()?
+            .into_iter()
+            .filter(|r| r.at >= since)
+            .collect())
+    }
+
+    /// Where the checkpoints live.
+    pub fn audit_checkpoints_path(&self) -> PathBuf {
+        self.home().join(CHECKPOINTS)
+    }
+}
+
+/// A record as one RFC 5424 syslog message (facility `auth`, severity
+/// `notice`), its fields and hashes as structured JSON in the message.
+pub fn syslog_line(record: &ChainRecord, host: &str) -> String {
+    let at = rfc3339(record.at);
+    let body = serde_json::to_string(record).unwrap_or_default();
+    format!("<37>1 {at} {host} lord - audit - {body}")
+}
+
+/// Unix seconds as an RFC 3339 UTC time, without a date library: days
+/// from the civil calendar (Howard Hinnant's algorithm).
+pub fn rfc3339(seconds: i64) -> String {
+    let days = seconds.div_euclid(86_400);
+    let rest = seconds.rem_euclid(86_400);
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        rest / 3600,
+        rest % 3600 / 60,
+        rest % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_are_rfc3339_utc() {
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339(1_733_400_000), "2024-12-05T12:00:00Z");
+        assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
+    }
+}
