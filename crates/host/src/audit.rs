@@ -82,10 +82,11 @@ pub struct AuditVerdict {
     pub problems: Vec<AuditProblem>,
 }
 
-fn io(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> HostError + '_ {
+fn io(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> HostError + use<> {
+    let path = path.to_path_buf();
     move |source| HostError::Io {
         action,
-        path: path.to_path_buf(),
+        path,
         source,
     }
 }
@@ -113,8 +114,9 @@ fn signing_key(home: &Path) -> Result<SigningKey, HostError> {
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             let mut seed = [0u8; 32];
-            getrandom::fill(&mut seed)
-                .map_err(|e| io("draw randomness for", &path)(std::io::Error::other(e.to_string())))?;
+            getrandom::fill(&mut seed).map_err(|e| {
+                io("draw randomness for", &path)(std::io::Error::other(e.to_string()))
+            })?;
             if let Some(dir) = path.parent() {
                 std::fs::create_dir_all(dir).map_err(io("create", dir))?;
             }
@@ -208,16 +210,16 @@ impl crate::Framework {
             key: hex::encode(key.verifying_key().as_bytes()),
         };
         let path = home.join(CHECKPOINTS);
-        let mut line = serde_json::to_string(&signed).map_err(|e| {
-            io("write", &path)(std::io::Error::other(e.to_string()))
-        })?;
+        let mut line = serde_json::to_string(&signed)
+            .map_err(|e| io("write", &path)(std::io::Error::other(e.to_string())))?;
         line.push('\n');
         let mut file = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(&path)
             .map_err(io("open", &path))?;
-        file.write_all(line.as_bytes()).map_err(io("append to", &path))?;
+        file.write_all(line.as_bytes())
+            .map_err(io("append to", &path))?;
         Ok(Some(newest.seq))
     }
 

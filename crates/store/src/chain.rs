@@ -13,7 +13,7 @@
 
 use std::collections::HashMap;
 
-use rusqlite::{Connection, params};
+use rusqlite::{Connection, OptionalExtension as _, params};
 use serde::Serialize;
 
 use crate::error::StoreError;
@@ -121,10 +121,8 @@ pub(crate) fn append(
                 [seq],
                 |r| r.get(0),
             )
-            .or_else(|e| match e {
-                rusqlite::Error::QueryReturnedNoRows => Ok(GENESIS.to_owned()),
-                other => Err(other),
-            })?;
+            .optional()?
+            .unwrap_or_else(|| GENESIS.to_owned());
         let hash = record_hash(&prev, at, plugin, action, detail);
         conn.execute(
             "UPDATE audit SET prev_hash = ?1, hash = ?2 WHERE seq = ?3",
@@ -148,7 +146,9 @@ pub(crate) fn chain_existing(conn: &Connection) -> Result<(), StoreError> {
     let mut stmt =
         conn.prepare("SELECT seq, at, plugin_id, action, detail FROM audit ORDER BY seq")?;
     let rows: Vec<(i64, i64, String, String, String)> = stmt
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))?
+        .query_map([], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+        })?
         .collect::<Result<_, _>>()?;
     let mut prev = GENESIS.to_owned();
     for (seq, at, plugin, action, detail) in rows {
@@ -202,12 +202,18 @@ pub fn verify(records: &[ChainRecord], checkpoints: &[Checkpoint]) -> Vec<Tamper
         };
         if record.prev_hash == expected {
             if before_seq + 1 != record.seq && fields_hold {
-                found.push(Tamper::Deleted { after: before_seq, before: record.seq });
+                found.push(Tamper::Deleted {
+                    after: before_seq,
+                    before: record.seq,
+                });
             }
             continue;
         }
         if let Some(&follows) = by_hash.get(record.prev_hash.as_str()) {
-            found.push(Tamper::Reordered { seq: record.seq, follows });
+            found.push(Tamper::Reordered {
+                seq: record.seq,
+                follows,
+            });
         } else if before_seq + 1 == record.seq {
             // Its predecessor is in place but is not the record it
             // followed: that one was edited and re-hashed.
@@ -215,7 +221,10 @@ pub fn verify(records: &[ChainRecord], checkpoints: &[Checkpoint]) -> Vec<Tamper
                 found.push(Tamper::Edited { seq: before_seq });
             }
         } else {
-            found.push(Tamper::Deleted { after: before_seq, before: record.seq });
+            found.push(Tamper::Deleted {
+                after: before_seq,
+                before: record.seq,
+            });
         }
     }
     let last = records.last().map_or(0, |r| r.seq);
@@ -227,11 +236,17 @@ pub fn verify(records: &[ChainRecord], checkpoints: &[Checkpoint]) -> Vec<Tamper
         match by_seq.get(&checkpoint.seq) {
             Some(hash) if *hash == checkpoint.hash => agrees_until = checkpoint.seq,
             Some(_) => {
-                found.push(Tamper::Fork { seq: checkpoint.seq, agrees_until });
+                found.push(Tamper::Fork {
+                    seq: checkpoint.seq,
+                    agrees_until,
+                });
                 break;
             }
             None if checkpoint.seq > last => {
-                found.push(Tamper::Truncated { last, checkpoint: checkpoint.seq });
+                found.push(Tamper::Truncated {
+                    last,
+                    checkpoint: checkpoint.seq,
+                });
                 break;
             }
             // A deleted record: already named by the walk above.
@@ -265,7 +280,10 @@ mod tests {
 
     fn checkpoint(records: &[ChainRecord], seq: i64) -> Checkpoint {
         let r = records.iter().find(|r| r.seq == seq).unwrap();
-        Checkpoint { seq, hash: r.hash.clone() }
+        Checkpoint {
+            seq,
+            hash: r.hash.clone(),
+        }
     }
 
     #[test]
@@ -289,19 +307,31 @@ mod tests {
         let records = chain(6);
         let mut deleted = records.clone();
         deleted.remove(2);
-        assert_eq!(verify(&deleted, &[]), vec![Tamper::Deleted { after: 2, before: 4 }]);
+        assert_eq!(
+            verify(&deleted, &[]),
+            vec![Tamper::Deleted {
+                after: 2,
+                before: 4
+            }]
+        );
 
         let mut moved = records.clone();
         let (a, b) = (moved[2].clone(), moved[3].clone());
         moved[2] = ChainRecord { seq: 3, ..b };
         moved[3] = ChainRecord { seq: 4, ..a };
         let found = verify(&moved, &[]);
-        assert!(found.contains(&Tamper::Reordered { seq: 3, follows: 4 }), "{found:?}");
+        assert!(
+            found.contains(&Tamper::Reordered { seq: 3, follows: 4 }),
+            "{found:?}"
+        );
 
         let truncated = records[..4].to_vec();
         assert_eq!(
             verify(&truncated, &[checkpoint(&records, 6)]),
-            vec![Tamper::Truncated { last: 4, checkpoint: 6 }]
+            vec![Tamper::Truncated {
+                last: 4,
+                checkpoint: 6
+            }]
         );
 
         let mut forked = records[..4].to_vec();
@@ -318,7 +348,10 @@ mod tests {
         let checkpoints = [checkpoint(&records, 4), checkpoint(&records, 5)];
         assert_eq!(
             verify(&forked, &checkpoints),
-            vec![Tamper::Fork { seq: 5, agrees_until: 4 }]
+            vec![Tamper::Fork {
+                seq: 5,
+                agrees_until: 4
+            }]
         );
     }
 }

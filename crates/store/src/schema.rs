@@ -164,15 +164,18 @@ pub(crate) fn migrate(conn: &Connection) -> Result<(), StoreError> {
             }
         }
         migration.push_str(&format!("PRAGMA user_version = {SCHEMA_VERSION};"));
-        let chained = conn.execute_batch(&migration).map_err(StoreError::from).and_then(|()| {
-            // Records from before the chain (version 7) are chained now,
-            // oldest first, in the migration's transaction.
-            if version > 0 && version < 7 {
-                crate::chain::chain_existing(conn)
-            } else {
-                Ok(())
-            }
-        });
+        let chained = conn
+            .execute_batch(&migration)
+            .map_err(StoreError::from)
+            .and_then(|()| {
+                // Records from before the chain (version 7) are chained now,
+                // oldest first, in the migration's transaction.
+                if version > 0 && version < 7 {
+                    crate::chain::chain_existing(conn)
+                } else {
+                    Ok(())
+                }
+            });
         if let Err(e) = chained {
             let _ = conn.execute_batch("ROLLBACK;");
             return Err(e);
@@ -190,6 +193,33 @@ pub(crate) fn migrate(conn: &Connection) -> Result<(), StoreError> {
 mod tests {
     use super::*;
 
+    /// A store from before the audit chain has its records chained, in
+    /// order, by the migration: it verifies, and an edit still shows.
+    #[test]
+    fn version_6_records_are_chained_in_place() {
+        let conn = Connection::open_in_memory().expect("sqlite");
+        conn.execute_batch(SCHEMA).expect("schema");
+        conn.execute_batch(
+            "ALTER TABLE audit DROP COLUMN prev_hash;
+             ALTER TABLE audit DROP COLUMN hash;
+             INSERT INTO audit (at, plugin_id, action, detail) VALUES (1, 'a', 'installed', '');
+             INSERT INTO audit (at, plugin_id, action, detail) VALUES (2, 'a', 'disabled', 'x');
+             PRAGMA user_version = 6;",
+        )
+        .expect("a version 6 store");
+        migrate(&conn).expect("migrate");
+        let records = crate::chain::read(&conn).expect("read");
+        assert_eq!(records.len(), 2);
+        assert!(crate::chain::verify(&records, &[]).is_empty());
+        conn.execute("UPDATE audit SET detail = 'y' WHERE seq = 2", [])
+            .expect("edit");
+        let records = crate::chain::read(&conn).expect("read");
+        assert_eq!(
+            crate::chain::verify(&records, &[]),
+            vec![crate::chain::Tamper::Edited { seq: 2 }]
+        );
+    }
+
     /// A store from before programs were recorded keeps its plugins, each
     /// with none recorded (its runs are refused until granted again).
     #[test]
@@ -199,6 +229,8 @@ mod tests {
         conn.execute_batch(
             "ALTER TABLE plugins DROP COLUMN programs;
              ALTER TABLE previous DROP COLUMN programs;
+             ALTER TABLE audit DROP COLUMN prev_hash;
+             ALTER TABLE audit DROP COLUMN hash;
              INSERT INTO plugins (id, version, dir, component, wasm_sha256, manifest, state,
                                   granted, installed_at, updated_at)
              VALUES ('old', '1.0.0', 'd', 'c', 's', 'm', 'enabled', '[\"exec(git)\"]', 1, 1);

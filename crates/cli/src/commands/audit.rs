@@ -111,7 +111,11 @@ pub(crate) fn run(out: &Output, framework: &Framework, command: AuditCommand) ->
                 }
                 lord_file::write_atomic(&path, text.as_bytes())
                     .with_context(|| format!("could not write {}", path.display()))?;
-                out.status(format_args!("wrote {} records to {}", records.len(), path.display()));
+                out.status(format_args!(
+                    "wrote {} records to {}",
+                    records.len(),
+                    path.display()
+                ));
             } else if let Some(socket) = syslog {
                 let sender = std::os::unix::net::UnixDatagram::unbound()
                     .context("could not open a socket for syslog")?;
@@ -121,12 +125,24 @@ pub(crate) fn run(out: &Output, framework: &Framework, command: AuditCommand) ->
                     .unwrap_or_else(|_| "-".to_owned());
                 for record in &records {
                     sender
-                        .send_to(lord_host::audit::syslog_line(record, &host).as_bytes(), &socket)
-                        .with_context(|| format!("could not send to syslog at {}", socket.display()))?;
+                        .send_to(
+                            lord_host::audit::syslog_line(record, &host).as_bytes(),
+                            &socket,
+                        )
+                        .with_context(|| {
+                            format!("could not send to syslog at {}", socket.display())
+                        })?;
                 }
-                out.status(format_args!("sent {} records to {}", records.len(), socket.display()));
+                out.status(format_args!(
+                    "sent {} records to {}",
+                    records.len(),
+                    socket.display()
+                ));
             } else {
-                return Err(crate::cli::UsageError("say where: --jsonl FILE or --syslog [SOCKET]".to_owned()).into());
+                return Err(crate::cli::UsageError(
+                    "say where: --jsonl FILE or --syslog [SOCKET]".to_owned(),
+                )
+                .into());
             }
         }
     }

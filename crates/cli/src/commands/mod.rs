@@ -4,8 +4,8 @@
 
 pub(crate) mod ai;
 pub(crate) mod alert;
-pub(crate) mod audit;
 pub(crate) mod analytics;
+pub(crate) mod audit;
 pub(crate) mod cache;
 pub(crate) mod completions;
 pub(crate) mod config;

@@ -134,6 +134,14 @@ pub(crate) enum MonitorCommand {
 
 /// Any positive duration: jiff's friendly format (`30m`, `7d`).
 pub(crate) fn parse_span(text: &str) -> Result<Duration, String> {
+    // Days are calendar units to jiff; a span back from now counts them
+    // as 24 hours each.
+    if let Some(days) = text
+        .strip_suffix('d')
+        .and_then(|d| d.trim().parse::<u64>().ok())
+    {
+        return Ok(Duration::from_secs(days.saturating_mul(86_400)));
+    }
     let parsed: jiff::SignedDuration = text
         .parse()
         .map_err(|e| format!("`{text}` is not a duration like 30m, 1h or 7d: {e}"))?;

@@ -17,8 +17,8 @@ mod support;
 
 mod ai;
 mod alerts;
-mod audit;
 mod analytics;
+mod audit;
 mod budgets;
 mod compat;
 mod completions;

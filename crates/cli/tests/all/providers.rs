@@ -17,7 +17,21 @@ fn plugin_list_shows_the_built_in_providers_as_native() {
     lord.install("hello");
     let natives = natives(&lord);
     let ids: Vec<&str> = natives.iter().filter_map(|n| n["id"].as_str()).collect();
-    assert_eq!(ids, ["secrets", "text", "monitor"], "{natives:#?}");
+    assert_eq!(
+        ids,
+        [
+            "secrets",
+            "text",
+            "monitor",
+            "ai",
+            "openai",
+            "anthropic",
+            "ollama",
+            "huggingface",
+            "gemini"
+        ],
+        "{natives:#?}"
+    );
     assert_eq!(natives[2]["commands"][0], "monitor");
     let secrets = &natives[0];
     assert_eq!(secrets["state"], "enabled");
