@@ -77,7 +77,52 @@ fn mean(values: &[f64]) -> Option<f64> {
     (!values.is_empty()).then(|| values.iter().sum::<f64>() / values.len() as f64)
 }
 
+/// A run as `lord ai ab list` shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunSummary {
+    pub id: String,
+    pub profile: String,
+    pub a: String,
+    pub b: String,
+    pub inputs: usize,
+    pub trials: usize,
+}
+
 impl Run {
+    /// Every run under `dir`, newest first (ids start with their time).
+    pub fn list(dir: &Path) -> Result<Vec<RunSummary>, AiError> {
+        let entries = match std::fs::read_dir(dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => {
+                return Err(AiError::File {
+                    path: dir.display().to_string(),
+                    detail: e.to_string(),
+                });
+            }
+        };
+        let mut out = Vec::new();
+        for entry in entries.filter_map(Result::ok) {
+            let name = entry.file_name();
+            let Some(id) = name.to_str().and_then(|n| n.strip_suffix(".json")) else {
+                continue;
+            };
+            // A file that does not read as a run is someone else's; skip it.
+            if let Ok(run) = Self::load(dir, id) {
+                out.push(RunSummary {
+                    inputs: run.inputs.len(),
+                    trials: run.trials.len(),
+                    id: run.id,
+                    profile: run.profile,
+                    a: run.a,
+                    b: run.b,
+                });
+            }
+        }
+        out.sort_by(|x, y| y.id.cmp(&x.id));
+        Ok(out)
+    }
+
     pub fn path(dir: &Path, id: &str) -> PathBuf {
         dir.join(format!("{id}.json"))
     }

@@ -180,40 +180,71 @@ impl Client {
                 )));
             }
         };
-        let built = wire::Built {
-            url: format!("{}{path}", endpoint.url),
-            headers: wire::build(
-                endpoint,
-                &Request {
-                    model: Some("-".to_owned()),
-                    ..Request::default()
-                },
-                false,
-            )
-            .map_err(AiError::Profile)?
-            .headers,
-            body: Value::Null,
-        };
-        let opened = self.open(endpoint, &built).await?;
-        let body: Value = opened
-            .response
-            .json()
-            .await
-            .map_err(|e| AiError::Protocol {
-                profile: endpoint.name.clone(),
-                detail: format!("the model list is not JSON: {e}"),
-            })?;
-        let mut names: Vec<String> = body
-            .pointer(list)
-            .and_then(Value::as_array)
-            .map(|items| {
-                items
-                    .iter()
+        let headers = wire::build(
+            endpoint,
+            &Request {
+                model: Some("-".to_owned()),
+                ..Request::default()
+            },
+            false,
+        )
+        .map_err(AiError::Profile)?
+        .headers;
+        let mut names = Vec::new();
+        let mut page: Option<String> = None;
+        // Anthropic and Gemini answer in pages; a bounded number of them
+        // keeps a misbehaving service from looping us forever.
+        for _ in 0..50 {
+            let query = match (endpoint.kind, &page) {
+                (Kind::Anthropic, Some(after)) => format!("?limit=1000&after_id={after}"),
+                (Kind::Anthropic, None) => "?limit=1000".to_owned(),
+                (Kind::Gemini, Some(token)) => format!("?pageSize=1000&pageToken={token}"),
+                (Kind::Gemini, None) => "?pageSize=1000".to_owned(),
+                (Kind::OpenAi | Kind::Ollama | Kind::HuggingFace, _) => String::new(),
+            };
+            let built = wire::Built {
+                url: format!("{}{path}{query}", endpoint.url),
+                headers: headers.clone(),
+                body: Value::Null,
+            };
+            let opened = self.open(endpoint, &built).await?;
+            let body: Value = opened
+                .response
+                .json()
+                .await
+                .map_err(|e| AiError::Protocol {
+                    profile: endpoint.name.clone(),
+                    detail: format!("the model list is not JSON: {e}"),
+                })?;
+            names.extend(
+                body.pointer(list)
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
                     .filter_map(|item| item.get(field).and_then(Value::as_str))
-                    .map(|name| name.strip_prefix("models/").unwrap_or(name).to_owned())
-                    .collect()
-            })
-            .unwrap_or_default();
+                    .map(|name| name.strip_prefix("models/").unwrap_or(name).to_owned()),
+            );
+            page = match endpoint.kind {
+                Kind::Anthropic if body.get("has_more").and_then(Value::as_bool) == Some(true) => {
+                    body.get("last_id")
+                        .and_then(Value::as_str)
+                        .map(str::to_owned)
+                }
+                Kind::Gemini => body
+                    .get("nextPageToken")
+                    .and_then(Value::as_str)
+                    .filter(|t| !t.is_empty())
+                    .map(str::to_owned),
+                Kind::Anthropic | Kind::OpenAi | Kind::Ollama | Kind::HuggingFace => None,
+            };
+            // Tokens are the service's; only URL-safe ones are sent back.
+            if page.as_ref().is_none_or(|p| {
+                !p.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+            }) {
+                break;
+            }
+        }
         names.sort();
         Ok(names)
     }
@@ -234,7 +265,10 @@ impl Client {
             }
             let response = match request.send().await {
                 Ok(response) => response,
-                Err(error) if !last && (error.is_connect() || error.is_timeout()) => {
+                // Only a request that never reached the service is sent
+                // again: one that timed out may have been answered (and
+                // billed) already.
+                Err(error) if !last && error.is_connect() => {
                     tokio::time::sleep(self.policy.backoff(attempt)).await;
                     continue;
                 }
@@ -260,7 +294,11 @@ impl Client {
                     Some(wait) => Some(wait),
                     None => Some(self.policy.backoff(attempt)),
                 },
-                ErrorKind::Other if status >= 500 => Some(self.policy.backoff(attempt)),
+                ErrorKind::Other if status >= 500 => Some(
+                    retry_after
+                        .filter(|wait| *wait <= self.policy.max_retry_after)
+                        .unwrap_or_else(|| self.policy.backoff(attempt)),
+                ),
                 ErrorKind::Auth
                 | ErrorKind::ContextOverflow
                 | ErrorKind::Refused

@@ -62,6 +62,10 @@ pub enum AiError {
     /// The request itself is wrong (no messages, a bad template).
     #[error("{0}")]
     Invalid(String),
+    /// The caller stopped waiting for the reply (a plugin dropped its
+    /// stream, or its call's deadline passed).
+    #[error("cancelled: {0}")]
+    Cancelled(String),
     #[error("the AI log ({path}): {source}")]
     Db {
         path: String,
@@ -84,6 +88,7 @@ impl AiError {
             | Self::Protocol { .. }
             | Self::Profile(_)
             | Self::Invalid(_)
+            | Self::Cancelled(_)
             | Self::Db { .. }
             | Self::File { .. } => false,
         }

@@ -103,6 +103,75 @@ pub struct Exchange {
     pub template: Option<String>,
 }
 
+impl Exchange {
+    /// The row for one request and what came of it: the newest user
+    /// message as the prompt, the system messages joined, the reply's
+    /// counts, cost (from `prices`, when the model has one) and timing,
+    /// or the error.
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "one row's worth of facts, each named"
+    )]
+    pub fn of(
+        at_ms: i64,
+        caller: &str,
+        session: Option<&str>,
+        endpoint: &crate::types::Endpoint,
+        request: &crate::types::Request,
+        result: Result<&crate::types::Reply, &AiError>,
+        prices: Option<&crate::price::Prices>,
+        template: Option<&str>,
+    ) -> Self {
+        let system: Vec<&str> = request
+            .messages
+            .iter()
+            .filter(|m| m.role == Role::System)
+            .map(|m| m.content.as_str())
+            .collect();
+        let mut exchange = Self {
+            id: 0,
+            at_ms,
+            caller: caller.to_owned(),
+            session: session.map(str::to_owned),
+            profile: endpoint.name.clone(),
+            model: request
+                .model
+                .clone()
+                .or_else(|| endpoint.model.clone())
+                .unwrap_or_default(),
+            system: (!system.is_empty()).then(|| system.join("\n\n")),
+            prompt: request
+                .messages
+                .iter()
+                .rev()
+                .find(|m| m.role == Role::User)
+                .map(|m| m.content.clone())
+                .unwrap_or_default(),
+            reply: String::new(),
+            usage: Usage::default(),
+            cost: None,
+            first_token_ms: 0.0,
+            total_ms: 0.0,
+            finish: "error".to_owned(),
+            error: None,
+            template: template.map(str::to_owned),
+        };
+        match result {
+            Ok(reply) => {
+                exchange.model.clone_from(&reply.model);
+                exchange.reply.clone_from(&reply.text);
+                exchange.usage = reply.usage;
+                exchange.cost = prices.and_then(|p| p.cost(&reply.model, reply.usage));
+                exchange.first_token_ms = reply.timing.first_token_ms;
+                exchange.total_ms = reply.timing.total_ms;
+                exchange.finish = reply.finish.as_str().to_owned();
+            }
+            Err(error) => exchange.error = Some(error.to_string()),
+        }
+        exchange
+    }
+}
+
 /// Which exchanges to list.
 #[derive(Debug, Clone, Default)]
 pub struct ExchangeFilter {

@@ -2,7 +2,8 @@
 //! cost, from defaults for well-known models overridden by the user's
 //! `$LORD_HOME/ai-prices.toml` (`lord ai price set MODEL IN OUT`). A model
 //! is found by its exact name, then by the longest name it starts with
-//! (`claude-3-5-haiku` prices `claude-3-5-haiku-20241022`). A model with no
+//! (`claude-3-5-haiku` prices `claude-3-5-haiku-20241022`, not another
+//! model such as `gpt-4.1-nano` for `gpt-4.1`). A model with no
 //! price has no cost, shown as unknown rather than as free.
 
 use std::collections::BTreeMap;
@@ -100,9 +101,18 @@ impl Prices {
         if let Some(price) = self.models.get(model) {
             return Some(*price);
         }
+        // Only a dated or numbered name of the same model counts
+        // (`-2024-08-06`, `-20241022`, `-001`, `-latest`): `gpt-4.1-nano`
+        // is another model than `gpt-4.1`, priced otherwise.
         self.models
             .iter()
-            .filter(|(name, _)| model.starts_with(name.as_str()))
+            .filter(|(name, _)| {
+                model.strip_prefix(name.as_str()).is_some_and(|rest| {
+                    rest.strip_prefix('-').is_some_and(|tail| {
+                        tail.starts_with(|c: char| c.is_ascii_digit()) || tail == "latest"
+                    })
+                })
+            })
             .max_by_key(|(name, _)| name.len())
             .map(|(_, price)| *price)
     }
@@ -162,6 +172,7 @@ mod tests {
         assert!(near(prices.cost("gpt-4o-mini-2024-07-18", usage), 0.45));
         assert!(near(prices.cost("gpt-4o-2024-08-06", usage), 7.5));
         assert_eq!(prices.cost("SmolLM2", usage), None);
+        assert_eq!(prices.cost("gpt-4.1-nano", usage), None, "another model");
         prices
             .set(
                 &path,

@@ -65,6 +65,9 @@ pub enum Trim {
     Dropped(Vec<usize>),
     /// Summarise these messages and call [`Session::summarised`].
     Summarise(Vec<usize>),
+    /// Over the budget, with nothing left to drop: everything kept is
+    /// pinned, a system prompt or the question being asked.
+    Over,
 }
 
 /// A conversation: the seed's `ConversationContext`.
@@ -127,25 +130,38 @@ impl Session {
         if total <= budget {
             return Trim::Nothing;
         }
-        // The newest user message, and the reply it continues, stay.
+        // The newest user message (the question being asked) stays.
         let protected_from = self
             .kept
             .iter()
             .rposition(|k| k.message.role == Role::User)
             .unwrap_or(self.kept.len());
-        let mut chosen = Vec::new();
-        for (index, kept) in self.kept.iter().enumerate().take(protected_from) {
-            if total <= budget {
-                break;
-            }
+        // A question goes with the replies that answer it, so what is
+        // left never opens with a reply (which some services refuse).
+        let mut chosen: Vec<usize> = Vec::new();
+        let mut index = 0;
+        while index < protected_from && total > budget {
+            let kept = &self.kept[index];
             if kept.pinned || (kept.message.role == Role::System && !kept.summary) {
+                index += 1;
                 continue;
             }
             total -= kept.tokens;
             chosen.push(index);
+            index += 1;
+            if kept.message.role == Role::User {
+                while index < protected_from
+                    && self.kept[index].message.role == Role::Assistant
+                    && !self.kept[index].pinned
+                {
+                    total -= self.kept[index].tokens;
+                    chosen.push(index);
+                    index += 1;
+                }
+            }
         }
         if chosen.is_empty() {
-            return Trim::Nothing;
+            return Trim::Over;
         }
         match self.retention {
             Retention::DropOldest => {
@@ -300,6 +316,36 @@ mod tests {
         assert!(s.kept[0].pinned);
         assert_eq!(s.kept.last().unwrap().message.content, "second");
         assert!(s.tokens() <= 40);
+    }
+
+    #[test]
+    fn a_question_goes_with_its_answer_and_an_all_pinned_session_says_so() {
+        let mut s = session(30, Retention::DropOldest);
+        s.push(Message::new(Role::User, "q1"), false);
+        s.answered(
+            "a1".into(),
+            Usage {
+                input_tokens: 10,
+                output_tokens: 10,
+            },
+        );
+        s.push(Message::new(Role::User, "q2"), false);
+        s.answered(
+            "a2".into(),
+            Usage {
+                input_tokens: 25,
+                output_tokens: 5,
+            },
+        );
+        s.push(Message::new(Role::User, "q3"), false);
+        // q1 alone would be enough, but its answer goes with it.
+        assert_eq!(s.fit(), Trim::Dropped(vec![0, 1]));
+        assert_eq!(s.kept[0].message.content, "q2");
+
+        let mut pinned = session(5, Retention::DropOldest);
+        pinned.push(Message::new(Role::System, "a long system prompt"), true);
+        pinned.push(Message::new(Role::User, "question"), false);
+        assert_eq!(pinned.fit(), Trim::Over);
     }
 
     #[test]

@@ -526,6 +526,19 @@ impl Config {
             if key.starts_with("plugins.") {
                 continue;
             }
+            // A project folder is someone else's: one that set where an AI
+            // profile sends its key (or which secret it sends) would
+            // exfiltrate it on the next prompt.
+            if key.starts_with("ai.profiles.") && origin.layer == Layer::Project {
+                problems.push(Problem {
+                    key: key.clone(),
+                    origin: origin.to_string(),
+                    message: "may not be set by a project: AI profiles say where your keys \
+                              are sent; set them in your own configuration (`lord ai add`)"
+                        .to_owned(),
+                });
+                continue;
+            }
             // `[requires]`: the plugins a project wants, by id and range.
             if let Some(id) = key.strip_prefix("requires.") {
                 let ok = !id.contains('.')

@@ -14,13 +14,53 @@ use serde_json::Value;
 
 use crate::types::{Endpoint, Finish, Kind, Request, Usage};
 
-/// An HTTP request ready to send. Header values may hold the key; the
-/// client never prints them.
-#[derive(Debug)]
+/// An HTTP request ready to send. Header values may hold the key, so its
+/// `Debug` names the headers and hides their values.
 pub(crate) struct Built {
     pub(crate) url: String,
     pub(crate) headers: Vec<(&'static str, String)>,
     pub(crate) body: Value,
+}
+
+impl std::fmt::Debug for Built {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let names: Vec<&str> = self.headers.iter().map(|(name, _)| *name).collect();
+        f.debug_struct("Built")
+            .field("url", &self.url)
+            .field("headers", &names)
+            .field("body", &self.body)
+            .finish()
+    }
+}
+
+/// Refuses a model name that could move a request elsewhere on the
+/// service: the model goes into the URL path for Gemini and Hugging
+/// Face, and a plugin chooses it.
+fn check_model(kind: Kind, model: &str) -> Result<(), String> {
+    let slash_ok = kind == Kind::HuggingFace;
+    let bad = model.is_empty()
+        || model.len() > 256
+        || model.split('/').any(|part| part == ".." || part == ".")
+        || model.chars().any(|c| {
+            c.is_control()
+                || c.is_whitespace()
+                || matches!(c, '?' | '#' | '%' | '\\')
+                || (c == '/' && !slash_ok)
+        });
+    if bad && matches!(kind, Kind::Gemini | Kind::HuggingFace) {
+        return Err(format!(
+            "`{}` is not a model name this service takes (no `..`, `?`, `#`, `%` or spaces)",
+            model
+                .chars()
+                .filter(|c| !c.is_control())
+                .take(64)
+                .collect::<String>()
+        ));
+    }
+    if model.is_empty() || model.chars().any(char::is_control) {
+        return Err("the model's name is empty or holds control characters".to_owned());
+    }
+    Ok(())
 }
 
 /// How a streamed body is framed.
@@ -81,6 +121,7 @@ pub(crate) fn build(endpoint: &Endpoint, request: &Request, stream: bool) -> Res
                 endpoint.name, endpoint.name
             )
         })?;
+    check_model(endpoint.kind, &model)?;
     let built = match endpoint.kind {
         Kind::OpenAi => openai::build(endpoint, &model, request, stream),
         Kind::Anthropic => anthropic::build(endpoint, &model, request, stream),
@@ -220,6 +261,19 @@ mod tests {
             ErrorKind::Auth
         );
         assert_eq!(classify(500, "boom"), ErrorKind::Other);
+    }
+
+    #[test]
+    fn a_model_name_cannot_steer_a_request_to_another_path() {
+        assert!(check_model(Kind::Gemini, "gemini-2.0-flash").is_ok());
+        assert!(check_model(Kind::HuggingFace, "HuggingFaceH4/zephyr-7b-beta").is_ok());
+        for bad in ["../x", "m?key=1", "m#f", "a/b", "m%2f", "m x"] {
+            assert!(check_model(Kind::Gemini, bad).is_err(), "{bad}");
+        }
+        assert!(check_model(Kind::HuggingFace, "org/../admin").is_err());
+        // OpenAI-style services take the model in the body: anything
+        // printable goes.
+        assert!(check_model(Kind::OpenAi, "my/model:latest").is_ok());
     }
 
     #[test]

@@ -390,6 +390,8 @@ struct Scripted {
     answers: Arc<Vec<Answer>>,
     /// Each request's arrival and its `Authorization` header.
     seen: Arc<Mutex<Vec<(Instant, String)>>>,
+    /// Each request's body, as JSON.
+    bodies: Arc<Mutex<Vec<Value>>>,
 }
 
 impl Scripted {
@@ -399,6 +401,7 @@ impl Scripted {
         let scripted = Self {
             answers: Arc::new(answers),
             seen: Arc::default(),
+            bodies: Arc::default(),
         };
         let server = scripted.clone();
         std::thread::spawn(move || {
@@ -434,9 +437,27 @@ impl Scripted {
             .lock()
             .unwrap()
             .push((Instant::now(), auth.clone()));
+        let request: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+        self.bodies.lock().unwrap().push(request.clone());
         let (status, headers, body) = &self.answers[n.min(self.answers.len() - 1)];
-        // The server echoes the key back in errors, as some services do.
-        let body = body.replace("{auth}", &auth);
+        // The server echoes the key back in errors, as some services do;
+        // `{usage}` answers with counts like a real server's: a token per
+        // four characters of the messages, plus four per message.
+        let body = if body == "{usage}" {
+            let prompt: u64 = request["messages"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|m| m["content"].as_str().unwrap_or_default().len() as u64 / 4 + 4)
+                .sum();
+            json!({
+                "model": "m", "choices": [{"message": {"role": "assistant", "content": format!("reply {n}")}, "finish_reason": "stop"}],
+                "usage": {"prompt_tokens": prompt, "completion_tokens": 3}
+            })
+            .to_string()
+        } else {
+            body.replace("{auth}", &auth)
+        };
         let mut response = format!("HTTP/1.1 {status} X\r\nContent-Length: {}\r\n", body.len());
         for (name, value) in headers {
             response.push_str(&format!("{name}: {value}\r\n"));
@@ -449,6 +470,10 @@ impl Scripted {
 
     fn requests(&self) -> Vec<(Instant, String)> {
         self.seen.lock().unwrap().clone()
+    }
+
+    fn bodies(&self) -> Vec<Value> {
+        self.bodies.lock().unwrap().clone()
     }
 }
 
@@ -847,4 +872,133 @@ fn a_plugin_never_sees_the_profiles_key_even_when_the_service_echoes_it() {
     let run = lord.run(&["ask", "local", "hi"]);
     assert!(!run.output.status.success());
     run.assert_stderr_contains("lord plugin enable ai");
+}
+
+/// What is sent is what the budget allows: the pinned message opens every
+/// request, forgotten turns are gone from later requests (a question with
+/// its answer), and every request fits the budget as counted.
+#[test]
+fn what_a_session_sends_fits_its_budget_and_keeps_the_pinned_message() {
+    let lord = Lord::new();
+    let (server, port) = Scripted::start(vec![(200, vec![], "{usage}".to_owned())]);
+    add_local(&lord, &format!("http://127.0.0.1:{port}/v1"));
+    let pinned = "Remember: the secret word is apricot.";
+    let turns = [
+        pinned,
+        "first question here",
+        "second question here",
+        "third question here",
+        "fourth question here",
+    ];
+    for (turn, text) in turns.iter().enumerate() {
+        let mut args = vec![
+            "ai",
+            "prompt",
+            text,
+            "--session",
+            "s",
+            "--budget",
+            "45",
+            "--no-stream",
+        ];
+        if turn == 0 {
+            args.push("--pin");
+        }
+        lord.run(&args).assert_ok();
+    }
+    let bodies = server.bodies();
+    assert_eq!(bodies.len(), turns.len());
+    for (n, body) in bodies.iter().enumerate() {
+        let messages = body["messages"].as_array().unwrap();
+        assert_eq!(messages[0]["content"], pinned, "request {n}: {body}");
+        // Counted as the server counts: within the budget.
+        let counted: usize = messages
+            .iter()
+            .map(|m| m["content"].as_str().unwrap().len() / 4 + 4)
+            .sum();
+        assert!(
+            counted <= 45 + 10,
+            "request {n} holds {counted} tokens: {body}"
+        );
+        // Never a reply without the question it answered before it.
+        for (i, m) in messages.iter().enumerate() {
+            if m["role"] == "assistant" {
+                assert_eq!(messages[i - 1]["role"], "user", "request {n}: {body}");
+            }
+        }
+    }
+    let last = bodies.last().unwrap()["messages"]
+        .as_array()
+        .unwrap()
+        .clone();
+    let texts: Vec<&str> = last
+        .iter()
+        .map(|m| m["content"].as_str().unwrap())
+        .collect();
+    assert!(!texts.contains(&"first question here"), "{texts:?}");
+    assert!(
+        !texts.contains(&"reply 1"),
+        "a forgotten question's answer stayed: {texts:?}"
+    );
+    assert_eq!(texts.last(), Some(&"fourth question here"));
+}
+
+/// A continued session goes back to its own profile and model; naming
+/// another profile, or a new system prompt, is refused.
+#[test]
+fn a_continued_session_keeps_its_profile_and_refuses_another() {
+    let lord = Lord::new();
+    let (first, port_a) = Scripted::start(vec![(200, vec![], completion("from a"))]);
+    let (second, port_b) = Scripted::start(vec![(200, vec![], completion("from b"))]);
+    add_local(&lord, &format!("http://127.0.0.1:{port_a}/v1"));
+    lord.run(&[
+        "ai",
+        "add",
+        "other",
+        "--kind",
+        "openai",
+        "--url",
+        &format!("http://127.0.0.1:{port_b}/v1"),
+        "--model",
+        "big",
+    ])
+    .assert_ok();
+    lord.run(&["config", "set", "ai.default-profile", "local"])
+        .assert_ok();
+    lord.run(&[
+        "ai",
+        "prompt",
+        "hi",
+        "-P",
+        "other",
+        "-m",
+        "bigger",
+        "--no-stream",
+    ])
+    .assert_ok();
+    let run = lord.run(&["ai", "prompt", "-c", "again", "--no-stream"]);
+    run.assert_ok();
+    assert_eq!(run.stdout().trim(), "from b");
+    assert_eq!(first.requests().len(), 0);
+    assert_eq!(second.bodies()[1]["model"], "bigger");
+    let run = lord.run(&["ai", "prompt", "-c", "-P", "local", "again"]);
+    assert!(!run.output.status.success());
+    run.assert_stderr_contains("is with the profile `other`");
+    let run = lord.run(&["ai", "prompt", "-c", "--system", "be terse", "again"]);
+    run.assert_stderr_contains("already has its system prompt");
+}
+
+/// A project's lord.toml cannot say where an AI profile sends its key.
+#[test]
+fn a_project_cannot_point_a_profile_elsewhere() {
+    let lord = Lord::new();
+    add_local(&lord, "http://127.0.0.1:9/v1");
+    std::fs::write(
+        lord.project.path().join("lord.toml"),
+        "[ai.profiles.local]\nurl = \"https://collector.example/v1\"\nkey-secret = \"GITHUB_TOKEN\"\n",
+    )
+    .unwrap();
+    let run = lord.run(&["ai", "prompt", "hi"]);
+    assert!(!run.output.status.success());
+    run.assert_stderr_contains("may not be set by a project");
 }

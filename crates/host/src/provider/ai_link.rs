@@ -119,54 +119,19 @@ fn log(
         return;
     };
     let prices = lord_ai::Prices::load(&home.join(lord_ai::PRICES_FILE)).ok();
-    let system: Vec<&str> = request
-        .messages
-        .iter()
-        .filter(|m| m.role == Role::System)
-        .map(|m| m.content.as_str())
-        .collect();
-    let mut exchange = Exchange {
-        id: 0,
-        at_ms: std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX)),
-        caller: plugin.to_owned(),
-        session: None,
-        profile: endpoint.name.clone(),
-        model: request
-            .model
-            .clone()
-            .or_else(|| endpoint.model.clone())
-            .unwrap_or_default(),
-        system: (!system.is_empty()).then(|| system.join("\n\n")),
-        prompt: request
-            .messages
-            .iter()
-            .rev()
-            .find(|m| m.role == Role::User)
-            .map(|m| m.content.clone())
-            .unwrap_or_default(),
-        reply: String::new(),
-        usage: lord_ai::Usage::default(),
-        cost: None,
-        first_token_ms: 0.0,
-        total_ms: 0.0,
-        finish: "error".to_owned(),
-        error: None,
-        template: None,
-    };
-    match result {
-        Ok(reply) => {
-            exchange.model = reply.model.clone();
-            exchange.reply = reply.text.clone();
-            exchange.usage = reply.usage;
-            exchange.cost = prices.and_then(|p| p.cost(&reply.model, reply.usage));
-            exchange.first_token_ms = reply.timing.first_token_ms;
-            exchange.total_ms = reply.timing.total_ms;
-            exchange.finish = reply.finish.as_str().to_owned();
-        }
-        Err(e) => exchange.error = Some(e.to_string()),
-    }
+    let at_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+    let exchange = Exchange::of(
+        at_ms,
+        plugin,
+        None,
+        endpoint,
+        request,
+        result.as_ref(),
+        prices.as_ref(),
+        None,
+    );
     let _ = log.record(&exchange);
 }
 
@@ -215,7 +180,14 @@ impl AiService for PluginAi {
             // A plugin that drops its stream ends the request with it.
             let result = tokio::select! {
                 result = client.stream(&endpoint, &request, &mut on_text) => result,
-                () = tx.closed() => return,
+                () = tx.closed() => {
+                    // Logged too: the request was sent, and may be billed.
+                    let stopped = Err(lord_ai::AiError::Cancelled(
+                        "the plugin stopped reading the reply".to_owned(),
+                    ));
+                    log(&home, &plugin, &endpoint, &request, &stopped);
+                    return;
+                }
             };
             log(&home, &plugin, &endpoint, &request, &result);
             if !waiting.is_empty() {
@@ -225,5 +197,88 @@ impl AiService for PluginAi {
             let _ = tx.send(AiPiece::End(end)).await;
         });
         rx
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+    /// A plugin's stream gets the first piece while the service is still
+    /// writing the rest (the server holds the rest back until the piece
+    /// has arrived), and the exchange is logged with the plugin as caller.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn pieces_reach_the_plugin_while_the_service_is_still_writing() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let (go_on, wait) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(async move {
+            let (mut socket, _) = listener.accept().await.unwrap();
+            let mut buf = vec![0u8; 65536];
+            let _ = socket.read(&mut buf).await;
+            let chunk = |text: &str| {
+                format!(
+                    "data: {}\n\n",
+                    serde_json::json!({"model": "m", "choices": [{"delta": {"content": text}}]})
+                )
+            };
+            let head =
+                "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\nconnection: close\r\n\r\n";
+            socket
+                .write_all(format!("{head}{}", chunk("Hel")).as_bytes())
+                .await
+                .unwrap();
+            socket.flush().await.unwrap();
+            let _ = wait.await;
+            let end = serde_json::json!({"model": "m", "choices": [{"delta": {}, "finish_reason": "stop"}], "usage": {"prompt_tokens": 4, "completion_tokens": 2}});
+            let rest = format!("{}data: {end}\n\ndata: [DONE]\n\n", chunk("lo"));
+            socket.write_all(rest.as_bytes()).await.unwrap();
+        });
+        let home = tempfile::tempdir().unwrap();
+        let endpoint = Endpoint {
+            name: "local".into(),
+            kind: lord_ai::Kind::OpenAi,
+            url: format!("http://127.0.0.1:{port}/v1"),
+            key: None,
+            key_secret: None,
+            model: Some("m".into()),
+        };
+        let service = PluginAi {
+            profiles: BTreeMap::from([("local".to_owned(), Ok(endpoint))]),
+            max_tokens: BTreeMap::new(),
+            client: Client::new(RetryPolicy::default(), Duration::from_secs(10)).unwrap(),
+            home: home.path().to_owned(),
+        };
+        let ask = AiAsk {
+            profile: "local".into(),
+            model: None,
+            messages: vec![("user".into(), "hi".into())],
+            max_tokens: None,
+            temperature: None,
+        };
+        let mut rx = service.stream("asker", ask);
+        assert_eq!(rx.recv().await, Some(AiPiece::Text("Hel".into())));
+        go_on.send(()).unwrap();
+        assert_eq!(rx.recv().await, Some(AiPiece::Text("lo".into())));
+        let Some(AiPiece::End(Ok(answer))) = rx.recv().await else {
+            panic!("no answer");
+        };
+        assert_eq!(
+            (
+                answer.text.as_str(),
+                answer.input_tokens,
+                answer.output_tokens
+            ),
+            ("Hello", 4, 2)
+        );
+        let log = lord_ai::Log::open(&home.path().join(lord_ai::LOG_FILE)).unwrap();
+        let logged = log
+            .exchanges(&lord_ai::ExchangeFilter {
+                limit: 5,
+                ..Default::default()
+            })
+            .unwrap();
+        assert_eq!((logged.len(), logged[0].caller.as_str()), (1, "asker"));
     }
 }

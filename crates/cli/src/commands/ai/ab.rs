@@ -12,7 +12,6 @@ use std::path::PathBuf;
 use anyhow::{Context as _, Result};
 use clap::Subcommand;
 use lord_ai::ab::{Run, Trial, VariantReport};
-use lord_ai::{Message, Role};
 use lord_host::Framework;
 
 use super::Target;
@@ -37,6 +36,11 @@ pub(crate) enum AbCommand {
         /// Ask for a 1-5 rating of each reply (on a terminal).
         #[arg(long)]
         rate: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// The runs kept, newest first.
+    List {
         #[arg(long)]
         json: bool,
     },
@@ -115,12 +119,11 @@ pub(crate) async fn run(
             let rate = rate && ctx.terminal.stdin;
             for index in 0..run.inputs.len() {
                 for (variant, template) in ["a", "b"].into_iter().zip(&templates) {
-                    let rendered = template.render(&run.inputs[index])?;
-                    let mut messages = Vec::new();
-                    if let Some(system) = rendered.system {
-                        messages.push(Message::new(Role::System, system));
-                    }
-                    messages.push(Message::new(Role::User, rendered.prompt));
+                    let messages = super::ask::template_messages(
+                        &asker.library,
+                        template,
+                        &run.inputs[index],
+                    )?;
                     let mut target = target.clone();
                     target.model = target.model.or(template.model.clone());
                     let request = asker.request(&target, messages);
@@ -185,6 +188,23 @@ pub(crate) async fn run(
             ));
         }
         AbCommand::Report { run, json } => report(out, &Run::load(&dir, &run)?, json)?,
+        AbCommand::List { json } => {
+            let runs = Run::list(&dir)?;
+            if json {
+                out.json(&runs)?;
+            } else {
+                for run in &runs {
+                    out.line(format_args!(
+                        "{}  {} vs {}  {} inputs  profile {}",
+                        run.id,
+                        foreign(&run.a),
+                        foreign(&run.b),
+                        run.inputs,
+                        run.profile
+                    ))?;
+                }
+            }
+        }
     }
     Ok(())
 }

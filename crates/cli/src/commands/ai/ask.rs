@@ -163,53 +163,16 @@ impl Asker {
         } else {
             self.client.complete(&self.endpoint, request).await
         };
-        let prompt = request
-            .messages
-            .iter()
-            .rev()
-            .find(|m| m.role == Role::User)
-            .map(|m| m.content.clone())
-            .unwrap_or_default();
-        let system: Vec<&str> = request
-            .messages
-            .iter()
-            .filter(|m| m.role == Role::System)
-            .map(|m| m.content.as_str())
-            .collect();
-        let mut exchange = Exchange {
-            id: 0,
-            at_ms: jiff::Timestamp::now().as_millisecond(),
-            caller: "cli".to_owned(),
-            session: session.map(str::to_owned),
-            profile: self.endpoint.name.clone(),
-            model: request
-                .model
-                .clone()
-                .or_else(|| self.endpoint.model.clone())
-                .unwrap_or_default(),
-            system: (!system.is_empty()).then(|| system.join("\n\n")),
-            prompt,
-            reply: String::new(),
-            usage: lord_ai::Usage::default(),
-            cost: None,
-            first_token_ms: 0.0,
-            total_ms: 0.0,
-            finish: "error".to_owned(),
-            error: None,
-            template: template.map(str::to_owned),
-        };
-        match &result {
-            Ok(reply) => {
-                exchange.model = reply.model.clone();
-                exchange.reply = reply.text.clone();
-                exchange.usage = reply.usage;
-                exchange.cost = self.prices.cost(&reply.model, reply.usage);
-                exchange.first_token_ms = reply.timing.first_token_ms;
-                exchange.total_ms = reply.timing.total_ms;
-                exchange.finish = reply.finish.as_str().to_owned();
-            }
-            Err(error) => exchange.error = Some(error.to_string()),
-        }
+        let exchange = Exchange::of(
+            jiff::Timestamp::now().as_millisecond(),
+            "cli",
+            session,
+            &self.endpoint,
+            request,
+            result.as_ref(),
+            Some(&self.prices),
+            template,
+        );
         if let Err(e) = self.log.record(&exchange) {
             out.warning(format_args!("this exchange was not logged: {e}"));
         }
@@ -255,27 +218,9 @@ impl Asker {
         })
     }
 
-    /// The session a request joins: continued, or new with its system
-    /// prompt, budget and retention.
-    pub(crate) fn session(&self, conversation: &Conversation) -> Result<Session> {
-        let id = if conversation.continue_last {
-            Some(self.log.latest_session()?.ok_or_else(|| {
-                UsageError("there is no session to continue; leave out -c to start one".to_owned())
-            })?)
-        } else {
-            conversation.session.clone()
-        };
-        if let Some(id) = &id
-            && let Some(mut session) = self.log.load_session(id)?
-        {
-            if let Some(budget) = conversation.budget {
-                session.budget = Some(budget);
-            }
-            if let Some(retention) = conversation.retention {
-                session.retention = retention;
-            }
-            return Ok(session);
-        }
+    /// A new session with its system prompt (role and `--system`),
+    /// budget and retention.
+    fn new_session(&self, id: Option<String>, conversation: &Conversation) -> Result<Session> {
         let id = id.unwrap_or_else(new_session_id);
         let mut session = Session::new(id, self.endpoint.name.clone());
         session.budget = conversation.budget;
@@ -307,6 +252,10 @@ impl Asker {
         session.push(Message::new(Role::User, text), pinned);
         match session.fit() {
             Trim::Nothing => {}
+            Trim::Over => out.note(
+                "the session is over its budget, but all it holds is pinned, a system prompt or \
+                 this question; sending it whole",
+            ),
             Trim::Dropped(dropped) => out.note(format_args!(
                 "the session is over its budget: forgot the {} oldest message(s)",
                 dropped.len()
@@ -333,14 +282,75 @@ impl Asker {
                 return Err(error);
             }
         };
+        // The model asked for, not the one that answered (services answer
+        // with a dated name), so a continued session asks the same way.
         if session.model.is_none() {
-            session.model = Some(reply.model.clone());
+            session.model = request
+                .model
+                .clone()
+                .or_else(|| self.endpoint.model.clone());
         }
         session.answered(reply.text.clone(), reply.usage);
         self.log
             .save_session(session, jiff::Timestamp::now().as_millisecond())?;
         Ok(reply)
     }
+}
+
+/// The asker and the session a request joins: a continued session keeps
+/// its profile and model (naming another profile is refused, and so is a
+/// new system prompt or role); a new one is made from the options.
+pub(crate) fn open(
+    framework: &Framework,
+    target: &mut Target,
+    conversation: &Conversation,
+) -> Result<(Asker, Session)> {
+    let log = framework.ai_log()?;
+    let id = if conversation.continue_last {
+        Some(log.latest_session()?.ok_or_else(|| {
+            UsageError("there is no session to continue; leave out -c to start one".to_owned())
+        })?)
+    } else {
+        conversation.session.clone()
+    };
+    let existing = match &id {
+        Some(id) => log.load_session(id)?,
+        None => None,
+    };
+    let Some(mut session) = existing else {
+        let asker = Asker::new(framework, target.profile.as_deref())?;
+        let session = asker.new_session(id, conversation)?;
+        return Ok((asker, session));
+    };
+    if let Some(profile) = &target.profile
+        && *profile != session.profile
+    {
+        return Err(UsageError(format!(
+            "the session `{}` is with the profile `{}`; leave out --ai-profile to continue it, \
+             or start a new session",
+            session.id, session.profile
+        ))
+        .into());
+    }
+    if conversation.system.is_some() || conversation.role.is_some() {
+        return Err(UsageError(format!(
+            "the session `{}` already has its system prompt; start a new session to give \
+             another",
+            session.id
+        ))
+        .into());
+    }
+    target.profile = Some(session.profile.clone());
+    if target.model.is_none() {
+        target.model.clone_from(&session.model);
+    }
+    if let Some(budget) = conversation.budget {
+        session.budget = Some(budget);
+    }
+    if let Some(retention) = conversation.retention {
+        session.retention = retention;
+    }
+    Ok((Asker::new(framework, target.profile.as_deref())?, session))
 }
 
 /// A session id: the time it started and a random suffix.
@@ -350,6 +360,25 @@ pub(crate) fn new_session_id() -> String {
     format!("{}-{suffix:04}", now.strftime("%Y%m%d-%H%M%S"))
 }
 
+/// A template rendered with `vars` as the messages to send: its role's
+/// system prompt, its own system prompt, then the prompt.
+pub(crate) fn template_messages(
+    library: &Library,
+    template: &lord_ai::Template,
+    vars: &BTreeMap<String, String>,
+) -> Result<Vec<Message>> {
+    let rendered = template.render(vars)?;
+    let mut messages = Vec::new();
+    if let Some(role) = &template.role {
+        messages.push(Message::new(Role::System, library.role(role)?));
+    }
+    if let Some(system) = rendered.system {
+        messages.push(Message::new(Role::System, system));
+    }
+    messages.push(Message::new(Role::User, rendered.prompt));
+    Ok(messages)
+}
+
 /// `lord ai prompt`.
 pub(crate) async fn prompt(
     ctx: &Context,
@@ -357,7 +386,6 @@ pub(crate) async fn prompt(
     framework: &Framework,
     args: AskArgs,
 ) -> Result<ExitCode> {
-    let mut asker = Asker::new(framework, args.target.profile.as_deref())?;
     let mut text = args.text.join(" ");
     if !ctx.terminal.stdin {
         let mut input = String::new();
@@ -371,9 +399,10 @@ pub(crate) async fn prompt(
             text.push_str(&input);
         }
     }
-    let mut system_from_template = None;
+    let mut target = args.target.clone();
+    let mut conversation = args.conversation.clone();
     if let Some(name) = &args.template {
-        let template = asker.library.template(name)?;
+        let template = Library::new(&framework.ai_dir()).template(name)?;
         let mut vars = params(&args.param);
         if !text.is_empty() {
             vars.entry("input".to_owned())
@@ -381,28 +410,30 @@ pub(crate) async fn prompt(
         }
         let rendered = template.render(&vars)?;
         text = rendered.prompt;
-        system_from_template = rendered.system;
+        // The template's role, system prompt and model, where the command
+        // line gave none; a continued session keeps its own system prompt.
+        let continuing = conversation.continue_last || conversation.session.is_some();
+        if !continuing {
+            if conversation.role.is_none() {
+                conversation.role = template.role.clone();
+            }
+            if conversation.system.is_none() {
+                conversation.system = rendered.system;
+            }
+        }
+        if target.model.is_none() {
+            target.model = template.model.clone();
+        }
     }
     if text.trim().is_empty() {
         return Err(
             UsageError("no prompt: give it as arguments or on standard input".to_owned()).into(),
         );
     }
-    let mut conversation = args.conversation.clone();
-    if let Some(system) = system_from_template {
-        conversation.system = Some(system);
-    }
-    let mut session = asker.session(&conversation)?;
+    let (mut asker, mut session) = open(framework, &mut target, &conversation)?;
     let show = !args.json && !args.no_stream;
     let reply = asker
-        .turn(
-            out,
-            &mut session,
-            &args.target,
-            text,
-            conversation.pin,
-            show,
-        )
+        .turn(out, &mut session, &target, text, conversation.pin, show)
         .await?;
     if args.json {
         out.json(&asker.reply_json(&reply, Some(&session)))?;
@@ -426,15 +457,7 @@ pub(crate) async fn chain(out: &Output, framework: &Framework, args: ChainArgs) 
     let last = args.templates.len() - 1;
     for (index, name) in args.templates.iter().enumerate() {
         let template = asker.library.template(name)?;
-        let rendered = template.render(&vars)?;
-        let mut messages = Vec::new();
-        if let Some(role) = &template.role {
-            messages.push(Message::new(Role::System, asker.library.role(role)?));
-        }
-        if let Some(system) = rendered.system {
-            messages.push(Message::new(Role::System, system));
-        }
-        messages.push(Message::new(Role::User, rendered.prompt));
+        let messages = template_messages(&asker.library, &template, &vars)?;
         let mut target = args.target.clone();
         target.model = target.model.or(template.model.clone());
         let request = asker.request(&target, messages);

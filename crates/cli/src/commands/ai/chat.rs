@@ -10,7 +10,7 @@ use rustyline::validate::{ValidationContext, ValidationResult, Validator};
 use rustyline::{Completer, Helper, Highlighter, Hinter};
 
 use super::Target;
-use super::ask::{Asker, Conversation};
+use super::ask::Conversation;
 use crate::context::Context;
 use crate::render::Output;
 
@@ -52,8 +52,8 @@ pub(crate) async fn run(
         )
         .into());
     }
-    let mut asker = Asker::new(framework, args.target.profile.as_deref())?;
-    let mut session = asker.session(&args.conversation)?;
+    let mut target = args.target.clone();
+    let (mut asker, mut session) = super::ask::open(framework, &mut target, &args.conversation)?;
     let history = framework
         .ai_dir()
         .join("history")
@@ -113,14 +113,7 @@ pub(crate) async fn run(
             _ => {}
         }
         let result = asker
-            .turn(
-                out,
-                &mut session,
-                &args.target,
-                text.to_owned(),
-                pin_next,
-                true,
-            )
+            .turn(out, &mut session, &target, text.to_owned(), pin_next, true)
             .await;
         pin_next = false;
         match result {

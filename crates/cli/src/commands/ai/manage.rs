@@ -29,25 +29,17 @@ fn quoted(text: &str) -> String {
     serde_json::to_string(text).unwrap_or_default()
 }
 
-fn config_path(framework: &Framework, project: bool) -> Result<std::path::PathBuf> {
-    let sources = framework.config_sources();
-    let path = if project {
-        sources.project.clone()
-    } else {
-        sources.user.clone()
-    };
+/// The user's own configuration file: profiles are never a project's
+/// (a project may not say where keys are sent).
+fn config_path(framework: &Framework) -> Result<std::path::PathBuf> {
+    let path = framework.config_sources().user.clone();
     Ok(path.ok_or_else(|| UsageError("no configuration file to write to".to_owned()))?)
 }
 
 /// Writes the profile as one inline table (one atomic write), then checks
 /// the whole configuration still holds; if not, the file goes back.
-pub(crate) fn add(
-    out: &Output,
-    framework: &Framework,
-    profile: NewProfile,
-    project: bool,
-) -> Result<()> {
-    let path = config_path(framework, project)?;
+pub(crate) fn add(out: &Output, framework: &Framework, profile: NewProfile) -> Result<()> {
+    let path = config_path(framework)?;
     let mut fields = vec![format!("kind = {}", quoted(&profile.kind))];
     if let Some(url) = &profile.url {
         fields.push(format!("url = {}", quoted(url.trim_end_matches('/'))));
@@ -84,8 +76,8 @@ pub(crate) fn add(
     Ok(())
 }
 
-pub(crate) fn remove(out: &Output, framework: &Framework, name: &str, project: bool) -> Result<()> {
-    let path = config_path(framework, project)?;
+pub(crate) fn remove(out: &Output, framework: &Framework, name: &str) -> Result<()> {
+    let path = config_path(framework)?;
     match remove_in_file(&path, &format!("ai.profiles.{name}")).map_err(HostError::from)? {
         Some(_) => out.status(format_args!(
             "removed the AI profile `{name}` from {}",

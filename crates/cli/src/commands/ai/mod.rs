@@ -43,16 +43,9 @@ pub(crate) enum AiCommand {
         /// The most tokens a reply may have unless a request says.
         #[arg(long)]
         max_tokens: Option<u32>,
-        /// Write it in the project's configuration instead of the user's.
-        #[arg(long)]
-        project: bool,
     },
     /// Remove a profile (its key stays in `lord secret`).
-    Remove {
-        name: String,
-        #[arg(long)]
-        project: bool,
-    },
+    Remove { name: String },
     /// The profiles, with whether each one's key is stored.
     Profiles {
         #[arg(long)]
@@ -136,7 +129,6 @@ pub(crate) async fn run(
             model,
             key_secret,
             max_tokens,
-            project,
         } => manage::add(
             out,
             framework,
@@ -148,9 +140,8 @@ pub(crate) async fn run(
                 key_secret,
                 max_tokens,
             },
-            project,
         )?,
-        AiCommand::Remove { name, project } => manage::remove(out, framework, &name, project)?,
+        AiCommand::Remove { name } => manage::remove(out, framework, &name)?,
         AiCommand::Profiles { json } => manage::profiles(out, framework, json)?,
         AiCommand::Models {
             profile,
