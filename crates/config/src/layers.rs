@@ -326,7 +326,7 @@ fn is_plugin_id(id: &str) -> bool {
 }
 
 /// Splits a dotted key into segments, refusing empty ones.
-fn segments(key: &str) -> Result<Vec<&str>, ConfigError> {
+pub(crate) fn segments(key: &str) -> Result<Vec<&str>, ConfigError> {
     let parts: Vec<&str> = key.split('.').collect();
     if parts.iter().any(|p| p.is_empty()) {
         return Err(ConfigError::BadKey {
@@ -735,49 +735,6 @@ pub fn set_in_file(path: &Path, key: &str, value: &str) -> Result<Option<String>
     table.insert(last, toml_edit::value(new_value));
     write_atomic(path, doc.to_string().as_bytes())?;
     Ok(old)
-}
-
-/// Removes `key` (a value or a whole table) from the TOML file at
-/// `path`, keeping the rest as it was; writes by temp file and rename.
-/// Returns the text the file held before, or `None` when the key was not
-/// there (and nothing was written).
-pub fn remove_in_file(path: &Path, key: &str) -> Result<Option<String>, ConfigError> {
-    let parts = segments(key)?;
-    let old = match std::fs::read_to_string(path) {
-        Ok(text) => text,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(source) => {
-            return Err(ConfigError::Io {
-                action: "read",
-                path: path.to_path_buf(),
-                source,
-            });
-        }
-    };
-    let mut doc: toml_edit::DocumentMut =
-        old.parse()
-            .map_err(|e: toml_edit::TomlError| ConfigError::Syntax {
-                path: path.to_path_buf(),
-                message: e.to_string().trim_end().to_owned(),
-            })?;
-    let Some((last, tables)) = parts.split_last() else {
-        return Ok(None);
-    };
-    let mut table: &mut dyn toml_edit::TableLike = doc.as_table_mut();
-    for part in tables {
-        match table
-            .get_mut(part)
-            .and_then(toml_edit::Item::as_table_like_mut)
-        {
-            Some(next) => table = next,
-            None => return Ok(None),
-        }
-    }
-    if table.remove(last).is_none() {
-        return Ok(None);
-    }
-    write_atomic(path, doc.to_string().as_bytes())?;
-    Ok(Some(old))
 }
 
 /// Replaces a file's content by temp file and rename.

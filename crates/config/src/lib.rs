@@ -20,12 +20,12 @@
 //! one, never a mix).
 
 mod ai;
+mod edit;
 mod error;
 mod layers;
 mod watch;
 
+pub use edit::remove_in_file;
 pub use error::ConfigError;
-pub use layers::{
-    Config, Layer, Origin, Problem, Sources, remove_in_file, restore_file, set_in_file,
-};
+pub use layers::{Config, Layer, Origin, Problem, Sources, restore_file, set_in_file};
 pub use watch::{Reload, Watcher};
