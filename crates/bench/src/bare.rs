@@ -186,18 +186,22 @@ impl metrics::Host for BareState {
     }
 }
 
+fn refused() -> ai::AiError {
+    ai::AiError::Refused("the bare host asks no model".to_owned())
+}
+
 // Nor does it ask a model: no bench plugin imports `ai`, and no stream is
 // ever made, so none is read or dropped.
 impl ai::Host for BareState {
-    fn complete(&mut self, _ask: ai::Ask) -> wasmtime::Result<Result<ai::Answer, String>> {
-        Ok(Err("the bare host asks no model".to_owned()))
+    fn complete(&mut self, _ask: ai::Ask) -> wasmtime::Result<Result<ai::Answer, ai::AiError>> {
+        Ok(Err(refused()))
     }
 
     fn stream(
         &mut self,
         _ask: ai::Ask,
-    ) -> wasmtime::Result<Result<Resource<ai::ReplyStream>, String>> {
-        Ok(Err("the bare host asks no model".to_owned()))
+    ) -> wasmtime::Result<Result<Resource<ai::ReplyStream>, ai::AiError>> {
+        Ok(Err(refused()))
     }
 }
 
@@ -205,15 +209,15 @@ impl ai::HostReplyStream for BareState {
     fn next(
         &mut self,
         _stream: Resource<ai::ReplyStream>,
-    ) -> wasmtime::Result<Result<Option<String>, String>> {
-        Ok(Err("the bare host asks no model".to_owned()))
+    ) -> wasmtime::Result<Result<Option<String>, ai::AiError>> {
+        Ok(Err(refused()))
     }
 
     fn answer(
         &mut self,
         _stream: Resource<ai::ReplyStream>,
-    ) -> wasmtime::Result<Result<ai::Answer, String>> {
-        Ok(Err("the bare host asks no model".to_owned()))
+    ) -> wasmtime::Result<Result<ai::Answer, ai::AiError>> {
+        Ok(Err(refused()))
     }
 
     fn drop(&mut self, _stream: Resource<ai::ReplyStream>) -> wasmtime::Result<()> {

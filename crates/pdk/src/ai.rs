@@ -18,7 +18,7 @@
 //!     print!("{}", piece?);
 //! }
 //! let answer = reply.answer()?;
-//! # Ok::<(), String>(())
+//! # Ok::<(), lord_pdk::ai::AiError>(())
 //! ```
 
 use crate::bindings::lord::plugin::ai as host;
@@ -26,6 +26,75 @@ use crate::bindings::lord::plugin::ai as host;
 // The reply is the contract's own record (plain data with public fields):
 // re-exported rather than copied, so it cannot drift from the WIT.
 pub use host::Answer;
+
+/// Why a request failed, by what the plugin can do about it. Each case
+/// carries a message for a person; `?` turns it into a `String` error.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AiError {
+    /// The host did not send it: an ungranted or unusable profile, a bad
+    /// request, too many open streams, no AI service here.
+    Refused(String),
+    /// The service refused the profile's key.
+    Auth(String),
+    /// Still rate limited after the host's retries.
+    RateLimited {
+        message: String,
+        /// How long the service asked to wait, when it said.
+        retry_after_seconds: Option<u32>,
+    },
+    /// The conversation does not fit the model's context: send less.
+    ContextOverflow(String),
+    /// The model or the service declined to answer.
+    ContentRefused(String),
+    /// The service could not be reached, or failed on its side.
+    Unavailable(String),
+    Other(String),
+}
+
+impl AiError {
+    pub fn message(&self) -> &str {
+        match self {
+            Self::Refused(m)
+            | Self::Auth(m)
+            | Self::ContextOverflow(m)
+            | Self::ContentRefused(m)
+            | Self::Unavailable(m)
+            | Self::Other(m)
+            | Self::RateLimited { message: m, .. } => m,
+        }
+    }
+}
+
+impl std::fmt::Display for AiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.message())
+    }
+}
+
+impl std::error::Error for AiError {}
+
+impl From<AiError> for String {
+    fn from(error: AiError) -> Self {
+        error.message().to_owned()
+    }
+}
+
+impl From<host::AiError> for AiError {
+    fn from(error: host::AiError) -> Self {
+        match error {
+            host::AiError::Refused(m) => Self::Refused(m),
+            host::AiError::Auth(m) => Self::Auth(m),
+            host::AiError::RateLimited(limit) => Self::RateLimited {
+                message: limit.message,
+                retry_after_seconds: limit.retry_after_seconds,
+            },
+            host::AiError::ContextOverflow(m) => Self::ContextOverflow(m),
+            host::AiError::ContentRefused(m) => Self::ContentRefused(m),
+            host::AiError::Unavailable(m) => Self::Unavailable(m),
+            host::AiError::Other(m) => Self::Other(m),
+        }
+    }
+}
 
 /// A request, built up and then sent with [`complete`] or [`stream`].
 #[derive(Debug, Clone)]
@@ -89,13 +158,15 @@ impl Ask {
 }
 
 /// Sends `ask` and waits for the whole reply.
-pub fn complete(ask: &Ask) -> Result<Answer, String> {
-    host::complete(&ask.0)
+pub fn complete(ask: &Ask) -> Result<Answer, AiError> {
+    host::complete(&ask.0).map_err(AiError::from)
 }
 
 /// Sends `ask`; the reply is read piece by piece from the stream.
-pub fn stream(ask: &Ask) -> Result<ReplyStream, String> {
-    host::stream(&ask.0).map(|inner| ReplyStream { inner, done: false })
+pub fn stream(ask: &Ask) -> Result<ReplyStream, AiError> {
+    host::stream(&ask.0)
+        .map(|inner| ReplyStream { inner, done: false })
+        .map_err(AiError::from)
 }
 
 /// A reply arriving piece by piece: an iterator of text pieces, which
@@ -110,16 +181,16 @@ pub struct ReplyStream {
 impl ReplyStream {
     /// The whole reply and its token counts. Pieces not yet read are read
     /// (and dropped) first, so this may wait for the model to finish.
-    pub fn answer(&mut self) -> Result<Answer, String> {
+    pub fn answer(&mut self) -> Result<Answer, AiError> {
         for piece in self.by_ref() {
             piece?;
         }
-        self.inner.answer()
+        self.inner.answer().map_err(AiError::from)
     }
 }
 
 impl Iterator for ReplyStream {
-    type Item = Result<String, String>;
+    type Item = Result<String, AiError>;
 
     fn next(&mut self) -> Option<Self::Item> {
         if self.done {
@@ -131,9 +202,9 @@ impl Iterator for ReplyStream {
                 self.done = true;
                 None
             }
-            Err(message) => {
+            Err(error) => {
                 self.done = true;
-                Some(Err(message))
+                Some(Err(AiError::from(error)))
             }
         }
     }

@@ -34,19 +34,19 @@ impl Plugin for Asker {
             .temperature(0.0);
         match command.name.as_str() {
             "ask" => {
-                let answer = ai::complete(&ask)?;
+                let answer = ai::complete(&ask).map_err(describe)?;
                 Ok(format!(
                     "{}\ntokens: {} {}\n",
                     answer.text, answer.input_tokens, answer.output_tokens
                 ))
             }
             "stream" => {
-                let mut reply = ai::stream(&ask)?;
+                let mut reply = ai::stream(&ask).map_err(describe)?;
                 let mut out = String::new();
                 for piece in reply.by_ref() {
-                    out.push_str(&format!("piece: {}\n", one_line(&piece?)));
+                    out.push_str(&format!("piece: {}\n", one_line(&piece.map_err(describe)?)));
                 }
-                let answer = reply.answer()?;
+                let answer = reply.answer().map_err(describe)?;
                 out.push_str(&format!(
                     "answer: {}\ntokens: {} {}\n",
                     one_line(&answer.text),
@@ -66,3 +66,18 @@ fn one_line(text: &str) -> String {
 }
 
 lord_pdk::export_plugin!(Asker);
+
+/// An error as this plugin reports it: the kind the host gave (what a
+/// plugin can act on), then the message.
+fn describe(error: ai::AiError) -> String {
+    let kind = match &error {
+        ai::AiError::Refused(_) => "refused",
+        ai::AiError::Auth(_) => "auth",
+        ai::AiError::RateLimited { .. } => "rate-limited",
+        ai::AiError::ContextOverflow(_) => "context-overflow",
+        ai::AiError::ContentRefused(_) => "content-refused",
+        ai::AiError::Unavailable(_) => "unavailable",
+        ai::AiError::Other(_) => "other",
+    };
+    format!("{kind}: {error}")
+}

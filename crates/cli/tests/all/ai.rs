@@ -838,9 +838,9 @@ fn a_plugin_never_sees_the_profiles_key_even_when_the_service_echoes_it() {
     let (server, port) = Scripted::start(vec![
         (200, vec![], completion("hi there")),
         (
-            400,
+            401,
             vec![],
-            r#"{"error":{"message":"bad request from {auth}"}}"#.to_owned(),
+            r#"{"error":{"message":"bad key {auth}"}}"#.to_owned(),
         ),
     ]);
     add_local(&lord, &format!("http://127.0.0.1:{port}/v1"));
@@ -858,7 +858,13 @@ fn a_plugin_never_sees_the_profiles_key_even_when_the_service_echoes_it() {
         second.stdout(),
         second.stderr()
     );
-    assert!(said.contains("bad request from Bearer <key>"), "{said}");
+    // The plugin is told what kind of failure it was, and which secret
+    // the user must fix, without the key.
+    assert!(
+        said.contains("auth: `local` refused the key (401): bad key Bearer <key>"),
+        "{said}"
+    );
+    assert!(said.contains("lord secret set AI_LOCAL_KEY"), "{said}");
     assert!(!said.contains(PLANTED), "{said}");
     assert!(
         server

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use lord_ai::{Client, Endpoint, Exchange, Message, Reply, Request, RetryPolicy, Role};
-use lord_sandbox::{AiAnswer, AiAsk, AiPiece, AiService};
+use lord_sandbox::{AiAnswer, AiAsk, AiFailure, AiPiece, AiService};
 use tokio::sync::mpsc;
 
 /// How many pieces wait for the plugin to read them before later ones
@@ -64,15 +64,15 @@ impl PluginAi {
     }
 
     /// The endpoint and request for `ask`, or why there are none.
-    fn prepare(&self, ask: &AiAsk) -> Result<(Endpoint, Request), String> {
+    fn prepare(&self, ask: &AiAsk) -> Result<(Endpoint, Request), AiFailure> {
         let endpoint = match self.profiles.get(&ask.profile) {
             Some(Ok(endpoint)) => endpoint.clone(),
-            Some(Err(reason)) => return Err(reason.clone()),
+            Some(Err(reason)) => return Err(AiFailure::Refused(reason.clone())),
             None => {
-                return Err(format!(
+                return Err(AiFailure::Refused(format!(
                     "refused: the AI profile `{}` (needs `ai({})`)",
                     ask.profile, ask.profile
-                ));
+                )));
             }
         };
         let messages = ask
@@ -93,6 +93,31 @@ impl PluginAi {
             seed: None,
         };
         Ok((endpoint, request))
+    }
+}
+
+/// What the plugin is told when a request fails: the kind it can act on,
+/// and the message (which the client already scrubbed of the key).
+fn failure(error: &lord_ai::AiError) -> AiFailure {
+    use lord_ai::AiError;
+    let message = error.to_string();
+    match error {
+        AiError::Auth { .. } => AiFailure::Auth(message),
+        AiError::RateLimited { retry_after, .. } => AiFailure::RateLimited {
+            retry_after_seconds: retry_after
+                .map(|wait| u32::try_from(wait.as_secs()).unwrap_or(u32::MAX)),
+            message,
+        },
+        AiError::ContextOverflow { .. } => AiFailure::ContextOverflow(message),
+        AiError::Refused { .. } => AiFailure::ContentRefused(message),
+        AiError::Unreachable { .. } => AiFailure::Unavailable(message),
+        AiError::Status { status, .. } if *status >= 500 => AiFailure::Unavailable(message),
+        AiError::Profile(_) | AiError::Invalid(_) => AiFailure::Refused(message),
+        AiError::Status { .. }
+        | AiError::Protocol { .. }
+        | AiError::Cancelled(_)
+        | AiError::Db { .. }
+        | AiError::File { .. } => AiFailure::Other(message),
     }
 }
 
@@ -140,7 +165,7 @@ impl AiService for PluginAi {
         &self,
         plugin: &str,
         ask: AiAsk,
-    ) -> Pin<Box<dyn Future<Output = Result<AiAnswer, String>> + Send>> {
+    ) -> Pin<Box<dyn Future<Output = Result<AiAnswer, AiFailure>> + Send>> {
         let prepared = self.prepare(&ask);
         let client = self.client.clone();
         let home = self.home.clone();
@@ -149,7 +174,7 @@ impl AiService for PluginAi {
             let (endpoint, request) = prepared?;
             let result = client.complete(&endpoint, &request).await;
             log(&home, &plugin, &endpoint, &request, &result);
-            result.map(|r| answer(&r)).map_err(|e| e.to_string())
+            result.map(|r| answer(&r)).map_err(|e| failure(&e))
         })
     }
 
@@ -193,7 +218,7 @@ impl AiService for PluginAi {
             if !waiting.is_empty() {
                 let _ = tx.send(AiPiece::Text(waiting)).await;
             }
-            let end = result.map(|r| answer(&r)).map_err(|e| e.to_string());
+            let end = result.map(|r| answer(&r)).map_err(|e| failure(&e));
             let _ = tx.send(AiPiece::End(end)).await;
         });
         rx

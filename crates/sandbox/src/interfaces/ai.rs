@@ -66,13 +66,56 @@ pub struct AiAnswer {
     pub finish: String,
 }
 
+/// Why a request failed, as the plugin is told (the WIT's `ai-error`):
+/// by what it can do about it, each with a message for a person.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AiFailure {
+    /// Not sent: an ungranted or unusable profile, a bad request, too
+    /// many open streams, no service in this host.
+    Refused(String),
+    /// The service refused the profile's key.
+    Auth(String),
+    /// Still rate limited after the host's retries.
+    RateLimited {
+        message: String,
+        retry_after_seconds: Option<u32>,
+    },
+    /// The conversation does not fit the model's context.
+    ContextOverflow(String),
+    /// The model or the service declined to answer.
+    ContentRefused(String),
+    /// The service could not be reached, or failed on its side.
+    Unavailable(String),
+    Other(String),
+}
+
+impl AiFailure {
+    pub fn message(&self) -> &str {
+        match self {
+            Self::Refused(m)
+            | Self::Auth(m)
+            | Self::ContextOverflow(m)
+            | Self::ContentRefused(m)
+            | Self::Unavailable(m)
+            | Self::Other(m)
+            | Self::RateLimited { message: m, .. } => m,
+        }
+    }
+}
+
+impl std::fmt::Display for AiFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.message())
+    }
+}
+
 /// One step of a streamed reply.
 #[derive(Debug, Clone, PartialEq)]
 pub enum AiPiece {
     /// The next piece of text.
     Text(String),
     /// The end: the whole reply and its counts, or why it failed.
-    End(Result<AiAnswer, String>),
+    End(Result<AiAnswer, AiFailure>),
 }
 
 /// Implemented by the host (lord-host's AI provider), linked into an
@@ -86,7 +129,7 @@ pub trait AiService: Send + Sync {
         &self,
         plugin: &str,
         ask: AiAsk,
-    ) -> Pin<Box<dyn Future<Output = Result<AiAnswer, String>> + Send>>;
+    ) -> Pin<Box<dyn Future<Output = Result<AiAnswer, AiFailure>> + Send>>;
     /// Pieces as they arrive, ending with exactly one `End`. The plugin
     /// may stop reading at any time: a send that fails because the
     /// receiver is gone means the request should stop.
@@ -184,7 +227,7 @@ impl Refused {
 pub struct ReplyStream {
     pieces: Receiver<AiPiece>,
     /// How the reply ended, once it has.
-    end: Option<Result<AiAnswer, String>>,
+    end: Option<Result<AiAnswer, AiFailure>>,
 }
 
 impl ReplyStream {
@@ -194,7 +237,7 @@ impl ReplyStream {
 
     /// The next piece, waiting for it; `None` at the end, and at every
     /// call after it.
-    async fn next(&mut self) -> Result<Option<String>, String> {
+    async fn next(&mut self) -> Result<Option<String>, AiFailure> {
         if self.end.is_none() {
             match self.pieces.recv().await {
                 Some(AiPiece::Text(text)) => return Ok(Some(text)),
@@ -202,9 +245,9 @@ impl ReplyStream {
                 // The service dropped its sender without saying how the
                 // reply ended: a failure, not a short reply.
                 None => {
-                    self.end = Some(Err(
-                        "the AI provider ended the reply without finishing it".to_owned()
-                    ));
+                    self.end = Some(Err(AiFailure::Other(
+                        "the AI provider ended the reply without finishing it".to_owned(),
+                    )));
                 }
             }
             // Nothing more is read: the service's side may now close.
@@ -212,15 +255,17 @@ impl ReplyStream {
         }
         match &self.end {
             Some(Ok(_)) | None => Ok(None),
-            Some(Err(message)) => Err(message.clone()),
+            Some(Err(failure)) => Err(failure.clone()),
         }
     }
 
     /// The whole reply, once `next` has reached its end.
-    fn answer(&self) -> Result<AiAnswer, String> {
+    fn answer(&self) -> Result<AiAnswer, AiFailure> {
         match &self.end {
             Some(end) => end.clone(),
-            None => Err("the reply is not finished: call `next` until it gives none".to_owned()),
+            None => Err(AiFailure::Refused(
+                "the reply is not finished: call `next` until it gives none".to_owned(),
+            )),
         }
     }
 }
@@ -228,49 +273,54 @@ impl ReplyStream {
 impl StoreState {
     /// The checked request and the service to send it to, or the guest's
     /// error (a refusal recorded as one).
-    fn ai_request(&mut self, ask: ai::Ask) -> Result<(Arc<dyn AiService>, AiAsk), String> {
+    fn ai_request(&mut self, ask: ai::Ask) -> Result<(Arc<dyn AiService>, AiAsk), AiFailure> {
         let ask = self.ai.check(ask).map_err(|refused| {
             if let Some((access, permission)) = refused.denial {
                 self.deny(access, Some(permission));
             }
-            refused.message
+            AiFailure::Refused(refused.message)
         })?;
         let service = self
             .links
             .get::<Arc<dyn AiService>>()
             .cloned()
             .ok_or_else(|| {
-                "this host serves no AI profiles (the `ai` provider is not running in it)"
-                    .to_owned()
+                AiFailure::Refused(
+                    "this host serves no AI profiles (the `ai` provider is not running in it)"
+                        .to_owned(),
+                )
             })?;
         Ok((service, ask))
     }
 }
 
 impl ai::Host for StoreState {
-    async fn complete(&mut self, ask: ai::Ask) -> wasmtime::Result<Result<ai::Answer, String>> {
+    async fn complete(
+        &mut self,
+        ask: ai::Ask,
+    ) -> wasmtime::Result<Result<ai::Answer, ai::AiError>> {
         self.meter.enter(Area::Ai);
         let (service, ask) = match self.ai_request(ask) {
             Ok(request) => request,
-            Err(message) => return Ok(Err(message)),
+            Err(failure) => return Ok(Err(error_to_wit(failure))),
         };
         let answer = service.complete(self.plugin.as_str(), ask).await;
-        Ok(answer.map(to_wit))
+        Ok(answer.map(to_wit).map_err(error_to_wit))
     }
 
     async fn stream(
         &mut self,
         ask: ai::Ask,
-    ) -> wasmtime::Result<Result<Resource<ReplyStream>, String>> {
+    ) -> wasmtime::Result<Result<Resource<ReplyStream>, ai::AiError>> {
         self.meter.enter(Area::Ai);
         if self.ai.open_streams >= MAX_OPEN_STREAMS {
-            return Ok(Err(format!(
+            return Ok(Err(ai::AiError::Refused(format!(
                 "this plugin already reads {MAX_OPEN_STREAMS} replies: drop one first"
-            )));
+            ))));
         }
         let (service, ask) = match self.ai_request(ask) {
             Ok(request) => request,
-            Err(message) => return Ok(Err(message)),
+            Err(failure) => return Ok(Err(error_to_wit(failure))),
         };
         let pieces = service.stream(self.plugin.as_str(), ask);
         // A full table is a trap the session names as the handle limit;
@@ -285,17 +335,22 @@ impl ai::HostReplyStream for StoreState {
     async fn next(
         &mut self,
         stream: Resource<ReplyStream>,
-    ) -> wasmtime::Result<Result<Option<String>, String>> {
+    ) -> wasmtime::Result<Result<Option<String>, ai::AiError>> {
         self.meter.enter(Area::Ai);
-        Ok(self.table.get_mut(&stream)?.next().await)
+        Ok(self.table.get_mut(&stream)?.next().await.map_err(error_to_wit))
     }
 
     async fn answer(
         &mut self,
         stream: Resource<ReplyStream>,
-    ) -> wasmtime::Result<Result<ai::Answer, String>> {
+    ) -> wasmtime::Result<Result<ai::Answer, ai::AiError>> {
         self.meter.enter(Area::Ai);
-        Ok(self.table.get(&stream)?.answer().map(to_wit))
+        Ok(self
+            .table
+            .get(&stream)?
+            .answer()
+            .map(to_wit)
+            .map_err(error_to_wit))
     }
 
     fn drop(&mut self, stream: Resource<ReplyStream>) -> wasmtime::Result<()> {
@@ -303,6 +358,24 @@ impl ai::HostReplyStream for StoreState {
         self.table.delete(stream)?;
         self.ai.open_streams = self.ai.open_streams.saturating_sub(1);
         Ok(())
+    }
+}
+
+fn error_to_wit(failure: AiFailure) -> ai::AiError {
+    match failure {
+        AiFailure::Refused(m) => ai::AiError::Refused(m),
+        AiFailure::Auth(m) => ai::AiError::Auth(m),
+        AiFailure::RateLimited {
+            message,
+            retry_after_seconds,
+        } => ai::AiError::RateLimited(ai::RateLimit {
+            message,
+            retry_after_seconds,
+        }),
+        AiFailure::ContextOverflow(m) => ai::AiError::ContextOverflow(m),
+        AiFailure::ContentRefused(m) => ai::AiError::ContentRefused(m),
+        AiFailure::Unavailable(m) => ai::AiError::Unavailable(m),
+        AiFailure::Other(m) => ai::AiError::Other(m),
     }
 }
 
@@ -422,16 +495,17 @@ mod tests {
     async fn a_stream_whose_service_fails_or_vanishes_reports_it() {
         let (tx, rx) = tokio::sync::mpsc::channel(1);
         let mut stream = ReplyStream::new(rx);
-        tx.send(AiPiece::End(Err("model not found".to_owned())))
+        let failure = AiFailure::Unavailable("model not found".to_owned());
+        tx.send(AiPiece::End(Err(failure.clone())))
             .await
             .expect("open");
-        assert_eq!(stream.next().await, Err("model not found".to_owned()));
-        assert_eq!(stream.answer(), Err("model not found".to_owned()));
+        assert_eq!(stream.next().await, Err(failure.clone()));
+        assert_eq!(stream.answer(), Err(failure));
 
         let (tx, rx) = tokio::sync::mpsc::channel(1);
         let mut stream = ReplyStream::new(rx);
         drop(tx);
         let ended = stream.next().await.expect_err("no end given");
-        assert!(ended.contains("without finishing"), "{ended}");
+        assert!(ended.message().contains("without finishing"), "{ended}");
     }
 }

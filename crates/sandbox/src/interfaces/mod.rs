@@ -35,7 +35,7 @@ pub(crate) use ai::AiState;
     reason = "bindgen re-exports the resource's type with `pub use`, which a crate-private type refuses"
 )]
 pub use ai::ReplyStream;
-pub use ai::{AiAnswer, AiAsk, AiPiece, AiService};
+pub use ai::{AiAnswer, AiAsk, AiFailure, AiPiece, AiService};
 pub(crate) use exec::ExecGrants;
 pub use exec::Program;
 pub use messaging::{Messaging, Reply};

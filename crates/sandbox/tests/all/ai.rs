@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use lord_sandbox::{
-    AiAnswer, AiAsk, AiPiece, AiService, CommandArg, Failure, Grants, Invocation, Links,
+    AiAnswer, AiAsk, AiFailure, AiPiece, AiService, CommandArg, Failure, Grants, Invocation, Links,
 };
 use tokio::sync::mpsc;
 
@@ -50,7 +50,7 @@ impl AiService for Scripted {
         &self,
         plugin: &str,
         ask: AiAsk,
-    ) -> Pin<Box<dyn Future<Output = Result<AiAnswer, String>> + Send>> {
+    ) -> Pin<Box<dyn Future<Output = Result<AiAnswer, AiFailure>> + Send>> {
         self.asked
             .lock()
             .expect("lock")
