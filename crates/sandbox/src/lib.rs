@@ -41,7 +41,8 @@ pub use instance::{
     Captured, CommandArg, Invocation, LogLevel, LogRecord, MicroCall, MicroInstance, PluginInstance,
 };
 pub use interfaces::{
-    AiAnswer, AiAsk, AiFailure, AiPiece, AiService, Messaging, MetricsAccess, Program, Reply, SystemMetrics,
+    AiAnswer, AiAsk, AiFailure, AiPiece, AiService, Messaging, MetricsAccess, Program, Reply,
+    SystemMetrics,
 };
 pub use limits::Limits;
 pub use links::Links;

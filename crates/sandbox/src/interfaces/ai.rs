@@ -337,7 +337,12 @@ impl ai::HostReplyStream for StoreState {
         stream: Resource<ReplyStream>,
     ) -> wasmtime::Result<Result<Option<String>, ai::AiError>> {
         self.meter.enter(Area::Ai);
-        Ok(self.table.get_mut(&stream)?.next().await.map_err(error_to_wit))
+        Ok(self
+            .table
+            .get_mut(&stream)?
+            .next()
+            .await
+            .map_err(error_to_wit))
     }
 
     async fn answer(
