@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use crate::error::ConfigError;
-use crate::layers::{segments, write_atomic};
+use crate::layers::{read_document, segments, write_atomic};
 
 /// Removes `key` (a value or a whole table) from the TOML file at
 /// `path`, keeping the rest as it was; writes by temp file and rename.
@@ -12,23 +12,9 @@ use crate::layers::{segments, write_atomic};
 /// there (and nothing was written).
 pub fn remove_in_file(path: &Path, key: &str) -> Result<Option<String>, ConfigError> {
     let parts = segments(key)?;
-    let old = match std::fs::read_to_string(path) {
-        Ok(text) => text,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(source) => {
-            return Err(ConfigError::Io {
-                action: "read",
-                path: path.to_path_buf(),
-                source,
-            });
-        }
+    let (Some(old), mut doc) = read_document(path)? else {
+        return Ok(None);
     };
-    let mut doc: toml_edit::DocumentMut =
-        old.parse()
-            .map_err(|e: toml_edit::TomlError| ConfigError::Syntax {
-                path: path.to_path_buf(),
-                message: e.to_string().trim_end().to_owned(),
-            })?;
     let Some((last, tables)) = parts.split_last() else {
         return Ok(None);
     };
@@ -47,4 +33,34 @@ pub fn remove_in_file(path: &Path, key: &str) -> Result<Option<String>, ConfigEr
     }
     write_atomic(path, doc.to_string().as_bytes())?;
     Ok(Some(old))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_whole_table_goes_and_the_rest_of_the_file_stays_as_it_was() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("config.toml");
+        // A comment above a table belongs to it (toml_edit's decor), so
+        // the kept table's comments stay and the removed one's go.
+        let text = "[ai.profiles.a]\nkind = \"openai\"\n\n# the local one\n[ai.profiles.b]\nkind = \"ollama\" # local\n";
+        std::fs::write(&path, text).expect("write");
+        assert_eq!(
+            remove_in_file(&path, "ai.profiles.a")
+                .expect("remove")
+                .as_deref(),
+            Some(text)
+        );
+        let left = std::fs::read_to_string(&path).expect("read");
+        assert!(left.contains("# the local one"), "{left}");
+        assert!(left.contains("kind = \"ollama\" # local"), "{left}");
+        assert!(!left.contains("openai"), "{left}");
+        assert_eq!(remove_in_file(&path, "ai.profiles.a").expect("again"), None);
+        assert_eq!(
+            remove_in_file(&dir.path().join("none.toml"), "x").expect("no file"),
+            None
+        );
+    }
 }

@@ -696,25 +696,7 @@ impl Config {
 /// then found invalid).
 pub fn set_in_file(path: &Path, key: &str, value: &str) -> Result<Option<String>, ConfigError> {
     let parts = segments(key)?;
-    let old = match std::fs::read_to_string(path) {
-        Ok(text) => Some(text),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-        Err(source) => {
-            return Err(ConfigError::Io {
-                action: "read",
-                path: path.to_path_buf(),
-                source,
-            });
-        }
-    };
-    let mut doc: toml_edit::DocumentMut =
-        old.as_deref()
-            .unwrap_or("")
-            .parse()
-            .map_err(|e: toml_edit::TomlError| ConfigError::Syntax {
-                path: path.to_path_buf(),
-                message: e.to_string().trim_end().to_owned(),
-            })?;
+    let (old, mut doc) = read_document(path)?;
     let new_value: toml_edit::Value = value
         .parse()
         .unwrap_or_else(|_| toml_edit::Value::from(value));
@@ -735,6 +717,33 @@ pub fn set_in_file(path: &Path, key: &str, value: &str) -> Result<Option<String>
     table.insert(last, toml_edit::value(new_value));
     write_atomic(path, doc.to_string().as_bytes())?;
     Ok(old)
+}
+
+/// A TOML file's text (`None` when there is no file) and its document
+/// (empty then), for an edit that keeps comments and layout.
+pub(crate) fn read_document(
+    path: &Path,
+) -> Result<(Option<String>, toml_edit::DocumentMut), ConfigError> {
+    let old = match std::fs::read_to_string(path) {
+        Ok(text) => Some(text),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(source) => {
+            return Err(ConfigError::Io {
+                action: "read",
+                path: path.to_path_buf(),
+                source,
+            });
+        }
+    };
+    let doc = old
+        .as_deref()
+        .unwrap_or("")
+        .parse()
+        .map_err(|e: toml_edit::TomlError| ConfigError::Syntax {
+            path: path.to_path_buf(),
+            message: e.to_string().trim_end().to_owned(),
+        })?;
+    Ok((old, doc))
 }
 
 /// Replaces a file's content by temp file and rename.

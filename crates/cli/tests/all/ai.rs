@@ -8,7 +8,7 @@
 use std::io::{BufRead as _, BufReader, Read as _, Write as _};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Stdio;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -17,105 +17,28 @@ use serde_json::{Value, json};
 
 use crate::support::Lord;
 
-/// A throwaway `llama-server` on a free loopback port, killed by pid when
-/// the test ends.
-pub(crate) struct Llama {
-    child: Child,
-    pub(crate) port: u16,
-}
-
-impl Drop for Llama {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-#[expect(
-    clippy::disallowed_methods,
-    reason = "tests find the cached llama-server as .ci/llm left it"
-)]
-fn cached(var: &str, relative: &str) -> PathBuf {
-    std::env::var_os(var).map(PathBuf::from).unwrap_or_else(|| {
-        let cache = std::env::var_os("LORD_CI_CACHE")
-            .map(PathBuf::from)
-            .or_else(|| std::env::var_os("XDG_CACHE_HOME").map(|c| Path::new(&c).join("lord-ci")))
-            .unwrap_or_else(|| {
-                Path::new(&std::env::var_os("HOME").unwrap_or_default()).join(".cache/lord-ci")
-            });
-        cache.join(relative)
-    })
-}
-
-#[expect(
-    clippy::disallowed_methods,
-    reason = "CI must not skip the real-model tests"
-)]
-fn in_ci() -> bool {
-    std::env::var_os("CI").is_some()
+/// The real model's server, started as lord-ai's own tests start it;
+/// `None` (with a note) where `.ci/llm` never ran, outside CI.
+struct Llama {
+    server: crate::llama_server::LlamaServer,
+    port: u16,
 }
 
 impl Llama {
-    /// Starts the server, or `None` (with a note) where it was never built
-    /// outside CI; in CI a missing server fails the test.
-    pub(crate) fn start() -> Option<Self> {
-        let server = cached(
-            "LORD_TEST_LLAMA_SERVER",
-            "llama-server-11434.0.0/llama-server",
-        );
-        let model = cached(
-            "LORD_TEST_LLAMA_MODEL",
-            "smollm2-0.1.2/SmolLM2-135M-Instruct.Q4_1.gguf",
-        );
-        if !server.is_file() || !model.is_file() {
-            assert!(
-                !in_ci(),
-                "{} or {} is missing; run .ci/llm to build llama-server and fetch the model",
-                server.display(),
-                model.display()
-            );
-            eprintln!("skipped: no llama-server here (run .ci/llm to build it)");
-            return None;
-        }
-        let port = free_port();
-        let child = Command::new(&server)
-            .args([
-                "--host",
-                "127.0.0.1",
-                "--port",
-                &port.to_string(),
-                "-c",
-                "2048",
-            ])
-            .args(["--threads", "1", "-np", "1", "--seed", "7", "-m"])
-            .arg(&model)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("llama-server starts");
-        let llama = Self { child, port };
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while http(port, "GET", "/health", None).0 != 200 {
-            assert!(
-                Instant::now() < deadline,
-                "llama-server did not become healthy"
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        Some(llama)
+    fn start() -> Option<Self> {
+        let server = crate::llama_server::LlamaServer::start()?;
+        let port = server
+            .url("")
+            .rsplit(':')
+            .next()
+            .and_then(|p| p.parse().ok())
+            .expect("the server's port");
+        Some(Self { server, port })
     }
 
-    pub(crate) fn url(&self) -> String {
-        format!("http://127.0.0.1:{}/v1", self.port)
+    fn url(&self) -> String {
+        self.server.url("/v1")
     }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port()
 }
 
 /// One HTTP/1.1 exchange over a fresh connection: status and body.

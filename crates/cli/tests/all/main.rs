@@ -6,6 +6,10 @@
     reason = "tests say on their own stderr why they skip; the CLI's rule is for the binary"
 )]
 
+/// The real model's server (llama.cpp's `llama-server`, built by `.ci/llm`),
+/// as lord-ai's own tests start it.
+#[path = "../../../ai/tests/all/llama_server.rs"]
+mod llama_server;
 /// Throwaway PostgreSQL servers, as the registry's own tests start them.
 #[path = "../../../registry/tests/support/mod.rs"]
 #[expect(
