@@ -162,23 +162,37 @@ pub(crate) fn chain_existing(conn: &Connection) -> Result<(), StoreError> {
     Ok(())
 }
 
+fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ChainRecord> {
+    Ok(ChainRecord {
+        seq: r.get(0)?,
+        at: r.get(1)?,
+        plugin: r.get(2)?,
+        action: r.get(3)?,
+        detail: r.get(4)?,
+        prev_hash: r.get(5)?,
+        hash: r.get(6)?,
+    })
+}
+
 /// Reads the whole chain, oldest first.
 pub(crate) fn read(conn: &Connection) -> Result<Vec<ChainRecord>, StoreError> {
     let mut stmt = conn.prepare(
         "SELECT seq, at, plugin_id, action, detail, prev_hash, hash FROM audit ORDER BY seq",
     )?;
-    let rows = stmt.query_map([], |r| {
-        Ok(ChainRecord {
-            seq: r.get(0)?,
-            at: r.get(1)?,
-            plugin: r.get(2)?,
-            action: r.get(3)?,
-            detail: r.get(4)?,
-            prev_hash: r.get(5)?,
-            hash: r.get(6)?,
-        })
-    })?;
+    let rows = stmt.query_map([], row)?;
     Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// The newest record, if any.
+pub(crate) fn newest(conn: &Connection) -> Result<Option<ChainRecord>, StoreError> {
+    Ok(conn
+        .query_row(
+            "SELECT seq, at, plugin_id, action, detail, prev_hash, hash FROM audit
+             ORDER BY seq DESC LIMIT 1",
+            [],
+            row,
+        )
+        .optional()?)
 }
 
 /// Everything wrong with `records` (oldest first), against `checkpoints`.

@@ -180,6 +180,11 @@ impl Store {
         crate::chain::read(&self.conn)
     }
 
+    /// The newest audit record with its links, if there is one.
+    pub fn audit_newest(&self) -> Result<Option<crate::chain::ChainRecord>, StoreError> {
+        crate::chain::newest(&self.conn)
+    }
+
     /// Every plugin's audit records at or after `at` (Unix seconds),
     /// oldest first.
     pub fn audit_since(&self, at: i64) -> Result<Vec<AuditEntry>, StoreError> {
