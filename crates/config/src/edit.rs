@@ -1,10 +1,36 @@
 //! Removing a key from a configuration file, keeping the rest of the
-//! file (comments, layout) as it was; by temp file and rename.
+//! file (comments, layout) as it was; by temp file and rename. And the
+//! settings a machine's file can lock on.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
+use serde_json::Value;
+
 use crate::error::ConfigError;
-use crate::layers::{read_document, segments, write_atomic};
+use crate::layers::{Origin, read_document, segments, write_atomic};
+
+/// Settings the machine's file can turn on for good: a `true` there holds
+/// whatever a user's file, a project, the environment or a flag says.
+const MACHINE_LOCKED: &[&str] = &["registry.require-pinned-root"];
+
+/// The locked settings the machine's file turned on, with their origin,
+/// as they stand after the system layer was read.
+pub(crate) fn machine_locks(
+    values: &BTreeMap<String, (Value, Origin)>,
+) -> Vec<(String, (Value, Origin))> {
+    MACHINE_LOCKED
+        .iter()
+        .filter_map(|key| {
+            values
+                .get(*key)
+                .filter(|(value, origin)| {
+                    value.as_bool() == Some(true) && origin.layer == crate::Layer::System
+                })
+                .map(|locked| ((*key).to_owned(), locked.clone()))
+        })
+        .collect()
+}
 
 /// Removes `key` (a value or a whole table) from the TOML file at
 /// `path`, keeping the rest as it was; writes by temp file and rename.
@@ -38,6 +64,48 @@ pub fn remove_in_file(path: &Path, key: &str) -> Result<Option<String>, ConfigEr
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_machine_lock_holds_against_the_user_the_environment_and_flags() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let system = dir.path().join("system.toml");
+        let user = dir.path().join("user.toml");
+        std::fs::write(&system, "[registry]\nrequire-pinned-root = true\n").expect("system");
+        std::fs::write(&user, "[registry]\nrequire-pinned-root = false\n").expect("user");
+        let sources = crate::Sources {
+            system: Some(system),
+            user: Some(user.clone()),
+            project: None,
+            env: vec![("LORD_REGISTRY__REQUIRE_PINNED_ROOT".into(), "false".into())],
+            flags: vec!["registry.require-pinned-root=false".into()],
+            profile: None,
+        };
+        let config = crate::Config::load(&sources).expect("loads");
+        assert_eq!(
+            config.get("registry.require-pinned-root"),
+            Some(Value::from(true))
+        );
+        assert_eq!(
+            config
+                .origin("registry.require-pinned-root")
+                .map(|o| o.layer),
+            Some(crate::Layer::System)
+        );
+        // Without the machine's word, the user decides.
+        let sources = crate::Sources {
+            system: None,
+            user: Some(user),
+            project: None,
+            env: Vec::new(),
+            flags: Vec::new(),
+            profile: None,
+        };
+        let config = crate::Config::load(&sources).expect("loads");
+        assert_eq!(
+            config.get("registry.require-pinned-root"),
+            Some(Value::from(false))
+        );
+    }
 
     #[test]
     fn a_whole_table_goes_and_the_rest_of_the_file_stays_as_it_was() {

@@ -131,6 +131,10 @@ fn defaults() -> Vec<(&'static str, Value)> {
         // Opt-in: send the registry each day's run and failure counts per
         // plugin version (nothing else), in the background.
         ("registry.share-usage", Value::from(false)),
+        // Trust a registry's signed index only from a root pinned with
+        // `lord registry pin`, never on first use. Set true in the
+        // machine's file, no user or project can turn it off.
+        ("registry.require-pinned-root", Value::from(false)),
         // Local usage analytics (`lord analytics report`): on, for the
         // user's own eyes only; false stops recording and deletes it.
         ("analytics.enabled", Value::from(true)),
@@ -231,7 +235,10 @@ fn check_own(key: &str, value: &Value) -> Option<Result<(), String>> {
                 "must be a list of addresses, like [\"ops@example.org\"]; got {value}"
             )),
         },
-        "output.raw" | "registry.share-usage" | "analytics.enabled" => match value.as_bool() {
+        "output.raw"
+        | "registry.share-usage"
+        | "registry.require-pinned-root"
+        | "analytics.enabled" => match value.as_bool() {
             Some(_) => Ok(()),
             None => Err(format!("must be true or false; got {value}")),
         },
@@ -433,6 +440,7 @@ impl Config {
             values.insert(key.to_owned(), (value, default.clone()));
         }
         let mut profile_found = false;
+        let mut machine = Vec::new();
         for (layer, path) in sources.files() {
             let Some((base, mut profiles)) = read_file(path)? else {
                 continue;
@@ -443,6 +451,9 @@ impl Config {
                 profile: None,
             };
             flatten("", base, &origin, &mut values);
+            if layer == Layer::System {
+                machine = crate::edit::machine_locks(&values);
+            }
             if let Some(name) = &sources.profile
                 && let Some(overlay) = profiles.remove(name)
             {
@@ -502,6 +513,10 @@ impl Config {
                 profile: None,
             };
             flatten(key, parse_value(text), &origin, &mut values);
+        }
+        // What the machine's file turned on, no later layer turns off.
+        for (key, locked) in machine {
+            values.insert(key, locked);
         }
         let config = Self {
             values,

@@ -15,6 +15,9 @@ pub struct Client {
     base: String,
     pub(crate) http: reqwest::Client,
     clock: Clock,
+    /// Refuse to trust the registry's root on first use: only a root
+    /// pinned beforehand (`state/root.json`) starts trust.
+    require_pinned_root: bool,
 }
 
 /// The clock the signed index's expiry is judged by: the system's, unless
@@ -53,7 +56,33 @@ impl Client {
             base: base.to_owned(),
             http,
             clock: Clock(std::sync::Arc::new(jiff::Timestamp::now)),
+            require_pinned_root: false,
         })
+    }
+
+    /// Trusts the registry's root only when pinned before first contact
+    /// (an organisation's policy); first use then fails, saying how to pin.
+    pub fn require_pinned_root(mut self, required: bool) -> Self {
+        self.require_pinned_root = required;
+        self
+    }
+
+    /// The registry's first root as it serves it (`1.root.json`), to pin
+    /// by its SHA-256: checked by the caller, never trusted here.
+    pub async fn first_root(&self) -> Result<Vec<u8>, ClientError> {
+        let response = self
+            .http
+            .get(self.url("/tuf/1.root.json"))
+            .send()
+            .await
+            .map_err(|e| self.unreachable(&e))?;
+        Ok(self
+            .checked(response)
+            .await?
+            .bytes()
+            .await
+            .map_err(|e| self.unreachable(&e))?
+            .to_vec())
     }
 
     /// This client with `clock` in place of the system clock for judging
@@ -91,18 +120,16 @@ impl Client {
             match std::fs::read(&saved) {
                 Ok(root) => root,
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                    let response = self
-                        .http
-                        .get(self.url("/tuf/1.root.json"))
-                        .send()
-                        .await
-                        .map_err(|e| self.unreachable(&e))?;
-                    self.checked(response)
-                        .await?
-                        .bytes()
-                        .await
-                        .map_err(|e| self.unreachable(&e))?
-                        .to_vec()
+                    if self.require_pinned_root {
+                        return Err(ClientError::Refused(format!(
+                            "this machine trusts a registry only from a pinned root \
+                             (registry.require-pinned-root), and none is pinned for {}; get \
+                             its root.json from its operator and run `lord registry pin \
+                             --registry {} --root FILE` (or --root-sha256 HEX)",
+                            self.base, self.base
+                        )));
+                    }
+                    self.first_root().await?
                 }
                 Err(e) => return Err(crate::error::io("read", &saved)(e)),
             }

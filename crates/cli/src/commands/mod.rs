@@ -22,6 +22,7 @@ pub(crate) mod pipe;
 pub(crate) mod plugin;
 pub(crate) mod registry;
 pub(crate) mod registry_database;
+pub(crate) mod registry_pin;
 pub(crate) mod release;
 pub(crate) mod run;
 pub(crate) mod secret;
@@ -57,7 +58,15 @@ pub(crate) fn registry_client(
     framework: &Framework,
     flag: Option<String>,
 ) -> Result<lord_registry_client::Client> {
-    Ok(lord_registry_client::Client::new(&registry_url(
-        framework, flag,
-    )?)?)
+    // An organisation may require every registry's root to be pinned
+    // (`registry.require-pinned-root`, locked on in the machine's file).
+    let pinned_only = framework
+        .settings()?
+        .get("registry.require-pinned-root")
+        .and_then(|v| v.as_bool())
+        == Some(true);
+    Ok(
+        lord_registry_client::Client::new(&registry_url(framework, flag)?)?
+            .require_pinned_root(pinned_only),
+    )
 }

@@ -91,6 +91,10 @@ pub(crate) enum RegistryCommand {
     Keys(KeysCommand),
     /// Publish a signed build of lord itself, for `lord self update`.
     PublishRelease(crate::commands::release::PublishReleaseArgs),
+    /// Pin a registry's TUF root before first contact: from a root.json
+    /// its operator gave you, or by the SHA-256 they published. Trust then
+    /// starts from that root, not from whatever answers first.
+    Pin(super::registry_pin::PinArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -202,18 +206,7 @@ pub(crate) async fn run(
                     .map_err(|e| anyhow::anyhow!("--public-url: {e}"))?;
             }
             if let Some(path) = access_log {
-                let log = if path.as_os_str() == "-" {
-                    AccessLog::to_stderr()
-                } else {
-                    let file = std::fs::OpenOptions::new()
-                        .create(true)
-                        .append(true)
-                        .open(&path)
-                        .with_context(|| format!("opening the access log {}", path.display()))?;
-                    AccessLog::to(file)
-                }
-                .context("starting the access log's writer")?;
-                let _ = registry.set_access_log(log);
+                let _ = registry.set_access_log(open_access_log(&path)?);
             }
             let stop = stop_requested();
             let listener = tokio::net::TcpListener::bind(&listen)
@@ -285,8 +278,25 @@ pub(crate) async fn run(
             ));
         }
         RegistryCommand::Keys(command) => keys(ctx, out, framework, command).await?,
+        RegistryCommand::Pin(args) => super::registry_pin::run(out, framework, args).await?,
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The access log `--access-log` names: a file appended to, or `-` for
+/// standard error.
+fn open_access_log(path: &std::path::Path) -> Result<AccessLog> {
+    if path.as_os_str() == "-" {
+        AccessLog::to_stderr()
+    } else {
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .with_context(|| format!("opening the access log {}", path.display()))?;
+        AccessLog::to(file)
+    }
+    .context("starting the access log's writer")
 }
 
 /// `lord registry keys list|rotate`: works on the data folder's `tuf/`

@@ -56,6 +56,7 @@ mod refusals;
 mod registry;
 mod registry_community;
 mod registry_demo;
+mod registry_pin;
 mod registry_servers;
 mod registry_tuf;
 mod registry_web;

@@ -1,0 +1,106 @@
+//! `lord registry pin`: trust a registry's signed index from a root its
+//! operator vouched for, instead of from whatever answers first. The root
+//! is a `root.json` file given out of band, or the registry's own
+//! `1.root.json` checked against a SHA-256 the operator published. It is
+//! saved as the registry's first root (`registries/HOST/root.json`), which
+//! the client starts trust from; a registry lord already trusts is not
+//! re-pinned (its trust has moved on from version 1 through rotations).
+
+use anyhow::{Context as _, Result};
+use clap::Args;
+use lord_host::Framework;
+
+use crate::cli::UsageError;
+use crate::render::Output;
+
+#[derive(Debug, Args)]
+pub(crate) struct PinArgs {
+    /// The registry (default `registry.url`).
+    #[arg(long)]
+    registry: Option<String>,
+    /// The root its operator gave you (`1.root.json`).
+    #[arg(
+        long,
+        conflicts_with = "root_sha256",
+        required_unless_present = "root_sha256"
+    )]
+    root: Option<std::path::PathBuf>,
+    /// The SHA-256 (hexadecimal) its operator published for its root.
+    #[arg(long)]
+    root_sha256: Option<String>,
+}
+
+pub(crate) async fn run(out: &Output, framework: &Framework, args: PinArgs) -> Result<()> {
+    let client = super::registry_client(framework, args.registry)?;
+    let state = framework.registry_folder(client.base());
+    if state.join("metadata/root.json").exists() {
+        return Err(UsageError(format!(
+            "lord already trusts {} (its trust has moved on from its first root); pinning \
+             applies before first contact",
+            client.base()
+        ))
+        .into());
+    }
+    let root = match (&args.root, &args.root_sha256) {
+        (Some(path), _) => {
+            std::fs::read(path).with_context(|| format!("could not read {}", path.display()))?
+        }
+        (None, Some(expected)) => {
+            let root = client.first_root().await?;
+            let actual = sha256_hex(&root);
+            if !actual.eq_ignore_ascii_case(expected.trim()) {
+                return Err(UsageError(format!(
+                    "{} serves a root with SHA-256 {actual}, not the {} you were given: do not \
+                     trust it; nothing was pinned",
+                    client.base(),
+                    expected.trim()
+                ))
+                .into());
+            }
+            root
+        }
+        (None, None) => {
+            return Err(UsageError("give --root FILE or --root-sha256 HEX".to_owned()).into());
+        }
+    };
+    check_root(&root)?;
+    std::fs::create_dir_all(&state)
+        .with_context(|| format!("could not create {}", state.display()))?;
+    let path = state.join("root.json");
+    lord_file::write_atomic(&path, &root)
+        .with_context(|| format!("could not write {}", path.display()))?;
+    out.status(format_args!(
+        "pinned the root of {} (SHA-256 {}); its signed index is trusted from it",
+        client.base(),
+        sha256_hex(&root)
+    ));
+    Ok(())
+}
+
+/// A TUF root, version 1, by its shape; its signatures are checked by the
+/// client when it first loads the index.
+fn check_root(bytes: &[u8]) -> Result<()> {
+    let value: serde_json::Value = serde_json::from_slice(bytes)
+        .map_err(|e| UsageError(format!("the root is not JSON: {e}")))?;
+    let signed = &value["signed"];
+    if signed["_type"] != "root" || !value["signatures"].is_array() {
+        return Err(UsageError(
+            "that file is not a TUF root (`signed._type` is not `root`)".to_owned(),
+        )
+        .into());
+    }
+    if signed["version"] != 1 {
+        return Err(UsageError(format!(
+            "pin the registry's first root (version 1), not version {}; lord follows its \
+             rotations from there",
+            signed["version"]
+        ))
+        .into());
+    }
+    Ok(())
+}
+
+/// The SHA-256 of `bytes` in hexadecimal, as operators publish it.
+fn sha256_hex(bytes: &[u8]) -> String {
+    lord_package::Digest::of(bytes).to_string()
+}
