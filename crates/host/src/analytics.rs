@@ -25,7 +25,7 @@ pub const STALE_AFTER: Duration = Duration::from_secs(180 * 24 * 60 * 60);
 /// The topic announcing a new anomaly.
 pub const ANOMALY_TOPIC: &str = "lord.plugin.anomaly";
 
-fn now_ms() -> u64 {
+pub(crate) fn now_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))

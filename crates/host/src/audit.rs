@@ -287,26 +287,11 @@ pub fn syslog_line(record: &ChainRecord, host: &str) -> String {
     format!("<37>1 {at} {host} lord - audit - {body}")
 }
 
-/// Unix seconds as an RFC 3339 UTC time, without a date library: days
-/// from the civil calendar (Howard Hinnant's algorithm).
+/// Unix seconds as an RFC 3339 UTC time (`2024-12-05T12:00:00Z`).
 pub fn rfc3339(seconds: i64) -> String {
-    let days = seconds.div_euclid(86_400);
-    let rest = seconds.rem_euclid(86_400);
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
-        rest / 3600,
-        rest % 3600 / 60,
-        rest % 60
-    )
+    jiff::Timestamp::from_second(seconds)
+        .map(|t| t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string())
+        .unwrap_or_else(|_| "-".to_owned())
 }
 
 #[cfg(test)]

@@ -144,9 +144,7 @@ fn log(
         return;
     };
     let prices = lord_ai::Prices::load(&home.join(lord_ai::PRICES_FILE)).ok();
-    let at_ms = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+    let at_ms = i64::try_from(crate::analytics::now_ms()).unwrap_or(i64::MAX);
     let exchange = Exchange::of(
         at_ms,
         plugin,
