@@ -13,7 +13,7 @@
 
 use std::path::PathBuf;
 
-use lord_ai::{Endpoint, Kind};
+use lord_ai::{ApiKey, Endpoint, Kind};
 use lord_manifest::{PluginId, Version};
 use lord_store::PluginState;
 use serde::Serialize;
@@ -157,6 +157,18 @@ impl crate::Framework {
 
     /// The profile `name`, as configured.
     pub fn ai_profile(&self, name: &str) -> Result<AiProfile, HostError> {
+        Ok(self.ai_profile_and_key(name)?.0)
+    }
+
+    /// What the client needs to reach the profile `name`: refused while
+    /// its kind's provider is disabled, or when its service needs a key
+    /// and none is stored.
+    pub fn ai_endpoint(&self, name: &str) -> Result<(Endpoint, AiProfile), HostError> {
+        let (profile, key) = self.ai_profile_and_key(name)?;
+        Ok((endpoint(&profile, key)?, profile))
+    }
+
+    fn ai_profile_and_key(&self, name: &str) -> Result<(AiProfile, Option<ApiKey>), HostError> {
         let kind_enabled = |kind: Kind| -> Result<bool, HostError> {
             Ok(self.store().provider_state(kind.as_str())?.state == PluginState::Enabled)
         };
@@ -167,24 +179,17 @@ impl crate::Framework {
             kind_enabled,
         )
     }
-
-    /// What the client needs to reach the profile `name`: refused while
-    /// its kind's provider is disabled, or when its service needs a key
-    /// and none is stored.
-    pub fn ai_endpoint(&self, name: &str) -> Result<(Endpoint, AiProfile), HostError> {
-        let profile = self.ai_profile(name)?;
-        Ok((endpoint(&self.channels().secrets, &profile)?, profile))
-    }
 }
 
-/// The profile `name` from `settings`; `kind_enabled` says whether the
+/// The profile `name` from `settings`, and its key from `secrets` (read
+/// once, here, into an `ApiKey`); `kind_enabled` says whether the
 /// provider of a kind is enabled.
 pub(crate) fn profile(
     settings: &lord_config::Config,
     secrets: &lord_state::Secrets,
     name: &str,
     kind_enabled: impl Fn(Kind) -> Result<bool, HostError>,
-) -> Result<AiProfile, HostError> {
+) -> Result<(AiProfile, Option<ApiKey>), HostError> {
     let field = |f: &str| settings.get(&format!("ai.profiles.{name}.{f}"));
     let text = |f: &str| field(f).and_then(|v| v.as_str().map(str::to_owned));
     let kind = text("kind").ok_or_else(|| {
@@ -199,7 +204,10 @@ pub(crate) fn profile(
         )))
     })?;
     let key_secret = text("key-secret").unwrap_or_else(|| default_key_secret(name));
-    Ok(AiProfile {
+    let key = secrets
+        .get(&key_secret)?
+        .map(|value| ApiKey::new(value.expose().to_owned()));
+    let profile = AiProfile {
         name: name.to_owned(),
         kind,
         url: text("url")
@@ -210,19 +218,17 @@ pub(crate) fn profile(
         max_tokens: field("max-tokens")
             .and_then(|v| v.as_u64())
             .and_then(|n| u32::try_from(n).ok()),
-        key_stored: secrets.get(&key_secret)?.is_some(),
+        key_stored: key.is_some(),
         key_secret,
         enabled: kind_enabled(kind)?,
-    })
+    };
+    Ok((profile, key))
 }
 
 /// What the client needs to reach `profile`: refused while its kind's
 /// provider is disabled, or when its service needs a key and none is
-/// stored. The key is read here, into an `ApiKey`.
-pub(crate) fn endpoint(
-    secrets: &lord_state::Secrets,
-    profile: &AiProfile,
-) -> Result<Endpoint, HostError> {
+/// stored.
+pub(crate) fn endpoint(profile: &AiProfile, key: Option<ApiKey>) -> Result<Endpoint, HostError> {
     let name = &profile.name;
     if !profile.enabled {
         let kind = profile.kind;
@@ -231,9 +237,6 @@ pub(crate) fn endpoint(
              `lord plugin enable {kind}`"
         ))));
     }
-    let key = secrets
-        .get(&profile.key_secret)?
-        .map(|value| lord_ai::ApiKey::new(value.expose().to_owned()));
     // Only the service's own address is sure to need a key; a server of
     // the user's (llama.cpp, vLLM, a gateway) may take none.
     if key.is_none() && profile.kind.needs_key() && profile.url == profile.kind.default_url() {

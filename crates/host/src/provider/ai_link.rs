@@ -46,11 +46,11 @@ impl PluginAi {
         let mut max_tokens = BTreeMap::new();
         for name in profiles {
             let endpoint = super::ai::profile(settings, secrets, name, |k| Ok(kind_enabled(k)))
-                .and_then(|profile| {
+                .and_then(|(profile, key)| {
                     if let Some(max) = profile.max_tokens {
                         max_tokens.insert(name.clone(), max);
                     }
-                    super::ai::endpoint(secrets, &profile)
+                    super::ai::endpoint(&profile, key)
                 })
                 .map_err(|e| e.to_string());
             resolved.insert(name.clone(), endpoint);
