@@ -99,6 +99,15 @@ pub enum Finish {
 }
 
 impl Finish {
+    /// A reason named as OpenAI and Ollama name them (`stop`, `length`).
+    pub fn from_reason(reason: &str) -> Self {
+        match reason {
+            "stop" => Self::Stop,
+            "length" => Self::Length,
+            other => Self::Other(other.to_owned()),
+        }
+    }
+
     pub fn as_str(&self) -> &str {
         match self {
             Self::Stop => "stop",

@@ -37,15 +37,12 @@ pub(super) fn build(endpoint: &Endpoint, model: &str, request: &Request, stream:
 }
 
 fn finish(value: &Value) -> Finish {
-    match value
-        .get("done_reason")
-        .and_then(Value::as_str)
-        .unwrap_or("stop")
-    {
-        "stop" => Finish::Stop,
-        "length" => Finish::Length,
-        other => Finish::Other(other.to_owned()),
-    }
+    Finish::from_reason(
+        value
+            .get("done_reason")
+            .and_then(Value::as_str)
+            .unwrap_or("stop"),
+    )
 }
 
 fn usage(value: &Value) -> Usage {

@@ -38,14 +38,6 @@ pub(super) fn build(endpoint: &Endpoint, model: &str, request: &Request, stream:
     }
 }
 
-fn finish(reason: &str) -> Finish {
-    match reason {
-        "stop" => Finish::Stop,
-        "length" => Finish::Length,
-        other => Finish::Other(other.to_owned()),
-    }
-}
-
 fn usage(value: &Value) -> Usage {
     Usage {
         input_tokens: count(value.get("prompt_tokens")),
@@ -82,7 +74,7 @@ pub(super) fn reply(body: &Value) -> Result<Parsed, (ErrorKind, String)> {
             .unwrap_or_default()
             .to_owned(),
         usage: body.get("usage").map(usage).unwrap_or_default(),
-        finish: finish(reason),
+        finish: Finish::from_reason(reason),
     })
 }
 
@@ -112,7 +104,7 @@ pub(super) fn event(value: &Value) -> Vec<Delta> {
                     detail: "the content filter stopped the reply".to_owned(),
                 });
             } else {
-                out.push(Delta::Finish(finish(reason)));
+                out.push(Delta::Finish(Finish::from_reason(reason)));
             }
         }
     }
