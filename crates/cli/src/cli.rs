@@ -131,6 +131,10 @@ pub(crate) enum Builtin {
     /// Run a plugin registry and manage its tokens.
     #[command(subcommand)]
     Registry(commands::registry::RegistryCommand),
+    /// Staged rollouts of a plugin version across machines: start one,
+    /// see where it stands, promote it, abort it.
+    #[command(subcommand)]
+    Rollout(commands::rollout::RolloutCommand),
     /// Update lord itself from a registry's signed releases, or roll back.
     #[command(subcommand, name = "self")]
     Myself(commands::self_update::SelfCommand),
@@ -352,6 +356,7 @@ async fn run_builtin(
         Builtin::Key(cmd) => commands::key::run(ctx, out, cmd),
         Builtin::Pdk(cmd) => commands::pdk::run(ctx, out, framework, cmd).await,
         Builtin::Registry(cmd) => commands::registry::run(ctx, out, framework, cmd).await,
+        Builtin::Rollout(cmd) => commands::rollout::run(ctx, out, framework, cmd).await,
         Builtin::Myself(cmd) => commands::self_update::run(ctx, out, framework, cmd).await,
         Builtin::Install(args) => {
             commands::install::run(ctx, out, framework, commands::install::parse(args)).await

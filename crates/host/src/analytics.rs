@@ -54,7 +54,7 @@ pub(crate) fn apply(home: &Path, on: bool, recorder: &Recorder) -> Result<usize,
 }
 
 /// The window's calls, oldest first: earlier processes' and this one's.
-fn calls(
+pub(crate) fn calls(
     home: &Path,
     recorder: &Recorder,
     since_ms: u64,

@@ -338,6 +338,9 @@ async fn fetch_index(
         .join("registries")
         .join(registry_dir_name(client.base()));
     let trusted = client.trusted_index(&state).await?;
+    // Versions a staged rollout keeps from this machine are left out, as
+    // if unpublished (`rollout.rs`): only ever fewer than the index signs.
+    let withheld = crate::rollout::withheld(home, client).await?;
     let mut listed = Listed::new();
     let mut index: Index = BTreeMap::new();
     for target in trusted.targets.iter().cloned() {
@@ -349,6 +352,9 @@ async fn fetch_index(
         };
         // A digest names cached files; only a SHA-256 in hexadecimal will do.
         if target.digest.len() != 64 || !target.digest.bytes().all(|b| b.is_ascii_hexdigit()) {
+            continue;
+        }
+        if withheld.contains(&(target.id.clone(), target.version.clone())) {
             continue;
         }
         let candidate = Candidate {

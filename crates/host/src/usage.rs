@@ -14,6 +14,11 @@
 //! A report replaces the day's earlier one on the registry, so it carries
 //! the day's totals; counts of past days are dropped once a report has
 //! been sent (a report can only speak for today).
+//!
+//! Each plugin version also carries its p95 command latency today, from
+//! the local usage log, when it was the only version of its plugin that
+//! ran today (otherwise the figure could be another version's): what a
+//! staged rollout's gate compares (`rollout.rs`).
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -27,9 +32,10 @@ use lord_registry_client::{PluginUsage, UsageReport};
 /// The file holding this home's random installation id.
 const INSTALLATION_FILE: &str = "installation-id";
 
-/// This home's installation id, made (32 random hexadecimal digits) and
+/// This home's installation id (also its machine id in rollouts,
+/// `rollout.rs`), made (32 random hexadecimal digits) and
 /// kept the first time it is needed.
-fn installation_id(home: &Path) -> Result<String, HostError> {
+pub(crate) fn installation_id(home: &Path) -> Result<String, HostError> {
     let path = home.join(INSTALLATION_FILE);
     if let Ok(text) = std::fs::read_to_string(&path) {
         let text = text.trim();
@@ -77,10 +83,18 @@ impl Framework {
             .trusted_index(&self.registry_folder(client.base()))
             .await?;
         let listed: BTreeSet<&str> = index.targets.iter().map(|t| t.id.as_str()).collect();
+        let versions_run = |plugin: &str| counted.iter().filter(|c| c.plugin == plugin).count();
+        let single: BTreeSet<String> = counted
+            .iter()
+            .filter(|c| versions_run(&c.plugin) == 1)
+            .map(|c| c.plugin.clone())
+            .collect();
+        let p95 = self.todays_p95(today, &single)?;
         let plugins: Vec<PluginUsage> = counted
             .into_iter()
             .filter(|c| listed.contains(c.plugin.as_str()))
             .map(|c| PluginUsage {
+                p95_us: p95.get(&c.plugin).copied(),
                 id: c.plugin,
                 version: c.version,
                 runs: c.runs,
@@ -99,5 +113,35 @@ impl Framework {
         }
         self.store().forget_uses_before(today)?;
         Ok(reported)
+    }
+
+    /// The p95 wall time (µs) of today's command calls of each of
+    /// `plugins`, from the usage log: the callers pass only plugins of
+    /// which one version ran today, so the figure is that version's. None
+    /// for a plugin with no logged call (or with analytics off).
+    fn todays_p95(
+        &self,
+        today: i64,
+        plugins: &BTreeSet<String>,
+    ) -> Result<std::collections::BTreeMap<String, u64>, HostError> {
+        let since_ms = u64::try_from(today * 86_400_000).unwrap_or(0);
+        let mut walls: std::collections::BTreeMap<String, Vec<u64>> = Default::default();
+        for row in crate::analytics::calls(self.home(), self.loader().recorder(), since_ms)? {
+            if row.kind == lord_perf::EntryKind::Command && plugins.contains(row.plugin.as_str()) {
+                walls
+                    .entry(row.plugin.to_string())
+                    .or_default()
+                    .push(row.wall_ns / 1000);
+            }
+        }
+        Ok(walls
+            .into_iter()
+            .map(|(plugin, mut w)| {
+                w.sort_unstable();
+                // Nearest rank: the smallest figure at or above 95 % of calls.
+                let rank = (w.len() * 95).div_ceil(100).max(1) - 1;
+                (plugin, w[rank])
+            })
+            .collect())
     }
 }

@@ -3,7 +3,9 @@
 //! The JSON bodies of the HTTP API ([`SearchPage`], [`PluginInfo`], ...),
 //! the search request ([`SearchQuery`]), and how one package version is
 //! named and described as a target of the signed index ([`TargetInfo`]),
-//! as is a release of lord itself ([`ReleaseInfo`]).
+//! as is a release of lord itself ([`ReleaseInfo`]); staged rollouts of a
+//! version across machines and the ring each machine falls in
+//! ([`RolloutInfo`], [`ring_bucket`]).
 //! The server (`lord-registry`) and the client (`lord-registry-client`)
 //! both use these types, so the two cannot drift.
 //!
@@ -14,6 +16,7 @@ mod community;
 mod insights;
 mod model;
 mod release;
+mod rollout;
 mod search;
 mod target;
 mod usage;
@@ -27,6 +30,10 @@ pub use model::{
     ErrorBody, PluginInfo, Published, Rating, SearchHit, SearchPage, VersionInfo, Yank,
 };
 pub use release::{IndexEntry, RELEASES, ReleaseInfo, release_name};
+pub use rollout::{
+    Gate, Health, RING_BUCKETS, RolloutInfo, RolloutStart, RolloutState, Verdict, check_rings,
+    in_ring, ring_bucket,
+};
 pub use search::{SearchQuery, Sort};
 pub use target::{TargetInfo, target_name};
 pub use usage::{PluginUsage, Recommendation, RecommendationQuery, UsageReport};

@@ -29,6 +29,12 @@ pub struct PluginUsage {
     pub runs: u64,
     #[serde(default)]
     pub errors: u64,
+    /// The p95 wall time of its calls in microseconds, from the
+    /// performance monitor, when only this version of the plugin ran
+    /// today (so the figure is this version's): what a rollout's gate
+    /// compares.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub p95_us: Option<u64>,
 }
 
 /// A plugin recommended to an installation, and why.

@@ -2,6 +2,8 @@
 //!
 //! - [`Client`]: search, plugin records, package and signature downloads,
 //!   publish, yank and rate, over HTTP or HTTPS (reqwest with rustls).
+//! - Staged rollouts (`rollout.rs`): which versions a machine may take
+//!   now, and starting, promoting and aborting one.
 //! - [`TrustedIndex`]: the registry's TUF-signed index, verified from the
 //!   newest root the client has verified: packages, and releases of lord
 //!   itself (`lord self update`).
@@ -21,6 +23,7 @@ mod community;
 mod error;
 mod index;
 mod release;
+mod rollout;
 pub mod tuf;
 
 pub use client::{Client, Download};
@@ -31,5 +34,8 @@ pub use lord_registry_api::{
     AuditEntry, ErrorBody, PluginInfo, PluginUsage, PostInfo, Published, Rating, Recommendation,
     RecommendationQuery, ReviewInfo, SearchHit, SearchPage, SearchQuery, Sort, TargetInfo,
     UsageReport, VersionInfo, Yank, target_name,
+};
+pub use lord_registry_api::{
+    Gate, Health, RolloutInfo, RolloutStart, RolloutState, check_rings, in_ring, ring_bucket,
 };
 pub use lord_registry_api::{RELEASES, ReleaseInfo, release_name};

@@ -33,6 +33,7 @@ mod pages;
 mod pg;
 pub(crate) mod pool;
 mod portable;
+mod rollouts;
 mod sqlite;
 mod tls;
 
@@ -44,6 +45,7 @@ pub(crate) use insights::ErrorWindows;
 pub(crate) use insights::Facts;
 pub use pages::VersionText;
 pub(crate) use pages::today;
+pub(crate) use rollouts::Move;
 pub use tls::PgOptions;
 
 use std::collections::BTreeMap;

@@ -293,6 +293,15 @@ fn demo_package(
     Ok((packed.bytes, signature))
 }
 
+/// The newest version the demo made of `id`.
+fn newest(made: &[DemoPlugin], id: &str) -> String {
+    made.iter()
+        .find(|p| p.id == id)
+        .and_then(|p| p.versions.last())
+        .map(|(v, _)| v.clone())
+        .unwrap_or_default()
+}
+
 /// Fills `registry` with `count` demo plugins and their versions: real
 /// packages (each the demo's manifest and [`COMPONENT`]) signed by the
 /// key [`DEMO_KEY`] in `keys` (made if missing), published as a publish
@@ -359,14 +368,10 @@ pub async fn fill(
                 .iter()
                 .map(|id| lord_registry_api::PluginUsage {
                     id: id.clone(),
-                    version: made
-                        .iter()
-                        .find(|p| &p.id == id)
-                        .and_then(|p| p.versions.last())
-                        .map(|(v, _)| v.clone())
-                        .unwrap_or_default(),
+                    version: newest(&made, id),
                     runs: 1 + mix.below(40) as u64,
                     errors: mix.below(3) as u64,
+                    p95_us: None,
                 })
                 .collect(),
         })?;

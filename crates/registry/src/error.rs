@@ -41,6 +41,10 @@ pub enum RegistryError {
         "{id} {version} is already published; versions are immutable, so publish a new version"
     )]
     Duplicate { id: String, version: String },
+    /// The request clashes with the state of what it names (409), like a
+    /// second rollout of a plugin while one is in progress.
+    #[error("{0}")]
+    Conflict(String),
     /// Signed index metadata could not be made, or failed verification.
     #[error("{0}")]
     Tuf(String),
@@ -77,7 +81,7 @@ impl RegistryError {
             RegistryError::Unauthorized => 401,
             RegistryError::Forbidden(_) => 403,
             RegistryError::NotFound(_) => 404,
-            RegistryError::Duplicate { .. } => 409,
+            RegistryError::Duplicate { .. } | RegistryError::Conflict(_) => 409,
             RegistryError::TooManyRequests { .. } => 429,
         }
     }

@@ -19,6 +19,9 @@
 //!   receipt (`receipt.rs`) bound to the account and version, one review
 //!   per account and version with edits kept, discussions, reports, a spam
 //!   filter, moderators hiding and showing, and an audit naming each.
+//! - Staged rollouts (`rollouts.rs`): a version taken by rising rings of
+//!   machines, promoted by a gate on the error rate and p95 latency that
+//!   clients report, and rolled back by itself when the gate fails.
 //! - Operations: `/healthz`, `/readyz`, Prometheus `/metrics`, rate
 //!   limits ([`RateLimits`]) and graceful shutdown ([`serve_until`]).
 //!
@@ -42,6 +45,7 @@ mod ops;
 mod receipt;
 pub mod recommend;
 mod releases;
+mod rollouts;
 mod server;
 pub mod tuf;
 mod usage;

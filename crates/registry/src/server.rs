@@ -330,6 +330,7 @@ pub fn router(registry: Shared) -> axum::Router {
         .merge(crate::web::routes())
         .merge(crate::community::routes())
         .merge(crate::usage::routes())
+        .merge(crate::rollouts::routes())
         .merge(crate::insights::routes())
         .fallback(|| async {
             RegistryError::NotFound("no such endpoint; see /api/v1/openapi.json".to_owned())

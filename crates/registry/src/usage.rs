@@ -116,6 +116,8 @@ async fn report(
     })?;
     blocking(&registry, move |r| {
         r.db.record_usage(&report)?;
+        // The rollouts of these plugins judge the report (and may move).
+        r.db.observe_rollouts(&report.installation, &report.plugins)?;
         // The next recommendation learns from this report.
         *r.model.lock().unwrap_or_else(|p| p.into_inner()) = None;
         Ok(())

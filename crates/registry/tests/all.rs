@@ -22,6 +22,7 @@ mod insights;
 #[path = "support/moto.rs"]
 mod moto;
 mod operations;
+mod rollouts;
 mod several_servers;
 mod support;
 mod usage;
@@ -73,7 +74,10 @@ on_both_backends!(
     moderation_hides_content_and_the_audit_names_the_moderator,
     co_installed_plugins_are_recommended_and_installations_stay_anonymous,
     insights_name_rising_errors_abandoned_plugins_and_permission_creep,
+    reports_promote_a_rollout_then_roll_it_back_and_publishers_move_it,
 );
+
+use rollouts::reports_promote_a_rollout_then_roll_it_back_and_publishers_move_it;
 
 use insights::insights_name_rising_errors_abandoned_plugins_and_permission_creep;
 

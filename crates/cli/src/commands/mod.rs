@@ -24,6 +24,7 @@ pub(crate) mod registry;
 pub(crate) mod registry_database;
 pub(crate) mod registry_pin;
 pub(crate) mod release;
+pub(crate) mod rollout;
 pub(crate) mod run;
 pub(crate) mod secret;
 pub(crate) mod self_update;

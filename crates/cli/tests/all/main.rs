@@ -60,6 +60,7 @@ mod registry_pin;
 mod registry_servers;
 mod registry_tuf;
 mod registry_web;
+mod rollout;
 mod secrets;
 mod self_update;
 mod state;

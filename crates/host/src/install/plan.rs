@@ -28,6 +28,7 @@ pub const RESERVED_COMMANDS: &[&str] = &[
     "key",
     "pdk",
     "registry",
+    "rollout",
     "install",
     "self",
     "cache",

@@ -59,6 +59,19 @@ fn salt_of_today(sql: &mut dyn Sql, day: i64) -> Result<String, RegistryError> {
     Ok(rows.first().map(|r| r[0].text()).unwrap_or_default())
 }
 
+/// An installation id as the usage tables keep it: its SHA-256 under the
+/// salt of `day` (also what rollouts key their reports by).
+pub(super) fn installation_hash(
+    sql: &mut dyn Sql,
+    day: i64,
+    installation: &str,
+) -> Result<String, RegistryError> {
+    let salt = salt_of_today(sql, day)?;
+    Ok(hex::encode(Sha256::digest(format!(
+        "{salt}:{installation}"
+    ))))
+}
+
 impl Db {
     /// Records today's report of one installation (replacing an earlier
     /// report of the same day). Plugins the registry does not list are
@@ -72,8 +85,7 @@ impl Db {
     pub fn record_usage_on(&self, report: &UsageReport, day: i64) -> Result<usize, RegistryError> {
         let report = report.clone();
         super::community::transaction(self, move |sql| {
-            let salt = salt_of_today(sql, day)?;
-            let hashed = hex::encode(Sha256::digest(format!("{salt}:{}", report.installation)));
+            let hashed = installation_hash(sql, day, &report.installation)?;
             sql.exec(
                 "DELETE FROM usage WHERE day = $1 AND installation = $2",
                 &[day.into(), hashed.as_str().into()],

@@ -151,6 +151,11 @@ pub(super) const STEPS: &[Step] = &[
         name: "opt-in use under daily salted hashes",
         sql: super::analytics::SCHEMA,
     },
+    Step {
+        version: 6,
+        name: "staged rollouts and their machines' reports",
+        sql: super::rollouts::SCHEMA,
+    },
 ];
 
 /// Step 3: what the web pages show and filter on (`db/pages.rs`), as

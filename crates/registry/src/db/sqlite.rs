@@ -122,6 +122,11 @@ pub(super) const STEPS: &[Step] = &[
         name: "opt-in use under daily salted hashes",
         sql: super::analytics::SCHEMA,
     },
+    Step {
+        version: 5,
+        name: "staged rollouts and their machines' reports",
+        sql: super::rollouts::SCHEMA,
+    },
 ];
 
 /// Brings the schema up to date, every pending step in one immediate

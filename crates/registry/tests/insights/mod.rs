@@ -32,6 +32,7 @@ fn used(r: &Running, installation: &str, id: &str, day: i64, runs: u64, errors: 
                     version: "0.1.0".to_owned(),
                     runs,
                     errors,
+                    p95_us: None,
                 }],
             },
             day,

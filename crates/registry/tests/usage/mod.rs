@@ -20,6 +20,7 @@ fn report(r: &Running, installation: &str, plugins: &[&str]) {
                         version: "0.1.0".to_owned(),
                         runs: 10,
                         errors: 1,
+                        p95_us: None,
                     })
                     .collect(),
             }),

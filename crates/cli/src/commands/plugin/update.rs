@@ -1,6 +1,7 @@
 //! `lord plugin outdated|update|rollback|prune`: newer versions from the
 //! registry, updates that test the new build and switch back on a failure,
-//! and the earlier builds kept for rollback.
+//! and the earlier builds kept for rollback. An update first returns from
+//! any version a staged rollout withdrew (by rollback).
 
 use std::process::ExitCode;
 
@@ -188,6 +189,8 @@ pub(crate) async fn update(
 ) -> Result<ExitCode> {
     let client = crate::commands::registry_client(framework, request.registry)?;
     let _lock = framework.install_lock()?;
+    // Versions a staged rollout withdrew go back first, by rollback.
+    let returned = retreat(out, framework, &client, request.id.as_ref()).await?;
     let ids = match request.id {
         Some(id) => vec![id],
         None => framework
@@ -255,10 +258,33 @@ pub(crate) async fn update(
             }
         }
     }
-    if updated == 0 && code == ExitCode::SUCCESS {
+    if updated == 0 && returned == 0 && code == ExitCode::SUCCESS {
         out.status("nothing to update");
     }
     Ok(code)
+}
+
+/// Rolls back each installed version (of `only`, or of every plugin) a
+/// staged rollout withdrew; returns how many went back.
+async fn retreat(
+    out: &Output,
+    framework: &mut Framework,
+    client: &lord_registry_client::Client,
+    only: Option<&PluginId>,
+) -> Result<usize> {
+    let retreats = framework.retreats(client, only).await?;
+    for r in &retreats {
+        framework.retreat(r).await?;
+        out.status(format_args!(
+            "rollout {} withdrew {} {}: {}; rolled back to {}",
+            foreign(&r.rollout),
+            r.id,
+            r.from,
+            foreign(&r.reason),
+            r.to
+        ));
+    }
+    Ok(retreats.len())
 }
 
 pub(crate) fn parse_rollback(args: RollbackArgs) -> Result<RollbackRequest, UsageError> {
