@@ -206,11 +206,10 @@ fn check_own(key: &str, value: &Value) -> Option<Result<(), String>> {
         },
         // Alert rules: each table is checked by the monitor when it reads
         // them (`lord alert list` names the mistake); here, their shape.
-        "monitor.alerts" => match value.as_array() {
+        // Micro-plugin routes likewise, checked by lord-micro when read.
+        "monitor.alerts" | "micro.routes" => match value.as_array() {
             Some(rules) if rules.iter().all(Value::is_object) => Ok(()),
-            _ => Err(format!(
-                "must be a list of [[monitor.alerts]] tables; got {value}"
-            )),
+            _ => Err(format!("must be a list of [[{key}]] tables; got {value}")),
         },
         "monitor.notify.webhook.url" => match value.as_str() {
             Some(url) if url.starts_with("http://") || url.starts_with("https://") => Ok(()),

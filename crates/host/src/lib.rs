@@ -80,5 +80,6 @@ pub use provider::{NativePlugin, Provider, ProviderCommand};
 pub use release::{Release, install_release, previous_of, roll_back_release};
 pub use remote::{Outdated, Pinned, Progress, RemotePlan, RemoteStep, UpdateOutcome, UpdateStep};
 pub use rollout::Retreat;
+pub use runtime::MICRO_ROUTES;
 pub use scratch::{scratch_dir, sweep_dead};
 pub use validate::{Category, Finding, Level, Measurements, ValidationReport};

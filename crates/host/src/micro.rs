@@ -397,8 +397,40 @@ impl Handler for SandboxedMicro {
     }
 }
 
+impl crate::framework::Framework {
+    /// Every micro-plugin route in force and where it comes from (a
+    /// plugin's `[[routes]]`, or `None`: the configuration's
+    /// `[[micro.routes]]`), in the order the manager applies them, so a
+    /// later route for the same id wins.
+    pub fn micro_routes(
+        &self,
+    ) -> Result<Vec<(Option<lord_manifest::PluginId>, lord_manifest::RouteSpec)>, HostError> {
+        let enabled = self.list(&crate::PluginFilter {
+            state: Some(lord_store::PluginState::Enabled),
+            ..crate::PluginFilter::default()
+        })?;
+        let mut routes: Vec<_> = enabled
+            .iter()
+            .flat_map(|p| {
+                let id = p.id().clone();
+                p.manifest
+                    .routes
+                    .iter()
+                    .map(move |r| (Some(id.clone()), r.clone()))
+            })
+            .collect();
+        routes.extend(
+            self.runtime()
+                .micro_routes()?
+                .into_iter()
+                .map(|r| (None, r)),
+        );
+        Ok(routes)
+    }
+}
+
 /// A manager holding every micro-plugin of the `enabled` plugins, ready
-/// to run pipelines.
+/// to run pipelines, and the routes they and the configuration declare.
 pub(crate) fn manager(
     rt: Runtime<'_>,
     store: &Store,
@@ -427,6 +459,24 @@ pub(crate) fn manager(
                 })?;
             }
         }
+    }
+    // A plugin's own routes (between its own handlers, checked at parse),
+    // then the configured ones, which win: the user's choice over the
+    // author's. A target that is not installed fails the calls routed to
+    // it, which the router counts against that variant.
+    for plugin in enabled {
+        for route in &plugin.manifest.routes {
+            let router = lord_micro::router_for(route).map_err(|e| HostError::Mismatch {
+                plugin: plugin.id().clone(),
+                reason: e.to_string(),
+            })?;
+            manager.route(route.id.clone(), router);
+        }
+    }
+    for route in rt.micro_routes()? {
+        let router =
+            lord_micro::router_for(&route).map_err(|e| HostError::ConfigUnusable(e.to_string()))?;
+        manager.route(route.id.clone(), router);
     }
     Ok(manager)
 }

@@ -16,6 +16,9 @@ use crate::loader::Loader;
 use crate::messenger::{MessageTarget, Messenger, Route};
 use crate::settings::Settings;
 
+/// The configuration key of the micro-plugin routes.
+pub const MICRO_ROUTES: &str = "micro.routes";
+
 /// Whether `plugin` holds any `message(ID)` grant.
 fn messages_others(plugin: &InstalledPlugin) -> bool {
     plugin
@@ -65,6 +68,16 @@ impl<'a> Runtime<'a> {
 
     /// Whether the user shares use with the registry
     /// (`registry.share-usage`); off when unset or unreadable.
+    /// The routes `[[micro.routes]]` configures (A/B splits and gradual
+    /// rollouts between micro handlers), each checked.
+    pub(crate) fn micro_routes(&self) -> Result<Vec<lord_manifest::RouteSpec>, HostError> {
+        match self.settings.get()?.get(MICRO_ROUTES) {
+            Some(value) => lord_micro::parse_routes(MICRO_ROUTES, &value)
+                .map_err(|e| HostError::ConfigUnusable(e.to_string())),
+            None => Ok(Vec::new()),
+        }
+    }
+
     pub(crate) fn shares_usage(&self) -> bool {
         self.settings
             .get()

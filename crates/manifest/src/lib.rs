@@ -23,6 +23,7 @@ mod permission;
 mod raw;
 mod reserved;
 mod risk;
+mod route;
 mod topic;
 mod validate;
 
@@ -42,6 +43,7 @@ pub use net::{NetHost, NetTarget};
 pub use permission::{Permission, PermissionError, PermissionFamily};
 pub use reserved::{LORD, is_lords};
 pub use risk::{RiskLevel, RiskLevelError, derive_risk};
+pub use route::{RolloutSpec, RouteSpec, VariantSpec};
 pub use semver::{Version, VersionReq};
 pub use topic::Topic;
 pub use validate::parse;

@@ -71,6 +71,10 @@ pub struct Manifest {
         skip_serializing_if = "Vec::is_empty"
     )]
     pub event_filters: Vec<EventFilter>,
+    /// `[[routes]]`: A/B splits and gradual rollouts between the plugin's
+    /// own micro handlers.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub routes: Vec<crate::route::RouteSpec>,
 }
 
 /// One subscription filter.

@@ -34,6 +34,8 @@ pub(crate) struct RawManifest {
     pub(crate) messages: Option<RawMessages>,
     #[serde(default)]
     pub(crate) events: Option<RawEvents>,
+    #[serde(default)]
+    pub(crate) routes: Vec<Spanned<crate::route::RouteSpec>>,
 }
 
 /// `[events]`: refinements of the plugin's subscriptions.

@@ -110,6 +110,7 @@ impl Validator<'_> {
         };
         let commands = self.commands(raw.commands)?;
         let micro = self.micro(raw.micro)?;
+        let routes = crate::route::check_manifest_routes(&self.loc, raw.routes, &micro)?;
         let event_filters = match raw.events {
             Some(events) => self.event_filters(events.filter, &permissions)?,
             None => Vec::new(),
@@ -129,6 +130,7 @@ impl Validator<'_> {
             config_schema,
             accepts_messages: raw.messages.is_some_and(|m| m.accept),
             event_filters,
+            routes,
         })
     }
 
@@ -826,7 +828,7 @@ mod tests {
             ),
             (
                 "[extra]\n",
-                "plugin.toml:7:2: unknown key `extra`; allowed keys are `plugin`, `dependencies`, `permissions`, `limits`, `commands`, `micro`, `config`, `messages`, `events`",
+                "plugin.toml:7:2: unknown key `extra`; allowed keys are `plugin`, `dependencies`, `permissions`, `limits`, `commands`, `micro`, `config`, `messages`, `events`, `routes`",
             ),
             (
                 "[permissions]\nrisk = \"low\"\n",

@@ -12,7 +12,9 @@
 //! mismatches between neighbours, and its effective authority: the union of
 //! what its members may do), swaps a handler while calls are in flight, and
 //! routes an id between variants ([`Router`]) for A/B tests and gradual
-//! rollouts that roll back by themselves.
+//! rollouts that roll back by themselves, as code builds them or as the
+//! configuration's `[[micro.routes]]` and a manifest's `[[routes]]`
+//! describe them ([`router_for`]).
 //!
 //! Invariant: no I/O and no sandbox here; this crate composes handlers and
 //! knows nothing of how a handler runs.
@@ -24,6 +26,7 @@ mod manager;
 mod pipeline;
 mod plugin;
 mod route;
+mod route_spec;
 mod run;
 mod schema;
 
@@ -36,4 +39,5 @@ pub use manager::MicroManager;
 pub use pipeline::{OnError, Pipeline, PipelineError, Step};
 pub use plugin::{MicroPlugin, MicroSecurity};
 pub use route::{Rollout, RolloutPolicy, Router, Variant, VariantStats};
+pub use route_spec::{parse_routes, router_for};
 pub use run::Prepared;

@@ -264,3 +264,112 @@ fn a_pipeline_exit_code_follows_the_kind_of_failure() {
         .assert_code(2)
         .assert_stderr_contains("rejected its input");
 }
+
+/// Routes from the configuration (`[[micro.routes]]`): an A/B split gives
+/// each routing key one variant, the same on every run and across
+/// processes, and both variants serve some keys; a rollout sends its new
+/// handler the share its first step names; `lord micro routes` names a
+/// target that is not installed; a malformed route is refused.
+#[test]
+fn configured_routes_split_calls_between_variants_by_key() {
+    let lord = Lord::new();
+    lord.install("micro/text");
+    let config = lord.home.path().join("config.toml");
+    std::fs::write(
+        &config,
+        "[[micro.routes]]\nid = \"shout\"\nvariants = [\n  \
+         { name = \"loud\", target = \"upper\", weight = 1 },\n  \
+         { name = \"soft\", target = \"lower\", weight = 1 },\n]\n",
+    )
+    .expect("config");
+    let said = |key: &str| {
+        let run = pipe(&lord, &["shout", "--key", key], "Ab");
+        run.assert_ok();
+        run.stdout()
+    };
+    let mut loud = 0;
+    for n in 0..12 {
+        let key = format!("user-{n}");
+        let first = said(&key);
+        assert!(first == "AB\n" || first == "ab\n", "{first:?}");
+        assert_eq!(said(&key), first, "{key} moved between variants");
+        loud += usize::from(first == "AB\n");
+    }
+    assert!((1..12).contains(&loud), "{loud} of 12 keys went loud");
+
+    let routes = lord.run(&["micro", "routes", "--json"]);
+    routes.assert_ok();
+    let listed: serde_json::Value = serde_json::from_str(&routes.stdout()).expect("json");
+    assert_eq!(listed[0]["route"]["id"], "shout");
+    assert_eq!(listed[0]["missing"], serde_json::json!([]));
+    assert_eq!(listed[0]["from"], "configuration");
+
+    std::fs::write(
+        &config,
+        "[[micro.routes]]\nid = \"shout\"\n\
+         rollout = { old = \"upper\", new = \"quiet\", steps = [100], calls-per-step = 10 }\n",
+    )
+    .expect("config");
+    let listed = lord.run(&["micro", "routes"]);
+    listed.assert_ok();
+    assert_eq!(
+        listed.stdout(),
+        "shout  rollout upper -> quiet (100%)  [configuration]\n    not installed: quiet\n"
+    );
+    std::fs::write(
+        &config,
+        "[[micro.routes]]\nid = \"shout\"\n\
+         rollout = { old = \"upper\", new = \"lower\", steps = [100], calls-per-step = 10 }\n",
+    )
+    .expect("config");
+    assert_eq!(
+        said("anyone"),
+        "ab\n",
+        "the new handler takes its first step's share"
+    );
+
+    std::fs::write(&config, "[[micro.routes]]\nid = \"shout\"\n").expect("config");
+    pipe(&lord, &["shout"], "Ab")
+        .assert_code(2)
+        .assert_stderr_contains("give `variants` (an A/B split) or a `rollout`");
+}
+
+/// A plugin's own `[[routes]]` send its micro id through a router: here
+/// every call of `greet` goes to `greet-next`, which hello's component
+/// does not serve, so the route is seen in the error; the configuration's
+/// route for the same id wins over the manifest's.
+#[test]
+fn a_manifests_route_sends_its_id_through_its_router_and_configuration_overrides_it() {
+    let lord = Lord::new();
+    let routed = variant("hello", |text| {
+        text + "\n[[micro]]\nid = \"greet-next\"\nkind = \"transformer\"\n\
+                input-schema = { type = \"string\" }\n\
+                \n[[routes]]\nid = \"greet\"\nvariants = [\n  \
+                { name = \"next\", target = \"greet-next\", weight = 1 },\n  \
+                { name = \"now\", target = \"greet\", weight = 0 },\n]\n"
+    });
+    lord.run(&[
+        "plugin",
+        "install",
+        routed.path().to_str().expect("utf-8"),
+        "--yes",
+    ])
+    .assert_ok();
+    pipe(&lord, &["greet"], "Ada")
+        .assert_code(3)
+        .assert_stderr_contains("hello has no micro-plugin `greet-next`");
+    let routes = lord.run(&["micro", "routes", "--json"]);
+    routes.assert_ok();
+    let listed: serde_json::Value = serde_json::from_str(&routes.stdout()).expect("json");
+    assert_eq!(listed[0]["from"], "hello");
+    assert_eq!(listed[0]["route"]["variants"][0]["target"], "greet-next");
+    std::fs::write(
+        lord.home.path().join("config.toml"),
+        "[[micro.routes]]\nid = \"greet\"\n\
+         variants = [{ name = \"now\", target = \"greet\", weight = 1 }]\n",
+    )
+    .expect("config");
+    let run = pipe(&lord, &["greet"], "Ada");
+    run.assert_ok();
+    assert_eq!(run.stdout(), "Hello, Ada!\n");
+}
