@@ -129,6 +129,28 @@ pub enum Verdict {
 }
 
 impl Gate {
+    /// Checks the thresholds: at least one run, and each threshold given a
+    /// number of zero or more.
+    pub fn check(&self) -> Result<(), String> {
+        if self.min_runs == 0 {
+            return Err("a gate needs at least one run to judge (min_runs)".to_owned());
+        }
+        let thresholds = [
+            self.max_error_rate,
+            self.max_error_increase,
+            self.max_p95_ms,
+            self.max_p95_ratio,
+        ];
+        if thresholds
+            .iter()
+            .flatten()
+            .any(|t| !t.is_finite() || *t < 0.0)
+        {
+            return Err("a gate's thresholds are numbers of zero or more".to_owned());
+        }
+        Ok(())
+    }
+
     /// Judges the new version (`canary`, of which `ring_start_runs` runs
     /// came before the current ring) against `previous`. With no runs of
     /// the previous version to compare, its error rate counts as zero and
@@ -405,6 +427,21 @@ mod tests {
             absolute.judge(&health(5, 1, None), &none, 0),
             Verdict::Fail(_)
         ));
+    }
+
+    #[test]
+    fn a_gate_needs_runs_and_thresholds_of_zero_or_more() {
+        assert!(Gate::default().check().is_ok());
+        let no_runs = Gate {
+            min_runs: 0,
+            ..Gate::default()
+        };
+        assert!(no_runs.check().is_err());
+        let negative = Gate {
+            max_p95_ms: Some(-1.0),
+            ..Gate::default()
+        };
+        assert!(negative.check().is_err());
     }
 
     #[test]

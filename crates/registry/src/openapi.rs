@@ -60,6 +60,7 @@ pub fn document() -> Value {
         index_paths(),
         community_paths(),
         use_paths(),
+        crate::rollouts::openapi_paths(),
         page_paths(),
     ] {
         if let Value::Object(part) = part {
@@ -324,8 +325,10 @@ fn page_paths() -> Value {
 /// The bodies the API speaks, as JSON Schema (`lord-registry-api`'s types).
 fn schemas() -> Value {
     let mut all = package_schemas();
-    if let (Value::Object(all), Value::Object(more)) = (&mut all, community_schemas()) {
-        all.extend(more);
+    for part in [community_schemas(), crate::rollouts::openapi_schemas()] {
+        if let (Value::Object(all), Value::Object(more)) = (&mut all, part) {
+            all.extend(more);
+        }
     }
     all
 }
@@ -408,7 +411,8 @@ fn community_schemas() -> Value {
         "PluginUsage": closed(&["id", "version"], json!({
             "id": string, "version": string,
             "runs": {"type": "integer", "minimum": 0, "maximum": 9007199254740991u64},
-            "errors": {"type": "integer", "minimum": 0, "maximum": 9007199254740991u64}})),
+            "errors": {"type": "integer", "minimum": 0, "maximum": 9007199254740991u64},
+            "p95_us": {"type": "integer", "minimum": 0, "maximum": 9007199254740991u64}})),
         "UsageReport": closed(&["installation", "host_api", "plugins"], json!({
             "installation": {"type": "string", "description": "A random id the client keeps (16 to 64 letters, digits or `-`)."},
             "host_api": string,

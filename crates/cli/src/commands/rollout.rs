@@ -132,6 +132,7 @@ pub(crate) async fn run(
                 rings: args.rings.clone(),
                 gate: gate(&args),
             };
+            start.gate.check().map_err(UsageError)?;
             let rollout = client.start_rollout(&token, &start).await?;
             render(out, &[rollout], args.json, "started")?;
         }

@@ -90,29 +90,36 @@ fn read(sql: &mut dyn Sql, row: &[Val]) -> Result<RolloutInfo, RegistryError> {
     })
 }
 
-/// What installations reported of `version` in rollout `id`.
+/// What installations reported of `version` in rollout `id`. Summed
+/// here rather than in SQL: a report's counts are the client's, and a
+/// sum (or a p95 weighted by runs) of large ones must saturate, not fail
+/// the report with an overflow.
 fn health(sql: &mut dyn Sql, id: &str, version: &str) -> Result<Health, RegistryError> {
     let rows = sql.rows(
-        "SELECT COUNT(DISTINCT installation), CAST(COALESCE(SUM(runs), 0) AS BIGINT),
-                CAST(COALESCE(SUM(errors), 0) AS BIGINT),
-                CAST(COALESCE(SUM(CASE WHEN p95_us >= 0 THEN p95_us * runs ELSE 0 END), 0) AS BIGINT),
-                CAST(COALESCE(SUM(CASE WHEN p95_us >= 0 THEN runs ELSE 0 END), 0) AS BIGINT)
-         FROM rollout_health WHERE rollout_id = $1 AND version = $2",
+        "SELECT installation, runs, errors, p95_us FROM rollout_health
+         WHERE rollout_id = $1 AND version = $2",
         &[id.into(), version.into()],
     )?;
-    let Some(row) = rows.first() else {
-        return Ok(Health::default());
-    };
     let count = |v: &Val| u64::try_from(v.int()).unwrap_or(0);
-    let (weighted, timed) = (count(&row[3]), count(&row[4]));
-    Ok(Health {
-        machines: count(&row[0]),
-        runs: count(&row[1]),
-        errors: count(&row[2]),
-        // Runs-weighted over the machines that sent a figure: a busy
-        // machine's p95 speaks for more calls than an idle one's.
-        p95_us: (timed > 0).then(|| weighted / timed),
-    })
+    let mut machines = std::collections::BTreeSet::new();
+    let mut health = Health::default();
+    let (mut weighted, mut timed) = (0u128, 0u128);
+    for row in &rows {
+        machines.insert(row[0].text());
+        let runs = count(&row[1]);
+        health.runs = health.runs.saturating_add(runs);
+        health.errors = health.errors.saturating_add(count(&row[2]));
+        if row[3].int() >= 0 {
+            weighted = weighted
+                .saturating_add(u128::from(count(&row[3])).saturating_mul(u128::from(runs)));
+            timed = timed.saturating_add(u128::from(runs));
+        }
+    }
+    health.machines = machines.len() as u64;
+    // Runs-weighted over the machines that sent a figure: a busy machine's
+    // p95 speaks for more calls than an idle one's.
+    health.p95_us = (timed > 0).then(|| u64::try_from(weighted / timed).unwrap_or(u64::MAX));
+    Ok(health)
 }
 
 /// The newest live version of `plugin` below `version`, and whether
@@ -215,6 +222,7 @@ impl Db {
             RegistryError::BadRequest(format!("`{}` is not a version: {e}", start.version))
         })?;
         lord_registry_api::check_rings(&start.rings).map_err(RegistryError::BadRequest)?;
+        start.gate.check().map_err(RegistryError::BadRequest)?;
         super::community::transaction(self, move |sql| {
             let plugin = start.plugin.as_str();
             let running = sql.rows(

@@ -65,6 +65,23 @@ pub(crate) fn reports_promote_a_rollout_then_roll_it_back_and_publishers_move_it
     }
     // Only a published version, and one rollout of a plugin at a time.
     assert!(matches!(start(&r, "0.3.0"), Err(ClientError::NotFound(_))));
+    let no_runs = r.runtime.block_on(r.client.start_rollout(
+        &r.token,
+        &RolloutStart {
+            plugin: "hello".to_owned(),
+            version: "0.2.0".to_owned(),
+            rings: vec![10, 100],
+            gate: Gate {
+                min_runs: 0,
+                ..Gate::default()
+            },
+        },
+    ));
+    let refused = no_runs.expect_err("a gate that judges nothing");
+    assert!(
+        refused.to_string().contains("at least one run"),
+        "{refused}"
+    );
     let started = start(&r, "0.2.0").expect("start");
     assert_eq!(started.id, "hello-0.2.0-1");
     assert_eq!(started.previous.as_deref(), Some("0.1.0"));
