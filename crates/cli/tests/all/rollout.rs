@@ -210,6 +210,21 @@ fn a_rollout_whose_canary_ring_regresses_rolls_back_by_itself() {
     assert_eq!(now["canary"]["errors"], 3);
     assert_eq!(now["baseline"]["runs"], 6);
     assert_eq!(now["baseline"]["machines"], 2);
+    let shown = author.run(&["rollout", "status", "--registry", &url]);
+    shown.assert_ok();
+    let text = shown.stdout();
+    assert!(
+        text.starts_with("canary-1.1.0-1  canary 1.1.0 (from 1.0.0)  rolled-back  ring 1/2 (0%"),
+        "{text}"
+    );
+    assert!(
+        text.contains("    new       1 machines, 3 runs, 3 errors (100.0%)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("    why: ring 1 (20% of machines) regressed: error rate 100.0%"),
+        "{text}"
+    );
 
     // At its next update the canary machine returns to 1.0.0, through the
     // rollback every update keeps possible, and works again.
