@@ -217,7 +217,9 @@ impl Framework {
                 .get(&(pin.id.clone(), pin.version.clone()))
                 .ok_or_else(|| {
                     HostError::Resolve(format!(
-                        "lord.lock pins {} {}, which the registry's signed index does not list",
+                        "lord.lock pins {} {}, which the registry's signed index does not list \
+                         (or a staged rollout holds back from this machine: see `lord rollout \
+                         status`)",
                         pin.id, pin.version
                     ))
                 })?;

@@ -138,3 +138,51 @@ impl Framework {
         self.rollback(&retreat.id).await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use lord_registry_client::{Gate, Health, RolloutInfo, RolloutState};
+
+    fn rollout(id: &str, version: &str, started_ms: i64, state: RolloutState) -> RolloutInfo {
+        RolloutInfo {
+            id: id.to_owned(),
+            plugin: "tally".to_owned(),
+            version: version.to_owned(),
+            previous: Some("1.0.0".to_owned()),
+            rings: vec![5, 100],
+            ring: 0,
+            gate: Gate::default(),
+            state,
+            reason: None,
+            ring_start_runs: 0,
+            started_ms,
+            updated_ms: started_ms,
+            canary: Health::default(),
+            baseline: Health::default(),
+        }
+    }
+
+    /// A version's newest rollout decides for it: a rollout started again
+    /// after one was aborted, and then completed, admits the version.
+    #[test]
+    fn the_newest_rollout_of_a_version_decides() {
+        let decided = super::deciding(vec![
+            rollout("tally-1.1.0-2", "1.1.0", 20, RolloutState::Complete),
+            rollout("tally-1.1.0-1", "1.1.0", 10, RolloutState::Aborted),
+            rollout("tally-1.2.0-1", "1.2.0", 30, RolloutState::RolledBack),
+        ]);
+        let of = |v: &str| &decided[&("tally".to_owned(), v.to_owned())];
+        assert_eq!(of("1.1.0").id, "tally-1.1.0-2");
+        assert!(of("1.1.0").admits("any machine"));
+        assert!(!of("1.2.0").admits("any machine"));
+        // The other order gives the same answer.
+        let again = super::deciding(vec![
+            rollout("tally-1.1.0-1", "1.1.0", 10, RolloutState::Aborted),
+            rollout("tally-1.1.0-2", "1.1.0", 20, RolloutState::Complete),
+        ]);
+        assert_eq!(
+            again[&("tally".to_owned(), "1.1.0".to_owned())].id,
+            "tally-1.1.0-2"
+        );
+    }
+}
