@@ -103,13 +103,24 @@ impl Framework {
             .collect();
         let reported = plugins.len();
         if reported > 0 {
-            client
-                .report_usage(&UsageReport {
-                    installation: installation_id(self.home())?,
-                    host_api: lord_manifest::host_api_version().to_string(),
-                    plugins,
-                })
-                .await?;
+            let mut report = UsageReport {
+                installation: installation_id(self.home())?,
+                host_api: lord_manifest::host_api_version().to_string(),
+                plugins,
+            };
+            match client.report_usage(&report).await {
+                // A registry from before rollouts refuses the field it
+                // does not know (400): the counts alone still help it.
+                Err(lord_registry_client::ClientError::Remote { status: 400, .. })
+                    if report.plugins.iter().any(|p| p.p95_us.is_some()) =>
+                {
+                    for plugin in &mut report.plugins {
+                        plugin.p95_us = None;
+                    }
+                    client.report_usage(&report).await?;
+                }
+                other => other?,
+            }
         }
         self.store().forget_uses_before(today)?;
         Ok(reported)
