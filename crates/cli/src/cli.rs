@@ -104,6 +104,10 @@ pub(crate) enum Builtin {
     /// a SIEM or syslog.
     #[command(subcommand)]
     Audit(commands::audit::AuditCommand),
+    /// Governance policies (Cedar): list them, check them, and ask what
+    /// they decide for a plugin and an action.
+    #[command(subcommand)]
+    Policy(commands::policy::PolicyCommand),
     /// Alert rules: list them with their state, test their channels,
     /// silence them.
     #[command(subcommand)]
@@ -323,6 +327,10 @@ fn command_word(argv: &[std::ffi::OsString]) -> Option<&str> {
 /// Writes the events this run queued; a failure is worth a warning, not a
 /// failed command.
 fn flush_events(out: &Output, framework: &Framework) {
+    // Warnings of `warn` policies, shown once what they warned of is done.
+    for warning in framework.take_policy_warnings() {
+        out.warning(warning);
+    }
     if let Err(e) = framework.flush_events() {
         out.warning(format_args!("this run's events were not recorded: {e}"));
     }
@@ -345,6 +353,7 @@ async fn run_builtin(
         Builtin::Monitor(cmd) => commands::monitor::run(ctx, out, framework, cmd).await,
         Builtin::Ai(cmd) => commands::ai::run(ctx, out, framework, cmd).await,
         Builtin::Audit(cmd) => commands::audit::run(out, framework, cmd),
+        Builtin::Policy(cmd) => commands::policy::run(out, framework, cmd),
         Builtin::Alert(cmd) => commands::alert::run(ctx, out, framework, cmd).await,
         Builtin::Analytics(cmd) => commands::analytics::run(out, framework, cmd),
         Builtin::Config(cmd) => commands::config::run(out, framework, cmd).await,

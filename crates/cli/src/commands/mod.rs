@@ -20,6 +20,7 @@ pub(crate) mod monitor;
 pub(crate) mod pdk;
 pub(crate) mod pipe;
 pub(crate) mod plugin;
+pub(crate) mod policy;
 pub(crate) mod registry;
 pub(crate) mod registry_database;
 pub(crate) mod registry_pin;

@@ -50,6 +50,7 @@ mod packages;
 mod pdk;
 mod perf;
 mod plugin_metrics;
+mod policy;
 mod providers;
 mod quotas;
 mod refusals;

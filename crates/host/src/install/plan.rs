@@ -32,6 +32,11 @@ pub const RESERVED_COMMANDS: &[&str] = &[
     "self",
     "cache",
     "analytics",
+    "monitor",
+    "ai",
+    "audit",
+    "policy",
+    "alert",
 ];
 
 /// Plugin ids lord keeps for itself: events it publishes carry `lord` as
