@@ -47,6 +47,7 @@ mod load;
 mod micro;
 mod monitor;
 mod oneshot;
+mod policy;
 mod registry;
 mod render;
 mod report;
@@ -66,7 +67,7 @@ use crate::timing::Plan;
 
 const USAGE: &str =
     "usage: lord-bench [--json] [--batches N] [--profile-micro | --registry-only | --load-and-call |
-                   --render-only | --state-only | --monitor | --ai-only]
+                   --render-only | --state-only | --monitor | --ai-only | --policy-only]
 
   --json            print one JSON object on stdout instead of a table
   --batches N       batches per side for each figure (default 31)
@@ -88,7 +89,9 @@ const USAGE: &str =
   --monitor         run only monitor_cpu_percent: the collector's own CPU
                     use sampling every second for a minute, as JSON
   --ai-only         run only the AI client's time to the first streamed
-                    token against plain reqwest (no plugins, no `lord` build)";
+                    token against plain reqwest (no plugins, no `lord` build)
+  --policy-only     run only one install decision against a machine's and a
+                    user's Cedar policies (no `lord` build)";
 
 #[derive(Debug)]
 struct Options {
@@ -104,6 +107,7 @@ struct Options {
     oneshot_only: bool,
     monitor_only: bool,
     ai_only: bool,
+    policy_only: bool,
 }
 
 fn main() -> ExitCode {
@@ -129,6 +133,7 @@ fn parse_args() -> Result<Option<Options>> {
         oneshot_only: false,
         monitor_only: false,
         ai_only: false,
+        policy_only: false,
         // Many short batches rather than a few long ones: on a shared
         // machine, load comes in bursts, and finer alternation spreads a
         // burst over both sides. Odd, so the median is a measured batch.
@@ -148,6 +153,7 @@ fn parse_args() -> Result<Option<Options>> {
             "--oneshot" => options.oneshot_only = true,
             "--monitor" => options.monitor_only = true,
             "--ai-only" => options.ai_only = true,
+            "--policy-only" => options.policy_only = true,
             "--batches" => {
                 let value = args.next().context("--batches needs a number")?;
                 options.batches =
@@ -270,6 +276,17 @@ fn run() -> Result<()> {
     }
     let plugins = Plugins::locate()?;
 
+    if options.policy_only {
+        let results = report::PolicyOnly {
+            policy: policy::measure(&plugins)?,
+            elapsed: started.elapsed(),
+        };
+        match options.json {
+            true => println!("{}", results.json()),
+            false => print!("{}", results.table()),
+        }
+        return Ok(());
+    }
     if options.registry_only {
         return registry_only(&runtime, &plugins, &options, plan(100), started);
     }
@@ -325,6 +342,7 @@ fn run() -> Result<()> {
     eprintln!("lord-bench: plugin output to a terminal ...");
     let render = runtime.block_on(render::measure(plan(50)))?;
     let ai = runtime.block_on(ai::measure())?;
+    let policy = policy::measure(&plugins)?;
 
     let binary_bytes = std::fs::metadata(&lord)
         .with_context(|| format!("reading the size of {}", lord.display()))?
@@ -349,6 +367,7 @@ fn run() -> Result<()> {
         resolve,
         render,
         ai,
+        policy,
         batches: options.batches,
         elapsed: started.elapsed(),
     };
