@@ -114,3 +114,34 @@ pub(crate) fn exports(exports: &[String], out: &mut Vec<Finding>) {
         });
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn exported(names: &[&str]) -> Vec<Finding> {
+        let names: Vec<String> = names.iter().map(|n| (*n).to_owned()).collect();
+        let mut out = Vec::new();
+        exports(&names, &mut out);
+        out
+    }
+
+    #[test]
+    fn an_export_outside_the_worlds_is_suspicious_and_a_missing_world_export_an_error() {
+        assert!(exported(&["lord:plugin/guest@0.2.1"]).is_empty());
+        assert!(exported(&["lord:plugin/micro@0.2.0"]).is_empty());
+        let found = exported(&["lord:plugin/guest@0.2.1", "wasi:cli/run@0.2.6"]);
+        assert_eq!(found.len(), 1, "{found:#?}");
+        assert_eq!(found[0].rule, Rule::SuspiciousExport);
+        assert_eq!(
+            found[0].location,
+            Location::Export {
+                name: "wasi:cli/run@0.2.6".to_owned()
+            }
+        );
+        let found = exported(&[]);
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].rule, Rule::MissingExport);
+        assert_eq!(found[0].severity, Severity::Error);
+    }
+}

@@ -186,3 +186,30 @@ fn a_memory_over_the_manifest_budget_and_an_oversized_component_are_reported() {
     assert_eq!(over[0].severity, Severity::Error);
     assert_eq!(of_rule(&report, Rule::OversizedComponent).len(), 1);
 }
+
+#[test]
+fn a_url_in_a_real_components_data_is_located_at_its_byte_offset() {
+    // The workspace fixture's XML parser carries the XML namespace URL.
+    let workspace = loaded("workspace");
+    let report = scan(&workspace, &[], &Policy::default());
+    let urls = of_rule(&report, Rule::EmbeddedUrl);
+    assert!(!urls.is_empty(), "{report:#?}");
+    for url in urls {
+        let lord_scan::Location::File {
+            offset: Some(offset),
+            length: Some(length),
+            ..
+        } = url.location
+        else {
+            panic!("no byte range: {url:#?}");
+        };
+        let at = usize::try_from(offset).expect("offset");
+        let bytes = &workspace.component[at..at + usize::try_from(length).expect("length")];
+        assert!(
+            bytes.starts_with(b"http"),
+            "{:?}",
+            String::from_utf8_lossy(bytes)
+        );
+        assert!(url.message.contains(&*String::from_utf8_lossy(bytes)));
+    }
+}
