@@ -124,7 +124,7 @@ impl Advisory {
     }
 
     /// Whether it affects `version` of plugin `id`: listed in `versions`,
-    /// or inside a `SEMVER` range, evaluated as the OSV schema says (events
+    /// or inside a `SEMVER` or `ECOSYSTEM` range, evaluated as the OSV schema says (events
     /// in version order; `introduced` opens, `fixed` closes at that
     /// version, `last_affected` closes after it). A withdrawn advisory
     /// affects nothing.
@@ -145,7 +145,7 @@ impl Advisory {
                     || affected
                         .ranges
                         .iter()
-                        .filter(|r| r.kind == "SEMVER")
+                        .filter(|r| r.is_versioned())
                         .any(|r| in_range(&r.events, version)))
         })
     }
@@ -190,7 +190,7 @@ impl Advisory {
                 semver::Version::parse(v)
                     .map_err(|e| format!("`{v}` in `versions` is not a version: {e}"))?;
             }
-            for range in affected.ranges.iter().filter(|r| r.kind == "SEMVER") {
+            for range in affected.ranges.iter().filter(|r| r.is_versioned()) {
                 for event in &range.events {
                     for v in [&event.introduced, &event.fixed, &event.last_affected]
                         .into_iter()
@@ -205,6 +205,15 @@ impl Advisory {
             }
         }
         Ok(())
+    }
+}
+
+impl Range {
+    /// Whether its events are versions of the plugin: `SEMVER`, and
+    /// `ECOSYSTEM` (lord's ecosystem orders versions by semver too); a
+    /// `GIT` range names commits, which a published version does not have.
+    fn is_versioned(&self) -> bool {
+        self.kind == "SEMVER" || self.kind == "ECOSYSTEM"
     }
 }
 
@@ -258,7 +267,8 @@ mod tests {
                 "package": {"ecosystem": "lord", "name": "notes"},
                 "ranges": [
                     {"type": "SEMVER", "events": [{"introduced": "0"}, {"fixed": "1.2.0"}]},
-                    {"type": "SEMVER", "events": [{"introduced": "2.0.0"}, {"last_affected": "2.1.0"}]}
+                    {"type": "ECOSYSTEM", "events": [{"introduced": "2.0.0"}, {"last_affected": "2.1.0"}]},
+                    {"type": "GIT", "repo": "https://example.org/notes", "events": [{"introduced": "4.0.0"}]}
                 ],
                 "versions": ["3.0.0"]
             }]
@@ -271,6 +281,7 @@ mod tests {
         assert!(affects("2.1.0"));
         assert!(!affects("2.1.1"));
         assert!(affects("3.0.0"));
+        assert!(!affects("4.0.0"), "a GIT range names commits, not versions");
         assert!(!a.affects("other", &semver::Version::new(0, 1, 0)));
         assert!(a.check().is_ok());
     }
