@@ -122,6 +122,11 @@ pub(crate) enum Builtin {
     /// Show the session's global state and recent command history.
     #[command(subcommand)]
     State(commands::state::StateCommand),
+    /// Scan packages, plugin folders or installed plugins for security
+    /// problems: undeclared imports, secrets, known advisories, licences.
+    /// Exit 1 on findings at --fail-on or worse, 2 when one cannot be
+    /// scanned.
+    Scan(commands::scan::ScanArgs),
     /// Make and share the ed25519 keys that sign packages, and choose whose
     /// signatures to trust.
     #[command(subcommand)]
@@ -359,6 +364,7 @@ async fn run_builtin(
         Builtin::Config(cmd) => commands::config::run(out, framework, cmd).await,
         Builtin::State(cmd) => commands::state::run(out, framework, cmd),
         Builtin::Key(cmd) => commands::key::run(ctx, out, cmd),
+        Builtin::Scan(args) => commands::scan::run(ctx, out, framework, args).await,
         Builtin::Pdk(cmd) => commands::pdk::run(ctx, out, framework, cmd).await,
         Builtin::Registry(cmd) => commands::registry::run(ctx, out, framework, cmd).await,
         Builtin::Myself(cmd) => commands::self_update::run(ctx, out, framework, cmd).await,

@@ -3,13 +3,16 @@
 //! The JSON bodies of the HTTP API ([`SearchPage`], [`PluginInfo`], ...),
 //! the search request ([`SearchQuery`]), and how one package version is
 //! named and described as a target of the signed index ([`TargetInfo`]),
-//! as is a release of lord itself ([`ReleaseInfo`]).
+//! as is a release of lord itself ([`ReleaseInfo`]); security advisories
+//! in the OSV format ([`Advisory`]), which the registry serves and `lord
+//! scan` reads.
 //! The server (`lord-registry`) and the client (`lord-registry-client`)
 //! both use these types, so the two cannot drift.
 //!
 //! Invariant: no I/O. This is a contract crate: plain serde types and the
 //! pure functions that belong to them.
 
+mod advisory;
 mod community;
 mod insights;
 mod model;
@@ -18,6 +21,9 @@ mod search;
 mod target;
 mod usage;
 
+pub use advisory::{
+    Advisory, AdvisoryList, Affected, ECOSYSTEM, Event, Package, Range, Reference, SeverityScore,
+};
 pub use community::{
     AuditEntry, ModerationRequest, PostInfo, PostRequest, RECEIPT_HEADER, Receipt, ReceiptAnswer,
     ReceiptClaims, ReceiptKey, ReceiptRequest, ReportRequest, ReviewInfo, ReviewRequest,

@@ -25,6 +25,7 @@
 //! after [`query_words`] kept letters and digits alone, so neither SQL nor
 //! full-text query syntax can be injected.
 
+mod advisories;
 mod analytics;
 mod community;
 mod insights;

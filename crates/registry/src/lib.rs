@@ -19,6 +19,10 @@
 //!   receipt (`receipt.rs`) bound to the account and version, one review
 //!   per account and version with edits kept, discussions, reports, a spam
 //!   filter, moderators hiding and showing, and an audit naming each.
+//! - Security (`scanning.rs`): OSV advisories served per plugin
+//!   (`/api/v1/advisories?package=ID`), added by the operator
+//!   ([`add_advisory`]); every publish scanned by `lord-scan`, refused on a
+//!   critical finding, its report kept (`.../versions/{version}/scan`).
 //! - Operations: `/healthz`, `/readyz`, Prometheus `/metrics`, rate
 //!   limits ([`RateLimits`]) and graceful shutdown ([`serve_until`]).
 //!
@@ -42,6 +46,7 @@ mod ops;
 mod receipt;
 pub mod recommend;
 mod releases;
+mod scanning;
 mod server;
 pub mod tuf;
 mod usage;
@@ -58,4 +63,5 @@ pub use lord_registry_api::{
     SearchPage, TargetInfo, VersionInfo, Yank,
 };
 pub use ops::RateLimits;
+pub use scanning::add_advisory;
 pub use server::{Blobs, Registry, router, serve, serve_until};

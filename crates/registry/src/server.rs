@@ -7,7 +7,8 @@
 //! Invariant: a publish is verified before anything is written: the
 //! signature must verify under the public key sent with it, the archive
 //! must unpack under the package limits, the manifest must parse and match
-//! the token's scope; then the blob is made durable, then the records are
+//! the token's scope, and its security scan must find nothing critical
+//! (`scanning.rs`); then the blob is made durable, then the records are
 //! committed in one transaction.
 
 use std::path::{Path, PathBuf};
@@ -331,6 +332,7 @@ pub fn router(registry: Shared) -> axum::Router {
         .merge(crate::community::routes())
         .merge(crate::usage::routes())
         .merge(crate::insights::routes())
+        .merge(crate::scanning::routes())
         .fallback(|| async {
             RegistryError::NotFound("no such endpoint; see /api/v1/openapi.json".to_owned())
         })
@@ -771,6 +773,7 @@ fn verify(
             "this token may not publish `{id}`; ask for a token with scope `publish:{id}`"
         )));
     }
+    crate::scanning::check_publish(registry, &manifest, unpacked.path(), &digest.to_string())?;
 
     Ok(NewVersion {
         manifest,

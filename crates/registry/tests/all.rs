@@ -22,6 +22,7 @@ mod insights;
 #[path = "support/moto.rs"]
 mod moto;
 mod operations;
+mod security;
 mod several_servers;
 mod support;
 mod usage;
@@ -73,7 +74,14 @@ on_both_backends!(
     moderation_hides_content_and_the_audit_names_the_moderator,
     co_installed_plugins_are_recommended_and_installations_stay_anonymous,
     insights_name_rising_errors_abandoned_plugins_and_permission_creep,
+    a_critical_finding_blocks_the_publish_and_nothing_is_stored,
+    advisories_are_served_as_osv_and_a_publishs_scan_is_kept,
 );
+
+use security::{
+    a_critical_finding_blocks_the_publish_and_nothing_is_stored,
+    advisories_are_served_as_osv_and_a_publishs_scan_is_kept,
+};
 
 use insights::insights_name_rising_errors_abandoned_plugins_and_permission_creep;
 

@@ -1,4 +1,4 @@
-//! `lord registry serve|token|verify|keys`: run a plugin registry from a
+//! `lord registry serve|token|verify|keys|advisory`: run a plugin registry from a
 //! data folder (SQLite and a blob folder, no other setup; or the blob
 //! folder with the records in PostgreSQL, `--database-url`), make scoped
 //! API tokens for publishers, mark plugins verified, and list or rotate
@@ -91,6 +91,10 @@ pub(crate) enum RegistryCommand {
     Keys(KeysCommand),
     /// Publish a signed build of lord itself, for `lord self update`.
     PublishRelease(crate::commands::release::PublishReleaseArgs),
+    /// Add security advisories (OSV) that `lord scan` and every publish
+    /// check plugins against.
+    #[command(subcommand)]
+    Advisory(super::registry_advisory::AdvisoryCommand),
     /// Pin a registry's TUF root before first contact: from a root.json
     /// its operator gave you, or by the SHA-256 they published. Trust then
     /// starts from that root, not from whatever answers first.
@@ -279,6 +283,9 @@ pub(crate) async fn run(
         }
         RegistryCommand::Keys(command) => keys(ctx, out, framework, command).await?,
         RegistryCommand::Pin(args) => super::registry_pin::run(out, framework, args).await?,
+        RegistryCommand::Advisory(command) => {
+            super::registry_advisory::run(ctx, out, framework, command)?;
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -61,6 +61,7 @@ mod registry_pin;
 mod registry_servers;
 mod registry_tuf;
 mod registry_web;
+mod scan;
 mod secrets;
 mod self_update;
 mod state;

@@ -151,6 +151,11 @@ pub(super) const STEPS: &[Step] = &[
         name: "opt-in use under daily salted hashes",
         sql: super::analytics::SCHEMA,
     },
+    Step {
+        version: 6,
+        name: "security advisories and publish-time scans",
+        sql: super::advisories::SCHEMA,
+    },
 ];
 
 /// Step 3: what the web pages show and filter on (`db/pages.rs`), as

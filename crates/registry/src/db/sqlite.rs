@@ -122,6 +122,11 @@ pub(super) const STEPS: &[Step] = &[
         name: "opt-in use under daily salted hashes",
         sql: super::analytics::SCHEMA,
     },
+    Step {
+        version: 5,
+        name: "security advisories and publish-time scans",
+        sql: super::advisories::SCHEMA,
+    },
 ];
 
 /// Brings the schema up to date, every pending step in one immediate
