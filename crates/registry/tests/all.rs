@@ -22,6 +22,7 @@ mod insights;
 #[path = "support/moto.rs"]
 mod moto;
 mod operations;
+mod root_trust;
 mod several_servers;
 mod support;
 mod usage;
