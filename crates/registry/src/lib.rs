@@ -42,6 +42,7 @@ mod ops;
 mod receipt;
 pub mod recommend;
 mod releases;
+mod resync;
 mod server;
 pub mod tuf;
 mod usage;

@@ -22,6 +22,7 @@ mod insights;
 #[path = "support/moto.rs"]
 mod moto;
 mod operations;
+mod resync;
 mod root_trust;
 mod several_servers;
 mod support;
@@ -74,7 +75,10 @@ on_both_backends!(
     moderation_hides_content_and_the_audit_names_the_moderator,
     co_installed_plugins_are_recommended_and_installations_stay_anonymous,
     insights_name_rising_errors_abandoned_plugins_and_permission_creep,
+    a_crash_between_the_commit_and_the_signing_is_repaired_at_the_next_start,
 );
+
+use resync::a_crash_between_the_commit_and_the_signing_is_repaired_at_the_next_start;
 
 use insights::insights_name_rising_errors_abandoned_plugins_and_permission_creep;
 

@@ -198,7 +198,7 @@ pub(crate) async fn run(
                 .transpose()?;
             let registry = Arc::new(Registry::open_configured(&dir, postgres.as_ref(), blobs)?);
             if let Some(name) = &ctx.failpoint {
-                registry.tuf.arm_failpoint(name);
+                registry.arm_failpoint(name);
             }
             if let Some(url) = &public_url {
                 registry

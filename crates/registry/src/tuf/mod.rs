@@ -65,6 +65,7 @@ use tough::schema::{Hashes, KeyHolder, RoleKeys, RoleType, Root, Signed, Target,
 
 use lord_registry_api::IndexEntry;
 
+mod reconcile;
 mod rotation;
 mod shared;
 pub use rotation::{KeyReport, Role, RoleKeyIds, Rotation};
