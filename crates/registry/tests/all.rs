@@ -21,6 +21,7 @@ mod insights;
 #[cfg(feature = "cloud")]
 #[path = "support/moto.rs"]
 mod moto;
+mod offline_root;
 mod operations;
 mod resync;
 mod root_trust;

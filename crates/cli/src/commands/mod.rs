@@ -23,6 +23,7 @@ pub(crate) mod plugin;
 pub(crate) mod registry;
 pub(crate) mod registry_database;
 pub(crate) mod registry_pin;
+pub(crate) mod registry_root;
 pub(crate) mod release;
 pub(crate) mod run;
 pub(crate) mod secret;

@@ -89,6 +89,10 @@ pub(crate) enum RegistryCommand {
     /// List or rotate the keys that sign the registry's index.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Sign a prepared root where the root key is kept offline, and
+    /// install the signed root on the server.
+    #[command(subcommand)]
+    Root(super::registry_root::RootCommand),
     /// Publish a signed build of lord itself, for `lord self update`.
     PublishRelease(crate::commands::release::PublishReleaseArgs),
     /// Pin a registry's TUF root before first contact: from a root.json
@@ -278,6 +282,9 @@ pub(crate) async fn run(
             ));
         }
         RegistryCommand::Keys(command) => keys(ctx, out, framework, command).await?,
+        RegistryCommand::Root(command) => {
+            super::registry_root::run(ctx, out, framework, command).await?;
+        }
         RegistryCommand::Pin(args) => super::registry_pin::run(out, framework, args).await?,
     }
     Ok(ExitCode::SUCCESS)
@@ -361,6 +368,9 @@ async fn keys(
                 roles.into_iter().map(Role::from).collect()
             };
             let repo = index(ctx, out, framework, data, &database)?;
+            if !repo.keys()?.root_key_present {
+                return prepare(out, &repo, &roles, json).await;
+            }
             let rotation = repo
                 .rotate(&roles)
                 .await
@@ -389,10 +399,35 @@ async fn keys(
     Ok(())
 }
 
+/// `keys rotate` with the root key offline: the next root, unsigned.
+async fn prepare(out: &Output, repo: &TufRepo, roles: &[Role], json: bool) -> Result<()> {
+    let prepared = repo
+        .prepare_root(roles)
+        .await
+        .context("preparing the next root (the root key is not on this machine)")?;
+    if json {
+        out.json(&json!({
+            "prepared": prepared.path,
+            "root_version": prepared.version,
+            "rotated": prepared.roles.iter().map(|(role, ids)| json!({
+                "role": role.name(),
+                "keyids": ids,
+            })).collect::<Vec<_>>(),
+        }))?;
+    } else {
+        out.status(format_args!(
+            "the root key is not on this machine, so root version {} was prepared unsigned in              {}: copy it to where the root key is kept, run `lord registry root sign FILE              --keys DIR` there, then `lord registry root install FILE` here",
+            prepared.version,
+            prepared.path.display()
+        ));
+    }
+    Ok(())
+}
+
 /// The signed index: the data folder's own, or, with a database, the one
 /// every server on that database shares (opened through the registry, so
 /// it is the database's copy that is listed or rotated).
-fn index(
+pub(crate) fn index(
     ctx: &Context,
     out: &Output,
     framework: &Framework,

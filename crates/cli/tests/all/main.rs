@@ -57,6 +57,7 @@ mod registry;
 mod registry_community;
 mod registry_demo;
 mod registry_pin;
+mod registry_root;
 mod registry_servers;
 mod registry_tuf;
 mod registry_web;
