@@ -55,8 +55,8 @@ pub use db::{
 };
 pub use error::RegistryError;
 pub use lord_registry_api::{
-    AuditEntry, ErrorBody, PluginInfo, PostInfo, Published, Rating, ReviewInfo, SearchHit,
-    SearchPage, TargetInfo, VersionInfo, Yank,
+    AuditEntry, ErrorBody, IndexEntry, PluginInfo, PostInfo, Published, Rating, ReviewInfo,
+    SearchHit, SearchPage, TargetInfo, VersionInfo, Yank,
 };
 pub use ops::RateLimits;
 pub use server::{Blobs, Registry, router, serve, serve_until};
