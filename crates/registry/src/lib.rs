@@ -20,7 +20,8 @@
 //!   per account and version with edits kept, discussions, reports, a spam
 //!   filter, moderators hiding and showing, and an audit naming each.
 //! - Operations: `/healthz`, `/readyz`, Prometheus `/metrics`, rate
-//!   limits ([`RateLimits`]) and graceful shutdown ([`serve_until`]).
+//!   limits ([`RateLimits`]) and graceful shutdown ([`serve_until`]);
+//!   HTTPS with rustls ([`HttpsListener`], [`serve_https_until`]).
 //!
 //! The wire types are `lord-registry-api`'s, shared with the client
 //! (`lord-registry-client`), which is what lord itself uses to reach a
@@ -36,6 +37,7 @@ mod community;
 mod db;
 pub mod demo;
 mod error;
+mod https;
 mod insights;
 pub mod openapi;
 mod ops;
@@ -54,6 +56,7 @@ pub use db::{
     REPORTS_TO_HIDE, Scope, SearchQuery, Sort, VersionText,
 };
 pub use error::RegistryError;
+pub use https::{HttpsListener, serve_https_until, tls_config};
 pub use lord_registry_api::{
     AuditEntry, ErrorBody, IndexEntry, PluginInfo, PostInfo, Published, Rating, ReviewInfo,
     SearchHit, SearchPage, TargetInfo, VersionInfo, Yank,

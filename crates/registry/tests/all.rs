@@ -17,6 +17,7 @@ mod azurite;
 mod blob_stores;
 mod community;
 mod database;
+mod https;
 mod insights;
 #[cfg(feature = "cloud")]
 #[path = "support/moto.rs"]

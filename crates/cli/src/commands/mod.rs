@@ -30,7 +30,7 @@ pub(crate) mod secret;
 pub(crate) mod self_update;
 pub(crate) mod state;
 
-use anyhow::Result;
+use anyhow::{Context as _, Result};
 use lord_host::Framework;
 
 use crate::cli::UsageError;
@@ -67,7 +67,27 @@ pub(crate) fn registry_client(
         .and_then(|v| v.as_bool())
         == Some(true);
     Ok(
-        lord_registry_client::Client::new(&registry_url(framework, flag)?)?
+        registry_client_at(framework, &registry_url(framework, flag)?)?
             .require_pinned_root(pinned_only),
     )
 }
+
+/// A client for the registry at `url`, trusting for its HTTPS the private
+/// CA pinned for it (`lord registry pin --ca-file`) when there is one.
+pub(crate) fn registry_client_at(
+    framework: &Framework,
+    url: &str,
+) -> Result<lord_registry_client::Client> {
+    let client = lord_registry_client::Client::new(url)?;
+    let ca = framework.registry_folder(client.base()).join(REGISTRY_CA);
+    match std::fs::read(&ca) {
+        Ok(pem) => Ok(client
+            .with_ca_pem(&pem)
+            .with_context(|| format!("the CA pinned in {}", ca.display()))?),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(client),
+        Err(e) => Err(e).with_context(|| format!("reading {}", ca.display())),
+    }
+}
+
+/// The file in a registry's folder that holds the CA pinned for it.
+pub(crate) const REGISTRY_CA: &str = "ca.pem";

@@ -56,6 +56,7 @@ mod refusals;
 mod registry;
 mod registry_community;
 mod registry_demo;
+mod registry_https;
 mod registry_pin;
 mod registry_root;
 mod registry_servers;

@@ -58,7 +58,7 @@ impl Fetch {
             .get(url.clone())
             .send()
             .await
-            .map_err(|e| failed(e.to_string()))?;
+            .map_err(|e| failed(with_causes(&e)))?;
         let status = response.status();
         if status == reqwest::StatusCode::NOT_FOUND || status == reqwest::StatusCode::FORBIDDEN {
             return Ok(None);
@@ -79,4 +79,17 @@ impl Fetch {
         self.bytes += bytes.len() as u64;
         Ok(Some(bytes))
     }
+}
+
+/// An error with its causes, so that what went wrong below "error sending
+/// request" (a refused TLS certificate, a refused connection) is said.
+fn with_causes(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut cause = e.source();
+    while let Some(error) = cause {
+        text.push_str(": ");
+        text.push_str(&error.to_string());
+        cause = error.source();
+    }
+    text
 }
