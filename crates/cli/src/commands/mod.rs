@@ -21,6 +21,7 @@ pub(crate) mod pdk;
 pub(crate) mod pipe;
 pub(crate) mod plugin;
 pub(crate) mod registry;
+pub(crate) mod registry_add;
 pub(crate) mod registry_database;
 pub(crate) mod registry_pin;
 pub(crate) mod registry_root;
@@ -35,11 +36,26 @@ use lord_host::Framework;
 
 use crate::cli::UsageError;
 
-/// The registry to talk to: the flag, else `registry.url`.
+/// The registry to talk to: the flag, else `registry.url`; either may be
+/// a name given with `lord registry add`.
 pub(crate) fn registry_url(framework: &Framework, flag: Option<String>) -> Result<String> {
-    if let Some(url) = flag {
-        return Ok(url);
+    let chosen = match flag {
+        Some(url) => url,
+        None => configured_registry(framework)?,
+    };
+    if registry_add::is_name(&chosen) {
+        return registry_add::url_of(framework, &chosen)?.ok_or_else(|| {
+            UsageError(format!(
+                "no registry is named `{chosen}`: add it with `lord registry add {chosen} URL`, \
+                 or give its URL"
+            ))
+            .into()
+        });
     }
+    Ok(chosen)
+}
+
+fn configured_registry(framework: &Framework) -> Result<String> {
     framework
         .settings()?
         .get("registry.url")

@@ -74,6 +74,9 @@ pub(crate) enum RegistryCommand {
     /// its operator gave you, or by the SHA-256 they published. Trust then
     /// starts from that root, not from whatever answers first.
     Pin(super::registry_pin::PinArgs),
+    /// Know a registry by a name (`--registry NAME`), pinning its root
+    /// (and private CA) before first contact as `pin` does.
+    Add(super::registry_add::AddArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -254,6 +257,7 @@ pub(crate) async fn run(
             super::registry_root::run(ctx, out, framework, command).await?;
         }
         RegistryCommand::Pin(args) => super::registry_pin::run(out, framework, args).await?,
+        RegistryCommand::Add(args) => super::registry_add::run(out, framework, args).await?,
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -37,6 +37,23 @@ pub(crate) struct PinArgs {
     ca_file: Option<std::path::PathBuf>,
 }
 
+impl PinArgs {
+    /// The pin `lord registry add` makes for the registry at `registry`.
+    pub(crate) fn new(
+        registry: String,
+        root: Option<std::path::PathBuf>,
+        root_sha256: Option<String>,
+        ca_file: Option<std::path::PathBuf>,
+    ) -> Self {
+        Self {
+            registry: Some(registry),
+            root,
+            root_sha256,
+            ca_file,
+        }
+    }
+}
+
 pub(crate) async fn run(out: &Output, framework: &Framework, args: PinArgs) -> Result<()> {
     let mut client = super::registry_client(framework, args.registry)?;
     let state = framework.registry_folder(client.base());
