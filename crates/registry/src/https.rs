@@ -75,14 +75,17 @@ impl HttpsListener {
         let (sender, ready) = tokio::sync::mpsc::channel(BACKLOG);
         tokio::spawn(async move {
             loop {
-                let Ok((stream, peer)) = tcp.accept().await else {
+                // Ends with the listener (the server stopped), freeing the
+                // port at once rather than at the next connection.
+                let accepted = tokio::select! {
+                    () = sender.closed() => break,
+                    accepted = tcp.accept() => accepted,
+                };
+                let Ok((stream, peer)) = accepted else {
                     // Out of descriptors, say: give the system a moment.
                     tokio::time::sleep(Duration::from_millis(50)).await;
                     continue;
                 };
-                if sender.is_closed() {
-                    break;
-                }
                 let (acceptor, sender) = (acceptor.clone(), sender.clone());
                 tokio::spawn(async move {
                     if let Ok(Ok(tls)) =

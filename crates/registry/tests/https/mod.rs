@@ -75,4 +75,37 @@ fn a_client_trusting_the_private_ca_installs_over_https_and_others_are_refused()
     );
     // A bundle with no certificate is refused before any request.
     assert!(Client::new(&url).expect("client").with_ca_pem(b"").is_err());
+
+    // Stopped, a server lets go of its port.
+    let config = lord_registry::tls_config(
+        &certs.path().join("server.crt"),
+        &certs.path().join("server.key"),
+    )
+    .expect("TLS settings");
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let (port, served) = r.runtime.block_on(async {
+        let tcp = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let listener = lord_registry::HttpsListener::new(tcp, config).expect("listener");
+        let port = listener.address().port();
+        let served = tokio::spawn(lord_registry::serve_https_until(
+            listener,
+            Arc::clone(&r.registry),
+            async {
+                let _ = stopped.await;
+            },
+        ));
+        (port, served)
+    });
+    stop.send(()).expect("stop");
+    r.runtime
+        .block_on(served)
+        .expect("joined")
+        .expect("stopped cleanly");
+    let freed = (0..40).any(|_| {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        std::net::TcpListener::bind(("127.0.0.1", port)).is_ok()
+    });
+    assert!(freed, "port {port} still held after the server stopped");
 }
