@@ -368,6 +368,7 @@ async fn keys(
                     "root_version": report.root_version,
                     "root_expires": report.root_expires,
                     "root_key_present": report.root_key_present,
+                    "prepared_root": report.prepared_root,
                     "roles": report.roles.iter().map(|r| json!({
                         "role": r.role.name(),
                         "threshold": r.threshold,
@@ -385,6 +386,12 @@ async fn keys(
                         "; the root key is not on this machine"
                     }
                 ))?;
+                if let Some(version) = report.prepared_root {
+                    out.line(format_args!(
+                        "root version {version} is prepared and waits for the root key's \
+                         signature (`lord registry root sign`, then `root install`)"
+                    ))?;
+                }
                 for role in &report.roles {
                     out.line(format_args!(
                         "{:<10} {} of {}: {}",

@@ -50,6 +50,8 @@ fn a_root_signed_in_its_own_folder_is_installed_and_users_follow() {
 
     let prepared = json(&author.run(&["registry", "keys", "rotate", "--data", &data, "--json"]));
     assert_eq!(prepared["root_version"], 2);
+    let waiting = json(&author.run(&["registry", "keys", "list", "--data", &data, "--json"]));
+    assert_eq!(waiting["prepared_root"], 2);
     let file = prepared["prepared"]
         .as_str()
         .expect("prepared file")
@@ -79,6 +81,7 @@ fn a_root_signed_in_its_own_folder_is_installed_and_users_follow() {
     let keys = json(&author.run(&["registry", "keys", "list", "--data", &data, "--json"]));
     assert_eq!(keys["root_version"], 2);
     assert_eq!(keys["root_key_present"], false);
+    assert!(keys["prepared_root"].is_null(), "installed, nothing waits");
 
     // The running server signs with the new keys; the user follows.
     served

@@ -86,6 +86,9 @@ pub struct KeyReport {
     pub roles: Vec<RoleKeyIds>,
     /// Whether the root key is on this machine (needed only to rotate).
     pub root_key_present: bool,
+    /// The version of a root prepared for signing offline and not yet
+    /// installed (`tuf/next.root.json`), if one waits.
+    pub prepared_root: Option<u64>,
 }
 
 impl TufRepo {
@@ -222,6 +225,7 @@ impl TufRepo {
             root_expires: root.signed.expires.to_string(),
             roles,
             root_key_present: self.key_path("root").is_file(),
+            prepared_root: self.prepared_version().filter(|v| *v > version),
         })
     }
 }

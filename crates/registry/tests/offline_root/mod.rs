@@ -79,7 +79,17 @@ fn a_root_signed_in_another_folder_rotates_the_online_keys() {
             error.contains("not signed by the current root's key"),
             "{how}: {error}"
         );
-        assert_eq!(r.registry.tuf.keys().expect("keys"), before, "{how}");
+        let now = r.registry.tuf.keys().expect("keys");
+        assert_eq!(
+            (now.root_version, &now.roles),
+            (before.root_version, &before.roles),
+            "{how}"
+        );
+        assert_eq!(
+            now.prepared_root,
+            Some(2),
+            "{how}: the prepared root still waits"
+        );
     }
 
     // Signed in the offline folder, which holds nothing but the root key.
@@ -107,6 +117,7 @@ fn a_root_signed_in_another_folder_rotates_the_online_keys() {
         assert_eq!(old.keyids == new.keyids, old.role == Role::Root, "{old:?}");
     }
     assert!(!tuf.join("next.root.json").exists());
+    assert_eq!(after.prepared_root, None);
     assert!(!tuf.join("keys/next").exists());
 
     // The client follows, and publishing signs with the new keys.
