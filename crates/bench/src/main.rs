@@ -18,7 +18,9 @@
 //! `lord-bare-oneshot` (`oneshot.rs`); and, only with `--monitor`, the
 //! monitor collector's own CPU use at a 1 s interval over a minute
 //! (`monitor.rs`); and what lord's AI client adds to the time to a
-//! streamed reply's first token, against plain reqwest (`ai.rs`).
+//! streamed reply's first token, against plain reqwest (`ai.rs`); and, only
+//! with `--index-size`, the signed metadata a client downloads to resolve
+//! one plugin from an index of 100,000 versions (`index_size.rs`).
 //!
 //! Run it with `cargo xtask bench [--json]`, which builds the guest plugins
 //! first; the harness builds `lord` itself (`cargo build --release -p lord`).
@@ -43,6 +45,7 @@ mod fixtures;
 mod graph;
 mod help;
 mod http;
+mod index_size;
 mod load;
 mod micro;
 mod monitor;
@@ -67,7 +70,8 @@ use crate::timing::Plan;
 
 const USAGE: &str =
     "usage: lord-bench [--json] [--batches N] [--profile-micro | --registry-only | --load-and-call |
-                   --render-only | --state-only | --monitor | --ai-only | --policy-only]
+                   --render-only | --state-only | --monitor | --ai-only | --policy-only
+                   | --index-size]
 
   --json            print one JSON object on stdout instead of a table
   --batches N       batches per side for each figure (default 31)
@@ -91,7 +95,10 @@ const USAGE: &str =
   --ai-only         run only the AI client's time to the first streamed
                     token against plain reqwest (no plugins, no `lord` build)
   --policy-only     run only one install decision against a machine's and a
-                    user's Cedar policies (no `lord` build)";
+                    user's Cedar policies (no `lord` build)
+  --index-size      run only targets_metadata_bytes_100k: the signed metadata
+                    a client downloads to resolve one plugin from an index of
+                    100,000 versions, as JSON";
 
 #[derive(Debug)]
 struct Options {
@@ -108,6 +115,7 @@ struct Options {
     monitor_only: bool,
     ai_only: bool,
     policy_only: bool,
+    index_size: bool,
 }
 
 fn main() -> ExitCode {
@@ -134,6 +142,7 @@ fn parse_args() -> Result<Option<Options>> {
         monitor_only: false,
         ai_only: false,
         policy_only: false,
+        index_size: false,
         // Many short batches rather than a few long ones: on a shared
         // machine, load comes in bursts, and finer alternation spreads a
         // burst over both sides. Odd, so the median is a measured batch.
@@ -154,6 +163,7 @@ fn parse_args() -> Result<Option<Options>> {
             "--monitor" => options.monitor_only = true,
             "--ai-only" => options.ai_only = true,
             "--policy-only" => options.policy_only = true,
+            "--index-size" => options.index_size = true,
             "--batches" => {
                 let value = args.next().context("--batches needs a number")?;
                 options.batches =
@@ -273,6 +283,9 @@ fn run() -> Result<()> {
     }
     if options.ai_only {
         return ai_only(&runtime, &options, started);
+    }
+    if options.index_size {
+        return index_size::report(&runtime);
     }
     let plugins = Plugins::locate()?;
 

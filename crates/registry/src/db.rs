@@ -35,6 +35,7 @@ mod pg;
 pub(crate) mod pool;
 mod portable;
 mod sqlite;
+mod targets;
 mod tls;
 
 pub(crate) use analytics::stale_at;

@@ -24,7 +24,8 @@
 //!   ([`add_advisory`]); every publish scanned by `lord-scan`, refused on a
 //!   critical finding, its report kept (`.../versions/{version}/scan`).
 //! - Operations: `/healthz`, `/readyz`, Prometheus `/metrics`, rate
-//!   limits ([`RateLimits`]) and graceful shutdown ([`serve_until`]).
+//!   limits ([`RateLimits`]) and graceful shutdown ([`serve_until`]);
+//!   HTTPS with rustls ([`HttpsListener`], [`serve_https_until`]).
 //!
 //! The wire types are `lord-registry-api`'s, shared with the client
 //! (`lord-registry-client`), which is what lord itself uses to reach a
@@ -40,12 +41,14 @@ mod community;
 mod db;
 pub mod demo;
 mod error;
+mod https;
 mod insights;
 pub mod openapi;
 mod ops;
 mod receipt;
 pub mod recommend;
 mod releases;
+mod resync;
 mod scanning;
 mod server;
 pub mod tuf;
@@ -58,9 +61,10 @@ pub use db::{
     REPORTS_TO_HIDE, Scope, SearchQuery, Sort, VersionText,
 };
 pub use error::RegistryError;
+pub use https::{HttpsListener, serve_https_until, tls_config};
 pub use lord_registry_api::{
-    AuditEntry, ErrorBody, PluginInfo, PostInfo, Published, Rating, ReviewInfo, SearchHit,
-    SearchPage, TargetInfo, VersionInfo, Yank,
+    AuditEntry, ErrorBody, IndexEntry, PluginInfo, PostInfo, Published, Rating, ReviewInfo,
+    SearchHit, SearchPage, TargetInfo, VersionInfo, Yank,
 };
 pub use ops::RateLimits;
 pub use scanning::add_advisory;

@@ -17,11 +17,15 @@ mod azurite;
 mod blob_stores;
 mod community;
 mod database;
+mod https;
 mod insights;
 #[cfg(feature = "cloud")]
 #[path = "support/moto.rs"]
 mod moto;
+mod offline_root;
 mod operations;
+mod resync;
+mod root_trust;
 mod security;
 mod several_servers;
 mod support;
@@ -76,8 +80,10 @@ on_both_backends!(
     insights_name_rising_errors_abandoned_plugins_and_permission_creep,
     a_critical_finding_blocks_the_publish_and_nothing_is_stored,
     advisories_are_served_as_osv_and_a_publishs_scan_is_kept,
+    a_crash_between_the_commit_and_the_signing_is_repaired_at_the_next_start,
 );
 
+use resync::a_crash_between_the_commit_and_the_signing_is_repaired_at_the_next_start;
 use security::{
     a_critical_finding_blocks_the_publish_and_nothing_is_stored,
     advisories_are_served_as_osv_and_a_publishs_scan_is_kept,
