@@ -290,15 +290,7 @@ fn run() -> Result<()> {
     let plugins = Plugins::locate()?;
 
     if options.policy_only {
-        let results = report::PolicyOnly {
-            policy: policy::measure(&plugins)?,
-            elapsed: started.elapsed(),
-        };
-        match options.json {
-            true => println!("{}", results.json()),
-            false => print!("{}", results.table()),
-        }
-        return Ok(());
+        return policy_only(&plugins, &options, started);
     }
     if options.registry_only {
         return registry_only(&runtime, &plugins, &options, plan(100), started);
@@ -328,36 +320,51 @@ fn run() -> Result<()> {
         return state_only(&runtime, &plugins, &lord, plan(25));
     }
 
+    full_run(&runtime, &plugins, &lord, &options, started)
+}
+
+/// Every figure, the comparisons in one run.
+fn full_run(
+    runtime: &tokio::runtime::Runtime,
+    plugins: &Plugins,
+    lord: &std::path::Path,
+    options: &Options,
+    started: Instant,
+) -> Result<()> {
+    let plan = |batch_ms: u64| Plan {
+        batches: options.batches,
+        batch_time: Duration::from_millis(batch_ms),
+    };
     // Each phase owns (and drops) its engines, so no epoch thread from one
     // phase runs during the next.
     eprintln!("lord-bench: load ...");
-    let load = runtime.block_on(load::measure(&plugins, plan(100)))?;
-    let cache_verify = load::cache_verify(&plugins, plan(20))?;
-    let compat = runtime.block_on(load::compat(&plugins, plan(50)))?;
+    let load = runtime.block_on(load::measure(plugins, plan(100)))?;
+    let cache_verify = load::cache_verify(plugins, plan(20))?;
+    let compat = runtime.block_on(load::compat(plugins, plan(50)))?;
     eprintln!("lord-bench: call overhead ...");
-    let calls = runtime.block_on(call::measure(&plugins, plan(25)))?;
+    let calls = runtime.block_on(call::measure(plugins, plan(25)))?;
     eprintln!("lord-bench: embedding ...");
-    let embed = runtime.block_on(embed::measure(&plugins, plan(25), plan(50)))?;
-    let exec = runtime.block_on(exec::measure(&plugins, plan(100)))?;
+    let embed = runtime.block_on(embed::measure(plugins, plan(25), plan(50)))?;
+    let exec = runtime.block_on(exec::measure(plugins, plan(100)))?;
     eprintln!("lord-bench: http ...");
-    let http = runtime.block_on(http::measure(&plugins, plan(100)))?;
+    let http = runtime.block_on(http::measure(plugins, plan(100)))?;
     eprintln!("lord-bench: one-shot command ...");
-    let oneshot = runtime.block_on(oneshot::measure(&plugins, &lord, plan(200)))?;
-    let (data_cas, notes) = runtime.block_on(state::measure(&plugins, &lord, plan(25)))?;
+    let oneshot = runtime.block_on(oneshot::measure(plugins, lord, plan(200)))?;
+    let (data_cas, notes) = runtime.block_on(state::measure(plugins, lord, plan(25)))?;
     eprintln!("lord-bench: lord --help ...");
-    let help = runtime.block_on(help::measure(&plugins, &lord, plan(50)))?;
+    let help = runtime.block_on(help::measure(plugins, lord, plan(50)))?;
     eprintln!("lord-bench: micro-plugins ...");
-    let micro = runtime.block_on(micro::measure(&plugins, plan(25)))?;
+    let micro = runtime.block_on(micro::measure(plugins, plan(25)))?;
     eprintln!("lord-bench: events ...");
     let events = runtime.block_on(events::measure(plan(25)))?;
-    let events_wasm = runtime.block_on(events::measure_wasm(&plugins, plan(25)))?;
-    let (registry, resolve) = measure_registry(&runtime, &plugins, plan(100))?;
+    let events_wasm = runtime.block_on(events::measure_wasm(plugins, plan(25)))?;
+    let (registry, resolve) = measure_registry(runtime, plugins, plan(100))?;
     eprintln!("lord-bench: plugin output to a terminal ...");
     let render = runtime.block_on(render::measure(plan(50)))?;
     let ai = runtime.block_on(ai::measure())?;
-    let policy = policy::measure(&plugins)?;
+    let policy = policy::measure(plugins)?;
 
-    let binary_bytes = std::fs::metadata(&lord)
+    let binary_bytes = std::fs::metadata(lord)
         .with_context(|| format!("reading the size of {}", lord.display()))?
         .len();
     let results = Results {
@@ -410,6 +417,20 @@ fn render_only(
     let results = RenderOnly {
         render: runtime.block_on(render::measure(plan))?,
         batches: options.batches,
+        elapsed: started.elapsed(),
+    };
+    if options.json {
+        println!("{}", results.json());
+    } else {
+        print!("{}", results.table());
+    }
+    Ok(())
+}
+
+/// `--policy-only`: one install decision alone.
+fn policy_only(plugins: &Plugins, options: &Options, started: Instant) -> Result<()> {
+    let results = report::PolicyOnly {
+        policy: policy::measure(plugins)?,
         elapsed: started.elapsed(),
     };
     if options.json {
