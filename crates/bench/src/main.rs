@@ -18,7 +18,9 @@
 //! `lord-bare-oneshot` (`oneshot.rs`); and, only with `--monitor`, the
 //! monitor collector's own CPU use at a 1 s interval over a minute
 //! (`monitor.rs`); and what lord's AI client adds to the time to a
-//! streamed reply's first token, against plain reqwest (`ai.rs`).
+//! streamed reply's first token, against plain reqwest (`ai.rs`); and, only
+//! with `--index-size`, the signed metadata a client downloads to resolve
+//! one plugin from an index of 100,000 versions (`index_size.rs`).
 //!
 //! Run it with `cargo xtask bench [--json]`, which builds the guest plugins
 //! first; the harness builds `lord` itself (`cargo build --release -p lord`).
@@ -43,10 +45,12 @@ mod fixtures;
 mod graph;
 mod help;
 mod http;
+mod index_size;
 mod load;
 mod micro;
 mod monitor;
 mod oneshot;
+mod policy;
 mod registry;
 mod render;
 mod report;
@@ -66,7 +70,8 @@ use crate::timing::Plan;
 
 const USAGE: &str =
     "usage: lord-bench [--json] [--batches N] [--profile-micro | --registry-only | --load-and-call |
-                   --render-only | --state-only | --monitor | --ai-only]
+                   --render-only | --state-only | --monitor | --ai-only | --policy-only
+                   | --index-size]
 
   --json            print one JSON object on stdout instead of a table
   --batches N       batches per side for each figure (default 31)
@@ -88,7 +93,12 @@ const USAGE: &str =
   --monitor         run only monitor_cpu_percent: the collector's own CPU
                     use sampling every second for a minute, as JSON
   --ai-only         run only the AI client's time to the first streamed
-                    token against plain reqwest (no plugins, no `lord` build)";
+                    token against plain reqwest (no plugins, no `lord` build)
+  --policy-only     run only one install decision against a machine's and a
+                    user's Cedar policies (no `lord` build)
+  --index-size      run only targets_metadata_bytes_100k: the signed metadata
+                    a client downloads to resolve one plugin from an index of
+                    100,000 versions, as JSON";
 
 #[derive(Debug)]
 struct Options {
@@ -104,6 +114,8 @@ struct Options {
     oneshot_only: bool,
     monitor_only: bool,
     ai_only: bool,
+    policy_only: bool,
+    index_size: bool,
 }
 
 fn main() -> ExitCode {
@@ -129,6 +141,8 @@ fn parse_args() -> Result<Option<Options>> {
         oneshot_only: false,
         monitor_only: false,
         ai_only: false,
+        policy_only: false,
+        index_size: false,
         // Many short batches rather than a few long ones: on a shared
         // machine, load comes in bursts, and finer alternation spreads a
         // burst over both sides. Odd, so the median is a measured batch.
@@ -148,6 +162,8 @@ fn parse_args() -> Result<Option<Options>> {
             "--oneshot" => options.oneshot_only = true,
             "--monitor" => options.monitor_only = true,
             "--ai-only" => options.ai_only = true,
+            "--policy-only" => options.policy_only = true,
+            "--index-size" => options.index_size = true,
             "--batches" => {
                 let value = args.next().context("--batches needs a number")?;
                 options.batches =
@@ -268,8 +284,14 @@ fn run() -> Result<()> {
     if options.ai_only {
         return ai_only(&runtime, &options, started);
     }
+    if options.index_size {
+        return index_size::report(&runtime);
+    }
     let plugins = Plugins::locate()?;
 
+    if options.policy_only {
+        return policy_only(&plugins, &options, started);
+    }
     if options.registry_only {
         return registry_only(&runtime, &plugins, &options, plan(100), started);
     }
@@ -298,35 +320,51 @@ fn run() -> Result<()> {
         return state_only(&runtime, &plugins, &lord, plan(25));
     }
 
+    full_run(&runtime, &plugins, &lord, &options, started)
+}
+
+/// Every figure, the comparisons in one run.
+fn full_run(
+    runtime: &tokio::runtime::Runtime,
+    plugins: &Plugins,
+    lord: &std::path::Path,
+    options: &Options,
+    started: Instant,
+) -> Result<()> {
+    let plan = |batch_ms: u64| Plan {
+        batches: options.batches,
+        batch_time: Duration::from_millis(batch_ms),
+    };
     // Each phase owns (and drops) its engines, so no epoch thread from one
     // phase runs during the next.
     eprintln!("lord-bench: load ...");
-    let load = runtime.block_on(load::measure(&plugins, plan(100)))?;
-    let cache_verify = load::cache_verify(&plugins, plan(20))?;
-    let compat = runtime.block_on(load::compat(&plugins, plan(50)))?;
+    let load = runtime.block_on(load::measure(plugins, plan(100)))?;
+    let cache_verify = load::cache_verify(plugins, plan(20))?;
+    let compat = runtime.block_on(load::compat(plugins, plan(50)))?;
     eprintln!("lord-bench: call overhead ...");
-    let calls = runtime.block_on(call::measure(&plugins, plan(25)))?;
+    let calls = runtime.block_on(call::measure(plugins, plan(25)))?;
     eprintln!("lord-bench: embedding ...");
-    let embed = runtime.block_on(embed::measure(&plugins, plan(25), plan(50)))?;
-    let exec = runtime.block_on(exec::measure(&plugins, plan(100)))?;
+    let embed = runtime.block_on(embed::measure(plugins, plan(25), plan(50)))?;
+    let exec = runtime.block_on(exec::measure(plugins, plan(100)))?;
     eprintln!("lord-bench: http ...");
-    let http = runtime.block_on(http::measure(&plugins, plan(100)))?;
+    let http = runtime.block_on(http::measure(plugins, plan(100)))?;
     eprintln!("lord-bench: one-shot command ...");
-    let oneshot = runtime.block_on(oneshot::measure(&plugins, &lord, plan(200)))?;
-    let (data_cas, notes) = runtime.block_on(state::measure(&plugins, &lord, plan(25)))?;
+    let oneshot = runtime.block_on(oneshot::measure(plugins, lord, plan(200)))?;
+    let (data_cas, notes) = runtime.block_on(state::measure(plugins, lord, plan(25)))?;
     eprintln!("lord-bench: lord --help ...");
-    let help = runtime.block_on(help::measure(&plugins, &lord, plan(50)))?;
+    let help = runtime.block_on(help::measure(plugins, lord, plan(50)))?;
     eprintln!("lord-bench: micro-plugins ...");
-    let micro = runtime.block_on(micro::measure(&plugins, plan(25)))?;
+    let micro = runtime.block_on(micro::measure(plugins, plan(25)))?;
     eprintln!("lord-bench: events ...");
     let events = runtime.block_on(events::measure(plan(25)))?;
-    let events_wasm = runtime.block_on(events::measure_wasm(&plugins, plan(25)))?;
-    let (registry, resolve) = measure_registry(&runtime, &plugins, plan(100))?;
+    let events_wasm = runtime.block_on(events::measure_wasm(plugins, plan(25)))?;
+    let (registry, resolve) = measure_registry(runtime, plugins, plan(100))?;
     eprintln!("lord-bench: plugin output to a terminal ...");
     let render = runtime.block_on(render::measure(plan(50)))?;
     let ai = runtime.block_on(ai::measure())?;
+    let policy = policy::measure(plugins)?;
 
-    let binary_bytes = std::fs::metadata(&lord)
+    let binary_bytes = std::fs::metadata(lord)
         .with_context(|| format!("reading the size of {}", lord.display()))?
         .len();
     let results = Results {
@@ -349,6 +387,7 @@ fn run() -> Result<()> {
         resolve,
         render,
         ai,
+        policy,
         batches: options.batches,
         elapsed: started.elapsed(),
     };
@@ -378,6 +417,20 @@ fn render_only(
     let results = RenderOnly {
         render: runtime.block_on(render::measure(plan))?,
         batches: options.batches,
+        elapsed: started.elapsed(),
+    };
+    if options.json {
+        println!("{}", results.json());
+    } else {
+        print!("{}", results.table());
+    }
+    Ok(())
+}
+
+/// `--policy-only`: one install decision alone.
+fn policy_only(plugins: &Plugins, options: &Options, started: Instant) -> Result<()> {
+    let results = report::PolicyOnly {
+        policy: policy::measure(plugins)?,
         elapsed: started.elapsed(),
     };
     if options.json {

@@ -104,6 +104,10 @@ pub(crate) enum Builtin {
     /// a SIEM or syslog.
     #[command(subcommand)]
     Audit(commands::audit::AuditCommand),
+    /// Governance policies (Cedar): list them, check them, and ask what
+    /// they decide for a plugin and an action.
+    #[command(subcommand)]
+    Policy(commands::policy::PolicyCommand),
     /// Alert rules: list them with their state, test their channels,
     /// silence them.
     #[command(subcommand)]
@@ -118,6 +122,11 @@ pub(crate) enum Builtin {
     /// Show the session's global state and recent command history.
     #[command(subcommand)]
     State(commands::state::StateCommand),
+    /// Scan packages, plugin folders or installed plugins for security
+    /// problems: undeclared imports, secrets, known advisories, licences.
+    /// Exit 1 on findings at --fail-on or worse, 2 when one cannot be
+    /// scanned.
+    Scan(commands::scan::ScanArgs),
     /// Make and share the ed25519 keys that sign packages, and choose whose
     /// signatures to trust.
     #[command(subcommand)]
@@ -327,6 +336,10 @@ fn command_word(argv: &[std::ffi::OsString]) -> Option<&str> {
 /// Writes the events this run queued; a failure is worth a warning, not a
 /// failed command.
 fn flush_events(out: &Output, framework: &Framework) {
+    // Warnings of `warn` policies, shown once what they warned of is done.
+    for warning in framework.take_policy_warnings() {
+        out.warning(warning);
+    }
     if let Err(e) = framework.flush_events() {
         out.warning(format_args!("this run's events were not recorded: {e}"));
     }
@@ -349,11 +362,13 @@ async fn run_builtin(
         Builtin::Monitor(cmd) => commands::monitor::run(ctx, out, framework, cmd).await,
         Builtin::Ai(cmd) => commands::ai::run(ctx, out, framework, cmd).await,
         Builtin::Audit(cmd) => commands::audit::run(out, framework, cmd),
+        Builtin::Policy(cmd) => commands::policy::run(out, framework, cmd),
         Builtin::Alert(cmd) => commands::alert::run(ctx, out, framework, cmd).await,
         Builtin::Analytics(cmd) => commands::analytics::run(out, framework, cmd),
         Builtin::Config(cmd) => commands::config::run(out, framework, cmd).await,
         Builtin::State(cmd) => commands::state::run(out, framework, cmd),
         Builtin::Key(cmd) => commands::key::run(ctx, out, cmd),
+        Builtin::Scan(args) => commands::scan::run(ctx, out, framework, args).await,
         Builtin::Pdk(cmd) => commands::pdk::run(ctx, out, framework, cmd).await,
         Builtin::Registry(cmd) => commands::registry::run(ctx, out, framework, cmd).await,
         Builtin::Rollout(cmd) => commands::rollout::run(ctx, out, framework, cmd).await,

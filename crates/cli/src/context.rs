@@ -160,6 +160,32 @@ impl Context {
             .iter()
             .find(|(k, _)| k == "LORD_PROFILE")
             .map(|(_, v)| v.clone());
+        // Policies ask who the operating system says runs lord: `USER` is
+        // the user's to set, so it never names the principal.
+        config.policy.user = account_name().unwrap_or_else(|| "unknown".to_owned());
+        if let Ok(name) = std::fs::read_to_string("/proc/sys/kernel/hostname") {
+            config.policy.hostname = name.trim().to_owned();
+        }
         config
     }
+}
+
+/// The name of the account this process runs as: its real uid (from
+/// `/proc/self/status`) looked up in `/etc/passwd`, or `uid:N` when the
+/// account has no entry there.
+fn account_name() -> Option<String> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let uid = status
+        .lines()
+        .find_map(|l| l.strip_prefix("Uid:"))?
+        .split_whitespace()
+        .next()?
+        .to_owned();
+    let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
+    let name = passwd.lines().find_map(|line| {
+        let mut fields = line.split(':');
+        let name = fields.next()?;
+        (fields.nth(1)? == uid).then(|| name.to_owned())
+    });
+    Some(name.unwrap_or_else(|| format!("uid:{uid}")))
 }

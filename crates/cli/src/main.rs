@@ -72,7 +72,13 @@ fn exit_code(error: &anyhow::Error) -> u8 {
         Some(e) if e.is_plugin_failure() => 3,
         Some(e) if e.is_user_error() => 2,
         Some(_) => 1,
-        None if error.downcast_ref::<cli::UsageError>().is_some() => 2,
+        None if error.downcast_ref::<cli::UsageError>().is_some()
+            || error
+                .downcast_ref::<commands::scan::CouldNotScan>()
+                .is_some() =>
+        {
+            2
+        }
         None if error
             .downcast_ref::<lord_package::PackageError>()
             .is_some_and(lord_package::PackageError::is_user_error) =>

@@ -155,6 +155,9 @@ fn defaults() -> Vec<(&'static str, Value)> {
         ("quota.strikes", Value::from(5)),
         ("quota.strike-minutes", Value::from(10)),
     ]
+    .into_iter()
+    .chain(crate::scan::defaults())
+    .collect()
 }
 
 /// The quotas a plugin's own line may set: `quota.plugins.<id>.<name>`.
@@ -275,6 +278,7 @@ fn check_own(key: &str, value: &Value) -> Option<Result<(), String>> {
         },
         _ if key.starts_with("ai.profiles.") => crate::ai::check_profile(key, value),
         _ if key.starts_with("quota.") => return check_quota_key(key, value),
+        _ if key.starts_with("scan.") => return crate::scan::check(key, value),
         "events.retention-days" => match value.as_u64() {
             Some(1..=3650) => Ok(()),
             _ => Err(format!(

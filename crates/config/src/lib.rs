@@ -23,6 +23,7 @@ mod ai;
 mod edit;
 mod error;
 mod layers;
+mod scan;
 mod watch;
 
 pub use edit::remove_in_file;

@@ -204,6 +204,28 @@ fn last_checkpoint_seq(home: &Path) -> Result<Option<i64>, HostError> {
 }
 
 impl crate::Framework {
+    pub fn audit_log(
+        &self,
+        id: &lord_manifest::PluginId,
+    ) -> Result<Vec<lord_store::AuditEntry>, HostError> {
+        Ok(self.store().audit_log(id)?)
+    }
+
+    /// Records that what plugin `id` wrote was changed on its way to the
+    /// user (`what`: which sequences were shown escaped), as an audit entry
+    /// named [`OUTPUT_NEUTRALISED`](crate::OUTPUT_NEUTRALISED), so `plugin info` can say so later. The
+    /// host knows nothing of terminals: whoever shows the output decides
+    /// what to neutralise and tells it here.
+    pub fn record_output_neutralised(
+        &mut self,
+        id: &lord_manifest::PluginId,
+        what: &str,
+    ) -> Result<(), HostError> {
+        Ok(self
+            .store_mut()
+            .audit(id, crate::OUTPUT_NEUTRALISED, what)?)
+    }
+
     /// Signs the newest audit record into the checkpoints, when it is
     /// newer than the newest checkpoint. Returns the record it vouched
     /// for, if it wrote one.

@@ -35,6 +35,8 @@ pub struct HostConfig {
     pub config: lord_config::Sources,
     /// Who runs this session, where, and how it was started.
     pub session: lord_state::SessionInfo,
+    /// Where the governance policies live, and who asks them.
+    pub policy: crate::governance::PolicyPlaces,
 }
 
 impl HostConfig {
@@ -65,6 +67,7 @@ impl HostConfig {
         ];
         Self {
             session,
+            policy: crate::governance::PolicyPlaces::new(&home),
             tmp_root: home.join("tmp"),
             project: Some(project_dir.clone()),
             protected,

@@ -165,6 +165,20 @@ pub enum HostError {
     Perf(#[from] lord_perf::PerfError),
     #[error("{0}")]
     Ai(#[from] lord_ai::AiError),
+    #[error(
+        "policy refuses `{action}` of plugin `{plugin}`: {reason}; see `lord policy check {plugin}` and ask whoever keeps the policies"
+    )]
+    PolicyRefused {
+        plugin: PluginId,
+        action: String,
+        reason: String,
+    },
+    #[error(
+        "the governance policies cannot be used, so nothing they govern is allowed: {0}; fix the file (`lord policy validate` checks them)"
+    )]
+    PolicyUnusable(String),
+    #[error("{0}")]
+    Policy(#[from] lord_policy::PolicyError),
 }
 
 impl HostError {
@@ -202,7 +216,10 @@ impl HostError {
             | HostError::ConfigUnusable(_)
             | HostError::PluginConfig { .. }
             | HostError::Perf(_)
-            | HostError::Ai(_) => false,
+            | HostError::Ai(_)
+            | HostError::PolicyRefused { .. }
+            | HostError::PolicyUnusable(_)
+            | HostError::Policy(_) => false,
         }
     }
 
@@ -211,7 +228,7 @@ impl HostError {
         match self {
             HostError::Package(e) => e.is_user_error(),
             HostError::Registry(e) => e.is_user_error(),
-            HostError::Resolve(_) | HostError::Cases(_) => true,
+            HostError::Resolve(_) | HostError::Cases(_) | HostError::PolicyRefused { .. } => true,
             HostError::Manifest(_)
             | HostError::MissingComponent { .. }
             | HostError::Incompatible { .. }
@@ -274,7 +291,9 @@ impl HostError {
             | HostError::Call(_)
             | HostError::Throttled { .. }
             | HostError::Perf(_)
-            | HostError::Ai(_) => false,
+            | HostError::Ai(_)
+            | HostError::PolicyUnusable(_)
+            | HostError::Policy(_) => false,
         }
     }
 }

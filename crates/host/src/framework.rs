@@ -19,6 +19,7 @@
 use std::path::Path;
 
 use lord_manifest::{PluginId, RiskLevel};
+use lord_policy::Action;
 use lord_sandbox::{CommandArg, PluginInstance};
 use lord_store::{CommandRecord, Failpoint, InstalledPlugin, PluginState, Store};
 
@@ -28,6 +29,7 @@ use crate::delivery::Delivery;
 use crate::dependencies;
 use crate::dispatch::{CommandOutcome, Dispatch};
 use crate::error::HostError;
+use crate::governance::installed_facts;
 use crate::install::{InstallPlan, Installer, Registration};
 use crate::lifecycle::Lifecycle;
 use crate::loader::{EarlyEngine, Loader, Places};
@@ -104,7 +106,7 @@ impl Framework {
         providers.withhold_disabled(&store, &loader)?;
         Ok(Self {
             providers,
-            settings: Settings::new(config.config),
+            settings: Settings::new(config.config, config.policy),
             channels: LazyChannels::new(config.home.clone(), config.session),
             loader,
             lifecycle: Lifecycle::new(config.breaker_threshold),
@@ -403,6 +405,7 @@ impl Framework {
     /// (a full plugin from a package is enabled at its first use instead:
     /// installing a package runs no plugin code).
     pub async fn install(&mut self, plan: InstallPlan) -> Result<Registration, HostError> {
+        self.govern_install(&plan)?;
         let rt = Runtime::new(&self.settings, &self.channels, &self.loader);
         self.installer
             .install(&self.lifecycle, rt, &mut self.store, plan)
@@ -605,23 +608,6 @@ impl Framework {
         Ok(plugins)
     }
 
-    pub fn audit_log(&self, id: &PluginId) -> Result<Vec<lord_store::AuditEntry>, HostError> {
-        Ok(self.store.audit_log(id)?)
-    }
-
-    /// Records that what plugin `id` wrote was changed on its way to the
-    /// user (`what`: which sequences were shown escaped), as an audit entry
-    /// named [`OUTPUT_NEUTRALISED`], so `plugin info` can say so later. The
-    /// host knows nothing of terminals: whoever shows the output decides
-    /// what to neutralise and tells it here.
-    pub fn record_output_neutralised(
-        &mut self,
-        id: &PluginId,
-        what: &str,
-    ) -> Result<(), HostError> {
-        Ok(self.store.audit(id, OUTPUT_NEUTRALISED, what)?)
-    }
-
     /// The commands installed plugins declare, for building `--help`: one
     /// query, no manifest parsed, no plugin loaded.
     pub fn commands(&self) -> Result<Vec<CommandRecord>, HostError> {
@@ -639,6 +625,7 @@ impl Framework {
         }
         let plugin = self.store.require(id)?;
         dependencies::require_met(&self.store, &plugin.manifest, true)?;
+        self.govern(Action::Enable, installed_facts(&plugin), None, None)?;
         let rt = Runtime::new(&self.settings, &self.channels, &self.loader);
         self.lifecycle.enable(rt, &mut self.store, id).await
     }
@@ -692,19 +679,23 @@ impl Framework {
         command: &str,
         args: Vec<CommandArg>,
     ) -> Result<CommandOutcome, HostError> {
+        let owner = match self.owner.take().filter(|(name, _)| name == command) {
+            Some((_, owner)) => owner,
+            None => (self.store.command_plugin(command)?)
+                .ok_or_else(|| HostError::UnknownCommand(command.to_owned()))?,
+        };
+        self.govern(
+            Action::Run,
+            installed_facts(&owner),
+            None,
+            Some(command.into()),
+        )?;
         let dispatch = Dispatch {
             lifecycle: &self.lifecycle,
             delivery: &self.delivery,
             rt: Runtime::new(&self.settings, &self.channels, &self.loader),
         };
-        let owner = self
-            .owner
-            .take()
-            .filter(|(name, _)| name == command)
-            .map(|(_, owner)| owner);
-        dispatch
-            .run_command(&mut self.store, command, args, owner)
-            .await
+        (dispatch.run_command(&mut self.store, command, args, Some(owner))).await
     }
 
     /// An instance of the installed plugin `id` to keep and call
@@ -774,6 +765,14 @@ impl Framework {
     /// What is installed, read-only.
     pub(crate) fn store(&self) -> &Store {
         &self.store
+    }
+
+    pub(crate) fn store_mut(&mut self) -> &mut Store {
+        &mut self.store
+    }
+
+    pub(crate) fn governance(&self) -> &crate::governance::Governance {
+        self.settings.governance()
     }
 
     pub(crate) fn home(&self) -> &Path {

@@ -28,6 +28,7 @@ mod dependencies;
 mod dispatch;
 mod error;
 mod framework;
+pub mod governance;
 mod grants;
 mod install;
 pub mod lifecycle;
@@ -57,6 +58,7 @@ pub use dependencies::Unmet;
 pub use dispatch::CommandOutcome;
 pub use error::HostError;
 pub use framework::{Framework, OUTPUT_NEUTRALISED, PluginFilter};
+pub use governance::PolicyPlaces;
 pub use grants::resolve_program;
 pub use install::{
     InstallPlan, InstallSource, PermissionDiff, RESERVED_COMMANDS, RESERVED_IDS, Registration,
@@ -67,6 +69,7 @@ pub use lord_analytics;
 pub use lord_micro;
 pub use lord_package;
 pub use lord_perf;
+pub use lord_policy;
 pub use lord_registry_client::{Client as RegistryClient, ClientError as RegistryError};
 pub use lord_sandbox::{
     CallError, Captured, CommandArg, Denial, Failure, Invocation, LogLevel, LogRecord, MicroCall,

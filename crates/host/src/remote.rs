@@ -382,7 +382,13 @@ impl Framework {
     /// This home's folder for the registry at `base`: its trusted index
     /// metadata, pinned receipt key and kept install receipts.
     pub fn registry_folder(&self, base: &str) -> PathBuf {
-        self.home().join("registries").join(registry_dir_name(base))
+        self.registries_folder().join(registry_dir_name(base))
+    }
+
+    /// The folder every registry's folder is in (`lord registry add`
+    /// keeps the names it gives registries there).
+    pub fn registries_folder(&self) -> PathBuf {
+        self.home().join("registries")
     }
 }
 

@@ -22,6 +22,8 @@ pub(crate) struct Settings {
     /// merged configuration, which never changes once loaded, and every
     /// command asked for them anew (a dozen lookups and formatted keys).
     quota_limits: Mutex<HashMap<PluginId, lord_state::QuotaLimits>>,
+    /// The governance policies, read on first use like the rest.
+    governance: crate::governance::Governance,
 }
 
 /// A plugin's table as checked: the schema it was checked against, and the
@@ -29,8 +31,12 @@ pub(crate) struct Settings {
 type CheckedTable = (Option<Value>, Result<Value, String>);
 
 impl Settings {
-    pub(crate) fn new(sources: lord_config::Sources) -> Self {
+    pub(crate) fn new(
+        sources: lord_config::Sources,
+        policy: crate::governance::PolicyPlaces,
+    ) -> Self {
         Self {
+            governance: crate::governance::Governance::new(policy),
             sources,
             merged: OnceLock::new(),
             tables: Mutex::new(HashMap::new()),
@@ -55,6 +61,10 @@ impl Settings {
     ) -> lord_state::QuotaLimits {
         let mut known = self.quota_limits.lock().unwrap_or_else(|p| p.into_inner());
         *known.entry(plugin.clone()).or_insert_with(read)
+    }
+
+    pub(crate) fn governance(&self) -> &crate::governance::Governance {
+        &self.governance
     }
 
     pub(crate) fn sources(&self) -> &lord_config::Sources {

@@ -37,7 +37,7 @@ pub use manifest::{
     ArgSpec, Category, CategoryError, CommandSpec, EventFilter, Limits, MANIFEST_FILE, Manifest,
     PluginMeta,
 };
-pub use meaning::{FamilyMeaning, Wiring};
+pub use meaning::{FamilyMeaning, WASI_BASELINE, Wiring};
 pub use micro::{Isolation, MicroKind, MicroSpec};
 pub use net::{NetHost, NetTarget};
 pub use permission::{Permission, PermissionError, PermissionFamily};

@@ -21,6 +21,29 @@
 
 use crate::permission::PermissionFamily;
 
+/// WASI interfaces any plugin may import: they carry no authority by
+/// themselves (clocks, randomness, streams), or their authority comes only
+/// from grants the host wires in (filesystem preopens, environment
+/// variables). Rust's standard library imports most of these even when
+/// unused. The sandbox's contract check and `lord scan` both read this
+/// list, so what install accepts and what a scan reports cannot drift.
+pub const WASI_BASELINE: &[&str] = &[
+    "wasi:io/",
+    "wasi:clocks/",
+    "wasi:random/",
+    "wasi:cli/environment",
+    "wasi:cli/exit",
+    "wasi:cli/stdin",
+    "wasi:cli/stdout",
+    "wasi:cli/stderr",
+    "wasi:cli/terminal-input",
+    "wasi:cli/terminal-output",
+    "wasi:cli/terminal-stdin",
+    "wasi:cli/terminal-stdout",
+    "wasi:cli/terminal-stderr",
+    "wasi:filesystem/",
+];
+
 /// How a grant of a family reaches the plugin while it runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Wiring {

@@ -5,13 +5,15 @@
 //! named and described as a target of the signed index ([`TargetInfo`]),
 //! as is a release of lord itself ([`ReleaseInfo`]); staged rollouts of a
 //! version across machines and the ring each machine falls in
-//! ([`RolloutInfo`], [`ring_bucket`]).
+//! ([`RolloutInfo`], [`ring_bucket`]); security advisories in the OSV
+//! format ([`Advisory`]), which the registry serves and `lord scan` reads.
 //! The server (`lord-registry`) and the client (`lord-registry-client`)
 //! both use these types, so the two cannot drift.
 //!
 //! Invariant: no I/O. This is a contract crate: plain serde types and the
 //! pure functions that belong to them.
 
+mod advisory;
 mod community;
 mod insights;
 mod model;
@@ -21,6 +23,9 @@ mod search;
 mod target;
 mod usage;
 
+pub use advisory::{
+    Advisory, AdvisoryList, Affected, ECOSYSTEM, Event, Package, Range, Reference, SeverityScore,
+};
 pub use community::{
     AuditEntry, ModerationRequest, PostInfo, PostRequest, RECEIPT_HEADER, Receipt, ReceiptAnswer,
     ReceiptClaims, ReceiptKey, ReceiptRequest, ReportRequest, ReviewInfo, ReviewRequest,

@@ -9,6 +9,27 @@ use lord_registry_api::{ErrorBody, PluginInfo, Published, Rating, SearchPage, Se
 
 use crate::error::ClientError;
 
+/// The HTTP client every registry client starts from.
+fn http_builder() -> reqwest::ClientBuilder {
+    reqwest::Client::builder()
+        .connect_timeout(std::time::Duration::from_secs(10))
+        .timeout(std::time::Duration::from_secs(300))
+}
+
+/// The reason in `e`'s causes when the server's TLS certificate was
+/// refused (rustls says `invalid peer certificate`).
+fn certificate_refused(e: &reqwest::Error) -> Option<String> {
+    let mut cause: Option<&dyn std::error::Error> = Some(e);
+    while let Some(error) = cause {
+        let text = error.to_string();
+        if text.contains("invalid peer certificate") {
+            return Some(text);
+        }
+        cause = error.source();
+    }
+    None
+}
+
 /// A registry at one base URL.
 #[derive(Debug, Clone)]
 pub struct Client {
@@ -47,9 +68,7 @@ impl Client {
                 "`{base}` is not a registry URL; use https://HOST or http://HOST:PORT"
             )));
         }
-        let http = reqwest::Client::builder()
-            .connect_timeout(std::time::Duration::from_secs(10))
-            .timeout(std::time::Duration::from_secs(300))
+        let http = http_builder()
             .build()
             .map_err(|e| ClientError::Client(format!("could not start an HTTP client: {e}")))?;
         Ok(Self {
@@ -58,6 +77,27 @@ impl Client {
             clock: Clock(std::sync::Arc::new(jiff::Timestamp::now)),
             require_pinned_root: false,
         })
+    }
+
+    /// This client trusting, for the registry's HTTPS, only the CA
+    /// certificates in `pem` (a PEM bundle): a registry whose certificate
+    /// a private CA issued (the system's roots are then not consulted).
+    pub fn with_ca_pem(mut self, pem: &[u8]) -> Result<Self, ClientError> {
+        let refused = |detail: String| {
+            ClientError::Client(format!(
+                "the registry CA file is not usable: {detail}; give the CA certificate in PEM"
+            ))
+        };
+        let certs =
+            reqwest::Certificate::from_pem_bundle(pem).map_err(|e| refused(e.to_string()))?;
+        if certs.is_empty() {
+            return Err(refused("it holds no certificate".to_owned()));
+        }
+        self.http = http_builder()
+            .tls_certs_only(certs)
+            .build()
+            .map_err(|e| ClientError::Client(format!("could not start an HTTP client: {e}")))?;
+        Ok(self)
     }
 
     /// Trusts the registry's root only when pinned before first contact
@@ -134,7 +174,8 @@ impl Client {
                 Err(e) => return Err(crate::error::io("read", &saved)(e)),
             }
         };
-        let index = crate::index::TrustedIndex::load(
+        let index = crate::index::TrustedIndex::load_over(
+            self.http.clone(),
             &format!("{}/", self.url("/tuf")),
             &first_root,
             &metadata,
@@ -178,6 +219,14 @@ impl Client {
     }
 
     pub(crate) fn unreachable(&self, e: &reqwest::Error) -> ClientError {
+        if let Some(reason) = certificate_refused(e) {
+            return ClientError::Client(format!(
+                "refusing the registry at {}: its TLS certificate is not trusted ({reason}); if \
+                 a private CA issued it, pin that CA before first contact with `lord registry \
+                 pin --registry {} --ca-file CA.pem`",
+                self.base, self.base
+            ));
+        }
         ClientError::Client(format!(
             "could not reach the registry at {}: {e}; check `registry.url` and that it runs",
             self.base

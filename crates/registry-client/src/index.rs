@@ -36,14 +36,26 @@ impl TrustedIndex {
         datastore: &Path,
         now: jiff::Timestamp,
     ) -> Result<Self, ClientError> {
-        if !datastore.join("root.json").exists() {
-            Updater::init(datastore, first_root)?;
-        }
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(10))
             .timeout(Duration::from_secs(120))
             .build()
             .map_err(|e| ClientError::Client(format!("no HTTP client: {e}")))?;
+        Self::load_over(http, metadata_url, first_root, datastore, now).await
+    }
+
+    /// [`TrustedIndex::load`] through `http` (a [`crate::Client`]'s, with
+    /// the CA it trusts for the registry's HTTPS).
+    pub async fn load_over(
+        http: reqwest::Client,
+        metadata_url: &str,
+        first_root: &[u8],
+        datastore: &Path,
+        now: jiff::Timestamp,
+    ) -> Result<Self, ClientError> {
+        if !datastore.join("root.json").exists() {
+            Updater::init(datastore, first_root)?;
+        }
         let mut updater = Updater::open(datastore, metadata_url, http, now)?;
         updater.refresh().await?;
         let mut targets = Vec::new();

@@ -1,7 +1,8 @@
 //! `lord-registry-client`: how lord reaches a plugin registry.
 //!
 //! - [`Client`]: search, plugin records, package and signature downloads,
-//!   publish, yank and rate, over HTTP or HTTPS (reqwest with rustls).
+//!   publish, yank and rate, over HTTP or HTTPS (reqwest with rustls);
+//!   the security feed (OSV advisories per plugin, publish-time scans).
 //! - Staged rollouts (`rollout.rs`): which versions a machine may take
 //!   now, and starting, promoting and aborting one.
 //! - [`TrustedIndex`]: the registry's TUF-signed index, verified from the
@@ -18,6 +19,7 @@
 //! Boundary: no server code. Embedding `lord-host` (which depends on this
 //! crate) compiles no web server, database or object store.
 
+mod advisory;
 mod client;
 mod community;
 mod error;
@@ -31,9 +33,9 @@ pub use community::{Receipt, check_receipt, load_receipt, receipts_dir, save_rec
 pub use error::ClientError;
 pub use index::TrustedIndex;
 pub use lord_registry_api::{
-    AuditEntry, ErrorBody, PluginInfo, PluginUsage, PostInfo, Published, Rating, Recommendation,
-    RecommendationQuery, ReviewInfo, SearchHit, SearchPage, SearchQuery, Sort, TargetInfo,
-    UsageReport, VersionInfo, Yank, target_name,
+    Advisory, AuditEntry, ErrorBody, PluginInfo, PluginUsage, PostInfo, Published, Rating,
+    Recommendation, RecommendationQuery, ReviewInfo, SearchHit, SearchPage, SearchQuery, Sort,
+    TargetInfo, UsageReport, VersionInfo, Yank, target_name,
 };
 pub use lord_registry_api::{
     Gate, Health, RolloutInfo, RolloutStart, RolloutState, check_rings, in_ring, ring_bucket,

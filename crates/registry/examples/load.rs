@@ -98,8 +98,13 @@ fn server(
     })
 }
 
-/// A package of `id` at `version` with a 64 KB stand-in component (the
-/// registry checks that the component is there, not what it does).
+/// The component every load-test package carries: lord's frozen probe
+/// (`tests/compat/0.2.0/`, never rebuilt), a real component, since the
+/// registry scans each package it is sent and refuses one whose component
+/// cannot be read.
+const COMPONENT: &[u8] = include_bytes!("../../../tests/compat/0.2.0/plugins/probe/plugin.wasm");
+
+/// A package of `id` at `version` carrying [`COMPONENT`].
 fn package(
     keys: &Keys,
     id: &str,
@@ -117,10 +122,7 @@ fn package(
              host-api = \"^0.2\"\ncomponent = \"plugin.wasm\"\n"
         ),
     )?;
-    let filler: Vec<u8> = (0..65_536u32)
-        .map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
-        .collect();
-    std::fs::write(dir.path().join("plugin.wasm"), filler)?;
+    std::fs::write(dir.path().join("plugin.wasm"), COMPONENT)?;
     let packed = lord_package::pack(dir.path())?;
     let signature = keys.sign("load", &packed.digest)?;
     Ok((packed.bytes, signature))

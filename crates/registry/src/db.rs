@@ -25,6 +25,7 @@
 //! after [`query_words`] kept letters and digits alone, so neither SQL nor
 //! full-text query syntax can be injected.
 
+mod advisories;
 mod analytics;
 mod community;
 mod insights;
@@ -35,6 +36,7 @@ pub(crate) mod pool;
 mod portable;
 mod rollouts;
 mod sqlite;
+mod targets;
 mod tls;
 
 pub(crate) use analytics::stale_at;

@@ -19,11 +19,16 @@
 //!   receipt (`receipt.rs`) bound to the account and version, one review
 //!   per account and version with edits kept, discussions, reports, a spam
 //!   filter, moderators hiding and showing, and an audit naming each.
+//! - Security (`scanning.rs`): OSV advisories served per plugin
+//!   (`/api/v1/advisories?package=ID`), added by the operator
+//!   ([`add_advisory`]); every publish scanned by `lord-scan`, refused on a
+//!   critical finding, its report kept (`.../versions/{version}/scan`).
 //! - Staged rollouts (`rollouts.rs`): a version taken by rising rings of
 //!   machines, promoted by a gate on the error rate and p95 latency that
 //!   clients report, and rolled back by itself when the gate fails.
 //! - Operations: `/healthz`, `/readyz`, Prometheus `/metrics`, rate
-//!   limits ([`RateLimits`]) and graceful shutdown ([`serve_until`]).
+//!   limits ([`RateLimits`]) and graceful shutdown ([`serve_until`]);
+//!   HTTPS with rustls ([`HttpsListener`], [`serve_https_until`]).
 //!
 //! The wire types are `lord-registry-api`'s, shared with the client
 //! (`lord-registry-client`), which is what lord itself uses to reach a
@@ -39,13 +44,16 @@ mod community;
 mod db;
 pub mod demo;
 mod error;
+mod https;
 mod insights;
 pub mod openapi;
 mod ops;
 mod receipt;
 pub mod recommend;
 mod releases;
+mod resync;
 mod rollouts;
+mod scanning;
 mod server;
 pub mod tuf;
 mod usage;
@@ -57,9 +65,11 @@ pub use db::{
     REPORTS_TO_HIDE, Scope, SearchQuery, Sort, VersionText,
 };
 pub use error::RegistryError;
+pub use https::{HttpsListener, serve_https_until, tls_config};
 pub use lord_registry_api::{
-    AuditEntry, ErrorBody, PluginInfo, PostInfo, Published, Rating, ReviewInfo, SearchHit,
-    SearchPage, TargetInfo, VersionInfo, Yank,
+    AuditEntry, ErrorBody, IndexEntry, PluginInfo, PostInfo, Published, Rating, ReviewInfo,
+    SearchHit, SearchPage, TargetInfo, VersionInfo, Yank,
 };
 pub use ops::RateLimits;
+pub use scanning::add_advisory;
 pub use server::{Blobs, Registry, router, serve, serve_until};

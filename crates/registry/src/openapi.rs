@@ -61,6 +61,7 @@ pub fn document() -> Value {
         community_paths(),
         use_paths(),
         crate::rollouts::openapi_paths(),
+        security_paths(),
         page_paths(),
     ] {
         if let Value::Object(part) = part {
@@ -290,6 +291,31 @@ fn use_paths() -> Value {
             "parameters": [path_param("id", "A plugin id, like `hello`.")],
             "responses": responses("200", json!({"description": "The insights.",
                 "content": {"application/json": {"schema": {"type": "array", "items": {"$ref": "#/components/schemas/Insight"}}}}}), &["400", "404"])
+        }}
+    })
+}
+
+/// The security feed (OSV advisories) and publish-time scan reports.
+fn security_paths() -> Value {
+    let object = |description: &str| {
+        json!({"description": description,
+               "content": {"application/json": {"schema": {"type": "object"}}}})
+    };
+    json!({
+        "/api/v1/advisories": {"get": {
+            "summary": "The OSV advisories naming a plugin, as OSV's query API answers ({\"vulns\": [...]})",
+            "parameters": [{"name": "package", "in": "query", "required": true, "schema": {"type": "string"}, "description": "A plugin id, like `hello`."}],
+            "responses": responses("200", object("The advisories, by id."), &["400"])
+        }},
+        "/api/v1/advisories/{id}": {"get": {
+            "summary": "One OSV advisory, as it was added",
+            "parameters": [path_param("id", "An advisory id, like `LORD-2026-0001`.")],
+            "responses": responses("200", object("The advisory (OSV JSON)."), &["404"])
+        }},
+        "/api/v1/plugins/{id}/versions/{version}/scan": {"get": {
+            "summary": "The report of the security scan run when the version was published",
+            "parameters": [path_param("id", "A plugin id, like `hello`."), path_param("version", "A version, like `0.1.0`.")],
+            "responses": responses("200", object("The findings, worst first, each with a rule, severity, message and location."), &["400", "404"])
         }}
     })
 }

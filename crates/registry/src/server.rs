@@ -7,7 +7,8 @@
 //! Invariant: a publish is verified before anything is written: the
 //! signature must verify under the public key sent with it, the archive
 //! must unpack under the package limits, the manifest must parse and match
-//! the token's scope; then the blob is made durable, then the records are
+//! the token's scope, and its security scan must find nothing critical
+//! (`scanning.rs`); then the blob is made durable, then the records are
 //! committed in one transaction.
 
 use std::path::{Path, PathBuf};
@@ -48,6 +49,8 @@ pub struct Registry {
     pub(crate) receipt_key: std::sync::OnceLock<Vec<u8>>,
     /// The recommender, retrained when stale (`usage.rs`).
     pub(crate) model: std::sync::Mutex<Option<Arc<crate::usage::Model>>>,
+    /// Between a publish's or yank's commit and its signing (`resync.rs`).
+    pub(crate) failpoint: crate::resync::Failpoint,
 }
 
 /// Package blobs, named by digest, in any `object_store` (a local folder
@@ -218,6 +221,7 @@ impl Registry {
             public_url: std::sync::OnceLock::new(),
             receipt_key: std::sync::OnceLock::new(),
             model: std::sync::Mutex::new(None),
+            failpoint: crate::resync::Failpoint::default(),
         })
     }
 }
@@ -332,6 +336,7 @@ pub fn router(registry: Shared) -> axum::Router {
         .merge(crate::usage::routes())
         .merge(crate::rollouts::routes())
         .merge(crate::insights::routes())
+        .merge(crate::scanning::routes())
         .fallback(|| async {
             RegistryError::NotFound("no such endpoint; see /api/v1/openapi.json".to_owned())
         })
@@ -350,15 +355,15 @@ pub async fn serve(listener: tokio::net::TcpListener, registry: Shared) -> std::
 
 /// Serves `registry` on `listener` until `shutdown` completes, then stops
 /// taking connections and returns once the requests in flight are
-/// answered (a publish being signed finishes signing).
+/// answered (a publish being signed finishes signing). Before taking
+/// connections it signs in whatever the records hold that the index
+/// lacks (`resync.rs`).
 pub async fn serve_until(
     listener: tokio::net::TcpListener,
     registry: Shared,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    registry
-        .tuf
-        .ready()
+    crate::resync::start(&registry)
         .await
         .map_err(|e| std::io::Error::other(e.to_string()))?;
     let app = router(registry).into_make_service_with_connect_info::<std::net::SocketAddr>();
@@ -606,6 +611,7 @@ async fn yank(
         }
     })
     .await?;
+    registry.before_signing()?;
     registry.tuf.ready().await?;
     registry.tuf.resign(&[IndexEntry::from(&target)]).await?;
     Ok(Json(yank).into_response())
@@ -680,6 +686,7 @@ async fn publish(
     .to_owned();
     let (target, refused) =
         record_package(&registry, caller, body.to_vec(), signature_text, key_text).await?;
+    registry.before_signing()?;
     registry.tuf.ready().await?;
     registry.tuf.resign(&[IndexEntry::from(&target)]).await?;
     match refused {
@@ -772,6 +779,7 @@ fn verify(
             "this token may not publish `{id}`; ask for a token with scope `publish:{id}`"
         )));
     }
+    crate::scanning::check_publish(registry, &manifest, unpacked.path(), &digest.to_string())?;
 
     Ok(NewVersion {
         manifest,

@@ -17,12 +17,17 @@ mod azurite;
 mod blob_stores;
 mod community;
 mod database;
+mod https;
 mod insights;
 #[cfg(feature = "cloud")]
 #[path = "support/moto.rs"]
 mod moto;
+mod offline_root;
 mod operations;
+mod resync;
 mod rollouts;
+mod root_trust;
+mod security;
 mod several_servers;
 mod support;
 mod usage;
@@ -75,9 +80,17 @@ on_both_backends!(
     co_installed_plugins_are_recommended_and_installations_stay_anonymous,
     insights_name_rising_errors_abandoned_plugins_and_permission_creep,
     reports_promote_a_rollout_then_roll_it_back_and_publishers_move_it,
+    a_critical_finding_blocks_the_publish_and_nothing_is_stored,
+    advisories_are_served_as_osv_and_a_publishs_scan_is_kept,
+    a_crash_between_the_commit_and_the_signing_is_repaired_at_the_next_start,
 );
 
+use resync::a_crash_between_the_commit_and_the_signing_is_repaired_at_the_next_start;
 use rollouts::reports_promote_a_rollout_then_roll_it_back_and_publishers_move_it;
+use security::{
+    a_critical_finding_blocks_the_publish_and_nothing_is_stored,
+    advisories_are_served_as_osv_and_a_publishs_scan_is_kept,
+};
 
 use insights::insights_name_rising_errors_abandoned_plugins_and_permission_creep;
 

@@ -27,28 +27,11 @@ impl World {
     }
 }
 
-/// WASI interfaces any plugin may import: they carry no authority by
-/// themselves (clocks, randomness, streams), or their authority comes only
-/// from grants the host wires in (filesystem preopens, environment
-/// variables). Rust's standard library imports most of these even when
-/// unused. `lord:plugin` interfaces are judged by their modules
+/// WASI interfaces any plugin may import, from the permission table's
+/// crate (`lord_manifest::WASI_BASELINE`), which `lord scan` reads too.
+/// `lord:plugin` interfaces are judged by their modules
 /// (`interfaces::ALL`) and the permission table.
-const WASI_BASELINE: &[&str] = &[
-    "wasi:io/",
-    "wasi:clocks/",
-    "wasi:random/",
-    "wasi:cli/environment",
-    "wasi:cli/exit",
-    "wasi:cli/stdin",
-    "wasi:cli/stdout",
-    "wasi:cli/stderr",
-    "wasi:cli/terminal-input",
-    "wasi:cli/terminal-output",
-    "wasi:cli/terminal-stdin",
-    "wasi:cli/terminal-stdout",
-    "wasi:cli/terminal-stderr",
-    "wasi:filesystem/",
-];
+const WASI_BASELINE: &[&str] = lord_manifest::WASI_BASELINE;
 
 /// Host interfaces a sandbox leaves out of its linker (those a disabled
 /// provider serves), each with the reason a refusal gives.

@@ -15,9 +15,12 @@ use crate::render::RenderResults;
 use crate::timing::{Pair, Samples};
 
 mod ai;
+mod policy;
 mod sections;
 pub(crate) use ai::AiOnly;
 use ai::{ai_keys, ai_rows};
+pub(crate) use policy::PolicyOnly;
+use policy::{policy_keys, policy_rows};
 pub(crate) use sections::state_json;
 use sections::{
     registry_keys, registry_note, registry_rows, render_keys, render_rows, state_keys, state_rows,
@@ -40,6 +43,8 @@ pub(crate) struct Results {
     pub(crate) render: RenderResults,
     /// Time to the first streamed token through lord-ai vs reqwest.
     pub(crate) ai: crate::ai::AiResults,
+    /// One install decision against a machine's and a user's policies.
+    pub(crate) policy: crate::policy::PolicyResults,
     /// Size of the release `lord` binary, as `cargo install` ships it.
     pub(crate) binary_bytes: u64,
     /// Load of a plugin frozen for the released contract against the
@@ -266,6 +271,7 @@ impl Results {
         rows.extend(registry_rows(&self.registry, &self.resolve));
         rows.extend(render_rows(&self.render));
         rows.extend(ai_rows(&self.ai));
+        rows.extend(policy_rows(&self.policy));
         rows
     }
 
@@ -573,6 +579,7 @@ impl Results {
             object.extend(registry_keys(&self.registry, &self.resolve));
             object.extend(render_keys(&self.render));
             object.extend(ai_keys(&self.ai));
+            object.extend(policy_keys(&self.policy));
             object.extend(state_keys(&self.data_cas, &self.notes));
         }
         object

@@ -20,26 +20,46 @@ pub(crate) mod monitor;
 pub(crate) mod pdk;
 pub(crate) mod pipe;
 pub(crate) mod plugin;
+pub(crate) mod policy;
 pub(crate) mod registry;
+pub(crate) mod registry_add;
+pub(crate) mod registry_advisory;
 pub(crate) mod registry_database;
 pub(crate) mod registry_pin;
+pub(crate) mod registry_root;
 pub(crate) mod release;
 pub(crate) mod rollout;
 pub(crate) mod run;
+pub(crate) mod scan;
 pub(crate) mod secret;
 pub(crate) mod self_update;
 pub(crate) mod state;
 
-use anyhow::Result;
+use anyhow::{Context as _, Result};
 use lord_host::Framework;
 
 use crate::cli::UsageError;
 
-/// The registry to talk to: the flag, else `registry.url`.
+/// The registry to talk to: the flag, else `registry.url`; either may be
+/// a name given with `lord registry add`.
 pub(crate) fn registry_url(framework: &Framework, flag: Option<String>) -> Result<String> {
-    if let Some(url) = flag {
-        return Ok(url);
+    let chosen = match flag {
+        Some(url) => url,
+        None => configured_registry(framework)?,
+    };
+    if registry_add::is_name(&chosen) {
+        return registry_add::url_of(framework, &chosen)?.ok_or_else(|| {
+            UsageError(format!(
+                "no registry is named `{chosen}`: add it with `lord registry add {chosen} URL`, \
+                 or give its URL"
+            ))
+            .into()
+        });
     }
+    Ok(chosen)
+}
+
+fn configured_registry(framework: &Framework) -> Result<String> {
     framework
         .settings()?
         .get("registry.url")
@@ -67,7 +87,27 @@ pub(crate) fn registry_client(
         .and_then(|v| v.as_bool())
         == Some(true);
     Ok(
-        lord_registry_client::Client::new(&registry_url(framework, flag)?)?
+        registry_client_at(framework, &registry_url(framework, flag)?)?
             .require_pinned_root(pinned_only),
     )
 }
+
+/// A client for the registry at `url`, trusting for its HTTPS the private
+/// CA pinned for it (`lord registry pin --ca-file`) when there is one.
+pub(crate) fn registry_client_at(
+    framework: &Framework,
+    url: &str,
+) -> Result<lord_registry_client::Client> {
+    let client = lord_registry_client::Client::new(url)?;
+    let ca = framework.registry_folder(client.base()).join(REGISTRY_CA);
+    match std::fs::read(&ca) {
+        Ok(pem) => Ok(client
+            .with_ca_pem(&pem)
+            .with_context(|| format!("the CA pinned in {}", ca.display()))?),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(client),
+        Err(e) => Err(e).with_context(|| format!("reading {}", ca.display())),
+    }
+}
+
+/// The file in a registry's folder that holds the CA pinned for it.
+pub(crate) const REGISTRY_CA: &str = "ca.pem";

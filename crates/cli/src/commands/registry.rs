@@ -1,5 +1,6 @@
-//! `lord registry serve|token|verify|keys`: run a plugin registry from a
-//! data folder (SQLite and a blob folder, no other setup; or the blob
+//! `lord registry serve|token|verify|keys|advisory`: run a plugin registry
+//! (over HTTP, or HTTPS with `--tls-cert` and `--tls-key`) from a data
+//! folder (SQLite and a blob folder, no other setup; or the blob
 //! folder with the records in PostgreSQL, `--database-url`), make scoped
 //! API tokens for publishers, mark plugins verified, and list or rotate
 //! the keys that sign its index (safe while the server runs: signing
@@ -23,33 +24,7 @@ use lord_host::Framework;
 #[derive(Debug, Subcommand)]
 pub(crate) enum RegistryCommand {
     /// Serve the registry's HTTP API and web pages until interrupted.
-    Serve {
-        /// The registry's data folder (default: $LORD_HOME/registry).
-        #[arg(long)]
-        data: Option<PathBuf>,
-        /// The address to listen on.
-        #[arg(long, default_value = "127.0.0.1:7878")]
-        listen: String,
-        #[command(flatten)]
-        database: DatabaseArgs,
-        /// Keep package blobs in this object store (file:///..., s3://BUCKET,
-        /// gs://BUCKET, az://CONTAINER) instead of the data folder. Cloud
-        /// stores take their settings and credentials from the providers'
-        /// environment variables (AWS_ACCESS_KEY_ID, AWS_ENDPOINT,
-        /// AWS_REGION, GOOGLE_SERVICE_ACCOUNT, AZURE_STORAGE_ACCOUNT_NAME...).
-        #[arg(long, value_name = "URL")]
-        blob_url: Option<String>,
-        /// Log every answered request as a line of JSON (time, method,
-        /// route template, status, milliseconds, peer address) to this
-        /// file, appended, or to standard error with `-`.
-        #[arg(long, value_name = "FILE")]
-        access_log: Option<PathBuf>,
-        /// The URL users reach this registry at (behind a proxy), for the
-        /// install lines on its web pages (default: http:// and the host
-        /// each request was sent to).
-        #[arg(long, value_name = "URL")]
-        public_url: Option<String>,
-    },
+    Serve(ServeArgs),
     /// Fill a registry with generated demo plugins, versions, downloads,
     /// installations' use and reviews, to try the web pages, search and
     /// installs (`lord registry serve` on the same data shows them). Every
@@ -89,12 +64,58 @@ pub(crate) enum RegistryCommand {
     /// List or rotate the keys that sign the registry's index.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Sign a prepared root where the root key is kept offline, and
+    /// install the signed root on the server.
+    #[command(subcommand)]
+    Root(super::registry_root::RootCommand),
     /// Publish a signed build of lord itself, for `lord self update`.
     PublishRelease(crate::commands::release::PublishReleaseArgs),
+    /// Add security advisories (OSV) that `lord scan` and every publish
+    /// check plugins against.
+    #[command(subcommand)]
+    Advisory(super::registry_advisory::AdvisoryCommand),
     /// Pin a registry's TUF root before first contact: from a root.json
     /// its operator gave you, or by the SHA-256 they published. Trust then
     /// starts from that root, not from whatever answers first.
     Pin(super::registry_pin::PinArgs),
+    /// Know a registry by a name (`--registry NAME`), pinning its root
+    /// (and private CA) before first contact as `pin` does.
+    Add(super::registry_add::AddArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct ServeArgs {
+    /// The registry's data folder (default: $LORD_HOME/registry).
+    #[arg(long)]
+    data: Option<PathBuf>,
+    /// The address to listen on.
+    #[arg(long, default_value = "127.0.0.1:7878")]
+    listen: String,
+    #[command(flatten)]
+    database: DatabaseArgs,
+    /// Keep package blobs in this object store (file:///..., s3://BUCKET,
+    /// gs://BUCKET, az://CONTAINER) instead of the data folder. Cloud
+    /// stores take their settings and credentials from the providers'
+    /// environment variables (AWS_ACCESS_KEY_ID, AWS_ENDPOINT,
+    /// AWS_REGION, GOOGLE_SERVICE_ACCOUNT, AZURE_STORAGE_ACCOUNT_NAME...).
+    #[arg(long, value_name = "URL")]
+    blob_url: Option<String>,
+    /// Log every answered request as a line of JSON (time, method,
+    /// route template, status, milliseconds, peer address) to this
+    /// file, appended, or to standard error with `-`.
+    #[arg(long, value_name = "FILE")]
+    access_log: Option<PathBuf>,
+    /// The URL users reach this registry at (behind a proxy), for the
+    /// install lines on its web pages (default: http:// and the host
+    /// each request was sent to).
+    #[arg(long, value_name = "URL")]
+    public_url: Option<String>,
+    /// Serve HTTPS with this certificate chain (PEM); needs --tls-key.
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The certificate's private key (PEM).
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -111,9 +132,11 @@ pub(crate) enum KeysCommand {
     },
     /// Replace the keys of the chosen roles (default: the online ones,
     /// targets, snapshot and timestamp) and sign a new root with the
-    /// current root key, which must be in `DATA/tuf/keys/root.der`.
-    /// Clients follow the new root at their next refresh; whatever the
-    /// replaced keys sign is refused from then on.
+    /// current root key in `DATA/tuf/keys/root.der`. Clients follow the
+    /// new root at their next refresh; whatever the replaced keys sign is
+    /// refused from then on. Without the root key there (kept offline),
+    /// the next root is prepared unsigned in `DATA/tuf/next.root.json`
+    /// for `lord registry root sign`, then `lord registry root install`.
     Rotate {
         /// A role to rotate (repeatable).
         #[arg(long = "role", value_enum)]
@@ -183,51 +206,7 @@ pub(crate) async fn run(
         RegistryCommand::PublishRelease(args) => {
             return crate::commands::release::publish(ctx, out, framework, args).await;
         }
-        RegistryCommand::Serve {
-            data,
-            listen,
-            database,
-            blob_url,
-            access_log,
-            public_url,
-        } => {
-            let dir = data_dir(ctx, data);
-            let postgres = database.options(ctx, out, framework)?;
-            let blobs = blob_url
-                .map(|url| Blobs::open_with(&url, blob_settings(ctx)))
-                .transpose()?;
-            let registry = Arc::new(Registry::open_configured(&dir, postgres.as_ref(), blobs)?);
-            if let Some(name) = &ctx.failpoint {
-                registry.tuf.arm_failpoint(name);
-            }
-            if let Some(url) = &public_url {
-                registry
-                    .set_public_url(url)
-                    .map_err(|e| anyhow::anyhow!("--public-url: {e}"))?;
-            }
-            if let Some(path) = access_log {
-                let _ = registry.set_access_log(open_access_log(&path)?);
-            }
-            let stop = stop_requested();
-            let listener = tokio::net::TcpListener::bind(&listen)
-                .await
-                .with_context(|| format!("listening on {listen}"))?;
-            let address = listener.local_addr()?;
-            // The URL is not echoed: it may carry a password.
-            let records = if postgres.is_some() {
-                " (records in PostgreSQL)"
-            } else {
-                ""
-            };
-            out.status(format_args!(
-                "serving the registry in {}{records} on http://{address} (web pages at /, API at /api/v1, OpenAPI at /api/v1/openapi.json)",
-                dir.display()
-            ));
-            lord_registry::serve_until(listener, registry, stop)
-                .await
-                .context("serving the registry")?;
-            out.status("stopped after answering the requests in flight");
-        }
+        RegistryCommand::Serve(args) => serve(ctx, out, framework, args).await?,
         RegistryCommand::Demo {
             data,
             database,
@@ -278,9 +257,84 @@ pub(crate) async fn run(
             ));
         }
         RegistryCommand::Keys(command) => keys(ctx, out, framework, command).await?,
+        RegistryCommand::Root(command) => {
+            super::registry_root::run(ctx, out, framework, command).await?;
+        }
         RegistryCommand::Pin(args) => super::registry_pin::run(out, framework, args).await?,
+        RegistryCommand::Advisory(command) => {
+            super::registry_advisory::run(ctx, out, framework, command)?;
+        }
+        RegistryCommand::Add(args) => super::registry_add::run(out, framework, args).await?,
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `lord registry serve`: over HTTP, or HTTPS with `--tls-cert` and
+/// `--tls-key`, until SIGTERM or Ctrl-C.
+async fn serve(ctx: &Context, out: &Output, framework: &Framework, args: ServeArgs) -> Result<()> {
+    let ServeArgs {
+        data,
+        listen,
+        database,
+        blob_url,
+        access_log,
+        public_url,
+        tls_cert,
+        tls_key,
+    } = args;
+    let dir = data_dir(ctx, data);
+    let postgres = database.options(ctx, out, framework)?;
+    let blobs = blob_url
+        .map(|url| Blobs::open_with(&url, blob_settings(ctx)))
+        .transpose()?;
+    let registry = Arc::new(Registry::open_configured(&dir, postgres.as_ref(), blobs)?);
+    if let Some(name) = &ctx.failpoint {
+        registry.arm_failpoint(name);
+    }
+    if let Some(url) = &public_url {
+        registry
+            .set_public_url(url)
+            .map_err(|e| anyhow::anyhow!("--public-url: {e}"))?;
+    }
+    if let Some(path) = access_log {
+        let _ = registry.set_access_log(open_access_log(&path)?);
+    }
+    let stop = stop_requested();
+    let listener = tokio::net::TcpListener::bind(&listen)
+        .await
+        .with_context(|| format!("listening on {listen}"))?;
+    let address = listener.local_addr()?;
+    let tls = match (&tls_cert, &tls_key) {
+        (Some(cert), Some(key)) => Some(lord_registry::tls_config(
+            &ctx.cwd.join(cert),
+            &ctx.cwd.join(key),
+        )?),
+        _ => None,
+    };
+    // The URL is not echoed: it may carry a password.
+    let records = if postgres.is_some() {
+        " (records in PostgreSQL)"
+    } else {
+        ""
+    };
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    out.status(format_args!(
+        "serving the registry in {}{records} on {scheme}://{address} (web pages at /, API at /api/v1, OpenAPI at /api/v1/openapi.json)",
+        dir.display()
+    ));
+    match tls {
+        Some(tls) => {
+            let listener = lord_registry::HttpsListener::new(listener, tls)?;
+            lord_registry::serve_https_until(listener, registry, stop)
+                .await
+                .context("serving the registry")?;
+        }
+        None => lord_registry::serve_until(listener, registry, stop)
+            .await
+            .context("serving the registry")?,
+    }
+    out.status("stopped after answering the requests in flight");
+    Ok(())
 }
 
 /// The access log `--access-log` names: a file appended to, or `-` for
@@ -321,6 +375,7 @@ async fn keys(
                     "root_version": report.root_version,
                     "root_expires": report.root_expires,
                     "root_key_present": report.root_key_present,
+                    "prepared_root": report.prepared_root,
                     "roles": report.roles.iter().map(|r| json!({
                         "role": r.role.name(),
                         "threshold": r.threshold,
@@ -338,6 +393,12 @@ async fn keys(
                         "; the root key is not on this machine"
                     }
                 ))?;
+                if let Some(version) = report.prepared_root {
+                    out.line(format_args!(
+                        "root version {version} is prepared and waits for the root key's \
+                         signature (`lord registry root sign`, then `root install`)"
+                    ))?;
+                }
                 for role in &report.roles {
                     out.line(format_args!(
                         "{:<10} {} of {}: {}",
@@ -361,6 +422,9 @@ async fn keys(
                 roles.into_iter().map(Role::from).collect()
             };
             let repo = index(ctx, out, framework, data, &database)?;
+            if !repo.keys()?.root_key_present {
+                return prepare(out, &repo, &roles, json).await;
+            }
             let rotation = repo
                 .rotate(&roles)
                 .await
@@ -389,10 +453,35 @@ async fn keys(
     Ok(())
 }
 
+/// `keys rotate` with the root key offline: the next root, unsigned.
+async fn prepare(out: &Output, repo: &TufRepo, roles: &[Role], json: bool) -> Result<()> {
+    let prepared = repo
+        .prepare_root(roles)
+        .await
+        .context("preparing the next root (the root key is not on this machine)")?;
+    if json {
+        out.json(&json!({
+            "prepared": prepared.path,
+            "root_version": prepared.version,
+            "rotated": prepared.roles.iter().map(|(role, ids)| json!({
+                "role": role.name(),
+                "keyids": ids,
+            })).collect::<Vec<_>>(),
+        }))?;
+    } else {
+        out.status(format_args!(
+            "the root key is not on this machine, so root version {} was prepared unsigned in              {}: copy it to where the root key is kept, run `lord registry root sign FILE              --keys DIR` there, then `lord registry root install FILE` here",
+            prepared.version,
+            prepared.path.display()
+        ));
+    }
+    Ok(())
+}
+
 /// The signed index: the data folder's own, or, with a database, the one
 /// every server on that database shares (opened through the registry, so
 /// it is the database's copy that is listed or rotated).
-fn index(
+pub(crate) fn index(
     ctx: &Context,
     out: &Output,
     framework: &Framework,

@@ -5,6 +5,8 @@
 //! saved as the registry's first root (`registries/HOST/root.json`), which
 //! the client starts trust from; a registry lord already trusts is not
 //! re-pinned (its trust has moved on from version 1 through rotations).
+//! `--ca-file` pins the CA of a registry whose HTTPS certificate a private
+//! CA issued (`registries/HOST/ca.pem`), used for that registry alone.
 
 use anyhow::{Context as _, Result};
 use clap::Args;
@@ -22,17 +24,57 @@ pub(crate) struct PinArgs {
     #[arg(
         long,
         conflicts_with = "root_sha256",
-        required_unless_present = "root_sha256"
+        required_unless_present_any = ["root_sha256", "ca_file"]
     )]
     root: Option<std::path::PathBuf>,
     /// The SHA-256 (hexadecimal) its operator published for its root.
     #[arg(long)]
     root_sha256: Option<String>,
+    /// The CA (PEM) that issued the registry's HTTPS certificate, when a
+    /// private one did: trusted for this registry alone, in place of the
+    /// system's roots. May be pinned on its own, at any time.
+    #[arg(long, value_name = "FILE")]
+    ca_file: Option<std::path::PathBuf>,
+}
+
+impl PinArgs {
+    /// The pin `lord registry add` makes for the registry at `registry`.
+    pub(crate) fn new(
+        registry: String,
+        root: Option<std::path::PathBuf>,
+        root_sha256: Option<String>,
+        ca_file: Option<std::path::PathBuf>,
+    ) -> Self {
+        Self {
+            registry: Some(registry),
+            root,
+            root_sha256,
+            ca_file,
+        }
+    }
 }
 
 pub(crate) async fn run(out: &Output, framework: &Framework, args: PinArgs) -> Result<()> {
-    let client = super::registry_client(framework, args.registry)?;
+    let mut client = super::registry_client(framework, args.registry)?;
     let state = framework.registry_folder(client.base());
+    if let Some(path) = &args.ca_file {
+        let pem =
+            std::fs::read(path).with_context(|| format!("could not read {}", path.display()))?;
+        client = client.with_ca_pem(&pem)?;
+        std::fs::create_dir_all(&state)
+            .with_context(|| format!("could not create {}", state.display()))?;
+        let pinned = state.join(super::REGISTRY_CA);
+        lord_file::write_atomic(&pinned, &pem)
+            .with_context(|| format!("could not write {}", pinned.display()))?;
+        out.status(format_args!(
+            "pinned the CA in {} for {}'s HTTPS",
+            path.display(),
+            client.base()
+        ));
+        if args.root.is_none() && args.root_sha256.is_none() {
+            return Ok(());
+        }
+    }
     if state.join("metadata/root.json").exists() {
         return Err(UsageError(format!(
             "lord already trusts {} (its trust has moved on from its first root); pinning \

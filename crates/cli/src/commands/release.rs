@@ -65,7 +65,7 @@ pub(crate) async fn publish(
     let platform = args
         .platform
         .unwrap_or_else(|| format!("{}-{}", std::env::consts::ARCH, std::env::consts::OS));
-    let client = lord_registry_client::Client::new(&url)?;
+    let client = crate::commands::registry_client_at(framework, &url)?;
     let digest = client
         .publish_release(&token, bytes, &signature, &public, &args.release, &platform)
         .await?;

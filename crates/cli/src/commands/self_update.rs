@@ -109,7 +109,7 @@ async fn update(
         .transpose()?;
     let url = crate::commands::registry_url(framework, args.registry)?;
     let exe = exe(ctx)?;
-    let client = lord_registry_client::Client::new(&url)?;
+    let client = crate::commands::registry_client_at(framework, &url)?;
     let (platform, running) = (platform(), running());
     let spinner = out.spinner("checking for a release");
     let release = framework

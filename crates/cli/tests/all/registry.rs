@@ -38,7 +38,7 @@ pub(crate) fn listening(mut command: Command) -> (Child, String, BufReader<Child
         .expect("the server says where it listens");
     let url = line
         .split_whitespace()
-        .find(|w| w.starts_with("http://"))
+        .find(|w| w.starts_with("http://") || w.starts_with("https://"))
         .unwrap_or_else(|| panic!("no URL in {line:?}"))
         .to_owned();
     (child, url, stderr)

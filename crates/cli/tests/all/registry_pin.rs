@@ -146,3 +146,53 @@ fn dir_name(url: &str) -> String {
         })
         .collect()
 }
+
+/// `lord registry add NAME URL --root-sha256 HEX`: a wrong hash adds and
+/// pins nothing; the right one pins the root and the name then works
+/// wherever `--registry` does; an unknown name says how to add it.
+#[test]
+fn a_registry_added_by_name_is_pinned_first_and_reached_by_its_name() {
+    let author = Lord::new();
+    let served = hello_registry(&author);
+    let user = trusting(&author);
+    let by_name = ["plugin", "install", "hello", "--registry", "corp", "--yes"];
+    user.run(&by_name).assert_stderr_contains(
+        "no registry is named `corp`: add it with `lord registry add corp URL`",
+    );
+    let wrong = "0".repeat(64);
+    let run = user.run(&[
+        "registry",
+        "add",
+        "corp",
+        &served.url,
+        "--root-sha256",
+        &wrong,
+    ]);
+    assert!(!run.output.status.success());
+    run.assert_stderr_contains("nothing was pinned");
+    assert!(!user.home.path().join("registries/names.json").exists());
+
+    let right = sha256(&root_of(&served));
+    user.run(&[
+        "registry",
+        "add",
+        "corp",
+        &served.url,
+        "--root-sha256",
+        &right,
+    ])
+    .assert_ok();
+    assert!(
+        user.home
+            .path()
+            .join("registries")
+            .join(dir_name(&served.url))
+            .join("root.json")
+            .is_file(),
+        "the root is pinned before first contact"
+    );
+    user.run(&by_name).assert_ok();
+    // The name is taken: another URL under it is refused.
+    user.run(&["registry", "add", "corp", "http://127.0.0.1:9"])
+        .assert_stderr_contains("already given to");
+}

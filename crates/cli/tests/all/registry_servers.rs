@@ -5,6 +5,12 @@
 //! it, as `kill -9` at that moment would). The other keeps serving, and a
 //! user's lord installs from it through the verified index, including the
 //! version the dead server recorded and its author then published again.
+//!
+//! And one server killed by `registry-before-sign` (the process aborts
+//! right after a publish's record is committed and before it is signed
+//! into the index): restarted on the same data, it signs the version in
+//! before taking connections, and a user installs it. On SQLite and on
+//! PostgreSQL.
 
 use std::path::Path;
 use std::process::Child;
@@ -27,6 +33,18 @@ impl Drop for Server {
 }
 
 fn serve(lord: &Lord, data: &Path, database: &str, blobs: &str, failpoint: Option<&str>) -> Server {
+    serve_on(lord, data, Some(database), Some(blobs), failpoint)
+}
+
+/// A server on `data`, with its records in `database` and blobs in
+/// `blobs` when given (in `data` otherwise).
+fn serve_on(
+    lord: &Lord,
+    data: &Path,
+    database: Option<&str>,
+    blobs: Option<&str>,
+    failpoint: Option<&str>,
+) -> Server {
     let mut command = lord.command(&[
         "registry",
         "serve",
@@ -34,11 +52,13 @@ fn serve(lord: &Lord, data: &Path, database: &str, blobs: &str, failpoint: Optio
         data.to_str().expect("utf-8"),
         "--listen",
         "127.0.0.1:0",
-        "--database-url",
-        database,
-        "--blob-url",
-        blobs,
     ]);
+    if let Some(database) = database {
+        command.args(["--database-url", database]);
+    }
+    if let Some(blobs) = blobs {
+        command.args(["--blob-url", blobs]);
+    }
     if let Some(name) = failpoint {
         command.env("LORD_FAILPOINT", name);
     }
@@ -111,4 +131,69 @@ fn a_server_killed_mid_publish_leaves_the_other_serving_a_valid_index() {
             .assert_ok();
         assert_eq!(version_of(&user, "base"), got, "{wanted}");
     }
+}
+
+/// The publish through a server armed with `registry-before-sign` kills
+/// it after the record's commit; the next start signs the version in.
+fn a_server_killed_between_commit_and_signing_signs_in_at_its_next_start(database: Option<&str>) {
+    use std::os::unix::process::ExitStatusExt as _;
+    let author = Lord::new();
+    let data = tempfile::tempdir().expect("data");
+    let mut dying = serve_on(
+        &author,
+        data.path(),
+        database,
+        None,
+        Some("registry-before-sign"),
+    );
+    let mut token = vec![
+        "registry",
+        "token",
+        "create",
+        "--scope",
+        "publish:*",
+        "--data",
+        data.path().to_str().expect("utf-8"),
+    ];
+    if let Some(database) = database {
+        token.extend(["--database-url", database]);
+    }
+    let token = author.run(&token);
+    token.assert_ok();
+    let token = token.stdout().trim().to_owned();
+    let v1 = flavour("base", "1.0.0", "^0.2", &[]);
+    let died = publish_to(&author, v1.path(), &dying.url, &token);
+    assert_ne!(died.code(), Some(0), "the publish was cut off");
+    let status = dying.child.wait().expect("the server is gone");
+    assert_eq!(
+        status.signal(),
+        Some(6),
+        "aborted at the failpoint: {status:?}"
+    );
+
+    let restarted = serve_on(&author, data.path(), database, None, None);
+    let user = trusting(&author);
+    user.run(&[
+        "plugin",
+        "install",
+        "base@=1.0.0",
+        "--registry",
+        &restarted.url,
+        "--yes",
+    ])
+    .assert_ok();
+    assert_eq!(version_of(&user, "base"), "1.0.0");
+}
+
+#[test]
+fn a_sqlite_server_killed_between_commit_and_signing_signs_in_at_its_next_start() {
+    a_server_killed_between_commit_and_signing_signs_in_at_its_next_start(None);
+}
+
+#[test]
+fn a_postgres_server_killed_between_commit_and_signing_signs_in_at_its_next_start() {
+    let Some(postgres) = PgServer::start() else {
+        return;
+    };
+    a_server_killed_between_commit_and_signing_signs_in_at_its_next_start(Some(&postgres.url()));
 }

@@ -29,10 +29,16 @@ pub const RESERVED_COMMANDS: &[&str] = &[
     "pdk",
     "registry",
     "rollout",
+    "scan",
     "install",
     "self",
     "cache",
     "analytics",
+    "monitor",
+    "ai",
+    "audit",
+    "policy",
+    "alert",
 ];
 
 /// Plugin ids lord keeps for itself: events it publishes carry `lord` as

@@ -5,6 +5,7 @@
 use std::path::{Path, PathBuf};
 
 mod micro;
+mod policy;
 mod results;
 
 use lord_host::{CommandArg, Failure, Framework, HostConfig, HostError, PluginState};

@@ -1,7 +1,7 @@
 //! Getting metadata and targets: HTTP(S) through lord's reqwest client, or
 //! a `file://` mirror. Every read is capped at the length the workflow
-//! allows, so an endless answer cannot exhaust memory. Counts requests, for
-//! the benchmark and the tests.
+//! allows, so an endless answer cannot exhaust memory. Counts requests and
+//! bytes received, for the benchmark and the tests.
 
 use super::error::TufError;
 
@@ -9,11 +9,17 @@ use super::error::TufError;
 pub(crate) struct Fetch {
     http: reqwest::Client,
     pub(crate) requests: usize,
+    /// Bytes of every answer that had a body, together.
+    pub(crate) bytes: u64,
 }
 
 impl Fetch {
     pub(crate) fn new(http: reqwest::Client) -> Self {
-        Self { http, requests: 0 }
+        Self {
+            http,
+            requests: 0,
+            bytes: 0,
+        }
     }
 
     /// The bytes at `url` (which holds `what`), `None` when there is nothing there (404, or
@@ -39,7 +45,10 @@ impl Fetch {
                 .map_err(|()| failed("not a local path".to_owned()))?;
             return match std::fs::read(&path) {
                 Ok(bytes) if bytes.len() as u64 > limit => Err(too_large()),
-                Ok(bytes) => Ok(Some(bytes)),
+                Ok(bytes) => {
+                    self.bytes += bytes.len() as u64;
+                    Ok(Some(bytes))
+                }
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
                 Err(e) => Err(failed(e.to_string())),
             };
@@ -49,7 +58,7 @@ impl Fetch {
             .get(url.clone())
             .send()
             .await
-            .map_err(|e| failed(e.to_string()))?;
+            .map_err(|e| failed(with_causes(&e)))?;
         let status = response.status();
         if status == reqwest::StatusCode::NOT_FOUND || status == reqwest::StatusCode::FORBIDDEN {
             return Ok(None);
@@ -67,6 +76,20 @@ impl Fetch {
                 return Err(too_large());
             }
         }
+        self.bytes += bytes.len() as u64;
         Ok(Some(bytes))
     }
+}
+
+/// An error with its causes, so that what went wrong below "error sending
+/// request" (a refused TLS certificate, a refused connection) is said.
+fn with_causes(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut cause = e.source();
+    while let Some(error) = cause {
+        text.push_str(": ");
+        text.push_str(&error.to_string());
+        cause = error.source();
+    }
+    text
 }

@@ -121,6 +121,11 @@ impl Updater {
         self.fetch.requests
     }
 
+    /// How many bytes those requests brought back, together.
+    pub fn bytes_fetched(&self) -> u64 {
+        self.fetch.bytes
+    }
+
     /// The top-level metadata brought up to date: root, timestamp,
     /// snapshot, targets (§5.1–§5.6). Delegated roles are loaded when a
     /// target is looked up.

@@ -153,6 +153,11 @@ pub(super) const STEPS: &[Step] = &[
     },
     Step {
         version: 6,
+        name: "security advisories and publish-time scans",
+        sql: super::advisories::SCHEMA,
+    },
+    Step {
+        version: 7,
         name: "staged rollouts and their machines' reports",
         sql: super::rollouts::SCHEMA,
     },

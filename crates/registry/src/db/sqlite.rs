@@ -124,6 +124,11 @@ pub(super) const STEPS: &[Step] = &[
     },
     Step {
         version: 5,
+        name: "security advisories and publish-time scans",
+        sql: super::advisories::SCHEMA,
+    },
+    Step {
+        version: 6,
         name: "staged rollouts and their machines' reports",
         sql: super::rollouts::SCHEMA,
     },

@@ -46,9 +46,14 @@
 //! root it already trusts and remembers the newest metadata it has seen,
 //! which is what makes rollbacks detectable.
 //!
-//! Known limit: the root key sits beside the online keys; an operator who
-//! wants it offline moves `tuf/keys/root.der` away after the first start and
-//! puts it back only to rotate keys.
+//! The root key need not stay beside the online keys: an operator moves
+//! `tuf/keys/root.der` away after the first start, and rotations then go
+//! through a root prepared here unsigned, signed where the root key is
+//! kept, and installed here (`offline.rs`). With the root key present,
+//! `rotate` still signs the new root in one step.
+//!
+//! `reconcile.rs` signs in what the records hold and the index lacks (the
+//! server's start-up resync).
 
 use std::collections::HashMap;
 use std::num::NonZeroU64;
@@ -65,8 +70,11 @@ use tough::schema::{Hashes, KeyHolder, RoleKeys, RoleType, Root, Signed, Target,
 
 use lord_registry_api::IndexEntry;
 
+mod offline;
+mod reconcile;
 mod rotation;
 mod shared;
+pub use offline::{PreparedRoot, SignedRoot, sign_root};
 pub use rotation::{KeyReport, Role, RoleKeyIds, Rotation};
 
 use crate::error::{RegistryError, io};
@@ -292,9 +300,10 @@ impl TufRepo {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 Err(RegistryError::Tuf(if name == "root" {
                     format!(
-                        "the root key is not in `{}`; it is needed only to sign a new root, so \
-                         put it back there (from where it is kept offline) and run the command \
-                         again",
+                        "the root key is not in `{}`; it is needed only to sign a new root: \
+                         put it back there and run the command again, or rotate the online \
+                         keys through a root signed where the root key is kept (`lord \
+                         registry keys rotate` prepares it, `lord registry root sign` signs it)",
                         path.display()
                     )
                 } else {

@@ -86,6 +86,9 @@ pub struct KeyReport {
     pub roles: Vec<RoleKeyIds>,
     /// Whether the root key is on this machine (needed only to rotate).
     pub root_key_present: bool,
+    /// The version of a root prepared for signing offline and not yet
+    /// installed (`tuf/next.root.json`), if one waits.
+    pub prepared_root: Option<u64>,
 }
 
 impl TufRepo {
@@ -121,52 +124,9 @@ impl TufRepo {
             )));
         }
 
-        // New keys wait in keys/next/ until the new root is written.
-        let next_dir = self.next_key_dir();
-        if next_dir.exists() {
-            std::fs::remove_dir_all(&next_dir).map_err(io("remove", &next_dir))?;
-        }
-        std::fs::create_dir_all(&next_dir).map_err(io("create", &next_dir))?;
-        restrict(&next_dir)?;
-        let mut root = old.signed.clone();
-        root.version = nz(version + 1);
-        root.expires = expires_in(self.lifetimes().root)?;
-        let mut rotated = Vec::new();
-        let mut new_root_key = None;
-        let mut wanted: Vec<Role> = roles.to_vec();
-        wanted.sort();
-        wanted.dedup();
-        for role in wanted {
-            let (names, threshold) = role.keys();
-            let mut keyids = Vec::new();
-            for name in names {
-                let key = Key::generate()?;
-                write_private(&next_dir.join(format!("{name}.der")), &key.der)?;
-                let public = key.tuf_key()?;
-                let id = public.key_id().map_err(|e| failed("key id", e))?;
-                root.keys.insert(id.clone(), public);
-                keyids.push(id);
-                if role == Role::Root {
-                    new_root_key = Some(key);
-                }
-            }
-            rotated.push((role, keyids.iter().map(hex::encode).collect()));
-            root.roles.insert(
-                role.tough(),
-                RoleKeys {
-                    keyids,
-                    threshold: nz(threshold),
-                    _extra: HashMap::new(),
-                },
-            );
-        }
-        // Keys no role lists any more leave the root.
-        let listed: Vec<_> = root
-            .roles
-            .values()
-            .flat_map(|r| r.keyids.iter().cloned())
-            .collect();
-        root.keys.retain(|id, _| listed.contains(id));
+        let next = self.next_root(version, &old.signed, roles)?;
+        self.drop_prepared()?;
+        let (root, rotated, new_root_key) = (next.root, next.rotated, next.new_root_key);
 
         // Signed by the old root key (clients verify a new root against
         // the one they trust) and the new one (and against itself).
@@ -209,13 +169,16 @@ impl TufRepo {
 
     /// Completes a rotation: the new keys the newest root lists replace
     /// the old ones, any others (a rotation that never wrote its root) are
-    /// dropped, and `root.json` becomes the newest root. Idempotent.
+    /// dropped, and `root.json` becomes the newest root. Idempotent. Keys
+    /// waiting for a root prepared for offline signing (`offline.rs`) stay
+    /// where they are until that root is installed.
     pub(super) fn finish_rotation(&self) -> Result<(), RegistryError> {
-        let Some((_, newest)) = self.newest_root()? else {
+        let Some((version, newest)) = self.newest_root()? else {
             return Ok(());
         };
         let next_dir = self.next_key_dir();
-        if next_dir.exists() {
+        let awaited = self.prepared_version().is_some_and(|v| v > version);
+        if next_dir.exists() && !awaited {
             let bytes = std::fs::read(&newest).map_err(io("read", &newest))?;
             let root: Signed<Root> =
                 serde_json::from_slice(&bytes).map_err(|e| failed("unreadable root", e))?;
@@ -262,6 +225,81 @@ impl TufRepo {
             root_expires: root.signed.expires.to_string(),
             roles,
             root_key_present: self.key_path("root").is_file(),
+            prepared_root: self.prepared_version().filter(|v| *v > version),
+        })
+    }
+}
+
+/// A root at the next version with new keys for some roles, not yet
+/// signed; the new keys wait in `keys/next/`.
+pub(super) struct NextRoot {
+    pub(super) root: Root,
+    pub(super) rotated: Vec<(Role, Vec<String>)>,
+    /// The new root key, when the root role is among those rotated.
+    pub(super) new_root_key: Option<Key>,
+}
+
+impl TufRepo {
+    /// Makes new keys for `roles` (into `keys/next/`, replacing whatever
+    /// an unfinished rotation left there) and the root at `version + 1`
+    /// that lists them in place of the old ones.
+    pub(super) fn next_root(
+        &self,
+        version: u64,
+        old: &Root,
+        roles: &[Role],
+    ) -> Result<NextRoot, RegistryError> {
+        // New keys wait in keys/next/ until the new root is written.
+        let next_dir = self.next_key_dir();
+        if next_dir.exists() {
+            std::fs::remove_dir_all(&next_dir).map_err(io("remove", &next_dir))?;
+        }
+        std::fs::create_dir_all(&next_dir).map_err(io("create", &next_dir))?;
+        restrict(&next_dir)?;
+        let mut root = old.clone();
+        root.version = nz(version + 1);
+        root.expires = expires_in(self.lifetimes().root)?;
+        let mut rotated = Vec::new();
+        let mut new_root_key = None;
+        let mut wanted: Vec<Role> = roles.to_vec();
+        wanted.sort();
+        wanted.dedup();
+        for role in wanted {
+            let (names, threshold) = role.keys();
+            let mut keyids = Vec::new();
+            for name in names {
+                let key = Key::generate()?;
+                write_private(&next_dir.join(format!("{name}.der")), &key.der)?;
+                let public = key.tuf_key()?;
+                let id = public.key_id().map_err(|e| failed("key id", e))?;
+                root.keys.insert(id.clone(), public);
+                keyids.push(id);
+                if role == Role::Root {
+                    new_root_key = Some(key);
+                }
+            }
+            rotated.push((role, keyids.iter().map(hex::encode).collect()));
+            root.roles.insert(
+                role.tough(),
+                RoleKeys {
+                    keyids,
+                    threshold: nz(threshold),
+                    _extra: HashMap::new(),
+                },
+            );
+        }
+        // Keys no role lists any more leave the root.
+        let listed: Vec<_> = root
+            .roles
+            .values()
+            .flat_map(|r| r.keyids.iter().cloned())
+            .collect();
+        root.keys.retain(|id, _| listed.contains(id));
+
+        Ok(NextRoot {
+            root,
+            rotated,
+            new_root_key,
         })
     }
 }

@@ -175,7 +175,7 @@ pub(crate) async fn publish(
         std::fs::read(package).with_context(|| format!("reading `{}`", package.display()))?;
     let (signature, public) =
         signature_beside(ctx, package, "package", "`lord pdk sign`".to_owned())?;
-    let client = lord_registry_client::Client::new(&url)?;
+    let client = crate::commands::registry_client_at(framework, &url)?;
     let published = client.publish(&token, bytes, &signature, &public).await?;
     if request.json {
         out.json_line(&json!(published))?;

@@ -109,7 +109,7 @@ pub(crate) async fn run(out: &Output, framework: &Framework, request: Request) -
     let installed = framework.get(&request.id)?;
     let version = installed.manifest.plugin.version.to_string();
     let id = request.id.as_str();
-    let client = lord_registry_client::Client::new(&url)?;
+    let client = crate::commands::registry_client_at(framework, &url)?;
     let dir = lord_registry_client::receipts_dir(&framework.registry_folder(client.base()));
     let receipt = lord_registry_client::load_receipt(&dir, id, &version)?.ok_or_else(|| {
         UsageError(format!(

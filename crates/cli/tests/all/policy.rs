@@ -1,0 +1,140 @@
+//! `lord policy` and governance through the CLI, with policies in the
+//! user's layer (`$LORD_HOME/policies/`; the machine's layer is
+//! `/etc/lord/policies`, which the tests do not write: `lord-host`'s tests
+//! give the machine's layer a folder of their own). The principal is the
+//! account the tests run as, read from the operating system, not `USER`.
+
+use serde_json::Value;
+
+use crate::support::{Lord, fixture};
+
+fn with_policies(files: &[(&str, &str)]) -> Lord {
+    let lord = Lord::new();
+    let dir = lord.home.path().join("policies");
+    std::fs::create_dir_all(&dir).expect("policies dir");
+    for (name, text) in files {
+        std::fs::write(dir.join(name), text).expect("policy");
+    }
+    lord
+}
+
+const PERMIT_ALL: (&str, &str) = ("00-base.cedar", "permit(principal, action, resource);");
+
+fn no_apache(mode: &str) -> String {
+    format!(
+        "@id(\"no-apache\") @enforcement(\"{mode}\")\nforbid(principal, action == Lord::Action::\"install\", resource) when {{ resource.license like \"*Apache*\" }};"
+    )
+}
+
+#[test]
+fn check_names_the_deciding_policy_and_exits_1_when_refused() {
+    let rule = no_apache("block");
+    let lord = with_policies(&[PERMIT_ALL, ("licence.cedar", &rule)]);
+    let hello = fixture("hello");
+    let hello = hello.to_str().expect("utf-8");
+    let run = lord.run(&["policy", "check", hello, "install"]);
+    run.assert_code(1);
+    assert!(run.stdout().contains("refused (block)"), "{}", run.stdout());
+    assert!(run.stdout().contains("no-apache"), "{}", run.stdout());
+    let run = lord.run(&[
+        "policy",
+        "check",
+        hello,
+        "run",
+        "--command",
+        "hello",
+        "--json",
+    ]);
+    run.assert_ok();
+    let v: Value = serde_json::from_str(&run.stdout()).expect("json");
+    assert_eq!(v["proceeds"], true, "{v}");
+    assert_eq!(
+        v["verdicts"][0]["deciding"][0]["name"], "00-base.cedar#1",
+        "{v}"
+    );
+    // Asking records nothing.
+    let report = lord.run(&["audit", "report", "--json"]);
+    assert!(
+        !report.stdout().contains("policy-decision"),
+        "{}",
+        report.stdout()
+    );
+}
+
+#[test]
+fn install_is_refused_by_block_and_warned_by_warn_and_both_are_audited() {
+    let block = no_apache("block");
+    let lord = with_policies(&[PERMIT_ALL, ("licence.cedar", &block)]);
+    let hello = fixture("hello");
+    let run = lord.run(&["plugin", "install", hello.to_str().expect("utf-8"), "--yes"]);
+    assert_ne!(run.code(), Some(0));
+    run.assert_stderr_contains("policy refuses `install` of plugin `hello`");
+    run.assert_stderr_contains("no-apache");
+    assert!(lord.list().is_empty(), "nothing installed");
+
+    let warn = no_apache("warn");
+    let lord = with_policies(&[PERMIT_ALL, ("licence.cedar", &warn)]);
+    let run = lord.install("hello");
+    run.assert_stderr_contains("policy warns against `install` of `hello`");
+    lord.assert_hello_works();
+    let report = lord.run(&["audit", "report", "--json"]);
+    assert!(
+        report.stdout().contains("install: warn"),
+        "{}",
+        report.stdout()
+    );
+    assert!(
+        report.stdout().contains("policy-changed"),
+        "{}",
+        report.stdout()
+    );
+}
+
+#[test]
+fn a_broken_policy_is_named_by_validate_and_refuses_installs() {
+    let lord = with_policies(&[
+        PERMIT_ALL,
+        (
+            "typo.cedar",
+            "forbid(principal, action, resource) when { resource.licence == \"x\" };",
+        ),
+    ]);
+    let run = lord.run(&["policy", "validate"]);
+    run.assert_code(1);
+    run.assert_stderr_contains("typo.cedar");
+    run.assert_stderr_contains("licence");
+    let hello = fixture("hello");
+    let run = lord.run(&["plugin", "install", hello.to_str().expect("utf-8"), "--yes"]);
+    assert_ne!(run.code(), Some(0));
+    run.assert_stderr_contains("cannot be used");
+}
+
+#[test]
+fn list_shows_each_policy_with_its_layer_and_enforcement() {
+    let rule = no_apache("report");
+    let lord = with_policies(&[PERMIT_ALL, ("licence.cedar", &rule)]);
+    let run = lord.run(&["policy", "list", "--json"]);
+    run.assert_ok();
+    let v: Value = serde_json::from_str(&run.stdout()).expect("json");
+    let rows = v.as_array().expect("array");
+    assert_eq!(rows.len(), 2, "{v}");
+    let rule = rows
+        .iter()
+        .find(|r| r["name"] == "no-apache")
+        .expect("listed");
+    assert_eq!(rule["scope"], "user");
+    assert_eq!(rule["effect"], "forbid");
+    assert_eq!(rule["enforcement"], "report");
+    let schema = lord.run(&["policy", "schema"]);
+    assert!(
+        schema.stdout().contains("entity Plugin"),
+        "{}",
+        schema.stdout()
+    );
+    let empty = Lord::new().run(&["policy", "list"]);
+    assert!(
+        empty.stdout().contains("no policies are in force"),
+        "{}",
+        empty.stdout()
+    );
+}

@@ -1,0 +1,380 @@
+//! The governance part: the Cedar policies in force (see `lord-policy`),
+//! read once per process from each layer's folder, and enforced where
+//! plugins are installed, updated, granted a permission, enabled and run.
+//!
+//! Layers: the machine's folder (`/etc/lord/policies/`, which an ordinary
+//! user cannot write) and the user's (`$LORD_HOME/policies/`); each holds
+//! `*.cedar` files and an optional `groups.toml`. A looser layer can only
+//! add refusals (see `lord_policy::Policies`).
+//!
+//! What is recorded in the audit trail: every decision on an action that
+//! changes state (install, update, grant, enable), and a refusal of any
+//! mode on `run`, so a command that only reads writes nothing when the
+//! policies allow it. A change in the policies in force is recorded the
+//! first time a decision sees it.
+//!
+//! Invariant: a policy file that cannot be read, parsed or checked
+//! refuses every governed action (naming the file) rather than being
+//! skipped: a broken policy never opens a door.
+
+use std::path::PathBuf;
+use std::sync::{Mutex, OnceLock};
+
+use lord_manifest::{Permission, PluginId};
+use lord_policy::{
+    Action, Decision, Enforcement, LayerSource, PluginFacts, Policies, Principal, Provenance,
+    Request, Scope, Source,
+};
+use lord_store::InstalledPlugin;
+
+use crate::error::HostError;
+use crate::framework::Framework;
+use crate::install::{InstallPlan, InstallSource};
+
+/// The audit action of a policy decision.
+pub const POLICY_DECISION: &str = "policy-decision";
+/// The audit action of a change in the policies in force.
+pub const POLICY_CHANGED: &str = "policy-changed";
+
+/// Where policies are read from, and who asks.
+#[derive(Debug, Clone)]
+pub struct PolicyPlaces {
+    /// Each layer's folder, strictest first.
+    pub dirs: Vec<(Scope, PathBuf)>,
+    /// The user asking: the operating system's account name, never a
+    /// variable the user can set.
+    pub user: String,
+    pub hostname: String,
+    pub os: String,
+}
+
+impl PolicyPlaces {
+    pub(crate) fn new(home: &std::path::Path) -> Self {
+        Self {
+            dirs: vec![
+                (Scope::Machine, PathBuf::from("/etc/lord/policies")),
+                (Scope::User, home.join("policies")),
+            ],
+            user: "unknown".to_owned(),
+            hostname: "localhost".to_owned(),
+            os: std::env::consts::OS.to_owned(),
+        }
+    }
+}
+
+/// The policies in force, read on first use.
+pub(crate) struct Governance {
+    places: PolicyPlaces,
+    loaded: OnceLock<Result<Loaded, String>>,
+    /// Warnings of `warn` policies not yet shown (see
+    /// [`Framework::take_policy_warnings`]).
+    warnings: Mutex<Vec<String>>,
+    /// Whether this process already compared the policies with the last
+    /// ones recorded.
+    change_checked: Mutex<bool>,
+}
+
+struct Loaded {
+    policies: Policies,
+    /// blake3 over every file's path and text: what a change is seen by.
+    digest: String,
+    files: Vec<String>,
+}
+
+impl Governance {
+    pub(crate) fn new(places: PolicyPlaces) -> Self {
+        Self {
+            places,
+            loaded: OnceLock::new(),
+            warnings: Mutex::new(Vec::new()),
+            change_checked: Mutex::new(false),
+        }
+    }
+
+    fn loaded(&self) -> Result<&Loaded, HostError> {
+        self.loaded
+            .get_or_init(|| read(&self.places))
+            .as_ref()
+            .map_err(|message| HostError::PolicyUnusable(message.clone()))
+    }
+
+    fn principal(&self) -> Principal {
+        Principal {
+            user: self.places.user.clone(),
+            hostname: self.places.hostname.clone(),
+            os: self.places.os.clone(),
+        }
+    }
+}
+
+/// Reads each layer's folder: its `*.cedar` files in name order and its
+/// `groups.toml`. A missing folder is a layer with nothing to say.
+fn read(places: &PolicyPlaces) -> Result<Loaded, String> {
+    let mut layers = Vec::new();
+    let mut hasher = blake3::Hasher::new();
+    let mut files = Vec::new();
+    for (scope, dir) in &places.dirs {
+        let mut source = LayerSource::default();
+        let entries = match std::fs::read_dir(dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                layers.push((*scope, source));
+                continue;
+            }
+            Err(e) => return Err(format!("cannot read policy folder {}: {e}", dir.display())),
+        };
+        let mut paths: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
+        paths.sort();
+        for path in paths {
+            let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+            let wanted = name.ends_with(".cedar") || name == "groups.toml";
+            if !wanted {
+                continue;
+            }
+            let text = std::fs::read_to_string(&path)
+                .map_err(|e| format!("cannot read policy file {}: {e}", path.display()))?;
+            let shown = path.display().to_string();
+            hasher.update(shown.as_bytes());
+            hasher.update(&[0]);
+            hasher.update(text.as_bytes());
+            hasher.update(&[0]);
+            files.push(shown.clone());
+            if name == "groups.toml" {
+                source.groups = Some((shown, text));
+            } else {
+                source.files.push((shown, text));
+            }
+        }
+        layers.push((*scope, source));
+    }
+    let policies = Policies::load(layers).map_err(|e| e.to_string())?;
+    // No files is no digest, the same as nothing recorded: a home that
+    // never had policies writes nothing.
+    let digest = if files.is_empty() {
+        String::new()
+    } else {
+        hasher.finalize().to_hex().to_string()
+    };
+    Ok(Loaded {
+        policies,
+        digest,
+        files,
+    })
+}
+
+/// What a planned install tells the policies.
+pub fn plan_facts(plan: &InstallPlan) -> PluginFacts {
+    let manifest = &plan.manifest;
+    let provenance = match &plan.source {
+        InstallSource::Folder => Provenance {
+            source: Source::Folder,
+            signed: false,
+            publisher: None,
+            approved: None,
+            advisories: Vec::new(),
+        },
+        InstallSource::Package { provenance, .. } => {
+            let (signed, publisher) = match provenance {
+                lord_package::Provenance::Signed(v) => (true, Some(v.name.clone())),
+                lord_package::Provenance::AllowedUnsigned => (false, None),
+            };
+            Provenance {
+                source: Source::Package,
+                signed,
+                publisher,
+                approved: None,
+                advisories: Vec::new(),
+            }
+        }
+    };
+    PluginFacts {
+        id: manifest.plugin.id.clone(),
+        version: manifest.plugin.version.to_string(),
+        license: manifest.plugin.license.clone(),
+        risk: plan.risk,
+        permissions: plan.permissions.clone(),
+        provenance: Some(provenance),
+    }
+}
+
+/// What an installed plugin tells the policies: what it holds.
+pub fn installed_facts(plugin: &InstalledPlugin) -> PluginFacts {
+    let manifest = &plugin.manifest;
+    PluginFacts {
+        id: manifest.plugin.id.clone(),
+        version: manifest.plugin.version.to_string(),
+        license: manifest.plugin.license.clone(),
+        risk: plugin
+            .granted
+            .iter()
+            .map(Permission::risk)
+            .max()
+            .unwrap_or_default(),
+        permissions: plugin.granted.clone(),
+        provenance: None,
+    }
+}
+
+impl Framework {
+    /// The policies in force (read once per process).
+    pub fn policies(&self) -> Result<&Policies, HostError> {
+        Ok(&self.governance().loaded()?.policies)
+    }
+
+    /// The policy files in force, strictest layer first.
+    pub fn policy_files(&self) -> Result<Vec<String>, HostError> {
+        Ok(self.governance().loaded()?.files.clone())
+    }
+
+    /// Asks the policies without acting on the answer or recording it
+    /// (`lord policy check`, and a prompt showing what will be refused).
+    pub fn decide(
+        &self,
+        action: Action,
+        plugin: PluginFacts,
+        permission: Option<Permission>,
+        command: Option<String>,
+    ) -> Result<Decision, HostError> {
+        let governance = self.governance();
+        let request = Request {
+            principal: governance.principal(),
+            action,
+            plugin,
+            permission,
+            command,
+        };
+        Ok(governance.loaded()?.policies.decide(&request)?)
+    }
+
+    /// Warnings from `warn` policies since the last call, for the caller
+    /// to show.
+    pub fn take_policy_warnings(&self) -> Vec<String> {
+        std::mem::take(
+            &mut *self
+                .governance()
+                .warnings
+                .lock()
+                .unwrap_or_else(|p| p.into_inner()),
+        )
+    }
+
+    /// Decides and enforces: records what the audit trail keeps, keeps a
+    /// `warn` refusal's warning for the caller, and refuses a `block`.
+    pub(crate) fn govern(
+        &mut self,
+        action: Action,
+        plugin: PluginFacts,
+        permission: Option<Permission>,
+        command: Option<String>,
+    ) -> Result<(), HostError> {
+        if self.governance().loaded()?.policies.is_empty() {
+            self.note_policy_change()?;
+            return Ok(());
+        }
+        let id = plugin.id.clone();
+        let what = match &permission {
+            Some(p) => format!("{action} {p}"),
+            None => action.to_string(),
+        };
+        let decision = self.decide(action, plugin, permission, command)?;
+        self.note_policy_change()?;
+        let changes_state = match action {
+            Action::Install | Action::Update | Action::Grant | Action::Enable | Action::Publish => {
+                true
+            }
+            Action::Run => false,
+        };
+        let verdict = match decision.refusal {
+            None => "allowed",
+            Some(mode) => mode.as_str(),
+        };
+        if changes_state || decision.refusal.is_some() {
+            let detail = format!("{what}: {verdict}: {}", decision.explain());
+            self.store_mut().audit(&id, POLICY_DECISION, &detail)?;
+        }
+        match decision.refusal {
+            None | Some(Enforcement::Report) => Ok(()),
+            Some(Enforcement::Warn) => {
+                self.governance()
+                    .warnings
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .push(format!(
+                        "policy warns against `{what}` of `{id}`: {}",
+                        decision.explain()
+                    ));
+                Ok(())
+            }
+            Some(Enforcement::Block) => Err(HostError::PolicyRefused {
+                plugin: id,
+                action: what,
+                reason: decision.explain(),
+            }),
+        }
+    }
+
+    /// Every decision that install `plan` needs: the install (or update)
+    /// and each permission it grants.
+    pub(crate) fn govern_install(&mut self, plan: &InstallPlan) -> Result<(), HostError> {
+        let facts = plan_facts(plan);
+        let action = if plan.replaces.is_some() {
+            Action::Update
+        } else {
+            Action::Install
+        };
+        self.govern(action, facts.clone(), None, None)?;
+        for permission in &plan.permissions {
+            self.govern(Action::Grant, facts.clone(), Some(permission.clone()), None)?;
+        }
+        Ok(())
+    }
+
+    /// Records a change in the policies in force since the last one
+    /// recorded, once per process.
+    fn note_policy_change(&mut self) -> Result<(), HostError> {
+        let governance = self.governance();
+        let mut checked = governance
+            .change_checked
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if *checked {
+            return Ok(());
+        }
+        *checked = true;
+        drop(checked);
+        let loaded = governance.loaded()?;
+        let seen_path = self.home().join("policies.seen");
+        let seen = std::fs::read_to_string(&seen_path).unwrap_or_default();
+        if seen.trim() == loaded.digest {
+            return Ok(());
+        }
+        let detail = format!(
+            "policies now {} (were {}): {}",
+            if loaded.digest.is_empty() {
+                "none"
+            } else {
+                &loaded.digest
+            },
+            if seen.trim().is_empty() {
+                "none"
+            } else {
+                seen.trim()
+            },
+            if loaded.files.is_empty() {
+                "no policy files".to_owned()
+            } else {
+                loaded.files.join(", ")
+            }
+        );
+        let digest = loaded.digest.clone();
+        let lord: PluginId = lord_manifest::LORD
+            .parse()
+            .map_err(|e| HostError::PolicyUnusable(format!("{e}")))?;
+        self.store_mut().audit(&lord, POLICY_CHANGED, &detail)?;
+        lord_file::write_atomic(&seen_path, digest.as_bytes()).map_err(|e| HostError::Io {
+            action: e.action,
+            path: e.path,
+            source: e.source,
+        })
+    }
+}

@@ -1,0 +1,231 @@
+//! The root key kept offline: the server prepares the next root unsigned,
+//! the root key signs it wherever it is kept ([`sign_root`], `lord registry
+//! root sign`, run against a folder that holds only that key), and the
+//! server installs the signed root ([`TufRepo::install_root`], `lord
+//! registry root install`), which commits the rotation as
+//! [`TufRepo::rotate`] would have.
+//!
+//! Only the online roles are rotated this way: a new root key would have
+//! to be made where the root key lives, never on the server.
+//!
+//! Invariant: an installed root is checked as a client will check it
+//! (the current root's threshold of root signatures, its own threshold,
+//! the next version, not expired) and must list only online keys this
+//! server holds, so installing can neither break clients nor strand the
+//! server without the keys its root names.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
+
+use tough::editor::signed::SignedRole;
+use tough::schema::{KeyHolder, RoleType, Root, Signed};
+
+use super::{Key, Role, TufRepo, failed, write_private};
+use crate::error::{RegistryError, io};
+
+/// A root prepared for signing offline.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PreparedRoot {
+    /// Where the unsigned root was written (`tuf/next.root.json`).
+    pub path: PathBuf,
+    pub version: u64,
+    /// Each rotated role with its new key ids.
+    pub roles: Vec<(Role, Vec<String>)>,
+}
+
+/// A root as signed offline: its version and the key ids that signed it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignedRoot {
+    pub version: u64,
+    pub expires: String,
+    pub signed_by: Vec<String>,
+}
+
+fn unreadable(what: &str) -> impl Fn(serde_json::Error) -> RegistryError + '_ {
+    move |e| RegistryError::Tuf(format!("{what} is not a TUF root: {e}"))
+}
+
+fn root_role_ids(root: &Root) -> Vec<String> {
+    root.roles
+        .get(&RoleType::Root)
+        .map(|r| r.keyids.iter().map(hex::encode).collect())
+        .unwrap_or_default()
+}
+
+/// Adds the signature of the root key in `key_dir` (`root.der`) to the
+/// root in `root`, keeping the signatures it already carries (so several
+/// root keys can sign in turn), and returns the file's new bytes.
+pub async fn sign_root(
+    root: &[u8],
+    key_dir: &Path,
+) -> Result<(Vec<u8>, SignedRoot), RegistryError> {
+    let mut signed: Signed<Root> =
+        serde_json::from_slice(root).map_err(unreadable("the root to sign"))?;
+    let path = key_dir.join("root.der");
+    let key = Key {
+        der: std::fs::read(&path).map_err(io("read the root key", &path))?,
+    };
+    let public = key.tuf_key()?;
+    let id = public.key_id().map_err(|e| failed("key id", e))?;
+    // tough signs with the keys its holder lists for the role: list this
+    // key there whether or not the new root still does (a retiring root
+    // key signs the root that replaces it).
+    let mut holder = signed.signed.clone();
+    holder.keys.insert(id.clone(), public);
+    if let Some(role) = holder.roles.get_mut(&RoleType::Root)
+        && !role.keyids.contains(&id)
+    {
+        role.keyids.push(id.clone());
+    }
+    let fresh = SignedRole::new(
+        signed.signed.clone(),
+        &KeyHolder::Root(holder),
+        &[key.boxed()],
+        &aws_lc_rs::rand::SystemRandom::new(),
+    )
+    .await
+    .map_err(|e| failed("could not sign the root", e))?;
+    signed.signatures.retain(|s| s.keyid != id);
+    signed
+        .signatures
+        .extend(fresh.signed().signatures.iter().cloned());
+    let mut bytes = serde_json::to_vec_pretty(&signed).map_err(|e| failed("root", e))?;
+    bytes.push(b'\n');
+    let summary = SignedRoot {
+        version: signed.signed.version.get(),
+        expires: signed.signed.expires.to_string(),
+        signed_by: signed
+            .signatures
+            .iter()
+            .map(|s| hex::encode(&s.keyid))
+            .collect(),
+    };
+    Ok((bytes, summary))
+}
+
+impl TufRepo {
+    fn prepared_path(&self) -> PathBuf {
+        self.dir.join("next.root.json")
+    }
+
+    /// Forgets the root prepared for offline signing, if any: installed,
+    /// or replaced by a rotation made here.
+    pub(super) fn drop_prepared(&self) -> Result<(), RegistryError> {
+        let prepared = self.prepared_path();
+        if prepared.exists() {
+            std::fs::remove_file(&prepared).map_err(io("remove", &prepared))?;
+        }
+        Ok(())
+    }
+
+    /// The version of the root prepared for offline signing, if one waits.
+    pub(super) fn prepared_version(&self) -> Option<u64> {
+        let bytes = std::fs::read(self.prepared_path()).ok()?;
+        serde_json::from_slice::<Signed<Root>>(&bytes)
+            .ok()
+            .map(|r| r.signed.version.get())
+    }
+
+    /// Makes new keys for the online `roles` (into `keys/next/`) and writes
+    /// the next root listing them, unsigned, to `tuf/next.root.json`, for
+    /// the root key to sign wherever it is kept. Nothing changes for
+    /// clients until the signed root is installed.
+    pub async fn prepare_root(&self, roles: &[Role]) -> Result<PreparedRoot, RegistryError> {
+        if roles.is_empty() || roles.contains(&Role::Root) {
+            return Err(failed(
+                "cannot prepare that root",
+                "name one or more online roles (targets, snapshot, timestamp); a new root key \
+                 is made where the root key is kept, not on the server",
+            ));
+        }
+        let _guard = self.signing.lock().await;
+        let _lock = self.lock().await?;
+        let (version, _, old) = self.read_root()?;
+        let next = self.next_root(version, &old.signed, roles)?;
+        let unsigned = Signed {
+            signed: next.root,
+            signatures: Vec::new(),
+        };
+        let mut bytes = serde_json::to_vec_pretty(&unsigned).map_err(|e| failed("root", e))?;
+        bytes.push(b'\n');
+        let path = self.prepared_path();
+        write_private(&path, &bytes)?;
+        Ok(PreparedRoot {
+            path,
+            version: version + 1,
+            roles: next.rotated,
+        })
+    }
+
+    /// Installs a root signed offline: checked as a client will check it,
+    /// and for keys this server holds; then the rotation is committed and
+    /// targets, snapshot and timestamp are re-signed with the new keys.
+    /// Returns the version the index was re-signed at.
+    pub async fn install_root(&self, bytes: &[u8]) -> Result<u64, RegistryError> {
+        let new: Signed<Root> =
+            serde_json::from_slice(bytes).map_err(unreadable("the signed root"))?;
+        let _guard = self.signing.lock().await;
+        let lock = self.lock().await?;
+        let (version, _, old) = self.read_root()?;
+        let refused = |why: String| RegistryError::Tuf(format!("refusing this root: {why}"));
+        if new.signed.version.get() != version + 1 {
+            return Err(refused(format!(
+                "it is version {}, and the next root must be version {}",
+                new.signed.version,
+                version + 1
+            )));
+        }
+        old.signed.verify_role(&new).map_err(|e| {
+            refused(format!(
+                "it is not signed by the current root's key(s) {}: {e}; sign it with \
+                 `lord registry root sign` where the root key is kept",
+                root_role_ids(&old.signed).join(", ")
+            ))
+        })?;
+        new.signed
+            .verify_role(&new)
+            .map_err(|e| refused(format!("it is not signed by its own root key(s): {e}")))?;
+        if new.signed.expires <= jiff::Timestamp::now() {
+            return Err(refused(format!("it expired at {}", new.signed.expires)));
+        }
+        self.check_online_keys_held(&new.signed)
+            .map_err(|name| refused(format!("it lists a {name} key this server does not hold; prepare the root on this server (`lord registry keys rotate`) and sign that one")))?;
+        write_private(
+            &self.metadata().join(format!("{}.root.json", version + 1)),
+            bytes,
+        )?;
+        self.drop_prepared()?;
+        self.finish_rotation()?;
+        let metadata_version = self.resign_locked(&[]).await?;
+        self.commit(lock).await?;
+        self.checked.store(true, Ordering::Release);
+        Ok(metadata_version)
+    }
+
+    /// Whether every key `root` lists for an online role is one this
+    /// server holds (in `keys/` or waiting in `keys/next/`); the role of
+    /// the first that is not.
+    fn check_online_keys_held(&self, root: &Root) -> Result<(), &'static str> {
+        let mut held = Vec::new();
+        for dir in [self.dir.join("keys"), self.next_key_dir()] {
+            for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+                let Ok(der) = std::fs::read(entry.path()) else {
+                    continue;
+                };
+                if let Ok(id) = (Key { der })
+                    .tuf_key()
+                    .and_then(|k| k.key_id().map_err(|e| failed("key id", e)))
+                {
+                    held.push(id);
+                }
+            }
+        }
+        for role in [Role::Targets, Role::Snapshot, Role::Timestamp] {
+            let listed = root.roles.get(&role.tough());
+            if listed.is_none_or(|r| r.keyids.iter().any(|id| !held.contains(id))) {
+                return Err(role.name());
+            }
+        }
+        Ok(())
+    }
+}
