@@ -29,7 +29,7 @@ use lord_store::InstalledPlugin;
 
 use crate::error::HostError;
 use crate::framework::Framework;
-use crate::install::{InstallPlan, InstallSource};
+use crate::install::{InstallPlan, InstallSource, RegistryFacts};
 
 /// The audit action of a policy decision.
 pub const POLICY_DECISION: &str = "policy-decision";
@@ -171,7 +171,7 @@ pub fn plan_facts(plan: &InstallPlan) -> PluginFacts {
             signed: false,
             publisher: None,
             approved: None,
-            advisories: Vec::new(),
+            advisories: None,
         },
         InstallSource::Package { provenance, .. } => {
             let (signed, publisher) = match provenance {
@@ -183,10 +183,15 @@ pub fn plan_facts(plan: &InstallPlan) -> PluginFacts {
                 signed,
                 publisher,
                 approved: None,
-                advisories: Vec::new(),
+                advisories: None,
             }
         }
     };
+    let mut provenance = provenance;
+    if let Some(registry) = &plan.registry {
+        provenance.source = Source::Registry;
+        provenance.advisories = registry.advisories.clone();
+    }
     PluginFacts {
         id: manifest.plugin.id.clone(),
         version: manifest.plugin.version.to_string(),
@@ -216,6 +221,30 @@ pub fn installed_facts(plugin: &InstalledPlugin) -> PluginFacts {
 }
 
 impl Framework {
+    /// What the registry says of `id` `version` for the policies: the
+    /// advisories that affect it. Asked only when policies are in force
+    /// (nobody else needs the request); a registry that cannot answer
+    /// leaves them unknown, which a policy sees as `resource has
+    /// advisories` being false.
+    pub(crate) async fn registry_facts(
+        &self,
+        client: &lord_registry_client::Client,
+        id: &PluginId,
+        version: &lord_manifest::Version,
+    ) -> RegistryFacts {
+        let governed = self.policies().is_ok_and(|p| !p.is_empty());
+        if !governed {
+            return RegistryFacts::default();
+        }
+        let advisories = client.advisories(id.as_str()).await.ok().map(|all| {
+            all.iter()
+                .filter(|a| a.affects(id.as_str(), version))
+                .map(|a| a.id.clone())
+                .collect()
+        });
+        RegistryFacts { advisories }
+    }
+
     /// The policies in force (read once per process).
     pub fn policies(&self) -> Result<&Policies, HostError> {
         Ok(&self.governance().loaded()?.policies)

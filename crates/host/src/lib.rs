@@ -62,6 +62,7 @@ pub use governance::PolicyPlaces;
 pub use grants::resolve_program;
 pub use install::{
     InstallPlan, InstallSource, PermissionDiff, RESERVED_COMMANDS, RESERVED_IDS, Registration,
+    RegistryFacts,
 };
 pub use lifecycle::{Event, InvalidTransition};
 pub use lockfile::{LOCK_FILE, LockEntry, Lockfile};

@@ -160,7 +160,8 @@ impl Framework {
             })?;
             let package = self.fetch_package(client, &signed, info, progress).await?;
             progress(Progress::Verifying(id.to_string()));
-            let plan = self.plan_registry_package(&package)?;
+            let mut plan = self.plan_registry_package(&package)?;
+            plan.registry = Some(self.registry_facts(client, &id, &version).await);
             if plan.manifest.plugin.id != id || plan.manifest.plugin.version != version {
                 return Err(HostError::Resolve(format!(
                     "the registry's {id} {version} holds {} {} instead; it is corrupt",
@@ -242,7 +243,8 @@ impl Framework {
                 )));
             }
             progress(Progress::Verifying(pin.id.to_string()));
-            let plan = self.plan_registry_package(&package)?;
+            let mut plan = self.plan_registry_package(&package)?;
+            plan.registry = Some(self.registry_facts(client, &pin.id, &pin.version).await);
             match &plan.source {
                 crate::install::InstallSource::Package {
                     provenance: lord_package::Provenance::Signed(verified),
@@ -515,7 +517,8 @@ impl Framework {
             .fetch_package(client, &signed, target, progress)
             .await?;
         progress(Progress::Verifying(id.to_string()));
-        let plan = self.plan_update_package(&package)?;
+        let mut plan = self.plan_update_package(&package)?;
+        plan.registry = Some(self.registry_facts(client, id, &to).await);
         if plan.manifest.plugin.id != *id || plan.manifest.plugin.version != to {
             return Err(HostError::Resolve(format!(
                 "the registry's {id} {to} holds {} {} instead; it is corrupt",

@@ -103,8 +103,9 @@ pub struct Provenance {
     pub publisher: Option<String>,
     /// The registry's approval of this version, when a registry was asked.
     pub approved: Option<bool>,
-    /// Advisories that name this version.
-    pub advisories: Vec<String>,
+    /// The advisories that affect this version, when a registry was
+    /// asked and answered.
+    pub advisories: Option<Vec<String>>,
 }
 
 /// The plugin a decision is about.
@@ -258,7 +259,9 @@ impl Request {
             if let Some(approved) = p.approved {
                 attrs["approved"] = json!(approved);
             }
-            attrs["advisories"] = json!(p.advisories);
+            if let Some(advisories) = &p.advisories {
+                attrs["advisories"] = json!(advisories);
+            }
         }
         json!({ "uid": uid("Plugin", plugin.id.as_str()), "attrs": attrs, "parents": [] })
     }

@@ -138,3 +138,65 @@ fn list_shows_each_policy_with_its_layer_and_enforcement() {
         empty.stdout()
     );
 }
+
+/// From a registry, a package is `source == "registry"` and carries the
+/// ids of the advisories its registry says affect that version: a policy
+/// refusing advised versions refuses `hello` 0.1.0 once its registry
+/// lists an advisory for it, and lets it in while none does.
+#[test]
+fn a_registry_install_carries_its_advisories_to_the_policies() {
+    let author = Lord::new();
+    let served = crate::registry::Served::start(&author);
+    let token = served.token(&author, "publish:hello");
+    served
+        .publish(&author, &fixture("hello"), &token)
+        .assert_ok();
+    let rule = "@id(\"no-advised\")\nforbid(principal, action == Lord::Action::\"install\", resource) unless { resource has source && resource.source == \"registry\" && resource has advisories && resource.advisories.isEmpty() };";
+    let install = |user: &Lord| {
+        let dir = user.home.path().join("policies");
+        std::fs::create_dir_all(&dir).expect("dir");
+        std::fs::write(dir.join("00-base.cedar"), PERMIT_ALL.1).expect("base");
+        std::fs::write(dir.join("advised.cedar"), rule).expect("rule");
+        user.run(&[
+            "plugin",
+            "install",
+            "hello",
+            "--registry",
+            &served.url,
+            "--yes",
+        ])
+    };
+    let before = crate::registry::trusting(&author);
+    install(&before).assert_ok();
+    before.assert_hello_works();
+
+    let advisory = author.project.path().join("LORD-2026-0042.json");
+    std::fs::write(
+        &advisory,
+        serde_json::json!({
+            "id": "LORD-2026-0042",
+            "modified": "2026-12-01T00:00:00Z",
+            "affected": [{
+                "package": {"ecosystem": "lord", "name": "hello"},
+                "versions": ["0.1.0"]
+            }]
+        })
+        .to_string(),
+    )
+    .expect("advisory");
+    author
+        .run(&[
+            "registry",
+            "advisory",
+            "add",
+            advisory.to_str().expect("utf-8"),
+            "--data",
+            served.data.path().to_str().expect("utf-8"),
+        ])
+        .assert_ok();
+    let after = crate::registry::trusting(&author);
+    let run = install(&after);
+    assert_ne!(run.code(), Some(0), "{}", run.stderr());
+    run.assert_stderr_contains("no-advised");
+    assert!(after.list().is_empty());
+}

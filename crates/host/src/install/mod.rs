@@ -14,7 +14,9 @@ use lord_manifest::{Permission, PluginId};
 use lord_store::{InstalledPlugin, NewPlugin, Store, World};
 use serde_json::json;
 
-pub use plan::{InstallPlan, InstallSource, PermissionDiff, RESERVED_COMMANDS, RESERVED_IDS};
+pub use plan::{
+    InstallPlan, InstallSource, PermissionDiff, RESERVED_COMMANDS, RESERVED_IDS, RegistryFacts,
+};
 
 use crate::error::HostError;
 use crate::lifecycle::Lifecycle;
@@ -118,6 +120,7 @@ impl Installer {
             cases: Vec::new(),
             project,
             programs,
+            registry: None,
             text: candidate.text,
             component: candidate.component,
             staging: None,

@@ -74,11 +74,22 @@ pub struct InstallPlan {
     /// prompt shows and, for the ones granted, what the install records
     /// and every run uses. A program not found is absent.
     pub programs: Vec<lord_store::GrantedProgram>,
+    /// Set when a registry served the package: what it says of this
+    /// version, for the governance policies.
+    pub registry: Option<RegistryFacts>,
     pub(crate) text: String,
     pub(crate) component: PathBuf,
     /// The unpacked package, kept until the store has copied the
     /// component out of it; removed when the last clone of the plan drops.
     pub(crate) staging: Option<Arc<tempfile::TempDir>>,
+}
+
+/// What a registry says of a version it served.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RegistryFacts {
+    /// The ids of the advisories that affect this version; `None` when
+    /// they were not asked (no policies in force) or could not be had.
+    pub advisories: Option<Vec<String>>,
 }
 
 /// Where an install's files came from.

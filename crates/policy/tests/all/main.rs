@@ -35,7 +35,7 @@ fn plugin(id: &str, license: &str, approved: Option<bool>) -> PluginFacts {
             signed: true,
             publisher: Some("acme".to_owned()),
             approved,
-            advisories: Vec::new(),
+            advisories: None,
         }),
     }
 }
