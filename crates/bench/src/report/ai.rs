@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde_json::{Map, Value, json};
 
-use super::{Row, goals, round, table_head};
+use super::{Row, alone_json, round, table_head};
 use crate::ai::{AiResults, ITERATIONS};
 
 /// What `--ai-only` measured.
@@ -81,16 +81,6 @@ impl AiOnly {
     }
 
     pub(crate) fn json(&self) -> Value {
-        let (goals, all_pass) = goals(&ai_rows(&self.ai));
-        let mut object = ai_keys(&self.ai);
-        object.extend([
-            ("goals".to_owned(), Value::Object(goals)),
-            ("all_pass".to_owned(), json!(all_pass)),
-            (
-                "elapsed_s".to_owned(),
-                json!(round(self.elapsed.as_secs_f64(), 1)),
-            ),
-        ]);
-        Value::Object(object)
+        alone_json(&ai_rows(&self.ai), ai_keys(&self.ai), self.elapsed)
     }
 }

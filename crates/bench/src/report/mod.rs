@@ -609,6 +609,21 @@ fn table_head() -> String {
 }
 
 /// Each row's figure against its goal, and whether all pass.
+/// A section's JSON when it runs alone: its keys, its goals, whether all
+/// pass, and the time it took.
+fn alone_json(rows: &[Row], mut object: Map<String, Value>, elapsed: Duration) -> Value {
+    let (goals, all_pass) = goals(rows);
+    object.extend([
+        ("goals".to_owned(), Value::Object(goals)),
+        ("all_pass".to_owned(), json!(all_pass)),
+        (
+            "elapsed_s".to_owned(),
+            json!(round(elapsed.as_secs_f64(), 1)),
+        ),
+    ]);
+    Value::Object(object)
+}
+
 fn goals(rows: &[Row]) -> (Map<String, Value>, bool) {
     let mut goals = Map::new();
     let mut all_pass = true;

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use serde_json::{Map, Value, json};
 
-use super::{Row, goals, round, table_head};
+use super::{Row, alone_json, round, table_head};
 use crate::policy::{ITERATIONS, PolicyResults};
 
 /// What `--policy-only` measured.
@@ -68,16 +68,10 @@ impl PolicyOnly {
     }
 
     pub(crate) fn json(&self) -> Value {
-        let (goals, all_pass) = goals(&policy_rows(&self.policy));
-        let mut object = policy_keys(&self.policy);
-        object.extend([
-            ("goals".to_owned(), Value::Object(goals)),
-            ("all_pass".to_owned(), json!(all_pass)),
-            (
-                "elapsed_s".to_owned(),
-                json!(round(self.elapsed.as_secs_f64(), 1)),
-            ),
-        ]);
-        Value::Object(object)
+        alone_json(
+            &policy_rows(&self.policy),
+            policy_keys(&self.policy),
+            self.elapsed,
+        )
     }
 }
