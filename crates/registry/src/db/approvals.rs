@@ -5,8 +5,9 @@
 //! rest). A request copies the workflow it was submitted under, so an
 //! operator's later change does not move the goalposts of a request in
 //! flight; its verdicts sit in `approval_decisions`, one per reviewer and
-//! step. An undecided request past its deadline is shown as expired when
-//! read, and written as expired by the next review that touches it.
+//! step. An undecided request past its deadline is expired: that is
+//! derived from its deadline whenever it is read (so no sweep is needed),
+//! and a review of it is refused.
 //!
 //! Invariant: a review reads its request under a lock and records the
 //! verdict and the move it causes in one transaction, so two reviewers
@@ -312,9 +313,6 @@ impl Db {
         let (id, reviewer, review) = (id.to_owned(), reviewer.to_owned(), review.clone());
         super::community::transaction(self, move |sql| {
             let mut info = one(sql, &id, true)?;
-            if info.state == ApprovalState::Expired {
-                write(sql, &info)?;
-            }
             if info.state != ApprovalState::Pending {
                 return Err(RegistryError::Conflict(format!(
                     "request {id} is {} already; submit the version again for a new request",
