@@ -140,6 +140,10 @@ pub(crate) enum Builtin {
     /// Run a plugin registry and manage its tokens.
     #[command(subcommand)]
     Registry(commands::registry::RegistryCommand),
+    /// Approval of plugin versions on a registry: submit one, review a
+    /// request's current step, see where requests stand.
+    #[command(subcommand)]
+    Approval(commands::approval::ApprovalCommand),
     /// Staged rollouts of a plugin version across machines: start one,
     /// see where it stands, promote it, abort it.
     #[command(subcommand)]
@@ -372,6 +376,7 @@ async fn run_builtin(
         Builtin::Pdk(cmd) => commands::pdk::run(ctx, out, framework, cmd).await,
         Builtin::Registry(cmd) => commands::registry::run(ctx, out, framework, cmd).await,
         Builtin::Rollout(cmd) => commands::rollout::run(ctx, out, framework, cmd).await,
+        Builtin::Approval(cmd) => commands::approval::run(ctx, out, framework, cmd).await,
         Builtin::Myself(cmd) => commands::self_update::run(ctx, out, framework, cmd).await,
         Builtin::Install(args) => {
             commands::install::run(ctx, out, framework, commands::install::parse(args)).await

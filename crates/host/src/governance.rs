@@ -191,6 +191,7 @@ pub fn plan_facts(plan: &InstallPlan) -> PluginFacts {
     if let Some(registry) = &plan.registry {
         provenance.source = Source::Registry;
         provenance.advisories = registry.advisories.clone();
+        provenance.approved = registry.approved;
     }
     PluginFacts {
         id: manifest.plugin.id.clone(),
@@ -222,10 +223,11 @@ pub fn installed_facts(plugin: &InstalledPlugin) -> PluginFacts {
 
 impl Framework {
     /// What the registry says of `id` `version` for the policies: the
-    /// advisories that affect it. Asked only when policies are in force
-    /// (nobody else needs the request); a registry that cannot answer
-    /// leaves them unknown, which a policy sees as `resource has
-    /// advisories` being false.
+    /// advisories that affect it, and whether it approved the version.
+    /// Asked only when policies are in force (nobody else needs the
+    /// requests); a registry that cannot answer leaves them unknown, which
+    /// a policy sees as `resource has advisories` (or `approved`) being
+    /// false.
     pub(crate) async fn registry_facts(
         &self,
         client: &lord_registry_client::Client,
@@ -242,7 +244,21 @@ impl Framework {
                 .map(|a| a.id.clone())
                 .collect()
         });
-        RegistryFacts { advisories }
+        let approved = client
+            .approvals(Some(id.as_str()), Some(&version.to_string()))
+            .await
+            .ok()
+            .map(|all| {
+                lord_registry_client::ApprovalInfo::approved(
+                    &all,
+                    id.as_str(),
+                    &version.to_string(),
+                )
+            });
+        RegistryFacts {
+            advisories,
+            approved,
+        }
     }
 
     /// The policies in force (read once per process).

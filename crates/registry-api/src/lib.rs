@@ -6,7 +6,9 @@
 //! as is a release of lord itself ([`ReleaseInfo`]); staged rollouts of a
 //! version across machines and the ring each machine falls in
 //! ([`RolloutInfo`], [`ring_bucket`]); security advisories in the OSV
-//! format ([`Advisory`]), which the registry serves and `lord scan` reads.
+//! format ([`Advisory`]), which the registry serves and `lord scan` reads;
+//! approval workflows and the requests going through them
+//! ([`Workflow`], [`ApprovalInfo`]).
 //! The server (`lord-registry`) and the client (`lord-registry-client`)
 //! both use these types, so the two cannot drift.
 //!
@@ -14,6 +16,7 @@
 //! pure functions that belong to them.
 
 mod advisory;
+mod approval;
 mod community;
 mod insights;
 mod model;
@@ -25,6 +28,10 @@ mod usage;
 
 pub use advisory::{
     Advisory, AdvisoryList, Affected, ECOSYSTEM, Event, Package, Range, Reference, SeverityScore,
+};
+pub use approval::{
+    ApprovalInfo, ApprovalReview, ApprovalState, ApprovalSubmit, Criteria, Decision, MAX_STEPS,
+    SEVERITIES, Step, Workflow,
 };
 pub use community::{
     AuditEntry, ModerationRequest, PostInfo, PostRequest, RECEIPT_HEADER, Receipt, ReceiptAnswer,

@@ -5,6 +5,8 @@
 //!   the security feed (OSV advisories per plugin, publish-time scans).
 //! - Staged rollouts (`rollout.rs`): which versions a machine may take
 //!   now, and starting, promoting and aborting one.
+//! - Approvals (`approval.rs`): where a version's approval requests
+//!   stand, submitting one and reviewing one.
 //! - [`TrustedIndex`]: the registry's TUF-signed index, verified from the
 //!   newest root the client has verified: packages, and releases of lord
 //!   itself (`lord self update`).
@@ -20,6 +22,7 @@
 //! crate) compiles no web server, database or object store.
 
 mod advisory;
+mod approval;
 mod client;
 mod community;
 mod error;
@@ -36,6 +39,9 @@ pub use lord_registry_api::{
     Advisory, AuditEntry, ErrorBody, PluginInfo, PluginUsage, PostInfo, Published, Rating,
     Recommendation, RecommendationQuery, ReviewInfo, SearchHit, SearchPage, SearchQuery, Sort,
     TargetInfo, UsageReport, VersionInfo, Yank, target_name,
+};
+pub use lord_registry_api::{
+    ApprovalInfo, ApprovalReview, ApprovalState, ApprovalSubmit, Workflow,
 };
 pub use lord_registry_api::{
     Gate, Health, RolloutInfo, RolloutStart, RolloutState, check_rings, in_ring, ring_bucket,

@@ -66,7 +66,7 @@ impl Client {
 
 /// `id` as one path segment: anything but letters, digits, `-`, `.` and
 /// `_` is percent-encoded, so an id cannot reach another endpoint.
-fn url_segment(id: &str) -> String {
+pub(crate) fn url_segment(id: &str) -> String {
     id.bytes()
         .map(|b| {
             if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_') {

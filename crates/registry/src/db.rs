@@ -27,6 +27,7 @@
 
 mod advisories;
 mod analytics;
+mod approvals;
 mod community;
 mod insights;
 mod migrations;
@@ -41,6 +42,7 @@ mod tls;
 
 pub(crate) use analytics::stale_at;
 pub use analytics::{BASKET_DAYS, DayOfUse};
+pub(crate) use approvals::Evidence;
 pub use community::{Kind, REPORTS_TO_HIDE};
 #[cfg(test)]
 pub(crate) use insights::ErrorWindows;
@@ -60,7 +62,8 @@ use lord_registry_api::{PluginInfo, SearchPage, VersionInfo};
 pub use lord_registry_api::{SearchQuery, Sort};
 
 /// What a token may do: publish and yank the plugins it names (`*` for
-/// any), and moderate reviews and discussions (`moderate`). Every valid
+/// any), moderate reviews and discussions (`moderate`), and review the
+/// approval steps it names (`review:STEP`, `review:*`). Every valid
 /// token is an account: it may review and rate what it installed, post
 /// and report (`account` is a scope of nothing more).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -68,15 +71,25 @@ pub struct Scope {
     publish: Vec<String>,
     moderate: bool,
     account: bool,
+    review: Vec<String>,
 }
 
 impl Scope {
     /// Reads a comma-separated list of `publish:*`, `publish:ID`,
-    /// `moderate` and `account`.
+    /// `review:STEP`, `review:*`, `moderate` and `account`.
     pub fn parse(text: &str) -> Result<Self, RegistryError> {
-        let mut publish = Vec::new();
+        let (mut publish, mut review) = (Vec::new(), Vec::new());
         let (mut moderate, mut account) = (false, false);
         for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            if let Some(step) = part.strip_prefix("review:") {
+                if step.is_empty() || step.contains(char::is_whitespace) {
+                    return Err(RegistryError::BadRequest(format!(
+                        "scope `{part}` names no approval step; write `review:STEP` or `review:*`"
+                    )));
+                }
+                review.push(step.to_owned());
+                continue;
+            }
             if part == "moderate" {
                 moderate = true;
                 continue;
@@ -87,7 +100,8 @@ impl Scope {
             }
             let Some(target) = part.strip_prefix("publish:") else {
                 return Err(RegistryError::BadRequest(format!(
-                    "scope `{part}` is not `publish:*`, `publish:PLUGIN-ID`, `moderate` or `account`"
+                    "scope `{part}` is not `publish:*`, `publish:PLUGIN-ID`, `review:STEP`, \
+                     `moderate` or `account`"
                 )));
             };
             if target != "*" {
@@ -97,7 +111,7 @@ impl Scope {
             }
             publish.push(target.to_owned());
         }
-        if publish.is_empty() && !moderate && !account {
+        if publish.is_empty() && review.is_empty() && !moderate && !account {
             return Err(RegistryError::BadRequest(
                 "a scope is needed, like `publish:*`, `publish:my-plugin`, `moderate` or `account`"
                     .to_owned(),
@@ -107,7 +121,13 @@ impl Scope {
             publish,
             moderate,
             account,
+            review,
         })
+    }
+
+    /// Whether this token may review the approval step `step`.
+    pub fn may_review(&self, step: &str) -> bool {
+        self.review.iter().any(|r| r == "*" || r == step)
     }
 
     pub fn covers(&self, id: &str) -> bool {
@@ -124,6 +144,7 @@ impl Scope {
             .iter()
             .map(|p| format!("publish:{p}"))
             .collect();
+        parts.extend(self.review.iter().map(|r| format!("review:{r}")));
         if self.moderate {
             parts.push("moderate".to_owned());
         }

@@ -26,6 +26,10 @@
 //! - Staged rollouts (`rollouts.rs`): a version taken by rising rings of
 //!   machines, promoted by a gate on the error rate and p95 latency that
 //!   clients report, and rolled back by itself when the gate fails.
+//! - Approval workflows (`approvals.rs`): steps with reviewers, a quorum,
+//!   a timeout and criteria the server checks (signature, scan,
+//!   advisories), set by the operator ([`set_workflow`]); a version is
+//!   submitted, reviewed step by step, and approved, rejected or expired.
 //! - Operations: `/healthz`, `/readyz`, Prometheus `/metrics`, rate
 //!   limits ([`RateLimits`]) and graceful shutdown ([`serve_until`]);
 //!   HTTPS with rustls ([`HttpsListener`], [`serve_https_until`]).
@@ -40,6 +44,7 @@
 //! required.
 
 mod access_log;
+mod approvals;
 mod community;
 mod db;
 pub mod demo;
@@ -60,6 +65,7 @@ mod usage;
 mod web;
 
 pub use access_log::AccessLog;
+pub use approvals::set_workflow;
 pub use db::{
     BASKET_DAYS, Caller, DEFAULT_POOL_SIZE, DayOfUse, Db, Kind, NewVersion, PgOptions,
     REPORTS_TO_HIDE, Scope, SearchQuery, Sort, VersionText,

@@ -61,6 +61,7 @@ pub fn document() -> Value {
         community_paths(),
         use_paths(),
         crate::rollouts::openapi_paths(),
+        crate::approvals::openapi_paths(),
         security_paths(),
         page_paths(),
     ] {
@@ -351,7 +352,11 @@ fn page_paths() -> Value {
 /// The bodies the API speaks, as JSON Schema (`lord-registry-api`'s types).
 fn schemas() -> Value {
     let mut all = package_schemas();
-    for part in [community_schemas(), crate::rollouts::openapi_schemas()] {
+    for part in [
+        community_schemas(),
+        crate::rollouts::openapi_schemas(),
+        crate::approvals::openapi_schemas(),
+    ] {
         if let (Value::Object(all), Value::Object(more)) = (&mut all, part) {
             all.extend(more);
         }

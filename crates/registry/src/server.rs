@@ -335,6 +335,7 @@ pub fn router(registry: Shared) -> axum::Router {
         .merge(crate::community::routes())
         .merge(crate::usage::routes())
         .merge(crate::rollouts::routes())
+        .merge(crate::approvals::routes())
         .merge(crate::insights::routes())
         .merge(crate::scanning::routes())
         .fallback(|| async {

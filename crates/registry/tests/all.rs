@@ -11,6 +11,7 @@
 //! store alone is tested against every object store the build supports,
 //! a real Azure Blob API (Azurite) included (`blob_stores`).
 
+mod approvals;
 #[cfg(feature = "cloud")]
 #[path = "support/azurite.rs"]
 mod azurite;
@@ -83,7 +84,10 @@ on_both_backends!(
     a_critical_finding_blocks_the_publish_and_nothing_is_stored,
     advisories_are_served_as_osv_and_a_publishs_scan_is_kept,
     a_crash_between_the_commit_and_the_signing_is_repaired_at_the_next_start,
+    a_two_step_workflow_approves_rejects_expires_and_checks_its_criteria,
 );
+
+use approvals::a_two_step_workflow_approves_rejects_expires_and_checks_its_criteria;
 
 use resync::a_crash_between_the_commit_and_the_signing_is_repaired_at_the_next_start;
 use rollouts::reports_promote_a_rollout_then_roll_it_back_and_publishers_move_it;

@@ -5,6 +5,7 @@
 pub(crate) mod ai;
 pub(crate) mod alert;
 pub(crate) mod analytics;
+pub(crate) mod approval;
 pub(crate) mod audit;
 pub(crate) mod cache;
 pub(crate) mod completions;
@@ -27,6 +28,7 @@ pub(crate) mod registry_advisory;
 pub(crate) mod registry_database;
 pub(crate) mod registry_pin;
 pub(crate) mod registry_root;
+pub(crate) mod registry_workflow;
 pub(crate) mod release;
 pub(crate) mod rollout;
 pub(crate) mod run;

@@ -1,4 +1,4 @@
-//! `lord registry serve|token|verify|keys|advisory`: run a plugin registry
+//! `lord registry serve|token|verify|keys|advisory|workflow`: run a plugin registry
 //! (over HTTP, or HTTPS with `--tls-cert` and `--tls-key`) from a data
 //! folder (SQLite and a blob folder, no other setup; or the blob
 //! folder with the records in PostgreSQL, `--database-url`), make scoped
@@ -74,6 +74,9 @@ pub(crate) enum RegistryCommand {
     /// check plugins against.
     #[command(subcommand)]
     Advisory(super::registry_advisory::AdvisoryCommand),
+    /// Set the approval workflows that `lord approval` requests follow.
+    #[command(subcommand)]
+    Workflow(super::registry_workflow::WorkflowCommand),
     /// Pin a registry's TUF root before first contact: from a root.json
     /// its operator gave you, or by the SHA-256 they published. Trust then
     /// starts from that root, not from whatever answers first.
@@ -261,6 +264,9 @@ pub(crate) async fn run(
             super::registry_root::run(ctx, out, framework, command).await?;
         }
         RegistryCommand::Pin(args) => super::registry_pin::run(out, framework, args).await?,
+        RegistryCommand::Workflow(command) => {
+            super::registry_workflow::run(ctx, out, framework, command)?;
+        }
         RegistryCommand::Advisory(command) => {
             super::registry_advisory::run(ctx, out, framework, command)?;
         }

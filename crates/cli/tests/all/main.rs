@@ -22,6 +22,7 @@ mod support;
 mod ai;
 mod alerts;
 mod analytics;
+mod approval;
 mod audit;
 mod budgets;
 mod compat;

@@ -90,6 +90,11 @@ pub struct RegistryFacts {
     /// The ids of the advisories that affect this version; `None` when
     /// they were not asked (no policies in force) or could not be had.
     pub advisories: Option<Vec<String>>,
+    /// Whether the registry approved this version: true only when its
+    /// newest approval request is approved, false when it is pending,
+    /// rejected, expired or was never submitted; `None` when not asked
+    /// (no policies in force) or the registry could not say.
+    pub approved: Option<bool>,
 }
 
 /// Where an install's files came from.

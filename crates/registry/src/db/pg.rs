@@ -161,6 +161,11 @@ pub(super) const STEPS: &[Step] = &[
         name: "staged rollouts and their machines' reports",
         sql: super::rollouts::SCHEMA,
     },
+    Step {
+        version: 8,
+        name: "approval workflows and the requests going through them",
+        sql: super::approvals::SCHEMA,
+    },
 ];
 
 /// Step 3: what the web pages show and filter on (`db/pages.rs`), as

@@ -132,6 +132,11 @@ pub(super) const STEPS: &[Step] = &[
         name: "staged rollouts and their machines' reports",
         sql: super::rollouts::SCHEMA,
     },
+    Step {
+        version: 7,
+        name: "approval workflows and the requests going through them",
+        sql: super::approvals::SCHEMA,
+    },
 ];
 
 /// Brings the schema up to date, every pending step in one immediate

@@ -16,7 +16,7 @@ fn fixture_package(r: &Running, name: &str) -> (Vec<u8>, lord_package::Signature
     (packed.bytes, signature)
 }
 
-fn advisory(id: &str, plugin: &str, fixed: &str, severity: &str) -> String {
+pub(crate) fn advisory(id: &str, plugin: &str, fixed: &str, severity: &str) -> String {
     serde_json::json!({
         "schema_version": "1.6.0",
         "id": id,
