@@ -317,6 +317,18 @@ impl Framework {
             return Ok(());
         }
         let id = plugin.id.clone();
+        // What the registry said is part of the record: an approval or an
+        // advisory that decided an install stays visible in the trail.
+        let said = match plugin.provenance.as_ref() {
+            Some(p) if p.source == Source::Registry => format!(
+                " (registry: approved {}, advisories {})",
+                p.approved.map_or("unknown".to_owned(), |a| a.to_string()),
+                p.advisories
+                    .as_ref()
+                    .map_or("unknown".to_owned(), |a| format!("[{}]", a.join(", ")))
+            ),
+            Some(_) | None => String::new(),
+        };
         let what = match &permission {
             Some(p) => format!("{action} {p}"),
             None => action.to_string(),
@@ -334,7 +346,7 @@ impl Framework {
             Some(mode) => mode.as_str(),
         };
         if changes_state || decision.refusal.is_some() {
-            let detail = format!("{what}: {verdict}: {}", decision.explain());
+            let detail = format!("{what}: {verdict}: {}{said}", decision.explain());
             self.store_mut().audit(&id, POLICY_DECISION, &detail)?;
         }
         match decision.refusal {

@@ -117,6 +117,22 @@ fn an_unapproved_version_is_refused_an_approved_one_installs_and_a_forbid_still_
     assert!(text.stdout().contains("approved"), "{}", text.stdout());
     install(&user, &served.url).assert_ok();
     user.assert_hello_works();
+    // The trail keeps the decision with what the registry said.
+    let trail = user.run(&["audit", "report", "--json"]);
+    assert!(
+        trail
+            .stdout()
+            .contains("install: allowed: user policy permits it"),
+        "{}",
+        trail.stdout()
+    );
+    assert!(
+        trail
+            .stdout()
+            .contains("(registry: approved true, advisories [])"),
+        "{}",
+        trail.stdout()
+    );
 
     // A forbid beats an approval.
     let strict = governed(
