@@ -22,6 +22,7 @@ mod cjson;
 mod error;
 mod fetch;
 mod keys;
+mod listing;
 mod metadata;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -487,77 +488,6 @@ impl Updater {
         Err(TufError::NoSuchTarget {
             path: path.to_owned(),
         })
-    }
-
-    /// Every target in the folder `folder` (such as `plugins/ID/`) as the
-    /// delegation graph assigns them, loading only the roles whose
-    /// delegations cover that folder: the search of [`Self::target`] run
-    /// for a path in the folder, keeping every target of the folder that a
-    /// role it visits lists and that every delegation leading there covers
-    /// (the first role in search order wins, as it would for that target
-    /// alone). This is how one plugin's versions are read from a
-    /// repository that bins its targets by plugin (`paths` patterns such as
-    /// `plugins/ID/*`) without fetching any other bin.
-    pub async fn targets_in(
-        &mut self,
-        folder: &str,
-    ) -> Result<BTreeMap<String, TargetFile>, TufError> {
-        if !self.refreshed {
-            self.refresh().await?;
-        }
-        let folder = if folder.ends_with('/') {
-            folder.to_owned()
-        } else {
-            format!("{folder}/")
-        };
-        // A name no target has: it stands for "some file in the folder"
-        // when choosing which delegations to follow.
-        let probe = format!("{folder}\u{1}");
-        let mut found = BTreeMap::new();
-        // (role, delegator, the delegations' path patterns that led there)
-        let mut stack: Vec<(String, String, Vec<metadata::DelegatedRole>)> =
-            vec![("targets".to_owned(), "root".to_owned(), Vec::new())];
-        let mut visited = BTreeSet::new();
-        while visited.len() < MAX_DELEGATIONS
-            && let Some((role, delegator, chain)) = stack.pop()
-        {
-            if visited.contains(&role) {
-                continue;
-            }
-            self.load_targets(&role, &delegator).await?;
-            let Some(targets) = self.targets.get(&role) else {
-                break;
-            };
-            for (name, file) in targets.signed.targets.range(folder.clone()..) {
-                if !name.starts_with(&folder) {
-                    break;
-                }
-                if !found.contains_key(name) && chain.iter().all(|d| d.covers(name)) {
-                    found.insert(name.clone(), file.clone());
-                }
-            }
-            let mut children = Vec::new();
-            for child in targets
-                .signed
-                .delegations
-                .iter()
-                .flat_map(|d| &d.roles)
-                // A role binned by the hash of each full path may hold
-                // any file of the folder, so it is followed too.
-                .filter(|d| d.path_hash_prefixes.is_some() || d.covers(&probe))
-            {
-                let mut path = chain.clone();
-                path.push(child.clone());
-                children.push((child.name.clone(), role.clone(), path));
-                if child.terminating {
-                    stack.clear();
-                    break;
-                }
-            }
-            visited.insert(role);
-            stack.extend(children.into_iter().rev());
-        }
-        Ok(found)
     }
 
     /// Downloads target `path` (described by `file`, from [`Self::target`])

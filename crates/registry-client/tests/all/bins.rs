@@ -73,7 +73,8 @@ fn publish_binned(repo: &mut Repo, bins_key: &SigningKey, signer: &SigningKey, e
     repo.write_timestamp(v, &snapshot, v, &snapshot_key);
 }
 
-/// What a fresh client reads for `folder`: the targets, the bins it kept
+/// What a fresh client reads for `folder` (everything when empty): the
+/// targets, the bins it kept
 /// in its metadata folder, and the requests it made.
 fn read_folder(repo: &Repo, folder: &str) -> (Result<Vec<String>, TufError>, Vec<String>, usize) {
     let dir = tempfile::tempdir().expect("metadata");
@@ -91,7 +92,13 @@ fn read_folder(repo: &Repo, folder: &str) -> (Result<Vec<String>, TufError>, Vec
     )
     .expect("open");
     let found = runtime
-        .block_on(updater.targets_in(folder))
+        .block_on(async {
+            if folder.is_empty() {
+                updater.all_targets().await
+            } else {
+                updater.targets_in(folder).await
+            }
+        })
         .map(|targets| targets.into_keys().collect());
     let mut kept: Vec<String> = std::fs::read_dir(dir.path())
         .expect("metadata")
@@ -130,6 +137,11 @@ fn one_plugin_is_read_from_its_bin_alone() {
     let (found, kept, _) = read_folder(&repo, "plugins/zz/");
     assert!(found.expect("no plugin zz").is_empty());
     assert!(kept.is_empty());
+
+    // What needs the whole index reads every bin.
+    let (found, kept, _) = read_folder(&repo, "");
+    assert_eq!(found.expect("everything").len(), 12);
+    assert_eq!(kept, ["bin-0.json", "bin-1.json", "bin-2.json"]);
 }
 
 #[test]
