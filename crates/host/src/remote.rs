@@ -118,7 +118,8 @@ impl Framework {
     ) -> Result<RemotePlan, HostError> {
         // 1. The index: every plugin reachable from the requests through
         //    any version's dependencies.
-        let (signed, listed, index) = fetch_index(self.home(), client, progress).await?;
+        let roots: Vec<PluginId> = requests.iter().map(|(id, _)| id.clone()).collect();
+        let (signed, listed, index) = fetch_index(self.home(), client, progress, &roots).await?;
 
         // 2. Resolve.
         progress(Progress::Resolving);
@@ -211,7 +212,8 @@ impl Framework {
         let (trusted, listed, _) = if wanted.is_empty() {
             (TrustedIndex::default(), Listed::new(), Index::new())
         } else {
-            fetch_index(self.home(), client, progress).await?
+            let ids: Vec<PluginId> = wanted.iter().map(|pin| pin.id.clone()).collect();
+            fetch_index(self.home(), client, progress, &ids).await?
         };
         for pin in wanted {
             let info = listed
@@ -329,51 +331,71 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), HostError> {
 
 type Index = BTreeMap<PluginId, Vec<Candidate>>;
 
-/// The registry's signed index (TUF-verified, see `lord_registry_client::TrustedIndex`):
-/// every published version with its digest, and the resolver's view of it.
-/// Nothing the registry's plain JSON says is trusted for installing.
+/// The registry's signed index (TUF-verified, see `lord_registry_client::PluginIndex`)
+/// as far as `wanted` reaches: every published version of those plugins
+/// and, transitively, of every plugin any of those versions depends on,
+/// with its digest, and the resolver's view of it. Only the signed
+/// metadata holding those plugins is fetched (a registry that bins its
+/// index by plugin sends their bins and no others). Nothing the
+/// registry's plain JSON says is trusted for installing.
 async fn fetch_index(
     home: &Path,
     client: &Client,
     progress: &mut dyn FnMut(Progress),
+    wanted: &[PluginId],
 ) -> Result<(TrustedIndex, Listed, Index), HostError> {
     progress(Progress::Fetching("the signed index".to_owned()));
     let state = home
         .join("registries")
         .join(registry_dir_name(client.base()));
-    let trusted = client.trusted_index(&state).await?;
+    let mut reader = client.plugin_index(&state).await?;
     // Versions a staged rollout keeps from this machine are left out, as
     // if unpublished (`rollout.rs`): only ever fewer than the index signs.
     let withheld = crate::rollout::withheld(home, client).await?;
     let mut listed = Listed::new();
     let mut index: Index = BTreeMap::new();
-    for target in trusted.targets.iter().cloned() {
-        let (Ok(id), Ok(version)) = (
-            target.id.parse::<PluginId>(),
-            Version::parse(&target.version),
-        ) else {
-            continue;
-        };
-        // A digest names cached files; only a SHA-256 in hexadecimal will do.
-        if target.digest.len() != 64 || !target.digest.bytes().all(|b| b.is_ascii_hexdigit()) {
+    let mut targets = Vec::new();
+    let mut queue: Vec<PluginId> = wanted.to_vec();
+    let mut read = BTreeSet::new();
+    while let Some(wanted) = queue.pop() {
+        if !read.insert(wanted.clone()) {
             continue;
         }
-        if withheld.contains(&(target.id.clone(), target.version.clone())) {
-            continue;
+        for target in reader.versions(wanted.as_str()).await? {
+            let (Ok(id), Ok(version)) = (
+                target.id.parse::<PluginId>(),
+                Version::parse(&target.version),
+            ) else {
+                continue;
+            };
+            // A digest names cached files; only a SHA-256 in hexadecimal will do.
+            if target.digest.len() != 64 || !target.digest.bytes().all(|b| b.is_ascii_hexdigit()) {
+                continue;
+            }
+            if withheld.contains(&(target.id.clone(), target.version.clone())) {
+                continue;
+            }
+            let candidate = Candidate {
+                version: version.clone(),
+                host_api: VersionReq::parse(&target.host_api).unwrap_or(VersionReq::STAR),
+                dependencies: target
+                    .dependencies
+                    .iter()
+                    .filter_map(|(d, r)| Some((d.parse().ok()?, VersionReq::parse(r).ok()?)))
+                    .collect(),
+                yanked: target.yanked,
+            };
+            queue.extend(candidate.dependencies.iter().map(|(d, _)| d.clone()));
+            index.entry(id.clone()).or_default().push(candidate);
+            listed.insert((id, version), target.clone());
+            targets.push(target);
         }
-        let candidate = Candidate {
-            version: version.clone(),
-            host_api: VersionReq::parse(&target.host_api).unwrap_or(VersionReq::STAR),
-            dependencies: target
-                .dependencies
-                .iter()
-                .filter_map(|(d, r)| Some((d.parse().ok()?, VersionReq::parse(r).ok()?)))
-                .collect(),
-            yanked: target.yanked,
-        };
-        index.entry(id.clone()).or_default().push(candidate);
-        listed.insert((id, version), target);
     }
+    let trusted = TrustedIndex {
+        targets,
+        releases: Vec::new(),
+        consistent_snapshot: reader.consistent_snapshot(),
+    };
     Ok((trusted, listed, index))
 }
 
@@ -450,8 +472,10 @@ impl Framework {
         if installed.is_empty() {
             return Ok(out);
         }
-        // One verified index answers for every plugin.
-        let (_, _, index) = fetch_index(self.home(), client, &mut |_| {}).await?;
+        // One verified index answers for every installed plugin (and what
+        // their versions depend on), read from their bins alone.
+        let ids: Vec<PluginId> = installed.iter().map(|p| p.id().clone()).collect();
+        let (_, _, index) = fetch_index(self.home(), client, &mut |_| {}, &ids).await?;
         for plugin in installed {
             let id = plugin.id().clone();
             if !index.contains_key(&id) {
@@ -484,7 +508,8 @@ impl Framework {
     ) -> Result<Option<UpdateStep>, HostError> {
         let installed = self.store().require(id)?;
         let from = installed.manifest.plugin.version.clone();
-        let (signed, listed, index) = fetch_index(self.home(), client, progress).await?;
+        let (signed, listed, index) =
+            fetch_index(self.home(), client, progress, std::slice::from_ref(id)).await?;
         if !index.contains_key(id) {
             return Err(HostError::Resolve(format!(
                 "`{id}` is not in the registry; it was installed from a file or folder"

@@ -152,48 +152,63 @@ impl Client {
         &self,
         state: &std::path::Path,
     ) -> Result<crate::index::TrustedIndex, ClientError> {
-        let metadata = state.join("metadata");
-        let first_root = if metadata.join("root.json").exists() {
-            Vec::new()
-        } else {
-            let saved = state.join("root.json");
-            match std::fs::read(&saved) {
-                Ok(root) => root,
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                    if self.require_pinned_root {
-                        return Err(ClientError::Refused(format!(
-                            "this machine trusts a registry only from a pinned root \
-                             (registry.require-pinned-root), and none is pinned for {}; get \
-                             its root.json from its operator and run `lord registry pin \
-                             --registry {} --root FILE` (or --root-sha256 HEX)",
-                            self.base, self.base
-                        )));
-                    }
-                    self.first_root().await?
-                }
-                Err(e) => return Err(crate::error::io("read", &saved)(e)),
-            }
-        };
+        let first_root = self.first_contact_root(state).await?;
         let index = crate::index::TrustedIndex::load_over(
             self.http.clone(),
             &format!("{}/", self.url("/tuf")),
             &first_root,
-            &metadata,
+            &state.join("metadata"),
             (self.clock.0)(),
         )
         .await?;
-        // An earlier lord kept its datastore in `state/tuf/` and the first
-        // root in `state/root.json`; once trust lives in `metadata/` they
-        // are never read again.
-        let old = state.join("tuf");
-        if old.is_dir() {
-            std::fs::remove_dir_all(&old).map_err(crate::error::io("remove", &old))?;
-            let saved = state.join("root.json");
-            if saved.is_file() {
-                std::fs::remove_file(&saved).map_err(crate::error::io("remove", &saved))?;
-            }
-        }
+        forget_old_layout(state)?;
         Ok(index)
+    }
+
+    /// The registry's TUF-verified index read one plugin at a time (only
+    /// the bins holding the plugins asked about are fetched), trusted as
+    /// [`Client::trusted_index`] says, from the same `state`.
+    pub async fn plugin_index(
+        &self,
+        state: &std::path::Path,
+    ) -> Result<crate::index::PluginIndex, ClientError> {
+        let first_root = self.first_contact_root(state).await?;
+        let index = crate::index::PluginIndex::open(
+            self.http.clone(),
+            &format!("{}/", self.url("/tuf")),
+            &first_root,
+            &state.join("metadata"),
+            (self.clock.0)(),
+        )
+        .await?;
+        forget_old_layout(state)?;
+        Ok(index)
+    }
+
+    /// The root trust starts from when `state/metadata/` has none yet (a
+    /// pinned one, or the registry's version 1 on first use); empty when
+    /// it has one.
+    async fn first_contact_root(&self, state: &std::path::Path) -> Result<Vec<u8>, ClientError> {
+        if state.join("metadata").join("root.json").exists() {
+            return Ok(Vec::new());
+        }
+        let saved = state.join("root.json");
+        match std::fs::read(&saved) {
+            Ok(root) => Ok(root),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                if self.require_pinned_root {
+                    return Err(ClientError::Refused(format!(
+                        "this machine trusts a registry only from a pinned root \
+                         (registry.require-pinned-root), and none is pinned for {}; get \
+                         its root.json from its operator and run `lord registry pin \
+                         --registry {} --root FILE` (or --root-sha256 HEX)",
+                        self.base, self.base
+                    )));
+                }
+                self.first_root().await
+            }
+            Err(e) => Err(crate::error::io("read", &saved)(e)),
+        }
     }
 
     pub(crate) fn http(&self) -> &reqwest::Client {
@@ -399,4 +414,19 @@ impl Client {
             .map_err(|e| self.unreachable(&e))?;
         self.checked(response).await.map(drop)
     }
+}
+
+/// An earlier lord kept its datastore in `state/tuf/` and the first root
+/// in `state/root.json`; once trust lives in `metadata/` they are never
+/// read again.
+fn forget_old_layout(state: &std::path::Path) -> Result<(), ClientError> {
+    let old = state.join("tuf");
+    if old.is_dir() {
+        std::fs::remove_dir_all(&old).map_err(crate::error::io("remove", &old))?;
+        let saved = state.join("root.json");
+        if saved.is_file() {
+            std::fs::remove_file(&saved).map_err(crate::error::io("remove", &saved))?;
+        }
+    }
+    Ok(())
 }

@@ -1,7 +1,9 @@
 //! The registry's signed index as a client sees it: the TUF workflow of
 //! [`crate::tuf::Updater`] run against the registry's metadata, trusting
 //! the newest root verified so far, and what the top-level targets role
-//! lists turned into [`TargetInfo`]s.
+//! lists (and every role it delegates to) turned into [`TargetInfo`]s;
+//! or, with [`PluginIndex`], only the roles that hold the plugins asked
+//! about.
 
 use std::path::Path;
 use std::time::Duration;
@@ -53,14 +55,15 @@ impl TrustedIndex {
         datastore: &Path,
         now: jiff::Timestamp,
     ) -> Result<Self, ClientError> {
-        if !datastore.join("root.json").exists() {
-            Updater::init(datastore, first_root)?;
-        }
-        let mut updater = Updater::open(datastore, metadata_url, http, now)?;
-        updater.refresh().await?;
+        let mut updater = PluginIndex::open(http, metadata_url, first_root, datastore, now)
+            .await?
+            .updater;
         let mut targets = Vec::new();
         let mut releases = Vec::new();
-        for (name, target) in updater.top_level_targets().await? {
+        // A registry that bins its index delegates the plugins' targets;
+        // every bin is read here (`PluginIndex` reads only the ones asked
+        // about).
+        for (name, target) in updater.all_targets().await? {
             // lord's packages are named by their SHA-256; a target listed
             // without one is not a lord package.
             let Some(sha256) = target.hashes.get("sha256") else {
@@ -86,5 +89,71 @@ impl TrustedIndex {
             releases,
             consistent_snapshot: updater.consistent_snapshot(),
         })
+    }
+}
+
+/// The verified index read one plugin at a time: after the top-level
+/// roles, only the delegated roles (bins) that hold the plugins asked
+/// about are fetched, each verified through the delegation that reaches it.
+#[derive(Debug)]
+pub struct PluginIndex {
+    updater: Updater,
+}
+
+impl PluginIndex {
+    /// Refreshes the top-level metadata at `metadata_url` as
+    /// [`TrustedIndex::load_over`] does (same `datastore`, same first
+    /// contact), and reads no plugin yet.
+    pub async fn open(
+        http: reqwest::Client,
+        metadata_url: &str,
+        first_root: &[u8],
+        datastore: &Path,
+        now: jiff::Timestamp,
+    ) -> Result<Self, ClientError> {
+        if !datastore.join("root.json").exists() {
+            Updater::init(datastore, first_root)?;
+        }
+        let mut updater = Updater::open(datastore, metadata_url, http, now)?;
+        updater.refresh().await?;
+        Ok(Self { updater })
+    }
+
+    /// Every version of plugin `id` the signed index lists, in target-name
+    /// order (none when it lists none).
+    pub async fn versions(&mut self, id: &str) -> Result<Vec<TargetInfo>, ClientError> {
+        let targets: Vec<TargetInfo> = self
+            .updater
+            .targets_in(&format!("plugins/{id}/"))
+            .await?
+            .into_values()
+            .filter_map(|target| {
+                // lord's packages are named by their SHA-256.
+                let sha256 = target.hashes.get("sha256")?.to_ascii_lowercase();
+                Some(TargetInfo::from_custom(
+                    target.length,
+                    sha256,
+                    &target.custom.unwrap_or_default(),
+                ))
+            })
+            .filter(|target| target.id == id)
+            .collect();
+        Ok(targets)
+    }
+
+    /// Whether the trusted root asks for consistent snapshots.
+    pub fn consistent_snapshot(&self) -> bool {
+        self.updater.consistent_snapshot()
+    }
+
+    /// Bytes of metadata fetched so far (the top-level roles and the bins
+    /// read).
+    pub fn bytes_fetched(&self) -> u64 {
+        self.updater.bytes_fetched()
+    }
+
+    /// Requests made so far.
+    pub fn requests(&self) -> usize {
+        self.updater.requests()
     }
 }

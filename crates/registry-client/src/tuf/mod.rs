@@ -22,6 +22,7 @@ mod cjson;
 mod error;
 mod fetch;
 mod keys;
+mod listing;
 mod metadata;
 
 use std::collections::{BTreeMap, BTreeSet};

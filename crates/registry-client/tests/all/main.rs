@@ -2,5 +2,6 @@
 //! repositories the tests build and sign themselves (`repo.rs`), served as
 //! `file://` metadata folders.
 
+mod bins;
 mod repo;
 mod rotation;

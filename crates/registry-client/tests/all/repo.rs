@@ -21,11 +21,11 @@ pub(crate) struct Repo {
     pub(crate) version: u64,
 }
 
-fn keyid(key: &SigningKey) -> String {
+pub(crate) fn keyid(key: &SigningKey) -> String {
     hex::encode(key.verifying_key().to_bytes())
 }
 
-fn expires() -> String {
+pub(crate) fn expires() -> String {
     let at = jiff::Timestamp::now() + jiff::SignedDuration::from_hours(24);
     jiff::Timestamp::from_second(at.as_second())
         .expect("time")
@@ -95,7 +95,7 @@ impl Repo {
             .to_string()
     }
 
-    fn write(&self, name: &str, bytes: &[u8]) {
+    pub(crate) fn write(&self, name: &str, bytes: &[u8]) {
         std::fs::write(self.dir.path().join(name), bytes).expect("write metadata");
     }
 
