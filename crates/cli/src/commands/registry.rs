@@ -199,6 +199,25 @@ fn data_dir(ctx: &Context, data: Option<PathBuf>) -> PathBuf {
     data.map_or_else(|| ctx.home.join("registry"), |d| ctx.cwd.join(d))
 }
 
+/// The registry in the operator's data folder (`--data`, by default
+/// `$LORD_HOME/registry`), its records where `--database-url` says: what
+/// the operator's commands (tokens, verification, advisories, workflows)
+/// write to directly, without a server.
+pub(crate) fn open_operator(
+    ctx: &Context,
+    out: &Output,
+    framework: &Framework,
+    data: Option<PathBuf>,
+    database: &super::registry_database::DatabaseArgs,
+) -> Result<Registry> {
+    let postgres = database.options(ctx, out, framework)?;
+    Ok(Registry::open_configured(
+        &data_dir(ctx, data),
+        postgres.as_ref(),
+        None,
+    )?)
+}
+
 pub(crate) async fn run(
     ctx: &Context,
     out: &Output,
@@ -221,9 +240,7 @@ pub(crate) async fn run(
             data,
             database,
         }) => {
-            let postgres = database.options(ctx, out, framework)?;
-            let registry =
-                Registry::open_configured(&data_dir(ctx, data), postgres.as_ref(), None)?;
+            let registry = open_operator(ctx, out, framework, data, &database)?;
             let token = registry
                 .db
                 .create_named_token(&Scope::parse(&scope)?, &name)?;
@@ -238,9 +255,7 @@ pub(crate) async fn run(
             data,
             database,
         } => {
-            let postgres = database.options(ctx, out, framework)?;
-            let registry =
-                Registry::open_configured(&data_dir(ctx, data), postgres.as_ref(), None)?;
+            let registry = open_operator(ctx, out, framework, data, &database)?;
             if !registry.db.set_verified(&id, !undo)? {
                 anyhow::bail!(crate::cli::UsageError(format!(
                     "no plugin named `{id}` is published here"

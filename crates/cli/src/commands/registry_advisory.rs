@@ -8,7 +8,6 @@ use std::path::PathBuf;
 
 use anyhow::{Context as _, Result};
 use clap::Subcommand;
-use lord_registry::Registry;
 
 use super::registry_database::DatabaseArgs;
 use crate::context::Context;
@@ -45,9 +44,7 @@ pub(crate) fn run(
             let path = ctx.cwd.join(&file);
             let text = std::fs::read_to_string(&path)
                 .with_context(|| format!("reading the advisory {}", path.display()))?;
-            let postgres = database.options(ctx, out, framework)?;
-            let dir = data.map_or_else(|| ctx.home.join("registry"), |d| ctx.cwd.join(d));
-            let registry = Registry::open_configured(&dir, postgres.as_ref(), None)?;
+            let registry = super::registry::open_operator(ctx, out, framework, data, &database)?;
             let (id, replaced) = lord_registry::add_advisory(&registry.db, &text)
                 .map_err(|e| crate::cli::UsageError(format!("{}: {e}", path.display())))?;
             out.status(format_args!(
