@@ -151,7 +151,7 @@ fn index_paths() -> Value {
     let bearer = json!([{"token": []}]);
     json!({
             "/api/v1/tuf/{file}": {"get": {
-                "summary": "Signed index metadata (TUF): 1.root.json, N.targets.json, N.snapshot.json, timestamp.json",
+                "summary": "Signed index metadata (TUF): 1.root.json, N.targets.json, N.bins-XX.json (a plugin's hashed bin), N.snapshot.json, timestamp.json",
                 "parameters": [path_param("file", "A metadata file name.")],
                 "responses": responses("200", json!({"description": "The signed metadata.",
                     "content": {"application/json": {"schema": {"type": "object"}}}}), &["404"])

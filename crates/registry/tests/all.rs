@@ -15,6 +15,7 @@ mod approvals;
 #[cfg(feature = "cloud")]
 #[path = "support/azurite.rs"]
 mod azurite;
+mod bins;
 mod blob_stores;
 mod community;
 mod database;
@@ -85,9 +86,11 @@ on_both_backends!(
     advisories_are_served_as_osv_and_a_publishs_scan_is_kept,
     a_crash_between_the_commit_and_the_signing_is_repaired_at_the_next_start,
     a_two_step_workflow_approves_rejects_expires_and_checks_its_criteria,
+    publishing_bins_the_index_and_a_client_reads_one_plugins_bin,
 );
 
 use approvals::a_two_step_workflow_approves_rejects_expires_and_checks_its_criteria;
+use bins::publishing_bins_the_index_and_a_client_reads_one_plugins_bin;
 
 use resync::a_crash_between_the_commit_and_the_signing_is_repaired_at_the_next_start;
 use rollouts::reports_promote_a_rollout_then_roll_it_back_and_publishers_move_it;
@@ -692,6 +695,35 @@ mod signed_index {
         url::Url::from_directory_path(dir).expect("url").to_string()
     }
 
+    /// Every plugin version the bins in a metadata folder list.
+    fn binned_entries(metadata: &Path) -> Vec<lord_registry_api::IndexEntry> {
+        let mut entries = std::collections::BTreeMap::new();
+        for entry in std::fs::read_dir(metadata).expect("metadata") {
+            let path = entry.expect("entry").path();
+            let name = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or_default();
+            if !name.contains(".bins-") {
+                continue;
+            }
+            let bin: serde_json::Value =
+                serde_json::from_slice(&std::fs::read(&path).expect("bin")).expect("json");
+            for (target, info) in bin["signed"]["targets"].as_object().expect("targets") {
+                entries.insert(
+                    target.clone(),
+                    lord_registry_api::IndexEntry {
+                        name: target.clone(),
+                        length: info["length"].as_u64().expect("length"),
+                        digest: info["hashes"]["sha256"].as_str().expect("sha").to_owned(),
+                        custom: info["custom"].as_object().cloned().unwrap_or_default(),
+                    },
+                );
+            }
+        }
+        entries.into_values().collect()
+    }
+
     fn two_versions(r: &Running) -> PathBuf {
         r.publish(&Spec::default()).expect("0.1.0");
         let old = r._data.path().join("mirror-after-0.1.0");
@@ -988,8 +1020,15 @@ mod signed_index {
         // new root is public knowledge, so it is added after signing.
         let thief = TufRepo::open(stolen.path(), Lifetimes::default()).expect("thief");
         let current = version_of(&metadata(&r));
+        // The thief re-signs the versions it holds, so its bins outgrow
+        // the live ones as well (bins left behind would be refused first
+        // by the snapshot's rollback check).
+        let held = binned_entries(&replay);
+        assert!(!held.is_empty(), "the stolen index holds a bin");
         while version_of(&replay) <= current {
-            r.runtime.block_on(thief.resign(&[])).expect("thief signs");
+            r.runtime
+                .block_on(thief.resign(&held))
+                .expect("thief signs");
         }
         if role == Role::Root {
             // A root 3 signed by the retired root key alone.

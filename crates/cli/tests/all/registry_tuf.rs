@@ -1,7 +1,8 @@
 //! Interoperability of the registry's signed index: the TUF conformance
 //! suite's reference client (python-tuf) refreshes from a running `lord
 //! registry serve` and downloads a published package from its TUF target
-//! path (consistent snapshots, `plugins/ID/SHA256.VERSION.lordpkg`), so any
+//! path (consistent snapshots, `plugins/ID/SHA256.VERSION.lordpkg`),
+//! through the hashed bin that holds it, so any
 //! TUF client, or a static mirror of the same files, can serve lord users.
 
 use std::path::PathBuf;
@@ -85,11 +86,32 @@ fn python_tuf_refreshes_and_downloads_a_published_package() {
         "download",
     ]);
 
-    // What it downloaded is what the signed index lists.
-    let signed: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(metadata.join("targets.json")).expect("targets"))
-            .expect("json");
-    let listed = signed["signed"]["targets"][name]["hashes"]["sha256"]
+    // What it downloaded is what the signed index lists: in the bin the
+    // top-level targets delegate `hello` to, the one bin python-tuf
+    // fetched.
+    let read = |file: &str| -> serde_json::Value {
+        serde_json::from_slice(&std::fs::read(metadata.join(file)).expect(file)).expect("json")
+    };
+    let top = read("targets.json");
+    assert!(
+        top["signed"]["targets"].get(name).is_none(),
+        "plugins are listed in bins, not at the top"
+    );
+    let bin = top["signed"]["delegations"]["roles"]
+        .as_array()
+        .expect("delegations")
+        .iter()
+        .find(|role| role["paths"].as_array().is_some_and(|p| p.contains(&"plugins/hello/*".into())))
+        .and_then(|role| role["name"].as_str())
+        .expect("a bin delegated `hello`")
+        .to_owned();
+    let fetched: Vec<String> = std::fs::read_dir(&metadata)
+        .expect("metadata")
+        .filter_map(|e| e.expect("entry").file_name().into_string().ok())
+        .filter(|n| n.starts_with("bins-"))
+        .collect();
+    assert_eq!(fetched, [format!("{bin}.json")]);
+    let listed = read(&format!("{bin}.json"))["signed"]["targets"][name]["hashes"]["sha256"]
         .as_str()
         .expect("a sha256 for the package")
         .to_owned();

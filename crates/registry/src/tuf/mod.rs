@@ -10,10 +10,12 @@
 //! the newest, `N.targets.json`, `N.snapshot.json`, `timestamp.json`:
 //! consistent snapshots). Every package version is one target,
 //! `plugins/ID/VERSION.lordpkg`, with its length, SHA-256 and, in `custom`,
-//! what resolution needs (host API, dependencies, yanked, signer). Each
-//! publish or yank re-signs targets, snapshot and timestamp with the online
-//! keys only, all at version N+1; the timestamp is re-signed when half its
-//! lifetime has passed, so clients never see it expire.
+//! what resolution needs (host API, dependencies, yanked, signer), kept in
+//! the hashed bin of its plugin (`bins.rs`, `N.bins-XX.json`). Each
+//! publish or yank re-signs its plugin's bin, targets, snapshot and
+//! timestamp with the online keys only, the top-level roles all at version
+//! N+1; the timestamp is re-signed when half its lifetime has passed, so
+//! clients never see it expire.
 //!
 //! Key rotation ([`TufRepo::rotate`], `lord registry keys rotate`) makes new
 //! keys for the chosen roles and a root at the next version signed by the
@@ -63,19 +65,21 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use serde_json::Value;
-use tough::editor::RepositoryEditor;
 use tough::editor::signed::SignedRole;
 use tough::key_source::KeySource;
-use tough::schema::{Hashes, KeyHolder, RoleKeys, RoleType, Root, Signed, Target, Targets};
+use tough::schema::{KeyHolder, RoleKeys, RoleType, Root, Signed};
 
 use lord_registry_api::IndexEntry;
 
+mod bins;
 mod offline;
 mod reconcile;
 mod rotation;
 mod shared;
+use bins::Sweep;
 pub use offline::{PreparedRoot, SignedRoot, sign_root};
 pub use rotation::{KeyReport, Role, RoleKeyIds, Rotation};
+use shared::Want;
 
 use crate::error::{RegistryError, io};
 
@@ -159,9 +163,6 @@ impl Key {
     }
 }
 
-/// The online keys: everything but the root's.
-const ONLINE: [&str; 4] = ["targets-1", "targets-2", "snapshot", "timestamp"];
-
 fn nz(n: u64) -> NonZeroU64 {
     NonZeroU64::new(n.max(1)).unwrap_or(NonZeroU64::MIN)
 }
@@ -237,7 +238,7 @@ impl TufRepo {
             die_before_commit: AtomicBool::new(false),
             abort_before_commit: AtomicBool::new(false),
         };
-        let lock = repo.lock_blocking()?;
+        let lock = repo.lock_blocking(Want::Every)?;
         if repo.newest_root()?.is_none() {
             // First start: every key is made here, once. Later a missing
             // key is an error, never silently replaced (a new root key
@@ -264,15 +265,15 @@ impl TufRepo {
             return Ok(());
         }
         let _guard = self.signing.lock().await;
-        let lock = self.lock().await?;
+        let lock = self.lock(Want::Every).await?;
         if self.newest_root()?.is_none() {
             self.write_first_root().await?;
         }
         if self.shared.is_some() {
             self.check_keys_listed()?;
         }
-        if !self.signed_by_current_keys()? {
-            self.resign_locked(&[]).await?;
+        if !self.signed_by_current_keys()? || self.is_flat()? {
+            self.resign_locked(&[], Sweep::Every).await?;
         }
         self.commit(lock).await?;
         self.checked.store(true, Ordering::Release);
@@ -359,15 +360,15 @@ impl TufRepo {
         *self.lifetimes.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn lock_blocking(&self) -> Result<Locked, RegistryError> {
-        lock_both(&self.dir, self.shared.as_ref())
+    fn lock_blocking(&self, want: Want) -> Result<Locked, RegistryError> {
+        lock_both(&self.dir, self.shared.as_ref(), &want)
     }
 
     /// The cross-process signing lock, waited for off the async threads.
-    async fn lock(&self) -> Result<Locked, RegistryError> {
+    async fn lock(&self, want: Want) -> Result<Locked, RegistryError> {
         let dir = self.dir.clone();
         let shared = self.shared.clone();
-        tokio::task::spawn_blocking(move || lock_both(&dir, shared.as_ref()))
+        tokio::task::spawn_blocking(move || lock_both(&dir, shared.as_ref(), &want))
             .await
             .map_err(|e| failed("the signing lock", e))?
     }
@@ -541,80 +542,19 @@ impl TufRepo {
     /// timestamp at the next version, with the online keys only.
     pub async fn resign(&self, targets: &[IndexEntry]) -> Result<(), RegistryError> {
         let _guard = self.signing.lock().await;
-        let lock = self.lock().await?;
-        self.resign_locked(targets).await?;
+        let lock = self.lock(Want::Bins(bins::bins_of(targets))).await?;
+        self.resign_locked(targets, Sweep::Touched).await?;
         self.commit(lock).await
     }
 
     /// [`TufRepo::resign`] with both signing locks held; returns the
-    /// version signed.
-    async fn resign_locked(&self, targets: &[IndexEntry]) -> Result<u64, RegistryError> {
-        let current = self.current_version();
-        let next = current + 1;
-        let lifetimes = self.lifetimes();
-        let (_, root_path, _) = self.read_root()?;
-        let mut editor = RepositoryEditor::new(&root_path)
-            .await
-            .map_err(|e| failed("could not open the root", e))?;
-        if current > 0 {
-            let path = self.metadata().join(format!("{current}.targets.json"));
-            let bytes = std::fs::read(&path).map_err(io("read", &path))?;
-            let previous: Signed<Targets> =
-                serde_json::from_slice(&bytes).map_err(|e| failed("unreadable targets", e))?;
-            editor
-                .targets(previous)
-                .map_err(|e| failed("could not load the targets", e))?;
-        }
-        for info in targets {
-            let sha = hex::decode(&info.digest).map_err(|e| failed("bad digest", e))?;
-            let target = Target {
-                length: info.length,
-                hashes: Hashes {
-                    sha256: sha.into(),
-                    _extra: HashMap::new(),
-                },
-                custom: info.custom.clone().into_iter().collect(),
-                _extra: HashMap::new(),
-            };
-            editor
-                .add_target(info.name.as_str(), target)
-                .map_err(|e| failed("bad target", e))?;
-        }
-        editor
-            .targets_version(nz(next))
-            .map_err(|e| failed("targets version", e))?
-            .targets_expires(expires_in(lifetimes.targets)?)
-            .map_err(|e| failed("targets expiry", e))?
-            .snapshot_version(nz(next))
-            .snapshot_expires(expires_in(lifetimes.snapshot)?)
-            .timestamp_version(nz(next))
-            .timestamp_expires(expires_in(lifetimes.timestamp)?);
-        let online: Vec<Box<dyn KeySource>> = ONLINE
-            .iter()
-            .map(|name| self.key(name).map(|k| k.boxed()))
-            .collect::<Result<_, _>>()?;
-        let signed = editor
-            .sign(&online)
-            .await
-            .map_err(|e| failed("could not sign the metadata", e))?;
-        // tough writes files in place; it writes into a scratch folder and
-        // each file is then moved in atomically, the timestamp last.
-        let scratch =
-            tempfile::tempdir_in(&self.dir).map_err(io("create a folder in", &self.dir))?;
-        signed
-            .write(scratch.path())
-            .await
-            .map_err(|e| failed("could not write the metadata", e))?;
-        for name in [
-            format!("{next}.targets.json"),
-            format!("{next}.snapshot.json"),
-            "timestamp.json".to_owned(),
-        ] {
-            let from = scratch.path().join(&name);
-            let bytes = std::fs::read(&from).map_err(io("read", &from))?;
-            write_private(&self.metadata().join(&name), &bytes)?;
-        }
-        Ok(next)
+    /// version signed (`bins.rs`).
+    async fn resign_locked(
+        &self,
+        targets: &[IndexEntry],
+        sweep: Sweep,
+    ) -> Result<u64, RegistryError> {
+        self.sign_next(targets, sweep).await
     }
 
     /// Re-signs when the timestamp has used up half its lifetime.
@@ -635,7 +575,7 @@ impl TufRepo {
         };
         if stale(expires) {
             let _guard = self.signing.lock().await;
-            let lock = self.lock().await?;
+            let lock = self.lock(Want::Every).await?;
             // Another process (or task) may have re-signed meanwhile.
             let expires = std::fs::read(self.metadata().join("timestamp.json"))
                 .ok()
@@ -643,7 +583,7 @@ impl TufRepo {
                 .and_then(|v| v["signed"]["expires"].as_str().map(str::to_owned))
                 .and_then(|t| t.parse::<jiff::Timestamp>().ok());
             if stale(expires) {
-                self.resign_locked(&[]).await?;
+                self.resign_locked(&[], Sweep::Every).await?;
             }
             self.commit(lock).await?;
         }
@@ -710,7 +650,11 @@ impl TufRepo {
 
 /// The folder's lock, then the shared index's session (checked out into
 /// the folder), in that order everywhere so two tasks cannot deadlock.
-fn lock_both(dir: &Path, shared: Option<&shared::SharedIndex>) -> Result<Locked, RegistryError> {
+fn lock_both(
+    dir: &Path,
+    shared: Option<&shared::SharedIndex>,
+    want: &Want,
+) -> Result<Locked, RegistryError> {
     let path = dir.join("lock");
     let file = std::fs::OpenOptions::new()
         .create(true)
@@ -719,7 +663,7 @@ fn lock_both(dir: &Path, shared: Option<&shared::SharedIndex>) -> Result<Locked,
         .open(&path)
         .map_err(io("open", &path))?;
     file.lock().map_err(io("lock", &path))?;
-    let session = shared.map(shared::SharedIndex::begin).transpose()?;
+    let session = shared.map(|s| s.begin(want)).transpose()?;
     if let Some(session) = &session {
         session.check_out(&dir.join("metadata"))?;
     }

@@ -139,7 +139,7 @@ impl TufRepo {
             ));
         }
         let _guard = self.signing.lock().await;
-        let _lock = self.lock().await?;
+        let _lock = self.lock(super::Want::Every).await?;
         let (version, _, old) = self.read_root()?;
         let next = self.next_root(version, &old.signed, roles)?;
         let unsigned = Signed {
@@ -165,7 +165,7 @@ impl TufRepo {
         let new: Signed<Root> =
             serde_json::from_slice(bytes).map_err(unreadable("the signed root"))?;
         let _guard = self.signing.lock().await;
-        let lock = self.lock().await?;
+        let lock = self.lock(super::Want::Every).await?;
         let (version, _, old) = self.read_root()?;
         let refused = |why: String| RegistryError::Tuf(format!("refusing this root: {why}"));
         if new.signed.version.get() != version + 1 {
@@ -196,7 +196,7 @@ impl TufRepo {
         )?;
         self.drop_prepared()?;
         self.finish_rotation()?;
-        let metadata_version = self.resign_locked(&[]).await?;
+        let metadata_version = self.resign_locked(&[], super::Sweep::Every).await?;
         self.commit(lock).await?;
         self.checked.store(true, Ordering::Release);
         Ok(metadata_version)

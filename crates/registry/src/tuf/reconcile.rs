@@ -13,10 +13,7 @@
 //! what is read (and signed here as it now is) or signed by that server
 //! after this signing: an older state is never signed over a newer one.
 
-use std::collections::BTreeMap;
 use std::future::Future;
-
-use serde_json::Value;
 
 use lord_registry_api::IndexEntry;
 
@@ -24,40 +21,6 @@ use super::TufRepo;
 use crate::error::RegistryError;
 
 impl TufRepo {
-    /// Every target the current targets metadata in the working folder
-    /// lists, by name; empty before the first signing.
-    fn listed(&self) -> BTreeMap<String, IndexEntry> {
-        let current = self.current_version();
-        let targets = std::fs::read(self.metadata().join(format!("{current}.targets.json")))
-            .ok()
-            .and_then(|b| serde_json::from_slice::<Value>(&b).ok());
-        let Some(Value::Object(targets)) = targets.map(|t| t["signed"]["targets"].clone()) else {
-            return BTreeMap::new();
-        };
-        targets
-            .into_iter()
-            .map(|(name, target)| {
-                let entry = IndexEntry {
-                    name: name.clone(),
-                    length: target["length"].as_u64().unwrap_or(0),
-                    digest: target["hashes"]["sha256"]
-                        .as_str()
-                        .unwrap_or_default()
-                        .to_owned(),
-                    custom: match &target["custom"] {
-                        Value::Object(custom) => custom.clone(),
-                        Value::Null
-                        | Value::Bool(_)
-                        | Value::Number(_)
-                        | Value::String(_)
-                        | Value::Array(_) => serde_json::Map::new(),
-                    },
-                };
-                (name, entry)
-            })
-            .collect()
-    }
-
     /// Signs in every entry of `records` (read once the signing locks are
     /// held) that the index lacks or lists otherwise, in one new version;
     /// returns the names signed in (none: nothing is signed).
@@ -67,15 +30,15 @@ impl TufRepo {
         Fut: Future<Output = Result<Vec<IndexEntry>, RegistryError>>,
     {
         let _guard = self.signing.lock().await;
-        let lock = self.lock().await?;
-        let listed = self.listed();
+        let lock = self.lock(super::Want::Every).await?;
+        let listed = self.listed()?;
         let missing: Vec<IndexEntry> = records()
             .await?
             .into_iter()
             .filter(|entry| listed.get(&entry.name) != Some(entry))
             .collect();
         if !missing.is_empty() {
-            self.resign_locked(&missing).await?;
+            self.resign_locked(&missing, super::Sweep::Every).await?;
         }
         self.commit(lock).await?;
         Ok(missing.into_iter().map(|entry| entry.name).collect())

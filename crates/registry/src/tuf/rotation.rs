@@ -103,7 +103,7 @@ impl TufRepo {
             return Err(failed("nothing to rotate", "name at least one role"));
         }
         let _guard = self.signing.lock().await;
-        let lock = self.lock().await?;
+        let lock = self.lock(super::Want::Every).await?;
         if self.newest_root()?.is_none() {
             self.write_first_root().await?;
         }
@@ -157,7 +157,7 @@ impl TufRepo {
             signed.buffer(),
         )?;
         self.finish_rotation()?;
-        let metadata_version = self.resign_locked(&[]).await?;
+        let metadata_version = self.resign_locked(&[], super::Sweep::Every).await?;
         self.commit(lock).await?;
         self.checked.store(true, Ordering::Release);
         Ok(Rotation {

@@ -24,7 +24,7 @@
 //! the truth. Whatever the folder holds beyond the database (a session
 //! that never committed) is overwritten or removed at the next session.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::sync::mpsc;
 
@@ -37,6 +37,33 @@ use crate::error::{RegistryError, io};
 
 /// The advisory lock key every signing holds; "lordtuf" in ASCII.
 pub(super) const INDEX_LOCK: i64 = 0x006c_6f72_6474_7566;
+
+/// Which bins a session checks out besides the root, timestamp, snapshot
+/// and top-level targets: a publish needs only its plugin's bin, a sweep
+/// every one.
+#[derive(Debug, Clone)]
+pub(super) enum Want {
+    Bins(BTreeSet<String>),
+    Every,
+}
+
+/// The bins' files (`V.bins-XX.json`) a snapshot lists, by bin name.
+fn bin_files(snapshot: Option<&[u8]>) -> BTreeMap<String, String> {
+    let meta = snapshot
+        .and_then(|b| serde_json::from_slice::<Value>(b).ok())
+        .map(|v| v["signed"]["meta"].clone());
+    let Some(Value::Object(meta)) = meta else {
+        return BTreeMap::new();
+    };
+    meta.iter()
+        .filter_map(|(file, m)| {
+            let bin = file
+                .strip_suffix(".json")
+                .filter(|b| b.starts_with("bins-"))?;
+            Some((bin.to_owned(), format!("{}.{file}", m["version"].as_u64()?)))
+        })
+        .collect()
+}
 
 /// The metadata files a signing starts from, as committed.
 #[derive(Debug, Default)]
@@ -126,12 +153,13 @@ impl SharedIndex {
 
     /// Takes the lock and reads the committed state; blocks until the
     /// lock is free.
-    pub(super) fn begin(&self) -> Result<Session, RegistryError> {
+    pub(super) fn begin(&self, want: &Want) -> Result<Session, RegistryError> {
         let (state_tx, state) = mpsc::sync_channel(1);
         let (finish, finish_rx) = mpsc::sync_channel::<Finish>(1);
         let (done_tx, done) = mpsc::sync_channel(1);
+        let want = want.clone();
         self.signing.submit(Box::new(move |client: &mut Client| {
-            if let Some(result) = hold(client, &state_tx, &finish_rx) {
+            if let Some(result) = hold(client, &want, &state_tx, &finish_rx) {
                 let _ = done_tx.send(result);
             }
         }))?;
@@ -148,6 +176,7 @@ impl SharedIndex {
 /// commit. `None` when the session was dropped (rolled back).
 fn hold(
     client: &mut Client,
+    want: &Want,
     state: &mpsc::SyncSender<Result<Committed, RegistryError>>,
     finish: &mpsc::Receiver<Finish>,
 ) -> Option<Result<(), RegistryError>> {
@@ -158,7 +187,7 @@ fn hold(
             return None;
         }
     };
-    match read_committed(&mut tx) {
+    match read_committed(&mut tx, want) {
         Ok(committed) => state.send(Ok(committed)).ok()?,
         Err(e) => {
             let _ = state.send(Err(e));
@@ -183,7 +212,7 @@ fn hold(
     }
 }
 
-fn read_committed(tx: &mut Transaction<'_>) -> Result<Committed, RegistryError> {
+fn read_committed(tx: &mut Transaction<'_>, want: &Want) -> Result<Committed, RegistryError> {
     tx.execute("SELECT pg_advisory_xact_lock($1)", &[&INDEX_LOCK])?;
     let mut committed = Committed::default();
     for row in tx.query(
@@ -207,6 +236,23 @@ fn read_committed(tx: &mut Transaction<'_>) -> Result<Committed, RegistryError> 
             &[&format!("{v}.targets.json"), &format!("{v}.snapshot.json")],
         )? {
             committed.files.insert(row.try_get(0)?, row.try_get(1)?);
+        }
+        let snapshot = committed.files.get(&format!("{v}.snapshot.json"));
+        let bins: Vec<String> = bin_files(snapshot.map(Vec::as_slice))
+            .into_iter()
+            .filter(|(bin, _)| match want {
+                Want::Every => true,
+                Want::Bins(wanted) => wanted.contains(bin),
+            })
+            .map(|(_, file)| file)
+            .collect();
+        if !bins.is_empty() {
+            for row in tx.query(
+                "SELECT name, bytes FROM tuf_metadata WHERE name = ANY($1)",
+                &[&bins],
+            )? {
+                committed.files.insert(row.try_get(0)?, row.try_get(1)?);
+            }
         }
     }
     Ok(committed)
@@ -264,7 +310,7 @@ impl Session {
     }
 
     /// What the folder holds beyond the committed state: new roots, and the
-    /// targets, snapshot and timestamp of a newer version.
+    /// bins, targets, snapshot and timestamp of a newer version.
     fn changes(&self, metadata: &Path) -> Result<Vec<(String, Vec<u8>)>, RegistryError> {
         let read = |name: &str| {
             let path = metadata.join(name);
@@ -289,6 +335,21 @@ impl Session {
         if let Some(timestamp) = timestamp
             && version > self.committed.version
         {
+            // The bins this signing changed, before what names them.
+            let was = self.committed.version;
+            let before = bin_files(
+                self.committed
+                    .files
+                    .get(&format!("{was}.snapshot.json"))
+                    .map(Vec::as_slice),
+            );
+            let now = bin_files(read(&format!("{version}.snapshot.json")).ok().as_deref());
+            for (bin, file) in now {
+                if before.get(&bin) != Some(&file) {
+                    let bytes = read(&file)?;
+                    files.push((file, bytes));
+                }
+            }
             for name in [
                 format!("{version}.targets.json"),
                 format!("{version}.snapshot.json"),
