@@ -490,8 +490,16 @@ async fn prepare(out: &Output, repo: &TufRepo, roles: &[Role], json: bool) -> Re
             })).collect::<Vec<_>>(),
         }))?;
     } else {
+        // A new root key is made only where the root key is kept.
+        let new_key = if prepared.roles.iter().any(|(role, _)| *role == Role::Root) {
+            " --new-root-key"
+        } else {
+            ""
+        };
         out.status(format_args!(
-            "the root key is not on this machine, so root version {} was prepared unsigned in              {}: copy it to where the root key is kept, run `lord registry root sign FILE              --keys DIR` there, then `lord registry root install FILE` here",
+            "the root key is not on this machine, so root version {} was prepared unsigned in \
+             {}: copy it to where the root key is kept, run `lord registry root sign FILE \
+             --keys DIR{new_key}` there, then `lord registry root install FILE` here",
             prepared.version,
             prepared.path.display()
         ));

@@ -3,13 +3,15 @@
 //! prepares the next root unsigned (`tuf/next.root.json`); `root sign`
 //! adds the root key's signature to it wherever that key is kept (a
 //! folder holding `root.der` alone, on another machine or a removable
-//! disk); `root install` checks it and commits the rotation on the server.
+//! disk), and with `--new-root-key` replaces the root key there; `root
+//! install` checks it and commits the rotation on the server.
 
 use std::path::PathBuf;
 
 use anyhow::{Context as _, Result};
 use clap::Subcommand;
 use lord_host::Framework;
+use lord_registry::tuf::RootKey;
 use serde_json::json;
 
 use super::registry_database::DatabaseArgs;
@@ -27,6 +29,13 @@ pub(crate) enum RootCommand {
         /// The folder holding the root key, `root.der`.
         #[arg(long, value_name = "DIR")]
         keys: PathBuf,
+        /// Replace the root key: make a new one in DIR, name it as the root
+        /// role's key and sign with the old and the new. The new key
+        /// becomes `DIR/root.der`; the old is kept as `DIR/root.vN.der`
+        /// until the root is installed. Only on a root nothing has signed
+        /// yet (prepared with `lord registry keys rotate root`).
+        #[arg(long)]
+        new_root_key: bool,
         #[arg(long)]
         json: bool,
     },
@@ -53,12 +62,22 @@ pub(crate) async fn run(
     command: RootCommand,
 ) -> Result<()> {
     match command {
-        RootCommand::Sign { file, keys, json } => {
+        RootCommand::Sign {
+            file,
+            keys,
+            new_root_key,
+            json,
+        } => {
             let file = ctx.cwd.join(file);
             let bytes =
                 std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
+            let root_key = if new_root_key {
+                RootKey::Replace
+            } else {
+                RootKey::Keep
+            };
             let (signed, summary) =
-                lord_registry::tuf::sign_root(&bytes, &ctx.cwd.join(keys)).await?;
+                lord_registry::tuf::sign_root(&bytes, &ctx.cwd.join(keys), root_key).await?;
             lord_file::write_atomic(&file, &signed)
                 .with_context(|| format!("writing {}", file.display()))?;
             if json {
@@ -66,8 +85,19 @@ pub(crate) async fn run(
                     "version": summary.version,
                     "expires": summary.expires,
                     "signed_by": summary.signed_by,
+                    "new_root_key": summary.new_root_key.as_ref().map(|(id, retired)| json!({
+                        "keyid": id,
+                        "retired_key": retired,
+                    })),
                 }))?;
             } else {
+                if let Some((id, retired)) = &summary.new_root_key {
+                    out.status(format_args!(
+                        "made the new root key {id} (now root.der); the old one is kept as {} \
+                         until this root is installed: delete it then",
+                        retired.display()
+                    ));
+                }
                 out.status(format_args!(
                     "signed root version {} (expires {}) in {}; it now carries {} signature(s). \
                      Copy it to the server and run `lord registry root install FILE` there",

@@ -3,7 +3,8 @@
 //! prepares the next root, `lord registry root sign` signs it in the
 //! other folder, `lord registry root install` installs it while the
 //! server runs, and a user's lord that trusted root v1 keeps installing
-//! from that server under root v2.
+//! from that server under root v2; then the root key itself is replaced
+//! in its folder (`root sign --new-root-key`) and the user follows to v3.
 
 use crate::registry::{Served, flavour, trusting, version_of};
 use crate::support::Lord;
@@ -93,4 +94,56 @@ fn a_root_signed_in_its_own_folder_is_installed_and_users_follow() {
         .assert_ok();
     install("base@=1.1.0");
     assert_eq!(version_of(&user, "base"), "1.1.0");
+
+    // The root key itself is replaced in its folder: the server prepares a
+    // root naming the root role and makes no key.
+    let prepared = json(&author.run(&[
+        "registry", "keys", "rotate", "--role", "root", "--data", &data, "--json",
+    ]));
+    assert_eq!(prepared["root_version"], 3);
+    assert!(!served.data.path().join("tuf/keys/root.der").exists());
+    let carried = offline.path().join("next.root.json");
+    std::fs::copy(prepared["prepared"].as_str().expect("file"), &carried).expect("carry");
+    let carried = carried.to_str().expect("utf-8");
+    let signed = json(&author.run(&[
+        "registry",
+        "root",
+        "sign",
+        carried,
+        "--keys",
+        offline.path().to_str().expect("utf-8"),
+        "--new-root-key",
+        "--json",
+    ]));
+    let new_key = signed["new_root_key"]["keyid"]
+        .as_str()
+        .expect("a new root key")
+        .to_owned();
+    assert_eq!(signed["signed_by"].as_array().expect("signers").len(), 2);
+    assert!(
+        offline.path().join("root.v2.der").is_file(),
+        "the old key is kept"
+    );
+    author
+        .run(&["registry", "root", "install", carried, "--data", &data])
+        .assert_ok();
+    let keys = json(&author.run(&["registry", "keys", "list", "--data", &data, "--json"]));
+    assert_eq!(keys["root_version"], 3);
+    let root_role = keys["roles"]
+        .as_array()
+        .expect("roles")
+        .iter()
+        .find(|r| r["role"] == "root")
+        .expect("root role")
+        .clone();
+    assert_eq!(root_role["keyids"], serde_json::json!([new_key]));
+    served
+        .publish(
+            &author,
+            flavour("base", "1.2.0", "^0.2", &[]).path(),
+            &token,
+        )
+        .assert_ok();
+    install("base@=1.2.0");
+    assert_eq!(version_of(&user, "base"), "1.2.0");
 }

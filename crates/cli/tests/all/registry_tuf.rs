@@ -101,7 +101,11 @@ fn python_tuf_refreshes_and_downloads_a_published_package() {
         .as_array()
         .expect("delegations")
         .iter()
-        .find(|role| role["paths"].as_array().is_some_and(|p| p.contains(&"plugins/hello/*".into())))
+        .find(|role| {
+            role["paths"]
+                .as_array()
+                .is_some_and(|p| p.contains(&"plugins/hello/*".into()))
+        })
         .and_then(|role| role["name"].as_str())
         .expect("a bin delegated `hello`")
         .to_owned();

@@ -77,7 +77,7 @@ mod reconcile;
 mod rotation;
 mod shared;
 use bins::Sweep;
-pub use offline::{PreparedRoot, SignedRoot, sign_root};
+pub use offline::{PreparedRoot, RootKey, SignedRoot, sign_root};
 pub use rotation::{KeyReport, Role, RoleKeyIds, Rotation};
 use shared::Want;
 

@@ -5,8 +5,13 @@
 //! registry root install`), which commits the rotation as
 //! [`TufRepo::rotate`] would have.
 //!
-//! Only the online roles are rotated this way: a new root key would have
-//! to be made where the root key lives, never on the server.
+//! The server never makes a root key. A root key is replaced where it is
+//! kept: the server prepares the next root naming the root role (its keys
+//! left as they are), and `sign_root` with a new root key makes that key
+//! in the root key's folder, lists it as the root role's only key, and
+//! signs with the old key (which clients trust) and the new one (which
+//! the new root names). The old key is kept beside it, retired, until the
+//! operator has installed the new root and deletes it.
 //!
 //! Invariant: an installed root is checked as a client will check it
 //! (the current root's threshold of root signatures, its own threshold,
@@ -39,6 +44,19 @@ pub struct SignedRoot {
     pub version: u64,
     pub expires: String,
     pub signed_by: Vec<String>,
+    /// With a new root key: its id, and where the retired key was kept.
+    pub new_root_key: Option<(String, PathBuf)>,
+}
+
+/// Whether [`sign_root`] signs with the root key as it is, or replaces it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RootKey {
+    /// Sign with `root.der`.
+    Keep,
+    /// Make a new root key, name it as the root role's key, and sign with
+    /// both; `root.der` becomes the new key, the old one is kept as
+    /// `root.vN.der` (N the version of the last root it signs alone).
+    Replace,
 }
 
 fn unreadable(what: &str) -> impl Fn(serde_json::Error) -> RegistryError + '_ {
@@ -54,10 +72,12 @@ fn root_role_ids(root: &Root) -> Vec<String> {
 
 /// Adds the signature of the root key in `key_dir` (`root.der`) to the
 /// root in `root`, keeping the signatures it already carries (so several
-/// root keys can sign in turn), and returns the file's new bytes.
+/// root keys can sign in turn), and returns the file's new bytes. With
+/// [`RootKey::Replace`], first makes the new root key (see [`RootKey`]).
 pub async fn sign_root(
     root: &[u8],
     key_dir: &Path,
+    root_key: RootKey,
 ) -> Result<(Vec<u8>, SignedRoot), RegistryError> {
     let mut signed: Signed<Root> =
         serde_json::from_slice(root).map_err(unreadable("the root to sign"))?;
@@ -65,6 +85,75 @@ pub async fn sign_root(
     let key = Key {
         der: std::fs::read(&path).map_err(io("read the root key", &path))?,
     };
+    let new_root_key = match root_key {
+        RootKey::Keep => None,
+        RootKey::Replace => Some(replace_root_key(&mut signed, key_dir, &key).await?),
+    };
+    let (mut signed, mut summary) = add_signature(signed, &key).await?;
+    if let Some((new, retired)) = new_root_key {
+        (signed, summary) = add_signature(signed, &new).await?;
+        // The new key takes `root.der` only once the root it is named in
+        // carries both signatures; the old one stays, retired, until the
+        // operator has installed that root.
+        write_private(&path, &new.der)?;
+        let id = new.tuf_key()?.key_id().map_err(|e| failed("key id", e))?;
+        summary.new_root_key = Some((hex::encode(id), retired));
+    }
+    let mut bytes = serde_json::to_vec_pretty(&signed).map_err(|e| failed("root", e))?;
+    bytes.push(b'\n');
+    Ok((bytes, summary))
+}
+
+/// Makes a new root key and names it in `signed` as the root role's only
+/// key; the old key (`old`, from `root.der`) is copied to `root.vN.der`
+/// first, so no crash loses it. Refused on a root that already carries
+/// signatures, which the change would void.
+async fn replace_root_key(
+    signed: &mut Signed<Root>,
+    key_dir: &Path,
+    old: &Key,
+) -> Result<(Key, PathBuf), RegistryError> {
+    if !signed.signatures.is_empty() {
+        return Err(RegistryError::Tuf(
+            "this root already carries signatures, which a new root key would void: replace \
+             the root key on the unsigned root the server prepared, then let other root keys \
+             sign"
+                .to_owned(),
+        ));
+    }
+    let old_id = old.tuf_key()?.key_id().map_err(|e| failed("key id", e))?;
+    let root = &mut signed.signed;
+    let retired = key_dir.join(format!("root.v{}.der", root.version.get() - 1));
+    write_private(&retired, &old.der)?;
+    let new = Key::generate()?;
+    let public = new.tuf_key()?;
+    let id = public.key_id().map_err(|e| failed("key id", e))?;
+    let previous = root
+        .roles
+        .get(&RoleType::Root)
+        .map(|r| r.keyids.clone())
+        .unwrap_or_default();
+    root.keys.insert(id.clone(), public);
+    if let Some(role) = root.roles.get_mut(&RoleType::Root) {
+        role.keyids = vec![id];
+        role.threshold = std::num::NonZeroU64::MIN;
+    }
+    // Keys no role lists any more leave the root (the old root key, unless
+    // it also serves another role).
+    for gone in previous.into_iter().chain([old_id]) {
+        if !root.roles.values().any(|r| r.keyids.contains(&gone)) {
+            root.keys.remove(&gone);
+        }
+    }
+    Ok((new, retired))
+}
+
+/// `signed` with `key`'s signature added (replacing an earlier one of the
+/// same key), and the summary of what signs it now.
+async fn add_signature(
+    mut signed: Signed<Root>,
+    key: &Key,
+) -> Result<(Signed<Root>, SignedRoot), RegistryError> {
     let public = key.tuf_key()?;
     let id = public.key_id().map_err(|e| failed("key id", e))?;
     // tough signs with the keys its holder lists for the role: list this
@@ -89,8 +178,6 @@ pub async fn sign_root(
     signed
         .signatures
         .extend(fresh.signed().signatures.iter().cloned());
-    let mut bytes = serde_json::to_vec_pretty(&signed).map_err(|e| failed("root", e))?;
-    bytes.push(b'\n');
     let summary = SignedRoot {
         version: signed.signed.version.get(),
         expires: signed.signed.expires.to_string(),
@@ -99,8 +186,9 @@ pub async fn sign_root(
             .iter()
             .map(|s| hex::encode(&s.keyid))
             .collect(),
+        new_root_key: None,
     };
-    Ok((bytes, summary))
+    Ok((signed, summary))
 }
 
 impl TufRepo {
@@ -131,17 +219,22 @@ impl TufRepo {
     /// the root key to sign wherever it is kept. Nothing changes for
     /// clients until the signed root is installed.
     pub async fn prepare_root(&self, roles: &[Role]) -> Result<PreparedRoot, RegistryError> {
-        if roles.is_empty() || roles.contains(&Role::Root) {
+        if roles.is_empty() {
             return Err(failed(
                 "cannot prepare that root",
-                "name one or more online roles (targets, snapshot, timestamp); a new root key \
-                 is made where the root key is kept, not on the server",
+                "name the roles to rotate (root, targets, snapshot, timestamp)",
             ));
         }
+        // The root key is never made here: naming the root role leaves
+        // its keys as they are, for `sign_root` to replace where it is kept.
+        let online: Vec<Role> = roles.iter().copied().filter(|r| *r != Role::Root).collect();
         let _guard = self.signing.lock().await;
         let _lock = self.lock(super::Want::Every).await?;
         let (version, _, old) = self.read_root()?;
-        let next = self.next_root(version, &old.signed, roles)?;
+        let mut next = self.next_root(version, &old.signed, &online)?;
+        if roles.contains(&Role::Root) {
+            next.rotated.push((Role::Root, Vec::new()));
+        }
         let unsigned = Signed {
             signed: next.root,
             signatures: Vec::new(),
