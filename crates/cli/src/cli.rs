@@ -366,7 +366,7 @@ async fn run_builtin(
         Builtin::Monitor(cmd) => commands::monitor::run(ctx, out, framework, cmd).await,
         Builtin::Ai(cmd) => commands::ai::run(ctx, out, framework, cmd).await,
         Builtin::Audit(cmd) => commands::audit::run(out, framework, cmd),
-        Builtin::Policy(cmd) => commands::policy::run(out, framework, cmd),
+        Builtin::Policy(cmd) => commands::policy::run(out, framework, cmd).await,
         Builtin::Alert(cmd) => commands::alert::run(ctx, out, framework, cmd).await,
         Builtin::Analytics(cmd) => commands::analytics::run(out, framework, cmd),
         Builtin::Config(cmd) => commands::config::run(out, framework, cmd).await,

@@ -98,6 +98,15 @@ impl Governance {
             .map_err(|message| HostError::PolicyUnusable(message.clone()))
     }
 
+    /// The folder of the `scope` layer.
+    pub(crate) fn dir(&self, scope: Scope) -> Option<PathBuf> {
+        self.places
+            .dirs
+            .iter()
+            .find(|(s, _)| *s == scope)
+            .map(|(_, dir)| dir.clone())
+    }
+
     fn principal(&self) -> Principal {
         Principal {
             user: self.places.user.clone(),

@@ -37,6 +37,7 @@ mod lockfile;
 mod messenger;
 mod micro;
 mod perf;
+mod policy_sync;
 mod project;
 pub mod provider;
 mod quota;
@@ -79,6 +80,7 @@ pub use lord_sandbox::{
 pub use lord_state;
 pub use lord_store::{AuditEntry, CommandRecord, InstalledPlugin, PluginState, is_no_space};
 pub use micro::HandlerInstance;
+pub use policy_sync::PolicySync;
 pub use project::{PROJECT_MARKERS, Protected, find_project};
 pub use provider::{NativePlugin, Provider, ProviderCommand};
 pub use release::{Release, install_release, previous_of, roll_back_release};

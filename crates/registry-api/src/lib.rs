@@ -41,7 +41,7 @@ pub use insights::{Insight, InsightKind, RegistryInsights};
 pub use model::{
     ErrorBody, PluginInfo, Published, Rating, SearchHit, SearchPage, VersionInfo, Yank,
 };
-pub use release::{IndexEntry, RELEASES, ReleaseInfo, release_name};
+pub use release::{IndexEntry, POLICIES, RELEASES, ReleaseInfo, release_name};
 pub use rollout::{
     Gate, Health, RING_BUCKETS, RolloutInfo, RolloutStart, RolloutState, Verdict, check_rings,
     in_ring, ring_bucket,

@@ -13,6 +13,11 @@ use crate::TargetInfo;
 /// What every target name of a release starts with.
 pub const RELEASES: &str = "releases/";
 
+/// The target of the organisation's governance policies a registry serves
+/// (Cedar text, validated against lord's policy schema when set), signed
+/// into the index like a release so clients trust it through TUF alone.
+pub const POLICIES: &str = "policies/registry.cedar";
+
 /// One release of the `lord` binary for one platform.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReleaseInfo {

@@ -146,6 +146,15 @@ impl PluginIndex {
         self.updater.consistent_snapshot()
     }
 
+    /// One target the top-level targets list (releases, the registry's
+    /// policies), without reading any bin.
+    pub async fn top_level_target(
+        &mut self,
+        name: &str,
+    ) -> Result<Option<crate::tuf::TargetFile>, ClientError> {
+        Ok(self.updater.top_level_targets().await?.remove(name))
+    }
+
     /// Bytes of metadata fetched so far (the top-level roles and the bins
     /// read).
     pub fn bytes_fetched(&self) -> u64 {

@@ -27,6 +27,7 @@ mod client;
 mod community;
 mod error;
 mod index;
+mod policies;
 mod release;
 mod rollout;
 pub mod tuf;
@@ -46,4 +47,4 @@ pub use lord_registry_api::{
 pub use lord_registry_api::{
     Gate, Health, RolloutInfo, RolloutStart, RolloutState, check_rings, in_ring, ring_bucket,
 };
-pub use lord_registry_api::{RELEASES, ReleaseInfo, release_name};
+pub use lord_registry_api::{POLICIES, RELEASES, ReleaseInfo, release_name};

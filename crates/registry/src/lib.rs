@@ -53,6 +53,7 @@ mod https;
 mod insights;
 pub mod openapi;
 mod ops;
+mod policies;
 mod receipt;
 pub mod recommend;
 mod releases;
@@ -77,5 +78,6 @@ pub use lord_registry_api::{
     SearchHit, SearchPage, TargetInfo, VersionInfo, Yank,
 };
 pub use ops::RateLimits;
+pub use policies::SignedPolicies;
 pub use scanning::add_advisory;
 pub use server::{Blobs, Registry, router, serve, serve_until};

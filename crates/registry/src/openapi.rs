@@ -183,6 +183,13 @@ fn index_paths() -> Value {
                     "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}}),
                     &["404"])
             }},
+            "/api/v1/tuf/targets/policies/{file}": {"get": {
+                "summary": "The organisation's Cedar policies at their TUF target path (SHA256.registry.cedar)",
+                "parameters": [path_param("file", "SHA256.registry.cedar")],
+                "responses": responses("200", json!({"description": "The policies.",
+                    "content": {"text/plain": {"schema": {"type": "string"}}}}),
+                    &["404"])
+            }},
             "/api/v1/openapi.json": {"get": {
                 "summary": "This document",
                 "responses": {"200": {"description": "The OpenAPI document.", "content": {"application/json": {"schema": {"type": "object"}}}}}

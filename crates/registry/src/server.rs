@@ -328,6 +328,10 @@ pub fn router(registry: Shared) -> axum::Router {
             "/api/v1/tuf/targets/releases/{platform}/{file}",
             get(crate::releases::release_target),
         )
+        .route(
+            "/api/v1/tuf/targets/policies/{file}",
+            get(crate::policies::policies_target),
+        )
         .route("/healthz", get(crate::ops::healthz))
         .route("/readyz", get(crate::ops::readyz))
         .route("/metrics", get(crate::ops::metrics))

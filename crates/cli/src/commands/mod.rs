@@ -27,6 +27,7 @@ pub(crate) mod registry_add;
 pub(crate) mod registry_advisory;
 pub(crate) mod registry_database;
 pub(crate) mod registry_pin;
+pub(crate) mod registry_policy;
 pub(crate) mod registry_root;
 pub(crate) mod registry_workflow;
 pub(crate) mod release;

@@ -1,5 +1,6 @@
-//! `lord policy list|validate|schema|check`: the governance policies in
-//! force. `check PLUGIN [ACTION]` asks them about an installed plugin, a
+//! `lord policy list|validate|schema|check|sync`: the governance policies
+//! in force. `sync` brings the policies a registry serves, signed, into
+//! the user's or the machine's layer. `check PLUGIN [ACTION]` asks them about an installed plugin, a
 //! plugin folder or a package file, and names the policy that decided
 //! (exit 1 when the action would be refused); nothing is recorded.
 
@@ -10,7 +11,7 @@ use anyhow::{Context as _, Result};
 use clap::Subcommand;
 use lord_host::Framework;
 use lord_host::governance::{installed_facts, plan_facts};
-use lord_host::lord_policy::{Action, PluginFacts};
+use lord_host::lord_policy::{Action, PluginFacts, Scope};
 use serde_json::json;
 
 use crate::render::{Output, foreign};
@@ -27,6 +28,21 @@ pub(crate) enum PolicyCommand {
     Validate,
     /// Print the Cedar schema policies are checked against.
     Schema,
+    /// Fetch the policies the registry serves (through its signed index)
+    /// into a policy layer: the user's, or with `--machine` the machine's
+    /// (`/etc/lord/policies`, for an administrator). Refused text leaves
+    /// the previous policies in force.
+    Sync {
+        /// The registry (URL or a name from `lord registry add`);
+        /// default `registry.url`.
+        #[arg(long)]
+        registry: Option<String>,
+        /// Into the machine's layer, which ordinary users cannot change.
+        #[arg(long)]
+        machine: bool,
+        #[arg(long)]
+        json: bool,
+    },
     /// What the policies decide for PLUGIN (an installed plugin's id, a
     /// plugin folder or a package file) and ACTION (install, update,
     /// enable, grant, run, publish; default install), naming the policy
@@ -46,8 +62,43 @@ pub(crate) enum PolicyCommand {
     },
 }
 
-pub(crate) fn run(out: &Output, framework: &Framework, command: PolicyCommand) -> Result<ExitCode> {
+pub(crate) async fn run(
+    out: &Output,
+    framework: &Framework,
+    command: PolicyCommand,
+) -> Result<ExitCode> {
     match command {
+        PolicyCommand::Sync {
+            registry,
+            machine,
+            json,
+        } => {
+            let client = super::registry_client(framework, registry)?;
+            let scope = if machine { Scope::Machine } else { Scope::User };
+            let synced = framework
+                .sync_registry_policies(&client, scope)
+                .await
+                .with_context(|| format!("syncing the policies of {}", client.base()))?;
+            if json {
+                out.json(&json!({
+                    "registry": client.base(),
+                    "layer": scope.as_str(),
+                    "file": synced.file,
+                    "policies": synced.policies,
+                    "changed": synced.changed,
+                }))?;
+            } else {
+                out.status(format_args!(
+                    "{} {} polic{} from {} in {} ({})",
+                    if synced.changed { "now" } else { "still" },
+                    synced.policies,
+                    if synced.policies == 1 { "y" } else { "ies" },
+                    foreign(client.base()),
+                    synced.file.display(),
+                    scope.as_str()
+                ));
+            }
+        }
         PolicyCommand::List { json } => {
             let policies = framework.policies()?.list();
             if json {

@@ -77,6 +77,10 @@ pub(crate) enum RegistryCommand {
     /// Set the approval workflows that `lord approval` requests follow.
     #[command(subcommand)]
     Workflow(super::registry_workflow::WorkflowCommand),
+    /// Set the governance policies the registry serves, signed, to its
+    /// users (`lord policy sync`).
+    #[command(subcommand)]
+    Policy(super::registry_policy::RegistryPolicyCommand),
     /// Pin a registry's TUF root before first contact: from a root.json
     /// its operator gave you, or by the SHA-256 they published. Trust then
     /// starts from that root, not from whatever answers first.
@@ -281,6 +285,9 @@ pub(crate) async fn run(
         RegistryCommand::Pin(args) => super::registry_pin::run(out, framework, args).await?,
         RegistryCommand::Workflow(command) => {
             super::registry_workflow::run(ctx, out, framework, command)?;
+        }
+        RegistryCommand::Policy(command) => {
+            super::registry_policy::run(ctx, out, framework, command).await?;
         }
         RegistryCommand::Advisory(command) => {
             super::registry_advisory::run(ctx, out, framework, command)?;

@@ -200,3 +200,106 @@ fn a_registry_install_carries_its_advisories_to_the_policies() {
     run.assert_stderr_contains("no-advised");
     assert!(after.list().is_empty());
 }
+
+/// The policies a registry serves: the operator sets them (a file the
+/// schema refuses is not served), a user's `lord policy sync` brings them
+/// through the registry's signed index into the user's layer, where they
+/// refuse an install; text changed behind the index is refused and the
+/// synced policies stay in force; withdrawn, they are removed.
+#[test]
+fn policies_a_registry_serves_are_synced_through_its_signed_index() {
+    let author = Lord::new();
+    let served = crate::registry::Served::start(&author);
+    let token = served.token(&author, "publish:hello");
+    served
+        .publish(&author, &fixture("hello"), &token)
+        .assert_ok();
+    let data = served.data.path().to_str().expect("utf-8").to_owned();
+    let set = |text: &str| {
+        let file = author.project.path().join("org.cedar");
+        std::fs::write(&file, text).expect("policies");
+        author.run(&[
+            "registry",
+            "policy",
+            "set",
+            file.to_str().expect("utf-8"),
+            "--data",
+            &data,
+            "--json",
+        ])
+    };
+    let refused = set("forbid(principal, action, resource) when { resource.licence == \"x\" };");
+    assert_ne!(refused.code(), Some(0));
+    refused.assert_stderr_contains("org.cedar");
+    let rules = format!(
+        "{}\n@id(\"no-hello\") @enforcement(\"block\")\nforbid(principal, action == Lord::Action::\"install\", resource) when {{ resource.id == \"hello\" }};",
+        PERMIT_ALL.1
+    );
+    let signed = set(&rules);
+    signed.assert_ok();
+    let signed: Value = serde_json::from_str(&signed.stdout()).expect("json");
+    assert_eq!(signed["policies"], 2);
+
+    let user = crate::registry::trusting(&author);
+    let sync = || user.run(&["policy", "sync", "--registry", &served.url, "--json"]);
+    let run = sync();
+    run.assert_ok();
+    let synced: Value = serde_json::from_str(&run.stdout()).expect("json");
+    assert_eq!(
+        (&synced["policies"], &synced["changed"], &synced["layer"]),
+        (&Value::from(2), &Value::from(true), &Value::from("user"))
+    );
+    let file = std::path::PathBuf::from(synced["file"].as_str().expect("file"));
+    assert!(file.starts_with(user.home.path().join("policies")));
+    assert_eq!(std::fs::read_to_string(&file).expect("synced"), rules);
+    let again: Value = serde_json::from_str(&sync().stdout()).expect("json");
+    assert_eq!(again["changed"], false);
+    let install = || {
+        user.run(&[
+            "plugin",
+            "install",
+            "hello",
+            "--registry",
+            &served.url,
+            "--yes",
+        ])
+    };
+    let run = install();
+    assert_ne!(run.code(), Some(0), "{}", run.stdout());
+    run.assert_stderr_contains("no-hello");
+
+    // The stored text changed behind the signed index: refused, and the
+    // synced policies stay as they were.
+    let digest = signed["digest"].as_str().expect("digest");
+    let blob = find_file(&served.data.path().join("blobs"), digest).expect("the stored policies");
+    std::fs::write(&blob, PERMIT_ALL.1).expect("tamper");
+    let run = sync();
+    assert_ne!(run.code(), Some(0), "{}", run.stdout());
+    run.assert_stderr_contains("policies");
+    assert_eq!(std::fs::read_to_string(&file).expect("kept"), rules);
+
+    // Withdrawn: the file goes, and hello installs.
+    set("").assert_ok();
+    let withdrawn: Value = serde_json::from_str(&sync().stdout()).expect("json");
+    assert_eq!(
+        (&withdrawn["policies"], &withdrawn["changed"]),
+        (&Value::from(0), &Value::from(true))
+    );
+    assert!(!file.exists());
+    install().assert_ok();
+}
+
+/// The file under `dir` whose name contains `name`.
+fn find_file(dir: &std::path::Path, name: &str) -> Option<std::path::PathBuf> {
+    for entry in std::fs::read_dir(dir).ok()? {
+        let path = entry.ok()?.path();
+        if path.is_dir() {
+            if let Some(found) = find_file(&path, name) {
+                return Some(found);
+            }
+        } else if path.to_string_lossy().contains(name) {
+            return Some(path);
+        }
+    }
+    None
+}
