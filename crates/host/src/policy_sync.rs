@@ -5,9 +5,13 @@
 //! `registry-HOST.cedar`, into the layer's folder, replacing what the last
 //! sync wrote. An administrator syncs into the machine's folder (run as
 //! the account that owns `/etc/lord/policies`, e.g. from a timer), which an
-//! ordinary user cannot change; a user may sync into their own layer,
-//! which can only add refusals. When the registry withdraws its policies
-//! the file is removed.
+//! ordinary user cannot change; the registry's `permit`s then join the
+//! administrator's in that layer, so that is a choice to trust what the
+//! registry signs. A user may sync into their own layer, which can only
+//! add refusals. The text is checked with the rest of the layer it joins:
+//! a clash with another file there, or a layer left with no `permit`
+//! (which would refuse every action), is refused. When the registry
+//! withdraws its policies the file is removed.
 //!
 //! Invariant: the file is replaced atomically and only by text that the
 //! registry's signed index lists and that the schema accepts; a refused
@@ -74,6 +78,9 @@ impl Framework {
         )])?
         .list()
         .len();
+        if policies > 0 {
+            check_layer(scope, &dir, &file, &text)?;
+        }
         if policies == 0 {
             // Withdrawn (or never set): nothing of the registry's stays.
             let changed = file.exists();
@@ -101,4 +108,58 @@ impl Framework {
             changed,
         })
     }
+}
+
+/// Checks the layer the registry's text joins, as it will be read: with
+/// the other files of `dir` it must load (no `@id` twice, the groups it
+/// names), and it must permit something, since a layer with no `permit`
+/// refuses every action.
+fn check_layer(
+    scope: Scope,
+    dir: &std::path::Path,
+    file: &std::path::Path,
+    text: &str,
+) -> Result<(), HostError> {
+    let mut source = LayerSource::default();
+    let mut paths: Vec<PathBuf> = match std::fs::read_dir(dir) {
+        Ok(entries) => entries.filter_map(|e| e.ok().map(|e| e.path())).collect(),
+        Err(_) => Vec::new(),
+    };
+    paths.sort();
+    for path in paths.into_iter().filter(|p| p != file) {
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        if !(name.ends_with(".cedar") || name == "groups.toml") {
+            continue;
+        }
+        let other = std::fs::read_to_string(&path).map_err(|source| HostError::Io {
+            action: "read",
+            path: path.clone(),
+            source,
+        })?;
+        if name == "groups.toml" {
+            source.groups = Some((path.display().to_string(), other));
+        } else {
+            source.files.push((path.display().to_string(), other));
+        }
+    }
+    source
+        .files
+        .push((file.display().to_string(), text.to_owned()));
+    let layer = Policies::load(vec![(scope, source)]).map_err(|e| {
+        HostError::PolicyUnusable(format!(
+            "the registry's policies do not fit beside the other files of {}: {e}; the \
+             previous policies stay in force",
+            dir.display()
+        ))
+    })?;
+    if !layer.list().iter().any(|p| p.effect == "permit") {
+        return Err(HostError::PolicyUnusable(format!(
+            "with the registry's policies the {} layer ({}) would have no `permit`, so it would \
+             refuse every action; add `permit(principal, action, resource);` to a file of its \
+             own there, or ask the registry's operator to include one",
+            scope.as_str(),
+            dir.display()
+        )));
+    }
+    Ok(())
 }

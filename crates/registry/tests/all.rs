@@ -87,10 +87,14 @@ on_both_backends!(
     a_crash_between_the_commit_and_the_signing_is_repaired_at_the_next_start,
     a_two_step_workflow_approves_rejects_expires_and_checks_its_criteria,
     publishing_bins_the_index_and_a_client_reads_one_plugins_bin,
+    a_bin_nobody_publishes_to_is_re_signed_before_it_expires,
 );
 
 use approvals::a_two_step_workflow_approves_rejects_expires_and_checks_its_criteria;
-use bins::publishing_bins_the_index_and_a_client_reads_one_plugins_bin;
+use bins::{
+    a_bin_nobody_publishes_to_is_re_signed_before_it_expires,
+    publishing_bins_the_index_and_a_client_reads_one_plugins_bin,
+};
 
 use resync::a_crash_between_the_commit_and_the_signing_is_repaired_at_the_next_start;
 use rollouts::reports_promote_a_rollout_then_roll_it_back_and_publishers_move_it;

@@ -29,11 +29,12 @@ pub(crate) enum RootCommand {
         /// The folder holding the root key, `root.der`.
         #[arg(long, value_name = "DIR")]
         keys: PathBuf,
-        /// Replace the root key: make a new one in DIR, name it as the root
-        /// role's key and sign with the old and the new. The new key
-        /// becomes `DIR/root.der`; the old is kept as `DIR/root.vN.der`
-        /// until the root is installed. Only on a root nothing has signed
-        /// yet (prepared with `lord registry keys rotate root`).
+        /// Replace the root key: make a new one in DIR (a new file,
+        /// `root-KEYID.der`), name it in the root role in place of the
+        /// old, and sign with both. Nothing in DIR is overwritten or
+        /// removed; delete the old key once the root is installed. Only on
+        /// a root nothing has signed yet (prepared with `lord registry
+        /// keys rotate --role root`).
         #[arg(long)]
         new_root_key: bool,
         #[arg(long)]
@@ -85,17 +86,17 @@ pub(crate) async fn run(
                     "version": summary.version,
                     "expires": summary.expires,
                     "signed_by": summary.signed_by,
-                    "new_root_key": summary.new_root_key.as_ref().map(|(id, retired)| json!({
+                    "new_root_key": summary.new_root_key.as_ref().map(|(id, file)| json!({
                         "keyid": id,
-                        "retired_key": retired,
+                        "key_file": file,
                     })),
                 }))?;
             } else {
-                if let Some((id, retired)) = &summary.new_root_key {
+                if let Some((id, file)) = &summary.new_root_key {
                     out.status(format_args!(
-                        "made the new root key {id} (now root.der); the old one is kept as {} \
-                         until this root is installed: delete it then",
-                        retired.display()
+                        "made the new root key {id} in {}; keep the old key until this root is \
+                         installed, then delete it",
+                        file.display()
                     ));
                 }
                 out.status(format_args!(

@@ -231,17 +231,29 @@ fn policies_a_registry_serves_are_synced_through_its_signed_index() {
     let refused = set("forbid(principal, action, resource) when { resource.licence == \"x\" };");
     assert_ne!(refused.code(), Some(0));
     refused.assert_stderr_contains("org.cedar");
-    let rules = format!(
-        "{}\n@id(\"no-hello\") @enforcement(\"block\")\nforbid(principal, action == Lord::Action::\"install\", resource) when {{ resource.id == \"hello\" }};",
-        PERMIT_ALL.1
+    let forbid = "@id(\"no-hello\") @enforcement(\"block\")\nforbid(principal, action == Lord::Action::\"install\", resource) when { resource.id == \"hello\" };";
+    let user = crate::registry::trusting(&author);
+    let sync = || user.run(&["policy", "sync", "--registry", &served.url, "--json"]);
+    // Forbids alone would leave the user's layer permitting nothing, so
+    // every action refused: the sync refuses them instead.
+    set(forbid).assert_ok();
+    let run = sync();
+    assert_ne!(run.code(), Some(0), "{}", run.stdout());
+    run.assert_stderr_contains("no `permit`");
+    assert!(
+        !user.home.path().join("policies").exists()
+            || std::fs::read_dir(user.home.path().join("policies"))
+                .expect("dir")
+                .next()
+                .is_none()
     );
+
+    let rules = format!("{}\n{forbid}", PERMIT_ALL.1);
     let signed = set(&rules);
     signed.assert_ok();
     let signed: Value = serde_json::from_str(&signed.stdout()).expect("json");
     assert_eq!(signed["policies"], 2);
 
-    let user = crate::registry::trusting(&author);
-    let sync = || user.run(&["policy", "sync", "--registry", &served.url, "--json"]);
     let run = sync();
     run.assert_ok();
     let synced: Value = serde_json::from_str(&run.stdout()).expect("json");
@@ -267,6 +279,22 @@ fn policies_a_registry_serves_are_synced_through_its_signed_index() {
     let run = install();
     assert_ne!(run.code(), Some(0), "{}", run.stdout());
     run.assert_stderr_contains("no-hello");
+
+    // A policy of the user's own with the same @id: the layer would not
+    // load, so the sync refuses and the synced file stays.
+    let local = user.home.path().join("policies/local.cedar");
+    std::fs::write(
+        &local,
+        "@id(\"no-hello\")\npermit(principal, action, resource);",
+    )
+    .expect("local");
+    set(&format!("{rules}\n// revised")).assert_ok();
+    let run = sync();
+    assert_ne!(run.code(), Some(0), "{}", run.stdout());
+    run.assert_stderr_contains("do not fit");
+    assert_eq!(std::fs::read_to_string(&file).expect("kept"), rules);
+    std::fs::remove_file(&local).expect("remove local");
+    set(&rules).assert_ok();
 
     // The stored text changed behind the signed index: refused, and the
     // synced policies stay as they were.

@@ -120,8 +120,12 @@ fn a_root_signed_in_its_own_folder_is_installed_and_users_follow() {
         .expect("a new root key")
         .to_owned();
     assert_eq!(signed["signed_by"].as_array().expect("signers").len(), 2);
+    let key_file = signed["new_root_key"]["key_file"]
+        .as_str()
+        .expect("key file");
+    assert!(std::path::Path::new(key_file).is_file());
     assert!(
-        offline.path().join("root.v2.der").is_file(),
+        offline.path().join("root.der").is_file(),
         "the old key is kept"
     );
     author

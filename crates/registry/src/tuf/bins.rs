@@ -18,18 +18,22 @@
 //! separating any compromise; and a rotation of the targets keys then
 //! changes the delegation's keys, which re-signs every bin.
 //!
-//! A signing re-signs only the bins whose targets changed, plus the
-//! top-level targets, the snapshot and the timestamp. A signing that
-//! sweeps (the timestamp refresh, start-up, rotations and the resync)
-//! also re-signs every bin within half its lifetime of expiring, so bins
-//! nobody publishes to never expire under their clients. An index signed
-//! before bins existed, with every version in the top-level targets, is
-//! moved into bins at its next signing.
+//! A signing re-signs the bins whose targets changed, plus the top-level
+//! targets, the snapshot and the timestamp, and checks the expiry of one
+//! sixteenth of the other bins in turn (`in_sweep_slice`), re-signing those
+//! within half their lifetime of expiring; the timestamp refresh and
+//! rotations check every bin. So a bin nobody publishes to never expires
+//! under its clients, however busy or idle the registry. A bin re-signed
+//! takes the version of the index it is signed in, which no earlier file
+//! of that bin can have reached. An index signed before bins existed, with
+//! every version in the top-level targets, is moved into bins at the next
+//! start.
 //!
 //! Invariant: bins are written before the top-level targets and snapshot
 //! that name them, and the timestamp last, each atomically; a crash leaves
-//! the previous complete index (unreferenced bin files are overwritten by
-//! the next signing of that version).
+//! the previous complete index (a bin file no snapshot names is
+//! overwritten only by a later signing of the same index version, which
+//! the crash left unused).
 //! Invariant: a plugin's targets are only ever in its own bin, and a
 //! bin's delegation `paths` list exactly the plugins it holds.
 
@@ -74,11 +78,28 @@ pub(super) fn bins_of(entries: &[IndexEntry]) -> BTreeSet<String> {
         .collect()
 }
 
+/// How many slices the bins are swept in: every signing checks the
+/// expiry of one slice in turn (the bins whose number is the signing's
+/// version modulo this), so with a signing at least every half timestamp
+/// lifetime (12 hours by default: the refresh makes one when nothing
+/// else does) every bin is checked at least every 8 days, well inside
+/// the half targets lifetime (15 days) before which a bin is re-signed.
+const SLICES: u64 = 16;
+
+/// Whether the signing of index version `version` checks bin `name`'s
+/// expiry (the shared index checks those bins out for it too).
+pub(super) fn in_sweep_slice(version: u64, name: &str) -> bool {
+    name.strip_prefix("bins-")
+        .and_then(|n| u8::from_str_radix(n, 16).ok())
+        .is_some_and(|n| u64::from(n) % SLICES == version % SLICES)
+}
+
 /// How much of the index a signing looks at besides the entries it signs
 /// in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Sweep {
-    /// Only the bins of the entries (a publish or yank).
+    /// The bins of the entries (a publish or yank), and the expiry of one
+    /// slice of the others ([`in_sweep_slice`]).
     Touched,
     /// Every bin, re-signing those near expiry (refresh, start-up,
     /// rotation, resync).
@@ -304,7 +325,7 @@ impl TufRepo {
         let delegations = delegations(&root.signed, &targets_role, &current.bins)?;
         let mut files = Vec::new();
         let meta = self
-            .sign_bins(&mut current.bins, &delegations, &mut files)
+            .sign_bins(next, &mut current.bins, &delegations, &mut files)
             .await?;
         let top = Targets {
             spec_version: SPEC.to_owned(),
@@ -360,12 +381,25 @@ impl TufRepo {
         }
         let keyids: BTreeSet<Decoded<Hex>> = targets_role.keyids.iter().cloned().collect();
         let rekey = keyids != current.delegated_to;
-        if rekey || sweep == Sweep::Every {
-            for (name, bin) in &mut current.bins {
-                if !bin.dirty && (rekey || self.bin_expiring(name, bin)?) {
-                    self.load_bin(name, bin)?;
-                    bin.dirty = true;
-                }
+        let next = self.current_version() + 1;
+        for (name, bin) in &mut current.bins {
+            if bin.dirty {
+                continue;
+            }
+            let checked = sweep == Sweep::Every || in_sweep_slice(next, name);
+            if rekey || (checked && self.bin_expiring(name, bin)?) {
+                self.load_bin(name, bin).map_err(|e| {
+                    if rekey {
+                        RegistryError::Tuf(format!(
+                            "the targets keys changed since the bins were signed, and re-signing \
+                             them needs every bin: restart the server, whose start re-signs \
+                             the whole index ({e})"
+                        ))
+                    } else {
+                        e
+                    }
+                })?;
+                bin.dirty = true;
             }
         }
         for bin in current.bins.values_mut() {
@@ -392,10 +426,14 @@ impl TufRepo {
             .collect()
     }
 
-    /// Signs the bins marked for it at their next versions into `files`;
-    /// returns every bin's snapshot entry (the others' as they were).
+    /// Signs the bins marked for it into `files`, each at `version`, the
+    /// version of the index being signed: above any version the bin ever
+    /// had (even one the current snapshot no longer lists, after a flat
+    /// re-signing), and a file name no earlier signing used. Returns every
+    /// bin's snapshot entry (the others' as they were).
     async fn sign_bins(
         &self,
+        version: u64,
         bins: &mut BTreeMap<String, Bin>,
         delegations: &Delegations,
         files: &mut Vec<(String, Vec<u8>)>,
@@ -413,7 +451,6 @@ impl TufRepo {
                 }
                 continue;
             }
-            let version = bin.version + 1;
             let role = DelegatedTargets {
                 name: name.clone(),
                 targets: Targets {

@@ -8,10 +8,13 @@
 //! The server never makes a root key. A root key is replaced where it is
 //! kept: the server prepares the next root naming the root role (its keys
 //! left as they are), and `sign_root` with a new root key makes that key
-//! in the root key's folder, lists it as the root role's only key, and
-//! signs with the old key (which clients trust) and the new one (which
-//! the new root names). The old key is kept beside it, retired, until the
-//! operator has installed the new root and deletes it.
+//! in the root key's folder as a new file, names it in the root role in
+//! place of the old key, and signs with the old key (which clients trust)
+//! and the new one (which the new root names). Signing uses whichever keys
+//! in the folder the root's role lists, so after a replacement the next
+//! root is signed by the new key without renaming anything, and no key
+//! file is ever overwritten or removed: the operator deletes the old one
+//! once the new root is installed.
 //!
 //! Invariant: an installed root is checked as a client will check it
 //! (the current root's threshold of root signatures, its own threshold,
@@ -53,9 +56,10 @@ pub struct SignedRoot {
 pub enum RootKey {
     /// Sign with `root.der`.
     Keep,
-    /// Make a new root key, name it as the root role's key, and sign with
-    /// both; `root.der` becomes the new key, the old one is kept as
-    /// `root.vN.der` (N the version of the last root it signs alone).
+    /// Make a new root key (saved as `root-KEYID.der` beside the old one),
+    /// name it in the root role in place of the old key, and sign with
+    /// both. The old key file stays until the operator deletes it, once the
+    /// new root is installed.
     Replace,
 }
 
@@ -70,10 +74,13 @@ fn root_role_ids(root: &Root) -> Vec<String> {
         .unwrap_or_default()
 }
 
-/// Adds the signature of the root key in `key_dir` (`root.der`) to the
-/// root in `root`, keeping the signatures it already carries (so several
-/// root keys can sign in turn), and returns the file's new bytes. With
-/// [`RootKey::Replace`], first makes the new root key (see [`RootKey`]).
+/// Adds the signatures of the root keys in `key_dir` that `root`'s root
+/// role lists (the current root's keys: a prepared root keeps them) to
+/// it, keeping the signatures it already carries (so root keys kept in
+/// different places can sign in turn), and returns the file's new bytes.
+/// With none of them there, `key_dir/root.der` signs (a retiring key
+/// signing the root that replaces it). With [`RootKey::Replace`], first
+/// makes the new root key (see [`RootKey`]).
 pub async fn sign_root(
     root: &[u8],
     key_dir: &Path,
@@ -81,34 +88,80 @@ pub async fn sign_root(
 ) -> Result<(Vec<u8>, SignedRoot), RegistryError> {
     let mut signed: Signed<Root> =
         serde_json::from_slice(root).map_err(unreadable("the root to sign"))?;
-    let path = key_dir.join("root.der");
-    let key = Key {
-        der: std::fs::read(&path).map_err(io("read the root key", &path))?,
-    };
+    let listed = root_role_ids(&signed.signed);
+    let mut signers: Vec<Key> = keys_in(key_dir)?
+        .into_iter()
+        .filter(|(_, id)| listed.contains(id))
+        .map(|(key, _)| key)
+        .collect();
     let new_root_key = match root_key {
         RootKey::Keep => None,
-        RootKey::Replace => Some(replace_root_key(&mut signed, key_dir, &key).await?),
+        RootKey::Replace => {
+            let old = signers.first().cloned().ok_or_else(|| {
+                RegistryError::Tuf(format!(
+                    "no key in `{}` is one this root's root role lists ({}), so none can vouch \
+                     for a new one: run this where the current root key is kept",
+                    key_dir.display(),
+                    listed.join(", ")
+                ))
+            })?;
+            let (new, path) = replace_root_key(&mut signed, key_dir, &old)?;
+            signers.push(new.clone());
+            Some((new, path))
+        }
     };
-    let (mut signed, mut summary) = add_signature(signed, &key).await?;
-    if let Some((new, retired)) = new_root_key {
-        (signed, summary) = add_signature(signed, &new).await?;
-        // The new key takes `root.der` only once the root it is named in
-        // carries both signatures; the old one stays, retired, until the
-        // operator has installed that root.
-        write_private(&path, &new.der)?;
+    if signers.is_empty() {
+        let path = key_dir.join("root.der");
+        signers.push(Key {
+            der: std::fs::read(&path).map_err(io("read the root key", &path))?,
+        });
+    }
+    let mut summary = None;
+    for key in &signers {
+        let (next, next_summary) = add_signature(signed, key).await?;
+        signed = next;
+        summary = Some(next_summary);
+    }
+    let mut summary = summary.ok_or_else(|| failed("no root key", "nothing signed"))?;
+    if let Some((new, path)) = new_root_key {
         let id = new.tuf_key()?.key_id().map_err(|e| failed("key id", e))?;
-        summary.new_root_key = Some((hex::encode(id), retired));
+        summary.new_root_key = Some((hex::encode(id), path));
     }
     let mut bytes = serde_json::to_vec_pretty(&signed).map_err(|e| failed("root", e))?;
     bytes.push(b'\n');
     Ok((bytes, summary))
 }
 
-/// Makes a new root key and names it in `signed` as the root role's only
-/// key; the old key (`old`, from `root.der`) is copied to `root.vN.der`
-/// first, so no crash loses it. Refused on a root that already carries
-/// signatures, which the change would void.
-async fn replace_root_key(
+/// Every key in `dir` (`*.der` that parse as one) with its id.
+fn keys_in(dir: &Path) -> Result<Vec<(Key, String)>, RegistryError> {
+    let mut keys = Vec::new();
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(io("read the root key folder", dir))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "der"))
+        .collect();
+    paths.sort();
+    for path in paths {
+        let key = Key {
+            der: std::fs::read(&path).map_err(io("read", &path))?,
+        };
+        if let Ok(id) = key
+            .tuf_key()
+            .and_then(|k| k.key_id().map_err(|e| failed("key id", e)))
+        {
+            keys.push((key, hex::encode(id)));
+        }
+    }
+    Ok(keys)
+}
+
+/// Makes a new root key, saved as a new file `root-KEYID.der` in
+/// `key_dir` (nothing there is overwritten or removed, so a lost signed
+/// root or a second run loses no key), and names it in `signed`'s root
+/// role in place of `old`, keeping any other root keys and the threshold.
+/// Refused on a root that already carries signatures, which the change
+/// would void.
+fn replace_root_key(
     signed: &mut Signed<Root>,
     key_dir: &Path,
     old: &Key,
@@ -122,30 +175,32 @@ async fn replace_root_key(
         ));
     }
     let old_id = old.tuf_key()?.key_id().map_err(|e| failed("key id", e))?;
-    let root = &mut signed.signed;
-    let retired = key_dir.join(format!("root.v{}.der", root.version.get() - 1));
-    write_private(&retired, &old.der)?;
     let new = Key::generate()?;
     let public = new.tuf_key()?;
     let id = public.key_id().map_err(|e| failed("key id", e))?;
-    let previous = root
-        .roles
-        .get(&RoleType::Root)
-        .map(|r| r.keyids.clone())
-        .unwrap_or_default();
+    let hex_id = hex::encode(&id);
+    let path = key_dir.join(format!("root-{}.der", &hex_id[..16]));
+    if path.exists() {
+        return Err(failed(
+            "a new root key",
+            "its file name is taken; run again",
+        ));
+    }
+    write_private(&path, &new.der)?;
+    let root = &mut signed.signed;
     root.keys.insert(id.clone(), public);
     if let Some(role) = root.roles.get_mut(&RoleType::Root) {
-        role.keyids = vec![id];
-        role.threshold = std::num::NonZeroU64::MIN;
-    }
-    // Keys no role lists any more leave the root (the old root key, unless
-    // it also serves another role).
-    for gone in previous.into_iter().chain([old_id]) {
-        if !root.roles.values().any(|r| r.keyids.contains(&gone)) {
-            root.keys.remove(&gone);
+        for keyid in &mut role.keyids {
+            if *keyid == old_id {
+                *keyid = id.clone();
+            }
         }
     }
-    Ok((new, retired))
+    // The old key leaves the root unless another role lists it.
+    if !root.roles.values().any(|r| r.keyids.contains(&old_id)) {
+        root.keys.remove(&old_id);
+    }
+    Ok((new, path))
 }
 
 /// `signed` with `key`'s signature added (replacing an earlier one of the

@@ -242,7 +242,11 @@ fn read_committed(tx: &mut Transaction<'_>, want: &Want) -> Result<Committed, Re
             .into_iter()
             .filter(|(bin, _)| match want {
                 Want::Every => true,
-                Want::Bins(wanted) => wanted.contains(bin),
+                // The bins it signs in, and the slice whose expiry the
+                // next version checks.
+                Want::Bins(wanted) => {
+                    wanted.contains(bin) || super::bins::in_sweep_slice(v + 1, bin)
+                }
             })
             .map(|(_, file)| file)
             .collect();

@@ -174,13 +174,27 @@ fn the_root_key_is_replaced_in_its_own_folder_and_the_retired_key_signs_nothing(
     );
     let unsigned = std::fs::read(&prepared.path).expect("prepared root");
 
-    let (signed, summary) = r
+    let old_key = std::fs::read(offline.path().join("root.der")).expect("old key");
+    // A first signing whose file is lost: run again on the same unsigned
+    // root. Nothing in the folder is overwritten, the old key included.
+    let (_lost, first) = r
         .runtime
         .block_on(sign_root(&unsigned, offline.path(), RootKey::Replace))
         .expect("replace the root key");
-    let (new_id, retired) = summary.new_root_key.clone().expect("a new root key");
+    let (first_id, first_file) = first.new_root_key.clone().expect("a new root key");
+    let (signed, summary) = r
+        .runtime
+        .block_on(sign_root(&unsigned, offline.path(), RootKey::Replace))
+        .expect("replace the root key again");
+    let (new_id, key_file) = summary.new_root_key.clone().expect("a new root key");
+    assert_ne!(first_id, new_id);
+    assert!(first_file.is_file() && key_file.is_file());
+    assert_eq!(
+        std::fs::read(offline.path().join("root.der")).expect("old key"),
+        old_key,
+        "the old key is untouched"
+    );
     assert!(!old_root.contains(&new_id));
-    assert_eq!(retired, offline.path().join("root.v1.der"));
     let mut signers = summary.signed_by.clone();
     signers.sort();
     let mut expected = vec![old_root[0].clone(), new_id.clone()];
@@ -218,7 +232,9 @@ fn the_root_key_is_replaced_in_its_own_folder_and_the_retired_key_signs_nothing(
     let mut three = two.signed.clone();
     three.version = std::num::NonZeroU64::new(3).expect("3");
     let mut holder = two.signed.clone();
-    let retired_key = LocalKeySource { path: retired };
+    let retired_key = LocalKeySource {
+        path: offline.path().join("root.der"),
+    };
     let retired_public = r
         .runtime
         .block_on(retired_key.as_sign())
@@ -271,7 +287,9 @@ fn the_root_key_is_replaced_in_its_own_folder_and_the_retired_key_signs_nothing(
         "the refusal changed nothing"
     );
 
-    // The new key, now `root.der` in the offline folder, signs v3.
+    // The new key, found in the folder by the id v3's root role lists,
+    // signs v3; the retired `root.der` and the unused key from the lost
+    // signing are left alone.
     let prepared = r
         .runtime
         .block_on(r.registry.tuf.prepare_root(&[Role::Timestamp]))
