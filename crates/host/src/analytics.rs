@@ -244,6 +244,39 @@ impl Framework {
         )
     }
 
+    /// Writes this process's call figures to `perf.db` as it exits, on a
+    /// thread of its own when there are any, which the caller joins: the
+    /// events go to `state.db` meanwhile (two files, no lock shared), so a
+    /// one-shot command waits for the longer write instead of both.
+    /// Figures are advisory: a database that cannot take them costs them,
+    /// never the command. `analytics.enabled` is applied first, so the
+    /// usage log is written only when it is on, and deleted when it is
+    /// off; a process that ran no plugin reads no configuration for it.
+    pub(crate) fn write_figures(&self) -> Option<std::thread::JoinHandle<()>> {
+        let recorder = self.loader().recorder().clone();
+        if recorder.is_idle() {
+            let _ = recorder.flush();
+            return None;
+        }
+        let _ = self.apply_analytics();
+        let spawned = std::thread::Builder::new()
+            .name("lord-perf".to_owned())
+            .spawn({
+                let recorder = recorder.clone();
+                move || {
+                    let _ = recorder.flush();
+                }
+            });
+        // No thread to be had: written here instead.
+        spawned.map_or_else(
+            |_| {
+                let _ = recorder.flush();
+                None
+            },
+            Some,
+        )
+    }
+
     /// Stops recording the usage log and deletes it, whatever the
     /// configuration this process read: for the moment the user turns
     /// analytics off. Returns how many recorded calls were deleted.

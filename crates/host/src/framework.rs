@@ -171,17 +171,13 @@ impl Framework {
         // process that only read) is left to the operating system, which
         // releases it faster than tearing it down piece by piece; SQLite
         // finds a connection left open exactly as a committed one.
+        // The call figures are written beside the events (`write_figures`).
+        let figures = self.write_figures();
         let _ = self.channels.flush();
-        // Figures are advisory: a database that cannot take them costs
-        // them, never the command. `analytics.enabled` is applied first, so
-        // the usage log is written only when it is on, and deleted when
-        // it is off; a process that ran no plugin reads no configuration
-        // for it.
-        if !self.loader.recorder().is_idle() {
-            let _ = self.apply_analytics();
-        }
-        let _ = self.loader.recorder().flush();
         self.channels.close_for_exit();
+        if let Some(handle) = figures {
+            let _ = handle.join();
+        }
         // Vouch for the newest audit record (a cut tail shows by it).
         if self.store.wrote() {
             let _ = self.audit_checkpoint();

@@ -53,6 +53,30 @@ pub struct PerfDb {
     conn: Connection,
 }
 
+/// How long the write-ahead log may grow before the connection closing
+/// folds it into the database. A one-shot command flushes a few pages, so
+/// this is a checkpoint every few commands. It must be small because the
+/// first connection of every process reads the whole log again to rebuild
+/// its index, and SQLite's own checkpoints do not shorten it here: a log
+/// is restarted only by a writer that saw the checkpoint in the same
+/// index, which a process with one flush never is, so without this the
+/// log grew with every command and each one read more of it.
+pub(crate) const WAL_KEPT: u64 = 64 * 1024;
+
+impl Drop for PerfDb {
+    fn drop(&mut self) {
+        let mut wal = self.path.clone().into_os_string();
+        wal.push("-wal");
+        if std::fs::metadata(&wal).is_ok_and(|m| m.len() > WAL_KEPT) {
+            // Best effort and without waiting: a process that is ending
+            // must not sit out another's reader; a busy file leaves the
+            // fold to the next process. No fsync: `synchronous=OFF`.
+            let _ = self.conn.busy_handler(None::<fn(i32) -> bool>);
+            let _ = self.conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);");
+        }
+    }
+}
+
 impl PerfDb {
     /// Opens (creating if needed) `perf.db` under `home`.
     pub fn open(home: &Path) -> Result<Self, PerfError> {
@@ -73,7 +97,8 @@ impl PerfDb {
         .map_err(db)?;
         // The log stays for the next process instead of being checkpointed
         // and deleted by every one that closes the file last (most of a
-        // one-shot command's writing); SQLite checkpoints it as it grows.
+        // one-shot command's writing); `Drop` folds it in once it is
+        // longer than `WAL_KEPT`.
         conn.set_db_config(
             rusqlite::config::DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE,
             true,

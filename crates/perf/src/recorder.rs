@@ -445,6 +445,29 @@ mod tests {
     }
 
     #[test]
+    fn the_log_stays_short_across_many_one_shot_processes() {
+        // Each process that opens perf.db first reads its whole
+        // write-ahead log again, so the log must not grow with the number
+        // of commands run: 200 one-shot flushes, each from a recorder of
+        // its own as a `lord CMD` process makes, would leave ~2.4 MB.
+        let home = tempfile::tempdir().expect("temp dir");
+        let plugin = PluginId::new("p").expect("id");
+        for i in 0..200u64 {
+            let recorder = Recorder::new(home.path().to_owned());
+            recorder.record(&plugin, EntryKind::Command, "go", &sample(1_000 + i));
+            recorder.flush().expect("flush");
+        }
+        let wal = std::fs::metadata(home.path().join("perf.db-wal")).map_or(0, |m| m.len());
+        // What is kept, and one flush's frames more: a few 4 KiB pages,
+        // each with its 24-byte header.
+        let most = crate::db::WAL_KEPT + 8 * 4120;
+        assert!(wal <= most, "the log grew to {wal} bytes, past {most}");
+        let db = PerfDb::open(home.path()).expect("db");
+        let rows = db.read(Some(&plugin)).expect("read");
+        assert_eq!(rows[0].1.calls, 200, "no flush was lost to a checkpoint");
+    }
+
+    #[test]
     fn calls_reach_the_database_through_batches_and_the_final_flush() {
         let home = tempfile::tempdir().expect("temp dir");
         let recorder = Recorder::new(home.path().to_owned());
