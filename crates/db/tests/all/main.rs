@@ -1,0 +1,123 @@
+//! lord-db against real databases: one shared suite (queries and bound
+//! parameters, transactions, the catalogue, migrations, the pool) run on
+//! SQLite in a temporary file, on a throwaway PostgreSQL server and on a
+//! throwaway MariaDB server, each started here on loopback.
+
+/// Throwaway PostgreSQL servers, as the registry's own tests start them.
+#[path = "../../../registry/tests/support/mod.rs"]
+#[expect(dead_code, reason = "the TLS helpers are the registry's")]
+mod pg;
+
+#[path = "../support/mariadb.rs"]
+#[expect(dead_code, reason = "the CLI's tests use the rest")]
+mod mariadb;
+
+mod suite;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use lord_db_api::Profile;
+use serde_json::json;
+
+/// Makes a profile on a fresh, empty database for each case.
+pub(crate) struct Target {
+    pub(crate) make: Box<dyn Fn() -> Profile>,
+}
+
+fn profile(name: &str, url: &str, extra: &[(&str, serde_json::Value)]) -> Profile {
+    Profile::from_settings(name, |field| {
+        if field == "url" {
+            return Some(json!(url));
+        }
+        extra
+            .iter()
+            .find(|(f, _)| *f == field)
+            .map(|(_, v)| v.clone())
+    })
+    .expect("a profile")
+}
+
+static NEXT: AtomicUsize = AtomicUsize::new(0);
+
+fn next_name() -> String {
+    format!("case{}", NEXT.fetch_add(1, Ordering::Relaxed))
+}
+
+#[test]
+fn sqlite_passes_the_suite() {
+    let dir = tempfile::tempdir().expect("a folder");
+    let root = dir.path().to_owned();
+    let target = Target {
+        make: Box::new(move || {
+            let name = next_name();
+            let url = format!("sqlite://{}", root.join(format!("{name}.db")).display());
+            profile(&name, &url, &[("statement-timeout", json!(1))])
+        }),
+    };
+    suite::run(&target);
+}
+
+#[test]
+fn postgres_passes_the_suite() {
+    let Some(server) = pg::PgServer::start() else {
+        return;
+    };
+    let base = server.url();
+    let admin = base.clone();
+    let target = Target {
+        make: Box::new(move || {
+            let name = next_name();
+            let mut client =
+                ::postgres::Client::connect(&admin, ::postgres::NoTls).expect("connect as admin");
+            client
+                .batch_execute(&format!("CREATE DATABASE {name}"))
+                .expect("a database");
+            let url = base.replace("/registry", &format!("/{name}"));
+            profile(
+                &name,
+                &url,
+                &[
+                    ("tls-mode", json!("disable")),
+                    ("statement-timeout", json!(1)),
+                ],
+            )
+        }),
+    };
+    suite::run(&target);
+    // The test server trusts every login, so it refuses a missing database.
+    suite::a_refused_connection_names_the_profile_not_the_password(&profile(
+        "locked",
+        &server.url().replace("/registry", "/no_such_db"),
+        &[("tls-mode", json!("disable"))],
+    ));
+}
+
+#[test]
+fn mariadb_passes_the_suite() {
+    let Some(server) = mariadb::MariaDb::start() else {
+        return;
+    };
+    let server = std::sync::Arc::new(server);
+    let shared = std::sync::Arc::clone(&server);
+    let target = Target {
+        make: Box::new(move || {
+            let name = next_name();
+            let url = shared.database(&name);
+            profile(
+                &name,
+                &url,
+                &[
+                    ("tls-mode", json!("disable")),
+                    ("statement-timeout", json!(1)),
+                ],
+            )
+        }),
+    };
+    suite::run(&target);
+    server.sql("CREATE USER 'app'@'127.0.0.1' IDENTIFIED BY 'right-horse'");
+    suite::a_refused_connection_names_the_profile_not_the_password(&profile(
+        "locked",
+        &format!("mysql://app@127.0.0.1:{}/mysql", server.port()),
+        &[("tls-mode", json!("disable"))],
+    ));
+}
