@@ -277,6 +277,7 @@ fn check_own(key: &str, value: &Value) -> Option<Result<(), String>> {
             )),
         },
         _ if key.starts_with("ai.profiles.") => crate::ai::check_profile(key, value),
+        _ if key.starts_with("db.profiles.") => crate::db::check_profile(key, value),
         _ if key.starts_with("quota.") => return check_quota_key(key, value),
         _ if key.starts_with("scan.") => return crate::scan::check(key, value),
         "events.retention-days" => match value.as_u64() {

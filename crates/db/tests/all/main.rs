@@ -9,7 +9,6 @@
 mod pg;
 
 #[path = "../support/mariadb.rs"]
-#[expect(dead_code, reason = "the CLI's tests use the rest")]
 mod mariadb;
 
 mod suite;

@@ -11,13 +11,14 @@
 
 use std::fs;
 use std::os::unix::fs::MetadataExt as _;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// A running server; stopped and deleted on drop.
 pub(crate) struct MariaDb {
-    dir: tempfile::TempDir,
+    // Held so the folder lives as long as the server.
+    _dir: tempfile::TempDir,
     child: Child,
     port: u16,
 }
@@ -91,7 +92,11 @@ impl MariaDb {
             server.arg(format!("--user={user}"));
         }
         let child = server.spawn().expect("run mariadbd");
-        let mut server = Self { dir, child, port };
+        let mut server = Self {
+            _dir: dir,
+            child,
+            port,
+        };
         assert!(
             server.wait_ready(),
             "MariaDB exited while starting; its log:\n{}",
@@ -151,11 +156,6 @@ impl MariaDb {
 
     pub(crate) fn port(&self) -> u16 {
         self.port
-    }
-
-    /// The server's folder (its log is there).
-    pub(crate) fn dir(&self) -> PathBuf {
-        self.dir.path().to_owned()
     }
 }
 
