@@ -5,7 +5,6 @@
 
 /// Throwaway PostgreSQL servers, as the registry's own tests start them.
 #[path = "../../../registry/tests/support/mod.rs"]
-#[expect(dead_code, reason = "the TLS helpers are the registry's")]
 mod pg;
 
 #[path = "../support/mariadb.rs"]
@@ -119,4 +118,80 @@ fn mariadb_passes_the_suite() {
         &format!("mysql://app@127.0.0.1:{}/mysql", server.port()),
         &[("tls-mode", json!("disable"))],
     ));
+}
+
+#[test]
+fn postgres_over_tls_verifies_the_server_against_the_ca_file() {
+    let Some(server) = pg::PgServer::start_tls() else {
+        return;
+    };
+    let url = server.url();
+    let ca = server.ca_file();
+    let with = |mode: &str, ca: Option<&std::path::Path>| {
+        let mut extra = vec![("tls-mode", json!(mode))];
+        if let Some(ca) = ca {
+            extra.push(("ca-file", json!(ca.display().to_string())));
+        }
+        lord_db::Pools::default()
+            .session(&profile("tls", &url, &extra), None)
+            .map(|mut s| {
+                s.run(
+                    "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
+                    &[],
+                )
+            })
+    };
+    for mode in ["verify-full", "require", "prefer"] {
+        let rows = with(mode, Some(&ca))
+            .unwrap_or_else(|e| panic!("{mode}: {e}"))
+            .unwrap_or_else(|e| panic!("{mode}: {e}"));
+        assert_eq!(rows.rows, [vec![lord_db_api::Value::Bool(true)]], "{mode}");
+    }
+    // The server takes TCP over TLS only.
+    let refused = with("disable", None).err().map(|e| e.to_string());
+    assert!(
+        refused
+            .as_deref()
+            .is_some_and(|e| e.contains("`tls`") && e.contains("postgres")),
+        "{refused:?}"
+    );
+    // Without the CA the certificate is not trusted: a TLS connection is
+    // always verified, `require` included.
+    for mode in ["verify-full", "require"] {
+        let refused = with(mode, None).err().map(|e| e.to_string());
+        assert!(
+            refused
+                .as_deref()
+                .is_some_and(|e| e.contains("certificate")),
+            "{mode}: {refused:?}"
+        );
+    }
+}
+
+#[test]
+fn require_refuses_a_server_without_tls() {
+    let Some(server) = pg::PgServer::start() else {
+        return;
+    };
+    let refused = lord_db::Pools::default()
+        .session(
+            &profile("plain", &server.url(), &[("tls-mode", json!("require"))]),
+            None,
+        )
+        .err()
+        .map(|e| e.to_string());
+    assert!(
+        refused
+            .as_deref()
+            .is_some_and(|e| e.contains("`plain`") && e.contains("TLS")),
+        "{refused:?}"
+    );
+    // `prefer` falls back to plain text when the server has no TLS.
+    let mut session = lord_db::Pools::default()
+        .session(
+            &profile("plain", &server.url(), &[("tls-mode", json!("prefer"))]),
+            None,
+        )
+        .expect("prefer connects without TLS");
+    session.run("SELECT 1", &[]).expect("select");
 }
