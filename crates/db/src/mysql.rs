@@ -126,22 +126,15 @@ fn from_mysql(value: mysql::Value, column: &mysql::Column) -> Value {
         mysql::Value::Date(y, m, d, h, mi, s, us) => {
             if column.column_type() == MYSQL_TYPE_DATE {
                 Value::Text(format!("{y:04}-{m:02}-{d:02}"))
-            } else if us == 0 {
-                Value::Text(format!("{y:04}-{m:02}-{d:02} {h:02}:{mi:02}:{s:02}"))
             } else {
-                Value::Text(format!(
-                    "{y:04}-{m:02}-{d:02} {h:02}:{mi:02}:{s:02}.{us:06}"
-                ))
+                let frac = fraction(us, column);
+                Value::Text(format!("{y:04}-{m:02}-{d:02} {h:02}:{mi:02}:{s:02}{frac}"))
             }
         }
         mysql::Value::Time(negative, days, h, mi, s, us) => {
             let hours = u64::from(days) * 24 + u64::from(h);
             let sign = if negative { "-" } else { "" };
-            let frac = if us == 0 {
-                String::new()
-            } else {
-                format!(".{us:06}")
-            };
+            let frac = fraction(us, column);
             Value::Text(format!("{sign}{hours:02}:{mi:02}:{s:02}{frac}"))
         }
         mysql::Value::Bytes(bytes) => {
@@ -170,6 +163,16 @@ fn from_mysql(value: mysql::Value, column: &mysql::Column) -> Value {
             }
         }
     }
+}
+
+/// The fraction of a second as the text protocol writes it: as many
+/// digits as the column declares (`DATETIME(2)`: `.25`).
+fn fraction(micros: u32, column: &mysql::Column) -> String {
+    let digits = usize::from(column.decimals()).min(6);
+    if digits == 0 {
+        return String::new();
+    }
+    format!(".{}", &format!("{micros:06}")[..digits])
 }
 
 /// Types whose binary-charset bytes are still text (numbers, dates).

@@ -1,14 +1,14 @@
 //! Values to and from PostgreSQL's binary format. A parameter is encoded
 //! for the type the server inferred for its placeholder (so `--param 42`
 //! binds to an `integer` column); a result is decoded by its column's type.
-//! Types without a decoder here arrive as their text when the server sends
-//! text-shaped bytes, and otherwise as bytes: cast such a column to `text`
-//! in the query to read it as PostgreSQL writes it.
+//! Text-shaped types (text, enums, JSON, XML) arrive as text; any other
+//! type without a decoder here (intervals, arrays, ranges) is refused with
+//! the way to read it: cast the column to `text` in the query.
 
 use std::error::Error;
 
 use lord_db_api::Value;
-use postgres::types::{FromSql, IsNull, ToSql, Type, to_sql_checked};
+use postgres::types::{FromSql, IsNull, Kind, ToSql, Type, to_sql_checked};
 
 type Failure = Box<dyn Error + Sync + Send>;
 
@@ -137,10 +137,19 @@ impl<'a> FromSql<'a> for Cell {
             Type::TIMESTAMP => Value::Text(timestamp(i64::from_sql(ty, raw)?)),
             Type::TIMESTAMPTZ => Value::Text(format!("{}+00", timestamp(i64::from_sql(ty, raw)?))),
             Type::NUMERIC => Value::Text(numeric(raw)?),
-            _ => match std::str::from_utf8(raw) {
-                Ok(text) => Value::Text(text.to_owned()),
-                Err(_) => Value::Bytes(raw.to_vec()),
-            },
+            Type::JSON | Type::XML => Value::Text(String::from_utf8_lossy(raw).into_owned()),
+            _ if is_text(ty) || matches!(ty.kind(), Kind::Enum(_)) => {
+                Value::Text(String::from_utf8_lossy(raw).into_owned())
+            }
+            // Other binary formats (intervals, arrays, ranges, geometry)
+            // would read as noise: say how to read them instead.
+            _ => {
+                return Err(format!(
+                    "lord does not read the type `{ty}` yet; cast the column to text in the \
+                     query (`column::text`)"
+                )
+                .into());
+            }
         }))
     }
 
@@ -254,7 +263,7 @@ mod tests {
     fn dates_and_times_count_from_2000() {
         assert_eq!(date(0), "2000-01-01");
         assert_eq!(date(-1), "1999-12-31");
-        assert_eq!(date(9_160), "2025-01-01");
+        assert_eq!(date(9_132), "2025-01-01");
         assert_eq!(
             timestamp(86_400_000_000 + 3_723_500_000),
             "2000-01-02 01:02:03.5"

@@ -15,6 +15,7 @@ pub(crate) fn run(target: &Target) {
     a_failed_migration_leaves_the_history_consistent(&(target.make)());
     the_pool_keeps_sessions_for_the_process(&(target.make)());
     the_statement_timeout_ends_a_long_statement(&(target.make)());
+    engine_types_read_as_the_engine_writes_them(&(target.make)());
 }
 
 fn session(profile: &Profile) -> lord_db::Session {
@@ -392,4 +393,77 @@ pub(crate) fn a_refused_connection_names_the_profile_not_the_password(profile: &
         "{error}"
     );
     assert!(!error.contains("not-the-password-7311"), "{error}");
+}
+
+/// Dates, times, decimals and the like read as the engine's own text for
+/// them, through both the text protocol (no parameters) and the binary one.
+fn engine_types_read_as_the_engine_writes_them(profile: &Profile) {
+    let mut s = session(profile);
+    let e = s.engine();
+    let text = |t: &str| Value::Text(t.to_owned());
+    let (sql, expected) = match e {
+        Engine::Sqlite => (
+            "SELECT 9007199254740993, -0.5, 'x', x'00ff', NULL",
+            vec![
+                Value::Int(9_007_199_254_740_993),
+                Value::Float(-0.5),
+                text("x"),
+                Value::Bytes(vec![0, 255]),
+                Value::Null,
+            ],
+        ),
+        Engine::Postgres => (
+            "SELECT DATE '2024-02-29', TIMESTAMP '1999-12-31 23:59:58.25', \
+             TIMESTAMPTZ '2024-02-29 13:14:15+00', NUMERIC '-12345.6780', NUMERIC '0.001', \
+             UUID 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', JSONB '{\"a\": 1}', true, \
+             9007199254740993::int8",
+            vec![
+                text("2024-02-29"),
+                text("1999-12-31 23:59:58.25"),
+                text("2024-02-29 13:14:15+00"),
+                text("-12345.6780"),
+                text("0.001"),
+                text("a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11"),
+                text("{\"a\": 1}"),
+                Value::Bool(true),
+                Value::Int(9_007_199_254_740_993),
+            ],
+        ),
+        Engine::Mysql => (
+            "SELECT CAST('2024-02-29' AS DATE), CAST('1999-12-31 23:59:58.25' AS DATETIME(2)), \
+             CAST('-838:59:59' AS TIME), CAST('-12345.6780' AS DECIMAL(10,4)), \
+             CAST(9007199254740993 AS SIGNED), 0.5e0",
+            vec![
+                text("2024-02-29"),
+                text("1999-12-31 23:59:58.25"),
+                text("-838:59:59"),
+                text("-12345.6780"),
+                Value::Int(9_007_199_254_740_993),
+                Value::Float(0.5),
+            ],
+        ),
+    };
+    let plain = s.run(sql, &[]).expect("select without parameters");
+    assert_eq!(
+        plain.rows,
+        std::slice::from_ref(&expected),
+        "{e}: text protocol"
+    );
+    let bound = s
+        .run(&format!("{sql} WHERE 1 = {}", p(e, 1)), &[Value::Int(1)])
+        .or_else(|_| {
+            s.run(
+                &format!("{sql} FROM (SELECT 1) AS one WHERE 1 = {}", p(e, 1)),
+                &[Value::Int(1)],
+            )
+        })
+        .expect("select with a parameter");
+    assert_eq!(bound.rows, [expected], "{e}: binary protocol");
+    if e == Engine::Postgres {
+        let refused = s
+            .run("SELECT INTERVAL '1 day'", &[])
+            .unwrap_err()
+            .to_string();
+        assert!(refused.contains("cast the column to text"), "{refused}");
+    }
 }
