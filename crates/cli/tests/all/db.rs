@@ -472,7 +472,8 @@ fn db_on_mariadb_reads_the_password_from_lord_secret_and_records_a_killed_migrat
     server.sql("CREATE USER 'app'@'127.0.0.1' IDENTIFIED BY 'correct-horse-42'");
     server.sql("GRANT ALL ON shop.* TO 'app'@'127.0.0.1'");
     let lord = Lord::new();
-    let url = format!("mysql://app@127.0.0.1:{}/shop", server.port());
+    // `mariadb://` names the same server as `mysql://`.
+    let url = format!("mariadb://app@127.0.0.1:{}/shop", server.port());
     lord.run(&["db", "add", "shop", &url, "--tls-mode", "disable"])
         .assert_ok()
         .assert_stderr_contains("lord secret set DB_SHOP_PASSWORD");

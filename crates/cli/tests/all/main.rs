@@ -12,6 +12,10 @@
 mod llama_server;
 /// Throwaway MariaDB servers, as lord-db's own tests start them.
 #[path = "../../../db/tests/support/mariadb.rs"]
+#[expect(
+    dead_code,
+    reason = "lord's tests start plain servers; the TLS helpers are lord-db's"
+)]
 mod mariadb;
 /// Throwaway PostgreSQL servers, as the registry's own tests start them.
 #[path = "../../../registry/tests/support/mod.rs"]

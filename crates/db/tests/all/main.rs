@@ -195,3 +195,44 @@ fn require_refuses_a_server_without_tls() {
         .expect("prefer connects without TLS");
     session.run("SELECT 1", &[]).expect("select");
 }
+
+#[test]
+fn mariadb_over_tls_verifies_the_server_against_the_ca_file() {
+    let Some(server) = mariadb::MariaDb::start_tls() else {
+        return;
+    };
+    let url = server.database("tls");
+    let ca = server.ca_file();
+    let with = |mode: &str, ca: Option<&std::path::Path>| {
+        let mut extra = vec![("tls-mode", json!(mode))];
+        if let Some(ca) = ca {
+            extra.push(("ca-file", json!(ca.display().to_string())));
+        }
+        lord_db::Pools::default()
+            .session(&profile("tls", &url, &extra), None)
+            .map(|mut s| s.run("SHOW SESSION STATUS LIKE 'Ssl_version'", &[]))
+    };
+    for mode in ["verify-full", "require", "prefer"] {
+        let rows = with(mode, Some(&ca))
+            .unwrap_or_else(|e| panic!("{mode}: {e}"))
+            .unwrap_or_else(|e| panic!("{mode}: {e}"));
+        let version = rows.rows[0][1].as_text().unwrap_or_default();
+        assert!(version.starts_with("TLS"), "{mode}: {version:?}");
+    }
+    let refused = with("disable", None).err().map(|e| e.to_string());
+    assert!(
+        refused
+            .as_deref()
+            .is_some_and(|e| e.contains("`tls`") && e.contains("mysql")),
+        "{refused:?}"
+    );
+    for mode in ["verify-full", "require"] {
+        let refused = with(mode, None).err().map(|e| e.to_string());
+        assert!(
+            refused
+                .as_deref()
+                .is_some_and(|e| e.to_lowercase().contains("certificate")),
+            "{mode}: {refused:?}"
+        );
+    }
+}

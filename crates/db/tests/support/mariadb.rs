@@ -17,8 +17,7 @@ use std::time::{Duration, Instant};
 
 /// A running server; stopped and deleted on drop.
 pub(crate) struct MariaDb {
-    // Held so the folder lives as long as the server.
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
     child: Child,
     port: u16,
 }
@@ -27,6 +26,22 @@ impl MariaDb {
     /// Starts a server, or returns `None` after saying why when MariaDB is
     /// not installed and this is not CI (where it must be).
     pub(crate) fn start() -> Option<Self> {
+        Self::start_with(false)
+    }
+
+    /// [`MariaDb::start`] for a server that takes TCP connections over TLS
+    /// only, with a certificate for 127.0.0.1 issued by a CA of its own
+    /// (made as the PostgreSQL tests make theirs; [`MariaDb::ca_file`]).
+    pub(crate) fn start_tls() -> Option<Self> {
+        Self::start_with(true)
+    }
+
+    /// The CA that issued a TLS server's certificate.
+    pub(crate) fn ca_file(&self) -> std::path::PathBuf {
+        self.dir.path().join("ca.crt")
+    }
+
+    fn start_with(tls: bool) -> Option<Self> {
         if !Path::new("/usr/sbin/mariadbd").is_file() {
             skip_or_fail(
                 "no /usr/sbin/mariadbd",
@@ -42,7 +57,14 @@ impl MariaDb {
             .expect("a folder for MariaDB");
         let data = dir.path().join("data");
         fs::create_dir(&data).expect("data folder");
+        // Temporary tables of its own: two servers bootstrapping at once in
+        // the shared /tmp collide on their names.
+        let tmp = dir.path().join("tmp");
+        fs::create_dir(&tmp).expect("tmp folder");
         let user = if root { "mysql" } else { "" };
+        if tls {
+            crate::pg::make_certificates(dir.path(), None);
+        }
         if root {
             let status = Command::new("chown")
                 .args(["-R", "mysql:mysql"])
@@ -55,6 +77,7 @@ impl MariaDb {
         install
             .arg("--no-defaults")
             .arg(format!("--datadir={}", data.display()))
+            .arg(format!("--tmpdir={}", tmp.display()))
             .args(["--auth-root-authentication-method=normal", "--skip-test-db"])
             .stdout(Stdio::null());
         if root {
@@ -74,6 +97,7 @@ impl MariaDb {
         server
             .arg("--no-defaults")
             .arg(format!("--datadir={}", data.display()))
+            .arg(format!("--tmpdir={}", tmp.display()))
             .arg(format!("--socket={}", dir.path().join("s.sock").display()))
             .arg(format!("--pid-file={}", dir.path().join("pid").display()))
             .arg(format!("--log-error={}", log.display()))
@@ -91,12 +115,16 @@ impl MariaDb {
         if root {
             server.arg(format!("--user={user}"));
         }
+        if tls {
+            let file = |name: &str| dir.path().join(name).display().to_string();
+            server
+                .arg(format!("--ssl-ca={}", file("ca.crt")))
+                .arg(format!("--ssl-cert={}", file("server.crt")))
+                .arg(format!("--ssl-key={}", file("server.key")))
+                .arg("--require-secure-transport=ON");
+        }
         let child = server.spawn().expect("run mariadbd");
-        let mut server = Self {
-            _dir: dir,
-            child,
-            port,
-        };
+        let mut server = Self { dir, child, port };
         assert!(
             server.wait_ready(),
             "MariaDB exited while starting; its log:\n{}",
