@@ -135,11 +135,16 @@ impl crate::Framework {
         let settings = self.settings()?;
         let profile =
             Profile::from_settings(name, |f| settings.get(&format!("db.profiles.{name}.{f}")))?;
-        let password = self
-            .channels()
-            .secrets
-            .get(&profile.password_secret)?
-            .map(|value| Password::new(value.expose().to_owned()));
+        // A SQLite file takes no password: the secret store (perhaps the
+        // OS keyring) is not asked.
+        let password = match profile.engine {
+            Engine::Sqlite => None,
+            Engine::Postgres | Engine::Mysql => self
+                .channels()
+                .secrets
+                .get(&profile.password_secret)?
+                .map(|value| Password::new(value.expose().to_owned())),
+        };
         let enabled =
             self.store().provider_state(profile.engine.as_str())?.state == PluginState::Enabled;
         Ok((
