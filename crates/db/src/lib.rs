@@ -9,7 +9,9 @@
 //!   process ([`pools`]).
 //! - [`migrate`]: versioned migrations with checksums and a history table.
 //!
-//! Every call blocks; from async code, call it inside `spawn_blocking`.
+//! Every call blocks, and so does dropping a PostgreSQL session (its client
+//! drives a runtime of its own): from async code, take, use and drop
+//! sessions inside `spawn_blocking`.
 //!
 //! Invariant: parameters are bound by each driver's prepared statements;
 //! no value is ever spliced into SQL text here.

@@ -335,6 +335,28 @@ fn db_migrate_applies_reverts_and_refuses_a_changed_file() {
         "{}",
         text.stdout()
     );
+    // Another folder, relative to where lord runs.
+    let other = lord.run(&["db", "migrate", "new", "first", "--dir", "db/other"]);
+    other.assert_ok();
+    assert_eq!(
+        other.stdout().trim(),
+        lord.project
+            .path()
+            .join("db/other/0001_first.sql")
+            .display()
+            .to_string()
+    );
+    let status = json(&lord.run(&[
+        "db", "migrate", "status", "app", "--dir", "db/other", "--json",
+    ]));
+    // Version 1 there is another file than the one applied; version 2 is
+    // not there at all.
+    assert_eq!(
+        (&status[0]["file"], &status[0]["state"]),
+        (&Value::from("0001_first.sql"), &Value::from("changed")),
+        "{status}"
+    );
+    assert_eq!(status[1]["state"], "missing", "{status}");
 }
 
 /// Runs `lord db migrate up PROFILE`, waits until `running` says the
