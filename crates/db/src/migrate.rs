@@ -14,9 +14,14 @@
 //!
 //! Invariant: nothing runs while an applied migration's file differs from
 //! what was applied (its checksum); the error names the file.
+//!
+//! Invariant: one migrator at a time per database: `up` and `down` hold a
+//! server lock (PostgreSQL's advisory lock, MySQL's `GET_LOCK`) while they
+//! read the history and run migrations.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use lord_db_api::{
     DbError, Engine, Migration, MigrationName, SqlSession, Value, in_transaction,
@@ -230,6 +235,60 @@ fn check(statuses: &[Status], profile: &str) -> Result<(), DbError> {
     Ok(())
 }
 
+/// The key of the server-side lock that lets one migrator at a time work
+/// on a database (PostgreSQL's advisory locks take a number).
+const LOCK_KEY: i64 = 0x006c_6f72_646d_6967; // "lordmig"
+
+/// How long a migrator waits for another to finish.
+const LOCK_WAIT: Duration = Duration::from_secs(30);
+
+/// Runs `work` holding the database's migration lock, so two `lord db
+/// migrate` runs at once take turns and the second reads the history the
+/// first left. The lock is the session's: a migrator killed while holding
+/// it loses it with its connection. SQLite takes none: its writers are
+/// already one at a time, and a second migrator fails on the history's key
+/// rather than applying a migration twice.
+fn locked<T>(
+    session: &mut dyn SqlSession,
+    work: impl FnOnce(&mut dyn SqlSession) -> Result<T, DbError>,
+) -> Result<T, DbError> {
+    let (lock, unlock) = match session.engine() {
+        Engine::Sqlite => return work(session),
+        Engine::Postgres => (
+            format!("SELECT pg_try_advisory_lock({LOCK_KEY})"),
+            format!("SELECT pg_advisory_unlock({LOCK_KEY})"),
+        ),
+        Engine::Mysql => (
+            format!("SELECT GET_LOCK('{HISTORY_TABLE}', 0)"),
+            format!("SELECT RELEASE_LOCK('{HISTORY_TABLE}')"),
+        ),
+    };
+    let deadline = Instant::now() + LOCK_WAIT;
+    loop {
+        let got = session.run(&lock, &[])?;
+        // `true` from PostgreSQL, 1 from MySQL: the lock is ours.
+        let cell = got.rows.first().and_then(|r| r.first());
+        if matches!(cell, Some(Value::Bool(true))) || cell.and_then(Value::as_i64) == Some(1) {
+            break;
+        }
+        if Instant::now() > deadline {
+            return Err(DbError::Migration(format!(
+                "another migrator has held the database's migration lock for {} s (a `lord db \
+                 migrate` still running, or a migration the server is still running after its \
+                 client went away); let it finish or end it, then run this again",
+                LOCK_WAIT.as_secs()
+            )));
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let outcome = work(session);
+    let released = session.run(&unlock, &[]);
+    match (outcome, released) {
+        (Ok(value), Ok(_)) => Ok(value),
+        (Err(e), _) | (Ok(_), Err(e)) => Err(e),
+    }
+}
+
 fn version_param(version: u64) -> Result<Value, DbError> {
     i64::try_from(version)
         .map(Value::Int)
@@ -240,6 +299,16 @@ fn version_param(version: u64) -> Result<Value, DbError> {
 /// version order; `before` hears of each before it runs. Returns the
 /// versions applied.
 pub fn up(
+    session: &mut dyn SqlSession,
+    profile: &str,
+    dir: &Path,
+    to: Option<u64>,
+    before: impl FnMut(&Migration),
+) -> Result<Vec<u64>, DbError> {
+    locked(session, |s| up_locked(s, profile, dir, to, before))
+}
+
+fn up_locked(
     session: &mut dyn SqlSession,
     profile: &str,
     dir: &Path,
@@ -309,6 +378,16 @@ pub fn up(
 /// Reverts the newest `steps` applied migrations, newest first; `before`
 /// hears of each before it runs. Returns the versions reverted.
 pub fn down(
+    session: &mut dyn SqlSession,
+    profile: &str,
+    dir: &Path,
+    steps: usize,
+    before: impl FnMut(&Migration),
+) -> Result<Vec<u64>, DbError> {
+    locked(session, |s| down_locked(s, profile, dir, steps, before))
+}
+
+fn down_locked(
     session: &mut dyn SqlSession,
     profile: &str,
     dir: &Path,

@@ -137,6 +137,7 @@ impl<'a> FromSql<'a> for Cell {
             Type::TIMESTAMP => Value::Text(timestamp(i64::from_sql(ty, raw)?)),
             Type::TIMESTAMPTZ => Value::Text(format!("{}+00", timestamp(i64::from_sql(ty, raw)?))),
             Type::NUMERIC => Value::Text(numeric(raw)?),
+            Type::VOID => Value::Null,
             Type::JSON | Type::XML => Value::Text(String::from_utf8_lossy(raw).into_owned()),
             _ if is_text(ty) || matches!(ty.kind(), Kind::Enum(_)) => {
                 Value::Text(String::from_utf8_lossy(raw).into_owned())

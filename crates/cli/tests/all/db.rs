@@ -456,6 +456,59 @@ fn db_on_postgres_queries_and_a_killed_migration_leaves_the_history_consistent()
         states(&lord, "pg"),
         [(1, "applied".into()), (2, "applied".into())]
     );
+    // Two migrators at once take turns: the second starts while the first
+    // is inside its migration, waits for the lock, then finds nothing left
+    // to do (without the lock it would run the migration again and fail).
+    migration(
+        &lord,
+        "0003_slower.sql",
+        "CREATE TABLE three (id INTEGER);\nSELECT pg_sleep(3);",
+        "DROP TABLE three;",
+    );
+    let racer = || {
+        lord.command(&["db", "migrate", "up", "pg"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("lord db migrate up")
+    };
+    let first = racer();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !admin(&server)
+        .query_one(
+            "SELECT COUNT(*) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(3)%' \
+             AND pid <> pg_backend_pid()",
+            &[],
+        )
+        .is_ok_and(|r| r.get::<_, i64>(0) > 0)
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the first migrator never got going"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let mut applied: Vec<String> = [first, racer()]
+        .into_iter()
+        .map(|racer| {
+            let output = racer.wait_with_output().expect("ends");
+            let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+            assert!(output.status.success(), "{stderr}");
+            stderr
+                .lines()
+                .find(|l| l.starts_with("applied "))
+                .unwrap_or_default()
+                .to_owned()
+        })
+        .collect();
+    applied.sort();
+    assert_eq!(
+        applied,
+        [
+            "applied 0 migration(s) to `pg`",
+            "applied 1 migration(s) to `pg`"
+        ]
+    );
     let rows = json(&lord.run(&[
         "db",
         "query",
@@ -534,6 +587,13 @@ fn db_on_mariadb_reads_the_password_from_lord_secret_and_records_a_killed_migrat
             != "0"
     };
     kill_halfway(&lord, "shop", sleeping);
+    // The server goes on with the killed client's statement (and holds its
+    // migration lock) until it is ended, as an operator would end it.
+    let ids = server
+        .sql("SELECT id FROM information_schema.processlist WHERE info LIKE 'SELECT SLEEP(120)%'");
+    for id in ids.split_whitespace() {
+        server.sql(&format!("KILL {id}"));
+    }
     // MariaDB committed the CREATE; the history says the migration started
     // and did not finish, and nothing runs until that is settled.
     assert_eq!(states(&lord, "shop"), [(1, "started".into())]);
