@@ -221,16 +221,46 @@ fn check(statuses: &[Status], profile: &str) -> Result<(), DbError> {
             }
             State::Started => {
                 return Err(DbError::Migration(format!(
-                    "the migration `{file}` was started on `{profile}` and did not finish; \
-                     this engine commits schema changes as they run, so part of it may be \
-                     applied. Check the database, finish or undo the change by hand, then \
-                     forget the attempt with `lord db query {profile} \"DELETE FROM \
-                     {HISTORY_TABLE} WHERE version = {}\"`",
-                    s.version
+                    "the migration `{file}` was started on `{profile}` and did not finish \
+                     (going up or down); this engine commits schema changes as they run, so \
+                     part of it may be in place. Check the database, then settle it by hand: \
+                     if its up part is now wholly in place, mark it applied with `lord db \
+                     query {profile} \"UPDATE {HISTORY_TABLE} SET state = 'applied' WHERE \
+                     version = {v}\"`; if none of it is, forget the attempt with `lord db \
+                     query {profile} \"DELETE FROM {HISTORY_TABLE} WHERE version = {v}\"`",
+                    v = s.version
                 )));
             }
-            State::Pending | State::Applied | State::Missing => {}
+            State::Missing => {
+                return Err(DbError::Migration(format!(
+                    "the migration {} (`{}`) was applied to `{profile}` but its file is no \
+                     longer in the migrations folder; put it back as it was (a file renamed or \
+                     renumbered would be applied a second time)",
+                    s.version, s.name
+                )));
+            }
+            State::Pending | State::Applied => {}
         }
+    }
+    // A pending migration numbered below one already applied would run
+    // out of the order the others were written in.
+    let newest = statuses
+        .iter()
+        .filter(|s| s.state != State::Pending)
+        .map(|s| s.version)
+        .max();
+    if let Some(newest) = newest
+        && let Some(late) = statuses
+            .iter()
+            .find(|s| s.state == State::Pending && s.version < newest)
+    {
+        return Err(DbError::Migration(format!(
+            "the migration `{}` is numbered {}, below {newest}, which `{profile}` already \
+             applied; give it a number above {newest} (rename the file) so migrations run in \
+             the order they were written",
+            late.file.clone().unwrap_or_default(),
+            late.version
+        )));
     }
     Ok(())
 }

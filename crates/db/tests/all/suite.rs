@@ -16,6 +16,8 @@ pub(crate) fn run(target: &Target) {
     the_pool_keeps_sessions_for_the_process(&(target.make)());
     the_statement_timeout_ends_a_long_statement(&(target.make)());
     engine_types_read_as_the_engine_writes_them(&(target.make)());
+    a_removed_or_renumbered_applied_migration_is_refused(&(target.make)());
+    an_error_in_a_later_statement_is_not_lost(&(target.make)());
 }
 
 fn session(profile: &Profile) -> lord_db::Session {
@@ -466,4 +468,79 @@ fn engine_types_read_as_the_engine_writes_them(profile: &Profile) {
             .to_string();
         assert!(refused.contains("cast the column to text"), "{refused}");
     }
+}
+
+/// An applied migration whose file is gone, or renumbered, is refused
+/// naming it, rather than applied a second time under its new number; so
+/// is a new migration numbered below one already applied.
+fn a_removed_or_renumbered_applied_migration_is_refused(profile: &Profile) {
+    let mut s = session(profile);
+    let e = s.engine();
+    let folder = tempfile::tempdir().expect("a folder");
+    let dir = folder.path();
+    write(
+        dir,
+        "0001_a.sql",
+        "CREATE TABLE ra (a INTEGER);",
+        "DROP TABLE ra;",
+    );
+    write(
+        dir,
+        "0002_b.sql",
+        "CREATE TABLE rb (b INTEGER);",
+        "DROP TABLE rb;",
+    );
+    let name = profile.name.as_str();
+    migrate::up(&mut *s, name, dir, None, |_| {}).expect("up");
+    std::fs::rename(dir.join("0002_b.sql"), dir.join("0003_b.sql")).expect("renumber");
+    assert_eq!(
+        states(&mut *s, dir),
+        [
+            (1, State::Applied),
+            (2, State::Missing),
+            (3, State::Pending)
+        ],
+        "{e}"
+    );
+    let refused = migrate::up(&mut *s, name, dir, None, |_| {})
+        .unwrap_err()
+        .to_string();
+    assert!(
+        refused.contains("migration 2 (`b`)") && refused.contains("no longer"),
+        "{e}: {refused}"
+    );
+    std::fs::rename(dir.join("0003_b.sql"), dir.join("0002_b.sql")).expect("put back");
+    write(
+        dir,
+        "0001_late.sql",
+        "CREATE TABLE rl (c INTEGER);",
+        "DROP TABLE rl;",
+    );
+    // Two files numbered 1 would be refused as such; a number between is
+    // what a late branch brings.
+    std::fs::rename(dir.join("0001_late.sql"), dir.join("0000_late.sql")).expect("renumber");
+    let refused = migrate::up(&mut *s, name, dir, None, |_| {})
+        .unwrap_err()
+        .to_string();
+    assert!(
+        refused.contains("`0000_late.sql` is numbered 0"),
+        "{e}: {refused}"
+    );
+    assert!(
+        !s.tables().expect("tables").contains(&"rl".to_owned()),
+        "{e}: ran anyway"
+    );
+}
+
+/// Several statements in one query (MySQL's text protocol runs them all):
+/// an error in a later one is reported, never dropped with a success.
+fn an_error_in_a_later_statement_is_not_lost(profile: &Profile) {
+    let mut s = session(profile);
+    let e = s.engine();
+    s.run("CREATE TABLE ml (a INTEGER)", &[]).expect("table");
+    let result = s.run(
+        "INSERT INTO ml (a) VALUES (1); INSERT INTO no_such_table (a) VALUES (2)",
+        &[],
+    );
+    assert!(result.is_err(), "{e}: {result:?}");
 }
