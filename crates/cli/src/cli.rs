@@ -100,6 +100,10 @@ pub(crate) enum Builtin {
     /// and prices, through configured profiles.
     #[command(subcommand)]
     Ai(commands::ai::AiCommand),
+    /// Databases: named profiles (passwords only in `lord secret`), ping,
+    /// queries for scripts, catalogues and versioned migrations.
+    #[command(subcommand)]
+    Db(commands::db::DbCommand),
     /// The hash-chained audit trail: verify it, report it, export it for
     /// a SIEM or syslog.
     #[command(subcommand)]
@@ -365,6 +369,7 @@ async fn run_builtin(
         Builtin::Cache(cmd) => commands::cache::run(out, framework, cmd),
         Builtin::Monitor(cmd) => commands::monitor::run(ctx, out, framework, cmd).await,
         Builtin::Ai(cmd) => commands::ai::run(ctx, out, framework, cmd).await,
+        Builtin::Db(cmd) => commands::db::run(ctx, out, framework, cmd).await,
         Builtin::Audit(cmd) => commands::audit::run(out, framework, cmd),
         Builtin::Policy(cmd) => commands::policy::run(out, framework, cmd).await,
         Builtin::Alert(cmd) => commands::alert::run(ctx, out, framework, cmd).await,

@@ -277,6 +277,7 @@ fn check_own(key: &str, value: &Value) -> Option<Result<(), String>> {
             )),
         },
         _ if key.starts_with("ai.profiles.") => crate::ai::check_profile(key, value),
+        _ if key.starts_with("db.profiles.") => crate::db::check_profile(key, value),
         _ if key.starts_with("quota.") => return check_quota_key(key, value),
         _ if key.starts_with("scan.") => return crate::scan::check(key, value),
         "events.retention-days" => match value.as_u64() {
@@ -544,16 +545,14 @@ impl Config {
             if key.starts_with("plugins.") {
                 continue;
             }
-            // A project folder is someone else's: one that set where an AI
-            // profile sends its key (or which secret it sends) would
-            // exfiltrate it on the next prompt.
-            if key.starts_with("ai.profiles.") && origin.layer == Layer::Project {
+            if origin.layer == Layer::Project
+                && let Some(message) = crate::db::kept_from_projects(key)
+            {
+                let (key, origin) = (key.clone(), origin.to_string());
                 problems.push(Problem {
-                    key: key.clone(),
-                    origin: origin.to_string(),
-                    message: "may not be set by a project: AI profiles say where your keys \
-                              are sent; set them in your own configuration (`lord ai add`)"
-                        .to_owned(),
+                    key,
+                    origin,
+                    message,
                 });
                 continue;
             }

@@ -20,6 +20,7 @@
 //! one, never a mix).
 
 mod ai;
+mod db;
 mod edit;
 mod error;
 mod layers;

@@ -165,6 +165,8 @@ pub enum HostError {
     Perf(#[from] lord_perf::PerfError),
     #[error("{0}")]
     Ai(#[from] lord_ai::AiError),
+    #[error("{0}")]
+    Db(#[from] lord_db_api::DbError),
     #[error(
         "policy refuses `{action}` of plugin `{plugin}`: {reason}; see `lord policy check {plugin}` and ask whoever keeps the policies"
     )]
@@ -217,6 +219,7 @@ impl HostError {
             | HostError::PluginConfig { .. }
             | HostError::Perf(_)
             | HostError::Ai(_)
+            | HostError::Db(_)
             | HostError::PolicyRefused { .. }
             | HostError::PolicyUnusable(_)
             | HostError::Policy(_) => false,
@@ -228,6 +231,10 @@ impl HostError {
         match self {
             HostError::Package(e) => e.is_user_error(),
             HostError::Registry(e) => e.is_user_error(),
+            HostError::Db(e) => matches!(
+                e,
+                lord_db_api::DbError::Profile(_) | lord_db_api::DbError::Migration(_)
+            ),
             HostError::Resolve(_) | HostError::Cases(_) | HostError::PolicyRefused { .. } => true,
             HostError::Manifest(_)
             | HostError::MissingComponent { .. }

@@ -11,6 +11,7 @@ pub(crate) mod cache;
 pub(crate) mod completions;
 pub(crate) mod config;
 pub(crate) mod dashboard;
+pub(crate) mod db;
 pub(crate) mod dev;
 pub(crate) mod events;
 pub(crate) mod install;

@@ -22,6 +22,7 @@
 //!   `output.raw-plugins` let it pass on a terminal too.
 
 mod analytics;
+pub(crate) mod db;
 mod events;
 mod foreign;
 pub(crate) mod monitor;

@@ -10,6 +10,13 @@
 /// as lord-ai's own tests start it.
 #[path = "../../../ai/tests/all/llama_server.rs"]
 mod llama_server;
+/// Throwaway MariaDB servers, as lord-db's own tests start them.
+#[path = "../../../db/tests/support/mariadb.rs"]
+#[expect(
+    dead_code,
+    reason = "lord's tests start plain servers; the TLS helpers are lord-db's"
+)]
+mod mariadb;
 /// Throwaway PostgreSQL servers, as the registry's own tests start them.
 #[path = "../../../registry/tests/support/mod.rs"]
 #[expect(
@@ -31,6 +38,7 @@ mod concurrency;
 mod config;
 mod crash;
 mod dashboard;
+mod db;
 mod dependencies;
 mod dev;
 mod exec;

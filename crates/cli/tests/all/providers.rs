@@ -28,7 +28,11 @@ fn plugin_list_shows_the_built_in_providers_as_native() {
             "anthropic",
             "ollama",
             "huggingface",
-            "gemini"
+            "gemini",
+            "db",
+            "sqlite",
+            "postgres",
+            "mysql"
         ],
         "{natives:#?}"
     );

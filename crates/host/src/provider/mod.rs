@@ -12,13 +12,15 @@
 //! `lord:plugin/secrets` interface), [`text`] (the `json.parse` and
 //! `lines` micro-plugins), [`monitor`] (the `lord monitor` commands) and
 //! [`ai`] (the `lord ai` commands, the `lord:plugin/ai` interface, and one
-//! provider per AI service). The database providers come the same way.
+//! provider per AI service) and [`db`] (the `lord db` commands, and one
+//! provider per SQL engine).
 //!
 //! Invariant: a provider's id is reserved: no plugin can be installed
 //! under it.
 
 pub mod ai;
 pub(crate) mod ai_link;
+pub mod db;
 pub mod monitor;
 pub mod secrets;
 pub mod text;
@@ -101,6 +103,10 @@ impl Providers {
                 Arc::new(ai::Service(lord_ai::Kind::Ollama)),
                 Arc::new(ai::Service(lord_ai::Kind::HuggingFace)),
                 Arc::new(ai::Service(lord_ai::Kind::Gemini)),
+                Arc::new(db::Db),
+                Arc::new(db::EngineProvider(lord_db_api::Engine::Sqlite)),
+                Arc::new(db::EngineProvider(lord_db_api::Engine::Postgres)),
+                Arc::new(db::EngineProvider(lord_db_api::Engine::Mysql)),
             ],
         }
     }

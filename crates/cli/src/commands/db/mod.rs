@@ -1,0 +1,109 @@
+//! `lord db`: the `db` provider's commands over `lord-db`. Profiles
+//! (`add`, `list`, `remove`, `ping`), queries for scripts (`query`, with
+//! `--json` and `--csv`), catalogues (`schema`) and versioned migrations
+//! (`migrate new|up|down|status`).
+
+mod manage;
+mod migrate;
+mod query;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Result;
+use clap::{Args, Subcommand};
+use lord_db_api::{DbError, Password, Profile};
+use lord_host::{Framework, HostError};
+
+use crate::context::Context;
+use crate::render::Output;
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum DbCommand {
+    /// Add (or replace) a profile: a named database. The URL never holds a
+    /// password: store it with `lord secret set DB_<NAME>_PASSWORD`.
+    Add(manage::AddArgs),
+    /// The profiles, with whether each one's password is stored.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove a profile (its password stays in `lord secret`).
+    Remove { name: String },
+    /// Connect to a profile and run `SELECT 1`.
+    Ping {
+        name: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run one statement: rows as a table, JSON or CSV; exit 0 when it
+    /// ran, non-zero with the engine's message when it did not.
+    Query(query::QueryArgs),
+    /// Tables, columns, types, nullability, keys and indexes, from the
+    /// engine's catalogue.
+    Schema {
+        name: String,
+        /// One table (default: every table).
+        table: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Versioned migrations in the project's `migrations/` folder.
+    Migrate(MigrateArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct MigrateArgs {
+    /// The migrations folder (default: `migrations/` in the project).
+    #[arg(long, global = true)]
+    dir: Option<PathBuf>,
+    #[command(subcommand)]
+    command: migrate::MigrateCommand,
+}
+
+pub(crate) async fn run(
+    ctx: &Context,
+    out: &Output,
+    framework: &Framework,
+    command: DbCommand,
+) -> Result<ExitCode> {
+    match command {
+        DbCommand::Add(args) => manage::add(ctx, out, framework, args)?,
+        DbCommand::List { json } => manage::list(out, framework, json)?,
+        DbCommand::Remove { name } => manage::remove(out, framework, &name)?,
+        DbCommand::Ping { name, json } => manage::ping(out, framework, &name, json).await?,
+        DbCommand::Query(args) => query::query(ctx, out, framework, args).await?,
+        DbCommand::Schema { name, table, json } => {
+            query::schema(out, framework, &name, table, json).await?;
+        }
+        DbCommand::Migrate(args) => {
+            let dir = match args.dir {
+                Some(dir) => ctx.cwd.join(dir),
+                None => framework.db_migrations_dir(),
+            };
+            migrate::run(out, framework, &dir, args.command).await?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Runs `work` on a session of the profile `name`, on a thread that may
+/// block (the drivers are synchronous); a session that failed is not put
+/// back in the pool.
+pub(super) async fn with_session<T: Send + 'static>(
+    framework: &Framework,
+    name: &str,
+    work: impl FnOnce(&mut lord_db::Session) -> Result<T, DbError> + Send + 'static,
+) -> Result<T> {
+    let (profile, password): (Profile, Option<Password>) = framework.db_connection(name)?;
+    let outcome = tokio::task::spawn_blocking(move || {
+        let mut session = lord_db::pools().session(&profile, password)?;
+        let outcome = work(&mut session);
+        if outcome.is_err() {
+            session.discard();
+        }
+        outcome
+    })
+    .await?;
+    Ok(outcome.map_err(HostError::from)?)
+}

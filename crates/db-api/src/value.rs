@@ -1,0 +1,95 @@
+//! What a statement binds and returns, the same for every engine: a value
+//! is null, a boolean, an integer, a float, text or bytes. Engine types
+//! beyond these (dates, decimals, UUIDs, JSON) are read as their text, as
+//! the engine writes them, so nothing is lost in rounding.
+
+use serde::{Serialize, Serializer};
+
+/// One bound parameter or one cell of a result.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    Null,
+    Bool(bool),
+    Int(i64),
+    Float(f64),
+    Text(String),
+    Bytes(Vec<u8>),
+}
+
+impl Value {
+    /// The cell as a table or CSV shows it: bytes as `\x` and hex, as
+    /// PostgreSQL writes them; null as the empty string.
+    pub fn display(&self) -> String {
+        match self {
+            Value::Null => String::new(),
+            Value::Bool(b) => b.to_string(),
+            Value::Int(i) => i.to_string(),
+            Value::Float(f) => f.to_string(),
+            Value::Text(t) => t.clone(),
+            Value::Bytes(b) => format!("\\x{}", hex::encode(b)),
+        }
+    }
+
+    /// The integer in a value an engine may return as text (MariaDB's
+    /// `COUNT(*)` in the text protocol, PostgreSQL's `bigint`).
+    pub fn as_i64(&self) -> Option<i64> {
+        match self {
+            Value::Int(i) => Some(*i),
+            Value::Text(t) => t.parse().ok(),
+            Value::Bool(b) => Some(i64::from(*b)),
+            Value::Null | Value::Float(_) | Value::Bytes(_) => None,
+        }
+    }
+
+    /// The text in a value (bytes that are UTF-8 included).
+    pub fn as_text(&self) -> Option<String> {
+        match self {
+            Value::Text(t) => Some(t.clone()),
+            Value::Bytes(b) => String::from_utf8(b.clone()).ok(),
+            Value::Int(i) => Some(i.to_string()),
+            Value::Null | Value::Bool(_) | Value::Float(_) => None,
+        }
+    }
+}
+
+impl Serialize for Value {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Value::Null => s.serialize_none(),
+            Value::Bool(b) => s.serialize_bool(*b),
+            Value::Int(i) => s.serialize_i64(*i),
+            // JSON has no NaN or infinity; those go out as text.
+            Value::Float(f) if f.is_finite() => s.serialize_f64(*f),
+            Value::Float(f) => s.serialize_str(&f.to_string()),
+            Value::Text(t) => s.serialize_str(t),
+            Value::Bytes(_) => s.serialize_str(&self.display()),
+        }
+    }
+}
+
+/// What one statement returned: its columns and rows, and for a statement
+/// that changes rows, how many it changed.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Rows {
+    pub columns: Vec<String>,
+    pub rows: Vec<Vec<Value>>,
+    /// Rows inserted, updated or deleted, when the statement returns none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub affected: Option<u64>,
+}
+
+impl Rows {
+    /// The rows as JSON objects keyed by column name, in column order.
+    pub fn to_objects(&self) -> Vec<serde_json::Map<String, serde_json::Value>> {
+        self.rows
+            .iter()
+            .map(|row| {
+                self.columns
+                    .iter()
+                    .zip(row)
+                    .map(|(c, v)| (c.clone(), serde_json::to_value(v).unwrap_or_default()))
+                    .collect()
+            })
+            .collect()
+    }
+}

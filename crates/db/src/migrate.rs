@@ -1,0 +1,476 @@
+//! Versioned migrations: a folder of `NNNN_name.sql` files
+//! ([`lord_db_api::Migration`]) applied to a database in version order,
+//! each recorded in the database's `lord_migrations` history table with
+//! its checksum.
+//!
+//! Invariant: the history table never says a migration was applied when it
+//! was not. On engines whose transactions hold schema changes (PostgreSQL,
+//! SQLite) a migration and its history row are one transaction: killed
+//! halfway, neither is there. On MySQL/MariaDB, which commit each DDL
+//! statement as it runs, the row is written as `started` before the
+//! migration and turned `applied` after it; a migration killed or failed
+//! halfway stays `started`, and `up` and `down` refuse to go on until
+//! someone has looked at the database and settled it.
+//!
+//! Invariant: nothing runs while an applied migration's file differs from
+//! what was applied (its checksum); the error names the file.
+//!
+//! Invariant: one migrator at a time per database: `up` and `down` hold a
+//! server lock (PostgreSQL's advisory lock, MySQL's `GET_LOCK`) while they
+//! read the history and run migrations.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use lord_db_api::{
+    DbError, Engine, Migration, MigrationName, SqlSession, Value, in_transaction,
+    migration_file_name,
+};
+use serde::Serialize;
+
+/// The history table's name, in every database lord migrates.
+pub const HISTORY_TABLE: &str = "lord_migrations";
+
+const APPLIED: &str = "applied";
+const STARTED: &str = "started";
+
+/// One row of the history table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Applied {
+    version: u64,
+    name: String,
+    checksum: String,
+    applied_at: String,
+    state: String,
+}
+
+/// Where one migration stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum State {
+    Pending,
+    Applied,
+    /// Applied, but its file changed since.
+    Changed,
+    /// Applied, and its file is gone.
+    Missing,
+    /// Begun on an engine without transactional DDL and not finished.
+    Started,
+}
+
+/// One line of `lord db migrate status`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Status {
+    pub version: u64,
+    pub name: String,
+    pub file: Option<String>,
+    pub state: State,
+    pub applied_at: Option<String>,
+}
+
+/// Reads the migration files in `dir`, in version order. Two files of one
+/// version are refused, naming both.
+pub fn read_folder(dir: &Path) -> Result<Vec<Migration>, DbError> {
+    let io = |what: String| move |source| DbError::Io { what, source };
+    let entries = std::fs::read_dir(dir).map_err(io(format!(
+        "cannot read the migrations folder `{}` (make one with `lord db migrate new NAME`)",
+        dir.display()
+    )))?;
+    let mut found: BTreeMap<u64, Migration> = BTreeMap::new();
+    for entry in entries {
+        let entry = entry.map_err(io(format!("cannot list `{}`", dir.display())))?;
+        let file = entry.file_name().to_string_lossy().into_owned();
+        if !file.ends_with(".sql") {
+            continue;
+        }
+        let bytes = std::fs::read(entry.path())
+            .map_err(io(format!("cannot read `{}`", entry.path().display())))?;
+        let Some(migration) = Migration::parse(&file, &bytes)? else {
+            continue;
+        };
+        if let Some(other) = found.get(&migration.version) {
+            return Err(DbError::Migration(format!(
+                "`{}` and `{}` have the same version {}; renumber one",
+                other.file, migration.file, migration.version
+            )));
+        }
+        found.insert(migration.version, migration);
+    }
+    Ok(found.into_values().collect())
+}
+
+/// Writes a new migration `name` in `dir` (made if missing), numbered
+/// after the highest there; returns its path.
+pub fn new_migration(dir: &Path, name: &str) -> Result<PathBuf, DbError> {
+    let name = MigrationName::parse(name)?;
+    std::fs::create_dir_all(dir).map_err(|source| DbError::Io {
+        what: format!("cannot make the migrations folder `{}`", dir.display()),
+        source,
+    })?;
+    let next = read_folder(dir)?.last().map_or(1, |m| m.version + 1);
+    let path = dir.join(migration_file_name(next, &name));
+    lord_file::write_atomic(&path, name.template().as_bytes())
+        .map_err(|e| DbError::Migration(format!("cannot write `{}`: {e}", path.display())))?;
+    Ok(path)
+}
+
+/// The SQL for "now" as text, on each engine.
+fn now(engine: Engine) -> &'static str {
+    match engine {
+        Engine::Sqlite => "strftime('%Y-%m-%dT%H:%M:%SZ', 'now')",
+        Engine::Postgres => "to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')",
+        Engine::Mysql => "DATE_FORMAT(UTC_TIMESTAMP(), '%Y-%m-%dT%H:%i:%sZ')",
+    }
+}
+
+fn ensure_history(session: &mut dyn SqlSession) -> Result<(), DbError> {
+    session.run_script(&format!(
+        "CREATE TABLE IF NOT EXISTS {HISTORY_TABLE} (\
+         version BIGINT NOT NULL PRIMARY KEY, \
+         name VARCHAR(200) NOT NULL, \
+         checksum VARCHAR(64) NOT NULL, \
+         applied_at VARCHAR(40) NOT NULL, \
+         state VARCHAR(16) NOT NULL)"
+    ))
+}
+
+fn history(session: &mut dyn SqlSession) -> Result<Vec<Applied>, DbError> {
+    ensure_history(session)?;
+    let rows = session.run(
+        &format!(
+            "SELECT version, name, checksum, applied_at, state FROM {HISTORY_TABLE} \
+             ORDER BY version"
+        ),
+        &[],
+    )?;
+    Ok(rows
+        .rows
+        .iter()
+        .map(|r| Applied {
+            version: r[0]
+                .as_i64()
+                .and_then(|v| u64::try_from(v).ok())
+                .unwrap_or(0),
+            name: r[1].as_text().unwrap_or_default(),
+            checksum: r[2].as_text().unwrap_or_default(),
+            applied_at: r[3].as_text().unwrap_or_default(),
+            state: r[4].as_text().unwrap_or_default(),
+        })
+        .collect())
+}
+
+/// Every migration, local or applied, with where it stands.
+pub fn status(session: &mut dyn SqlSession, dir: &Path) -> Result<Vec<Status>, DbError> {
+    let local = read_folder(dir)?;
+    let applied = history(session)?;
+    Ok(merge(&local, &applied))
+}
+
+fn merge(local: &[Migration], applied: &[Applied]) -> Vec<Status> {
+    let mut out: BTreeMap<u64, Status> = BTreeMap::new();
+    for m in local {
+        out.insert(
+            m.version,
+            Status {
+                version: m.version,
+                name: m.name.clone(),
+                file: Some(m.file.clone()),
+                state: State::Pending,
+                applied_at: None,
+            },
+        );
+    }
+    for a in applied {
+        let file = local.iter().find(|m| m.version == a.version);
+        let state = match file {
+            _ if a.state == STARTED => State::Started,
+            None => State::Missing,
+            Some(m) if m.checksum != a.checksum => State::Changed,
+            Some(_) => State::Applied,
+        };
+        out.insert(
+            a.version,
+            Status {
+                version: a.version,
+                name: a.name.clone(),
+                file: file.map(|m| m.file.clone()),
+                state,
+                applied_at: Some(a.applied_at.clone()),
+            },
+        );
+    }
+    out.into_values().collect()
+}
+
+/// Refuses to go on when the history says a migration's file changed
+/// since it was applied, or a migration was left half done.
+fn check(statuses: &[Status], profile: &str) -> Result<(), DbError> {
+    for s in statuses {
+        let file = s
+            .file
+            .clone()
+            .unwrap_or_else(|| format!("version {}", s.version));
+        match s.state {
+            State::Changed => {
+                return Err(DbError::Migration(format!(
+                    "the migration file `{file}` changed after it was applied to `{profile}`; \
+                     put it back as it was, and make the change in a new migration \
+                     (`lord db migrate new NAME`)"
+                )));
+            }
+            State::Started => {
+                return Err(DbError::Migration(format!(
+                    "the migration `{file}` was started on `{profile}` and did not finish \
+                     (going up or down); this engine commits schema changes as they run, so \
+                     part of it may be in place. Check the database, then settle it by hand: \
+                     if its up part is now wholly in place, mark it applied with `lord db \
+                     query {profile} \"UPDATE {HISTORY_TABLE} SET state = 'applied' WHERE \
+                     version = {v}\"`; if none of it is, forget the attempt with `lord db \
+                     query {profile} \"DELETE FROM {HISTORY_TABLE} WHERE version = {v}\"`",
+                    v = s.version
+                )));
+            }
+            State::Missing => {
+                return Err(DbError::Migration(format!(
+                    "the migration {} (`{}`) was applied to `{profile}` but its file is no \
+                     longer in the migrations folder; put it back as it was (a file renamed or \
+                     renumbered would be applied a second time)",
+                    s.version, s.name
+                )));
+            }
+            State::Pending | State::Applied => {}
+        }
+    }
+    // A pending migration numbered below one already applied would run
+    // out of the order the others were written in.
+    let newest = statuses
+        .iter()
+        .filter(|s| s.state != State::Pending)
+        .map(|s| s.version)
+        .max();
+    if let Some(newest) = newest
+        && let Some(late) = statuses
+            .iter()
+            .find(|s| s.state == State::Pending && s.version < newest)
+    {
+        return Err(DbError::Migration(format!(
+            "the migration `{}` is numbered {}, below {newest}, which `{profile}` already \
+             applied; give it a number above {newest} (rename the file) so migrations run in \
+             the order they were written",
+            late.file.clone().unwrap_or_default(),
+            late.version
+        )));
+    }
+    Ok(())
+}
+
+/// The key of the server-side lock that lets one migrator at a time work
+/// on a database (PostgreSQL's advisory locks take a number).
+const LOCK_KEY: i64 = 0x006c_6f72_646d_6967; // "lordmig"
+
+/// How long a migrator waits for another to finish.
+const LOCK_WAIT: Duration = Duration::from_secs(30);
+
+/// Runs `work` holding the database's migration lock, so two `lord db
+/// migrate` runs at once take turns and the second reads the history the
+/// first left. The lock is the session's: a migrator killed while holding
+/// it loses it with its connection. SQLite takes none: its writers are
+/// already one at a time, and a second migrator fails on the history's key
+/// rather than applying a migration twice.
+fn locked<T>(
+    session: &mut dyn SqlSession,
+    work: impl FnOnce(&mut dyn SqlSession) -> Result<T, DbError>,
+) -> Result<T, DbError> {
+    let (lock, unlock) = match session.engine() {
+        Engine::Sqlite => return work(session),
+        Engine::Postgres => (
+            format!("SELECT pg_try_advisory_lock({LOCK_KEY})"),
+            format!("SELECT pg_advisory_unlock({LOCK_KEY})"),
+        ),
+        Engine::Mysql => (
+            format!("SELECT GET_LOCK('{HISTORY_TABLE}', 0)"),
+            format!("SELECT RELEASE_LOCK('{HISTORY_TABLE}')"),
+        ),
+    };
+    let deadline = Instant::now() + LOCK_WAIT;
+    loop {
+        let got = session.run(&lock, &[])?;
+        // `true` from PostgreSQL, 1 from MySQL: the lock is ours.
+        let cell = got.rows.first().and_then(|r| r.first());
+        if matches!(cell, Some(Value::Bool(true))) || cell.and_then(Value::as_i64) == Some(1) {
+            break;
+        }
+        if Instant::now() > deadline {
+            return Err(DbError::Migration(format!(
+                "another migrator has held the database's migration lock for {} s (a `lord db \
+                 migrate` still running, or a migration the server is still running after its \
+                 client went away); let it finish or end it, then run this again",
+                LOCK_WAIT.as_secs()
+            )));
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let outcome = work(session);
+    let released = session.run(&unlock, &[]);
+    match (outcome, released) {
+        (Ok(value), Ok(_)) => Ok(value),
+        (Err(e), _) | (Ok(_), Err(e)) => Err(e),
+    }
+}
+
+fn version_param(version: u64) -> Result<Value, DbError> {
+    i64::try_from(version)
+        .map(Value::Int)
+        .map_err(|_| DbError::Migration(format!("version {version} is too large")))
+}
+
+/// Applies the pending migrations up to `to` (all when `None`), in
+/// version order; `before` hears of each before it runs. Returns the
+/// versions applied.
+pub fn up(
+    session: &mut dyn SqlSession,
+    profile: &str,
+    dir: &Path,
+    to: Option<u64>,
+    before: impl FnMut(&Migration),
+) -> Result<Vec<u64>, DbError> {
+    locked(session, |s| up_locked(s, profile, dir, to, before))
+}
+
+fn up_locked(
+    session: &mut dyn SqlSession,
+    profile: &str,
+    dir: &Path,
+    to: Option<u64>,
+    mut before: impl FnMut(&Migration),
+) -> Result<Vec<u64>, DbError> {
+    let local = read_folder(dir)?;
+    let applied = history(session)?;
+    check(&merge(&local, &applied), profile)?;
+    let engine = session.engine();
+    let mut done = Vec::new();
+    for m in local
+        .iter()
+        .filter(|m| to.is_none_or(|to| m.version <= to))
+        .filter(|m| applied.iter().all(|a| a.version != m.version))
+    {
+        before(m);
+        let p = |n| engine.placeholder(n);
+        let insert = format!(
+            "INSERT INTO {HISTORY_TABLE} (version, name, checksum, applied_at, state) \
+             VALUES ({}, {}, {}, {}, {})",
+            p(1),
+            p(2),
+            p(3),
+            now(engine),
+            p(4)
+        );
+        let row = |state: &str| -> Result<Vec<Value>, DbError> {
+            Ok(vec![
+                version_param(m.version)?,
+                Value::Text(m.name.clone()),
+                Value::Text(m.checksum.clone()),
+                Value::Text(state.to_owned()),
+            ])
+        };
+        if engine.transactional_ddl() {
+            in_transaction(session, |s| {
+                s.run_script(&m.up)?;
+                s.run(&insert, &row(APPLIED)?)?;
+                Ok(())
+            })?;
+        } else {
+            session.run(&insert, &row(STARTED)?)?;
+            session.run_script(&m.up).map_err(|e| {
+                DbError::Migration(format!(
+                    "the migration `{}` failed part way on `{profile}`: {e}. This engine \
+                     commits schema changes as they run, so the statements before the failure \
+                     stay applied; the history records the migration as started",
+                    m.file
+                ))
+            })?;
+            session.run(
+                &format!(
+                    "UPDATE {HISTORY_TABLE} SET state = {}, applied_at = {} WHERE version = {}",
+                    p(1),
+                    now(engine),
+                    p(2)
+                ),
+                &[Value::Text(APPLIED.to_owned()), version_param(m.version)?],
+            )?;
+        }
+        done.push(m.version);
+    }
+    Ok(done)
+}
+
+/// Reverts the newest `steps` applied migrations, newest first; `before`
+/// hears of each before it runs. Returns the versions reverted.
+pub fn down(
+    session: &mut dyn SqlSession,
+    profile: &str,
+    dir: &Path,
+    steps: usize,
+    before: impl FnMut(&Migration),
+) -> Result<Vec<u64>, DbError> {
+    locked(session, |s| down_locked(s, profile, dir, steps, before))
+}
+
+fn down_locked(
+    session: &mut dyn SqlSession,
+    profile: &str,
+    dir: &Path,
+    steps: usize,
+    mut before: impl FnMut(&Migration),
+) -> Result<Vec<u64>, DbError> {
+    let local = read_folder(dir)?;
+    let applied = history(session)?;
+    check(&merge(&local, &applied), profile)?;
+    let engine = session.engine();
+    let delete = format!(
+        "DELETE FROM {HISTORY_TABLE} WHERE version = {}",
+        engine.placeholder(1)
+    );
+    let mut done = Vec::new();
+    for a in applied.iter().rev().take(steps) {
+        let m = local
+            .iter()
+            .find(|m| m.version == a.version)
+            .ok_or_else(|| {
+                DbError::Migration(format!(
+                    "the migration {} (`{}`) is applied to `{profile}` but its file is not in the \
+                 folder, so there is no down part to run",
+                    a.version, a.name
+                ))
+            })?;
+        before(m);
+        let version = version_param(m.version)?;
+        if engine.transactional_ddl() {
+            in_transaction(session, |s| {
+                s.run_script(&m.down)?;
+                s.run(&delete, std::slice::from_ref(&version))?;
+                Ok(())
+            })?;
+        } else {
+            session.run(
+                &format!(
+                    "UPDATE {HISTORY_TABLE} SET state = {} WHERE version = {}",
+                    engine.placeholder(1),
+                    engine.placeholder(2)
+                ),
+                &[Value::Text(STARTED.to_owned()), version.clone()],
+            )?;
+            session.run_script(&m.down).map_err(|e| {
+                DbError::Migration(format!(
+                    "reverting `{}` failed part way on `{profile}`: {e}. This engine commits \
+                     schema changes as they run; the history records the migration as started",
+                    m.file
+                ))
+            })?;
+            session.run(&delete, &[version])?;
+        }
+        done.push(m.version);
+    }
+    Ok(done)
+}

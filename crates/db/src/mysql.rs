@@ -1,0 +1,363 @@
+//! The MySQL/MariaDB provider's session: the synchronous `mysql` client,
+//! TLS through its rustls support, the connect timeout on the TCP connect,
+//! and the statement timeout as the server's own limit
+//! (`max_statement_time` on MariaDB, `max_execution_time` on MySQL, which
+//! limits only `SELECT`). Statements with parameters are prepared, so
+//! values are bound by the binary protocol, never spliced.
+//!
+//! MySQL and MariaDB commit DDL (`CREATE`, `ALTER`, `DROP`) implicitly:
+//! a transaction does not make a schema change atomic there
+//! ([`lord_db_api::Engine::transactional_ddl`]).
+
+use std::time::Duration;
+
+use lord_db_api::{
+    Column, DbError, Engine, ForeignKey, Index, Password, Profile, Rows, SqlSession, Table,
+    TlsMode, Value,
+};
+use mysql::consts::ColumnType;
+use mysql::prelude::Queryable as _;
+use mysql::{Conn, Opts, OptsBuilder, SslOpts};
+
+/// The character set number of binary strings (BLOB, VARBINARY).
+const BINARY_CHARSET: u16 = 63;
+
+pub(crate) struct MySession {
+    conn: Conn,
+    profile: String,
+}
+
+impl MySession {
+    pub(crate) fn open(profile: &Profile, password: Option<&Password>) -> Result<Self, DbError> {
+        let name = profile.name.to_string();
+        let fail = |message: String| DbError::Connect {
+            profile: name.clone(),
+            engine: "mysql",
+            message,
+        };
+        // The driver knows `mysql://` only; `mariadb://` is the same server.
+        let url = match profile.url.strip_prefix("mariadb://") {
+            Some(rest) => format!("mysql://{rest}"),
+            None => profile.url.clone(),
+        };
+        let opts = Opts::from_url(&url).map_err(|e| fail(e.to_string()))?;
+        let builder = OptsBuilder::from_opts(opts)
+            .pass(password.map(|p| p.expose().to_owned()))
+            .tcp_connect_timeout(Some(profile.connect_timeout))
+            .prefer_socket(false);
+        let tls = SslOpts::default().with_root_cert_path(profile.ca_file.clone());
+        let conn = match profile.tls_mode {
+            TlsMode::Disable => Conn::new(builder),
+            TlsMode::Require | TlsMode::VerifyFull => Conn::new(builder.ssl_opts(tls)),
+            // TLS when the server offers it: asked for first, and without
+            // it only when the server said it has none.
+            TlsMode::Prefer => match Conn::new(builder.clone().ssl_opts(tls)) {
+                Err(mysql::Error::DriverError(mysql::DriverError::TlsNotSupported)) => {
+                    Conn::new(builder)
+                }
+                other => other,
+            },
+        }
+        .map_err(|e| fail(e.to_string()))?;
+        let mut session = Self {
+            conn,
+            profile: name.clone(),
+        };
+        if let Some(limit) = profile.statement_timeout {
+            session
+                .limit_statements(limit)
+                .map_err(|e| fail(e.to_string()))?;
+        }
+        Ok(session)
+    }
+
+    fn limit_statements(&mut self, limit: Duration) -> Result<(), mysql::Error> {
+        let version: Option<String> = self.conn.query_first("SELECT VERSION()")?;
+        if version.is_some_and(|v| v.contains("MariaDB")) {
+            self.conn.query_drop(format!(
+                "SET SESSION max_statement_time = {}",
+                limit.as_secs_f64()
+            ))
+        } else {
+            self.conn.query_drop(format!(
+                "SET SESSION max_execution_time = {}",
+                limit.as_millis()
+            ))
+        }
+    }
+
+    fn engine_error(&self, e: &mysql::Error) -> DbError {
+        DbError::Engine {
+            profile: self.profile.clone(),
+            engine: "mysql",
+            message: e.to_string(),
+        }
+    }
+
+    fn names(&mut self, sql: &str, table: &str) -> Result<Vec<Vec<Value>>, DbError> {
+        Ok(self.run(sql, &[Value::Text(table.to_owned())])?.rows)
+    }
+}
+
+fn to_mysql(value: &Value) -> mysql::Value {
+    match value {
+        Value::Null => mysql::Value::NULL,
+        Value::Bool(b) => mysql::Value::Int(i64::from(*b)),
+        Value::Int(i) => mysql::Value::Int(*i),
+        Value::Float(f) => mysql::Value::Double(*f),
+        Value::Text(t) => mysql::Value::Bytes(t.clone().into_bytes()),
+        Value::Bytes(b) => mysql::Value::Bytes(b.clone()),
+    }
+}
+
+/// A cell by its column's type: the text protocol sends every value as
+/// bytes, the binary one sends numbers and dates typed.
+fn from_mysql(value: mysql::Value, column: &mysql::Column) -> Value {
+    use ColumnType::{
+        MYSQL_TYPE_DATE, MYSQL_TYPE_DOUBLE, MYSQL_TYPE_FLOAT, MYSQL_TYPE_INT24, MYSQL_TYPE_LONG,
+        MYSQL_TYPE_LONGLONG, MYSQL_TYPE_SHORT, MYSQL_TYPE_TINY, MYSQL_TYPE_YEAR,
+    };
+    match value {
+        mysql::Value::NULL => Value::Null,
+        mysql::Value::Int(i) => Value::Int(i),
+        mysql::Value::UInt(u) => i64::try_from(u).map_or(Value::Text(u.to_string()), Value::Int),
+        mysql::Value::Float(f) => Value::Float(f.into()),
+        mysql::Value::Double(f) => Value::Float(f),
+        mysql::Value::Date(y, m, d, h, mi, s, us) => {
+            if column.column_type() == MYSQL_TYPE_DATE {
+                Value::Text(format!("{y:04}-{m:02}-{d:02}"))
+            } else {
+                let frac = fraction(us, column);
+                Value::Text(format!("{y:04}-{m:02}-{d:02} {h:02}:{mi:02}:{s:02}{frac}"))
+            }
+        }
+        mysql::Value::Time(negative, days, h, mi, s, us) => {
+            let hours = u64::from(days) * 24 + u64::from(h);
+            let sign = if negative { "-" } else { "" };
+            let frac = fraction(us, column);
+            Value::Text(format!("{sign}{hours:02}:{mi:02}:{s:02}{frac}"))
+        }
+        mysql::Value::Bytes(bytes) => {
+            let ty = column.column_type();
+            let text = || String::from_utf8_lossy(&bytes).into_owned();
+            if matches!(
+                ty,
+                MYSQL_TYPE_TINY
+                    | MYSQL_TYPE_SHORT
+                    | MYSQL_TYPE_LONG
+                    | MYSQL_TYPE_LONGLONG
+                    | MYSQL_TYPE_INT24
+                    | MYSQL_TYPE_YEAR
+            ) {
+                text()
+                    .parse()
+                    .map_or_else(|_| Value::Text(text()), Value::Int)
+            } else if matches!(ty, MYSQL_TYPE_FLOAT | MYSQL_TYPE_DOUBLE) {
+                text()
+                    .parse()
+                    .map_or_else(|_| Value::Text(text()), Value::Float)
+            } else if column.character_set() == BINARY_CHARSET && !is_textual(ty) {
+                Value::Bytes(bytes)
+            } else {
+                Value::Text(text())
+            }
+        }
+    }
+}
+
+/// The fraction of a second as the text protocol writes it: as many
+/// digits as the column declares (`DATETIME(2)`: `.25`).
+fn fraction(micros: u32, column: &mysql::Column) -> String {
+    let digits = usize::from(column.decimals()).min(6);
+    if digits == 0 {
+        return String::new();
+    }
+    format!(".{}", &format!("{micros:06}")[..digits])
+}
+
+/// Types whose binary-charset bytes are still text (numbers, dates).
+fn is_textual(ty: ColumnType) -> bool {
+    matches!(
+        ty,
+        ColumnType::MYSQL_TYPE_DECIMAL
+            | ColumnType::MYSQL_TYPE_NEWDECIMAL
+            | ColumnType::MYSQL_TYPE_DATE
+            | ColumnType::MYSQL_TYPE_DATETIME
+            | ColumnType::MYSQL_TYPE_TIMESTAMP
+            | ColumnType::MYSQL_TYPE_TIME
+            | ColumnType::MYSQL_TYPE_NEWDATE
+    )
+}
+
+/// Reads every row of a result: the first result set's, and every later
+/// set's to its end (a query of several statements, which the text
+/// protocol runs), so an error in a later statement is returned rather
+/// than dropped with the result.
+fn collect<P: mysql::prelude::Protocol>(
+    mut result: mysql::QueryResult<'_, '_, '_, P>,
+) -> Result<Rows, mysql::Error> {
+    let mut first: Option<Rows> = None;
+    while let Some(set) = result.iter() {
+        let columns: Vec<mysql::Column> = set.columns().as_ref().to_vec();
+        let affected = set.affected_rows();
+        let mut rows = Vec::new();
+        for row in set {
+            let values = row?.unwrap();
+            if first.is_none() {
+                rows.push(
+                    values
+                        .into_iter()
+                        .zip(&columns)
+                        .map(|(v, c)| from_mysql(v, c))
+                        .collect(),
+                );
+            }
+        }
+        if first.is_none() {
+            first = Some(if columns.is_empty() {
+                Rows {
+                    affected: Some(affected),
+                    ..Rows::default()
+                }
+            } else {
+                Rows {
+                    columns: columns.iter().map(|c| c.name_str().into_owned()).collect(),
+                    rows,
+                    affected: None,
+                }
+            });
+        }
+    }
+    Ok(first.unwrap_or_default())
+}
+
+fn text(v: &Value) -> String {
+    v.as_text().unwrap_or_default()
+}
+
+fn list(v: &Value) -> Vec<String> {
+    text(v)
+        .split('\u{1f}')
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+impl SqlSession for MySession {
+    fn engine(&self) -> Engine {
+        Engine::Mysql
+    }
+
+    fn run(&mut self, sql: &str, params: &[Value]) -> Result<Rows, DbError> {
+        let result = if params.is_empty() {
+            self.conn.query_iter(sql).and_then(collect)
+        } else {
+            let bound: Vec<mysql::Value> = params.iter().map(to_mysql).collect();
+            self.conn.exec_iter(sql, bound).and_then(collect)
+        };
+        result.map_err(|e| self.engine_error(&e))
+    }
+
+    fn run_script(&mut self, sql: &str) -> Result<(), DbError> {
+        let profile = &self.profile;
+        let fail = |e: mysql::Error| DbError::Engine {
+            profile: profile.clone(),
+            engine: "mysql",
+            message: e.to_string(),
+        };
+        let mut result = self.conn.query_iter(sql).map_err(fail)?;
+        // Every statement's result, so a failure in a later one is seen.
+        while let Some(set) = result.iter() {
+            for row in set {
+                row.map_err(fail)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn begin(&mut self) -> Result<(), DbError> {
+        self.run_script("START TRANSACTION")
+    }
+
+    fn commit(&mut self) -> Result<(), DbError> {
+        self.run_script("COMMIT")
+    }
+
+    fn rollback(&mut self) -> Result<(), DbError> {
+        self.run_script("ROLLBACK")
+    }
+
+    fn tables(&mut self) -> Result<Vec<String>, DbError> {
+        let rows = self.run(
+            "SELECT table_name FROM information_schema.tables \
+             WHERE table_schema = DATABASE() AND table_type = 'BASE TABLE' ORDER BY table_name",
+            &[],
+        )?;
+        Ok(rows.rows.iter().map(|r| text(&r[0])).collect())
+    }
+
+    fn describe(&mut self, table: &str) -> Result<Option<Table>, DbError> {
+        let columns = self.names(
+            "SELECT column_name, column_type, is_nullable, column_default \
+             FROM information_schema.columns WHERE table_schema = DATABASE() AND table_name = ? \
+             ORDER BY ordinal_position",
+            table,
+        )?;
+        if columns.is_empty() {
+            return Ok(None);
+        }
+        let indexes = self.names(
+            "SELECT index_name, GROUP_CONCAT(column_name ORDER BY seq_in_index SEPARATOR 0x1f), \
+             MIN(non_unique) FROM information_schema.statistics \
+             WHERE table_schema = DATABASE() AND table_name = ? GROUP BY index_name \
+             ORDER BY index_name",
+            table,
+        )?;
+        let foreign = self.names(
+            "SELECT GROUP_CONCAT(column_name ORDER BY ordinal_position SEPARATOR 0x1f), \
+             MIN(referenced_table_name), \
+             GROUP_CONCAT(referenced_column_name ORDER BY ordinal_position SEPARATOR 0x1f) \
+             FROM information_schema.key_column_usage \
+             WHERE table_schema = DATABASE() AND table_name = ? \
+             AND referenced_table_name IS NOT NULL GROUP BY constraint_name \
+             ORDER BY constraint_name",
+            table,
+        )?;
+        let primary = |r: &Vec<Value>| text(&r[0]) == "PRIMARY";
+        Ok(Some(Table {
+            name: table.to_owned(),
+            columns: columns
+                .iter()
+                .map(|r| Column {
+                    name: text(&r[0]),
+                    data_type: text(&r[1]),
+                    nullable: text(&r[2]) == "YES",
+                    // MariaDB writes a missing default as the word NULL.
+                    default: r[3].as_text().filter(|d| d != "NULL"),
+                })
+                .collect(),
+            primary_key: indexes
+                .iter()
+                .find(|r| primary(r))
+                .map(|r| list(&r[1]))
+                .unwrap_or_default(),
+            indexes: indexes
+                .iter()
+                .filter(|r| !primary(r))
+                .map(|r| Index {
+                    name: text(&r[0]),
+                    columns: list(&r[1]),
+                    unique: r[2].as_i64() == Some(0),
+                })
+                .collect(),
+            foreign_keys: foreign
+                .iter()
+                .map(|r| ForeignKey {
+                    columns: list(&r[0]),
+                    references_table: text(&r[1]),
+                    references_columns: list(&r[2]),
+                })
+                .collect(),
+        }))
+    }
+}

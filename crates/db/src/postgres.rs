@@ -1,0 +1,288 @@
+//! The PostgreSQL provider's session: the synchronous `postgres` client,
+//! TLS through rustls ([`crate::tls`]), the connect timeout on the
+//! client's configuration and the statement timeout as the session's
+//! `statement_timeout`. Statements are prepared, so parameters are bound
+//! by the server's extended protocol, never spliced.
+
+use std::sync::Arc;
+
+use lord_db_api::{
+    Column, DbError, Engine, ForeignKey, Index, Password, Profile, Rows, SqlSession, Table,
+    TlsMode, Value,
+};
+use postgres::config::SslMode;
+use postgres::types::ToSql;
+
+use crate::pg_value::{Cell, Param};
+
+pub(crate) struct PgSession {
+    client: postgres::Client,
+    profile: String,
+}
+
+/// The engine's own words for a failure: the server's message with its
+/// detail and hint, or the client's error and its causes.
+fn message(e: &postgres::Error) -> String {
+    if let Some(db) = e.as_db_error() {
+        let mut text = format!("{}: {}", db.severity(), db.message());
+        if let Some(detail) = db.detail() {
+            text.push_str(&format!(" ({detail})"));
+        }
+        if let Some(hint) = db.hint() {
+            text.push_str(&format!("; hint: {hint}"));
+        }
+        return text;
+    }
+    let mut text = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(cause) = source {
+        let words = cause.to_string();
+        if !text.contains(&words) {
+            text.push_str(&format!(": {words}"));
+        }
+        source = cause.source();
+    }
+    text
+}
+
+impl PgSession {
+    pub(crate) fn open(profile: &Profile, password: Option<&Password>) -> Result<Self, DbError> {
+        let name = profile.name.to_string();
+        let fail = |message: String| DbError::Connect {
+            profile: name.clone(),
+            engine: "postgres",
+            message,
+        };
+        let mut config: postgres::Config = profile
+            .url
+            .parse()
+            .map_err(|e: postgres::Error| fail(message(&e)))?;
+        if let Some(password) = password {
+            config.password(password.expose());
+        }
+        config.connect_timeout(profile.connect_timeout);
+        config.application_name("lord");
+        config.ssl_mode(match profile.tls_mode {
+            TlsMode::Disable => SslMode::Disable,
+            TlsMode::Prefer => SslMode::Prefer,
+            TlsMode::Require | TlsMode::VerifyFull => SslMode::Require,
+        });
+        let client = match profile.tls_mode {
+            TlsMode::Disable => config.connect(postgres::NoTls),
+            TlsMode::Prefer | TlsMode::Require | TlsMode::VerifyFull => {
+                let tls = crate::tls::client_config(profile.ca_file.as_deref()).map_err(&fail)?;
+                config.connect(crate::tls::Rustls(Arc::new(tls)))
+            }
+        }
+        .map_err(|e| fail(message(&e)))?;
+        let mut session = Self {
+            client,
+            profile: name.clone(),
+        };
+        if let Some(limit) = profile.statement_timeout {
+            session
+                .client
+                .batch_execute(&format!("SET statement_timeout = {}", limit.as_millis()))
+                .map_err(|e| fail(message(&e)))?;
+        }
+        Ok(session)
+    }
+
+    fn engine_error(&self, e: &postgres::Error) -> DbError {
+        DbError::Engine {
+            profile: self.profile.clone(),
+            engine: "postgres",
+            message: message(e),
+        }
+    }
+
+    fn names(&mut self, sql: &str, table: &str) -> Result<Vec<Vec<Value>>, DbError> {
+        Ok(self.run(sql, &[Value::Text(table.to_owned())])?.rows)
+    }
+}
+
+fn text(v: &Value) -> String {
+    v.as_text().unwrap_or_default()
+}
+
+fn list(v: &Value) -> Vec<String> {
+    text(v)
+        .split('\u{1f}')
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Columns of a key or index, in order, joined by the unit separator (a
+/// character no sane column name holds).
+const KEY_COLUMNS: &str = "(SELECT string_agg(a.attname, chr(31) ORDER BY k.n) \
+     FROM unnest({keys}) WITH ORDINALITY AS k(attnum, n) \
+     JOIN pg_attribute a ON a.attrelid = {rel} AND a.attnum = k.attnum)";
+
+impl SqlSession for PgSession {
+    fn engine(&self) -> Engine {
+        Engine::Postgres
+    }
+
+    fn run(&mut self, sql: &str, params: &[Value]) -> Result<Rows, DbError> {
+        let statement = self
+            .client
+            .prepare(sql)
+            .map_err(|e| self.engine_error(&e))?;
+        if statement.params().len() != params.len() {
+            return Err(DbError::Value {
+                profile: self.profile.clone(),
+                message: format!(
+                    "the statement takes {} parameter(s) and {} were given",
+                    statement.params().len(),
+                    params.len()
+                ),
+            });
+        }
+        let bound: Vec<Param<'_>> = params.iter().map(Param).collect();
+        let refs: Vec<&(dyn ToSql + Sync)> =
+            bound.iter().map(|p| p as &(dyn ToSql + Sync)).collect();
+        if statement.columns().is_empty() {
+            let affected = self
+                .client
+                .execute(&statement, &refs)
+                .map_err(|e| self.engine_error(&e))?;
+            return Ok(Rows {
+                affected: Some(affected),
+                ..Rows::default()
+            });
+        }
+        let columns: Vec<String> = statement
+            .columns()
+            .iter()
+            .map(|c| c.name().to_owned())
+            .collect();
+        let found = self
+            .client
+            .query(&statement, &refs)
+            .map_err(|e| self.engine_error(&e))?;
+        let mut rows = Vec::with_capacity(found.len());
+        for row in &found {
+            let mut out = Vec::with_capacity(columns.len());
+            for (i, column) in columns.iter().enumerate() {
+                let cell: Cell = row.try_get(i).map_err(|e| DbError::Value {
+                    profile: self.profile.clone(),
+                    message: format!("cannot read column `{column}`: {}", message(&e)),
+                })?;
+                out.push(cell.0);
+            }
+            rows.push(out);
+        }
+        Ok(Rows {
+            columns,
+            rows,
+            affected: None,
+        })
+    }
+
+    fn run_script(&mut self, sql: &str) -> Result<(), DbError> {
+        self.client
+            .batch_execute(sql)
+            .map_err(|e| self.engine_error(&e))
+    }
+
+    fn begin(&mut self) -> Result<(), DbError> {
+        self.run_script("BEGIN")
+    }
+
+    fn commit(&mut self) -> Result<(), DbError> {
+        self.run_script("COMMIT")
+    }
+
+    fn rollback(&mut self) -> Result<(), DbError> {
+        self.run_script("ROLLBACK")
+    }
+
+    fn tables(&mut self) -> Result<Vec<String>, DbError> {
+        let rows = self.run(
+            "SELECT table_name::text FROM information_schema.tables \
+             WHERE table_schema = current_schema() AND table_type = 'BASE TABLE' \
+             ORDER BY table_name",
+            &[],
+        )?;
+        Ok(rows.rows.iter().map(|r| text(&r[0])).collect())
+    }
+
+    fn describe(&mut self, table: &str) -> Result<Option<Table>, DbError> {
+        let rel = "to_regclass(quote_ident($1))";
+        let columns = self.names(
+            &format!(
+                "SELECT a.attname::text, format_type(a.atttypid, a.atttypmod), NOT a.attnotnull, \
+                 pg_get_expr(d.adbin, d.adrelid) FROM pg_attribute a \
+                 LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum \
+                 WHERE a.attrelid = {rel} AND a.attnum > 0 AND NOT a.attisdropped \
+                 ORDER BY a.attnum"
+            ),
+            table,
+        )?;
+        if columns.is_empty() {
+            return Ok(None);
+        }
+        let index_columns = KEY_COLUMNS
+            .replace("{keys}", "ix.indkey")
+            .replace("{rel}", "ix.indrelid");
+        let indexes = self.names(
+            &format!(
+                "SELECT i.relname::text, {index_columns}, ix.indisunique, ix.indisprimary \
+                 FROM pg_index ix JOIN pg_class i ON i.oid = ix.indexrelid \
+                 WHERE ix.indrelid = {rel} ORDER BY i.relname"
+            ),
+            table,
+        )?;
+        let (from, to) = (
+            KEY_COLUMNS
+                .replace("{keys}", "c.conkey")
+                .replace("{rel}", "c.conrelid"),
+            KEY_COLUMNS
+                .replace("{keys}", "c.confkey")
+                .replace("{rel}", "c.confrelid"),
+        );
+        let foreign = self.names(
+            &format!(
+                "SELECT {from}, c.confrelid::regclass::text, {to} FROM pg_constraint c \
+                 WHERE c.conrelid = {rel} AND c.contype = 'f' ORDER BY c.conname"
+            ),
+            table,
+        )?;
+        let primary_key = indexes
+            .iter()
+            .find(|r| r[3] == Value::Bool(true))
+            .map(|r| list(&r[1]))
+            .unwrap_or_default();
+        Ok(Some(Table {
+            name: table.to_owned(),
+            columns: columns
+                .iter()
+                .map(|r| Column {
+                    name: text(&r[0]),
+                    data_type: text(&r[1]),
+                    nullable: r[2] == Value::Bool(true),
+                    default: r[3].as_text(),
+                })
+                .collect(),
+            primary_key,
+            indexes: indexes
+                .iter()
+                .filter(|r| r[3] != Value::Bool(true))
+                .map(|r| Index {
+                    name: text(&r[0]),
+                    columns: list(&r[1]),
+                    unique: r[2] == Value::Bool(true),
+                })
+                .collect(),
+            foreign_keys: foreign
+                .iter()
+                .map(|r| ForeignKey {
+                    columns: list(&r[0]),
+                    references_table: text(&r[1]),
+                    references_columns: list(&r[2]),
+                })
+                .collect(),
+        }))
+    }
+}

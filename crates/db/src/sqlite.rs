@@ -1,0 +1,259 @@
+//! The SQLite provider's session: rusqlite over the bundled SQLite lord
+//! already builds. The connect timeout is SQLite's busy timeout (how long
+//! to wait for another writer's lock); the statement timeout is kept by a
+//! progress handler that ends a statement past its deadline.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use lord_db_api::{
+    Column, DbError, Engine, ForeignKey, Index, Profile, Rows, SqlSession, Table, Value,
+};
+use rusqlite::types::{Value as Lite, ValueRef};
+
+/// How many SQLite virtual-machine steps between deadline checks.
+const STEPS_PER_CHECK: i32 = 10_000;
+
+pub(crate) struct SqliteSession {
+    conn: rusqlite::Connection,
+    profile: String,
+    statement_timeout: Option<Duration>,
+    deadline: Arc<Mutex<Option<Instant>>>,
+}
+
+impl SqliteSession {
+    pub(crate) fn open(profile: &Profile) -> Result<Self, DbError> {
+        let path = profile.sqlite_path()?;
+        let name = profile.name.to_string();
+        let mut conn = rusqlite::Connection::open(&path).map_err(|e| DbError::Connect {
+            profile: name.clone(),
+            engine: "sqlite",
+            message: format!("{e} (file `{}`)", path.display()),
+        })?;
+        let fail = |e: rusqlite::Error| DbError::Connect {
+            profile: name.clone(),
+            engine: "sqlite",
+            message: e.to_string(),
+        };
+        conn.busy_timeout(profile.connect_timeout).map_err(fail)?;
+        // Foreign keys are declared to be kept; SQLite keeps them only
+        // when asked, per connection.
+        conn.pragma_update(None, "foreign_keys", true)
+            .map_err(fail)?;
+        let deadline = Arc::new(Mutex::new(None::<Instant>));
+        if profile.statement_timeout.is_some() {
+            let watched = Arc::clone(&deadline);
+            conn.progress_handler(
+                STEPS_PER_CHECK,
+                Some(move || {
+                    watched
+                        .lock()
+                        .ok()
+                        .and_then(|d| *d)
+                        .is_some_and(|d| Instant::now() > d)
+                }),
+            )
+            .map_err(fail)?;
+        }
+        Ok(Self {
+            conn,
+            profile: name,
+            statement_timeout: profile.statement_timeout,
+            deadline,
+        })
+    }
+
+    fn engine_error(&self, e: rusqlite::Error) -> DbError {
+        let message = match (&e, self.statement_timeout) {
+            (rusqlite::Error::SqliteFailure(f, _), Some(limit))
+                if f.code == rusqlite::ErrorCode::OperationInterrupted =>
+            {
+                format!(
+                    "the statement ran past the profile's statement timeout ({} s)",
+                    limit.as_secs()
+                )
+            }
+            _ => e.to_string(),
+        };
+        DbError::Engine {
+            profile: self.profile.clone(),
+            engine: "sqlite",
+            message,
+        }
+    }
+
+    fn arm(&self) {
+        if let (Some(limit), Ok(mut d)) = (self.statement_timeout, self.deadline.lock()) {
+            *d = Some(Instant::now() + limit);
+        }
+    }
+
+    fn strings(&self, sql: &str, param: &str) -> Result<Vec<Vec<Value>>, DbError> {
+        Ok(self.run_ref(sql, &[Value::Text(param.to_owned())])?.rows)
+    }
+
+    fn run_ref(&self, sql: &str, params: &[Value]) -> Result<Rows, DbError> {
+        self.arm();
+        let mut stmt = self.conn.prepare(sql).map_err(|e| self.engine_error(e))?;
+        let bound = rusqlite::params_from_iter(params.iter().map(to_sqlite));
+        if stmt.column_count() == 0 {
+            let affected = stmt.execute(bound).map_err(|e| self.engine_error(e))?;
+            return Ok(Rows {
+                affected: Some(affected as u64),
+                ..Rows::default()
+            });
+        }
+        let columns: Vec<String> = stmt.column_names().map(str::to_owned).collect();
+        let width = columns.len();
+        let mut rows = Vec::new();
+        let mut cursor = stmt.query(bound).map_err(|e| self.engine_error(e))?;
+        while let Some(row) = cursor.next().map_err(|e| self.engine_error(e))? {
+            let mut out = Vec::with_capacity(width);
+            for i in 0..width {
+                let cell = row.get_ref(i).map_err(|e| self.engine_error(e))?;
+                out.push(from_sqlite(cell));
+            }
+            rows.push(out);
+        }
+        Ok(Rows {
+            columns,
+            rows,
+            affected: None,
+        })
+    }
+}
+
+fn to_sqlite(value: &Value) -> Lite {
+    match value {
+        Value::Null => Lite::Null,
+        Value::Bool(b) => Lite::Integer(i64::from(*b)),
+        Value::Int(i) => Lite::Integer(*i),
+        Value::Float(f) => Lite::Real(*f),
+        Value::Text(t) => Lite::Text(t.clone()),
+        Value::Bytes(b) => Lite::Blob(b.clone()),
+    }
+}
+
+fn from_sqlite(cell: ValueRef<'_>) -> Value {
+    match cell {
+        ValueRef::Null => Value::Null,
+        ValueRef::Integer(i) => Value::Int(i),
+        ValueRef::Real(f) => Value::Float(f),
+        ValueRef::Text(t) => Value::Text(String::from_utf8_lossy(t).into_owned()),
+        ValueRef::Blob(b) => Value::Bytes(b.to_vec()),
+    }
+}
+
+fn text(v: &Value) -> String {
+    v.as_text().unwrap_or_default()
+}
+
+impl SqlSession for SqliteSession {
+    fn engine(&self) -> Engine {
+        Engine::Sqlite
+    }
+
+    fn run(&mut self, sql: &str, params: &[Value]) -> Result<Rows, DbError> {
+        self.run_ref(sql, params)
+    }
+
+    fn run_script(&mut self, sql: &str) -> Result<(), DbError> {
+        self.arm();
+        self.conn
+            .execute_batch(sql)
+            .map_err(|e| self.engine_error(e))
+    }
+
+    fn begin(&mut self) -> Result<(), DbError> {
+        self.run_script("BEGIN")
+    }
+
+    fn commit(&mut self) -> Result<(), DbError> {
+        self.run_script("COMMIT")
+    }
+
+    fn rollback(&mut self) -> Result<(), DbError> {
+        self.run_script("ROLLBACK")
+    }
+
+    fn tables(&mut self) -> Result<Vec<String>, DbError> {
+        let rows = self.run_ref(
+            "SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' \
+             ESCAPE '\\' ORDER BY name",
+            &[],
+        )?;
+        Ok(rows.rows.iter().map(|r| text(&r[0])).collect())
+    }
+
+    fn describe(&mut self, table: &str) -> Result<Option<Table>, DbError> {
+        // cid, name, type, notnull, dflt_value, pk
+        let info = self.strings(
+            "SELECT name, type, \"notnull\", dflt_value, pk FROM pragma_table_info(?) ORDER BY cid",
+            table,
+        )?;
+        if info.is_empty() {
+            return Ok(None);
+        }
+        let mut keyed: Vec<(i64, String)> = Vec::new();
+        let columns = info
+            .iter()
+            .map(|r| {
+                let pk = r[4].as_i64().unwrap_or(0);
+                if pk > 0 {
+                    keyed.push((pk, text(&r[0])));
+                }
+                Column {
+                    name: text(&r[0]),
+                    data_type: text(&r[1]),
+                    nullable: r[2].as_i64() == Some(0) && pk == 0,
+                    default: r[3].as_text(),
+                }
+            })
+            .collect();
+        keyed.sort();
+        let mut indexes = Vec::new();
+        for r in self.strings(
+            "SELECT name, \"unique\" FROM pragma_index_list(?) WHERE origin <> 'pk' ORDER BY name",
+            table,
+        )? {
+            let name = text(&r[0]);
+            let cols = self.strings(
+                "SELECT name FROM pragma_index_info(?) ORDER BY seqno",
+                &name,
+            )?;
+            indexes.push(Index {
+                columns: cols.iter().map(|c| text(&c[0])).collect(),
+                unique: r[1].as_i64() == Some(1),
+                name,
+            });
+        }
+        let mut foreign_keys: Vec<(i64, ForeignKey)> = Vec::new();
+        for r in self.strings(
+            "SELECT id, \"table\", \"from\", \"to\" FROM pragma_foreign_key_list(?) ORDER BY id, seq",
+            table,
+        )? {
+            let id = r[0].as_i64().unwrap_or(0);
+            match foreign_keys.last_mut() {
+                Some((last, fk)) if *last == id => {
+                    fk.columns.push(text(&r[2]));
+                    fk.references_columns.push(text(&r[3]));
+                }
+                Some(_) | None => foreign_keys.push((
+                    id,
+                    ForeignKey {
+                        columns: vec![text(&r[2])],
+                        references_table: text(&r[1]),
+                        references_columns: vec![text(&r[3])],
+                    },
+                )),
+            }
+        }
+        Ok(Some(Table {
+            name: table.to_owned(),
+            columns,
+            primary_key: keyed.into_iter().map(|(_, c)| c).collect(),
+            indexes,
+            foreign_keys: foreign_keys.into_iter().map(|(_, fk)| fk).collect(),
+        }))
+    }
+}

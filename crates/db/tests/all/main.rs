@@ -1,0 +1,238 @@
+//! lord-db against real databases: one shared suite (queries and bound
+//! parameters, transactions, the catalogue, migrations, the pool) run on
+//! SQLite in a temporary file, on a throwaway PostgreSQL server and on a
+//! throwaway MariaDB server, each started here on loopback.
+
+/// Throwaway PostgreSQL servers, as the registry's own tests start them.
+#[path = "../../../registry/tests/support/mod.rs"]
+mod pg;
+
+#[path = "../support/mariadb.rs"]
+mod mariadb;
+
+mod suite;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use lord_db_api::Profile;
+use serde_json::json;
+
+/// Makes a profile on a fresh, empty database for each case.
+pub(crate) struct Target {
+    pub(crate) make: Box<dyn Fn() -> Profile>,
+}
+
+fn profile(name: &str, url: &str, extra: &[(&str, serde_json::Value)]) -> Profile {
+    Profile::from_settings(name, |field| {
+        if field == "url" {
+            return Some(json!(url));
+        }
+        extra
+            .iter()
+            .find(|(f, _)| *f == field)
+            .map(|(_, v)| v.clone())
+    })
+    .expect("a profile")
+}
+
+static NEXT: AtomicUsize = AtomicUsize::new(0);
+
+fn next_name() -> String {
+    format!("case{}", NEXT.fetch_add(1, Ordering::Relaxed))
+}
+
+#[test]
+fn sqlite_passes_the_suite() {
+    let dir = tempfile::tempdir().expect("a folder");
+    let root = dir.path().to_owned();
+    let target = Target {
+        make: Box::new(move || {
+            let name = next_name();
+            let url = format!("sqlite://{}", root.join(format!("{name}.db")).display());
+            profile(&name, &url, &[("statement-timeout", json!(1))])
+        }),
+    };
+    suite::run(&target);
+}
+
+#[test]
+fn postgres_passes_the_suite() {
+    let Some(server) = pg::PgServer::start() else {
+        return;
+    };
+    let base = server.url();
+    let admin = base.clone();
+    let target = Target {
+        make: Box::new(move || {
+            let name = next_name();
+            let mut client =
+                ::postgres::Client::connect(&admin, ::postgres::NoTls).expect("connect as admin");
+            client
+                .batch_execute(&format!("CREATE DATABASE {name}"))
+                .expect("a database");
+            let url = base.replace("/registry", &format!("/{name}"));
+            profile(
+                &name,
+                &url,
+                &[
+                    ("tls-mode", json!("disable")),
+                    ("statement-timeout", json!(1)),
+                ],
+            )
+        }),
+    };
+    suite::run(&target);
+    // The test server trusts every login, so it refuses a missing database.
+    suite::a_refused_connection_names_the_profile_not_the_password(&profile(
+        "locked",
+        &server.url().replace("/registry", "/no_such_db"),
+        &[("tls-mode", json!("disable"))],
+    ));
+}
+
+#[test]
+fn mariadb_passes_the_suite() {
+    let Some(server) = mariadb::MariaDb::start() else {
+        return;
+    };
+    let server = std::sync::Arc::new(server);
+    let shared = std::sync::Arc::clone(&server);
+    let target = Target {
+        make: Box::new(move || {
+            let name = next_name();
+            let url = shared.database(&name);
+            profile(
+                &name,
+                &url,
+                &[
+                    ("tls-mode", json!("disable")),
+                    ("statement-timeout", json!(1)),
+                ],
+            )
+        }),
+    };
+    suite::run(&target);
+    server.sql("CREATE USER 'app'@'127.0.0.1' IDENTIFIED BY 'right-horse'");
+    suite::a_refused_connection_names_the_profile_not_the_password(&profile(
+        "locked",
+        &format!("mysql://app@127.0.0.1:{}/mysql", server.port()),
+        &[("tls-mode", json!("disable"))],
+    ));
+}
+
+#[test]
+fn postgres_over_tls_verifies_the_server_against_the_ca_file() {
+    let Some(server) = pg::PgServer::start_tls() else {
+        return;
+    };
+    let url = server.url();
+    let ca = server.ca_file();
+    let with = |mode: &str, ca: Option<&std::path::Path>| {
+        let mut extra = vec![("tls-mode", json!(mode))];
+        if let Some(ca) = ca {
+            extra.push(("ca-file", json!(ca.display().to_string())));
+        }
+        lord_db::Pools::default()
+            .session(&profile("tls", &url, &extra), None)
+            .map(|mut s| {
+                s.run(
+                    "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
+                    &[],
+                )
+            })
+    };
+    for mode in ["verify-full", "require", "prefer"] {
+        let rows = with(mode, Some(&ca))
+            .unwrap_or_else(|e| panic!("{mode}: {e}"))
+            .unwrap_or_else(|e| panic!("{mode}: {e}"));
+        assert_eq!(rows.rows, [vec![lord_db_api::Value::Bool(true)]], "{mode}");
+    }
+    // The server takes TCP over TLS only.
+    let refused = with("disable", None).err().map(|e| e.to_string());
+    assert!(
+        refused
+            .as_deref()
+            .is_some_and(|e| e.contains("`tls`") && e.contains("postgres")),
+        "{refused:?}"
+    );
+    // Without the CA the certificate is not trusted: a TLS connection is
+    // always verified, `require` included.
+    for mode in ["verify-full", "require"] {
+        let refused = with(mode, None).err().map(|e| e.to_string());
+        assert!(
+            refused
+                .as_deref()
+                .is_some_and(|e| e.contains("certificate")),
+            "{mode}: {refused:?}"
+        );
+    }
+}
+
+#[test]
+fn require_refuses_a_server_without_tls() {
+    let Some(server) = pg::PgServer::start() else {
+        return;
+    };
+    let refused = lord_db::Pools::default()
+        .session(
+            &profile("plain", &server.url(), &[("tls-mode", json!("require"))]),
+            None,
+        )
+        .err()
+        .map(|e| e.to_string());
+    assert!(
+        refused
+            .as_deref()
+            .is_some_and(|e| e.contains("`plain`") && e.contains("TLS")),
+        "{refused:?}"
+    );
+    // `prefer` falls back to plain text when the server has no TLS.
+    let mut session = lord_db::Pools::default()
+        .session(
+            &profile("plain", &server.url(), &[("tls-mode", json!("prefer"))]),
+            None,
+        )
+        .expect("prefer connects without TLS");
+    session.run("SELECT 1", &[]).expect("select");
+}
+
+#[test]
+fn mariadb_over_tls_verifies_the_server_against_the_ca_file() {
+    let Some(server) = mariadb::MariaDb::start_tls() else {
+        return;
+    };
+    let url = server.database("tls");
+    let ca = server.ca_file();
+    let with = |mode: &str, ca: Option<&std::path::Path>| {
+        let mut extra = vec![("tls-mode", json!(mode))];
+        if let Some(ca) = ca {
+            extra.push(("ca-file", json!(ca.display().to_string())));
+        }
+        lord_db::Pools::default()
+            .session(&profile("tls", &url, &extra), None)
+            .map(|mut s| s.run("SHOW SESSION STATUS LIKE 'Ssl_version'", &[]))
+    };
+    for mode in ["verify-full", "require", "prefer"] {
+        let rows = with(mode, Some(&ca))
+            .unwrap_or_else(|e| panic!("{mode}: {e}"))
+            .unwrap_or_else(|e| panic!("{mode}: {e}"));
+        let version = rows.rows[0][1].as_text().unwrap_or_default();
+        assert!(version.starts_with("TLS"), "{mode}: {version:?}");
+    }
+    let refused = with("disable", None).err().map(|e| e.to_string());
+    assert!(
+        refused
+            .as_deref()
+            .is_some_and(|e| e.contains("`tls`") && e.contains("mysql")),
+        "{refused:?}"
+    );
+    for mode in ["verify-full", "require"] {
+        let refused = with(mode, None).err().map(|e| e.to_string());
+        assert!(
+            refused
+                .as_deref()
+                .is_some_and(|e| e.to_lowercase().contains("certificate")),
+            "{mode}: {refused:?}"
+        );
+    }
+}

@@ -1,0 +1,546 @@
+//! The suite every SQL engine passes: the same cases, with only the
+//! placeholders and a few type names told apart per engine.
+
+use lord_db::migrate::{self, State};
+use lord_db_api::{DbError, Engine, Password, Profile, SqlSession, Value, in_transaction};
+
+use crate::Target;
+
+pub(crate) fn run(target: &Target) {
+    parameters_are_bound_and_values_read_back(&(target.make)());
+    an_injection_through_a_parameter_is_inert(&(target.make)());
+    transactions_commit_and_roll_back(&(target.make)());
+    the_catalogue_describes_tables_keys_and_indexes(&(target.make)());
+    migrations_apply_revert_and_refuse_a_changed_file(&(target.make)());
+    a_failed_migration_leaves_the_history_consistent(&(target.make)());
+    the_pool_keeps_sessions_for_the_process(&(target.make)());
+    the_statement_timeout_ends_a_long_statement(&(target.make)());
+    engine_types_read_as_the_engine_writes_them(&(target.make)());
+    a_removed_or_renumbered_applied_migration_is_refused(&(target.make)());
+    an_error_in_a_later_statement_is_not_lost(&(target.make)());
+}
+
+fn session(profile: &Profile) -> lord_db::Session {
+    lord_db::pools()
+        .session(profile, None)
+        .unwrap_or_else(|e| panic!("a session on {}: {e}", profile.engine))
+}
+
+fn p(engine: Engine, n: usize) -> String {
+    engine.placeholder(n)
+}
+
+fn blob(engine: Engine) -> &'static str {
+    match engine {
+        Engine::Sqlite | Engine::Mysql => "BLOB",
+        Engine::Postgres => "BYTEA",
+    }
+}
+
+fn count(s: &mut dyn SqlSession, table: &str) -> i64 {
+    let rows = s
+        .run(&format!("SELECT COUNT(*) FROM {table}"), &[])
+        .expect("count");
+    rows.rows[0][0].as_i64().expect("a count")
+}
+
+fn parameters_are_bound_and_values_read_back(profile: &Profile) {
+    let mut s = session(profile);
+    let e = s.engine();
+    s.run_script(&format!(
+        "CREATE TABLE item (id INTEGER PRIMARY KEY, name VARCHAR(100), price DOUBLE PRECISION, \
+         data {})",
+        blob(e)
+    ))
+    .expect("create");
+    let insert = format!(
+        "INSERT INTO item (id, name, price, data) VALUES ({}, {}, {}, {})",
+        p(e, 1),
+        p(e, 2),
+        p(e, 3),
+        p(e, 4)
+    );
+    let changed = s
+        .run(
+            &insert,
+            &[
+                Value::Int(1),
+                Value::Text("grüße, \"quoted\"".into()),
+                Value::Float(2.5),
+                Value::Bytes(vec![0, 159, 255]),
+            ],
+        )
+        .expect("insert");
+    assert_eq!(changed.affected, Some(1), "{e}");
+    s.run(
+        &insert,
+        &[Value::Int(2), Value::Null, Value::Null, Value::Null],
+    )
+    .expect("insert nulls");
+    let rows = s
+        .run(
+            &format!(
+                "SELECT id, name, price, data FROM item WHERE id >= {} ORDER BY id",
+                p(e, 1)
+            ),
+            &[Value::Int(1)],
+        )
+        .expect("select");
+    assert_eq!(rows.columns, ["id", "name", "price", "data"], "{e}");
+    assert_eq!(
+        rows.rows,
+        [
+            vec![
+                Value::Int(1),
+                Value::Text("grüße, \"quoted\"".into()),
+                Value::Float(2.5),
+                Value::Bytes(vec![0, 159, 255]),
+            ],
+            vec![Value::Int(2), Value::Null, Value::Null, Value::Null],
+        ],
+        "{e}"
+    );
+    // Text for a number column is converted the way the engine would.
+    let rows = s
+        .run(
+            &format!("SELECT name FROM item WHERE id = {}", p(e, 1)),
+            &[Value::Text("1".into())],
+        )
+        .expect("text bound to an integer");
+    assert_eq!(rows.rows.len(), 1, "{e}");
+}
+
+fn an_injection_through_a_parameter_is_inert(profile: &Profile) {
+    let mut s = session(profile);
+    let e = s.engine();
+    s.run_script("CREATE TABLE victim (name VARCHAR(200))")
+        .expect("create");
+    let hostile = "x'); DROP TABLE victim; --";
+    s.run(
+        &format!("INSERT INTO victim (name) VALUES ({})", p(e, 1)),
+        &[Value::Text(hostile.into())],
+    )
+    .expect("insert");
+    let rows = s
+        .run(
+            &format!("SELECT name FROM victim WHERE name = {}", p(e, 1)),
+            &[Value::Text("' OR '1'='1".into())],
+        )
+        .expect("select");
+    assert!(
+        rows.rows.is_empty(),
+        "{e}: the OR in a parameter matched rows"
+    );
+    let rows = s
+        .run("SELECT name FROM victim", &[])
+        .expect("table still there");
+    assert_eq!(rows.rows, [vec![Value::Text(hostile.into())]], "{e}");
+}
+
+fn transactions_commit_and_roll_back(profile: &Profile) {
+    let mut s = session(profile);
+    let e = s.engine();
+    s.run_script("CREATE TABLE ledger (n INTEGER)")
+        .expect("create");
+    let insert = format!("INSERT INTO ledger (n) VALUES ({})", p(e, 1));
+    s.begin().expect("begin");
+    s.run(&insert, &[Value::Int(1)]).expect("insert");
+    s.rollback().expect("rollback");
+    assert_eq!(count(&mut *s, "ledger"), 0, "{e}: rolled back");
+    in_transaction(&mut *s, |t| t.run(&insert, &[Value::Int(2)]).map(|_| ())).expect("commit");
+    assert_eq!(count(&mut *s, "ledger"), 1, "{e}: committed");
+    let failed = in_transaction(&mut *s, |t| {
+        t.run(&insert, &[Value::Int(3)])?;
+        t.run("SELECT * FROM no_such_table", &[]).map(|_| ())
+    });
+    assert!(
+        matches!(failed, Err(DbError::Engine { .. })),
+        "{e}: {failed:?}"
+    );
+    assert_eq!(
+        count(&mut *s, "ledger"),
+        1,
+        "{e}: the failed transaction left nothing"
+    );
+}
+
+fn the_catalogue_describes_tables_keys_and_indexes(profile: &Profile) {
+    let mut s = session(profile);
+    let e = s.engine();
+    s.run_script(
+        "CREATE TABLE author (id INTEGER NOT NULL PRIMARY KEY, email VARCHAR(80) NOT NULL, \
+         bio VARCHAR(200));\
+         CREATE UNIQUE INDEX author_email ON author (email);\
+         CREATE TABLE book (id INTEGER NOT NULL PRIMARY KEY, author_id INTEGER NOT NULL, \
+         title VARCHAR(120), FOREIGN KEY (author_id) REFERENCES author (id));",
+    )
+    .expect("create");
+    assert_eq!(s.tables().expect("tables"), ["author", "book"], "{e}");
+    let author = s.describe("author").expect("describe").expect("author");
+    let columns: Vec<(&str, bool)> = author
+        .columns
+        .iter()
+        .map(|c| (c.name.as_str(), c.nullable))
+        .collect();
+    assert_eq!(
+        columns,
+        [("id", false), ("email", false), ("bio", true)],
+        "{e}"
+    );
+    assert!(
+        author.columns[1].data_type.to_lowercase().contains("char"),
+        "{e}: {:?}",
+        author.columns[1]
+    );
+    assert_eq!(author.primary_key, ["id"], "{e}");
+    let index = author
+        .indexes
+        .iter()
+        .find(|i| i.name == "author_email")
+        .unwrap_or_else(|| panic!("{e}: {:?}", author.indexes));
+    assert_eq!(
+        (index.columns.as_slice(), index.unique),
+        (&["email".to_owned()][..], true)
+    );
+    let book = s.describe("book").expect("describe").expect("book");
+    assert_eq!(book.foreign_keys.len(), 1, "{e}: {:?}", book.foreign_keys);
+    assert_eq!(book.foreign_keys[0].columns, ["author_id"], "{e}");
+    assert_eq!(book.foreign_keys[0].references_table, "author", "{e}");
+    assert_eq!(book.foreign_keys[0].references_columns, ["id"], "{e}");
+    assert!(s.describe("nothing").expect("describe").is_none(), "{e}");
+}
+
+fn write(dir: &std::path::Path, file: &str, up: &str, down: &str) {
+    std::fs::write(
+        dir.join(file),
+        format!("-- lord:up\n{up}\n-- lord:down\n{down}\n"),
+    )
+    .expect("a migration file");
+}
+
+fn states(s: &mut dyn SqlSession, dir: &std::path::Path) -> Vec<(u64, State)> {
+    migrate::status(s, dir)
+        .expect("status")
+        .iter()
+        .map(|m| (m.version, m.state))
+        .collect()
+}
+
+fn migrations_apply_revert_and_refuse_a_changed_file(profile: &Profile) {
+    let mut s = session(profile);
+    let e = s.engine();
+    let folder = tempfile::tempdir().expect("a folder");
+    let dir = folder.path();
+    let made = migrate::new_migration(dir, "first-table").expect("new");
+    assert!(made.ends_with("0001_first_table.sql"), "{}", made.display());
+    write(
+        dir,
+        "0001_first_table.sql",
+        "CREATE TABLE one (a INTEGER);",
+        "DROP TABLE one;",
+    );
+    write(
+        dir,
+        "0002_second.sql",
+        "CREATE TABLE two (b INTEGER);",
+        "DROP TABLE two;",
+    );
+    let name = profile.name.as_str();
+    let applied = migrate::up(&mut *s, name, dir, Some(1), |_| {}).expect("up to 1");
+    assert_eq!(applied, [1], "{e}");
+    assert_eq!(
+        states(&mut *s, dir),
+        [(1, State::Applied), (2, State::Pending)],
+        "{e}"
+    );
+    assert_eq!(
+        migrate::up(&mut *s, name, dir, None, |_| {}).expect("up"),
+        [2],
+        "{e}"
+    );
+    assert!(
+        s.tables().expect("tables").contains(&"two".to_owned()),
+        "{e}"
+    );
+    assert_eq!(
+        migrate::down(&mut *s, name, dir, 1, |_| {}).expect("down"),
+        [2],
+        "{e}"
+    );
+    assert!(
+        !s.tables().expect("tables").contains(&"two".to_owned()),
+        "{e}"
+    );
+    assert_eq!(
+        states(&mut *s, dir),
+        [(1, State::Applied), (2, State::Pending)],
+        "{e}"
+    );
+    // An applied file edited afterwards: nothing runs, and the file is named.
+    write(
+        dir,
+        "0001_first_table.sql",
+        "CREATE TABLE one (a BIGINT);",
+        "DROP TABLE one;",
+    );
+    assert_eq!(states(&mut *s, dir)[0], (1, State::Changed), "{e}");
+    let refused = migrate::up(&mut *s, name, dir, None, |_| {})
+        .unwrap_err()
+        .to_string();
+    assert!(
+        refused.contains("`0001_first_table.sql` changed"),
+        "{e}: {refused}"
+    );
+    assert!(
+        !s.tables().expect("tables").contains(&"two".to_owned()),
+        "{e}: ran anyway"
+    );
+    let refused = migrate::down(&mut *s, name, dir, 1, |_| {})
+        .unwrap_err()
+        .to_string();
+    assert!(refused.contains("0001_first_table.sql"), "{e}: {refused}");
+}
+
+fn a_failed_migration_leaves_the_history_consistent(profile: &Profile) {
+    let mut s = session(profile);
+    let e = s.engine();
+    let folder = tempfile::tempdir().expect("a folder");
+    let dir = folder.path();
+    write(
+        dir,
+        "0001_half.sql",
+        "CREATE TABLE half (a INTEGER);\nINSERT INTO no_such_table VALUES (1);",
+        "DROP TABLE half;",
+    );
+    let name = profile.name.as_str();
+    let failed = migrate::up(&mut *s, name, dir, None, |_| {})
+        .unwrap_err()
+        .to_string();
+    assert!(failed.contains("no_such_table"), "{e}: {failed}");
+    let tables = s.tables().expect("tables");
+    if e.transactional_ddl() {
+        // One transaction: neither the table nor a history row.
+        assert!(!tables.contains(&"half".to_owned()), "{e}: {tables:?}");
+        assert_eq!(states(&mut *s, dir), [(1, State::Pending)], "{e}");
+    } else {
+        // The engine committed the CREATE; the history says so honestly.
+        assert!(tables.contains(&"half".to_owned()), "{e}: {tables:?}");
+        assert_eq!(states(&mut *s, dir), [(1, State::Started)], "{e}");
+        let refused = migrate::up(&mut *s, name, dir, None, |_| {})
+            .unwrap_err()
+            .to_string();
+        assert!(
+            refused.contains("`0001_half.sql` was started"),
+            "{e}: {refused}"
+        );
+        assert!(
+            refused.contains("DELETE FROM lord_migrations WHERE version = 1"),
+            "{refused}"
+        );
+    }
+}
+
+fn the_pool_keeps_sessions_for_the_process(profile: &Profile) {
+    let pools = lord_db::Pools::default();
+    let name = profile.name.as_str();
+    {
+        let mut a = pools.session(profile, None).expect("a");
+        let _b = pools.session(profile, None).expect("b");
+        a.run("SELECT 1", &[]).expect("select");
+    }
+    assert_eq!(pools.idle(name), 2, "{}", profile.engine);
+    let _again = pools.session(profile, None).expect("again");
+    assert_eq!(
+        pools.idle(name),
+        1,
+        "{}: reused, not reopened",
+        profile.engine
+    );
+    let discarded = pools.session(profile, None).expect("discarded");
+    discarded.discard();
+    assert_eq!(pools.idle(name), 0, "{}", profile.engine);
+}
+
+fn the_statement_timeout_ends_a_long_statement(profile: &Profile) {
+    let mut s = session(profile);
+    let e = s.engine();
+    let long = match e {
+        Engine::Sqlite => {
+            "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 1000000000) \
+             SELECT COUNT(*) FROM c"
+        }
+        Engine::Postgres => "SELECT pg_sleep(30)",
+        Engine::Mysql => {
+            "SELECT COUNT(*) FROM information_schema.columns a, \
+             information_schema.columns b, information_schema.columns c"
+        }
+    };
+    let error = s.run(long, &[]).unwrap_err().to_string();
+    assert!(
+        error.contains(profile.name.as_str()) && error.to_lowercase().contains("time"),
+        "{e}: {error}"
+    );
+}
+
+pub(crate) fn a_refused_connection_names_the_profile_not_the_password(profile: &Profile) {
+    let e = profile.engine;
+    let secret = Password::new("not-the-password-7311".to_owned());
+    let error = lord_db::Pools::default()
+        .session(profile, Some(secret))
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_else(|| panic!("{e}: the connection was accepted"));
+    assert!(
+        error.contains("`locked`") && error.contains(e.as_str()),
+        "{error}"
+    );
+    assert!(!error.contains("not-the-password-7311"), "{error}");
+}
+
+/// Dates, times, decimals and the like read as the engine's own text for
+/// them, through both the text protocol (no parameters) and the binary one.
+fn engine_types_read_as_the_engine_writes_them(profile: &Profile) {
+    let mut s = session(profile);
+    let e = s.engine();
+    let text = |t: &str| Value::Text(t.to_owned());
+    let (sql, expected) = match e {
+        Engine::Sqlite => (
+            "SELECT 9007199254740993, -0.5, 'x', x'00ff', NULL",
+            vec![
+                Value::Int(9_007_199_254_740_993),
+                Value::Float(-0.5),
+                text("x"),
+                Value::Bytes(vec![0, 255]),
+                Value::Null,
+            ],
+        ),
+        Engine::Postgres => (
+            "SELECT DATE '2024-02-29', TIMESTAMP '1999-12-31 23:59:58.25', \
+             TIMESTAMPTZ '2024-02-29 13:14:15+00', NUMERIC '-12345.6780', NUMERIC '0.001', \
+             UUID 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', JSONB '{\"a\": 1}', true, \
+             9007199254740993::int8",
+            vec![
+                text("2024-02-29"),
+                text("1999-12-31 23:59:58.25"),
+                text("2024-02-29 13:14:15+00"),
+                text("-12345.6780"),
+                text("0.001"),
+                text("a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11"),
+                text("{\"a\": 1}"),
+                Value::Bool(true),
+                Value::Int(9_007_199_254_740_993),
+            ],
+        ),
+        Engine::Mysql => (
+            "SELECT CAST('2024-02-29' AS DATE), CAST('1999-12-31 23:59:58.25' AS DATETIME(2)), \
+             CAST('-838:59:59' AS TIME), CAST('-12345.6780' AS DECIMAL(10,4)), \
+             CAST(9007199254740993 AS SIGNED), 0.5e0",
+            vec![
+                text("2024-02-29"),
+                text("1999-12-31 23:59:58.25"),
+                text("-838:59:59"),
+                text("-12345.6780"),
+                Value::Int(9_007_199_254_740_993),
+                Value::Float(0.5),
+            ],
+        ),
+    };
+    let plain = s.run(sql, &[]).expect("select without parameters");
+    assert_eq!(
+        plain.rows,
+        std::slice::from_ref(&expected),
+        "{e}: text protocol"
+    );
+    let bound = s
+        .run(&format!("{sql} WHERE 1 = {}", p(e, 1)), &[Value::Int(1)])
+        .or_else(|_| {
+            s.run(
+                &format!("{sql} FROM (SELECT 1) AS one WHERE 1 = {}", p(e, 1)),
+                &[Value::Int(1)],
+            )
+        })
+        .expect("select with a parameter");
+    assert_eq!(bound.rows, [expected], "{e}: binary protocol");
+    if e == Engine::Postgres {
+        let refused = s
+            .run("SELECT INTERVAL '1 day'", &[])
+            .unwrap_err()
+            .to_string();
+        assert!(refused.contains("cast the column to text"), "{refused}");
+    }
+}
+
+/// An applied migration whose file is gone, or renumbered, is refused
+/// naming it, rather than applied a second time under its new number; so
+/// is a new migration numbered below one already applied.
+fn a_removed_or_renumbered_applied_migration_is_refused(profile: &Profile) {
+    let mut s = session(profile);
+    let e = s.engine();
+    let folder = tempfile::tempdir().expect("a folder");
+    let dir = folder.path();
+    write(
+        dir,
+        "0001_a.sql",
+        "CREATE TABLE ra (a INTEGER);",
+        "DROP TABLE ra;",
+    );
+    write(
+        dir,
+        "0002_b.sql",
+        "CREATE TABLE rb (b INTEGER);",
+        "DROP TABLE rb;",
+    );
+    let name = profile.name.as_str();
+    migrate::up(&mut *s, name, dir, None, |_| {}).expect("up");
+    std::fs::rename(dir.join("0002_b.sql"), dir.join("0003_b.sql")).expect("renumber");
+    assert_eq!(
+        states(&mut *s, dir),
+        [
+            (1, State::Applied),
+            (2, State::Missing),
+            (3, State::Pending)
+        ],
+        "{e}"
+    );
+    let refused = migrate::up(&mut *s, name, dir, None, |_| {})
+        .unwrap_err()
+        .to_string();
+    assert!(
+        refused.contains("migration 2 (`b`)") && refused.contains("no longer"),
+        "{e}: {refused}"
+    );
+    std::fs::rename(dir.join("0003_b.sql"), dir.join("0002_b.sql")).expect("put back");
+    write(
+        dir,
+        "0001_late.sql",
+        "CREATE TABLE rl (c INTEGER);",
+        "DROP TABLE rl;",
+    );
+    // Two files numbered 1 would be refused as such; a number between is
+    // what a late branch brings.
+    std::fs::rename(dir.join("0001_late.sql"), dir.join("0000_late.sql")).expect("renumber");
+    let refused = migrate::up(&mut *s, name, dir, None, |_| {})
+        .unwrap_err()
+        .to_string();
+    assert!(
+        refused.contains("`0000_late.sql` is numbered 0"),
+        "{e}: {refused}"
+    );
+    assert!(
+        !s.tables().expect("tables").contains(&"rl".to_owned()),
+        "{e}: ran anyway"
+    );
+}
+
+/// Several statements in one query (MySQL's text protocol runs them all):
+/// an error in a later one is reported, never dropped with a success.
+fn an_error_in_a_later_statement_is_not_lost(profile: &Profile) {
+    let mut s = session(profile);
+    let e = s.engine();
+    s.run("CREATE TABLE ml (a INTEGER)", &[]).expect("table");
+    let result = s.run(
+        "INSERT INTO ml (a) VALUES (1); INSERT INTO no_such_table (a) VALUES (2)",
+        &[],
+    );
+    assert!(result.is_err(), "{e}: {result:?}");
+}
