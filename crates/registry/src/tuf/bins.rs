@@ -39,7 +39,6 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use serde_json::Value;
 use sha2::Digest as _;
 use tough::TargetName;
 use tough::editor::signed::SignedRole;
@@ -118,6 +117,8 @@ struct Bin {
     paths: BTreeSet<String>,
     /// Its targets, once read (or created).
     targets: Option<HashMap<TargetName, Target>>,
+    /// When its current file expires, once read (`None` for a new bin).
+    expires: Option<jiff::Timestamp>,
     /// Whether this signing re-signs it.
     dirty: bool,
 }
@@ -211,6 +212,7 @@ impl TufRepo {
                     meta: meta.cloned(),
                     paths,
                     targets: None,
+                    expires: None,
                     dirty: false,
                 },
             );
@@ -229,29 +231,21 @@ impl TufRepo {
         }
         let path = self.metadata().join(format!("{}.{name}.json", bin.version));
         let signed: Signed<Targets> = read_signed(&path)?;
+        bin.expires = Some(signed.signed.expires);
         bin.targets = Some(signed.signed.targets);
         Ok(())
     }
 
-    /// Whether the bin's current file expires within half a targets
-    /// lifetime.
-    fn bin_expiring(&self, name: &str, bin: &Bin) -> Result<bool, RegistryError> {
-        if bin.version == 0 {
-            return Ok(true);
-        }
-        let path = self.metadata().join(format!("{}.{name}.json", bin.version));
-        let bytes = std::fs::read(&path).map_err(io("read", &path))?;
-        let expires = serde_json::from_slice::<Value>(&bytes)
-            .ok()
-            .and_then(|v| v["signed"]["expires"].as_str().map(str::to_owned))
-            .and_then(|t| t.parse::<jiff::Timestamp>().ok());
+    /// Whether a bin, once read, expires within half a targets lifetime
+    /// (a new bin has no file yet: it is signed).
+    fn bin_expiring(&self, bin: &Bin) -> bool {
         let half = jiff::SignedDuration::try_from(self.lifetimes().targets / 2)
             .unwrap_or(jiff::SignedDuration::ZERO);
-        Ok(expires.is_none_or(|at| {
+        bin.expires.is_none_or(|at| {
             jiff::Timestamp::now()
                 .checked_add(half)
                 .is_ok_and(|soon| soon >= at)
-        }))
+        })
     }
 
     /// Puts one plugin target into its bin, reading the bin first.
@@ -321,7 +315,7 @@ impl TufRepo {
             .cloned()
             .ok_or_else(|| failed("the root lists no targets keys", "the root is not lord's"))?;
         let mut current = self.current(next - 1)?;
-        self.gather(&mut current, entries, sweep, &targets_role)?;
+        self.gather(&mut current, next, entries, sweep, &targets_role)?;
         let delegations = delegations(&root.signed, &targets_role, &current.bins)?;
         let mut files = Vec::new();
         let meta = self
@@ -352,6 +346,7 @@ impl TufRepo {
     fn gather(
         &self,
         current: &mut Current,
+        next: u64,
         entries: &[IndexEntry],
         sweep: Sweep,
         targets_role: &RoleKeys,
@@ -381,13 +376,13 @@ impl TufRepo {
         }
         let keyids: BTreeSet<Decoded<Hex>> = targets_role.keyids.iter().cloned().collect();
         let rekey = keyids != current.delegated_to;
-        let next = self.current_version() + 1;
         for (name, bin) in &mut current.bins {
             if bin.dirty {
                 continue;
             }
             let checked = sweep == Sweep::Every || in_sweep_slice(next, name);
-            if rekey || (checked && self.bin_expiring(name, bin)?) {
+            if rekey || checked {
+                // One read serves both the expiry check and the re-signing.
                 self.load_bin(name, bin).map_err(|e| {
                     if rekey {
                         RegistryError::Tuf(format!(
@@ -399,7 +394,7 @@ impl TufRepo {
                         e
                     }
                 })?;
-                bin.dirty = true;
+                bin.dirty = rekey || self.bin_expiring(bin);
             }
         }
         for bin in current.bins.values_mut() {
