@@ -116,45 +116,58 @@ impl Governance {
     }
 }
 
-/// Reads each layer's folder: its `*.cedar` files in name order and its
-/// `groups.toml`. A missing folder is a layer with nothing to say.
+/// One layer folder's policy files, `*.cedar` and `groups.toml`, in name
+/// order: (path as shown, text). A missing folder has none.
+pub(crate) fn read_layer(dir: &std::path::Path) -> Result<Vec<(String, String)>, String> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(format!("cannot read policy folder {}: {e}", dir.display())),
+    };
+    let mut paths: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
+    paths.sort();
+    let mut files = Vec::new();
+    for path in paths {
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        if !(name.ends_with(".cedar") || name == "groups.toml") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path)
+            .map_err(|e| format!("cannot read policy file {}: {e}", path.display()))?;
+        files.push((path.display().to_string(), text));
+    }
+    Ok(files)
+}
+
+/// A layer's files as `lord-policy` takes them.
+pub(crate) fn layer_source(files: Vec<(String, String)>) -> LayerSource {
+    let mut source = LayerSource::default();
+    for (shown, text) in files {
+        if std::path::Path::new(&shown).file_name() == Some("groups.toml".as_ref()) {
+            source.groups = Some((shown, text));
+        } else {
+            source.files.push((shown, text));
+        }
+    }
+    source
+}
+
+/// Reads each layer's folder ([`read_layer`]). A missing folder is a
+/// layer with nothing to say.
 fn read(places: &PolicyPlaces) -> Result<Loaded, String> {
     let mut layers = Vec::new();
     let mut hasher = blake3::Hasher::new();
     let mut files = Vec::new();
     for (scope, dir) in &places.dirs {
-        let mut source = LayerSource::default();
-        let entries = match std::fs::read_dir(dir) {
-            Ok(entries) => entries,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                layers.push((*scope, source));
-                continue;
-            }
-            Err(e) => return Err(format!("cannot read policy folder {}: {e}", dir.display())),
-        };
-        let mut paths: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
-        paths.sort();
-        for path in paths {
-            let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
-            let wanted = name.ends_with(".cedar") || name == "groups.toml";
-            if !wanted {
-                continue;
-            }
-            let text = std::fs::read_to_string(&path)
-                .map_err(|e| format!("cannot read policy file {}: {e}", path.display()))?;
-            let shown = path.display().to_string();
+        let read = read_layer(dir)?;
+        for (shown, text) in &read {
             hasher.update(shown.as_bytes());
             hasher.update(&[0]);
             hasher.update(text.as_bytes());
             hasher.update(&[0]);
             files.push(shown.clone());
-            if name == "groups.toml" {
-                source.groups = Some((shown, text));
-            } else {
-                source.files.push((shown, text));
-            }
         }
-        layers.push((*scope, source));
+        layers.push((*scope, layer_source(read)));
     }
     let policies = Policies::load(layers).map_err(|e| e.to_string())?;
     // No files is no digest, the same as nothing recorded: a home that

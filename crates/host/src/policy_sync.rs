@@ -24,6 +24,7 @@ use lord_registry_client::Client;
 
 use crate::error::HostError;
 use crate::framework::Framework;
+use crate::governance::{layer_source, read_layer};
 use crate::remote::registry_dir_name;
 
 /// What a sync did.
@@ -120,31 +121,11 @@ fn check_layer(
     file: &std::path::Path,
     text: &str,
 ) -> Result<(), HostError> {
-    let mut source = LayerSource::default();
-    let mut paths: Vec<PathBuf> = match std::fs::read_dir(dir) {
-        Ok(entries) => entries.filter_map(|e| e.ok().map(|e| e.path())).collect(),
-        Err(_) => Vec::new(),
-    };
-    paths.sort();
-    for path in paths.into_iter().filter(|p| p != file) {
-        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
-        if !(name.ends_with(".cedar") || name == "groups.toml") {
-            continue;
-        }
-        let other = std::fs::read_to_string(&path).map_err(|source| HostError::Io {
-            action: "read",
-            path: path.clone(),
-            source,
-        })?;
-        if name == "groups.toml" {
-            source.groups = Some((path.display().to_string(), other));
-        } else {
-            source.files.push((path.display().to_string(), other));
-        }
-    }
-    source
-        .files
-        .push((file.display().to_string(), text.to_owned()));
+    let shown = file.display().to_string();
+    let mut files = read_layer(dir).map_err(HostError::PolicyUnusable)?;
+    files.retain(|(path, _)| *path != shown);
+    let mut source = layer_source(files);
+    source.files.push((shown, text.to_owned()));
     let layer = Policies::load(vec![(scope, source)]).map_err(|e| {
         HostError::PolicyUnusable(format!(
             "the registry's policies do not fit beside the other files of {}: {e}; the \
