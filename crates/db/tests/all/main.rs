@@ -1,7 +1,8 @@
 //! lord-db against real databases: one shared suite (queries and bound
 //! parameters, transactions, the catalogue, migrations, the pool) run on
 //! SQLite in a temporary file, on a throwaway PostgreSQL server and on a
-//! throwaway MariaDB server, each started here on loopback.
+//! throwaway MariaDB server, each started here on loopback; backup and
+//! restore (`backup.rs`) are part of it.
 
 /// Throwaway PostgreSQL servers, as the registry's own tests start them.
 #[path = "../../../registry/tests/support/mod.rs"]
@@ -10,6 +11,7 @@ mod pg;
 #[path = "../support/mariadb.rs"]
 mod mariadb;
 
+mod backup;
 mod suite;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
