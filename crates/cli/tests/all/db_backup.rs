@@ -309,4 +309,66 @@ fn db_backup_on_mariadb_hands_the_password_to_the_dump_program_and_prints_it_now
     }
     let file = std::fs::read(lord.project.path().join("shop.lordbackup")).expect("the file");
     assert!(!String::from_utf8_lossy(&file).contains("correct-horse-42"));
+    set_secret(&lord, "DB_SHOP_PASSWORD", "correct-horse-42");
+    the_dump_program_gets_the_password_in_its_environment_only(&lord);
+    an_older_dump_program_is_refused(&lord);
+}
+
+/// A `mariadb-dump` on the PATH ahead of the real one. The real program's
+/// arguments and environment cannot be seen from here, so this stand-in
+/// records them (and reports the version `version`).
+fn stand_in(lord: &Lord, version: &str) -> (std::path::PathBuf, String) {
+    use std::os::unix::fs::PermissionsExt as _;
+    let bin = lord.project.path().join("bin");
+    std::fs::create_dir_all(&bin).expect("a folder");
+    let script = bin.join("mariadb-dump");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\nif [ \"$1\" = --version ]; then echo 'mariadb-dump  Ver 10.19 Distrib \
+             {version}-MariaDB'; exit 0; fi\nprintf '%s\\n' \"$@\" > \"$0.args\"\n\
+             printf '%s' \"$MYSQL_PWD\" > \"$0.env\"\necho 'stand-in refuses' >&2\nexit 3\n"
+        ),
+    )
+    .expect("the stand-in");
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    #[allow(clippy::disallowed_methods)]
+    let path = std::env::var("PATH").unwrap_or_default();
+    (script, format!("{}:{path}", bin.display()))
+}
+
+fn the_dump_program_gets_the_password_in_its_environment_only(lord: &Lord) {
+    let (script, path) = stand_in(lord, "99.1.0");
+    let run = lord.run_cmd(
+        lord.command(&["db", "backup", "shop", "stand-in.lordbackup"])
+            .env("PATH", path),
+    );
+    run.assert_code(1)
+        .assert_stderr_contains("stand-in refuses");
+    let args = std::fs::read_to_string(script.with_extension("args")).expect("its arguments");
+    let env = std::fs::read_to_string(script.with_extension("env")).expect("its environment");
+    assert!(
+        args.contains("--user=app") && args.contains("--single-transaction"),
+        "{args}"
+    );
+    assert!(!args.contains("correct-horse-42"), "{args}");
+    assert_eq!(env, "correct-horse-42");
+    assert!(
+        !run.stderr().contains("correct-horse-42"),
+        "{}",
+        run.stderr()
+    );
+    assert!(!lord.project.path().join("stand-in.lordbackup").exists());
+}
+
+fn an_older_dump_program_is_refused(lord: &Lord) {
+    let (_, path) = stand_in(lord, "5.5.0");
+    // Only the stand-in is on this PATH: the real program is not found.
+    let only = path.split(':').next().unwrap_or_default().to_owned();
+    lord.run_cmd(
+        lord.command(&["db", "backup", "shop", "old.lordbackup"])
+            .env("PATH", only),
+    )
+    .assert_code(1)
+    .assert_stderr_contains("is older than the server");
 }
