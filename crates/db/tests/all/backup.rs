@@ -466,3 +466,33 @@ fn a_backup_of_another_engine_is_refused_naming_the_file(fresh: &Profile, file: 
         "{message}"
     );
 }
+
+/// A backup and a restore over TLS, verified against the profile's CA
+/// file: the dump programs are given the profile's TLS mode and CA, so
+/// they reach a server that takes TLS only.
+pub(crate) fn over_tls(profile: &Profile) {
+    let mut s = session(profile);
+    s.run_script("CREATE TABLE item (id INTEGER PRIMARY KEY, name VARCHAR(20))")
+        .expect("create");
+    s.run_script("INSERT INTO item VALUES (1, 'one'), (2, 'two')")
+        .expect("insert");
+    drop(s);
+    let folder = tempfile::tempdir().expect("a folder");
+    let file = folder.path().join("tls.lordbackup");
+    let made = backup::backup(profile, None, &file, &tools(), &mut |_| {})
+        .unwrap_or_else(|e| panic!("backup over TLS on {}: {e}", profile.engine));
+    assert!(made.tables.iter().any(|t| t.rows == 2), "{made:?}");
+    backup::restore(
+        profile,
+        None,
+        &file,
+        RestoreOptions { replace: true },
+        &tools(),
+        &mut |_| {},
+    )
+    .unwrap_or_else(|e| panic!("restore over TLS on {}: {e}", profile.engine));
+    let mut s = session(profile);
+    let n = s.run("SELECT COUNT(*) FROM item", &[]).expect("count");
+    assert_eq!(n.rows[0][0].as_i64(), Some(2));
+    s.run_script("DROP TABLE item").expect("drop");
+}
