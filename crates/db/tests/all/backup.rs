@@ -307,8 +307,13 @@ INSERT INTO kinds (id, vc) VALUES (3, 'from insert');
 fn a_backup_restores_every_column_type_exactly(source: &Profile, fresh: &Profile, file: &Path) {
     fill(&mut *session(source));
     let before = snapshot(source);
+    // The comparison below is only as good as what it compares.
     let rows = before.iter().filter(|l| l.starts_with("kinds: ")).count();
-    assert_eq!(rows, 4, "{}: {before:?}", source.engine);
+    let filled = match source.engine {
+        Engine::Sqlite => 5,
+        Engine::Postgres | Engine::Mysql => 4,
+    };
+    assert_eq!(rows, filled, "{}", source.engine);
     let mut phases = Vec::new();
     let manifest = backup::backup(source, None, file, &tools(), &mut |step| {
         if let backup::Step::Phase(p) = step {
@@ -350,8 +355,16 @@ fn a_backup_restores_every_column_type_exactly(source: &Profile, fresh: &Profile
     assert_eq!(restored, manifest);
     let after = snapshot(fresh);
     assert_eq!(before.len(), after.len(), "{}", source.engine);
+    // Shortened on failure: one row holds a 3 MiB blob.
+    let short = |line: &str| line.chars().take(400).collect::<String>();
     for (b, a) in before.iter().zip(&after) {
-        assert_eq!(b, a, "{}", source.engine);
+        assert!(
+            b == a,
+            "{}: before {} / after {}",
+            source.engine,
+            short(b),
+            short(a)
+        );
     }
     // The restored sequence or auto-increment carries on where it was.
     let mut s = session(fresh);
@@ -389,7 +402,11 @@ fn a_non_empty_target_is_refused_unless_replaced(source: &Profile, file: &Path) 
         &mut |_| {},
     )
     .unwrap_or_else(|e| panic!("restore over {}: {e}", source.engine));
-    assert_eq!(before, snapshot(source), "{}", source.engine);
+    assert!(
+        before == snapshot(source),
+        "{}: replaced differently",
+        source.engine
+    );
 }
 
 fn a_corrupted_backup_is_refused_naming_the_file(fresh: &Profile, file: &Path) {
