@@ -72,6 +72,10 @@ fn db_backup_and_restore_round_trip_a_sqlite_file_and_refuse_what_they_must() {
         "INSERT INTO item (name, data) VALUES ('grüße', x'00ff'), ('🌍', NULL), (NULL, x'')",
     ])
     .assert_ok();
+    // The database itself is never the destination.
+    lord.run(&["db", "backup", "app", "app.db"])
+        .assert_code(1)
+        .assert_stderr_contains("is the database of the profile `app` itself");
     let made = json(&lord.run(&["db", "backup", "app", "app.lordbackup", "--json"]));
     let file = lord.project.path().join("app.lordbackup");
     assert_eq!(made["file"], file.display().to_string());

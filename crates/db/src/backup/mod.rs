@@ -103,8 +103,12 @@ pub enum BackupError {
         "the database of the profile `{profile}` is not empty ({what}); restore into an empty database, or pass `--replace` to restore over it"
     )]
     NotEmpty { profile: String, what: String },
+    /// A dump or load program that is missing or too old; what to install.
     #[error("{0}")]
     NoTool(String),
+    /// A request that would destroy what it works on.
+    #[error("{0}")]
+    Refused(String),
     #[error("{tool} failed: {message}")]
     Tool { tool: String, message: String },
     /// The file just written did not check out; it was not put in place.
@@ -144,6 +148,13 @@ pub fn backup(
     tools: &Tools,
     progress: &mut dyn FnMut(Step<'_>),
 ) -> Result<Manifest, BackupError> {
+    if profile.engine == Engine::Sqlite && same_file(&profile.sqlite_path()?, destination) {
+        return Err(BackupError::Refused(format!(
+            "`{}` is the database of the profile `{}` itself; write the backup to another file",
+            destination.display(),
+            profile.name
+        )));
+    }
     let mut dump = archive::Pending::new(destination)?;
     progress(Step::Phase("dumping"));
     let dumped = match profile.engine {
@@ -289,6 +300,7 @@ fn check(opened: &mut archive::Opened, scratch: &Path, tools: &Tools) -> Result<
     outcome.map_err(|e| match e {
         BackupError::Corrupt { .. }
         | BackupError::NoTool(_)
+        | BackupError::Refused(_)
         | BackupError::Db(_)
         | BackupError::WrongEngine { .. }
         | BackupError::NotEmpty { .. }
@@ -351,6 +363,14 @@ fn compare_counts(
             profile: profile.name.to_string(),
             differences: differences.join("; "),
         })
+    }
+}
+
+/// Whether `a` and `b` name one existing file.
+fn same_file(a: &Path, b: &Path) -> bool {
+    match (std::fs::canonicalize(a), std::fs::canonicalize(b)) {
+        (Ok(a), Ok(b)) => a == b,
+        (Err(_), _) | (_, Err(_)) => false,
     }
 }
 
