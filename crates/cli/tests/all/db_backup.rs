@@ -186,9 +186,12 @@ fn a_backup_killed_part_way_leaves_the_old_file_in_place() {
         std::fs::read(&destination).expect("the old file"),
         b"the previous backup"
     );
-    // The next backup replaces it whole.
+    assert!(partial(), "the killed run's temporary file is there");
+    // The next backup replaces it whole, and deletes what the killed run
+    // left.
     lord.run(&["db", "backup", "big", "big.lordbackup"])
         .assert_ok();
+    assert!(!partial(), "the killed run's temporary file was deleted");
     let made = json(&lord.run(&["db", "backup", "big", "big.lordbackup", "--json"]));
     assert_eq!(made["tables"][0]["rows"], 150_000);
 }

@@ -14,7 +14,8 @@
 //!
 //! Invariant: a backup reaches its destination by rename only, after it
 //! was written to a temporary file in the same folder, synced, and read
-//! back and checked; a kill at any moment leaves the old file or the new.
+//! back and checked; a kill at any moment leaves the old file or the new
+//! (and a locked-no-more `.partial` file, which the next run deletes).
 
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
@@ -158,16 +159,48 @@ pub(super) fn folder(destination: &Path) -> &Path {
     }
 }
 
+/// A temporary file in `folder`, named `PREFIX….partial` and locked
+/// (`flock`) for as long as this process holds it, so that [`sweep`] can
+/// tell what a killed run left from what a live one is writing.
+pub(super) fn locked_temp(folder: &Path, prefix: &str) -> std::io::Result<tempfile::NamedTempFile> {
+    sweep(folder);
+    let temp = tempfile::Builder::new()
+        .prefix(prefix)
+        .suffix(".partial")
+        .tempfile_in(folder)?;
+    temp.as_file().try_lock().map_err(std::io::Error::other)?;
+    Ok(temp)
+}
+
+/// Deletes the temporary files killed backups and restores left in
+/// `folder`: those no live process holds locked.
+fn sweep(folder: &Path) {
+    let Ok(entries) = std::fs::read_dir(folder) else {
+        return;
+    };
+    for entry in entries.filter_map(Result::ok) {
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        let ours = name.starts_with(".lord-backup-") || name.starts_with(".lord-restore-");
+        if !ours || !name.ends_with(".partial") {
+            continue;
+        }
+        if let Ok(file) = File::open(entry.path())
+            && file.try_lock().is_ok()
+        {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+}
+
 impl Pending {
     pub(super) fn new(destination: &Path) -> Result<Self, BackupError> {
-        let temp = tempfile::Builder::new()
-            .prefix(".lord-backup-")
-            .suffix(".partial")
-            .tempfile_in(folder(destination))
-            .map_err(|source| BackupError::Io {
+        let temp = locked_temp(folder(destination), ".lord-backup-").map_err(|source| {
+            BackupError::Io {
                 what: format!("making a temporary file beside `{}`", destination.display()),
                 source,
-            })?;
+            }
+        })?;
         Ok(Self {
             temp,
             destination: destination.to_owned(),

@@ -143,14 +143,10 @@ fn extract(
     opened: &mut archive::Opened,
     scratch: &Path,
 ) -> Result<tempfile::NamedTempFile, BackupError> {
-    let mut temp = tempfile::Builder::new()
-        .prefix(".lord-restore-")
-        .suffix(".partial")
-        .tempfile_in(scratch)
-        .map_err(io(format!(
-            "making a temporary file in `{}`",
-            scratch.display()
-        )))?;
+    let mut temp = archive::locked_temp(scratch, ".lord-restore-").map_err(io(format!(
+        "making a temporary file in `{}`",
+        scratch.display()
+    )))?;
     let mut payload = opened.payload()?;
     std::io::copy(&mut payload, temp.as_file_mut())
         .and_then(|_| temp.as_file_mut().flush())
