@@ -61,7 +61,12 @@ fn command(
 ) -> Result<Command, BackupError> {
     let url = url::Url::parse(&profile.url)
         .map_err(|e| BackupError::NoTool(format!("the profile's URL does not read: {e}")))?;
-    let database = url.path().trim_start_matches('/').to_owned();
+    let decoded = |part: &str| {
+        percent_encoding::percent_decode_str(part)
+            .decode_utf8_lossy()
+            .into_owned()
+    };
+    let database = decoded(url.path().trim_start_matches('/'));
     let mut command = Command::new(&program.path);
     command
         .arg("--no-defaults")
@@ -70,7 +75,7 @@ fn command(
         .arg(format!("--port={}", url.port().unwrap_or(3306)))
         .arg("--default-character-set=utf8mb4");
     if !url.username().is_empty() {
-        command.arg(format!("--user={}", url.username()));
+        command.arg(format!("--user={}", decoded(url.username())));
     }
     match password {
         Some(p) => command.env("MYSQL_PWD", p.expose()),
