@@ -36,8 +36,8 @@ pub(super) fn version_numbers(text: &str) -> Vec<u64> {
         .collect()
 }
 
-/// The first program of `names` found in each of `dirs` and then on the
-/// `PATH` (`path_var`), with its version; `None` when there is none.
+/// Every program of `names` found in `dirs` and then on the `PATH`
+/// (`path_var`) that answers `--version`, with its version, in that order.
 pub(super) fn find(names: &[&str], dirs: &[PathBuf], path_var: Option<&str>) -> Vec<Tool> {
     let mut places: Vec<PathBuf> = dirs.to_vec();
     places.extend(std::env::split_paths(path_var.unwrap_or_default()));
