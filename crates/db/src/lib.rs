@@ -8,6 +8,8 @@
 //! - [`Pools`]: a pool of sessions per profile, kept for the life of the
 //!   process ([`pools`]).
 //! - [`migrate`]: versioned migrations with checksums and a history table.
+//! - [`backup`]: one checked file per backup, dumped by each engine's own
+//!   means, restored only after it checks out.
 //!
 //! Every call blocks, and so does dropping a PostgreSQL session (its client
 //! drives a runtime of its own): from async code, take, use and drop
@@ -23,6 +25,7 @@ mod postgres;
 mod sqlite;
 mod tls;
 
+pub mod backup;
 pub mod migrate;
 
 pub use pool::{Pools, Session, connect, pools};

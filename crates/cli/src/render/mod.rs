@@ -52,7 +52,7 @@ pub(crate) use plugin::{
     history, last_neutralised, native_info, native_json, plugin_info, plugin_json, plugin_table,
     state_note, validation,
 };
-pub(crate) use progress::Spinner;
+pub(crate) use progress::{Spinner, Transfer};
 pub(crate) use style::Paint;
 
 /// Where lord's output goes, and how it may look there.
@@ -236,6 +236,12 @@ impl Output {
     /// A spinner naming the current step, on a terminal only.
     pub(crate) fn spinner(&self, what: &str) -> Spinner {
         Spinner::new(self.terminal.stderr, &one_line(what))
+    }
+
+    /// A progress bar for a long copy, on a terminal only and not when
+    /// `--quiet`.
+    pub(crate) fn transfer(&self) -> Transfer {
+        Transfer::new(self.terminal.stderr && !self.quiet)
     }
 
     /// Text coloured for standard error, when it may be.

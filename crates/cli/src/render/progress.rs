@@ -32,3 +32,61 @@ impl Spinner {
         }
     }
 }
+
+/// A bar for a long copy (a backup or a restore) on standard error: bytes
+/// against a total when one is known, a spinner counting bytes when not,
+/// and the phase under way as its message. Nothing when standard error is
+/// not a terminal. Cloned into the thread doing the work.
+#[derive(Clone)]
+pub(crate) struct Transfer(Option<indicatif::ProgressBar>);
+
+impl Transfer {
+    pub(super) fn new(on: bool) -> Self {
+        Self(on.then(|| {
+            let bar = indicatif::ProgressBar::new_spinner();
+            bar.enable_steady_tick(Duration::from_millis(120));
+            bar
+        }))
+    }
+
+    /// Names the phase now under way; its bytes start again from zero.
+    pub(crate) fn phase(&self, what: &str) {
+        if let Some(bar) = &self.0 {
+            bar.set_style(spinner_style());
+            bar.set_length(0);
+            bar.set_position(0);
+            bar.set_message(super::foreign::one_line(what));
+        }
+    }
+
+    /// Bytes done so far, of `total` when known.
+    pub(crate) fn bytes(&self, done: u64, total: Option<u64>) {
+        let Some(bar) = &self.0 else { return };
+        match total {
+            Some(total) if total > 0 => {
+                if bar.length() != Some(total) {
+                    bar.set_style(bar_style());
+                    bar.set_length(total);
+                }
+            }
+            Some(_) | None => {}
+        }
+        bar.set_position(done);
+    }
+
+    pub(crate) fn done(&self) {
+        if let Some(bar) = &self.0 {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+fn spinner_style() -> indicatif::ProgressStyle {
+    indicatif::ProgressStyle::with_template("{spinner} {msg} {bytes}")
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner())
+}
+
+fn bar_style() -> indicatif::ProgressStyle {
+    indicatif::ProgressStyle::with_template("{msg} [{bar:30}] {bytes}/{total_bytes} {eta}")
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+}

@@ -1,7 +1,8 @@
 //! lord-db against real databases: one shared suite (queries and bound
 //! parameters, transactions, the catalogue, migrations, the pool) run on
 //! SQLite in a temporary file, on a throwaway PostgreSQL server and on a
-//! throwaway MariaDB server, each started here on loopback.
+//! throwaway MariaDB server, each started here on loopback; backup and
+//! restore (`backup.rs`) are part of it.
 
 /// Throwaway PostgreSQL servers, as the registry's own tests start them.
 #[path = "../../../registry/tests/support/mod.rs"]
@@ -10,6 +11,7 @@ mod pg;
 #[path = "../support/mariadb.rs"]
 mod mariadb;
 
+mod backup;
 mod suite;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -147,6 +149,14 @@ fn postgres_over_tls_verifies_the_server_against_the_ca_file() {
             .unwrap_or_else(|e| panic!("{mode}: {e}"));
         assert_eq!(rows.rows, [vec![lord_db_api::Value::Bool(true)]], "{mode}");
     }
+    for mode in ["verify-full", "prefer"] {
+        let ca = ca.display().to_string();
+        backup::over_tls(&profile(
+            "tls",
+            &url,
+            &[("tls-mode", json!(mode)), ("ca-file", json!(ca))],
+        ));
+    }
     // The server takes TCP over TLS only.
     let refused = with("disable", None).err().map(|e| e.to_string());
     assert!(
@@ -218,6 +228,14 @@ fn mariadb_over_tls_verifies_the_server_against_the_ca_file() {
             .unwrap_or_else(|e| panic!("{mode}: {e}"));
         let version = rows.rows[0][1].as_text().unwrap_or_default();
         assert!(version.starts_with("TLS"), "{mode}: {version:?}");
+    }
+    for mode in ["verify-full", "prefer"] {
+        let ca = ca.display().to_string();
+        backup::over_tls(&profile(
+            "tls",
+            &url,
+            &[("tls-mode", json!(mode)), ("ca-file", json!(ca))],
+        ));
     }
     let refused = with("disable", None).err().map(|e| e.to_string());
     assert!(

@@ -18,6 +18,7 @@ pub(crate) fn run(target: &Target) {
     engine_types_read_as_the_engine_writes_them(&(target.make)());
     a_removed_or_renumbered_applied_migration_is_refused(&(target.make)());
     an_error_in_a_later_statement_is_not_lost(&(target.make)());
+    crate::backup::run(target);
 }
 
 fn session(profile: &Profile) -> lord_db::Session {

@@ -1,8 +1,9 @@
 //! `lord db`: the `db` provider's commands over `lord-db`. Profiles
 //! (`add`, `list`, `remove`, `ping`), queries for scripts (`query`, with
 //! `--json` and `--csv`), catalogues (`schema`) and versioned migrations
-//! (`migrate new|up|down|status`).
+//! (`migrate new|up|down|status`), and backups (`backup`, `restore`).
 
+mod backup;
 mod manage;
 mod migrate;
 mod query;
@@ -50,6 +51,13 @@ pub(crate) enum DbCommand {
     },
     /// Versioned migrations in the project's `migrations/` folder.
     Migrate(MigrateArgs),
+    /// Back up a profile's database into one file, with the engine's own
+    /// dump (SQLite's backup API, pg_dump, mariadb-dump), checked after
+    /// writing.
+    Backup(backup::BackupArgs),
+    /// Restore a file from `lord db backup` into a profile's (empty)
+    /// database, after checking it; row counts are compared afterwards.
+    Restore(backup::RestoreArgs),
 }
 
 #[derive(Debug, Args)]
@@ -83,6 +91,8 @@ pub(crate) async fn run(
             };
             migrate::run(out, framework, &dir, args.command).await?;
         }
+        DbCommand::Backup(args) => backup::backup(ctx, out, framework, args).await?,
+        DbCommand::Restore(args) => backup::restore(ctx, out, framework, args).await?,
     }
     Ok(ExitCode::SUCCESS)
 }

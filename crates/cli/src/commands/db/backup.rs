@@ -1,0 +1,158 @@
+//! `lord db backup` and `lord db restore`: one checked file per backup,
+//! over `lord_db::backup`, with a progress bar on a terminal and a JSON
+//! summary for scripts.
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+use clap::Args;
+use lord_db::backup::{self, Manifest, RestoreOptions, Step, Tools};
+use lord_host::Framework;
+use serde_json::json;
+
+use crate::context::Context;
+use crate::render::{Output, Transfer};
+
+#[derive(Debug, Args)]
+pub(crate) struct BackupArgs {
+    /// The profile.
+    name: String,
+    /// The file to write; replaced atomically, and only by a backup that
+    /// checked out after writing.
+    file: PathBuf,
+    /// A summary as JSON: the file, the engine, the server's version, each
+    /// table's row count, the size and checksum.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct RestoreArgs {
+    /// The profile to restore into.
+    name: String,
+    /// A file written by `lord db backup`.
+    file: PathBuf,
+    /// Restore over a database that already holds tables (by default
+    /// only an empty database is restored into).
+    #[arg(long)]
+    replace: bool,
+    #[arg(long)]
+    json: bool,
+}
+
+/// The engines' programs are looked for on the caller's `PATH`.
+fn tools(ctx: &Context) -> Tools {
+    Tools {
+        path: ctx
+            .env
+            .iter()
+            .find(|(k, _)| k == "PATH")
+            .map(|(_, v)| v.clone()),
+    }
+}
+
+fn report(bar: &Transfer) -> impl FnMut(Step<'_>) + use<> {
+    let bar = bar.clone();
+    move |step| match step {
+        Step::Phase(what) => bar.phase(what),
+        Step::Bytes { done, total } => bar.bytes(done, total),
+    }
+}
+
+fn summary(file: &std::path::Path, manifest: &Manifest) -> serde_json::Value {
+    json!({
+        "file": file.display().to_string(),
+        "profile": manifest.profile,
+        "engine": manifest.engine,
+        "server_version": manifest.server_version,
+        "tool": manifest.tool,
+        "tables": manifest.tables,
+        "bytes": manifest.payload_bytes,
+        "sha256": manifest.payload_sha256,
+    })
+}
+
+fn rows(manifest: &Manifest) -> u64 {
+    manifest.tables.iter().map(|t| t.rows).sum()
+}
+
+pub(super) async fn backup(
+    ctx: &Context,
+    out: &Output,
+    framework: &Framework,
+    args: BackupArgs,
+) -> Result<()> {
+    let (profile, password) = framework.db_connection(&args.name)?;
+    let file = ctx.cwd.join(&args.file);
+    let tools = tools(ctx);
+    let bar = out.transfer();
+    let mut progress = report(&bar);
+    let destination = file.clone();
+    let outcome = tokio::task::spawn_blocking(move || {
+        backup::backup(
+            &profile,
+            password.as_ref(),
+            &destination,
+            &tools,
+            &mut progress,
+        )
+    })
+    .await?;
+    bar.done();
+    let manifest = outcome?;
+    if args.json {
+        return out.json(&summary(&file, &manifest));
+    }
+    out.status(format_args!(
+        "backed up `{}` ({} {}) to {}: {} table(s), {} row(s), {} bytes, checked after writing",
+        args.name,
+        manifest.engine,
+        manifest.server_version,
+        file.display(),
+        manifest.tables.len(),
+        rows(&manifest),
+        manifest.payload_bytes
+    ));
+    Ok(())
+}
+
+pub(super) async fn restore(
+    ctx: &Context,
+    out: &Output,
+    framework: &Framework,
+    args: RestoreArgs,
+) -> Result<()> {
+    let (profile, password) = framework.db_connection(&args.name)?;
+    let file = ctx.cwd.join(&args.file);
+    let tools = tools(ctx);
+    let bar = out.transfer();
+    let mut progress = report(&bar);
+    let source = file.clone();
+    let options = RestoreOptions {
+        replace: args.replace,
+    };
+    let outcome = tokio::task::spawn_blocking(move || {
+        backup::restore(
+            &profile,
+            password.as_ref(),
+            &source,
+            options,
+            &tools,
+            &mut progress,
+        )
+    })
+    .await?;
+    bar.done();
+    let manifest = outcome?;
+    if args.json {
+        return out.json(&summary(&file, &manifest));
+    }
+    out.status(format_args!(
+        "restored {} into `{}`: {} table(s), {} row(s), row counts match the backup",
+        file.display(),
+        args.name,
+        manifest.tables.len(),
+        rows(&manifest)
+    ));
+    Ok(())
+}

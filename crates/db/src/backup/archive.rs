@@ -1,0 +1,232 @@
+//! lord's backup file: one header line, the manifest as one line of JSON,
+//! then the engine's own dump, byte for byte.
+//!
+//! ```text
+//! lord-db-backup 1 sha256=<hash of the manifest line>\n
+//! {"engine":"postgres","server_version":"15.10",…,"payload_sha256":"…"}\n
+//! <the dump: a pg_dump custom archive, a mariadb-dump script, a SQLite file>
+//! ```
+//!
+//! The header's hash covers the manifest and the manifest's hash covers
+//! the dump, so a flipped byte anywhere is found before anything is
+//! restored. A small header rather than a tar: the dump is one stream, and
+//! `head -2` shows what a file holds.
+//!
+//! Invariant: a backup reaches its destination by rename only, after it
+//! was written to a temporary file in the same folder, synced, and read
+//! back and checked; a kill at any moment leaves the old file or the new
+//! (and a locked-no-more `.partial` file, which the next run deletes).
+
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest as _, Sha256};
+
+use super::{BackupError, Manifest};
+
+const MAGIC: &str = "lord-db-backup";
+pub(super) const FORMAT: u32 = 1;
+/// Longer header lines are not lord's (a manifest lists tables, not rows).
+const MAX_MANIFEST: u64 = 16 << 20;
+
+/// A backup file opened and its hashes checked.
+pub(super) struct Opened {
+    pub(super) path: PathBuf,
+    pub(super) manifest: Manifest,
+    file: File,
+    offset: u64,
+}
+
+impl Opened {
+    /// The engine's dump, from its first byte.
+    pub(super) fn payload(&mut self) -> Result<std::io::Take<&mut File>, BackupError> {
+        self.file
+            .seek(SeekFrom::Start(self.offset))
+            .map_err(|source| BackupError::Io {
+                what: format!("reading `{}`", self.path.display()),
+                source,
+            })?;
+        Ok((&mut self.file).take(self.manifest.payload_bytes))
+    }
+}
+
+fn corrupt(path: &Path, why: impl std::fmt::Display) -> BackupError {
+    BackupError::Corrupt {
+        path: path.to_owned(),
+        message: why.to_string(),
+    }
+}
+
+/// Writes the header and manifest for a dump, then the dump itself from
+/// `payload`, to `out`.
+pub(super) fn write(
+    out: &mut impl Write,
+    manifest: &Manifest,
+    payload: &mut impl Read,
+) -> std::io::Result<()> {
+    let line = serde_json::to_string(manifest).map_err(std::io::Error::other)?;
+    let hash = hex::encode(Sha256::digest(line.as_bytes()));
+    writeln!(out, "{MAGIC} {FORMAT} sha256={hash}")?;
+    writeln!(out, "{line}")?;
+    std::io::copy(payload, out)?;
+    out.flush()
+}
+
+/// Opens `path` and checks it: lord's header, the manifest's hash, and the
+/// dump's length and hash against the manifest.
+pub(super) fn open(path: &Path) -> Result<Opened, BackupError> {
+    let io = |source| BackupError::Io {
+        what: format!("reading `{}`", path.display()),
+        source,
+    };
+    let file = File::open(path).map_err(io)?;
+    let mut reader = BufReader::new(file);
+    let mut header = String::new();
+    (&mut reader)
+        .take(256)
+        .read_line(&mut header)
+        .map_err(|_| corrupt(path, "it does not start with lord's backup header"))?;
+    let mut words = header.trim_end().split(' ');
+    let (Some(MAGIC), Some(format), Some(hash), None) =
+        (words.next(), words.next(), words.next(), words.next())
+    else {
+        return Err(corrupt(path, "it does not start with lord's backup header"));
+    };
+    if format != FORMAT.to_string() {
+        return Err(corrupt(
+            path,
+            format!(
+                "it is in backup format {format}, and this lord reads format {FORMAT}; use a newer lord"
+            ),
+        ));
+    }
+    let hash = hash.strip_prefix("sha256=").unwrap_or_default();
+    let mut line = String::new();
+    (&mut reader)
+        .take(MAX_MANIFEST)
+        .read_line(&mut line)
+        .map_err(|_| corrupt(path, "its manifest is not text"))?;
+    let line = line.strip_suffix('\n').unwrap_or(&line);
+    if hex::encode(Sha256::digest(line.as_bytes())) != hash {
+        return Err(corrupt(
+            path,
+            "its manifest does not match the header's checksum",
+        ));
+    }
+    let manifest: Manifest = serde_json::from_str(line)
+        .map_err(|e| corrupt(path, format!("its manifest does not read: {e}")))?;
+    let offset = (header.len() + line.len() + 1) as u64;
+    let mut file = reader.into_inner();
+    file.seek(SeekFrom::Start(offset)).map_err(io)?;
+    let mut hasher = Sha256::new();
+    let read = std::io::copy(&mut (&mut file).take(u64::MAX), &mut hasher).map_err(io)?;
+    if read != manifest.payload_bytes {
+        return Err(corrupt(
+            path,
+            format!(
+                "it holds {read} bytes of dump and its manifest says {}; it was cut short or added to",
+                manifest.payload_bytes
+            ),
+        ));
+    }
+    if hex::encode(hasher.finalize()) != manifest.payload_sha256 {
+        return Err(corrupt(
+            path,
+            "its dump does not match the manifest's checksum",
+        ));
+    }
+    Ok(Opened {
+        path: path.to_owned(),
+        manifest,
+        file,
+        offset,
+    })
+}
+
+/// A file being written beside `destination`, renamed onto it by
+/// [`Pending::commit`] and deleted if dropped before.
+pub(super) struct Pending {
+    temp: tempfile::NamedTempFile,
+    destination: PathBuf,
+}
+
+/// The folder a destination lives in (`.` for a bare file name).
+pub(super) fn folder(destination: &Path) -> &Path {
+    match destination.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    }
+}
+
+/// A temporary file in `folder`, named `PREFIX….partial` and locked
+/// (`flock`) for as long as this process holds it, so that [`sweep`] can
+/// tell what a killed run left from what a live one is writing.
+pub(super) fn locked_temp(folder: &Path, prefix: &str) -> std::io::Result<tempfile::NamedTempFile> {
+    sweep(folder);
+    let temp = tempfile::Builder::new()
+        .prefix(prefix)
+        .suffix(".partial")
+        .tempfile_in(folder)?;
+    temp.as_file().try_lock().map_err(std::io::Error::other)?;
+    Ok(temp)
+}
+
+/// Deletes the temporary files killed backups and restores left in
+/// `folder`: those no live process holds locked.
+fn sweep(folder: &Path) {
+    let Ok(entries) = std::fs::read_dir(folder) else {
+        return;
+    };
+    for entry in entries.filter_map(Result::ok) {
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        let ours = name.starts_with(".lord-backup-") || name.starts_with(".lord-restore-");
+        if !ours || !name.ends_with(".partial") {
+            continue;
+        }
+        if let Ok(file) = File::open(entry.path())
+            && file.try_lock().is_ok()
+        {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+}
+
+impl Pending {
+    pub(super) fn new(destination: &Path) -> Result<Self, BackupError> {
+        let temp = locked_temp(folder(destination), ".lord-backup-").map_err(|source| {
+            BackupError::Io {
+                what: format!("making a temporary file beside `{}`", destination.display()),
+                source,
+            }
+        })?;
+        Ok(Self {
+            temp,
+            destination: destination.to_owned(),
+        })
+    }
+
+    pub(super) fn path(&self) -> &Path {
+        self.temp.path()
+    }
+
+    pub(super) fn file(&mut self) -> &mut File {
+        self.temp.as_file_mut()
+    }
+
+    /// Syncs the file, renames it onto the destination, and syncs the
+    /// folder so the rename itself survives a power cut.
+    pub(super) fn commit(self) -> Result<(), BackupError> {
+        let destination = self.destination.clone();
+        let io = |source| BackupError::Io {
+            what: format!("writing `{}`", destination.display()),
+            source,
+        };
+        self.temp.as_file().sync_all().map_err(io)?;
+        self.temp.persist(&destination).map_err(|e| io(e.error))?;
+        File::open(folder(&destination))
+            .and_then(|dir| dir.sync_all())
+            .map_err(io)
+    }
+}

@@ -1,0 +1,383 @@
+//! `lord db backup` and `lord db restore`: one file per backup, written
+//! atomically and checked after writing, restored only after it checks out.
+//!
+//! Each engine dumps with what dumps it faithfully: SQLite with its online
+//! backup API (`sqlite.rs`), PostgreSQL with `pg_dump --format=custom` and
+//! `pg_restore` (`postgres.rs`), MySQL/MariaDB with `mariadb-dump` (or
+//! `mysqldump`) and the `mariadb` (or `mysql`) client (`mysql.rs`). Their
+//! programs know every column type, index, view, sequence and routine of
+//! their engine; lord's job is to find them, check their versions against
+//! the server's, hand them the password through their environment, and
+//! wrap what they write in lord's file (`archive.rs`): a manifest (engine,
+//! server version, tables with their row counts, the dump's checksum) and
+//! the dump itself.
+//!
+//! A key-value or document engine adds a module of its own here with the
+//! same four parts (dump, check, is-empty, load) and an arm in each
+//! `match` on [`Engine`]; the file format does not change.
+
+mod archive;
+mod mysql;
+mod postgres;
+mod sqlite;
+mod tool;
+
+use std::path::{Path, PathBuf};
+
+use lord_db_api::{DbError, Engine, Password, Profile, SqlSession};
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+/// What a backup file says about itself, ahead of the dump.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Manifest {
+    pub format: u32,
+    /// The engine's word (`sqlite`, `postgres`, `mysql`).
+    pub engine: String,
+    /// The server's version as it reports it.
+    pub server_version: String,
+    /// The program that dumped it, as it names itself.
+    pub tool: String,
+    /// The profile it was taken from.
+    pub profile: String,
+    /// When it was taken, in seconds since 1970 (UTC).
+    pub created: u64,
+    /// Every table with data, and how many rows it held in the dump.
+    pub tables: Vec<TableRows>,
+    pub payload_bytes: u64,
+    /// SHA-256 of the dump, in hex.
+    pub payload_sha256: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TableRows {
+    /// The table's name (`schema.table` on PostgreSQL).
+    pub name: String,
+    pub rows: u64,
+}
+
+/// Where a long backup or restore has got to.
+#[derive(Debug, Clone, Copy)]
+pub enum Step<'a> {
+    /// A new phase began (`dumping`, `checking the file`, `restoring`).
+    Phase(&'a str),
+    /// Bytes written or read so far, of `total` when it is known.
+    Bytes { done: u64, total: Option<u64> },
+}
+
+/// Where the engines' programs are looked for: the `PATH` of the caller's
+/// environment (read by the binary, handed down).
+#[derive(Debug, Clone, Default)]
+pub struct Tools {
+    pub path: Option<String>,
+}
+
+/// What can keep a backup from being written or a restore from being made.
+#[derive(Debug, Error)]
+pub enum BackupError {
+    #[error(transparent)]
+    Db(#[from] DbError),
+    #[error("{what}: {source}")]
+    Io {
+        what: String,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file is not a whole lord backup; nothing was restored.
+    #[error(
+        "`{}` is not a usable lord backup: {message}; nothing was restored (take the backup again, or use another copy)",
+        path.display()
+    )]
+    Corrupt { path: PathBuf, message: String },
+    #[error(
+        "`{}` is a backup of a {found} database, and the profile `{profile}` is {expected}; restore it into a {found} profile",
+        path.display()
+    )]
+    WrongEngine {
+        path: PathBuf,
+        found: String,
+        profile: String,
+        expected: &'static str,
+    },
+    #[error(
+        "the database of the profile `{profile}` is not empty ({what}); restore into an empty database, or pass `--replace` to restore over it"
+    )]
+    NotEmpty { profile: String, what: String },
+    /// A dump or load program that is missing or too old; what to install.
+    #[error("{0}")]
+    NoTool(String),
+    /// A request that would destroy what it works on.
+    #[error("{0}")]
+    Refused(String),
+    #[error("{tool} failed: {message}")]
+    Tool { tool: String, message: String },
+    /// The file just written did not check out; it was not put in place.
+    #[error(
+        "the backup written for `{}` did not check out after writing ({message}); the destination was left as it was",
+        path.display()
+    )]
+    Unverified { path: PathBuf, message: String },
+    #[error(
+        "the restore into the profile `{profile}` finished, but its row counts differ from the backup's: {differences}"
+    )]
+    Counts {
+        profile: String,
+        differences: String,
+    },
+}
+
+fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> BackupError {
+    let what = what.into();
+    move |source| BackupError::Io { what, source }
+}
+
+/// What an engine's dump produced, before it is wrapped.
+pub(crate) struct Dumped {
+    server_version: String,
+    tool: String,
+    tables: Vec<TableRows>,
+}
+
+/// Backs up the database of `profile` to `destination`: dumped to a
+/// temporary file beside it, wrapped with its manifest, synced, read back
+/// and checked, then renamed over `destination`.
+pub fn backup(
+    profile: &Profile,
+    password: Option<&Password>,
+    destination: &Path,
+    tools: &Tools,
+    progress: &mut dyn FnMut(Step<'_>),
+) -> Result<Manifest, BackupError> {
+    if profile.engine == Engine::Sqlite && same_file(&profile.sqlite_path()?, destination) {
+        return Err(BackupError::Refused(format!(
+            "`{}` is the database of the profile `{}` itself; write the backup to another file",
+            destination.display(),
+            profile.name
+        )));
+    }
+    let mut dump = archive::Pending::new(destination)?;
+    progress(Step::Phase("dumping"));
+    let dumped = match profile.engine {
+        Engine::Sqlite => sqlite::dump(profile, dump.path(), progress)?,
+        Engine::Postgres => postgres::dump(profile, password, dump.file(), tools, progress)?,
+        Engine::Mysql => mysql::dump(profile, password, dump.file(), tools, progress)?,
+    };
+    let (payload_bytes, payload_sha256) = hash_file(dump.path())?;
+    let manifest = Manifest {
+        format: archive::FORMAT,
+        engine: profile.engine.as_str().to_owned(),
+        server_version: dumped.server_version,
+        tool: dumped.tool,
+        profile: profile.name.to_string(),
+        created: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or_default(),
+        tables: dumped.tables,
+        payload_bytes,
+        payload_sha256,
+    };
+    progress(Step::Phase("writing"));
+    let mut file = archive::Pending::new(destination)?;
+    let mut payload = std::fs::File::open(dump.path()).map_err(io("reading the dump"))?;
+    archive::write(
+        &mut std::io::BufWriter::new(file.file()),
+        &manifest,
+        &mut payload,
+    )
+    .map_err(io(format!("writing `{}`", destination.display())))?;
+    drop(payload);
+    drop(dump);
+    progress(Step::Phase("checking the file"));
+    file.file().sync_all().map_err(io("syncing the backup"))?;
+    let unverified = |e: BackupError| BackupError::Unverified {
+        path: destination.to_owned(),
+        message: e.to_string(),
+    };
+    let mut written = archive::open(file.path()).map_err(unverified)?;
+    if written.manifest != manifest {
+        return Err(BackupError::Unverified {
+            path: destination.to_owned(),
+            message: "its manifest reads back differently".to_owned(),
+        });
+    }
+    check(&mut written, archive::folder(destination), tools).map_err(unverified)?;
+    drop(written);
+    file.commit()?;
+    Ok(manifest)
+}
+
+/// Reads the backup at `path` and checks it: its checksums, and that the
+/// dump holds what its manifest says (per engine).
+pub fn inspect(path: &Path, tools: &Tools) -> Result<Manifest, BackupError> {
+    let mut opened = archive::open(path)?;
+    check(&mut opened, archive::folder(path), tools)?;
+    Ok(opened.manifest)
+}
+
+/// What a restore may do to the target.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RestoreOptions {
+    /// Restore over a database that holds objects already.
+    pub replace: bool,
+}
+
+/// Restores the backup at `path` into the database of `profile`: the
+/// file is checked first, and nothing is touched unless it checks out, is
+/// of the profile's engine, and the target is empty (or `replace`);
+/// after loading, each table's row count is compared with the manifest.
+pub fn restore(
+    profile: &Profile,
+    password: Option<&Password>,
+    path: &Path,
+    options: RestoreOptions,
+    tools: &Tools,
+    progress: &mut dyn FnMut(Step<'_>),
+) -> Result<Manifest, BackupError> {
+    progress(Step::Phase("checking the file"));
+    let mut opened = archive::open(path)?;
+    if opened.manifest.engine != profile.engine.as_str() {
+        return Err(BackupError::WrongEngine {
+            path: path.to_owned(),
+            found: opened.manifest.engine.clone(),
+            profile: profile.name.to_string(),
+            expected: profile.engine.as_str(),
+        });
+    }
+    let scratch = match profile.engine {
+        Engine::Sqlite => archive::folder(&profile.sqlite_path()?).to_owned(),
+        Engine::Postgres | Engine::Mysql => archive::folder(path).to_owned(),
+    };
+    check(&mut opened, &scratch, tools)?;
+    let mut session = crate::connect(profile, password)?;
+    if !options.replace {
+        let held = match profile.engine {
+            Engine::Sqlite => sqlite::held(&mut *session)?,
+            Engine::Postgres => postgres::held(&mut *session)?,
+            Engine::Mysql => mysql::held(&mut *session)?,
+        };
+        if let Some(what) = held {
+            return Err(BackupError::NotEmpty {
+                profile: profile.name.to_string(),
+                what,
+            });
+        }
+    }
+    progress(Step::Phase("restoring"));
+    let replace = options.replace;
+    match profile.engine {
+        Engine::Sqlite => sqlite::load(profile, &mut opened, &scratch, progress)?,
+        Engine::Postgres => {
+            postgres::load(profile, password, &mut opened, replace, tools, progress)?
+        }
+        Engine::Mysql => mysql::load(profile, password, &mut opened, tools, progress)?,
+    }
+    progress(Step::Phase("counting rows"));
+    compare_counts(profile, &mut *session, &opened.manifest)?;
+    Ok(opened.manifest)
+}
+
+/// The engine's own check of a dump against its manifest.
+fn check(opened: &mut archive::Opened, scratch: &Path, tools: &Tools) -> Result<(), BackupError> {
+    let engine = Engine::ALL
+        .into_iter()
+        .find(|e| e.as_str() == opened.manifest.engine);
+    let path = opened.path.clone();
+    let corrupt = |message: String| BackupError::Corrupt { path, message };
+    let outcome = match engine {
+        Some(Engine::Sqlite) => sqlite::check(opened, scratch),
+        Some(Engine::Postgres) => postgres::check(opened, tools),
+        Some(Engine::Mysql) => mysql::check(opened),
+        None => {
+            return Err(corrupt(format!(
+                "it is a backup of an engine this lord does not know (`{}`)",
+                opened.manifest.engine
+            )));
+        }
+    };
+    // A program that cannot read the dump, or a read that fails, says the
+    // file is not usable; a missing program is said as such.
+    outcome.map_err(|e| match e {
+        BackupError::Corrupt { .. }
+        | BackupError::NoTool(_)
+        | BackupError::Refused(_)
+        | BackupError::Db(_)
+        | BackupError::WrongEngine { .. }
+        | BackupError::NotEmpty { .. }
+        | BackupError::Unverified { .. }
+        | BackupError::Counts { .. } => e,
+        BackupError::Io { .. } | BackupError::Tool { .. } => corrupt(e.to_string()),
+    })
+}
+
+/// A table name quoted for `engine`; `schema.table` on PostgreSQL.
+fn quoted(engine: Engine, name: &str) -> String {
+    let quote = |part: &str, q: char| format!("{q}{}{q}", part.replace(q, &format!("{q}{q}")));
+    match engine {
+        Engine::Sqlite => quote(name, '"'),
+        Engine::Postgres => match name.split_once('.') {
+            Some((schema, table)) => format!("{}.{}", quote(schema, '"'), quote(table, '"')),
+            None => quote(name, '"'),
+        },
+        Engine::Mysql => quote(name, '`'),
+    }
+}
+
+/// How many rows `table` holds. The name comes from the engine's
+/// catalogue or the manifest and is quoted as an identifier; no value is
+/// spliced.
+pub(crate) fn count(session: &mut dyn SqlSession, table: &str) -> Result<u64, DbError> {
+    let rows = session.run(
+        &format!("SELECT COUNT(*) FROM {}", quoted(session.engine(), table)),
+        &[],
+    )?;
+    Ok(rows
+        .rows
+        .first()
+        .and_then(|r| r.first())
+        .and_then(lord_db_api::Value::as_i64)
+        .and_then(|n| u64::try_from(n).ok())
+        .unwrap_or_default())
+}
+
+fn compare_counts(
+    profile: &Profile,
+    session: &mut dyn SqlSession,
+    manifest: &Manifest,
+) -> Result<(), BackupError> {
+    let mut differences = Vec::new();
+    for table in &manifest.tables {
+        match count(session, &table.name) {
+            Ok(n) if n == table.rows => {}
+            Ok(n) => differences.push(format!(
+                "`{}` has {n} row(s), the backup {}",
+                table.name, table.rows
+            )),
+            Err(e) => differences.push(format!("`{}` cannot be counted: {e}", table.name)),
+        }
+    }
+    if differences.is_empty() {
+        Ok(())
+    } else {
+        Err(BackupError::Counts {
+            profile: profile.name.to_string(),
+            differences: differences.join("; "),
+        })
+    }
+}
+
+/// Whether `a` and `b` name one existing file.
+fn same_file(a: &Path, b: &Path) -> bool {
+    match (std::fs::canonicalize(a), std::fs::canonicalize(b)) {
+        (Ok(a), Ok(b)) => a == b,
+        (Err(_), _) | (_, Err(_)) => false,
+    }
+}
+
+fn hash_file(path: &Path) -> Result<(u64, String), BackupError> {
+    use sha2::Digest as _;
+    let mut file = std::fs::File::open(path).map_err(io("reading the dump"))?;
+    let mut hasher = sha2::Sha256::new();
+    let bytes = std::io::copy(&mut file, &mut hasher).map_err(io("reading the dump"))?;
+    Ok((bytes, hex::encode(hasher.finalize())))
+}
