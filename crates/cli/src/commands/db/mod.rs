@@ -1,11 +1,12 @@
 //! `lord db`: the `db` provider's commands over `lord-db`. Profiles
 //! (`add`, `list`, `remove`, `ping`), queries for scripts (`query`, with
 //! `--json` and `--csv`), catalogues (`schema`) and versioned migrations
-//! (`migrate new|up|down|status`).
+//! (`migrate new|up|down|status`), and the interactive `shell`.
 
 mod manage;
 mod migrate;
 mod query;
+mod shell;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -50,6 +51,9 @@ pub(crate) enum DbCommand {
     },
     /// Versioned migrations in the project's `migrations/` folder.
     Migrate(MigrateArgs),
+    /// An interactive SQL shell (a script when standard input is not a
+    /// terminal): `\\?` lists its commands.
+    Shell(shell::ShellArgs),
 }
 
 #[derive(Debug, Args)]
@@ -83,6 +87,7 @@ pub(crate) async fn run(
             };
             migrate::run(out, framework, &dir, args.command).await?;
         }
+        DbCommand::Shell(args) => shell::shell(ctx, out, framework, args).await?,
     }
     Ok(ExitCode::SUCCESS)
 }
