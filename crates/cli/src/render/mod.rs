@@ -52,7 +52,7 @@ pub(crate) use plugin::{
     history, last_neutralised, native_info, native_json, plugin_info, plugin_json, plugin_table,
     state_note, validation,
 };
-pub(crate) use progress::Spinner;
+pub(crate) use progress::{Counter, Spinner};
 pub(crate) use style::Paint;
 
 /// Where lord's output goes, and how it may look there.
@@ -236,6 +236,11 @@ impl Output {
     /// A spinner naming the current step, on a terminal only.
     pub(crate) fn spinner(&self, what: &str) -> Spinner {
         Spinner::new(self.terminal.stderr, &one_line(what))
+    }
+
+    /// A count of `what` done so far with its rate, on a terminal only.
+    pub(crate) fn counter(&self, what: &str) -> Counter {
+        Counter::new(self.terminal.stderr && !self.quiet, &one_line(what))
     }
 
     /// Text coloured for standard error, when it may be.

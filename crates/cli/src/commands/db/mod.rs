@@ -1,8 +1,10 @@
 //! `lord db`: the `db` provider's commands over `lord-db`. Profiles
 //! (`add`, `list`, `remove`, `ping`), queries for scripts (`query`, with
 //! `--json` and `--csv`), catalogues (`schema`) and versioned migrations
-//! (`migrate new|up|down|status`), and the interactive `shell`.
+//! (`migrate new|up|down|status`), the interactive `shell`, and `copy`
+//! between profiles.
 
+mod copy;
 mod manage;
 mod migrate;
 mod query;
@@ -54,6 +56,9 @@ pub(crate) enum DbCommand {
     /// An interactive SQL shell (a script when standard input is not a
     /// terminal): `\\?` lists its commands.
     Shell(shell::ShellArgs),
+    /// Rows from a query on one profile into a table on another, in
+    /// batches of one transaction each, with a progress count.
+    Copy(copy::CopyArgs),
 }
 
 #[derive(Debug, Args)]
@@ -88,6 +93,7 @@ pub(crate) async fn run(
             migrate::run(out, framework, &dir, args.command).await?;
         }
         DbCommand::Shell(args) => shell::shell(ctx, out, framework, args).await?,
+        DbCommand::Copy(args) => copy::copy(out, framework, args).await?,
     }
     Ok(ExitCode::SUCCESS)
 }
