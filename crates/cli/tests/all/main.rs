@@ -39,6 +39,7 @@ mod config;
 mod crash;
 mod dashboard;
 mod db;
+mod db_copy;
 mod db_shell;
 mod dependencies;
 mod dev;
