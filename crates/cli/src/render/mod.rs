@@ -238,6 +238,21 @@ impl Output {
         Spinner::new(self.terminal.stderr, &one_line(what))
     }
 
+    /// The columns and rows of the terminal standard output shows on, read
+    /// afresh (it may have been resized); `None` when it is not one.
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "the renderer is the one place that holds standard output"
+    )]
+    pub(crate) fn screen_size(&self) -> Option<(usize, usize)> {
+        if !self.terminal.stdout {
+            return None;
+        }
+        let size = rustix::termios::tcgetwinsize(std::io::stdout()).ok()?;
+        (size.ws_col > 0 && size.ws_row > 0)
+            .then(|| (usize::from(size.ws_col), usize::from(size.ws_row)))
+    }
+
     /// A count of `what` done so far with its rate, on a terminal only.
     pub(crate) fn counter(&self, what: &str) -> Counter {
         Counter::new(self.terminal.stderr && !self.quiet, &one_line(what))

@@ -397,7 +397,12 @@ fn next_name(sql: &str, tokens: &[Token], index: usize) -> String {
             Kind::Word if name.is_empty() && text.eq_ignore_ascii_case("ONLY") => {}
             Kind::Word | Kind::Name => name.push_str(text),
             Kind::Punct if text == "." && !name.is_empty() => name.push('.'),
-            _ => break,
+            Kind::Punct
+            | Kind::Number
+            | Kind::String
+            | Kind::Comment
+            | Kind::Space
+            | Kind::Semicolon => break,
         }
         if !name.is_empty() && !name.ends_with('.') && token.kind != Kind::Punct {
             // A name is complete unless a `.` follows.

@@ -103,7 +103,7 @@ pub(crate) async fn shell(
         let session = lord_db::pools()
             .session(&profile, password)
             .map_err(HostError::from)?;
-        let mut shell = Shell::new(session, out, terminal.stdout, pager, interrupted);
+        let mut shell = Shell::new(session, out, pager, interrupted);
         let outcome = if terminal.stdin {
             let colour = terminal.stdout && !terminal.no_color;
             interactive(&mut shell, &out, &history, profile.name.as_str(), colour)

@@ -50,8 +50,6 @@ pub(crate) struct Shell {
     expanded: Expanded,
     timing: bool,
     last: Option<String>,
-    /// Standard output is a terminal: fit its width, page when taller.
-    screen: bool,
     pager: Option<String>,
     interrupted: Arc<AtomicBool>,
 }
@@ -60,7 +58,6 @@ impl Shell {
     pub(crate) fn new(
         session: lord_db::Session,
         out: Output,
-        screen: bool,
         pager: Option<String>,
         interrupted: Arc<AtomicBool>,
     ) -> Self {
@@ -73,7 +70,6 @@ impl Shell {
             expanded: Expanded::Off,
             timing: false,
             last: None,
-            screen,
             pager,
             interrupted,
         }
@@ -151,7 +147,7 @@ impl Shell {
     }
 
     fn show(&self, rows: &Rows, page: bool) -> Result<()> {
-        let size = self.screen.then(terminal_size).flatten();
+        let size = self.out.screen_size();
         let text = view::render(rows, size.map(|(w, _)| w), self.expanded);
         let pager = page.then_some(self.pager.as_deref()).flatten();
         view::show(&self.out, &text, size.map(|(_, h)| h), pager)
@@ -305,11 +301,4 @@ fn db_error(error: DbError) -> anyhow::Error {
 
 fn usage(message: String) -> anyhow::Error {
     crate::cli::UsageError(message).into()
-}
-
-/// The terminal's columns and rows, when standard output is one.
-fn terminal_size() -> Option<(usize, usize)> {
-    let size = rustix::termios::tcgetwinsize(std::io::stdout()).ok()?;
-    (size.ws_col > 0 && size.ws_row > 0)
-        .then(|| (usize::from(size.ws_col), usize::from(size.ws_row)))
 }
