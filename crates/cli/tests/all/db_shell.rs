@@ -152,6 +152,7 @@ fn the_shell_in_a_terminal_shows_tables_asks_before_deleting_and_completes_names
     prompt(&tmux);
     // Ctrl-C drops the line being typed; `\x` shows records.
     tmux.type_text("SELECT 'dropped'");
+    tmux.wait_for("the typed line", |s| s.contains("app=> SELECT 'dropped'"));
     tmux.keys(&["C-c"]);
     prompt(&tmux);
     tmux.type_text("\\x");
@@ -183,6 +184,77 @@ fn the_shell_in_a_terminal_shows_tables_asks_before_deleting_and_completes_names
         "{text}"
     );
     assert!(text.contains("DELETE FROM item;"), "{text}");
+}
+
+/// Results taller than the screen go through `$PAGER`, shorter ones do
+/// not; a wide cell is cut to the 120 columns with `…` and `\x auto`
+/// shows it whole as a record; keywords are coloured as typed; a table
+/// made in the shell is completed at once.
+#[test]
+fn the_shell_pages_tall_results_fits_wide_ones_and_learns_new_tables() {
+    let lord = sqlite_profile();
+    let paged = lord.project.path().join("paged.txt");
+    let tmux = Tmux::start(&format!(
+        "cd {} && env LORD_HOME={} LORD_NO_UPDATE_CHECK=1 PAGER='cat > {}' {} db shell app; \
+         sleep 30",
+        lord.project.path().display(),
+        lord.home.path().display(),
+        paged.display(),
+        env!("CARGO_BIN_EXE_lord")
+    ));
+    prompt(&tmux);
+    statement(
+        &tmux,
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 100) \
+         SELECT i AS tall FROM n",
+    );
+    let screen = tmux.wait_for("the count", |s| s.contains("(100 row(s))"));
+    prompt(&tmux);
+    let text = std::fs::read_to_string(&paged).expect("the pager got the rows");
+    assert!(text.starts_with("tall\n----\n1\n2\n"), "{text}");
+    assert!(text.ends_with("\n99\n100\n"), "{text}");
+    assert!(
+        !screen.contains("\n57\n"),
+        "the rows went to the pager: {screen}"
+    );
+    std::fs::remove_file(&paged).expect("remove");
+    // A short result is shown on the screen, cut to its width.
+    statement(&tmux, "SELECT 1 AS id, printf('%.300c', 'w') AS wide");
+    let screen = tmux.wait_for("the wide row", |s| s.contains("(1 row(s))"));
+    assert!(!paged.exists(), "a short result does not page");
+    let row = screen
+        .lines()
+        .find(|l| l.starts_with("1  | www"))
+        .unwrap_or_else(|| panic!("{screen}"));
+    assert!(row.ends_with("w…"), "{row:?}");
+    assert_eq!(row.chars().count(), 120, "{row:?}");
+    prompt(&tmux);
+    tmux.type_text("\\x auto");
+    tmux.keys(&["Enter"]);
+    // Each input's own output first: until the Enter shows, the screen's
+    // last line is still the old empty prompt.
+    tmux.wait_for("auto", |s| s.contains("expanded display is auto"));
+    prompt(&tmux);
+    statement(&tmux, "SELECT 2 AS id, printf('%.150c', 'v') AS wide");
+    let screen = tmux.wait_for("the record", |s| s.contains("-[ RECORD 1 ]"));
+    assert!(screen.contains("id   | 2"), "{screen}");
+    // The record's value is whole, wrapped by the terminal.
+    let joined = screen.replace('\n', "");
+    assert!(joined.contains(&"v".repeat(150)), "{screen}");
+    assert!(!joined.contains(&"v".repeat(151)), "{screen}");
+    prompt(&tmux);
+    // Keywords are coloured as typed; Tab completes a table made just now.
+    statement(&tmux, "CREATE TABLE zebra_stripes (n INTEGER)");
+    tmux.wait_for("the create", |s| s.contains("0 row(s) changed"));
+    prompt(&tmux);
+    tmux.type_text("SELECT * FROM zeb");
+    tmux.keys(&["Tab"]);
+    tmux.wait_for("the completion", |s| s.contains("FROM zebra_stripes"));
+    let coloured = tmux.screen_with_colours();
+    assert!(
+        coloured.contains("\x1b[1m\x1b[34mSELECT"),
+        "the keyword is bold blue: {coloured:?}"
+    );
 }
 
 #[test]

@@ -1,5 +1,6 @@
 //! How the shell shows rows: a table that fits the terminal's width (wide
-//! cells cut with `…`), or one record per block (`\x`), through a pager
+//! cells cut with `…`), or one record per block with values whole (`\x`;
+//! `\x auto` when the table would not fit), through a pager
 //! when taller than the screen. Every cell and column name is a database's
 //! text, escaped like any foreign text before it is measured, so a value
 //! cannot drive the terminal and the width counts what is shown.
@@ -145,20 +146,17 @@ fn shrink(natural: &[usize], room: usize) -> Vec<usize> {
     natural.iter().map(|w| (*w).min(low)).collect()
 }
 
-/// One block per row: `-[ RECORD n ]` then `column | value` lines.
+/// One block per row: `-[ RECORD n ]` then `column | value` lines. Values
+/// are shown whole (the terminal wraps them): records are how a row too
+/// wide for a table is read in full.
 fn vertical(header: &[String], body: &[Vec<String>], width: Option<usize>) -> String {
     let label = header.iter().map(|h| h.width()).max().unwrap_or(0);
-    let room = width.map(|w| w.saturating_sub(label + 3).max(NARROWEST));
     let mut out = String::new();
     for (n, row) in body.iter().enumerate() {
         let title = format!("-[ RECORD {} ]", n + 1);
         let rule = width.map_or(0, |w| w.saturating_sub(title.width()).min(40));
         out.push_str(&format!("{title}{}\n", "-".repeat(rule)));
         for (name, value) in header.iter().zip(row) {
-            let value = match room {
-                Some(room) => fit(value, room),
-                None => value.clone(),
-            };
             out.push_str(format!("{} | {value}", pad(name, label)).trim_end());
             out.push('\n');
         }
