@@ -139,6 +139,29 @@ fn copy_from_sqlite_to_sqlite_creates_the_table_and_keeps_every_value() {
         query(&lord, "dst", "SELECT COUNT(*) AS n FROM copied"),
         json!([{"n": 2500}])
     );
+    // Within one SQLite file (a cursor's lock there would block the
+    // writer's commits).
+    let run = copy(
+        &lord,
+        &[
+            "--from",
+            "dst",
+            "--query",
+            "SELECT id, name FROM copied",
+            "--to",
+            "dst",
+            "--table",
+            "again",
+            "--create",
+            "--json",
+        ],
+    );
+    run.assert_ok();
+    assert_eq!(json_of(&run)["copied"], 2500);
+    assert_eq!(
+        query(&lord, "dst", "SELECT COUNT(*) AS n FROM again"),
+        json!([{"n": 2500}])
+    );
 }
 
 #[test]

@@ -2,7 +2,9 @@
 //! another, across engines (SQLite, PostgreSQL, MySQL/MariaDB).
 //!
 //! The source streams (`SqlSession::stream`), so a result larger than
-//! memory goes through in batches. Each batch is written in a transaction
+//! memory goes through in batches (except from a SQLite file into itself,
+//! which is read whole first: SQLite's locks do not let one connection
+//! commit while another holds a cursor on the same file). Each batch is written in a transaction
 //! of its own, as multi-row `INSERT`s whose values are bound parameters,
 //! never spliced into the text. A failure part way rolls back the batch in
 //! flight and stops: the batches before it stay committed, and the count
@@ -99,30 +101,48 @@ pub(super) async fn copy(out: &Output, framework: &Framework, args: CopyArgs) ->
     };
     let (mut summary, outcome) = tokio::task::spawn_blocking(move || {
         let outcome = (|| -> Result<(), DbError> {
+            // One SQLite file cannot be written on one connection while
+            // another reads it through a cursor (the reader's shared lock
+            // blocks the writer's commit): within one file the rows are
+            // read whole first.
+            let one_file = source.0.engine == Engine::Sqlite
+                && target.0.engine == Engine::Sqlite
+                && source.0.url == target.0.url;
             let mut reader = lord_db::pools().session(&source.0, source.1)?;
             let mut writer = lord_db::pools().session(&target.0, target.1)?;
             let params: Vec<Value> = params.into_iter().map(Value::Text).collect();
             let mut plan = Plan::new(writer.engine(), &summary.table, create);
-            let copied = reader.stream(
-                query.trim().trim_end_matches(';'),
-                &params,
-                batch as usize,
-                &mut |columns, rows| {
-                    let n = rows.len() as u64;
-                    plan.write(&mut *writer, columns, rows)?;
-                    summary.copied += n;
-                    summary.batches += 1;
-                    summary.created = plan.created;
-                    counter.set(summary.copied);
+            let sql = query.trim().trim_end_matches(';');
+            let mut sink = |columns: &[String], rows: Vec<Vec<Value>>| {
+                let n = rows.len() as u64;
+                plan.write(&mut *writer, columns, rows)?;
+                summary.copied += n;
+                summary.batches += 1;
+                summary.created = plan.created;
+                counter.set(summary.copied);
+                Ok(())
+            };
+            let copied = if one_file {
+                let whole = reader.run(sql, &params);
+                drop(reader);
+                whole.and_then(|whole| {
+                    for chunk in whole.rows.chunks(batch as usize) {
+                        sink(&whole.columns, chunk.to_vec())?;
+                    }
                     Ok(())
-                },
-            );
+                })
+            } else {
+                let streamed = reader.stream(sql, &params, batch as usize, &mut sink);
+                if streamed.is_err() {
+                    reader.discard();
+                }
+                streamed.map(|_| ())
+            };
             // A session that failed part way may be inside a transaction.
             if copied.is_err() {
                 writer.discard();
-                reader.discard();
             }
-            copied.map(|_| ())
+            copied
         })();
         counter.done();
         (summary, outcome)

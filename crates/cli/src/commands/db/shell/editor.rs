@@ -219,9 +219,12 @@ impl Completer for SqlHelper {
 }
 
 /// The names in `names` that start with `word` (ignoring case); keywords
-/// in lower case when the user types in lower case.
+/// in lower case when the user types in lower case. A catalogue name that
+/// holds a control or format character is never offered: completion would
+/// put it in the line, which the editor draws as it is.
 fn candidates<'a>(names: impl Iterator<Item = &'a str>, word: &str, lower: bool) -> Vec<Pair> {
     names
+        .filter(|n| lord_terminal::escape_text(n, lord_terminal::Policy::Foreign) == *n)
         .filter(|n| {
             n.len() >= word.len()
                 && n.is_char_boundary(word.len())
@@ -234,7 +237,7 @@ fn candidates<'a>(names: impl Iterator<Item = &'a str>, word: &str, lower: bool)
                 n.to_owned()
             };
             Pair {
-                display: crate::render::foreign(&shown).to_string(),
+                display: shown.clone(),
                 replacement: shown,
             }
         })
@@ -250,7 +253,7 @@ mod tests {
 
     fn helper() -> SqlHelper {
         let catalogue = Catalogue {
-            tables: vec!["items".into(), "invoices".into()],
+            tables: vec!["items".into(), "invoices".into(), "it\x1b[2Jems".into()],
             columns: ["id", "item_name"].into_iter().map(String::from).collect(),
         };
         SqlHelper {
@@ -277,6 +280,8 @@ mod tests {
         assert_eq!(complete("SELECT * FROM inv"), ["invoices"]);
         assert_eq!(complete("select * from i")[..3], ["id", "if", "in"]);
         assert_eq!(complete("SELECT item"), ["item_name", "items"]);
+        // A table whose name would drive the terminal is not offered.
+        assert_eq!(complete("SELECT it"), ["item_name", "items"]);
         assert_eq!(complete("\\ti"), ["\\timing"]);
     }
 
