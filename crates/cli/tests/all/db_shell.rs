@@ -287,6 +287,27 @@ fn a_script_runs_statements_in_order_and_stops_at_the_first_failure() {
 }
 
 #[test]
+fn a_script_reads_the_catalogue_and_quits_at_backslash_q() {
+    let lord = sqlite_profile();
+    let run = script(
+        &lord,
+        &[],
+        "\\dt\n\\d item\n\\?\n\\q\nINSERT INTO item (item_name) VALUES ('never');\n",
+    );
+    run.assert_ok();
+    let stdout = run.stdout();
+    assert!(stdout.starts_with("table\n-----\nitem\n"), "{stdout}");
+    assert!(stdout.contains("table item\n"), "{stdout}");
+    assert!(stdout.contains("item_name  TEXT"), "{stdout}");
+    assert!(stdout.contains("primary key (id)"), "{stdout}");
+    assert!(stdout.contains("\\watch [N]"), "the help: {stdout}");
+    assert_eq!(count(&lord), "n\n3\n", "nothing runs after \\q");
+    let run = script(&lord, &[], "\\d nothing\n");
+    run.assert_code(2)
+        .assert_stderr_contains("there is no table `nothing`");
+}
+
+#[test]
 fn a_script_runs_a_dangerous_statement_only_with_yes() {
     let lord = sqlite_profile();
     let run = script(&lord, &[], "UPDATE item SET item_name = 'WHERE';\n");
