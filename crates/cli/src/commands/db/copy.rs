@@ -234,7 +234,7 @@ impl Plan {
                     sql.push_str(", ");
                 }
                 n += 1;
-                sql.push_str(&placeholder(self.engine, n));
+                sql.push_str(&self.engine.placeholder(n));
             }
             sql.push(')');
         }
@@ -311,14 +311,6 @@ fn quote(engine: Engine, name: &str) -> String {
     match engine {
         Engine::Sqlite | Engine::Postgres => format!("\"{}\"", name.replace('"', "\"\"")),
         Engine::Mysql => format!("`{}`", name.replace('`', "``")),
-    }
-}
-
-/// The `n`th placeholder (from 1).
-fn placeholder(engine: Engine, n: usize) -> String {
-    match engine {
-        Engine::Sqlite | Engine::Mysql => "?".to_owned(),
-        Engine::Postgres => format!("${n}"),
     }
 }
 
