@@ -292,9 +292,10 @@ fn a_script_reads_the_catalogue_and_quits_at_backslash_q() {
     let run = script(
         &lord,
         &[],
-        "\\dt\n\\d item\n\\?\n\\q\nINSERT INTO item (item_name) VALUES ('never');\n",
+        "SELECT *\n\\dt\n\\d item\n\\?\n\\q\nINSERT INTO item (item_name) VALUES ('never');\n",
     );
-    run.assert_ok();
+    run.assert_ok()
+        .assert_stderr_contains("the unfinished statement before the command was set aside");
     let stdout = run.stdout();
     assert!(stdout.starts_with("table\n-----\nitem\n"), "{stdout}");
     assert!(stdout.contains("table item\n"), "{stdout}");

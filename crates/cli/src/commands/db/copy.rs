@@ -32,9 +32,14 @@ pub(crate) struct CopyArgs {
     /// target table's columns (rename with `AS`).
     #[arg(long)]
     query: String,
-    /// A value bound to the query's next placeholder (text), in order.
+    /// A value bound to the query's next placeholder, in order (text
+    /// unless `--typed`).
     #[arg(long = "param", short = 'p')]
     params: Vec<String>,
+    /// Bind `--param` values that read as integers or numbers as such,
+    /// and `null` as NULL (as `lord db query --typed`).
+    #[arg(long)]
+    typed: bool,
     /// The profile the rows go to (may be `--from` itself).
     #[arg(long)]
     to: String,
@@ -83,6 +88,7 @@ pub(super) async fn copy(out: &Output, framework: &Framework, args: CopyArgs) ->
         from,
         query,
         params,
+        typed,
         to,
         table,
         create,
@@ -110,7 +116,10 @@ pub(super) async fn copy(out: &Output, framework: &Framework, args: CopyArgs) ->
                 && source.0.url == target.0.url;
             let mut reader = lord_db::pools().session(&source.0, source.1)?;
             let mut writer = lord_db::pools().session(&target.0, target.1)?;
-            let params: Vec<Value> = params.into_iter().map(Value::Text).collect();
+            let params: Vec<Value> = params
+                .into_iter()
+                .map(|p| super::query::param(p, typed))
+                .collect();
             let mut plan = Plan::new(writer.engine(), &summary.table, create);
             let sql = query.trim().trim_end_matches(';');
             let mut sink = |columns: &[String], rows: Vec<Vec<Value>>| {

@@ -124,8 +124,10 @@ impl Validator for SqlHelper {
     fn validate(&self, ctx: &mut ValidationContext<'_>) -> rustyline::Result<ValidationResult> {
         let input = ctx.input();
         let trimmed = input.trim();
+        // A command on the last line ends the input too (`\q` in the
+        // middle of a statement must not leave the user stuck).
         let done = !self.statements
-            || trimmed.starts_with('\\')
+            || lexer::trailing_command(input, self.dialect).is_some()
             || matches!(trimmed, "exit" | "quit")
             || lexer::complete(input, self.dialect);
         Ok(if done {

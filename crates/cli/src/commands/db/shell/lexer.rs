@@ -261,6 +261,18 @@ pub(crate) fn split(input: &str, dialect: Dialect) -> (Vec<String>, String) {
     (statements, input[from..].to_owned())
 }
 
+/// A backslash command on the last line of `input`, outside any string,
+/// quoted name or comment: what comes before it, and the command.
+pub(crate) fn trailing_command(input: &str, dialect: Dialect) -> Option<(&str, &str)> {
+    let input = input.trim_end();
+    let (before, last) = match input.rsplit_once('\n') {
+        Some((before, last)) => (before, last),
+        None => ("", input),
+    };
+    let last = last.trim_start();
+    (last.starts_with('\\') && !tokens(before, dialect).1).then_some((before, last))
+}
+
 /// Whether `text` holds anything but spaces and comments.
 pub(crate) fn has_code(text: &str, dialect: Dialect) -> bool {
     tokens(text, dialect).0.iter().any(Token::significant)

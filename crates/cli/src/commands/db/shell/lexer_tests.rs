@@ -209,3 +209,28 @@ fn tokens_keep_their_text() {
         ]
     );
 }
+
+#[test]
+fn a_command_on_the_last_line_ends_the_input_unless_quoted() {
+    let d = lite();
+    assert_eq!(trailing_command("\\q", d), Some(("", "\\q")));
+    assert_eq!(
+        trailing_command("SELECT *\n  \\x auto\n", d),
+        Some(("SELECT *", "\\x auto"))
+    );
+    assert_eq!(
+        trailing_command("SELECT '\n\\q", d),
+        None,
+        "inside a string"
+    );
+    assert_eq!(
+        trailing_command("SELECT /*\n\\q", d),
+        None,
+        "inside a comment"
+    );
+    assert_eq!(
+        trailing_command("SELECT 1 \\q", d),
+        None,
+        "not at a line's start"
+    );
+}

@@ -252,10 +252,12 @@ fn script(shell: &mut Shell, yes: bool) -> Result<()> {
     let mut buffer = String::new();
     for line in std::io::stdin().lock().lines() {
         let line = line.context("could not read standard input")?;
-        // A command is a line of its own, between statements.
-        if line.trim_start().starts_with('\\') && !lexer::has_code(&buffer, shell.dialect) {
+        // A command is a line of its own (one that interrupts an
+        // unfinished statement sets it aside, as on a terminal).
+        if lexer::trailing_command(&format!("{buffer}{line}"), shell.dialect).is_some() {
+            let input = format!("{buffer}{line}");
             buffer.clear();
-            if shell.input(&line, &mut ask)? == Flow::Quit {
+            if shell.input(&input, &mut ask)? == Flow::Quit {
                 return Ok(());
             }
             continue;

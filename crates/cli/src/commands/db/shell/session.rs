@@ -94,8 +94,19 @@ impl Shell {
     /// ended by `;` (stopping at the first that fails).
     pub(crate) fn input(&mut self, input: &str, ask: &mut Ask<'_>) -> Result<Flow> {
         let trimmed = input.trim();
-        if trimmed.starts_with('\\') {
-            return self.command(trimmed);
+        // A command, maybe typed on the last line of an unfinished
+        // statement: what came before it that `;` ended runs, the rest is
+        // set aside.
+        if let Some((before, last)) = lexer::trailing_command(trimmed, self.dialect) {
+            let (statements, rest) = lexer::split(before, self.dialect);
+            for statement in statements {
+                self.statement(&statement, ask)?;
+            }
+            if lexer::has_code(&rest, self.dialect) {
+                self.out
+                    .status("the unfinished statement before the command was set aside");
+            }
+            return self.command(last);
         }
         if matches!(trimmed, "exit" | "quit") {
             return Ok(Flow::Quit);
