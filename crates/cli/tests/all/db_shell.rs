@@ -12,6 +12,8 @@ use std::os::unix::fs::PermissionsExt as _;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
+use crate::mariadb::MariaDb;
+use crate::pg::PgServer;
 use crate::support::{Lord, Run};
 use crate::tmux::Tmux;
 
@@ -41,7 +43,11 @@ fn sqlite_profile() -> Lord {
 
 /// Runs `lord db shell app` with `script` on its standard input.
 fn script(lord: &Lord, args: &[&str], script: &str) -> Run {
-    let mut all = vec!["db", "shell", "app"];
+    script_on(lord, "app", args, script)
+}
+
+fn script_on(lord: &Lord, profile: &str, args: &[&str], script: &str) -> Run {
+    let mut all = vec!["db", "shell", profile];
     all.extend_from_slice(args);
     let mut cmd = lord.command(&all);
     cmd.stdin(Stdio::piped())
@@ -358,5 +364,60 @@ fn watch_runs_the_last_statement_again_until_ctrl_c() {
     assert!(
         stderr.contains("every 0.2s: SELECT COUNT(*) AS n FROM item"),
         "{stderr}"
+    );
+}
+
+/// Each engine's own quoting splits statements where the engine would:
+/// PostgreSQL's dollar quotes, MySQL's backslash escapes; a transaction
+/// spans statements, since the shell keeps one session.
+#[test]
+fn scripts_split_statements_by_each_servers_quoting_rules() {
+    let Some(pg) = PgServer::start() else {
+        return;
+    };
+    let Some(maria) = MariaDb::start() else {
+        return;
+    };
+    let lord = Lord::new();
+    lord.run(&["db", "add", "pg", &pg.url(), "--tls-mode", "disable"])
+        .assert_ok();
+    lord.run(&[
+        "db",
+        "add",
+        "maria",
+        &maria.database("shop"),
+        "--tls-mode",
+        "disable",
+    ])
+    .assert_ok();
+    let run = script_on(
+        &lord,
+        "pg",
+        &[],
+        "CREATE TABLE t (id INTEGER, s TEXT);\nBEGIN;\n\
+         INSERT INTO t VALUES (1, $$a;b$$), (2, $x$ ; $$ ; $x$);\nROLLBACK;\n\
+         INSERT INTO t VALUES (3, 'c'';d');\nSELECT id, s FROM t ORDER BY id;\n",
+    );
+    run.assert_ok();
+    assert_eq!(
+        run.stdout(),
+        "id | s\n---+-----\n3  | c';d\n",
+        "{}",
+        run.stderr()
+    );
+    let run = script_on(
+        &lord,
+        "maria",
+        &[],
+        "CREATE TABLE t (id INTEGER, s TEXT);\n\
+         INSERT INTO t VALUES (1, 'it\\'s;'); # a comment; with a semicolon\n\
+         SELECT id, s FROM t;\n",
+    );
+    run.assert_ok();
+    assert_eq!(
+        run.stdout(),
+        "id | s\n---+------\n1  | it's;\n",
+        "{}",
+        run.stderr()
     );
 }
