@@ -54,7 +54,7 @@ pub(crate) enum DbCommand {
     /// Versioned migrations in the project's `migrations/` folder.
     Migrate(MigrateArgs),
     /// An interactive SQL shell (a script when standard input is not a
-    /// terminal): `\\?` lists its commands.
+    /// terminal): `\?` lists its commands.
     Shell(shell::ShellArgs),
     /// Rows from a query on one profile into a table on another, in
     /// batches of one transaction each, with a progress count.
