@@ -127,7 +127,6 @@ pub(super) async fn copy(out: &Output, framework: &Framework, args: CopyArgs) ->
                 plan.write(&mut *writer, columns, rows)?;
                 summary.copied += n;
                 summary.batches += 1;
-                summary.created = plan.created;
                 counter.set(summary.copied);
                 Ok(())
             };
@@ -147,6 +146,8 @@ pub(super) async fn copy(out: &Output, framework: &Framework, args: CopyArgs) ->
                 }
                 streamed.map(|_| ())
             };
+            // Made even when the first batch then failed.
+            summary.created = plan.created;
             // A session that failed part way may be inside a transaction.
             if copied.is_err() {
                 writer.discard();
