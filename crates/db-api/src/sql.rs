@@ -7,6 +7,10 @@ use crate::profile::Engine;
 use crate::schema::Table;
 use crate::value::{Rows, Value};
 
+/// Where a streamed query's rows go, a batch at a time: the column names
+/// and the batch's rows. An error stops the stream.
+pub type RowSink<'a> = dyn FnMut(&[String], Vec<Vec<Value>>) -> Result<(), DbError> + 'a;
+
 /// One open connection to a SQL database.
 pub trait SqlSession: Send {
     fn engine(&self) -> Engine;
@@ -15,6 +19,30 @@ pub trait SqlSession: Send {
     /// SQLite and MySQL, `$1` on PostgreSQL): its rows, or how many rows it
     /// changed.
     fn run(&mut self, sql: &str, params: &[Value]) -> Result<Rows, DbError>;
+
+    /// Runs a query and hands its rows to `sink` in batches of at most
+    /// `batch` rows as the engine delivers them, so a result larger than
+    /// memory can be copied; returns how many rows went to the sink.
+    ///
+    /// The default runs the query whole and cuts its rows into batches,
+    /// for an engine whose driver has no cursor.
+    fn stream(
+        &mut self,
+        sql: &str,
+        params: &[Value],
+        batch: usize,
+        sink: &mut RowSink<'_>,
+    ) -> Result<u64, DbError> {
+        let rows = self.run(sql, params)?;
+        let mut sent = 0u64;
+        let mut rest = rows.rows.into_iter().peekable();
+        while rest.peek().is_some() {
+            let chunk: Vec<Vec<Value>> = rest.by_ref().take(batch.max(1)).collect();
+            sent += chunk.len() as u64;
+            sink(&rows.columns, chunk)?;
+        }
+        Ok(sent)
+    }
 
     /// Runs a script of statements separated by `;`, binding nothing
     /// (migrations).

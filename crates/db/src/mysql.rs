@@ -12,8 +12,8 @@
 use std::time::Duration;
 
 use lord_db_api::{
-    Column, DbError, Engine, ForeignKey, Index, Password, Profile, Rows, SqlSession, Table,
-    TlsMode, Value,
+    Column, DbError, Engine, ForeignKey, Index, Password, Profile, RowSink, Rows, SqlSession,
+    Table, TlsMode, Value,
 };
 use mysql::consts::ColumnType;
 use mysql::prelude::Queryable as _;
@@ -256,6 +256,55 @@ impl SqlSession for MySession {
             self.conn.exec_iter(sql, bound).and_then(collect)
         };
         result.map_err(|e| self.engine_error(&e))
+    }
+
+    fn stream(
+        &mut self,
+        sql: &str,
+        params: &[Value],
+        batch: usize,
+        sink: &mut RowSink<'_>,
+    ) -> Result<u64, DbError> {
+        let profile = self.profile.clone();
+        let fail = |e: &mysql::Error| DbError::Engine {
+            profile: profile.clone(),
+            engine: "mysql",
+            message: e.to_string(),
+        };
+        // A prepared statement even without parameters: the binary protocol
+        // gives typed values (the text protocol gives every value as text).
+        let bound: Vec<mysql::Value> = params.iter().map(to_mysql).collect();
+        let mut result = self.conn.exec_iter(sql, bound).map_err(|e| fail(&e))?;
+        let batch = batch.max(1);
+        let mut sent = 0u64;
+        let Some(set) = result.iter() else {
+            return Ok(0);
+        };
+        let columns: Vec<mysql::Column> = set.columns().as_ref().to_vec();
+        let names: Vec<String> = columns.iter().map(|c| c.name_str().into_owned()).collect();
+        let mut chunk = Vec::with_capacity(batch);
+        for row in set {
+            let values = row.map_err(|e| fail(&e))?.unwrap();
+            chunk.push(
+                values
+                    .into_iter()
+                    .zip(&columns)
+                    .map(|(v, c)| from_mysql(v, c))
+                    .collect(),
+            );
+            if chunk.len() == batch {
+                sent += chunk.len() as u64;
+                sink(
+                    &names,
+                    std::mem::replace(&mut chunk, Vec::with_capacity(batch)),
+                )?;
+            }
+        }
+        if !chunk.is_empty() {
+            sent += chunk.len() as u64;
+            sink(&names, chunk)?;
+        }
+        Ok(sent)
     }
 
     fn run_script(&mut self, sql: &str) -> Result<(), DbError> {

@@ -7,8 +7,8 @@
 use std::sync::Arc;
 
 use lord_db_api::{
-    Column, DbError, Engine, ForeignKey, Index, Password, Profile, Rows, SqlSession, Table,
-    TlsMode, Value,
+    Column, DbError, Engine, ForeignKey, Index, Password, Profile, RowSink, Rows, SqlSession,
+    Table, TlsMode, Value,
 };
 use postgres::config::SslMode;
 use postgres::types::ToSql;
@@ -178,6 +178,64 @@ impl SqlSession for PgSession {
             rows,
             affected: None,
         })
+    }
+
+    fn stream(
+        &mut self,
+        sql: &str,
+        params: &[Value],
+        batch: usize,
+        sink: &mut RowSink<'_>,
+    ) -> Result<u64, DbError> {
+        use postgres::fallible_iterator::FallibleIterator as _;
+        let statement = self
+            .client
+            .prepare(sql)
+            .map_err(|e| self.engine_error(&e))?;
+        let columns: Vec<String> = statement
+            .columns()
+            .iter()
+            .map(|c| c.name().to_owned())
+            .collect();
+        let bound: Vec<Param<'_>> = params.iter().map(Param).collect();
+        let refs = bound.iter().map(|p| p as &(dyn ToSql + Sync));
+        let profile = self.profile.clone();
+        let fail = |e: &postgres::Error| DbError::Engine {
+            profile: profile.clone(),
+            engine: "postgres",
+            message: message(e),
+        };
+        // The rows arrive from the server as they are read, not all at once.
+        let mut found = self
+            .client
+            .query_raw(&statement, refs)
+            .map_err(|e| fail(&e))?;
+        let batch = batch.max(1);
+        let mut chunk = Vec::with_capacity(batch);
+        let mut sent = 0u64;
+        while let Some(row) = found.next().map_err(|e| fail(&e))? {
+            let mut out = Vec::with_capacity(columns.len());
+            for (i, column) in columns.iter().enumerate() {
+                let cell: Cell = row.try_get(i).map_err(|e| DbError::Value {
+                    profile: profile.clone(),
+                    message: format!("cannot read column `{column}`: {}", message(&e)),
+                })?;
+                out.push(cell.0);
+            }
+            chunk.push(out);
+            if chunk.len() == batch {
+                sent += chunk.len() as u64;
+                sink(
+                    &columns,
+                    std::mem::replace(&mut chunk, Vec::with_capacity(batch)),
+                )?;
+            }
+        }
+        if !chunk.is_empty() {
+            sent += chunk.len() as u64;
+            sink(&columns, chunk)?;
+        }
+        Ok(sent)
     }
 
     fn run_script(&mut self, sql: &str) -> Result<(), DbError> {

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use lord_db_api::{
-    Column, DbError, Engine, ForeignKey, Index, Profile, Rows, SqlSession, Table, Value,
+    Column, DbError, Engine, ForeignKey, Index, Profile, RowSink, Rows, SqlSession, Table, Value,
 };
 use rusqlite::types::{Value as Lite, ValueRef};
 
@@ -155,6 +155,43 @@ impl SqlSession for SqliteSession {
 
     fn run(&mut self, sql: &str, params: &[Value]) -> Result<Rows, DbError> {
         self.run_ref(sql, params)
+    }
+
+    fn stream(
+        &mut self,
+        sql: &str,
+        params: &[Value],
+        batch: usize,
+        sink: &mut RowSink<'_>,
+    ) -> Result<u64, DbError> {
+        self.arm();
+        let mut stmt = self.conn.prepare(sql).map_err(|e| self.engine_error(e))?;
+        let columns: Vec<String> = stmt.column_names().map(str::to_owned).collect();
+        let bound = rusqlite::params_from_iter(params.iter().map(to_sqlite));
+        let mut cursor = stmt.query(bound).map_err(|e| self.engine_error(e))?;
+        let batch = batch.max(1);
+        let mut chunk = Vec::with_capacity(batch);
+        let mut sent = 0u64;
+        while let Some(row) = cursor.next().map_err(|e| self.engine_error(e))? {
+            let mut out = Vec::with_capacity(columns.len());
+            for i in 0..columns.len() {
+                let cell = row.get_ref(i).map_err(|e| self.engine_error(e))?;
+                out.push(from_sqlite(cell));
+            }
+            chunk.push(out);
+            if chunk.len() == batch {
+                sent += chunk.len() as u64;
+                sink(
+                    &columns,
+                    std::mem::replace(&mut chunk, Vec::with_capacity(batch)),
+                )?;
+            }
+        }
+        if !chunk.is_empty() {
+            sent += chunk.len() as u64;
+            sink(&columns, chunk)?;
+        }
+        Ok(sent)
     }
 
     fn run_script(&mut self, sql: &str) -> Result<(), DbError> {

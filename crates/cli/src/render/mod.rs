@@ -52,7 +52,7 @@ pub(crate) use plugin::{
     history, last_neutralised, native_info, native_json, plugin_info, plugin_json, plugin_table,
     state_note, validation,
 };
-pub(crate) use progress::{Spinner, Transfer};
+pub(crate) use progress::{Counter, Spinner, Transfer};
 pub(crate) use style::Paint;
 
 /// Where lord's output goes, and how it may look there.
@@ -242,6 +242,26 @@ impl Output {
     /// `--quiet`.
     pub(crate) fn transfer(&self) -> Transfer {
         Transfer::new(self.terminal.stderr && !self.quiet)
+    }
+
+    /// The columns and rows of the terminal standard output shows on, read
+    /// afresh (it may have been resized); `None` when it is not one.
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "the renderer is the one place that holds standard output"
+    )]
+    pub(crate) fn screen_size(&self) -> Option<(usize, usize)> {
+        if !self.terminal.stdout {
+            return None;
+        }
+        let size = rustix::termios::tcgetwinsize(std::io::stdout()).ok()?;
+        (size.ws_col > 0 && size.ws_row > 0)
+            .then(|| (usize::from(size.ws_col), usize::from(size.ws_row)))
+    }
+
+    /// A count of `what` done so far with its rate, on a terminal only.
+    pub(crate) fn counter(&self, what: &str) -> Counter {
+        Counter::new(self.terminal.stderr && !self.quiet, &one_line(what))
     }
 
     /// Text coloured for standard error, when it may be.

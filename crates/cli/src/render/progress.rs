@@ -1,6 +1,7 @@
 //! A spinner on standard error naming the current step of a long operation
-//! (compiling, downloading, building). Only on a terminal: piped output
-//! stays free of redraws.
+//! (compiling, downloading, building), a bar for a long copy (backups),
+//! and a counter of items done with their rate (rows copied). Only on a
+//! terminal: piped output stays free of redraws.
 
 use std::time::Duration;
 
@@ -89,4 +90,36 @@ fn spinner_style() -> indicatif::ProgressStyle {
 fn bar_style() -> indicatif::ProgressStyle {
     indicatif::ProgressStyle::with_template("{msg} [{bar:30}] {bytes}/{total_bytes} {eta}")
         .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+}
+
+/// A running count with its rate, or nothing when standard error is not a
+/// terminal. The total is not known in advance (rows stream).
+pub(crate) struct Counter(Option<indicatif::ProgressBar>);
+
+impl Counter {
+    /// `what` is already escaped and names the items (`rows copied`).
+    pub(super) fn new(on: bool, what: &str) -> Self {
+        Self(on.then(|| {
+            let bar = indicatif::ProgressBar::new_spinner();
+            let template = format!("{{spinner}} {{human_pos}} {what} ({{per_sec}}, {{elapsed}})");
+            if let Ok(style) = indicatif::ProgressStyle::with_template(&template) {
+                bar.set_style(style);
+            }
+            bar.enable_steady_tick(Duration::from_millis(100));
+            bar
+        }))
+    }
+
+    pub(crate) fn set(&self, done: u64) {
+        if let Some(bar) = &self.0 {
+            bar.set_position(done);
+        }
+    }
+
+    /// Clears the counter, before the summary is shown.
+    pub(crate) fn done(self) {
+        if let Some(bar) = self.0 {
+            bar.finish_and_clear();
+        }
+    }
 }

@@ -40,6 +40,8 @@ mod crash;
 mod dashboard;
 mod db;
 mod db_backup;
+mod db_copy;
+mod db_shell;
 mod dependencies;
 mod dev;
 mod exec;

@@ -55,6 +55,16 @@ impl Tmux {
             .into_owned()
     }
 
+    /// The screen with its colours, as SGR sequences (`capture-pane -e`).
+    pub(crate) fn screen_with_colours(&self) -> String {
+        String::from_utf8_lossy(
+            &self
+                .tmux(&["capture-pane", "-p", "-e", "-t", "dash"])
+                .stdout,
+        )
+        .into_owned()
+    }
+
     pub(crate) fn keys(&self, keys: &[&str]) {
         let mut args = vec!["send-keys", "-t", "dash"];
         args.extend_from_slice(keys);

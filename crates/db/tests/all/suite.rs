@@ -19,6 +19,7 @@ pub(crate) fn run(target: &Target) {
     a_removed_or_renumbered_applied_migration_is_refused(&(target.make)());
     an_error_in_a_later_statement_is_not_lost(&(target.make)());
     crate::backup::run(target);
+    a_query_streams_its_rows_in_batches(&(target.make)());
 }
 
 fn session(profile: &Profile) -> lord_db::Session {
@@ -544,4 +545,65 @@ fn an_error_in_a_later_statement_is_not_lost(profile: &Profile) {
         &[],
     );
     assert!(result.is_err(), "{e}: {result:?}");
+}
+
+/// `stream` hands the rows over in batches of the size asked, with the
+/// parameters bound, and the same values `run` reads; an error from the
+/// sink stops the stream and is returned.
+fn a_query_streams_its_rows_in_batches(profile: &Profile) {
+    let mut s = session(profile);
+    let e = s.engine();
+    s.run_script(&format!(
+        "CREATE TABLE streamed (id INTEGER PRIMARY KEY, name VARCHAR(20), data {})",
+        blob(e)
+    ))
+    .expect("create");
+    for id in 1..=26 {
+        s.run(
+            &format!(
+                "INSERT INTO streamed (id, name, data) VALUES ({}, {}, {})",
+                p(e, 1),
+                p(e, 2),
+                p(e, 3)
+            ),
+            &[
+                Value::Int(id),
+                Value::Text(format!("row {id}")),
+                Value::Bytes(vec![0, 0xff, u8::try_from(id).expect("small")]),
+            ],
+        )
+        .expect("insert");
+    }
+    let sql = format!(
+        "SELECT id, name, data FROM streamed WHERE id > {} ORDER BY id",
+        p(e, 1)
+    );
+    let params = [Value::Int(1)];
+    let mut sizes = Vec::new();
+    let mut streamed = Vec::new();
+    let sent = s
+        .stream(&sql, &params, 10, &mut |columns, rows| {
+            assert_eq!(columns, ["id", "name", "data"]);
+            sizes.push(rows.len());
+            streamed.extend(rows);
+            Ok(())
+        })
+        .expect("stream");
+    assert_eq!((sent, sizes), (25, vec![10, 10, 5]), "{}", profile.engine);
+    let whole = s.run(&sql, &params).expect("run");
+    assert_eq!(streamed, whole.rows, "{}", profile.engine);
+    assert_eq!(streamed[0][1], Value::Text("row 2".into()));
+    let mut batches = 0;
+    let stopped = s.stream(&sql, &params, 10, &mut |_, _| {
+        batches += 1;
+        Err(DbError::Value {
+            profile: "test".into(),
+            message: "the sink is full".into(),
+        })
+    });
+    assert!(
+        matches!(&stopped, Err(DbError::Value { message, .. }) if message == "the sink is full"),
+        "{stopped:?}"
+    );
+    assert_eq!(batches, 1);
 }

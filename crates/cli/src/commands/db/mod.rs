@@ -1,12 +1,15 @@
 //! `lord db`: the `db` provider's commands over `lord-db`. Profiles
 //! (`add`, `list`, `remove`, `ping`), queries for scripts (`query`, with
 //! `--json` and `--csv`), catalogues (`schema`) and versioned migrations
-//! (`migrate new|up|down|status`), and backups (`backup`, `restore`).
+//! (`migrate new|up|down|status`), backups (`backup`, `restore`), the
+//! interactive `shell`, and `copy` between profiles.
 
 mod backup;
+mod copy;
 mod manage;
 mod migrate;
 mod query;
+mod shell;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -58,6 +61,12 @@ pub(crate) enum DbCommand {
     /// Restore a file from `lord db backup` into a profile's (empty)
     /// database, after checking it; row counts are compared afterwards.
     Restore(backup::RestoreArgs),
+    /// An interactive SQL shell (a script when standard input is not a
+    /// terminal): `\?` lists its commands.
+    Shell(shell::ShellArgs),
+    /// Rows from a query on one profile into a table on another, in
+    /// batches of one transaction each, with a progress count.
+    Copy(copy::CopyArgs),
 }
 
 #[derive(Debug, Args)]
@@ -93,6 +102,8 @@ pub(crate) async fn run(
         }
         DbCommand::Backup(args) => backup::backup(ctx, out, framework, args).await?,
         DbCommand::Restore(args) => backup::restore(ctx, out, framework, args).await?,
+        DbCommand::Shell(args) => shell::shell(ctx, out, framework, args).await?,
+        DbCommand::Copy(args) => copy::copy(out, framework, args).await?,
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -36,7 +36,9 @@ pub(crate) struct QueryArgs {
     csv: bool,
 }
 
-fn param(text: String, typed: bool) -> Value {
+/// A `--param` value: text, or with `--typed` an integer, a number or
+/// NULL when it reads as one.
+pub(super) fn param(text: String, typed: bool) -> Value {
     if !typed {
         return Value::Text(text);
     }

@@ -1,0 +1,463 @@
+//! A small SQL tokenizer for the shell: enough to know where a statement
+//! ends (a `;` outside strings, quoted names and comments), which words are
+//! keywords (highlighting), and what a statement is about to do (the
+//! confirmation before `DELETE`/`UPDATE` without `WHERE`, `DROP` and
+//! `TRUNCATE`). It never rewrites a statement: the engine parses what the
+//! user typed, and this only reads it.
+
+use lord_db_api::Engine;
+
+/// What differs between the engines' lexical rules.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Dialect {
+    /// `\'` escapes a quote inside '...' (MySQL).
+    backslash_escapes: bool,
+    /// `#` starts a comment to the end of the line (MySQL).
+    hash_comments: bool,
+    /// `$tag$ ... $tag$` strings (PostgreSQL).
+    dollar_quotes: bool,
+    /// `/* /* */ */` nests (PostgreSQL).
+    nested_comments: bool,
+    /// `[name]` quotes a name (SQLite).
+    bracket_names: bool,
+}
+
+impl Dialect {
+    pub(crate) fn of(engine: Engine) -> Self {
+        match engine {
+            Engine::Sqlite => Self {
+                backslash_escapes: false,
+                hash_comments: false,
+                dollar_quotes: false,
+                nested_comments: false,
+                bracket_names: true,
+            },
+            Engine::Postgres => Self {
+                backslash_escapes: false,
+                hash_comments: false,
+                dollar_quotes: true,
+                nested_comments: true,
+                bracket_names: false,
+            },
+            Engine::Mysql => Self {
+                backslash_escapes: true,
+                hash_comments: true,
+                dollar_quotes: false,
+                nested_comments: false,
+                bracket_names: false,
+            },
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    Word,
+    Number,
+    /// A string literal, quotes included.
+    String,
+    /// A quoted name: "x", `x`, [x].
+    Name,
+    Comment,
+    Space,
+    Semicolon,
+    /// Any other character: operators, parentheses, commas.
+    Punct,
+}
+
+/// One token: its kind and where it lies in the text (byte offsets).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Token {
+    pub(crate) kind: Kind,
+    pub(crate) start: usize,
+    pub(crate) end: usize,
+}
+
+impl Token {
+    pub(crate) fn text<'t>(&self, sql: &'t str) -> &'t str {
+        &sql[self.start..self.end]
+    }
+
+    fn significant(&self) -> bool {
+        !matches!(self.kind, Kind::Space | Kind::Comment)
+    }
+}
+
+/// The tokens of `sql`, and whether it ends inside a string, a quoted name
+/// or a block comment (then the statement is not finished whatever follows).
+pub(crate) fn tokens(sql: &str, dialect: Dialect) -> (Vec<Token>, bool) {
+    let bytes = sql.as_bytes();
+    let mut out = Vec::new();
+    let mut open = false;
+    let mut i = 0;
+    while i < bytes.len() {
+        let start = i;
+        let (kind, end, unterminated) = token_at(sql, i, dialect);
+        open = unterminated;
+        i = end.max(start + 1).min(bytes.len());
+        // Keep offsets on character boundaries.
+        while !sql.is_char_boundary(i) {
+            i += 1;
+        }
+        out.push(Token {
+            kind,
+            start,
+            end: i,
+        });
+    }
+    (out, open)
+}
+
+/// The token starting at byte `i`: its kind, end, and whether it runs to
+/// the end of the text unterminated.
+fn token_at(sql: &str, i: usize, dialect: Dialect) -> (Kind, usize, bool) {
+    let bytes = sql.as_bytes();
+    let rest = &sql[i..];
+    let c = rest.chars().next().unwrap_or(' ');
+    let next = bytes.get(i + 1).copied();
+    if c.is_whitespace() {
+        let len = rest
+            .find(|ch: char| !ch.is_whitespace())
+            .unwrap_or(rest.len());
+        return (Kind::Space, i + len, false);
+    }
+    if (c == '-' && next == Some(b'-')) || (c == '#' && dialect.hash_comments) {
+        let len = rest.find('\n').unwrap_or(rest.len());
+        return (Kind::Comment, i + len, false);
+    }
+    if c == '/' && next == Some(b'*') {
+        let (end, open) = block_comment(bytes, i, dialect.nested_comments);
+        return (Kind::Comment, end, open);
+    }
+    match c {
+        '\'' => {
+            let (end, open) = quoted(bytes, i, b'\'', dialect.backslash_escapes);
+            (Kind::String, end, open)
+        }
+        '"' => {
+            let (end, open) = quoted(bytes, i, b'"', false);
+            (Kind::Name, end, open)
+        }
+        '`' => {
+            let (end, open) = quoted(bytes, i, b'`', false);
+            (Kind::Name, end, open)
+        }
+        '[' if dialect.bracket_names => match rest.find(']') {
+            Some(len) => (Kind::Name, i + len + 1, false),
+            None => (Kind::Name, sql.len(), true),
+        },
+        ';' => (Kind::Semicolon, i + 1, false),
+        '$' if dialect.dollar_quotes => match dollar_tag(rest) {
+            Some(tag) => match rest[tag.len()..].find(tag) {
+                Some(len) => (Kind::String, i + tag.len() + len + tag.len(), false),
+                None => (Kind::String, sql.len(), true),
+            },
+            None => (Kind::Punct, i + 1, false),
+        },
+        '0'..='9' => (Kind::Number, number_end(bytes, i), false),
+        '.' if next.is_some_and(|b| b.is_ascii_digit()) => {
+            (Kind::Number, number_end(bytes, i), false)
+        }
+        c if c.is_alphabetic() || c == '_' => {
+            let len = rest
+                .find(|ch: char| !(ch.is_alphanumeric() || ch == '_' || ch == '$'))
+                .unwrap_or(rest.len());
+            // PostgreSQL's E'...' strings take backslash escapes.
+            if len == 1 && (c == 'e' || c == 'E') && next == Some(b'\'') {
+                let (end, open) = quoted(bytes, i + 1, b'\'', true);
+                return (Kind::String, end, open);
+            }
+            (Kind::Word, i + len, false)
+        }
+        _ => (Kind::Punct, i + c.len_utf8(), false),
+    }
+}
+
+/// The end of a literal opened by `quote` at `i` (a doubled quote stands
+/// for itself), and whether it is unterminated.
+fn quoted(bytes: &[u8], i: usize, quote: u8, backslash: bool) -> (usize, bool) {
+    let mut j = i + 1;
+    while j < bytes.len() {
+        let b = bytes[j];
+        if backslash && b == b'\\' {
+            j += 2;
+            continue;
+        }
+        if b == quote {
+            if bytes.get(j + 1) == Some(&quote) {
+                j += 2;
+                continue;
+            }
+            return (j + 1, false);
+        }
+        j += 1;
+    }
+    (bytes.len(), true)
+}
+
+fn block_comment(bytes: &[u8], i: usize, nested: bool) -> (usize, bool) {
+    let mut depth = 0usize;
+    let mut j = i;
+    while j + 1 < bytes.len() {
+        match (bytes[j], bytes[j + 1]) {
+            (b'/', b'*') if depth == 0 || nested => {
+                depth += 1;
+                j += 2;
+            }
+            (b'*', b'/') => {
+                depth -= 1;
+                j += 2;
+                if depth == 0 {
+                    return (j, false);
+                }
+            }
+            _ => j += 1,
+        }
+    }
+    (bytes.len(), true)
+}
+
+/// `$$` or `$tag$` at the start of `rest` (a `$1` placeholder is none).
+fn dollar_tag(rest: &str) -> Option<&str> {
+    let close = rest[1..].find('$')? + 1;
+    let tag = &rest[1..close];
+    let starts_well = tag
+        .chars()
+        .next()
+        .is_none_or(|c| c.is_alphabetic() || c == '_');
+    (starts_well && tag.chars().all(|c| c.is_alphanumeric() || c == '_')).then(|| &rest[..=close])
+}
+
+fn number_end(bytes: &[u8], i: usize) -> usize {
+    let mut j = i;
+    while j < bytes.len() {
+        let b = bytes[j];
+        let exponent_sign =
+            (b == b'+' || b == b'-') && j > i && matches!(bytes[j - 1], b'e' | b'E');
+        if b.is_ascii_alphanumeric() || b == b'.' || exponent_sign {
+            j += 1;
+        } else {
+            break;
+        }
+    }
+    j
+}
+
+/// The statements in `input` that a `;` ends, and what follows the last
+/// one (an unfinished statement, or only spaces and comments).
+pub(crate) fn split(input: &str, dialect: Dialect) -> (Vec<String>, String) {
+    let (tokens, _) = tokens(input, dialect);
+    let mut statements = Vec::new();
+    let mut from = 0;
+    for token in &tokens {
+        if token.kind == Kind::Semicolon {
+            let statement = input[from..token.start].trim();
+            if has_code(statement, dialect) {
+                statements.push(statement.to_owned());
+            }
+            from = token.end;
+        }
+    }
+    (statements, input[from..].to_owned())
+}
+
+/// A backslash command on the last line of `input`, outside any string,
+/// quoted name or comment: what comes before it, and the command.
+pub(crate) fn trailing_command(input: &str, dialect: Dialect) -> Option<(&str, &str)> {
+    let input = input.trim_end();
+    let (before, last) = match input.rsplit_once('\n') {
+        Some((before, last)) => (before, last),
+        None => ("", input),
+    };
+    let last = last.trim_start();
+    (last.starts_with('\\') && !tokens(before, dialect).1).then_some((before, last))
+}
+
+/// Whether `text` holds anything but spaces and comments.
+pub(crate) fn has_code(text: &str, dialect: Dialect) -> bool {
+    tokens(text, dialect).0.iter().any(Token::significant)
+}
+
+/// Whether `input` is finished: every statement in it ends with `;`, and
+/// nothing but spaces and comments follows the last one.
+pub(crate) fn complete(input: &str, dialect: Dialect) -> bool {
+    let (tokens, open) = tokens(input, dialect);
+    if open {
+        return false;
+    }
+    match tokens.iter().rev().find(|t| t.significant()) {
+        Some(last) => last.kind == Kind::Semicolon,
+        None => true,
+    }
+}
+
+/// A statement's words outside parentheses, upper-cased, in order (the
+/// shape the checks below read), with each one's token index.
+fn top_words(sql: &str, tokens: &[Token]) -> Vec<(usize, String)> {
+    let mut depth = 0usize;
+    let mut words = Vec::new();
+    for (index, token) in tokens.iter().enumerate() {
+        match (token.kind, token.text(sql)) {
+            (Kind::Punct, "(") => depth += 1,
+            (Kind::Punct, ")") => depth = depth.saturating_sub(1),
+            (Kind::Word, word) if depth == 0 => words.push((index, word.to_ascii_uppercase())),
+            _ => {}
+        }
+    }
+    words
+}
+
+/// What a statement is about to do that asks for a confirmation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Danger {
+    /// `DELETE` without `WHERE`: every row of the table.
+    DeleteAll {
+        table: String,
+    },
+    /// `UPDATE` without `WHERE`.
+    UpdateAll {
+        table: String,
+    },
+    /// `DROP ...` or `ALTER ... DROP ...`: what follows the verb.
+    Drop {
+        what: String,
+    },
+    Truncate {
+        what: String,
+    },
+}
+
+/// The confirmation `statement` needs, if any. Only words outside strings,
+/// quoted names, comments and parentheses count: a `WHERE` in a string or
+/// in a subquery does not restrict the rows the statement changes.
+pub(crate) fn danger(statement: &str, dialect: Dialect) -> Option<Danger> {
+    let (tokens, _) = tokens(statement, dialect);
+    let words = top_words(statement, &tokens);
+    let mut verbs = words.iter().map(|(_, w)| w.as_str());
+    let mut first = verbs.next()?;
+    // `EXPLAIN ANALYZE` runs the statement it explains; `EXPLAIN` alone
+    // does not.
+    let mut position = 0;
+    if first == "EXPLAIN" {
+        if !words.iter().any(|(_, w)| w == "ANALYZE" || w == "ANALYSE") {
+            return None;
+        }
+        position = words.iter().position(|(_, w)| !is_explain_word(w))?;
+        first = &words[position].1;
+    }
+    // A `WITH` clause's queries are in parentheses; the statement's own
+    // verb is the first word of one of these outside them.
+    if first == "WITH" {
+        position = words
+            .iter()
+            .position(|(_, w)| matches!(w.as_str(), "DELETE" | "UPDATE" | "INSERT" | "SELECT"))?;
+        first = &words[position].1;
+    }
+    let after = &words[position..];
+    let has_where = after.iter().any(|(_, w)| w == "WHERE");
+    // The text of the statement from the token after `index`.
+    let rest_from = |index: usize| -> String {
+        tokens
+            .get(index + 1)
+            .map(|t| statement[t.start..].trim().to_owned())
+            .unwrap_or_default()
+    };
+    let target_after = |keyword: &str| -> String {
+        let start = after
+            .iter()
+            .find(|(_, w)| w == keyword)
+            .map_or(after[0].0, |(i, _)| *i);
+        next_name(statement, &tokens, start)
+    };
+    match first {
+        "DELETE" if !has_where => Some(Danger::DeleteAll {
+            table: target_after("FROM"),
+        }),
+        "UPDATE" if !has_where => Some(Danger::UpdateAll {
+            table: next_name(statement, &tokens, after[0].0),
+        }),
+        "DROP" => Some(Danger::Drop {
+            what: rest_from(after[0].0),
+        }),
+        "TRUNCATE" => Some(Danger::Truncate {
+            what: rest_from(after[0].0),
+        }),
+        "ALTER" => after
+            .iter()
+            .find(|(_, w)| w == "DROP")
+            .map(|(i, _)| Danger::Drop {
+                what: rest_from(*i),
+            }),
+        _ => None,
+    }
+}
+
+fn is_explain_word(word: &str) -> bool {
+    matches!(
+        word,
+        "EXPLAIN" | "ANALYZE" | "ANALYSE" | "VERBOSE" | "QUERY" | "PLAN"
+    )
+}
+
+/// The name after token `index` (a word or quoted name, with any
+/// `schema.` prefix), skipping spaces, comments and `ONLY`.
+fn next_name(sql: &str, tokens: &[Token], index: usize) -> String {
+    let mut name = String::new();
+    for token in tokens.iter().skip(index + 1).filter(|t| t.significant()) {
+        let text = token.text(sql);
+        match token.kind {
+            Kind::Word if name.is_empty() && text.eq_ignore_ascii_case("ONLY") => {}
+            Kind::Word | Kind::Name => name.push_str(text),
+            Kind::Punct if text == "." && !name.is_empty() => name.push('.'),
+            Kind::Punct
+            | Kind::Number
+            | Kind::String
+            | Kind::Comment
+            | Kind::Space
+            | Kind::Semicolon => break,
+        }
+        if !name.is_empty() && !name.ends_with('.') && token.kind != Kind::Punct {
+            // A name is complete unless a `.` follows.
+            let follows = tokens
+                .iter()
+                .skip_while(|t| t.start < token.end)
+                .find(|t| t.significant());
+            if follows.is_none_or(|t| t.text(sql) != ".") {
+                break;
+            }
+        }
+    }
+    name
+}
+
+/// The statement's first word, upper-cased (`SELECT`, `CREATE`).
+pub(crate) fn verb(statement: &str, dialect: Dialect) -> Option<String> {
+    let (tokens, _) = tokens(statement, dialect);
+    top_words(statement, &tokens)
+        .into_iter()
+        .next()
+        .map(|(_, w)| w)
+}
+
+/// Whether a statement may change the catalogue, so completion reads it
+/// again.
+pub(crate) fn changes_catalogue(statement: &str, dialect: Dialect) -> bool {
+    verb(statement, dialect)
+        .is_some_and(|v| matches!(v.as_str(), "CREATE" | "ALTER" | "DROP" | "RENAME"))
+}
+
+/// Whether a statement carries a password (`CREATE USER ... IDENTIFIED BY`,
+/// `ALTER ROLE ... PASSWORD`): such a statement is not written to history.
+pub(crate) fn holds_password(statement: &str, dialect: Dialect) -> bool {
+    let (tokens, _) = tokens(statement, dialect);
+    tokens.iter().any(|t| {
+        t.kind == Kind::Word && {
+            let word = t.text(statement);
+            word.eq_ignore_ascii_case("PASSWORD") || word.eq_ignore_ascii_case("IDENTIFIED")
+        }
+    })
+}
+
+#[cfg(test)]
+#[path = "lexer_tests.rs"]
+mod tests;
