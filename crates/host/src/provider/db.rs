@@ -137,9 +137,9 @@ impl crate::Framework {
             Profile::from_settings(name, |f| settings.get(&format!("db.profiles.{name}.{f}")))?;
         // A SQLite file takes no password: the secret store (perhaps the
         // OS keyring) is not asked.
-        let password = match profile.engine {
-            Engine::Sqlite => None,
-            Engine::Postgres | Engine::Mysql => self
+        let password = match profile.engine.takes_password() {
+            false => None,
+            true => self
                 .channels()
                 .secrets
                 .get(&profile.password_secret)?
