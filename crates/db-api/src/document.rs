@@ -83,7 +83,9 @@ pub trait DocumentSession: Send {
     fn aggregate(&mut self, collection: &str, pipeline: &[Json]) -> Result<Vec<Json>, DbError>;
 
     /// Runs one database command (`{"find": "users", "filter": {...}}`,
-    /// `{"ping": 1}`) on the database: the server's reply.
+    /// `{"ping": 1}`) on the database: the server's reply. A JSON object
+    /// keeps no key order, so the key naming the command need not come
+    /// first: the session finds it among the keys.
     fn command(&mut self, command: &Json) -> Result<Json, DbError>;
 
     /// Starts a transaction: what this session does until
