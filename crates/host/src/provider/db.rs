@@ -1,6 +1,7 @@
 //! The database providers. `db` is the framework: the `lord db` commands
-//! over named connection profiles. Each SQL engine lord speaks (`sqlite`,
-//! `postgres`, `mysql` for MySQL and MariaDB) is a provider of its own,
+//! over named connection profiles. Each engine lord speaks (`sqlite`,
+//! `postgres`, `mysql` for MySQL and MariaDB, `redis`, `mongodb`,
+//! `cassandra` for Cassandra and ScyllaDB) is a provider of its own,
 //! listed and disabled like any plugin: disabled, every profile of its
 //! engine is refused.
 //!
