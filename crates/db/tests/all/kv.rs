@@ -250,3 +250,40 @@ fn sql_is_refused_with_a_clear_error(profile: &Profile) {
         "{error}"
     );
 }
+
+/// TLS through rustls, always verified: against the profile's CA file,
+/// and refused against the system's roots (which never issued the test
+/// CA), whether asked for by `rediss://` or by the tls-mode.
+#[test]
+fn redis_over_tls_verifies_the_server_against_the_ca_file() {
+    let Some(server) = Redis::start_tls() else {
+        return;
+    };
+    let ca = server.ca_file().display().to_string();
+    let ping = |url: &str, extra: &[(&str, serde_json::Value)]| {
+        lord_db::Pools::default()
+            .kv(&crate::profile("tls", url, extra), password())
+            .and_then(|mut s| s.command(&args(&["PING"])))
+            .map_err(|e| e.to_string())
+    };
+    let tls_url = format!("rediss://127.0.0.1:{}/0", server.port());
+    let plain_url = format!("redis://127.0.0.1:{}/0", server.port());
+    assert_eq!(
+        ping(&tls_url, &[("ca-file", json!(ca))]),
+        Ok(KvReply::Status("PONG".into()))
+    );
+    assert_eq!(
+        ping(
+            &plain_url,
+            &[("ca-file", json!(ca)), ("tls-mode", json!("verify-full"))]
+        ),
+        Ok(KvReply::Status("PONG".into()))
+    );
+    let unverified = ping(&tls_url, &[]).unwrap_err();
+    assert!(
+        unverified.contains("`tls`") && unverified.to_lowercase().contains("certificate"),
+        "{unverified}"
+    );
+    let disabled = ping(&tls_url, &[("tls-mode", json!("disable"))]).unwrap_err();
+    assert!(disabled.contains("tls-mode is disable"), "{disabled}");
+}

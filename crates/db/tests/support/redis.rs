@@ -1,7 +1,9 @@
 //! A real, throwaway Redis server for one test binary's run, on loopback:
 //! Debian's `redis-server` as a child of the test on a free port (never
 //! 6379, never a system server), with no persistence, a password of its
-//! own, and the child killed and its folder deleted on drop. Shared with
+//! own, and the child killed and its folder deleted on drop; or one that
+//! takes TLS only, with a certificate for 127.0.0.1 from a CA of the
+//! test's own (made as the PostgreSQL tests make theirs). Shared with
 //! lord's CLI tests.
 
 use std::path::Path;
@@ -13,7 +15,7 @@ pub(crate) const PASSWORD: &str = "right-horse-battery";
 
 /// A running server; stopped and deleted on drop.
 pub(crate) struct Redis {
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
     child: Child,
     port: u16,
 }
@@ -22,6 +24,21 @@ impl Redis {
     /// Starts a server, or returns `None` after saying why when Redis is
     /// not installed and this is not CI (where it must be).
     pub(crate) fn start() -> Option<Self> {
+        Self::start_with(false)
+    }
+
+    /// [`Redis::start`] for a server that takes TLS only
+    /// ([`Redis::ca_file`] issued its certificate).
+    pub(crate) fn start_tls() -> Option<Self> {
+        Self::start_with(true)
+    }
+
+    /// The CA that issued a TLS server's certificate.
+    pub(crate) fn ca_file(&self) -> std::path::PathBuf {
+        self.dir.path().join("ca.crt")
+    }
+
+    fn start_with(tls: bool) -> Option<Self> {
         let binary = ["/usr/bin/redis-server", "/usr/local/bin/redis-server"]
             .into_iter()
             .find(|p| Path::new(p).is_file());
@@ -45,22 +62,33 @@ impl Redis {
             .port();
         // In the foreground, as a child: a test binary that ends takes the
         // server with it (Drop), and nothing is written to disk.
-        let child = Command::new(binary)
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+        let mut command = Command::new(binary);
+        command
+            .args(["--bind", "127.0.0.1"])
             .args(["--save", "", "--appendonly", "no", "--daemonize", "no"])
             .arg("--dir")
             .arg(dir.path())
             .args(["--requirepass", PASSWORD])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("run redis-server");
-        let mut server = Self {
-            _dir: dir,
-            child,
-            port,
-        };
+            .stderr(Stdio::null());
+        if tls {
+            crate::pg::make_certificates(dir.path(), None);
+            let file = |name: &str| dir.path().join(name);
+            command
+                .args(["--port", "0", "--tls-port", &port.to_string()])
+                .arg("--tls-cert-file")
+                .arg(file("server.crt"))
+                .arg("--tls-key-file")
+                .arg(file("server.key"))
+                .arg("--tls-ca-cert-file")
+                .arg(file("ca.crt"))
+                .args(["--tls-auth-clients", "no"]);
+        } else {
+            command.args(["--port", &port.to_string()]);
+        }
+        let child = command.spawn().expect("run redis-server");
+        let mut server = Self { dir, child, port };
         server.wait_ready();
         Some(server)
     }
