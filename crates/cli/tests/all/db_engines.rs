@@ -5,7 +5,9 @@
 //! added, listed and pinged; `query` sends a Redis command as arguments
 //! and a MongoDB command as JSON; `schema` lists keys and collections;
 //! `migrate` is refused with a reason; a disabled provider refuses its
-//! profiles.
+//! profiles. Cassandra cannot run here: only what needs no server is
+//! tested (a profile, a ping that names the unreachable host and never the
+//! password).
 
 use std::io::Write as _;
 use std::process::Stdio;
@@ -149,6 +151,42 @@ fn db_on_mongodb_runs_database_commands_given_as_json() {
         .assert_code(2)
         .assert_stderr_contains("a MongoDB query is a database command as JSON");
     lord.run(&["db", "migrate", "up", "docs"])
+        .assert_code(2)
+        .assert_stderr_contains("migrations are for the SQL engines");
+}
+
+/// Cassandra: NO SERVER (none can run here). What needs none: the profile
+/// is added and listed, a cluster that does not answer is named in a
+/// failing ping without the password, and migrations are refused.
+#[test]
+fn db_on_cassandra_without_a_server_names_the_host_and_keeps_the_password() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let lord = Lord::new();
+    let url = format!("cassandra://app@127.0.0.1:{port}/events");
+    lord.run(&["db", "add", "events", &url, "--connect-timeout", "2"])
+        .assert_ok();
+    set_secret(&lord, "DB_EVENTS_PASSWORD", "cql-secret-horse");
+    let list = json(&lord.run(&["db", "list", "--json"]));
+    assert_eq!(
+        (
+            list[0]["engine"].as_str(),
+            list[0]["password_stored"].as_bool()
+        ),
+        (Some("cassandra"), Some(true))
+    );
+    let refused = lord.run(&["db", "ping", "events"]);
+    refused
+        .assert_code(1)
+        .assert_stderr_contains(&format!("127.0.0.1:{port}"));
+    assert!(
+        !refused.stderr().contains("cql-secret-horse"),
+        "{}",
+        refused.stderr()
+    );
+    lord.run(&["db", "migrate", "status", "events"])
         .assert_code(2)
         .assert_stderr_contains("migrations are for the SQL engines");
 }
