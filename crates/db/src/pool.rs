@@ -1,5 +1,10 @@
 //! A pool of sessions per profile, kept for the life of the process.
 //!
+//! A session is a [`Connection`]: one of the capability traits, by the
+//! profile's engine. [`Pools::session`] lends a SQL one,
+//! [`Pools::kv`], [`Pools::document`] and [`Pools::wide_column`] the
+//! others, and [`Pools::connection`] whichever the profile's engine has.
+//!
 //! Each profile's pool keeps up to `pool-size` idle connections; a session
 //! taken from it goes back when dropped, unless the caller left it in a
 //! transaction or it failed, in which case it is closed. The first
@@ -13,13 +18,77 @@ use std::collections::HashMap;
 use std::ops::{Deref, DerefMut};
 use std::sync::{Arc, Mutex, OnceLock};
 
-use lord_db_api::{DbError, Engine, Password, Profile, SqlSession};
+use lord_db_api::{
+    DbError, DocumentSession, Engine, KvSession, Password, Profile, SqlSession, WideColumnSession,
+};
+
+/// An open session on a profile, by capability.
+pub enum Connection {
+    Sql(Box<dyn SqlSession>),
+    KeyValue(Box<dyn KvSession>),
+    Document(Box<dyn DocumentSession>),
+    WideColumn(Box<dyn WideColumnSession>),
+}
+
+impl Connection {
+    pub fn engine(&self) -> Engine {
+        match self {
+            Connection::Sql(s) => s.engine(),
+            Connection::KeyValue(s) => s.engine(),
+            Connection::Document(s) => s.engine(),
+            Connection::WideColumn(s) => s.engine(),
+        }
+    }
+}
+
+/// What a [`Lease`] can lend: a [`Connection`], or one capability's
+/// session taken out of it.
+pub trait Pooled: Send {
+    /// The capability, as messages name it (`SQL`, `key-value`).
+    const WHAT: &'static str;
+    fn into_connection(self: Box<Self>) -> Connection;
+    /// The session, or the connection back when it is of another kind.
+    fn from_connection(connection: Connection) -> Result<Box<Self>, Connection>;
+}
+
+macro_rules! pooled {
+    ($trait:ident, $variant:ident, $what:literal) => {
+        impl Pooled for dyn $trait {
+            const WHAT: &'static str = $what;
+            fn into_connection(self: Box<Self>) -> Connection {
+                Connection::$variant(self)
+            }
+            fn from_connection(connection: Connection) -> Result<Box<Self>, Connection> {
+                match connection {
+                    Connection::$variant(s) => Ok(s),
+                    // Any of the other three capabilities.
+                    other => Err(other),
+                }
+            }
+        }
+    };
+}
+
+pooled!(SqlSession, Sql, "SQL");
+pooled!(KvSession, KeyValue, "key-value commands");
+pooled!(DocumentSession, Document, "document commands");
+pooled!(WideColumnSession, WideColumn, "CQL");
+
+impl Pooled for Connection {
+    const WHAT: &'static str = "a connection";
+    fn into_connection(self: Box<Self>) -> Connection {
+        *self
+    }
+    fn from_connection(connection: Connection) -> Result<Box<Self>, Connection> {
+        Ok(Box::new(connection))
+    }
+}
 
 /// The sessions of one profile.
 struct Pool {
     profile: Profile,
     password: Option<Password>,
-    idle: Mutex<Vec<Box<dyn SqlSession>>>,
+    idle: Mutex<Vec<Connection>>,
 }
 
 /// Every profile's pool in this process.
@@ -52,6 +121,53 @@ impl Pools {
         profile: &Profile,
         password: Option<Password>,
     ) -> Result<Session, DbError> {
+        self.lease(profile, password)
+    }
+
+    /// A key-value session on `profile` (Redis); as [`Pools::session`].
+    pub fn kv(
+        &self,
+        profile: &Profile,
+        password: Option<Password>,
+    ) -> Result<Lease<dyn KvSession>, DbError> {
+        self.lease(profile, password)
+    }
+
+    /// A document session on `profile` (MongoDB); as [`Pools::session`].
+    pub fn document(
+        &self,
+        profile: &Profile,
+        password: Option<Password>,
+    ) -> Result<Lease<dyn DocumentSession>, DbError> {
+        self.lease(profile, password)
+    }
+
+    /// A wide-column session on `profile` (Cassandra, ScyllaDB); as
+    /// [`Pools::session`].
+    pub fn wide_column(
+        &self,
+        profile: &Profile,
+        password: Option<Password>,
+    ) -> Result<Lease<dyn WideColumnSession>, DbError> {
+        self.lease(profile, password)
+    }
+
+    /// A session of whichever capability `profile`'s engine has.
+    pub fn connection(
+        &self,
+        profile: &Profile,
+        password: Option<Password>,
+    ) -> Result<Lease<Connection>, DbError> {
+        self.lease(profile, password)
+    }
+
+    /// A session of the kind `S` on `profile`: what the functions above
+    /// call; refused when the profile's engine has another capability.
+    pub fn lease<S: Pooled + ?Sized>(
+        &self,
+        profile: &Profile,
+        password: Option<Password>,
+    ) -> Result<Lease<S>, DbError> {
         let pool = {
             let mut pools = self.pools.lock().map_err(|_| poisoned())?;
             let current = pools
@@ -71,15 +187,30 @@ impl Pools {
             }
         };
         let idle = pool.idle.lock().map_err(|_| poisoned())?.pop();
-        let session = match idle {
-            Some(session) => session,
-            None => connect(&pool.profile, pool.password.as_ref())?,
+        let connection = match idle {
+            Some(connection) => connection,
+            None => open(&pool.profile, pool.password.as_ref())?,
         };
-        Ok(Session {
-            session: Some(session),
-            pool,
-            healthy: true,
-        })
+        match S::from_connection(connection) {
+            Ok(session) => Ok(Lease {
+                session: Some(session),
+                pool,
+                healthy: true,
+            }),
+            Err(connection) => {
+                // The connection is sound, only of another kind: it goes
+                // back for whoever asks for that kind.
+                let engine = connection.engine();
+                if let Ok(mut idle) = pool.idle.lock() {
+                    idle.push(connection);
+                }
+                Err(DbError::Profile(format!(
+                    "the database profile `{}` is a {engine} database, which does not take {}",
+                    profile.name,
+                    S::WHAT
+                )))
+            }
+        }
     }
 
     /// How many idle sessions `profile`'s pool holds (for tests and
@@ -101,26 +232,93 @@ fn poisoned() -> DbError {
     DbError::Profile("the connection pool failed in another thread; run the command again".into())
 }
 
-/// Opens a new session on `profile`.
+/// Opens a new SQL session on `profile`.
 pub fn connect(
     profile: &Profile,
     password: Option<&Password>,
 ) -> Result<Box<dyn SqlSession>, DbError> {
-    Ok(match profile.engine {
-        Engine::Sqlite => Box::new(crate::sqlite::SqliteSession::open(profile)?),
-        Engine::Postgres => Box::new(crate::postgres::PgSession::open(profile, password)?),
-        Engine::Mysql => Box::new(crate::mysql::MySession::open(profile, password)?),
+    <dyn SqlSession>::from_connection(open(profile, password)?).map_err(|c| {
+        DbError::Profile(format!(
+            "the database profile `{}` is a {} database, which does not take SQL",
+            profile.name,
+            c.engine()
+        ))
     })
 }
 
+/// Opens a new session on `profile`, of its engine's capability.
+pub fn open(profile: &Profile, password: Option<&Password>) -> Result<Connection, DbError> {
+    Ok(match profile.engine {
+        Engine::Sqlite => Connection::Sql(Box::new(crate::sqlite::SqliteSession::open(profile)?)),
+        Engine::Postgres => Connection::Sql(Box::new(crate::postgres::PgSession::open(
+            profile, password,
+        )?)),
+        Engine::Mysql => {
+            Connection::Sql(Box::new(crate::mysql::MySession::open(profile, password)?))
+        }
+        Engine::Redis => redis(profile, password)?,
+        Engine::MongoDb => mongodb(profile, password)?,
+        Engine::Cassandra => cassandra(profile, password)?,
+    })
+}
+
+#[cfg(feature = "redis")]
+fn redis(profile: &Profile, password: Option<&Password>) -> Result<Connection, DbError> {
+    Ok(Connection::KeyValue(Box::new(
+        crate::redis_kv::RedisSession::open(profile, password)?,
+    )))
+}
+
+#[cfg(feature = "mongodb")]
+fn mongodb(profile: &Profile, password: Option<&Password>) -> Result<Connection, DbError> {
+    Ok(Connection::Document(Box::new(
+        crate::mongo::MongoSession::open(profile, password)?,
+    )))
+}
+
+#[cfg(feature = "cassandra")]
+fn cassandra(profile: &Profile, password: Option<&Password>) -> Result<Connection, DbError> {
+    Ok(Connection::WideColumn(Box::new(
+        crate::cassandra::CassandraSession::open(profile, password)?,
+    )))
+}
+
+#[cfg(not(feature = "redis"))]
+fn redis(profile: &Profile, _: Option<&Password>) -> Result<Connection, DbError> {
+    Err(left_out(profile, "redis"))
+}
+
+#[cfg(not(feature = "mongodb"))]
+fn mongodb(profile: &Profile, _: Option<&Password>) -> Result<Connection, DbError> {
+    Err(left_out(profile, "mongodb"))
+}
+
+#[cfg(not(feature = "cassandra"))]
+fn cassandra(profile: &Profile, _: Option<&Password>) -> Result<Connection, DbError> {
+    Err(left_out(profile, "cassandra"))
+}
+
+/// The error for an engine this build was made without.
+#[cfg(not(all(feature = "redis", feature = "mongodb", feature = "cassandra")))]
+fn left_out(profile: &Profile, feature: &str) -> DbError {
+    DbError::Profile(format!(
+        "the database profile `{}` needs the {} driver, which this build of lord was made \
+         without (cargo feature `{feature}`)",
+        profile.name, profile.engine
+    ))
+}
+
+/// A SQL session borrowed from a pool.
+pub type Session = Lease<dyn SqlSession>;
+
 /// A session borrowed from a pool; back to the pool when dropped.
-pub struct Session {
-    session: Option<Box<dyn SqlSession>>,
+pub struct Lease<S: Pooled + ?Sized> {
+    session: Option<Box<S>>,
     pool: Arc<Pool>,
     healthy: bool,
 }
 
-impl std::fmt::Debug for Session {
+impl<S: Pooled + ?Sized> std::fmt::Debug for Lease<S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Session")
             .field("profile", &self.pool.profile.name)
@@ -128,7 +326,7 @@ impl std::fmt::Debug for Session {
     }
 }
 
-impl Session {
+impl<S: Pooled + ?Sized> Lease<S> {
     /// Closes the session instead of returning it to the pool: after an
     /// error that may have left it in a transaction or broken.
     pub fn discard(mut self) {
@@ -140,8 +338,8 @@ impl Session {
     }
 }
 
-impl Deref for Session {
-    type Target = dyn SqlSession;
+impl<S: Pooled + ?Sized> Deref for Lease<S> {
+    type Target = S;
 
     fn deref(&self) -> &Self::Target {
         // The option is only emptied by drop.
@@ -149,7 +347,7 @@ impl Deref for Session {
     }
 }
 
-impl DerefMut for Session {
+impl<S: Pooled + ?Sized> DerefMut for Lease<S> {
     fn deref_mut(&mut self) -> &mut Self::Target {
         self.session
             .as_deref_mut()
@@ -157,7 +355,7 @@ impl DerefMut for Session {
     }
 }
 
-impl Drop for Session {
+impl<S: Pooled + ?Sized> Drop for Lease<S> {
     fn drop(&mut self) {
         let Some(session) = self.session.take() else {
             return;
@@ -168,7 +366,7 @@ impl Drop for Session {
         if let Ok(mut idle) = self.pool.idle.lock()
             && idle.len() < self.pool.profile.pool_size as usize
         {
-            idle.push(session);
+            idle.push(S::into_connection(session));
         }
     }
 }

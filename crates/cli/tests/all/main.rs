@@ -17,6 +17,9 @@ mod llama_server;
     reason = "lord's tests start plain servers; the TLS helpers are lord-db's"
 )]
 mod mariadb;
+/// The MongoDB wire-protocol emulator, as lord-db's own tests start it.
+#[path = "../../../db/tests/support/mongo.rs"]
+mod mongo;
 /// Throwaway PostgreSQL servers, as the registry's own tests start them.
 #[path = "../../../registry/tests/support/mod.rs"]
 #[expect(
@@ -24,6 +27,13 @@ mod mariadb;
     reason = "lord's tests start plain servers; the TLS helpers are the registry's"
 )]
 mod pg;
+/// Throwaway Redis servers, as lord-db's own tests start them.
+#[path = "../../../db/tests/support/redis.rs"]
+#[expect(
+    dead_code,
+    reason = "lord's tests connect by URL; the port is for lord-db's ACL case"
+)]
+mod redis;
 mod support;
 
 mod ai;
@@ -42,6 +52,7 @@ mod db;
 mod db_backup;
 mod db_copy;
 mod db_shell;
+mod db_engines;
 mod dependencies;
 mod dev;
 mod exec;

@@ -32,7 +32,10 @@ fn plugin_list_shows_the_built_in_providers_as_native() {
             "db",
             "sqlite",
             "postgres",
-            "mysql"
+            "mysql",
+            "redis",
+            "mongodb",
+            "cassandra"
         ],
         "{natives:#?}"
     );

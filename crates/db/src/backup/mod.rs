@@ -161,6 +161,9 @@ pub fn backup(
         Engine::Sqlite => sqlite::dump(profile, dump.path(), progress)?,
         Engine::Postgres => postgres::dump(profile, password, dump.file(), tools, progress)?,
         Engine::Mysql => mysql::dump(profile, password, dump.file(), tools, progress)?,
+        Engine::Redis | Engine::MongoDb | Engine::Cassandra => {
+            return Err(not_backed_up(profile.engine));
+        }
     };
     let (payload_bytes, payload_sha256) = hash_file(dump.path())?;
     let manifest = Manifest {
@@ -247,6 +250,9 @@ pub fn restore(
     let scratch = match profile.engine {
         Engine::Sqlite => archive::folder(&profile.sqlite_path()?).to_owned(),
         Engine::Postgres | Engine::Mysql => archive::folder(path).to_owned(),
+        Engine::Redis | Engine::MongoDb | Engine::Cassandra => {
+            return Err(not_backed_up(profile.engine));
+        }
     };
     check(&mut opened, &scratch, tools)?;
     let mut session = crate::connect(profile, password)?;
@@ -255,6 +261,9 @@ pub fn restore(
             Engine::Sqlite => sqlite::held(&mut *session)?,
             Engine::Postgres => postgres::held(&mut *session)?,
             Engine::Mysql => mysql::held(&mut *session)?,
+            Engine::Redis | Engine::MongoDb | Engine::Cassandra => {
+                return Err(not_backed_up(profile.engine));
+            }
         };
         if let Some(what) = held {
             return Err(BackupError::NotEmpty {
@@ -271,6 +280,9 @@ pub fn restore(
             postgres::load(profile, password, &mut opened, replace, tools, progress)?
         }
         Engine::Mysql => mysql::load(profile, password, &mut opened, tools, progress)?,
+        Engine::Redis | Engine::MongoDb | Engine::Cassandra => {
+            return Err(not_backed_up(profile.engine));
+        }
     }
     progress(Step::Phase("counting rows"));
     compare_counts(profile, &mut *session, &opened.manifest)?;
@@ -288,6 +300,12 @@ fn check(opened: &mut archive::Opened, scratch: &Path, tools: &Tools) -> Result<
         Some(Engine::Sqlite) => sqlite::check(opened, scratch),
         Some(Engine::Postgres) => postgres::check(opened, tools),
         Some(Engine::Mysql) => mysql::check(opened),
+        Some(engine @ (Engine::Redis | Engine::MongoDb | Engine::Cassandra)) => {
+            return Err(corrupt(format!(
+                "it claims to be a backup of {}, which `lord db backup` does not write",
+                engine.as_str()
+            )));
+        }
         None => {
             return Err(corrupt(format!(
                 "it is a backup of an engine this lord does not know (`{}`)",
@@ -320,7 +338,24 @@ fn quoted(engine: Engine, name: &str) -> String {
             None => quote(name, '"'),
         },
         Engine::Mysql => quote(name, '`'),
+        // Only the SQL engines are backed up; CQL quotes as SQL does.
+        Engine::Redis | Engine::MongoDb | Engine::Cassandra => quote(name, '"'),
     }
+}
+
+/// The refusal for an engine `lord db backup` has no dump for yet, naming
+/// the engine's own tool.
+fn not_backed_up(engine: Engine) -> BackupError {
+    let tool = match engine {
+        Engine::Redis => "`redis-cli --rdb FILE`",
+        Engine::MongoDb => "`mongodump`",
+        Engine::Cassandra => "`nodetool snapshot`",
+        Engine::Sqlite | Engine::Postgres | Engine::Mysql => "its own dump program",
+    };
+    BackupError::Refused(format!(
+        "`lord db backup` and `lord db restore` handle the SQL engines (SQLite, PostgreSQL, MySQL/MariaDB) only; back up a {} database with {tool}",
+        engine.as_str()
+    ))
 }
 
 /// How many rows `table` holds. The name comes from the engine's

@@ -2,7 +2,12 @@
 //! parameters, transactions, the catalogue, migrations, the pool) run on
 //! SQLite in a temporary file, on a throwaway PostgreSQL server and on a
 //! throwaway MariaDB server, each started here on loopback; backup and
-//! restore (`backup.rs`) are part of it.
+//! restore (`backup.rs`) are part of it. With the
+//! engines' features (as CI builds the workspace): a Redis suite on a
+//! throwaway `redis-server` (`kv`), a MongoDB suite on the CongoDB
+//! wire-protocol emulator (`document`, emulator-backed), and for
+//! Cassandra, which cannot run here, what can be tested without a server
+//! (`wide_column`).
 
 /// Throwaway PostgreSQL servers, as the registry's own tests start them.
 #[path = "../../../registry/tests/support/mod.rs"]
@@ -13,6 +18,23 @@ mod mariadb;
 
 mod backup;
 mod suite;
+
+#[cfg(feature = "redis")]
+#[path = "../support/redis.rs"]
+mod redis;
+
+#[cfg(feature = "redis")]
+mod kv;
+
+#[cfg(feature = "mongodb")]
+#[path = "../support/mongo.rs"]
+mod mongo;
+
+#[cfg(feature = "mongodb")]
+mod document;
+
+#[cfg(feature = "cassandra")]
+mod wide_column;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 

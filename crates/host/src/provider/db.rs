@@ -1,6 +1,7 @@
 //! The database providers. `db` is the framework: the `lord db` commands
-//! over named connection profiles. Each SQL engine lord speaks (`sqlite`,
-//! `postgres`, `mysql` for MySQL and MariaDB) is a provider of its own,
+//! over named connection profiles. Each engine lord speaks (`sqlite`,
+//! `postgres`, `mysql` for MySQL and MariaDB, `redis`, `mongodb`,
+//! `cassandra` for Cassandra and ScyllaDB) is a provider of its own,
 //! listed and disabled like any plugin: disabled, every profile of its
 //! engine is refused.
 //!
@@ -137,9 +138,9 @@ impl crate::Framework {
             Profile::from_settings(name, |f| settings.get(&format!("db.profiles.{name}.{f}")))?;
         // A SQLite file takes no password: the secret store (perhaps the
         // OS keyring) is not asked.
-        let password = match profile.engine {
-            Engine::Sqlite => None,
-            Engine::Postgres | Engine::Mysql => self
+        let password = match profile.engine.takes_password() {
+            false => None,
+            true => self
                 .channels()
                 .secrets
                 .get(&profile.password_secret)?

@@ -107,6 +107,9 @@ impl Providers {
                 Arc::new(db::EngineProvider(lord_db_api::Engine::Sqlite)),
                 Arc::new(db::EngineProvider(lord_db_api::Engine::Postgres)),
                 Arc::new(db::EngineProvider(lord_db_api::Engine::Mysql)),
+                Arc::new(db::EngineProvider(lord_db_api::Engine::Redis)),
+                Arc::new(db::EngineProvider(lord_db_api::Engine::MongoDb)),
+                Arc::new(db::EngineProvider(lord_db_api::Engine::Cassandra)),
             ],
         }
     }

@@ -312,6 +312,15 @@ impl Shape {
             (Shape::Bytes, Engine::Sqlite) => "BLOB",
             (Shape::Bytes, Engine::Postgres) => "BYTEA",
             (Shape::Bytes, Engine::Mysql) => "LONGBLOB",
+            // Only SQL profiles reach a plan (the pool refuses the others
+            // a SQL session); CQL's names stand for the engines without SQL.
+            (Shape::Bool, Engine::Redis | Engine::MongoDb | Engine::Cassandra) => "boolean",
+            (Shape::Int, Engine::Redis | Engine::MongoDb | Engine::Cassandra) => "bigint",
+            (Shape::Float, Engine::Redis | Engine::MongoDb | Engine::Cassandra) => "double",
+            (Shape::Unknown | Shape::Text, Engine::Redis | Engine::MongoDb | Engine::Cassandra) => {
+                "text"
+            }
+            (Shape::Bytes, Engine::Redis | Engine::MongoDb | Engine::Cassandra) => "blob",
         }
     }
 }
@@ -319,7 +328,11 @@ impl Shape {
 /// A name quoted for `engine`, its quote character doubled inside.
 fn quote(engine: Engine, name: &str) -> String {
     match engine {
-        Engine::Sqlite | Engine::Postgres => format!("\"{}\"", name.replace('"', "\"\"")),
+        Engine::Sqlite
+        | Engine::Postgres
+        | Engine::Redis
+        | Engine::MongoDb
+        | Engine::Cassandra => format!("\"{}\"", name.replace('"', "\"\"")),
         Engine::Mysql => format!("`{}`", name.replace('`', "``")),
     }
 }

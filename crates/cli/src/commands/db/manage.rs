@@ -6,7 +6,8 @@ use std::time::Instant;
 use anyhow::Result;
 use clap::Args;
 use lord_config::{Config, remove_in_file, restore_file, set_in_file};
-use lord_db_api::{Engine, TlsMode, Value, parse_url};
+use lord_db::Connection;
+use lord_db_api::{TlsMode, Value, parse_url};
 use lord_host::{Framework, HostError};
 use serde_json::json;
 
@@ -18,8 +19,11 @@ use crate::render::{Output, foreign};
 pub(crate) struct AddArgs {
     /// The profile's name, what `db(NAME)` grants plugins.
     name: String,
-    /// sqlite:///path/app.db, postgres://USER@HOST:PORT/DB or
-    /// mysql://USER@HOST:PORT/DB (mariadb:// too); never with a password.
+    /// sqlite:///path/app.db, postgres://USER@HOST:PORT/DB,
+    /// mysql://USER@HOST:PORT/DB (mariadb:// too), redis://[USER@]HOST:PORT/N
+    /// (rediss:// for TLS), mongodb://[USER@]HOST:PORT/DB (mongodb+srv://
+    /// too) or cassandra://[USER@]HOST:9042[,HOST...]/KEYSPACE; never with a
+    /// password.
     url: String,
     /// disable, prefer (default), require or verify-full. A TLS
     /// connection is always verified.
@@ -106,7 +110,7 @@ pub(super) fn add(ctx: &Context, out: &Output, framework: &Framework, args: AddA
     let secret = args
         .password_secret
         .unwrap_or_else(|| lord_db_api::default_password_secret(name.as_str()));
-    if engine != Engine::Sqlite && framework.channels().secrets.get(&secret)?.is_none() {
+    if engine.takes_password() && framework.channels().secrets.get(&secret)?.is_none() {
         out.note(format_args!(
             "no password is stored for it; if the server needs one, run `lord secret set {secret}`"
         ));
@@ -141,10 +145,10 @@ pub(super) fn list(out: &Output, framework: &Framework, json: bool) -> Result<()
         out.line("no database profiles; add one with `lord db add NAME URL`")?;
     }
     for p in &profiles {
-        let password = match (p.profile.engine, p.password_stored) {
-            (Engine::Sqlite, _) => "-",
-            (Engine::Postgres | Engine::Mysql, true) => "stored",
-            (Engine::Postgres | Engine::Mysql, false) => "none",
+        let password = match (p.profile.engine.takes_password(), p.password_stored) {
+            (false, _) => "-",
+            (true, true) => "stored",
+            (true, false) => "none",
         };
         out.line(format_args!(
             "{:<16} {:<9} {:<48} tls {:<11} password {}{}",
@@ -170,21 +174,42 @@ pub(super) async fn ping(
     json: bool,
 ) -> Result<()> {
     let started = Instant::now();
-    let (engine, answer) = super::with_session(framework, name, |session| {
-        let rows = session.run("SELECT 1", &[])?;
-        Ok((
-            session.engine(),
-            rows.rows.first().and_then(|r| r.first()).cloned(),
-        ))
+    let (engine, answer) = super::with(framework, name, |c: &mut lord_db::Lease<Connection>| {
+        let engine = c.engine();
+        let answer = match &mut **c {
+            Connection::Sql(s) => {
+                let rows = s.run("SELECT 1", &[])?;
+                let cell = rows.rows.first().and_then(|r| r.first()).cloned();
+                (cell.as_ref().and_then(Value::as_i64) == Some(1))
+                    .then_some(())
+                    .ok_or_else(|| format!("answered `SELECT 1` with {cell:?}"))
+            }
+            Connection::KeyValue(s) => {
+                let reply = s.command(&[b"PING".to_vec()])?;
+                (reply.as_text() == Some("PONG"))
+                    .then_some(())
+                    .ok_or_else(|| format!("answered PING with {}", reply.display()))
+            }
+            Connection::Document(s) => {
+                let reply = s.command(&json!({"ping": 1}))?;
+                (reply["ok"].as_f64() == Some(1.0))
+                    .then_some(())
+                    .ok_or_else(|| format!("answered {{\"ping\": 1}} with {reply}"))
+            }
+            Connection::WideColumn(s) => {
+                let rows = s.run("SELECT release_version FROM system.local", &[])?;
+                (rows.rows.len() == 1).then_some(()).ok_or_else(|| {
+                    format!("answered with {} rows from system.local", rows.rows.len())
+                })
+            }
+        };
+        Ok((engine, answer))
     })
     .await?;
-    let millis = started.elapsed().as_secs_f64() * 1000.0;
-    if answer.as_ref().and_then(Value::as_i64) != Some(1) {
-        return Err(UsageError(format!(
-            "`{name}` ({engine}) answered `SELECT 1` with {answer:?}"
-        ))
-        .into());
+    if let Err(wrong) = answer {
+        return Err(UsageError(format!("`{name}` ({engine}) {}", foreign(&wrong))).into());
     }
+    let millis = started.elapsed().as_secs_f64() * 1000.0;
     if json {
         out.json(&json!({"profile": name, "engine": engine, "ok": true, "ms": millis}))
     } else {

@@ -2,7 +2,10 @@
 //! (`add`, `list`, `remove`, `ping`), queries for scripts (`query`, with
 //! `--json` and `--csv`), catalogues (`schema`) and versioned migrations
 //! (`migrate new|up|down|status`), backups (`backup`, `restore`), the
-//! interactive `shell`, and `copy` between profiles.
+//! interactive `shell`, and `copy` between profiles. Each engine is
+//! reached through its capability: SQL and CQL statements, Redis commands
+//! as arguments, MongoDB database commands as JSON; what an engine cannot
+//! do (migrating Redis) is refused saying so.
 
 mod backup;
 mod copy;
@@ -34,20 +37,25 @@ pub(crate) enum DbCommand {
     },
     /// Remove a profile (its password stays in `lord secret`).
     Remove { name: String },
-    /// Connect to a profile and run `SELECT 1`.
+    /// Connect to a profile and check it answers (`SELECT 1`, Redis `PING`,
+    /// MongoDB `{"ping": 1}`, Cassandra's release version).
     Ping {
         name: String,
         #[arg(long)]
         json: bool,
     },
-    /// Run one statement: rows as a table, JSON or CSV; exit 0 when it
-    /// ran, non-zero with the engine's message when it did not.
+    /// Run one statement (SQL, CQL), Redis command (`-- SET k v`) or
+    /// MongoDB database command (`'{"find": "users"}'`): rows as a table,
+    /// JSON or CSV, replies as text or JSON; exit 0 when it ran, non-zero
+    /// with the engine's message when it did not.
     Query(query::QueryArgs),
     /// Tables, columns, types, nullability, keys and indexes, from the
-    /// engine's catalogue.
+    /// engine's catalogue; a Cassandra keyspace's tables, a MongoDB
+    /// database's collections, a Redis database's keys.
     Schema {
         name: String,
-        /// One table (default: every table).
+        /// One table or collection (default: all); for Redis, a key pattern
+        /// (default `*`).
         table: Option<String>,
         #[arg(long)]
         json: bool,
@@ -108,17 +116,36 @@ pub(crate) async fn run(
     Ok(ExitCode::SUCCESS)
 }
 
-/// Runs `work` on a session of the profile `name`, on a thread that may
-/// block (the drivers are synchronous); a session that failed is not put
-/// back in the pool.
+/// Runs `work` on a SQL session of the profile `name`; a profile of
+/// another engine is refused as having no migrations, the one use left.
 pub(super) async fn with_session<T: Send + 'static>(
     framework: &Framework,
     name: &str,
     work: impl FnOnce(&mut lord_db::Session) -> Result<T, DbError> + Send + 'static,
 ) -> Result<T> {
+    let engine = framework.db_connection(name)?.0.engine;
+    if !engine.is_sql() {
+        return Err(HostError::from(lord_db::migrate::not_sql(engine)).into());
+    }
+    with(framework, name, work).await
+}
+
+/// Runs `work` on a session of the profile `name` of the kind `S` (a
+/// capability's trait, or any [`lord_db::Connection`]), on a thread that
+/// may block (the drivers are synchronous); a session that failed is not
+/// put back in the pool.
+pub(super) async fn with<S, T>(
+    framework: &Framework,
+    name: &str,
+    work: impl FnOnce(&mut lord_db::Lease<S>) -> Result<T, DbError> + Send + 'static,
+) -> Result<T>
+where
+    S: lord_db::Pooled + ?Sized + 'static,
+    T: Send + 'static,
+{
     let (profile, password): (Profile, Option<Password>) = framework.db_connection(name)?;
     let outcome = tokio::task::spawn_blocking(move || {
-        let mut session = lord_db::pools().session(&profile, password)?;
+        let mut session = lord_db::pools().lease::<S>(&profile, password)?;
         let outcome = work(&mut session);
         if outcome.is_err() {
             session.discard();

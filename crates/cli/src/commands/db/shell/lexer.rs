@@ -46,6 +46,15 @@ impl Dialect {
                 nested_comments: false,
                 bracket_names: false,
             },
+            // The shell opens SQL profiles only (the pool refuses the
+            // others a SQL session); CQL's quoting stands for them.
+            Engine::Redis | Engine::MongoDb | Engine::Cassandra => Self {
+                backslash_escapes: false,
+                hash_comments: false,
+                dollar_quotes: true,
+                nested_comments: false,
+                bracket_names: false,
+            },
         }
     }
 }
