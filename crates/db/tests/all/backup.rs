@@ -47,6 +47,9 @@ fn snapshot(profile: &Profile) -> Vec<String> {
             Engine::Postgres => format!("SELECT t::text FROM \"{table}\" t ORDER BY t::text"),
             Engine::Sqlite => format!("SELECT * FROM \"{table}\" ORDER BY 1"),
             Engine::Mysql => format!("SELECT * FROM `{table}` ORDER BY 1"),
+            Engine::Redis | Engine::MongoDb | Engine::Cassandra => {
+                unreachable!("backups are of the SQL engines")
+            }
         };
         let rows = s.run(&select, &[]).expect("rows");
         for row in rows.rows {
@@ -99,6 +102,9 @@ fn definitions(engine: Engine) -> &'static [&'static str] {
             "SELECT next_not_cached_value, minimum_value, maximum_value, start_value, \
              increment, cache_size, cycle_option FROM ticket",
         ],
+        Engine::Redis | Engine::MongoDb | Engine::Cassandra => {
+            unreachable!("backups are of the SQL engines")
+        }
     }
 }
 
@@ -135,6 +141,9 @@ fn fill(s: &mut dyn SqlSession) {
             )
             .expect("a trigger");
         }
+        Engine::Redis | Engine::MongoDb | Engine::Cassandra => {
+            unreachable!("backups are of the SQL engines")
+        }
     }
     let p = |n| s.engine().placeholder(n);
     let insert = format!(
@@ -151,6 +160,9 @@ fn blob_column(engine: Engine) -> &'static str {
         Engine::Sqlite => "b",
         Engine::Postgres => "by",
         Engine::Mysql => "lb",
+        Engine::Redis | Engine::MongoDb | Engine::Cassandra => {
+            unreachable!("backups are of the SQL engines")
+        }
     }
 }
 
@@ -312,6 +324,9 @@ fn a_backup_restores_every_column_type_exactly(source: &Profile, fresh: &Profile
     let filled = match source.engine {
         Engine::Sqlite => 5,
         Engine::Postgres | Engine::Mysql => 4,
+        Engine::Redis | Engine::MongoDb | Engine::Cassandra => {
+            unreachable!("backups are of the SQL engines")
+        }
     };
     assert_eq!(rows, filled, "{}", source.engine);
     let mut phases = Vec::new();
