@@ -20,6 +20,9 @@ pub(crate) fn run(target: &Target) {
     a_non_empty_target_is_refused_unless_replaced(&source, &file);
     a_corrupted_backup_is_refused_naming_the_file(&(target.make)(), &file);
     a_backup_of_another_engine_is_refused_naming_the_file(&(target.make)(), &file);
+    if source.engine == Engine::Mysql {
+        a_backup_holding_client_commands_is_refused(&(target.make)(), &file);
+    }
 }
 
 fn tools() -> Tools {
@@ -482,6 +485,66 @@ fn a_backup_of_another_engine_is_refused_naming_the_file(fresh: &Profile, file: 
             && message.contains(other.as_str()),
         "{message}"
     );
+}
+
+/// The file at `file` with its dump changed by `edit` and its checksums
+/// made right again, written beside it as `name`: only the dump is wrong.
+fn resealed(file: &Path, name: &str, edit: impl FnOnce(&str) -> String) -> std::path::PathBuf {
+    use sha2::Digest as _;
+    let bytes = std::fs::read(file).expect("the backup");
+    let first = bytes.iter().position(|b| *b == b'\n').expect("a header") + 1;
+    let second = first
+        + bytes[first..]
+            .iter()
+            .position(|b| *b == b'\n')
+            .expect("a manifest")
+        + 1;
+    let mut manifest: serde_json::Value =
+        serde_json::from_slice(&bytes[first..second]).expect("json");
+    let dump = edit(std::str::from_utf8(&bytes[second..]).expect("a text dump"));
+    manifest["payload_bytes"] = dump.len().into();
+    manifest["payload_sha256"] = hex::encode(sha2::Sha256::digest(dump.as_bytes())).into();
+    let line = manifest.to_string();
+    let sealed = format!(
+        "lord-db-backup 1 sha256={}\n{line}\n{dump}",
+        hex::encode(sha2::Sha256::digest(line.as_bytes()))
+    );
+    let path = file.with_file_name(name);
+    std::fs::write(&path, sealed).expect("write");
+    path
+}
+
+/// A dump holding a command of the `mariadb` client (`\!` runs a shell
+/// command even with `--batch`) is refused before the client sees it.
+fn a_backup_holding_client_commands_is_refused(fresh: &Profile, file: &Path) {
+    let marker = file.with_file_name("MARKER");
+    let command = format!("\\! touch {}\n", marker.display());
+    let path = resealed(file, "commands.lordbackup", |dump| {
+        // Newer dumps open with the client's own `\-` (sandbox on); an
+        // attacker leaves it out.
+        dump.replacen("/*M!999999\\- enable the sandbox mode */", "", 1)
+            .replacen(
+                "-- Dump completed",
+                &format!("{command}-- Dump completed"),
+                1,
+            )
+    });
+    let refused = backup::restore(
+        fresh,
+        None,
+        &path,
+        RestoreOptions::default(),
+        &tools(),
+        &mut |_| {},
+    )
+    .expect_err("a backup running a shell command");
+    let message = refused.to_string();
+    assert!(
+        matches!(refused, BackupError::Corrupt { .. }) && message.contains("line "),
+        "{message}"
+    );
+    assert!(!marker.exists(), "the shell command ran");
+    assert!(session(fresh).tables().expect("tables").is_empty());
 }
 
 /// A backup and a restore over TLS, verified against the profile's CA
