@@ -19,6 +19,7 @@
 //! no value is ever spliced into SQL text here.
 
 mod mysql;
+mod mysql_text;
 mod pg_value;
 mod pool;
 mod postgres;

@@ -250,6 +250,17 @@ impl SqlSession for MySession {
 
     fn run(&mut self, sql: &str, params: &[Value]) -> Result<Rows, DbError> {
         let result = if params.is_empty() {
+            // The connection runs every statement of a text; one `run` is
+            // one statement, refused before anything is sent.
+            if let Some(at) = crate::mysql_text::second_statement(sql) {
+                return Err(DbError::Value {
+                    profile: self.profile.clone(),
+                    message: format!(
+                        "the text holds more than one statement (the second starts at byte \
+                         {at}); send one statement at a time"
+                    ),
+                });
+            }
             self.conn.query_iter(sql).and_then(collect)
         } else {
             let bound: Vec<mysql::Value> = params.iter().map(to_mysql).collect();
