@@ -140,7 +140,7 @@ impl Shell {
 
     fn run_and_show(&mut self, sql: &str, page: bool) -> Result<()> {
         let start = Instant::now();
-        let rows = self.session.run(sql, &[]).map_err(db_error)?;
+        let rows = self.run_cancellable(sql)?;
         let took = start.elapsed();
         match rows.affected {
             Some(affected) => self.out.status(format_args!("{affected} row(s) changed")),
@@ -155,6 +155,38 @@ impl Shell {
                 .status(format_args!("Time: {:.3} ms", took.as_secs_f64() * 1000.0));
         }
         Ok(())
+    }
+
+    /// Runs `sql` while a second thread waits for Ctrl-C and, when it
+    /// comes, asks the engine to stop the statement (the flag stays set,
+    /// so a script ends after it).
+    fn run_cancellable(&mut self, sql: &str) -> Result<Rows> {
+        let done = Arc::new(AtomicBool::new(false));
+        let watcher = self.session.canceller().map(|canceller| {
+            let done = Arc::clone(&done);
+            let interrupted = Arc::clone(&self.interrupted);
+            std::thread::spawn(move || {
+                while !done.load(Ordering::SeqCst) {
+                    if interrupted.load(Ordering::SeqCst) {
+                        return Some(canceller.cancel());
+                    }
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                None
+            })
+        });
+        let result = self.session.run(sql, &[]);
+        done.store(true, Ordering::SeqCst);
+        let cancel = watcher.and_then(|w| w.join().ok()).flatten();
+        match (result, cancel) {
+            // MySQL's `SLEEP()` ends without an error when it is killed.
+            (_, Some(Ok(()))) => Err(anyhow!("cancelled: the statement was stopped (Ctrl-C)")),
+            (Ok(rows), _) => Ok(rows),
+            (Err(e), Some(Err(cancel))) => {
+                Err(db_error(e).context(format!("Ctrl-C could not stop it: {cancel}")))
+            }
+            (Err(e), None) => Err(db_error(e)),
+        }
     }
 
     fn show(&self, rows: &Rows, page: bool) -> Result<()> {
