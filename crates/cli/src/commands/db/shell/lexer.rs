@@ -538,14 +538,21 @@ pub(crate) fn changes_catalogue(statement: &str, dialect: Dialect) -> bool {
         .is_some_and(|v| matches!(v.as_str(), "CREATE" | "ALTER" | "DROP" | "RENAME"))
 }
 
-/// Whether a statement carries a password (`CREATE USER ... IDENTIFIED BY`,
-/// `ALTER ROLE ... PASSWORD`): such a statement is not written to history.
+/// Whether a statement carries a password: a word holding `PASSWORD`
+/// (`ALTER ROLE … PASSWORD`, `MASTER_PASSWORD=`, `SOURCE_PASSWORD=`) or
+/// `IDENTIFIED`, or a string holding `password=` (a connection string:
+/// `CREATE SUBSCRIPTION … CONNECTION '… password=…'`, `dblink_connect`).
+/// Such a statement is not written to history.
 pub(crate) fn holds_password(statement: &str, dialect: Dialect) -> bool {
     let (tokens, _) = tokens(statement, dialect);
     tokens.iter().any(|t| {
-        t.kind == Kind::Word && {
-            let word = t.text(statement);
-            word.eq_ignore_ascii_case("PASSWORD") || word.eq_ignore_ascii_case("IDENTIFIED")
+        let text = t.text(statement).to_ascii_uppercase();
+        match t.kind {
+            Kind::Word | Kind::Name => text.contains("PASSWORD") || text == "IDENTIFIED",
+            Kind::String => text
+                .match_indices("PASSWORD")
+                .any(|(at, word)| text[at + word.len()..].trim_start().starts_with('=')),
+            Kind::Number | Kind::Comment | Kind::Space | Kind::Semicolon | Kind::Punct => false,
         }
     })
 }

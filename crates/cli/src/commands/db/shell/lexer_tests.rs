@@ -258,6 +258,30 @@ fn statements_run_inside_others_ask_first() {
 }
 
 #[test]
+fn every_way_of_writing_a_password_keeps_a_statement_out_of_history() {
+    for sql in [
+        "CHANGE MASTER TO MASTER_HOST='h', MASTER_PASSWORD='x'",
+        "CHANGE REPLICATION SOURCE TO SOURCE_PASSWORD = 'x'",
+        "CREATE SUBSCRIPTION s CONNECTION 'host=h password=x' PUBLICATION p",
+        "SELECT dblink_connect('host=h PASSWORD = x')",
+        "ALTER ROLE r WITH ENCRYPTED PASSWORD 'x'",
+        "CREATE USER u IDENTIFIED BY 'x'",
+    ] {
+        assert!(
+            holds_password(sql, pg()) && holds_password(sql, my()),
+            "{sql}"
+        );
+    }
+    for sql in [
+        "SELECT 'my password is long'",
+        "SELECT pass FROM t",
+        "-- password=x\nSELECT 1",
+    ] {
+        assert!(!holds_password(sql, pg()), "{sql}");
+    }
+}
+
+#[test]
 fn verbs_catalogue_changes_and_passwords() {
     assert_eq!(verb("/* x */ select 1", lite()).as_deref(), Some("SELECT"));
     assert!(changes_catalogue("create table t (a int)", lite()));
