@@ -319,6 +319,31 @@ fn db_backup_on_mariadb_hands_the_password_to_the_dump_program_and_prints_it_now
     set_secret(&lord, "DB_SHOP_PASSWORD", "correct-horse-42");
     the_dump_program_gets_the_password_in_its_environment_only(&lord);
     an_older_dump_program_is_refused(&lord);
+    a_database_named_like_an_option_is_not_read_as_one(&lord, &server);
+}
+
+/// A database whose name starts with `-` reaches the dump program after
+/// `--`, so it is not read as an option; a URL naming no database is
+/// refused with what to add.
+fn a_database_named_like_an_option_is_not_read_as_one(lord: &Lord, server: &MariaDb) {
+    let url = server.database("-dash");
+    lord.run(&["db", "add", "dash", &url, "--tls-mode", "disable"])
+        .assert_ok();
+    let (script, path) = stand_in(lord, "99.1.0");
+    lord.run_cmd(
+        lord.command(&["db", "backup", "dash", "dash.lordbackup"])
+            .env("PATH", path),
+    )
+    .assert_code(1)
+    .assert_stderr_contains("stand-in refuses");
+    let args = std::fs::read_to_string(script.with_extension("args")).expect("its arguments");
+    assert!(args.ends_with("\n--\n-dash\n"), "{args}");
+    let url = format!("mysql://root@127.0.0.1:{}/", server.port());
+    lord.run(&["db", "add", "nodb", &url, "--tls-mode", "disable"])
+        .assert_ok();
+    lord.run(&["db", "backup", "nodb", "nodb.lordbackup"])
+        .assert_code(1)
+        .assert_stderr_contains("add its name to the URL's path");
 }
 
 /// A `mariadb-dump` on the PATH ahead of the real one. The real program's

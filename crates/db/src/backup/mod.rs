@@ -118,7 +118,7 @@ pub enum BackupError {
     )]
     Unverified { path: PathBuf, message: String },
     #[error(
-        "the restore into the profile `{profile}` finished, but its row counts differ from the backup's: {differences}"
+        "the restore into the profile `{profile}` finished, but its row counts differ from the backup's: {differences}; the database holds what was loaded, and something else changed it (a trigger, or another client writing to it): stop those writers and run `lord db restore {profile} FILE --replace` again"
     )]
     Counts {
         profile: String,

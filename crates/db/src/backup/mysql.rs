@@ -53,11 +53,14 @@ fn pick(names: &[&str], server_version: &str, tools: &Tools) -> Result<Tool, Bac
 /// The program's connection options, mirroring the profile: host, port,
 /// user, lord's TLS decision with the CA file, and the password in
 /// `MYSQL_PWD`. `--no-defaults` keeps option files from changing them.
+/// `options` follow them; the database comes last, after `--`, so a name
+/// starting with `-` is not read as an option.
 fn command(
     program: &Tool,
     profile: &Profile,
     password: Option<&Password>,
     tls_in_use: bool,
+    options: &[&str],
 ) -> Result<Command, BackupError> {
     let url = url::Url::parse(&profile.url)
         .map_err(|e| BackupError::NoTool(format!("the profile's URL does not read: {e}")))?;
@@ -67,6 +70,13 @@ fn command(
             .into_owned()
     };
     let database = decoded(url.path().trim_start_matches('/'));
+    if database.is_empty() {
+        return Err(BackupError::Refused(format!(
+            "the profile `{}` names no database, and a backup or restore is of one database; \
+             add its name to the URL's path (`mysql://HOST/DATABASE`) with `lord db add`",
+            profile.name
+        )));
+    }
     let mut command = Command::new(&program.path);
     command
         .arg("--no-defaults")
@@ -96,7 +106,7 @@ fn command(
     if verify && let Some(ca) = &profile.ca_file {
         command.arg(format!("--ssl-ca={}", ca.display()));
     }
-    command.arg(database);
+    command.args(options).arg("--").arg(database);
     Ok(command)
 }
 
@@ -126,18 +136,23 @@ pub(super) fn dump(
     let program = pick(&DUMPS, &server_version, tools)?;
     let tls = tls_in_use(&mut *session)?;
     drop(session);
-    let mut command = command(&program, profile, password, tls)?;
     // The database's own objects only (no CREATE DATABASE), so it loads
     // into a database of any name; `--skip-dump-date` keeps equal
     // databases' dumps equal.
-    command.args([
-        "--single-transaction",
-        "--routines",
-        "--triggers",
-        "--hex-blob",
-        "--no-tablespaces",
-        "--skip-dump-date",
-    ]);
+    let command = command(
+        &program,
+        profile,
+        password,
+        tls,
+        &[
+            "--single-transaction",
+            "--routines",
+            "--triggers",
+            "--hex-blob",
+            "--no-tablespaces",
+            "--skip-dump-date",
+        ],
+    )?;
     let mut writer = std::io::BufWriter::new(&mut *out);
     tool::stream_out(command, "mariadb-dump", &mut writer, progress)?;
     std::io::Write::flush(&mut writer).map_err(super::io("writing the dump"))?;
@@ -428,18 +443,33 @@ pub(super) fn load(
     let tls = tls_in_use(&mut *session)?;
     drop(session);
     let program = pick(&CLIENTS, &server_version, tools)?;
-    let mut command = command(&program, profile, password, tls)?;
     // `check` refused any client command already; the sandbox (where the
     // client has one) keeps the client itself from reaching files or
     // programs should one slip through, and no `LOAD DATA LOCAL` may read
     // this machine's files.
-    command.args(["--batch", "--local-infile=0"]);
+    let mut options = vec!["--batch", "--local-infile=0"];
     if has_sandbox(&program) {
-        command.arg("--sandbox");
+        options.push("--sandbox");
     }
+    let command = command(&program, profile, password, tls, &options)?;
     let total = opened.manifest.payload_bytes;
+    let file = opened.path.display().to_string();
     let mut payload: Box<dyn Read> = Box::new(opened.payload()?);
-    tool::stream_in(command, "the mariadb client", &mut payload, total, progress)?;
+    // The server commits each table as it loads, so a failure part way
+    // leaves part of the backup in place.
+    tool::stream_in(command, "the mariadb client", &mut payload, total, progress).map_err(|e| {
+        match e {
+            BackupError::Tool { tool, message } => BackupError::Tool {
+                tool,
+                message: format!(
+                    "{message}; the database of `{name}` may now hold part of the backup: fix \
+                     the cause, then run `lord db restore {name} {file} --replace` again",
+                    name = profile.name,
+                ),
+            },
+            other => other,
+        }
+    })?;
     Ok(())
 }
 

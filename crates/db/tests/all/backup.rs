@@ -20,9 +20,59 @@ pub(crate) fn run(target: &Target) {
     a_non_empty_target_is_refused_unless_replaced(&source, &file);
     a_corrupted_backup_is_refused_naming_the_file(&(target.make)(), &file);
     a_backup_of_another_engine_is_refused_naming_the_file(&(target.make)(), &file);
+    a_missing_folder_is_named_with_what_to_do(&source, folder.path());
     if source.engine == Engine::Mysql {
         a_backup_holding_client_commands_is_refused(&(target.make)(), &file);
+        a_failed_load_says_what_state_it_left(&(target.make)(), &file);
     }
+}
+
+fn a_missing_folder_is_named_with_what_to_do(source: &Profile, folder: &Path) {
+    let missing = folder.join("missing");
+    let refused = backup::backup(
+        source,
+        None,
+        &missing.join("x.lordbackup"),
+        &tools(),
+        &mut |_| {},
+    )
+    .expect_err("a missing folder");
+    let message = refused.to_string();
+    assert!(
+        message.contains(&missing.display().to_string()) && message.contains("create it"),
+        "{message}"
+    );
+}
+
+/// MySQL/MariaDB commit each table as it loads: a restore that fails part
+/// way says the database may hold part of the backup, and how to finish.
+fn a_failed_load_says_what_state_it_left(fresh: &Profile, file: &Path) {
+    let path = resealed(file, "failing.lordbackup", |dump| {
+        dump.replacen(
+            "-- Dump completed",
+            "SELECT * FROM no_such_table;\n-- Dump completed",
+            1,
+        )
+    });
+    let refused = backup::restore(
+        fresh,
+        None,
+        &path,
+        RestoreOptions::default(),
+        &tools(),
+        &mut |_| {},
+    )
+    .expect_err("a failing dump");
+    let message = refused.to_string();
+    assert!(
+        message.contains("may now hold part of the backup")
+            && message.contains(&format!(
+                "lord db restore {} {} --replace",
+                fresh.name,
+                path.display()
+            )),
+        "{message}"
+    );
 }
 
 fn tools() -> Tools {
