@@ -367,6 +367,18 @@ fn watch_runs_the_last_statement_again_until_ctrl_c() {
     );
 }
 
+/// An interval longer than a day (or than a `Duration` holds) is refused
+/// with what to give, not a panic.
+#[test]
+fn watch_refuses_an_interval_too_long_to_wait() {
+    let lord = sqlite_profile();
+    for every in ["1e20", "86401", "inf"] {
+        let run = script(&lord, &[], &format!("SELECT 1 AS n;\n\\watch {every}\n"));
+        run.assert_code(2)
+            .assert_stderr_contains("give a number of seconds from above 0 to 86400");
+    }
+}
+
 /// Runs `statement` in a script on `profile`, sends SIGINT once it has
 /// run a second, and returns what the shell printed and how long it took
 /// to end after the signal.

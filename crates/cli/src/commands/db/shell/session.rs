@@ -180,7 +180,7 @@ impl Shell {
         let cancel = watcher.and_then(|w| w.join().ok()).flatten();
         match (result, cancel) {
             // MySQL's `SLEEP()` ends without an error when it is killed.
-            (_, Some(Ok(()))) => Err(anyhow!("cancelled: the statement was stopped (Ctrl-C)")),
+            (_, Some(Ok(()))) => Err(Cancelled.into()),
             (Ok(rows), _) => Ok(rows),
             (Err(e), Some(Err(cancel))) => {
                 Err(db_error(e).context(format!("Ctrl-C could not stop it: {cancel}")))
@@ -288,13 +288,23 @@ impl Shell {
 
     /// Runs the last statement every `seconds` until Ctrl-C.
     fn watch(&mut self, seconds: Option<&str>) -> Result<()> {
+        // At most a day: a longer wait is a typo, and `1e20` seconds is
+        // more than a `Duration` holds.
+        const LONGEST: Duration = Duration::from_secs(24 * 60 * 60);
         let every = match seconds {
             None => 2.0,
             Some(text) => text
                 .parse::<f64>()
                 .ok()
-                .filter(|s| s.is_finite() && *s > 0.0)
-                .ok_or_else(|| usage(format!("`\\watch {text}`: give a number of seconds")))?,
+                .filter(|s| *s > 0.0)
+                .and_then(|s| Duration::try_from_secs_f64(s).ok())
+                .filter(|d| *d <= LONGEST)
+                .map(|d| d.as_secs_f64())
+                .ok_or_else(|| {
+                    usage(format!(
+                        "`\\watch {text}`: give a number of seconds from above 0 to 86400 (a day)"
+                    ))
+                })?,
         };
         let Some(sql) = self.last.clone() else {
             return Err(usage(
@@ -310,8 +320,15 @@ impl Shell {
         loop {
             self.out
                 .status(format_args!("every {every}s: {sql} (Ctrl-C stops)"));
-            // No pager: it would wait for a key between runs.
-            self.run_and_show(&sql, false)?;
+            // No pager: it would wait for a key between runs. Ctrl-C while
+            // the statement runs stops it and the watching.
+            match self.run_and_show(&sql, false) {
+                Err(e) if e.is::<Cancelled>() => {
+                    self.interrupted();
+                    return Ok(());
+                }
+                other => other?,
+            }
             let until = Instant::now() + Duration::from_secs_f64(every);
             while Instant::now() < until {
                 if self.interrupted() {
@@ -337,6 +354,18 @@ fn question(danger: &Danger) -> String {
         Danger::Truncate { what } => format!("TRUNCATE {} removes every row", foreign(what)),
     }
 }
+
+/// A statement Ctrl-C stopped.
+#[derive(Debug)]
+struct Cancelled;
+
+impl std::fmt::Display for Cancelled {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("cancelled: the statement was stopped (Ctrl-C)")
+    }
+}
+
+impl std::error::Error for Cancelled {}
 
 fn db_error(error: DbError) -> anyhow::Error {
     anyhow!(HostError::from(error))
