@@ -446,6 +446,17 @@ fn a_non_empty_target_is_refused_unless_replaced(source: &Profile, file: &Path) 
         "{refused}"
     );
     let before = snapshot(source);
+    // Changed since the backup, so a `--replace` that did nothing is seen.
+    session(source)
+        .run_script(
+            "DELETE FROM kinds WHERE id = 1; UPDATE parent SET name = 'changed' WHERE id = 1",
+        )
+        .expect("change the rows");
+    assert!(
+        before != snapshot(source),
+        "{}: nothing changed",
+        source.engine
+    );
     backup::restore(
         source,
         None,
