@@ -458,16 +458,16 @@ pub(super) fn load(
     // The server commits each table as it loads, so a failure part way
     // leaves part of the backup in place.
     tool::stream_in(command, "the mariadb client", &mut payload, total, progress).map_err(|e| {
-        match e {
-            BackupError::Tool { tool, message } => BackupError::Tool {
-                tool,
-                message: format!(
-                    "{message}; the database of `{name}` may now hold part of the backup: fix \
-                     the cause, then run `lord db restore {name} {file} --replace` again",
-                    name = profile.name,
-                ),
-            },
-            other => other,
+        let BackupError::Tool { tool, message } = e else {
+            return e;
+        };
+        BackupError::Tool {
+            tool,
+            message: format!(
+                "{message}; the database of `{name}` may now hold part of the backup: fix the \
+                 cause, then run `lord db restore {name} {file} --replace` again",
+                name = profile.name,
+            ),
         }
     })?;
     Ok(())
