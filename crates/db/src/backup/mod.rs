@@ -53,7 +53,33 @@ pub struct Manifest {
 pub struct TableRows {
     /// The table's name (`schema.table` on PostgreSQL).
     pub name: String,
+    /// Its PostgreSQL schema, apart, since either part may hold a `.`.
+    /// Files written before it was kept lack it: their `name` is split at
+    /// its first `.`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schema: Option<String>,
     pub rows: u64,
+}
+
+impl TableRows {
+    /// The schema (PostgreSQL only) and the table's own name.
+    pub(crate) fn parts(&self, engine: Engine) -> (Option<&str>, &str) {
+        match (&self.schema, engine) {
+            (Some(schema), _) => {
+                let table = self
+                    .name
+                    .strip_prefix(schema.as_str())
+                    .and_then(|rest| rest.strip_prefix('.'))
+                    .unwrap_or(&self.name);
+                (Some(schema), table)
+            }
+            (None, Engine::Postgres) => match self.name.split_once('.') {
+                Some((schema, table)) => (Some(schema), table),
+                None => (None, &self.name),
+            },
+            (None, Engine::Sqlite | Engine::Mysql) => (None, &self.name),
+        }
+    }
 }
 
 /// Where a long backup or restore has got to.
@@ -310,25 +336,32 @@ fn check(opened: &mut archive::Opened, scratch: &Path, tools: &Tools) -> Result<
     })
 }
 
-/// A table name quoted for `engine`; `schema.table` on PostgreSQL.
-fn quoted(engine: Engine, name: &str) -> String {
+/// A table name quoted for `engine`, with its schema when it has one.
+fn quoted(engine: Engine, schema: Option<&str>, table: &str) -> String {
     let quote = |part: &str, q: char| format!("{q}{}{q}", part.replace(q, &format!("{q}{q}")));
-    match engine {
-        Engine::Sqlite => quote(name, '"'),
-        Engine::Postgres => match name.split_once('.') {
-            Some((schema, table)) => format!("{}.{}", quote(schema, '"'), quote(table, '"')),
-            None => quote(name, '"'),
-        },
-        Engine::Mysql => quote(name, '`'),
+    let q = match engine {
+        Engine::Sqlite | Engine::Postgres => '"',
+        Engine::Mysql => '`',
+    };
+    match schema {
+        Some(schema) => format!("{}.{}", quote(schema, q), quote(table, q)),
+        None => quote(table, q),
     }
 }
 
-/// How many rows `table` holds. The name comes from the engine's
-/// catalogue or the manifest and is quoted as an identifier; no value is
-/// spliced.
-pub(crate) fn count(session: &mut dyn SqlSession, table: &str) -> Result<u64, DbError> {
+/// How many rows `table` (in `schema`) holds. The name comes from the
+/// engine's catalogue or the manifest and is quoted as an identifier; no
+/// value is spliced.
+pub(crate) fn count(
+    session: &mut dyn SqlSession,
+    schema: Option<&str>,
+    table: &str,
+) -> Result<u64, DbError> {
     let rows = session.run(
-        &format!("SELECT COUNT(*) FROM {}", quoted(session.engine(), table)),
+        &format!(
+            "SELECT COUNT(*) FROM {}",
+            quoted(session.engine(), schema, table)
+        ),
         &[],
     )?;
     Ok(rows
@@ -347,7 +380,8 @@ fn compare_counts(
 ) -> Result<(), BackupError> {
     let mut differences = Vec::new();
     for table in &manifest.tables {
-        match count(session, &table.name) {
+        let (schema, name) = table.parts(session.engine());
+        match count(session, schema, name) {
             Ok(n) if n == table.rows => {}
             Ok(n) => differences.push(format!(
                 "`{}` has {n} row(s), the backup {}",

@@ -211,7 +211,11 @@ fn count_rows(dump: &mut impl BufRead) -> std::io::Result<Option<Vec<TableRows>>
     Ok((completed && insert.is_none()).then(|| {
         tables
             .into_iter()
-            .map(|(name, rows)| TableRows { name, rows })
+            .map(|(name, rows)| TableRows {
+                name,
+                schema: None,
+                rows,
+            })
             .collect()
     }))
 }
@@ -511,10 +515,12 @@ mod tests {
             [
                 TableRows {
                     name: "a`b".into(),
+                    schema: None,
                     rows: 6
                 },
                 TableRows {
                     name: "empty".into(),
+                    schema: None,
                     rows: 0
                 }
             ]

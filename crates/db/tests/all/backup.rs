@@ -286,6 +286,10 @@ CREATE INDEX kinds_jb ON kinds USING gin (jb);
 CREATE UNIQUE INDEX kinds_lower_t ON kinds (lower(t)) WHERE t IS NOT NULL;
 CREATE VIEW named AS SELECT k.id, p.name FROM kinds k JOIN parent p ON p.id = k.parent_id;
 CREATE SEQUENCE ticket START 100 INCREMENT 5;
+-- Dots in a schema's and a table's names: the manifest keeps them apart.
+CREATE SCHEMA \"odd.schema\";
+CREATE TABLE \"odd.schema\".\"t.x\" (id integer);
+INSERT INTO \"odd.schema\".\"t.x\" VALUES (1), (2);
 SELECT nextval('ticket'), nextval('ticket');
 CREATE FUNCTION twice(n integer) RETURNS integer LANGUAGE sql IMMUTABLE AS 'SELECT n * 2';
 INSERT INTO parent (name) VALUES ('one'), ('two'), ('three');
