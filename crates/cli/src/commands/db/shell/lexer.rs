@@ -444,38 +444,38 @@ fn changing_subquery(statement: &str, tokens: &[Token], dialect: Dialect) -> Opt
     let mut previous = "";
     for (index, token) in tokens.iter().enumerate() {
         let text = token.text(statement);
-        match token.kind {
-            Kind::Punct if text == "(" => depth += 1,
-            Kind::Punct if text == ")" => depth = depth.saturating_sub(1),
-            Kind::Word
-                if depth > 0
-                    && ["DELETE", "UPDATE"]
-                        .iter()
-                        .any(|v| v.eq_ignore_ascii_case(text))
-                    && !previous.eq_ignore_ascii_case("FOR") =>
-            {
-                // The text from the verb to the parenthesis closing it.
-                let mut inner = 0usize;
-                let end = tokens[index..]
-                    .iter()
-                    .find(|t| match (t.kind, t.text(statement)) {
-                        (Kind::Punct, "(") => {
-                            inner += 1;
-                            false
-                        }
-                        (Kind::Punct, ")") if inner == 0 => true,
-                        (Kind::Punct, ")") => {
-                            inner -= 1;
-                            false
-                        }
-                        _ => false,
-                    })
-                    .map_or(statement.len(), |t| t.start);
-                if let Some(found) = danger(&statement[token.start..end], dialect) {
-                    return Some(found);
-                }
+        let punct = token.kind == Kind::Punct;
+        let changes = token.kind == Kind::Word
+            && depth > 0
+            && ["DELETE", "UPDATE"]
+                .iter()
+                .any(|v| v.eq_ignore_ascii_case(text))
+            && !previous.eq_ignore_ascii_case("FOR");
+        if punct && text == "(" {
+            depth += 1;
+        } else if punct && text == ")" {
+            depth = depth.saturating_sub(1);
+        } else if changes {
+            // The text from the verb to the parenthesis closing it.
+            let mut inner = 0usize;
+            let end = tokens[index..]
+                .iter()
+                .find(|t| match (t.kind, t.text(statement)) {
+                    (Kind::Punct, "(") => {
+                        inner += 1;
+                        false
+                    }
+                    (Kind::Punct, ")") if inner == 0 => true,
+                    (Kind::Punct, ")") => {
+                        inner -= 1;
+                        false
+                    }
+                    _ => false,
+                })
+                .map_or(statement.len(), |t| t.start);
+            if let Some(found) = danger(&statement[token.start..end], dialect) {
+                return Some(found);
             }
-            _ => {}
         }
         if token.significant() {
             previous = text;
