@@ -325,6 +325,22 @@ fn db_backup_on_mariadb_hands_the_password_to_the_dump_program_and_prints_it_now
     the_dump_program_gets_the_password_in_its_environment_only(&lord);
     an_older_dump_program_is_refused(&lord);
     a_database_named_like_an_option_is_not_read_as_one(&lord, &server);
+    events_left_out_are_named(&lord, &server);
+}
+
+/// A user without the EVENT privilege gets a backup without events, and
+/// is told so.
+fn events_left_out_are_named(lord: &Lord, server: &MariaDb) {
+    server.sql("CREATE USER 'reader'@'127.0.0.1'");
+    server.sql("GRANT SELECT, SHOW VIEW, TRIGGER, LOCK TABLES ON shop.* TO 'reader'@'127.0.0.1'");
+    let url = format!("mysql://reader@127.0.0.1:{}/shop", server.port());
+    lord.run(&["db", "add", "reader", &url, "--tls-mode", "disable"])
+        .assert_ok();
+    let run = lord.run(&["db", "backup", "reader", "reader.lordbackup"]);
+    run.assert_ok()
+        .assert_stderr_contains("the backup does not hold events");
+    let made = json(&lord.run(&["db", "backup", "shop", "shop2.lordbackup", "--json"]));
+    assert_eq!(made["left_out"], serde_json::json!([]), "{made}");
 }
 
 /// A database whose name starts with `-` reaches the dump program after

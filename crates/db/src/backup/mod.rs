@@ -45,6 +45,10 @@ pub struct Manifest {
     /// Every table with data, and how many rows it held in the dump.
     pub tables: Vec<TableRows>,
     pub payload_bytes: u64,
+    /// What the dump does not hold, and why (MySQL's events when the
+    /// user may not read them).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub left_out: Vec<String>,
     /// SHA-256 of the dump, in hex.
     pub payload_sha256: String,
 }
@@ -162,6 +166,7 @@ pub(crate) struct Dumped {
     server_version: String,
     tool: String,
     tables: Vec<TableRows>,
+    left_out: Vec<String>,
 }
 
 /// Backs up the database of `profile` to `destination`: dumped to a
@@ -200,6 +205,7 @@ pub fn backup(
             .map(|d| d.as_secs())
             .unwrap_or_default(),
         tables: dumped.tables,
+        left_out: dumped.left_out,
         payload_bytes,
         payload_sha256,
     };

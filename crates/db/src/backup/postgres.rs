@@ -175,6 +175,7 @@ pub(super) fn dump(
         server_version,
         tool: program.banner,
         tables,
+        left_out: Vec::new(),
     })
 }
 

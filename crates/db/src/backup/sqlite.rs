@@ -135,6 +135,7 @@ pub(super) fn dump(
         tool: format!("SQLite {server_version} online backup"),
         server_version,
         tables,
+        left_out: Vec::new(),
     })
 }
 

@@ -24,6 +24,7 @@ pub(crate) fn run(target: &Target) {
     if source.engine == Engine::Mysql {
         a_backup_holding_client_commands_is_refused(&(target.make)(), &file);
         a_failed_load_says_what_state_it_left(&(target.make)(), &file);
+        events_are_restored(&(target.make)(), &file);
     }
 }
 
@@ -42,6 +43,28 @@ fn a_missing_folder_is_named_with_what_to_do(source: &Profile, folder: &Path) {
         message.contains(&missing.display().to_string()) && message.contains("create it"),
         "{message}"
     );
+}
+
+/// A user with the EVENT privilege (the suite's) has the database's
+/// events in the dump, and nothing is said to be left out.
+fn events_are_restored(fresh: &Profile, file: &Path) {
+    let manifest = backup::restore(
+        fresh,
+        None,
+        file,
+        RestoreOptions::default(),
+        &tools(),
+        &mut |_| {},
+    )
+    .expect("a restore");
+    assert!(manifest.left_out.is_empty(), "{:?}", manifest.left_out);
+    let n = session(fresh)
+        .run(
+            "SELECT COUNT(*) FROM information_schema.EVENTS WHERE EVENT_SCHEMA = DATABASE()",
+            &[],
+        )
+        .expect("events");
+    assert_eq!(n.rows[0][0].as_i64(), Some(1), "the event was not restored");
 }
 
 /// MySQL/MariaDB commit each table as it loads: a restore that fails part
@@ -187,6 +210,12 @@ fn fill(s: &mut dyn SqlSession) {
                 &[],
             )
             .expect("a trigger");
+            s.run(
+                "CREATE EVENT tick ON SCHEDULE EVERY 1 DAY \
+                 DO UPDATE parent SET name = name WHERE 1 = 0",
+                &[],
+            )
+            .expect("an event");
         }
     }
     let p = |n| s.engine().placeholder(n);
