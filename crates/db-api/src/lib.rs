@@ -42,6 +42,6 @@ pub use profile::{
     check_setting, default_password_secret, parse_url,
 };
 pub use schema::{Column, ForeignKey, Index, Table};
-pub use sql::{RowSink, SqlSession, in_transaction};
+pub use sql::{Canceller, RowSink, SqlSession, in_transaction};
 pub use value::{Rows, Value};
 pub use wide_column::WideColumnSession;

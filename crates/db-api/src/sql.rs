@@ -11,9 +11,23 @@ use crate::value::{Rows, Value};
 /// and the batch's rows. An error stops the stream.
 pub type RowSink<'a> = dyn FnMut(&[String], Vec<Vec<Value>>) -> Result<(), DbError> + 'a;
 
+/// Stops, from another thread, the statement a session is running (the
+/// shell's Ctrl-C).
+pub trait Canceller: Send + Sync {
+    /// Asks the engine to stop the session's running statement, which then
+    /// fails with the engine's own words; nothing happens when none runs.
+    fn cancel(&self) -> Result<(), DbError>;
+}
+
 /// One open connection to a SQL database.
 pub trait SqlSession: Send {
     fn engine(&self) -> Engine;
+
+    /// A handle another thread can stop this session's running statement
+    /// with; `None` when the engine's driver cannot (the default).
+    fn canceller(&self) -> Option<Box<dyn Canceller>> {
+        None
+    }
 
     /// Runs one statement with `params` bound to its placeholders (`?` on
     /// SQLite and MySQL, `$1` on PostgreSQL): its rows, or how many rows it

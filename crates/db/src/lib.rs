@@ -32,6 +32,7 @@ mod cassandra;
 #[cfg(feature = "mongodb")]
 mod mongo;
 mod mysql;
+mod mysql_text;
 mod pg_value;
 mod pool;
 mod postgres;

@@ -12,8 +12,8 @@
 use std::time::Duration;
 
 use lord_db_api::{
-    Column, DbError, Engine, ForeignKey, Index, Password, Profile, RowSink, Rows, SqlSession,
-    Table, TlsMode, Value,
+    Canceller, Column, DbError, Engine, ForeignKey, Index, Password, Profile, RowSink, Rows,
+    SqlSession, Table, TlsMode, Value,
 };
 use mysql::consts::ColumnType;
 use mysql::prelude::Queryable as _;
@@ -25,6 +25,28 @@ const BINARY_CHARSET: u16 = 63;
 pub(crate) struct MySession {
     conn: Conn,
     profile: String,
+    /// How the connection was made, for the second one a cancel needs.
+    opts: Opts,
+}
+
+/// `KILL QUERY` for the session's connection, sent from a connection of
+/// its own.
+struct MyCanceller {
+    opts: Opts,
+    id: u32,
+    profile: String,
+}
+
+impl Canceller for MyCanceller {
+    fn cancel(&self) -> Result<(), DbError> {
+        Conn::new(self.opts.clone())
+            .and_then(|mut conn| conn.query_drop(format!("KILL QUERY {}", self.id)))
+            .map_err(|e| DbError::Engine {
+                profile: self.profile.clone(),
+                engine: "mysql",
+                message: format!("the statement could not be cancelled: {e}"),
+            })
+    }
 }
 
 impl MySession {
@@ -46,22 +68,23 @@ impl MySession {
             .tcp_connect_timeout(Some(profile.connect_timeout))
             .prefer_socket(false);
         let tls = SslOpts::default().with_root_cert_path(profile.ca_file.clone());
-        let conn = match profile.tls_mode {
-            TlsMode::Disable => Conn::new(builder),
-            TlsMode::Require | TlsMode::VerifyFull => Conn::new(builder.ssl_opts(tls)),
+        let with_tls = builder.clone().ssl_opts(tls);
+        let (conn, used) = match profile.tls_mode {
+            TlsMode::Disable => (Conn::new(builder.clone()), builder),
+            TlsMode::Require | TlsMode::VerifyFull => (Conn::new(with_tls.clone()), with_tls),
             // TLS when the server offers it: asked for first, and without
             // it only when the server said it has none.
-            TlsMode::Prefer => match Conn::new(builder.clone().ssl_opts(tls)) {
+            TlsMode::Prefer => match Conn::new(with_tls.clone()) {
                 Err(mysql::Error::DriverError(mysql::DriverError::TlsNotSupported)) => {
-                    Conn::new(builder)
+                    (Conn::new(builder.clone()), builder)
                 }
-                other => other,
+                other => (other, with_tls),
             },
-        }
-        .map_err(|e| fail(e.to_string()))?;
+        };
         let mut session = Self {
-            conn,
+            conn: conn.map_err(|e| fail(e.to_string()))?,
             profile: name.clone(),
+            opts: used.into(),
         };
         if let Some(limit) = profile.statement_timeout {
             session
@@ -248,8 +271,27 @@ impl SqlSession for MySession {
         Engine::Mysql
     }
 
+    fn canceller(&self) -> Option<Box<dyn Canceller>> {
+        Some(Box::new(MyCanceller {
+            opts: self.opts.clone(),
+            id: self.conn.connection_id(),
+            profile: self.profile.clone(),
+        }))
+    }
+
     fn run(&mut self, sql: &str, params: &[Value]) -> Result<Rows, DbError> {
         let result = if params.is_empty() {
+            // The connection runs every statement of a text; one `run` is
+            // one statement, refused before anything is sent.
+            if let Some(at) = crate::mysql_text::second_statement(sql) {
+                return Err(DbError::Value {
+                    profile: self.profile.clone(),
+                    message: format!(
+                        "the text holds more than one statement (the second starts at byte \
+                         {at}); send one statement at a time"
+                    ),
+                });
+            }
             self.conn.query_iter(sql).and_then(collect)
         } else {
             let bound: Vec<mysql::Value> = params.iter().map(to_mysql).collect();

@@ -7,8 +7,8 @@
 use std::sync::Arc;
 
 use lord_db_api::{
-    Column, DbError, Engine, ForeignKey, Index, Password, Profile, RowSink, Rows, SqlSession,
-    Table, TlsMode, Value,
+    Canceller, Column, DbError, Engine, ForeignKey, Index, Password, Profile, RowSink, Rows,
+    SqlSession, Table, TlsMode, Value,
 };
 use postgres::config::SslMode;
 use postgres::types::ToSql;
@@ -18,6 +18,31 @@ use crate::pg_value::{Cell, Param};
 pub(crate) struct PgSession {
     client: postgres::Client,
     profile: String,
+    /// The TLS the connection was made with, for a cancel request (none
+    /// when TLS is off).
+    tls: Option<Arc<rustls::ClientConfig>>,
+}
+
+/// PostgreSQL's cancel request, sent on a connection of its own the way
+/// the session's was made.
+struct PgCanceller {
+    token: postgres::CancelToken,
+    tls: Option<Arc<rustls::ClientConfig>>,
+    profile: String,
+}
+
+impl Canceller for PgCanceller {
+    fn cancel(&self) -> Result<(), DbError> {
+        match &self.tls {
+            None => self.token.cancel_query(postgres::NoTls),
+            Some(tls) => self.token.cancel_query(crate::tls::Rustls(Arc::clone(tls))),
+        }
+        .map_err(|e| DbError::Engine {
+            profile: self.profile.clone(),
+            engine: "postgres",
+            message: format!("the statement could not be cancelled: {}", message(&e)),
+        })
+    }
 }
 
 /// The engine's own words for a failure: the server's message with its
@@ -67,17 +92,21 @@ impl PgSession {
             TlsMode::Prefer => SslMode::Prefer,
             TlsMode::Require | TlsMode::VerifyFull => SslMode::Require,
         });
-        let client = match profile.tls_mode {
-            TlsMode::Disable => config.connect(postgres::NoTls),
-            TlsMode::Prefer | TlsMode::Require | TlsMode::VerifyFull => {
-                let tls = crate::tls::client_config(profile.ca_file.as_deref()).map_err(&fail)?;
-                config.connect(crate::tls::Rustls(Arc::new(tls)))
-            }
+        let tls = match profile.tls_mode {
+            TlsMode::Disable => None,
+            TlsMode::Prefer | TlsMode::Require | TlsMode::VerifyFull => Some(Arc::new(
+                crate::tls::client_config(profile.ca_file.as_deref()).map_err(&fail)?,
+            )),
+        };
+        let client = match &tls {
+            None => config.connect(postgres::NoTls),
+            Some(tls) => config.connect(crate::tls::Rustls(Arc::clone(tls))),
         }
         .map_err(|e| fail(message(&e)))?;
         let mut session = Self {
             client,
             profile: name.clone(),
+            tls,
         };
         if let Some(limit) = profile.statement_timeout {
             session
@@ -122,6 +151,14 @@ const KEY_COLUMNS: &str = "(SELECT string_agg(a.attname, chr(31) ORDER BY k.n) \
 impl SqlSession for PgSession {
     fn engine(&self) -> Engine {
         Engine::Postgres
+    }
+
+    fn canceller(&self) -> Option<Box<dyn Canceller>> {
+        Some(Box::new(PgCanceller {
+            token: self.client.cancel_token(),
+            tls: self.tls.clone(),
+            profile: self.profile.clone(),
+        }))
     }
 
     fn run(&mut self, sql: &str, params: &[Value]) -> Result<Rows, DbError> {

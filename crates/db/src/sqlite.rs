@@ -7,7 +7,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use lord_db_api::{
-    Column, DbError, Engine, ForeignKey, Index, Profile, RowSink, Rows, SqlSession, Table, Value,
+    Canceller, Column, DbError, Engine, ForeignKey, Index, Profile, RowSink, Rows, SqlSession,
+    Table, Value,
 };
 use rusqlite::types::{Value as Lite, ValueRef};
 
@@ -148,9 +149,23 @@ fn text(v: &Value) -> String {
     v.as_text().unwrap_or_default()
 }
 
+/// SQLite's interrupt: the running statement fails with `interrupted`.
+struct SqliteCanceller(rusqlite::InterruptHandle);
+
+impl Canceller for SqliteCanceller {
+    fn cancel(&self) -> Result<(), DbError> {
+        self.0.interrupt();
+        Ok(())
+    }
+}
+
 impl SqlSession for SqliteSession {
     fn engine(&self) -> Engine {
         Engine::Sqlite
+    }
+
+    fn canceller(&self) -> Option<Box<dyn Canceller>> {
+        Some(Box::new(SqliteCanceller(self.conn.get_interrupt_handle())))
     }
 
     fn run(&mut self, sql: &str, params: &[Value]) -> Result<Rows, DbError> {

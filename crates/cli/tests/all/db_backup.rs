@@ -165,19 +165,24 @@ fn a_backup_killed_part_way_leaves_the_old_file_in_place() {
         .stderr(Stdio::null())
         .spawn()
         .expect("lord db backup");
-    let partial = || {
+    // The size of the largest temporary file, if there is one.
+    let partial_bytes = || {
         std::fs::read_dir(lord.project.path())
             .expect("list")
             .filter_map(Result::ok)
-            .any(|e| e.file_name().to_string_lossy().ends_with(".partial"))
+            .filter(|e| e.file_name().to_string_lossy().ends_with(".partial"))
+            .map(|e| e.metadata().map_or(0, |m| m.len()))
+            .max()
     };
+    let partial = || partial_bytes().is_some();
     let deadline = Instant::now() + Duration::from_secs(60);
-    while !partial() {
+    // Killed while it writes, with part of the backup on disk.
+    while partial_bytes().unwrap_or(0) < 4 << 20 {
         assert!(
             child.try_wait().expect("status").is_none(),
             "lord ended before being killed"
         );
-        assert!(Instant::now() < deadline, "no temporary file appeared");
+        assert!(Instant::now() < deadline, "no temporary file grew");
         std::thread::sleep(Duration::from_millis(5));
     }
     child.kill().expect("SIGKILL");
@@ -319,6 +324,47 @@ fn db_backup_on_mariadb_hands_the_password_to_the_dump_program_and_prints_it_now
     set_secret(&lord, "DB_SHOP_PASSWORD", "correct-horse-42");
     the_dump_program_gets_the_password_in_its_environment_only(&lord);
     an_older_dump_program_is_refused(&lord);
+    a_database_named_like_an_option_is_not_read_as_one(&lord, &server);
+    events_left_out_are_named(&lord, &server);
+}
+
+/// A user without the EVENT privilege gets a backup without events, and
+/// is told so.
+fn events_left_out_are_named(lord: &Lord, server: &MariaDb) {
+    server.sql("CREATE USER 'reader'@'127.0.0.1'");
+    server.sql("GRANT SELECT, SHOW VIEW, TRIGGER, LOCK TABLES ON shop.* TO 'reader'@'127.0.0.1'");
+    let url = format!("mysql://reader@127.0.0.1:{}/shop", server.port());
+    lord.run(&["db", "add", "reader", &url, "--tls-mode", "disable"])
+        .assert_ok();
+    let run = lord.run(&["db", "backup", "reader", "reader.lordbackup"]);
+    run.assert_ok()
+        .assert_stderr_contains("the backup does not hold events");
+    let made = json(&lord.run(&["db", "backup", "shop", "shop2.lordbackup", "--json"]));
+    assert_eq!(made["left_out"], serde_json::json!([]), "{made}");
+}
+
+/// A database whose name starts with `-` reaches the dump program after
+/// `--`, so it is not read as an option; a URL naming no database is
+/// refused with what to add.
+fn a_database_named_like_an_option_is_not_read_as_one(lord: &Lord, server: &MariaDb) {
+    let url = server.database("-dash");
+    lord.run(&["db", "add", "dash", &url, "--tls-mode", "disable"])
+        .assert_ok();
+    let (script, path) = stand_in(lord, "99.1.0");
+    lord.run_cmd(
+        lord.command(&["db", "backup", "dash", "dash.lordbackup"])
+            .env("PATH", path),
+    )
+    .assert_code(1)
+    .assert_stderr_contains("stand-in refuses");
+    let args = std::fs::read_to_string(script.with_extension("args")).expect("its arguments");
+    assert!(args.ends_with("\n--\n-dash\n"), "{args}");
+    let url = format!("mysql://root@127.0.0.1:{}/", server.port());
+    lord.run(&["db", "add", "nodb", &url, "--tls-mode", "disable"])
+        .assert_ok();
+    lord.run(&["db", "backup", "nodb", "nodb.lordbackup"])
+        .assert_code(1)
+        .assert_stderr_contains("add its name to the URL's path");
 }
 
 /// A `mariadb-dump` on the PATH ahead of the real one. The real program's

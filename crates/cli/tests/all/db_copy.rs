@@ -55,6 +55,61 @@ fn copy(lord: &Lord, args: &[&str]) -> Run {
     lord.run(&all)
 }
 
+/// Two profiles spelling one SQLite file differently are one file: the
+/// rows are read whole before they are written, so the copy does not
+/// wait on its own lock.
+#[test]
+fn a_copy_within_one_file_named_two_ways_reads_first() {
+    let lord = Lord::new();
+    source(&lord, 2500);
+    lord.run(&["db", "add", "same", "sqlite:./src.db"])
+        .assert_ok();
+    let run = copy(
+        &lord,
+        &[
+            "--from",
+            "src",
+            "--query",
+            "SELECT * FROM src",
+            "--to",
+            "same",
+            "--table",
+            "again",
+            "--create",
+        ],
+    );
+    run.assert_ok();
+    assert_eq!(
+        query(&lord, "src", "SELECT COUNT(*) AS n FROM again"),
+        json!([{"n": 2500}])
+    );
+}
+
+/// With no rows there are no column names to make a table from: the copy
+/// fails and says what to do rather than claim success.
+#[test]
+fn copy_create_from_no_rows_fails_saying_what_to_do() {
+    let lord = Lord::new();
+    source(&lord, 3);
+    lord.run(&["db", "add", "dst", "sqlite:dst.db"]).assert_ok();
+    let run = copy(
+        &lord,
+        &[
+            "--from",
+            "src",
+            "--query",
+            "SELECT * FROM src WHERE id < 0",
+            "--to",
+            "dst",
+            "--table",
+            "none",
+            "--create",
+        ],
+    );
+    run.assert_code(1)
+        .assert_stderr_contains("create the table first");
+}
+
 #[test]
 fn copy_from_sqlite_to_sqlite_creates_the_table_and_keeps_every_value() {
     let lord = Lord::new();

@@ -367,6 +367,103 @@ fn watch_runs_the_last_statement_again_until_ctrl_c() {
     );
 }
 
+/// An interval longer than a day (or than a `Duration` holds) is refused
+/// with what to give, not a panic.
+#[test]
+fn watch_refuses_an_interval_too_long_to_wait() {
+    let lord = sqlite_profile();
+    for every in ["1e20", "86401", "inf"] {
+        let run = script(&lord, &[], &format!("SELECT 1 AS n;\n\\watch {every}\n"));
+        run.assert_code(2)
+            .assert_stderr_contains("give a number of seconds from above 0 to 86400");
+    }
+}
+
+/// Runs `statement` in a script on `profile`, sends SIGINT once it has
+/// run a second, and returns what the shell printed and how long it took
+/// to end after the signal.
+fn interrupted(lord: &Lord, profile: &str, statement: &str) -> (Run, Duration) {
+    let mut child = lord
+        .command(&["db", "shell", profile])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("lord db shell");
+    let mut stdin = child.stdin.take().expect("stdin");
+    stdin
+        .write_all(format!("{statement};\nSELECT 'after' AS s;\n").as_bytes())
+        .expect("write");
+    drop(stdin);
+    std::thread::sleep(Duration::from_millis(1500));
+    let pid = rustix::process::Pid::from_child(&child);
+    rustix::process::kill_process(pid, rustix::process::Signal::INT).expect("SIGINT");
+    let sent = Instant::now();
+    let deadline = sent + Duration::from_secs(15);
+    while child.try_wait().expect("status").is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("Ctrl-C did not stop `{statement}` on {profile}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let took = sent.elapsed();
+    let output = child.wait_with_output().expect("output");
+    (
+        Run {
+            output,
+            elapsed: took,
+        },
+        took,
+    )
+}
+
+/// Ctrl-C stops a running statement on each engine (SQLite's interrupt,
+/// PostgreSQL's cancel request, MariaDB's `KILL QUERY` from a second
+/// connection); a script then ends, failing, without running the rest.
+#[test]
+fn ctrl_c_cancels_a_running_statement() {
+    let lord = sqlite_profile();
+    let mut cases = vec![(
+        "app",
+        "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT count(*) FROM c",
+    )];
+    let pg = PgServer::start();
+    let maria = MariaDb::start();
+    if let Some(pg) = &pg {
+        lord.run(&["db", "add", "pg", &pg.url(), "--tls-mode", "disable"])
+            .assert_ok();
+        cases.push(("pg", "SELECT pg_sleep(30)"));
+    }
+    if let Some(maria) = &maria {
+        lord.run(&[
+            "db",
+            "add",
+            "maria",
+            &maria.database("slow"),
+            "--tls-mode",
+            "disable",
+        ])
+        .assert_ok();
+        cases.push(("maria", "SELECT SLEEP(30)"));
+    }
+    for (profile, statement) in cases {
+        let (run, took) = interrupted(&lord, profile, statement);
+        assert!(!run.output.status.success(), "{profile}: {}", run.stdout());
+        assert!(
+            run.stderr().contains("cancelled"),
+            "{profile}: {}",
+            run.stderr()
+        );
+        assert!(
+            !run.stdout().contains("after"),
+            "{profile}: {}",
+            run.stdout()
+        );
+        assert!(took < Duration::from_secs(10), "{profile}: {took:?}");
+    }
+}
+
 /// Each engine's own quoting splits statements where the engine would:
 /// PostgreSQL's dollar quotes, MySQL's backslash escapes; a transaction
 /// spans statements, since the shell keeps one session.

@@ -195,11 +195,17 @@ fn sweep(folder: &Path) {
 
 impl Pending {
     pub(super) fn new(destination: &Path) -> Result<Self, BackupError> {
-        let temp = locked_temp(folder(destination), ".lord-backup-").map_err(|source| {
-            BackupError::Io {
-                what: format!("making a temporary file beside `{}`", destination.display()),
-                source,
-            }
+        let place = folder(destination);
+        let temp = locked_temp(place, ".lord-backup-").map_err(|source| {
+            let what = if source.kind() == std::io::ErrorKind::NotFound {
+                format!(
+                    "the folder `{}` does not exist (create it, or write the backup elsewhere)",
+                    place.display()
+                )
+            } else {
+                format!("making a temporary file beside `{}`", destination.display())
+            };
+            BackupError::Io { what, source }
         })?;
         Ok(Self {
             temp,

@@ -45,6 +45,10 @@ pub struct Manifest {
     /// Every table with data, and how many rows it held in the dump.
     pub tables: Vec<TableRows>,
     pub payload_bytes: u64,
+    /// What the dump does not hold, and why (MySQL's events when the
+    /// user may not read them).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub left_out: Vec<String>,
     /// SHA-256 of the dump, in hex.
     pub payload_sha256: String,
 }
@@ -53,7 +57,33 @@ pub struct Manifest {
 pub struct TableRows {
     /// The table's name (`schema.table` on PostgreSQL).
     pub name: String,
+    /// Its PostgreSQL schema, apart, since either part may hold a `.`.
+    /// Files written before it was kept lack it: their `name` is split at
+    /// its first `.`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schema: Option<String>,
     pub rows: u64,
+}
+
+impl TableRows {
+    /// The schema (PostgreSQL only) and the table's own name.
+    pub(crate) fn parts(&self, engine: Engine) -> (Option<&str>, &str) {
+        match (&self.schema, engine) {
+            (Some(schema), _) => {
+                let table = self
+                    .name
+                    .strip_prefix(schema.as_str())
+                    .and_then(|rest| rest.strip_prefix('.'))
+                    .unwrap_or(&self.name);
+                (Some(schema), table)
+            }
+            (None, Engine::Postgres) => match self.name.split_once('.') {
+                Some((schema, table)) => (Some(schema), table),
+                None => (None, &self.name),
+            },
+            (None, Engine::Sqlite | Engine::Mysql) => (None, &self.name),
+        }
+    }
 }
 
 /// Where a long backup or restore has got to.
@@ -118,7 +148,7 @@ pub enum BackupError {
     )]
     Unverified { path: PathBuf, message: String },
     #[error(
-        "the restore into the profile `{profile}` finished, but its row counts differ from the backup's: {differences}"
+        "the restore into the profile `{profile}` finished, but its row counts differ from the backup's: {differences}; the database holds what was loaded, and something else changed it (a trigger, or another client writing to it): stop those writers and run `lord db restore {profile} FILE --replace` again"
     )]
     Counts {
         profile: String,
@@ -136,6 +166,7 @@ pub(crate) struct Dumped {
     server_version: String,
     tool: String,
     tables: Vec<TableRows>,
+    left_out: Vec<String>,
 }
 
 /// Backs up the database of `profile` to `destination`: dumped to a
@@ -177,6 +208,7 @@ pub fn backup(
             .map(|d| d.as_secs())
             .unwrap_or_default(),
         tables: dumped.tables,
+        left_out: dumped.left_out,
         payload_bytes,
         payload_sha256,
     };
@@ -328,18 +360,18 @@ fn check(opened: &mut archive::Opened, scratch: &Path, tools: &Tools) -> Result<
     })
 }
 
-/// A table name quoted for `engine`; `schema.table` on PostgreSQL.
-fn quoted(engine: Engine, name: &str) -> String {
+/// A table name quoted for `engine`, with its schema when it has one.
+fn quoted(engine: Engine, schema: Option<&str>, table: &str) -> String {
     let quote = |part: &str, q: char| format!("{q}{}{q}", part.replace(q, &format!("{q}{q}")));
-    match engine {
-        Engine::Sqlite => quote(name, '"'),
-        Engine::Postgres => match name.split_once('.') {
-            Some((schema, table)) => format!("{}.{}", quote(schema, '"'), quote(table, '"')),
-            None => quote(name, '"'),
-        },
-        Engine::Mysql => quote(name, '`'),
+    let q = match engine {
+        Engine::Sqlite | Engine::Postgres => '"',
+        Engine::Mysql => '`',
         // Only the SQL engines are backed up; CQL quotes as SQL does.
-        Engine::Redis | Engine::MongoDb | Engine::Cassandra => quote(name, '"'),
+        Engine::Redis | Engine::MongoDb | Engine::Cassandra => '"',
+    };
+    match schema {
+        Some(schema) => format!("{}.{}", quote(schema, q), quote(table, q)),
+        None => quote(table, q),
     }
 }
 
@@ -358,12 +390,19 @@ fn not_backed_up(engine: Engine) -> BackupError {
     ))
 }
 
-/// How many rows `table` holds. The name comes from the engine's
-/// catalogue or the manifest and is quoted as an identifier; no value is
-/// spliced.
-pub(crate) fn count(session: &mut dyn SqlSession, table: &str) -> Result<u64, DbError> {
+/// How many rows `table` (in `schema`) holds. The name comes from the
+/// engine's catalogue or the manifest and is quoted as an identifier; no
+/// value is spliced.
+pub(crate) fn count(
+    session: &mut dyn SqlSession,
+    schema: Option<&str>,
+    table: &str,
+) -> Result<u64, DbError> {
     let rows = session.run(
-        &format!("SELECT COUNT(*) FROM {}", quoted(session.engine(), table)),
+        &format!(
+            "SELECT COUNT(*) FROM {}",
+            quoted(session.engine(), schema, table)
+        ),
         &[],
     )?;
     Ok(rows
@@ -382,7 +421,8 @@ fn compare_counts(
 ) -> Result<(), BackupError> {
     let mut differences = Vec::new();
     for table in &manifest.tables {
-        match count(session, &table.name) {
+        let (schema, name) = table.parts(session.engine());
+        match count(session, schema, name) {
             Ok(n) if n == table.rows => {}
             Ok(n) => differences.push(format!(
                 "`{}` has {n} row(s), the backup {}",

@@ -53,11 +53,14 @@ fn pick(names: &[&str], server_version: &str, tools: &Tools) -> Result<Tool, Bac
 /// The program's connection options, mirroring the profile: host, port,
 /// user, lord's TLS decision with the CA file, and the password in
 /// `MYSQL_PWD`. `--no-defaults` keeps option files from changing them.
+/// `options` follow them; the database comes last, after `--`, so a name
+/// starting with `-` is not read as an option.
 fn command(
     program: &Tool,
     profile: &Profile,
     password: Option<&Password>,
     tls_in_use: bool,
+    options: &[&str],
 ) -> Result<Command, BackupError> {
     let url = url::Url::parse(&profile.url)
         .map_err(|e| BackupError::NoTool(format!("the profile's URL does not read: {e}")))?;
@@ -67,6 +70,13 @@ fn command(
             .into_owned()
     };
     let database = decoded(url.path().trim_start_matches('/'));
+    if database.is_empty() {
+        return Err(BackupError::Refused(format!(
+            "the profile `{}` names no database, and a backup or restore is of one database; \
+             add its name to the URL's path (`mysql://HOST/DATABASE`) with `lord db add`",
+            profile.name
+        )));
+    }
     let mut command = Command::new(&program.path);
     command
         .arg("--no-defaults")
@@ -96,7 +106,7 @@ fn command(
     if verify && let Some(ca) = &profile.ca_file {
         command.arg(format!("--ssl-ca={}", ca.display()));
     }
-    command.arg(database);
+    command.args(options).arg("--").arg(database);
     Ok(command)
 }
 
@@ -108,6 +118,24 @@ fn first_text(session: &mut dyn SqlSession, sql: &str) -> Result<String, BackupE
         .and_then(|r| r.get(r.len().saturating_sub(1)))
         .and_then(Value::as_text)
         .unwrap_or_default())
+}
+
+/// Whether the user holds the EVENT privilege on the session's database,
+/// granted on it or on every database.
+fn may_read_events(session: &mut dyn SqlSession) -> Result<bool, BackupError> {
+    let grantee = "CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', \
+                   SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''')";
+    let n = first_text(
+        session,
+        &format!(
+            "SELECT CAST((SELECT COUNT(*) FROM information_schema.SCHEMA_PRIVILEGES \
+               WHERE PRIVILEGE_TYPE = 'EVENT' AND TABLE_SCHEMA = DATABASE() \
+               AND GRANTEE = {grantee}) \
+             + (SELECT COUNT(*) FROM information_schema.USER_PRIVILEGES \
+               WHERE PRIVILEGE_TYPE = 'EVENT' AND GRANTEE = {grantee}) AS CHAR)"
+        ),
+    )?;
+    Ok(n != "0" && !n.is_empty())
 }
 
 fn tls_in_use(session: &mut dyn SqlSession) -> Result<bool, BackupError> {
@@ -125,19 +153,28 @@ pub(super) fn dump(
     let server_version = first_text(&mut *session, "SELECT VERSION()")?;
     let program = pick(&DUMPS, &server_version, tools)?;
     let tls = tls_in_use(&mut *session)?;
+    let events = may_read_events(&mut *session)?;
     drop(session);
-    let mut command = command(&program, profile, password, tls)?;
     // The database's own objects only (no CREATE DATABASE), so it loads
     // into a database of any name; `--skip-dump-date` keeps equal
     // databases' dumps equal.
-    command.args([
-        "--single-transaction",
-        "--routines",
-        "--triggers",
-        "--hex-blob",
-        "--no-tablespaces",
-        "--skip-dump-date",
-    ]);
+    let command = command(
+        &program,
+        profile,
+        password,
+        tls,
+        &[
+            "--single-transaction",
+            "--routines",
+            "--triggers",
+            "--hex-blob",
+            "--no-tablespaces",
+            "--skip-dump-date",
+            // Without the EVENT privilege the dump program fails on
+            // `--events`: then the manifest says they were left out.
+            if events { "--events" } else { "--skip-events" },
+        ],
+    )?;
     let mut writer = std::io::BufWriter::new(&mut *out);
     tool::stream_out(command, "mariadb-dump", &mut writer, progress)?;
     std::io::Write::flush(&mut writer).map_err(super::io("writing the dump"))?;
@@ -149,10 +186,20 @@ pub(super) fn dump(
             tool: "mariadb-dump".to_owned(),
             message: "its dump does not end with `-- Dump completed`".to_owned(),
         })?;
+    let left_out = if events {
+        Vec::new()
+    } else {
+        vec![
+            "events (the profile's user lacks the EVENT privilege on the database; grant it to \
+             include them)"
+                .to_owned(),
+        ]
+    };
     Ok(Dumped {
         server_version,
         tool: program.banner,
         tables,
+        left_out,
     })
 }
 
@@ -196,7 +243,11 @@ fn count_rows(dump: &mut impl BufRead) -> std::io::Result<Option<Vec<TableRows>>
     Ok((completed && insert.is_none()).then(|| {
         tables
             .into_iter()
-            .map(|(name, rows)| TableRows { name, rows })
+            .map(|(name, rows)| TableRows {
+                name,
+                schema: None,
+                rows,
+            })
             .collect()
     }))
 }
@@ -267,11 +318,24 @@ impl Rows {
     }
 }
 
-/// The dump finished, and holds the tables and row counts the manifest
-/// lists.
+/// The dump finished, holds the tables and row counts the manifest lists,
+/// and holds nothing the client program would run as a command of its own.
 pub(super) fn check(opened: &mut archive::Opened) -> Result<(), BackupError> {
-    let counted = count_rows(&mut BufReader::new(opened.payload()?))
-        .map_err(super::io(format!("reading `{}`", opened.path.display())))?;
+    let path = opened.path.clone();
+    let reading = || super::io(format!("reading `{}`", path.display()));
+    if let Some(found) = client_command(&mut BufReader::new(opened.payload()?)).map_err(reading())?
+    {
+        return Err(BackupError::Corrupt {
+            path,
+            message: format!(
+                "line {} holds {}, which the mariadb client would run as a command of its \
+                 own (a shell command or file access); a dump program never writes one, so \
+                 the file was altered",
+                found.line, found.what
+            ),
+        });
+    }
+    let counted = count_rows(&mut BufReader::new(opened.payload()?)).map_err(reading())?;
     let message = match counted {
         None => "its dump was not finished (no `-- Dump completed` at its end)",
         Some(tables) if tables != opened.manifest.tables => {
@@ -283,6 +347,110 @@ pub(super) fn check(opened: &mut archive::Opened) -> Result<(), BackupError> {
         path: opened.path.clone(),
         message: message.to_owned(),
     })
+}
+
+/// A client command found in a script, and the line it is on (from 1).
+#[derive(Debug, PartialEq, Eq)]
+struct ClientCommand {
+    line: u64,
+    what: String,
+}
+
+/// The escapes a dump program writes inside strings (`\\`, `\'`, `\"`,
+/// `\0`, `\n`, `\r`, `\Z`), and `\-`, the client's "enable sandbox"
+/// command newer dumps open with, which only takes power away.
+const DUMP_ESCAPES: &[u8] = b"\\'\"0nrZ-";
+
+/// Long-form client commands that reach files, programs or other servers;
+/// the client reads them as the first word of a line.
+const LONG_COMMANDS: [&str; 7] = ["system", "source", "tee", "pager", "edit", "connect", "use"];
+
+/// The first client command in `script`, as the `mariadb`/`mysql` client
+/// would read it: `\!`, `\.`, `\T` and the like, or `system`, `source`,
+/// `tee`… opening a line. The client obeys these even with `--batch`, so a
+/// crafted backup could run a shell command on restore (the CVE-2024-21096
+/// class). Stricter than the client on purpose: a backslash pair that no
+/// dump writes is refused wherever it stands, since whether it is inside a
+/// string depends on SQL modes the script itself can set, and any
+/// backslash outside a string (comments included) is refused too.
+fn client_command(script: &mut impl BufRead) -> std::io::Result<Option<ClientCommand>> {
+    let mut line = Vec::new();
+    let mut number = 0u64;
+    // The quote of the string or quoted name we are in; `*` for a
+    // `/* … */` comment.
+    let mut open: Option<u8> = None;
+    loop {
+        line.clear();
+        if script.read_until(b'\n', &mut line)? == 0 {
+            return Ok(None);
+        }
+        number += 1;
+        let found = |what: String| Ok(Some(ClientCommand { line: number, what }));
+        if open.is_none() {
+            let text = String::from_utf8_lossy(&line);
+            let word = text
+                .trim_start()
+                .split(|c: char| c.is_whitespace() || c == ';')
+                .next()
+                .unwrap_or_default();
+            if LONG_COMMANDS.iter().any(|c| c.eq_ignore_ascii_case(word)) {
+                return found(format!("the client command `{word}`"));
+            }
+        }
+        let mut i = 0;
+        while i < line.len() {
+            let b = line[i];
+            let next = line.get(i + 1).copied();
+            if b == b'\\' {
+                let pair = next.unwrap_or(b' ');
+                let in_string = matches!(open, Some(b'\'' | b'"'));
+                if !DUMP_ESCAPES.contains(&pair) || (!in_string && pair != b'-') {
+                    return found(format!(
+                        "`\\{}` outside a string",
+                        String::from_utf8_lossy(&[pair])
+                    ));
+                }
+                i += 2;
+                continue;
+            }
+            match open {
+                Some(b'*') if b == b'*' && next == Some(b'/') => {
+                    open = None;
+                    i += 1;
+                }
+                Some(b'*') => {}
+                Some(q) if b == q && next == Some(q) => i += 1,
+                Some(q) if b == q => open = None,
+                Some(_) => {}
+                None => match b {
+                    b'\'' | b'"' | b'`' => open = Some(b),
+                    // `/*!…*/` and `/*M!…*/` are run as SQL, so read on.
+                    b'/' if next == Some(b'*') && !matches!(line.get(i + 2), Some(b'!' | b'M')) => {
+                        open = Some(b'*');
+                        i += 1;
+                    }
+                    // A comment to the end of the line: the client reads no
+                    // quotes in it, but still no backslash may stand there.
+                    b'#' | b'-'
+                        if b == b'#'
+                            || (next == Some(b'-')
+                                && line.get(i + 2).is_some_and(u8::is_ascii_whitespace)) =>
+                    {
+                        if let Some(at) = line[i..].iter().position(|c| *c == b'\\') {
+                            let pair = line.get(i + at + 1).copied().unwrap_or(b' ');
+                            return found(format!(
+                                "`\\{}` in a comment",
+                                String::from_utf8_lossy(&[pair])
+                            ));
+                        }
+                        break;
+                    }
+                    _ => {}
+                },
+            }
+            i += 1;
+        }
+    }
 }
 
 /// What the target holds already, if anything: tables, views or routines.
@@ -311,12 +479,54 @@ pub(super) fn load(
     let tls = tls_in_use(&mut *session)?;
     drop(session);
     let program = pick(&CLIENTS, &server_version, tools)?;
-    let mut command = command(&program, profile, password, tls)?;
-    command.arg("--batch");
+    // `check` refused any client command already; the sandbox (where the
+    // client has one) keeps the client itself from reaching files or
+    // programs should one slip through, and no `LOAD DATA LOCAL` may read
+    // this machine's files.
+    let mut options = vec!["--batch", "--local-infile=0"];
+    if has_sandbox(&program) {
+        options.push("--sandbox");
+    }
+    let command = command(&program, profile, password, tls, &options)?;
     let total = opened.manifest.payload_bytes;
+    let file = opened.path.display().to_string();
     let mut payload: Box<dyn Read> = Box::new(opened.payload()?);
-    tool::stream_in(command, "the mariadb client", &mut payload, total, progress)?;
+    // The server commits each table as it loads, so a failure part way
+    // leaves part of the backup in place.
+    tool::stream_in(command, "the mariadb client", &mut payload, total, progress).map_err(|e| {
+        let BackupError::Tool { tool, message } = e else {
+            return e;
+        };
+        BackupError::Tool {
+            tool,
+            message: format!(
+                "{message}; the database of `{name}` may now hold part of the backup: fix the \
+                 cause, then run `lord db restore {name} {file} --replace` again",
+                name = profile.name,
+            ),
+        }
+    })?;
     Ok(())
+}
+
+/// Whether the client has `--sandbox`: MariaDB 10.5.25, 10.6.18, 10.11.8,
+/// 11.0.6, 11.1.5, 11.2.4, 11.4.2 and later. MySQL's client has none.
+fn has_sandbox(client: &Tool) -> bool {
+    if !is_mariadb(&client.banner) {
+        return false;
+    }
+    let at = |i: usize| client.version.get(i).copied().unwrap_or(0);
+    let first_patch = match (at(0), at(1)) {
+        (10, 5) => 25,
+        (10, 6) => 18,
+        (10, 11) => 8,
+        (11, 0) => 6,
+        (11, 1) => 5,
+        (11, 2) | (11, 3) => 4,
+        (11, 4) => 2,
+        (major, minor) => return (major, minor) > (11, 4),
+    };
+    at(2) >= first_patch
 }
 
 #[cfg(test)]
@@ -337,10 +547,12 @@ mod tests {
             [
                 TableRows {
                     name: "a`b".into(),
+                    schema: None,
                     rows: 6
                 },
                 TableRows {
                     name: "empty".into(),
+                    schema: None,
                     rows: 0
                 }
             ]
@@ -350,5 +562,59 @@ mod tests {
                 .unwrap()
                 .is_none()
         );
+    }
+
+    fn command_in(script: &str) -> Option<(u64, String)> {
+        client_command(&mut script.as_bytes())
+            .unwrap()
+            .map(|c| (c.line, c.what))
+    }
+
+    #[test]
+    fn client_commands_are_found_in_a_script() {
+        let honest = "/*M!999999\\- enable the sandbox mode */ \n\
+            -- MariaDB dump 10.19\n\
+            /*!40101 SET NAMES utf8mb4 */;\n\
+            INSERT INTO `t` VALUES (1,'a\\'b\\\\!\\n'),(2,\"x\\\"\");\n\
+            /* a comment's ' quote */ SELECT 1;\n\
+            -- it's a comment\n\
+            SELECT '\n\\\\';\n";
+        assert_eq!(command_in(honest), None);
+        for (script, line) in [
+            ("SELECT 1;\n\\! touch x\n", 2),
+            ("SELECT 1; \\! touch x\n", 1),
+            ("SELECT 'a';\\. /etc/passwd\n", 1),
+            ("SELECT 'a\\!';\n", 1),
+            ("\\T /tmp/x\n", 1),
+            ("  system touch x\n", 1),
+            ("SELECT 1;\nSOURCE /etc/x;\n", 2),
+            ("SELECT `a\\n`;\n", 1),
+            ("-- x \\! touch y\n", 1),
+            ("/* \\! */\n", 1),
+        ] {
+            assert_eq!(command_in(script).map(|c| c.0), Some(line), "{script}");
+        }
+    }
+
+    #[test]
+    fn the_sandbox_is_used_where_the_client_has_it() {
+        let client = |banner: &str| Tool {
+            path: "mariadb".into(),
+            banner: banner.to_owned(),
+            version: tool::version_numbers(banner.split_once("Distrib ").map_or(banner, |p| p.1)),
+        };
+        assert!(has_sandbox(&client(
+            "mariadb Ver 15.1 Distrib 10.11.14-MariaDB"
+        )));
+        assert!(has_sandbox(&client(
+            "mariadb Ver 15.1 Distrib 11.8.1-MariaDB"
+        )));
+        assert!(!has_sandbox(&client(
+            "mariadb Ver 15.1 Distrib 10.11.7-MariaDB"
+        )));
+        assert!(!has_sandbox(&client(
+            "mariadb Ver 15.1 Distrib 10.9.8-MariaDB"
+        )));
+        assert!(!has_sandbox(&client("mysql Ver 8.0.36")));
     }
 }

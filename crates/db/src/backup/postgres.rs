@@ -14,13 +14,13 @@ use super::{BackupError, Dumped, Step, TableRows, Tools, archive};
 
 /// Tables whose rows a dump holds: ordinary tables outside the system's
 /// schemas (a partitioned table's rows are in its partitions).
-const TABLES: &str = "SELECT n.nspname || '.' || c.relname FROM pg_class c \
+const TABLES: &str = "SELECT n.nspname, c.relname FROM pg_class c \
      JOIN pg_namespace n ON n.oid = c.relnamespace \
      WHERE c.relkind = 'r' AND n.nspname NOT IN ('pg_catalog', 'information_schema') \
      AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp%' \
      AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass \
        AND d.objid = c.oid AND d.deptype = 'e') \
-     ORDER BY 1";
+     ORDER BY 1, 2";
 
 fn major(version: &[u64]) -> u64 {
     version.first().copied().unwrap_or_default()
@@ -149,16 +149,20 @@ pub(super) fn dump(
     // by this transaction until pg_dump is done.
     session.run_script("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")?;
     let snapshot = first_text(&mut *session, "SELECT pg_export_snapshot()")?;
-    let names: Vec<String> = session
+    let names: Vec<(String, String)> = session
         .run(TABLES, &[])?
         .rows
         .iter()
-        .filter_map(|r| r.first().and_then(Value::as_text))
+        .filter_map(|r| Some((r.first()?.as_text()?, r.get(1)?.as_text()?)))
         .collect();
     let mut tables = Vec::new();
-    for name in names {
-        let rows = super::count(&mut *session, &name)?;
-        tables.push(TableRows { name, rows });
+    for (schema, table) in names {
+        let rows = super::count(&mut *session, Some(&schema), &table)?;
+        tables.push(TableRows {
+            name: format!("{schema}.{table}"),
+            schema: Some(schema),
+            rows,
+        });
     }
     let mut command = command(&program, profile, password, tls)?;
     command.args(["--format=custom", "--compress=6"]);
@@ -171,6 +175,7 @@ pub(super) fn dump(
         server_version,
         tool: program.banner,
         tables,
+        left_out: Vec::new(),
     })
 }
 
@@ -194,7 +199,8 @@ pub(super) fn check(opened: &mut archive::Opened, tools: &Tools) -> Result<(), B
         .tables
         .iter()
         .filter(|t| {
-            let (schema, table) = t.name.split_once('.').unwrap_or(("public", &t.name));
+            let (schema, table) = t.parts(lord_db_api::Engine::Postgres);
+            let schema = schema.unwrap_or("public");
             let entry = format!(" TABLE DATA {schema} {table} ");
             !listing.lines().any(|line| line.contains(&entry))
         })

@@ -83,11 +83,12 @@ fn checked_counts(conn: &Connection) -> rusqlite::Result<Result<Vec<TableRows>, 
     for name in names {
         let sql = format!(
             "SELECT COUNT(*) FROM {}",
-            super::quoted(lord_db_api::Engine::Sqlite, &name)
+            super::quoted(lord_db_api::Engine::Sqlite, None, &name)
         );
         let rows: i64 = conn.query_row(&sql, [], |r| r.get(0))?;
         tables.push(TableRows {
             name,
+            schema: None,
             rows: u64::try_from(rows).unwrap_or_default(),
         });
     }
@@ -134,6 +135,7 @@ pub(super) fn dump(
         tool: format!("SQLite {server_version} online backup"),
         server_version,
         tables,
+        left_out: Vec::new(),
     })
 }
 

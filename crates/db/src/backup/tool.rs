@@ -115,9 +115,17 @@ pub(super) fn stream_out(
             });
         }
     })();
+    if copied.is_err() {
+        // Writing failed (a full disk): the program would block on its full
+        // pipe for ever, so it is stopped before it is waited for.
+        drop(stdout);
+        let _ = child.kill();
+    }
     let status = child.wait();
     let errors = stderr.and_then(|h| h.join().ok()).unwrap_or_default();
-    finish(what, status, &errors)?;
+    if copied.is_ok() {
+        finish(what, status, &errors)?;
+    }
     copied.map_err(|source| BackupError::Io {
         what: format!("writing what {what} dumped"),
         source,
@@ -208,7 +216,49 @@ fn drain(mut pipe: impl Read + Send + 'static) -> std::thread::JoinHandle<String
 
 #[cfg(test)]
 mod tests {
-    use super::version_numbers;
+    use super::*;
+
+    /// A destination that takes `room` bytes, then fails as a full disk does.
+    struct Full {
+        room: usize,
+    }
+
+    impl Write for Full {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            if self.room == 0 {
+                return Err(std::io::Error::other("no space left on device"));
+            }
+            let n = buf.len().min(self.room);
+            self.room -= n;
+            Ok(n)
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_dump_that_cannot_be_written_ends_instead_of_hanging() {
+        let (sent, received) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            // `yes` writes until its pipe is closed.
+            let result = stream_out(
+                Command::new("yes"),
+                "yes",
+                &mut Full { room: 1 << 20 },
+                &mut |_| {},
+            );
+            let _ = sent.send(result);
+        });
+        let result = received
+            .recv_timeout(std::time::Duration::from_secs(20))
+            .expect("the dump ended");
+        let error = result.expect_err("the write failed");
+        assert!(
+            matches!(error, BackupError::Io { .. }) && error.to_string().contains("no space"),
+            "{error}"
+        );
+    }
 
     #[test]
     fn versions_are_read_from_banners() {

@@ -20,6 +20,82 @@ pub(crate) fn run(target: &Target) {
     a_non_empty_target_is_refused_unless_replaced(&source, &file);
     a_corrupted_backup_is_refused_naming_the_file(&(target.make)(), &file);
     a_backup_of_another_engine_is_refused_naming_the_file(&(target.make)(), &file);
+    a_missing_folder_is_named_with_what_to_do(&source, folder.path());
+    if source.engine == Engine::Mysql {
+        a_backup_holding_client_commands_is_refused(&(target.make)(), &file);
+        a_failed_load_says_what_state_it_left(&(target.make)(), &file);
+        events_are_restored(&(target.make)(), &file);
+    }
+}
+
+fn a_missing_folder_is_named_with_what_to_do(source: &Profile, folder: &Path) {
+    let missing = folder.join("missing");
+    let refused = backup::backup(
+        source,
+        None,
+        &missing.join("x.lordbackup"),
+        &tools(),
+        &mut |_| {},
+    )
+    .expect_err("a missing folder");
+    let message = refused.to_string();
+    assert!(
+        message.contains(&missing.display().to_string()) && message.contains("create it"),
+        "{message}"
+    );
+}
+
+/// A user with the EVENT privilege (the suite's) has the database's
+/// events in the dump, and nothing is said to be left out.
+fn events_are_restored(fresh: &Profile, file: &Path) {
+    let manifest = backup::restore(
+        fresh,
+        None,
+        file,
+        RestoreOptions::default(),
+        &tools(),
+        &mut |_| {},
+    )
+    .expect("a restore");
+    assert!(manifest.left_out.is_empty(), "{:?}", manifest.left_out);
+    let n = session(fresh)
+        .run(
+            "SELECT COUNT(*) FROM information_schema.EVENTS WHERE EVENT_SCHEMA = DATABASE()",
+            &[],
+        )
+        .expect("events");
+    assert_eq!(n.rows[0][0].as_i64(), Some(1), "the event was not restored");
+}
+
+/// MySQL/MariaDB commit each table as it loads: a restore that fails part
+/// way says the database may hold part of the backup, and how to finish.
+fn a_failed_load_says_what_state_it_left(fresh: &Profile, file: &Path) {
+    let path = resealed(file, "failing.lordbackup", |dump| {
+        dump.replacen(
+            "-- Dump completed",
+            "SELECT * FROM no_such_table;\n-- Dump completed",
+            1,
+        )
+    });
+    let refused = backup::restore(
+        fresh,
+        None,
+        &path,
+        RestoreOptions::default(),
+        &tools(),
+        &mut |_| {},
+    )
+    .expect_err("a failing dump");
+    let message = refused.to_string();
+    assert!(
+        message.contains("may now hold part of the backup")
+            && message.contains(&format!(
+                "lord db restore {} {} --replace",
+                fresh.name,
+                path.display()
+            )),
+        "{message}"
+    );
 }
 
 fn tools() -> Tools {
@@ -140,6 +216,12 @@ fn fill(s: &mut dyn SqlSession) {
                 &[],
             )
             .expect("a trigger");
+            s.run(
+                "CREATE EVENT tick ON SCHEDULE EVERY 1 DAY \
+                 DO UPDATE parent SET name = name WHERE 1 = 0",
+                &[],
+            )
+            .expect("an event");
         }
         Engine::Redis | Engine::MongoDb | Engine::Cassandra => {
             unreachable!("backups are of the SQL engines")
@@ -245,6 +327,10 @@ CREATE INDEX kinds_jb ON kinds USING gin (jb);
 CREATE UNIQUE INDEX kinds_lower_t ON kinds (lower(t)) WHERE t IS NOT NULL;
 CREATE VIEW named AS SELECT k.id, p.name FROM kinds k JOIN parent p ON p.id = k.parent_id;
 CREATE SEQUENCE ticket START 100 INCREMENT 5;
+-- Dots in a schema's and a table's names: the manifest keeps them apart.
+CREATE SCHEMA \"odd.schema\";
+CREATE TABLE \"odd.schema\".\"t.x\" (id integer);
+INSERT INTO \"odd.schema\".\"t.x\" VALUES (1), (2);
 SELECT nextval('ticket'), nextval('ticket');
 CREATE FUNCTION twice(n integer) RETURNS integer LANGUAGE sql IMMUTABLE AS 'SELECT n * 2';
 INSERT INTO parent (name) VALUES ('one'), ('two'), ('three');
@@ -408,6 +494,17 @@ fn a_non_empty_target_is_refused_unless_replaced(source: &Profile, file: &Path) 
         "{refused}"
     );
     let before = snapshot(source);
+    // Changed since the backup, so a `--replace` that did nothing is seen.
+    session(source)
+        .run_script(
+            "DELETE FROM kinds WHERE id = 1; UPDATE parent SET name = 'changed' WHERE id = 1",
+        )
+        .expect("change the rows");
+    assert!(
+        before != snapshot(source),
+        "{}: nothing changed",
+        source.engine
+    );
     backup::restore(
         source,
         None,
@@ -497,6 +594,66 @@ fn a_backup_of_another_engine_is_refused_naming_the_file(fresh: &Profile, file: 
             && message.contains(other.as_str()),
         "{message}"
     );
+}
+
+/// The file at `file` with its dump changed by `edit` and its checksums
+/// made right again, written beside it as `name`: only the dump is wrong.
+fn resealed(file: &Path, name: &str, edit: impl FnOnce(&str) -> String) -> std::path::PathBuf {
+    use sha2::Digest as _;
+    let bytes = std::fs::read(file).expect("the backup");
+    let first = bytes.iter().position(|b| *b == b'\n').expect("a header") + 1;
+    let second = first
+        + bytes[first..]
+            .iter()
+            .position(|b| *b == b'\n')
+            .expect("a manifest")
+        + 1;
+    let mut manifest: serde_json::Value =
+        serde_json::from_slice(&bytes[first..second]).expect("json");
+    let dump = edit(std::str::from_utf8(&bytes[second..]).expect("a text dump"));
+    manifest["payload_bytes"] = dump.len().into();
+    manifest["payload_sha256"] = hex::encode(sha2::Sha256::digest(dump.as_bytes())).into();
+    let line = manifest.to_string();
+    let sealed = format!(
+        "lord-db-backup 1 sha256={}\n{line}\n{dump}",
+        hex::encode(sha2::Sha256::digest(line.as_bytes()))
+    );
+    let path = file.with_file_name(name);
+    std::fs::write(&path, sealed).expect("write");
+    path
+}
+
+/// A dump holding a command of the `mariadb` client (`\!` runs a shell
+/// command even with `--batch`) is refused before the client sees it.
+fn a_backup_holding_client_commands_is_refused(fresh: &Profile, file: &Path) {
+    let marker = file.with_file_name("MARKER");
+    let command = format!("\\! touch {}\n", marker.display());
+    let path = resealed(file, "commands.lordbackup", |dump| {
+        // Newer dumps open with the client's own `\-` (sandbox on); an
+        // attacker leaves it out.
+        dump.replacen("/*M!999999\\- enable the sandbox mode */", "", 1)
+            .replacen(
+                "-- Dump completed",
+                &format!("{command}-- Dump completed"),
+                1,
+            )
+    });
+    let refused = backup::restore(
+        fresh,
+        None,
+        &path,
+        RestoreOptions::default(),
+        &tools(),
+        &mut |_| {},
+    )
+    .expect_err("a backup running a shell command");
+    let message = refused.to_string();
+    assert!(
+        matches!(refused, BackupError::Corrupt { .. }) && message.contains("line "),
+        "{message}"
+    );
+    assert!(!marker.exists(), "the shell command ran");
+    assert!(session(fresh).tables().expect("tables").is_empty());
 }
 
 /// A backup and a restore over TLS, verified against the profile's CA

@@ -114,6 +114,24 @@ fn postgres_passes_the_suite() {
     ));
 }
 
+/// The connection runs every statement of a text, so a `run` holding a
+/// second one (hidden from a reader that takes `"…"` for a name) is
+/// refused before any of it is sent; a script still runs whole.
+fn one_run_is_one_statement(profile: &Profile) {
+    let mut s = lord_db::pools().session(profile, None).expect("a session");
+    s.run_script("CREATE TABLE item (id INT); INSERT INTO item VALUES (1), (2)")
+        .expect("a script of two statements");
+    let refused = s
+        .run("SELECT \"\\\"\"; DELETE FROM item; SELECT \"\\\"\"", &[])
+        .expect_err("a second statement");
+    assert!(
+        refused.to_string().contains("more than one statement"),
+        "{refused}"
+    );
+    let n = s.run("SELECT COUNT(*) FROM item", &[]).expect("count");
+    assert_eq!(n.rows[0][0].as_i64(), Some(2), "the DELETE ran");
+}
+
 #[test]
 fn mariadb_passes_the_suite() {
     let Some(server) = mariadb::MariaDb::start() else {
@@ -136,6 +154,7 @@ fn mariadb_passes_the_suite() {
         }),
     };
     suite::run(&target);
+    one_run_is_one_statement(&(target.make)());
     server.sql("CREATE USER 'app'@'127.0.0.1' IDENTIFIED BY 'right-horse'");
     suite::a_refused_connection_names_the_profile_not_the_password(&profile(
         "locked",

@@ -69,6 +69,7 @@ fn summary(file: &std::path::Path, manifest: &Manifest) -> serde_json::Value {
         "tables": manifest.tables,
         "bytes": manifest.payload_bytes,
         "sha256": manifest.payload_sha256,
+        "left_out": manifest.left_out,
     })
 }
 
@@ -113,6 +114,9 @@ pub(super) async fn backup(
         rows(&manifest),
         manifest.payload_bytes
     ));
+    for what in &manifest.left_out {
+        out.warning(format_args!("the backup does not hold {what}"));
+    }
     Ok(())
 }
 

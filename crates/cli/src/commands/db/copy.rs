@@ -113,7 +113,7 @@ pub(super) async fn copy(out: &Output, framework: &Framework, args: CopyArgs) ->
             // read whole first.
             let one_file = source.0.engine == Engine::Sqlite
                 && target.0.engine == Engine::Sqlite
-                && source.0.url == target.0.url;
+                && same_sqlite_file(&source.0, &target.0);
             let mut reader = lord_db::pools().session(&source.0, source.1)?;
             let mut writer = lord_db::pools().session(&target.0, target.1)?;
             let params: Vec<Value> = params
@@ -148,6 +148,17 @@ pub(super) async fn copy(out: &Output, framework: &Framework, args: CopyArgs) ->
             };
             // Made even when the first batch then failed.
             summary.created = plan.created;
+            // No rows, no column names: the table cannot be made from them.
+            if copied.is_ok() && create && !plan.created {
+                return Err(DbError::Value {
+                    profile: target.0.name.to_string(),
+                    message: format!(
+                        "the query returned no rows, so `--create` has no columns to make `{}` \
+                         from; create the table first, then copy without `--create`",
+                        summary.table
+                    ),
+                });
+            }
             // A session that failed part way may be inside a transaction.
             if copied.is_err() {
                 writer.discard();
@@ -190,6 +201,21 @@ struct Plan {
     table: String,
     create: bool,
     created: bool,
+}
+
+/// Whether two SQLite profiles name one file, however their URLs spell
+/// it (`sqlite:app.db`, `sqlite:./app.db`, a link).
+fn same_sqlite_file(a: &lord_db_api::Profile, b: &lord_db_api::Profile) -> bool {
+    match (a.sqlite_path(), b.sqlite_path()) {
+        (Ok(a), Ok(b)) => {
+            a == b
+                || matches!(
+                    (std::fs::canonicalize(&a), std::fs::canonicalize(&b)),
+                    (Ok(a), Ok(b)) if a == b
+                )
+        }
+        _ => false,
+    }
 }
 
 impl Plan {

@@ -20,6 +20,10 @@ pub(crate) struct Dialect {
     nested_comments: bool,
     /// `[name]` quotes a name (SQLite).
     bracket_names: bool,
+    /// MySQL's rules: `"…"` is a string with backslash escapes (not a
+    /// quoted name), `--` starts a comment only before a space or the end,
+    /// and what `/*!…*/` and `/*M!…*/` hold is run as SQL.
+    mysql: bool,
 }
 
 impl Dialect {
@@ -31,6 +35,7 @@ impl Dialect {
                 dollar_quotes: false,
                 nested_comments: false,
                 bracket_names: true,
+                mysql: false,
             },
             Engine::Postgres => Self {
                 backslash_escapes: false,
@@ -38,6 +43,7 @@ impl Dialect {
                 dollar_quotes: true,
                 nested_comments: true,
                 bracket_names: false,
+                mysql: false,
             },
             Engine::Mysql => Self {
                 backslash_escapes: true,
@@ -45,6 +51,7 @@ impl Dialect {
                 dollar_quotes: false,
                 nested_comments: false,
                 bracket_names: false,
+                mysql: true,
             },
             // The shell opens SQL profiles only (the pool refuses the
             // others a SQL session); CQL's quoting stands for them.
@@ -130,9 +137,28 @@ fn token_at(sql: &str, i: usize, dialect: Dialect) -> (Kind, usize, bool) {
             .unwrap_or(rest.len());
         return (Kind::Space, i + len, false);
     }
-    if (c == '-' && next == Some(b'-')) || (c == '#' && dialect.hash_comments) {
+    // MySQL reads `--x` as two minus signs: a comment needs a space (or
+    // any control character) after the dashes, or the end of the text.
+    let dashes = c == '-'
+        && next == Some(b'-')
+        && (!dialect.mysql || bytes.get(i + 2).is_none_or(|b| *b <= b' '));
+    if dashes || (c == '#' && dialect.hash_comments) {
         let len = rest.find('\n').unwrap_or(rest.len());
         return (Kind::Comment, i + len, false);
+    }
+    if dialect.mysql {
+        // `/*!50001 …*/` and `/*M!100101 …*/` are run by the server: only
+        // their markers are comments, what they hold is read as SQL.
+        if let Some(marker) = rest
+            .strip_prefix("/*!")
+            .or_else(|| rest.strip_prefix("/*M!"))
+        {
+            let digits = marker.bytes().take_while(u8::is_ascii_digit).count();
+            return (Kind::Comment, i + rest.len() - marker.len() + digits, false);
+        }
+        if rest.starts_with("*/") {
+            return (Kind::Comment, i + 2, false);
+        }
     }
     if c == '/' && next == Some(b'*') {
         let (end, open) = block_comment(bytes, i, dialect.nested_comments);
@@ -141,6 +167,10 @@ fn token_at(sql: &str, i: usize, dialect: Dialect) -> (Kind, usize, bool) {
     match c {
         '\'' => {
             let (end, open) = quoted(bytes, i, b'\'', dialect.backslash_escapes);
+            (Kind::String, end, open)
+        }
+        '"' if dialect.mysql => {
+            let (end, open) = quoted(bytes, i, b'"', true);
             (Kind::String, end, open)
         }
         '"' => {
@@ -344,19 +374,34 @@ pub(crate) fn danger(statement: &str, dialect: Dialect) -> Option<Danger> {
     let words = top_words(statement, &tokens);
     let mut verbs = words.iter().map(|(_, w)| w.as_str());
     let mut first = verbs.next()?;
-    // `EXPLAIN ANALYZE` runs the statement it explains; `EXPLAIN` alone
-    // does not.
+    // `EXPLAIN ANALYZE` and `EXPLAIN (ANALYZE)` run the statement they
+    // explain; `EXPLAIN` alone does not. MariaDB's `ANALYZE DELETE …`
+    // runs it too.
     let mut position = 0;
     if first == "EXPLAIN" {
-        if !words.iter().any(|(_, w)| w == "ANALYZE" || w == "ANALYSE") {
+        let analyzes = tokens.iter().any(|t| {
+            t.kind == Kind::Word
+                && matches!(
+                    t.text(statement).to_ascii_uppercase().as_str(),
+                    "ANALYZE" | "ANALYSE"
+                )
+        });
+        if !analyzes {
             return None;
         }
         position = words.iter().position(|(_, w)| !is_explain_word(w))?;
         first = &words[position].1;
+    } else if first == "ANALYZE" && words.len() > 1 {
+        position = 1;
+        first = &words[position].1;
     }
-    // A `WITH` clause's queries are in parentheses; the statement's own
-    // verb is the first word of one of these outside them.
+    // A `WITH` clause's queries are in parentheses, and one of them may
+    // change rows itself (`WITH d AS (DELETE FROM t RETURNING 1) …`); the
+    // statement's own verb is the first word of these outside them.
     if first == "WITH" {
+        if let Some(inner) = changing_subquery(statement, &tokens, dialect) {
+            return Some(inner);
+        }
         position = words
             .iter()
             .position(|(_, w)| matches!(w.as_str(), "DELETE" | "UPDATE" | "INSERT" | "SELECT"))?;
@@ -399,6 +444,53 @@ pub(crate) fn danger(statement: &str, dialect: Dialect) -> Option<Danger> {
             }),
         _ => None,
     }
+}
+
+/// The confirmation the first statement in parentheses that deletes or
+/// updates rows needs (a `WITH` query's `(DELETE FROM t RETURNING 1)`).
+fn changing_subquery(statement: &str, tokens: &[Token], dialect: Dialect) -> Option<Danger> {
+    let mut depth = 0usize;
+    let mut previous = "";
+    for (index, token) in tokens.iter().enumerate() {
+        let text = token.text(statement);
+        let punct = token.kind == Kind::Punct;
+        let changes = token.kind == Kind::Word
+            && depth > 0
+            && ["DELETE", "UPDATE"]
+                .iter()
+                .any(|v| v.eq_ignore_ascii_case(text))
+            && !previous.eq_ignore_ascii_case("FOR");
+        if punct && text == "(" {
+            depth += 1;
+        } else if punct && text == ")" {
+            depth = depth.saturating_sub(1);
+        } else if changes {
+            // The text from the verb to the parenthesis closing it.
+            let mut inner = 0usize;
+            let end = tokens[index..]
+                .iter()
+                .find(|t| match (t.kind, t.text(statement)) {
+                    (Kind::Punct, "(") => {
+                        inner += 1;
+                        false
+                    }
+                    (Kind::Punct, ")") if inner == 0 => true,
+                    (Kind::Punct, ")") => {
+                        inner -= 1;
+                        false
+                    }
+                    _ => false,
+                })
+                .map_or(statement.len(), |t| t.start);
+            if let Some(found) = danger(&statement[token.start..end], dialect) {
+                return Some(found);
+            }
+        }
+        if token.significant() {
+            previous = text;
+        }
+    }
+    None
 }
 
 fn is_explain_word(word: &str) -> bool {
@@ -455,14 +547,21 @@ pub(crate) fn changes_catalogue(statement: &str, dialect: Dialect) -> bool {
         .is_some_and(|v| matches!(v.as_str(), "CREATE" | "ALTER" | "DROP" | "RENAME"))
 }
 
-/// Whether a statement carries a password (`CREATE USER ... IDENTIFIED BY`,
-/// `ALTER ROLE ... PASSWORD`): such a statement is not written to history.
+/// Whether a statement carries a password: a word holding `PASSWORD`
+/// (`ALTER ROLE … PASSWORD`, `MASTER_PASSWORD=`, `SOURCE_PASSWORD=`) or
+/// `IDENTIFIED`, or a string holding `password=` (a connection string:
+/// `CREATE SUBSCRIPTION … CONNECTION '… password=…'`, `dblink_connect`).
+/// Such a statement is not written to history.
 pub(crate) fn holds_password(statement: &str, dialect: Dialect) -> bool {
     let (tokens, _) = tokens(statement, dialect);
     tokens.iter().any(|t| {
-        t.kind == Kind::Word && {
-            let word = t.text(statement);
-            word.eq_ignore_ascii_case("PASSWORD") || word.eq_ignore_ascii_case("IDENTIFIED")
+        let text = t.text(statement).to_ascii_uppercase();
+        match t.kind {
+            Kind::Word | Kind::Name => text.contains("PASSWORD") || text == "IDENTIFIED",
+            Kind::String => text
+                .match_indices("PASSWORD")
+                .any(|(at, word)| text[at + word.len()..].trim_start().starts_with('=')),
+            Kind::Number | Kind::Comment | Kind::Space | Kind::Semicolon | Kind::Punct => false,
         }
     })
 }

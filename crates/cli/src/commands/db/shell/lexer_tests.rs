@@ -174,6 +174,114 @@ fn explain_and_with_find_the_statement_they_run() {
 }
 
 #[test]
+fn mysql_strings_comments_and_executable_comments_are_read_as_mysql_reads_them() {
+    // `"` is a string with backslash escapes, so the `;`s here end
+    // statements, and the DELETE between them is one of its own.
+    let (statements, rest) = split("SELECT \"\\\"\"; DELETE FROM item; SELECT \"\\\"\";", my());
+    assert_eq!(
+        statements,
+        ["SELECT \"\\\"\"", "DELETE FROM item", "SELECT \"\\\"\""]
+    );
+    assert!(rest.is_empty());
+    assert_eq!(
+        danger(&statements[1], my()),
+        Some(Danger::DeleteAll {
+            table: "item".into()
+        })
+    );
+    // The server runs what `/*!…*/` and `/*M!…*/` hold.
+    for sql in [
+        "/*!DELETE*/ FROM item",
+        "/*!50001 DELETE*/ FROM item",
+        "/*M!100101 DELETE FROM item */",
+    ] {
+        assert_eq!(
+            danger(sql, my()),
+            Some(Danger::DeleteAll {
+                table: "item".into()
+            }),
+            "{sql}"
+        );
+    }
+    assert_eq!(danger("/* DELETE */ SELECT 1", my()), None);
+    // `--x` is no comment in MySQL: `SELECT 1--1` is `1 - -1`.
+    assert!(complete("SELECT 1--1;", my()));
+    assert!(!complete("SELECT 1--1;", pg()));
+    let (statements, _) = split("SELECT 1 --x\n; DELETE FROM item;", my());
+    assert_eq!(statements.len(), 2, "{statements:?}");
+    assert!(complete("SELECT 1; -- done", my()));
+    assert!(complete("SELECT 1; --", my()));
+}
+
+#[test]
+fn statements_run_inside_others_ask_first() {
+    for sql in [
+        "EXPLAIN (ANALYZE) DELETE FROM t",
+        "EXPLAIN (ANALYZE, BUFFERS) DELETE FROM t",
+        "WITH d AS (DELETE FROM t RETURNING 1) SELECT count(*) FROM d",
+    ] {
+        assert_eq!(
+            danger(sql, pg()),
+            Some(Danger::DeleteAll { table: "t".into() }),
+            "{sql}"
+        );
+    }
+    assert_eq!(
+        danger(
+            "WITH u AS (UPDATE t SET a = 1 RETURNING a) SELECT * FROM u",
+            pg()
+        ),
+        Some(Danger::UpdateAll { table: "t".into() })
+    );
+    assert_eq!(danger("EXPLAIN (COSTS) DELETE FROM t", pg()), None);
+    assert_eq!(
+        danger(
+            "WITH d AS (DELETE FROM t WHERE a RETURNING 1) SELECT 1",
+            pg()
+        ),
+        None
+    );
+    assert_eq!(
+        danger("WITH d AS (SELECT * FROM t FOR UPDATE) SELECT 1", pg()),
+        None
+    );
+    assert_eq!(
+        danger("ANALYZE DELETE FROM t", my()),
+        Some(Danger::DeleteAll { table: "t".into() })
+    );
+    assert_eq!(
+        danger("ANALYZE UPDATE t SET a = 1", my()),
+        Some(Danger::UpdateAll { table: "t".into() })
+    );
+    assert_eq!(danger("ANALYZE t", pg()), None);
+    assert_eq!(danger("ANALYZE TABLE t", my()), None);
+}
+
+#[test]
+fn every_way_of_writing_a_password_keeps_a_statement_out_of_history() {
+    for sql in [
+        "CHANGE MASTER TO MASTER_HOST='h', MASTER_PASSWORD='x'",
+        "CHANGE REPLICATION SOURCE TO SOURCE_PASSWORD = 'x'",
+        "CREATE SUBSCRIPTION s CONNECTION 'host=h password=x' PUBLICATION p",
+        "SELECT dblink_connect('host=h PASSWORD = x')",
+        "ALTER ROLE r WITH ENCRYPTED PASSWORD 'x'",
+        "CREATE USER u IDENTIFIED BY 'x'",
+    ] {
+        assert!(
+            holds_password(sql, pg()) && holds_password(sql, my()),
+            "{sql}"
+        );
+    }
+    for sql in [
+        "SELECT 'my password is long'",
+        "SELECT pass FROM t",
+        "-- password=x\nSELECT 1",
+    ] {
+        assert!(!holds_password(sql, pg()), "{sql}");
+    }
+}
+
+#[test]
 fn verbs_catalogue_changes_and_passwords() {
     assert_eq!(verb("/* x */ select 1", lite()).as_deref(), Some("SELECT"));
     assert!(changes_catalogue("create table t (a int)", lite()));

@@ -140,7 +140,7 @@ impl Shell {
 
     fn run_and_show(&mut self, sql: &str, page: bool) -> Result<()> {
         let start = Instant::now();
-        let rows = self.session.run(sql, &[]).map_err(db_error)?;
+        let rows = self.run_cancellable(sql)?;
         let took = start.elapsed();
         match rows.affected {
             Some(affected) => self.out.status(format_args!("{affected} row(s) changed")),
@@ -155,6 +155,38 @@ impl Shell {
                 .status(format_args!("Time: {:.3} ms", took.as_secs_f64() * 1000.0));
         }
         Ok(())
+    }
+
+    /// Runs `sql` while a second thread waits for Ctrl-C and, when it
+    /// comes, asks the engine to stop the statement (the flag stays set,
+    /// so a script ends after it).
+    fn run_cancellable(&mut self, sql: &str) -> Result<Rows> {
+        let done = Arc::new(AtomicBool::new(false));
+        let watcher = self.session.canceller().map(|canceller| {
+            let done = Arc::clone(&done);
+            let interrupted = Arc::clone(&self.interrupted);
+            std::thread::spawn(move || {
+                while !done.load(Ordering::SeqCst) {
+                    if interrupted.load(Ordering::SeqCst) {
+                        return Some(canceller.cancel());
+                    }
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                None
+            })
+        });
+        let result = self.session.run(sql, &[]);
+        done.store(true, Ordering::SeqCst);
+        let cancel = watcher.and_then(|w| w.join().ok()).flatten();
+        match (result, cancel) {
+            // MySQL's `SLEEP()` ends without an error when it is killed.
+            (_, Some(Ok(()))) => Err(Cancelled.into()),
+            (Ok(rows), _) => Ok(rows),
+            (Err(e), Some(Err(cancel))) => {
+                Err(db_error(e).context(format!("Ctrl-C could not stop it: {cancel}")))
+            }
+            (Err(e), None) => Err(db_error(e)),
+        }
     }
 
     fn show(&self, rows: &Rows, page: bool) -> Result<()> {
@@ -256,13 +288,23 @@ impl Shell {
 
     /// Runs the last statement every `seconds` until Ctrl-C.
     fn watch(&mut self, seconds: Option<&str>) -> Result<()> {
+        // At most a day: a longer wait is a typo, and `1e20` seconds is
+        // more than a `Duration` holds.
+        const LONGEST: Duration = Duration::from_secs(24 * 60 * 60);
         let every = match seconds {
             None => 2.0,
             Some(text) => text
                 .parse::<f64>()
                 .ok()
-                .filter(|s| s.is_finite() && *s > 0.0)
-                .ok_or_else(|| usage(format!("`\\watch {text}`: give a number of seconds")))?,
+                .filter(|s| *s > 0.0)
+                .and_then(|s| Duration::try_from_secs_f64(s).ok())
+                .filter(|d| *d <= LONGEST)
+                .map(|d| d.as_secs_f64())
+                .ok_or_else(|| {
+                    usage(format!(
+                        "`\\watch {text}`: give a number of seconds from above 0 to 86400 (a day)"
+                    ))
+                })?,
         };
         let Some(sql) = self.last.clone() else {
             return Err(usage(
@@ -278,8 +320,15 @@ impl Shell {
         loop {
             self.out
                 .status(format_args!("every {every}s: {sql} (Ctrl-C stops)"));
-            // No pager: it would wait for a key between runs.
-            self.run_and_show(&sql, false)?;
+            // No pager: it would wait for a key between runs. Ctrl-C while
+            // the statement runs stops it and the watching.
+            match self.run_and_show(&sql, false) {
+                Err(e) if e.is::<Cancelled>() => {
+                    self.interrupted();
+                    return Ok(());
+                }
+                other => other?,
+            }
             let until = Instant::now() + Duration::from_secs_f64(every);
             while Instant::now() < until {
                 if self.interrupted() {
@@ -305,6 +354,18 @@ fn question(danger: &Danger) -> String {
         Danger::Truncate { what } => format!("TRUNCATE {} removes every row", foreign(what)),
     }
 }
+
+/// A statement Ctrl-C stopped.
+#[derive(Debug)]
+struct Cancelled;
+
+impl std::fmt::Display for Cancelled {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("cancelled: the statement was stopped (Ctrl-C)")
+    }
+}
+
+impl std::error::Error for Cancelled {}
 
 fn db_error(error: DbError) -> anyhow::Error {
     anyhow!(HostError::from(error))
