@@ -1,6 +1,7 @@
 //! The recorder a host hands the sandbox: on the call path it only appends
 //! a fixed-size sample to a buffer under an uncontended lock (no
-//! allocation once an entry point has been seen); full or stale buffers
+//! allocation once an entry point has been seen, but for the first call
+//! after a `flush`); full or stale buffers
 //! are folded into histograms on a thread of their own, which also writes
 //! them to `perf.db`. `flush` does the rest before a process exits.
 //!
@@ -119,11 +120,21 @@ impl Pending {
         u32::try_from(index).unwrap_or(u32::MAX)
     }
 
-    fn take(&mut self) -> Batch {
+    /// The samples so far. `refill`: the call path goes on filling the
+    /// buffer (a full batch), so a full-sized one takes its place and no
+    /// call allocates; a flush (at exit, mostly) leaves an empty one, since
+    /// allocating a batch's worth (~800 KB) for a process about to end
+    /// costs it more than all its figures.
+    fn take(&mut self, refill: bool) -> Batch {
         self.since = Instant::now();
+        let empty = if refill {
+            Vec::with_capacity(BATCH)
+        } else {
+            Vec::new()
+        };
         Batch {
             keys: self.keys.clone(),
-            samples: std::mem::replace(&mut self.samples, Vec::with_capacity(BATCH)),
+            samples: std::mem::replace(&mut self.samples, empty),
             cache: std::mem::take(&mut self.cache),
         }
     }
@@ -199,7 +210,7 @@ impl Recorder {
             let mut pending = lock(&self.inner.pending);
             let index = pending.key_index(plugin, kind, name);
             pending.samples.push((index, at_ms, *sample));
-            pending.due().then(|| pending.take())
+            pending.due().then(|| pending.take(true))
         };
         if let Some(batch) = batch {
             self.fold_elsewhere(batch);
@@ -212,7 +223,7 @@ impl Recorder {
             let mut pending = lock(&self.inner.pending);
             let index = pending.key_index(plugin, kind, name);
             pending.cache.push((index, hit));
-            pending.due().then(|| pending.take())
+            pending.due().then(|| pending.take(true))
         };
         if let Some(batch) = batch {
             self.fold_elsewhere(batch);
@@ -274,7 +285,7 @@ impl Recorder {
     /// Folds everything pending and writes it to `perf.db`. For a process
     /// about to exit, and for readers that want this process's latest.
     pub fn flush(&self) -> Result<(), PerfError> {
-        let batch = lock(&self.inner.pending).take();
+        let batch = lock(&self.inner.pending).take(false);
         fold(&self.inner, batch);
         let handles = std::mem::take(&mut *lock(&self.inner.folding));
         for handle in handles {
