@@ -219,6 +219,11 @@ impl Dispatch<'_> {
     ) -> Result<CommandOutcome, HostError> {
         let id = plugin.id().clone();
         let mut instance = self.lifecycle.load(self.rt, store, plugin).await?;
+        // The call's figures are written to `perf.db` when the process
+        // ends (or within seconds): opened now, beside the call, not on
+        // the way out. After the load, which waited for the engine's
+        // starting thread, so the two do not share the cores.
+        self.rt.loader().recorder().open_ahead();
         match instance.run_command(invocation).await {
             Ok((text, captured)) => {
                 if let Some(key) = cached {

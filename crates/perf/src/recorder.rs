@@ -65,6 +65,22 @@ struct Inner {
     session: u64,
     /// Usage-log rows not yet written.
     calls: Mutex<Vec<CallRow>>,
+    /// `perf.db` being opened ahead of the next write
+    /// ([`Recorder::open_ahead`]), once per process.
+    ahead: Mutex<Ahead>,
+}
+
+/// `perf.db` opened ahead of a write.
+#[derive(Debug, Default)]
+enum Ahead {
+    /// Never asked for.
+    #[default]
+    No,
+    /// Opening on a thread of its own.
+    Opening(JoinHandle<Result<PerfDb, PerfError>>),
+    /// Asked for once and used (or it could not be had): later writes
+    /// open the file themselves.
+    Used,
 }
 
 #[derive(Debug)]
@@ -180,6 +196,7 @@ impl Recorder {
                 analytics: AtomicU8::new(analytics),
                 session: session_number(),
                 calls: Mutex::new(Vec::new()),
+                ahead: Mutex::new(Ahead::No),
             }),
         }
     }
@@ -244,6 +261,27 @@ impl Recorder {
     /// ran no plugin has nothing for the usage log.
     pub fn is_idle(&self) -> bool {
         lock(&self.inner.pending).keys.is_empty()
+    }
+
+    /// Begins opening `perf.db` on a thread of its own, for a process
+    /// about to record calls and write them soon (a one-shot command):
+    /// the connection, its log and index files and the schema check are
+    /// then ready when the figures are written at exit, instead of being
+    /// made on the exit path. Only once per process, and not for a
+    /// recorder that keeps its figures in memory.
+    pub fn open_ahead(&self) {
+        let Some(home) = &self.inner.home else {
+            return;
+        };
+        let mut ahead = lock(&self.inner.ahead);
+        if !matches!(*ahead, Ahead::No) {
+            return;
+        }
+        let home = home.clone();
+        *ahead = std::thread::Builder::new()
+            .name("lord-perf-open".to_owned())
+            .spawn(move || PerfDb::open(&home))
+            .map_or(Ahead::Used, Ahead::Opening);
     }
 
     /// This process's number in the usage log.
@@ -393,8 +431,27 @@ fn write(inner: &Inner) -> Result<(), PerfError> {
         return Ok(());
     }
     // One connection for both: opening `perf.db` (its log and index
-    // files, the schema check) cost a one-shot command more than writing.
-    let mut db = match PerfDb::open(home) {
+    // files, the schema check) cost a one-shot command more than writing,
+    // so it may have been opened ahead (`open_ahead`).
+    let opening = {
+        let mut ahead = lock(&inner.ahead);
+        match std::mem::take(&mut *ahead) {
+            Ahead::Opening(handle) => {
+                *ahead = Ahead::Used;
+                Some(handle)
+            }
+            other @ (Ahead::No | Ahead::Used) => {
+                *ahead = other;
+                None
+            }
+        }
+    };
+    // A thread that failed to open it leaves the error to this open.
+    let db = match opening.and_then(|handle| handle.join().ok()?.ok()) {
+        Some(db) => Ok(db),
+        None => PerfDb::open(home),
+    };
+    let mut db = match db {
         Ok(db) => db,
         Err(e) => {
             keep_calls(inner, rows);
@@ -476,6 +533,31 @@ mod tests {
         let db = PerfDb::open(home.path()).expect("db");
         let rows = db.read(Some(&plugin)).expect("read");
         assert_eq!(rows[0].1.calls, 200, "no flush was lost to a checkpoint");
+    }
+
+    #[test]
+    fn figures_written_through_a_database_opened_ahead_are_all_there() {
+        let home = tempfile::tempdir().expect("temp dir");
+        let plugin = PluginId::new("p").expect("id");
+        // Opened ahead, then the calls, then two writes: the first uses
+        // the connection opened ahead, the second opens its own.
+        let recorder = Recorder::new(home.path().to_owned());
+        recorder.open_ahead();
+        recorder.record(&plugin, EntryKind::Command, "go", &sample(1_000));
+        recorder.flush().expect("first flush");
+        recorder.open_ahead();
+        recorder.record(&plugin, EntryKind::Command, "go", &sample(2_000));
+        recorder.flush().expect("second flush");
+        // Opened ahead and never written to: nothing is lost or held.
+        let idle = Recorder::new(home.path().to_owned());
+        idle.open_ahead();
+        idle.flush().expect("idle flush");
+        let rows = PerfDb::open(home.path())
+            .expect("db")
+            .read(Some(&plugin))
+            .expect("read");
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0].1.calls, 2);
     }
 
     #[test]
