@@ -202,6 +202,17 @@ pub(crate) async fn dispatch(ctx: &Context, out: &Output) -> Result<ExitCode> {
     // A first word that is not one of lord's own commands names a plugin
     // command (or nothing): the engine then begins starting now, beside
     // the opening of the store.
+    if asks_only_version(&ctx.argv) {
+        // lord's own version names nothing in the home: no store is opened
+        // (or created) for it. clap answers as the whole tree would.
+        if let Err(e) = OneCommand::command()
+            .color(out.clap_color())
+            .try_get_matches_from(&ctx.argv)
+        {
+            out.clap(&e)?;
+            return Ok(ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(2)));
+        }
+    }
     let word = command_word(&ctx.argv);
     let mut framework = match word {
         Some(word) if !Builtin::has_subcommand(word) && word != "help" => {
@@ -318,6 +329,12 @@ fn verbosity(matches: &clap::ArgMatches, framework: &Framework) -> (lord_host::L
         .and_then(|c| c.get("log.level"))
         .and_then(|v| v.as_str().and_then(crate::render::log_level));
     (level.unwrap_or(lord_host::LogLevel::Warn), false)
+}
+
+/// Whether the command line is `lord --version` (or `-V`) and nothing
+/// else, which needs neither the store nor the plugin commands.
+fn asks_only_version(argv: &[std::ffi::OsString]) -> bool {
+    matches!(argv, [_, flag] if flag == "--version" || flag == "-V")
 }
 
 /// The first word of the command line when everything before it is a

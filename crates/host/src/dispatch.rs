@@ -163,10 +163,15 @@ impl Dispatch<'_> {
         // towards disabling it.
         // A plugin that may not run says so first, before any quota.
         self.lifecycle.may_run(plugin)?;
-        let data_dir = self.rt.loader().data_dir(plugin);
-        let data_limit = self.rt.data_quota_bytes(&id);
-        if let Some(dir) = &data_dir
-            && let Some(over) = crate::quota::data_folder_over(&id, dir, data_limit)
+        // The limit is read only for a plugin with a data folder: most have
+        // none, and reading it is two configuration lookups per call.
+        let data = self
+            .rt
+            .loader()
+            .data_dir(plugin)
+            .map(|dir| (dir, self.rt.data_quota_bytes(&id)));
+        if let Some((dir, data_limit)) = &data
+            && let Some(over) = crate::quota::data_folder_over(&id, dir, *data_limit)
         {
             store.audit(&id, "throttled (data-mib)", &over)?;
             return Err(HostError::Throttled {
@@ -195,8 +200,8 @@ impl Dispatch<'_> {
             .await?;
         // A folder the call filled past its quota is noted now; the next
         // command is refused until it is under again.
-        if let Some(dir) = &data_dir
-            && let Some(over) = crate::quota::data_folder_over(&id, dir, data_limit)
+        if let Some((dir, data_limit)) = &data
+            && let Some(over) = crate::quota::data_folder_over(&id, dir, *data_limit)
         {
             store.audit(&id, "over data quota", &over)?;
         }
@@ -214,6 +219,11 @@ impl Dispatch<'_> {
     ) -> Result<CommandOutcome, HostError> {
         let id = plugin.id().clone();
         let mut instance = self.lifecycle.load(self.rt, store, plugin).await?;
+        // The call's figures are written to `perf.db` when the process
+        // ends (or within seconds): opened now, beside the call, not on
+        // the way out. After the load, which waited for the engine's
+        // starting thread, so the two do not share the cores.
+        self.rt.loader().recorder().open_ahead();
         match instance.run_command(invocation).await {
             Ok((text, captured)) => {
                 if let Some(key) = cached {

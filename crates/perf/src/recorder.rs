@@ -1,6 +1,7 @@
 //! The recorder a host hands the sandbox: on the call path it only appends
 //! a fixed-size sample to a buffer under an uncontended lock (no
-//! allocation once an entry point has been seen); full or stale buffers
+//! allocation once an entry point has been seen, but for the first call
+//! after a `flush`); full or stale buffers
 //! are folded into histograms on a thread of their own, which also writes
 //! them to `perf.db`. `flush` does the rest before a process exits.
 //!
@@ -64,6 +65,22 @@ struct Inner {
     session: u64,
     /// Usage-log rows not yet written.
     calls: Mutex<Vec<CallRow>>,
+    /// `perf.db` being opened ahead of the next write
+    /// ([`Recorder::open_ahead`]), once per process.
+    ahead: Mutex<Ahead>,
+}
+
+/// `perf.db` opened ahead of a write.
+#[derive(Debug, Default)]
+enum Ahead {
+    /// Never asked for.
+    #[default]
+    No,
+    /// Opening on a thread of its own.
+    Opening(JoinHandle<Result<PerfDb, PerfError>>),
+    /// Asked for once and used (or it could not be had): later writes
+    /// open the file themselves.
+    Used,
 }
 
 #[derive(Debug)]
@@ -119,11 +136,21 @@ impl Pending {
         u32::try_from(index).unwrap_or(u32::MAX)
     }
 
-    fn take(&mut self) -> Batch {
+    /// The samples so far. `refill`: the call path goes on filling the
+    /// buffer (a full batch), so a full-sized one takes its place and no
+    /// call allocates; a flush (at exit, mostly) leaves an empty one, since
+    /// allocating a batch's worth (~800 KB) for a process about to end
+    /// costs it more than all its figures.
+    fn take(&mut self, refill: bool) -> Batch {
         self.since = Instant::now();
+        let empty = if refill {
+            Vec::with_capacity(BATCH)
+        } else {
+            Vec::new()
+        };
         Batch {
             keys: self.keys.clone(),
-            samples: std::mem::replace(&mut self.samples, Vec::with_capacity(BATCH)),
+            samples: std::mem::replace(&mut self.samples, empty),
             cache: std::mem::take(&mut self.cache),
         }
     }
@@ -169,6 +196,7 @@ impl Recorder {
                 analytics: AtomicU8::new(analytics),
                 session: session_number(),
                 calls: Mutex::new(Vec::new()),
+                ahead: Mutex::new(Ahead::No),
             }),
         }
     }
@@ -199,7 +227,7 @@ impl Recorder {
             let mut pending = lock(&self.inner.pending);
             let index = pending.key_index(plugin, kind, name);
             pending.samples.push((index, at_ms, *sample));
-            pending.due().then(|| pending.take())
+            pending.due().then(|| pending.take(true))
         };
         if let Some(batch) = batch {
             self.fold_elsewhere(batch);
@@ -212,7 +240,7 @@ impl Recorder {
             let mut pending = lock(&self.inner.pending);
             let index = pending.key_index(plugin, kind, name);
             pending.cache.push((index, hit));
-            pending.due().then(|| pending.take())
+            pending.due().then(|| pending.take(true))
         };
         if let Some(batch) = batch {
             self.fold_elsewhere(batch);
@@ -233,6 +261,27 @@ impl Recorder {
     /// ran no plugin has nothing for the usage log.
     pub fn is_idle(&self) -> bool {
         lock(&self.inner.pending).keys.is_empty()
+    }
+
+    /// Begins opening `perf.db` on a thread of its own, for a process
+    /// about to record calls and write them soon (a one-shot command):
+    /// the connection, its log and index files and the schema check are
+    /// then ready when the figures are written at exit, instead of being
+    /// made on the exit path. Only once per process, and not for a
+    /// recorder that keeps its figures in memory.
+    pub fn open_ahead(&self) {
+        let Some(home) = &self.inner.home else {
+            return;
+        };
+        let mut ahead = lock(&self.inner.ahead);
+        if !matches!(*ahead, Ahead::No) {
+            return;
+        }
+        let home = home.clone();
+        *ahead = std::thread::Builder::new()
+            .name("lord-perf-open".to_owned())
+            .spawn(move || PerfDb::open(&home))
+            .map_or(Ahead::Used, Ahead::Opening);
     }
 
     /// This process's number in the usage log.
@@ -274,7 +323,7 @@ impl Recorder {
     /// Folds everything pending and writes it to `perf.db`. For a process
     /// about to exit, and for readers that want this process's latest.
     pub fn flush(&self) -> Result<(), PerfError> {
-        let batch = lock(&self.inner.pending).take();
+        let batch = lock(&self.inner.pending).take(false);
         fold(&self.inner, batch);
         let handles = std::mem::take(&mut *lock(&self.inner.folding));
         for handle in handles {
@@ -382,8 +431,27 @@ fn write(inner: &Inner) -> Result<(), PerfError> {
         return Ok(());
     }
     // One connection for both: opening `perf.db` (its log and index
-    // files, the schema check) cost a one-shot command more than writing.
-    let mut db = match PerfDb::open(home) {
+    // files, the schema check) cost a one-shot command more than writing,
+    // so it may have been opened ahead (`open_ahead`).
+    let opening = {
+        let mut ahead = lock(&inner.ahead);
+        match std::mem::take(&mut *ahead) {
+            Ahead::Opening(handle) => {
+                *ahead = Ahead::Used;
+                Some(handle)
+            }
+            other @ (Ahead::No | Ahead::Used) => {
+                *ahead = other;
+                None
+            }
+        }
+    };
+    // A thread that failed to open it leaves the error to this open.
+    let db = match opening.and_then(|handle| handle.join().ok()?.ok()) {
+        Some(db) => Ok(db),
+        None => PerfDb::open(home),
+    };
+    let mut db = match db {
         Ok(db) => db,
         Err(e) => {
             keep_calls(inner, rows);
@@ -465,6 +533,31 @@ mod tests {
         let db = PerfDb::open(home.path()).expect("db");
         let rows = db.read(Some(&plugin)).expect("read");
         assert_eq!(rows[0].1.calls, 200, "no flush was lost to a checkpoint");
+    }
+
+    #[test]
+    fn figures_written_through_a_database_opened_ahead_are_all_there() {
+        let home = tempfile::tempdir().expect("temp dir");
+        let plugin = PluginId::new("p").expect("id");
+        // Opened ahead, then the calls, then two writes: the first uses
+        // the connection opened ahead, the second opens its own.
+        let recorder = Recorder::new(home.path().to_owned());
+        recorder.open_ahead();
+        recorder.record(&plugin, EntryKind::Command, "go", &sample(1_000));
+        recorder.flush().expect("first flush");
+        recorder.open_ahead();
+        recorder.record(&plugin, EntryKind::Command, "go", &sample(2_000));
+        recorder.flush().expect("second flush");
+        // Opened ahead and never written to: nothing is lost or held.
+        let idle = Recorder::new(home.path().to_owned());
+        idle.open_ahead();
+        idle.flush().expect("idle flush");
+        let rows = PerfDb::open(home.path())
+            .expect("db")
+            .read(Some(&plugin))
+            .expect("read");
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0].1.calls, 2);
     }
 
     #[test]

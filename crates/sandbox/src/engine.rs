@@ -2,7 +2,7 @@
 //! cache, and the per-plugin `InstancePre` it produces.
 
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use lord_manifest::{Isolation, Permission, PluginId};
@@ -62,7 +62,13 @@ pub struct Sandbox {
 
 struct Inner {
     engine: Engine,
+    /// WASI and lord's host interfaces, for every component.
     linker: Linker<StoreState>,
+    /// `linker` plus `wasi:http`, made the first time a component imports
+    /// it: few do (the contract lets only those granted `net`), and
+    /// linking it cost every process that runs a plugin about a quarter
+    /// of its linker's set-up.
+    http_linker: OnceLock<Result<Linker<StoreState>, String>>,
     cache: CompiledCache,
     /// Host interfaces left out of the linker, and why.
     withheld: Withheld,
@@ -100,9 +106,9 @@ impl Sandbox {
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)
             .map_err(|e| SandboxError::Engine(format!("{e:#}")))?;
-        // `wasi:http` is linked for every component; the contract check
-        // lets only those whose manifest requests `net` import it.
-        crate::http::link(&mut linker).map_err(|e| SandboxError::Engine(format!("{e:#}")))?;
+        // `wasi:http` is linked when a component imports it
+        // (`Inner::linker_for`); the contract check lets only those whose
+        // manifest requests `net` import it.
         crate::interfaces::link(&mut linker, &withheld)
             .map_err(|e| SandboxError::Engine(format!("{e:#}")))?;
 
@@ -113,6 +119,7 @@ impl Sandbox {
             inner: Arc::new(Inner {
                 engine,
                 linker,
+                http_linker: OnceLock::new(),
                 cache,
                 withheld,
             }),
@@ -151,7 +158,7 @@ impl Sandbox {
         let report = self.check(world, plugin, &component, requested)?;
         // Pre-linking proves every import resolves on this host.
         inner
-            .linker
+            .linker_for(&component)?
             .instantiate_pre(&component)
             .map_err(|e| link_error(plugin, e))?;
         Ok((sha256, report))
@@ -220,7 +227,7 @@ impl Sandbox {
             .cache
             .load_or_compile(&inner.engine, wasm, &facts.sha256)?;
         let pre = inner
-            .linker
+            .linker_for(&component)?
             .instantiate_pre(&component)
             .map_err(|e| link_error(plugin, e))?;
         let started = std::time::Instant::now();
@@ -278,7 +285,7 @@ impl Sandbox {
         let component = inner.cache.load_or_compile(&inner.engine, wasm, sha256)?;
         self.check(World::Plugin, plugin, &component, requested)?;
         let pre = inner
-            .linker
+            .linker_for(&component)?
             .instantiate_pre(&component)
             .and_then(PluginPre::new)
             .map_err(|e| link_error(plugin, e))?;
@@ -304,7 +311,7 @@ impl Sandbox {
         let component = inner.cache.load_or_compile(&inner.engine, wasm, sha256)?;
         self.check(World::Micro, plugin, &component, requested)?;
         let instance_pre = match isolation {
-            Isolation::Limited => inner.linker.instantiate_pre(&component),
+            Isolation::Limited => inner.linker_for(&component)?.instantiate_pre(&component),
             Isolation::Strict => {
                 let mut strict = Linker::new(&inner.engine);
                 strict
@@ -346,6 +353,29 @@ impl Sandbox {
             requested,
             &self.inner.withheld,
         )
+    }
+}
+
+impl Inner {
+    /// The linker for `component`: with `wasi:http` only when it imports
+    /// that, so the rest never pay for linking it.
+    fn linker_for(&self, component: &Component) -> Result<&Linker<StoreState>, SandboxError> {
+        let imports_http = component
+            .component_type()
+            .imports(&self.engine)
+            .any(|(name, _)| name.starts_with(crate::http::PACKAGE));
+        if !imports_http {
+            return Ok(&self.linker);
+        }
+        self.http_linker
+            .get_or_init(|| {
+                let mut linker = self.linker.clone();
+                crate::http::link(&mut linker)
+                    .map(|()| linker)
+                    .map_err(|e| format!("{e:#}"))
+            })
+            .as_ref()
+            .map_err(|e| SandboxError::Engine(e.clone()))
     }
 }
 

@@ -54,6 +54,9 @@ use crate::capability::{Denials, authority_allowed};
 use crate::deadline::Deadline;
 use crate::output::OutputBudget;
 
+/// The prefix of the `wasi:http` interfaces' import names.
+pub(crate) const PACKAGE: &str = "wasi:http/";
+
 /// Adds `wasi:http/outgoing-handler` and `wasi:http/types` to the linker.
 pub(crate) fn link(
     linker: &mut wasmtime::component::Linker<crate::session::StoreState>,

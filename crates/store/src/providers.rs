@@ -2,6 +2,8 @@
 //! host) is enabled. A provider with no row is enabled: a new lord's
 //! providers work without any setup, and only a user's choice is stored.
 
+use std::collections::HashMap;
+
 use rusqlite::{OptionalExtension, params};
 
 use crate::error::StoreError;
@@ -18,6 +20,30 @@ pub struct ProviderState {
 }
 
 impl Store {
+    /// Every recorded provider state, by id, in one query: a caller going
+    /// through all providers (every process does, at start) reads the
+    /// table once instead of once per provider. A provider missing from
+    /// it is enabled.
+    pub fn provider_states(&self) -> Result<HashMap<String, ProviderState>, StoreError> {
+        let mut statement = self
+            .conn
+            .prepare_cached("SELECT id, state, reason FROM providers")?;
+        let rows = statement.query_map([], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, Option<String>>(2)?,
+            ))
+        })?;
+        let mut states = HashMap::new();
+        for row in rows {
+            let (id, state, reason) = row?;
+            let state = state.parse().map_err(StoreError::Corrupt)?;
+            states.insert(id.clone(), ProviderState { id, state, reason });
+        }
+        Ok(states)
+    }
+
     /// The recorded state of the provider `id`; enabled when none is.
     pub fn provider_state(&self, id: &str) -> Result<ProviderState, StoreError> {
         let row: Option<(String, Option<String>)> = self
@@ -63,5 +89,35 @@ impl Store {
         )?;
         tx.commit()?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::failpoint::Failpoint;
+
+    #[test]
+    fn all_states_read_at_once_agree_with_each_read_alone() {
+        let home = tempfile::tempdir().expect("temp home");
+        let mut store = Store::open(home.path(), Failpoint::new(None)).expect("store");
+        assert!(store.provider_states().expect("states").is_empty());
+        store
+            .set_provider_state("db", PluginState::Disabled, Some("disabled by the user"))
+            .expect("disable");
+        store
+            .set_provider_state("ai", PluginState::Enabled, None)
+            .expect("enable");
+        let states = store.provider_states().expect("states");
+        assert_eq!(states.len(), 2);
+        for id in ["db", "ai"] {
+            assert_eq!(states[id], store.provider_state(id).expect("state"));
+        }
+        // No row: enabled, as `provider_state` says.
+        assert!(!states.contains_key("text"));
+        assert_eq!(
+            store.provider_state("text").expect("state").state,
+            PluginState::Enabled
+        );
     }
 }

@@ -95,5 +95,6 @@ mod syncs;
 mod terminal;
 mod tidy;
 mod tmux;
+mod untouched;
 mod updater;
 mod workspace;

@@ -127,27 +127,27 @@ impl Providers {
 
     /// The enabled providers.
     pub(crate) fn enabled(&self, store: &Store) -> Result<Vec<&Arc<dyn Provider>>, HostError> {
-        let mut out = Vec::new();
-        for provider in &self.all {
-            if store.provider_state(provider.id().as_str())?.state == PluginState::Enabled {
-                out.push(provider);
-            }
-        }
-        Ok(out)
+        let states = store.provider_states()?;
+        Ok(self
+            .all
+            .iter()
+            .filter(|provider| state_in(&states, &provider.id()).0 == PluginState::Enabled)
+            .collect())
     }
 
     /// Every provider with its state.
     pub(crate) fn list(&self, store: &Store) -> Result<Vec<NativePlugin>, HostError> {
+        let states = store.provider_states()?;
         self.all
             .iter()
             .map(|provider| {
                 let id = provider.id();
-                let recorded = store.provider_state(id.as_str())?;
+                let (state, reason) = state_in(&states, &id);
                 Ok(NativePlugin {
                     version: provider.version(),
                     description: provider.description().to_owned(),
-                    state: recorded.state,
-                    reason: recorded.reason,
+                    state,
+                    reason,
                     commands: provider.commands(),
                     interfaces: provider
                         .interfaces()
@@ -168,9 +168,10 @@ impl Providers {
         store: &Store,
         loader: &Loader,
     ) -> Result<(), HostError> {
+        let states = store.provider_states()?;
         for provider in &self.all {
             let id = provider.id();
-            if store.provider_state(id.as_str())?.state == PluginState::Enabled {
+            if state_in(&states, &id).0 == PluginState::Enabled {
                 continue;
             }
             loader.note_disabled(&id);
@@ -191,4 +192,17 @@ impl Providers {
     pub(crate) fn reserves(&self, id: &PluginId) -> bool {
         self.find(id).is_some()
     }
+}
+
+/// A provider's state and its reason in `states` (read in one query); one
+/// without a row is enabled.
+fn state_in(
+    states: &std::collections::HashMap<String, lord_store::ProviderState>,
+    id: &PluginId,
+) -> (PluginState, Option<String>) {
+    states
+        .get(id.as_str())
+        .map_or((PluginState::Enabled, None), |recorded| {
+            (recorded.state, recorded.reason.clone())
+        })
 }
