@@ -81,7 +81,14 @@ impl TableRows {
                 Some((schema, table)) => (Some(schema), table),
                 None => (None, &self.name),
             },
-            (None, Engine::Sqlite | Engine::Mysql) => (None, &self.name),
+            (
+                None,
+                Engine::Sqlite
+                | Engine::Mysql
+                | Engine::Redis
+                | Engine::MongoDb
+                | Engine::Cassandra,
+            ) => (None, &self.name),
         }
     }
 }

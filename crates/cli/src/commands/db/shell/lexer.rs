@@ -61,6 +61,7 @@ impl Dialect {
                 dollar_quotes: true,
                 nested_comments: false,
                 bracket_names: false,
+                mysql: false,
             },
         }
     }
