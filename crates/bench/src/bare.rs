@@ -16,7 +16,7 @@ use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConf
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use bindings::lord::plugin::{
-    ai, config, data, delivery, events, exec, log, messaging, metrics, secrets, shared, types,
+    ai, config, data, delivery, events, exec, log, messaging, metrics, secrets, shared, sql, types,
 };
 use bindings::{Plugin, PluginPre};
 
@@ -222,6 +222,40 @@ impl ai::HostReplyStream for BareState {
 
     fn drop(&mut self, _stream: Resource<ai::ReplyStream>) -> wasmtime::Result<()> {
         Ok(())
+    }
+}
+
+fn no_database() -> sql::DbError {
+    sql::DbError::Refused("the bare host reaches no database".to_owned())
+}
+
+// Nor a database: the bare side of `db_wasm_query_ratio` is the native
+// session itself, never a plugin.
+impl sql::Host for BareState {
+    fn query(
+        &mut self,
+        _profile: String,
+        _statement: String,
+        _params: Vec<sql::Value>,
+    ) -> wasmtime::Result<Result<sql::Rows, sql::DbError>> {
+        Ok(Err(no_database()))
+    }
+
+    fn execute(
+        &mut self,
+        _profile: String,
+        _statement: String,
+        _params: Vec<sql::Value>,
+    ) -> wasmtime::Result<Result<u64, sql::DbError>> {
+        Ok(Err(no_database()))
+    }
+
+    fn batch(
+        &mut self,
+        _profile: String,
+        _statements: Vec<sql::Statement>,
+    ) -> wasmtime::Result<Result<Vec<sql::Rows>, sql::DbError>> {
+        Ok(Err(no_database()))
     }
 }
 

@@ -35,5 +35,5 @@ pub use profile::{
     check_setting, default_password_secret, parse_url,
 };
 pub use schema::{Column, ForeignKey, Index, Table};
-pub use sql::{SqlSession, in_transaction};
+pub use sql::{Bounds, PooledSession, SqlConnector, SqlSession, in_transaction, too_large};
 pub use value::{Rows, Value};

@@ -3,7 +3,7 @@
 //! spliced into the statement's text.
 
 use crate::error::DbError;
-use crate::profile::Engine;
+use crate::profile::{Engine, Password, Profile};
 use crate::schema::Table;
 use crate::value::{Rows, Value};
 
@@ -15,6 +15,24 @@ pub trait SqlSession: Send {
     /// SQLite and MySQL, `$1` on PostgreSQL): its rows, or how many rows it
     /// changed.
     fn run(&mut self, sql: &str, params: &[Value]) -> Result<Rows, DbError>;
+
+    /// [`SqlSession::run`] within `bounds`: a result over them is an error
+    /// ([`DbError::TooLarge`]), and a statement past the deadline is ended
+    /// where the engine allows. This default reads the whole result before
+    /// checking it; an engine that can stop reading early, or end a
+    /// statement at a deadline, does it in its own.
+    fn run_within(
+        &mut self,
+        sql: &str,
+        params: &[Value],
+        bounds: &Bounds,
+    ) -> Result<Rows, DbError> {
+        let rows = self.run(sql, params)?;
+        if rows.rows.len() > bounds.max_rows || rows.weight() > bounds.max_bytes {
+            return Err(too_large(bounds));
+        }
+        Ok(rows)
+    }
 
     /// Runs a script of statements separated by `;`, binding nothing
     /// (migrations).
@@ -53,4 +71,50 @@ pub fn in_transaction<T>(
             ))),
         },
     }
+}
+
+/// Bounds on one statement a caller does not fully trust (a sandboxed
+/// plugin's): how much of its result may be read, and by when it must end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Bounds {
+    /// Rows a result may hold.
+    pub max_rows: usize,
+    /// Bytes a result may hold, as [`Rows::weight`] counts them.
+    pub max_bytes: usize,
+    /// When the statement must have ended; `None`: the profile's own
+    /// statement timeout alone.
+    pub deadline: Option<std::time::Instant>,
+}
+
+/// A session borrowed from a pool, as a [`SqlConnector`] hands it out: back
+/// to its pool when dropped, unless discarded.
+pub trait PooledSession: SqlSession {
+    /// Closes the session instead of returning it to the pool: after an
+    /// error that may have left it in a transaction or broken.
+    fn discard(self: Box<Self>);
+}
+
+/// Where sessions come from for a caller that links no driver (lord-host,
+/// serving `lord:plugin/sql` to plugins): the embedder's pools, kept for
+/// the life of the process (`lord-db`'s `Pools`).
+pub trait SqlConnector: Send + Sync {
+    /// A session on `profile`, from its pool when one is idle.
+    ///
+    /// Blocking for a network engine (the first connection, the driver's
+    /// own runtime): call it where a thread may block, unless
+    /// [`Engine::in_process`] says the engine runs in this process.
+    fn session(
+        &self,
+        profile: &Profile,
+        password: Option<Password>,
+    ) -> Result<Box<dyn PooledSession>, DbError>;
+}
+
+/// The error of a result over `bounds`.
+pub fn too_large(bounds: &Bounds) -> DbError {
+    DbError::TooLarge(format!(
+        "the result holds more than {} rows or {} bytes: ask for fewer (LIMIT, a narrower \
+         SELECT)",
+        bounds.max_rows, bounds.max_bytes
+    ))
 }

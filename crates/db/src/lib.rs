@@ -25,4 +25,4 @@ mod tls;
 
 pub mod migrate;
 
-pub use pool::{Pools, Session, connect, pools};
+pub use pool::{Connector, Pools, Session, connect, pools, query};

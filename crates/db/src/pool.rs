@@ -13,7 +13,10 @@ use std::collections::HashMap;
 use std::ops::{Deref, DerefMut};
 use std::sync::{Arc, Mutex, OnceLock};
 
-use lord_db_api::{DbError, Engine, Password, Profile, SqlSession};
+use lord_db_api::{
+    Bounds, DbError, Engine, Password, PooledSession, Profile, Rows, SqlConnector, SqlSession,
+    Table, Value,
+};
 
 /// The sessions of one profile.
 struct Pool {
@@ -93,6 +96,40 @@ impl Pools {
     }
 }
 
+/// The process's pools as a [`SqlConnector`]: what the CLI hands lord-host
+/// so that plugins' `lord:plugin/sql` calls share the pools `lord db` uses,
+/// without the host linking a driver.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Connector;
+
+impl SqlConnector for Connector {
+    fn session(
+        &self,
+        profile: &Profile,
+        password: Option<Password>,
+    ) -> Result<Box<dyn PooledSession>, DbError> {
+        Ok(Box::new(pools().session(profile, password)?))
+    }
+}
+
+/// Runs one statement on a session of `profile` from the process's pools:
+/// what `lord db query` does with a statement. A session that failed is
+/// closed rather than put back. Blocking unless the engine is
+/// [`Engine::in_process`].
+pub fn query(
+    profile: &Profile,
+    password: Option<Password>,
+    sql: &str,
+    params: &[Value],
+) -> Result<Rows, DbError> {
+    let mut session = pools().session(profile, password)?;
+    let outcome = session.run(sql, params);
+    if outcome.is_err() {
+        session.discard();
+    }
+    outcome
+}
+
 fn same(a: &Option<Password>, b: &Option<Password>) -> bool {
     a.as_ref().map(Password::expose) == b.as_ref().map(Password::expose)
 }
@@ -170,5 +207,55 @@ impl Drop for Session {
         {
             idle.push(session);
         }
+    }
+}
+
+/// A pooled session is a session: what a [`SqlConnector`] hands out.
+impl SqlSession for Session {
+    fn engine(&self) -> Engine {
+        (**self).engine()
+    }
+
+    fn run(&mut self, sql: &str, params: &[Value]) -> Result<Rows, DbError> {
+        (**self).run(sql, params)
+    }
+
+    fn run_within(
+        &mut self,
+        sql: &str,
+        params: &[Value],
+        bounds: &Bounds,
+    ) -> Result<Rows, DbError> {
+        (**self).run_within(sql, params, bounds)
+    }
+
+    fn run_script(&mut self, sql: &str) -> Result<(), DbError> {
+        (**self).run_script(sql)
+    }
+
+    fn begin(&mut self) -> Result<(), DbError> {
+        (**self).begin()
+    }
+
+    fn commit(&mut self) -> Result<(), DbError> {
+        (**self).commit()
+    }
+
+    fn rollback(&mut self) -> Result<(), DbError> {
+        (**self).rollback()
+    }
+
+    fn tables(&mut self) -> Result<Vec<String>, DbError> {
+        (**self).tables()
+    }
+
+    fn describe(&mut self, table: &str) -> Result<Option<Table>, DbError> {
+        (**self).describe(table)
+    }
+}
+
+impl PooledSession for Session {
+    fn discard(self: Box<Self>) {
+        Session::discard(*self);
     }
 }

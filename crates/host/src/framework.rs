@@ -52,7 +52,8 @@ pub struct PluginFilter {
 pub struct Framework {
     store: Store,
     settings: Settings,
-    channels: LazyChannels,
+    /// Crate-wide for `with_db_connector` (in `provider/db.rs`).
+    pub(crate) channels: LazyChannels,
     loader: Loader,
     lifecycle: Lifecycle,
     delivery: Delivery,

@@ -65,6 +65,7 @@ pub mod exec;
 pub mod http;
 pub mod metrics;
 mod micro;
+pub mod sql;
 
 pub use micro::{Json, Micro, MicroContext};
 /// Re-exported so micro-plugins can build JSON values without a dependency of their own.

@@ -20,6 +20,11 @@ wasmtime::component::bindgen!({
         "lord:plugin/ai.stream": async | trappable,
         "lord:plugin/ai.[method]reply-stream.next": async | trappable,
         "lord:plugin/ai.[method]reply-stream.answer": async | trappable,
+        // A database answers over the network (or a SQLite file's lock
+        // waits), under the deadline.
+        "lord:plugin/sql.query": async | trappable,
+        "lord:plugin/sql.execute": async | trappable,
+        "lord:plugin/sql.batch": async | trappable,
         default: trappable,
     },
     exports: { default: async },

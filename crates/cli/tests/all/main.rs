@@ -39,6 +39,7 @@ mod config;
 mod crash;
 mod dashboard;
 mod db;
+mod db_plugins;
 mod dependencies;
 mod dev;
 mod exec;

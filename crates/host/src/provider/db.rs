@@ -50,6 +50,10 @@ impl Provider for Db {
         }]
     }
 
+    fn interfaces(&self) -> &'static [&'static str] {
+        &["lord:plugin/sql"]
+    }
+
     fn config_schema(&self) -> Option<serde_json::Value> {
         Some(json!({
             "type": "object",
@@ -95,6 +99,18 @@ pub struct DbProfile {
 }
 
 impl crate::Framework {
+    /// Gives plugins' `lord:plugin/sql` calls their sessions: the
+    /// embedder's pools (lord's CLI hands over `lord-db`'s), so that the
+    /// host itself links no database driver. Without one, every call is
+    /// refused. Call before anything runs a plugin.
+    pub fn with_db_connector(
+        mut self,
+        connector: std::sync::Arc<dyn lord_db_api::SqlConnector>,
+    ) -> Self {
+        self.channels.set_db_connector(connector);
+        self
+    }
+
     /// Every configured database profile, by name.
     pub fn db_profiles(&self) -> Result<Vec<DbProfile>, HostError> {
         let tree = self.settings()?.subtree("db.profiles");
@@ -132,19 +148,8 @@ impl crate::Framework {
         &self,
         name: &str,
     ) -> Result<(DbProfile, Option<Password>), HostError> {
-        let settings = self.settings()?;
-        let profile =
-            Profile::from_settings(name, |f| settings.get(&format!("db.profiles.{name}.{f}")))?;
-        // A SQLite file takes no password: the secret store (perhaps the
-        // OS keyring) is not asked.
-        let password = match profile.engine {
-            Engine::Sqlite => None,
-            Engine::Postgres | Engine::Mysql => self
-                .channels()
-                .secrets
-                .get(&profile.password_secret)?
-                .map(|value| Password::new(value.expose().to_owned())),
-        };
+        let (profile, password) =
+            profile_and_password(self.settings()?, &self.channels().secrets, name)?;
         let enabled =
             self.store().provider_state(profile.engine.as_str())?.state == PluginState::Enabled;
         Ok((
@@ -156,4 +161,23 @@ impl crate::Framework {
             password,
         ))
     }
+}
+
+/// The profile `name` from `settings` and its password from `secrets`.
+pub(crate) fn profile_and_password(
+    settings: &lord_config::Config,
+    secrets: &lord_state::Secrets,
+    name: &str,
+) -> Result<(Profile, Option<Password>), HostError> {
+    let profile =
+        Profile::from_settings(name, |f| settings.get(&format!("db.profiles.{name}.{f}")))?;
+    // A SQLite file takes no password: the secret store (perhaps the
+    // OS keyring) is not asked.
+    let password = match profile.engine {
+        Engine::Sqlite => None,
+        Engine::Postgres | Engine::Mysql => secrets
+            .get(&profile.password_secret)?
+            .map(|value| Password::new(value.expose().to_owned())),
+    };
+    Ok((profile, password))
 }

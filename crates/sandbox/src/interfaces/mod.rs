@@ -21,6 +21,7 @@ mod messaging;
 mod metrics;
 mod secrets;
 mod shared;
+mod sql;
 mod types;
 
 use lord_manifest::PermissionFamily;
@@ -40,6 +41,11 @@ pub(crate) use exec::ExecGrants;
 pub use exec::Program;
 pub use messaging::{Messaging, Reply};
 pub use metrics::{MetricsAccess, SystemMetrics};
+pub(crate) use sql::SqlState;
+pub use sql::{
+    MAX_BATCH, MAX_PARAM_BYTES, MAX_RESULT_BYTES, MAX_ROWS, MAX_STATEMENT_BYTES, SqlCall,
+    SqlFailure, SqlService,
+};
 
 /// One host interface.
 pub(crate) struct HostInterface {
@@ -53,7 +59,7 @@ pub(crate) struct HostInterface {
 }
 
 /// Every host interface this host offers plugins.
-pub(crate) const ALL: [HostInterface; 12] = [
+pub(crate) const ALL: [HostInterface; 13] = [
     types::INTERFACE,
     log::INTERFACE,
     data::INTERFACE,
@@ -66,6 +72,7 @@ pub(crate) const ALL: [HostInterface; 12] = [
     exec::INTERFACE,
     metrics::INTERFACE,
     ai::INTERFACE,
+    sql::INTERFACE,
 ];
 
 /// The host interface named `path` (an import name without `@version`).

@@ -80,10 +80,8 @@ pub(super) async fn query(
         .into_iter()
         .map(|p| param(p, args.typed))
         .collect();
-    let rows = super::with_session(framework, &args.name, move |session| {
-        session.run(sql.trim().trim_end_matches(';'), &params)
-    })
-    .await?;
+    let statement = sql.trim().trim_end_matches(';').to_owned();
+    let rows = super::query(framework, &args.name, statement, params).await?;
     if args.json {
         match rows.affected {
             Some(affected) => out.json(&serde_json::json!({ "affected": affected })),
