@@ -12,23 +12,30 @@
 //! - [`Table`]: one table as each engine's catalogue describes it.
 //! - [`Migration`]: a versioned file with an up and a down part and its
 //!   checksum.
-//! - Capabilities as separate traits: [`SqlSession`] for the SQL engines.
-//!   A key-value store (Redis), a document store (MongoDB) or a wide-column
-//!   store (Cassandra) gets a trait of its own beside it, named by
-//!   [`Capability`], rather than one lowest-common-denominator trait that
-//!   would hide what each engine does well.
+//! - Capabilities as separate traits, named by [`Capability`], rather than
+//!   one lowest-common-denominator trait that would hide what each engine
+//!   does well: [`SqlSession`] for the SQL engines, [`KvSession`] for a
+//!   key-value store (Redis; commands as separate arguments, replies as
+//!   [`KvReply`]), [`DocumentSession`] for a document store (MongoDB;
+//!   documents in extended JSON) and [`WideColumnSession`] for a
+//!   wide-column store (Cassandra and ScyllaDB; CQL with bound values).
 //!
 //! Invariant: no I/O. Drivers, pools and the migration runner live in
 //! `lord-db`; this crate is plain types and the pure functions on them.
 
+mod document;
 mod error;
+mod kv;
 mod migration;
 mod profile;
 mod schema;
 mod sql;
 mod value;
+mod wide_column;
 
+pub use document::{DocumentSession, FindOptions, UpdateOutcome};
 pub use error::DbError;
+pub use kv::{KvReply, KvSession, bytes_text};
 pub use migration::{Migration, MigrationName, checksum, migration_file_name};
 pub use profile::{
     Capability, DEFAULT_CONNECT_TIMEOUT_SECS, Engine, Password, Profile, ProfileName, TlsMode,
@@ -37,3 +44,4 @@ pub use profile::{
 pub use schema::{Column, ForeignKey, Index, Table};
 pub use sql::{Bounds, PooledSession, SqlConnector, SqlSession, in_transaction, too_large};
 pub use value::{Rows, Value};
+pub use wide_column::WideColumnSession;

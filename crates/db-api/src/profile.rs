@@ -66,10 +66,18 @@ pub enum Engine {
     Postgres,
     /// MySQL and MariaDB: one wire protocol, one driver.
     Mysql,
+    /// Redis (and servers speaking its protocol): a key-value store.
+    Redis,
+    /// MongoDB: a document store.
+    #[serde(rename = "mongodb")]
+    MongoDb,
+    /// Apache Cassandra and ScyllaDB: one protocol (CQL), one driver.
+    Cassandra,
 }
 
-/// What a kind of database can do; each capability is a trait of its own
-/// ([`crate::SqlSession`] for [`Capability::Sql`]).
+/// What a kind of database can do; each capability is a trait of its own:
+/// [`crate::SqlSession`], [`crate::KvSession`], [`crate::DocumentSession`]
+/// and [`crate::WideColumnSession`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Capability {
@@ -80,7 +88,14 @@ pub enum Capability {
 }
 
 impl Engine {
-    pub const ALL: [Engine; 3] = [Engine::Sqlite, Engine::Postgres, Engine::Mysql];
+    pub const ALL: [Engine; 6] = [
+        Engine::Sqlite,
+        Engine::Postgres,
+        Engine::Mysql,
+        Engine::Redis,
+        Engine::MongoDb,
+        Engine::Cassandra,
+    ];
 
     /// The id of its provider, and the word used in messages.
     pub fn as_str(self) -> &'static str {
@@ -88,6 +103,9 @@ impl Engine {
             Engine::Sqlite => "sqlite",
             Engine::Postgres => "postgres",
             Engine::Mysql => "mysql",
+            Engine::Redis => "redis",
+            Engine::MongoDb => "mongodb",
+            Engine::Cassandra => "cassandra",
         }
     }
 
@@ -96,12 +114,56 @@ impl Engine {
             Engine::Sqlite => "SQLite databases in a file, through rusqlite (SQLite built in)",
             Engine::Postgres => "PostgreSQL servers, through the `postgres` client (rustls TLS)",
             Engine::Mysql => "MySQL and MariaDB servers, through the `mysql` client (rustls TLS)",
+            Engine::Redis => "Redis servers, through the `redis` client (rustls TLS)",
+            Engine::MongoDb => {
+                "MongoDB servers, through the official `mongodb` driver (rustls TLS)"
+            }
+            Engine::Cassandra => {
+                "Apache Cassandra and ScyllaDB clusters, through the `scylla` driver (CQL)"
+            }
         }
     }
 
     pub fn capabilities(self) -> &'static [Capability] {
         match self {
             Engine::Sqlite | Engine::Postgres | Engine::Mysql => &[Capability::Sql],
+            Engine::Redis => &[Capability::KeyValue],
+            Engine::MongoDb => &[Capability::Document],
+            Engine::Cassandra => &[Capability::WideColumn],
+        }
+    }
+
+    /// Whether the engine speaks SQL: the engines [`crate::SqlSession`],
+    /// the migration runner and `lord db migrate` serve.
+    pub fn is_sql(self) -> bool {
+        self.capabilities().contains(&Capability::Sql)
+    }
+
+    /// Whether a connection to it can take a password (a SQLite file
+    /// cannot).
+    pub fn takes_password(self) -> bool {
+        match self {
+            Engine::Sqlite => false,
+            Engine::Postgres
+            | Engine::Mysql
+            | Engine::Redis
+            | Engine::MongoDb
+            | Engine::Cassandra => true,
+        }
+    }
+
+    /// The URL schemes naming the engine, the first the one lord writes.
+    pub fn schemes(self) -> &'static [&'static str] {
+        match self {
+            Engine::Sqlite => &["sqlite"],
+            Engine::Postgres => &["postgres", "postgresql"],
+            Engine::Mysql => &["mysql", "mariadb"],
+            // `rediss`: Redis over TLS, as redis-cli and every client write it.
+            Engine::Redis => &["redis", "rediss"],
+            // `mongodb+srv`: the hosts come from a DNS SRV record.
+            Engine::MongoDb => &["mongodb", "mongodb+srv"],
+            // No scheme is standard for CQL; one word for both servers.
+            Engine::Cassandra => &["cassandra"],
         }
     }
 
@@ -111,7 +173,10 @@ impl Engine {
     pub fn transactional_ddl(self) -> bool {
         match self {
             Engine::Sqlite | Engine::Postgres => true,
-            Engine::Mysql => false,
+            // Not SQL engines: their schema is no transaction's business
+            // (Redis and MongoDB have none to migrate; CQL's DDL is not
+            // transactional).
+            Engine::Mysql | Engine::Redis | Engine::MongoDb | Engine::Cassandra => false,
         }
     }
 
@@ -121,14 +186,25 @@ impl Engine {
     pub fn in_process(self) -> bool {
         match self {
             Engine::Sqlite => true,
-            Engine::Postgres | Engine::Mysql => false,
+            Engine::Postgres
+            | Engine::Mysql
+            | Engine::Redis
+            | Engine::MongoDb
+            | Engine::Cassandra => false,
         }
     }
 
     /// The placeholder for the `n`th (from 1) bound parameter.
     pub fn placeholder(self, n: usize) -> String {
         match self {
-            Engine::Sqlite | Engine::Mysql => "?".to_owned(),
+            // CQL binds `?` too. Redis and MongoDB take no statement text:
+            // their values go as separate arguments or inside a document,
+            // so no placeholder is ever written for them.
+            Engine::Sqlite
+            | Engine::Mysql
+            | Engine::Cassandra
+            | Engine::Redis
+            | Engine::MongoDb => "?".to_owned(),
             Engine::Postgres => format!("${n}"),
         }
     }
@@ -235,50 +311,106 @@ pub fn default_password_secret(profile: &str) -> String {
 }
 
 /// Checks a URL for the profile `name`: its engine from the scheme, and
-/// no password anywhere in it. Returns the engine and the URL as given.
+/// no password anywhere in it.
 pub fn parse_url(name: &str, text: &str) -> Result<Engine, DbError> {
     let scheme = text.split(':').next().unwrap_or_default();
-    let engine = match scheme {
-        "sqlite" => return sqlite_path(text).map(|_| Engine::Sqlite),
-        "postgres" | "postgresql" => Engine::Postgres,
-        "mysql" | "mariadb" => Engine::Mysql,
-        _ => {
-            return Err(DbError::Profile(
-                "the URL must start with sqlite:, postgres:// or mysql:// (like \
-                 postgres://app@127.0.0.1:5432/shop or sqlite:///srv/app.db)"
-                    .to_owned(),
-            ));
-        }
+    let Some(engine) = Engine::ALL
+        .into_iter()
+        .find(|e| e.schemes().contains(&scheme))
+    else {
+        return Err(DbError::Profile(
+            "the URL must start with sqlite:, postgres://, mysql://, redis:// (rediss:// for \
+             TLS), mongodb:// (or mongodb+srv://) or cassandra:// (like \
+             postgres://app@127.0.0.1:5432/shop or sqlite:///srv/app.db)"
+                .to_owned(),
+        ));
     };
-    let mut url = url::Url::parse(text)
-        .map_err(|e| DbError::Profile(format!("the URL for `{name}` is not a URL: {e}")))?;
-    let password_query = url
-        .query_pairs()
-        .any(|(k, _)| k.eq_ignore_ascii_case("password"));
-    if url.password().is_some() || password_query {
-        let _ = url.set_password(None);
-        let kept: Vec<(String, String)> = url
-            .query_pairs()
-            .filter(|(k, _)| !k.eq_ignore_ascii_case("password"))
-            .map(|(k, v)| (k.into_owned(), v.into_owned()))
-            .collect();
-        url.set_query(None);
-        if !kept.is_empty() {
-            url.query_pairs_mut().extend_pairs(kept);
-        }
+    if engine == Engine::Sqlite {
+        return sqlite_path(text).map(|_| engine);
+    }
+    if let Some(stripped) = without_password(text) {
         return Err(DbError::Profile(format!(
             "the URL for `{name}` carries a password, and lord keeps database passwords only in \
-             its secret store: run `lord secret set {}`, then `lord db add {name} {url}`",
+             its secret store: run `lord secret set {}`, then `lord db add {name} {stripped}`",
             default_password_secret(name)
         )));
     }
+    let url = url::Url::parse(&first_host_only(text))
+        .map_err(|e| DbError::Profile(format!("the URL for `{name}` is not a URL: {e}")))?;
     if url.host_str().is_none_or(str::is_empty) {
         return Err(DbError::Profile(format!(
             "the URL for `{name}` names no host; write it like {}://USER@HOST:PORT/DATABASE",
-            engine.as_str()
+            engine.schemes()[0]
         )));
     }
     Ok(engine)
+}
+
+/// The URL's parts around its authority: `(scheme://, authority, rest)`,
+/// the authority being what lies between `//` and the path or query.
+fn split_authority(text: &str) -> Option<(&str, &str, &str)> {
+    let start = text.find("://")? + 3;
+    let end = text[start..]
+        .find(['/', '?', '#'])
+        .map_or(text.len(), |i| start + i);
+    Some((&text[..start], &text[start..end], &text[end..]))
+}
+
+/// The URL with its password taken out (from the user part and any
+/// `password=` query), or `None` when it holds none. Read as text, not
+/// through a URL parser, so a host list (`h1:27017,h2:27017`, how
+/// MongoDB and Cassandra name a cluster) is kept whole in the URL the
+/// error suggests.
+fn without_password(text: &str) -> Option<String> {
+    let (base, query) = match text.split_once('?') {
+        Some((base, query)) => (base, Some(query)),
+        None => (text, None),
+    };
+    let mut found = false;
+    let mut out = match split_authority(base) {
+        Some((scheme, authority, rest)) => match authority.rsplit_once('@') {
+            Some((userinfo, hosts)) if userinfo.contains(':') => {
+                found = true;
+                match userinfo.split(':').next().unwrap_or_default() {
+                    "" => format!("{scheme}{hosts}{rest}"),
+                    user => format!("{scheme}{user}@{hosts}{rest}"),
+                }
+            }
+            _ => base.to_owned(),
+        },
+        None => base.to_owned(),
+    };
+    if let Some(query) = query {
+        let kept: Vec<&str> = query
+            .split('&')
+            .filter(|pair| {
+                let key = pair.split('=').next().unwrap_or_default();
+                let password = key.eq_ignore_ascii_case("password");
+                found |= password;
+                !password
+            })
+            .collect();
+        if !kept.is_empty() {
+            out.push('?');
+            out.push_str(&kept.join("&"));
+        }
+    }
+    found.then_some(out)
+}
+
+/// The URL with only the first host of a host list, for a URL parser.
+fn first_host_only(text: &str) -> String {
+    match split_authority(text) {
+        Some((scheme, authority, rest)) => {
+            let (userinfo, hosts) = match authority.rsplit_once('@') {
+                Some((userinfo, hosts)) => (format!("{userinfo}@"), hosts),
+                None => (String::new(), authority),
+            };
+            let first = hosts.split(',').next().unwrap_or_default();
+            format!("{scheme}{userinfo}{first}{rest}")
+        }
+        None => text.to_owned(),
+    }
 }
 
 /// The file of a `sqlite:` URL: `sqlite:///srv/app.db` or `sqlite:app.db`.
@@ -447,8 +579,63 @@ mod tests {
             parse_url("a", "mariadb://u@h:3306/d").unwrap(),
             Engine::Mysql
         );
-        assert!(parse_url("a", "redis://h").is_err());
+        assert_eq!(parse_url("a", "redis://h").unwrap(), Engine::Redis);
+        assert_eq!(
+            parse_url("a", "rediss://app@h:6380/2").unwrap(),
+            Engine::Redis
+        );
+        assert_eq!(
+            parse_url("a", "mongodb://app@h1:27017,h2:27017/shop?replicaSet=rs0").unwrap(),
+            Engine::MongoDb
+        );
+        assert_eq!(
+            parse_url("a", "mongodb+srv://app@cluster.example/shop").unwrap(),
+            Engine::MongoDb
+        );
+        assert_eq!(
+            parse_url("a", "cassandra://app@10.0.0.1:9042,10.0.0.2:9042/shop").unwrap(),
+            Engine::Cassandra
+        );
         assert!(parse_url("a", "postgres:///d").is_err());
+        assert!(parse_url("a", "memcached://h").is_err());
+    }
+
+    #[test]
+    fn passwords_are_refused_in_every_engines_url() {
+        for (url, kept) in [
+            ("redis://:hunter2@h:6379/0", "redis://h:6379/0"),
+            ("rediss://app:hunter2@h", "rediss://app@h"),
+            (
+                "mongodb://app:hunter2@h1:27017,h2:27017/shop?authSource=admin",
+                "mongodb://app@h1:27017,h2:27017/shop?authSource=admin",
+            ),
+            (
+                "cassandra://app@h:9042/ks?password=hunter2",
+                "cassandra://app@h:9042/ks",
+            ),
+        ] {
+            let error = parse_url("c", url).unwrap_err().to_string();
+            assert!(!error.contains("hunter2"), "{error}");
+            assert!(error.contains(&format!("lord db add c {kept}")), "{error}");
+        }
+    }
+
+    #[test]
+    fn engines_name_their_capability() {
+        for engine in Engine::ALL {
+            assert_eq!(engine.capabilities().len(), 1, "{engine}");
+            assert_eq!(
+                engine.is_sql(),
+                engine.transactional_ddl() || engine == Engine::Mysql
+            );
+            let url = format!("{}://u@h/d", engine.schemes()[0]);
+            if engine != Engine::Sqlite {
+                assert_eq!(parse_url("a", &url).unwrap(), engine, "{url}");
+            }
+        }
+        assert_eq!(Engine::Redis.capabilities(), [Capability::KeyValue]);
+        assert_eq!(Engine::MongoDb.capabilities(), [Capability::Document]);
+        assert_eq!(Engine::Cassandra.capabilities(), [Capability::WideColumn]);
     }
 
     #[test]

@@ -116,12 +116,21 @@ pub fn new_migration(dir: &Path, name: &str) -> Result<PathBuf, DbError> {
 }
 
 /// The SQL for "now" as text, on each engine.
-fn now(engine: Engine) -> &'static str {
-    match engine {
+fn now(engine: Engine) -> Result<&'static str, DbError> {
+    Ok(match engine {
         Engine::Sqlite => "strftime('%Y-%m-%dT%H:%M:%SZ', 'now')",
         Engine::Postgres => "to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')",
         Engine::Mysql => "DATE_FORMAT(UTC_TIMESTAMP(), '%Y-%m-%dT%H:%i:%sZ')",
-    }
+        Engine::Redis | Engine::MongoDb | Engine::Cassandra => return Err(not_sql(engine)),
+    })
+}
+
+/// The error for a migration asked of an engine without SQL.
+pub fn not_sql(engine: Engine) -> DbError {
+    DbError::Migration(format!(
+        "migrations are for the SQL engines (sqlite, postgres, mysql); {engine} has no \
+         migrations lord runs"
+    ))
 }
 
 fn ensure_history(session: &mut dyn SqlSession) -> Result<(), DbError> {
@@ -292,6 +301,9 @@ fn locked<T>(
             format!("SELECT GET_LOCK('{HISTORY_TABLE}', 0)"),
             format!("SELECT RELEASE_LOCK('{HISTORY_TABLE}')"),
         ),
+        engine @ (Engine::Redis | Engine::MongoDb | Engine::Cassandra) => {
+            return Err(not_sql(engine));
+        }
     };
     let deadline = Instant::now() + LOCK_WAIT;
     loop {
@@ -363,7 +375,7 @@ fn up_locked(
             p(1),
             p(2),
             p(3),
-            now(engine),
+            now(engine)?,
             p(4)
         );
         let row = |state: &str| -> Result<Vec<Value>, DbError> {
@@ -394,7 +406,7 @@ fn up_locked(
                 &format!(
                     "UPDATE {HISTORY_TABLE} SET state = {}, applied_at = {} WHERE version = {}",
                     p(1),
-                    now(engine),
+                    now(engine)?,
                     p(2)
                 ),
                 &[Value::Text(APPLIED.to_owned()), version_param(m.version)?],

@@ -147,6 +147,12 @@ pub fn connect(
         Engine::Sqlite => Box::new(crate::sqlite::SqliteSession::open(profile)?),
         Engine::Postgres => Box::new(crate::postgres::PgSession::open(profile, password)?),
         Engine::Mysql => Box::new(crate::mysql::MySession::open(profile, password)?),
+        engine @ (Engine::Redis | Engine::MongoDb | Engine::Cassandra) => {
+            return Err(DbError::Profile(format!(
+                "the database profile `{}` is a {engine} database, which speaks no SQL",
+                profile.name
+            )));
+        }
     })
 }
 

@@ -173,11 +173,12 @@ pub(crate) fn profile_and_password(
         Profile::from_settings(name, |f| settings.get(&format!("db.profiles.{name}.{f}")))?;
     // A SQLite file takes no password: the secret store (perhaps the
     // OS keyring) is not asked.
-    let password = match profile.engine {
-        Engine::Sqlite => None,
-        Engine::Postgres | Engine::Mysql => secrets
+    let password = if profile.engine.takes_password() {
+        secrets
             .get(&profile.password_secret)?
-            .map(|value| Password::new(value.expose().to_owned())),
+            .map(|value| Password::new(value.expose().to_owned()))
+    } else {
+        None
     };
     Ok((profile, password))
 }

@@ -6,7 +6,7 @@ use std::time::Instant;
 use anyhow::Result;
 use clap::Args;
 use lord_config::{Config, remove_in_file, restore_file, set_in_file};
-use lord_db_api::{Engine, TlsMode, Value, parse_url};
+use lord_db_api::{TlsMode, Value, parse_url};
 use lord_host::{Framework, HostError};
 use serde_json::json;
 
@@ -106,7 +106,7 @@ pub(super) fn add(ctx: &Context, out: &Output, framework: &Framework, args: AddA
     let secret = args
         .password_secret
         .unwrap_or_else(|| lord_db_api::default_password_secret(name.as_str()));
-    if engine != Engine::Sqlite && framework.channels().secrets.get(&secret)?.is_none() {
+    if engine.takes_password() && framework.channels().secrets.get(&secret)?.is_none() {
         out.note(format_args!(
             "no password is stored for it; if the server needs one, run `lord secret set {secret}`"
         ));
@@ -141,10 +141,10 @@ pub(super) fn list(out: &Output, framework: &Framework, json: bool) -> Result<()
         out.line("no database profiles; add one with `lord db add NAME URL`")?;
     }
     for p in &profiles {
-        let password = match (p.profile.engine, p.password_stored) {
-            (Engine::Sqlite, _) => "-",
-            (Engine::Postgres | Engine::Mysql, true) => "stored",
-            (Engine::Postgres | Engine::Mysql, false) => "none",
+        let password = match (p.profile.engine.takes_password(), p.password_stored) {
+            (false, _) => "-",
+            (true, true) => "stored",
+            (true, false) => "none",
         };
         out.line(format_args!(
             "{:<16} {:<9} {:<48} tls {:<11} password {}{}",
