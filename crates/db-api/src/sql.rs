@@ -3,7 +3,7 @@
 //! spliced into the statement's text.
 
 use crate::error::DbError;
-use crate::profile::{Engine, Password, Profile};
+use crate::profile::Engine;
 use crate::schema::Table;
 use crate::value::{Rows, Value};
 
@@ -84,30 +84,6 @@ pub struct Bounds {
     /// When the statement must have ended; `None`: the profile's own
     /// statement timeout alone.
     pub deadline: Option<std::time::Instant>,
-}
-
-/// A session borrowed from a pool, as a [`SqlConnector`] hands it out: back
-/// to its pool when dropped, unless discarded.
-pub trait PooledSession: SqlSession {
-    /// Closes the session instead of returning it to the pool: after an
-    /// error that may have left it in a transaction or broken.
-    fn discard(self: Box<Self>);
-}
-
-/// Where sessions come from for a caller that links no driver (lord-host,
-/// serving `lord:plugin/sql` to plugins): the embedder's pools, kept for
-/// the life of the process (`lord-db`'s `Pools`).
-pub trait SqlConnector: Send + Sync {
-    /// A session on `profile`, from its pool when one is idle.
-    ///
-    /// Blocking for a network engine (the first connection, the driver's
-    /// own runtime): call it where a thread may block, unless
-    /// [`Engine::in_process`] says the engine runs in this process.
-    fn session(
-        &self,
-        profile: &Profile,
-        password: Option<Password>,
-    ) -> Result<Box<dyn PooledSession>, DbError>;
 }
 
 /// The error of a result over `bounds`.

@@ -14,8 +14,8 @@ use std::ops::{Deref, DerefMut};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use lord_db_api::{
-    Bounds, DbError, Engine, Password, PooledSession, Profile, Rows, SqlConnector, SqlSession,
-    Table, Value,
+    Bounds, DbConnector, DbError, Engine, Password, PooledSql, Profile, Rows, SqlSession, Table,
+    Value,
 };
 
 /// The sessions of one profile.
@@ -96,18 +96,18 @@ impl Pools {
     }
 }
 
-/// The process's pools as a [`SqlConnector`]: what the CLI hands lord-host
+/// The process's pools as a [`DbConnector`]: what the CLI hands lord-host
 /// so that plugins' `lord:plugin/sql` calls share the pools `lord db` uses,
 /// without the host linking a driver.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Connector;
 
-impl SqlConnector for Connector {
-    fn session(
+impl DbConnector for Connector {
+    fn sql(
         &self,
         profile: &Profile,
         password: Option<Password>,
-    ) -> Result<Box<dyn PooledSession>, DbError> {
+    ) -> Result<Box<dyn PooledSql>, DbError> {
         Ok(Box::new(pools().session(profile, password)?))
     }
 }
@@ -216,7 +216,7 @@ impl Drop for Session {
     }
 }
 
-/// A pooled session is a session: what a [`SqlConnector`] hands out.
+/// A pooled session is a session: what a [`DbConnector`] hands out.
 impl SqlSession for Session {
     fn engine(&self) -> Engine {
         (**self).engine()
@@ -260,7 +260,7 @@ impl SqlSession for Session {
     }
 }
 
-impl PooledSession for Session {
+impl PooledSql for Session {
     fn discard(self: Box<Self>) {
         Session::discard(*self);
     }

@@ -39,7 +39,7 @@ pub(crate) struct LazyChannels {
     topics: Mutex<HashMap<&'static str, lord_manifest::Topic>>,
     /// Where `lord:plugin/sql` takes its sessions: the embedder's pools
     /// (the host links no database driver); `None` until one is given.
-    db_connector: Option<std::sync::Arc<dyn lord_db_api::SqlConnector>>,
+    db_connector: Option<std::sync::Arc<dyn lord_db_api::DbConnector>>,
 }
 
 impl LazyChannels {
@@ -58,12 +58,12 @@ impl LazyChannels {
 
     pub(crate) fn set_db_connector(
         &mut self,
-        connector: std::sync::Arc<dyn lord_db_api::SqlConnector>,
+        connector: std::sync::Arc<dyn lord_db_api::DbConnector>,
     ) {
         self.db_connector = Some(connector);
     }
 
-    pub(crate) fn db_connector(&self) -> Option<&std::sync::Arc<dyn lord_db_api::SqlConnector>> {
+    pub(crate) fn db_connector(&self) -> Option<&std::sync::Arc<dyn lord_db_api::DbConnector>> {
         self.db_connector.as_ref()
     }
 

@@ -106,7 +106,7 @@ pub(crate) fn to_grants(
             // sandbox's `AiService`, resolves it and holds its key.
             Permission::Ai(profile) => grants.ai.push(profile.clone()),
             // The profile by name; the host's database link, linked as
-            // the sandbox's `SqlService`, resolves it, holds its password
+            // the sandbox's `DbService`, resolves it, holds its password
             // and takes sessions from the embedder's pools.
             Permission::Db(profile) => grants.db.push(profile.clone()),
         }

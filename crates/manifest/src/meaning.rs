@@ -171,12 +171,12 @@ impl PermissionFamily {
             },
             // The granted profile names travel in the sandbox's grants;
             // the connections (and the password) are the host's, from the
-            // embedder's pools. `kv` and `document` will join `sql` here.
+            // embedder's pools.
             Self::Db => &FamilyMeaning {
-                interfaces: &["lord:plugin/sql"],
+                interfaces: &["lord:plugin/sql", "lord:plugin/kv", "lord:plugin/document"],
                 wiring: Wiring::Wasi,
-                // No profile is called this, so every statement the plugin
-                // runs is refused and recorded with the profile it named.
+                // No profile is called this, so every call the plugin makes
+                // is refused and recorded with the profile it named.
                 record_placeholder: Some("db(lord-pdk-record-none)"),
                 summary: "query and change a granted database profile; the host holds its \
                           password and binds every parameter",

@@ -61,8 +61,10 @@ pub mod http_bindings {
 }
 
 pub mod ai;
+pub mod document;
 pub mod exec;
 pub mod http;
+pub mod kv;
 pub mod metrics;
 mod micro;
 pub mod sql;

@@ -66,6 +66,7 @@ impl From<Vec<u8>> for Value {
     }
 }
 
+// `DbError` is the contract's one error of `sql`, `kv` and `document`.
 impl DbError {
     /// The message for a person (never a password).
     pub fn message(&self) -> &str {

@@ -41,9 +41,10 @@ pub use instance::{
     Captured, CommandArg, Invocation, LogLevel, LogRecord, MicroCall, MicroInstance, PluginInstance,
 };
 pub use interfaces::{
-    AiAnswer, AiAsk, AiFailure, AiPiece, AiService, MAX_BATCH, MAX_PARAM_BYTES, MAX_RESULT_BYTES,
-    MAX_ROWS, MAX_STATEMENT_BYTES, Messaging, MetricsAccess, Program, Reply, SqlCall, SqlFailure,
-    SqlService, SystemMetrics,
+    AiAnswer, AiAsk, AiFailure, AiPiece, AiService, DbFailure, DbFuture, DbService, DocumentAnswer,
+    DocumentCall, DocumentOp, KvAnswer, KvCall, KvOp, MAX_BATCH, MAX_PARAM_BYTES, MAX_RESULT_BYTES,
+    MAX_ROWS, MAX_STATEMENT_BYTES, Messaging, MetricsAccess, Program, Reply, SqlCall,
+    SystemMetrics,
 };
 pub use limits::Limits;
 pub use links::Links;

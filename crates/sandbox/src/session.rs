@@ -54,8 +54,8 @@ pub(crate) struct StoreState {
     pub(crate) metrics: crate::MetricsAccess,
     /// Which profiles `lord:plugin/ai` may ask, and its open streams.
     pub(crate) ai: crate::interfaces::AiState,
-    /// Which profiles `lord:plugin/sql` may reach.
-    pub(crate) sql: crate::interfaces::SqlState,
+    /// Which profiles `lord:plugin/sql`, `kv` and `document` may reach.
+    pub(crate) db: crate::interfaces::DbState,
     /// `wasi:http`'s state, and lord's policy for the requests it sends.
     http: WasiHttpCtx,
     http_hooks: HttpHooks,
@@ -185,7 +185,7 @@ impl Session {
             exec: crate::interfaces::ExecGrants::new(grants),
             metrics: grants.metrics,
             ai: crate::interfaces::AiState::new(grants),
-            sql: crate::interfaces::SqlState::new(grants),
+            db: crate::interfaces::DbState::new(grants),
             http: WasiHttpCtx::new(),
             http_hooks,
             meter: Meter::default(),

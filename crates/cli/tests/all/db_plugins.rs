@@ -68,6 +68,15 @@ fn assert_contained(lord: &Lord, run: &Run, report: &Value) {
     assert_err(report, "batch", "engine");
     let huge = assert_err(report, "huge", "too-large");
     assert!(huge.contains("10000 rows"), "{huge}");
+    // `kv` and `document` keep the grant rule; a SQL profile takes neither.
+    for step in ["kv_other", "document_other"] {
+        let message = assert_err(report, step, "refused");
+        assert!(message.contains("needs `db(billing)`"), "{step}: {message}");
+    }
+    for step in ["kv_mine", "document_mine"] {
+        let message = assert_err(report, step, "refused");
+        assert!(message.contains("takes no"), "{step}: {message}");
+    }
     // The failed batch's first insert was rolled back with it.
     assert_eq!(report["count"]["ok"], json!([[1]]), "{report}");
     // The table survived, holding the injection as plain text.

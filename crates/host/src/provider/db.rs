@@ -51,7 +51,7 @@ impl Provider for Db {
     }
 
     fn interfaces(&self) -> &'static [&'static str] {
-        &["lord:plugin/sql"]
+        &["lord:plugin/sql", "lord:plugin/kv", "lord:plugin/document"]
     }
 
     fn config_schema(&self) -> Option<serde_json::Value> {
@@ -105,7 +105,7 @@ impl crate::Framework {
     /// refused. Call before anything runs a plugin.
     pub fn with_db_connector(
         mut self,
-        connector: std::sync::Arc<dyn lord_db_api::SqlConnector>,
+        connector: std::sync::Arc<dyn lord_db_api::DbConnector>,
     ) -> Self {
         self.channels.set_db_connector(connector);
         self

@@ -14,8 +14,10 @@ mod ai;
 mod config;
 mod data;
 mod delivery;
+mod document;
 mod events;
 mod exec;
+mod kv;
 mod log;
 mod messaging;
 mod metrics;
@@ -37,14 +39,16 @@ pub(crate) use ai::AiState;
 )]
 pub use ai::ReplyStream;
 pub use ai::{AiAnswer, AiAsk, AiFailure, AiPiece, AiService};
+pub use document::{DocumentAnswer, DocumentCall, DocumentOp};
 pub(crate) use exec::ExecGrants;
 pub use exec::Program;
+pub use kv::{KvAnswer, KvCall, KvOp};
 pub use messaging::{Messaging, Reply};
 pub use metrics::{MetricsAccess, SystemMetrics};
-pub(crate) use sql::SqlState;
+pub(crate) use sql::DbState;
 pub use sql::{
-    MAX_BATCH, MAX_PARAM_BYTES, MAX_RESULT_BYTES, MAX_ROWS, MAX_STATEMENT_BYTES, SqlCall,
-    SqlFailure, SqlService,
+    DbFailure, DbFuture, DbService, MAX_BATCH, MAX_PARAM_BYTES, MAX_RESULT_BYTES, MAX_ROWS,
+    MAX_STATEMENT_BYTES, SqlCall,
 };
 
 /// One host interface.
@@ -59,7 +63,7 @@ pub(crate) struct HostInterface {
 }
 
 /// Every host interface this host offers plugins.
-pub(crate) const ALL: [HostInterface; 13] = [
+pub(crate) const ALL: [HostInterface; 15] = [
     types::INTERFACE,
     log::INTERFACE,
     data::INTERFACE,
@@ -73,6 +77,8 @@ pub(crate) const ALL: [HostInterface; 13] = [
     metrics::INTERFACE,
     ai::INTERFACE,
     sql::INTERFACE,
+    kv::INTERFACE,
+    document::INTERFACE,
 ];
 
 /// The host interface named `path` (an import name without `@version`).

@@ -1,6 +1,6 @@
 //! `lord:plugin/sql`: a plugin granted `db(NAME)` runs statements on the
 //! user's database profile `NAME`. The connections are a service the host
-//! links ([`SqlService`], which resolves the profile, holds its password
+//! links ([`DbService`], which resolves the profile, holds its password
 //! and takes sessions from the embedder's pools), so a plugin never sees a
 //! password, and a host without one refuses the calls.
 //!
@@ -68,7 +68,7 @@ pub struct SqlCall {
 
 /// Why a call failed, as the plugin is told (the WIT's `db-error`).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum SqlFailure {
+pub enum DbFailure {
     /// Nothing ran: an ungranted, unknown or disabled profile, a request
     /// over the limits, no service in this host.
     Refused(String),
@@ -80,7 +80,7 @@ pub enum SqlFailure {
     TooLarge(String),
 }
 
-impl SqlFailure {
+impl DbFailure {
     pub fn message(&self) -> &str {
         match self {
             Self::Refused(m) | Self::Unavailable(m) | Self::Engine(m) | Self::TooLarge(m) => m,
@@ -88,39 +88,57 @@ impl SqlFailure {
     }
 }
 
-impl std::fmt::Display for SqlFailure {
+impl std::fmt::Display for DbFailure {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.message())
     }
 }
 
+/// A boxed answer of the [`DbService`].
+pub type DbFuture<T> = Pin<Box<dyn Future<Output = Result<T, DbFailure>> + Send>>;
+
 /// Implemented by the host (lord-host's database link), linked into an
-/// instance's `Links` as `Arc<dyn SqlService>`. It resolves the profile,
-/// holds its password and runs the statements on a pooled session, binding
-/// every parameter; the sandbox has already checked the grant and the
-/// sizes. Errors are shown to the plugin as they are, so they must never
-/// carry a password.
-pub trait SqlService: Send + Sync {
+/// instance's `Links` as `Arc<dyn DbService>`: it serves `sql`, `kv` and
+/// `document`. It resolves the profile, holds its password and runs the
+/// call on a pooled session, binding every parameter; the sandbox has
+/// already checked the grant and the sizes. Errors are shown to the plugin
+/// as they are, so they must never carry a password.
+pub trait DbService: Send + Sync {
     /// `plugin` is the asking plugin's id. One [`Rows`] per statement, in
     /// order.
-    fn run(
+    fn sql(&self, plugin: &str, call: SqlCall) -> DbFuture<Vec<Rows>>;
+
+    /// One key-value operation.
+    fn kv(&self, plugin: &str, call: super::kv::KvCall) -> DbFuture<super::kv::KvAnswer>;
+
+    /// One document operation.
+    fn document(
         &self,
         plugin: &str,
-        call: SqlCall,
-    ) -> Pin<Box<dyn Future<Output = Result<Vec<Rows>, SqlFailure>> + Send>>;
+        call: super::document::DocumentCall,
+    ) -> DbFuture<super::document::DocumentAnswer>;
 }
 
-/// What `lord:plugin/sql` may reach in one instance.
+/// What `lord:plugin/sql`, `kv` and `document` may reach in one instance.
 #[derive(Debug, Default)]
-pub(crate) struct SqlState {
+pub(crate) struct DbState {
     /// The granted profile names.
     profiles: Vec<String>,
 }
 
-impl SqlState {
+impl DbState {
     pub(crate) fn new(grants: &crate::Grants) -> Self {
         Self {
             profiles: grants.db.clone(),
+        }
+    }
+
+    /// Whether `profile` is granted, or the refusal.
+    pub(crate) fn granted(&self, profile: &str) -> Result<(), Refused> {
+        if self.profiles.iter().any(|p| p == profile) {
+            Ok(())
+        } else {
+            Err(Refused::needs(profile))
         }
     }
 
@@ -133,9 +151,7 @@ impl SqlState {
         transaction: bool,
         deadline: Instant,
     ) -> Result<SqlCall, Refused> {
-        if !self.profiles.contains(&profile) {
-            return Err(Refused::needs(&profile));
-        }
+        self.granted(&profile)?;
         if statements.len() > MAX_BATCH {
             return Err(Refused::invalid(format!(
                 "the batch holds {} statements, over the {MAX_BATCH} one call may run",
@@ -179,10 +195,10 @@ impl SqlState {
 
 /// Why a call was not passed on.
 #[derive(Debug, PartialEq)]
-struct Refused {
-    message: String,
+pub(crate) struct Refused {
+    pub(crate) message: String,
     /// The access and the permission to record, for a missing grant.
-    denial: Option<(String, String)>,
+    pub(crate) denial: Option<(String, String)>,
 }
 
 impl Refused {
@@ -198,7 +214,7 @@ impl Refused {
         }
     }
 
-    fn invalid(message: String) -> Self {
+    pub(crate) fn invalid(message: String) -> Self {
         Self {
             message,
             denial: None,
@@ -240,45 +256,53 @@ fn rows_to_wit(rows: Rows) -> sql::Rows {
     }
 }
 
-fn error_to_wit(failure: SqlFailure) -> sql::DbError {
+pub(crate) fn error_to_wit(failure: DbFailure) -> sql::DbError {
     match failure {
-        SqlFailure::Refused(m) => sql::DbError::Refused(m),
-        SqlFailure::Unavailable(m) => sql::DbError::Unavailable(m),
-        SqlFailure::Engine(m) => sql::DbError::Engine(m),
-        SqlFailure::TooLarge(m) => sql::DbError::TooLarge(m),
+        DbFailure::Refused(m) => sql::DbError::Refused(m),
+        DbFailure::Unavailable(m) => sql::DbError::Unavailable(m),
+        DbFailure::Engine(m) => sql::DbError::Engine(m),
+        DbFailure::TooLarge(m) => sql::DbError::TooLarge(m),
     }
 }
 
 impl StoreState {
+    /// A refusal as the plugin is told it, recorded as a denial when a
+    /// grant would allow the access.
+    pub(crate) fn db_refused(&self, refused: Refused) -> DbFailure {
+        if let Some((access, permission)) = refused.denial {
+            self.deny(access, Some(permission));
+        }
+        DbFailure::Refused(refused.message)
+    }
+
+    /// The host's database service, or the refusal when there is none.
+    pub(crate) fn db_service(&self) -> Result<Arc<dyn DbService>, DbFailure> {
+        self.links
+            .get::<Arc<dyn DbService>>()
+            .cloned()
+            .ok_or_else(|| {
+                DbFailure::Refused(
+                    "this host serves no database profiles (the `db` provider is not running in \
+                     it)"
+                    .to_owned(),
+                )
+            })
+    }
+
     /// Checks and runs one call; one [`Rows`] per statement.
     async fn sql_run(
         &mut self,
         profile: String,
         statements: Vec<sql::Statement>,
         transaction: bool,
-    ) -> Result<Vec<Rows>, SqlFailure> {
+    ) -> Result<Vec<Rows>, DbFailure> {
         let deadline = self.call_deadline();
         let call = self
-            .sql
+            .db
             .check(profile, statements, transaction, deadline)
-            .map_err(|refused| {
-                if let Some((access, permission)) = refused.denial {
-                    self.deny(access, Some(permission));
-                }
-                SqlFailure::Refused(refused.message)
-            })?;
-        let service = self
-            .links
-            .get::<Arc<dyn SqlService>>()
-            .cloned()
-            .ok_or_else(|| {
-                SqlFailure::Refused(
-                    "this host serves no database profiles (the `db` provider is not running in \
-                     it)"
-                    .to_owned(),
-                )
-            })?;
-        service.run(self.plugin.as_str(), call).await
+            .map_err(|refused| self.db_refused(refused))?;
+        let service = self.db_service()?;
+        service.sql(self.plugin.as_str(), call).await
     }
 }
 
@@ -334,8 +358,8 @@ impl sql::Host for StoreState {
 mod tests {
     use super::*;
 
-    fn state(profiles: &[&str]) -> SqlState {
-        SqlState {
+    fn state(profiles: &[&str]) -> DbState {
+        DbState {
             profiles: profiles.iter().map(|p| (*p).to_owned()).collect(),
         }
     }

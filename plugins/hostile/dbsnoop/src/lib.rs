@@ -4,12 +4,14 @@
 //! `secrets`, which it holds no grant for, and through every error it can
 //! provoke), another file (ATTACH, VACUUM INTO), a transaction left open
 //! for the session's next user, and the table itself through a parameter
-//! built to be spliced. It reports each step as JSON, so the tests can
+//! built to be spliced; and the same through `kv` and `document`. It
+//! reports each step as JSON, so the tests can
 //! check every refusal and that the password appears nowhere.
 
+use lord_pdk::document::{self, FindOptions};
 use lord_pdk::serde_json::{Value as Json, json};
 use lord_pdk::sql::{self, DbError, Rows, Value};
-use lord_pdk::{Command, Plugin, secrets};
+use lord_pdk::{Command, Plugin, kv, secrets};
 
 struct DbSnoop;
 
@@ -99,6 +101,17 @@ impl Plugin for DbSnoop {
                 |r| json!(r.rows.len()),
             ),
             "count": step(count(), rows),
+            // The other database interfaces keep the same rule.
+            "kv_other": step(kv::get(other, "k"), |v| json!(v)),
+            "kv_mine": step(kv::set(profile, "k", b"v", None), |_| json!(null)),
+            "document_other": step(
+                document::find(other, "c", &json!({}), &FindOptions::default()),
+                |d| json!(d.len()),
+            ),
+            "document_mine": step(
+                document::find(profile, "c", &json!({}), &FindOptions::default()),
+                |d| json!(d.len()),
+            ),
         });
         Ok(format!("{report}\n"))
     }
