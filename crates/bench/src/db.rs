@@ -10,7 +10,9 @@
 //!   the `benchdb` plugin's kept instance (`PluginInstance::run_command`
 //!   through lord-host's public API: the guest's call, the grant check, the
 //!   host's service, the rows lowered into the guest) against the same
-//!   statement run natively on the pool, the name read from the row.
+//!   statement run natively on the pool, the name read from the row. Also
+//!   reported without a goal: [`IN_CALL`] queries in one command against as
+//!   many natively, which leaves the command's own entry out.
 //!
 //! Both in alternating batches, medians over batches.
 
@@ -30,9 +32,15 @@ const STATEMENT: &str = "SELECT id, name FROM t WHERE id = ?";
 pub(crate) struct DbResults {
     /// `lord db query`'s machinery against the bare pooled session.
     pub(crate) query: Pair,
-    /// Through a plugin against native.
+    /// Through a plugin against native, one query per command.
     pub(crate) wasm: Pair,
+    /// The same with [`IN_CALL`] queries per command, per query: the
+    /// interface's own cost without the command's entry.
+    pub(crate) in_call: Pair,
 }
+
+/// Queries per command for [`DbResults::in_call`].
+pub(crate) const IN_CALL: u32 = 100;
 
 /// The native side: a session from the process's pool, the statement, the
 /// name in its row.
@@ -121,5 +129,30 @@ pub(crate) async fn measure(plugins: &Plugins, plan: Plan) -> Result<DbResults> 
         },
     )
     .await?;
-    Ok(DbResults { query, wasm })
+    let many = Invocation {
+        command: "benchdb-queries".to_owned(),
+        args: vec![lord_host::CommandArg {
+            name: "count".to_owned(),
+            values: vec![IN_CALL.to_string()],
+        }],
+    };
+    let in_call = timing::interleaved(
+        plan,
+        async || {
+            ours.run_command(&many).await?;
+            Ok(())
+        },
+        async || {
+            for _ in 0..IN_CALL {
+                native(&profile)?;
+            }
+            Ok(())
+        },
+    )
+    .await?;
+    Ok(DbResults {
+        query,
+        wasm,
+        in_call,
+    })
 }

@@ -229,7 +229,7 @@ impl<'a> Runtime<'a> {
             && let Some(connector) = self.channels.db_connector()
         {
             let service = crate::provider::db_link::PluginDb::service(
-                self.settings.get()?,
+                self.settings,
                 &self.channels().secrets,
                 &databases,
                 |engine| !self.loader.is_disabled(engine.as_str()),

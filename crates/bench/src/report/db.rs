@@ -71,6 +71,17 @@ pub(super) fn db_keys(db: &DbResults) -> Map<String, Value> {
             "db_wasm_query_native_us".to_owned(),
             json!(round(db.wasm.baseline.median_ns() / 1e3, 3)),
         ),
+        (
+            "db_wasm_query_in_call_ratio".to_owned(),
+            json!(round(db.in_call.ratio(), 3)),
+        ),
+        (
+            "db_wasm_query_in_call_ours_us".to_owned(),
+            json!(round(
+                db.in_call.subject.median_ns() / 1e3 / f64::from(crate::db::IN_CALL),
+                3
+            )),
+        ),
     ])
 }
 

@@ -18,7 +18,6 @@ use std::path::PathBuf;
 
 use lord_db_api::{DbError, Engine, Password, Profile};
 use lord_manifest::{PluginId, Version};
-use lord_store::PluginState;
 use serde::Serialize;
 use serde_json::json;
 
@@ -149,9 +148,8 @@ impl crate::Framework {
         name: &str,
     ) -> Result<(DbProfile, Option<Password>), HostError> {
         let (profile, password) =
-            profile_and_password(self.settings()?, &self.channels().secrets, name)?;
-        let enabled =
-            self.store().provider_state(profile.engine.as_str())?.state == PluginState::Enabled;
+            profile_and_password(&self.settings, &self.channels().secrets, name)?;
+        let enabled = !self.loader.is_disabled(profile.engine.as_str());
         Ok((
             DbProfile {
                 password_stored: password.is_some(),
@@ -165,12 +163,11 @@ impl crate::Framework {
 
 /// The profile `name` from `settings` and its password from `secrets`.
 pub(crate) fn profile_and_password(
-    settings: &lord_config::Config,
+    settings: &crate::settings::Settings,
     secrets: &lord_state::Secrets,
     name: &str,
 ) -> Result<(Profile, Option<Password>), HostError> {
-    let profile =
-        Profile::from_settings(name, |f| settings.get(&format!("db.profiles.{name}.{f}")))?;
+    let profile = settings.db_profile(name)?;
     // A SQLite file takes no password: the secret store (perhaps the
     // OS keyring) is not asked.
     let password = if profile.engine.takes_password() {

@@ -46,7 +46,7 @@ impl PluginDb {
     /// The service for a plugin granted `profiles`, resolved now;
     /// `engine_enabled` says whether an engine's provider is enabled.
     pub(crate) fn service(
-        settings: &lord_config::Config,
+        settings: &crate::settings::Settings,
         secrets: &lord_state::Secrets,
         profiles: &[String],
         engine_enabled: impl Fn(Engine) -> bool,
