@@ -23,7 +23,7 @@ use lord_db_api::{Profile, Value};
 use lord_host::{Framework, Invocation};
 
 use crate::fixtures::{self, Plugins};
-use crate::timing::{self, Pair, Plan};
+use crate::timing::{self, Pair, Plan, Samples};
 
 const STATEMENT: &str = "SELECT id, name FROM t WHERE id = ?";
 
@@ -37,6 +37,11 @@ pub(crate) struct DbResults {
     /// The same with [`IN_CALL`] queries per command, per query: the
     /// interface's own cost without the command's entry.
     pub(crate) in_call: Pair,
+    /// Where `query`'s difference goes: resolving the profile
+    /// (`Framework::db_connection`) and collecting one row as `--json`
+    /// does, each alone.
+    pub(crate) resolve: Samples,
+    pub(crate) collect: Samples,
 }
 
 /// Queries per command for [`DbResults::in_call`].
@@ -106,6 +111,18 @@ pub(crate) async fn measure(plugins: &Plugins, plan: Plan) -> Result<DbResults> 
     )
     .await?;
 
+    let resolve = timing::single(plan, async || {
+        framework.db_connection("bench")?;
+        Ok(())
+    })
+    .await?;
+    let one = lord_db::query(&profile, None, STATEMENT, &[Value::Int(1)])?;
+    let collect = timing::single(plan, async || {
+        ensure!(one.to_objects().len() == 1, "one row");
+        Ok(())
+    })
+    .await?;
+
     eprintln!("lord-bench: db: through lord:plugin/sql ...");
     let dir = plugins.benchdb();
     fixtures::install(&mut framework, std::slice::from_ref(&dir)).await?;
@@ -154,5 +171,7 @@ pub(crate) async fn measure(plugins: &Plugins, plan: Plan) -> Result<DbResults> 
         query,
         wasm,
         in_call,
+        resolve,
+        collect,
     })
 }

@@ -72,6 +72,14 @@ pub(super) fn db_keys(db: &DbResults) -> Map<String, Value> {
             json!(round(db.wasm.baseline.median_ns() / 1e3, 3)),
         ),
         (
+            "db_query_resolve_us".to_owned(),
+            json!(round(db.resolve.median_ns() / 1e3, 3)),
+        ),
+        (
+            "db_query_collect_us".to_owned(),
+            json!(round(db.collect.median_ns() / 1e3, 3)),
+        ),
+        (
             "db_wasm_query_in_call_ratio".to_owned(),
             json!(round(db.in_call.ratio(), 3)),
         ),

@@ -28,8 +28,7 @@ use lord_sandbox::{
     KvOp, SqlCall,
 };
 
-/// A granted profile, ready to connect.
-#[derive(Clone)]
+/// A granted profile, ready to connect (shared by the calls, not copied).
 struct Reach {
     profile: Profile,
     password: Option<Password>,
@@ -38,7 +37,7 @@ struct Reach {
 /// One plugin's reach: its granted profiles, each usable or the reason it
 /// is not.
 pub(crate) struct PluginDb {
-    profiles: BTreeMap<String, Result<Reach, String>>,
+    profiles: BTreeMap<String, Result<Arc<Reach>, String>>,
     connector: Arc<dyn DbConnector>,
 }
 
@@ -59,7 +58,7 @@ impl PluginDb {
                 .and_then(|(profile, password)| {
                     let engine = profile.engine;
                     if engine_enabled(engine) {
-                        Ok(Reach { profile, password })
+                        Ok(Arc::new(Reach { profile, password }))
                     } else {
                         Err(format!(
                             "the database profile `{name}` uses `{engine}`, which is disabled"
@@ -74,9 +73,9 @@ impl PluginDb {
         })
     }
 
-    fn reach(&self, profile: &str) -> Result<Reach, DbFailure> {
+    fn reach(&self, profile: &str) -> Result<Arc<Reach>, DbFailure> {
         match self.profiles.get(profile) {
-            Some(Ok(reach)) => Ok(reach.clone()),
+            Some(Ok(reach)) => Ok(Arc::clone(reach)),
             Some(Err(reason)) => Err(DbFailure::Refused(format!("refused: {reason}"))),
             None => Err(DbFailure::Refused(format!(
                 "refused: the database profile `{}` (needs `db({})`)",
@@ -527,17 +526,17 @@ mod tests {
             profiles: BTreeMap::from([
                 (
                     "cache".to_owned(),
-                    Ok(Reach {
+                    Ok(Arc::new(Reach {
                         profile: profile("cache", "redis://127.0.0.1:6379"),
                         password: Some(Password::new("pw-canary-1".to_owned())),
-                    }),
+                    })),
                 ),
                 (
                     "shop".to_owned(),
-                    Ok(Reach {
+                    Ok(Arc::new(Reach {
                         profile: profile("shop", "mongodb://127.0.0.1:27017/shop"),
                         password: None,
-                    }),
+                    })),
                 ),
             ]),
             connector: Arc::new(Stores(Arc::new(Memory::default()))),
