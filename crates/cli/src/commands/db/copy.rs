@@ -354,11 +354,9 @@ impl Shape {
 /// A name quoted for `engine`, its quote character doubled inside.
 fn quote(engine: Engine, name: &str) -> String {
     match engine {
-        Engine::Sqlite
-        | Engine::Postgres
-        | Engine::Redis
-        | Engine::MongoDb
-        | Engine::Cassandra => format!("\"{}\"", name.replace('"', "\"\"")),
+        Engine::Sqlite | Engine::Postgres | Engine::Redis | Engine::MongoDb | Engine::Cassandra => {
+            format!("\"{}\"", name.replace('"', "\"\""))
+        }
         Engine::Mysql => format!("`{}`", name.replace('`', "``")),
     }
 }
