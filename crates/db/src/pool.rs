@@ -22,9 +22,9 @@ use std::time::Duration;
 use serde_json::Value as Json;
 
 use lord_db_api::{
-    Bounds, Canceller, DbConnector, DbError, DocumentSession, Engine, FindOptions, KvReply,
-    KvSession, Password, PooledDocument, PooledKv, PooledSql, Profile, RowSink, Rows, SqlSession,
-    Table, UpdateOutcome, Value, WideColumnSession,
+    Bounds, Canceller, Capability, DbConnector, DbError, DocumentSession, Engine, FindOptions,
+    KvReply, KvSession, Password, PooledDocument, PooledKv, PooledSql, Profile, RowSink, Rows,
+    SqlSession, Table, UpdateOutcome, Value, WideColumnSession,
 };
 
 /// An open session on a profile, by capability.
@@ -51,6 +51,9 @@ impl Connection {
 pub trait Pooled: Send {
     /// The capability, as messages name it (`SQL`, `key-value`).
     const WHAT: &'static str;
+    /// The capability a profile's engine must have to lend one; `None`
+    /// for a [`Connection`], which any engine lends.
+    const CAPABILITY: Option<Capability>;
     fn into_connection(self: Box<Self>) -> Connection;
     /// The session, or the connection back when it is of another kind.
     fn from_connection(connection: Connection) -> Result<Box<Self>, Connection>;
@@ -60,6 +63,7 @@ macro_rules! pooled {
     ($trait:ident, $variant:ident, $what:literal) => {
         impl Pooled for dyn $trait {
             const WHAT: &'static str = $what;
+            const CAPABILITY: Option<Capability> = Some(Capability::$variant);
             fn into_connection(self: Box<Self>) -> Connection {
                 Connection::$variant(self)
             }
@@ -81,6 +85,7 @@ pooled!(WideColumnSession, WideColumn, "CQL");
 
 impl Pooled for Connection {
     const WHAT: &'static str = "a connection";
+    const CAPABILITY: Option<Capability> = None;
     fn into_connection(self: Box<Self>) -> Connection {
         *self
     }
@@ -173,6 +178,13 @@ impl Pools {
         profile: &Profile,
         password: Option<Password>,
     ) -> Result<Lease<S>, DbError> {
+        // Refused before anything is opened: a plugin asking a SQL profile
+        // for key-value commands must not cost a connection.
+        if let Some(capability) = S::CAPABILITY
+            && !profile.engine.capabilities().contains(&capability)
+        {
+            return Err(wrong_kind(profile, profile.engine, S::WHAT));
+        }
         let pool = {
             let mut pools = self.pools.lock().map_err(|_| poisoned())?;
             let current = pools
@@ -209,11 +221,7 @@ impl Pools {
                 if let Ok(mut idle) = pool.idle.lock() {
                     idle.push(connection);
                 }
-                Err(DbError::Profile(format!(
-                    "the database profile `{}` is a {engine} database, which does not take {}",
-                    profile.name,
-                    S::WHAT
-                )))
+                Err(wrong_kind(profile, engine, S::WHAT))
             }
         }
     }
@@ -279,6 +287,14 @@ pub fn query(
     outcome
 }
 
+/// Why `profile` lends no session of the kind asked for.
+fn wrong_kind(profile: &Profile, engine: Engine, what: &str) -> DbError {
+    DbError::Profile(format!(
+        "the database profile `{}` is a {engine} database, which takes no {what}",
+        profile.name
+    ))
+}
+
 fn same(a: &Option<Password>, b: &Option<Password>) -> bool {
     a.as_ref().map(Password::expose) == b.as_ref().map(Password::expose)
 }
@@ -292,13 +308,8 @@ pub fn connect(
     profile: &Profile,
     password: Option<&Password>,
 ) -> Result<Box<dyn SqlSession>, DbError> {
-    <dyn SqlSession>::from_connection(open(profile, password)?).map_err(|c| {
-        DbError::Profile(format!(
-            "the database profile `{}` is a {} database, which does not take SQL",
-            profile.name,
-            c.engine()
-        ))
-    })
+    <dyn SqlSession>::from_connection(open(profile, password)?)
+        .map_err(|c| wrong_kind(profile, c.engine(), <dyn SqlSession as Pooled>::WHAT))
 }
 
 /// Opens a new session on `profile`, of its engine's capability.
