@@ -7,14 +7,19 @@
 //! prints; an injection through a parameter is stored as text and the
 //! table survives; on SQLite, no other file can be attached or written and
 //! no transaction or setting outlives its call. A component importing
-//! `lord:plugin/sql` without a `db` grant is refused at install.
+//! `lord:plugin/sql` without a `db` grant is refused at install. The same
+//! rules hold through `lord:plugin/kv` on a throwaway `redis-server` and
+//! through `lord:plugin/document` on the CongoDB wire-protocol emulator
+//! (EMULATOR-BACKED: no real MongoDB server can run here).
 
 use std::io::Write as _;
 use std::process::Stdio;
 
 use serde_json::{Value, json};
 
+use crate::mongo::Mongo;
 use crate::pg::PgServer;
+use crate::redis::{PASSWORD as REDIS_PASSWORD, Redis};
 use crate::support::{Lord, Run, variant};
 
 const INJECTION: &str = "'; DROP TABLE t; --";
@@ -187,4 +192,116 @@ fn a_component_importing_sql_without_a_db_grant_is_refused_at_install() {
         .assert_stderr_contains("imports `lord:plugin/sql")
         .assert_stderr_contains("needs a `db` permission");
     assert!(lord.list().is_empty());
+}
+
+/// The password nowhere in what lord printed or recorded.
+fn assert_no_password(lord: &Lord, run: &Run, password: &str) {
+    let info = lord.run(&["plugin", "info", "dbsnoop", "--json"]);
+    for text in [run.stdout(), run.stderr(), info.stdout(), info.stderr()] {
+        assert!(!text.contains(password), "the password leaked: {text}");
+    }
+}
+
+#[test]
+fn a_plugin_granted_a_redis_profile_uses_it_through_kv_and_reaches_nothing_else() {
+    let Some(server) = Redis::start() else {
+        return;
+    };
+    let lord = Lord::new();
+    // Two logical databases of one server, one granted.
+    lord.run(&["db", "add", "analytics", &server.url(0)])
+        .assert_ok();
+    lord.run(&["db", "add", "billing", &server.url(1)])
+        .assert_ok();
+    set_secret(&lord, "DB_ANALYTICS_PASSWORD", REDIS_PASSWORD);
+    set_secret(&lord, "DB_BILLING_PASSWORD", REDIS_PASSWORD);
+    lord.run(&["db", "query", "billing", "--", "SET", "k", "billing's"])
+        .assert_ok();
+    lord.install("hostile/dbsnoop");
+    let run = lord.run(&["dbsnoop-kv", "analytics", "billing"]);
+    let report = report(&run);
+    for (step, want) in [
+        ("set", json!(null)),
+        ("get", json!(true)),
+        ("missing", json!(null)),
+        ("incr", json!(41)),
+        ("incr_again", json!(42)),
+        ("ttl", json!(true)),
+        ("no_ttl", json!(null)),
+        ("expire", json!(true)),
+        ("exists", json!(true)),
+        ("pattern", json!(["brief"])),
+        ("delete", json!(1)),
+    ] {
+        assert_eq!(report[step]["ok"], want, "{step}: {report}");
+    }
+    // The smuggled key is one key, listed as itself.
+    let keys = report["scan"]["ok"].as_array().expect("scan");
+    assert!(keys.contains(&json!("k\r\nFLUSHALL\r\n")), "{report}");
+    for step in ["other", "ghost"] {
+        let message = assert_err(&report, step, "refused");
+        assert!(message.contains("db("), "{step}: {message}");
+    }
+    for step in ["sql_mine", "document_mine"] {
+        let message = assert_err(&report, step, "refused");
+        assert!(message.contains("takes no"), "{step}: {message}");
+    }
+    // FLUSHALL never ran: the other database still holds its key, and
+    // the granted one holds exactly what the plugin left.
+    let billing = lord.run(&["db", "query", "billing", "--json", "--", "GET", "k"]);
+    billing.assert_ok();
+    assert_eq!(billing.stdout().trim(), "\"billing's\"");
+    let left = lord.run(&["db", "query", "analytics", "--json", "--", "DBSIZE"]);
+    left.assert_ok();
+    assert_eq!(left.stdout().trim(), "2");
+    assert_no_password(&lord, &run, REDIS_PASSWORD);
+}
+
+#[test]
+fn a_plugin_granted_a_mongodb_profile_uses_it_through_document_and_reaches_nothing_else() {
+    let Some(server) = Mongo::start() else {
+        return;
+    };
+    let lord = Lord::new();
+    for (name, db) in [("analytics", "shop"), ("billing", "ledger")] {
+        lord.run(&["db", "add", name, &server.url(db), "--tls-mode", "disable"])
+            .assert_ok();
+    }
+    lord.run(&[
+        "db",
+        "query",
+        "billing",
+        r#"{"insert": "items", "documents": [{"kept": true}]}"#,
+    ])
+    .assert_ok();
+    lord.install("hostile/dbsnoop");
+    let run = lord.run(&["dbsnoop-doc", "analytics", "billing"]);
+    let report = report(&run);
+    assert_eq!(report["insert"]["ok"], 2, "{report}");
+    // The injection is a value: matched as text, run as nothing.
+    assert_eq!(report["by_value"]["ok"], json!([1]), "{report}");
+    assert_eq!(report["update"]["ok"], json!([1, 1]), "{report}");
+    assert_eq!(
+        report["names"]["ok"],
+        json!(["'; db.dropDatabase(); //", "renamed"]),
+        "{report}"
+    );
+    assert_err(&report, "bad_filter", "engine");
+    assert_eq!(report["delete"]["ok"], 1, "{report}");
+    let message = assert_err(&report, "other", "refused");
+    assert!(message.contains("needs `db(billing)`"), "{message}");
+    for step in ["kv_mine", "sql_mine"] {
+        let message = assert_err(&report, step, "refused");
+        assert!(message.contains("takes no"), "{step}: {message}");
+    }
+    // The other database was never touched; the granted one holds what
+    // the plugin left.
+    let count = |profile: &str| {
+        let run = lord.run(&["db", "query", profile, r#"{"count": "items"}"#, "--json"]);
+        run.assert_ok();
+        let answer: Value = serde_json::from_str(&run.stdout()).expect("JSON");
+        answer["n"].as_i64()
+    };
+    assert_eq!(count("billing"), Some(1));
+    assert_eq!(count("analytics"), Some(1));
 }

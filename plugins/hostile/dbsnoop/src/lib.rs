@@ -4,9 +4,12 @@
 //! `secrets`, which it holds no grant for, and through every error it can
 //! provoke), another file (ATTACH, VACUUM INTO), a transaction left open
 //! for the session's next user, and the table itself through a parameter
-//! built to be spliced; and the same through `kv` and `document`. It
-//! reports each step as JSON, so the tests can
-//! check every refusal and that the password appears nowhere.
+//! built to be spliced; and the same through `kv` and `document`. Its
+//! `dbsnoop-kv` and `dbsnoop-doc` commands do the same on a Redis and a
+//! MongoDB profile: a key built to smuggle a second command, a value with
+//! every byte, an operator where a plain value belongs. It reports each
+//! step as JSON, so the tests can check every refusal and that the
+//! password appears nowhere.
 
 use lord_pdk::document::{self, FindOptions};
 use lord_pdk::serde_json::{Value as Json, json};
@@ -51,8 +54,81 @@ fn step<T>(outcome: Result<T, DbError>, ok: impl Fn(&T) -> Json) -> Json {
     }
 }
 
+/// A key that would run FLUSHALL if lord spliced it into the protocol.
+const SMUGGLED_KEY: &str = "k\r\nFLUSHALL\r\n";
+
+/// Key-value use and abuse of a granted Redis profile.
+fn kv_steps(profile: &str, other: &str) -> Json {
+    let every_byte: Vec<u8> = (0..=255).collect();
+    json!({
+        "set": step(kv::set(profile, SMUGGLED_KEY, &every_byte, None), |_| json!(null)),
+        "get": step(kv::get(profile, SMUGGLED_KEY), |v| json!(v.as_deref() == Some(&every_byte[..]))),
+        "missing": step(kv::get(profile, "never-set"), |v| json!(v)),
+        "incr": step(kv::incr(profile, "counter", 41), |n| json!(n)),
+        "incr_again": step(kv::incr(profile, "counter", 1), |n| json!(n)),
+        "ttl_set": step(kv::set(profile, "brief", b"x", Some(60_000)), |_| json!(null)),
+        "ttl": step(kv::ttl(profile, "brief"), |t| json!(t.is_some_and(|ms| ms > 0 && ms <= 60_000))),
+        "no_ttl": step(kv::ttl(profile, "counter"), |t| json!(t)),
+        "expire": step(kv::expire(profile, "counter", 120_000), |b| json!(b)),
+        "exists": step(kv::exists(profile, "brief"), |b| json!(b)),
+        "scan": step(kv::scan(profile, "*", 100), |keys| json!(keys)),
+        "pattern": step(kv::scan(profile, "b*", 100), |keys| json!(keys)),
+        "delete": step(kv::delete(profile, &["brief", "never-set"]), |n| json!(n)),
+        "other": step(kv::get(other, "k"), |v| json!(v)),
+        "ghost": step(kv::get("ghost", "k"), |v| json!(v)),
+        "sql_mine": step(sql::query(profile, "SELECT 1", &[]), rows),
+        "document_mine": step(
+            document::find(profile, "c", &json!({}), &FindOptions::default()),
+            |d| json!(d.len()),
+        ),
+    })
+}
+
+/// Document use and abuse of a granted MongoDB profile.
+fn document_steps(profile: &str, other: &str) -> Json {
+    let injection = "'; db.dropDatabase(); //";
+    let docs = [
+        json!({ "name": injection, "n": 1 }),
+        json!({ "name": "plain", "n": 2, "tags": ["a", "b"] }),
+    ];
+    let sorted = FindOptions { sort: Some(json!({ "n": 1 })), ..FindOptions::default() };
+    json!({
+        "insert": step(document::insert(profile, "items", &docs), |ids| json!(ids.len())),
+        "by_value": step(
+            document::find(profile, "items", &json!({ "name": injection }), &FindOptions::default()),
+            |d| json!(d.iter().map(|doc| doc["n"].clone()).collect::<Vec<_>>()),
+        ),
+        "update": step(
+            document::update(profile, "items", &json!({ "n": 2 }), &json!({ "$set": { "name": "renamed" } }), false),
+            |u| json!([u.matched, u.modified]),
+        ),
+        "names": step(
+            document::find(profile, "items", &json!({}), &sorted),
+            |d| json!(d.iter().map(|doc| doc["name"].clone()).collect::<Vec<_>>()),
+        ),
+        "bad_filter": step(
+            document::find(profile, "items", &json!({ "n": { "$nosuchop": 1 } }), &FindOptions::default()),
+            |d| json!(d.len()),
+        ),
+        "delete": step(document::delete(profile, "items", &json!({ "n": 1 }), false), |n| json!(n)),
+        "other": step(
+            document::find(other, "items", &json!({}), &FindOptions::default()),
+            |d| json!(d.len()),
+        ),
+        "kv_mine": step(kv::get(profile, "k"), |v| json!(v)),
+        "sql_mine": step(sql::query(profile, "SELECT 1", &[]), rows),
+    })
+}
+
 impl Plugin for DbSnoop {
     fn run_command(command: Command) -> Result<String, String> {
+        let profile = command.arg("profile").ok_or("missing profile")?;
+        let other = command.arg("other").ok_or("missing other")?;
+        match command.name.as_str() {
+            "dbsnoop-kv" => return Ok(format!("{}\n", kv_steps(profile, other))),
+            "dbsnoop-doc" => return Ok(format!("{}\n", document_steps(profile, other))),
+            _ => {}
+        }
         let profile = command.arg("profile").ok_or("missing profile")?;
         let other = command.arg("other").ok_or("missing other")?;
         let ph = command.arg("placeholder").ok_or("missing placeholder")?;
