@@ -16,7 +16,8 @@ use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConf
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use bindings::lord::plugin::{
-    ai, config, data, delivery, events, exec, log, messaging, metrics, secrets, shared, types,
+    ai, config, data, delivery, document, events, exec, kv, log, messaging, metrics, secrets,
+    shared, sql, types,
 };
 use bindings::{Plugin, PluginPre};
 
@@ -222,6 +223,149 @@ impl ai::HostReplyStream for BareState {
 
     fn drop(&mut self, _stream: Resource<ai::ReplyStream>) -> wasmtime::Result<()> {
         Ok(())
+    }
+}
+
+fn no_database() -> sql::DbError {
+    sql::DbError::Refused("the bare host reaches no database".to_owned())
+}
+
+// Nor a database (`sql`, `kv`, `document`): the bare side of
+// `db_wasm_query_ratio` is the native session itself, never a plugin.
+impl sql::Host for BareState {
+    fn query(
+        &mut self,
+        _profile: String,
+        _statement: String,
+        _params: Vec<sql::Value>,
+    ) -> wasmtime::Result<Result<sql::Rows, sql::DbError>> {
+        Ok(Err(no_database()))
+    }
+
+    fn execute(
+        &mut self,
+        _profile: String,
+        _statement: String,
+        _params: Vec<sql::Value>,
+    ) -> wasmtime::Result<Result<u64, sql::DbError>> {
+        Ok(Err(no_database()))
+    }
+
+    fn batch(
+        &mut self,
+        _profile: String,
+        _statements: Vec<sql::Statement>,
+    ) -> wasmtime::Result<Result<Vec<sql::Rows>, sql::DbError>> {
+        Ok(Err(no_database()))
+    }
+}
+
+impl kv::Host for BareState {
+    fn get(
+        &mut self,
+        _p: String,
+        _k: String,
+    ) -> wasmtime::Result<Result<Option<Vec<u8>>, kv::DbError>> {
+        Ok(Err(no_database()))
+    }
+
+    fn set(
+        &mut self,
+        _p: String,
+        _k: String,
+        _v: Vec<u8>,
+        _ttl: Option<u64>,
+    ) -> wasmtime::Result<Result<(), kv::DbError>> {
+        Ok(Err(no_database()))
+    }
+
+    fn delete(
+        &mut self,
+        _p: String,
+        _k: Vec<String>,
+    ) -> wasmtime::Result<Result<u64, kv::DbError>> {
+        Ok(Err(no_database()))
+    }
+
+    fn exists(&mut self, _p: String, _k: String) -> wasmtime::Result<Result<bool, kv::DbError>> {
+        Ok(Err(no_database()))
+    }
+
+    fn incr(
+        &mut self,
+        _p: String,
+        _k: String,
+        _by: i64,
+    ) -> wasmtime::Result<Result<i64, kv::DbError>> {
+        Ok(Err(no_database()))
+    }
+
+    fn expire(
+        &mut self,
+        _p: String,
+        _k: String,
+        _ttl: u64,
+    ) -> wasmtime::Result<Result<bool, kv::DbError>> {
+        Ok(Err(no_database()))
+    }
+
+    fn ttl(
+        &mut self,
+        _p: String,
+        _k: String,
+    ) -> wasmtime::Result<Result<Option<u64>, kv::DbError>> {
+        Ok(Err(no_database()))
+    }
+
+    fn scan(
+        &mut self,
+        _p: String,
+        _pattern: String,
+        _limit: u32,
+    ) -> wasmtime::Result<Result<Vec<String>, kv::DbError>> {
+        Ok(Err(no_database()))
+    }
+}
+
+impl document::Host for BareState {
+    fn find(
+        &mut self,
+        _p: String,
+        _c: String,
+        _f: String,
+        _o: document::FindOptions,
+    ) -> wasmtime::Result<Result<Vec<String>, document::DbError>> {
+        Ok(Err(no_database()))
+    }
+
+    fn insert(
+        &mut self,
+        _p: String,
+        _c: String,
+        _d: Vec<String>,
+    ) -> wasmtime::Result<Result<Vec<String>, document::DbError>> {
+        Ok(Err(no_database()))
+    }
+
+    fn update(
+        &mut self,
+        _p: String,
+        _c: String,
+        _f: String,
+        _u: String,
+        _many: bool,
+    ) -> wasmtime::Result<Result<document::UpdateOutcome, document::DbError>> {
+        Ok(Err(no_database()))
+    }
+
+    fn delete(
+        &mut self,
+        _p: String,
+        _c: String,
+        _f: String,
+        _many: bool,
+    ) -> wasmtime::Result<Result<u64, document::DbError>> {
+        Ok(Err(no_database()))
     }
 }
 

@@ -22,6 +22,7 @@ impl Plugins {
         for dir in [
             plugins.bench(),
             plugins.benchexec(),
+            plugins.benchdb(),
             plugins.httpget(),
             plugins.hello(),
             plugins.notes(),
@@ -45,6 +46,10 @@ impl Plugins {
     }
 
     /// The plugin that runs `git --version` through `lord:plugin/exec`.
+    pub(crate) fn benchdb(&self) -> PathBuf {
+        self.root.join("benchdb")
+    }
+
     pub(crate) fn benchexec(&self) -> PathBuf {
         self.root.join("benchexec")
     }

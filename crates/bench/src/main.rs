@@ -38,6 +38,7 @@
 mod ai;
 mod bare;
 mod call;
+mod db;
 mod embed;
 mod events;
 mod exec;
@@ -71,7 +72,7 @@ use crate::timing::Plan;
 const USAGE: &str =
     "usage: lord-bench [--json] [--batches N] [--profile-micro | --registry-only | --load-and-call |
                    --render-only | --state-only | --monitor | --ai-only | --policy-only
-                   | --index-size]
+                   | --index-size | --db-only]
 
   --json            print one JSON object on stdout instead of a table
   --batches N       batches per side for each figure (default 31)
@@ -96,6 +97,10 @@ const USAGE: &str =
                     token against plain reqwest (no plugins, no `lord` build)
   --policy-only     run only one install decision against a machine's and a
                     user's Cedar policies (no `lord` build)
+  --db-only         run only db_query_overhead_ratio and db_wasm_query_ratio:
+                    a one-row SELECT on SQLite through `lord db query`'s
+                    machinery and through a plugin, against the bare
+                    pooled session (no `lord` build)
   --index-size      run only targets_metadata_bytes_100k: the signed metadata
                     a client downloads to resolve one plugin from an index of
                     100,000 versions, as JSON";
@@ -116,6 +121,7 @@ struct Options {
     ai_only: bool,
     policy_only: bool,
     index_size: bool,
+    db_only: bool,
 }
 
 fn main() -> ExitCode {
@@ -143,6 +149,7 @@ fn parse_args() -> Result<Option<Options>> {
         ai_only: false,
         policy_only: false,
         index_size: false,
+        db_only: false,
         // Many short batches rather than a few long ones: on a shared
         // machine, load comes in bursts, and finer alternation spreads a
         // burst over both sides. Odd, so the median is a measured batch.
@@ -164,6 +171,7 @@ fn parse_args() -> Result<Option<Options>> {
             "--ai-only" => options.ai_only = true,
             "--policy-only" => options.policy_only = true,
             "--index-size" => options.index_size = true,
+            "--db-only" => options.db_only = true,
             "--batches" => {
                 let value = args.next().context("--batches needs a number")?;
                 options.batches =
@@ -292,6 +300,19 @@ fn run() -> Result<()> {
     if options.policy_only {
         return policy_only(&plugins, &options, started);
     }
+    if options.db_only {
+        let results = report::DbOnly {
+            db: runtime.block_on(db::measure(&plugins, plan(25)))?,
+            batches: options.batches,
+            elapsed: started.elapsed(),
+        };
+        if options.json {
+            println!("{}", results.json());
+        } else {
+            print!("{}", results.table());
+        }
+        return Ok(());
+    }
     if options.registry_only {
         return registry_only(&runtime, &plugins, &options, plan(100), started);
     }
@@ -362,6 +383,8 @@ fn full_run(
     eprintln!("lord-bench: plugin output to a terminal ...");
     let render = runtime.block_on(render::measure(plan(50)))?;
     let ai = runtime.block_on(ai::measure())?;
+    eprintln!("lord-bench: databases ...");
+    let db = runtime.block_on(db::measure(plugins, plan(25)))?;
     let policy = policy::measure(plugins)?;
 
     let binary_bytes = std::fs::metadata(lord)
@@ -387,6 +410,7 @@ fn full_run(
         resolve,
         render,
         ai,
+        db,
         policy,
         batches: options.batches,
         elapsed: started.elapsed(),

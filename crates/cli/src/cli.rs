@@ -219,7 +219,9 @@ pub(crate) async fn dispatch(ctx: &Context, out: &Output) -> Result<ExitCode> {
             Framework::open_starting_engine(ctx.host_config())?
         }
         Some(_) | None => Framework::open(ctx.host_config())?,
-    };
+    }
+    // Plugins' `lord:plugin/sql` calls share the pools `lord db` uses.
+    .with_db_connector(std::sync::Arc::new(lord_db::Connector));
     let plugin_commands = framework.commands()?;
     let named = word
         .and_then(|word| plugin_commands.iter().find(|r| r.name == word))

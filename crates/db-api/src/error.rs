@@ -24,6 +24,10 @@ pub enum DbError {
         engine: &'static str,
         message: String,
     },
+    /// A result over the caller's bounds (a plugin's): nothing of it is
+    /// returned.
+    #[error("{0}")]
+    TooLarge(String),
     /// A value that cannot be bound to, or read from, a column.
     #[error("the database profile `{profile}`: {message}")]
     Value { profile: String, message: String },

@@ -23,6 +23,7 @@
 //! Invariant: no I/O. Drivers, pools and the migration runner live in
 //! `lord-db`; this crate is plain types and the pure functions on them.
 
+mod connector;
 mod document;
 mod error;
 mod kv;
@@ -33,6 +34,7 @@ mod sql;
 mod value;
 mod wide_column;
 
+pub use connector::{DbConnector, PooledDocument, PooledKv, PooledSql};
 pub use document::{DocumentSession, FindOptions, UpdateOutcome};
 pub use error::DbError;
 pub use kv::{KvReply, KvSession, bytes_text};
@@ -42,6 +44,6 @@ pub use profile::{
     check_setting, default_password_secret, parse_url,
 };
 pub use schema::{Column, ForeignKey, Index, Table};
-pub use sql::{Canceller, RowSink, SqlSession, in_transaction};
+pub use sql::{Bounds, Canceller, RowSink, SqlSession, in_transaction, too_large};
 pub use value::{Rows, Value};
 pub use wide_column::WideColumnSession;

@@ -180,6 +180,20 @@ impl Engine {
         }
     }
 
+    /// Whether the engine runs inside this process (SQLite): its sessions
+    /// reach no network and start no runtime of their own, so a short
+    /// statement may run on the calling thread, even an async runtime's.
+    pub fn in_process(self) -> bool {
+        match self {
+            Engine::Sqlite => true,
+            Engine::Postgres
+            | Engine::Mysql
+            | Engine::Redis
+            | Engine::MongoDb
+            | Engine::Cassandra => false,
+        }
+    }
+
     /// The placeholder for the `n`th (from 1) bound parameter.
     pub fn placeholder(self, n: usize) -> String {
         match self {

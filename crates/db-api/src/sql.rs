@@ -58,6 +58,24 @@ pub trait SqlSession: Send {
         Ok(sent)
     }
 
+    /// [`SqlSession::run`] within `bounds`: a result over them is an error
+    /// ([`DbError::TooLarge`]), and a statement past the deadline is ended
+    /// where the engine allows. This default reads the whole result before
+    /// checking it; an engine that can stop reading early, or end a
+    /// statement at a deadline, does it in its own.
+    fn run_within(
+        &mut self,
+        sql: &str,
+        params: &[Value],
+        bounds: &Bounds,
+    ) -> Result<Rows, DbError> {
+        let rows = self.run(sql, params)?;
+        if rows.rows.len() > bounds.max_rows || rows.weight() > bounds.max_bytes {
+            return Err(too_large(bounds));
+        }
+        Ok(rows)
+    }
+
     /// Runs a script of statements separated by `;`, binding nothing
     /// (migrations).
     fn run_script(&mut self, sql: &str) -> Result<(), DbError>;
@@ -95,4 +113,26 @@ pub fn in_transaction<T>(
             ))),
         },
     }
+}
+
+/// Bounds on one statement a caller does not fully trust (a sandboxed
+/// plugin's): how much of its result may be read, and by when it must end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Bounds {
+    /// Rows a result may hold.
+    pub max_rows: usize,
+    /// Bytes a result may hold, as [`Rows::weight`] counts them.
+    pub max_bytes: usize,
+    /// When the statement must have ended; `None`: the profile's own
+    /// statement timeout alone.
+    pub deadline: Option<std::time::Instant>,
+}
+
+/// The error of a result over `bounds`.
+pub fn too_large(bounds: &Bounds) -> DbError {
+    DbError::TooLarge(format!(
+        "the result holds more than {} rows or {} bytes: ask for fewer (LIMIT, a narrower \
+         SELECT)",
+        bounds.max_rows, bounds.max_bytes
+    ))
 }

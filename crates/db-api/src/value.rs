@@ -78,7 +78,29 @@ pub struct Rows {
     pub affected: Option<u64>,
 }
 
+impl Value {
+    /// What the value weighs in a result, for bounds: its text or bytes,
+    /// eight bytes for any other.
+    pub fn weight(&self) -> usize {
+        match self {
+            Value::Text(t) => t.len(),
+            Value::Bytes(b) => b.len(),
+            Value::Null | Value::Bool(_) | Value::Int(_) | Value::Float(_) => 8,
+        }
+    }
+}
+
 impl Rows {
+    /// What the result weighs, for bounds: its column names and every
+    /// cell's [`Value::weight`].
+    pub fn weight(&self) -> usize {
+        let names: usize = self.columns.iter().map(String::len).sum();
+        self.rows
+            .iter()
+            .flatten()
+            .fold(names, |sum, v| sum.saturating_add(v.weight()))
+    }
+
     /// The rows as JSON objects keyed by column name, in column order.
     pub fn to_objects(&self) -> Vec<serde_json::Map<String, serde_json::Value>> {
         self.rows

@@ -44,4 +44,4 @@ mod tls;
 pub mod backup;
 pub mod migrate;
 
-pub use pool::{Connection, Lease, Pooled, Pools, Session, connect, open, pools};
+pub use pool::{Connection, Connector, Lease, Pooled, Pools, Session, connect, open, pools, query};

@@ -17,9 +17,14 @@
 use std::collections::HashMap;
 use std::ops::{Deref, DerefMut};
 use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use serde_json::Value as Json;
 
 use lord_db_api::{
-    DbError, DocumentSession, Engine, KvSession, Password, Profile, SqlSession, WideColumnSession,
+    Bounds, Canceller, Capability, DbConnector, DbError, DocumentSession, Engine, FindOptions,
+    KvReply, KvSession, Password, PooledDocument, PooledKv, PooledSql, Profile, RowSink, Rows,
+    SqlSession, Table, UpdateOutcome, Value, WideColumnSession,
 };
 
 /// An open session on a profile, by capability.
@@ -46,6 +51,9 @@ impl Connection {
 pub trait Pooled: Send {
     /// The capability, as messages name it (`SQL`, `key-value`).
     const WHAT: &'static str;
+    /// The capability a profile's engine must have to lend one; `None`
+    /// for a [`Connection`], which any engine lends.
+    const CAPABILITY: Option<Capability>;
     fn into_connection(self: Box<Self>) -> Connection;
     /// The session, or the connection back when it is of another kind.
     fn from_connection(connection: Connection) -> Result<Box<Self>, Connection>;
@@ -55,6 +63,7 @@ macro_rules! pooled {
     ($trait:ident, $variant:ident, $what:literal) => {
         impl Pooled for dyn $trait {
             const WHAT: &'static str = $what;
+            const CAPABILITY: Option<Capability> = Some(Capability::$variant);
             fn into_connection(self: Box<Self>) -> Connection {
                 Connection::$variant(self)
             }
@@ -76,6 +85,7 @@ pooled!(WideColumnSession, WideColumn, "CQL");
 
 impl Pooled for Connection {
     const WHAT: &'static str = "a connection";
+    const CAPABILITY: Option<Capability> = None;
     fn into_connection(self: Box<Self>) -> Connection {
         *self
     }
@@ -168,6 +178,13 @@ impl Pools {
         profile: &Profile,
         password: Option<Password>,
     ) -> Result<Lease<S>, DbError> {
+        // Refused before anything is opened: a plugin asking a SQL profile
+        // for key-value commands must not cost a connection.
+        if let Some(capability) = S::CAPABILITY
+            && !profile.engine.capabilities().contains(&capability)
+        {
+            return Err(wrong_kind(profile, profile.engine, S::WHAT));
+        }
         let pool = {
             let mut pools = self.pools.lock().map_err(|_| poisoned())?;
             let current = pools
@@ -204,11 +221,7 @@ impl Pools {
                 if let Ok(mut idle) = pool.idle.lock() {
                     idle.push(connection);
                 }
-                Err(DbError::Profile(format!(
-                    "the database profile `{}` is a {engine} database, which does not take {}",
-                    profile.name,
-                    S::WHAT
-                )))
+                Err(wrong_kind(profile, engine, S::WHAT))
             }
         }
     }
@@ -224,6 +237,64 @@ impl Pools {
     }
 }
 
+/// The process's pools as a [`DbConnector`]: what the CLI hands lord-host
+/// so that plugins' `lord:plugin/sql` calls share the pools `lord db` uses,
+/// without the host linking a driver.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Connector;
+
+impl DbConnector for Connector {
+    fn sql(
+        &self,
+        profile: &Profile,
+        password: Option<Password>,
+    ) -> Result<Box<dyn PooledSql>, DbError> {
+        Ok(Box::new(pools().session(profile, password)?))
+    }
+
+    fn kv(
+        &self,
+        profile: &Profile,
+        password: Option<Password>,
+    ) -> Result<Box<dyn PooledKv>, DbError> {
+        Ok(Box::new(pools().kv(profile, password)?))
+    }
+
+    fn document(
+        &self,
+        profile: &Profile,
+        password: Option<Password>,
+    ) -> Result<Box<dyn PooledDocument>, DbError> {
+        Ok(Box::new(pools().document(profile, password)?))
+    }
+}
+
+/// Runs one statement on a session of `profile` from the process's pools:
+/// what `lord db query` does with a statement. A session that failed is
+/// closed rather than put back. Blocking unless the engine is
+/// [`Engine::in_process`].
+pub fn query(
+    profile: &Profile,
+    password: Option<Password>,
+    sql: &str,
+    params: &[Value],
+) -> Result<Rows, DbError> {
+    let mut session = pools().session(profile, password)?;
+    let outcome = session.run(sql, params);
+    if outcome.is_err() {
+        session.discard();
+    }
+    outcome
+}
+
+/// Why `profile` lends no session of the kind asked for.
+fn wrong_kind(profile: &Profile, engine: Engine, what: &str) -> DbError {
+    DbError::Profile(format!(
+        "the database profile `{}` is a {engine} database, which takes no {what}",
+        profile.name
+    ))
+}
+
 fn same(a: &Option<Password>, b: &Option<Password>) -> bool {
     a.as_ref().map(Password::expose) == b.as_ref().map(Password::expose)
 }
@@ -237,13 +308,8 @@ pub fn connect(
     profile: &Profile,
     password: Option<&Password>,
 ) -> Result<Box<dyn SqlSession>, DbError> {
-    <dyn SqlSession>::from_connection(open(profile, password)?).map_err(|c| {
-        DbError::Profile(format!(
-            "the database profile `{}` is a {} database, which does not take SQL",
-            profile.name,
-            c.engine()
-        ))
-    })
+    <dyn SqlSession>::from_connection(open(profile, password)?)
+        .map_err(|c| wrong_kind(profile, c.engine(), <dyn SqlSession as Pooled>::WHAT))
 }
 
 /// Opens a new session on `profile`, of its engine's capability.
@@ -368,5 +434,190 @@ impl<S: Pooled + ?Sized> Drop for Lease<S> {
         {
             idle.push(S::into_connection(session));
         }
+    }
+}
+
+/// A pooled session is a session: what a [`DbConnector`] hands out.
+impl SqlSession for Lease<dyn SqlSession> {
+    fn engine(&self) -> Engine {
+        (**self).engine()
+    }
+
+    fn canceller(&self) -> Option<Box<dyn Canceller>> {
+        (**self).canceller()
+    }
+
+    fn run(&mut self, sql: &str, params: &[Value]) -> Result<Rows, DbError> {
+        (**self).run(sql, params)
+    }
+
+    fn stream(
+        &mut self,
+        sql: &str,
+        params: &[Value],
+        batch: usize,
+        sink: &mut RowSink<'_>,
+    ) -> Result<u64, DbError> {
+        (**self).stream(sql, params, batch, sink)
+    }
+
+    fn run_within(
+        &mut self,
+        sql: &str,
+        params: &[Value],
+        bounds: &Bounds,
+    ) -> Result<Rows, DbError> {
+        (**self).run_within(sql, params, bounds)
+    }
+
+    fn run_script(&mut self, sql: &str) -> Result<(), DbError> {
+        (**self).run_script(sql)
+    }
+
+    fn begin(&mut self) -> Result<(), DbError> {
+        (**self).begin()
+    }
+
+    fn commit(&mut self) -> Result<(), DbError> {
+        (**self).commit()
+    }
+
+    fn rollback(&mut self) -> Result<(), DbError> {
+        (**self).rollback()
+    }
+
+    fn tables(&mut self) -> Result<Vec<String>, DbError> {
+        (**self).tables()
+    }
+
+    fn describe(&mut self, table: &str) -> Result<Option<Table>, DbError> {
+        (**self).describe(table)
+    }
+}
+
+impl PooledSql for Lease<dyn SqlSession> {
+    fn discard(self: Box<Self>) {
+        Lease::discard(*self);
+    }
+}
+
+/// A pooled key-value session, for the host's `kv` interface.
+impl KvSession for Lease<dyn KvSession> {
+    fn engine(&self) -> Engine {
+        (**self).engine()
+    }
+
+    fn get(&mut self, key: &str) -> Result<Option<Vec<u8>>, DbError> {
+        (**self).get(key)
+    }
+
+    fn set(&mut self, key: &str, value: &[u8], ttl: Option<Duration>) -> Result<(), DbError> {
+        (**self).set(key, value, ttl)
+    }
+
+    fn delete(&mut self, keys: &[&str]) -> Result<u64, DbError> {
+        (**self).delete(keys)
+    }
+
+    fn exists(&mut self, key: &str) -> Result<bool, DbError> {
+        (**self).exists(key)
+    }
+
+    fn scan(&mut self, pattern: &str, limit: usize) -> Result<Vec<String>, DbError> {
+        (**self).scan(pattern, limit)
+    }
+
+    fn incr(&mut self, key: &str, by: i64) -> Result<i64, DbError> {
+        (**self).incr(key, by)
+    }
+
+    fn expire(&mut self, key: &str, ttl: Duration) -> Result<bool, DbError> {
+        (**self).expire(key, ttl)
+    }
+
+    fn ttl(&mut self, key: &str) -> Result<Option<Duration>, DbError> {
+        (**self).ttl(key)
+    }
+
+    fn command(&mut self, args: &[Vec<u8>]) -> Result<KvReply, DbError> {
+        (**self).command(args)
+    }
+
+    fn transaction(&mut self, commands: &[Vec<Vec<u8>>]) -> Result<Vec<KvReply>, DbError> {
+        (**self).transaction(commands)
+    }
+}
+
+impl PooledKv for Lease<dyn KvSession> {
+    fn discard(self: Box<Self>) {
+        Lease::discard(*self);
+    }
+}
+
+/// A pooled document session, for the host's `document` interface.
+impl DocumentSession for Lease<dyn DocumentSession> {
+    fn engine(&self) -> Engine {
+        (**self).engine()
+    }
+
+    fn database(&self) -> &str {
+        (**self).database()
+    }
+
+    fn collections(&mut self) -> Result<Vec<String>, DbError> {
+        (**self).collections()
+    }
+
+    fn find(
+        &mut self,
+        collection: &str,
+        filter: &Json,
+        options: &FindOptions,
+    ) -> Result<Vec<Json>, DbError> {
+        (**self).find(collection, filter, options)
+    }
+
+    fn insert(&mut self, collection: &str, documents: &[Json]) -> Result<Vec<Json>, DbError> {
+        (**self).insert(collection, documents)
+    }
+
+    fn update(
+        &mut self,
+        collection: &str,
+        filter: &Json,
+        update: &Json,
+        many: bool,
+    ) -> Result<UpdateOutcome, DbError> {
+        (**self).update(collection, filter, update, many)
+    }
+
+    fn delete(&mut self, collection: &str, filter: &Json, many: bool) -> Result<u64, DbError> {
+        (**self).delete(collection, filter, many)
+    }
+
+    fn aggregate(&mut self, collection: &str, pipeline: &[Json]) -> Result<Vec<Json>, DbError> {
+        (**self).aggregate(collection, pipeline)
+    }
+
+    fn command(&mut self, command: &Json) -> Result<Json, DbError> {
+        (**self).command(command)
+    }
+
+    fn begin(&mut self) -> Result<(), DbError> {
+        (**self).begin()
+    }
+
+    fn commit(&mut self) -> Result<(), DbError> {
+        (**self).commit()
+    }
+
+    fn rollback(&mut self) -> Result<(), DbError> {
+        (**self).rollback()
+    }
+}
+
+impl PooledDocument for Lease<dyn DocumentSession> {
+    fn discard(self: Box<Self>) {
+        Lease::discard(*self);
     }
 }

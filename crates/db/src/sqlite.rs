@@ -3,13 +3,16 @@
 //! to wait for another writer's lock); the statement timeout is kept by a
 //! progress handler that ends a statement past its deadline.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use lord_db_api::{
-    Canceller, Column, DbError, Engine, ForeignKey, Index, Profile, RowSink, Rows, SqlSession,
-    Table, Value,
+    Bounds, Canceller, Column, DbError, Engine, ForeignKey, Index, Profile, RowSink, Rows,
+    SqlSession, Table, Value,
 };
+use rusqlite::hooks::{AuthAction, AuthContext, Authorization};
+use rusqlite::limits::Limit;
 use rusqlite::types::{Value as Lite, ValueRef};
 
 /// How many SQLite virtual-machine steps between deadline checks.
@@ -19,7 +22,83 @@ pub(crate) struct SqliteSession {
     conn: rusqlite::Connection,
     profile: String,
     statement_timeout: Option<Duration>,
+    /// The busy timeout the profile asks for.
+    connect_timeout: Duration,
     deadline: Arc<Mutex<Option<Instant>>>,
+    /// The deadline of the bounded statement running now, if any.
+    caller_deadline: Option<Instant>,
+    /// Whether the statement being prepared is a bounded one, which
+    /// [`restricted_authorization`] judges.
+    restricted: Arc<AtomicBool>,
+}
+
+/// The pragmas whose argument only names the table or index described.
+const DESCRIBING_PRAGMAS: [&str; 6] = [
+    "table_info",
+    "table_xinfo",
+    "index_list",
+    "index_info",
+    "index_xinfo",
+    "foreign_key_list",
+];
+
+/// What a bounded statement may not do: attach or detach a database,
+/// control transactions or savepoints, set a pragma, or load an extension.
+/// An action rusqlite cannot name is refused too: an ATTACH whose file is
+/// a bound parameter reaches the authorizer without its file, and rusqlite
+/// reports it so.
+fn restricted_authorization(action: &AuthAction<'_>) -> Authorization {
+    match action {
+        AuthAction::Unknown { .. }
+        | AuthAction::Attach { .. }
+        | AuthAction::Detach { .. }
+        | AuthAction::Transaction { .. }
+        | AuthAction::Savepoint { .. } => Authorization::Deny,
+        // A pragma with a value sets something, unless it only names what
+        // to describe.
+        AuthAction::Pragma {
+            pragma_name,
+            pragma_value: Some(_),
+        } if !DESCRIBING_PRAGMAS.contains(&pragma_name.to_ascii_lowercase().as_str()) => {
+            Authorization::Deny
+        }
+        AuthAction::Function { function_name }
+            if function_name.eq_ignore_ascii_case("load_extension") =>
+        {
+            Authorization::Deny
+        }
+        AuthAction::CreateIndex { .. }
+        | AuthAction::CreateTable { .. }
+        | AuthAction::CreateTempIndex { .. }
+        | AuthAction::CreateTempTable { .. }
+        | AuthAction::CreateTempTrigger { .. }
+        | AuthAction::CreateTempView { .. }
+        | AuthAction::CreateTrigger { .. }
+        | AuthAction::CreateView { .. }
+        | AuthAction::Delete { .. }
+        | AuthAction::DropIndex { .. }
+        | AuthAction::DropTable { .. }
+        | AuthAction::DropTempIndex { .. }
+        | AuthAction::DropTempTable { .. }
+        | AuthAction::DropTempTrigger { .. }
+        | AuthAction::DropTempView { .. }
+        | AuthAction::DropTrigger { .. }
+        | AuthAction::DropView { .. }
+        | AuthAction::Insert { .. }
+        | AuthAction::Pragma { .. }
+        | AuthAction::Read { .. }
+        | AuthAction::Select
+        | AuthAction::Update { .. }
+        | AuthAction::AlterTable { .. }
+        | AuthAction::Reindex { .. }
+        | AuthAction::Analyze { .. }
+        | AuthAction::CreateVtable { .. }
+        | AuthAction::DropVtable { .. }
+        | AuthAction::Function { .. }
+        | AuthAction::Recursive => Authorization::Allow,
+        // An action a later rusqlite names that this list does not know.
+        _ => Authorization::Deny,
+    }
 }
 
 impl SqliteSession {
@@ -41,39 +120,58 @@ impl SqliteSession {
         // when asked, per connection.
         conn.pragma_update(None, "foreign_keys", true)
             .map_err(fail)?;
+        // Always watched: a caller's own deadline (a plugin's call) ends a
+        // statement too, with or without the profile's timeout.
         let deadline = Arc::new(Mutex::new(None::<Instant>));
-        if profile.statement_timeout.is_some() {
-            let watched = Arc::clone(&deadline);
-            conn.progress_handler(
-                STEPS_PER_CHECK,
-                Some(move || {
-                    watched
-                        .lock()
-                        .ok()
-                        .and_then(|d| *d)
-                        .is_some_and(|d| Instant::now() > d)
-                }),
-            )
-            .map_err(fail)?;
-        }
+        let watched = Arc::clone(&deadline);
+        conn.progress_handler(
+            STEPS_PER_CHECK,
+            Some(move || {
+                watched
+                    .lock()
+                    .ok()
+                    .and_then(|d| *d)
+                    .is_some_and(|d| Instant::now() > d)
+            }),
+        )
+        .map_err(fail)?;
+        // A bounded statement (a plugin's) runs with the authority of the
+        // profile's database and nothing more: no other file attached
+        // (ATTACH and VACUUM INTO would reach any file the user can), no
+        // transaction left open for the session's next user, no setting of
+        // the connection changed. Checked when a statement is prepared.
+        let restricted = Arc::new(AtomicBool::new(false));
+        let watched = Arc::clone(&restricted);
+        conn.authorizer(Some(move |context: AuthContext<'_>| {
+            if watched.load(Ordering::Relaxed) {
+                restricted_authorization(&context.action)
+            } else {
+                Authorization::Allow
+            }
+        }))
+        .map_err(fail)?;
         Ok(Self {
+            restricted,
             conn,
             profile: name,
             statement_timeout: profile.statement_timeout,
+            connect_timeout: profile.connect_timeout,
             deadline,
+            caller_deadline: None,
         })
     }
 
     fn engine_error(&self, e: rusqlite::Error) -> DbError {
-        let message = match (&e, self.statement_timeout) {
-            (rusqlite::Error::SqliteFailure(f, _), Some(limit))
-                if f.code == rusqlite::ErrorCode::OperationInterrupted =>
-            {
-                format!(
-                    "the statement ran past the profile's statement timeout ({} s)",
-                    limit.as_secs()
-                )
+        let interrupted = matches!(&e, rusqlite::Error::SqliteFailure(f, _)
+            if f.code == rusqlite::ErrorCode::OperationInterrupted);
+        let message = match (interrupted, self.caller_deadline, self.statement_timeout) {
+            (true, Some(deadline), _) if Instant::now() >= deadline => {
+                "the statement ran past the caller's deadline".to_owned()
             }
+            (true, _, Some(limit)) => format!(
+                "the statement ran past the profile's statement timeout ({} s)",
+                limit.as_secs()
+            ),
             _ => e.to_string(),
         };
         DbError::Engine {
@@ -83,17 +181,54 @@ impl SqliteSession {
         }
     }
 
+    /// Sets the deadline of the statement about to run: the profile's
+    /// statement timeout from now, or the caller's deadline if sooner.
     fn arm(&self) {
-        if let (Some(limit), Ok(mut d)) = (self.statement_timeout, self.deadline.lock()) {
-            *d = Some(Instant::now() + limit);
+        let profile = self.statement_timeout.map(|limit| Instant::now() + limit);
+        let at = match (profile, self.caller_deadline) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        if let Ok(mut d) = self.deadline.lock() {
+            *d = at;
         }
     }
 
     fn strings(&self, sql: &str, param: &str) -> Result<Vec<Vec<Value>>, DbError> {
-        Ok(self.run_ref(sql, &[Value::Text(param.to_owned())])?.rows)
+        Ok(self
+            .run_ref(sql, &[Value::Text(param.to_owned())], None)?
+            .rows)
     }
 
-    fn run_ref(&self, sql: &str, params: &[Value]) -> Result<Rows, DbError> {
+    /// Runs a bounded statement under [`restricted_authorization`], with
+    /// no database attachable (VACUUM INTO attaches its target too).
+    fn run_restricted(
+        &self,
+        sql: &str,
+        params: &[Value],
+        bounds: &Bounds,
+    ) -> Result<Rows, DbError> {
+        let attached = self
+            .conn
+            .set_limit(Limit::SQLITE_LIMIT_ATTACHED, 0)
+            .map_err(|e| self.engine_error(e))?;
+        self.restricted.store(true, Ordering::Relaxed);
+        let outcome = self.run_ref(sql, params, Some(bounds));
+        self.restricted.store(false, Ordering::Relaxed);
+        let restored = self.conn.set_limit(Limit::SQLITE_LIMIT_ATTACHED, attached);
+        let rows = outcome?;
+        restored.map_err(|e| self.engine_error(e))?;
+        Ok(rows)
+    }
+
+    /// Runs one statement; with `bounds`, reading stops as soon as the
+    /// result is over them.
+    fn run_ref(
+        &self,
+        sql: &str,
+        params: &[Value],
+        bounds: Option<&Bounds>,
+    ) -> Result<Rows, DbError> {
         self.arm();
         let mut stmt = self.conn.prepare(sql).map_err(|e| self.engine_error(e))?;
         let bound = rusqlite::params_from_iter(params.iter().map(to_sqlite));
@@ -107,14 +242,21 @@ impl SqliteSession {
         let columns: Vec<String> = stmt.column_names().map(str::to_owned).collect();
         let width = columns.len();
         let mut rows = Vec::new();
+        let mut weight: usize = columns.iter().map(String::len).sum();
         let mut cursor = stmt.query(bound).map_err(|e| self.engine_error(e))?;
         while let Some(row) = cursor.next().map_err(|e| self.engine_error(e))? {
             let mut out = Vec::with_capacity(width);
             for i in 0..width {
-                let cell = row.get_ref(i).map_err(|e| self.engine_error(e))?;
-                out.push(from_sqlite(cell));
+                let cell = from_sqlite(row.get_ref(i).map_err(|e| self.engine_error(e))?);
+                weight = weight.saturating_add(cell.weight());
+                out.push(cell);
             }
             rows.push(out);
+            if let Some(bounds) = bounds
+                && (rows.len() > bounds.max_rows || weight > bounds.max_bytes)
+            {
+                return Err(lord_db_api::too_large(bounds));
+            }
         }
         Ok(Rows {
             columns,
@@ -169,7 +311,32 @@ impl SqlSession for SqliteSession {
     }
 
     fn run(&mut self, sql: &str, params: &[Value]) -> Result<Rows, DbError> {
-        self.run_ref(sql, params)
+        self.run_ref(sql, params, None)
+    }
+
+    fn run_within(
+        &mut self,
+        sql: &str,
+        params: &[Value],
+        bounds: &Bounds,
+    ) -> Result<Rows, DbError> {
+        let Some(deadline) = bounds.deadline else {
+            return self.run_restricted(sql, params, bounds);
+        };
+        // Waiting for another writer's lock counts against the deadline
+        // too: the busy timeout is cut to what is left of it.
+        let left = deadline.saturating_duration_since(Instant::now());
+        let busy = left.min(self.connect_timeout);
+        self.conn
+            .busy_timeout(busy)
+            .map_err(|e| self.engine_error(e))?;
+        self.caller_deadline = Some(deadline);
+        let outcome = self.run_restricted(sql, params, bounds);
+        self.caller_deadline = None;
+        let restored = self.conn.busy_timeout(self.connect_timeout);
+        let rows = outcome?;
+        restored.map_err(|e| self.engine_error(e))?;
+        Ok(rows)
     }
 
     fn stream(
@@ -233,6 +400,7 @@ impl SqlSession for SqliteSession {
             "SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' \
              ESCAPE '\\' ORDER BY name",
             &[],
+            None,
         )?;
         Ok(rows.rows.iter().map(|r| text(&r[0])).collect())
     }

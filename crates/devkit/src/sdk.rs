@@ -26,6 +26,9 @@ const EXEC_RS: &str = include_str!("../../pdk/src/exec.rs");
 const HTTP_RS: &str = include_str!("../../pdk/src/http.rs");
 const METRICS_RS: &str = include_str!("../../pdk/src/metrics.rs");
 const AI_RS: &str = include_str!("../../pdk/src/ai.rs");
+const SQL_RS: &str = include_str!("../../pdk/src/sql.rs");
+const KV_RS: &str = include_str!("../../pdk/src/kv.rs");
+const DOCUMENT_RS: &str = include_str!("../../pdk/src/document.rs");
 /// The WIT of `wasi:http` the SDK's HTTP client binds (beside the crate in
 /// both places, so its path needs no rewriting).
 const HTTP_WIT: [(&str, &str); 4] = [
@@ -92,6 +95,9 @@ pub fn files() -> Vec<(&'static str, String)> {
         ("src/http.rs", HTTP_RS.to_owned()),
         ("src/metrics.rs", METRICS_RS.to_owned()),
         ("src/ai.rs", AI_RS.to_owned()),
+        ("src/sql.rs", SQL_RS.to_owned()),
+        ("src/kv.rs", KV_RS.to_owned()),
+        ("src/document.rs", DOCUMENT_RS.to_owned()),
         ("wit/lord-plugin.wit", WIT.to_owned()),
     ];
     files.extend(HTTP_WIT.map(|(name, text)| (name, text.to_owned())));

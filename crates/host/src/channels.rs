@@ -37,6 +37,9 @@ pub(crate) struct LazyChannels {
     global: OnceLock<lord_state::GlobalState>,
     /// lord's own topics, parsed.
     topics: Mutex<HashMap<&'static str, lord_manifest::Topic>>,
+    /// Where `lord:plugin/sql` takes its sessions: the embedder's pools
+    /// (the host links no database driver); `None` until one is given.
+    db_connector: Option<std::sync::Arc<dyn lord_db_api::DbConnector>>,
 }
 
 impl LazyChannels {
@@ -49,7 +52,19 @@ impl LazyChannels {
             quotas: OnceLock::new(),
             global: OnceLock::new(),
             topics: Mutex::new(HashMap::new()),
+            db_connector: None,
         }
+    }
+
+    pub(crate) fn set_db_connector(
+        &mut self,
+        connector: std::sync::Arc<dyn lord_db_api::DbConnector>,
+    ) {
+        self.db_connector = Some(connector);
+    }
+
+    pub(crate) fn db_connector(&self) -> Option<&std::sync::Arc<dyn lord_db_api::DbConnector>> {
+        self.db_connector.as_ref()
     }
 
     /// `$LORD_HOME`.

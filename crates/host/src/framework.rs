@@ -51,9 +51,10 @@ pub struct PluginFilter {
 /// The plugin framework over one store.
 pub struct Framework {
     store: Store,
-    settings: Settings,
-    channels: LazyChannels,
-    loader: Loader,
+    /// These three crate-wide for the database provider (`provider/db.rs`).
+    pub(crate) settings: Settings,
+    pub(crate) channels: LazyChannels,
+    pub(crate) loader: Loader,
     lifecycle: Lifecycle,
     delivery: Delivery,
     installer: Installer,
@@ -227,6 +228,7 @@ impl Framework {
             )
         };
         self.store.set_provider_state(id.as_str(), state, reason)?;
+        self.loader.note_state(id, enabled);
         let rt = Runtime::new(&self.settings, &self.channels, &self.loader);
         rt.announce(&mut self.store, id, topic, serde_json::json!({}));
         Ok(())

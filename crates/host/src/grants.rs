@@ -105,10 +105,10 @@ pub(crate) fn to_grants(
             // The profile by name; the host's AI provider, linked as the
             // sandbox's `AiService`, resolves it and holds its key.
             Permission::Ai(profile) => grants.ai.push(profile.clone()),
-            // Wiring::Unserved: nothing in this host serves it yet, and
-            // the contract check refuses a component importing an
-            // interface for it, so a grant reaches nothing.
-            Permission::Db(_) => {}
+            // The profile by name; the host's database link, linked as
+            // the sandbox's `DbService`, resolves it, holds its password
+            // and takes sessions from the embedder's pools.
+            Permission::Db(profile) => grants.db.push(profile.clone()),
         }
     }
     if grants

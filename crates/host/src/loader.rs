@@ -103,7 +103,19 @@ impl Loader {
             .insert(id.clone());
     }
 
-    /// Whether the provider `id` was disabled when the framework opened.
+    /// Records that the provider `id` was enabled or disabled in this
+    /// process (its interfaces follow only in the next engine).
+    pub(crate) fn note_state(&self, id: &PluginId, enabled: bool) {
+        let mut disabled = self.disabled.lock().unwrap_or_else(|p| p.into_inner());
+        if enabled {
+            disabled.remove(id);
+        } else {
+            disabled.insert(id.clone());
+        }
+    }
+
+    /// Whether the provider `id` is disabled: as it was when the framework
+    /// opened, or as this process set it since.
     pub(crate) fn is_disabled(&self, id: &str) -> bool {
         self.disabled
             .lock()

@@ -177,7 +177,8 @@ impl<'a> Runtime<'a> {
 
     /// The links of a plugin that may not send messages: its scope and,
     /// with a `sys-metrics` grant, the process's sampler of the machine;
-    /// with `ai(NAME)` grants, a service reaching those profiles only.
+    /// with `ai(NAME)` grants, a service reaching those profiles only; with
+    /// `db(NAME)` grants, likewise for those database profiles.
     pub(crate) fn own_links(&self, plugin: &InstalledPlugin) -> Result<Links, HostError> {
         let scope = self.channels.scope_for(self.settings, plugin)?;
         let mut links = Links::default()
@@ -211,6 +212,29 @@ impl<'a> Runtime<'a> {
                 self.channels.home().to_owned(),
             )
         {
+            links = links.with(service);
+        }
+        let databases: Vec<String> = plugin
+            .granted
+            .iter()
+            .filter_map(|p| {
+                if let lord_manifest::Permission::Db(name) = p {
+                    Some(name.clone())
+                } else {
+                    None
+                }
+            })
+            .collect();
+        if !databases.is_empty()
+            && let Some(connector) = self.channels.db_connector()
+        {
+            let service = crate::provider::db_link::PluginDb::service(
+                self.settings,
+                &self.channels().secrets,
+                &databases,
+                |engine| !self.loader.is_disabled(engine.as_str()),
+                std::sync::Arc::clone(connector),
+            );
             links = links.with(service);
         }
         Ok(links)

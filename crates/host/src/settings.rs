@@ -24,6 +24,10 @@ pub(crate) struct Settings {
     quota_limits: Mutex<HashMap<PluginId, lord_state::QuotaLimits>>,
     /// The governance policies, read on first use like the rest.
     governance: crate::governance::Governance,
+    /// Database profiles as read from the configuration, by name: read
+    /// once, not for every statement (a dozen lookups, most of them of
+    /// fields left unset, each a walk of every setting).
+    db_profiles: Mutex<HashMap<String, lord_db_api::Profile>>,
 }
 
 /// A plugin's table as checked: the schema it was checked against, and the
@@ -41,7 +45,23 @@ impl Settings {
             merged: OnceLock::new(),
             tables: Mutex::new(HashMap::new()),
             quota_limits: Mutex::new(HashMap::new()),
+            db_profiles: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// The database profile `name`, read from the configuration the first
+    /// time it is asked for.
+    pub(crate) fn db_profile(&self, name: &str) -> Result<lord_db_api::Profile, HostError> {
+        let mut known = self.db_profiles.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(profile) = known.get(name) {
+            return Ok(profile.clone());
+        }
+        let settings = self.get()?;
+        let profile = lord_db_api::Profile::from_settings(name, |f| {
+            settings.get(&format!("db.profiles.{name}.{f}"))
+        })?;
+        known.insert(name.to_owned(), profile.clone());
+        Ok(profile)
     }
 
     /// Chooses the profile and adds `--set` flags; no effect once the

@@ -52,7 +52,7 @@ pub enum Wiring {
     /// socket address check, the terminal's standard input), the
     /// programs `lord:plugin/exec` may run, each resolved to one path,
     /// what `lord:plugin/metrics` may read, and the profiles
-    /// `lord:plugin/ai` may ask.
+    /// `lord:plugin/ai` may ask and `lord:plugin/sql` may reach.
     Wasi,
     /// Through the plugin's channel scope (`lord_state::Scope`): shared
     /// keys, topics, secrets and message targets, checked at each host call.
@@ -169,11 +169,17 @@ impl PermissionFamily {
                 record_placeholder: Some("exec(lord-pdk-record-none)"),
                 summary: "run a granted program on the host, with the user's own authority",
             },
+            // The granted profile names travel in the sandbox's grants;
+            // the connections (and the password) are the host's, from the
+            // embedder's pools.
             Self::Db => &FamilyMeaning {
-                interfaces: &[],
-                wiring: Wiring::Unserved,
-                record_placeholder: None,
-                summary: "use a granted database profile",
+                interfaces: &["lord:plugin/sql", "lord:plugin/kv", "lord:plugin/document"],
+                wiring: Wiring::Wasi,
+                // No profile is called this, so every call the plugin makes
+                // is refused and recorded with the profile it named.
+                record_placeholder: Some("db(lord-pdk-record-none)"),
+                summary: "query and change a granted database profile; the host holds its \
+                          password and binds every parameter",
             },
             // The granted profile names travel in the sandbox's grants;
             // the provider behind them (and its key) is the host's.

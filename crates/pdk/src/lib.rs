@@ -61,10 +61,13 @@ pub mod http_bindings {
 }
 
 pub mod ai;
+pub mod document;
 pub mod exec;
 pub mod http;
+pub mod kv;
 pub mod metrics;
 mod micro;
+pub mod sql;
 
 pub use micro::{Json, Micro, MicroContext};
 /// Re-exported so micro-plugins can build JSON values without a dependency of their own.

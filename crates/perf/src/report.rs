@@ -268,6 +268,10 @@ fn area_suggestion(area: Area, kind: EntryKind) -> &'static str {
             "read the machine's figures once per call, and processes only when needed: \
              a process sample walks every process on the machine"
         }
+        Area::Db => {
+            "the database dominates: batch statements into one `sql.batch`, ask for fewer \
+             rows, and index what the queries filter on"
+        }
         Area::Ai => {
             "the model's replies dominate: ask for fewer tokens, use a smaller model, or \
              stream the reply and stop reading once it has what it needs"

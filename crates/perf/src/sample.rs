@@ -21,11 +21,13 @@ pub enum Area {
     Exec,
     Metrics,
     Ai,
+    /// `lord:plugin/sql` (and the other database interfaces).
+    Db,
     Wasi,
 }
 
 /// How many areas there are: the length of a sample's arrays.
-pub const AREAS: usize = 12;
+pub const AREAS: usize = 13;
 
 impl Area {
     pub const ALL: [Area; AREAS] = [
@@ -40,6 +42,7 @@ impl Area {
         Area::Exec,
         Area::Metrics,
         Area::Ai,
+        Area::Db,
         Area::Wasi,
     ];
 
@@ -62,6 +65,7 @@ impl Area {
             Area::Exec => "exec",
             Area::Metrics => "metrics",
             Area::Ai => "ai",
+            Area::Db => "db",
             Area::Wasi => "wasi",
         }
     }

@@ -133,6 +133,9 @@ pub struct Grants {
     /// The AI profiles `lord:plugin/ai` may ask, by name (`local` for
     /// `ai(local)`).
     pub ai: Vec<String>,
+    /// The database profiles `lord:plugin/sql` may reach, by name
+    /// (`analytics` for `db(analytics)`).
+    pub db: Vec<String>,
 }
 
 pub(crate) fn build_wasi(

@@ -41,7 +41,9 @@ pub use instance::{
     Captured, CommandArg, Invocation, LogLevel, LogRecord, MicroCall, MicroInstance, PluginInstance,
 };
 pub use interfaces::{
-    AiAnswer, AiAsk, AiFailure, AiPiece, AiService, Messaging, MetricsAccess, Program, Reply,
+    AiAnswer, AiAsk, AiFailure, AiPiece, AiService, DbFailure, DbFuture, DbService, DocumentAnswer,
+    DocumentCall, DocumentOp, KvAnswer, KvCall, KvOp, MAX_BATCH, MAX_PARAM_BYTES, MAX_RESULT_BYTES,
+    MAX_ROWS, MAX_STATEMENT_BYTES, Messaging, MetricsAccess, Program, Reply, SqlCall,
     SystemMetrics,
 };
 pub use limits::Limits;

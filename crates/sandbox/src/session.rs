@@ -54,6 +54,8 @@ pub(crate) struct StoreState {
     pub(crate) metrics: crate::MetricsAccess,
     /// Which profiles `lord:plugin/ai` may ask, and its open streams.
     pub(crate) ai: crate::interfaces::AiState,
+    /// Which profiles `lord:plugin/sql`, `kv` and `document` may reach.
+    pub(crate) db: crate::interfaces::DbState,
     /// `wasi:http`'s state, and lord's policy for the requests it sends.
     http: WasiHttpCtx,
     http_hooks: HttpHooks,
@@ -63,6 +65,13 @@ pub(crate) struct StoreState {
 }
 
 impl StoreState {
+    /// When the current call must end, starting its clock now if nothing
+    /// has yet: for a host call that hands its deadline on (a statement
+    /// the database should end there).
+    pub(crate) fn call_deadline(&self) -> std::time::Instant {
+        self.deadline.get_or_start(std::time::Instant::now())
+    }
+
     /// Ends the current call's events: publishes them when it ended well,
     /// drops them otherwise. A failure to publish one (the log's database
     /// failing) is reported when the log is next written, at the end of
@@ -176,6 +185,7 @@ impl Session {
             exec: crate::interfaces::ExecGrants::new(grants),
             metrics: grants.metrics,
             ai: crate::interfaces::AiState::new(grants),
+            db: crate::interfaces::DbState::new(grants),
             http: WasiHttpCtx::new(),
             http_hooks,
             meter: Meter::default(),

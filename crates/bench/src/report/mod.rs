@@ -15,10 +15,13 @@ use crate::render::RenderResults;
 use crate::timing::{Pair, Samples};
 
 mod ai;
+mod db;
 mod policy;
 mod sections;
 pub(crate) use ai::AiOnly;
 use ai::{ai_keys, ai_rows};
+pub(crate) use db::DbOnly;
+use db::{db_keys, db_rows};
 pub(crate) use policy::PolicyOnly;
 use policy::{policy_keys, policy_rows};
 pub(crate) use sections::state_json;
@@ -43,6 +46,9 @@ pub(crate) struct Results {
     pub(crate) render: RenderResults,
     /// Time to the first streamed token through lord-ai vs reqwest.
     pub(crate) ai: crate::ai::AiResults,
+    /// A one-row SELECT through `lord db query`'s machinery and through a
+    /// plugin, against the bare pooled session.
+    pub(crate) db: crate::db::DbResults,
     /// One install decision against a machine's and a user's policies.
     pub(crate) policy: crate::policy::PolicyResults,
     /// Size of the release `lord` binary, as `cargo install` ships it.
@@ -271,6 +277,7 @@ impl Results {
         rows.extend(registry_rows(&self.registry, &self.resolve));
         rows.extend(render_rows(&self.render));
         rows.extend(ai_rows(&self.ai));
+        rows.extend(db_rows(&self.db));
         rows.extend(policy_rows(&self.policy));
         rows
     }
@@ -579,6 +586,7 @@ impl Results {
             object.extend(registry_keys(&self.registry, &self.resolve));
             object.extend(render_keys(&self.render));
             object.extend(ai_keys(&self.ai));
+            object.extend(db_keys(&self.db));
             object.extend(policy_keys(&self.policy));
             object.extend(state_keys(&self.data_cas, &self.notes));
         }

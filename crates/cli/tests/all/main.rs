@@ -52,6 +52,7 @@ mod db;
 mod db_backup;
 mod db_copy;
 mod db_engines;
+mod db_plugins;
 mod db_shell;
 mod dependencies;
 mod dev;

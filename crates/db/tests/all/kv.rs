@@ -246,7 +246,7 @@ fn sql_is_refused_with_a_clear_error(profile: &Profile) {
         .unwrap_err()
         .to_string();
     assert!(
-        error.contains(profile.name.as_str()) && error.contains("does not take SQL"),
+        error.contains(profile.name.as_str()) && error.contains("takes no SQL"),
         "{error}"
     );
 }

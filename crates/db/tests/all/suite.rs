@@ -2,7 +2,7 @@
 //! placeholders and a few type names told apart per engine.
 
 use lord_db::migrate::{self, State};
-use lord_db_api::{DbError, Engine, Password, Profile, SqlSession, Value, in_transaction};
+use lord_db_api::{Bounds, DbError, Engine, Password, Profile, SqlSession, Value, in_transaction};
 
 use crate::Target;
 
@@ -20,6 +20,7 @@ pub(crate) fn run(target: &Target) {
     an_error_in_a_later_statement_is_not_lost(&(target.make)());
     crate::backup::run(target);
     a_query_streams_its_rows_in_batches(&(target.make)());
+    a_bounded_statement_returns_nothing_over_its_bounds(&(target.make)());
 }
 
 fn session(profile: &Profile) -> lord_db::Session {
@@ -615,4 +616,94 @@ fn a_query_streams_its_rows_in_batches(profile: &Profile) {
         "{stopped:?}"
     );
     assert_eq!(batches, 1);
+}
+
+/// A plugin's statement (`run_within`): a result over its rows or bytes is
+/// an error and returns nothing, on every engine; on SQLite it also ends at
+/// the caller's deadline, and may touch no file but the profile's, open no
+/// transaction and set no pragma; the session stays usable after.
+fn a_bounded_statement_returns_nothing_over_its_bounds(profile: &Profile) {
+    let mut s = session(profile);
+    let engine = s.engine();
+    let many = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 500) \
+                SELECT x FROM c";
+    let bounds = Bounds {
+        max_rows: 100,
+        max_bytes: 1 << 20,
+        deadline: None,
+    };
+    let over = s.run_within(many, &[], &bounds);
+    assert!(matches!(over, Err(DbError::TooLarge(_))), "{over:?}");
+    let narrow = Bounds {
+        max_rows: 1000,
+        max_bytes: 16,
+        deadline: None,
+    };
+    let long = s.run_within(
+        &format!("SELECT {}", p(engine, 1)),
+        &[Value::Text("x".repeat(64))],
+        &narrow,
+    );
+    assert!(matches!(long, Err(DbError::TooLarge(_))), "{long:?}");
+    let fits = s.run_within(
+        many,
+        &[],
+        &Bounds {
+            max_rows: 500,
+            ..bounds
+        },
+    );
+    assert_eq!(fits.expect("within bounds").rows.len(), 500);
+    if engine != Engine::Sqlite {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("a folder");
+    let elsewhere = dir.path().join("elsewhere.db");
+    let path = Value::Text(elsewhere.display().to_string());
+    for (sql, params) in [
+        ("ATTACH DATABASE ? AS other", vec![path.clone()]),
+        (
+            &*format!("ATTACH DATABASE '{}' AS other", elsewhere.display()),
+            Vec::new(),
+        ),
+        ("VACUUM INTO ?", vec![path]),
+        ("BEGIN", Vec::new()),
+        ("SAVEPOINT a", Vec::new()),
+        ("PRAGMA foreign_keys = OFF", Vec::new()),
+        ("SELECT load_extension('x')", Vec::new()),
+    ] {
+        let refused = s.run_within(sql, &params, &bounds);
+        assert!(
+            matches!(refused, Err(DbError::Engine { .. })),
+            "{sql}: {refused:?}"
+        );
+    }
+    assert!(
+        !elsewhere.exists(),
+        "a bounded statement wrote another file"
+    );
+    // Reading a pragma is fine; the session is as it was, and unbounded
+    // statements (the user's own) may do all of the above.
+    s.run_within("PRAGMA table_info('t')", &[], &bounds)
+        .expect("a pragma read");
+    s.run("BEGIN", &[]).expect("the user's own BEGIN");
+    s.run("ROLLBACK", &[]).expect("and ROLLBACK");
+    let deadline = Bounds {
+        max_rows: usize::MAX,
+        max_bytes: usize::MAX,
+        deadline: Some(std::time::Instant::now() + std::time::Duration::from_millis(200)),
+    };
+    let started = std::time::Instant::now();
+    let endless = s.run_within(
+        "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT count(*) FROM c",
+        &[],
+        &deadline,
+    );
+    let message = endless.expect_err("ended at the deadline").to_string();
+    assert!(message.contains("caller's deadline"), "{message}");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
 }

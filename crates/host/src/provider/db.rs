@@ -19,7 +19,6 @@ use std::path::PathBuf;
 
 use lord_db_api::{DbError, Engine, Password, Profile};
 use lord_manifest::{PluginId, Version};
-use lord_store::PluginState;
 use serde::Serialize;
 use serde_json::json;
 
@@ -49,6 +48,10 @@ impl Provider for Db {
             name: "db",
             about: "Databases: profiles, ping, query, schema and migrations",
         }]
+    }
+
+    fn interfaces(&self) -> &'static [&'static str] {
+        &["lord:plugin/sql", "lord:plugin/kv", "lord:plugin/document"]
     }
 
     fn config_schema(&self) -> Option<serde_json::Value> {
@@ -96,6 +99,18 @@ pub struct DbProfile {
 }
 
 impl crate::Framework {
+    /// Gives plugins' `lord:plugin/sql` calls their sessions: the
+    /// embedder's pools (lord's CLI hands over `lord-db`'s), so that the
+    /// host itself links no database driver. Without one, every call is
+    /// refused. Call before anything runs a plugin.
+    pub fn with_db_connector(
+        mut self,
+        connector: std::sync::Arc<dyn lord_db_api::DbConnector>,
+    ) -> Self {
+        self.channels.set_db_connector(connector);
+        self
+    }
+
     /// Every configured database profile, by name.
     pub fn db_profiles(&self) -> Result<Vec<DbProfile>, HostError> {
         let tree = self.settings()?.subtree("db.profiles");
@@ -133,21 +148,9 @@ impl crate::Framework {
         &self,
         name: &str,
     ) -> Result<(DbProfile, Option<Password>), HostError> {
-        let settings = self.settings()?;
-        let profile =
-            Profile::from_settings(name, |f| settings.get(&format!("db.profiles.{name}.{f}")))?;
-        // A SQLite file takes no password: the secret store (perhaps the
-        // OS keyring) is not asked.
-        let password = match profile.engine.takes_password() {
-            false => None,
-            true => self
-                .channels()
-                .secrets
-                .get(&profile.password_secret)?
-                .map(|value| Password::new(value.expose().to_owned())),
-        };
-        let enabled =
-            self.store().provider_state(profile.engine.as_str())?.state == PluginState::Enabled;
+        let (profile, password) =
+            profile_and_password(&self.settings, &self.channels().secrets, name)?;
+        let enabled = !self.loader.is_disabled(profile.engine.as_str());
         Ok((
             DbProfile {
                 password_stored: password.is_some(),
@@ -157,4 +160,23 @@ impl crate::Framework {
             password,
         ))
     }
+}
+
+/// The profile `name` from `settings` and its password from `secrets`.
+pub(crate) fn profile_and_password(
+    settings: &crate::settings::Settings,
+    secrets: &lord_state::Secrets,
+    name: &str,
+) -> Result<(Profile, Option<Password>), HostError> {
+    let profile = settings.db_profile(name)?;
+    // A SQLite file takes no password: the secret store (perhaps the
+    // OS keyring) is not asked.
+    let password = if profile.engine.takes_password() {
+        secrets
+            .get(&profile.password_secret)?
+            .map(|value| Password::new(value.expose().to_owned()))
+    } else {
+        None
+    };
+    Ok((profile, password))
 }

@@ -12,8 +12,8 @@
 //! `lord:plugin/secrets` interface), [`text`] (the `json.parse` and
 //! `lines` micro-plugins), [`monitor`] (the `lord monitor` commands) and
 //! [`ai`] (the `lord ai` commands, the `lord:plugin/ai` interface, and one
-//! provider per AI service) and [`db`] (the `lord db` commands, and one
-//! provider per SQL engine).
+//! provider per AI service) and [`db`] (the `lord db` commands, the
+//! `lord:plugin/sql` interface, and one provider per SQL engine).
 //!
 //! Invariant: a provider's id is reserved: no plugin can be installed
 //! under it.
@@ -21,6 +21,7 @@
 pub mod ai;
 pub(crate) mod ai_link;
 pub mod db;
+pub(crate) mod db_link;
 pub mod monitor;
 pub mod secrets;
 pub mod text;

@@ -14,13 +14,16 @@ mod ai;
 mod config;
 mod data;
 mod delivery;
+mod document;
 mod events;
 mod exec;
+mod kv;
 mod log;
 mod messaging;
 mod metrics;
 mod secrets;
 mod shared;
+mod sql;
 mod types;
 
 use lord_manifest::PermissionFamily;
@@ -36,10 +39,17 @@ pub(crate) use ai::AiState;
 )]
 pub use ai::ReplyStream;
 pub use ai::{AiAnswer, AiAsk, AiFailure, AiPiece, AiService};
+pub use document::{DocumentAnswer, DocumentCall, DocumentOp};
 pub(crate) use exec::ExecGrants;
 pub use exec::Program;
+pub use kv::{KvAnswer, KvCall, KvOp};
 pub use messaging::{Messaging, Reply};
 pub use metrics::{MetricsAccess, SystemMetrics};
+pub(crate) use sql::DbState;
+pub use sql::{
+    DbFailure, DbFuture, DbService, MAX_BATCH, MAX_PARAM_BYTES, MAX_RESULT_BYTES, MAX_ROWS,
+    MAX_STATEMENT_BYTES, SqlCall,
+};
 
 /// One host interface.
 pub(crate) struct HostInterface {
@@ -53,7 +63,7 @@ pub(crate) struct HostInterface {
 }
 
 /// Every host interface this host offers plugins.
-pub(crate) const ALL: [HostInterface; 12] = [
+pub(crate) const ALL: [HostInterface; 15] = [
     types::INTERFACE,
     log::INTERFACE,
     data::INTERFACE,
@@ -66,6 +76,9 @@ pub(crate) const ALL: [HostInterface; 12] = [
     exec::INTERFACE,
     metrics::INTERFACE,
     ai::INTERFACE,
+    sql::INTERFACE,
+    kv::INTERFACE,
+    document::INTERFACE,
 ];
 
 /// The host interface named `path` (an import name without `@version`).

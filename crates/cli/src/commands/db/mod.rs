@@ -144,14 +144,37 @@ where
     T: Send + 'static,
 {
     let (profile, password): (Profile, Option<Password>) = framework.db_connection(name)?;
-    let outcome = tokio::task::spawn_blocking(move || {
+    let inline = profile.engine.in_process();
+    let run = move || {
         let mut session = lord_db::pools().lease::<S>(&profile, password)?;
         let outcome = work(&mut session);
         if outcome.is_err() {
             session.discard();
         }
         outcome
-    })
-    .await?;
+    };
+    let outcome = if inline {
+        run()
+    } else {
+        tokio::task::spawn_blocking(run).await?
+    };
+    Ok(outcome.map_err(HostError::from)?)
+}
+
+/// Runs one statement on the profile `name` as `lord db query` does:
+/// [`lord_db::query`] on a pooled session, on this thread for SQLite.
+pub(super) async fn query(
+    framework: &Framework,
+    name: &str,
+    sql: String,
+    params: Vec<lord_db_api::Value>,
+) -> Result<lord_db_api::Rows> {
+    let (profile, password): (Profile, Option<Password>) = framework.db_connection(name)?;
+    let outcome = if profile.engine.in_process() {
+        lord_db::query(&profile, password, &sql, &params)
+    } else {
+        tokio::task::spawn_blocking(move || lord_db::query(&profile, password, &sql, &params))
+            .await?
+    };
     Ok(outcome.map_err(HostError::from)?)
 }

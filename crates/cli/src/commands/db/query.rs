@@ -108,10 +108,7 @@ pub(super) async fn query(
         Engine::Sqlite | Engine::Postgres | Engine::Mysql => {
             let sql = one_statement(ctx, engine, args.statement)?;
             let params = params(args.params, args.typed);
-            super::with(framework, &args.name, move |s: &mut lord_db::Session| {
-                s.run(&sql, &params)
-            })
-            .await?
+            super::query(framework, &args.name, sql, params).await?
         }
         Engine::Cassandra => {
             let cql = one_statement(ctx, engine, args.statement)?;
