@@ -44,6 +44,6 @@ pub use profile::{
     check_setting, default_password_secret, parse_url,
 };
 pub use schema::{Column, ForeignKey, Index, Table};
-pub use sql::{Bounds, Canceller, RowSink, SqlSession, in_transaction, too_large};
+pub use sql::{Bounds, Canceller, RowBatches, RowSink, SqlSession, in_transaction, too_large};
 pub use value::{Rows, Value};
 pub use wide_column::WideColumnSession;

@@ -11,6 +11,52 @@ use crate::value::{Rows, Value};
 /// and the batch's rows. An error stops the stream.
 pub type RowSink<'a> = dyn FnMut(&[String], Vec<Vec<Value>>) -> Result<(), DbError> + 'a;
 
+/// Gathers a streamed query's rows into batches for a [`RowSink`]: what
+/// every engine's [`SqlSession::stream`] does with the rows its cursor
+/// yields, so each only reads rows.
+pub struct RowBatches<'a, 's> {
+    columns: &'a [String],
+    sink: &'a mut RowSink<'s>,
+    batch: usize,
+    chunk: Vec<Vec<Value>>,
+    sent: u64,
+}
+
+impl<'a, 's> RowBatches<'a, 's> {
+    /// Batches of `batch` rows (at least one) under `columns`.
+    pub fn new(columns: &'a [String], batch: usize, sink: &'a mut RowSink<'s>) -> Self {
+        let batch = batch.max(1);
+        Self {
+            columns,
+            sink,
+            batch,
+            chunk: Vec::with_capacity(batch),
+            sent: 0,
+        }
+    }
+
+    /// Adds a row, handing the batch to the sink once it is full.
+    pub fn push(&mut self, row: Vec<Value>) -> Result<(), DbError> {
+        self.chunk.push(row);
+        if self.chunk.len() == self.batch {
+            let full = std::mem::replace(&mut self.chunk, Vec::with_capacity(self.batch));
+            self.sent += full.len() as u64;
+            (self.sink)(self.columns, full)?;
+        }
+        Ok(())
+    }
+
+    /// Hands over the last, partial batch: how many rows were sent.
+    pub fn finish(mut self) -> Result<u64, DbError> {
+        if !self.chunk.is_empty() {
+            let rest = std::mem::take(&mut self.chunk);
+            self.sent += rest.len() as u64;
+            (self.sink)(self.columns, rest)?;
+        }
+        Ok(self.sent)
+    }
+}
+
 /// Stops, from another thread, the statement a session is running (the
 /// shell's Ctrl-C).
 pub trait Canceller: Send + Sync {
@@ -48,14 +94,11 @@ pub trait SqlSession: Send {
         sink: &mut RowSink<'_>,
     ) -> Result<u64, DbError> {
         let rows = self.run(sql, params)?;
-        let mut sent = 0u64;
-        let mut rest = rows.rows.into_iter().peekable();
-        while rest.peek().is_some() {
-            let chunk: Vec<Vec<Value>> = rest.by_ref().take(batch.max(1)).collect();
-            sent += chunk.len() as u64;
-            sink(&rows.columns, chunk)?;
+        let mut batches = RowBatches::new(&rows.columns, batch, sink);
+        for row in rows.rows {
+            batches.push(row)?;
         }
-        Ok(sent)
+        batches.finish()
     }
 
     /// [`SqlSession::run`] within `bounds`: a result over them is an error

@@ -12,8 +12,8 @@
 use std::time::Duration;
 
 use lord_db_api::{
-    Canceller, Column, DbError, Engine, ForeignKey, Index, Password, Profile, RowSink, Rows,
-    SqlSession, Table, TlsMode, Value,
+    Canceller, Column, DbError, Engine, ForeignKey, Index, Password, Profile, RowBatches, RowSink,
+    Rows, SqlSession, Table, TlsMode, Value,
 };
 use mysql::consts::ColumnType;
 use mysql::prelude::Queryable as _;
@@ -317,36 +317,23 @@ impl SqlSession for MySession {
         // gives typed values (the text protocol gives every value as text).
         let bound: Vec<mysql::Value> = params.iter().map(to_mysql).collect();
         let mut result = self.conn.exec_iter(sql, bound).map_err(|e| fail(&e))?;
-        let batch = batch.max(1);
-        let mut sent = 0u64;
         let Some(set) = result.iter() else {
             return Ok(0);
         };
         let columns: Vec<mysql::Column> = set.columns().as_ref().to_vec();
         let names: Vec<String> = columns.iter().map(|c| c.name_str().into_owned()).collect();
-        let mut chunk = Vec::with_capacity(batch);
+        let mut batches = RowBatches::new(&names, batch, sink);
         for row in set {
             let values = row.map_err(|e| fail(&e))?.unwrap();
-            chunk.push(
+            batches.push(
                 values
                     .into_iter()
                     .zip(&columns)
                     .map(|(v, c)| from_mysql(v, c))
                     .collect(),
-            );
-            if chunk.len() == batch {
-                sent += chunk.len() as u64;
-                sink(
-                    &names,
-                    std::mem::replace(&mut chunk, Vec::with_capacity(batch)),
-                )?;
-            }
+            )?;
         }
-        if !chunk.is_empty() {
-            sent += chunk.len() as u64;
-            sink(&names, chunk)?;
-        }
-        Ok(sent)
+        batches.finish()
     }
 
     fn run_script(&mut self, sql: &str) -> Result<(), DbError> {

@@ -7,8 +7,8 @@
 use std::sync::Arc;
 
 use lord_db_api::{
-    Canceller, Column, DbError, Engine, ForeignKey, Index, Password, Profile, RowSink, Rows,
-    SqlSession, Table, TlsMode, Value,
+    Canceller, Column, DbError, Engine, ForeignKey, Index, Password, Profile, RowBatches, RowSink,
+    Rows, SqlSession, Table, TlsMode, Value,
 };
 use postgres::config::SslMode;
 use postgres::types::ToSql;
@@ -247,9 +247,7 @@ impl SqlSession for PgSession {
             .client
             .query_raw(&statement, refs)
             .map_err(|e| fail(&e))?;
-        let batch = batch.max(1);
-        let mut chunk = Vec::with_capacity(batch);
-        let mut sent = 0u64;
+        let mut batches = RowBatches::new(&columns, batch, sink);
         while let Some(row) = found.next().map_err(|e| fail(&e))? {
             let mut out = Vec::with_capacity(columns.len());
             for (i, column) in columns.iter().enumerate() {
@@ -259,20 +257,9 @@ impl SqlSession for PgSession {
                 })?;
                 out.push(cell.0);
             }
-            chunk.push(out);
-            if chunk.len() == batch {
-                sent += chunk.len() as u64;
-                sink(
-                    &columns,
-                    std::mem::replace(&mut chunk, Vec::with_capacity(batch)),
-                )?;
-            }
+            batches.push(out)?;
         }
-        if !chunk.is_empty() {
-            sent += chunk.len() as u64;
-            sink(&columns, chunk)?;
-        }
-        Ok(sent)
+        batches.finish()
     }
 
     fn run_script(&mut self, sql: &str) -> Result<(), DbError> {

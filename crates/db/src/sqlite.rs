@@ -8,8 +8,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use lord_db_api::{
-    Bounds, Canceller, Column, DbError, Engine, ForeignKey, Index, Profile, RowSink, Rows,
-    SqlSession, Table, Value,
+    Bounds, Canceller, Column, DbError, Engine, ForeignKey, Index, Profile, RowBatches, RowSink,
+    Rows, SqlSession, Table, Value,
 };
 use rusqlite::hooks::{AuthAction, AuthContext, Authorization};
 use rusqlite::limits::Limit;
@@ -351,29 +351,16 @@ impl SqlSession for SqliteSession {
         let columns: Vec<String> = stmt.column_names().map(str::to_owned).collect();
         let bound = rusqlite::params_from_iter(params.iter().map(to_sqlite));
         let mut cursor = stmt.query(bound).map_err(|e| self.engine_error(e))?;
-        let batch = batch.max(1);
-        let mut chunk = Vec::with_capacity(batch);
-        let mut sent = 0u64;
+        let mut batches = RowBatches::new(&columns, batch, sink);
         while let Some(row) = cursor.next().map_err(|e| self.engine_error(e))? {
             let mut out = Vec::with_capacity(columns.len());
             for i in 0..columns.len() {
                 let cell = row.get_ref(i).map_err(|e| self.engine_error(e))?;
                 out.push(from_sqlite(cell));
             }
-            chunk.push(out);
-            if chunk.len() == batch {
-                sent += chunk.len() as u64;
-                sink(
-                    &columns,
-                    std::mem::replace(&mut chunk, Vec::with_capacity(batch)),
-                )?;
-            }
+            batches.push(out)?;
         }
-        if !chunk.is_empty() {
-            sent += chunk.len() as u64;
-            sink(&columns, chunk)?;
-        }
-        Ok(sent)
+        batches.finish()
     }
 
     fn run_script(&mut self, sql: &str) -> Result<(), DbError> {
