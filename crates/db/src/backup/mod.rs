@@ -84,7 +84,8 @@ use thiserror::Error;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Manifest {
     pub format: u32,
-    /// The engine's word (`sqlite`, `postgres`, `mysql`).
+    /// The engine's word (`sqlite`, `postgres`, `mysql`, `redis`,
+    /// `mongodb`).
     pub engine: String,
     /// The server's version as it reports it.
     pub server_version: String,
@@ -107,7 +108,9 @@ pub struct Manifest {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TableRows {
-    /// The table's name (`schema.table` on PostgreSQL).
+    /// The table's name (`schema.table` on PostgreSQL; a key type such as
+    /// `hash` on Redis, its keys counted as rows; a collection on MongoDB,
+    /// its documents counted as rows).
     pub name: String,
     /// Its PostgreSQL schema, apart, since either part may hold a `.`.
     /// Files written before it was kept lack it: their `name` is split at
