@@ -44,6 +44,8 @@ const BATCH_KEYS: usize = 200;
 /// Bytes of `RESTORE` payloads sent per `MULTI`/`EXEC` at most (a key
 /// larger than this goes alone).
 const BATCH_BYTES: usize = 8 << 20;
+/// Keys of each RDB format tried on the server before a restore.
+const SAMPLES: usize = 4;
 
 /// One key of the dump.
 struct Record {
@@ -325,11 +327,11 @@ fn records(
     Records::new(payload, total).map_err(|message| BackupError::Corrupt { path, message })
 }
 
-/// What the dump holds: each type's key count, and one key of each RDB
-/// format (the smallest), to try the server with.
+/// What the dump holds: each type's key count, and the first few keys of
+/// each RDB format, to try the server with.
 struct Summary {
     counts: Vec<TableRows>,
-    samples: BTreeMap<u16, Record>,
+    samples: BTreeMap<u16, Vec<Record>>,
 }
 
 fn summarize(opened: &mut archive::Opened) -> Result<Summary, BackupError> {
@@ -340,15 +342,13 @@ fn summarize(opened: &mut archive::Opened) -> Result<Summary, BackupError> {
     };
     let mut records = records(opened)?;
     let mut counts: BTreeMap<String, u64> = BTreeMap::new();
-    let mut samples: BTreeMap<u16, Record> = BTreeMap::new();
+    let mut samples: BTreeMap<u16, Vec<Record>> = BTreeMap::new();
     while let Some(record) = records.next_record().map_err(&corrupt)? {
         *counts.entry(record.kind.clone()).or_default() += 1;
         let version = record.rdb_version().unwrap_or_default();
-        let smaller = samples
-            .get(&version)
-            .is_none_or(|s| s.payload.len() > record.payload.len());
-        if smaller {
-            samples.insert(version, record);
+        let these = samples.entry(version).or_default();
+        if these.len() < SAMPLES {
+            these.push(record);
         }
     }
     Ok(Summary {
@@ -384,52 +384,63 @@ fn held(s: &mut dyn KvSession, profile: &Profile) -> Result<Option<String>, Back
     Ok((n > 0).then(|| format!("it holds {n} key(s)")))
 }
 
-/// A key name no key of the database has, for trying payloads on.
-fn probe_name(s: &mut dyn KvSession) -> Result<Vec<u8>, BackupError> {
-    use sha2::Digest as _;
-    let seed = format!("{:?}{}", Instant::now(), std::process::id());
-    for n in 0u32.. {
-        let hash = hex::encode(sha2::Sha256::digest(format!("{seed}{n}")));
-        let name = format!("lord:restore-probe:{}", &hash[..16]).into_bytes();
-        if s.command(&args(&[b"EXISTS", &name]))? == KvReply::Int(0) {
-            return Ok(name);
-        }
-    }
-    Ok(Vec::new())
+/// The refusal for keys in an RDB format the target's server cannot read.
+fn incompatible(profile: &Profile, target: &str, opened: &archive::Opened, version: u16) -> String {
+    format!(
+        "the server of the profile `{}` is Redis {target}, which cannot read `{}`: its keys \
+         were dumped by Redis {} in RDB format {version}; restore it into a server of Redis {} \
+         or newer",
+        profile.name,
+        opened.path.display(),
+        opened.manifest.server_version,
+        opened.manifest.server_version
+    )
 }
 
-/// Each RDB format of the file, tried on the server with nothing stored;
-/// a format it cannot read is refused naming both versions.
+/// Each RDB format of the file, tried on the server with nothing stored:
+/// a few keys of each are restored under their own names (which the
+/// profile may write, whatever its ACL) with an expiry in the past, which
+/// makes the server check the payload and its format, then store
+/// nothing. A format it cannot read is refused naming both versions. A
+/// key that exists (under `--replace`) cannot be tried that way, nor can
+/// any on a server before Redis 5 (no `ABSTTL`): those are left to the
+/// restore itself.
 fn try_formats(
     s: &mut dyn KvSession,
     profile: &Profile,
     opened: &archive::Opened,
-    samples: &BTreeMap<u16, Record>,
+    samples: &BTreeMap<u16, Vec<Record>>,
 ) -> Result<(), BackupError> {
     let target = server_version(s, profile)?;
-    let probe = probe_name(s)?;
-    for (version, record) in samples {
-        let outcome = s.command(&args(&[
-            b"RESTORE",
-            &probe,
-            b"1",
-            &record.payload,
-            b"ABSTTL",
-        ]));
-        match outcome {
-            Ok(_) => {}
-            Err(e) if e.to_string().contains("payload version") => {
+    for (version, records) in samples {
+        for record in records {
+            let outcome = s.command(&args(&[
+                b"RESTORE",
+                &record.key,
+                b"1",
+                &record.payload,
+                b"ABSTTL",
+            ]));
+            let message = match outcome {
+                Ok(_) => break,
+                Err(e) => e.to_string(),
+            };
+            if message.contains("payload version") {
                 return Err(BackupError::Incompatible(format!(
-                    "the server of the profile `{}` is Redis {target}, which cannot read `{}`: \
-                     its keys were dumped by Redis {} in RDB format {version}; restore it into \
-                     a server of Redis {} or newer (nothing was restored)",
-                    profile.name,
-                    opened.path.display(),
-                    opened.manifest.server_version,
-                    opened.manifest.server_version
+                    "{} (nothing was restored)",
+                    incompatible(profile, &target, opened, *version)
                 )));
             }
-            Err(e) => return Err(e.into()),
+            if message.contains("syntax error") {
+                return Ok(());
+            }
+            if !message.contains("BUSYKEY") {
+                return Err(BackupError::Db(DbError::Engine {
+                    profile: profile.name.to_string(),
+                    engine: "redis",
+                    message,
+                }));
+            }
         }
     }
     Ok(())
@@ -458,13 +469,26 @@ fn load(
 ) -> Result<(), BackupError> {
     let total = opened.manifest.payload_bytes;
     let file = opened.path.display().to_string();
-    let partial = |message: String| BackupError::Tool {
-        tool: "RESTORE".to_owned(),
-        message: format!(
-            "{message}; the database of `{name}` may now hold part of the backup: fix the \
-             cause, then run `lord db restore {name} {file} --replace` again",
-            name = profile.name,
-        ),
+    let target = server_version(s, profile)?;
+    let source = opened.manifest.server_version.clone();
+    let partial = |message: String| {
+        // Keys the tries before loading could not reach (`try_formats`).
+        let message = if message.contains("payload version") {
+            format!(
+                "{message} (the server is Redis {target}, and the keys were dumped by Redis \
+                 {source}: a server reads no RDB format newer than its own)"
+            )
+        } else {
+            message
+        };
+        BackupError::Tool {
+            tool: "RESTORE".to_owned(),
+            message: format!(
+                "{message}; the database of `{name}` may now hold part of the backup: fix the \
+                 cause, then run `lord db restore {name} {file} --replace` again",
+                name = profile.name,
+            ),
+        }
     };
     let path = opened.path.clone();
     let mut records = records(opened)?;

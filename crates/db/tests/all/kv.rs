@@ -43,7 +43,7 @@ fn redis_passes_the_suite() {
     a_wrong_password_is_refused_without_being_shown(&server);
     an_acl_user_gets_only_its_keys(&server, &profile(7));
     sql_is_refused_with_a_clear_error(&profile(8));
-    crate::kv_backup::run_all(&profile(9), &profile(10), &profile(11));
+    crate::kv_backup::run_all(&server);
 }
 
 fn values_round_trip_as_bytes(profile: &Profile) {

@@ -6,7 +6,8 @@
 //! binary names) is backed up, restored into an empty database, and every
 //! key's type, value and TTL compared; and the refusals: a non-empty
 //! target without `--replace`, a corrupted file, a file of another
-//! engine, and keys in an RDB format newer than the server's.
+//! engine, and keys in an RDB format newer than the server's; and a
+//! restore by an ACL user allowed only the backup's keys.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -14,7 +15,7 @@ use std::path::Path;
 use lord_db::backup::{self, BackupError, RestoreOptions, Tools};
 use lord_db_api::{KvReply, KvSession, Password, Profile};
 
-use crate::redis::PASSWORD;
+use crate::redis::{PASSWORD, Redis};
 
 fn password() -> Option<Password> {
     Some(Password::new(PASSWORD.to_owned()))
@@ -203,14 +204,59 @@ fn fill(profile: &Profile) {
     run(s, &[b"RPUSH", "grüße 🌍".as_bytes(), b"utf-8 name"]);
 }
 
-pub(crate) fn run_all(source: &Profile, fresh: &Profile, other: &Profile) {
+/// The cases, on databases 9 to 13 of the suite's server.
+pub(crate) fn run_all(server: &Redis) {
+    let profile = |db: u8| crate::profile(&format!("backup{db}"), &server.url(db), &[]);
+    let (source, fresh, other) = (profile(9), profile(10), profile(11));
     let folder = tempfile::tempdir().expect("a folder");
     let file = folder.path().join("redis.lordbackup");
-    fill(source);
-    every_type_round_trips(source, fresh, &file);
-    a_non_empty_target_is_refused_unless_replaced(source, &file);
-    a_corrupted_backup_is_refused_naming_the_file(other, &file);
-    keys_of_a_newer_rdb_format_are_refused_before_any_is_written(other, &file);
+    fill(&source);
+    every_type_round_trips(&source, &fresh, &file);
+    a_non_empty_target_is_refused_unless_replaced(&source, &file);
+    a_corrupted_backup_is_refused_naming_the_file(&other, &file);
+    keys_of_a_newer_rdb_format_are_refused_before_any_is_written(&other, &file);
+    an_acl_user_restores_the_keys_it_may_write(server, &profile(12), &profile(13));
+}
+
+/// A user whose ACL allows only `app:*` keys restores a backup of such
+/// keys: what the restore writes beforehand to try the server is under
+/// the backup's own key names.
+fn an_acl_user_restores_the_keys_it_may_write(server: &Redis, source: &Profile, admin: &Profile) {
+    let mut s = session(source);
+    run(
+        &mut *s,
+        &[
+            b"ACL",
+            b"SETUSER",
+            b"restorer",
+            b"on",
+            b">restorer-pass-1",
+            b"~app:*",
+            b"+@all",
+        ],
+    );
+    run(&mut *s, &[b"SET", b"app:1", b"one"]);
+    run(&mut *s, &[b"HSET", b"app:2", b"f", b"v"]);
+    drop(s);
+    let folder = tempfile::tempdir().expect("a folder");
+    let file = folder.path().join("app.lordbackup");
+    backup::backup(source, password().as_ref(), &file, &tools(), &mut |_| {})
+        .unwrap_or_else(|e| panic!("backup: {e}"));
+    let restorer = crate::profile(
+        "restorer",
+        &format!("redis://restorer@127.0.0.1:{}/13", server.port()),
+        &[],
+    );
+    backup::restore(
+        &restorer,
+        Some(&Password::new("restorer-pass-1".to_owned())),
+        &file,
+        RestoreOptions::default(),
+        &tools(),
+        &mut |_| {},
+    )
+    .unwrap_or_else(|e| panic!("restore as an ACL user: {e}"));
+    assert_same(&snapshot(source), &snapshot(admin));
 }
 
 fn every_type_round_trips(source: &Profile, fresh: &Profile, file: &Path) {
