@@ -193,6 +193,16 @@ fn read_keys(
     Ok(records)
 }
 
+/// How many keys to read next, after a batch of `batch` keys came to
+/// `bytes`: a `MULTI`/`EXEC` reply is held whole in memory, so a database
+/// of large values is read a few keys at a time (one, when each is over
+/// [`BATCH_BYTES`]), and one of small values [`BATCH_KEYS`] at a time.
+fn next_batch(batch: usize, bytes: u64) -> usize {
+    let per_key = (bytes / batch.max(1) as u64).max(1);
+    let fits = usize::try_from(BATCH_BYTES as u64 / per_key).unwrap_or(BATCH_KEYS);
+    fits.clamp(1, BATCH_KEYS)
+}
+
 pub(super) fn dump(
     profile: &Profile,
     password: Option<&Password>,
@@ -208,21 +218,28 @@ pub(super) fn dump(
     };
     out.write_all(HEADER.as_bytes()).map_err(&write)?;
     let mut counts: BTreeMap<String, u64> = BTreeMap::new();
-    // SCAN may return a key twice while the keyspace is rehashed.
+    // SCAN may return a key twice while the keyspace is rehashed; the
+    // names (not the values) are kept to skip the second.
     let mut seen: HashSet<Vec<u8>> = HashSet::new();
     let mut written = HEADER.len() as u64;
     let mut cursor = b"0".to_vec();
+    let mut batch = BATCH_KEYS;
     loop {
         let (next, keys) = scan_step(&mut *s, profile, &cursor)?;
         let fresh: Vec<Vec<u8>> = keys
             .into_iter()
             .filter(|k| seen.insert(k.clone()))
             .collect();
-        for chunk in fresh.chunks(BATCH_KEYS) {
+        let mut fresh = fresh.as_slice();
+        while !fresh.is_empty() {
+            let (chunk, rest) = fresh.split_at(batch.min(fresh.len()));
+            fresh = rest;
+            let before = written;
             for record in read_keys(&mut *s, profile, chunk.to_vec())? {
                 written += write_record(&mut out, &record).map_err(&write)?;
                 *counts.entry(record.kind).or_default() += 1;
             }
+            batch = next_batch(batch, written - before);
             progress(Step::Bytes {
                 done: written,
                 total: None,
@@ -626,4 +643,22 @@ pub(super) fn restore(
     load(&mut *s, profile, opened, options.replace, progress)?;
     progress(Step::Phase("counting keys"));
     compare(&mut *s, profile, opened, started)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{BATCH_BYTES, BATCH_KEYS, next_batch};
+
+    #[test]
+    fn batches_shrink_for_large_values_and_grow_back_for_small_ones() {
+        // Small values: as many keys as a batch takes.
+        assert_eq!(next_batch(BATCH_KEYS, 100 * BATCH_KEYS as u64), BATCH_KEYS);
+        // 1 MiB per key: eight to a batch.
+        assert_eq!(next_batch(10, 10 << 20), 8);
+        // Each key over the bound: one at a time, never none.
+        assert_eq!(next_batch(4, 4 * (BATCH_BYTES as u64 + 1)), 1);
+        assert_eq!(next_batch(1, 0), BATCH_KEYS);
+        // Back from one key at a time once values are small again.
+        assert_eq!(next_batch(1, 10), BATCH_KEYS);
+    }
 }
