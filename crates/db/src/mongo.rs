@@ -165,6 +165,12 @@ impl MongoSession {
         })
     }
 
+    /// The driver's handle on the profile's database, for `backup`, which
+    /// reads and writes documents as raw BSON rather than through JSON.
+    pub(crate) fn raw_database(&self) -> &mongodb::sync::Database {
+        &self.db
+    }
+
     fn error(&self, e: &mongodb::error::Error) -> DbError {
         DbError::Engine {
             profile: self.profile.clone(),

@@ -7,7 +7,7 @@
 //! `migrate` is refused with a reason; a disabled provider refuses its
 //! profiles. Cassandra cannot run here: only what needs no server is
 //! tested (a profile, a ping that names the unreachable host and never the
-//! password).
+//! password; a backup refused naming Cassandra's own tool).
 
 use std::io::Write as _;
 use std::process::Stdio;
@@ -189,4 +189,10 @@ fn db_on_cassandra_without_a_server_names_the_host_and_keeps_the_password() {
     lord.run(&["db", "migrate", "status", "events"])
         .assert_code(2)
         .assert_stderr_contains("migrations are for the SQL engines");
+    // No backup of lord's: the engine's own tool is named, and no file
+    // is left.
+    lord.run(&["db", "backup", "events", "events.lordbackup"])
+        .assert_code(1)
+        .assert_stderr_contains("`nodetool snapshot`");
+    assert!(!lord.project.path().join("events.lordbackup").exists());
 }

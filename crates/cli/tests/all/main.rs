@@ -50,6 +50,7 @@ mod crash;
 mod dashboard;
 mod db;
 mod db_backup;
+mod db_backup_redis_mongo;
 mod db_copy;
 mod db_engines;
 mod db_plugins;

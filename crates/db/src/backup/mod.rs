@@ -12,15 +12,67 @@
 //! server version, tables with their row counts, the dump's checksum) and
 //! the dump itself.
 //!
-//! A key-value or document engine adds a module of its own here with the
-//! same four parts (dump, check, is-empty, load) and an arm in each
-//! `match` on [`Engine`]; the file format does not change.
+//! Redis and MongoDB have no dump program lord could wrap that keeps
+//! every value exactly and runs without a server of its own (`redis-cli
+//! --rdb` needs replication rights and returns the whole instance;
+//! `mongodump` is a separate install), so lord dumps them itself, through
+//! the servers' own serializations: Redis's `DUMP` per key (`redis.rs`)
+//! and MongoDB's raw BSON per document (`mongo.rs`), each in a
+//! length-prefixed stream of lord's. Each of those modules has the same
+//! four parts (dump, check, held, load) as the SQL ones, and restores
+//! through a session of its own capability rather than a SQL one.
+//! Cassandra is refused, naming its own tool.
 
 mod archive;
+#[cfg(feature = "mongodb")]
+mod mongo;
 mod mysql;
 mod postgres;
+mod redis;
 mod sqlite;
 mod tool;
+
+/// A build without the MongoDB driver refuses MongoDB backups, saying so.
+#[cfg(not(feature = "mongodb"))]
+mod mongo {
+    use lord_db_api::{Password, Profile};
+
+    use super::{BackupError, Dumped, RestoreOptions, Step, archive};
+
+    fn left_out() -> BackupError {
+        BackupError::NoTool(
+            "this build of lord was made without the MongoDB driver (cargo feature `mongodb`), \
+             which MongoDB backups need; use a build with it"
+                .to_owned(),
+        )
+    }
+
+    pub(super) fn dump(
+        profile: &Profile,
+        password: Option<&Password>,
+        _: &mut std::fs::File,
+        _: &mut dyn FnMut(Step<'_>),
+    ) -> Result<Dumped, BackupError> {
+        // The profile's own refusal names it and the feature.
+        crate::open(profile, password)?;
+        Err(left_out())
+    }
+
+    pub(super) fn check(_: &mut archive::Opened) -> Result<(), BackupError> {
+        Err(left_out())
+    }
+
+    pub(super) fn restore(
+        profile: &Profile,
+        password: Option<&Password>,
+        _: &mut archive::Opened,
+        _: RestoreOptions,
+        _: &mut dyn FnMut(Step<'_>),
+    ) -> Result<(), BackupError> {
+        crate::open(profile, password)?;
+        Err(left_out())
+    }
+}
 
 use std::path::{Path, PathBuf};
 
@@ -32,7 +84,8 @@ use thiserror::Error;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Manifest {
     pub format: u32,
-    /// The engine's word (`sqlite`, `postgres`, `mysql`).
+    /// The engine's word (`sqlite`, `postgres`, `mysql`, `redis`,
+    /// `mongodb`).
     pub engine: String,
     /// The server's version as it reports it.
     pub server_version: String,
@@ -55,7 +108,9 @@ pub struct Manifest {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TableRows {
-    /// The table's name (`schema.table` on PostgreSQL).
+    /// The table's name (`schema.table` on PostgreSQL; a key type such as
+    /// `hash` on Redis, its keys counted as rows; a collection on MongoDB,
+    /// its documents counted as rows).
     pub name: String,
     /// Its PostgreSQL schema, apart, since either part may hold a `.`.
     /// Files written before it was kept lack it: their `name` is split at
@@ -146,6 +201,10 @@ pub enum BackupError {
     /// A request that would destroy what it works on.
     #[error("{0}")]
     Refused(String),
+    /// The target's server cannot read what the backup holds (a Redis
+    /// older than the one that dumped it); nothing was restored.
+    #[error("{0}")]
+    Incompatible(String),
     #[error("{tool} failed: {message}")]
     Tool { tool: String, message: String },
     /// The file just written did not check out; it was not put in place.
@@ -199,9 +258,9 @@ pub fn backup(
         Engine::Sqlite => sqlite::dump(profile, dump.path(), progress)?,
         Engine::Postgres => postgres::dump(profile, password, dump.file(), tools, progress)?,
         Engine::Mysql => mysql::dump(profile, password, dump.file(), tools, progress)?,
-        Engine::Redis | Engine::MongoDb | Engine::Cassandra => {
-            return Err(not_backed_up(profile.engine));
-        }
+        Engine::Redis => redis::dump(profile, password, dump.file(), progress)?,
+        Engine::MongoDb => mongo::dump(profile, password, dump.file(), progress)?,
+        Engine::Cassandra => return Err(not_backed_up(profile.engine)),
     };
     let (payload_bytes, payload_sha256) = hash_file(dump.path())?;
     let manifest = Manifest {
@@ -267,7 +326,9 @@ pub struct RestoreOptions {
 /// Restores the backup at `path` into the database of `profile`: the
 /// file is checked first, and nothing is touched unless it checks out, is
 /// of the profile's engine, and the target is empty (or `replace`);
-/// after loading, each table's row count is compared with the manifest.
+/// after loading, each table's row count (each key type's count on Redis,
+/// each collection's document count on MongoDB) is compared with the
+/// manifest.
 pub fn restore(
     profile: &Profile,
     password: Option<&Password>,
@@ -288,12 +349,24 @@ pub fn restore(
     }
     let scratch = match profile.engine {
         Engine::Sqlite => archive::folder(&profile.sqlite_path()?).to_owned(),
-        Engine::Postgres | Engine::Mysql => archive::folder(path).to_owned(),
-        Engine::Redis | Engine::MongoDb | Engine::Cassandra => {
-            return Err(not_backed_up(profile.engine));
+        Engine::Postgres | Engine::Mysql | Engine::Redis | Engine::MongoDb => {
+            archive::folder(path).to_owned()
         }
+        Engine::Cassandra => return Err(not_backed_up(profile.engine)),
     };
     check(&mut opened, &scratch, tools)?;
+    match profile.engine {
+        Engine::Sqlite | Engine::Postgres | Engine::Mysql => {}
+        Engine::Redis => {
+            redis::restore(profile, password, &mut opened, options, progress)?;
+            return Ok(opened.manifest);
+        }
+        Engine::MongoDb => {
+            mongo::restore(profile, password, &mut opened, options, progress)?;
+            return Ok(opened.manifest);
+        }
+        Engine::Cassandra => return Err(not_backed_up(profile.engine)),
+    }
     let mut session = crate::connect(profile, password)?;
     if !options.replace {
         let held = match profile.engine {
@@ -339,7 +412,9 @@ fn check(opened: &mut archive::Opened, scratch: &Path, tools: &Tools) -> Result<
         Some(Engine::Sqlite) => sqlite::check(opened, scratch),
         Some(Engine::Postgres) => postgres::check(opened, tools),
         Some(Engine::Mysql) => mysql::check(opened),
-        Some(engine @ (Engine::Redis | Engine::MongoDb | Engine::Cassandra)) => {
+        Some(Engine::Redis) => redis::check(opened),
+        Some(Engine::MongoDb) => mongo::check(opened),
+        Some(engine @ Engine::Cassandra) => {
             return Err(corrupt(format!(
                 "it claims to be a backup of {}, which `lord db backup` does not write",
                 engine.as_str()
@@ -358,6 +433,7 @@ fn check(opened: &mut archive::Opened, scratch: &Path, tools: &Tools) -> Result<
         BackupError::Corrupt { .. }
         | BackupError::NoTool(_)
         | BackupError::Refused(_)
+        | BackupError::Incompatible(_)
         | BackupError::Db(_)
         | BackupError::WrongEngine { .. }
         | BackupError::NotEmpty { .. }
@@ -382,17 +458,17 @@ fn quoted(engine: Engine, schema: Option<&str>, table: &str) -> String {
     }
 }
 
-/// The refusal for an engine `lord db backup` has no dump for yet, naming
-/// the engine's own tool.
+/// The refusal for an engine `lord db backup` has no dump for, naming the
+/// engine's own tool.
 fn not_backed_up(engine: Engine) -> BackupError {
     let tool = match engine {
-        Engine::Redis => "`redis-cli --rdb FILE`",
-        Engine::MongoDb => "`mongodump`",
         Engine::Cassandra => "`nodetool snapshot`",
-        Engine::Sqlite | Engine::Postgres | Engine::Mysql => "its own dump program",
+        Engine::Sqlite | Engine::Postgres | Engine::Mysql | Engine::Redis | Engine::MongoDb => {
+            "its own dump program"
+        }
     };
     BackupError::Refused(format!(
-        "`lord db backup` and `lord db restore` handle the SQL engines (SQLite, PostgreSQL, MySQL/MariaDB) only; back up a {} database with {tool}",
+        "`lord db backup` and `lord db restore` handle SQLite, PostgreSQL, MySQL/MariaDB, Redis and MongoDB; back up a {} database with {tool}",
         engine.as_str()
     ))
 }

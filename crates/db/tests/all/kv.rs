@@ -2,7 +2,8 @@
 //! the test binary (`support/redis.rs`), with a password: values and
 //! TTLs, deletion, SCAN by pattern, counters, MULTI/EXEC transactions,
 //! raw commands, ACL users, the pool, and what must stay inert (hostile
-//! keys and values) or secret (the password).
+//! keys and values) or secret (the password); backup and restore
+//! (`kv_backup.rs`).
 
 use std::time::Duration;
 
@@ -42,6 +43,7 @@ fn redis_passes_the_suite() {
     a_wrong_password_is_refused_without_being_shown(&server);
     an_acl_user_gets_only_its_keys(&server, &profile(7));
     sql_is_refused_with_a_clear_error(&profile(8));
+    crate::kv_backup::run_all(&server);
 }
 
 fn values_round_trip_as_bytes(profile: &Profile) {

@@ -4,7 +4,7 @@
 //! throwaway MariaDB server, each started here on loopback; backup and
 //! restore (`backup.rs`) are part of it. With the
 //! engines' features (as CI builds the workspace): a Redis suite on a
-//! throwaway `redis-server` (`kv`), a MongoDB suite on the CongoDB
+//! throwaway `redis-server` (`kv`, backups in `kv_backup`), a MongoDB suite on the CongoDB
 //! wire-protocol emulator (`document`, emulator-backed), and for
 //! Cassandra, which cannot run here, what can be tested without a server
 //! (`wide_column`).
@@ -26,12 +26,18 @@ mod redis;
 #[cfg(feature = "redis")]
 mod kv;
 
+#[cfg(feature = "redis")]
+mod kv_backup;
+
 #[cfg(feature = "mongodb")]
 #[path = "../support/mongo.rs"]
 mod mongo;
 
 #[cfg(feature = "mongodb")]
 mod document;
+
+#[cfg(feature = "mongodb")]
+mod document_backup;
 
 #[cfg(feature = "cassandra")]
 mod wide_column;
@@ -294,4 +300,39 @@ fn mariadb_over_tls_verifies_the_server_against_the_ca_file() {
             "{mode}: {refused:?}"
         );
     }
+}
+
+/// The file at `file` with its dump changed by `edit` and its checksums
+/// made right again, written beside it as `name`.
+#[cfg(any(feature = "redis", feature = "mongodb"))]
+pub(crate) fn resealed(
+    file: &std::path::Path,
+    name: &str,
+    edit: impl FnOnce(&mut Vec<u8>),
+) -> std::path::PathBuf {
+    use sha2::Digest as _;
+    let bytes = std::fs::read(file).expect("the backup");
+    let first = bytes.iter().position(|b| *b == b'\n').expect("a header") + 1;
+    let second = first
+        + bytes[first..]
+            .iter()
+            .position(|b| *b == b'\n')
+            .expect("a manifest")
+        + 1;
+    let mut manifest: serde_json::Value =
+        serde_json::from_slice(&bytes[first..second]).expect("json");
+    let mut dump = bytes[second..].to_vec();
+    edit(&mut dump);
+    manifest["payload_bytes"] = dump.len().into();
+    manifest["payload_sha256"] = hex::encode(sha2::Sha256::digest(&dump)).into();
+    let line = manifest.to_string();
+    let mut sealed = format!(
+        "lord-db-backup 1 sha256={}\n{line}\n",
+        hex::encode(sha2::Sha256::digest(line.as_bytes()))
+    )
+    .into_bytes();
+    sealed.extend_from_slice(&dump);
+    let path = file.with_file_name(name);
+    std::fs::write(&path, sealed).expect("write");
+    path
 }

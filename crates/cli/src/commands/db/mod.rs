@@ -63,11 +63,12 @@ pub(crate) enum DbCommand {
     /// Versioned migrations in the project's `migrations/` folder.
     Migrate(MigrateArgs),
     /// Back up a profile's database into one file, with the engine's own
-    /// dump (SQLite's backup API, pg_dump, mariadb-dump), checked after
-    /// writing.
+    /// dump (SQLite's backup API, pg_dump, mariadb-dump; Redis's DUMP per
+    /// key, MongoDB's BSON per document), checked after writing.
     Backup(backup::BackupArgs),
     /// Restore a file from `lord db backup` into a profile's (empty)
-    /// database, after checking it; row counts are compared afterwards.
+    /// database, after checking it; row, key or document counts are
+    /// compared afterwards.
     Restore(backup::RestoreArgs),
     /// An interactive SQL shell (a script when standard input is not a
     /// terminal): `\?` lists its commands.
