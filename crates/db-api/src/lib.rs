@@ -45,5 +45,5 @@ pub use profile::{
 };
 pub use schema::{Column, ForeignKey, Index, Table};
 pub use sql::{Bounds, Canceller, RowBatches, RowSink, SqlSession, in_transaction, too_large};
-pub use value::{Rows, Value};
+pub use value::{RowObjects, Rows, Value};
 pub use wide_column::WideColumnSession;

@@ -101,17 +101,92 @@ impl Rows {
             .fold(names, |sum, v| sum.saturating_add(v.weight()))
     }
 
-    /// The rows as JSON objects keyed by column name, in column order.
-    pub fn to_objects(&self) -> Vec<serde_json::Map<String, serde_json::Value>> {
-        self.rows
-            .iter()
-            .map(|row| {
-                self.columns
-                    .iter()
-                    .zip(row)
-                    .map(|(c, v)| (c.clone(), serde_json::to_value(v).unwrap_or_default()))
-                    .collect()
-            })
-            .collect()
+    /// The rows as objects keyed by column name, in column order, for a
+    /// serializer (`--json`): borrowed, so printing a result copies
+    /// nothing into an intermediate tree.
+    pub fn objects(&self) -> RowObjects<'_> {
+        // A name given twice (`SELECT a, a`) keeps its first place and its
+        // last value, as a JSON object holds each key once.
+        let mut pairs: Vec<(usize, usize)> = Vec::with_capacity(self.columns.len());
+        for (i, name) in self.columns.iter().enumerate() {
+            match pairs.iter_mut().find(|(n, _)| self.columns[*n] == *name) {
+                Some(pair) => pair.1 = i,
+                None => pairs.push((i, i)),
+            }
+        }
+        RowObjects { rows: self, pairs }
+    }
+}
+
+/// [`Rows::objects`]: a sequence of maps, one per row.
+#[derive(Debug, Clone)]
+pub struct RowObjects<'a> {
+    rows: &'a Rows,
+    /// Each key's column and the column its value comes from.
+    pairs: Vec<(usize, usize)>,
+}
+
+/// One row as a map of its columns.
+struct RowObject<'a> {
+    columns: &'a [String],
+    pairs: &'a [(usize, usize)],
+    row: &'a [Value],
+}
+
+impl Serialize for RowObjects<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.rows.rows.iter().map(|row| RowObject {
+            columns: &self.rows.columns,
+            pairs: &self.pairs,
+            row,
+        }))
+    }
+}
+
+impl Serialize for RowObject<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_map(
+            self.pairs
+                .iter()
+                .filter_map(|&(name, value)| Some((&self.columns[name], self.row.get(value)?))),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rows(columns: &[&str], rows: Vec<Vec<Value>>) -> Rows {
+        Rows {
+            columns: columns.iter().map(|c| (*c).to_owned()).collect(),
+            rows,
+            affected: None,
+        }
+    }
+
+    #[test]
+    fn objects_are_keyed_by_column_in_column_order() {
+        let r = rows(
+            &["z", "a"],
+            vec![
+                vec![Value::Int(1), Value::Text("x".into())],
+                vec![Value::Null, Value::Bool(true)],
+            ],
+        );
+        let text = serde_json::to_string(&r.objects()).expect("serializes");
+        assert_eq!(text, r#"[{"z":1,"a":"x"},{"z":null,"a":true}]"#);
+    }
+
+    #[test]
+    fn a_column_named_twice_is_one_key_with_its_last_value() {
+        let r = rows(
+            &["a", "b", "a"],
+            vec![vec![Value::Int(1), Value::Int(2), Value::Int(3)]],
+        );
+        let text = serde_json::to_string(&r.objects()).expect("serializes");
+        assert_eq!(text, r#"[{"a":3,"b":2}]"#);
+        let none = rows(&["a"], Vec::new());
+        assert_eq!(serde_json::to_string(&none.objects()).expect("json"), "[]");
     }
 }

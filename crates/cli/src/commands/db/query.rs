@@ -173,7 +173,7 @@ fn print_rows(out: &Output, rows: &lord_db_api::Rows, json: bool, csv: bool) -> 
     if json {
         match rows.affected {
             Some(affected) => out.json(&serde_json::json!({ "affected": affected })),
-            None => out.json(&rows.to_objects()),
+            None => out.json(&rows.objects()),
         }
     } else if csv {
         out.text(&render::csv(rows)?)
