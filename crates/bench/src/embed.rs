@@ -25,6 +25,9 @@ pub(crate) struct EmbedResults {
     pub(crate) kept: Pair,
     /// `Framework::run_command` vs bare fresh instance + call.
     pub(crate) run_command: Pair,
+    /// `Framework::load` and one call vs bare fresh instance + call: the
+    /// instance's share of `run_command`'s difference.
+    pub(crate) fresh_instance: Pair,
 }
 
 fn w1_args() -> Vec<CommandArg> {
@@ -105,5 +108,51 @@ pub(crate) async fn measure(
         },
     )
     .await?;
-    Ok(EmbedResults { kept, run_command })
+    // Where run_command's difference goes: a fresh instance through the
+    // public API (`Framework::load`: the instance and its on-load hook),
+    // the call, no dispatch around it.
+    eprintln!("lord-bench: embed: fresh instance alone ...");
+    let fresh_instance = timing::interleaved(
+        fresh_plan,
+        async || {
+            let mut fresh = framework.load(&id).await?;
+            fresh.run_command(&invocation).await?;
+            Ok(())
+        },
+        async || {
+            let mut fresh = bare.instantiate_pre(&pre).await?;
+            fresh.run_command(&bare_invocation).await?;
+            Ok(())
+        },
+    )
+    .await?;
+    Ok(EmbedResults {
+        kept,
+        run_command,
+        fresh_instance,
+    })
+}
+
+/// `--profile-embed`: W1 on an instance kept from `Framework::load`, ours
+/// alone, for a profiler.
+pub(crate) async fn profile(plugins: &Plugins, plan: Plan) -> Result<()> {
+    let scratch = tempfile::tempdir()?;
+    let mut framework = Framework::open(fixtures::host_config(scratch.path(), "home")?)?;
+    fixtures::install(&mut framework, &[plugins.bench()]).await?;
+    let id = fixtures::manifest_of(&plugins.bench())?.plugin.id;
+    let mut ours = framework.load(&id).await?;
+    let invocation = Invocation {
+        command: "bench-upper".to_owned(),
+        args: w1_args(),
+    };
+    let samples = timing::single(plan, async || {
+        ours.run_command(&invocation).await?;
+        Ok(())
+    })
+    .await?;
+    eprintln!(
+        "lord-bench: W1 on a kept instance through lord-host: {:.0} ns",
+        samples.median_ns()
+    );
+    Ok(())
 }

@@ -71,7 +71,8 @@ use crate::timing::Plan;
 
 const USAGE: &str =
     "usage: lord-bench [--json] [--batches N] [--profile-micro | --registry-only | --load-and-call |
-                   --render-only | --state-only | --monitor | --ai-only | --policy-only
+                   --embed-only | --profile-embed | --render-only | --state-only | --monitor
+                   | --ai-only | --policy-only
                    | --index-size | --db-only]
 
   --json            print one JSON object on stdout instead of a table
@@ -81,6 +82,8 @@ const USAGE: &str =
                     (no `lord` build, no comparisons)
   --load-and-call   run only the load, call, exec and HTTP comparisons, for quick
                     iteration on the hot paths (no `lord` build)
+  --embed-only      run only embed_call_w1_ratio and run_command_ratio, the
+                    paths through lord-host's public API, as JSON
   --render-only     run only plugin output through the terminal path
                     against the raw write (no plugins, no `lord` build)
   --state-only      run only persistent compare-and-swap and 100 concurrent
@@ -89,6 +92,8 @@ const USAGE: &str =
                     for a profiler
   --profile-call    run only the trivial call on a warm instance, ours
                     alone, for a profiler
+  --profile-embed   run only W1 on an instance kept from `Framework::load`,
+                    ours alone, for a profiler
   --oneshot         run only `lord hello World` against the bare one-shot
                     host, fresh processes both
   --monitor         run only monitor_cpu_percent: the collector's own CPU
@@ -112,6 +117,8 @@ struct Options {
     profile_micro: bool,
     registry_only: bool,
     load_and_call: bool,
+    embed_only: bool,
+    profile_embed: bool,
     render_only: bool,
     state_only: bool,
     profile_load: bool,
@@ -140,6 +147,8 @@ fn parse_args() -> Result<Option<Options>> {
         profile_micro: false,
         registry_only: false,
         load_and_call: false,
+        embed_only: false,
+        profile_embed: false,
         render_only: false,
         state_only: false,
         profile_load: false,
@@ -162,6 +171,8 @@ fn parse_args() -> Result<Option<Options>> {
             "--profile-micro" => options.profile_micro = true,
             "--registry-only" => options.registry_only = true,
             "--load-and-call" => options.load_and_call = true,
+            "--embed-only" => options.embed_only = true,
+            "--profile-embed" => options.profile_embed = true,
             "--render-only" => options.render_only = true,
             "--state-only" => options.state_only = true,
             "--profile-load" => options.profile_load = true,
@@ -225,6 +236,29 @@ fn load_and_call(
         "shared_state_ours_ns": calls.shared.subject.median_ns(),
         "shared_state_bare_ns": calls.shared.baseline.median_ns(),
         "cache_verify_us": load::cache_verify(plugins, plan(20))?.median.as_secs_f64() * 1e6,
+    });
+    println!("{figures:#}");
+    Ok(())
+}
+
+/// `--embed-only`: the two paths through lord-host's public API alone, as
+/// JSON, for quick iteration on them.
+fn embed_only(
+    runtime: &tokio::runtime::Runtime,
+    plugins: &Plugins,
+    plan: impl Fn(u64) -> Plan,
+) -> Result<()> {
+    let embed = runtime.block_on(embed::measure(plugins, plan(25), plan(50)))?;
+    let figures = serde_json::json!({
+        "embed_call_w1_ratio": embed.kept.ratio(),
+        "embed_call_w1_ours_ns": embed.kept.subject.median_ns(),
+        "embed_call_w1_bare_ns": embed.kept.baseline.median_ns(),
+        "run_command_ratio": embed.run_command.ratio(),
+        "run_command_ours_us": embed.run_command.subject.median_ns() / 1e3,
+        "run_command_bare_us": embed.run_command.baseline.median_ns() / 1e3,
+        "fresh_instance_ratio": embed.fresh_instance.ratio(),
+        "fresh_instance_ours_us": embed.fresh_instance.subject.median_ns() / 1e3,
+        "fresh_instance_bare_us": embed.fresh_instance.baseline.median_ns() / 1e3,
     });
     println!("{figures:#}");
     Ok(())
@@ -323,8 +357,14 @@ fn run() -> Result<()> {
     if options.profile_load {
         return runtime.block_on(load::profile(&plugins, plan(1000)));
     }
+    if options.profile_embed {
+        return runtime.block_on(embed::profile(&plugins, plan(1000)));
+    }
     if options.load_and_call {
         return load_and_call(&runtime, &plugins, plan);
+    }
+    if options.embed_only {
+        return embed_only(&runtime, &plugins, plan);
     }
 
     // Before any measuring, so that a missing or unbuildable `lord` fails

@@ -579,6 +579,10 @@ impl Results {
                     "run_command_bare_us",
                     round(fresh.baseline.median_ns() / 1e3, 2),
                 ),
+                (
+                    "fresh_instance_ratio",
+                    round(self.embed.fresh_instance.ratio(), 3),
+                ),
             ] {
                 object.insert(key.to_owned(), json!(value));
             }
