@@ -65,6 +65,25 @@ fn print_json(rows: &lord_db_api::Rows) -> Result<String> {
     Ok(lord_terminal::escape_json(&text).into_owned())
 }
 
+/// The table the statement reads: 1,000 rows.
+fn fill(profile: &Profile, password: Option<&lord_db_api::Password>) -> Result<()> {
+    lord_db::query(
+        profile,
+        password.cloned(),
+        "CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT NOT NULL)",
+        &[],
+    )?;
+    for id in 1..=1000 {
+        lord_db::query(
+            profile,
+            password.cloned(),
+            "INSERT INTO t (id, name) VALUES (?, ?)",
+            &[Value::Int(id), Value::Text(format!("row {id}"))],
+        )?;
+    }
+    Ok(())
+}
+
 pub(crate) async fn measure(plugins: &Plugins, plan: Plan) -> Result<DbResults> {
     let scratch = tempfile::tempdir()?;
     let config = fixtures::host_config(scratch.path(), "home")?;
@@ -79,20 +98,7 @@ pub(crate) async fn measure(plugins: &Plugins, plan: Plan) -> Result<DbResults> 
     std::fs::write(&user, text).with_context(|| format!("writing {}", user.display()))?;
     let mut framework = Framework::open(config)?.with_db_connector(Arc::new(lord_db::Connector));
     let (profile, password) = framework.db_connection("bench")?;
-    lord_db::query(
-        &profile,
-        password.clone(),
-        "CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT NOT NULL)",
-        &[],
-    )?;
-    for id in 1..=1000 {
-        lord_db::query(
-            &profile,
-            password.clone(),
-            "INSERT INTO t (id, name) VALUES (?, ?)",
-            &[Value::Int(id), Value::Text(format!("row {id}"))],
-        )?;
-    }
+    fill(&profile, password.as_ref())?;
 
     eprintln!("lord-bench: db: lord db query's machinery ...");
     let machinery = || -> Result<usize> {
