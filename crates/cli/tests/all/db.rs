@@ -19,22 +19,6 @@ fn json(run: &Run) -> Value {
     serde_json::from_str(&run.stdout()).unwrap_or_else(|e| panic!("{e}: {}", run.stdout()))
 }
 
-fn set_secret(lord: &Lord, name: &str, value: &str) {
-    let mut cmd = lord.command(&["secret", "set", name]);
-    cmd.stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = cmd.spawn().expect("lord secret set");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(value.as_bytes())
-        .expect("write the secret");
-    let output = child.wait_with_output().expect("lord secret set ends");
-    assert!(output.status.success(), "{output:?}");
-}
-
 fn migration(lord: &Lord, file: &str, up: &str, down: &str) {
     let dir = lord.project.path().join("migrations");
     std::fs::create_dir_all(&dir).expect("migrations folder");
@@ -574,7 +558,7 @@ fn db_on_mariadb_reads_the_password_from_lord_secret_and_records_a_killed_migrat
     refused
         .assert_code(1)
         .assert_stderr_contains("`shop` (mysql)");
-    set_secret(&lord, "DB_SHOP_PASSWORD", "wrong-horse-42");
+    lord.set_secret("DB_SHOP_PASSWORD", "wrong-horse-42");
     let refused = lord.run(&["db", "ping", "shop"]);
     refused
         .assert_code(1)
@@ -584,7 +568,7 @@ fn db_on_mariadb_reads_the_password_from_lord_secret_and_records_a_killed_migrat
         "{}",
         refused.stderr()
     );
-    set_secret(&lord, "DB_SHOP_PASSWORD", "correct-horse-42");
+    lord.set_secret("DB_SHOP_PASSWORD", "correct-horse-42");
     let list = json(&lord.run(&["db", "list", "--json"]));
     assert_eq!(list[0]["password_stored"], true);
     assert!(!list.to_string().contains("correct-horse-42"));

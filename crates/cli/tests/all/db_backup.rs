@@ -5,7 +5,6 @@
 //! MariaDB round trips through their own dump programs with the password
 //! from `lord secret`, which no output repeats.
 
-use std::io::Write as _;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
@@ -18,23 +17,6 @@ use crate::support::{Lord, Run};
 fn json(run: &Run) -> Value {
     run.assert_ok();
     serde_json::from_str(&run.stdout()).unwrap_or_else(|e| panic!("{e}: {}", run.stdout()))
-}
-
-fn set_secret(lord: &Lord, name: &str, value: &str) {
-    let mut child = lord
-        .command(&["secret", "set", name])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("lord secret set");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(value.as_bytes())
-        .expect("write the secret");
-    assert!(child.wait_with_output().expect("ends").status.success());
 }
 
 fn rows(lord: &Lord, profile: &str, sql: &str) -> Value {
@@ -219,7 +201,7 @@ fn db_backup_on_postgres_round_trips_and_refuses_a_sqlite_backup() {
         .assert_ok();
     // The test server trusts every login; the password still goes to
     // pg_dump through its environment and must show nowhere.
-    set_secret(&lord, "DB_PG_PASSWORD", "correct-horse-pg");
+    lord.set_secret("DB_PG_PASSWORD", "correct-horse-pg");
     lord.run(&[
         "db",
         "query",
@@ -284,8 +266,8 @@ fn db_backup_on_mariadb_hands_the_password_to_the_dump_program_and_prints_it_now
         lord.run(&["db", "add", name, &url, "--tls-mode", "disable"])
             .assert_ok();
     }
-    set_secret(&lord, "DB_SHOP_PASSWORD", "correct-horse-42");
-    set_secret(&lord, "DB_COPY_PASSWORD", "correct-horse-42");
+    lord.set_secret("DB_SHOP_PASSWORD", "correct-horse-42");
+    lord.set_secret("DB_COPY_PASSWORD", "correct-horse-42");
     lord.run(&[
         "db",
         "query",
@@ -309,7 +291,7 @@ fn db_backup_on_mariadb_hands_the_password_to_the_dump_program_and_prints_it_now
     let select = "SELECT id, name, HEX(data) AS data FROM item ORDER BY id";
     assert_eq!(rows(&lord, "copy", select), rows(&lord, "shop", select));
     // A wrong password fails with the server's words, not the password.
-    set_secret(&lord, "DB_SHOP_PASSWORD", "wrong-horse-42");
+    lord.set_secret("DB_SHOP_PASSWORD", "wrong-horse-42");
     let refused = lord.run(&["db", "backup", "shop", "again.lordbackup"]);
     refused.assert_code(1);
     assert!(!lord.project.path().join("again.lordbackup").exists());
@@ -321,7 +303,7 @@ fn db_backup_on_mariadb_hands_the_password_to_the_dump_program_and_prints_it_now
     }
     let file = std::fs::read(lord.project.path().join("shop.lordbackup")).expect("the file");
     assert!(!String::from_utf8_lossy(&file).contains("correct-horse-42"));
-    set_secret(&lord, "DB_SHOP_PASSWORD", "correct-horse-42");
+    lord.set_secret("DB_SHOP_PASSWORD", "correct-horse-42");
     the_dump_program_gets_the_password_in_its_environment_only(&lord);
     an_older_dump_program_is_refused(&lord);
     a_database_named_like_an_option_is_not_read_as_one(&lord, &server);

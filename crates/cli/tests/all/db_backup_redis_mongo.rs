@@ -8,9 +8,6 @@
 //! profile. Cassandra's refusal, which needs no server, is in
 //! `db_engines.rs`.
 
-use std::io::Write as _;
-use std::process::Stdio;
-
 use serde_json::{Value, json};
 
 use crate::mongo::Mongo;
@@ -20,23 +17,6 @@ use crate::support::{Lord, Run};
 fn json_of(run: &Run) -> Value {
     run.assert_ok();
     serde_json::from_str(&run.stdout()).unwrap_or_else(|e| panic!("{e}: {}", run.stdout()))
-}
-
-fn set_secret(lord: &Lord, name: &str, value: &str) {
-    let mut child = lord
-        .command(&["secret", "set", name])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("lord secret set");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(value.as_bytes())
-        .expect("write the secret");
-    assert!(child.wait_with_output().expect("ends").status.success());
 }
 
 /// The file with one byte flipped, beside it, refused by `profile`
@@ -73,11 +53,7 @@ fn db_backup_on_redis_and_mongodb_round_trips_and_refuses_what_it_must() {
 fn redis_round_trips(lord: &Lord, server: &Redis) {
     for (name, db) in [("cache", 0), ("copy", 1)] {
         lord.run(&["db", "add", name, &server.url(db)]).assert_ok();
-        set_secret(
-            lord,
-            &format!("DB_{}_PASSWORD", name.to_uppercase()),
-            PASSWORD,
-        );
+        lord.set_secret(&format!("DB_{}_PASSWORD", name.to_uppercase()), PASSWORD);
     }
     let query = |profile: &str, words: &[&str]| {
         let mut args = vec!["db", "query", profile, "--json", "--"];
@@ -141,7 +117,7 @@ fn redis_round_trips(lord: &Lord, server: &Redis) {
     assert!(!String::from_utf8_lossy(&file).contains(PASSWORD));
     lord.run(&["db", "add", "empty", &server.url(2)])
         .assert_ok();
-    set_secret(lord, "DB_EMPTY_PASSWORD", PASSWORD);
+    lord.set_secret("DB_EMPTY_PASSWORD", PASSWORD);
     a_flipped_byte_is_refused(lord, "empty", "cache.lordbackup");
     assert_eq!(query("empty", &["DBSIZE"]), json!(0));
 }

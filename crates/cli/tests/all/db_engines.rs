@@ -9,9 +9,6 @@
 //! tested (a profile, a ping that names the unreachable host and never the
 //! password; a backup refused naming Cassandra's own tool).
 
-use std::io::Write as _;
-use std::process::Stdio;
-
 use serde_json::{Value, json};
 
 use crate::mongo::Mongo;
@@ -21,22 +18,6 @@ use crate::support::{Lord, Run};
 fn json(run: &Run) -> Value {
     run.assert_ok();
     serde_json::from_str(&run.stdout()).unwrap_or_else(|e| panic!("{e}: {}", run.stdout()))
-}
-
-fn set_secret(lord: &Lord, name: &str, value: &str) {
-    let mut cmd = lord.command(&["secret", "set", name]);
-    cmd.stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = cmd.spawn().expect("lord secret set");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(value.as_bytes())
-        .expect("write the secret");
-    let output = child.wait_with_output().expect("lord secret set ends");
-    assert!(output.status.success(), "{output:?}");
 }
 
 #[test]
@@ -52,7 +33,7 @@ fn db_on_redis_runs_commands_given_as_arguments_with_the_password_from_lord_secr
     lord.run(&["db", "ping", "cache"])
         .assert_code(1)
         .assert_stderr_contains("NOAUTH");
-    set_secret(&lord, "DB_CACHE_PASSWORD", PASSWORD);
+    lord.set_secret("DB_CACHE_PASSWORD", PASSWORD);
     let list = json(&lord.run(&["db", "list", "--json"]));
     assert_eq!(list[0]["engine"], "redis");
     assert_eq!(list[0]["password_stored"], true);
@@ -88,7 +69,7 @@ fn db_on_redis_runs_commands_given_as_arguments_with_the_password_from_lord_secr
         .assert_code(2)
         .assert_stderr_contains("migrations are for the SQL engines");
     // A wrong password is refused without being shown.
-    set_secret(&lord, "DB_CACHE_PASSWORD", "wrong-horse-staple");
+    lord.set_secret("DB_CACHE_PASSWORD", "wrong-horse-staple");
     let refused = lord.run(&["db", "ping", "cache"]);
     refused.assert_code(1);
     assert!(
@@ -168,7 +149,7 @@ fn db_on_cassandra_without_a_server_names_the_host_and_keeps_the_password() {
     let url = format!("cassandra://app@127.0.0.1:{port}/events");
     lord.run(&["db", "add", "events", &url, "--connect-timeout", "2"])
         .assert_ok();
-    set_secret(&lord, "DB_EVENTS_PASSWORD", "cql-secret-horse");
+    lord.set_secret("DB_EVENTS_PASSWORD", "cql-secret-horse");
     let list = json(&lord.run(&["db", "list", "--json"]));
     assert_eq!(
         (

@@ -12,9 +12,6 @@
 //! through `lord:plugin/document` on the CongoDB wire-protocol emulator
 //! (EMULATOR-BACKED: no real MongoDB server can run here).
 
-use std::io::Write as _;
-use std::process::Stdio;
-
 use serde_json::{Value, json};
 
 use crate::mongo::Mongo;
@@ -26,22 +23,6 @@ const INJECTION: &str = "'; DROP TABLE t; --";
 /// The profile's password: stored with `lord secret set`, and looked for
 /// in everything lord prints.
 const CANARY: &str = "pw-canary-7f3a91";
-
-fn set_secret(lord: &Lord, name: &str, value: &str) {
-    let mut cmd = lord.command(&["secret", "set", name]);
-    cmd.stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = cmd.spawn().expect("lord secret set");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(value.as_bytes())
-        .expect("write the secret");
-    let output = child.wait_with_output().expect("lord secret set ends");
-    assert!(output.status.success(), "{output:?}");
-}
 
 fn report(run: &Run) -> Value {
     run.assert_ok();
@@ -107,7 +88,7 @@ fn a_plugin_granted_one_sqlite_profile_reaches_it_and_nothing_else() {
         .assert_ok();
     lord.run(&["db", "query", "billing", "CREATE TABLE s (x TEXT)"])
         .assert_ok();
-    set_secret(&lord, "DB_ANALYTICS_PASSWORD", CANARY);
+    lord.set_secret("DB_ANALYTICS_PASSWORD", CANARY);
     lord.install("hello");
     lord.install("hostile/dbsnoop");
     let stolen = lord.project.path().join("stolen.db");
@@ -158,7 +139,7 @@ fn a_plugin_granted_a_postgres_profile_never_sees_its_password() {
     }
     // The server trusts loopback, so the password is sent and ignored:
     // what matters is that lord reads it and hands it to nobody else.
-    set_secret(&lord, "DB_ANALYTICS_PASSWORD", CANARY);
+    lord.set_secret("DB_ANALYTICS_PASSWORD", CANARY);
     lord.run(&["db", "query", "analytics", "DROP TABLE IF EXISTS t"])
         .assert_ok();
     lord.install("hello");
@@ -213,8 +194,8 @@ fn a_plugin_granted_a_redis_profile_uses_it_through_kv_and_reaches_nothing_else(
         .assert_ok();
     lord.run(&["db", "add", "billing", &server.url(1)])
         .assert_ok();
-    set_secret(&lord, "DB_ANALYTICS_PASSWORD", REDIS_PASSWORD);
-    set_secret(&lord, "DB_BILLING_PASSWORD", REDIS_PASSWORD);
+    lord.set_secret("DB_ANALYTICS_PASSWORD", REDIS_PASSWORD);
+    lord.set_secret("DB_BILLING_PASSWORD", REDIS_PASSWORD);
     lord.run(&["db", "query", "billing", "--", "SET", "k", "billing's"])
         .assert_ok();
     lord.install("hostile/dbsnoop");

@@ -1,6 +1,7 @@
 //! Test support: a throwaway `$LORD_HOME` and project folder, and a runner
 //! for the `lord` binary with no terminal attached.
 
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -80,6 +81,26 @@ pub(crate) fn fixture(name: &str) -> PathBuf {
 }
 
 impl Lord {
+    /// Stores `value` as the secret `name` through `lord secret set`,
+    /// on its standard input as a user would pipe it.
+    pub(crate) fn set_secret(&self, name: &str, value: &str) {
+        let mut child = self
+            .command(&["secret", "set", name])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("lord secret set");
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(value.as_bytes())
+            .expect("write the secret");
+        let output = child.wait_with_output().expect("lord secret set ends");
+        assert!(output.status.success(), "{output:?}");
+    }
+
     pub(crate) fn new() -> Self {
         Self {
             home: tempfile::tempdir().expect("temp home"),
