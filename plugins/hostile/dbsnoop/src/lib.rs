@@ -91,7 +91,10 @@ fn document_steps(profile: &str, other: &str) -> Json {
         json!({ "name": injection, "n": 1 }),
         json!({ "name": "plain", "n": 2, "tags": ["a", "b"] }),
     ];
-    let sorted = FindOptions { sort: Some(json!({ "n": 1 })), ..FindOptions::default() };
+    let sorted = FindOptions {
+        sort: Some(json!({ "n": 1 })),
+        ..FindOptions::default()
+    };
     json!({
         "insert": step(document::insert(profile, "items", &docs), |ids| json!(ids.len())),
         "by_value": step(
