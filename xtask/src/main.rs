@@ -36,6 +36,16 @@ fn main() -> Result<()> {
         Some("plugins") => build_plugins(&root),
         Some("bench") => {
             build_plugins(&root)?;
+            // Both binaries: `cargo run` builds only the harness, and the
+            // one-shot comparison runs the bare host beside it.
+            run(cargo(&root).args([
+                "build",
+                "--release",
+                "--quiet",
+                "-p",
+                "lord-bench",
+                "--bins",
+            ]))?;
             let mut cmd = cargo(&root);
             cmd.args(["run", "--release", "--quiet", "-p", "lord-bench", "--"]);
             cmd.args(&args[1..]);
