@@ -236,3 +236,43 @@ impl Pending {
             .map_err(io)
     }
 }
+
+/// A dump in lord's own framing (Redis, MongoDB) read back: its header
+/// line checked, then exact reads that no length in it may carry past the
+/// payload's end.
+pub(crate) struct Framed<R> {
+    input: BufReader<R>,
+    /// Bytes of the payload not read yet.
+    pub(crate) left: u64,
+}
+
+impl<R: Read> Framed<R> {
+    /// `input` holds `total` bytes, starting with `header` (`engine`'s).
+    pub(crate) fn new(input: R, total: u64, header: &str, engine: &str) -> Result<Self, String> {
+        let mut input = BufReader::new(input);
+        let mut line = String::new();
+        (&mut input)
+            .take(header.len() as u64)
+            .read_line(&mut line)
+            .map_err(|e| e.to_string())?;
+        if line != header {
+            return Err(format!(
+                "its dump does not start with lord's {engine} header"
+            ));
+        }
+        Ok(Self {
+            input,
+            left: total.saturating_sub(header.len() as u64),
+        })
+    }
+
+    /// Fills `buf`, or says the dump ends inside `what`.
+    pub(crate) fn exact(&mut self, buf: &mut [u8], what: &str) -> Result<(), String> {
+        if buf.len() as u64 > self.left {
+            return Err(format!("its dump ends inside {what}"));
+        }
+        self.input.read_exact(buf).map_err(|e| e.to_string())?;
+        self.left -= buf.len() as u64;
+        Ok(())
+    }
+}

@@ -23,7 +23,7 @@
 //! under `--replace`, as `mongorestore --drop` does), inserts its
 //! documents in ordered batches, then builds its indexes.
 
-use std::io::{BufRead as _, BufReader, Read, Write};
+use std::io::{Read, Write};
 
 use bson::{Bson, Document, RawDocumentBuf, doc};
 use lord_db_api::{DbError, Password, Profile};
@@ -218,42 +218,21 @@ enum Frame {
 }
 
 /// Reads the frames of a dump, one at a time.
-struct Frames<R> {
-    input: BufReader<R>,
-    /// Bytes of the payload not read yet: no length may claim more.
-    left: u64,
-}
+struct Frames<R>(archive::Framed<R>);
 
 impl<R: Read> Frames<R> {
     fn new(input: R, total: u64) -> Result<Self, String> {
-        let mut input = BufReader::new(input);
-        let mut header = String::new();
-        (&mut input)
-            .take(HEADER.len() as u64)
-            .read_line(&mut header)
-            .map_err(|e| e.to_string())?;
-        if header != HEADER {
-            return Err("its dump does not start with lord's MongoDB header".to_owned());
-        }
-        Ok(Self {
-            input,
-            left: total.saturating_sub(HEADER.len() as u64),
-        })
+        archive::Framed::new(input, total, HEADER, "MongoDB").map(Self)
     }
 
     fn exact(&mut self, buf: &mut [u8]) -> Result<(), String> {
-        if buf.len() as u64 > self.left {
-            return Err("its dump ends inside a document".to_owned());
-        }
-        self.input.read_exact(buf).map_err(|e| e.to_string())?;
-        self.left -= buf.len() as u64;
-        Ok(())
+        self.0.exact(buf, "a document")
     }
 
     /// The next frame, or `None` at the end of the dump. Each document is
     /// read whole as BSON, so one that does not parse is found here.
     fn next_frame(&mut self) -> Result<Option<Frame>, String> {
-        if self.left == 0 {
+        if self.0.left == 0 {
             return Ok(None);
         }
         let mut tag = [0; 1];
@@ -462,7 +441,7 @@ fn load(
                 if loader.batch.len() >= BATCH_DOCS || loader.bytes >= BATCH_BYTES {
                     loader.flush()?;
                     progress(Step::Bytes {
-                        done: total - frames.left,
+                        done: total - frames.0.left,
                         total: Some(total),
                     });
                 }

@@ -29,7 +29,7 @@
 //! file is found with nothing touched.
 
 use std::collections::{BTreeMap, HashSet};
-use std::io::{BufRead as _, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::time::{Duration, Instant};
 
 use lord_db_api::{DbError, KvReply, KvSession, Password, Profile};
@@ -267,36 +267,19 @@ pub(super) fn dump(
 }
 
 /// Reads the records of a dump, one at a time.
-struct Records<R> {
-    input: BufReader<R>,
-    /// Bytes of the payload not read yet: no length may claim more.
-    left: u64,
-}
+struct Records<R>(archive::Framed<R>);
 
 impl<R: Read> Records<R> {
     fn new(input: R, total: u64) -> Result<Self, String> {
-        let mut input = BufReader::new(input);
-        let mut header = String::new();
-        (&mut input)
-            .take(HEADER.len() as u64)
-            .read_line(&mut header)
-            .map_err(|e| e.to_string())?;
-        if header != HEADER {
-            return Err("its dump does not start with lord's Redis header".to_owned());
-        }
-        Ok(Self {
-            input,
-            left: total.saturating_sub(HEADER.len() as u64),
-        })
+        archive::Framed::new(input, total, HEADER, "Redis").map(Self)
     }
 
     fn exact(&mut self, n: u64) -> Result<Vec<u8>, String> {
-        if n > self.left {
+        if n > self.0.left {
             return Err("its dump ends inside a key".to_owned());
         }
         let mut buf = vec![0; usize::try_from(n).map_err(|e| e.to_string())?];
-        self.input.read_exact(&mut buf).map_err(|e| e.to_string())?;
-        self.left -= n;
+        self.0.exact(&mut buf, "a key")?;
         Ok(buf)
     }
 
@@ -314,7 +297,7 @@ impl<R: Read> Records<R> {
 
     /// The next record, or `None` at the end of the dump.
     fn next_record(&mut self) -> Result<Option<Record>, String> {
-        if self.left == 0 {
+        if self.0.left == 0 {
             return Ok(None);
         }
         let kind = String::from_utf8(self.bytes()?)
@@ -529,7 +512,7 @@ fn load(
             restore_batch(s, &mut batch, &partial)?;
             bytes = 0;
             progress(Step::Bytes {
-                done: total - records.left,
+                done: total - records.0.left,
                 total: Some(total),
             });
         }
