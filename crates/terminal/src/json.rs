@@ -13,8 +13,12 @@ use crate::table::classify;
 /// Such characters can only sit inside strings, where `\uXXXX` means the
 /// same; the JSON's value does not change.
 pub fn escape_json(json: &str) -> Cow<'_, str> {
-    let hidden =
-        |c: char| !c.is_ascii_graphic() && !c.is_ascii_whitespace() && classify(c).is_some();
+    // Most JSON is printable ASCII, which holds nothing to escape: one pass
+    // over the bytes settles it before any character is decoded.
+    if json.bytes().all(plain_ascii) {
+        return Cow::Borrowed(json);
+    }
+    let hidden = |c: char| !plain_char(c) && classify(c).is_some();
     if !json.chars().any(hidden) {
         return Cow::Borrowed(json);
     }
@@ -32,6 +36,16 @@ pub fn escape_json(json: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
+/// A byte that is a whole ASCII character needing no escape: printable, or
+/// white space.
+fn plain_ascii(b: u8) -> bool {
+    b.is_ascii_graphic() || b.is_ascii_whitespace()
+}
+
+fn plain_char(c: char) -> bool {
+    c.is_ascii_graphic() || c.is_ascii_whitespace()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -44,5 +58,17 @@ mod tests {
             "{\"s\":\"a\\u007f\\u009b\\u202e\\u200b\\udb40\\udc41é\\n\"}"
         );
         assert!(matches!(escape_json("{\"ok\":1}"), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn every_ascii_character_is_judged_as_the_full_check_judges_it() {
+        for b in 0u8..=0x7f {
+            let text = format!("\"{}\"", char::from(b));
+            let by_table = classify(char::from(b)).is_some() && !plain_char(char::from(b));
+            let escaped = matches!(escape_json(&text), Cow::Owned(_));
+            assert_eq!(escaped, by_table, "byte {b:#04x}");
+        }
+        assert!(matches!(escape_json("\"\u{7f}\""), Cow::Owned(_)));
+        assert!(matches!(escape_json("\"caf\u{e9}\""), Cow::Borrowed(_)));
     }
 }
