@@ -2,7 +2,7 @@
 //! on first use, and each plugin's own table checked against its schema.
 
 use std::collections::HashMap;
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use lord_manifest::PluginId;
 use lord_store::InstalledPlugin;
@@ -26,8 +26,9 @@ pub(crate) struct Settings {
     governance: crate::governance::Governance,
     /// Database profiles as read from the configuration, by name: read
     /// once, not for every statement (a dozen lookups, most of them of
-    /// fields left unset, each a walk of every setting).
-    db_profiles: Mutex<HashMap<String, lord_db_api::Profile>>,
+    /// fields left unset, each a walk of every setting), and shared rather
+    /// than copied to each statement that asks.
+    db_profiles: Mutex<HashMap<String, Arc<lord_db_api::Profile>>>,
 }
 
 /// A plugin's table as checked: the schema it was checked against, and the
@@ -51,16 +52,16 @@ impl Settings {
 
     /// The database profile `name`, read from the configuration the first
     /// time it is asked for.
-    pub(crate) fn db_profile(&self, name: &str) -> Result<lord_db_api::Profile, HostError> {
+    pub(crate) fn db_profile(&self, name: &str) -> Result<Arc<lord_db_api::Profile>, HostError> {
         let mut known = self.db_profiles.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(profile) = known.get(name) {
-            return Ok(profile.clone());
+            return Ok(Arc::clone(profile));
         }
         let settings = self.get()?;
-        let profile = lord_db_api::Profile::from_settings(name, |f| {
+        let profile = Arc::new(lord_db_api::Profile::from_settings(name, |f| {
             settings.get(&format!("db.profiles.{name}.{f}"))
-        })?;
-        known.insert(name.to_owned(), profile.clone());
+        })?);
+        known.insert(name.to_owned(), Arc::clone(&profile));
         Ok(profile)
     }
 

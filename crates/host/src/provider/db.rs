@@ -16,6 +16,7 @@
 //! database client.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use lord_db_api::{DbError, Engine, Password, Profile};
 use lord_manifest::{PluginId, Version};
@@ -125,17 +126,19 @@ impl crate::Framework {
     }
 
     /// The profile `name` and its password, for a connection: refused
-    /// while its engine's provider is disabled.
-    pub fn db_connection(&self, name: &str) -> Result<(Profile, Option<Password>), HostError> {
-        let (shown, password) = self.db_profile_and_password(name)?;
-        if !shown.enabled {
-            let engine = shown.profile.engine;
+    /// while its engine's provider is disabled. The profile is shared with
+    /// the process's other users of it, not copied.
+    pub fn db_connection(&self, name: &str) -> Result<(Arc<Profile>, Option<Password>), HostError> {
+        let (profile, password) =
+            profile_and_password(&self.settings, &self.channels().secrets, name)?;
+        let engine = profile.engine;
+        if self.loader.is_disabled(engine.as_str()) {
             return Err(HostError::Db(DbError::Profile(format!(
                 "the database profile `{name}` uses `{engine}`, which is disabled; enable it \
                  with `lord plugin enable {engine}`"
             ))));
         }
-        Ok((shown.profile, password))
+        Ok((profile, password))
     }
 
     /// The project's migrations folder: `migrations/` in the project (or
@@ -155,7 +158,7 @@ impl crate::Framework {
             DbProfile {
                 password_stored: password.is_some(),
                 enabled,
-                profile,
+                profile: Profile::clone(&profile),
             },
             password,
         ))
@@ -167,7 +170,7 @@ pub(crate) fn profile_and_password(
     settings: &crate::settings::Settings,
     secrets: &lord_state::Secrets,
     name: &str,
-) -> Result<(Profile, Option<Password>), HostError> {
+) -> Result<(Arc<Profile>, Option<Password>), HostError> {
     let profile = settings.db_profile(name)?;
     // A SQLite file takes no password: the secret store (perhaps the
     // OS keyring) is not asked.

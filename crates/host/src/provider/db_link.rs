@@ -30,7 +30,7 @@ use lord_sandbox::{
 
 /// A granted profile, ready to connect (shared by the calls, not copied).
 struct Reach {
-    profile: Profile,
+    profile: Arc<Profile>,
     password: Option<Password>,
 }
 
@@ -527,14 +527,14 @@ mod tests {
                 (
                     "cache".to_owned(),
                     Ok(Arc::new(Reach {
-                        profile: profile("cache", "redis://127.0.0.1:6379"),
+                        profile: profile("cache", "redis://127.0.0.1:6379").into(),
                         password: Some(Password::new("pw-canary-1".to_owned())),
                     })),
                 ),
                 (
                     "shop".to_owned(),
                     Ok(Arc::new(Reach {
-                        profile: profile("shop", "mongodb://127.0.0.1:27017/shop"),
+                        profile: profile("shop", "mongodb://127.0.0.1:27017/shop").into(),
                         password: None,
                     })),
                 ),

@@ -16,6 +16,7 @@ mod shell;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use anyhow::Result;
 use clap::{Args, Subcommand};
@@ -144,7 +145,7 @@ where
     S: lord_db::Pooled + ?Sized + 'static,
     T: Send + 'static,
 {
-    let (profile, password): (Profile, Option<Password>) = framework.db_connection(name)?;
+    let (profile, password): (Arc<Profile>, Option<Password>) = framework.db_connection(name)?;
     let inline = profile.engine.in_process();
     let run = move || {
         let mut session = lord_db::pools().lease::<S>(&profile, password)?;
@@ -170,7 +171,7 @@ pub(super) async fn query(
     sql: String,
     params: Vec<lord_db_api::Value>,
 ) -> Result<lord_db_api::Rows> {
-    let (profile, password): (Profile, Option<Password>) = framework.db_connection(name)?;
+    let (profile, password): (Arc<Profile>, Option<Password>) = framework.db_connection(name)?;
     let outcome = if profile.engine.in_process() {
         lord_db::query(&profile, password, &sql, &params)
     } else {
