@@ -3,6 +3,7 @@
 //! to wait for another writer's lock); the statement timeout is kept by a
 //! progress handler that ends a statement past its deadline.
 
+use std::cell::Cell;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -27,6 +28,8 @@ pub(crate) struct SqliteSession {
     deadline: Arc<Mutex<Option<Instant>>>,
     /// The deadline of the bounded statement running now, if any.
     caller_deadline: Option<Instant>,
+    /// The busy timeout set on the connection now.
+    busy: Cell<Duration>,
     /// Whether the statement being prepared is a bounded one, which
     /// [`restricted_authorization`] judges.
     restricted: Arc<AtomicBool>,
@@ -158,6 +161,7 @@ impl SqliteSession {
             connect_timeout: profile.connect_timeout,
             deadline,
             caller_deadline: None,
+            busy: Cell::new(profile.connect_timeout),
         })
     }
 
@@ -182,9 +186,12 @@ impl SqliteSession {
     }
 
     /// Sets the deadline of the statement about to run: the profile's
-    /// statement timeout from now, or the caller's deadline if sooner.
-    fn arm(&self) {
-        let profile = self.statement_timeout.map(|limit| Instant::now() + limit);
+    /// statement timeout from now, or the caller's deadline if sooner. The
+    /// busy timeout (how long to wait for another writer's lock) is the
+    /// profile's, cut to what is left of the caller's deadline.
+    fn arm(&self) -> Result<(), DbError> {
+        let now = Instant::now();
+        let profile = self.statement_timeout.map(|limit| now + limit);
         let at = match (profile, self.caller_deadline) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
@@ -192,6 +199,25 @@ impl SqliteSession {
         if let Ok(mut d) = self.deadline.lock() {
             *d = at;
         }
+        self.set_busy(match self.caller_deadline {
+            Some(deadline) => {
+                busy_within(deadline.saturating_duration_since(now)).min(self.connect_timeout)
+            }
+            None => self.connect_timeout,
+        })
+    }
+
+    /// Sets the busy timeout, unless it is set so already: the same
+    /// caller's calls (a plugin's, each with the same budget) then set it
+    /// once, not twice per statement.
+    fn set_busy(&self, busy: Duration) -> Result<(), DbError> {
+        if self.busy.get() != busy {
+            self.conn
+                .busy_timeout(busy)
+                .map_err(|e| self.engine_error(e))?;
+            self.busy.set(busy);
+        }
+        Ok(())
     }
 
     fn strings(&self, sql: &str, param: &str) -> Result<Vec<Vec<Value>>, DbError> {
@@ -229,7 +255,7 @@ impl SqliteSession {
         params: &[Value],
         bounds: Option<&Bounds>,
     ) -> Result<Rows, DbError> {
-        self.arm();
+        self.arm()?;
         let mut stmt = self.conn.prepare(sql).map_err(|e| self.engine_error(e))?;
         let bound = rusqlite::params_from_iter(params.iter().map(to_sqlite));
         if stmt.column_count() == 0 {
@@ -264,6 +290,15 @@ impl SqliteSession {
             affected: None,
         })
     }
+}
+
+/// The busy timeout for a caller with `left` before its deadline: rounded
+/// down to a tenth of a second, so that calls with the same budget ask for
+/// the same timeout and a lock wait still ends before the deadline.
+fn busy_within(left: Duration) -> Duration {
+    const STEP_MS: u128 = 100;
+    let ms = left.as_millis() / STEP_MS * STEP_MS;
+    Duration::from_millis(u64::try_from(ms).unwrap_or(u64::MAX))
 }
 
 fn to_sqlite(value: &Value) -> Lite {
@@ -324,19 +359,11 @@ impl SqlSession for SqliteSession {
             return self.run_restricted(sql, params, bounds);
         };
         // Waiting for another writer's lock counts against the deadline
-        // too: the busy timeout is cut to what is left of it.
-        let left = deadline.saturating_duration_since(Instant::now());
-        let busy = left.min(self.connect_timeout);
-        self.conn
-            .busy_timeout(busy)
-            .map_err(|e| self.engine_error(e))?;
+        // too: `arm` cuts the busy timeout to what is left of it.
         self.caller_deadline = Some(deadline);
         let outcome = self.run_restricted(sql, params, bounds);
         self.caller_deadline = None;
-        let restored = self.conn.busy_timeout(self.connect_timeout);
-        let rows = outcome?;
-        restored.map_err(|e| self.engine_error(e))?;
-        Ok(rows)
+        outcome
     }
 
     fn stream(
@@ -346,7 +373,7 @@ impl SqlSession for SqliteSession {
         batch: usize,
         sink: &mut RowSink<'_>,
     ) -> Result<u64, DbError> {
-        self.arm();
+        self.arm()?;
         let mut stmt = self.conn.prepare(sql).map_err(|e| self.engine_error(e))?;
         let columns: Vec<String> = stmt.column_names().map(str::to_owned).collect();
         let bound = rusqlite::params_from_iter(params.iter().map(to_sqlite));
@@ -364,7 +391,7 @@ impl SqlSession for SqliteSession {
     }
 
     fn run_script(&mut self, sql: &str) -> Result<(), DbError> {
-        self.arm();
+        self.arm()?;
         self.conn
             .execute_batch(sql)
             .map_err(|e| self.engine_error(e))

@@ -85,6 +85,53 @@ fn sqlite_passes_the_suite() {
     suite::run(&target);
 }
 
+/// Waiting for another writer's lock counts against a plugin's deadline
+/// (the busy timeout is cut to what is left of it), while the user's own
+/// statements on the same session go on waiting the profile's full busy
+/// timeout (10 s by default).
+#[test]
+fn a_sqlite_lock_wait_ends_at_the_callers_deadline_and_only_for_that_caller() {
+    use lord_db_api::{Bounds, Value};
+    use std::time::{Duration, Instant};
+
+    let dir = tempfile::tempdir().expect("a folder");
+    let url = format!("sqlite://{}", dir.path().join("locks.db").display());
+    let profile = profile("locks", &url, &[]);
+    let mut ours = lord_db::connect(&profile, None).expect("a session");
+    ours.run("CREATE TABLE t (x INTEGER)", &[])
+        .expect("a table");
+    let within = |ms: u64| Bounds {
+        max_rows: 10,
+        max_bytes: 1 << 10,
+        deadline: Some(Instant::now() + Duration::from_millis(ms)),
+    };
+    // Twice: the second call finds the busy timeout already cut.
+    for _ in 0..2 {
+        let mut writer = lord_db::connect(&profile, None).expect("a second session");
+        writer.run("BEGIN IMMEDIATE", &[]).expect("the write lock");
+        let started = Instant::now();
+        let waited = ours.run_within("INSERT INTO t VALUES (?)", &[Value::Int(1)], &within(300));
+        assert!(waited.is_err(), "{waited:?}");
+        let took = started.elapsed();
+        assert!(
+            took < Duration::from_secs(3),
+            "waited {took:?} for the lock"
+        );
+        // The user's own statement waits for the writer to finish.
+        let release = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(600));
+            writer.run("COMMIT", &[]).expect("the writer commits");
+        });
+        ours.run("INSERT INTO t VALUES (2)", &[])
+            .expect("the user's statement waited for the lock");
+        release.join().expect("the writer");
+    }
+    let inserted = ours
+        .run_within("SELECT count(*) FROM t", &[], &within(5000))
+        .expect("a read within the deadline");
+    assert_eq!(inserted.rows, vec![vec![Value::Int(2)]]);
+}
+
 #[test]
 fn postgres_passes_the_suite() {
     let Some(server) = pg::PgServer::start() else {
