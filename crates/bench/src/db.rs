@@ -58,6 +58,14 @@ fn native(profile: &Profile) -> Result<String> {
     }
 }
 
+/// What `lord db query bench --json` does for the statement: the profile
+/// resolved, a session from the pool, the rows printed; the bytes printed.
+fn machinery(framework: &Framework) -> Result<usize> {
+    let (profile, password) = framework.db_connection("bench")?;
+    let rows = lord_db::query(&profile, password, STATEMENT, &[Value::Int(1)])?;
+    Ok(print_json(&rows)?.len())
+}
+
 /// The text `lord db query --json` prints for `rows`: the objects, pretty,
 /// with hidden characters escaped.
 fn print_json(rows: &lord_db_api::Rows) -> Result<String> {
@@ -84,7 +92,9 @@ fn fill(profile: &Profile, password: Option<&lord_db_api::Password>) -> Result<(
     Ok(())
 }
 
-pub(crate) async fn measure(plugins: &Plugins, plan: Plan) -> Result<DbResults> {
+/// A framework whose profile `bench` is a filled SQLite file, as `lord db
+/// add bench` writes it; the scratch folder holds both.
+fn setup() -> Result<(tempfile::TempDir, Framework, Arc<Profile>)> {
     let scratch = tempfile::tempdir()?;
     let config = fixtures::host_config(scratch.path(), "home")?;
     let file = scratch.path().join("bench.db");
@@ -96,16 +106,35 @@ pub(crate) async fn measure(plugins: &Plugins, plan: Plan) -> Result<DbResults> 
         serde_json::to_string(&format!("sqlite://{}", file.display()))?
     ));
     std::fs::write(&user, text).with_context(|| format!("writing {}", user.display()))?;
-    let mut framework = Framework::open(config)?.with_db_connector(Arc::new(lord_db::Connector));
+    let framework = Framework::open(config)?.with_db_connector(Arc::new(lord_db::Connector));
     let (profile, password) = framework.db_connection("bench")?;
     fill(&profile, password.as_ref())?;
+    Ok((scratch, framework, profile))
+}
+
+/// The `benchdb` plugin installed in `framework`, its instance kept.
+async fn kept_benchdb(
+    plugins: &Plugins,
+    framework: &mut Framework,
+) -> Result<lord_host::PluginInstance> {
+    let dir = plugins.benchdb();
+    fixtures::install(framework, std::slice::from_ref(&dir)).await?;
+    let id = fixtures::manifest_of(&dir)?.plugin.id;
+    Ok(framework.load(&id).await?)
+}
+
+fn one_query() -> Invocation {
+    Invocation {
+        command: "benchdb-query".to_owned(),
+        args: Vec::new(),
+    }
+}
+
+pub(crate) async fn measure(plugins: &Plugins, plan: Plan) -> Result<DbResults> {
+    let (_scratch, mut framework, profile) = setup()?;
 
     eprintln!("lord-bench: db: lord db query's machinery ...");
-    let machinery = || -> Result<usize> {
-        let (profile, password) = framework.db_connection("bench")?;
-        let rows = lord_db::query(&profile, password, STATEMENT, &[Value::Int(1)])?;
-        Ok(print_json(&rows)?.len())
-    };
+    let machinery = || machinery(&framework);
     ensure!(
         print_json(&lord_db::query(
             &profile,
@@ -145,14 +174,8 @@ pub(crate) async fn measure(plugins: &Plugins, plan: Plan) -> Result<DbResults> 
     .await?;
 
     eprintln!("lord-bench: db: through lord:plugin/sql ...");
-    let dir = plugins.benchdb();
-    fixtures::install(&mut framework, std::slice::from_ref(&dir)).await?;
-    let id = fixtures::manifest_of(&dir)?.plugin.id;
-    let mut ours = framework.load(&id).await?;
-    let invocation = Invocation {
-        command: "benchdb-query".to_owned(),
-        args: Vec::new(),
-    };
+    let mut ours = kept_benchdb(plugins, &mut framework).await?;
+    let invocation = one_query();
     let (text, _) = ours.run_command(&invocation).await?;
     ensure!(text == "row 1", "the plugin answered {text:?}");
     let wasm = timing::interleaved(
@@ -195,4 +218,36 @@ pub(crate) async fn measure(plugins: &Plugins, plan: Plan) -> Result<DbResults> 
         resolve,
         collect,
     })
+}
+
+/// `--profile-db`: the one-row SELECT through the plugin's kept instance,
+/// natively, then as `lord db query --json` runs it, each alone, for a
+/// profiler to tell apart.
+pub(crate) async fn profile(plugins: &Plugins, plan: Plan) -> Result<()> {
+    let (_scratch, mut framework, profile) = setup()?;
+    let mut ours = kept_benchdb(plugins, &mut framework).await?;
+    let invocation = one_query();
+    let through = timing::single(plan, async || {
+        ours.run_command(&invocation).await?;
+        Ok(())
+    })
+    .await?;
+    let native = timing::single(plan, async || {
+        native(&profile)?;
+        Ok(())
+    })
+    .await?;
+    let printed = timing::single(plan, async || {
+        machinery(&framework)?;
+        Ok(())
+    })
+    .await?;
+    eprintln!(
+        "lord-bench: one-row SELECT through lord:plugin/sql: {:.0} ns, natively: {:.0} ns, as \
+         `lord db query --json`: {:.0} ns",
+        through.median_ns(),
+        native.median_ns(),
+        printed.median_ns()
+    );
+    Ok(())
 }

@@ -73,7 +73,7 @@ const USAGE: &str =
     "usage: lord-bench [--json] [--batches N] [--profile-micro | --registry-only | --load-and-call |
                    --embed-only | --profile-embed | --render-only | --state-only | --monitor
                    | --ai-only | --policy-only
-                   | --index-size | --db-only]
+                   | --index-size | --db-only | --profile-db]
 
   --json            print one JSON object on stdout instead of a table
   --batches N       batches per side for each figure (default 31)
@@ -94,6 +94,9 @@ const USAGE: &str =
                     alone, for a profiler
   --profile-embed   run only W1 on an instance kept from `Framework::load`,
                     ours alone, for a profiler
+  --profile-db      run only the one-row SELECT through the `benchdb`
+                    plugin's kept instance, then natively, each alone, for a
+                    profiler
   --oneshot         run only `lord hello World` against the bare one-shot
                     host, fresh processes both
   --monitor         run only monitor_cpu_percent: the collector's own CPU
@@ -119,6 +122,7 @@ struct Options {
     load_and_call: bool,
     embed_only: bool,
     profile_embed: bool,
+    profile_db: bool,
     render_only: bool,
     state_only: bool,
     profile_load: bool,
@@ -149,6 +153,7 @@ fn parse_args() -> Result<Option<Options>> {
         load_and_call: false,
         embed_only: false,
         profile_embed: false,
+        profile_db: false,
         render_only: false,
         state_only: false,
         profile_load: false,
@@ -173,6 +178,7 @@ fn parse_args() -> Result<Option<Options>> {
             "--load-and-call" => options.load_and_call = true,
             "--embed-only" => options.embed_only = true,
             "--profile-embed" => options.profile_embed = true,
+            "--profile-db" => options.profile_db = true,
             "--render-only" => options.render_only = true,
             "--state-only" => options.state_only = true,
             "--profile-load" => options.profile_load = true,
@@ -356,6 +362,9 @@ fn run() -> Result<()> {
     }
     if options.profile_load {
         return runtime.block_on(load::profile(&plugins, plan(1000)));
+    }
+    if options.profile_db {
+        return runtime.block_on(db::profile(&plugins, plan(1000)));
     }
     if options.profile_embed {
         return runtime.block_on(embed::profile(&plugins, plan(1000)));
