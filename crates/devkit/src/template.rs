@@ -240,6 +240,13 @@ impl NewProject {
             Lang::Rust => 16,
             Lang::TypeScript | Lang::JavaScript => 32,
         };
+        // QuickJS interprets: the generated 1 MiB input case takes a
+        // JavaScript plugin some hundreds of milliseconds on a quiet
+        // machine, and a busy one must not turn a template's own tests red.
+        let max_execution_ms = match self.lang {
+            Lang::Rust => 1000,
+            Lang::TypeScript | Lang::JavaScript => 3000,
+        };
         let build_note = match self.lang {
             Lang::Rust => "cargo, for wasm32-wasip2".to_owned(),
             Lang::TypeScript => {
@@ -259,6 +266,7 @@ impl NewProject {
             host_api => format!("^{}.{}", api.major, api.minor),
             api => api.to_string(),
             memory_mib,
+            max_execution_ms,
             examples => self.examples,
             example_input => example_input.to_string(),
             example_output => example_output.to_string(),
