@@ -172,6 +172,7 @@ impl LogStore {
                 "INSERT INTO events (at_ms, topic, source, propagation, payload, sensitive, sealed, bytes)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
             )?;
+            let mut added = Counts::default();
             for row in &rows {
                 insert.execute(params![
                     row.event.at_ms,
@@ -183,7 +184,9 @@ impl LogStore {
                     row.sealed,
                     i64::try_from(row.bytes).unwrap_or(i64::MAX)
                 ])?;
+                added.add(&row.event.source, 1, row.bytes);
             }
+            added.keep(&tx, 1)?;
         }
         tx.commit()?;
         Ok(pending.len())
@@ -272,6 +275,40 @@ fn totals<'r>(rows: &'r [Row<'_>]) -> std::collections::BTreeMap<&'r str, (u64, 
     totals
 }
 
+/// Events and bytes per source, gathered while rows are written or
+/// deleted and then added to (or taken from) `event_totals` in the same
+/// transaction: one statement per source, not one per row.
+#[derive(Debug, Default)]
+struct Counts(std::collections::BTreeMap<String, (i64, i64)>);
+
+impl Counts {
+    fn add(&mut self, source: &str, events: i64, bytes: u64) {
+        let bytes = i64::try_from(bytes).unwrap_or(i64::MAX);
+        match self.0.get_mut(source) {
+            Some((e, b)) => {
+                *e += events;
+                *b = b.saturating_add(bytes);
+            }
+            None => {
+                self.0.insert(source.to_owned(), (events, bytes));
+            }
+        }
+    }
+
+    /// Adds the counts to the totals (`sign` 1), or takes them away (-1).
+    fn keep(&self, tx: &rusqlite::Transaction<'_>, sign: i64) -> Result<(), StateError> {
+        let mut upsert = tx.prepare_cached(
+            "INSERT INTO event_totals (source, events, bytes) VALUES (?1, ?2, ?3)
+             ON CONFLICT (source) DO UPDATE SET
+                 events = events + excluded.events, bytes = bytes + excluded.bytes",
+        )?;
+        for (source, (events, bytes)) in &self.0 {
+            upsert.execute(params![source, sign * events, sign * bytes])?;
+        }
+        Ok(())
+    }
+}
+
 /// Deletes `source`'s oldest stored events until `events` more events of
 /// `bytes` fit its budget; returns how many it deleted.
 fn make_room(
@@ -296,19 +333,22 @@ fn make_room(
     let mut rows = oldest.query([source])?;
     let mut last = None;
     let mut deleted = 0;
+    let mut freed = Counts::default();
     while count > budget.events || total > budget.bytes {
         let Some(row) = rows.next()? else { break };
         let seq: i64 = row.get(0)?;
-        let size: i64 = row.get(1)?;
+        let size = u64::try_from(row.get::<_, i64>(1)?).unwrap_or(0);
         last = Some(seq);
         deleted += 1;
         count -= 1;
-        total = total.saturating_sub(u64::try_from(size).unwrap_or(0));
+        total = total.saturating_sub(size);
+        freed.add(source, 1, size);
     }
     drop(rows);
     if let Some(last) = last {
         tx.prepare_cached("DELETE FROM events WHERE source = ?1 AND seq <= ?2")?
             .execute(params![source, last])?;
+        freed.keep(tx, -1)?;
     }
     Ok(deleted)
 }
@@ -472,17 +512,45 @@ fn prune_in(
     // oldest by sequence: the subquery walks the table from its start and
     // stops at the first event young enough, with no index on the time to
     // keep up on every append.
-    let by_age = tx
-        .prepare_cached(
-            "DELETE FROM events WHERE seq < COALESCE(
-                 (SELECT seq FROM events WHERE at_ms >= ?1 ORDER BY seq LIMIT 1),
-                 (SELECT MAX(seq) + 1 FROM events))",
-        )?
-        .execute([oldest])?;
-    let by_count = tx
-        .prepare_cached("DELETE FROM events WHERE seq <= (SELECT MAX(seq) FROM events) - ?1")?
-        .execute([i64::try_from(retention.max_events).unwrap_or(i64::MAX)])?;
-    Ok((by_age + by_count) as u64)
+    let mut freed = Counts::default();
+    let by_age = deleting(
+        tx,
+        "DELETE FROM events WHERE seq < COALESCE(
+             (SELECT seq FROM events WHERE at_ms >= ?1 ORDER BY seq LIMIT 1),
+             (SELECT MAX(seq) + 1 FROM events))
+         RETURNING source, bytes",
+        oldest,
+        &mut freed,
+    )?;
+    let by_count = deleting(
+        tx,
+        "DELETE FROM events WHERE seq <= (SELECT MAX(seq) FROM events) - ?1
+         RETURNING source, bytes",
+        i64::try_from(retention.max_events).unwrap_or(i64::MAX),
+        &mut freed,
+    )?;
+    freed.keep(tx, -1)?;
+    Ok(by_age + by_count)
+}
+
+/// Runs a `DELETE ... RETURNING source, bytes` with one parameter,
+/// counting what it deleted into `freed`; returns how many rows.
+fn deleting(
+    tx: &rusqlite::Transaction<'_>,
+    sql: &str,
+    param: i64,
+    freed: &mut Counts,
+) -> Result<u64, StateError> {
+    let mut statement = tx.prepare_cached(sql)?;
+    let mut rows = statement.query([param])?;
+    let mut deleted = 0;
+    while let Some(row) = rows.next()? {
+        let source: String = row.get(0)?;
+        let bytes = u64::try_from(row.get::<_, i64>(1)?).unwrap_or(0);
+        freed.add(&source, 1, bytes);
+        deleted += 1;
+    }
+    Ok(deleted)
 }
 
 #[cfg(test)]
