@@ -155,7 +155,8 @@ impl LogStore {
             // Room first, then the new rows: pages the old rows free are
             // reused in this same transaction, so the file does not grow
             // by what it drops.
-            for (source, (events, bytes)) in totals(&rows) {
+            let added = Counts::of(&rows);
+            for (source, &(events, bytes)) in added.0.iter().filter(|(s, _)| budgeted(s)) {
                 *dropped.entry(source).or_default() +=
                     make_room(&tx, source, events, bytes, budget)?;
             }
@@ -172,7 +173,6 @@ impl LogStore {
                 "INSERT INTO events (at_ms, topic, source, propagation, payload, sensitive, sealed, bytes)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
             )?;
-            let mut added = Counts::default();
             for row in &rows {
                 insert.execute(params![
                     row.event.at_ms,
@@ -184,7 +184,6 @@ impl LogStore {
                     row.sealed,
                     i64::try_from(row.bytes).unwrap_or(i64::MAX)
                 ])?;
-                added.add(&row.event.source, 1, row.bytes);
             }
             added.keep(&tx, 1)?;
         }
@@ -264,33 +263,31 @@ fn within_budget(
     (rows, dropped)
 }
 
-/// Each budgeted plugin's new events and bytes.
-fn totals<'r>(rows: &'r [Row<'_>]) -> std::collections::BTreeMap<&'r str, (u64, u64)> {
-    let mut totals: std::collections::BTreeMap<&str, (u64, u64)> = Default::default();
-    for row in rows.iter().filter(|r| budgeted(&r.event.source)) {
-        let (events, bytes) = totals.entry(&row.event.source).or_default();
-        *events += 1;
-        *bytes += row.bytes;
-    }
-    totals
-}
-
 /// Events and bytes per source, gathered while rows are written or
 /// deleted and then added to (or taken from) `event_totals` in the same
 /// transaction: one statement per source, not one per row.
 #[derive(Debug, Default)]
-struct Counts(std::collections::BTreeMap<String, (i64, i64)>);
+struct Counts(std::collections::BTreeMap<String, (u64, u64)>);
 
 impl Counts {
-    fn add(&mut self, source: &str, events: i64, bytes: u64) {
-        let bytes = i64::try_from(bytes).unwrap_or(i64::MAX);
+    /// The rows about to be written, per source.
+    fn of(rows: &[Row<'_>]) -> Self {
+        let mut counts = Self::default();
+        for row in rows {
+            counts.add(&row.event.source, row.bytes);
+        }
+        counts
+    }
+
+    /// One event of `bytes` from `source`.
+    fn add(&mut self, source: &str, bytes: u64) {
         match self.0.get_mut(source) {
-            Some((e, b)) => {
-                *e += events;
-                *b = b.saturating_add(bytes);
+            Some((events, total)) => {
+                *events += 1;
+                *total = total.saturating_add(bytes);
             }
             None => {
-                self.0.insert(source.to_owned(), (events, bytes));
+                self.0.insert(source.to_owned(), (1, bytes));
             }
         }
     }
@@ -302,8 +299,9 @@ impl Counts {
              ON CONFLICT (source) DO UPDATE SET
                  events = events + excluded.events, bytes = bytes + excluded.bytes",
         )?;
-        for (source, (events, bytes)) in &self.0 {
-            upsert.execute(params![source, sign * events, sign * bytes])?;
+        let signed = |n: u64| sign * i64::try_from(n).unwrap_or(i64::MAX);
+        for (source, &(events, bytes)) in &self.0 {
+            upsert.execute(params![source, signed(events), signed(bytes)])?;
         }
         Ok(())
     }
@@ -342,7 +340,7 @@ fn make_room(
         deleted += 1;
         count -= 1;
         total = total.saturating_sub(size);
-        freed.add(source, 1, size);
+        freed.add(source, size);
     }
     drop(rows);
     if let Some(last) = last {
@@ -547,7 +545,7 @@ fn deleting(
     while let Some(row) = rows.next()? {
         let source: String = row.get(0)?;
         let bytes = u64::try_from(row.get::<_, i64>(1)?).unwrap_or(0);
-        freed.add(&source, 1, bytes);
+        freed.add(&source, bytes);
         deleted += 1;
     }
     Ok(deleted)

@@ -39,7 +39,7 @@ pub fn escape_json(json: &str) -> Cow<'_, str> {
 /// A byte that is a whole ASCII character needing no escape: printable, or
 /// white space.
 fn plain_ascii(b: u8) -> bool {
-    b.is_ascii_graphic() || b.is_ascii_whitespace()
+    plain_char(char::from(b))
 }
 
 fn plain_char(c: char) -> bool {
