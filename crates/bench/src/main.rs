@@ -25,7 +25,9 @@
 //! Run it with `cargo xtask bench [--json]`, which builds the guest plugins
 //! first; the harness builds `lord` itself (`cargo build --release -p lord`).
 //! Progress goes to stderr; stdout carries only the table, or with `--json`
-//! exactly one JSON object.
+//! exactly one JSON object. Before and after a run it says on stderr how
+//! busy other work kept the CPUs, so runs on a busy machine are known as
+//! such (`machine.rs`).
 //!
 //! Boundary exception: this crate names wasmtime (in `bare.rs`), because bare
 //! wasmtime is the baseline it measures lord against. lord itself still
@@ -48,6 +50,7 @@ mod help;
 mod http;
 mod index_size;
 mod load;
+mod machine;
 mod micro;
 mod monitor;
 mod oneshot;
@@ -311,6 +314,14 @@ fn run() -> Result<()> {
         println!("{USAGE}");
         return Ok(());
     };
+    machine::report("before the run");
+    let outcome = measure(options);
+    machine::report("after the run");
+    outcome
+}
+
+/// Runs what `options` ask for and prints it.
+fn measure(options: Options) -> Result<()> {
     let started = Instant::now();
     if options.monitor_only {
         return monitor_only();
