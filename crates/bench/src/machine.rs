@@ -39,7 +39,9 @@ pub(crate) fn others_busy() -> Option<f64> {
     std::thread::sleep(WINDOW);
     let (busy_after, total_after) = cpu_ticks()?;
     let total = total_after.checked_sub(total_before).filter(|&t| t > 0)?;
-    let busy = busy_after.saturating_sub(busy_before);
+    // The kernel's iowait count may go backwards, so the busy difference
+    // can overshoot the total by a tick or two.
+    let busy = busy_after.saturating_sub(busy_before).min(total);
     Some(busy as f64 / total as f64)
 }
 
