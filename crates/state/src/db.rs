@@ -70,7 +70,7 @@ pub(crate) fn is_busy(e: &rusqlite::Error) -> bool {
         if matches!(failure.code, rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked))
 }
 
-const SCHEMA_VERSION: i64 = 8;
+const SCHEMA_VERSION: i64 = 9;
 
 /// The schema [`SCHEMA`] creates; a new database then takes the
 /// migrations after it, so new and migrated databases cannot differ.
@@ -214,6 +214,14 @@ DROP TRIGGER IF EXISTS events_uncounted;
 DELETE FROM event_totals;
 INSERT INTO event_totals (source, events, bytes)
     SELECT source, COUNT(*), COALESCE(SUM(bytes), 0) FROM events GROUP BY source;
+",
+    // Only plugins' events are looked up by source (for their budgets,
+    // `log.rs`); lord's own, two for every command, never are. The index
+    // leaves them out, so storing one of lord's events is one b-tree
+    // insert rather than two (a quarter of what it cost).
+    "
+DROP INDEX IF EXISTS events_by_source;
+CREATE INDEX events_by_source ON events (source, seq) WHERE source <> 'lord';
 ",
 ];
 
