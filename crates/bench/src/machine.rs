@@ -6,9 +6,11 @@
 //! and 2.2-2.3 with other work keeping one CPU busy. A reader comparing
 //! two runs needs to know which kind each was, so the harness samples the
 //! CPUs for a moment while it is itself idle and says so when others were
-//! busy. The figure is what `/proc/stat` counts, so only Linux reports it.
+//! busy.
 
 use std::time::Duration;
+
+use lord_monitor::{Collector, Options};
 
 /// How long the CPUs are sampled.
 const WINDOW: Duration = Duration::from_millis(500);
@@ -16,33 +18,20 @@ const WINDOW: Duration = Duration::from_millis(500);
 /// Past this share of the CPUs busy with other work, figures are flagged.
 const BUSY: f64 = 0.15;
 
-/// Time the CPUs spent, all together: (busy, total), in clock ticks.
-fn cpu_ticks() -> Option<(u64, u64)> {
-    let stat = std::fs::read_to_string("/proc/stat").ok()?;
-    let line = stat.lines().find(|l| l.starts_with("cpu "))?;
-    let ticks: Vec<u64> = line
-        .split_whitespace()
-        .skip(1)
-        .filter_map(|t| t.parse().ok())
-        .collect();
-    // user nice system idle iowait irq softirq steal ...: idle and iowait
-    // are the CPUs doing nothing; guest time is already inside user.
-    let total: u64 = ticks.iter().take(8).sum();
-    let idle = ticks.get(3)? + ticks.get(4).copied().unwrap_or(0);
-    Some((total.saturating_sub(idle), total))
-}
-
 /// The share of the CPUs that other work kept busy over [`WINDOW`], while
-/// this process slept.
+/// this process slept, as `lord monitor`'s collector measures it (no
+/// process table: only the machine-wide figure is wanted).
 pub(crate) fn others_busy() -> Option<f64> {
-    let (busy_before, total_before) = cpu_ticks()?;
+    let mut collector = Collector::new(Options {
+        processes: false,
+        ..Options::default()
+    })
+    .ok()?;
+    // The first sample sets the baseline; the second covers the window.
+    collector.sample().ok()?;
     std::thread::sleep(WINDOW);
-    let (busy_after, total_after) = cpu_ticks()?;
-    let total = total_after.checked_sub(total_before).filter(|&t| t > 0)?;
-    // The kernel's iowait count may go backwards, so the busy difference
-    // can overshoot the total by a tick or two.
-    let busy = busy_after.saturating_sub(busy_before).min(total);
-    Some(busy as f64 / total as f64)
+    let percent = collector.sample().ok()?.cpu.percent;
+    Some((f64::from(percent) / 100.0).clamp(0.0, 1.0))
 }
 
 /// Tells the reader, on stderr, how busy the machine was `when` ("before
@@ -68,11 +57,7 @@ mod tests {
 
     #[test]
     fn a_share_is_between_none_and_all_of_the_cpus() {
-        // Linux only: elsewhere there is nothing to read, and nothing said.
-        if let Some(share) = others_busy() {
-            assert!((0.0..=1.0).contains(&share), "{share}");
-        } else {
-            assert!(std::fs::read_to_string("/proc/stat").is_err());
-        }
+        let share = others_busy().expect("the collector reads the CPUs here");
+        assert!((0.0..=1.0).contains(&share), "{share}");
     }
 }
