@@ -424,6 +424,13 @@ pub(crate) fn config() -> Config {
         .total_stacks(128)
         .max_tables_per_module(4)
         .max_memory_size(4096 * 1024 * 1024);
+    // Slots reset as lord-sandbox's are: written pages found by the
+    // kernel's scan and restored in place, up to the same sizes.
+    if PoolingAllocationConfig::is_pagemap_scan_available() {
+        pool.pagemap_scan(wasmtime::Enabled::Yes)
+            .linear_memory_keep_resident(1 << 20)
+            .table_keep_resident(256 << 10);
+    }
     config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
     config
 }

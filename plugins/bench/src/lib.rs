@@ -5,7 +5,8 @@
 //! to compare the host's shared-state interface with a bare host call;
 //! `bench-upper TEXT` returns TEXT in capitals, the smallest call that
 //! carries data both ways (the embedding figures call it with "hello
-//! world").
+//! world"); `bench-bump` shows what an instance inherits from the one that
+//! held its memory slot before (nothing, in a fresh one).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -13,6 +14,32 @@ use lord_pdk::{Command, Event, Plugin, shared};
 
 /// Events received by this instance (`bench-events` reports it).
 static EVENTS: AtomicU64 = AtomicU64::new(0);
+
+/// Starts at 41 in the module's data: a fresh instance's first
+/// `bench-bump` prints 42 only if its memory was restored from the image.
+static BUMPS: AtomicU64 = AtomicU64::new(41);
+
+/// Bytes `bench-bump` asks for zeroed and then writes over: more than the
+/// initial heap, so the memory grows into pages a previous instance wrote.
+const BUMP_BYTES: usize = 640 << 10;
+
+/// `bench-bump`: fails if memory the allocator believes fresh (and so does
+/// not clear) holds anything but zeros, then dirties it and counts.
+fn bump() -> Result<String, String> {
+    let mut fresh = vec![0u8; BUMP_BYTES];
+    if let Some(at) = fresh.iter().position(|&b| b != 0) {
+        return Err(format!(
+            "memory handed out as zeroed holds {:#x} at byte {at}",
+            fresh[at]
+        ));
+    }
+    fresh.fill(0xA5);
+    let kept = fresh.iter().map(|&b| u64::from(b)).sum::<u64>();
+    Ok(format!(
+        "{} {kept}\n",
+        BUMPS.fetch_add(1, Ordering::Relaxed) + 1
+    ))
+}
 
 struct Bench;
 
@@ -57,6 +84,7 @@ impl Plugin for Bench {
             }
             "bench-upper" => Ok(command.arg("text").unwrap_or_default().to_uppercase()),
             "bench-events" => Ok(format!("{}\n", EVENTS.load(Ordering::Relaxed))),
+            "bench-bump" => bump(),
             other => Err(format!("bench has no command `{other}`")),
         }
     }
