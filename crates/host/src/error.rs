@@ -184,6 +184,16 @@ pub enum HostError {
 }
 
 impl HostError {
+    /// What a plugin call wrote before it failed, and whose call it was,
+    /// for the caller to show with the error.
+    pub fn captured(&self) -> Option<(&PluginId, &lord_sandbox::Captured)> {
+        if let HostError::Call(e) = self {
+            e.captured.as_deref().map(|captured| (&e.plugin, captured))
+        } else {
+            None
+        }
+    }
+
     /// True when the plugin's own code failed (as opposed to bad input, a
     /// refused plugin, or a host problem).
     pub fn is_plugin_failure(&self) -> bool {

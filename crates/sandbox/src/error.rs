@@ -6,6 +6,8 @@ use std::time::Duration;
 
 use lord_manifest::PluginId;
 
+use crate::instance::Captured;
+
 /// Why a component could not be compiled, cached or accepted.
 #[derive(Debug, thiserror::Error)]
 pub enum SandboxError {
@@ -37,6 +39,11 @@ pub enum SandboxError {
 pub struct CallError {
     pub plugin: PluginId,
     pub failure: Failure,
+    /// What the call wrote before it failed (stdout, stderr, log records),
+    /// for the host to show with the error: a plugin's diagnostics matter
+    /// most when it fails. `None` when it wrote nothing. Boxed, since most
+    /// errors carry none and errors travel by value.
+    pub captured: Option<Box<Captured>>,
 }
 
 impl CallError {
@@ -44,7 +51,16 @@ impl CallError {
         Self {
             plugin: plugin.clone(),
             failure,
+            captured: None,
         }
+    }
+
+    /// The error with what the call wrote before it failed, if anything.
+    pub(crate) fn with_captured(mut self, captured: Captured) -> Self {
+        let wrote =
+            !(captured.stdout.is_empty() && captured.stderr.is_empty() && captured.logs.is_empty());
+        self.captured = wrote.then(|| Box::new(captured));
+        self
     }
 }
 

@@ -330,13 +330,25 @@ impl Session {
                     Some(access) => Failure::Denied { access },
                     None => Failure::Returned { message },
                 },
-            )),
+            )
+            .with_captured(captured)),
             Err(mut failure) => {
                 self.poisoned = true;
+                let mut captured = captured;
                 if let Failure::Trap { message } = &mut failure {
                     *message = with_panic_message(std::mem::take(message), &captured);
+                    // The panic is in the message now; what came before it
+                    // is what the plugin wrote.
+                    captured.stderr = before_panic(&captured.stderr).to_vec();
                 }
-                Err(CallError::new(&self.plugin, failure))
+                let error = CallError::new(&self.plugin, failure);
+                // Output over its budget is exactly what must not reach the
+                // user.
+                if matches!(error.failure, Failure::OutputLimit { .. }) {
+                    Err(error)
+                } else {
+                    Err(error.with_captured(captured))
+                }
             }
         }
     }
@@ -545,6 +557,22 @@ fn take_denial(state: &StoreState) -> Option<String> {
 
 /// A Rust guest that panics prints the panic message to stderr and then
 /// traps; the message is what a user needs to see.
+/// `stderr` up to the line where a Rust panic's report begins (all of it
+/// when there is none).
+fn before_panic(stderr: &[u8]) -> &[u8] {
+    let mut start = 0;
+    for line in stderr.split_inclusive(|&b| b == b'\n') {
+        if line
+            .windows(b"panicked at".len())
+            .any(|w| w == b"panicked at")
+        {
+            return &stderr[..start];
+        }
+        start += line.len();
+    }
+    stderr
+}
+
 fn with_panic_message(trap: String, captured: &Captured) -> String {
     let stderr = String::from_utf8_lossy(&captured.stderr);
     match stderr.lines().find(|line| line.contains("panicked at")) {
@@ -557,5 +585,22 @@ fn with_panic_message(trap: String, captured: &Captured) -> String {
             format!("{} {} ({trap})", line.trim(), detail.trim())
         }
         None => trap,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn what_came_before_a_panic_is_kept_and_the_report_is_not() {
+        let stderr = b"connecting to the mirror\nretrying\n\nthread '<unnamed>' panicked at src/lib.rs:9:5:\nno mirror answered\nnote: run with `RUST_BACKTRACE=1`\n";
+        assert_eq!(
+            before_panic(stderr),
+            b"connecting to the mirror\nretrying\n\n"
+        );
+        assert_eq!(before_panic(b"just a warning\n"), b"just a warning\n");
+        assert_eq!(before_panic(b"panicked at once\n"), b"");
+        assert_eq!(before_panic(b""), b"");
     }
 }

@@ -175,6 +175,37 @@ fn repeated_failures_trip_the_breaker_which_disables_the_plugin_and_says_why() {
 }
 
 #[test]
+fn what_a_failing_plugin_wrote_before_it_failed_is_shown_with_the_error() {
+    let lord = Lord::new();
+    lord.install("hostile/failing");
+    // An error the plugin returned: its log record, diagnostic and output
+    // come first, then the error.
+    let run = lord.run(&["failing-politely"]);
+    run.assert_code(3)
+        .assert_stderr_contains("[failing] warn: about to fail")
+        .assert_stderr_contains("diagnostic: no mirror answered")
+        .assert_stderr_contains("gave up after the diagnostics above");
+    assert_eq!(run.stdout(), "partial result\n");
+    let stderr = run.stderr();
+    assert!(
+        stderr.find("no mirror answered") < stderr.find("gave up"),
+        "{stderr}"
+    );
+    // A trap: the same, and the panic's report only once, in the error.
+    let run = lord.run(&["failing"]);
+    run.assert_code(3)
+        .assert_stderr_contains("diagnostic: no mirror answered")
+        .assert_stderr_contains("failing on purpose");
+    assert_eq!(run.stdout(), "partial result\n");
+    assert_eq!(
+        run.stderr().matches("failing on purpose").count(),
+        1,
+        "{}",
+        run.stderr()
+    );
+}
+
+#[test]
 fn a_component_importing_an_undeclared_interface_is_refused_at_install() {
     let lord = Lord::new();
     let run = lord.run(&[
