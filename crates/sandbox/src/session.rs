@@ -555,17 +555,16 @@ fn take_denial(state: &StoreState) -> Option<String> {
     state.denials.take()
 }
 
-/// A Rust guest that panics prints the panic message to stderr and then
-/// traps; the message is what a user needs to see.
+/// What begins the report a Rust guest writes to stderr when it panics.
+const PANIC_REPORT: &str = "panicked at";
+
 /// `stderr` up to the line where a Rust panic's report begins (all of it
 /// when there is none).
 fn before_panic(stderr: &[u8]) -> &[u8] {
+    let mark = PANIC_REPORT.as_bytes();
     let mut start = 0;
     for line in stderr.split_inclusive(|&b| b == b'\n') {
-        if line
-            .windows(b"panicked at".len())
-            .any(|w| w == b"panicked at")
-        {
+        if line.windows(mark.len()).any(|w| w == mark) {
             return &stderr[..start];
         }
         start += line.len();
@@ -573,13 +572,15 @@ fn before_panic(stderr: &[u8]) -> &[u8] {
     stderr
 }
 
+/// A Rust guest that panics prints the panic message to stderr and then
+/// traps; the message is what a user needs to see.
 fn with_panic_message(trap: String, captured: &Captured) -> String {
     let stderr = String::from_utf8_lossy(&captured.stderr);
-    match stderr.lines().find(|line| line.contains("panicked at")) {
+    match stderr.lines().find(|line| line.contains(PANIC_REPORT)) {
         Some(line) => {
             let detail = stderr
                 .lines()
-                .skip_while(|l| !l.contains("panicked at"))
+                .skip_while(|l| !l.contains(PANIC_REPORT))
                 .nth(1)
                 .unwrap_or("");
             format!("{} {} ({trap})", line.trim(), detail.trim())
