@@ -3,14 +3,15 @@
 //! allocation once an entry point has been seen, but for the first call
 //! after a `flush`); full or stale buffers
 //! are folded into histograms on a thread of their own, which also writes
-//! them to `perf.db`. `flush` does the rest before a process exits.
+//! them to `perf.db`, at most every [`WRITE_EVERY`]. `flush` does the rest
+//! before a process exits.
 //!
 //! Each call also becomes a row of the usage log (`calls.rs`) while
 //! analytics is on; while the host has not yet said whether it is (its
 //! configuration is read lazily), rows are held, up to [`HELD`], and
 //! written once it says yes or dropped once it says no.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -22,7 +23,7 @@ use lord_manifest::PluginId;
 use crate::calls::CallRow;
 use crate::db::PerfDb;
 use crate::error::PerfError;
-use crate::sample::{EntryKind, Sample};
+use crate::sample::{EntryKind, Outcome, Sample};
 use crate::stats::{EntryKey, EntryStats};
 
 /// Samples held before a batch is folded off the call path.
@@ -35,6 +36,14 @@ const CLOCK_EVERY: usize = 64;
 /// Usage-log rows held while nobody has said whether analytics is on: a
 /// long-running process that never says keeps its latest calls only.
 const HELD: usize = 50_000;
+/// The least time between two writes of `perf.db` from the fold thread: a
+/// process calling plugins in a tight loop fills a batch every few
+/// milliseconds, and writing each one (a transaction, its log) cost that
+/// process more than the calls' own figures. Figures are at most this
+/// much older in another process's `lord plugin top`; `flush` writes
+/// everything whenever it is called. Under [`STALE`], so a stale batch,
+/// folded 2 s after the one before, is always written.
+const WRITE_EVERY: Duration = Duration::from_secs(1);
 
 /// Whether calls go to the usage log.
 const ANALYTICS_UNKNOWN: u8 = 0;
@@ -64,7 +73,9 @@ struct Inner {
     /// This process's number in the usage log.
     session: u64,
     /// Usage-log rows not yet written.
-    calls: Mutex<Vec<CallRow>>,
+    calls: Mutex<Held>,
+    /// When the fold thread last wrote `perf.db`.
+    written: Mutex<Option<Instant>>,
     /// `perf.db` being opened ahead of the next write
     /// ([`Recorder::open_ahead`]), once per process.
     ahead: Mutex<Ahead>,
@@ -93,6 +104,80 @@ struct Pending {
     /// The key the last call used: a plugin called in a loop hits it.
     last: usize,
     since: Instant,
+}
+
+/// Usage-log rows not yet written, held compactly: a row names its entry
+/// point by its index in `keys`, so holding a call copies no string; the
+/// strings are copied when rows are written, at most every
+/// [`WRITE_EVERY`]. The indexes are [`Pending`]'s, which only grows its
+/// keys, so an index means the same entry point for the recorder's life.
+#[derive(Debug, Default)]
+struct Held {
+    keys: Vec<EntryKey>,
+    rows: VecDeque<HeldCall>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct HeldCall {
+    key: u32,
+    at_ms: u64,
+    outcome: Outcome,
+    wall_ns: u64,
+    input_bytes: u64,
+}
+
+impl Held {
+    /// Adds a batch's calls (those with a time: none while analytics is
+    /// off), keeping the latest [`HELD`].
+    fn add(&mut self, keys: &[EntryKey], samples: &[(u32, u64, Sample)]) {
+        if let Some(new) = keys.get(self.keys.len()..) {
+            self.keys.extend_from_slice(new);
+        }
+        self.rows.extend(held_calls(samples));
+        self.keep_latest();
+    }
+
+    fn keep_latest(&mut self) {
+        let excess = self.rows.len().saturating_sub(HELD);
+        self.rows.drain(..excess);
+    }
+
+    /// The rows as the usage log stores them.
+    fn rows<'a>(&'a self, session: u64) -> impl Iterator<Item = CallRow> + 'a {
+        self.rows
+            .iter()
+            .filter_map(move |call| call_row(&self.keys, session, call))
+    }
+}
+
+/// A batch's calls with a time (none while analytics is off), as held.
+fn held_calls(samples: &[(u32, u64, Sample)]) -> impl Iterator<Item = HeldCall> + '_ {
+    samples
+        .iter()
+        .filter(|(_, at_ms, _)| *at_ms > 0)
+        .map(|(key, at_ms, sample)| HeldCall {
+            key: *key,
+            at_ms: *at_ms,
+            outcome: sample.outcome,
+            wall_ns: sample.wall_ns,
+            input_bytes: sample.input_bytes,
+        })
+}
+
+/// One held call as a usage-log row; `None` for an index no key has,
+/// which [`Held::add`] never lets happen.
+fn call_row(keys: &[EntryKey], session: u64, call: &HeldCall) -> Option<CallRow> {
+    let key = keys.get(call.key as usize)?;
+    Some(CallRow {
+        at_ms: call.at_ms,
+        session,
+        plugin: key.plugin.clone(),
+        kind: key.kind,
+        name: key.name.clone(),
+        outcome: call.outcome,
+        wall_ns: call.wall_ns,
+        input_bytes: call.input_bytes,
+    })
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -195,7 +280,8 @@ impl Recorder {
                 writing: Mutex::new(()),
                 analytics: AtomicU8::new(analytics),
                 session: session_number(),
-                calls: Mutex::new(Vec::new()),
+                calls: Mutex::new(Held::default()),
+                written: Mutex::new(None),
                 ahead: Mutex::new(Ahead::No),
             }),
         }
@@ -253,7 +339,7 @@ impl Recorder {
         let state = if on { ANALYTICS_ON } else { ANALYTICS_OFF };
         self.inner.analytics.store(state, Ordering::Relaxed);
         if !on {
-            lock(&self.inner.calls).clear();
+            lock(&self.inner.calls).rows.clear();
         }
     }
 
@@ -295,9 +381,13 @@ impl Recorder {
         if self.inner.analytics.load(Ordering::Relaxed) == ANALYTICS_OFF {
             return Vec::new();
         }
+        let session = self.inner.session;
         let pending = lock(&self.inner.pending);
-        let mut rows = lock(&self.inner.calls).clone();
-        rows.extend(call_rows(&self.inner, &pending.keys, &pending.samples));
+        let held = lock(&self.inner.calls);
+        let mut rows: Vec<CallRow> = held.rows(session).collect();
+        rows.extend(
+            held_calls(&pending.samples).filter_map(|call| call_row(&pending.keys, session, &call)),
+        );
         rows
     }
 
@@ -308,8 +398,11 @@ impl Recorder {
             .spawn(move || {
                 fold(&inner, batch);
                 // Written by the same thread: a long-running process keeps
-                // `perf.db` current without ever writing on a call's path.
-                let _ = write(&inner);
+                // `perf.db` current without ever writing on a call's path,
+                // and at most every `WRITE_EVERY`.
+                if write_due(&inner) {
+                    let _ = write(&inner);
+                }
             });
         // No thread to be had: the batch was moved into the closure and is
         // lost with it; figures are advisory, calls are not.
@@ -356,37 +449,10 @@ fn fold(inner: &Inner, batch: Batch) {
         return;
     }
     if inner.analytics.load(Ordering::Relaxed) != ANALYTICS_OFF {
-        let rows = call_rows(inner, &batch.keys, &batch.samples);
-        let mut calls = lock(&inner.calls);
-        calls.extend(rows);
-        if calls.len() > HELD {
-            let excess = calls.len() - HELD;
-            calls.drain(..excess);
-        }
+        lock(&inner.calls).add(&batch.keys, &batch.samples);
     }
     let mut folded = lock(&inner.folded);
     fold_into(&mut folded, batch);
-}
-
-/// The usage-log rows of a batch's calls.
-fn call_rows(inner: &Inner, keys: &[EntryKey], samples: &[(u32, u64, Sample)]) -> Vec<CallRow> {
-    samples
-        .iter()
-        .filter(|(_, at_ms, _)| *at_ms > 0)
-        .filter_map(|(index, at_ms, sample)| {
-            let key = keys.get(*index as usize)?;
-            Some(CallRow {
-                at_ms: *at_ms,
-                session: inner.session,
-                plugin: key.plugin.clone(),
-                kind: key.kind,
-                name: key.name.clone(),
-                outcome: sample.outcome,
-                wall_ns: sample.wall_ns,
-                input_bytes: sample.input_bytes,
-            })
-        })
-        .collect()
 }
 
 /// A number for this process: its id and the time it started, mixed, so
@@ -401,16 +467,39 @@ fn session_number() -> u64 {
 
 fn fold_into(map: &mut HashMap<EntryKey, EntryStats>, batch: Batch) {
     let at = now_ms();
+    // Folded by the batch's own key indexes first, then merged once per
+    // entry point: hashing and copying the key for each sample cost more
+    // than the sample's histograms.
+    let mut each: Vec<Option<EntryStats>> = vec![None; batch.keys.len()];
     for (index, _, sample) in &batch.samples {
-        if let Some(key) = batch.keys.get(*index as usize) {
-            map.entry(key.clone()).or_default().add_sample(sample, at);
+        if let Some(slot) = each.get_mut(*index as usize) {
+            slot.get_or_insert_default().add_sample(sample, at);
         }
     }
     for (index, hit) in &batch.cache {
-        if let Some(key) = batch.keys.get(*index as usize) {
-            map.entry(key.clone()).or_default().add_cache(*hit, at);
+        if let Some(slot) = each.get_mut(*index as usize) {
+            slot.get_or_insert_default().add_cache(*hit, at);
         }
     }
+    for (key, stats) in batch.keys.iter().zip(each) {
+        let Some(stats) = stats else { continue };
+        match map.get_mut(key) {
+            Some(folded) => folded.merge(&stats),
+            None => {
+                map.insert(key.clone(), stats);
+            }
+        }
+    }
+}
+
+/// Whether the fold thread should write now; if so, the time is noted.
+fn write_due(inner: &Inner) -> bool {
+    let mut written = lock(&inner.written);
+    let due = written.is_none_or(|at| at.elapsed() >= WRITE_EVERY);
+    if due {
+        *written = Some(Instant::now());
+    }
+    due
 }
 
 /// Writes the folded figures to `perf.db`; on failure they are kept for the
@@ -420,12 +509,18 @@ fn write(inner: &Inner) -> Result<(), PerfError> {
         return Ok(());
     };
     let _writer = lock(&inner.writing);
-    // Usage-log rows only once analytics is known to be on.
-    let rows = if inner.analytics.load(Ordering::Relaxed) == ANALYTICS_ON {
-        std::mem::take(&mut *lock(&inner.calls))
+    // Usage-log rows only once analytics is known to be on; their strings
+    // are copied here, outside the lock the folds take.
+    let (held, keys) = if inner.analytics.load(Ordering::Relaxed) == ANALYTICS_ON {
+        let mut calls = lock(&inner.calls);
+        (std::mem::take(&mut calls.rows), calls.keys.clone())
     } else {
-        Vec::new()
+        (VecDeque::new(), Vec::new())
     };
+    let rows: Vec<CallRow> = held
+        .iter()
+        .filter_map(|call| call_row(&keys, inner.session, call))
+        .collect();
     let deltas: Vec<(EntryKey, EntryStats)> = lock(&inner.folded).drain().collect();
     if rows.is_empty() && deltas.is_empty() {
         return Ok(());
@@ -454,7 +549,7 @@ fn write(inner: &Inner) -> Result<(), PerfError> {
     let mut db = match db {
         Ok(db) => db,
         Err(e) => {
-            keep_calls(inner, rows);
+            keep_calls(inner, held);
             keep_figures(inner, deltas);
             return Err(e);
         }
@@ -463,7 +558,7 @@ fn write(inner: &Inner) -> Result<(), PerfError> {
         Ok(())
     } else {
         db.add_calls(&rows, now_ms())
-            .inspect_err(|_| keep_calls(inner, rows))
+            .inspect_err(|_| keep_calls(inner, held))
     };
     let figures_written = if deltas.is_empty() {
         Ok(())
@@ -479,10 +574,11 @@ fn write(inner: &Inner) -> Result<(), PerfError> {
 
 /// Usage-log rows that could not be written, kept (oldest first) for the
 /// next write.
-fn keep_calls(inner: &Inner, rows: Vec<CallRow>) {
+fn keep_calls(inner: &Inner, mut rows: VecDeque<HeldCall>) {
     let mut calls = lock(&inner.calls);
-    let later = std::mem::replace(&mut *calls, rows);
-    calls.extend(later);
+    rows.append(&mut calls.rows);
+    calls.rows = rows;
+    calls.keep_latest();
 }
 
 /// Figures that could not be written, merged back for the next write.
@@ -586,6 +682,118 @@ mod tests {
         other.flush().expect("flush");
         let rows = db.read(None).expect("read");
         assert_eq!(rows[0].1.calls, (BATCH + 11) as u64);
+    }
+
+    /// Joins the folds running on their own threads.
+    fn folds_done(recorder: &Recorder) {
+        for handle in std::mem::take(&mut *lock(&recorder.inner.folding)) {
+            handle.join().expect("fold");
+        }
+    }
+
+    #[test]
+    fn interleaved_entry_points_are_folded_each_to_its_own_figures() {
+        let recorder = Recorder::in_memory();
+        let p = PluginId::new("p").expect("id");
+        let q = PluginId::new("q").expect("id");
+        // Over two batches, so folds merge into figures already there.
+        let calls = 2 * BATCH as u64 + 5;
+        for i in 0..calls {
+            let (plugin, name) = match i % 3 {
+                0 => (&p, "go"),
+                1 => (&p, "stop"),
+                _ => (&q, "go"),
+            };
+            recorder.record(plugin, EntryKind::Command, name, &sample(1_000 + i));
+        }
+        recorder.record_cache(&q, EntryKind::Command, "go", false);
+        folds_done(&recorder);
+        let figures = recorder.unwritten();
+        let last = |residue: u64| (0..calls).rev().find(|i| i % 3 == residue).unwrap() + 1_000;
+        let per = |residue: u64| (0..calls).filter(|i| i % 3 == residue).count() as u64;
+        // Each entry point's slowest call is its last, to the histogram's
+        // precision.
+        let found: Vec<(String, String, u64, bool, u64)> = figures
+            .iter()
+            .zip([0, 1, 2])
+            .map(|((key, stats), residue)| {
+                (
+                    key.plugin.to_string(),
+                    key.label(),
+                    stats.calls,
+                    stats.wall_ns.equivalent(stats.wall_ns.max(), last(residue)),
+                    stats.cache_misses,
+                )
+            })
+            .collect();
+        assert_eq!(
+            found,
+            vec![
+                ("p".into(), "command:go".into(), per(0), true, 0),
+                ("p".into(), "command:stop".into(), per(1), true, 0),
+                ("q".into(), "command:go".into(), per(2), true, 1),
+            ]
+        );
+    }
+
+    #[test]
+    fn held_calls_keep_the_latest_and_name_their_entry_points() {
+        let home = tempfile::tempdir().expect("temp dir");
+        let recorder = Recorder::new(home.path().to_owned());
+        let p = PluginId::new("p").expect("id");
+        // Nobody says whether analytics is on while more than `HELD` calls
+        // are made, over two entry points.
+        let calls = (HELD + 2 * BATCH) as u64;
+        for i in 0..calls {
+            let name = if i % 2 == 0 { "even" } else { "odd" };
+            let mut s = sample(i);
+            s.input_bytes = i;
+            recorder.record(&p, EntryKind::Command, name, &s);
+        }
+        folds_done(&recorder);
+        recorder.set_analytics(true);
+        recorder.flush().expect("flush");
+        let rows = PerfDb::open(home.path())
+            .expect("db")
+            .read_calls(0)
+            .expect("read");
+        assert_eq!(rows.len(), HELD, "the latest HELD calls are written");
+        assert!(
+            rows.iter().all(|r| r.input_bytes >= calls - HELD as u64),
+            "the oldest calls are the ones dropped"
+        );
+        for row in &rows {
+            let name = if row.input_bytes % 2 == 0 {
+                "even"
+            } else {
+                "odd"
+            };
+            assert_eq!(row.entry(), format!("command:{name}"));
+            assert_eq!(row.wall_ns, row.input_bytes);
+        }
+    }
+
+    #[test]
+    fn a_busy_process_writes_its_figures_once_a_while_and_all_of_them_at_flush() {
+        let home = tempfile::tempdir().expect("temp dir");
+        let recorder = Recorder::new(home.path().to_owned());
+        let plugin = PluginId::new("p").expect("id");
+        // A write was made "now" (a moment ahead, so the test does not
+        // race the clock): the folds of the next full batches do not write.
+        *lock(&recorder.inner.written) = Some(Instant::now() + Duration::from_secs(3600));
+        for i in 0..(2 * BATCH) as u64 {
+            recorder.record(&plugin, EntryKind::Command, "go", &sample(i));
+        }
+        folds_done(&recorder);
+        assert!(!home.path().join("perf.db").exists(), "no write yet");
+        assert_eq!(recorder.unwritten()[0].1.calls, (2 * BATCH) as u64);
+        recorder.flush().expect("flush");
+        let rows = PerfDb::open(home.path())
+            .expect("db")
+            .read(Some(&plugin))
+            .expect("read");
+        assert_eq!(rows[0].1.calls, (2 * BATCH) as u64);
+        assert!(recorder.unwritten().is_empty());
     }
 
     #[test]
