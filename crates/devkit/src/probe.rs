@@ -7,7 +7,9 @@
 
 use std::time::{Duration, Instant};
 
-use lord_host::{CommandArg, Denial, Failure, Framework, HostError, Invocation, MicroCall};
+use lord_host::{
+    CommandArg, Denial, Failure, Framework, HostError, Invocation, LogLevel, MicroCall,
+};
 use lord_manifest::{MicroId, PluginId};
 
 /// What one probed call did.
@@ -22,6 +24,9 @@ pub(crate) struct Probe {
     pub(crate) denials: Vec<Denial>,
     /// Bytes written to standard output and error and through the log.
     pub(crate) output_bytes: usize,
+    /// The last lines it wrote through its log and to standard error, for
+    /// a failed case's report ([`Probe::explain`]).
+    pub(crate) wrote: Vec<String>,
     /// The call alone, without instantiation.
     pub(crate) took: Duration,
 }
@@ -84,8 +89,14 @@ impl Probe {
         denials: Vec<Denial>,
         took: Duration,
     ) -> Self {
+        // A failed call carries what it wrote before failing, if anything.
+        let captured = match &result {
+            Ok((_, captured)) => Some(captured),
+            Err(error) => error.captured.as_deref(),
+        };
         Self {
-            output_bytes: result.as_ref().map_or(0, |(_, c)| captured_len(c)),
+            output_bytes: captured.map_or(0, captured_len),
+            wrote: captured.map(last_lines).unwrap_or_default(),
             outcome: result.map(|(text, _)| text).map_err(|e| e.failure),
             peak_memory_bytes,
             denials,
@@ -94,8 +105,109 @@ impl Probe {
     }
 }
 
+/// How many of the last lines a failed case's report shows.
+const WROTE_LINES: usize = 12;
+/// How much of one line it shows, in characters.
+const WROTE_LINE_CHARS: usize = 240;
+
+impl Probe {
+    /// `reason`, and after it the last lines the plugin wrote, when it
+    /// wrote any: a failed case is explained by its plugin's diagnostics
+    /// more often than by its answer.
+    pub(crate) fn explain(&self, reason: String) -> String {
+        if self.wrote.is_empty() {
+            return reason;
+        }
+        let mut text = format!("{reason}\n      it wrote (last lines):");
+        for line in &self.wrote {
+            text.push_str("\n        ");
+            text.push_str(line);
+        }
+        text
+    }
+}
+
+/// The last [`WROTE_LINES`] lines of `captured`'s log records (with their
+/// level) and then of its standard error, each cut at
+/// [`WROTE_LINE_CHARS`].
+fn last_lines(captured: &lord_host::Captured) -> Vec<String> {
+    let logs = captured.logs.iter().flat_map(|record| {
+        let level = match record.level {
+            LogLevel::Trace => "trace",
+            LogLevel::Debug => "debug",
+            LogLevel::Info => "info",
+            LogLevel::Warn => "warn",
+            LogLevel::Error => "error",
+        };
+        record
+            .message
+            .lines()
+            .map(move |line| format!("log {level}: {line}"))
+    });
+    let stderr = String::from_utf8_lossy(&captured.stderr);
+    let stderr = stderr
+        .lines()
+        .filter(|line| !line.trim().is_empty())
+        .map(|line| format!("stderr: {line}"));
+    let all: Vec<String> = logs.chain(stderr).collect();
+    let skip = all.len().saturating_sub(WROTE_LINES);
+    all.into_iter()
+        .skip(skip)
+        .map(|line| match line.char_indices().nth(WROTE_LINE_CHARS) {
+            Some((cut, _)) => format!("{}…", &line[..cut]),
+            None => line,
+        })
+        .collect()
+}
+
 fn captured_len(captured: &lord_host::Captured) -> usize {
     captured.stdout.len()
         + captured.stderr.len()
         + captured.logs.iter().map(|l| l.message.len()).sum::<usize>()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lord_host::{Captured, LogRecord};
+
+    #[test]
+    fn only_the_last_lines_are_kept_each_cut_to_a_readable_length() {
+        let captured = Captured {
+            stdout: b"not shown: the case judges stdout itself\n".to_vec(),
+            stderr: format!(
+                "{}\n\n{}\n",
+                (0..20)
+                    .map(|i| format!("line {i}"))
+                    .collect::<Vec<_>>()
+                    .join("\n"),
+                "x".repeat(300)
+            )
+            .into_bytes(),
+            logs: vec![LogRecord {
+                level: LogLevel::Error,
+                message: "first\nsecond".to_owned(),
+            }],
+        };
+        let lines = last_lines(&captured);
+        assert_eq!(lines.len(), WROTE_LINES);
+        assert_eq!(lines[0], "stderr: line 9");
+        assert_eq!(lines[10], "stderr: line 19");
+        let long = &lines[11];
+        assert_eq!(long.chars().count(), WROTE_LINE_CHARS + 1);
+        assert!(
+            long.starts_with("stderr: xxx") && long.ends_with("x…"),
+            "{long}"
+        );
+        // Fewer lines than the limit: the log records come first.
+        let few = Captured {
+            logs: captured.logs.clone(),
+            stderr: b"oops\n".to_vec(),
+            ..Captured::default()
+        };
+        assert_eq!(
+            last_lines(&few),
+            ["log error: first", "log error: second", "stderr: oops"]
+        );
+    }
 }

@@ -223,3 +223,43 @@ async fn a_performance_budget_too_tight_fails_with_the_measurement() {
         report.to_text()
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_case_shows_what_the_plugin_wrote_before_it_failed() {
+    // One case the plugin fails by returning an error, one by trapping:
+    // both reports end with its log record and its diagnostic, the panic's
+    // report only once (in the reason).
+    let dir = with_cases(
+        "hostile/failing",
+        "[[case]]\nname = \"politely\"\ncommand = \"failing-politely\"\nstdout = \"done\\n\"\n\n\
+         [[case]]\nname = \"trapping\"\ncommand = \"failing\"\nstdout = \"done\\n\"\n",
+    );
+    let (_scratch, _harness, report) = run_declared(dir.path()).await;
+    assert_eq!(report.results.len(), 2, "{}", report.to_text());
+    for result in &report.results {
+        let Outcome::Failed(reason) = &result.outcome else {
+            panic!("{} passed: {}", result.name, report.to_text());
+        };
+        let wrote = reason
+            .split_once("\n      it wrote (last lines):\n")
+            .map(|(_, lines)| lines);
+        assert_eq!(
+            wrote,
+            Some("        log warn: about to fail\n        stderr: diagnostic: no mirror answered"),
+            "{}: {reason}",
+            result.name
+        );
+        assert_eq!(
+            reason.matches("failing on purpose").count(),
+            usize::from(result.name == "trapping"),
+            "{reason}"
+        );
+    }
+    assert!(
+        report
+            .to_text()
+            .contains("FAIL  unit        politely\n      "),
+        "{}",
+        report.to_text()
+    );
+}

@@ -127,7 +127,7 @@ impl Harness {
             Err(e) => return Err(e),
         };
         if let Some(reason) = crashed(&probe.outcome) {
-            return Ok(Outcome::Failed(reason));
+            return Ok(Outcome::Failed(probe.explain(reason)));
         }
         if let Some(withheld) = &generated.withheld {
             let wrong: Vec<String> = probe
@@ -207,10 +207,9 @@ impl Harness {
             };
             let probe = self.call(&case).await?;
             if let Some(reason) = crashed(&probe.outcome) {
-                return Ok(Outcome::Failed(format!(
-                    "input #{run} {}: {reason}",
-                    clip(&shown)
-                )));
+                return Ok(Outcome::Failed(
+                    probe.explain(format!("input #{run} {}: {reason}", clip(&shown))),
+                ));
             }
             if let (
                 Callable::Micro {

@@ -301,7 +301,7 @@ impl Harness {
         let judged = case.judge(&as_result(&probe.outcome));
         let mut outcome = match judged {
             Ok(()) => Outcome::Passed,
-            Err(reason) => Outcome::Failed(reason),
+            Err(reason) => Outcome::Failed(probe.explain(reason)),
         };
         if let (Outcome::Passed, Some(listener)) = (&outcome, listener.as_mut()) {
             let mut seen = Vec::new();
@@ -459,7 +459,9 @@ impl Harness {
             let probe = self.call(case).await?;
             if let Err(reason) = case.judge(&as_result(&probe.outcome)) {
                 return Ok((
-                    Outcome::Failed(format!("call {} of {iterations}: {reason}", i + 1)),
+                    Outcome::Failed(
+                        probe.explain(format!("call {} of {iterations}: {reason}", i + 1)),
+                    ),
                     None,
                 ));
             }
