@@ -132,42 +132,6 @@ pub(crate) struct Session {
     /// What each call is charged to, when the host keeps per-minute
     /// quotas: the same wall time the figures record.
     quota: Option<lord_state::PluginQuota>,
-    /// The real-time clock as of the last anchor, for the figures' and
-    /// quotas' timestamps.
-    real_time: Option<RealTime>,
-}
-
-/// The real-time clock (ms since the epoch) read through the monotonic
-/// clock a call reads anyway: a kept instance called in a loop then reads
-/// the real-time clock once a second instead of once a call (about a
-/// tenth of a trivial call's cost here). Both clocks advance at the same
-/// rate; a step of the system clock shows after at most [`Self::FOR`].
-#[derive(Debug, Clone, Copy)]
-struct RealTime {
-    at: Instant,
-    ms: i64,
-}
-
-impl RealTime {
-    /// How long one reading stands for the real-time clock.
-    const FOR: std::time::Duration = std::time::Duration::from_secs(1);
-
-    /// The real time at `now` (a monotonic reading just taken), from the
-    /// anchor in `slot`, or from the clock itself when the anchor is
-    /// missing or old (the anchor is then made anew).
-    fn ms_at(slot: &mut Option<Self>, now: Instant) -> i64 {
-        match slot {
-            Some(anchor) if now.saturating_duration_since(anchor.at) < Self::FOR => {
-                let since = now.saturating_duration_since(anchor.at).as_millis();
-                anchor.ms + i64::try_from(since).unwrap_or(0)
-            }
-            _ => {
-                let ms = lord_state::now_ms();
-                *slot = Some(Self { at: now, ms });
-                ms
-            }
-        }
-    }
 }
 
 impl Session {
@@ -265,7 +229,6 @@ impl Session {
             poisoned: false,
             reaches_host,
             recorder,
-            real_time: None,
             quota,
         })
     }
@@ -347,12 +310,11 @@ impl Session {
         } else {
             (Captured::default(), None)
         };
-        if let Some(started) = started {
-            let ended = Instant::now();
-            let wall_ns = u64::try_from(ended.saturating_duration_since(started).as_nanos())
-                .unwrap_or(u64::MAX);
-            // One time for the quota window and the usage log both.
-            let at_ms = RealTime::ms_at(&mut self.real_time, ended);
+        let wall_ns = started.map(|at| u64::try_from(at.elapsed().as_nanos()).unwrap_or(u64::MAX));
+        if let Some(wall_ns) = wall_ns {
+            // One read of the real-time clock for the quota window and the
+            // usage log both.
+            let at_ms = lord_state::now_ms();
             if let Some(quota) = &self.quota {
                 quota.charge_call_at(entry.0 != EntryKind::Hook, wall_ns, at_ms);
             }
@@ -641,26 +603,5 @@ mod tests {
         assert_eq!(before_panic(b"just a warning\n"), b"just a warning\n");
         assert_eq!(before_panic(b"panicked at once\n"), b"");
         assert_eq!(before_panic(b""), b"");
-    }
-
-    #[test]
-    fn the_real_time_is_read_once_and_then_carried_by_the_monotonic_clock() {
-        let start = Instant::now();
-        let mut slot = None;
-        let first = RealTime::ms_at(&mut slot, start);
-        let read = lord_state::now_ms();
-        assert!(
-            (read - first).abs() < 1_000,
-            "{first} is the clock's {read}"
-        );
-        // Within the anchor's second: the anchor plus the monotonic time
-        // since, to the millisecond, whatever the real-time clock says.
-        let later = start + std::time::Duration::from_millis(750);
-        assert_eq!(RealTime::ms_at(&mut slot, later), first + 750);
-        assert_eq!(slot.map(|a| a.at), Some(start), "still the first anchor");
-        // Past it: read again and anchored anew.
-        let much_later = start + std::time::Duration::from_secs(5);
-        let anew = RealTime::ms_at(&mut slot, much_later);
-        assert_eq!(slot.map(|a| (a.at, a.ms)), Some((much_later, anew)));
     }
 }
