@@ -127,37 +127,55 @@ impl Probe {
     }
 }
 
-/// The last [`WROTE_LINES`] lines of `captured`'s log records (with their
-/// level) and then of its standard error, each cut at
-/// [`WROTE_LINE_CHARS`].
+/// The last lines of `captured`'s log records (with their level), then
+/// the last of its standard error: [`WROTE_LINES`] in all, at least half
+/// of them for each when both have that many, each escaped as foreign
+/// text (a plugin's escape sequences must not reach the report's
+/// terminal) and cut at [`WROTE_LINE_CHARS`].
 fn last_lines(captured: &lord_host::Captured) -> Vec<String> {
-    let logs = captured.logs.iter().flat_map(|record| {
-        let level = match record.level {
-            LogLevel::Trace => "trace",
-            LogLevel::Debug => "debug",
-            LogLevel::Info => "info",
-            LogLevel::Warn => "warn",
-            LogLevel::Error => "error",
-        };
-        record
-            .message
-            .lines()
-            .map(move |line| format!("log {level}: {line}"))
-    });
+    let logs: Vec<String> = captured
+        .logs
+        .iter()
+        .flat_map(|record| {
+            let level = match record.level {
+                LogLevel::Trace => "trace",
+                LogLevel::Debug => "debug",
+                LogLevel::Info => "info",
+                LogLevel::Warn => "warn",
+                LogLevel::Error => "error",
+            };
+            record
+                .message
+                .lines()
+                .map(move |line| format!("log {level}: {}", shown(line)))
+        })
+        .collect();
     let stderr = String::from_utf8_lossy(&captured.stderr);
-    let stderr = stderr
+    let stderr: Vec<String> = stderr
         .lines()
         .filter(|line| !line.trim().is_empty())
-        .map(|line| format!("stderr: {line}"));
-    let all: Vec<String> = logs.chain(stderr).collect();
-    let skip = all.len().saturating_sub(WROTE_LINES);
-    all.into_iter()
-        .skip(skip)
-        .map(|line| match line.char_indices().nth(WROTE_LINE_CHARS) {
-            Some((cut, _)) => format!("{}…", &line[..cut]),
-            None => line,
-        })
+        .map(|line| format!("stderr: {}", shown(line)))
+        .collect();
+    let from_stderr = stderr
+        .len()
+        .min(WROTE_LINES - logs.len().min(WROTE_LINES / 2));
+    let from_logs = logs.len().min(WROTE_LINES - from_stderr);
+    let last = |lines: Vec<String>, n: usize| {
+        let skip = lines.len() - n;
+        lines.into_iter().skip(skip)
+    };
+    last(logs, from_logs)
+        .chain(last(stderr, from_stderr))
         .collect()
+}
+
+/// One line of a plugin's, escaped and cut to a readable length.
+fn shown(line: &str) -> String {
+    let escaped = lord_terminal::escape_text(line, lord_terminal::Policy::Foreign);
+    match escaped.char_indices().nth(WROTE_LINE_CHARS) {
+        Some((cut, _)) => format!("{}…", &escaped[..cut]),
+        None => escaped,
+    }
 }
 
 fn captured_len(captured: &lord_host::Captured) -> usize {
@@ -191,23 +209,55 @@ mod tests {
         };
         let lines = last_lines(&captured);
         assert_eq!(lines.len(), WROTE_LINES);
-        assert_eq!(lines[0], "stderr: line 9");
+        // Both log lines (fewer than half), then the last of stderr.
+        assert_eq!(
+            lines[..3],
+            ["log error: first", "log error: second", "stderr: line 11"]
+        );
         assert_eq!(lines[10], "stderr: line 19");
         let long = &lines[11];
-        assert_eq!(long.chars().count(), WROTE_LINE_CHARS + 1);
+        assert_eq!(
+            long.chars().count(),
+            "stderr: ".len() + WROTE_LINE_CHARS + 1
+        );
         assert!(
             long.starts_with("stderr: xxx") && long.ends_with("x…"),
             "{long}"
         );
-        // Fewer lines than the limit: the log records come first.
-        let few = Captured {
-            logs: captured.logs.clone(),
-            stderr: b"oops\n".to_vec(),
+    }
+
+    #[test]
+    fn a_chatty_log_leaves_room_for_stderr_and_escapes_reach_no_terminal() {
+        let captured = Captured {
+            stderr: (0..20)
+                .map(|i| format!("err {i}\n"))
+                .collect::<String>()
+                .into_bytes(),
+            logs: (0..20)
+                .map(|i| LogRecord {
+                    level: LogLevel::Info,
+                    message: if i == 19 {
+                        "\u{1b}]52;c;Z290Y2hh\u{7} copied\rhidden".to_owned()
+                    } else {
+                        format!("log {i}")
+                    },
+                })
+                .collect(),
             ..Captured::default()
         };
-        assert_eq!(
-            last_lines(&few),
-            ["log error: first", "log error: second", "stderr: oops"]
+        let lines = last_lines(&captured);
+        assert_eq!(lines.len(), WROTE_LINES);
+        assert_eq!(lines[0], "log info: log 14");
+        assert_eq!(lines[6], "stderr: err 14");
+        assert_eq!(lines[11], "stderr: err 19");
+        let hostile = &lines[5];
+        assert!(
+            !hostile.chars().any(char::is_control),
+            "a control character got through: {hostile:?}"
+        );
+        assert!(
+            hostile.contains("copied") && hostile.contains("hidden"),
+            "{hostile}"
         );
     }
 }
