@@ -12,7 +12,7 @@
 //! configuration is read lazily), rows are held, up to [`HELD`], and
 //! written once it says yes or dropped once it says no.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -24,8 +24,12 @@ use lord_manifest::PluginId;
 use crate::calls::CallRow;
 use crate::db::PerfDb;
 use crate::error::PerfError;
-use crate::sample::{EntryKind, Outcome, Sample};
+use crate::sample::{EntryKind, Sample};
 use crate::stats::{EntryKey, EntryStats};
+
+mod held;
+
+use held::{HELD, Held};
 
 /// Samples held before a batch is folded off the call path.
 const BATCH: usize = 4096;
@@ -34,9 +38,6 @@ const BATCH: usize = 4096;
 const STALE: Duration = Duration::from_secs(2);
 /// How often (in samples) the call path looks at the clock for staleness.
 const CLOCK_EVERY: usize = 64;
-/// Usage-log rows held while nobody has said whether analytics is on: a
-/// long-running process that never says keeps its latest calls only.
-const HELD: usize = 50_000;
 /// How long folded figures wait to be written to `perf.db`: a process
 /// calling plugins in a tight loop fills a batch every few milliseconds,
 /// and writing each one (opening the file, a transaction, its log) kept a
@@ -108,83 +109,6 @@ struct Pending {
     /// The key the last call used: a plugin called in a loop hits it.
     last: usize,
     since: Instant,
-}
-
-/// Usage-log rows not yet written, held compactly: a row names its entry
-/// point by its index in `keys`, so holding a call copies no string; the
-/// strings are copied when rows are written. The indexes are [`Pending`]'s, which only grows its
-/// keys, so an index means the same entry point for the recorder's life.
-#[derive(Debug, Default)]
-struct Held {
-    keys: Vec<EntryKey>,
-    rows: VecDeque<HeldCall>,
-}
-
-#[derive(Debug, Clone, Copy)]
-struct HeldCall {
-    key: u32,
-    at_ms: u64,
-    outcome: Outcome,
-    wall_ns: u64,
-    input_bytes: u64,
-}
-
-impl Held {
-    /// Adds a batch's calls (those with a time: none while analytics is
-    /// off). Until the host says analytics is on, only the latest
-    /// [`HELD`] are kept; once it is, none is dropped (they are written
-    /// from [`ROWS_AT`] on, and a failed write keeps the latest `HELD`).
-    fn add(&mut self, keys: &[EntryKey], samples: &[(u32, u64, Sample)], on: bool) {
-        if let Some(new) = keys.get(self.keys.len()..) {
-            self.keys.extend_from_slice(new);
-        }
-        self.rows.extend(held_calls(samples));
-        if !on {
-            self.keep_latest();
-        }
-    }
-
-    fn keep_latest(&mut self) {
-        let excess = self.rows.len().saturating_sub(HELD);
-        self.rows.drain(..excess);
-    }
-
-    /// The rows as the usage log stores them.
-    fn rows<'a>(&'a self, session: u64) -> impl Iterator<Item = CallRow> + 'a {
-        self.rows
-            .iter()
-            .filter_map(move |call| call_row(&self.keys, session, call))
-    }
-}
-
-/// A batch's calls with a time (none while analytics is off), as held.
-fn held_calls(samples: &[(u32, u64, Sample)]) -> impl Iterator<Item = HeldCall> + '_ {
-    samples
-        .iter()
-        .filter(|(_, at_ms, _)| *at_ms > 0)
-        .map(|(key, at_ms, sample)| HeldCall {
-            key: *key,
-            at_ms: *at_ms,
-            outcome: sample.outcome,
-            wall_ns: sample.wall_ns,
-            input_bytes: sample.input_bytes,
-        })
-}
-
-/// One held call as a usage-log row; `None` for an index no key has,
-/// which [`Held::add`] never lets happen.
-fn call_row(keys: &[EntryKey], session: u64, call: &HeldCall) -> Option<CallRow> {
-    let key = keys.get(call.key as usize)?;
-    Some(CallRow {
-        at_ms: call.at_ms,
-        session,
-        plugin: key.plugin.clone(),
-        kind: key.kind,
-        name: key.name.clone(),
-        outcome: call.outcome,
-        wall_ns: call.wall_ns,
-        input_bytes: call.input_bytes,
-    })
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -346,7 +270,7 @@ impl Recorder {
         let state = if on { ANALYTICS_ON } else { ANALYTICS_OFF };
         self.inner.analytics.store(state, Ordering::Relaxed);
         if !on {
-            lock(&self.inner.calls).rows.clear();
+            lock(&self.inner.calls).clear();
         }
     }
 
@@ -392,9 +316,7 @@ impl Recorder {
         let pending = lock(&self.inner.pending);
         let held = lock(&self.inner.calls);
         let mut rows: Vec<CallRow> = held.rows(session).collect();
-        rows.extend(
-            held_calls(&pending.samples).filter_map(|call| call_row(&pending.keys, session, &call)),
-        );
+        rows.extend(held::pending_rows(&pending.keys, &pending.samples, session));
         rows
     }
 
@@ -465,7 +387,7 @@ fn fold(inner: &Inner, batch: Batch) -> usize {
         let on = analytics == ANALYTICS_ON;
         let mut calls = lock(&inner.calls);
         calls.add(&batch.keys, &batch.samples, on);
-        if on { calls.rows.len() } else { 0 }
+        if on { calls.len() } else { 0 }
     };
     let mut folded = lock(&inner.folded);
     fold_into(&mut folded, batch);
@@ -544,16 +466,12 @@ fn write(inner: &Inner) -> Result<(), PerfError> {
     let _writer = lock(&inner.writing);
     // Usage-log rows only once analytics is known to be on; their strings
     // are copied after the folds' lock is let go.
-    let (held, keys) = if inner.analytics.load(Ordering::Relaxed) == ANALYTICS_ON {
-        let mut calls = lock(&inner.calls);
-        (std::mem::take(&mut calls.rows), calls.keys.clone())
+    let held = if inner.analytics.load(Ordering::Relaxed) == ANALYTICS_ON {
+        lock(&inner.calls).take()
     } else {
-        (VecDeque::new(), Vec::new())
+        Held::default()
     };
-    let rows: Vec<CallRow> = held
-        .iter()
-        .filter_map(|call| call_row(&keys, inner.session, call))
-        .collect();
+    let rows: Vec<CallRow> = held.rows(inner.session).collect();
     let deltas: Vec<(EntryKey, EntryStats)> = lock(&inner.folded).drain().collect();
     if rows.is_empty() && deltas.is_empty() {
         return Ok(());
@@ -607,11 +525,8 @@ fn write(inner: &Inner) -> Result<(), PerfError> {
 
 /// Usage-log rows that could not be written, kept (oldest first) for the
 /// next write.
-fn keep_calls(inner: &Inner, mut rows: VecDeque<HeldCall>) {
-    let mut calls = lock(&inner.calls);
-    rows.append(&mut calls.rows);
-    calls.rows = rows;
-    calls.keep_latest();
+fn keep_calls(inner: &Inner, rows: Held) {
+    lock(&inner.calls).put_back(rows);
 }
 
 /// Figures that could not be written, merged back for the next write.
@@ -623,304 +538,4 @@ fn keep_figures(inner: &Inner, deltas: Vec<(EntryKey, EntryStats)>) {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::sample::{AREAS, Area, Outcome};
-
-    fn sample(wall: u64) -> Sample {
-        let mut host_ns = [0; AREAS];
-        host_ns[Area::Shared.index()] = wall / 2;
-        Sample {
-            wall_ns: wall,
-            host_ns,
-            host_calls: [1; AREAS],
-            peak_memory_bytes: 65536,
-            output_bytes: 3,
-            input_bytes: 0,
-            outcome: Outcome::Ok,
-        }
-    }
-
-    #[test]
-    fn the_log_stays_short_across_many_one_shot_processes() {
-        // Each process that opens perf.db first reads its whole
-        // write-ahead log again, so the log must not grow with the number
-        // of commands run: 200 one-shot flushes, each from a recorder of
-        // its own as a `lord CMD` process makes, would leave ~2.4 MB.
-        let home = tempfile::tempdir().expect("temp dir");
-        let plugin = PluginId::new("p").expect("id");
-        for i in 0..200u64 {
-            let recorder = Recorder::new(home.path().to_owned());
-            recorder.record(&plugin, EntryKind::Command, "go", &sample(1_000 + i));
-            recorder.flush().expect("flush");
-        }
-        let wal = std::fs::metadata(home.path().join("perf.db-wal")).map_or(0, |m| m.len());
-        // What is kept, and one flush's frames more: a few 4 KiB pages,
-        // each with its 24-byte header.
-        let most = crate::db::WAL_KEPT + 8 * 4120;
-        assert!(wal <= most, "the log grew to {wal} bytes, past {most}");
-        let db = PerfDb::open(home.path()).expect("db");
-        let rows = db.read(Some(&plugin)).expect("read");
-        assert_eq!(rows[0].1.calls, 200, "no flush was lost to a checkpoint");
-    }
-
-    #[test]
-    fn figures_written_through_a_database_opened_ahead_are_all_there() {
-        let home = tempfile::tempdir().expect("temp dir");
-        let plugin = PluginId::new("p").expect("id");
-        // Opened ahead, then the calls, then two writes: the first uses
-        // the connection opened ahead, the second opens its own.
-        let recorder = Recorder::new(home.path().to_owned());
-        recorder.open_ahead();
-        recorder.record(&plugin, EntryKind::Command, "go", &sample(1_000));
-        recorder.flush().expect("first flush");
-        recorder.open_ahead();
-        recorder.record(&plugin, EntryKind::Command, "go", &sample(2_000));
-        recorder.flush().expect("second flush");
-        // Opened ahead and never written to: nothing is lost or held.
-        let idle = Recorder::new(home.path().to_owned());
-        idle.open_ahead();
-        idle.flush().expect("idle flush");
-        let rows = PerfDb::open(home.path())
-            .expect("db")
-            .read(Some(&plugin))
-            .expect("read");
-        assert_eq!(rows.len(), 1);
-        assert_eq!(rows[0].1.calls, 2);
-    }
-
-    #[test]
-    fn calls_reach_the_database_through_batches_and_the_final_flush() {
-        let home = tempfile::tempdir().expect("temp dir");
-        let recorder = Recorder::new(home.path().to_owned());
-        let plugin = PluginId::new("p").expect("id");
-        // More than one batch, so a fold thread writes some of them.
-        for i in 0..(BATCH + 10) as u64 {
-            recorder.record(&plugin, EntryKind::Command, "go", &sample(1_000 + i));
-        }
-        recorder.record_cache(&plugin, EntryKind::Command, "go", true);
-        recorder.flush().expect("flush");
-        let db = PerfDb::open(home.path()).expect("db");
-        let rows = db.read(Some(&plugin)).expect("read");
-        assert_eq!(rows.len(), 1);
-        let (key, stats) = &rows[0];
-        assert_eq!(key.label(), "command:go");
-        assert_eq!(stats.calls, (BATCH + 10) as u64);
-        assert_eq!(stats.cache_hits, 1);
-        assert_eq!(stats.host_calls[Area::Wasi.index()], (BATCH + 10) as u64);
-        assert!(recorder.unwritten().is_empty());
-        // A second process's calls add to the first's.
-        let other = Recorder::new(home.path().to_owned());
-        other.record(&plugin, EntryKind::Command, "go", &sample(5));
-        other.flush().expect("flush");
-        let rows = db.read(None).expect("read");
-        assert_eq!(rows[0].1.calls, (BATCH + 11) as u64);
-    }
-
-    /// Joins the folds running on their own threads.
-    fn folds_done(recorder: &Recorder) {
-        for handle in std::mem::take(&mut *lock(&recorder.inner.folding)) {
-            handle.join().expect("fold");
-        }
-    }
-
-    #[test]
-    fn interleaved_entry_points_are_folded_each_to_its_own_figures() {
-        let recorder = Recorder::in_memory();
-        let p = PluginId::new("p").expect("id");
-        let q = PluginId::new("q").expect("id");
-        // Over two batches, so folds merge into figures already there.
-        let calls = 2 * BATCH as u64 + 5;
-        for i in 0..calls {
-            let (plugin, name) = match i % 3 {
-                0 => (&p, "go"),
-                1 => (&p, "stop"),
-                _ => (&q, "go"),
-            };
-            recorder.record(plugin, EntryKind::Command, name, &sample(1_000 + i));
-        }
-        recorder.record_cache(&q, EntryKind::Command, "go", false);
-        folds_done(&recorder);
-        let figures = recorder.unwritten();
-        let last = |residue: u64| (0..calls).rev().find(|i| i % 3 == residue).unwrap() + 1_000;
-        let per = |residue: u64| (0..calls).filter(|i| i % 3 == residue).count() as u64;
-        // Each entry point's slowest call is its last, to the histogram's
-        // precision.
-        let found: Vec<(String, String, u64, bool, u64)> = figures
-            .iter()
-            .zip([0, 1, 2])
-            .map(|((key, stats), residue)| {
-                (
-                    key.plugin.to_string(),
-                    key.label(),
-                    stats.calls,
-                    stats.wall_ns.equivalent(stats.wall_ns.max(), last(residue)),
-                    stats.cache_misses,
-                )
-            })
-            .collect();
-        assert_eq!(
-            found,
-            vec![
-                ("p".into(), "command:go".into(), per(0), true, 0),
-                ("p".into(), "command:stop".into(), per(1), true, 0),
-                ("q".into(), "command:go".into(), per(2), true, 1),
-            ]
-        );
-    }
-
-    #[test]
-    fn held_calls_keep_the_latest_and_name_their_entry_points() {
-        let home = tempfile::tempdir().expect("temp dir");
-        let recorder = Recorder::new(home.path().to_owned());
-        let p = PluginId::new("p").expect("id");
-        // Nobody says whether analytics is on while more than `HELD` calls
-        // are made, over two entry points.
-        let calls = (HELD + 2 * BATCH) as u64;
-        for i in 0..calls {
-            let name = if i % 2 == 0 { "even" } else { "odd" };
-            let mut s = sample(i);
-            s.input_bytes = i;
-            recorder.record(&p, EntryKind::Command, name, &s);
-        }
-        folds_done(&recorder);
-        recorder.set_analytics(true);
-        recorder.flush().expect("flush");
-        let rows = PerfDb::open(home.path())
-            .expect("db")
-            .read_calls(0)
-            .expect("read");
-        // The folded batches were cut to the latest HELD while nobody had
-        // said; the calls still pending were folded once analytics was on.
-        let pending = calls as usize % BATCH;
-        assert_eq!(rows.len(), HELD + pending, "the latest calls are written");
-        // Batches fold on threads of their own, in any order, so which
-        // ones the cap cut is not fixed; the calls folded last are kept.
-        let kept: std::collections::HashSet<u64> = rows.iter().map(|r| r.input_bytes).collect();
-        assert!(
-            (calls - pending as u64..calls).all(|i| kept.contains(&i)),
-            "the latest calls are all kept"
-        );
-        for row in &rows {
-            let name = if row.input_bytes % 2 == 0 {
-                "even"
-            } else {
-                "odd"
-            };
-            assert_eq!(row.entry(), format!("command:{name}"));
-            assert_eq!(row.wall_ns, row.input_bytes);
-        }
-    }
-
-    #[test]
-    fn folds_wait_for_one_delayed_write_and_flush_writes_them_all() {
-        let home = tempfile::tempdir().expect("temp dir");
-        let recorder = Recorder::new(home.path().to_owned());
-        let plugin = PluginId::new("p").expect("id");
-        // A delayed write is already waiting (it never comes: the flag is
-        // set by hand): the folds of the next full batches do not write.
-        recorder.inner.delayed.store(true, Ordering::SeqCst);
-        for i in 0..(2 * BATCH) as u64 {
-            recorder.record(&plugin, EntryKind::Command, "go", &sample(i));
-        }
-        folds_done(&recorder);
-        assert!(!home.path().join("perf.db").exists(), "no write yet");
-        assert_eq!(recorder.unwritten()[0].1.calls, (2 * BATCH) as u64);
-        recorder.flush().expect("flush");
-        let rows = PerfDb::open(home.path())
-            .expect("db")
-            .read(Some(&plugin))
-            .expect("read");
-        assert_eq!(rows[0].1.calls, (2 * BATCH) as u64);
-        assert!(recorder.unwritten().is_empty());
-    }
-
-    #[test]
-    fn figures_folded_when_calls_stop_are_written_without_a_flush() {
-        let home = tempfile::tempdir().expect("temp dir");
-        let recorder = Recorder::new(home.path().to_owned());
-        let plugin = PluginId::new("p").expect("id");
-        // One full batch, folded on its own thread, then no more calls and
-        // no flush: a process that went idle.
-        for i in 0..BATCH as u64 {
-            recorder.record(&plugin, EntryKind::Command, "go", &sample(i));
-        }
-        folds_done(&recorder);
-        // The delayed write comes after `WRITE_EVERY`; a slow machine gets
-        // ten times that.
-        let until = Instant::now() + 10 * WRITE_EVERY;
-        let written = loop {
-            let calls = PerfDb::open(home.path())
-                .ok()
-                .and_then(|db| db.read(Some(&plugin)).ok())
-                .and_then(|rows| rows.first().map(|(_, stats)| stats.calls));
-            if calls.is_some() || Instant::now() > until {
-                break calls;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        };
-        assert_eq!(written, Some(BATCH as u64));
-    }
-
-    #[test]
-    fn a_busy_process_with_analytics_on_writes_every_call() {
-        let home = tempfile::tempdir().expect("temp dir");
-        let recorder = Recorder::new(home.path().to_owned());
-        recorder.set_analytics(true);
-        let plugin = PluginId::new("p").expect("id");
-        // More calls than `HELD`, as fast as they can be made.
-        let calls = (HELD + 2 * BATCH) as u64;
-        for i in 0..calls {
-            let mut s = sample(i);
-            s.input_bytes = i;
-            recorder.record(&plugin, EntryKind::Command, "go", &s);
-        }
-        recorder.flush().expect("flush");
-        let mut seen: Vec<u64> = PerfDb::open(home.path())
-            .expect("db")
-            .read_calls(0)
-            .expect("read")
-            .iter()
-            .map(|row| row.input_bytes)
-            .collect();
-        seen.sort_unstable();
-        assert_eq!(seen, (0..calls).collect::<Vec<_>>(), "none dropped");
-    }
-
-    #[test]
-    fn the_usage_log_waits_for_analytics_to_be_on_and_forgets_when_off() {
-        let home = tempfile::tempdir().expect("temp dir");
-        let plugin = PluginId::new("p").expect("id");
-        let mut big = sample(7_000);
-        big.input_bytes = 123;
-
-        let on = Recorder::new(home.path().to_owned());
-        on.record(&plugin, EntryKind::Command, "go", &big);
-        // Nobody has said yet: the row is held, not written.
-        on.flush().expect("flush");
-        let db = PerfDb::open(home.path()).expect("db");
-        assert!(db.read_calls(0).expect("read").is_empty());
-        assert_eq!(on.unwritten_calls().len(), 1);
-        on.set_analytics(true);
-        on.flush().expect("flush");
-        let rows = db.read_calls(0).expect("read");
-        assert_eq!(rows.len(), 1);
-        assert_eq!((rows[0].wall_ns, rows[0].input_bytes), (7_000, 123));
-        assert_eq!(rows[0].session, on.session());
-        assert_eq!(rows[0].entry(), "command:go");
-
-        let off = Recorder::new(home.path().to_owned());
-        off.record(&plugin, EntryKind::Command, "go", &big);
-        off.set_analytics(false);
-        off.record(&plugin, EntryKind::Command, "go", &big);
-        off.flush().expect("flush");
-        assert!(off.unwritten_calls().is_empty());
-        assert_eq!(
-            db.read_calls(0).expect("read").len(),
-            1,
-            "only the first process's call"
-        );
-        // The histograms still count every call.
-        assert_eq!(db.read(None).expect("read")[0].1.calls, 3);
-    }
-}
+mod tests;
