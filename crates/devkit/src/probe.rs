@@ -7,9 +7,7 @@
 
 use std::time::{Duration, Instant};
 
-use lord_host::{
-    CommandArg, Denial, Failure, Framework, HostError, Invocation, LogLevel, MicroCall,
-};
+use lord_host::{CommandArg, Denial, Failure, Framework, HostError, Invocation, MicroCall};
 use lord_manifest::{MicroId, PluginId};
 
 /// What one probed call did.
@@ -137,13 +135,7 @@ fn last_lines(captured: &lord_host::Captured) -> Vec<String> {
         .logs
         .iter()
         .flat_map(|record| {
-            let level = match record.level {
-                LogLevel::Trace => "trace",
-                LogLevel::Debug => "debug",
-                LogLevel::Info => "info",
-                LogLevel::Warn => "warn",
-                LogLevel::Error => "error",
-            };
+            let level = record.level.name();
             record
                 .message
                 .lines()
@@ -187,7 +179,7 @@ fn captured_len(captured: &lord_host::Captured) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use lord_host::{Captured, LogRecord};
+    use lord_host::{Captured, LogLevel, LogRecord};
 
     #[test]
     fn only_the_last_lines_are_kept_each_cut_to_a_readable_length() {

@@ -291,16 +291,6 @@ impl Dispatch<'_> {
     }
 }
 
-fn level_name(level: LogLevel) -> &'static str {
-    match level {
-        LogLevel::Trace => "trace",
-        LogLevel::Debug => "debug",
-        LogLevel::Info => "info",
-        LogLevel::Warn => "warn",
-        LogLevel::Error => "error",
-    }
-}
-
 fn level_of(name: &str) -> Option<LogLevel> {
     Some(match name {
         "trace" => LogLevel::Trace,
@@ -318,7 +308,7 @@ fn answer_bytes(text: &str, captured: &Captured) -> Vec<u8> {
     let logs: Vec<serde_json::Value> = captured
         .logs
         .iter()
-        .map(|l| json!([level_name(l.level), l.message]))
+        .map(|l| json!([l.level.name(), l.message]))
         .collect();
     json!({
         "text": text,

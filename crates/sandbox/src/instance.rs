@@ -27,6 +27,19 @@ pub enum LogLevel {
     Error,
 }
 
+impl LogLevel {
+    /// The level's name as configuration and reports spell it.
+    pub fn name(self) -> &'static str {
+        match self {
+            LogLevel::Trace => "trace",
+            LogLevel::Debug => "debug",
+            LogLevel::Info => "info",
+            LogLevel::Warn => "warn",
+            LogLevel::Error => "error",
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LogRecord {
     pub level: LogLevel,
