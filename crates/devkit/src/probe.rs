@@ -125,49 +125,15 @@ impl Probe {
     }
 }
 
-/// The last lines of `captured`'s log records (with their level), then
-/// the last of its standard error: [`WROTE_LINES`] in all, at least half
-/// of them for each when both have that many, each escaped as foreign
-/// text (a plugin's escape sequences must not reach the report's
-/// terminal) and cut at [`WROTE_LINE_CHARS`].
+/// The last lines `captured` logged and wrote to standard error
+/// ([`lord_host::Captured::last_lines`]), each escaped as foreign text: a
+/// plugin's escape sequences must not reach the report's terminal.
 fn last_lines(captured: &lord_host::Captured) -> Vec<String> {
-    let logs: Vec<String> = captured
-        .logs
+    captured
+        .last_lines(WROTE_LINES, WROTE_LINE_CHARS)
         .iter()
-        .flat_map(|record| {
-            let level = record.level.name();
-            record
-                .message
-                .lines()
-                .map(move |line| format!("log {level}: {}", shown(line)))
-        })
-        .collect();
-    let stderr = String::from_utf8_lossy(&captured.stderr);
-    let stderr: Vec<String> = stderr
-        .lines()
-        .filter(|line| !line.trim().is_empty())
-        .map(|line| format!("stderr: {}", shown(line)))
-        .collect();
-    let from_stderr = stderr
-        .len()
-        .min(WROTE_LINES - logs.len().min(WROTE_LINES / 2));
-    let from_logs = logs.len().min(WROTE_LINES - from_stderr);
-    let last = |lines: Vec<String>, n: usize| {
-        let skip = lines.len() - n;
-        lines.into_iter().skip(skip)
-    };
-    last(logs, from_logs)
-        .chain(last(stderr, from_stderr))
+        .map(|line| lord_terminal::escape_text(line, lord_terminal::Policy::Foreign))
         .collect()
-}
-
-/// One line of a plugin's, escaped and cut to a readable length.
-fn shown(line: &str) -> String {
-    let escaped = lord_terminal::escape_text(line, lord_terminal::Policy::Foreign);
-    match escaped.char_indices().nth(WROTE_LINE_CHARS) {
-        Some((cut, _)) => format!("{}…", &escaped[..cut]),
-        None => escaped,
-    }
 }
 
 fn captured_len(captured: &lord_host::Captured) -> usize {
@@ -182,74 +148,28 @@ mod tests {
     use lord_host::{Captured, LogLevel, LogRecord};
 
     #[test]
-    fn only_the_last_lines_are_kept_each_cut_to_a_readable_length() {
+    fn escapes_in_what_a_plugin_wrote_reach_no_terminal() {
         let captured = Captured {
-            stdout: b"not shown: the case judges stdout itself\n".to_vec(),
-            stderr: format!(
-                "{}\n\n{}\n",
-                (0..20)
-                    .map(|i| format!("line {i}"))
-                    .collect::<Vec<_>>()
-                    .join("\n"),
-                "x".repeat(300)
-            )
-            .into_bytes(),
+            stderr: b"err \x1b[2Jcleared\n".to_vec(),
             logs: vec![LogRecord {
-                level: LogLevel::Error,
-                message: "first\nsecond".to_owned(),
+                level: LogLevel::Info,
+                message: "\u{1b}]52;c;Z290Y2hh\u{7} copied\rhidden".to_owned(),
             }],
-        };
-        let lines = last_lines(&captured);
-        assert_eq!(lines.len(), WROTE_LINES);
-        // Both log lines (fewer than half), then the last of stderr.
-        assert_eq!(
-            lines[..3],
-            ["log error: first", "log error: second", "stderr: line 11"]
-        );
-        assert_eq!(lines[10], "stderr: line 19");
-        let long = &lines[11];
-        assert_eq!(
-            long.chars().count(),
-            "stderr: ".len() + WROTE_LINE_CHARS + 1
-        );
-        assert!(
-            long.starts_with("stderr: xxx") && long.ends_with("x…"),
-            "{long}"
-        );
-    }
-
-    #[test]
-    fn a_chatty_log_leaves_room_for_stderr_and_escapes_reach_no_terminal() {
-        let captured = Captured {
-            stderr: (0..20)
-                .map(|i| format!("err {i}\n"))
-                .collect::<String>()
-                .into_bytes(),
-            logs: (0..20)
-                .map(|i| LogRecord {
-                    level: LogLevel::Info,
-                    message: if i == 19 {
-                        "\u{1b}]52;c;Z290Y2hh\u{7} copied\rhidden".to_owned()
-                    } else {
-                        format!("log {i}")
-                    },
-                })
-                .collect(),
             ..Captured::default()
         };
         let lines = last_lines(&captured);
-        assert_eq!(lines.len(), WROTE_LINES);
-        assert_eq!(lines[0], "log info: log 14");
-        assert_eq!(lines[6], "stderr: err 14");
-        assert_eq!(lines[11], "stderr: err 19");
-        let hostile = &lines[5];
+        assert_eq!(lines.len(), 2);
+        for line in &lines {
+            assert!(
+                !line.chars().any(char::is_control),
+                "a control character got through: {line:?}"
+            );
+        }
         assert!(
-            !hostile.chars().any(char::is_control),
-            "a control character got through: {hostile:?}"
+            lines[0].contains("copied") && lines[0].contains("hidden"),
+            "{}",
+            lines[0]
         );
-        assert!(
-            hostile.contains("copied") && hostile.contains("hidden"),
-            "{hostile}"
-        );
+        assert!(lines[1].starts_with("stderr: err ") && lines[1].contains("cleared"));
     }
 }

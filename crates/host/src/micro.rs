@@ -238,8 +238,20 @@ fn failure(e: CallError) -> HandlerError {
     } else {
         e.failure.to_string()
     };
-    HandlerError::new(kind, message)
+    // Its diagnostics explain a failure more often than its message: the
+    // last of them travel with the error, as `lord run` shows a command's.
+    let wrote = e
+        .captured
+        .map(|captured| captured.last_lines(WROTE_LINES, WROTE_LINE_CHARS))
+        .unwrap_or_default();
+    HandlerError::new(kind, message).with_wrote(wrote)
 }
+
+/// How many of the last lines a failed handler logged or wrote to standard
+/// error travel with its error.
+const WROTE_LINES: usize = 12;
+/// How much of one such line, in characters.
+const WROTE_LINE_CHARS: usize = 240;
 
 /// The component could not be prepared or instantiated at all.
 fn unavailable(message: String) -> HandlerError {
@@ -312,6 +324,7 @@ impl Package {
             position: 0,
             kind: e.kind,
             reason: e.message,
+            wrote: e.wrote,
         };
         self.admit().map_err(at_start)?;
         let mut instance = self.instance().await.map_err(at_start)?;
@@ -323,6 +336,7 @@ impl Package {
                 position,
                 kind: e.kind,
                 reason: e.message,
+                wrote: e.wrote,
             }
         })
     }

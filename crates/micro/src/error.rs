@@ -67,12 +67,16 @@ impl FailureKind {
     }
 }
 
-/// A handler's failure: what kind, and the message that explains it.
+/// A handler's failure: what kind, the message that explains it, and the
+/// last lines the handler logged or wrote to standard error before it
+/// failed (its diagnostics, shown under the error; as the handler wrote
+/// them, so whoever shows them escapes them).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{message}")]
 pub struct HandlerError {
     pub kind: FailureKind,
     pub message: String,
+    pub wrote: Vec<String>,
 }
 
 impl HandlerError {
@@ -80,7 +84,14 @@ impl HandlerError {
         Self {
             kind,
             message: message.into(),
+            wrote: Vec::new(),
         }
+    }
+
+    /// The error with the last lines the handler wrote before failing.
+    pub fn with_wrote(mut self, wrote: Vec<String>) -> Self {
+        self.wrote = wrote;
+        self
     }
 
     /// The handler's own error (what a native handler's `Err` is).
@@ -121,6 +132,9 @@ pub enum MicroError {
         id: MicroId,
         kind: FailureKind,
         reason: String,
+        /// The last lines it logged or wrote to standard error before it
+        /// failed ([`HandlerError::wrote`]); not part of the message.
+        wrote: Vec<String>,
     },
     #[error("micro-plugin `{id}` has an invalid schema: {reason}")]
     BadSchema { id: MicroId, reason: String },
@@ -135,6 +149,20 @@ impl MicroError {
             id: id.clone(),
             kind: error.kind,
             reason: error.message,
+            wrote: error.wrote,
+        }
+    }
+
+    /// What the failed handler wrote before it failed, when it did.
+    pub fn wrote(&self) -> &[String] {
+        match self {
+            MicroError::Failed { wrote, .. } => wrote,
+            MicroError::Unknown(_)
+            | MicroError::Duplicate(_)
+            | MicroError::InvalidInput { .. }
+            | MicroError::InvalidOutput { .. }
+            | MicroError::BadSchema { .. }
+            | MicroError::InvalidPipeline(_) => &[],
         }
     }
 

@@ -84,12 +84,14 @@ pub trait Batch: Send + Sync {
     ) -> BoxFuture<'a, Result<String, BatchFailure>>;
 }
 
-/// The step of a batched run that failed, by position in the run, and how.
+/// The step of a batched run that failed, by position in the run, and how
+/// (with what it wrote before failing, as [`HandlerError::wrote`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BatchFailure {
     pub position: usize,
     pub kind: crate::error::FailureKind,
     pub reason: String,
+    pub wrote: Vec<String>,
 }
 
 /// A handler's place in a [`Batch`]: the batch, and its index in it.

@@ -401,6 +401,7 @@ impl MicroManager {
                     .map_or_else(|| first.plugin.id.clone(), |e| e.plugin.id.clone()),
                 kind: failure.kind,
                 reason: failure.reason,
+                wrote: failure.wrote,
             })?;
         checked_output(Arc::clone(last), out, check_output)
     }

@@ -54,6 +54,48 @@ pub struct Captured {
     pub logs: Vec<LogRecord>,
 }
 
+impl Captured {
+    /// The last lines of the log records (`log LEVEL: ...`), then the last
+    /// of standard error (`stderr: ...`), blank ones left out: `most` in
+    /// all, at least half of them for each when both have that many (a
+    /// chatty log must not hide the panic message on stderr), each cut to
+    /// `chars` characters. Standard output is left out: it is the call's
+    /// answer, not its diagnostics. The lines are the plugin's text as it
+    /// wrote it: whoever shows them escapes them.
+    pub fn last_lines(&self, most: usize, chars: usize) -> Vec<String> {
+        let cut = |line: &str| match line.char_indices().nth(chars) {
+            Some((at, _)) => format!("{}…", &line[..at]),
+            None => line.to_owned(),
+        };
+        let logs: Vec<String> = self
+            .logs
+            .iter()
+            .flat_map(|record| {
+                let level = record.level.name();
+                record
+                    .message
+                    .lines()
+                    .filter(|line| !line.trim().is_empty())
+                    .map(move |line| format!("log {level}: {}", cut(line)))
+            })
+            .collect();
+        let stderr: Vec<String> = String::from_utf8_lossy(&self.stderr)
+            .lines()
+            .filter(|line| !line.trim().is_empty())
+            .map(|line| format!("stderr: {}", cut(line)))
+            .collect();
+        let from_stderr = stderr.len().min(most - logs.len().min(most / 2));
+        let from_logs = logs.len().min(most - from_stderr);
+        let last = |lines: Vec<String>, n: usize| {
+            let skip = lines.len() - n;
+            lines.into_iter().skip(skip)
+        };
+        last(logs, from_logs)
+            .chain(last(stderr, from_stderr))
+            .collect()
+    }
+}
+
 /// A command invocation, already parsed against the manifest: the
 /// contract's own record (`lord:plugin/types.invocation`), so a call hands
 /// it to the guest as it is, with nothing copied.
@@ -441,5 +483,75 @@ impl MicroInstance {
             )
             .await
             .map(|((), c)| c)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_last_lines_are_kept_each_cut_to_a_readable_length() {
+        let captured = Captured {
+            stdout: b"not shown: it is the answer\n".to_vec(),
+            stderr: format!(
+                "{}\n\n{}\n",
+                (0..20)
+                    .map(|i| format!("line {i}"))
+                    .collect::<Vec<_>>()
+                    .join("\n"),
+                "x".repeat(300)
+            )
+            .into_bytes(),
+            logs: vec![LogRecord {
+                level: LogLevel::Error,
+                message: "first\n\nsecond".to_owned(),
+            }],
+        };
+        let lines = captured.last_lines(12, 240);
+        assert_eq!(lines.len(), 12);
+        // Both log lines (fewer than half), then the last of stderr.
+        assert_eq!(
+            lines[..3],
+            ["log error: first", "log error: second", "stderr: line 11"]
+        );
+        assert_eq!(lines[10], "stderr: line 19");
+        let long = &lines[11];
+        assert_eq!(long.chars().count(), "stderr: ".len() + 240 + 1);
+        assert!(
+            long.starts_with("stderr: xxx") && long.ends_with("x…"),
+            "{long}"
+        );
+    }
+
+    #[test]
+    fn a_chatty_log_leaves_half_the_lines_to_stderr() {
+        let captured = Captured {
+            stderr: (0..20)
+                .map(|i| format!("err {i}\n"))
+                .collect::<String>()
+                .into_bytes(),
+            logs: (0..20)
+                .map(|i| LogRecord {
+                    level: LogLevel::Info,
+                    message: format!("log {i}"),
+                })
+                .collect(),
+            ..Captured::default()
+        };
+        let lines = captured.last_lines(12, 240);
+        assert_eq!(lines.len(), 12);
+        assert_eq!(lines[0], "log info: log 14");
+        assert_eq!(lines[5], "log info: log 19");
+        assert_eq!(lines[6], "stderr: err 14");
+        assert_eq!(lines[11], "stderr: err 19");
+        // A quiet stderr leaves the rest to the log, and nothing is asked
+        // of an empty capture.
+        let logs_only = Captured {
+            stderr: Vec::new(),
+            ..captured
+        };
+        assert_eq!(logs_only.last_lines(12, 240)[0], "log info: log 8");
+        assert!(Captured::default().last_lines(12, 240).is_empty());
     }
 }

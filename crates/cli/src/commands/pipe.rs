@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use anyhow::{Context as _, Result, bail};
 use clap::Args;
 use lord_host::Framework;
-use lord_host::lord_micro::{CallContext, ChainReport, MicroManager, Pipeline};
+use lord_host::lord_micro::{CallContext, ChainReport, MicroError, Pipeline};
 use serde_json::Value;
 
 use crate::cli::UsageError;
@@ -82,25 +82,23 @@ pub(crate) async fn run(
     }
     let input = read_input(args.json_input)?;
     let call = CallContext { key: args.key };
-    let output = run_pipeline(&manager, &pipeline, input, &call).await?;
+    let output = match manager.run(&pipeline, input, &call).await {
+        Ok(output) => output,
+        Err(error) => {
+            // What the failed step wrote comes first, as `lord run` shows
+            // a failed command's: its diagnostics explain the error.
+            if let MicroError::Failed { id, wrote, .. } = &error {
+                out.plugin_wrote(id.as_str(), wrote)?;
+            }
+            return Err(PipelineFailed(error).into());
+        }
+    };
     if let (Value::String(text), false) = (&output, args.json) {
         out.plugin_text(text)?;
     } else {
         out.json(&output)?;
     }
     Ok(ExitCode::SUCCESS)
-}
-
-async fn run_pipeline(
-    manager: &MicroManager,
-    pipeline: &Pipeline,
-    input: Value,
-    call: &CallContext,
-) -> Result<Value> {
-    manager
-        .run(pipeline, input, call)
-        .await
-        .map_err(|e| anyhow::Error::new(PipelineFailed(e)))
 }
 
 /// A pipeline that failed, with how: the exit code follows the failure's

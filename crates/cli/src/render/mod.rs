@@ -211,6 +211,19 @@ impl Output {
         stderr(format!("{label} {}\n", one_line(line)).as_bytes());
     }
 
+    /// The last lines a failed plugin wrote (`who` names it), before its
+    /// error: foreign text, one escaped line each on standard error, shown
+    /// whatever the log level, since they explain the error that follows.
+    pub(crate) fn plugin_wrote(&self, who: &str, lines: &[String]) -> Result<()> {
+        let mut text = Vec::new();
+        for line in lines {
+            text.extend_from_slice(format!("[{who}] ").as_bytes());
+            lord_terminal::escape(line.as_bytes(), Policy::Foreign, &mut text);
+            text.push(b'\n');
+        }
+        Ok(write_stderr(&text)?)
+    }
+
     /// The error a command ended with, and its causes, on one line.
     pub(crate) fn error(&self, error: &anyhow::Error) {
         self.error_line(error_chain(error));

@@ -373,3 +373,59 @@ fn a_manifests_route_sends_its_id_through_its_router_and_configuration_overrides
     run.assert_ok();
     assert_eq!(run.stdout(), "Hello, Ada!\n");
 }
+
+/// A step that fails shows what it logged and wrote to stderr before the
+/// error, as `lord run` shows a failed command's, each line escaped: the
+/// diagnostic's OSC 52 clipboard write and carriage return reach the
+/// terminal as text. A trap's panic message is in its error, once.
+#[test]
+fn a_failed_step_shows_what_it_wrote_before_the_error_escaped() {
+    let lord = with_micro();
+    lord.install("hostile/grumbler");
+
+    let run = pipe(&lord, &["trim | grumble.fail | upper"], "x\n");
+    run.assert_code(3);
+    let stderr = run.stderr();
+    let lines: Vec<&str> = stderr.lines().collect();
+    let at = |needle: &str| {
+        lines
+            .iter()
+            .position(|line| line.contains(needle))
+            .unwrap_or_else(|| panic!("no line with {needle:?} in:\n{stderr}"))
+    };
+    let logged = at("[grumble.fail] log warn: looked at \"x\"");
+    let wrote = at(
+        "[grumble.fail] stderr: diagnostic: \\u{1b}]52;c;Z290Y2hh\\u{7}copied\\u{d}no mirror answered",
+    );
+    let error = at("micro-plugin `grumble.fail` failed: gave up after the diagnostics above");
+    assert!(logged < wrote && wrote < error, "{stderr}");
+    assert!(
+        !run.output
+            .stderr
+            .iter()
+            .any(|b| matches!(b, 0x1b | 0x07 | b'\r')),
+        "a control byte reached the terminal: {stderr:?}"
+    );
+    assert!(run.stdout().is_empty(), "{}", run.stdout());
+
+    let trap = pipe(&lord, &["grumble.trap"], "y\n");
+    trap.assert_code(3);
+    let stderr = trap.stderr();
+    assert!(
+        stderr.contains("[grumble.trap] log warn: looked at \"y\""),
+        "{stderr}"
+    );
+    // The panic's message is in the error, once: not repeated as a line
+    // the handler wrote.
+    assert_eq!(
+        stderr.matches("grumbling on purpose").count(),
+        1,
+        "{stderr}"
+    );
+    assert!(
+        stderr.lines().last().is_some_and(|line| line
+            .contains("micro-plugin `grumble.trap` failed: crashed")
+            && line.contains("grumbling on purpose")),
+        "{stderr}"
+    );
+}
