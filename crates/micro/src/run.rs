@@ -433,6 +433,11 @@ impl MicroManager {
         for task in tasks {
             joined.push(match task.await {
                 Ok(Ok(value)) => json!({ "ok": value }),
+                // What a failed branch wrote before failing goes beside
+                // its reason, as `lord pipe` shows a failed step's.
+                Ok(Err(e)) if !e.wrote().is_empty() => {
+                    json!({ "error": e.to_string(), "wrote": e.wrote() })
+                }
                 Ok(Err(e)) => json!({ "error": e.to_string() }),
                 Err(join) => json!({ "error": format!("branch crashed: {join}") }),
             });

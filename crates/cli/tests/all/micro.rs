@@ -75,6 +75,8 @@ fn parallel_branches_report_each_result_or_error() {
         "{joined}"
     );
     assert_eq!(joined[2]["ok"], "hi-there");
+    // A branch that wrote nothing before failing has no `wrote`.
+    assert!(joined[1].get("wrote").is_none(), "{joined}");
 }
 
 #[test]
@@ -377,7 +379,8 @@ fn a_manifests_route_sends_its_id_through_its_router_and_configuration_overrides
 /// A step that fails shows what it logged and wrote to stderr before the
 /// error, as `lord run` shows a failed command's, each line escaped: the
 /// diagnostic's OSC 52 clipboard write and carriage return reach the
-/// terminal as text. A trap's panic message is in its error, once.
+/// terminal as text. In a parallel branch the lines go beside the error as
+/// data. A trap's panic message is in its error, once.
 #[test]
 fn a_failed_step_shows_what_it_wrote_before_the_error_escaped() {
     let lord = with_micro();
@@ -407,6 +410,35 @@ fn a_failed_step_shows_what_it_wrote_before_the_error_escaped() {
         "a control byte reached the terminal: {stderr:?}"
     );
     assert!(run.stdout().is_empty(), "{}", run.stdout());
+
+    // In a parallel branch, what it wrote goes beside its error, as data
+    // (JSON escapes the control characters).
+    let branches = pipe(&lord, &["[upper, grumble.fail]"], "z\n");
+    branches.assert_ok();
+    let joined: serde_json::Value = serde_json::from_slice(&branches.output.stdout).expect("JSON");
+    assert_eq!(joined[0]["ok"], "Z");
+    assert_eq!(
+        joined[1]["wrote"],
+        serde_json::json!([
+            "log warn: looked at \"z\"",
+            "stderr: diagnostic: \u{1b}]52;c;Z290Y2hh\u{7}copied\rno mirror answered"
+        ]),
+        "{joined}"
+    );
+    assert!(
+        joined[1]["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("gave up after the diagnostics above")),
+        "{joined}"
+    );
+    assert!(
+        !branches
+            .output
+            .stdout
+            .iter()
+            .any(|b| matches!(b, 0x1b | 0x07 | b'\r')),
+        "a control byte reached the terminal"
+    );
 
     let trap = pipe(&lord, &["grumble.trap"], "y\n");
     trap.assert_code(3);
