@@ -103,11 +103,6 @@ impl Probe {
     }
 }
 
-/// How many of the last lines a failed case's report shows.
-const WROTE_LINES: usize = 12;
-/// How much of one line it shows, in characters.
-const WROTE_LINE_CHARS: usize = 240;
-
 impl Probe {
     /// `reason`, and after it the last lines the plugin wrote, when it
     /// wrote any: a failed case is explained by its plugin's diagnostics
@@ -130,7 +125,7 @@ impl Probe {
 /// plugin's escape sequences must not reach the report's terminal.
 fn last_lines(captured: &lord_host::Captured) -> Vec<String> {
     captured
-        .last_lines(WROTE_LINES, WROTE_LINE_CHARS)
+        .last_lines()
         .iter()
         .map(|line| lord_terminal::escape_text(line, lord_terminal::Policy::Foreign))
         .collect()

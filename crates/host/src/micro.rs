@@ -242,16 +242,10 @@ fn failure(e: CallError) -> HandlerError {
     // last of them travel with the error, as `lord run` shows a command's.
     let wrote = e
         .captured
-        .map(|captured| captured.last_lines(WROTE_LINES, WROTE_LINE_CHARS))
+        .map(|captured| captured.last_lines())
         .unwrap_or_default();
     HandlerError::new(kind, message).with_wrote(wrote)
 }
-
-/// How many of the last lines a failed handler logged or wrote to standard
-/// error travel with its error.
-const WROTE_LINES: usize = 12;
-/// How much of one such line, in characters.
-const WROTE_LINE_CHARS: usize = 240;
 
 /// The component could not be prepared or instantiated at all.
 fn unavailable(message: String) -> HandlerError {

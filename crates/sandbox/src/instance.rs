@@ -55,14 +55,22 @@ pub struct Captured {
 }
 
 impl Captured {
-    /// The last lines of the log records (`log LEVEL: ...`), then the last
-    /// of standard error (`stderr: ...`), blank ones left out: `most` in
-    /// all, at least half of them for each when both have that many (a
-    /// chatty log must not hide the panic message on stderr), each cut to
-    /// `chars` characters. Standard output is left out: it is the call's
-    /// answer, not its diagnostics. The lines are the plugin's text as it
-    /// wrote it: whoever shows them escapes them.
-    pub fn last_lines(&self, most: usize, chars: usize) -> Vec<String> {
+    /// How many lines [`Captured::last_lines`] gives at most.
+    pub const LAST_LINES: usize = 12;
+    /// How many characters of one line it keeps.
+    pub const LINE_CHARS: usize = 240;
+
+    /// The diagnostics shown with a failed call (`lord pipe`, `lord pdk
+    /// test`): the last lines of the log records (`log LEVEL: ...`), then
+    /// the last of standard error (`stderr: ...`), blank ones left out:
+    /// [`Self::LAST_LINES`] in all, at least half of them for each when
+    /// both have that many (a chatty log must not hide the panic message
+    /// on stderr), each cut to [`Self::LINE_CHARS`] characters. Standard
+    /// output is left out: it is the call's answer, not its diagnostics.
+    /// The lines are the plugin's text as it wrote it: whoever shows them
+    /// escapes them.
+    pub fn last_lines(&self) -> Vec<String> {
+        let (most, chars) = (Self::LAST_LINES, Self::LINE_CHARS);
         let cut = |line: &str| match line.char_indices().nth(chars) {
             Some((at, _)) => format!("{}…", &line[..at]),
             None => line.to_owned(),
@@ -508,7 +516,7 @@ mod tests {
                 message: "first\n\nsecond".to_owned(),
             }],
         };
-        let lines = captured.last_lines(12, 240);
+        let lines = captured.last_lines();
         assert_eq!(lines.len(), 12);
         // Both log lines (fewer than half), then the last of stderr.
         assert_eq!(
@@ -539,7 +547,7 @@ mod tests {
                 .collect(),
             ..Captured::default()
         };
-        let lines = captured.last_lines(12, 240);
+        let lines = captured.last_lines();
         assert_eq!(lines.len(), 12);
         assert_eq!(lines[0], "log info: log 14");
         assert_eq!(lines[5], "log info: log 19");
@@ -551,7 +559,7 @@ mod tests {
             stderr: Vec::new(),
             ..captured
         };
-        assert_eq!(logs_only.last_lines(12, 240)[0], "log info: log 8");
-        assert!(Captured::default().last_lines(12, 240).is_empty());
+        assert_eq!(logs_only.last_lines()[0], "log info: log 8");
+        assert!(Captured::default().last_lines().is_empty());
     }
 }

@@ -534,20 +534,16 @@ fn neighbouring_steps_of_one_batch_are_handed_over_in_one_run() {
 #[test]
 fn a_failure_in_a_batched_run_names_its_own_step() {
     let (m, batch) = batched();
-    match run(&m, "b.trim | b.upper | b.quiet", json!(" stop! ")) {
-        Err(error @ MicroError::Failed { .. }) => {
-            let MicroError::Failed { id, reason, .. } = &error else {
-                unreachable!()
-            };
-            assert_eq!(id.as_str(), "b.quiet");
-            assert_eq!(reason, "no shouting");
-            // What the step wrote before failing travels with the error,
-            // and stays out of its message.
-            assert_eq!(error.wrote(), ["stderr: step 2 gave up"]);
-            assert!(!error.to_string().contains("gave up"), "{error}");
-        }
-        other => panic!("expected b.quiet to fail: {other:?}"),
-    }
+    let error = run(&m, "b.trim | b.upper | b.quiet", json!(" stop! ")).expect_err("b.quiet fails");
+    let MicroError::Failed { id, reason, .. } = &error else {
+        panic!("expected b.quiet to fail: {error:?}")
+    };
+    assert_eq!(id.as_str(), "b.quiet");
+    assert_eq!(reason, "no shouting");
+    // What the step wrote before failing travels with the error, and stays
+    // out of its message.
+    assert_eq!(error.wrote(), ["stderr: step 2 gave up"]);
+    assert!(!error.to_string().contains("gave up"), "{error}");
     assert_eq!(runs(&batch), vec![vec![0, 1, 2]]);
 }
 
