@@ -79,7 +79,7 @@ pub use lord_sandbox::{
 };
 pub use lord_state;
 pub use lord_store::{AuditEntry, CommandRecord, InstalledPlugin, PluginState, is_no_space};
-pub use micro::HandlerInstance;
+pub use micro::{HandlerInstance, MicroWrote};
 pub use policy_sync::PolicySync;
 pub use project::{PROJECT_MARKERS, Protected, find_project};
 pub use provider::{NativePlugin, Provider, ProviderCommand};

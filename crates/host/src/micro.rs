@@ -79,10 +79,11 @@ impl HandlerInstance {
         input: String,
         table: &[MicroCall],
         order: &[usize],
+        wrote: &mut (dyn FnMut(usize, Captured) + Send),
     ) -> Result<String, (usize, CallError)> {
         match self {
-            HandlerInstance::Micro(i) => i.execute_each(input, table, order).await,
-            HandlerInstance::Plugin(i) => i.call_micro_each(input, table, order).await,
+            HandlerInstance::Micro(i) => i.execute_each(input, table, order, wrote).await,
+            HandlerInstance::Plugin(i) => i.call_micro_each(input, table, order, wrote).await,
         }
     }
 
@@ -102,6 +103,16 @@ impl HandlerInstance {
         }
     }
 }
+
+/// Where what a micro handler wrote on a call that succeeded goes: its log
+/// records and standard error, with its id, as each call ends (from
+/// whichever task ran it). A host that shows a pipeline's diagnostics, as
+/// `lord pipe` does, passes one to [`Framework::micro_manager_reporting`];
+/// what a failed call wrote travels with its error instead
+/// ([`lord_micro::MicroError::wrote`]).
+///
+/// [`Framework::micro_manager_reporting`]: crate::Framework::micro_manager_reporting
+pub type MicroWrote = Arc<dyn Fn(&MicroId, &Captured) + Send + Sync>;
 
 /// The micro handlers of one package that run alike (same component,
 /// grants and limits). The component is prepared on first use, so
@@ -124,6 +135,8 @@ pub(crate) struct Package {
     /// Which members are declared `pure`, and where their answers are kept.
     pure: Vec<bool>,
     results: Option<Cached>,
+    /// Where what a member wrote on a call that succeeded goes, if anywhere.
+    wrote: Option<MicroWrote>,
 }
 
 /// The result cache as a package with `pure` members uses it.
@@ -194,6 +207,16 @@ impl Package {
         let mut pool = self.pool.lock().unwrap_or_else(|p| p.into_inner());
         if pool.len() < POOL {
             pool.push(instance);
+        }
+    }
+
+    /// Hands what member `index` wrote on a call that succeeded to the
+    /// host's [`MicroWrote`], when it wrote anything and the host wants it.
+    fn report(&self, index: usize, captured: &Captured) {
+        if let (Some(wrote), Some(id)) = (&self.wrote, self.ids.get(index))
+            && captured.has_diagnostics()
+        {
+            wrote(id, captured);
         }
     }
 
@@ -288,7 +311,8 @@ impl Package {
         let mut instance = self.instance().await?;
         let result = instance.execute(text, &call).await;
         self.give_back(instance);
-        let output = result.map(|(output, _captured)| output).map_err(failure)?;
+        let (output, captured) = result.map_err(failure)?;
+        self.report(index, &captured);
         if let Some((cached, key)) = cached {
             cached.cache.put(&key, output.clone().into_bytes());
         }
@@ -322,7 +346,14 @@ impl Package {
         };
         self.admit().map_err(at_start)?;
         let mut instance = self.instance().await.map_err(at_start)?;
-        let result = instance.execute_each(input, table, members).await;
+        let mut wrote = |position: usize, captured: Captured| {
+            if let Some(&member) = members.get(position) {
+                self.report(member, &captured);
+            }
+        };
+        let result = instance
+            .execute_each(input, table, members, &mut wrote)
+            .await;
         self.give_back(instance);
         result.map_err(|(position, e)| {
             let e = failure(e);
@@ -400,7 +431,9 @@ impl Handler for SandboxedMicro {
             let mut instance = package.instance().await?;
             let result = instance.validate(&text, &call).await;
             package.give_back(instance);
-            result.map(drop).map_err(failure)
+            let captured = result.map_err(failure)?;
+            package.report(self.index, &captured);
+            Ok(())
         })
     }
 }
@@ -443,6 +476,7 @@ pub(crate) fn manager(
     rt: Runtime<'_>,
     store: &Store,
     enabled: &[InstalledPlugin],
+    wrote: Option<&MicroWrote>,
 ) -> Result<MicroManager, HostError> {
     let manager = MicroManager::new();
     for plugin in enabled {
@@ -460,7 +494,7 @@ pub(crate) fn manager(
             if members.is_empty() {
                 continue;
             }
-            for micro in package(rt, store, plugin, &members, isolation)? {
+            for micro in package(rt, store, plugin, &members, isolation, wrote)? {
                 manager.register(micro).map_err(|e| HostError::Mismatch {
                     plugin: plugin.id().clone(),
                     reason: e.to_string(),
@@ -561,6 +595,7 @@ fn package(
     plugin: &InstalledPlugin,
     members: &[&MicroSpec],
     isolation: Isolation,
+    wrote: Option<&MicroWrote>,
 ) -> Result<Vec<MicroPlugin>, HostError> {
     // A strict micro-plugin holds no grant, whatever its package holds.
     let (grants, links, allowed) = holdings(rt, store, plugin, isolation)?;
@@ -598,6 +633,7 @@ fn package(
     let package = Arc::new(Package {
         pure,
         results,
+        wrote: wrote.cloned(),
         ids: members.iter().map(|spec| spec.id.clone()).collect(),
         prepare,
         source: OnceLock::new(),

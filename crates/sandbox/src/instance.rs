@@ -60,6 +60,12 @@ impl Captured {
     /// How many characters of one line it keeps.
     pub const LINE_CHARS: usize = 240;
 
+    /// Whether the call logged or wrote to stderr: its diagnostics, which
+    /// a host shows its user (standard output is a call's answer).
+    pub fn has_diagnostics(&self) -> bool {
+        !self.logs.is_empty() || !self.stderr.is_empty()
+    }
+
     /// The diagnostics shown with a failed call (`lord pipe`, `lord pdk
     /// test`): the last lines of the log records (`log LEVEL: ...`), then
     /// the last of standard error (`stderr: ...`), blank ones left out:
@@ -260,15 +266,19 @@ impl PluginInstance {
         input: String,
         table: &[MicroCall],
         order: &[usize],
+        wrote: &mut (dyn FnMut(usize, Captured) + Send),
     ) -> Result<String, (usize, CallError)> {
         let mut text = input;
         for (position, &index) in order.iter().enumerate() {
             let call = lookup(&self.session, table, index).map_err(|e| (position, e))?;
-            text = self
+            let (output, captured) = self
                 .call_micro(&text, call)
                 .await
-                .map_err(|e| (position, e))?
-                .0;
+                .map_err(|e| (position, e))?;
+            if captured.has_diagnostics() {
+                wrote(position, captured);
+            }
+            text = output;
         }
         Ok(text)
     }
@@ -454,11 +464,14 @@ impl MicroInstance {
     /// budget; the first failure stops the run and says at which position.
     /// The calls are `table[order[0]]`, `table[order[1]]`, ... so a caller
     /// with prebuilt contexts passes them without building a list per run.
+    /// What a step that succeeded logged or wrote to stderr goes to
+    /// `wrote`, with the step's position, as it finishes.
     pub async fn execute_each(
         &mut self,
         input: String,
         table: &[MicroCall],
         order: &[usize],
+        wrote: &mut (dyn FnMut(usize, Captured) + Send),
     ) -> Result<String, (usize, CallError)> {
         let micro = self.bindings.lord_plugin_micro();
         let mut text = input;
@@ -475,6 +488,9 @@ impl MicroInstance {
             self.session
                 .check_output_size(&output, &captured)
                 .map_err(|e| (position, e))?;
+            if captured.has_diagnostics() {
+                wrote(position, captured);
+            }
             text = output;
         }
         Ok(text)

@@ -55,7 +55,13 @@ pub(crate) async fn run(
             "give a pipeline, e.g. `lord pipe 'trim | upper'`, or --file PIPELINE.toml".into()
         )),
     };
-    let manager = framework.micro_manager()?;
+    // Steps that succeed may still have logged or warned: shown as they
+    // end, as `lord run` shows a command's (a copy of the renderer, which
+    // holds only settings).
+    let shown = *out;
+    let manager = framework.micro_manager_reporting(std::sync::Arc::new(move |id, captured| {
+        shown.micro_wrote(id.as_str(), captured)
+    }))?;
     let report = manager.validate(&pipeline);
     if args.check {
         if args.json {

@@ -36,7 +36,7 @@ use std::fmt;
 use std::io::Write;
 
 use anyhow::{Context as _, Result};
-use lord_host::{CommandOutcome, LogLevel};
+use lord_host::{Captured, CommandOutcome, LogLevel, LogRecord};
 use lord_terminal::{Policy, Report};
 use serde::Serialize;
 
@@ -291,21 +291,11 @@ impl Output {
     pub(crate) fn plugin_outcome(&self, outcome: &CommandOutcome, raw: bool) -> Result<Report> {
         let mut report = Report::default();
         let mut diagnostics = Vec::new();
-        // Each record names its plugin; records below `log.level` are left
-        // out; the level's colour is lord's, added on a terminal only.
-        for log in outcome.captured.logs.iter().filter(|l| self.shows(l.level)) {
-            let (word, paint) = match log.level {
-                LogLevel::Trace => ("trace", Paint::Debug),
-                LogLevel::Debug => ("debug", Paint::Debug),
-                LogLevel::Info => ("info", Paint::Info),
-                LogLevel::Warn => ("warn", Paint::Warning),
-                LogLevel::Error => ("error", Paint::Error),
-            };
-            let label = self.paint_stderr(paint, &format!("{word}:"));
-            diagnostics.extend_from_slice(format!("[{}] {label} ", outcome.plugin).as_bytes());
-            lord_terminal::escape(log.message.as_bytes(), Policy::Foreign, &mut diagnostics);
-            diagnostics.push(b'\n');
-        }
+        self.log_records(
+            outcome.plugin.as_str(),
+            &outcome.captured.logs,
+            &mut diagnostics,
+        );
         let neutralise_stderr = self.terminal.stderr && !raw;
         report.merge(plugin_stream(
             &outcome.captured.stderr,
@@ -320,6 +310,45 @@ impl Output {
         report.merge(plugin_stream(&written, neutralise_stdout, &mut result));
         stdout(&result)?;
         Ok(report)
+    }
+
+    /// A plugin's log records, one escaped line each naming `who`; records
+    /// below `log.level` are left out, and the level's colour is lord's,
+    /// added on a terminal only.
+    fn log_records(&self, who: &str, logs: &[LogRecord], out: &mut Vec<u8>) {
+        for log in logs.iter().filter(|l| self.shows(l.level)) {
+            let (word, paint) = match log.level {
+                LogLevel::Trace => ("trace", Paint::Debug),
+                LogLevel::Debug => ("debug", Paint::Debug),
+                LogLevel::Info => ("info", Paint::Info),
+                LogLevel::Warn => ("warn", Paint::Warning),
+                LogLevel::Error => ("error", Paint::Error),
+            };
+            let label = self.paint_stderr(paint, &format!("{word}:"));
+            out.extend_from_slice(format!("[{who}] {label} ").as_bytes());
+            lord_terminal::escape(log.message.as_bytes(), Policy::Foreign, out);
+            out.push(b'\n');
+        }
+    }
+
+    /// What a micro handler logged or wrote to stderr on a call that
+    /// succeeded, on standard error: its log records as a command's are
+    /// shown, then its stderr, one escaped line each, `[who] stderr: ...`.
+    /// Several steps write in turn, so each line names its step and none
+    /// may leave the terminal in a state the next one's would inherit.
+    /// Losing them (stderr closed) must not fail the pipeline.
+    pub(crate) fn micro_wrote(&self, who: &str, captured: &Captured) {
+        let mut text = Vec::new();
+        self.log_records(who, &captured.logs, &mut text);
+        for line in String::from_utf8_lossy(&captured.stderr).lines() {
+            if line.trim().is_empty() {
+                continue;
+            }
+            text.extend_from_slice(format!("[{who}] stderr: ").as_bytes());
+            lord_terminal::escape(line.as_bytes(), Policy::Foreign, &mut text);
+            text.push(b'\n');
+        }
+        stderr(&text);
     }
 
     /// A piece of a model's reply as it streams in: foreign text,

@@ -461,3 +461,62 @@ fn a_failed_step_shows_what_it_wrote_before_the_error_escaped() {
         "{stderr}"
     );
 }
+
+#[test]
+fn a_step_that_succeeds_still_shows_what_it_logged_and_wrote_escaped() {
+    let lord = with_micro();
+    lord.install("hostile/grumbler");
+
+    // Alone, and twice in a row (two steps of one package run as a batch
+    // on one instance): each step's warning and stderr are shown, naming
+    // it, below `log.level`'s records left out; the answer is untouched.
+    for (pipeline, steps, answer) in [
+        ("grumble.pass | upper", 1, "W"),
+        ("grumble.pass | grumble.pass", 2, "w"),
+    ] {
+        let run = pipe(&lord, &[pipeline], "w\n");
+        run.assert_ok();
+        assert_eq!(run.stdout().trim_end(), answer, "{pipeline}");
+        let stderr = run.stderr();
+        assert_eq!(
+            stderr
+                .matches("[grumble.pass] warn: looked at \"w\"")
+                .count(),
+            steps,
+            "{pipeline}: {stderr}"
+        );
+        assert_eq!(
+            stderr
+                .matches(
+                    "[grumble.pass] stderr: diagnostic: \\u{1b}]52;c;Z290Y2hh\\u{7}copied\\u{d}passed it on"
+                )
+                .count(),
+            steps,
+            "{pipeline}: {stderr}"
+        );
+        assert!(!stderr.contains("counting the grumbles"), "{stderr}");
+        assert!(
+            !run.output
+                .stderr
+                .iter()
+                .chain(&run.output.stdout)
+                .any(|b| matches!(b, 0x1b | 0x07 | b'\r')),
+            "a control byte reached the terminal: {stderr:?}"
+        );
+    }
+
+    // `log.level = debug` lets the debug record through; `--quiet` keeps
+    // only errors, so neither record shows (stderr is not a log level's).
+    let verbose = pipe(&lord, &["--set", "log.level=debug", "grumble.pass"], "v\n");
+    verbose.assert_ok();
+    assert!(
+        verbose
+            .stderr()
+            .contains("[grumble.pass] debug: counting the grumbles"),
+        "{}",
+        verbose.stderr()
+    );
+    let quiet = pipe(&lord, &["--quiet", "grumble.pass"], "q\n");
+    quiet.assert_ok();
+    assert!(!quiet.stderr().contains("looked at"), "{}", quiet.stderr());
+}
