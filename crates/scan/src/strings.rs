@@ -246,6 +246,13 @@ pub(crate) fn scan(bytes: &[u8], data: &[Range<usize>], component: &str, out: &m
 }
 
 fn segment_findings(segment: &[u8], base: usize, sink: &mut Sink<'_>) {
+    findings_in(segment, base, sink, true);
+}
+
+/// The findings in `text` (at `base` in the file); `urls` is false inside
+/// a URL, whose text is searched for secrets but is not a URL again.
+fn findings_in(text: &[u8], base: usize, sink: &mut Sink<'_>, urls: bool) {
+    let segment = text;
     let mut i = 0;
     while i < segment.len() {
         let rest = &segment[i..];
@@ -279,13 +286,37 @@ fn segment_findings(segment: &[u8], base: usize, sink: &mut Sink<'_>) {
             i += len;
             continue;
         }
-        if rest.starts_with(b"http://") || rest.starts_with(b"https://") {
+        if urls && (rest.starts_with(b"http://") || rest.starts_with(b"https://")) {
             let len = rest.iter().take_while(|&&b| url_char(b)).count();
-            url_finding(&rest[..len], base + i, sink);
+            let url = &rest[..len];
+            let searched_from = url_finding(url, base + i, sink);
+            // A token can sit anywhere in a URL: as its user
+            // (`https://TOKEN@host`), in its query (`?access_token=...`)
+            // or its fragment. Its text is searched as any other, past a
+            // password the URL's own finding already reported.
+            findings_in(&url[searched_from..], base + i + searched_from, sink, false);
             i += len;
             continue;
         }
         if let Some((at, len)) = keyed_secret(rest) {
+            // A known shape beside a secret word is that shape's finding.
+            let candidate = &rest[at..at + len];
+            if let Some(shape) = SHAPES.iter().find(|s| matches(s, candidate).is_some()) {
+                sink.push(
+                    Rule::EmbeddedSecret,
+                    Severity::Critical,
+                    format!(
+                        "the component's data holds what looks like a {} ({}); remove it and \
+                         revoke it",
+                        shape.name,
+                        redact(&String::from_utf8_lossy(candidate))
+                    ),
+                    base + i + at,
+                    len,
+                );
+                i += at + len;
+                continue;
+            }
             sink.push(
                 Rule::PossibleSecret,
                 Severity::Warning,
@@ -332,7 +363,12 @@ fn private_key(text: &[u8]) -> Option<usize> {
     Some(end.min(text.len()))
 }
 
-fn url_finding(url: &[u8], at: usize, sink: &mut Sink<'_>) {
+/// The finding for the URL `url` (at `at` in the file): a secret when it
+/// holds a password, else a note naming it with its user, query and
+/// fragment left out (any of them may be a credential). Returns where in
+/// `url` a search for other secrets should start: past the password when
+/// there was one.
+fn url_finding(url: &[u8], at: usize, sink: &mut Sink<'_>) -> usize {
     let text = String::from_utf8_lossy(url);
     // `scheme://user:password@host`: the password is a secret.
     let after_scheme = text.find("://").map_or(0, |p| p + 3);
@@ -355,18 +391,45 @@ fn url_finding(url: &[u8], at: usize, sink: &mut Sink<'_>) {
             at,
             url.len(),
         );
-        return;
+        // The lossy text has the bytes' offsets as long as it replaced
+        // nothing; when it did, the whole URL is searched again.
+        return if text.len() == url.len() {
+            after_scheme + userinfo.len() + 1
+        } else {
+            0
+        };
     }
     sink.push(
         Rule::EmbeddedUrl,
         Severity::Note,
         format!(
             "the component's data holds the URL {}",
-            lord_terminal_safe(&text)
+            lord_terminal_safe(&url_shown(&text, after_scheme, authority_end))
         ),
         at,
         url.len(),
     );
+    0
+}
+
+/// A URL as a finding shows it: scheme, host and path, with any user
+/// (`…@`), query (`?…`) and fragment (`#…`) left out.
+fn url_shown(text: &str, after_scheme: usize, authority_end: usize) -> String {
+    let authority = &text[after_scheme..authority_end];
+    let host = match authority.rsplit_once('@') {
+        Some((_, host)) => format!("…@{host}"),
+        None => authority.to_owned(),
+    };
+    let rest = &text[authority_end..];
+    let path_end = rest.find(['?', '#']).unwrap_or(rest.len());
+    let mut shown = format!("{}{host}{}", &text[..after_scheme], &rest[..path_end]);
+    if rest[path_end..].starts_with('?') {
+        shown.push_str("?…");
+    }
+    if rest.contains('#') {
+        shown.push_str("#…");
+    }
+    shown
 }
 
 /// At most 200 characters of a URL, for a message.
@@ -478,6 +541,75 @@ mod tests {
         assert!(findings[0].message.contains("https://example.org/docs"));
         assert_eq!(findings[1].rule, Rule::EmbeddedSecret);
         assert!(!findings[1].message.contains("hunter2pass"));
+    }
+
+    #[test]
+    fn a_token_inside_a_url_is_found_and_the_url_is_never_shown_whole() {
+        let github = format!("ghp_{}", "a1B2c3D4e5".repeat(4));
+        let keyed = "Zk3q9XfT0pLmN2vB8rW5yH7c";
+        let data = format!(
+            "https://api.github.com/x?access_token={github}&page=2\0\
+             https://{github}@github.com/o/r.git\0\
+             https://hooks.example/in#sig={keyed}\0\
+             http://ada:hunter2pass@db.example/x?api_key={keyed}\0"
+        );
+        let findings = found(data.as_bytes());
+        let rules: Vec<Rule> = findings.iter().map(|f| f.rule).collect();
+        assert_eq!(
+            rules,
+            [
+                Rule::EmbeddedUrl,
+                Rule::EmbeddedSecret,
+                Rule::EmbeddedUrl,
+                Rule::EmbeddedSecret,
+                Rule::EmbeddedUrl,
+                Rule::EmbeddedSecret,
+                Rule::PossibleSecret,
+            ],
+            "{findings:#?}"
+        );
+        // The token beside `access_token` is a GitHub token, critical
+        // (publishing refuses it), at its own offset.
+        assert_eq!(findings[1].severity, Severity::Critical);
+        assert!(
+            findings[1].message.contains("GitHub"),
+            "{}",
+            findings[1].message
+        );
+        let offset = data.find(&github).expect("in the data");
+        assert_eq!(
+            findings[1].location,
+            Location::File {
+                path: "plugin.wasm".to_owned(),
+                offset: Some(offset as u64),
+                length: Some(github.len() as u64)
+            }
+        );
+        assert!(
+            findings[0]
+                .message
+                .ends_with("the URL https://api.github.com/x?…"),
+            "{}",
+            findings[0].message
+        );
+        assert!(
+            findings[2]
+                .message
+                .ends_with("the URL https://…@github.com/o/r.git"),
+            "{}",
+            findings[2].message
+        );
+        // A secret word in a fragment: a possible secret; the URL's note
+        // leaves the fragment out. A password and a key in one URL are
+        // each reported once.
+        assert!(findings[4].message.ends_with("https://hooks.example/in#…"));
+        assert!(findings[5].message.contains("password"));
+        assert_eq!(findings[6].rule, Rule::PossibleSecret);
+        for finding in &findings {
+            for whole in [github.as_str(), keyed, "hunter2pass"] {
+                assert!(!finding.message.contains(whole), "{}", finding.message);
+            }
+        }
     }
 
     #[test]
