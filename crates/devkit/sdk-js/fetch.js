@@ -188,6 +188,15 @@ function split(url) {
   return { scheme, authority, path };
 }
 
+/** The headers that carry credentials, kept to the request's own origin. */
+const CREDENTIALS = ['authorization', 'proxy-authorization', 'cookie'];
+
+/** What makes two URLs one origin: scheme, host and port as written. */
+function origin(url) {
+  const { scheme, authority } = split(url);
+  return `${scheme}://${authority.toLowerCase()}`;
+}
+
 /** `location` read against `base`, as a browser would. */
 function resolve(base, location) {
   if (/^[a-zA-Z][a-zA-Z0-9+.-]*:/.test(location)) return location;
@@ -345,8 +354,12 @@ function once(method, url, headers, body, maxBody) {
  * Sends a request through the host and returns its Response once the
  * body is read whole. GET and HEAD follow up to 5 redirects, each a new
  * request the host checks against the grants; `redirect: 'manual'`
- * returns the 3xx itself, `redirect: 'error'` throws on one. Failures
- * throw a TypeError naming the host and port only.
+ * returns the 3xx itself, `redirect: 'error'` throws on one. A redirect
+ * to another origin (scheme, host or port) goes without the request's
+ * credentials (`authorization`, `proxy-authorization`, `cookie`), as
+ * browsers do: a token meant for one host must not reach the host it
+ * sends us to, nor cross to plain http. Failures throw a TypeError naming
+ * the host and port only.
  */
 export function fetch(input, init = {}) {
   let url = typeof input === 'string' ? input : String(input?.url ?? input);
@@ -367,8 +380,11 @@ export function fetch(input, init = {}) {
   const maxBody = init.maxBody ?? DEFAULT_MAX_BODY;
   let left = method === 'GET' || method === 'HEAD' ? MAX_REDIRECTS : 0;
   let redirected = false;
+  const own = origin(url);
+  const withoutCredentials = headers.filter(([name]) => !CREDENTIALS.includes(name.toLowerCase()));
   for (;;) {
-    const got = once(method, url, headers, body, maxBody);
+    const sent = origin(url) === own ? headers : withoutCredentials;
+    const got = once(method, url, sent, body, maxBody);
     const response = new Response(got.body, { status: got.status, headers: got.headers, url, redirected });
     const location = response.headers.get('location');
     const isRedirect = [301, 302, 303, 307, 308].includes(got.status) && location !== null;

@@ -124,12 +124,18 @@ impl Request {
         self
     }
 
-    /// Sends the request, following redirects for `GET` and `HEAD`.
+    /// Sends the request, following redirects for `GET` and `HEAD`. A
+    /// redirect to another origin (scheme, host or port) is sent without
+    /// the request's credentials (`Authorization`, `Proxy-Authorization`,
+    /// `Cookie`), as browsers and curl do: a token meant for one host must
+    /// not reach the host it sends us to, nor cross to plain `http`.
     pub fn send(self) -> Result<Response, String> {
         let mut url = self.url.clone();
+        let origin = Parts::of(&url)?.origin();
         let mut left = self.redirects;
         loop {
-            let response = self.once(&url)?;
+            let same_origin = Parts::of(&url)?.origin() == origin;
+            let response = self.once(&url, same_origin)?;
             let follows = matches!(response.status, 301 | 302 | 303 | 307 | 308)
                 && matches!(self.method.as_str(), "GET" | "HEAD")
                 && left > 0;
@@ -146,10 +152,18 @@ impl Request {
         }
     }
 
-    fn once(&self, url: &str) -> Result<Response, String> {
+    /// The headers a request carries: all of them to the request's own
+    /// origin, all but the credentials to another.
+    fn headers_sent(&self, with_credentials: bool) -> impl Iterator<Item = &(String, Vec<u8>)> {
+        self.headers
+            .iter()
+            .filter(move |(name, _)| with_credentials || !is_credential(name))
+    }
+
+    fn once(&self, url: &str, with_credentials: bool) -> Result<Response, String> {
         let parts = Parts::of(url)?;
         let headers = Fields::new();
-        for (name, value) in &self.headers {
+        for (name, value) in self.headers_sent(with_credentials) {
             headers
                 .append(name, value)
                 .map_err(|e| format!("the header `{name}` was refused: {e:?}"))?;
@@ -277,6 +291,15 @@ struct Parts {
 }
 
 impl Parts {
+    /// What makes two URLs one origin: scheme, host and port (as written;
+    /// `host` and `host:443` differ, which errs on the side of dropping).
+    fn origin(&self) -> (bool, String) {
+        (
+            matches!(self.scheme, Scheme::Https),
+            self.authority.to_ascii_lowercase(),
+        )
+    }
+
     fn of(url: &str) -> Result<Self, String> {
         let (scheme, rest) = url
             .split_once("://")
@@ -307,6 +330,14 @@ impl Parts {
             path,
         })
     }
+}
+
+/// A header that carries credentials, which a redirect to another origin
+/// does not pass on.
+fn is_credential(name: &str) -> bool {
+    ["authorization", "proxy-authorization", "cookie"]
+        .iter()
+        .any(|c| name.eq_ignore_ascii_case(c))
 }
 
 /// `location` read against `base`: absolute, scheme-relative or a path on
@@ -341,6 +372,33 @@ mod tests {
         assert_eq!(Parts::of("https://example.org").expect("p").path, "/");
         assert!(Parts::of("ftp://example.org/").is_err());
         assert!(Parts::of("http://user:pw@example.org/").is_err());
+    }
+
+    #[test]
+    fn credentials_go_to_the_requests_own_origin_only() {
+        let request = Request::get("https://api.example/a")
+            .header("Authorization", "Bearer t")
+            .header("COOKIE", "s=1")
+            .header("proxy-authorization", "Basic p")
+            .header("accept", "text/plain");
+        let names = |with: bool| -> Vec<&str> {
+            request
+                .headers_sent(with)
+                .map(|(name, _)| name.as_str())
+                .collect()
+        };
+        assert_eq!(names(true).len(), 4);
+        assert_eq!(names(false), ["accept"]);
+        let origin = |url: &str| Parts::of(url).expect("parts").origin();
+        let own = origin("https://api.example/a");
+        assert_eq!(origin("https://API.example/b?c"), own);
+        for other in [
+            "http://api.example/a",
+            "https://api.example:8443/a",
+            "https://evil.example/a",
+        ] {
+            assert_ne!(origin(other), own, "{other}");
+        }
     }
 
     #[test]
