@@ -138,6 +138,10 @@ impl Dispatch<'_> {
             command: command.to_owned(),
             args,
         };
+        // A plugin that may not run (disabled, failed, its breaker open)
+        // says so first: before a cached answer, which would otherwise keep
+        // it answering, and before any quota.
+        self.lifecycle.may_run(plugin)?;
         // A `pure` command's answer may come from the result cache: then no
         // instance is made and no plugin code runs.
         let cached = self.cache_key(plugin, &invocation)?;
@@ -161,8 +165,6 @@ impl Dispatch<'_> {
         // Per-minute quotas: a plugin that used up its calls or CPU time
         // runs nothing until its window resets, and each refusal counts
         // towards disabling it.
-        // A plugin that may not run says so first, before any quota.
-        self.lifecycle.may_run(plugin)?;
         // The limit is read only for a plugin with a data folder: most have
         // none, and reading it is two configuration lookups per call.
         let data = self

@@ -103,6 +103,15 @@ fn a_cache_hit_runs_no_plugin_code_until_an_update_rollback_or_reconfiguration()
     // `lord cache clear` forgets everything.
     assert!(configured.clear_results().expect("clear") > 0);
     assert_eq!(tick(&mut configured, "a"), "run 6 label=a word=hi\n");
+
+    // A disabled plugin answers nothing, cached or not.
+    runtime()
+        .block_on(configured.disable(&id))
+        .expect("disable");
+    let refused = runtime()
+        .block_on(configured.run_command("tick", arg("label", "a")))
+        .expect_err("a disabled plugin answered from the cache");
+    assert!(refused.to_string().contains("disabled"), "{refused}");
 }
 
 #[test]
