@@ -12,7 +12,9 @@
 //! `@enforcement("block" | "warn" | "report")` (default `block`): a
 //! refusal by `warn` policies alone lets the action go ahead with a
 //! warning, by `report` policies alone lets it go ahead and is only
-//! recorded. A refusal because nothing permitted the action is `block`.
+//! recorded. A refusal because nothing permitted the action is `block`,
+//! whatever `warn` or `report` forbids matched as well: a forbid can only
+//! add a refusal, never turn the layer's silence into a warning.
 //! A policy that fails to evaluate refuses (`block`) rather than being
 //! skipped, so an error never opens a door.
 
@@ -108,6 +110,10 @@ pub struct PolicyRef {
 struct Layer {
     scope: Scope,
     set: PolicySet,
+    /// The layer's permits alone: when the layer refuses, whether any
+    /// of them was satisfied tells a refusal by forbids from one by
+    /// silence (Cedar names only the forbids then).
+    permits: PolicySet,
     refs: HashMap<PolicyId, PolicyRef>,
     groups: Groups,
 }
@@ -126,7 +132,8 @@ pub struct Verdict {
     /// The policies that decided: the permits that matched when allowed,
     /// the forbids that matched when refused.
     pub deciding: Vec<PolicyRef>,
-    /// Refused because no policy of this layer permits the action.
+    /// Refused because no policy of this layer permits the action
+    /// (`block`, whatever forbids in `deciding` matched as well).
     pub nothing_permits: bool,
     /// Policies that failed to evaluate (and so refused).
     pub errors: Vec<String>,
@@ -179,10 +186,16 @@ impl Decision {
                     v.scope,
                     v.errors.join("; ")
                 )
-            } else if v.nothing_permits {
+            } else if v.nothing_permits && names.is_empty() {
                 format!(
                     "no {} policy permits it (Cedar refuses what nothing permits)",
                     v.scope
+                )
+            } else if v.nothing_permits {
+                format!(
+                    "no {} policy permits it (Cedar refuses what nothing permits), and it forbids it: {}",
+                    v.scope,
+                    names.join(", ")
                 )
             } else {
                 format!("{} policy forbids it: {}", v.scope, names.join(", "))
@@ -214,15 +227,17 @@ impl Policies {
                 loaded.push(Layer {
                     scope,
                     set: PolicySet::new(),
+                    permits: PolicySet::new(),
                     refs: HashMap::new(),
                     groups,
                 });
                 continue;
             }
-            let (set, refs) = layer_set(scope, &source.files)?;
+            let (set, permits, refs) = layer_set(scope, &source.files)?;
             loaded.push(Layer {
                 scope,
                 set,
+                permits,
                 refs,
                 groups,
             });
@@ -268,7 +283,18 @@ impl Policies {
                 .collect();
             let errors: Vec<String> = diagnostics.errors().map(ToString::to_string).collect();
             let allowed = errors.is_empty() && response.decision() == CedarDecision::Allow;
-            let nothing_permits = !allowed && errors.is_empty() && deciding.is_empty();
+            // Cedar's reasons for a refusal are the forbids that matched,
+            // whether or not a permit was satisfied; so ask the permits
+            // alone. A refusal with no permit satisfied is the layer's
+            // silence, and a `warn` or `report` forbid matching too must
+            // not make it proceed.
+            let nothing_permits = !allowed
+                && errors.is_empty()
+                && (deciding.is_empty()
+                    || authorizer
+                        .is_authorized(&cedar, &layer.permits, &entities)
+                        .decision()
+                        != CedarDecision::Allow);
             let enforcement = if allowed {
                 None
             } else if !errors.is_empty() || nothing_permits {
@@ -295,8 +321,9 @@ impl Policies {
 fn layer_set(
     scope: Scope,
     files: &[(String, String)],
-) -> Result<(PolicySet, HashMap<PolicyId, PolicyRef>), PolicyError> {
+) -> Result<(PolicySet, PolicySet, HashMap<PolicyId, PolicyRef>), PolicyError> {
     let mut set = PolicySet::new();
+    let mut permits = PolicySet::new();
     let mut refs = HashMap::new();
     for (file, text) in files {
         let parse_error = |message: String| PolicyError::Parse {
@@ -353,8 +380,13 @@ fn layer_set(
                 Effect::Permit => "permit",
                 Effect::Forbid => "forbid",
             };
-            set.add(policy.new_id(id.clone()))
-                .map_err(|e| parse_error(e.to_string()))?;
+            let renamed = policy.new_id(id.clone());
+            if policy.effect() == Effect::Permit {
+                permits
+                    .add(renamed.clone())
+                    .map_err(|e| parse_error(e.to_string()))?;
+            }
+            set.add(renamed).map_err(|e| parse_error(e.to_string()))?;
             refs.insert(
                 id,
                 PolicyRef {
@@ -376,5 +408,5 @@ fn layer_set(
             message: format!("policy `{id}`: {error}"),
         });
     }
-    Ok((set, refs))
+    Ok((set, permits, refs))
 }

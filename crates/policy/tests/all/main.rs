@@ -160,6 +160,72 @@ fn a_forbid_beats_an_approval() {
 }
 
 #[test]
+fn a_warn_or_report_forbid_cannot_turn_nothing_permits_into_a_warning() {
+    let signed_only = "@id(\"signed-only\")\npermit(principal, action == Lord::Action::\"install\", resource) when { resource has signed && resource.signed };";
+    let unsigned_critical = || {
+        let mut p = plugin("p", "MIT", None);
+        p.risk = RiskLevel::Critical;
+        if let Some(provenance) = p.provenance.as_mut() {
+            provenance.signed = false;
+        }
+        p
+    };
+    for mode in ["warn", "report"] {
+        // A forbid that matches an action no permit allows: still block.
+        let no_critical = format!(
+            "@id(\"no-critical\") @enforcement(\"{mode}\")\nforbid(principal, action, resource) when {{ resource.risk == \"critical\" }};"
+        );
+        let policies = load(layer(&[signed_only, &no_critical]), layer(&[]));
+        let d = ask(&policies, "ann", Action::Install, unsigned_critical());
+        assert_eq!(
+            d.refusal,
+            Some(Enforcement::Block),
+            "{mode}: {}",
+            d.explain()
+        );
+        assert!(!d.proceeds(), "{mode}");
+        assert!(d.verdicts[0].nothing_permits, "{mode}");
+        assert!(
+            d.explain().contains("no machine policy permits it"),
+            "{mode}: {}",
+            d.explain()
+        );
+        // Signed, the permit is satisfied and the forbid's mode holds.
+        let mut signed = unsigned_critical();
+        if let Some(provenance) = signed.provenance.as_mut() {
+            provenance.signed = true;
+        }
+        let d = ask(&policies, "ann", Action::Install, signed);
+        let expect = if mode == "warn" {
+            Enforcement::Warn
+        } else {
+            Enforcement::Report
+        };
+        assert_eq!(d.refusal, Some(expect), "{mode}: {}", d.explain());
+        assert!(d.proceeds(), "{mode}");
+        assert!(!d.verdicts[0].nothing_permits, "{mode}");
+
+        // A forbid of everything beside an allow-list does not cancel it.
+        let everything = format!("@enforcement(\"{mode}\")\nforbid(principal, action, resource);");
+        let policies = load(layer(&[signed_only, &everything]), layer(&[]));
+        let d = ask(&policies, "ann", Action::Enable, plugin("p", "MIT", None));
+        assert_eq!(
+            d.refusal,
+            Some(Enforcement::Block),
+            "{mode}: {}",
+            d.explain()
+        );
+        let d = ask(&policies, "ann", Action::Install, unsigned_critical());
+        assert_eq!(
+            d.refusal,
+            Some(Enforcement::Block),
+            "{mode}: {}",
+            d.explain()
+        );
+    }
+}
+
+#[test]
 fn a_users_permit_cannot_loosen_the_machines_policy() {
     // The machine allows installs by the admins group only.
     let mut machine = layer(&[
