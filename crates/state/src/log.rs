@@ -410,15 +410,36 @@ impl EventLog {
     /// `limit` (the newest ones when there are more). A sensitive event's
     /// payload is `null` unless `reveal` asks for it to be unsealed.
     pub fn since(&self, since_ms: i64, limit: u64) -> Result<Vec<Event>, StateError> {
-        self.read(since_ms, limit, false)
+        self.read(since_ms, limit, None, false)
     }
 
     /// As [`EventLog::since`], with sensitive payloads unsealed.
     pub fn since_revealed(&self, since_ms: i64, limit: u64) -> Result<Vec<Event>, StateError> {
-        self.read(since_ms, limit, true)
+        self.read(since_ms, limit, None, true)
     }
 
-    fn read(&self, since_ms: i64, limit: u64, reveal: bool) -> Result<Vec<Event>, StateError> {
+    /// As [`EventLog::since`] (or [`EventLog::since_revealed`] when
+    /// `reveal`), only the events whose topic `pattern` matches: the newest
+    /// `limit` of those, however many others came after them (filtering
+    /// the newest `limit` events instead would show fewer, or none, while
+    /// older matches exist).
+    pub fn matching(
+        &self,
+        since_ms: i64,
+        limit: u64,
+        pattern: &lord_manifest::Topic,
+        reveal: bool,
+    ) -> Result<Vec<Event>, StateError> {
+        self.read(since_ms, limit, Some(pattern), reveal)
+    }
+
+    fn read(
+        &self,
+        since_ms: i64,
+        limit: u64,
+        pattern: Option<&lord_manifest::Topic>,
+        reveal: bool,
+    ) -> Result<Vec<Event>, StateError> {
         self.flush()?;
         let sealer = match (&self.inner.store.secrets, reveal) {
             (Some(secrets), true) => Some(secrets.sealer()?),
@@ -439,6 +460,13 @@ impl EventLog {
             let at_ms: i64 = row.get(1)?;
             if at_ms < since_ms {
                 break;
+            }
+            // The topic is read first: an event that does not match is
+            // neither decoded nor unsealed.
+            if let Some(pattern) = pattern
+                && !pattern.matches(&row.get::<_, String>(2)?)
+            {
+                continue;
             }
             events.push(decode_row(row, at_ms, sealer.as_ref())?);
         }
@@ -632,6 +660,42 @@ mod tests {
             read("SELECT source, events, bytes FROM event_totals WHERE events > 0 ORDER BY source"),
             read("SELECT source, COUNT(*), SUM(bytes) FROM events GROUP BY source ORDER BY source"),
         )
+    }
+
+    /// `matching` gives the newest matches however many other events came
+    /// after them, oldest first, and only matches.
+    #[test]
+    fn matching_takes_its_limit_of_matches_not_of_events() {
+        let home = tempfile::tempdir().expect("home");
+        let db = StateDb::open(home.path()).expect("db");
+        let log = EventLog::new(db, Retention::default());
+        for n in 0..5 {
+            let mut wanted = (*event("notes", n, 1_000 + n)).clone();
+            wanted.topic = "notes.added".to_owned();
+            log.append(Arc::new(wanted)).expect("append");
+        }
+        for n in 0..50 {
+            log.append(event("noisy", n, 2_000 + n)).expect("append");
+        }
+        let pattern = lord_manifest::Topic::pattern("notes.*").expect("pattern");
+        let found = log.matching(0, 3, &pattern, false).expect("read");
+        let payloads: Vec<_> = found.iter().map(|e| e.payload.clone()).collect();
+        assert_eq!(payloads, [2, 3, 4].map(|n| serde_json::json!(n)));
+        assert!(found.iter().all(|e| e.topic == "notes.added"));
+        // Unfiltered, the newest three are the noisy ones.
+        assert!(
+            log.since(0, 3)
+                .expect("read")
+                .iter()
+                .all(|e| e.topic == "t.out")
+        );
+        // `since_ms` still bounds it.
+        assert_eq!(
+            log.matching(1_003, 10, &pattern, false)
+                .expect("read")
+                .len(),
+            2
+        );
     }
 
     /// The budget check reads each source's totals instead of counting its

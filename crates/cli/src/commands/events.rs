@@ -75,7 +75,7 @@ pub(crate) async fn run(
         } => {
             let pattern = pattern(topic.as_deref())?;
             let mut last = 0;
-            for event in read(log, 0, lines.max(1), reveal)? {
+            for event in read(log, 0, lines.max(1), pattern.as_ref(), reveal)? {
                 last = event.seq;
                 print_event(out, &event, pattern.as_ref(), json)?;
             }
@@ -101,7 +101,7 @@ pub(crate) async fn run(
         } => {
             let pattern = pattern(topic.as_deref())?;
             let since = since_ms(&since)?;
-            for event in read(log, since, u64::MAX, reveal)? {
+            for event in read(log, since, u64::MAX, pattern.as_ref(), reveal)? {
                 print_event(out, &event, pattern.as_ref(), json)?;
             }
         }
@@ -132,12 +132,20 @@ fn pattern(topic: Option<&str>) -> Result<Option<Topic>> {
         .transpose()
 }
 
-/// Sensitive payloads stay `null` unless the user asked to see them.
-fn read(log: &EventLog, since: i64, limit: u64, reveal: bool) -> Result<Vec<Event>> {
-    Ok(if reveal {
-        log.since_revealed(since, limit)?
-    } else {
-        log.since(since, limit)?
+/// The newest `limit` events since `since` that `pattern` matches (any,
+/// without one). Sensitive payloads stay `null` unless the user asked to
+/// see them.
+fn read(
+    log: &EventLog,
+    since: i64,
+    limit: u64,
+    pattern: Option<&Topic>,
+    reveal: bool,
+) -> Result<Vec<Event>> {
+    Ok(match pattern {
+        Some(pattern) => log.matching(since, limit, pattern, reveal)?,
+        None if reveal => log.since_revealed(since, limit)?,
+        None => log.since(since, limit)?,
     })
 }
 
@@ -151,7 +159,7 @@ fn print_after(
 ) -> Result<u64> {
     let mut last = after;
     // Recent events only: the log is ordered by sequence number.
-    for event in read(log, now_ms() - 60_000, 10_000, reveal)? {
+    for event in read(log, now_ms() - 60_000, 10_000, pattern, reveal)? {
         if event.seq > last {
             last = event.seq;
             print_event(out, &event, pattern, json)?;

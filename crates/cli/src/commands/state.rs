@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use anyhow::{Result, anyhow};
 use clap::Subcommand;
 use lord_host::Framework;
+use lord_manifest::Topic;
 use serde_json::json;
 
 use crate::render::{Output, foreign};
@@ -32,11 +33,14 @@ pub(crate) fn run(out: &Output, framework: &Framework, command: StateCommand) ->
                 .bus
                 .log()
                 .ok_or_else(|| anyhow!("this lord keeps no event log"))?;
-            let finished: Vec<_> = log
-                .since(0, 10_000)?
-                .into_iter()
-                .filter(|e| e.topic == "lord.command.finished")
-                .collect();
+            // The last commands however many events plugins published
+            // since: the filter is applied before the limit.
+            let finished = log.matching(
+                0,
+                10_000,
+                &Topic::pattern("lord.command.finished").map_err(|e| anyhow!(e))?,
+                false,
+            )?;
             let errors = finished
                 .iter()
                 .filter(|e| e.payload["status"] != "ok")
