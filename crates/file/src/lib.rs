@@ -2,8 +2,9 @@
 //! leaves the old contents or the new ones, never a mix.
 //!
 //! [`write_atomic`] writes a temporary file in the target's own folder (so
-//! the rename cannot cross file systems), fsyncs it, and renames it over
-//! the target. The temporary file is created 0600, so the result is
+//! the rename cannot cross file systems), fsyncs it, renames it over the
+//! target, and fsyncs the folder, so the rename itself survives a power
+//! cut. The temporary file is created 0600, so the result is
 //! readable by the user only, which is what keys, secrets and locks need.
 //!
 //! [`replace_keeping`] and [`swap_back`] do the same for a program that
@@ -111,6 +112,14 @@ fn write_with_mode(path: &Path, bytes: &[u8], mode: Option<u32>) -> Result<(), W
     file.as_file().sync_all().map_err(fail("sync", path))?;
     file.persist(path)
         .map_err(|e| fail("replace", path)(e.error))?;
+    // The rename is an entry in the folder: until the folder itself is
+    // synced, a power cut may bring the old contents back after success
+    // was reported. (Unix only: a folder cannot be opened this way
+    // elsewhere, and NTFS journals the rename.)
+    #[cfg(unix)]
+    std::fs::File::open(dir)
+        .and_then(|folder| folder.sync_all())
+        .map_err(fail("sync the folder", dir))?;
     Ok(())
 }
 
