@@ -78,7 +78,11 @@ fn configured_registry(framework: &Framework) -> Result<String> {
         })
 }
 
-/// A client for the registry `registry_url` names.
+/// A client for the registry `registry_url` names, trusting its root on
+/// first use only where the machine allows it. Every command that reads
+/// the registry's signed index goes through here, so that a root trusted
+/// on first use never slips past `registry.require-pinned-root` and is
+/// then taken as pinned by every later command.
 pub(crate) fn registry_client(
     framework: &Framework,
     flag: Option<String>,
@@ -98,6 +102,9 @@ pub(crate) fn registry_client(
 
 /// A client for the registry at `url`, trusting for its HTTPS the private
 /// CA pinned for it (`lord registry pin --ca-file`) when there is one.
+/// It does not apply `registry.require-pinned-root`: only for calls that
+/// read nothing from the signed index (publishing, ratings); anything
+/// that does uses [`registry_client`].
 pub(crate) fn registry_client_at(
     framework: &Framework,
     url: &str,

@@ -107,9 +107,11 @@ async fn update(
                 .map_err(|e| UsageError(format!("`{v}` is not a version like 1.2.3: {e}")))
         })
         .transpose()?;
-    let url = crate::commands::registry_url(framework, args.registry)?;
+    // The release list is in the signed index: trust in the registry's
+    // root is decided as for any install (`registry.require-pinned-root`).
+    let client = crate::commands::registry_client(framework, args.registry)?;
+    let url = client.base().to_owned();
     let exe = exe(ctx)?;
-    let client = crate::commands::registry_client_at(framework, &url)?;
     let (platform, running) = (platform(), running());
     let spinner = out.spinner("checking for a release");
     let release = framework

@@ -208,6 +208,75 @@ fn a_release_signed_by_a_key_the_user_does_not_trust_is_refused() {
     run_copy(&user, &exe, &["--version"]).assert_ok();
 }
 
+/// Every `root.json` under `home`'s registries folder: a pinned root or
+/// one trusted on first use.
+fn roots_kept(user: &Lord) -> Vec<PathBuf> {
+    fn walk(dir: &Path, found: &mut Vec<PathBuf>) {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                walk(&path, found);
+            } else if path.file_name().is_some_and(|n| n == "root.json") {
+                found.push(path);
+            }
+        }
+    }
+    let mut found = Vec::new();
+    walk(&user.home.path().join("registries"), &mut found);
+    found
+}
+
+#[test]
+fn self_update_honours_require_pinned_root_and_trusts_nothing_on_first_use() {
+    let (author, served, token, user) = set_up();
+    let dir = tempfile::tempdir().expect("bin dir");
+    let exe = copy_of_lord(dir.path());
+    let original = std::fs::read(&exe).expect("original");
+    let release = marked(&original, "99.0.0");
+    publish_release(&author, &served, &token, &release, "99.0.0", "default");
+    user.run(&["config", "set", "registry.require-pinned-root", "true"])
+        .assert_ok();
+
+    let refused = run_copy(&user, &exe, &["self", "update", "--registry", &served.url]);
+    assert_ne!(refused.code(), Some(0), "an unpinned registry was trusted");
+    refused.assert_stderr_contains("lord registry pin");
+    assert!(
+        std::fs::read(&exe).expect("still") == original,
+        "the binary changed"
+    );
+    assert_eq!(roots_kept(&user), Vec::<PathBuf>::new());
+    // Nor does a later install take the registry as pinned.
+    let install = user.run(&[
+        "plugin",
+        "install",
+        "hello",
+        "--registry",
+        &served.url,
+        "--yes",
+    ]);
+    assert_ne!(install.code(), Some(0));
+    install.assert_stderr_contains("lord registry pin");
+
+    // Once its root is pinned, the same update goes through.
+    let root = served.data.path().join("tuf/metadata/1.root.json");
+    user.run(&[
+        "registry",
+        "pin",
+        "--registry",
+        &served.url,
+        "--root",
+        root.to_str().expect("utf-8"),
+    ])
+    .assert_ok();
+    run_copy(&user, &exe, &["self", "update", "--registry", &served.url])
+        .assert_ok()
+        .assert_stderr_contains("to 99.0.0");
+    assert!(std::fs::read(&exe).expect("new") == release);
+}
+
 #[test]
 fn publishing_a_release_needs_a_token_for_lord_and_releases_are_immutable() {
     let (author, served, _, _) = set_up();
