@@ -144,6 +144,29 @@ fn segment(value: &str) -> String {
         .collect()
 }
 
+/// A URL as messages and the alert log show it: scheme, host and port,
+/// with `/…` for whatever followed. A chat service's webhook URL is itself
+/// the credential (its path is the token), and a gateway's may carry
+/// `user:password@`; neither may reach a terminal or `monitor.db`.
+pub fn shown_url(url: &str) -> String {
+    match reqwest::Url::parse(url) {
+        Ok(parsed) => {
+            let mut shown = format!("{}://", parsed.scheme());
+            if let Some(host) = parsed.host_str() {
+                shown.push_str(host);
+            }
+            if let Some(port) = parsed.port() {
+                shown.push_str(&format!(":{port}"));
+            }
+            if parsed.path() != "/" || parsed.query().is_some() || parsed.fragment().is_some() {
+                shown.push_str("/…");
+            }
+            shown
+        }
+        Err(_) => "(an unreadable URL)".to_owned(),
+    }
+}
+
 /// Pushes snapshots to one gateway group over one HTTP client.
 #[derive(Debug, Clone)]
 pub struct Pusher {
@@ -164,7 +187,7 @@ impl Pusher {
     /// too).
     pub async fn push(&self, snapshot: &Snapshot) -> Result<(), MonitorError> {
         let failed = |reason: String| MonitorError::Push {
-            url: self.gateway.url.clone(),
+            url: shown_url(&self.gateway.url),
             reason,
         };
         let response = self
@@ -174,7 +197,7 @@ impl Pusher {
             .body(exposition::render(snapshot, Format::Text))
             .send()
             .await
-            .map_err(|e| failed(e.to_string()))?;
+            .map_err(|e| failed(e.without_url().to_string()))?;
         let status = response.status();
         if status.is_success() {
             return Ok(());
@@ -187,6 +210,19 @@ impl Pusher {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_url_is_shown_without_its_path_user_or_query() {
+        let token = "T0000/B0000/XXXXXXXXXXXXXXXXXXXXXXXX";
+        let shown = shown_url(&format!("https://hooks.slack.com/services/{token}"));
+        assert_eq!(shown, "https://hooks.slack.com/…");
+        assert_eq!(
+            shown_url("http://ada:hunter2@127.0.0.1:9091/"),
+            "http://127.0.0.1:9091"
+        );
+        assert_eq!(shown_url("http://gw:9091?k=v"), "http://gw:9091/…");
+        assert_eq!(shown_url("not a url"), "(an unreadable URL)");
+    }
 
     #[test]
     fn grouping_labels_are_path_segments() {

@@ -37,7 +37,7 @@ pub struct Webhook {
 impl std::fmt::Debug for Webhook {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Webhook")
-            .field("url", &self.url)
+            .field("url", &crate::http::shown_url(&self.url))
             .field("signed", &self.secret.is_some())
             .finish()
     }
@@ -61,17 +61,19 @@ impl Webhook {
         if let Some(secret) = &self.secret {
             request = request.header(SIGNATURE_HEADER, sign(secret, &body));
         }
-        let response = request
-            .body(body)
-            .send()
-            .await
-            .map_err(|e| failed(format!("{}: {e}", self.url)))?;
+        let response = request.body(body).send().await.map_err(|e| {
+            failed(format!(
+                "{}: {}",
+                crate::http::shown_url(&self.url),
+                e.without_url()
+            ))
+        })?;
         if response.status().is_success() {
             Ok(())
         } else {
             Err(failed(format!(
                 "{} answered {}",
-                self.url,
+                crate::http::shown_url(&self.url),
                 response.status()
             )))
         }
