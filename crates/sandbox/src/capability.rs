@@ -223,13 +223,29 @@ pub(crate) fn authority_allowed(net: &[NetTarget], host: &str, port: u16) -> boo
     if let Ok(ip) = host.parse::<IpAddr>() {
         return net.iter().any(|t| t.allows(ip, port, &[]));
     }
-    let unspecified = IpAddr::from([0, 0, 0, 0]);
     net.iter().any(|t| {
-        t.allows(unspecified, port, &[host])
+        name_allowed(t, host, port)
             || (host.eq_ignore_ascii_case("localhost")
                 && (t.allows(IpAddr::from([127, 0, 0, 1]), port, &[])
                     || t.allows(IpAddr::from(std::net::Ipv6Addr::LOCALHOST), port, &[])))
     })
+}
+
+/// Whether `target` covers the DNS name `name` at `port`, by the name
+/// alone: a grant of any host, or of that name (DNS ignores case and a
+/// final dot). A grant of an address never covers a name, since which
+/// addresses the name has is not looked up here. `NetTarget::allows`
+/// takes an address, and passing it a made-up one would let a grant of
+/// that address (`net(0.0.0.0)`) cover every name.
+fn name_allowed(target: &NetTarget, name: &str, port: u16) -> bool {
+    let port_ok = target.port.is_none_or(|granted| granted == port);
+    let name = name.strip_suffix('.').unwrap_or(name);
+    let host_ok = match &target.host {
+        NetHost::Any => true,
+        NetHost::Name(granted) => granted.eq_ignore_ascii_case(name),
+        NetHost::Ipv4(_) | NetHost::Ipv6(_) => false,
+    };
+    port_ok && host_ok
 }
 
 fn allowed(net: &[NetTarget], resolved: &[(IpAddr, String)], addr: SocketAddr) -> bool {
@@ -256,4 +272,61 @@ fn resolve_names(net: &[NetTarget]) -> Vec<(IpAddr, String)> {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::{Ipv4Addr, Ipv6Addr};
+
+    use super::*;
+
+    fn target(host: NetHost, port: Option<u16>) -> NetTarget {
+        NetTarget { host, port }
+    }
+
+    #[test]
+    fn a_grant_of_the_unspecified_address_covers_no_name() {
+        for grant in [
+            target(NetHost::Ipv4(Ipv4Addr::UNSPECIFIED), None),
+            target(NetHost::Ipv4(Ipv4Addr::UNSPECIFIED), Some(443)),
+            target(NetHost::Ipv6(Ipv6Addr::UNSPECIFIED), None),
+            target(NetHost::Ipv4(Ipv4Addr::new(93, 184, 215, 14)), None),
+        ] {
+            let net = [grant];
+            assert!(!authority_allowed(&net, "example.com", 443), "{}", net[0]);
+            assert!(!authority_allowed(&net, "evil.test", 443), "{}", net[0]);
+        }
+        // The address itself, given as an address, is still what it grants.
+        let net = [target(NetHost::Ipv4(Ipv4Addr::UNSPECIFIED), Some(443))];
+        assert!(authority_allowed(&net, "0.0.0.0", 443));
+    }
+
+    #[test]
+    fn a_name_is_covered_by_its_own_grant_or_any_host() {
+        let net = [target(NetHost::Name("example.com".to_owned()), Some(443))];
+        assert!(authority_allowed(&net, "example.com", 443));
+        assert!(authority_allowed(&net, "EXAMPLE.com", 443));
+        assert!(authority_allowed(&net, "example.com.", 443));
+        assert!(!authority_allowed(&net, "example.com", 80));
+        assert!(!authority_allowed(&net, "www.example.com", 443));
+        assert!(!authority_allowed(&net, "example.com.evil.test", 443));
+
+        let any = [target(NetHost::Any, Some(443))];
+        assert!(authority_allowed(&any, "whatever.test", 443));
+        assert!(!authority_allowed(&any, "whatever.test", 22));
+    }
+
+    #[test]
+    fn localhost_is_covered_by_a_loopback_grant_and_addresses_by_their_own() {
+        let v4 = [target(NetHost::Ipv4(Ipv4Addr::LOCALHOST), Some(8080))];
+        assert!(authority_allowed(&v4, "localhost", 8080));
+        assert!(authority_allowed(&v4, "127.0.0.1", 8080));
+        assert!(!authority_allowed(&v4, "127.0.0.2", 8080));
+        let v6 = [target(NetHost::Ipv6(Ipv6Addr::LOCALHOST), None)];
+        assert!(authority_allowed(&v6, "LocalHost", 1));
+        assert!(authority_allowed(&v6, "[::1]", 1));
+        let name = [target(NetHost::Name("localhost".to_owned()), None)];
+        assert!(authority_allowed(&name, "localhost", 1));
+        assert!(authority_allowed(&name, "127.0.0.1", 1));
+    }
 }
