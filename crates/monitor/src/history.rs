@@ -95,6 +95,10 @@ pub struct SeriesReport {
     pub samples: u64,
     pub last: f64,
     pub min: f64,
+    /// The median and 95th percentile of the window's samples. A span
+    /// already folded into a minute or an hour counts as its samples, each
+    /// at the span's mean: a spike shorter than the span shows in `max`,
+    /// not here.
     pub median: f64,
     pub mean: f64,
     pub p95: f64,
@@ -142,17 +146,22 @@ impl History {
         tx.commit().map_err(db_error)
     }
 
-    /// Each series from `since_ms` on, oldest first: (time, mean, min, max, count).
-    fn points(&self, since_ms: u64) -> Result<BTreeMap<String, Vec<Point>>, MonitorError> {
+    /// Each series over `since_ms..=until_ms`, oldest first: (time, mean,
+    /// min, max, count).
+    fn points(
+        &self,
+        since_ms: u64,
+        until_ms: u64,
+    ) -> Result<BTreeMap<String, Vec<Point>>, MonitorError> {
         let mut statement = self
             .db
             .prepare(
                 "SELECT series, at_ms, value, min, max, count FROM points
-                 WHERE at_ms >= ?1 ORDER BY series, at_ms",
+                 WHERE at_ms >= ?1 AND at_ms <= ?2 ORDER BY series, at_ms",
             )
             .map_err(db_error)?;
         let rows = statement
-            .query_map([since_ms as i64], |row| {
+            .query_map([clamp(since_ms), clamp(until_ms)], |row| {
                 Ok((
                     row.get::<_, String>(0)?,
                     Point {
@@ -176,7 +185,7 @@ impl History {
     /// The report over `since_ms..=until_ms`.
     pub fn report(&self, since_ms: u64, until_ms: u64) -> Result<Report, MonitorError> {
         let series = self
-            .points(since_ms)?
+            .points(since_ms, until_ms)?
             .into_iter()
             .filter_map(|(name, points)| summarise(name, &points))
             .collect();
@@ -247,14 +256,33 @@ fn compact(tx: &rusqlite::Transaction<'_>, now_ms: u64) -> Result<(), MonitorErr
     Ok(())
 }
 
+/// A time in ms as SQLite's integer (`u64::MAX`, "no end", is its largest).
+fn clamp(ms: u64) -> i64 {
+    i64::try_from(ms).unwrap_or(i64::MAX)
+}
+
 fn summarise(series: String, points: &[Point]) -> Option<SeriesReport> {
     let last = points.last()?;
     let values: Vec<f64> = points.iter().map(|p| p.value).collect();
-    let mut sorted = values.clone();
-    sorted.sort_by(f64::total_cmp);
+    // Each point weighs as many samples as it holds: a folded minute is
+    // six samples, not one beside the raw ones.
+    let mut sorted: Vec<(f64, u64)> = points.iter().map(|p| (p.value, p.count.max(1))).collect();
+    sorted.sort_by(|a, b| a.0.total_cmp(&b.0));
     let samples: u64 = points.iter().map(|p| p.count).sum();
     let mean = points.iter().map(|p| p.value * p.count as f64).sum::<f64>() / samples as f64;
-    let rank = |q: f64| sorted[((sorted.len() - 1) as f64 * q).round() as usize];
+    let weight: u64 = sorted.iter().map(|&(_, n)| n).sum();
+    let rank = |q: f64| {
+        // The sample at rank ⌈q·n⌉ (1-based), found by cumulative weight.
+        let wanted = ((weight as f64 * q).ceil() as u64).clamp(1, weight);
+        let mut seen = 0;
+        sorted
+            .iter()
+            .find(|&&(_, n)| {
+                seen += n;
+                seen >= wanted
+            })
+            .map_or(last.value, |&(value, _)| value)
+    };
     let anomalies = if values.len() >= 10 {
         points
             .iter()
@@ -364,6 +392,38 @@ mod tests {
             .find(|s| s.series == "cpu.percent")
             .unwrap();
         assert_eq!(cpu.samples, 2);
+    }
+
+    /// Folded spans weigh their samples in the median and p95, and a
+    /// report ends where it is asked to.
+    #[test]
+    fn percentiles_weigh_folded_spans_by_their_samples_and_the_window_ends_at_until() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut history = History::open(&dir.path().join("monitor.db")).unwrap();
+        // 90 minutes at 50 %, then an hour at 1 %, every 10 s: the first
+        // 90 minutes fold into 90 one-minute points of 6 samples each,
+        // beside 360 raw points. Counted as points, 1 % would be the median.
+        let start = 1_000 * 3_600_000;
+        for i in 0..900u64 {
+            let cpu = if i < 540 { 50.0 } else { 1.0 };
+            history.record(&at(start + i * 10_000, cpu)).unwrap();
+        }
+        let cpu = |report: Report| {
+            report
+                .series
+                .into_iter()
+                .find(|s| s.series == "cpu.percent")
+                .unwrap()
+        };
+        let all = cpu(history.report(start, u64::MAX).unwrap());
+        assert_eq!(all.samples, 900);
+        assert_eq!((all.median, all.p95), (50.0, 50.0), "{all:?}");
+        // The last hour alone: 1 % throughout.
+        let late = cpu(history.report(start + 5_400_000, u64::MAX).unwrap());
+        assert_eq!((late.median, late.p95, late.samples), (1.0, 1.0, 360));
+        // The first half hour alone: nothing after `until` counts.
+        let early = cpu(history.report(start, start + 1_800_000 - 1).unwrap());
+        assert_eq!((early.samples, early.max, early.last), (180, 50.0, 50.0));
     }
 
     #[test]
