@@ -44,6 +44,9 @@ pub use profile::{
     check_setting, default_password_secret, parse_url,
 };
 pub use schema::{Column, ForeignKey, Index, Table};
-pub use sql::{Bounds, Canceller, RowBatches, RowSink, SqlSession, in_transaction, too_large};
+pub use sql::{
+    BoundedRows, Bounds, Canceller, RowBatches, RowSink, SqlSession, in_transaction, past_deadline,
+    too_large,
+};
 pub use value::{RowObjects, Rows, Value};
 pub use wide_column::WideColumnSession;

@@ -103,9 +103,10 @@ pub trait SqlSession: Send {
 
     /// [`SqlSession::run`] within `bounds`: a result over them is an error
     /// ([`DbError::TooLarge`]), and a statement past the deadline is ended
-    /// where the engine allows. This default reads the whole result before
-    /// checking it; an engine that can stop reading early, or end a
-    /// statement at a deadline, does it in its own.
+    /// where the engine allows ([`past_deadline`]). This default reads the
+    /// whole result before checking it and keeps no deadline: every engine
+    /// lord ships overrides it, reading rows as they arrive (with
+    /// [`BoundedRows`]) and ending the statement at the deadline.
     fn run_within(
         &mut self,
         sql: &str,
@@ -169,6 +170,61 @@ pub struct Bounds {
     /// When the statement must have ended; `None`: the profile's own
     /// statement timeout alone.
     pub deadline: Option<std::time::Instant>,
+}
+
+impl Bounds {
+    /// What is left of the deadline at `now`; `None` without one.
+    pub fn left(&self, now: std::time::Instant) -> Option<std::time::Duration> {
+        self.deadline.map(|d| d.saturating_duration_since(now))
+    }
+}
+
+/// Gathers a bounded statement's rows as its engine's cursor yields them,
+/// stopping at the first row that puts the result over its bounds: no
+/// more of a result is ever held than the bounds allow (and one row).
+pub struct BoundedRows<'b> {
+    bounds: &'b Bounds,
+    rows: Vec<Vec<Value>>,
+    weight: usize,
+}
+
+impl<'b> BoundedRows<'b> {
+    /// An empty result under `columns`, whose names count towards its
+    /// weight as [`Rows::weight`] counts them.
+    pub fn new(columns: &[String], bounds: &'b Bounds) -> Self {
+        Self {
+            bounds,
+            rows: Vec::new(),
+            weight: columns.iter().map(String::len).sum(),
+        }
+    }
+
+    /// Adds a row; [`too_large`] once the result is over its bounds.
+    pub fn push(&mut self, row: Vec<Value>) -> Result<(), DbError> {
+        self.weight = row
+            .iter()
+            .fold(self.weight, |sum, v| sum.saturating_add(v.weight()));
+        self.rows.push(row);
+        if self.rows.len() > self.bounds.max_rows || self.weight > self.bounds.max_bytes {
+            return Err(too_large(self.bounds));
+        }
+        Ok(())
+    }
+
+    /// The rows gathered.
+    pub fn into_rows(self) -> Vec<Vec<Value>> {
+        self.rows
+    }
+}
+
+/// The error of a bounded statement the engine ended at the caller's
+/// deadline (the same words on every engine).
+pub fn past_deadline(profile: &str, engine: &'static str) -> DbError {
+    DbError::Engine {
+        profile: profile.to_owned(),
+        engine,
+        message: "the statement ran past the caller's deadline".to_owned(),
+    }
 }
 
 /// The error of a result over `bounds`.

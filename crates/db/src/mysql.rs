@@ -9,11 +9,11 @@
 //! a transaction does not make a schema change atomic there
 //! ([`lord_db_api::Engine::transactional_ddl`]).
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use lord_db_api::{
-    Canceller, Column, DbError, Engine, ForeignKey, Index, Password, Profile, RowBatches, RowSink,
-    Rows, SqlSession, Table, TlsMode, Value,
+    BoundedRows, Bounds, Canceller, Column, DbError, Engine, ForeignKey, Index, Password, Profile,
+    RowBatches, RowSink, Rows, SqlSession, Table, TlsMode, Value, past_deadline,
 };
 use mysql::consts::ColumnType;
 use mysql::prelude::Queryable as _;
@@ -27,7 +27,18 @@ pub(crate) struct MySession {
     profile: String,
     /// How the connection was made, for the second one a cancel needs.
     opts: Opts,
+    /// The profile's statement timeout, set on the session when it opens.
+    statement_timeout: Option<Duration>,
+    /// Whether the server is MariaDB (whose time limit is
+    /// `max_statement_time`, in seconds, on every statement) rather than
+    /// MySQL (`max_execution_time`, in milliseconds, on `SELECT` only);
+    /// asked once, when first needed.
+    mariadb: Option<bool>,
 }
+
+/// MariaDB's `ER_STATEMENT_TIMEOUT` and MySQL's `ER_QUERY_TIMEOUT`: a
+/// statement the server ended at its time limit.
+const TIMED_OUT: [u16; 2] = [1969, 3024];
 
 /// `KILL QUERY` for the session's connection, sent from a connection of
 /// its own.
@@ -85,6 +96,8 @@ impl MySession {
             conn: conn.map_err(|e| fail(e.to_string()))?,
             profile: name.clone(),
             opts: used.into(),
+            statement_timeout: profile.statement_timeout,
+            mariadb: None,
         };
         if let Some(limit) = profile.statement_timeout {
             session
@@ -94,19 +107,106 @@ impl MySession {
         Ok(session)
     }
 
-    fn limit_statements(&mut self, limit: Duration) -> Result<(), mysql::Error> {
-        let version: Option<String> = self.conn.query_first("SELECT VERSION()")?;
-        if version.is_some_and(|v| v.contains("MariaDB")) {
-            self.conn.query_drop(format!(
-                "SET SESSION max_statement_time = {}",
-                limit.as_secs_f64()
-            ))
-        } else {
-            self.conn.query_drop(format!(
-                "SET SESSION max_execution_time = {}",
-                limit.as_millis()
-            ))
+    fn is_mariadb(&mut self) -> Result<bool, mysql::Error> {
+        if let Some(known) = self.mariadb {
+            return Ok(known);
         }
+        let version: Option<String> = self.conn.query_first("SELECT VERSION()")?;
+        let known = version.is_some_and(|v| v.contains("MariaDB"));
+        self.mariadb = Some(known);
+        Ok(known)
+    }
+
+    /// Sets the server's time limit on the session's statements, rounded
+    /// up to what the server counts in: a statement is ended at the limit,
+    /// not before it.
+    fn limit_statements(&mut self, limit: Duration) -> Result<(), mysql::Error> {
+        let sql = if self.is_mariadb()? {
+            let micros = limit.as_micros().max(1);
+            format!(
+                "SET SESSION max_statement_time = {}.{:06}",
+                micros / 1_000_000,
+                micros % 1_000_000
+            )
+        } else {
+            let ms = limit.as_micros().div_ceil(1000).max(1);
+            format!("SET SESSION max_execution_time = {ms}")
+        };
+        self.conn.query_drop(sql)
+    }
+
+    /// Sets the profile's time limit again (or the server's default,
+    /// without one) after a bounded statement set its own.
+    fn restore_limit(&mut self) -> Result<(), mysql::Error> {
+        if let Some(limit) = self.statement_timeout {
+            return self.limit_statements(limit);
+        }
+        let variable = if self.is_mariadb()? {
+            "max_statement_time"
+        } else {
+            "max_execution_time"
+        };
+        self.conn
+            .query_drop(format!("SET SESSION {variable} = DEFAULT"))
+    }
+
+    /// Runs one statement; with `bounds`, reading stops at the first row
+    /// over them and the statement is ended (`KILL QUERY` from a second
+    /// connection), so the rows still to come are not all sent and read
+    /// before the connection is free again.
+    fn read(
+        &mut self,
+        sql: &str,
+        params: &[Value],
+        bounds: Option<&Bounds>,
+    ) -> Result<Rows, DbError> {
+        let unbounded = Bounds {
+            max_rows: usize::MAX,
+            max_bytes: usize::MAX,
+            deadline: None,
+        };
+        let deadline = bounds.and_then(|b| b.deadline);
+        let bounds = bounds.unwrap_or(&unbounded);
+        let id = self.conn.connection_id();
+        let opts = &self.opts;
+        let kill = || {
+            // A kill that fails, or arrives after the statement ended,
+            // changes nothing but how long the rest takes to read.
+            let _ = Conn::new(opts.clone())
+                .and_then(|mut conn| conn.query_drop(format!("KILL QUERY {id}")));
+        };
+        let outcome = if params.is_empty() {
+            // The connection runs every statement of a text; one `run` is
+            // one statement, refused before anything is sent.
+            if let Some(at) = crate::mysql_text::second_statement(sql) {
+                return Err(DbError::Value {
+                    profile: self.profile.clone(),
+                    message: format!(
+                        "the text holds more than one statement (the second starts at byte \
+                         {at}); send one statement at a time"
+                    ),
+                });
+            }
+            self.conn
+                .query_iter(sql)
+                .map_err(Stop::Driver)
+                .and_then(|result| gather(result, bounds, kill))
+        } else {
+            let bound: Vec<mysql::Value> = params.iter().map(to_mysql).collect();
+            self.conn
+                .exec_iter(sql, bound)
+                .map_err(Stop::Driver)
+                .and_then(|result| gather(result, bounds, kill))
+        };
+        outcome.map_err(|stop| match stop {
+            Stop::Over(over) => over,
+            Stop::Driver(mysql::Error::MySqlError(e))
+                if TIMED_OUT.contains(&e.code) && deadline.is_some_and(|d| Instant::now() >= d) =>
+            {
+                past_deadline(&self.profile, "mysql")
+            }
+            Stop::Driver(e) => self.engine_error(&e),
+        })
     }
 
     fn engine_error(&self, e: &mysql::Error) -> DbError {
@@ -212,31 +312,51 @@ fn is_textual(ty: ColumnType) -> bool {
     )
 }
 
-/// Reads every row of a result: the first result set's, and every later
-/// set's to its end (a query of several statements, which the text
-/// protocol runs), so an error in a later statement is returned rather
-/// than dropped with the result.
-fn collect<P: mysql::prelude::Protocol>(
+/// Why reading a result stopped early.
+enum Stop {
+    Driver(mysql::Error),
+    /// The result went over its bounds.
+    Over(DbError),
+}
+
+/// Reads a result within `bounds`: the first result set's rows, and
+/// every later set's to its end without keeping them (a query of several
+/// statements, which the text protocol runs), so an error in a later
+/// statement is returned rather than dropped with the result. At the
+/// first row over the bounds, `kill` ends the statement on the server and
+/// reading stops.
+fn gather<P: mysql::prelude::Protocol>(
     mut result: mysql::QueryResult<'_, '_, '_, P>,
-) -> Result<Rows, mysql::Error> {
+    bounds: &Bounds,
+    kill: impl FnOnce(),
+) -> Result<Rows, Stop> {
     let mut first: Option<Rows> = None;
+    let mut kill = Some(kill);
     while let Some(set) = result.iter() {
         let columns: Vec<mysql::Column> = set.columns().as_ref().to_vec();
+        let names: Vec<String> = columns.iter().map(|c| c.name_str().into_owned()).collect();
         let affected = set.affected_rows();
-        let mut rows = Vec::new();
+        let mut rows = first.is_none().then(|| BoundedRows::new(&names, bounds));
         for row in set {
-            let values = row?.unwrap();
-            if first.is_none() {
-                rows.push(
-                    values
-                        .into_iter()
-                        .zip(&columns)
-                        .map(|(v, c)| from_mysql(v, c))
-                        .collect(),
-                );
+            let values = row.map_err(Stop::Driver)?.unwrap();
+            let Some(rows) = rows.as_mut() else {
+                continue;
+            };
+            let cells = values
+                .into_iter()
+                .zip(&columns)
+                .map(|(v, c)| from_mysql(v, c))
+                .collect();
+            if let Err(over) = rows.push(cells) {
+                if let Some(kill) = kill.take() {
+                    kill();
+                }
+                // Dropping the result reads what is left of it, which the
+                // kill cut short.
+                return Err(Stop::Over(over));
             }
         }
-        if first.is_none() {
+        if let Some(rows) = rows {
             first = Some(if columns.is_empty() {
                 Rows {
                     affected: Some(affected),
@@ -244,8 +364,8 @@ fn collect<P: mysql::prelude::Protocol>(
                 }
             } else {
                 Rows {
-                    columns: columns.iter().map(|c| c.name_str().into_owned()).collect(),
-                    rows,
+                    columns: names,
+                    rows: rows.into_rows(),
                     affected: None,
                 }
             });
@@ -280,24 +400,34 @@ impl SqlSession for MySession {
     }
 
     fn run(&mut self, sql: &str, params: &[Value]) -> Result<Rows, DbError> {
-        let result = if params.is_empty() {
-            // The connection runs every statement of a text; one `run` is
-            // one statement, refused before anything is sent.
-            if let Some(at) = crate::mysql_text::second_statement(sql) {
-                return Err(DbError::Value {
-                    profile: self.profile.clone(),
-                    message: format!(
-                        "the text holds more than one statement (the second starts at byte \
-                         {at}); send one statement at a time"
-                    ),
-                });
+        self.read(sql, params, None)
+    }
+
+    /// The statement runs under the server's own time limit cut to what
+    /// is left of the caller's deadline (MariaDB's `max_statement_time`
+    /// ends any statement, lock waits included; MySQL's
+    /// `max_execution_time` ends only a `SELECT`), and its rows are read
+    /// as they arrive, reading stopping past the bounds. Afterwards the
+    /// profile's own limit is set again, whatever the statement set.
+    fn run_within(
+        &mut self,
+        sql: &str,
+        params: &[Value],
+        bounds: &Bounds,
+    ) -> Result<Rows, DbError> {
+        if let Some(left) = bounds.left(Instant::now()) {
+            if left.is_zero() {
+                return Err(past_deadline(&self.profile, "mysql"));
             }
-            self.conn.query_iter(sql).and_then(collect)
-        } else {
-            let bound: Vec<mysql::Value> = params.iter().map(to_mysql).collect();
-            self.conn.exec_iter(sql, bound).and_then(collect)
-        };
-        result.map_err(|e| self.engine_error(&e))
+            let limit = self.statement_timeout.map_or(left, |own| own.min(left));
+            self.limit_statements(limit)
+                .map_err(|e| self.engine_error(&e))?;
+        }
+        let outcome = self.read(sql, params, Some(bounds));
+        let restored = self.restore_limit().map_err(|e| self.engine_error(&e));
+        let rows = outcome?;
+        restored?;
+        Ok(rows)
     }
 
     fn stream(

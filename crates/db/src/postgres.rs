@@ -5,10 +5,11 @@
 //! by the server's extended protocol, never spliced.
 
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use lord_db_api::{
-    Canceller, Column, DbError, Engine, ForeignKey, Index, Password, Profile, RowBatches, RowSink,
-    Rows, SqlSession, Table, TlsMode, Value,
+    BoundedRows, Bounds, Canceller, Column, DbError, Engine, ForeignKey, Index, Password, Profile,
+    RowBatches, RowSink, Rows, SqlSession, Table, TlsMode, Value, past_deadline,
 };
 use postgres::config::SslMode;
 use postgres::types::ToSql;
@@ -21,6 +22,8 @@ pub(crate) struct PgSession {
     /// The TLS the connection was made with, for a cancel request (none
     /// when TLS is off).
     tls: Option<Arc<rustls::ClientConfig>>,
+    /// The profile's statement timeout, set on the session when it opens.
+    statement_timeout: Option<Duration>,
 }
 
 /// PostgreSQL's cancel request, sent on a connection of its own the way
@@ -107,6 +110,7 @@ impl PgSession {
             client,
             profile: name.clone(),
             tls,
+            statement_timeout: profile.statement_timeout,
         };
         if let Some(limit) = profile.statement_timeout {
             session
@@ -118,15 +122,121 @@ impl PgSession {
     }
 
     fn engine_error(&self, e: &postgres::Error) -> DbError {
-        DbError::Engine {
-            profile: self.profile.clone(),
-            engine: "postgres",
-            message: message(e),
-        }
+        failure(&self.profile, e, None)
     }
 
     fn names(&mut self, sql: &str, table: &str) -> Result<Vec<Vec<Value>>, DbError> {
         Ok(self.run(sql, &[Value::Text(table.to_owned())])?.rows)
+    }
+
+    /// Sets the profile's statement timeout again (or the server's
+    /// default, without one) after a bounded statement set its own.
+    fn restore_timeout(&mut self) -> Result<(), DbError> {
+        let sql = match self.statement_timeout {
+            Some(limit) => format!("SET statement_timeout = {}", limit.as_millis()),
+            None => "RESET statement_timeout".to_owned(),
+        };
+        self.client
+            .batch_execute(&sql)
+            .map_err(|e| self.engine_error(&e))
+    }
+
+    /// Runs one statement; with `bounds`, its rows are read as the server
+    /// sends them and reading stops at the first row over the bounds, the
+    /// statement then cancelled so that the server stops producing rows
+    /// (the connection reads whatever rows are still on their way before
+    /// the next statement).
+    fn read(
+        &mut self,
+        sql: &str,
+        params: &[Value],
+        bounds: Option<&Bounds>,
+    ) -> Result<Rows, DbError> {
+        use postgres::fallible_iterator::FallibleIterator as _;
+        let deadline = bounds.and_then(|b| b.deadline);
+        let profile = self.profile.clone();
+        let fail = |e: &postgres::Error| failure(&profile, e, deadline);
+        let statement = self.client.prepare(sql).map_err(|e| fail(&e))?;
+        if statement.params().len() != params.len() {
+            return Err(DbError::Value {
+                profile: self.profile.clone(),
+                message: format!(
+                    "the statement takes {} parameter(s) and {} were given",
+                    statement.params().len(),
+                    params.len()
+                ),
+            });
+        }
+        let bound: Vec<Param<'_>> = params.iter().map(Param).collect();
+        if statement.columns().is_empty() {
+            let refs: Vec<&(dyn ToSql + Sync)> =
+                bound.iter().map(|p| p as &(dyn ToSql + Sync)).collect();
+            let affected = self
+                .client
+                .execute(&statement, &refs)
+                .map_err(|e| fail(&e))?;
+            return Ok(Rows {
+                affected: Some(affected),
+                ..Rows::default()
+            });
+        }
+        let columns: Vec<String> = statement
+            .columns()
+            .iter()
+            .map(|c| c.name().to_owned())
+            .collect();
+        let unbounded = Bounds {
+            max_rows: usize::MAX,
+            max_bytes: usize::MAX,
+            deadline: None,
+        };
+        let mut gathered = BoundedRows::new(&columns, bounds.unwrap_or(&unbounded));
+        let token = self.client.cancel_token();
+        let mut found = self
+            .client
+            .query_raw(&statement, bound.iter().map(|p| p as &(dyn ToSql + Sync)))
+            .map_err(|e| fail(&e))?;
+        while let Some(row) = found.next().map_err(|e| fail(&e))? {
+            let mut out = Vec::with_capacity(columns.len());
+            for (i, column) in columns.iter().enumerate() {
+                let cell: Cell = row.try_get(i).map_err(|e| DbError::Value {
+                    profile: profile.clone(),
+                    message: format!("cannot read column `{column}`: {}", message(&e)),
+                })?;
+                out.push(cell.0);
+            }
+            if let Err(over) = gathered.push(out) {
+                // Without the cancel the server would send every row of the
+                // result (a `generate_series` of billions) before the
+                // connection could run anything else. A cancel that fails,
+                // or arrives after the statement ended, changes nothing.
+                let _ = match &self.tls {
+                    None => token.cancel_query(postgres::NoTls),
+                    Some(tls) => token.cancel_query(crate::tls::Rustls(Arc::clone(tls))),
+                };
+                return Err(over);
+            }
+        }
+        Ok(Rows {
+            columns,
+            rows: gathered.into_rows(),
+            affected: None,
+        })
+    }
+}
+
+/// The error of a failed statement: the engine's own words, or, for a
+/// statement the server cancelled once `deadline` had passed (the
+/// `statement_timeout` a bounded statement runs under), [`past_deadline`].
+fn failure(profile: &str, e: &postgres::Error, deadline: Option<Instant>) -> DbError {
+    let cancelled = e.code() == Some(&postgres::error::SqlState::QUERY_CANCELED);
+    if cancelled && deadline.is_some_and(|d| Instant::now() >= d) {
+        return past_deadline(profile, "postgres");
+    }
+    DbError::Engine {
+        profile: profile.to_owned(),
+        engine: "postgres",
+        message: message(e),
     }
 }
 
@@ -162,59 +272,41 @@ impl SqlSession for PgSession {
     }
 
     fn run(&mut self, sql: &str, params: &[Value]) -> Result<Rows, DbError> {
-        let statement = self
-            .client
-            .prepare(sql)
-            .map_err(|e| self.engine_error(&e))?;
-        if statement.params().len() != params.len() {
-            return Err(DbError::Value {
-                profile: self.profile.clone(),
-                message: format!(
-                    "the statement takes {} parameter(s) and {} were given",
-                    statement.params().len(),
-                    params.len()
-                ),
-            });
-        }
-        let bound: Vec<Param<'_>> = params.iter().map(Param).collect();
-        let refs: Vec<&(dyn ToSql + Sync)> =
-            bound.iter().map(|p| p as &(dyn ToSql + Sync)).collect();
-        if statement.columns().is_empty() {
-            let affected = self
-                .client
-                .execute(&statement, &refs)
-                .map_err(|e| self.engine_error(&e))?;
-            return Ok(Rows {
-                affected: Some(affected),
-                ..Rows::default()
-            });
-        }
-        let columns: Vec<String> = statement
-            .columns()
-            .iter()
-            .map(|c| c.name().to_owned())
-            .collect();
-        let found = self
-            .client
-            .query(&statement, &refs)
-            .map_err(|e| self.engine_error(&e))?;
-        let mut rows = Vec::with_capacity(found.len());
-        for row in &found {
-            let mut out = Vec::with_capacity(columns.len());
-            for (i, column) in columns.iter().enumerate() {
-                let cell: Cell = row.try_get(i).map_err(|e| DbError::Value {
-                    profile: self.profile.clone(),
-                    message: format!("cannot read column `{column}`: {}", message(&e)),
-                })?;
-                out.push(cell.0);
+        self.read(sql, params, None)
+    }
+
+    /// The statement runs under the server's `statement_timeout`, cut to
+    /// what is left of the caller's deadline, so the server itself ends it
+    /// (waiting for a lock included) and frees the connection; its rows
+    /// are read as they arrive and reading stops past the bounds.
+    /// Afterwards the profile's own timeout is set again, whatever the
+    /// statement set.
+    fn run_within(
+        &mut self,
+        sql: &str,
+        params: &[Value],
+        bounds: &Bounds,
+    ) -> Result<Rows, DbError> {
+        if let Some(left) = bounds.left(Instant::now()) {
+            if left.is_zero() {
+                return Err(past_deadline(&self.profile, "postgres"));
             }
-            rows.push(out);
+            let limit = self.statement_timeout.map_or(left, |own| own.min(left));
+            // Whole milliseconds, rounded up: the server ends the statement
+            // at the deadline, not before it (and 0 would be no limit).
+            let ms = limit.as_micros().div_ceil(1000).max(1);
+            self.client
+                .batch_execute(&format!("SET statement_timeout = {ms}"))
+                .map_err(|e| self.engine_error(&e))?;
         }
-        Ok(Rows {
-            columns,
-            rows,
-            affected: None,
-        })
+        let outcome = self.read(sql, params, Some(bounds));
+        // After a failure inside a transaction the server takes nothing
+        // until it is rolled back, which undoes the `SET` too: the
+        // statement's own error is the one to report.
+        let restored = self.restore_timeout();
+        let rows = outcome?;
+        restored?;
+        Ok(rows)
     }
 
     fn stream(

@@ -21,6 +21,7 @@ pub(crate) fn run(target: &Target) {
     crate::backup::run(target);
     a_query_streams_its_rows_in_batches(&(target.make)());
     a_bounded_statement_returns_nothing_over_its_bounds(&(target.make)());
+    a_plugins_statement_stops_at_its_bounds_without_reading_the_rest(&(target.make)());
 }
 
 fn session(profile: &Profile) -> lord_db::Session {
@@ -706,4 +707,116 @@ fn a_bounded_statement_returns_nothing_over_its_bounds(profile: &Profile) {
         "{:?}",
         started.elapsed()
     );
+}
+
+/// A plugin's statement as the host runs it (lord-host's `db_link`: a
+/// pooled session from the process's [`lord_db::Connector`], a transaction
+/// of the host's, `run_within`, the session closed after an error): ten
+/// million rows are refused after the first rows over the bound, without
+/// the rest being read or even produced, and a statement longer than the
+/// call's deadline is ended by the server at the deadline, with a
+/// profile that sets no timeout of its own. Before, PostgreSQL and MariaDB
+/// read the whole result into memory first and kept no deadline.
+fn a_plugins_statement_stops_at_its_bounds_without_reading_the_rest(profile: &Profile) {
+    use lord_db_api::DbConnector as _;
+    use std::time::{Duration, Instant};
+
+    let engine = profile.engine;
+    let (many, long) = match engine {
+        Engine::Sqlite => (
+            "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 10000000) \
+             SELECT x FROM c",
+            "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT count(*) \
+             FROM c",
+        ),
+        Engine::Postgres => (
+            "SELECT generate_series(1, 10000000) AS x, 'some text' AS t",
+            "SELECT pg_sleep(30)",
+        ),
+        Engine::Mysql => (
+            "SELECT seq, 'some text' AS t FROM seq_1_to_10000000",
+            "SELECT SLEEP(30)",
+        ),
+        other @ (Engine::Redis | Engine::MongoDb | Engine::Cassandra) => not_sql(other),
+    };
+    // No timeout of the profile's own: only the call's deadline ends the
+    // long statement.
+    let mut untimed = profile.clone();
+    untimed.statement_timeout = None;
+    let plugin = |sql: &str, bounds: Bounds| {
+        let mut session = lord_db::Connector
+            .sql(&untimed, None)
+            .unwrap_or_else(|e| panic!("{engine}: a session: {e}"));
+        let started = Instant::now();
+        let outcome = in_transaction(&mut *session, |s| s.run_within(sql, &[], &bounds));
+        let took = started.elapsed();
+        if outcome.is_err() {
+            session.discard();
+        }
+        (outcome, took)
+    };
+    let rows = Bounds {
+        max_rows: 1000,
+        max_bytes: 1 << 20,
+        deadline: Some(Instant::now() + Duration::from_secs(60)),
+    };
+    let (over, took) = plugin(many, rows);
+    assert!(
+        matches!(over, Err(DbError::TooLarge(_))),
+        "{engine}: {over:?}"
+    );
+    assert!(
+        took < Duration::from_secs(5),
+        "{engine}: the result was refused after {took:?}"
+    );
+    let bytes = Bounds {
+        max_rows: usize::MAX,
+        max_bytes: 64 << 10,
+        ..rows
+    };
+    let (over, took) = plugin(many, bytes);
+    assert!(
+        matches!(over, Err(DbError::TooLarge(_))),
+        "{engine}: {over:?}"
+    );
+    assert!(took < Duration::from_secs(5), "{engine}: {took:?}");
+
+    let deadline = Bounds {
+        max_rows: 10,
+        max_bytes: 1 << 10,
+        deadline: Some(Instant::now() + Duration::from_millis(500)),
+    };
+    let (ended, took) = plugin(long, deadline);
+    let message = ended.expect_err("ended at the deadline").to_string();
+    assert!(message.contains("caller's deadline"), "{engine}: {message}");
+    assert!(
+        took < Duration::from_secs(5),
+        "{engine}: the statement ran {took:?}"
+    );
+
+    // A statement within its bounds answers whole, and the session keeps
+    // the profile's own timeout afterwards.
+    let mut s = session(profile);
+    let fits = s
+        .run_within(
+            "SELECT 1 AS one",
+            &[],
+            &Bounds {
+                deadline: Some(Instant::now() + Duration::from_secs(30)),
+                ..rows
+            },
+        )
+        .expect("within bounds");
+    assert_eq!(fits.rows, [vec![Value::Int(1)]], "{engine}");
+    let (own, expected) = match engine {
+        Engine::Sqlite => return,
+        Engine::Postgres => (
+            s.run("SHOW statement_timeout", &[]),
+            Value::Text("1s".to_owned()),
+        ),
+        Engine::Mysql => (s.run("SELECT @@max_statement_time", &[]), Value::Float(1.0)),
+        other @ (Engine::Redis | Engine::MongoDb | Engine::Cassandra) => not_sql(other),
+    };
+    let own = own.expect("the session's timeout").rows[0][0].clone();
+    assert_eq!(own, expected, "{engine}: the profile's timeout is back");
 }

@@ -88,8 +88,9 @@ impl PluginDb {
 
 /// Runs `work` on a thread that may block: the network drivers block (and
 /// the PostgreSQL and MongoDB clients drive runtimes of their own). If the
-/// call's deadline passes, this future is dropped and the work runs on to
-/// the profile's own timeouts before its session goes back to its pool.
+/// call's deadline passes, this future is dropped; a SQL statement is ended
+/// by the server at that deadline too (`run_within`), other work runs on to
+/// the profile's own timeouts, before its session goes back to its pool.
 fn blocking<T: Send + 'static>(
     work: impl FnOnce() -> Result<T, DbFailure> + Send + 'static,
 ) -> DbFuture<T> {
