@@ -25,6 +25,9 @@ pub(crate) enum Subject<'a> {
     Project,
     /// An update that asks for permissions its build was not granted.
     Update(&'a PluginId),
+    /// A `lord dev` build that asks for permissions the last build was
+    /// not granted.
+    Rebuild(&'a PluginId),
     /// A plugin's `exec` programs recorded again as they resolve now.
     Regrant(&'a PluginId),
 }
@@ -36,6 +39,7 @@ impl Subject<'_> {
                 "Grant these permissions and install? [y/N] "
             }
             Self::Update(_) => "Grant these and update? [y/N] ",
+            Self::Rebuild(_) => "Grant these and swap in the new build? [y/N] ",
             Self::Regrant(_) => "Grant these programs? [y/N] ",
         }
     }
@@ -58,6 +62,11 @@ impl Subject<'_> {
                 "not updating `{id}`: it asks for new permissions and standard input is not a \
                  terminal; rerun with --yes to grant them"
             ),
+            Self::Rebuild(id) => format!(
+                "not swapping in the new build of `{id}`: it asks for new permissions and \
+                 standard input is not a terminal; the last build stays installed; rerun with \
+                 --yes to grant them"
+            ),
             Self::Regrant(id) => format!(
                 "not granting `{id}`'s programs again: standard input is not a terminal, so \
                  lord cannot ask you; rerun with --yes to grant them"
@@ -67,9 +76,11 @@ impl Subject<'_> {
 
     fn denied(self) -> anyhow::Error {
         match self {
-            Self::Plugin(id) | Self::Request(id) | Self::Update(id) | Self::Regrant(id) => {
-                HostError::ConsentDenied(id.clone()).into()
-            }
+            Self::Plugin(id)
+            | Self::Request(id)
+            | Self::Update(id)
+            | Self::Rebuild(id)
+            | Self::Regrant(id) => HostError::ConsentDenied(id.clone()).into(),
             Self::Project => UsageError("nothing installed".to_owned()).into(),
         }
     }

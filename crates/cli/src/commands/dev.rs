@@ -1,5 +1,9 @@
 //! `lord dev PATH`: build the plugin, swap it in, and again on every change
-//! to its sources, printing how long each rebuild took.
+//! to its sources, printing how long each rebuild took. The first install,
+//! and any build that asks for permissions the last was not granted, shows
+//! what it would grant and asks first, as `lord plugin install` and
+//! `lord plugin update` do; a rebuild asking for nothing new swaps in
+//! without a question.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -10,6 +14,7 @@ use clap::Args;
 use lord_devkit::dev;
 use lord_host::Framework;
 
+use crate::consent::{Consent, Subject};
 use crate::context::Context;
 use crate::render::Output;
 
@@ -23,6 +28,10 @@ pub(crate) struct DevArgs {
     /// How often to look for changed sources, in milliseconds.
     #[arg(long, default_value_t = 500)]
     interval_ms: u64,
+    /// Grant what the first build, and any later build that asks for
+    /// more, requests without asking.
+    #[arg(long, short = 'y')]
+    yes: bool,
 }
 
 pub(crate) async fn run(
@@ -62,18 +71,20 @@ async fn cycle(
 ) -> Result<()> {
     let build = dev::build(&args.path, &ctx.cargo)?;
     let plan = framework.plan_replace(&args.path)?;
-    let added = plan.added_permissions();
-    if !added.is_empty() {
-        out.status(format_args!(
-            "this build requests more than the last: {}",
-            added
-                .iter()
-                .map(|p| p.to_string())
-                .collect::<Vec<_>>()
-                .join(", ")
-        ));
-    }
+    // What is granted here persists in the lord home like any install, so
+    // it is consented to like one; refused, the last build stays.
+    let consent = Consent::new(ctx, out, args.yes);
     let swapped = plan.replaces.is_some();
+    if swapped {
+        let diff = plan.diff();
+        if diff.needs_consent() {
+            consent.show_changes(&diff);
+            consent.obtain(Subject::Rebuild(&plan.manifest.plugin.id))?;
+        }
+    } else {
+        consent.show(&plan);
+        consent.obtain(Subject::Plugin(&plan.manifest.plugin.id))?;
+    }
     let registration = framework.install(plan).await?;
     let id = registration.plugin.id();
     out.status(format_args!(

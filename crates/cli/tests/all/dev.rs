@@ -1,4 +1,5 @@
-//! `lord dev`: build a plugin from source and swap it in.
+//! `lord dev`: build a plugin from source and swap it in; the first install
+//! and a build that asks for more are consented to like any install.
 
 use crate::support::{Lord, fixture};
 
@@ -6,11 +7,12 @@ use crate::support::{Lord, fixture};
 fn dev_builds_installs_and_then_swaps_a_new_build() {
     let lord = Lord::new();
     let dir = fixture("hello");
-    let first = lord.run(&["dev", dir.to_str().expect("utf-8"), "--once"]);
+    let first = lord.run(&["dev", dir.to_str().expect("utf-8"), "--once", "--yes"]);
     first
         .assert_ok()
         .assert_stderr_contains("built and installed hello in");
     lord.assert_hello_works();
+    // The same permissions again: swapped in without a question.
     let second = lord.run(&["dev", dir.to_str().expect("utf-8"), "--once"]);
     second
         .assert_ok()
@@ -24,4 +26,55 @@ fn dev_builds_installs_and_then_swaps_a_new_build() {
         "{history:?}"
     );
     assert_eq!(lord.list().len(), 1);
+}
+
+/// A copy of the built `hello` fixture (no `Cargo.toml`, so `lord dev`
+/// takes it as built) whose manifest requests `permissions`.
+fn hello_requesting(dir: &std::path::Path, permissions: &str) {
+    let source = fixture("hello");
+    for file in ["plugin.wasm", "plugin.toml"] {
+        std::fs::copy(source.join(file), dir.join(file)).expect("copy hello");
+    }
+    let manifest = std::fs::read_to_string(dir.join("plugin.toml")).expect("manifest");
+    assert!(manifest.contains("request = []"), "{manifest}");
+    let manifest = manifest.replace("request = []", &format!("request = [{permissions}]"));
+    std::fs::write(dir.join("plugin.toml"), manifest).expect("manifest");
+}
+
+#[test]
+fn dev_without_a_terminal_or_yes_grants_nothing_new() {
+    let lord = Lord::new();
+    let plugin = tempfile::tempdir().expect("plugin folder");
+    let path = plugin.path().to_str().expect("utf-8");
+    hello_requesting(plugin.path(), "");
+
+    // The first install asks, as `lord plugin install` does.
+    let refused = lord.run(&["dev", path, "--once"]);
+    assert_ne!(refused.code(), Some(0), "installed without consent");
+    refused.assert_stderr_contains("--yes");
+    assert!(lord.list().is_empty());
+    lord.run(&["dev", path, "--once", "--yes"]).assert_ok();
+
+    // A build that asks for more is refused and the last one stays.
+    hello_requesting(plugin.path(), "\"net(api.example.com)\"");
+    let refused = lord.run(&["dev", path, "--once"]);
+    assert_ne!(refused.code(), Some(0), "widened without consent");
+    refused
+        .assert_stderr_contains("+ net(api.example.com)")
+        .assert_stderr_contains("not swapping in the new build of `hello`")
+        .assert_stderr_contains("--yes");
+    let info = lord.info("hello");
+    assert_eq!(info["permissions_granted"], serde_json::json!([]));
+    assert_eq!(info["permissions_requested"], serde_json::json!([]));
+    lord.assert_hello_works();
+
+    // With --yes it is granted and swapped in.
+    lord.run(&["dev", path, "--once", "--yes"])
+        .assert_ok()
+        .assert_stderr_contains("rebuilt and swapped hello in");
+    let info = lord.info("hello");
+    assert_eq!(
+        info["permissions_granted"],
+        serde_json::json!(["net(api.example.com)"])
+    );
 }
