@@ -68,18 +68,24 @@ pub(crate) async fn run(
                 .to_owned()
         ));
     }
+    // Reading the index, downloading, verifying and compiling each
+    // plugin is long work: a spinner says which step is under way.
+    let spinner = out.spinner("");
+    let mut said = |p| spinner.say(&crate::commands::plugin::plan_progress(p));
     let planned = match (&lock, reproduce) {
         (Some(lock), true) => {
             framework
-                .plan_pinned(&client, &lock.pins(), &mut |_| {})
-                .await?
+                .plan_pinned(&client, &lock.pins(), &mut said)
+                .await
         }
         (Some(_) | None, _) => {
             framework
-                .plan_from_registry(&client, &requires, &mut |_| {})
-                .await?
+                .plan_from_registry(&client, &requires, &mut said)
+                .await
         }
     };
+    spinner.done();
+    let planned = planned?;
     for note in &planned.skipped {
         out.note(note);
     }

@@ -234,7 +234,8 @@ pub(crate) async fn earn_receipts(
 }
 
 /// What a registry install is doing now, for the spinner.
-fn progress(p: Progress) -> String {
+/// A step of planning an install from a registry, as the spinner says it.
+pub(crate) fn progress(p: Progress) -> String {
     match p {
         Progress::Fetching(id) => format!("reading the index for {id}"),
         Progress::Resolving => "resolving versions".to_owned(),

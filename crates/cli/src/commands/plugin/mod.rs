@@ -26,7 +26,9 @@ use crate::cli::UsageError;
 use crate::context::Context;
 use crate::render::Output;
 
-pub(crate) use install::{earn_receipts, install_steps, receipt_subjects};
+pub(crate) use install::{
+    earn_receipts, install_steps, progress as plan_progress, receipt_subjects,
+};
 pub(crate) use review::token as account_token;
 
 #[derive(Debug, Subcommand)]

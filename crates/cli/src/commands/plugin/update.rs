@@ -205,7 +205,14 @@ pub(crate) async fn update(
     let mut code = ExitCode::SUCCESS;
     let mut updated = 0;
     for id in ids {
-        let Some(step) = framework.plan_update(&client, &id, &mut |_| {}).await? else {
+        let spinner = out.spinner("");
+        let planned = framework
+            .plan_update(&client, &id, &mut |p| {
+                spinner.say(&super::install::progress(p));
+            })
+            .await;
+        spinner.done();
+        let Some(step) = planned? else {
             out.status(format_args!("{id} is up to date"));
             continue;
         };
