@@ -222,6 +222,42 @@ fn upload_pack_and_receive_pack_are_refused() {
 }
 
 #[test]
+fn abbreviated_and_clustered_spellings_of_refused_options_are_refused() {
+    // Each of these runs the program with git itself when the filter
+    // compares only whole option names.
+    let (_outside, marker) = marker();
+    let lord = with_repo();
+    let touch = format!("touch {};", marker.display());
+    let upload_pa = format!("--upload-pa={touch}");
+    refused(
+        &lord,
+        &["execgit", "ls-remote", &upload_pa, "."],
+        "`--upload-pack`",
+    );
+    let attached = format!("-u{touch}");
+    refused(
+        &lord,
+        &["execgit", "clone", &attached, "file:///project", "copy"],
+        "`-u`",
+    );
+    refused(
+        &lord,
+        &["execgit", "clone", "-qu", &touch, ".", "copy"],
+        "`-u`",
+    );
+    let smudge = format!("-cfilter.x.smudge={touch}");
+    refused(&lord, &["execgit", "clone", &smudge, ".", "copy"], "`-c`");
+    // And `diff -b` is a flag, so the path after it is checked, not
+    // skipped as its value (git would compare the file outside).
+    refused(
+        &lord,
+        &["execgit", "diff", "-b", "/etc/passwd", "x"],
+        "outside the plugin's granted folders",
+    );
+    assert!(!marker.exists(), "git ran the program");
+}
+
+#[test]
 fn ext_urls_and_other_remote_helpers_are_refused() {
     let (_outside, marker) = marker();
     let lord = with_repo();

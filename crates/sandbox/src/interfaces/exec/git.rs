@@ -9,10 +9,13 @@
 //!   (`-c`, `--config-env`, `clone -c`/`--config`), that name a program
 //!   (`--upload-pack`, `--receive-pack`, `--exec`, `ext::` and any other
 //!   `helper::` URL, ssh) or a folder elsewhere (`--template`,
-//!   `--separate-git-dir`, `--reference`, `--no-index`) are refused; a
-//!   path argument is placed inside the plugin's folders (a guest path
-//!   like `/project/x` becomes the real one); a URL needs a `net` grant
-//!   for its host.
+//!   `--separate-git-dir`, `--reference`, `--no-index`) are refused, and
+//!   so is any spelling git reads as one of them: an abbreviation
+//!   (`--upload-pa`), a short option inside a cluster or with its value
+//!   attached (`-qu PROGRAM`, `-uPROGRAM`). Every other argument is
+//!   placed inside the plugin's folders, links resolved (a guest path like
+//!   `/project/x` becomes the real one); a URL needs a `net` grant for
+//!   its host, matched by name.
 //! - **Its environment.** The child starts empty; `GIT_*` variables other
 //!   than the author and committer identity are refused, and so are `PATH`
 //!   and the loader's `LD_*`.
@@ -130,6 +133,39 @@ const WRITING: &[&str] = &[
     "update-ref",
 ];
 
+/// Options of `git branch` that only list branches, with or without an
+/// `=value`.
+const LISTING_BRANCH: &[&str] = &[
+    "-a",
+    "--all",
+    "-r",
+    "--remotes",
+    "-l",
+    "--list",
+    "-v",
+    "-vv",
+    "--verbose",
+    "-q",
+    "--quiet",
+    "-i",
+    "--ignore-case",
+    "--show-current",
+    "--contains",
+    "--no-contains",
+    "--merged",
+    "--no-merged",
+    "--points-at",
+    "--sort",
+    "--format",
+    "--color",
+    "--no-color",
+    "--column",
+    "--no-column",
+    "--abbrev",
+    "--no-abbrev",
+    "--omit-empty",
+];
+
 /// Subcommands that reach another repository through a URL or a remote.
 const NETWORK: &[&str] = &["clone", "fetch", "pull", "push", "ls-remote", "remote"];
 
@@ -165,6 +201,10 @@ const REFUSED: &[(&str, &str)] = &[
     ("--ext-diff", "it runs a configured diff program"),
     ("--gpg-sign", "it runs a signing program"),
     ("--open-files-in-pager", "it runs a pager program"),
+    (
+        "--output",
+        "it writes a file, even from a subcommand that only reads",
+    ),
 ];
 
 /// Identity variables a plugin may set or pass (each still needs its
@@ -312,19 +352,25 @@ pub(super) fn prepare(args: &[String], where_: &Where<'_>) -> Result<Prepared, S
             out.push(arg.clone());
             continue;
         }
-        if arg.starts_with('-') && arg.len() > 1 {
-            let (name, value) = match arg.split_once('=') {
+        if let Some(long) = arg.strip_prefix("--") {
+            let (name, value) = match long.split_once('=') {
                 Some((name, value)) => (name, Some(value)),
-                None => (arg.as_str(), None),
+                None => (long, None),
             };
-            option(sub, name)?;
-            skip_value = value.is_none() && takes_text(name);
+            long_option(sub, name)?;
+            let text = long_takes_text(sub, name);
+            skip_value = value.is_none() && text;
             out.push(match value {
-                Some(value) if !takes_text(name) => {
-                    format!("{name}={}", path_like(value, where_, false)?)
+                Some(value) if !text => {
+                    format!("--{name}={}", path_like(value, where_, false)?)
                 }
                 Some(_) | None => arg.clone(),
             });
+            continue;
+        }
+        if let Some(cluster) = arg.strip_prefix('-').filter(|c| !c.is_empty()) {
+            skip_value = short_options(sub, cluster, where_)? == Cluster::NextIsText;
+            out.push(arg.clone());
             continue;
         }
         positional += 1;
@@ -338,28 +384,15 @@ pub(super) fn prepare(args: &[String], where_: &Where<'_>) -> Result<Prepared, S
     })
 }
 
-/// `git branch` that only lists.
+/// `git branch` that only lists: every argument is one of the listing
+/// options. An allow-list, because git takes abbreviations (`--unset-u`),
+/// clusters and `=value` forms (`--set-upstream-to=origin/main`) of the
+/// options that change a branch, which a list of refusals would miss.
 fn read_only_branch(sub: &str, rest: &[String]) -> bool {
     sub == "branch"
         && rest.iter().all(|a| {
-            a.starts_with('-')
-                && !matches!(
-                    a.as_str(),
-                    "-d" | "-D"
-                        | "-m"
-                        | "-M"
-                        | "-c"
-                        | "-C"
-                        | "--delete"
-                        | "--move"
-                        | "--copy"
-                        | "-u"
-                        | "--set-upstream-to"
-                        | "--unset-upstream"
-                        | "-f"
-                        | "--force"
-                        | "--edit-description"
-                )
+            let name = a.split_once('=').map_or(a.as_str(), |(name, _)| name);
+            LISTING_BRANCH.contains(&name)
         })
 }
 
@@ -380,44 +413,163 @@ fn global_option(arg: &str) -> Result<(), String> {
     Err(format!("git's option `{name}` ({why})"))
 }
 
-/// Refuses an option after `sub`.
-fn option(sub: &str, name: &str) -> Result<(), String> {
-    if let Some((_, why)) = REFUSED.iter().find(|(refused, _)| *refused == name) {
-        return Err(format!("git's option `{name}` ({why})"));
+/// Refuses a long option after `sub`, given as `name` (without its `--`
+/// or `=value`). git takes any unambiguous prefix of a long option as the
+/// option (`--upload-pa` is `--upload-pack`), so a name is refused when it
+/// is a prefix of a refused one, not only when it equals it. An ambiguous
+/// prefix is refused too: git would reject it anyway, and which options
+/// it collides with changes between git versions.
+fn long_option(sub: &str, name: &str) -> Result<(), String> {
+    if name.is_empty() {
+        return Ok(());
     }
-    let refused = match sub {
-        // `clone -u` is `--upload-pack`, `clone -c` sets configuration.
-        "clone" => matches!(name, "-u" | "-c"),
-        // `-S` signs with a program (in `log`, it is a search).
-        "commit" | "merge" | "tag" | "rebase" | "cherry-pick" | "revert" => {
-            name.starts_with("-S") || (sub == "tag" && matches!(name, "-s" | "-u"))
+    let mut refused = REFUSED.iter().chain(refused_long(sub));
+    let refused = refused
+        .clone()
+        .find(|(refused, _)| refused.strip_prefix("--") == Some(name))
+        .or_else(|| {
+            refused.find(|(refused, _)| {
+                refused
+                    .strip_prefix("--")
+                    .is_some_and(|r| r.starts_with(name))
+            })
+        });
+    match refused {
+        Some((refused, why)) if *refused == format!("--{name}") => {
+            Err(format!("git's option `{refused}` ({why})"))
         }
-        _ => false,
-    };
-    if refused {
-        return Err(format!(
-            "git's option `{name}` for `{sub}` (it names a program or configuration)"
-        ));
+        Some((refused, why)) => Err(format!(
+            "git's option `--{name}` (git reads it as `{refused}`: {why})"
+        )),
+        None => Ok(()),
     }
-    Ok(())
 }
 
-/// Options whose next argument is text, not a path.
-fn takes_text(name: &str) -> bool {
+/// Long options refused only after `sub`, each with why.
+fn refused_long(sub: &str) -> &'static [(&'static str, &'static str)] {
+    match sub {
+        "tag" => &[
+            ("--sign", "it runs a signing program"),
+            ("--local-user", "it runs a signing program"),
+        ],
+        _ => &[],
+    }
+}
+
+/// What a cluster of short options leaves for the next argument.
+#[derive(Debug, PartialEq, Eq)]
+enum Cluster {
+    /// Nothing: the next argument is read on its own.
+    Done,
+    /// The cluster ends in an option whose value is the next argument, and
+    /// that value is text (a message, a branch name), not a path.
+    NextIsText,
+}
+
+/// Checks a cluster of short options after `sub` (`cluster` is the
+/// argument without its `-`). git reads every letter of `-qu` as its own
+/// option and takes the rest of the argument as the value of the first
+/// option that wants one (`-utouch x` is `-u 'touch x'`), so every letter
+/// is checked against the refused ones. Where the value starts is known
+/// only when every letter before it is a flag lord knows; otherwise any
+/// tail of the cluster may be a value, and perhaps a path: one holding a
+/// `/` is refused (`commit -F/home/u/.ssh/id_rsa`), and each other tail
+/// must place inside the grants (`commit -Fsecret`, `secret` a link out).
+fn short_options(sub: &str, cluster: &str, where_: &Where<'_>) -> Result<Cluster, String> {
+    let mut known = true;
+    for (at, letter) in cluster.char_indices() {
+        if let Some(why) = refused_short(sub, letter) {
+            return Err(format!(
+                "git's option `-{letter}` for `{sub}` in `-{cluster}` ({why})"
+            ));
+        }
+        if known && short_takes_text(sub, letter) {
+            return Ok(if cluster[at + letter.len_utf8()..].is_empty() {
+                Cluster::NextIsText
+            } else {
+                Cluster::Done
+            });
+        }
+        known = known && short_flag(sub, letter);
+    }
+    if known {
+        return Ok(Cluster::Done);
+    }
+    if cluster.contains('/') {
+        return Err(format!(
+            "git's option `-{cluster}` (a value attached to a short option may be a path, \
+             which lord cannot place; pass the value as the next argument)"
+        ));
+    }
+    for (at, _) in cluster.char_indices().skip(1) {
+        where_
+            .folders
+            .place(&cluster[at..], Some(where_.cwd_guest))
+            .map_err(|e| format!("git's option `-{cluster}`: its value {e}"))?;
+    }
+    Ok(Cluster::Done)
+}
+
+/// Short options of `sub` that take no value, so a letter after them is
+/// another option. Only the ones that come before a text option in
+/// practice (`commit -am MESSAGE`); a letter not listed here may take the
+/// rest of its argument as a value.
+fn short_flag(sub: &str, letter: char) -> bool {
     matches!(
-        name,
-        "-m" | "--message"
-            | "--author"
-            | "--date"
-            | "--format"
-            | "--pretty"
-            | "-b"
-            | "-B"
-            | "--branch"
-            | "--origin"
-            | "-o"
-            | "--grep"
+        (sub, letter),
+        ("commit", 'a' | 'q' | 'v' | 's' | 'n' | 'e')
+            | ("tag", 'a' | 'f')
+            | ("merge", 'q' | 'v' | 'n' | 'e')
+            | ("stash", 'q')
+            | ("clone", 'q' | 'v' | 'n')
+            | ("checkout" | "switch", 'q' | 'f')
+            | ("push" | "fetch" | "pull" | "ls-remote", 'q' | 'v')
     )
+}
+
+/// Short options refused after `sub`, with why.
+fn refused_short(sub: &str, letter: char) -> Option<&'static str> {
+    match (sub, letter) {
+        ("clone", 'u') => Some("it is `--upload-pack`, which names a program for git to run"),
+        ("clone", 'c') => Some("it is `--config`, which can name programs for git to run"),
+        // `-S` signs with a program (in `log`, it is a search).
+        ("commit" | "merge" | "pull" | "tag", 'S') | ("tag", 's' | 'u') => {
+            Some("it runs a signing program")
+        }
+        _ => None,
+    }
+}
+
+/// Short options of `sub` whose value is text, never a path: the rest of
+/// their argument, or the next argument.
+fn short_takes_text(sub: &str, letter: char) -> bool {
+    matches!(
+        (sub, letter),
+        ("commit" | "tag" | "merge" | "stash", 'm')
+            | ("clone", 'b' | 'o' | 'j')
+            | ("init", 'b')
+            | ("checkout", 'b' | 'B')
+            | ("switch", 'c' | 'C')
+            | ("push" | "fetch" | "pull" | "ls-remote", 'o')
+            | ("log" | "show" | "diff", 'S' | 'G')
+    )
+}
+
+/// Long options of `sub` whose next argument is text, not a path. Only
+/// where `sub` takes the option with a separate value: after any other
+/// subcommand the next argument is what git makes of it, perhaps a path
+/// (`git diff -b /etc/passwd x` compares a file outside the repository).
+fn long_takes_text(sub: &str, name: &str) -> bool {
+    match name {
+        "message" => matches!(sub, "commit" | "tag" | "merge" | "stash"),
+        "author" | "date" => matches!(sub, "commit" | "log" | "show" | "shortlog" | "rev-list"),
+        "grep" => matches!(sub, "log" | "show" | "shortlog" | "rev-list"),
+        "branch" | "origin" => sub == "clone",
+        "initial-branch" => sub == "init",
+        "push-option" => sub == "push",
+        "server-option" => matches!(sub, "fetch" | "pull" | "ls-remote"),
+        _ => false,
+    }
 }
 
 /// Whether the `n`th positional argument (1-based) names the other
@@ -448,15 +600,17 @@ fn path_like(arg: &str, where_: &Where<'_>, repository: bool) -> Result<String, 
              and a `net` grant)"
         ));
     }
+    // Every argument is placed, even a relative one that does not climb:
+    // a link the plugin made inside the project (`secret -> ~/.ssh/id_rsa`)
+    // would otherwise lead git out (`commit -F secret`, `clone . link/x`).
+    // Text that is no path (a branch, a revision) places harmlessly.
+    let placed = where_
+        .folders
+        .place(arg, Some(where_.cwd_guest))
+        .map_err(|e| format!("git's argument {e}"))?;
     let climbs = arg.split('/').any(|part| part == "..");
-    if arg.starts_with('/') || climbs || repository {
-        let placed = where_
-            .folders
-            .place(arg, Some(where_.cwd_guest))
-            .map_err(|e| format!("git's argument {e}"))?;
-        if arg.starts_with('/') || climbs {
-            return Ok(placed.host.to_string_lossy().into_owned());
-        }
+    if arg.starts_with('/') || climbs {
+        return Ok(placed.host.to_string_lossy().into_owned());
     }
     Ok(arg.to_owned())
 }
@@ -550,4 +704,214 @@ pub(super) fn configured_remote(value: &str, where_: &Where<'_>) -> Result<(), S
     }
     // A relative remote is relative to the repository, which is inside.
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::capability::Preopen;
+
+    /// Prepares `git ARGS` in `/project`, a folder `dir` granted as
+    /// `writable`.
+    fn prepare_in(dir: &Path, writable: bool, args: &[&str]) -> Result<Prepared, String> {
+        let folders = Folders::new(&[Preopen {
+            host: dir.to_path_buf(),
+            guest: "/project".to_owned(),
+            writable,
+        }]);
+        let where_ = Where {
+            folders: &folders,
+            cwd_guest: "/project",
+            writable,
+            net: &[],
+        };
+        let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
+        prepare(&args, &where_)
+    }
+
+    /// Asserts each run is refused with a message that holds `expect`.
+    fn refused(dir: &Path, writable: bool, runs: &[(&[&str], &str)]) {
+        for (args, expect) in runs {
+            let err = prepare_in(dir, writable, args).expect_err(&format!("{args:?} was run"));
+            assert!(err.contains(expect), "{args:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn abbreviated_long_options_are_refused() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        refused(
+            dir.path(),
+            true,
+            &[
+                (
+                    &["ls-remote", "--upload-pa=touch X;", "."],
+                    "`--upload-pack`",
+                ),
+                (&["fetch", "--upload", "touch X;", "."], "`--upload-pack`"),
+                (&["ls-remote", "--u=touch X;", "."], "`--upload-pack`"),
+                (&["push", "--receive=touch X;", "."], "`--receive-pack`"),
+                (&["ls-remote", "--ex=touch X;", "."], "`--exec`"),
+                (&["clone", "--conf", "core.x=y", ".", "d"], "`--config`"),
+                (&["init", "--templ=/etc"], "`--template`"),
+                (&["init", "--sep=/tmp/x"], "`--separate-git-dir`"),
+                (&["clone", "--refer", "/x", ".", "d"], "`--reference`"),
+                (&["diff", "--no-ind", "a", "b"], "`--no-index`"),
+                (&["diff", "--ext-d"], "`--ext-diff`"),
+                (&["diff", "--outp=x"], "`--output`"),
+                (&["fetch", "--recurse"], "`--recurse-submodules`"),
+                (&["commit", "--gpg", "-m", "x"], "`--gpg-sign`"),
+                (&["tag", "--si", "v1"], "`--sign`"),
+                (&["tag", "--local=key", "v1"], "`--local-user`"),
+                // The exact names still say just what they are.
+                (
+                    &["fetch", "--upload-pack=x", "."],
+                    "git's option `--upload-pack` (it",
+                ),
+            ],
+        );
+    }
+
+    #[test]
+    fn short_options_clustered_or_with_attached_values_are_refused() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        refused(
+            dir.path(),
+            true,
+            &[
+                (&["clone", "-utouch X;", "file:///project/r", "d"], "`-u`"),
+                (&["clone", "-qu", "touch X;", ".", "d"], "`-u`"),
+                (&["clone", "-cfilter.x.smudge=touch X", ".", "d"], "`-c`"),
+                (&["clone", "-qccore.fsmonitor=x", ".", "d"], "`-c`"),
+                (&["commit", "-aS", "-m", "x"], "`-S`"),
+                (&["commit", "-Skey", "-m", "x"], "`-S`"),
+                (&["pull", "-S"], "`-S`"),
+                (&["merge", "-qS", "main"], "`-S`"),
+                (&["tag", "-as", "v1"], "`-s`"),
+                (&["tag", "-ukey", "v1"], "`-u`"),
+                // A value attached to a short option may be a path.
+                (
+                    &["commit", "-F/home/u/.ssh/id_rsa"],
+                    "`-F/home/u/.ssh/id_rsa`",
+                ),
+                (
+                    &["commit", "-aF/etc/passwd"],
+                    "pass the value as the next argument",
+                ),
+                (
+                    &["ls-files", "-X../../etc/x"],
+                    "pass the value as the next argument",
+                ),
+                // A text option's letter inside another's value is not one.
+                (
+                    &["commit", "-Fm/../../x"],
+                    "pass the value as the next argument",
+                ),
+                (
+                    &["diff", "-OS", "/etc/passwd", "x"],
+                    "`/etc/passwd` is outside",
+                ),
+            ],
+        );
+    }
+
+    #[test]
+    fn text_options_and_harmless_spellings_still_run() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let runs: &[&[&str]] = &[
+            &["commit", "-m", "/not/a/path -u --upload-pack"],
+            &["commit", "-am", "fix a/b"],
+            &["commit", "-mSigned/off", "--no-gpg-sign"],
+            &["commit", "--message", "/x", "--author", "A <a@b>"],
+            &["log", "-Sfoo/bar", "--oneline", "-n5"],
+            &["log", "--grep", "/x"],
+            &["status", "-uno", "--porcelain"],
+            &["fetch", "--no-recurse-submodules", "-o", "/opt", "."],
+            &["clone", "-b", "main", "-o", "up", ".", "copy"],
+            &["checkout", "-b", "feature/x"],
+            &["diff", "--stat", "--output-indicator-new=+"],
+            &["ls-remote", "--heads", "."],
+            &["branch", "-vv"],
+        ];
+        for args in runs {
+            if let Err(e) = prepare_in(dir.path(), true, args) {
+                panic!("{args:?} was refused: {e}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_flag_is_not_taken_for_a_text_option_and_its_value_skipped() {
+        // `-b` is `--ignore-space-change` in `diff`, which then compares a
+        // file outside the repository as if `--no-index` were given.
+        let dir = tempfile::tempdir().expect("tempdir");
+        refused(
+            dir.path(),
+            true,
+            &[
+                (
+                    &["diff", "-b", "/etc/passwd", "x"],
+                    "`/etc/passwd` is outside",
+                ),
+                (
+                    &["diff", "-B", "/etc/passwd", "x"],
+                    "`/etc/passwd` is outside",
+                ),
+                (
+                    &["diff", "-m", "/etc/passwd", "x"],
+                    "`/etc/passwd` is outside",
+                ),
+                (&["commit", "-o", "/etc/passwd"], "`/etc/passwd` is outside"),
+                (
+                    &["status", "--branch", "/etc/passwd"],
+                    "`/etc/passwd` is outside",
+                ),
+            ],
+        );
+    }
+
+    #[test]
+    fn only_listing_branch_options_run_in_a_read_only_folder() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        for args in [
+            &["branch"][..],
+            &["branch", "-a", "-vv", "--format=%(refname)"],
+            &["branch", "--show-current"],
+            &["branch", "--contains=HEAD", "--sort=-committerdate"],
+        ] {
+            if let Err(e) = prepare_in(dir.path(), false, args) {
+                panic!("{args:?} was refused: {e}");
+            }
+        }
+        for args in [
+            &["branch", "--set-upstream-to=origin/main"][..],
+            &["branch", "--unset-u"],
+            &["branch", "-uorigin/main"],
+            &["branch", "--edit-d"],
+            &["branch", "-qd", "main"],
+            &["branch", "--del", "main"],
+        ] {
+            let err = prepare_in(dir.path(), false, args).expect_err("changes a branch");
+            assert!(err.contains("may only read"), "{args:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn a_relative_argument_through_a_link_is_refused() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::os::unix::fs::symlink("/etc", dir.path().join("out")).expect("symlink");
+        refused(
+            dir.path(),
+            true,
+            &[
+                (&["commit", "-F", "out/passwd"], "through a link"),
+                (&["commit", "--file=out/passwd"], "through a link"),
+                (&["clone", ".", "out/copy"], "through a link"),
+                (&["init", "out"], "through a link"),
+                (&["commit", "-Fout"], "through a link"),
+                (&["commit", "-qFout"], "through a link"),
+            ],
+        );
+        prepare_in(dir.path(), true, &["add", "inside/file"]).expect("inside");
+    }
 }
