@@ -1,6 +1,7 @@
 //! Plugin development: build a Rust guest for `wasm32-wasip2` into the file
-//! its manifest names, and notice when its sources change. `lord dev` loops
-//! over these and `lord_host::Framework::plan_replace`.
+//! its manifest names (the Rust step of [`crate::builder::build`], which
+//! builds every language), and notice when a project's sources change.
+//! `lord dev` loops over these and `lord_host::Framework::plan_replace`.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -96,14 +97,21 @@ pub fn build(dir: &Path, cargo: &Path) -> Result<Build, DevkitError> {
 }
 
 /// The newest modification time among a plugin's sources (`src/`,
-/// `Cargo.toml`, `plugin.toml`, and `wit/` if it has one), ignoring build
-/// output.
+/// `plugin.toml`, `Cargo.toml` or `package.json` and `tsconfig.json`, and
+/// `wit/` if it has one), ignoring build output (`target/`, `.lord/`).
 pub fn sources_stamp(dir: &Path) -> SystemTime {
     let mut newest = SystemTime::UNIX_EPOCH;
-    let mut stack: Vec<PathBuf> = ["src", "wit", "Cargo.toml", "plugin.toml"]
-        .iter()
-        .map(|p| dir.join(p))
-        .collect();
+    let mut stack: Vec<PathBuf> = [
+        "src",
+        "wit",
+        "Cargo.toml",
+        "plugin.toml",
+        "package.json",
+        "tsconfig.json",
+    ]
+    .iter()
+    .map(|p| dir.join(p))
+    .collect();
     while let Some(path) = stack.pop() {
         let Ok(meta) = std::fs::metadata(&path) else {
             continue;

@@ -5,13 +5,15 @@
 //! `lord plugin update` do; a rebuild asking for nothing new swaps in
 //! without a question.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Result;
 use clap::Args;
+use lord_devkit::builder::{self, BuildOptions};
 use lord_devkit::dev;
+use lord_devkit::template::Lang;
 use lord_host::Framework;
 
 use crate::consent::{Consent, Subject};
@@ -20,7 +22,8 @@ use crate::render::Output;
 
 #[derive(Debug, Args)]
 pub(crate) struct DevArgs {
-    /// The plugin folder (plugin.toml, and Cargo.toml for a Rust plugin).
+    /// The plugin folder: plugin.toml and its sources (Cargo.toml for Rust,
+    /// src/plugin.ts or src/plugin.js for TypeScript or JavaScript).
     path: PathBuf,
     /// Build and swap once, then exit.
     #[arg(long)]
@@ -69,7 +72,7 @@ async fn cycle(
     framework: &mut Framework,
     args: &DevArgs,
 ) -> Result<()> {
-    let build = dev::build(&args.path, &ctx.cargo)?;
+    let took = build(ctx, out, &args.path)?;
     let plan = framework.plan_replace(&args.path)?;
     // What is granted here persists in the lord home like any install, so
     // it is consented to like one; refused, the last build stays.
@@ -94,10 +97,29 @@ async fn cycle(
         } else {
             "built and installed"
         },
-        build.took.as_millis()
+        took.as_millis()
     ));
     if let Some(error) = registration.enable_error {
         out.status(format_args!("enabling {id} failed: {error}"));
     }
     Ok(())
+}
+
+/// Builds the project in `dir` as `lord pdk build` does (cargo for Rust,
+/// the pinned npm toolchain for TypeScript and JavaScript), with a spinner
+/// naming each step; a folder with no sources lord knows, only a manifest
+/// and its component, is taken as built. How long it took.
+fn build(ctx: &Context, out: &Output, dir: &Path) -> Result<Duration> {
+    if Lang::detect(dir).is_none() {
+        return Ok(dev::build(dir, &ctx.cargo)?.took);
+    }
+    let options = BuildOptions {
+        cargo: ctx.cargo.clone(),
+        toolchain: super::pdk::toolchain(ctx),
+        engine: None,
+    };
+    let spinner = out.spinner("building");
+    let built = builder::build(dir, &options, &mut |step| spinner.say(step));
+    spinner.done();
+    Ok(built?.took)
 }

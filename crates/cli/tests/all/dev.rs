@@ -78,3 +78,44 @@ fn dev_without_a_terminal_or_yes_grants_nothing_new() {
         serde_json::json!(["net(api.example.com)"])
     );
 }
+
+/// A JavaScript project made by `lord pdk new`: `lord dev` builds it with
+/// the npm toolchain as `lord pdk build` would, and an edit to its source
+/// is rebuilt, not the old component swapped in again.
+#[test]
+fn dev_rebuilds_a_javascript_project_from_its_edited_source() {
+    let lord = Lord::new();
+    let work = tempfile::tempdir().expect("workspace");
+    let dir = work.path().join("jsdev");
+    let dir_str = crate::pdk::path(&dir);
+    crate::pdk::pdk(
+        &lord,
+        &["new", "jsdev", "--lang", "javascript", "--dir", dir_str],
+    )
+    .assert_ok();
+    let dev = |extra: &[&str]| {
+        let mut args = vec!["dev", dir_str, "--once"];
+        args.extend_from_slice(extra);
+        let mut cmd = lord.command(&args);
+        let target = crate::support::repo().join("target");
+        cmd.env("LORD_PDK_TOOLS", target.join("pdk-tools"));
+        lord.run_cmd(&mut cmd)
+    };
+    dev(&["--yes"])
+        .assert_ok()
+        .assert_stderr_contains("built and installed jsdev in");
+    let run = lord.run(&["jsdev", "World"]);
+    run.assert_ok();
+    assert_eq!(run.stdout(), "Hello, World!\n");
+
+    let source = dir.join("src/plugin.js");
+    let text = std::fs::read_to_string(&source).expect("source");
+    assert!(text.contains("`Hello, ${name}!\\n`"), "{text}");
+    std::fs::write(&source, text.replace("`Hello, ", "`Howdy, ")).expect("edit");
+    dev(&[])
+        .assert_ok()
+        .assert_stderr_contains("rebuilt and swapped jsdev in");
+    let run = lord.run(&["jsdev", "World"]);
+    run.assert_ok();
+    assert_eq!(run.stdout(), "Howdy, World!\n");
+}

@@ -87,7 +87,7 @@ fn devkit(e: DevkitError) -> anyhow::Error {
 
 /// Where the JavaScript toolchain lives: `LORD_PDK_TOOLS`, else
 /// `$LORD_HOME/tools`.
-fn toolchain(ctx: &Context) -> Toolchain {
+pub(crate) fn toolchain(ctx: &Context) -> Toolchain {
     let root = ctx
         .env
         .iter()
