@@ -50,6 +50,18 @@ pub enum HostError {
         what: String,
     },
     #[error(
+        "plugin `{plugin}` is not run: its grant `{grant}` goes through the link `{link}`, \
+         which leads to `{leads_to}`, outside the folder the grant names; lord does not \
+         follow a link out of a granted folder. Replace the link with a real folder, or \
+         remove the plugin (`lord plugin remove {plugin}`)"
+    )]
+    GrantLeadsOut {
+        plugin: PluginId,
+        grant: String,
+        link: PathBuf,
+        leads_to: PathBuf,
+    },
+    #[error(
         "plugin `{plugin}` is not run: its grant `{grant}` needs a project, and there is none \
          here (`$PROJECT` is the nearest folder upward holding .git, lord.toml, Cargo.toml, \
          package.json or another project marker, and never your home folder or /); run lord \
@@ -208,6 +220,7 @@ impl HostError {
             | HostError::ReservedPermission { .. }
             | HostError::Native { .. }
             | HostError::GrantReachesLord { .. }
+            | HostError::GrantLeadsOut { .. }
             | HostError::NoProject { .. }
             | HostError::UnknownCommand(_)
             | HostError::Unavailable { .. }
@@ -254,6 +267,7 @@ impl HostError {
             | HostError::ReservedPermission { .. }
             | HostError::Native { .. }
             | HostError::GrantReachesLord { .. }
+            | HostError::GrantLeadsOut { .. }
             | HostError::NoProject { .. }
             | HostError::UnknownCommand(_)
             | HostError::Unavailable { .. }

@@ -58,17 +58,19 @@ pub(crate) fn naming(granted: &[Permission], guest: &str) -> String {
 
 /// Builds grants from the permissions recorded for a plugin. The match is
 /// exhaustive: a new permission does not compile until it is decided here.
+/// A sub-folder grant that leads out of its root through a link is an
+/// error, not a folder.
 pub(crate) fn to_grants(
     granted: &[Permission],
     programs: &[GrantedProgram],
     roots: &Roots<'_>,
     host_env: &[(String, String)],
-) -> Grants {
+) -> Result<Grants, LeadsOut> {
     let mut grants = Grants::default();
     for permission in granted {
         match permission {
-            Permission::FsRead(path) => add_preopen(&mut grants, roots, path, false),
-            Permission::FsWrite(path) => add_preopen(&mut grants, roots, path, true),
+            Permission::FsRead(path) => add_preopen(&mut grants, roots, permission, path, false)?,
+            Permission::FsWrite(path) => add_preopen(&mut grants, roots, permission, path, true)?,
             Permission::Env(name) => {
                 if let Some((k, v)) = host_env.iter().find(|(k, _)| k == name.as_str()) {
                     grants.env.push((k.clone(), v.clone()));
@@ -118,7 +120,7 @@ pub(crate) fn to_grants(
     {
         grants.cwd = Some(FsRoot::Project.guest_dir().to_owned());
     }
-    grants
+    Ok(grants)
 }
 
 /// The file `exec(NAME)` runs: the first executable `NAME` in the
@@ -171,18 +173,59 @@ pub(crate) fn resolve_programs(
         .collect()
 }
 
-fn add_preopen(grants: &mut Grants, roots: &Roots<'_>, path: &FsPath, writable: bool) {
+/// A grant of a sub-folder whose path goes through a link that leads
+/// outside the root it is named under (`$PROJECT/docs`, with `docs` a
+/// link to `~/.aws`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct LeadsOut {
+    /// The grant, in manifest syntax.
+    pub(crate) grant: String,
+    /// The first link on the way, or the sub-folder itself when no single
+    /// link is to blame (one moved since it was resolved).
+    pub(crate) link: PathBuf,
+    /// Where the sub-folder really is.
+    pub(crate) leads_to: PathBuf,
+}
+
+/// Adds the folder `path` names, as the real folder it is: a sub-folder is
+/// resolved through every link in it and must still be inside its root,
+/// or the grant is refused. Without that, whoever can write the project
+/// (the plugin itself, with `fs-write($PROJECT)`) could make `docs` a
+/// link to any folder of the user's, and `fs-read($PROJECT/docs)` would
+/// hand it over. The resolved path is what is opened, so the check and the
+/// folder the plugin gets are the same.
+fn add_preopen(
+    grants: &mut Grants,
+    roots: &Roots<'_>,
+    permission: &Permission,
+    path: &FsPath,
+    writable: bool,
+) -> Result<(), LeadsOut> {
     let base = match path.root {
         FsRoot::Project => roots.project,
         FsRoot::PluginData => roots.plugin_data,
         FsRoot::Tmp => roots.tmp,
     };
-    let host: PathBuf = path.sub.iter().fold(base.to_path_buf(), |p, s| p.join(s));
+    let joined: PathBuf = path.sub.iter().fold(base.to_path_buf(), |p, s| p.join(s));
     // A granted sub-folder that does not exist gives nothing to read; it is
     // skipped rather than failing the plugin's start.
-    if !host.is_dir() {
-        return;
+    let Ok(real) = joined.canonicalize() else {
+        return Ok(());
+    };
+    if !real.is_dir() {
+        return Ok(());
     }
+    // The root itself may be a link (a project kept on another disk);
+    // only what lies below it is held to it.
+    let inside = base.canonicalize().is_ok_and(|root| real.starts_with(root));
+    if !inside {
+        return Err(LeadsOut {
+            grant: permission.to_string(),
+            link: first_link(base, &path.sub).unwrap_or(joined),
+            leads_to: real,
+        });
+    }
+    let host = if path.sub.is_empty() { joined } else { real };
     let guest = path.guest_path();
     match grants.preopens.iter_mut().find(|p| p.guest == guest) {
         Some(existing) => existing.writable |= writable,
@@ -192,6 +235,22 @@ fn add_preopen(grants: &mut Grants, roots: &Roots<'_>, path: &FsPath, writable: 
             writable,
         }),
     }
+    Ok(())
+}
+
+/// The first link on the way from `base` down through `sub`.
+fn first_link(base: &Path, sub: &[String]) -> Option<PathBuf> {
+    let mut path = base.to_path_buf();
+    for part in sub {
+        path.push(part);
+        if path
+            .symlink_metadata()
+            .is_ok_and(|m| m.file_type().is_symlink())
+        {
+            return Some(path);
+        }
+    }
+    None
 }
 
 #[cfg(test)]
@@ -221,7 +280,7 @@ mod tests {
             ("HOME".to_owned(), "/home/ada".to_owned()),
             ("AWS_SECRET_ACCESS_KEY".to_owned(), "hunter2".to_owned()),
         ];
-        let grants = to_grants(&granted, &[], &roots, &env);
+        let grants = to_grants(&granted, &[], &roots, &env).expect("grants");
         assert_eq!(
             grants.env,
             vec![("HOME".to_owned(), "/home/ada".to_owned())]
@@ -245,6 +304,81 @@ mod tests {
     }
 
     #[test]
+    fn a_sub_folder_that_is_a_link_out_of_its_root_is_refused() {
+        let home = tempfile::tempdir().expect("tempdir");
+        let secrets = home.path().join(".aws");
+        std::fs::create_dir(&secrets).expect("mkdir");
+        let project = tempfile::tempdir().expect("tempdir");
+        std::fs::create_dir(project.path().join("src")).expect("mkdir");
+        std::os::unix::fs::symlink(&secrets, project.path().join("docs")).expect("symlink");
+        // A relative link, as a plugin that may write the project makes it.
+        std::os::unix::fs::symlink("../../../../../../../..", project.path().join("src/up"))
+            .expect("symlink");
+        let roots = Roots {
+            project: project.path(),
+            plugin_data: project.path(),
+            tmp: project.path(),
+        };
+        let real_secrets = secrets.canonicalize().expect("real");
+        for (grant, link, leads_to) in [
+            (
+                "fs-read($PROJECT/docs)",
+                project.path().join("docs"),
+                real_secrets.clone(),
+            ),
+            (
+                "fs-write($PROJECT/docs)",
+                project.path().join("docs"),
+                real_secrets,
+            ),
+            (
+                "fs-read($PROJECT/src/up)",
+                project.path().join("src/up"),
+                "/".into(),
+            ),
+        ] {
+            let granted: Vec<Permission> = vec![grant.parse().expect("permission")];
+            let out = to_grants(&granted, &[], &roots, &[]).expect_err(grant);
+            assert_eq!(
+                out,
+                LeadsOut {
+                    grant: grant.to_owned(),
+                    link,
+                    leads_to,
+                }
+            );
+        }
+    }
+
+    #[test]
+    fn a_link_that_stays_inside_and_a_root_that_is_a_link_are_granted() {
+        let real = tempfile::tempdir().expect("tempdir");
+        std::fs::create_dir_all(real.path().join("project/docs/v1")).expect("mkdir");
+        std::os::unix::fs::symlink("docs/v1", real.path().join("project/current"))
+            .expect("symlink");
+        std::os::unix::fs::symlink(real.path().join("project"), real.path().join("alias"))
+            .expect("symlink");
+        let project = real.path().join("alias");
+        let roots = Roots {
+            project: &project,
+            plugin_data: &project,
+            tmp: &project,
+        };
+        let granted: Vec<Permission> = ["fs-read($PROJECT)", "fs-write($PROJECT/current)"]
+            .iter()
+            .map(|p| p.parse().expect("permission"))
+            .collect();
+        let grants = to_grants(&granted, &[], &roots, &[]).expect("inside");
+        let hosts: Vec<_> = grants.preopens.iter().map(|p| p.host.clone()).collect();
+        let inside = real
+            .path()
+            .canonicalize()
+            .expect("real")
+            .join("project/docs/v1");
+        assert_eq!(hosts, vec![project.clone(), inside]);
+    }
+
+    #[test]
     fn nothing_granted_means_nothing_wired() {
         let dir = tempfile::tempdir().expect("tempdir");
         let roots = Roots {
@@ -253,7 +387,7 @@ mod tests {
             tmp: dir.path(),
         };
         let env = vec![("HOME".to_owned(), "/home/ada".to_owned())];
-        let grants = to_grants(&[], &[], &roots, &env);
+        let grants = to_grants(&[], &[], &roots, &env).expect("grants");
         assert!(grants.preopens.is_empty());
         assert!(grants.env.is_empty());
         assert!(grants.net.is_empty());

@@ -295,7 +295,13 @@ impl Loader {
             plugin_data: &data,
             tmp: &tmp,
         };
-        let grants = grants::to_grants(&plugin.granted, &plugin.programs, &roots, &self.places.env);
+        let grants = grants::to_grants(&plugin.granted, &plugin.programs, &roots, &self.places.env)
+            .map_err(|out| HostError::GrantLeadsOut {
+                plugin: plugin.id().clone(),
+                grant: out.grant,
+                link: out.link,
+                leads_to: out.leads_to,
+            })?;
         // Checked on the real folders, before any of the plugin's code runs.
         for preopen in &grants.preopens {
             if let Some(protected) =
