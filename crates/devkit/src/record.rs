@@ -325,5 +325,13 @@ pub fn command_case(manifest: &Manifest, words: &[String]) -> Result<TestCase, D
             args.insert(arg.name.as_str().to_owned(), taken);
         }
     }
+    // A word no argument takes would be dropped unseen, and the run
+    // recorded with other input than the user meant.
+    if let Some(extra) = rest.next() {
+        return Err(DevkitError::Usage(format!(
+            "`{command}` takes no argument for `{extra}`; quote an argument that has spaces \
+             (`--run '{command} \"two words\"'`)"
+        )));
+    }
     Ok(TestCase::command("recorded", command, args))
 }

@@ -509,6 +509,18 @@ fn record_proposes_exactly_the_permissions_a_plugin_uses() {
     shipped.assert_ok();
     let recording: serde_json::Value = serde_json::from_str(&shipped.stdout()).expect("JSON");
     assert_eq!(recording["missing"], serde_json::json!([]), "{recording}");
+    // A run is split as a shell would: a quoted argument is one word, an
+    // unquoted one too many is refused, not dropped, and so is a quote
+    // left open.
+    let notes = fixture("notes");
+    let record = |line: &str| pdk(&lord, &["record", path(&notes), "--run", line, "--json"]);
+    record("note \"buy milk\"").assert_ok();
+    record("note buy milk")
+        .assert_code(2)
+        .assert_stderr_contains("`note` takes no argument for `milk`");
+    record("note \"buy milk")
+        .assert_code(2)
+        .assert_stderr_contains("unclosed quote");
     assert_eq!(recording["unused"], serde_json::json!([]), "{recording}");
     // A plugin that uses nothing is proposed nothing.
     let hello = pdk(&lord, &["record", path(&fixture("hello")), "--json"]);

@@ -65,7 +65,7 @@ pub(crate) async fn run(
         PdkCommand::Test(args) => test::run(ctx, out, test::parse(cwd, args)).await,
         PdkCommand::Docs(args) => docs::run(out, framework, docs::parse(cwd, args)?),
         PdkCommand::Record(args) => {
-            record::run(ctx, out, framework, record::parse(cwd, args)).await
+            record::run(ctx, out, framework, record::parse(cwd, args)?).await
         }
         PdkCommand::Pack(args) => package::pack(out, package::parse_pack(cwd, args)),
         PdkCommand::Sign(args) => package::sign(ctx, out, package::parse_sign(cwd, args)),

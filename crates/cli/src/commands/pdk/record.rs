@@ -11,6 +11,7 @@ use lord_devkit::record::{self, Recording};
 use lord_host::Framework;
 
 use super::{devkit, plugin_facts};
+use crate::cli::UsageError;
 use crate::context::Context;
 use crate::render::{Output, foreign};
 
@@ -38,17 +39,28 @@ pub(crate) struct Request {
     json: bool,
 }
 
-pub(crate) fn parse(cwd: &Path, args: RecordArgs) -> Request {
-    Request {
+/// Each `--run` is split into words as a shell would, so a quoted
+/// argument stays one word: `--run 'note "buy milk"'` records `note` with
+/// `buy milk`.
+pub(crate) fn parse(cwd: &Path, args: RecordArgs) -> Result<Request, UsageError> {
+    let runs = args
+        .runs
+        .iter()
+        .map(|line| {
+            shlex::split(line).ok_or_else(|| {
+                UsageError(format!(
+                    "--run `{line}` has an unclosed quote or a trailing backslash; quote \
+                     each argument as in a shell"
+                ))
+            })
+        })
+        .collect::<Result<_, _>>()?;
+    Ok(Request {
         dir: cwd.join(args.dir),
-        runs: args
-            .runs
-            .iter()
-            .map(|line| line.split_whitespace().map(str::to_owned).collect())
-            .collect(),
+        runs,
         write: args.write,
         json: args.json,
-    }
+    })
 }
 
 pub(crate) async fn run(
