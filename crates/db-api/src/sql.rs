@@ -120,6 +120,18 @@ pub trait SqlSession: Send {
         Ok(rows)
     }
 
+    /// Puts the session back as it was opened, for its next user (the
+    /// pool calls it before a session goes back): settings, role, current
+    /// database or schema, temporary tables, session locks and prepared
+    /// statements a statement may have changed or left behind, and any
+    /// transaction left open rolled back. An error means it could not be,
+    /// and the session must be closed. The default does nothing, for an
+    /// engine whose sessions keep nothing a caller's statements can change
+    /// (SQLite's bounded statements may set no pragma).
+    fn reset(&mut self) -> Result<(), DbError> {
+        Ok(())
+    }
+
     /// Runs a script of statements separated by `;`, binding nothing
     /// (migrations).
     fn run_script(&mut self, sql: &str) -> Result<(), DbError>;

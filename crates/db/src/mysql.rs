@@ -466,6 +466,44 @@ impl SqlSession for MySession {
         batches.finish()
     }
 
+    /// `COM_RESET_CONNECTION` (the driver's `reset`): a transaction left
+    /// open is rolled back, session variables (`sql_mode`, the time
+    /// limit...) go back to the server's defaults, and user variables,
+    /// temporary tables, prepared statements and locks are gone. It keeps
+    /// the current database, which the profile's is made again (a profile
+    /// without one cannot undo a `USE`: such a session is closed), and the
+    /// profile's time limit is set again.
+    fn reset(&mut self) -> Result<(), DbError> {
+        self.conn.reset().map_err(|e| self.engine_error(&e))?;
+        match self.opts.get_db_name().map(str::to_owned) {
+            Some(database) => self
+                .conn
+                .select_db(&database)
+                .map_err(|e| self.engine_error(&e))?,
+            None => {
+                let current: Option<Option<String>> = self
+                    .conn
+                    .query_first("SELECT DATABASE()")
+                    .map_err(|e| self.engine_error(&e))?;
+                if let Some(Some(database)) = current {
+                    return Err(DbError::Engine {
+                        profile: self.profile.clone(),
+                        engine: "mysql",
+                        message: format!(
+                            "the session uses the database `{database}`, which a profile naming \
+                             none cannot undo"
+                        ),
+                    });
+                }
+            }
+        }
+        if let Some(limit) = self.statement_timeout {
+            self.limit_statements(limit)
+                .map_err(|e| self.engine_error(&e))?;
+        }
+        Ok(())
+    }
+
     fn run_script(&mut self, sql: &str) -> Result<(), DbError> {
         let profile = &self.profile;
         let fail = |e: mysql::Error| DbError::Engine {

@@ -6,8 +6,14 @@
 //! others, and [`Pools::connection`] whichever the profile's engine has.
 //!
 //! Each profile's pool keeps up to `pool-size` idle connections; a session
-//! taken from it goes back when dropped, unless the caller left it in a
-//! transaction or it failed, in which case it is closed. The first
+//! taken from it goes back when dropped, unless it failed, in which case
+//! it is closed. Going back, a SQL session is reset
+//! ([`SqlSession::reset`]: on PostgreSQL and MySQL/MariaDB a transaction
+//! left open is rolled back and settings, role, current database or
+//! schema, temporary tables and prepared statements are as when it was
+//! opened), so nothing its user changed (a plugin's `SET search_path`, a
+//! `USE`) reaches the next one; a session that cannot be reset is closed.
+//! The first
 //! connection is made by the caller's own thread, so a refused password or
 //! an unreachable host is reported at once with the engine's message,
 //! rather than after a pool's retry loop has spent the whole connect
@@ -42,6 +48,17 @@ impl Connection {
             Connection::KeyValue(s) => s.engine(),
             Connection::Document(s) => s.engine(),
             Connection::WideColumn(s) => s.engine(),
+        }
+    }
+
+    /// Readies the connection for its next user: a SQL session is reset
+    /// ([`SqlSession::reset`]). The other capabilities keep no state a
+    /// caller can change: the host's `kv` and `document` interfaces offer
+    /// no command that selects a database or changes a setting.
+    fn reset(&mut self) -> Result<(), DbError> {
+        match self {
+            Connection::Sql(s) => s.reset(),
+            Connection::KeyValue(_) | Connection::Document(_) | Connection::WideColumn(_) => Ok(()),
         }
     }
 }
@@ -429,10 +446,20 @@ impl<S: Pooled + ?Sized> Drop for Lease<S> {
         if !self.healthy || std::thread::panicking() {
             return;
         }
+        let room = |idle: &Vec<Connection>| idle.len() < self.pool.profile.pool_size as usize;
+        // Only a session the pool will keep is reset; one that cannot be
+        // is closed, rather than lent with its last user's settings.
+        if !self.pool.idle.lock().is_ok_and(|idle| room(&idle)) {
+            return;
+        }
+        let mut connection = S::into_connection(session);
+        if connection.reset().is_err() {
+            return;
+        }
         if let Ok(mut idle) = self.pool.idle.lock()
-            && idle.len() < self.pool.profile.pool_size as usize
+            && room(&idle)
         {
-            idle.push(S::into_connection(session));
+            idle.push(connection);
         }
     }
 }
@@ -468,6 +495,10 @@ impl SqlSession for Lease<dyn SqlSession> {
         bounds: &Bounds,
     ) -> Result<Rows, DbError> {
         (**self).run_within(sql, params, bounds)
+    }
+
+    fn reset(&mut self) -> Result<(), DbError> {
+        (**self).reset()
     }
 
     fn run_script(&mut self, sql: &str) -> Result<(), DbError> {

@@ -354,6 +354,32 @@ impl SqlSession for PgSession {
         batches.finish()
     }
 
+    /// `DISCARD ALL` spelled out, less its `DEALLOCATE ALL`: the client
+    /// keeps prepared statements of its own for looking up types it does
+    /// not know (enums, domains, extensions' types) and would fail on the
+    /// next such lookup had they gone; statements a user prepared in SQL
+    /// (`PREPARE`, whose names could collide with the client's) are
+    /// deallocated by name. One text, so one round trip: its `ROLLBACK`
+    /// ends a transaction left open (only a warning without one), and the
+    /// rest runs in a transaction of its own. `RESET ALL` undoes every
+    /// `SET` (`search_path`, `role`, `statement_timeout`...), so the
+    /// profile's statement timeout is set again after it.
+    fn reset(&mut self) -> Result<(), DbError> {
+        let mut sql = "ROLLBACK; CLOSE ALL; SET SESSION AUTHORIZATION DEFAULT; RESET ALL; \
+                       UNLISTEN *; SELECT pg_advisory_unlock_all(); DISCARD TEMP; \
+                       DISCARD SEQUENCES; \
+                       DO $lord$ DECLARE n text; BEGIN \
+                       FOR n IN SELECT name FROM pg_prepared_statements WHERE from_sql LOOP \
+                       EXECUTE format('DEALLOCATE %I', n); END LOOP; END $lord$"
+            .to_owned();
+        if let Some(limit) = self.statement_timeout {
+            sql.push_str(&format!("; SET statement_timeout = {}", limit.as_millis()));
+        }
+        self.client
+            .batch_execute(&sql)
+            .map_err(|e| self.engine_error(&e))
+    }
+
     fn run_script(&mut self, sql: &str) -> Result<(), DbError> {
         self.client
             .batch_execute(sql)

@@ -22,6 +22,7 @@ pub(crate) fn run(target: &Target) {
     a_query_streams_its_rows_in_batches(&(target.make)());
     a_bounded_statement_returns_nothing_over_its_bounds(&(target.make)());
     a_plugins_statement_stops_at_its_bounds_without_reading_the_rest(&(target.make)());
+    the_next_user_of_a_pooled_session_sees_nothing_a_plugin_set(&(target.make)());
 }
 
 fn session(profile: &Profile) -> lord_db::Session {
@@ -819,4 +820,146 @@ fn a_plugins_statement_stops_at_its_bounds_without_reading_the_rest(profile: &Pr
     };
     let own = own.expect("the session's timeout").rows[0][0].clone();
     assert_eq!(own, expected, "{engine}: the profile's timeout is back");
+}
+
+/// What a plugin's statements change on a server's session (as the host
+/// runs them: a pooled session from [`lord_db::Connector`], in a committed
+/// transaction of the host's) is gone when the pool lends the same
+/// connection next: settings (`search_path`, `ROLE`, `sql_mode`, the
+/// statement timeout), the current database (`USE`), user variables,
+/// temporary tables, prepared statements, and a transaction left open.
+/// Before, the session went back to the pool as the plugin left it, and
+/// the next plugin or `lord db query` in the process ran under it. On
+/// PostgreSQL a type the client had to look up (an enum) still reads after
+/// the reset, the client's own prepared statements being kept.
+fn the_next_user_of_a_pooled_session_sees_nothing_a_plugin_set(profile: &Profile) {
+    use lord_db_api::DbConnector as _;
+    use std::time::{Duration, Instant};
+
+    let engine = profile.engine;
+    let (whoami, changes, looks): (&str, &[&str], &[(&str, Value)]) = match engine {
+        Engine::Sqlite => return,
+        Engine::Postgres => (
+            "SELECT pg_backend_pid()",
+            &[
+                "CREATE SCHEMA elsewhere",
+                "CREATE ROLE lord_plugin_role",
+                "SET search_path = elsewhere",
+                "SET ROLE lord_plugin_role",
+                "SET statement_timeout = 0",
+                "CREATE TEMPORARY TABLE left_behind (x INT)",
+                "PREPARE s1 AS SELECT 1",
+                "SELECT pg_advisory_lock(42)",
+                "BEGIN",
+            ],
+            &[
+                (
+                    "SELECT current_setting('search_path')",
+                    Value::Text("\"$user\", public".into()),
+                ),
+                ("SELECT current_user = session_user", Value::Bool(true)),
+                (
+                    "SELECT current_setting('statement_timeout')",
+                    Value::Text("1s".into()),
+                ),
+                (
+                    "SELECT to_regclass('pg_temp.left_behind') IS NULL",
+                    Value::Bool(true),
+                ),
+                (
+                    "SELECT count(*) FROM pg_prepared_statements WHERE from_sql",
+                    Value::Int(0),
+                ),
+                (
+                    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'",
+                    Value::Int(0),
+                ),
+            ],
+        ),
+        Engine::Mysql => (
+            "SELECT CONNECTION_ID()",
+            &[
+                "CREATE DATABASE IF NOT EXISTS elsewhere",
+                "USE elsewhere",
+                "SET SESSION sql_mode = 'ANSI_QUOTES'",
+                "SET SESSION max_statement_time = 0",
+                "SET @planted = 'yes'",
+                "CREATE TEMPORARY TABLE left_behind (x INT)",
+                "START TRANSACTION",
+            ],
+            &[
+                ("SELECT DATABASE() = ?", Value::Int(1)),
+                (
+                    "SELECT @@SESSION.sql_mode = @@GLOBAL.sql_mode",
+                    Value::Int(1),
+                ),
+                ("SELECT @@max_statement_time", Value::Float(1.0)),
+                ("SELECT @planted IS NULL", Value::Int(1)),
+            ],
+        ),
+        other @ (Engine::Redis | Engine::MongoDb | Engine::Cassandra) => not_sql(other),
+    };
+    let bounds = Bounds {
+        max_rows: 10,
+        max_bytes: 1 << 10,
+        deadline: Some(Instant::now() + Duration::from_secs(60)),
+    };
+    let pid = {
+        let mut plugin = lord_db::Connector.sql(profile, None).expect("a session");
+        if engine == Engine::Postgres {
+            plugin
+                .run_script(
+                    "CREATE TYPE mood AS ENUM ('calm', 'cross'); \
+                     CREATE TABLE feeling (m mood); INSERT INTO feeling VALUES ('calm')",
+                )
+                .expect("an enum");
+            let read = plugin.run("SELECT m FROM feeling", &[]).expect("the enum");
+            assert_eq!(read.rows, [vec![Value::Text("calm".into())]]);
+        }
+        let pid = plugin.run(whoami, &[]).expect("whoami").rows[0][0].clone();
+        in_transaction(&mut *plugin, |s| {
+            for sql in &changes[..changes.len() - 1] {
+                s.run_within(sql, &[], &bounds)
+                    .unwrap_or_else(|e| panic!("{engine}: {sql}: {e}"));
+            }
+            Ok(())
+        })
+        .expect("the plugin's call");
+        // A transaction the plugin opens itself and leaves open.
+        plugin
+            .run_within(changes[changes.len() - 1], &[], &bounds)
+            .expect("a transaction left open");
+        pid
+        // The session goes back to the pool here.
+    };
+    let mut next = session(profile);
+    assert_eq!(
+        next.run(whoami, &[]).expect("whoami").rows[0][0],
+        pid,
+        "{engine}: the pool lent the same connection"
+    );
+    for (sql, expected) in looks {
+        let params = if sql.contains('?') {
+            vec![Value::Text(profile.name.to_string())]
+        } else {
+            Vec::new()
+        };
+        let seen = next
+            .run(sql, &params)
+            .unwrap_or_else(|e| panic!("{engine}: {sql}: {e}"));
+        assert_eq!(seen.rows[0][0], *expected, "{engine}: {sql}");
+    }
+    if engine == Engine::Mysql {
+        next.run("CREATE TEMPORARY TABLE elsewhere.left_behind (x INT)", &[])
+            .expect("the last user's temporary table is gone");
+    }
+    if engine == Engine::Postgres {
+        let read = next
+            .run("SELECT m FROM feeling", &[])
+            .expect("the enum again");
+        assert_eq!(read.rows, [vec![Value::Text("calm".into())]]);
+        // Not in a transaction: a statement that refuses one runs.
+        next.run("VACUUM feeling", &[])
+            .expect("no transaction left open");
+    }
 }

@@ -10,8 +10,9 @@
 //! sandbox's bounds and the call's deadline, its parameters bound by the
 //! driver. A plugin's statements on a network engine run in a transaction
 //! of the host's, committed or rolled back before the session goes back to
-//! its pool, so nothing a plugin leaves open reaches the session's next
-//! user; on SQLite the session itself refuses a bounded statement that
+//! its pool, which resets it (settings, role, current database, temporary
+//! tables), so nothing a plugin leaves open or sets reaches the session's
+//! next user; on SQLite the session itself refuses a bounded statement that
 //! would attach a file, control a transaction or set a pragma. An error
 //! reaches the plugin with the profile's password, should an engine ever
 //! echo it, replaced.
