@@ -55,30 +55,62 @@ impl PinArgs {
 }
 
 pub(crate) async fn run(out: &Output, framework: &Framework, args: PinArgs) -> Result<()> {
-    let mut client = super::registry_client(framework, args.registry)?;
+    let mut client = super::registry_client(framework, args.registry.clone())?;
     let state = framework.registry_folder(client.base());
-    if let Some(path) = &args.ca_file {
-        let pem =
-            std::fs::read(path).with_context(|| format!("could not read {}", path.display()))?;
-        client = client.with_ca_pem(&pem)?;
-        std::fs::create_dir_all(&state)
-            .with_context(|| format!("could not create {}", state.display()))?;
+    // Everything is checked before anything is written: a root that does
+    // not match leaves no CA pinned either, and `lord registry add`
+    // records nothing.
+    let ca = match &args.ca_file {
+        Some(path) => {
+            let pem = std::fs::read(path)
+                .with_context(|| format!("could not read {}", path.display()))?;
+            client = client.with_ca_pem(&pem)?;
+            Some((path, pem))
+        }
+        None => None,
+    };
+    let root = if args.root.is_none() && args.root_sha256.is_none() {
+        None
+    } else {
+        Some(first_root(&client, &state, &args).await?)
+    };
+    std::fs::create_dir_all(&state)
+        .with_context(|| format!("could not create {}", state.display()))?;
+    if let Some(root) = &root {
+        let path = state.join("root.json");
+        lord_file::write_atomic(&path, root)
+            .with_context(|| format!("could not write {}", path.display()))?;
+        out.status(format_args!(
+            "pinned the root of {} (SHA-256 {}); its signed index is trusted from it",
+            client.base(),
+            sha256_hex(root)
+        ));
+    }
+    if let Some((path, pem)) = &ca {
         let pinned = state.join(super::REGISTRY_CA);
-        lord_file::write_atomic(&pinned, &pem)
+        lord_file::write_atomic(&pinned, pem)
             .with_context(|| format!("could not write {}", pinned.display()))?;
         out.status(format_args!(
             "pinned the CA in {} for {}'s HTTPS",
             path.display(),
             client.base()
         ));
-        if args.root.is_none() && args.root_sha256.is_none() {
-            return Ok(());
-        }
     }
+    Ok(())
+}
+
+/// The registry's first root, from `--root` or fetched and checked
+/// against `--root-sha256` (over `client`, which trusts a CA being pinned
+/// with it), refused when lord already trusts the registry.
+async fn first_root(
+    client: &lord_host::RegistryClient,
+    state: &std::path::Path,
+    args: &PinArgs,
+) -> Result<Vec<u8>> {
     if state.join("metadata/root.json").exists() {
         return Err(UsageError(format!(
             "lord already trusts {} (its trust has moved on from its first root); pinning \
-             applies before first contact",
+             applies before first contact; nothing was pinned",
             client.base()
         ))
         .into());
@@ -106,17 +138,7 @@ pub(crate) async fn run(out: &Output, framework: &Framework, args: PinArgs) -> R
         }
     };
     check_root(&root)?;
-    std::fs::create_dir_all(&state)
-        .with_context(|| format!("could not create {}", state.display()))?;
-    let path = state.join("root.json");
-    lord_file::write_atomic(&path, &root)
-        .with_context(|| format!("could not write {}", path.display()))?;
-    out.status(format_args!(
-        "pinned the root of {} (SHA-256 {}); its signed index is trusted from it",
-        client.base(),
-        sha256_hex(&root)
-    ));
-    Ok(())
+    Ok(root)
 }
 
 /// A TUF root, version 1, by its shape; its signatures are checked by the

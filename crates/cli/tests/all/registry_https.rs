@@ -135,6 +135,22 @@ fn a_registry_served_over_https_is_used_once_its_ca_is_pinned() {
     ];
     user.run(&install)
         .assert_stderr_contains("TLS certificate is not trusted");
+    // A root that does not match pins nothing, the CA given with it
+    // included: the next install is refused exactly as before.
+    user.run(&[
+        "registry",
+        "pin",
+        "--registry",
+        &url,
+        "--ca-file",
+        &file("ca.crt"),
+        "--root-sha256",
+        &"0".repeat(64),
+    ])
+    .assert_code(2)
+    .assert_stderr_contains("nothing was pinned");
+    user.run(&install)
+        .assert_stderr_contains("TLS certificate is not trusted");
     user.run(&[
         "registry",
         "pin",
