@@ -795,6 +795,10 @@ impl Framework {
         self.store.home()
     }
 
+    pub(crate) fn installer(&self) -> &Installer {
+        &self.installer
+    }
+
     pub(crate) fn loader(&self) -> &Loader {
         &self.loader
     }

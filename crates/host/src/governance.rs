@@ -392,6 +392,42 @@ impl Framework {
         }
     }
 
+    /// Whether the policies in force let this machine publish the signed
+    /// package file `package`: decided on its manifest (id, version,
+    /// licence, the permissions it requests and their highest risk) and
+    /// its signer, recorded in the audit trail like every decision that
+    /// changes state; refused with [`HostError::PolicyRefused`] when a
+    /// policy blocks it, a warning kept when one warns. The package is
+    /// verified first: an unsigned or tampered one is refused as it would
+    /// be at install.
+    pub fn govern_publish(&mut self, package: &std::path::Path) -> Result<(), HostError> {
+        let (manifest, signed) = self.installer().package_manifest(package)?;
+        let publisher = match signed {
+            lord_package::Provenance::Signed(key) => Some(key.name),
+            lord_package::Provenance::AllowedUnsigned => None,
+        };
+        let facts = PluginFacts {
+            id: manifest.plugin.id.clone(),
+            version: manifest.plugin.version.to_string(),
+            license: manifest.plugin.license.clone(),
+            risk: manifest
+                .permissions
+                .iter()
+                .map(Permission::risk)
+                .max()
+                .unwrap_or_default(),
+            permissions: manifest.permissions.clone(),
+            provenance: Some(Provenance {
+                source: Source::Package,
+                signed: publisher.is_some(),
+                publisher,
+                approved: None,
+                advisories: None,
+            }),
+        };
+        self.govern(Action::Publish, facts, None, None)
+    }
+
     /// Every decision that install `plan` needs: the install (or update)
     /// and each permission it grants.
     pub(crate) fn govern_install(&mut self, plan: &InstallPlan) -> Result<(), HostError> {

@@ -331,3 +331,59 @@ fn find_file(dir: &std::path::Path, name: &str) -> Option<std::path::PathBuf> {
     }
     None
 }
+
+/// `publish` is governed like `install`: a policy on the author's machine
+/// that forbids publishing a package refuses `lord pdk publish` before
+/// anything reaches the registry, names itself, and is recorded; a warn
+/// policy lets it through with a warning.
+#[test]
+fn a_publish_policy_refuses_a_package_before_it_leaves_the_machine() {
+    let author = Lord::new();
+    let served = crate::registry::Served::start(&author);
+    let token = served.token(&author, "publish:*");
+    let policies = author.home.path().join("policies");
+    std::fs::create_dir_all(&policies).expect("policies dir");
+    std::fs::write(policies.join("00-base.cedar"), PERMIT_ALL.1).expect("base");
+    let rule = |mode: &str| {
+        format!(
+            "@id(\"no-apache-out\") @enforcement(\"{mode}\")\nforbid(principal, action == Lord::Action::\"publish\", resource) when {{ resource.license like \"*Apache*\" }};"
+        )
+    };
+    std::fs::write(policies.join("publish.cedar"), rule("block")).expect("rule");
+    let refused = served.publish(&author, &fixture("hello"), &token);
+    assert_ne!(refused.code(), Some(0), "{}", refused.stderr());
+    refused.assert_stderr_contains("no-apache-out");
+    let search = author.run(&[
+        "plugin",
+        "search",
+        "hello",
+        "--registry",
+        &served.url,
+        "--json",
+    ]);
+    search.assert_ok();
+    let found: Value = serde_json::from_str(&search.stdout()).expect("json");
+    assert_eq!(found["total"], 0, "{found}");
+    let report = author.run(&["audit", "report", "--json"]);
+    assert!(
+        report.stdout().contains("publish: block"),
+        "{}",
+        report.stdout()
+    );
+
+    std::fs::write(policies.join("publish.cedar"), rule("warn")).expect("rule");
+    let warned = served.publish(&author, &fixture("hello"), &token);
+    warned
+        .assert_ok()
+        .assert_stderr_contains("policy warns against `publish` of `hello`");
+    let search = author.run(&[
+        "plugin",
+        "search",
+        "hello",
+        "--registry",
+        &served.url,
+        "--json",
+    ]);
+    let found: Value = serde_json::from_str(&search.stdout()).expect("json");
+    assert_eq!(found["total"], 1, "{found}");
+}

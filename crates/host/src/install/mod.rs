@@ -174,6 +174,41 @@ impl Installer {
         Ok(plan)
     }
 
+    /// The manifest inside the signed package file `package`, and who
+    /// signed it: read, verified under a trusted key and unpacked into a
+    /// scratch folder that is gone when this returns. Nothing is compiled
+    /// and nothing is stored (`lord pdk publish` asks the policies with
+    /// it).
+    pub(crate) fn package_manifest(
+        &self,
+        package: &Path,
+    ) -> Result<(lord_manifest::Manifest, lord_package::Provenance), HostError> {
+        let root = self.home.join("unpacking");
+        std::fs::create_dir_all(&root).map_err(|source| HostError::Io {
+            action: "create",
+            path: root.clone(),
+            source,
+        })?;
+        let staging = tempfile::Builder::new()
+            .prefix("package-")
+            .tempdir_in(&root)
+            .map_err(|source| HostError::Io {
+                action: "create a folder in",
+                path: root.clone(),
+                source,
+            })?;
+        let trusted = lord_package::Keys::new(&self.home).trusted()?;
+        let opened = lord_package::open(
+            package,
+            staging.path(),
+            &trusted,
+            false,
+            &lord_package::Limits::default(),
+        )?;
+        let candidate = plan::Candidate::read(staging.path())?;
+        Ok((candidate.manifest, opened.provenance))
+    }
+
     /// Stores a planned plugin with the permissions granted, and enables it.
     /// An install whose on-enable hook fails stays installed, marked failed.
     ///

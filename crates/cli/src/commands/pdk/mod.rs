@@ -52,7 +52,7 @@ pub(crate) enum PdkCommand {
 pub(crate) async fn run(
     ctx: &Context,
     out: &Output,
-    framework: &Framework,
+    framework: &mut Framework,
     command: PdkCommand,
 ) -> Result<ExitCode> {
     let cwd = &ctx.cwd;

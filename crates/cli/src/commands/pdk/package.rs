@@ -159,7 +159,7 @@ pub(crate) fn parse_publish(
 pub(crate) async fn publish(
     ctx: &Context,
     out: &Output,
-    framework: &Framework,
+    framework: &mut Framework,
     request: PublishRequest,
 ) -> Result<ExitCode> {
     let url = crate::commands::registry_url(framework, request.registry)?;
@@ -175,6 +175,9 @@ pub(crate) async fn publish(
         std::fs::read(package).with_context(|| format!("reading `{}`", package.display()))?;
     let (signature, public) =
         signature_beside(ctx, package, "package", "`lord pdk sign`".to_owned())?;
+    // The policies in force on this machine decide what it may publish
+    // (`publish` actions), before anything leaves it.
+    framework.govern_publish(package)?;
     let client = crate::commands::registry_client_at(framework, &url)?;
     let published = client.publish(&token, bytes, &signature, &public).await?;
     if request.json {
