@@ -183,12 +183,22 @@ fn parse_host(text: &str) -> Result<NetHost, String> {
         }
     }
     // No top-level domain is numeric, so something like `999.1.1.1` is a
-    // mistyped IPv4 address, not a name.
-    if labels
-        .last()
-        .is_some_and(|tld| tld.bytes().all(|b| b.is_ascii_digit()))
-    {
-        return Err(format!("`{text}` is not a valid IPv4 address"));
+    // mistyped IPv4 address, not a name. A last label in hexadecimal
+    // (`0x7f000001`, `10.0x1`) is one too: the system's resolver reads it
+    // as an address (inet_aton's forms, as the URL standard's "ends in a
+    // number" does), so a grant the user reads as a name would reach
+    // 127.0.0.1.
+    if labels.last().is_some_and(|tld| {
+        tld.bytes().all(|b| b.is_ascii_digit())
+            || tld
+                .strip_prefix("0x")
+                .or_else(|| tld.strip_prefix("0X"))
+                .is_some_and(|hex| hex.bytes().all(|b| b.is_ascii_hexdigit()))
+    }) {
+        return Err(format!(
+            "`{text}` is not a valid IPv4 address (write an address as four decimal numbers, \
+             a name with letters in its last label)"
+        ));
     }
     Ok(NetHost::Name(text.to_ascii_lowercase()))
 }
@@ -276,7 +286,28 @@ mod tests {
                 "-a.com",
                 Err("host label `-a` must not start or end with `-`"),
             ),
-            ("999.1.1.1", Err("`999.1.1.1` is not a valid IPv4 address")),
+            (
+                "999.1.1.1",
+                Err(
+                    "`999.1.1.1` is not a valid IPv4 address (write an address as four decimal numbers, a name with letters in its last label)",
+                ),
+            ),
+            // Hexadecimal forms the resolver reads as 127.0.0.1.
+            (
+                "0x7f000001:6379",
+                Err(
+                    "`0x7f000001` is not a valid IPv4 address (write an address as four decimal numbers, a name with letters in its last label)",
+                ),
+            ),
+            (
+                "127.0X1",
+                Err(
+                    "`127.0X1` is not a valid IPv4 address (write an address as four decimal numbers, a name with letters in its last label)",
+                ),
+            ),
+            // A name whose last label only starts like one stays a name.
+            ("cache.0xdead.example", Ok("cache.0xdead.example")),
+            ("redis.0xbeefy", Ok("redis.0xbeefy")),
         ];
         for (input, expected) in cases {
             check(input, *expected);
