@@ -37,13 +37,19 @@ const MAX_TABLES: usize = 64;
 
 /// Enforces the memory budget and remembers that it did, so a trap that
 /// follows a refused growth is reported as a memory-limit failure rather than
-/// as a bare crash.
+/// as a bare crash. The budget is the instance's: every linear memory of
+/// every core module in the component counts against one total (a
+/// component may hold up to [`MAX_MEMORIES`]), so several memories cannot
+/// each take the whole budget.
 #[derive(Debug)]
 pub(crate) struct Limiter {
     memory_bytes: usize,
     pub(crate) memory_refused: bool,
-    /// The largest total a memory grew to (granted growths only): what the
-    /// instance needed, for `lord pdk test` and `lord pdk validate`.
+    /// The bytes all the instance's memories hold together (granted
+    /// growths only; linear memories never shrink).
+    memory_used: usize,
+    /// The largest total the memories grew to: what the instance needed,
+    /// for `lord pdk test` and `lord pdk validate`.
     pub(crate) peak_memory: usize,
 }
 
@@ -52,6 +58,7 @@ impl Limiter {
         Self {
             memory_bytes: usize::try_from(limits.memory_bytes).unwrap_or(usize::MAX),
             memory_refused: false,
+            memory_used: 0,
             peak_memory: 0,
         }
     }
@@ -60,18 +67,22 @@ impl Limiter {
 impl wasmtime::ResourceLimiter for Limiter {
     fn memory_growing(
         &mut self,
-        _current: usize,
+        current: usize,
         desired: usize,
         _maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
         // Refusing (rather than trapping) follows the wasm spec: `memory.grow`
         // returns -1 and a careful guest can recover. Most guests abort, and
         // the recorded flag turns that abort into a memory-limit failure.
-        if desired > self.memory_bytes {
+        let total = self
+            .memory_used
+            .saturating_add(desired.saturating_sub(current));
+        if total > self.memory_bytes {
             self.memory_refused = true;
             return Ok(false);
         }
-        self.peak_memory = self.peak_memory.max(desired);
+        self.memory_used = total;
+        self.peak_memory = self.peak_memory.max(total);
         Ok(true)
     }
 
@@ -94,5 +105,48 @@ impl wasmtime::ResourceLimiter for Limiter {
 
     fn memories(&self) -> usize {
         MAX_MEMORIES
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use wasmtime::ResourceLimiter as _;
+
+    use super::*;
+
+    const MIB: usize = 1 << 20;
+
+    fn limiter(mib: u64) -> Limiter {
+        Limiter::new(&Limits {
+            time: Duration::from_secs(1),
+            memory_bytes: mib << 20,
+            output_bytes: 0,
+            open_handles: 0,
+        })
+    }
+
+    #[test]
+    fn all_memories_share_one_budget() {
+        let mut limiter = limiter(16);
+        // Two memories made at 6 MiB each: 12 of 16.
+        assert!(limiter.memory_growing(0, 6 * MIB, None).expect("grow"));
+        assert!(limiter.memory_growing(0, 6 * MIB, None).expect("grow"));
+        // The first grows by 4 MiB: 16 of 16, exactly the budget.
+        assert!(
+            limiter
+                .memory_growing(6 * MIB, 10 * MIB, None)
+                .expect("grow")
+        );
+        assert!(!limiter.memory_refused);
+        // Any more, in either, is refused, though each alone is under 16.
+        assert!(
+            !limiter
+                .memory_growing(6 * MIB, 7 * MIB, None)
+                .expect("grow")
+        );
+        assert!(limiter.memory_refused);
+        assert_eq!(limiter.peak_memory, 16 * MIB);
+        // A third memory fits nowhere either.
+        assert!(!limiter.memory_growing(0, MIB, None).expect("grow"));
     }
 }
