@@ -186,6 +186,15 @@ const REFUSED: &[(&str, &str)] = &[
     ),
     ("--reference", "it borrows objects from another repository"),
     (
+        "--repo",
+        "it names the repository apart from the arguments lord checks; give it as the first \
+         argument",
+    ),
+    (
+        "--bundle-uri",
+        "it fetches from a URI apart from the arguments lord checks",
+    ),
+    (
         "--reference-if-able",
         "it borrows objects from another repository",
     ),
@@ -375,6 +384,9 @@ pub(super) fn prepare(args: &[String], where_: &Where<'_>) -> Result<Prepared, S
         }
         positional += 1;
         let is_repository = network && repository_position(sub, positional, args);
+        if creates_at(sub, positional) {
+            writable_destination(arg, where_)?;
+        }
         out.push(path_like(arg, where_, is_repository)?);
     }
     Ok(Prepared {
@@ -382,6 +394,32 @@ pub(super) fn prepare(args: &[String], where_: &Where<'_>) -> Result<Prepared, S
         network,
         reading,
     })
+}
+
+/// Whether positional argument `n` (from 1) of `git SUB` is a folder git
+/// creates and writes: `init DIR`, `clone REPO DIR`. Every other writing
+/// subcommand writes in the working folder, whose grant is checked first.
+fn creates_at(sub: &str, n: usize) -> bool {
+    matches!((sub, n), ("init", 1) | ("clone", 2))
+}
+
+/// A folder git will create and write must be in a folder the plugin may
+/// write: `clone . /docs/x` with `/docs` granted read-only is refused,
+/// though the working folder is writable.
+fn writable_destination(arg: &str, where_: &Where<'_>) -> Result<(), String> {
+    let placed = where_
+        .folders
+        .place(arg, Some(where_.cwd_guest))
+        .map_err(|e| format!("git's argument {e}"))?;
+    let folder = where_.folders.get(placed.folder);
+    if folder.writable {
+        Ok(())
+    } else {
+        Err(format!(
+            "git writing into `{arg}`, in `{}`, which the plugin may only read",
+            folder.guest
+        ))
+    }
 }
 
 /// `git branch` that only lists: every argument is one of the listing
@@ -551,6 +589,7 @@ fn short_takes_text(sub: &str, letter: char) -> bool {
             | ("checkout", 'b' | 'B')
             | ("switch", 'c' | 'C')
             | ("push" | "fetch" | "pull" | "ls-remote", 'o')
+            | ("fetch" | "pull", 'j')
             | ("log" | "show" | "diff", 'S' | 'G')
     )
 }
@@ -568,6 +607,14 @@ fn long_takes_text(sub: &str, name: &str) -> bool {
         "initial-branch" => sub == "init",
         "push-option" => sub == "push",
         "server-option" => matches!(sub, "fetch" | "pull" | "ls-remote"),
+        // Numbers, dates, revisions and filter specs, whose separate
+        // value would otherwise count as the repository argument and let
+        // the real one (`clone --depth 1 HOST:PATH`, reached over ssh)
+        // pass as a destination.
+        "depth" | "shallow-since" | "shallow-exclude" | "jobs" | "filter" => {
+            matches!(sub, "clone" | "fetch" | "pull")
+        }
+        "deepen" | "negotiation-tip" => matches!(sub, "fetch" | "pull"),
         _ => false,
     }
 }
@@ -735,6 +782,77 @@ mod tests {
             let err = prepare_in(dir, writable, args).expect_err(&format!("{args:?} was run"));
             assert!(err.contains(expect), "{args:?}: {err}");
         }
+    }
+
+    /// A value-taking option given its value separately does not shift
+    /// which argument is the repository: an ssh remote after it is still
+    /// refused, and the options that name a repository apart are refused.
+    #[test]
+    fn a_separate_option_value_does_not_hide_the_repository() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        refused(
+            dir.path(),
+            true,
+            &[
+                (&["clone", "--depth", "1", "evil:x", "d"], "ssh"),
+                (&["clone", "--filter", "blob:none", "evil:x", "d"], "ssh"),
+                (&["fetch", "--depth", "1", "evil:x", "main"], "ssh"),
+                (&["fetch", "-j", "4", "evil:x"], "ssh"),
+                (&["pull", "--shallow-since", "2020-01-01", "evil:x"], "ssh"),
+                (&["push", "--repo", "evil:x"], "`--repo`"),
+                (&["push", "--repo=evil:x"], "`--repo`"),
+                (
+                    &["clone", "--bundle-uri", "https://evil/b", ".", "d"],
+                    "`--bundle-uri`",
+                ),
+            ],
+        );
+        prepare_in(dir.path(), true, &["clone", "--depth", "1", ".", "d"])
+            .expect("a shallow clone of the project");
+    }
+
+    /// `clone` and `init` write where they are told: into a folder the
+    /// plugin may write, not one granted read-only beside a writable one.
+    #[test]
+    fn a_clone_or_init_into_a_read_only_folder_is_refused() {
+        let project = tempfile::tempdir().expect("project");
+        let docs = tempfile::tempdir().expect("docs");
+        let folders = Folders::new(&[
+            Preopen {
+                host: project.path().to_path_buf(),
+                guest: "/project".to_owned(),
+                writable: true,
+            },
+            Preopen {
+                host: docs.path().to_path_buf(),
+                guest: "/docs".to_owned(),
+                writable: false,
+            },
+        ]);
+        let where_ = Where {
+            folders: &folders,
+            cwd_guest: "/project",
+            writable: true,
+            net: &[],
+        };
+        let run = |args: &[&str]| {
+            let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
+            prepare(&args, &where_)
+        };
+        for args in [
+            &["clone", ".", "/docs/x"][..],
+            &["clone", "-q", ".", "/docs/x"],
+            &["init", "/docs/x"],
+        ] {
+            let err = run(args).expect_err(&format!("{args:?} was run"));
+            assert!(
+                err.contains("which the plugin may only read"),
+                "{args:?}: {err}"
+            );
+        }
+        // Reading from the read-only folder, writing in the project: fine.
+        run(&["clone", "/docs", "copy"]).expect("clone from a read-only folder");
+        run(&["init", "fresh"]).expect("init in the project");
     }
 
     #[test]

@@ -14,7 +14,7 @@ use crate::capability::Preopen;
 #[derive(Debug, Clone)]
 pub(super) struct Folder {
     /// Where the guest sees it: `/project`.
-    guest: String,
+    pub(super) guest: String,
     /// The folder as granted.
     host: PathBuf,
     /// The same folder with every link resolved, what paths are checked
