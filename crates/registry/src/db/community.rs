@@ -196,6 +196,32 @@ fn post_of(row: &[Val]) -> PostInfo {
 }
 
 /// Recomputes a plugin's rating totals from `ratings`.
+/// A hidden review's stars stop counting: its author's rating of the
+/// plugin goes, and the totals are counted again.
+fn uncount_review(sql: &mut dyn Sql, review: i64) -> Result<(), RegistryError> {
+    let rows = sql.rows(
+        "SELECT plugin_id, token_id FROM reviews WHERE id = $1",
+        &[review.into()],
+    )?;
+    if let Some(row) = rows.first() {
+        sql.exec(
+            "DELETE FROM ratings WHERE plugin_id = $1 AND token_id = $2",
+            &[row[0].clone(), row[1].clone()],
+        )?;
+        refresh_rating(sql, &row[0].text())?;
+    }
+    Ok(())
+}
+
+/// The words refusing a rating from an account whose review of the
+/// plugin is hidden.
+pub(crate) fn hidden_review_refusal(plugin: &str) -> RegistryError {
+    RegistryError::Forbidden(format!(
+        "your review of {plugin} is hidden by the registry's moderation, so your rating of it \
+         does not count; ask its moderators to look at it again"
+    ))
+}
+
 fn refresh_rating(sql: &mut dyn Sql, plugin: &str) -> Result<(), RegistryError> {
     sql.exec(
         "UPDATE plugins SET
@@ -295,8 +321,12 @@ impl Db {
                     "INSERT INTO review_edits (review_id, stars, text, replaced_ms) VALUES ($1, $2, $3, $4)",
                     &[id.into(), old[1].clone(), old[2].clone(), now.into()],
                 )?;
+                // An edit never shows a review that moderation or reports
+                // hid: only a moderator does.
                 sql.exec(
-                    "UPDATE reviews SET stars = $1, text = $2, hidden = $3, updated_ms = $4 WHERE id = $5",
+                    "UPDATE reviews SET stars = $1, text = $2,
+                        hidden = CASE WHEN hidden = 1 THEN 1 ELSE CAST($3 AS BIGINT) END, updated_ms = $4
+                     WHERE id = $5",
                     &[stars.into(), text.as_str().into(), hidden.into(), now.into(), id.into()],
                 )?;
                 id
@@ -312,12 +342,20 @@ impl Db {
             if let Some(reason) = spam {
                 audit_row(sql, (0, SPAM_FILTER), "hide", Kind::Review, id, reason)?;
             }
-            sql.exec(
-                "INSERT INTO ratings (plugin_id, token_id, stars) VALUES ($1, $2, CAST($3 AS BIGINT))
-                 ON CONFLICT (plugin_id, token_id) DO UPDATE SET stars = excluded.stars",
-                &[plugin.as_str().into(), account.into(), stars.into()],
+            let still_hidden = sql.rows(
+                "SELECT 1 FROM reviews WHERE id = $1 AND hidden = 1",
+                &[id.into()],
             )?;
-            refresh_rating(sql, &plugin)?;
+            if still_hidden.is_empty() {
+                sql.exec(
+                    "INSERT INTO ratings (plugin_id, token_id, stars) VALUES ($1, $2, CAST($3 AS BIGINT))
+                     ON CONFLICT (plugin_id, token_id) DO UPDATE SET stars = excluded.stars",
+                    &[plugin.as_str().into(), account.into(), stars.into()],
+                )?;
+                refresh_rating(sql, &plugin)?;
+            } else {
+                uncount_review(sql, id)?;
+            }
             let rows = sql.rows(
                 &format!("SELECT {REVIEW_COLUMNS} WHERE r.id = $1"),
                 &[id.into()],
@@ -458,6 +496,9 @@ impl Db {
                     target,
                     &format!("reported by {count} accounts"),
                 )?;
+                if kind == Kind::Review {
+                    uncount_review(sql, target)?;
+                }
             }
             Ok(true)
         })
@@ -501,19 +542,14 @@ impl Db {
                     "SELECT plugin_id, token_id, stars FROM reviews WHERE id = $1",
                     &[target.into()],
                 )?;
-                if let Some(row) = rows.first() {
-                    if hidden {
-                        sql.exec(
-                            "DELETE FROM ratings WHERE plugin_id = $1 AND token_id = $2",
-                            &[row[0].clone(), row[1].clone()],
-                        )?;
-                    } else {
-                        sql.exec(
-                            "INSERT INTO ratings (plugin_id, token_id, stars) VALUES ($1, $2, CAST($3 AS BIGINT))
-                             ON CONFLICT (plugin_id, token_id) DO UPDATE SET stars = excluded.stars",
-                            &[row[0].clone(), row[1].clone(), row[2].clone()],
-                        )?;
-                    }
+                if hidden {
+                    uncount_review(sql, target)?;
+                } else if let Some(row) = rows.first() {
+                    sql.exec(
+                        "INSERT INTO ratings (plugin_id, token_id, stars) VALUES ($1, $2, CAST($3 AS BIGINT))
+                         ON CONFLICT (plugin_id, token_id) DO UPDATE SET stars = excluded.stars",
+                        &[row[0].clone(), row[1].clone(), row[2].clone()],
+                    )?;
                     refresh_rating(sql, &row[0].text())?;
                 }
             }

@@ -453,6 +453,15 @@ impl Postgres {
             if !known {
                 return Ok(false);
             }
+            let hidden = tx
+                .query_opt(
+                    "SELECT 1 FROM reviews WHERE plugin_id = $1 AND token_id = $2 AND hidden = 1",
+                    &[&id, &token_id],
+                )?
+                .is_some();
+            if hidden {
+                return Err(super::community::hidden_review_refusal(&id));
+            }
             tx.execute(
                 "INSERT INTO ratings (plugin_id, token_id, stars) VALUES ($1, $2, $3)
                  ON CONFLICT (plugin_id, token_id) DO UPDATE SET stars = excluded.stars",

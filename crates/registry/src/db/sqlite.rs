@@ -557,6 +557,14 @@ impl Sqlite {
         if !known {
             return Ok(false);
         }
+        let hidden: bool = tx.query_row(
+            "SELECT EXISTS (SELECT 1 FROM reviews WHERE plugin_id = ?1 AND token_id = ?2 AND hidden = 1)",
+            params![id, token_id],
+            |r| r.get(0),
+        )?;
+        if hidden {
+            return Err(super::community::hidden_review_refusal(id));
+        }
         tx.execute(
             "INSERT INTO ratings (plugin_id, token_id, stars) VALUES (?1, ?2, ?3)
              ON CONFLICT (plugin_id, token_id) DO UPDATE SET stars = excluded.stars",

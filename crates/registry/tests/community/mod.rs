@@ -159,6 +159,32 @@ pub(crate) fn moderation_hides_content_and_the_audit_names_the_moderator(backend
         info.summary.ratings, 0,
         "a hidden review's stars stop counting"
     );
+    // Its author cannot bring it back by editing it, nor count its stars
+    // by rating apart: only a moderator shows it again.
+    let edited = on(
+        &r,
+        r.client.review(
+            &alice,
+            "hello",
+            "0.1.0",
+            5,
+            "Polite words now.",
+            &receipt.text,
+        ),
+    )
+    .expect("edit");
+    assert!(edited.hidden, "an edit showed a hidden review");
+    assert!(
+        on(&r, r.client.reviews("hello"))
+            .expect("reviews")
+            .is_empty()
+    );
+    let message = refused(on(&r, r.client.rate(&alice, "hello", 5, &receipt.text)));
+    assert!(message.contains("is hidden"), "{message}");
+    let info = on(&r, r.client.plugin("hello"))
+        .expect("plugin")
+        .expect("known");
+    assert_eq!(info.summary.ratings, 0, "{:?}", info.summary);
 
     // The spam filter holds a post back at once; three reports hide one.
     let spam = on(
@@ -206,4 +232,8 @@ pub(crate) fn moderation_hides_content_and_the_audit_names_the_moderator(backend
     .expect("show");
     assert_eq!(on(&r, r.client.reviews("hello")).expect("reviews").len(), 1);
     assert!(on(&r, r.client.audit(&mia)).expect("audit")[0].action == "show");
+    let info = on(&r, r.client.plugin("hello"))
+        .expect("plugin")
+        .expect("known");
+    assert_eq!((info.summary.ratings, info.summary.rating), (1, 5.0));
 }
