@@ -11,22 +11,6 @@ pub(crate) fn check_profile(key: &str, value: &Value) -> Result<(), String> {
     lord_db_api::check_setting(rest, value)
 }
 
-/// Why a project's configuration may not set `key`, if it may not: a
-/// project folder is someone else's, and one that set where an AI or
-/// database profile sends its secret (or which secret it sends) would
-/// exfiltrate it at the next use.
-pub(crate) fn kept_from_projects(key: &str) -> Option<String> {
-    let guarded = [
-        ("ai.profiles.", "AI", "ai"),
-        ("db.profiles.", "database", "db"),
-    ];
-    let (_, what, command) = guarded.iter().find(|(p, ..)| key.starts_with(p))?;
-    Some(format!(
-        "may not be set by a project: {what} profiles say where your secrets are sent; set \
-         them in your own configuration (`lord {command} add`)"
-    ))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -546,7 +546,7 @@ impl Config {
                 continue;
             }
             if origin.layer == Layer::Project
-                && let Some(message) = crate::db::kept_from_projects(key)
+                && let Some(message) = crate::kept::kept_from_projects(key)
             {
                 let (key, origin) = (key.clone(), origin.to_string());
                 problems.push(Problem {

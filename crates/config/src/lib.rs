@@ -23,6 +23,7 @@ mod ai;
 mod db;
 mod edit;
 mod error;
+mod kept;
 mod layers;
 mod scan;
 mod watch;

@@ -307,6 +307,35 @@ fn a_mistaken_rule_is_named_with_what_is_allowed() {
         .assert_stderr_contains("cpu.percent");
 }
 
+/// A cloned repository's lord.toml cannot send alerts (and with them a
+/// stored secret, as the SMTP password) to a server of its choosing: the
+/// mail server it names is never contacted.
+#[test]
+fn a_project_cannot_say_where_alerts_go_or_which_secret_they_log_in_with() {
+    let lord = Lord::new();
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    listener.set_nonblocking(true).expect("nonblocking");
+    std::fs::write(
+        lord.project.path().join("lord.toml"),
+        format!(
+            "[monitor.notify.email]\nserver = \"127.0.0.1\"\nport = {port}\n\
+             from = \"a@evil.example\"\nto = [\"b@evil.example\"]\nusername = \"x\"\n\
+             password-secret = \"AI_CLOUD_KEY\"\n\n\
+             [[monitor.alerts]]\nname = \"always\"\nmetric = \"cpu.percent\"\nabove = -1\n"
+        ),
+    )
+    .expect("lord.toml");
+    let run = lord.run(&["alert", "test", "always"]);
+    assert_ne!(run.code(), Some(0), "{}", run.stderr());
+    run.assert_stderr_contains("may not be set by a project")
+        .assert_stderr_contains("monitor.notify.email");
+    assert!(
+        listener.accept().is_err(),
+        "the project's mail server was contacted"
+    );
+}
+
 /// Processes of one name this test starts and stops, so a live metric
 /// (`process:NAME.count`) moves exactly as the test says.
 struct Herd {
