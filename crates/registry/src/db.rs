@@ -62,10 +62,11 @@ use lord_registry_api::{PluginInfo, SearchPage, VersionInfo};
 pub use lord_registry_api::{SearchQuery, Sort};
 
 /// What a token may do: publish and yank the plugins it names (`*` for
-/// any), moderate reviews and discussions (`moderate`), and review the
-/// approval steps it names (`review:STEP`, `review:*`). Every valid
-/// token is an account: it may review and rate what it installed, post
-/// and report (`account` is a scope of nothing more).
+/// any plugin; releases of lord itself only under the explicit
+/// `publish:lord`), moderate reviews and discussions (`moderate`), and
+/// review the approval steps it names (`review:STEP`, `review:*`). Every
+/// valid token is an account: it may review and rate what it installed,
+/// post and report (`account` is a scope of nothing more).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Scope {
     publish: Vec<String>,
@@ -73,6 +74,12 @@ pub struct Scope {
     account: bool,
     review: Vec<String>,
 }
+
+/// The scope a token needs to publish releases of lord (`publish:lord`).
+/// The wildcard `publish:*` does not cover it: `lord self update` installs
+/// what is released under it, so the right is never handed out with the
+/// right to publish plugins.
+pub(crate) const RELEASES_SCOPE: &str = "lord";
 
 impl Scope {
     /// Reads a comma-separated list of `publish:*`, `publish:ID`,
@@ -100,8 +107,8 @@ impl Scope {
             }
             let Some(target) = part.strip_prefix("publish:") else {
                 return Err(RegistryError::BadRequest(format!(
-                    "scope `{part}` is not `publish:*`, `publish:PLUGIN-ID`, `review:STEP`, \
-                     `moderate` or `account`"
+                    "scope `{part}` is not `publish:*`, `publish:PLUGIN-ID`, `publish:lord`, \
+                     `review:STEP`, `moderate` or `account`"
                 )));
             };
             if target != "*" {
@@ -130,8 +137,13 @@ impl Scope {
         self.review.iter().any(|r| r == "*" || r == step)
     }
 
+    /// Whether this token may publish and change `id`: a plugin it names
+    /// or, with `publish:*`, any plugin; `lord` (its releases) only when
+    /// named, never by the wildcard.
     pub fn covers(&self, id: &str) -> bool {
-        self.publish.iter().any(|p| p == "*" || p == id)
+        self.publish
+            .iter()
+            .any(|p| p == id || (p == "*" && id != RELEASES_SCOPE))
     }
 
     pub fn may_moderate(&self) -> bool {
@@ -599,7 +611,17 @@ impl Db {
 
 #[cfg(test)]
 mod tests {
-    use super::query_words;
+    use super::{Scope, query_words};
+
+    #[test]
+    fn the_wildcard_covers_every_plugin_but_not_lord_itself() {
+        let wildcard = Scope::parse("publish:*").expect("scope");
+        assert!(wildcard.covers("tally"));
+        assert!(!wildcard.covers("lord"));
+        let releases = Scope::parse("publish:lord").expect("scope");
+        assert!(releases.covers("lord"));
+        assert!(!releases.covers("tally"));
+    }
 
     #[test]
     fn query_words_keep_letters_and_digits_only() {

@@ -1,15 +1,21 @@
 //! Releases of lord itself: `POST /api/v1/releases` publishes a `lord`
 //! binary for one platform, signed as a package is (an ed25519 signature
-//! of its SHA-256 by the publisher's key), under a token whose scope covers
-//! `lord`; the server checks the signature against the key sent, stores
-//! the binary as a blob named by its digest, and signs it into the TUF
-//! index as the target `releases/PLATFORM/lord-VERSION`. `GET
+//! of its SHA-256 by the publisher's key), under a token whose scope names
+//! `publish:lord` (the wildcard `publish:*` a plugin author holds does not
+//! cover it); the server checks the signature against the key sent and
+//! against the signer of the releases already in the index, stores the
+//! binary as a blob named by its digest, and signs it into the TUF index
+//! as the target `releases/PLATFORM/lord-VERSION`. `GET
 //! /api/v1/tuf/targets/releases/PLATFORM/SHA256.lord-VERSION` serves it at
 //! its consistent-snapshot path, only with the digest the index lists.
 //!
 //! Invariant: a release is immutable: the same platform and version again
 //! is accepted only with the same bytes (the retry of a publish cut short),
 //! as package versions are.
+//! Invariant: lord's releases have one signer, pinned by the first
+//! release signed into the index (as a plugin's first publish pins its
+//! signer); a release signed by another key is refused, checked again
+//! under the signing lock.
 
 use std::path::Path;
 
@@ -21,11 +27,9 @@ use axum::response::{IntoResponse, Response};
 use lord_package::{Digest, PublicKey, Signature};
 use lord_registry_api::{IndexEntry, ReleaseInfo, release_name};
 
+use crate::db::RELEASES_SCOPE;
 use crate::error::RegistryError;
 use crate::server::{Shared, blocking, caller, header_text};
-
-/// The scope a token needs to publish a release.
-const LORD: &str = "lord";
 
 /// What a release publish answers.
 #[derive(Debug, serde::Serialize)]
@@ -41,12 +45,11 @@ pub(crate) async fn publish_release(
     body: Bytes,
 ) -> Result<Response, RegistryError> {
     let caller = caller(&registry, &headers).await?;
-    if !caller.scope.covers(LORD) {
-        return Err(RegistryError::Forbidden(
-            "this token may not publish releases of lord; ask for a token with scope \
-             `publish:lord`"
-                .to_owned(),
-        ));
+    if !caller.scope.covers(RELEASES_SCOPE) {
+        return Err(RegistryError::Forbidden(format!(
+            "this token may not publish releases of lord (`publish:*` does not cover them); \
+             ask for a token with scope `publish:{RELEASES_SCOPE}`"
+        )));
     }
     let text = |name: &str, what: &str| header_text(&headers, name, what).map(str::to_owned);
     let signature_text = text(
@@ -86,6 +89,9 @@ pub(crate) async fn publish_release(
         signature: signature.signature.clone(),
     };
     registry.tuf.ready().await?;
+    // Checked before the blob is stored, and again under the signing lock.
+    let listed = blocking(&registry, |r| r.tuf.top_level_targets()).await?;
+    check_signer(&listed, &release)?;
     let name = release.name();
     let listed = blocking(&registry, move |r| r.tuf.target_sha256(&name)).await?;
     match listed {
@@ -101,7 +107,12 @@ pub(crate) async fn publish_release(
     }
     // The blob first, durably: the index never lists a missing binary.
     registry.blobs.put(&release.digest, body.to_vec()).await?;
-    registry.tuf.resign(&[IndexEntry::from(&release)]).await?;
+    registry
+        .tuf
+        .resign_checked(&[IndexEntry::from(&release)], |listed| {
+            check_signer(listed, &release)
+        })
+        .await?;
     let answer = Released {
         version: release.version,
         platform: release.platform,
@@ -130,6 +141,24 @@ pub(crate) async fn release_target(
     }
     let bytes = registry.blobs.get(&digest).await?;
     Ok(([(header::CONTENT_TYPE, "application/octet-stream")], bytes).into_response())
+}
+
+/// Refuses `release` when the index lists a release of lord signed by
+/// another key: the signer of the first release is lord's, as the first
+/// signer of a plugin is the plugin's.
+fn check_signer(listed: &[IndexEntry], release: &ReleaseInfo) -> Result<(), RegistryError> {
+    let pinned = listed
+        .iter()
+        .filter_map(|e| ReleaseInfo::from_custom(e.length, e.digest.clone(), &e.custom))
+        .find(|r| !r.key.is_empty() && r.key != release.key);
+    match pinned {
+        Some(pinned) => Err(RegistryError::Forbidden(format!(
+            "lord is released under key {}; this release is signed by key {}: sign new \
+             releases with that key",
+            pinned.key, release.key
+        ))),
+        None => Ok(()),
+    }
 }
 
 /// A version is SemVer; a platform is `ARCH-OS` in lower-case letters,

@@ -26,6 +26,7 @@ mod insights;
 mod moto;
 mod offline_root;
 mod operations;
+mod releases;
 mod resync;
 mod rollouts;
 mod root_trust;

@@ -183,9 +183,11 @@ impl From<KeyRole> for Role {
 pub(crate) enum TokenCommand {
     /// Make a token and print it once (only its hash is stored).
     Create {
-        /// What it may do, comma-separated: `publish:*`, `publish:ID`,
-        /// `moderate` (hide and show reviews and posts, read the audit) or
-        /// `account` (only review, rate, post and report, as every token may).
+        /// What it may do, comma-separated: `publish:*` (every plugin),
+        /// `publish:ID`, `publish:lord` (releases of lord itself, which
+        /// `publish:*` does not cover), `review:STEP`, `moderate` (hide
+        /// and show reviews and posts, read the audit) or `account` (only
+        /// review, rate, post and report, as every token may).
         #[arg(long)]
         scope: String,
         /// The account's name, shown with its reviews and posts and in the

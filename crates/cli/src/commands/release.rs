@@ -3,7 +3,8 @@
 //! first as a package is (`lord pdk sign BINARY --key NAME`, which writes
 //! `BINARY.sig`); the registry signs it into its TUF index as
 //! `releases/PLATFORM/lord-VERSION`. The token comes from
-//! `LORD_REGISTRY_TOKEN` (scope `publish:lord` or `publish:*`), never argv.
+//! `LORD_REGISTRY_TOKEN` (scope `publish:lord`: a plugin author's
+//! `publish:*` does not cover lord), never argv.
 
 use std::path::PathBuf;
 use std::process::ExitCode;

@@ -301,6 +301,12 @@ fn publishing_a_release_needs_a_token_for_lord_and_releases_are_immutable() {
     publish(&other)
         .assert_code(2)
         .assert_stderr_contains("publish:lord");
+    // A plugin author's wildcard does not cover lord.
+    let wildcard = served.token(&author, "publish:*");
+    publish(&wildcard)
+        .assert_code(2)
+        .assert_stderr_contains("(403)")
+        .assert_stderr_contains("publish:lord");
     let token = served.token(&author, "publish:lord");
     publish(&token).assert_ok();
     // The same bytes again is a harmless retry; other bytes are refused.

@@ -220,6 +220,17 @@ impl TufRepo {
         Ok(current)
     }
 
+    /// The top-level targets of the metadata in the folder (checked out
+    /// under the signing lock).
+    pub(super) fn top_level(&self) -> Result<Vec<IndexEntry>, RegistryError> {
+        let current = self.current(self.current_version())?;
+        Ok(current
+            .top
+            .iter()
+            .map(|(name, target)| entry_of(name, target))
+            .collect())
+    }
+
     /// Reads a bin's targets into `bin` if they are not read yet.
     fn load_bin(&self, name: &str, bin: &mut Bin) -> Result<(), RegistryError> {
         if bin.targets.is_some() {

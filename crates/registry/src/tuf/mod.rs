@@ -547,6 +547,55 @@ impl TufRepo {
         self.commit(lock).await
     }
 
+    /// [`TufRepo::resign`] once `check` accepts the top-level targets
+    /// (lord's releases, the policies) the index lists, read under the
+    /// signing locks: a check against what is already signed (a
+    /// release's signer, its immutability) cannot race another signing.
+    pub(crate) async fn resign_checked(
+        &self,
+        targets: &[IndexEntry],
+        check: impl FnOnce(&[IndexEntry]) -> Result<(), RegistryError>,
+    ) -> Result<(), RegistryError> {
+        let _guard = self.signing.lock().await;
+        let lock = self.lock(Want::Bins(bins::bins_of(targets))).await?;
+        // A refusal drops `lock`, which abandons the session unsigned.
+        check(&self.top_level()?)?;
+        self.resign_locked(targets, Sweep::Touched).await?;
+        self.commit(lock).await
+    }
+
+    /// The top-level targets the current index lists (read without the
+    /// signing lock: what clients are served now).
+    pub fn top_level_targets(&self) -> Result<Vec<IndexEntry>, RegistryError> {
+        let read = |file: &str| -> Result<Option<Value>, RegistryError> {
+            Ok(self
+                .file(file)?
+                .and_then(|bytes| serde_json::from_slice::<Value>(&bytes).ok()))
+        };
+        let Some(version) = read("timestamp.json")?.and_then(|t| t["signed"]["version"].as_u64())
+        else {
+            return Ok(Vec::new());
+        };
+        let Some(targets) = read(&format!("{version}.targets.json"))? else {
+            return Ok(Vec::new());
+        };
+        let listed = targets["signed"]["targets"]
+            .as_object()
+            .into_iter()
+            .flatten()
+            .map(|(name, target)| IndexEntry {
+                name: name.clone(),
+                length: target["length"].as_u64().unwrap_or(0),
+                digest: target["hashes"]["sha256"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
+                custom: target["custom"].as_object().cloned().unwrap_or_default(),
+            })
+            .collect();
+        Ok(listed)
+    }
+
     /// [`TufRepo::resign`] with both signing locks held; returns the
     /// version signed (`bins.rs`).
     async fn resign_locked(
