@@ -68,9 +68,28 @@ fn notes_persist_across_runs_and_are_announced_in_the_event_log() {
         tail.stdout()
     );
 
-    // Removing the plugin removes its data: a reinstall starts empty.
+    // Removing the plugin removes its data, its `$PLUGIN_DATA` and
+    // `tmp/` folders included: a reinstall starts empty.
+    let folders = [
+        lord.home.path().join("data/notes"),
+        lord.home.path().join("tmp/notes"),
+    ];
+    for dir in &folders {
+        std::fs::create_dir_all(dir).expect("folder");
+        std::fs::write(dir.join("token.txt"), "kept by notes").expect("file");
+    }
     lord.run(&["plugin", "remove", "notes"]).assert_ok();
+    for dir in &folders {
+        assert!(!dir.exists(), "{} outlived its plugin", dir.display());
+    }
+    // What a removal cut short left behind is gone at the next install.
+    std::fs::create_dir_all(&folders[0]).expect("folder");
+    std::fs::write(folders[0].join("token.txt"), "left over").expect("file");
     lord.install("notes");
+    assert!(
+        !folders[0].join("token.txt").exists(),
+        "a fresh install inherited files"
+    );
     let empty = lord.run(&["notes"]);
     empty.assert_ok();
     assert_eq!(empty.stdout(), "");

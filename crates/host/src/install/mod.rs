@@ -285,6 +285,11 @@ impl Installer {
             }
             None => {
                 store.install(new)?;
+                // A fresh install starts empty, whatever a plugin of this
+                // id left behind: a removal cut short between its commit
+                // and its clean-up must not hand its files or values to a
+                // different author's plugin.
+                forget_data(rt, store, &id)?;
                 rt.announce(
                     store,
                     &id,
@@ -332,8 +337,7 @@ impl Installer {
         rt.announce(store, id, "lord.plugin.removed", json!({}));
         // Its data goes with it: a plugin installed later under the same id
         // starts empty.
-        rt.channels().data.forget(id.as_str())?;
-        Ok(())
+        forget_data(rt, store, id)
     }
 
     /// Returns `id` to its previous build at once (both builds' files are
@@ -396,4 +400,27 @@ fn remove_stale(root: &Path, age: std::time::Duration) {
             let _ = std::fs::remove_dir_all(entry.path());
         }
     }
+}
+
+/// Forgets everything plugin `id` kept: its values in `state.db`, its
+/// `$PLUGIN_DATA` folder and its `tmp/` folder.
+fn forget_data(rt: Runtime<'_>, store: &Store, id: &PluginId) -> Result<(), HostError> {
+    rt.channels().data.forget(id.as_str())?;
+    for dir in [
+        store.data_root().join(id.as_str()),
+        rt.loader().tmp_root().join(id.as_str()),
+    ] {
+        match std::fs::remove_dir_all(&dir) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(source) => {
+                return Err(HostError::Io {
+                    action: "remove",
+                    path: dir,
+                    source,
+                });
+            }
+        }
+    }
+    Ok(())
 }
