@@ -33,6 +33,38 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), WriteError> {
     write_with_mode(path, bytes, None)
 }
 
+/// Writes `bytes` to `path` whole, durably and user-only (0600), only if
+/// nothing is there: `Ok(false)` when something is (another process got
+/// there first), which is left as it was. For a file that two processes
+/// may make at once and must agree on, such as a key.
+pub fn create_atomic(path: &Path, bytes: &[u8]) -> Result<bool, WriteError> {
+    let fail = |action: &'static str, at: &Path| {
+        let path = at.to_path_buf();
+        move |source| WriteError {
+            action,
+            path,
+            source,
+        }
+    };
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let mut file = tempfile::NamedTempFile::new_in(dir).map_err(fail("create a file in", dir))?;
+    file.write_all(bytes).map_err(fail("write", path))?;
+    file.as_file().sync_all().map_err(fail("sync", path))?;
+    match file.persist_noclobber(path) {
+        Ok(_) => {}
+        Err(e) if e.error.kind() == std::io::ErrorKind::AlreadyExists => return Ok(false),
+        Err(e) => return Err(fail("create", path)(e.error)),
+    }
+    #[cfg(unix)]
+    std::fs::File::open(dir)
+        .and_then(|folder| folder.sync_all())
+        .map_err(fail("sync the folder", dir))?;
+    Ok(true)
+}
+
 /// Replaces the program at `path` with `bytes`, keeping its mode, after
 /// keeping its current contents at `previous` (replaced atomically too).
 /// Whenever it stops, `path` holds a whole program, old or new, and once
@@ -126,6 +158,16 @@ fn write_with_mode(path: &Path, bytes: &[u8], mode: Option<u32>) -> Result<(), W
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn create_writes_only_where_nothing_is() {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("key");
+        assert!(create_atomic(&path, b"first").expect("create"));
+        assert!(!create_atomic(&path, b"second").expect("create"));
+        assert_eq!(std::fs::read(&path).expect("read"), b"first");
+        assert_eq!(std::fs::read_dir(dir.path()).expect("dir").count(), 1);
+    }
 
     #[test]
     fn replaces_the_whole_file_and_leaves_no_temporary_file() {

@@ -268,8 +268,15 @@ impl Secrets {
                 getrandom::fill(&mut key).map_err(|e| {
                     StateError::Corrupt(format!("no randomness for a secret key: {e}"))
                 })?;
-                write_private(&path, &key)?;
-                Ok(Some(key))
+                // Made without replacing: two processes making the first
+                // key at once (a `lord secret set` and the first sensitive
+                // event) must agree on one, or what one sealed never opens.
+                // The loser reads the winner's.
+                if create_private(&path, &key)? {
+                    Ok(Some(key))
+                } else {
+                    self.key(false)
+                }
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(io("read", &path)(e)),
@@ -420,6 +427,15 @@ impl Secrets {
 
 /// Writes `bytes` to `path` atomically (temporary file in `dir`, fsync,
 /// rename), readable by the user only.
+/// [`lord_file::create_atomic`], with its error as the store's.
+fn create_private(path: &Path, bytes: &[u8]) -> Result<bool, StateError> {
+    lord_file::create_atomic(path, bytes).map_err(|e| StateError::Io {
+        action: e.action,
+        path: e.path,
+        source: e.source,
+    })
+}
+
 fn write_private(path: &Path, bytes: &[u8]) -> Result<(), StateError> {
     lord_file::write_atomic(path, bytes).map_err(|e| StateError::Io {
         action: e.action,

@@ -606,6 +606,41 @@ fn a_subscriber_on_another_thread_receives_while_publishers_run() {
     assert_eq!(n, 101);
 }
 
+/// Processes making the first key at once (here, threads with stores of
+/// their own over one home) agree on one: whatever any of them sealed,
+/// every other opens.
+#[test]
+fn the_first_key_made_by_several_at_once_is_one_key() {
+    use lord_state::{Secrets, SecretsBackend};
+    let home = tempfile::tempdir().expect("home");
+    let sealed: Vec<(Vec<u8>, Secrets)> = std::thread::scope(|scope| {
+        let makers: Vec<_> = (0..8)
+            .map(|n| {
+                let home = home.path();
+                scope.spawn(move || {
+                    let secrets = Secrets::with_backend(home, SecretsBackend::File);
+                    let sealer = secrets.sealer().expect("sealer");
+                    let sealed = sealer.seal(format!("from {n}").as_bytes()).expect("seal");
+                    (sealed, secrets)
+                })
+            })
+            .collect();
+        makers
+            .into_iter()
+            .map(|m| m.join().expect("maker"))
+            .collect()
+    });
+    for (bytes, _) in &sealed {
+        for (_, secrets) in &sealed {
+            secrets
+                .sealer()
+                .expect("sealer")
+                .open(bytes)
+                .expect("sealed under another key");
+        }
+    }
+}
+
 #[test]
 fn secrets_round_trip_and_only_granted_names_are_readable() {
     use lord_state::{SecretValue, Secrets, SecretsBackend};
