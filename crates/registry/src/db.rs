@@ -146,6 +146,12 @@ impl Scope {
             .any(|p| p == id || (p == "*" && id != RELEASES_SCOPE))
     }
 
+    /// Whether this token may publish any plugin at all (a publish is
+    /// refused before its body is read when it may not).
+    pub fn may_publish(&self) -> bool {
+        !self.publish.is_empty()
+    }
+
     pub fn may_moderate(&self) -> bool {
         self.moderate
     }

@@ -51,6 +51,9 @@ pub enum RegistryError {
     /// The blob store failed.
     #[error("{0}")]
     Blob(String),
+    /// A body larger than its endpoint takes (413).
+    #[error("{0}")]
+    TooLarge(String),
     /// A rate limit was reached (429); the client may retry after that
     /// many seconds.
     #[error("too many requests from {by}; retry in {retry_after} s")]
@@ -82,6 +85,7 @@ impl RegistryError {
             RegistryError::Forbidden(_) => 403,
             RegistryError::NotFound(_) => 404,
             RegistryError::Duplicate { .. } | RegistryError::Conflict(_) => 409,
+            RegistryError::TooLarge(_) => 413,
             RegistryError::TooManyRequests { .. } => 429,
         }
     }

@@ -20,7 +20,7 @@
 use std::path::Path;
 
 use axum::Json;
-use axum::body::Bytes;
+use axum::body::Body;
 use axum::extract::{Path as UrlPath, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -29,7 +29,7 @@ use lord_registry_api::{IndexEntry, ReleaseInfo, release_name};
 
 use crate::db::RELEASES_SCOPE;
 use crate::error::RegistryError;
-use crate::server::{Shared, blocking, caller, header_text};
+use crate::server::{Shared, blocking, caller, header_text, upload_body};
 
 /// What a release publish answers.
 #[derive(Debug, serde::Serialize)]
@@ -42,7 +42,7 @@ struct Released {
 pub(crate) async fn publish_release(
     State(registry): State<Shared>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Body,
 ) -> Result<Response, RegistryError> {
     let caller = caller(&registry, &headers).await?;
     if !caller.scope.covers(RELEASES_SCOPE) {
@@ -66,13 +66,7 @@ pub(crate) async fn publish_release(
         "send the platform it runs on, as ARCH-OS (x86_64-linux)",
     )?;
     check_release(&version, &platform)?;
-    let max = registry.limits.max_total_bytes;
-    if body.len() as u64 > max {
-        return Err(RegistryError::Rejected(format!(
-            "the release is {} bytes; at most {max} are accepted",
-            body.len()
-        )));
-    }
+    let body = upload_body(&headers, body, registry.limits.max_total_bytes).await?;
     let rejected = |e: lord_package::PackageError| RegistryError::Rejected(e.to_string());
     let public = PublicKey::parse("the lord-public-key header", &key_text).map_err(rejected)?;
     let signature = Signature::parse(Path::new("the lord-signature header"), &signature_text)
@@ -106,7 +100,7 @@ pub(crate) async fn publish_release(
         None => {}
     }
     // The blob first, durably: the index never lists a missing binary.
-    registry.blobs.put(&release.digest, body.to_vec()).await?;
+    registry.blobs.put(&release.digest, body).await?;
     registry
         .tuf
         .resign_checked(&[IndexEntry::from(&release)], |listed| {

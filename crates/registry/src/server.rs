@@ -10,12 +10,18 @@
 //! the token's scope, and its security scan must find nothing critical
 //! (`scanning.rs`); then the blob is made durable, then the records are
 //! committed in one transaction.
+//!
+//! Invariant: no body is read before it may be: the package and release
+//! uploads read theirs (at most the package limit) only once the bearer
+//! token is known (`upload_body`), and every other route takes at most
+//! [`JSON_BODY_LIMIT`], refused from its declared length before any is
+//! read, so an anonymous client cannot make the server hold large bodies.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use axum::Json;
-use axum::body::Bytes;
+use axum::body::{Body, Bytes};
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{DefaultBodyLimit, Path as UrlPath, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
@@ -123,7 +129,8 @@ impl Blobs {
 
     /// Stores `bytes` under `digest` (atomically: a reader sees all of it
     /// or nothing); a blob already there is kept.
-    pub async fn put(&self, digest: &str, bytes: Vec<u8>) -> Result<(), RegistryError> {
+    pub async fn put(&self, digest: &str, bytes: impl Into<Bytes>) -> Result<(), RegistryError> {
+        let bytes: Bytes = bytes.into();
         use object_store::ObjectStoreExt as _;
         let path = self.path(digest);
         match self.store.head(&path).await {
@@ -301,10 +308,83 @@ pub(crate) async fn blocking<T: Send + 'static>(
         .map_err(|e| RegistryError::Internal(format!("a registry worker failed: {e}")))?
 }
 
+/// The most any route but the uploads takes in a body. The largest
+/// legitimate one is a use report (`usage.rs`: up to 500 plugins, each a
+/// 64-character id, a version and three counts, about 125 KiB); a review
+/// or post is at most 4000 characters (24 KiB JSON-escaped).
+pub(crate) const JSON_BODY_LIMIT: usize = 256 * 1024;
+
+/// A body's declared length, when it declares one.
+fn declared_length(headers: &HeaderMap) -> Option<u64> {
+    headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse().ok())
+}
+
+/// Refuses (413) a body whose declared length is over
+/// [`JSON_BODY_LIMIT`] before reading any of it; one sent without a
+/// length is cut off there by `DefaultBodyLimit`.
+async fn small_bodies(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    if declared_length(request.headers()).is_some_and(|n| n > JSON_BODY_LIMIT as u64) {
+        return RegistryError::TooLarge(format!(
+            "the body is over the {} KiB this endpoint takes",
+            JSON_BODY_LIMIT / 1024
+        ))
+        .into_response();
+    }
+    next.run(request).await
+}
+
+/// An upload's body, read only after its sender's token was checked: at
+/// most `max` bytes, refused (413) by its declared length before any is
+/// read, or as soon as more than `max` arrive. One copy: hyper's chunks
+/// into the buffer the blob store is handed.
+pub(crate) async fn upload_body(
+    headers: &HeaderMap,
+    body: Body,
+    max: u64,
+) -> Result<Bytes, RegistryError> {
+    use axum::body::HttpBody as _;
+    let too_large = || {
+        RegistryError::TooLarge(format!(
+            "the upload is over the {max} bytes this registry accepts"
+        ))
+    };
+    let declared = declared_length(headers);
+    if declared.is_some_and(|n| n > max) {
+        return Err(too_large());
+    }
+    let max = usize::try_from(max).unwrap_or(usize::MAX);
+    let mut bytes = Vec::with_capacity(
+        declared
+            .and_then(|n| usize::try_from(n).ok())
+            .unwrap_or(0)
+            .min(max),
+    );
+    let mut body = body;
+    while let Some(frame) =
+        std::future::poll_fn(|cx| std::pin::Pin::new(&mut body).poll_frame(cx)).await
+    {
+        let frame = frame
+            .map_err(|e| RegistryError::BadRequest(format!("the upload could not be read: {e}")))?;
+        if let Ok(data) = frame.into_data() {
+            if bytes.len().saturating_add(data.len()) > max {
+                return Err(too_large());
+            }
+            bytes.extend_from_slice(&data);
+        }
+    }
+    Ok(Bytes::from(bytes))
+}
+
 /// The routes, under `/api/v1`.
 pub fn router(registry: Shared) -> axum::Router {
-    let body_limit =
-        usize::try_from(registry.limits.max_total_bytes + (1 << 20)).unwrap_or(usize::MAX);
+    // The uploads take their bodies raw and read them after checking the
+    // token (`upload_body`); every other route is held to small bodies.
+    let uploads = axum::Router::new()
+        .route("/api/v1/publish", post(publish))
+        .route("/api/v1/releases", post(crate::releases::publish_release));
     axum::Router::new()
         .route("/api/v1/openapi.json", get(openapi))
         .route("/api/v1/search", get(search))
@@ -320,10 +400,8 @@ pub fn router(registry: Shared) -> axum::Router {
         .route("/api/v1/plugins/{id}/versions/{version}/yanked", put(yank))
         .route("/api/v1/plugins/{id}/rating", put(rate))
         .route("/api/v1/keys/{key_id}", get(key))
-        .route("/api/v1/publish", post(publish))
         .route("/api/v1/tuf/{file}", get(tuf_file))
         .route("/api/v1/tuf/targets/plugins/{id}/{file}", get(tuf_target))
-        .route("/api/v1/releases", post(crate::releases::publish_release))
         .route(
             "/api/v1/tuf/targets/releases/{platform}/{file}",
             get(crate::releases::release_target),
@@ -342,10 +420,12 @@ pub fn router(registry: Shared) -> axum::Router {
         .merge(crate::approvals::routes())
         .merge(crate::insights::routes())
         .merge(crate::scanning::routes())
+        .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))
+        .layer(axum::middleware::from_fn(small_bodies))
+        .merge(uploads)
         .fallback(|| async {
             RegistryError::NotFound("no such endpoint; see /api/v1/openapi.json".to_owned())
         })
-        .layer(DefaultBodyLimit::max(body_limit))
         .layer(axum::middleware::from_fn_with_state(
             Arc::clone(&registry),
             crate::ops::measured,
@@ -674,9 +754,15 @@ pub(crate) fn header_text<'a>(
 async fn publish(
     State(registry): State<Shared>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Body,
 ) -> Result<Response, RegistryError> {
     let caller = caller(&registry, &headers).await?;
+    if !caller.scope.may_publish() {
+        return Err(RegistryError::Forbidden(
+            "this token may not publish plugins; ask for a token with scope `publish:ID`"
+                .to_owned(),
+        ));
+    }
     let signature_text = header_text(
         &headers,
         "lord-signature",
@@ -689,8 +775,11 @@ async fn publish(
         "send the signer's public key (`lord key export`)",
     )?
     .to_owned();
+    // A compressed package may be a little larger than what it unpacks to.
+    let max = registry.limits.max_total_bytes.saturating_add(1 << 20);
+    let body = upload_body(&headers, body, max).await?;
     let (target, refused) =
-        record_package(&registry, caller, body.to_vec(), signature_text, key_text).await?;
+        record_package(&registry, caller, body, signature_text, key_text).await?;
     registry.before_signing()?;
     registry.tuf.ready().await?;
     registry.tuf.resign(&[IndexEntry::from(&target)]).await?;
@@ -715,18 +804,18 @@ async fn publish(
 pub(crate) async fn record_package(
     registry: &Shared,
     caller: Caller,
-    body: Vec<u8>,
+    body: impl Into<Bytes>,
     signature_text: String,
     key_text: String,
 ) -> Result<(TargetInfo, Option<RegistryError>), RegistryError> {
-    let body = Arc::new(body);
-    let checked_body = Arc::clone(&body);
+    let body: Bytes = body.into();
+    let checked_body = body.clone();
     let new = blocking(registry, move |r| {
         verify(r, &caller, &checked_body, &signature_text, &key_text)
     })
     .await?;
     // The blob first, durably: a record never points at a missing blob.
-    registry.blobs.put(&new.digest, body.to_vec()).await?;
+    registry.blobs.put(&new.digest, body).await?;
     let id = new.manifest.plugin.id.to_string();
     let version = new.manifest.plugin.version.to_string();
     blocking(registry, move |r| match r.db.publish(&new) {

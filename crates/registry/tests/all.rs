@@ -17,6 +17,7 @@ mod approvals;
 mod azurite;
 mod bins;
 mod blob_stores;
+mod body_limits;
 mod community;
 mod database;
 mod https;
