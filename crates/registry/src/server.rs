@@ -102,12 +102,23 @@ impl Blobs {
             parsed.host_str().unwrap_or(""),
             parsed.path()
         );
-        let (store, prefix) = object_store::parse_url_opts(&parsed, settings).map_err(|e| {
+        let unusable = |e: object_store::Error| {
             RegistryError::BadRequest(format!(
                 "cannot use `{shown}` for blobs: {e} (cloud stores need lord built with the \
                  registry's `cloud` feature)"
             ))
-        })?;
+        };
+        let (store, prefix) = match object_store::ObjectStoreScheme::parse(&parsed) {
+            // A folder's files are synced to disk before a put returns
+            // (object_store does not by default): `put` promises a
+            // durable blob, and the records written next point at it.
+            Ok((object_store::ObjectStoreScheme::Local, prefix)) => (
+                Box::new(object_store::local::LocalFileSystem::new().with_fsync(true))
+                    as Box<dyn object_store::ObjectStore>,
+                prefix,
+            ),
+            Ok(_) | Err(_) => object_store::parse_url_opts(&parsed, settings).map_err(unusable)?,
+        };
         Ok(Self {
             store,
             prefix,
@@ -127,15 +138,21 @@ impl Blobs {
         RegistryError::Blob(format!("could not {action} a blob in {}: {e}", self.shown))
     }
 
-    /// Stores `bytes` under `digest` (atomically: a reader sees all of it
-    /// or nothing); a blob already there is kept.
+    /// Stores `bytes` under `digest` durably (synced, on a folder) and
+    /// atomically (a reader sees all of it or nothing). A blob already
+    /// there is kept only when it is what its name says, its length and
+    /// SHA-256 checked: one cut short (by a power cut under an older
+    /// server that did not sync) or damaged is written again, so a
+    /// retried publish repairs it.
     pub async fn put(&self, digest: &str, bytes: impl Into<Bytes>) -> Result<(), RegistryError> {
         let bytes: Bytes = bytes.into();
         use object_store::ObjectStoreExt as _;
         let path = self.path(digest);
         match self.store.head(&path).await {
-            Ok(_) => return Ok(()),
-            Err(object_store::Error::NotFound { .. }) => {}
+            Ok(meta) if meta.size == bytes.len() as u64 && self.holds(&path, digest).await? => {
+                return Ok(());
+            }
+            Ok(_) | Err(object_store::Error::NotFound { .. }) => {}
             Err(e) => return Err(self.failed("look up", &e)),
         }
         self.store
@@ -143,6 +160,22 @@ impl Blobs {
             .await
             .map(drop)
             .map_err(|e| self.failed("store", &e))
+    }
+
+    /// Whether the blob at `path` has the SHA-256 `digest`.
+    async fn holds(
+        &self,
+        path: &object_store::path::Path,
+        digest: &str,
+    ) -> Result<bool, RegistryError> {
+        use object_store::ObjectStoreExt as _;
+        let stored = match self.store.get(path).await {
+            Ok(result) => result.bytes().await.map_err(|e| self.failed("read", &e))?,
+            // Gone since the look-up: written again.
+            Err(object_store::Error::NotFound { .. }) => return Ok(false),
+            Err(e) => return Err(self.failed("read", &e)),
+        };
+        Ok(Digest::of(&stored).to_string() == digest)
     }
 
     pub async fn get(&self, digest: &str) -> Result<Vec<u8>, RegistryError> {
@@ -885,4 +918,19 @@ fn verify(
         public_key: public.to_text().trim().to_owned(),
         readme,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_folder_of_blobs_is_synced_on_every_put() {
+        let dir = tempfile::tempdir().expect("dir");
+        let url = url::Url::from_directory_path(dir.path()).expect("file url");
+        let blobs = Blobs::open(url.as_str()).expect("folder");
+        // object_store shows the setting only in its Debug text.
+        let store = format!("{:?}", blobs.store);
+        assert!(store.contains("fsync: true"), "{store}");
+    }
 }
