@@ -38,6 +38,7 @@ pub(crate) fn machine_locks(
 /// there (and nothing was written).
 pub fn remove_in_file(path: &Path, key: &str) -> Result<Option<String>, ConfigError> {
     let parts = segments(key)?;
+    let _lock = crate::layers::lock_file(path)?;
     let (Some(old), mut doc) = read_document(path)? else {
         return Ok(None);
     };

@@ -712,6 +712,105 @@ impl Config {
 /// Returns the text the file held before (to restore it if the result is
 /// then found invalid).
 pub fn set_in_file(path: &Path, key: &str, value: &str) -> Result<Option<String>, ConfigError> {
+    let (old, text) = edited(path, key, value)?;
+    write_atomic(path, text.as_bytes())?;
+    Ok(old)
+}
+
+/// Sets `key` to `value` in the configuration file `path` (one of
+/// `sources`' files), but only if the whole configuration it then makes
+/// loads and passes `check` (the host's check of plugin tables, say);
+/// otherwise `Ok(Err(problem))`, and the file is as it was. The edit is
+/// made under [`lock_file`], so two at once each keep the other's change;
+/// the new text is loaded from a temporary file beside the old one and
+/// only then renamed over it, so a crash at any point leaves the old file
+/// or the new, checked one.
+pub fn set_checked(
+    sources: &Sources,
+    path: &Path,
+    key: &str,
+    value: &str,
+    check: impl FnOnce(&Config) -> Result<(), String>,
+) -> Result<Result<Config, String>, ConfigError> {
+    use std::io::Write as _;
+    let _lock = lock_file(path)?;
+    let (_, text) = edited(path, key, value)?;
+    let io = |action: &'static str, at: &Path| {
+        let path = at.to_path_buf();
+        move |source| ConfigError::Io {
+            action,
+            path,
+            source,
+        }
+    };
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).map_err(io("create the folder of", path))?;
+    let mut candidate = tempfile::Builder::new()
+        .prefix(".lord-config-")
+        .suffix(".toml")
+        .tempfile_in(dir)
+        .map_err(io("write", path))?;
+    candidate
+        .write_all(text.as_bytes())
+        .map_err(io("write", path))?;
+    candidate.as_file().sync_all().map_err(io("sync", path))?;
+    let mut trial = sources.clone();
+    for file in [&mut trial.system, &mut trial.user, &mut trial.project] {
+        if file.as_deref() == Some(path) {
+            *file = Some(candidate.path().to_path_buf());
+        }
+    }
+    // Problems name the file the user knows, not the candidate.
+    let named = |problem: String| {
+        problem.replace(
+            &candidate.path().display().to_string(),
+            &path.display().to_string(),
+        )
+    };
+    let config = match Config::load(&trial) {
+        Ok(config) => config,
+        Err(e) => return Ok(Err(named(e.to_string()))),
+    };
+    if let Err(problem) = check(&config) {
+        return Ok(Err(named(problem)));
+    }
+    candidate
+        .persist(path)
+        .map_err(|e| io("replace", path)(e.error))?;
+    std::fs::File::open(dir)
+        .and_then(|folder| folder.sync_all())
+        .map_err(io("sync the folder of", path))?;
+    Ok(Ok(config))
+}
+
+/// An exclusive lock on editing the configuration file `path`, held
+/// until the file it returns is dropped: an edit reads, changes and writes
+/// the file under it, so another edit cannot write in between and have
+/// its change lost. The lock is on the file's folder (an advisory `flock`,
+/// which Linux takes on a folder too), since the file itself is replaced
+/// by rename and a lock file would litter a project folder.
+pub fn lock_file(path: &Path) -> Result<std::fs::File, ConfigError> {
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let io = |action: &'static str| {
+        let path = dir.to_path_buf();
+        move |source| ConfigError::Io {
+            action,
+            path,
+            source,
+        }
+    };
+    std::fs::create_dir_all(dir).map_err(io("create"))?;
+    let folder = std::fs::File::open(dir).map_err(io("open"))?;
+    folder.lock().map_err(io("lock"))?;
+    Ok(folder)
+}
+
+/// The file's text before (`None` when there was no file) and after
+/// setting `key` to `value`, comments and layout kept.
+fn edited(path: &Path, key: &str, value: &str) -> Result<(Option<String>, String), ConfigError> {
     let parts = segments(key)?;
     let (old, mut doc) = read_document(path)?;
     let new_value: toml_edit::Value = value
@@ -732,8 +831,7 @@ pub fn set_in_file(path: &Path, key: &str, value: &str) -> Result<Option<String>
         })?;
     }
     table.insert(last, toml_edit::value(new_value));
-    write_atomic(path, doc.to_string().as_bytes())?;
-    Ok(old)
+    Ok((old, doc.to_string()))
 }
 
 /// A TOML file's text (`None` when there is no file) and its document
@@ -781,16 +879,4 @@ pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ConfigError>
     file.as_file().sync_all().map_err(io("sync"))?;
     file.persist(path).map_err(|e| io("replace")(e.error))?;
     Ok(())
-}
-
-/// Restores a file to `old` (or removes it if it did not exist).
-pub fn restore_file(path: &Path, old: Option<&str>) -> Result<(), ConfigError> {
-    match old {
-        Some(text) => write_atomic(path, text.as_bytes()),
-        None => std::fs::remove_file(path).map_err(|source| ConfigError::Io {
-            action: "remove",
-            path: path.to_path_buf(),
-            source,
-        }),
-    }
 }

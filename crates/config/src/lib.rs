@@ -16,8 +16,10 @@
 //! the reason, and the previous configuration stays in force.
 //!
 //! Invariant: no I/O except reading the configured files, and writing one
-//! file in [`set_in_file`] (temp file and rename: the old file or the new
-//! one, never a mix).
+//! file in [`set_in_file`], [`set_checked`] and [`remove_in_file`] (temp
+//! file and rename: the old file or the new one, never a mix;
+//! `set_checked` renames only a file whose whole configuration loaded and
+//! passed its check, and edits under [`lock_file`]).
 
 mod ai;
 mod db;
@@ -30,5 +32,5 @@ mod watch;
 
 pub use edit::remove_in_file;
 pub use error::ConfigError;
-pub use layers::{Config, Layer, Origin, Problem, Sources, restore_file, set_in_file};
+pub use layers::{Config, Layer, Origin, Problem, Sources, lock_file, set_checked, set_in_file};
 pub use watch::{Reload, Watcher};

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use lord_config::{Config, ConfigError, Layer, Reload, Sources, Watcher, set_in_file};
+use lord_config::{Config, ConfigError, Layer, Reload, Sources, Watcher, set_checked, set_in_file};
 use serde_json::json;
 
 struct Files {
@@ -245,6 +245,73 @@ fn set_in_file_keeps_comments_and_creates_tables() {
     let config = Config::load(&f.sources()).expect("loads");
     assert_eq!(config.get("plugins.notes.max"), Some(json!(5)));
     assert_eq!(config.get("log.level"), Some(json!("debug")));
+}
+
+/// A checked set writes nothing it has not checked: a refused value (by
+/// lord's own checks or the caller's) leaves the file byte for byte and
+/// no temporary file beside it; an accepted one is in the file.
+#[test]
+fn a_checked_set_replaces_the_file_only_with_a_configuration_that_holds() {
+    let f = files();
+    std::fs::write(&f.user, "# mine\nlog.level = \"info\"\n").expect("write");
+    let before = std::fs::read_to_string(&f.user).expect("read");
+    let refused = set_checked(&f.sources(), &f.user, "log.level", "shouting", |_| Ok(()))
+        .expect("no I/O error")
+        .expect_err("an invalid level was written");
+    assert!(refused.contains("user.toml"), "{refused}");
+    assert!(!refused.contains(".lord-config-"), "{refused}");
+    let vetoed = set_checked(&f.sources(), &f.user, "theme", "light", |config| {
+        assert_eq!(config.get("theme"), Some(json!("light")));
+        Err("the caller says no".to_owned())
+    })
+    .expect("no I/O error");
+    assert_eq!(vetoed.expect_err("vetoed"), "the caller says no");
+    assert_eq!(std::fs::read_to_string(&f.user).expect("read"), before);
+    let config = set_checked(&f.sources(), &f.user, "theme", "light", |_| Ok(()))
+        .expect("no I/O error")
+        .expect("accepted");
+    assert_eq!(config.get("theme"), Some(json!("light")));
+    let text = std::fs::read_to_string(&f.user).expect("read");
+    assert!(
+        text.contains("# mine") && text.contains("theme = \"light\""),
+        "{text}"
+    );
+    let names: Vec<String> = std::fs::read_dir(f.user.parent().expect("dir"))
+        .expect("dir")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        !names.iter().any(|n| n.starts_with(".lord-config-")),
+        "{names:?}"
+    );
+}
+
+/// Edits at once each keep the others': none reads the file while another
+/// is between its read and its write.
+#[test]
+fn checked_sets_at_once_lose_no_change() {
+    let f = files();
+    let sources = f.sources();
+    std::thread::scope(|scope| {
+        for n in 0..8 {
+            let (sources, user) = (&sources, &f.user);
+            scope.spawn(move || {
+                set_checked(sources, user, &format!("plugins.p{n}.value"), "1", |_| {
+                    Ok(())
+                })
+                .expect("no I/O error")
+                .expect("accepted");
+            });
+        }
+    });
+    let config = Config::load(&f.sources()).expect("loads");
+    for n in 0..8 {
+        assert_eq!(
+            config.get(&format!("plugins.p{n}.value")),
+            Some(json!(1)),
+            "p{n}"
+        );
+    }
 }
 
 #[test]

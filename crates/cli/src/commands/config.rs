@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 use clap::Subcommand;
-use lord_config::{Config, Reload, Watcher, restore_file, set_in_file};
+use lord_config::{Config, Reload, Watcher, set_checked};
 use lord_host::{Framework, HostError};
 use serde_json::{Value, json};
 
@@ -96,31 +96,29 @@ pub(crate) async fn run(
                 sources.user.clone()
             }
             .ok_or_else(|| UsageError("no configuration file to write to".to_owned()))?;
-            let old = set_in_file(&path, &key, &value).map_err(HostError::from)?;
-            // The whole configuration must still hold, plugin schemas too;
-            // otherwise the file goes back to what it was.
-            let mut analytics_off = false;
-            let problem = match Config::load(sources) {
-                Err(e) => Some(e.to_string()),
-                Ok(config) => {
-                    analytics_off = config
-                        .get(lord_host::analytics::ENABLED_KEY)
-                        .and_then(|v| v.as_bool())
-                        == Some(false);
-                    framework
-                        .check_plugin_configs(&config)?
-                        .first()
-                        .map(ToString::to_string)
+            // The whole configuration must still hold with the new value,
+            // plugin schemas too, before the file is replaced.
+            let checked = set_checked(sources, &path, &key, &value, |config| {
+                match framework.check_plugin_configs(config) {
+                    Ok(problems) => problems.first().map_or(Ok(()), |p| Err(p.to_string())),
+                    Err(e) => Err(e.to_string()),
+                }
+            })
+            .map_err(HostError::from)?;
+            let config = match checked {
+                Ok(config) => config,
+                Err(problem) => {
+                    return Err(UsageError(format!(
+                        "not set: {problem}; `{}` is unchanged",
+                        path.display()
+                    ))
+                    .into());
                 }
             };
-            if let Some(problem) = problem {
-                restore_file(&path, old.as_deref()).map_err(HostError::from)?;
-                return Err(UsageError(format!(
-                    "not set: {problem}; `{}` is unchanged",
-                    path.display()
-                ))
-                .into());
-            }
+            let analytics_off = config
+                .get(lord_host::analytics::ENABLED_KEY)
+                .and_then(|v| v.as_bool())
+                == Some(false);
             out.status(format_args!("set `{key}` in {}", path.display()));
             if analytics_off {
                 // Off means gone: what was recorded is deleted now, not at

@@ -7,7 +7,7 @@ use std::time::Duration;
 use anyhow::Result;
 use clap::{Args, Subcommand};
 use lord_ai::{Client, ExchangeFilter, Library, Price, Prices, RetryPolicy, Template};
-use lord_config::{Config, remove_in_file, restore_file, set_in_file};
+use lord_config::{remove_in_file, set_checked};
 use lord_host::{Framework, HostError};
 use serde_json::json;
 
@@ -54,11 +54,12 @@ pub(crate) fn add(out: &Output, framework: &Framework, profile: NewProfile) -> R
         fields.push(format!("max-tokens = {max}"));
     }
     let key = format!("ai.profiles.{}", profile.name);
-    let old = set_in_file(&path, &key, &format!("{{ {} }}", fields.join(", ")))
-        .map_err(HostError::from)?;
-    if let Err(e) = Config::load(framework.config_sources()) {
-        restore_file(&path, old.as_deref()).map_err(HostError::from)?;
-        return Err(UsageError(format!("not added: {e}")).into());
+    let value = format!("{{ {} }}", fields.join(", "));
+    // Written only once the whole configuration is known to hold with it.
+    if let Err(problem) = set_checked(framework.config_sources(), &path, &key, &value, |_| Ok(()))
+        .map_err(HostError::from)?
+    {
+        return Err(UsageError(format!("not added: {problem}")).into());
     }
     out.status(format_args!(
         "added the AI profile `{}` to {}",

@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use anyhow::Result;
 use clap::Args;
-use lord_config::{Config, remove_in_file, restore_file, set_in_file};
+use lord_config::{remove_in_file, set_checked};
 use lord_db::Connection;
 use lord_db_api::{TlsMode, Value, parse_url};
 use lord_host::{Framework, HostError};
@@ -97,11 +97,12 @@ pub(super) fn add(ctx: &Context, out: &Output, framework: &Framework, args: AddA
     }
     let path = config_path(framework)?;
     let key = format!("db.profiles.{name}");
-    let old = set_in_file(&path, &key, &format!("{{ {} }}", fields.join(", ")))
-        .map_err(HostError::from)?;
-    if let Err(e) = Config::load(framework.config_sources()) {
-        restore_file(&path, old.as_deref()).map_err(HostError::from)?;
-        return Err(UsageError(format!("not added: {e}")).into());
+    let value = format!("{{ {} }}", fields.join(", "));
+    // Written only once the whole configuration is known to hold with it.
+    if let Err(problem) = set_checked(framework.config_sources(), &path, &key, &value, |_| Ok(()))
+        .map_err(HostError::from)?
+    {
+        return Err(UsageError(format!("not added: {problem}")).into());
     }
     out.status(format_args!(
         "added the {engine} profile `{name}` to {}",
