@@ -11,7 +11,8 @@
 //!
 //! Invariant: a release is immutable: the same platform and version again
 //! is accepted only with the same bytes (the retry of a publish cut short),
-//! as package versions are.
+//! as package versions are; checked again under the signing lock, so two
+//! publishes of one release with different bytes cannot both pass.
 //! Invariant: lord's releases have one signer, pinned by the first
 //! release signed into the index (as a plugin's first publish pins its
 //! signer); a release signed by another key is refused, checked again
@@ -30,6 +31,7 @@ use lord_registry_api::{IndexEntry, ReleaseInfo, release_name};
 use crate::db::RELEASES_SCOPE;
 use crate::error::RegistryError;
 use crate::server::{Shared, blocking, caller, header_text, upload_body};
+use crate::tuf::TufRepo;
 
 /// What a release publish answers.
 #[derive(Debug, serde::Serialize)]
@@ -83,30 +85,13 @@ pub(crate) async fn publish_release(
         signature: signature.signature.clone(),
     };
     registry.tuf.ready().await?;
-    // Checked before the blob is stored, and again under the signing lock.
+    // Checked before the blob is stored, and again under the signing lock
+    // (`sign_in`), where another publish cannot slip in between.
     let listed = blocking(&registry, |r| r.tuf.top_level_targets()).await?;
-    check_signer(&listed, &release)?;
-    let name = release.name();
-    let listed = blocking(&registry, move |r| r.tuf.target_sha256(&name)).await?;
-    match listed {
-        Some(listed) if listed == release.digest => {}
-        Some(_) => {
-            return Err(RegistryError::Rejected(format!(
-                "lord {} for {} is already published with other bytes; releases are \
-                 immutable, publish a new version",
-                release.version, release.platform
-            )));
-        }
-        None => {}
-    }
+    admit(&listed, &release)?;
     // The blob first, durably: the index never lists a missing binary.
     registry.blobs.put(&release.digest, body).await?;
-    registry
-        .tuf
-        .resign_checked(&[IndexEntry::from(&release)], |listed| {
-            check_signer(listed, &release)
-        })
-        .await?;
+    sign_in(&registry.tuf, &release).await?;
     let answer = Released {
         version: release.version,
         platform: release.platform,
@@ -135,6 +120,30 @@ pub(crate) async fn release_target(
     }
     let bytes = registry.blobs.get(&digest).await?;
     Ok(([(header::CONTENT_TYPE, "application/octet-stream")], bytes).into_response())
+}
+
+/// Signs `release` into the index if [`admit`] accepts it against what the
+/// index lists under the signing lock.
+async fn sign_in(tuf: &TufRepo, release: &ReleaseInfo) -> Result<(), RegistryError> {
+    tuf.resign_checked(&[IndexEntry::from(release)], |listed| {
+        admit(listed, release)
+    })
+    .await
+}
+
+/// Whether `release` may join the targets `listed`: signed by lord's
+/// pinned key, and new, or the same bytes again (releases are immutable).
+fn admit(listed: &[IndexEntry], release: &ReleaseInfo) -> Result<(), RegistryError> {
+    check_signer(listed, release)?;
+    let name = release.name();
+    match listed.iter().find(|e| e.name == name) {
+        Some(e) if e.digest != release.digest => Err(RegistryError::Rejected(format!(
+            "lord {} for {} is already published with other bytes; releases are immutable, \
+             publish a new version",
+            release.version, release.platform
+        ))),
+        Some(_) | None => Ok(()),
+    }
 }
 
 /// Refuses `release` when the index lists a release of lord signed by
@@ -177,6 +186,46 @@ fn check_release(version: &str, platform: &str) -> Result<(), RegistryError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn release(digest: &str, key: &str) -> ReleaseInfo {
+        ReleaseInfo {
+            version: "1.0.0".to_owned(),
+            platform: "x86_64-linux".to_owned(),
+            digest: digest.repeat(32),
+            length: 7,
+            key: key.to_owned(),
+            signature: "00".to_owned(),
+        }
+    }
+
+    /// Two publishes of one release with other bytes both pass the check
+    /// made before the blob is stored; the one under the signing lock
+    /// lets only the first in.
+    #[test]
+    fn the_signing_lock_admits_one_set_of_bytes_per_release() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let dir = tempfile::tempdir().expect("dir");
+        let tuf = TufRepo::open(dir.path(), crate::tuf::Lifetimes::default()).expect("tuf");
+        runtime.block_on(tuf.ready()).expect("ready");
+        let (first, second) = (release("aa", "k1"), release("bb", "k1"));
+        let listed = tuf.top_level_targets().expect("index");
+        // Both pass while neither is signed in.
+        assert!(admit(&listed, &first).is_ok() && admit(&listed, &second).is_ok());
+        runtime.block_on(sign_in(&tuf, &first)).expect("first");
+        let error = runtime
+            .block_on(sign_in(&tuf, &second))
+            .expect_err("other bytes signed in");
+        assert!(error.to_string().contains("immutable"), "{error}");
+        assert_eq!(
+            tuf.target_sha256(&first.name()).expect("index"),
+            Some(first.digest.clone())
+        );
+        // The same bytes again is the retry of a publish cut short.
+        runtime.block_on(sign_in(&tuf, &first)).expect("retry");
+    }
 
     #[test]
     fn releases_are_named_safely() {
