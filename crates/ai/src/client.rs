@@ -397,13 +397,47 @@ fn error_chain(error: &dyn std::error::Error) -> String {
     out
 }
 
-/// `text` with the endpoint's key (and any long part of it) replaced, so
-/// a service echoing the key back cannot put it in an error.
+/// `text` with the endpoint's key, and any part of it [`KEY_PART`]
+/// characters or longer, replaced by `<key>`, so a service echoing the key
+/// back, whole or cut, cannot put it in an error.
 pub(crate) fn scrub(endpoint: &Endpoint, text: &str) -> String {
     match &endpoint.key {
-        Some(key) if key.expose().len() >= 4 => text.replace(key.expose(), "<key>"),
+        Some(key) if key.expose().len() >= 4 => scrub_key(key.expose(), text),
         Some(_) | None => text.to_owned(),
     }
+}
+
+/// The shortest part of a key that [`scrub`] takes out on its own: long
+/// enough that ordinary text does not match it by chance.
+const KEY_PART: usize = 8;
+
+fn scrub_key(key: &str, text: &str) -> String {
+    let whole = text.replace(key, "<key>");
+    // Parts are found by bytes, for a key of ASCII (every service's is); a
+    // run of them is ASCII in the text too, so cuts fall on characters.
+    if !key.is_ascii() || key.len() <= KEY_PART {
+        return whole;
+    }
+    let parts: std::collections::HashSet<&[u8]> = key.as_bytes().windows(KEY_PART).collect();
+    let bytes = whole.as_bytes();
+    let mut out = String::with_capacity(whole.len());
+    let (mut at, mut kept) = (0, 0);
+    while at + KEY_PART <= bytes.len() {
+        if !parts.contains(&bytes[at..at + KEY_PART]) {
+            at += 1;
+            continue;
+        }
+        // The longest run from here that is still part of the key.
+        let mut end = at + KEY_PART;
+        while end < bytes.len() && key.contains(&whole[at..=end]) {
+            end += 1;
+        }
+        out.push_str(&whole[kept..at]);
+        out.push_str("<key>");
+        (at, kept) = (end, end);
+    }
+    out.push_str(&whole[kept..]);
+    out
 }
 
 /// Reads one streamed event, the key scrubbed from it first, for the
@@ -612,6 +646,16 @@ mod tests {
         assert_eq!(
             scrub(&endpoint, "Incorrect API key provided: sk-secret-123."),
             "Incorrect API key provided: <key>."
+        );
+        // Cut or masked, a long part of it goes too; short ones and other
+        // text stay.
+        assert_eq!(
+            scrub(&endpoint, "key sk-secr****-123 or ...ecret-12 rejected; é"),
+            "key sk-secr****-123 or ...<key> rejected; é"
+        );
+        assert_eq!(
+            scrub(&endpoint, "sk-secret-1 and sk-secret-123sk-secret"),
+            "<key> and <key><key>"
         );
     }
 }
