@@ -65,6 +65,22 @@ pub fn create_atomic(path: &Path, bytes: &[u8]) -> Result<bool, WriteError> {
     Ok(true)
 }
 
+/// Creates the folder `path` and any missing parents user-only (0700 on
+/// unix), for lord's home: its databases (events, prompts and replies,
+/// plugin data) must not be readable by other accounts whatever the
+/// umask. A folder that exists is left as it is: a home the user made is
+/// theirs to set.
+pub fn create_private_dir(path: &Path) -> std::io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt as _;
+        builder.mode(0o700);
+    }
+    builder.create(path)
+}
+
 /// Replaces the program at `path` with `bytes`, keeping its mode, after
 /// keeping its current contents at `previous` (replaced atomically too).
 /// Whenever it stops, `path` holds a whole program, old or new, and once
@@ -158,6 +174,20 @@ fn write_with_mode(path: &Path, bytes: &[u8], mode: Option<u32>) -> Result<(), W
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[cfg(unix)]
+    #[test]
+    fn a_private_folder_is_made_user_only_and_an_existing_one_is_left() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir = tempfile::tempdir().expect("dir");
+        let home = dir.path().join("a/home");
+        create_private_dir(&home).expect("create");
+        let mode = |p: &Path| std::fs::metadata(p).expect("meta").permissions().mode() & 0o777;
+        assert_eq!(mode(&home), 0o700);
+        std::fs::set_permissions(&home, std::fs::Permissions::from_mode(0o750)).expect("chmod");
+        create_private_dir(&home).expect("again");
+        assert_eq!(mode(&home), 0o750);
+    }
 
     #[test]
     fn create_writes_only_where_nothing_is() {

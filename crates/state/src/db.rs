@@ -320,7 +320,7 @@ impl StateDb {
     }
 
     fn connect(home: &Path) -> Result<Connection, StateError> {
-        std::fs::create_dir_all(home).map_err(|source| StateError::Io {
+        lord_file::create_private_dir(home).map_err(|source| StateError::Io {
             action: "create",
             path: home.to_path_buf(),
             source,

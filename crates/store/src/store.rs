@@ -51,7 +51,7 @@ impl Store {
         let layout = Layout {
             home: home.to_path_buf(),
         };
-        fs::create_dir_all(home).map_err(StoreError::io("create", home))?;
+        lord_file::create_private_dir(home).map_err(StoreError::io("create", home))?;
         let conn = Connection::open(layout.db())?;
         let conn = match prepare(&conn, false) {
             Ok(()) => conn,

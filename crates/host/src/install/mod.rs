@@ -57,7 +57,7 @@ impl Installer {
                 source,
             }
         };
-        std::fs::create_dir_all(&self.home).map_err(io("create", &self.home))?;
+        lord_file::create_private_dir(&self.home).map_err(io("create", &self.home))?;
         let path = self.home.join("install.lock");
         let file = std::fs::File::options()
             .create(true)
