@@ -51,10 +51,11 @@ fn a_command_that_only_reads_makes_no_fsync() {
         ],
     ) else {
         // CI installs strace (`.ci/run`): there, a missing one is a failure.
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "strace is not available, and CI must count syncs"
-        );
+        // (The rule against reading the environment is for the CLI's own
+        // code; a test harness asks whether it runs in CI.)
+        #[allow(clippy::disallowed_methods)]
+        let in_ci = std::env::var_os("CI").is_some();
+        assert!(!in_ci, "strace is not available, and CI must count syncs");
         eprintln!("skipped: strace is not available here");
         return;
     };
