@@ -218,6 +218,21 @@ pub struct Sample {
 }
 
 impl Sample {
+    /// A call answered from the result cache: no guest code ran, so it
+    /// costs nothing; it counts in the usage log only (as `cached`, outside
+    /// latency), never in the call figures, which count it as a cache hit.
+    pub fn cached() -> Self {
+        Self {
+            wall_ns: 0,
+            host_ns: [0; AREAS],
+            host_calls: [0; AREAS],
+            peak_memory_bytes: 0,
+            output_bytes: 0,
+            input_bytes: 0,
+            outcome: Outcome::Cached,
+        }
+    }
+
     /// The time spent in host calls, all areas together.
     pub fn host_total_ns(&self) -> u64 {
         self.host_ns.iter().sum()

@@ -24,7 +24,7 @@ use lord_manifest::PluginId;
 use crate::calls::CallRow;
 use crate::db::PerfDb;
 use crate::error::PerfError;
-use crate::sample::{EntryKind, Sample};
+use crate::sample::{EntryKind, Outcome, Sample};
 use crate::stats::{EntryKey, EntryStats};
 
 mod held;
@@ -253,10 +253,20 @@ impl Recorder {
 
     /// Records a result-cache lookup for `plugin`'s entry point.
     pub fn record_cache(&self, plugin: &PluginId, kind: EntryKind, name: &str, hit: bool) {
+        // A hit is still a use of the plugin: the usage log counts it (as
+        // `cached`), which needs its time.
+        let at_ms = match self.inner.analytics.load(Ordering::Relaxed) {
+            ANALYTICS_OFF => 0,
+            _ if hit => now_ms(),
+            _ => 0,
+        };
         let batch = {
             let mut pending = lock(&self.inner.pending);
             let index = pending.key_index(plugin, kind, name);
             pending.cache.push((index, hit));
+            if at_ms > 0 {
+                pending.samples.push((index, at_ms, Sample::cached()));
+            }
             pending.due().then(|| pending.take(true))
         };
         if let Some(batch) = batch {
@@ -412,6 +422,10 @@ fn fold_into(map: &mut HashMap<EntryKey, EntryStats>, batch: Batch) {
     // entry points pays a pointer for each one this batch did not call.
     let mut each: Vec<Option<Box<EntryStats>>> = vec![None; batch.keys.len()];
     for (index, _, sample) in &batch.samples {
+        // A cached answer is in the usage log; here it is a cache hit.
+        if sample.outcome == Outcome::Cached {
+            continue;
+        }
         if let Some(slot) = each.get_mut(*index as usize) {
             slot.get_or_insert_default().add_sample(sample, at);
         }

@@ -94,6 +94,35 @@ fn calls_reach_the_database_through_batches_and_the_final_flush() {
     assert_eq!(rows[0].1.calls, (BATCH + 11) as u64);
 }
 
+/// A cached answer is a use of the plugin: the usage log has it, as
+/// `cached`; the call figures count it as a hit, not as a call.
+#[test]
+fn a_cache_hit_is_in_the_usage_log_and_not_among_the_calls() {
+    let home = tempfile::tempdir().expect("temp dir");
+    let recorder = Recorder::new(home.path().to_owned());
+    recorder.set_analytics(true);
+    let plugin = PluginId::new("p").expect("id");
+    recorder.record(&plugin, EntryKind::Command, "go", &sample(1_000));
+    recorder.record_cache(&plugin, EntryKind::Command, "go", true);
+    recorder.record_cache(&plugin, EntryKind::Command, "go", true);
+    recorder.record_cache(&plugin, EntryKind::Command, "go", false);
+    let outcomes: Vec<Outcome> = recorder
+        .unwritten_calls()
+        .iter()
+        .map(|row| row.outcome)
+        .collect();
+    assert_eq!(outcomes, [Outcome::Ok, Outcome::Cached, Outcome::Cached]);
+    recorder.flush().expect("flush");
+    let db = PerfDb::open(home.path()).expect("db");
+    let rows = db.read(Some(&plugin)).expect("read");
+    let stats = &rows[0].1;
+    assert_eq!(
+        (stats.calls, stats.cache_hits, stats.cache_misses),
+        (1, 2, 1)
+    );
+    assert_eq!(db.read_calls(0).expect("calls").len(), 3);
+}
+
 /// Joins the folds running on their own threads.
 fn folds_done(recorder: &Recorder) {
     for handle in std::mem::take(&mut *lock(&recorder.inner.folding)) {
