@@ -156,6 +156,11 @@ fn lock_clause(sql: &dyn Sql) -> &'static str {
 }
 
 /// Moves `rollout` as its gate says, and writes the move.
+/// The most runs of one version one machine's daily report may count
+/// towards a rollout's gate: about one a second around the clock, far
+/// more than a person makes, so one report cannot stand for a crowd.
+const MAX_DAILY_RUNS: u64 = 100_000;
+
 fn advance(sql: &mut dyn Sql, rollout: &mut RolloutInfo) -> Result<(), RegistryError> {
     if rollout.state != RolloutState::InProgress {
         return Ok(());
@@ -392,6 +397,15 @@ impl Db {
                     if plugin.version != version && plugin.version != previous {
                         continue;
                     }
+                    // Reports are anonymous, so what one may claim is
+                    // bounded: the new version only from a machine its
+                    // ring admits (no other is offered it), and no more
+                    // than a day's worth of runs, errors no more than runs.
+                    if plugin.version == version && !read(sql, &row)?.admits(&installation) {
+                        continue;
+                    }
+                    let runs = plugin.runs.min(MAX_DAILY_RUNS);
+                    let errors = plugin.errors.min(runs);
                     sql.exec(
                         "DELETE FROM rollout_health
                          WHERE rollout_id = $1 AND day = $2 AND installation = $3 AND version = $4",
@@ -414,8 +428,8 @@ impl Db {
                             day.into(),
                             hashed.as_str().into(),
                             plugin.version.as_str().into(),
-                            i64::try_from(plugin.runs).unwrap_or(i64::MAX).into(),
-                            i64::try_from(plugin.errors).unwrap_or(i64::MAX).into(),
+                            i64::try_from(runs).unwrap_or(i64::MAX).into(),
+                            i64::try_from(errors).unwrap_or(i64::MAX).into(),
                             p95.into(),
                         ],
                     )?;

@@ -28,6 +28,17 @@ fn report(r: &Running, installation: &str, version: &str, runs: u64, errors: u64
         .expect("report");
 }
 
+/// The `n`th installation id (16 or more characters, as reports need)
+/// that the first `percent` of `rollout`'s machines holds, or, with
+/// `inside` false, one it does not.
+fn machine(rollout: &str, percent: u32, inside: bool, n: usize) -> String {
+    (0u64..)
+        .map(|i| format!("installation-{i:08}"))
+        .filter(|id| lord_registry_client::in_ring(id, rollout, percent) == inside)
+        .nth(n)
+        .expect("ids land on both sides of every ring")
+}
+
 fn newest(r: &Running) -> RolloutInfo {
     r.runtime
         .block_on(r.client.rollouts(Some("hello")))
@@ -91,10 +102,28 @@ pub(crate) fn reports_promote_a_rollout_then_roll_it_back_and_publishers_move_it
 
     // The previous version's machines and the first ring's report; the
     // gate holds over five runs: the rollout promotes itself.
+    let rollout = started.id.as_str();
+    let first = machine(rollout, 10, true, 0);
     report(&r, "installation-old-0001", "0.1.0", 40, 0, 10);
-    report(&r, "installation-new-0001", "0.2.0", 4, 0, 12);
+    report(&r, &first, "0.2.0", 4, 0, 12);
     assert_eq!(newest(&r).ring, 0, "four runs are too few to judge");
-    report(&r, "installation-new-0001", "0.2.0", 5, 0, 12);
+    // Reports are anonymous, so a machine the ring does not hold (it was
+    // never offered the version) counts for nothing, however many runs it
+    // claims.
+    report(
+        &r,
+        &machine(rollout, 10, false, 0),
+        "0.2.0",
+        1_000_000,
+        0,
+        1,
+    );
+    assert_eq!(
+        newest(&r).canary.runs,
+        4,
+        "a machine outside the ring counted"
+    );
+    report(&r, &first, "0.2.0", 5, 0, 12);
     let now = newest(&r);
     assert_eq!((now.ring, now.state), (1, RolloutState::InProgress));
     assert_eq!(
@@ -105,7 +134,8 @@ pub(crate) fn reports_promote_a_rollout_then_roll_it_back_and_publishers_move_it
     assert_eq!(now.ring_start_runs, 5);
 
     // The second ring fails: half its runs fail. Rolled back by itself.
-    report(&r, "installation-new-0002", "0.2.0", 6, 3, 11);
+    let second_ring = machine(rollout, 50, true, 1);
+    report(&r, &second_ring, "0.2.0", 6, 3, 11);
     let now = newest(&r);
     assert_eq!(now.state, RolloutState::RolledBack, "{now:?}");
     assert_eq!(now.share(), 0);
@@ -118,7 +148,7 @@ pub(crate) fn reports_promote_a_rollout_then_roll_it_back_and_publishers_move_it
     // Its p95 is the runs-weighted mean of the machines' (5 at 12, 6 at 11).
     assert_eq!(now.canary.p95_us, Some(11_454));
     // Once rolled back it stays so, whatever arrives.
-    report(&r, "installation-new-0003", "0.2.0", 50, 0, 10);
+    report(&r, &machine(rollout, 50, true, 2), "0.2.0", 50, 0, 10);
     assert_eq!(newest(&r).state, RolloutState::RolledBack);
 
     // A new rollout of the version starts afresh; a token that does not
