@@ -1,6 +1,8 @@
-//! Removing a key from a configuration file, keeping the rest of the
-//! file (comments, layout) as it was; by temp file and rename. And the
-//! settings a machine's file can lock on.
+//! Editing a configuration file: setting a key ([`set_in_file`], and
+//! [`set_checked`] for a change the whole configuration must hold with)
+//! or removing one, keeping the rest of the file (comments, layout) as it
+//! was; by temp file and rename, under [`lock_file`]. And the settings a
+//! machine's file can lock on.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -8,7 +10,7 @@ use std::path::Path;
 use serde_json::Value;
 
 use crate::error::ConfigError;
-use crate::layers::{Origin, read_document, segments, write_atomic};
+use crate::layers::{Config, Origin, Sources, read_document, segments, write_atomic};
 
 /// Settings the machine's file can turn on for good: a `true` there holds
 /// whatever a user's file, a project, the environment or a flag says.
@@ -38,7 +40,7 @@ pub(crate) fn machine_locks(
 /// there (and nothing was written).
 pub fn remove_in_file(path: &Path, key: &str) -> Result<Option<String>, ConfigError> {
     let parts = segments(key)?;
-    let _lock = crate::layers::lock_file(path)?;
+    let _lock = lock_file(path)?;
     let (Some(old), mut doc) = read_document(path)? else {
         return Ok(None);
     };
@@ -60,6 +62,133 @@ pub fn remove_in_file(path: &Path, key: &str) -> Result<Option<String>, ConfigEr
     }
     write_atomic(path, doc.to_string().as_bytes())?;
     Ok(Some(old))
+}
+
+/// Sets `key` to `value` (TOML, or plain text) in the TOML file at `path`,
+/// keeping its comments and layout; writes by temp file and rename.
+/// Returns the text the file held before (to restore it if the result is
+/// then found invalid).
+pub fn set_in_file(path: &Path, key: &str, value: &str) -> Result<Option<String>, ConfigError> {
+    let (old, text) = edited(path, key, value)?;
+    write_atomic(path, text.as_bytes())?;
+    Ok(old)
+}
+
+/// Sets `key` to `value` in the configuration file `path` (one of
+/// `sources`' files), but only if the whole configuration it then makes
+/// loads and passes `check` (the host's check of plugin tables, say);
+/// otherwise `Ok(Err(problem))`, and the file is as it was. The edit is
+/// made under [`lock_file`], so two at once each keep the other's change;
+/// the new text is loaded from a temporary file beside the old one and
+/// only then renamed over it, so a crash at any point leaves the old file
+/// or the new, checked one.
+pub fn set_checked(
+    sources: &Sources,
+    path: &Path,
+    key: &str,
+    value: &str,
+    check: impl FnOnce(&Config) -> Result<(), String>,
+) -> Result<Result<Config, String>, ConfigError> {
+    use std::io::Write as _;
+    let _lock = lock_file(path)?;
+    let (_, text) = edited(path, key, value)?;
+    let io = |action: &'static str, at: &Path| {
+        let path = at.to_path_buf();
+        move |source| ConfigError::Io {
+            action,
+            path,
+            source,
+        }
+    };
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).map_err(io("create the folder of", path))?;
+    let mut candidate = tempfile::Builder::new()
+        .prefix(".lord-config-")
+        .suffix(".toml")
+        .tempfile_in(dir)
+        .map_err(io("write", path))?;
+    candidate
+        .write_all(text.as_bytes())
+        .map_err(io("write", path))?;
+    candidate.as_file().sync_all().map_err(io("sync", path))?;
+    let mut trial = sources.clone();
+    for file in [&mut trial.system, &mut trial.user, &mut trial.project] {
+        if file.as_deref() == Some(path) {
+            *file = Some(candidate.path().to_path_buf());
+        }
+    }
+    // Problems name the file the user knows, not the candidate.
+    let named = |problem: String| {
+        problem.replace(
+            &candidate.path().display().to_string(),
+            &path.display().to_string(),
+        )
+    };
+    let config = match Config::load(&trial) {
+        Ok(config) => config,
+        Err(e) => return Ok(Err(named(e.to_string()))),
+    };
+    if let Err(problem) = check(&config) {
+        return Ok(Err(named(problem)));
+    }
+    candidate
+        .persist(path)
+        .map_err(|e| io("replace", path)(e.error))?;
+    std::fs::File::open(dir)
+        .and_then(|folder| folder.sync_all())
+        .map_err(io("sync the folder of", path))?;
+    Ok(Ok(config))
+}
+
+/// An exclusive lock on editing the configuration file `path`, held
+/// until the file it returns is dropped: an edit reads, changes and writes
+/// the file under it, so another edit cannot write in between and have
+/// its change lost. The lock is on the file's folder (an advisory `flock`,
+/// which Linux takes on a folder too), since the file itself is replaced
+/// by rename and a lock file would litter a project folder.
+pub fn lock_file(path: &Path) -> Result<std::fs::File, ConfigError> {
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let io = |action: &'static str| {
+        let path = dir.to_path_buf();
+        move |source| ConfigError::Io {
+            action,
+            path,
+            source,
+        }
+    };
+    std::fs::create_dir_all(dir).map_err(io("create"))?;
+    let folder = std::fs::File::open(dir).map_err(io("open"))?;
+    folder.lock().map_err(io("lock"))?;
+    Ok(folder)
+}
+
+/// The file's text before (`None` when there was no file) and after
+/// setting `key` to `value`, comments and layout kept.
+fn edited(path: &Path, key: &str, value: &str) -> Result<(Option<String>, String), ConfigError> {
+    let parts = segments(key)?;
+    let (old, mut doc) = read_document(path)?;
+    let new_value: toml_edit::Value = value
+        .parse()
+        .unwrap_or_else(|_| toml_edit::Value::from(value));
+    let (last, tables) = parts.split_last().ok_or_else(|| ConfigError::BadKey {
+        key: key.to_owned(),
+        problem: "empty key".to_owned(),
+    })?;
+    let mut table = doc.as_table_mut();
+    for part in tables {
+        let entry = table
+            .entry(part)
+            .or_insert_with(|| toml_edit::Item::Table(toml_edit::Table::new()));
+        table = entry.as_table_mut().ok_or_else(|| ConfigError::BadKey {
+            key: key.to_owned(),
+            problem: format!("`{part}` holds a value, not a table"),
+        })?;
+    }
+    table.insert(last, toml_edit::value(new_value));
+    Ok((old, doc.to_string()))
 }
 
 #[cfg(test)]

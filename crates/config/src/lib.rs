@@ -30,7 +30,7 @@ mod layers;
 mod scan;
 mod watch;
 
-pub use edit::remove_in_file;
+pub use edit::{lock_file, remove_in_file, set_checked, set_in_file};
 pub use error::ConfigError;
-pub use layers::{Config, Layer, Origin, Problem, Sources, lock_file, set_checked, set_in_file};
+pub use layers::{Config, Layer, Origin, Problem, Sources};
 pub use watch::{Reload, Watcher};

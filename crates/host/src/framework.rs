@@ -739,43 +739,6 @@ impl Framework {
         crate::micro::instance_for(self.runtime(), &self.store, &plugin, micro).await
     }
 
-    /// A manager holding every micro-plugin of every enabled plugin, ready
-    /// to run pipelines. A CLI may register its own native handlers on it.
-    pub fn micro_manager(&self) -> Result<lord_micro::MicroManager, HostError> {
-        self.micro_manager_with(None)
-    }
-
-    /// [`Framework::micro_manager`], with what sandboxed handlers log or
-    /// write to stderr on calls that succeed handed to `wrote` as each call
-    /// ends, for the host to show (`lord pipe` prints it, as `lord run`
-    /// prints a command's).
-    pub fn micro_manager_reporting(
-        &self,
-        wrote: crate::MicroWrote,
-    ) -> Result<lord_micro::MicroManager, HostError> {
-        self.micro_manager_with(Some(&wrote))
-    }
-
-    fn micro_manager_with(
-        &self,
-        wrote: Option<&crate::MicroWrote>,
-    ) -> Result<lord_micro::MicroManager, HostError> {
-        let enabled = self.list(&PluginFilter {
-            state: Some(PluginState::Enabled),
-            ..PluginFilter::default()
-        })?;
-        let manager = crate::micro::manager(self.runtime(), &self.store, &enabled, wrote)?;
-        for provider in self.providers.enabled(&self.store)? {
-            for micro in provider.micro() {
-                manager.register(micro).map_err(|e| HostError::Native {
-                    id: provider.id(),
-                    reason: e.to_string(),
-                })?;
-            }
-        }
-        Ok(manager)
-    }
-
     // --- For the modules that extend the façade (registry, validation) -
 
     /// What is installed, read-only.
@@ -793,6 +756,10 @@ impl Framework {
 
     pub(crate) fn home(&self) -> &Path {
         self.store.home()
+    }
+
+    pub(crate) fn providers(&self) -> &Providers {
+        &self.providers
     }
 
     pub(crate) fn installer(&self) -> &Installer {

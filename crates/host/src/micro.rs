@@ -439,6 +439,43 @@ impl Handler for SandboxedMicro {
 }
 
 impl crate::framework::Framework {
+    /// A manager holding every micro-plugin of every enabled plugin, ready
+    /// to run pipelines. A CLI may register its own native handlers on it.
+    pub fn micro_manager(&self) -> Result<lord_micro::MicroManager, HostError> {
+        self.micro_manager_with(None)
+    }
+
+    /// [`Framework::micro_manager`], with what sandboxed handlers log or
+    /// write to stderr on calls that succeed handed to `wrote` as each call
+    /// ends, for the host to show (`lord pipe` prints it, as `lord run`
+    /// prints a command's).
+    pub fn micro_manager_reporting(
+        &self,
+        wrote: crate::MicroWrote,
+    ) -> Result<lord_micro::MicroManager, HostError> {
+        self.micro_manager_with(Some(&wrote))
+    }
+
+    fn micro_manager_with(
+        &self,
+        wrote: Option<&crate::MicroWrote>,
+    ) -> Result<lord_micro::MicroManager, HostError> {
+        let enabled = self.list(&crate::PluginFilter {
+            state: Some(lord_store::PluginState::Enabled),
+            ..crate::PluginFilter::default()
+        })?;
+        let manager = manager(self.runtime(), self.store(), &enabled, wrote)?;
+        for provider in self.providers().enabled(self.store())? {
+            for micro in provider.micro() {
+                manager.register(micro).map_err(|e| HostError::Native {
+                    id: provider.id(),
+                    reason: e.to_string(),
+                })?;
+            }
+        }
+        Ok(manager)
+    }
+
     /// Every micro-plugin route in force and where it comes from (a
     /// plugin's `[[routes]]`, or `None`: the configuration's
     /// `[[micro.routes]]`), in the order the manager applies them, so a

@@ -45,6 +45,7 @@
 
 mod access_log;
 mod approvals;
+mod blobs;
 mod community;
 mod db;
 pub mod demo;
