@@ -378,8 +378,11 @@ pub(crate) fn danger(statement: &str, dialect: Dialect) -> Option<Danger> {
     // `EXPLAIN ANALYZE` and `EXPLAIN (ANALYZE)` run the statement they
     // explain; `EXPLAIN` alone does not. MariaDB's `ANALYZE DELETE …`
     // runs it too.
+    // Options may stand between them and the statement (`FORMAT=JSON`,
+    // MySQL's `FOR SCHEMA s`, PostgreSQL's `VERBOSE`), so the statement
+    // they run starts at the first word that starts a statement.
     let mut position = 0;
-    if first == "EXPLAIN" {
+    if matches!(first, "EXPLAIN" | "DESCRIBE" | "DESC") {
         let analyzes = tokens.iter().any(|t| {
             t.kind == Kind::Word
                 && matches!(
@@ -390,10 +393,14 @@ pub(crate) fn danger(statement: &str, dialect: Dialect) -> Option<Danger> {
         if !analyzes {
             return None;
         }
-        position = words.iter().position(|(_, w)| !is_explain_word(w))?;
+        position = words.iter().position(|(_, w)| starts_statement(w))?;
         first = &words[position].1;
     } else if first == "ANALYZE" && words.len() > 1 {
-        position = 1;
+        position = words
+            .iter()
+            .skip(1)
+            .position(|(_, w)| starts_statement(w))?
+            + 1;
         first = &words[position].1;
     }
     // A `WITH` clause's queries are in parentheses, and one of them may
@@ -494,10 +501,27 @@ fn changing_subquery(statement: &str, tokens: &[Token], dialect: Dialect) -> Opt
     None
 }
 
-fn is_explain_word(word: &str) -> bool {
+/// Whether an upper-cased word starts a statement `EXPLAIN ANALYZE` or
+/// `ANALYZE` may run. Whatever stands before it is an option: a format's
+/// name, a schema's, or an option word this list does not know.
+fn starts_statement(word: &str) -> bool {
     matches!(
         word,
-        "EXPLAIN" | "ANALYZE" | "ANALYSE" | "VERBOSE" | "QUERY" | "PLAN"
+        "SELECT"
+            | "INSERT"
+            | "UPDATE"
+            | "DELETE"
+            | "REPLACE"
+            | "MERGE"
+            | "WITH"
+            | "TABLE"
+            | "VALUES"
+            | "DROP"
+            | "TRUNCATE"
+            | "ALTER"
+            | "CREATE"
+            | "EXECUTE"
+            | "DECLARE"
     )
 }
 

@@ -257,6 +257,53 @@ fn statements_run_inside_others_ask_first() {
     assert_eq!(danger("ANALYZE TABLE t", my()), None);
 }
 
+/// `ANALYZE FORMAT=JSON DELETE …` once read `FORMAT` as its verb, and
+/// ran the DELETE without asking.
+#[test]
+fn options_before_the_statement_analyze_runs_do_not_hide_it() {
+    for sql in [
+        "ANALYZE FORMAT=JSON DELETE FROM users",
+        "ANALYZE FORMAT = JSON DELETE FROM users",
+        "analyze format=json delete from users",
+        "EXPLAIN ANALYZE FORMAT=TREE DELETE FROM users",
+        "EXPLAIN ANALYZE FORMAT=JSON DELETE FROM users",
+        "EXPLAIN FORMAT=JSON ANALYZE DELETE FROM users",
+        "EXPLAIN ANALYZE FOR SCHEMA shop DELETE FROM users",
+        "DESCRIBE ANALYZE FORMAT=TREE DELETE FROM users",
+    ] {
+        assert_eq!(
+            danger(sql, my()),
+            Some(Danger::DeleteAll {
+                table: "users".into()
+            }),
+            "{sql}"
+        );
+    }
+    assert_eq!(
+        danger("ANALYZE FORMAT=JSON UPDATE users SET a = 1", my()),
+        Some(Danger::UpdateAll {
+            table: "users".into()
+        })
+    );
+    assert_eq!(
+        danger("EXPLAIN ANALYZE VERBOSE DELETE FROM users", pg()),
+        Some(Danger::DeleteAll {
+            table: "users".into()
+        })
+    );
+    // Without ANALYZE the statement is explained, not run.
+    assert_eq!(danger("EXPLAIN FORMAT=JSON DELETE FROM users", my()), None);
+    assert_eq!(
+        danger("ANALYZE FORMAT=JSON DELETE FROM users WHERE id = 1", my()),
+        None
+    );
+    assert_eq!(
+        danger("ANALYZE FORMAT=JSON SELECT * FROM users", my()),
+        None
+    );
+    assert_eq!(danger("ANALYZE VERBOSE users", pg()), None);
+}
+
 #[test]
 fn every_way_of_writing_a_password_keeps_a_statement_out_of_history() {
     for sql in [
