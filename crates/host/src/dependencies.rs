@@ -6,12 +6,14 @@
 //! replace (`lord dev`, an update) and a registry install (each step, after
 //! the dependencies it resolved were installed before it) are refused
 //! while a dependency is missing or at a version outside the range; an
-//! enable is refused while a dependency is missing or disabled; a disable
+//! enable, on every path (`lord plugin enable`, first use, an install,
+//! update, replace or rollback that enables), is refused while a
+//! dependency is missing, disabled or failed; a disable
 //! or a removal is refused while plugins that are not disabled depend on
 //! it, unless the caller asks to disable them too; a rollback or an update
 //! to a version that an enabled dependent's range rejects is refused the
-//! same way, naming each dependent and its range; a tripped breaker
-//! disables them with it.
+//! same way, naming each dependent and its range; a tripped breaker or a
+//! failed lifecycle hook disables them with it.
 
 use std::collections::BTreeSet;
 
@@ -29,21 +31,34 @@ pub struct Unmet {
     pub installed: Option<Version>,
     /// Set when installed at a fitting version but disabled.
     pub disabled: bool,
+    /// Set when installed at a fitting version but its lifecycle hook
+    /// failed, so it does not run.
+    pub failed: bool,
 }
 
 impl Unmet {
     /// One line for an error: what is wanted and what is there.
     pub(crate) fn describe(&self) -> String {
-        match (&self.installed, self.disabled) {
-            (None, _) => format!("`{}` {} (not installed)", self.id, self.wants),
-            (Some(have), false) => format!("`{}` {} ({have} is installed)", self.id, self.wants),
-            (Some(have), true) => format!("`{}` {} ({have} is disabled)", self.id, self.wants),
+        match (&self.installed, self.disabled, self.failed) {
+            (None, _, _) => format!("`{}` {} (not installed)", self.id, self.wants),
+            (Some(have), _, true) => {
+                format!(
+                    "`{}` {} ({have} failed; see `lord plugin info {}`)",
+                    self.id, self.wants, self.id
+                )
+            }
+            (Some(have), true, false) => {
+                format!("`{}` {} ({have} is disabled)", self.id, self.wants)
+            }
+            (Some(have), false, false) => {
+                format!("`{}` {} ({have} is installed)", self.id, self.wants)
+            }
         }
     }
 
     /// The command that fixes it.
     pub(crate) fn fix(&self) -> String {
-        match (&self.installed, self.disabled) {
+        match (&self.installed, self.disabled || self.failed) {
             (None, _) => format!("lord plugin install {}@{}", self.id, self.wants),
             (Some(_), false) => format!("lord plugin update {}", self.id),
             (Some(_), true) => format!("lord plugin enable {}", self.id),
@@ -52,7 +67,8 @@ impl Unmet {
 }
 
 /// The dependencies of `manifest` that the store does not meet. With
-/// `need_enabled`, a disabled dependency counts as unmet too.
+/// `need_enabled`, a disabled or failed dependency counts as unmet too (one
+/// installed and not yet enabled is enabled by its own first use).
 pub(crate) fn unmet(
     store: &Store,
     manifest: &Manifest,
@@ -64,15 +80,18 @@ pub(crate) fn unmet(
         let fits = installed
             .as_ref()
             .is_some_and(|p| wants.matches(&p.manifest.plugin.version));
-        let disabled = installed
-            .as_ref()
-            .is_some_and(|p| p.state == PluginState::Disabled);
-        if !fits || (need_enabled && disabled) {
+        let (disabled, failed) = match installed.as_ref().map(|p| p.state) {
+            Some(PluginState::Disabled) => (true, false),
+            Some(PluginState::Failed) => (false, true),
+            Some(PluginState::Installed | PluginState::Enabled) | None => (false, false),
+        };
+        if !fits || (need_enabled && (disabled || failed)) {
             out.push(Unmet {
                 id: id.clone(),
                 wants: wants.clone(),
                 installed: installed.map(|p| p.manifest.plugin.version.clone()),
                 disabled: fits && disabled,
+                failed: fits && failed,
             });
         }
     }

@@ -622,6 +622,7 @@ impl Framework {
             return self.set_native(id, true);
         }
         let plugin = self.store.require(id)?;
+        // Said before the policy is asked (the lifecycle checks again).
         dependencies::require_met(&self.store, &plugin.manifest, true)?;
         self.govern(Action::Enable, installed_facts(&plugin), None, None)?;
         let rt = Runtime::new(&self.settings, &self.channels, &self.loader);

@@ -80,6 +80,45 @@ fn a_package_install_needs_its_dependencies_too() {
         .assert_ok();
 }
 
+/// Every way to enable checks the dependencies: a plugin installed while
+/// its dependency is disabled is stored but not enabled, and neither
+/// `plugin enable` nor its first use (a package install enables on first
+/// use) runs it until the dependency is enabled again.
+#[test]
+fn no_way_in_enables_a_plugin_whose_dependency_is_disabled() {
+    let lord = Lord::new();
+    let base = flavour("base", "1.0.0", "^0.2", &[]);
+    install(&lord, base.path()).assert_ok();
+    lord.run(&["plugin", "disable", "base"]).assert_ok();
+
+    let app = flavour("app", "1.0.0", "^0.2", &[("base", "^1")]);
+    // Stored, not enabled: exit 3, as for an install whose enabling failed.
+    install(&lord, app.path())
+        .assert_code(3)
+        .assert_stderr_contains("enabling it failed")
+        .assert_stderr_contains("`base` ^1 (1.0.0 is disabled)");
+    assert_ne!(state(&lord, "app"), "enabled");
+    lord.run(&["plugin", "enable", "app"])
+        .assert_code(2)
+        .assert_stderr_contains("`lord plugin enable base`");
+    lord.run(&["app-cmd", "World"])
+        .assert_code(2)
+        .assert_stderr_contains("`base` ^1 (1.0.0 is disabled)");
+
+    lord.run(&["plugin", "enable", "base"]).assert_ok();
+    lord.run(&["plugin", "enable", "app"]).assert_ok();
+    assert_eq!(state(&lord, "app"), "enabled");
+
+    // A dependency whose hook failed is no more ready than a disabled one.
+    install(&lord, &crate::support::fixture("hostile/traphook")).assert_code(3);
+    assert_eq!(state(&lord, "traphook"), "failed");
+    let needy = flavour("needy", "1.0.0", "^0.2", &[("traphook", "^0.1")]);
+    install(&lord, needy.path())
+        .assert_code(3)
+        .assert_stderr_contains("`traphook` ^0.1 (0.1.0 failed; see `lord plugin info traphook`)");
+    assert_ne!(state(&lord, "needy"), "enabled");
+}
+
 /// base ← mid ← top, and `side` on its own: what `--force` reaches and
 /// what it leaves alone.
 fn chain(lord: &Lord) {

@@ -371,9 +371,12 @@ async fn enable_after(
     store: &mut Store,
     id: &PluginId,
 ) -> Result<Registration, HostError> {
+    // Stored either way: a hook that failed, or a dependency that is not
+    // enabled, leaves it installed and says why it is not enabled.
     let enable_error = match lifecycle.enable(rt, store, id).await {
         Ok(()) => None,
         Err(HostError::Call(e)) => Some(e.to_string()),
+        Err(unmet @ HostError::DependenciesUnmet { .. }) => Some(unmet.to_string()),
         Err(other) => return Err(other),
     };
     Ok(Registration {

@@ -36,6 +36,10 @@ impl Lifecycle {
         let plugin = store.require(id)?;
         let target =
             next(plugin.state, Event::Enable).map_err(|e| unavailable(&plugin, e.message))?;
+        // Every way to enable comes through here (`lord plugin enable`,
+        // first use, an install, update or rollback that enables), so the
+        // dependencies are checked here: a plugin never runs without them.
+        crate::dependencies::require_met(store, &plugin.manifest, true)?;
         let result = async {
             match plugin.world {
                 // A micro package has no hooks; enabling proves it still
@@ -229,6 +233,23 @@ impl Lifecycle {
                 "lord.plugin.failed",
                 json!({ "reason": reason }),
             );
+            // Its enabled dependents go with it, as with a tripped breaker:
+            // a plugin must not stay enabled without its dependency.
+            let id = plugin.id();
+            let because = format!(
+                "disabled with `{id}`, which it depends on, when its {hook} hook failed; \
+                 enable `{id}` once it is fixed, then this one"
+            );
+            let dependents: Vec<InstalledPlugin> =
+                crate::dependencies::dependents(&store.list()?, id)
+                    .into_iter()
+                    .filter(|p| p.state == PluginState::Enabled)
+                    .collect();
+            let list: Vec<(&PluginId, &str)> = dependents
+                .iter()
+                .map(|p| (p.id(), because.as_str()))
+                .collect();
+            self.disable_each(rt, store, &list).await?;
         }
         notify_error(rt, store, plugin, &reason).await;
         Ok(())
