@@ -24,6 +24,25 @@ pub(crate) struct Dialect {
     /// quoted name), `--` starts a comment only before a space or the end,
     /// and what `/*!…*/` and `/*M!…*/` hold is run as SQL.
     mysql: bool,
+    /// The server whose rules decide which of those comments run; `None`
+    /// reads every one's text as SQL (splitting, highlighting).
+    server: Option<Server>,
+}
+
+/// A MySQL or MariaDB server, as far as its executable comments go:
+/// `/*!NNNNN …*/` runs on a server of version NNNNN or later, `/*M!NNNNN
+/// …*/` on MariaDB only, and either without a number everywhere it runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Server {
+    mariadb: bool,
+    /// As the comments write it: 100611 for 10.6.11.
+    version: u64,
+}
+
+impl Server {
+    fn runs(self, mariadb_only: bool, version: Option<u64>) -> bool {
+        (self.mariadb || !mariadb_only) && version.is_none_or(|v| v <= self.version)
+    }
 }
 
 impl Dialect {
@@ -36,6 +55,7 @@ impl Dialect {
                 nested_comments: false,
                 bracket_names: true,
                 mysql: false,
+                server: None,
             },
             Engine::Postgres => Self {
                 backslash_escapes: false,
@@ -44,6 +64,7 @@ impl Dialect {
                 nested_comments: true,
                 bracket_names: false,
                 mysql: false,
+                server: None,
             },
             Engine::Mysql => Self {
                 backslash_escapes: true,
@@ -52,6 +73,7 @@ impl Dialect {
                 nested_comments: false,
                 bracket_names: false,
                 mysql: true,
+                server: None,
             },
             // The shell opens SQL profiles only (the pool refuses the
             // others a SQL session); CQL's quoting stands for them.
@@ -62,6 +84,7 @@ impl Dialect {
                 nested_comments: false,
                 bracket_names: false,
                 mysql: false,
+                server: None,
             },
         }
     }
@@ -148,14 +171,24 @@ fn token_at(sql: &str, i: usize, dialect: Dialect) -> (Kind, usize, bool) {
         return (Kind::Comment, i + len, false);
     }
     if dialect.mysql {
-        // `/*!50001 …*/` and `/*M!100101 …*/` are run by the server: only
-        // their markers are comments, what they hold is read as SQL.
-        if let Some(marker) = rest
-            .strip_prefix("/*!")
-            .or_else(|| rest.strip_prefix("/*M!"))
-        {
+        // `/*!50001 …*/` and `/*M!100101 …*/` are run by a server of that
+        // version (and kind): only their markers are comments, what they
+        // hold is read as SQL, unless the server judged would not run it.
+        let executable = match rest.strip_prefix("/*M!") {
+            Some(marker) => Some((marker, true)),
+            None => rest.strip_prefix("/*!").map(|marker| (marker, false)),
+        };
+        if let Some((marker, mariadb_only)) = executable {
             let digits = marker.bytes().take_while(u8::is_ascii_digit).count();
-            return (Kind::Comment, i + rest.len() - marker.len() + digits, false);
+            let version = marker[..digits].parse().ok();
+            if dialect
+                .server
+                .is_none_or(|server| server.runs(mariadb_only, version))
+            {
+                return (Kind::Comment, i + rest.len() - marker.len() + digits, false);
+            }
+            let (end, open) = block_comment(bytes, i, false);
+            return (Kind::Comment, end, open);
         }
         if rest.starts_with("*/") {
             return (Kind::Comment, i + 2, false);
@@ -370,7 +403,59 @@ pub(crate) enum Danger {
 /// The confirmation `statement` needs, if any. Only words outside strings,
 /// quoted names, comments and parentheses count: a `WHERE` in a string or
 /// in a subquery does not restrict the rows the statement changes.
+///
+/// On MySQL and MariaDB, which executable comments run depends on the
+/// server (`DELETE FROM t /*M!100000 WHERE id = 1 */` deletes every row on
+/// MySQL), so the statement is judged as each kind and version of server
+/// the comments tell apart would read it, and asks if any would be
+/// dangerous.
 pub(crate) fn danger(statement: &str, dialect: Dialect) -> Option<Danger> {
+    if !dialect.mysql || dialect.server.is_some() {
+        return danger_as(statement, dialect);
+    }
+    servers(statement, dialect).into_iter().find_map(|server| {
+        danger_as(
+            statement,
+            Dialect {
+                server: Some(server),
+                ..dialect
+            },
+        )
+    })
+}
+
+/// The servers that read `statement`'s executable comments differently:
+/// MySQL and MariaDB, each older than every version the comments name and
+/// at each of those versions. The first runs them all.
+fn servers(statement: &str, dialect: Dialect) -> Vec<Server> {
+    let (tokens, _) = tokens(statement, dialect);
+    let mut versions: Vec<u64> = tokens
+        .iter()
+        .filter(|t| t.kind == Kind::Comment)
+        .filter_map(|t| {
+            let text = t.text(statement);
+            let marker = text
+                .strip_prefix("/*M!")
+                .or_else(|| text.strip_prefix("/*!"))?;
+            marker.parse().ok()
+        })
+        .collect();
+    versions.push(0);
+    versions.sort_unstable();
+    versions.dedup();
+    let mut servers = Vec::with_capacity(versions.len() * 2);
+    for mariadb in [true, false] {
+        servers.extend(
+            versions
+                .iter()
+                .rev()
+                .map(|&version| Server { mariadb, version }),
+        );
+    }
+    servers
+}
+
+fn danger_as(statement: &str, dialect: Dialect) -> Option<Danger> {
     let (tokens, _) = tokens(statement, dialect);
     let words = top_words(statement, &tokens);
     let mut verbs = words.iter().map(|(_, w)| w.as_str());

@@ -257,6 +257,35 @@ fn statements_run_inside_others_ask_first() {
     assert_eq!(danger("ANALYZE TABLE t", my()), None);
 }
 
+/// What an executable comment holds runs on some servers only: read as
+/// SQL it once hid that `DELETE FROM t /*M!100000 WHERE id = 1 */`
+/// deletes every row on MySQL (which never runs `/*M!…*/`), or on a server
+/// older than the version a `/*!…*/` names.
+#[test]
+fn a_where_that_only_some_servers_run_still_asks() {
+    for sql in [
+        "DELETE FROM t /*M!100000 WHERE id = 1 */",
+        "DELETE FROM t /*!99999 WHERE id = 1 */",
+        "DELETE FROM t /*!50000 WHERE id = 1 */",
+        "UPDATE t SET a = 1 /*!80000 WHERE id = 1 */",
+        // On MySQL the first runs and the second does not.
+        "/*!50000 DELETE FROM t */ /*M!100000 WHERE id = 1 */",
+        // On a MariaDB between the two versions, only the DELETE runs.
+        "/*M!100000 DELETE FROM t */ /*M!100500 WHERE id = 1 */",
+    ] {
+        assert!(danger(sql, my()).is_some(), "{sql}");
+    }
+    // Every server runs a comment without a version, and both of these.
+    for sql in [
+        "DELETE FROM t /*! WHERE id = 1 */",
+        "DELETE FROM t WHERE id = 1 /*M!100000 AND a = 2 */",
+        "/*!50000 DELETE FROM t */ /*!50000 WHERE id = 1 */",
+        "DELETE FROM t WHERE id = 1 /*!99999 LIMIT 1 */",
+    ] {
+        assert_eq!(danger(sql, my()), None, "{sql}");
+    }
+}
+
 /// `ANALYZE FORMAT=JSON DELETE …` once read `FORMAT` as its verb, and
 /// ran the DELETE without asking.
 #[test]
