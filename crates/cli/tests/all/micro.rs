@@ -520,3 +520,24 @@ fn a_step_that_succeeds_still_shows_what_it_logged_and_wrote_escaped() {
     quiet.assert_ok();
     assert!(!quiet.stderr().contains("looked at"), "{}", quiet.stderr());
 }
+
+/// A package that declares the id of one of lord's built-in micro-plugins
+/// is refused at install, naming it: both in one manager would stop every
+/// pipeline, and `lord pipe` keeps working.
+#[test]
+fn a_micro_id_lord_has_built_in_is_refused_at_install() {
+    let lord = Lord::new();
+    let taken = variant("micro/text", |manifest| {
+        manifest.replacen("id = \"trim\"", "id = \"lines\"", 1)
+    });
+    lord.run(&[
+        "plugin",
+        "install",
+        taken.path().to_str().expect("utf-8"),
+        "--yes",
+    ])
+    .assert_code(2)
+    .assert_stderr_contains("the micro-plugin id `lines` is built into lord (provider `text`)");
+    assert!(lord.list().is_empty(), "the refused package was stored");
+    pipe(&lord, &["lines"], "a\nb\n").assert_ok();
+}

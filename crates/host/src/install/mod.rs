@@ -92,6 +92,18 @@ impl Installer {
                 reason: "a provider built into lord has it (see `lord plugin list`)".to_owned(),
             });
         }
+        for micro in &manifest.micro {
+            if let Some(owner) = providers.micro_owner(&micro.id) {
+                return Err(HostError::Mismatch {
+                    plugin: id,
+                    reason: format!(
+                        "the micro-plugin id `{}` is built into lord (provider `{owner}`); \
+                         give yours another id",
+                        micro.id
+                    ),
+                });
+            }
+        }
         let installed = store.get(&id)?;
         if installed.is_some() && !may_replace {
             return Err(lord_store::StoreError::AlreadyInstalled(id.to_string()).into());

@@ -189,6 +189,16 @@ impl Providers {
         Ok(())
     }
 
+    /// The provider whose built-in micro-plugin has the id `micro`, if one
+    /// has (so no plugin may declare it: both in one manager would fail
+    /// every pipeline).
+    pub(crate) fn micro_owner(&self, micro: &lord_manifest::MicroId) -> Option<PluginId> {
+        self.all
+            .iter()
+            .find(|p| p.micro().iter().any(|m| &m.id == micro))
+            .map(|p| p.id())
+    }
+
     /// Whether `id` names a provider (so no plugin may take it).
     pub(crate) fn reserves(&self, id: &PluginId) -> bool {
         self.find(id).is_some()
