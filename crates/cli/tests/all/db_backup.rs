@@ -33,6 +33,53 @@ fn kinds_rows(table: &Value) -> u64 {
         .expect("the item table")
 }
 
+/// SQLite's backup API replaces the whole database file: `--replace` once
+/// deleted the target's tables the backup did not hold, and the row
+/// counts it checked still said the restore went well.
+#[test]
+fn restore_replace_on_sqlite_keeps_tables_the_backup_lacks_unless_told_the_whole_file_goes() {
+    let lord = Lord::new();
+    for name in ["app", "copy"] {
+        lord.run(&["db", "add", name, &format!("sqlite:{name}.db")])
+            .assert_ok();
+    }
+    lord.run(&["db", "query", "app", "CREATE TABLE item (id INTEGER)"])
+        .assert_ok();
+    lord.run(&["db", "backup", "app", "app.lordbackup"])
+        .assert_ok();
+    for sql in [
+        "CREATE TABLE item (id INTEGER)",
+        "CREATE TABLE notes (body TEXT)",
+        "INSERT INTO notes VALUES ('keep me')",
+    ] {
+        lord.run(&["db", "query", "copy", sql]).assert_ok();
+    }
+    lord.run(&["db", "restore", "copy", "app.lordbackup", "--replace"])
+        .assert_code(1)
+        .assert_stderr_contains("holds 1 table(s) the backup does not (`notes`)")
+        .assert_stderr_contains("replaces the whole database file")
+        .assert_stderr_contains("--whole-file");
+    assert_eq!(
+        rows(&lord, "copy", "SELECT body FROM notes"),
+        serde_json::json!([{ "body": "keep me" }])
+    );
+    // `--whole-file` alone is not a restore over anything.
+    lord.run(&["db", "restore", "copy", "app.lordbackup", "--whole-file"])
+        .assert_code(2);
+    lord.run(&[
+        "db",
+        "restore",
+        "copy",
+        "app.lordbackup",
+        "--replace",
+        "--whole-file",
+    ])
+    .assert_ok();
+    lord.run(&["db", "query", "copy", "SELECT body FROM notes"])
+        .assert_code(1)
+        .assert_stderr_contains("no such table");
+}
+
 #[test]
 fn db_backup_and_restore_round_trip_a_sqlite_file_and_refuse_what_they_must() {
     let lord = Lord::new();

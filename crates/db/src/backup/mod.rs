@@ -321,6 +321,10 @@ pub fn inspect(path: &Path, tools: &Tools) -> Result<Manifest, BackupError> {
 pub struct RestoreOptions {
     /// Restore over a database that holds objects already.
     pub replace: bool,
+    /// On SQLite, where a restore replaces the whole database file,
+    /// replace it even when it holds tables the backup does not (they are
+    /// lost). Without it such a restore is refused, naming them.
+    pub whole_file: bool,
 }
 
 /// Restores the backup at `path` into the database of `profile`: the
@@ -383,6 +387,9 @@ pub fn restore(
                 what,
             });
         }
+    }
+    if options.replace && !options.whole_file && profile.engine == Engine::Sqlite {
+        sqlite::nothing_beyond(profile, &mut *session, &opened.manifest)?;
     }
     progress(Step::Phase("restoring"));
     let replace = options.replace;

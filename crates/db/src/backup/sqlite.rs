@@ -3,7 +3,9 @@
 //! write restarts the copy, so the result is one consistent state); the
 //! copy is checked with `PRAGMA integrity_check` and its tables counted.
 //! A restore copies the checked file into the target the same way, so a
-//! connection open on the target sees the old database or the new one.
+//! connection open on the target sees the old database or the new one;
+//! the whole file is replaced, so a `--replace` over a target holding
+//! tables the backup does not is refused unless the caller accepts that.
 
 use std::io::Write as _;
 use std::path::Path;
@@ -13,7 +15,7 @@ use lord_db_api::{DbError, Profile, SqlSession};
 use rusqlite::backup::{Backup, StepResult};
 use rusqlite::{Connection, OpenFlags};
 
-use super::{BackupError, Dumped, Step, TableRows, archive, io};
+use super::{BackupError, Dumped, Manifest, Step, TableRows, archive, io};
 
 /// Pages copied per step: small enough for progress and for writers to
 /// get in between.
@@ -187,6 +189,40 @@ pub(super) fn held(session: &mut dyn SqlSession) -> Result<Option<String>, Backu
         .and_then(lord_db_api::Value::as_i64)
         .unwrap_or_default();
     Ok((n > 0).then(|| format!("it holds {n} table(s), index(es), view(s) or trigger(s)")))
+}
+
+/// Refuses a `--replace` that would lose tables: SQLite's backup API
+/// replaces the whole database file, so a table the target holds and the
+/// backup does not would be gone after it.
+pub(super) fn nothing_beyond(
+    profile: &Profile,
+    session: &mut dyn SqlSession,
+    manifest: &Manifest,
+) -> Result<(), BackupError> {
+    let held = session.run(
+        "SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' \
+         ESCAPE '\\' ORDER BY name",
+        &[],
+    )?;
+    let beyond: Vec<String> = held
+        .rows
+        .iter()
+        .filter_map(|row| row.first().map(lord_db_api::Value::display))
+        .filter(|name| !manifest.tables.iter().any(|t| &t.name == name))
+        .map(|name| format!("`{name}`"))
+        .collect();
+    if beyond.is_empty() {
+        return Ok(());
+    }
+    let name = &profile.name;
+    Err(BackupError::Refused(format!(
+        "the database of the profile `{name}` holds {} table(s) the backup does not ({}); on \
+         SQLite `--replace` replaces the whole database file, so they would be lost: back \
+         them up first (`lord db backup {name} FILE`), or pass `--whole-file` with `--replace` \
+         to replace the whole file anyway",
+        beyond.len(),
+        beyond.join(", ")
+    )))
 }
 
 pub(super) fn load(

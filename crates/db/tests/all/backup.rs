@@ -509,7 +509,10 @@ fn a_non_empty_target_is_refused_unless_replaced(source: &Profile, file: &Path) 
         source,
         None,
         file,
-        RestoreOptions { replace: true },
+        RestoreOptions {
+            replace: true,
+            ..RestoreOptions::default()
+        },
         &tools(),
         &mut |_| {},
     )
@@ -675,7 +678,10 @@ pub(crate) fn over_tls(profile: &Profile) {
         profile,
         None,
         &file,
-        RestoreOptions { replace: true },
+        RestoreOptions {
+            replace: true,
+            ..RestoreOptions::default()
+        },
         &tools(),
         &mut |_| {},
     )

@@ -246,7 +246,10 @@ fn a_non_empty_target_is_refused_unless_replaced(server: &Mongo, source: &Profil
             source,
             None,
             file,
-            RestoreOptions { replace },
+            RestoreOptions {
+                replace,
+                ..RestoreOptions::default()
+            },
             &Tools::default(),
             &mut |_| {},
         )

@@ -328,7 +328,10 @@ fn a_non_empty_target_is_refused_unless_replaced(source: &Profile, file: &Path) 
             source,
             password().as_ref(),
             file,
-            RestoreOptions { replace },
+            RestoreOptions {
+                replace,
+                ..RestoreOptions::default()
+            },
             &tools(),
             &mut |_| {},
         )

@@ -36,10 +36,17 @@ pub(crate) struct RestoreArgs {
     /// A file written by `lord db backup`.
     file: PathBuf,
     /// Restore over a database that already holds tables, keys or
-    /// collections (by default only an empty database is restored into);
-    /// what the backup holds is replaced, the rest left as it is.
+    /// collections (by default only an empty database is restored into).
+    /// On PostgreSQL, MySQL/MariaDB, Redis and MongoDB what the backup
+    /// holds is replaced and the rest left as it is; on SQLite the whole
+    /// database file is replaced, and a target holding tables the backup
+    /// does not is refused, naming them, unless `--whole-file` is given.
     #[arg(long)]
     replace: bool,
+    /// With `--replace` on SQLite: replace the whole database file even
+    /// though it holds tables the backup does not; they are lost.
+    #[arg(long, requires = "replace")]
+    whole_file: bool,
     #[arg(long)]
     json: bool,
 }
@@ -150,6 +157,7 @@ pub(super) async fn restore(
     let source = file.clone();
     let options = RestoreOptions {
         replace: args.replace,
+        whole_file: args.whole_file,
     };
     let outcome = tokio::task::spawn_blocking(move || {
         backup::restore(
