@@ -97,9 +97,42 @@ pub fn replace_keeping(path: &Path, bytes: &[u8], previous: &Path) -> Result<(),
 }
 
 /// Puts the program kept at `previous` back at `path`, and keeps what was
-/// at `path` at `previous`, so a second swap undoes the first. Each file is
-/// replaced atomically; `path` first, so it is whole whenever this stops.
+/// at `path` at `previous`, so a second swap undoes the first. On Linux the
+/// two names are exchanged in one step (`renameat2` with
+/// `RENAME_EXCHANGE`), so a crash leaves both builds, swapped or not.
+/// Where the file system cannot exchange, each file is replaced
+/// atomically, `path` first, so it is whole whenever this stops.
 pub fn swap_back(path: &Path, previous: &Path) -> Result<(), WriteError> {
+    #[cfg(target_os = "linux")]
+    {
+        use rustix::fs::{CWD, RenameFlags, renameat_with};
+        use rustix::io::Errno;
+        match renameat_with(CWD, path, CWD, previous, RenameFlags::EXCHANGE) {
+            Ok(()) => {
+                let dir = path
+                    .parent()
+                    .filter(|p| !p.as_os_str().is_empty())
+                    .unwrap_or(Path::new("."));
+                return std::fs::File::open(dir)
+                    .and_then(|folder| folder.sync_all())
+                    .map_err(|source| WriteError {
+                        action: "sync the folder",
+                        path: dir.to_path_buf(),
+                        source,
+                    });
+            }
+            // A file system without the exchange (or an old kernel): the
+            // copies below.
+            Err(e) if e == Errno::INVAL || e == Errno::NOSYS || e == Errno::OPNOTSUPP => {}
+            Err(e) => {
+                return Err(WriteError {
+                    action: "swap",
+                    path: path.to_path_buf(),
+                    source: e.into(),
+                });
+            }
+        }
+    }
     let read = |at: &Path| {
         std::fs::read(at).map_err(|source| WriteError {
             action: "read",
