@@ -81,9 +81,13 @@ pub fn to_text(report: &ValidationReport) -> String {
                 Level::Warning => "warning",
                 Level::Note => "note",
             };
+            // A finding quotes the manifest and the component (a key, a
+            // name, the plugin's own error): shown, never obeyed.
             out.push_str(&format!(
                 "  {level}[{}] {}: {}\n",
-                f.code, f.file, f.message
+                foreign(f.code),
+                foreign(&f.file),
+                foreign(&f.message)
             ));
         }
     }
@@ -93,6 +97,13 @@ pub fn to_text(report: &ValidationReport) -> String {
         "not valid: fix the errors above\n"
     });
     out
+}
+
+/// Text from the plugin under validation or test, for a terminal: every
+/// control and format character shown as a visible escape, as
+/// `lord plugin validate` shows it.
+pub(crate) fn foreign(text: &str) -> String {
+    lord_terminal::escape_text(text, lord_terminal::Policy::Foreign)
 }
 
 /// What each finding code means, for SARIF's rule list.

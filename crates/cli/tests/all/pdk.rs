@@ -418,6 +418,58 @@ fn a_failing_case_fails_the_run_by_name_with_parseable_junit() {
     assert!(cases.contains("hello.security"), "{cases}");
 }
 
+/// A manifest key or a case's name carrying escape sequences reached the
+/// terminal as they were through `lord pdk validate` and `lord pdk test`,
+/// which printed them unescaped (`lord plugin validate` escaped them).
+#[test]
+fn pdk_validate_and_test_show_a_plugins_escapes_and_never_send_them() {
+    let lord = Lord::new();
+    let hostile = variant("hello", |m| format!("\"x\\u001b]0;owned\\u0007\" = 1\n{m}"));
+    let run = pdk(&lord, &["validate", path(hostile.path())]);
+    run.assert_code(2);
+    for output in [run.stdout(), run.stderr()] {
+        assert!(
+            !output.contains('\x1b') && !output.contains('\x07'),
+            "{output:?}"
+        );
+    }
+    assert!(
+        run.stdout()
+            .contains("unknown key `x\\u{1b}]0;owned\\u{7}`"),
+        "{}",
+        run.stdout()
+    );
+    // As data, JSON keeps the key as it is (JSON escapes it).
+    let report = validate_json(&lord, hostile.path(), 2);
+    assert!(
+        report.to_string().contains("x\\u001b]0;owned\\u0007"),
+        "{report}"
+    );
+
+    let plugin = variant("hello", |m| m);
+    std::fs::create_dir_all(plugin.path().join("tests")).expect("tests dir");
+    std::fs::write(
+        plugin.path().join("tests/cases.toml"),
+        "[[case]]\nname = \"greets \\u001b[2Kquietly\"\ncommand = \"hello\"\n\
+         args = { name = [\"Ada\"] }\nstdout = \"\\u001b]52;c;eA==\\u0007\\n\"\n",
+    )
+    .expect("cases");
+    let run = pdk(&lord, &["test", path(plugin.path())]);
+    run.assert_code(3);
+    for output in [run.stdout(), run.stderr()] {
+        assert!(
+            !output.contains('\x1b') && !output.contains('\x07'),
+            "{output:?}"
+        );
+    }
+    assert!(
+        run.stdout()
+            .contains("FAIL  unit        greets \\u{1b}[2Kquietly"),
+        "{}",
+        run.stdout()
+    );
+}
+
 #[test]
 fn record_proposes_exactly_the_permissions_a_plugin_uses() {
     let lord = Lord::new();

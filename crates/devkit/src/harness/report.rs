@@ -6,6 +6,8 @@ use std::time::Duration;
 use lord_manifest::PluginId;
 use serde::Serialize;
 
+use crate::report::foreign;
+
 /// Which suite a result belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -85,30 +87,32 @@ impl TestReport {
     }
 
     /// A readable report: each case, the performance table, a summary.
+    /// Case names and reasons come from the plugin (its cases file, its
+    /// own errors), so they are shown escaped, never obeyed.
     pub fn to_text(&self) -> String {
         let mut out = String::new();
         for r in &self.results {
             let ms = r.took.as_secs_f64() * 1000.0;
+            let name = foreign(&r.name);
             match &r.outcome {
                 Outcome::Passed => {
                     out.push_str(&format!(
-                        "ok    {:<11} {} ({ms:.1} ms)\n",
+                        "ok    {:<11} {name} ({ms:.1} ms)\n",
                         r.suite.as_str(),
-                        r.name
                     ));
                 }
                 Outcome::Failed(reason) => {
                     out.push_str(&format!(
-                        "FAIL  {:<11} {}\n      {reason}\n",
+                        "FAIL  {:<11} {name}\n      {}\n",
                         r.suite.as_str(),
-                        r.name
+                        foreign(reason)
                     ));
                 }
                 Outcome::Skipped(why) => {
                     out.push_str(&format!(
-                        "skip  {:<11} {} ({why})\n",
+                        "skip  {:<11} {name} ({})\n",
                         r.suite.as_str(),
-                        r.name
+                        foreign(why)
                     ));
                 }
             }
@@ -124,7 +128,7 @@ impl TestReport {
                         |b: Option<u64>| b.map_or_else(|| "-".to_owned(), |b| b.to_string());
                     out.push_str(&format!(
                         "{:<18} {:>5} {:>8.2} {:>8.2} {:>10} {:>9.2} {:>11}\n",
-                        truncate(&r.name, 18),
+                        truncate(&foreign(&r.name), 18),
                         p.iterations,
                         p.p50_ms,
                         p.max_ms,
@@ -148,7 +152,7 @@ impl TestReport {
         if failed > 0 {
             let names: Vec<String> = self
                 .failed()
-                .map(|r| format!("{}: {}", r.suite.as_str(), r.name))
+                .map(|r| format!("{}: {}", r.suite.as_str(), foreign(&r.name)))
                 .collect();
             out.push_str(&format!("failed: {}\n", names.join("; ")));
         }
