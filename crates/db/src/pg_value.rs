@@ -1,14 +1,21 @@
-//! Values to and from PostgreSQL's binary format. A parameter is encoded
-//! for the type the server inferred for its placeholder (so `--param 42`
-//! binds to an `integer` column); a result is decoded by its column's type.
-//! Text-shaped types (text, enums, JSON, XML) arrive as text; any other
-//! type without a decoder here (intervals, arrays, ranges) is refused with
-//! the way to read it: cast the column to `text` in the query.
+//! Values to and from PostgreSQL. A parameter is encoded for the type the
+//! server inferred for its placeholder (so `--param 42` binds to an
+//! `integer` column): booleans, integers, floats, bytes, JSON and text in
+//! the binary format; every other type (`numeric`, dates and times, `uuid`,
+//! enums, intervals, arrays, ranges, and domains over them) in its text
+//! form, which the server parses with the type's own input function, so a
+//! value read as text from any engine (a `numeric` to the last digit, a
+//! `timestamptz` with its offset) goes into such a column exactly, with no
+//! cast in the query. A result is decoded by its column's type; `numeric`,
+//! dates, times, intervals and UUIDs exactly, as text. Text-shaped types
+//! (text, enums, JSON, XML) arrive as text; any other type without a
+//! decoder here (arrays, ranges, geometry) is refused with the way to read
+//! it: cast the column to `text` in the query.
 
 use std::error::Error;
 
 use lord_db_api::Value;
-use postgres::types::{FromSql, IsNull, Kind, ToSql, Type, to_sql_checked};
+use postgres::types::{Format, FromSql, IsNull, Kind, ToSql, Type, to_sql_checked};
 
 type Failure = Box<dyn Error + Sync + Send>;
 
@@ -61,6 +68,14 @@ impl ToSql for Param<'_> {
         if *value == Value::Null {
             return Ok(IsNull::Yes);
         }
+        if let Kind::Domain(base) = ty.kind() {
+            // A domain is received as its base type, then checked.
+            return Param(value).to_sql(base, out);
+        }
+        if in_text_form(ty) {
+            out.extend_from_slice(text_form(value).as_bytes());
+            return Ok(IsNull::No);
+        }
         match *ty {
             Type::BOOL => match value {
                 Value::Bool(b) => b.to_sql(ty, out),
@@ -96,8 +111,8 @@ impl ToSql for Param<'_> {
                 out.extend_from_slice(value.display().as_bytes());
                 Ok(IsNull::No)
             }
-            _ if is_text(ty) => value.display().as_str().to_sql(&Type::TEXT, out),
-            _ => Err(refuse(value, ty)),
+            // Only text-shaped types are left (`in_text_form`).
+            _ => value.display().as_str().to_sql(&Type::TEXT, out),
         }
     }
 
@@ -105,7 +120,48 @@ impl ToSql for Param<'_> {
         true
     }
 
+    fn encode_format(&self, ty: &Type) -> Format {
+        if in_text_form(ty) {
+            Format::Text
+        } else {
+            Format::Binary
+        }
+    }
+
     to_sql_checked!();
+}
+
+/// Whether a parameter of type `ty` is sent in its text form: every type
+/// without a binary encoder above, a domain as its base type.
+fn in_text_form(ty: &Type) -> bool {
+    if let Kind::Domain(base) = ty.kind() {
+        return in_text_form(base);
+    }
+    !is_text(ty)
+        && !matches!(
+            *ty,
+            Type::BOOL
+                | Type::INT2
+                | Type::INT4
+                | Type::INT8
+                | Type::OID
+                | Type::FLOAT4
+                | Type::FLOAT8
+                | Type::BYTEA
+                | Type::JSONB
+                | Type::JSON
+        )
+}
+
+/// A value as the text a type's input function reads: bytes that are
+/// UTF-8 as that text (MySQL's text protocol), others as `\x…` hex.
+fn text_form(value: &Value) -> String {
+    if let Value::Bytes(b) = value
+        && let Ok(text) = std::str::from_utf8(b)
+    {
+        return text.to_owned();
+    }
+    value.display()
 }
 
 fn is_text(ty: &Type) -> bool {
@@ -133,9 +189,16 @@ impl<'a> FromSql<'a> for Cell {
                 Value::Text(String::from_utf8_lossy(raw.get(1..).unwrap_or_default()).into())
             }
             Type::UUID => Value::Text(uuid(raw)?),
-            Type::DATE => Value::Text(date(i64::from(i32::from_sql(ty, raw)?))),
-            Type::TIMESTAMP => Value::Text(timestamp(i64::from_sql(ty, raw)?)),
-            Type::TIMESTAMPTZ => Value::Text(format!("{}+00", timestamp(i64::from_sql(ty, raw)?))),
+            Type::DATE => Value::Text(match i32::from_sql(ty, raw)? {
+                i32::MAX => "infinity".to_owned(),
+                i32::MIN => "-infinity".to_owned(),
+                days => era(date(days.into()), ""),
+            }),
+            Type::TIMESTAMP => Value::Text(timestamp(i64::from_sql(ty, raw)?, "")),
+            Type::TIMESTAMPTZ => Value::Text(timestamp(i64::from_sql(ty, raw)?, "+00")),
+            Type::TIME => Value::Text(time(i64::from_sql(ty, raw)?)),
+            Type::TIMETZ => Value::Text(time_tz(raw)?),
+            Type::INTERVAL => Value::Text(interval(raw)?),
             Type::NUMERIC => Value::Text(numeric(raw)?),
             Type::VOID => Value::Null,
             Type::JSON | Type::XML => Value::Text(String::from_utf8_lossy(raw).into_owned()),
@@ -178,9 +241,9 @@ fn uuid(raw: &[u8]) -> Result<String, Failure> {
     ))
 }
 
-/// `YYYY-MM-DD` for days since 2000-01-01 (PostgreSQL's epoch), by Howard
-/// Hinnant's civil-from-days.
-fn date(days: i64) -> String {
+/// `(year, month, day)` for days since 2000-01-01 (PostgreSQL's epoch), by
+/// Howard Hinnant's civil-from-days; year 0 is 1 BC.
+fn date(days: i64) -> (i64, i64, i64) {
     let z = days + 10_957 + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z.rem_euclid(146_097);
@@ -190,21 +253,104 @@ fn date(days: i64) -> String {
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02}")
+    (y, m, d)
 }
 
-/// `YYYY-MM-DD HH:MM:SS[.ffffff]` for microseconds since 2000-01-01.
-fn timestamp(micros: i64) -> String {
-    let day = micros.div_euclid(86_400_000_000);
-    let rest = micros.rem_euclid(86_400_000_000);
-    let (secs, frac) = (rest / 1_000_000, rest % 1_000_000);
-    let time = format!("{:02}:{:02}:{:02}", secs / 3600, secs / 60 % 60, secs % 60);
+/// `YYYY-MM-DD` then `rest`, as PostgreSQL writes and reads it: a year
+/// before 1 AD with ` BC` after.
+fn era((y, m, d): (i64, i64, i64), rest: &str) -> String {
+    if y > 0 {
+        format!("{y:04}-{m:02}-{d:02}{rest}")
+    } else {
+        format!("{:04}-{m:02}-{d:02}{rest} BC", 1 - y)
+    }
+}
+
+/// `HH:MM:SS[.ffffff]` for microseconds (hours past 24 in an interval).
+fn clock(micros: i64) -> String {
+    let sign = if micros < 0 { "-" } else { "" };
+    let micros = micros.unsigned_abs();
+    let (secs, frac) = (micros / 1_000_000, micros % 1_000_000);
     let frac = if frac == 0 {
         String::new()
     } else {
         format!(".{frac:06}").trim_end_matches('0').to_owned()
     };
-    format!("{} {time}{frac}", date(day))
+    format!(
+        "{sign}{:02}:{:02}:{:02}{frac}",
+        secs / 3600,
+        secs / 60 % 60,
+        secs % 60
+    )
+}
+
+/// `YYYY-MM-DD HH:MM:SS[.ffffff]` then `zone`, for microseconds since
+/// 2000-01-01.
+fn timestamp(micros: i64, zone: &str) -> String {
+    match micros {
+        i64::MAX => "infinity".to_owned(),
+        i64::MIN => "-infinity".to_owned(),
+        _ => {
+            let day = micros.div_euclid(86_400_000_000);
+            let rest = micros.rem_euclid(86_400_000_000);
+            era(date(day), &format!(" {}{zone}", clock(rest)))
+        }
+    }
+}
+
+/// A `time`: microseconds since midnight.
+fn time(micros: i64) -> String {
+    clock(micros)
+}
+
+/// A `timetz`: microseconds since midnight, then the zone's offset in
+/// seconds west of UTC.
+fn time_tz(raw: &[u8]) -> Result<String, Failure> {
+    let (Some(micros), Some(west)) = (raw.get(..8), raw.get(8..12)) else {
+        return Err("a timetz is 12 bytes".into());
+    };
+    let micros = i64::from_be_bytes(micros.try_into()?);
+    let east = -i64::from(i32::from_be_bytes(west.try_into()?));
+    let (sign, off) = (if east < 0 { '-' } else { '+' }, east.abs());
+    let mut zone = format!("{sign}{:02}", off / 3600);
+    if off % 3600 != 0 {
+        zone.push_str(&format!(":{:02}", off / 60 % 60));
+        if off % 60 != 0 {
+            zone.push_str(&format!(":{:02}", off % 60));
+        }
+    }
+    Ok(format!("{}{zone}", clock(micros)))
+}
+
+/// An `interval` as PostgreSQL writes it (`1 year 2 mons 3 days
+/// 04:05:06.5`): microseconds, days, months.
+fn interval(raw: &[u8]) -> Result<String, Failure> {
+    let (Some(micros), Some(days), Some(months)) = (raw.get(..8), raw.get(8..12), raw.get(12..16))
+    else {
+        return Err("an interval is 16 bytes".into());
+    };
+    let micros = i64::from_be_bytes(micros.try_into()?);
+    let days = i32::from_be_bytes(days.try_into()?);
+    let months = i32::from_be_bytes(months.try_into()?);
+    // A field after a negative one shows its `+`, as PostgreSQL's does.
+    let (mut parts, mut after_negative) = (Vec::new(), false);
+    for (n, unit) in [(months / 12, "year"), (months % 12, "mon"), (days, "day")] {
+        if n != 0 {
+            let plus = if after_negative && n > 0 { "+" } else { "" };
+            let plural = if n == 1 { "" } else { "s" };
+            parts.push(format!("{plus}{n} {unit}{plural}"));
+            after_negative = n < 0;
+        }
+    }
+    if micros != 0 || parts.is_empty() {
+        let plus = if after_negative && micros > 0 {
+            "+"
+        } else {
+            ""
+        };
+        parts.push(format!("{plus}{}", clock(micros)));
+    }
+    Ok(parts.join(" "))
 }
 
 /// A `numeric` in its exact decimal form: base-10000 digits with a weight
@@ -262,13 +408,87 @@ mod tests {
 
     #[test]
     fn dates_and_times_count_from_2000() {
-        assert_eq!(date(0), "2000-01-01");
-        assert_eq!(date(-1), "1999-12-31");
-        assert_eq!(date(9_132), "2025-01-01");
+        assert_eq!(era(date(0), ""), "2000-01-01");
+        assert_eq!(era(date(-1), ""), "1999-12-31");
+        assert_eq!(era(date(9_132), ""), "2025-01-01");
         assert_eq!(
-            timestamp(86_400_000_000 + 3_723_500_000),
+            timestamp(86_400_000_000 + 3_723_500_000, ""),
             "2000-01-02 01:02:03.5"
         );
+        assert_eq!(timestamp(i64::MAX, "+00"), "infinity");
+        // 44 BC is year -43; PostgreSQL writes (and reads) it with ` BC`.
+        assert_eq!(era(date(-746_117), ""), "0044-03-15 BC");
+        assert_eq!(time(86_399_999_999), "23:59:59.999999");
+    }
+
+    #[test]
+    fn zones_and_intervals_read_as_postgresql_writes_them() {
+        let raw = |micros: i64, tail: &[i32]| -> Vec<u8> {
+            let mut raw = micros.to_be_bytes().to_vec();
+            for t in tail {
+                raw.extend_from_slice(&t.to_be_bytes());
+            }
+            raw
+        };
+        // 01:02:03 at UTC+05:30 (stored as seconds west, -19800).
+        assert_eq!(
+            time_tz(&raw(3_723_000_000, &[-19_800])).unwrap(),
+            "01:02:03+05:30"
+        );
+        assert_eq!(time_tz(&raw(0, &[3600])).unwrap(), "00:00:00-01");
+        assert_eq!(
+            interval(&raw(-3_723_500_000, &[3, 14])).unwrap(),
+            "1 year 2 mons 3 days -01:02:03.5"
+        );
+        assert_eq!(interval(&raw(0, &[1, -1])).unwrap(), "-1 mons +1 day");
+        assert_eq!(interval(&raw(0, &[0, 0])).unwrap(), "00:00:00");
+    }
+
+    #[test]
+    fn types_without_a_binary_encoder_go_as_text() {
+        for ty in [
+            Type::NUMERIC,
+            Type::DATE,
+            Type::TIMESTAMPTZ,
+            Type::TIME,
+            Type::UUID,
+            Type::INTERVAL,
+            Type::INT4_ARRAY,
+        ] {
+            assert!(in_text_form(&ty), "{ty}");
+        }
+        for ty in [
+            Type::INT8,
+            Type::BYTEA,
+            Type::TEXT,
+            Type::JSONB,
+            Type::UNKNOWN,
+        ] {
+            assert!(!in_text_form(&ty), "{ty}");
+        }
+        let mood = Type::new(
+            "mood".into(),
+            1,
+            Kind::Enum(vec!["ok".into()]),
+            "public".into(),
+        );
+        let money = Type::new(
+            "amount".into(),
+            2,
+            Kind::Domain(Type::NUMERIC),
+            "public".into(),
+        );
+        let small = Type::new("small".into(), 3, Kind::Domain(Type::INT2), "public".into());
+        assert!(in_text_form(&mood) && in_text_form(&money) && !in_text_form(&small));
+        let mut out = bytes::BytesMut::new();
+        let exact = Value::Text("12345678901234.123456".into());
+        Param(&exact).to_sql(&money, &mut out).unwrap();
+        assert_eq!(&out[..], b"12345678901234.123456");
+        out.clear();
+        Param(&Value::Text("7".into()))
+            .to_sql(&small, &mut out)
+            .unwrap();
+        assert_eq!(&out[..], 7_i16.to_be_bytes());
     }
 
     #[test]

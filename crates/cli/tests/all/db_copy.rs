@@ -2,8 +2,9 @@
 //! value shape (a hostile string included, bound and never spliced); a
 //! copy that fails part way keeps the batches committed before the
 //! failure and says how many; the progress count on a terminal (tmux) and
-//! none when piped; and SQLite to a throwaway PostgreSQL server to a
-//! throwaway MariaDB server and back.
+//! none when piped; SQLite to a throwaway PostgreSQL server to a
+//! throwaway MariaDB server and back; and into an existing PostgreSQL
+//! table of `numeric`, date, time, `uuid` and enum columns, exactly.
 
 use serde_json::{Value, json};
 
@@ -413,4 +414,120 @@ fn copy_goes_from_sqlite_to_postgres_to_mariadb_and_back() {
     );
     assert_eq!(back, query(&lord, "src", all));
     assert_eq!(back[0]["name"], HOSTILE);
+}
+
+/// Into an existing PostgreSQL table whose columns are `numeric`, dates,
+/// times, `uuid` and an enum: the values, read as text from PostgreSQL
+/// and from MariaDB, go in exactly, with no cast in the copy's `INSERT`.
+#[test]
+fn copy_into_typed_postgres_columns_keeps_every_value() {
+    let Some(pg) = PgServer::start() else {
+        return;
+    };
+    let lord = Lord::new();
+    lord.run(&["db", "add", "pg", &pg.url(), "--tls-mode", "disable"])
+        .assert_ok();
+    query(&lord, "pg", "CREATE DATABASE shop");
+    lord.run(&[
+        "db",
+        "add",
+        "shop",
+        &pg.url().replace("/registry", "/shop"),
+        "--tls-mode",
+        "disable",
+    ])
+    .assert_ok();
+    let table = "CREATE TABLE orders (id uuid, total numeric(20, 6), due date, \
+                 created timestamptz, at time, mood mood, said text)";
+    for profile in ["pg", "shop"] {
+        query(&lord, profile, "CREATE TYPE mood AS ENUM ('sad', 'happy')");
+        query(&lord, profile, table);
+    }
+    query(
+        &lord,
+        "pg",
+        "INSERT INTO orders VALUES \
+         ('a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', 12345678901234.123456, '2024-02-29', \
+          '2024-02-29 13:14:15.123456+05:30', '23:59:59.999999', 'happy', 'a'), \
+         (NULL, NULL, NULL, NULL, NULL, NULL, 'b')",
+    );
+    let run = copy(
+        &lord,
+        &[
+            "--from",
+            "pg",
+            "--query",
+            "SELECT * FROM orders",
+            "--to",
+            "shop",
+            "--table",
+            "orders",
+        ],
+    );
+    run.assert_ok();
+    let exact = "SELECT id::text AS id, total::text AS total, due::text AS due, \
+                 (created AT TIME ZONE 'UTC')::text AS created, at::text AS at, \
+                 mood::text AS mood, said FROM orders ORDER BY said";
+    let copied = query(&lord, "shop", exact);
+    assert_eq!(copied, query(&lord, "pg", exact));
+    assert_eq!(
+        copied[0],
+        json!({"id": "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11", "total": "12345678901234.123456",
+               "due": "2024-02-29", "created": "2024-02-29 07:44:15.123456",
+               "at": "23:59:59.999999", "mood": "happy", "said": "a"})
+    );
+    let Some(maria) = MariaDb::start() else {
+        return;
+    };
+    lord.run(&[
+        "db",
+        "add",
+        "maria",
+        &maria.database("shop"),
+        "--tls-mode",
+        "disable",
+    ])
+    .assert_ok();
+    query(
+        &lord,
+        "maria",
+        "CREATE TABLE sales (total DECIMAL(20,6), due DATE, created DATETIME(6))",
+    );
+    query(
+        &lord,
+        "maria",
+        "INSERT INTO sales VALUES (-0.000001, '1000-01-01', '9999-12-31 23:59:59.999999'), \
+         (NULL, NULL, NULL)",
+    );
+    query(
+        &lord,
+        "shop",
+        "CREATE TABLE sales (total numeric(20, 6), due date, created timestamp)",
+    );
+    copy(
+        &lord,
+        &[
+            "--from",
+            "maria",
+            "--query",
+            "SELECT * FROM sales",
+            "--to",
+            "shop",
+            "--table",
+            "sales",
+        ],
+    )
+    .assert_ok();
+    assert_eq!(
+        query(
+            &lord,
+            "shop",
+            "SELECT total::text AS total, due::text AS due, created::text AS created \
+             FROM sales ORDER BY total NULLS LAST"
+        ),
+        json!([
+            {"total": "-0.000001", "due": "1000-01-01", "created": "9999-12-31 23:59:59.999999"},
+            {"total": null, "due": null, "created": null},
+        ])
+    );
 }

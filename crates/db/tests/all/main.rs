@@ -17,6 +17,7 @@ mod pg;
 mod mariadb;
 
 mod backup;
+mod pg_types;
 mod suite;
 
 #[cfg(feature = "redis")]

@@ -476,10 +476,7 @@ fn engine_types_read_as_the_engine_writes_them(profile: &Profile) {
         .expect("select with a parameter");
     assert_eq!(bound.rows, [expected], "{e}: binary protocol");
     if e == Engine::Postgres {
-        let refused = s
-            .run("SELECT INTERVAL '1 day'", &[])
-            .unwrap_err()
-            .to_string();
+        let refused = s.run("SELECT ARRAY[1, 2]", &[]).unwrap_err().to_string();
         assert!(refused.contains("cast the column to text"), "{refused}");
     }
 }
