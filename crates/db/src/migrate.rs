@@ -16,8 +16,9 @@
 //! what was applied (its checksum); the error names the file.
 //!
 //! Invariant: one migrator at a time per database: `up` and `down` hold a
-//! server lock (PostgreSQL's advisory lock, MySQL's `GET_LOCK`) while they
-//! read the history and run migrations.
+//! server lock (PostgreSQL's advisory lock, MySQL's `GET_LOCK` named after
+//! the database, as its names are the whole server's) while they read the
+//! history and run migrations; migrators of other databases do not wait.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -291,15 +292,21 @@ fn locked<T>(
     session: &mut dyn SqlSession,
     work: impl FnOnce(&mut dyn SqlSession) -> Result<T, DbError>,
 ) -> Result<T, DbError> {
-    let (lock, unlock) = match session.engine() {
+    let (lock, unlock, params) = match session.engine() {
         Engine::Sqlite => return work(session),
+        // Advisory locks are the database's own.
         Engine::Postgres => (
             format!("SELECT pg_try_advisory_lock({LOCK_KEY})"),
             format!("SELECT pg_advisory_unlock({LOCK_KEY})"),
+            Vec::new(),
         ),
+        // `GET_LOCK` names are the whole server's: the name carries the
+        // database's, read once so a migration's `USE` cannot change the
+        // name released.
         Engine::Mysql => (
-            format!("SELECT GET_LOCK('{HISTORY_TABLE}', 0)"),
-            format!("SELECT RELEASE_LOCK('{HISTORY_TABLE}')"),
+            "SELECT GET_LOCK(?, 0)".to_owned(),
+            "SELECT RELEASE_LOCK(?)".to_owned(),
+            vec![Value::Text(mysql_lock_name(session)?)],
         ),
         engine @ (Engine::Redis | Engine::MongoDb | Engine::Cassandra) => {
             return Err(not_sql(engine));
@@ -307,7 +314,7 @@ fn locked<T>(
     };
     let deadline = Instant::now() + LOCK_WAIT;
     loop {
-        let got = session.run(&lock, &[])?;
+        let got = session.run(&lock, &params)?;
         // `true` from PostgreSQL, 1 from MySQL: the lock is ours.
         let cell = got.rows.first().and_then(|r| r.first());
         if matches!(cell, Some(Value::Bool(true))) || cell.and_then(Value::as_i64) == Some(1) {
@@ -324,11 +331,30 @@ fn locked<T>(
         std::thread::sleep(Duration::from_millis(200));
     }
     let outcome = work(session);
-    let released = session.run(&unlock, &[]);
+    let released = session.run(&unlock, &params);
     match (outcome, released) {
         (Ok(value), Ok(_)) => Ok(value),
         (Err(e), _) | (Ok(_), Err(e)) => Err(e),
     }
+}
+
+/// The name of the session's database's migration lock on MySQL/MariaDB:
+/// `lord_migrations.` and the database's name, or, for a name too long for
+/// `GET_LOCK`'s 64 characters, the start of its SHA-256.
+fn mysql_lock_name(session: &mut dyn SqlSession) -> Result<String, DbError> {
+    let named = session.run(
+        "SELECT CONCAT('lord_migrations.', IF(CHAR_LENGTH(DATABASE()) <= 48, DATABASE(), \
+         LEFT(SHA2(DATABASE(), 256), 48)))",
+        &[],
+    )?;
+    // No database chosen (NULL): the history table cannot be reached
+    // either, and that error will say so.
+    Ok(named
+        .rows
+        .first()
+        .and_then(|r| r.first())
+        .filter(|name| **name != Value::Null)
+        .map_or_else(|| HISTORY_TABLE.to_owned(), Value::display))
 }
 
 fn version_param(version: u64) -> Result<Value, DbError> {

@@ -13,6 +13,7 @@ pub(crate) fn run(target: &Target) {
     the_catalogue_describes_tables_keys_and_indexes(&(target.make)());
     migrations_apply_revert_and_refuse_a_changed_file(&(target.make)());
     a_failed_migration_leaves_the_history_consistent(&(target.make)());
+    migrators_of_two_databases_on_one_server_do_not_wait_for_each_other(target);
     the_pool_keeps_sessions_for_the_process(&(target.make)());
     the_statement_timeout_ends_a_long_statement(&(target.make)());
     engine_types_read_as_the_engine_writes_them(&(target.make)());
@@ -311,6 +312,52 @@ fn migrations_apply_revert_and_refuse_a_changed_file(profile: &Profile) {
         .unwrap_err()
         .to_string();
     assert!(refused.contains("0001_first_table.sql"), "{e}: {refused}");
+}
+
+/// MySQL's `GET_LOCK` names are the whole server's, and the migration
+/// lock was one name for every database: a migrator of one database
+/// waited for another's to finish.
+fn migrators_of_two_databases_on_one_server_do_not_wait_for_each_other(target: &Target) {
+    use std::time::{Duration, Instant};
+
+    let [slow, quick] = [(target.make)(), (target.make)()].map(|mut p| {
+        // The slow migration outlasts the suite's statement timeout.
+        p.statement_timeout = None;
+        p
+    });
+    let sleep = match slow.engine {
+        // SQLite takes no lock: its writers are one at a time anyway.
+        Engine::Sqlite => return,
+        Engine::Postgres => "SELECT pg_sleep(3);",
+        Engine::Mysql => "SELECT SLEEP(3);",
+        other @ (Engine::Redis | Engine::MongoDb | Engine::Cassandra) => not_sql(other),
+    };
+    let slow_dir = tempfile::tempdir().expect("a folder");
+    write(slow_dir.path(), "0001_slow.sql", sleep, "SELECT 1;");
+    let quick_dir = tempfile::tempdir().expect("a folder");
+    write(
+        quick_dir.path(),
+        "0001_quick.sql",
+        "CREATE TABLE quick (a INTEGER);",
+        "DROP TABLE quick;",
+    );
+    let slow_path = slow_dir.path().to_owned();
+    let slow_run = std::thread::spawn(move || {
+        let mut s = lord_db::connect(&slow, None).expect("a session");
+        migrate::up(&mut *s, slow.name.as_str(), &slow_path, None, |_| {}).expect("slow up");
+        Instant::now()
+    });
+    // Long enough for the slow migrator to hold its lock.
+    std::thread::sleep(Duration::from_secs(1));
+    let mut s = lord_db::connect(&quick, None).expect("a session");
+    migrate::up(&mut *s, quick.name.as_str(), quick_dir.path(), None, |_| {}).expect("quick up");
+    let quick_done = Instant::now();
+    let slow_done = slow_run.join().expect("the slow migrator");
+    assert!(
+        quick_done < slow_done,
+        "{}: the migrator of another database waited for the slow one",
+        quick.engine
+    );
 }
 
 fn a_failed_migration_leaves_the_history_consistent(profile: &Profile) {
