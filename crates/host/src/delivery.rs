@@ -145,13 +145,11 @@ async fn deliver_events(
         Ok(_) | Err(_) => return,
     };
     // A handler over its calls or CPU time per minute misses this round's
-    // events (they are the publisher's, and are not kept for it).
+    // events (they are the publisher's, and are not kept for it). Not a
+    // strike against it: the publisher chose how many to send.
     let quota = rt.quota(id);
-    if let Err(throttle) = quota.admit() {
+    if let Err(throttle) = quota.check() {
         let _ = store.audit(id, "events not delivered", &throttle.to_string());
-        let _ = lifecycle
-            .throttled(rt, store, id, quota.take_throttles())
-            .await;
         return;
     }
     let mut instance = match lifecycle.load(rt, store, &plugin).await {
@@ -176,6 +174,8 @@ async fn deliver_events(
             break;
         }
     }
+    // What the handlers themselves overran (their own events, requests)
+    // does count against them.
     let _ = lifecycle
         .throttled(rt, store, id, quota.take_throttles())
         .await;
@@ -207,12 +207,10 @@ async fn deliver_messages(
     // delivering now finds none of them.
     // Over its calls or CPU time per minute, its messages wait in its
     // mailbox for a later command.
+    // Not a strike against it: the senders chose how many to send.
     let quota = rt.quota(&id);
-    if let Err(throttle) = quota.admit() {
+    if let Err(throttle) = quota.check() {
         let _ = store.audit(&id, "messages not delivered", &throttle.to_string());
-        let _ = lifecycle
-            .throttled(rt, store, &id, quota.take_throttles())
-            .await;
         return false;
     }
     let messages = match mailboxes.take(to) {

@@ -102,6 +102,14 @@ impl Messaging for Messenger {
     fn request<'a>(&'a self, to: &'a str, payload: &'a str, timeout: Duration) -> Reply<'a> {
         Box::pin(async move {
             let target = self.target(to)?;
+            // A target over its calls or CPU time per minute takes no more
+            // requests (which would charge it further); refused without a
+            // strike against it, since the sender chose to ask.
+            if let Some(quota) = target.links.get::<lord_state::PluginQuota>()
+                && let Err(throttle) = quota.check()
+            {
+                return Err(format!("`{to}` cannot take a request now: {throttle}"));
+            }
             let compiled = target.compiled()?;
             let call = async {
                 let mut instance = compiled

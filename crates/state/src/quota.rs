@@ -278,6 +278,28 @@ impl PluginQuota {
         Ok(())
     }
 
+    /// [`PluginQuota::admit`] for work another plugin asked for (an event
+    /// it published, a message or request it sent): refused the same way,
+    /// but the refusal is not kept for [`PluginQuota::take_throttles`],
+    /// so it never counts as a strike against this plugin. Otherwise a
+    /// plugin could flood another past its quota and have it disabled.
+    pub fn check(&self) -> Result<(), Throttle> {
+        let now_ms = crate::bus::now_ms();
+        let mut tally = self.tally();
+        self.refresh(&mut tally, now_ms);
+        for kind in [QuotaKind::Calls, QuotaKind::CpuMs] {
+            if tally.used(kind) >= self.limits.get(kind) {
+                return Err(Throttle {
+                    plugin: self.plugin.to_string(),
+                    kind,
+                    limit: self.limits.get(kind),
+                    resets_in_ms: (tally.minute + 1) * MINUTE_MS - now_ms,
+                });
+            }
+        }
+        Ok(())
+    }
+
     /// Counts `n` events, messages or requests, or refuses them all when
     /// they would pass the quota (kept for the host too).
     pub fn take(&self, kind: QuotaKind, n: u64) -> Result<(), Throttle> {

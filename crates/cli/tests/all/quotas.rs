@@ -195,3 +195,34 @@ fn micro_handlers_over_the_calls_quota_are_refused_and_strikes_disable() {
         info.stdout()
     );
 }
+
+/// Work another plugin sends counts against the receiver's quota, but a
+/// refusal of it is no strike against the receiver: `notes` publishing
+/// more events than `tally` may handle in a minute cannot get `tally`
+/// disabled. The refusals are in the audit log.
+#[test]
+fn events_refused_for_the_receivers_quota_are_no_strike_against_it() {
+    let lord = Lord::new();
+    lord.install("notes");
+    lord.install("tally");
+    let set = [
+        "--set",
+        "quota.plugins.tally.calls-per-minute=1",
+        "--set",
+        "quota.strikes=2",
+    ];
+    for n in 0..5 {
+        let mut args = set.to_vec();
+        let text = format!("note {n}");
+        args.extend(["note", text.as_str()]);
+        lord.run(&args).assert_ok();
+    }
+    assert_eq!(lord.info("tally")["state"], "enabled");
+    let audit = lord.run(&["audit", "report", "--json"]);
+    audit.assert_ok();
+    assert!(
+        audit.stdout().contains("events not delivered"),
+        "{}",
+        audit.stdout()
+    );
+}
