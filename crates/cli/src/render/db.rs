@@ -37,9 +37,12 @@ pub(crate) fn table(rows: &Rows) -> String {
     columns(&header, &body)
 }
 
-/// Rows as CSV (RFC 4180) with a header line; NULL as an empty field.
+/// Rows as CSV (RFC 4180: CRLF line endings) with a header line; NULL as
+/// an empty field.
 pub(crate) fn csv(rows: &Rows) -> Result<String> {
-    let mut writer = csv::Writer::from_writer(Vec::new());
+    let mut writer = csv::WriterBuilder::new()
+        .terminator(csv::Terminator::CRLF)
+        .from_writer(Vec::new());
     writer.write_record(&rows.columns)?;
     for row in &rows.rows {
         writer.write_record(row.iter().map(lord_db_api::Value::display))?;

@@ -189,7 +189,23 @@ fn db_query_prints_tables_json_and_csv_and_fails_with_the_engine_message() {
     csv.assert_ok();
     assert_eq!(
         csv.stdout(),
-        "id,name,price\n1,\"a,\"\"b\"\"'); DROP TABLE item; --\",2.5\n2,plain,\n"
+        "id,name,price\r\n1,\"a,\"\"b\"\"'); DROP TABLE item; --\",2.5\r\n2,plain,\r\n"
+    );
+    // A statement that changes rows has no records: standard output stays
+    // valid (empty) CSV, and the count is a status line, not lost.
+    let changed = lord.run(&[
+        "db",
+        "query",
+        "app",
+        "UPDATE item SET price = price WHERE id = 2",
+        "--csv",
+    ]);
+    changed.assert_ok();
+    assert_eq!(changed.stdout(), "");
+    assert!(
+        changed.stderr().contains("1 row(s) changed"),
+        "{}",
+        changed.stderr()
     );
     let table = lord.run(&[
         "db",
@@ -531,7 +547,7 @@ fn db_on_postgres_queries_and_a_killed_migration_leaves_the_history_consistent()
         "--csv",
     ]);
     csv.assert_ok();
-    assert_eq!(csv.stdout(), "id\n7\n");
+    assert_eq!(csv.stdout(), "id\r\n7\r\n");
     lord.run(&["db", "query", "pg", "SELECT nope FROM one"])
         .assert_code(1)
         .assert_stderr_contains(

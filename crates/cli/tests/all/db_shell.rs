@@ -151,7 +151,7 @@ fn the_shell_in_a_terminal_shows_tables_asks_before_deleting_and_completes_names
     tmux.keys(&["Enter"]);
     tmux.wait_for("the refusal", |s| s.contains("not run"));
     prompt(&tmux);
-    assert_eq!(count(&lord), "n\n3\n");
+    assert_eq!(count(&lord), "n\r\n3\r\n");
     // An engine error is shown and the shell goes on.
     statement(&tmux, "SELECT nope FROM item");
     tmux.wait_for("the error", |s| s.contains("no such column: nope"));
@@ -289,7 +289,7 @@ fn a_script_runs_statements_in_order_and_stops_at_the_first_failure() {
     );
     run.assert_code(1)
         .assert_stderr_contains("no such column: nope");
-    assert_eq!(count(&lord), "n\n4\n");
+    assert_eq!(count(&lord), "n\r\n4\r\n");
 }
 
 #[test]
@@ -308,7 +308,7 @@ fn a_script_reads_the_catalogue_and_quits_at_backslash_q() {
     assert!(stdout.contains("item_name  TEXT"), "{stdout}");
     assert!(stdout.contains("primary key (id)"), "{stdout}");
     assert!(stdout.contains("\\watch [N]"), "the help: {stdout}");
-    assert_eq!(count(&lord), "n\n3\n", "nothing runs after \\q");
+    assert_eq!(count(&lord), "n\r\n3\r\n", "nothing runs after \\q");
     let run = script(&lord, &[], "\\d nothing\n");
     run.assert_code(2)
         .assert_stderr_contains("there is no table `nothing`");
@@ -323,10 +323,10 @@ fn a_script_runs_a_dangerous_statement_only_with_yes() {
     );
     let run = script(&lord, &[], "DELETE FROM item WHERE id = 1;\n");
     run.assert_ok();
-    assert_eq!(count(&lord), "n\n2\n");
+    assert_eq!(count(&lord), "n\r\n2\r\n");
     let run = script(&lord, &["--yes"], "DELETE FROM item;\n");
     run.assert_ok().assert_stderr_contains("2 row(s) changed");
-    assert_eq!(count(&lord), "n\n0\n");
+    assert_eq!(count(&lord), "n\r\n0\r\n");
 }
 
 #[test]

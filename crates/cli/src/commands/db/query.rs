@@ -176,7 +176,15 @@ fn print_rows(out: &Output, rows: &lord_db_api::Rows, json: bool, csv: bool) -> 
             None => out.json(&rows.objects()),
         }
     } else if csv {
-        out.text(&render::csv(rows)?)
+        // A statement that changed rows has no records: the count is a
+        // status line, so standard output stays valid CSV (empty).
+        match rows.affected {
+            Some(affected) => {
+                out.status(format_args!("{affected} row(s) changed"));
+                Ok(())
+            }
+            None => out.text(&render::csv(rows)?),
+        }
     } else {
         match rows.affected {
             Some(affected) => {
