@@ -174,23 +174,70 @@ impl RateLimits {
 
 const WINDOW: Duration = Duration::from_secs(60);
 
+/// Keys a limiter holds before it sweeps out the ones whose window ended.
+const SWEEP_AT: usize = 100_000;
+/// Keys it holds at most: past this, a key it does not know yet waits for
+/// the next sweep, so a flood of fresh keys (random tokens, rotating
+/// addresses) can neither grow the map nor make every request scan it.
+const MAX_KEYS: usize = 2 * SWEEP_AT;
+
 /// Fixed one-minute windows per key.
 #[derive(Debug, Default)]
 pub(crate) struct Limiter {
-    by_ip: Mutex<HashMap<IpAddr, (Instant, u32)>>,
-    by_token: Mutex<HashMap<String, (Instant, u32)>>,
+    by_ip: Mutex<Windows<IpAddr>>,
+    by_token: Mutex<Windows<String>>,
+}
+
+/// One limiter's windows, and when it last swept them.
+#[derive(Debug)]
+pub(crate) struct Windows<K> {
+    entries: HashMap<K, (Instant, u32)>,
+    swept: Option<Instant>,
+}
+
+impl<K> Default for Windows<K> {
+    fn default() -> Self {
+        Self {
+            entries: HashMap::new(),
+            swept: None,
+        }
+    }
+}
+
+/// The key an address is limited under: an IPv6 client usually holds a
+/// whole /64, so that is one key (and an IPv4 address mapped into IPv6 is
+/// the IPv4 address).
+fn ip_key(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => ip,
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => IpAddr::V6((u128::from(v6) & !u128::from(u64::MAX)).into()),
+        },
+    }
 }
 
 /// Counts one request for `key`; the seconds to wait when over `limit`.
 fn take<K: std::hash::Hash + Eq>(
-    map: &Mutex<HashMap<K, (Instant, u32)>>,
+    windows: &Mutex<Windows<K>>,
     key: K,
     limit: u32,
     now: Instant,
 ) -> Result<(), u64> {
-    let mut map = map.lock().unwrap_or_else(|p| p.into_inner());
-    if map.len() > 100_000 {
+    let mut windows = windows.lock().unwrap_or_else(|p| p.into_inner());
+    let Windows {
+        entries: map,
+        swept,
+    } = &mut *windows;
+    // At most one sweep a second, however many keys: each is a full scan.
+    if map.len() > SWEEP_AT
+        && swept.is_none_or(|at| now.duration_since(at) >= Duration::from_secs(1))
+    {
         map.retain(|_, (start, _)| now.duration_since(*start) < WINDOW);
+        *swept = Some(now);
+    }
+    if map.len() >= MAX_KEYS && !map.contains_key(&key) {
+        return Err(1);
     }
     let (start, count) = map.entry(key).or_insert((now, 0));
     if now.duration_since(*start) >= WINDOW {
@@ -208,7 +255,7 @@ fn take<K: std::hash::Hash + Eq>(
 impl Limiter {
     pub(crate) fn ip(&self, ip: IpAddr, limits: &RateLimits) -> Result<(), u64> {
         match limits.per_ip_per_minute {
-            Some(limit) => take(&self.by_ip, ip, limit, Instant::now()),
+            Some(limit) => take(&self.by_ip, ip_key(ip), limit, Instant::now()),
             None => Ok(()),
         }
     }
@@ -332,21 +379,50 @@ pub(crate) async fn metrics(State(registry): State<Shared>) -> Response {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::HashMap;
     use std::sync::Mutex;
     use std::time::{Duration, Instant};
 
-    use super::{Metrics, take};
+    use super::{MAX_KEYS, Metrics, Windows, ip_key, take};
 
     #[test]
     fn a_window_admits_its_limit_then_refuses_until_it_passes() {
-        let map = Mutex::new(HashMap::new());
+        let map = Mutex::new(Windows::default());
         let start = Instant::now();
         assert_eq!(take(&map, "k", 2, start), Ok(()));
         assert_eq!(take(&map, "k", 2, start), Ok(()));
         assert_eq!(take(&map, "k", 2, start + Duration::from_secs(20)), Err(40));
         assert_eq!(take(&map, "other", 2, start), Ok(()));
         assert_eq!(take(&map, "k", 2, start + Duration::from_secs(60)), Ok(()));
+    }
+
+    #[test]
+    fn a_flood_of_fresh_keys_is_bounded_and_known_keys_go_on() {
+        let map = Mutex::new(Windows::default());
+        let start = Instant::now();
+        for key in 0..MAX_KEYS {
+            assert_eq!(take(&map, key, 5, start), Ok(()));
+        }
+        // Full, within the window: a new key waits, a known one goes on.
+        assert_eq!(take(&map, MAX_KEYS, 5, start), Err(1));
+        assert_eq!(take(&map, 7, 5, start), Ok(()));
+        // Once the windows end, a sweep makes room.
+        let later = start + Duration::from_secs(61);
+        assert_eq!(take(&map, MAX_KEYS, 5, later), Ok(()));
+        assert!(map.lock().expect("lock").entries.len() <= 2);
+    }
+
+    #[test]
+    fn an_ipv6_client_is_limited_by_its_slash_64() {
+        let a: std::net::IpAddr = "2001:db8:1:2:aaaa::1".parse().expect("ip");
+        let b: std::net::IpAddr = "2001:db8:1:2:bbbb::9".parse().expect("ip");
+        let c: std::net::IpAddr = "2001:db8:1:3::1".parse().expect("ip");
+        assert_eq!(ip_key(a), ip_key(b));
+        assert_ne!(ip_key(a), ip_key(c));
+        let mapped: std::net::IpAddr = "::ffff:192.0.2.7".parse().expect("ip");
+        assert_eq!(
+            ip_key(mapped),
+            "192.0.2.7".parse::<std::net::IpAddr>().expect("ip")
+        );
     }
 
     #[test]
