@@ -189,6 +189,24 @@ impl Bounds {
     pub fn left(&self, now: std::time::Instant) -> Option<std::time::Duration> {
         self.deadline.map(|d| d.saturating_duration_since(now))
     }
+
+    /// The time limit a statement started now gets on the server: what is
+    /// left of the deadline, cut to `own` (the profile's own statement
+    /// timeout) when that is shorter; `None` without a deadline. Already
+    /// past it: the error [`past_deadline`] gives, naming `profile` and
+    /// `engine`.
+    pub fn statement_limit(
+        &self,
+        own: Option<std::time::Duration>,
+        profile: &str,
+        engine: &'static str,
+    ) -> Result<Option<std::time::Duration>, DbError> {
+        match self.left(std::time::Instant::now()) {
+            None => Ok(None),
+            Some(left) if left.is_zero() => Err(past_deadline(profile, engine)),
+            Some(left) => Ok(Some(own.map_or(left, |own| own.min(left)))),
+        }
+    }
 }
 
 /// Gathers a bounded statement's rows as its engine's cursor yields them,

@@ -415,11 +415,9 @@ impl SqlSession for MySession {
         params: &[Value],
         bounds: &Bounds,
     ) -> Result<Rows, DbError> {
-        if let Some(left) = bounds.left(Instant::now()) {
-            if left.is_zero() {
-                return Err(past_deadline(&self.profile, "mysql"));
-            }
-            let limit = self.statement_timeout.map_or(left, |own| own.min(left));
+        if let Some(limit) =
+            bounds.statement_limit(self.statement_timeout, &self.profile, "mysql")?
+        {
             self.limit_statements(limit)
                 .map_err(|e| self.engine_error(&e))?;
         }

@@ -287,11 +287,9 @@ impl SqlSession for PgSession {
         params: &[Value],
         bounds: &Bounds,
     ) -> Result<Rows, DbError> {
-        if let Some(left) = bounds.left(Instant::now()) {
-            if left.is_zero() {
-                return Err(past_deadline(&self.profile, "postgres"));
-            }
-            let limit = self.statement_timeout.map_or(left, |own| own.min(left));
+        if let Some(limit) =
+            bounds.statement_limit(self.statement_timeout, &self.profile, "postgres")?
+        {
             // Whole milliseconds, rounded up: the server ends the statement
             // at the deadline, not before it (and 0 would be no limit).
             let ms = limit.as_micros().div_ceil(1000).max(1);

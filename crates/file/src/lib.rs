@@ -38,30 +38,13 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), WriteError> {
 /// there first), which is left as it was. For a file that two processes
 /// may make at once and must agree on, such as a key.
 pub fn create_atomic(path: &Path, bytes: &[u8]) -> Result<bool, WriteError> {
-    let fail = |action: &'static str, at: &Path| {
-        let path = at.to_path_buf();
-        move |source| WriteError {
-            action,
-            path,
-            source,
-        }
-    };
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let mut file = tempfile::NamedTempFile::new_in(dir).map_err(fail("create a file in", dir))?;
-    file.write_all(bytes).map_err(fail("write", path))?;
-    file.as_file().sync_all().map_err(fail("sync", path))?;
+    let file = staged(path, bytes, None)?;
     match file.persist_noclobber(path) {
         Ok(_) => {}
         Err(e) if e.error.kind() == std::io::ErrorKind::AlreadyExists => return Ok(false),
         Err(e) => return Err(fail("create", path)(e.error)),
     }
-    #[cfg(unix)]
-    std::fs::File::open(dir)
-        .and_then(|folder| folder.sync_all())
-        .map_err(fail("sync the folder", dir))?;
+    sync_folder(folder_of(path))?;
     Ok(true)
 }
 
@@ -108,19 +91,7 @@ pub fn swap_back(path: &Path, previous: &Path) -> Result<(), WriteError> {
         use rustix::fs::{CWD, RenameFlags, renameat_with};
         use rustix::io::Errno;
         match renameat_with(CWD, path, CWD, previous, RenameFlags::EXCHANGE) {
-            Ok(()) => {
-                let dir = path
-                    .parent()
-                    .filter(|p| !p.as_os_str().is_empty())
-                    .unwrap_or(Path::new("."));
-                return std::fs::File::open(dir)
-                    .and_then(|folder| folder.sync_all())
-                    .map_err(|source| WriteError {
-                        action: "sync the folder",
-                        path: dir.to_path_buf(),
-                        source,
-                    });
-            }
+            Ok(()) => return sync_folder(folder_of(path)),
             // A file system without the exchange (or an old kernel): the
             // copies below.
             Err(e) if e == Errno::INVAL || e == Errno::NOSYS || e == Errno::OPNOTSUPP => {}
@@ -167,18 +138,21 @@ fn mode_of(path: &Path) -> Result<Option<u32>, WriteError> {
 
 /// [`write_atomic`] giving the result `mode` (unix) instead of 0600.
 fn write_with_mode(path: &Path, bytes: &[u8], mode: Option<u32>) -> Result<(), WriteError> {
-    let fail = |action: &'static str, at: &Path| {
-        let path = at.to_path_buf();
-        move |source| WriteError {
-            action,
-            path,
-            source,
-        }
-    };
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
+    staged(path, bytes, mode)?
+        .persist(path)
+        .map_err(|e| fail("replace", path)(e.error))?;
+    sync_folder(folder_of(path))
+}
+
+/// `bytes` in a temporary file beside `path` (so a rename cannot cross
+/// file systems), given `mode` (unix; else 0600) and synced: ready to be
+/// renamed into place whole.
+fn staged(
+    path: &Path,
+    bytes: &[u8],
+    mode: Option<u32>,
+) -> Result<tempfile::NamedTempFile, WriteError> {
+    let dir = folder_of(path);
     let mut file = tempfile::NamedTempFile::new_in(dir).map_err(fail("create a file in", dir))?;
     file.write_all(bytes).map_err(fail("write", path))?;
     #[cfg(unix)]
@@ -191,17 +165,38 @@ fn write_with_mode(path: &Path, bytes: &[u8], mode: Option<u32>) -> Result<(), W
     #[cfg(not(unix))]
     let _ = mode;
     file.as_file().sync_all().map_err(fail("sync", path))?;
-    file.persist(path)
-        .map_err(|e| fail("replace", path)(e.error))?;
-    // The rename is an entry in the folder: until the folder itself is
-    // synced, a power cut may bring the old contents back after success
-    // was reported. (Unix only: a folder cannot be opened this way
-    // elsewhere, and NTFS journals the rename.)
+    Ok(file)
+}
+
+/// The folder `path` is in (`.` for a bare name).
+fn folder_of(path: &Path) -> &Path {
+    path.parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."))
+}
+
+/// Syncs the folder `dir`: a rename is an entry in the folder, and until
+/// the folder itself is synced a power cut may bring the old contents back
+/// after success was reported. (Unix only: a folder cannot be opened this
+/// way elsewhere, and NTFS journals the rename.)
+fn sync_folder(dir: &Path) -> Result<(), WriteError> {
     #[cfg(unix)]
     std::fs::File::open(dir)
         .and_then(|folder| folder.sync_all())
         .map_err(fail("sync the folder", dir))?;
+    #[cfg(not(unix))]
+    let _ = dir;
     Ok(())
+}
+
+/// A maker of the error `action` failing on `at`.
+fn fail(action: &'static str, at: &Path) -> impl FnOnce(std::io::Error) -> WriteError {
+    let path = at.to_path_buf();
+    move |source| WriteError {
+        action,
+        path,
+        source,
+    }
 }
 
 #[cfg(test)]

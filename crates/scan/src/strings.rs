@@ -271,18 +271,7 @@ fn findings_in(text: &[u8], base: usize, sink: &mut Sink<'_>, urls: bool) {
             continue;
         }
         if let Some((shape, len)) = SHAPES.iter().find_map(|s| matches(s, rest).map(|n| (s, n))) {
-            sink.push(
-                Rule::EmbeddedSecret,
-                Severity::Critical,
-                format!(
-                    "the component's data holds what looks like a {} ({}); remove it and \
-                     revoke it",
-                    shape.name,
-                    redact(&String::from_utf8_lossy(&rest[..len]))
-                ),
-                base + i,
-                len,
-            );
+            shape_finding(sink, shape, &rest[..len], base + i);
             i += len;
             continue;
         }
@@ -302,18 +291,7 @@ fn findings_in(text: &[u8], base: usize, sink: &mut Sink<'_>, urls: bool) {
             // A known shape beside a secret word is that shape's finding.
             let candidate = &rest[at..at + len];
             if let Some(shape) = SHAPES.iter().find(|s| matches(s, candidate).is_some()) {
-                sink.push(
-                    Rule::EmbeddedSecret,
-                    Severity::Critical,
-                    format!(
-                        "the component's data holds what looks like a {} ({}); remove it and \
-                         revoke it",
-                        shape.name,
-                        redact(&String::from_utf8_lossy(candidate))
-                    ),
-                    base + i + at,
-                    len,
-                );
+                shape_finding(sink, shape, candidate, base + i + at);
                 i += at + len;
                 continue;
             }
@@ -334,6 +312,22 @@ fn findings_in(text: &[u8], base: usize, sink: &mut Sink<'_>, urls: bool) {
         }
         i += 1;
     }
+}
+
+/// The finding for `token`, at `at` in the file, which has `shape`: a
+/// known kind of secret, shown redacted.
+fn shape_finding(sink: &mut Sink<'_>, shape: &Shape, token: &[u8], at: usize) {
+    sink.push(
+        Rule::EmbeddedSecret,
+        Severity::Critical,
+        format!(
+            "the component's data holds what looks like a {} ({}); remove it and revoke it",
+            shape.name,
+            redact(&String::from_utf8_lossy(token))
+        ),
+        at,
+        token.len(),
+    );
 }
 
 fn matches(shape: &Shape, text: &[u8]) -> Option<usize> {

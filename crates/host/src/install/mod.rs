@@ -152,6 +152,39 @@ impl Installer {
         may_replace: bool,
         providers: &Providers,
     ) -> Result<InstallPlan, HostError> {
+        let (staging, opened) = self.unpack(package, allow_unsigned)?;
+        let mut plan = self.plan(store, loader, staging.path(), may_replace, providers)?;
+        plan.cases = crate::cases::read_cases(staging.path())?;
+        plan.source = InstallSource::Package {
+            digest: opened.digest,
+            provenance: opened.provenance,
+        };
+        plan.staging = Some(std::sync::Arc::new(staging));
+        Ok(plan)
+    }
+
+    /// The manifest inside the signed package file `package`, and who
+    /// signed it: read, verified under a trusted key and unpacked into a
+    /// scratch folder that is gone when this returns. Nothing is compiled
+    /// and nothing is stored (`lord pdk publish` asks the policies with
+    /// it).
+    pub(crate) fn package_manifest(
+        &self,
+        package: &Path,
+    ) -> Result<(lord_manifest::Manifest, lord_package::Provenance), HostError> {
+        let (staging, opened) = self.unpack(package, false)?;
+        let candidate = plan::Candidate::read(staging.path())?;
+        Ok((candidate.manifest, opened.provenance))
+    }
+
+    /// Reads, verifies (under the trusted keys; unsigned only with
+    /// `allow_unsigned`) and unpacks `package` into a scratch folder of
+    /// its own, removed when the folder it returns is dropped.
+    fn unpack(
+        &self,
+        package: &Path,
+        allow_unsigned: bool,
+    ) -> Result<(tempfile::TempDir, lord_package::Opened), HostError> {
         // Not the store's `staging/`, which its writers sweep clean.
         let root = self.home.join("unpacking");
         std::fs::create_dir_all(&root).map_err(|source| HostError::Io {
@@ -176,49 +209,7 @@ impl Installer {
             allow_unsigned,
             &lord_package::Limits::default(),
         )?;
-        let mut plan = self.plan(store, loader, staging.path(), may_replace, providers)?;
-        plan.cases = crate::cases::read_cases(staging.path())?;
-        plan.source = InstallSource::Package {
-            digest: opened.digest,
-            provenance: opened.provenance,
-        };
-        plan.staging = Some(std::sync::Arc::new(staging));
-        Ok(plan)
-    }
-
-    /// The manifest inside the signed package file `package`, and who
-    /// signed it: read, verified under a trusted key and unpacked into a
-    /// scratch folder that is gone when this returns. Nothing is compiled
-    /// and nothing is stored (`lord pdk publish` asks the policies with
-    /// it).
-    pub(crate) fn package_manifest(
-        &self,
-        package: &Path,
-    ) -> Result<(lord_manifest::Manifest, lord_package::Provenance), HostError> {
-        let root = self.home.join("unpacking");
-        std::fs::create_dir_all(&root).map_err(|source| HostError::Io {
-            action: "create",
-            path: root.clone(),
-            source,
-        })?;
-        let staging = tempfile::Builder::new()
-            .prefix("package-")
-            .tempdir_in(&root)
-            .map_err(|source| HostError::Io {
-                action: "create a folder in",
-                path: root.clone(),
-                source,
-            })?;
-        let trusted = lord_package::Keys::new(&self.home).trusted()?;
-        let opened = lord_package::open(
-            package,
-            staging.path(),
-            &trusted,
-            false,
-            &lord_package::Limits::default(),
-        )?;
-        let candidate = plan::Candidate::read(staging.path())?;
-        Ok((candidate.manifest, opened.provenance))
+        Ok((staging, opened))
     }
 
     /// Stores a planned plugin with the permissions granted, and enables it.
