@@ -268,14 +268,10 @@ impl PluginQuota {
     pub fn admit_at(&self, now_ms: i64) -> Result<(), Throttle> {
         let mut tally = self.tally();
         self.refresh(&mut tally, now_ms);
-        // Calls need room for this one; CPU time is known only after a
-        // call, so a call starts while any is left.
-        for kind in [QuotaKind::Calls, QuotaKind::CpuMs] {
-            if tally.used(kind) >= self.limits.get(kind) {
-                return Err(self.refuse(&mut tally, kind, now_ms));
-            }
+        match self.used_up(&tally) {
+            Some(kind) => Err(self.refuse(&mut tally, kind, now_ms)),
+            None => Ok(()),
         }
-        Ok(())
     }
 
     /// [`PluginQuota::admit`] for work another plugin asked for (an event
@@ -287,17 +283,29 @@ impl PluginQuota {
         let now_ms = crate::bus::now_ms();
         let mut tally = self.tally();
         self.refresh(&mut tally, now_ms);
-        for kind in [QuotaKind::Calls, QuotaKind::CpuMs] {
-            if tally.used(kind) >= self.limits.get(kind) {
-                return Err(Throttle {
-                    plugin: self.plugin.to_string(),
-                    kind,
-                    limit: self.limits.get(kind),
-                    resets_in_ms: (tally.minute + 1) * MINUTE_MS - now_ms,
-                });
-            }
+        match self.used_up(&tally) {
+            Some(kind) => Err(self.throttle(&tally, kind, now_ms)),
+            None => Ok(()),
         }
-        Ok(())
+    }
+
+    /// The quota a call may not start past, if one is used up: calls need
+    /// room for this one; CPU time is known only after a call, so a call
+    /// starts while any is left.
+    fn used_up(&self, tally: &Tally) -> Option<QuotaKind> {
+        [QuotaKind::Calls, QuotaKind::CpuMs]
+            .into_iter()
+            .find(|&kind| tally.used(kind) >= self.limits.get(kind))
+    }
+
+    /// The refusal of `kind` at `now_ms`, saying when its window resets.
+    fn throttle(&self, tally: &Tally, kind: QuotaKind, now_ms: i64) -> Throttle {
+        Throttle {
+            plugin: self.plugin.to_string(),
+            kind,
+            limit: self.limits.get(kind),
+            resets_in_ms: (tally.minute + 1) * MINUTE_MS - now_ms,
+        }
     }
 
     /// Counts `n` events, messages or requests, or refuses them all when
@@ -376,12 +384,7 @@ impl PluginQuota {
     }
 
     fn refuse(&self, tally: &mut Tally, kind: QuotaKind, now_ms: i64) -> Throttle {
-        let throttle = Throttle {
-            plugin: self.plugin.to_string(),
-            kind,
-            limit: self.limits.get(kind),
-            resets_in_ms: (tally.minute + 1) * MINUTE_MS - now_ms,
-        };
+        let throttle = self.throttle(tally, kind, now_ms);
         // One refusal of a kind per visit is enough to judge the plugin by:
         // a guest retrying in a loop must not fill the host's memory.
         if !tally.throttles.iter().any(|t| t.kind == kind) {
