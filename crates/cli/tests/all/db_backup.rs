@@ -35,7 +35,8 @@ fn kinds_rows(table: &Value) -> u64 {
 
 /// SQLite's backup API replaces the whole database file: `--replace` once
 /// deleted the target's tables the backup did not hold, and the row
-/// counts it checked still said the restore went well.
+/// counts it checked still said the restore went well. Views, triggers
+/// and indexes go the same way, and are named too.
 #[test]
 fn restore_replace_on_sqlite_keeps_tables_the_backup_lacks_unless_told_the_whole_file_goes() {
     let lord = Lord::new();
@@ -56,7 +57,7 @@ fn restore_replace_on_sqlite_keeps_tables_the_backup_lacks_unless_told_the_whole
     }
     lord.run(&["db", "restore", "copy", "app.lordbackup", "--replace"])
         .assert_code(1)
-        .assert_stderr_contains("holds 1 table(s) the backup does not (`notes`)")
+        .assert_stderr_contains("holds 1 schema object(s) the backup does not (table `notes`)")
         .assert_stderr_contains("replaces the whole database file")
         .assert_stderr_contains("--whole-file");
     assert_eq!(
@@ -453,4 +454,53 @@ fn an_older_dump_program_is_refused(lord: &Lord) {
     )
     .assert_code(1)
     .assert_stderr_contains("is older than the server");
+}
+
+/// A view, trigger or index the target holds beside the backup's tables
+/// is lost by a whole-file restore just as a table is: refused, named.
+#[test]
+fn restore_replace_on_sqlite_names_views_triggers_and_indexes_the_backup_lacks() {
+    let lord = Lord::new();
+    for name in ["app", "copy"] {
+        lord.run(&["db", "add", name, &format!("sqlite:{name}.db")])
+            .assert_ok();
+    }
+    lord.run(&[
+        "db",
+        "query",
+        "app",
+        "CREATE TABLE item (id INTEGER, name TEXT)",
+    ])
+    .assert_ok();
+    lord.run(&["db", "backup", "app", "app.lordbackup"])
+        .assert_ok();
+    for sql in [
+        "CREATE TABLE item (id INTEGER, name TEXT)",
+        "CREATE VIEW named AS SELECT name FROM item",
+        "CREATE TRIGGER stamp AFTER INSERT ON item BEGIN SELECT 1; END",
+        "CREATE INDEX by_name ON item (name)",
+    ] {
+        lord.run(&["db", "query", "copy", sql]).assert_ok();
+    }
+    lord.run(&["db", "restore", "copy", "app.lordbackup", "--replace"])
+        .assert_code(1)
+        .assert_stderr_contains(
+            "holds 3 schema object(s) the backup does not (index `by_name`, trigger `stamp`, \
+             view `named`)",
+        );
+    // Nothing was replaced: the view still answers.
+    assert_eq!(
+        rows(&lord, "copy", "SELECT COUNT(*) AS n FROM named"),
+        serde_json::json!([{ "n": 0 }])
+    );
+    // A target holding only what the backup holds is replaced as before.
+    for sql in [
+        "DROP VIEW named",
+        "DROP TRIGGER stamp",
+        "DROP INDEX by_name",
+    ] {
+        lord.run(&["db", "query", "copy", sql]).assert_ok();
+    }
+    lord.run(&["db", "restore", "copy", "app.lordbackup", "--replace"])
+        .assert_ok();
 }

@@ -322,8 +322,9 @@ pub struct RestoreOptions {
     /// Restore over a database that holds objects already.
     pub replace: bool,
     /// On SQLite, where a restore replaces the whole database file,
-    /// replace it even when it holds tables the backup does not (they are
-    /// lost). Without it such a restore is refused, naming them.
+    /// replace it even when it holds tables, views, triggers or indexes the
+    /// backup does not (they are lost). Without it such a restore is
+    /// refused, naming them.
     pub whole_file: bool,
 }
 
@@ -388,13 +389,13 @@ pub fn restore(
             });
         }
     }
-    if options.replace && !options.whole_file && profile.engine == Engine::Sqlite {
-        sqlite::nothing_beyond(profile, &mut *session, &opened.manifest)?;
-    }
     progress(Step::Phase("restoring"));
     let replace = options.replace;
     match profile.engine {
-        Engine::Sqlite => sqlite::load(profile, &mut opened, &scratch, progress)?,
+        Engine::Sqlite => {
+            let guard = replace && !options.whole_file;
+            sqlite::load(profile, &mut opened, &scratch, guard, progress)?
+        }
         Engine::Postgres => {
             postgres::load(profile, password, &mut opened, replace, tools, progress)?
         }

@@ -5,7 +5,8 @@
 //! A restore copies the checked file into the target the same way, so a
 //! connection open on the target sees the old database or the new one;
 //! the whole file is replaced, so a `--replace` over a target holding
-//! tables the backup does not is refused unless the caller accepts that.
+//! tables, views, triggers or indexes the backup does not is refused unless
+//! the caller accepts that.
 
 use std::io::Write as _;
 use std::path::Path;
@@ -15,7 +16,7 @@ use lord_db_api::{DbError, Profile, SqlSession};
 use rusqlite::backup::{Backup, StepResult};
 use rusqlite::{Connection, OpenFlags};
 
-use super::{BackupError, Dumped, Manifest, Step, TableRows, archive, io};
+use super::{BackupError, Dumped, Step, TableRows, archive, io};
 
 /// Pages copied per step: small enough for progress and for writers to
 /// get in between.
@@ -191,44 +192,58 @@ pub(super) fn held(session: &mut dyn SqlSession) -> Result<Option<String>, Backu
     Ok((n > 0).then(|| format!("it holds {n} table(s), index(es), view(s) or trigger(s)")))
 }
 
-/// Refuses a `--replace` that would lose tables: SQLite's backup API
-/// replaces the whole database file, so a table the target holds and the
-/// backup does not would be gone after it.
-pub(super) fn nothing_beyond(
-    profile: &Profile,
-    session: &mut dyn SqlSession,
-    manifest: &Manifest,
-) -> Result<(), BackupError> {
-    let held = session.run(
-        "SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' \
-         ESCAPE '\\' ORDER BY name",
-        &[],
+/// The schema objects a user made (tables, views, triggers, indexes), as
+/// (kind, name) in order: what a whole-file restore would drop if the
+/// backup lacked them. SQLite's own (`sqlite_*`, automatic indexes) are
+/// left out, since the backup remakes them with its tables.
+fn objects(conn: &Connection) -> rusqlite::Result<Vec<(String, String)>> {
+    let mut stmt = conn.prepare(
+        "SELECT type, name FROM sqlite_schema WHERE type IN ('table', 'view', 'trigger', \
+         'index') AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY type, name",
     )?;
-    let beyond: Vec<String> = held
-        .rows
-        .iter()
-        .filter_map(|row| row.first().map(lord_db_api::Value::display))
-        .filter(|name| !manifest.tables.iter().any(|t| &t.name == name))
-        .map(|name| format!("`{name}`"))
+    let rows = stmt.query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?;
+    rows.collect()
+}
+
+/// Refuses a `--replace` that would lose what the target holds and the
+/// backup does not: SQLite's backup API replaces the whole database file,
+/// so a table, view, trigger or index only the target has would be gone
+/// after it (the row counts checked afterwards would still agree).
+fn nothing_beyond(
+    profile: &Profile,
+    from: &Connection,
+    to: &Connection,
+) -> Result<(), BackupError> {
+    let fail = |e: rusqlite::Error| engine_error(profile.name.as_str(), &e);
+    let kept = objects(from).map_err(fail)?;
+    let beyond: Vec<String> = objects(to)
+        .map_err(fail)?
+        .into_iter()
+        .filter(|object| !kept.contains(object))
+        .map(|(kind, name)| format!("{kind} `{}`", name.escape_debug()))
         .collect();
     if beyond.is_empty() {
         return Ok(());
     }
     let name = &profile.name;
     Err(BackupError::Refused(format!(
-        "the database of the profile `{name}` holds {} table(s) the backup does not ({}); on \
-         SQLite `--replace` replaces the whole database file, so they would be lost: back \
-         them up first (`lord db backup {name} FILE`), or pass `--whole-file` with `--replace` \
-         to replace the whole file anyway",
+        "the database of the profile `{name}` holds {} schema object(s) the backup does not \
+         ({}); on SQLite `--replace` replaces the whole database file, so they would be lost: \
+         back them up first (`lord db backup {name} FILE`), or pass `--whole-file` with \
+         `--replace` to replace the whole file anyway",
         beyond.len(),
         beyond.join(", ")
     )))
 }
 
+/// Copies the backup's database into the profile's file; with `guard`,
+/// only when the file holds nothing the backup lacks ([`nothing_beyond`]),
+/// checked against the very copy that is about to be restored.
 pub(super) fn load(
     profile: &Profile,
     opened: &mut archive::Opened,
     scratch: &Path,
+    guard: bool,
     progress: &mut dyn FnMut(Step<'_>),
 ) -> Result<(), BackupError> {
     let name = profile.name.as_str();
@@ -238,5 +253,8 @@ pub(super) fn load(
         Connection::open_with_flags(temp.path(), OpenFlags::SQLITE_OPEN_READ_ONLY).map_err(fail)?;
     let mut to = Connection::open(profile.sqlite_path()?).map_err(fail)?;
     to.busy_timeout(profile.connect_timeout).map_err(fail)?;
+    if guard {
+        nothing_beyond(profile, &from, &to)?;
+    }
     copy(&from, &mut to, profile.connect_timeout, progress).map_err(fail)
 }

@@ -39,12 +39,14 @@ pub(crate) struct RestoreArgs {
     /// collections (by default only an empty database is restored into).
     /// On PostgreSQL, MySQL/MariaDB, Redis and MongoDB what the backup
     /// holds is replaced and the rest left as it is; on SQLite the whole
-    /// database file is replaced, and a target holding tables the backup
-    /// does not is refused, naming them, unless `--whole-file` is given.
+    /// database file is replaced, and a target holding tables, views,
+    /// triggers or indexes the backup does not is refused, naming them,
+    /// unless `--whole-file` is given.
     #[arg(long)]
     replace: bool,
     /// With `--replace` on SQLite: replace the whole database file even
-    /// though it holds tables the backup does not; they are lost.
+    /// though it holds tables, views, triggers or indexes the backup does
+    /// not; they are lost.
     #[arg(long, requires = "replace")]
     whole_file: bool,
     #[arg(long)]
