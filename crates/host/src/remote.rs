@@ -181,8 +181,11 @@ impl Framework {
 
     /// Plans installing exactly `pins` (a lock file's entries, in order):
     /// each package must have the pinned digest and be signed by the pinned
-    /// key, whatever the registry now says. Installed ones at the pinned
-    /// version are skipped.
+    /// key, whatever the registry now says. An installed plugin from the
+    /// pinned package is skipped; one of the pinned version built from
+    /// anything else (its folder, another package of that version) is
+    /// replaced by the pinned build, since the version alone does not say
+    /// which build runs.
     pub async fn plan_pinned(
         &self,
         client: &Client,
@@ -195,16 +198,20 @@ impl Framework {
         for pin in pins {
             if let Some(installed) = self.store().get(&pin.id)? {
                 let have = &installed.manifest.plugin.version;
-                if *have == pin.version {
+                if *have != pin.version {
+                    return Err(HostError::Resolve(format!(
+                        "{} {have} is installed, but lord.lock pins {}; update or remove it first",
+                        pin.id, pin.version
+                    )));
+                }
+                if installed.package_digest.as_deref() == Some(pin.digest.as_str()) {
                     already.push((pin.id.clone(), pin.version.clone()));
                     continue;
                 }
-                return Err(HostError::Resolve(format!(
-                    "{} {have} is installed, but lord.lock pins {}; update or remove it first",
-                    pin.id, pin.version
-                )));
+                wanted.push((pin, true));
+                continue;
             }
-            wanted.push(pin);
+            wanted.push((pin, false));
         }
         // The lock decides what is installed; the signed index still says
         // where each package is and how long it is, and must agree with the
@@ -212,10 +219,10 @@ impl Framework {
         let (trusted, listed, _) = if wanted.is_empty() {
             (TrustedIndex::default(), Listed::new(), Index::new())
         } else {
-            let ids: Vec<PluginId> = wanted.iter().map(|pin| pin.id.clone()).collect();
+            let ids: Vec<PluginId> = wanted.iter().map(|(pin, _)| pin.id.clone()).collect();
             fetch_index(self.home(), client, progress, &ids).await?
         };
-        for pin in wanted {
+        for (pin, replaces) in wanted {
             let info = listed
                 .get(&(pin.id.clone(), pin.version.clone()))
                 .ok_or_else(|| {
@@ -245,7 +252,11 @@ impl Framework {
                 )));
             }
             progress(Progress::Verifying(pin.id.to_string()));
-            let mut plan = self.plan_registry_package(&package)?;
+            let mut plan = if replaces {
+                self.plan_update_package(&package)?
+            } else {
+                self.plan_registry_package(&package)?
+            };
             plan.registry = Some(self.registry_facts(client, &pin.id, &pin.version).await);
             match &plan.source {
                 crate::install::InstallSource::Package {

@@ -253,7 +253,8 @@ impl Store {
 }
 
 const SELECT_PLUGIN: &str = "SELECT id, dir, component, wasm_sha256, manifest, state, reason,
-    failures, last_error, granted, installed_at, updated_at, world, programs FROM plugins";
+    failures, last_error, granted, installed_at, updated_at, world, programs, package_digest
+    FROM plugins";
 
 /// A row as stored, before its text columns are parsed.
 struct RawPlugin {
@@ -271,6 +272,7 @@ struct RawPlugin {
     updated_at: i64,
     world: String,
     programs: String,
+    package_digest: Option<String>,
 }
 
 impl RawPlugin {
@@ -290,6 +292,7 @@ impl RawPlugin {
             updated_at: r.get(11)?,
             world: r.get(12)?,
             programs: r.get(13)?,
+            package_digest: r.get(14)?,
         })
     }
 
@@ -311,6 +314,7 @@ impl RawPlugin {
             world: self.world.parse().map_err(StoreError::Corrupt)?,
             programs: serde_json::from_str(&self.programs)
                 .map_err(|e| StoreError::Corrupt(format!("programs: {e}")))?,
+            package_digest: self.package_digest,
         })
     }
 }
@@ -348,6 +352,7 @@ mod tests {
                 world: World::Plugin,
                 origin: None,
                 programs: Vec::new(),
+                package_digest: None,
             })
             .expect("install");
     }

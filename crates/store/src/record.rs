@@ -109,6 +109,9 @@ pub struct InstalledPlugin {
     /// The file each granted `exec(NAME)` was resolved to when it was
     /// granted; what runs, with no search at run time.
     pub programs: Vec<GrantedProgram>,
+    /// SHA-256 of the package this build was installed from; `None` for a
+    /// build from a plugin folder, or one installed before lord recorded it.
+    pub package_digest: Option<String>,
 }
 
 /// A program granted by `exec(NAME)`, resolved when it was granted.
@@ -164,6 +167,8 @@ pub struct NewPlugin {
     pub origin: Option<String>,
     /// The files its `exec(NAME)` grants were resolved to.
     pub programs: Vec<GrantedProgram>,
+    /// SHA-256 of the package it comes from (`None` from a folder).
+    pub package_digest: Option<String>,
 }
 
 /// One line of the audit log.

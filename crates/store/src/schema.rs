@@ -5,7 +5,7 @@ use rusqlite::Connection;
 
 use crate::error::StoreError;
 
-const SCHEMA_VERSION: i64 = 7;
+const SCHEMA_VERSION: i64 = 8;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS plugins (
@@ -22,6 +22,7 @@ CREATE TABLE IF NOT EXISTS plugins (
     granted       TEXT NOT NULL,
     world         TEXT NOT NULL DEFAULT 'plugin',
     programs      TEXT NOT NULL DEFAULT '[]',
+    package_digest TEXT,
     installed_at  INTEGER NOT NULL,
     updated_at    INTEGER NOT NULL
 );
@@ -55,6 +56,7 @@ CREATE TABLE IF NOT EXISTS previous (
     granted      TEXT NOT NULL,
     world        TEXT NOT NULL,
     programs     TEXT NOT NULL DEFAULT '[]',
+    package_digest TEXT,
     replaced_at  INTEGER NOT NULL
 );
 CREATE TABLE IF NOT EXISTS providers (
@@ -128,6 +130,14 @@ ALTER TABLE previous ADD COLUMN programs TEXT NOT NULL DEFAULT '[]';
 ALTER TABLE audit ADD COLUMN prev_hash TEXT NOT NULL DEFAULT '';
 ALTER TABLE audit ADD COLUMN hash TEXT NOT NULL DEFAULT '';
 ",
+    // The package each build was installed from, so `lord install` can
+    // tell the build `lord.lock` pins from another of the same version.
+    // Builds installed before have none recorded: a lock replaces them
+    // with the build it pins, once.
+    "
+ALTER TABLE plugins ADD COLUMN package_digest TEXT;
+ALTER TABLE previous ADD COLUMN package_digest TEXT;
+",
 ];
 
 /// Brings the database at `conn` to this lord's schema: a new one is
@@ -200,7 +210,9 @@ mod tests {
         let conn = Connection::open_in_memory().expect("sqlite");
         conn.execute_batch(SCHEMA).expect("schema");
         conn.execute_batch(
-            "ALTER TABLE audit DROP COLUMN prev_hash;
+            "ALTER TABLE plugins DROP COLUMN package_digest;
+             ALTER TABLE previous DROP COLUMN package_digest;
+             ALTER TABLE audit DROP COLUMN prev_hash;
              ALTER TABLE audit DROP COLUMN hash;
              INSERT INTO audit (at, plugin_id, action, detail) VALUES (1, 'a', 'installed', '');
              INSERT INTO audit (at, plugin_id, action, detail) VALUES (2, 'a', 'disabled', 'x');
@@ -220,6 +232,36 @@ mod tests {
         );
     }
 
+    /// A store from before package digests were recorded keeps its
+    /// plugins, each with none (`lord install` with a lock replaces such a
+    /// build with the pinned one, once).
+    #[test]
+    fn version_7_gains_no_package_digest() {
+        let conn = Connection::open_in_memory().expect("sqlite");
+        conn.execute_batch(SCHEMA).expect("schema");
+        conn.execute_batch(
+            "ALTER TABLE plugins DROP COLUMN package_digest;
+             ALTER TABLE previous DROP COLUMN package_digest;
+             INSERT INTO plugins (id, version, dir, component, wasm_sha256, manifest, state,
+                                  granted, installed_at, updated_at)
+             VALUES ('old', '1.0.0', 'd', 'c', 's', 'm', 'enabled', '[]', 1, 1);
+             PRAGMA user_version = 7;",
+        )
+        .expect("a version 7 store");
+        migrate(&conn).expect("migrate");
+        let (digest, version): (Option<String>, i64) = conn
+            .query_row(
+                "SELECT package_digest, (SELECT user_version FROM pragma_user_version)
+                 FROM plugins WHERE id = 'old'",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .expect("row");
+        assert_eq!((digest, version), (None, SCHEMA_VERSION));
+        conn.execute_batch("SELECT package_digest FROM previous")
+            .expect("previous builds gain the column too");
+    }
+
     /// A store from before programs were recorded keeps its plugins, each
     /// with none recorded (its runs are refused until granted again).
     #[test]
@@ -227,7 +269,9 @@ mod tests {
         let conn = Connection::open_in_memory().expect("sqlite");
         conn.execute_batch(SCHEMA).expect("schema");
         conn.execute_batch(
-            "ALTER TABLE plugins DROP COLUMN programs;
+            "ALTER TABLE plugins DROP COLUMN package_digest;
+             ALTER TABLE previous DROP COLUMN package_digest;
+             ALTER TABLE plugins DROP COLUMN programs;
              ALTER TABLE previous DROP COLUMN programs;
              ALTER TABLE audit DROP COLUMN prev_hash;
              ALTER TABLE audit DROP COLUMN hash;

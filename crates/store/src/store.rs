@@ -191,8 +191,8 @@ impl Store {
         tx.execute(
             "INSERT INTO plugins (id, version, dir, component, wasm_sha256, manifest, state,
                                   reason, failures, last_error, granted, world, installed_at,
-                                  updated_at, programs)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, NULL, 0, NULL, ?8, ?10, ?9, ?9, ?11)",
+                                  updated_at, programs, package_digest)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, NULL, 0, NULL, ?8, ?10, ?9, ?9, ?11, ?12)",
             params![
                 id.as_str(),
                 version,
@@ -205,6 +205,7 @@ impl Store {
                 now,
                 new.world.as_str(),
                 programs,
+                new.package_digest,
             ],
         )?;
         insert_declarations(&tx, &id, &new.manifest)?;
@@ -289,7 +290,7 @@ impl Store {
         let previous = tx
             .query_row(
                 "SELECT seq, version, dir, component, wasm_sha256, manifest, granted, world,
-                        programs
+                        programs, package_digest
                  FROM previous WHERE plugin_id = ?1 ORDER BY seq DESC LIMIT 1",
                 [id.as_str()],
                 |r| {
@@ -301,7 +302,7 @@ impl Store {
                         r.get::<_, String>(4)?,
                         r.get::<_, String>(5)?,
                         (r.get::<_, String>(6)?, r.get::<_, String>(8)?),
-                        r.get::<_, String>(7)?,
+                        (r.get::<_, String>(7)?, r.get::<_, Option<String>>(9)?),
                     ))
                 },
             )
@@ -309,6 +310,7 @@ impl Store {
             .ok_or_else(|| StoreError::NoPrevious(id.to_string()))?;
         let (seq, version, dir, component, sha, manifest_text, (granted, programs), world) =
             previous;
+        let (world, package_digest) = world;
         let manifest = lord_manifest::parse(&format!("{id} {version} (kept)"), &manifest_text)
             .map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let from: String = tx.query_row(
@@ -322,8 +324,8 @@ impl Store {
         tx.execute(
             "INSERT INTO plugins (id, version, dir, component, wasm_sha256, manifest, state,
                                   reason, failures, last_error, granted, world, installed_at,
-                                  updated_at, programs)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, NULL, 0, NULL, ?8, ?9, ?10, ?10, ?11)",
+                                  updated_at, programs, package_digest)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, NULL, 0, NULL, ?8, ?9, ?10, ?10, ?11, ?12)",
             params![
                 id.as_str(),
                 version,
@@ -336,6 +338,7 @@ impl Store {
                 world,
                 now,
                 programs,
+                package_digest,
             ],
         )?;
         insert_declarations(&tx, id, &manifest)?;
@@ -705,9 +708,9 @@ fn insert_declarations(
 fn keep_previous(tx: &rusqlite::Transaction<'_>, id: &str, now: i64) -> Result<(), StoreError> {
     tx.execute(
         "INSERT INTO previous (plugin_id, version, dir, component, wasm_sha256, manifest,
-                               granted, world, programs, replaced_at)
+                               granted, world, programs, package_digest, replaced_at)
          SELECT id, version, dir, component, wasm_sha256, manifest, granted, world, programs,
-                ?2
+                package_digest, ?2
          FROM plugins WHERE id = ?1",
         params![id, now],
     )?;

@@ -36,6 +36,8 @@ pub(crate) fn plugin_json(p: &InstalledPlugin) -> Value {
         "consecutive_failures": p.consecutive_failures,
         "last_error": p.last_error,
         "wasm_sha256": p.wasm_sha256,
+        // The package this build came from: `null` for a folder's build.
+        "package_sha256": p.package_digest,
         "installed_at": p.installed_at,
         "updated_at": p.updated_at,
     })
@@ -194,6 +196,9 @@ pub(crate) fn plugin_info(
         None => out.push_str("  output:      never neutralised\n"),
     }
     out.push_str(&format!("  sha256:      {}\n", p.wasm_sha256));
+    if let Some(digest) = &p.package_digest {
+        out.push_str(&format!("  package:     sha256 {digest}\n"));
+    }
     out
 }
 

@@ -610,6 +610,46 @@ fn lord_install_writes_a_lock_and_locked_reproduces_it_exactly() {
         .assert_stderr_contains("refusing it");
     assert!(third.list().is_empty());
 
+    // The version alone does not say which build runs: a machine holding
+    // base 1.1.0 built from its folder gets the pinned package in its place.
+    let pinned = first.info("base")["package_sha256"].clone();
+    assert!(pinned.is_string(), "no package recorded: {pinned}");
+    let fourth = trusting(&author);
+    for file in ["lord.toml", "lord.lock"] {
+        std::fs::copy(
+            first.project.path().join(file),
+            fourth.project.path().join(file),
+        )
+        .expect("copy");
+    }
+    let local = flavour("base", "1.1.0", "^0.2", &[]);
+    fourth
+        .run(&[
+            "plugin",
+            "install",
+            local.path().to_str().expect("path"),
+            "--yes",
+        ])
+        .assert_ok();
+    assert_eq!(
+        fourth.info("base")["package_sha256"],
+        serde_json::Value::Null
+    );
+    fourth
+        .run(&["install", "--registry", &url, "--yes", "--locked"])
+        .assert_ok()
+        .assert_stderr_contains("installed base 1.1.0");
+    assert_eq!(fourth.info("base")["package_sha256"], pinned);
+    let again = fourth.run(&["install", "--registry", &url, "--yes", "--locked"]);
+    again
+        .assert_ok()
+        .assert_stderr_contains("lord.lock is up to date");
+    assert!(
+        !again.stderr().contains("installed base"),
+        "the pinned build was installed again: {}",
+        again.stderr()
+    );
+
     // --locked refuses when lord.toml asks for what the lock lacks.
     std::fs::write(
         second.project.path().join("lord.toml"),

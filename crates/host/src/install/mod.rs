@@ -248,11 +248,12 @@ impl Installer {
             && matches!(plan.source, InstallSource::Package { .. });
         // Held until the store has copied the component.
         let _staging = plan.staging;
-        let origin = match &plan.source {
-            InstallSource::Folder => None,
-            InstallSource::Package { digest, provenance } => {
-                Some(format!("package sha256 {digest}, {provenance}"))
-            }
+        let (origin, package_digest) = match &plan.source {
+            InstallSource::Folder => (None, None),
+            InstallSource::Package { digest, provenance } => (
+                Some(format!("package sha256 {digest}, {provenance}")),
+                Some(digest.to_string()),
+            ),
         };
         // Only the programs actually granted are recorded.
         let programs = plan
@@ -269,6 +270,7 @@ impl Installer {
             granted: plan.permissions,
             world: plan.world,
             origin,
+            package_digest,
         };
         let version = new.manifest.plugin.version.to_string();
         match plan.replaces {
