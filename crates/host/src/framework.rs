@@ -372,14 +372,20 @@ impl Framework {
     }
 
     /// Plans a signed package a registry install resolved: its
-    /// dependencies are checked when it is installed, after theirs.
-    pub(crate) fn plan_registry_package(&self, package: &Path) -> Result<InstallPlan, HostError> {
+    /// dependencies are checked when it is installed, after theirs. With
+    /// `may_replace`, it replaces the installed build of its plugin, if
+    /// any (a lock's pinned build in place of another of that version).
+    pub(crate) fn plan_registry_package(
+        &self,
+        package: &Path,
+        may_replace: bool,
+    ) -> Result<InstallPlan, HostError> {
         self.installer.plan_package(
             &self.store,
             &self.loader,
             package,
             false,
-            false,
+            may_replace,
             &self.providers,
         )
     }

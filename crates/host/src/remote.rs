@@ -161,7 +161,7 @@ impl Framework {
             })?;
             let package = self.fetch_package(client, &signed, info, progress).await?;
             progress(Progress::Verifying(id.to_string()));
-            let mut plan = self.plan_registry_package(&package)?;
+            let mut plan = self.plan_registry_package(&package, false)?;
             plan.registry = Some(self.registry_facts(client, &id, &version).await);
             if plan.manifest.plugin.id != id || plan.manifest.plugin.version != version {
                 return Err(HostError::Resolve(format!(
@@ -208,10 +208,8 @@ impl Framework {
                     already.push((pin.id.clone(), pin.version.clone()));
                     continue;
                 }
-                wanted.push((pin, true));
-                continue;
             }
-            wanted.push((pin, false));
+            wanted.push(pin);
         }
         // The lock decides what is installed; the signed index still says
         // where each package is and how long it is, and must agree with the
@@ -219,10 +217,10 @@ impl Framework {
         let (trusted, listed, _) = if wanted.is_empty() {
             (TrustedIndex::default(), Listed::new(), Index::new())
         } else {
-            let ids: Vec<PluginId> = wanted.iter().map(|(pin, _)| pin.id.clone()).collect();
+            let ids: Vec<PluginId> = wanted.iter().map(|pin| pin.id.clone()).collect();
             fetch_index(self.home(), client, progress, &ids).await?
         };
-        for (pin, replaces) in wanted {
+        for pin in wanted {
             let info = listed
                 .get(&(pin.id.clone(), pin.version.clone()))
                 .ok_or_else(|| {
@@ -252,11 +250,9 @@ impl Framework {
                 )));
             }
             progress(Progress::Verifying(pin.id.to_string()));
-            let mut plan = if replaces {
-                self.plan_update_package(&package)?
-            } else {
-                self.plan_registry_package(&package)?
-            };
+            // Whatever is installed of a wanted plugin is another build of
+            // the pinned version (any other version was refused above).
+            let mut plan = self.plan_registry_package(&package, true)?;
             plan.registry = Some(self.registry_facts(client, &pin.id, &pin.version).await);
             match &plan.source {
                 crate::install::InstallSource::Package {
