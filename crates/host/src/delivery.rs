@@ -26,6 +26,7 @@ use lord_store::{PluginState, Store};
 
 use crate::error::HostError;
 use crate::lifecycle::Lifecycle;
+use crate::quota::DataFolder;
 use crate::runtime::Runtime;
 
 /// Events a subscribing plugin may have queued between deliveries.
@@ -152,6 +153,14 @@ async fn deliver_events(
         let _ = store.audit(id, "events not delivered", &throttle.to_string());
         return;
     }
+    // Nor does a handler whose data folder is over its quota: handlers
+    // write there as commands do, and must not fill it past the quota
+    // that stops the commands.
+    let data = rt.data_folder(&plugin);
+    if let Some(over) = data.as_ref().and_then(DataFolder::over) {
+        let _ = store.audit(id, "events not delivered", &over);
+        return;
+    }
     let mut instance = match lifecycle.load(rt, store, &plugin).await {
         Ok(instance) => instance,
         Err(e) => {
@@ -173,12 +182,36 @@ async fn deliver_events(
             }
             break;
         }
+        let later = events.len() - delivered - 1;
+        if filled(store, id, data.as_ref(), || {
+            format!("{later} later event(s) of this round not delivered")
+        }) {
+            break;
+        }
     }
     // What the handlers themselves overran (their own events, requests)
     // does count against them.
     let _ = lifecycle
         .throttled(rt, store, id, quota.take_throttles())
         .await;
+}
+
+/// Whether a handler just filled its plugin's data folder past its
+/// quota; if so the audit log says so, with `rest` (what it will not be
+/// handed now), and nothing of the plugin's runs again until files are
+/// removed. Measured after every event or message, so one round's
+/// handlers cannot go on filling it.
+fn filled(
+    store: &mut Store,
+    id: &PluginId,
+    data: Option<&DataFolder>,
+    rest: impl FnOnce() -> String,
+) -> bool {
+    let Some(over) = data.and_then(DataFolder::over) else {
+        return false;
+    };
+    let _ = store.audit(id, "over data quota", &format!("{over}; {}", rest()));
+    true
 }
 
 /// Hands a receiver its queued messages (highest priority first), if it is
@@ -211,6 +244,13 @@ async fn deliver_messages(
     let quota = rt.quota(&id);
     if let Err(throttle) = quota.check() {
         let _ = store.audit(&id, "messages not delivered", &throttle.to_string());
+        return false;
+    }
+    // A receiver whose data folder is over its quota keeps its messages
+    // waiting until files are removed from it.
+    let data = rt.data_folder(&plugin);
+    if let Some(over) = data.as_ref().and_then(DataFolder::over) {
+        let _ = store.audit(&id, "messages not delivered", &over);
         return false;
     }
     let messages = match mailboxes.take(to) {
@@ -255,6 +295,13 @@ async fn deliver_messages(
                 put_back(mailboxes, store, &id, &messages[index + 1..]);
                 break;
             }
+        }
+        let later = &messages[index + 1..];
+        if filled(store, &id, data.as_ref(), || {
+            format!("{} later message(s) wait in its mailbox", later.len())
+        }) {
+            put_back(mailboxes, store, &id, later);
+            break;
         }
     }
     let _ = lifecycle

@@ -12,6 +12,7 @@ use serde_json::json;
 use crate::delivery::Delivery;
 use crate::error::HostError;
 use crate::lifecycle::Lifecycle;
+use crate::quota::DataFolder;
 use crate::runtime::Runtime;
 
 /// What a command produced.
@@ -162,19 +163,10 @@ impl Dispatch<'_> {
                 });
             }
         }
-        // Per-minute quotas: a plugin that used up its calls or CPU time
-        // runs nothing until its window resets, and each refusal counts
-        // towards disabling it.
-        // The limit is read only for a plugin with a data folder: most have
-        // none, and reading it is two configuration lookups per call.
-        let data = self
-            .rt
-            .loader()
-            .data_dir(plugin)
-            .map(|dir| (dir, self.rt.data_quota_bytes(&id)));
-        if let Some((dir, data_limit)) = &data
-            && let Some(over) = crate::quota::data_folder_over(&id, dir, *data_limit)
-        {
+        // A plugin whose data folder is over its quota runs nothing until
+        // files are removed from it.
+        let data = self.rt.data_folder(plugin);
+        if let Some(over) = data.as_ref().and_then(DataFolder::over) {
             store.audit(&id, "throttled (data-mib)", &over)?;
             return Err(HostError::Throttled {
                 plugin: id,
@@ -182,6 +174,9 @@ impl Dispatch<'_> {
                 disabled: false,
             });
         }
+        // Per-minute quotas: a plugin that used up its calls or CPU time
+        // runs nothing until its window resets, and each refusal counts
+        // towards disabling it.
         let quota = self.rt.quota(&id);
         if let Err(throttle) = quota.admit() {
             let disabled = self
@@ -202,9 +197,7 @@ impl Dispatch<'_> {
             .await?;
         // A folder the call filled past its quota is noted now; the next
         // command is refused until it is under again.
-        if let Some((dir, data_limit)) = &data
-            && let Some(over) = crate::quota::data_folder_over(&id, dir, *data_limit)
-        {
+        if let Some(over) = data.as_ref().and_then(DataFolder::over) {
             store.audit(&id, "over data quota", &over)?;
         }
         result

@@ -23,6 +23,7 @@ use lord_store::{InstalledPlugin, Store, World};
 use serde_json::Value;
 
 use crate::error::HostError;
+use crate::quota::DataFolder;
 use crate::runtime::Runtime;
 
 /// Warm instances kept per micro-plugin: enough for parallel branches on
@@ -128,6 +129,9 @@ pub(crate) struct Package {
     /// The plugin's per-minute quotas, asked before each call (and
     /// charged by the session after it).
     quota: Option<lord_state::PluginQuota>,
+    /// The plugin's data folder when this class of handlers holds it,
+    /// measured before each call as a command's is.
+    data: Option<DataFolder>,
     limits: Limits,
     pool: Mutex<Vec<HandlerInstance>>,
     /// Each member's call context for unkeyed calls, built once.
@@ -161,8 +165,12 @@ impl Package {
     }
 
     /// Whether the plugin's calls and CPU time this minute leave room for
-    /// another call; a refusal says which quota and when it resets.
+    /// another call, and its data folder is within its quota; a refusal
+    /// says which quota (and when a per-minute one resets).
     fn admit(&self) -> Result<(), HandlerError> {
+        if let Some(over) = self.data.as_ref().and_then(DataFolder::over) {
+            return Err(HandlerError::new(FailureKind::Denied, over));
+        }
         match &self.quota {
             Some(quota) => quota
                 .admit()
@@ -676,6 +684,10 @@ fn package(
         source: OnceLock::new(),
         grants,
         quota: links.get::<lord_state::PluginQuota>().cloned(),
+        data: match isolation {
+            Isolation::Strict => None,
+            Isolation::Limited | Isolation::None => rt.data_folder(plugin),
+        },
         links,
         limits,
         pool: Mutex::new(Vec::new()),

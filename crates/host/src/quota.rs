@@ -4,12 +4,14 @@
 //! (`quota.strikes`, `quota.strike-minutes`). Counting is `lord-state`'s
 //! (`Quotas`); judging is the lifecycle's (`Lifecycle::throttled`).
 //!
-//! The plugin's `$PLUGIN_DATA` folder is bounded too (`quota.data-mib`):
-//! measured before a command starts (over it, the command is refused) and
-//! after it ends (over it, the audit log says so), only for plugins
-//! granted the folder.
+//! The plugin's `$PLUGIN_DATA` folder is bounded too (`quota.data-mib`),
+//! only for plugins granted the folder: measured before any of its code
+//! runs for a command, an event or a message (over it, the command is
+//! refused and the events or messages are not handed over), and after
+//! (over it, the audit log says so). A plugin that filled its folder from
+//! its handlers is stopped there as it is in its commands.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use lord_manifest::PluginId;
 use lord_state::{QuotaKind, QuotaLimits};
@@ -90,9 +92,25 @@ pub(crate) fn data_bytes(settings: &Settings, plugin: &PluginId) -> u64 {
         .saturating_mul(1024 * 1024)
 }
 
+/// A plugin's `$PLUGIN_DATA` folder and the bytes it may hold.
+#[derive(Debug, Clone)]
+pub(crate) struct DataFolder {
+    pub(crate) plugin: PluginId,
+    pub(crate) dir: PathBuf,
+    pub(crate) limit: u64,
+}
+
+impl DataFolder {
+    /// What the folder holds past its quota: `Some(message)` when it holds
+    /// more than its limit.
+    pub(crate) fn over(&self) -> Option<String> {
+        data_folder_over(&self.plugin, &self.dir, self.limit)
+    }
+}
+
 /// What `$PLUGIN_DATA` holds past its quota: `Some(message)` when the
 /// folder at `dir` holds more than `limit` bytes.
-pub(crate) fn data_folder_over(plugin: &PluginId, dir: &Path, limit: u64) -> Option<String> {
+fn data_folder_over(plugin: &PluginId, dir: &Path, limit: u64) -> Option<String> {
     let held = folder_bytes(dir);
     (held > limit).then(|| {
         format!(

@@ -102,9 +102,17 @@ impl<'a> Runtime<'a> {
         crate::quota::strikes(self.settings)
     }
 
-    /// The bytes `plugin`'s `$PLUGIN_DATA` folder may hold.
-    pub(crate) fn data_quota_bytes(&self, plugin: &PluginId) -> u64 {
-        crate::quota::data_bytes(self.settings, plugin)
+    /// `plugin`'s `$PLUGIN_DATA` folder and its quota, when its grants
+    /// name the folder. The limit is read only then: most plugins have
+    /// none, and reading it is two configuration lookups.
+    pub(crate) fn data_folder(&self, plugin: &InstalledPlugin) -> Option<crate::quota::DataFolder> {
+        self.loader
+            .data_dir(plugin)
+            .map(|dir| crate::quota::DataFolder {
+                plugin: plugin.id().clone(),
+                dir,
+                limit: crate::quota::data_bytes(self.settings, plugin.id()),
+            })
     }
 
     pub(crate) fn global(&self) -> &'a lord_state::GlobalState {

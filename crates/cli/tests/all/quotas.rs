@@ -226,3 +226,132 @@ fn events_refused_for_the_receivers_quota_are_no_strike_against_it() {
         audit.stdout()
     );
 }
+
+/// A plugin's event and message handlers write into its data folder as its
+/// commands do, and stop at the same quota: once the folder is over it,
+/// no event is handed to the plugin and its messages wait in its mailbox,
+/// each refusal audited with the quota to raise. The fixture `datahog`
+/// writes 2 MiB per event or message; a copy under another id sends it
+/// messages.
+#[test]
+fn a_plugin_over_its_data_quota_is_handed_no_events_and_its_messages_wait() {
+    let lord = Lord::new();
+    lord.install("hello");
+    lord.install("hostile/datahog");
+    let feeder = crate::support::variant("hostile/datahog", |manifest| {
+        manifest
+            .replace("id = \"datahog\"", "id = \"datafeeder\"")
+            .replace(
+                "request = [\"fs-write($PLUGIN_DATA)\", \"events-subscribe(lord.command.finished)\", \"message(datafeeder)\"]",
+                "request = [\"message(datahog)\"]",
+            )
+            .replace("name = \"datahog-send\"", "name = \"datafeeder-send\"")
+            .replace("id = \"datahog-fill\"", "id = \"datafeeder-fill\"")
+    });
+    let path = feeder.path().to_str().expect("utf-8 path");
+    lord.run(&["plugin", "install", path, "--yes"]).assert_ok();
+    let run = |args: &[&str]| {
+        let mut all = vec!["--set", "quota.plugins.datahog.data-mib=1"];
+        all.extend_from_slice(args);
+        let run = lord.run(&all);
+        run.assert_ok();
+        run
+    };
+    let folder = lord.home.path().join("data/datahog");
+    let files = || -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(&folder)
+            .map(|entries| {
+                entries
+                    .flatten()
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default();
+        names.sort();
+        names
+    };
+
+    // The first command's `lord.command.finished`: 2 MiB, over its 1 MiB.
+    run(&["hello", "World"]);
+    assert_eq!(files(), ["event-lord.command.finished-0.bin"]);
+    // Later commands run, but the handler is handed nothing more.
+    run(&["hello", "World"]);
+    run(&["hello", "World"]);
+    assert_eq!(files().len(), 1, "{:?}", files());
+    // A message waits in its mailbox rather than filling the folder.
+    assert_eq!(run(&["datafeeder-send"]).stdout(), "sent\n");
+    assert_eq!(files().len(), 1, "{:?}", files());
+
+    let info = lord.run(&["plugin", "info", "datahog"]);
+    info.assert_ok();
+    let said = info.stdout();
+    for expected in [
+        "over data quota",
+        "events not delivered",
+        "messages not delivered",
+        "over its `quota.data-mib` (1 MiB)",
+        "quota.plugins.datahog.data-mib",
+    ] {
+        assert!(
+            said.contains(expected),
+            "`{expected}` missing from:\n{said}"
+        );
+    }
+    // The plugin is throttled, not disabled: the user decides what to keep.
+    assert_eq!(lord.info("datahog")["state"], "enabled");
+
+    // Once files are removed, the waiting message is handed over with the
+    // next command, and fills the folder again; this command's event then
+    // finds it over the quota and is not delivered.
+    std::fs::remove_file(folder.join("event-lord.command.finished-0.bin")).expect("remove");
+    run(&["hello", "World"]);
+    assert_eq!(files(), ["message-0.bin"]);
+}
+
+/// A pipeline's micro handler is measured against the same quota before
+/// each call: once `datahog-fill` has filled the folder, the next call is
+/// refused, naming the quota to raise, and writes nothing.
+#[test]
+fn a_micro_handler_over_its_data_quota_is_refused() {
+    use std::io::Write as _;
+    let lord = Lord::new();
+    lord.install("hostile/datahog");
+    let pipe = || {
+        let mut child = lord
+            .command(&[
+                "--set",
+                "quota.plugins.datahog.data-mib=1",
+                "pipe",
+                "datahog-fill",
+            ])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("spawn");
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(b"\"kept\"")
+            .expect("write stdin");
+        child.wait_with_output().expect("wait")
+    };
+    let folder = lord.home.path().join("data/datahog");
+    let files = || std::fs::read_dir(&folder).map_or(0, Iterator::count);
+
+    let first = pipe();
+    assert!(first.status.success(), "{first:?}");
+    assert_eq!(String::from_utf8_lossy(&first.stdout).trim(), "\"kept\"");
+    assert_eq!(files(), 1);
+
+    let second = pipe();
+    assert!(!second.status.success(), "{second:?}");
+    let said = String::from_utf8_lossy(&second.stderr);
+    assert!(
+        said.contains("over its `quota.data-mib` (1 MiB)")
+            && said.contains("quota.plugins.datahog.data-mib"),
+        "{said}"
+    );
+    assert_eq!(files(), 1);
+}
