@@ -45,8 +45,8 @@ pub use profile::{
 };
 pub use schema::{Column, ForeignKey, Index, Table};
 pub use sql::{
-    BoundedRows, Bounds, Canceller, RowBatches, RowSink, SqlSession, in_transaction, past_deadline,
-    too_large,
+    BoundedRows, Bounds, Canceller, DeclaredType, RowBatches, RowSink, SqlSession, in_transaction,
+    past_deadline, too_large,
 };
 pub use value::{RowObjects, Rows, Value};
 pub use wide_column::WideColumnSession;

@@ -65,6 +65,31 @@ pub trait Canceller: Send + Sync {
     fn cancel(&self) -> Result<(), DbError>;
 }
 
+/// What a result column is declared as, as far as making a table for its
+/// values on another engine goes (`lord db copy --create`): each engine
+/// maps its own type names onto these, and anything else is
+/// [`DeclaredType::Other`], whose values' shapes decide.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeclaredType {
+    Bool,
+    Int,
+    Float,
+    /// Exact decimal numbers (`numeric`, `decimal`).
+    Decimal,
+    Text,
+    Bytes,
+    Date,
+    /// A time of day.
+    Time,
+    /// A date and time without a zone.
+    Timestamp,
+    /// A date and time with a zone (PostgreSQL's `timestamptz`).
+    TimestampTz,
+    Uuid,
+    Json,
+    Other,
+}
+
 /// One open connection to a SQL database.
 pub trait SqlSession: Send {
     fn engine(&self) -> Engine;
@@ -99,6 +124,14 @@ pub trait SqlSession: Send {
             batches.push(row)?;
         }
         batches.finish()
+    }
+
+    /// The declared type of each column `sql` returns, read by preparing
+    /// it, never running it. The default knows none: an empty list, and
+    /// a caller goes by the values alone.
+    fn declared_types(&mut self, sql: &str) -> Result<Vec<DeclaredType>, DbError> {
+        let _ = sql;
+        Ok(Vec::new())
     }
 
     /// [`SqlSession::run`] within `bounds`: a result over them is an error

@@ -12,8 +12,8 @@
 use std::time::{Duration, Instant};
 
 use lord_db_api::{
-    BoundedRows, Bounds, Canceller, Column, DbError, Engine, ForeignKey, Index, Password, Profile,
-    RowBatches, RowSink, Rows, SqlSession, Table, TlsMode, Value, past_deadline,
+    BoundedRows, Bounds, Canceller, Column, DbError, DeclaredType, Engine, ForeignKey, Index,
+    Password, Profile, RowBatches, RowSink, Rows, SqlSession, Table, TlsMode, Value, past_deadline,
 };
 use mysql::consts::ColumnType;
 use mysql::prelude::Queryable as _;
@@ -428,6 +428,15 @@ impl SqlSession for MySession {
         Ok(rows)
     }
 
+    fn declared_types(&mut self, sql: &str) -> Result<Vec<DeclaredType>, DbError> {
+        let statement = self.conn.prep(sql).map_err(|e| self.engine_error(&e))?;
+        let declared = statement.columns().iter().map(my_declared).collect();
+        self.conn
+            .close(statement)
+            .map_err(|e| self.engine_error(&e))?;
+        Ok(declared)
+    }
+
     fn stream(
         &mut self,
         sql: &str,
@@ -603,5 +612,45 @@ impl SqlSession for MySession {
                 })
                 .collect(),
         }))
+    }
+}
+
+/// A MySQL/MariaDB column type as [`DeclaredType`] names it. Only the
+/// types whose values other engines take as they are: `TIME` is an
+/// interval here (`-838:59:59` and up), text and bytes share their types
+/// (told apart by character set), and a `TINYINT(1)` may hold any small
+/// number, so these are [`DeclaredType::Other`] and their values decide.
+fn my_declared(column: &mysql::Column) -> DeclaredType {
+    use ColumnType::*;
+
+    match column.column_type() {
+        MYSQL_TYPE_TINY | MYSQL_TYPE_SHORT | MYSQL_TYPE_LONG | MYSQL_TYPE_LONGLONG
+        | MYSQL_TYPE_INT24 | MYSQL_TYPE_YEAR => DeclaredType::Int,
+        MYSQL_TYPE_FLOAT | MYSQL_TYPE_DOUBLE => DeclaredType::Float,
+        MYSQL_TYPE_DECIMAL | MYSQL_TYPE_NEWDECIMAL => DeclaredType::Decimal,
+        MYSQL_TYPE_DATE | MYSQL_TYPE_NEWDATE => DeclaredType::Date,
+        // The `2` kinds are the server's storage forms of the same types.
+        MYSQL_TYPE_DATETIME
+        | MYSQL_TYPE_TIMESTAMP
+        | MYSQL_TYPE_DATETIME2
+        | MYSQL_TYPE_TIMESTAMP2 => DeclaredType::Timestamp,
+        MYSQL_TYPE_JSON => DeclaredType::Json,
+        MYSQL_TYPE_NULL
+        | MYSQL_TYPE_TIME
+        | MYSQL_TYPE_TIME2
+        | MYSQL_TYPE_VARCHAR
+        | MYSQL_TYPE_BIT
+        | MYSQL_TYPE_TYPED_ARRAY
+        | MYSQL_TYPE_VECTOR
+        | MYSQL_TYPE_UNKNOWN
+        | MYSQL_TYPE_ENUM
+        | MYSQL_TYPE_SET
+        | MYSQL_TYPE_TINY_BLOB
+        | MYSQL_TYPE_MEDIUM_BLOB
+        | MYSQL_TYPE_LONG_BLOB
+        | MYSQL_TYPE_BLOB
+        | MYSQL_TYPE_VAR_STRING
+        | MYSQL_TYPE_STRING
+        | MYSQL_TYPE_GEOMETRY => DeclaredType::Other,
     }
 }

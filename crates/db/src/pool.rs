@@ -28,9 +28,9 @@ use std::time::Duration;
 use serde_json::Value as Json;
 
 use lord_db_api::{
-    Bounds, Canceller, Capability, DbConnector, DbError, DocumentSession, Engine, FindOptions,
-    KvReply, KvSession, Password, PooledDocument, PooledKv, PooledSql, Profile, RowSink, Rows,
-    SqlSession, Table, UpdateOutcome, Value, WideColumnSession,
+    Bounds, Canceller, Capability, DbConnector, DbError, DeclaredType, DocumentSession, Engine,
+    FindOptions, KvReply, KvSession, Password, PooledDocument, PooledKv, PooledSql, Profile,
+    RowSink, Rows, SqlSession, Table, UpdateOutcome, Value, WideColumnSession,
 };
 
 /// An open session on a profile, by capability.
@@ -495,6 +495,10 @@ impl SqlSession for Lease<dyn SqlSession> {
         bounds: &Bounds,
     ) -> Result<Rows, DbError> {
         (**self).run_within(sql, params, bounds)
+    }
+
+    fn declared_types(&mut self, sql: &str) -> Result<Vec<DeclaredType>, DbError> {
+        (**self).declared_types(sql)
     }
 
     fn reset(&mut self) -> Result<(), DbError> {

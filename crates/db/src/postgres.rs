@@ -8,8 +8,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use lord_db_api::{
-    BoundedRows, Bounds, Canceller, Column, DbError, Engine, ForeignKey, Index, Password, Profile,
-    RowBatches, RowSink, Rows, SqlSession, Table, TlsMode, Value, past_deadline,
+    BoundedRows, Bounds, Canceller, Column, DbError, DeclaredType, Engine, ForeignKey, Index,
+    Password, Profile, RowBatches, RowSink, Rows, SqlSession, Table, TlsMode, Value, past_deadline,
 };
 use postgres::config::SslMode;
 use postgres::types::ToSql;
@@ -307,6 +307,18 @@ impl SqlSession for PgSession {
         Ok(rows)
     }
 
+    fn declared_types(&mut self, sql: &str) -> Result<Vec<DeclaredType>, DbError> {
+        let statement = self
+            .client
+            .prepare(sql)
+            .map_err(|e| self.engine_error(&e))?;
+        Ok(statement
+            .columns()
+            .iter()
+            .map(|c| pg_declared(c.type_()))
+            .collect())
+    }
+
     fn stream(
         &mut self,
         sql: &str,
@@ -482,5 +494,29 @@ impl SqlSession for PgSession {
                 })
                 .collect(),
         }))
+    }
+}
+
+/// A PostgreSQL column type as [`DeclaredType`] names it; a domain by its
+/// base type.
+fn pg_declared(ty: &postgres::types::Type) -> DeclaredType {
+    use postgres::types::{Kind, Type};
+    if let Kind::Domain(base) = ty.kind() {
+        return pg_declared(base);
+    }
+    match *ty {
+        Type::BOOL => DeclaredType::Bool,
+        Type::INT2 | Type::INT4 | Type::INT8 => DeclaredType::Int,
+        Type::FLOAT4 | Type::FLOAT8 => DeclaredType::Float,
+        Type::NUMERIC => DeclaredType::Decimal,
+        Type::TEXT | Type::VARCHAR | Type::BPCHAR | Type::NAME => DeclaredType::Text,
+        Type::BYTEA => DeclaredType::Bytes,
+        Type::DATE => DeclaredType::Date,
+        Type::TIME => DeclaredType::Time,
+        Type::TIMESTAMP => DeclaredType::Timestamp,
+        Type::TIMESTAMPTZ => DeclaredType::TimestampTz,
+        Type::UUID => DeclaredType::Uuid,
+        Type::JSON | Type::JSONB => DeclaredType::Json,
+        _ => DeclaredType::Other,
     }
 }

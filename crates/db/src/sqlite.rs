@@ -9,8 +9,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use lord_db_api::{
-    Bounds, Canceller, Column, DbError, Engine, ForeignKey, Index, Profile, RowBatches, RowSink,
-    Rows, SqlSession, Table, Value,
+    Bounds, Canceller, Column, DbError, DeclaredType, Engine, ForeignKey, Index, Profile,
+    RowBatches, RowSink, Rows, SqlSession, Table, Value,
 };
 use rusqlite::hooks::{AuthAction, AuthContext, Authorization};
 use rusqlite::limits::Limit;
@@ -390,6 +390,17 @@ impl SqlSession for SqliteSession {
         batches.finish()
     }
 
+    /// SQLite keeps the type name a column was declared with, as written
+    /// (none for an expression); its affinity rules read it.
+    fn declared_types(&mut self, sql: &str) -> Result<Vec<DeclaredType>, DbError> {
+        self.arm()?;
+        let stmt = self.conn.prepare(sql).map_err(|e| self.engine_error(e))?;
+        Ok(stmt
+            .columns()
+            .map(|c| c.decl_type().map_or(DeclaredType::Other, sqlite_declared))
+            .collect())
+    }
+
     fn run_script(&mut self, sql: &str) -> Result<(), DbError> {
         self.arm()?;
         self.conn
@@ -489,5 +500,37 @@ impl SqlSession for SqliteSession {
             indexes,
             foreign_keys: foreign_keys.into_iter().map(|(_, fk)| fk).collect(),
         }))
+    }
+}
+
+/// A declared SQLite type name read as the other engines would name it:
+/// the exact names people write for dates, times, decimals, UUIDs and
+/// JSON first, then SQLite's own affinity rules (a name holding `INT` is
+/// an integer, `CHAR`, `CLOB` or `TEXT` text, `BLOB` bytes, `REAL`,
+/// `FLOA` or `DOUB` a float).
+fn sqlite_declared(name: &str) -> DeclaredType {
+    let upper = name.trim().to_ascii_uppercase();
+    let base = upper.split('(').next().unwrap_or("").trim();
+    match base {
+        "BOOL" | "BOOLEAN" => return DeclaredType::Bool,
+        "NUMERIC" | "DECIMAL" => return DeclaredType::Decimal,
+        "DATE" => return DeclaredType::Date,
+        "TIME" => return DeclaredType::Time,
+        "DATETIME" | "TIMESTAMP" => return DeclaredType::Timestamp,
+        "TIMESTAMPTZ" => return DeclaredType::TimestampTz,
+        "UUID" => return DeclaredType::Uuid,
+        "JSON" | "JSONB" => return DeclaredType::Json,
+        _ => {}
+    }
+    if upper.contains("INT") {
+        DeclaredType::Int
+    } else if ["CHAR", "CLOB", "TEXT"].iter().any(|t| upper.contains(t)) {
+        DeclaredType::Text
+    } else if upper.contains("BLOB") {
+        DeclaredType::Bytes
+    } else if ["REAL", "FLOA", "DOUB"].iter().any(|t| upper.contains(t)) {
+        DeclaredType::Float
+    } else {
+        DeclaredType::Other
     }
 }

@@ -3,8 +3,10 @@
 //! copy that fails part way keeps the batches committed before the
 //! failure and says how many; the progress count on a terminal (tmux) and
 //! none when piped; SQLite to a throwaway PostgreSQL server to a
-//! throwaway MariaDB server and back; and into an existing PostgreSQL
-//! table of `numeric`, date, time, `uuid` and enum columns, exactly.
+//! throwaway MariaDB server and back; into an existing PostgreSQL
+//! table of `numeric`, date, time, `uuid` and enum columns, exactly; and
+//! `--create` from PostgreSQL's typed columns into PostgreSQL, MariaDB
+//! and SQLite, each column declared as on the source.
 
 use serde_json::{Value, json};
 
@@ -528,6 +530,169 @@ fn copy_into_typed_postgres_columns_keeps_every_value() {
         json!([
             {"total": "-0.000001", "due": "1000-01-01", "created": "9999-12-31 23:59:59.999999"},
             {"total": null, "due": null, "created": null},
+        ])
+    );
+}
+
+/// `--create` gives the table it makes the types the source's columns are
+/// declared with, in the target engine's words, where the values alone
+/// (text, as PostgreSQL's `numeric`, dates, times and `uuid` arrive) would
+/// make text columns: from PostgreSQL into a new PostgreSQL table, into
+/// MariaDB, and into SQLite, where a decimal stays text, since SQLite has
+/// no exact decimal. Every value arrives exactly.
+#[test]
+fn copy_create_gives_each_column_the_type_it_is_declared_with_on_the_source() {
+    let Some(pg) = PgServer::start() else {
+        return;
+    };
+    let Some(maria) = MariaDb::start() else {
+        return;
+    };
+    let lord = Lord::new();
+    lord.run(&["db", "add", "pg", &pg.url(), "--tls-mode", "disable"])
+        .assert_ok();
+    query(&lord, "pg", "CREATE DATABASE shop");
+    lord.run(&[
+        "db",
+        "add",
+        "shop",
+        &pg.url().replace("/registry", "/shop"),
+        "--tls-mode",
+        "disable",
+    ])
+    .assert_ok();
+    lord.run(&[
+        "db",
+        "add",
+        "maria",
+        &maria.database("shop"),
+        "--tls-mode",
+        "disable",
+    ])
+    .assert_ok();
+    lord.run(&["db", "add", "lite", "sqlite:lite.db"])
+        .assert_ok();
+    query(
+        &lord,
+        "pg",
+        "CREATE TABLE orders (id uuid, total numeric(20, 6), due date, stamped timestamp, \
+         at time, doc jsonb, n integer, said text)",
+    );
+    // The first row's integer is NULL: its declared type still holds.
+    query(
+        &lord,
+        "pg",
+        "INSERT INTO orders VALUES \
+         ('a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', 12345678901234.123456, '2024-02-29', \
+          '2024-02-29 13:14:15.123456', '23:59:59.999999', '{\"k\": [1, 2]}', NULL, 'a'), \
+         (NULL, -0.000001, NULL, NULL, NULL, NULL, 7, 'b')",
+    );
+    for to in ["shop", "maria", "lite"] {
+        copy(
+            &lord,
+            &[
+                "--from",
+                "pg",
+                "--query",
+                "SELECT * FROM orders ORDER BY said",
+                "--to",
+                to,
+                "--table",
+                "orders",
+                "--create",
+            ],
+        )
+        .assert_ok();
+    }
+
+    let types = |profile: &str, sql: &str| -> Vec<String> {
+        query(&lord, profile, sql)
+            .as_array()
+            .expect("rows")
+            .iter()
+            .map(|row| row["t"].as_str().expect("type").to_owned())
+            .collect()
+    };
+    assert_eq!(
+        types(
+            "shop",
+            "SELECT data_type AS t FROM information_schema.columns \
+             WHERE table_name = 'orders' ORDER BY ordinal_position"
+        ),
+        [
+            "uuid",
+            "numeric",
+            "date",
+            "timestamp without time zone",
+            "time without time zone",
+            "jsonb",
+            "bigint",
+            "text"
+        ]
+    );
+    let exact = "SELECT id::text AS id, total::text AS total, due::text AS due, \
+                 stamped::text AS stamped, at::text AS at, doc::text AS doc, n, said \
+                 FROM orders ORDER BY said";
+    assert_eq!(query(&lord, "shop", exact), query(&lord, "pg", exact));
+
+    assert_eq!(
+        types(
+            "maria",
+            "SELECT column_type AS t FROM information_schema.columns \
+             WHERE table_schema = 'shop' AND table_name = 'orders' ORDER BY ordinal_position"
+        ),
+        [
+            "char(36)",
+            "decimal(65,30)",
+            "date",
+            "datetime(6)",
+            "time(6)",
+            "longtext",
+            "bigint(20)",
+            "longtext"
+        ]
+    );
+    assert_eq!(
+        query(
+            &lord,
+            "maria",
+            "SELECT id, total = 12345678901234.123456 AS same, due, stamped, at, \
+             JSON_EXTRACT(doc, '$.k[1]') AS k, n, said FROM orders ORDER BY said"
+        ),
+        json!([
+            {"id": "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11", "same": 1, "due": "2024-02-29",
+             "stamped": "2024-02-29 13:14:15.123456", "at": "23:59:59.999999", "k": "2",
+             "n": null, "said": "a"},
+            {"id": null, "same": 0, "due": null, "stamped": null, "at": null, "k": null,
+             "n": 7, "said": "b"},
+        ])
+    );
+
+    assert_eq!(
+        types(
+            "lite",
+            "SELECT type AS t FROM pragma_table_info('orders') ORDER BY cid"
+        ),
+        [
+            "TEXT",
+            "TEXT",
+            "DATE",
+            "TIMESTAMP",
+            "TIME",
+            "TEXT",
+            "INTEGER",
+            "TEXT"
+        ]
+    );
+    assert_eq!(
+        query(
+            &lord,
+            "lite",
+            "SELECT total, typeof(total) AS kind, due, n FROM orders ORDER BY said"
+        ),
+        json!([
+            {"total": "12345678901234.123456", "kind": "text", "due": "2024-02-29", "n": null},
+            {"total": "-0.000001", "kind": "text", "due": null, "n": 7},
         ])
     );
 }

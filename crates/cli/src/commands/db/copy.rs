@@ -17,7 +17,7 @@ use std::time::Instant;
 
 use anyhow::{Result, anyhow};
 use clap::Args;
-use lord_db_api::{DbError, Engine, SqlSession, Value, in_transaction};
+use lord_db_api::{DbError, DeclaredType, Engine, SqlSession, Value, in_transaction};
 use lord_host::{Framework, HostError};
 use serde::Serialize;
 
@@ -46,8 +46,11 @@ pub(crate) struct CopyArgs {
     /// The table on `--to`; `schema.table` names a schema.
     #[arg(long)]
     table: String,
-    /// Create the table first, each column's type read from the first
-    /// batch's values (integer, float, boolean, text or bytes).
+    /// Create the table first: each column takes the type the query's
+    /// column is declared with on `--from` (numeric, date, time,
+    /// timestamp, uuid, json and the plain ones, in `--to`'s words) when
+    /// the first batch's values fit it, else the type of those values
+    /// (integer, float, boolean, text or bytes).
     #[arg(long)]
     create: bool,
     /// Rows per transaction.
@@ -120,8 +123,11 @@ pub(super) async fn copy(out: &Output, framework: &Framework, args: CopyArgs) ->
                 .into_iter()
                 .map(|p| super::query::param(p, typed))
                 .collect();
-            let mut plan = Plan::new(writer.engine(), &summary.table, create);
             let sql = query.trim().trim_end_matches(';');
+            let mut plan = Plan::new(writer.engine(), &summary.table, create);
+            if create {
+                plan.declared = reader.declared_types(sql)?;
+            }
             let mut sink = |columns: &[String], rows: Vec<Vec<Value>>| {
                 let n = rows.len() as u64;
                 plan.write(&mut *writer, columns, rows)?;
@@ -201,6 +207,8 @@ struct Plan {
     table: String,
     create: bool,
     created: bool,
+    /// The source columns' declared types, for `--create`.
+    declared: Vec<DeclaredType>,
 }
 
 /// Whether two SQLite profiles name one file, however their URLs spell
@@ -230,6 +238,7 @@ impl Plan {
             table,
             create,
             created: false,
+            declared: Vec::new(),
         }
     }
 
@@ -277,8 +286,9 @@ impl Plan {
         sql
     }
 
-    /// `CREATE TABLE` with each column's type from the values it holds in
-    /// the first batch.
+    /// `CREATE TABLE` with each column's type from its declared type on
+    /// the source when the first batch's values fit it, else from those
+    /// values.
     fn create_table(&self, columns: &[String], rows: &[Vec<Value>]) -> String {
         let defs: Vec<String> = columns
             .iter()
@@ -288,7 +298,11 @@ impl Plan {
                     .iter()
                     .filter_map(|r| r.get(i))
                     .fold(Shape::Unknown, Shape::with);
-                format!("{} {}", quote(self.engine, name), shape.sql(self.engine))
+                let declared = self.declared.get(i).copied();
+                let sql = declared
+                    .and_then(|d| declared_sql(d, shape, self.engine))
+                    .unwrap_or_else(|| shape.or_declared(declared).sql(self.engine));
+                format!("{} {sql}", quote(self.engine, name))
             })
             .collect();
         format!("CREATE TABLE {} ({})", self.table, defs.join(", "))
@@ -307,6 +321,18 @@ enum Shape {
 }
 
 impl Shape {
+    /// A column whose first batch held only NULLs takes the plain type it
+    /// was declared with, rather than text.
+    fn or_declared(self, declared: Option<DeclaredType>) -> Self {
+        match (self, declared) {
+            (Shape::Unknown, Some(DeclaredType::Bool)) => Shape::Bool,
+            (Shape::Unknown, Some(DeclaredType::Int)) => Shape::Int,
+            (Shape::Unknown, Some(DeclaredType::Float)) => Shape::Float,
+            (Shape::Unknown, Some(DeclaredType::Bytes)) => Shape::Bytes,
+            (shape, _) => shape,
+        }
+    }
+
     fn with(self, value: &Value) -> Self {
         let next = match value {
             Value::Null => return self,
@@ -348,6 +374,71 @@ impl Shape {
             }
             (Shape::Bytes, Engine::Redis | Engine::MongoDb | Engine::Cassandra) => "blob",
         }
+    }
+}
+
+/// The type `engine` gives a column declared `declared` on the source
+/// whose first batch's values have `shape`, for the types values alone
+/// cannot tell (they arrive as text): `None` where the values' own type
+/// is as good, or the values do not fit the declared type (a SQLite
+/// column declared `DATE` may hold anything).
+fn declared_sql(declared: DeclaredType, shape: Shape, engine: Engine) -> Option<&'static str> {
+    let text = matches!(shape, Shape::Unknown | Shape::Text);
+    let number = matches!(shape, Shape::Int | Shape::Float);
+    match (declared, engine) {
+        (
+            DeclaredType::Bool
+            | DeclaredType::Int
+            | DeclaredType::Float
+            | DeclaredType::Text
+            | DeclaredType::Bytes
+            | DeclaredType::Other,
+            _,
+        )
+        | (
+            DeclaredType::Decimal
+            | DeclaredType::Date
+            | DeclaredType::Time
+            | DeclaredType::Timestamp
+            | DeclaredType::TimestampTz
+            | DeclaredType::Uuid
+            | DeclaredType::Json,
+            Engine::Redis | Engine::MongoDb | Engine::Cassandra,
+        ) => None,
+        (DeclaredType::Decimal, Engine::Postgres) if text || number => Some("NUMERIC"),
+        // The most digits MySQL keeps, thirty of them after the point: no
+        // value is rounded, and one too large fails rather than shrinks.
+        (DeclaredType::Decimal, Engine::Mysql) if text || number => Some("DECIMAL(65, 30)"),
+        // SQLite has no exact decimal: NUMERIC affinity would turn the
+        // text `0.10` into the float 0.1, so decimals stay text.
+        (DeclaredType::Decimal, Engine::Sqlite) if number => Some("NUMERIC"),
+        (DeclaredType::Decimal, Engine::Sqlite) => None,
+        (DeclaredType::Date, Engine::Sqlite | Engine::Postgres | Engine::Mysql) if text => {
+            Some("DATE")
+        }
+        (DeclaredType::Time, Engine::Sqlite | Engine::Postgres) if text => Some("TIME"),
+        (DeclaredType::Time, Engine::Mysql) if text => Some("TIME(6)"),
+        (DeclaredType::Timestamp, Engine::Sqlite | Engine::Postgres) if text => Some("TIMESTAMP"),
+        (DeclaredType::Timestamp, Engine::Mysql) if text => Some("DATETIME(6)"),
+        (DeclaredType::TimestampTz, Engine::Sqlite) if text => Some("TIMESTAMPTZ"),
+        (DeclaredType::TimestampTz, Engine::Postgres) if text => Some("TIMESTAMPTZ"),
+        // MySQL keeps no zone with a time: the offset stays in the text.
+        (DeclaredType::TimestampTz, Engine::Mysql) => None,
+        (DeclaredType::Uuid, Engine::Postgres) if text => Some("UUID"),
+        (DeclaredType::Uuid, Engine::Mysql) if text => Some("CHAR(36)"),
+        (DeclaredType::Json, Engine::Postgres) if text => Some("JSONB"),
+        (DeclaredType::Json, Engine::Mysql) if text => Some("JSON"),
+        (DeclaredType::Uuid | DeclaredType::Json, Engine::Sqlite) => None,
+        (
+            DeclaredType::Decimal
+            | DeclaredType::Date
+            | DeclaredType::Time
+            | DeclaredType::Timestamp
+            | DeclaredType::TimestampTz
+            | DeclaredType::Uuid
+            | DeclaredType::Json,
+            Engine::Sqlite | Engine::Postgres | Engine::Mysql,
+        ) => None,
     }
 }
 
@@ -394,6 +485,36 @@ mod tests {
         assert_eq!(
             plan.create_table(&["f".into(), "n".into(), "t".into(), "i".into()], &rows),
             "CREATE TABLE \"t\" (\"f\" DOUBLE PRECISION, \"n\" TEXT, \"t\" TEXT, \"i\" BIGINT)"
+        );
+    }
+
+    #[test]
+    fn created_columns_take_their_declared_type_when_the_values_fit_it() {
+        use DeclaredType::{Date, Decimal, Int, Json, TimestampTz};
+        let columns: Vec<String> = ["a", "b", "c", "d", "e", "f"].map(String::from).into();
+        let rows = vec![vec![
+            Value::Text("1.50".into()),
+            Value::Text("2024-02-29".into()),
+            // A column declared a date that holds a number is no date.
+            Value::Int(5),
+            Value::Null,
+            Value::Text("2024-01-01 00:00:00+00".into()),
+            Value::Text("{}".into()),
+        ]];
+        let declared = vec![Decimal, Date, Date, Int, TimestampTz, Json];
+        let mut mysql = Plan::new(Engine::Mysql, "t", true);
+        mysql.declared.clone_from(&declared);
+        assert_eq!(
+            mysql.create_table(&columns, &rows),
+            "CREATE TABLE `t` (`a` DECIMAL(65, 30), `b` DATE, `c` BIGINT, `d` BIGINT, \
+             `e` LONGTEXT, `f` JSON)"
+        );
+        let mut sqlite = Plan::new(Engine::Sqlite, "t", true);
+        sqlite.declared = declared;
+        assert_eq!(
+            sqlite.create_table(&columns, &rows),
+            "CREATE TABLE \"t\" (\"a\" TEXT, \"b\" DATE, \"c\" INTEGER, \"d\" INTEGER, \
+             \"e\" TIMESTAMPTZ, \"f\" TEXT)"
         );
     }
 }
