@@ -49,6 +49,41 @@ impl Opened {
             })?;
         Ok((&mut self.file).take(self.manifest.payload_bytes))
     }
+
+    /// Copies the dump into `out`, hashing it on the way: what lands in
+    /// `out` is what the manifest's checksum covers, even if the file was
+    /// changed after [`open`] checked it.
+    pub(super) fn copy_payload(&mut self, out: &mut impl Write) -> Result<(), BackupError> {
+        let path = self.path.clone();
+        let expected = self.manifest.payload_sha256.clone();
+        let mut payload = self.payload()?;
+        let mut hasher = Sha256::new();
+        let mut buffer = vec![0u8; 1 << 16];
+        loop {
+            let n = payload
+                .read(&mut buffer)
+                .map_err(|source| BackupError::Io {
+                    what: format!("reading `{}`", path.display()),
+                    source,
+                })?;
+            let Some(chunk) = buffer.get(..n).filter(|c| !c.is_empty()) else {
+                break;
+            };
+            hasher.update(chunk);
+            out.write_all(chunk).map_err(|source| BackupError::Io {
+                what: "copying the dump out of the backup".to_owned(),
+                source,
+            })?;
+        }
+        if hex::encode(hasher.finalize()) != expected {
+            return Err(corrupt(
+                &path,
+                "its dump changed while it was read (it no longer matches the manifest's \
+                 checksum); leave the file alone while lord reads it, and try again",
+            ));
+        }
+        Ok(())
+    }
 }
 
 fn corrupt(path: &Path, why: impl std::fmt::Display) -> BackupError {
@@ -274,5 +309,61 @@ impl<R: Read> Framed<R> {
         self.input.read_exact(buf).map_err(|e| e.to_string())?;
         self.left -= buf.len() as u64;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::{Seek as _, SeekFrom, Write as _};
+
+    use sha2::{Digest as _, Sha256};
+
+    use super::{Manifest, open, write};
+    use crate::backup::BackupError;
+
+    fn manifest(payload: &[u8]) -> Manifest {
+        Manifest {
+            format: super::FORMAT,
+            engine: "sqlite".to_owned(),
+            server_version: "3".to_owned(),
+            tool: "test".to_owned(),
+            profile: "p".to_owned(),
+            created: 0,
+            tables: Vec::new(),
+            payload_bytes: payload.len() as u64,
+            left_out: Vec::new(),
+            payload_sha256: hex::encode(Sha256::digest(payload)),
+        }
+    }
+
+    #[test]
+    fn the_dump_copied_out_is_the_one_the_checksum_covers() {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("b.lordbackup");
+        let payload = b"the dump, byte for byte".to_vec();
+        let mut file = std::fs::File::create(&path).expect("create");
+        write(&mut file, &manifest(&payload), &mut payload.as_slice()).expect("write");
+        drop(file);
+
+        let mut opened = open(&path).expect("open");
+        let mut out = Vec::new();
+        opened.copy_payload(&mut out).expect("copy");
+        assert_eq!(out, payload);
+
+        // Changed after `open` checked it: the copy out refuses what it read.
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .open(&path)
+            .expect("reopen");
+        file.seek(SeekFrom::End(-4)).expect("seek");
+        file.write_all(b"BYTE").expect("overwrite");
+        drop(file);
+        let mut out = Vec::new();
+        match opened.copy_payload(&mut out) {
+            Err(BackupError::Corrupt { message, .. }) => {
+                assert!(message.contains("changed while it was read"), "{message}");
+            }
+            other => panic!("expected the change to be found, got {other:?}"),
+        }
     }
 }

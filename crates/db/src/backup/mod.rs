@@ -359,7 +359,9 @@ pub fn restore(
         }
         Engine::Cassandra => return Err(not_backed_up(profile.engine)),
     };
-    check(&mut opened, &scratch, tools)?;
+    // A SQLite dump is written out once, checked, and that very file is
+    // what is restored.
+    let checked = check(&mut opened, &scratch, tools)?;
     match profile.engine {
         Engine::Sqlite | Engine::Postgres | Engine::Mysql => {}
         Engine::Redis => {
@@ -394,7 +396,11 @@ pub fn restore(
     match profile.engine {
         Engine::Sqlite => {
             let guard = replace && !options.whole_file;
-            sqlite::load(profile, &mut opened, &scratch, guard, progress)?
+            let checked = checked.ok_or_else(|| BackupError::Corrupt {
+                path: path.to_owned(),
+                message: "its dump was not checked as a SQLite database".to_owned(),
+            })?;
+            sqlite::load(profile, &checked, guard, progress)?
         }
         Engine::Postgres => {
             postgres::load(profile, password, &mut opened, replace, tools, progress)?
@@ -409,19 +415,24 @@ pub fn restore(
     Ok(opened.manifest)
 }
 
-/// The engine's own check of a dump against its manifest.
-fn check(opened: &mut archive::Opened, scratch: &Path, tools: &Tools) -> Result<(), BackupError> {
+/// The engine's own check of a dump against its manifest; for SQLite, the
+/// database it wrote out and checked.
+fn check(
+    opened: &mut archive::Opened,
+    scratch: &Path,
+    tools: &Tools,
+) -> Result<Option<sqlite::Checked>, BackupError> {
     let engine = Engine::ALL
         .into_iter()
         .find(|e| e.as_str() == opened.manifest.engine);
     let path = opened.path.clone();
     let corrupt = |message: String| BackupError::Corrupt { path, message };
     let outcome = match engine {
-        Some(Engine::Sqlite) => sqlite::check(opened, scratch),
-        Some(Engine::Postgres) => postgres::check(opened, tools),
-        Some(Engine::Mysql) => mysql::check(opened),
-        Some(Engine::Redis) => redis::check(opened),
-        Some(Engine::MongoDb) => mongo::check(opened),
+        Some(Engine::Sqlite) => sqlite::check(opened, scratch).map(Some),
+        Some(Engine::Postgres) => postgres::check(opened, tools).map(|()| None),
+        Some(Engine::Mysql) => mysql::check(opened).map(|()| None),
+        Some(Engine::Redis) => redis::check(opened).map(|()| None),
+        Some(Engine::MongoDb) => mongo::check(opened).map(|()| None),
         Some(engine @ Engine::Cassandra) => {
             return Err(corrupt(format!(
                 "it claims to be a backup of {}, which `lord db backup` does not write",

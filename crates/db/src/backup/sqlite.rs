@@ -142,8 +142,12 @@ pub(super) fn dump(
     })
 }
 
+/// A backup's database written out once and checked ([`check`]): the
+/// very file a restore then copies in ([`load`]). Deleted when dropped.
+pub(super) struct Checked(tempfile::NamedTempFile);
+
 /// The dump, written out to a temporary file in `scratch` (SQLite reads
-/// databases from files).
+/// databases from files), its checksum checked as it is copied.
 fn extract(
     opened: &mut archive::Opened,
     scratch: &Path,
@@ -152,16 +156,16 @@ fn extract(
         "making a temporary file in `{}`",
         scratch.display()
     )))?;
-    let mut payload = opened.payload()?;
-    std::io::copy(&mut payload, temp.as_file_mut())
-        .and_then(|_| temp.as_file_mut().flush())
+    opened.copy_payload(temp.as_file_mut())?;
+    temp.as_file_mut()
+        .flush()
         .map_err(io("copying the SQLite database out of the backup"))?;
     Ok(temp)
 }
 
 /// The dump opens as a SQLite database, passes its integrity check, and
-/// holds the tables and row counts its manifest lists.
-pub(super) fn check(opened: &mut archive::Opened, scratch: &Path) -> Result<(), BackupError> {
+/// holds the tables and row counts its manifest lists; the checked file.
+pub(super) fn check(opened: &mut archive::Opened, scratch: &Path) -> Result<Checked, BackupError> {
     let temp = extract(opened, scratch)?;
     let corrupt = |message: String| BackupError::Corrupt {
         path: opened.path.clone(),
@@ -177,7 +181,8 @@ pub(super) fn check(opened: &mut archive::Opened, scratch: &Path) -> Result<(), 
             "its database holds other tables or row counts than its manifest lists".to_owned(),
         ));
     }
-    Ok(())
+    drop(conn);
+    Ok(Checked(temp))
 }
 
 /// What the target holds already, if anything.
@@ -236,21 +241,20 @@ fn nothing_beyond(
     )))
 }
 
-/// Copies the backup's database into the profile's file; with `guard`,
-/// only when the file holds nothing the backup lacks ([`nothing_beyond`]),
-/// checked against the very copy that is about to be restored.
+/// Copies the backup's checked database into the profile's file; with
+/// `guard`, only when the file holds nothing the backup lacks
+/// ([`nothing_beyond`]), checked against the very copy that is about to
+/// be restored.
 pub(super) fn load(
     profile: &Profile,
-    opened: &mut archive::Opened,
-    scratch: &Path,
+    checked: &Checked,
     guard: bool,
     progress: &mut dyn FnMut(Step<'_>),
 ) -> Result<(), BackupError> {
     let name = profile.name.as_str();
     let fail = |e: rusqlite::Error| engine_error(name, &e);
-    let temp = extract(opened, scratch)?;
-    let from =
-        Connection::open_with_flags(temp.path(), OpenFlags::SQLITE_OPEN_READ_ONLY).map_err(fail)?;
+    let from = Connection::open_with_flags(checked.0.path(), OpenFlags::SQLITE_OPEN_READ_ONLY)
+        .map_err(fail)?;
     let mut to = Connection::open(profile.sqlite_path()?).map_err(fail)?;
     to.busy_timeout(profile.connect_timeout).map_err(fail)?;
     if guard {
