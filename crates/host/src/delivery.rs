@@ -184,7 +184,7 @@ async fn deliver_events(
         }
         let later = events.len() - delivered - 1;
         if filled(store, id, data.as_ref(), || {
-            format!("{later} later event(s) of this round not delivered")
+            (later > 0).then(|| format!("{later} later event(s) of this round not delivered"))
         }) {
             break;
         }
@@ -198,19 +198,23 @@ async fn deliver_events(
 
 /// Whether a handler just filled its plugin's data folder past its
 /// quota; if so the audit log says so, with `rest` (what it will not be
-/// handed now), and nothing of the plugin's runs again until files are
-/// removed. Measured after every event or message, so one round's
-/// handlers cannot go on filling it.
+/// handed now, if anything), and nothing of the plugin's runs again until
+/// files are removed. Measured after every event or message, so one
+/// round's handlers cannot go on filling it.
 fn filled(
     store: &mut Store,
     id: &PluginId,
     data: Option<&DataFolder>,
-    rest: impl FnOnce() -> String,
+    rest: impl FnOnce() -> Option<String>,
 ) -> bool {
     let Some(over) = data.and_then(DataFolder::over) else {
         return false;
     };
-    let _ = store.audit(id, "over data quota", &format!("{over}; {}", rest()));
+    let detail = match rest() {
+        Some(rest) => format!("{over}; {rest}"),
+        None => over,
+    };
+    let _ = store.audit(id, "over data quota", &detail);
     true
 }
 
@@ -298,7 +302,8 @@ async fn deliver_messages(
         }
         let later = &messages[index + 1..];
         if filled(store, &id, data.as_ref(), || {
-            format!("{} later message(s) wait in its mailbox", later.len())
+            (!later.is_empty())
+                .then(|| format!("{} later message(s) wait in its mailbox", later.len()))
         }) {
             put_back(mailboxes, store, &id, later);
             break;

@@ -14,6 +14,8 @@ use std::time::Duration;
 
 use lord_sandbox::{Compiled, Grants, Limits, Links, Messaging, Reply};
 
+use crate::quota::DataFolder;
+
 type Compile = Box<dyn Fn() -> Result<Compiled, String> + Send + Sync>;
 
 /// A plugin that may receive this sender's requests. Its component is
@@ -26,6 +28,9 @@ pub(crate) struct MessageTarget {
     grants: Grants,
     links: Links,
     limits: Limits,
+    /// The target's data folder, when it holds one: measured before each
+    /// request, as before its commands and deliveries.
+    data: Option<DataFolder>,
 }
 
 impl MessageTarget {
@@ -34,6 +39,7 @@ impl MessageTarget {
         grants: Grants,
         links: Links,
         limits: Limits,
+        data: Option<DataFolder>,
     ) -> Self {
         Self {
             compile: Box::new(compile),
@@ -41,6 +47,7 @@ impl MessageTarget {
             grants,
             links: links.without::<std::sync::Arc<dyn Messaging>>(),
             limits,
+            data,
         }
     }
 
@@ -109,6 +116,11 @@ impl Messaging for Messenger {
                 && let Err(throttle) = quota.check()
             {
                 return Err(format!("`{to}` cannot take a request now: {throttle}"));
+            }
+            // Nor does one whose data folder is over its quota: its
+            // handler writes there as its commands do.
+            if let Some(over) = target.data.as_ref().and_then(DataFolder::over) {
+                return Err(format!("`{to}` cannot take a request now: {over}"));
             }
             let compiled = target.compiled()?;
             let call = async {

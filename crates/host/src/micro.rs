@@ -23,7 +23,7 @@ use lord_store::{InstalledPlugin, Store, World};
 use serde_json::Value;
 
 use crate::error::HostError;
-use crate::quota::DataFolder;
+use crate::quota::PacedFolder;
 use crate::runtime::Runtime;
 
 /// Warm instances kept per micro-plugin: enough for parallel branches on
@@ -130,8 +130,9 @@ pub(crate) struct Package {
     /// charged by the session after it).
     quota: Option<lord_state::PluginQuota>,
     /// The plugin's data folder when this class of handlers holds it,
-    /// measured before each call as a command's is.
-    data: Option<DataFolder>,
+    /// measured before calls as a command's is (at most once a second
+    /// while within its quota).
+    data: Option<PacedFolder>,
     limits: Limits,
     pool: Mutex<Vec<HandlerInstance>>,
     /// Each member's call context for unkeyed calls, built once.
@@ -168,7 +169,7 @@ impl Package {
     /// another call, and its data folder is within its quota; a refusal
     /// says which quota (and when a per-minute one resets).
     fn admit(&self) -> Result<(), HandlerError> {
-        if let Some(over) = self.data.as_ref().and_then(DataFolder::over) {
+        if let Some(over) = self.data.as_ref().and_then(PacedFolder::over) {
             return Err(HandlerError::new(FailureKind::Denied, over));
         }
         match &self.quota {
@@ -686,7 +687,7 @@ fn package(
         quota: links.get::<lord_state::PluginQuota>().cloned(),
         data: match isolation {
             Isolation::Strict => None,
-            Isolation::Limited | Isolation::None => rt.data_folder(plugin),
+            Isolation::Limited | Isolation::None => rt.data_folder(plugin).map(PacedFolder::new),
         },
         links,
         limits,

@@ -6,10 +6,13 @@
 //!
 //! The plugin's `$PLUGIN_DATA` folder is bounded too (`quota.data-mib`),
 //! only for plugins granted the folder: measured before any of its code
-//! runs for a command, an event or a message (over it, the command is
-//! refused and the events or messages are not handed over), and after
-//! (over it, the audit log says so). A plugin that filled its folder from
-//! its handlers is stopped there as it is in its commands.
+//! runs for a command, an event, a message, a request or a pipeline step
+//! (over it, the command, request or step is refused and the events or
+//! messages are not handed over), and after a command and each event or
+//! message (over it, the audit log says so). A plugin that filled its
+//! folder from its handlers is stopped there as it is in its commands. A
+//! pipeline step measures it at most once a second while it is within
+//! its quota ([`PacedFolder`]): steps run many times a second.
 
 use std::path::{Path, PathBuf};
 
@@ -105,6 +108,40 @@ impl DataFolder {
     /// more than its limit.
     pub(crate) fn over(&self) -> Option<String> {
         data_folder_over(&self.plugin, &self.dir, self.limit)
+    }
+}
+
+/// How often a [`PacedFolder`] within its quota is measured again.
+const PACE: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// A [`DataFolder`] for a path that calls often (a pipeline's micro
+/// handler, many times a second): measured at most once per [`PACE`]
+/// while it is within its quota, so a folder of many files is not walked
+/// on every call; once over, on every call until it is under again.
+#[derive(Debug)]
+pub(crate) struct PacedFolder {
+    folder: DataFolder,
+    /// When it was last found within its quota.
+    within_at: std::sync::Mutex<Option<std::time::Instant>>,
+}
+
+impl PacedFolder {
+    pub(crate) fn new(folder: DataFolder) -> Self {
+        Self {
+            folder,
+            within_at: std::sync::Mutex::new(None),
+        }
+    }
+
+    /// As [`DataFolder::over`], measured again only after [`PACE`].
+    pub(crate) fn over(&self) -> Option<String> {
+        let mut within_at = self.within_at.lock().unwrap_or_else(|p| p.into_inner());
+        if within_at.is_some_and(|at| at.elapsed() < PACE) {
+            return None;
+        }
+        let over = self.folder.over();
+        *within_at = over.is_none().then(std::time::Instant::now);
+        over
     }
 }
 

@@ -283,6 +283,7 @@ impl<'a> Runtime<'a> {
         let grants = self.loader.grants(&target).map_err(|e| e.to_string())?;
         let links = self.own_links(&target).map_err(|e| e.to_string())?;
         let limits = Limits::from_manifest(&target.manifest.limits);
+        let data = self.data_folder(&target);
         let sandbox = self.loader.lazy_sandbox();
         Ok(MessageTarget::new(
             move || {
@@ -302,6 +303,7 @@ impl<'a> Runtime<'a> {
             grants,
             links,
             limits,
+            data,
         ))
     }
 }

@@ -229,10 +229,11 @@ fn events_refused_for_the_receivers_quota_are_no_strike_against_it() {
 
 /// A plugin's event and message handlers write into its data folder as its
 /// commands do, and stop at the same quota: once the folder is over it,
-/// no event is handed to the plugin and its messages wait in its mailbox,
+/// no event is handed to the plugin, its messages wait in its mailbox
+/// (also the rest of a round that filled it) and requests are refused,
 /// each refusal audited with the quota to raise. The fixture `datahog`
-/// writes 2 MiB per event or message; a copy under another id sends it
-/// messages.
+/// writes 2 MiB per event, message or request; a copy under another id
+/// sends it two messages at a time, or asks it.
 #[test]
 fn a_plugin_over_its_data_quota_is_handed_no_events_and_its_messages_wait() {
     let lord = Lord::new();
@@ -246,6 +247,7 @@ fn a_plugin_over_its_data_quota_is_handed_no_events_and_its_messages_wait() {
                 "request = [\"message(datahog)\"]",
             )
             .replace("name = \"datahog-send\"", "name = \"datafeeder-send\"")
+            .replace("name = \"datahog-ask\"", "name = \"datafeeder-ask\"")
             .replace("id = \"datahog-fill\"", "id = \"datafeeder-fill\"")
     });
     let path = feeder.path().to_str().expect("utf-8 path");
@@ -278,13 +280,27 @@ fn a_plugin_over_its_data_quota_is_handed_no_events_and_its_messages_wait() {
     run(&["hello", "World"]);
     run(&["hello", "World"]);
     assert_eq!(files().len(), 1, "{:?}", files());
-    // A message waits in its mailbox rather than filling the folder.
+    // Messages wait in its mailbox rather than filling the folder.
     assert_eq!(run(&["datafeeder-send"]).stdout(), "sent\n");
     assert_eq!(files().len(), 1, "{:?}", files());
+    // A request is refused, saying why, and writes nothing.
+    let refused = lord.run(&[
+        "--set",
+        "quota.plugins.datahog.data-mib=1",
+        "datafeeder-ask",
+    ]);
+    assert!(!refused.output.status.success(), "{}", refused.stdout());
+    refused
+        .assert_stderr_contains("`datahog` cannot take a request now")
+        .assert_stderr_contains("over its `quota.data-mib` (1 MiB)");
+    assert_eq!(files().len(), 1, "{:?}", files());
 
-    let info = lord.run(&["plugin", "info", "datahog"]);
-    info.assert_ok();
-    let said = info.stdout();
+    let audit = || {
+        let report = lord.run(&["audit", "report", "--json"]);
+        report.assert_ok();
+        report.stdout()
+    };
+    let said = audit();
     for expected in [
         "over data quota",
         "events not delivered",
@@ -300,12 +316,33 @@ fn a_plugin_over_its_data_quota_is_handed_no_events_and_its_messages_wait() {
     // The plugin is throttled, not disabled: the user decides what to keep.
     assert_eq!(lord.info("datahog")["state"], "enabled");
 
-    // Once files are removed, the waiting message is handed over with the
-    // next command, and fills the folder again; this command's event then
-    // finds it over the quota and is not delivered.
-    std::fs::remove_file(folder.join("event-lord.command.finished-0.bin")).expect("remove");
+    // Once files are removed, the first waiting message is handed over
+    // with the next command and fills the folder again: the second goes
+    // back to the mailbox, and this command's event is not delivered.
+    let empty = || {
+        for name in files() {
+            std::fs::remove_file(folder.join(name)).expect("remove");
+        }
+    };
+    empty();
     run(&["hello", "World"]);
     assert_eq!(files(), ["message-0.bin"]);
+    let said = audit();
+    assert!(
+        said.contains("1 later message(s) wait in its mailbox"),
+        "{said}"
+    );
+    // The second message, kept, comes with the command after.
+    empty();
+    run(&["hello", "World"]);
+    assert_eq!(files(), ["message-0.bin"]);
+    // Then the mailbox is empty: the next command hands over its event.
+    empty();
+    run(&["hello", "World"]);
+    assert_eq!(files(), ["event-lord.command.finished-0.bin"]);
+    // Under its quota again, it answers requests.
+    empty();
+    assert_eq!(run(&["datafeeder-ask"]).stdout(), "filled\n");
 }
 
 /// A pipeline's micro handler is measured against the same quota before

@@ -1,8 +1,9 @@
 //! Test fixture: fills its data folder from its handlers. Every
 //! `lord.command.finished` event, every message it is handed and every
 //! call of its micro-plugin `datahog-fill` adds a 2 MiB file to
-//! `$PLUGIN_DATA` (mounted at `/data`). Its one command, run from a copy
-//! of the fixture under another id, sends `datahog` a message.
+//! `$PLUGIN_DATA` (mounted at `/data`). Its commands, run from a copy of
+//! the fixture under another id, send `datahog` two messages (`*-send`)
+//! or ask it a request (`*-ask`).
 
 use lord_pdk::{Command, Event, Json, MicroContext, Plugin, messaging};
 
@@ -26,7 +27,12 @@ impl Plugin for DataHog {
         match command.name.as_str() {
             name if name.ends_with("-send") => {
                 messaging::send("datahog", "fill", 0)?;
+                messaging::send("datahog", "fill", 0)?;
                 Ok("sent\n".to_owned())
+            }
+            name if name.ends_with("-ask") => {
+                let reply = messaging::request("datahog", "fill", 2000)?;
+                Ok(format!("{reply}\n"))
             }
             other => Err(format!("unknown command {other}")),
         }
