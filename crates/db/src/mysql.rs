@@ -617,11 +617,22 @@ impl SqlSession for MySession {
 
 /// A MySQL/MariaDB column type as [`DeclaredType`] names it. Only the
 /// types whose values other engines take as they are: `TIME` is an
-/// interval here (`-838:59:59` and up), text and bytes share their types
-/// (told apart by character set), and a `TINYINT(1)` may hold any small
-/// number, so these are [`DeclaredType::Other`] and their values decide.
+/// interval here (`-838:59:59` and up) and text and bytes share their
+/// types (told apart by character set), so these are
+/// [`DeclaredType::Other`] and their values decide; `BOOLEAN` is a
+/// `TINYINT(1)`, which may hold any small number, so an integer.
 fn my_declared(column: &mysql::Column) -> DeclaredType {
-    use ColumnType::*;
+    use ColumnType::{
+        MYSQL_TYPE_BIT, MYSQL_TYPE_BLOB, MYSQL_TYPE_DATE, MYSQL_TYPE_DATETIME,
+        MYSQL_TYPE_DATETIME2, MYSQL_TYPE_DECIMAL, MYSQL_TYPE_DOUBLE, MYSQL_TYPE_ENUM,
+        MYSQL_TYPE_FLOAT, MYSQL_TYPE_GEOMETRY, MYSQL_TYPE_INT24, MYSQL_TYPE_JSON, MYSQL_TYPE_LONG,
+        MYSQL_TYPE_LONG_BLOB, MYSQL_TYPE_LONGLONG, MYSQL_TYPE_MEDIUM_BLOB, MYSQL_TYPE_NEWDATE,
+        MYSQL_TYPE_NEWDECIMAL, MYSQL_TYPE_NULL, MYSQL_TYPE_SET, MYSQL_TYPE_SHORT,
+        MYSQL_TYPE_STRING, MYSQL_TYPE_TIME, MYSQL_TYPE_TIME2, MYSQL_TYPE_TIMESTAMP,
+        MYSQL_TYPE_TIMESTAMP2, MYSQL_TYPE_TINY, MYSQL_TYPE_TINY_BLOB, MYSQL_TYPE_TYPED_ARRAY,
+        MYSQL_TYPE_UNKNOWN, MYSQL_TYPE_VAR_STRING, MYSQL_TYPE_VARCHAR, MYSQL_TYPE_VECTOR,
+        MYSQL_TYPE_YEAR,
+    };
 
     match column.column_type() {
         MYSQL_TYPE_TINY | MYSQL_TYPE_SHORT | MYSQL_TYPE_LONG | MYSQL_TYPE_LONGLONG

@@ -534,3 +534,39 @@ fn sqlite_declared(name: &str) -> DeclaredType {
         DeclaredType::Other
     }
 }
+
+#[cfg(test)]
+mod declared_tests {
+    use lord_db_api::DeclaredType;
+
+    use super::sqlite_declared;
+
+    #[test]
+    fn declared_names_read_as_sqlite_reads_them() {
+        for (name, expected) in [
+            ("INTEGER", DeclaredType::Int),
+            ("bigint", DeclaredType::Int),
+            ("UNSIGNED BIG INT", DeclaredType::Int),
+            ("VARCHAR(20)", DeclaredType::Text),
+            ("CLOB", DeclaredType::Text),
+            ("BLOB", DeclaredType::Bytes),
+            ("REAL", DeclaredType::Float),
+            // SQLite's own rule: `POINT` holds `INT`.
+            ("FLOATING POINT", DeclaredType::Int),
+            ("DOUBLE PRECISION", DeclaredType::Float),
+            ("NUMERIC", DeclaredType::Decimal),
+            ("DECIMAL(10, 2)", DeclaredType::Decimal),
+            ("BOOLEAN", DeclaredType::Bool),
+            ("DATE", DeclaredType::Date),
+            ("DATETIME(6)", DeclaredType::Timestamp),
+            ("TIMESTAMP", DeclaredType::Timestamp),
+            ("TIME", DeclaredType::Time),
+            ("uuid", DeclaredType::Uuid),
+            ("JSON", DeclaredType::Json),
+            ("", DeclaredType::Other),
+            ("MONEY", DeclaredType::Other),
+        ] {
+            assert_eq!(sqlite_declared(name), expected, "{name}");
+        }
+    }
+}

@@ -625,7 +625,7 @@ fn copy_create_gives_each_column_the_type_it_is_declared_with_on_the_source() {
             "date",
             "timestamp without time zone",
             "time without time zone",
-            "jsonb",
+            "json",
             "bigint",
             "text"
         ]

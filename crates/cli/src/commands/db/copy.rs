@@ -21,6 +21,7 @@ use lord_db_api::{DbError, DeclaredType, Engine, SqlSession, Value, in_transacti
 use lord_host::{Framework, HostError};
 use serde::Serialize;
 
+use super::column_type;
 use crate::render::Output;
 
 #[derive(Debug, Args)]
@@ -49,8 +50,9 @@ pub(crate) struct CopyArgs {
     /// Create the table first: each column takes the type the query's
     /// column is declared with on `--from` (numeric, date, time,
     /// timestamp, uuid, json and the plain ones, in `--to`'s words) when
-    /// the first batch's values fit it, else the type of those values
-    /// (integer, float, boolean, text or bytes).
+    /// every value of the first batch reads as it in its plain ISO form,
+    /// else the type of those values (integer, float, boolean, text or
+    /// bytes).
     #[arg(long)]
     create: bool,
     /// Rows per transaction.
@@ -126,7 +128,10 @@ pub(super) async fn copy(out: &Output, framework: &Framework, args: CopyArgs) ->
             let sql = query.trim().trim_end_matches(';');
             let mut plan = Plan::new(writer.engine(), &summary.table, create);
             if create {
-                plan.declared = reader.declared_types(sql)?;
+                // A source whose types cannot be read is typed by its
+                // values alone, as the engines without a catalogue are.
+                plan.declared = reader.declared_types(sql).unwrap_or_default();
+                plan.enforced = matches!(source.0.engine, Engine::Postgres | Engine::Mysql);
             }
             let mut sink = |columns: &[String], rows: Vec<Vec<Value>>| {
                 let n = rows.len() as u64;
@@ -209,6 +214,10 @@ struct Plan {
     created: bool,
     /// The source columns' declared types, for `--create`.
     declared: Vec<DeclaredType>,
+    /// Whether the source's engine holds every value to its column's
+    /// declared type (PostgreSQL, MySQL), unlike SQLite, where a declared
+    /// type is a hint.
+    enforced: bool,
 }
 
 /// Whether two SQLite profiles name one file, however their URLs spell
@@ -239,6 +248,7 @@ impl Plan {
             create,
             created: false,
             declared: Vec::new(),
+            enforced: false,
         }
     }
 
@@ -287,158 +297,20 @@ impl Plan {
     }
 
     /// `CREATE TABLE` with each column's type from its declared type on
-    /// the source when the first batch's values fit it, else from those
-    /// values.
+    /// the source when the first batch's values read as it, else from
+    /// those values ([`column_type::sql`]).
     fn create_table(&self, columns: &[String], rows: &[Vec<Value>]) -> String {
         let defs: Vec<String> = columns
             .iter()
             .enumerate()
             .map(|(i, name)| {
-                let shape = rows
-                    .iter()
-                    .filter_map(|r| r.get(i))
-                    .fold(Shape::Unknown, Shape::with);
+                let values: Vec<&Value> = rows.iter().filter_map(|r| r.get(i)).collect();
                 let declared = self.declared.get(i).copied();
-                let sql = declared
-                    .and_then(|d| declared_sql(d, shape, self.engine))
-                    .unwrap_or_else(|| shape.or_declared(declared).sql(self.engine));
+                let sql = column_type::sql(self.engine, declared, self.enforced, &values);
                 format!("{} {sql}", quote(self.engine, name))
             })
             .collect();
         format!("CREATE TABLE {} ({})", self.table, defs.join(", "))
-    }
-}
-
-/// The values a column held, as far as its type goes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Shape {
-    Unknown,
-    Bool,
-    Int,
-    Float,
-    Text,
-    Bytes,
-}
-
-impl Shape {
-    /// A column whose first batch held only NULLs takes the plain type it
-    /// was declared with, rather than text.
-    fn or_declared(self, declared: Option<DeclaredType>) -> Self {
-        match (self, declared) {
-            (Shape::Unknown, Some(DeclaredType::Bool)) => Shape::Bool,
-            (Shape::Unknown, Some(DeclaredType::Int)) => Shape::Int,
-            (Shape::Unknown, Some(DeclaredType::Float)) => Shape::Float,
-            (Shape::Unknown, Some(DeclaredType::Bytes)) => Shape::Bytes,
-            (shape, _) => shape,
-        }
-    }
-
-    fn with(self, value: &Value) -> Self {
-        let next = match value {
-            Value::Null => return self,
-            Value::Bool(_) => Shape::Bool,
-            Value::Int(_) => Shape::Int,
-            Value::Float(_) => Shape::Float,
-            Value::Text(_) => Shape::Text,
-            Value::Bytes(_) => Shape::Bytes,
-        };
-        match (self, next) {
-            (Shape::Unknown, next) => next,
-            (a, b) if a == b => a,
-            (Shape::Int, Shape::Float) | (Shape::Float, Shape::Int) => Shape::Float,
-            // Anything else mixed is kept as text.
-            _ => Shape::Text,
-        }
-    }
-
-    fn sql(self, engine: Engine) -> &'static str {
-        match (self, engine) {
-            (Shape::Bool, Engine::Sqlite | Engine::Postgres | Engine::Mysql) => "BOOLEAN",
-            (Shape::Int, Engine::Sqlite) => "INTEGER",
-            (Shape::Int, Engine::Postgres | Engine::Mysql) => "BIGINT",
-            (Shape::Float, Engine::Sqlite) => "REAL",
-            (Shape::Float, Engine::Postgres) => "DOUBLE PRECISION",
-            (Shape::Float, Engine::Mysql) => "DOUBLE",
-            (Shape::Unknown | Shape::Text, Engine::Sqlite | Engine::Postgres) => "TEXT",
-            (Shape::Unknown | Shape::Text, Engine::Mysql) => "LONGTEXT",
-            (Shape::Bytes, Engine::Sqlite) => "BLOB",
-            (Shape::Bytes, Engine::Postgres) => "BYTEA",
-            (Shape::Bytes, Engine::Mysql) => "LONGBLOB",
-            // Only SQL profiles reach a plan (the pool refuses the others
-            // a SQL session); CQL's names stand for the engines without SQL.
-            (Shape::Bool, Engine::Redis | Engine::MongoDb | Engine::Cassandra) => "boolean",
-            (Shape::Int, Engine::Redis | Engine::MongoDb | Engine::Cassandra) => "bigint",
-            (Shape::Float, Engine::Redis | Engine::MongoDb | Engine::Cassandra) => "double",
-            (Shape::Unknown | Shape::Text, Engine::Redis | Engine::MongoDb | Engine::Cassandra) => {
-                "text"
-            }
-            (Shape::Bytes, Engine::Redis | Engine::MongoDb | Engine::Cassandra) => "blob",
-        }
-    }
-}
-
-/// The type `engine` gives a column declared `declared` on the source
-/// whose first batch's values have `shape`, for the types values alone
-/// cannot tell (they arrive as text): `None` where the values' own type
-/// is as good, or the values do not fit the declared type (a SQLite
-/// column declared `DATE` may hold anything).
-fn declared_sql(declared: DeclaredType, shape: Shape, engine: Engine) -> Option<&'static str> {
-    let text = matches!(shape, Shape::Unknown | Shape::Text);
-    let number = matches!(shape, Shape::Int | Shape::Float);
-    match (declared, engine) {
-        (
-            DeclaredType::Bool
-            | DeclaredType::Int
-            | DeclaredType::Float
-            | DeclaredType::Text
-            | DeclaredType::Bytes
-            | DeclaredType::Other,
-            _,
-        )
-        | (
-            DeclaredType::Decimal
-            | DeclaredType::Date
-            | DeclaredType::Time
-            | DeclaredType::Timestamp
-            | DeclaredType::TimestampTz
-            | DeclaredType::Uuid
-            | DeclaredType::Json,
-            Engine::Redis | Engine::MongoDb | Engine::Cassandra,
-        ) => None,
-        (DeclaredType::Decimal, Engine::Postgres) if text || number => Some("NUMERIC"),
-        // The most digits MySQL keeps, thirty of them after the point: no
-        // value is rounded, and one too large fails rather than shrinks.
-        (DeclaredType::Decimal, Engine::Mysql) if text || number => Some("DECIMAL(65, 30)"),
-        // SQLite has no exact decimal: NUMERIC affinity would turn the
-        // text `0.10` into the float 0.1, so decimals stay text.
-        (DeclaredType::Decimal, Engine::Sqlite) if number => Some("NUMERIC"),
-        (DeclaredType::Decimal, Engine::Sqlite) => None,
-        (DeclaredType::Date, Engine::Sqlite | Engine::Postgres | Engine::Mysql) if text => {
-            Some("DATE")
-        }
-        (DeclaredType::Time, Engine::Sqlite | Engine::Postgres) if text => Some("TIME"),
-        (DeclaredType::Time, Engine::Mysql) if text => Some("TIME(6)"),
-        (DeclaredType::Timestamp, Engine::Sqlite | Engine::Postgres) if text => Some("TIMESTAMP"),
-        (DeclaredType::Timestamp, Engine::Mysql) if text => Some("DATETIME(6)"),
-        (DeclaredType::TimestampTz, Engine::Sqlite) if text => Some("TIMESTAMPTZ"),
-        (DeclaredType::TimestampTz, Engine::Postgres) if text => Some("TIMESTAMPTZ"),
-        // MySQL keeps no zone with a time: the offset stays in the text.
-        (DeclaredType::TimestampTz, Engine::Mysql) => None,
-        (DeclaredType::Uuid, Engine::Postgres) if text => Some("UUID"),
-        (DeclaredType::Uuid, Engine::Mysql) if text => Some("CHAR(36)"),
-        (DeclaredType::Json, Engine::Postgres) if text => Some("JSONB"),
-        (DeclaredType::Json, Engine::Mysql) if text => Some("JSON"),
-        (DeclaredType::Uuid | DeclaredType::Json, Engine::Sqlite) => None,
-        (
-            DeclaredType::Decimal
-            | DeclaredType::Date
-            | DeclaredType::Time
-            | DeclaredType::Timestamp
-            | DeclaredType::TimestampTz
-            | DeclaredType::Uuid
-            | DeclaredType::Json,
-            Engine::Sqlite | Engine::Postgres | Engine::Mysql,
-        ) => None,
     }
 }
 
@@ -504,6 +376,7 @@ mod tests {
         let declared = vec![Decimal, Date, Date, Int, TimestampTz, Json];
         let mut mysql = Plan::new(Engine::Mysql, "t", true);
         mysql.declared.clone_from(&declared);
+        mysql.enforced = true;
         assert_eq!(
             mysql.create_table(&columns, &rows),
             "CREATE TABLE `t` (`a` DECIMAL(65, 30), `b` DATE, `c` BIGINT, `d` BIGINT, \
@@ -511,6 +384,7 @@ mod tests {
         );
         let mut sqlite = Plan::new(Engine::Sqlite, "t", true);
         sqlite.declared = declared;
+        sqlite.enforced = true;
         assert_eq!(
             sqlite.create_table(&columns, &rows),
             "CREATE TABLE \"t\" (\"a\" TEXT, \"b\" DATE, \"c\" INTEGER, \"d\" INTEGER, \

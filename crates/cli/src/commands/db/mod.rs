@@ -8,6 +8,7 @@
 //! do (migrating Redis) is refused saying so.
 
 mod backup;
+mod column_type;
 mod copy;
 mod manage;
 mod migrate;
