@@ -60,12 +60,16 @@ impl Opened {
         let mut hasher = Sha256::new();
         let mut buffer = vec![0u8; 1 << 16];
         loop {
-            let n = payload
-                .read(&mut buffer)
-                .map_err(|source| BackupError::Io {
-                    what: format!("reading `{}`", path.display()),
-                    source,
-                })?;
+            let n = match payload.read(&mut buffer) {
+                Ok(n) => n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(source) => {
+                    return Err(BackupError::Io {
+                        what: format!("reading `{}`", path.display()),
+                        source,
+                    });
+                }
+            };
             let Some(chunk) = buffer.get(..n).filter(|c| !c.is_empty()) else {
                 break;
             };
