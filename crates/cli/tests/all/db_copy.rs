@@ -418,18 +418,12 @@ fn copy_goes_from_sqlite_to_postgres_to_mariadb_and_back() {
     assert_eq!(back[0]["name"], HOSTILE);
 }
 
-/// Into an existing PostgreSQL table whose columns are `numeric`, dates,
-/// times, `uuid` and an enum: the values, read as text from PostgreSQL
-/// and from MariaDB, go in exactly, with no cast in the copy's `INSERT`.
-#[test]
-fn copy_into_typed_postgres_columns_keeps_every_value() {
-    let Some(pg) = PgServer::start() else {
-        return;
-    };
-    let lord = Lord::new();
+/// Profiles `pg` (the server's own database) and `shop` (a database made
+/// on it) on one throwaway PostgreSQL server.
+fn pg_and_shop(lord: &Lord, pg: &PgServer) {
     lord.run(&["db", "add", "pg", &pg.url(), "--tls-mode", "disable"])
         .assert_ok();
-    query(&lord, "pg", "CREATE DATABASE shop");
+    query(lord, "pg", "CREATE DATABASE shop");
     lord.run(&[
         "db",
         "add",
@@ -439,6 +433,18 @@ fn copy_into_typed_postgres_columns_keeps_every_value() {
         "disable",
     ])
     .assert_ok();
+}
+
+/// Into an existing PostgreSQL table whose columns are `numeric`, dates,
+/// times, `uuid` and an enum: the values, read as text from PostgreSQL
+/// and from MariaDB, go in exactly, with no cast in the copy's `INSERT`.
+#[test]
+fn copy_into_typed_postgres_columns_keeps_every_value() {
+    let Some(pg) = PgServer::start() else {
+        return;
+    };
+    let lord = Lord::new();
+    pg_and_shop(&lord, &pg);
     let table = "CREATE TABLE orders (id uuid, total numeric(20, 6), due date, \
                  created timestamptz, at time, mood mood, said text)";
     for profile in ["pg", "shop"] {
@@ -549,18 +555,7 @@ fn copy_create_gives_each_column_the_type_it_is_declared_with_on_the_source() {
         return;
     };
     let lord = Lord::new();
-    lord.run(&["db", "add", "pg", &pg.url(), "--tls-mode", "disable"])
-        .assert_ok();
-    query(&lord, "pg", "CREATE DATABASE shop");
-    lord.run(&[
-        "db",
-        "add",
-        "shop",
-        &pg.url().replace("/registry", "/shop"),
-        "--tls-mode",
-        "disable",
-    ])
-    .assert_ok();
+    pg_and_shop(&lord, &pg);
     lord.run(&[
         "db",
         "add",

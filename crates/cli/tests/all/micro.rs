@@ -14,7 +14,8 @@ fn with_micro() -> Lord {
     lord
 }
 
-fn pipe(lord: &Lord, args: &[&str], stdin: &str) -> Run {
+/// `lord pipe ARGS` with `stdin` written to it.
+pub(crate) fn pipe(lord: &Lord, args: &[&str], stdin: &str) -> Run {
     let mut argv = vec!["pipe"];
     argv.extend_from_slice(args);
     let start = std::time::Instant::now();

@@ -350,45 +350,27 @@ fn a_plugin_over_its_data_quota_is_handed_no_events_and_its_messages_wait() {
 /// refused, naming the quota to raise, and writes nothing.
 #[test]
 fn a_micro_handler_over_its_data_quota_is_refused() {
-    use std::io::Write as _;
     let lord = Lord::new();
     lord.install("hostile/datahog");
     let pipe = || {
-        let mut child = lord
-            .command(&[
-                "--set",
-                "quota.plugins.datahog.data-mib=1",
-                "pipe",
-                "datahog-fill",
-            ])
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .expect("spawn");
-        child
-            .stdin
-            .take()
-            .expect("stdin")
-            .write_all(b"\"kept\"")
-            .expect("write stdin");
-        child.wait_with_output().expect("wait")
+        crate::micro::pipe(
+            &lord,
+            &["--set", "quota.plugins.datahog.data-mib=1", "datahog-fill"],
+            "\"kept\"",
+        )
     };
     let folder = lord.home.path().join("data/datahog");
     let files = || std::fs::read_dir(&folder).map_or(0, Iterator::count);
 
     let first = pipe();
-    assert!(first.status.success(), "{first:?}");
-    assert_eq!(String::from_utf8_lossy(&first.stdout).trim(), "\"kept\"");
+    first.assert_ok();
+    assert_eq!(first.stdout().trim(), "\"kept\"");
     assert_eq!(files(), 1);
 
     let second = pipe();
-    assert!(!second.status.success(), "{second:?}");
-    let said = String::from_utf8_lossy(&second.stderr);
-    assert!(
-        said.contains("over its `quota.data-mib` (1 MiB)")
-            && said.contains("quota.plugins.datahog.data-mib"),
-        "{said}"
-    );
+    assert!(!second.output.status.success(), "{}", second.stdout());
+    second
+        .assert_stderr_contains("over its `quota.data-mib` (1 MiB)")
+        .assert_stderr_contains("quota.plugins.datahog.data-mib");
     assert_eq!(files(), 1);
 }
