@@ -50,43 +50,83 @@ impl Opened {
         Ok((&mut self.file).take(self.manifest.payload_bytes))
     }
 
-    /// Copies the dump into `out`, hashing it on the way: what lands in
-    /// `out` is what the manifest's checksum covers, even if the file was
-    /// changed after [`open`] checked it.
+    /// The dump, read from the start and hashed as it is read: the read
+    /// that would hand over its last bytes fails instead when the whole
+    /// no longer matches the manifest's checksum (the file was changed
+    /// after [`open`] checked it), so a program fed from it never sees a
+    /// changed dump end.
+    pub(super) fn verified_payload(&mut self) -> Result<Verified<'_>, BackupError> {
+        let total = self.manifest.payload_bytes;
+        let expected = self.manifest.payload_sha256.clone();
+        Ok(Verified {
+            inner: self.payload()?,
+            hasher: Sha256::new(),
+            done: 0,
+            total,
+            expected,
+        })
+    }
+
+    /// Copies the dump into `out` through [`Opened::verified_payload`]:
+    /// what lands in `out` is what the manifest's checksum covers, even if
+    /// the file was changed after [`open`] checked it.
     pub(super) fn copy_payload(&mut self, out: &mut impl Write) -> Result<(), BackupError> {
         let path = self.path.clone();
-        let expected = self.manifest.payload_sha256.clone();
-        let mut payload = self.payload()?;
-        let mut hasher = Sha256::new();
-        let mut buffer = vec![0u8; 1 << 16];
-        loop {
-            let n = match payload.read(&mut buffer) {
-                Ok(n) => n,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                Err(source) => {
-                    return Err(BackupError::Io {
-                        what: format!("reading `{}`", path.display()),
-                        source,
-                    });
-                }
-            };
-            let Some(chunk) = buffer.get(..n).filter(|c| !c.is_empty()) else {
-                break;
-            };
-            hasher.update(chunk);
-            out.write_all(chunk).map_err(|source| BackupError::Io {
-                what: "copying the dump out of the backup".to_owned(),
-                source,
-            })?;
+        let mut verified = self.verified_payload()?;
+        std::io::copy(&mut verified, out)
+            .map(drop)
+            .map_err(|e| changed(&path, e, "copying the dump out of the backup"))
+    }
+}
+
+/// What a dump changed since [`open`] checked it reports, from
+/// [`Verified`]'s reads.
+const CHANGED: &str = "its dump changed while it was read (it no longer matches the manifest's \
+                       checksum); leave the file alone while lord reads it, and try again";
+
+/// A read of the dump through [`Verified`] that failed: the file changed
+/// under it (the backup is corrupt now), or an I/O error while `what`.
+pub(super) fn changed(path: &Path, e: std::io::Error, what: &str) -> BackupError {
+    if e.kind() == std::io::ErrorKind::InvalidData {
+        corrupt(path, e)
+    } else {
+        BackupError::Io {
+            what: what.to_owned(),
+            source: e,
         }
-        if hex::encode(hasher.finalize()) != expected {
-            return Err(corrupt(
-                &path,
-                "its dump changed while it was read (it no longer matches the manifest's \
-                 checksum); leave the file alone while lord reads it, and try again",
+    }
+}
+
+/// The dump as [`Opened::verified_payload`] reads it.
+pub(super) struct Verified<'a> {
+    inner: std::io::Take<&'a mut File>,
+    hasher: Sha256,
+    done: u64,
+    total: u64,
+    expected: String,
+}
+
+impl Read for Verified<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        let Some(chunk) = buf.get(..n).filter(|c| !c.is_empty()) else {
+            if self.done < self.total {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    CHANGED,
+                ));
+            }
+            return Ok(0);
+        };
+        self.hasher.update(chunk);
+        self.done += n as u64;
+        if self.done == self.total && hex::encode(self.hasher.clone().finalize()) != self.expected {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                CHANGED,
             ));
         }
-        Ok(())
+        Ok(n)
     }
 }
 
@@ -369,5 +409,39 @@ mod tests {
             }
             other => panic!("expected the change to be found, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn a_changed_dump_never_hands_over_its_last_bytes() {
+        use std::io::Read as _;
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("b.lordbackup");
+        let payload = vec![b'x'; 100];
+        let mut file = std::fs::File::create(&path).expect("create");
+        write(&mut file, &manifest(&payload), &mut payload.as_slice()).expect("write");
+        drop(file);
+        let mut opened = open(&path).expect("open");
+        // The first bytes change after the checksums were checked.
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .open(&path)
+            .expect("reopen");
+        file.seek(SeekFrom::End(-100)).expect("seek");
+        file.write_all(b"y").expect("overwrite");
+        drop(file);
+
+        let mut verified = opened.verified_payload().expect("payload");
+        let mut handed = 0;
+        let mut chunk = [0u8; 10];
+        let failed = loop {
+            match verified.read(&mut chunk) {
+                Ok(0) => break None,
+                Ok(n) => handed += n,
+                Err(e) => break Some(e),
+            }
+        };
+        let failed = failed.expect("the change is found");
+        assert_eq!(failed.kind(), std::io::ErrorKind::InvalidData);
+        assert_eq!(handed, 90, "the last read is withheld");
     }
 }

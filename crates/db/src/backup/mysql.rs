@@ -374,20 +374,92 @@ const LONG_COMMANDS: [&str; 7] = ["system", "source", "tee", "pager", "edit", "c
 /// string depends on SQL modes the script itself can set, and any
 /// backslash outside a string (comments included) is refused too.
 fn client_command(script: &mut impl BufRead) -> std::io::Result<Option<ClientCommand>> {
+    let mut scanner = Scanner::default();
     let mut line = Vec::new();
-    let mut number = 0u64;
-    // The quote of the string or quoted name we are in; `*` for a
-    // `/* … */` comment.
-    let mut open: Option<u8> = None;
     loop {
         line.clear();
         if script.read_until(b'\n', &mut line)? == 0 {
             return Ok(None);
         }
-        number += 1;
-        let found = |what: String| Ok(Some(ClientCommand { line: number, what }));
+        if let Some(found) = scanner.line(&line) {
+            return Ok(Some(found));
+        }
+    }
+}
+
+/// The dump on its way to the client, a line at a time, each line
+/// scanned ([`Scanner`]) before any of it is passed on: a client command
+/// fails the read, so the client never receives it.
+struct Screened<R> {
+    inner: R,
+    scanner: Scanner,
+    line: Vec<u8>,
+    /// How much of `line` was passed on.
+    at: usize,
+}
+
+impl<R: BufRead> Screened<R> {
+    fn new(inner: R) -> Self {
+        Self {
+            inner,
+            scanner: Scanner::default(),
+            line: Vec::new(),
+            at: 0,
+        }
+    }
+}
+
+impl<R: BufRead> Read for Screened<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.at == self.line.len() {
+            self.line.clear();
+            self.at = 0;
+            if self.inner.read_until(b'\n', &mut self.line)? == 0 {
+                return Ok(0);
+            }
+            if let Some(found) = self.scanner.line(&self.line) {
+                self.line.clear();
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    format!(
+                        "line {} holds {}, which the mariadb client would run as a command \
+                         of its own; it was not there when the file was checked, so the file \
+                         was altered during the restore",
+                        found.line, found.what
+                    ),
+                ));
+            }
+        }
+        let rest = self.line.get(self.at..).unwrap_or_default();
+        let n = rest.len().min(buf.len());
+        if let (Some(to), Some(from)) = (buf.get_mut(..n), rest.get(..n)) {
+            to.copy_from_slice(from);
+        }
+        self.at += n;
+        Ok(n)
+    }
+}
+
+/// [`client_command`]'s reading, a line at a time: which quote or comment
+/// is open carries over from one line to the next.
+#[derive(Debug, Default)]
+struct Scanner {
+    /// The quote of the string or quoted name we are in; `*` for a
+    /// `/* … */` comment.
+    open: Option<u8>,
+    /// Lines read so far.
+    number: u64,
+}
+
+impl Scanner {
+    /// The client command on `line`, the next line of the script, if any.
+    fn line(&mut self, line: &[u8]) -> Option<ClientCommand> {
+        self.number += 1;
+        let number = self.number;
+        let found = |what: String| Some(ClientCommand { line: number, what });
+        let open = &mut self.open;
         if open.is_none() {
-            let text = String::from_utf8_lossy(&line);
+            let text = String::from_utf8_lossy(line);
             let word = text
                 .trim_start()
                 .split(|c: char| c.is_whitespace() || c == ';')
@@ -403,7 +475,7 @@ fn client_command(script: &mut impl BufRead) -> std::io::Result<Option<ClientCom
             let next = line.get(i + 1).copied();
             if b == b'\\' {
                 let pair = next.unwrap_or(b' ');
-                let in_string = matches!(open, Some(b'\'' | b'"'));
+                let in_string = matches!(*open, Some(b'\'' | b'"'));
                 if !DUMP_ESCAPES.contains(&pair) || (!in_string && pair != b'-') {
                     return found(format!(
                         "`\\{}` outside a string",
@@ -413,20 +485,20 @@ fn client_command(script: &mut impl BufRead) -> std::io::Result<Option<ClientCom
                 i += 2;
                 continue;
             }
-            match open {
+            match *open {
                 Some(b'*') if b == b'*' && next == Some(b'/') => {
-                    open = None;
+                    *open = None;
                     i += 1;
                 }
                 Some(b'*') => {}
                 Some(q) if b == q && next == Some(q) => i += 1,
-                Some(q) if b == q => open = None,
+                Some(q) if b == q => *open = None,
                 Some(_) => {}
                 None => match b {
-                    b'\'' | b'"' | b'`' => open = Some(b),
+                    b'\'' | b'"' | b'`' => *open = Some(b),
                     // `/*!…*/` and `/*M!…*/` are run as SQL, so read on.
                     b'/' if next == Some(b'*') && !matches!(line.get(i + 2), Some(b'!' | b'M')) => {
-                        open = Some(b'*');
+                        *open = Some(b'*');
                         i += 1;
                     }
                     // A comment to the end of the line: the client reads no
@@ -450,6 +522,7 @@ fn client_command(script: &mut impl BufRead) -> std::io::Result<Option<ClientCom
             }
             i += 1;
         }
+        None
     }
 }
 
@@ -490,10 +563,16 @@ pub(super) fn load(
     let command = command(&program, profile, password, tls, &options)?;
     let total = opened.manifest.payload_bytes;
     let file = opened.path.display().to_string();
-    let mut payload: Box<dyn Read> = Box::new(opened.payload()?);
+    let path = opened.path.clone();
+    // What the client reads is screened again line by line, and fed
+    // through the checksum: `check` read the file earlier, and a file
+    // changed since must not reach the client with a command in it.
+    let mut payload: Box<dyn Read> =
+        Box::new(Screened::new(BufReader::new(opened.verified_payload()?)));
     // The server commits each table as it loads, so a failure part way
     // leaves part of the backup in place.
     tool::stream_in(command, "the mariadb client", &mut payload, total, progress).map_err(|e| {
+        let e = tool::from_input(e, &path);
         let BackupError::Tool { tool, message } = e else {
             return e;
         };
@@ -568,6 +647,25 @@ mod tests {
         client_command(&mut script.as_bytes())
             .unwrap()
             .map(|c| (c.line, c.what))
+    }
+
+    #[test]
+    fn the_client_is_fed_nothing_from_the_line_of_a_client_command_on() {
+        use std::io::Read as _;
+        let script = "SELECT 1;\nSELECT 'a\nb';\n\\! touch x\nSELECT 2;\n";
+        let mut screened = super::Screened::new(script.as_bytes());
+        let mut fed = Vec::new();
+        let failed = screened.read_to_end(&mut fed).expect_err("refused");
+        assert_eq!(failed.kind(), std::io::ErrorKind::InvalidData);
+        assert!(failed.to_string().contains("line 4 holds"), "{failed}");
+        assert_eq!(String::from_utf8_lossy(&fed), "SELECT 1;\nSELECT 'a\nb';\n");
+        // An honest script passes through byte for byte.
+        let honest = "SELECT 'x\\'y';\n-- done\n";
+        let mut fed = Vec::new();
+        super::Screened::new(honest.as_bytes())
+            .read_to_end(&mut fed)
+            .expect("passed");
+        assert_eq!(fed, honest.as_bytes());
     }
 
     #[test]

@@ -259,12 +259,17 @@ pub(super) fn load(
         command.args(["--clean", "--if-exists"]);
     }
     let total = opened.manifest.payload_bytes;
+    let path = opened.path.clone();
+    // Fed through the checksum: a dump changed since it was checked fails
+    // before pg_restore reads its end, and the one transaction it loads in
+    // is never committed.
     tool::stream_in(
         command,
         "pg_restore",
-        &mut opened.payload()?,
+        &mut opened.verified_payload()?,
         total,
         progress,
-    )?;
+    )
+    .map_err(|e| tool::from_input(e, &path))?;
     Ok(())
 }

@@ -186,6 +186,21 @@ pub(super) fn stream_in(
     Ok(stdout.and_then(|h| h.join().ok()).unwrap_or_default())
 }
 
+/// A [`stream_in`] error from reading its input as the backup's: a dump
+/// that failed its checks on the way ([`std::io::ErrorKind::InvalidData`])
+/// is a corrupt backup at `path`, said in the reader's words.
+pub(super) fn from_input(e: BackupError, path: &std::path::Path) -> BackupError {
+    if let BackupError::Io { source, .. } = &e
+        && source.kind() == std::io::ErrorKind::InvalidData
+    {
+        return BackupError::Corrupt {
+            path: path.to_owned(),
+            message: source.to_string(),
+        };
+    }
+    e
+}
+
 fn finish(
     what: &str,
     status: std::io::Result<std::process::ExitStatus>,
