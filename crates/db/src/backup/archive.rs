@@ -64,6 +64,7 @@ impl Opened {
             done: 0,
             total,
             expected,
+            failed: false,
         })
     }
 
@@ -72,10 +73,11 @@ impl Opened {
     /// the file was changed after [`open`] checked it.
     pub(super) fn copy_payload(&mut self, out: &mut impl Write) -> Result<(), BackupError> {
         let path = self.path.clone();
+        let what = format!("copying the dump out of `{}`", path.display());
         let mut verified = self.verified_payload()?;
         std::io::copy(&mut verified, out)
             .map(drop)
-            .map_err(|e| changed(&path, e, "copying the dump out of the backup"))
+            .map_err(|e| changed(&path, e, &what))
     }
 }
 
@@ -104,13 +106,26 @@ pub(super) struct Verified<'a> {
     done: u64,
     total: u64,
     expected: String,
+    /// Once a read failed, every later one fails too: a caller that tried
+    /// again must not see the end of a changed dump as a clean one.
+    failed: bool,
 }
 
 impl Read for Verified<'_> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.failed {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                CHANGED,
+            ));
+        }
+        if buf.is_empty() {
+            return Ok(0);
+        }
         let n = self.inner.read(buf)?;
         let Some(chunk) = buf.get(..n).filter(|c| !c.is_empty()) else {
             if self.done < self.total {
+                self.failed = true;
                 return Err(std::io::Error::new(
                     std::io::ErrorKind::InvalidData,
                     CHANGED,
@@ -121,6 +136,7 @@ impl Read for Verified<'_> {
         self.hasher.update(chunk);
         self.done += n as u64;
         if self.done == self.total && hex::encode(self.hasher.clone().finalize()) != self.expected {
+            self.failed = true;
             return Err(std::io::Error::new(
                 std::io::ErrorKind::InvalidData,
                 CHANGED,
@@ -443,5 +459,7 @@ mod tests {
         let failed = failed.expect("the change is found");
         assert_eq!(failed.kind(), std::io::ErrorKind::InvalidData);
         assert_eq!(handed, 90, "the last read is withheld");
+        // Reading on gets no clean end.
+        assert!(verified.read(&mut chunk).is_err());
     }
 }

@@ -396,6 +396,9 @@ struct Screened<R> {
     line: Vec<u8>,
     /// How much of `line` was passed on.
     at: usize,
+    /// Why an earlier read failed: every later one fails the same way, so
+    /// a caller that tried again gets nothing unscanned.
+    failed: Option<String>,
 }
 
 impl<R: BufRead> Screened<R> {
@@ -405,29 +408,45 @@ impl<R: BufRead> Screened<R> {
             scanner: Scanner::default(),
             line: Vec::new(),
             at: 0,
+            failed: None,
         }
     }
 }
 
 impl<R: BufRead> Read for Screened<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if let Some(why) = &self.failed {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                why.clone(),
+            ));
+        }
         if self.at == self.line.len() {
             self.line.clear();
             self.at = 0;
-            if self.inner.read_until(b'\n', &mut self.line)? == 0 {
-                return Ok(0);
-            }
-            if let Some(found) = self.scanner.line(&self.line) {
-                self.line.clear();
-                return Err(std::io::Error::new(
-                    std::io::ErrorKind::InvalidData,
+            let read = self.inner.read_until(b'\n', &mut self.line);
+            let why = match read {
+                Ok(0) => return Ok(0),
+                Ok(_) => self.scanner.line(&self.line).map(|found| {
                     format!(
                         "line {} holds {}, which the mariadb client would run as a command \
                          of its own; it was not there when the file was checked, so the file \
                          was altered during the restore",
                         found.line, found.what
-                    ),
-                ));
+                    )
+                }),
+                Err(e) => {
+                    // Part of a line may have been read: none of it is
+                    // passed on unscanned.
+                    self.line.clear();
+                    self.failed = Some(e.to_string());
+                    return Err(e);
+                }
+            };
+            if let Some(why) = why {
+                self.line.clear();
+                self.failed = Some(why.clone());
+                return Err(std::io::Error::new(std::io::ErrorKind::InvalidData, why));
             }
         }
         let rest = self.line.get(self.at..).unwrap_or_default();
@@ -572,7 +591,24 @@ pub(super) fn load(
     // The server commits each table as it loads, so a failure part way
     // leaves part of the backup in place.
     tool::stream_in(command, "the mariadb client", &mut payload, total, progress).map_err(|e| {
-        let e = tool::from_input(e, &path);
+        // The client ran every line before the one it was stopped at, so
+        // a dump refused on the way says so as a partial load does.
+        let e = match tool::from_input(e, &path) {
+            BackupError::Corrupt { message, .. } => BackupError::Tool {
+                tool: "the mariadb client".to_owned(),
+                message: format!("it was stopped, since the backup `{file}` changed: {message}"),
+            },
+            other @ (BackupError::Db(_)
+            | BackupError::Io { .. }
+            | BackupError::WrongEngine { .. }
+            | BackupError::NotEmpty { .. }
+            | BackupError::NoTool(_)
+            | BackupError::Refused(_)
+            | BackupError::Incompatible(_)
+            | BackupError::Tool { .. }
+            | BackupError::Unverified { .. }
+            | BackupError::Counts { .. }) => other,
+        };
         let BackupError::Tool { tool, message } = e else {
             return e;
         };
@@ -658,6 +694,9 @@ mod tests {
         let failed = screened.read_to_end(&mut fed).expect_err("refused");
         assert_eq!(failed.kind(), std::io::ErrorKind::InvalidData);
         assert!(failed.to_string().contains("line 4 holds"), "{failed}");
+        assert_eq!(String::from_utf8_lossy(&fed), "SELECT 1;\nSELECT 'a\nb';\n");
+        // Reading on passes nothing after it either.
+        assert!(screened.read_to_end(&mut fed).is_err());
         assert_eq!(String::from_utf8_lossy(&fed), "SELECT 1;\nSELECT 'a\nb';\n");
         // An honest script passes through byte for byte.
         let honest = "SELECT 'x\\'y';\n-- done\n";
