@@ -114,10 +114,7 @@ pub(super) struct Verified<'a> {
 impl Read for Verified<'_> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         if self.failed {
-            return Err(std::io::Error::new(
-                std::io::ErrorKind::InvalidData,
-                CHANGED,
-            ));
+            return Err(self.fail());
         }
         if buf.is_empty() {
             return Ok(0);
@@ -125,24 +122,24 @@ impl Read for Verified<'_> {
         let n = self.inner.read(buf)?;
         let Some(chunk) = buf.get(..n).filter(|c| !c.is_empty()) else {
             if self.done < self.total {
-                self.failed = true;
-                return Err(std::io::Error::new(
-                    std::io::ErrorKind::InvalidData,
-                    CHANGED,
-                ));
+                return Err(self.fail());
             }
             return Ok(0);
         };
         self.hasher.update(chunk);
         self.done += n as u64;
         if self.done == self.total && hex::encode(self.hasher.clone().finalize()) != self.expected {
-            self.failed = true;
-            return Err(std::io::Error::new(
-                std::io::ErrorKind::InvalidData,
-                CHANGED,
-            ));
+            return Err(self.fail());
         }
         Ok(n)
+    }
+}
+
+impl Verified<'_> {
+    /// The dump changed: this read and every later one fail.
+    fn fail(&mut self) -> std::io::Error {
+        self.failed = true;
+        std::io::Error::new(std::io::ErrorKind::InvalidData, CHANGED)
     }
 }
 

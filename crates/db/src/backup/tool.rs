@@ -186,19 +186,14 @@ pub(super) fn stream_in(
     Ok(stdout.and_then(|h| h.join().ok()).unwrap_or_default())
 }
 
-/// A [`stream_in`] error from reading its input as the backup's: a dump
-/// that failed its checks on the way ([`std::io::ErrorKind::InvalidData`])
-/// is a corrupt backup at `path`, said in the reader's words.
+/// A [`stream_in`] error from reading its input as the backup's, judged
+/// as [`archive::changed`] judges a read of the dump: one that failed its
+/// checks on the way is a corrupt backup at `path`.
 pub(super) fn from_input(e: BackupError, path: &std::path::Path) -> BackupError {
-    if let BackupError::Io { source, .. } = &e
-        && source.kind() == std::io::ErrorKind::InvalidData
-    {
-        return BackupError::Corrupt {
-            path: path.to_owned(),
-            message: source.to_string(),
-        };
-    }
-    e
+    let BackupError::Io { what, source } = e else {
+        return e;
+    };
+    super::archive::changed(path, source, &what)
 }
 
 fn finish(
