@@ -260,12 +260,13 @@ impl<R: Read> Frames<R> {
     }
 }
 
-fn frames(
-    opened: &mut archive::Opened,
-) -> Result<Frames<std::io::Take<&mut std::fs::File>>, BackupError> {
+/// The dump's frames, read through its checksum: a file changed since it
+/// was opened fails its last read rather than handing over documents its
+/// manifest does not cover.
+fn frames(opened: &mut archive::Opened) -> Result<Frames<archive::Verified<'_>>, BackupError> {
     let total = opened.manifest.payload_bytes;
     let path = opened.path.clone();
-    let payload = opened.payload()?;
+    let payload = opened.verified_payload()?;
     Frames::new(payload, total).map_err(|message| BackupError::Corrupt { path, message })
 }
 
@@ -507,17 +508,30 @@ pub(super) fn restore(
     }
     progress(Step::Phase("restoring"));
     let file = opened.path.display().to_string();
-    // A failure of the server's (not of the file, which was checked)
-    // leaves what was loaded so far.
+    // A failure of the server's, or a dump that no longer reads as it did
+    // when it was checked (the file changed since), leaves what was
+    // loaded so far.
     load(profile, db, opened, options.replace, progress).map_err(|e| {
-        let BackupError::Db(e) = e else {
-            return e;
+        let cause = match e {
+            BackupError::Db(e) => e.to_string(),
+            BackupError::Corrupt { message, .. } => {
+                format!("it was stopped, since the backup `{file}` changed: {message}")
+            }
+            other @ (BackupError::Io { .. }
+            | BackupError::WrongEngine { .. }
+            | BackupError::NotEmpty { .. }
+            | BackupError::NoTool(_)
+            | BackupError::Refused(_)
+            | BackupError::Incompatible(_)
+            | BackupError::Tool { .. }
+            | BackupError::Unverified { .. }
+            | BackupError::Counts { .. }) => return other,
         };
         BackupError::Tool {
             tool: "the MongoDB restore".to_owned(),
             message: format!(
-                "{e}; the database of `{name}` may now hold part of the backup: fix the cause, \
-                 then run `lord db restore {name} {file} --replace` again",
+                "{cause}; the database of `{name}` may now hold part of the backup: fix the \
+                 cause, then run `lord db restore {name} {file} --replace` again",
                 name = profile.name,
             ),
         }

@@ -318,12 +318,13 @@ impl<R: Read> Records<R> {
     }
 }
 
-fn records(
-    opened: &mut archive::Opened,
-) -> Result<Records<std::io::Take<&mut std::fs::File>>, BackupError> {
+/// The dump's records, read through its checksum: a file changed since
+/// it was opened fails its last read rather than handing over records its
+/// manifest does not cover.
+fn records(opened: &mut archive::Opened) -> Result<Records<archive::Verified<'_>>, BackupError> {
     let total = opened.manifest.payload_bytes;
     let path = opened.path.clone();
-    let payload = opened.payload()?;
+    let payload = opened.verified_payload()?;
     Records::new(payload, total).map_err(|message| BackupError::Corrupt { path, message })
 }
 
@@ -490,17 +491,17 @@ fn load(
             ),
         }
     };
-    let path = opened.path.clone();
+    // The dump was checked whole before loading, so a record that does
+    // not read now means the file changed since; the batches before it
+    // are in the database already.
     let mut records = records(opened)?;
     let mut batch = Vec::new();
     let mut bytes = 0;
-    while let Some(record) = records
-        .next_record()
-        .map_err(|message| BackupError::Corrupt {
-            path: path.clone(),
-            message,
-        })?
-    {
+    while let Some(record) = records.next_record().map_err(|message| {
+        partial(format!(
+            "it was stopped, since the backup `{file}` changed: {message}"
+        ))
+    })? {
         let ttl = record.ttl.unwrap_or(0).to_string();
         bytes += record.payload.len();
         let mut command = args(&[b"RESTORE", &record.key, ttl.as_bytes(), &record.payload]);

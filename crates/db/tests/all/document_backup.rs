@@ -173,6 +173,7 @@ fn mongodb_backups_round_trip_every_bson_type_on_the_emulator() {
     every_type_round_trips(&server, &source, &profile("fresh"), &file);
     a_non_empty_target_is_refused_unless_replaced(&server, &source, &file);
     a_corrupted_backup_is_refused_naming_the_file(&server, &profile("empty"), &file);
+    a_backup_changed_while_it_is_restored_stops_the_restore(&server, &profile("changing"), &file);
 }
 
 /// Which fields the emulator serves as given; the test says which it
@@ -312,4 +313,42 @@ fn a_corrupted_backup_is_refused_naming_the_file(server: &Mongo, empty: &Profile
         "{refused}"
     );
     assert!(documents(&client(&server.url("empty"))).is_empty());
+}
+
+/// The file changes after the restore checked it: the load reads it
+/// through its checksum, so the last documents are never inserted, and
+/// the error says the file changed, that the batches before are in the
+/// database, and how to finish once the file is sound.
+fn a_backup_changed_while_it_is_restored_stops_the_restore(
+    server: &Mongo,
+    empty: &Profile,
+    file: &Path,
+) {
+    let (changed, mut progress) = crate::changed_once_loading(file, "changing.lordbackup");
+    let refused = backup::restore(
+        empty,
+        None,
+        &changed,
+        RestoreOptions::default(),
+        &Tools::default(),
+        &mut progress,
+    )
+    .expect_err("a backup changed under the restore");
+    let message = refused.to_string();
+    assert!(
+        matches!(refused, BackupError::Tool { .. })
+            && message.contains(&format!("since the backup `{}` changed", changed.display()))
+            && message.contains("no longer matches the manifest's checksum")
+            && message.contains("may now hold part of the backup")
+            && message.contains("--replace"),
+        "{message}"
+    );
+    let people = documents(&client(&server.url("changing")))
+        .iter()
+        .filter(|(collection, _)| collection == "people")
+        .count();
+    assert!(
+        people < 2500,
+        "the last batch of people was withheld: {people} of 2500 inserted"
+    );
 }

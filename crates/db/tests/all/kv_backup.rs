@@ -214,6 +214,7 @@ pub(crate) fn run_all(server: &Redis) {
     every_type_round_trips(&source, &fresh, &file);
     a_non_empty_target_is_refused_unless_replaced(&source, &file);
     a_corrupted_backup_is_refused_naming_the_file(&other, &file);
+    a_backup_changed_while_it_is_restored_stops_the_restore(&other, &file);
     keys_of_a_newer_rdb_format_are_refused_before_any_is_written(&other, &file);
     an_acl_user_restores_the_keys_it_may_write(server, &profile(12), &profile(13));
 }
@@ -415,6 +416,33 @@ fn a_corrupted_backup_is_refused_naming_the_file(empty: &Profile, file: &Path) {
                 .to_string()
                 .contains("is a backup of a redis database"),
         "{refused}"
+    );
+    assert_eq!(dbsize(empty), KvReply::Int(0));
+}
+
+/// The file changes after the restore checked it: the load reads it
+/// through its checksum, so the changed last key is never sent, and the
+/// error says the file changed and how to finish once it is sound. All 19
+/// keys fit one batch, so none was written.
+fn a_backup_changed_while_it_is_restored_stops_the_restore(empty: &Profile, file: &Path) {
+    let (changed, mut progress) = crate::changed_once_loading(file, "changing.lordbackup");
+    let refused = backup::restore(
+        empty,
+        password().as_ref(),
+        &changed,
+        RestoreOptions::default(),
+        &tools(),
+        &mut progress,
+    )
+    .expect_err("a backup changed under the restore");
+    let message = refused.to_string();
+    assert!(
+        matches!(refused, BackupError::Tool { .. })
+            && message.contains(&format!("since the backup `{}` changed", changed.display()))
+            && message.contains("no longer matches the manifest's checksum")
+            && message.contains("may now hold part of the backup")
+            && message.contains("--replace"),
+        "{message}"
     );
     assert_eq!(dbsize(empty), KvReply::Int(0));
 }

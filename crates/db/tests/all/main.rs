@@ -384,3 +384,37 @@ pub(crate) fn resealed(
     std::fs::write(&path, sealed).expect("write");
     path
 }
+
+/// A copy of the backup `file` beside it as `name`, and a restore progress
+/// callback that flips its last byte where it lies once the restore has
+/// checked the file and starts loading it: someone changing the backup
+/// under a running restore. The restore holds the file open, so the flip
+/// is made in that same file, not in a new one renamed over it.
+#[cfg(any(feature = "redis", feature = "mongodb"))]
+pub(crate) fn changed_once_loading(
+    file: &std::path::Path,
+    name: &str,
+) -> (std::path::PathBuf, impl FnMut(lord_db::backup::Step<'_>)) {
+    use std::io::{Read as _, Seek as _, SeekFrom, Write as _};
+    let copy = file.with_file_name(name);
+    std::fs::copy(file, &copy).expect("a copy of the backup");
+    let target = copy.clone();
+    let mut flipped = false;
+    let progress = move |step: lord_db::backup::Step<'_>| {
+        if flipped || !matches!(step, lord_db::backup::Step::Phase("restoring")) {
+            return;
+        }
+        flipped = true;
+        let mut f = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&target)
+            .expect("the copy");
+        let mut last = [0; 1];
+        f.seek(SeekFrom::End(-1)).expect("seek");
+        f.read_exact(&mut last).expect("read");
+        f.seek(SeekFrom::End(-1)).expect("seek");
+        f.write_all(&[last[0] ^ 0x01]).expect("flip");
+    };
+    (copy, progress)
+}
