@@ -34,6 +34,8 @@ pub(crate) struct LazyChannels {
     channels: OnceLock<Channels>,
     /// Every plugin's per-minute counts in this process.
     quotas: OnceLock<lord_state::Quotas>,
+    /// Pipeline steps refused for a full data folder, not audited yet.
+    data_refusals: crate::quota::DataRefusals,
     global: OnceLock<lord_state::GlobalState>,
     /// lord's own topics, parsed.
     topics: Mutex<HashMap<&'static str, lord_manifest::Topic>>,
@@ -50,6 +52,7 @@ impl LazyChannels {
             session,
             channels: OnceLock::new(),
             quotas: OnceLock::new(),
+            data_refusals: crate::quota::DataRefusals::default(),
             global: OnceLock::new(),
             topics: Mutex::new(HashMap::new()),
             db_connector: None,
@@ -143,6 +146,12 @@ impl LazyChannels {
             .get()
             .map(lord_state::Quotas::take_throttles)
             .unwrap_or_default()
+    }
+
+    /// Where pipeline steps refused for a full data folder are noted, to
+    /// be audited once the pipeline ended ([`crate::Framework::judge_throttles`]).
+    pub(crate) fn data_refusals(&self) -> &crate::quota::DataRefusals {
+        &self.data_refusals
     }
 
     /// `plugin`'s per-minute quotas: its limits from the configuration, its

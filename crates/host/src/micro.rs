@@ -169,7 +169,7 @@ impl Package {
     /// another call, and its data folder is within its quota; a refusal
     /// says which quota (and when a per-minute one resets).
     fn admit(&self) -> Result<(), HandlerError> {
-        if let Some(over) = self.data.as_ref().and_then(PacedFolder::over) {
+        if let Some(over) = self.data.as_ref().and_then(PacedFolder::refuses) {
             return Err(HandlerError::new(FailureKind::Denied, over));
         }
         match &self.quota {
@@ -687,7 +687,9 @@ fn package(
         quota: links.get::<lord_state::PluginQuota>().cloned(),
         data: match isolation {
             Isolation::Strict => None,
-            Isolation::Limited | Isolation::None => rt.data_folder(plugin).map(PacedFolder::new),
+            Isolation::Limited | Isolation::None => rt
+                .data_folder(plugin)
+                .map(|folder| PacedFolder::new(folder, rt.data_refusals().clone())),
         },
         links,
         limits,

@@ -12,7 +12,10 @@
 //! message (over it, the audit log says so). A plugin that filled its
 //! folder from its handlers is stopped there as it is in its commands. A
 //! pipeline step measures it at most once a second while it is within
-//! its quota ([`PacedFolder`]): steps run many times a second.
+//! its quota ([`PacedFolder`]): steps run many times a second. A step
+//! runs where no store is at hand, so its refusals are noted
+//! ([`DataRefusals`]) and audited once the pipeline ended, with the
+//! per-minute refusals ([`crate::Framework::judge_throttles`]).
 
 use std::path::{Path, PathBuf};
 
@@ -37,6 +40,16 @@ impl crate::Framework {
     /// own. Returns the plugins it disabled.
     pub async fn judge_throttles(&mut self) -> Result<Vec<PluginId>, HostError> {
         let (lifecycle, rt, store) = self.lifecycle_parts();
+        // A full folder is no strike (its plugin runs nothing until files
+        // are removed, so it cannot keep hitting the quota), as for a
+        // command refused for it: audited only.
+        for refused in rt.data_refusals().take() {
+            let detail = format!(
+                "{}; {} pipeline step(s) refused",
+                refused.over, refused.steps
+            );
+            store.audit(&refused.plugin, "throttled (data-mib)", &detail)?;
+        }
         let mut disabled = Vec::new();
         for (plugin, throttles) in rt.take_throttles() {
             let Ok(id) = plugin.parse::<PluginId>() else {
@@ -111,6 +124,45 @@ impl DataFolder {
     }
 }
 
+/// Pipeline steps refused because their plugin's data folder was over its
+/// quota, by plugin: what the folder held past it (the latest refusal's
+/// words) and how many steps were refused. Shared by every package of a
+/// process.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct DataRefusals(
+    std::sync::Arc<std::sync::Mutex<std::collections::BTreeMap<PluginId, (String, u64)>>>,
+);
+
+/// One plugin's entry in [`DataRefusals`], taken to be audited.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct DataRefused {
+    pub(crate) plugin: PluginId,
+    pub(crate) over: String,
+    pub(crate) steps: u64,
+}
+
+impl DataRefusals {
+    fn note(&self, plugin: &PluginId, over: &str) {
+        let mut noted = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let entry = noted.entry(plugin.clone()).or_default();
+        over.clone_into(&mut entry.0);
+        entry.1 += 1;
+    }
+
+    /// Every refusal noted since the last call.
+    pub(crate) fn take(&self) -> Vec<DataRefused> {
+        let mut noted = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        std::mem::take(&mut *noted)
+            .into_iter()
+            .map(|(plugin, (over, steps))| DataRefused {
+                plugin,
+                over,
+                steps,
+            })
+            .collect()
+    }
+}
+
 /// How often a [`PacedFolder`] within its quota is measured again.
 const PACE: std::time::Duration = std::time::Duration::from_secs(1);
 
@@ -123,24 +175,31 @@ pub(crate) struct PacedFolder {
     folder: DataFolder,
     /// When it was last found within its quota.
     within_at: std::sync::Mutex<Option<std::time::Instant>>,
+    refusals: DataRefusals,
 }
 
 impl PacedFolder {
-    pub(crate) fn new(folder: DataFolder) -> Self {
+    pub(crate) fn new(folder: DataFolder, refusals: DataRefusals) -> Self {
         Self {
             folder,
             within_at: std::sync::Mutex::new(None),
+            refusals,
         }
     }
 
-    /// As [`DataFolder::over`], measured again only after [`PACE`].
-    pub(crate) fn over(&self) -> Option<String> {
+    /// As [`DataFolder::over`], measured again only after [`PACE`]. The
+    /// caller refuses the step when it is `Some`, so the refusal is noted
+    /// for the audit log here.
+    pub(crate) fn refuses(&self) -> Option<String> {
         let mut within_at = self.within_at.lock().unwrap_or_else(|p| p.into_inner());
         if within_at.is_some_and(|at| at.elapsed() < PACE) {
             return None;
         }
         let over = self.folder.over();
         *within_at = over.is_none().then(std::time::Instant::now);
+        if let Some(over) = &over {
+            self.refusals.note(&self.folder.plugin, over);
+        }
         over
     }
 }
@@ -186,6 +245,33 @@ fn folder_bytes(dir: &Path) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn data_refusals_count_steps_per_plugin_and_are_taken_once() {
+        let refusals = DataRefusals::default();
+        let a: PluginId = "alpha".parse().unwrap();
+        let b: PluginId = "beta".parse().unwrap();
+        refusals.note(&a, "holds 2 MiB");
+        refusals.note(&b, "holds 5 MiB");
+        refusals.note(&a, "holds 3 MiB");
+        let taken = refusals.take();
+        assert_eq!(
+            taken,
+            [
+                DataRefused {
+                    plugin: a,
+                    over: "holds 3 MiB".to_owned(),
+                    steps: 2
+                },
+                DataRefused {
+                    plugin: b,
+                    over: "holds 5 MiB".to_owned(),
+                    steps: 1
+                },
+            ]
+        );
+        assert!(refusals.take().is_empty());
+    }
 
     #[test]
     fn a_data_folder_is_measured_with_its_subfolders_and_without_links() {

@@ -97,6 +97,11 @@ impl<'a> Runtime<'a> {
         self.channels.take_throttles()
     }
 
+    /// Pipeline steps refused for a full data folder, not audited yet.
+    pub(crate) fn data_refusals(&self) -> &'a crate::quota::DataRefusals {
+        self.channels.data_refusals()
+    }
+
     /// When refusals disable a plugin.
     pub(crate) fn strikes(&self) -> crate::quota::Strikes {
         crate::quota::strikes(self.settings)

@@ -347,7 +347,8 @@ fn a_plugin_over_its_data_quota_is_handed_no_events_and_its_messages_wait() {
 
 /// A pipeline's micro handler is measured against the same quota before
 /// each call: once `datahog-fill` has filled the folder, the next call is
-/// refused, naming the quota to raise, and writes nothing.
+/// refused, naming the quota to raise, and writes nothing. The refusal is
+/// in the audit log, as a command's is.
 #[test]
 fn a_micro_handler_over_its_data_quota_is_refused() {
     let lord = Lord::new();
@@ -373,4 +374,19 @@ fn a_micro_handler_over_its_data_quota_is_refused() {
         .assert_stderr_contains("over its `quota.data-mib` (1 MiB)")
         .assert_stderr_contains("quota.plugins.datahog.data-mib");
     assert_eq!(files(), 1);
+
+    let info = lord.info("datahog");
+    let refused: Vec<&serde_json::Value> = info["history"]
+        .as_array()
+        .expect("history")
+        .iter()
+        .filter(|e| e["action"] == "throttled (data-mib)")
+        .collect();
+    assert_eq!(refused.len(), 1, "{}", info["history"]);
+    let detail = refused[0]["detail"].as_str().expect("a detail");
+    assert!(
+        detail.contains("over its `quota.data-mib` (1 MiB)")
+            && detail.ends_with("; 1 pipeline step(s) refused"),
+        "{detail}"
+    );
 }
