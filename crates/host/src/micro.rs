@@ -10,7 +10,7 @@
 use std::borrow::Cow;
 use std::sync::{Arc, Mutex, OnceLock};
 
-use lord_manifest::{Isolation, MicroId, MicroSpec};
+use lord_manifest::{Isolation, MicroId, MicroSpec, PluginId};
 use lord_micro::{
     Batch, BatchFailure, BoxFuture, CallContext, FailureKind, Handler, HandlerError, Membership,
     MicroManager, MicroPlugin, MicroSecurity,
@@ -120,6 +120,8 @@ pub type MicroWrote = Arc<dyn Fn(&MicroId, &Captured) + Send + Sync>;
 /// registering every installed micro-plugin costs nothing until a pipeline
 /// calls one.
 pub(crate) struct Package {
+    /// The plugin whose component serves the members.
+    plugin: PluginId,
     /// The members' ids, by member index.
     ids: Vec<MicroId>,
     prepare: Box<dyn Fn() -> Result<Source, HostError> + Send + Sync>,
@@ -415,6 +417,10 @@ impl Handler for SandboxedMicro {
         Box::pin(async move { self.package.run_text(self.index, &input, ctx).await })
     }
 
+    fn plugin(&self) -> Option<&PluginId> {
+        Some(&self.package.plugin)
+    }
+
     fn membership(&self) -> Option<Membership> {
         // A batch runs its steps on one instance without asking the cache;
         // a package with `pure` members answers step by step instead.
@@ -677,6 +683,7 @@ fn package(
         None
     };
     let package = Arc::new(Package {
+        plugin: plugin.id().clone(),
         pure,
         results,
         wrote: wrote.cloned(),

@@ -1,7 +1,8 @@
 //! Checking a pipeline before it runs: unknown ids, schema mismatches
 //! between neighbours, conditionals not guarded by a validator, and the
-//! pipeline's effective authority; and the cached answer to whether one
-//! step's output is proven to fit the next one's input.
+//! pipeline's effective authority; and the cached answer to whether the
+//! hop from one step to the next may go unchecked: its output schema is
+//! found to fit the next one's input, and one author wrote both steps.
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -65,8 +66,10 @@ impl ChainReport {
 }
 
 impl MicroManager {
-    /// Whether `id`'s output schema is proven to fit the next step's input.
-    /// Answers are cached until the registry changes.
+    /// Whether the hop from `id` to the next step may go unchecked: `id`'s
+    /// output schema is found to fit the next step's input, and one author
+    /// wrote both (see [`crate::Handler::plugin`]). Answers are cached
+    /// until the registry changes.
     pub(crate) fn compatible(&self, id: &MicroId, next: &Step) -> bool {
         let Step::Call { id: next_id, .. } = next else {
             return false;
@@ -95,6 +98,10 @@ impl MicroManager {
             return false;
         }
         match (self.entry(id), self.entry(next_id)) {
+            // The structural comparison is of declared schemas, and an
+            // unchecked hop checks neither side: only a producer whose
+            // author also wrote the consumer may go unchecked.
+            (Some(a), Some(b)) if !one_author(&a, &b) => false,
             (Some(a), Some(b)) => match (&a.output, &b.input) {
                 (Some(out), Some(inp)) => schema::mismatch(&out.source, &inp.source).is_none(),
                 // No input schema: anything fits, nothing to check.
@@ -192,5 +199,15 @@ impl MicroManager {
                 }
             }
         }
+    }
+}
+
+/// Whether `a` and `b` are served by one author's code: the same plugin's,
+/// or both the embedder's native handlers.
+fn one_author(a: &crate::plugin::Entry, b: &crate::plugin::Entry) -> bool {
+    match (a.plugin.handler.plugin(), b.plugin.handler.plugin()) {
+        (Some(x), Some(y)) => x == y,
+        (None, None) => true,
+        (Some(_), None) | (None, Some(_)) => false,
     }
 }

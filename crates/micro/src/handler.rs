@@ -65,6 +65,16 @@ pub trait Handler: Send + Sync {
     fn membership(&self) -> Option<Membership> {
         None
     }
+
+    /// The plugin whose code serves this handler; `None` for the
+    /// embedder's own native handlers. A pipeline leaves a hop between two
+    /// steps unchecked only when both are one author's code (one plugin's,
+    /// or both the embedder's): a value another plugin produced is checked
+    /// at the boundary, whatever that plugin's declared output schema
+    /// promises, since nothing else holds it to the promise.
+    fn plugin(&self) -> Option<&lord_manifest::PluginId> {
+        None
+    }
 }
 
 /// Handlers that one instance serves together: the micro handlers of one

@@ -220,7 +220,8 @@ pub(crate) enum Proof {
     /// Nothing: check it against the step's input schema.
     None,
     /// The previous step's output schema, structurally compatible with this
-    /// step's input schema (established by `validate`): no check needed.
+    /// step's input schema, and the previous step of the same author
+    /// ([`MicroManager::compatible`]): no check needed.
     Compatible,
 }
 

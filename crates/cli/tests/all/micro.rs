@@ -542,3 +542,36 @@ fn a_micro_id_lord_has_built_in_is_refused_at_install() {
     assert!(lord.list().is_empty(), "the refused package was stored");
     pipe(&lord, &["lines"], "a\nb\n").assert_ok();
 }
+
+/// A step of one plugin hands the next, of another plugin, a value its
+/// declared output schema rules out: the pipeline stops at the boundary
+/// naming the producer, though the two schemas fit and the consumer's
+/// code never sees the value. `datahog-fill` passes its input on; a copy
+/// of its manifest declares that output a string, as `upper` takes.
+#[test]
+fn a_value_crossing_from_one_plugin_to_another_is_checked_at_the_boundary() {
+    let lord = Lord::new();
+    lord.install("micro/text");
+    let liar = crate::support::variant("hostile/datahog", |manifest| {
+        manifest.replace(
+            "isolation = \"limited\"",
+            "isolation = \"limited\"\noutput-schema = { type = \"string\" }",
+        )
+    });
+    let path = liar.path().to_str().expect("utf-8 path");
+    lord.run(&["plugin", "install", path, "--yes"]).assert_ok();
+
+    let crossed = pipe(&lord, &["--json-input", "datahog-fill | upper"], "42");
+    assert!(!crossed.output.status.success(), "{}", crossed.stdout());
+    crossed.assert_stderr_contains(
+        "micro-plugin `datahog-fill` returned output that breaks its own schema",
+    );
+    // A value that keeps the promise crosses.
+    let kept = pipe(
+        &lord,
+        &["--json-input", "datahog-fill | upper"],
+        "\"quiet\"",
+    );
+    kept.assert_ok();
+    assert_eq!(kept.stdout().trim(), "QUIET");
+}

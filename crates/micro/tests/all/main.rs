@@ -196,6 +196,65 @@ fn validation_names_both_neighbours_and_the_field_and_shows_authority() {
     );
 }
 
+/// A native handler reported as served by `plugin`'s code, as the host's
+/// sandboxed handlers are.
+struct OfPlugin {
+    inner: NativeHandler,
+    plugin: lord_manifest::PluginId,
+}
+
+impl Handler for OfPlugin {
+    fn execute<'a>(
+        &'a self,
+        input: Value,
+        ctx: &'a CallContext,
+    ) -> BoxFuture<'a, Result<Value, HandlerError>> {
+        self.inner.execute(input, ctx)
+    }
+
+    fn plugin(&self) -> Option<&lord_manifest::PluginId> {
+        Some(&self.plugin)
+    }
+}
+
+/// `liar` declares string output and returns 7; `upper` takes a string.
+/// The schemas fit, so the hop between them may go unchecked, but only
+/// when one plugin serves both: from another plugin's code the value is
+/// checked, and the liar is named.
+#[test]
+fn a_hop_between_two_plugins_is_checked_however_well_their_schemas_fit() {
+    let managed = |liar_of: &str, upper_of: &str| {
+        let m = MicroManager::new();
+        let mut liar = text_fn("liar", MicroKind::Transformer, |_| Ok(String::new()));
+        liar.handler = Arc::new(OfPlugin {
+            inner: NativeHandler::new(|_: Value, _: &CallContext| Ok(json!(7))),
+            plugin: liar_of.parse().expect("plugin id"),
+        });
+        let mut upper = text_fn("upper", MicroKind::Transformer, |s| Ok(s.to_uppercase()));
+        upper.handler = Arc::new(OfPlugin {
+            inner: NativeHandler::new(|input: Value, _: &CallContext| {
+                Ok(match input.as_str() {
+                    Some(s) => json!(s.to_uppercase()),
+                    None => json!(format!("upper was handed {input}")),
+                })
+            }),
+            plugin: upper_of.parse().expect("plugin id"),
+        });
+        m.register(liar).expect("register");
+        m.register(upper).expect("register");
+        m
+    };
+    match run(&managed("alpha", "beta"), "liar | upper", json!("x")) {
+        Err(MicroError::InvalidOutput { id, .. }) => assert_eq!(id.as_str(), "liar"),
+        other => panic!("{other:?}"),
+    }
+    // One author's two steps: what one hands the other is theirs to agree.
+    assert_eq!(
+        run(&managed("alpha", "alpha"), "liar | upper", json!("x")).expect("runs"),
+        json!("upper was handed 7")
+    );
+}
+
 #[test]
 fn schemas_are_checked_at_the_edges() {
     let m = manager();
