@@ -191,6 +191,7 @@ impl Framework {
                     E::DigestMismatch { .. }
                     | E::UntrustedKey(_)
                     | E::BadSignature(_)
+                    | E::ReleaseMismatch { .. }
                     | E::SignatureFormat { .. } => (Category::Security, "bad-signature"),
                     E::Io { .. }
                     | E::Manifest(_)

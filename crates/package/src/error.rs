@@ -47,6 +47,13 @@ pub enum PackageError {
         "refused package: its signature does not verify with key {0}; it was forged or damaged"
     )]
     BadSignature(String),
+    /// A release signature made for another version or platform (or a
+    /// package's signature) offered for a release.
+    #[error(
+        "refused release: its signature vouches for {signed}, but it is offered as {offered}; \
+         whoever serves it changed what it claims to be"
+    )]
+    ReleaseMismatch { signed: String, offered: String },
     /// A signature file that is not one.
     #[error("refused package: `{path}` is not a lord signature: {problem}")]
     SignatureFormat { path: PathBuf, problem: String },
@@ -75,6 +82,7 @@ impl PackageError {
             | PackageError::DigestMismatch { .. }
             | PackageError::UntrustedKey(_)
             | PackageError::BadSignature(_)
+            | PackageError::ReleaseMismatch { .. }
             | PackageError::SignatureFormat { .. }
             | PackageError::NoSuchKey(_)
             | PackageError::KeyExists(_)

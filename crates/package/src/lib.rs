@@ -22,7 +22,10 @@ use std::path::Path;
 
 pub use archive::{Digest, EXTENSION, Limits, Packed, Unpacked, pack, unpack};
 pub use error::PackageError;
-pub use signature::{KeyId, KeyInfo, Keys, PublicKey, Signature, Verified, check_key_name, verify};
+pub use signature::{
+    KeyId, KeyInfo, Keys, PublicKey, ReleaseStatement, Signature, Verified, check_key_name, verify,
+    verify_release,
+};
 
 /// How an opened package came to be trusted.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -6,6 +6,13 @@
 //! package as `PACKAGE.sig`, a small JSON document naming the key and the
 //! digest it covers.
 //!
+//! A build of lord itself is signed as a release: the message is another
+//! label, then the platform and version it is published as, then the
+//! digest ([`Keys::sign_release`], [`verify_release`]). Whoever serves the
+//! index can then offer a binary only as the version and platform its
+//! publisher signed it for: not an older release as a newer one, not
+//! another platform's build, not a package someone signed as lord.
+//!
 //! Keys live in `$LORD_HOME/keys/` (0700): `NAME.secret` holds a key's
 //! 32-byte seed (0600) and `NAME.pub` its public key; `trusted/ID.pub` are
 //! the keys whose signatures install. A key made here is trusted at once;
@@ -27,6 +34,10 @@ use crate::error::{PackageError, io};
 
 /// What every package signature signs before the digest.
 const DOMAIN: &[u8] = b"lord-commander package signature v1\0";
+
+/// What every release signature signs before the platform, the version
+/// and the digest.
+const RELEASE_DOMAIN: &[u8] = b"lord-commander release signature v1\0";
 
 /// The first word of a public key file.
 const KEY_KIND: &str = "lord-ed25519";
@@ -101,6 +112,52 @@ pub struct Signature {
     pub digest: String,
     /// The ed25519 signature, hexadecimal.
     pub signature: String,
+    /// For a build of lord: the version and platform the signature covers
+    /// with the digest. A package's signature has none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub release: Option<ReleaseStatement>,
+}
+
+/// What a release signature vouches for besides the bytes: that they are
+/// lord `version` for `platform` (ARCH-OS).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReleaseStatement {
+    pub version: String,
+    pub platform: String,
+}
+
+impl ReleaseStatement {
+    /// Its version is SemVer and its platform `ARCH-OS`, in the characters
+    /// the index's target names allow (so neither can hold the zero byte
+    /// that ends each in the signed message); otherwise what is wrong.
+    pub fn check(&self) -> Result<(), String> {
+        let (version, platform) = (&self.version, &self.platform);
+        semver::Version::parse(version).map_err(|e| {
+            format!(
+                "`{}` is not a version like 1.2.3: {e}",
+                version.escape_debug()
+            )
+        })?;
+        let part = |p: &str| {
+            !p.is_empty()
+                && p.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        };
+        match platform.split_once('-') {
+            Some((arch, os)) if part(arch) && part(os) => Ok(()),
+            Some(_) | None => Err(format!(
+                "`{}` is not a platform like x86_64-linux",
+                platform.escape_debug()
+            )),
+        }
+    }
+}
+
+impl std::fmt::Display for ReleaseStatement {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "lord {} for {}", self.version, self.platform)
+    }
 }
 
 impl Signature {
@@ -138,6 +195,18 @@ fn message(digest: &Digest) -> Vec<u8> {
     message
 }
 
+/// The release message: its label, the platform and the version (each
+/// ended by a zero byte, which neither may hold), then the digest.
+fn release_message(digest: &Digest, release: &ReleaseStatement) -> Vec<u8> {
+    let mut message = RELEASE_DOMAIN.to_vec();
+    message.extend_from_slice(release.platform.as_bytes());
+    message.push(0);
+    message.extend_from_slice(release.version.as_bytes());
+    message.push(0);
+    message.extend_from_slice(digest.as_bytes());
+    message
+}
+
 /// Who vouched for a package that verified.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Verified {
@@ -149,6 +218,53 @@ pub struct Verified {
 pub fn verify(
     signature: &Signature,
     digest: &Digest,
+    trusted: &[PublicKey],
+) -> Result<Verified, PackageError> {
+    if let Some(release) = &signature.release {
+        return Err(PackageError::SignatureFormat {
+            path: PathBuf::from("signature"),
+            problem: format!("it signs {release}, a release, not a package"),
+        });
+    }
+    verify_message(signature, digest, &message(digest), trusted)
+}
+
+/// Checks that `signature` vouches for `digest` as `release`, under
+/// `trusted`, failing closed: a package's signature, or one made for
+/// another version or platform, is refused.
+pub fn verify_release(
+    signature: &Signature,
+    digest: &Digest,
+    release: &ReleaseStatement,
+    trusted: &[PublicKey],
+) -> Result<Verified, PackageError> {
+    match &signature.release {
+        Some(signed) if signed == release => {}
+        Some(signed) => {
+            return Err(PackageError::ReleaseMismatch {
+                signed: signed.to_string(),
+                offered: release.to_string(),
+            });
+        }
+        None => {
+            return Err(PackageError::ReleaseMismatch {
+                signed: "a package".to_owned(),
+                offered: release.to_string(),
+            });
+        }
+    }
+    verify_message(
+        signature,
+        digest,
+        &release_message(digest, release),
+        trusted,
+    )
+}
+
+fn verify_message(
+    signature: &Signature,
+    digest: &Digest,
+    message: &[u8],
     trusted: &[PublicKey],
 ) -> Result<Verified, PackageError> {
     let signed: Digest =
@@ -174,10 +290,7 @@ pub fn verify(
         .and_then(|b| <[u8; 64]>::try_from(b).ok())
         .ok_or_else(|| PackageError::BadSignature(signature.key.to_string()))?;
     key.key
-        .verify_strict(
-            &message(digest),
-            &ed25519_dalek::Signature::from_bytes(&bytes),
-        )
+        .verify_strict(message, &ed25519_dalek::Signature::from_bytes(&bytes))
         .map_err(|_| PackageError::BadSignature(signature.key.to_string()))?;
     Ok(Verified {
         key: key.id(),
@@ -328,6 +441,36 @@ impl Keys {
             key: public.id(),
             digest: digest.to_string(),
             signature: hex::encode(signing.sign(&message(digest)).to_bytes()),
+            release: None,
+        })
+    }
+
+    /// Signs `digest` with the key `name` as `release`: the bytes of lord
+    /// `release.version` for `release.platform`, and nothing else.
+    pub fn sign_release(
+        &self,
+        name: &str,
+        digest: &Digest,
+        release: ReleaseStatement,
+    ) -> Result<Signature, PackageError> {
+        release
+            .check()
+            .map_err(|problem| PackageError::SignatureFormat {
+                path: PathBuf::from("the release"),
+                problem,
+            })?;
+        let signing = self.signing(name)?;
+        let public = PublicKey {
+            key: signing.verifying_key(),
+            name: name.to_owned(),
+        };
+        let signed = signing.sign(&release_message(digest, &release));
+        Ok(Signature {
+            version: 1,
+            key: public.id(),
+            digest: digest.to_string(),
+            signature: hex::encode(signed.to_bytes()),
+            release: Some(release),
         })
     }
 

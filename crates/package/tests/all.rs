@@ -341,6 +341,71 @@ fn a_signature_by_an_untrusted_or_wrong_key_is_refused() {
     );
 }
 
+/// A release signature vouches for the version and platform with the
+/// bytes: it verifies only as that release, never as a package or as
+/// another release, and a package's signature never verifies as a
+/// release; the statement cannot be edited into another.
+#[test]
+fn a_release_signature_vouches_for_its_version_and_platform_only() {
+    use lord_package::{ReleaseStatement, verify, verify_release};
+    let home = tempfile::tempdir().expect("home");
+    let keys = Keys::new(home.path());
+    keys.generate("ada").expect("key");
+    let trusted = keys.trusted().expect("trusted");
+    let digest = Digest::of(b"lord 1");
+    let statement = |version: &str, platform: &str| ReleaseStatement {
+        version: version.to_owned(),
+        platform: platform.to_owned(),
+    };
+    let one = statement("1.0.0", "x86_64-linux");
+    let signed = keys
+        .sign_release("ada", &digest, one.clone())
+        .expect("sign");
+    verify_release(&signed, &digest, &one, &trusted).expect("verifies as itself");
+    let error = verify(&signed, &digest, &trusted).expect_err("a release as a package");
+    assert!(
+        error.to_string().contains("a release, not a package"),
+        "{error}"
+    );
+    for other in [
+        statement("3.0.0", "x86_64-linux"),
+        statement("1.0.0", "aarch64-linux"),
+    ] {
+        let error =
+            verify_release(&signed, &digest, &other, &trusted).expect_err("another release");
+        assert!(
+            matches!(error, PackageError::ReleaseMismatch { .. }),
+            "{error}"
+        );
+        // The statement edited to match: the signature does not cover it.
+        let edited = Signature {
+            release: Some(other.clone()),
+            ..signed.clone()
+        };
+        let error = verify_release(&edited, &digest, &other, &trusted).expect_err("edited");
+        assert!(matches!(error, PackageError::BadSignature(_)), "{error}");
+    }
+    let package = keys.sign("ada", &digest).expect("sign");
+    let error = verify_release(&package, &digest, &one, &trusted).expect_err("a package");
+    assert!(
+        error.to_string().contains("vouches for a package"),
+        "{error}"
+    );
+    let as_release = Signature {
+        release: Some(one.clone()),
+        ..package
+    };
+    let error = verify_release(&as_release, &digest, &one, &trusted).expect_err("relabelled");
+    assert!(matches!(error, PackageError::BadSignature(_)), "{error}");
+    // A statement that is not a release is never signed.
+    for bad in [
+        statement("1.0", "x86_64-linux"),
+        statement("1.0.0", "linux\0x"),
+    ] {
+        assert!(keys.sign_release("ada", &digest, bad).is_err());
+    }
+}
+
 #[test]
 fn keys_round_trip_and_secret_keys_are_private() {
     let home = tempfile::tempdir().expect("home");

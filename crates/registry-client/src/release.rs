@@ -4,7 +4,7 @@
 //! signature checked under the user's own trusted keys, exactly as a
 //! package is; and publishing one.
 
-use lord_package::{Digest, PublicKey, Signature};
+use lord_package::{Digest, PublicKey, ReleaseStatement, Signature};
 use lord_registry_api::ReleaseInfo;
 
 use crate::client::Client;
@@ -65,13 +65,14 @@ impl Client {
                 release.version, release.platform
             ))
         })?;
-        let signature = signature_of(release)?;
-        lord_package::verify(&signature, &Digest::of(&bytes), trusted).map_err(|e| {
-            ClientError::Refused(format!(
-                "lord {} for {}: {e}",
-                release.version, release.platform
-            ))
-        })?;
+        let (signature, statement) = signature_of(release)?;
+        lord_package::verify_release(&signature, &Digest::of(&bytes), &statement, trusted)
+            .map_err(|e| {
+                ClientError::Refused(format!(
+                    "lord {} for {}: {e}",
+                    release.version, release.platform
+                ))
+            })?;
         Ok(bytes)
     }
 
@@ -112,18 +113,28 @@ impl Client {
     }
 }
 
-/// The signature a release's index entry carries, in the package form.
-fn signature_of(release: &ReleaseInfo) -> Result<Signature, ClientError> {
+/// The signature a release's index entry carries, and what the entry
+/// offers it as: the version and platform the publisher's signature must
+/// vouch for (the index's signing keys are the server's own, so its word
+/// alone does not say which release a binary is).
+fn signature_of(release: &ReleaseInfo) -> Result<(Signature, ReleaseStatement), ClientError> {
+    let statement = ReleaseStatement {
+        version: release.version.clone(),
+        platform: release.platform.clone(),
+    };
     let json = serde_json::json!({
         "version": 1,
         "key": release.key,
         "digest": release.digest,
         "signature": release.signature,
+        "release": statement,
     });
-    Signature::parse(std::path::Path::new("the signed index"), &json.to_string()).map_err(|e| {
+    let signature = Signature::parse(std::path::Path::new("the signed index"), &json.to_string())
+        .map_err(|e| {
         ClientError::Refused(format!(
             "lord {} for {} carries no usable signature: {e}",
             release.version, release.platform
         ))
-    })
+    })?;
+    Ok((signature, statement))
 }

@@ -25,7 +25,7 @@ use axum::body::Body;
 use axum::extract::{Path as UrlPath, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use lord_package::{Digest, PublicKey, Signature};
+use lord_package::{Digest, PublicKey, ReleaseStatement, Signature};
 use lord_registry_api::{IndexEntry, ReleaseInfo, release_name};
 
 use crate::db::RELEASES_SCOPE;
@@ -56,7 +56,8 @@ pub(crate) async fn publish_release(
     let text = |name: &str, what: &str| header_text(&headers, name, what).map(str::to_owned);
     let signature_text = text(
         "lord-signature",
-        "send the binary's signature (`lord pdk sign` of the file) as compact JSON",
+        "send the binary's release signature (`lord pdk sign BINARY --release VERSION`) as \
+         compact JSON",
     )?;
     let key_text = text(
         "lord-public-key",
@@ -74,7 +75,20 @@ pub(crate) async fn publish_release(
     let signature = Signature::parse(Path::new("the lord-signature header"), &signature_text)
         .map_err(rejected)?;
     let digest = Digest::of(&body);
-    lord_package::verify(&signature, &digest, std::slice::from_ref(&public)).map_err(rejected)?;
+    // The publisher's signature must vouch for these bytes as this version
+    // for this platform: the index then lists nothing its publisher did
+    // not say, and clients check the same statement.
+    let statement = ReleaseStatement {
+        version: version.clone(),
+        platform: platform.clone(),
+    };
+    lord_package::verify_release(
+        &signature,
+        &digest,
+        &statement,
+        std::slice::from_ref(&public),
+    )
+    .map_err(rejected)?;
 
     let release = ReleaseInfo {
         version,
@@ -167,20 +181,12 @@ fn check_signer(listed: &[IndexEntry], release: &ReleaseInfo) -> Result<(), Regi
 /// A version is SemVer; a platform is `ARCH-OS` in lower-case letters,
 /// digits and `_`, so neither can reach outside its place in a path.
 fn check_release(version: &str, platform: &str) -> Result<(), RegistryError> {
-    semver::Version::parse(version).map_err(|e| {
-        RegistryError::Rejected(format!("`{version}` is not a version like 1.2.3: {e}"))
-    })?;
-    let part = |p: &str| {
-        !p.is_empty()
-            && p.chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
-    };
-    match platform.split_once('-') {
-        Some((arch, os)) if part(arch) && part(os) => Ok(()),
-        Some(_) | None => Err(RegistryError::Rejected(format!(
-            "`{platform}` is not a platform like x86_64-linux"
-        ))),
+    ReleaseStatement {
+        version: version.to_owned(),
+        platform: platform.to_owned(),
     }
+    .check()
+    .map_err(RegistryError::Rejected)
 }
 
 #[cfg(test)]

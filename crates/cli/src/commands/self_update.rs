@@ -1,11 +1,12 @@
 //! `lord self update` and `lord self rollback`: replace the running `lord`
 //! with the newest signed release a registry lists for this platform
-//! (verified as packages are: signed index, length, SHA-256, signature
-//! under your trusted keys), keeping the replaced binary beside it as
-//! `lord.previous`; and put that one back.
+//! (signed index, length, SHA-256, and a release signature under your
+//! trusted keys that vouches for that version and platform), keeping the
+//! replaced binary beside it as `lord.previous`; and put that one back.
 //!
-//! Releases are published with `lord pdk sign BINARY` and `lord registry
-//! publish-release BINARY --release VERSION` (a token whose scope covers `lord`).
+//! Releases are published with `lord pdk sign BINARY --release VERSION`
+//! and `lord registry publish-release BINARY --release VERSION` (a token
+//! whose scope covers `lord`).
 
 use std::path::PathBuf;
 use std::process::ExitCode;

@@ -51,7 +51,9 @@ fn publish_release(
     let file = author.project.path().join(format!("lord-{version}"));
     std::fs::write(&file, bytes).expect("release file");
     let file = file.to_str().expect("utf-8");
-    author.run(&["pdk", "sign", file, "--key", key]).assert_ok();
+    author
+        .run(&["pdk", "sign", file, "--key", key, "--release", version])
+        .assert_ok();
     let mut cmd = author.command(&[
         "registry",
         "publish-release",
@@ -298,6 +300,32 @@ fn publishing_a_release_needs_a_token_for_lord_and_releases_are_immutable() {
         cmd.env("LORD_REGISTRY_TOKEN", token);
         author.run_cmd(&mut cmd)
     };
+    // Signed as a package, it is not yet a release: the signature must
+    // vouch for the version and platform too.
+    publish(&other)
+        .assert_code(2)
+        .assert_stderr_contains("signs the binary as a package")
+        .assert_stderr_contains("--release 1.0.0");
+    let signed = author.run(&["pdk", "sign", file, "--release", "1.0.0", "--json"]);
+    signed.assert_ok();
+    let said: serde_json::Value = serde_json::from_str(&signed.stdout()).expect("json");
+    assert_eq!(said["release"]["version"], "1.0.0");
+    // Nor is one signed as another release.
+    let mut other_version = author.command(&[
+        "registry",
+        "publish-release",
+        file,
+        "--release",
+        "2.0.0",
+        "--registry",
+        &served.url,
+    ]);
+    other_version.env("LORD_REGISTRY_TOKEN", &other);
+    author
+        .run_cmd(&mut other_version)
+        .assert_code(2)
+        .assert_stderr_contains("vouches for lord 1.0.0 for")
+        .assert_stderr_contains("not lord 2.0.0 for");
     publish(&other)
         .assert_code(2)
         .assert_stderr_contains("publish:lord");
@@ -312,7 +340,9 @@ fn publishing_a_release_needs_a_token_for_lord_and_releases_are_immutable() {
     // The same bytes again is a harmless retry; other bytes are refused.
     publish(&token).assert_ok();
     std::fs::write(file, b"other bytes").expect("file");
-    author.run(&["pdk", "sign", file]).assert_ok();
+    author
+        .run(&["pdk", "sign", file, "--release", "1.0.0"])
+        .assert_ok();
     publish(&token)
         .assert_code(2)
         .assert_stderr_contains("immutable");

@@ -16,9 +16,13 @@ fn release(
     bytes: &[u8],
     version: &str,
 ) -> Result<String, String> {
+    let statement = lord_package::ReleaseStatement {
+        version: version.to_owned(),
+        platform: "x86_64-linux".to_owned(),
+    };
     let signature = r
         .keys
-        .sign(key, &lord_package::Digest::of(bytes))
+        .sign_release(key, &lord_package::Digest::of(bytes), statement)
         .expect("sign");
     let public = r.keys.public(key).expect("public key");
     r.runtime
@@ -31,6 +35,149 @@ fn release(
             "x86_64-linux",
         ))
         .map_err(|e| e.to_string())
+}
+
+/// A release signed as one version offered as another: refused before
+/// the index lists it, naming both.
+#[test]
+fn a_release_signed_as_another_version_is_refused_at_publishing() {
+    let r = Running::start(Backend::Sqlite).expect("sqlite");
+    let releases = token(&r, "publish:lord");
+    let bytes = b"lord 1";
+    let statement = lord_package::ReleaseStatement {
+        version: "1.0.0".to_owned(),
+        platform: "x86_64-linux".to_owned(),
+    };
+    let signature = r
+        .keys
+        .sign_release("ada", &lord_package::Digest::of(bytes), statement)
+        .expect("sign");
+    let public = r.keys.public("ada").expect("public key");
+    let refused = r
+        .runtime
+        .block_on(r.client.publish_release(
+            &releases,
+            bytes.to_vec(),
+            &signature,
+            &public,
+            "3.0.0",
+            "x86_64-linux",
+        ))
+        .expect_err("published under another version");
+    let message = refused.to_string();
+    assert!(
+        message.contains("vouches for lord 1.0.0 for x86_64-linux")
+            && message.contains("offered as lord 3.0.0 for x86_64-linux"),
+        "{message}"
+    );
+    // A package's signature is not a release's.
+    let package = r
+        .keys
+        .sign("ada", &lord_package::Digest::of(bytes))
+        .expect("sign");
+    let refused = r
+        .runtime
+        .block_on(r.client.publish_release(
+            &releases,
+            bytes.to_vec(),
+            &package,
+            &public,
+            "1.0.0",
+            "x86_64-linux",
+        ))
+        .expect_err("published with a package's signature");
+    assert!(
+        refused.to_string().contains("vouches for a package"),
+        "{refused}"
+    );
+    assert!(
+        r.registry
+            .tuf
+            .top_level_targets()
+            .expect("index")
+            .is_empty()
+    );
+}
+
+/// Whoever holds the index's online signing keys (the server itself)
+/// lists genuine, signed binaries under names they were not signed for:
+/// lord 1.0.0 offered as 3.0.0 (a downgrade a client would take for an
+/// update), and the x86_64 build of 2.0.0 offered for aarch64. The client
+/// finds both in the index it verified, and refuses each download: the
+/// publisher's signature vouches for the version and platform, and these
+/// are not the ones it vouched for.
+#[test]
+fn a_release_the_index_lists_as_another_version_or_platform_is_refused_by_the_client() {
+    let r = Running::start(Backend::Sqlite).expect("sqlite");
+    let releases = token(&r, "publish:lord");
+    release(&r, &releases, "ada", b"lord 1", "1.0.0").expect("1.0.0");
+    release(&r, &releases, "ada", b"lord 2", "2.0.0").expect("2.0.0");
+    let listed = r.registry.tuf.top_level_targets().expect("index");
+    let genuine = |version: &str| {
+        listed
+            .iter()
+            .find(|t| t.name == lord_registry_api::release_name("x86_64-linux", version))
+            .and_then(|t| {
+                lord_registry_api::ReleaseInfo::from_custom(t.length, t.digest.clone(), &t.custom)
+            })
+            .expect("a listed release")
+    };
+    let downgrade = lord_registry_api::ReleaseInfo {
+        version: "3.0.0".to_owned(),
+        ..genuine("1.0.0")
+    };
+    let other_platform = lord_registry_api::ReleaseInfo {
+        platform: "aarch64-linux".to_owned(),
+        ..genuine("2.0.0")
+    };
+    r.runtime
+        .block_on(r.registry.tuf.resign(&[
+            lord_registry_api::IndexEntry::from(&downgrade),
+            lord_registry_api::IndexEntry::from(&other_platform),
+        ]))
+        .expect("re-signed by the server's keys");
+
+    let state = tempfile::tempdir().expect("state");
+    let index = r
+        .runtime
+        .block_on(r.client.trusted_index(state.path()))
+        .expect("the index verifies");
+    let running = semver::Version::new(2, 0, 0);
+    for (platform, version) in [("x86_64-linux", "3.0.0"), ("aarch64-linux", "2.0.0")] {
+        let offered = index
+            .release_for(platform, &semver::Version::new(1, 5, 0), None)
+            .filter(|rel| rel.version == version)
+            .unwrap_or_else(|| panic!("{platform} {version} is offered"))
+            .clone();
+        let refused = r
+            .runtime
+            .block_on(
+                r.client
+                    .download_release(&index, &offered, std::slice::from_ref(&r.key)),
+            )
+            .expect_err("a binary offered as what it was not signed as");
+        assert!(
+            refused.to_string().contains("does not verify"),
+            "{platform} {version}: {refused}"
+        );
+    }
+    // The genuine newest release still installs.
+    let newest = index
+        .release_for(
+            "x86_64-linux",
+            &semver::Version::new(1, 5, 0),
+            Some(&running),
+        )
+        .expect("2.0.0")
+        .clone();
+    let bytes = r
+        .runtime
+        .block_on(
+            r.client
+                .download_release(&index, &newest, std::slice::from_ref(&r.key)),
+        )
+        .expect("2.0.0 downloads");
+    assert_eq!(bytes, b"lord 2");
 }
 
 fn token(r: &Running, scope: &str) -> String {

@@ -7,7 +7,7 @@ mod build;
 mod docs;
 mod new;
 mod package;
-pub(crate) use package::signature_beside;
+pub(crate) use package::{signature_beside, this_platform};
 mod record;
 mod test;
 mod validate;

@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use anyhow::{Context as _, Result};
 use clap::Args;
 use lord_host::Framework;
-use lord_package::{Digest, Keys, PublicKey, Signature};
+use lord_package::{Digest, Keys, PublicKey, ReleaseStatement, Signature};
 use serde_json::json;
 
 use super::write_atomic;
@@ -35,6 +35,15 @@ pub(crate) struct SignArgs {
     /// The key to sign with.
     #[arg(long, default_value = "default")]
     key: String,
+    /// Sign a build of lord itself as this release (SemVer), for `lord
+    /// registry publish-release`: the signature then vouches for the
+    /// version and platform as well as the bytes.
+    #[arg(long, value_name = "VERSION")]
+    release: Option<String>,
+    /// With --release: the platform the build runs on, ARCH-OS (default:
+    /// this machine's).
+    #[arg(long, requires = "release")]
+    platform: Option<String>,
     #[arg(long)]
     json: bool,
 }
@@ -96,6 +105,8 @@ pub(crate) fn pack(out: &Output, request: PackRequest) -> Result<ExitCode> {
 pub(crate) struct SignRequest {
     package: PathBuf,
     key: String,
+    /// Signing a build of lord as this release, not a package.
+    release: Option<ReleaseStatement>,
     json: bool,
 }
 
@@ -103,25 +114,50 @@ pub(crate) fn parse_sign(cwd: &Path, args: SignArgs) -> SignRequest {
     SignRequest {
         package: cwd.join(args.package),
         key: args.key,
+        release: args.release.map(|version| ReleaseStatement {
+            version,
+            platform: args.platform.unwrap_or_else(this_platform),
+        }),
         json: args.json,
     }
 }
 
+/// This machine's platform as releases name it: ARCH-OS.
+pub(crate) fn this_platform() -> String {
+    format!("{}-{}", std::env::consts::ARCH, std::env::consts::OS)
+}
+
 pub(crate) fn sign(ctx: &Context, out: &Output, request: SignRequest) -> Result<ExitCode> {
-    let SignRequest { package, key, json } = request;
+    let SignRequest {
+        package,
+        key,
+        release,
+        json,
+    } = request;
     let bytes =
         std::fs::read(&package).with_context(|| format!("reading `{}`", package.display()))?;
     let digest = Digest::of(&bytes);
-    let signature = Keys::new(&ctx.home).sign(&key, &digest)?;
+    let keys = Keys::new(&ctx.home);
+    let signature = match release {
+        Some(release) => keys.sign_release(&key, &digest, release)?,
+        None => keys.sign(&key, &digest)?,
+    };
     let path = Signature::path_for(&package);
     write_atomic(&path, signature.to_json().as_bytes())?;
     if json {
-        out.json_line(
-            &json!({"signature": path, "key": signature.key, "sha256": digest.to_string()}),
-        )?;
+        out.json_line(&json!({
+            "signature": path,
+            "key": signature.key,
+            "sha256": digest.to_string(),
+            "release": signature.release,
+        }))?;
     } else {
+        let what = match &signature.release {
+            Some(release) => format!(" as {release}"),
+            None => String::new(),
+        };
         out.status(format_args!(
-            "signed {} with key `{key}` ({}) into {}",
+            "signed {}{what} with key `{key}` ({}) into {}",
             package.display(),
             signature.key,
             path.display()
