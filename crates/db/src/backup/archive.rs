@@ -143,6 +143,33 @@ impl Verified<'_> {
     }
 }
 
+/// Why a load that writes as it goes (MySQL/MariaDB, Redis, MongoDB) was
+/// stopped part way by a read of the dump that failed its checks: the
+/// file changed after it was checked whole, so the error says so rather
+/// than calling the backup corrupt, whose words say nothing was restored.
+pub(super) fn stopped_by_change(file: &str, message: &str) -> String {
+    format!("it was stopped, since the backup `{file}` changed: {message}")
+}
+
+/// [`stopped_by_change`] for an error of a load: `Ok` with the cause when
+/// it is such a read (a corrupt backup, which the whole-file check before
+/// the load rules out otherwise), the error itself when not.
+pub(super) fn load_stopped(e: BackupError, file: &str) -> Result<String, BackupError> {
+    match e {
+        BackupError::Corrupt { message, .. } => Ok(stopped_by_change(file, &message)),
+        other @ (BackupError::Db(_)
+        | BackupError::Io { .. }
+        | BackupError::WrongEngine { .. }
+        | BackupError::NotEmpty { .. }
+        | BackupError::NoTool(_)
+        | BackupError::Refused(_)
+        | BackupError::Incompatible(_)
+        | BackupError::Tool { .. }
+        | BackupError::Unverified { .. }
+        | BackupError::Counts { .. }) => Err(other),
+    }
+}
+
 fn corrupt(path: &Path, why: impl std::fmt::Display) -> BackupError {
     BackupError::Corrupt {
         path: path.to_owned(),

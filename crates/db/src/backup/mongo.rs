@@ -512,20 +512,14 @@ pub(super) fn restore(
     // when it was checked (the file changed since), leaves what was
     // loaded so far.
     load(profile, db, opened, options.replace, progress).map_err(|e| {
-        let cause = match e {
-            BackupError::Db(e) => e.to_string(),
-            BackupError::Corrupt { message, .. } => {
-                format!("it was stopped, since the backup `{file}` changed: {message}")
+        let cause = match archive::load_stopped(e, &file) {
+            Ok(cause) => cause,
+            Err(e) => {
+                let BackupError::Db(e) = e else {
+                    return e;
+                };
+                e.to_string()
             }
-            other @ (BackupError::Io { .. }
-            | BackupError::WrongEngine { .. }
-            | BackupError::NotEmpty { .. }
-            | BackupError::NoTool(_)
-            | BackupError::Refused(_)
-            | BackupError::Incompatible(_)
-            | BackupError::Tool { .. }
-            | BackupError::Unverified { .. }
-            | BackupError::Counts { .. }) => return other,
         };
         BackupError::Tool {
             tool: "the MongoDB restore".to_owned(),

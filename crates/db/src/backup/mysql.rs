@@ -593,21 +593,12 @@ pub(super) fn load(
     tool::stream_in(command, "the mariadb client", &mut payload, total, progress).map_err(|e| {
         // The client ran every line before the one it was stopped at, so
         // a dump refused on the way says so as a partial load does.
-        let e = match tool::from_input(e, &path) {
-            BackupError::Corrupt { message, .. } => BackupError::Tool {
+        let e = match archive::load_stopped(tool::from_input(e, &path), &file) {
+            Ok(message) => BackupError::Tool {
                 tool: "the mariadb client".to_owned(),
-                message: format!("it was stopped, since the backup `{file}` changed: {message}"),
+                message,
             },
-            other @ (BackupError::Db(_)
-            | BackupError::Io { .. }
-            | BackupError::WrongEngine { .. }
-            | BackupError::NotEmpty { .. }
-            | BackupError::NoTool(_)
-            | BackupError::Refused(_)
-            | BackupError::Incompatible(_)
-            | BackupError::Tool { .. }
-            | BackupError::Unverified { .. }
-            | BackupError::Counts { .. }) => other,
+            Err(other) => other,
         };
         let BackupError::Tool { tool, message } = e else {
             return e;

@@ -497,11 +497,10 @@ fn load(
     let mut records = records(opened)?;
     let mut batch = Vec::new();
     let mut bytes = 0;
-    while let Some(record) = records.next_record().map_err(|message| {
-        partial(format!(
-            "it was stopped, since the backup `{file}` changed: {message}"
-        ))
-    })? {
+    while let Some(record) = records
+        .next_record()
+        .map_err(|message| partial(archive::stopped_by_change(&file, &message)))?
+    {
         let ttl = record.ttl.unwrap_or(0).to_string();
         bytes += record.payload.len();
         let mut command = args(&[b"RESTORE", &record.key, ttl.as_bytes(), &record.payload]);

@@ -334,15 +334,7 @@ fn a_backup_changed_while_it_is_restored_stops_the_restore(
         &mut progress,
     )
     .expect_err("a backup changed under the restore");
-    let message = refused.to_string();
-    assert!(
-        matches!(refused, BackupError::Tool { .. })
-            && message.contains(&format!("since the backup `{}` changed", changed.display()))
-            && message.contains("no longer matches the manifest's checksum")
-            && message.contains("may now hold part of the backup")
-            && message.contains("--replace"),
-        "{message}"
-    );
+    crate::assert_stopped_by_change(&refused, &changed);
     let people = documents(&client(&server.url("changing")))
         .iter()
         .filter(|(collection, _)| collection == "people")

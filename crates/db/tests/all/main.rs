@@ -418,3 +418,21 @@ pub(crate) fn changed_once_loading(
     };
     (copy, progress)
 }
+
+/// `refused` is a load stopped because the backup at `changed` changed
+/// under it: the file named, the checksum's words, and the way out.
+#[cfg(any(feature = "redis", feature = "mongodb"))]
+pub(crate) fn assert_stopped_by_change(
+    refused: &lord_db::backup::BackupError,
+    changed: &std::path::Path,
+) {
+    let message = refused.to_string();
+    assert!(
+        matches!(refused, lord_db::backup::BackupError::Tool { .. })
+            && message.contains(&format!("since the backup `{}` changed", changed.display()))
+            && message.contains("no longer matches the manifest's checksum")
+            && message.contains("may now hold part of the backup")
+            && message.contains("--replace"),
+        "{message}"
+    );
+}
