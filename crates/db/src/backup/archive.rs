@@ -144,19 +144,25 @@ impl Verified<'_> {
 }
 
 /// Why a load that writes as it goes (MySQL/MariaDB, Redis, MongoDB) was
-/// stopped part way by a read of the dump that failed its checks: the
-/// file changed after it was checked whole, so the error says so rather
-/// than calling the backup corrupt, whose words say nothing was restored.
+/// stopped part way by a read of the dump that failed: the file was
+/// checked whole before, so it changed since (or can no longer be read),
+/// and the error says so rather than calling the backup corrupt, whose
+/// words say nothing was restored. A change is found for sure only at the
+/// dump's end, so what was loaded before may be the changed file's.
 pub(super) fn stopped_by_change(file: &str, message: &str) -> String {
-    format!("it was stopped, since the backup `{file}` changed: {message}")
+    format!(
+        "it was stopped, since the backup `{file}` no longer reads as it did when it was \
+         checked: {message}; what was loaded before that may hold records of the changed file \
+         that the backup does not"
+    )
 }
 
-/// [`stopped_by_change`] for an error of a load: `Ok` with the cause when
-/// it is such a read (a corrupt backup, which the whole-file check before
-/// the load rules out otherwise), the error itself when not.
-pub(super) fn load_stopped(e: BackupError, file: &str) -> Result<String, BackupError> {
+/// For an error met after the whole file was checked: `Ok` with what went
+/// wrong when it is a read of the dump that failed (a corrupt backup, which
+/// that check rules out otherwise), the error itself when not.
+pub(super) fn failed_read(e: BackupError) -> Result<String, BackupError> {
     match e {
-        BackupError::Corrupt { message, .. } => Ok(stopped_by_change(file, &message)),
+        BackupError::Corrupt { message, .. } => Ok(message),
         other @ (BackupError::Db(_)
         | BackupError::Io { .. }
         | BackupError::WrongEngine { .. }

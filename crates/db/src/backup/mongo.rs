@@ -512,8 +512,8 @@ pub(super) fn restore(
     // when it was checked (the file changed since), leaves what was
     // loaded so far.
     load(profile, db, opened, options.replace, progress).map_err(|e| {
-        let cause = match archive::load_stopped(e, &file) {
-            Ok(cause) => cause,
+        let cause = match archive::failed_read(e) {
+            Ok(message) => archive::stopped_by_change(&file, &message),
             Err(e) => {
                 let BackupError::Db(e) = e else {
                     return e;

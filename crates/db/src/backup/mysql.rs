@@ -593,10 +593,10 @@ pub(super) fn load(
     tool::stream_in(command, "the mariadb client", &mut payload, total, progress).map_err(|e| {
         // The client ran every line before the one it was stopped at, so
         // a dump refused on the way says so as a partial load does.
-        let e = match archive::load_stopped(tool::from_input(e, &path), &file) {
+        let e = match archive::failed_read(tool::from_input(e, &path)) {
             Ok(message) => BackupError::Tool {
                 tool: "the mariadb client".to_owned(),
-                message,
+                message: archive::stopped_by_change(&file, &message),
             },
             Err(other) => other,
         };

@@ -625,7 +625,22 @@ pub(super) fn restore(
     let started = Instant::now();
     load(&mut *s, profile, opened, options.replace, progress)?;
     progress(Step::Phase("counting keys"));
-    compare(&mut *s, profile, opened, started)
+    let file = opened.path.display().to_string();
+    // The load read the dump through its checksum to its end, so what it
+    // loaded is the backup; a dump that no longer reads now is only not
+    // counted.
+    compare(&mut *s, profile, opened, started).map_err(|e| match archive::failed_read(e) {
+        Ok(message) => BackupError::Tool {
+            tool: "the count after RESTORE".to_owned(),
+            message: format!(
+                "the backup `{file}` no longer reads as it did when it was loaded: {message}; \
+                 the whole backup is in the database of `{name}` (its checksum held while it \
+                 was loaded), but its keys were not counted",
+                name = profile.name
+            ),
+        },
+        Err(e) => e,
+    })
 }
 
 #[cfg(test)]

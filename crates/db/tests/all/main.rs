@@ -429,7 +429,10 @@ pub(crate) fn assert_stopped_by_change(
     let message = refused.to_string();
     assert!(
         matches!(refused, lord_db::backup::BackupError::Tool { .. })
-            && message.contains(&format!("since the backup `{}` changed", changed.display()))
+            && message.contains(&format!(
+                "since the backup `{}` no longer reads as it did when it was checked",
+                changed.display()
+            ))
             && message.contains("no longer matches the manifest's checksum")
             && message.contains("may now hold part of the backup")
             && message.contains("--replace"),
