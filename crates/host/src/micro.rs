@@ -456,6 +456,8 @@ impl Handler for SandboxedMicro {
 impl crate::framework::Framework {
     /// A manager holding every micro-plugin of every enabled plugin, ready
     /// to run pipelines. A CLI may register its own native handlers on it.
+    /// Once its pipelines ran, call [`Framework::judge_throttles`]: the
+    /// quota refusals their steps met are recorded and judged there.
     pub fn micro_manager(&self) -> Result<lord_micro::MicroManager, HostError> {
         self.micro_manager_with(None)
     }

@@ -42,13 +42,17 @@ impl crate::Framework {
         let (lifecycle, rt, store) = self.lifecycle_parts();
         // A full folder is no strike (its plugin runs nothing until files
         // are removed, so it cannot keep hitting the quota), as for a
-        // command refused for it: audited only.
+        // command refused for it: audited only. One that cannot be written
+        // does not keep the others, or the throttles, from being judged.
+        let mut unwritten = None;
         for refused in rt.data_refusals().take() {
             let detail = format!(
                 "{}; {} pipeline step(s) refused",
                 refused.over, refused.steps
             );
-            store.audit(&refused.plugin, "throttled (data-mib)", &detail)?;
+            if let Err(e) = store.audit(&refused.plugin, "throttled (data-mib)", &detail) {
+                unwritten.get_or_insert(e);
+            }
         }
         let mut disabled = Vec::new();
         for (plugin, throttles) in rt.take_throttles() {
@@ -59,7 +63,10 @@ impl crate::Framework {
                 disabled.push(id);
             }
         }
-        Ok(disabled)
+        match unwritten {
+            Some(e) => Err(e.into()),
+            None => Ok(disabled),
+        }
     }
 }
 
