@@ -47,11 +47,12 @@ pub enum PackageError {
         "refused package: its signature does not verify with key {0}; it was forged or damaged"
     )]
     BadSignature(String),
-    /// A release signature made for another version or platform (or a
-    /// package's signature) offered for a release.
+    /// A release signature made for another version or platform offered
+    /// for a release, or a package's signature for a release, or a
+    /// release's for a package.
     #[error(
-        "refused release: its signature vouches for {signed}, but it is offered as {offered}; \
-         whoever serves it changed what it claims to be"
+        "refused: its signature vouches for {signed}, but it is offered as {offered}; whoever \
+         offers it changed what it claims to be, or it was signed as the wrong thing"
     )]
     ReleaseMismatch { signed: String, offered: String },
     /// A signature file that is not one.

@@ -221,9 +221,9 @@ pub fn verify(
     trusted: &[PublicKey],
 ) -> Result<Verified, PackageError> {
     if let Some(release) = &signature.release {
-        return Err(PackageError::SignatureFormat {
-            path: PathBuf::from("signature"),
-            problem: format!("it signs {release}, a release, not a package"),
+        return Err(PackageError::ReleaseMismatch {
+            signed: release.to_string(),
+            offered: "a package".to_owned(),
         });
     }
     verify_message(signature, digest, &message(digest), trusted)

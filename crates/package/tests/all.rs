@@ -364,7 +364,7 @@ fn a_release_signature_vouches_for_its_version_and_platform_only() {
     verify_release(&signed, &digest, &one, &trusted).expect("verifies as itself");
     let error = verify(&signed, &digest, &trusted).expect_err("a release as a package");
     assert!(
-        error.to_string().contains("a release, not a package"),
+        error.to_string().contains("offered as a package"),
         "{error}"
     );
     for other in [

@@ -68,10 +68,17 @@ impl Client {
         let (signature, statement) = signature_of(release)?;
         lord_package::verify_release(&signature, &Digest::of(&bytes), &statement, trusted)
             .map_err(|e| {
-                ClientError::Refused(format!(
-                    "lord {} for {}: {e}",
-                    release.version, release.platform
-                ))
+                // The statement is the index's, so a signature made for
+                // another release fails here, as a forgery would.
+                ClientError::Refused(if let lord_package::PackageError::BadSignature(key) = &e {
+                    format!(
+                        "{statement}: its signature by key {key} does not vouch for these \
+                             bytes as {statement}; the index offers it as a release it was not \
+                             signed as, or it was damaged"
+                    )
+                } else {
+                    format!("{statement}: {e}")
+                })
             })?;
         Ok(bytes)
     }

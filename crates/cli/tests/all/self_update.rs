@@ -306,6 +306,10 @@ fn publishing_a_release_needs_a_token_for_lord_and_releases_are_immutable() {
         .assert_code(2)
         .assert_stderr_contains("signs the binary as a package")
         .assert_stderr_contains("--release 1.0.0");
+    author
+        .run(&["pdk", "sign", file, "--release", "1.0"])
+        .assert_code(2)
+        .assert_stderr_contains("cannot sign it as a release: `1.0` is not a version like 1.2.3");
     let signed = author.run(&["pdk", "sign", file, "--release", "1.0.0", "--json"]);
     signed.assert_ok();
     let said: serde_json::Value = serde_json::from_str(&signed.stdout()).expect("json");

@@ -157,7 +157,9 @@ fn a_release_the_index_lists_as_another_version_or_platform_is_refused_by_the_cl
             )
             .expect_err("a binary offered as what it was not signed as");
         assert!(
-            refused.to_string().contains("does not verify"),
+            refused.to_string().contains(&format!(
+                "does not vouch for these bytes as lord {version} for {platform}"
+            )),
             "{platform} {version}: {refused}"
         );
     }

@@ -68,7 +68,7 @@ pub(crate) async fn run(
             record::run(ctx, out, framework, record::parse(cwd, args)?).await
         }
         PdkCommand::Pack(args) => package::pack(out, package::parse_pack(cwd, args)),
-        PdkCommand::Sign(args) => package::sign(ctx, out, package::parse_sign(cwd, args)),
+        PdkCommand::Sign(args) => package::sign(ctx, out, package::parse_sign(cwd, args)?),
         PdkCommand::Publish(args) => {
             package::publish(ctx, out, framework, package::parse_publish(ctx, args)?).await
         }

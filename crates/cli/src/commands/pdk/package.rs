@@ -110,16 +110,22 @@ pub(crate) struct SignRequest {
     json: bool,
 }
 
-pub(crate) fn parse_sign(cwd: &Path, args: SignArgs) -> SignRequest {
-    SignRequest {
+pub(crate) fn parse_sign(cwd: &Path, args: SignArgs) -> Result<SignRequest, UsageError> {
+    let release = args.release.map(|version| ReleaseStatement {
+        version,
+        platform: args.platform.unwrap_or_else(this_platform),
+    });
+    if let Some(release) = &release {
+        release
+            .check()
+            .map_err(|problem| UsageError(format!("cannot sign it as a release: {problem}")))?;
+    }
+    Ok(SignRequest {
         package: cwd.join(args.package),
         key: args.key,
-        release: args.release.map(|version| ReleaseStatement {
-            version,
-            platform: args.platform.unwrap_or_else(this_platform),
-        }),
+        release,
         json: args.json,
-    }
+    })
 }
 
 /// This machine's platform as releases name it: ARCH-OS.
