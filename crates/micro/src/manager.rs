@@ -285,7 +285,7 @@ impl MicroManager {
         let entry = self
             .entry(id)
             .ok_or_else(|| MicroError::Unknown(id.clone()))?;
-        if proof == Proof::None
+        if proof.now(self.generation()) == Proof::None
             && let Some(schema) = &entry.input
         {
             schema

@@ -185,7 +185,9 @@ pub(crate) fn checked_input(
                 })?;
             Ok(Payload::Value(value))
         }
-        (Some(_), Proof::Compatible) | (None, Proof::None | Proof::Compatible) => Ok(input),
+        (Some(_), Proof::Compatible { .. }) | (None, Proof::None | Proof::Compatible { .. }) => {
+            Ok(input)
+        }
     }
 }
 
@@ -221,8 +223,30 @@ pub(crate) enum Proof {
     None,
     /// The previous step's output schema, structurally compatible with this
     /// step's input schema, and the previous step of the same author
-    /// ([`MicroManager::compatible`]): no check needed.
-    Compatible,
+    /// ([`MicroManager::compatible`]): no check needed, while the registry
+    /// is still at `generation`. Once it moved (a swap, a route), the step
+    /// that runs may be another handler than the one proven, so the value
+    /// is checked after all ([`Proof::now`]).
+    Compatible { generation: u64 },
+}
+
+impl Proof {
+    /// The proof for a step whose neighbour was proven compatible, or not.
+    fn after(covered: bool, generation: u64) -> Self {
+        if covered {
+            Proof::Compatible { generation }
+        } else {
+            Proof::None
+        }
+    }
+
+    /// What the proof still says with the registry at `generation`.
+    pub(crate) fn now(self, generation: u64) -> Self {
+        match self {
+            Proof::Compatible { generation: proven } if proven == generation => self,
+            Proof::Compatible { .. } | Proof::None => Proof::None,
+        }
+    }
 }
 
 impl MicroManager {
@@ -259,16 +283,15 @@ impl MicroManager {
             let mut value = input;
             let mut index = 0;
             while let Some(step) = pipeline.steps.get(index) {
+                // Read before any proof this step makes: a registry change
+                // after it voids the proof ([`Proof::now`]).
+                let generation = self.generation();
                 let planned = plan.and_then(|p| p.get(index));
                 if let Some(fused) = planned.and_then(|p| p.fused.as_ref()) {
                     let last = index + fused.entries.len() - 1;
                     let covered = plan.and_then(|p| p.get(last)).is_some_and(|p| p.covered);
                     value = self.run_fused(fused, value, ctx, proof, !covered).await?;
-                    proof = if covered {
-                        Proof::Compatible
-                    } else {
-                        Proof::None
-                    };
+                    proof = Proof::after(covered, generation);
                     index = last + 1;
                     continue;
                 }
@@ -293,11 +316,7 @@ impl MicroManager {
                             .await;
                         value = match (result, on_error, kept) {
                             (Ok(out), _, _) => {
-                                proof = if covered {
-                                    Proof::Compatible
-                                } else {
-                                    Proof::None
-                                };
+                                proof = Proof::after(covered, generation);
                                 out
                             }
                             (Err(e), OnError::Stop, _) | (Err(e), _, None) => return Err(e),
@@ -359,6 +378,7 @@ impl MicroManager {
             None if self.router(id).is_none() => self.entry(id),
             None => None,
         };
+        let proof = proof.now(self.generation());
         if let Some(entry) = entry
             && entry.plugin.handler.speaks_text()
         {
@@ -390,7 +410,7 @@ impl MicroManager {
         let (Some(first), Some(last)) = (fused.entries.first(), fused.entries.last()) else {
             return Ok(input);
         };
-        let input = checked_input(first, input, proof)?;
+        let input = checked_input(first, input, proof.now(self.generation()))?;
         let out = fused
             .batch
             .run_text(&fused.members, input.into_text()?, ctx)
@@ -444,5 +464,21 @@ impl MicroManager {
             });
         }
         Value::Array(joined)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Proof;
+
+    /// A proof made while the registry was at one generation says nothing
+    /// once it moved: the step about to run may be a swapped-in handler,
+    /// perhaps of another plugin.
+    #[test]
+    fn a_proof_holds_only_at_the_generation_it_was_made_in() {
+        let proof = Proof::after(true, 7);
+        assert!(proof.now(7) == Proof::Compatible { generation: 7 });
+        assert!(proof.now(8) == Proof::None);
+        assert!(Proof::after(false, 7).now(7) == Proof::None);
     }
 }
