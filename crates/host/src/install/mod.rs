@@ -289,12 +289,15 @@ impl Installer {
                 );
             }
             None => {
-                store.install(new)?;
                 // A fresh install starts empty, whatever a plugin of this
                 // id left behind: a removal cut short between its commit
                 // and its clean-up must not hand its files or values to a
-                // different author's plugin.
+                // different author's plugin. Cleared before the install
+                // commits (no plugin of this id is installed, and the
+                // install lock is held), so a crash between the two cannot
+                // leave the new plugin holding the old one's data.
                 forget_data(rt, store, &id)?;
+                store.install(new)?;
                 rt.announce(
                     store,
                     &id,
