@@ -358,11 +358,20 @@ impl Keys {
     }
 
     /// Makes a key named `name` and trusts it.
+    ///
+    /// The secret is the commit point: made only if no file of that name
+    /// is there, so two runs at once cannot each make a key and leave a
+    /// public key that does not match the secret. The public key and its
+    /// trusted copy follow from the secret, so a run that finds the secret
+    /// but no public key (one cut short after making it, or one still
+    /// making it) writes them from the secret, the same bytes the maker
+    /// writes, and reports the key as existing.
     pub fn generate(&self, name: &str) -> Result<PublicKey, PackageError> {
         check_key_name(name)?;
         self.ensure_dirs()?;
         let secret_path = self.dir.join(format!("{name}.secret"));
-        if secret_path.exists() || self.dir.join(format!("{name}.pub")).exists() {
+        let public_path = self.dir.join(format!("{name}.pub"));
+        if public_path.exists() {
             return Err(PackageError::KeyExists(name.to_owned()));
         }
         let mut seed = [0u8; 32];
@@ -371,18 +380,30 @@ impl Keys {
             path: secret_path.clone(),
             source: std::io::Error::other(e.to_string()),
         })?;
-        let signing = SigningKey::from_bytes(&seed);
+        let made =
+            lord_file::create_atomic(&secret_path, hex::encode(seed).as_bytes()).map_err(|e| {
+                PackageError::Io {
+                    action: e.action,
+                    path: e.path,
+                    source: e.source,
+                }
+            })?;
+        let signing = if made {
+            SigningKey::from_bytes(&seed)
+        } else {
+            self.signing(name)?
+        };
         let public = PublicKey {
             key: signing.verifying_key(),
             name: name.to_owned(),
         };
-        write_atomic(&secret_path, hex::encode(seed).as_bytes())?;
-        write_atomic(
-            &self.dir.join(format!("{name}.pub")),
-            public.to_text().as_bytes(),
-        )?;
+        write_atomic(&public_path, public.to_text().as_bytes())?;
         self.trust(&public)?;
-        Ok(public)
+        if made {
+            Ok(public)
+        } else {
+            Err(PackageError::KeyExists(name.to_owned()))
+        }
     }
 
     /// Adds `key` to the trusted keys (again is harmless).

@@ -406,6 +406,29 @@ fn a_release_signature_vouches_for_its_version_and_platform_only() {
     }
 }
 
+/// `lord key generate` cut short after the secret was written (the
+/// public key and its trusted copy missing): running it again reports the
+/// key as existing and completes it from the secret, so it signs and its
+/// signatures install.
+#[test]
+fn a_key_generated_only_in_part_is_completed_from_its_secret() {
+    let home = tempfile::tempdir().expect("home");
+    let keys = Keys::new(home.path());
+    let whole = keys.generate("ada").expect("generate");
+    std::fs::remove_file(home.path().join("keys/ada.pub")).expect("remove the public key");
+    std::fs::remove_file(home.path().join(format!("keys/trusted/{}.pub", whole.id())))
+        .expect("remove the trusted copy");
+    assert!(keys.public("ada").is_err());
+
+    let again = keys.generate("ada").expect_err("the key exists");
+    assert!(matches!(again, PackageError::KeyExists(_)), "{again}");
+    assert_eq!(keys.public("ada").expect("completed").id(), whole.id());
+    let digest = Digest::of(b"bytes");
+    let signature = keys.sign("ada", &digest).expect("sign");
+    lord_package::verify(&signature, &digest, &keys.trusted().expect("trusted"))
+        .expect("its signatures verify under the trusted keys");
+}
+
 #[test]
 fn keys_round_trip_and_secret_keys_are_private() {
     let home = tempfile::tempdir().expect("home");
