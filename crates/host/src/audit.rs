@@ -97,6 +97,35 @@ fn now() -> i64 {
         .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
 
+/// Cuts off a last line without its newline (a write a crash cut short,
+/// which [`read_checkpoints`] skips), so the next line appended does not
+/// join it and turn both into one line that is not a checkpoint.
+fn cut_torn_tail(file: &std::fs::File) -> std::io::Result<()> {
+    use std::os::unix::fs::FileExt as _;
+    let len = file.metadata()?.len();
+    if len == 0 {
+        return Ok(());
+    }
+    let mut last = [0u8; 1];
+    file.read_exact_at(&mut last, len - 1)?;
+    if last[0] == b'\n' {
+        return Ok(());
+    }
+    // Back from the end, a block at a time, to the last newline.
+    let mut end = len;
+    let mut block = vec![0u8; 4096];
+    while end > 0 {
+        let start = end.saturating_sub(block.len() as u64);
+        let chunk = &mut block[..usize::try_from(end - start).unwrap_or(0)];
+        file.read_exact_at(chunk, start)?;
+        if let Some(at) = chunk.iter().rposition(|b| *b == b'\n') {
+            return file.set_len(start + at as u64 + 1);
+        }
+        end = start;
+    }
+    file.set_len(0)
+}
+
 /// The audit key under `home`, made on first use.
 fn signing_key(home: &Path) -> Result<SigningKey, HostError> {
     let path = home.join(KEY);
@@ -120,12 +149,16 @@ fn signing_key(home: &Path) -> Result<SigningKey, HostError> {
             if let Some(dir) = path.parent() {
                 std::fs::create_dir_all(dir).map_err(io("create", dir))?;
             }
-            lord_file::write_atomic(&path, hex::encode(seed).as_bytes())
+            // Made only if still missing (user-only): two commands making
+            // their first checkpoint at once must sign with one key, or the
+            // loser's checkpoints would read as signed by another machine.
+            let made = lord_file::create_atomic(&path, hex::encode(seed).as_bytes())
                 .map_err(|e| io("write", &path)(std::io::Error::other(e.to_string())))?;
-            use std::os::unix::fs::PermissionsExt as _;
-            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
-                .map_err(io("restrict", &path))?;
-            Ok(SigningKey::from_bytes(&seed))
+            if made {
+                Ok(SigningKey::from_bytes(&seed))
+            } else {
+                signing_key(home)
+            }
         }
         Err(e) => Err(io("read", &path)(e)),
     }
@@ -255,11 +288,17 @@ impl crate::Framework {
         line.push('\n');
         let mut file = std::fs::OpenOptions::new()
             .create(true)
+            .read(true)
             .append(true)
             .open(&path)
             .map_err(io("open", &path))?;
+        // One process at a time looks at the end and appends: a tail cut
+        // off below must be a crash's, not another process's line.
+        file.lock().map_err(io("lock", &path))?;
+        cut_torn_tail(&file).map_err(io("repair", &path))?;
         file.write_all(line.as_bytes())
             .map_err(io("append to", &path))?;
+        file.sync_data().map_err(io("sync", &path))?;
         Ok(Some(newest.seq))
     }
 
@@ -319,6 +358,48 @@ pub fn rfc3339(seconds: i64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A line a crash cut short is cut off before the next is appended,
+    /// however long it is; whole lines stay.
+    #[test]
+    fn a_torn_last_line_is_cut_off_before_the_next_append() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("checkpoints");
+        let long = "x".repeat(10_000);
+        for (before, after) in [
+            ("a\nb\npartial".to_owned(), "a\nb\n".to_owned()),
+            (format!("a\n{long}"), "a\n".to_owned()),
+            (format!("{long}\n{long}"), format!("{long}\n")),
+            ("partial".to_owned(), String::new()),
+            ("a\nb\n".to_owned(), "a\nb\n".to_owned()),
+            (String::new(), String::new()),
+        ] {
+            std::fs::write(&path, &before).unwrap();
+            let file = std::fs::OpenOptions::new()
+                .read(true)
+                .append(true)
+                .open(&path)
+                .unwrap();
+            cut_torn_tail(&file).unwrap();
+            assert_eq!(std::fs::read_to_string(&path).unwrap(), after);
+        }
+    }
+
+    /// The audit key is made once: a second maker finds it and signs with
+    /// it.
+    #[test]
+    fn the_audit_key_is_made_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = signing_key(dir.path()).unwrap();
+        let again = signing_key(dir.path()).unwrap();
+        assert_eq!(first.to_bytes(), again.to_bytes());
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(dir.path().join(KEY))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o077, 0, "{mode:o}");
+    }
 
     #[test]
     fn times_are_rfc3339_utc() {

@@ -37,7 +37,8 @@ const INSTALLATION_FILE: &str = "installation-id";
 /// kept the first time it is needed.
 pub(crate) fn installation_id(home: &Path) -> Result<String, HostError> {
     let path = home.join(INSTALLATION_FILE);
-    if let Ok(text) = std::fs::read_to_string(&path) {
+    let existing = std::fs::read_to_string(&path).ok();
+    if let Some(text) = &existing {
         let text = text.trim();
         if (16..=64).contains(&text.len()) && text.bytes().all(|b| b.is_ascii_hexdigit()) {
             return Ok(text.to_owned());
@@ -47,11 +48,20 @@ pub(crate) fn installation_id(home: &Path) -> Result<String, HostError> {
     getrandom::fill(&mut fresh)
         .map_err(|e| HostError::Resolve(format!("no randomness for an installation id: {e}")))?;
     let id: String = fresh.iter().map(|b| format!("{b:02x}")).collect();
-    lord_file::write_atomic(&path, format!("{id}\n").as_bytes()).map_err(|e| HostError::Io {
+    let io = |e: lord_file::WriteError| HostError::Io {
         action: e.action,
         path: e.path,
         source: e.source,
-    })?;
+    };
+    let bytes = format!("{id}\n");
+    // A missing id is made only if still missing: two commands making it
+    // at once must agree on one (it is the machine's id in rollouts). An
+    // unreadable one is replaced.
+    if existing.is_some() {
+        lord_file::write_atomic(&path, bytes.as_bytes()).map_err(io)?;
+    } else if !lord_file::create_atomic(&path, bytes.as_bytes()).map_err(io)? {
+        return installation_id(home);
+    }
     Ok(id)
 }
 
