@@ -42,7 +42,7 @@ pub(crate) fn check_profile(key: &str, value: &Value) -> Result<(), String> {
         "url" => {
             let Some(url) = text.filter(|u| u.starts_with("http://") || u.starts_with("https://"))
             else {
-                return Err(format!("must be an http:// or https:// URL; got {value}"));
+                return Err(crate::layers::not_a_web_url(value));
             };
             let authority = url.split("://").nth(1).unwrap_or_default();
             let authority = authority.split(['/', '?', '#']).next().unwrap_or_default();
@@ -108,6 +108,13 @@ mod tests {
         let error = url("https://x.example/v1?key=abc").unwrap_err();
         assert!(error.contains("lord secret set AI_MY_LLM_KEY"), "{error}");
         assert!(url("https://user:pw@x.example/v1").is_err());
+        // What is not a web URL is named by its scheme alone: the rest may
+        // be a password.
+        let error = url("ftp://user:hunter2@x.example/").unwrap_err();
+        assert!(
+            error.ends_with("got a `ftp://` URL") && !error.contains("hunter2"),
+            "{error}"
+        );
         assert!(check_profile("ai.profiles.a.kind", &Value::from("gemini")).is_ok());
         assert!(check_profile("ai.profiles.a.kind", &Value::from("bard")).is_err());
         assert!(check_profile("ai.profiles.a.key-secret", &Value::from("sk-123")).is_err());

@@ -216,7 +216,7 @@ fn check_own(key: &str, value: &Value) -> Option<Result<(), String>> {
         },
         "monitor.notify.webhook.url" => match value.as_str() {
             Some(url) if url.starts_with("http://") || url.starts_with("https://") => Ok(()),
-            _ => Err(format!("must be an http:// or https:// URL; got {value}")),
+            _ => Err(not_a_web_url(value)),
         },
         "monitor.notify.webhook.secret"
         | "monitor.notify.email.server"
@@ -734,6 +734,18 @@ pub(crate) fn read_document(
     Ok((old, doc))
 }
 
+/// The refusal of a value that is not an http:// or https:// URL, naming
+/// what it is by its scheme alone: the rest may hold a password or a
+/// webhook's token (`ftp://user:secret@host`).
+pub(crate) fn not_a_web_url(value: &Value) -> String {
+    let got = match value.as_str().and_then(|t| t.split_once("://")) {
+        Some((scheme, _)) => format!("a `{}://` URL", scheme.escape_debug()),
+        None if value.is_string() => "text that is not a URL".to_owned(),
+        None => value.to_string(),
+    };
+    format!("must be an http:// or https:// URL; got {got}")
+}
+
 /// Replaces a file's content by temp file and rename.
 pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ConfigError> {
     use std::io::Write as _;
@@ -751,5 +763,11 @@ pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ConfigError>
     file.write_all(bytes).map_err(io("write"))?;
     file.as_file().sync_all().map_err(io("sync"))?;
     file.persist(path).map_err(|e| io("replace")(e.error))?;
+    // The rename is durable only once the folder is: without this a
+    // profile removed (`lord db remove`) could come back after a power
+    // cut though the removal was reported.
+    std::fs::File::open(dir)
+        .and_then(|folder| folder.sync_all())
+        .map_err(io("sync the folder of"))?;
     Ok(())
 }
