@@ -59,7 +59,7 @@ impl Lockfile {
         };
         let lock: Self = toml::from_str(&text).map_err(|e| {
             HostError::Resolve(format!(
-                "`{}` is not a lock file lord can read ({}); delete it and run `lord install` \\
+                "`{}` is not a lock file lord can read ({}); delete it and run `lord install` \
                  to make a new one",
                 path.display(),
                 e.message()

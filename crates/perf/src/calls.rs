@@ -169,10 +169,16 @@ impl PerfDb {
     /// (`analytics.enabled = false`); returns how many calls it held.
     pub fn clear_calls(&mut self) -> Result<usize, PerfError> {
         let err = self.err_owned();
-        let deleted = self.conn().execute("DELETE FROM calls", []).map_err(&err)?;
-        self.conn()
-            .execute("DELETE FROM anomalies_active", [])
+        // Both or neither: anomalies noted from calls that are gone would
+        // stay announced with nothing behind them.
+        let tx = self
+            .conn_mut()
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
             .map_err(&err)?;
+        let deleted = tx.execute("DELETE FROM calls", []).map_err(&err)?;
+        tx.execute("DELETE FROM anomalies_active", [])
+            .map_err(&err)?;
+        tx.commit().map_err(&err)?;
         // The rows' pages are given back to the file system, so what was
         // recorded is gone from the disk too, not only from the table
         // (and the write-ahead log that held them is emptied).

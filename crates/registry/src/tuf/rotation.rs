@@ -196,6 +196,13 @@ impl TufRepo {
                     std::fs::rename(&path, &into).map_err(io("move a key to", &into))?;
                 }
             }
+            // The moves are durable before their source goes: a power cut
+            // must not leave a committed root whose online keys are in
+            // neither folder.
+            let keys = self.dir.join("keys");
+            std::fs::File::open(&keys)
+                .and_then(|folder| folder.sync_all())
+                .map_err(io("sync", &keys))?;
             std::fs::remove_dir_all(&next_dir).map_err(io("remove", &next_dir))?;
         }
         let current = self.metadata().join("root.json");
