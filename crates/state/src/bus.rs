@@ -218,11 +218,17 @@ impl EventBus {
         };
         let mut report = PublishReport::default();
         let event = Arc::new(event);
+        // Live subscribers get the event even when the log could not be
+        // written (the log keeps it queued to try again): the failure is
+        // reported after delivery, not instead of it.
+        let mut unlogged = None;
         if propagation.persisted()
             && let Some(log) = &self.inner.log
         {
-            log.append(Arc::clone(&event))?;
-            report.persisted = true;
+            match log.append(Arc::clone(&event)) {
+                Ok(()) => report.persisted = true,
+                Err(e) => unlogged = Some(e),
+            }
         }
         let segments: Vec<&str> = event.topic.split('.').collect();
         let slots = self.inner.slots.read().unwrap_or_else(|p| p.into_inner());
@@ -245,6 +251,9 @@ impl EventBus {
                 Err(mpsc::error::TrySendError::Closed(_)) => {}
             }
         }
-        Ok(report)
+        match unlogged {
+            Some(e) => Err(e),
+            None => Ok(report),
+        }
     }
 }

@@ -120,10 +120,27 @@ impl Drop for LogInner {
     }
 }
 
+/// Events kept queued while writes fail (a busy or full disk), at most:
+/// beyond it the oldest are let go, and the failure is reported as each
+/// write's is.
+const REQUEUE_AT_MOST: usize = 16 * FLUSH_AT;
+
 impl LogInner {
     fn flush(&self) -> Result<usize, StateError> {
         let pending = std::mem::take(&mut *self.pending.lock().unwrap_or_else(|p| p.into_inner()));
-        self.store.write(&pending)
+        self.store
+            .write(&pending)
+            .inspect_err(|_| self.requeue(pending))
+    }
+
+    /// Puts events a write failed to store back at the front of the queue,
+    /// so the next write tries them again rather than losing them.
+    fn requeue(&self, mut failed: Vec<Arc<Event>>) {
+        let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
+        failed.append(&mut pending);
+        let over = failed.len().saturating_sub(REQUEUE_AT_MOST);
+        failed.drain(..over);
+        *pending = failed;
     }
 }
 
@@ -664,6 +681,37 @@ mod tests {
 
     /// `matching` gives the newest matches however many other events came
     /// after them, oldest first, and only matches.
+    /// A write that fails (here, its table renamed away by another
+    /// connection) keeps the events queued, and the next write that can
+    /// stores them all, in order.
+    #[test]
+    fn events_a_failed_write_could_not_store_are_written_by_the_next() {
+        let home = tempfile::tempdir().expect("home");
+        let db = StateDb::open(home.path()).expect("db");
+        let log = EventLog::new(db.clone(), Retention::default());
+        log.append(event("notes", 0, 1_000)).expect("append");
+        log.flush().expect("flush");
+        let other = rusqlite::Connection::open(home.path().join("state.db")).expect("open");
+        other
+            .execute_batch("ALTER TABLE events RENAME TO events_away")
+            .expect("rename");
+        for n in 1..=3 {
+            log.append(event("notes", n, 1_000 + n)).expect("queued");
+        }
+        assert!(log.flush().is_err(), "the write had no table");
+        other
+            .execute_batch("ALTER TABLE events_away RENAME TO events")
+            .expect("rename back");
+        assert_eq!(log.flush().expect("flush"), 3);
+        let kept: Vec<i64> = log
+            .since(0, 100)
+            .expect("read")
+            .iter()
+            .map(|e| e.at_ms)
+            .collect();
+        assert_eq!(kept, [1_000, 1_001, 1_002, 1_003]);
+    }
+
     #[test]
     fn matching_takes_its_limit_of_matches_not_of_events() {
         let home = tempfile::tempdir().expect("home");
