@@ -71,6 +71,7 @@ pub(crate) async fn publish(
     let (signature, public) = crate::commands::pdk::signature_beside(
         ctx,
         &binary,
+        &bytes,
         "binary",
         sign_with(args.platform.as_deref().unwrap_or("ARCH-OS")),
     )?;

@@ -344,6 +344,10 @@ fn publishing_a_release_needs_a_token_for_lord_and_releases_are_immutable() {
     // The same bytes again is a harmless retry; other bytes are refused.
     publish(&token).assert_ok();
     std::fs::write(file, b"other bytes").expect("file");
+    // The signature beside it is the earlier bytes': named before sending.
+    publish(&token)
+        .assert_code(2)
+        .assert_stderr_contains("was made for other bytes than");
     author
         .run(&["pdk", "sign", file, "--release", "1.0.0"])
         .assert_ok();

@@ -215,8 +215,13 @@ pub(crate) async fn publish(
     let package = &request.package;
     let bytes =
         std::fs::read(package).with_context(|| format!("reading `{}`", package.display()))?;
-    let (signature, public) =
-        signature_beside(ctx, package, "package", "`lord pdk sign`".to_owned())?;
+    let (signature, public) = signature_beside(
+        ctx,
+        package,
+        &bytes,
+        "package",
+        "`lord pdk sign`".to_owned(),
+    )?;
     // The policies in force on this machine decide what it may publish
     // (`publish` actions), before anything leaves it.
     framework.govern_publish(package)?;
@@ -234,11 +239,12 @@ pub(crate) async fn publish(
 }
 
 /// The signature beside `file` (`FILE.sig`) and the trusted key that made
-/// it, for sending both with the file; `what` names the file in errors,
-/// `sign_with` the command that signs it.
+/// it, for sending both with the file (whose contents are `bytes`); `what`
+/// names the file in errors, `sign_with` the command that signs it.
 pub(crate) fn signature_beside(
     ctx: &Context,
     file: &Path,
+    bytes: &[u8],
     what: &str,
     sign_with: String,
 ) -> Result<(Signature, PublicKey)> {
@@ -250,6 +256,17 @@ pub(crate) fn signature_beside(
         ))
     })?;
     let signature = Signature::parse(&sig_path, &sig_text)?;
+    // A signature left from an earlier build (`pdk pack` writes the file
+    // anew, not its `.sig`) is named here, not sent to be called forged.
+    if signature.digest != Digest::of(bytes).to_string() {
+        return Err(UsageError(format!(
+            "`{}` was made for other bytes than `{}` (an earlier build?); sign the {what} \
+             again with {sign_with}",
+            sig_path.display(),
+            file.display()
+        ))
+        .into());
+    }
     let public = Keys::new(&ctx.home)
         .trusted()?
         .into_iter()
