@@ -286,7 +286,8 @@ pub(crate) async fn dispatch(ctx: &Context, out: &Output) -> Result<ExitCode> {
     }
     let cli = Cli::from_arg_matches(&matches).map_err(|e| UsageError(e.to_string()))?;
     crate::updates::notice(ctx, out);
-    let code = run_builtin(ctx, out, &mut framework, cli.command).await;
+    let raw = cli.globals.raw;
+    let code = run_builtin(ctx, out, &mut framework, cli.command, raw).await;
     // A pipeline's micro handlers may have been refused by their quotas:
     // judged now, as a plugin command's refusals are after it.
     match framework.judge_throttles().await {
@@ -372,15 +373,18 @@ fn flush_events(out: &Output, framework: &Framework) {
     }
 }
 
+/// Runs a builtin; `raw` is `--raw`, which the builtins that print plugin
+/// output (`pipe`) honour.
 async fn run_builtin(
     ctx: &Context,
     out: &Output,
     framework: &mut Framework,
     command: Builtin,
+    raw: bool,
 ) -> Result<ExitCode> {
     match command {
         Builtin::Plugin(cmd) => commands::plugin::run(ctx, out, framework, cmd).await,
-        Builtin::Pipe(args) => commands::pipe::run(ctx, out, framework, args).await,
+        Builtin::Pipe(args) => commands::pipe::run(ctx, out, framework, args, raw).await,
         Builtin::Micro(cmd) => commands::micro::run(out, framework, cmd),
         Builtin::Dev(args) => commands::dev::run(ctx, out, framework, args).await,
         Builtin::Events(cmd) => commands::events::run(out, framework, cmd).await,

@@ -42,6 +42,7 @@ pub(crate) async fn run(
     out: &Output,
     framework: &Framework,
     args: PipeArgs,
+    raw: bool,
 ) -> Result<ExitCode> {
     let pipeline = match (&args.pipeline, &args.file) {
         (Some(text), None) => Pipeline::parse(text).map_err(|e| UsageError(e.to_string()))?,
@@ -100,7 +101,14 @@ pub(crate) async fn run(
         }
     };
     if let (Value::String(text), false) = (&output, args.json) {
-        out.plugin_text(text)?;
+        // A pipeline's result is several plugins' work: only `--raw` or
+        // `output.raw` (not one plugin's `output.raw-plugins`) lets it
+        // reach a terminal as written.
+        let raw = raw
+            || framework
+                .settings()
+                .is_ok_and(|s| s.get("output.raw").and_then(|v| v.as_bool()) == Some(true));
+        out.plugin_text(text, raw)?;
     } else {
         out.json(&output)?;
     }

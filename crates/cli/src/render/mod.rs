@@ -361,10 +361,11 @@ impl Output {
     }
 
     /// The text a pipeline of micro-plugins produced, as its own line: a
-    /// plugin's output, so neutralised on a terminal and data when piped.
-    pub(crate) fn plugin_text(&self, text: &str) -> Result<()> {
+    /// plugin's output, so neutralised on a terminal (unless `raw`) and
+    /// data when piped.
+    pub(crate) fn plugin_text(&self, text: &str, raw: bool) -> Result<()> {
         let mut bytes = Vec::with_capacity(text.len() + 1);
-        plugin_stream(text.as_bytes(), self.terminal.stdout, &mut bytes);
+        plugin_stream(text.as_bytes(), self.terminal.stdout && !raw, &mut bytes);
         if !text.ends_with('\n') {
             bytes.push(b'\n');
         }

@@ -171,6 +171,60 @@ fn on_terminals_with(lord: &Lord, args: &[&str], answer: &str, env: &[(&str, &st
     }
 }
 
+/// Runs lord with stdout and stderr on pseudo-terminals and `input` on a
+/// pipe to its stdin, as `echo ... | lord pipe ...` in a terminal does.
+fn fed_on_terminals(lord: &Lord, args: &[&str], input: &str) -> TtyRun {
+    let (stdout, stderr) = (Pty::open(), Pty::open());
+    let mut cmd = lord.command(args);
+    cmd.env_remove("NO_COLOR")
+        .env("TERM", "xterm-256color")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::from(stdout.terminal))
+        .stderr(Stdio::from(stderr.terminal));
+    let mut child = cmd.spawn().expect("lord runs");
+    drop(cmd);
+    let (out, err) = (drain(stdout.master), drain(stderr.master));
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(input.as_bytes())
+        .expect("feed stdin");
+    let code = wait(child);
+    TtyRun {
+        stdout: out.join().expect("stdout reader"),
+        stderr: err.join().expect("stderr reader"),
+        code,
+    }
+}
+
+/// A pipeline's result is plugin output: escaped on a terminal, and let
+/// through as written with `--raw` or `output.raw`.
+#[test]
+fn a_pipelines_result_is_escaped_on_a_terminal_unless_raw() {
+    let lord = Lord::new();
+    lord.install("micro/text");
+    let input = "  \x1b]0;pwned\x07 x  ";
+    let shown = fed_on_terminals(&lord, &["pipe", "trim"], input);
+    shown.assert_code(0);
+    assert_eq!(
+        String::from_utf8_lossy(&shown.stdout),
+        "\\u{1b}]0;pwned\\u{7} x\n"
+    );
+    for args in [
+        &["--raw", "pipe", "trim"][..],
+        &["--set", "output.raw=true", "pipe", "trim"],
+    ] {
+        let raw = fed_on_terminals(&lord, args, input);
+        raw.assert_code(0);
+        assert_eq!(
+            String::from_utf8_lossy(&raw.stdout),
+            "\x1b]0;pwned\x07 x\n",
+            "{args:?}"
+        );
+    }
+}
+
 /// Waits for lord, at most a minute: a test that hangs says so.
 fn wait(mut child: Child) -> Option<i32> {
     let deadline = Instant::now() + Duration::from_secs(60);
