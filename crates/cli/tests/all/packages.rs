@@ -346,3 +346,13 @@ fn every_hostile_archive_is_refused_by_install_and_leaves_the_store_untouched() 
     }
     assert!(lord.list().is_empty());
 }
+
+/// `--allow-unsigned` has no meaning for a plugin from a registry, which
+/// is always verified: it is refused rather than silently dropped.
+#[test]
+fn allow_unsigned_is_refused_for_a_registry_install() {
+    let lord = Lord::new();
+    lord.run(&["plugin", "install", "hello@^1", "--allow-unsigned", "--yes"])
+        .assert_code(2)
+        .assert_stderr_contains("--allow-unsigned is for package files");
+}

@@ -86,6 +86,13 @@ pub(crate) async fn run(
         install_local(ctx, out, framework, &request).await
     } else {
         let spec = parse_spec(&request.target)?;
+        if request.allow_unsigned {
+            bail!(UsageError(
+                "--allow-unsigned is for package files; a plugin from a registry is always \
+                 installed signed and verified"
+                    .to_owned()
+            ));
+        }
         install_remote(ctx, out, framework, spec, request).await
     }
 }
