@@ -113,15 +113,7 @@ pub async fn record(
             }
         ));
         let mut harness = Harness::open(copy.path(), scratch)?;
-        // A granted secret needs a value for the plugin to get past it.
-        for p in &proposed {
-            if let Permission::Secret(name) = p {
-                let _ = harness.framework().channels().secrets.set(
-                    name,
-                    lord_state::SecretValue::new(format!("lord-pdk-record placeholder for {name}")),
-                );
-            }
-        }
+        placeholder_secrets(&mut harness, &proposed)?;
         harness.install_with(&granted).await?;
         let cases = if calls.is_empty() {
             default_calls(&harness)
@@ -231,6 +223,25 @@ fn write_manifest(
         .map_err(|e| DevkitError::Usage(format!("the manifest cannot be written back: {e}")))?;
     let path = dir.join(lord_manifest::MANIFEST_FILE);
     std::fs::write(&path, text).map_err(DevkitError::io("write", &path))
+}
+
+/// A value for each secret `proposed` grants, so the plugin gets past it;
+/// one that cannot be stored would read as the plugin needing more.
+fn placeholder_secrets(harness: &mut Harness, proposed: &[Permission]) -> Result<(), DevkitError> {
+    for p in proposed {
+        if let Permission::Secret(name) = p {
+            harness
+                .framework()
+                .channels()
+                .secrets
+                .set(
+                    name,
+                    lord_state::SecretValue::new(format!("lord-pdk-record placeholder for {name}")),
+                )
+                .map_err(lord_host::HostError::from)?;
+        }
+    }
+    Ok(())
 }
 
 /// Writes the proposal into `dir`'s plugin.toml, keeping its comments and

@@ -66,8 +66,6 @@ impl<'a> Runtime<'a> {
         self.channels.get(self.settings)
     }
 
-    /// Whether the user shares use with the registry
-    /// (`registry.share-usage`); off when unset or unreadable.
     /// The routes `[[micro.routes]]` configures (A/B splits and gradual
     /// rollouts between micro handlers), each checked.
     pub(crate) fn micro_routes(&self) -> Result<Vec<lord_manifest::RouteSpec>, HostError> {
@@ -78,6 +76,8 @@ impl<'a> Runtime<'a> {
         }
     }
 
+    /// Whether the user shares use with the registry
+    /// (`registry.share-usage`); off when unset or unreadable.
     pub(crate) fn shares_usage(&self) -> bool {
         self.settings
             .get()

@@ -367,8 +367,15 @@ pub(super) fn hash(text: &str) -> u64 {
 pub(super) struct Rng(u64);
 
 impl Rng {
+    /// A stream for `seed`. The seed is mixed (SplitMix64, a bijection)
+    /// rather than forced odd, so seeds that differ only in their lowest
+    /// bit give different inputs; xorshift needs a state that is not 0.
     pub(super) fn new(seed: u64) -> Self {
-        Self(seed | 1)
+        let mut z = seed.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^= z >> 31;
+        Self(if z == 0 { 0x9e37_79b9_7f4a_7c15 } else { z })
     }
 
     pub(super) fn next(&mut self) -> u64 {
@@ -527,5 +534,17 @@ mod tests {
             (0..10).map(|_| r.value(&schema, 0)).collect()
         };
         assert_eq!(a, b);
+    }
+
+    /// Seeds one bit apart (the default `0x5eed` and `0x5eec`, or 0 and 1)
+    /// give different streams.
+    #[test]
+    fn neighbouring_seeds_give_different_inputs() {
+        for (x, y) in [(0x5eed, 0x5eec), (0, 1)] {
+            let (mut a, mut b) = (Rng::new(x), Rng::new(y));
+            let a: Vec<u64> = (0..4).map(|_| a.next()).collect();
+            let b: Vec<u64> = (0..4).map(|_| b.next()).collect();
+            assert_ne!(a, b, "{x:#x} and {y:#x}");
+        }
     }
 }

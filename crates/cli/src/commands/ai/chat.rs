@@ -110,6 +110,15 @@ pub(crate) async fn run(
                 out.status(format_args!("session {}", session.id));
                 continue;
             }
+            // One word after a slash is a command mistyped, not a message:
+            // sending it would cost a turn, on a paid service money.
+            word if is_command_like(word) => {
+                out.warning(format_args!(
+                    "no chat command `{word}`; /help lists them (a message of one word that \
+                     starts with / is taken for one)"
+                ));
+                continue;
+            }
             _ => {}
         }
         let result = asker
@@ -126,4 +135,26 @@ pub(crate) async fn run(
         out.warning(format_args!("the chat history was not saved: {e}"));
     }
     Ok(())
+}
+
+/// Whether `text` reads as a chat command: a slash, then one word.
+fn is_command_like(text: &str) -> bool {
+    text.strip_prefix('/').is_some_and(|word| {
+        !word.is_empty() && !word.contains(char::is_whitespace) && !word.contains('/')
+    })
+}
+
+#[cfg(test)]
+mod command_like_tests {
+    use super::is_command_like;
+
+    #[test]
+    fn one_word_after_a_slash_is_a_command_and_a_path_or_sentence_is_not() {
+        assert!(is_command_like("/tokns"));
+        assert!(is_command_like("/hlep"));
+        assert!(!is_command_like("/usr/bin is a folder"));
+        assert!(!is_command_like("/usr/bin"));
+        assert!(!is_command_like("/"));
+        assert!(!is_command_like("hello"));
+    }
 }
