@@ -293,9 +293,15 @@ impl Installer {
                 // id left behind: a removal cut short between its commit
                 // and its clean-up must not hand its files or values to a
                 // different author's plugin. Cleared before the install
-                // commits (no plugin of this id is installed, and the
-                // install lock is held), so a crash between the two cannot
-                // leave the new plugin holding the old one's data.
+                // commits, so a crash between the two cannot leave the new
+                // plugin holding the old one's data; and only once the
+                // store, read again now, holds no plugin of this id: the
+                // plan was made before the consent prompt, and another
+                // process may have installed one since (the install then
+                // fails as already installed, its data untouched).
+                if store.get(&id)?.is_some() {
+                    return Err(lord_store::StoreError::AlreadyInstalled(id.to_string()).into());
+                }
                 forget_data(rt, store, &id)?;
                 store.install(new)?;
                 rt.announce(

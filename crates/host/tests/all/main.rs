@@ -195,3 +195,29 @@ fn an_engine_started_early_runs_the_warmed_plugin_and_the_home_survives_closing_
     assert_eq!(out.text, "Hello, again!\n");
     assert!(framework.unload(&id), "it was loaded");
 }
+
+/// An install planned before another install of the same id (the consent
+/// prompt waits as long as the user takes) installs nothing and clears
+/// nothing of the plugin installed meanwhile.
+#[test]
+fn a_plan_overtaken_by_an_install_of_its_id_clears_nothing() {
+    let mut s = setup(&[]);
+    let late = s.framework.plan_install(&fixture("hello")).expect("plan");
+    let first = s.framework.plan_install(&fixture("hello")).expect("plan");
+    let rt = runtime();
+    rt.block_on(s.framework.install(first)).expect("installs");
+    let data = s.home().join("data/hello");
+    std::fs::create_dir_all(&data).expect("data folder");
+    std::fs::write(data.join("kept"), b"the installed plugin's").expect("write");
+    let refused = rt
+        .block_on(s.framework.install(late))
+        .expect_err("already installed");
+    assert!(
+        refused.to_string().contains("already installed"),
+        "{refused}"
+    );
+    assert!(
+        data.join("kept").is_file(),
+        "the installed plugin's data was cleared"
+    );
+}
