@@ -107,6 +107,11 @@ struct LogStore {
 struct LogInner {
     store: LogStore,
     pending: Mutex<Vec<Arc<Event>>>,
+    /// How many queued events make [`EventLog::append`] write:
+    /// [`FLUSH_AT`], or after a write failed, [`FLUSH_AT`] more than it
+    /// left queued, so a failing disk is tried once per batch of new
+    /// events, not on every publish.
+    flush_at: std::sync::atomic::AtomicUsize,
 }
 
 /// Buffered events that trigger a write.
@@ -127,20 +132,32 @@ const REQUEUE_AT_MOST: usize = 16 * FLUSH_AT;
 
 impl LogInner {
     fn flush(&self) -> Result<usize, StateError> {
+        use std::sync::atomic::Ordering;
         let pending = std::mem::take(&mut *self.pending.lock().unwrap_or_else(|p| p.into_inner()));
-        self.store
-            .write(&pending)
-            .inspect_err(|_| self.requeue(pending))
+        match self.store.write(&pending) {
+            Ok(written) => {
+                self.flush_at.store(FLUSH_AT, Ordering::Relaxed);
+                Ok(written)
+            }
+            Err(e) => {
+                let queued = self.requeue(pending);
+                self.flush_at.store(queued + FLUSH_AT, Ordering::Relaxed);
+                Err(e)
+            }
+        }
     }
 
-    /// Puts events a write failed to store back at the front of the queue,
-    /// so the next write tries them again rather than losing them.
-    fn requeue(&self, mut failed: Vec<Arc<Event>>) {
+    /// Puts events a write failed to store back at the front of the queue
+    /// (the write is one transaction, so none of them was stored), so the
+    /// next write tries them again rather than losing them. Returns how
+    /// many are queued now.
+    fn requeue(&self, mut failed: Vec<Arc<Event>>) -> usize {
         let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
         failed.append(&mut pending);
         let over = failed.len().saturating_sub(REQUEUE_AT_MOST);
         failed.drain(..over);
         *pending = failed;
+        pending.len()
     }
 }
 
@@ -392,6 +409,7 @@ impl EventLog {
                     secrets,
                 },
                 pending: Mutex::new(Vec::new()),
+                flush_at: std::sync::atomic::AtomicUsize::new(FLUSH_AT),
             }),
         }
     }
@@ -401,7 +419,11 @@ impl EventLog {
         let full = {
             let mut pending = self.inner.pending.lock().unwrap_or_else(|p| p.into_inner());
             pending.push(event);
-            pending.len() >= FLUSH_AT
+            pending.len()
+                >= self
+                    .inner
+                    .flush_at
+                    .load(std::sync::atomic::Ordering::Relaxed)
         };
         if full {
             self.flush()?;
@@ -457,7 +479,11 @@ impl EventLog {
         pattern: Option<&lord_manifest::Topic>,
         reveal: bool,
     ) -> Result<Vec<Event>, StateError> {
-        self.flush()?;
+        // What is queued is shown once written. A write that fails leaves
+        // it queued and the read shows what is stored: one event that
+        // cannot be written must not make every read fail too. The failure
+        // is the command's own flush's to report, at its end.
+        let _ = self.flush();
         let sealer = match (&self.inner.store.secrets, reveal) {
             (Some(secrets), true) => Some(secrets.sealer()?),
             (Some(_) | None, true | false) => None,
@@ -679,8 +705,6 @@ mod tests {
         )
     }
 
-    /// `matching` gives the newest matches however many other events came
-    /// after them, oldest first, and only matches.
     /// A write that fails (here, its table renamed away by another
     /// connection) keeps the events queued, and the next write that can
     /// stores them all, in order.
@@ -712,6 +736,8 @@ mod tests {
         assert_eq!(kept, [1_000, 1_001, 1_002, 1_003]);
     }
 
+    /// `matching` gives the newest matches however many other events came
+    /// after them, oldest first, and only matches.
     #[test]
     fn matching_takes_its_limit_of_matches_not_of_events() {
         let home = tempfile::tempdir().expect("home");
