@@ -766,7 +766,12 @@ pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ConfigError>
     // The rename is durable only once the folder is: without this a
     // profile removed (`lord db remove`) could come back after a power
     // cut though the removal was reported.
-    std::fs::File::open(dir)
+    let folder = if dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        dir
+    };
+    std::fs::File::open(folder)
         .and_then(|folder| folder.sync_all())
         .map_err(io("sync the folder of"))?;
     Ok(())

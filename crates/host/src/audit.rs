@@ -126,21 +126,24 @@ fn cut_torn_tail(file: &std::fs::File) -> std::io::Result<()> {
     file.set_len(0)
 }
 
+/// The audit key in `text`, read from `path`.
+fn parse_key(path: &Path, text: &str) -> Result<SigningKey, HostError> {
+    let seed = hex::decode(text.trim())
+        .ok()
+        .and_then(|b| <[u8; 32]>::try_from(b).ok())
+        .ok_or_else(|| HostError::Io {
+            action: "read the audit key",
+            path: path.to_owned(),
+            source: std::io::Error::other("it is not 64 hexadecimal digits"),
+        })?;
+    Ok(SigningKey::from_bytes(&seed))
+}
+
 /// The audit key under `home`, made on first use.
 fn signing_key(home: &Path) -> Result<SigningKey, HostError> {
     let path = home.join(KEY);
     match std::fs::read_to_string(&path) {
-        Ok(text) => {
-            let seed = hex::decode(text.trim())
-                .ok()
-                .and_then(|b| <[u8; 32]>::try_from(b).ok())
-                .ok_or_else(|| HostError::Io {
-                    action: "read the audit key",
-                    path: path.clone(),
-                    source: std::io::Error::other("it is not 64 hexadecimal digits"),
-                })?;
-            Ok(SigningKey::from_bytes(&seed))
-        }
+        Ok(text) => parse_key(&path, &text),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             let mut seed = [0u8; 32];
             getrandom::fill(&mut seed).map_err(|e| {
@@ -157,7 +160,11 @@ fn signing_key(home: &Path) -> Result<SigningKey, HostError> {
             if made {
                 Ok(SigningKey::from_bytes(&seed))
             } else {
-                signing_key(home)
+                // Another command made it first: read that one, once (a
+                // path that exists but does not read is an error, not a
+                // loop).
+                let text = std::fs::read_to_string(&path).map_err(io("read", &path))?;
+                parse_key(&path, &text)
             }
         }
         Err(e) => Err(io("read", &path)(e)),

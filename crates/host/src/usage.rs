@@ -37,13 +37,18 @@ const INSTALLATION_FILE: &str = "installation-id";
 /// kept the first time it is needed.
 pub(crate) fn installation_id(home: &Path) -> Result<String, HostError> {
     let path = home.join(INSTALLATION_FILE);
-    let existing = std::fs::read_to_string(&path).ok();
-    if let Some(text) = &existing {
+    let read = std::fs::read_to_string(&path);
+    if let Ok(text) = &read {
         let text = text.trim();
         if (16..=64).contains(&text.len()) && text.bytes().all(|b| b.is_ascii_hexdigit()) {
             return Ok(text.to_owned());
         }
     }
+    // Missing: made only if still missing. There but unreadable or not an
+    // id: replaced.
+    let missing = read
+        .as_ref()
+        .is_err_and(|e| e.kind() == std::io::ErrorKind::NotFound);
     let mut fresh = [0u8; 16];
     getrandom::fill(&mut fresh)
         .map_err(|e| HostError::Resolve(format!("no randomness for an installation id: {e}")))?;
@@ -54,15 +59,25 @@ pub(crate) fn installation_id(home: &Path) -> Result<String, HostError> {
         source: e.source,
     };
     let bytes = format!("{id}\n");
-    // A missing id is made only if still missing: two commands making it
-    // at once must agree on one (it is the machine's id in rollouts). An
-    // unreadable one is replaced.
-    if existing.is_some() {
+    // Two commands making a missing id at once must agree on one (it is
+    // the machine's id in rollouts): the one that finds it made reads it.
+    if !missing {
         lord_file::write_atomic(&path, bytes.as_bytes()).map_err(io)?;
     } else if !lord_file::create_atomic(&path, bytes.as_bytes()).map_err(io)? {
-        return installation_id(home);
+        return winner(&path);
     }
     Ok(id)
+}
+
+/// The installation id another command made first; read once, so a file
+/// that cannot be read ends in an error, not a loop.
+fn winner(path: &Path) -> Result<String, HostError> {
+    let text = std::fs::read_to_string(path).map_err(|source| HostError::Io {
+        action: "read",
+        path: path.to_owned(),
+        source,
+    })?;
+    Ok(text.trim().to_owned())
 }
 
 impl Framework {

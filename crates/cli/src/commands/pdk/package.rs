@@ -258,7 +258,11 @@ pub(crate) fn signature_beside(
     let signature = Signature::parse(&sig_path, &sig_text)?;
     // A signature left from an earlier build (`pdk pack` writes the file
     // anew, not its `.sig`) is named here, not sent to be called forged.
-    if signature.digest != Digest::of(bytes).to_string() {
+    if signature
+        .digest
+        .parse::<Digest>()
+        .is_ok_and(|signed| signed != Digest::of(bytes))
+    {
         return Err(UsageError(format!(
             "`{}` was made for other bytes than `{}` (an earlier build?); sign the {what} \
              again with {sign_with}",
