@@ -11,10 +11,18 @@ use crate::error::MicroError;
 use crate::handler::Handler;
 use crate::schema::Schema;
 
-/// The seed's `MicroPluginSecurity`.
+/// The seed's `MicroPluginSecurity`: what a handler declares (`allowed`
+/// makes a pipeline's authority in `validate`). The manager enforces none
+/// of the limits itself: a sandboxed handler's time and memory are
+/// bounded by its sandbox (lord-sandbox, from its package's manifest), and
+/// a native handler is the embedder's own code, run in its process, which
+/// nothing here can stop part way.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MicroSecurity {
+    /// The longest one call may run (enforced by the sandbox for a
+    /// sandboxed handler; declared only for a native one).
     pub max_execution: Duration,
+    /// The most memory one instance may hold (as `max_execution`).
     pub max_memory_bytes: u64,
     /// What the handler may do: a subset of the permission vocabulary.
     pub allowed: Vec<Permission>,
