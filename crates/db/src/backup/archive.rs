@@ -426,6 +426,17 @@ mod tests {
         }
     }
 
+    /// Writes `bytes` over the file at `path`, `from_end` bytes before its
+    /// end, in place (an open handle sees the change).
+    fn overwrite(path: &std::path::Path, from_end: i64, bytes: &[u8]) {
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .open(path)
+            .expect("reopen");
+        file.seek(SeekFrom::End(-from_end)).expect("seek");
+        file.write_all(bytes).expect("overwrite");
+    }
+
     #[test]
     fn the_dump_copied_out_is_the_one_the_checksum_covers() {
         let dir = tempfile::tempdir().expect("dir");
@@ -441,13 +452,7 @@ mod tests {
         assert_eq!(out, payload);
 
         // Changed after `open` checked it: the copy out refuses what it read.
-        let mut file = std::fs::OpenOptions::new()
-            .write(true)
-            .open(&path)
-            .expect("reopen");
-        file.seek(SeekFrom::End(-4)).expect("seek");
-        file.write_all(b"BYTE").expect("overwrite");
-        drop(file);
+        overwrite(&path, 4, b"BYTE");
         let mut out = Vec::new();
         match opened.copy_payload(&mut out) {
             Err(BackupError::Corrupt { message, .. }) => {
@@ -468,13 +473,7 @@ mod tests {
         drop(file);
         let mut opened = open(&path).expect("open");
         // The first bytes change after the checksums were checked.
-        let mut file = std::fs::OpenOptions::new()
-            .write(true)
-            .open(&path)
-            .expect("reopen");
-        file.seek(SeekFrom::End(-100)).expect("seek");
-        file.write_all(b"y").expect("overwrite");
-        drop(file);
+        overwrite(&path, 100, b"y");
 
         let mut verified = opened.verified_payload().expect("payload");
         let mut handed = 0;

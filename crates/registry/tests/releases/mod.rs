@@ -16,24 +16,61 @@ fn release(
     bytes: &[u8],
     version: &str,
 ) -> Result<String, String> {
-    let statement = lord_package::ReleaseStatement {
-        version: version.to_owned(),
-        platform: "x86_64-linux".to_owned(),
-    };
     let signature = r
         .keys
-        .sign_release(key, &lord_package::Digest::of(bytes), statement)
+        .sign_release(key, &lord_package::Digest::of(bytes), x86_64(version))
         .expect("sign");
-    let public = r.keys.public(key).expect("public key");
+    publish(r, token, bytes, &signature, version)
+}
+
+/// lord `version` for x86_64-linux, as a release signature states it.
+fn x86_64(version: &str) -> lord_package::ReleaseStatement {
+    lord_package::ReleaseStatement {
+        version: version.to_owned(),
+        platform: "x86_64-linux".to_owned(),
+    }
+}
+
+/// Publishes `bytes` as lord `version` for x86_64-linux with `signature`
+/// (by the key it names among the test's keys), under `token`: the
+/// digest, or the refusal's text.
+fn publish(
+    r: &Running,
+    token: &str,
+    bytes: &[u8],
+    signature: &lord_package::Signature,
+    version: &str,
+) -> Result<String, String> {
+    let public = r
+        .keys
+        .trusted()
+        .expect("trusted keys")
+        .into_iter()
+        .find(|k| k.id() == signature.key)
+        .expect("the signer's public key");
     r.runtime
         .block_on(r.client.publish_release(
             token,
             bytes.to_vec(),
-            &signature,
+            signature,
             &public,
             version,
             "x86_64-linux",
         ))
+        .map_err(|e| e.to_string())
+}
+
+/// `release` downloaded from `index` and checked under the test's key.
+fn download(
+    r: &Running,
+    index: &lord_registry_client::TrustedIndex,
+    release: &lord_registry_api::ReleaseInfo,
+) -> Result<Vec<u8>, String> {
+    r.runtime
+        .block_on(
+            r.client
+                .download_release(index, release, std::slice::from_ref(&r.key)),
+        )
         .map_err(|e| e.to_string())
 }
 
@@ -44,27 +81,12 @@ fn a_release_signed_as_another_version_is_refused_at_publishing() {
     let r = Running::start(Backend::Sqlite).expect("sqlite");
     let releases = token(&r, "publish:lord");
     let bytes = b"lord 1";
-    let statement = lord_package::ReleaseStatement {
-        version: "1.0.0".to_owned(),
-        platform: "x86_64-linux".to_owned(),
-    };
     let signature = r
         .keys
-        .sign_release("ada", &lord_package::Digest::of(bytes), statement)
+        .sign_release("ada", &lord_package::Digest::of(bytes), x86_64("1.0.0"))
         .expect("sign");
-    let public = r.keys.public("ada").expect("public key");
-    let refused = r
-        .runtime
-        .block_on(r.client.publish_release(
-            &releases,
-            bytes.to_vec(),
-            &signature,
-            &public,
-            "3.0.0",
-            "x86_64-linux",
-        ))
+    let message = publish(&r, &releases, bytes, &signature, "3.0.0")
         .expect_err("published under another version");
-    let message = refused.to_string();
     assert!(
         message.contains("vouches for lord 1.0.0 for x86_64-linux")
             && message.contains("offered as lord 3.0.0 for x86_64-linux"),
@@ -75,21 +97,9 @@ fn a_release_signed_as_another_version_is_refused_at_publishing() {
         .keys
         .sign("ada", &lord_package::Digest::of(bytes))
         .expect("sign");
-    let refused = r
-        .runtime
-        .block_on(r.client.publish_release(
-            &releases,
-            bytes.to_vec(),
-            &package,
-            &public,
-            "1.0.0",
-            "x86_64-linux",
-        ))
+    let refused = publish(&r, &releases, bytes, &package, "1.0.0")
         .expect_err("published with a package's signature");
-    assert!(
-        refused.to_string().contains("vouches for a package"),
-        "{refused}"
-    );
+    assert!(refused.contains("vouches for a package"), "{refused}");
     assert!(
         r.registry
             .tuf
@@ -149,15 +159,10 @@ fn a_release_the_index_lists_as_another_version_or_platform_is_refused_by_the_cl
             .filter(|rel| rel.version == version)
             .unwrap_or_else(|| panic!("{platform} {version} is offered"))
             .clone();
-        let refused = r
-            .runtime
-            .block_on(
-                r.client
-                    .download_release(&index, &offered, std::slice::from_ref(&r.key)),
-            )
+        let refused = download(&r, &index, &offered)
             .expect_err("a binary offered as what it was not signed as");
         assert!(
-            refused.to_string().contains(&format!(
+            refused.contains(&format!(
                 "does not vouch for these bytes as lord {version} for {platform}"
             )),
             "{platform} {version}: {refused}"
@@ -172,13 +177,7 @@ fn a_release_the_index_lists_as_another_version_or_platform_is_refused_by_the_cl
         )
         .expect("2.0.0")
         .clone();
-    let bytes = r
-        .runtime
-        .block_on(
-            r.client
-                .download_release(&index, &newest, std::slice::from_ref(&r.key)),
-        )
-        .expect("2.0.0 downloads");
+    let bytes = download(&r, &index, &newest).expect("2.0.0 downloads");
     assert_eq!(bytes, b"lord 2");
 }
 
