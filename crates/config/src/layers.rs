@@ -746,33 +746,22 @@ pub(crate) fn not_a_web_url(value: &Value) -> String {
     format!("must be an http:// or https:// URL; got {got}")
 }
 
-/// Replaces a file's content by temp file and rename.
+/// Replaces a file's content atomically and durably (`lord-file`: temp
+/// file, sync, rename, folder sync), making its folder first. Without the
+/// folder sync a profile removed (`lord db remove`) could come back after
+/// a power cut though the removal was reported.
 pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ConfigError> {
-    use std::io::Write as _;
     let dir = path.parent().unwrap_or(Path::new("."));
-    let io = |action: &'static str| {
-        let path = path.to_path_buf();
-        move |source| ConfigError::Io {
-            action,
-            path,
+    if !dir.as_os_str().is_empty() {
+        std::fs::create_dir_all(dir).map_err(|source| ConfigError::Io {
+            action: "create the folder of",
+            path: path.to_path_buf(),
             source,
-        }
-    };
-    std::fs::create_dir_all(dir).map_err(io("create the folder of"))?;
-    let mut file = tempfile::NamedTempFile::new_in(dir).map_err(io("write"))?;
-    file.write_all(bytes).map_err(io("write"))?;
-    file.as_file().sync_all().map_err(io("sync"))?;
-    file.persist(path).map_err(|e| io("replace")(e.error))?;
-    // The rename is durable only once the folder is: without this a
-    // profile removed (`lord db remove`) could come back after a power
-    // cut though the removal was reported.
-    let folder = if dir.as_os_str().is_empty() {
-        Path::new(".")
-    } else {
-        dir
-    };
-    std::fs::File::open(folder)
-        .and_then(|folder| folder.sync_all())
-        .map_err(io("sync the folder of"))?;
-    Ok(())
+        })?;
+    }
+    lord_file::write_atomic(path, bytes).map_err(|e| ConfigError::Io {
+        action: e.action,
+        path: e.path,
+        source: e.source,
+    })
 }
