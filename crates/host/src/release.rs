@@ -2,7 +2,9 @@
 //! release of lord for this platform in a registry's signed index, fetch
 //! it as any target is fetched (no further than its signed length, checked
 //! against its SHA-256) and verify its signature under the user's own
-//! trusted keys, as a package's; then replace the running binary
+//! trusted keys, as a package's, and under the one key lord's releases
+//! from that registry were first verified with (pinned in the registry's
+//! state folder by the first update); then replace the running binary
 //! atomically (written beside it, fsynced, renamed over it), keeping the
 //! previous one beside it as `NAME.previous` for a rollback.
 //!
@@ -50,7 +52,9 @@ impl Framework {
             return Ok(None);
         };
         let trusted = lord_package::Keys::new(self.home()).trusted()?;
-        let bytes = client.download_release(&index, &info, &trusted).await?;
+        let bytes = client
+            .download_release(&index, &info, &trusted, &state)
+            .await?;
         Ok(Some(Release { info, bytes }))
     }
 }

@@ -48,3 +48,4 @@ pub use lord_registry_api::{
     Gate, Health, RolloutInfo, RolloutStart, RolloutState, check_rings, in_ring, ring_bucket,
 };
 pub use lord_registry_api::{POLICIES, RELEASES, ReleaseInfo, release_name};
+pub use release::PIN_FILE as RELEASE_PIN_FILE;

@@ -111,6 +111,18 @@ fn update_then_rollback_round_trips_on_a_copy_of_lord() {
         "the old binary was not kept"
     );
     run_copy(&user, &exe, &["--version"]).assert_ok();
+    // The first update pinned the key that signed it, for this registry.
+    let pinned = std::fs::read_dir(user.home.path().join("registries"))
+        .expect("registries")
+        .flatten()
+        .map(|entry| entry.path().join("release-key"))
+        .find(|pin| pin.is_file())
+        .expect("the release key was pinned");
+    let pinned = std::fs::read_to_string(pinned).expect("pin");
+    assert!(
+        !pinned.trim().is_empty() && user.run(&["key", "list"]).stdout().contains(pinned.trim()),
+        "the pin is not the signer's key: {pinned:?}"
+    );
 
     run_copy(&user, &exe, &["self", "rollback"])
         .assert_ok()

@@ -60,18 +60,29 @@ fn publish(
         .map_err(|e| e.to_string())
 }
 
-/// `release` downloaded from `index` and checked under the test's key.
+/// `release` downloaded from `index` (read from the registry state
+/// `state`) and checked under `trusted`.
+fn download_as(
+    r: &Running,
+    index: &lord_registry_client::TrustedIndex,
+    release: &lord_registry_api::ReleaseInfo,
+    trusted: &[lord_package::PublicKey],
+    state: &std::path::Path,
+) -> Result<Vec<u8>, String> {
+    r.runtime
+        .block_on(r.client.download_release(index, release, trusted, state))
+        .map_err(|e| e.to_string())
+}
+
+/// `release` downloaded from `index` (read from `state`) and checked under
+/// the test's key.
 fn download(
     r: &Running,
     index: &lord_registry_client::TrustedIndex,
     release: &lord_registry_api::ReleaseInfo,
+    state: &std::path::Path,
 ) -> Result<Vec<u8>, String> {
-    r.runtime
-        .block_on(
-            r.client
-                .download_release(index, release, std::slice::from_ref(&r.key)),
-        )
-        .map_err(|e| e.to_string())
+    download_as(r, index, release, std::slice::from_ref(&r.key), state)
 }
 
 /// A release signed as one version offered as another: refused before
@@ -159,7 +170,7 @@ fn a_release_the_index_lists_as_another_version_or_platform_is_refused_by_the_cl
             .filter(|rel| rel.version == version)
             .unwrap_or_else(|| panic!("{platform} {version} is offered"))
             .clone();
-        let refused = download(&r, &index, &offered)
+        let refused = download(&r, &index, &offered, state.path())
             .expect_err("a binary offered as what it was not signed as");
         assert!(
             refused.contains(&format!(
@@ -177,7 +188,7 @@ fn a_release_the_index_lists_as_another_version_or_platform_is_refused_by_the_cl
         )
         .expect("2.0.0")
         .clone();
-    let bytes = download(&r, &index, &newest).expect("2.0.0 downloads");
+    let bytes = download(&r, &index, &newest, state.path()).expect("2.0.0 downloads");
     assert_eq!(bytes, b"lord 2");
 }
 
@@ -231,4 +242,93 @@ fn a_release_signed_by_another_key_than_the_first_is_refused() {
     assert_eq!(listed[0].name, "releases/x86_64-linux/lord-1.0.0");
     // The pinned key goes on releasing.
     release(&r, &releases, "ada", b"lord 2", "2.0.0").expect("second release");
+}
+
+/// The server (whoever holds the index's online keys) re-lists a
+/// release with a signature by another key the user trusts, a plugin
+/// author's. The client pinned the key of the first release it verified
+/// from this registry, and refuses the other signer's before fetching it,
+/// naming both keys and the pin. A client with no pin (a fresh state
+/// folder) takes the very same entry: the refusal is the pin's.
+#[test]
+fn a_release_by_another_trusted_key_than_the_pinned_one_is_refused_by_the_client() {
+    let r = Running::start(Backend::Sqlite).expect("sqlite");
+    let releases = token(&r, "publish:lord");
+    release(&r, &releases, "ada", b"lord 1", "1.0.0").expect("1.0.0");
+    let state = tempfile::tempdir().expect("state");
+    let pin = state.path().join(lord_registry_client::RELEASE_PIN_FILE);
+    r.keys.generate("eve").expect("key");
+    let eve = r.keys.public("eve").expect("eve");
+    let trusted = vec![r.key.clone(), eve.clone()];
+    let running = semver::Version::new(0, 9, 0);
+
+    let index = r
+        .runtime
+        .block_on(r.client.trusted_index(state.path()))
+        .expect("the index verifies");
+    let genuine = index
+        .release_for("x86_64-linux", &running, None)
+        .expect("1.0.0")
+        .clone();
+    assert!(!pin.exists(), "pinned before any release was verified");
+    download_as(&r, &index, &genuine, &trusted, state.path()).expect("1.0.0 downloads");
+    assert_eq!(
+        std::fs::read_to_string(&pin).expect("pinned").trim(),
+        r.key.id().to_string()
+    );
+
+    // The same bytes, signed by eve as lord 1.0.0 (a valid signature by
+    // a trusted key), listed by the server's own keys in place of ada's.
+    let signature = r
+        .keys
+        .sign_release("eve", &lord_package::Digest::of(b"lord 1"), x86_64("1.0.0"))
+        .expect("sign");
+    let eves = lord_registry_api::ReleaseInfo {
+        key: eve.id().to_string(),
+        signature: signature.signature.clone(),
+        ..genuine.clone()
+    };
+    r.runtime
+        .block_on(
+            r.registry
+                .tuf
+                .resign(&[lord_registry_api::IndexEntry::from(&eves)]),
+        )
+        .expect("re-signed by the server's keys");
+    let index = r
+        .runtime
+        .block_on(r.client.trusted_index(state.path()))
+        .expect("the index verifies");
+    let offered = index
+        .release_for("x86_64-linux", &running, None)
+        .expect("1.0.0 is offered")
+        .clone();
+    assert_eq!(offered.key, eve.id().to_string());
+    let refused = download_as(&r, &index, &offered, &trusted, state.path())
+        .expect_err("a release under another key than the pinned one");
+    assert!(
+        refused.contains(&format!("is signed by key {}", eve.id()))
+            && refused.contains(&format!("signed by key {}", r.key.id()))
+            && refused.contains(&pin.display().to_string()),
+        "{refused}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&pin).expect("still pinned").trim(),
+        r.key.id().to_string()
+    );
+
+    let fresh = tempfile::tempdir().expect("fresh state");
+    let index = r
+        .runtime
+        .block_on(r.client.trusted_index(fresh.path()))
+        .expect("the index verifies");
+    let bytes = download_as(&r, &index, &offered, &trusted, fresh.path())
+        .expect("without a pin, a trusted key's release downloads");
+    assert_eq!(bytes, b"lord 1");
+    assert_eq!(
+        std::fs::read_to_string(fresh.path().join(lord_registry_client::RELEASE_PIN_FILE))
+            .expect("pinned")
+            .trim(),
+        eve.id().to_string()
+    );
 }
