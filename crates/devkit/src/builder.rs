@@ -200,9 +200,9 @@ fn build_js(
         progress,
     )?;
     steps.push(("componentize".to_owned(), step.elapsed()));
-    // One rename: the old component stays whole until the new one is.
-    std::fs::rename(&out, component)
-        .map_err(DevkitError::io("move the component to", component))?;
+    // One rename, synced before and after: the old component stays whole
+    // until the new one is, through a power cut too.
+    lord_file::rename_durably(&out, component)?;
     Ok(())
 }
 

@@ -334,8 +334,9 @@ impl NewProject {
     }
 
     /// Writes the project into `dir`, which must not exist or be empty. The
-    /// files are written into a scratch folder beside it first and moved
-    /// into place in one rename, so a failure leaves no half project.
+    /// files are written into a scratch folder beside it first, synced, and
+    /// moved into place in one rename, so a failure or a power cut leaves
+    /// no half project.
     pub fn create(&self, dir: &Path) -> Result<(), DevkitError> {
         if dir.exists() {
             let empty = std::fs::read_dir(dir)
@@ -372,14 +373,12 @@ impl NewProject {
         if dir.exists() {
             std::fs::remove_dir(dir).map_err(DevkitError::io("replace", dir))?;
         }
+        // Every file synced before the one rename that shows the project,
+        // so a power cut cannot leave it with empty files.
         let kept = scratch.keep();
-        std::fs::rename(&kept, dir).map_err(|source| {
+        lord_file::rename_durably(&kept, dir).map_err(|e| {
             let _ = std::fs::remove_dir_all(&kept);
-            DevkitError::Io {
-                action: "move the new project to",
-                path: dir.to_path_buf(),
-                source,
-            }
+            DevkitError::from(e)
         })
     }
 }

@@ -117,6 +117,38 @@ pub fn swap_back(path: &Path, previous: &Path) -> Result<(), WriteError> {
     write_with_mode(previous, &current, mode)
 }
 
+/// Moves the file or folder `from` to `to` in one rename, durably: what
+/// `from` holds (every file and folder under it, for a folder) is synced
+/// first, and the folder `to` is in after. For work made in a scratch
+/// place beside its destination (a new project, a built component): a
+/// power cut then leaves the old state or the whole new one, never names
+/// pointing at empty files.
+pub fn rename_durably(from: &Path, to: &Path) -> Result<(), WriteError> {
+    sync_tree(from)?;
+    std::fs::rename(from, to).map_err(fail("move into place", to))?;
+    sync_folder(folder_of(to))
+}
+
+/// Syncs the regular file `path`, or every file and folder under the
+/// folder `path` (each folder after what it holds). Links are not
+/// followed: what they point at is not this tree's.
+fn sync_tree(path: &Path) -> Result<(), WriteError> {
+    let meta = std::fs::symlink_metadata(path).map_err(fail("read the metadata of", path))?;
+    if meta.is_dir() {
+        let entries = std::fs::read_dir(path).map_err(fail("read", path))?;
+        for entry in entries {
+            sync_tree(&entry.map_err(fail("read", path))?.path())?;
+        }
+        return sync_folder(path);
+    }
+    if meta.is_file() {
+        std::fs::File::open(path)
+            .and_then(|file| file.sync_all())
+            .map_err(fail("sync", path))?;
+    }
+    Ok(())
+}
+
 /// The permission bits of `path` (unix), to give its replacement.
 fn mode_of(path: &Path) -> Result<Option<u32>, WriteError> {
     let meta = std::fs::metadata(path).map_err(|source| WriteError {
