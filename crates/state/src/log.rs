@@ -112,6 +112,10 @@ struct LogInner {
     /// left queued, so a failing disk is tried once per batch of new
     /// events, not on every publish.
     flush_at: std::sync::atomic::AtomicUsize,
+    /// Events let go at [`REQUEUE_AT_MOST`] while writes failed, per
+    /// source, not yet counted in `event_drops`: the next write that
+    /// succeeds counts them, so a long outage is not a silent gap.
+    lost: Mutex<std::collections::BTreeMap<String, u64>>,
 }
 
 /// Buffered events that trigger a write.
@@ -134,12 +138,23 @@ impl LogInner {
     fn flush(&self) -> Result<usize, StateError> {
         use std::sync::atomic::Ordering;
         let pending = std::mem::take(&mut *self.pending.lock().unwrap_or_else(|p| p.into_inner()));
-        match self.store.write(&pending) {
+        if pending.is_empty() {
+            // Nothing to write, and so nothing to count `lost` with yet.
+            return Ok(0);
+        }
+        let lost = std::mem::take(&mut *self.lost.lock().unwrap_or_else(|p| p.into_inner()));
+        match self.store.write(&pending, &lost) {
             Ok(written) => {
                 self.flush_at.store(FLUSH_AT, Ordering::Relaxed);
                 Ok(written)
             }
             Err(e) => {
+                // Not counted: kept for the next write.
+                let mut kept = self.lost.lock().unwrap_or_else(|p| p.into_inner());
+                for (source, count) in lost {
+                    *kept.entry(source).or_default() += count;
+                }
+                drop(kept);
                 let queued = self.requeue(pending);
                 self.flush_at.store(queued + FLUSH_AT, Ordering::Relaxed);
                 Err(e)
@@ -155,15 +170,25 @@ impl LogInner {
         let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
         failed.append(&mut pending);
         let over = failed.len().saturating_sub(REQUEUE_AT_MOST);
-        failed.drain(..over);
+        let mut lost = self.lost.lock().unwrap_or_else(|p| p.into_inner());
+        for event in failed.drain(..over) {
+            *lost.entry(event.source.clone()).or_default() += 1;
+        }
+        drop(lost);
         *pending = failed;
         pending.len()
     }
 }
 
 impl LogStore {
-    /// Writes `pending` in one transaction; returns how many.
-    fn write(&self, pending: &[Arc<Event>]) -> Result<usize, StateError> {
+    /// Writes `pending` in one transaction, and counts `lost` (events let
+    /// go before they could be written) with the drops; returns how many
+    /// were written.
+    fn write(
+        &self,
+        pending: &[Arc<Event>],
+        lost: &std::collections::BTreeMap<String, u64>,
+    ) -> Result<usize, StateError> {
         let Some(first) = pending.first() else {
             return Ok(0);
         };
@@ -174,6 +199,9 @@ impl LogStore {
         let rows = encode(pending, sealer.as_ref())?;
         let budget = self.retention.per_plugin;
         let (rows, mut dropped) = within_budget(rows, budget);
+        for (source, count) in lost {
+            *dropped.entry(source.as_str()).or_default() += count;
+        }
         let mut conn = self.db.conn()?;
         // IMMEDIATE: the budget is read before rows are written, and a
         // deferred transaction upgrading that read would fail at once when
@@ -410,6 +438,7 @@ impl EventLog {
                 },
                 pending: Mutex::new(Vec::new()),
                 flush_at: std::sync::atomic::AtomicUsize::new(FLUSH_AT),
+                lost: Mutex::new(std::collections::BTreeMap::new()),
             }),
         }
     }
@@ -517,8 +546,9 @@ impl EventLog {
         Ok(events)
     }
 
-    /// How many events of each plugin the log dropped to keep it within
-    /// its budget, most first.
+    /// How many events of each plugin the log dropped, most first: older
+    /// ones to keep it within its budget, and any let go because writes
+    /// failed for longer than [`REQUEUE_AT_MOST`] events.
     pub fn dropped(&self) -> Result<Vec<Dropped>, StateError> {
         self.flush()?;
         let conn = self.inner.store.db.conn()?;
@@ -734,6 +764,47 @@ mod tests {
             .map(|e| e.at_ms)
             .collect();
         assert_eq!(kept, [1_000, 1_001, 1_002, 1_003]);
+    }
+
+    /// Writes that go on failing keep at most [`REQUEUE_AT_MOST`] events;
+    /// the ones let go are counted with the drops by the next write that
+    /// succeeds, so every event appended is either stored or counted.
+    #[test]
+    fn events_let_go_while_writes_fail_are_counted_as_dropped() {
+        let home = tempfile::tempdir().expect("home");
+        let db = StateDb::open(home.path()).expect("db");
+        let log = EventLog::new(db.clone(), Retention::default());
+        log.append(event("notes", 0, 1_000)).expect("append");
+        log.flush().expect("flush");
+        let other = rusqlite::Connection::open(home.path().join("state.db")).expect("open");
+        other
+            .execute_batch("ALTER TABLE events RENAME TO events_away")
+            .expect("rename");
+        let appended = REQUEUE_AT_MOST + 300;
+        for n in 1..=appended {
+            // Each full batch tries a write, which fails; the events stay
+            // queued up to the cap.
+            let n = i64::try_from(n).expect("small");
+            let _ = log.append(event("notes", n, 1_000 + n));
+        }
+        assert!(log.flush().is_err(), "the write had no table");
+        other
+            .execute_batch("ALTER TABLE events_away RENAME TO events")
+            .expect("rename back");
+        log.flush().expect("flush");
+        let stored = log.since(0, u64::MAX).expect("read").len();
+        let dropped: u64 = log
+            .dropped()
+            .expect("drops")
+            .iter()
+            .map(|d| d.dropped)
+            .sum();
+        assert_eq!(stored, REQUEUE_AT_MOST + 1, "the cap and the first event");
+        assert_eq!(
+            stored as u64 + dropped,
+            appended as u64 + 1,
+            "{stored} stored and {dropped} counted as dropped"
+        );
     }
 
     /// `matching` gives the newest matches however many other events came

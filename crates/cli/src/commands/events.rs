@@ -82,8 +82,9 @@ pub(crate) async fn run(
             let dropped: u64 = log.dropped()?.iter().map(|d| d.dropped).sum();
             if dropped > 0 {
                 out.note(format_args!(
-                    "{dropped} older event(s) were dropped to keep plugins within their share \
-                     of the log; see `lord events dropped`"
+                    "{dropped} event(s) were dropped: older ones to keep plugins within their \
+                     share of the log, or ones the log could not write for a long time; see \
+                     `lord events dropped`"
                 ));
             }
             if follow {
