@@ -62,6 +62,12 @@ pub struct PublicKey {
 }
 
 impl PublicKey {
+    /// Whether `other` is the same key, whatever either is named. A key id
+    /// is a short hash, so two keys can share one; this compares the keys.
+    pub fn same_key(&self, other: &PublicKey) -> bool {
+        self.key == other.key
+    }
+
     pub fn id(&self) -> KeyId {
         KeyId(hex::encode(&Sha256::digest(self.key.as_bytes())[..8]))
     }

@@ -26,6 +26,14 @@ pub enum ClientError {
     /// (its signature, under the user's trusted keys).
     #[error("refused: {0}")]
     Refused(String),
+    /// A release of lord signed by another key than the one pinned for its
+    /// registry (by the first update from it).
+    #[error(transparent)]
+    ReleaseKeyChanged(Box<ReleaseKeyChanged>),
+    /// The release key pinned for a registry cannot be used: the pin is
+    /// damaged, or the key is no longer trusted.
+    #[error("the release key pinned in {} {problem}", pin.display())]
+    ReleaseKeyPin { pin: PathBuf, problem: String },
     /// The signed index failed verification.
     #[error("the registry's signed index was refused: {0}")]
     Tuf(#[from] crate::tuf::TufError),
@@ -41,6 +49,8 @@ impl ClientError {
             ClientError::Io { .. }
             | ClientError::Client(_)
             | ClientError::Refused(_)
+            | ClientError::ReleaseKeyChanged(_)
+            | ClientError::ReleaseKeyPin { .. }
             | ClientError::Tuf(_) => false,
         }
     }
@@ -56,4 +66,23 @@ pub(crate) fn io(
         path,
         source,
     }
+}
+
+/// A release of lord offered under another key than the one pinned for
+/// its registry (boxed in [`ClientError`], which stays small).
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "lord {version} for {platform} is signed by key {offered}, but lord's releases from this \
+     registry are signed by key {pinned} (pinned by the first update, in {}). A trusted key is \
+     not enough to replace lord. If lord's developers announced a new release key and you \
+     checked it with them, remove {} and update again",
+    pin.display(),
+    pin.display()
+)]
+pub struct ReleaseKeyChanged {
+    pub version: String,
+    pub platform: String,
+    pub offered: String,
+    pub pinned: String,
+    pub pin: PathBuf,
 }

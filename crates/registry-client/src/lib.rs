@@ -34,7 +34,7 @@ pub mod tuf;
 
 pub use client::{Client, Download};
 pub use community::{Receipt, check_receipt, load_receipt, receipts_dir, save_receipt};
-pub use error::ClientError;
+pub use error::{ClientError, ReleaseKeyChanged};
 pub use index::{PluginIndex, TrustedIndex};
 pub use lord_registry_api::{
     Advisory, AuditEntry, ErrorBody, PluginInfo, PluginUsage, PostInfo, Published, Rating,

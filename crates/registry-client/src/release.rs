@@ -4,14 +4,15 @@
 //! signature checked under the user's own trusted keys, exactly as a
 //! package is; and publishing one.
 //!
-//! Invariant: a registry's releases of lord keep one signer on this
-//! machine. The key that signed the first release verified from a
+//! Invariant: a registry's releases of lord keep one signer in a lord
+//! home. The whole public key that verified the first release from a
 //! registry is pinned in that registry's state folder ([`PIN_FILE`]), as
-//! the registry pins it on its side; a release signed by any other key,
-//! even one the user trusts for plugins, is refused until the user removes
-//! the pin. Whoever holds the index's online keys (the server) can list
-//! any signed binary; without the pin, a plugin author's key the user
-//! trusts would be enough to replace lord itself.
+//! the registry pins its first signer on its side; a release signed by any
+//! other key, even one the user trusts for plugins, is refused until the
+//! user removes the pin, and only the pinned key verifies (not any trusted
+//! key that shares its short id). Whoever holds the index's online keys
+//! (the server) can list any signed binary; without the pin, a plugin
+//! author's key the user trusts would be enough to replace lord itself.
 
 use std::path::Path;
 
@@ -22,8 +23,8 @@ use crate::client::Client;
 use crate::error::ClientError;
 use crate::index::TrustedIndex;
 
-/// The file in a registry's state folder naming the key lord's releases
-/// from that registry are signed with.
+/// The file in a registry's state folder holding the public key lord's
+/// releases from that registry are signed with (its text form).
 pub const PIN_FILE: &str = "release-key";
 
 impl TrustedIndex {
@@ -66,11 +67,12 @@ impl Client {
     ) -> Result<Vec<u8>, ClientError> {
         let pin = state.join(PIN_FILE);
         // Before anything is fetched: a release under another key is
-        // refused whatever its bytes.
+        // refused whatever its bytes, and only the pinned key verifies it.
         let pinned = read_pin(&pin)?;
-        if let Some(pinned) = &pinned {
-            check_pinned(release, pinned, &pin)?;
-        }
+        let trusted = match &pinned {
+            Some(pinned) => only_pinned(release, pinned, trusted, &pin)?,
+            None => trusted.to_vec(),
+        };
         let file = crate::tuf::TargetFile {
             length: release.length,
             hashes: [("sha256".to_owned(), release.digest.clone())].into(),
@@ -92,22 +94,29 @@ impl Client {
             ))
         })?;
         let (signature, statement) = signature_of(release)?;
-        lord_package::verify_release(&signature, &Digest::of(&bytes), &statement, trusted)
-            .map_err(|e| {
-                // The statement is the index's, so a signature made for
-                // another release fails here, as a forgery would.
-                ClientError::Refused(if let lord_package::PackageError::BadSignature(key) = &e {
-                    format!(
-                        "{statement}: its signature by key {key} does not vouch for these \
+        let verified =
+            lord_package::verify_release(&signature, &Digest::of(&bytes), &statement, &trusted)
+                .map_err(|e| {
+                    // The statement is the index's, so a signature made for
+                    // another release fails here, as a forgery would.
+                    ClientError::Refused(
+                        if let lord_package::PackageError::BadSignature(key) = &e {
+                            format!(
+                                "{statement}: its signature by key {key} does not vouch for these \
                              bytes as {statement}; the index offers it as a release it was not \
                              signed as, or it was damaged"
+                            )
+                        } else {
+                            format!("{statement}: {e}")
+                        },
                     )
-                } else {
-                    format!("{statement}: {e}")
-                })
-            })?;
+                })?;
         if pinned.is_none() {
-            pin_first(&pin, release)?;
+            // The key that verified: the first trusted one with the
+            // signature's id, as `verify_release` chose it.
+            if let Some(signer) = trusted.iter().find(|k| k.id() == verified.key) {
+                pin_first(&pin, signer, release)?;
+            }
         }
         Ok(bytes)
     }
@@ -175,50 +184,88 @@ fn signature_of(release: &ReleaseInfo) -> Result<(Signature, ReleaseStatement), 
     Ok((signature, statement))
 }
 
-/// The key pinned at `pin`, if one is.
-fn read_pin(pin: &Path) -> Result<Option<String>, ClientError> {
-    match std::fs::read_to_string(pin) {
-        Ok(text) => Ok(Some(text.trim().to_owned())),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(source) => Err(ClientError::Io {
-            action: "read",
-            path: pin.to_path_buf(),
-            source,
-        }),
-    }
+/// The key pinned at `pin`, if one is; a pin that is not a key is an
+/// error saying so, never taken as no pin.
+fn read_pin(pin: &Path) -> Result<Option<PublicKey>, ClientError> {
+    let text = match std::fs::read_to_string(pin) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(source) => {
+            return Err(ClientError::Io {
+                action: "read",
+                path: pin.to_path_buf(),
+                source,
+            });
+        }
+    };
+    PublicKey::parse("the release key pin", &text)
+        .map(Some)
+        .map_err(|e| ClientError::ReleaseKeyPin {
+            pin: pin.to_path_buf(),
+            problem: format!(
+                "is damaged ({e}); remove it, and the next update pins the key of the release \
+                 it installs"
+            ),
+        })
 }
 
-/// Refuses `release` unless it is signed by the `pinned` key.
-fn check_pinned(release: &ReleaseInfo, pinned: &str, pin: &Path) -> Result<(), ClientError> {
-    if release.key == pinned {
-        return Ok(());
+/// The keys that may verify `release` when `pinned` is pinned: the pinned
+/// key alone, if the user still trusts it. A release naming another key is
+/// refused.
+fn only_pinned(
+    release: &ReleaseInfo,
+    pinned: &PublicKey,
+    trusted: &[PublicKey],
+    pin: &Path,
+) -> Result<Vec<PublicKey>, ClientError> {
+    if release.key != pinned.id().to_string() {
+        return Err(changed(release, pinned, pin));
     }
-    Err(ClientError::Refused(format!(
-        "lord {} for {} is signed by key {}, but lord's releases from this registry are \
-         signed by key {pinned} (pinned by the first update, in {}). A trusted key is not \
-         enough to replace lord. If lord's developers announced a new release key and you \
-         checked it with them, remove {} and update again",
-        release.version,
-        release.platform,
-        release.key,
-        pin.display(),
-        pin.display()
-    )))
+    let allowed: Vec<PublicKey> = trusted
+        .iter()
+        .filter(|k| k.same_key(pinned))
+        .cloned()
+        .collect();
+    if allowed.is_empty() {
+        return Err(ClientError::ReleaseKeyPin {
+            pin: pin.to_path_buf(),
+            problem: format!(
+                "is key {} ({}), which is no longer among your trusted keys: trust it again \
+                 (`lord key trust`), or remove the pin if lord's release key changed",
+                pinned.id(),
+                pinned.name
+            ),
+        });
+    }
+    Ok(allowed)
 }
 
-/// Pins the key of `release`, just verified, when none is pinned yet. Two
-/// updates racing to pin agree on one key: the loser checks its release
-/// against the winner's.
-fn pin_first(pin: &Path, release: &ReleaseInfo) -> Result<(), ClientError> {
+fn changed(release: &ReleaseInfo, pinned: &PublicKey, pin: &Path) -> ClientError {
+    ClientError::ReleaseKeyChanged(Box::new(crate::error::ReleaseKeyChanged {
+        version: release.version.clone(),
+        platform: release.platform.clone(),
+        offered: release.key.clone(),
+        pinned: pinned.id().to_string(),
+        pin: pin.to_path_buf(),
+    }))
+}
+
+/// Pins `signer`, which just verified `release`, when nothing is pinned
+/// yet. Two updates racing to pin agree on one key: the loser checks its
+/// signer against the winner's.
+fn pin_first(pin: &Path, signer: &PublicKey, release: &ReleaseInfo) -> Result<(), ClientError> {
     let io = |e: lord_file::WriteError| ClientError::Io {
         action: e.action,
         path: e.path,
         source: e.source,
     };
-    if lord_file::create_atomic(pin, format!("{}\n", release.key).as_bytes()).map_err(io)? {
+    if lord_file::create_atomic(pin, signer.to_text().as_bytes()).map_err(io)? {
         return Ok(());
     }
-    // Pinned already: before this download, or by an update racing it.
-    let pinned = read_pin(pin)?.unwrap_or_default();
-    check_pinned(release, &pinned, pin)
+    // Pinned already, by an update racing this one.
+    match read_pin(pin)? {
+        Some(pinned) if pinned.same_key(signer) => Ok(()),
+        Some(pinned) => Err(changed(release, &pinned, pin)),
+        None => Ok(()),
+    }
 }

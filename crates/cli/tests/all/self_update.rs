@@ -118,10 +118,15 @@ fn update_then_rollback_round_trips_on_a_copy_of_lord() {
         .map(|entry| entry.path().join("release-key"))
         .find(|pin| pin.is_file())
         .expect("the release key was pinned");
-    let pinned = std::fs::read_to_string(pinned).expect("pin");
+    let pinned =
+        lord_package::PublicKey::parse("pin", &std::fs::read_to_string(pinned).expect("pin"))
+            .expect("the pin holds a public key");
     assert!(
-        !pinned.trim().is_empty() && user.run(&["key", "list"]).stdout().contains(pinned.trim()),
-        "the pin is not the signer's key: {pinned:?}"
+        user.run(&["key", "list"])
+            .stdout()
+            .contains(&pinned.id().to_string()),
+        "the pin is not the signer's key: {}",
+        pinned.id()
     );
 
     run_copy(&user, &exe, &["self", "rollback"])

@@ -47,6 +47,8 @@ fn status(err: &ClientError) -> u16 {
         other @ (ClientError::Io { .. }
         | ClientError::Client(_)
         | ClientError::Refused(_)
+        | ClientError::ReleaseKeyChanged(_)
+        | ClientError::ReleaseKeyPin { .. }
         | ClientError::Tuf(_)) => panic!("not a refusal: {other}"),
     }
 }

@@ -272,9 +272,9 @@ fn a_release_by_another_trusted_key_than_the_pinned_one_is_refused_by_the_client
         .clone();
     assert!(!pin.exists(), "pinned before any release was verified");
     download_as(&r, &index, &genuine, &trusted, state.path()).expect("1.0.0 downloads");
-    assert_eq!(
-        std::fs::read_to_string(&pin).expect("pinned").trim(),
-        r.key.id().to_string()
+    assert!(
+        pinned_key(&pin).same_key(&r.key),
+        "ada's whole key is pinned"
     );
 
     // The same bytes, signed by eve as lord 1.0.0 (a valid signature by
@@ -312,10 +312,7 @@ fn a_release_by_another_trusted_key_than_the_pinned_one_is_refused_by_the_client
             && refused.contains(&pin.display().to_string()),
         "{refused}"
     );
-    assert_eq!(
-        std::fs::read_to_string(&pin).expect("still pinned").trim(),
-        r.key.id().to_string()
-    );
+    assert!(pinned_key(&pin).same_key(&r.key), "still ada's");
 
     let fresh = tempfile::tempdir().expect("fresh state");
     let index = r
@@ -325,10 +322,71 @@ fn a_release_by_another_trusted_key_than_the_pinned_one_is_refused_by_the_client
     let bytes = download_as(&r, &index, &offered, &trusted, fresh.path())
         .expect("without a pin, a trusted key's release downloads");
     assert_eq!(bytes, b"lord 1");
-    assert_eq!(
-        std::fs::read_to_string(fresh.path().join(lord_registry_client::RELEASE_PIN_FILE))
-            .expect("pinned")
-            .trim(),
-        eve.id().to_string()
+    assert!(
+        pinned_key(&fresh.path().join(lord_registry_client::RELEASE_PIN_FILE)).same_key(&eve),
+        "eve's key pinned in the fresh state"
     );
+}
+
+/// The public key pinned at `pin`.
+fn pinned_key(pin: &std::path::Path) -> lord_package::PublicKey {
+    lord_package::PublicKey::parse("pin", &std::fs::read_to_string(pin).expect("pinned"))
+        .expect("a key")
+}
+
+/// A pin that is not a key is named, not taken as no pin (which would
+/// pin whatever comes next); a pinned key the user no longer trusts is
+/// named too, and no other trusted key stands in for it.
+#[test]
+fn a_damaged_or_untrusted_release_key_pin_is_named_not_ignored() {
+    let r = Running::start(Backend::Sqlite).expect("sqlite");
+    let releases = token(&r, "publish:lord");
+    release(&r, &releases, "ada", b"lord 1", "1.0.0").expect("1.0.0");
+    r.keys.generate("eve").expect("key");
+    let eve = r.keys.public("eve").expect("eve");
+    let state = tempfile::tempdir().expect("state");
+    let pin = state.path().join(lord_registry_client::RELEASE_PIN_FILE);
+    let index = r
+        .runtime
+        .block_on(r.client.trusted_index(state.path()))
+        .expect("the index verifies");
+    let genuine = index
+        .release_for("x86_64-linux", &semver::Version::new(0, 9, 0), None)
+        .expect("1.0.0")
+        .clone();
+
+    std::fs::write(&pin, "").expect("emptied");
+    let damaged = download_as(
+        &r,
+        &index,
+        &genuine,
+        std::slice::from_ref(&r.key),
+        state.path(),
+    )
+    .expect_err("an empty pin");
+    assert!(
+        damaged.contains("is damaged") && damaged.contains(&pin.display().to_string()),
+        "{damaged}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&pin).expect("left"),
+        "",
+        "the pin was rewritten"
+    );
+
+    std::fs::write(&pin, r.key.to_text()).expect("pinned");
+    let untrusted = download_as(&r, &index, &genuine, &[eve], state.path())
+        .expect_err("the pinned key is not trusted");
+    assert!(
+        untrusted.contains("no longer among your trusted keys"),
+        "{untrusted}"
+    );
+    download_as(
+        &r,
+        &index,
+        &genuine,
+        std::slice::from_ref(&r.key),
+        state.path(),
+    )
+    .expect("trusted again, it verifies");
 }
