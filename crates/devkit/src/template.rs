@@ -370,15 +370,29 @@ impl NewProject {
         if self.lang == Lang::Rust {
             crate::sdk::install_rust_sdk(scratch.path())?;
         }
+        // Every file synced while still in the scratch folder: a power cut
+        // after the rename cannot leave the project with empty files, and
+        // a sync that fails leaves the user's empty folder as it was.
+        lord_file::sync_tree(scratch.path())?;
         if dir.exists() {
             std::fs::remove_dir(dir).map_err(DevkitError::io("replace", dir))?;
         }
-        // Every file synced before the one rename that shows the project,
-        // so a power cut cannot leave it with empty files.
         let kept = scratch.keep();
-        lord_file::rename_durably(&kept, dir).map_err(|e| {
+        if let Err(source) = std::fs::rename(&kept, dir) {
             let _ = std::fs::remove_dir_all(&kept);
-            DevkitError::from(e)
+            return Err(DevkitError::Io {
+                action: "move the new project to",
+                path: dir.to_path_buf(),
+                source,
+            });
+        }
+        // The project is in place; only the rename's own record is left to
+        // make durable, and a failure says so rather than hiding that.
+        lord_file::sync_folder(&parent).map_err(|e| DevkitError::Io {
+            action: "make the new project's place durable (it is there, but a power cut \
+                     could still undo it) in",
+            path: e.path,
+            source: e.source,
         })
     }
 }

@@ -11,6 +11,11 @@
 //! replaces itself (`lord self update` / `lord self rollback`): its mode
 //! is kept, and its previous contents are kept beside it.
 //!
+//! [`rename_durably`] (with [`sync_tree`] and [`sync_folder`] for callers
+//! that rename themselves) moves work made in a scratch place beside its
+//! destination, a new project or a built component, into place once
+//! everything in it is synced.
+//!
 //! Invariant: the target is never open for writing; readers see a whole
 //! file or the previous one.
 
@@ -132,7 +137,7 @@ pub fn rename_durably(from: &Path, to: &Path) -> Result<(), WriteError> {
 /// Syncs the regular file `path`, or every file and folder under the
 /// folder `path` (each folder after what it holds). Links are not
 /// followed: what they point at is not this tree's.
-fn sync_tree(path: &Path) -> Result<(), WriteError> {
+pub fn sync_tree(path: &Path) -> Result<(), WriteError> {
     let meta = std::fs::symlink_metadata(path).map_err(fail("read the metadata of", path))?;
     if meta.is_dir() {
         let entries = std::fs::read_dir(path).map_err(fail("read", path))?;
@@ -142,7 +147,11 @@ fn sync_tree(path: &Path) -> Result<(), WriteError> {
         return sync_folder(path);
     }
     if meta.is_file() {
-        std::fs::File::open(path)
+        // Windows refuses to flush a file opened for reading only.
+        std::fs::OpenOptions::new()
+            .read(true)
+            .write(cfg!(windows))
+            .open(path)
             .and_then(|file| file.sync_all())
             .map_err(fail("sync", path))?;
     }
@@ -211,7 +220,7 @@ fn folder_of(path: &Path) -> &Path {
 /// the folder itself is synced a power cut may bring the old contents back
 /// after success was reported. (Unix only: a folder cannot be opened this
 /// way elsewhere, and NTFS journals the rename.)
-fn sync_folder(dir: &Path) -> Result<(), WriteError> {
+pub fn sync_folder(dir: &Path) -> Result<(), WriteError> {
     #[cfg(unix)]
     std::fs::File::open(dir)
         .and_then(|folder| folder.sync_all())

@@ -1,6 +1,7 @@
 //! A command that only reads makes no `fsync`: its bookkeeping (events,
 //! telemetry) is committed without a sync and checkpointed in batches,
-//! while installs keep full durability. Counted with `strace -c`, the
+//! while installs keep full durability. And a command that makes files
+//! (`lord pdk new`) syncs each before the rename that shows them. Counted with `strace -c`, the
 //! kernel's own view (`.ci/run` installs strace; without it the test says
 //! it skips).
 
@@ -104,12 +105,14 @@ fn synced_paths(lord: &Lord, args: &[&str]) -> Option<Vec<String>> {
         String::from_utf8_lossy(&out.stderr)
     );
     let trace = std::fs::read_to_string(log.path()).ok()?;
-    // `fsync(3</the/path>) = 0`, after the pid strace -f adds.
+    // `PID fsync(3</the/path>) = 0`; with several threads strace may
+    // split a call into `… <unfinished ...>` and a `resumed` line, so the
+    // path is read from the call's line and failures (`= -1`) are left out.
     Some(
         trace
             .lines()
-            .filter(|l| l.contains("sync(") && l.ends_with("= 0"))
-            .filter_map(|l| Some(l.split_once('<')?.1.rsplit_once(">)")?.0.to_owned()))
+            .filter(|l| l.contains("sync(") && !l.contains("= -1"))
+            .filter_map(|l| Some(l.split_once('<')?.1.split_once('>')?.0.to_owned()))
             .collect(),
     )
 }
