@@ -78,7 +78,8 @@ impl Default for Retention {
     }
 }
 
-/// Events of one plugin the log dropped to keep it within its budget.
+/// Events of one source the log dropped: to keep it within its budget,
+/// or let go while writes failed for long.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Dropped {
     pub source: String,

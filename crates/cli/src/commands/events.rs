@@ -1,6 +1,7 @@
 //! `lord events tail|replay|dropped`: the persisted event log (`global`
 //! events of plugins and lord's own `system` events), oldest first, and
-//! what it dropped to keep each plugin within its budget.
+//! what it dropped: older events to keep each plugin within its budget,
+//! and events it let go while it could not write for a long time.
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -47,8 +48,9 @@ pub(crate) enum EventsCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Show how many events of each plugin the log dropped (its oldest
-    /// first) to keep the plugin within its budget.
+    /// Show how many events of each source the log dropped: a plugin's
+    /// oldest, to keep it within its budget, and any it let go while it
+    /// could not write for a long time.
     Dropped {
         #[arg(long)]
         json: bool,
