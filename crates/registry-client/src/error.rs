@@ -30,10 +30,30 @@ pub enum ClientError {
     /// registry (by the first update from it).
     #[error(transparent)]
     ReleaseKeyChanged(Box<ReleaseKeyChanged>),
-    /// The release key pinned for a registry cannot be used: the pin is
-    /// damaged, or the key is no longer trusted.
-    #[error("the release key pinned in {} {problem}", pin.display())]
-    ReleaseKeyPin { pin: PathBuf, problem: String },
+    /// The release key pin of a registry is not a public key.
+    #[error(
+        "the release key pin {} is damaged ({source}); remove it, and the next update pins the \
+         key of the release it installs",
+        pin.display()
+    )]
+    ReleaseKeyPinDamaged {
+        pin: PathBuf,
+        #[source]
+        source: Box<lord_package::PackageError>,
+    },
+    /// The release key pinned for a registry is not among the user's
+    /// trusted keys (a key with the same short id may be: it is another).
+    #[error(
+        "lord's releases from this registry are pinned to key {id} ({name}), which is not among \
+         your trusted keys (a trusted key with that id, if any, is another key): trust it again \
+         with `lord key trust {}`",
+        pin.display()
+    )]
+    ReleaseKeyUntrusted {
+        id: String,
+        name: String,
+        pin: PathBuf,
+    },
     /// The signed index failed verification.
     #[error("the registry's signed index was refused: {0}")]
     Tuf(#[from] crate::tuf::TufError),
@@ -50,7 +70,8 @@ impl ClientError {
             | ClientError::Client(_)
             | ClientError::Refused(_)
             | ClientError::ReleaseKeyChanged(_)
-            | ClientError::ReleaseKeyPin { .. }
+            | ClientError::ReleaseKeyPinDamaged { .. }
+            | ClientError::ReleaseKeyUntrusted { .. }
             | ClientError::Tuf(_) => false,
         }
     }

@@ -113,10 +113,19 @@ impl Client {
                 })?;
         if pinned.is_none() {
             // The key that verified: the first trusted one with the
-            // signature's id, as `verify_release` chose it.
-            if let Some(signer) = trusted.iter().find(|k| k.id() == verified.key) {
-                pin_first(&pin, signer, release)?;
-            }
+            // signature's id, as `verify_release` chooses it. Not finding
+            // it fails closed: nothing unpinned is installed.
+            let signer = trusted
+                .iter()
+                .find(|k| k.id() == verified.key)
+                .ok_or_else(|| {
+                    ClientError::Refused(format!(
+                        "{statement}: key {} verified it, but is not among the keys it was \
+                         checked with",
+                        verified.key
+                    ))
+                })?;
+            pin_first(&pin, signer, release)?;
         }
         Ok(bytes)
     }
@@ -200,12 +209,9 @@ fn read_pin(pin: &Path) -> Result<Option<PublicKey>, ClientError> {
     };
     PublicKey::parse("the release key pin", &text)
         .map(Some)
-        .map_err(|e| ClientError::ReleaseKeyPin {
+        .map_err(|e| ClientError::ReleaseKeyPinDamaged {
             pin: pin.to_path_buf(),
-            problem: format!(
-                "is damaged ({e}); remove it, and the next update pins the key of the release \
-                 it installs"
-            ),
+            source: Box::new(e),
         })
 }
 
@@ -227,14 +233,11 @@ fn only_pinned(
         .cloned()
         .collect();
     if allowed.is_empty() {
-        return Err(ClientError::ReleaseKeyPin {
+        // The pin is the key's text form, which `lord key trust` reads.
+        return Err(ClientError::ReleaseKeyUntrusted {
+            id: pinned.id().to_string(),
+            name: pinned.name.clone(),
             pin: pin.to_path_buf(),
-            problem: format!(
-                "is key {} ({}), which is no longer among your trusted keys: trust it again \
-                 (`lord key trust`), or remove the pin if lord's release key changed",
-                pinned.id(),
-                pinned.name
-            ),
         });
     }
     Ok(allowed)
@@ -259,13 +262,22 @@ fn pin_first(pin: &Path, signer: &PublicKey, release: &ReleaseInfo) -> Result<()
         path: e.path,
         source: e.source,
     };
-    if lord_file::create_atomic(pin, signer.to_text().as_bytes()).map_err(io)? {
-        return Ok(());
+    // Twice at most: a pin found, then gone before it is read (its owner
+    // removed it in between), is made again by this update.
+    for _ in 0..2 {
+        if lord_file::create_atomic(pin, signer.to_text().as_bytes()).map_err(io)? {
+            return Ok(());
+        }
+        // Pinned already, by an update racing this one.
+        match read_pin(pin)? {
+            Some(pinned) if pinned.same_key(signer) => return Ok(()),
+            Some(pinned) => return Err(changed(release, &pinned, pin)),
+            None => {}
+        }
     }
-    // Pinned already, by an update racing this one.
-    match read_pin(pin)? {
-        Some(pinned) if pinned.same_key(signer) => Ok(()),
-        Some(pinned) => Err(changed(release, &pinned, pin)),
-        None => Ok(()),
-    }
+    Err(ClientError::Io {
+        action: "pin the release key in",
+        path: pin.to_path_buf(),
+        source: std::io::Error::other("it was made and removed twice while this update ran"),
+    })
 }

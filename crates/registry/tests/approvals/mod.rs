@@ -48,7 +48,8 @@ fn status(err: &ClientError) -> u16 {
         | ClientError::Client(_)
         | ClientError::Refused(_)
         | ClientError::ReleaseKeyChanged(_)
-        | ClientError::ReleaseKeyPin { .. }
+        | ClientError::ReleaseKeyPinDamaged { .. }
+        | ClientError::ReleaseKeyUntrusted { .. }
         | ClientError::Tuf(_)) => panic!("not a refusal: {other}"),
     }
 }

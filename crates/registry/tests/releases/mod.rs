@@ -336,7 +336,9 @@ fn pinned_key(pin: &std::path::Path) -> lord_package::PublicKey {
 
 /// A pin that is not a key is named, not taken as no pin (which would
 /// pin whatever comes next); a pinned key the user no longer trusts is
-/// named too, and no other trusted key stands in for it.
+/// named too, with the command that trusts it again. (That a trusted key
+/// sharing the pinned key's short id does not stand in for it cannot be
+/// shown here: such a key takes about 2^64 tries to make.)
 #[test]
 fn a_damaged_or_untrusted_release_key_pin_is_named_not_ignored() {
     let r = Running::start(Backend::Sqlite).expect("sqlite");
@@ -378,7 +380,8 @@ fn a_damaged_or_untrusted_release_key_pin_is_named_not_ignored() {
     let untrusted = download_as(&r, &index, &genuine, &[eve], state.path())
         .expect_err("the pinned key is not trusted");
     assert!(
-        untrusted.contains("no longer among your trusted keys"),
+        untrusted.contains("not among your trusted keys")
+            && untrusted.contains(&format!("lord key trust {}", pin.display())),
         "{untrusted}"
     );
     download_as(
