@@ -374,12 +374,19 @@ impl NewProject {
         // after the rename cannot leave the project with empty files, and
         // a sync that fails leaves the user's empty folder as it was.
         lord_file::sync_tree(scratch.path())?;
-        if dir.exists() {
+        // On unix the rename replaces an empty folder in one step; where it
+        // cannot, the folder is removed first, and made again if the
+        // rename then fails, so the user is left with what they had.
+        let emptied = !cfg!(unix) && dir.exists();
+        if emptied {
             std::fs::remove_dir(dir).map_err(DevkitError::io("replace", dir))?;
         }
         let kept = scratch.keep();
         if let Err(source) = std::fs::rename(&kept, dir) {
             let _ = std::fs::remove_dir_all(&kept);
+            if emptied {
+                let _ = std::fs::create_dir(dir);
+            }
             return Err(DevkitError::Io {
                 action: "move the new project to",
                 path: dir.to_path_buf(),

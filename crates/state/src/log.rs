@@ -8,7 +8,9 @@
 //! fills, before any read, on [`EventLog::flush`], and when the last handle
 //! is dropped (the end of a command's process). A command's own
 //! events thus cost one write per process, not one per event; a process
-//! killed outright loses what it had not flushed.
+//! killed outright loses what it had not flushed. A write that fails keeps
+//! its events queued, up to [`REQUEUE_AT_MOST`]; those let go past it are
+//! counted with the drops by the next write that succeeds.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -79,7 +81,7 @@ impl Default for Retention {
 }
 
 /// Events of one source the log dropped: to keep it within its budget,
-/// or let go while writes failed for long.
+/// or let go past [`REQUEUE_AT_MOST`] queued while writes failed.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Dropped {
     pub source: String,
@@ -547,7 +549,7 @@ impl EventLog {
         Ok(events)
     }
 
-    /// How many events of each plugin the log dropped, most first: older
+    /// How many events of each source the log dropped, most first: older
     /// ones to keep it within its budget, and any let go because writes
     /// failed for longer than [`REQUEUE_AT_MOST`] events.
     pub fn dropped(&self) -> Result<Vec<Dropped>, StateError> {

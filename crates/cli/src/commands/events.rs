@@ -1,7 +1,7 @@
 //! `lord events tail|replay|dropped`: the persisted event log (`global`
 //! events of plugins and lord's own `system` events), oldest first, and
 //! what it dropped: older events to keep each plugin within its budget,
-//! and events it let go while it could not write for a long time.
+//! and events it let go past 4,096 queued while it could not write.
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -49,8 +49,8 @@ pub(crate) enum EventsCommand {
         json: bool,
     },
     /// Show how many events of each source the log dropped: a plugin's
-    /// oldest, to keep it within its budget, and any it let go while it
-    /// could not write for a long time.
+    /// oldest, to keep it within its budget, and any it let go past 4,096
+    /// queued while it could not write.
     Dropped {
         #[arg(long)]
         json: bool,
@@ -85,8 +85,8 @@ pub(crate) async fn run(
             if dropped > 0 {
                 out.note(format_args!(
                     "{dropped} event(s) were dropped: older ones to keep plugins within their \
-                     share of the log, or ones the log could not write for a long time; see \
-                     `lord events dropped`"
+                     share of the log, or ones let go past 4,096 queued while the log could not \
+                     write; see `lord events dropped`"
                 ));
             }
             if follow {

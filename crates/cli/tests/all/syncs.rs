@@ -85,13 +85,20 @@ fn a_command_that_only_reads_makes_no_fsync() {
     }
 }
 
-/// The paths `lord args…` synced (`fsync`/`fdatasync`, as strace names
-/// their descriptors), or `None` when strace cannot run here.
-fn synced_paths(lord: &Lord, args: &[&str]) -> Option<Vec<String>> {
+/// What `lord args…` synced, renamed and removed, in order, as strace saw
+/// it: `("sync", path)` for each `fsync`/`fdatasync`, `("rename", to)` for
+/// each rename and `("rmdir", path)`; `None` when strace cannot run here.
+fn syncs_and_renames(lord: &Lord, args: &[&str]) -> Option<Vec<(&'static str, String)>> {
     let log = tempfile::NamedTempFile::new().expect("strace log");
     let inner = lord.command(args);
     let out = Command::new("strace")
-        .args(["-f", "-y", "-e", "trace=fsync,fdatasync", "-o"])
+        .args([
+            "-f",
+            "-y",
+            "-e",
+            "trace=fsync,fdatasync,rename,renameat,renameat2,rmdir,unlinkat",
+            "-o",
+        ])
         .arg(log.path())
         .arg(inner.get_program())
         .args(inner.get_args())
@@ -105,28 +112,44 @@ fn synced_paths(lord: &Lord, args: &[&str]) -> Option<Vec<String>> {
         String::from_utf8_lossy(&out.stderr)
     );
     let trace = std::fs::read_to_string(log.path()).ok()?;
-    // `PID fsync(3</the/path>) = 0`; with several threads strace may
-    // split a call into `… <unfinished ...>` and a `resumed` line, so the
-    // path is read from the call's line and failures (`= -1`) are left out.
-    Some(
-        trace
-            .lines()
-            .filter(|l| l.contains("sync(") && !l.contains("= -1"))
-            .filter_map(|l| Some(l.split_once('<')?.1.split_once('>')?.0.to_owned()))
-            .collect(),
-    )
+    // `PID fsync(3</the/path>) = 0`; with several threads strace may split
+    // a call into `… <unfinished ...>` and a `resumed` line, so the path is
+    // read from the call's own line. A sync that failed would have failed
+    // the command, which is asserted above.
+    let mut seen = Vec::new();
+    for line in trace.lines() {
+        if line.contains("sync(") {
+            if let Some(path) = line.split_once('<').and_then(|(_, r)| r.split_once('>')) {
+                seen.push(("sync", path.0.to_owned()));
+            }
+        } else if (line.contains("rmdir(") || line.contains("AT_REMOVEDIR")) && line.contains('"') {
+            if let Some(path) = line.split('"').nth(1) {
+                seen.push(("rmdir", path.to_owned()));
+            }
+        } else if line.contains("rename") && line.contains('"') {
+            // The destination is the call's last quoted name.
+            let quoted: Vec<&str> = line.split('"').collect();
+            if quoted.len() >= 4 {
+                seen.push(("rename", quoted[quoted.len() - 2].to_owned()));
+            }
+        }
+    }
+    Some(seen)
 }
 
 /// The other side: `lord pdk new` makes a project in a scratch folder
-/// beside its destination and shows it with one rename. Every file and
-/// folder of it is synced in the scratch folder, before that rename, so a
-/// power cut cannot leave a project whose files are empty.
+/// beside its destination, here an empty folder the user made, and shows
+/// it with one rename. Every file and folder of it is synced in the
+/// scratch folder before that rename, so a power cut cannot leave a
+/// project whose files are empty, and a failed sync leaves the user's
+/// folder as it was.
 #[test]
 fn a_new_project_is_synced_before_it_is_moved_into_place() {
     let lord = Lord::new();
     let work = tempfile::tempdir().expect("workspace");
     let dir = work.path().join("synced");
-    let Some(synced) = synced_paths(
+    std::fs::create_dir(&dir).expect("the user's empty folder");
+    let Some(seen) = syncs_and_renames(
         &lord,
         &[
             "pdk",
@@ -144,12 +167,27 @@ fn a_new_project_is_synced_before_it_is_moved_into_place() {
         eprintln!("skipped: strace is not available here");
         return;
     };
-    // What was synced under the scratch folder, relative to it ("" for
-    // the folder itself).
-    let scratch = format!("{}/.lord-new-", work.path().display());
-    let in_scratch: std::collections::BTreeSet<String> = synced
+    // The user's folder is replaced by the rename itself, never removed
+    // first: had anything failed before the rename, it would still be
+    // there.
+    let user_folder = dir.display().to_string();
+    assert!(
+        !seen
+            .iter()
+            .any(|(call, p)| *call == "rmdir" && *p == user_folder),
+        "the user's folder was removed before the project replaced it"
+    );
+    // What was synced under the scratch folder before the rename that
+    // moved it to `dir`, relative to it ("" for the folder itself).
+    let shown = seen
         .iter()
-        .filter_map(|p| p.strip_prefix(&scratch))
+        .position(|(call, to)| *call == "rename" && to.ends_with("/synced"))
+        .expect("the project was renamed into place");
+    let scratch = format!("{}/.lord-new-", work.path().display());
+    let in_scratch: std::collections::BTreeSet<String> = seen[..shown]
+        .iter()
+        .filter(|(call, _)| *call == "sync")
+        .filter_map(|(_, p)| p.strip_prefix(&scratch))
         .map(|rest| rest.split_once('/').map_or("", |(_, r)| r).to_owned())
         .collect();
     let mut made = vec![String::new()];
@@ -175,10 +213,11 @@ fn a_new_project_is_synced_before_it_is_moved_into_place() {
         "not synced before the rename: {unsynced:?}"
     );
     // And the folder it was moved into, after.
+    let parent = work.path().display().to_string();
     assert!(
-        synced
+        seen[shown..]
             .iter()
-            .any(|p| p == &work.path().display().to_string()),
-        "{synced:?}"
+            .any(|(call, p)| *call == "sync" && *p == parent),
+        "{seen:?}"
     );
 }
