@@ -738,20 +738,27 @@ mod tests {
         )
     }
 
-    /// A write that fails (here, its table renamed away by another
-    /// connection) keeps the events queued, and the next write that can
-    /// stores them all, in order.
-    #[test]
-    fn events_a_failed_write_could_not_store_are_written_by_the_next() {
+    /// A log holding one event, with its table then renamed away by another
+    /// connection (returned, to rename it back), so every write fails.
+    fn failing_log() -> (tempfile::TempDir, EventLog, rusqlite::Connection) {
         let home = tempfile::tempdir().expect("home");
         let db = StateDb::open(home.path()).expect("db");
-        let log = EventLog::new(db.clone(), Retention::default());
+        let log = EventLog::new(db, Retention::default());
         log.append(event("notes", 0, 1_000)).expect("append");
         log.flush().expect("flush");
         let other = rusqlite::Connection::open(home.path().join("state.db")).expect("open");
         other
             .execute_batch("ALTER TABLE events RENAME TO events_away")
             .expect("rename");
+        (home, log, other)
+    }
+
+    /// A write that fails (here, its table renamed away by another
+    /// connection) keeps the events queued, and the next write that can
+    /// stores them all, in order.
+    #[test]
+    fn events_a_failed_write_could_not_store_are_written_by_the_next() {
+        let (_home, log, other) = failing_log();
         for n in 1..=3 {
             log.append(event("notes", n, 1_000 + n)).expect("queued");
         }
@@ -774,15 +781,7 @@ mod tests {
     /// succeeds, so every event appended is either stored or counted.
     #[test]
     fn events_let_go_while_writes_fail_are_counted_as_dropped() {
-        let home = tempfile::tempdir().expect("home");
-        let db = StateDb::open(home.path()).expect("db");
-        let log = EventLog::new(db.clone(), Retention::default());
-        log.append(event("notes", 0, 1_000)).expect("append");
-        log.flush().expect("flush");
-        let other = rusqlite::Connection::open(home.path().join("state.db")).expect("open");
-        other
-            .execute_batch("ALTER TABLE events RENAME TO events_away")
-            .expect("rename");
+        let (_home, log, other) = failing_log();
         let appended = REQUEUE_AT_MOST + 300;
         for n in 1..=appended {
             // Each full batch tries a write, which fails; the events stay

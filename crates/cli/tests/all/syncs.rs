@@ -39,6 +39,17 @@ fn syncs(lord: &Lord, args: &[&str]) -> Option<usize> {
     )
 }
 
+/// A test that needs strace, where it cannot run: skipped with a word,
+/// except in CI, which installs strace (`.ci/run`), where it fails.
+fn skipped_without_strace() {
+    // (The rule against reading the environment is for the CLI's own
+    // code; a test harness asks whether it runs in CI.)
+    #[allow(clippy::disallowed_methods)]
+    let in_ci = std::env::var_os("CI").is_some();
+    assert!(!in_ci, "strace is not available, and CI must count syncs");
+    eprintln!("skipped: strace is not available here");
+}
+
 #[test]
 fn a_command_that_only_reads_makes_no_fsync() {
     let lord = Lord::new();
@@ -51,14 +62,7 @@ fn a_command_that_only_reads_makes_no_fsync() {
             "--yes",
         ],
     ) else {
-        // CI installs strace (`.ci/run`): there, a missing one is a failure.
-        // (The rule against reading the environment is for the CLI's own
-        // code; a test harness asks whether it runs in CI.)
-        #[allow(clippy::disallowed_methods)]
-        let in_ci = std::env::var_os("CI").is_some();
-        assert!(!in_ci, "strace is not available, and CI must count syncs");
-        eprintln!("skipped: strace is not available here");
-        return;
+        return skipped_without_strace();
     };
     // The counter sees syncs where there are some: an install is durable.
     assert!(install > 0, "an install made no fsync: the count is broken");
@@ -161,11 +165,7 @@ fn a_new_project_is_synced_before_it_is_moved_into_place() {
             dir.to_str().expect("utf-8"),
         ],
     ) else {
-        #[allow(clippy::disallowed_methods)]
-        let in_ci = std::env::var_os("CI").is_some();
-        assert!(!in_ci, "strace is not available, and CI must count syncs");
-        eprintln!("skipped: strace is not available here");
-        return;
+        return skipped_without_strace();
     };
     // The user's folder is replaced by the rename itself, never removed
     // first: had anything failed before the rename, it would still be
