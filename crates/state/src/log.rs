@@ -152,13 +152,7 @@ impl LogInner {
                 Ok(written)
             }
             Err(e) => {
-                // Not counted: kept for the next write.
-                let mut kept = self.lost.lock().unwrap_or_else(|p| p.into_inner());
-                for (source, count) in lost {
-                    *kept.entry(source).or_default() += count;
-                }
-                drop(kept);
-                let queued = self.requeue(pending);
+                let queued = self.requeue(pending, lost);
                 self.flush_at.store(queued + FLUSH_AT, Ordering::Relaxed);
                 Err(e)
             }
@@ -167,13 +161,22 @@ impl LogInner {
 
     /// Puts events a write failed to store back at the front of the queue
     /// (the write is one transaction, so none of them was stored), so the
-    /// next write tries them again rather than losing them. Returns how
-    /// many are queued now.
-    fn requeue(&self, mut failed: Vec<Arc<Event>>) -> usize {
+    /// next write tries them again rather than losing them; `uncounted`,
+    /// the tally of earlier losses that write did not record, goes back
+    /// with them, and any events past [`REQUEUE_AT_MOST`] join it. Returns
+    /// how many are queued now.
+    fn requeue(
+        &self,
+        mut failed: Vec<Arc<Event>>,
+        uncounted: std::collections::BTreeMap<String, u64>,
+    ) -> usize {
         let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
         failed.append(&mut pending);
         let over = failed.len().saturating_sub(REQUEUE_AT_MOST);
         let mut lost = self.lost.lock().unwrap_or_else(|p| p.into_inner());
+        for (source, count) in uncounted {
+            *lost.entry(source).or_default() += count;
+        }
         for event in failed.drain(..over) {
             *lost.entry(event.source.clone()).or_default() += 1;
         }

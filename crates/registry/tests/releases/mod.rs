@@ -60,6 +60,14 @@ fn publish(
         .map_err(|e| e.to_string())
 }
 
+/// The registry's index as the client verifies it, trusted from the
+/// registry state folder `state`.
+fn index_of(r: &Running, state: &std::path::Path) -> lord_registry_client::TrustedIndex {
+    r.runtime
+        .block_on(r.client.trusted_index(state))
+        .expect("the index verifies")
+}
+
 /// `release` downloaded from `index` (read from the registry state
 /// `state`) and checked under `trusted`.
 fn download_as(
@@ -159,10 +167,7 @@ fn a_release_the_index_lists_as_another_version_or_platform_is_refused_by_the_cl
         .expect("re-signed by the server's keys");
 
     let state = tempfile::tempdir().expect("state");
-    let index = r
-        .runtime
-        .block_on(r.client.trusted_index(state.path()))
-        .expect("the index verifies");
+    let index = index_of(&r, state.path());
     let running = semver::Version::new(2, 0, 0);
     for (platform, version) in [("x86_64-linux", "3.0.0"), ("aarch64-linux", "2.0.0")] {
         let offered = index
@@ -262,10 +267,7 @@ fn a_release_by_another_trusted_key_than_the_pinned_one_is_refused_by_the_client
     let trusted = vec![r.key.clone(), eve.clone()];
     let running = semver::Version::new(0, 9, 0);
 
-    let index = r
-        .runtime
-        .block_on(r.client.trusted_index(state.path()))
-        .expect("the index verifies");
+    let index = index_of(&r, state.path());
     let genuine = index
         .release_for("x86_64-linux", &running, None)
         .expect("1.0.0")
@@ -295,10 +297,7 @@ fn a_release_by_another_trusted_key_than_the_pinned_one_is_refused_by_the_client
                 .resign(&[lord_registry_api::IndexEntry::from(&eves)]),
         )
         .expect("re-signed by the server's keys");
-    let index = r
-        .runtime
-        .block_on(r.client.trusted_index(state.path()))
-        .expect("the index verifies");
+    let index = index_of(&r, state.path());
     let offered = index
         .release_for("x86_64-linux", &running, None)
         .expect("1.0.0 is offered")
@@ -315,10 +314,7 @@ fn a_release_by_another_trusted_key_than_the_pinned_one_is_refused_by_the_client
     assert!(pinned_key(&pin).same_key(&r.key), "still ada's");
 
     let fresh = tempfile::tempdir().expect("fresh state");
-    let index = r
-        .runtime
-        .block_on(r.client.trusted_index(fresh.path()))
-        .expect("the index verifies");
+    let index = index_of(&r, fresh.path());
     let bytes = download_as(&r, &index, &offered, &trusted, fresh.path())
         .expect("without a pin, a trusted key's release downloads");
     assert_eq!(bytes, b"lord 1");
@@ -348,10 +344,7 @@ fn a_damaged_or_untrusted_release_key_pin_is_named_not_ignored() {
     let eve = r.keys.public("eve").expect("eve");
     let state = tempfile::tempdir().expect("state");
     let pin = state.path().join(lord_registry_client::RELEASE_PIN_FILE);
-    let index = r
-        .runtime
-        .block_on(r.client.trusted_index(state.path()))
-        .expect("the index verifies");
+    let index = index_of(&r, state.path());
     let genuine = index
         .release_for("x86_64-linux", &semver::Version::new(0, 9, 0), None)
         .expect("1.0.0")
