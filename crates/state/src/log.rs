@@ -10,7 +10,10 @@
 //! events thus cost one write per process, not one per event; a process
 //! killed outright loses what it had not flushed. A write that fails keeps
 //! its events queued, up to [`REQUEUE_AT_MOST`]; those let go past it are
-//! counted with the drops by the next write that succeeds.
+//! counted with the drops by the next write that succeeds. One write runs
+//! at a time in a process, from taking the queue to storing it (or putting
+//! it back), so the log holds a process's events in the order they were
+//! queued, which reads that stop at the first event too old rely on.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -119,6 +122,12 @@ struct LogInner {
     /// source, not yet counted in `event_drops`: the next write that
     /// succeeds counts them, so a long outage is not a silent gap.
     lost: Mutex<std::collections::BTreeMap<String, u64>>,
+    /// Held by a write from taking the queue until its events are stored
+    /// or queued again. Without it two threads flushing at once could
+    /// commit their batches in either order, or one could store events
+    /// queued after a batch another put back, and the log's order would
+    /// no longer be the order of publishing.
+    writing: Mutex<()>,
 }
 
 /// Buffered events that trigger a write.
@@ -140,6 +149,7 @@ const REQUEUE_AT_MOST: usize = 16 * FLUSH_AT;
 impl LogInner {
     fn flush(&self) -> Result<usize, StateError> {
         use std::sync::atomic::Ordering;
+        let _writing = self.writing.lock().unwrap_or_else(|p| p.into_inner());
         let pending = std::mem::take(&mut *self.pending.lock().unwrap_or_else(|p| p.into_inner()));
         if pending.is_empty() {
             // Nothing to write, and so nothing to count `lost` with yet.
@@ -445,6 +455,7 @@ impl EventLog {
                 pending: Mutex::new(Vec::new()),
                 flush_at: std::sync::atomic::AtomicUsize::new(FLUSH_AT),
                 lost: Mutex::new(std::collections::BTreeMap::new()),
+                writing: Mutex::new(()),
             }),
         }
     }
@@ -846,6 +857,54 @@ mod tests {
                 .len(),
             2
         );
+    }
+
+    /// A write that begins while another is still on its way to the
+    /// database waits for it: the later event is stored after the earlier
+    /// one, never before (reads that stop at the first event too old rely
+    /// on the log's order being the order of publishing). The earlier
+    /// batch is large, so that encoding it leaves a later write ample time
+    /// to overtake.
+    #[test]
+    fn a_write_begun_later_is_stored_after_one_in_progress() {
+        let home = tempfile::tempdir().expect("home");
+        let db = StateDb::open(home.path()).expect("db");
+        let retention = Retention {
+            per_plugin: LogBudget {
+                bytes: 64 << 20,
+                events: 100,
+            },
+            ..Retention::default()
+        };
+        let log = EventLog::new(db, retention);
+        let large = "x".repeat(2 << 20);
+        let numbered = |n: i64, pad: &str| {
+            let mut one = event("p", n, 1_000 + n);
+            Arc::make_mut(&mut one).payload = serde_json::json!([n, pad]);
+            one
+        };
+        for trial in 0..3 {
+            let earlier = trial * 2;
+            log.append(numbered(earlier, &large)).expect("append");
+            std::thread::scope(|scope| {
+                let writing = scope.spawn(|| log.flush());
+                // Once that write has taken the queue, a later event,
+                // flushed at once.
+                while !log.inner.pending.lock().expect("queue").is_empty() {
+                    std::thread::yield_now();
+                }
+                log.append(numbered(earlier + 1, "")).expect("append");
+                log.flush().expect("flush");
+                writing.join().expect("thread").expect("flush");
+            });
+        }
+        let order: Vec<i64> = log
+            .since(0, u64::MAX)
+            .expect("read")
+            .iter()
+            .map(|e| e.payload[0].as_i64().expect("a number"))
+            .collect();
+        assert_eq!(order, [0, 1, 2, 3, 4, 5]);
     }
 
     /// The budget check reads each source's totals instead of counting its
