@@ -454,6 +454,87 @@ fn a_git_file_pointing_out_of_the_project_is_refused() {
     );
 }
 
+/// git runs the receiving half of a push to a local repository in that
+/// repository, without lord's settings, so its hooks would run: a plugin
+/// able to write the project can make one (`git add --chmod=+x`, a clone
+/// into `hooks`), so the push is refused. The test makes the repository
+/// and its hook itself, as such a plugin would.
+#[test]
+fn a_push_to_a_local_repository_never_runs_its_hooks() {
+    let (_outside, marker) = marker();
+    let lord = with_repo();
+    let project = lord.project.path();
+    std::fs::write(project.join("file.txt"), "x").expect("file");
+    git(project, &["add", "file.txt"]);
+    git(project, &["commit", "-q", "-m", "one"]);
+    git(project, &["init", "-q", "--bare", "tgt"]);
+    let hook = project.join("tgt/hooks/pre-receive");
+    std::fs::write(&hook, format!("#!/bin/sh\ntouch {}\n", marker.display())).expect("hook");
+    let mut mode = std::fs::metadata(&hook).expect("hook").permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut mode, 0o755);
+    std::fs::set_permissions(&hook, mode).expect("chmod");
+    for target in ["tgt", ".", "file:///project/tgt"] {
+        refused(
+            &lord,
+            &["execgit", "push", target, "HEAD:refs/heads/x"],
+            "git push to the local repository",
+        );
+    }
+    // Nor through a remote configured as a local path.
+    git(project, &["remote", "add", "mirror", "tgt"]);
+    refused(
+        &lord,
+        &["execgit", "push", "mirror", "HEAD:refs/heads/x"],
+        "git push to the local repository",
+    );
+    refused(
+        &lord,
+        &["execgit", "push"],
+        "git push to the local repository",
+    );
+    assert!(!marker.exists(), "the other repository's hook ran");
+    // Fetching from it runs no hook, and is the plugin's right.
+    run(&lord, &["execgit", "fetch", "tgt"]).assert_ok();
+}
+
+/// A repository fetched or cloned from is checked as the working one is:
+/// a `.git` file in it, or a relative remote, cannot lead git to a
+/// repository outside the plugin's folders.
+#[test]
+fn a_local_repository_leading_out_of_the_project_is_not_read() {
+    let (outside, _) = marker();
+    git(outside.path(), &["init", "-q"]);
+    let lord = with_repo();
+    let project = lord.project.path();
+    std::fs::create_dir_all(project.join("evil")).expect("folder");
+    std::fs::write(
+        project.join("evil/.git"),
+        format!("gitdir: {}\n", outside.path().join(".git").display()),
+    )
+    .expect("git file");
+    for args in [
+        &["execgit", "ls-remote", "evil"][..],
+        &["execgit", "fetch", "evil"],
+        &["execgit", "clone", "evil", "copy"],
+        &["execgit", "clone", "-q", "file:///project/evil", "copy"],
+    ] {
+        refused(&lord, args, "outside the plugin's folders");
+    }
+    assert!(!project.join("copy").exists(), "the clone was made");
+    // A remote configured with a path that climbs out of the project.
+    let climb = format!(
+        "{}/{}",
+        "../".repeat(project.components().count()),
+        outside.path().display()
+    );
+    git(project, &["remote", "add", "up", &climb]);
+    refused(
+        &lord,
+        &["execgit", "fetch", "up"],
+        "outside the plugin's folders",
+    );
+}
+
 #[test]
 fn a_repository_above_the_project_is_not_found() {
     let lord = Lord::new();

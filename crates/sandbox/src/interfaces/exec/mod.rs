@@ -208,7 +208,7 @@ async fn plan(
                 &placed.host,
                 &env,
                 &where_,
-                prepared.network,
+                &prepared,
                 budget,
             )
             .await?;

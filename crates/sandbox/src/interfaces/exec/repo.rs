@@ -93,15 +93,79 @@ const INERT: &[&str] = &[
     "rerere.enabled",
 ];
 
-/// Checks the repository `git` would work on in `cwd`, if there is one.
+/// Checks the repository `git` would work on in `cwd`, if there is one,
+/// and every local repository the run reaches as its other side: those
+/// the arguments name (`run.others`) and, for a run that reaches remotes,
+/// those the configuration names. A push to a local repository is refused
+/// (see `git.rs`).
 pub(super) async fn check(
     git_path: &Path,
     cwd: &Path,
     env: &[(String, String)],
     where_: &Where<'_>,
-    network: bool,
+    run: &git::Prepared,
     budget: &OutputBudget,
 ) -> Result<(), String> {
+    let (dirs, config) = inspect(git_path, cwd, env, where_, budget)
+        .await?
+        .unwrap_or_default();
+    let mut others = run.others.clone();
+    if run.network {
+        // The top of the work tree: git moves there before it connects, so
+        // a relative remote is read from there as well as from `cwd`.
+        let top = dirs.last().and_then(|common| common.parent());
+        let bases: Vec<&Path> = std::iter::once(cwd).chain(top).collect();
+        for (key, value) in &config {
+            let Some(name) = key.strip_prefix("remote.").and_then(|k| {
+                k.strip_suffix(".url")
+                    .or_else(|| k.strip_suffix(".pushurl"))
+            }) else {
+                continue;
+            };
+            let local = git::configured_remote(value, &bases, where_)?;
+            let found: Vec<PathBuf> = local
+                .iter()
+                .flat_map(|path| git::repository_candidates(path))
+                .collect();
+            if found.is_empty() {
+                continue;
+            }
+            // A push names its remote, or git picks a configured one
+            // (`branch.*.pushremote`, `origin`): then any local one is
+            // refused, since lord does not work out which git would pick.
+            if let Some(target) = &run.push
+                && target
+                    .as_deref()
+                    .is_none_or(|t| t.eq_ignore_ascii_case(name))
+            {
+                return Err(git::pushing_locally(value));
+            }
+            others.extend(found);
+        }
+    }
+    for other in others {
+        // Exactly that repository, as git's transport opens it: no search
+        // upwards, a `.git` file followed.
+        let mut env = env.to_vec();
+        env.push(("GIT_DIR".to_owned(), other.to_string_lossy().into_owned()));
+        let here = other.parent().unwrap_or(cwd);
+        inspect(git_path, here, &env, where_, budget).await?;
+    }
+    Ok(())
+}
+
+/// The repository git finds from `cwd` (with `env`): its folder and common
+/// folder, each checked to be inside the plugin's folders and to borrow no
+/// objects, and its own configuration (`local` and `worktree` scopes), each
+/// key checked to be inert and lowercased, with its value. `None` when
+/// there is no repository there.
+async fn inspect(
+    git_path: &Path,
+    cwd: &Path,
+    env: &[(String, String)],
+    where_: &Where<'_>,
+    budget: &OutputBudget,
+) -> Result<Option<(Vec<PathBuf>, Vec<(String, String)>)>, String> {
     let location = ask(
         git_path,
         cwd,
@@ -117,14 +181,15 @@ pub(super) async fn check(
     .await?;
     let Some(location) = location else {
         // Not a repository: the run itself will say so (or make one).
-        return Ok(());
+        return Ok(None);
     };
+    let mut dirs = Vec::new();
     for line in location.lines() {
         let dir = PathBuf::from(line);
         if !where_.folders.contains_host(&dir) {
             return Err(format!(
-                "the repository at `{line}`, outside the plugin's folders (the project's `.git` \
-                 leads there)"
+                "the repository at `{line}`, outside the plugin's folders (a `.git` file or \
+                 `commondir` leads there)"
             ));
         }
         for file in ["objects/info/alternates", "objects/info/http-alternates"] {
@@ -134,6 +199,7 @@ pub(super) async fn check(
                 ));
             }
         }
+        dirs.push(dir);
     }
     let listed = ask(
         git_path,
@@ -144,6 +210,7 @@ pub(super) async fn check(
     )
     .await?
     .unwrap_or_default();
+    let mut config = Vec::new();
     for entry in listed.split('\0').collect::<Vec<_>>().chunks(2) {
         let [scope, item] = entry else { continue };
         if !matches!(*scope, "local" | "worktree") {
@@ -158,14 +225,9 @@ pub(super) async fn check(
                  (if you did not set it, remove it with `git config --unset {key}`)"
             ));
         }
-        if network
-            && key.starts_with("remote.")
-            && (key.ends_with(".url") || key.ends_with(".pushurl"))
-        {
-            git::configured_remote(value, where_)?;
-        }
+        config.push((key, value.to_owned()));
     }
-    Ok(())
+    Ok(Some((dirs, config)))
 }
 
 fn inert(key: &str) -> bool {

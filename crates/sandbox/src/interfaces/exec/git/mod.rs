@@ -15,7 +15,18 @@
 //!   attached (`-qu PROGRAM`, `-uPROGRAM`). Every other argument is
 //!   placed inside the plugin's folders, links resolved (a guest path like
 //!   `/project/x` becomes the real one); a URL needs a `net` grant for
-//!   its host, matched by name.
+//!   its host, matched by name, written so that lord and git cannot read
+//!   it differently (no `\`, one `@` at most), and git follows no
+//!   redirect to another host.
+//! - **The other side of a transfer.** A local repository named as the
+//!   remote (a path, a `file://` URL, or a remote configured as one) runs
+//!   git's receiving or sending half in *that* repository, without the
+//!   overrides below (git does not pass `-c` settings on to it). So a push
+//!   to a local repository is refused (the receiving half runs that
+//!   repository's hooks, which the plugin can write), and a repository
+//!   fetched or cloned from is checked as the working one is (`repo.rs`):
+//!   inside the plugin's folders, `.git` files and `commondir` included,
+//!   borrowing no objects, with inert configuration.
 //! - **Its environment.** The child starts empty; `GIT_*` variables other
 //!   than the author and committer identity are refused, and so are `PATH`
 //!   and the loader's `LD_*`.
@@ -69,6 +80,8 @@ const OVERRIDES: &[&str] = &[
     "protocol.https.allow=always",
     "protocol.ext.allow=never",
     "submodule.recurse=false",
+    // A redirect could lead to a host the plugin was not granted.
+    "http.followRedirects=false",
     // Automatic housekeeping detaches from the process group, so it would
     // outlive the call's deadline.
     "gc.auto=0",
@@ -162,6 +175,13 @@ pub(super) struct Prepared {
     pub(super) network: bool,
     /// Whether it only reads (and so needs only a readable folder).
     pub(super) reading: bool,
+    /// Local repositories the arguments name as the other side, where git
+    /// would find one (host paths of each candidate `enter_repo` tries):
+    /// each is checked as the working one is before the run.
+    pub(super) others: Vec<std::path::PathBuf>,
+    /// For `push`, the remote or URL it names (`Some(None)` when git picks
+    /// a configured one); `None` for any other subcommand.
+    pub(super) push: Option<Option<String>>,
 }
 
 /// Whether `name` may be passed to git. `Err` names why not.
@@ -236,6 +256,8 @@ pub(super) fn prepare(args: &[String], where_: &Where<'_>) -> Result<Prepared, S
                 args: vec!["--version".to_owned()],
                 network: false,
                 reading: true,
+                others: Vec::new(),
+                push: None,
             });
         }
         if !arg.starts_with('-') {
@@ -265,6 +287,8 @@ pub(super) fn prepare(args: &[String], where_: &Where<'_>) -> Result<Prepared, S
     out.push(sub.to_owned());
     let mut positional = 0usize;
     let mut skip_value = false;
+    let mut others = Vec::new();
+    let mut push = (sub == "push").then_some(None);
     for arg in rest {
         if skip_value {
             skip_value = false;
@@ -301,20 +325,91 @@ pub(super) fn prepare(args: &[String], where_: &Where<'_>) -> Result<Prepared, S
         if creates_at(sub, positional) {
             writable_destination(arg, where_)?;
         }
-        out.push(path_like(arg, where_, is_repository)?);
+        let rewritten = path_like(arg, where_, is_repository)?;
+        // Every positional argument, not only the one lord expects to be
+        // the repository: an option that takes a value lord does not know
+        // of shifts which one git reads as it.
+        if network {
+            let found = local_repository(arg, where_);
+            if sub == "push" && !found.is_empty() {
+                return Err(pushing_locally(arg));
+            }
+            others.extend(found);
+        }
+        if positional == 1
+            && let Some(target) = push.as_mut()
+        {
+            *target = Some(arg.clone());
+        }
+        out.push(rewritten);
     }
     Ok(Prepared {
         args: out,
         network,
         reading,
+        others,
+        push,
     })
 }
 
-/// Whether positional argument `n` (from 1) of `git SUB` is a folder git
-/// creates and writes: `init DIR`, `clone REPO DIR`. Every other writing
+/// Why a push to a local repository is refused.
+pub(super) fn pushing_locally(target: &str) -> String {
+    format!(
+        "git push to the local repository `{target}` (git runs its receiving half there without \
+         lord's settings, and so that repository's hooks, which a plugin can write; push over \
+         https with a `net` grant)"
+    )
+}
+
+/// Whether positional argument `n` (from 1) of `git SUB` may be a folder
+/// git creates and writes: `init DIR`, `clone REPO DIR`. Every later one
+/// too, since an option taking a value lord does not know of (`init
+/// --object-format sha256 DIR`, an abbreviation such as `--initial`)
+/// shifts which argument git reads as the folder. Every other writing
 /// subcommand writes in the working folder, whose grant is checked first.
 fn creates_at(sub: &str, n: usize) -> bool {
-    matches!((sub, n), ("init", 1) | ("clone", 2))
+    match sub {
+        "init" => n >= 1,
+        "clone" => n >= 2,
+        _ => false,
+    }
+}
+
+/// Where git would find a repository named by `arg` as the other side of
+/// a transfer (a path or a `file://` URL): each candidate that exists.
+fn local_repository(arg: &str, where_: &Where<'_>) -> Vec<std::path::PathBuf> {
+    let path = match url_scheme(arg).as_deref() {
+        Some("file") => match url::Url::parse(arg) {
+            Ok(url) => url.path().to_owned(),
+            Err(_) => return Vec::new(),
+        },
+        Some(_) => return Vec::new(),
+        None => arg.to_owned(),
+    };
+    match where_.folders.place(&path, Some(where_.cwd_guest)) {
+        Ok(placed) => repository_candidates(&placed.host),
+        // Outside the folders: `path_like` has refused it already.
+        Err(_) => Vec::new(),
+    }
+}
+
+/// The places git looks for a repository named `path` (`enter_repo`:
+/// `PATH/.git`, `PATH`, `PATH.git/.git`, `PATH.git`) that exist and could
+/// be one: a file (git reads it as a `gitdir:` pointer) or a folder
+/// holding `HEAD`.
+pub(super) fn repository_candidates(path: &Path) -> Vec<std::path::PathBuf> {
+    let mut dotted = path.as_os_str().to_owned();
+    dotted.push(".git");
+    let dotted = std::path::PathBuf::from(dotted);
+    [
+        path.join(".git"),
+        path.to_path_buf(),
+        dotted.join(".git"),
+        dotted,
+    ]
+    .into_iter()
+    .filter(|candidate| candidate.is_file() || candidate.join("HEAD").exists())
+    .collect()
 }
 
 /// A folder git will create and write must be in a folder the plugin may
@@ -413,6 +508,7 @@ fn url(arg: &str, scheme: &str, where_: &Where<'_>) -> Result<String, String> {
     match scheme {
         "http" | "https" | "git" => {
             let host = parsed.host_str().unwrap_or("");
+            plain_authority(arg, host)?;
             let port = parsed.port_or_known_default().unwrap_or(9418);
             if crate::capability::authority_allowed(where_.net, host, port) {
                 Ok(arg.to_owned())
@@ -434,40 +530,81 @@ fn url(arg: &str, scheme: &str, where_: &Where<'_>) -> Result<String, String> {
     }
 }
 
+/// Refuses a URL whose host lord and git could read differently: the
+/// check reads it as a web browser does (`\` is `/`, tabs and newlines
+/// are dropped, the last `@` ends the credentials, `%41` is `A`), while
+/// curl and git read `https://granted\@elsewhere/` as a visit to
+/// `elsewhere`. So the URL must be printable ASCII without `\`, hold at
+/// most one `@` before its path, and name as its host exactly the one
+/// `parsed_host` says.
+fn plain_authority(arg: &str, parsed_host: &str) -> Result<(), String> {
+    let unclear = |why: &str| {
+        Err(format!(
+            "the git URL `{}` ({why}: lord and git could read its host differently)",
+            arg.escape_debug()
+        ))
+    };
+    if arg.contains('\\') || !arg.chars().all(|c| c.is_ascii_graphic()) {
+        return unclear("it holds `\\`, a space or a character outside printable ASCII");
+    }
+    let after_scheme = arg.split_once("://").map_or(arg, |(_, rest)| rest);
+    let authority = after_scheme
+        .split(['/', '?', '#'])
+        .next()
+        .unwrap_or_default();
+    let (credentials, host_port) = match authority.rsplit_once('@') {
+        Some((credentials, host_port)) => (Some(credentials), host_port),
+        None => (None, authority),
+    };
+    if credentials.is_some_and(|c| c.contains('@')) {
+        return unclear("it holds more than one `@` before its path");
+    }
+    let host = if host_port.starts_with('[') {
+        host_port.split_inclusive(']').next().unwrap_or_default()
+    } else {
+        host_port.split(':').next().unwrap_or_default()
+    };
+    if host.eq_ignore_ascii_case(parsed_host) {
+        Ok(())
+    } else {
+        unclear("its host is written in an unusual form")
+    }
+}
+
 /// Checks a URL or path the repository's configuration holds for a remote.
-pub(super) fn configured_remote(value: &str, where_: &Where<'_>) -> Result<(), String> {
+/// Returns, for a local one, the host paths git could read it as: a
+/// relative path against each of `bases` (the working folder, and the top
+/// of the work tree, where git has moved by the time it connects).
+pub(super) fn configured_remote(
+    value: &str,
+    bases: &[&Path],
+    where_: &Where<'_>,
+) -> Result<Vec<std::path::PathBuf>, String> {
     if let Some(scheme) = helper_transport(value) {
         return Err(format!(
             "a remote URL `{scheme}::...` in the repository's configuration"
         ));
     }
-    if let Some(scheme) = url_scheme(value) {
-        return match scheme.as_str() {
-            "file" => {
-                let path = url::Url::parse(value)
-                    .map(|u| u.path().to_owned())
-                    .unwrap_or_default();
-                if where_.folders.contains_host(Path::new(&path)) {
-                    Ok(())
-                } else {
-                    Err(format!("the remote `{value}` outside the plugin's folders"))
-                }
-            }
-            _ => url(value, &scheme, where_).map(|_| ()),
-        };
+    let local: Vec<std::path::PathBuf> = match url_scheme(value).as_deref() {
+        Some("file") => vec![
+            url::Url::parse(value)
+                .map(|u| u.path().into())
+                .unwrap_or_default(),
+        ],
+        Some(scheme) => return url(value, scheme, where_).map(|_| Vec::new()),
+        None if value.starts_with('/') => vec![value.into()],
+        None if scp_like(value) => {
+            return Err(format!("the remote `{value}` (ssh runs another program)"));
+        }
+        None => bases.iter().map(|base| base.join(value)).collect(),
+    };
+    match local
+        .iter()
+        .find(|path| !where_.folders.contains_host(path))
+    {
+        Some(_) => Err(format!("the remote `{value}` outside the plugin's folders")),
+        None => Ok(local),
     }
-    if value.starts_with('/') {
-        return if where_.folders.contains_host(Path::new(value)) {
-            Ok(())
-        } else {
-            Err(format!("the remote `{value}` outside the plugin's folders"))
-        };
-    }
-    if scp_like(value) {
-        return Err(format!("the remote `{value}` (ssh runs another program)"));
-    }
-    // A relative remote is relative to the repository, which is inside.
-    Ok(())
 }
 
 #[cfg(test)]
@@ -570,6 +707,135 @@ mod tests {
         // Reading from the read-only folder, writing in the project: fine.
         run(&["clone", "/docs", "copy"]).expect("clone from a read-only folder");
         run(&["init", "fresh"]).expect("init in the project");
+    }
+
+    /// An option taking a value lord does not know of, or an abbreviation
+    /// of one it does, shifts which argument git reads as the new folder:
+    /// every argument that may be it must be writable.
+    #[test]
+    fn an_unknown_value_option_does_not_hide_a_read_only_destination() {
+        let project = tempfile::tempdir().expect("project");
+        let docs = tempfile::tempdir().expect("docs");
+        let folders = Folders::new(&[
+            Preopen {
+                host: project.path().to_path_buf(),
+                guest: "/project".to_owned(),
+                writable: true,
+            },
+            Preopen {
+                host: docs.path().to_path_buf(),
+                guest: "/docs".to_owned(),
+                writable: false,
+            },
+        ]);
+        let where_ = Where {
+            folders: &folders,
+            cwd_guest: "/project",
+            writable: true,
+            net: &[],
+        };
+        for args in [
+            &["init", "--initial", "main", "/docs/x"][..],
+            &["init", "--object-format", "sha256", "/docs/x"],
+            &["clone", "--bran", "main", ".", "/docs/x"],
+            &["clone", "--ref-format", "files", ".", "/docs/x"],
+        ] {
+            let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
+            let err = prepare(&args, &where_).expect_err(&format!("{args:?} was run"));
+            assert!(
+                err.contains("which the plugin may only read"),
+                "{args:?}: {err}"
+            );
+        }
+    }
+
+    /// A push to a local repository runs git's receiving half there,
+    /// hooks and all: refused wherever git would find one. A remote's name
+    /// and refspecs are no repository.
+    #[test]
+    fn a_push_to_a_local_repository_is_refused() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::create_dir_all(dir.path().join(".git")).expect("git dir");
+        std::fs::write(dir.path().join(".git/HEAD"), "ref: refs/heads/main\n").expect("head");
+        std::fs::create_dir_all(dir.path().join("tgt")).expect("bare");
+        std::fs::write(dir.path().join("tgt/HEAD"), "ref: refs/heads/main\n").expect("head");
+        std::fs::create_dir_all(dir.path().join("other.git")).expect("bare");
+        std::fs::write(dir.path().join("other.git/HEAD"), "ref: refs/heads/x\n").expect("head");
+        refused(
+            dir.path(),
+            true,
+            &[
+                (
+                    &["push", "tgt", "HEAD:refs/heads/x"],
+                    "local repository `tgt`",
+                ),
+                (&["push", ".", "HEAD:refs/heads/x"], "local repository `.`"),
+                (&["push", "/project/tgt", "main"], "local repository"),
+                (&["push", "other", "main"], "local repository `other`"),
+                (
+                    &["push", "-q", "file:///project/tgt", "main"],
+                    "local repository",
+                ),
+            ],
+        );
+        let run = prepare_in(dir.path(), true, &["push", "origin", "HEAD:refs/heads/x"])
+            .expect("a push to a remote by name");
+        assert_eq!(run.push, Some(Some("origin".to_owned())));
+        let fetched = prepare_in(dir.path(), true, &["fetch", "tgt", "main"]).expect("fetch");
+        assert_eq!(
+            fetched.others,
+            [dir.path().join("tgt")],
+            "a repository fetched from is checked"
+        );
+    }
+
+    /// A URL is checked as a browser reads it and reached as curl reads
+    /// it; where the two could differ on the host, it is refused.
+    #[test]
+    fn a_url_whose_host_could_be_read_two_ways_is_refused() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let folders = Folders::new(&[Preopen {
+            host: dir.path().to_path_buf(),
+            guest: "/project".to_owned(),
+            writable: true,
+        }]);
+        let net = [NetTarget {
+            host: lord_manifest::NetHost::Name("granted.example".to_owned()),
+            port: None,
+        }];
+        let where_ = Where {
+            folders: &folders,
+            cwd_guest: "/project",
+            writable: true,
+            net: &net,
+        };
+        let run = |args: &[&str]| {
+            let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
+            prepare(&args, &where_)
+        };
+        for url in [
+            "https://granted.example\\@127.0.0.1:6379/x",
+            "https://granted.example\\.evil.test/x",
+            "https://a@b@granted.example/x",
+            "https://gr%61nted.example/x",
+            "https://granted.example\t/x",
+            "https://GRANTED.example:443@127.0.0.1/x",
+        ] {
+            let err = run(&["ls-remote", url]).expect_err(url);
+            assert!(
+                err.contains("could read its host differently") || err.contains("net("),
+                "{url}: {err}"
+            );
+        }
+        for url in [
+            "https://granted.example/org/repo.git",
+            "https://x-access-token:t0k3n@granted.example/org/repo.git",
+            "https://Granted.Example:443/repo",
+        ] {
+            if let Err(e) = run(&["ls-remote", url]) {
+                panic!("{url} was refused: {e}");
+            }
+        }
     }
 
     #[test]
