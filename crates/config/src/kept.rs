@@ -3,7 +3,10 @@
 //! may decide where lord sends a secret or which secret it sends, what lord
 //! trusts or shares on the user's behalf, or what reaches the terminal:
 //! each would turn `cd` into a cloned repository and running one command
-//! into a leak. Those keys are the user's (or the machine's) alone.
+//! into a leak. Nor may it set what bounds a plugin (its quotas, its share
+//! of the event log, the size of what it shares or sends): a plugin
+//! granted `fs-write($PROJECT)` can write `lord.toml`, and would raise its
+//! own limits. Those keys are the user's (or the machine's) alone.
 
 /// Why a project's configuration may not set `key`, if it may not.
 pub(crate) fn kept_from_projects(key: &str) -> Option<String> {
@@ -49,6 +52,30 @@ pub(crate) fn kept_from_projects(key: &str) -> Option<String> {
             "it decides where your secrets are kept",
             "lord config set --user",
         ),
+        (
+            "quota.",
+            "quotas bound what plugins may do, and a plugin that can write the project could \
+             raise its own",
+            "lord config set --user",
+        ),
+        (
+            "events.",
+            "how much of the event log plugins may fill, and for how long, bounds every plugin, \
+             and a plugin that can write the project could raise its own share",
+            "lord config set --user",
+        ),
+        (
+            "shared.max-value-kib",
+            "it bounds what plugins may share, and a plugin that can write the project could \
+             raise it",
+            "lord config set --user",
+        ),
+        (
+            "messages.max-payload-kib",
+            "it bounds what plugins may send each other, and a plugin that can write the \
+             project could raise it",
+            "lord config set --user",
+        ),
     ];
     // `output.raw` guards `output.raw-plugins` too, by prefix.
     let (_, why, instead) = GUARDED.iter().find(|(p, ..)| key.starts_with(p))?;
@@ -75,6 +102,16 @@ mod tests {
             "output.raw",
             "output.raw-plugins",
             "secrets.backend",
+            "quota.calls-per-minute",
+            "quota.plugins.notes.data-mib",
+            "quota.strikes",
+            "quota.strike-minutes",
+            "events.plugin-budget-kib",
+            "events.plugin-budget-events",
+            "events.max-payload-kib",
+            "events.retention-days",
+            "shared.max-value-kib",
+            "messages.max-payload-kib",
         ] {
             assert!(kept_from_projects(key).is_some(), "{key}");
         }

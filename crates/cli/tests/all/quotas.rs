@@ -157,6 +157,37 @@ fn quota_settings_are_checked() {
     assert_eq!(code, Some(0), "{text}");
 }
 
+/// A project's `lord.toml` cannot raise a plugin's budgets: a plugin
+/// granted `fs-write($PROJECT)` can write that file, and would otherwise
+/// lift its own quotas and its share of the event log. The file is written
+/// here as such a plugin would write it.
+#[test]
+fn a_project_cannot_raise_a_plugins_budgets() {
+    let lord = Lord::new();
+    lord.install("hostile/quotaflood");
+    for raised in [
+        "[quota.plugins.quotaflood]\nevents-per-minute = 1000000000\n",
+        "[quota]\nstrikes = 1000000000\n",
+        "[events]\nplugin-budget-kib = 1000000000\n",
+        "[shared]\nmax-value-kib = 1000000\n",
+    ] {
+        std::fs::write(lord.project.path().join("lord.toml"), raised).expect("project config");
+        let run = lord.run(&["quotaflood"]);
+        assert_ne!(run.code(), Some(0), "{raised}: {}", run.stdout());
+        run.assert_stderr_contains("may not be set by a project");
+    }
+    // In the user's own configuration the same setting is theirs to make.
+    std::fs::remove_file(lord.project.path().join("lord.toml")).expect("remove");
+    lord.run(&[
+        "config",
+        "set",
+        "quota.plugins.quotaflood.events-per-minute",
+        "1000",
+    ])
+    .assert_ok();
+    lord.run(&["quotaflood"]).assert_ok();
+}
+
 /// A pipeline's micro handlers count against their plugin's calls quota
 /// and are refused before they start when it is used up, strict ones
 /// included (`micro-text`'s `trim` is strict); refusals count as strikes,
