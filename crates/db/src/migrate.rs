@@ -6,7 +6,9 @@
 //! Invariant: the history table never says a migration was applied when it
 //! was not. On engines whose transactions hold schema changes (PostgreSQL,
 //! SQLite) a migration and its history row are one transaction: killed
-//! halfway, neither is there. On MySQL/MariaDB, which commit each DDL
+//! halfway, neither is there; a file that ends that transaction with a
+//! `COMMIT` of its own is caught ([`SqlSession::transaction_id`] before
+//! and after it) and recorded as `started`, as below. On MySQL/MariaDB, which commit each DDL
 //! statement as it runs, the row is written as `started` before the
 //! migration and turned `applied` after it; a migration killed or failed
 //! halfway stays `started`, and `up` and `down` refuse to go on until
@@ -232,8 +234,9 @@ fn check(statuses: &[Status], profile: &str) -> Result<(), DbError> {
             State::Started => {
                 return Err(DbError::Migration(format!(
                     "the migration `{file}` was started on `{profile}` and did not finish \
-                     (going up or down); this engine commits schema changes as they run, so \
-                     part of it may be in place. Check the database, then settle it by hand: \
+                     (going up or down), so part of it may be in place (this engine commits \
+                     schema changes as they run, or the file ended lord's transaction with a \
+                     COMMIT of its own). Check the database, then settle it by hand: \
                      if its up part is now wholly in place, mark it applied with `lord db \
                      query {profile} \"UPDATE {HISTORY_TABLE} SET state = 'applied' WHERE \
                      version = {v}\"`; if none of it is, forget the attempt with `lord db \
@@ -413,11 +416,12 @@ fn up_locked(
             ])
         };
         if engine.transactional_ddl() {
-            in_transaction(session, |s| {
-                s.run_script(&m.up)?;
-                s.run(&insert, &row(APPLIED)?)?;
-                Ok(())
-            })?;
+            with_history(
+                session,
+                (&m.up, &m.file, profile),
+                |s| s.run(&insert, &row(APPLIED)?).map(drop),
+                |s| s.run(&insert, &row(STARTED)?).map(drop),
+            )?;
         } else {
             session.run(&insert, &row(STARTED)?)?;
             session.run_script(&m.up).map_err(|e| {
@@ -484,21 +488,21 @@ fn down_locked(
             })?;
         before(m);
         let version = version_param(m.version)?;
+        let mark_started = format!(
+            "UPDATE {HISTORY_TABLE} SET state = {} WHERE version = {}",
+            engine.placeholder(1),
+            engine.placeholder(2)
+        );
+        let started = [Value::Text(STARTED.to_owned()), version.clone()];
         if engine.transactional_ddl() {
-            in_transaction(session, |s| {
-                s.run_script(&m.down)?;
-                s.run(&delete, std::slice::from_ref(&version))?;
-                Ok(())
-            })?;
-        } else {
-            session.run(
-                &format!(
-                    "UPDATE {HISTORY_TABLE} SET state = {} WHERE version = {}",
-                    engine.placeholder(1),
-                    engine.placeholder(2)
-                ),
-                &[Value::Text(STARTED.to_owned()), version.clone()],
+            with_history(
+                session,
+                (&m.down, &m.file, profile),
+                |s| s.run(&delete, std::slice::from_ref(&version)).map(drop),
+                |s| s.run(&mark_started, &started).map(drop),
             )?;
+        } else {
+            session.run(&mark_started, &started)?;
             session.run_script(&m.down).map_err(|e| {
                 DbError::Migration(format!(
                     "reverting `{}` failed part way on `{profile}`: {e}. This engine commits \
@@ -511,4 +515,47 @@ fn down_locked(
         done.push(m.version);
     }
     Ok(done)
+}
+
+/// Runs one migration part and `record`s it in the history, in one
+/// transaction. A part that ends that transaction itself (a `COMMIT` or
+/// `ROLLBACK` of its own, common in files written for other tools) would
+/// leave what ran before it committed apart from the history: the
+/// session's transaction is compared before and after the part, and when
+/// it changed the history records the migration as `started` (with
+/// `mark_started`, outside any transaction), so nothing runs on until
+/// someone has settled it, and the error says why.
+fn with_history(
+    session: &mut dyn SqlSession,
+    (part, file, profile): (&str, &str, &str),
+    record: impl FnOnce(&mut dyn SqlSession) -> Result<(), DbError>,
+    mark_started: impl FnOnce(&mut dyn SqlSession) -> Result<(), DbError>,
+) -> Result<(), DbError> {
+    let mut ended = false;
+    let outcome = in_transaction(session, |s| {
+        let opened = s.transaction_id()?;
+        let ran = s.run_script(part);
+        // An error here is an aborted transaction, still lord's.
+        if let (Some(opened), Ok(Some(now))) = (&opened, s.transaction_id())
+            && *opened != now
+        {
+            ended = true;
+            return Err(DbError::Migration(String::new()));
+        }
+        ran?;
+        record(s)
+    });
+    if !ended {
+        return outcome;
+    }
+    // Whatever the part began after its own COMMIT is rolled back with
+    // lord's rollback above; what came before it stays.
+    mark_started(session)?;
+    Err(DbError::Migration(format!(
+        "the migration `{file}` ends lord's transaction itself on `{profile}` (a COMMIT or \
+         ROLLBACK in the file): what ran before that stays applied, and the history records \
+         the migration as started. lord runs each migration in a transaction of its own; take \
+         the transaction statements out of the file, then settle the history (`lord db migrate \
+         up` says how)"
+    )))
 }

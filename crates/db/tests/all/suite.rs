@@ -13,6 +13,7 @@ pub(crate) fn run(target: &Target) {
     the_catalogue_describes_tables_keys_and_indexes(&(target.make)());
     migrations_apply_revert_and_refuse_a_changed_file(&(target.make)());
     a_failed_migration_leaves_the_history_consistent(&(target.make)());
+    a_migration_that_commits_on_its_own_is_recorded_as_started(&(target.make)());
     migrators_of_two_databases_on_one_server_do_not_wait_for_each_other(target);
     the_pool_keeps_sessions_for_the_process(&(target.make)());
     the_statement_timeout_ends_a_long_statement(&(target.make)());
@@ -396,6 +397,56 @@ fn a_failed_migration_leaves_the_history_consistent(profile: &Profile) {
             refused.contains("DELETE FROM lord_migrations WHERE version = 1"),
             "{refused}"
         );
+    }
+}
+
+/// A migration file with a `COMMIT` of its own (common in files written
+/// for other tools) ends lord's transaction: what ran before it is
+/// committed apart from the history. The history then says `started`, the
+/// error names the file and why, and nothing runs on until it is settled;
+/// never a table in place with the migration still pending.
+fn a_migration_that_commits_on_its_own_is_recorded_as_started(profile: &Profile) {
+    let mut s = session(profile);
+    let e = s.engine();
+    if !e.transactional_ddl() {
+        // MySQL/MariaDB records every migration as started first anyway
+        // (`a_failed_migration_leaves_the_history_consistent`).
+        return;
+    }
+    let name = profile.name.as_str();
+    for (file, tail) in [
+        (
+            "0001_fails_after.sql",
+            "INSERT INTO no_such_table VALUES (1);",
+        ),
+        ("0001_works_after.sql", "INSERT INTO own_commit VALUES (1);"),
+    ] {
+        let folder = tempfile::tempdir().expect("a folder");
+        let dir = folder.path();
+        write(
+            dir,
+            file,
+            &format!("CREATE TABLE own_commit (a INTEGER);\nCOMMIT;\n{tail}"),
+            "DROP TABLE own_commit;",
+        );
+        let failed = migrate::up(&mut *s, name, dir, None, |_| {})
+            .unwrap_err()
+            .to_string();
+        assert!(
+            failed.contains(&format!("`{file}` ends lord's transaction itself")),
+            "{e}: {failed}"
+        );
+        let tables = s.tables().expect("tables");
+        assert!(tables.contains(&"own_commit".to_owned()), "{e}: {tables:?}");
+        assert_eq!(states(&mut *s, dir), [(1, State::Started)], "{e}: {file}");
+        let refused = migrate::up(&mut *s, name, dir, None, |_| {})
+            .unwrap_err()
+            .to_string();
+        assert!(refused.contains("was started"), "{e}: {refused}");
+        // Settled by hand, as the error says, for the next case.
+        s.run("DROP TABLE own_commit", &[]).expect("drop");
+        s.run("DELETE FROM lord_migrations WHERE version = 1", &[])
+            .expect("forget");
     }
 }
 
