@@ -360,26 +360,33 @@ fn split_authority(text: &str) -> Option<(&str, &str, &str)> {
 /// `password=` query), or `None` when it holds none. Read as text, not
 /// through a URL parser, so a host list (`h1:27017,h2:27017`, how
 /// MongoDB and Cassandra name a cluster) is kept whole in the URL the
-/// error suggests.
+/// error suggests. The user part ends at the last `@` before the path:
+/// a password may hold `?` or `#` (libpq and the drivers read
+/// `postgres://app:2024#Kq@db/shop` so), which a URL parser would take
+/// for the query or fragment, and pass the password through as a host.
 fn without_password(text: &str) -> Option<String> {
-    let (base, query) = match text.split_once('?') {
-        Some((base, query)) => (base, Some(query)),
-        None => (text, None),
-    };
     let mut found = false;
-    let mut out = match split_authority(base) {
-        Some((scheme, authority, rest)) => match authority.rsplit_once('@') {
-            Some((userinfo, hosts)) if userinfo.contains(':') => {
+    let mut stripped = text.to_owned();
+    if let Some(at) = text.find("://") {
+        let start = at + 3;
+        let end = text[start..].find('/').map_or(text.len(), |i| start + i);
+        if let Some(i) = text[start..end].rfind('@') {
+            let userinfo = &text[start..start + i];
+            if userinfo.contains(':') {
                 found = true;
-                match userinfo.split(':').next().unwrap_or_default() {
-                    "" => format!("{scheme}{hosts}{rest}"),
-                    user => format!("{scheme}{user}@{hosts}{rest}"),
-                }
+                let (scheme, after) = (&text[..start], &text[start + i + 1..]);
+                stripped = match userinfo.split(':').next().unwrap_or_default() {
+                    "" => format!("{scheme}{after}"),
+                    user => format!("{scheme}{user}@{after}"),
+                };
             }
-            _ => base.to_owned(),
-        },
-        None => base.to_owned(),
+        }
+    }
+    let (base, query) = match stripped.split_once('?') {
+        Some((base, query)) => (base, Some(query)),
+        None => (stripped.as_str(), None),
     };
+    let mut out = base.to_owned();
     if let Some(query) = query {
         let kept: Vec<&str> = query
             .split('&')
@@ -613,6 +620,14 @@ mod tests {
                 "cassandra://app@h:9042/ks?password=hunter2",
                 "cassandra://app@h:9042/ks",
             ),
+            // A password holding what a URL parser reads as the start of
+            // the query or fragment is still a password.
+            ("postgres://app:2024#hunter2@db/shop", "postgres://app@db/shop"),
+            (
+                "postgres://app:x?hunter2@db/shop?sslmode=require",
+                "postgres://app@db/shop?sslmode=require",
+            ),
+            ("mysql://:hunter2#?@db", "mysql://db"),
         ] {
             let error = parse_url("c", url).unwrap_err().to_string();
             assert!(!error.contains("hunter2"), "{error}");
