@@ -81,17 +81,26 @@ pub struct Migration {
 
 impl Migration {
     /// Parses the file `file` holding `bytes`; `None` for a file that is
-    /// not a migration (no leading version), so notes can sit beside them.
+    /// not a migration (not `.sql`, or not starting with a digit), so
+    /// notes can sit beside them. A `.sql` file that starts with a digit
+    /// but is not named `NNNN_name.sql` (`0003-add-index.sql`) is refused
+    /// by name: skipped, it would never be applied, and no one told.
     pub fn parse(file: &str, bytes: &[u8]) -> Result<Option<Self>, DbError> {
         let Some(stem) = file.strip_suffix(".sql") else {
             return Ok(None);
         };
-        let Some((version, name)) = stem.split_once('_') else {
+        if !stem.starts_with(|c: char| c.is_ascii_digit()) {
             return Ok(None);
+        }
+        let misnamed = || {
+            DbError::Migration(format!(
+                "the file `{file}` looks like a migration but is not named as one: name it \
+                 `NNNN_name.sql` (a version, `_`, a name), as `lord db migrate new` does, or \
+                 rename it so that it does not start with a digit"
+            ))
         };
-        let Ok(version) = version.parse::<u64>() else {
-            return Ok(None);
-        };
+        let (version, name) = stem.split_once('_').ok_or_else(misnamed)?;
+        let version = version.parse::<u64>().map_err(|_| misnamed())?;
         let text = std::str::from_utf8(bytes)
             .map_err(|_| DbError::Migration(format!("the migration `{file}` is not UTF-8 text")))?;
         let lines: Vec<&str> = text.lines().collect();
@@ -134,6 +143,26 @@ mod tests {
         assert_eq!(m.checksum, checksum(text.as_bytes()));
         assert!(Migration::parse("README.md", b"x").unwrap().is_none());
         assert!(Migration::parse("0003_x.sql", b"CREATE TABLE t;").is_err());
+    }
+
+    /// A file named almost as a migration is refused by name, never
+    /// skipped in silence; a note beside the migrations is still a note.
+    #[test]
+    fn a_misnamed_migration_is_refused_and_a_note_is_not() {
+        let text = b"-- lord:up\nSELECT 1;\n-- lord:down\nSELECT 1;\n";
+        for file in ["0003-add-index.sql", "0003.sql", "3a_x.sql", "00x3_y.sql"] {
+            let error = Migration::parse(file, text).expect_err(file).to_string();
+            assert!(
+                error.contains(&format!("`{file}` looks like a migration")),
+                "{error}"
+            );
+        }
+        for file in ["notes.sql", "README.md", "0003_x.txt", "seed-data.sql"] {
+            assert!(
+                Migration::parse(file, text).expect(file).is_none(),
+                "{file}"
+            );
+        }
     }
 
     #[test]

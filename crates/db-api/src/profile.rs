@@ -622,7 +622,10 @@ mod tests {
             ),
             // A password holding what a URL parser reads as the start of
             // the query or fragment is still a password.
-            ("postgres://app:2024#hunter2@db/shop", "postgres://app@db/shop"),
+            (
+                "postgres://app:2024#hunter2@db/shop",
+                "postgres://app@db/shop",
+            ),
             (
                 "postgres://app:x?hunter2@db/shop?sslmode=require",
                 "postgres://app@db/shop?sslmode=require",
