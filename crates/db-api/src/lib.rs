@@ -38,7 +38,7 @@ pub use connector::{DbConnector, PooledDocument, PooledKv, PooledSql};
 pub use document::{DocumentSession, FindOptions, UpdateOutcome};
 pub use error::DbError;
 pub use kv::{KvReply, KvSession, bytes_text};
-pub use migration::{Migration, MigrationName, checksum, migration_file_name};
+pub use migration::{Migration, MigrationName, checksum, holds_statements, migration_file_name};
 pub use profile::{
     Capability, DEFAULT_CONNECT_TIMEOUT_SECS, Engine, Password, Profile, ProfileName, TlsMode,
     check_setting, default_password_secret, parse_url,

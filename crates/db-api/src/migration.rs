@@ -79,6 +79,28 @@ pub struct Migration {
     pub checksum: String,
 }
 
+/// Whether a migration part holds any statement: anything but blanks,
+/// `;`, `--` line comments and `/* */` comments. A part that is only
+/// comments (the template's `-- how to undo it`, left as it was) is not
+/// sent: MySQL answers an empty query with an error.
+pub fn holds_statements(sql: &str) -> bool {
+    let mut rest = sql;
+    loop {
+        rest = rest.trim_start_matches(|c: char| c.is_whitespace() || c == ';');
+        if let Some(comment) = rest.strip_prefix("--") {
+            rest = comment.split_once('\n').map_or("", |(_, after)| after);
+        } else if let Some(comment) = rest.strip_prefix("/*") {
+            match comment.split_once("*/") {
+                Some((_, after)) => rest = after,
+                // An unclosed comment: the engine's to judge.
+                None => return true,
+            }
+        } else {
+            return !rest.is_empty();
+        }
+    }
+}
+
 impl Migration {
     /// Parses the file `file` holding `bytes`; `None` for a file that is
     /// not a migration (not `.sql`, or not starting with a digit), so
@@ -143,6 +165,27 @@ mod tests {
         assert_eq!(m.checksum, checksum(text.as_bytes()));
         assert!(Migration::parse("README.md", b"x").unwrap().is_none());
         assert!(Migration::parse("0003_x.sql", b"CREATE TABLE t;").is_err());
+    }
+
+    #[test]
+    fn a_part_of_comments_alone_holds_no_statement() {
+        for blank in [
+            "",
+            "  \n",
+            "-- how to undo it\n",
+            "/* a\n b */ ;\n-- x",
+            ";;",
+        ] {
+            assert!(!holds_statements(blank), "{blank:?}");
+        }
+        for sql in [
+            "SELECT 1",
+            "-- x\nDROP TABLE t;",
+            "/* a */ x",
+            "/* unclosed",
+        ] {
+            assert!(holds_statements(sql), "{sql:?}");
+        }
     }
 
     /// A file named almost as a migration is refused by name, never

@@ -424,7 +424,7 @@ fn up_locked(
             )?;
         } else {
             session.run(&insert, &row(STARTED)?)?;
-            session.run_script(&m.up).map_err(|e| {
+            run_part(session, &m.up).map_err(|e| {
                 DbError::Migration(format!(
                     "the migration `{}` failed part way on `{profile}`: {e}. This engine \
                      commits schema changes as they run, so the statements before the failure \
@@ -503,7 +503,7 @@ fn down_locked(
             )?;
         } else {
             session.run(&mark_started, &started)?;
-            session.run_script(&m.down).map_err(|e| {
+            run_part(session, &m.down).map_err(|e| {
                 DbError::Migration(format!(
                     "reverting `{}` failed part way on `{profile}`: {e}. This engine commits \
                      schema changes as they run; the history records the migration as started",
@@ -534,7 +534,7 @@ fn with_history(
     let mut ended = false;
     let outcome = in_transaction(session, |s| {
         let opened = s.transaction_id()?;
-        let ran = s.run_script(part);
+        let ran = run_part(s, part);
         // An error here is an aborted transaction, still lord's.
         if let (Some(opened), Ok(Some(now))) = (&opened, s.transaction_id())
             && *opened != now
@@ -558,4 +558,14 @@ fn with_history(
          the transaction statements out of the file, then settle the history (`lord db migrate \
          up` says how)"
     )))
+}
+
+/// Runs a migration part, unless it holds no statement (see
+/// [`lord_db_api::holds_statements`]).
+fn run_part(session: &mut dyn SqlSession, part: &str) -> Result<(), DbError> {
+    if lord_db_api::holds_statements(part) {
+        session.run_script(part)
+    } else {
+        Ok(())
+    }
 }

@@ -14,6 +14,7 @@ pub(crate) fn run(target: &Target) {
     migrations_apply_revert_and_refuse_a_changed_file(&(target.make)());
     a_failed_migration_leaves_the_history_consistent(&(target.make)());
     a_migration_that_commits_on_its_own_is_recorded_as_started(&(target.make)());
+    a_part_of_comments_alone_goes_up_and_down(&(target.make)());
     migrators_of_two_databases_on_one_server_do_not_wait_for_each_other(target);
     the_pool_keeps_sessions_for_the_process(&(target.make)());
     the_statement_timeout_ends_a_long_statement(&(target.make)());
@@ -448,6 +449,22 @@ fn a_migration_that_commits_on_its_own_is_recorded_as_started(profile: &Profile)
         s.run("DELETE FROM lord_migrations WHERE version = 1", &[])
             .expect("forget");
     }
+}
+
+/// A part holding only comments (the template's down part, left as it
+/// was) runs as nothing: MySQL answers an empty query with an error,
+/// which left the history `started` with nothing run.
+fn a_part_of_comments_alone_goes_up_and_down(profile: &Profile) {
+    let mut s = session(profile);
+    let e = s.engine();
+    let folder = tempfile::tempdir().expect("a folder");
+    let dir = folder.path();
+    write(dir, "0001_note.sql", "-- nothing yet", "-- how to undo it");
+    let name = profile.name.as_str();
+    migrate::up(&mut *s, name, dir, None, |_| {}).expect("up");
+    assert_eq!(states(&mut *s, dir), [(1, State::Applied)], "{e}");
+    migrate::down(&mut *s, name, dir, 1, |_| {}).expect("down");
+    assert_eq!(states(&mut *s, dir), [(1, State::Pending)], "{e}");
 }
 
 fn the_pool_keeps_sessions_for_the_process(profile: &Profile) {
