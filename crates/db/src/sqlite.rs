@@ -247,6 +247,26 @@ impl SqliteSession {
         Ok(rows)
     }
 
+    /// Refuses a NaN among `params`: SQLite stores a NaN as NULL without
+    /// a word, so a copy from an engine that keeps NaN (PostgreSQL's
+    /// `double precision`) would lose it and report success.
+    fn bindable(&self, params: &[Value]) -> Result<(), DbError> {
+        match params
+            .iter()
+            .position(|v| matches!(v, Value::Float(f) if f.is_nan()))
+        {
+            Some(at) => Err(DbError::Value {
+                profile: self.profile.clone(),
+                message: format!(
+                    "parameter {} is NaN, which SQLite would store as NULL; bind it as text, \
+                     or as NULL if that is what it means",
+                    at + 1
+                ),
+            }),
+            None => Ok(()),
+        }
+    }
+
     /// Runs one statement; with `bounds`, reading stops as soon as the
     /// result is over them.
     fn run_ref(
@@ -256,6 +276,7 @@ impl SqliteSession {
         bounds: Option<&Bounds>,
     ) -> Result<Rows, DbError> {
         self.arm()?;
+        self.bindable(params)?;
         let mut stmt = self.conn.prepare(sql).map_err(|e| self.engine_error(e))?;
         let bound = rusqlite::params_from_iter(params.iter().map(to_sqlite));
         if stmt.column_count() == 0 {
@@ -374,6 +395,7 @@ impl SqlSession for SqliteSession {
         sink: &mut RowSink<'_>,
     ) -> Result<u64, DbError> {
         self.arm()?;
+        self.bindable(params)?;
         let mut stmt = self.conn.prepare(sql).map_err(|e| self.engine_error(e))?;
         let columns: Vec<String> = stmt.column_names().map(str::to_owned).collect();
         let bound = rusqlite::params_from_iter(params.iter().map(to_sqlite));

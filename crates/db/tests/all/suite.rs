@@ -123,6 +123,33 @@ fn parameters_are_bound_and_values_read_back(profile: &Profile) {
         )
         .expect("text bound to an integer");
     assert_eq!(rows.rows.len(), 1, "{e}");
+    // A NaN is kept where the engine keeps one, refused where it would
+    // become something else (SQLite stores NULL); never changed silently.
+    let nan = s.run(
+        &insert,
+        &[
+            Value::Int(3),
+            Value::Null,
+            Value::Float(f64::NAN),
+            Value::Null,
+        ],
+    );
+    if e == Engine::Sqlite {
+        let refused = nan.expect_err("a NaN on SQLite").to_string();
+        assert!(refused.contains("parameter 3 is NaN"), "{refused}");
+    } else if nan.is_ok() {
+        let rows = s
+            .run(
+                &format!("SELECT price FROM item WHERE id = {}", p(e, 1)),
+                &[Value::Int(3)],
+            )
+            .expect("select");
+        assert!(
+            matches!(rows.rows[0][0], Value::Float(f) if f.is_nan()),
+            "{e}: {:?}",
+            rows.rows
+        );
+    }
 }
 
 fn an_injection_through_a_parameter_is_inert(profile: &Profile) {
