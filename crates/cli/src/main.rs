@@ -54,16 +54,38 @@ fn run(terminal: context::Terminal, out: &render::Output) -> anyhow::Result<Exit
 
 /// A write refused for lack of space says so, with the folder, instead of
 /// the "disk I/O error" SQLite reports. Every write lord makes is atomic,
-/// so the refused one changed nothing.
+/// so the refused one changed nothing. The error rarely says which device
+/// was full: when the one holding `$LORD_HOME` still has room, it was
+/// another the command wrote to (a backup's destination, say), and the
+/// message does not send the user to free space in the wrong place.
 fn name_a_full_disk(error: anyhow::Error, ctx: &context::Context) -> anyhow::Error {
     if !lord_host::is_no_space(error.as_ref()) {
         return error;
     }
     let home = ctx.home.display();
-    error.context(format!(
-        "no space left on the device holding `$LORD_HOME` (`{home}`); nothing was changed: \
-         free some space there (or move LORD_HOME) and run the command again"
-    ))
+    match free_bytes(&ctx.home) {
+        Some(free) if free >= ROOM => error.context(format!(
+            "no space left on the device the command was writing to (the one holding \
+             `$LORD_HOME`, `{home}`, has {} MiB free); nothing was changed: free some space \
+             there and run the command again",
+            free >> 20
+        )),
+        Some(_) | None => error.context(format!(
+            "no space left on the device holding `$LORD_HOME` (`{home}`); nothing was changed: \
+             free some space there (or move LORD_HOME) and run the command again"
+        )),
+    }
+}
+
+/// Free space below which a full device is taken to be `$LORD_HOME`'s:
+/// more than any one of lord's own writes needs.
+const ROOM: u64 = 64 << 20;
+
+/// The bytes an unprivileged user may still write on the filesystem
+/// holding `path`.
+fn free_bytes(path: &std::path::Path) -> Option<u64> {
+    let stat = rustix::fs::statvfs(path).ok()?;
+    Some(stat.f_bavail.saturating_mul(stat.f_frsize))
 }
 
 /// Sorts an error into the documented exit codes.

@@ -188,6 +188,42 @@ fn the_install_plan_and_plugin_info_say_which_folder_project_is() {
     assert!(!hello.stderr().contains("$PROJECT"), "{}", hello.stderr());
 }
 
+/// A full device other than `$LORD_HOME`'s (here the one standard output
+/// goes to) is not blamed on `$LORD_HOME`: the user is sent to free space
+/// where it ran out.
+#[test]
+fn a_full_disk_elsewhere_is_not_blamed_on_lord_home() {
+    let Some(disk) = SmallDisk::mount("2m") else {
+        #[allow(clippy::disallowed_methods)]
+        let in_ci = std::env::var_os("CI").is_some();
+        assert!(
+            !in_ci || !running_as_root(),
+            "running as root in CI, but a tmpfs could not be mounted"
+        );
+        eprintln!("skipped: mounting a tmpfs needs root here");
+        return;
+    };
+    let lord = Lord::new();
+    lord.run(&["db", "add", "app", "sqlite:app.db"]).assert_ok();
+    lord.run(&[
+        "db",
+        "query",
+        "app",
+        "CREATE TABLE t AS WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n \
+         WHERE i < 20000) SELECT i, printf('%0200d', i) AS pad FROM n",
+    ])
+    .assert_ok();
+    let filler = disk.fill(0);
+    let out = std::fs::File::create(disk.path().join("rows.csv")).expect("output file");
+    let mut cmd = lord.command(&["db", "query", "app", "SELECT * FROM t", "--csv"]);
+    cmd.stdout(out);
+    let run = lord.run_cmd(&mut cmd);
+    assert!(!run.output.status.success(), "rows written to a full disk");
+    run.assert_stderr_contains("no space left on the device the command was writing to");
+    assert!(!run.stderr().contains("move LORD_HOME"), "{}", run.stderr());
+    drop(filler);
+}
+
 /// A small real filesystem for `LORD_HOME`, unmounted on drop. Mounting
 /// needs root (as CI has); elsewhere the test says why it skips.
 struct SmallDisk {
