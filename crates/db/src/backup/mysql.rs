@@ -231,6 +231,9 @@ fn count_rows(dump: &mut impl BufRead) -> std::io::Result<Option<Vec<TableRows>>
             tables.entry(name).or_insert(0);
         } else if let Some(rest) = line.strip_prefix(b"INSERT INTO `") {
             let (name, rest) = identifier(rest);
+            // A column list (written for tables with invisible columns)
+            // is no row.
+            let rest = after_values(rest).unwrap_or(rest);
             let mut rows = Rows::default();
             let ended = rows.scan(rest);
             *tables.entry(name.clone()).or_insert(0) += rows.count;
@@ -270,6 +273,29 @@ fn identifier(bytes: &[u8]) -> (String, &[u8]) {
         i += 1;
     }
     (String::from_utf8_lossy(&name).into_owned(), &[])
+}
+
+/// What follows the `VALUES` keyword of an `INSERT` (after its table),
+/// skipping a column list's backquoted names, which may hold anything.
+fn after_values(bytes: &[u8]) -> Option<&[u8]> {
+    let mut quoted = false;
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'`' => quoted = !quoted,
+            b'V' | b'v'
+                if !quoted
+                    && bytes
+                        .get(i..i + 6)
+                        .is_some_and(|word| word.eq_ignore_ascii_case(b"VALUES")) =>
+            {
+                return bytes.get(i + 6..);
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    None
 }
 
 /// The rows of one `INSERT … VALUES`, scanned a piece at a time:
@@ -644,6 +670,7 @@ mod tests {
         let dump = "CREATE TABLE `a``b` (\n  `x` int\n);\n\
             INSERT INTO `a``b` VALUES (1,'(x)'),(2,'it\\'s ('),(3,'a''b)');\n\
             INSERT INTO `a``b` VALUES\n(4,0x28),\n(5,'two\\nlines;'),\n(6,NULL);\n\
+            INSERT INTO `a``b` (`x`,`y('`) VALUES (7,8),(9,10);\n\
             CREATE TABLE `empty` (x int);\n\
             /*!50001 CREATE TABLE `view` */;\n\
             -- Dump completed\n";
@@ -654,7 +681,7 @@ mod tests {
                 TableRows {
                     name: "a`b".into(),
                     schema: None,
-                    rows: 6
+                    rows: 8
                 },
                 TableRows {
                     name: "empty".into(),

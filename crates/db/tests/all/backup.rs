@@ -25,7 +25,50 @@ pub(crate) fn run(target: &Target) {
         a_backup_holding_client_commands_is_refused(&(target.make)(), &file);
         a_failed_load_says_what_state_it_left(&(target.make)(), &file);
         events_are_restored(&(target.make)(), &file);
+        a_table_with_an_invisible_column_restores_with_its_count(
+            &(target.make)(),
+            &(target.make)(),
+            folder.path(),
+        );
     }
+}
+
+/// The dump names the columns of a table with an invisible column
+/// (`INSERT INTO t (a, b) VALUES ...`): the row count the manifest keeps
+/// and the restore checks counts rows, not the column list.
+fn a_table_with_an_invisible_column_restores_with_its_count(
+    source: &Profile,
+    fresh: &Profile,
+    folder: &Path,
+) {
+    session(source)
+        .run_script(
+            "CREATE TABLE shy (id INT PRIMARY KEY, `odd('name` INT, hidden INT INVISIBLE);
+             INSERT INTO shy (id, `odd('name`, hidden) VALUES (1, 10, 100), (2, 20, 200);",
+        )
+        .expect("a table with an invisible column");
+    let file = folder.join("invisible.lordbackup");
+    let manifest = backup::backup(source, None, &file, &tools(), &mut |_| {}).expect("a backup");
+    let counted = manifest
+        .tables
+        .iter()
+        .find(|t| t.name == "shy")
+        .map(|t| t.rows);
+    assert_eq!(counted, Some(2), "{:?}", manifest.tables);
+    backup::restore(
+        fresh,
+        None,
+        &file,
+        RestoreOptions::default(),
+        &tools(),
+        &mut |_| {},
+    )
+    .expect("a restore");
+    let rows = session(fresh)
+        .run("SELECT id, hidden FROM shy ORDER BY id", &[])
+        .expect("rows");
+    assert_eq!(rows.rows.len(), 2);
+    assert_eq!(rows.rows[1][1].as_i64(), Some(200));
 }
 
 fn a_missing_folder_is_named_with_what_to_do(source: &Profile, folder: &Path) {
