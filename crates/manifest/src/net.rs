@@ -53,6 +53,15 @@ impl NetTarget {
     /// loopback address without a lookup. IPv4-mapped IPv6 addresses are
     /// compared as the IPv4 address they carry, so the mapping cannot be
     /// used to dodge a grant or a refusal.
+    ///
+    /// Any other name never covers an address of this machine or its link
+    /// (loopback, link-local, unspecified), whatever it resolves to: a DNS
+    /// answer pointing there is how a name the plugin's author controls
+    /// would lead it to services only the user's machine can reach (a
+    /// database on 127.0.0.1, a cloud's metadata at 169.254.169.254). Such
+    /// an address is reached only by a grant naming it, or `localhost`.
+    /// Private networks (10/8, 192.168/16, fc00::/7) stay reachable by
+    /// name, as intranet names resolve there.
     pub fn allows(&self, ip: IpAddr, port: u16, resolved_names: &[&str]) -> bool {
         let port_ok = self.port.is_none_or(|allowed| allowed == port);
         let ip = ip.to_canonical();
@@ -62,12 +71,13 @@ impl NetTarget {
             NetHost::Ipv6(allowed) => IpAddr::V6(*allowed).to_canonical() == ip,
             NetHost::Name(name) => {
                 (name == "localhost" && ip.is_loopback())
-                    || resolved_names.iter().any(|resolved| {
-                        resolved
-                            .strip_suffix('.')
-                            .unwrap_or(resolved)
-                            .eq_ignore_ascii_case(name)
-                    })
+                    || (!on_this_machine_or_link(ip)
+                        && resolved_names.iter().any(|resolved| {
+                            resolved
+                                .strip_suffix('.')
+                                .unwrap_or(resolved)
+                                .eq_ignore_ascii_case(name)
+                        }))
             }
         };
         port_ok && host_ok
@@ -82,6 +92,17 @@ impl NetTarget {
             host: parse_host(host_text)?,
             port,
         })
+    }
+}
+
+/// Loopback, link-local or unspecified: an address that leads to this
+/// machine or its own link rather than to a host on a network.
+fn on_this_machine_or_link(ip: IpAddr) -> bool {
+    match ip.to_canonical() {
+        IpAddr::V4(v4) => v4.is_loopback() || v4.is_link_local() || v4.is_unspecified(),
+        IpAddr::V6(v6) => {
+            v6.is_loopback() || v6.is_unspecified() || (v6.segments()[0] & 0xffc0) == 0xfe80
+        }
     }
 }
 
@@ -361,6 +382,74 @@ mod tests {
                 &["api.example.com"],
                 false,
             ),
+            // A name whose DNS answer points at this machine or its link
+            // does not reach it; an intranet address it may.
+            (
+                "api.example.com",
+                v4("127.0.0.1"),
+                6379,
+                &["api.example.com"],
+                false,
+            ),
+            (
+                "api.example.com",
+                v4("127.8.9.1"),
+                80,
+                &["api.example.com"],
+                false,
+            ),
+            (
+                "api.example.com",
+                v4("169.254.169.254"),
+                80,
+                &["api.example.com"],
+                false,
+            ),
+            (
+                "api.example.com",
+                v4("0.0.0.0"),
+                80,
+                &["api.example.com"],
+                false,
+            ),
+            (
+                "api.example.com",
+                v6("::1"),
+                80,
+                &["api.example.com"],
+                false,
+            ),
+            (
+                "api.example.com",
+                v6("::ffff:127.0.0.1"),
+                80,
+                &["api.example.com"],
+                false,
+            ),
+            (
+                "api.example.com",
+                v6("fe80::1"),
+                80,
+                &["api.example.com"],
+                false,
+            ),
+            (
+                "db.corp.example",
+                v4("10.1.2.3"),
+                5432,
+                &["db.corp.example"],
+                true,
+            ),
+            (
+                "db.corp.example",
+                v6("fd00::5"),
+                5432,
+                &["db.corp.example"],
+                true,
+            ),
+            // Named outright, such an address is the user's to grant.
+            ("127.0.0.1:6379", v4("127.0.0.1"), 6379, &[], true),
+            ("169.254.169.254", v4("169.254.169.254"), 80, &[], true),
         ];
         for (target, ip, port, names, expected) in cases {
             let parsed = NetTarget::parse(target).unwrap();

@@ -284,6 +284,28 @@ mod tests {
         NetTarget { host, port }
     }
 
+    /// A granted name whose DNS answer is this machine (rebinding, or a
+    /// name its author points at 127.0.0.1) does not reach it.
+    #[test]
+    fn a_granted_name_resolving_to_this_machine_reaches_nothing_there() {
+        let net = [target(NetHost::Name("api.example.com".to_owned()), None)];
+        let resolved = [
+            (IpAddr::from([127, 0, 0, 1]), "api.example.com".to_owned()),
+            (
+                IpAddr::from([169, 254, 169, 254]),
+                "api.example.com".to_owned(),
+            ),
+            (
+                IpAddr::from([93, 184, 216, 34]),
+                "api.example.com".to_owned(),
+            ),
+        ];
+        let at = |ip: [u8; 4], port| SocketAddr::from((ip, port));
+        assert!(!allowed(&net, &resolved, at([127, 0, 0, 1], 6379)));
+        assert!(!allowed(&net, &resolved, at([169, 254, 169, 254], 80)));
+        assert!(allowed(&net, &resolved, at([93, 184, 216, 34], 443)));
+    }
+
     #[test]
     fn a_grant_of_the_unspecified_address_covers_no_name() {
         for grant in [
