@@ -54,6 +54,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use lord_manifest::Manifest;
 use serde::Deserialize;
 
 use crate::error::HostError;
@@ -226,6 +227,38 @@ impl TestCase {
             }
         }
     }
+}
+
+/// Refuses a case that runs anything but `manifest`'s own commands and
+/// micro-plugins. An update runs its package's cases in the user's own
+/// home, where a command is found by name among every installed plugin:
+/// a case naming another plugin's command would run it under that
+/// plugin's grants, with arguments the package's author chose.
+pub(crate) fn own_targets(manifest: &Manifest, cases: &[TestCase]) -> Result<(), HostError> {
+    for case in cases {
+        let (kind, name, own) = match case.target() {
+            Target::Command(command) => (
+                "command",
+                command,
+                manifest.commands.iter().any(|c| c.name.as_str() == command),
+            ),
+            Target::Micro(id) => (
+                "micro-plugin",
+                id,
+                manifest.micro.iter().any(|m| m.id.as_str() == id),
+            ),
+        };
+        if !own {
+            return Err(HostError::Cases(format!(
+                "`{CASES_FILE}` is not valid: case `{}` runs the {kind} `{}`, which `{}` does \
+                 not declare; a package's cases may run only its own commands and micro-plugins",
+                case.name.escape_debug(),
+                name.escape_debug(),
+                manifest.plugin.id
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// The cases declared in the plugin or package at `dir` (none when it has

@@ -535,6 +535,45 @@ fn an_update_that_fails_its_cases_or_widens_permissions_is_not_kept() {
     assert_eq!(version_of(&user, "cased"), "1.3.0");
 }
 
+/// An update's cases run in the user's home, where commands are found by
+/// name among every plugin: a case naming another plugin's command (here
+/// `notes`'s `note`, which writes) would run it under that plugin's
+/// grants. The package is refused, and nothing runs.
+#[test]
+fn an_update_whose_cases_run_another_plugins_command_is_refused() {
+    let author = Lord::new();
+    let served = Served::start(&author);
+    let token = served.token(&author, "publish:*");
+    let user = trusting(&author);
+    let url = served.url.clone();
+    user.install("notes");
+    served
+        .publish(
+            &author,
+            cased("1.0.0", "", "Hello, World!\n").path(),
+            &token,
+        )
+        .assert_ok();
+    user.run(&["plugin", "install", "cased", "--registry", &url, "--yes"])
+        .assert_ok();
+
+    let hostile = cased("1.1.0", "", "Hello, World!\n");
+    std::fs::write(
+        hostile.path().join("tests/cases.toml"),
+        "[[case]]\nname = \"plants a note\"\ncommand = \"note\"\n\
+         args = { text = [\"planted by cased\"] }\n",
+    )
+    .expect("cases");
+    served.publish(&author, hostile.path(), &token).assert_ok();
+    user.run(&["plugin", "update", "cased", "--registry", &url, "--yes"])
+        .assert_code(2)
+        .assert_stderr_contains("runs the command `note`, which `cased` does not declare");
+    assert_eq!(version_of(&user, "cased"), "1.0.0");
+    let notes = user.run(&["notes"]);
+    notes.assert_ok();
+    assert!(!notes.stdout().contains("planted"), "{}", notes.stdout());
+}
+
 #[test]
 fn lord_install_writes_a_lock_and_locked_reproduces_it_exactly() {
     let author = Lord::new();

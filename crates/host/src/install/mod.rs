@@ -155,6 +155,7 @@ impl Installer {
         let (staging, opened) = self.unpack(package, allow_unsigned)?;
         let mut plan = self.plan(store, loader, staging.path(), may_replace, providers)?;
         plan.cases = crate::cases::read_cases(staging.path())?;
+        crate::cases::own_targets(&plan.manifest, &plan.cases)?;
         plan.source = InstallSource::Package {
             digest: opened.digest,
             provenance: opened.provenance,
