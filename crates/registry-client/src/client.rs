@@ -303,6 +303,17 @@ impl Client {
         index: &crate::index::TrustedIndex,
         target: &lord_registry_api::TargetInfo,
     ) -> Result<Download, ClientError> {
+        // The index's length is what the download may buffer; a package
+        // over what lord would open is refused before a byte comes.
+        let most = lord_package::Limits::default().max_total_bytes + (1 << 20);
+        if target.length > most {
+            return Err(ClientError::Refused(format!(
+                "the index lists `{}` at {} bytes, over the {most} a package may be; nothing was \
+                 downloaded",
+                target.name(),
+                target.length
+            )));
+        }
         let file = crate::tuf::TargetFile {
             length: target.length,
             hashes: [("sha256".to_owned(), target.digest.clone())].into(),

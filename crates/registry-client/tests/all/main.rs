@@ -3,5 +3,6 @@
 //! `file://` metadata folders.
 
 mod bins;
+mod download;
 mod repo;
 mod rotation;
