@@ -233,6 +233,7 @@ fn add_preopen(
             host,
             guest,
             writable,
+            resolved: !path.sub.is_empty(),
         }),
     }
     Ok(())
@@ -376,6 +377,10 @@ mod tests {
             .expect("real")
             .join("project/docs/v1");
         assert_eq!(hosts, vec![project.clone(), inside]);
+        // The sub-folder is checked again by each instance; the root, a
+        // link itself, is opened as given.
+        let resolved: Vec<bool> = grants.preopens.iter().map(|p| p.resolved).collect();
+        assert_eq!(resolved, [false, true]);
     }
 
     #[test]

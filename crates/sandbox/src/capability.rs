@@ -110,6 +110,13 @@ pub struct Preopen {
     /// Where the guest sees it, e.g. `/project`.
     pub guest: String,
     pub writable: bool,
+    /// `host` is the folder with every link resolved when it was granted
+    /// (a sub-folder of a grant's root, checked then to lie inside it).
+    /// Grants outlive an instance, and a plugin able to write the root can
+    /// put a link where the folder was; so each instance checks that the
+    /// path still resolves to itself before opening it. A root itself may
+    /// be a link (a project kept on another disk), and is opened as given.
+    pub resolved: bool,
 }
 
 /// What one instance's WASI context may touch. Built by the host from the
@@ -159,6 +166,9 @@ pub(crate) fn build_wasi(
         } else {
             FsPerms::ReadOnly
         };
+        // Checked before and after the open: a link put in between is seen
+        // by the second look.
+        still_itself(preopen)?;
         builder
             .preopened_dir(&preopen.host, &preopen.guest, perms)
             .map_err(|e| {
@@ -167,12 +177,37 @@ pub(crate) fn build_wasi(
                     preopen.host.display()
                 )
             })?;
+        still_itself(preopen)?;
     }
     if let Some(cwd) = &grants.cwd {
         builder.initial_cwd(cwd);
     }
     configure_network(&mut builder, &grants.net, denials.clone());
     Ok(builder.build())
+}
+
+/// Refuses a resolved grant whose path no longer resolves to itself: a
+/// folder on it, or the folder itself, was replaced by a link since the
+/// grant was made (see [`Preopen::resolved`]).
+fn still_itself(preopen: &Preopen) -> Result<(), String> {
+    if !preopen.resolved {
+        return Ok(());
+    }
+    match preopen.host.canonicalize() {
+        Ok(now) if now == preopen.host => Ok(()),
+        Ok(now) => Err(format!(
+            "the granted folder `{}` ({}) now leads to `{}`: a link took its place after it \
+             was granted, and lord does not follow it",
+            preopen.guest,
+            preopen.host.display(),
+            now.display()
+        )),
+        Err(e) => Err(format!(
+            "the granted folder `{}` ({}) could not be found: {e}",
+            preopen.guest,
+            preopen.host.display()
+        )),
+    }
 }
 
 /// Sockets stay off unless a `net` grant exists; then every address the guest
@@ -282,6 +317,33 @@ mod tests {
 
     fn target(host: NetHost, port: Option<u16>) -> NetTarget {
         NetTarget { host, port }
+    }
+
+    /// Grants outlive an instance: a sub-folder granted as itself that a
+    /// plugin later replaces with a link (to lord's secrets, say) is not
+    /// opened for the next instance.
+    #[test]
+    fn a_granted_sub_folder_replaced_by_a_link_is_not_opened() {
+        let root = tempfile::tempdir().expect("root");
+        let outside = tempfile::tempdir().expect("outside");
+        let sub = root.path().join("x");
+        std::fs::create_dir(&sub).expect("sub-folder");
+        let grants = Grants {
+            preopens: vec![Preopen {
+                host: sub.canonicalize().expect("real"),
+                guest: "/data/x".to_owned(),
+                writable: false,
+                resolved: true,
+            }],
+            ..Grants::default()
+        };
+        let budget = OutputBudget::new(1024);
+        let build = || build_wasi(&grants, &budget, &Denials::default()).map(drop);
+        build().expect("the folder as granted");
+        std::fs::remove_dir(&sub).expect("remove");
+        std::os::unix::fs::symlink(outside.path(), &sub).expect("link");
+        let refused = build().expect_err("a link in its place");
+        assert!(refused.contains("now leads to"), "{refused}");
     }
 
     /// A granted name whose DNS answer is this machine (rebinding, or a

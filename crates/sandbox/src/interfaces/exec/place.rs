@@ -175,6 +175,7 @@ mod tests {
             host: dir.to_path_buf(),
             guest: "/project".to_owned(),
             writable: true,
+            resolved: false,
         }])
     }
 

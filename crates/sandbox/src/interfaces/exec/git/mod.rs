@@ -619,6 +619,7 @@ mod tests {
             host: dir.to_path_buf(),
             guest: "/project".to_owned(),
             writable,
+            resolved: false,
         }]);
         let where_ = Where {
             folders: &folders,
@@ -676,11 +677,13 @@ mod tests {
                 host: project.path().to_path_buf(),
                 guest: "/project".to_owned(),
                 writable: true,
+                resolved: false,
             },
             Preopen {
                 host: docs.path().to_path_buf(),
                 guest: "/docs".to_owned(),
                 writable: false,
+                resolved: false,
             },
         ]);
         let where_ = Where {
@@ -721,11 +724,13 @@ mod tests {
                 host: project.path().to_path_buf(),
                 guest: "/project".to_owned(),
                 writable: true,
+                resolved: false,
             },
             Preopen {
                 host: docs.path().to_path_buf(),
                 guest: "/docs".to_owned(),
                 writable: false,
+                resolved: false,
             },
         ]);
         let where_ = Where {
@@ -798,6 +803,7 @@ mod tests {
             host: dir.path().to_path_buf(),
             guest: "/project".to_owned(),
             writable: true,
+            resolved: false,
         }]);
         let net = [NetTarget {
             host: lord_manifest::NetHost::Name("granted.example".to_owned()),
