@@ -4,7 +4,8 @@
 //! trusts or shares on the user's behalf, or what reaches the terminal:
 //! each would turn `cd` into a cloned repository and running one command
 //! into a leak. Nor may it set what bounds a plugin (its quotas, its share
-//! of the event log, the size of what it shares or sends): a plugin
+//! of the event log, the size of what it shares or sends, which handler
+//! answers for a micro-plugin id): a plugin
 //! granted `fs-write($PROJECT)` can write `lord.toml`, and would raise its
 //! own limits. Those keys are the user's (or the machine's) alone.
 
@@ -71,6 +72,12 @@ pub(crate) fn kept_from_projects(key: &str) -> Option<String> {
             "lord config set --user",
         ),
         (
+            "micro.routes",
+            "routes decide which handler answers for a micro-plugin id, and a project could hand \
+             another plugin's id to a handler of its choosing",
+            "lord config set --user",
+        ),
+        (
             "messages.max-payload-kib",
             "it bounds what plugins may send each other, and a plugin that can write the \
              project could raise it",
@@ -112,6 +119,7 @@ mod tests {
             "events.retention-days",
             "shared.max-value-kib",
             "messages.max-payload-kib",
+            "micro.routes",
         ] {
             assert!(kept_from_projects(key).is_some(), "{key}");
         }

@@ -337,6 +337,25 @@ fn configured_routes_split_calls_between_variants_by_key() {
         .assert_stderr_contains("give `variants` (an A/B split) or a `rollout`");
 }
 
+/// A project's `lord.toml` cannot route a micro-plugin id: a cloned
+/// repository, or a plugin able to write the project, would hand another
+/// plugin's id to a handler of its choosing.
+#[test]
+fn a_project_cannot_route_a_micro_plugin_id() {
+    let lord = Lord::new();
+    lord.install("micro/text");
+    std::fs::write(
+        lord.project.path().join("lord.toml"),
+        "[[micro.routes]]\nid = \"upper\"\n\
+         variants = [{ name = \"taken\", target = \"lower\", weight = 1 }]\n",
+    )
+    .expect("project config");
+    let run = pipe(&lord, &["upper"], "Ab");
+    assert_ne!(run.code(), Some(0), "{}", run.stdout());
+    run.assert_stderr_contains("may not be set by a project");
+    assert_ne!(run.stdout(), "ab\n");
+}
+
 /// A plugin's own `[[routes]]` send its micro id through a router: here
 /// every call of `greet` goes to `greet-next`, which hello's component
 /// does not serve, so the route is seen in the error; the configuration's
