@@ -35,7 +35,14 @@ pub(crate) fn install_plan(plan: &InstallPlan, paint: bool) -> String {
         out.push_str("  permissions:\n");
         for p in &plan.permissions {
             let risk = Paint::Risk(p.risk()).apply(paint, p.risk().as_str());
-            let _ = writeln!(out, "    {p}  ({risk} risk): {}", p.describe());
+            // A permission's path is the manifest's text: escaped, so a
+            // bidirectional override cannot make the line read otherwise.
+            let _ = writeln!(
+                out,
+                "    {}  ({risk} risk): {}",
+                foreign(&p.to_string()),
+                foreign(&p.describe())
+            );
             if let Some(why) = plan.manifest.reason_for(p) {
                 let _ = writeln!(out, "      why: {}", foreign(why));
             }
@@ -91,13 +98,13 @@ pub(crate) fn permission_changes(diff: &PermissionDiff) -> String {
     if !diff.dropped.is_empty() {
         out.push_str("  the new version no longer asks for:\n");
         for p in &diff.dropped {
-            let _ = writeln!(out, "    - {p}");
+            let _ = writeln!(out, "    - {}", foreign(&p.to_string()));
         }
     }
     if !diff.added.is_empty() {
         out.push_str("  the new version asks for more than you granted:\n");
         for p in &diff.added {
-            let _ = writeln!(out, "    + {p}");
+            let _ = writeln!(out, "    + {}", foreign(&p.to_string()));
         }
     }
     out

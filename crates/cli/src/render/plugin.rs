@@ -156,7 +156,12 @@ pub(crate) fn plugin_info(
             .map(|r| format!(" ({})", foreign(r)))
             .unwrap_or_default(),
         m.risk_level(),
-        list(p.granted.iter().map(ToString::to_string).collect()),
+        list(
+            p.granted
+                .iter()
+                .map(|g| foreign(&g.to_string()).to_string())
+                .collect()
+        ),
         m.limits.max_execution_ms,
         m.limits.max_memory_mib,
         m.limits.max_output_kib,

@@ -367,6 +367,31 @@ fn the_permission_prompt_cannot_be_drawn_by_the_package() {
     );
 }
 
+/// A permission's path is the manifest's own text: a bidirectional
+/// override in it reaches the prompt escaped, so the line cannot read as
+/// another folder than the one granted.
+#[test]
+fn a_permission_path_reaches_the_prompt_escaped() {
+    let lord = Lord::new();
+    let dir = crate::support::variant("hello", |text| {
+        text.replace(
+            "request = []",
+            "request = [\"fs-read($PROJECT/report\u{202e}fdp.exe)\"]",
+        )
+    });
+    let run = on_terminals(
+        &lord,
+        &["plugin", "install", dir.path().to_str().expect("utf-8")],
+        "n\n",
+    );
+    let stderr = String::from_utf8_lossy(&run.stderr).into_owned();
+    assert!(!stderr.contains('\u{202e}'), "{stderr:?}");
+    assert!(
+        stderr.contains("fs-read($PROJECT/report\\u{202e}fdp.exe)"),
+        "{stderr:?}"
+    );
+}
+
 /// A registry as a hostile operator, or anyone on the path of plain HTTP,
 /// would run it: search answers and errors full of control sequences.
 /// Returns its base URL.
