@@ -473,13 +473,39 @@ fn a_push_to_a_local_repository_never_runs_its_hooks() {
     let mut mode = std::fs::metadata(&hook).expect("hook").permissions();
     std::os::unix::fs::PermissionsExt::set_mode(&mut mode, 0o755);
     std::fs::set_permissions(&hook, mode).expect("chmod");
-    for target in ["tgt", ".", "file:///project/tgt"] {
+    for target in ["tgt", ".", "file:///project/tgt", "file:///project/tg%74"] {
         refused(
             &lord,
             &["execgit", "push", target, "HEAD:refs/heads/x"],
             "git push to the local repository",
         );
     }
+    // From a folder below the top: git reads a relative path from the top
+    // of the work tree, where it has moved by then.
+    std::fs::create_dir_all(project.join("sub")).expect("sub-folder");
+    for target in ["tgt", "."] {
+        refused(
+            &lord,
+            &[
+                "execgit-in",
+                "/project/sub",
+                "push",
+                target,
+                "HEAD:refs/heads/x",
+            ],
+            "git push to the local repository",
+        );
+    }
+    // Nor through a remote in the old `remotes/` form, which `git config`
+    // does not list.
+    std::fs::create_dir_all(project.join(".git/remotes")).expect("remotes");
+    std::fs::write(project.join(".git/remotes/legacy"), "URL: /project/tgt\n").expect("remote");
+    refused(
+        &lord,
+        &["execgit", "push", "legacy", "HEAD:refs/heads/x"],
+        "remotes in `remotes/`",
+    );
+    std::fs::remove_dir_all(project.join(".git/remotes")).expect("remove");
     // Nor through a remote configured as a local path.
     git(project, &["remote", "add", "mirror", "tgt"]);
     refused(
@@ -512,11 +538,14 @@ fn a_local_repository_leading_out_of_the_project_is_not_read() {
         format!("gitdir: {}\n", outside.path().join(".git").display()),
     )
     .expect("git file");
+    std::fs::create_dir_all(project.join("sub")).expect("sub-folder");
     for args in [
         &["execgit", "ls-remote", "evil"][..],
         &["execgit", "fetch", "evil"],
         &["execgit", "clone", "evil", "copy"],
         &["execgit", "clone", "-q", "file:///project/evil", "copy"],
+        &["execgit", "clone", "-q", "file:///project/ev%69l", "copy"],
+        &["execgit-in", "/project/sub", "ls-remote", "evil"],
     ] {
         refused(&lord, args, "outside the plugin's folders");
     }
@@ -528,11 +557,7 @@ fn a_local_repository_leading_out_of_the_project_is_not_read() {
         outside.path().display()
     );
     git(project, &["remote", "add", "up", &climb]);
-    refused(
-        &lord,
-        &["execgit", "fetch", "up"],
-        "outside the plugin's folders",
-    );
+    refused(&lord, &["execgit", "fetch", "up"], "holding `..`");
 }
 
 #[test]

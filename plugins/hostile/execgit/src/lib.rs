@@ -13,7 +13,16 @@ use lord_pdk::{Command, Plugin};
 struct ExecGit;
 
 fn git(args: &[String]) -> Result<String, String> {
-    let out = Exec::new("git").args(args.iter().cloned()).run()?;
+    git_in(None, args)
+}
+
+/// git in `dir` (a folder of the project) rather than the project's top.
+fn git_in(dir: Option<&str>, args: &[String]) -> Result<String, String> {
+    let mut exec = Exec::new("git").args(args.iter().cloned());
+    if let Some(dir) = dir {
+        exec = exec.cwd(dir);
+    }
+    let out = exec.run()?;
     Ok(format!(
         "RAN git (status {:?})\n{}{}",
         out.status,
@@ -66,6 +75,7 @@ impl Plugin for ExecGit {
     fn run_command(command: Command) -> Result<String, String> {
         match command.name.as_str() {
             "execgit" => git(command.values("args")),
+            "execgit-in" => git_in(command.arg("dir"), command.values("args")),
             "execgit-program" => {
                 let program = command.arg("program").unwrap_or("sh");
                 let out = Exec::new(program).args(["-c", "echo RAN"]).run()?;

@@ -115,6 +115,25 @@ pub(super) async fn check(
         // a relative remote is read from there as well as from `cwd`.
         let top = dirs.last().and_then(|common| common.parent());
         let bases: Vec<&Path> = std::iter::once(cwd).chain(top).collect();
+        // The arguments `git.rs` placed from the working folder, read
+        // again from the top, as git reads them.
+        if let Some(top) = top.filter(|top| *top != cwd) {
+            for arg in &run.relative {
+                let path = top.join(arg);
+                if !where_.folders.contains_host(&path) {
+                    return Err(format!(
+                        "git's argument `{arg}`, which git reads from the top of the work tree \
+                         ({}), where it leads outside the plugin's folders",
+                        top.display()
+                    ));
+                }
+                let found = git::repository_candidates(&path);
+                if run.push.is_some() && !found.is_empty() {
+                    return Err(git::pushing_locally(arg));
+                }
+                others.extend(found);
+            }
+        }
         for (key, value) in &config {
             let Some(name) = key.strip_prefix("remote.").and_then(|k| {
                 k.strip_suffix(".url")
@@ -196,6 +215,20 @@ async fn inspect(
             if dir.join(file).exists() {
                 return Err(format!(
                     "a repository whose `{file}` borrows objects from elsewhere"
+                ));
+            }
+        }
+        // Remotes in the old forms git still reads, which `git config`
+        // does not list and so would go unchecked.
+        for folder in ["remotes", "branches"] {
+            let holds_any = std::fs::read_dir(dir.join(folder))
+                .is_ok_and(|mut entries| entries.next().is_some());
+            if holds_any {
+                return Err(format!(
+                    "a repository with remotes in `{folder}/` (an old form git still reads, \
+                     which lord does not check; define them with `git remote add` and empty \
+                     `{}`)",
+                    dir.join(folder).display()
                 ));
             }
         }

@@ -182,6 +182,11 @@ pub(super) struct Prepared {
     /// For `push`, the remote or URL it names (`Some(None)` when git picks
     /// a configured one); `None` for any other subcommand.
     pub(super) push: Option<Option<String>>,
+    /// Relative paths among the arguments of a run that reaches another
+    /// repository, passed to git as written: git reads them from the top
+    /// of the work tree, where it has moved, which `repo.rs` knows and
+    /// checks them against too.
+    pub(super) relative: Vec<String>,
 }
 
 /// Whether `name` may be passed to git. `Err` names why not.
@@ -258,6 +263,7 @@ pub(super) fn prepare(args: &[String], where_: &Where<'_>) -> Result<Prepared, S
                 reading: true,
                 others: Vec::new(),
                 push: None,
+                relative: Vec::new(),
             });
         }
         if !arg.starts_with('-') {
@@ -288,6 +294,7 @@ pub(super) fn prepare(args: &[String], where_: &Where<'_>) -> Result<Prepared, S
     let mut positional = 0usize;
     let mut skip_value = false;
     let mut others = Vec::new();
+    let mut relative = Vec::new();
     let mut push = (sub == "push").then_some(None);
     for arg in rest {
         if skip_value {
@@ -335,6 +342,9 @@ pub(super) fn prepare(args: &[String], where_: &Where<'_>) -> Result<Prepared, S
                 return Err(pushing_locally(arg));
             }
             others.extend(found);
+            if rewritten == *arg && url_scheme(arg).is_none() && !arg.starts_with('/') {
+                relative.push(arg.clone());
+            }
         }
         if positional == 1
             && let Some(target) = push.as_mut()
@@ -349,6 +359,7 @@ pub(super) fn prepare(args: &[String], where_: &Where<'_>) -> Result<Prepared, S
         reading,
         others,
         push,
+        relative,
     })
 }
 
@@ -379,9 +390,9 @@ fn creates_at(sub: &str, n: usize) -> bool {
 /// a transfer (a path or a `file://` URL): each candidate that exists.
 fn local_repository(arg: &str, where_: &Where<'_>) -> Vec<std::path::PathBuf> {
     let path = match url_scheme(arg).as_deref() {
-        Some("file") => match url::Url::parse(arg) {
-            Ok(url) => url.path().to_owned(),
-            Err(_) => return Vec::new(),
+        Some("file") => match file_url_path(arg) {
+            Some(path) => path,
+            None => return Vec::new(),
         },
         Some(_) => return Vec::new(),
         None => arg.to_owned(),
@@ -391,6 +402,15 @@ fn local_repository(arg: &str, where_: &Where<'_>) -> Vec<std::path::PathBuf> {
         // Outside the folders: `path_like` has refused it already.
         Err(_) => Vec::new(),
     }
+}
+
+/// The path a `file://` URL names, percent-decoded as git decodes it
+/// (`file:///project/tg%74` is `/project/tgt`); `None` for one naming
+/// another host or no path.
+fn file_url_path(arg: &str) -> Option<String> {
+    let url = url::Url::parse(arg).ok()?;
+    let path = url.to_file_path().ok()?;
+    path.to_str().map(str::to_owned)
 }
 
 /// The places git looks for a repository named `path` (`enter_repo`:
@@ -517,11 +537,18 @@ fn url(arg: &str, scheme: &str, where_: &Where<'_>) -> Result<String, String> {
             }
         }
         "file" => {
+            let path = file_url_path(arg).ok_or_else(|| {
+                format!("the git URL `{arg}` (a `file://` URL names no local path)")
+            })?;
             let placed = where_
                 .folders
-                .place(parsed.path(), None)
+                .place(&path, None)
                 .map_err(|e| format!("git's argument {e}"))?;
-            Ok(format!("file://{}", placed.host.display()))
+            // Written back encoded: git decodes it, as it decoded the
+            // plugin's, so it opens the path checked here.
+            url::Url::from_file_path(&placed.host)
+                .map(String::from)
+                .map_err(|()| format!("the git URL `{arg}` (its path is not absolute)"))
         }
         other => Err(format!(
             "the git URL `{arg}` (the `{other}` transport is not one lord lets git use: only \
@@ -587,9 +614,9 @@ pub(super) fn configured_remote(
     }
     let local: Vec<std::path::PathBuf> = match url_scheme(value).as_deref() {
         Some("file") => vec![
-            url::Url::parse(value)
-                .map(|u| u.path().into())
-                .unwrap_or_default(),
+            file_url_path(value)
+                .ok_or_else(|| format!("the remote `{value}` (a `file://` URL of another host)"))?
+                .into(),
         ],
         Some(scheme) => return url(value, scheme, where_).map(|_| Vec::new()),
         None if value.starts_with('/') => vec![value.into()],
@@ -598,6 +625,17 @@ pub(super) fn configured_remote(
         }
         None => bases.iter().map(|base| base.join(value)).collect(),
     };
+    // git follows a link before it applies the `..` after it; the check
+    // below tidies `..` away first, so `link/../x` would be judged as `x`.
+    if local.iter().any(|path| {
+        path.components()
+            .any(|c| c == std::path::Component::ParentDir)
+    }) {
+        return Err(format!(
+            "the remote `{value}` (a local path holding `..`, which git reads after following \
+             links; give the path without `..`)"
+        ));
+    }
     match local
         .iter()
         .find(|path| !where_.folders.contains_host(path))
