@@ -80,14 +80,18 @@ pub struct Migration {
 }
 
 /// Whether a migration part holds any statement: anything but blanks,
-/// `;`, `--` line comments and `/* */` comments. A part that is only
-/// comments (the template's `-- how to undo it`, left as it was) is not
-/// sent: MySQL answers an empty query with an error.
+/// `;`, `--` and `#` line comments and `/* */` comments (MySQL's
+/// executable `/*! */` and MariaDB's `/*M! */` are statements). A part
+/// that is only comments (the template's `-- how to undo it`, left as it
+/// was) is not sent: MySQL answers an empty query with an error.
 pub fn holds_statements(sql: &str) -> bool {
     let mut rest = sql;
     loop {
         rest = rest.trim_start_matches(|c: char| c.is_whitespace() || c == ';');
-        if let Some(comment) = rest.strip_prefix("--") {
+        if rest.starts_with("/*!") || rest.starts_with("/*M!") {
+            return true;
+        }
+        if let Some(comment) = rest.strip_prefix("--").or_else(|| rest.strip_prefix('#')) {
             rest = comment.split_once('\n').map_or("", |(_, after)| after);
         } else if let Some(comment) = rest.strip_prefix("/*") {
             match comment.split_once("*/") {
@@ -175,6 +179,7 @@ mod tests {
             "-- how to undo it\n",
             "/* a\n b */ ;\n-- x",
             ";;",
+            "# x\n",
         ] {
             assert!(!holds_statements(blank), "{blank:?}");
         }
@@ -183,6 +188,8 @@ mod tests {
             "-- x\nDROP TABLE t;",
             "/* a */ x",
             "/* unclosed",
+            "/*!50003 CREATE TRIGGER t */;",
+            "-- x\n/*M!100100 SET x = 1 */",
         ] {
             assert!(holds_statements(sql), "{sql:?}");
         }

@@ -7,8 +7,9 @@
 //! was not. On engines whose transactions hold schema changes (PostgreSQL,
 //! SQLite) a migration and its history row are one transaction: killed
 //! halfway, neither is there; a file that ends that transaction with a
-//! `COMMIT` of its own is caught ([`SqlSession::transaction_id`] before
-//! and after it) and recorded as `started`, as below. On MySQL/MariaDB, which commit each DDL
+//! `COMMIT` of its own is caught (a savepoint set before it is gone after
+//! it, and [`SqlSession::transaction_id`] changed) and recorded as
+//! `started`, as below. On MySQL/MariaDB, which commit each DDL
 //! statement as it runs, the row is written as `started` before the
 //! migration and turned `applied` after it; a migration killed or failed
 //! halfway stays `started`, and `up` and `down` refuse to go on until
@@ -517,6 +518,10 @@ fn down_locked(
     Ok(done)
 }
 
+/// The savepoint each migration part runs under, to tell whether the part
+/// ended lord's transaction.
+const SAVEPOINT: &str = "lord_migration_part";
+
 /// Runs one migration part and `record`s it in the history, in one
 /// transaction. A part that ends that transaction itself (a `COMMIT` or
 /// `ROLLBACK` of its own, common in files written for other tools) would
@@ -534,11 +539,20 @@ fn with_history(
     let mut ended = false;
     let outcome = in_transaction(session, |s| {
         let opened = s.transaction_id()?;
+        s.run_script(&format!("SAVEPOINT {SAVEPOINT}"))?;
         let ran = run_part(s, part);
-        // An error here is an aborted transaction, still lord's.
-        if let (Some(opened), Ok(Some(now))) = (&opened, s.transaction_id())
-            && *opened != now
-        {
+        // The savepoint lives only in lord's transaction: gone, the part
+        // ended it, even if it began another of its own (`COMMIT; BEGIN;`,
+        // which the transaction's id may not show once that one failed).
+        let kept = match &ran {
+            Ok(()) => s.run_script(&format!("RELEASE SAVEPOINT {SAVEPOINT}")),
+            Err(_) => s.run_script(&format!("ROLLBACK TO SAVEPOINT {SAVEPOINT}")),
+        };
+        let moved = matches!(
+            (&opened, s.transaction_id()),
+            (Some(opened), Ok(Some(now))) if *opened != now
+        );
+        if kept.is_err() || moved {
             ended = true;
             return Err(DbError::Migration(String::new()));
         }
@@ -553,7 +567,7 @@ fn with_history(
     mark_started(session)?;
     Err(DbError::Migration(format!(
         "the migration `{file}` ends lord's transaction itself on `{profile}` (a COMMIT or \
-         ROLLBACK in the file): what ran before that stays applied, and the history records \
+         ROLLBACK in the file): what ran before a COMMIT stays applied, and the history records \
          the migration as started. lord runs each migration in a transaction of its own; take \
          the transaction statements out of the file, then settle the history (`lord db migrate \
          up` says how)"

@@ -448,6 +448,10 @@ fn a_migration_that_commits_on_its_own_is_recorded_as_started(profile: &Profile)
             "INSERT INTO no_such_table VALUES (1);",
         ),
         ("0001_works_after.sql", "INSERT INTO own_commit VALUES (1);"),
+        (
+            "0001_begins_again.sql",
+            "BEGIN;\nINSERT INTO no_such_table VALUES (1);",
+        ),
     ] {
         let folder = tempfile::tempdir().expect("a folder");
         let dir = folder.path();
