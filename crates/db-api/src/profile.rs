@@ -360,17 +360,25 @@ fn split_authority(text: &str) -> Option<(&str, &str, &str)> {
 /// `password=` query), or `None` when it holds none. Read as text, not
 /// through a URL parser, so a host list (`h1:27017,h2:27017`, how
 /// MongoDB and Cassandra name a cluster) is kept whole in the URL the
-/// error suggests. The user part ends at the last `@` before the path:
-/// a password may hold `?` or `#` (libpq and the drivers read
-/// `postgres://app:2024#Kq@db/shop` so), which a URL parser would take
-/// for the query or fragment, and pass the password through as a host.
+/// error suggests. The user part ends at the last `@` before the path,
+/// or else at an `@` before the query: a password may hold `?`, `#` or
+/// `/` (libpq and the drivers read `postgres://app:2024#Kq@db/shop` and
+/// `postgres://app:2024/x@db/shop` so), which a URL parser would take for
+/// the query, fragment or path, and pass the password through as a host.
 fn without_password(text: &str) -> Option<String> {
     let mut found = false;
     let mut stripped = text.to_owned();
     if let Some(at) = text.find("://") {
         let start = at + 3;
         let end = text[start..].find('/').map_or(text.len(), |i| start + i);
-        if let Some(i) = text[start..end].rfind('@') {
+        // The drivers end the user part at an `@` past a `/` too
+        // (`postgres://app:2024/x@db/shop` logs in with `2024/x`); one
+        // after the query's `?` is the query's.
+        let query = text[start..].find('?').map_or(text.len(), |i| start + i);
+        let at = text[start..end]
+            .rfind('@')
+            .or_else(|| text[start..query].find('@'));
+        if let Some(i) = at {
             let userinfo = &text[start..start + i];
             if userinfo.contains(':') {
                 found = true;
@@ -631,6 +639,10 @@ mod tests {
                 "postgres://app@db/shop?sslmode=require",
             ),
             ("mysql://:hunter2#?@db", "mysql://db"),
+            (
+                "postgres://app:2024/hunter2@db/shop",
+                "postgres://app@db/shop",
+            ),
         ] {
             let error = parse_url("c", url).unwrap_err().to_string();
             assert!(!error.contains("hunter2"), "{error}");
