@@ -66,9 +66,9 @@ fn name_a_full_disk(error: anyhow::Error, ctx: &context::Context) -> anyhow::Err
     match free_bytes(&ctx.home) {
         Some(free) if free >= ROOM => error.context(format!(
             "no space left on the device the command was writing to (the one holding \
-             `$LORD_HOME`, `{home}`, has {} MiB free); nothing was changed: free some space \
+             `$LORD_HOME`, `{home}`, has {} GiB free); nothing was changed: free some space \
              there and run the command again",
-            free >> 20
+            free >> 30
         )),
         Some(_) | None => error.context(format!(
             "no space left on the device holding `$LORD_HOME` (`{home}`); nothing was changed: \
@@ -78,8 +78,10 @@ fn name_a_full_disk(error: anyhow::Error, ctx: &context::Context) -> anyhow::Err
 }
 
 /// Free space below which a full device is taken to be `$LORD_HOME`'s:
-/// more than any one of lord's own writes needs.
-const ROOM: u64 = 64 << 20;
+/// more than any one of lord's own writes needs, a package of the most
+/// lord opens (256 MiB) unpacked beside its archive included, since a
+/// refused write's file is gone by the time the space is read.
+const ROOM: u64 = 1 << 30;
 
 /// The bytes an unprivileged user may still write on the filesystem
 /// holding `path`.
