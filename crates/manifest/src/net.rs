@@ -96,12 +96,23 @@ impl NetTarget {
 }
 
 /// Loopback, link-local or unspecified: an address that leads to this
-/// machine or its own link rather than to a host on a network.
+/// machine or its own link rather than to a host on a network; and the
+/// clouds' metadata services outside those ranges (AWS's IPv6
+/// `fd00:ec2::254`, Alibaba's `100.100.100.200`). The machine's own
+/// network address is not among them: it is no different from a
+/// neighbour's.
 fn on_this_machine_or_link(ip: IpAddr) -> bool {
+    const METADATA_V4: Ipv4Addr = Ipv4Addr::new(100, 100, 100, 200);
+    const METADATA_V6: Ipv6Addr = Ipv6Addr::new(0xfd00, 0xec2, 0, 0, 0, 0, 0, 0x254);
     match ip.to_canonical() {
-        IpAddr::V4(v4) => v4.is_loopback() || v4.is_link_local() || v4.is_unspecified(),
+        IpAddr::V4(v4) => {
+            v4.is_loopback() || v4.is_link_local() || v4.is_unspecified() || v4 == METADATA_V4
+        }
         IpAddr::V6(v6) => {
-            v6.is_loopback() || v6.is_unspecified() || (v6.segments()[0] & 0xffc0) == 0xfe80
+            v6.is_loopback()
+                || v6.is_unspecified()
+                || (v6.segments()[0] & 0xffc0) == 0xfe80
+                || v6 == METADATA_V6
         }
     }
 }
@@ -429,6 +440,20 @@ mod tests {
             (
                 "api.example.com",
                 v6("fe80::1"),
+                80,
+                &["api.example.com"],
+                false,
+            ),
+            (
+                "api.example.com",
+                v4("100.100.100.200"),
+                80,
+                &["api.example.com"],
+                false,
+            ),
+            (
+                "api.example.com",
+                v6("fd00:ec2::254"),
                 80,
                 &["api.example.com"],
                 false,
