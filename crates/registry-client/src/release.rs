@@ -49,6 +49,9 @@ impl TrustedIndex {
     }
 }
 
+/// The most a release of lord may weigh (a release build is about 60 MB).
+pub(crate) const MAX_RELEASE_BYTES: u64 = 1 << 30;
+
 impl Client {
     /// The binary of `release`, fetched from its TUF target path through
     /// the routine every target download uses (no further than the signed
@@ -65,6 +68,15 @@ impl Client {
         trusted: &[PublicKey],
         state: &Path,
     ) -> Result<Vec<u8>, ClientError> {
+        // The index's length is what the download may buffer: a release
+        // bigger than any build of lord could be is refused unfetched.
+        if release.length > MAX_RELEASE_BYTES {
+            return Err(ClientError::Refused(format!(
+                "the index lists lord {} for {} at {} bytes, over the {MAX_RELEASE_BYTES} a \
+                 release may be; nothing was downloaded",
+                release.version, release.platform, release.length
+            )));
+        }
         let pin = state.join(PIN_FILE);
         // Before anything is fetched: a release under another key is
         // refused whatever its bytes, and only the pinned key verifies it.

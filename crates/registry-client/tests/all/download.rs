@@ -1,9 +1,9 @@
-//! A package the signed index lists at a length over what lord would open
-//! is refused before anything is fetched: the length is what a download
-//! may buffer, so a hostile index could otherwise make the client hold
-//! tens of gigabytes before the hash check.
+//! A package or a release the signed index lists at a length over what
+//! lord would open is refused before anything is fetched: the length is
+//! what a download may buffer, so a hostile index could otherwise make the
+//! client hold tens of gigabytes before the hash check.
 
-use lord_registry_api::TargetInfo;
+use lord_registry_api::{ReleaseInfo, TargetInfo};
 use lord_registry_client::{ClientError, TrustedIndex};
 
 #[test]
@@ -33,6 +33,38 @@ fn a_package_listed_over_the_size_limit_is_not_downloaded() {
         .expect("a runtime");
     let Err(refused) = runtime.block_on(client.download_package(&index, &target)) else {
         panic!("a package of 50 GB was downloaded");
+    };
+    assert!(
+        matches!(&refused, ClientError::Refused(m) if m.contains("50000000000 bytes")),
+        "{refused}"
+    );
+}
+
+#[test]
+fn a_release_listed_over_the_size_limit_is_not_downloaded() {
+    let client = lord_registry_client::Client::new("http://127.0.0.1:9").expect("a client");
+    let index = TrustedIndex {
+        targets: Vec::new(),
+        releases: Vec::new(),
+        consistent_snapshot: false,
+    };
+    let release = ReleaseInfo {
+        version: "9.9.9".to_owned(),
+        platform: "x86_64-linux".to_owned(),
+        digest: "0".repeat(64),
+        length: 50_000_000_000,
+        key: "0".repeat(16),
+        signature: "0".repeat(128),
+    };
+    let state = tempfile::tempdir().expect("state");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    let Err(refused) =
+        runtime.block_on(client.download_release(&index, &release, &[], state.path()))
+    else {
+        panic!("a release of 50 GB was downloaded");
     };
     assert!(
         matches!(&refused, ClientError::Refused(m) if m.contains("50000000000 bytes")),
