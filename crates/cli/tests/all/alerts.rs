@@ -356,11 +356,27 @@ impl Herd {
 
     fn grow(&mut self, n: usize) {
         for _ in 0..n {
-            let child = Command::new(&self.program)
-                .arg("120")
-                .spawn()
-                .expect("herd member starts");
+            let child = self.start();
             self.members.push(child);
+        }
+    }
+
+    /// Starts one member. The copy just written can be "busy" for a
+    /// moment: a process another test forks meanwhile holds the copy's
+    /// write handle until it executes (ETXTBSY), so the start is tried
+    /// again a little later.
+    fn start(&self) -> std::process::Child {
+        const TEXT_FILE_BUSY: i32 = 26;
+        let mut tries = 0;
+        loop {
+            match Command::new(&self.program).arg("120").spawn() {
+                Ok(child) => return child,
+                Err(e) if e.raw_os_error() == Some(TEXT_FILE_BUSY) && tries < 100 => {
+                    tries += 1;
+                    std::thread::sleep(std::time::Duration::from_millis(10));
+                }
+                Err(e) => panic!("herd member starts: {e}"),
+            }
         }
     }
 
