@@ -193,14 +193,7 @@ fn the_install_plan_and_plugin_info_say_which_folder_project_is() {
 /// where it ran out.
 #[test]
 fn a_full_disk_elsewhere_is_not_blamed_on_lord_home() {
-    let Some(disk) = SmallDisk::mount("2m") else {
-        #[allow(clippy::disallowed_methods)]
-        let in_ci = std::env::var_os("CI").is_some();
-        assert!(
-            !in_ci || !running_as_root(),
-            "running as root in CI, but a tmpfs could not be mounted"
-        );
-        eprintln!("skipped: mounting a tmpfs needs root here");
+    let Some(disk) = SmallDisk::mount_or_skip("2m") else {
         return;
     };
     let lord = Lord::new();
@@ -231,6 +224,24 @@ struct SmallDisk {
 }
 
 impl SmallDisk {
+    /// [`SmallDisk::mount`], or `None` after saying why the test skips.
+    /// Mounting needs root: CI as root must run the test, others skip it.
+    /// (The rule against reading the environment is for the CLI's own
+    /// code; a test harness asks whether it runs in CI.)
+    fn mount_or_skip(size: &str) -> Option<Self> {
+        let disk = Self::mount(size);
+        if disk.is_none() {
+            #[allow(clippy::disallowed_methods)]
+            let in_ci = std::env::var_os("CI").is_some();
+            assert!(
+                !in_ci || !running_as_root(),
+                "running as root in CI, but a tmpfs could not be mounted"
+            );
+            eprintln!("skipped: mounting a tmpfs needs root here");
+        }
+        disk
+    }
+
     fn mount(size: &str) -> Option<Self> {
         let dir = tempfile::tempdir().expect("mount point");
         let mounted = Command::new("mount")
@@ -276,17 +287,7 @@ impl Drop for SmallDisk {
 
 #[test]
 fn on_a_full_disk_reading_commands_answer_and_refused_writes_name_the_cause() {
-    let Some(disk) = SmallDisk::mount("64m") else {
-        // Mounting needs root: CI as root must run this, others skip it.
-        // (The rule against reading the environment is for the CLI's own
-        // code; a test harness asks whether it runs in CI.)
-        #[allow(clippy::disallowed_methods)]
-        let in_ci = std::env::var_os("CI").is_some();
-        assert!(
-            !in_ci || !running_as_root(),
-            "running as root in CI, but a tmpfs could not be mounted"
-        );
-        eprintln!("skipped: mounting a tmpfs needs root here");
+    let Some(disk) = SmallDisk::mount_or_skip("64m") else {
         return;
     };
     let lord = Lord::new();
