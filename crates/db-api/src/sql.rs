@@ -173,14 +173,6 @@ pub trait SqlSession: Send {
     fn commit(&mut self) -> Result<(), DbError>;
     fn rollback(&mut self) -> Result<(), DbError>;
 
-    /// Which transaction the session is in, to tell whether a script ended
-    /// its caller's (a `COMMIT` of its own): within one transaction every
-    /// call answers the same, and where the engine can tell, a call after
-    /// that transaction ended answers otherwise. `None` where it cannot
-    /// tell. An error may mean the transaction is aborted (PostgreSQL
-    /// answers nothing then until it is rolled back).
-    fn transaction_id(&mut self) -> Result<Option<String>, DbError>;
-
     /// The names of the tables in the connection's database (its current
     /// schema on PostgreSQL), sorted.
     fn tables(&mut self) -> Result<Vec<String>, DbError>;

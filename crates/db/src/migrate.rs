@@ -8,8 +8,7 @@
 //! SQLite) a migration and its history row are one transaction: killed
 //! halfway, neither is there; a file that ends that transaction with a
 //! `COMMIT` of its own is caught (a savepoint set before it is gone after
-//! it, and [`SqlSession::transaction_id`] changed) and recorded as
-//! `started`, as below. On MySQL/MariaDB, which commit each DDL
+//! it) and recorded as `started`, as below. On MySQL/MariaDB, which commit each DDL
 //! statement as it runs, the row is written as `started` before the
 //! migration and turned `applied` after it; a migration killed or failed
 //! halfway stays `started`, and `up` and `down` refuse to go on until
@@ -525,9 +524,9 @@ const SAVEPOINT: &str = "lord_migration_part";
 /// Runs one migration part and `record`s it in the history, in one
 /// transaction. A part that ends that transaction itself (a `COMMIT` or
 /// `ROLLBACK` of its own, common in files written for other tools) would
-/// leave what ran before it committed apart from the history: the
-/// session's transaction is compared before and after the part, and when
-/// it changed the history records the migration as `started` (with
+/// leave what ran before it committed apart from the history: the part
+/// runs under a savepoint, and when the savepoint is gone after it the
+/// history records the migration as `started` (with
 /// `mark_started`, outside any transaction), so nothing runs on until
 /// someone has settled it, and the error says why.
 fn with_history(
@@ -538,21 +537,16 @@ fn with_history(
 ) -> Result<(), DbError> {
     let mut ended = false;
     let outcome = in_transaction(session, |s| {
-        let opened = s.transaction_id()?;
         s.run_script(&format!("SAVEPOINT {SAVEPOINT}"))?;
         let ran = run_part(s, part);
         // The savepoint lives only in lord's transaction: gone, the part
-        // ended it, even if it began another of its own (`COMMIT; BEGIN;`,
-        // which the transaction's id may not show once that one failed).
+        // ended it, even if it began another of its own (`COMMIT; BEGIN;`).
+        // Outside any transaction, releasing it fails as well.
         let kept = match &ran {
             Ok(()) => s.run_script(&format!("RELEASE SAVEPOINT {SAVEPOINT}")),
             Err(_) => s.run_script(&format!("ROLLBACK TO SAVEPOINT {SAVEPOINT}")),
         };
-        let moved = matches!(
-            (&opened, s.transaction_id()),
-            (Some(opened), Ok(Some(now))) if *opened != now
-        );
-        if kept.is_err() || moved {
+        if kept.is_err() {
             ended = true;
             return Err(DbError::Migration(String::new()));
         }

@@ -540,12 +540,6 @@ impl SqlSession for MySession {
         self.run_script("ROLLBACK")
     }
 
-    /// Not asked: MySQL commits schema changes as they run, so migrations
-    /// here are never one transaction with their history (`migrate.rs`).
-    fn transaction_id(&mut self) -> Result<Option<String>, DbError> {
-        Ok(None)
-    }
-
     fn tables(&mut self) -> Result<Vec<String>, DbError> {
         let rows = self.run(
             "SELECT table_name FROM information_schema.tables \

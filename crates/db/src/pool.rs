@@ -521,10 +521,6 @@ impl SqlSession for Lease<dyn SqlSession> {
         (**self).rollback()
     }
 
-    fn transaction_id(&mut self) -> Result<Option<String>, DbError> {
-        (**self).transaction_id()
-    }
-
     fn tables(&mut self) -> Result<Vec<String>, DbError> {
         (**self).tables()
     }

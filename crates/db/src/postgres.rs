@@ -408,17 +408,6 @@ impl SqlSession for PgSession {
         self.run_script("ROLLBACK")
     }
 
-    /// The transaction's id (`txid_current`, which gives the transaction
-    /// one if it had none): outside a transaction each statement is its
-    /// own, with an id of its own.
-    fn transaction_id(&mut self) -> Result<Option<String>, DbError> {
-        let rows = self.run("SELECT txid_current()::text", &[])?;
-        Ok(match rows.rows.first().and_then(|row| row.first()) {
-            Some(Value::Text(id)) => Some(id.clone()),
-            _ => None,
-        })
-    }
-
     fn tables(&mut self) -> Result<Vec<String>, DbError> {
         let rows = self.run(
             "SELECT table_name::text FROM information_schema.tables \

@@ -442,13 +442,6 @@ impl SqlSession for SqliteSession {
         self.run_script("ROLLBACK")
     }
 
-    /// SQLite names no transaction; whether one is open is all it says, so
-    /// a script that commits and then begins again goes unseen.
-    fn transaction_id(&mut self) -> Result<Option<String>, DbError> {
-        let open = !self.conn.is_autocommit();
-        Ok(Some(if open { "open" } else { "none" }.to_owned()))
-    }
-
     fn tables(&mut self) -> Result<Vec<String>, DbError> {
         let rows = self.run_ref(
             "SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' \
