@@ -1,0 +1,216 @@
+//! The other side of a git transfer: URLs (their transports, and hosts
+//! read as git and curl read them, against the `net` grants), `file://`
+//! URLs and local paths (where git's `enter_repo` would find a repository
+//! to inspect, and why a push to one is refused), and the remotes a
+//! repository's configuration names. `super::prepare` and `repo.rs` ask
+//! these.
+
+use std::path::Path;
+
+use super::Where;
+
+/// Why a push to a local repository is refused.
+pub(in super::super) fn pushing_locally(target: &str) -> String {
+    format!(
+        "git push to the local repository `{target}` (git runs its receiving half there without \
+         lord's settings, and so that repository's hooks, which a plugin can write; push over \
+         https with a `net` grant)"
+    )
+}
+
+/// Where git would find a repository named by `arg` as the other side of
+/// a transfer (a path or a `file://` URL): each candidate that exists.
+pub(super) fn local_repository(arg: &str, where_: &Where<'_>) -> Vec<std::path::PathBuf> {
+    let path = match url_scheme(arg).as_deref() {
+        Some("file") => match file_url_path(arg) {
+            Some(path) => path,
+            None => return Vec::new(),
+        },
+        Some(_) => return Vec::new(),
+        None => arg.to_owned(),
+    };
+    match where_.folders.place(&path, Some(where_.cwd_guest)) {
+        Ok(placed) => repository_candidates(&placed.host),
+        // Outside the folders: `path_like` has refused it already.
+        Err(_) => Vec::new(),
+    }
+}
+
+/// The path a `file://` URL names, percent-decoded as git decodes it
+/// (`file:///project/tg%74` is `/project/tgt`); `None` for one naming
+/// another host or no path.
+fn file_url_path(arg: &str) -> Option<String> {
+    let url = url::Url::parse(arg).ok()?;
+    let path = url.to_file_path().ok()?;
+    path.to_str().map(str::to_owned)
+}
+
+/// The places git looks for a repository named `path` (`enter_repo`:
+/// `PATH/.git`, `PATH`, `PATH.git/.git`, `PATH.git`) that exist and could
+/// be one: a file (git reads it as a `gitdir:` pointer) or a folder
+/// holding `HEAD`.
+pub(in super::super) fn repository_candidates(path: &Path) -> Vec<std::path::PathBuf> {
+    let mut dotted = path.as_os_str().to_owned();
+    dotted.push(".git");
+    let dotted = std::path::PathBuf::from(dotted);
+    [
+        path.join(".git"),
+        path.to_path_buf(),
+        dotted.join(".git"),
+        dotted,
+    ]
+    .into_iter()
+    .filter(|candidate| candidate.is_file() || candidate.join("HEAD").exists())
+    .collect()
+}
+
+/// `ext` for `ext::sh -c ...`: git's remote-helper syntax.
+pub(super) fn helper_transport(arg: &str) -> Option<&str> {
+    let (scheme, _) = arg.split_once("::")?;
+    let valid = !scheme.is_empty()
+        && scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+        && scheme
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'));
+    valid.then_some(scheme)
+}
+
+pub(super) fn url_scheme(arg: &str) -> Option<String> {
+    let (scheme, _) = arg.split_once("://")?;
+    let valid = !scheme.is_empty()
+        && scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+        && scheme
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'));
+    valid.then(|| scheme.to_ascii_lowercase())
+}
+
+/// `host:path` or `user@host:path`, git's short form for ssh.
+pub(super) fn scp_like(arg: &str) -> bool {
+    match arg.split_once(':') {
+        Some((host, _)) => !host.is_empty() && !host.contains('/'),
+        None => false,
+    }
+}
+
+pub(super) fn url(arg: &str, scheme: &str, where_: &Where<'_>) -> Result<String, String> {
+    let parsed = url::Url::parse(arg).map_err(|e| format!("the git URL `{arg}` ({e})"))?;
+    match scheme {
+        "http" | "https" | "git" => {
+            let host = parsed.host_str().unwrap_or("");
+            plain_authority(arg, host)?;
+            let port = parsed.port_or_known_default().unwrap_or(9418);
+            if crate::capability::authority_allowed(where_.net, host, port) {
+                Ok(arg.to_owned())
+            } else {
+                Err(format!("net({host}:{port}) for git"))
+            }
+        }
+        "file" => {
+            let path = file_url_path(arg).ok_or_else(|| {
+                format!("the git URL `{arg}` (a `file://` URL names no local path)")
+            })?;
+            let placed = where_
+                .folders
+                .place(&path, None)
+                .map_err(|e| format!("git's argument {e}"))?;
+            // Written back encoded: git decodes it, as it decoded the
+            // plugin's, so it opens the path checked here.
+            url::Url::from_file_path(&placed.host)
+                .map(String::from)
+                .map_err(|()| format!("the git URL `{arg}` (its path is not absolute)"))
+        }
+        other => Err(format!(
+            "the git URL `{arg}` (the `{other}` transport is not one lord lets git use: only \
+             file, git, http and https; ssh runs another program)"
+        )),
+    }
+}
+
+/// Refuses a URL whose host lord and git could read differently: the
+/// check reads it as a web browser does (`\` is `/`, tabs and newlines
+/// are dropped, the last `@` ends the credentials, `%41` is `A`), while
+/// curl and git read `https://granted\@elsewhere/` as a visit to
+/// `elsewhere`. So the URL must be printable ASCII without `\`, hold at
+/// most one `@` before its path, and name as its host exactly the one
+/// `parsed_host` says.
+fn plain_authority(arg: &str, parsed_host: &str) -> Result<(), String> {
+    let unclear = |why: &str| {
+        Err(format!(
+            "the git URL `{}` ({why}: lord and git could read its host differently)",
+            arg.escape_debug()
+        ))
+    };
+    if arg.contains('\\') || !arg.chars().all(|c| c.is_ascii_graphic()) {
+        return unclear("it holds `\\`, a space or a character outside printable ASCII");
+    }
+    let after_scheme = arg.split_once("://").map_or(arg, |(_, rest)| rest);
+    let authority = after_scheme
+        .split(['/', '?', '#'])
+        .next()
+        .unwrap_or_default();
+    let (credentials, host_port) = match authority.rsplit_once('@') {
+        Some((credentials, host_port)) => (Some(credentials), host_port),
+        None => (None, authority),
+    };
+    if credentials.is_some_and(|c| c.contains('@')) {
+        return unclear("it holds more than one `@` before its path");
+    }
+    let host = if host_port.starts_with('[') {
+        host_port.split_inclusive(']').next().unwrap_or_default()
+    } else {
+        host_port.split(':').next().unwrap_or_default()
+    };
+    if host.eq_ignore_ascii_case(parsed_host) {
+        Ok(())
+    } else {
+        unclear("its host is written in an unusual form")
+    }
+}
+
+/// Checks a URL or path the repository's configuration holds for a remote.
+/// Returns, for a local one, the host paths git could read it as: a
+/// relative path against each of `bases` (the working folder, and the top
+/// of the work tree, where git has moved by the time it connects).
+pub(in super::super) fn configured_remote(
+    value: &str,
+    bases: &[&Path],
+    where_: &Where<'_>,
+) -> Result<Vec<std::path::PathBuf>, String> {
+    if let Some(scheme) = helper_transport(value) {
+        return Err(format!(
+            "a remote URL `{scheme}::...` in the repository's configuration"
+        ));
+    }
+    let local: Vec<std::path::PathBuf> = match url_scheme(value).as_deref() {
+        Some("file") => vec![
+            file_url_path(value)
+                .ok_or_else(|| format!("the remote `{value}` (a `file://` URL of another host)"))?
+                .into(),
+        ],
+        Some(scheme) => return url(value, scheme, where_).map(|_| Vec::new()),
+        None if value.starts_with('/') => vec![value.into()],
+        None if scp_like(value) => {
+            return Err(format!("the remote `{value}` (ssh runs another program)"));
+        }
+        None => bases.iter().map(|base| base.join(value)).collect(),
+    };
+    // git follows a link before it applies the `..` after it; the check
+    // below tidies `..` away first, so `link/../x` would be judged as `x`.
+    if local.iter().any(|path| {
+        path.components()
+            .any(|c| c == std::path::Component::ParentDir)
+    }) {
+        return Err(format!(
+            "the remote `{value}` (a local path holding `..`, which git reads after following \
+             links; give the path without `..`)"
+        ));
+    }
+    match local
+        .iter()
+        .find(|path| !where_.folders.contains_host(path))
+    {
+        Some(_) => Err(format!("the remote `{value}` outside the plugin's folders")),
+        None => Ok(local),
+    }
+}
