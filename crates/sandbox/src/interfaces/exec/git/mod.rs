@@ -635,6 +635,15 @@ mod tests {
                 "{url}: {err}"
             );
         }
+        // A refusal shows no credentials the URL carried.
+        for url in [
+            "https://x-access-token:s3cr3t@granted.example\\@127.0.0.1/x",
+            "https://u:s3cr3t@granted.example\t/x",
+            "https://u:s3cr3t@[bad/x",
+        ] {
+            let err = run(&["ls-remote", url]).expect_err(url);
+            assert!(!err.contains("s3cr3t"), "{url}: {err}");
+        }
         for url in [
             "https://granted.example/org/repo.git",
             "https://x-access-token:t0k3n@granted.example/org/repo.git",

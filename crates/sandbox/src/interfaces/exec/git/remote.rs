@@ -94,7 +94,8 @@ pub(super) fn scp_like(arg: &str) -> bool {
 }
 
 pub(super) fn url(arg: &str, scheme: &str, where_: &Where<'_>) -> Result<String, String> {
-    let parsed = url::Url::parse(arg).map_err(|e| format!("the git URL `{arg}` ({e})"))?;
+    let parsed = url::Url::parse(arg)
+        .map_err(|e| format!("the git URL `{}` ({e})", without_credentials(arg)))?;
     match scheme {
         "http" | "https" | "git" => {
             let host = parsed.host_str().unwrap_or("");
@@ -121,9 +122,30 @@ pub(super) fn url(arg: &str, scheme: &str, where_: &Where<'_>) -> Result<String,
                 .map_err(|()| format!("the git URL `{arg}` (its path is not absolute)"))
         }
         other => Err(format!(
-            "the git URL `{arg}` (the `{other}` transport is not one lord lets git use: only \
-             file, git, http and https; ssh runs another program)"
+            "the git URL `{}` (the `{other}` transport is not one lord lets git use: only \
+             file, git, http and https; ssh runs another program)",
+            without_credentials(arg)
         )),
+    }
+}
+
+/// `arg` as an error may show it: the credentials of a URL's user part (a
+/// token in `https://x-access-token:TOKEN@host/`) replaced, since a
+/// refusal reaches the plugin, the terminal and the audit log.
+fn without_credentials(arg: &str) -> String {
+    let Some(at) = arg.find("://") else {
+        return arg.to_owned();
+    };
+    // Up to the query, past any `/`: a URL read two ways may hide its
+    // user part behind one, and an error shows too little rather than a
+    // token.
+    let start = at + 3;
+    let end = arg[start..]
+        .find(['?', '#'])
+        .map_or(arg.len(), |i| start + i);
+    match arg[start..end].rfind('@') {
+        Some(i) => format!("{}***@{}", &arg[..start], &arg[start + i + 1..]),
+        None => arg.to_owned(),
     }
 }
 
@@ -138,7 +160,7 @@ fn plain_authority(arg: &str, parsed_host: &str) -> Result<(), String> {
     let unclear = |why: &str| {
         Err(format!(
             "the git URL `{}` ({why}: lord and git could read its host differently)",
-            arg.escape_debug()
+            without_credentials(arg).escape_debug()
         ))
     };
     if arg.contains('\\') || !arg.chars().all(|c| c.is_ascii_graphic()) {
