@@ -45,6 +45,51 @@ pub(crate) fn names_project(granted: &[Permission]) -> Option<&Permission> {
         .find(|p| p.folder().is_some_and(|path| path.root == FsRoot::Project))
 }
 
+/// What `granted` resolves to in this process beyond the permissions'
+/// own text: the project folder when a grant names `$PROJECT`, and the
+/// value of each variable an `env(NAME)` grant reads. A
+/// `pure` answer may depend on either, so both are part of its
+/// result-cache key: the same command in another project, or with
+/// another value of a granted variable, must not be answered from the
+/// first one's entry.
+pub(crate) fn resolved_context(
+    granted: &[Permission],
+    project: Option<&Path>,
+    host_env: &[(String, String)],
+) -> String {
+    let mut context = String::new();
+    if names_project(granted).is_some() {
+        context.push_str("project=");
+        context.push_str(&project.map_or("-".into(), |p| p.to_string_lossy()));
+        context.push('\0');
+    }
+    let mut names: Vec<&str> = granted
+        .iter()
+        .filter_map(|p| {
+            if let Permission::Env(name) = p {
+                Some(name.as_str())
+            } else {
+                None
+            }
+        })
+        .collect();
+    names.sort_unstable();
+    names.dedup();
+    for name in names {
+        context.push_str("env ");
+        context.push_str(name);
+        match host_env.iter().find(|(k, _)| k == name) {
+            Some((_, value)) => {
+                context.push('=');
+                context.push_str(value);
+            }
+            None => context.push_str(" unset"),
+        }
+        context.push('\0');
+    }
+    context
+}
+
 /// The grant(s) behind the folder a guest sees at `guest`, in manifest
 /// syntax, for a refusal that names them.
 pub(crate) fn naming(granted: &[Permission], guest: &str) -> String {
@@ -398,5 +443,41 @@ mod tests {
         assert!(grants.net.is_empty());
         assert!(!grants.tty);
         assert_eq!(grants.cwd, None);
+    }
+
+    #[test]
+    fn the_resolved_context_holds_the_project_and_granted_variables_only() {
+        let parse = |list: &[&str]| -> Vec<Permission> {
+            list.iter()
+                .map(|p| p.parse().expect("permission"))
+                .collect()
+        };
+        let env = vec![
+            ("HOME".to_owned(), "/home/ada".to_owned()),
+            ("REGION".to_owned(), "eu".to_owned()),
+        ];
+        let a = Path::new("/work/a");
+        let b = Path::new("/work/b");
+        // Nothing resolved: the same key in every project and environment.
+        let plain = parse(&["net(example.com)"]);
+        assert_eq!(resolved_context(&plain, Some(a), &env), "");
+        assert_eq!(
+            resolved_context(&plain, Some(a), &env),
+            resolved_context(&plain, Some(b), &[])
+        );
+        // A project grant: the project is part of it.
+        let reads = parse(&["fs-read($PROJECT/docs)"]);
+        assert_ne!(
+            resolved_context(&reads, Some(a), &env),
+            resolved_context(&reads, Some(b), &env)
+        );
+        // A granted variable: its value, set or not; other variables never.
+        let region = parse(&["env(REGION)"]);
+        let eu = resolved_context(&region, None, &env);
+        assert_eq!(eu, "env REGION=eu\0");
+        let other = vec![("REGION".to_owned(), "us".to_owned())];
+        assert_ne!(eu, resolved_context(&region, None, &other));
+        assert_eq!(resolved_context(&region, None, &[]), "env REGION unset\0");
+        assert!(!eu.contains("ada"), "an ungranted variable is in {eu:?}");
     }
 }

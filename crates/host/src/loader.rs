@@ -156,14 +156,20 @@ impl Loader {
         &self.places.project_dir
     }
 
-    /// What `$PROJECT` is this run.
     /// The process environment (its `PATH` resolves `exec` grants).
     pub(crate) fn env(&self) -> &[(String, String)] {
         &self.places.env
     }
 
+    /// What `$PROJECT` is this run.
     pub(crate) fn project(&self) -> Option<&std::path::Path> {
         self.places.project.as_deref()
+    }
+
+    /// What `plugin`'s grants resolve to in this process that its answers
+    /// may depend on (see [`grants::resolved_context`]).
+    pub(crate) fn resolved_context(&self, plugin: &InstalledPlugin) -> String {
+        grants::resolved_context(&plugin.granted, self.project(), &self.places.env)
     }
 
     /// `plugin`'s `$PLUGIN_DATA` folder, if its grants name it.

@@ -53,13 +53,15 @@ impl<'a> Runtime<'a> {
     }
 
     /// What the result-cache keys of `plugin`'s answers start from, as it
-    /// is installed, granted and configured now.
+    /// is installed, granted and configured now, and as its grants resolve
+    /// in this process.
     pub(crate) fn result_base(
         &self,
         plugin: &InstalledPlugin,
     ) -> Result<crate::results::ResultBase, HostError> {
         let config = self.settings.plugin_table(plugin)?;
-        Ok(crate::results::ResultBase::new(plugin, &config))
+        let context = self.loader.resolved_context(plugin);
+        Ok(crate::results::ResultBase::new(plugin, &config, &context))
     }
 
     pub(crate) fn channels(&self) -> &'a Channels {

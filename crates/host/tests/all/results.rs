@@ -144,3 +144,53 @@ fn a_pure_micro_handler_is_answered_from_the_cache() {
     );
     assert_eq!(entry.cache_hit_rate, Some(1.0 / 3.0));
 }
+
+/// The napper fixture granted `fs-read($PROJECT)`: its answers may depend
+/// on the project a command runs in.
+fn napper_reading_the_project() -> tempfile::TempDir {
+    let src = fixture("napper");
+    let dir = tempfile::tempdir().expect("variant dir");
+    std::fs::copy(src.join("plugin.wasm"), dir.path().join("plugin.wasm")).expect("copy");
+    let manifest = std::fs::read_to_string(src.join("plugin.toml")).expect("manifest");
+    std::fs::write(
+        dir.path().join("plugin.toml"),
+        manifest.replace("request = []", "request = [\"fs-read($PROJECT)\"]"),
+    )
+    .expect("write manifest");
+    dir
+}
+
+#[test]
+fn a_pure_answer_is_not_shared_between_projects() {
+    let home = tempfile::tempdir().expect("home");
+    let first = tempfile::tempdir().expect("project");
+    let second = tempfile::tempdir().expect("project");
+    for project in [&first, &second] {
+        std::fs::create_dir(project.path().join(".git")).expect("marker");
+    }
+    let open = |project: &tempfile::TempDir| {
+        Framework::open(HostConfig::new(
+            home.path().to_path_buf(),
+            project.path().to_path_buf(),
+        ))
+        .expect("framework opens")
+    };
+    let mut framework = open(&first);
+    let variant = napper_reading_the_project();
+    runtime()
+        .block_on(framework.register(variant.path(), |_| true))
+        .expect("installs");
+    assert_eq!(tick(&mut framework, "a"), "run 1 label=a word=\n");
+    assert_eq!(tick(&mut framework, "a"), "run 1 label=a word=\n");
+    drop(framework);
+
+    // The same command and input in another project runs the plugin.
+    let mut elsewhere = open(&second);
+    assert_eq!(tick(&mut elsewhere, "a"), "run 2 label=a word=\n");
+    assert_eq!(tick(&mut elsewhere, "a"), "run 2 label=a word=\n");
+    drop(elsewhere);
+
+    // Back in the first project, its own answer is still there.
+    let mut back = open(&first);
+    assert_eq!(tick(&mut back, "a"), "run 1 label=a word=\n");
+}
