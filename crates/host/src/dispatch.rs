@@ -92,6 +92,9 @@ impl Dispatch<'_> {
         self.rt
             .announce(store, id, "lord.command.finished", payload);
         self.delivery.deliver(self.lifecycle, self.rt, store).await;
+        // Requests the command's plugin made to a plugin the policies
+        // refuse were noted where no store could be written.
+        let _ = crate::governance::record_step_refusals(self.rt.governance(), store);
     }
 
     /// The installed plugin `id`, ready for a command: enabled if this is
@@ -116,6 +119,7 @@ impl Dispatch<'_> {
         // A plugin installed from a package and never enabled is enabled by
         // its first use: its on-load and on-enable hooks run now, not at
         // install.
+        // The policies decide that `enable` as any other (in the lifecycle).
         if plugin.state == PluginState::Installed {
             self.lifecycle.enable(self.rt, store, id).await?;
             plugin = store.require(id)?;
@@ -213,7 +217,9 @@ impl Dispatch<'_> {
         cached: Option<&crate::results::ResultKey>,
     ) -> Result<CommandOutcome, HostError> {
         let id = plugin.id().clone();
-        let mut instance = self.lifecycle.load(self.rt, store, plugin).await?;
+        // The command's `run` was put to the policies, with its name, by
+        // `Framework::run_command` before anything else.
+        let mut instance = self.lifecycle.load_decided(self.rt, store, plugin).await?;
         // The call's figures are written to `perf.db` when the process
         // ends (or within seconds): opened now, beside the call, not on
         // the way out. After the load, which waited for the engine's

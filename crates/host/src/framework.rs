@@ -628,9 +628,9 @@ impl Framework {
             return self.set_native(id, true);
         }
         let plugin = self.store.require(id)?;
-        // Said before the policy is asked (the lifecycle checks again).
+        // Said before the policy is asked (the lifecycle checks again, then
+        // asks the policies).
         dependencies::require_met(&self.store, &plugin.manifest, true)?;
-        self.govern(Action::Enable, installed_facts(&plugin), None, None)?;
         let rt = Runtime::new(&self.settings, &self.channels, &self.loader);
         self.lifecycle.enable(rt, &mut self.store, id).await
     }
@@ -689,9 +689,11 @@ impl Framework {
             None => (self.store.command_plugin(command)?)
                 .ok_or_else(|| HostError::UnknownCommand(command.to_owned()))?,
         };
-        self.govern(
+        let (governance, store) = self.governed_store();
+        governance.govern(
+            store,
             Action::Run,
-            installed_facts(&owner),
+            || installed_facts(&owner),
             None,
             Some(command.into()),
         )?;
@@ -759,6 +761,11 @@ impl Framework {
 
     pub(crate) fn governance(&self) -> &crate::governance::Governance {
         self.settings.governance()
+    }
+
+    /// The policies in force, with the store their decisions are recorded in.
+    pub(crate) fn governed_store(&mut self) -> (&crate::governance::Governance, &mut Store) {
+        (self.settings.governance(), &mut self.store)
     }
 
     pub(crate) fn home(&self) -> &Path {

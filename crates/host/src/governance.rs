@@ -17,15 +17,16 @@
 //! refuses every governed action (naming the file) rather than being
 //! skipped: a broken policy never opens a door.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use lord_manifest::{Permission, PluginId};
 use lord_policy::{
     Action, Decision, Enforcement, LayerSource, PluginFacts, Policies, Principal, Provenance,
     Request, Scope, Source,
 };
-use lord_store::InstalledPlugin;
+use lord_store::{InstalledPlugin, Store};
 
 use crate::error::HostError;
 use crate::framework::Framework;
@@ -68,7 +69,10 @@ pub(crate) struct Governance {
     loaded: OnceLock<Result<Loaded, String>>,
     /// Warnings of `warn` policies not yet shown (see
     /// [`Framework::take_policy_warnings`]).
-    warnings: Mutex<Vec<String>>,
+    warnings: Arc<Mutex<Vec<String>>>,
+    /// `run` refusals of pipeline steps not yet recorded (see
+    /// [`StepPolicy`]).
+    steps: Arc<Mutex<BTreeMap<PluginId, (String, u64)>>>,
     /// Whether this process already compared the policies with the last
     /// ones recorded.
     change_checked: Mutex<bool>,
@@ -86,7 +90,8 @@ impl Governance {
         Self {
             places,
             loaded: OnceLock::new(),
-            warnings: Mutex::new(Vec::new()),
+            warnings: Arc::new(Mutex::new(Vec::new())),
+            steps: Arc::new(Mutex::new(BTreeMap::new())),
             change_checked: Mutex::new(false),
         }
     }
@@ -112,6 +117,260 @@ impl Governance {
             user: self.places.user.clone(),
             hostname: self.places.hostname.clone(),
             os: self.places.os.clone(),
+        }
+    }
+}
+
+impl Governance {
+    /// Asks the policies, without acting on the answer or recording it.
+    fn ask(
+        &self,
+        action: Action,
+        plugin: PluginFacts,
+        permission: Option<Permission>,
+        command: Option<String>,
+    ) -> Result<Decision, HostError> {
+        let request = Request {
+            principal: self.principal(),
+            action,
+            plugin,
+            permission,
+            command,
+        };
+        Ok(self.loaded()?.policies.decide(&request)?)
+    }
+
+    /// Decides and enforces: records what the audit trail keeps, keeps a
+    /// `warn` refusal's warning for the caller, and refuses a `block`.
+    /// `plugin` is asked for only when policies are in force: a home
+    /// without any pays one check per governed action.
+    pub(crate) fn govern(
+        &self,
+        store: &mut Store,
+        action: Action,
+        plugin: impl FnOnce() -> PluginFacts,
+        permission: Option<Permission>,
+        command: Option<String>,
+    ) -> Result<(), HostError> {
+        if self.loaded()?.policies.is_empty() {
+            self.note_policy_change(store)?;
+            return Ok(());
+        }
+        let plugin = plugin();
+        let id = plugin.id.clone();
+        // What the registry said is part of the record: an approval or an
+        // advisory that decided an install stays visible in the trail.
+        let said = match plugin.provenance.as_ref() {
+            Some(p) if p.source == Source::Registry => format!(
+                " (registry: approved {}, advisories {})",
+                p.approved.map_or("unknown".to_owned(), |a| a.to_string()),
+                p.advisories
+                    .as_ref()
+                    .map_or("unknown".to_owned(), |a| format!("[{}]", a.join(", ")))
+            ),
+            Some(_) | None => String::new(),
+        };
+        let what = match &permission {
+            Some(p) => format!("{action} {p}"),
+            None => action.to_string(),
+        };
+        let decision = self.ask(action, plugin, permission, command)?;
+        self.note_policy_change(store)?;
+        let changes_state = match action {
+            Action::Install | Action::Update | Action::Grant | Action::Enable | Action::Publish => {
+                true
+            }
+            Action::Run => false,
+        };
+        let verdict = match decision.refusal {
+            None => "allowed",
+            Some(mode) => mode.as_str(),
+        };
+        if changes_state || decision.refusal.is_some() {
+            let detail = format!("{what}: {verdict}: {}{said}", decision.explain());
+            store.audit(&id, POLICY_DECISION, &detail)?;
+        }
+        match decision.refusal {
+            None | Some(Enforcement::Report) => Ok(()),
+            Some(Enforcement::Warn) => {
+                self.warn(format!(
+                    "policy warns against `{what}` of `{id}`: {}",
+                    decision.explain()
+                ));
+                Ok(())
+            }
+            Some(Enforcement::Block) => Err(HostError::PolicyRefused {
+                plugin: id,
+                action: what,
+                reason: decision.explain(),
+            }),
+        }
+    }
+
+    fn warn(&self, warning: String) {
+        self.warnings
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(warning);
+    }
+
+    /// What the policies say of running `plugin`'s micro handlers, decided
+    /// once when a pipeline's manager is made: `None` when they allow it.
+    /// Nothing is recorded until a step is refused (see [`StepPolicy`]).
+    pub(crate) fn step_policy(
+        &self,
+        plugin: &InstalledPlugin,
+    ) -> Result<Option<StepPolicy>, HostError> {
+        if self.loaded()?.policies.is_empty() {
+            return Ok(None);
+        }
+        let decision = self.ask(Action::Run, installed_facts(plugin), None, None)?;
+        Ok(decision.refusal.map(|mode| StepPolicy {
+            plugin: plugin.id().clone(),
+            mode,
+            reason: decision.explain(),
+            steps: Arc::clone(&self.steps),
+            warnings: Arc::clone(&self.warnings),
+        }))
+    }
+
+    /// The pipeline steps refused by policy since the last call, one
+    /// audit detail per plugin.
+    pub(crate) fn take_step_refusals(&self) -> Vec<(PluginId, String)> {
+        let mut steps = self.steps.lock().unwrap_or_else(|p| p.into_inner());
+        std::mem::take(&mut *steps)
+            .into_iter()
+            .map(|(plugin, (detail, count))| {
+                (
+                    plugin,
+                    format!("{detail} ({count} call(s) of a micro or message handler)"),
+                )
+            })
+            .collect()
+    }
+
+    /// Records a change in the policies in force since the last one
+    /// recorded, once per process.
+    fn note_policy_change(&self, store: &mut Store) -> Result<(), HostError> {
+        let mut checked = self
+            .change_checked
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if *checked {
+            return Ok(());
+        }
+        *checked = true;
+        drop(checked);
+        let loaded = self.loaded()?;
+        let seen_path = store.home().join("policies.seen");
+        let seen = std::fs::read_to_string(&seen_path).unwrap_or_default();
+        if seen.trim() == loaded.digest {
+            return Ok(());
+        }
+        let detail = format!(
+            "policies now {} (were {}): {}",
+            if loaded.digest.is_empty() {
+                "none"
+            } else {
+                &loaded.digest
+            },
+            if seen.trim().is_empty() {
+                "none"
+            } else {
+                seen.trim()
+            },
+            if loaded.files.is_empty() {
+                "no policy files".to_owned()
+            } else {
+                loaded.files.join(", ")
+            }
+        );
+        let digest = loaded.digest.clone();
+        let lord: PluginId = lord_manifest::LORD
+            .parse()
+            .map_err(|e| HostError::PolicyUnusable(format!("{e}")))?;
+        store.audit(&lord, POLICY_CHANGED, &detail)?;
+        lord_file::write_atomic(&seen_path, digest.as_bytes()).map_err(|e| HostError::Io {
+            action: e.action,
+            path: e.path,
+            source: e.source,
+        })
+    }
+}
+
+/// Writes the refusals [`StepPolicy`] noted since the last call to the
+/// audit trail, one record per plugin.
+pub(crate) fn record_step_refusals(
+    governance: &Governance,
+    store: &mut Store,
+) -> Result<(), lord_store::StoreError> {
+    for (plugin, detail) in governance.take_step_refusals() {
+        store.audit(&plugin, POLICY_DECISION, &detail)?;
+    }
+    Ok(())
+}
+
+/// A policy's refusal of a plugin's code where it runs outside a command,
+/// decided when the runner was made: its micro handlers (held by their
+/// package) and its message handler (held by each sender's route to it).
+/// Applied to each call: a `block` refuses it, a `warn` warns once, and
+/// every call is noted for the audit trail. That is written when the
+/// command ends or, for pipelines, with the quota refusals
+/// ([`Framework::judge_throttles`]), since the call runs where no store
+/// can be written.
+#[derive(Clone)]
+pub(crate) struct StepPolicy {
+    plugin: PluginId,
+    mode: Enforcement,
+    reason: String,
+    steps: Arc<Mutex<BTreeMap<PluginId, (String, u64)>>>,
+    warnings: Arc<Mutex<Vec<String>>>,
+}
+
+impl std::fmt::Debug for StepPolicy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StepPolicy")
+            .field("plugin", &self.plugin)
+            .field("mode", &self.mode.as_str())
+            .finish_non_exhaustive()
+    }
+}
+
+impl StepPolicy {
+    /// Applies the refusal to one step: `Err` with the reason when it is
+    /// blocked.
+    pub(crate) fn admit(&self) -> Result<(), String> {
+        let mode = self.mode.as_str();
+        let first = {
+            let mut steps = self.steps.lock().unwrap_or_else(|p| p.into_inner());
+            let entry = steps
+                .entry(self.plugin.clone())
+                .or_insert_with(|| (format!("{}: {mode}: {}", Action::Run, self.reason), 0));
+            entry.1 += 1;
+            entry.1 == 1
+        };
+        match self.mode {
+            Enforcement::Report => Ok(()),
+            Enforcement::Warn => {
+                if first {
+                    self.warnings
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .push(format!(
+                            "policy warns against `{}` of `{}`: {}",
+                            Action::Run,
+                            self.plugin,
+                            self.reason
+                        ));
+                }
+                Ok(())
+            }
+            Enforcement::Block => Err(HostError::PolicyRefused {
+                plugin: self.plugin.clone(),
+                action: Action::Run.to_string(),
+                reason: self.reason.clone(),
+            }
+            .to_string()),
         }
     }
 }
@@ -302,15 +561,7 @@ impl Framework {
         permission: Option<Permission>,
         command: Option<String>,
     ) -> Result<Decision, HostError> {
-        let governance = self.governance();
-        let request = Request {
-            principal: governance.principal(),
-            action,
-            plugin,
-            permission,
-            command,
-        };
-        Ok(governance.loaded()?.policies.decide(&request)?)
+        self.governance().ask(action, plugin, permission, command)
     }
 
     /// Warnings from `warn` policies since the last call, for the caller
@@ -325,8 +576,7 @@ impl Framework {
         )
     }
 
-    /// Decides and enforces: records what the audit trail keeps, keeps a
-    /// `warn` refusal's warning for the caller, and refuses a `block`.
+    /// Decides and enforces (see [`Governance::govern`]).
     pub(crate) fn govern(
         &mut self,
         action: Action,
@@ -334,62 +584,8 @@ impl Framework {
         permission: Option<Permission>,
         command: Option<String>,
     ) -> Result<(), HostError> {
-        if self.governance().loaded()?.policies.is_empty() {
-            self.note_policy_change()?;
-            return Ok(());
-        }
-        let id = plugin.id.clone();
-        // What the registry said is part of the record: an approval or an
-        // advisory that decided an install stays visible in the trail.
-        let said = match plugin.provenance.as_ref() {
-            Some(p) if p.source == Source::Registry => format!(
-                " (registry: approved {}, advisories {})",
-                p.approved.map_or("unknown".to_owned(), |a| a.to_string()),
-                p.advisories
-                    .as_ref()
-                    .map_or("unknown".to_owned(), |a| format!("[{}]", a.join(", ")))
-            ),
-            Some(_) | None => String::new(),
-        };
-        let what = match &permission {
-            Some(p) => format!("{action} {p}"),
-            None => action.to_string(),
-        };
-        let decision = self.decide(action, plugin, permission, command)?;
-        self.note_policy_change()?;
-        let changes_state = match action {
-            Action::Install | Action::Update | Action::Grant | Action::Enable | Action::Publish => {
-                true
-            }
-            Action::Run => false,
-        };
-        let verdict = match decision.refusal {
-            None => "allowed",
-            Some(mode) => mode.as_str(),
-        };
-        if changes_state || decision.refusal.is_some() {
-            let detail = format!("{what}: {verdict}: {}{said}", decision.explain());
-            self.store_mut().audit(&id, POLICY_DECISION, &detail)?;
-        }
-        match decision.refusal {
-            None | Some(Enforcement::Report) => Ok(()),
-            Some(Enforcement::Warn) => {
-                self.governance()
-                    .warnings
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .push(format!(
-                        "policy warns against `{what}` of `{id}`: {}",
-                        decision.explain()
-                    ));
-                Ok(())
-            }
-            Some(Enforcement::Block) => Err(HostError::PolicyRefused {
-                plugin: id,
-                action: what,
-                reason: decision.explain(),
-            }),
-        }
+        let (governance, store) = self.governed_store();
+        governance.govern(store, action, || plugin, permission, command)
     }
 
     /// Whether the policies in force let this machine publish the signed
@@ -442,54 +638,5 @@ impl Framework {
             self.govern(Action::Grant, facts.clone(), Some(permission.clone()), None)?;
         }
         Ok(())
-    }
-
-    /// Records a change in the policies in force since the last one
-    /// recorded, once per process.
-    fn note_policy_change(&mut self) -> Result<(), HostError> {
-        let governance = self.governance();
-        let mut checked = governance
-            .change_checked
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
-        if *checked {
-            return Ok(());
-        }
-        *checked = true;
-        drop(checked);
-        let loaded = governance.loaded()?;
-        let seen_path = self.home().join("policies.seen");
-        let seen = std::fs::read_to_string(&seen_path).unwrap_or_default();
-        if seen.trim() == loaded.digest {
-            return Ok(());
-        }
-        let detail = format!(
-            "policies now {} (were {}): {}",
-            if loaded.digest.is_empty() {
-                "none"
-            } else {
-                &loaded.digest
-            },
-            if seen.trim().is_empty() {
-                "none"
-            } else {
-                seen.trim()
-            },
-            if loaded.files.is_empty() {
-                "no policy files".to_owned()
-            } else {
-                loaded.files.join(", ")
-            }
-        );
-        let digest = loaded.digest.clone();
-        let lord: PluginId = lord_manifest::LORD
-            .parse()
-            .map_err(|e| HostError::PolicyUnusable(format!("{e}")))?;
-        self.store_mut().audit(&lord, POLICY_CHANGED, &detail)?;
-        lord_file::write_atomic(&seen_path, digest.as_bytes()).map_err(|e| HostError::Io {
-            action: e.action,
-            path: e.path,
-            source: e.source,
-        })
     }
 }

@@ -31,6 +31,9 @@ pub(crate) struct MessageTarget {
     /// The target's data folder, when it holds one: measured before each
     /// request, as before its commands and deliveries.
     data: Option<DataFolder>,
+    /// What the policies said of running the target's code, when they
+    /// refuse it in any mode: applied before each request.
+    policy: Option<crate::governance::StepPolicy>,
 }
 
 impl MessageTarget {
@@ -40,6 +43,7 @@ impl MessageTarget {
         links: Links,
         limits: Limits,
         data: Option<DataFolder>,
+        policy: Option<crate::governance::StepPolicy>,
     ) -> Self {
         Self {
             compile: Box::new(compile),
@@ -48,6 +52,7 @@ impl MessageTarget {
             links: links.without::<std::sync::Arc<dyn Messaging>>(),
             limits,
             data,
+            policy,
         }
     }
 
@@ -109,6 +114,13 @@ impl Messaging for Messenger {
     fn request<'a>(&'a self, to: &'a str, payload: &'a str, timeout: Duration) -> Reply<'a> {
         Box::pin(async move {
             let target = self.target(to)?;
+            // A target the policies refuse to run answers nothing; its
+            // refusal is recorded when the sender's command ends.
+            if let Some(policy) = &target.policy {
+                policy
+                    .admit()
+                    .map_err(|refused| format!("`{to}` cannot take a request: {refused}"))?;
+            }
             // A target over its calls or CPU time per minute takes no more
             // requests (which would charge it further); refused without a
             // strike against it, since the sender chose to ask.

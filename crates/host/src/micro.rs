@@ -144,6 +144,10 @@ pub(crate) struct Package {
     results: Option<Cached>,
     /// Where what a member wrote on a call that succeeded goes, if anywhere.
     wrote: Option<MicroWrote>,
+    /// What the policies said of running the plugin's code, when they
+    /// refuse it in any mode: applied before every call, a cached answer's
+    /// included.
+    policy: Option<crate::governance::StepPolicy>,
 }
 
 /// The result cache as a package with `pure` members uses it.
@@ -165,6 +169,17 @@ impl Package {
             .get_or_init(|| (self.prepare)().map_err(|e| e.to_string()))
             .as_ref()
             .map_err(Clone::clone)
+    }
+
+    /// Whether the policies let the plugin's code run (a `block` refuses
+    /// every call; other modes are noted and let it run).
+    fn governed(&self) -> Result<(), HandlerError> {
+        match &self.policy {
+            Some(policy) => policy
+                .admit()
+                .map_err(|refused| HandlerError::new(FailureKind::Denied, refused)),
+            None => Ok(()),
+        }
     }
 
     /// Whether the plugin's calls and CPU time this minute leave room for
@@ -294,6 +309,7 @@ impl Package {
         ctx: &CallContext,
     ) -> Result<String, HandlerError> {
         let call = self.call(index, ctx)?;
+        self.governed()?;
         // A `pure` member's answer to this input (and routing key) may be
         // kept: then no instance is taken and no plugin code runs.
         let cached = match (&self.results, self.pure.get(index)) {
@@ -355,6 +371,7 @@ impl Package {
             reason: e.message,
             wrote: e.wrote,
         };
+        self.governed().map_err(at_start)?;
         self.admit().map_err(at_start)?;
         let mut instance = self.instance().await.map_err(at_start)?;
         let mut wrote = |position: usize, captured: Captured| {
@@ -443,6 +460,7 @@ impl Handler for SandboxedMicro {
                 .map_err(|e| HandlerError::invalid_input(e.to_string()))?;
             let package = &self.package;
             let call = package.call(self.index, ctx)?;
+            package.governed()?;
             let mut instance = package.instance().await?;
             let result = instance.validate(&text, &call).await;
             package.give_back(instance);
@@ -684,7 +702,9 @@ fn package(
     } else {
         None
     };
+    let policy = rt.governance().step_policy(plugin)?;
     let package = Arc::new(Package {
+        policy,
         plugin: plugin.id().clone(),
         pure,
         results,

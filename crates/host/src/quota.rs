@@ -34,8 +34,8 @@ pub(crate) struct Strikes {
 }
 
 impl crate::Framework {
-    /// Records the quota refusals of plugin code that ran outside a
-    /// command (a pipeline's micro handlers), and disables a plugin that
+    /// Records the quota and policy refusals of plugin code that ran
+    /// outside a command (a pipeline's micro handlers), and disables a plugin that
     /// keeps hitting its quotas, as [`Framework::run_command`] does for its
     /// own. Returns the plugins it disabled.
     pub async fn judge_throttles(&mut self) -> Result<Vec<PluginId>, HostError> {
@@ -44,7 +44,11 @@ impl crate::Framework {
         // are removed, so it cannot keep hitting the quota), as for a
         // command refused for it: audited only. One that cannot be written
         // does not keep the others, or the throttles, from being judged.
+        // Steps a policy refused are recorded first.
         let mut unwritten = None;
+        if let Err(e) = crate::governance::record_step_refusals(rt.governance(), store) {
+            unwritten.get_or_insert(e);
+        }
         for refused in rt.data_refusals().take() {
             let detail = format!(
                 "{}; {} pipeline step(s) refused",

@@ -52,6 +52,11 @@ impl<'a> Runtime<'a> {
         self.loader
     }
 
+    /// The policies in force.
+    pub(crate) fn governance(&self) -> &'a crate::governance::Governance {
+        self.settings.governance()
+    }
+
     /// What the result-cache keys of `plugin`'s answers start from, as it
     /// is installed, granted and configured now, and as its grants resolve
     /// in this process.
@@ -291,6 +296,10 @@ impl<'a> Runtime<'a> {
         let links = self.own_links(&target).map_err(|e| e.to_string())?;
         let limits = Limits::from_manifest(&target.manifest.limits);
         let data = self.data_folder(&target);
+        let policy = self
+            .governance()
+            .step_policy(&target)
+            .map_err(|e| e.to_string())?;
         let sandbox = self.loader.lazy_sandbox();
         Ok(MessageTarget::new(
             move || {
@@ -311,6 +320,7 @@ impl<'a> Runtime<'a> {
             links,
             limits,
             data,
+            policy,
         ))
     }
 }

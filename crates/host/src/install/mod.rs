@@ -386,12 +386,15 @@ async fn enable_after(
     store: &mut Store,
     id: &PluginId,
 ) -> Result<Registration, HostError> {
-    // Stored either way: a hook that failed, or a dependency that is not
-    // enabled, leaves it installed and says why it is not enabled.
+    // Stored either way: a hook that failed, a dependency that is not
+    // enabled, or a policy that refuses the enable leaves it installed and
+    // says why it is not enabled.
     let enable_error = match lifecycle.enable(rt, store, id).await {
         Ok(()) => None,
         Err(HostError::Call(e)) => Some(e.to_string()),
-        Err(unmet @ HostError::DependenciesUnmet { .. }) => Some(unmet.to_string()),
+        Err(why @ (HostError::DependenciesUnmet { .. } | HostError::PolicyRefused { .. })) => {
+            Some(why.to_string())
+        }
         Err(other) => return Err(other),
     };
     Ok(Registration {

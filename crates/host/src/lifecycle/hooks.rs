@@ -39,7 +39,15 @@ impl Lifecycle {
         // Every way to enable comes through here (`lord plugin enable`,
         // first use, an install, update or rollback that enables), so the
         // dependencies are checked here: a plugin never runs without them.
+        // And the policies decide it here, for the same reason.
         crate::dependencies::require_met(store, &plugin.manifest, true)?;
+        rt.governance().govern(
+            store,
+            lord_policy::Action::Enable,
+            || crate::governance::installed_facts(&plugin),
+            None,
+            None,
+        )?;
         let result = async {
             match plugin.world {
                 // A micro package has no hooks; enabling proves it still
@@ -135,8 +143,28 @@ impl Lifecycle {
             .map_err(|e| unavailable(plugin, e.message))
     }
 
-    /// A fresh instance of an enabled plugin, after its on-load hook.
+    /// A fresh instance of an enabled plugin, after its on-load hook, once
+    /// the policies allowed it to `run` (an event handler, a message
+    /// handler, an embedder's kept instance).
     pub(crate) async fn load(
+        &self,
+        rt: Runtime<'_>,
+        store: &mut Store,
+        plugin: &InstalledPlugin,
+    ) -> Result<PluginInstance, HostError> {
+        rt.governance().govern(
+            store,
+            lord_policy::Action::Run,
+            || crate::governance::installed_facts(plugin),
+            None,
+            None,
+        )?;
+        self.load_decided(rt, store, plugin).await
+    }
+
+    /// [`Lifecycle::load`] for a caller that put the `run` to the policies
+    /// already: a command, asked with its name before anything else.
+    pub(crate) async fn load_decided(
         &self,
         rt: Runtime<'_>,
         store: &mut Store,

@@ -238,3 +238,79 @@ fn decide_explains_without_recording() {
     assert!(g.audit("hello").is_empty());
     let _ = Path::new("");
 }
+
+/// A policy refusing `run` of a plugin: its micro handlers, its event
+/// handler, its message handler and an embedder's kept instance are all
+/// refused, not its commands alone, and each refusal is recorded.
+#[test]
+fn a_refused_run_holds_on_every_path_to_plugin_code() {
+    let rule = |id: &str| {
+        format!(
+            "@id(\"no-{id}\")\nforbid(principal, action == Lord::Action::\"run\", resource) when {{ resource.id == \"{id}\" }};"
+        )
+    };
+    let (hello_rule, tally_rule) = (rule("hello"), rule("tally"));
+    let mut g = governed(
+        &[
+            PERMIT_ALL,
+            ("hello.cedar", &hello_rule),
+            ("tally.cedar", &tally_rule),
+        ],
+        &[],
+        "ann",
+    );
+    for name in ["hello", "tally", "notes"] {
+        install(&mut g, name).expect("installs");
+    }
+    let rt = runtime();
+
+    // An embedder's kept instance.
+    let hello: lord_manifest::PluginId = "hello".parse().expect("id");
+    let Err(refused) = rt.block_on(g.framework.load(&hello)) else {
+        panic!("a kept instance of a plugin the policy refuses to run was made");
+    };
+    assert!(
+        matches!(refused, HostError::PolicyRefused { .. }),
+        "{refused:?}"
+    );
+
+    // Its micro handler in a pipeline; recorded once the pipeline ran.
+    let manager = g.framework.micro_manager().expect("manager");
+    let greet: lord_manifest::MicroId = "greet".parse().expect("micro id");
+    let refused = rt
+        .block_on(manager.execute(
+            &greet,
+            serde_json::json!("ann"),
+            &lord_host::lord_micro::CallContext::default(),
+        ))
+        .expect_err("the micro handler ran");
+    assert!(refused.to_string().contains("no-hello"), "{refused}");
+    rt.block_on(g.framework.judge_throttles()).expect("judged");
+    let audit = g.audit("hello");
+    assert!(
+        audit.iter().any(|(a, d)| a == "policy-decision"
+            && d.starts_with("run: block")
+            && d.contains("1 call")),
+        "{audit:?}"
+    );
+
+    // Its event handler: `notes` runs, `tally` hears nothing, and the
+    // refused delivery is recorded against `tally`.
+    rt.block_on(g.framework.run_command("note", arg("text", "first")))
+        .expect("notes runs");
+    let audit = g.audit("tally");
+    assert!(
+        audit
+            .iter()
+            .any(|(a, d)| a == "policy-decision" && d.starts_with("run: block")),
+        "{audit:?}"
+    );
+    // And its message handler: `note-stats` asks `tally`, which answers
+    // nothing.
+    let asked = rt.block_on(g.framework.run_command("note-stats", Vec::new()));
+    let shown = match asked {
+        Ok(outcome) => outcome.text,
+        Err(e) => e.to_string(),
+    };
+    assert!(shown.contains("no-tally"), "{shown}");
+}
