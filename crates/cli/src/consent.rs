@@ -30,6 +30,9 @@ pub(crate) enum Subject<'a> {
     Rebuild(&'a PluginId),
     /// A plugin's `exec` programs recorded again as they resolve now.
     Regrant(&'a PluginId),
+    /// A return to the version kept for rollback, because a staged rollout
+    /// withdrew the installed one.
+    Retreat(&'a PluginId),
 }
 
 impl Subject<'_> {
@@ -41,6 +44,7 @@ impl Subject<'_> {
             Self::Update(_) => "Grant these and update? [y/N] ",
             Self::Rebuild(_) => "Grant these and swap in the new build? [y/N] ",
             Self::Regrant(_) => "Grant these programs? [y/N] ",
+            Self::Retreat(_) => "Roll back to it? [y/N] ",
         }
     }
 
@@ -71,6 +75,10 @@ impl Subject<'_> {
                 "not granting `{id}`'s programs again: standard input is not a terminal, so \
                  lord cannot ask you; rerun with --yes to grant them"
             ),
+            Self::Retreat(id) => format!(
+                "not rolling `{id}` back: standard input is not a terminal, so lord cannot ask \
+                 you; rerun with --yes to roll it back"
+            ),
         }
     }
 
@@ -80,7 +88,8 @@ impl Subject<'_> {
             | Self::Request(id)
             | Self::Update(id)
             | Self::Rebuild(id)
-            | Self::Regrant(id) => HostError::ConsentDenied(id.clone()).into(),
+            | Self::Regrant(id)
+            | Self::Retreat(id) => HostError::ConsentDenied(id.clone()).into(),
             Self::Project => UsageError("nothing installed".to_owned()).into(),
         }
     }

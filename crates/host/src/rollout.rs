@@ -9,7 +9,10 @@
 //! Invariant: rollouts only narrow. The registry's list of rollouts is not
 //! signed, so it is used to leave versions of the signed index out of a
 //! resolution, and to return to a build this home already holds, never to
-//! take anything the signed index does not list.
+//! take anything the signed index does not list. A return is offered only
+//! to a version the signed index still lists and has not yanked, so an
+//! answer about rollouts alone cannot take a machine back to a version
+//! withdrawn for cause; the CLI asks before it returns.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -80,7 +83,8 @@ impl Framework {
     }
 
     /// The installed plugins (or only `only`) whose version a rollout
-    /// withdrew, with the version to return to.
+    /// withdrew, with the version to return to: one the signed index lists
+    /// and has not yanked (a rollout naming any other is passed over).
     pub async fn retreats(
         &self,
         client: &Client,
@@ -114,7 +118,25 @@ impl Framework {
                 });
             }
         }
-        Ok(out)
+        if out.is_empty() {
+            return Ok(out);
+        }
+        // The list of rollouts is not signed: the version to return to must
+        // be one the signed index still offers.
+        let state = self
+            .home()
+            .join("registries")
+            .join(crate::remote::registry_dir_name(client.base()));
+        let mut reader = client.plugin_index(&state).await?;
+        let mut signed = Vec::new();
+        for retreat in out {
+            let to = retreat.to.to_string();
+            let listed = reader.versions(retreat.id.as_str()).await?;
+            if listed.iter().any(|t| t.version == to && !t.yanked) {
+                signed.push(retreat);
+            }
+        }
+        Ok(signed)
     }
 
     /// Returns to the version `retreat` names through the rollback every

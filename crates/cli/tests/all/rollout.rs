@@ -226,8 +226,39 @@ fn a_rollout_whose_canary_ring_regresses_rolls_back_by_itself() {
         "{text}"
     );
 
-    // At its next update the canary machine returns to 1.0.0, through the
-    // rollback every update keeps possible, and works again.
+    // The list of rollouts is not signed, so it changes nothing unasked:
+    // an update that cannot ask leaves the version where it is.
+    let unasked = canary_machine.run(&["plugin", "update", "--registry", &url]);
+    unasked.assert_ok();
+    unasked
+        .assert_stderr_contains("rollout canary-1.1.0-1 withdrew canary 1.1.0")
+        .assert_stderr_contains("not rolling `canary` back")
+        .assert_stderr_contains("canary stays at 1.1.0");
+    assert_eq!(version_of(canary_machine, "canary"), "1.1.0");
+    // Nor does it return to a version the signed index yanked.
+    let yank = |yanked: bool| {
+        let client = lord_registry_client::Client::new(&url).expect("client");
+        let token = token.clone();
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime")
+            .block_on(async move { client.yank(&token, "canary", "1.0.0", yanked).await })
+            .expect("yank");
+    };
+    yank(true);
+    let passed_over = update(canary_machine, &url);
+    assert!(
+        !passed_over.stderr().contains("withdrew"),
+        "{}",
+        passed_over.stderr()
+    );
+    assert_eq!(version_of(canary_machine, "canary"), "1.1.0");
+    yank(false);
+
+    // Asked (`--yes`), the canary machine returns to 1.0.0 at its next
+    // update, through the rollback every update keeps possible, and works
+    // again.
     update(canary_machine, &url)
         .assert_stderr_contains("rollout canary-1.1.0-1 withdrew canary 1.1.0")
         .assert_stderr_contains("rolled back to 1.0.0");

@@ -189,8 +189,9 @@ pub(crate) async fn update(
 ) -> Result<ExitCode> {
     let client = crate::commands::registry_client(framework, request.registry)?;
     let _lock = framework.install_lock()?;
+    let consent = Consent::new(ctx, out, request.yes);
     // Versions a staged rollout withdrew go back first, by rollback.
-    let returned = retreat(out, framework, &client, request.id.as_ref()).await?;
+    let returned = retreat(out, &consent, framework, &client, request.id.as_ref()).await?;
     let ids = match request.id {
         Some(id) => vec![id],
         None => framework
@@ -201,7 +202,6 @@ pub(crate) async fn update(
             .map(|o| o.id)
             .collect(),
     };
-    let consent = Consent::new(ctx, out, request.yes);
     let mut code = ExitCode::SUCCESS;
     let mut updated = 0;
     for id in ids {
@@ -272,26 +272,37 @@ pub(crate) async fn update(
 }
 
 /// Rolls back each installed version (of `only`, or of every plugin) a
-/// staged rollout withdrew; returns how many went back.
+/// staged rollout withdrew, once the user agrees (the list of rollouts is
+/// not signed, so it never changes what is installed unasked); returns
+/// how many went back. One left where it is is a warning, not a failed
+/// update.
 async fn retreat(
     out: &Output,
+    consent: &Consent<'_>,
     framework: &mut Framework,
     client: &lord_registry_client::Client,
     only: Option<&PluginId>,
 ) -> Result<usize> {
     let retreats = framework.retreats(client, only).await?;
+    let mut returned = 0;
     for r in &retreats {
-        framework.retreat(r).await?;
         out.status(format_args!(
-            "rollout {} withdrew {} {}: {}; rolled back to {}",
+            "rollout {} withdrew {} {}: {}; the version before it is {}",
             foreign(&r.rollout),
             r.id,
             r.from,
             foreign(&r.reason),
             r.to
         ));
+        if let Err(e) = consent.obtain(Subject::Retreat(&r.id)) {
+            out.warning(format_args!("{e:#}; {} stays at {}", r.id, r.from));
+            continue;
+        }
+        framework.retreat(r).await?;
+        out.status(format_args!("{} rolled back to {}", r.id, r.to));
+        returned += 1;
     }
-    Ok(retreats.len())
+    Ok(returned)
 }
 
 pub(crate) fn parse_rollback(args: RollbackArgs) -> Result<RollbackRequest, UsageError> {
