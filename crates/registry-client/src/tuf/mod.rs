@@ -44,6 +44,17 @@ const ROOT_MAX: u64 = 512_000;
 const TIMESTAMP_MAX: u64 = 16_384;
 const SNAPSHOT_MAX: u64 = 2_000_000;
 const TARGETS_MAX: u64 = 5_000_000;
+/// The most any metadata file is read to, whatever length is signed for
+/// it: a read is held in memory, and a timestamp (or snapshot) key alone
+/// must not be able to make the client hold gigabytes. lord's registry
+/// splits its targets into bins, so its files are far smaller.
+const METADATA_HARD_MAX: u64 = 64 << 20;
+
+/// How far to read a metadata file: its signed length, within
+/// [`METADATA_HARD_MAX`], or `default` when nothing signed states one.
+fn read_limit(meta: &MetaFile, default: u64) -> u64 {
+    meta.length.map_or(default, |length| length.min(METADATA_HARD_MAX))
+}
 /// Role names a delegation may not use: they would collide with the
 /// top-level roles' files.
 const TOP_LEVEL: [&str; 4] = ["root", "timestamp", "snapshot", "targets"];
@@ -244,7 +255,7 @@ impl Updater {
         let url = self.url(&name);
         let bytes = self
             .fetch
-            .get("snapshot", &url, meta.length.unwrap_or(SNAPSHOT_MAX))
+            .get("snapshot", &url, read_limit(&meta, SNAPSHOT_MAX))
             .await?
             .ok_or_else(|| missing("snapshot", &url))?;
         self.accept_snapshot(&bytes, false)?;
@@ -395,7 +406,7 @@ impl Updater {
         let url = self.url(&name);
         let bytes = self
             .fetch
-            .get(role, &url, meta.length.unwrap_or(TARGETS_MAX))
+            .get(role, &url, read_limit(&meta, TARGETS_MAX))
             .await?
             .ok_or_else(|| missing(role, &url))?;
         self.accept_targets(&bytes, role, delegator, false)?;
@@ -691,5 +702,22 @@ mod tests {
         assert_eq!(super::quote("../a/b?#"), "..%2Fa%2Fb%3F%23");
         assert_eq!(super::quote("plain-name_1.x~"), "plain-name_1.x~");
         assert_eq!(super::metadata::short("abcdef0123456789"), "abcdef01");
+    }
+
+    /// A signed length is read to, but never past the hard cap; with none
+    /// signed, the role's default applies.
+    #[test]
+    fn a_signed_length_is_capped() {
+        let meta = |length| super::MetaFile {
+            version: 1,
+            length,
+            hashes: None,
+        };
+        assert_eq!(super::read_limit(&meta(Some(1_234)), 99), 1_234);
+        assert_eq!(
+            super::read_limit(&meta(Some(u64::MAX)), 99),
+            super::METADATA_HARD_MAX
+        );
+        assert_eq!(super::read_limit(&meta(None), 99), 99);
     }
 }
