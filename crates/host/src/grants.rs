@@ -45,6 +45,45 @@ pub(crate) fn names_project(granted: &[Permission]) -> Option<&Permission> {
         .find(|p| p.folder().is_some_and(|path| path.root == FsRoot::Project))
 }
 
+/// The programs a build replacing `old` runs: for each `exec(NAME)` `old`
+/// was granted, the file recorded when the user granted it, not whatever
+/// `PATH` finds now (a program moved or shadowed since is what `lord
+/// plugin regrant` is for, with a prompt); the others as `resolved` now,
+/// to be shown with the new permissions they come with.
+pub(crate) fn keep_granted_programs(
+    requested: &[Permission],
+    resolved: Vec<GrantedProgram>,
+    old: &lord_store::InstalledPlugin,
+) -> Vec<GrantedProgram> {
+    let recorded = |name: &str| {
+        let granted = old
+            .granted
+            .iter()
+            .any(|p| matches!(p, Permission::Exec(n) if n == name));
+        granted
+            .then(|| old.programs.iter().find(|p| p.name == name))
+            .flatten()
+    };
+    let mut programs: Vec<GrantedProgram> = resolved
+        .into_iter()
+        .map(|now| recorded(&now.name).cloned().unwrap_or(now))
+        .collect();
+    // One granted before, requested again and not found now keeps its
+    // file too.
+    for kept in &old.programs {
+        let requested = requested
+            .iter()
+            .any(|p| matches!(p, Permission::Exec(n) if *n == kept.name));
+        if requested
+            && !programs.iter().any(|p| p.name == kept.name)
+            && recorded(&kept.name).is_some()
+        {
+            programs.push(kept.clone());
+        }
+    }
+    programs
+}
+
 /// What `granted` resolves to in this process beyond the permissions'
 /// own text: the project folder when a grant names `$PROJECT`, and the
 /// value of each variable an `env(NAME)` grant reads. A

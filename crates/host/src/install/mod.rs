@@ -120,7 +120,10 @@ impl Installer {
         check_world_fit(&manifest, world)?;
         let project = crate::grants::names_project(&manifest.permissions)
             .map(|_| loader.project().map(Path::to_path_buf));
-        let programs = crate::grants::resolve_programs(&manifest.permissions, loader.env());
+        let mut programs = crate::grants::resolve_programs(&manifest.permissions, loader.env());
+        if let Some(old) = &installed {
+            programs = crate::grants::keep_granted_programs(&manifest.permissions, programs, old);
+        }
         Ok(InstallPlan {
             replaces: installed.map(|p| p.granted),
             world,

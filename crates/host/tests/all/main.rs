@@ -221,3 +221,53 @@ fn a_plan_overtaken_by_an_install_of_its_id_clears_nothing() {
         "the installed plugin's data was cleared"
     );
 }
+
+/// A folder holding an executable `sh` (a script that runs nothing).
+fn program_dir() -> tempfile::TempDir {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().expect("program dir");
+    let sh = dir.path().join("sh");
+    std::fs::write(&sh, "#!/bin/true\n").expect("program");
+    std::fs::set_permissions(&sh, std::fs::Permissions::from_mode(0o755)).expect("mode");
+    dir
+}
+
+/// An update keeps the file the user granted for `exec(sh)`, whatever
+/// `PATH` finds first now; only `lord plugin regrant` changes it.
+#[test]
+fn an_update_runs_the_program_granted_not_the_one_path_finds_now() {
+    let home = tempfile::tempdir().expect("home");
+    let project = tempfile::tempdir().expect("project");
+    std::fs::create_dir(project.path().join(".git")).expect("marker");
+    let (granted, shadow) = (program_dir(), program_dir());
+    let open = |path: String| {
+        let mut config = HostConfig::new(home.path().to_path_buf(), project.path().to_path_buf());
+        config.env = vec![("PATH".to_owned(), path)];
+        Framework::open(config).expect("opens")
+    };
+    let mut first = open(granted.path().display().to_string());
+    runtime()
+        .block_on(first.register(&fixture("hostile/execsh"), |_| true))
+        .expect("installs");
+    drop(first);
+    let granted_sh = granted.path().join("sh").canonicalize().expect("sh");
+
+    // Another `sh` now comes first on PATH.
+    let path = format!("{}:{}", shadow.path().display(), granted.path().display());
+    let env = vec![("PATH".to_owned(), path.clone())];
+    let found_now = lord_host::resolve_program("sh", &env).expect("found");
+    assert_ne!(found_now, granted_sh, "the shadow comes first");
+    let later = open(path);
+    let update = tempfile::tempdir().expect("update");
+    let src = fixture("hostile/execsh");
+    std::fs::copy(src.join("plugin.wasm"), update.path().join("plugin.wasm")).expect("copy");
+    let manifest = std::fs::read_to_string(src.join("plugin.toml")).expect("manifest");
+    std::fs::write(
+        update.path().join("plugin.toml"),
+        manifest.replace("version = \"0.1.0\"", "version = \"0.1.1\""),
+    )
+    .expect("manifest");
+    let plan = later.plan_replace(update.path()).expect("plan");
+    let programs: Vec<_> = plan.programs.iter().map(|p| p.path.clone()).collect();
+    assert_eq!(programs, vec![granted_sh]);
+}

@@ -53,7 +53,8 @@ const METADATA_HARD_MAX: u64 = 64 << 20;
 /// How far to read a metadata file: its signed length, within
 /// [`METADATA_HARD_MAX`], or `default` when nothing signed states one.
 fn read_limit(meta: &MetaFile, default: u64) -> u64 {
-    meta.length.map_or(default, |length| length.min(METADATA_HARD_MAX))
+    meta.length
+        .map_or(default, |length| length.min(METADATA_HARD_MAX))
 }
 /// Role names a delegation may not use: they would collide with the
 /// top-level roles' files.
