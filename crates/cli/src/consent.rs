@@ -33,6 +33,8 @@ pub(crate) enum Subject<'a> {
     /// A return to the version kept for rollback, because a staged rollout
     /// withdrew the installed one.
     Retreat(&'a PluginId),
+    /// An update signed by another key than the installed build.
+    Signer(&'a PluginId),
 }
 
 impl Subject<'_> {
@@ -45,6 +47,7 @@ impl Subject<'_> {
             Self::Rebuild(_) => "Grant these and swap in the new build? [y/N] ",
             Self::Regrant(_) => "Grant these programs? [y/N] ",
             Self::Retreat(_) => "Roll back to it? [y/N] ",
+            Self::Signer(_) => "Take the build signed by the new key? [y/N] ",
         }
     }
 
@@ -79,6 +82,11 @@ impl Subject<'_> {
                 "not rolling `{id}` back: standard input is not a terminal, so lord cannot ask \
                  you; rerun with --yes to roll it back"
             ),
+            Self::Signer(id) => format!(
+                "not updating `{id}`: its new build is signed by another key and standard input \
+                 is not a terminal; once its publisher confirms the key, rerun with \
+                 --allow-new-signer"
+            ),
         }
     }
 
@@ -89,7 +97,8 @@ impl Subject<'_> {
             | Self::Update(id)
             | Self::Rebuild(id)
             | Self::Regrant(id)
-            | Self::Retreat(id) => HostError::ConsentDenied(id.clone()).into(),
+            | Self::Retreat(id)
+            | Self::Signer(id) => HostError::ConsentDenied(id.clone()).into(),
             Self::Project => UsageError("nothing installed".to_owned()).into(),
         }
     }
@@ -174,6 +183,11 @@ impl<'a> Consent<'a> {
         if self.yes {
             return Ok(());
         }
+        self.ask(subject)
+    }
+
+    /// Asks whatever `--yes` said: for what `--yes` does not cover.
+    pub(crate) fn ask(&self, subject: Subject<'_>) -> Result<()> {
         if !self.can_ask {
             bail!(UsageError(subject.refusal()));
         }

@@ -253,7 +253,8 @@ impl Store {
 }
 
 const SELECT_PLUGIN: &str = "SELECT id, dir, component, wasm_sha256, manifest, state, reason,
-    failures, last_error, granted, installed_at, updated_at, world, programs, package_digest
+    failures, last_error, granted, installed_at, updated_at, world, programs, package_digest,
+    signer
     FROM plugins";
 
 /// A row as stored, before its text columns are parsed.
@@ -273,6 +274,7 @@ struct RawPlugin {
     world: String,
     programs: String,
     package_digest: Option<String>,
+    signer: Option<String>,
 }
 
 impl RawPlugin {
@@ -293,6 +295,7 @@ impl RawPlugin {
             world: r.get(12)?,
             programs: r.get(13)?,
             package_digest: r.get(14)?,
+            signer: r.get(15)?,
         })
     }
 
@@ -315,6 +318,7 @@ impl RawPlugin {
             programs: serde_json::from_str(&self.programs)
                 .map_err(|e| StoreError::Corrupt(format!("programs: {e}")))?,
             package_digest: self.package_digest,
+            signer: self.signer,
         })
     }
 }
@@ -353,6 +357,7 @@ mod tests {
                 origin: None,
                 programs: Vec::new(),
                 package_digest: None,
+                signer: None,
             })
             .expect("install");
     }

@@ -112,6 +112,9 @@ pub struct InstalledPlugin {
     /// SHA-256 of the package this build was installed from; `None` for a
     /// build from a plugin folder, or one installed before lord recorded it.
     pub package_digest: Option<String>,
+    /// The id of the key that signed that package; `None` as for
+    /// `package_digest`, or for an unsigned package.
+    pub signer: Option<String>,
 }
 
 /// A program granted by `exec(NAME)`, resolved when it was granted.
@@ -169,6 +172,10 @@ pub struct NewPlugin {
     pub programs: Vec<GrantedProgram>,
     /// SHA-256 of the package it comes from (`None` from a folder).
     pub package_digest: Option<String>,
+    /// The id of the key that signed that package (`None` from a folder,
+    /// an unsigned package, or a build installed before signers were
+    /// recorded).
+    pub signer: Option<String>,
 }
 
 /// One line of the audit log.

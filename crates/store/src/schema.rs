@@ -5,7 +5,7 @@ use rusqlite::Connection;
 
 use crate::error::StoreError;
 
-const SCHEMA_VERSION: i64 = 8;
+const SCHEMA_VERSION: i64 = 9;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS plugins (
@@ -23,6 +23,7 @@ CREATE TABLE IF NOT EXISTS plugins (
     world         TEXT NOT NULL DEFAULT 'plugin',
     programs      TEXT NOT NULL DEFAULT '[]',
     package_digest TEXT,
+    signer        TEXT,
     installed_at  INTEGER NOT NULL,
     updated_at    INTEGER NOT NULL
 );
@@ -57,6 +58,7 @@ CREATE TABLE IF NOT EXISTS previous (
     world        TEXT NOT NULL,
     programs     TEXT NOT NULL DEFAULT '[]',
     package_digest TEXT,
+    signer       TEXT,
     replaced_at  INTEGER NOT NULL
 );
 CREATE TABLE IF NOT EXISTS providers (
@@ -138,6 +140,14 @@ ALTER TABLE audit ADD COLUMN hash TEXT NOT NULL DEFAULT '';
 ALTER TABLE plugins ADD COLUMN package_digest TEXT;
 ALTER TABLE previous ADD COLUMN package_digest TEXT;
 ",
+    // The key that signed each build's package, so an update signed by
+    // another key (one the user trusts for other plugins) is not taken
+    // unasked. Builds installed before have none recorded: their next
+    // signed update records one.
+    "
+ALTER TABLE plugins ADD COLUMN signer TEXT;
+ALTER TABLE previous ADD COLUMN signer TEXT;
+",
 ];
 
 /// Brings the database at `conn` to this lord's schema: a new one is
@@ -210,7 +220,9 @@ mod tests {
         let conn = Connection::open_in_memory().expect("sqlite");
         conn.execute_batch(SCHEMA).expect("schema");
         conn.execute_batch(
-            "ALTER TABLE plugins DROP COLUMN package_digest;
+            "ALTER TABLE plugins DROP COLUMN signer;
+             ALTER TABLE previous DROP COLUMN signer;
+             ALTER TABLE plugins DROP COLUMN package_digest;
              ALTER TABLE previous DROP COLUMN package_digest;
              ALTER TABLE audit DROP COLUMN prev_hash;
              ALTER TABLE audit DROP COLUMN hash;
@@ -240,7 +252,9 @@ mod tests {
         let conn = Connection::open_in_memory().expect("sqlite");
         conn.execute_batch(SCHEMA).expect("schema");
         conn.execute_batch(
-            "ALTER TABLE plugins DROP COLUMN package_digest;
+            "ALTER TABLE plugins DROP COLUMN signer;
+             ALTER TABLE previous DROP COLUMN signer;
+             ALTER TABLE plugins DROP COLUMN package_digest;
              ALTER TABLE previous DROP COLUMN package_digest;
              INSERT INTO plugins (id, version, dir, component, wasm_sha256, manifest, state,
                                   granted, installed_at, updated_at)
@@ -269,7 +283,9 @@ mod tests {
         let conn = Connection::open_in_memory().expect("sqlite");
         conn.execute_batch(SCHEMA).expect("schema");
         conn.execute_batch(
-            "ALTER TABLE plugins DROP COLUMN package_digest;
+            "ALTER TABLE plugins DROP COLUMN signer;
+             ALTER TABLE previous DROP COLUMN signer;
+             ALTER TABLE plugins DROP COLUMN package_digest;
              ALTER TABLE previous DROP COLUMN package_digest;
              ALTER TABLE plugins DROP COLUMN programs;
              ALTER TABLE previous DROP COLUMN programs;
@@ -293,5 +309,34 @@ mod tests {
         assert_eq!((programs.as_str(), version), ("[]", SCHEMA_VERSION));
         conn.execute_batch("SELECT programs FROM previous")
             .expect("previous has the column too");
+    }
+
+    /// A store from before signers were recorded keeps its plugins, each
+    /// with none (the next signed update records one).
+    #[test]
+    fn version_8_gains_no_signer() {
+        let conn = Connection::open_in_memory().expect("sqlite");
+        conn.execute_batch(SCHEMA).expect("schema");
+        conn.execute_batch(
+            "ALTER TABLE plugins DROP COLUMN signer;
+             ALTER TABLE previous DROP COLUMN signer;
+             INSERT INTO plugins (id, version, dir, component, wasm_sha256, manifest, state,
+                                  granted, installed_at, updated_at)
+             VALUES ('old', '1.0.0', 'd', 'c', 's', 'm', 'enabled', '[]', 1, 1);
+             PRAGMA user_version = 8;",
+        )
+        .expect("a version 8 store");
+        migrate(&conn).expect("migrate");
+        let (signer, version): (Option<String>, i64) = conn
+            .query_row(
+                "SELECT signer, (SELECT user_version FROM pragma_user_version)
+                 FROM plugins WHERE id = 'old'",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .expect("row");
+        assert_eq!((signer, version), (None, SCHEMA_VERSION));
+        conn.execute_batch("SELECT signer FROM previous")
+            .expect("previous builds gain the column too");
     }
 }

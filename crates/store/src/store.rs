@@ -191,8 +191,8 @@ impl Store {
         tx.execute(
             "INSERT INTO plugins (id, version, dir, component, wasm_sha256, manifest, state,
                                   reason, failures, last_error, granted, world, installed_at,
-                                  updated_at, programs, package_digest)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, NULL, 0, NULL, ?8, ?10, ?9, ?9, ?11, ?12)",
+                                  updated_at, programs, package_digest, signer)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, NULL, 0, NULL, ?8, ?10, ?9, ?9, ?11, ?12, ?13)",
             params![
                 id.as_str(),
                 version,
@@ -206,6 +206,7 @@ impl Store {
                 new.world.as_str(),
                 programs,
                 new.package_digest,
+                new.signer,
             ],
         )?;
         insert_declarations(&tx, &id, &new.manifest)?;
@@ -290,7 +291,7 @@ impl Store {
         let previous = tx
             .query_row(
                 "SELECT seq, version, dir, component, wasm_sha256, manifest, granted, world,
-                        programs, package_digest
+                        programs, package_digest, signer
                  FROM previous WHERE plugin_id = ?1 ORDER BY seq DESC LIMIT 1",
                 [id.as_str()],
                 |r| {
@@ -302,7 +303,11 @@ impl Store {
                         r.get::<_, String>(4)?,
                         r.get::<_, String>(5)?,
                         (r.get::<_, String>(6)?, r.get::<_, String>(8)?),
-                        (r.get::<_, String>(7)?, r.get::<_, Option<String>>(9)?),
+                        (
+                            r.get::<_, String>(7)?,
+                            r.get::<_, Option<String>>(9)?,
+                            r.get::<_, Option<String>>(10)?,
+                        ),
                     ))
                 },
             )
@@ -310,7 +315,7 @@ impl Store {
             .ok_or_else(|| StoreError::NoPrevious(id.to_string()))?;
         let (seq, version, dir, component, sha, manifest_text, (granted, programs), world) =
             previous;
-        let (world, package_digest) = world;
+        let (world, package_digest, signer) = world;
         let manifest = lord_manifest::parse(&format!("{id} {version} (kept)"), &manifest_text)
             .map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let from: String = tx.query_row(
@@ -324,8 +329,8 @@ impl Store {
         tx.execute(
             "INSERT INTO plugins (id, version, dir, component, wasm_sha256, manifest, state,
                                   reason, failures, last_error, granted, world, installed_at,
-                                  updated_at, programs, package_digest)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, NULL, 0, NULL, ?8, ?9, ?10, ?10, ?11, ?12)",
+                                  updated_at, programs, package_digest, signer)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, NULL, 0, NULL, ?8, ?9, ?10, ?10, ?11, ?12, ?13)",
             params![
                 id.as_str(),
                 version,
@@ -339,6 +344,7 @@ impl Store {
                 now,
                 programs,
                 package_digest,
+                signer,
             ],
         )?;
         insert_declarations(&tx, id, &manifest)?;
@@ -708,9 +714,9 @@ fn insert_declarations(
 fn keep_previous(tx: &rusqlite::Transaction<'_>, id: &str, now: i64) -> Result<(), StoreError> {
     tx.execute(
         "INSERT INTO previous (plugin_id, version, dir, component, wasm_sha256, manifest,
-                               granted, world, programs, package_digest, replaced_at)
+                               granted, world, programs, package_digest, signer, replaced_at)
          SELECT id, version, dir, component, wasm_sha256, manifest, granted, world, programs,
-                package_digest, ?2
+                package_digest, signer, ?2
          FROM plugins WHERE id = ?1",
         params![id, now],
     )?;

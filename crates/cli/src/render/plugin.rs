@@ -38,6 +38,7 @@ pub(crate) fn plugin_json(p: &InstalledPlugin) -> Value {
         "wasm_sha256": p.wasm_sha256,
         // The package this build came from: `null` for a folder's build.
         "package_sha256": p.package_digest,
+        "signer": p.signer,
         "installed_at": p.installed_at,
         "updated_at": p.updated_at,
     })
@@ -203,6 +204,9 @@ pub(crate) fn plugin_info(
     out.push_str(&format!("  sha256:      {}\n", p.wasm_sha256));
     if let Some(digest) = &p.package_digest {
         out.push_str(&format!("  package:     sha256 {digest}\n"));
+    }
+    if let Some(signer) = &p.signer {
+        out.push_str(&format!("  signed by:   key {signer}\n"));
     }
     out
 }

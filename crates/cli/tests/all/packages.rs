@@ -356,3 +356,71 @@ fn allow_unsigned_is_refused_for_a_registry_install() {
         .assert_code(2)
         .assert_stderr_contains("--allow-unsigned is for package files");
 }
+
+/// `hello` at `version`, packed and signed by `author` into `out`.
+fn signed_hello(author: &Lord, version: &str, out: &Path) -> PathBuf {
+    let dir = tempfile::tempdir().expect("variant");
+    let src = fixture("hello");
+    for entry in std::fs::read_dir(&src).expect("fixture") {
+        let path = entry.expect("entry").path();
+        if path.is_file() {
+            std::fs::copy(&path, dir.path().join(path.file_name().expect("name"))).expect("copy");
+        }
+    }
+    let manifest = std::fs::read_to_string(src.join("plugin.toml")).expect("manifest");
+    std::fs::write(
+        dir.path().join("plugin.toml"),
+        manifest.replace("version = \"0.1.0\"", &format!("version = \"{version}\"")),
+    )
+    .expect("manifest");
+    let (package, _) = pack(author, dir.path(), out);
+    author
+        .run(&["pdk", "sign", package.to_str().expect("utf-8")])
+        .assert_ok();
+    package
+}
+
+/// The id of `lord`'s own signing key.
+fn own_key_id(lord: &Lord) -> String {
+    let listed = lord.run(&["key", "list", "--json"]);
+    let keys: serde_json::Value = serde_json::from_str(&listed.stdout()).expect("list --json");
+    keys[0]["id"].as_str().expect("id").to_owned()
+}
+
+/// The signer of the installed build is recorded, and an update signed by
+/// another key the user trusts (for another plugin, say) is flagged for
+/// consent where the same key's is not.
+#[test]
+fn an_update_signed_by_another_trusted_key_is_flagged() {
+    let (first, second, user) = (Lord::new(), Lord::new(), Lord::new());
+    let out = tempfile::tempdir().expect("out");
+    for (n, author) in [&first, &second].into_iter().enumerate() {
+        author.run(&["key", "generate"]).assert_ok();
+        let exported = author.run(&["key", "export"]);
+        exported.assert_ok();
+        let key_file = out.path().join(format!("author-{n}.pub"));
+        std::fs::write(&key_file, exported.stdout()).expect("key file");
+        user.run(&["key", "trust", key_file.to_str().expect("utf-8")])
+            .assert_ok();
+    }
+    let (first_key, second_key) = (own_key_id(&first), own_key_id(&second));
+    let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().expect("out")).collect();
+    let installed = signed_hello(&first, "0.1.0", dirs[0].path());
+    install(&user, &installed, &[]).assert_ok();
+    let info = user.run(&["plugin", "info", "hello", "--json"]);
+    info.assert_ok();
+    let info: serde_json::Value = serde_json::from_str(&info.stdout()).expect("info --json");
+    assert_eq!(info["signer"], first_key.as_str(), "{info:#}");
+
+    let framework = lord_host::Framework::open(lord_host::HostConfig::new(
+        user.home.path().to_path_buf(),
+        user.project.path().to_path_buf(),
+    ))
+    .expect("opens");
+    let same = signed_hello(&first, "0.1.1", dirs[1].path());
+    let plan = framework.plan_update_package(&same).expect("plan");
+    assert_eq!(plan.signer_change(), None);
+    let other = signed_hello(&second, "0.1.1", dirs[2].path());
+    let plan = framework.plan_update_package(&other).expect("plan");
+    assert_eq!(plan.signer_change(), Some((first_key, second_key)));
+}

@@ -125,6 +125,7 @@ impl Installer {
             programs = crate::grants::keep_granted_programs(&manifest.permissions, programs, old);
         }
         Ok(InstallPlan {
+            replaces_signer: installed.as_ref().and_then(|p| p.signer.clone()),
             replaces: installed.map(|p| p.granted),
             world,
             risk: manifest.risk_level(),
@@ -252,11 +253,15 @@ impl Installer {
             && matches!(plan.source, InstallSource::Package { .. });
         // Held until the store has copied the component.
         let _staging = plan.staging;
-        let (origin, package_digest) = match &plan.source {
-            InstallSource::Folder => (None, None),
+        let (origin, package_digest, signer) = match &plan.source {
+            InstallSource::Folder => (None, None, None),
             InstallSource::Package { digest, provenance } => (
                 Some(format!("package sha256 {digest}, {provenance}")),
                 Some(digest.to_string()),
+                match provenance {
+                    lord_package::Provenance::Signed(verified) => Some(verified.key.to_string()),
+                    lord_package::Provenance::AllowedUnsigned => None,
+                },
             ),
         };
         // Only the programs actually granted are recorded.
@@ -275,6 +280,7 @@ impl Installer {
             world: plan.world,
             origin,
             package_digest,
+            signer,
         };
         let version = new.manifest.plugin.version.to_string();
         match plan.replaces {

@@ -61,6 +61,9 @@ pub struct InstallPlan {
     /// When the plan replaces an installed build: what that build was
     /// granted, so a caller can show what the new one adds.
     pub replaces: Option<Vec<Permission>>,
+    /// When the plan replaces an installed build: the key that signed its
+    /// package, if one is recorded (see [`InstallPlan::signer_change`]).
+    pub replaces_signer: Option<String>,
     /// Where the files came from; recorded in the audit log on install.
     pub source: InstallSource,
     /// The package's declared test cases (`tests/cases.toml`); empty for
@@ -152,6 +155,27 @@ impl InstallPlan {
                 .cloned()
                 .collect(),
         }
+    }
+
+    /// The signer's key id of the build replaced, and of this one, when
+    /// they differ: a package signed by another key the user trusts (for
+    /// other plugins, say) is another publisher's, and the user says
+    /// whether to take it, as for a new permission. `None` for a fresh
+    /// install, a replaced build with no signer recorded, or the same key.
+    pub fn signer_change(&self) -> Option<(String, String)> {
+        let old = self.replaces_signer.as_ref()?;
+        let new = match &self.source {
+            InstallSource::Package {
+                provenance: lord_package::Provenance::Signed(verified),
+                ..
+            } => verified.key.to_string(),
+            InstallSource::Package {
+                provenance: lord_package::Provenance::AllowedUnsigned,
+                ..
+            } => "none (unsigned)".to_owned(),
+            InstallSource::Folder => "none (a plugin folder)".to_owned(),
+        };
+        (*old != new).then(|| (old.clone(), new))
     }
 
     /// Permissions this build requests that the build it replaces was not

@@ -40,6 +40,11 @@ pub(crate) struct UpdateArgs {
     /// version: they (and those depending on them) are disabled.
     #[arg(long)]
     force: bool,
+    /// Take a build signed by another trusted key than the installed
+    /// build's (a new publisher, or a publisher's new key); without it,
+    /// lord asks, even with --yes.
+    #[arg(long)]
+    allow_new_signer: bool,
 }
 
 #[derive(Debug, Args)]
@@ -170,6 +175,7 @@ pub(crate) struct UpdateRequest {
     registry: Option<String>,
     yes: bool,
     force: bool,
+    allow_new_signer: bool,
 }
 
 pub(crate) fn parse_update(args: UpdateArgs) -> Result<UpdateRequest, UsageError> {
@@ -178,6 +184,7 @@ pub(crate) fn parse_update(args: UpdateArgs) -> Result<UpdateRequest, UsageError
         registry: args.registry,
         yes: args.yes,
         force: args.force,
+        allow_new_signer: args.allow_new_signer,
     })
 }
 
@@ -225,6 +232,19 @@ pub(crate) async fn update(
         consent.show_changes(&diff);
         if diff.needs_consent() {
             consent.obtain(Subject::Update(&id))?;
+        }
+        // Any key the user trusts verifies a package, so a build signed by
+        // another one is another publisher's as far as lord can tell: said,
+        // and asked even under --yes.
+        if let Some((old, new)) = step.plan.signer_change() {
+            out.warning(format_args!(
+                "{id} {} is signed by key {new}, but key {old} signed the installed build: \
+                 another publisher, or the same one with a new key; check with its publisher",
+                step.to
+            ));
+            if !request.allow_new_signer {
+                consent.ask(Subject::Signer(&id))?;
+            }
         }
         let cases = step.plan.cases.len();
         let (from, to) = (step.from.clone(), step.to.clone());
