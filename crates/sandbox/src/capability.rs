@@ -2,6 +2,7 @@
 //! terminal a plugin was granted, and nothing inherited from the host.
 
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
+use std::os::fd::AsRawFd;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -113,9 +114,11 @@ pub struct Preopen {
     /// `host` is the folder with every link resolved when it was granted
     /// (a sub-folder of a grant's root, checked then to lie inside it).
     /// Grants outlive an instance, and a plugin able to write the root can
-    /// put a link where the folder was; so each instance checks that the
-    /// path still resolves to itself before opening it. A root itself may
-    /// be a link (a project kept on another disk), and is opened as given.
+    /// put a link where the folder was; so each instance opens it with no
+    /// link followed anywhere on its path (`openat2` with
+    /// `RESOLVE_NO_SYMLINKS`, one atomic resolution), and hands WASI the
+    /// folder it opened. A root itself may be a link (a project kept on
+    /// another disk), and is opened as given.
     pub resolved: bool,
 }
 
@@ -166,24 +169,82 @@ pub(crate) fn build_wasi(
         } else {
             FsPerms::ReadOnly
         };
-        // Checked before and after the open: a link put in between is seen
-        // by the second look.
-        still_itself(preopen)?;
+        // A resolved folder is opened here, following no link, and WASI
+        // opens that very folder again through its descriptor: nothing
+        // swapped on the path meanwhile can change what it gets.
+        let pinned = pin_resolved(preopen)?;
+        let host = match &pinned {
+            Pinned::Descriptor(fd) => PathBuf::from(format!("/proc/self/fd/{}", fd.as_raw_fd())),
+            Pinned::Checked | Pinned::AsGiven => preopen.host.clone(),
+        };
         builder
-            .preopened_dir(&preopen.host, &preopen.guest, perms)
+            .preopened_dir(&host, &preopen.guest, perms)
             .map_err(|e| {
                 format!(
                     "the granted directory `{}` could not be opened: {e}",
                     preopen.host.display()
                 )
             })?;
-        still_itself(preopen)?;
+        if matches!(pinned, Pinned::Checked) {
+            still_itself(preopen)?;
+        }
     }
     if let Some(cwd) = &grants.cwd {
         builder.initial_cwd(cwd);
     }
     configure_network(&mut builder, &grants.net, denials.clone());
     Ok(builder.build())
+}
+
+/// How a preopen's folder is reached.
+enum Pinned {
+    /// A root, opened as given.
+    AsGiven,
+    /// A resolved folder, opened following no link: WASI opens it again
+    /// through this descriptor.
+    Descriptor(std::os::fd::OwnedFd),
+    /// A resolved folder where `openat2` or `/proc` is missing (an old
+    /// kernel, a filter that refuses the call): checked to resolve to
+    /// itself before and after WASI opens it, which a swap back and forth
+    /// in between could still slip past.
+    Checked,
+}
+
+/// Opens a resolved preopen's folder following no link on its path (see
+/// [`Preopen::resolved`]), or says why it may not be opened.
+fn pin_resolved(preopen: &Preopen) -> Result<Pinned, String> {
+    use rustix::fs::{Mode, OFlags, ResolveFlags};
+    if !preopen.resolved {
+        return Ok(Pinned::AsGiven);
+    }
+    let opened = rustix::fs::openat2(
+        rustix::fs::CWD,
+        &preopen.host,
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+        ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS,
+    );
+    match opened {
+        Ok(fd) if std::path::Path::new("/proc/self/fd").is_dir() => Ok(Pinned::Descriptor(fd)),
+        Ok(_) => still_itself(preopen).map(|()| Pinned::Checked),
+        Err(rustix::io::Errno::NOSYS | rustix::io::Errno::PERM) => {
+            still_itself(preopen).map(|()| Pinned::Checked)
+        }
+        Err(rustix::io::Errno::LOOP | rustix::io::Errno::NOTDIR) => {
+            // Say where the link leads, as the check would.
+            still_itself(preopen).and(Err(format!(
+                "the granted folder `{}` ({}) is reached through a link now: one took the place \
+                 of a folder on its path after it was granted, and lord does not follow it",
+                preopen.guest,
+                preopen.host.display()
+            )))
+        }
+        Err(e) => Err(format!(
+            "the granted folder `{}` ({}) could not be opened: {e}",
+            preopen.guest,
+            preopen.host.display()
+        )),
+    }
 }
 
 /// Refuses a resolved grant whose path no longer resolves to itself: a
@@ -344,6 +405,41 @@ mod tests {
         std::os::unix::fs::symlink(outside.path(), &sub).expect("link");
         let refused = build().expect_err("a link in its place");
         assert!(refused.contains("now leads to"), "{refused}");
+    }
+
+    /// A resolved folder is opened once, following no link anywhere on its
+    /// path, and WASI is handed that descriptor: a link put on the path
+    /// refuses the open itself, not only a check around it.
+    #[test]
+    fn a_resolved_folder_is_opened_following_no_link() {
+        let root = tempfile::tempdir().expect("root");
+        let sub = root.path().join("a/x");
+        std::fs::create_dir_all(&sub).expect("sub-folder");
+        let preopen = |host: PathBuf| Preopen {
+            host,
+            guest: "/data/x".to_owned(),
+            writable: false,
+            resolved: true,
+        };
+        let real = preopen(sub.canonicalize().expect("real"));
+        assert!(matches!(
+            pin_resolved(&real).expect("opens"),
+            Pinned::Descriptor(_)
+        ));
+        // A link on the way, even one leading to the very same folder.
+        let link = root.path().join("via");
+        std::os::unix::fs::symlink(root.path().join("a"), &link).expect("link");
+        let through = preopen(link.join("x"));
+        let Err(refused) = pin_resolved(&through) else {
+            panic!("a path through a link was opened");
+        };
+        assert!(refused.contains("link"), "{refused}");
+        // A root is opened as given, links and all.
+        let root_grant = Preopen {
+            resolved: false,
+            ..through
+        };
+        assert!(matches!(pin_resolved(&root_grant), Ok(Pinned::AsGiven)));
     }
 
     /// A granted name whose DNS answer is this machine (rebinding, or a
