@@ -270,7 +270,15 @@ async fn deliver_messages(
         Err(e) => {
             let _ = store.audit(&id, "messages not delivered", &e.to_string());
             put_back(mailboxes, store, &id, &messages);
-            return true;
+            // A policy that refuses the receiver refuses it in every round:
+            // its messages wait for a later command, not for another try.
+            let refused = matches!(
+                e,
+                HostError::PolicyRefused { .. }
+                    | HostError::PolicyUnusable(_)
+                    | HostError::Policy(_)
+            );
+            return !refused;
         }
     };
     for (index, message) in messages.iter().enumerate() {

@@ -713,6 +713,17 @@ impl Framework {
     /// Call [`Framework::after_command`] when a command's events should be
     /// delivered.
     pub async fn load(&mut self, id: &PluginId) -> Result<PluginInstance, HostError> {
+        // Asked before anything runs: a first use enables the plugin, and
+        // that runs its hooks.
+        let installed = self.store.require(id)?;
+        let (governance, store) = self.governed_store();
+        governance.govern(
+            store,
+            Action::Run,
+            || installed_facts(&installed),
+            None,
+            None,
+        )?;
         let dispatch = Dispatch {
             lifecycle: &self.lifecycle,
             delivery: &self.delivery,
@@ -720,7 +731,7 @@ impl Framework {
         };
         let plugin = dispatch.ready(&mut self.store, id).await?;
         self.lifecycle
-            .load(dispatch.rt, &mut self.store, &plugin)
+            .load_decided(dispatch.rt, &mut self.store, &plugin)
             .await
     }
 
@@ -745,6 +756,12 @@ impl Framework {
         micro: &lord_manifest::MicroId,
     ) -> Result<crate::micro::HandlerInstance, HostError> {
         let plugin = self.store.require(id)?;
+        // As a pipeline's manager holds only enabled plugins and asks the
+        // policies for each call.
+        self.lifecycle.may_run(&plugin)?;
+        if let Some(policy) = self.governance().step_policy(&plugin)? {
+            policy.admit_call()?;
+        }
         crate::micro::instance_for(self.runtime(), &self.store, &plugin, micro).await
     }
 

@@ -207,11 +207,13 @@ impl Governance {
         }
     }
 
+    /// Keeps a warning for the caller, once: one action may be decided on
+    /// more than one path (a first use enables, then runs).
     fn warn(&self, warning: String) {
-        self.warnings
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .push(warning);
+        let mut warnings = self.warnings.lock().unwrap_or_else(|p| p.into_inner());
+        if !warnings.contains(&warning) {
+            warnings.push(warning);
+        }
     }
 
     /// What the policies say of running `plugin`'s micro handlers, decided
@@ -340,6 +342,11 @@ impl StepPolicy {
     /// Applies the refusal to one step: `Err` with the reason when it is
     /// blocked.
     pub(crate) fn admit(&self) -> Result<(), String> {
+        self.admit_call().map_err(|refused| refused.to_string())
+    }
+
+    /// [`StepPolicy::admit`], the refusal as the host's error.
+    pub(crate) fn admit_call(&self) -> Result<(), HostError> {
         let mode = self.mode.as_str();
         let first = {
             let mut steps = self.steps.lock().unwrap_or_else(|p| p.into_inner());
@@ -369,8 +376,7 @@ impl StepPolicy {
                 plugin: self.plugin.clone(),
                 action: Action::Run.to_string(),
                 reason: self.reason.clone(),
-            }
-            .to_string()),
+            }),
         }
     }
 }

@@ -46,37 +46,36 @@ pub(crate) fn names_project(granted: &[Permission]) -> Option<&Permission> {
 }
 
 /// The programs a build replacing `old` runs: for each `exec(NAME)` `old`
-/// was granted, the file recorded when the user granted it, not whatever
-/// `PATH` finds now (a program moved or shadowed since is what `lord
-/// plugin regrant` is for, with a prompt); the others as `resolved` now,
-/// to be shown with the new permissions they come with.
+/// was granted, the file recorded when the user granted it, or none if
+/// none was recorded (not found then, or granted before lord recorded
+/// programs), never whatever `PATH` finds now: a program moved, shadowed
+/// or planted since is what `lord plugin regrant` is for, with a prompt.
+/// The others as `resolved` now, to be shown with the new permissions
+/// they come with.
 pub(crate) fn keep_granted_programs(
     requested: &[Permission],
     resolved: Vec<GrantedProgram>,
     old: &lord_store::InstalledPlugin,
 ) -> Vec<GrantedProgram> {
-    let recorded = |name: &str| {
-        let granted = old
-            .granted
+    let granted_before = |name: &str| {
+        old.granted
             .iter()
-            .any(|p| matches!(p, Permission::Exec(n) if n == name));
-        granted
-            .then(|| old.programs.iter().find(|p| p.name == name))
-            .flatten()
+            .any(|p| matches!(p, Permission::Exec(n) if n == name))
     };
+    let recorded = |name: &str| old.programs.iter().find(|p| p.name == name);
     let mut programs: Vec<GrantedProgram> = resolved
         .into_iter()
-        .map(|now| recorded(&now.name).cloned().unwrap_or(now))
+        .filter(|now| !granted_before(&now.name))
         .collect();
-    // One granted before, requested again and not found now keeps its
-    // file too.
-    for kept in &old.programs {
-        let requested = requested
-            .iter()
-            .any(|p| matches!(p, Permission::Exec(n) if *n == kept.name));
-        if requested
-            && !programs.iter().any(|p| p.name == kept.name)
-            && recorded(&kept.name).is_some()
+    for name in requested.iter().filter_map(|p| {
+        if let Permission::Exec(name) = p {
+            Some(name.as_str())
+        } else {
+            None
+        }
+    }) {
+        if granted_before(name)
+            && let Some(kept) = recorded(name)
         {
             programs.push(kept.clone());
         }
@@ -86,21 +85,36 @@ pub(crate) fn keep_granted_programs(
 
 /// What `granted` resolves to in this process beyond the permissions'
 /// own text: the project folder when a grant names `$PROJECT`, and the
-/// value of each variable an `env(NAME)` grant reads. A
+/// value of each variable an `env(NAME)` grant reads, and the file each
+/// granted `exec(NAME)` runs. A
 /// `pure` answer may depend on either, so both are part of its
 /// result-cache key: the same command in another project, or with
 /// another value of a granted variable, must not be answered from the
 /// first one's entry.
 pub(crate) fn resolved_context(
     granted: &[Permission],
+    programs: &[GrantedProgram],
     project: Option<&Path>,
     host_env: &[(String, String)],
-) -> String {
-    let mut context = String::new();
+) -> Vec<u8> {
+    let mut context = Vec::new();
     if names_project(granted).is_some() {
-        context.push_str("project=");
-        context.push_str(&project.map_or("-".into(), |p| p.to_string_lossy()));
-        context.push('\0');
+        context.extend_from_slice(b"project=");
+        match project {
+            // The path as the system holds it: two folders whose names
+            // differ only in bytes that are not UTF-8 are two projects.
+            Some(project) => context.extend_from_slice(project.as_os_str().as_encoded_bytes()),
+            None => context.push(b'-'),
+        }
+        context.push(0);
+    }
+    // The file each `exec` runs: `lord plugin regrant` may change it.
+    for program in programs {
+        context.extend_from_slice(b"exec ");
+        context.extend_from_slice(program.name.as_bytes());
+        context.push(b'=');
+        context.extend_from_slice(program.path.as_os_str().as_encoded_bytes());
+        context.push(0);
     }
     let mut names: Vec<&str> = granted
         .iter()
@@ -115,16 +129,16 @@ pub(crate) fn resolved_context(
     names.sort_unstable();
     names.dedup();
     for name in names {
-        context.push_str("env ");
-        context.push_str(name);
+        context.extend_from_slice(b"env ");
+        context.extend_from_slice(name.as_bytes());
         match host_env.iter().find(|(k, _)| k == name) {
             Some((_, value)) => {
-                context.push('=');
-                context.push_str(value);
+                context.push(b'=');
+                context.extend_from_slice(value.as_bytes());
             }
-            None => context.push_str(" unset"),
+            None => context.extend_from_slice(b" unset"),
         }
-        context.push('\0');
+        context.push(0);
     }
     context
 }
@@ -499,24 +513,40 @@ mod tests {
         let b = Path::new("/work/b");
         // Nothing resolved: the same key in every project and environment.
         let plain = parse(&["net(example.com)"]);
-        assert_eq!(resolved_context(&plain, Some(a), &env), "");
+        assert_eq!(resolved_context(&plain, &[], Some(a), &env), b"");
         assert_eq!(
-            resolved_context(&plain, Some(a), &env),
-            resolved_context(&plain, Some(b), &[])
+            resolved_context(&plain, &[], Some(a), &env),
+            resolved_context(&plain, &[], Some(b), &[])
         );
         // A project grant: the project is part of it.
         let reads = parse(&["fs-read($PROJECT/docs)"]);
         assert_ne!(
-            resolved_context(&reads, Some(a), &env),
-            resolved_context(&reads, Some(b), &env)
+            resolved_context(&reads, &[], Some(a), &env),
+            resolved_context(&reads, &[], Some(b), &env)
         );
         // A granted variable: its value, set or not; other variables never.
         let region = parse(&["env(REGION)"]);
-        let eu = resolved_context(&region, None, &env);
-        assert_eq!(eu, "env REGION=eu\0");
+        let eu = resolved_context(&region, &[], None, &env);
+        assert_eq!(eu, b"env REGION=eu\0");
         let other = vec![("REGION".to_owned(), "us".to_owned())];
-        assert_ne!(eu, resolved_context(&region, None, &other));
-        assert_eq!(resolved_context(&region, None, &[]), "env REGION unset\0");
-        assert!(!eu.contains("ada"), "an ungranted variable is in {eu:?}");
+        assert_ne!(eu, resolved_context(&region, &[], None, &other));
+        assert_eq!(
+            resolved_context(&region, &[], None, &[]),
+            b"env REGION unset\0"
+        );
+        assert!(
+            !eu.windows(3).any(|w| w == b"ada"),
+            "an ungranted variable is in {eu:?}"
+        );
+        // A regranted program is another key.
+        let git = |path: &str| GrantedProgram {
+            name: "git".to_owned(),
+            path: PathBuf::from(path),
+        };
+        let exec = parse(&["exec(git)"]);
+        assert_ne!(
+            resolved_context(&exec, &[git("/usr/bin/git")], None, &[]),
+            resolved_context(&exec, &[git("/opt/git/bin/git")], None, &[])
+        );
     }
 }

@@ -168,8 +168,13 @@ impl Loader {
 
     /// What `plugin`'s grants resolve to in this process that its answers
     /// may depend on (see [`grants::resolved_context`]).
-    pub(crate) fn resolved_context(&self, plugin: &InstalledPlugin) -> String {
-        grants::resolved_context(&plugin.granted, self.project(), &self.places.env)
+    pub(crate) fn resolved_context(&self, plugin: &InstalledPlugin) -> Vec<u8> {
+        grants::resolved_context(
+            &plugin.granted,
+            &plugin.programs,
+            self.project(),
+            &self.places.env,
+        )
     }
 
     /// `plugin`'s `$PLUGIN_DATA` folder, if its grants name it.

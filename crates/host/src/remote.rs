@@ -208,6 +208,18 @@ impl Framework {
                     already.push((pin.id.clone(), pin.version.clone()));
                     continue;
                 }
+                // A lock comes with the project, often from someone else:
+                // it does not swap in a build another key signed.
+                if let Some(signer) = installed.signer.as_deref()
+                    && signer != pin.key
+                {
+                    return Err(HostError::Resolve(format!(
+                        "lord.lock pins {} {} signed by key {}, but key {signer} signed the \
+                         installed build; if its publisher changed keys, remove it (`lord \
+                         plugin remove {}`) and run `lord install` again",
+                        pin.id, pin.version, pin.key, pin.id
+                    )));
+                }
             }
             wanted.push(pin);
         }

@@ -7,7 +7,8 @@
 //! The key is a BLAKE3 hash of everything an answer may depend on: the
 //! plugin, its version and component digest, the entry point, the input,
 //! the permissions granted, what they resolve to in this process (the
-//! project folder, granted variables' values) and its configuration table. A change to any of
+//! project folder, granted variables' values, the file each granted
+//! program is) and its configuration table. A change to any of
 //! them misses; an update, a rollback or a removal also forgets the
 //! plugin's entries outright (`forget`), and `lord cache clear` forgets all.
 
@@ -56,7 +57,11 @@ pub(crate) struct ResultBase {
 impl ResultBase {
     /// `context`: what the grants resolve to in this process
     /// ([`crate::grants::resolved_context`]).
-    pub(crate) fn new(plugin: &InstalledPlugin, config: &serde_json::Value, context: &str) -> Self {
+    pub(crate) fn new(
+        plugin: &InstalledPlugin,
+        config: &serde_json::Value,
+        context: &[u8],
+    ) -> Self {
         let mut hasher = blake3::Hasher::new();
         part(&mut hasher, b"lord result cache 2");
         part(&mut hasher, plugin.id().as_str().as_bytes());
@@ -69,7 +74,7 @@ impl ResultBase {
         granted.sort();
         part(&mut hasher, granted.join("\n").as_bytes());
         part(&mut hasher, config.to_string().as_bytes());
-        part(&mut hasher, context.as_bytes());
+        part(&mut hasher, context);
         Self {
             plugin: plugin.id().clone(),
             hasher,

@@ -401,9 +401,12 @@ async fn enable_after(
     let enable_error = match lifecycle.enable(rt, store, id).await {
         Ok(()) => None,
         Err(HostError::Call(e)) => Some(e.to_string()),
-        Err(why @ (HostError::DependenciesUnmet { .. } | HostError::PolicyRefused { .. })) => {
-            Some(why.to_string())
-        }
+        Err(
+            why @ (HostError::DependenciesUnmet { .. }
+            | HostError::PolicyRefused { .. }
+            | HostError::PolicyUnusable(_)
+            | HostError::Policy(_)),
+        ) => Some(why.to_string()),
         Err(other) => return Err(other),
     };
     Ok(Registration {

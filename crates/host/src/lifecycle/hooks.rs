@@ -57,7 +57,10 @@ impl Lifecycle {
                         rt.loader().prepare_micro(&plugin, isolation)?;
                     }
                 }
+                // Its hooks are its code: the policies decide their `run`
+                // too, before any of it runs.
                 World::Plugin => {
+                    may_run_hooks(rt, store, &plugin)?;
                     let mut instance = rt.instantiate(store, &plugin).await?;
                     instance.on_load().await?;
                     instance.on_enable().await?;
@@ -152,13 +155,7 @@ impl Lifecycle {
         store: &mut Store,
         plugin: &InstalledPlugin,
     ) -> Result<PluginInstance, HostError> {
-        rt.governance().govern(
-            store,
-            lord_policy::Action::Run,
-            || crate::governance::installed_facts(plugin),
-            None,
-            None,
-        )?;
+        may_run_hooks(rt, store, plugin)?;
         self.load_decided(rt, store, plugin).await
     }
 
@@ -284,8 +281,25 @@ impl Lifecycle {
     }
 }
 
+/// Puts `run` of `plugin`'s code outside a command (its hooks, its event
+/// and message handlers, a kept instance) to the policies.
+fn may_run_hooks(
+    rt: Runtime<'_>,
+    store: &mut Store,
+    plugin: &InstalledPlugin,
+) -> Result<(), HostError> {
+    rt.governance().govern(
+        store,
+        lord_policy::Action::Run,
+        || crate::governance::installed_facts(plugin),
+        None,
+        None,
+    )
+}
+
 /// Runs the on-disable hook of each of `plugins` that is enabled; a hook
-/// that fails is recorded in the audit log and keeps nothing enabled.
+/// that fails, or that the policies refuse to run, is recorded in the
+/// audit log and keeps nothing enabled.
 async fn run_disable_hooks(
     rt: Runtime<'_>,
     store: &mut Store,
@@ -293,6 +307,10 @@ async fn run_disable_hooks(
 ) -> Result<(), HostError> {
     for plugin in plugins {
         if plugin.state == PluginState::Enabled && plugin.world == World::Plugin {
+            if let Err(refused) = may_run_hooks(rt, store, plugin) {
+                store.audit(plugin.id(), "on-disable not run", &refused.to_string())?;
+                continue;
+            }
             let result = async {
                 let mut instance = rt.instantiate(store, plugin).await?;
                 instance.on_load().await?;
@@ -311,9 +329,12 @@ async fn run_disable_hooks(
 /// Calls the plugin's on-error hook; what that hook does (or how it fails)
 /// is recorded in the audit log and goes no further.
 async fn notify_error(rt: Runtime<'_>, store: &mut Store, plugin: &InstalledPlugin, reason: &str) {
-    let outcome = match rt.instantiate(store, plugin).await {
-        Ok(mut instance) => instance.on_error(reason).await.map_err(HostError::from),
-        Err(e) => Err(e),
+    let outcome = match may_run_hooks(rt, store, plugin) {
+        Ok(()) => match rt.instantiate(store, plugin).await {
+            Ok(mut instance) => instance.on_error(reason).await.map_err(HostError::from),
+            Err(e) => Err(e),
+        },
+        Err(refused) => Err(refused),
     };
     let detail = match outcome {
         Ok(captured) => format!(

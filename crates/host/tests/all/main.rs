@@ -270,4 +270,22 @@ fn an_update_runs_the_program_granted_not_the_one_path_finds_now() {
     let plan = later.plan_replace(update.path()).expect("plan");
     let programs: Vec<_> = plan.programs.iter().map(|p| p.path.clone()).collect();
     assert_eq!(programs, vec![granted_sh]);
+
+    // Granted where `sh` was not found, nothing was recorded; one planted
+    // on PATH since is not taken up by an update either.
+    let home = tempfile::tempdir().expect("home");
+    let empty = tempfile::tempdir().expect("empty PATH");
+    let open_in = |path: String| {
+        let mut config = HostConfig::new(home.path().to_path_buf(), project.path().to_path_buf());
+        config.env = vec![("PATH".to_owned(), path)];
+        Framework::open(config).expect("opens")
+    };
+    let mut first = open_in(empty.path().display().to_string());
+    runtime()
+        .block_on(first.register(&fixture("hostile/execsh"), |_| true))
+        .expect("installs");
+    drop(first);
+    let planted = open_in(shadow.path().display().to_string());
+    let plan = planted.plan_replace(update.path()).expect("plan");
+    assert!(plan.programs.is_empty(), "{:?}", plan.programs);
 }

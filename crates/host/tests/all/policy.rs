@@ -250,18 +250,19 @@ fn a_refused_run_holds_on_every_path_to_plugin_code() {
         )
     };
     let (hello_rule, tally_rule) = (rule("hello"), rule("tally"));
-    let mut g = governed(
-        &[
-            PERMIT_ALL,
-            ("hello.cedar", &hello_rule),
-            ("tally.cedar", &tally_rule),
-        ],
-        &[],
-        "ann",
-    );
+    // Installed and enabled first; the policy comes later (a plugin it
+    // refuses to run is not enabled at all: enabling runs its hooks).
+    let mut g = governed(&[PERMIT_ALL], &[], "ann");
     for name in ["hello", "tally", "notes"] {
         install(&mut g, name).expect("installs");
     }
+    for (name, text) in [("hello.cedar", &hello_rule), ("tally.cedar", &tally_rule)] {
+        std::fs::write(g.machine().join(name), text).expect("policy");
+    }
+    let mut config = HostConfig::new(g._dirs.path().join("home"), g._dirs.path().join("project"));
+    config.policy.dirs = vec![(Scope::Machine, g.machine())];
+    config.policy.user = "ann".to_owned();
+    g.framework = Framework::open(config).expect("opens");
     let rt = runtime();
 
     // An embedder's kept instance.
@@ -313,4 +314,39 @@ fn a_refused_run_holds_on_every_path_to_plugin_code() {
         Err(e) => e.to_string(),
     };
     assert!(shown.contains("no-tally"), "{shown}");
+}
+
+/// Hooks are plugin code too: under a policy refusing `run`, enabling a
+/// plugin runs none of its hooks and is refused, disabling it skips its
+/// on-disable hook (and still disables it), and no path enables it first
+/// and asks afterwards.
+#[test]
+fn a_refused_run_runs_no_hook() {
+    let mut g = governed(&[PERMIT_ALL], &[], "ann");
+    install(&mut g, "hello").expect("installs");
+    let hello: lord_manifest::PluginId = "hello".parse().expect("id");
+    let rt = runtime();
+    rt.block_on(g.framework.disable(&hello)).expect("disables");
+
+    let rule = "@id(\"no-hello\")\nforbid(principal, action == Lord::Action::\"run\", resource) when { resource.id == \"hello\" };";
+    std::fs::write(g.machine().join("hello.cedar"), rule).expect("policy");
+    let mut config = HostConfig::new(g._dirs.path().join("home"), g._dirs.path().join("project"));
+    config.policy.dirs = vec![(Scope::Machine, g.machine())];
+    config.policy.user = "ann".to_owned();
+    let mut fresh = Framework::open(config).expect("opens");
+    let Err(refused) = rt.block_on(fresh.enable(&hello)) else {
+        panic!("a plugin the policy refuses to run was enabled, its hooks run");
+    };
+    assert!(
+        matches!(refused, HostError::PolicyRefused { .. }),
+        "{refused:?}"
+    );
+    let state = fresh.get(&hello).expect("installed").state;
+    assert_eq!(state, lord_store::PluginState::Disabled);
+    // An embedder's kept instance is refused before anything is enabled.
+    assert!(rt.block_on(fresh.load(&hello)).is_err());
+    assert_eq!(
+        fresh.get(&hello).expect("installed").state,
+        lord_store::PluginState::Disabled
+    );
 }

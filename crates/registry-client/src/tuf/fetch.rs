@@ -43,7 +43,15 @@ impl Fetch {
             let path = url
                 .to_file_path()
                 .map_err(|()| failed("not a local path".to_owned()))?;
-            return match std::fs::read(&path) {
+            // Read no further than one byte past the limit, as from a
+            // server: a mirror's file may be any size.
+            let read = std::fs::File::open(&path).and_then(|file| {
+                use std::io::Read as _;
+                let mut bytes = Vec::new();
+                file.take(limit.saturating_add(1)).read_to_end(&mut bytes)?;
+                Ok(bytes)
+            });
+            return match read {
                 Ok(bytes) if bytes.len() as u64 > limit => Err(too_large()),
                 Ok(bytes) => {
                     self.bytes += bytes.len() as u64;
