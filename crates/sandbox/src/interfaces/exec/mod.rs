@@ -198,6 +198,8 @@ async fn plan(
             cwd_guest: &cwd_guest,
             writable: folder.writable,
             net: &grants.net,
+            resolve: &git::system_resolve,
+            pins: std::sync::Mutex::new(Vec::new()),
         };
         let prepared = git::prepare(&command.args, &where_)?;
         let root = grants.folders.real(placed.folder).unwrap_or(&placed.host);
@@ -213,7 +215,10 @@ async fn plan(
             )
             .await?;
         }
-        args = prepared.args;
+        // The addresses the URLs' names were checked at (the plugin's
+        // and its configured remotes'), before the subcommand.
+        args = git::pin_args(&where_);
+        args.extend(prepared.args);
     }
     Ok(child::Plan {
         program: program.path.clone(),

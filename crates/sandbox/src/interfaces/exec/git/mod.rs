@@ -169,6 +169,31 @@ pub(super) struct Where<'a> {
     /// Whether the working folder's grant is writable.
     pub(super) writable: bool,
     pub(super) net: &'a [NetTarget],
+    /// How the host names of URLs are looked up: the system's resolver
+    /// ([`system_resolve`]), or a table in tests.
+    pub(super) resolve: Resolve<'a>,
+    /// `HOST:PORT:ADDRESSES` for each http(s) URL checked: the addresses
+    /// the check let through, handed to git (`http.curloptResolve`) so that
+    /// it connects to them and looks the name up no more.
+    pub(super) pins: std::sync::Mutex<Vec<String>>,
+}
+
+/// Looks a host name up: its addresses.
+pub(super) type Resolve<'a> =
+    &'a (dyn Fn(&str, u16) -> std::io::Result<Vec<std::net::IpAddr>> + Sync);
+
+/// The system's resolver, as git's own would answer.
+pub(super) fn system_resolve(host: &str, port: u16) -> std::io::Result<Vec<std::net::IpAddr>> {
+    use std::net::ToSocketAddrs as _;
+    Ok((host, port).to_socket_addrs()?.map(|a| a.ip()).collect())
+}
+
+/// The `-c http.curloptResolve=...` arguments for the pins a check made.
+pub(super) fn pin_args(where_: &Where<'_>) -> Vec<String> {
+    let pins = std::mem::take(&mut *where_.pins.lock().unwrap_or_else(|p| p.into_inner()));
+    pins.into_iter()
+        .flat_map(|pin| ["-c".to_owned(), format!("http.curloptResolve={pin}")])
+        .collect()
 }
 
 /// A git run lord is willing to make.
@@ -449,6 +474,26 @@ mod tests {
     use super::*;
     use crate::capability::Preopen;
 
+    /// A resolver for tests that name no host.
+    fn no_lookup(host: &str, _: u16) -> std::io::Result<Vec<std::net::IpAddr>> {
+        Err(std::io::Error::other(format!("{host} looked up")))
+    }
+
+    /// The tests' DNS: `granted.example` is a public address,
+    /// `rebound.example` answers this machine's.
+    fn table(host: &str, _: u16) -> std::io::Result<Vec<std::net::IpAddr>> {
+        match host.to_ascii_lowercase().as_str() {
+            "granted.example" => Ok(vec![
+                std::net::IpAddr::from([93, 184, 216, 34]),
+                std::net::IpAddr::from(std::net::Ipv6Addr::new(
+                    0x2606, 0x2800, 0x220, 1, 0, 0, 0, 0x1946,
+                )),
+            ]),
+            "rebound.example" => Ok(vec![std::net::IpAddr::from([127, 0, 0, 1])]),
+            other => Err(std::io::Error::other(format!("no such name {other}"))),
+        }
+    }
+
     /// Prepares `git ARGS` in `/project`, a folder `dir` granted as
     /// `writable`.
     fn prepare_in(dir: &Path, writable: bool, args: &[&str]) -> Result<Prepared, String> {
@@ -463,6 +508,8 @@ mod tests {
             cwd_guest: "/project",
             writable,
             net: &[],
+            resolve: &no_lookup,
+            pins: Default::default(),
         };
         let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
         prepare(&args, &where_)
@@ -528,6 +575,8 @@ mod tests {
             cwd_guest: "/project",
             writable: true,
             net: &[],
+            resolve: &no_lookup,
+            pins: Default::default(),
         };
         let run = |args: &[&str]| {
             let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
@@ -616,6 +665,8 @@ mod tests {
             cwd_guest: "/project",
             writable: true,
             net: &net,
+            resolve: &table,
+            pins: Default::default(),
         };
         let run = |args: &[&str]| {
             let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
@@ -653,6 +704,56 @@ mod tests {
                 panic!("{url} was refused: {e}");
             }
         }
+        // git is told the addresses the check let through, and looks the
+        // name up no more.
+        let pinned = pin_args(&where_);
+        assert!(
+            pinned.contains(
+                &"http.curloptResolve=granted.example:443:93.184.216.34,[2606:2800:220:1::1946]"
+                    .to_owned()
+            ),
+            "{pinned:?}"
+        );
+        assert!(pin_args(&where_).is_empty(), "taken once");
+    }
+
+    /// A granted name whose answer is this machine (DNS rebinding, or a
+    /// name its author points at 127.0.0.1) is refused, and a name that
+    /// cannot be looked up is too: git would look it up again.
+    #[test]
+    fn a_granted_name_answering_this_machine_is_not_reached_by_git() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let folders = Folders::new(&[Preopen {
+            host: dir.path().to_path_buf(),
+            guest: "/project".to_owned(),
+            writable: true,
+            resolved: false,
+        }]);
+        let net: Vec<NetTarget> = ["net(rebound.example)", "net(missing.example)"]
+            .iter()
+            .map(|p| match p.parse::<lord_manifest::Permission>() {
+                Ok(lord_manifest::Permission::Net(target)) => target,
+                other => panic!("{p}: {other:?}"),
+            })
+            .collect();
+        let where_ = Where {
+            folders: &folders,
+            cwd_guest: "/project",
+            writable: true,
+            net: &net,
+            resolve: &table,
+            pins: Default::default(),
+        };
+        for (url, expect) in [
+            ("https://rebound.example/x", "127.0.0.1"),
+            ("git://rebound.example/x", "127.0.0.1"),
+            ("https://missing.example/x", "could not be looked up"),
+        ] {
+            let args = vec!["ls-remote".to_owned(), url.to_owned()];
+            let err = prepare(&args, &where_).expect_err(url);
+            assert!(err.contains(expect), "{url}: {err}");
+        }
+        assert!(pin_args(&where_).is_empty());
     }
 
     #[test]

@@ -101,11 +101,23 @@ pub(super) fn url(arg: &str, scheme: &str, where_: &Where<'_>) -> Result<String,
             let host = parsed.host_str().unwrap_or("");
             plain_authority(arg, host)?;
             let port = parsed.port_or_known_default().unwrap_or(9418);
-            if crate::capability::authority_allowed(where_.net, host, port) {
-                Ok(arg.to_owned())
-            } else {
-                Err(format!("net({host}:{port}) for git"))
+            if !crate::capability::authority_allowed(where_.net, host, port) {
+                return Err(format!("net({host}:{port}) for git"));
             }
+            // curl is handed the addresses checked here; git's own
+            // protocol connects by itself, so for it the check alone
+            // stands (an answer that changes between the two is the
+            // one gap left).
+            if let Some(pin) = pin(host, port, where_)?
+                && scheme != "git"
+            {
+                where_
+                    .pins
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .push(pin);
+            }
+            Ok(arg.to_owned())
         }
         "file" => {
             let path = file_url_path(arg).ok_or_else(|| {
@@ -127,6 +139,49 @@ pub(super) fn url(arg: &str, scheme: &str, where_: &Where<'_>) -> Result<String,
             without_credentials(arg)
         )),
     }
+}
+
+/// The addresses git may connect to for the URL host `host`, as an entry
+/// of curl's resolve list (`HOST:PORT:ADDR[,ADDR]`): the name looked up
+/// here and only the addresses its grant reaches kept, since a name's
+/// owner may answer this machine's address or a cloud's metadata service
+/// (`NetTarget::allows`). `None` for an address, which the grant named
+/// itself. A name that cannot be looked up is refused: git would look it
+/// up again, and could get another answer.
+fn pin(host: &str, port: u16, where_: &Where<'_>) -> Result<Option<String>, String> {
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    if bare.parse::<std::net::IpAddr>().is_ok() {
+        return Ok(None);
+    }
+    let found = (where_.resolve)(bare, port)
+        .map_err(|e| format!("the git host `{bare}`, which could not be looked up ({e})"))?;
+    let names = [bare];
+    let mut kept: Vec<std::net::IpAddr> = Vec::new();
+    for ip in found.iter().map(|ip| ip.to_canonical()) {
+        if !kept.contains(&ip) && where_.net.iter().any(|t| t.allows(ip, port, &names)) {
+            kept.push(ip);
+        }
+    }
+    if kept.is_empty() {
+        let answered: Vec<String> = found.iter().map(ToString::to_string).collect();
+        return Err(format!(
+            "the git host `{bare}`, whose addresses ({}) its grant does not reach: a name's \
+             grant reaches neither this machine nor its link-local neighbours",
+            if answered.is_empty() {
+                "none".to_owned()
+            } else {
+                answered.join(", ")
+            }
+        ));
+    }
+    let addresses: Vec<String> = kept
+        .iter()
+        .map(|ip| match ip {
+            std::net::IpAddr::V4(v4) => v4.to_string(),
+            std::net::IpAddr::V6(v6) => format!("[{v6}]"),
+        })
+        .collect();
+    Ok(Some(format!("{bare}:{port}:{}", addresses.join(","))))
 }
 
 /// `arg` as an error may show it: the credentials of a URL's user part (a
