@@ -109,6 +109,7 @@ impl Delivery {
     /// and misses the rest of that round's events; the command that
     /// published them is not affected.
     pub(crate) async fn deliver(&self, lifecycle: &Lifecycle, rt: Runtime<'_>, store: &mut Store) {
+        let mut refused = std::collections::BTreeSet::new();
         for _ in 0..ROUNDS {
             let batches = self.drain();
             // Unreadable mailboxes leave the messages waiting for a later
@@ -119,7 +120,17 @@ impl Delivery {
             }
             let mut delivered = !batches.is_empty();
             for to in receivers {
-                delivered |= deliver_messages(lifecycle, rt, store, &to).await;
+                if refused.contains(&to) {
+                    continue;
+                }
+                match deliver_messages(lifecycle, rt, store, &to).await {
+                    Handed::Delivered => delivered = true,
+                    Handed::Waiting => {}
+                    // Refused in every round: asked once per command.
+                    Handed::Refused => {
+                        refused.insert(to);
+                    }
+                }
             }
             for (id, events) in batches {
                 deliver_events(lifecycle, rt, store, &id, &events).await;
@@ -224,22 +235,46 @@ fn filled(
 /// refuses a message (`err`) is audited but not counted against its
 /// breaker: a sender must not be able to disable a receiver by sending it
 /// bad messages. Traps and limits still count.
+/// What one receiver's turn in a round came to.
+enum Handed {
+    /// Messages were taken (delivered, refused by the handler, or put back
+    /// after a failure worth another round).
+    Delivered,
+    /// None could be taken now; they wait for a later command.
+    Waiting,
+    /// The policies refuse to run the receiver: its messages wait, and
+    /// later rounds of this command pass it over.
+    Refused,
+}
+
 async fn deliver_messages(
     lifecycle: &Lifecycle,
     rt: Runtime<'_>,
     store: &mut Store,
     to: &str,
-) -> bool {
+) -> Handed {
     let mailboxes = &rt.channels().mailboxes;
     let Ok(id) = to.parse::<PluginId>() else {
-        return false;
+        return Handed::Waiting;
     };
     let plugin = match store.require(&id) {
         Ok(plugin) if plugin.state == PluginState::Enabled && plugin.manifest.accepts_messages => {
             plugin
         }
-        Ok(_) | Err(_) => return false,
+        Ok(_) | Err(_) => return Handed::Waiting,
     };
+    // Asked before any message is taken: a refused receiver's messages
+    // stay in its mailbox untouched.
+    if let Err(e) = rt.governance().govern(
+        store,
+        lord_policy::Action::Run,
+        || crate::governance::installed_facts(&plugin),
+        None,
+        None,
+    ) {
+        let _ = store.audit(&id, "messages not delivered", &e.to_string());
+        return Handed::Refused;
+    }
     // Taken (read and deleted) in one transaction: another process
     // delivering now finds none of them.
     // Over its calls or CPU time per minute, its messages wait in its
@@ -248,37 +283,29 @@ async fn deliver_messages(
     let quota = rt.quota(&id);
     if let Err(throttle) = quota.check() {
         let _ = store.audit(&id, "messages not delivered", &throttle.to_string());
-        return false;
+        return Handed::Waiting;
     }
     // A receiver whose data folder is over its quota keeps its messages
     // waiting until files are removed from it.
     let data = rt.data_folder(&plugin);
     if let Some(over) = data.as_ref().and_then(DataFolder::over) {
         let _ = store.audit(&id, "messages not delivered", &over);
-        return false;
+        return Handed::Waiting;
     }
     let messages = match mailboxes.take(to) {
         Ok(messages) if !messages.is_empty() => messages,
-        Ok(_) => return false,
+        Ok(_) => return Handed::Waiting,
         Err(e) => {
             let _ = store.audit(&id, "messages not delivered", &e.to_string());
-            return false;
+            return Handed::Waiting;
         }
     };
-    let mut instance = match lifecycle.load(rt, store, &plugin).await {
+    let mut instance = match lifecycle.load_decided(rt, store, &plugin).await {
         Ok(instance) => instance,
         Err(e) => {
             let _ = store.audit(&id, "messages not delivered", &e.to_string());
             put_back(mailboxes, store, &id, &messages);
-            // A policy that refuses the receiver refuses it in every round:
-            // its messages wait for a later command, not for another try.
-            let refused = matches!(
-                e,
-                HostError::PolicyRefused { .. }
-                    | HostError::PolicyUnusable(_)
-                    | HostError::Policy(_)
-            );
-            return !refused;
+            return Handed::Delivered;
         }
     };
     for (index, message) in messages.iter().enumerate() {
@@ -320,7 +347,7 @@ async fn deliver_messages(
     let _ = lifecycle
         .throttled(rt, store, &id, quota.take_throttles())
         .await;
-    true
+    Handed::Delivered
 }
 
 /// Queues taken messages again, for a later round or command.

@@ -633,8 +633,15 @@ impl Framework {
         }
         match failure {
             None => Ok((UpdateOutcome::Updated, disabled)),
-            Some((case, reason)) => {
-                self.switch_back(&step.id).await?;
+            Some((case, mut reason)) => {
+                // The build put back may not enable either (a policy that
+                // refuses its hooks, say): said, not lost.
+                let back = self.switch_back(&step.id).await?;
+                if let Some(e) = back.enable_error {
+                    reason.push_str(&format!(
+                        "; the previous build is back but not enabled: {e}"
+                    ));
+                }
                 Ok((UpdateOutcome::RolledBack { case, reason }, disabled))
             }
         }

@@ -46,7 +46,14 @@ impl Folders {
                 .map(|p| Folder {
                     guest: p.guest.clone(),
                     host: p.host.clone(),
-                    real: p.host.canonicalize().ok(),
+                    // A resolved grant's path is already its real one, as
+                    // granted: resolving it again here could follow a link
+                    // the plugin put on it since (`Preopen::resolved`).
+                    real: if p.resolved {
+                        Some(p.host.clone())
+                    } else {
+                        p.host.canonicalize().ok()
+                    },
                     writable: p.writable,
                 })
                 .collect(),
