@@ -229,12 +229,6 @@ fn filled(
     true
 }
 
-/// Hands a receiver its queued messages (highest priority first), if it is
-/// enabled and accepts messages; otherwise they stay in its mailbox for a
-/// later command. Returns whether any message was taken. A handler that
-/// refuses a message (`err`) is audited but not counted against its
-/// breaker: a sender must not be able to disable a receiver by sending it
-/// bad messages. Traps and limits still count.
 /// What one receiver's turn in a round came to.
 enum Handed {
     /// Messages were taken (delivered, refused by the handler, or put back
@@ -247,6 +241,12 @@ enum Handed {
     Refused,
 }
 
+/// Hands a receiver its queued messages (highest priority first), if it is
+/// enabled, accepts messages and the policies let it run; otherwise they
+/// stay in its mailbox for a later command. A handler that refuses a
+/// message (`err`) is audited but not counted against its breaker: a
+/// sender must not be able to disable a receiver by sending it bad
+/// messages. Traps and limits still count.
 async fn deliver_messages(
     lifecycle: &Lifecycle,
     rt: Runtime<'_>,
@@ -263,18 +263,6 @@ async fn deliver_messages(
         }
         Ok(_) | Err(_) => return Handed::Waiting,
     };
-    // Asked before any message is taken: a refused receiver's messages
-    // stay in its mailbox untouched.
-    if let Err(e) = rt.governance().govern(
-        store,
-        lord_policy::Action::Run,
-        || crate::governance::installed_facts(&plugin),
-        None,
-        None,
-    ) {
-        let _ = store.audit(&id, "messages not delivered", &e.to_string());
-        return Handed::Refused;
-    }
     // Taken (read and deleted) in one transaction: another process
     // delivering now finds none of them.
     // Over its calls or CPU time per minute, its messages wait in its
@@ -291,6 +279,18 @@ async fn deliver_messages(
     if let Some(over) = data.as_ref().and_then(DataFolder::over) {
         let _ = store.audit(&id, "messages not delivered", &over);
         return Handed::Waiting;
+    }
+    // Asked before any message is taken: a refused receiver's messages
+    // stay in its mailbox untouched.
+    if let Err(e) = rt.governance().govern(
+        store,
+        lord_policy::Action::Run,
+        || crate::governance::installed_facts(&plugin),
+        None,
+        None,
+    ) {
+        let _ = store.audit(&id, "messages not delivered", &e.to_string());
+        return Handed::Refused;
     }
     let messages = match mailboxes.take(to) {
         Ok(messages) if !messages.is_empty() => messages,

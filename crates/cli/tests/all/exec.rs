@@ -47,7 +47,8 @@ fn run(lord: &Lord, args: &[&str]) -> Run {
         .env("GIT_AUTHOR_NAME", "Plugin")
         .env("GIT_AUTHOR_EMAIL", "plugin@example.invalid")
         .env("GIT_COMMITTER_NAME", "Plugin")
-        .env("GIT_COMMITTER_EMAIL", "plugin@example.invalid");
+        .env("GIT_COMMITTER_EMAIL", "plugin@example.invalid")
+        .env("https_proxy", "");
     lord.run_cmd(&mut cmd)
 }
 
@@ -359,6 +360,13 @@ fn git_variables_and_the_loader_are_refused_even_when_granted() {
         &["execgit-env", "LD_PRELOAD", "/tmp/x.so"],
         "`LD_PRELOAD`",
     );
+    // A proxy it names would reach hosts no grant checks, and look names
+    // up past the addresses lord checked.
+    refused(
+        &lord,
+        &["execgit-env", "https_proxy", "http://127.0.0.1:6379"],
+        "`https_proxy` set for git",
+    );
     // And one the plugin holds no grant for at all.
     refused(
         &lord,
@@ -518,6 +526,26 @@ fn a_push_to_a_local_repository_never_runs_its_hooks() {
         &["execgit", "push"],
         "git push to the local repository",
     );
+    // Nor through a branch's push remote written as a path, which names
+    // no configured remote.
+    git(project, &["remote", "remove", "mirror"]);
+    for branch in ["master", "main"] {
+        git(
+            project,
+            &["config", &format!("branch.{branch}.pushremote"), "tgt"],
+        );
+    }
+    refused(
+        &lord,
+        &["execgit", "push"],
+        "git push to the local repository",
+    );
+    for branch in ["master", "main"] {
+        git(
+            project,
+            &["config", "--unset", &format!("branch.{branch}.pushremote")],
+        );
+    }
     assert!(!marker.exists(), "the other repository's hook ran");
     // Fetching from it runs no hook, and is the plugin's right.
     run(&lord, &["execgit", "fetch", "tgt"]).assert_ok();

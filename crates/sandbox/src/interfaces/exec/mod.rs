@@ -198,8 +198,8 @@ async fn plan(
             cwd_guest: &cwd_guest,
             writable: folder.writable,
             net: &grants.net,
-            resolve: &git::system_resolve,
-            pins: std::sync::Mutex::new(Vec::new()),
+            resolve: None,
+            names: std::sync::Mutex::new(Vec::new()),
         };
         let prepared = git::prepare(&command.args, &where_)?;
         let root = grants.folders.real(placed.folder).unwrap_or(&placed.host);
@@ -217,7 +217,7 @@ async fn plan(
         }
         // The addresses the URLs' names were checked at (the plugin's
         // and its configured remotes'), before the subcommand.
-        args = git::pin_args(&where_);
+        args = git::pin_args(&where_).await?;
         args.extend(prepared.args);
     }
     Ok(child::Plan {
@@ -264,6 +264,16 @@ fn child_env(
             });
         }
         allowed(key)?;
+        // A proxy git is told of connects wherever it says and looks names
+        // up itself, past every address check: git uses the one lord was
+        // started with, if any, never one the plugin names.
+        if is_git && key.to_ascii_lowercase().ends_with("_proxy") {
+            return Err(format!(
+                "the variable `{key}` set for git (a proxy the plugin names would reach hosts \
+                 no grant checks; git uses the one lord was started with)"
+            )
+            .into());
+        }
         env.retain(|(k, _)| k != key);
         env.push((key.clone(), value.clone()));
     }

@@ -134,12 +134,27 @@ pub(super) async fn check(
                 others.extend(found);
             }
         }
+        // A branch's remote that names no configured remote is itself a
+        // URL or a path (`branch.main.pushremote=.`), checked as one.
+        let named: Vec<&str> = config
+            .iter()
+            .filter_map(|(key, _)| key.strip_prefix("remote.")?.strip_suffix(".url"))
+            .collect();
         for (key, value) in &config {
-            let Some(name) = key.strip_prefix("remote.").and_then(|k| {
+            let remote = key.strip_prefix("remote.").and_then(|k| {
                 k.strip_suffix(".url")
                     .or_else(|| k.strip_suffix(".pushurl"))
-            }) else {
-                continue;
+            });
+            let branch = key
+                .strip_prefix("branch.")
+                .filter(|k| k.ends_with(".remote") || k.ends_with(".pushremote"));
+            let name = match (remote, branch) {
+                (Some(name), _) => name,
+                (None, Some(_)) if named.contains(&value.to_ascii_lowercase().as_str()) => {
+                    continue;
+                }
+                (None, Some(_)) => value.as_str(),
+                (None, None) => continue,
             };
             let local = git::configured_remote(value, &bases, where_)?;
             let found: Vec<PathBuf> = local

@@ -169,31 +169,63 @@ pub(super) struct Where<'a> {
     /// Whether the working folder's grant is writable.
     pub(super) writable: bool,
     pub(super) net: &'a [NetTarget],
-    /// How the host names of URLs are looked up: the system's resolver
-    /// ([`system_resolve`]), or a table in tests.
-    pub(super) resolve: Resolve<'a>,
-    /// `HOST:PORT:ADDRESSES` for each http(s) URL checked: the addresses
-    /// the check let through, handed to git (`http.curloptResolve`) so that
-    /// it connects to them and looks the name up no more.
-    pub(super) pins: std::sync::Mutex<Vec<String>>,
+    /// How the host names of URLs are looked up: `None` for the system's
+    /// resolver (asynchronously, under the call's deadline), or a table
+    /// in tests.
+    pub(super) resolve: Option<Resolve<'a>>,
+    /// The host names the checked URLs reach, the plugin's and its
+    /// configured remotes' (`Name`), looked up once the checks are done
+    /// ([`pin_args`]).
+    pub(super) names: std::sync::Mutex<Vec<Name>>,
+}
+
+/// A URL's host name to look up, and whether curl is handed the addresses
+/// (http and https; git's own protocol connects by itself).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Name {
+    pub(super) host: String,
+    pub(super) port: u16,
+    pub(super) pin: bool,
 }
 
 /// Looks a host name up: its addresses.
 pub(super) type Resolve<'a> =
     &'a (dyn Fn(&str, u16) -> std::io::Result<Vec<std::net::IpAddr>> + Sync);
 
-/// The system's resolver, as git's own would answer.
-pub(super) fn system_resolve(host: &str, port: u16) -> std::io::Result<Vec<std::net::IpAddr>> {
-    use std::net::ToSocketAddrs as _;
-    Ok((host, port).to_socket_addrs()?.map(|a| a.ip()).collect())
-}
+/// The most distinct names one git run may reach: each is looked up
+/// before it starts.
+const MAX_NAMES: usize = 16;
 
-/// The `-c http.curloptResolve=...` arguments for the pins a check made.
-pub(super) fn pin_args(where_: &Where<'_>) -> Vec<String> {
-    let pins = std::mem::take(&mut *where_.pins.lock().unwrap_or_else(|p| p.into_inner()));
-    pins.into_iter()
-        .flat_map(|pin| ["-c".to_owned(), format!("http.curloptResolve={pin}")])
-        .collect()
+/// Looks up every name the checked URLs reach, once each, and keeps the
+/// addresses the grants reach (see `remote::pin`): the
+/// `-c http.curloptResolve=HOST:PORT:ADDRESSES` arguments that hand curl
+/// exactly those, so git looks no name up itself. A name that resolves to
+/// nothing its grant reaches, or not at all, refuses the run.
+pub(super) async fn pin_args(where_: &Where<'_>) -> Result<Vec<String>, String> {
+    let mut names = std::mem::take(&mut *where_.names.lock().unwrap_or_else(|p| p.into_inner()));
+    names.sort_by(|a, b| (&a.host, a.port, a.pin).cmp(&(&b.host, b.port, b.pin)));
+    names.dedup();
+    if names.len() > MAX_NAMES {
+        return Err(format!(
+            "a git run reaching {} host names, over the {MAX_NAMES} lord looks up for one run",
+            names.len()
+        ));
+    }
+    let mut args = Vec::new();
+    for name in names {
+        let found = match where_.resolve {
+            Some(resolve) => resolve(&name.host, name.port),
+            None => tokio::net::lookup_host((name.host.as_str(), name.port))
+                .await
+                .map(|found| found.map(|a| a.ip()).collect()),
+        };
+        let pin = remote::pin(&name.host, name.port, found, where_.net)?;
+        if name.pin {
+            args.push("-c".to_owned());
+            args.push(format!("http.curloptResolve={pin}"));
+        }
+    }
+    Ok(args)
 }
 
 /// A git run lord is willing to make.
@@ -508,8 +540,8 @@ mod tests {
             cwd_guest: "/project",
             writable,
             net: &[],
-            resolve: &no_lookup,
-            pins: Default::default(),
+            resolve: Some(&no_lookup),
+            names: Default::default(),
         };
         let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
         prepare(&args, &where_)
@@ -575,8 +607,8 @@ mod tests {
             cwd_guest: "/project",
             writable: true,
             net: &[],
-            resolve: &no_lookup,
-            pins: Default::default(),
+            resolve: Some(&no_lookup),
+            names: Default::default(),
         };
         let run = |args: &[&str]| {
             let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
@@ -665,8 +697,8 @@ mod tests {
             cwd_guest: "/project",
             writable: true,
             net: &net,
-            resolve: &table,
-            pins: Default::default(),
+            resolve: Some(&table),
+            names: Default::default(),
         };
         let run = |args: &[&str]| {
             let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
@@ -705,16 +737,27 @@ mod tests {
             }
         }
         // git is told the addresses the check let through, and looks the
-        // name up no more.
-        let pinned = pin_args(&where_);
-        assert!(
-            pinned.contains(
-                &"http.curloptResolve=granted.example:443:93.184.216.34,[2606:2800:220:1::1946]"
-                    .to_owned()
-            ),
-            "{pinned:?}"
+        // name up no more: one lookup per name, however often it came.
+        let pinned = block_on(pin_args(&where_)).expect("pinned");
+        assert_eq!(
+            pinned,
+            [
+                "-c",
+                "http.curloptResolve=granted.example:443:93.184.216.34,[2606:2800:220:1::1946]"
+            ]
         );
-        assert!(pin_args(&where_).is_empty(), "taken once");
+        assert!(
+            block_on(pin_args(&where_)).expect("none").is_empty(),
+            "taken once"
+        );
+    }
+
+    fn block_on<T>(future: impl std::future::Future<Output = T>) -> T {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime")
+            .block_on(future)
     }
 
     /// A granted name whose answer is this machine (DNS rebinding, or a
@@ -741,8 +784,8 @@ mod tests {
             cwd_guest: "/project",
             writable: true,
             net: &net,
-            resolve: &table,
-            pins: Default::default(),
+            resolve: Some(&table),
+            names: Default::default(),
         };
         for (url, expect) in [
             ("https://rebound.example/x", "127.0.0.1"),
@@ -750,10 +793,17 @@ mod tests {
             ("https://missing.example/x", "could not be looked up"),
         ] {
             let args = vec!["ls-remote".to_owned(), url.to_owned()];
-            let err = prepare(&args, &where_).expect_err(url);
+            prepare(&args, &where_).expect("the URL itself is granted");
+            let err = block_on(pin_args(&where_)).expect_err(url);
             assert!(err.contains(expect), "{url}: {err}");
         }
-        assert!(pin_args(&where_).is_empty());
+        // A trailing dot, which curl versions read differently, is refused.
+        let args = vec![
+            "ls-remote".to_owned(),
+            "https://rebound.example./x".to_owned(),
+        ];
+        let err = prepare(&args, &where_).expect_err("a trailing dot");
+        assert!(err.contains("ends with a dot"), "{err}");
     }
 
     #[test]

@@ -104,18 +104,21 @@ pub(super) fn url(arg: &str, scheme: &str, where_: &Where<'_>) -> Result<String,
             if !crate::capability::authority_allowed(where_.net, host, port) {
                 return Err(format!("net({host}:{port}) for git"));
             }
-            // curl is handed the addresses checked here; git's own
-            // protocol connects by itself, so for it the check alone
-            // stands (an answer that changes between the two is the
-            // one gap left).
-            if let Some(pin) = pin(host, port, where_)?
-                && scheme != "git"
-            {
+            // Looked up once every URL is checked (`pin_args`): curl is
+            // handed the addresses kept; git's own protocol connects by
+            // itself, so for it the check alone stands (an answer that
+            // changes between the two is the one gap left).
+            let bare = host.trim_start_matches('[').trim_end_matches(']');
+            if bare.parse::<std::net::IpAddr>().is_err() {
                 where_
-                    .pins
+                    .names
                     .lock()
                     .unwrap_or_else(|p| p.into_inner())
-                    .push(pin);
+                    .push(super::Name {
+                        host: bare.to_owned(),
+                        port,
+                        pin: scheme != "git",
+                    });
             }
             Ok(arg.to_owned())
         }
@@ -141,24 +144,24 @@ pub(super) fn url(arg: &str, scheme: &str, where_: &Where<'_>) -> Result<String,
     }
 }
 
-/// The addresses git may connect to for the URL host `host`, as an entry
-/// of curl's resolve list (`HOST:PORT:ADDR[,ADDR]`): the name looked up
-/// here and only the addresses its grant reaches kept, since a name's
-/// owner may answer this machine's address or a cloud's metadata service
-/// (`NetTarget::allows`). `None` for an address, which the grant named
-/// itself. A name that cannot be looked up is refused: git would look it
-/// up again, and could get another answer.
-fn pin(host: &str, port: u16, where_: &Where<'_>) -> Result<Option<String>, String> {
-    let bare = host.trim_start_matches('[').trim_end_matches(']');
-    if bare.parse::<std::net::IpAddr>().is_ok() {
-        return Ok(None);
-    }
-    let found = (where_.resolve)(bare, port)
-        .map_err(|e| format!("the git host `{bare}`, which could not be looked up ({e})"))?;
+/// The addresses git may connect to for the URL host name `bare`, as an
+/// entry of curl's resolve list (`HOST:PORT:ADDR[,ADDR]`), from what
+/// looking it up `found`: only the addresses its grant reaches are kept,
+/// since a name's owner may answer this machine's address or a cloud's
+/// metadata service (`NetTarget::allows`). A name that cannot be looked up
+/// is refused: git would look it up again, and could get another answer.
+pub(super) fn pin(
+    bare: &str,
+    port: u16,
+    found: std::io::Result<Vec<std::net::IpAddr>>,
+    net: &[lord_manifest::NetTarget],
+) -> Result<String, String> {
+    let found =
+        found.map_err(|e| format!("the git host `{bare}`, which could not be looked up ({e})"))?;
     let names = [bare];
     let mut kept: Vec<std::net::IpAddr> = Vec::new();
     for ip in found.iter().map(|ip| ip.to_canonical()) {
-        if !kept.contains(&ip) && where_.net.iter().any(|t| t.allows(ip, port, &names)) {
+        if !kept.contains(&ip) && net.iter().any(|t| t.allows(ip, port, &names)) {
             kept.push(ip);
         }
     }
@@ -181,7 +184,7 @@ fn pin(host: &str, port: u16, where_: &Where<'_>) -> Result<Option<String>, Stri
             std::net::IpAddr::V6(v6) => format!("[{v6}]"),
         })
         .collect();
-    Ok(Some(format!("{bare}:{port}:{}", addresses.join(","))))
+    Ok(format!("{bare}:{port}:{}", addresses.join(",")))
 }
 
 /// `arg` as an error may show it: the credentials of a URL's user part (a
@@ -238,6 +241,9 @@ fn plain_authority(arg: &str, parsed_host: &str) -> Result<(), String> {
     } else {
         host_port.split(':').next().unwrap_or_default()
     };
+    if host.ends_with('.') {
+        return unclear("its host ends with a dot");
+    }
     if host.eq_ignore_ascii_case(parsed_host) {
         Ok(())
     } else {
