@@ -48,7 +48,8 @@ fn run(lord: &Lord, args: &[&str]) -> Run {
         .env("GIT_AUTHOR_EMAIL", "plugin@example.invalid")
         .env("GIT_COMMITTER_NAME", "Plugin")
         .env("GIT_COMMITTER_EMAIL", "plugin@example.invalid")
-        .env("https_proxy", "");
+        .env("https_proxy", "")
+        .env("LOCALDOMAIN", "");
     lord.run_cmd(&mut cmd)
 }
 
@@ -367,6 +368,11 @@ fn git_variables_and_the_loader_are_refused_even_when_granted() {
         &["execgit-env", "https_proxy", "http://127.0.0.1:6379"],
         "`https_proxy` set for git",
     );
+    refused(
+        &lord,
+        &["execgit-env", "LOCALDOMAIN", "evil.example"],
+        "`LOCALDOMAIN` set for git",
+    );
     // And one the plugin holds no grant for at all.
     refused(
         &lord,
@@ -540,12 +546,29 @@ fn a_push_to_a_local_repository_never_runs_its_hooks() {
         &["execgit", "push"],
         "git push to the local repository",
     );
+    // Remote names are matched as git matches them, exactly: a push remote
+    // `origin` beside a remote `Origin` is the path `./origin`.
+    std::fs::rename(project.join("tgt"), project.join("origin")).expect("rename");
+    git(project, &["remote", "add", "Origin", "none"]);
+    for branch in ["master", "main"] {
+        git(
+            project,
+            &["config", &format!("branch.{branch}.pushremote"), "origin"],
+        );
+    }
+    refused(
+        &lord,
+        &["execgit", "push"],
+        "git push to the local repository",
+    );
     for branch in ["master", "main"] {
         git(
             project,
             &["config", "--unset", &format!("branch.{branch}.pushremote")],
         );
     }
+    git(project, &["remote", "remove", "Origin"]);
+    std::fs::rename(project.join("origin"), project.join("tgt")).expect("rename");
     assert!(!marker.exists(), "the other repository's hook ran");
     // Fetching from it runs no hook, and is the plugin's right.
     run(&lord, &["execgit", "fetch", "tgt"]).assert_ok();

@@ -265,12 +265,21 @@ fn child_env(
         }
         allowed(key)?;
         // A proxy git is told of connects wherever it says and looks names
-        // up itself, past every address check: git uses the one lord was
-        // started with, if any, never one the plugin names.
-        if is_git && key.to_ascii_lowercase().ends_with("_proxy") {
+        // up itself, past every address check; the resolver's variables
+        // make a granted name look up another (`LOCALDOMAIN` with
+        // `RES_OPTIONS=ndots:5`). git uses the ones lord was started with,
+        // if any, never ones the plugin names.
+        let lower = key.to_ascii_lowercase();
+        if is_git
+            && (lower.ends_with("_proxy")
+                || matches!(
+                    lower.as_str(),
+                    "localdomain" | "res_options" | "hostaliases"
+                ))
+        {
             return Err(format!(
-                "the variable `{key}` set for git (a proxy the plugin names would reach hosts \
-                 no grant checks; git uses the one lord was started with)"
+                "the variable `{key}` set for git (it would choose where git's connections \
+                 go, past the addresses lord checked; git uses the one lord was started with)"
             )
             .into());
         }

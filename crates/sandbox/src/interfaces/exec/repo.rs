@@ -150,7 +150,7 @@ pub(super) async fn check(
                 .filter(|k| k.ends_with(".remote") || k.ends_with(".pushremote"));
             let name = match (remote, branch) {
                 (Some(name), _) => name,
-                (None, Some(_)) if named.contains(&value.to_ascii_lowercase().as_str()) => {
+                (None, Some(_)) if named.contains(&value.as_str()) => {
                     continue;
                 }
                 (None, Some(_)) => value.as_str(),
@@ -191,7 +191,7 @@ pub(super) async fn check(
 /// The repository git finds from `cwd` (with `env`): its folder and common
 /// folder, each checked to be inside the plugin's folders and to borrow no
 /// objects, and its own configuration (`local` and `worktree` scopes), each
-/// key checked to be inert and lowercased, with its value. `None` when
+/// key checked to be inert, as git prints it, with its value. `None` when
 /// there is no repository there.
 async fn inspect(
     git_path: &Path,
@@ -265,8 +265,11 @@ async fn inspect(
             continue;
         }
         let (key, value) = item.split_once('\n').unwrap_or((item, ""));
-        let key = key.to_ascii_lowercase();
-        if !inert(&key) {
+        // git prints a key's section and name lowercased and its
+        // subsection (a remote's name) as written: remote names are
+        // matched exactly, as git matches them.
+        let key = key.to_owned();
+        if !inert(&key.to_ascii_lowercase()) {
             return Err(format!(
                 "git in a repository whose configuration sets `{key}`: it can make git run a \
                  program or reach outside the plugin's folders, so lord runs no git there \
