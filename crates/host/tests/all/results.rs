@@ -26,18 +26,20 @@ fn calls(report: &Report, entry: &str) -> u64 {
         .map_or(0, |e| e.calls)
 }
 
-/// The napper fixture with its version changed: an update.
-fn napper_at(version: &str) -> tempfile::TempDir {
+/// The napper fixture with `from` in its manifest replaced by `to`.
+fn napper_with(from: &str, to: &str) -> tempfile::TempDir {
     let src = fixture("napper");
     let dir = tempfile::tempdir().expect("variant dir");
     std::fs::copy(src.join("plugin.wasm"), dir.path().join("plugin.wasm")).expect("copy");
     let manifest = std::fs::read_to_string(src.join("plugin.toml")).expect("manifest");
-    std::fs::write(
-        dir.path().join("plugin.toml"),
-        manifest.replace("version = \"0.1.0\"", &format!("version = \"{version}\"")),
-    )
-    .expect("write manifest");
+    std::fs::write(dir.path().join("plugin.toml"), manifest.replace(from, to))
+        .expect("write manifest");
     dir
+}
+
+/// The napper fixture with its version changed: an update.
+fn napper_at(version: &str) -> tempfile::TempDir {
+    napper_with("version = \"0.1.0\"", &format!("version = \"{version}\""))
 }
 
 #[test]
@@ -148,16 +150,7 @@ fn a_pure_micro_handler_is_answered_from_the_cache() {
 /// The napper fixture granted `fs-read($PROJECT)`: its answers may depend
 /// on the project a command runs in.
 fn napper_reading_the_project() -> tempfile::TempDir {
-    let src = fixture("napper");
-    let dir = tempfile::tempdir().expect("variant dir");
-    std::fs::copy(src.join("plugin.wasm"), dir.path().join("plugin.wasm")).expect("copy");
-    let manifest = std::fs::read_to_string(src.join("plugin.toml")).expect("manifest");
-    std::fs::write(
-        dir.path().join("plugin.toml"),
-        manifest.replace("request = []", "request = [\"fs-read($PROJECT)\"]"),
-    )
-    .expect("write manifest");
-    dir
+    napper_with("request = []", "request = [\"fs-read($PROJECT)\"]")
 }
 
 #[test]
