@@ -240,12 +240,13 @@ fn an_update_runs_the_program_granted_not_the_one_path_finds_now() {
     let project = tempfile::tempdir().expect("project");
     std::fs::create_dir(project.path().join(".git")).expect("marker");
     let (granted, shadow) = (program_dir(), program_dir());
-    let open = |path: String| {
-        let mut config = HostConfig::new(home.path().to_path_buf(), project.path().to_path_buf());
+    // A framework on `home` whose PATH is `path`.
+    let open = |home: &Path, path: String| {
+        let mut config = HostConfig::new(home.to_path_buf(), project.path().to_path_buf());
         config.env = vec![("PATH".to_owned(), path)];
         Framework::open(config).expect("opens")
     };
-    let mut first = open(granted.path().display().to_string());
+    let mut first = open(home.path(), granted.path().display().to_string());
     runtime()
         .block_on(first.register(&fixture("hostile/execsh"), |_| true))
         .expect("installs");
@@ -257,7 +258,7 @@ fn an_update_runs_the_program_granted_not_the_one_path_finds_now() {
     let env = vec![("PATH".to_owned(), path.clone())];
     let found_now = lord_host::resolve_program("sh", &env).expect("found");
     assert_ne!(found_now, granted_sh, "the shadow comes first");
-    let later = open(path);
+    let later = open(home.path(), path);
     let update = tempfile::tempdir().expect("update");
     let src = fixture("hostile/execsh");
     std::fs::copy(src.join("plugin.wasm"), update.path().join("plugin.wasm")).expect("copy");
@@ -275,17 +276,12 @@ fn an_update_runs_the_program_granted_not_the_one_path_finds_now() {
     // on PATH since is not taken up by an update either.
     let home = tempfile::tempdir().expect("home");
     let empty = tempfile::tempdir().expect("empty PATH");
-    let open_in = |path: String| {
-        let mut config = HostConfig::new(home.path().to_path_buf(), project.path().to_path_buf());
-        config.env = vec![("PATH".to_owned(), path)];
-        Framework::open(config).expect("opens")
-    };
-    let mut first = open_in(empty.path().display().to_string());
+    let mut first = open(home.path(), empty.path().display().to_string());
     runtime()
         .block_on(first.register(&fixture("hostile/execsh"), |_| true))
         .expect("installs");
     drop(first);
-    let planted = open_in(shadow.path().display().to_string());
+    let planted = open(home.path(), shadow.path().display().to_string());
     let plan = planted.plan_replace(update.path()).expect("plan");
     assert!(plan.programs.is_empty(), "{:?}", plan.programs);
 }

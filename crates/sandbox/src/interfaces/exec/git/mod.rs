@@ -17,7 +17,9 @@
 //!   `/project/x` becomes the real one); a URL needs a `net` grant for
 //!   its host, matched by name, written so that lord and git cannot read
 //!   it differently (no `\`, one `@` at most), and git follows no
-//!   redirect to another host.
+//!   redirect to another host. A URL's host name is looked up by lord,
+//!   and curl handed only the addresses the grant reaches
+//!   (`remote::pin_args`).
 //! - **The other side of a transfer** (`remote.rs`, with URLs and
 //!   configured remotes). A local repository named as the
 //!   remote (a path, a `file://` URL, or a remote configured as one) runs
@@ -52,7 +54,9 @@ use super::place::Folders;
 mod options;
 mod remote;
 
-pub(super) use remote::{configured_remote, pushing_locally, repository_candidates};
+pub(super) use remote::{
+    Name, Resolve, configured_remote, pin_args, pushing_locally, repository_candidates,
+};
 use remote::{helper_transport, local_repository, scp_like, url, url_scheme};
 
 use options::{
@@ -177,55 +181,6 @@ pub(super) struct Where<'a> {
     /// configured remotes' (`Name`), looked up once the checks are done
     /// ([`pin_args`]).
     pub(super) names: std::sync::Mutex<Vec<Name>>,
-}
-
-/// A URL's host name to look up, and whether curl is handed the addresses
-/// (http and https; git's own protocol connects by itself).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) struct Name {
-    pub(super) host: String,
-    pub(super) port: u16,
-    pub(super) pin: bool,
-}
-
-/// Looks a host name up: its addresses.
-pub(super) type Resolve<'a> =
-    &'a (dyn Fn(&str, u16) -> std::io::Result<Vec<std::net::IpAddr>> + Sync);
-
-/// The most distinct names one git run may reach: each is looked up
-/// before it starts.
-const MAX_NAMES: usize = 16;
-
-/// Looks up every name the checked URLs reach, once each, and keeps the
-/// addresses the grants reach (see `remote::pin`): the
-/// `-c http.curloptResolve=HOST:PORT:ADDRESSES` arguments that hand curl
-/// exactly those, so git looks no name up itself. A name that resolves to
-/// nothing its grant reaches, or not at all, refuses the run.
-pub(super) async fn pin_args(where_: &Where<'_>) -> Result<Vec<String>, String> {
-    let mut names = std::mem::take(&mut *where_.names.lock().unwrap_or_else(|p| p.into_inner()));
-    names.sort_by(|a, b| (&a.host, a.port, a.pin).cmp(&(&b.host, b.port, b.pin)));
-    names.dedup();
-    if names.len() > MAX_NAMES {
-        return Err(format!(
-            "a git run reaching {} host names, over the {MAX_NAMES} lord looks up for one run",
-            names.len()
-        ));
-    }
-    let mut args = Vec::new();
-    for name in names {
-        let found = match where_.resolve {
-            Some(resolve) => resolve(&name.host, name.port),
-            None => tokio::net::lookup_host((name.host.as_str(), name.port))
-                .await
-                .map(|found| found.map(|a| a.ip()).collect()),
-        };
-        let pin = remote::pin(&name.host, name.port, found, where_.net)?;
-        if name.pin {
-            args.push("-c".to_owned());
-            args.push(format!("http.curloptResolve={pin}"));
-        }
-    }
-    Ok(args)
 }
 
 /// A git run lord is willing to make.
@@ -506,6 +461,16 @@ mod tests {
     use super::*;
     use crate::capability::Preopen;
 
+    /// `dir` granted writable as `/project`.
+    fn writable_project(dir: &Path) -> Folders {
+        Folders::new(&[Preopen {
+            host: dir.to_path_buf(),
+            guest: "/project".to_owned(),
+            writable: true,
+            resolved: false,
+        }])
+    }
+
     /// A resolver for tests that name no host.
     fn no_lookup(host: &str, _: u16) -> std::io::Result<Vec<std::net::IpAddr>> {
         Err(std::io::Error::other(format!("{host} looked up")))
@@ -682,12 +647,7 @@ mod tests {
     #[test]
     fn a_url_whose_host_could_be_read_two_ways_is_refused() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let folders = Folders::new(&[Preopen {
-            host: dir.path().to_path_buf(),
-            guest: "/project".to_owned(),
-            writable: true,
-            resolved: false,
-        }]);
+        let folders = writable_project(dir.path());
         let net = [NetTarget {
             host: lord_manifest::NetHost::Name("granted.example".to_owned()),
             port: None,
@@ -766,12 +726,7 @@ mod tests {
     #[test]
     fn a_granted_name_answering_this_machine_is_not_reached_by_git() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let folders = Folders::new(&[Preopen {
-            host: dir.path().to_path_buf(),
-            guest: "/project".to_owned(),
-            writable: true,
-            resolved: false,
-        }]);
+        let folders = writable_project(dir.path());
         let net: Vec<NetTarget> = ["net(rebound.example)", "net(missing.example)"]
             .iter()
             .map(|p| match p.parse::<lord_manifest::Permission>() {

@@ -1,8 +1,9 @@
 //! The other side of a git transfer: URLs (their transports, and hosts
 //! read as git and curl read them, against the `net` grants), `file://`
 //! URLs and local paths (where git's `enter_repo` would find a repository
-//! to inspect, and why a push to one is refused), and the remotes a
-//! repository's configuration names. `super::prepare` and `repo.rs` ask
+//! to inspect, and why a push to one is refused), the remotes a
+//! repository's configuration names, and the addresses a URL's host name
+//! may lead git to (`pin_args`). `super::prepare` and `repo.rs` ask
 //! these.
 
 use std::path::Path;
@@ -114,7 +115,7 @@ pub(super) fn url(arg: &str, scheme: &str, where_: &Where<'_>) -> Result<String,
                     .names
                     .lock()
                     .unwrap_or_else(|p| p.into_inner())
-                    .push(super::Name {
+                    .push(Name {
                         host: bare.to_owned(),
                         port,
                         pin: scheme != "git",
@@ -142,6 +143,55 @@ pub(super) fn url(arg: &str, scheme: &str, where_: &Where<'_>) -> Result<String,
             without_credentials(arg)
         )),
     }
+}
+
+/// A URL's host name to look up, and whether curl is handed the addresses
+/// (http and https; git's own protocol connects by itself).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(in super::super) struct Name {
+    pub(in super::super) host: String,
+    pub(in super::super) port: u16,
+    pub(in super::super) pin: bool,
+}
+
+/// Looks a host name up: its addresses.
+pub(in super::super) type Resolve<'a> =
+    &'a (dyn Fn(&str, u16) -> std::io::Result<Vec<std::net::IpAddr>> + Sync);
+
+/// The most distinct names one git run may reach: each is looked up
+/// before it starts.
+const MAX_NAMES: usize = 16;
+
+/// Looks up every name the checked URLs reach, once each, and keeps the
+/// addresses the grants reach (see `remote::pin`): the
+/// `-c http.curloptResolve=HOST:PORT:ADDRESSES` arguments that hand curl
+/// exactly those, so git looks no name up itself. A name that resolves to
+/// nothing its grant reaches, or not at all, refuses the run.
+pub(in super::super) async fn pin_args(where_: &Where<'_>) -> Result<Vec<String>, String> {
+    let mut names = std::mem::take(&mut *where_.names.lock().unwrap_or_else(|p| p.into_inner()));
+    names.sort_by(|a, b| (&a.host, a.port, a.pin).cmp(&(&b.host, b.port, b.pin)));
+    names.dedup();
+    if names.len() > MAX_NAMES {
+        return Err(format!(
+            "a git run reaching {} host names, over the {MAX_NAMES} lord looks up for one run",
+            names.len()
+        ));
+    }
+    let mut args = Vec::new();
+    for name in names {
+        let found = match where_.resolve {
+            Some(resolve) => resolve(&name.host, name.port),
+            None => tokio::net::lookup_host((name.host.as_str(), name.port))
+                .await
+                .map(|found| found.map(|a| a.ip()).collect()),
+        };
+        let pin = pin(&name.host, name.port, found, where_.net)?;
+        if name.pin {
+            args.push("-c".to_owned());
+            args.push(format!("http.curloptResolve={pin}"));
+        }
+    }
+    Ok(args)
 }
 
 /// The addresses git may connect to for the URL host name `bare`, as an
