@@ -744,7 +744,6 @@ mod tests {
         };
         for (url, expect) in [
             ("https://rebound.example/x", "127.0.0.1"),
-            ("git://rebound.example/x", "127.0.0.1"),
             ("https://missing.example/x", "could not be looked up"),
         ] {
             let args = vec!["ls-remote".to_owned(), url.to_owned()];
@@ -752,6 +751,30 @@ mod tests {
             let err = block_on(pin_args(&where_)).expect_err(url);
             assert!(err.contains(expect), "{url}: {err}");
         }
+        // git's own protocol looks a name up itself, past any list lord
+        // could hand it: a name is refused there, granted or not, and an
+        // address is not.
+        let args = vec!["ls-remote".to_owned(), "git://rebound.example/x".to_owned()];
+        let err = prepare(&args, &where_).expect_err("a git:// name");
+        assert!(err.contains("looks the host name up itself"), "{err}");
+        let by_address: Vec<NetTarget> = ["net(192.0.2.7:9418)"]
+            .iter()
+            .map(|p| match p.parse::<lord_manifest::Permission>() {
+                Ok(lord_manifest::Permission::Net(target)) => target,
+                other => panic!("{p}: {other:?}"),
+            })
+            .collect();
+        let where_ = Where {
+            net: &by_address,
+            ..where_
+        };
+        let args = vec!["ls-remote".to_owned(), "git://192.0.2.7/x".to_owned()];
+        prepare(&args, &where_).expect("a git:// address is granted");
+        assert!(
+            block_on(pin_args(&where_))
+                .expect("nothing to look up")
+                .is_empty()
+        );
         // A trailing dot, which curl versions read differently, is refused.
         let args = vec![
             "ls-remote".to_owned(),

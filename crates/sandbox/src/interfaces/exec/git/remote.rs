@@ -105,12 +105,22 @@ pub(super) fn url(arg: &str, scheme: &str, where_: &Where<'_>) -> Result<String,
             if !crate::capability::authority_allowed(where_.net, host, port) {
                 return Err(format!("net({host}:{port}) for git"));
             }
-            // Looked up once every URL is checked (`pin_args`): curl is
-            // handed the addresses kept; git's own protocol connects by
-            // itself, so for it the check alone stands (an answer that
-            // changes between the two is the one gap left).
+            // Looked up once every URL is checked (`pin_args`), and curl
+            // handed the addresses kept. git's own protocol looks a name up
+            // and connects by itself, with nothing like curl's list to hold
+            // it to the addresses checked here: a name's owner could answer
+            // this machine the second time. So there only an address will
+            // do.
             let bare = host.trim_start_matches('[').trim_end_matches(']');
             if bare.parse::<std::net::IpAddr>().is_err() {
+                if scheme == "git" {
+                    return Err(format!(
+                        "the git URL `{}` (git's own protocol looks the host name up itself, so \
+                         lord cannot hold it to the addresses the grant reaches; use https, or \
+                         the host's address)",
+                        without_credentials(arg)
+                    ));
+                }
                 where_
                     .names
                     .lock()
@@ -118,7 +128,6 @@ pub(super) fn url(arg: &str, scheme: &str, where_: &Where<'_>) -> Result<String,
                     .push(Name {
                         host: bare.to_owned(),
                         port,
-                        pin: scheme != "git",
                     });
             }
             Ok(arg.to_owned())
@@ -145,13 +154,11 @@ pub(super) fn url(arg: &str, scheme: &str, where_: &Where<'_>) -> Result<String,
     }
 }
 
-/// A URL's host name to look up, and whether curl is handed the addresses
-/// (http and https; git's own protocol connects by itself).
+/// An http(s) URL's host name, to look up and hand curl the addresses of.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(in super::super) struct Name {
     pub(in super::super) host: String,
     pub(in super::super) port: u16,
-    pub(in super::super) pin: bool,
 }
 
 /// Looks a host name up: its addresses.
@@ -169,7 +176,7 @@ const MAX_NAMES: usize = 16;
 /// nothing its grant reaches, or not at all, refuses the run.
 pub(in super::super) async fn pin_args(where_: &Where<'_>) -> Result<Vec<String>, String> {
     let mut names = std::mem::take(&mut *where_.names.lock().unwrap_or_else(|p| p.into_inner()));
-    names.sort_by(|a, b| (&a.host, a.port, a.pin).cmp(&(&b.host, b.port, b.pin)));
+    names.sort_by(|a, b| (&a.host, a.port).cmp(&(&b.host, b.port)));
     names.dedup();
     if names.len() > MAX_NAMES {
         return Err(format!(
@@ -186,10 +193,8 @@ pub(in super::super) async fn pin_args(where_: &Where<'_>) -> Result<Vec<String>
                 .map(|found| found.map(|a| a.ip()).collect()),
         };
         let pin = pin(&name.host, name.port, found, where_.net)?;
-        if name.pin {
-            args.push("-c".to_owned());
-            args.push(format!("http.curloptResolve={pin}"));
-        }
+        args.push("-c".to_owned());
+        args.push(format!("http.curloptResolve={pin}"));
     }
     Ok(args)
 }
