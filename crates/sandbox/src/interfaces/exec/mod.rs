@@ -218,6 +218,9 @@ async fn plan(
         // The addresses the URLs' names were checked at (the plugin's
         // and its configured remotes'), before the subcommand.
         args = git::pin_args(&where_).await?;
+        if !args.is_empty() {
+            repo::reads_resolve_list(&program.path, &placed.host, &env, budget).await?;
+        }
         args.extend(prepared.args);
     }
     Ok(child::Plan {

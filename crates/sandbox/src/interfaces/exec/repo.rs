@@ -294,6 +294,73 @@ fn inert(key: &str) -> bool {
     })
 }
 
+/// The first git that reads `http.curloptResolve` (older ones ignore the
+/// key without a word, and would look the names up themselves).
+const RESOLVE_SINCE: (u32, u32) = (2, 37);
+
+/// The git files (path and modification time) found new enough, so each
+/// is asked once per process.
+static RESOLVING: std::sync::Mutex<Vec<(PathBuf, Option<std::time::SystemTime>)>> =
+    std::sync::Mutex::new(Vec::new());
+
+/// Checks that the git at `git_path` reads `http.curloptResolve`, which a
+/// run reaching an http(s) host name relies on to connect only to the
+/// addresses checked: asked once per git file (`git --version`).
+pub(super) async fn reads_resolve_list(
+    git_path: &Path,
+    cwd: &Path,
+    env: &[(String, String)],
+    budget: &OutputBudget,
+) -> Result<(), String> {
+    let stamp = std::fs::metadata(git_path).and_then(|m| m.modified()).ok();
+    let key = (git_path.to_path_buf(), stamp);
+    let known = |key: &(PathBuf, Option<std::time::SystemTime>)| {
+        RESOLVING
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains(key)
+    };
+    if known(&key) {
+        return Ok(());
+    }
+    let said = ask(git_path, cwd, env, &["--version"], budget)
+        .await?
+        .unwrap_or_default();
+    match git_version(&said) {
+        Some(version) if version >= RESOLVE_SINCE => {
+            if !known(&key) {
+                RESOLVING
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .push(key);
+            }
+            Ok(())
+        }
+        found => Err(format!(
+            "a git run reaching a host name with {} ({}), which ignores \
+             `http.curloptResolve` and so would look the name up again, past the addresses the \
+             grant reaches; it needs git {}.{} or later",
+            git_path.display(),
+            match found {
+                Some((major, minor)) => format!("git {major}.{minor}"),
+                None => format!("`--version` said {:?}", said.trim()),
+            },
+            RESOLVE_SINCE.0,
+            RESOLVE_SINCE.1,
+        )),
+    }
+}
+
+/// The major and minor version in what `git --version` prints (`git
+/// version 2.39.2`, `git version 2.45.0.windows.1`).
+fn git_version(said: &str) -> Option<(u32, u32)> {
+    let number = said.trim().strip_prefix("git version ")?;
+    let mut parts = number.split(['.', ' ']);
+    let major = parts.next()?.parse().ok()?;
+    let minor = parts.next()?.parse().ok()?;
+    Some((major, minor))
+}
+
 /// Runs one inspecting git command; `None` when git said no (not a
 /// repository).
 async fn ask(
@@ -329,7 +396,58 @@ async fn ask(
 
 #[cfg(test)]
 mod tests {
-    use super::inert;
+    use super::{git_version, inert, reads_resolve_list};
+    use crate::output::OutputBudget;
+
+    #[test]
+    fn git_versions_are_read_as_git_prints_them() {
+        assert_eq!(git_version("git version 2.47.3\n"), Some((2, 47)));
+        assert_eq!(git_version("git version 2.45.0.windows.1"), Some((2, 45)));
+        assert_eq!(
+            git_version("git version 2.39.2 (Apple Git-143)"),
+            Some((2, 39))
+        );
+        assert_eq!(git_version("git version 3.0"), Some((3, 0)));
+        assert_eq!(git_version("hub version 2.14.2"), None);
+        assert_eq!(git_version(""), None);
+    }
+
+    /// A git too old to read curl's resolve list is refused for a run
+    /// that needs one, naming the version and the one it needs; this
+    /// machine's own git passes.
+    #[test]
+    fn a_git_that_ignores_the_resolve_list_is_refused() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let old = dir.path().join("git");
+        std::fs::write(&old, "#!/bin/sh\necho 'git version 2.36.6'\n").expect("write");
+        std::fs::set_permissions(&old, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let budget = OutputBudget::new(1 << 20);
+        let err = runtime
+            .block_on(reads_resolve_list(&old, dir.path(), &[], &budget))
+            .expect_err("git 2.36");
+        assert!(
+            err.contains("git 2.36") && err.contains("2.37 or later"),
+            "{err}"
+        );
+        let real = which_git();
+        runtime
+            .block_on(reads_resolve_list(&real, dir.path(), &[], &budget))
+            .expect("this machine's git reads the list");
+    }
+
+    fn which_git() -> std::path::PathBuf {
+        // Where Debian and most systems install it (CI installs git).
+        ["/usr/bin/git", "/usr/local/bin/git", "/bin/git"]
+            .into_iter()
+            .map(std::path::PathBuf::from)
+            .find(|path| path.is_file())
+            .expect("git installed")
+    }
 
     #[test]
     fn only_known_keys_are_inert() {

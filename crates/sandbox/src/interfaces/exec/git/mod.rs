@@ -19,7 +19,9 @@
 //!   it differently (no `\`, one `@` at most), and git follows no
 //!   redirect to another host. A URL's host name is looked up by lord,
 //!   and curl handed only the addresses the grant reaches
-//!   (`remote::pin_args`).
+//!   (`remote::pin_args`), by a git that reads that list (2.37 or later,
+//!   `repo::reads_resolve_list`); git's own protocol (`git://`) resolves
+//!   names itself, so there only an address is let through.
 //! - **The other side of a transfer** (`remote.rs`, with URLs and
 //!   configured remotes). A local repository named as the
 //!   remote (a path, a `file://` URL, or a remote configured as one) runs
