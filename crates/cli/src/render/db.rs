@@ -3,7 +3,6 @@
 //! they are escaped like any foreign text, so a value cannot drive the
 //! terminal. CSV and JSON carry them unchanged, for scripts.
 
-use anyhow::Result;
 use lord_db::migrate::{State, Status};
 use lord_db_api::{Rows, Table};
 
@@ -37,17 +36,44 @@ pub(crate) fn table(rows: &Rows) -> String {
     columns(&header, &body)
 }
 
-/// Rows as CSV (RFC 4180: CRLF line endings) with a header line; NULL as
-/// an empty field.
-pub(crate) fn csv(rows: &Rows) -> Result<String> {
-    let mut writer = csv::WriterBuilder::new()
-        .terminator(csv::Terminator::CRLF)
-        .from_writer(Vec::new());
-    writer.write_record(&rows.columns)?;
+/// Rows as CSV (RFC 4180: CRLF line endings) with a header line, as
+/// PostgreSQL's `COPY ... (FORMAT csv)` writes them: NULL as an empty
+/// field, an empty text as `""`, so the two read back apart; a field
+/// holding a comma, a quote or a line break quoted, its quotes doubled.
+pub(crate) fn csv(rows: &Rows) -> String {
+    let mut out = String::new();
+    let line = |out: &mut String, fields: &mut dyn Iterator<Item = Option<String>>| {
+        for (i, field) in fields.enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            if let Some(text) = field {
+                csv_field(out, &text);
+            }
+        }
+        out.push_str("\r\n");
+    };
+    line(&mut out, &mut rows.columns.iter().cloned().map(Some));
     for row in &rows.rows {
-        writer.write_record(row.iter().map(lord_db_api::Value::display))?;
+        line(
+            &mut out,
+            &mut row
+                .iter()
+                .map(|value| (*value != lord_db_api::Value::Null).then(|| value.display())),
+        );
     }
-    Ok(String::from_utf8(writer.into_inner()?)?)
+    out
+}
+
+/// One text field: quoted when it is empty or holds what would end it.
+fn csv_field(out: &mut String, text: &str) {
+    if text.is_empty() || text.contains([',', '"', '\r', '\n']) {
+        out.push('"');
+        out.push_str(&text.replace('"', "\"\""));
+        out.push('"');
+    } else {
+        out.push_str(text);
+    }
 }
 
 /// Each table: its columns with type, nullability and default, then its

@@ -191,6 +191,17 @@ fn db_query_prints_tables_json_and_csv_and_fails_with_the_engine_message() {
         csv.stdout(),
         "id,name,price\r\n1,\"a,\"\"b\"\"'); DROP TABLE item; --\",2.5\r\n2,plain,\r\n"
     );
+    // NULL and an empty text read back apart, as PostgreSQL's COPY
+    // writes them: an empty field and `""`.
+    let apart = lord.run(&[
+        "db",
+        "query",
+        "app",
+        "SELECT '' AS empty, NULL AS missing, 'x' AS text",
+        "--csv",
+    ]);
+    apart.assert_ok();
+    assert_eq!(apart.stdout(), "empty,missing,text\r\n\"\",,x\r\n");
     // A statement that changes rows has no records: standard output stays
     // valid (empty) CSV, and the count is a status line, not lost.
     let changed = lord.run(&[

@@ -38,7 +38,7 @@ pub(crate) struct QueryArgs {
     /// Rows as a JSON array of objects.
     #[arg(long, conflicts_with = "csv")]
     json: bool,
-    /// Rows as CSV with a header line.
+    /// Rows as CSV with a header line (NULL an empty field, empty text `""`).
     #[arg(long)]
     csv: bool,
 }
@@ -183,7 +183,7 @@ fn print_rows(out: &Output, rows: &lord_db_api::Rows, json: bool, csv: bool) -> 
                 out.status(format_args!("{affected} row(s) changed"));
                 Ok(())
             }
-            None => out.text(&render::csv(rows)?),
+            None => out.text(&render::csv(rows)),
         }
     } else {
         match rows.affected {
