@@ -722,6 +722,16 @@ mod tests {
             .block_on(future)
     }
 
+    fn net_grants(permissions: &[&str]) -> Vec<NetTarget> {
+        permissions
+            .iter()
+            .map(|p| match p.parse::<lord_manifest::Permission>() {
+                Ok(lord_manifest::Permission::Net(target)) => target,
+                other => panic!("{p}: {other:?}"),
+            })
+            .collect()
+    }
+
     /// A granted name whose answer is this machine (DNS rebinding, or a
     /// name its author points at 127.0.0.1) is refused, and a name that
     /// cannot be looked up is too: git would look it up again.
@@ -729,13 +739,7 @@ mod tests {
     fn a_granted_name_answering_this_machine_is_not_reached_by_git() {
         let dir = tempfile::tempdir().expect("tempdir");
         let folders = writable_project(dir.path());
-        let net: Vec<NetTarget> = ["net(rebound.example)", "net(missing.example)"]
-            .iter()
-            .map(|p| match p.parse::<lord_manifest::Permission>() {
-                Ok(lord_manifest::Permission::Net(target)) => target,
-                other => panic!("{p}: {other:?}"),
-            })
-            .collect();
+        let net = net_grants(&["net(rebound.example)", "net(missing.example)"]);
         let where_ = Where {
             folders: &folders,
             cwd_guest: "/project",
@@ -759,13 +763,7 @@ mod tests {
         let args = vec!["ls-remote".to_owned(), "git://rebound.example/x".to_owned()];
         let err = prepare(&args, &where_).expect_err("a git:// name");
         assert!(err.contains("looks the host name up itself"), "{err}");
-        let by_address: Vec<NetTarget> = ["net(192.0.2.7:9418)"]
-            .iter()
-            .map(|p| match p.parse::<lord_manifest::Permission>() {
-                Ok(lord_manifest::Permission::Net(target)) => target,
-                other => panic!("{p}: {other:?}"),
-            })
-            .collect();
+        let by_address = net_grants(&["net(192.0.2.7:9418)"]);
         let where_ = Where {
             net: &by_address,
             ..where_
