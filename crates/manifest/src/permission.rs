@@ -92,7 +92,7 @@ impl PermissionFamily {
                 "`env(NAME)` with NAME made of ASCII letters, digits and `_`, like `env(HOME)`"
             }
             Self::Secret => {
-                "`secret(NAME)` with NAME made of upper-case ASCII letters, digits and `_`, like `secret(GITHUB_TOKEN)`"
+                "`secret(NAME)` with NAME made of ASCII letters, digits and `_`, like `secret(GITHUB_TOKEN)`"
             }
             Self::Exec => {
                 "`exec(PROGRAM)` with PROGRAM a plain program name without `/`, like `exec(git)`"
@@ -378,21 +378,6 @@ fn check_word(text: &str, allowed: impl Fn(char) -> bool, chars: &str) -> Result
     }
 }
 
-/// Secret names are upper case: `lord secret set` stores no other (a
-/// file-backed store on a case-insensitive disk would otherwise give
-/// `api_key` and `API_KEY` one file), so a lower-case grant could never
-/// be given a value.
-fn check_secret_case(name: &str) -> Result<(), String> {
-    match name.chars().find(char::is_ascii_lowercase) {
-        Some(bad) => Err(format!(
-            "character `{bad}` is not allowed: secret names are upper case, as `lord secret set` \
-             stores them (`secret({})`)",
-            name.to_ascii_uppercase()
-        )),
-        None => Ok(()),
-    }
-}
-
 fn is_slug_char(c: char) -> bool {
     c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-'
 }
@@ -497,9 +482,8 @@ impl FromStr for Permission {
                 .map(Self::Env)
                 .map_err(|e| invalid(e.problem())),
             PermissionFamily::Secret => check_env_like("secret name", argument, MAX_ARG_LEN)
-                .map_err(|e| invalid(e.problem()))
-                .and_then(|()| check_secret_case(argument).map_err(invalid))
-                .map(|()| Self::Secret(owned())),
+                .map(|()| Self::Secret(owned()))
+                .map_err(|e| invalid(e.problem())),
             PermissionFamily::Exec => check_program(argument)
                 .map(|()| Self::Exec(owned()))
                 .map_err(invalid),
@@ -684,11 +668,7 @@ mod tests {
             ),
             (
                 "secret(9LIVES)",
-                "invalid `secret` argument `9LIVES`: it must not start with a digit; expected `secret(NAME)` with NAME made of upper-case ASCII letters, digits and `_`, like `secret(GITHUB_TOKEN)`",
-            ),
-            (
-                "secret(api_key)",
-                "invalid `secret` argument `api_key`: character `a` is not allowed: secret names are upper case, as `lord secret set` stores them (`secret(API_KEY)`); expected `secret(NAME)` with NAME made of upper-case ASCII letters, digits and `_`, like `secret(GITHUB_TOKEN)`",
+                "invalid `secret` argument `9LIVES`: it must not start with a digit; expected `secret(NAME)` with NAME made of ASCII letters, digits and `_`, like `secret(GITHUB_TOKEN)`",
             ),
             (
                 "exec(/bin/sh)",
