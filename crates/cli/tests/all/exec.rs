@@ -410,6 +410,26 @@ fn a_planted_fsmonitor_in_the_repository_config_is_refused() {
     assert!(!marker.exists(), "the planted fsmonitor ran");
 }
 
+/// Only git's own `--version` skips the repository's check: the word
+/// ending another run is a path or a pattern, and that run reads the
+/// configuration (here a clean filter, which `git add` runs).
+#[test]
+fn a_trailing_version_argument_skips_no_check() {
+    let (_outside, marker) = marker();
+    let lord = with_repo();
+    let project = lord.project.path();
+    std::fs::write(project.join("--version"), "x").expect("file");
+    std::fs::write(project.join(".gitattributes"), "--version filter=evil\n").expect("attributes");
+    let clean = format!("touch {}", marker.display());
+    git(project, &["config", "filter.evil.clean", &clean]);
+    refused(
+        &lord,
+        &["execgit", "add", "--", "--version"],
+        "sets `filter.evil.clean`",
+    );
+    assert!(!marker.exists(), "the planted filter ran");
+}
+
 #[test]
 fn a_planted_alias_include_or_worktree_is_refused() {
     let (outside, marker) = marker();

@@ -204,7 +204,10 @@ async fn plan(
         let prepared = git::prepare(&command.args, &where_)?;
         let root = grants.folders.real(placed.folder).unwrap_or(&placed.host);
         env.extend(git::safe_env(&where_, root, prepared.reading));
-        if prepared.args.last().map(String::as_str) != Some("--version") {
+        // Only git's own `--version` needs no repository: the same word
+        // after a subcommand is a pattern or a path (`git add -- --version`),
+        // and that run reads the repository's configuration like any other.
+        if prepared.args != ["--version"] {
             repo::check(
                 &program.path,
                 &placed.host,

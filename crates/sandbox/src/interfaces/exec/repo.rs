@@ -156,7 +156,8 @@ pub(super) async fn check(
                 (None, Some(_)) => value.as_str(),
                 (None, None) => continue,
             };
-            let local = git::configured_remote(value, &bases, where_)?;
+            let local = git::configured_remote(value, &bases, where_)
+                .map_err(|e| format!("{e}, from `{key}` in the repository's configuration"))?;
             let found: Vec<PathBuf> = local
                 .iter()
                 .flat_map(|path| git::repository_candidates(path))
@@ -387,9 +388,10 @@ async fn ask(
             Ok(Some(String::from_utf8_lossy(&done.stdout).into_owned()))
         }
         Ok(_) => Ok(None),
-        Err(child::Ended::Budget(_)) => {
-            Err("git's configuration is over the output budget".to_owned())
-        }
+        Err(child::Ended::Budget(_)) => Err(format!(
+            "what `git {}` printed, over the output budget",
+            args.join(" ")
+        )),
         Err(child::Ended::Failed(message)) => Err(message),
     }
 }
