@@ -183,18 +183,26 @@ pub trait SqlSession: Send {
 }
 
 /// Runs `work` in a transaction on `session`: committed when it returns
-/// `Ok`, rolled back when it returns an error (the error is kept, a
-/// failure to roll back is added to it).
+/// `Ok`, rolled back when it returns an error or the commit fails (the
+/// error is kept, a failure to roll back is added to it).
 pub fn in_transaction<T>(
     session: &mut dyn SqlSession,
     work: impl FnOnce(&mut dyn SqlSession) -> Result<T, DbError>,
 ) -> Result<T, DbError> {
     session.begin()?;
     match work(session) {
-        Ok(value) => {
-            session.commit()?;
-            Ok(value)
-        }
+        // A commit that fails can leave the transaction open (SQLite, on
+        // a deferred foreign key): rolled back, so the session is not
+        // left inside it.
+        Ok(value) => match session.commit() {
+            Ok(()) => Ok(value),
+            Err(error) => match session.rollback() {
+                Ok(()) => Err(error),
+                Err(rollback) => Err(DbError::Migration(format!(
+                    "{error}; rolling back failed too: {rollback}"
+                ))),
+            },
+        },
         Err(error) => match session.rollback() {
             Ok(()) => Err(error),
             Err(rollback) => Err(DbError::Migration(format!(

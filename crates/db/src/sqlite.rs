@@ -33,6 +33,11 @@ pub(crate) struct SqliteSession {
     /// Whether the statement being prepared is a bounded one, which
     /// [`restricted_authorization`] judges.
     restricted: Arc<AtomicBool>,
+    /// Whether a statement made a temporary table, index, view or
+    /// trigger: those live as long as the connection and come before the
+    /// database's own names, so the session is closed rather than lent
+    /// to its next user ([`SqlSession::reset`]).
+    made_temporary: Arc<AtomicBool>,
 }
 
 /// The pragmas whose argument only names the table or index described.
@@ -104,6 +109,18 @@ fn restricted_authorization(action: &AuthAction<'_>) -> Authorization {
     }
 }
 
+/// Whether `action` makes a temporary object, which outlives the
+/// statement and the caller.
+fn makes_temporary(action: &AuthAction<'_>) -> bool {
+    matches!(
+        action,
+        AuthAction::CreateTempIndex { .. }
+            | AuthAction::CreateTempTable { .. }
+            | AuthAction::CreateTempTrigger { .. }
+            | AuthAction::CreateTempView { .. }
+    )
+}
+
 impl SqliteSession {
     pub(crate) fn open(profile: &Profile) -> Result<Self, DbError> {
         let path = profile.sqlite_path()?;
@@ -145,7 +162,12 @@ impl SqliteSession {
         // the connection changed. Checked when a statement is prepared.
         let restricted = Arc::new(AtomicBool::new(false));
         let watched = Arc::clone(&restricted);
+        let made_temporary = Arc::new(AtomicBool::new(false));
+        let temporary = Arc::clone(&made_temporary);
         conn.authorizer(Some(move |context: AuthContext<'_>| {
+            if makes_temporary(&context.action) {
+                temporary.store(true, Ordering::Relaxed);
+            }
             if watched.load(Ordering::Relaxed) {
                 restricted_authorization(&context.action)
             } else {
@@ -155,6 +177,7 @@ impl SqliteSession {
         .map_err(fail)?;
         Ok(Self {
             restricted,
+            made_temporary,
             conn,
             profile: name,
             statement_timeout: profile.statement_timeout,
@@ -360,6 +383,28 @@ impl Canceller for SqliteCanceller {
 impl SqlSession for SqliteSession {
     fn engine(&self) -> Engine {
         Engine::Sqlite
+    }
+
+    /// A session that made temporary objects, or holds a transaction
+    /// open (a commit that failed leaves it so), is not lent again: a
+    /// plugin's temporary view named like a table would answer for that
+    /// table to the next user, and its trigger would fire on their
+    /// writes. Closing the connection drops both; nothing else a bounded
+    /// statement may do outlives it.
+    fn reset(&mut self) -> Result<(), DbError> {
+        let temporary = self.made_temporary.load(Ordering::Relaxed);
+        if temporary || !self.conn.is_autocommit() {
+            return Err(DbError::Engine {
+                profile: self.profile.clone(),
+                engine: "sqlite",
+                message: if temporary {
+                    "the session made temporary objects; it is closed, not lent again".to_owned()
+                } else {
+                    "the session holds a transaction open; it is closed, not lent again".to_owned()
+                },
+            });
+        }
+        Ok(())
     }
 
     fn canceller(&self) -> Option<Box<dyn Canceller>> {

@@ -26,6 +26,7 @@ pub(crate) fn run(target: &Target) {
     a_bounded_statement_returns_nothing_over_its_bounds(&(target.make)());
     a_plugins_statement_stops_at_its_bounds_without_reading_the_rest(&(target.make)());
     the_next_user_of_a_pooled_session_sees_nothing_a_plugin_set(&(target.make)());
+    a_plugins_temporary_objects_and_failed_commit_end_with_its_session(&(target.make)());
 }
 
 fn session(profile: &Profile) -> lord_db::Session {
@@ -1120,4 +1121,77 @@ fn the_next_user_of_a_pooled_session_sees_nothing_a_plugin_set(profile: &Profile
         next.run("VACUUM feeling", &[])
             .expect("no transaction left open");
     }
+}
+
+/// SQLite keeps temporary objects and an open transaction with the
+/// connection, and a pooled connection is lent on. A plugin's temporary
+/// view named like a table answered for it to the next user, and a batch
+/// whose commit failed (a deferred foreign key) left the next user's
+/// writes inside its transaction. Now such a session is closed instead.
+/// (The network engines reset their sessions: the case above.)
+fn a_plugins_temporary_objects_and_failed_commit_end_with_its_session(profile: &Profile) {
+    use lord_db_api::DbConnector as _;
+    use std::time::{Duration, Instant};
+
+    if profile.engine != Engine::Sqlite {
+        return;
+    }
+    let bounds = Bounds {
+        max_rows: 10,
+        max_bytes: 1 << 10,
+        deadline: Some(Instant::now() + Duration::from_secs(60)),
+    };
+    let mut s = session(profile);
+    s.run_script(
+        "CREATE TABLE orders (x INTEGER); INSERT INTO orders VALUES (1); \
+         CREATE TABLE parent (id INTEGER PRIMARY KEY); \
+         CREATE TABLE child (p INTEGER REFERENCES parent (id) DEFERRABLE INITIALLY DEFERRED)",
+    )
+    .expect("tables");
+    drop(s);
+
+    {
+        let mut plugin = lord_db::Connector.sql(profile, None).expect("a session");
+        plugin
+            .run_within("CREATE TEMP VIEW orders AS SELECT 99 AS x", &[], &bounds)
+            .expect("a temporary view");
+        plugin
+            .run_within(
+                "CREATE TEMP TRIGGER stamp AFTER INSERT ON main.orders \
+                 BEGIN UPDATE main.orders SET x = -1; END",
+                &[],
+                &bounds,
+            )
+            .expect("a temporary trigger");
+    }
+    let mut next = lord_db::Connector.sql(profile, None).expect("a session");
+    next.run("INSERT INTO orders VALUES (2)", &[])
+        .expect("insert");
+    let read = next
+        .run("SELECT x FROM orders ORDER BY x", &[])
+        .expect("read");
+    assert_eq!(read.rows, [vec![Value::Int(1)], vec![Value::Int(2)]]);
+    drop(next);
+
+    {
+        let mut plugin = lord_db::Connector.sql(profile, None).expect("a session");
+        let failed = in_transaction(&mut *plugin, |s| {
+            s.run_within("INSERT INTO child VALUES (5)", &[], &bounds)
+        });
+        assert!(
+            failed
+                .as_ref()
+                .is_err_and(|e| e.to_string().contains("FOREIGN KEY")),
+            "{failed:?}"
+        );
+        // The failed commit was rolled back: the session can begin again.
+        in_transaction(&mut *plugin, |s| s.run("SELECT 1", &[])).expect("no transaction left open");
+    }
+    let mut next = lord_db::Connector.sql(profile, None).expect("a session");
+    in_transaction(&mut *next, |s| s.run("INSERT INTO orders VALUES (3)", &[]))
+        .expect("a transaction of its own");
+    drop(next);
+    let mut fresh = session(profile);
+    assert_eq!(count(&mut *fresh, "orders"), 3);
+    assert_eq!(count(&mut *fresh, "child"), 0);
 }
