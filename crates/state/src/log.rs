@@ -518,6 +518,47 @@ impl EventLog {
         self.read(since_ms, limit, Some(pattern), reveal)
     }
 
+    /// Events stored after sequence number `after` (`0` for all), oldest
+    /// first, at most `limit`, only those `pattern` matches when given: for
+    /// following the log. By number, not time: a process stamps an event
+    /// when it publishes it but stores it when it flushes, maybe much
+    /// later, so a newer number can carry an older time.
+    pub fn after(
+        &self,
+        after: u64,
+        limit: u64,
+        pattern: Option<&lord_manifest::Topic>,
+        reveal: bool,
+    ) -> Result<Vec<Event>, StateError> {
+        let _ = self.flush();
+        let sealer = self.sealer(reveal)?;
+        let conn = self.inner.store.db.conn()?;
+        let mut stmt = conn.prepare_cached(
+            "SELECT seq, at_ms, topic, source, propagation, payload, sensitive, sealed
+             FROM events WHERE seq > ?1 ORDER BY seq",
+        )?;
+        let rows = stmt.query([i64::try_from(after).unwrap_or(i64::MAX)])?;
+        collect(rows, limit, pattern, sealer.as_ref())
+    }
+
+    /// The number of the newest event stored (`0` for none), queued ones
+    /// written first: where following the log begins.
+    pub fn newest_seq(&self) -> Result<u64, StateError> {
+        let _ = self.flush();
+        let conn = self.inner.store.db.conn()?;
+        let newest: i64 = conn
+            .prepare_cached("SELECT COALESCE(MAX(seq), 0) FROM events")?
+            .query_row([], |r| r.get(0))?;
+        Ok(u64::try_from(newest).unwrap_or(0))
+    }
+
+    fn sealer(&self, reveal: bool) -> Result<Option<crate::secrets::Sealer>, StateError> {
+        Ok(match (&self.inner.store.secrets, reveal) {
+            (Some(secrets), true) => Some(secrets.sealer()?),
+            (Some(_) | None, true | false) => None,
+        })
+    }
+
     fn read(
         &self,
         since_ms: i64,
@@ -530,35 +571,19 @@ impl EventLog {
         // cannot be written must not make every read fail too. The failure
         // is the command's own flush's to report, at its end.
         let _ = self.flush();
-        let sealer = match (&self.inner.store.secrets, reveal) {
-            (Some(secrets), true) => Some(secrets.sealer()?),
-            (Some(_) | None, true | false) => None,
-        };
+        let sealer = self.sealer(reveal)?;
         let conn = self.inner.store.db.conn()?;
-        // Newest first, stopping at the first event older than `since_ms`
-        // or at `limit`: events are appended in time order, so this reads
-        // only the rows it returns (and needs no index on the time).
+        // Newest first, to `limit`. Every row is looked at, not only those
+        // down to the first older than `since_ms`: an event is numbered
+        // when its process flushes, which may be long after it was
+        // published, so an old time can sit above newer ones stored by
+        // other processes meanwhile.
         let mut stmt = conn.prepare_cached(
             "SELECT seq, at_ms, topic, source, propagation, payload, sensitive, sealed
-             FROM events ORDER BY seq DESC",
+             FROM events WHERE at_ms >= ?1 ORDER BY seq DESC",
         )?;
-        let mut rows = stmt.query([])?;
-        let mut events = Vec::new();
-        while u64::try_from(events.len()).unwrap_or(u64::MAX) < limit {
-            let Some(row) = rows.next()? else { break };
-            let at_ms: i64 = row.get(1)?;
-            if at_ms < since_ms {
-                break;
-            }
-            // The topic is read first: an event that does not match is
-            // neither decoded nor unsealed.
-            if let Some(pattern) = pattern
-                && !pattern.matches(&row.get::<_, String>(2)?)
-            {
-                continue;
-            }
-            events.push(decode_row(row, at_ms, sealer.as_ref())?);
-        }
+        let rows = stmt.query([since_ms])?;
+        let mut events = collect(rows, limit, pattern, sealer.as_ref())?;
         events.reverse();
         Ok(events)
     }
@@ -590,6 +615,29 @@ impl EventLog {
 
 /// One row of the events table as an event, unsealing a sensitive payload
 /// when a sealer is given.
+/// Up to `limit` of `rows`, in their order, only those `pattern` matches;
+/// the topic is read first, so an event that does not match is neither
+/// decoded nor unsealed.
+fn collect(
+    mut rows: rusqlite::Rows<'_>,
+    limit: u64,
+    pattern: Option<&lord_manifest::Topic>,
+    sealer: Option<&crate::secrets::Sealer>,
+) -> Result<Vec<Event>, StateError> {
+    let mut events = Vec::new();
+    while u64::try_from(events.len()).unwrap_or(u64::MAX) < limit {
+        let Some(row) = rows.next()? else { break };
+        if let Some(pattern) = pattern
+            && !pattern.matches(&row.get::<_, String>(2)?)
+        {
+            continue;
+        }
+        let at_ms: i64 = row.get(1)?;
+        events.push(decode_row(row, at_ms, sealer)?);
+    }
+    Ok(events)
+}
+
 fn decode_row(
     row: &rusqlite::Row<'_>,
     at_ms: i64,
@@ -692,6 +740,51 @@ mod tests {
             payload: serde_json::json!(n),
             sensitive: false,
         })
+    }
+
+    /// An event published early but stored late (its process flushed
+    /// long after) sits above newer events other processes stored: a
+    /// read by time still finds those, and following by number misses
+    /// none.
+    #[test]
+    fn a_late_flush_hides_no_other_process_events() {
+        let home = tempfile::tempdir().expect("home");
+        let early = EventLog::new(
+            StateDb::open(home.path()).expect("db"),
+            Retention::default(),
+        );
+        let other = EventLog::new(
+            StateDb::open(home.path()).expect("db"),
+            Retention::default(),
+        );
+        let now = crate::bus::now_ms();
+        early
+            .append(event("slow", 1, now - 3_600_000))
+            .expect("append");
+        other
+            .append(event("quick", 2, now - 60_000))
+            .expect("append");
+        other.flush().expect("flush");
+        early.flush().expect("flush");
+        let recent: Vec<String> = other
+            .since(now - 120_000, 100)
+            .expect("since")
+            .into_iter()
+            .map(|e| e.source)
+            .collect();
+        assert_eq!(recent, ["quick"]);
+        let all: Vec<String> = other
+            .after(0, 100, None, false)
+            .expect("after")
+            .into_iter()
+            .map(|e| e.source)
+            .collect();
+        assert_eq!(all, ["quick", "slow"]);
+        let first = other.after(0, 1, None, false).expect("after")[0].seq;
+        assert_eq!(
+            other.after(first, 100, None, false).expect("after").len(),
+            1
+        );
     }
 
     /// The budget's lookups go through the index that leaves lord's own

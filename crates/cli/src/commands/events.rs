@@ -76,9 +76,11 @@ pub(crate) async fn run(
             json,
         } => {
             let pattern = pattern(topic.as_deref())?;
-            let mut last = 0;
+            // Following starts after what is stored now, whether or not
+            // the pattern showed it.
+            let mut last = log.newest_seq()?;
             for event in read(log, 0, lines.max(1), pattern.as_ref(), reveal)? {
-                last = event.seq;
+                last = last.max(event.seq);
                 print_event(out, &event, pattern.as_ref(), json)?;
             }
             let dropped: u64 = log.dropped()?.iter().map(|d| d.dropped).sum();
@@ -161,12 +163,11 @@ fn print_after(
     json: bool,
 ) -> Result<u64> {
     let mut last = after;
-    // Recent events only: the log is ordered by sequence number.
-    for event in read(log, now_ms() - 60_000, 10_000, pattern, reveal)? {
-        if event.seq > last {
-            last = event.seq;
-            print_event(out, &event, pattern, json)?;
-        }
+    // By number, not time: an event another process stored late carries
+    // the time it was published, which may be long past.
+    for event in log.after(after, 10_000, pattern, reveal)? {
+        last = event.seq;
+        print_event(out, &event, pattern, json)?;
     }
     Ok(last)
 }
