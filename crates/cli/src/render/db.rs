@@ -38,11 +38,14 @@ pub(crate) fn table(rows: &Rows) -> String {
 
 /// Rows as CSV (RFC 4180: CRLF line endings) with a header line, as
 /// PostgreSQL's `COPY ... (FORMAT csv)` writes them: NULL as an empty
-/// field, an empty text as `""`, so the two read back apart; a field
-/// holding a comma, a quote or a line break quoted, its quotes doubled.
+/// field, an empty text as `""`, so the two read back apart (but for a
+/// lone NULL, written `""` too, since an empty line is no record); a
+/// field holding a comma, a quote or a line break quoted, its quotes
+/// doubled.
 pub(crate) fn csv(rows: &Rows) -> String {
     let mut out = String::new();
     let line = |out: &mut String, fields: &mut dyn Iterator<Item = Option<String>>| {
+        let start = out.len();
         for (i, field) in fields.enumerate() {
             if i > 0 {
                 out.push(',');
@@ -50,6 +53,12 @@ pub(crate) fn csv(rows: &Rows) -> String {
             if let Some(text) = field {
                 csv_field(out, &text);
             }
+        }
+        // A record that would be an empty line (a lone NULL, or no
+        // columns) is written `""`: readers skip empty lines, and the row
+        // would be lost.
+        if out.len() == start {
+            out.push_str("\"\"");
         }
         out.push_str("\r\n");
     };

@@ -202,6 +202,10 @@ fn db_query_prints_tables_json_and_csv_and_fails_with_the_engine_message() {
     ]);
     apart.assert_ok();
     assert_eq!(apart.stdout(), "empty,missing,text\r\n\"\",,x\r\n");
+    // A lone NULL is no empty line, which readers would skip.
+    let lone = lord.run(&["db", "query", "app", "SELECT NULL AS missing", "--csv"]);
+    lone.assert_ok();
+    assert_eq!(lone.stdout(), "missing\r\n\"\"\r\n");
     // A statement that changes rows has no records: standard output stays
     // valid (empty) CSV, and the count is a status line, not lost.
     let changed = lord.run(&[
