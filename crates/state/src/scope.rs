@@ -354,7 +354,13 @@ impl Scope {
         let parsed = self.may_publish(topic, propagation)?;
         let value = serde_json::from_str(payload).map_err(|e| StateError::Invalid {
             what: "event payload",
-            value: printable(payload),
+            // A sensitive payload is sealed at rest; its text must not
+            // reach an error a plugin may print or the host may audit.
+            value: if sensitive {
+                format!("({size} bytes of a sensitive event, not shown)")
+            } else {
+                printable(payload)
+            },
             problem: format!("it is not JSON: {e}"),
         })?;
         Ok(Staged {

@@ -196,6 +196,22 @@ fn shared_keys_and_topics_need_their_grants() {
         .publish("build.*", json!({}), Propagation::Local, false)
         .expect_err("a pattern is no topic");
     assert!(matches!(err, StateError::Invalid { .. }), "{err}");
+    // A payload that is not JSON is named in the error, unless the event
+    // is sensitive: then only its size is.
+    let err = granted
+        .stage(
+            "build.done",
+            "{\"token\":\"ghp_s3cr3t",
+            Propagation::Local,
+            true,
+        )
+        .expect_err("not JSON");
+    assert!(err.to_string().contains("not shown"), "{err}");
+    assert!(!err.to_string().contains("ghp_s3cr3t"), "{err}");
+    let err = granted
+        .stage("build.done", "{\"n\": 1", Propagation::Local, false)
+        .expect_err("not JSON");
+    assert!(err.to_string().contains("{\"n\": 1"), "{err}");
 
     assert!(other.subscribe("build.*", None, 8).is_err());
     assert!(
