@@ -238,7 +238,15 @@ impl Session {
         &mut self,
         instantiate: impl AsyncFnOnce(&mut Store<StoreState>) -> wasmtime::Result<B>,
     ) -> Result<B, CallError> {
+        let clock = self.quota.is_some().then(Instant::now);
         let started = run_guarded(&mut self.store, &self.deadline, self.limits, instantiate).await;
+        // Start-up code is the plugin's time as much as a call's: charged
+        // to its CPU quota (not counted as a call, as hooks are not), so
+        // work done there is not out of the quota's sight.
+        if let (Some(quota), Some(clock)) = (&self.quota, clock) {
+            let wall_ns = u64::try_from(clock.elapsed().as_nanos()).unwrap_or(u64::MAX);
+            quota.charge_call_at(false, wall_ns, lord_state::now_ms());
+        }
         self.store.data_mut().settle(started.is_ok());
         let bindings = started.map_err(|failure| CallError::new(&self.plugin, failure))?;
         // Whatever start-up code printed belongs to no call.

@@ -3,6 +3,7 @@
 //! tests link in place of the host's.
 
 mod ai;
+mod quota;
 mod reset;
 
 use std::path::{Path, PathBuf};
