@@ -5,13 +5,14 @@
 //!
 //! A process counts in memory and adds its counts to the window in one
 //! `BEGIN IMMEDIATE` transaction at most once per [`REFRESH`] (when a
-//! plugin is next admitted or charged) and when it exits
-//! ([`Quotas::flush`]); on each such visit it also reads what every process
-//! has added. So no call pays a write, `state.db`'s `synchronous = NORMAL`
-//! means no visit pays an fsync, and a reading command that never calls a
-//! plugin touches nothing. Processes running at once see each other's
-//! counts within [`REFRESH`]: each may overshoot a window by what it
-//! counts in that time, never by more.
+//! plugin is next admitted or charged), sooner when its own count passes
+//! an eighth of what is left of the window (so near the limit every count
+//! is checked against the table), and when it exits ([`Quotas::flush`]);
+//! on each such visit it also reads what every process has added. So a
+//! call pays a write only near its plugin's limit, `state.db`'s
+//! `synchronous = NORMAL` means no visit pays an fsync, and a reading
+//! command that never calls a plugin touches nothing. Processes running at
+//! once may together overshoot a window by about one count each.
 //!
 //! What is over a quota is refused ([`Throttle`], saying which quota, its
 //! limit and when its window resets) and kept until the host takes it
@@ -34,6 +35,10 @@ pub const REFRESH_MS: i64 = 1000;
 pub const REFRESH: std::time::Duration = std::time::Duration::from_millis(1000);
 
 const MINUTE_MS: i64 = 60_000;
+
+/// What part of a window's remaining quota a process counts alone before
+/// it visits the table ([`PluginQuota::share_out`]).
+const SHARE: u64 = 8;
 
 /// What a per-minute quota counts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -317,6 +322,7 @@ impl PluginQuota {
     pub fn take_at(&self, kind: QuotaKind, n: u64, now_ms: i64) -> Result<(), Throttle> {
         let mut tally = self.tally();
         self.refresh(&mut tally, now_ms);
+        self.share_out(&mut tally, kind, n, now_ms);
         if tally.used(kind).saturating_add(n) > self.limits.get(kind) {
             return Err(self.refuse(&mut tally, kind, now_ms));
         }
@@ -339,6 +345,22 @@ impl PluginQuota {
         let ns = tally.cpu_ns.saturating_add(wall_ns);
         tally.local[QuotaKind::CpuMs.index()] += ns / 1_000_000;
         tally.cpu_ns = ns % 1_000_000;
+        self.share_out(&mut tally, QuotaKind::Calls, 0, now_ms);
+        self.share_out(&mut tally, QuotaKind::CpuMs, 0, now_ms);
+    }
+
+    /// Visits the table now, whatever [`REFRESH`] says, when this
+    /// process's own count of `kind` (with `n` more) would pass its share
+    /// of what is left of the window: an eighth, at least one. Processes
+    /// started together thus cannot each spend the whole quota before any
+    /// of them writes; near the limit every count is checked against the
+    /// table. A table that cannot be reached leaves the counts in memory.
+    fn share_out(&self, tally: &mut Tally, kind: QuotaKind, n: u64, now_ms: i64) {
+        let i = kind.index();
+        let left = self.limits.get(kind).saturating_sub(tally.seen[i]);
+        if tally.local[i].saturating_add(n) > (left / SHARE).max(1) {
+            let _ = visit(&self.db, &self.plugin, tally, now_ms);
+        }
     }
 
     /// The refusals since the last time they were taken.
@@ -528,6 +550,43 @@ mod tests {
         quota.admit_at(t1).unwrap();
         quota.charge_call_at(true, 150_000_000, t1);
         assert_eq!(quota.admit_at(t1 + 1).unwrap_err().kind, QuotaKind::CpuMs);
+    }
+
+    /// Processes that start together each see an empty table: counting
+    /// alone until the next refresh, each could spend the whole quota. A
+    /// process that spends its share of what is left visits the table
+    /// first, so together they stay within the limit.
+    #[test]
+    fn processes_started_together_share_one_quota() {
+        let home = tempfile::tempdir().unwrap();
+        let limit = 80;
+        let handles: Vec<PluginQuota> = (0..4)
+            .map(|_| {
+                Quotas::new(StateDb::at(home.path()))
+                    .plugin("flood", limits(QuotaKind::HttpRequests, limit))
+            })
+            .collect();
+        let t0 = 11 * MINUTE_MS + 1_000;
+        let mut taken = 0;
+        // Round after round, all within one refresh period.
+        for round in 0..limit {
+            for handle in &handles {
+                if handle
+                    .take_at(
+                        QuotaKind::HttpRequests,
+                        1,
+                        t0 + i64::try_from(round).unwrap(),
+                    )
+                    .is_ok()
+                {
+                    taken += 1;
+                }
+            }
+        }
+        assert!(
+            (limit..=limit + 4).contains(&taken),
+            "{taken} requests taken under a quota of {limit}"
+        );
     }
 
     /// Windows older than the one before are deleted as the table is
