@@ -58,14 +58,8 @@ async fn submit(
     let Json(submit) = body.map_err(|e| RegistryError::BadRequest(e.body_text()))?;
     check_id(&submit.plugin)?;
     check_version(&submit.version)?;
-    if !caller.scope.covers(&submit.plugin) {
-        return Err(RegistryError::Forbidden(format!(
-            "this token may not submit `{}` for approval; ask for a token with scope \
-             `publish:{}`",
-            submit.plugin, submit.plugin
-        )));
-    }
     let by = caller.shown_name();
+    crate::ownership::may_change(&registry, &submit.plugin, caller, "submit for approval").await?;
     let info = blocking(&registry, move |r| {
         r.db.submit_approval(&submit.plugin, &submit.version, &by)
     })

@@ -81,6 +81,10 @@ pub struct Scope {
 /// right to publish plugins.
 pub(crate) const RELEASES_SCOPE: &str = "lord";
 
+/// The schema step that keeps which token published each plugin last
+/// ([`Db::may_change`]); the same text for SQLite and PostgreSQL.
+const PUBLISHER_TOKEN: &str = "ALTER TABLE plugins ADD COLUMN publisher_token BIGINT";
+
 impl Scope {
     /// Reads a comma-separated list of `publish:*`, `publish:ID`,
     /// `review:STEP`, `review:*`, `moderate` and `account`.
@@ -150,6 +154,11 @@ impl Scope {
     /// refused before its body is read when it may not).
     pub fn may_publish(&self) -> bool {
         !self.publish.is_empty()
+    }
+
+    /// Whether this token's scope names `id` itself, not by the wildcard.
+    pub fn names(&self, id: &str) -> bool {
+        self.publish.iter().any(|p| p == id)
     }
 
     pub fn may_moderate(&self) -> bool {
@@ -309,6 +318,9 @@ pub struct NewVersion {
     /// The package's README as published (Markdown, capped), rendered
     /// and sanitised only when a page shows it.
     pub readme: String,
+    /// The token that publishes it: a `publish:*` token may yank, roll
+    /// out and submit for approval only the plugins it published last.
+    pub publisher_token: i64,
 }
 
 impl NewVersion {
@@ -587,6 +599,25 @@ impl Db {
             Backend::Sqlite(db) => db.publish(new),
             Backend::Postgres(db) => db.publish(new),
         }
+    }
+
+    /// Whether `caller` may change `id` beyond publishing to it (yank,
+    /// roll out, submit for approval): a token whose scope names `id`, or
+    /// a `publish:*` token that published its latest version. A wildcard
+    /// covers any name, but publishing needs the plugin's pinned key, so
+    /// a wildcard token that never published `id` must not act on it.
+    pub fn may_change(&self, id: &str, caller: &Caller) -> Result<bool, RegistryError> {
+        if caller.scope.names(id) {
+            return Ok(true);
+        }
+        if !caller.scope.covers(id) {
+            return Ok(false);
+        }
+        let publisher = match &self.backend {
+            Backend::Sqlite(db) => db.publisher_token(id)?,
+            Backend::Postgres(db) => db.publisher_token(id)?,
+        };
+        Ok(publisher == Some(caller.token_id))
     }
 
     /// Yanks or restores a version; `false` if there is no such version.

@@ -54,6 +54,7 @@ mod https;
 mod insights;
 pub mod openapi;
 mod ops;
+mod ownership;
 mod policies;
 mod receipt;
 pub mod recommend;

@@ -47,12 +47,7 @@ async fn start(
         .plugin
         .parse::<lord_manifest::PluginId>()
         .map_err(|e| RegistryError::BadRequest(format!("plugin `{}`: {e}", start.plugin)))?;
-    if !caller.scope.covers(&start.plugin) {
-        return Err(RegistryError::Forbidden(format!(
-            "this token may not roll out `{}`; ask for a token with scope `publish:{}`",
-            start.plugin, start.plugin
-        )));
-    }
+    crate::ownership::may_change(&registry, &start.plugin, caller, "roll out").await?;
     let started = blocking(&registry, move |r| r.db.start_rollout(&start)).await?;
     Ok((StatusCode::CREATED, Json(started)).into_response())
 }
@@ -90,8 +85,19 @@ async fn moved(
     how: Move,
 ) -> Result<Response, RegistryError> {
     let caller = caller(&registry, &headers).await?;
+    // Whose rollout it is, then whether this token may change that plugin.
+    let wanted = id.clone();
+    let plugin = blocking(&registry, move |r| {
+        r.db.rollouts(None)?
+            .into_iter()
+            .find(|rollout| rollout.id == wanted)
+            .map(|rollout| rollout.plugin)
+            .ok_or_else(|| RegistryError::NotFound(format!("no rollout `{wanted}`")))
+    })
+    .await?;
+    crate::ownership::may_change(&registry, &plugin, caller, "move the rollout of").await?;
     let rollout = blocking(&registry, move |r| {
-        r.db.move_rollout(&id, how, move |plugin| caller.scope.covers(plugin))
+        r.db.move_rollout(&id, how, move |moved| moved == plugin)
     })
     .await?;
     Ok(Json(rollout).into_response())

@@ -583,11 +583,7 @@ async fn yank(
     check_version(&version)?;
     let caller = caller(&registry, &headers).await?;
     let Json(yank) = body.map_err(|e| RegistryError::BadRequest(e.body_text()))?;
-    if !caller.scope.covers(&id) {
-        return Err(RegistryError::Forbidden(format!(
-            "this token may not change `{id}`"
-        )));
-    }
+    crate::ownership::may_change(&registry, &id, caller, "yank or restore versions of").await?;
     let target = blocking(&registry, move |r| {
         if r.db.set_yanked(&id, &version, yank.yanked)? {
             target_of(r, &id, &version)
@@ -784,5 +780,6 @@ fn verify(
         key_id: public.id().to_string(),
         public_key: public.to_text().trim().to_owned(),
         readme,
+        publisher_token: caller.token_id,
     })
 }

@@ -633,6 +633,29 @@ fn yanking_moves_latest_back_and_restoring_moves_it_forward(backend: Backend) {
         .block_on(r.client.yank(&r.token, "hello", "0.2.0", false))
         .expect("restore");
     assert_eq!(latest(&r), "0.2.0");
+    // Another publisher's wildcard token covers the name but never
+    // published it (that needs the plugin's pinned key): it may not yank.
+    let other = r
+        .registry
+        .db
+        .create_token(&Scope::parse("publish:*").expect("scope"))
+        .expect("token");
+    let refused = r
+        .runtime
+        .block_on(r.client.yank(&other, "hello", "0.2.0", true))
+        .expect_err("another publisher's yank");
+    assert!(refused.to_string().contains("published last"), "{refused}");
+    assert_eq!(latest(&r), "0.2.0");
+    // A token whose scope names the plugin may, as the operator meant.
+    let named = r
+        .registry
+        .db
+        .create_token(&Scope::parse("publish:hello").expect("scope"))
+        .expect("token");
+    r.runtime
+        .block_on(r.client.yank(&named, "hello", "0.2.0", true))
+        .expect("a named scope's yank");
+    assert_eq!(latest(&r), "0.1.0");
 }
 
 // ---- The signed index (TUF): each attack a mirror or compromised server

@@ -166,6 +166,11 @@ pub(super) const STEPS: &[Step] = &[
         name: "approval workflows and the requests going through them",
         sql: super::approvals::SCHEMA,
     },
+    Step {
+        version: 9,
+        name: "the token that published each plugin last",
+        sql: super::PUBLISHER_TOKEN,
+    },
 ];
 
 /// Step 3: what the web pages show and filter on (`db/pages.rs`), as
@@ -365,6 +370,20 @@ impl Postgres {
                 license,
                 versions,
             }))
+        })
+    }
+
+    /// The token that published `id` last (`None`: unknown, or published
+    /// before the registry kept it).
+    pub(super) fn publisher_token(&self, id: &str) -> Result<Option<i64>, RegistryError> {
+        let id = id.to_owned();
+        self.run(move |c| {
+            Ok(
+                c.query_opt("SELECT publisher_token FROM plugins WHERE id = $1", &[&id])?
+                    .map(|r| r.try_get::<_, Option<i64>>(0))
+                    .transpose()?
+                    .flatten(),
+            )
         })
     }
 
@@ -662,14 +681,15 @@ fn publish(c: &mut Client, new: &NewVersion) -> Result<(), RegistryError> {
     tx.execute(
         "INSERT INTO plugins (id, name, description, license, category, keywords, authors,
                               key_id, latest, created_ms, updated_ms,
-                              permissions, risk, host_api)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $11, $12, $13)
+                              permissions, risk, host_api, publisher_token)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $11, $12, $13, $14)
          ON CONFLICT (id) DO UPDATE SET
             name = excluded.name, description = excluded.description,
             license = excluded.license, category = excluded.category,
             keywords = excluded.keywords, authors = excluded.authors,
             updated_ms = excluded.updated_ms, permissions = excluded.permissions,
-            risk = excluded.risk, host_api = excluded.host_api",
+            risk = excluded.risk, host_api = excluded.host_api,
+            publisher_token = excluded.publisher_token",
         &[
             &id,
             &meta.name,
@@ -684,6 +704,7 @@ fn publish(c: &mut Client, new: &NewVersion) -> Result<(), RegistryError> {
             &new.permissions_text(),
             &i16::try_from(new.risk_rank()).unwrap_or(i16::MAX),
             &meta.host_api.to_string(),
+            &new.publisher_token,
         ],
     )?;
     tx.execute(

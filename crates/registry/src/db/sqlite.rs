@@ -137,6 +137,11 @@ pub(super) const STEPS: &[Step] = &[
         name: "approval workflows and the requests going through them",
         sql: super::approvals::SCHEMA,
     },
+    Step {
+        version: 8,
+        name: "the token that published each plugin last",
+        sql: super::PUBLISHER_TOKEN,
+    },
 ];
 
 /// Brings the schema up to date, every pending step in one immediate
@@ -379,6 +384,20 @@ impl Sqlite {
         }))
     }
 
+    /// The token that published `id` last (`None`: unknown, or published
+    /// before the registry kept it).
+    pub(super) fn publisher_token(&self, id: &str) -> Result<Option<i64>, RegistryError> {
+        Ok(self
+            .conn()
+            .query_row(
+                "SELECT publisher_token FROM plugins WHERE id = ?1",
+                [id],
+                |r| r.get::<_, Option<i64>>(0),
+            )
+            .optional()?
+            .flatten())
+    }
+
     pub(super) fn signature(
         &self,
         id: &str,
@@ -451,14 +470,15 @@ impl Sqlite {
         tx.execute(
             "INSERT INTO plugins (id, name, description, license, category, keywords, authors,
                                   key_id, latest, created_ms, updated_ms,
-                                  permissions, risk, host_api)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10, ?11, ?12, ?13)
+                                  permissions, risk, host_api, publisher_token)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10, ?11, ?12, ?13, ?14)
              ON CONFLICT (id) DO UPDATE SET
                 name = excluded.name, description = excluded.description,
                 license = excluded.license, category = excluded.category,
                 keywords = excluded.keywords, authors = excluded.authors,
                 updated_ms = excluded.updated_ms, permissions = excluded.permissions,
-                risk = excluded.risk, host_api = excluded.host_api",
+                risk = excluded.risk, host_api = excluded.host_api,
+                publisher_token = excluded.publisher_token",
             params![
                 id,
                 meta.name,
@@ -473,6 +493,7 @@ impl Sqlite {
                 new.permissions_text(),
                 new.risk_rank(),
                 meta.host_api.to_string(),
+                new.publisher_token,
             ],
         )?;
         tx.execute(

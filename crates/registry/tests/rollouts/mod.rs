@@ -166,9 +166,23 @@ pub(crate) fn reports_promote_a_rollout_then_roll_it_back_and_publishers_move_it
         .block_on(r.client.abort_rollout(&other, &second.id))
         .expect_err("another plugin's token");
     assert!(
-        refused.to_string().contains("may not change `hello`"),
+        refused
+            .to_string()
+            .contains("may not move the rollout of `hello`"),
         "{refused}"
     );
+    // Nor can another publisher's wildcard token, which never published
+    // the plugin (that needs its pinned key).
+    let wildcard = r
+        .registry
+        .db
+        .create_token(&lord_registry::Scope::parse("publish:*").expect("scope"))
+        .expect("token");
+    let refused = r
+        .runtime
+        .block_on(r.client.abort_rollout(&wildcard, &second.id))
+        .expect_err("another publisher's token");
+    assert!(refused.to_string().contains("published last"), "{refused}");
     let promoted = r
         .runtime
         .block_on(r.client.promote_rollout(&r.token, &second.id))
