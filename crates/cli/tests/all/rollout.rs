@@ -341,5 +341,5 @@ fn a_healthy_rollout_promotes_itself_through_its_rings() {
     );
     author
         .run_cmd(&mut cmd)
-        .assert_stderr_contains("may not change `canary`");
+        .assert_stderr_contains("may not move the rollout of `canary`");
 }
