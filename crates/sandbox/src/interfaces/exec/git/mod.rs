@@ -315,22 +315,31 @@ pub(super) fn prepare(args: &[String], where_: &Where<'_>) -> Result<Prepared, S
     let mut others = Vec::new();
     let mut relative = Vec::new();
     let mut push = (sub == "push").then_some(None);
+    let mut options_end = false;
     for arg in rest {
         if skip_value {
             skip_value = false;
             out.push(arg.clone());
             continue;
         }
-        if arg == "--" {
+        if !options_end && (arg == "--" || arg == "--end-of-options") {
+            // Past it git reads every argument as a path or a revision,
+            // however it begins.
+            options_end = true;
             out.push(arg.clone());
             continue;
         }
-        if let Some(long) = arg.strip_prefix("--") {
+        if let Some(long) = arg.strip_prefix("--").filter(|_| !options_end) {
             let (name, value) = match long.split_once('=') {
                 Some((name, value)) => (name, Some(value)),
                 None => (long, None),
             };
             long_option(sub, name)?;
+            // Read as an option here, but git may read it as the value of
+            // an option lord does not know (`commit -F --x`, `blame
+            // --contents -k`): then it is a path, which must stay inside
+            // the grants as any other (a `--x` link out is refused).
+            option_as_path(arg, where_)?;
             let text = long_takes_text(sub, name);
             skip_value = value.is_none() && text;
             out.push(match value {
@@ -341,8 +350,12 @@ pub(super) fn prepare(args: &[String], where_: &Where<'_>) -> Result<Prepared, S
             });
             continue;
         }
-        if let Some(cluster) = arg.strip_prefix('-').filter(|c| !c.is_empty()) {
+        if let Some(cluster) = arg
+            .strip_prefix('-')
+            .filter(|c| !c.is_empty() && !options_end)
+        {
             skip_value = short_options(sub, cluster, where_)? == Cluster::NextIsText;
+            option_as_path(arg, where_)?;
             out.push(arg.clone());
             continue;
         }
@@ -380,6 +393,25 @@ pub(super) fn prepare(args: &[String], where_: &Where<'_>) -> Result<Prepared, S
         push,
         relative,
     })
+}
+
+/// An argument that looks like an option, placed as the path git would
+/// read were it the value of the option before it: refused when that path
+/// leaves the grants (through `..` or a link). No long option's name holds
+/// a `/` (a short one's attached value may: `-mfix/typo`).
+fn option_as_path(arg: &str, where_: &Where<'_>) -> Result<(), String> {
+    let name = arg.split_once('=').map_or(arg, |(name, _)| name);
+    if name.starts_with("--") && name.contains('/') {
+        return Err(format!(
+            "git's argument `{arg}` (no git option holds a `/`; git would read it as a path, \
+             the value of the option before it)"
+        ));
+    }
+    where_
+        .folders
+        .place(arg, Some(where_.cwd_guest))
+        .map(|_| ())
+        .map_err(|e| format!("git's argument `{arg}`, read as a path: {e}"))
 }
 
 /// Whether positional argument `n` (from 1) of `git SUB` may be a folder
@@ -782,6 +814,33 @@ mod tests {
         ];
         let err = prepare(&args, &where_).expect_err("a trailing dot");
         assert!(err.contains("ends with a dot"), "{err}");
+    }
+
+    /// An argument that looks like an option is a path when git reads it
+    /// as the value of an option before it: one leaving the grants is
+    /// refused, and after `--` every argument is a path.
+    #[test]
+    fn an_option_that_git_could_read_as_a_path_stays_inside_the_grants() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let outside = tempfile::tempdir().expect("outside");
+        std::os::unix::fs::symlink(outside.path(), dir.path().join("--k")).expect("link");
+        std::os::unix::fs::symlink(outside.path(), dir.path().join("-k")).expect("link");
+        refused(
+            dir.path(),
+            true,
+            &[
+                (
+                    &["commit", "-F", "--x/../../../../etc/passwd"],
+                    "no git option holds a `/`",
+                ),
+                (&["commit", "-F", "--k/id_rsa"], "no git option holds a `/`"),
+                (&["blame", "--contents", "--k", "--", "f"], "read as a path"),
+                (&["commit", "-F", "-k"], "read as a path"),
+                (&["add", "--", "--k/x"], "outside"),
+                (&["add", "--help"], "`git help`"),
+                (&["add", "--he"], "`git help`"),
+            ],
+        );
     }
 
     #[test]

@@ -53,6 +53,10 @@ const LISTING_BRANCH: &[&str] = &[
 
 /// Options refused after any subcommand, each with why.
 const REFUSED: &[(&str, &str)] = &[
+    (
+        "--help",
+        "git runs `git help` for it, which starts a manual page reader and a pager",
+    ),
     ("--upload-pack", "it names a program for git to run"),
     ("--receive-pack", "it names a program for git to run"),
     ("--exec", "it names a program for git to run"),
