@@ -461,6 +461,8 @@ fn fill(db: &Db, key: &PublicKey) -> Result<Vec<String>> {
             key_id: key_id.clone(),
             public_key: public_key.clone(),
             readme,
+            // Straight into the records, as no token: none yanks them.
+            publisher_token: 0,
         })
         .with_context(|| format!("publishing synthetic plugin {n}"))?;
     }
