@@ -276,14 +276,7 @@ pub(super) fn prepare(args: &[String], where_: &Where<'_>) -> Result<Prepared, S
             if rest.next().is_some() {
                 return Err("git `--version` followed by more arguments".to_owned());
             }
-            return Ok(Prepared {
-                args: vec!["--version".to_owned()],
-                network: false,
-                reading: true,
-                others: Vec::new(),
-                push: None,
-                relative: Vec::new(),
-            });
+            return Ok(Prepared::version_only());
         }
         if !arg.starts_with('-') {
             break arg.as_str();
@@ -291,21 +284,7 @@ pub(super) fn prepare(args: &[String], where_: &Where<'_>) -> Result<Prepared, S
         global_option(arg)?;
         global.push(arg.clone());
     };
-    let reading = READING.contains(&sub);
-    if !reading && !WRITING.contains(&sub) {
-        return Err(format!(
-            "the git subcommand `{sub}` (lord runs only git's own subcommands that stay in the \
-             repository: {}, {}; never an alias, `config`, `submodule` or `help`)",
-            READING.join(", "),
-            WRITING.join(", ")
-        ));
-    }
-    if !reading && !where_.writable && !read_only_branch(sub, rest.as_slice()) {
-        return Err(format!(
-            "`git {sub}` in `{}`, which the plugin may only read",
-            where_.cwd_guest
-        ));
-    }
+    let reading = subcommand_allowed(sub, rest.as_slice(), where_)?;
     let network = NETWORK.contains(&sub);
     let mut out = override_args();
     out.extend(global);
@@ -393,6 +372,42 @@ pub(super) fn prepare(args: &[String], where_: &Where<'_>) -> Result<Prepared, S
         push,
         relative,
     })
+}
+
+impl Prepared {
+    /// `git --version`, which reads no repository.
+    fn version_only() -> Self {
+        Self {
+            args: vec!["--version".to_owned()],
+            network: false,
+            reading: true,
+            others: Vec::new(),
+            push: None,
+            relative: Vec::new(),
+        }
+    }
+}
+
+/// Whether `git SUB` (with `rest` after it) may run in the working
+/// folder: one of git's own subcommands, and one that only reads unless
+/// the folder is writable. `Ok(true)` for a reading one.
+fn subcommand_allowed(sub: &str, rest: &[String], where_: &Where<'_>) -> Result<bool, String> {
+    let reading = READING.contains(&sub);
+    if !reading && !WRITING.contains(&sub) {
+        return Err(format!(
+            "the git subcommand `{sub}` (lord runs only git's own subcommands that stay in the \
+             repository: {}, {}; never an alias, `config`, `submodule` or `help`)",
+            READING.join(", "),
+            WRITING.join(", ")
+        ));
+    }
+    if !reading && !where_.writable && !read_only_branch(sub, rest) {
+        return Err(format!(
+            "`git {sub}` in `{}`, which the plugin may only read",
+            where_.cwd_guest
+        ));
+    }
+    Ok(reading)
 }
 
 /// An argument that looks like an option, placed as the path git would
