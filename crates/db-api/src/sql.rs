@@ -160,7 +160,9 @@ pub trait SqlSession: Send {
     /// transaction left open rolled back. An error means it could not be,
     /// and the session must be closed. The default does nothing, for an
     /// engine whose sessions keep nothing a caller's statements can change
-    /// (SQLite's bounded statements may set no pragma).
+    /// (SQLite's own refuses a session that made temporary objects or
+    /// holds a transaction, so it is closed: its bounded statements may
+    /// set no pragma).
     fn reset(&mut self) -> Result<(), DbError> {
         Ok(())
     }

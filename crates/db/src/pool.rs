@@ -11,8 +11,10 @@
 //! ([`SqlSession::reset`]: on PostgreSQL and MySQL/MariaDB a transaction
 //! left open is rolled back and settings, role, current database or
 //! schema, temporary tables and prepared statements are as when it was
-//! opened), so nothing its user changed (a plugin's `SET search_path`, a
-//! `USE`) reaches the next one; a session that cannot be reset is closed.
+//! opened; a SQLite session that made temporary objects or holds a
+//! transaction refuses, and is closed), so nothing its user changed (a
+//! plugin's `SET search_path`, a `USE`, a temporary view) reaches the next
+//! one; a session that cannot be reset is closed.
 //! The first
 //! connection is made by the caller's own thread, so a refused password or
 //! an unreachable host is reported at once with the engine's message,

@@ -110,7 +110,9 @@ fn restricted_authorization(action: &AuthAction<'_>) -> Authorization {
 }
 
 /// Whether `action` makes a temporary object, which outlives the
-/// statement and the caller.
+/// statement and the caller. A virtual table counts whatever its schema:
+/// SQLite reports `CREATE VIRTUAL TABLE temp.x` as a virtual table, not a
+/// temporary one.
 fn makes_temporary(action: &AuthAction<'_>) -> bool {
     matches!(
         action,
@@ -118,6 +120,7 @@ fn makes_temporary(action: &AuthAction<'_>) -> bool {
             | AuthAction::CreateTempTable { .. }
             | AuthAction::CreateTempTrigger { .. }
             | AuthAction::CreateTempView { .. }
+            | AuthAction::CreateVtable { .. }
     )
 }
 

@@ -1164,6 +1164,16 @@ fn a_plugins_temporary_objects_and_failed_commit_end_with_its_session(profile: &
             )
             .expect("a temporary trigger");
     }
+    {
+        let mut plugin = lord_db::Connector.sql(profile, None).expect("a session");
+        plugin
+            .run_within(
+                "CREATE VIRTUAL TABLE temp.orders USING dbstat",
+                &[],
+                &bounds,
+            )
+            .expect("a temporary virtual table");
+    }
     let mut next = lord_db::Connector.sql(profile, None).expect("a session");
     next.run("INSERT INTO orders VALUES (2)", &[])
         .expect("insert");
