@@ -522,23 +522,39 @@ impl EventLog {
     /// first, at most `limit`, only those `pattern` matches when given: for
     /// following the log. By number, not time: a process stamps an event
     /// when it publishes it but stores it when it flushes, maybe much
-    /// later, so a newer number can carry an older time.
+    /// later, so a newer number can carry an older time. Also returns the
+    /// number to follow from next: the last one looked at, matching or
+    /// not, so a rare pattern does not make every poll read the same rows
+    /// again. Numbers start over when retention empties the log; a log
+    /// whose newest is below `after` is read from its start.
     pub fn after(
         &self,
         after: u64,
         limit: u64,
         pattern: Option<&lord_manifest::Topic>,
         reveal: bool,
-    ) -> Result<Vec<Event>, StateError> {
+    ) -> Result<(Vec<Event>, u64), StateError> {
         let _ = self.flush();
         let sealer = self.sealer(reveal)?;
         let conn = self.inner.store.db.conn()?;
+        let newest: i64 = conn
+            .prepare_cached("SELECT COALESCE(MAX(seq), 0) FROM events")?
+            .query_row([], |r| r.get(0))?;
+        let newest = u64::try_from(newest).unwrap_or(0);
+        let from = if newest < after { 0 } else { after };
         let mut stmt = conn.prepare_cached(
             "SELECT seq, at_ms, topic, source, propagation, payload, sensitive, sealed
              FROM events WHERE seq > ?1 ORDER BY seq",
         )?;
-        let rows = stmt.query([i64::try_from(after).unwrap_or(i64::MAX)])?;
-        collect(rows, limit, pattern, sealer.as_ref())
+        let rows = stmt.query([i64::try_from(from).unwrap_or(i64::MAX)])?;
+        let events = collect(rows, limit, pattern, sealer.as_ref())?;
+        // Everything up to the newest was looked at, unless `limit` cut
+        // the reading short at the last event returned.
+        let next = match events.last() {
+            Some(last) if u64::try_from(events.len()).unwrap_or(u64::MAX) >= limit => last.seq,
+            Some(_) | None => newest.max(from),
+        };
+        Ok((events, next))
     }
 
     /// The number of the newest event stored (`0` for none), queued ones
@@ -584,7 +600,9 @@ impl EventLog {
         )?;
         let rows = stmt.query([since_ms])?;
         let mut events = collect(rows, limit, pattern, sealer.as_ref())?;
-        events.reverse();
+        // In the order they were published, which a late flush makes
+        // differ from the order they were stored.
+        events.sort_by_key(|e| (e.at_ms, e.seq));
         Ok(events)
     }
 
@@ -613,8 +631,6 @@ impl EventLog {
     }
 }
 
-/// One row of the events table as an event, unsealing a sensitive payload
-/// when a sealer is given.
 /// Up to `limit` of `rows`, in their order, only those `pattern` matches;
 /// the topic is read first, so an event that does not match is neither
 /// decoded nor unsealed.
@@ -638,6 +654,8 @@ fn collect(
     Ok(events)
 }
 
+/// One row of the events table as an event, unsealing a sensitive payload
+/// when a sealer is given.
 fn decode_row(
     row: &rusqlite::Row<'_>,
     at_ms: i64,
@@ -773,17 +791,38 @@ mod tests {
             .map(|e| e.source)
             .collect();
         assert_eq!(recent, ["quick"]);
-        let all: Vec<String> = other
-            .after(0, 100, None, false)
-            .expect("after")
+        let (all, next) = other.after(0, 100, None, false).expect("after");
+        let sources: Vec<&str> = all.iter().map(|e| e.source.as_str()).collect();
+        assert_eq!(sources, ["quick", "slow"]);
+        assert_eq!(next, all[1].seq);
+        let (first, next) = other.after(0, 1, None, false).expect("after");
+        assert_eq!(next, first[0].seq);
+        assert_eq!(
+            other.after(next, 100, None, false).expect("after").0.len(),
+            1
+        );
+        // Replay by time gives them in the order they were published.
+        let replayed: Vec<String> = other
+            .since(0, 100)
+            .expect("since")
             .into_iter()
             .map(|e| e.source)
             .collect();
-        assert_eq!(all, ["quick", "slow"]);
-        let first = other.after(0, 1, None, false).expect("after")[0].seq;
+        assert_eq!(replayed, ["slow", "quick"]);
+        // A pattern that matches nothing still moves the follower on.
+        let nothing = lord_manifest::Topic::pattern("no.such").expect("pattern");
+        let (none, next) = other.after(0, 100, Some(&nothing), false).expect("after");
+        assert!(none.is_empty());
+        assert_eq!(next, all[1].seq);
+        // Numbers past the newest (the log emptied and started over) are
+        // read from the start.
         assert_eq!(
-            other.after(first, 100, None, false).expect("after").len(),
-            1
+            other
+                .after(next + 50, 100, None, false)
+                .expect("after")
+                .0
+                .len(),
+            2
         );
     }
 

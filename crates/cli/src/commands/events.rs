@@ -162,14 +162,13 @@ fn print_after(
     reveal: bool,
     json: bool,
 ) -> Result<u64> {
-    let mut last = after;
     // By number, not time: an event another process stored late carries
     // the time it was published, which may be long past.
-    for event in log.after(after, 10_000, pattern, reveal)? {
-        last = event.seq;
-        print_event(out, &event, pattern, json)?;
+    let (events, next) = log.after(after, 10_000, pattern, reveal)?;
+    for event in &events {
+        print_event(out, event, pattern, json)?;
     }
-    Ok(last)
+    Ok(next)
 }
 
 fn print_event(out: &Output, event: &Event, pattern: Option<&Topic>, json: bool) -> Result<()> {

@@ -38,7 +38,8 @@ pub(crate) struct QueryArgs {
     /// Rows as a JSON array of objects.
     #[arg(long, conflicts_with = "csv")]
     json: bool,
-    /// Rows as CSV with a header line (NULL an empty field, empty text `""`).
+    /// Rows as CSV with a header line (NULL an empty field, empty text `""`,
+    /// as is a lone NULL, since an empty line is no record).
     #[arg(long)]
     csv: bool,
 }
