@@ -461,6 +461,8 @@ impl Handler for SandboxedMicro {
             let package = &self.package;
             let call = package.call(self.index, ctx)?;
             package.governed()?;
+            // A validator's call is a call like any step's.
+            package.admit()?;
             let mut instance = package.instance().await?;
             let result = instance.validate(&text, &call).await;
             package.give_back(instance);

@@ -10,7 +10,7 @@ use std::time::Instant;
 use lord_manifest::MicroId;
 use serde_json::Value;
 
-use crate::error::MicroError;
+use crate::error::{FailureKind, MicroError};
 use crate::handler::CallContext;
 use crate::pipeline::{Pipeline, Step};
 use crate::plugin::{Entry, MicroPlugin};
@@ -312,21 +312,34 @@ impl MicroManager {
         Ok(output)
     }
 
-    /// Asks a validator whether it accepts `input`.
+    /// Asks a validator whether it accepts `input` (through its router,
+    /// as a call would). Its own `no` (an error it returned, or input it
+    /// cannot take) is `false`; any other failure (a limit, a trap, a
+    /// refusal by a policy or a quota, a handler that would not start) is
+    /// the pipeline's error, named, not a quiet `false` that picks the
+    /// other branch.
     pub(crate) async fn accepts(
         &self,
         id: &MicroId,
         input: &Value,
         ctx: &CallContext,
     ) -> Result<bool, MicroError> {
+        let target = match self.router(id) {
+            Some(router) => router.choose(ctx.key.as_deref()).1,
+            None => id.clone(),
+        };
         let entry = self
-            .entry(id)
-            .ok_or_else(|| MicroError::Unknown(id.clone()))?;
+            .entry(&target)
+            .ok_or_else(|| MicroError::Unknown(target.clone()))?;
         if let Some(schema) = &entry.input
             && schema.check(input).is_err()
         {
             return Ok(false);
         }
-        Ok(entry.plugin.handler.validate(input, ctx).await.is_ok())
+        match entry.plugin.handler.validate(input, ctx).await {
+            Ok(()) => Ok(true),
+            Err(e) if matches!(e.kind, FailureKind::Guest | FailureKind::InvalidInput) => Ok(false),
+            Err(e) => Err(MicroError::failed(&target, e)),
+        }
     }
 }

@@ -162,6 +162,52 @@ fn a_conditional_step_follows_the_validator() {
     );
 }
 
+/// A validator that fails other than by saying no (here: past a limit)
+/// fails the pipeline, named; it does not quietly pick the other branch.
+#[test]
+fn a_validator_that_fails_is_an_error_not_a_no() {
+    struct Broken;
+    impl Handler for Broken {
+        fn execute<'a>(
+            &'a self,
+            input: Value,
+            _: &'a CallContext,
+        ) -> BoxFuture<'a, Result<Value, HandlerError>> {
+            Box::pin(std::future::ready(Ok(input)))
+        }
+
+        fn validate<'a>(
+            &'a self,
+            _: &'a Value,
+            _: &'a CallContext,
+        ) -> BoxFuture<'a, Result<(), HandlerError>> {
+            Box::pin(std::future::ready(Err(HandlerError::new(
+                FailureKind::TimeLimit,
+                "ran past its 5 s",
+            ))))
+        }
+    }
+    let m = manager();
+    let mut broken = text_fn(
+        "validate.broken",
+        MicroKind::Validator,
+        |s| Ok(s.to_owned()),
+    );
+    broken.handler = Arc::new(Broken);
+    m.register(broken).expect("register");
+    match run(
+        &m,
+        "if validate.broken then upper else lower end",
+        json!("Ada"),
+    ) {
+        Err(MicroError::Failed { id, kind, .. }) => {
+            assert_eq!(id.as_str(), "validate.broken");
+            assert_eq!(kind, FailureKind::TimeLimit);
+        }
+        other => panic!("a broken validator: {other:?}"),
+    }
+}
+
 #[test]
 fn validation_names_both_neighbours_and_the_field_and_shows_authority() {
     let m = manager();
