@@ -64,6 +64,27 @@ pub enum RegistryError {
 }
 
 impl RegistryError {
+    /// What a client is told of this error. A fault of the server (a 5xx:
+    /// a file, the database, the blob store) may name paths, URLs and
+    /// the database's own words, which are the operator's to read, not a
+    /// client's: the client gets a reference, and the server's standard
+    /// error gets the reference and the detail.
+    pub fn told(&self) -> String {
+        if self.status() < 500 {
+            return self.to_string();
+        }
+        let mut bytes = [0u8; 6];
+        let reference = match getrandom::fill(&mut bytes) {
+            Ok(()) => bytes.iter().map(|b| format!("{b:02x}")).collect::<String>(),
+            Err(_) => "unknown".to_owned(),
+        };
+        eprintln!("lord-registry: error {reference}: {self}");
+        format!(
+            "the registry failed to answer (error {reference}); its operator finds the detail \
+             in the server's log under that reference"
+        )
+    }
+
     /// True when the request was at fault (a 4xx), not the machine or the
     /// network.
     pub fn is_user_error(&self) -> bool {

@@ -348,7 +348,7 @@ pub(crate) async fn readyz(State(registry): State<Shared>) -> Result<&'static st
         (
             StatusCode::SERVICE_UNAVAILABLE,
             Json(ErrorBody {
-                error: format!("not ready: {e}"),
+                error: format!("not ready: {}", e.told()),
             }),
         )
             .into_response()

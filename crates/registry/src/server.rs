@@ -179,13 +179,7 @@ impl IntoResponse for RegistryError {
         } else {
             None
         };
-        let mut response = (
-            status,
-            Json(ErrorBody {
-                error: self.to_string(),
-            }),
-        )
-            .into_response();
+        let mut response = (status, Json(ErrorBody { error: self.told() })).into_response();
         if let Some(seconds) = retry_after.and_then(|s| header::HeaderValue::from_str(&s).ok()) {
             response.headers_mut().insert(header::RETRY_AFTER, seconds);
         }

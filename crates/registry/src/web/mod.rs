@@ -121,7 +121,7 @@ fn error_page(status: StatusCode, message: &str) -> Response {
 fn failed(e: &RegistryError) -> Response {
     error_page(
         StatusCode::from_u16(e.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
-        &e.to_string(),
+        &e.told(),
     )
 }
 
