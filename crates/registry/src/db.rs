@@ -345,18 +345,7 @@ impl NewVersion {
     /// The permission families the version asks for, space-framed
     /// (`" fs-read net "`), for the search filter's `LIKE`.
     fn permissions_text(&self) -> String {
-        let families: std::collections::BTreeSet<&str> = self
-            .manifest
-            .permissions
-            .iter()
-            .map(|p| p.family().as_str())
-            .collect();
-        let mut text = String::from(" ");
-        for family in families {
-            text.push_str(family);
-            text.push(' ');
-        }
-        text
+        permission_families(&self.manifest.permissions)
     }
 
     fn risk_rank(&self) -> i64 {
@@ -421,6 +410,32 @@ fn sort_versions(versions: &mut [VersionInfo]) {
         let parse = |v: &str| semver::Version::parse(v).ok();
         parse(&b.version).cmp(&parse(&a.version))
     });
+}
+
+/// The permission families `permissions` ask for, each once, spaced
+/// (` fs-read net `), so a filter matches a family by ` NAME `.
+fn permission_families(permissions: &[lord_manifest::Permission]) -> String {
+    let families: std::collections::BTreeSet<&str> =
+        permissions.iter().map(|p| p.family().as_str()).collect();
+    let mut text = String::from(" ");
+    for family in families {
+        text.push_str(family);
+        text.push(' ');
+    }
+    text
+}
+
+/// What search filters read of a plugin, from its latest version's
+/// manifest: the permission families it asks for (as `permissions_text`
+/// spells them), its risk's rank and its host API requirement. `None` for
+/// a manifest that no longer parses (the row keeps what it had).
+fn listing_of(manifest_text: &str) -> Option<(String, i64, String)> {
+    let manifest = lord_manifest::parse("plugin.toml", manifest_text).ok()?;
+    Some((
+        permission_families(&manifest.permissions),
+        risk_rank(lord_manifest::derive_risk(&manifest.permissions)),
+        manifest.plugin.host_api.to_string(),
+    ))
 }
 
 /// The version `latest` should name: the newest that is not yanked, or the

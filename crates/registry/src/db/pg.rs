@@ -754,10 +754,30 @@ fn refresh_latest(tx: &mut postgres::Transaction<'_>, id: &str) -> Result<(), Re
         .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
         .collect::<Result<Vec<(String, bool)>, postgres::Error>>()?;
     if let Some(latest) = newest_live(&rows) {
+        let latest = latest.to_string();
         tx.execute(
             "UPDATE plugins SET latest = $2 WHERE id = $1",
-            &[&id, &latest.to_string()],
+            &[&id, &latest],
         )?;
+        // What search filters read comes from the latest version, not
+        // from whichever was published last (an older one, or one yanked).
+        let manifest: String = tx
+            .query_one(
+                "SELECT manifest FROM versions WHERE plugin_id = $1 AND version = $2",
+                &[&id, &latest],
+            )?
+            .try_get(0)?;
+        if let Some((permissions, risk, host_api)) = super::listing_of(&manifest) {
+            tx.execute(
+                "UPDATE plugins SET permissions = $2, risk = $3, host_api = $4 WHERE id = $1",
+                &[
+                    &id,
+                    &permissions,
+                    &i16::try_from(risk).unwrap_or(i16::MAX),
+                    &host_api,
+                ],
+            )?;
+        }
     }
     Ok(())
 }

@@ -618,10 +618,24 @@ fn refresh_latest(tx: &rusqlite::Transaction<'_>, id: &str) -> Result<(), Regist
         .query_map([id], |r| Ok((r.get::<_, String>(0)?, r.get::<_, bool>(1)?)))?
         .collect::<Result<Vec<_>, _>>()?;
     if let Some(latest) = newest_live(&rows) {
+        let latest = latest.to_string();
         tx.execute(
             "UPDATE plugins SET latest = ?2 WHERE id = ?1",
-            params![id, latest.to_string()],
+            params![id, latest],
         )?;
+        // What search filters read comes from the latest version, not
+        // from whichever was published last (an older one, or one yanked).
+        let manifest: String = tx.query_row(
+            "SELECT manifest FROM versions WHERE plugin_id = ?1 AND version = ?2",
+            params![id, latest],
+            |r| r.get(0),
+        )?;
+        if let Some((permissions, risk, host_api)) = super::listing_of(&manifest) {
+            tx.execute(
+                "UPDATE plugins SET permissions = ?2, risk = ?3, host_api = ?4 WHERE id = ?1",
+                params![id, permissions, risk, host_api],
+            )?;
+        }
     }
     Ok(())
 }
