@@ -768,14 +768,10 @@ fn refresh_latest(tx: &mut postgres::Transaction<'_>, id: &str) -> Result<(), Re
             )?
             .try_get(0)?;
         if let Some((permissions, risk, host_api)) = super::listing_of(&manifest) {
+            let risk = i16::try_from(risk).unwrap_or(i16::MAX);
             tx.execute(
                 "UPDATE plugins SET permissions = $2, risk = $3, host_api = $4 WHERE id = $1",
-                &[
-                    &id,
-                    &permissions,
-                    &i16::try_from(risk).unwrap_or(i16::MAX),
-                    &host_api,
-                ],
+                &[&id, &permissions, &risk, &host_api],
             )?;
         }
     }
