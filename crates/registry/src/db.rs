@@ -607,6 +607,29 @@ impl Db {
         }
     }
 
+    /// What [`Db::publish`] would refuse, asked before the package's blob
+    /// is stored, so a refused publish leaves nothing behind: a signer
+    /// other than the plugin's pinned one, or a version published before
+    /// with other bytes (the same bytes again are a retry, which `publish`
+    /// refuses and its caller signs in). `publish` asks again, under its
+    /// lock.
+    pub fn check_publish(&self, new: &NewVersion) -> Result<(), RegistryError> {
+        let id = new.manifest.plugin.id.as_str();
+        let pinned = match &self.backend {
+            Backend::Sqlite(db) => db.pinned_key(id)?,
+            Backend::Postgres(db) => db.pinned_key(id)?,
+        };
+        if let Some(pinned) = pinned
+            && pinned != new.key_id
+        {
+            return Err(new.wrong_signer(&pinned));
+        }
+        match self.signature(id, &new.manifest.plugin.version.to_string())? {
+            Some((_, digest)) if digest != new.digest => Err(new.duplicate()),
+            Some(_) | None => Ok(()),
+        }
+    }
+
     /// Records a checked version. Refuses a duplicate and a signer other
     /// than the one the plugin was first published with.
     pub fn publish(&self, new: &NewVersion) -> Result<(), RegistryError> {

@@ -701,7 +701,9 @@ pub(crate) async fn record_package(
     let body: Bytes = body.into();
     let checked_body = body.clone();
     let new = blocking(registry, move |r| {
-        verify(r, &caller, &checked_body, &signature_text, &key_text)
+        let new = verify(r, &caller, &checked_body, &signature_text, &key_text)?;
+        r.db.check_publish(&new)?;
+        Ok(new)
     })
     .await?;
     // The blob first, durably: a record never points at a missing blob.

@@ -123,6 +123,22 @@ fn repo() -> PathBuf {
 }
 
 /// What a test plugin looks like.
+/// How many files lie under `dir`, at any depth.
+fn walkdir_count(dir: &Path) -> usize {
+    std::fs::read_dir(dir).map_or(0, |entries| {
+        entries
+            .flatten()
+            .map(|entry| {
+                if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                    walkdir_count(&entry.path())
+                } else {
+                    1
+                }
+            })
+            .sum()
+    })
+}
+
 struct Spec<'a> {
     id: &'a str,
     version: &'a str,
@@ -432,6 +448,25 @@ fn bad_publishes_are_refused_and_change_nothing(backend: Backend) {
         .block_on(r.client.publish(&r.token, eve_bytes, &eve_sig, &eve))
         .expect_err("another signer accepted");
     assert!(status(error).contains("is published under key"));
+    // Refused before its blob was stored: nothing is left behind.
+    let blobs = r.data_path().join("blobs");
+    let stored = walkdir_count(&blobs);
+    let (eve_bytes, eve_sig) = package(
+        &Spec {
+            version: "0.4.0",
+            ..Spec::default()
+        },
+        &r.keys,
+        "eve",
+    );
+    r.runtime
+        .block_on(r.client.publish(&r.token, eve_bytes, &eve_sig, &eve))
+        .expect_err("another signer accepted");
+    assert_eq!(
+        walkdir_count(&blobs),
+        stored,
+        "a refused publish left a blob"
+    );
 
     // The same version twice.
     let error = r.publish(&Spec::default()).expect_err("duplicate accepted");
