@@ -303,7 +303,9 @@ pub(super) fn prepare(args: &[String], where_: &Where<'_>) -> Result<Prepared, S
         }
         if !options_end && (arg == "--" || arg == "--end-of-options") {
             // Past it git reads every argument as a path or a revision,
-            // however it begins.
+            // however it begins; but it may itself be the value of the
+            // option before it (`commit -F --`), a path like any.
+            option_as_path(arg, where_)?;
             options_end = true;
             out.push(arg.clone());
             continue;
@@ -422,11 +424,26 @@ fn option_as_path(arg: &str, where_: &Where<'_>) -> Result<(), String> {
              the value of the option before it)"
         ));
     }
+    let refused = |e: String| format!("git's argument `{arg}`, read as a path: {e}");
     where_
         .folders
         .place(arg, Some(where_.cwd_guest))
-        .map(|_| ())
-        .map_err(|e| format!("git's argument `{arg}`, read as a path: {e}"))
+        .map_err(refused)?;
+    // `place` tidies `..` away before it follows links; git, passed the
+    // argument as written, follows `-m` first when `-m/../x` has a link
+    // `-m`. So what the argument leads to, followed as the kernel follows
+    // it, must be inside the grants too (a path that does not exist git
+    // cannot read either).
+    let cwd = where_
+        .folders
+        .place(where_.cwd_guest, None)
+        .map_err(refused)?;
+    match std::fs::canonicalize(cwd.host.join(arg)) {
+        Ok(real) if !where_.folders.contains_host(&real) => Err(refused(format!(
+            "`{arg}` leads outside the plugin's granted folders (through a link)"
+        ))),
+        Ok(_) | Err(_) => Ok(()),
+    }
 }
 
 /// Whether positional argument `n` (from 1) of `git SUB` may be a folder
@@ -840,6 +857,13 @@ mod tests {
         let outside = tempfile::tempdir().expect("outside");
         std::os::unix::fs::symlink(outside.path(), dir.path().join("--k")).expect("link");
         std::os::unix::fs::symlink(outside.path(), dir.path().join("-k")).expect("link");
+        // `-m/../x/secret`: tidied, `x/secret` in the project; followed as
+        // git follows it, `-m` first, it is the outside folder's.
+        let deeper = outside.path().join("inner");
+        std::fs::create_dir_all(deeper.join("x")).expect("dir");
+        std::fs::write(deeper.join("x/secret"), "key").expect("secret");
+        std::os::unix::fs::symlink(deeper.join("x"), dir.path().join("-m")).expect("link");
+        std::os::unix::fs::symlink(outside.path(), dir.path().join("--")).expect("link");
         refused(
             dir.path(),
             true,
@@ -851,6 +875,8 @@ mod tests {
                 (&["commit", "-F", "--k/id_rsa"], "no git option holds a `/`"),
                 (&["blame", "--contents", "--k", "--", "f"], "read as a path"),
                 (&["commit", "-F", "-k"], "read as a path"),
+                (&["commit", "-F", "-m/../x/secret"], "through a link"),
+                (&["commit", "-F", "--"], "read as a path"),
                 (&["add", "--", "--k/x"], "outside"),
                 (&["add", "--help"], "`git help`"),
                 (&["add", "--he"], "`git help`"),
