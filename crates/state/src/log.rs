@@ -542,11 +542,14 @@ impl EventLog {
             .query_row([], |r| r.get(0))?;
         let newest = u64::try_from(newest).unwrap_or(0);
         let from = if newest < after { 0 } else { after };
+        // No row past the newest measured above: one stored meanwhile is
+        // read on the next poll, not now and again then.
         let mut stmt = conn.prepare_cached(
             "SELECT seq, at_ms, topic, source, propagation, payload, sensitive, sealed
-             FROM events WHERE seq > ?1 ORDER BY seq",
+             FROM events WHERE seq > ?1 AND seq <= ?2 ORDER BY seq",
         )?;
-        let rows = stmt.query([i64::try_from(from).unwrap_or(i64::MAX)])?;
+        let bound = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+        let rows = stmt.query([bound(from), bound(newest)])?;
         let events = collect(rows, limit, pattern, sealer.as_ref())?;
         // Everything up to the newest was looked at, unless `limit` cut
         // the reading short at the last event returned.
