@@ -40,9 +40,9 @@ pub enum Step {
     },
     /// Every branch gets the same input, concurrently; the join is a JSON
     /// array with one `{"ok": value}` or `{"error": reason}` per branch, in
-    /// branch order, so one failing branch does not hide the others. What a
-    /// failed branch logged or wrote to stderr is left out: the array is
-    /// the next step's input, and those lines may hold what it read.
+    /// branch order, so one failing branch does not hide the others; an
+    /// error also holds `"wrote"`, the last lines its handler logged or
+    /// wrote to stderr, when it wrote any.
     Parallel {
         branches: Vec<Pipeline>,
     },

@@ -454,10 +454,13 @@ impl MicroManager {
         for task in tasks {
             joined.push(match task.await {
                 Ok(Ok(value)) => json!({ "ok": value }),
-                // Only the reason: what a failed branch logged or wrote to
-                // stderr is its diagnostics, which may hold what it read,
-                // and the joined array is the next step's input, perhaps
-                // another plugin's.
+                // What a failed branch wrote before failing goes beside
+                // its reason, as `lord pipe` shows a failed step's (the
+                // branch's own output and error reach the next step
+                // anyway: the user chained them).
+                Ok(Err(e)) if !e.wrote().is_empty() => {
+                    json!({ "error": e.to_string(), "wrote": e.wrote() })
+                }
                 Ok(Err(e)) => json!({ "error": e.to_string() }),
                 Err(join) => json!({ "error": format!("branch crashed: {join}") }),
             });

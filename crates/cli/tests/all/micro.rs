@@ -431,14 +431,20 @@ fn a_failed_step_shows_what_it_wrote_before_the_error_escaped() {
     );
     assert!(run.stdout().is_empty(), "{}", run.stdout());
 
-    // In a parallel branch, only its error goes into the joined array,
-    // which is the next step's input: what it logged or wrote to stderr
-    // may hold what it read, and must not reach another plugin as data.
+    // In a parallel branch, what it wrote goes beside its error, as data
+    // (JSON escapes the control characters).
     let branches = pipe(&lord, &["[upper, grumble.fail]"], "z\n");
     branches.assert_ok();
     let joined: serde_json::Value = serde_json::from_slice(&branches.output.stdout).expect("JSON");
     assert_eq!(joined[0]["ok"], "Z");
-    assert!(joined[1].get("wrote").is_none(), "{joined}");
+    assert_eq!(
+        joined[1]["wrote"],
+        serde_json::json!([
+            "log warn: looked at \"z\"",
+            "stderr: diagnostic: \u{1b}]52;c;Z290Y2hh\u{7}copied\rno mirror answered"
+        ]),
+        "{joined}"
+    );
     assert!(
         joined[1]["error"]
             .as_str()
