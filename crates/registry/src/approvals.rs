@@ -1,6 +1,6 @@
 //! Approval workflows over HTTP: `POST /api/v1/approvals` submits a
-//! published version for approval (a token whose scope covers the plugin,
-//! as publishing needs), `GET /api/v1/approvals?plugin=ID&version=V`
+//! published version for approval (a token whose scope names the plugin,
+//! or the `publish:*` token that published it last: `ownership.rs`), `GET /api/v1/approvals?plugin=ID&version=V`
 //! shows where requests stand (an install that policy says must be
 //! approved reads it), and `POST /api/v1/approvals/{id}/review` records a
 //! reviewer's verdict on the request's current step (a token named among
@@ -166,7 +166,7 @@ pub(crate) fn openapi_paths() -> serde_json::Value {
     serde_json::json!({
         "/api/v1/approvals": {
             "post": {
-                "summary": "Submit a published version for approval under the workflow that governs its plugin (a token whose scope covers the plugin)",
+                "summary": "Submit a published version for approval under the workflow that governs its plugin (a token whose scope names the plugin, or the wildcard token that published it last)",
                 "security": bearer,
                 "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ApprovalSubmit"}}}},
                 "responses": answer("201", "The request, pending at its first step.", one.clone(), &["400", "401", "403", "404", "409", "415"])

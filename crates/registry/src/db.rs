@@ -607,6 +607,26 @@ impl Db {
         }
     }
 
+    /// The key every version of `id` must be signed with and the token
+    /// that published it last (`None` for one published before the
+    /// registry kept it), once `id` is published.
+    fn owner_of(&self, id: &str) -> Result<Option<(String, Option<i64>)>, RegistryError> {
+        let id = id.to_owned();
+        community::transaction(self, move |sql| {
+            let rows = sql.rows(
+                "SELECT key_id, publisher_token FROM plugins WHERE id = $1",
+                &[id.as_str().into()],
+            )?;
+            Ok(rows.first().map(|row| {
+                let token = match &row[1] {
+                    portable::Val::Null => None,
+                    known @ (portable::Val::Int(_) | portable::Val::Text(_)) => Some(known.int()),
+                };
+                (row[0].text(), token)
+            }))
+        })
+    }
+
     /// What [`Db::publish`] would refuse, asked before the package's blob
     /// is stored, so a refused publish leaves nothing behind: a signer
     /// other than the plugin's pinned one, or a version published before
@@ -615,11 +635,7 @@ impl Db {
     /// lock.
     pub fn check_publish(&self, new: &NewVersion) -> Result<(), RegistryError> {
         let id = new.manifest.plugin.id.as_str();
-        let pinned = match &self.backend {
-            Backend::Sqlite(db) => db.pinned_key(id)?,
-            Backend::Postgres(db) => db.pinned_key(id)?,
-        };
-        if let Some(pinned) = pinned
+        if let Some((pinned, _)) = self.owner_of(id)?
             && pinned != new.key_id
         {
             return Err(new.wrong_signer(&pinned));
@@ -651,10 +667,7 @@ impl Db {
         if !caller.scope.covers(id) {
             return Ok(false);
         }
-        let publisher = match &self.backend {
-            Backend::Sqlite(db) => db.publisher_token(id)?,
-            Backend::Postgres(db) => db.publisher_token(id)?,
-        };
+        let publisher = self.owner_of(id)?.and_then(|(_, token)| token);
         Ok(publisher == Some(caller.token_id))
     }
 

@@ -1,5 +1,6 @@
 //! Staged rollouts over HTTP: `POST /api/v1/rollouts` starts one (a token
-//! whose scope covers the plugin, as publishing needs), `GET
+//! whose scope names the plugin, or the `publish:*` token that published
+//! it last: `ownership.rs`), `GET
 //! /api/v1/rollouts?plugin=ID` lists them for clients deciding what to
 //! take, and `POST /api/v1/rollouts/{id}/promote` and `.../abort` move
 //! one by hand. Reports of use (`usage.rs`) carry each version's runs,
@@ -136,7 +137,7 @@ pub(crate) fn openapi_paths() -> serde_json::Value {
     serde_json::json!({
         "/api/v1/rollouts": {
             "post": {
-                "summary": "Start a staged rollout of a published version (a token whose scope covers the plugin)",
+                "summary": "Start a staged rollout of a published version (a token whose scope names the plugin, or the wildcard token that published it last)",
                 "security": bearer,
                 "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/RolloutStart"}}}},
                 "responses": answer("201", "The rollout, at its first ring.", one.clone(), &["400", "401", "403", "404", "409", "415", "422"])

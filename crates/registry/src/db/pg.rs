@@ -373,32 +373,6 @@ impl Postgres {
         })
     }
 
-    /// The key every version of `id` must be signed with, once published.
-    pub(super) fn pinned_key(&self, id: &str) -> Result<Option<String>, RegistryError> {
-        let id = id.to_owned();
-        self.run(move |c| {
-            Ok(
-                c.query_opt("SELECT key_id FROM plugins WHERE id = $1", &[&id])?
-                    .map(|r| r.try_get(0))
-                    .transpose()?,
-            )
-        })
-    }
-
-    /// The token that published `id` last (`None`: unknown, or published
-    /// before the registry kept it).
-    pub(super) fn publisher_token(&self, id: &str) -> Result<Option<i64>, RegistryError> {
-        let id = id.to_owned();
-        self.run(move |c| {
-            Ok(
-                c.query_opt("SELECT publisher_token FROM plugins WHERE id = $1", &[&id])?
-                    .map(|r| r.try_get::<_, Option<i64>>(0))
-                    .transpose()?
-                    .flatten(),
-            )
-        })
-    }
-
     pub(super) fn signature(
         &self,
         id: &str,

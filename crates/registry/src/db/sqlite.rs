@@ -384,30 +384,6 @@ impl Sqlite {
         }))
     }
 
-    /// The key every version of `id` must be signed with, once published.
-    pub(super) fn pinned_key(&self, id: &str) -> Result<Option<String>, RegistryError> {
-        Ok(self
-            .conn()
-            .query_row("SELECT key_id FROM plugins WHERE id = ?1", [id], |r| {
-                r.get(0)
-            })
-            .optional()?)
-    }
-
-    /// The token that published `id` last (`None`: unknown, or published
-    /// before the registry kept it).
-    pub(super) fn publisher_token(&self, id: &str) -> Result<Option<i64>, RegistryError> {
-        Ok(self
-            .conn()
-            .query_row(
-                "SELECT publisher_token FROM plugins WHERE id = ?1",
-                [id],
-                |r| r.get::<_, Option<i64>>(0),
-            )
-            .optional()?
-            .flatten())
-    }
-
     pub(super) fn signature(
         &self,
         id: &str,
