@@ -296,6 +296,13 @@ pub(super) fn prepare(args: &[String], where_: &Where<'_>) -> Result<Prepared, S
     let mut push = (sub == "push").then_some(None);
     let mut options_end = false;
     for arg in rest {
+        // An option's value taken as text, or an argument past `--`, may
+        // still be an option to git: the value's option may be a flag there
+        // (`stash show -m`), and the `--` may have been an option's value
+        // (`clone --server-option -- --upload-pack=X`). The refusals hold.
+        if (skip_value || options_end) && arg.len() > 1 && arg.starts_with('-') {
+            refused_as_option(sub, arg, where_)?;
+        }
         if skip_value {
             skip_value = false;
             out.push(arg.clone());
@@ -410,6 +417,15 @@ fn subcommand_allowed(sub: &str, rest: &[String], where_: &Where<'_>) -> Result<
         ));
     }
     Ok(reading)
+}
+
+/// Refuses `arg` if git, reading it as an option of `sub`, would read a
+/// refused one (`--upload-pack=X`, `-uX` in clone, `--help`...).
+fn refused_as_option(sub: &str, arg: &str, where_: &Where<'_>) -> Result<(), String> {
+    match arg.strip_prefix("--") {
+        Some(long) => long_option(sub, long.split_once('=').map_or(long, |(name, _)| name)),
+        None => short_options(sub, &arg[1..], where_).map(|_| ()),
+    }
 }
 
 /// An argument that looks like an option, placed as the path git would
@@ -880,6 +896,45 @@ mod tests {
                 (&["add", "--", "--k/x"], "outside"),
                 (&["add", "--help"], "`git help`"),
                 (&["add", "--he"], "`git help`"),
+            ],
+        );
+    }
+
+    /// What lord takes for an option's value, or for an argument past
+    /// `--`, git may still read as an option: the refusals hold for it.
+    #[test]
+    fn an_option_behind_a_value_or_a_separator_is_still_refused() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        refused(
+            dir.path(),
+            true,
+            &[
+                (
+                    &[
+                        "clone",
+                        "--server-option",
+                        "--",
+                        "--upload-pack=touch x",
+                        "file:///project/src",
+                        "d",
+                    ],
+                    "`--upload-pack`",
+                ),
+                (
+                    &[
+                        "clone",
+                        "--jobs",
+                        "--",
+                        "-utouch x",
+                        "file:///project/src",
+                        "d",
+                    ],
+                    "`-u`",
+                ),
+                (
+                    &["stash", "show", "-m", "--output=/project/x"],
+                    "`--output`",
+                ),
             ],
         );
     }
