@@ -71,7 +71,12 @@ impl Client {
     /// A client with `policy`; `read_timeout` bounds the silence between
     /// two pieces of a reply (a whole unstreamed reply is one piece).
     pub fn new(policy: RetryPolicy, read_timeout: Duration) -> Result<Self, AiError> {
+        // No redirect is followed: the key travels in a header of its own
+        // for some services (`x-api-key`, `x-goog-api-key`), which reqwest
+        // carries to another host on a redirect, and a 307 would send the
+        // prompt there too. A redirect is a status error naming it.
         let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(Duration::from_secs(10))
             .read_timeout(read_timeout)
             .user_agent(concat!("lord/", env!("CARGO_PKG_VERSION")))

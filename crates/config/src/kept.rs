@@ -18,6 +18,11 @@ pub(crate) fn kept_from_projects(key: &str) -> Option<String> {
             "lord ai add",
         ),
         (
+            "ai.default-profile",
+            "it decides which AI service your prompts are sent to",
+            "lord config set --user",
+        ),
+        (
             "db.profiles.",
             "database profiles say where your secrets are sent",
             "lord db add",
@@ -99,6 +104,7 @@ mod tests {
     fn what_decides_secrets_trust_sharing_or_the_terminal_is_kept_from_projects() {
         for key in [
             "ai.profiles.cloud.url",
+            "ai.default-profile",
             "db.profiles.shop.password-secret",
             "monitor.notify.email.server",
             "monitor.notify.email.password-secret",

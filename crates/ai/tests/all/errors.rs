@@ -172,3 +172,32 @@ async fn a_content_filter_finish_is_a_refusal_whole_or_streamed() {
     assert!(matches!(streamed, AiError::Refused { .. }), "{streamed:?}");
     assert_eq!(server.seen().len(), 2, "a refusal is not retried");
 }
+
+/// A redirect is not followed: some services' keys travel in a header of
+/// their own (`x-api-key`, `x-goog-api-key`), which a redirect to another
+/// host would carry there, with the prompt.
+#[tokio::test]
+async fn a_redirect_is_not_followed_with_the_key() {
+    let elsewhere = Server::start(|_, _| Response::json(200, &json!({}))).await;
+    let target = elsewhere.url("/collect");
+    let server = Server::start(move |_, _| {
+        Response::whole(302, "text/plain", "moved").with_header("location", &target)
+    })
+    .await;
+    for kind in [Kind::Anthropic, Kind::Gemini, Kind::OpenAi] {
+        let at = endpoint(kind, server.url("/v1"), Some(KEY), "m");
+        let error = client(quick_retries())
+            .complete(&at, &question())
+            .await
+            .expect_err("a redirect is an error");
+        assert!(
+            matches!(error, AiError::Status { status: 302, .. }),
+            "{kind}: {error:?}"
+        );
+        assert_no_key(&error);
+    }
+    assert!(
+        elsewhere.seen().is_empty(),
+        "a request followed the redirect"
+    );
+}

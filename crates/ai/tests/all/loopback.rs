@@ -87,6 +87,12 @@ impl Response {
         }
     }
 
+    /// The response with one more header (`location` for a redirect).
+    pub(crate) fn with_header(mut self, name: &str, value: &str) -> Self {
+        self.headers.push((name.to_owned(), value.to_owned()));
+        self
+    }
+
     pub(crate) fn stream(content_type: &str, parts: Vec<Part>) -> Self {
         Self {
             status: 200,

@@ -86,9 +86,12 @@ impl PluginAi {
         let request = Request {
             model: ask.model.clone(),
             messages,
-            max_tokens: ask
-                .max_tokens
-                .or_else(|| self.max_tokens.get(&ask.profile).copied()),
+            // The profile's `max-tokens` is the user's bound: a plugin may
+            // ask for fewer, never more.
+            max_tokens: match (ask.max_tokens, self.max_tokens.get(&ask.profile).copied()) {
+                (Some(asked), Some(most)) => Some(asked.min(most)),
+                (asked, most) => asked.or(most),
+            },
             temperature: ask.temperature,
             seed: None,
         };
@@ -303,5 +306,44 @@ mod tests {
             })
             .unwrap();
         assert_eq!((logged.len(), logged[0].caller.as_str()), (1, "asker"));
+    }
+
+    /// A plugin may ask for fewer tokens than its profile's `max-tokens`,
+    /// never more; without a bound of the profile's, its own stands.
+    #[test]
+    fn the_profiles_max_tokens_bounds_a_plugins_ask() {
+        let home = tempfile::tempdir().unwrap();
+        let endpoint = |name: &str| Endpoint {
+            name: name.into(),
+            kind: lord_ai::Kind::OpenAi,
+            url: "http://127.0.0.1:9/v1".into(),
+            key: None,
+            key_secret: None,
+            model: Some("m".into()),
+        };
+        let service = PluginAi {
+            profiles: BTreeMap::from([
+                ("bounded".to_owned(), Ok(endpoint("bounded"))),
+                ("open".to_owned(), Ok(endpoint("open"))),
+            ]),
+            max_tokens: BTreeMap::from([("bounded".to_owned(), 100)]),
+            client: Client::new(RetryPolicy::default(), Duration::from_secs(10)).unwrap(),
+            home: home.path().to_owned(),
+        };
+        let asked = |profile: &str, max_tokens: Option<u32>| {
+            let ask = AiAsk {
+                profile: profile.into(),
+                model: None,
+                messages: vec![("user".into(), "hi".into())],
+                max_tokens,
+                temperature: None,
+            };
+            service.prepare(&ask).expect("prepared").1.max_tokens
+        };
+        assert_eq!(asked("bounded", Some(u32::MAX)), Some(100));
+        assert_eq!(asked("bounded", Some(40)), Some(40));
+        assert_eq!(asked("bounded", None), Some(100));
+        assert_eq!(asked("open", Some(5000)), Some(5000));
+        assert_eq!(asked("open", None), None);
     }
 }
