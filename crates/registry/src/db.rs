@@ -612,7 +612,7 @@ impl Db {
     /// registry kept it), once `id` is published.
     fn owner_of(&self, id: &str) -> Result<Option<(String, Option<i64>)>, RegistryError> {
         let id = id.to_owned();
-        community::transaction(self, move |sql| {
+        community::reading(self, move |sql| {
             let rows = sql.rows(
                 "SELECT key_id, publisher_token FROM plugins WHERE id = $1",
                 &[id.as_str().into()],
@@ -620,7 +620,8 @@ impl Db {
             Ok(rows.first().map(|row| {
                 let token = match &row[1] {
                     portable::Val::Null => None,
-                    known @ (portable::Val::Int(_) | portable::Val::Text(_)) => Some(known.int()),
+                    portable::Val::Int(token) => Some(*token),
+                    portable::Val::Text(text) => text.parse().ok(),
                 };
                 (row[0].text(), token)
             }))

@@ -78,7 +78,12 @@ impl RegistryError {
             Ok(()) => bytes.iter().map(|b| format!("{b:02x}")).collect::<String>(),
             Err(_) => "unknown".to_owned(),
         };
-        eprintln!("lord-registry: error {reference}: {self}");
+        // One line, escaped: a database's words or a client's text in them
+        // cannot forge lines of the log.
+        eprintln!(
+            "lord-registry: error {reference}: {}",
+            self.to_string().escape_debug()
+        );
         format!(
             "the registry failed to answer (error {reference}); its operator finds the detail \
              in the server's log under that reference"

@@ -122,7 +122,6 @@ fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-/// What a test plugin looks like.
 /// How many files lie under `dir`, at any depth.
 fn walkdir_count(dir: &Path) -> usize {
     std::fs::read_dir(dir).map_or(0, |entries| {
@@ -139,6 +138,7 @@ fn walkdir_count(dir: &Path) -> usize {
     })
 }
 
+/// What a test plugin looks like.
 struct Spec<'a> {
     id: &'a str,
     version: &'a str,

@@ -13,8 +13,8 @@
 //! `synchronous = NORMAL` means no visit pays an fsync, and a reading
 //! command that never calls a plugin touches nothing. Processes that start
 //! together see what the others wrote once each spends an eighth of what
-//! is left, so N of them spend at most about max(1, N/8) quotas in a
-//! window (and a count each), not N.
+//! is left, so N of them spend at most about 1 + (N - 1)/8 quotas in a
+//! window, not N.
 //!
 //! What is over a quota is refused ([`Throttle`], saying which quota, its
 //! limit and when its window resets) and kept until the host takes it

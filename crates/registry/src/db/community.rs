@@ -256,6 +256,24 @@ pub(super) fn transaction<T: Send + 'static>(
     }
 }
 
+/// [`transaction`] for work that only reads: on SQLite a deferred one,
+/// which takes no write lock, so a read never waits behind a writer.
+pub(super) fn reading<T: Send + 'static>(
+    db: &Db,
+    work: impl FnOnce(&mut dyn Sql) -> Result<T, RegistryError> + Send + 'static,
+) -> Result<T, RegistryError> {
+    match &db.backend {
+        Backend::Sqlite(lite) => {
+            let mut conn = lite.conn();
+            let mut tx = conn.transaction()?;
+            let out = work(&mut tx)?;
+            tx.commit()?;
+            Ok(out)
+        }
+        Backend::Postgres(_) => transaction(db, work),
+    }
+}
+
 impl Db {
     /// The key install receipts are signed with, made on first use and
     /// shared by every server of this database.
