@@ -238,11 +238,28 @@ pub(super) fn transaction<T: Send + 'static>(
     db: &Db,
     work: impl FnOnce(&mut dyn Sql) -> Result<T, RegistryError> + Send + 'static,
 ) -> Result<T, RegistryError> {
+    run_in(db, rusqlite::TransactionBehavior::Immediate, work)
+}
+
+/// [`transaction`] for work that only reads: on SQLite a deferred one,
+/// which takes no write lock, so a read never waits behind a writer.
+pub(super) fn reading<T: Send + 'static>(
+    db: &Db,
+    work: impl FnOnce(&mut dyn Sql) -> Result<T, RegistryError> + Send + 'static,
+) -> Result<T, RegistryError> {
+    run_in(db, rusqlite::TransactionBehavior::Deferred, work)
+}
+
+/// `work` in one transaction, begun on SQLite with `behavior`.
+fn run_in<T: Send + 'static>(
+    db: &Db,
+    behavior: rusqlite::TransactionBehavior,
+    work: impl FnOnce(&mut dyn Sql) -> Result<T, RegistryError> + Send + 'static,
+) -> Result<T, RegistryError> {
     match &db.backend {
         Backend::Sqlite(lite) => {
             let mut conn = lite.conn();
-            let mut tx =
-                conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let mut tx = conn.transaction_with_behavior(behavior)?;
             let out = work(&mut tx)?;
             tx.commit()?;
             Ok(out)
@@ -253,24 +270,6 @@ pub(super) fn transaction<T: Send + 'static>(
             tx.commit()?;
             Ok(out)
         }),
-    }
-}
-
-/// [`transaction`] for work that only reads: on SQLite a deferred one,
-/// which takes no write lock, so a read never waits behind a writer.
-pub(super) fn reading<T: Send + 'static>(
-    db: &Db,
-    work: impl FnOnce(&mut dyn Sql) -> Result<T, RegistryError> + Send + 'static,
-) -> Result<T, RegistryError> {
-    match &db.backend {
-        Backend::Sqlite(lite) => {
-            let mut conn = lite.conn();
-            let mut tx = conn.transaction()?;
-            let out = work(&mut tx)?;
-            tx.commit()?;
-            Ok(out)
-        }
-        Backend::Postgres(_) => transaction(db, work),
     }
 }
 
